@@ -1,0 +1,189 @@
+/* edgeconv C runtime: the fixed-point arithmetic. This header is the one home of the
+ * requantization helpers; every kernel uses these and none re-implements them.
+ *
+ * Semantics follow TFLite's reference kernels (double-rounding MultiplyByQuantizedMultiplier,
+ * gemmlowp's SaturatingRoundingDoublingHighMul and RoundingDivideByPOT) bit for bit, but are
+ * written without undefined behaviour: products are formed in 64 bits, and the one place
+ * where TFLite may overflow a signed int (x * (1 << left_shift)) wraps through uint32_t,
+ * which is what TFLite's builds do in practice.
+ */
+#ifndef EC_FIXEDPOINT_H
+#define EC_FIXEDPOINT_H
+
+#include "ec_common.h"
+
+/* round(a * b / 2^31), saturating the single overflow case a == b == INT32_MIN. */
+static inline int32_t ec_sat_rounding_doubling_high_mul(int32_t a, int32_t b) {
+    int64_t ab;
+    int64_t nudge;
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * (int64_t)b;
+    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+    /* C99 division truncates toward zero, as gemmlowp's does. */
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* x / 2^exponent rounded to nearest, ties away from zero; 0 <= exponent <= 31. */
+static inline int32_t ec_rounding_divide_by_pot(int32_t x, int exponent) {
+    const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    /* >> of a negative int32_t is an arithmetic shift on every compiler we target. */
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x << s on the bits, as TFLite's x * (1 << s) does: wraps instead of overflowing. */
+static inline int32_t ec_shift_left_wrapping(int32_t x, int s) {
+    return (int32_t)((uint32_t)x << s);
+}
+
+/* TFLite's MultiplyByQuantizedMultiplier: x * multiplier * 2^shift, with multiplier a Q31
+ * value in [2^30, 2^31) (or 0) and shift in [-31, 30]. */
+static inline int32_t ec_requantize(int32_t x, int32_t multiplier, int shift) {
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift > 0 ? 0 : -shift;
+    return ec_rounding_divide_by_pot(
+        ec_sat_rounding_doubling_high_mul(ec_shift_left_wrapping(x, left), multiplier), right);
+}
+
+/* MultiplyByQuantizedMultiplierSmallerThanOneExp: shift <= 0. */
+static inline int32_t ec_requantize_lt1(int32_t x, int32_t multiplier, int shift) {
+    return ec_rounding_divide_by_pot(ec_sat_rounding_doubling_high_mul(x, multiplier), -shift);
+}
+
+/* MultiplyByQuantizedMultiplierGreaterThanOne: left_shift >= 0. */
+static inline int32_t ec_requantize_gt1(int32_t x, int32_t multiplier, int left_shift) {
+    return ec_sat_rounding_doubling_high_mul(ec_shift_left_wrapping(x, left_shift), multiplier);
+}
+
+/* ---- gemmlowp fixed-point math, for SOFTMAX, LOGISTIC and TANH -------------------------
+ * A Q(k) value is an int32 raw with k integer bits and 31 - k fractional bits. Raw sums that
+ * gemmlowp forms with a plain + are done here through uint32_t, which wraps instead of being
+ * undefined; the inputs TFLite feeds never make them wrap. */
+
+static inline int32_t ec_add_wrapping(int32_t a, int32_t b) {
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
+static inline int32_t ec_sub_wrapping(int32_t a, int32_t b) {
+    return (int32_t)((uint32_t)a - (uint32_t)b);
+}
+
+/* (a + b) / 2 rounded half away from zero. */
+static inline int32_t ec_rounding_half_sum(int32_t a, int32_t b) {
+    const int64_t sum = (int64_t)a + (int64_t)b;
+    const int64_t sign = sum >= 0 ? 1 : -1;
+    return (int32_t)((sum + sign) / 2);
+}
+
+/* x * 2^exponent: saturating for exponent > 0, rounding for exponent < 0. */
+static inline int32_t ec_sat_rounding_mul_by_pot(int32_t x, int exponent) {
+    if (exponent > 0) {
+        const int32_t threshold = (int32_t)(((int64_t)1 << (31 - exponent)) - 1);
+        if (x > threshold) {
+            return INT32_MAX;
+        }
+        if (x < -threshold) {
+            return INT32_MIN;
+        }
+        return ec_shift_left_wrapping(x, exponent);
+    }
+    if (exponent < 0) {
+        return ec_rounding_divide_by_pot(x, -exponent);
+    }
+    return x;
+}
+
+/* exp(a) for a Q0 value a in [-1/4, 0): Taylor expansion around -1/8. */
+static inline int32_t ec_exp_on_interval_between_negative_one_quarter_and_0_excl(int32_t a) {
+    const int32_t constant_term = 1895147668;  /* exp(-1/8) */
+    const int32_t constant_1_over_3 = 715827883;
+    const int32_t x = ec_add_wrapping(a, (int32_t)1 << 28);
+    const int32_t x2 = ec_sat_rounding_doubling_high_mul(x, x);
+    const int32_t x3 = ec_sat_rounding_doubling_high_mul(x2, x);
+    const int32_t x4 = ec_sat_rounding_doubling_high_mul(x2, x2);
+    const int32_t x4_over_4 = ec_rounding_divide_by_pot(x4, 2);
+    const int32_t poly = ec_rounding_divide_by_pot(
+        ec_add_wrapping(ec_sat_rounding_doubling_high_mul(ec_add_wrapping(x4_over_4, x3),
+                                                          constant_1_over_3),
+                        x2),
+        1);
+    return ec_add_wrapping(constant_term,
+                           ec_sat_rounding_doubling_high_mul(constant_term, ec_add_wrapping(x, poly)));
+}
+
+/* exp(a) for a Q(integer_bits) value a <= 0; the result is Q0. */
+static inline int32_t ec_exp_on_negative_values(int32_t a, int integer_bits) {
+    static const int32_t multipliers[7] = {1672461947, 1302514674, 790015084, 290630308,
+                                           39332535,   720401,     242};
+    const int fractional_bits = 31 - integer_bits;
+    const int32_t one_quarter = (int32_t)1 << (fractional_bits - 2);
+    const int32_t mask = one_quarter - 1;
+    const int32_t a_mod_quarter_minus_one_quarter = ec_sub_wrapping(a & mask, one_quarter);
+    const int32_t remainder = ec_sub_wrapping(a_mod_quarter_minus_one_quarter, a);
+    int32_t result = ec_exp_on_interval_between_negative_one_quarter_and_0_excl(
+        ec_sat_rounding_mul_by_pot(a_mod_quarter_minus_one_quarter, integer_bits));
+    int exponent;
+    /* Barrel shifter: multiply by exp(-2^e) for each bit e of the remainder. */
+    for (exponent = -2; exponent <= 4; ++exponent) {
+        if (integer_bits > exponent) {
+            const int shift_amount = fractional_bits + exponent;
+            if (remainder & (int32_t)((uint32_t)1 << shift_amount)) {
+                result = ec_sat_rounding_doubling_high_mul(result, multipliers[exponent + 2]);
+            }
+        }
+    }
+    if (integer_bits > 5) {
+        const int32_t clamp = -(int32_t)((int64_t)1 << (36 - integer_bits)); /* -32.0 */
+        if (a < clamp) {
+            result = 0;
+        }
+    }
+    if (a == 0) {
+        result = INT32_MAX; /* one */
+    }
+    return result;
+}
+
+/* 1 / (1 + a) for a Q0 value a in [0, 1): Newton-Raphson; the result is Q0. */
+static inline int32_t ec_one_over_one_plus_x_for_x_in_0_1(int32_t a) {
+    const int32_t half_denominator = ec_rounding_half_sum(a, INT32_MAX);
+    const int32_t constant_48_over_17 = 1515870810;     /* Q2 */
+    const int32_t constant_neg_32_over_17 = -1010580540; /* Q2 */
+    const int32_t one_q2 = (int32_t)1 << 29;
+    int32_t x = ec_add_wrapping(constant_48_over_17,
+                                ec_sat_rounding_doubling_high_mul(half_denominator, constant_neg_32_over_17));
+    int i;
+    for (i = 0; i < 3; ++i) {
+        const int32_t half_denominator_times_x = ec_sat_rounding_doubling_high_mul(half_denominator, x);
+        const int32_t one_minus = ec_sub_wrapping(one_q2, half_denominator_times_x);
+        x = ec_add_wrapping(x, ec_sat_rounding_mul_by_pot(ec_sat_rounding_doubling_high_mul(x, one_minus), 2));
+    }
+    return ec_sat_rounding_mul_by_pot(x, 1);
+}
+
+static inline int ec_count_leading_zeros_u32(uint32_t x) {
+    int n = 0;
+    if (x == 0) {
+        return 32;
+    }
+    while (!(x & 0x80000000u)) {
+        x <<= 1;
+        ++n;
+    }
+    return n;
+}
+
+/* TFLite's GetReciprocal: 1 / x for a Q(x_integer_digits) x > 0, as a Q0 value scaled by
+ * 2^-num_bits_over_unit. */
+static inline int32_t ec_get_reciprocal(int32_t x, int x_integer_digits, int *num_bits_over_unit) {
+    const int headroom_plus_one = ec_count_leading_zeros_u32((uint32_t)x);
+    const int32_t shifted_sum_minus_one =
+        (int32_t)(((uint32_t)x << headroom_plus_one) - ((uint32_t)1 << 31));
+    *num_bits_over_unit = x_integer_digits - headroom_plus_one;
+    return ec_one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one);
+}
+
+#endif /* EC_FIXEDPOINT_H */

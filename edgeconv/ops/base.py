@@ -1,0 +1,188 @@
+"""The lowering contract: how one TFLite op becomes one call into c_runtime/.
+
+A lowering is a function `(graph, op) -> Kernel | Alias`, registered per builtin op name with
+`@lowering("CONV_2D")`. It checks the op (raising ModelError / UnsupportedOpError naming the op),
+computes every constant the kernel needs at compile time (multipliers, shifts, folded biases,
+index tables) and describes the C call. The emitter turns a Kernel into
+
+    static const <params_type> opN_params = { .field = value, ... };   /* flash */
+    <func>(&opN_params, <input pointers...>, <output pointers...>[, scratch]);
+
+so a kernel's C signature is always `void func(const params_type *p, in..., out..., [scratch])`,
+with pointers typed from the tensors' dtypes (`const int8_t *`, `int32_t *`, ...), and, for
+kernels with `inputs_as_array`, one `const <type> *const *inputs` array instead of the inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Union
+
+import numpy as np
+
+from ..ir import DTYPES, Graph, ModelError, Op, Tensor, UnsupportedOpError
+
+# ---------------------------------------------------------------------------------------------
+# What a lowering returns
+
+
+@dataclass
+class CArray:
+    """A constant array emitted into flash; `role` names it (weights, bias, multiplier, ...)."""
+
+    ctype: str  # int8_t, uint8_t, int16_t, int32_t, float
+    values: np.ndarray
+    role: str
+
+    def __post_init__(self) -> None:
+        self.values = np.ascontiguousarray(np.asarray(self.values).reshape(-1))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.size * np.dtype(_CTYPE_NP[self.ctype]).itemsize)
+
+
+_CTYPE_NP = {"int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16, "int32_t": np.int32,
+             "uint16_t": np.uint16, "uint32_t": np.uint32, "float": np.float32}
+
+# A params field is an int, a float (only in kernels for float model edges), a list of ints
+# (a fixed-size array member such as dims[4]) or a CArray (a pointer member).
+FieldValue = Union[int, float, list, CArray]
+
+
+@dataclass
+class Kernel:
+    func: str  # C function, e.g. "ec_conv2d_s8"
+    unit: str  # c_runtime unit declaring it: "ec_conv" means ec_conv.h and ec_conv.c
+    params_type: str  # the params struct type, e.g. "ec_conv2d_params_t"
+    params: dict[str, FieldValue]
+    inputs: list[int]  # tensor indices passed as pointers (activations or constant tensors)
+    outputs: list[int]
+    scratch_bytes: int = 0  # > 0 adds a trailing `void *scratch` argument (arena space)
+    macs: int = 0
+    inputs_as_array: bool = False
+    extra_units: tuple[str, ...] = ()  # further c_runtime units the kernel's .c needs
+    summary: str = ""  # one-line parameter description for `inspect`
+
+
+@dataclass
+class Alias:
+    """The op moves no data: its output is its input's buffer under another shape."""
+
+    source: int
+    target: int
+
+
+Lowered = Union[Kernel, Alias]
+Lowering = Callable[[Graph, Op], Lowered]
+
+LOWERINGS: dict[str, Lowering] = {}
+
+
+def lowering(*opcodes: str) -> Callable[[Lowering], Lowering]:
+    def register(fn: Lowering) -> Lowering:
+        for code in opcodes:
+            LOWERINGS[code] = fn
+        return fn
+
+    return register
+
+
+def lower_op(graph: Graph, op: Op) -> Lowered:
+    fn = LOWERINGS.get(op.opcode)
+    if fn is None:
+        out = graph.tensors[op.outputs[0]] if op.outputs else None
+        where = f", output {out.describe()}" if out is not None else ""
+        raise UnsupportedOpError(f"unsupported op {op.opcode} (op {op.index}{where})")
+    return fn(graph, op)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers shared by lowerings
+
+
+def fail(graph: Graph, op: Op, message: str) -> ModelError:
+    """A ModelError naming the op and its output tensor."""
+    return ModelError(f"{op.describe(graph)}: {message}")
+
+
+def ctype_of(t: Tensor) -> str:
+    return DTYPES[t.dtype][1]
+
+
+def require_dtype(graph: Graph, op: Op, t: Tensor, *dtypes: str) -> None:
+    if t.dtype not in dtypes:
+        raise UnsupportedOpError(
+            f"{op.describe(graph)}: {t.describe()} has type {t.dtype.upper()}; "
+            f"supported: {', '.join(d.upper() for d in dtypes)}"
+        )
+
+
+def require_quant(graph: Graph, op: Op, t: Tensor, per_tensor: bool = True):
+    if t.quant is None:
+        raise ModelError(
+            f"{op.describe(graph)}: {t.describe()} is not quantized; a float model must first be "
+            "quantized to int8 (edgeconv quantize)"
+        )
+    if per_tensor and t.quant.per_channel:
+        raise UnsupportedOpError(f"{op.describe(graph)}: {t.describe()} must be quantized per tensor")
+    return t.quant
+
+
+def inputs_of(graph: Graph, op: Op) -> list[Tensor | None]:
+    return [graph.tensors[i] if i >= 0 else None for i in op.inputs]
+
+
+def const_input(graph: Graph, op: Op, position: int, what: str) -> np.ndarray:
+    if position >= len(op.inputs) or op.inputs[position] < 0:
+        raise fail(graph, op, f"{what} (input {position}) is missing")
+    t = graph.tensors[op.inputs[position]]
+    if t.data is None:
+        raise UnsupportedOpError(f"{op.describe(graph)}: {what} ({t.describe()}) must be constant")
+    return t.data
+
+
+def shape4(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """Right-align a shape of rank <= 4 into NHWC (TFLite's RuntimeShape extension)."""
+    if len(shape) > 4:
+        raise ValueError(f"rank {len(shape)} > 4")
+    s = (1,) * (4 - len(shape)) + tuple(shape)
+    return s  # type: ignore[return-value]
+
+
+def same_padding(in_size: int, filter_size: int, stride: int, dilation: int, out_size: int) -> int:
+    """TFLite's ComputePaddingWithOffset for SAME padding: the leading (top/left) pad."""
+    effective = (filter_size - 1) * dilation + 1
+    total = max((out_size - 1) * stride + effective - in_size, 0)
+    return total // 2
+
+
+def conv_output_size(padding: int, in_size: int, filter_size: int, stride: int, dilation: int) -> int:
+    """TFLite's ComputeOutSize; padding 0 is SAME, 1 is VALID."""
+    effective = (filter_size - 1) * dilation + 1
+    if stride <= 0:
+        return 0
+    if padding == 0:
+        return (in_size + stride - 1) // stride
+    return (in_size + stride - effective) // stride
+
+
+ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+
+
+def qrange(dtype: str) -> tuple[int, int]:
+    info = np.iinfo(DTYPES[dtype][0])
+    return int(info.min), int(info.max)
+
+
+@dataclass
+class OpInfo:
+    """Reported per op by `inspect` (filled by the compiler from the Kernel)."""
+
+    index: int
+    opcode: str
+    inputs: list[int]
+    outputs: list[int]
+    macs: int = 0
+    summary: str = ""
+    extra: dict = field(default_factory=dict)

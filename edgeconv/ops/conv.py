@@ -1,0 +1,228 @@
+"""CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: the multiply-accumulate ops.
+
+All three fold the input zero point into the bias at compile time and carry one Q31 multiplier
+and shift per output channel (or one for the whole tensor), computed exactly as TFLite Micro's
+Prepare computes them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from quantize.fixedpoint import activation_range, f32_mul, quantize_multiplier
+
+from ..ir import Graph, Op, Tensor, UnsupportedOpError
+from .base import (
+    CArray,
+    Kernel,
+    conv_output_size,
+    fail,
+    lowering,
+    qrange,
+    require_dtype,
+    require_quant,
+    same_padding,
+)
+
+
+def _weights_and_bias(graph: Graph, op: Op, channel_axis: int):
+    if len(op.inputs) < 2 or op.inputs[1] < 0:
+        raise fail(graph, op, "has no weights input")
+    w = graph.tensors[op.inputs[1]]
+    if w.data is None:
+        raise UnsupportedOpError(f"{op.describe(graph)}: weights {w.describe()} must be constant")
+    require_dtype(graph, op, w, "int8")
+    wq = require_quant(graph, op, w, per_tensor=False)
+    if any(z != 0 for z in wq.zero_point):
+        raise UnsupportedOpError(f"{op.describe(graph)}: weights {w.describe()} have a nonzero zero point")
+    if wq.per_channel and wq.axis != channel_axis:
+        raise UnsupportedOpError(
+            f"{op.describe(graph)}: weights {w.describe()} are quantized along axis {wq.axis}, expected {channel_axis}"
+        )
+    bias = None
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        b = graph.tensors[op.inputs[2]]
+        if b.data is None:
+            raise UnsupportedOpError(f"{op.describe(graph)}: bias {b.describe()} must be constant")
+        require_dtype(graph, op, b, "int32")
+        bias = b.data.reshape(-1).astype(np.int64)
+    return w, bias
+
+
+def _fold_bias(bias: np.ndarray | None, weight_sums: np.ndarray, input_zp: int) -> np.ndarray:
+    """bias' = bias - input_zp * sum(w): TFLite's sum((x - zp) * w) + bias, rearranged.
+
+    Computed modulo 2^32 so that it matches TFLite's int32 accumulator bit for bit."""
+    total = (bias if bias is not None else 0) - int(input_zp) * weight_sums.astype(np.int64)
+    return ((np.asarray(total, dtype=np.int64) + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+
+
+def _conv_multipliers(in_scale: float, w_scales: tuple[float, ...], out_scale: float):
+    """PopulateConvolutionQuantizationParams: double(in) * double(w) / double(out) per channel."""
+    pairs = [quantize_multiplier(float(in_scale) * float(s) / float(out_scale)) for s in w_scales]
+    return [m for m, _ in pairs], [s for _, s in pairs]
+
+
+def _io(graph: Graph, op: Op) -> tuple[Tensor, Tensor]:
+    x = graph.tensors[op.inputs[0]]
+    y = graph.tensors[op.outputs[0]]
+    require_dtype(graph, op, x, "int8")
+    require_dtype(graph, op, y, "int8")
+    require_quant(graph, op, x)
+    require_quant(graph, op, y)
+    return x, y
+
+
+def _activation(graph: Graph, op: Op, y: Tensor) -> tuple[int, int]:
+    act = int(op.options.get("fused_activation_function", 0))
+    if act not in (0, 1, 2, 3):
+        raise UnsupportedOpError(f"{op.describe(graph)}: fused activation {act} is not supported on int8")
+    lo, hi = qrange(y.dtype)
+    return activation_range(act, y.quant.s, y.quant.zp, lo, hi)
+
+
+def _spatial(graph: Graph, op: Op, x: Tensor, y: Tensor, k_h: int, k_w: int) -> dict:
+    if len(x.shape) != 4 or len(y.shape) != 4:
+        raise fail(graph, op, f"expects 4-D input and output, got {list(x.shape)} -> {list(y.shape)}")
+    sh, sw = int(op.options.get("stride_h", 1)), int(op.options.get("stride_w", 1))
+    dh, dw = int(op.options.get("dilation_h_factor", 1)), int(op.options.get("dilation_w_factor", 1))
+    if min(sh, sw, dh, dw) < 1:
+        raise fail(graph, op, f"has stride ({sh},{sw}) or dilation ({dh},{dw}) below 1")
+    padding = int(op.options.get("padding", 0))
+    _, in_h, in_w, _ = x.shape
+    _, out_h, out_w, _ = y.shape
+    eh = conv_output_size(padding, in_h, k_h, sh, dh)
+    ew = conv_output_size(padding, in_w, k_w, sw, dw)
+    if (eh, ew) != (out_h, out_w):
+        raise fail(graph, op, f"output is {out_h}x{out_w} but the input, kernel and stride give {eh}x{ew}")
+    pad_h = same_padding(in_h, k_h, sh, dh, out_h) if padding == 0 else 0
+    pad_w = same_padding(in_w, k_w, sw, dw, out_w) if padding == 0 else 0
+    return dict(stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_h=pad_h, pad_w=pad_w)
+
+
+def _multiplier_fields(mult: list[int], shift: list[int]) -> dict:
+    per_channel = len(set(zip(mult, shift))) > 1
+    if not per_channel:
+        mult, shift = mult[:1], shift[:1]
+    return dict(
+        per_channel=int(per_channel),
+        multiplier=CArray("int32_t", np.array(mult, dtype=np.int32), "multiplier"),
+        shift=CArray("int32_t", np.array(shift, dtype=np.int32), "shift"),
+    )
+
+
+@lowering("CONV_2D")
+def lower_conv2d(graph: Graph, op: Op) -> Kernel:
+    x, y = _io(graph, op)
+    w, bias = _weights_and_bias(graph, op, channel_axis=0)
+    if len(w.shape) != 4:
+        raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected 4-D")
+    out_c, k_h, k_w, f_in_c = w.shape
+    b, in_h, in_w, in_c = x.shape
+    if y.shape[3] != out_c or y.shape[0] != b:
+        raise fail(graph, op, f"output shape {list(y.shape)} does not match weights {list(w.shape)}")
+    if f_in_c <= 0 or in_c % f_in_c or out_c % (in_c // f_in_c):
+        raise fail(graph, op, f"input channels {in_c} do not divide into groups of {f_in_c}")
+    geometry = _spatial(graph, op, x, y, k_h, k_w)
+    w_scales = w.quant.scale if w.quant.per_channel else (w.quant.s,) * out_c
+    mult, shift = _conv_multipliers(x.quant.s, w_scales, y.quant.s)
+    act_min, act_max = _activation(graph, op, y)
+    folded = _fold_bias(bias, w.data.reshape(out_c, -1).sum(axis=1, dtype=np.int64), x.quant.zp)
+    _, out_h, out_w, _ = y.shape
+    macs = b * out_h * out_w * out_c * k_h * k_w * f_in_c
+    return Kernel(
+        func="ec_conv2d_s8",
+        unit="ec_conv",
+        params_type="ec_conv2d_params_t",
+        params=dict(
+            batches=b, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
+            k_h=k_h, k_w=k_w, filter_in_c=f_in_c, **geometry,
+            input_zp=x.quant.zp, output_zp=y.quant.zp, act_min=act_min, act_max=act_max,
+            weights=CArray("int8_t", w.data, "weights"),
+            bias=CArray("int32_t", folded, "bias"),
+            **_multiplier_fields(mult, shift),
+        ),
+        inputs=[x.index],
+        outputs=[y.index],
+        macs=macs,
+        summary=f"{k_h}x{k_w}/{geometry['stride_h']},{geometry['stride_w']} "
+        f"{'SAME' if op.options.get('padding', 0) == 0 else 'VALID'} {in_c}->{out_c}"
+        + (f" dil {geometry['dil_h']},{geometry['dil_w']}" if max(geometry['dil_h'], geometry['dil_w']) > 1 else ""),
+    )
+
+
+@lowering("DEPTHWISE_CONV_2D")
+def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
+    x, y = _io(graph, op)
+    w, bias = _weights_and_bias(graph, op, channel_axis=3)
+    if len(w.shape) != 4 or w.shape[0] != 1:
+        raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected [1, kh, kw, C]")
+    _, k_h, k_w, out_c = w.shape
+    b, in_h, in_w, in_c = x.shape
+    if y.shape[3] != out_c or out_c % in_c:
+        raise fail(graph, op, f"output channels {y.shape[3]} / weights {list(w.shape)} do not fit input channels {in_c}")
+    multiplier = out_c // in_c
+    geometry = _spatial(graph, op, x, y, k_h, k_w)
+    w_scales = w.quant.scale if w.quant.per_channel else (w.quant.s,) * out_c
+    mult, shift = _conv_multipliers(x.quant.s, w_scales, y.quant.s)
+    act_min, act_max = _activation(graph, op, y)
+    folded = _fold_bias(bias, w.data.reshape(-1, out_c).sum(axis=0, dtype=np.int64), x.quant.zp)
+    _, out_h, out_w, _ = y.shape
+    return Kernel(
+        func="ec_depthwise_conv2d_s8",
+        unit="ec_depthwise_conv",
+        params_type="ec_depthwise_conv2d_params_t",
+        params=dict(
+            batches=b, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
+            depth_multiplier=multiplier, k_h=k_h, k_w=k_w, **geometry,
+            input_zp=x.quant.zp, output_zp=y.quant.zp, act_min=act_min, act_max=act_max,
+            weights=CArray("int8_t", w.data, "weights"),
+            bias=CArray("int32_t", folded, "bias"),
+            **_multiplier_fields(mult, shift),
+        ),
+        inputs=[x.index],
+        outputs=[y.index],
+        macs=b * out_h * out_w * out_c * k_h * k_w,
+        summary=f"{k_h}x{k_w}/{geometry['stride_h']},{geometry['stride_w']} "
+        f"{'SAME' if op.options.get('padding', 0) == 0 else 'VALID'} x{multiplier} {in_c}->{out_c}",
+    )
+
+
+@lowering("FULLY_CONNECTED")
+def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
+    x, y = _io(graph, op)
+    w, bias = _weights_and_bias(graph, op, channel_axis=0)
+    if len(w.shape) != 2:
+        raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected 2-D")
+    if int(op.options.get("weights_format", 0)) != 0:
+        raise UnsupportedOpError(f"{op.describe(graph)}: shuffled weights format is not supported")
+    units, depth = w.shape
+    if depth == 0 or x.size % depth:
+        raise fail(graph, op, f"input of {x.size} elements is not a whole number of rows of {depth}")
+    batches = x.size // depth
+    if y.size != batches * units:
+        raise fail(graph, op, f"output shape {list(y.shape)} does not hold {batches}x{units} values")
+    if w.quant.per_channel:
+        mult, shift = _conv_multipliers(x.quant.s, w.quant.scale, y.quant.s)
+    else:
+        # GetQuantizedConvolutionMultipler: the scale product is formed in float32.
+        m, s = quantize_multiplier(f32_mul(x.quant.s, w.quant.s) / float(y.quant.s))
+        mult, shift = [m], [s]
+    act_min, act_max = _activation(graph, op, y)
+    folded = _fold_bias(bias, w.data.sum(axis=1, dtype=np.int64), x.quant.zp)
+    return Kernel(
+        func="ec_fully_connected_s8",
+        unit="ec_fully_connected",
+        params_type="ec_fully_connected_params_t",
+        params=dict(
+            batches=batches, depth=depth, units=units, output_zp=y.quant.zp,
+            act_min=act_min, act_max=act_max,
+            weights=CArray("int8_t", w.data, "weights"),
+            bias=CArray("int32_t", folded, "bias"),
+            **_multiplier_fields(mult, shift),
+        ),
+        inputs=[x.index],
+        outputs=[y.index],
+        macs=batches * units * depth,
+        summary=f"{depth}->{units}" + (f" x{batches}" if batches > 1 else ""),
+    )

@@ -1,0 +1,230 @@
+"""Validation: the generated C, built on the host, against TFLite Micro and TFLite's reference.
+
+Bit-exact means every output element equals TFLite Micro's, and equals TFLite's reference
+kernels wherever those two agree (so: equals TFLite Micro everywhere). When TFLite refuses a
+model, TFLite Micro alone is the oracle; when TFLite Micro refuses it, TFLite's reference is.
+On a mismatch, a debug build with no arena reuse exposes every intermediate tensor and the
+first op whose output differs is named.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .compiler import CompiledModel, compile_bytes
+from .emitter import emit
+from .hostbuild import HostModel, build_and_load
+from .ir import ModelError
+from .references import ReferenceUnavailable, TflmReference, TfliteRefReference
+
+_NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
+
+
+@dataclass
+class ValidationReport:
+    model: str
+    samples: int
+    bit_exact: bool
+    mismatches_vs_tflm: int | None
+    mismatches_vs_tflite_ref: int | None
+    reference_disagreements: int | None
+    max_abs_diff: int | float
+    first_divergent_op: str | None
+    ram_bytes: int
+    flash_bytes: int
+    macs: int
+    arena_lower_bound: int
+    tflm_arena_bytes: int | None
+    references: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def shipped_samples(model_path: Path) -> list[list[np.ndarray]]:
+    """Inputs shipped beside a model: samples/<stem>/in_XX.npy (in_XX_J.npy for input J)."""
+    folder = model_path.parent / "samples" / model_path.stem
+    result = []
+    for f in sorted(glob.glob(str(folder / "in_*.npy"))):
+        stem = Path(f).stem
+        if stem.count("_") == 1:
+            result.append([np.load(f)])
+    return result
+
+
+def load_inputs_file(path: Path, n_inputs: int) -> list[list[np.ndarray]]:
+    """A .npy (one input, first axis = samples) or .npz (keys x0, x1, ... or arr_0, ...)."""
+    if not path.exists():
+        raise ModelError(f"{path}: no such inputs file")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise ModelError(f"{path}: cannot read inputs ({exc})") from None
+    if isinstance(data, np.ndarray):
+        arrays = [data]
+    else:
+        keys = sorted(data.files)
+        arrays = [data[k] for k in keys]
+    if len(arrays) != n_inputs:
+        raise ModelError(f"{path}: holds {len(arrays)} arrays but the model has {n_inputs} inputs")
+    n = arrays[0].shape[0] if arrays[0].ndim else 0
+    return [[a[i] for a in arrays] for i in range(n)]
+
+
+def random_inputs(model: CompiledModel, count: int, seed: int) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    g = model.graph
+    out = []
+    for _ in range(count):
+        sample = []
+        for t in g.inputs:
+            tensor = g.tensors[t]
+            dt = _NP[tensor.dtype]
+            if np.issubdtype(dt, np.integer):
+                info = np.iinfo(dt)
+                x = rng.integers(info.min, int(info.max) + 1, size=tensor.shape, dtype=np.int64).astype(dt)
+            else:
+                lo, hi = _float_input_range(model, t)
+                x = rng.uniform(lo, hi, size=tensor.shape).astype(np.float32)
+            sample.append(x)
+        out.append(sample)
+    return out
+
+
+def _float_input_range(model: CompiledModel, t: int) -> tuple[float, float]:
+    """The real range a float input is quantized into by its first consumer, if any."""
+    for step in model.steps:
+        if t in step.kernel.inputs:
+            q = model.graph.tensors[step.kernel.outputs[0]].quant
+            if q is not None:
+                lo, hi = (-128, 127) if model.graph.tensors[step.kernel.outputs[0]].dtype == "int8" else (0, 255)
+                return q.s * (lo - q.zp), q.s * (hi - q.zp)
+    return -1.0, 1.0
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> tuple[int, float]:
+    a = np.asarray(a)
+    b = np.asarray(b).reshape(a.shape)
+    if a.dtype.kind == "f":
+        bad = ~((a == b) | (np.isnan(a) & np.isnan(b)))
+        d = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    else:
+        bad = a != b
+        d = np.abs(a.astype(np.int64) - b.astype(np.int64))
+    return int(bad.sum()), (float(d.max()) if d.size else 0.0)
+
+
+def validate_file(
+    path: str | Path,
+    samples: int = 20,
+    seed: int = 0,
+    inputs_file: str | Path | None = None,
+    progress=None,
+) -> ValidationReport:
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such file")
+    data = path.read_bytes()
+    model = compile_bytes(data, path.stem)
+    emitted = emit(model)
+    host = build_and_load(model, emitted)
+
+    if inputs_file is not None:
+        sample_sets = load_inputs_file(Path(inputs_file), len(model.graph.inputs))
+    else:
+        sample_sets = shipped_samples(path)
+    sample_sets = sample_sets + random_inputs(model, samples, seed)
+
+    refs: dict[str, object] = {}
+    notes: list[str] = []
+    for label, factory in (("tflm", lambda: TflmReference(data)), ("tflite_ref", lambda: TfliteRefReference(data))):
+        try:
+            refs[label] = factory()
+        except ReferenceUnavailable as exc:
+            notes.append(str(exc))
+    if not refs:
+        raise ModelError(f"{path.name}: neither TFLite Micro nor TFLite runs this model; nothing to compare with")
+
+    n_out = len(model.graph.outputs)
+    mism = {k: 0 for k in refs}
+    disagreements = 0
+    max_abs = 0.0
+    first_bad_sample: list[np.ndarray] | None = None
+    oracle = "tflm" if "tflm" in refs else "tflite_ref"
+    iterator = progress(sample_sets) if progress else sample_sets
+    for sample in iterator:
+        ours = host.run(sample)
+        results = {k: r.run(sample, n_out) for k, r in refs.items()}
+        for k, outs in results.items():
+            for o, r in zip(ours, outs):
+                n, d = _diff(o, r)
+                mism[k] += n
+                if k == oracle:
+                    max_abs = max(max_abs, d)
+                if n and k == oracle and first_bad_sample is None:
+                    first_bad_sample = sample
+        if len(results) == 2:
+            for a, b in zip(results["tflm"], results["tflite_ref"]):
+                disagreements += _diff(a, b)[0]
+
+    bit_exact = mism[oracle] == 0
+    first_op = None
+    if not bit_exact and first_bad_sample is not None:
+        first_op = locate_divergence(data, path.stem, first_bad_sample, oracle)
+
+    tflm_arena = None
+    if "tflm" in refs:
+        try:
+            tflm_arena = refs["tflm"].arena_total()
+        except RuntimeError as exc:
+            notes.append(str(exc))
+    return ValidationReport(
+        model=path.name,
+        samples=len(sample_sets),
+        bit_exact=bit_exact,
+        mismatches_vs_tflm=mism.get("tflm"),
+        mismatches_vs_tflite_ref=mism.get("tflite_ref"),
+        reference_disagreements=disagreements if len(refs) == 2 else None,
+        max_abs_diff=int(max_abs) if float(max_abs).is_integer() else max_abs,
+        first_divergent_op=first_op,
+        ram_bytes=model.ram_bytes,
+        flash_bytes=emitted.flash_const_bytes,
+        macs=model.macs,
+        arena_lower_bound=model.plan.lower_bound,
+        tflm_arena_bytes=tflm_arena,
+        references=sorted(refs),
+        notes=notes,
+    )
+
+
+def locate_divergence(data: bytes, name: str, sample: list[np.ndarray], oracle: str) -> str | None:
+    """Build without arena reuse, run `sample`, and name the first op whose output differs."""
+    model = compile_bytes(data, name, reuse=False)
+    host: HostModel = build_and_load(model, emit(model))
+    host.run(sample)
+    arena = host.arena()
+    ref = TflmReference(data, preserve_all_tensors=True) if oracle == "tflm" else TfliteRefReference(data)
+    ref.run(sample, len(model.graph.outputs))
+    for step in model.steps:
+        for t in step.kernel.outputs:
+            tensor = model.graph.tensors[t]
+            dt = np.dtype(_NP[tensor.dtype])
+            off = model.tensor_offset(t)
+            ours = arena[off : off + tensor.nbytes].view(dt).reshape(tensor.shape)
+            try:
+                theirs = ref.tensor(t)
+            except Exception:
+                continue
+            if _diff(ours, theirs)[0]:
+                return f"op {step.op.index} {step.op.opcode} (output tensor {t} '{tensor.name}')"
+    return None
+
+
+def default_samples() -> int:
+    return int(os.environ.get("EDGECONV_SAMPLES", "20"))

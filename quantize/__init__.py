@@ -1,0 +1,1 @@
+"""Quantization: fixed-point helpers (compile-time), calibration and post-training quantization."""
