@@ -58,7 +58,7 @@ def shipped_samples(model_path: Path) -> list[list[np.ndarray]]:
     return result
 
 
-def load_inputs_file(path: Path, n_inputs: int) -> list[list[np.ndarray]]:
+def load_inputs_file(path: Path, n_inputs: int | None) -> list[list[np.ndarray]]:
     """A .npy (one input, first axis = samples) or .npz (keys x0, x1, ... or arr_0, ...)."""
     if not path.exists():
         raise ModelError(f"{path}: no such inputs file")
@@ -71,7 +71,7 @@ def load_inputs_file(path: Path, n_inputs: int) -> list[list[np.ndarray]]:
     else:
         keys = sorted(data.files)
         arrays = [data[k] for k in keys]
-    if len(arrays) != n_inputs:
+    if n_inputs is not None and len(arrays) != n_inputs:
         raise ModelError(f"{path}: holds {len(arrays)} arrays but the model has {n_inputs} inputs")
     n = arrays[0].shape[0] if arrays[0].ndim else 0
     return [[a[i] for a in arrays] for i in range(n)]
@@ -131,16 +131,28 @@ def validate_file(
     if not path.is_file():
         raise ModelError(f"{path}: no such file")
     data = path.read_bytes()
-    model = compile_bytes(data, path.stem)
+    extra = load_inputs_file(Path(inputs_file), None) if inputs_file is not None else shipped_samples(path)
+    return validate_bytes(data, path.name, samples=samples, seed=seed, extra_inputs=extra, progress=progress)
+
+
+def validate_bytes(
+    data: bytes,
+    label: str,
+    samples: int = 20,
+    seed: int = 0,
+    extra_inputs: list[list[np.ndarray]] | None = None,
+    progress=None,
+) -> ValidationReport:
+    """Compile, build and compare a model given as bytes; `label` names it in the report."""
+    stem = Path(label).stem
+    model = compile_bytes(data, stem)
     emitted = emit(model)
     host = build_and_load(model, emitted)
-
-    if inputs_file is not None:
-        sample_sets = load_inputs_file(Path(inputs_file), len(model.graph.inputs))
-    else:
-        sample_sets = shipped_samples(path)
-    sample_sets = sample_sets + random_inputs(model, samples, seed)
-
+    extra = extra_inputs or []
+    for sample in extra:
+        if len(sample) != len(model.graph.inputs):
+            raise ModelError(f"{label}: an input sample has {len(sample)} arrays, the model takes {len(model.graph.inputs)}")
+    sample_sets = list(extra) + random_inputs(model, samples, seed)
     refs: dict[str, object] = {}
     notes: list[str] = []
     for label, factory in (("tflm", lambda: TflmReference(data)), ("tflite_ref", lambda: TfliteRefReference(data))):
@@ -149,7 +161,7 @@ def validate_file(
         except ReferenceUnavailable as exc:
             notes.append(str(exc))
     if not refs:
-        raise ModelError(f"{path.name}: neither TFLite Micro nor TFLite runs this model; nothing to compare with")
+        raise ModelError(f"{label}: neither TFLite Micro nor TFLite runs this model; nothing to compare with")
 
     n_out = len(model.graph.outputs)
     mism = {k: 0 for k in refs}
@@ -176,7 +188,7 @@ def validate_file(
     bit_exact = mism[oracle] == 0
     first_op = None
     if not bit_exact and first_bad_sample is not None:
-        first_op = locate_divergence(data, path.stem, first_bad_sample, oracle)
+        first_op = locate_divergence(data, stem, first_bad_sample, oracle)
 
     tflm_arena = None
     if "tflm" in refs:
@@ -185,7 +197,7 @@ def validate_file(
         except RuntimeError as exc:
             notes.append(str(exc))
     return ValidationReport(
-        model=path.name,
+        model=label,
         samples=len(sample_sets),
         bit_exact=bit_exact,
         mismatches_vs_tflm=mism.get("tflm"),

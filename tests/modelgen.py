@@ -1,0 +1,104 @@
+"""Test support: build small int8 .tflite models with the TFLite converter, cached on disk.
+
+A model is described by a JSON-able spec (op parameters and a seed); the converted bytes are
+cached under $EDGECONV_CACHE/models (default ~/.cache/edgeconv/models) keyed by the spec and
+the TensorFlow version, so a second run does not pay for conversion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from edgeconv.validate import ValidationReport, validate_bytes
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("EDGECONV_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "edgeconv"
+    )
+    root = Path(base) / "models"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def cached_model(spec: dict, build: Callable[[], bytes]) -> bytes:
+    import tensorflow as tf
+
+    key = hashlib.sha256(json.dumps({"spec": spec, "tf": tf.__version__}, sort_keys=True).encode()).hexdigest()[:32]
+    path = _cache_root() / f"{key}.tflite"
+    if path.exists():
+        return path.read_bytes()
+    data = build()
+    tmp = path.with_suffix(f".{os.getpid()}.partial")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return data
+
+
+def _representative(input_shapes, seed: int, count: int, low: float, high: float):
+    rng = np.random.default_rng(seed + 1000)
+
+    def gen():
+        for _ in range(count):
+            yield [rng.uniform(low, high, size=s).astype(np.float32) for s in input_shapes]
+
+    return gen
+
+
+def _convert(converter, input_shapes, seed: int, io_type, calib: int, low: float, high: float) -> bytes:
+    import tensorflow as tf
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = _representative(input_shapes, seed, calib, low, high)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if io_type is not None:
+        converter.inference_input_type = io_type
+        converter.inference_output_type = io_type
+    return converter.convert()
+
+
+def tflite_from_keras(model, seed: int = 0, io_type="int8", calib: int = 32, low: float = -1.0, high: float = 1.0) -> bytes:
+    """Full-integer conversion of a Keras model; io_type 'int8', 'uint8' or None (float edges)."""
+    import tensorflow as tf
+
+    shapes = [tuple(int(d) if d is not None else 1 for d in i.shape) for i in model.inputs]
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    return _convert(converter, shapes, seed, _io(io_type), calib, low, high)
+
+
+def tflite_from_function(fn, input_shapes, seed: int = 0, io_type="int8", calib: int = 32, low: float = -1.0, high: float = 1.0) -> bytes:
+    """Full-integer conversion of a tf.function over float inputs of the given shapes."""
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec(s, tf.float32) for s in input_shapes]
+    concrete = tf.function(fn).get_concrete_function(*specs)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+    return _convert(converter, [tuple(s) for s in input_shapes], seed, _io(io_type), calib, low, high)
+
+
+def _io(io_type):
+    import tensorflow as tf
+
+    return {"int8": tf.int8, "uint8": tf.uint8, None: None, "float32": None}[io_type]
+
+
+def seeded_keras(seed: int) -> None:
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+
+
+def assert_bit_exact(data: bytes, label: str, samples: int = 8, seed: int = 0) -> ValidationReport:
+    report = validate_bytes(data, label, samples=samples, seed=seed)
+    assert "tflm" in report.references, f"{label}: TFLite Micro did not run the model: {report.notes}"
+    assert report.bit_exact, (
+        f"{label}: {report.mismatches_vs_tflm} elements differ from TFLite Micro "
+        f"(max |diff| {report.max_abs_diff}); first divergent op: {report.first_divergent_op}"
+    )
+    return report
