@@ -155,9 +155,9 @@ def validate_bytes(
     sample_sets = list(extra) + random_inputs(model, samples, seed)
     refs: dict[str, object] = {}
     notes: list[str] = []
-    for label, factory in (("tflm", lambda: TflmReference(data)), ("tflite_ref", lambda: TfliteRefReference(data))):
+    for ref_name, factory in (("tflm", lambda: TflmReference(data)), ("tflite_ref", lambda: TfliteRefReference(data))):
         try:
-            refs[label] = factory()
+            refs[ref_name] = factory()
         except ReferenceUnavailable as exc:
             notes.append(str(exc))
     if not refs:

@@ -1,0 +1,61 @@
+"""Every real model in ../shared/models: bit-exact on its shipped samples and 200 random
+inputs, the shipped TFLite-reference outputs reproduced, and an arena no larger than TFLite
+Micro's."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_MODELS
+from edgeconv.compiler import compile_file
+from edgeconv.emitter import emit
+from edgeconv.hostbuild import build_and_load
+from edgeconv.validate import shipped_samples, validate_file
+
+MODELS = [
+    "mlcommons_tiny/kws_ref_model.tflite",
+    "mlcommons_tiny/vww_96_int8.tflite",
+    "mlcommons_tiny/pretrainedResnet_quant.tflite",
+    "mlcommons_tiny/ad01_int8.tflite",
+    "mlcommons_tiny/str_ww_ref_model.tflite",
+    "tflite_micro/person_detect.tflite",
+    "tflite_micro/micro_speech_quantized.tflite",
+]
+
+
+@pytest.mark.parametrize("rel", MODELS)
+def test_shared_model_bit_exact(shared_models, rel):
+    path = shared_models / rel
+    report = validate_file(path, samples=200, seed=1)
+    assert report.bit_exact, json.dumps(report.to_dict())
+    assert report.mismatches_vs_tflm == 0
+    assert report.samples == 200 + len(shipped_samples(path))
+    assert report.first_divergent_op is None
+    # The arena: no larger than TFLite Micro's, never below the lower bound.
+    assert report.tflm_arena_bytes is not None
+    assert report.arena_lower_bound <= report.ram_bytes <= report.tflm_arena_bytes
+    assert report.macs > 0
+
+
+@pytest.mark.parametrize("rel", MODELS)
+def test_shipped_reference_outputs(shared_models, rel):
+    """The outputs stored beside the samples (TFLite reference kernels) are reproduced."""
+    path = shared_models / rel
+    folder = path.parent / "samples" / path.stem
+    inputs = sorted(folder.glob("in_*.npy"))
+    if not inputs:
+        pytest.skip(f"{rel} ships no samples")
+    model = compile_file(path)
+    host = build_and_load(model, emit(model))
+    for f in inputs:
+        idx = f.stem.split("_")[1]
+        outs = host.run([np.load(f)])
+        for j, out in enumerate(outs):
+            expected = np.load(folder / f"out_ref_{idx}_{j}.npy")
+            if rel.endswith("ad01_int8.tflite"):
+                # TFLite's reference and TFLite Micro differ by up to 2 LSB here; we follow TFLM.
+                assert np.abs(out.astype(int) - expected.reshape(out.shape).astype(int)).max() <= 2
+            else:
+                np.testing.assert_array_equal(out, expected.reshape(out.shape), err_msg=f"{rel} {f.name}")
