@@ -28,7 +28,7 @@ def runtime_dir() -> Path:
     here = Path(__file__).resolve().parent.parent / "c_runtime"
     if (here / "ec_common.h").exists():
         return here
-    return Path(str(resources.files("edgeconv") / "c_runtime"))
+    return Path(str(resources.files("edgeconv._c_runtime")))
 
 
 @dataclass

@@ -28,7 +28,14 @@ import numpy as np
 from .emitter import EmittedModel
 
 WARNING_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
-HOST_FLAGS = WARNING_FLAGS + ["-O2"]
+
+
+def host_flags() -> list[str]:
+    """The host board profile's flags (boards/host.toml), always with the warning flags."""
+    from .boards import load_board
+
+    flags = list(load_board("host").cflags)
+    return flags + [f for f in WARNING_FLAGS if f not in flags]
 _NP_OF = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
 
 
@@ -89,7 +96,7 @@ def build_host_library(emitted: EmittedModel, name: str, extra_flags: list[str] 
     """Compile the files into a Python extension; return the path of the shared library."""
     import cffi  # imported here: only validation needs a compiler
 
-    flags = HOST_FLAGS + list(extra_flags or [])
+    flags = host_flags() + list(extra_flags or [])
     h = hashlib.sha256()
     for fname in sorted(emitted.files):
         h.update(fname.encode() + b"\0" + emitted.files[fname].encode() + b"\0")
@@ -139,7 +146,9 @@ def build_host_library(emitted: EmittedModel, name: str, extra_flags: list[str] 
 
 
 def compiler() -> str:
-    return os.environ.get("CC", "cc")
+    from .boards import load_board
+
+    return os.environ.get("CC") or load_board("host").cc
 
 
 def compile_objects(src_dir: Path, obj_dir: Path, flags: list[str]) -> list[Path]:
