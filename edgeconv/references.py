@@ -53,7 +53,7 @@ class TflmReference:
 
     def run(self, inputs: list[np.ndarray], n_outputs: int) -> list[np.ndarray]:
         for i, x in enumerate(inputs):
-            self._interp.set_input(np.ascontiguousarray(x), i)
+            self._interp.set_input(np.require(np.asarray(x), requirements='C'), i)
         self._interp.invoke()
         return [np.array(self._interp.get_output(i)) for i in range(n_outputs)]
 
@@ -99,7 +99,7 @@ class TfliteRefReference:
 
     def run(self, inputs: list[np.ndarray], n_outputs: int) -> list[np.ndarray]:
         for d, x in zip(self._inputs, inputs):
-            self._interp.set_tensor(d["index"], np.ascontiguousarray(x, dtype=d["dtype"]).reshape(d["shape"]))
+            self._interp.set_tensor(d["index"], np.require(np.asarray(x, dtype=d["dtype"]), requirements="C").reshape(d["shape"]))
         self._interp.invoke()
         return [np.array(self._interp.get_tensor(d["index"])) for d in self._outputs[:n_outputs]]
 

@@ -1,0 +1,33 @@
+/* edgeconv C runtime: ADD and SUB, int8, with numpy-style broadcasting.
+ *
+ * Both follow TFLite Micro's quantized path (reference_integer_ops::AddFunc and
+ * reference_ops::BroadcastQuantSubSlow): each input is offset, shifted left by left_shift,
+ * rescaled to a common scale, summed (or subtracted) and rescaled to the output. The two ops
+ * differ only in the sign of the second term and in how Prepare rounds the multipliers
+ * (ADD in double, SUB in float), which the compiler has already done.
+ */
+#ifndef EC_ADD_H
+#define EC_ADD_H
+
+#include "ec_common.h"
+
+typedef struct {
+    /* The loop nest over the output, outermost first, after the compiler merged contiguous
+     * dimensions; unused leading entries are 1. Strides are in elements, 0 on a dimension an
+     * input broadcasts along. The output is written contiguously. */
+    int32_t out_dims[EC_MAX_DIMS];
+    int32_t in0_strides[EC_MAX_DIMS];
+    int32_t in1_strides[EC_MAX_DIMS];
+    int32_t in0_offset, in1_offset; /* -zero_point of each input */
+    int32_t output_offset;          /* output zero point */
+    int32_t left_shift;             /* 20 for int8: headroom for the rescaling */
+    int32_t in0_multiplier, in0_shift; /* Q31, shift <= 0 */
+    int32_t in1_multiplier, in1_shift;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} ec_add_params_t;
+
+void ec_add_s8(const ec_add_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out);
+void ec_sub_s8(const ec_add_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out);
+
+#endif /* EC_ADD_H */

@@ -1,0 +1,209 @@
+"""ADD, SUB, MUL, MAXIMUM and MINIMUM: int8 binary element-wise ops with broadcasting.
+
+The multipliers are formed exactly as TFLite Micro's Prepare forms them: ADD in double
+(add_common.cc), SUB in float32 before widening (sub_common.cc), MUL as one double product
+(mul_common.cc). MAXIMUM and MINIMUM compare raw values and never requantize.
+
+Broadcasting is resolved at compile time into a loop nest of at most EC_MAX_DIMS loops with
+per-input element strides (0 along a broadcast dimension); adjacent dimensions that walk both
+inputs contiguously (or both not at all) are merged, so a same-shape op is one flat loop.
+"""
+
+from __future__ import annotations
+
+from quantize.fixedpoint import (
+    activation_range,
+    f32,
+    f32_div,
+    quantize_multiplier,
+    quantize_multiplier_smaller_than_one_exp,
+)
+
+from ..ir import Graph, Op, Tensor, UnsupportedOpError
+from .base import Kernel, fail, lowering, qrange, require_dtype, require_quant
+
+MAX_LOOPS = 6  # EC_MAX_DIMS in c_runtime/ec_common.h
+_ADD_LEFT_SHIFT = 20  # TFLite's left_shift for 8-bit ADD and SUB
+
+
+def broadcast_loops(graph: Graph, op: Op, a: tuple[int, ...], b: tuple[int, ...], out: tuple[int, ...]) -> dict:
+    """The loop nest over `out` for inputs of shapes a and b: out_dims, in0_strides, in1_strides.
+
+    Shapes are right-aligned (TFLite's RuntimeShape::ExtendedShape). Every dimension of each
+    input must equal the output's or be 1, and the output must be the broadcast shape.
+    """
+    rank = max(len(a), len(b), len(out))
+    ea = (1,) * (rank - len(a)) + tuple(a)
+    eb = (1,) * (rank - len(b)) + tuple(b)
+    eo = (1,) * (rank - len(out)) + tuple(out)
+    for da, db, do in zip(ea, eb, eo):
+        if da == db:
+            expected = da
+        elif da == 1:
+            expected = db
+        elif db == 1:
+            expected = da
+        else:
+            raise fail(graph, op, f"input shapes {list(a)} and {list(b)} do not broadcast")
+        if do != expected:
+            raise fail(graph, op, f"output shape {list(out)} is not the broadcast of {list(a)} and {list(b)}")
+
+    def strides(shape: tuple[int, ...]) -> list[int]:
+        s, acc = [0] * rank, 1
+        for i in range(rank - 1, -1, -1):
+            s[i] = 0 if (shape[i] == 1 and eo[i] != 1) else acc
+            acc *= shape[i]
+        return s
+
+    sa, sb = strides(ea), strides(eb)
+    # Innermost first: drop extent-1 dimensions, merge a dimension into the one inside it when
+    # both inputs step through it as a continuation of that inner loop.
+    loops: list[list[int]] = []  # [extent, stride_a, stride_b]
+    for i in range(rank - 1, -1, -1):
+        d = eo[i]
+        if d == 1:
+            continue
+        if loops:
+            inner = loops[-1]
+            if sa[i] == inner[1] * inner[0] and sb[i] == inner[2] * inner[0]:
+                inner[0] *= d
+                continue
+        loops.append([d, sa[i], sb[i]])
+    if any(d == 0 for d in eo):
+        loops = [[0, 0, 0]]  # empty output: nothing to do
+    if len(loops) > MAX_LOOPS:
+        raise UnsupportedOpError(
+            f"{op.describe(graph)}: broadcasting {list(a)} with {list(b)} needs {len(loops)} loops; "
+            f"at most {MAX_LOOPS} are supported"
+        )
+    loops += [[1, 0, 0]] * (MAX_LOOPS - len(loops))
+    loops.reverse()  # outermost first
+    return dict(
+        out_dims=[l[0] for l in loops],
+        in0_strides=[l[1] for l in loops],
+        in1_strides=[l[2] for l in loops],
+    )
+
+
+def _binary_io(graph: Graph, op: Op, quantized: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    if len(op.inputs) != 2 or min(op.inputs) < 0 or len(op.outputs) != 1:
+        raise fail(graph, op, f"expects 2 inputs and 1 output, has {len(op.inputs)} and {len(op.outputs)}")
+    x0, x1 = (graph.tensors[i] for i in op.inputs)
+    y = graph.tensors[op.outputs[0]]
+    for t in (x0, x1, y):
+        require_dtype(graph, op, t, "int8")
+        if quantized:
+            require_quant(graph, op, t)
+    return x0, x1, y
+
+
+def _activation(graph: Graph, op: Op, y: Tensor) -> tuple[int, int]:
+    act = int(op.options.get("fused_activation_function", 0))
+    if act not in (0, 1, 2, 3):
+        raise UnsupportedOpError(f"{op.describe(graph)}: fused activation {act} is not supported on int8")
+    lo, hi = qrange(y.dtype)
+    return activation_range(act, y.quant.s, y.quant.zp, lo, hi)
+
+
+def _smaller_than_one(graph: Graph, op: Op, real: float, what: str) -> tuple[int, int]:
+    """QuantizeMultiplierSmallerThanOneExp; TFLite aborts outside (0, 1), so this fails."""
+    try:
+        return quantize_multiplier_smaller_than_one_exp(real)
+    except ValueError:
+        raise fail(graph, op, f"{what} multiplier {real!r} is outside (0, 1); TFLite cannot run this op") from None
+
+
+def _summary(sign: str, x0: Tensor, x1: Tensor) -> str:
+    return f"{list(x0.shape)} {sign} {list(x1.shape)}"
+
+
+def _add_sub(graph: Graph, op: Op, subtract: bool) -> Kernel:
+    x0, x1, y = _binary_io(graph, op)
+    s0, s1, so = float(x0.quant.s), float(x1.quant.s), float(y.quant.s)
+    if subtract:
+        # sub_common.cc: twice_max_input_scale is a float, and both quotients are float32
+        # divisions widened to double afterwards. (1 << 20) * scale is exact in float32.
+        twice_max = f32(2.0 * max(s0, s1))
+        r0, r1 = f32_div(s0, twice_max), f32_div(s1, twice_max)
+        ro = f32_div(twice_max, f32(float(1 << _ADD_LEFT_SHIFT) * so))
+    else:
+        # add_common.cc: every quotient in double.
+        twice_max = 2.0 * max(s0, s1)
+        r0, r1 = s0 / twice_max, s1 / twice_max
+        ro = twice_max / (float(1 << _ADD_LEFT_SHIFT) * so)
+    m0, sh0 = _smaller_than_one(graph, op, r0, "input 0")
+    m1, sh1 = _smaller_than_one(graph, op, r1, "input 1")
+    mo, sho = _smaller_than_one(graph, op, ro, "output")
+    act_min, act_max = _activation(graph, op, y)
+    name = "sub" if subtract else "add"
+    return Kernel(
+        func=f"ec_{name}_s8",
+        unit="ec_add",
+        params_type="ec_add_params_t",
+        params=dict(
+            **broadcast_loops(graph, op, x0.shape, x1.shape, y.shape),
+            in0_offset=-x0.quant.zp, in1_offset=-x1.quant.zp, output_offset=y.quant.zp,
+            left_shift=_ADD_LEFT_SHIFT,
+            in0_multiplier=m0, in0_shift=sh0, in1_multiplier=m1, in1_shift=sh1,
+            output_multiplier=mo, output_shift=sho,
+            act_min=act_min, act_max=act_max,
+        ),
+        inputs=[x0.index, x1.index],
+        outputs=[y.index],
+        summary=_summary("-" if subtract else "+", x0, x1),
+    )
+
+
+@lowering("ADD")
+def lower_add(graph: Graph, op: Op) -> Kernel:
+    return _add_sub(graph, op, subtract=False)
+
+
+@lowering("SUB")
+def lower_sub(graph: Graph, op: Op) -> Kernel:
+    return _add_sub(graph, op, subtract=True)
+
+
+@lowering("MUL")
+def lower_mul(graph: Graph, op: Op) -> Kernel:
+    x0, x1, y = _binary_io(graph, op)
+    # mul_common.cc: double(s0) * double(s1) / double(so), then QuantizeMultiplier.
+    real = float(x0.quant.s) * float(x1.quant.s) / float(y.quant.s)
+    try:
+        mult, shift = quantize_multiplier(real)
+    except ValueError:
+        raise fail(graph, op, f"output multiplier {real!r} cannot be quantized") from None
+    if shift > 30:
+        raise fail(graph, op, f"output multiplier {real!r} needs a left shift of {shift} (> 30)")
+    act_min, act_max = _activation(graph, op, y)
+    return Kernel(
+        func="ec_mul_s8",
+        unit="ec_mul",
+        params_type="ec_mul_params_t",
+        params=dict(
+            **broadcast_loops(graph, op, x0.shape, x1.shape, y.shape),
+            in0_offset=-x0.quant.zp, in1_offset=-x1.quant.zp, output_offset=y.quant.zp,
+            output_multiplier=mult, output_shift=shift,
+            act_min=act_min, act_max=act_max,
+        ),
+        inputs=[x0.index, x1.index],
+        outputs=[y.index],
+        summary=_summary("*", x0, x1),
+    )
+
+
+@lowering("MAXIMUM", "MINIMUM")
+def lower_maximum_minimum(graph: Graph, op: Op) -> Kernel:
+    # TFLite compares raw int8 values whatever the tensors' quantization says (the converter
+    # gives all three one scale and zero point), so no quantization is required here either.
+    x0, x1, y = _binary_io(graph, op, quantized=False)
+    which = "maximum" if op.opcode == "MAXIMUM" else "minimum"
+    return Kernel(
+        func=f"ec_{which}_s8",
+        unit="ec_maximum_minimum",
+        params_type="ec_maximum_minimum_params_t",
+        params=broadcast_loops(graph, op, x0.shape, x1.shape, y.shape),
+        inputs=[x0.index, x1.index],
+        outputs=[y.index],
+        summary=f"{which}({list(x0.shape)}, {list(x1.shape)})",
+    )
