@@ -186,4 +186,103 @@ static inline int32_t ec_get_reciprocal(int32_t x, int x_integer_digits, int *nu
     return ec_one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one);
 }
 
+/* ---- gemmlowp logistic and tanh, for LOGISTIC and TANH ----------------------------------
+ * Scalar transcriptions of gemmlowp's SIMD-style code: where gemmlowp computes both branches
+ * and selects with a mask, these compute the selected branch only, which gives the same raw
+ * value. Negations go through ec_sub_wrapping; the raws TFLite feeds are far from INT32_MIN. */
+
+/* (1 - a) / (1 + a) for a Q0 value a in (0, 1): Newton-Raphson on the half denominator, as
+ * gemmlowp's one_minus_x_over_one_plus_x_for_x_in_0_1; the result is Q0. */
+static inline int32_t ec_one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a) {
+    const int32_t half_denominator = ec_rounding_half_sum(a, INT32_MAX);
+    const int32_t constant_48_over_17 = 1515870810;     /* Q2 */
+    const int32_t constant_neg_32_over_17 = -1010580540; /* Q2 */
+    const int32_t one_q2 = (int32_t)1 << 29;
+    int32_t x = ec_add_wrapping(constant_48_over_17,
+                                ec_sat_rounding_doubling_high_mul(half_denominator, constant_neg_32_over_17));
+    int i;
+    for (i = 0; i < 3; ++i) {
+        const int32_t half_denominator_times_x = ec_sat_rounding_doubling_high_mul(half_denominator, x);
+        const int32_t one_minus = ec_sub_wrapping(one_q2, half_denominator_times_x);
+        x = ec_add_wrapping(x, ec_sat_rounding_mul_by_pot(ec_sat_rounding_doubling_high_mul(x, one_minus), 2));
+    }
+    /* Rescale<0>(x - 1) from Q2: a saturating left shift by 2. */
+    return ec_sat_rounding_mul_by_pot(ec_sub_wrapping(x, one_q2), 2);
+}
+
+/* gemmlowp::logistic for a Q(integer_bits) raw a; the result is Q0 (1/2 is 1 << 30). */
+static inline int32_t ec_logistic_q(int32_t a, int integer_bits) {
+    int32_t abs_a;
+    int32_t result_if_positive;
+    if (a == 0) {
+        return (int32_t)1 << 30;
+    }
+    abs_a = a > 0 ? a : ec_sub_wrapping(0, a);
+    /* logistic(|a|) = 1 / (1 + exp(-|a|)), exp(-|a|) in (0, 1]. */
+    result_if_positive = ec_one_over_one_plus_x_for_x_in_0_1(
+        ec_exp_on_negative_values(ec_sub_wrapping(0, abs_a), integer_bits));
+    return a > 0 ? result_if_positive : ec_sub_wrapping(INT32_MAX, result_if_positive);
+}
+
+/* gemmlowp::tanh for a Q(integer_bits) raw a; the result is Q0. tanh(|a|) is computed as
+ * (1 - exp(-2|a|)) / (1 + exp(-2|a|)); the doubling is exact, reinterpreting the raw as
+ * Q(integer_bits + 1) (gemmlowp's ExactMulByPot<1>). */
+static inline int32_t ec_tanh_q(int32_t a, int integer_bits) {
+    int32_t neg_abs;
+    int32_t t;
+    if (a == 0) {
+        return 0;
+    }
+    neg_abs = a < 0 ? a : ec_sub_wrapping(0, a);
+    t = ec_one_minus_x_over_one_plus_x_for_x_in_0_1(ec_exp_on_negative_values(neg_abs, integer_bits + 1));
+    return a < 0 ? ec_sub_wrapping(0, t) : t;
+}
+
+/* ---- 16-bit fixed point, for HARD_SWISH --------------------------------------------------
+ * TFLite's reference HardSwish works on int16_t values with gemmlowp's int16 overloads. Here
+ * an int16 value travels in an int32_t; every helper takes values in int16 range and returns
+ * one, doing the arithmetic in 32 bits and narrowing explicitly. */
+
+/* The int16_t that a C++ narrowing conversion of x gives (two's complement wrap), without
+ * relying on implementation-defined conversion. */
+static inline int32_t ec_wrap_i16(int32_t x) {
+    return (int32_t)(((uint32_t)x + 0x8000u) & 0xFFFFu) - 0x8000;
+}
+
+/* gemmlowp SaturatingRoundingDoublingHighMul<int16_t>: round(a * b / 2^15). */
+static inline int32_t ec_sat_rounding_doubling_high_mul_i16(int32_t a, int32_t b) {
+    int32_t ab;
+    if (a == b && a == -32768) {
+        return 32767;
+    }
+    ab = a * b; /* |a * b| <= 2^30 */
+    /* C99 division truncates toward zero, as gemmlowp's does. */
+    return (ab + (ab >= 0 ? (1 << 14) : (1 - (1 << 14)))) / (1 << 15);
+}
+
+/* TFLite's SaturatingDoublingHighMul (int16): a * b / 2^15 truncated toward zero, the SQDMULH
+ * counterpart of the above, used where TFLite wants its bias to cancel the rounding one's. */
+static inline int32_t ec_sat_doubling_high_mul_i16(int32_t a, int32_t b) {
+    if (a == b && a == -32768) {
+        return 32767;
+    }
+    return (a * b) / (1 << 15);
+}
+
+/* gemmlowp RoundingDivideByPOT<int16_t>(x, exponent), 0 <= exponent <= 31, including what its
+ * int16 mask does for exponents above 15 (the mask (1 << exponent) - 1 narrows to -1). */
+static inline int32_t ec_rounding_divide_by_pot_i16(int32_t x, int exponent) {
+    const int32_t mask = ec_wrap_i16((int32_t)(((int64_t)1 << exponent) - 1));
+    const int32_t remainder = x & mask;
+    const int32_t threshold = ec_wrap_i16((mask >> 1) + (x < 0 ? 1 : 0));
+    return ec_wrap_i16((x >> exponent) + (remainder > threshold ? 1 : 0));
+}
+
+/* TFLite's SaturatingLeftShift (int16): x * 2^amount clamped to int16, amount >= 0. Any
+ * amount of 16 or more saturates every nonzero int16, so the shift is capped there. */
+static inline int32_t ec_sat_left_shift_i16(int32_t x, int amount) {
+    const int64_t r = (int64_t)x * ((int64_t)1 << (amount < 16 ? amount : 16));
+    return r > 32767 ? 32767 : (r < -32768 ? -32768 : (int32_t)r);
+}
+
 #endif /* EC_FIXEDPOINT_H */

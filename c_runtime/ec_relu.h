@@ -1,0 +1,29 @@
+/* edgeconv C runtime: RELU and RELU6, int8 in, int8 out. */
+#ifndef EC_RELU_H
+#define EC_RELU_H
+
+#include "ec_common.h"
+
+typedef struct {
+    int32_t size; /* elements */
+    int32_t input_zp;
+    int32_t output_zp;
+    int32_t multiplier; /* input scale / output scale, Q31 */
+    int32_t shift;
+    int32_t act_min; /* the output zero point (real 0), at least -128 */
+    int32_t act_max;
+} ec_relu_params_t;
+
+/* RELU: requantize to the output scale, then clamp below at real 0. */
+void ec_relu_s8(const ec_relu_params_t *p, const int8_t *input, int8_t *output);
+
+typedef struct {
+    int32_t size;  /* elements */
+    int32_t lower; /* the input zero point (real 0) */
+    int32_t upper; /* real 6 on the input scale, clamped to int8 */
+} ec_relu6_params_t;
+
+/* RELU6: clamp to [lower, upper] on the input's scale; no requantization (TFLite Micro's). */
+void ec_relu6_s8(const ec_relu6_params_t *p, const int8_t *input, int8_t *output);
+
+#endif /* EC_RELU_H */

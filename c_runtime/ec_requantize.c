@@ -1,0 +1,32 @@
+/* edgeconv C runtime: integer QUANTIZE, bit-exact with TFLite's reference Requantize (what
+ * TFLite Micro runs): output_zp + MultiplyByQuantizedMultiplier(x - input_zp), clamped.
+ * TFLite's fast path for the same scale and a zero-point shift of 128 (x ^ 0x80) gives the
+ * same values as this general path, so it needs no special case. Kept apart from
+ * ec_quantize.c so that integer-only models (uint8 inputs) carry no float code. */
+#include "ec_requantize.h"
+#include "ec_fixedpoint.h"
+
+static int32_t ec_requantize_one(const ec_requantize_params_t *p, int32_t x) {
+    return ec_add_wrapping(ec_requantize(x - p->input_zp, p->multiplier, (int)p->shift), p->output_zp);
+}
+
+void ec_requantize_s8_s8(const ec_requantize_params_t *p, const int8_t *input, int8_t *output) {
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        output[i] = (int8_t)ec_clamp_i32(ec_requantize_one(p, input[i]), -128, 127);
+    }
+}
+
+void ec_requantize_u8_s8(const ec_requantize_params_t *p, const uint8_t *input, int8_t *output) {
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        output[i] = (int8_t)ec_clamp_i32(ec_requantize_one(p, input[i]), -128, 127);
+    }
+}
+
+void ec_requantize_s8_u8(const ec_requantize_params_t *p, const int8_t *input, uint8_t *output) {
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        output[i] = (uint8_t)ec_clamp_i32(ec_requantize_one(p, input[i]), 0, 255);
+    }
+}

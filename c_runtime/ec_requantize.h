@@ -1,0 +1,20 @@
+/* edgeconv C runtime: QUANTIZE between 8-bit types: int8 -> int8 (new scale or zero point),
+ * uint8 -> int8 and int8 -> uint8 (the converter's uint8 model inputs and outputs). */
+#ifndef EC_REQUANTIZE_H
+#define EC_REQUANTIZE_H
+
+#include "ec_common.h"
+
+typedef struct {
+    int32_t size; /* elements */
+    int32_t input_zp;
+    int32_t output_zp;
+    int32_t multiplier; /* input scale / output scale, Q31 */
+    int32_t shift;
+} ec_requantize_params_t;
+
+void ec_requantize_s8_s8(const ec_requantize_params_t *p, const int8_t *input, int8_t *output);
+void ec_requantize_u8_s8(const ec_requantize_params_t *p, const uint8_t *input, int8_t *output);
+void ec_requantize_s8_u8(const ec_requantize_params_t *p, const int8_t *input, uint8_t *output);
+
+#endif /* EC_REQUANTIZE_H */

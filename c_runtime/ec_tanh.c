@@ -1,0 +1,26 @@
+/* edgeconv C runtime: TANH for int8, bit-exact with TFLite's reference_integer_ops::Tanh (what
+ * TFLite Micro runs): the input, rescaled to a Q4 fixed-point value, goes through gemmlowp's
+ * fixed-point tanh; the Q0 result in [-1, 1] is rounded to 7 fractional bits. Inputs whose
+ * magnitude reaches the radius would overflow Q4 and saturate instead. */
+#include "ec_tanh.h"
+#include "ec_fixedpoint.h"
+
+enum { EC_TANH_INPUT_INTEGER_BITS = 4, EC_TANH_OUTPUT_FRACTIONAL_BITS = 7 };
+
+void ec_tanh_s8(const ec_tanh_params_t *p, const int8_t *input, int8_t *output) {
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        const int32_t x = (int32_t)input[i] - p->input_zp;
+        if (x <= -p->input_range_radius) {
+            output[i] = -128;
+        } else if (x >= p->input_range_radius) {
+            output[i] = 127;
+        } else {
+            /* Inside the radius |x| * 2^shift < 15 * 2^27, so the rescale cannot overflow. */
+            const int32_t x_q4 = ec_requantize(x, p->input_multiplier, (int)p->input_shift);
+            const int32_t y_q0 = ec_tanh_q(x_q4, EC_TANH_INPUT_INTEGER_BITS);
+            const int32_t y = ec_rounding_divide_by_pot(y_q0, 31 - EC_TANH_OUTPUT_FRACTIONAL_BITS);
+            output[i] = (int8_t)ec_clamp_i32(y, -128, 127);
+        }
+    }
+}

@@ -1,0 +1,17 @@
+/* edgeconv C runtime: TANH, int8 in, int8 out (scale 1/128, zero point 0). */
+#ifndef EC_TANH_H
+#define EC_TANH_H
+
+#include "ec_common.h"
+
+typedef struct {
+    int32_t size;             /* elements */
+    int32_t input_zp;
+    int32_t input_range_radius; /* |x - zp| at or beyond this saturates to -1 or 1 */
+    int32_t input_multiplier; /* rescales x - zp to Q4 (4 integer bits) */
+    int32_t input_shift;      /* frexp exponent: > 0 shifts left */
+} ec_tanh_params_t;
+
+void ec_tanh_s8(const ec_tanh_params_t *p, const int8_t *input, int8_t *output);
+
+#endif /* EC_TANH_H */
