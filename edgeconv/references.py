@@ -58,7 +58,8 @@ class TflmReference:
         return [np.array(self._interp.get_output(i)) for i in range(n_outputs)]
 
     def tensor(self, index: int) -> np.ndarray:
-        return np.array(self._interp._interpreter.GetTensor(index, 0))
+        info = self._interp._interpreter.GetTensor(index, 0)  # {'dtype', 'shape', 'tensor_data'}
+        return np.asarray(info["tensor_data"]).reshape(info["shape"])
 
     def arena_total(self) -> int:
         """TFLM's RecordingMicroAllocator total, after an invoke."""

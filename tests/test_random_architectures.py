@@ -16,6 +16,8 @@ def _act(rng):
 
 
 def _block_2d(L, rng, y):
+    import tensorflow as tf
+
     """One random block on a 4-D tensor; returns the new tensor."""
     h, w, c = (int(d) for d in y.shape[1:])
     kind = str(rng.choice(["conv", "dwsep", "residual", "pool", "concat", "act", "pad", "mul", "upsample", "dilated"]))
@@ -46,7 +48,10 @@ def _block_2d(L, rng, y):
         if which == "leaky":
             return L.LeakyReLU(negative_slope=float(rng.choice([0.1, 0.2, 0.3])))(y)
         if which == "prelu":
-            return L.PReLU(shared_axes=[1, 2], alpha_initializer="random_uniform")(y)
+            # After a plain conv: behind an op with a fused ReLU the converter does not match
+            # Keras 3's PReLU pattern and leaves a float NEG between DEQUANTIZE and QUANTIZE.
+            z = L.Conv2D(c, 1)(y)
+            return L.PReLU(shared_axes=[1, 2], alpha_initializer=tf.keras.initializers.RandomUniform(0.0, 0.5))(z)
         return L.Activation(which)(y)
     if kind == "pad":
         return L.ZeroPadding2D(((int(rng.integers(0, 2)), 1), (1, int(rng.integers(0, 3)))))(y)
@@ -122,5 +127,5 @@ def build_random_cnn(seed: int) -> bytes:
 
 @pytest.mark.parametrize("seed", range(N_MODELS))
 def test_random_cnn_bit_exact(seed):
-    data = cached_model({"kind": "random-cnn", "seed": seed, "version": 2}, lambda: build_random_cnn(seed))
+    data = cached_model({"kind": "random-cnn", "seed": seed, "version": 4}, lambda: build_random_cnn(seed))
     assert_bit_exact(data, f"random_cnn_{seed}", samples=6, seed=seed)

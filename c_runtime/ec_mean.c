@@ -1,0 +1,52 @@
+/* edgeconv C runtime: MEAN for int8, bit-exact with TFLite Micro's QuantizedMeanOrSum.
+ *
+ * TFLite Micro sums the raw int8 values of each output's window into an int32, subtracts
+ * input_zp * count once, and requantizes with a multiplier that already contains 1/count
+ * (computed at compile time, see edgeconv/ops/mean.py). No float, no division at run time.
+ */
+#include <string.h>
+
+#include "ec_mean.h"
+#include "ec_fixedpoint.h"
+
+void ec_mean_s8(const ec_mean_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
+    int32_t *acc = (int32_t *)scratch;
+    const int32_t *d = p->dims;
+    const int32_t *s = p->out_strides;
+    int32_t i0, i1, i2, i3, i4, i5, o;
+
+    memset(acc, 0, (size_t)p->num_outputs * sizeof(int32_t));
+    if (p->count == 0) {
+        /* An empty reduction (or an empty input): TFLite leaves the zero-initialized output. */
+        memset(output, 0, (size_t)p->num_outputs);
+        return;
+    }
+    /* Walk the input in memory order; each element lands in the accumulator of its output. */
+    for (i0 = 0; i0 < d[0]; ++i0) {
+        const int32_t o0 = i0 * s[0];
+        for (i1 = 0; i1 < d[1]; ++i1) {
+            const int32_t o1 = o0 + i1 * s[1];
+            for (i2 = 0; i2 < d[2]; ++i2) {
+                const int32_t o2 = o1 + i2 * s[2];
+                for (i3 = 0; i3 < d[3]; ++i3) {
+                    const int32_t o3 = o2 + i3 * s[3];
+                    for (i4 = 0; i4 < d[4]; ++i4) {
+                        int32_t *a = acc + o3 + i4 * s[4];
+                        for (i5 = 0; i5 < d[5]; ++i5) {
+                            /* TFLite adds with expected (wrapping) overflow. */
+                            a[i5 * s[5]] = ec_add_wrapping(a[i5 * s[5]], *input++);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (o = 0; o < p->num_outputs; ++o) {
+        /* sum - input_zp * count is formed in 64 bits and then narrowed to int32, as TFLite's
+         * static_cast<int32_t> of an int64_t expression does (it cannot wrap for int8 data). */
+        const int64_t wide = (int64_t)acc[o] - (int64_t)p->input_zp * (int64_t)p->count;
+        const int32_t shifted_sum = (int32_t)(uint32_t)(uint64_t)wide;
+        const int64_t v = (int64_t)ec_requantize(shifted_sum, p->multiplier, (int)p->shift) + p->output_zp;
+        output[o] = (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+    }
+}
