@@ -51,9 +51,12 @@ def _representative(input_shapes, seed: int, count: int, low: float, high: float
     return gen
 
 
-def _convert(converter, input_shapes, seed: int, io_type, calib: int, low: float, high: float) -> bytes:
+def _convert(converter, input_shapes, seed: int, io_type, calib: int, low: float, high: float,
+             per_channel_dense: bool = True) -> bytes:
     import tensorflow as tf
 
+    if not per_channel_dense:
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = _representative(input_shapes, seed, calib, low, high)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -63,13 +66,15 @@ def _convert(converter, input_shapes, seed: int, io_type, calib: int, low: float
     return converter.convert()
 
 
-def tflite_from_keras(model, seed: int = 0, io_type="int8", calib: int = 32, low: float = -1.0, high: float = 1.0) -> bytes:
-    """Full-integer conversion of a Keras model; io_type 'int8', 'uint8' or None (float edges)."""
+def tflite_from_keras(model, seed: int = 0, io_type="int8", calib: int = 32, low: float = -1.0, high: float = 1.0,
+                      per_channel_dense: bool = True) -> bytes:
+    """Full-integer conversion of a Keras model; io_type 'int8', 'uint8' or None (float edges);
+    per_channel_dense=False gives FULLY_CONNECTED weights one scale (older converters' form)."""
     import tensorflow as tf
 
     shapes = [tuple(int(d) if d is not None else 1 for d in i.shape) for i in model.inputs]
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    return _convert(converter, shapes, seed, _io(io_type), calib, low, high)
+    return _convert(converter, shapes, seed, _io(io_type), calib, low, high, per_channel_dense)
 
 
 def tflite_from_function(fn, input_shapes, seed: int = 0, io_type="int8", calib: int = 32, low: float = -1.0, high: float = 1.0) -> bytes:
@@ -94,8 +99,9 @@ def seeded_keras(seed: int) -> None:
     tf.keras.utils.set_random_seed(seed)
 
 
-def assert_bit_exact(data: bytes, label: str, samples: int = 8, seed: int = 0) -> ValidationReport:
-    report = validate_bytes(data, label, samples=samples, seed=seed)
+def assert_bit_exact(data: bytes, label: str, samples: int = 8, seed: int = 0,
+                     extra_inputs: list | None = None) -> ValidationReport:
+    report = validate_bytes(data, label, samples=samples, seed=seed, extra_inputs=extra_inputs)
     assert "tflm" in report.references, f"{label}: TFLite Micro did not run the model: {report.notes}"
     assert report.bit_exact, (
         f"{label}: {report.mismatches_vs_tflm} elements differ from TFLite Micro "

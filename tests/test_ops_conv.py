@@ -81,3 +81,27 @@ def test_fully_connected_random(seed):
 
     data = cached_model({"op": "fc", **spec}, build)
     assert_bit_exact(data, f"fc_{seed}", seed=seed)
+
+
+@pytest.mark.parametrize("seed", [32, 33, 34])
+def test_fully_connected_per_tensor(seed):
+    """Per-tensor weights (as older converters and ad01 have them). Seed 32 is a case whose
+    float32 and double scale products round to different multipliers: TFLM follows double."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    n, units = int(rng.integers(8, 200)), int(rng.integers(4, 300))
+    low, high = -float(rng.uniform(0.5, 4)), float(rng.uniform(0.5, 4))
+
+    def build():
+        seeded_keras(seed)
+        x = tf.keras.Input((n,), batch_size=1)
+        y = tf.keras.layers.Dense(units)(tf.keras.layers.Dense(n, activation="relu")(x))
+        return tflite_from_keras(tf.keras.Model(x, y), seed=seed, calib=16, low=low, high=high, per_channel_dense=False)
+
+    data = cached_model({"op": "fc-per-tensor", "seed": seed}, build)
+    from edgeconv.reader import read_tflite_bytes
+
+    g = read_tflite_bytes(data)
+    assert all(not g.tensors[op.inputs[1]].quant.per_channel for op in g.ops if op.opcode == "FULLY_CONNECTED")
+    assert_bit_exact(data, f"fc_per_tensor_{seed}", samples=300, seed=seed)

@@ -28,7 +28,7 @@ MODELS = [
 @pytest.mark.parametrize("rel", MODELS)
 def test_shared_model_bit_exact(shared_models, rel):
     path = shared_models / rel
-    report = validate_file(path, samples=200, seed=1)
+    report = validate_file(path, samples=200, seed=0)  # what `edgeconv validate M --samples 200` runs
     assert report.bit_exact, json.dumps(report.to_dict())
     assert report.mismatches_vs_tflm == 0
     assert report.samples == 200 + len(shipped_samples(path))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantize.fixedpoint import activation_range, f32_mul, quantize_multiplier
+from quantize.fixedpoint import activation_range, quantize_multiplier
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
 from .base import (
@@ -202,12 +202,11 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
     batches = x.size // depth
     if y.size != batches * units:
         raise fail(graph, op, f"output shape {list(y.shape)} does not hold {batches}x{units} values")
-    if w.quant.per_channel:
-        mult, shift = _conv_multipliers(x.quant.s, w.quant.scale, y.quant.s)
-    else:
-        # GetQuantizedConvolutionMultipler: the scale product is formed in float32.
-        m, s = quantize_multiplier(f32_mul(x.quant.s, w.quant.s) / float(y.quant.s))
-        mult, shift = [m], [s]
+    # Per tensor too, the scales are multiplied in double. (TFLM's source,
+    # GetQuantizedConvolutionMultipler, reads as a float32 product, but the tflite_micro
+    # build we validate against behaves as double: ad01_int8 and per-tensor Dense models
+    # whose two products round to different multipliers match only the double one.)
+    mult, shift = _conv_multipliers(x.quant.s, w.quant.scale, y.quant.s)
     act_min, act_max = _activation(graph, op, y)
     folded = _fold_bias(bias, w.data.sum(axis=1, dtype=np.int64), x.quant.zp)
     return Kernel(
