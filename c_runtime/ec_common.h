@@ -25,4 +25,42 @@ static inline int32_t ec_clamp_i32(int32_t x, int32_t lo, int32_t hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
+/* Broadcast iteration for element-wise kernels with two inputs. The compiler describes the
+ * loop nest over the output (outermost first, contiguous dimensions merged, unused leading
+ * entries 1) with per-input strides in elements, 0 along a broadcast dimension. A kernel walks
+ * the innermost dimension itself, in runs of out_dims[EC_MAX_DIMS - 1] elements, and calls
+ * ec_broadcast_next between runs. Offsets are integers, so no pointer ever steps outside its
+ * array. */
+typedef struct {
+    int32_t idx[EC_MAX_DIMS - 1];
+    int32_t off0, off1; /* element offsets of the current run's start in each input */
+    int32_t runs;       /* number of inner runs */
+} ec_broadcast_iter_t;
+
+static inline void ec_broadcast_begin(const int32_t *out_dims, ec_broadcast_iter_t *it) {
+    int d;
+    it->off0 = 0;
+    it->off1 = 0;
+    it->runs = 1;
+    for (d = 0; d < EC_MAX_DIMS - 1; ++d) {
+        it->idx[d] = 0;
+        it->runs *= out_dims[d];
+    }
+}
+
+static inline void ec_broadcast_next(const int32_t *out_dims, const int32_t *strides0,
+                                     const int32_t *strides1, ec_broadcast_iter_t *it) {
+    int d;
+    for (d = EC_MAX_DIMS - 2; d >= 0; --d) {
+        it->off0 += strides0[d];
+        it->off1 += strides1[d];
+        if (++it->idx[d] < out_dims[d]) {
+            return;
+        }
+        it->idx[d] = 0;
+        it->off0 -= strides0[d] * out_dims[d];
+        it->off1 -= strides1[d] * out_dims[d];
+    }
+}
+
 #endif /* EC_COMMON_H */
