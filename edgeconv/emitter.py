@@ -247,7 +247,7 @@ def _emit_header(model: CompiledModel, expose_arena: bool) -> str:
 def _emit_source(model, units, pool, params_decls, calls, expose_arena) -> str:
     name = model.name
     g = model.graph
-    includes = [f'#include "{name}.h"', "#include <stddef.h>", '#include "ec_common.h"'] + [
+    includes = [f'#include "{name}.h"', '#include "ec_common.h"'] + [
         f'#include "{u}.h"' for u in units
     ]
 
@@ -257,7 +257,7 @@ def _emit_source(model, units, pool, params_decls, calls, expose_arena) -> str:
         body = [fn + " {", "    switch (index) {"]
         for i, t in enumerate(indices):
             body.append(f"    case {i}: return ({q}void *)({name}_arena.bytes + {model.tensor_offset(t)});")
-        body += ["    default: return NULL;", "    }", "}", ""]
+        body += ["    default: return (void *)0; /* no <stddef.h> needed for NULL */", "    }", "}", ""]
         return body
 
     lines = [
