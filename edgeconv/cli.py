@@ -148,7 +148,7 @@ def inspect_cmd(model: Path, as_json: bool) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None, as_json: bool) -> int:
     """Build the C on the host and compare every output element with TFLite Micro and TFLite."""
-    from .validate import validate_file
+    from .validation import validate_file
 
     progress = None
     if not as_json and sys.stderr.isatty():

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from edgeconv.validate import ValidationReport, validate_bytes
+from edgeconv.validation import ValidationReport, validate_bytes
 
 
 def _cache_root() -> Path:

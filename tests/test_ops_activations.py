@@ -23,7 +23,7 @@ from edgeconv.hostbuild import build_and_load
 from edgeconv.ir import UnsupportedOpError
 from edgeconv.reader import read_tflite_bytes
 from edgeconv.references import TfliteRefReference
-from edgeconv.validate import validate_bytes
+from edgeconv.validation import validate_bytes
 
 N = 256  # elements per sample: every 8-bit value once
 

@@ -186,7 +186,7 @@ def _grid_model(op: str) -> bytes:
 
 @pytest.mark.parametrize("op,seed", [(op, s) for op in ["add", "sub", "mul", "max", "min"] for s in range(2)])
 def test_binary_all_pairs_random_quantization(op, seed):
-    from edgeconv.validate import validate_bytes
+    from edgeconv.validation import validate_bytes
 
     rng = np.random.default_rng(700 + 10 * seed + len(op))
     cases = []

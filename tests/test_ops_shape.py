@@ -22,7 +22,7 @@ from edgeconv.emitter import emit
 from edgeconv.hostbuild import build_and_load
 from edgeconv.reader import read_tflite_bytes
 from edgeconv.references import TfliteRefReference
-from edgeconv.validate import random_inputs
+from edgeconv.validation import random_inputs
 
 
 def _opcodes(data: bytes) -> list[str]:

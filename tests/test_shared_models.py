@@ -12,7 +12,7 @@ from conftest import SHARED_MODELS
 from edgeconv.compiler import compile_file
 from edgeconv.emitter import emit
 from edgeconv.hostbuild import build_and_load
-from edgeconv.validate import shipped_samples, validate_file
+from edgeconv.validation import shipped_samples, validate_file
 
 MODELS = [
     "mlcommons_tiny/kws_ref_model.tflite",

@@ -58,7 +58,7 @@ def lower_space_to_batch(graph: Graph, op: Op) -> Kernel:
         raise fail(graph, op, f"output {list(y.shape)} does not match input {list(x.shape)} with block "
                               f"({bh}, {bw}) and paddings {[[pt, pb], [pl, pr]]}")
     # The output zero point, as TFLite's reference kernels pad. (TFLite Micro never sets its
-    # pad value and pads with whatever its params buffer holds; see validate.py.)
+    # pad value and pads with whatever its params buffer holds; see validation.py.)
     pad_value = y.quant.zp if y.quant is not None else 0
     return Kernel(
         func="ec_space_to_batch_s8",

@@ -4,7 +4,7 @@ import json
 
 from conftest import SHARED_MODELS
 from edgeconv.ops import base
-from edgeconv.validate import validate_file
+from edgeconv.validation import validate_file
 
 KWS = SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"
 
