@@ -1,3 +1,48 @@
-"""edgeconv: compile int8 TFLite CNNs into dependency-free, bit-exact C99."""
+"""edgeconv: compile int8 TFLite CNNs into dependency-free, bit-exact C99.
+
+The Python API mirrors the command line; heavy imports (TensorFlow) happen only when a
+function that needs them is called.
+
+    import edgeconv
+    edgeconv.train("tinyconv", "digits", "digits.keras", epochs=30)
+    report = edgeconv.quantize("digits.keras", out="digits.tflite")
+    model = edgeconv.compile("digits.tflite", out_dir="digits_c")
+    print(edgeconv.validate("digits.tflite", samples=200).bit_exact)
+"""
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
+
+
+def train(arch, data=None, out="model.keras", **options):
+    """Train a zoo architecture (edgeconv.zoo) on data; see edgeconv.training.train."""
+    from .training import train as _train
+
+    return _train(arch, data, out, **options)
+
+
+def quantize(model, data=None, out=None, calib=200, seed=None, io_type="int8"):
+    """Full-integer PTQ of a .keras model; returns a QuantizeReport (accuracies, per-layer SNR)."""
+    from quantize.ptq import quantize_model
+
+    return quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type)
+
+
+def compile(model, out_dir=None, name=None):  # noqa: A001 - the API mirrors `edgeconv compile`
+    """Compile a .tflite into C; writes the files to out_dir when given. Returns the
+    CompiledModel (ram_bytes, macs, plan, graph)."""
+    from .compiler import compile_file
+    from .emitter import emit, write_output
+
+    compiled = compile_file(model, name=name)
+    if out_dir is not None:
+        write_output(emit(compiled), out_dir)
+    return compiled
+
+
+def validate(model, samples=20, seed=0, inputs=None):
+    """Build the C on the host and compare it with TFLite Micro and TFLite's reference."""
+    from .validation import validate_file
+
+    return validate_file(model, samples=samples, seed=seed, inputs_file=inputs)

@@ -1,4 +1,4 @@
-"""Command line: edgeconv compile | inspect | validate.
+"""Command line: edgeconv demo | train | quantize | compile | inspect | validate.
 
 Exit status: 0 success; 1 validation ran but the C is not bit-exact; 2 bad input (a one-line
 message naming the problem, no traceback, nothing half-written). EDGECONV_DEBUG=1 shows the
@@ -15,6 +15,9 @@ from pathlib import Path
 import click
 
 from .ir import ModelError
+from .quiet import quiet_tensorflow_logs
+
+quiet_tensorflow_logs()
 
 EXIT_MISMATCH = 1
 EXIT_BAD_INPUT = 2
@@ -177,6 +180,90 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
         for note in report.notes:
             click.echo(f"  note: {_one_line(note)[:300]}")
     return 0 if report.bit_exact else EXIT_MISMATCH
+
+
+@main.command("train")
+@click.option("--arch", required=True, help="Zoo architecture: tinyconv, dscnn, resnet8, mobilenetv1, conv1d.")
+@click.option("--data", default=None, help="digits, signals, a .npz (x, y) or a folder of class subfolders [default: the arch's bundled set].")
+@click.option("-o", "--output", "out", default="model.keras", show_default=True, type=click.Path(path_type=Path), help="Model to write (.keras); history and metadata go beside it.")
+@click.option("--epochs", default=20, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1 << 20))
+@click.option("--lr", "learning_rate", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--val-split", default=0.1, show_default=True, type=click.FloatRange(0, 1, max_open=True), help="Fraction of the training split used for validation.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--width", default=None, type=click.FloatRange(min=0, min_open=True), help="Width multiplier (alpha for mobilenetv1).")
+@click.option("--depth", default=None, type=click.IntRange(1, 64), help="Number of blocks.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def train_cmd(arch, data, out, epochs, batch_size, learning_rate, val_split, seed, width, depth, as_json) -> int:
+    """Train a zoo architecture; 20% of the data is held out as the test split."""
+    from .training import train
+
+    result = train(arch, data, out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                   validation_split=val_split, seed=seed, width=width, depth=depth,
+                   verbose=0 if as_json else ("auto" if sys.stdout.isatty() else 2))
+    summary = {"model": str(result.model_path), "history": str(result.history_path), "metadata": str(result.metadata_path),
+               "float_accuracy": result.float_accuracy, "arch": arch, "data": result.metadata["data"]}
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(f"{result.model_path}: {arch} on {summary['data']}, test accuracy {result.float_accuracy:.4f} "
+                   f"(history: {result.history_path})")
+    return 0
+
+
+@main.command("quantize")
+@_model_arg()
+@click.option("--data", default=None, help="Calibration and test data [default: what `edgeconv train` recorded].")
+@click.option("-o", "--output", "out", default=None, type=click.Path(path_type=Path), help="The .tflite to write [default: MODEL with .tflite].")
+@click.option("--calib", default=200, show_default=True, type=click.IntRange(1, 1 << 20), help="Calibration samples, drawn seeded from the training split.")
+@click.option("--seed", default=None, type=int, help="[default: the training seed]")
+@click.option("--io", "io_type", default="int8", show_default=True, type=click.Choice(["int8", "float32"]), help="Type of the model's inputs and outputs.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def quantize_cmd(model: Path, data, out, calib, seed, io_type, as_json) -> int:
+    """Full-integer post-training quantization of a .keras model, with accuracy and per-layer error."""
+    from quantize.ptq import quantize_model
+
+    report = quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type)
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=120)
+    table = Table(title="quantization error per layer (SNR of int8 vs float activations)")
+    table.add_column("layer")
+    table.add_column("op")
+    table.add_column("SNR dB", justify="right")
+    for layer in report.layers:
+        table.add_row(layer.layer, layer.op, "exact" if layer.snr_db is None else f"{layer.snr_db:.1f}")
+    console.print(table)
+    console.print(f"{report.output}: float accuracy {report.float_accuracy:.4f}, int8 accuracy {report.int8_accuracy:.4f} "
+                  f"on {report.test_samples} test samples ({report.calib_samples} calibration samples, {io_type} I/O)")
+    return 0
+
+
+@main.command("demo")
+@click.option("-o", "--output", "out_dir", default="edgeconv-demo", show_default=True, type=click.Path(path_type=Path), help="Folder for the model, the .tflite and the C.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (progress still goes to stderr).")
+def demo_cmd(out_dir: Path, seed: int, as_json: bool) -> int:
+    """Train, quantize, compile and verify a digits CNN: the whole pipeline in one command."""
+    from .demo import run_demo
+
+    r = run_demo(out_dir, seed=seed)
+    if as_json:
+        click.echo(json.dumps(r))
+    else:
+        verdict = "bit-exact" if r["bit_exact"] else "NOT bit-exact"
+        click.echo(
+            f"\naccuracy on {r['test_samples']} test digits: float {r['float_accuracy']:.4f}, "
+            f"int8 {r['int8_accuracy']:.4f}, C {r['c_accuracy']:.4f}\n"
+            f"the C is {verdict} with TFLite Micro and TFLite's reference ({r['validated_samples']} inputs)\n"
+            f"RAM {r['ram_bytes']:,} B arena, flash {r['flash_bytes']:,} B constants, {r['macs']:,} MACs per inference\n"
+            f"files: {r['model_keras']}, {r['model_tflite']}, C sources in {r['c_sources']}/  ({r['seconds']} s)"
+        )
+    return 0 if r["bit_exact"] else EXIT_MISMATCH
 
 
 if __name__ == "__main__":

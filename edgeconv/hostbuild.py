@@ -18,7 +18,6 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .emitter import EmittedModel
+from .quiet import silenced
 
 WARNING_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 
@@ -133,7 +133,7 @@ def build_host_library(emitted: EmittedModel, name: str, extra_flags: list[str] 
                 extra_objects=[str(o) for o in objects],
             )
             try:
-                with _quiet():
+                with silenced():
                     built = ffi.compile(tmpdir=str(work / "build"), verbose=False)
             except Exception as exc:  # setuptools raises its own CompileError types
                 raise BuildError(f"building the host wrapper failed: {_first_error(exc)}") from None
@@ -173,22 +173,6 @@ def _first_error_text(text: str) -> str:
         if "error" in line:
             return line.strip()
     return text.strip().splitlines()[0] if text.strip() else "unknown error"
-
-
-@contextmanager
-def _quiet():
-    """Silence the C compiler's chatter that setuptools sends to fd 1 and 2."""
-    saved = [os.dup(1), os.dup(2)]
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 1)
-        os.dup2(null.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
 
 
 def _first_error(exc: Exception) -> str:
