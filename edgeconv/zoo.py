@@ -48,15 +48,17 @@ def tinyconv(input_shape, num_classes: int, width: float = 1.0, depth: int = 2):
     return keras.Model(x, L.Softmax()(y), name="tinyconv")
 
 
+# Batch-norm momentum 0.9, not Keras' 0.99: on small data sets the moving statistics the
+# model infers with must settle within a few hundred steps.
 def _conv_bn_relu(L, y, filters, kernel, strides=1):
     y = L.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(y)
-    y = L.BatchNormalization()(y)
+    y = L.BatchNormalization(momentum=0.9)(y)
     return L.ReLU()(y)
 
 
 def _ds_block(L, y, filters, strides=1):
     y = L.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False)(y)
-    y = L.BatchNormalization()(y)
+    y = L.BatchNormalization(momentum=0.9)(y)
     y = L.ReLU()(y)
     return _conv_bn_relu(L, y, filters, 1)
 
@@ -89,7 +91,7 @@ def resnet8(input_shape, num_classes: int, width: float = 1.0, depth: int = 3):
         strides = 2 if stack > 0 and min(int(y.shape[1]), int(y.shape[2])) >= 4 else 1
         z = _conv_bn_relu(L, y, filters, 3, strides)
         z = L.Conv2D(filters, 3, padding="same", use_bias=False)(z)
-        z = L.BatchNormalization()(z)
+        z = L.BatchNormalization(momentum=0.9)(z)
         if strides > 1 or int(y.shape[-1]) != filters:
             y = L.Conv2D(filters, 1, strides=strides, padding="same")(y)
         y = L.ReLU()(L.Add()([y, z]))
