@@ -240,6 +240,9 @@ def quantize_model(
         model = tf.keras.models.load_model(model_path, compile=False)
     except Exception as exc:
         raise ModelError(f"{model_path}: cannot load the Keras model ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ModelError(f"{model_path}: quantize takes models with one input and one output "
+                         f"(this one has {len(model.inputs)} and {len(model.outputs)})")
     ds = load_dataset(data)
     expected = tuple(int(d) for d in model.inputs[0].shape[1:])
     if ds.input_shape != expected:
