@@ -1,4 +1,4 @@
-"""Command line: edgeconv demo | train | quantize | compile | inspect | validate.
+"""Command line: edgeconv demo | train | quantize | compile | build | inspect | validate.
 
 Exit status: 0 success; 1 validation ran but the C is not bit-exact; 2 bad input (a one-line
 message naming the problem, no traceback, nothing half-written). EDGECONV_DEBUG=1 shows the
@@ -180,6 +180,30 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
         for note in report.notes:
             click.echo(f"  note: {_one_line(note)[:300]}")
     return 0 if report.bit_exact else EXIT_MISMATCH
+
+
+@main.command("build")
+@_model_arg()
+@click.option("--board", required=True, help="A profile in boards/ (cortex-m0plus, cortex-m4, cortex-m7, cortex-m33, cortex-m55, riscv32) or a .toml path.")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the sources, the ELF and its map.")
+@click.option("--name", default=None, help="C identifier prefix (default: the model file's stem).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def build_cmd(model: Path, board: str, out_dir: Path, name: str | None, as_json: bool) -> int:
+    """Cross-compile MODEL.tflite into firmware for a board; report flash and RAM from the ELF."""
+    from .firmware import build_firmware
+
+    r = build_firmware(model, board, out_dir, name=name)
+    if as_json:
+        click.echo(json.dumps(r.to_dict()))
+    else:
+        click.echo(
+            f"{r.elf} for {r.board} ({r.part}):\n"
+            f"  flash {r.flash_bytes:,} B = code {r.flash_code_bytes:,} + weights {r.flash_weights_bytes:,}"
+            f" ({100 * r.flash_bytes / r.board_flash_bytes:.1f}% of {r.board_flash_bytes:,})\n"
+            f"  RAM   {r.ram_bytes:,} B = arena {r.ram_arena_bytes:,} + stack {r.ram_stack_bytes:,} + data {r.ram_data_bytes:,}"
+            f" ({100 * r.ram_bytes / r.board_ram_bytes:.1f}% of {r.board_ram_bytes:,})"
+        )
+    return 0
 
 
 @main.command("train")

@@ -1,0 +1,44 @@
+/* edgeconv board support: Cortex-M startup. The vector table, a reset handler that copies
+ * .data from flash, zeroes .bss and calls main, and fault handlers that stop the core with a
+ * breakpoint (a debugger or emulator sees where). Symbols come from the linker script. */
+#include <stdint.h>
+
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+int main(void);
+
+void Reset_Handler(void);
+void Default_Handler(void);
+
+void Default_Handler(void) {
+    for (;;) {
+        __asm__ volatile("bkpt #0");
+    }
+}
+
+void Reset_Handler(void) {
+    uint32_t *src = &_sidata;
+    uint32_t *dst = &_sdata;
+    while (dst < &_edata) {
+        *dst++ = *src++;
+    }
+    for (dst = &_sbss; dst < &_ebss;) {
+        *dst++ = 0;
+    }
+#if defined(__ARM_FP)
+    /* Enable CP10/CP11 (the FPU): float model edges (QUANTIZE/DEQUANTIZE) use it. */
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
+    __asm__ volatile("dsb\n\tisb");
+#endif
+    (void)main();
+    for (;;) {
+        __asm__ volatile("bkpt #0");
+    }
+}
+
+/* Initial stack pointer, reset, NMI, HardFault, MemManage, BusFault, UsageFault, then the
+ * rest of the 16 system entries. */
+__attribute__((section(".vectors"), used)) void (*const ec_vectors[16])(void) = {
+    (void (*)(void))(&_estack), Reset_Handler, Default_Handler, Default_Handler,
+    Default_Handler, Default_Handler, Default_Handler, 0, 0, 0, 0,
+    Default_Handler, Default_Handler, 0, Default_Handler, Default_Handler,
+};

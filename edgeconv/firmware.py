@@ -1,0 +1,223 @@
+"""`edgeconv build`: the generated C plus startup code, a linker script and a minimal main,
+cross-compiled for a board profile; flash and RAM read from the ELF.
+
+Flash is split into the runtime code (kernels, startup, the op sequence) and the model's
+constants (weights, biases, multipliers, op parameters: every read-only object the emitter
+named after the model). RAM is the arena, other .data/.bss, and the stack, whose size comes
+from the compiler's own per-function stack usage (-fstack-usage) along the deepest call chain
+plus room for an exception frame.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .boards import Board, boards_dir, load_board
+from .compiler import CompiledModel, compile_file
+from .emitter import EmittedModel, emit
+from .hostbuild import WARNING_FLAGS
+from .ir import ModelError
+
+# A hardware exception frame with the FPU context (26 words), and some slack.
+EXCEPTION_FRAME_BYTES = 128
+
+
+class ToolchainMissing(ModelError):
+    pass
+
+
+@dataclass
+class FirmwareReport:
+    board: str
+    part: str
+    elf: str
+    flash_code_bytes: int
+    flash_weights_bytes: int
+    flash_bytes: int
+    ram_arena_bytes: int
+    ram_stack_bytes: int
+    ram_data_bytes: int  # .data and .bss besides the arena
+    ram_bytes: int
+    board_flash_bytes: int
+    board_ram_bytes: int
+    files: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def support_dir() -> Path:
+    return boards_dir() / "support"
+
+
+def main_source(name: str) -> str:
+    return (
+        f"/* Minimal firmware main for {name}: one inference on the arena's initial inputs.\n"
+        " * Real firmware fills the input from its sensors before each invoke. */\n"
+        f'#include "{name}.h"\n\n'
+        "int main(void);\n\n"
+        "int main(void) {\n"
+        f"    return {name}_invoke();\n"
+        "}\n"
+    )
+
+
+def linker_script(board: Board, stack_bytes: int) -> str:
+    text = (support_dir() / "link.ld.in").read_text()
+    entry = "_start" if board.family == "riscv" else "Reset_Handler"
+    for key, value in (("@BOARD@", board.name), ("@ENTRY@", entry), ("@FLASH_ORIGIN@", hex(board.flash_origin)),
+                       ("@RAM_ORIGIN@", hex(board.ram_origin)), ("@STACK_BYTES@", str(stack_bytes))):
+        text = text.replace(key, value)
+    return text
+
+
+def _run(cmd: list[str], what: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        first = next((l for l in proc.stderr.splitlines() if "error" in l), proc.stderr.strip().splitlines()[:1])
+        raise ModelError(f"{what} failed: {first if isinstance(first, str) else ' '.join(first)}")
+
+
+def _machine_flags(board: Board) -> list[str]:
+    """The board's flags without the warning and language ones (for support code and linking)."""
+    drop = set(WARNING_FLAGS)
+    return [f for f in board.cflags if f not in drop]
+
+
+def stack_usage(su_files: list[Path], name: str) -> int:
+    """main + <name>_invoke + the deepest kernel frame (kernels call only inlined helpers)."""
+    frames: dict[str, int] = {}
+    for su in su_files:
+        for line in su.read_text().splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 2:
+                func = parts[0].rsplit(":", 1)[-1]
+                frames[func] = max(frames.get(func, 0), int(parts[1]))
+    chain = frames.pop("main", 0) + frames.pop(f"{name}_invoke", 0)
+    return chain + max(frames.values(), default=0)
+
+
+def build_firmware(model: str | Path, board_name: str, out_dir: str | Path, name: str | None = None) -> FirmwareReport:
+    board = load_board(board_name)
+    if board.family == "host":
+        raise ModelError("edgeconv build targets a microcontroller board; for the host, use compile or validate")
+    if shutil.which(board.cc) is None:
+        raise ToolchainMissing(f"board {board.name} needs {board.cc}, which is not installed (see README: toolchains)")
+    compiled = compile_file(model, name=name)
+    emitted = emit(compiled)
+    out_dir = Path(out_dir)
+    parent = out_dir.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
+    try:
+        report = _build_in(work, board, compiled, emitted)
+        _check_fit(board, report, compiled.name)
+        report.files = sorted(p.name for p in work.iterdir() if p.suffix in (".c", ".h", ".S", ".ld", ".elf", ".map"))
+        for junk in list(work.glob("*.o")) + list(work.glob("*.su")):
+            junk.unlink()
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.rename(work, out_dir)
+        report.elf = str(out_dir / "firmware.elf")
+        return report
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _build_in(work: Path, board: Board, compiled: CompiledModel, emitted: EmittedModel) -> FirmwareReport:
+    name = compiled.name
+    for fname, text in emitted.files.items():
+        (work / fname).write_text(text)
+    (work / "main.c").write_text(main_source(name))
+    support = ["riscv_startup.S"] if board.family == "riscv" else ["cortex_m_startup.c"]
+    for fname in support + ["board_libc.c"]:
+        shutil.copy2(support_dir() / fname, work / fname)
+
+    machine = _machine_flags(board)
+    objects, su_files = [], []
+    for src in sorted(work.glob("*.c")) + sorted(work.glob("*.S")):
+        obj = work / (src.stem + ".o")
+        if src.name == "board_libc.c":
+            flags = machine + ["-ffreestanding", "-fno-builtin", "-fno-tree-loop-distribute-patterns", "-Wall", "-Wextra"]
+        elif src.suffix == ".S" or src.name == "cortex_m_startup.c":
+            flags = machine + ["-Wall", "-Wextra"]
+        else:  # generated model code and c_runtime: the full promise, warnings as errors
+            flags = list(board.cflags) + ["-fstack-usage"]
+        _run([board.cc, *flags, "-I", str(work), "-c", str(src), "-o", str(obj)], f"compiling {src.name} for {board.name}")
+        objects.append(obj)
+        su = work / (src.stem + ".su")
+        if su.exists():
+            su_files.append(su)
+    stack = stack_usage(su_files, name) + EXCEPTION_FRAME_BYTES
+    stack = (stack + 7) // 8 * 8
+    (work / "link.ld").write_text(linker_script(board, stack))
+    elf = work / "firmware.elf"
+    link_flags = [f for f in machine if not f.startswith("--specs")]  # headers only; no libc, no crt0
+    _run([board.cc, *link_flags, "-nostdlib", "-nostartfiles", "-T", str(work / "link.ld"), "-Wl,--gc-sections",
+          f"-Wl,-Map={work / 'firmware.map'}", "-o", str(elf), *map(str, objects), "-lgcc"],
+         f"linking for {board.name}")
+    return measure_elf(elf, name, board, stack)
+
+
+def measure_elf(elf: Path, name: str, board: Board, stack_bytes: int) -> FirmwareReport:
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    with open(elf, "rb") as f:
+        e = ELFFile(f)
+        flash = data = bss = 0
+        flash_sections: set[int] = set()
+        for i, sec in enumerate(e.iter_sections()):
+            if not sec["sh_flags"] & SH_FLAGS.SHF_ALLOC or sec.name == ".stack":
+                continue
+            if sec["sh_type"] == "SHT_NOBITS":
+                bss += sec["sh_size"]
+            elif sec["sh_flags"] & SH_FLAGS.SHF_WRITE:
+                data += sec["sh_size"]
+                flash += sec["sh_size"]  # its initial values live in flash
+            else:
+                flash += sec["sh_size"]
+                flash_sections.add(i)
+        weights = arena = 0
+        symtab = e.get_section_by_name(".symtab")
+        for sym in symtab.iter_symbols():
+            if sym["st_info"]["type"] != "STT_OBJECT" or not sym.name.startswith(f"{name}_"):
+                continue
+            if sym.name == f"{name}_arena":
+                arena = sym["st_size"]
+            elif sym["st_shndx"] in flash_sections or (isinstance(sym["st_shndx"], int) and sym["st_shndx"] in flash_sections):
+                weights += sym["st_size"]
+    ram_other = data + bss - arena
+    return FirmwareReport(
+        board=board.name,
+        part=board.part,
+        elf=str(elf),
+        flash_code_bytes=flash - weights,
+        flash_weights_bytes=weights,
+        flash_bytes=flash,
+        ram_arena_bytes=arena,
+        ram_stack_bytes=stack_bytes,
+        ram_data_bytes=ram_other,
+        ram_bytes=arena + ram_other + stack_bytes,
+        board_flash_bytes=board.flash_bytes,
+        board_ram_bytes=board.ram_bytes,
+    )
+
+
+def _check_fit(board: Board, r: FirmwareReport, name: str) -> None:
+    short = []
+    if board.flash_bytes and r.flash_bytes > board.flash_bytes:
+        short.append(f"flash: needs {r.flash_bytes:,} B ({r.flash_weights_bytes:,} weights + {r.flash_code_bytes:,} code), "
+                     f"has {board.flash_bytes:,} B, {r.flash_bytes - board.flash_bytes:,} B short")
+    if board.ram_bytes and r.ram_bytes > board.ram_bytes:
+        short.append(f"RAM: needs {r.ram_bytes:,} B (arena {r.ram_arena_bytes:,} + stack {r.ram_stack_bytes:,} + "
+                     f"data {r.ram_data_bytes:,}), has {board.ram_bytes:,} B, {r.ram_bytes - board.ram_bytes:,} B short")
+    if short:
+        raise ModelError(f"{name} does not fit {board.name} ({board.part}): " + "; ".join(short))
