@@ -19,6 +19,16 @@
 
 #define EC_MAX_DIMS 6
 
+/* Marks the start of op i in the generated invoke function. Free by default; emulated
+ * builds define EC_PROFILE so that an instruction-counting emulator can attribute
+ * instructions to ops (it watches this store). */
+#ifdef EC_PROFILE
+extern volatile int32_t ec_profile_op;
+#define EC_PROFILE_OP(i) (ec_profile_op = (i))
+#else
+#define EC_PROFILE_OP(i) ((void)0)
+#endif
+
 static inline int32_t ec_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
 static inline int32_t ec_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
 static inline int32_t ec_clamp_i32(int32_t x, int32_t lo, int32_t hi) {

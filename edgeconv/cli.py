@@ -104,8 +104,9 @@ def compile_cmd(model: Path, out_dir: Path, name: str | None, as_json: bool) -> 
 
 @main.command("inspect")
 @_model_arg()
+@click.option("--board", default=None, help="Add instructions per layer, counted on this board's emulated core.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def inspect_cmd(model: Path, as_json: bool) -> int:
+def inspect_cmd(model: Path, board: str | None, as_json: bool) -> int:
     """Per-layer table: op, shapes, parameters, MACs, activation bytes, arena offset."""
     from .compiler import compile_file
     from .emitter import emit
@@ -114,7 +115,20 @@ def inspect_cmd(model: Path, as_json: bool) -> int:
     compiled = compile_file(model)
     emitted = emit(compiled)
     rows = layer_rows(compiled)
+    if board is not None:
+        from .emulate import build_emulated, count_instructions
+        from .validation import random_inputs
+
+        fw = build_emulated(compiled, board)
+        try:
+            total, per_step = count_instructions(fw, random_inputs(compiled, 1, 0)[0])
+        finally:
+            fw.close()
+        by_op = {compiled.steps[i].op.index: n for i, n in per_step.items()}
+        for r in rows:
+            r["instructions"] = by_op.get(r["index"], 0)
     totals = {
+        **({"board": board, "instructions": total} if board is not None else {}),
         "ram_bytes": compiled.ram_bytes,
         "arena_lower_bound": compiled.plan.lower_bound,
         "flash_bytes": emitted.flash_const_bytes,
@@ -128,17 +142,24 @@ def inspect_cmd(model: Path, as_json: bool) -> int:
     from rich.table import Table
 
     table = Table(title=f"{model.name}", show_lines=False)
-    for col, justify in (("#", "right"), ("op", "left"), ("in", "left"), ("out", "left"), ("params", "left"),
-                         ("MACs", "right"), ("act bytes", "right"), ("offset", "right")):
+    cols = [("#", "right"), ("op", "left"), ("in", "left"), ("out", "left"), ("params", "left"),
+            ("MACs", "right"), ("act bytes", "right"), ("offset", "right")]
+    if board is not None:
+        cols.append((f"instr ({board})", "right"))
+    for col, justify in cols:
         table.add_column(col, justify=justify)
     for r in rows:
-        table.add_row(str(r["index"]), r["op"], " ".join(r["inputs"]), " ".join(r["outputs"]), r["params"],
-                      f"{r['macs']:,}", f"{r['activation_bytes']:,}", "alias" if r["alias"] else str(r["arena_offset"]))
+        cells = [str(r["index"]), r["op"], " ".join(r["inputs"]), " ".join(r["outputs"]), r["params"],
+                 f"{r['macs']:,}", f"{r['activation_bytes']:,}", "alias" if r["alias"] else str(r["arena_offset"])]
+        if board is not None:
+            cells.append(f"{r['instructions']:,}")
+        table.add_row(*cells)
     console = Console(width=160)
     console.print(table)
     console.print(
         f"arena {totals['ram_bytes']:,} B (lower bound {totals['arena_lower_bound']:,}), constants "
         f"{totals['flash_bytes']:,} B (weights {totals['weights_bytes']:,}), {totals['macs']:,} MACs"
+        + (f", {totals['instructions']:,} instructions on {board}" if board is not None else "")
     )
     return 0
 
@@ -148,8 +169,9 @@ def inspect_cmd(model: Path, as_json: bool) -> int:
 @click.option("--samples", default=20, show_default=True, type=click.IntRange(0, 100000), help="Random inputs, in addition to shipped ones.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for the random inputs.")
 @click.option("--inputs", "inputs_file", default=None, type=click.Path(path_type=Path), help=".npy/.npz of inputs (first axis: samples).")
+@click.option("--board", default=None, help="Run the C as firmware on this board's emulated core (QEMU) instead of the host.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None, as_json: bool) -> int:
+def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None, board: str | None, as_json: bool) -> int:
     """Build the C on the host and compare every output element with TFLite Micro and TFLite."""
     from .validation import validate_file
 
@@ -160,15 +182,19 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
         def progress(items):
             return track(items, description="comparing", transient=True)
 
-    report = validate_file(model, samples=samples, seed=seed, inputs_file=inputs_file, progress=progress)
+    report = validate_file(model, samples=samples, seed=seed, inputs_file=inputs_file, progress=progress, board=board)
     if as_json:
         click.echo(json.dumps(report.to_dict()))
     else:
         verdict = "BIT-EXACT" if report.bit_exact else "MISMATCH"
+        where = f" on emulated {report.board}" if report.board else ""
         click.echo(
-            f"{report.model}: {verdict} on {report.samples} samples vs {' and '.join(report.references)}; "
-            f"arena {report.ram_bytes} B (TFLM {report.tflm_arena_bytes} B), constants {report.flash_bytes} B, "
-            f"{report.macs:,} MACs"
+            f"{report.model}: {verdict}{where} on {report.samples} samples vs {' and '.join(report.references)}; "
+            + (f"firmware flash {report.flash_bytes:,} B, RAM {report.ram_bytes:,} B, "
+               + (f"{report.instructions:,} instructions per inference, " if report.instructions is not None else "")
+               if report.board else
+               f"arena {report.ram_bytes} B (TFLM {report.tflm_arena_bytes} B), constants {report.flash_bytes} B, ")
+            + f"{report.macs:,} MACs"
         )
         if not report.bit_exact:
             click.echo(

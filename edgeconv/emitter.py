@@ -153,6 +153,7 @@ def emit(model: CompiledModel, expose_arena: bool = True) -> EmittedModel:
         if k.scratch_bytes > 0:
             args.append(f"(void *)({name}_arena.bytes + {model.plan.offsets[f's{i}']})")
         call = f"{k.func}({', '.join(args)});"
+        calls.append(f"    EC_PROFILE_OP({i});")
         if k.inputs_as_array:
             calls.append(f"        {call}\n    }}")
         else:

@@ -131,16 +131,28 @@ def build_firmware(model: str | Path, board_name: str, out_dir: str | Path, name
         raise
 
 
-def _build_in(work: Path, board: Board, compiled: CompiledModel, emitted: EmittedModel) -> FirmwareReport:
+def semihost_main_source(compiled: CompiledModel) -> str:
+    """The emulated-validation main (boards/support/semihost_main.c.in) for this model."""
+    g = compiled.graph
+    text = (support_dir() / "semihost_main.c.in").read_text()
+    return (text.replace("@NAME_UPPER@", compiled.name.upper()).replace("@NAME@", compiled.name)
+            .replace("@INPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.inputs))
+            .replace("@OUTPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.outputs)))
+
+
+def _build_in(work: Path, board: Board, compiled: CompiledModel, emitted: EmittedModel,
+              main_text: str | None = None, defines: tuple[str, ...] = ()) -> FirmwareReport:
+    """Compile and link in `work`; main_text replaces the minimal main, defines (-D...) apply
+    to every file."""
     name = compiled.name
     for fname, text in emitted.files.items():
         (work / fname).write_text(text)
-    (work / "main.c").write_text(main_source(name))
+    (work / "main.c").write_text(main_text if main_text is not None else main_source(name))
     support = ["riscv_startup.S"] if board.family == "riscv" else ["cortex_m_startup.c"]
     for fname in support + ["board_libc.c"]:
         shutil.copy2(support_dir() / fname, work / fname)
 
-    machine = _machine_flags(board)
+    machine = _machine_flags(board) + list(defines)
     objects, su_files = [], []
     for src in sorted(work.glob("*.c")) + sorted(work.glob("*.S")):
         obj = work / (src.stem + ".o")
@@ -149,7 +161,7 @@ def _build_in(work: Path, board: Board, compiled: CompiledModel, emitted: Emitte
         elif src.suffix == ".S" or src.name == "cortex_m_startup.c":
             flags = machine + ["-Wall", "-Wextra"]
         else:  # generated model code and c_runtime: the full promise, warnings as errors
-            flags = list(board.cflags) + ["-fstack-usage"]
+            flags = list(board.cflags) + ["-fstack-usage"] + list(defines)
         _run([board.cc, *flags, "-I", str(work), "-c", str(src), "-o", str(obj)], f"compiling {src.name} for {board.name}")
         objects.append(obj)
         su = work / (src.stem + ".su")

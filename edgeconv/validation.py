@@ -40,6 +40,8 @@ class ValidationReport:
     macs: int
     arena_lower_bound: int
     tflm_arena_bytes: int | None
+    board: str | None = None  # None: the host build; else the emulated board
+    instructions: int | None = None  # per inference on the emulated core (first sample)
     references: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -126,13 +128,14 @@ def validate_file(
     seed: int = 0,
     inputs_file: str | Path | None = None,
     progress=None,
+    board: str | None = None,
 ) -> ValidationReport:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such file")
     data = path.read_bytes()
     extra = load_inputs_file(Path(inputs_file), None) if inputs_file is not None else shipped_samples(path)
-    return validate_bytes(data, path.name, samples=samples, seed=seed, extra_inputs=extra, progress=progress)
+    return validate_bytes(data, path.name, samples=samples, seed=seed, extra_inputs=extra, progress=progress, board=board)
 
 
 def validate_bytes(
@@ -142,12 +145,15 @@ def validate_bytes(
     seed: int = 0,
     extra_inputs: list[list[np.ndarray]] | None = None,
     progress=None,
+    board: str | None = None,
 ) -> ValidationReport:
-    """Compile, build and compare a model given as bytes; `label` names it in the report."""
+    """Compile, build and compare a model given as bytes; `label` names it in the report.
+    With `board`, the C runs as firmware on that board's emulated core (QEMU) instead of on
+    the host, and the report carries the firmware's flash, RAM and instruction count."""
     stem = Path(label).stem
     model = compile_bytes(data, stem)
     emitted = emit(model)
-    host = build_and_load(model, emitted)
+    host = build_and_load(model, emitted) if board is None else None
     extra = extra_inputs or []
     for sample in extra:
         if len(sample) != len(model.graph.inputs):
@@ -172,13 +178,29 @@ def validate_bytes(
             "TFLite's reference kernels are the oracle for this model"
         )
     n_out = len(model.graph.outputs)
+    instructions = None
+    flash_bytes, ram_bytes = emitted.flash_const_bytes, model.ram_bytes
+    if board is not None:
+        from .emulate import build_emulated, can_count_instructions, count_instructions
+
+        fw = build_emulated(model, board)
+        try:
+            emulated_outputs = fw.run(sample_sets)
+            if sample_sets and can_count_instructions(fw.board):
+                instructions, _ = count_instructions(fw, sample_sets[0])
+            elif sample_sets:
+                notes.append(f"no instruction-counting emulator models {fw.board.name}: instructions not measured")
+            flash_bytes, ram_bytes = fw.flash_bytes, fw.ram_bytes
+        finally:
+            fw.close()
+        ours_for = dict(zip(map(id, sample_sets), emulated_outputs))
     mism = {k: 0 for k in refs}
     disagreements = 0
     max_abs = 0.0
     first_bad_sample: list[np.ndarray] | None = None
     iterator = progress(sample_sets) if progress else sample_sets
     for sample in iterator:
-        ours = host.run(sample)
+        ours = host.run(sample) if host is not None else ours_for[id(sample)]
         results = {k: r.run(sample, n_out) for k, r in refs.items()}
         for k, outs in results.items():
             for o, r in zip(ours, outs):
@@ -196,6 +218,8 @@ def validate_bytes(
     first_op = None
     if not bit_exact and first_bad_sample is not None:
         first_op = locate_divergence(data, stem, first_bad_sample, oracle)
+        if first_op is None and board is not None:
+            notes.append(f"the host build of the same C is exact on the failing sample: the divergence is specific to {board}")
 
     tflm_arena = None
     if "tflm" in refs:
@@ -212,11 +236,13 @@ def validate_bytes(
         reference_disagreements=disagreements if len(refs) == 2 else None,
         max_abs_diff=int(max_abs) if float(max_abs).is_integer() else max_abs,
         first_divergent_op=first_op,
-        ram_bytes=model.ram_bytes,
-        flash_bytes=emitted.flash_const_bytes,
+        ram_bytes=ram_bytes,
+        flash_bytes=flash_bytes,
         macs=model.macs,
         arena_lower_bound=model.plan.lower_bound,
         tflm_arena_bytes=tflm_arena,
+        board=board,
+        instructions=instructions,
         references=sorted(refs),
         notes=notes,
     )

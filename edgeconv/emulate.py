@@ -1,0 +1,224 @@
+"""Running generated firmware on an emulated core.
+
+- QEMU (Debian's qemu-system-arm) runs the board's machine (mps2-an386 for the M4, ...) with
+  the semihosting firmware main: all samples in one run, inputs and outputs through files.
+  This is the bit-exactness check.
+- unicorn (an instruction-level emulator) runs the same ELF for one sample and counts the
+  instructions executed, exactly and deterministically, per op and in total. It answers the
+  semihosting calls itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .boards import Board, load_board
+from .compiler import CompiledModel
+from .emitter import emit
+from .firmware import ToolchainMissing, _build_in, semihost_main_source
+from .ir import ModelError
+
+_NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
+QEMU = "qemu-system-arm"
+QEMU_TIMEOUT_S = 600
+
+
+@dataclass
+class EmulatedFirmware:
+    board: Board
+    model: CompiledModel
+    work: Path  # keeps firmware.elf; removed by close()
+    flash_bytes: int
+    ram_bytes: int
+    instructions: int | None = None
+    op_instructions: dict[int, int] = field(default_factory=dict)  # step index -> count
+
+    def close(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    @property
+    def elf(self) -> Path:
+        return self.work / "firmware.elf"
+
+    def run(self, samples: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+        """All samples through QEMU; returns each sample's outputs."""
+        g = self.model.graph
+        with open(self.work / "inputs.bin", "wb") as f:
+            for sample in samples:
+                for x, t in zip(sample, g.inputs):
+                    tensor = g.tensors[t]
+                    f.write(np.ascontiguousarray(np.asarray(x, dtype=_NP[tensor.dtype]).reshape(tensor.shape)).tobytes())
+        out_path = self.work / "outputs.bin"
+        out_path.unlink(missing_ok=True)
+        cmd = [QEMU, "-M", self.board.qemu_machine, "-nographic", "-monitor", "none", "-serial", "none",
+               "-semihosting-config", "enable=on,target=native", "-kernel", str(self.elf)]
+        try:
+            proc = subprocess.run(cmd, cwd=self.work, capture_output=True, text=True, timeout=QEMU_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise ModelError(f"the emulated {self.board.name} did not finish within {QEMU_TIMEOUT_S} s") from None
+        if proc.returncode != 0 or not out_path.exists():
+            raise ModelError(f"QEMU ({self.board.qemu_machine}) failed: exit {proc.returncode} {proc.stderr.strip()[:200]}")
+        data = out_path.read_bytes()
+        outs, pos = [], 0
+        for _ in samples:
+            one = []
+            for t in g.outputs:
+                tensor = g.tensors[t]
+                n = tensor.nbytes
+                one.append(np.frombuffer(data[pos : pos + n], dtype=_NP[tensor.dtype]).reshape(tensor.shape).copy())
+                pos += n
+            outs.append(one)
+        if pos != len(data):
+            raise ModelError(f"the emulated {self.board.name} wrote {len(data)} bytes of outputs, expected {pos}")
+        return outs
+
+
+def build_emulated(model: CompiledModel, board_name: str) -> EmulatedFirmware:
+    board = load_board(board_name)
+    if board.family != "cortex-m" or not board.qemu_machine:
+        raise ModelError(f"board {board.name} has no emulator machine (qemu_machine) in its profile")
+    for tool in (board.cc, QEMU):
+        if shutil.which(tool) is None:
+            raise ToolchainMissing(f"emulating {board.name} needs {tool}, which is not installed (see README: boards)")
+    work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{board.name}-"))
+    try:
+        report = _build_in(work, board, model, emit(model), main_text=semihost_main_source(model), defines=("-DEC_PROFILE",))
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return EmulatedFirmware(board, model, work, report.flash_bytes, report.ram_bytes)
+
+
+_UNICORN_CPUS = {"cortex-m0plus": "UC_CPU_ARM_CORTEX_M0", "cortex-m4": "UC_CPU_ARM_CORTEX_M4",
+                 "cortex-m7": "UC_CPU_ARM_CORTEX_M7", "cortex-m33": "UC_CPU_ARM_CORTEX_M33"}
+
+
+def can_count_instructions(board: Board) -> bool:
+    return board.name in _UNICORN_CPUS
+
+
+def _thumb_instruction_count(code: bytes) -> int:
+    """Instructions in a Thumb block: a halfword whose top five bits are 0b11101, 0b11110 or
+    0b11111 starts a 32-bit instruction; any other starts a 16-bit one."""
+    n, pos = 0, 0
+    while pos + 1 < len(code):
+        hw = code[pos] | (code[pos + 1] << 8)
+        pos += 4 if (hw >> 11) in (0b11101, 0b11110, 0b11111) else 2
+        n += 1
+    return n
+
+
+def count_instructions(fw: EmulatedFirmware, sample: list[np.ndarray]) -> tuple[int, dict[int, int]]:
+    """Instructions executed by one invoke on `sample`: in total and per op (step index)."""
+    try:
+        import unicorn
+        from unicorn import arm_const as A
+    except ImportError:
+        raise ToolchainMissing("instruction counts need the unicorn package (pip install unicorn)") from None
+    from elftools.elf.elffile import ELFFile
+
+    cpu = _UNICORN_CPUS.get(fw.board.name)
+    if cpu is None:
+        raise ModelError(f"no instruction-counting emulator model for {fw.board.name}")
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
+    uc.ctl_set_cpu_model(getattr(A, cpu))
+
+    page = 0x1000
+    mapped: list[tuple[int, int]] = []
+
+    def ensure(lo: int, hi: int) -> None:
+        lo, hi = lo // page * page, (hi + page - 1) // page * page
+        for a, b in mapped:  # extend around what is mapped already
+            if lo < b and a < hi:
+                if lo < a:
+                    ensure(lo, a)
+                if b < hi:
+                    ensure(b, hi)
+                return
+        uc.mem_map(lo, hi - lo)
+        mapped.append((lo, hi))
+
+    with open(fw.elf, "rb") as f:
+        elf = ELFFile(f)
+        for seg in elf.iter_segments():
+            if seg["p_type"] != "PT_LOAD":
+                continue
+            ensure(seg["p_vaddr"], seg["p_vaddr"] + max(seg["p_memsz"], 1))
+            if seg["p_filesz"]:
+                ensure(seg["p_paddr"], seg["p_paddr"] + seg["p_filesz"])
+                uc.mem_write(seg["p_paddr"], seg.data())
+        for sec in elf.iter_sections():  # NOLOAD .bss and .stack
+            if sec["sh_addr"] and sec["sh_size"]:
+                ensure(sec["sh_addr"], sec["sh_addr"] + sec["sh_size"])
+        symbols = {s.name: s["st_value"] for s in elf.get_section_by_name(".symtab").iter_symbols()}
+    ensure(0xE000E000, 0xE000F000)  # system control space: the startup code enables the FPU there
+    profile_addr = symbols["ec_profile_op"]
+
+    g = fw.model.graph
+    input_bytes = b"".join(
+        np.ascontiguousarray(np.asarray(x, dtype=_NP[g.tensors[t].dtype]).reshape(g.tensors[t].shape)).tobytes()
+        for x, t in zip(sample, g.inputs)
+    )
+    files = {1: [input_bytes, 0]}
+    state = {"op": None, "total": 0, "per_op": {}}
+    block_sizes: dict[tuple[int, int], int] = {}
+
+    def on_block(uc_, address, size, _):
+        if state["op"] is None:
+            return
+        key = (address, size)
+        n = block_sizes.get(key)
+        if n is None:
+            n = block_sizes[key] = _thumb_instruction_count(bytes(uc_.mem_read(address, size)))
+        state["total"] += n
+        state["per_op"][state["op"]] = state["per_op"].get(state["op"], 0) + n
+
+    def on_profile(uc_, access, address, size, value, _):
+        value = int(np.int32(np.uint32(value & 0xFFFFFFFF)))
+        if value == -2:
+            state["op"] = None
+            uc_.emu_stop()
+        else:
+            state["op"] = max(value, 0)
+
+    def on_interrupt(uc_, intno, _):
+        pc = uc_.reg_read(A.UC_ARM_REG_PC)
+        r0, r1 = uc_.reg_read(A.UC_ARM_REG_R0), uc_.reg_read(A.UC_ARM_REG_R1)
+        args = np.frombuffer(bytes(uc_.mem_read(r1, 12)), dtype=np.uint32) if r1 else None
+        result = 0
+        if r0 == 0x01:  # SYS_OPEN: 1 for inputs.bin, 2 for outputs.bin
+            result = 1 if int(args[1]) in (0, 1) else 2
+            files.setdefault(result, [b"", 0])
+        elif r0 == 0x06:  # SYS_READ
+            handle, buf, n = (int(v) for v in args)
+            data, pos = files[handle]
+            chunk = data[pos : pos + n]
+            uc_.mem_write(buf, chunk)
+            files[handle][1] = pos + len(chunk)
+            result = n - len(chunk)
+        elif r0 in (0x05, 0x02):  # SYS_WRITE, SYS_CLOSE
+            result = 0
+        elif r0 == 0x18:  # SYS_EXIT
+            uc_.emu_stop()
+            return
+        uc_.reg_write(A.UC_ARM_REG_R0, result)
+        uc_.reg_write(A.UC_ARM_REG_PC, (pc + 2) | 1)  # past the 16-bit BKPT
+
+    uc.hook_add(unicorn.UC_HOOK_BLOCK, on_block)
+    uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, on_profile, begin=profile_addr, end=profile_addr + 3)
+    uc.hook_add(unicorn.UC_HOOK_INTR, on_interrupt)
+    vectors = np.frombuffer(bytes(uc.mem_read(fw.board.flash_origin, 8)), dtype=np.uint32)
+    uc.reg_write(A.UC_ARM_REG_SP, int(vectors[0]))
+    try:
+        uc.emu_start(int(vectors[1]) | 1, 0xFFFFFFFF, count=2_000_000_000)
+    except unicorn.UcError as exc:
+        raise ModelError(f"the instruction-counting emulator stopped: {exc}") from None
+    if not state["total"]:
+        raise ModelError("the instruction-counting emulator saw no inference")
+    return state["total"], dict(sorted(state["per_op"].items()))
