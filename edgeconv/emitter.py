@@ -7,6 +7,7 @@ no paths, no dict-order dependence). Constant arrays are deduplicated by content
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -163,12 +164,30 @@ def emit(model: CompiledModel, expose_arena: bool = True) -> EmittedModel:
     source = _emit_source(model, units, pool, params_decls, calls, expose_arena)
     files = {f"{name}.h": header, f"{name}.c": source}
     rt = runtime_dir()
-    needed = ["ec_common.h", "ec_fixedpoint.h"]
-    for u in units:
-        needed += [f"{u}.h", f"{u}.c"]
-    for fname in needed:
+    for fname in runtime_files(rt, units):
         files[fname] = (rt / fname).read_text()
     return EmittedModel(files, pool.bytes + params_bytes, pool.weight_bytes)
+
+
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+
+def runtime_files(rt: Path, units: list[str]) -> list[str]:
+    """The c_runtime files a model needs: each unit's .h and .c, and every runtime header
+    they include, transitively (so a header-only helper such as ec_dot.h comes along)."""
+    wanted = ["ec_common.h"]
+    for u in units:
+        wanted += [f"{u}.h"] + ([f"{u}.c"] if (rt / f"{u}.c").exists() else [])
+    seen: list[str] = []
+    while wanted:
+        fname = wanted.pop(0)
+        if fname in seen:
+            continue
+        if not (rt / fname).exists():
+            raise FileNotFoundError(f"c_runtime/{fname} is missing")
+        seen.append(fname)
+        wanted += [inc for inc in _INCLUDE.findall((rt / fname).read_text()) if (rt / inc).exists()]
+    return sorted(seen)
 
 
 def _io_macros(model: CompiledModel, kind: str, indices: list[int]) -> list[str]:

@@ -79,7 +79,8 @@ class EmulatedFirmware:
         return outs
 
 
-def build_emulated(model: CompiledModel, board_name: str) -> EmulatedFirmware:
+def build_emulated(model: CompiledModel, board_name: str, defines: tuple[str, ...] = ()) -> EmulatedFirmware:
+    """Firmware for emulated validation; `defines` (e.g. -DEC_NO_DSP) go to every file."""
     board = load_board(board_name)
     if board.family != "cortex-m" or not board.qemu_machine:
         raise ModelError(f"board {board.name} has no emulator machine (qemu_machine) in its profile")
@@ -88,7 +89,8 @@ def build_emulated(model: CompiledModel, board_name: str) -> EmulatedFirmware:
             raise ToolchainMissing(f"emulating {board.name} needs {tool}, which is not installed (see README: boards)")
     work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{board.name}-"))
     try:
-        report = _build_in(work, board, model, emit(model), main_text=semihost_main_source(model), defines=("-DEC_PROFILE",))
+        report = _build_in(work, board, model, emit(model), main_text=semihost_main_source(model),
+                           defines=("-DEC_PROFILE", *defines))
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -78,3 +78,42 @@ def test_inspect_board_json(shared_models):
     assert info["board"] == "cortex-m4"
     assert sum(r["instructions"] for r in info["layers"]) == info["instructions"]
     assert all(r["instructions"] == 0 for r in info["layers"] if r["alias"])
+
+
+def _odd_channels_model() -> bytes:
+    """Convolutions and dense layers whose channel counts leave tails of 1-3 after groups of 4."""
+    import tensorflow as tf
+
+    from modelgen import seeded_keras, tflite_from_keras
+
+    seeded_keras(5)
+    L = tf.keras.layers
+    x = tf.keras.Input((9, 7, 3), batch_size=1)
+    y = L.Conv2D(5, 3, padding="same", activation="relu")(x)          # in_c 3: a 9-byte row
+    y = L.Conv2D(7, (2, 3), padding="valid", activation="relu")(y)    # in_c 5: 15-byte rows
+    y = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(y)
+    y = L.Conv2D(6, 1)(y)                                             # in_c 14
+    y = L.Flatten()(y)
+    y = L.Dense(13, activation="relu")(y)
+    y = L.Dense(4)(y)
+    return tflite_from_keras(tf.keras.Model(x, y), seed=5)
+
+
+@pytest.mark.parametrize("board", ["cortex-m4", "cortex-m33"])
+def test_dsp_path_equals_portable_path(board):
+    data = cached_model({"test": "odd-channels-dsp"}, _odd_channels_model)
+    model = compile_bytes(data, "odd")
+    samples = random_inputs(model, 12, 4)
+    results, counts = {}, {}
+    for variant, defines in (("dsp", ()), ("portable", ("-DEC_NO_DSP",))):
+        fw = build_emulated(model, board, defines=defines)
+        try:
+            results[variant] = fw.run(samples)
+            counts[variant], _ = count_instructions(fw, samples[0])
+        finally:
+            fw.close()
+    for a, b in zip(results["dsp"], results["portable"]):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    assert counts["dsp"] < counts["portable"]
+    assert validate_bytes(data, "odd.tflite", samples=12, seed=4, board=board).bit_exact

@@ -1,0 +1,59 @@
+/* edgeconv C runtime: the int8 dot product, sum(x[i] * w[i]) + acc, that CONV_2D and
+ * FULLY_CONNECTED spend their time in.
+ *
+ * Portable path: one multiply-accumulate per element.
+ * Arm DSP path (__ARM_FEATURE_DSP, i.e. Cortex-M4/M7/M33/M55): four int8 at a time; SXTB16
+ * sign-extends bytes 0 and 2 (and, after a rotate by 8, bytes 1 and 3) into two halfwords,
+ * and SMLAD adds both halfword products to the accumulator in one instruction. The sum of
+ * the same products in another order is the same int32 value, so both paths are bit-exact
+ * with each other and with TFLite. Define EC_NO_DSP to force the portable path (tests
+ * compare the two on an emulated core).
+ */
+#ifndef EC_DOT_H
+#define EC_DOT_H
+
+#include <string.h>
+
+#include "ec_common.h"
+
+#if defined(__ARM_FEATURE_DSP) && !defined(EC_NO_DSP)
+#define EC_DOT_DSP 1
+
+static inline uint32_t ec_sxtb16(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1" : "=r"(r) : "r"(x));
+    return r;
+}
+
+static inline uint32_t ec_sxtb16_ror8(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+static inline int32_t ec_smlad(uint32_t a, uint32_t b, int32_t acc) {
+    int32_t r;
+    __asm__("smlad %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+#endif
+
+static inline int32_t ec_dot_s8(const int8_t *x, const int8_t *w, int32_t n, int32_t acc) {
+    int32_t i = 0;
+#ifdef EC_DOT_DSP
+    for (; i + 4 <= n; i += 4) {
+        uint32_t xv, wv;
+        /* memcpy: no alignment assumption; compilers turn it into one (unaligned) load. */
+        memcpy(&xv, x + i, 4);
+        memcpy(&wv, w + i, 4);
+        acc = ec_smlad(ec_sxtb16(xv), ec_sxtb16(wv), acc);
+        acc = ec_smlad(ec_sxtb16_ror8(xv), ec_sxtb16_ror8(wv), acc);
+    }
+#endif
+    for (; i < n; ++i) {
+        acc += (int32_t)x[i] * (int32_t)w[i];
+    }
+    return acc;
+}
+
+#endif /* EC_DOT_H */
