@@ -1,5 +1,6 @@
-/* edgeconv C runtime: the int8 dot product, sum(x[i] * w[i]) + acc, that CONV_2D and
- * FULLY_CONNECTED spend their time in.
+/* edgeconv C runtime: the int8 multiply-accumulates the MAC kernels spend their time in: the
+ * dot product sum(x[i] * w[i]) + acc (CONV_2D, FULLY_CONNECTED) and, on the DSP path, four
+ * independent lanes at once (DEPTHWISE_CONV_2D).
  *
  * Portable path: one multiply-accumulate per element.
  * Arm DSP path (__ARM_FEATURE_DSP, i.e. Cortex-M4/M7/M33/M55): four int8 at a time; SXTB16
@@ -35,6 +36,34 @@ static inline int32_t ec_smlad(uint32_t a, uint32_t b, int32_t acc) {
     int32_t r;
     __asm__("smlad %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
     return r;
+}
+
+/* acc + bottom halfword(a) * bottom halfword(b); and the same with the top halfwords. */
+static inline int32_t ec_smlabb(uint32_t a, uint32_t b, int32_t acc) {
+    int32_t r;
+    __asm__("smlabb %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+static inline int32_t ec_smlatt(uint32_t a, uint32_t b, int32_t acc) {
+    int32_t r;
+    __asm__("smlatt %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+/* Four independent lanes: acc[k] += x[k] * w[k] for k = 0..3. */
+static inline void ec_mac4_s8(const int8_t *x, const int8_t *w, int32_t acc[4]) {
+    uint32_t xv, wv, xe, xo, we, wo;
+    memcpy(&xv, x, 4);
+    memcpy(&wv, w, 4);
+    xe = ec_sxtb16(xv);      /* x0, x2 */
+    xo = ec_sxtb16_ror8(xv); /* x1, x3 */
+    we = ec_sxtb16(wv);
+    wo = ec_sxtb16_ror8(wv);
+    acc[0] = ec_smlabb(xe, we, acc[0]);
+    acc[2] = ec_smlatt(xe, we, acc[2]);
+    acc[1] = ec_smlabb(xo, wo, acc[1]);
+    acc[3] = ec_smlatt(xo, wo, acc[3]);
 }
 #endif
 
