@@ -97,7 +97,7 @@ def _macro_name(model: CompiledModel) -> str:
 
 
 def emit(model: CompiledModel, expose_arena: bool = True) -> EmittedModel:
-    name, NAME = model.name, _macro_name(model)
+    name = model.name
     g = model.graph
     pool = _ConstPool(name)
     params_decls: list[str] = []

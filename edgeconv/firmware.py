@@ -11,7 +11,6 @@ plus room for an exception frame.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile

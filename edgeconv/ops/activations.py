@@ -15,7 +15,7 @@ import numpy as np
 from quantize.fixedpoint import f32, f32_div, quantize_multiplier, tflite_round
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
-from .base import CArray, Kernel, const_input, fail, lowering, require_dtype, require_quant
+from .base import int8_io, CArray, Kernel, const_input, fail, lowering, require_dtype, require_quant
 
 _MAX_DIMS = 6  # EC_MAX_DIMS in c_runtime/ec_common.h: the PRELU params' dims[] length
 
@@ -24,12 +24,7 @@ def _unary_io(graph: Graph, op: Op) -> tuple[Tensor, Tensor]:
     """The int8 input and output of a unary activation, which must hold the same elements."""
     if not op.inputs or op.inputs[0] < 0 or not op.outputs:
         raise fail(graph, op, "needs one input and one output")
-    x = graph.tensors[op.inputs[0]]
-    y = graph.tensors[op.outputs[0]]
-    require_dtype(graph, op, x, "int8")
-    require_dtype(graph, op, y, "int8")
-    require_quant(graph, op, x)
-    require_quant(graph, op, y)
+    x, y, xq, yq = int8_io(graph, op)
     if x.size != y.size:
         raise fail(graph, op, f"input {list(x.shape)} and output {list(y.shape)} differ in size")
     return x, y

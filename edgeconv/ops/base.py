@@ -129,6 +129,16 @@ def require_quant(graph: Graph, op: Op, t: Tensor, per_tensor: bool = True):
     return t.quant
 
 
+def int8_io(graph: Graph, op: Op):
+    """The first input and output of an int8 op, both checked int8 and quantized per tensor:
+    (x, y, x.quant, y.quant)."""
+    x = graph.tensors[op.inputs[0]]
+    y = graph.tensors[op.outputs[0]]
+    require_dtype(graph, op, x, "int8")
+    require_dtype(graph, op, y, "int8")
+    return x, y, require_quant(graph, op, x), require_quant(graph, op, y)
+
+
 def inputs_of(graph: Graph, op: Op) -> list[Tensor | None]:
     return [graph.tensors[i] if i >= 0 else None for i in op.inputs]
 

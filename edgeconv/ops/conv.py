@@ -13,6 +13,7 @@ from quantize.fixedpoint import activation_range, quantize_multiplier
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
 from .base import (
+    int8_io,
     CArray,
     Kernel,
     conv_output_size,
@@ -63,16 +64,6 @@ def _conv_multipliers(in_scale: float, w_scales: tuple[float, ...], out_scale: f
     return [m for m, _ in pairs], [s for _, s in pairs]
 
 
-def _io(graph: Graph, op: Op) -> tuple[Tensor, Tensor]:
-    x = graph.tensors[op.inputs[0]]
-    y = graph.tensors[op.outputs[0]]
-    require_dtype(graph, op, x, "int8")
-    require_dtype(graph, op, y, "int8")
-    require_quant(graph, op, x)
-    require_quant(graph, op, y)
-    return x, y
-
-
 def _activation(graph: Graph, op: Op, y: Tensor) -> tuple[int, int]:
     act = int(op.options.get("fused_activation_function", 0))
     if act not in (0, 1, 2, 3):
@@ -113,7 +104,7 @@ def _multiplier_fields(mult: list[int], shift: list[int]) -> dict:
 
 @lowering("CONV_2D")
 def lower_conv2d(graph: Graph, op: Op) -> Kernel:
-    x, y = _io(graph, op)
+    x, y, _, _ = int8_io(graph, op)
     w, bias = _weights_and_bias(graph, op, channel_axis=0)
     if len(w.shape) != 4:
         raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected 4-D")
@@ -153,7 +144,7 @@ def lower_conv2d(graph: Graph, op: Op) -> Kernel:
 
 @lowering("DEPTHWISE_CONV_2D")
 def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
-    x, y = _io(graph, op)
+    x, y, _, _ = int8_io(graph, op)
     w, bias = _weights_and_bias(graph, op, channel_axis=3)
     if len(w.shape) != 4 or w.shape[0] != 1:
         raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected [1, kh, kw, C]")
@@ -190,7 +181,7 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
 
 @lowering("FULLY_CONNECTED")
 def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
-    x, y = _io(graph, op)
+    x, y, _, _ = int8_io(graph, op)
     w, bias = _weights_and_bias(graph, op, channel_axis=0)
     if len(w.shape) != 2:
         raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected 2-D")

@@ -20,7 +20,7 @@ import numpy as np
 from quantize.fixedpoint import quantize_multiplier
 
 from ..ir import Graph, Op, UnsupportedOpError
-from .base import Kernel, const_input, fail, lowering, require_dtype, require_quant
+from .base import int8_io, Kernel, const_input, fail, lowering
 
 MAX_DIMS = 6  # EC_MAX_DIMS in c_runtime/ec_common.h
 
@@ -51,12 +51,7 @@ def fold_count(multiplier: int, shift: int, count: int) -> tuple[int, int]:
 
 @lowering("MEAN")
 def lower_mean(graph: Graph, op: Op) -> Kernel:
-    x = graph.tensors[op.inputs[0]]
-    y = graph.tensors[op.outputs[0]]
-    require_dtype(graph, op, x, "int8")
-    require_dtype(graph, op, y, "int8")
-    xq = require_quant(graph, op, x)
-    yq = require_quant(graph, op, y)
+    x, y, xq, yq = int8_io(graph, op)
     axis_data = const_input(graph, op, 1, "axis")
     rank = len(x.shape)
     if rank > MAX_DIMS:

@@ -10,19 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op, UnsupportedOpError
-from .base import Kernel, const_input, fail, lowering, require_dtype, require_quant
+from .base import int8_io, Kernel, const_input, fail, lowering, require_dtype
 
 PAD_MAX_DIMS = 5  # TFLite's PadKernelMaxDimensionCount()
 
 
 @lowering("PAD", "PADV2")
 def lower_pad(graph: Graph, op: Op) -> Kernel:
-    x = graph.tensors[op.inputs[0]]
-    y = graph.tensors[op.outputs[0]]
-    require_dtype(graph, op, x, "int8")
-    require_dtype(graph, op, y, "int8")
-    require_quant(graph, op, x)
-    yq = require_quant(graph, op, y)
+    x, y, xq, yq = int8_io(graph, op)
     rank = len(x.shape)
     if rank > PAD_MAX_DIMS:
         raise UnsupportedOpError(f"{op.describe(graph)}: input rank {rank} exceeds {PAD_MAX_DIMS}")

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from ..ir import Graph, Op
-from .base import Kernel, conv_output_size, fail, lowering, qrange, require_dtype, require_quant, same_padding
+from .base import int8_io, Kernel, conv_output_size, fail, lowering, qrange, same_padding
 from quantize.fixedpoint import activation_range
 
 
 @lowering("AVERAGE_POOL_2D", "MAX_POOL_2D")
 def lower_pool(graph: Graph, op: Op) -> Kernel:
-    x = graph.tensors[op.inputs[0]]
-    y = graph.tensors[op.outputs[0]]
-    require_dtype(graph, op, x, "int8")
-    require_dtype(graph, op, y, "int8")
-    require_quant(graph, op, x)
-    yq = require_quant(graph, op, y)
+    x, y, xq, yq = int8_io(graph, op)
     if len(x.shape) != 4 or len(y.shape) != 4:
         raise fail(graph, op, f"expects 4-D input and output, got {list(x.shape)} -> {list(y.shape)}")
     b, in_h, in_w, c = x.shape

@@ -7,7 +7,7 @@ import math
 from quantize.fixedpoint import quantize_multiplier_greater_than_one
 
 from ..ir import Graph, Op
-from .base import Kernel, fail, lowering, require_dtype, require_quant
+from .base import int8_io, Kernel, fail, lowering
 
 _SCALED_DIFF_INTEGER_BITS = 5
 
@@ -24,12 +24,7 @@ def softmax_input_scaling(beta: float, input_scale: float) -> tuple[int, int, in
 
 @lowering("SOFTMAX")
 def lower_softmax(graph: Graph, op: Op) -> Kernel:
-    x = graph.tensors[op.inputs[0]]
-    y = graph.tensors[op.outputs[0]]
-    require_dtype(graph, op, x, "int8")
-    require_dtype(graph, op, y, "int8")
-    xq = require_quant(graph, op, x)
-    yq = require_quant(graph, op, y)
+    x, y, xq, yq = int8_io(graph, op)
     if yq.zp != -128 or yq.s != 1.0 / 256:
         raise fail(graph, op, f"int8 output must have scale 1/256 and zero point -128 (has {yq.s}, {yq.zp})")
     if x.shape != y.shape or not x.shape:
