@@ -1,0 +1,111 @@
+"""The generated C beyond parity: free of undefined behaviour under the sanitizers, clean under
+cppcheck, and byte-identical whatever folder or process compiles it."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_MODELS
+from edgeconv.compiler import compile_file
+from edgeconv.emitter import emit, runtime_dir, write_output
+from edgeconv.hostbuild import WARNING_FLAGS
+from edgeconv.references import TflmReference
+from edgeconv.validation import random_inputs, shipped_samples
+
+MODELS = [
+    "mlcommons_tiny/kws_ref_model.tflite",
+    "mlcommons_tiny/vww_96_int8.tflite",
+    "mlcommons_tiny/pretrainedResnet_quant.tflite",
+    "mlcommons_tiny/ad01_int8.tflite",
+    "mlcommons_tiny/str_ww_ref_model.tflite",
+    "tflite_micro/person_detect.tflite",
+    "tflite_micro/micro_speech_quantized.tflite",
+]
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1"]
+
+
+def _host_main(model) -> str:
+    g = model.graph
+    text = (runtime_dir().parent / "boards" / "support" / "host_main.c.in").read_text()
+    return (text.replace("@NAME_UPPER@", model.name.upper()).replace("@NAME@", model.name)
+            .replace("@INPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.inputs))
+            .replace("@OUTPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.outputs)))
+
+
+@pytest.mark.parametrize("rel", MODELS)
+def test_sanitizers_clean(shared_models, tmp_path, rel):
+    path = shared_models / rel
+    model = compile_file(path)
+    src = write_output(emit(model), tmp_path / "src")
+    (src / "main.c").write_text(_host_main(model))
+    exe = tmp_path / "model"
+    proc = subprocess.run(["cc", *WARNING_FLAGS, *SANITIZE, "-I", str(src), *map(str, sorted(src.glob("*.c"))), "-o", str(exe)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    samples = shipped_samples(path) + random_inputs(model, 20, 7)
+    g = model.graph
+    with open(tmp_path / "in.bin", "wb") as f:
+        for sample in samples:
+            for x, t in zip(sample, g.inputs):
+                f.write(np.ascontiguousarray(x).astype(g.tensors[t].dtype).tobytes())
+    run = subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], capture_output=True, text=True,
+                         env={**os.environ, "ASAN_OPTIONS": "detect_leaks=1", "UBSAN_OPTIONS": "print_stacktrace=1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "runtime error" not in run.stderr and "AddressSanitizer" not in run.stderr
+    # The sanitized build computes the same outputs as TFLite Micro.
+    out = np.frombuffer((tmp_path / "out.bin").read_bytes(), dtype=np.int8)
+    ref = TflmReference(path.read_bytes())
+    expected = np.concatenate([np.concatenate([o.reshape(-1) for o in ref.run(s, len(g.outputs))]) for s in samples])
+    np.testing.assert_array_equal(out, expected.astype(np.int8))
+
+
+CPPCHECK = ["cppcheck", "--enable=warning,style,performance,portability", "--std=c99", "--quiet", "--inline-suppr",
+            "--error-exitcode=1"]
+
+
+def _need_cppcheck():
+    if shutil.which("cppcheck") is None:
+        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
+            pytest.fail("cppcheck is missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
+        pytest.skip("cppcheck is not installed")
+
+
+def test_cppcheck_c_runtime():
+    _need_cppcheck()
+    rt = runtime_dir()
+    proc = subprocess.run([*CPPCHECK, "-I", str(rt), *map(str, sorted(rt.glob("*.c")))], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_cppcheck_generated_model(shared_models, tmp_path):
+    _need_cppcheck()
+    src = write_output(emit(compile_file(SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite")), tmp_path / "src")
+    proc = subprocess.run([*CPPCHECK, "-I", str(src), *map(str, sorted(src.glob("*.c")))], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_byte_identical_across_folders_and_processes(shared_models, tmp_path):
+    model = SHARED_MODELS / "mlcommons_tiny" / "pretrainedResnet_quant.tflite"
+    outs = []
+    for i in range(2):
+        work = tmp_path / f"run{i}"
+        work.mkdir()
+        copy = work / f"copy{i}" / "pretrainedResnet_quant.tflite"
+        copy.parent.mkdir()
+        shutil.copy(model, copy)
+        proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "compile", str(copy), "-o", "gen"], cwd=work,
+                              capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": str(i + 1)})
+        assert proc.returncode == 0, proc.stderr
+        outs.append({p.name: p.read_bytes() for p in (work / "gen").iterdir()})
+    assert outs[0] == outs[1]
+    header = next(v for k, v in outs[0].items() if k == "pretrainedresnet_quant.h").decode()
+    import hashlib
+
+    from edgeconv import __version__
+
+    assert f"generated by edgeconv {__version__}" in header
+    assert hashlib.sha256(model.read_bytes()).hexdigest() in header
