@@ -73,7 +73,7 @@ def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool =
     aliases: dict[int, int] = {}
     tensors = dict(graph.tensors)
     for op in graph.ops:
-        lowered = lower_op(replace(graph, tensors=tensors), op)
+        lowered = _lower_checked(replace(graph, tensors=tensors), op)
         if isinstance(lowered, Alias):
             src = tensors[lowered.source]
             if src.data is not None:  # a reshape of a constant is a constant
@@ -89,6 +89,21 @@ def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool =
             raise ModelError(f"model output {graph.tensors[t].describe()} is a constant; nothing to compute")
     plan = plan_arena(_blocks(graph, steps, aliases), ARENA_ALIGNMENT, reuse=reuse)
     return CompiledModel(c_identifier(name), graph, steps, aliases, plan, model_sha256)
+
+
+def _lower_checked(graph: Graph, op: Op):
+    """Lower one op; a lowering that trips over a malformed op (a missing input, an
+    impossible shape) reports it as the op's problem, in one line, not as a traceback."""
+    if not op.outputs or any(t not in graph.tensors for t in op.outputs) or any(
+        t >= 0 and t not in graph.tensors for t in op.inputs
+    ):
+        raise ModelError(f"op {op.index} {op.opcode}: refers to a tensor the model does not have")
+    try:
+        return lower_op(graph, op)
+    except ModelError:
+        raise
+    except (IndexError, KeyError, ValueError, TypeError, ZeroDivisionError, OverflowError, AttributeError) as exc:
+        raise ModelError(f"{op.describe(graph)}: malformed op ({type(exc).__name__}: {exc})") from None
 
 
 def _check_io(graph: Graph) -> None:

@@ -77,15 +77,17 @@ def read_tflite_bytes(data: bytes, name: str = "model") -> Graph:
         raise ModelError(f"{name}: file too short to be a .tflite model ({len(data)} bytes)")
     if data[4:8] != b"TFL3":
         raise ModelError(f"{name}: not a .tflite model (file identifier {data[4:8]!r}, expected b'TFL3')")
+    at = ["the model header"]
     try:
-        return _read_model(data, name)
+        return _read_model(data, name, at)
     except ModelError:
         raise
     except Exception as exc:  # the flatbuffer accessors raise anything on corrupt offsets
-        raise ModelError(f"{name}: corrupt .tflite flatbuffer ({type(exc).__name__}: {exc})") from None
+        raise ModelError(f"{name}: corrupt .tflite flatbuffer while reading {at[0]} ({type(exc).__name__}: {exc})") from None
 
 
-def _read_model(data: bytes, name: str) -> Graph:
+def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
+    """`at[0]` names what is being read, for the error message if the bytes are corrupt."""
     model = tflite.Model.GetRootAsModel(data, 0)
     if model.SubgraphsLength() < 1:
         raise ModelError(f"{name}: the model has no subgraph")
@@ -94,10 +96,12 @@ def _read_model(data: bytes, name: str) -> Graph:
             f"{name}: the model has {model.SubgraphsLength()} subgraphs; only single-subgraph "
             "models (no control flow) are supported"
         )
+    at[0] = "subgraph 0"
     sg = model.Subgraphs(0)
 
     opcodes: list[str] = []
     for i in range(model.OperatorCodesLength()):
+        at[0] = f"operator code {i}"
         oc = model.OperatorCodes(i)
         code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
         if code == tflite.BuiltinOperator.CUSTOM:
@@ -108,6 +112,7 @@ def _read_model(data: bytes, name: str) -> Graph:
     n_buffers = model.BuffersLength()
     tensors: dict[int, Tensor] = {}
     for ti in range(sg.TensorsLength()):
+        at[0] = f"tensor {ti}"
         t = sg.Tensors(ti)
         tname = _decode_name(t.Name())
         where = f"tensor {ti} '{tname}'"
@@ -169,6 +174,7 @@ def _read_model(data: bytes, name: str) -> Graph:
 
     ops: list[Op] = []
     for oi in range(sg.OperatorsLength()):
+        at[0] = f"op {oi}"
         o = sg.Operators(oi)
         oc_index = o.OpcodeIndex()
         if oc_index >= len(opcodes):
@@ -182,6 +188,7 @@ def _read_model(data: bytes, name: str) -> Graph:
         options.update(_read_options(o.BuiltinOptions2(), o.BuiltinOptions2Type(), _OPTION2_TYPES, tflite))
         ops.append(Op(oi, opcode, inputs, outputs, options))
 
+    at[0] = "the subgraph's inputs and outputs"
     g_inputs = [check_index(int(i), "subgraph input") for i in (sg.InputsAsNumpy() if sg.InputsLength() else [])]
     g_outputs = [check_index(int(i), "subgraph output") for i in (sg.OutputsAsNumpy() if sg.OutputsLength() else [])]
     if not g_inputs or not g_outputs:
