@@ -121,6 +121,8 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
         shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
         if any(d < 0 for d in shape):
             raise ModelError(f"{name}: {where} has a negative dimension in shape {list(shape)}")
+        if any(d == 0 for d in shape):
+            raise ModelError(f"{name}: {where} is zero-sized (shape {list(shape)})")
         if t.ShapeSignatureLength() and any(int(d) < 0 for d in t.ShapeSignatureAsNumpy()):
             sig = [int(d) for d in t.ShapeSignatureAsNumpy()]
             # A dynamic batch dimension alone is what converters emit for batch-1 models.

@@ -1,0 +1,120 @@
+"""Hostile .tflite files, made by editing a real model through TFLite's flatbuffer object API:
+each is refused with exit 2 and one line naming what is wrong and where; no traceback, no
+output folder."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_MODELS
+
+KWS = SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"
+
+
+def edited(edit) -> bytes:
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(KWS.read_bytes(), 0))
+    edit(model, model.subgraphs[0])
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _set_shape(index, shape, signature=None):
+    def edit(m, sg):
+        sg.tensors[index].shape = np.array(shape, dtype=np.int32)
+        if signature is not None:
+            sg.tensors[index].shapeSignature = np.array(signature, dtype=np.int32)
+    return edit
+
+
+def _set_input(op, position, tensor):
+    inputs = np.array(op.inputs, dtype=np.int32)  # the object API's arrays are read-only
+    inputs[position] = tensor
+    op.inputs = inputs
+
+
+def _cycle(m, sg):
+    _set_input(sg.operators[0], 0, sg.operators[1].outputs[0])
+
+
+def _never_written(m, sg):
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    t = schema.TensorT()
+    t.shape = np.array([1, 25, 5, 64], dtype=np.int32)
+    t.type = schema.TensorType.INT8
+    t.name = b"orphan"
+    t.buffer = 0
+    t.quantization = sg.tensors[sg.operators[1].inputs[0]].quantization
+    sg.tensors.append(t)
+    _set_input(sg.operators[1], 0, len(sg.tensors) - 1)
+
+
+def _scale(value):
+    def edit(m, sg):
+        sg.tensors[sg.operators[1].inputs[0]].quantization.scale = np.array([value], dtype=np.float32)
+    return edit
+
+
+def _axis_mismatch(m, sg):
+    q = sg.tensors[sg.operators[0].inputs[1]].quantization  # 64 per-channel scales
+    q.zeroPoint = np.zeros(3, dtype=np.int64)
+
+
+def _buffer(m, sg):
+    sg.tensors[sg.operators[0].inputs[1]].buffer = 100000
+
+
+def _tensor_index(m, sg):
+    _set_input(sg.operators[2], 0, 100000)
+
+
+def _opcode(m, sg):
+    sg.operators[3].opcodeIndex = 999
+
+
+CASES = {
+    "buffer out of range": (_buffer, ["refers to buffer 100000", "tensor"]),
+    "tensor index out of range": (_tensor_index, ["op 2", "refers to tensor 100000"]),
+    "opcode out of range": (_opcode, ["op 3", "opcode 999"]),
+    "absurd shape": (_set_shape(0, [1, 65536, 65536, 1]), ["tensor 0", "absurd shape"]),
+    "zero-sized tensor": (_set_shape(0, [1, 0, 10, 1]), ["tensor 0", "zero-sized"]),
+    "negative dimension": (_set_shape(0, [1, -49, 10, 1]), ["tensor 0", "negative dimension"]),
+    "dynamic shape": (_set_shape(0, [1, 49, 10, 1], [1, -1, 10, 1]), ["tensor 0", "dynamic shape"]),
+    "cycle": (_cycle, ["op 0", "no earlier op writes"]),
+    "tensor never written": (_never_written, ["op 1", "'orphan'", "no earlier op writes"]),
+    "scale zero": (_scale(0.0), ["scale <= 0"]),
+    "scale negative": (_scale(-0.5), ["scale <= 0"]),
+    "per-axis length mismatch": (_axis_mismatch, ["64 quantization scales but 3 zero points"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_hostile_model_refused(shared_models, tmp_path, case):
+    edit, words = CASES[case]
+    model = tmp_path / "hostile.tflite"
+    model.write_bytes(edited(edit))
+    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.tflite"]
+
+
+def test_unedited_roundtrip_still_compiles(shared_models, tmp_path):
+    """The editing path itself does not break models."""
+    model = tmp_path / "same.tflite"
+    model.write_bytes(edited(lambda m, sg: None))
+    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
