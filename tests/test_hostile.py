@@ -118,3 +118,43 @@ def test_unedited_roundtrip_still_compiles(shared_models, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def _huge_bias(m, sg):
+    """A bias near 2^31: TFLite would overflow its int32 accumulator, undefined in C."""
+    op = sg.operators[0]
+    buf = m.buffers[sg.tensors[op.inputs[2]].buffer]
+    bias = np.full(len(buf.data) // 4, 2**31 - 1000, dtype=np.int32)
+    buf.data = np.frombuffer(bias.tobytes(), dtype=np.uint8)
+
+
+def test_accumulator_overflow_refused_naming_the_layer(shared_models, tmp_path):
+    model = tmp_path / "hostile.tflite"
+    model.write_bytes(edited(_huge_bias))
+    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    line = proc.stderr.strip()
+    assert "op 0 CONV_2D" in line and "accumulator could overflow" in line and "2^31 - 1" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_real_models_have_headroom(shared_models):
+    """The worst-case accumulators of the shared models, proven below 2^31 - 1."""
+    from edgeconv.compiler import compile_file
+
+    for path in sorted(SHARED_MODELS.glob("*/*.tflite")):
+        compile_file(path)  # raises if any layer could overflow
+
+
+def _absurd_output_scale(m, sg):
+    sg.tensors[sg.operators[0].outputs[0]].quantization.scale = np.array([1e-30], dtype=np.float32)
+
+
+def test_absurd_scale_ratio_refused(shared_models, tmp_path):
+    model = tmp_path / "hostile.tflite"
+    model.write_bytes(edited(_absurd_output_scale))
+    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "op 0 CONV_2D" in proc.stderr and "requantization multiplier" in proc.stderr

@@ -58,6 +58,25 @@ def _fold_bias(bias: np.ndarray | None, weight_sums: np.ndarray, input_zp: int) 
     return ((np.asarray(total, dtype=np.int64) + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
 
 
+INT32_MAX = (1 << 31) - 1
+
+
+def check_accumulator(graph: Graph, op: Op, folded_bias: np.ndarray, abs_weight_sums: np.ndarray) -> int:
+    """Prove at compile time that the kernel's int32 accumulator cannot overflow.
+
+    The kernels add int8 x int8 products to the folded bias; every partial sum is bounded by
+    |bias'| + 128 * sum|w| per output channel (a padded tap reads the input zero point, also
+    within [-128, 127]). Returns the worst case; refuses the layer if it exceeds INT32_MAX,
+    because signed overflow in C is undefined behaviour."""
+    bound = np.abs(folded_bias.astype(np.int64)) + 128 * abs_weight_sums.astype(np.int64)
+    worst = int(bound.max()) if bound.size else 0
+    if worst > INT32_MAX:
+        channel = int(np.argmax(bound))
+        raise fail(graph, op, f"its int32 accumulator could overflow: worst case {worst:,} at output channel "
+                              f"{channel} exceeds 2^31 - 1 (weights or bias too large for int8 arithmetic)")
+    return worst
+
+
 def _conv_multipliers(in_scale: float, w_scales: tuple[float, ...], out_scale: float):
     """PopulateConvolutionQuantizationParams: double(in) * double(w) / double(out) per channel."""
     pairs = [quantize_multiplier(float(in_scale) * float(s) / float(out_scale)) for s in w_scales]
@@ -91,7 +110,12 @@ def _spatial(graph: Graph, op: Op, x: Tensor, y: Tensor, k_h: int, k_w: int) -> 
     return dict(stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_h=pad_h, pad_w=pad_w)
 
 
-def _multiplier_fields(mult: list[int], shift: list[int]) -> dict:
+def _multiplier_fields(graph: Graph, op: Op, mult: list[int], shift: list[int]) -> dict:
+    if max(shift) > 30:
+        # The requantization shifts left by this much: 31 or more would shift out every bit
+        # (and is undefined in C); no sane scales produce it.
+        raise fail(graph, op, f"its scales give a requantization multiplier of 2^{max(shift)} or more; "
+                              "the input, weight and output scales do not fit together")
     per_channel = len(set(zip(mult, shift))) > 1
     if not per_channel:
         mult, shift = mult[:1], shift[:1]
@@ -119,6 +143,7 @@ def lower_conv2d(graph: Graph, op: Op) -> Kernel:
     mult, shift = _conv_multipliers(x.quant.s, w_scales, y.quant.s)
     act_min, act_max = _activation(graph, op, y)
     folded = _fold_bias(bias, w.data.reshape(out_c, -1).sum(axis=1, dtype=np.int64), x.quant.zp)
+    check_accumulator(graph, op, folded, np.abs(w.data.astype(np.int64)).reshape(out_c, -1).sum(axis=1))
     _, out_h, out_w, _ = y.shape
     macs = b * out_h * out_w * out_c * k_h * k_w * f_in_c
     return Kernel(
@@ -131,7 +156,7 @@ def lower_conv2d(graph: Graph, op: Op) -> Kernel:
             input_zp=x.quant.zp, output_zp=y.quant.zp, act_min=act_min, act_max=act_max,
             weights=CArray("int8_t", w.data, "weights"),
             bias=CArray("int32_t", folded, "bias"),
-            **_multiplier_fields(mult, shift),
+            **_multiplier_fields(graph, op, mult, shift),
         ),
         inputs=[x.index],
         outputs=[y.index],
@@ -158,6 +183,7 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
     mult, shift = _conv_multipliers(x.quant.s, w_scales, y.quant.s)
     act_min, act_max = _activation(graph, op, y)
     folded = _fold_bias(bias, w.data.reshape(-1, out_c).sum(axis=0, dtype=np.int64), x.quant.zp)
+    check_accumulator(graph, op, folded, np.abs(w.data.astype(np.int64)).reshape(-1, out_c).sum(axis=0))
     _, out_h, out_w, _ = y.shape
     return Kernel(
         func="ec_depthwise_conv2d_s8",
@@ -169,7 +195,7 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
             input_zp=x.quant.zp, output_zp=y.quant.zp, act_min=act_min, act_max=act_max,
             weights=CArray("int8_t", w.data, "weights"),
             bias=CArray("int32_t", folded, "bias"),
-            **_multiplier_fields(mult, shift),
+            **_multiplier_fields(graph, op, mult, shift),
         ),
         inputs=[x.index],
         outputs=[y.index],
@@ -200,6 +226,7 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
     mult, shift = _conv_multipliers(x.quant.s, w.quant.scale, y.quant.s)
     act_min, act_max = _activation(graph, op, y)
     folded = _fold_bias(bias, w.data.sum(axis=1, dtype=np.int64), x.quant.zp)
+    check_accumulator(graph, op, folded, np.abs(w.data.astype(np.int64)).sum(axis=1))
     return Kernel(
         func="ec_fully_connected_s8",
         unit="ec_fully_connected",
@@ -209,7 +236,7 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
             act_min=act_min, act_max=act_max,
             weights=CArray("int8_t", w.data, "weights"),
             bias=CArray("int32_t", folded, "bias"),
-            **_multiplier_fields(mult, shift),
+            **_multiplier_fields(graph, op, mult, shift),
         ),
         inputs=[x.index],
         outputs=[y.index],
