@@ -6,6 +6,7 @@ EDGECONV_FUZZ_MUTANTS=20000 python -m pytest tests/test_fuzz.py
 """
 
 import os
+import shutil
 import signal
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 
 from conftest import SHARED_MODELS
 from edgeconv.compiler import compile_bytes
-from edgeconv.emitter import emit
+from edgeconv.emitter import emit, write_output
 from edgeconv.ir import ModelError
 
 MODELS = sorted(SHARED_MODELS.glob("*/*.tflite"))
@@ -49,7 +50,7 @@ def _alarm(signum, frame):
 
 
 @pytest.mark.parametrize("chunk", range(4))
-def test_mutants_are_compiled_or_refused(shared_models, chunk):
+def test_mutants_are_compiled_or_refused(shared_models, chunk, tmp_path):
     rng = np.random.default_rng(1000 + chunk)
     originals = [m.read_bytes() for m in MODELS]
     per_chunk = N_MUTANTS // 4
@@ -60,10 +61,13 @@ def test_mutants_are_compiled_or_refused(shared_models, chunk):
             src = int(rng.integers(0, len(originals)))
             data = mutate(originals[src], rng)
             signal.alarm(SECONDS_PER_MUTANT)
+            out = tmp_path / f"out{k}"
             try:
-                emit(compile_bytes(data, "mutant"))
+                write_output(emit(compile_bytes(data, "mutant")), out)
+                shutil.rmtree(out)
             except ModelError as exc:
                 assert "\n" not in str(exc).strip(), str(exc)
+                assert not any(tmp_path.iterdir()), "a refused mutant left files behind"
             except _Timeout:
                 escaped.append((MODELS[src].name, k, "timeout"))
             except Exception as exc:  # anything but ModelError would be a traceback for the user
