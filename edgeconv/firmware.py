@@ -130,13 +130,18 @@ def build_firmware(model: str | Path, board_name: str, out_dir: str | Path, name
         raise
 
 
-def semihost_main_source(compiled: CompiledModel) -> str:
-    """The emulated-validation main (boards/support/semihost_main.c.in) for this model."""
+def main_from_template(compiled: CompiledModel, template: str) -> str:
+    """A boards/support/*.c.in main filled in for this model: name and I/O byte counts."""
     g = compiled.graph
-    text = (support_dir() / "semihost_main.c.in").read_text()
+    text = (support_dir() / template).read_text()
     return (text.replace("@NAME_UPPER@", compiled.name.upper()).replace("@NAME@", compiled.name)
             .replace("@INPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.inputs))
             .replace("@OUTPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.outputs)))
+
+
+def semihost_main_source(compiled: CompiledModel) -> str:
+    """The emulated-validation main: samples in and outputs out through semihosting."""
+    return main_from_template(compiled, "semihost_main.c.in")
 
 
 def _build_in(work: Path, board: Board, compiled: CompiledModel, emitted: EmittedModel,

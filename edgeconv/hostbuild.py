@@ -43,11 +43,14 @@ class BuildError(Exception):
     pass
 
 
+def cache_root() -> Path:
+    """$EDGECONV_CACHE, else $XDG_CACHE_HOME/edgeconv or ~/.cache/edgeconv."""
+    return Path(os.environ.get("EDGECONV_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "edgeconv"))
+
+
 def cache_dir() -> Path:
-    base = os.environ.get("EDGECONV_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "edgeconv"
-    )
-    path = Path(base) / "hostlib"
+    path = cache_root() / "hostlib"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

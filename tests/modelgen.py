@@ -15,14 +15,12 @@ from typing import Callable
 
 import numpy as np
 
+from edgeconv.hostbuild import cache_root
 from edgeconv.validation import ValidationReport, validate_bytes
 
 
 def _cache_root() -> Path:
-    base = os.environ.get("EDGECONV_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "edgeconv"
-    )
-    root = Path(base) / "models"
+    root = cache_root() / "models"
     root.mkdir(parents=True, exist_ok=True)
     return root
 

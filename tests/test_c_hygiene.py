@@ -9,31 +9,15 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import SHARED_MODELS
+from conftest import SHARED_MODEL_FILES as MODELS, SHARED_MODELS
 from edgeconv.compiler import compile_file
 from edgeconv.emitter import emit, runtime_dir, write_output
+from edgeconv.firmware import main_from_template
 from edgeconv.hostbuild import WARNING_FLAGS
 from edgeconv.references import TflmReference
 from edgeconv.validation import random_inputs, shipped_samples
 
-MODELS = [
-    "mlcommons_tiny/kws_ref_model.tflite",
-    "mlcommons_tiny/vww_96_int8.tflite",
-    "mlcommons_tiny/pretrainedResnet_quant.tflite",
-    "mlcommons_tiny/ad01_int8.tflite",
-    "mlcommons_tiny/str_ww_ref_model.tflite",
-    "tflite_micro/person_detect.tflite",
-    "tflite_micro/micro_speech_quantized.tflite",
-]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1"]
-
-
-def _host_main(model) -> str:
-    g = model.graph
-    text = (runtime_dir().parent / "boards" / "support" / "host_main.c.in").read_text()
-    return (text.replace("@NAME_UPPER@", model.name.upper()).replace("@NAME@", model.name)
-            .replace("@INPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.inputs))
-            .replace("@OUTPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.outputs)))
 
 
 @pytest.mark.parametrize("rel", MODELS)
@@ -41,7 +25,7 @@ def test_sanitizers_clean(shared_models, tmp_path, rel):
     path = shared_models / rel
     model = compile_file(path)
     src = write_output(emit(model), tmp_path / "src")
-    (src / "main.c").write_text(_host_main(model))
+    (src / "main.c").write_text(main_from_template(model, "host_main.c.in"))
     exe = tmp_path / "model"
     proc = subprocess.run(["cc", *WARNING_FLAGS, *SANITIZE, "-I", str(src), *map(str, sorted(src.glob("*.c"))), "-o", str(exe)],
                           capture_output=True, text=True)

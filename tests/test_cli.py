@@ -1,28 +1,10 @@
 """The command line: exit codes, one-line errors, atomic output."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-import pytest
-
-from conftest import SHARED_MODELS
+from conftest import SHARED_MODELS, assert_refused, run_cli as run
 
 KWS = SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"
-
-
-def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "edgeconv.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
-
-
-def assert_refused(proc, *words):
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def test_missing_file(tmp_path):

@@ -1,11 +1,9 @@
 """Data loading and checking: bundled sets, .npz, image folders, and bad data refused."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
+from conftest import assert_refused as _refused, run_cli as _cli
 from edgeconv.datasets import DataError, check_data, load_dataset, make_signals, split
 
 
@@ -69,19 +67,6 @@ def test_image_folder(tmp_path):
 def test_bad_data_is_refused(x, y, message):
     with pytest.raises(DataError, match=message):
         check_data(x, y, "data", num_classes=5)
-
-
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "edgeconv.cli", *map(str, args)], capture_output=True, text=True)
-
-
-def _refused(proc, *words):
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def test_cli_train_refuses_bad_data(tmp_path):

@@ -3,26 +3,16 @@ inputs, the shipped TFLite-reference outputs reproduced, and an arena no larger 
 Micro's."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import SHARED_MODELS
+from conftest import SHARED_MODEL_FILES as MODELS
 from edgeconv.compiler import compile_file
 from edgeconv.emitter import emit
 from edgeconv.hostbuild import build_and_load
 from edgeconv.validation import shipped_samples, validate_file
 
-MODELS = [
-    "mlcommons_tiny/kws_ref_model.tflite",
-    "mlcommons_tiny/vww_96_int8.tflite",
-    "mlcommons_tiny/pretrainedResnet_quant.tflite",
-    "mlcommons_tiny/ad01_int8.tflite",
-    "mlcommons_tiny/str_ww_ref_model.tflite",
-    "tflite_micro/person_detect.tflite",
-    "tflite_micro/micro_speech_quantized.tflite",
-]
 
 
 @pytest.mark.parametrize("rel", MODELS)
