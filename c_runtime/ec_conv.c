@@ -4,6 +4,19 @@
  * bias at compile time (acc = bias' + sum(x * w)), which TFLite's (x - zp) * w form equals
  * exactly in int32 arithmetic; a tap that falls into the padding therefore reads the input
  * zero point, so that it adds nothing, as TFLite's skipped tap does.
+ *
+ * Why no step leaves int32 (proved per model at compile time in edgeconv/ops/conv.py and
+ * ranges.py, which refuse the layer otherwise):
+ * - window arithmetic: oy * stride, iy0 = oy * stride - pad, (k - 1) * dil, ky * dil and
+ *   iy0 + ky * dil are bounded by check_spatial_indices; a position times the row width or
+ *   channel count is formed only inside the input, so it is below the tensor's element count
+ *   (< 2^28, the reader's limit), as are weight and output offsets;
+ * - the accumulator, the sum of the weights that met padding and its product with the input
+ *   zero point: check_accumulator (|bias'| + 128 * sum|w| <= 2^31 - 1);
+ * - ec_requantize's left shift and the addition of the output zero point: check_requantize;
+ *   its right shift is at most 31 (quantize_multiplier gives shifts >= -31, shifts above 30
+ *   are refused);
+ * - the clamp bounds lie in [-128, 127], so the narrowing to int8_t is exact.
  */
 #include "ec_conv.h"
 #include "ec_dot.h"

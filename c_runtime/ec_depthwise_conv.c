@@ -2,7 +2,10 @@
  *
  * Bit-exact with TFLite's reference DepthwiseConvPerChannel: output channel
  * oc = ic * depth_multiplier + m reads input channel ic. The input zero point is folded into
- * the bias as in ec_conv.c, so padded taps read the zero point.
+ * the bias as in ec_conv.c, so padded taps read the zero point. Every index, accumulator and
+ * requantization step stays in int32 for the reasons given at the top of ec_conv.c (the
+ * same compile-time checks run for this op); kx * dil_w * in_c is formed only for a window
+ * inside the input, where it is below in_w * in_c.
  */
 #include "ec_depthwise_conv.h"
 #include "ec_dot.h"

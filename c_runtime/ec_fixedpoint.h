@@ -177,11 +177,13 @@ static inline int ec_count_leading_zeros_u32(uint32_t x) {
 }
 
 /* TFLite's GetReciprocal: 1 / x for a Q(x_integer_digits) x > 0, as a Q0 value scaled by
- * 2^-num_bits_over_unit. */
+ * 2^-num_bits_over_unit. SOFTMAX's wrapped sum of exps may be 0 (8192 equal logits sum to
+ * exactly 2^32): TFLite then shifts by 32, undefined in C, but 0 shifted by any amount is 0
+ * on every target, so 0 here. */
 static inline int32_t ec_get_reciprocal(int32_t x, int x_integer_digits, int *num_bits_over_unit) {
-    const int headroom_plus_one = ec_count_leading_zeros_u32((uint32_t)x);
-    const int32_t shifted_sum_minus_one =
-        (int32_t)(((uint32_t)x << headroom_plus_one) - ((uint32_t)1 << 31));
+    const int headroom_plus_one = ec_count_leading_zeros_u32((uint32_t)x); /* 0..32 */
+    const uint32_t shifted = headroom_plus_one < 32 ? (uint32_t)x << headroom_plus_one : 0u;
+    const int32_t shifted_sum_minus_one = (int32_t)(shifted - ((uint32_t)1 << 31));
     *num_bits_over_unit = x_integer_digits - headroom_plus_one;
     return ec_one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one);
 }

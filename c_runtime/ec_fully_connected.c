@@ -1,7 +1,10 @@
 /* edgeconv C runtime: FULLY_CONNECTED for int8.
  *
  * Bit-exact with TFLite's reference FullyConnected (per tensor) and FullyConnectedPerChannel.
- * There is no padding, so the input zero point folds into the bias completely.
+ * There is no padding, so the input zero point folds into the bias completely. Offsets are
+ * below the tensors' element counts; the accumulator (check_accumulator), the requantization
+ * and the addition of the output zero point (check_requantize) are proved to stay in int32
+ * at compile time in edgeconv/ops/conv.py.
  */
 #include "ec_fully_connected.h"
 #include "ec_dot.h"

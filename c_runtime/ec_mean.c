@@ -3,6 +3,13 @@
  * TFLite Micro sums the raw int8 values of each output's window into an int32, subtracts
  * input_zp * count once, and requantizes with a multiplier that already contains 1/count
  * (computed at compile time, see edgeconv/ops/mean.py). No float, no division at run time.
+ *
+ * Ranges: a window may hold up to 2^28 values (the reader's tensor limit), so its int32 sum
+ * can leave int32 beyond 2^24 values; TFLite's int32 += wraps there on its builds, and here
+ * the sum wraps through uint32_t, which is defined and equal. sum - input_zp * count is formed
+ * in 64 bits (|input_zp * count| < 2^36) and narrowed as TFLite's static_cast does. The
+ * folded multiplier is below 2^31 and the shift in [-31, 30] (mean.py checks both), so
+ * ec_requantize's shifts are in range; the output zero point is added in 64 bits.
  */
 #include <string.h>
 

@@ -2,6 +2,12 @@
  *
  * Padded positions are not part of the window: the average divides by the number of taps
  * inside the input, rounding half away from zero, as TFLite does.
+ *
+ * Ranges (edgeconv/ops/pooling.py proves them per model, refusing it otherwise): the window
+ * arithmetic oy * stride - pad and in - iy0 fits int32 (check_spatial_indices); a window
+ * holds count <= min(k_h, in_h) * min(k_w, in_w) values, and the lowering refuses windows
+ * where |sum| + count / 2 <= 128.5 * count could exceed 2^31 - 1 (more than 16,711,935
+ * values), so neither the int32 sum nor the rounding overflows.
  */
 #include "ec_pooling.h"
 

@@ -1,6 +1,23 @@
 /* edgeconv C runtime: SOFTMAX for int8, bit-exact with TFLite's reference Softmax: exp of
  * the rescaled differences to the row maximum in gemmlowp fixed point (Q5 in, Q0 out), their
- * sum in Q12, one reciprocal per row. */
+ * sum in Q12, one reciprocal per row.
+ *
+ * Ranges, step by step (checked at compile time in edgeconv/ops/softmax.py where it matters):
+ * - diff = x - max lies in [-255, 0]; only diff >= diff_min is rescaled, and diff_min is
+ *   TFLite's input radius, so |diff| * 2^input_left_shift <= 31 * 2^26 < 2^31: the rescale
+ *   neither wraps nor saturates, and its result is a Q5 value in [-32, 0].
+ * - Each exp is a Q0 value in [0, 1], i.e. a raw <= 2^31 - 1; divided by 2^12 it is <= 2^19.
+ *   The row's sum is TFLite's int32 sum in Q12: beyond 4095 terms of exp(0) it leaves int32.
+ *   TFLite adds with a plain int32 + (which wraps on its builds); here it wraps through
+ *   uint32_t, so every depth has a defined sum equal to TFLite's.
+ * - The reciprocal's exponent is num_bits_over_unit + 23 = 35 - clz(sum), in [3, 35]. It is
+ *   32 or more when the sum is 2^28 (512 exps of 1) or more, or wrapped negative: TFLite's
+ *   RoundingDivideByPOT then shifts by 32..35. That is undefined in C; TFLite Micro's x86
+ *   build stops on gemmlowp's assert(exponent <= 31) (it aborts), and Cortex-M or x86 release
+ *   builds give different garbage. Here the division is exact instead: the dividend
+ *   round(shifted_scale * exp / 2^31) is in [0, 2^31), so divided by 2^32 or more and
+ *   rounded it is 0, and the output is -128 (probability 0). For an unwrapped sum that is also
+ *   the true value: each probability is then at most 1/512, below half an output step. */
 #include "ec_softmax.h"
 #include "ec_fixedpoint.h"
 
@@ -36,8 +53,11 @@ void ec_softmax_s8(const ec_softmax_params_t *p, const int8_t *input, int8_t *ou
             if (diff >= p->diff_min) {
                 const int32_t scaled = ec_requantize_gt1(diff, p->input_multiplier, (int)p->input_left_shift);
                 const int32_t e = ec_exp_on_negative_values(scaled, EC_SOFTMAX_DIFF_BITS);
+                /* exponent >= 32: see the top of this file. */
                 const int32_t unsat =
-                    ec_rounding_divide_by_pot(ec_sat_rounding_doubling_high_mul(shifted_scale, e), exponent);
+                    exponent > 31 ? 0
+                                  : ec_rounding_divide_by_pot(ec_sat_rounding_doubling_high_mul(shifted_scale, e),
+                                                              exponent);
                 out[c] = (int8_t)ec_clamp_i32(unsat - 128, -128, 127);
             } else {
                 out[c] = -128;

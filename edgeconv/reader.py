@@ -24,6 +24,17 @@ _GETTER_SKIP = re.compile(r"^(Init|GetRootAs.*|.*BufferHasIdentifier|.*AsNumpy|.
 MAX_TENSOR_ELEMENTS = 1 << 28  # 256 Mi elements: far beyond any microcontroller model
 
 
+def zero_point_range(dtype: str) -> tuple[int, int]:
+    """The zero points a tensor of this type may have: its own value range for 8- and 16-bit
+    integers (a zero point is a value of the type), int32's otherwise (the kernels hold every
+    zero point in an int32_t). Per-op rules that are stricter (TFLite's zero point 0 for
+    int16 activations and for weights) belong to the ops."""
+    if dtype in ("int8", "uint8", "int16"):
+        info = np.iinfo(DTYPES[dtype][0])
+        return int(info.min), int(info.max)
+    return -(1 << 31), (1 << 31) - 1
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -157,6 +168,11 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
                     )
             if not all(np.isfinite(s) and s > 0 for s in scales):
                 raise ModelError(f"{name}: {where} has a quantization scale <= 0 or not finite")
+            zp_lo, zp_hi = zero_point_range(dtype)
+            bad_zp = [z for z in zps if not zp_lo <= z <= zp_hi]
+            if bad_zp:
+                raise ModelError(f"{name}: {where} has zero point {bad_zp[0]}, outside the range "
+                                 f"[{zp_lo}, {zp_hi}] of its type {dtype.upper()}")
             quant = Quant(scales, zps, axis)
 
         const = None

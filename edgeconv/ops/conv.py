@@ -12,6 +12,7 @@ import numpy as np
 from quantize.fixedpoint import activation_range, quantize_multiplier
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
+from .ranges import check_requantize, check_spatial_indices
 from .base import (
     int8_io,
     CArray,
@@ -61,14 +62,22 @@ def _fold_bias(bias: np.ndarray | None, weight_sums: np.ndarray, input_zp: int) 
 INT32_MAX = (1 << 31) - 1
 
 
+def accumulator_bounds(folded_bias: np.ndarray, abs_weight_sums: np.ndarray) -> np.ndarray:
+    """Per output channel, the largest |partial sum| the kernel's accumulator can hold:
+    |bias'| + 128 * sum|w| (inputs, and the input zero point a padded tap reads, are int8;
+    the reader refuses zero points outside [-128, 127])."""
+    return np.abs(folded_bias.astype(np.int64)) + 128 * abs_weight_sums.astype(np.int64)
+
+
 def check_accumulator(graph: Graph, op: Op, folded_bias: np.ndarray, abs_weight_sums: np.ndarray) -> int:
     """Prove at compile time that the kernel's int32 accumulator cannot overflow.
 
     The kernels add int8 x int8 products to the folded bias; every partial sum is bounded by
-    |bias'| + 128 * sum|w| per output channel (a padded tap reads the input zero point, also
-    within [-128, 127]). Returns the worst case; refuses the layer if it exceeds INT32_MAX,
-    because signed overflow in C is undefined behaviour."""
-    bound = np.abs(folded_bias.astype(np.int64)) + 128 * abs_weight_sums.astype(np.int64)
+    accumulator_bounds. This also bounds CONV_2D's sum of the weights that met padding
+    (|sum| <= sum|w|) and its product with the input zero point (<= 128 * sum|w|). Returns
+    the worst case; refuses the layer if it exceeds INT32_MAX, because signed overflow in C
+    is undefined behaviour."""
+    bound = accumulator_bounds(folded_bias, abs_weight_sums)
     worst = int(bound.max()) if bound.size else 0
     if worst > INT32_MAX:
         channel = int(np.argmax(bound))
@@ -107,6 +116,7 @@ def _spatial(graph: Graph, op: Op, x: Tensor, y: Tensor, k_h: int, k_w: int) -> 
         raise fail(graph, op, f"output is {out_h}x{out_w} but the input, kernel and stride give {eh}x{ew}")
     pad_h = same_padding(in_h, k_h, sh, dh, out_h) if padding == 0 else 0
     pad_w = same_padding(in_w, k_w, sw, dw, out_w) if padding == 0 else 0
+    check_spatial_indices(graph, op, in_h, in_w, out_h, out_w, k_h, k_w, sh, sw, dh, dw, pad_h, pad_w)
     return dict(stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_h=pad_h, pad_w=pad_w)
 
 
@@ -143,7 +153,10 @@ def lower_conv2d(graph: Graph, op: Op) -> Kernel:
     mult, shift = _conv_multipliers(x.quant.s, w_scales, y.quant.s)
     act_min, act_max = _activation(graph, op, y)
     folded = _fold_bias(bias, w.data.reshape(out_c, -1).sum(axis=1, dtype=np.int64), x.quant.zp)
-    check_accumulator(graph, op, folded, np.abs(w.data.astype(np.int64)).reshape(out_c, -1).sum(axis=1))
+    abs_sums = np.abs(w.data.astype(np.int64)).reshape(out_c, -1).sum(axis=1)
+    check_accumulator(graph, op, folded, abs_sums)
+    requant = _multiplier_fields(graph, op, mult, shift)
+    check_requantize(graph, op, accumulator_bounds(folded, abs_sums).tolist(), mult, shift, y.quant.zp)
     _, out_h, out_w, _ = y.shape
     macs = b * out_h * out_w * out_c * k_h * k_w * f_in_c
     return Kernel(
@@ -156,7 +169,7 @@ def lower_conv2d(graph: Graph, op: Op) -> Kernel:
             input_zp=x.quant.zp, output_zp=y.quant.zp, act_min=act_min, act_max=act_max,
             weights=CArray("int8_t", w.data, "weights"),
             bias=CArray("int32_t", folded, "bias"),
-            **_multiplier_fields(graph, op, mult, shift),
+            **requant,
         ),
         inputs=[x.index],
         outputs=[y.index],
@@ -183,7 +196,10 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
     mult, shift = _conv_multipliers(x.quant.s, w_scales, y.quant.s)
     act_min, act_max = _activation(graph, op, y)
     folded = _fold_bias(bias, w.data.reshape(-1, out_c).sum(axis=0, dtype=np.int64), x.quant.zp)
-    check_accumulator(graph, op, folded, np.abs(w.data.astype(np.int64)).reshape(-1, out_c).sum(axis=0))
+    abs_sums = np.abs(w.data.astype(np.int64)).reshape(-1, out_c).sum(axis=0)
+    check_accumulator(graph, op, folded, abs_sums)
+    requant = _multiplier_fields(graph, op, mult, shift)
+    check_requantize(graph, op, accumulator_bounds(folded, abs_sums).tolist(), mult, shift, y.quant.zp)
     _, out_h, out_w, _ = y.shape
     return Kernel(
         func="ec_depthwise_conv2d_s8",
@@ -195,7 +211,7 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
             input_zp=x.quant.zp, output_zp=y.quant.zp, act_min=act_min, act_max=act_max,
             weights=CArray("int8_t", w.data, "weights"),
             bias=CArray("int32_t", folded, "bias"),
-            **_multiplier_fields(graph, op, mult, shift),
+            **requant,
         ),
         inputs=[x.index],
         outputs=[y.index],
@@ -226,7 +242,10 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
     mult, shift = _conv_multipliers(x.quant.s, w.quant.scale, y.quant.s)
     act_min, act_max = _activation(graph, op, y)
     folded = _fold_bias(bias, w.data.sum(axis=1, dtype=np.int64), x.quant.zp)
-    check_accumulator(graph, op, folded, np.abs(w.data.astype(np.int64)).sum(axis=1))
+    abs_sums = np.abs(w.data.astype(np.int64)).sum(axis=1)
+    check_accumulator(graph, op, folded, abs_sums)
+    requant = _multiplier_fields(graph, op, mult, shift)
+    check_requantize(graph, op, accumulator_bounds(folded, abs_sums).tolist(), mult, shift, y.quant.zp)
     return Kernel(
         func="ec_fully_connected_s8",
         unit="ec_fully_connected",
@@ -236,7 +255,7 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
             act_min=act_min, act_max=act_max,
             weights=CArray("int8_t", w.data, "weights"),
             bias=CArray("int32_t", folded, "bias"),
-            **_multiplier_fields(graph, op, mult, shift),
+            **requant,
         ),
         inputs=[x.index],
         outputs=[y.index],

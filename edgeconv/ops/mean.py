@@ -21,6 +21,7 @@ from quantize.fixedpoint import quantize_multiplier
 
 from ..ir import Graph, Op, UnsupportedOpError
 from .base import int8_io, Kernel, const_input, fail, lowering
+from .ranges import require_int32
 
 MAX_DIMS = 6  # EC_MAX_DIMS in c_runtime/ec_common.h
 
@@ -72,6 +73,11 @@ def lower_mean(graph: Graph, op: Op) -> Kernel:
         raise fail(graph, op, f"has a non-positive scale (input {xq.s}, output {yq.s})")
     multiplier, shift = quantize_multiplier(float(xq.s) / float(yq.s))
     multiplier, shift = fold_count(multiplier, shift, count)
+    # fold_count keeps multiplier <= the Q31 one (it multiplies by 2^s and divides by
+    # count >= 2^s) and shift >= -31 (s <= 31 + shift): ec_requantize's shifts stay in range.
+    require_int32(graph, op, **{"the folded multiplier": multiplier})
+    if shift < -31:
+        raise fail(graph, op, f"its requantization shift {shift} is below -31")
     if shift > 30:
         raise UnsupportedOpError(
             f"{op.describe(graph)}: input/output scale ratio {xq.s / yq.s:g} needs a left shift of {shift} "

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from ..ir import Graph, Op
 from .base import int8_io, Kernel, conv_output_size, fail, lowering, qrange, same_padding
+from .ranges import INT32_MAX, check_spatial_indices
 from quantize.fixedpoint import activation_range
+
+
+# The largest window count with 128 * count + count // 2 <= INT32_MAX.
+AVG_POOL_MAX_WINDOW = (2 * INT32_MAX + 1) // 257
 
 
 @lowering("AVERAGE_POOL_2D", "MAX_POOL_2D")
@@ -28,6 +33,18 @@ def lower_pool(graph: Graph, op: Op) -> Kernel:
         raise fail(graph, op, f"fused activation {act} is not supported on int8")
     act_min, act_max = activation_range(act, yq.s, yq.zp, *qrange(y.dtype))
     is_avg = op.opcode == "AVERAGE_POOL_2D"
+    pad_h = same_padding(in_h, k_h, sh, 1, out_h) if padding == 0 else 0
+    pad_w = same_padding(in_w, k_w, sw, 1, out_w) if padding == 0 else 0
+    check_spatial_indices(graph, op, in_h, in_w, out_h, out_w, k_h, k_w, sh, sw, 1, 1, pad_h, pad_w)
+    if is_avg:
+        # ec_avg_pool_s8 sums a window of int8 values in an int32 and rounds the sum half away
+        # from zero with (sum +- count / 2) / count: |sum| + count / 2 <= 128.5 * count must fit.
+        # (TFLite's own int32 sum overflows beyond that.) The window holds at most
+        # min(k, in) positions per axis.
+        count = min(k_h, in_h) * min(k_w, in_w)
+        if count > AVG_POOL_MAX_WINDOW:
+            raise fail(graph, op, f"averages windows of up to {count:,} values, whose int32 sum could overflow "
+                                  f"(at most {AVG_POOL_MAX_WINDOW:,} values fit)")
     return Kernel(
         func="ec_avg_pool_s8" if is_avg else "ec_max_pool_s8",
         unit="ec_pooling",
@@ -35,8 +52,7 @@ def lower_pool(graph: Graph, op: Op) -> Kernel:
         params=dict(
             batches=b, in_h=in_h, in_w=in_w, channels=c, out_h=out_h, out_w=out_w, k_h=k_h, k_w=k_w,
             stride_h=sh, stride_w=sw,
-            pad_h=same_padding(in_h, k_h, sh, 1, out_h) if padding == 0 else 0,
-            pad_w=same_padding(in_w, k_w, sw, 1, out_w) if padding == 0 else 0,
+            pad_h=pad_h, pad_w=pad_w,
             act_min=act_min, act_max=act_max,
         ),
         inputs=[x.index],

@@ -30,6 +30,13 @@ def lower_softmax(graph: Graph, op: Op) -> Kernel:
     if x.shape != y.shape or not x.shape:
         raise fail(graph, op, f"input {list(x.shape)} and output {list(y.shape)} differ")
     beta = float(op.options.get("beta", 1.0))
+    real = float(beta) * float(xq.s) * float(1 << (31 - _SCALED_DIFF_INTEGER_BITS))
+    if not (math.isfinite(real) and real > 1.0):
+        # TFLite's QuantizeMultiplierGreaterThanOne checks the same and stops.
+        raise fail(graph, op, f"beta {beta:g} times the input scale {xq.s:g} is too small (or not positive): "
+                              "TFLite's softmax needs beta * scale > 2^-26")
+    # diff_min is TFLite's input radius: every difference the kernel rescales satisfies
+    # |diff| * 2^left_shift <= 31 * 2^26 < 2^31 (see c_runtime/ec_softmax.c).
     multiplier, left_shift, diff_min = softmax_input_scaling(beta, xq.s)
     depth = x.shape[-1]
     return Kernel(
