@@ -12,6 +12,8 @@ function that needs them is called.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __version__ = "0.1.0"
 
 
@@ -22,22 +24,25 @@ def train(arch, data=None, out="model.keras", **options):
     return _train(arch, data, out, **options)
 
 
-def quantize(model, data=None, out=None, calib=200, seed=None, io_type="int8"):
+def quantize(model, data=None, out=None, calib=200, seed=None, io_type="int8", force=False):
     """Full-integer PTQ of a .keras model; returns a QuantizeReport (accuracies, per-layer SNR)."""
     from quantize.ptq import quantize_model
 
-    return quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type)
+    return quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type, force=force)
 
 
-def compile(model, out_dir=None, name=None):  # noqa: A001 - the API mirrors `edgeconv compile`
-    """Compile a .tflite into C; writes the files to out_dir when given. Returns the
-    CompiledModel (ram_bytes, macs, plan, graph)."""
+def compile(model, out_dir=None, name=None, force=False):  # noqa: A001 - the API mirrors `edgeconv compile`
+    """Compile a .tflite into C; writes the files to out_dir when given (files there that
+    edgeconv did not write are refused unless force). Returns the CompiledModel (ram_bytes,
+    macs, plan, graph)."""
     from .compiler import compile_file
-    from .emitter import emit, write_output
+    from .emitter import emit
+    from .outputs import FolderWrite, publish, text_files
 
     compiled = compile_file(model, name=name)
     if out_dir is not None:
-        write_output(emit(compiled), out_dir)
+        publish([FolderWrite(Path(out_dir), f"compile:{compiled.name}", text_files(emit(compiled).files))],
+                force=force, protected=(Path(model),))
     return compiled
 
 

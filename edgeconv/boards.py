@@ -49,31 +49,50 @@ def load_board(name_or_path: str) -> Board:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ModelError(f"{path}: not a valid board file ({exc})") from None
-    known = {"name", "description", "cc", "cflags", "flash_bytes", "ram_bytes", "family", "part", "flash_origin",
-             "ram_origin", "qemu_machine"}
-    try:
-        board = Board(
-            name=str(data["name"]),
-            description=str(data.get("description", "")),
-            cc=str(data["cc"]),
-            cflags=tuple(str(f) for f in data.get("cflags", [])),
-            flash_bytes=int(data.get("flash_bytes", 0)),
-            ram_bytes=int(data.get("ram_bytes", 0)),
-            family=str(data.get("family", "host")),
-            part=str(data.get("part", "")),
-            flash_origin=int(data.get("flash_origin", 0)),
-            ram_origin=int(data.get("ram_origin", 0x20000000)),
-            qemu_machine=data.get("qemu_machine"),
-            extra={k: v for k, v in data.items() if k not in known},
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{path}: board file lacks or mistypes {exc}") from None
+    if not isinstance(data.get("cflags", []), list):
+        raise ModelError(f"{path}: 'cflags' must be a list of strings, like cflags = [\"-O2\"]")
+    for key, kind in _FIELDS.items():
+        if key in data and not isinstance(data[key], kind[0]):
+            raise ModelError(f"{path}: {key!r} must be {kind[1]}, not {data[key]!r}")
+    for key in ("name", "cc"):
+        if key not in data:
+            raise ModelError(f"{path}: the board file lacks {key!r} (a string)")
+    if not all(isinstance(f, str) for f in data.get("cflags", [])):
+        raise ModelError(f"{path}: 'cflags' must be a list of strings")
+    board = Board(
+        name=data["name"],
+        description=data.get("description", ""),
+        cc=data["cc"],
+        cflags=tuple(data.get("cflags", [])),
+        flash_bytes=data.get("flash_bytes", 0),
+        ram_bytes=data.get("ram_bytes", 0),
+        family=data.get("family", "host"),
+        part=data.get("part", ""),
+        flash_origin=data.get("flash_origin", 0),
+        ram_origin=data.get("ram_origin", 0x20000000),
+        qemu_machine=data.get("qemu_machine"),
+        extra={k: v for k, v in data.items() if k not in _FIELDS and k != "cflags"},
+    )
     if board.family not in FAMILIES:
         raise ModelError(f"{path}: family {board.family!r} is not one of {', '.join(FAMILIES)}")
     return board
 
 
 FAMILIES = ("host", "cortex-m", "riscv")
+
+# Scalar fields of a board file: the TOML type each must have, and how to say it.
+_FIELDS: dict[str, tuple[type, str]] = {
+    "name": (str, "a string"),
+    "description": (str, "a string"),
+    "cc": (str, "a string (the compiler command)"),
+    "family": (str, "a string"),
+    "part": (str, "a string"),
+    "qemu_machine": (str, "a string"),
+    "flash_bytes": (int, "an integer"),
+    "ram_bytes": (int, "an integer"),
+    "flash_origin": (int, "an integer"),
+    "ram_origin": (int, "an integer"),
+}
 
 
 def list_boards() -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -24,12 +25,19 @@ EXIT_BAD_INPUT = 2
 
 
 class _Group(click.Group):
-    """Turns every failure into one line on stderr and exit status 2."""
+    """Turns every failure into one line on stderr and exit status 2, and SIGINT/SIGTERM into
+    one line and exit status 130/143 (after every `finally` has cleaned up)."""
 
     def main(self, *args, **kwargs):  # type: ignore[override]
+        from .outputs import Interrupted, describe_os_error, install_signal_handlers
+
         kwargs.setdefault("standalone_mode", False)
+        install_signal_handlers()
         try:
             rv = super().main(*args, **kwargs)
+        except Interrupted as exc:
+            click.echo(f"edgeconv: interrupted by {signal.Signals(exc.signum).name}; {_interrupted_outputs(exc)}", err=True)
+            sys.exit(128 + exc.signum)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
@@ -41,12 +49,35 @@ class _Group(click.Group):
         except ModelError as exc:
             click.echo(f"edgeconv: error: {_one_line(str(exc))}", err=True)
             sys.exit(EXIT_BAD_INPUT)
+        except OSError as exc:  # a path the user gave: permissions, space, not a folder...
+            if os.environ.get("EDGECONV_DEBUG"):
+                raise
+            click.echo(f"edgeconv: error: {_one_line(describe_os_error(exc))}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
         except Exception as exc:
             if os.environ.get("EDGECONV_DEBUG"):
                 raise
-            click.echo(f"edgeconv: error: {type(exc).__name__}: {_one_line(str(exc))}", err=True)
+            what = _one_line(str(exc)) or "an unexpected failure"
+            click.echo(f"edgeconv: internal error: {what}; please report it (EDGECONV_DEBUG=1 shows the traceback)",
+                       err=True)
             sys.exit(EXIT_BAD_INPUT)
         sys.exit(rv or 0)
+
+
+# The outputs the running command writes, for the message of an interrupted run.
+_WRITING: list[Path] = []
+
+
+def _writes(*paths: Path) -> None:
+    _WRITING[:] = [Path(p) for p in paths]
+
+
+def _interrupted_outputs(exc) -> str:
+    if exc.committed:
+        return f"{', '.join(map(str, exc.committed))} had been fully written"
+    if not _WRITING:
+        return "nothing was written"
+    return f"{', '.join(map(str, _WRITING))} was left as it was"
 
 
 def _one_line(text: str) -> str:
@@ -64,21 +95,27 @@ def _model_arg():
     return click.argument("model", type=click.Path(path_type=Path))
 
 
+_FORCE_HELP = "Overwrite files in the way that edgeconv did not write (never the input model)."
+
+
 @main.command("compile")
 @_model_arg()
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder to write (replaced atomically).")
-@click.option("--name", default=None, help="C identifier prefix (default: the model file's stem).")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder to write into (created if missing); other files in it are left alone.")
+@click.option("--name", default=None, help="C identifier naming the files and prefixing every symbol (default: the model file's stem).")
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def compile_cmd(model: Path, out_dir: Path, name: str | None, as_json: bool) -> int:
+def compile_cmd(model: Path, out_dir: Path, name: str | None, force: bool, as_json: bool) -> int:
     """Compile MODEL.tflite into C sources in a folder."""
-    from .compiler import c_identifier, compile_file
-    from .emitter import emit, write_output
+    from .compiler import compile_file
+    from .emitter import emit
+    from .outputs import FolderWrite, publish, text_files
 
-    if name is not None and c_identifier(name) != name:
-        raise click.BadParameter(f"--name {name!r} is not a C identifier (try {c_identifier(name)!r})")
+    _writes(out_dir)
     compiled = compile_file(model, name=name)
     emitted = emit(compiled)
-    write_output(emitted, out_dir)
+    publish([FolderWrite(out_dir, f"compile:{compiled.name}", text_files(emitted.files))], force=force,
+            protected=(model,))
     summary = {
         "model": str(model),
         "name": compiled.name,
@@ -211,14 +248,16 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
 @main.command("build")
 @_model_arg()
 @click.option("--board", required=True, help="A profile in boards/ (cortex-m0plus, cortex-m4, cortex-m7, cortex-m33, cortex-m55, riscv32) or a .toml path.")
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the sources, the ELF and its map.")
-@click.option("--name", default=None, help="C identifier prefix (default: the model file's stem).")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the sources, the ELF and its map (created if missing); other files in it are left alone.")
+@click.option("--name", default=None, help="C identifier naming the files and prefixing every symbol (default: the model file's stem).")
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def build_cmd(model: Path, board: str, out_dir: Path, name: str | None, as_json: bool) -> int:
+def build_cmd(model: Path, board: str, out_dir: Path, name: str | None, force: bool, as_json: bool) -> int:
     """Cross-compile MODEL.tflite into firmware for a board; report flash and RAM from the ELF."""
     from .firmware import build_firmware
 
-    r = build_firmware(model, board, out_dir, name=name)
+    _writes(out_dir)
+    r = build_firmware(model, board, out_dir, name=name, force=force)
     if as_json:
         click.echo(json.dumps(r.to_dict()))
     else:
@@ -243,13 +282,15 @@ def build_cmd(model: Path, board: str, out_dir: Path, name: str | None, as_json:
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--width", default=None, type=click.FloatRange(min=0, min_open=True), help="Width multiplier (alpha for mobilenetv1).")
 @click.option("--depth", default=None, type=click.IntRange(1, 64), help="Number of blocks.")
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def train_cmd(arch, data, out, epochs, batch_size, learning_rate, val_split, seed, width, depth, as_json) -> int:
+def train_cmd(arch, data, out, epochs, batch_size, learning_rate, val_split, seed, width, depth, force, as_json) -> int:
     """Train a zoo architecture; 20% of the data is held out as the test split."""
     from .training import train
 
+    _writes(out)
     result = train(arch, data, out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                   validation_split=val_split, seed=seed, width=width, depth=depth,
+                   validation_split=val_split, seed=seed, width=width, depth=depth, force=force,
                    verbose=0 if as_json else ("auto" if sys.stdout.isatty() else 2))
     summary = {"model": str(result.model_path), "history": str(result.history_path), "metadata": str(result.metadata_path),
                "float_accuracy": result.float_accuracy, "arch": arch, "data": result.metadata["data"]}
@@ -268,12 +309,14 @@ def train_cmd(arch, data, out, epochs, batch_size, learning_rate, val_split, see
 @click.option("--calib", default=200, show_default=True, type=click.IntRange(1, 1 << 20), help="Calibration samples, drawn seeded from the training split.")
 @click.option("--seed", default=None, type=int, help="[default: the training seed]")
 @click.option("--io", "io_type", default="int8", show_default=True, type=click.Choice(["int8", "float32"]), help="Type of the model's inputs and outputs.")
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def quantize_cmd(model: Path, data, out, calib, seed, io_type, as_json) -> int:
+def quantize_cmd(model: Path, data, out, calib, seed, io_type, force, as_json) -> int:
     """Full-integer post-training quantization of a .keras model, with accuracy and per-layer error."""
     from quantize.ptq import quantize_model
 
-    report = quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type)
+    _writes(out if out is not None else model.with_suffix(".tflite"))
+    report = quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type, force=force)
     if as_json:
         click.echo(json.dumps(report.to_dict()))
         return 0
@@ -296,12 +339,14 @@ def quantize_cmd(model: Path, data, out, calib, seed, io_type, as_json) -> int:
 @main.command("demo")
 @click.option("-o", "--output", "out_dir", default="edgeconv-demo", show_default=True, type=click.Path(path_type=Path), help="Folder for the model, the .tflite and the C.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (progress still goes to stderr).")
-def demo_cmd(out_dir: Path, seed: int, as_json: bool) -> int:
+def demo_cmd(out_dir: Path, seed: int, force: bool, as_json: bool) -> int:
     """Train, quantize, compile and verify a digits CNN: the whole pipeline in one command."""
     from .demo import run_demo
 
-    r = run_demo(out_dir, seed=seed)
+    _writes(out_dir)
+    r = run_demo(out_dir, seed=seed, force=force)
     if as_json:
         click.echo(json.dumps(r))
     else:

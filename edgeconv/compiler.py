@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import ops as _ops  # noqa: F401  (registers every lowering)
 from .ir import Graph, ModelError, Op
+from .names import check_name, name_from_stem
 from .ops.base import Alias, Kernel, lower_op
 from .passes import run_passes
 from .planner import ArenaPlan, Block, plan_arena
@@ -44,24 +44,25 @@ class CompiledModel:
         return self.plan.tensor_offsets[index]
 
 
-def c_identifier(name: str) -> str:
-    ident = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_").lower() or "model"
-    if ident[0].isdigit():
-        ident = "m_" + ident
-    return ident
-
-
 def compile_file(path: str | Path, name: str | None = None, reuse: bool = True) -> CompiledModel:
+    """Compile a .tflite file. `name` (an explicit --name) is used as given if it is a valid,
+    unreserved C identifier and refused otherwise; without it the file's stem is made one."""
     path = Path(path)
     if not path.exists():
         raise ModelError(f"{path}: no such file")
     if not path.is_file():
         raise ModelError(f"{path}: not a file")
-    data = path.read_bytes()
-    return compile_bytes(data, name or path.stem, reuse=reuse)
+    name = check_name(name) if name is not None else name_from_stem(path.stem)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the model ({(exc.strerror or 'unreadable').lower()})") from None
+    return compile_bytes(data, name, reuse=reuse)
 
 
 def compile_bytes(data: bytes, name: str, reuse: bool = True) -> CompiledModel:
+    """`name` is a label (say a file stem): it is made a C identifier, and refused if reserved."""
+    name = name_from_stem(name)
     graph = read_tflite_bytes(data, name=name)
     return compile_graph(graph, name, hashlib.sha256(data).hexdigest(), reuse=reuse)
 
@@ -88,7 +89,7 @@ def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool =
         if graph.tensors[t].data is not None:
             raise ModelError(f"model output {graph.tensors[t].describe()} is a constant; nothing to compute")
     plan = plan_arena(_blocks(graph, steps, aliases), ARENA_ALIGNMENT, reuse=reuse)
-    return CompiledModel(c_identifier(name), graph, steps, aliases, plan, model_sha256)
+    return CompiledModel(name_from_stem(name), graph, steps, aliases, plan, model_sha256)
 
 
 def _lower_checked(graph: Graph, op: Op):

@@ -9,6 +9,7 @@ against both references.
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -26,35 +27,34 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, say: Callable[[str], None] = _say) -> dict:
-    from quantize.ptq import quantize_input, quantize_model
+def run_demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, say: Callable[[str], None] = _say,
+             force: bool = False) -> dict:
+    """Every step works in a private temporary folder; at the end the models go into out_dir and
+    the C into out_dir/c in one publication (outputs.py), so an interrupted demo leaves
+    out_dir as it was and a user's file there is never overwritten (unless `force`)."""
+    from quantize.ptq import quantize_input
 
-    from .compiler import compile_file
     from .datasets import load_dataset, split
-    from .emitter import emit, write_output
     from .hostbuild import build_and_load
-    from .training import TEST_FRACTION, train
+    from .outputs import FolderWrite, check_writable, publish, read_files, text_files
+    from .training import TEST_FRACTION, history_path_for, metadata_path_for
     from .validation import validate_bytes
 
     start = time.monotonic()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    c_dir = out / "c"
+    job = f"demo:{DEMO_NAME}"
+    model_names = [f"{DEMO_NAME}.keras", f"{DEMO_NAME}.history.json", f"{DEMO_NAME}.edgeconv.json", f"{DEMO_NAME}.tflite"]
+    check_writable(out, job, model_names, force=force)
+    with tempfile.TemporaryDirectory(prefix="edgeconv-demo-") as tmp:
+        work = Path(tmp)
+        trained, q, compiled, emitted = _run_steps(work, seed, say)
+        check_writable(c_dir, job, sorted(emitted.files), force=force)
+        models = read_files(work, [trained.model_path.name, history_path_for(trained.model_path).name,
+                                   metadata_path_for(trained.model_path).name, f"{DEMO_NAME}.tflite"])
+        tflite_bytes = models[f"{DEMO_NAME}.tflite"]
     model_path = out / f"{DEMO_NAME}.keras"
     tflite_path = out / f"{DEMO_NAME}.tflite"
-    c_dir = out / "c"
-
-    say(f"[1/5] training {DEMO_ARCH} on {DEMO_DATA} ({DEMO_TRAINING['epochs']} epochs)")
-    trained = train(DEMO_ARCH, DEMO_DATA, model_path, seed=seed, verbose=0, **DEMO_TRAINING)
-    say(f"      float accuracy {trained.float_accuracy:.4f} on the test split")
-
-    say("[2/5] quantizing to int8 (200 calibration samples)")
-    q = quantize_model(model_path, out=tflite_path, calib=200, seed=seed)
-    say(f"      int8 accuracy {q.int8_accuracy:.4f}")
-
-    say("[3/5] compiling to C")
-    compiled = compile_file(tflite_path, name=DEMO_NAME)
-    emitted = emit(compiled)
-    write_output(emitted, c_dir)
 
     say("[4/5] building the C on the host and running the test split")
     host = build_and_load(compiled, emitted)
@@ -66,8 +66,9 @@ def run_demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, say: Callable
     say(f"      C accuracy {c_accuracy:.4f}")
 
     say("[5/5] checking bit-exactness against TFLite Micro and TFLite's reference kernels")
-    report = validate_bytes(tflite_path.read_bytes(), tflite_path.name, samples=50, seed=seed,
+    report = validate_bytes(tflite_bytes, tflite_path.name, samples=50, seed=seed,
                             extra_inputs=[[x] for x in xq])
+    publish([FolderWrite(out, job, models), FolderWrite(c_dir, job, text_files(emitted.files))], force=force)
     return {
         "float_accuracy": round(trained.float_accuracy, 6),
         "int8_accuracy": round(q.int8_accuracy, 6),
@@ -84,3 +85,26 @@ def run_demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, say: Callable
         "c_sources": str(c_dir),
         "seconds": round(time.monotonic() - start, 1),
     }
+
+
+def _run_steps(work: Path, seed: int, say: Callable[[str], None]):
+    """Train, quantize and compile inside `work`."""
+    from quantize.ptq import quantize_model
+
+    from .compiler import compile_file
+    from .emitter import emit
+    from .training import train
+
+    model_path = work / f"{DEMO_NAME}.keras"
+    tflite_path = work / f"{DEMO_NAME}.tflite"
+    say(f"[1/5] training {DEMO_ARCH} on {DEMO_DATA} ({DEMO_TRAINING['epochs']} epochs)")
+    trained = train(DEMO_ARCH, DEMO_DATA, model_path, seed=seed, verbose=0, **DEMO_TRAINING)
+    say(f"      float accuracy {trained.float_accuracy:.4f} on the test split")
+
+    say("[2/5] quantizing to int8 (200 calibration samples)")
+    q = quantize_model(model_path, out=tflite_path, calib=200, seed=seed)
+    say(f"      int8 accuracy {q.int8_accuracy:.4f}")
+
+    say("[3/5] compiling to C")
+    compiled = compile_file(tflite_path, name=DEMO_NAME)
+    return trained, q, compiled, emit(compiled)

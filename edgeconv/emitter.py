@@ -1,15 +1,14 @@
 """C emitter: CompiledModel -> <name>.h, <name>.c and the c_runtime files they use.
 
 The output is deterministic: the same model and options give byte-identical files (no dates,
-no paths, no dict-order dependence). Constant arrays are deduplicated by content.
+no paths, no dict-order dependence). Constant arrays are deduplicated by content. Text from the
+model (tensor and op names) goes through names.comment_text, so it cannot end a comment or
+break a line. Writing the files into a folder is outputs.py's job.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from . import __version__
 from .compiler import CompiledModel
 from .ir import DTYPES, Tensor
+from .names import comment_text
 from .ops.base import CArray, Kernel
 
 _DTYPE_CODES = {"int8": 1, "uint8": 2, "int16": 3, "int32": 4, "float32": 5}
@@ -139,7 +139,7 @@ def emit(model: CompiledModel, expose_arena: bool = True) -> EmittedModel:
                 params_bytes += 4
         pname = f"{name}_op{step.op.index}"
         params_decls.append(
-            f"/* op {step.op.index} {step.op.opcode}{': ' + k.summary if k.summary else ''} */\n"
+            f"/* op {step.op.index} {comment_text(step.op.opcode)}{': ' + comment_text(k.summary) if k.summary else ''} */\n"
             f"static const {k.params_type} {pname} = {{\n" + "\n".join(fields) + "\n};\n"
         )
         args = [f"&{pname}"]
@@ -198,7 +198,7 @@ def _io_macros(model: CompiledModel, kind: str, indices: list[int]) -> list[str]
         p = f"{NAME}_{kind}{i}"
         dims = ", ".join(str(d) for d in tensor.shape) or "1"
         lines += [
-            f"/* {kind.lower()} {i}: '{tensor.name}' {tensor.dtype} [{dims}] */",
+            f"/* {kind.lower()} {i}: '{comment_text(tensor.name)}' {tensor.dtype} [{dims}] */",
             f"#define {p}_TYPE {_DTYPE_CODES.get(tensor.dtype, 0)} /* EC_TYPE_{tensor.dtype.upper()} */",
             f"#define {p}_RANK {len(tensor.shape)}",
             f"#define {p}_DIMS {{{dims}}}",
@@ -307,25 +307,3 @@ def _emit_source(model, units, pool, params_decls, calls, expose_arena) -> str:
     if expose_arena:
         lines += [f"const uint8_t *{name}_arena_base(void) {{ return {name}_arena.bytes; }}", ""]
     return "\n".join(lines)
-
-
-def write_output(emitted: EmittedModel, out_dir: str | Path) -> Path:
-    """Write all files to a temporary folder beside out_dir, then rename: all or nothing."""
-    out_dir = Path(out_dir)
-    parent = out_dir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
-    try:
-        for fname, text in sorted(emitted.files.items()):
-            (tmp / fname).write_text(text)
-        if out_dir.exists():
-            backup = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
-            os.rename(out_dir, backup / "old")
-            os.rename(tmp, out_dir)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir

@@ -21,7 +21,7 @@ import numpy as np
 from .boards import Board, load_board
 from .compiler import CompiledModel
 from .emitter import emit
-from .firmware import ToolchainMissing, _build_in, semihost_main_source
+from .firmware import ToolchainMissing, build_in_folder, semihost_main_source
 from .ir import ModelError
 
 _NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
@@ -89,7 +89,7 @@ def build_emulated(model: CompiledModel, board_name: str, defines: tuple[str, ..
             raise ToolchainMissing(f"emulating {board.name} needs {tool}, which is not installed (see README: boards)")
     work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{board.name}-"))
     try:
-        report = _build_in(work, board, model, emit(model), main_text=semihost_main_source(model),
+        report = build_in_folder(work, board, model, emit(model), main_text=semihost_main_source(model),
                            defines=("-DEC_PROFILE", *defines))
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,8 @@ from .compiler import CompiledModel, compile_file
 from .emitter import EmittedModel, emit
 from .hostbuild import WARNING_FLAGS
 from .ir import ModelError
+from .names import comment_text
+from .outputs import FolderWrite, check_writable, publish, read_files
 
 # A hardware exception frame with the FPU context (26 words), and some slack.
 EXCEPTION_FRAME_BYTES = 128
@@ -55,6 +58,11 @@ def support_dir() -> Path:
     return boards_dir() / "support"
 
 
+def support_files(board: Board) -> list[str]:
+    """The startup code of the board's family, from boards/support."""
+    return ["riscv_startup.S"] if board.family == "riscv" else ["cortex_m_startup.c"]
+
+
 def main_source(name: str) -> str:
     return (
         f"/* Minimal firmware main for {name}: one inference on the arena's initial inputs.\n"
@@ -70,16 +78,29 @@ def main_source(name: str) -> str:
 def linker_script(board: Board, stack_bytes: int) -> str:
     text = (support_dir() / "link.ld.in").read_text()
     entry = "_start" if board.family == "riscv" else "Reset_Handler"
-    for key, value in (("@BOARD@", board.name), ("@ENTRY@", entry), ("@FLASH_ORIGIN@", hex(board.flash_origin)),
+    for key, value in (("@BOARD@", comment_text(board.name)), ("@ENTRY@", entry), ("@FLASH_ORIGIN@", hex(board.flash_origin)),
                        ("@RAM_ORIGIN@", hex(board.ram_origin)), ("@STACK_BYTES@", str(stack_bytes))):
         text = text.replace(key, value)
     return text
 
 
-def _run(cmd: list[str], what: str) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+def _run(cmd: list[str], what: str, work: Path) -> None:
+    """Run a toolchain command with its temporary files inside `work` (TMPDIR), in its own
+    process group: if edgeconv is interrupted, the whole group gets SIGTERM (so the compiler
+    driver removes its files and its children stop) and is waited for."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(work)}, start_new_session=True)
+    try:
+        _, stderr = proc.communicate()
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        raise
     if proc.returncode != 0:
-        first = next((l for l in proc.stderr.splitlines() if "error" in l), proc.stderr.strip().splitlines()[:1])
+        first = next((l for l in stderr.splitlines() if "error" in l), stderr.strip().splitlines()[:1])
         raise ModelError(f"{what} failed: {first if isinstance(first, str) else ' '.join(first)}")
 
 
@@ -102,7 +123,14 @@ def stack_usage(su_files: list[Path], name: str) -> int:
     return chain + max(frames.values(), default=0)
 
 
-def build_firmware(model: str | Path, board_name: str, out_dir: str | Path, name: str | None = None) -> FirmwareReport:
+BUILD_OUTPUTS = (".c", ".h", ".S", ".ld", ".elf", ".map")
+
+
+def build_firmware(model: str | Path, board_name: str, out_dir: str | Path, name: str | None = None,
+                   force: bool = False) -> FirmwareReport:
+    """Cross-compile in a private temporary folder (removed on every path), then publish the
+    sources, firmware.elf and firmware.map into out_dir (see outputs.py: the user's files
+    there are never touched; `force` overwrites those in the way)."""
     board = load_board(board_name)
     if board.family == "host":
         raise ModelError("edgeconv build targets a microcontroller board; for the host, use compile or validate")
@@ -111,23 +139,19 @@ def build_firmware(model: str | Path, board_name: str, out_dir: str | Path, name
     compiled = compile_file(model, name=name)
     emitted = emit(compiled)
     out_dir = Path(out_dir)
-    parent = out_dir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
-    try:
-        report = _build_in(work, board, compiled, emitted)
+    job = f"build:{compiled.name}"
+    expected = [*emitted.files, "main.c", *support_files(board), "board_libc.c", "link.ld", "firmware.elf", "firmware.map"]
+    check_writable(out_dir, job, expected, force=force, protected=(Path(model),))  # before the slow part
+    with tempfile.TemporaryDirectory(prefix="edgeconv-build-") as tmp:
+        work = Path(tmp)
+        report = build_in_folder(work, board, compiled, emitted)
         _check_fit(board, report, compiled.name)
-        report.files = sorted(p.name for p in work.iterdir() if p.suffix in (".c", ".h", ".S", ".ld", ".elf", ".map"))
-        for junk in list(work.glob("*.o")) + list(work.glob("*.su")):
-            junk.unlink()
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.rename(work, out_dir)
-        report.elf = str(out_dir / "firmware.elf")
-        return report
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+        names = sorted(p.name for p in work.iterdir() if p.suffix in BUILD_OUTPUTS)
+        publish([FolderWrite(out_dir, job, read_files(work, names))], force=force,
+                protected=(Path(model),))
+    report.files = names
+    report.elf = str(out_dir / "firmware.elf")
+    return report
 
 
 def main_from_template(compiled: CompiledModel, template: str) -> str:
@@ -144,7 +168,7 @@ def semihost_main_source(compiled: CompiledModel) -> str:
     return main_from_template(compiled, "semihost_main.c.in")
 
 
-def _build_in(work: Path, board: Board, compiled: CompiledModel, emitted: EmittedModel,
+def build_in_folder(work: Path, board: Board, compiled: CompiledModel, emitted: EmittedModel,
               main_text: str | None = None, defines: tuple[str, ...] = ()) -> FirmwareReport:
     """Compile and link in `work`; main_text replaces the minimal main, defines (-D...) apply
     to every file."""
@@ -152,8 +176,7 @@ def _build_in(work: Path, board: Board, compiled: CompiledModel, emitted: Emitte
     for fname, text in emitted.files.items():
         (work / fname).write_text(text)
     (work / "main.c").write_text(main_text if main_text is not None else main_source(name))
-    support = ["riscv_startup.S"] if board.family == "riscv" else ["cortex_m_startup.c"]
-    for fname in support + ["board_libc.c"]:
+    for fname in support_files(board) + ["board_libc.c"]:
         shutil.copy2(support_dir() / fname, work / fname)
 
     machine = _machine_flags(board) + list(defines)
@@ -166,7 +189,8 @@ def _build_in(work: Path, board: Board, compiled: CompiledModel, emitted: Emitte
             flags = machine + ["-Wall", "-Wextra"]
         else:  # generated model code and c_runtime: the full promise, warnings as errors
             flags = list(board.cflags) + ["-fstack-usage"] + list(defines)
-        _run([board.cc, *flags, "-I", str(work), "-c", str(src), "-o", str(obj)], f"compiling {src.name} for {board.name}")
+        _run([board.cc, *flags, "-I", str(work), "-c", str(src), "-o", str(obj)], f"compiling {src.name} for {board.name}",
+             work)
         objects.append(obj)
         su = work / (src.stem + ".su")
         if su.exists():
@@ -178,7 +202,7 @@ def _build_in(work: Path, board: Board, compiled: CompiledModel, emitted: Emitte
     link_flags = [f for f in machine if not f.startswith("--specs")]  # headers only; no libc, no crt0
     _run([board.cc, *link_flags, "-nostdlib", "-nostartfiles", "-T", str(work / "link.ld"), "-Wl,--gc-sections",
           f"-Wl,-Map={work / 'firmware.map'}", "-o", str(elf), *map(str, objects), "-lgcc"],
-         f"linking for {board.name}")
+         f"linking for {board.name}", work)
     return measure_elf(elf, name, board, stack)
 
 

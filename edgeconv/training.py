@@ -4,7 +4,6 @@ history and the metadata the later steps (quantize, demo) read: data set, split 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 
 from .datasets import DataError, Dataset, load_dataset, split
 from .ir import ModelError
+from .outputs import FolderWrite, check_writable, publish
 from .quiet import quiet_tensorflow_logs
 
 quiet_tensorflow_logs()
@@ -51,10 +51,8 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def history_path_for(model_path: Path) -> Path:
+    return model_path.with_name(model_path.stem + ".history.json")
 
 
 def train(
@@ -70,8 +68,11 @@ def train(
     depth: int | None = None,
     verbose: int | str = "auto",
     dataset: Dataset | None = None,
+    force: bool = False,
 ) -> TrainResult:
-    """Train `arch` (see edgeconv.zoo) on `data` and save it to `out` (.keras)."""
+    """Train `arch` (see edgeconv.zoo) on `data` and save it to `out` (.keras), with its
+    history and metadata beside it. Files already there that edgeconv did not write are
+    refused before training starts (see outputs.py), unless `force`."""
     from . import zoo
 
     out = Path(out)
@@ -81,6 +82,8 @@ def train(
         raise ModelError(f"unknown architecture {arch!r} (choose from {', '.join(zoo.ARCHITECTURES)})")
     if epochs < 1 or batch_size < 1 or learning_rate <= 0 or not 0.0 <= validation_split < 1.0:
         raise ModelError("epochs and batch size must be >= 1, the learning rate > 0, the validation split in [0, 1)")
+    outputs = [out, history_path_for(out), metadata_path_for(out)]
+    check_writable(out.parent, f"train:{out.stem}", [p.name for p in outputs], force=force)
     data = data if data is not None else zoo.DEFAULT_DATA[arch]
     ds = dataset if dataset is not None else load_dataset(data)
     if arch == "conv1d" and len(ds.input_shape) != 2:
@@ -115,16 +118,6 @@ def train(
     probs = model.predict(test_ds.x, batch_size=256, verbose=0)
     accuracy = float(np.mean(np.argmax(probs, axis=-1) == test_ds.y))
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out.stem}-", dir=out.parent))
-    try:
-        tmp_model = tmp_dir / out.name
-        model.save(tmp_model)
-        os.replace(tmp_model, out)
-    finally:
-        for p in tmp_dir.glob("*"):
-            p.unlink()
-        tmp_dir.rmdir()
     metadata = {
         "arch": arch,
         "data": str(data),
@@ -139,8 +132,13 @@ def train(
         "width": width,
         "depth": depth,
     }
-    history_path = out.with_name(out.stem + ".history.json")
-    _atomic_write_text(history_path, json.dumps(history, indent=1))
-    meta_path = metadata_path_for(out)
-    _atomic_write_text(meta_path, json.dumps(metadata, indent=1))
-    return TrainResult(out, history_path, meta_path, accuracy, history, metadata)
+    with tempfile.TemporaryDirectory(prefix="edgeconv-train-") as tmp:
+        saved = Path(tmp) / out.name
+        model.save(saved)  # Keras wants a path; the bytes are then published like any output
+        files = {
+            out.name: saved.read_bytes(),
+            outputs[1].name: json.dumps(history, indent=1).encode(),
+            outputs[2].name: json.dumps(metadata, indent=1).encode(),
+        }
+    publish([FolderWrite(out.parent, f"train:{out.stem}", files)], force=force)
+    return TrainResult(out, outputs[1], outputs[2], accuracy, history, metadata)

@@ -9,8 +9,6 @@ ratio of the dequantized int8 activations against the float model's, in dB, on t
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -162,15 +160,20 @@ def quantize_keras(
     seed: int = 0,
     io_type: str = "int8",
     layer_report: bool = True,
+    force: bool = False,
+    protected: tuple[Path, ...] = (),
 ) -> QuantizeReport:
-    """Quantize an in-memory Keras model; write the .tflite to `out` atomically."""
+    """Quantize an in-memory Keras model; write the .tflite to `out` atomically (outputs.py:
+    a file at `out` that edgeconv did not write is refused, unless `force`)."""
     from edgeconv.ir import ModelError
+    from edgeconv.outputs import FolderWrite, check_writable, publish
 
     if io_type not in IO_TYPES:
         raise ModelError(f"--io must be one of {', '.join(IO_TYPES)}, not {io_type!r}")
     if calib < 1:
         raise ModelError("--calib must be at least 1")
     out = Path(out)
+    check_writable(out.parent, f"quantize:{out.stem}", [out.name], force=force, protected=protected)
     input_shape = tuple(int(d) for d in train_x.shape[1:])
     rng = np.random.default_rng(seed)
     calib_x = train_x[rng.choice(len(train_x), size=min(calib, len(train_x)), replace=False)]
@@ -193,11 +196,7 @@ def quantize_keras(
         debug_x = test_x[rng.choice(len(test_x), size=min(DEBUG_SAMPLES, len(test_x)), replace=False)]
         layers = layer_errors(float_bytes, model_bytes, debug_x)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(model_bytes)
-    os.replace(tmp, out)
+    publish([FolderWrite(out.parent, f"quantize:{out.stem}", {out.name: model_bytes})], force=force, protected=protected)
     return QuantizeReport(
         output=str(out),
         io_type=io_type,
@@ -217,11 +216,13 @@ def quantize_model(
     seed: int | None = None,
     io_type: str = "int8",
     layer_report: bool = True,
+    force: bool = False,
 ) -> QuantizeReport:
     """Quantize a saved .keras model. Data, seed and split default to those `edgeconv train`
     recorded beside the model, so the test split is the one training held out."""
     from edgeconv.datasets import check_data, load_dataset, split
     from edgeconv.ir import ModelError
+    from edgeconv.outputs import check_writable
     from edgeconv.training import TEST_FRACTION, read_metadata
 
     model_path = Path(model_path)
@@ -233,13 +234,14 @@ def quantize_model(
         raise ModelError(f"{model_path}: no --data given and no training metadata beside the model")
     seed = seed if seed is not None else int(meta.get("seed", 0))
     out = Path(out) if out is not None else model_path.with_suffix(".tflite")
+    check_writable(out.parent, f"quantize:{out.stem}", [out.name], force=force, protected=(model_path,))
 
     import tensorflow as tf
 
     try:
         model = tf.keras.models.load_model(model_path, compile=False)
     except Exception as exc:
-        raise ModelError(f"{model_path}: cannot load the Keras model ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raise ModelError(f"{model_path}: cannot load the Keras model ({' '.join(str(exc).split())[:200] or 'unreadable'})") from None
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ModelError(f"{model_path}: quantize takes models with one input and one output "
                          f"(this one has {len(model.inputs)} and {len(model.outputs)})")
@@ -251,4 +253,4 @@ def quantize_model(
     check_data(ds.x, ds.y, str(data), num_classes=n_out)
     train_ds, test_ds = split(ds, float(meta.get("test_fraction", TEST_FRACTION)), seed)
     return quantize_keras(model, train_ds.x, test_ds.x, test_ds.y, out, calib=calib, seed=seed, io_type=io_type,
-                          layer_report=layer_report)
+                          layer_report=layer_report, force=force, protected=(model_path,))

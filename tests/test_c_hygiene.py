@@ -11,7 +11,8 @@ import pytest
 
 from conftest import SHARED_MODEL_FILES as MODELS, SHARED_MODELS
 from edgeconv.compiler import compile_file
-from edgeconv.emitter import emit, runtime_dir, write_output
+from edgeconv.emitter import emit, runtime_dir
+from edgeconv.outputs import publish_text
 from edgeconv.firmware import main_from_template
 from edgeconv.hostbuild import WARNING_FLAGS
 from edgeconv.references import TflmReference
@@ -24,7 +25,7 @@ SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-o
 def test_sanitizers_clean(shared_models, tmp_path, rel):
     path = shared_models / rel
     model = compile_file(path)
-    src = write_output(emit(model), tmp_path / "src")
+    src = publish_text(tmp_path / "src", "test", emit(model).files)
     (src / "main.c").write_text(main_from_template(model, "host_main.c.in"))
     exe = tmp_path / "model"
     proc = subprocess.run(["cc", *WARNING_FLAGS, *SANITIZE, "-I", str(src), *map(str, sorted(src.glob("*.c"))), "-o", str(exe)],
@@ -67,7 +68,7 @@ def test_cppcheck_c_runtime():
 
 def test_cppcheck_generated_model(shared_models, tmp_path):
     _need_cppcheck()
-    src = write_output(emit(compile_file(SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite")), tmp_path / "src")
+    src = publish_text(tmp_path / "src", "test", emit(compile_file(SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite")).files)
     proc = subprocess.run([*CPPCHECK, "-I", str(src), *map(str, sorted(src.glob("*.c")))], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 
@@ -86,7 +87,7 @@ def test_byte_identical_across_folders_and_processes(shared_models, tmp_path):
         assert proc.returncode == 0, proc.stderr
         outs.append({p.name: p.read_bytes() for p in (work / "gen").iterdir()})
     assert outs[0] == outs[1]
-    header = next(v for k, v in outs[0].items() if k == "pretrainedresnet_quant.h").decode()
+    header = next(v for k, v in outs[0].items() if k == "pretrainedResnet_quant.h").decode()
     import hashlib
 
     from edgeconv import __version__

@@ -7,7 +7,8 @@ import pytest
 
 from conftest import SHARED_MODELS
 from edgeconv.compiler import compile_file
-from edgeconv.emitter import emit, write_output
+from edgeconv.emitter import emit
+from edgeconv.outputs import publish_text
 from edgeconv.hostbuild import WARNING_FLAGS
 
 KWS = SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"
@@ -39,7 +40,7 @@ def test_header_macros(shared_models):
 
 @pytest.mark.parametrize("rel", ["mlcommons_tiny/vww_96_int8.tflite", "tflite_micro/person_detect.tflite"])
 def test_generated_c_compiles_strict(shared_models, tmp_path, rel):
-    out = write_output(emit(compile_file(SHARED_MODELS / rel)), tmp_path / "gen")
+    out = publish_text(tmp_path / "gen", "test", emit(compile_file(SHARED_MODELS / rel)).files)
     for c in sorted(out.glob("*.c")):
         proc = subprocess.run(["cc", *WARNING_FLAGS, "-O1", "-c", str(c), "-o", str(tmp_path / (c.stem + ".o"))],
                               capture_output=True, text=True)

@@ -14,7 +14,8 @@ import pytest
 
 from conftest import SHARED_MODELS
 from edgeconv.compiler import compile_bytes
-from edgeconv.emitter import emit, write_output
+from edgeconv.emitter import emit
+from edgeconv.outputs import publish_text
 from edgeconv.ir import ModelError
 
 MODELS = sorted(SHARED_MODELS.glob("*/*.tflite"))
@@ -63,7 +64,7 @@ def test_mutants_are_compiled_or_refused(shared_models, chunk, tmp_path):
             signal.alarm(SECONDS_PER_MUTANT)
             out = tmp_path / f"out{k}"
             try:
-                write_output(emit(compile_bytes(data, "mutant")), out)
+                publish_text(out, "test", emit(compile_bytes(data, "mutant")).files)
                 shutil.rmtree(out)
             except ModelError as exc:
                 assert "\n" not in str(exc).strip(), str(exc)
