@@ -9,7 +9,8 @@
 /* TfLiteRound (std::round on float: half away from zero), converted to int32_t. Below 2^23 in
  * magnitude the truncation to int32 and the fraction x - trunc(x) are both exact in float;
  * from 2^23 on every float is an integer already. Out of int32 range TFLite's conversion is
- * undefined; here it saturates, and NaN gives 0 (so the zero point). */
+ * undefined (TFLite Micro on x86 gives INT32_MIN); here it saturates and NaN gives 0 (so the
+ * zero point), which is what the conversion gives on an Arm FPU (VCVT). */
 static int32_t ec_round_f32_to_i32(float x) {
     if (x > -8388608.0f && x < 8388608.0f) {
         int32_t i = (int32_t)x; /* toward zero */

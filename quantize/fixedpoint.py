@@ -55,27 +55,37 @@ def quantize_multiplier_greater_than_one(real: float) -> tuple[int, int]:
 
 
 def f32(x: float) -> float:
-    """Round a Python float to float32 and back: TFLite's float arithmetic on scales."""
-    return float(np.float32(x))
+    """Round a Python float to float32 and back: TFLite's float arithmetic on scales. Values
+    beyond float32 become inf (and tiny ones 0) silently, as in C; callers check the result."""
+    with np.errstate(all="ignore"):
+        return float(np.float32(x))
 
 
 def f32_mul(a: float, b: float) -> float:
-    return float(np.float32(a) * np.float32(b))
+    with np.errstate(all="ignore"):
+        return float(np.float32(a) * np.float32(b))
 
 
 def f32_div(a: float, b: float) -> float:
-    return float(np.float32(a) / np.float32(b))
+    with np.errstate(all="ignore"):
+        return float(np.float32(a) / np.float32(b))
 
 
 def activation_range(activation: int, scale: float, zero_point: int, qmin: int, qmax: int) -> tuple[int, int]:
     """CalculateActivationRangeQuantized: the fused activation as an integer clamp.
 
     activation codes are TFLite's ActivationFunctionType: 0 NONE, 1 RELU, 2 RELU_N1_TO_1,
-    3 RELU6. The bounds are quantized in float32 like TFLite: zp + round(x / scale).
+    3 RELU6. The bounds are quantized in float32 like TFLite: zp + round(x / scale). Like
+    TFLite's Prepare (kernel_util.cc, no_integer_overflow_from_quantization), a rounded
+    quotient outside int32 is refused: ValueError with a sentence naming the bound.
     """
 
     def quantize(x: float) -> int:
-        return zero_point + tflite_round(f32_div(x, scale))
+        q = f32_div(x, scale)
+        if not (math.isfinite(q) and -(2.0**31) <= tflite_round(q) < 2.0**31):
+            raise ValueError(f"the fused activation's bound {x:g} divided by the output scale {scale:g} "
+                             "does not fit int32 (TFLite refuses it)")
+        return zero_point + tflite_round(q)
 
     if activation == 0:
         return qmin, qmax

@@ -12,10 +12,10 @@ import math
 
 import numpy as np
 
-from quantize.fixedpoint import f32, f32_div, quantize_multiplier, tflite_round
+from quantize.fixedpoint import f32, f32_div, f32_mul, tflite_round
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
-from .base import int8_io, CArray, Kernel, const_input, fail, lowering, require_dtype, require_quant
+from .base import int8_io, CArray, Kernel, const_input, fail, lowering, require_dtype, require_quant, requantize_multiplier
 
 _MAX_DIMS = 6  # EC_MAX_DIMS in c_runtime/ec_common.h: the PRELU params' dims[] length
 
@@ -28,16 +28,6 @@ def _unary_io(graph: Graph, op: Op) -> tuple[Tensor, Tensor]:
     if x.size != y.size:
         raise fail(graph, op, f"input {list(x.shape)} and output {list(y.shape)} differ in size")
     return x, y
-
-
-def _multiplier(graph: Graph, op: Op, real: float, what: str) -> tuple[int, int]:
-    """QuantizeMultiplier, refusing shifts that MultiplyByQuantizedMultiplier cannot apply."""
-    if not math.isfinite(real):
-        raise fail(graph, op, f"{what} multiplier {real} is not finite")
-    m, shift = quantize_multiplier(real)
-    if shift > 30:
-        raise fail(graph, op, f"{what} multiplier {real:g} is too large (shift {shift} > 30)")
-    return m, shift
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,7 +102,7 @@ def lower_hard_swish(graph: Graph, op: Op) -> Kernel:
     reluish_scale = float(np.float32(3.0) / np.float32(32768.0))
     out_real = f32_div(hires_input_scale, y.quant.s)
     reluish_real = f32_div(hires_input_scale, reluish_scale)
-    out_m, out_exp = _multiplier(graph, op, out_real, "output")
+    out_m, out_exp = requantize_multiplier(graph, op, out_real, "output")
     if out_exp > 0:
         raise UnsupportedOpError(
             f"{op.describe(graph)}: output multiplier {out_real:g} needs a left shift, which TFLite's "
@@ -120,7 +110,7 @@ def lower_hard_swish(graph: Graph, op: Op) -> Kernel:
         )
     if out_exp < -31:
         raise fail(graph, op, f"output multiplier {out_real:g} is too small")
-    rel_m, rel_exp = _multiplier(graph, op, reluish_real, "relu-ish")
+    rel_m, rel_exp = requantize_multiplier(graph, op, reluish_real, "relu-ish")
     if rel_exp < -31:
         raise fail(graph, op, f"relu-ish multiplier {reluish_real:g} is too small")
     return Kernel(
@@ -143,7 +133,7 @@ def lower_hard_swish(graph: Graph, op: Op) -> Kernel:
 def lower_relu(graph: Graph, op: Op) -> Kernel:
     x, y = _unary_io(graph, op)
     # CalculateReluOpData: the scale ratio in float32, the bounds by roundf in float32.
-    m, shift = _multiplier(graph, op, f32_div(x.quant.s, y.quant.s), "rescale")
+    m, shift = requantize_multiplier(graph, op, f32_div(x.quant.s, y.quant.s), "rescale")
     act_min = max(-128, y.quant.zp + tflite_round(f32_div(0.0, y.quant.s)))
     return Kernel(
         func="ec_relu_s8",
@@ -163,8 +153,13 @@ def lower_relu6(graph: Graph, op: Op) -> Kernel:
     # i.e. round(6.0f / scale) + zp in float32, clamped. TFLite Micro's Relu6Quantized then only
     # clamps the input values: it ignores the output quantization (TFLite's reference kernel
     # rescales to it, so the two differ when the converter gives the output its own scale).
+    # TFLite converts round(6 / scale) to int32 unchecked: a quotient beyond int32 (an input
+    # scale below about 2.8e-9) has no defined result there, so it is refused.
     q = f32_div(6.0, x.quant.s)
-    six = 127 if not math.isfinite(q) else min(127, max(-128, tflite_round(q) + x.quant.zp))
+    if not (math.isfinite(q) and tflite_round(q) < 2.0**31):
+        raise fail(graph, op, f"6.0 divided by the input scale {x.quant.s:g} does not fit int32; "
+                              "TFLite's RELU6 bound is undefined there")
+    six = min(127, max(-128, tflite_round(q) + x.quant.zp))
     summary = "" if (x.quant.s, x.quant.zp) == (y.quant.s, y.quant.zp) else "input scale kept (as TFLite Micro)"
     return Kernel(
         func="ec_relu6_s8",
@@ -184,11 +179,11 @@ def lower_relu6(graph: Graph, op: Op) -> Kernel:
 @lowering("LEAKY_RELU")
 def lower_leaky_relu(graph: Graph, op: Op) -> Kernel:
     x, y = _unary_io(graph, op)
-    alpha = f32(float(op.options.get("alpha", 0.2)))
+    alpha = f32(float(op.options.get("alpha", 0.0)))  # TFLite reads missing LeakyReluOptions as alpha 0
     # CalculateOpDataLeakyRelu: input scale * alpha / output scale, all in float32.
-    alpha_real = float(np.float32(np.float32(x.quant.s) * np.float32(alpha)) / np.float32(y.quant.s))
-    alpha_m, alpha_shift = _multiplier(graph, op, alpha_real, "alpha")
-    id_m, id_shift = _multiplier(graph, op, f32_div(x.quant.s, y.quant.s), "identity")
+    alpha_real = f32_div(f32_mul(x.quant.s, alpha), y.quant.s)
+    alpha_m, alpha_shift = requantize_multiplier(graph, op, alpha_real, "alpha")
+    id_m, id_shift = requantize_multiplier(graph, op, f32_div(x.quant.s, y.quant.s), "identity")
     return Kernel(
         func="ec_leaky_relu_s8",
         unit="ec_leaky_relu",
@@ -230,8 +225,8 @@ def lower_prelu(graph: Graph, op: Op) -> Kernel:
         raise fail(graph, op, f"output {list(y.shape)} is not the broadcast shape {list(out_shape)}")
     dims = [1] * (_MAX_DIMS - len(out_shape)) + list(out_shape)
     # CalculatePreluParams: both ratios in double.
-    id_m, id_shift = _multiplier(graph, op, float(x.quant.s) / float(y.quant.s), "identity")
-    alpha_m, alpha_shift = _multiplier(graph, op, float(x.quant.s) * float(aq.s) / float(y.quant.s), "alpha")
+    id_m, id_shift = requantize_multiplier(graph, op, float(x.quant.s) / float(y.quant.s), "identity")
+    alpha_m, alpha_shift = requantize_multiplier(graph, op, float(x.quant.s) * float(aq.s) / float(y.quant.s), "alpha")
     return Kernel(
         func="ec_prelu_s8",
         unit="ec_prelu",

@@ -15,10 +15,13 @@ kernels with `inputs_as_array`, one `const <type> *const *inputs` array instead 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
 import numpy as np
+
+from quantize.fixedpoint import activation_range, quantize_multiplier
 
 from ..ir import DTYPES, Graph, ModelError, Op, Tensor, UnsupportedOpError
 
@@ -183,6 +186,38 @@ ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5
 def qrange(dtype: str) -> tuple[int, int]:
     info = np.iinfo(DTYPES[dtype][0])
     return int(info.min), int(info.max)
+
+
+MAX_LEFT_SHIFT = 30  # ec_requantize shifts x left by at most 30 bits before its Q31 multiply
+
+
+def requantize_multiplier(graph: Graph, op: Op, real: float, what: str) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplier(real), checked for ec_requantize (ec_fixedpoint.h): a Q31
+    multiplier |m| < 2^31 and a shift in [-31, 30]. A ratio that is not finite, or so large
+    that x would be shifted left by 31 bits or more, is refused naming `what`; one so small
+    that its shift is below -31 becomes 0, as in TFLite."""
+    if not math.isfinite(real):
+        raise fail(graph, op, f"{what} rescale {real} is not finite")
+    try:
+        multiplier, shift = quantize_multiplier(real)
+    except ValueError:
+        raise fail(graph, op, f"{what} rescale {real:g} cannot be quantized") from None
+    if shift > MAX_LEFT_SHIFT:
+        raise fail(graph, op, f"{what} rescale {real:g} needs a left shift of {shift} bits; at most "
+                              f"{MAX_LEFT_SHIFT} keep the arithmetic in int32 (its scales differ by too large a factor)")
+    if not (-31 <= shift and abs(multiplier) < (1 << 31)):  # QuantizeMultiplier's own guarantees
+        raise fail(graph, op, f"{what} rescale {real:g} gives multiplier {multiplier}, shift {shift}")
+    return multiplier, shift
+
+
+def fused_activation_range(graph: Graph, op: Op, activation: int, t: Tensor) -> tuple[int, int]:
+    """The fused activation as an integer clamp on t's type (CalculateActivationRangeQuantized);
+    a bound that TFLite's Prepare refuses (outside int32 once quantized) is refused here."""
+    lo, hi = qrange(t.dtype)
+    try:
+        return activation_range(activation, float(t.quant.s), t.quant.zp, lo, hi)
+    except ValueError as exc:
+        raise fail(graph, op, str(exc)) from None
 
 
 @dataclass

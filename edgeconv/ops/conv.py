@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantize.fixedpoint import activation_range, quantize_multiplier
+from quantize.fixedpoint import quantize_multiplier
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
 from .ranges import check_requantize, check_spatial_indices
@@ -20,7 +20,7 @@ from .base import (
     conv_output_size,
     fail,
     lowering,
-    qrange,
+    fused_activation_range,
     require_dtype,
     require_quant,
     same_padding,
@@ -96,8 +96,7 @@ def _activation(graph: Graph, op: Op, y: Tensor) -> tuple[int, int]:
     act = int(op.options.get("fused_activation_function", 0))
     if act not in (0, 1, 2, 3):
         raise UnsupportedOpError(f"{op.describe(graph)}: fused activation {act} is not supported on int8")
-    lo, hi = qrange(y.dtype)
-    return activation_range(act, y.quant.s, y.quant.zp, lo, hi)
+    return fused_activation_range(graph, op, act, y)
 
 
 def _spatial(graph: Graph, op: Op, x: Tensor, y: Tensor, k_h: int, k_w: int) -> dict:

@@ -11,16 +11,10 @@ inputs contiguously (or both not at all) are merged, so a same-shape op is one f
 
 from __future__ import annotations
 
-from quantize.fixedpoint import (
-    activation_range,
-    f32,
-    f32_div,
-    quantize_multiplier,
-    quantize_multiplier_smaller_than_one_exp,
-)
+from quantize.fixedpoint import f32, f32_div, quantize_multiplier_smaller_than_one_exp
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
-from .base import Kernel, fail, lowering, qrange, require_dtype, require_quant
+from .base import Kernel, fail, fused_activation_range, lowering, require_dtype, require_quant, requantize_multiplier
 
 MAX_LOOPS = 6  # EC_MAX_DIMS in c_runtime/ec_common.h
 _ADD_LEFT_SHIFT = 20  # TFLite's left_shift for 8-bit ADD and SUB
@@ -101,8 +95,7 @@ def _activation(graph: Graph, op: Op, y: Tensor) -> tuple[int, int]:
     act = int(op.options.get("fused_activation_function", 0))
     if act not in (0, 1, 2, 3):
         raise UnsupportedOpError(f"{op.describe(graph)}: fused activation {act} is not supported on int8")
-    lo, hi = qrange(y.dtype)
-    return activation_range(act, y.quant.s, y.quant.zp, lo, hi)
+    return fused_activation_range(graph, op, act, y)
 
 
 def _smaller_than_one(graph: Graph, op: Op, real: float, what: str) -> tuple[int, int]:
@@ -168,13 +161,10 @@ def lower_sub(graph: Graph, op: Op) -> Kernel:
 def lower_mul(graph: Graph, op: Op) -> Kernel:
     x0, x1, y = _binary_io(graph, op)
     # mul_common.cc: double(s0) * double(s1) / double(so), then QuantizeMultiplier.
+    # The product (x0 - zp0) * (x1 - zp1) is at most 256 * 256 and the left shift at most 30:
+    # ec_requantize wraps that shift as TFLite's x * (1 << shift) does in practice.
     real = float(x0.quant.s) * float(x1.quant.s) / float(y.quant.s)
-    try:
-        mult, shift = quantize_multiplier(real)
-    except ValueError:
-        raise fail(graph, op, f"output multiplier {real!r} cannot be quantized") from None
-    if shift > 30:
-        raise fail(graph, op, f"output multiplier {real!r} needs a left shift of {shift} (> 30)")
+    mult, shift = requantize_multiplier(graph, op, real, "output")
     act_min, act_max = _activation(graph, op, y)
     return Kernel(
         func="ec_mul_s8",

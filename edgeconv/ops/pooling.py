@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from ..ir import Graph, Op
-from .base import int8_io, Kernel, conv_output_size, fail, lowering, qrange, same_padding
+from .base import int8_io, Kernel, conv_output_size, fail, fused_activation_range, lowering, same_padding
 from .ranges import INT32_MAX, check_spatial_indices
-from quantize.fixedpoint import activation_range
 
 
 # The largest window count with 128 * count + count // 2 <= INT32_MAX.
@@ -31,7 +30,7 @@ def lower_pool(graph: Graph, op: Op) -> Kernel:
     act = int(op.options.get("fused_activation_function", 0))
     if act not in (0, 1, 2, 3):
         raise fail(graph, op, f"fused activation {act} is not supported on int8")
-    act_min, act_max = activation_range(act, yq.s, yq.zp, *qrange(y.dtype))
+    act_min, act_max = fused_activation_range(graph, op, act, y)
     is_avg = op.opcode == "AVERAGE_POOL_2D"
     pad_h = same_padding(in_h, k_h, sh, 1, out_h) if padding == 0 else 0
     pad_w = same_padding(in_w, k_w, sw, 1, out_w) if padding == 0 else 0

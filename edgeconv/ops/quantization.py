@@ -6,17 +6,17 @@
   so a model with uint8 edges stays free of float code).
 - DEQUANTIZE int8/uint8 -> float32: c_runtime/ec_dequantize.
 
-Parameters follow TFLite Micro's PrepareQuantizeReference / DequantizePrepare.
+Parameters follow TFLite Micro's PrepareQuantizeReference / DequantizePrepare. A float input
+whose round(x / scale) leaves int32 (NaN, infinities, 1e30) has no defined result in TFLite;
+ec_quantize saturates it (NaN gives the zero point), as an Arm FPU's conversion does.
 """
 
 from __future__ import annotations
 
 import math
 
-from quantize.fixedpoint import quantize_multiplier
-
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
-from .base import Kernel, fail, lowering, require_dtype, require_quant
+from .base import Kernel, fail, lowering, require_dtype, require_quant, requantize_multiplier
 
 _SUFFIX = {"int8": "s8", "uint8": "u8", "float32": "f32"}
 
@@ -61,9 +61,7 @@ def lower_quantize(graph: Graph, op: Op) -> Kernel:
     xq = require_quant(graph, op, x)
     in_scale = _positive_scale(graph, op, x)
     # PrepareQuantizeReference: effective scale in double, QuantizeMultiplier.
-    multiplier, shift = quantize_multiplier(in_scale / out_scale)
-    if shift > 30:
-        raise fail(graph, op, f"rescale {in_scale / out_scale:g} is too large to requantize")
+    multiplier, shift = requantize_multiplier(graph, op, in_scale / out_scale, "input-to-output")
     return Kernel(
         func=f"ec_requantize_{_SUFFIX[x.dtype]}_{_SUFFIX[y.dtype]}",
         unit="ec_requantize",

@@ -124,14 +124,24 @@ def lower_resize_bilinear(graph: Graph, op: Op) -> Kernel:
     if (1 << 10) * max(in_h, in_w) + 2 * max(out_h, out_w) >= (1 << 31):
         # TFLite forms i * scale_10 in int32.
         raise fail(graph, op, f"resize {in_h}x{in_w}->{out_h}x{out_w} overflows TFLite's Q10 coordinates")
+    y_table = bilinear_table(in_h, out_h, align, half)
+    x_table = bilinear_table(in_w, out_w, align, half)
+    for what, table, in_size in (("row", y_table, in_h), ("column", x_table, in_w)):
+        # TFLite clamps the upper source index to the input but not the lower one: where the
+        # rounded Q10 scale drifts past the last row (strong upscaling such as 5 -> 200), it
+        # reads outside the input. Such a resize has no defined result, so it is refused.
+        beyond = [i for i in range(0, len(table), 3) if table[i] > in_size - 1]
+        if beyond:
+            raise fail(graph, op, f"output {what} {beyond[0] // 3} maps to source {what} {table[beyond[0]]} of "
+                                  f"{in_size} in TFLite's Q10 coordinates; TFLite would read outside the input")
     return Kernel(
         func="ec_resize_bilinear_s8",
         unit="ec_resize",
         params_type="ec_resize_bilinear_params_t",
         params=dict(
             batches=b, in_h=in_h, in_w=in_w, depth=c, out_h=out_h, out_w=out_w,
-            y_table=CArray("int32_t", np.array(bilinear_table(in_h, out_h, align, half), dtype=np.int32), "table"),
-            x_table=CArray("int32_t", np.array(bilinear_table(in_w, out_w, align, half), dtype=np.int32), "table"),
+            y_table=CArray("int32_t", np.array(y_table, dtype=np.int32), "table"),
+            x_table=CArray("int32_t", np.array(x_table, dtype=np.int32), "table"),
         ),
         inputs=[x.index],
         outputs=[y.index],
