@@ -2,107 +2,265 @@
 
 Never TFLite's optimized kernels or XNNPACK: they differ from the reference by several LSB.
 LiteRT is preferred; `tflite_runtime` is a fallback only where LiteRT is not installed.
+
+Each reference runs in its own worker process (`reference_worker.py`), started once per
+reference object and fed inputs over a pipe, so that a reference that crashes or hangs on a
+hostile model is reported (`ReferenceFailed`: which reference, which signal) instead of
+killing edgeconv. Workers end with their object (`close()`, `with`, garbage collection), at
+interpreter exit, and, on Linux, with the edgeconv process itself however it ends.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
-import re
-import tempfile
-from contextlib import contextmanager
+import pickle
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
+
+from .ir import ModelError
+from .reference_worker import HEADER, interpreter_module, read_exactly, write_message
+
+# quantize/ptq.py reaches LiteRT's interpreter module through this name.
+_interpreter_module = interpreter_module
+
+# The shortest time a reference gets for one request (seconds); see `call_timeout`.
+MIN_TIMEOUT = 60.0
 
 
 class ReferenceUnavailable(Exception):
     """The reference refuses the model (e.g. TFLite on person_detect's bias quantization)."""
 
 
-@contextmanager
-def _capture_fd(fd: int):
-    """Capture what C code writes to a file descriptor (TFLM prints allocations to stderr)."""
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), fd)
-        box: dict[str, str] = {}
+class ReferenceFailed(ModelError):
+    """The reference's worker crashed, hung, or failed on a request. `reference` is its title,
+    `reason` what happened ("crashed with SIGSEGV", "did not answer within 60 s", ...);
+    `died`: the worker is gone (crash, hang, closed), as opposed to one request failing."""
+
+    def __init__(self, reference: str, reason: str, died: bool = True) -> None:
+        super().__init__(f"{reference} {reason}")
+        self.reference = reference
+        self.reason = reason
+        self.died = died
+
+
+def call_timeout(macs: int) -> float:
+    """Generous: at least a minute, and a second per million MACs for larger models (TFLite's
+    reference kernels run some tens of millions of MACs a second on a slow host)."""
+    return max(MIN_TIMEOUT, macs / 1e6)
+
+
+def signal_name(returncode: int) -> str:
+    if returncode < 0:
         try:
-            yield box
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-            tmp.seek(0)
-            box["text"] = tmp.read().decode(errors="replace")
+            return signal.Signals(-returncode).name
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit status {returncode}"
 
 
-class TflmReference:
-    def __init__(self, model_data: bytes, preserve_all_tensors: bool = False) -> None:
-        from tflite_micro.python.tflite_micro import runtime
+_LIVE: set[subprocess.Popen] = set()
+_LIVE_LOCK = threading.Lock()
 
-        config = (
-            runtime.InterpreterConfig.kPreserveAllTensors
-            if preserve_all_tensors
-            else runtime.InterpreterConfig.kAllocationRecording
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # pragma: no cover - a process SIGKILL cannot end
+        pass
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+@atexit.register
+def _stop_all_workers() -> None:
+    with _LIVE_LOCK:
+        procs = list(_LIVE)
+        _LIVE.clear()
+    for proc in procs:
+        _stop(proc)
+
+
+class OutOfProcessReference:
+    """One reference in its own worker process. Subclasses name the kind."""
+
+    kind = ""
+    title = ""
+
+    def __init__(self, model_data: bytes, options: dict | None = None, timeout: float = MIN_TIMEOUT,
+                 wait: bool = True) -> None:
+        self.timeout = timeout
+        self._proc: subprocess.Popen | None = None
+        self._loaded = False
+        env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "edgeconv.reference_worker", str(os.getpid())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True,
         )
-        # Arena: generous; TFLM reports what it really used through print_allocations.
-        arena = max(len(model_data) * 10, 4 << 20)
+        with _LIVE_LOCK:
+            _LIVE.add(self._proc)
         try:
-            self._interp = runtime.Interpreter.from_bytes(model_data, arena_size=arena, intrepreter_config=config)
-        except Exception as exc:
-            raise ReferenceUnavailable(f"TFLite Micro refuses the model: {str(exc).splitlines()[0] if str(exc) else exc}") from None
-        self._n_outputs = None
+            self._send(("load", self.kind, bytes(model_data), options or {}))
+        except BaseException:
+            self.close()
+            raise
+        if wait:
+            self.wait_ready()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def wait_ready(self) -> None:
+        """Wait for the model to load: ReferenceUnavailable if the reference refuses it,
+        ReferenceFailed if it crashes or hangs while loading."""
+        if self._loaded:
+            return
+        try:
+            status, payload = self._receive()
+        except BaseException:
+            self.close()
+            raise
+        if status == "unavailable":
+            self.close()
+            raise ReferenceUnavailable(payload)
+        if status != "ok":
+            self.close()
+            raise ReferenceFailed(self.title, f"failed to load the model: {payload}", died=False)
+        self._loaded = True
 
     def run(self, inputs: list[np.ndarray], n_outputs: int) -> list[np.ndarray]:
-        for i, x in enumerate(inputs):
-            self._interp.set_input(np.require(np.asarray(x), requirements='C'), i)
-        self._interp.invoke()
-        return [np.array(self._interp.get_output(i)) for i in range(n_outputs)]
+        self.start_run(inputs, n_outputs)
+        return self.finish_run()
+
+    def start_run(self, inputs: list[np.ndarray], n_outputs: int) -> None:
+        """Send one inference to the worker without waiting for it (so that both references and
+        the C can compute at once); `finish_run` collects its outputs."""
+        self.wait_ready()
+        self._send(("run", [np.asarray(x) for x in inputs], n_outputs))
+
+    def finish_run(self) -> list[np.ndarray]:
+        status, payload = self._receive()
+        if status != "ok":
+            raise ReferenceFailed(self.title, f"failed: {payload}", died=False)
+        return payload
 
     def tensor(self, index: int) -> np.ndarray:
-        info = self._interp._interpreter.GetTensor(index, 0)  # {'dtype', 'shape', 'tensor_data'}
-        return np.asarray(info["tensor_data"]).reshape(info["shape"])
+        return self._call(("tensor", index))
 
     def arena_total(self) -> int:
-        """TFLM's RecordingMicroAllocator total, after an invoke."""
-        with _capture_fd(2) as box:
-            self._interp.print_allocations()
-        m = re.search(r"Arena allocation total (\d+) bytes", box["text"])
-        if not m:
-            raise RuntimeError("TFLite Micro printed no arena total")
-        return int(m.group(1))
+        return self._call(("arena_total",))
 
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+        if proc.poll() is None:
+            try:
+                write_message(proc.stdin.fileno(), ("close",))
+                proc.wait(timeout=2)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                pass
+        _stop(proc)
 
-def _interpreter_module():
-    try:
-        from ai_edge_litert import interpreter as mod
+    def __enter__(self):
+        return self
 
-        return mod
-    except ImportError:
-        from tflite_runtime import interpreter as mod  # an older edge image without LiteRT
+    def __exit__(self, *exc) -> None:
+        self.close()
 
-        return mod
-
-
-class TfliteRefReference:
-    def __init__(self, model_data: bytes) -> None:
-        mod = _interpreter_module()
+    def __del__(self) -> None:
         try:
-            self._interp = mod.Interpreter(
-                model_content=model_data,
-                experimental_op_resolver_type=mod.OpResolverType.BUILTIN_REF,
-                experimental_preserve_all_tensors=True,
-            )
-            self._interp.allocate_tensors()
-        except Exception as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ReferenceUnavailable(f"TFLite refuses the model: {first[:300]}") from None
-        self._inputs = self._interp.get_input_details()
-        self._outputs = self._interp.get_output_details()
+            self.close()
+        except Exception:
+            pass
 
-    def run(self, inputs: list[np.ndarray], n_outputs: int) -> list[np.ndarray]:
-        for d, x in zip(self._inputs, inputs):
-            self._interp.set_tensor(d["index"], np.require(np.asarray(x, dtype=d["dtype"]), requirements="C").reshape(d["shape"]))
-        self._interp.invoke()
-        return [np.array(self._interp.get_tensor(d["index"])) for d in self._outputs[:n_outputs]]
+    # --- the pipe ---------------------------------------------------------------------------
 
-    def tensor(self, index: int) -> np.ndarray:
-        return np.array(self._interp.get_tensor(index))
+    def _call(self, request):
+        self.wait_ready()
+        self._send(request)
+        status, payload = self._receive()
+        if status != "ok":
+            raise ReferenceFailed(self.title, f"failed: {payload}", died=False)
+        return payload
+
+    def _send(self, message) -> None:
+        if self._proc is None:
+            raise ReferenceFailed(self.title, "is not running (its worker was closed)")
+        try:
+            write_message(self._proc.stdin.fileno(), message)
+        except (BrokenPipeError, ConnectionResetError):
+            raise self._died() from None
+
+    def _receive(self):
+        if self._proc is None:
+            raise ReferenceFailed(self.title, "is not running (its worker was closed)")
+        fd = self._proc.stdout.fileno()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.close()
+                raise ReferenceFailed(self.title, f"did not answer within {self.timeout:.0f} s (hung)")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                break
+        header = read_exactly(fd, HEADER.size)
+        body = read_exactly(fd, HEADER.unpack(header)[0]) if header is not None else None
+        if body is None:
+            raise self._died()
+        return pickle.loads(body)
+
+    def _died(self) -> ReferenceFailed:
+        proc = self._proc
+        code = None
+        if proc is not None:
+            try:
+                code = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            self.close()
+        if code is None:
+            return ReferenceFailed(self.title, "stopped answering")
+        return ReferenceFailed(self.title, f"crashed with {signal_name(code)}" if code < 0 else f"exited with status {code}")
+
+
+class TflmReference(OutOfProcessReference):
+    """TFLite Micro (`tflite_micro`). With preserve_all_tensors every intermediate tensor can be
+    read after an invoke (`tensor(i)`), for locating a divergence."""
+
+    kind = "tflm"
+    title = "TFLite Micro"
+
+    def __init__(self, model_data: bytes, preserve_all_tensors: bool = False, timeout: float = MIN_TIMEOUT,
+                 wait: bool = True) -> None:
+        super().__init__(model_data, {"preserve_all_tensors": preserve_all_tensors}, timeout=timeout, wait=wait)
+
+
+class TfliteRefReference(OutOfProcessReference):
+    """TFLite's reference kernels (LiteRT, OpResolverType.BUILTIN_REF); every tensor kept."""
+
+    kind = "tflite_ref"
+    title = "TFLite's reference"
+
+    def __init__(self, model_data: bytes, timeout: float = MIN_TIMEOUT, wait: bool = True) -> None:
+        super().__init__(model_data, None, timeout=timeout, wait=wait)

@@ -1,16 +1,20 @@
 """Validation: the generated C, built on the host, against TFLite Micro and TFLite's reference.
 
-Bit-exact means every output element equals TFLite Micro's, and equals TFLite's reference
-kernels wherever those two agree (so: equals TFLite Micro everywhere). When TFLite refuses a
-model, TFLite Micro alone is the oracle; when TFLite Micro refuses it, TFLite's reference is.
-On a mismatch, a debug build with no arena reuse exposes every intermediate tensor and the
-first op whose output differs is named.
+Bit-exact means every output element equals the oracle's: TFLite Micro's, or TFLite's
+reference kernels' when TFLite Micro refuses the model, crashes on it, or its output is
+undefined (`tflm_undefined_ops`). Where the two references disagree with each other the report
+counts the elements and says which one the C follows. Each reference runs in its own worker
+process (`references.py`): one that crashes or hangs is reported in one line and the other
+carries on as the oracle; with none left, validation stops (exit 2). On a mismatch, a debug
+build with no arena reuse exposes every intermediate tensor and the first op whose output
+differs is named.
 """
 
 from __future__ import annotations
 
-import glob
 import os
+import re
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,20 +24,29 @@ from .compiler import CompiledModel, compile_bytes
 from .emitter import emit
 from .hostbuild import HostModel, build_and_load
 from .ir import ModelError
-from .references import ReferenceUnavailable, TflmReference, TfliteRefReference
+from .references import (
+    OutOfProcessReference,
+    ReferenceFailed,
+    ReferenceUnavailable,
+    TflmReference,
+    TfliteRefReference,
+    call_timeout,
+)
 
 _NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
+
+TITLES = {"tflm": "TFLite Micro", "tflite_ref": "TFLite's reference"}
 
 
 @dataclass
 class ValidationReport:
     model: str
     samples: int
-    bit_exact: bool
+    bit_exact: bool  # equal to the oracle on every output element of every sample
     mismatches_vs_tflm: int | None
     mismatches_vs_tflite_ref: int | None
-    reference_disagreements: int | None
-    max_abs_diff: int | float
+    reference_disagreements: int | None  # elements where TFLite Micro and TFLite's reference differ
+    max_abs_diff: int | float  # vs the oracle
     first_divergent_op: str | None
     ram_bytes: int
     flash_bytes: int
@@ -42,41 +55,207 @@ class ValidationReport:
     tflm_arena_bytes: int | None
     board: str | None = None  # None: the host build; else the emulated board
     instructions: int | None = None  # per inference on the emulated core (first sample)
-    references: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)  # the references that ran to the end
     notes: list[str] = field(default_factory=list)
+    oracle: str = "tflm"  # "tflm" or "tflite_ref": what bit_exact is measured against
+    elements_compared: int = 0  # output elements compared with the oracle
+    mismatches_vs_oracle: int = 0
+    # Where the references disagree: how many of those elements the C equals, per reference.
+    follows_on_disagreement: dict[str, int] | None = None
+    reference_failures: list[str] = field(default_factory=list)  # one line per crash or hang
+    # Why a reference did not run to the end, or is not the oracle: "refuses the model", ...
+    reference_status: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def shipped_samples(model_path: Path) -> list[list[np.ndarray]]:
-    """Inputs shipped beside a model: samples/<stem>/in_XX.npy (in_XX_J.npy for input J)."""
-    folder = model_path.parent / "samples" / model_path.stem
-    result = []
-    for f in sorted(glob.glob(str(folder / "in_*.npy"))):
-        stem = Path(f).stem
-        if stem.count("_") == 1:
-            result.append([np.load(f)])
-    return result
+@dataclass
+class InputSpec:
+    """What one model input takes."""
+
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    def shapes_accepted(self) -> str:
+        alt = f" or {_fmt_shape(self.shape[1:])}" if len(self.shape) > 1 and self.shape[0] == 1 else ""
+        return f"{_fmt_shape(self.shape)}{alt}"
+
+    def describe(self) -> str:
+        return f"input {self.index} ('{self.name}') takes {self.dtype} samples of shape {self.shapes_accepted()}"
 
 
-def load_inputs_file(path: Path, n_inputs: int | None) -> list[list[np.ndarray]]:
-    """A .npy (one input, first axis = samples) or .npz (keys x0, x1, ... or arr_0, ...)."""
+@dataclass
+class Sample:
+    arrays: list[np.ndarray]
+    origin: str  # where it came from, for messages: a file, "x.npy[3]", "random input 2 (seed 0)"
+
+
+def _fmt_shape(shape) -> str:
+    shape = tuple(int(d) for d in shape)
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def input_specs(model: CompiledModel) -> list[InputSpec]:
+    g = model.graph
+    return [InputSpec(i, g.tensors[t].name, tuple(int(d) for d in g.tensors[t].shape), g.tensors[t].dtype)
+            for i, t in enumerate(g.inputs)]
+
+
+# --- reading input samples ---------------------------------------------------------------------
+
+def conform(array: np.ndarray, spec: InputSpec, source: str, stacked: bool) -> np.ndarray:
+    """`array` as input `spec` takes it: one sample (stacked=False) or samples along a first axis.
+    A sample's shape may be the input's, or the input's without its leading batch dimension of 1.
+    Integer values that fit the input's type are cast; floats are cast only to a float32 input."""
+    target = np.dtype(_NP[spec.dtype])
+    what = "the samples" if stacked else "the sample"
+    per_sample = tuple(array.shape[1:]) if stacked else tuple(array.shape)
+    if per_sample != spec.shape and not (len(spec.shape) > 1 and spec.shape[0] == 1 and per_sample == spec.shape[1:]):
+        stack_hint = f", stacked along a first axis that counts them (e.g. {_fmt_shape((array.shape[0] if array.ndim else 1,) + spec.shape)})" if stacked else ""
+        raise ModelError(f"{source}: {spec.describe()}{stack_hint}; the file holds {array.dtype} of shape {_fmt_shape(array.shape)}")
+    kind = array.dtype.kind
+    if target.kind in "iu":
+        if kind == "f":
+            raise ModelError(f"{source}: {spec.describe()}; the file holds {array.dtype} values: quantize them first "
+                             "(q = round(x / scale) + zero_point, the input's scale and zero point)")
+        if kind not in "iu":
+            raise ModelError(f"{source}: {spec.describe()}; the file holds {array.dtype} values, not numbers of that type")
+        info = np.iinfo(target)
+        if array.size and (int(array.min()) < info.min or int(array.max()) > info.max):
+            raise ModelError(f"{source}: {spec.describe()}; {what} hold values from {int(array.min())} to {int(array.max())}, "
+                             f"outside {spec.dtype}'s {info.min}..{info.max}")
+    elif kind not in "iuf":
+        raise ModelError(f"{source}: {spec.describe()}; the file holds {array.dtype} values, not numbers")
+    elif kind == "f" and array.size:
+        finite = array[np.isfinite(array)]
+        if finite.size and float(np.abs(finite).max()) > float(np.finfo(np.float32).max):
+            raise ModelError(f"{source}: {spec.describe()}; {what} hold values beyond float32's range")
+    shape = ((array.shape[0],) if stacked else ()) + spec.shape
+    return np.ascontiguousarray(array.astype(target, copy=False).reshape(shape))
+
+
+def _read_array_file(path: Path, what: str = "inputs file"):
+    """np.load, with every way a file can fail said as a sentence about the file."""
     if not path.exists():
-        raise ModelError(f"{path}: no such inputs file")
+        raise ModelError(f"{path}: no such {what}")
+    if path.is_dir():
+        raise ModelError(f"{path}: is a folder, not a .npy or .npz file")
     try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise ModelError(f"{path}: cannot read inputs ({exc})") from None
-    if isinstance(data, np.ndarray):
-        arrays = [data]
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot be read ({exc.strerror or 'input/output error'})") from None
+    if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):
+        raise ModelError(f"{path}: not a .npy or .npz file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise ModelError(f"{path}: holds Python objects (pickled), not plain numeric arrays; edgeconv does not load those") from None
+        raise ModelError(f"{path}: a damaged or unreadable .npy/.npz file") from None
+    except (OSError, EOFError, zipfile.BadZipFile):
+        raise ModelError(f"{path}: a damaged or unreadable .npy/.npz file") from None
+
+
+def _npz_arrays(data, path: Path) -> list[tuple[str, np.ndarray]]:
+    keys = list(data.files)
+    for prefix in ("x", "arr_"):
+        if keys and all(re.fullmatch(re.escape(prefix) + r"\d+", k) for k in keys):
+            keys.sort(key=lambda k: int(k[len(prefix):]))
+            break
     else:
-        keys = sorted(data.files)
-        arrays = [data[k] for k in keys]
-    if n_inputs is not None and len(arrays) != n_inputs:
-        raise ModelError(f"{path}: holds {len(arrays)} arrays but the model has {n_inputs} inputs")
-    n = arrays[0].shape[0] if arrays[0].ndim else 0
-    return [[a[i] for a in arrays] for i in range(n)]
+        keys.sort()
+    out = []
+    for k in keys:
+        try:
+            out.append((k, data[k]))
+        except ValueError as exc:
+            if "pickle" in str(exc):
+                raise ModelError(f"{path}: array {k!r} holds Python objects (pickled), not plain numeric arrays") from None
+            raise ModelError(f"{path}: array {k!r} is damaged or unreadable") from None
+        except (OSError, EOFError, zipfile.BadZipFile):
+            raise ModelError(f"{path}: array {k!r} is damaged or unreadable") from None
+    return out
+
+
+def load_inputs_file(path: Path, specs: list[InputSpec]) -> list[Sample]:
+    """A .npy (one input; first axis: samples) or .npz (one array per input, keys x0, x1, ...
+    or arr_0, arr_1, ... as np.savez names them; first axis: samples)."""
+    path = Path(path)
+    data = _read_array_file(path)
+    if isinstance(data, np.ndarray):
+        named = [("the array", data)]
+        if len(specs) != 1:
+            raise ModelError(f"{path}: holds one array but the model takes {len(specs)} inputs: give an .npz with "
+                             + ", ".join(f"x{i}" for i in range(len(specs))) + " (first axis: samples)")
+    else:
+        with data:
+            named = _npz_arrays(data, path)
+        if not named:
+            raise ModelError(f"{path}: holds no arrays")
+        if len(named) != len(specs):
+            raise ModelError(f"{path}: holds {len(named)} arrays ({', '.join(k for k, _ in named)}) but the model takes "
+                             f"{len(specs)} input{'s' if len(specs) != 1 else ''}"
+                             + (" (keys x0, x1, ... in input order)" if len(specs) > 1 else ""))
+    conformed = []
+    for (key, a), spec in zip(named, specs):
+        where = str(path) if key == "the array" else f"{path} (array {key!r})"
+        if a.ndim == 0:
+            raise ModelError(f"{where}: holds a single number, not samples; {spec.describe()}, stacked along a first axis")
+        if a.shape[0] == 0:
+            raise ModelError(f"{where}: holds 0 samples (its first axis, which counts samples, is empty)")
+        conformed.append(conform(a, spec, where, stacked=True))
+    counts = {a.shape[0] for a in conformed}
+    if len(counts) > 1:
+        raise ModelError(f"{path}: its arrays hold different numbers of samples ("
+                         + ", ".join(f"{k}: {a.shape[0]}" for (k, _), a in zip(named, conformed)) + ")")
+    return [Sample([a[i] for a in conformed], f"{path.name}[{i}]") for i in range(conformed[0].shape[0])]
+
+
+def shipped_sample_files(model_path: Path) -> list[list[Path]]:
+    """Inputs shipped beside a model: samples/<stem>/in_XX.npy, or in_XX_J.npy for input J of a
+    model with several inputs; one sample per file (group)."""
+    folder = Path(model_path).parent / "samples" / Path(model_path).stem
+    single: dict[str, list[Path]] = {}
+    multi: dict[str, dict[int, Path]] = {}
+    for f in sorted(folder.glob("in_*.npy")):
+        m = re.fullmatch(r"in_(\d+)(?:_(\d+))?", f.stem)
+        if not m:
+            continue
+        if m.group(2) is None:
+            single[m.group(1)] = [f]
+        else:
+            multi.setdefault(m.group(1), {})[int(m.group(2))] = f
+    groups = dict(single)
+    for key, parts in multi.items():
+        if key not in groups:
+            groups[key] = [parts[j] for j in sorted(parts)]
+    return [groups[k] for k in sorted(groups)]
+
+
+def shipped_samples(model_path: Path) -> list[list[np.ndarray]]:
+    """The shipped samples' arrays as stored (see shipped_sample_files)."""
+    return [[np.asarray(_read_array_file(f, "sample file")) for f in files] for files in shipped_sample_files(model_path)]
+
+
+def load_shipped_samples(model_path: Path, specs: list[InputSpec]) -> list[Sample]:
+    samples = []
+    for files in shipped_sample_files(model_path):
+        if len(files) != len(specs):
+            raise ModelError(f"{files[0]}: a shipped sample of {len(files)} file(s) for a model with {len(specs)} inputs "
+                             "(name them in_XX.npy for one input, in_XX_J.npy for input J)")
+        arrays = []
+        for f, spec in zip(files, specs):
+            a = _read_array_file(f, "sample file")
+            if not isinstance(a, np.ndarray):
+                a.close()
+                raise ModelError(f"{f}: an .npz archive under a .npy name; a shipped sample is one .npy array per input")
+            arrays.append(conform(a, spec, str(f), stacked=False))
+        samples.append(Sample(arrays, str(files[0].relative_to(Path(model_path).parent))))
+    return samples
 
 
 def random_inputs(model: CompiledModel, count: int, seed: int) -> list[list[np.ndarray]]:
@@ -110,17 +289,30 @@ def _float_input_range(model: CompiledModel, t: int) -> tuple[float, float]:
     return -1.0, 1.0
 
 
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise equality (NaN equals NaN), b taken in a's shape."""
+    a = np.asarray(a)
+    b = np.asarray(b).reshape(a.shape)
+    if a.dtype.kind == "f" or b.dtype.kind == "f":
+        return (a == b) | (np.isnan(a) & np.isnan(b))
+    return a == b
+
+
 def _diff(a: np.ndarray, b: np.ndarray) -> tuple[int, float]:
     a = np.asarray(a)
     b = np.asarray(b).reshape(a.shape)
-    if a.dtype.kind == "f":
-        bad = ~((a == b) | (np.isnan(a) & np.isnan(b)))
-        d = np.abs(a.astype(np.float64) - b.astype(np.float64))
-    else:
-        bad = a != b
-        d = np.abs(a.astype(np.int64) - b.astype(np.int64))
+    with np.errstate(all="ignore"):
+        bad = ~_same(a, b)
+        if a.dtype.kind == "f":
+            d = np.abs(a.astype(np.float64) - b.astype(np.float64))
+            d = np.where(bad, d, 0.0)
+            d = np.nan_to_num(d, nan=np.inf)
+        else:
+            d = np.abs(a.astype(np.int64) - b.astype(np.int64))
     return int(bad.sum()), (float(d.max()) if d.size else 0.0)
 
+
+# --- the comparison ----------------------------------------------------------------------------
 
 def validate_file(
     path: str | Path,
@@ -130,11 +322,21 @@ def validate_file(
     progress=None,
     board: str | None = None,
 ) -> ValidationReport:
+    """Validate a .tflite file with `samples` random inputs plus the inputs of `inputs_file`
+    (or, without it, those shipped as samples/<stem>/in_XX.npy beside the model)."""
     path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"{path}: is a folder, not a .tflite file")
     if not path.is_file():
         raise ModelError(f"{path}: no such file")
-    data = path.read_bytes()
-    extra = load_inputs_file(Path(inputs_file), None) if inputs_file is not None else shipped_samples(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot be read ({exc.strerror or 'input/output error'})") from None
+    if inputs_file is not None:
+        extra = lambda specs: load_inputs_file(Path(inputs_file), specs)  # noqa: E731
+    else:
+        extra = lambda specs: load_shipped_samples(path, specs)  # noqa: E731
     return validate_bytes(data, path.name, samples=samples, seed=seed, extra_inputs=extra, progress=progress, board=board)
 
 
@@ -143,40 +345,81 @@ def validate_bytes(
     label: str,
     samples: int = 20,
     seed: int = 0,
-    extra_inputs: list[list[np.ndarray]] | None = None,
+    extra_inputs=None,
     progress=None,
     board: str | None = None,
 ) -> ValidationReport:
     """Compile, build and compare a model given as bytes; `label` names it in the report.
+    `extra_inputs`: samples to run before the random ones, as a list of samples (each a list of
+    arrays, one per input) or a function from the model's InputSpecs to a list of Samples.
     With `board`, the C runs as firmware on that board's emulated core (QEMU) instead of on
     the host, and the report carries the firmware's flash, RAM and instruction count."""
+    # The references' workers start first and load the model while the C compiles and builds.
+    refs: dict[str, OutOfProcessReference] = {}
+    try:
+        refs["tflm"] = TflmReference(data, wait=False)
+        refs["tflite_ref"] = TfliteRefReference(data, wait=False)
+        return _compare(data, label, samples, seed, extra_inputs, progress, board, refs)
+    finally:
+        for ref in refs.values():
+            ref.close()
+
+
+def _compare(data, label, samples, seed, extra_inputs, progress, board, refs) -> ValidationReport:
     stem = Path(label).stem
     model = compile_bytes(data, stem)
+    specs = input_specs(model)
+    if callable(extra_inputs):
+        extra = extra_inputs(specs)
+    else:
+        extra = []
+        for i, arrays in enumerate(extra_inputs or []):
+            if len(arrays) != len(specs):
+                raise ModelError(f"{label}: input sample {i} has {len(arrays)} arrays, the model takes {len(specs)}")
+            where = f"{label}: input sample {i}"
+            extra.append(Sample([conform(np.asarray(a), s, where, stacked=False) for a, s in zip(arrays, specs)], f"input sample {i}"))
+    sample_list = list(extra) + [Sample(arrays, f"random input {i + 1}, seed {seed}")
+                                 for i, arrays in enumerate(random_inputs(model, samples, seed))]
+    if not sample_list:
+        raise ModelError(f"{label}: no samples to compare: --samples is 0 and no inputs were given "
+                         f"(--inputs FILE, or samples/{stem}/in_XX.npy beside the model)")
     emitted = emit(model)
     host = build_and_load(model, emitted) if board is None else None
-    extra = extra_inputs or []
-    for sample in extra:
-        if len(sample) != len(model.graph.inputs):
-            raise ModelError(f"{label}: an input sample has {len(sample)} arrays, the model takes {len(model.graph.inputs)}")
-    sample_sets = list(extra) + random_inputs(model, samples, seed)
-    refs: dict[str, object] = {}
+
+    timeout = call_timeout(model.macs)
     notes: list[str] = []
-    for ref_name, factory in (("tflm", lambda: TflmReference(data)), ("tflite_ref", lambda: TfliteRefReference(data))):
+    failures: list[str] = []
+    status: dict[str, str] = {}
+    for name in list(refs):
+        refs[name].timeout = timeout
         try:
-            refs[ref_name] = factory()
+            refs[name].wait_ready()
         except ReferenceUnavailable as exc:
             notes.append(str(exc))
+            status[name] = "refuses the model"
+            refs.pop(name).close()
+        except ReferenceFailed as exc:
+            failures.append(f"{exc} while loading the model")
+            status[name] = f"{exc.reason} while loading the model"
+            refs.pop(name).close()
     if not refs:
-        raise ModelError(f"{label}: neither TFLite Micro nor TFLite runs this model; nothing to compare with")
+        raise ModelError(f"{label}: neither TFLite Micro nor TFLite runs this model ({'; '.join(failures + notes)}); nothing to compare with")
 
-    oracle = "tflm" if "tflm" in refs else "tflite_ref"
     undefined = tflm_undefined_ops(model)
+    oracle = "tflm" if "tflm" in refs else "tflite_ref"
     if undefined and "tflite_ref" in refs:
         oracle = "tflite_ref"
+        status["tflm"] = "has an undefined output for this model"
         notes.append(
             f"TFLite Micro's output is undefined here ({'; '.join(undefined)}): "
             "TFLite's reference kernels are the oracle for this model"
         )
+    elif undefined:
+        notes.append(f"TFLite Micro's output is undefined here ({'; '.join(undefined)}) and TFLite refuses the model: "
+                     "the comparison with TFLite Micro proves nothing on those elements")
+    for line in failures:
+        notes.append(f"{line}: {TITLES[oracle]} is the oracle")
+
     n_out = len(model.graph.outputs)
     instructions = None
     flash_bytes, ram_bytes = emitted.flash_const_bytes, model.ram_bytes
@@ -185,56 +428,98 @@ def validate_bytes(
 
         fw = build_emulated(model, board)
         try:
-            emulated_outputs = fw.run(sample_sets)
-            if sample_sets and can_count_instructions(fw.board):
-                instructions, _ = count_instructions(fw, sample_sets[0])
-            elif sample_sets:
+            emulated_outputs = fw.run([s.arrays for s in sample_list])
+            if can_count_instructions(fw.board):
+                instructions, _ = count_instructions(fw, sample_list[0].arrays)
+            else:
                 notes.append(f"no instruction-counting emulator models {fw.board.name}: instructions not measured")
             flash_bytes, ram_bytes = fw.flash_bytes, fw.ram_bytes
         finally:
             fw.close()
-        ours_for = dict(zip(map(id, sample_sets), emulated_outputs))
+
     mism = {k: 0 for k in refs}
+    compared = {k: 0 for k in refs}
+    max_abs = {k: 0.0 for k in refs}
+    first_bad: dict[str, Sample] = {}
     disagreements = 0
-    max_abs = 0.0
-    first_bad_sample: list[np.ndarray] | None = None
-    iterator = progress(sample_sets) if progress else sample_sets
-    for sample in iterator:
-        ours = host.run(sample) if host is not None else ours_for[id(sample)]
-        results = {k: r.run(sample, n_out) for k, r in refs.items()}
-        for k, outs in results.items():
+    follows = {"tflm": 0, "tflite_ref": 0}
+    live = dict(refs)
+    total = len(sample_list)
+    iterator = progress(sample_list) if progress else sample_list
+    for number, sample in enumerate(iterator, 1):
+        # Both references work on the sample in their processes while the C runs here.
+        sent, results, failed = [], {}, {}
+        for name, ref in live.items():
+            try:
+                ref.start_run(sample.arrays, n_out)
+                sent.append(name)
+            except ReferenceFailed as exc:
+                failed[name] = exc
+        ours = host.run(sample.arrays) if host is not None else emulated_outputs[number - 1]
+        for name in sent:
+            try:
+                results[name] = live[name].finish_run()
+            except ReferenceFailed as exc:
+                failed[name] = exc
+        for name, exc in failed.items():
+            live.pop(name).close()
+            line = f"{exc} at sample {number} of {total} ({sample.origin})"
+            failures.append(line)
+            status[name] = f"{exc.reason} at sample {number} of {total}"
+            usable = [k for k in live if not (k == "tflm" and undefined)]
+            if not usable:
+                alone = "no other reference runs this model" if not live else "TFLite Micro's output is undefined for this model"
+                raise ModelError(f"{label}: {line}; {alone}, so there is nothing left to compare with") from None
+            if name == oracle:
+                oracle = usable[0]
+                before = f"; {TITLES[name]} was compared on the {number - 1} before" if number > 1 else ""
+                notes.append(f"{line}: {TITLES[oracle]} is the oracle (it ran every sample{before})")
+            else:
+                notes.append(f"{line}: {TITLES[oracle]} remains the oracle")
+        for name, outs in results.items():
             for o, r in zip(ours, outs):
                 n, d = _diff(o, r)
-                mism[k] += n
-                if k == oracle:
-                    max_abs = max(max_abs, d)
-                if n and k == oracle and first_bad_sample is None:
-                    first_bad_sample = sample
+                mism[name] += n
+                compared[name] += int(np.asarray(o).size)
+                max_abs[name] = max(max_abs[name], d)
+                if n and name not in first_bad:
+                    first_bad[name] = sample
         if len(results) == 2:
-            for a, b in zip(results["tflm"], results["tflite_ref"]):
-                disagreements += _diff(a, b)[0]
+            for o, a, b in zip(ours, results["tflm"], results["tflite_ref"]):
+                split = ~_same(a, b)
+                if split.any():
+                    disagreements += int(split.sum())
+                    o = np.asarray(o).reshape(np.asarray(a).shape)
+                    follows["tflm"] += int((_same(o, a) & split).sum())
+                    follows["tflite_ref"] += int((_same(o, np.asarray(b).reshape(o.shape)) & split).sum())
 
     bit_exact = mism[oracle] == 0
     first_op = None
-    if not bit_exact and first_bad_sample is not None:
-        first_op = locate_divergence(data, stem, first_bad_sample, oracle)
-        if first_op is None and board is not None:
-            notes.append(f"the host build of the same C is exact on the failing sample: the divergence is specific to {board}")
+    if not bit_exact and oracle in first_bad:
+        try:
+            first_op = locate_divergence(data, stem, first_bad[oracle].arrays, oracle, timeout=timeout)
+        except ReferenceFailed as exc:
+            notes.append(f"{exc} while locating the first divergent op")
+        else:
+            if first_op is None and board is not None:
+                notes.append(f"the host build of the same C is exact on the failing sample: the divergence is specific to {board}")
 
     tflm_arena = None
-    if "tflm" in refs:
+    if "tflm" in live:
         try:
-            tflm_arena = refs["tflm"].arena_total()
-        except RuntimeError as exc:
+            tflm_arena = live["tflm"].arena_total()
+        except ReferenceFailed as exc:
             notes.append(str(exc))
+    both = "tflm" in refs and "tflite_ref" in refs
+    worst = max_abs[oracle]
     return ValidationReport(
         model=label,
-        samples=len(sample_sets),
+        samples=total,
         bit_exact=bit_exact,
         mismatches_vs_tflm=mism.get("tflm"),
         mismatches_vs_tflite_ref=mism.get("tflite_ref"),
-        reference_disagreements=disagreements if len(refs) == 2 else None,
-        max_abs_diff=int(max_abs) if float(max_abs).is_integer() else max_abs,
+        reference_disagreements=disagreements if both else None,
+        max_abs_diff=int(worst) if float(worst).is_integer() else worst,
         first_divergent_op=first_op,
         ram_bytes=ram_bytes,
         flash_bytes=flash_bytes,
@@ -243,9 +528,48 @@ def validate_bytes(
         tflm_arena_bytes=tflm_arena,
         board=board,
         instructions=instructions,
-        references=sorted(refs),
+        references=sorted(live),
         notes=notes,
+        oracle=oracle,
+        elements_compared=compared[oracle],
+        mismatches_vs_oracle=mism[oracle],
+        follows_on_disagreement=follows if both else None,
+        reference_failures=failures,
+        reference_status=status,
     )
+
+
+def headline(report: ValidationReport) -> str:
+    """What was compared, in one sentence: the verdict, the oracle, the elements and samples,
+    and how the other reference relates to it."""
+    oracle = TITLES[report.oracle]
+    other = "tflite_ref" if report.oracle == "tflm" else "tflm"
+    where = f" on emulated {report.board}" if report.board else ""
+    elements = f"{report.elements_compared:,} output element{'s' if report.elements_compared != 1 else ''}"
+    of_samples = f"of {report.samples:,} sample{'s' if report.samples != 1 else ''}"
+    if report.bit_exact:
+        text = f"{report.model}: BIT-EXACT{where}: equal to {oracle} on all {elements} {of_samples}"
+    else:
+        text = (f"{report.model}: MISMATCH{where}: {report.mismatches_vs_oracle:,} of {elements} {of_samples} "
+                f"differ from {oracle} (max |diff| {report.max_abs_diff}); first divergent op: {report.first_divergent_op}")
+    if report.reference_disagreements is not None and other in report.references:
+        n = report.reference_disagreements
+        if n == 0:
+            text += f", and {TITLES[other]} agrees"
+        else:
+            follows = report.follows_on_disagreement or {}
+            on_oracle, on_other = follows.get(report.oracle, 0), follows.get(other, 0)
+            if on_oracle == n:
+                side = f"the C follows {oracle}"
+            elif on_other == n:
+                side = f"the C follows {TITLES[other]}"
+            else:
+                side = f"the C follows {oracle} on {on_oracle:,} and {TITLES[other]} on {on_other:,}"
+            text += f"; {TITLES[other]} disagrees with {oracle} on {n:,} of them and {side}"
+    else:
+        why = report.reference_status.get(other, "did not run to the end")
+        text += f" ({TITLES[other]} {why}: see the notes)"
+    return text
 
 
 def tflm_undefined_ops(model: CompiledModel) -> list[str]:
@@ -262,26 +586,33 @@ def tflm_undefined_ops(model: CompiledModel) -> list[str]:
     return found
 
 
-def locate_divergence(data: bytes, name: str, sample: list[np.ndarray], oracle: str) -> str | None:
-    """Build without arena reuse, run `sample`, and name the first op whose output differs."""
+def locate_divergence(data: bytes, name: str, sample: list[np.ndarray], oracle: str,
+                      timeout: float | None = None) -> str | None:
+    """Build without arena reuse, run `sample`, and name the first op whose output differs.
+    The oracle runs in its own worker (ReferenceFailed if it crashes or hangs)."""
     model = compile_bytes(data, name, reuse=False)
     host: HostModel = build_and_load(model, emit(model))
     host.run(sample)
     arena = host.arena()
-    ref = TflmReference(data, preserve_all_tensors=True) if oracle == "tflm" else TfliteRefReference(data)
-    ref.run(sample, len(model.graph.outputs))
-    for step in model.steps:
-        for t in step.kernel.outputs:
-            tensor = model.graph.tensors[t]
-            dt = np.dtype(_NP[tensor.dtype])
-            off = model.tensor_offset(t)
-            ours = arena[off : off + tensor.nbytes].view(dt).reshape(tensor.shape)
-            try:
-                theirs = ref.tensor(t)
-            except Exception:
-                continue
-            if _diff(ours, theirs)[0]:
-                return f"op {step.op.index} {step.op.opcode} (output tensor {t} '{tensor.name}')"
+    timeout = timeout if timeout is not None else call_timeout(model.macs)
+    ref = (TflmReference(data, preserve_all_tensors=True, timeout=timeout) if oracle == "tflm"
+           else TfliteRefReference(data, timeout=timeout))
+    with ref:
+        ref.run(sample, len(model.graph.outputs))
+        for step in model.steps:
+            for t in step.kernel.outputs:
+                tensor = model.graph.tensors[t]
+                dt = np.dtype(_NP[tensor.dtype])
+                off = model.tensor_offset(t)
+                ours = arena[off : off + tensor.nbytes].view(dt).reshape(tensor.shape)
+                try:
+                    theirs = ref.tensor(t)
+                except ReferenceFailed as exc:
+                    if exc.died:
+                        raise
+                    continue  # the reference does not keep this tensor
+                if _diff(ours, theirs)[0]:
+                    return f"op {step.op.index} {step.op.opcode} (output tensor {t} '{tensor.name}')"
     return None
 
 

@@ -45,3 +45,254 @@ def test_cli_exit_status_1_on_mismatch(shared_models, monkeypatch):
     assert result.exit_code == 1
     assert report["bit_exact"] is False
     assert report["first_divergent_op"].startswith("op 11 FULLY_CONNECTED")
+
+
+# --- what the headline says ----------------------------------------------------------------------
+
+import os
+from pathlib import Path
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import assert_refused, run_cli
+from edgeconv import validation
+from edgeconv.references import TflmReference, TfliteRefReference
+from test_references import children, fc_weights_overrun, worker_pids
+
+AD01 = SHARED_MODELS / "mlcommons_tiny" / "ad01_int8.tflite"
+
+
+def invoke(*args):
+    from click.testing import CliRunner
+
+    from edgeconv.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_headline_counts_elements_and_samples(shared_models):
+    result = invoke("validate", KWS, "--samples", "2")
+    assert result.exit_code == 0, result.output
+    shipped = len(list((KWS.parent / "samples" / KWS.stem).glob("in_*.npy")))
+    n = shipped + 2
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"kws_ref_model.tflite: BIT-EXACT: equal to TFLite Micro on all {12 * n:,} output elements of {n} samples")
+    assert first.endswith(", and TFLite's reference agrees") or re.search(
+        r"; TFLite's reference disagrees with TFLite Micro on \d+ of them and the C follows TFLite Micro$", first), first
+    report = json.loads(invoke("validate", KWS, "--samples", "2", "--json").stdout)
+    assert report["oracle"] == "tflm" and report["elements_compared"] == 12 * n and report["samples"] == n
+    assert report["mismatches_vs_tflm"] == 0 and report["mismatches_vs_tflite_ref"] == report["reference_disagreements"]
+    assert report["follows_on_disagreement"]["tflm"] == report["reference_disagreements"]
+
+
+def test_headline_where_the_references_disagree(shared_models):
+    """ad01_int8: TFLite's reference differs from TFLite Micro by 1-2 LSB on its shipped samples;
+    the C follows TFLite Micro, and the headline says how many elements and which one."""
+    report = validation.validate_file(AD01, samples=0)
+    assert report.samples == 5 and report.elements_compared == 5 * 640
+    assert report.bit_exact and report.oracle == "tflm"
+    n = report.reference_disagreements
+    assert n > 0 and report.mismatches_vs_tflite_ref == n
+    assert report.follows_on_disagreement == {"tflm": n, "tflite_ref": 0}
+    assert validation.headline(report) == (
+        f"ad01_int8.tflite: BIT-EXACT: equal to TFLite Micro on all 3,200 output elements of 5 samples; "
+        f"TFLite's reference disagrees with TFLite Micro on {n:,} of them and the C follows TFLite Micro")
+
+
+def test_headline_on_a_mismatch(shared_models, monkeypatch):
+    from edgeconv.ops import base as ops_base
+
+    original = ops_base.LOWERINGS["FULLY_CONNECTED"]
+
+    def wrong(graph, op):
+        kernel = original(graph, op)
+        kernel.params["bias"].values[0] += 50000
+        return kernel
+
+    monkeypatch.setitem(ops_base.LOWERINGS, "FULLY_CONNECTED", wrong)
+    result = invoke("validate", KWS, "--samples", "1", "--inputs", _save_inputs(1))
+    assert result.exit_code == 1
+    assert re.match(r"kws_ref_model.tflite: MISMATCH: \d+ of 24 output elements of 2 samples differ from TFLite Micro "
+                    r"\(max \|diff\| \d+\); first divergent op: op 11 FULLY_CONNECTED", result.stdout), result.stdout
+
+
+_INPUTS_DIR = None
+
+
+def _save_inputs(count: int, name: str = "x.npy", array=None):
+    import tempfile
+    from pathlib import Path
+
+    global _INPUTS_DIR
+    if _INPUTS_DIR is None:
+        _INPUTS_DIR = Path(tempfile.mkdtemp(prefix="edgeconv-test-inputs-"))
+    path = _INPUTS_DIR / name
+    if array is None:
+        array = np.random.default_rng(7).integers(-128, 128, size=(count, 1, 49, 10, 1)).astype(np.int8)
+    np.save(path, array)
+    return path
+
+
+# --- a reference that crashes ----------------------------------------------------------------------
+
+class CrashingTflm(TflmReference):
+    """TFLite Micro given a model it really crashes on (SIGSEGV at the first invoke) in place of
+    the model under validation: the C is compared with TFLite's reference alone."""
+
+    def __init__(self, data, **options):
+        super().__init__(fc_weights_overrun(), **options)
+
+
+class RefusingTfliteRef(TfliteRefReference):
+    def __init__(self, data, **options):
+        super().__init__(fc_weights_overrun(), **options)
+
+
+def test_crash_of_tflm_is_one_line_and_tflite_ref_carries_on(shared_models, monkeypatch):
+    monkeypatch.setattr(validation, "TflmReference", CrashingTflm)
+    result = invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(1))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == ("kws_ref_model.tflite: BIT-EXACT: equal to TFLite's reference on all 36 output elements of 3 samples "
+                        "(TFLite Micro crashed with SIGSEGV at sample 1 of 3: see the notes)")
+    assert "  note: TFLite Micro crashed with SIGSEGV at sample 1 of 3 (x.npy[0]): TFLite's reference is the oracle (it ran every sample)" in lines
+    report = json.loads(invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(1), "--json").stdout)
+    assert report["oracle"] == "tflite_ref" and report["references"] == ["tflite_ref"]
+    assert report["reference_failures"] == ["TFLite Micro crashed with SIGSEGV at sample 1 of 3 (x.npy[0])"]
+    assert worker_pids(os.getpid()) == []
+
+
+def test_crash_with_no_reference_left_is_exit_2(shared_models, monkeypatch):
+    monkeypatch.setattr(validation, "TflmReference", CrashingTflm)
+    monkeypatch.setattr(validation, "TfliteRefReference", RefusingTfliteRef)
+    result = invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(1))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == ("edgeconv: error: kws_ref_model.tflite: TFLite Micro crashed with SIGSEGV at sample 1 of 3 "
+                             "(x.npy[0]); no other reference runs this model, so there is nothing left to compare with\n")
+    assert worker_pids(os.getpid()) == []
+    assert [c for c in children(os.getpid()) if c[1] == "Z"] == []
+
+
+# --- zero samples and bad --inputs ------------------------------------------------------------------
+
+STR_WW = SHARED_MODELS / "mlcommons_tiny" / "str_ww_ref_model.tflite"  # ships no samples
+
+
+@pytest.mark.parametrize("case, make, words", [
+    ("no samples at all", None, ["no samples to compare", "--samples is 0"]),
+    ("empty file", lambda: _save_inputs(0, "empty.npy", np.zeros((0, 1, 49, 10, 1), np.int8)), ["empty.npy: holds 0 samples"]),
+    ("scalar", lambda: _save_inputs(0, "scalar.npy", np.int8(3)), ["scalar.npy: holds a single number, not samples", "(1, 49, 10, 1)", "int8"]),
+    ("npz without arrays", "none.npz", ["none.npz: holds no arrays"]),
+])
+def test_zero_samples_is_exit_2(shared_models, case, make, words):
+    if make is None:
+        result = invoke("validate", STR_WW, "--samples", "0")
+    else:
+        if make == "none.npz":
+            _save_inputs(0)
+            path = _INPUTS_DIR / "none.npz"
+            np.savez(path)
+        else:
+            path = make()
+        result = invoke("validate", KWS, "--samples", "0", "--inputs", path)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgeconv: error: ")
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("name, array, words", [
+    ("shape.npy", np.zeros((3, 49, 10), np.int8),
+     ["shape.npy: input 0 ('input_1') takes int8 samples of shape (1, 49, 10, 1) or (49, 10, 1)", "holds int8 of shape (3, 49, 10)"]),
+    ("floats.npy", np.zeros((3, 49, 10, 1), np.float32),
+     ["floats.npy: input 0 ('input_1') takes int8 samples", "holds float32 values: quantize them first"]),
+    ("range.npy", np.full((2, 49, 10, 1), 200, np.int32), ["range.npy", "values from 200 to 200, outside int8's -128..127"]),
+    ("two.npz", {"x0": np.zeros((2, 49, 10, 1), np.int8), "x1": np.zeros((2, 49, 10, 1), np.int8)},
+     ["two.npz: holds 2 arrays (x0, x1) but the model takes 1 input"]),
+    ("objects.npy", np.array([{"a": 1}], dtype=object), ["objects.npy: holds Python objects (pickled)"]),
+    ("garbage.npy", b"not numpy at all", ["garbage.npy: not a .npy or .npz file"]),
+    ("truncated.npy", "truncated", ["truncated.npy: a damaged or unreadable .npy/.npz file"]),
+    ("missing.npy", None, ["missing.npy: no such inputs file"]),
+])
+def test_bad_inputs_file_names_file_shape_and_dtype(shared_models, name, array, words):
+    _save_inputs(1)
+    path = _INPUTS_DIR / name
+    if isinstance(array, dict):
+        np.savez(path, **array)
+    elif isinstance(array, bytes):
+        path.write_bytes(array)
+    elif isinstance(array, str):
+        full = np.zeros((4, 1, 49, 10, 1), np.int8)
+        np.save(path, full)
+        path.write_bytes(path.read_bytes()[:300])
+    elif array is not None:
+        np.save(path, array, allow_pickle=True)
+    elif path.exists():
+        path.unlink()
+    result = invoke("validate", KWS, "--samples", "1", "--inputs", path)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+    for internal in ("Error", "Traceback", "cannot reshape"):
+        assert internal not in lines[0]
+
+
+def test_inputs_accepted_with_or_without_batch_dimension_and_cast_when_they_fit(shared_models):
+    x = np.random.default_rng(1).integers(-128, 128, size=(3, 49, 10, 1))  # int64, no batch axis
+    report = validation.validate_file(KWS, samples=0, inputs_file=_save_inputs(3, "nobatch.npy", x))
+    assert report.samples == 3 and report.bit_exact
+    report = validation.validate_file(KWS, samples=0, inputs_file=_save_inputs(2, "batch.npy"))
+    assert report.samples == 2 and report.bit_exact
+
+
+# --- the terminal and the process table stay clean ---------------------------------------------------
+
+def test_cli_stderr_is_empty_and_no_worker_is_left(shared_models):
+    x = np.random.default_rng(2).integers(-128, 128, size=(2, 49, 10, 1))  # int64: cast on the way in
+    proc = run_cli("validate", KWS, "--samples", "1", "--inputs", _save_inputs(2, "ints.npy", x))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout.startswith("kws_ref_model.tflite: BIT-EXACT: equal to TFLite Micro on all 36 output elements of 3 samples")
+    refused = run_cli("validate", KWS, "--samples", "1", "--inputs", _save_inputs(1, "f.npy", np.full((1, 49, 10, 1), np.nan)))
+    assert_refused(refused, "f.npy", "float64 values")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_validate_leaves_no_worker(shared_models, sig):
+    proc = subprocess.Popen([sys.executable, "-m", "edgeconv.cli", "validate", str(KWS), "--samples", "100000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(worker_pids(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = worker_pids(proc.pid)
+        assert len(workers) == 2
+        time.sleep(0.5)
+        proc.send_signal(sig)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [w for w in workers if Path(f"/proc/{w}").exists()] == []
+
+
+def test_no_worker_is_left_after_a_refusal(shared_models):
+    with pytest.raises(validation.ModelError, match="no such inputs file"):
+        validation.validate_file(KWS, samples=1, inputs_file="/nonexistent/x.npy")
+    assert worker_pids(os.getpid()) == []
