@@ -9,6 +9,7 @@ from pathlib import Path
 from . import ops as _ops  # noqa: F401  (registers every lowering)
 from .ir import Graph, ModelError, Op
 from .names import check_name, name_from_stem
+from .opchecks import check_ops
 from .ops.base import Alias, Kernel, lower_op
 from .passes import run_passes
 from .planner import ArenaPlan, Block, plan_arena
@@ -68,7 +69,7 @@ def compile_bytes(data: bytes, name: str, reuse: bool = True) -> CompiledModel:
 
 
 def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool = True) -> CompiledModel:
-    graph = run_passes(graph)
+    graph = run_passes(check_ops(graph))
     _check_io(graph)
     steps: list[Step] = []
     aliases: dict[int, int] = {}
@@ -103,8 +104,11 @@ def _lower_checked(graph: Graph, op: Op):
         return lower_op(graph, op)
     except ModelError:
         raise
-    except (IndexError, KeyError, ValueError, TypeError, ZeroDivisionError, OverflowError, AttributeError) as exc:
-        raise ModelError(f"{op.describe(graph)}: malformed op ({type(exc).__name__}: {exc})") from None
+    except (IndexError, KeyError, ValueError, TypeError, ZeroDivisionError, OverflowError, AttributeError):
+        # The safety net: opchecks and the lowerings check explicitly, so this is rarely hit;
+        # the exception's own text talks about Python, not the model, and is not shown.
+        raise ModelError(f"{op.describe(graph)}: malformed op: its inputs, outputs, shapes or options do not "
+                         "fit together") from None
 
 
 def _check_io(graph: Graph) -> None:

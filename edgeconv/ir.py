@@ -92,6 +92,7 @@ class Op:
     inputs: list[int]  # tensor indices; -1 marks an omitted optional input
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
+    options_type: str = ""  # the BuiltinOptions table's type in the file ("Conv2DOptions"), "" if none
 
     def describe(self, graph: "Graph | None" = None) -> str:
         out = ""

@@ -82,7 +82,7 @@ def fold_shape_ops(graph: Graph) -> Graph:
     kept: list[Op] = []
     for op in graph.ops:
         out = tensors[op.outputs[0]] if op.outputs else None
-        if op.opcode == "SHAPE" and len(op.inputs) == 1 and out is not None:
+        if op.opcode == "SHAPE" and len(op.inputs) == 1 and op.inputs[0] >= 0 and out is not None:
             src = tensors[op.inputs[0]]
             value = np.array(src.shape, dtype=np.int64 if out.dtype == "int64" else np.int32)
             tensors[out.index] = replace(out, data=value.reshape(out.shape) if out.shape else value)

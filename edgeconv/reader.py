@@ -21,6 +21,7 @@ _OPTION_TYPES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.s
 _OPTION2_TYPES = {v: k for k, v in vars(tflite.BuiltinOptions2).items() if not k.startswith("_")}
 _GETTER_SKIP = re.compile(r"^(Init|GetRootAs.*|.*BufferHasIdentifier|.*AsNumpy|.*IsNone|.*Length)$")
 
+SCHEMA_VERSION = 3  # TFLITE_SCHEMA_VERSION
 MAX_TENSOR_ELEMENTS = 1 << 28  # 256 Mi elements: far beyond any microcontroller model
 
 
@@ -94,12 +95,24 @@ def read_tflite_bytes(data: bytes, name: str = "model") -> Graph:
     except ModelError:
         raise
     except Exception as exc:  # the flatbuffer accessors raise anything on corrupt offsets
-        raise ModelError(f"{name}: corrupt .tflite flatbuffer while reading {at[0]} ({type(exc).__name__}: {exc})") from None
+        # Not the exception's text: it names Python internals, not the user's file.
+        raise ModelError(f"{name}: corrupt .tflite flatbuffer: {at[0]} points outside the file or holds "
+                         "invalid offsets") from None
 
 
 def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
     """`at[0]` names what is being read, for the error message if the bytes are corrupt."""
     model = tflite.Model.GetRootAsModel(data, 0)
+    if model.Version() != SCHEMA_VERSION:
+        # TFLite's and TFLite Micro's interpreters both refuse any other schema version.
+        raise ModelError(f"{name}: the model has schema version {model.Version()}; only version "
+                         f"{SCHEMA_VERSION} (the .tflite format TFLite and TFLite Micro read) is supported")
+    at[0] = "buffer 0"
+    if model.BuffersLength() > 0 and _buffer_bytes(model.Buffers(0)) > 0:
+        # The format reserves buffer 0 as the empty buffer every activation tensor points at;
+        # data there would turn every such tensor into a constant.
+        raise ModelError(f"{name}: buffer 0 holds {_buffer_bytes(model.Buffers(0))} bytes; the .tflite "
+                         "format reserves buffer 0 as the empty buffer")
     if model.SubgraphsLength() < 1:
         raise ModelError(f"{name}: the model has no subgraph")
     if model.SubgraphsLength() > 1:
@@ -141,6 +154,9 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
                 raise ModelError(
                     f"{name}: {where} has a dynamic shape {sig}; re-export the model with a fixed input shape"
                 )
+        if t.Sparsity() is not None:
+            raise ModelError(f"{name}: {where} is sparse (it has sparsity parameters); only dense tensors "
+                             "are supported (TFLite Micro has no sparse kernels)")
         n_elements = int(np.prod(shape, dtype=np.int64)) if shape else 1
         if n_elements > MAX_TENSOR_ELEMENTS:
             raise ModelError(f"{name}: {where} has an absurd shape {list(shape)} ({n_elements} elements)")
@@ -181,6 +197,10 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
             raise ModelError(f"{name}: {where} refers to buffer {buf_index}, but the model has {n_buffers}")
         if buf_index > 0:
             const = _read_buffer(model, data, buf_index, dtype, shape, where, name)
+        if t.IsVariable() and const is not None:
+            # A variable tensor is state the interpreter owns and resets; one with data in the
+            # file is neither a constant nor an activation.
+            raise ModelError(f"{name}: {where} is marked is_variable but holds constant data (buffer {buf_index})")
         tensors[ti] = Tensor(ti, tname, shape, dtype, quant, const, bool(t.IsVariable()))
 
     n_tensors = len(tensors)
@@ -204,7 +224,10 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
             raise ModelError(f"{name}: op {oi} {opcode} has an omitted output")
         options = _read_options(o.BuiltinOptions(), o.BuiltinOptionsType(), _OPTION_TYPES, tflite)
         options.update(_read_options(o.BuiltinOptions2(), o.BuiltinOptions2Type(), _OPTION2_TYPES, tflite))
-        ops.append(Op(oi, opcode, inputs, outputs, options))
+        options_type = ""
+        if o.BuiltinOptionsType() and o.BuiltinOptions() is not None:
+            options_type = _OPTION_TYPES.get(o.BuiltinOptionsType(), f"type {o.BuiltinOptionsType()}")
+        ops.append(Op(oi, opcode, inputs, outputs, options, options_type))
 
     at[0] = "the subgraph's inputs and outputs"
     g_inputs = [check_index(int(i), "subgraph input") for i in (sg.InputsAsNumpy() if sg.InputsLength() else [])]
@@ -213,8 +236,22 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
         raise ModelError(f"{name}: the model declares no inputs or no outputs")
     if any(i < 0 for i in g_inputs + g_outputs):
         raise ModelError(f"{name}: a model input or output is an omitted tensor (-1)")
+    for i in g_inputs:
+        if tensors[i].data is not None:
+            raise ModelError(f"{name}: model input {tensors[i].describe()} is a constant (it has data in the "
+                             "file); the compiled model would ignore what is written into it")
+        if tensors[i].is_variable:
+            raise ModelError(f"{name}: model input {tensors[i].describe()} is marked is_variable")
     desc = _decode_name(model.Description())
     return Graph(name, tensors, ops, g_inputs, g_outputs, desc)
+
+
+def _buffer_bytes(buf: Any) -> int:
+    """How many bytes a Buffer holds, inside the flatbuffer or after it (large models)."""
+    offset = int(buf.Offset()) if hasattr(buf, "Offset") else 0
+    if offset > 1:
+        return int(buf.Size())
+    return int(buf.DataLength())
 
 
 def _read_buffer(model: Any, data: bytes, index: int, dtype: str, shape: tuple[int, ...], where: str, name: str):

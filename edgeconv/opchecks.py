@@ -1,0 +1,236 @@
+"""Per-op structural rules, checked on the Graph as read, before any pass or lowering.
+
+TFLite's and TFLite Micro's Prepare functions refuse an op whose input or output count is
+wrong, whose builtin options table is missing where the kernel needs it (both read a missing
+or wrong-type table as all zeros: stride 0, padding SAME, beta 0), whose enum fields are out
+of range, or whose index tensors (axes, sizes, shapes, paddings) have a type they do not read.
+edgeconv refuses the same models, one line naming the op and the rule. What an op computes
+(shapes, scales, the quantization each kernel needs) is checked where it is lowered
+(edgeconv/ops); passes fold the Keras converter's constant shape subgraphs only after this.
+
+The rules were found by editing one field of a one-op model and asking both references; a
+rule is stricter than a reference only where edgeconv cannot compute what that reference
+computes (say CONV_2D without options: TFLite Micro runs it with stride 0).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .ir import Graph, ModelError, Op
+
+PADDINGS = {0: "SAME", 1: "VALID"}
+ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+WEIGHTS_FORMATS = {0: "DEFAULT", 1: "SHUFFLED4x16INT8"}
+INT32 = ("int32",)
+INT32_OR_64 = ("int32", "int64")
+
+
+@dataclass(frozen=True)
+class OpRule:
+    """What TFLite's Prepare requires of one builtin op's structure."""
+
+    inputs: tuple[int, int | None]  # least and most inputs (None: any number)
+    options: str = ""  # the BuiltinOptions table TFLite parses for the op ("" if none)
+    options_required: bool = False  # TFLite's zeroed defaults make the op invalid or different
+    optional: tuple[int, ...] = ()  # input positions that may be omitted (-1)
+    index_types: tuple[tuple[int, tuple[str, ...]], ...] = ()  # (position, types TFLite reads there)
+    outputs: int = 1
+    four_d: tuple[int, ...] = ()  # input positions TFLite requires 4-D (NHWC); the output too if any
+
+
+RULES: dict[str, OpRule] = {
+    "CONV_2D": OpRule((2, 3), "Conv2DOptions", True, optional=(2,), four_d=(0, 1)),
+    "DEPTHWISE_CONV_2D": OpRule((2, 3), "DepthwiseConv2DOptions", True, optional=(2,), four_d=(0, 1)),
+    "FULLY_CONNECTED": OpRule((2, 3), "FullyConnectedOptions", optional=(2,)),
+    "AVERAGE_POOL_2D": OpRule((1, 1), "Pool2DOptions", True, four_d=(0,)),
+    "MAX_POOL_2D": OpRule((1, 1), "Pool2DOptions", True, four_d=(0,)),
+    "ADD": OpRule((2, 2), "AddOptions"),
+    "SUB": OpRule((2, 2), "SubOptions"),
+    "MUL": OpRule((2, 2), "MulOptions"),
+    "MAXIMUM": OpRule((2, 2), "MaximumMinimumOptions"),
+    "MINIMUM": OpRule((2, 2), "MaximumMinimumOptions"),
+    "CONCATENATION": OpRule((1, None), "ConcatenationOptions"),
+    # Without SoftmaxOptions beta is 0: both references abort in Prepare.
+    "SOFTMAX": OpRule((1, 1), "SoftmaxOptions", True),
+    "LOGISTIC": OpRule((1, 1)),
+    "TANH": OpRule((1, 1)),
+    "RELU": OpRule((1, 1)),
+    "RELU6": OpRule((1, 1)),
+    "HARD_SWISH": OpRule((1, 1), "HardSwishOptions"),
+    "LEAKY_RELU": OpRule((1, 1), "LeakyReluOptions"),
+    "PRELU": OpRule((2, 2)),
+    "QUANTIZE": OpRule((1, 1), "QuantizeOptions"),
+    "DEQUANTIZE": OpRule((1, 1), "DequantizeOptions"),
+    "RESHAPE": OpRule((1, 2), "ReshapeOptions", optional=(1,), index_types=((1, INT32_OR_64),)),
+    "SQUEEZE": OpRule((1, 1), "SqueezeOptions"),
+    "EXPAND_DIMS": OpRule((2, 2), "ExpandDimsOptions", index_types=((1, INT32_OR_64),)),
+    "MEAN": OpRule((2, 2), "ReducerOptions", index_types=((1, INT32),)),
+    # TFLite's PAD also takes a third constant-value input; edgeconv pads PAD with the zero
+    # point, so a PAD with three inputs is refused rather than given other semantics.
+    "PAD": OpRule((2, 2), "PadOptions", index_types=((1, INT32_OR_64),)),
+    "PADV2": OpRule((2, 3), "PadV2Options", optional=(2,), index_types=((1, INT32_OR_64),)),
+    "TRANSPOSE": OpRule((2, 2), "TransposeOptions", index_types=((1, INT32_OR_64),)),
+    "RESIZE_BILINEAR": OpRule((2, 2), "ResizeBilinearOptions", index_types=((1, INT32),), four_d=(0,)),
+    "RESIZE_NEAREST_NEIGHBOR": OpRule((2, 2), "ResizeNearestNeighborOptions", index_types=((1, INT32),),
+                                      four_d=(0,)),
+    "SPACE_TO_BATCH_ND": OpRule((3, 3), "SpaceToBatchNDOptions", index_types=((1, INT32), (2, INT32))),
+    "BATCH_TO_SPACE_ND": OpRule((3, 3), "BatchToSpaceNDOptions", index_types=((1, INT32), (2, INT32))),
+}
+
+# Option fields that are enums in the schema: (field, allowed values).
+_ENUMS = {
+    "padding": PADDINGS,
+    "fused_activation_function": ACTIVATIONS,
+    "weights_format": WEIGHTS_FORMATS,
+}
+# Option fields that must be at least 1, per options table.
+_POSITIVE = {
+    "Conv2DOptions": ("stride_h", "stride_w", "dilation_h_factor", "dilation_w_factor"),
+    "DepthwiseConv2DOptions": ("stride_h", "stride_w", "dilation_h_factor", "dilation_w_factor"),
+    "Pool2DOptions": ("stride_h", "stride_w", "filter_height", "filter_width"),
+}
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def check_op(graph: Graph, op: Op) -> None:
+    """Refuse `op` if TFLite's Prepare would; ops without a rule are left to the passes and
+    to lower_op, which refuses what it cannot compile."""
+    rule = RULES.get(op.opcode)
+    if rule is None:
+        return
+    where = op.describe(graph) if op.outputs and op.outputs[0] in graph.tensors else f"op {op.index} {op.opcode}"
+
+    def refuse(message: str) -> ModelError:
+        return ModelError(f"{where}: {message}")
+
+    least, most = rule.inputs
+    n_in = len(op.inputs)
+    if n_in < least or (most is not None and n_in > most):
+        expected = (f"{least}" if least == most else f"{least} or {most}" if most == least + 1
+                    else f"{least} to {most}" if most is not None else f"at least {least}")
+        raise refuse(f"has {_count(n_in, 'input')}; TFLite's {op.opcode} takes {expected}")
+    if len(op.outputs) != rule.outputs:
+        raise refuse(f"has {_count(len(op.outputs), 'output')}; TFLite's {op.opcode} has {rule.outputs}")
+    for position, t in enumerate(op.inputs):
+        if t < 0 and position not in rule.optional:
+            raise refuse(f"input {position} is omitted (-1), but {op.opcode} needs it")
+
+    if op.options_type and op.options_type != rule.options:
+        takes = f"takes {rule.options}" if rule.options else "takes no options"
+        raise refuse(f"has builtin options of type {op.options_type}, but {op.opcode} {takes} "
+                     "(TFLite would read it as missing)")
+    if rule.options_required and not op.options_type:
+        zeroed = "beta" if op.opcode == "SOFTMAX" else "strides"
+        raise refuse(f"has no {rule.options}; TFLite needs them (without them it reads {zeroed} 0)")
+    if op.options_type:
+        _check_option_values(op, rule, refuse)
+
+    for position, allowed in rule.index_types:
+        if position < n_in and op.inputs[position] >= 0:
+            t = graph.tensors[op.inputs[position]]
+            if t.dtype not in allowed:
+                raise refuse(f"input {position} {t.describe()} has type {t.dtype.upper()}; TFLite's {op.opcode} "
+                             f"reads {' or '.join(a.upper() for a in allowed)} there")
+
+    shaped = [(f"input {p}", op.inputs[p]) for p in rule.four_d if p < n_in and op.inputs[p] >= 0]
+    if rule.four_d:
+        shaped.append(("output", op.outputs[0]))
+    for what, index in shaped:
+        t = graph.tensors[index]
+        if len(t.shape) != 4:
+            raise refuse(f"{what} {t.describe()} has shape {list(t.shape)}; TFLite's {op.opcode} needs 4-D (NHWC)")
+
+    if op.opcode in _FILTER_OUTPUT_AXIS:
+        _check_bias_size(graph, op, refuse)
+    if op.opcode == "DEPTHWISE_CONV_2D":
+        _check_depth_multiplier(graph, op, refuse)
+    if op.opcode == "FULLY_CONNECTED":
+        _check_bias_scale(graph, op, refuse)
+    if op.opcode == "SQUEEZE":
+        _check_squeeze_dims(graph, op, refuse)
+
+
+# The filter dimension that counts output channels: the bias must hold one value for each.
+_FILTER_OUTPUT_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
+
+
+def _check_bias_size(graph: Graph, op: Op, refuse) -> None:
+    """TFLite: NumElements(bias) == SizeOfDimension(filter, out axis). (TFLite Micro does not
+    check, and reads past a short bias.)"""
+    if len(op.inputs) < 3 or op.inputs[2] < 0:
+        return
+    w, b = graph.tensors[op.inputs[1]], graph.tensors[op.inputs[2]]
+    axis = _FILTER_OUTPUT_AXIS[op.opcode]
+    if len(w.shape) <= axis:
+        return  # the lowering names the filter's shape
+    if b.size != w.shape[axis]:
+        raise refuse(f"bias {b.describe()} has {b.size} values but the filter {w.describe()} has "
+                     f"{w.shape[axis]} output channels")
+
+
+def _check_squeeze_dims(graph: Graph, op: Op, refuse) -> None:
+    """Both references: every squeeze_dims entry names an input dimension of size 1."""
+    x = graph.tensors[op.inputs[0]]
+    rank = len(x.shape)
+    for d in op.options.get("squeeze_dims", []) or []:
+        axis = int(d) + rank if int(d) < 0 else int(d)
+        if not 0 <= axis < rank or x.shape[axis] != 1:
+            raise refuse(f"squeeze_dims {int(d)} does not name a dimension of size 1 of input shape {list(x.shape)}")
+
+
+def _check_option_values(op: Op, rule: OpRule, refuse) -> None:
+    for field, names in _ENUMS.items():
+        if field in op.options:
+            value = int(op.options[field])
+            if value not in names:
+                raise refuse(f"{field} {value} is not a valid value (TFLite knows "
+                             f"{', '.join(f'{k} {v}' for k, v in names.items())})")
+    for field in _POSITIVE.get(rule.options, ()):
+        if int(op.options.get(field, 0)) < 1:
+            raise refuse(f"{field} is {int(op.options.get(field, 0))}; TFLite requires at least 1")
+    if op.opcode == "SOFTMAX":
+        beta = float(op.options.get("beta", 0.0))
+        if not math.isfinite(beta):
+            raise refuse(f"beta {beta} is not finite")
+
+
+def _check_depth_multiplier(graph: Graph, op: Op, refuse) -> None:
+    """TFLite's depthwise kernels loop over depth_multiplier outputs per input channel, so an
+    option that disagrees with the weights computes garbage (both references run it)."""
+    x, w = graph.tensors.get(op.inputs[0]), graph.tensors.get(op.inputs[1])
+    if x is None or w is None or len(x.shape) != 4 or len(w.shape) != 4:
+        return  # the lowering names the shape problem
+    in_c, out_c = x.shape[3], w.shape[3]
+    dm = int(op.options.get("depth_multiplier", 0))
+    if dm * in_c != out_c:
+        raise refuse(f"depth_multiplier {dm} does not match the channels: {in_c} input channels and "
+                     f"{out_c} filter channels need {out_c // in_c if in_c and out_c % in_c == 0 else 'a whole number'}")
+
+
+def _check_bias_scale(graph: Graph, op: Op, refuse) -> None:
+    """GetQuantizedConvolutionMultipler, which both references run for per-tensor
+    FULLY_CONNECTED: |float32(s_in * s_w) - s_bias| / s_out must be at most 0.02."""
+    if len(op.inputs) < 3 or op.inputs[2] < 0:
+        return
+    x, w, b, y = (graph.tensors.get(i) for i in (op.inputs[0], op.inputs[1], op.inputs[2], op.outputs[0]))
+    if any(t is None or t.quant is None for t in (x, w, b, y)) or w.quant.per_channel:
+        return
+    product = float(np.float32(x.quant.s) * np.float32(w.quant.s))
+    diff = abs(product - float(b.quant.s))
+    if diff / float(y.quant.s) > 0.02:
+        raise refuse(f"bias {b.describe()} has scale {b.quant.s:g}, but input scale x weight scale is "
+                     f"{product:g}; TFLite requires them to differ by at most 2% of the output scale")
+
+
+def check_ops(graph: Graph) -> Graph:
+    """Check every op of the graph as read; returns it unchanged."""
+    for op in graph.ops:
+        check_op(graph, op)
+    return graph
