@@ -12,7 +12,7 @@ import numpy as np
 from quantize.fixedpoint import quantize_multiplier
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
-from .ranges import check_requantize, check_spatial_indices
+from .ranges import check_requantize, check_spatial_indices, require_tflite_int16
 from .base import (
     int8_io,
     CArray,
@@ -115,6 +115,8 @@ def _spatial(graph: Graph, op: Op, x: Tensor, y: Tensor, k_h: int, k_w: int) -> 
         raise fail(graph, op, f"output is {out_h}x{out_w} but the input, kernel and stride give {eh}x{ew}")
     pad_h = same_padding(in_h, k_h, sh, dh, out_h) if padding == 0 else 0
     pad_w = same_padding(in_w, k_w, sw, dw, out_w) if padding == 0 else 0
+    require_tflite_int16(graph, op, **{"stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw,
+                                       "padding_h": pad_h, "padding_w": pad_w})
     check_spatial_indices(graph, op, in_h, in_w, out_h, out_w, k_h, k_w, sh, sw, dh, dw, pad_h, pad_w)
     return dict(stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_h=pad_h, pad_w=pad_w)
 
@@ -190,6 +192,7 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
     if y.shape[3] != out_c or out_c % in_c:
         raise fail(graph, op, f"output channels {y.shape[3]} / weights {list(w.shape)} do not fit input channels {in_c}")
     multiplier = out_c // in_c
+    require_tflite_int16(graph, op, **{"depth multiplier": multiplier})
     geometry = _spatial(graph, op, x, y, k_h, k_w)
     w_scales = w.quant.scale if w.quant.per_channel else (w.quant.s,) * out_c
     mult, shift = _conv_multipliers(x.quant.s, w_scales, y.quant.s)

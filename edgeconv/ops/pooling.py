@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ir import Graph, Op
 from .base import int8_io, Kernel, conv_output_size, fail, fused_activation_range, lowering, same_padding
-from .ranges import INT32_MAX, check_spatial_indices
+from .ranges import INT32_MAX, check_spatial_indices, require_tflite_int16
 
 
 # The largest window count with 128 * count + count // 2 <= INT32_MAX.
@@ -34,6 +34,7 @@ def lower_pool(graph: Graph, op: Op) -> Kernel:
     is_avg = op.opcode == "AVERAGE_POOL_2D"
     pad_h = same_padding(in_h, k_h, sh, 1, out_h) if padding == 0 else 0
     pad_w = same_padding(in_w, k_w, sw, 1, out_w) if padding == 0 else 0
+    require_tflite_int16(graph, op, padding_h=pad_h, padding_w=pad_w)
     check_spatial_indices(graph, op, in_h, in_w, out_h, out_w, k_h, k_w, sh, sw, 1, 1, pad_h, pad_w)
     if is_avg:
         # ec_avg_pool_s8 sums a window of int8 values in an int32 and rounds the sum half away

@@ -27,6 +27,22 @@ def require_int32(graph: Graph, op: Op, **steps: int) -> None:
                                   "kernel's arithmetic would overflow")
 
 
+INT16_MAX = (1 << 15) - 1
+
+
+def require_tflite_int16(graph: Graph, op: Op, **params: int) -> None:
+    """Refuse the op unless each named parameter fits int16_t.
+
+    TFLite's ConvParams, DepthwiseParams and PoolParams hold padding (and, for convolutions,
+    stride, dilation and depth multiplier) in int16_t fields: a larger value is silently
+    truncated there, and TFLite Micro computes another operation than the model describes
+    (with dilation 2^20 it runs dilation 0). No such model is meaningful, so none is accepted."""
+    for what, value in params.items():
+        if int(value) > INT16_MAX:
+            raise fail(graph, op, f"its {what} {int(value):,} exceeds 32767: TFLite keeps it in an int16_t "
+                                  "and would compute a different operation")
+
+
 def requantized_bound(worst_abs: int, multiplier: int, shift: int) -> int:
     """The largest |ec_requantize(x, multiplier, shift)| over |x| <= worst_abs.
 
