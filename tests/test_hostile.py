@@ -78,6 +78,85 @@ def _opcode(m, sg):
     sg.operators[3].opcodeIndex = 999
 
 
+def _conv_options(edit):
+    """An edit of the first op's (a CONV_2D's) builtin options."""
+    def apply(m, sg):
+        edit(sg.operators[0])
+    return apply
+
+
+def _no_options(op):
+    op.builtinOptionsType, op.builtinOptions = 0, None
+
+
+def _wrong_options(op):
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.Pool2DOptions, schema.Pool2DOptionsT()
+
+
+def _padding(op):
+    op.builtinOptions.padding = 7
+
+
+def _extra_input(op):
+    op.inputs = np.append(op.inputs, op.inputs[0]).astype(np.int32)
+
+
+def _extra_output(m, sg):
+    import copy
+
+    op = sg.operators[0]
+    extra = copy.deepcopy(sg.tensors[op.outputs[0]])
+    extra.name = b"extra"
+    sg.tensors.append(extra)
+    op.outputs = np.append(op.outputs, len(sg.tensors) - 1).astype(np.int32)
+
+
+def _version(m, sg):
+    m.version = 2
+
+
+def _buffer_zero(m, sg):
+    m.buffers[0].data = np.array([1, 2, 3, 4], dtype=np.uint8)
+
+
+def _variable_weights(m, sg):
+    sg.tensors[sg.operators[0].inputs[1]].isVariable = True
+
+
+def _sparse_weights(m, sg):
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    w = sg.tensors[sg.operators[0].inputs[1]]
+    sparsity = schema.SparsityParametersT()
+    sparsity.traversalOrder = np.arange(len(w.shape), dtype=np.int32)
+    sparsity.dimMetadata = []
+    for size in w.shape:
+        d = schema.DimensionMetadataT()
+        d.format, d.denseSize = 0, int(size)
+        sparsity.dimMetadata.append(d)
+    w.sparsity = sparsity
+
+
+def _constant_input(m, sg):
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    x = sg.tensors[sg.inputs[0]]
+    buf = schema.BufferT()
+    buf.data = np.zeros(int(np.prod(x.shape)), dtype=np.uint8)
+    m.buffers.append(buf)
+    x.buffer = len(m.buffers) - 1
+
+
+def _bias_scale(m, sg):
+    """KWS's last op is its FULLY_CONNECTED (per-tensor weights): a bias scale 100x off."""
+    code = lambda op: max(m.operatorCodes[op.opcodeIndex].builtinCode, m.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)  # noqa: E731
+    fc = next(op for op in sg.operators if code(op) == 9)
+    b = sg.tensors[fc.inputs[2]]
+    b.quantization.scale = np.array(b.quantization.scale, dtype=np.float32) * 100
+
+
 CASES = {
     "buffer out of range": (_buffer, ["refers to buffer 100000", "tensor"]),
     "tensor index out of range": (_tensor_index, ["op 2", "refers to tensor 100000"]),
@@ -91,6 +170,17 @@ CASES = {
     "scale zero": (_scale(0.0), ["scale <= 0"]),
     "scale negative": (_scale(-0.5), ["scale <= 0"]),
     "per-axis length mismatch": (_axis_mismatch, ["64 quantization scales but 3 zero points"]),
+    "conv options missing": (_conv_options(_no_options), ["op 0 CONV_2D", "has no Conv2DOptions"]),
+    "conv options of another type": (_conv_options(_wrong_options), ["op 0 CONV_2D", "Pool2DOptions"]),
+    "padding out of range": (_conv_options(_padding), ["op 0 CONV_2D", "padding 7 is not a valid value"]),
+    "extra input": (_conv_options(_extra_input), ["op 0 CONV_2D", "has 4 inputs"]),
+    "extra output": (_extra_output, ["op 0 CONV_2D", "has 2 outputs"]),
+    "schema version": (_version, ["schema version 2"]),
+    "non-empty buffer 0": (_buffer_zero, ["buffer 0 holds 4 bytes"]),
+    "is_variable weights": (_variable_weights, ["tensor 1", "is_variable"]),
+    "sparse weights": (_sparse_weights, ["tensor 1", "sparse"]),
+    "constant graph input": (_constant_input, ["model input tensor 0", "is a constant"]),
+    "bias scale off": (_bias_scale, ["FULLY_CONNECTED", "bias", "2% of the output scale"]),
 }
 
 

@@ -379,3 +379,26 @@ def test_lowering_safety_net_hides_python_names(monkeypatch):
     monkeypatch.setitem(base.LOWERINGS, "CONV_2D", broken)
     message = refused(conv(), "op 0 CONV_2D", "malformed op")
     assert "-1" not in message
+
+
+@pytest.mark.parametrize("name,size", [("CONV_2D", 1), ("CONV_2D", 2), ("FULLY_CONNECTED", 1)])
+def test_bias_size_must_match_output_channels(name, size):
+    # TFLite: NumElements(bias) != SizeOfDimension(filter, 0); TFLite Micro reads past it.
+    m = MODELS[name]()
+    b = m.tensor(2)
+    b.shape = np.array([size], np.int32)
+    m.model.buffers[b.buffer].data = np.frombuffer(np.arange(size, dtype=np.int32).tobytes(), np.uint8)
+    b.quantization.scale = b.quantization.scale[:size]
+    b.quantization.zeroPoint = b.quantization.zeroPoint[:size]
+    refused(m, f"op 0 {name}", f"has {size} values", "output channels")
+
+
+@pytest.mark.parametrize("dims", [[7], [1], [-1]])
+def test_squeeze_dims_must_name_a_size_1_dimension(dims):
+    # Both references: "input_dims->data[current] == 1 was not true".
+    m = OneOp(OP.SQUEEZE, [1, 4], [4], _options("SqueezeOptions", squeezeDims=dims))
+    refused(m, "op 0 SQUEEZE", f"squeeze_dims {dims[0]}")
+
+
+def test_squeeze_of_size_1_dimension_compiles():
+    compiles(OneOp(OP.SQUEEZE, [1, 4], [4], _options("SqueezeOptions", squeezeDims=[-2])))
