@@ -146,11 +146,19 @@ def _signals() -> Dataset:
     return make_signals()
 
 
+def _reason(exc: Exception) -> str:
+    """A library's error as a short phrase, without Python's exception class names."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    text = " ".join(str(exc).split())[:200]
+    return text or "unreadable"
+
+
 def _npz(path: Path) -> Dataset:
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as exc:
-        raise DataError(f"{path}: cannot read as .npz ({type(exc).__name__}: {exc})") from None
+        raise DataError(f"{path}: cannot read as .npz ({_reason(exc)})") from None
     if not hasattr(data, "files"):
         raise DataError(f"{path}: not an .npz archive")
     missing = [k for k in ("x", "y") if k not in data.files]
@@ -187,7 +195,7 @@ def _image_folder(path: Path) -> Dataset:
                     im = im.resize(size, Image.BILINEAR)
                 arr = np.asarray(im, dtype=np.float32) / 255.0
         except Exception as exc:
-            raise DataError(f"{f}: cannot read image ({type(exc).__name__}: {exc})") from None
+            raise DataError(f"{f}: cannot read image ({_reason(exc)})") from None
         xs.append(arr[..., None] if arr.ndim == 2 else arr)
         ys.append(label)
     x, y = check_data(np.stack(xs), np.array(ys), str(path))

@@ -305,3 +305,46 @@ def test_validate_inputs_file(shared_models, tmp_path):
     proc = run("validate", KWS, "--samples", "0", "--inputs", tmp_path / "x.npy", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["samples"] == 4
+
+
+def _main_in_process(monkeypatch, capsys, args, failure):
+    """Run the CLI in this process with compile_file replaced by one that raises `failure`."""
+    import pytest as _pytest
+
+    from edgeconv import cli, compiler
+
+    def broken(*a, **k):
+        raise failure
+
+    monkeypatch.setattr(compiler, "compile_file", broken)
+    monkeypatch.delenv("EDGECONV_DEBUG", raising=False)
+    import signal as _signal
+
+    handlers = {s: _signal.getsignal(s) for s in (_signal.SIGINT, _signal.SIGTERM)}
+    try:
+        with _pytest.raises(SystemExit) as info:
+            cli.main(args)
+    finally:
+        for s, h in handlers.items():
+            _signal.signal(s, h)
+    return info.value.code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_unexpected_error_is_one_line_without_class_name(monkeypatch, capsys, tmp_path):
+    code, lines = _main_in_process(monkeypatch, capsys, ["compile", str(KWS), "-o", str(tmp_path / "o")],
+                                   KeyError("weights"))
+    assert code == 2 and len(lines) == 1
+    assert lines[0] == ("edgeconv: internal error: 'weights'; please report it "
+                        "(EDGECONV_DEBUG=1 shows the traceback)")
+    assert "KeyError" not in lines[0]
+
+
+def test_os_error_is_a_sentence_about_the_path(monkeypatch, capsys, tmp_path):
+    import errno
+
+    failure = PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "o" / "kws.c"))
+    code, lines = _main_in_process(monkeypatch, capsys, ["compile", str(KWS), "-o", str(tmp_path / "o")], failure)
+    assert code == 2 and lines == [f"edgeconv: error: {tmp_path / 'o' / 'kws.c'}: permission denied"]
+    failure = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "o"))
+    code, lines = _main_in_process(monkeypatch, capsys, ["compile", str(KWS), "-o", str(tmp_path / "o")], failure)
+    assert lines == [f"edgeconv: error: {tmp_path / 'o'}: no space left on the device"]
