@@ -232,6 +232,8 @@ CASES = [
     Case("maximum-broadcast", "MAXIMUM", [T((2, 1, 3, 1, 2, 1)), T((1, 4, 1, 5, 1, 3))], [T((2, 4, 3, 5, 2, 3))],
          ("MaximumMinimumOptions", {})),
     Case("minimum-broadcast", "MINIMUM", [T((7, 1)), T((9,))], [T((7, 9))], ("MaximumMinimumOptions", {})),
+    Case("minimum-4m-elements", "MINIMUM", [T((2, 1024, 1)), T((1, 1, 2048))], [T((2, 1024, 2048))],
+         ("MaximumMinimumOptions", {})),
     # Shape ops at their edges.
     Case("concatenation-zp-127", "CONCATENATION", [T((2, 3, 4), zp=127), T((2, 1, 4), zp=127), T((2, 5, 4), zp=127)],
          [T((2, 9, 4), zp=127)], ("ConcatenationOptions", {"axis": -2})),
