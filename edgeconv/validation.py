@@ -461,18 +461,21 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs) ->
                 results[name] = live[name].finish_run()
             except ReferenceFailed as exc:
                 failed[name] = exc
-        for name, exc in failed.items():
-            live.pop(name).close()
-            line = f"{exc} at sample {number} of {total} ({sample.origin})"
-            failures.append(line)
-            status[name] = f"{exc.reason} at sample {number} of {total}"
+        if failed:
+            for name, exc in failed.items():
+                live.pop(name).close()
+                failures.append(f"{exc} at sample {number} of {total} ({sample.origin})")
+                status[name] = f"{exc.reason} at sample {number} of {total}"
+            what = " and ".join(str(exc) for exc in failed.values())
+            line = f"{what} at sample {number} of {total} ({sample.origin})"
             usable = [k for k in live if not (k == "tflm" and undefined)]
             if not usable:
-                alone = "no other reference runs this model" if not live else "TFLite Micro's output is undefined for this model"
-                raise ModelError(f"{label}: {line}; {alone}, so there is nothing left to compare with") from None
-            if name == oracle:
-                oracle = usable[0]
-                before = f"; {TITLES[name]} was compared on the {number - 1} before" if number > 1 else ""
+                alone = ("no other reference runs this model" if len(refs) == 1 else
+                         "TFLite Micro's output is undefined for this model" if live else "neither reference is left")
+                raise ModelError(f"{label}: {line}; {alone}: nothing to compare with")
+            if oracle in failed:
+                lost, oracle = oracle, usable[0]
+                before = f"; {TITLES[lost]} was compared on the {number - 1} before" if number > 1 else ""
                 notes.append(f"{line}: {TITLES[oracle]} is the oracle (it ran every sample{before})")
             else:
                 notes.append(f"{line}: {TITLES[oracle]} remains the oracle")

@@ -175,7 +175,34 @@ def test_crash_with_no_reference_left_is_exit_2(shared_models, monkeypatch):
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == ("edgeconv: error: kws_ref_model.tflite: TFLite Micro crashed with SIGSEGV at sample 1 of 3 "
-                             "(x.npy[0]); no other reference runs this model, so there is nothing left to compare with\n")
+                             "(x.npy[0]); no other reference runs this model: nothing to compare with\n")
+    assert worker_pids(os.getpid()) == []
+    assert [c for c in children(os.getpid()) if c[1] == "Z"] == []
+
+
+def softmax_1000() -> bytes:
+    """A converter-made 1000-class SOFTMAX head. On a flat input (all logits equal) both TFLite
+    Micro and TFLite's reference kernels stop on gemmlowp's assert (SIGABRT; see
+    c_runtime/ec_softmax.c); on random logits both run."""
+    import tensorflow as tf
+
+    from modelgen import cached_model, tflite_from_function
+
+    return cached_model({"suite": "validation", "op": "softmax", "depth": 1000},
+                        lambda: tflite_from_function(lambda x: tf.nn.softmax(x), [(1, 1000)], low=-1.0, high=1.0))
+
+
+def test_both_references_crashing_is_exit_2_in_one_line(tmp_path):
+    (tmp_path / "softmax.tflite").write_bytes(softmax_1000())
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, size=(3, 1, 1000)).astype(np.int8)
+    x[1] = 0  # flat logits: the second sample
+    np.save(tmp_path / "x.npy", x)
+    result = invoke("validate", tmp_path / "softmax.tflite", "--samples", "1", "--inputs", tmp_path / "x.npy")
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr == ("edgeconv: error: softmax.tflite: TFLite Micro crashed with SIGABRT and TFLite's reference "
+                             "crashed with SIGABRT at sample 2 of 4 (x.npy[1]); neither reference is left: nothing to compare with\n")
     assert worker_pids(os.getpid()) == []
     assert [c for c in children(os.getpid()) if c[1] == "Z"] == []
 
