@@ -1,8 +1,10 @@
 """Command line: edgeconv demo | train | quantize | compile | build | inspect | validate.
 
 Exit status: 0 success; 1 validation ran but the C is not bit-exact; 2 bad input (a one-line
-message naming the problem, no traceback, nothing half-written). EDGECONV_DEBUG=1 shows the
-traceback of an unexpected error.
+message naming the problem, no traceback, nothing half-written); 130/143 interrupted by
+SIGINT/SIGTERM (one line; the outputs were left as they were). Commands that write go through
+outputs.publish, so a user's file is never overwritten without --force. EDGECONV_DEBUG=1 shows
+the traceback of an unexpected error.
 """
 
 from __future__ import annotations

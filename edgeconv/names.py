@@ -116,7 +116,7 @@ def name_from_stem(stem: str) -> str:
     reason = reserved_reason(name)
     if reason is not None:
         raise ModelError(f"the model file's name gives the C name {name}, which is reserved ({reason}); "
-                         f"pass --name, e.g. --name {suggest(name)}")
+                         f"rename the file, or pass --name (compile, build), e.g. --name {suggest(name)}")
     return name
 
 
