@@ -10,10 +10,7 @@ plus room for an exception frame.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +18,7 @@ from pathlib import Path
 from .boards import Board, boards_dir, load_board
 from .compiler import CompiledModel, compile_file
 from .emitter import EmittedModel, emit
-from .hostbuild import WARNING_FLAGS
+from .hostbuild import WARNING_FLAGS, run_tool
 from .ir import ModelError
 from .names import comment_text
 from .outputs import FolderWrite, check_writable, publish, read_files
@@ -85,20 +82,9 @@ def linker_script(board: Board, stack_bytes: int) -> str:
 
 
 def _run(cmd: list[str], what: str, work: Path) -> None:
-    """Run a toolchain command with its temporary files inside `work` (TMPDIR), in its own
-    process group: if edgeconv is interrupted, the whole group gets SIGTERM (so the compiler
-    driver removes its files and its children stop) and is waited for."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TMPDIR": str(work)}, start_new_session=True)
-    try:
-        _, stderr = proc.communicate()
-    except BaseException:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        raise
+    """A toolchain command, its temporary files kept in `work` (see hostbuild.run_tool)."""
+    proc = run_tool(cmd, work)
+    stderr = proc.stderr
     if proc.returncode != 0:
         first = next((l for l in stderr.splitlines() if "error" in l), stderr.strip().splitlines()[:1])
         raise ModelError(f"{what} failed: {first if isinstance(first, str) else ' '.join(first)}")

@@ -14,6 +14,7 @@ import importlib.util
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -154,17 +155,32 @@ def compiler() -> str:
     return os.environ.get("CC") or load_board("host").cc
 
 
+def run_tool(cmd: list[str], work: Path) -> subprocess.CompletedProcess:
+    """Run a compiler or linker with its temporary files inside `work` (TMPDIR), in its own
+    process group: if edgeconv is interrupted meanwhile, the whole group gets SIGTERM (the
+    compiler driver then removes its files and stops its children) and is waited for, so
+    nothing is left behind outside the work folder its caller removes."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(work)}, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
 def compile_objects(src_dir: Path, obj_dir: Path, flags: list[str]) -> list[Path]:
     """Compile every .c in src_dir with `flags`; raise BuildError with the first diagnostic."""
     obj_dir.mkdir(parents=True, exist_ok=True)
     objects = []
     for c_file in sorted(src_dir.glob("*.c")):
         obj = obj_dir / (c_file.stem + ".o")
-        proc = subprocess.run(
-            [compiler(), *flags, "-I", str(src_dir), "-c", str(c_file), "-o", str(obj)],
-            capture_output=True,
-            text=True,
-        )
+        proc = run_tool([compiler(), *flags, "-I", str(src_dir), "-c", str(c_file), "-o", str(obj)], obj_dir)
         if proc.returncode != 0:
             raise BuildError(f"compiling {c_file.name} failed: {_first_error_text(proc.stderr)}")
         objects.append(obj)
