@@ -9,6 +9,7 @@ little-endian length followed by a pickle (numpy arrays travel as they are). Req
     ("run", inputs, n_outputs)           -> ("ok", [outputs])
     ("tensor", index)                    -> ("ok", array)
     ("arena_total",)                     -> ("ok", bytes)
+    ("unload",)                          -> (no answer) the model is dropped; a "load" may follow
     ("close",)                           -> the worker exits
 
 A Python error inside a request answers ("error", message). Anything C code prints goes to the
@@ -202,7 +203,11 @@ def serve(parent_pid: int) -> int:
             return 0
         verb, args = message[0], message[1:]
         try:
+            if verb == "unload":  # back to the pool: free the model now; no answer
+                oracle = None
+                continue
             if verb == "load":
+                oracle = None
                 try:
                     oracle = load_oracle(*args)
                     reply = ("ok", None)

@@ -3,11 +3,13 @@
 Never TFLite's optimized kernels or XNNPACK: they differ from the reference by several LSB.
 LiteRT is preferred; `tflite_runtime` is a fallback only where LiteRT is not installed.
 
-Each reference runs in its own worker process (`reference_worker.py`), started once per
-reference object and fed inputs over a pipe, so that a reference that crashes or hangs on a
-hostile model is reported (`ReferenceFailed`: which reference, which signal) instead of
-killing edgeconv. Workers end with their object (`close()`, `with`, garbage collection), at
-interpreter exit, and, on Linux, with the edgeconv process itself however it ends.
+Each reference runs in its own worker process (`reference_worker.py`), one per reference
+object, fed inputs over a pipe, so that a reference that crashes or hangs on a hostile model is
+reported (`ReferenceFailed`: which reference, which signal) instead of killing edgeconv. When
+the object is closed (`close()`, `with`, garbage collection) a healthy worker drops the model
+and waits in a small pool for the next reference of its kind in this process (a test suite
+validates hundreds of models); a crashed, hung or busy one is stopped and reaped. Every worker
+stops at interpreter exit and, on Linux, with the edgeconv process however it ends.
 """
 
 from __future__ import annotations
@@ -66,11 +68,72 @@ def signal_name(returncode: int) -> str:
     return f"exit status {returncode}"
 
 
+# Every worker this process started and has not stopped; idle ones wait in a pool per kind,
+# so that a process running many validations (a test suite) pays Python's and the reference's
+# start-up once, not per model. A worker is reused only by the process that started it.
 _LIVE: set[subprocess.Popen] = set()
-_LIVE_LOCK = threading.Lock()
+_IDLE: dict[str, list[subprocess.Popen]] = {}
+_LOCK = threading.Lock()
+MAX_IDLE_PER_KIND = 2
+
+
+def _spawn() -> subprocess.Popen:
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgeconv.reference_worker", str(os.getpid())],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True,
+    )
+    proc.owner = os.getpid()  # type: ignore[attr-defined]
+    with _LOCK:
+        _LIVE.add(proc)
+    return proc
+
+
+def _take(kind: str) -> subprocess.Popen:
+    """An idle worker of this kind, or a new one."""
+    while True:
+        with _LOCK:
+            idle = _IDLE.get(kind) or []
+            proc = idle.pop() if idle else None
+        if proc is None:
+            return _spawn()
+        if proc.poll() is None and getattr(proc, "owner", None) == os.getpid():
+            return proc
+        _stop(proc)
+
+
+def _release(kind: str, proc: subprocess.Popen) -> None:
+    """Back to the pool if it is healthy and there is room; else stopped."""
+    with _LOCK:
+        idle = _IDLE.setdefault(kind, [])
+        keep = proc.poll() is None and getattr(proc, "owner", None) == os.getpid() and len(idle) < MAX_IDLE_PER_KIND
+    if keep:
+        try:
+            write_message(proc.stdin.fileno(), ("unload",))
+        except (OSError, ValueError):
+            keep = False
+    if keep:
+        with _LOCK:
+            _IDLE[kind].append(proc)
+    else:
+        _stop(proc)
 
 
 def _stop(proc: subprocess.Popen) -> None:
+    with _LOCK:
+        _LIVE.discard(proc)
+        for idle in _IDLE.values():
+            if proc in idle:
+                idle.remove(proc)
+    if proc.poll() is None:
+        try:
+            write_message(proc.stdin.fileno(), ("close",))
+            proc.wait(timeout=2)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            pass
     if proc.poll() is None:
         proc.kill()
     try:
@@ -85,11 +148,24 @@ def _stop(proc: subprocess.Popen) -> None:
                 pass
 
 
+def stop_idle_workers() -> None:
+    """Stop the pooled idle workers (they also stop when this process exits, however it ends)."""
+    with _LOCK:
+        procs = [p for idle in _IDLE.values() for p in idle]
+    for proc in procs:
+        _stop(proc)
+
+
+def live_workers() -> list[int]:
+    """Process ids of the workers this process has started and not stopped (idle ones included)."""
+    with _LOCK:
+        return sorted(p.pid for p in _LIVE if getattr(p, "owner", None) == os.getpid())
+
+
 @atexit.register
 def _stop_all_workers() -> None:
-    with _LIVE_LOCK:
-        procs = list(_LIVE)
-        _LIVE.clear()
+    with _LOCK:
+        procs = [p for p in _LIVE if getattr(p, "owner", None) == os.getpid()]
     for proc in procs:
         _stop(proc)
 
@@ -105,17 +181,13 @@ class OutOfProcessReference:
         self.timeout = timeout
         self._proc: subprocess.Popen | None = None
         self._loaded = False
-        env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "edgeconv.reference_worker", str(os.getpid())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True,
-        )
-        with _LIVE_LOCK:
-            _LIVE.add(self._proc)
+        self._pending = False  # a request was sent and its answer not read
+        self._proc = _take(self.kind)
         try:
+            self._send(("load", self.kind, bytes(model_data), options or {}))
+        except ReferenceFailed:
+            # A pooled worker may have died since (its starting thread ended): one fresh try.
+            self._proc = _spawn()
             self._send(("load", self.kind, bytes(model_data), options or {}))
         except BaseException:
             self.close()
@@ -168,18 +240,14 @@ class OutOfProcessReference:
         return self._call(("arena_total",))
 
     def close(self) -> None:
+        """Give the worker back: to the pool when it is healthy and idle, else stopped."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        with _LIVE_LOCK:
-            _LIVE.discard(proc)
-        if proc.poll() is None:
-            try:
-                write_message(proc.stdin.fileno(), ("close",))
-                proc.wait(timeout=2)
-            except (OSError, ValueError, subprocess.TimeoutExpired):
-                pass
-        _stop(proc)
+        if self._pending or proc.poll() is not None:
+            _stop(proc)
+        else:
+            _release(self.kind, proc)
 
     def __enter__(self):
         return self
@@ -210,6 +278,7 @@ class OutOfProcessReference:
             write_message(self._proc.stdin.fileno(), message)
         except (BrokenPipeError, ConnectionResetError):
             raise self._died() from None
+        self._pending = True
 
     def _receive(self):
         if self._proc is None:
@@ -228,6 +297,7 @@ class OutOfProcessReference:
         body = read_exactly(fd, HEADER.unpack(header)[0]) if header is not None else None
         if body is None:
             raise self._died()
+        self._pending = False
         return pickle.loads(body)
 
     def _died(self) -> ReferenceFailed:

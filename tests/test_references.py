@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_MODELS
-from edgeconv.references import ReferenceFailed, ReferenceUnavailable, TflmReference, TfliteRefReference
+from edgeconv.references import (
+    ReferenceFailed,
+    ReferenceUnavailable,
+    TflmReference,
+    TfliteRefReference,
+    live_workers,
+    stop_idle_workers,
+)
 
 KWS = SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"
 PERSON = SHARED_MODELS / "tflite_micro" / "person_detect.tflite"
@@ -66,6 +73,16 @@ def children(parent: int) -> list[tuple[int, str]]:
     return out
 
 
+def assert_no_worker_left() -> None:
+    """Only idle pooled workers may remain after a validation; stopped, nothing is left: no
+    worker process and no zombie child."""
+    assert len(live_workers()) <= 4  # at most two idle per kind
+    stop_idle_workers()
+    assert live_workers() == []
+    assert worker_pids(os.getpid()) == []
+    assert [c for c in children(os.getpid()) if c[1] == "Z"] == []
+
+
 def sample() -> list[np.ndarray]:
     return [np.random.default_rng(3).integers(-128, 128, size=(1, 49, 10, 1)).astype(np.int8)]
 
@@ -79,15 +96,14 @@ def test_outputs_tensors_and_arena_as_in_process(shared_models):
         assert np.array_equal(a[0], b[0])
         assert tflm.arena_total() == 24272  # docs/ARCHITECTURE.md's figure for kws_ref_model
         assert ref.tensor(22).shape == (1, 25, 5, 64)  # every tensor kept
-        pids = worker_pids(os.getpid())
-        assert len(pids) == 2
-    assert worker_pids(os.getpid()) == []
+        assert {tflm.pid, ref.pid} <= set(worker_pids(os.getpid()))
+    assert_no_worker_left()
 
 
 def test_refusal_is_reference_unavailable(shared_models):
     with pytest.raises(ReferenceUnavailable, match="TFLite refuses the model: quantized_dimension"):
         TfliteRefReference(PERSON.read_bytes())
-    assert worker_pids(os.getpid()) == []
+    assert_no_worker_left()
 
 
 def test_tflm_crash_is_one_line_naming_the_signal(shared_models):
@@ -131,3 +147,22 @@ def test_workers_die_with_a_killed_parent(shared_models, tmp_path):
     while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not Path(f"/proc/{worker}").exists(), "the worker outlived edgeconv"
+
+
+def test_a_healthy_worker_is_reused_and_a_crashed_one_is_not(shared_models):
+    stop_idle_workers()
+    first = TflmReference(KWS.read_bytes())
+    pid = first.pid
+    expected = first.run(sample(), 1)
+    first.close()
+    assert live_workers() == [pid]  # idle, waiting for the next model
+    second = TflmReference(KWS.read_bytes())
+    assert second.pid == pid
+    np.testing.assert_array_equal(second.run(sample(), 1)[0], expected[0])
+    second.close()
+    crashing = TflmReference(fc_weights_overrun())
+    assert crashing.pid == pid
+    with pytest.raises(ReferenceFailed, match="SIGSEGV"):
+        crashing.run(sample(), 1)
+    assert pid not in live_workers() and pid not in [p for p, _ in children(os.getpid())]
+    assert_no_worker_left()

@@ -63,7 +63,7 @@ import pytest
 from conftest import assert_refused, run_cli
 from edgeconv import validation
 from edgeconv.references import TflmReference, TfliteRefReference
-from test_references import children, fc_weights_overrun, worker_pids
+from test_references import assert_no_worker_left, fc_weights_overrun, worker_pids
 
 AD01 = SHARED_MODELS / "mlcommons_tiny" / "ad01_int8.tflite"
 
@@ -165,7 +165,7 @@ def test_crash_of_tflm_is_one_line_and_tflite_ref_carries_on(shared_models, monk
     report = json.loads(invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(1), "--json").stdout)
     assert report["oracle"] == "tflite_ref" and report["references"] == ["tflite_ref"]
     assert report["reference_failures"] == ["TFLite Micro crashed with SIGSEGV at sample 1 of 3 (x.npy[0])"]
-    assert worker_pids(os.getpid()) == []
+    assert_no_worker_left()
 
 
 def test_crash_with_no_reference_left_is_exit_2(shared_models, monkeypatch):
@@ -176,8 +176,7 @@ def test_crash_with_no_reference_left_is_exit_2(shared_models, monkeypatch):
     assert result.stdout == ""
     assert result.stderr == ("edgeconv: error: kws_ref_model.tflite: TFLite Micro crashed with SIGSEGV at sample 1 of 3 "
                              "(x.npy[0]); no other reference runs this model: nothing to compare with\n")
-    assert worker_pids(os.getpid()) == []
-    assert [c for c in children(os.getpid()) if c[1] == "Z"] == []
+    assert_no_worker_left()
 
 
 def softmax_1000() -> bytes:
@@ -203,8 +202,7 @@ def test_both_references_crashing_is_exit_2_in_one_line(tmp_path):
     assert result.stdout == ""
     assert result.stderr == ("edgeconv: error: softmax.tflite: TFLite Micro crashed with SIGABRT and TFLite's reference "
                              "crashed with SIGABRT at sample 2 of 4 (x.npy[1]); neither reference is left: nothing to compare with\n")
-    assert worker_pids(os.getpid()) == []
-    assert [c for c in children(os.getpid()) if c[1] == "Z"] == []
+    assert_no_worker_left()
 
 
 # --- zero samples and bad --inputs ------------------------------------------------------------------
@@ -322,4 +320,4 @@ def test_interrupted_validate_leaves_no_worker(shared_models, sig):
 def test_no_worker_is_left_after_a_refusal(shared_models):
     with pytest.raises(validation.ModelError, match="no such inputs file"):
         validation.validate_file(KWS, samples=1, inputs_file="/nonexistent/x.npy")
-    assert worker_pids(os.getpid()) == []
+    assert_no_worker_left()
