@@ -404,3 +404,31 @@ def test_mean_over_many_values(tmp_path):
     # 4096 x 4097 values: -128 each sums below INT32_MIN, where TFLite's int32 sum wraps; the
     # C's wraps through uint32_t (defined) and equals it.
     assert assert_clean_and_equal_to_tflm(resized(reduce_model("mean"), 4096, 4097, window=False), tmp_path) == 4
+
+
+def test_pool_padding_beyond_int16_refused():
+    """SAME pooling with a 70000-wide filter over 4 columns pads 34999: TFLite truncates that to
+    int16_t."""
+
+    def edit(model, sg):
+        for op in _ops(model, sg, "AVERAGE_POOL_2D"):
+            o = op.builtinOptions
+            o.padding, o.filterHeight, o.filterWidth, o.strideH, o.strideW = 0, 1, 70000, 1, 1
+            sg.tensors[op.outputs[0]].shape = np.array([1, 4, 4, 1], dtype=np.int32)
+            sg.tensors[op.outputs[0]].shapeSignature = None
+
+    with pytest.raises(ModelError, match="AVERAGE_POOL_2D .*its padding_w 34,999 exceeds 32767"):
+        compile_bytes(edited(reduce_model("pool"), edit), "pool")
+
+
+def test_window_arithmetic_beyond_int32_refused():
+    """The int32 proof behind the int16 rule: a kernel span (k - 1) * dilation beyond int32."""
+    from edgeconv.ir import Graph, Op, Tensor
+    from edgeconv.ops.ranges import check_spatial_indices
+
+    graph = Graph("g", {0: Tensor(0, "x", (1, 4, 4, 1), "int8", None, None, False),
+                        1: Tensor(1, "y", (1, 4, 4, 1), "int8", None, None, False)},
+                  [Op(0, "CONV_2D", [0], [1])], [0], [1])
+    check_spatial_indices(graph, graph.ops[0], 4, 4, 4, 4, 3, 3, 1, 1, 1 << 29, 1, 1 << 29, 1)
+    with pytest.raises(ModelError, match=r"CONV_2D .*kernel span \(k_h - 1\) \* dilation_h = 2,147,483,648"):
+        check_spatial_indices(graph, graph.ops[0], 4, 4, 4, 4, 3, 3, 1, 1, 1 << 30, 1, 1 << 30, 1)
