@@ -206,7 +206,7 @@ def inspect_cmd(model: Path, board: str | None, as_json: bool) -> int:
 @main.command("validate")
 @_model_arg()
 @click.option("--samples", default=20, show_default=True, type=click.IntRange(0, 100000), help="Random inputs, in addition to shipped ones.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for the random inputs.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed for the random inputs.")
 @click.option("--inputs", "inputs_file", default=None, type=click.Path(path_type=Path),
               help=".npy (one input) or .npz (x0, x1, ...: one array per input) of samples along the first axis; "
                    "a sample's shape is the input's, or the input's without its leading batch dimension of 1. "

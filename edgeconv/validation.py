@@ -367,6 +367,8 @@ def validate_bytes(
 
 def _compare(data, label, samples, seed, extra_inputs, progress, board, refs) -> ValidationReport:
     stem = Path(label).stem
+    if seed < 0 or samples < 0:
+        raise ModelError(f"{label}: the seed and the number of random samples must be 0 or more (got {seed} and {samples})")
     model = compile_bytes(data, stem)
     specs = input_specs(model)
     if callable(extra_inputs):
