@@ -23,6 +23,7 @@ import os
 import secrets
 import signal
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -286,8 +287,17 @@ def publish(writes: list[FolderWrite], force: bool = False, protected: tuple[Pat
 
 
 def _commit(plans: list[_Plan]) -> None:
-    """The renames and deletions, with SIGINT/SIGTERM held until all are done; a signal that
-    arrived meanwhile is raised afterwards, saying the folders were fully written."""
+    """The renames and deletions, with SIGINT/SIGTERM held until all are done. The mask holds
+    them back from this thread; a handler that defers them (installed here when this is the
+    main thread, whatever handler the program had) covers a signal another thread received.
+    A signal that arrived meanwhile is acted on afterwards: Interrupted saying the folders
+    were fully written, or whatever the program's own handler does."""
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = {}
+    if on_main:
+        for sig in COMMIT_SIGNALS:
+            if signal.getsignal(sig) is not None:  # None: installed outside Python, left alone
+                previous[sig] = signal.signal(sig, _defer)
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, COMMIT_SIGNALS)
     _CommitState.active, _CommitState.deferred = True, []
     try:
@@ -306,10 +316,28 @@ def _commit(plans: list[_Plan]) -> None:
         # pthread_sigmask), while the commit still counts as active: they are deferred.
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         _CommitState.active = False
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if _CommitState.deferred:
-        exc = Interrupted(_CommitState.deferred[0])
-        exc.committed = [plan.write.folder for plan in plans]
+        _act_on(_CommitState.deferred[0], previous.get(_CommitState.deferred[0], raise_interrupted),
+                [plan.write.folder for plan in plans])
+
+
+def _defer(signum: int, frame) -> None:  # the signal handler during a commit
+    _CommitState.deferred.append(signum)
+
+
+def _act_on(signum: int, handler, committed: list[Path]) -> None:
+    """What the program would have done with the signal, now that the commit is complete."""
+    if handler is raise_interrupted:
+        exc = Interrupted(signum)
+        exc.committed = committed
         raise exc
+    if handler == signal.SIG_DFL:
+        os.kill(os.getpid(), signum)  # the default action (terminate), delivered now
+    elif callable(handler):
+        handler(signum, None)  # e.g. Python's SIGINT handler raises KeyboardInterrupt
+    # SIG_IGN: ignored, as before
 
 
 def read_files(folder: Path, names: list[str]) -> dict[str, bytes]:

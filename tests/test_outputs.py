@@ -270,3 +270,29 @@ def test_signal_during_build(shared_models, tmp_path, sig):
     _check_interrupted(proc, sig, out, before, complete)
     assert proc.returncode != 0, "the signal should have arrived while the cross-compiler ran"
     assert not temp_files(tmp_path / "proj") and not any(tmpdir.iterdir())
+
+
+def test_api_keyboard_interrupt_during_commit_comes_after_it(tmp_path, monkeypatch):
+    """Without the CLI's handlers (the Python API), a SIGINT in the middle of the renames still
+    waits for the commit, then raises Python's own KeyboardInterrupt."""
+    out = tmp_path / "out"
+    publish([FolderWrite(out, "compile:m", {"m.c": b"old c", "m.h": b"old h"})])
+    real_replace = os.replace
+    sent = []
+
+    def replace_and_signal(src, dst):
+        if not sent:
+            sent.append(dst)
+            os.kill(os.getpid(), signal.SIGINT)
+        real_replace(src, dst)
+
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        monkeypatch.setattr(outputs.os, "replace", replace_and_signal)
+        with pytest.raises(KeyboardInterrupt):
+            publish([FolderWrite(out, "compile:m", {"m.c": b"new c", "m.h": b"new h"})])
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert sent and (out / "m.c").read_bytes() == b"new c" and (out / "m.h").read_bytes() == b"new h"
+    assert not temp_files(tmp_path)
