@@ -191,6 +191,30 @@ def _conv_dilated() -> bytes:
     return n.finish([x], [y])
 
 
+def _conv_grouped() -> bytes:
+    rng = np.random.default_rng(5)
+    n = Net()
+    x = n.tensor("input", [1, 4, 4, 4], scale=0.05, zp=1)
+    ws = np.array([0.02, 0.01, 0.03, 0.02], dtype=np.float32)
+    w = n.tensor("weights", [4, 3, 3, 2], scale=ws, zp=[0] * 4, data=_rng_int8(rng, (4, 3, 3, 2)), axis=0)
+    b = n.tensor("bias", [4], "int32", scale=np.float32(0.05) * ws, zp=[0] * 4, data=rng.integers(-99, 99, 4))
+    y = n.tensor("output", [1, 4, 4, 4], scale=0.1, zp=0)
+    n.op("CONV_2D", [x, w, b], [y], padding=SAME, strideW=1, strideH=1, fusedActivationFunction=0,
+         dilationWFactor=1, dilationHFactor=1)
+    return n.finish([x], [y])
+
+
+def _fully_connected_3d() -> bytes:
+    rng = np.random.default_rng(6)
+    n = Net()
+    x = n.tensor("input", [1, 3, 8], scale=0.04, zp=2)
+    w = n.tensor("weights", [5, 8], scale=[0.02, 0.01, 0.03, 0.02, 0.05], zp=[0] * 5, data=_rng_int8(rng, (5, 8)),
+                 axis=0)
+    y = n.tensor("output", [1, 3, 5], scale=0.05, zp=-3)
+    n.op("FULLY_CONNECTED", [x, w, -1], [y], fusedActivationFunction=3, keepNumDims=True)
+    return n.finish([x], [y])
+
+
 def _depthwise() -> bytes:
     rng = np.random.default_rng(3)
     n = Net()
@@ -379,6 +403,22 @@ def _requantize() -> bytes:
     return n.finish([x], [y])
 
 
+def _quantize_uint8() -> bytes:
+    n = Net()
+    x = n.tensor("input", [1, 8], "uint8", scale=0.03, zp=128)
+    y = n.tensor("output", [1, 8], scale=0.03, zp=0)
+    n.op("QUANTIZE", [x], [y])
+    return n.finish([x], [y])
+
+
+def _quantize_to_uint8() -> bytes:
+    n = Net()
+    x = n.tensor("input", [1, 8], scale=0.03, zp=-2)
+    y = n.tensor("output", [1, 8], "uint8", scale=0.04, zp=130)
+    n.op("QUANTIZE", [x], [y])
+    return n.finish([x], [y])
+
+
 def _dequantize() -> bytes:
     n = Net()
     x = n.tensor("input", [1, 8], scale=0.03, zp=-6)
@@ -390,8 +430,10 @@ def _dequantize() -> bytes:
 BASES: dict[str, Callable[[], bytes]] = {
     "conv": _conv,
     "conv_dilated": _conv_dilated,
+    "conv_grouped": _conv_grouped,
     "depthwise": _depthwise,
     "fully_connected": _fully_connected,
+    "fully_connected_3d": _fully_connected_3d,
     "avg_pool": _pool("AVERAGE_POOL_2D"),
     "max_pool": _pool("MAX_POOL_2D"),
     "softmax": _softmax,
@@ -421,6 +463,8 @@ BASES: dict[str, Callable[[], bytes]] = {
     "prelu": _prelu,
     "quantize": _quantize_float,
     "requantize": _requantize,
+    "quantize_uint8": _quantize_uint8,
+    "quantize_to_uint8": _quantize_to_uint8,
     "dequantize": _dequantize,
 }
 
@@ -762,6 +806,30 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Any, Callable]]:
             return edit
         for how in ("empty", "truncated", "one_short", "extra", "min", "max", "zero", "m1", "one", "first_huge"):
             out.append(("buffer.data", how, None, data_edit(how)))
+        old = np.frombuffer(np.array(m.buffers[t.buffer].data, np.uint8).tobytes(), dtype=NUMPY_OF.get(tname, np.int8))
+        # the same values in another type (a well-formed buffer: the type rule itself is tested)
+        for ty in ("INT64", "INT32", "INT16", "INT8", "UINT8", "FLOAT32"):
+            if ty != tname:
+                def retype(m, i=ti, ty=ty, old=old):
+                    t2 = m.subgraphs[0].tensors[i]
+                    t2.type = getattr(s.TensorType, ty)
+                    vals = old.astype(np.float64).clip(np.iinfo(NUMPY_OF[ty]).min, np.iinfo(NUMPY_OF[ty]).max) \
+                        if ty != "FLOAT32" else old.astype(np.float64)
+                    m.buffers[t2.buffer].data = np.frombuffer(vals.astype(NUMPY_OF[ty]).tobytes(), np.uint8).copy()
+                out.append(("type_with_data", ty, None, retype))
+        # each element of a small integer constant (axes, paddings, permutations, sizes, blocks, biases)
+        if old.size <= 8 and np.issubdtype(old.dtype, np.integer):
+            info = np.iinfo(old.dtype)
+            for k in range(old.size):
+                for v in (-1, 0, 1, 3, 4, 99, info.max, info.min):
+                    if v == old[k]:
+                        continue
+                    def element(m, i=ti, k=k, v=v, old=old):
+                        vals = old.copy()
+                        vals[k] = v
+                        m.buffers[m.subgraphs[0].tensors[i].buffer].data = np.frombuffer(vals.tobytes(), np.uint8).copy()
+                    label = {info.max: "max", info.min: "min"}.get(v, _label(int(v)))
+                    out.append((f"element[{k}]", label, None, element))
         out.append(("buffer", "index_0", None, _set(_tensor(ti), "buffer", 0)))
         out.append(("is_variable", "true", None, _set(_tensor(ti), "isVariable", True)))
         def sparsity(m, i=ti):
@@ -903,7 +971,7 @@ def category(mutation: Mutation) -> str:
         return "graph"
     for prefix, kind in (("options_union", "options_union"), ("options", "options"), ("opcode", "opcode"),
                          ("inputs", "operands"), ("outputs", "operands"), ("operators", "operands"),
-                         ("type", "type"), ("zero_point", "quant"), ("scale", "quant"), ("quant", "quant"),
+                         ("type", "type"), ("element", "values"), ("zero_point", "quant"), ("scale", "quant"), ("quant", "quant"),
                          ("shape", "shape"), ("rank", "shape"), ("buffer", "buffer"), ("name", "name")):
         if f.startswith(prefix):
             return kind

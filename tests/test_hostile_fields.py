@@ -5,7 +5,8 @@ Every mutant is EITHER refused with a ModelError of one line that names no Pytho
 OR it compiles, builds with -std=c99 -Wall -Wextra -Werror -pedantic plus ASan/UBSan, runs
 inputs at the type's minimum and maximum, the zero point, zero and seeded random values with
 no sanitizer finding, and its outputs equal TFLite Micro's wherever TFLite Micro (run in a
-child process, tests/tflm_subprocess.py) accepts and runs it.
+child process, tests/tflm_subprocess.py) accepts and runs it. A mutant that both TFLite Micro
+and TFLite's reference kernels refuse must be refused.
 
 EDGECONV_HOSTILE_MUTANTS sets the number of mutants (default 300, as CI runs); every prefix of
 the seeded order covers every op family, so a longer local run only adds mutants:
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 from pathlib import Path
 
@@ -160,7 +162,7 @@ def input_samples(compiled, seed: int) -> tuple[list[list[np.ndarray]], set[int]
 
     A float input at the float32 extremes is run (it must be sanitizer-clean) but not compared:
     TFLite Micro's QUANTIZE converts round(x / scale) to int32 unchecked, undefined in C++ when
-    the quotient leaves int32; +-1e6 is compared instead."""
+    the quotient leaves int32; +-1e6 is compared instead, unless it too leaves int32."""
     g = compiled.graph
     rng = np.random.default_rng(seed)
     kinds = ["min", "max", "zero_point", "zero", "random", "random", "random"]
@@ -190,7 +192,63 @@ def input_samples(compiled, seed: int) -> tuple[list[list[np.ndarray]], set[int]
                 v = rng.integers(int(info.min), int(info.max), tensor.shape, endpoint=True).astype(dt)
             sample.append(v)
         samples.append(sample)
+        if not _tflm_quantize_defined(g, sample):
+            not_compared.add(k)
     return samples, not_compared
+
+
+def _tflm_quantize_defined(g, sample: list[np.ndarray]) -> bool:
+    """Whether every float graph input that a QUANTIZE reads gives round(x / scale) + zero point
+    inside int32, where TFLite Micro's conversion is defined."""
+    values = dict(zip(g.inputs, sample))
+    for op in g.ops:
+        if op.opcode == "QUANTIZE" and op.inputs and op.inputs[0] in values and values[op.inputs[0]].dtype.kind == "f":
+            out = g.tensors[op.outputs[0]]
+            if out.quant is None:
+                continue
+            x = values[op.inputs[0]].astype(np.float64)
+            with np.errstate(all="ignore"):
+                q = np.abs(x / np.float64(np.float32(out.quant.s))) + abs(out.quant.zp)
+            if not np.all(np.isfinite(q)) or np.any(q >= 2.0**31 - 256):
+                return False
+    return True
+
+
+def c_code_only(text: str) -> str:
+    """C text with comments and string/char literals blanked: what the compiler reads as code."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        if text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            out.append(" ")
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif text[i] in "\"'":
+            quote, j = text[i], i + 1
+            while j < n and text[j] != quote and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            out.append('""')
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+# Words the hostile names and descriptions (mutants.NAMES) carry; none may reach the C as code.
+INJECTED = ("injected", "EVIL")
+
+
+def injection_problem(emitted) -> str | None:
+    for fname, text in emitted.files.items():
+        code = c_code_only(text)
+        for word in INJECTED:
+            if word in code:
+                line = next(ln for ln in code.splitlines() if word in ln)
+                return f"a model string reaches {fname} as code: {line.strip()[:200]!r}"
+    return None
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -219,6 +277,9 @@ def judge(mutation: mutants.Mutation, tflm: TflmProcess, work: Path) -> tuple[st
     if refusal is not None:
         problem = refusal_problem(refusal)
         return ("FAIL:message", problem) if problem else ("refused", refusal[:300])
+    injected = injection_problem(emitted)
+    if injected:
+        return "FAIL:injection", injected
     try:
         exe = sanitized_executable(compiled, emitted, work)
     except SanitizedBuildError as exc:
@@ -235,6 +296,9 @@ def judge(mutation: mutants.Mutation, tflm: TflmProcess, work: Path) -> tuple[st
         return "accepted", f"no comparison: TFLite Micro's output is undefined ({undefined[0]})"
     ref = tflm.run(data, samples, len(compiled.graph.outputs))
     if ref.outputs is None:
+        if ref.problem.startswith("refused") and ref.tflite_problem.startswith("refused"):
+            return "FAIL:not_refused", (f"compiled, but TFLite Micro {ref.problem[:150]} and TFLite "
+                                        f"{ref.tflite_problem[:150]}")
         return "accepted", f"no comparison: TFLite Micro {ref.problem}"[:300]
     differ, total, where = 0, 0, []
     for k, (ours, theirs) in enumerate(zip(run.outputs, ref.outputs)):
@@ -266,6 +330,7 @@ def _check(mutation: mutants.Mutation, tflm: TflmProcess, tmp_path: Path) -> Non
     outcome, detail = judge(mutation, tflm, tmp_path / "build")
     _log(mutation, outcome, detail)
     assert not outcome.startswith("FAIL"), f"{mutation.describe()}: {outcome[5:]}: {detail}"
+    shutil.rmtree(tmp_path / "build", ignore_errors=True)  # sanitized executables are megabytes
 
 
 @pytest.mark.parametrize("mutant_id", [m.id for m in TINY])

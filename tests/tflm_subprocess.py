@@ -26,6 +26,7 @@ import numpy as np
 class TflmResult:
     outputs: list[list[np.ndarray]] | None  # per sample, per model output
     problem: str = ""  # why outputs is None
+    tflite_problem: str = ""  # when TFLite Micro refused: TFLite's (reference kernels) refusal, or ""
 
 
 class TflmProcess:
@@ -55,7 +56,7 @@ class TflmProcess:
             code = proc.wait()
             self.proc = None
             return TflmResult(None, f"crashed: signal {-code}" if code < 0 else f"crashed: exit {code}")
-        return TflmResult(reply[0], reply[1])
+        return TflmResult(*reply)
 
     def _read(self, proc: subprocess.Popen, n: int) -> bytes:
         data = b""
@@ -100,7 +101,7 @@ def _run_one(runtime, model: bytes, samples, n_outputs: int):
     try:
         interp = runtime.Interpreter.from_bytes(model, arena_size=max(len(model) * 10, 4 << 20))
     except Exception as exc:  # TFLite Micro's Prepare refused it
-        return None, f"refused: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+        return None, f"refused: {_first_line(exc)}", _tflite_refusal(model, samples)
     results = []
     for sample in samples:
         try:
@@ -108,13 +109,39 @@ def _run_one(runtime, model: bytes, samples, n_outputs: int):
                 detail = interp.get_input_details(i)
                 arr = np.asarray(x, dtype=detail["dtype"])
                 if arr.size != int(np.prod(detail["shape"])):
-                    return None, f"refused: input {i} has shape {list(detail['shape'])}"
+                    return None, f"no comparison: input {i} has shape {list(detail['shape'])}", ""
                 interp.set_input(np.require(arr.reshape(detail["shape"]), requirements="C"), i)
             interp.invoke()
             results.append([np.array(interp.get_output(i)) for i in range(n_outputs)])
         except Exception as exc:
-            return None, f"refused at invoke: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
-    return results, ""
+            return None, f"refused at invoke: {_first_line(exc)}", _tflite_refusal(model, samples)
+    return results, "", ""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _tflite_refusal(model: bytes, samples) -> str:
+    """TFLite's reference kernels (LiteRT BUILTIN_REF) on a model TFLite Micro refused: why it
+    refuses too, or "" if it runs the first sample."""
+    try:
+        from ai_edge_litert import interpreter as litert
+    except ImportError:
+        return ""
+    try:
+        interp = litert.Interpreter(model_content=model, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
+        interp.allocate_tensors()
+        for detail, x in zip(interp.get_input_details(), samples[0] if samples else []):
+            arr = np.asarray(x, dtype=detail["dtype"])
+            if arr.size != int(np.prod(detail["shape"])):
+                return f"refused: input {detail['index']} has shape {list(detail['shape'])}"
+            interp.set_tensor(detail["index"], np.require(arr.reshape(detail["shape"]), requirements="C"))
+        interp.invoke()
+    except Exception as exc:
+        return f"refused: {_first_line(exc)}"
+    return ""
 
 
 if __name__ == "__main__":
