@@ -197,7 +197,7 @@ def _first_error_text(text: str) -> str:
 def _first_error(exc: Exception) -> str:
     text = str(exc)
     m = re.search(r"error: .*", text)
-    return m.group(0) if m else text.splitlines()[0] if text else type(exc).__name__
+    return m.group(0) if m else text.splitlines()[0] if text else "the compiler gave no message"
 
 
 def load_host_model(lib_path: Path, model) -> HostModel:
