@@ -155,6 +155,8 @@ def check_op(graph: Graph, op: Op) -> None:
         _check_bias_scale(graph, op, refuse)
     if op.opcode == "SQUEEZE":
         _check_squeeze_dims(graph, op, refuse)
+    if op.opcode == "EXPAND_DIMS":
+        _check_expand_dims(graph, op, refuse)
 
 
 # The filter dimension that counts output channels: the bias must hold one value for each.
@@ -234,3 +236,22 @@ def check_ops(graph: Graph) -> Graph:
     for op in graph.ops:
         check_op(graph, op)
     return graph
+
+
+def _check_expand_dims(graph: Graph, op: Op, refuse) -> None:
+    """One axis in [-(rank + 1), rank] (both references), and the output is the input with a 1
+    inserted there (TFLite Micro). A non-constant axis is left alone: the copy is the same."""
+    x, a, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+    if a.data is None:
+        return
+    if a.size != 1:
+        raise refuse(f"axis {a.describe()} has {a.size} values; EXPAND_DIMS takes one")
+    rank = len(x.shape)
+    axis = int(np.asarray(a.data).reshape(-1)[0])
+    if not -(rank + 1) <= axis <= rank:
+        raise refuse(f"axis {axis} is out of range for an input of rank {rank}")
+    at = axis + rank + 1 if axis < 0 else axis
+    expected = list(x.shape[:at]) + [1] + list(x.shape[at:])
+    if list(y.shape) != expected:
+        raise refuse(f"output shape {list(y.shape)} is not input {list(x.shape)} with a 1 inserted at axis "
+                     f"{axis} ({expected})")

@@ -402,3 +402,23 @@ def test_squeeze_dims_must_name_a_size_1_dimension(dims):
 
 def test_squeeze_of_size_1_dimension_compiles():
     compiles(OneOp(OP.SQUEEZE, [1, 4], [4], _options("SqueezeOptions", squeezeDims=[-2])))
+
+
+def expand_dims(*axis) -> OneOp:
+    return OneOp(OP.EXPAND_DIMS, [1, 4], [1, 1, 4], _options("ExpandDimsOptions"),
+                 consts=[([len(axis)], TT.INT32, i32(*axis))])
+
+
+@pytest.mark.parametrize("axis,words", [
+    ((3,), ["axis 3 is out of range"]),  # both references
+    ((-4,), ["axis -4 is out of range"]),  # both references
+    ((2,), ["is not input [1, 4] with a 1 inserted at axis 2"]),  # TFLite Micro
+    ((1, 1), ["has 2 values"]),  # TFLite
+])
+def test_expand_dims_axis_refused(axis, words):
+    refused(expand_dims(*axis), "op 0 EXPAND_DIMS", *words)
+
+
+@pytest.mark.parametrize("axis", [1, -2])
+def test_expand_dims_valid_axis_compiles(axis):
+    compiles(expand_dims(axis))
