@@ -4,8 +4,9 @@ tiny model of every op family edgeconv supports and on two shared models.
 Every mutant is EITHER refused with a ModelError of one line that names no Python exception,
 OR it compiles, builds with -std=c99 -Wall -Wextra -Werror -pedantic plus ASan/UBSan, runs
 inputs at the type's minimum and maximum, the zero point, zero and seeded random values with
-no sanitizer finding, and its outputs equal TFLite Micro's wherever TFLite Micro (run in a
-child process, tests/tflm_subprocess.py) accepts and runs it. A mutant that both TFLite Micro
+no sanitizer finding, and its outputs equal TFLite Micro's wherever TFLite Micro (out of
+process, edgeconv.references: a crash costs one comparison, not the test worker) accepts and
+runs it. A mutant that both TFLite Micro
 and TFLite's reference kernels refuse must be refused.
 
 EDGECONV_HOSTILE_MUTANTS sets the number of mutants (default 300, as CI runs); every prefix of
@@ -22,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,6 @@ import pytest
 import mutants
 from conftest import SHARED_MODELS, assert_refused, run_cli
 from sanitized import SanitizedBuildError, run_samples, sanitized_executable
-from tflm_subprocess import TflmProcess
 
 N_MUTANTS = int(os.environ.get("EDGECONV_HOSTILE_MUTANTS", "300"))
 N_SHARED = max(10, N_MUTANTS // 30)  # of N_MUTANTS, mutants of the shared models
@@ -111,11 +112,34 @@ def base_data(mutation: mutants.Mutation) -> bytes:
     return mutants.base_bytes(mutation.base)
 
 
-@pytest.fixture(scope="session")
-def tflm():
-    proc = TflmProcess()
-    yield proc
-    proc.close()
+@dataclass
+class ReferenceOutcome:
+    outputs: list[list[np.ndarray]] | None  # TFLite Micro's, per sample, per model output
+    problem: str = ""  # why there are none: "refused: ...", "crashed: ..."
+    tflite_problem: str = ""  # when TFLite Micro refused: TFLite's reference kernels' refusal, or ""
+
+
+def _run_reference(cls, data: bytes, samples: list[list[np.ndarray]], n_outputs: int):
+    """(outputs per sample, "") or (None, why not)."""
+    from edgeconv.references import ReferenceFailed, ReferenceUnavailable
+
+    try:
+        with cls(data) as ref:
+            return [ref.run(sample, n_outputs) for sample in samples], ""
+    except ReferenceUnavailable as exc:
+        return None, f"refused: {exc}"
+    except ReferenceFailed as exc:
+        return None, f"crashed: {exc}" if exc.died else f"refused at invoke: {exc}"
+
+
+def reference_outcome(data: bytes, samples: list[list[np.ndarray]], n_outputs: int) -> ReferenceOutcome:
+    from edgeconv.references import TfliteRefReference, TflmReference
+
+    outputs, problem = _run_reference(TflmReference, data, samples, n_outputs)
+    if outputs is not None or not problem.startswith("refused"):
+        return ReferenceOutcome(outputs, problem)
+    _, tflite_problem = _run_reference(TfliteRefReference, data, samples[:1], n_outputs)
+    return ReferenceOutcome(None, problem, tflite_problem)
 
 
 class _Timeout(Exception):
@@ -259,7 +283,7 @@ def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a == b
 
 
-def judge(mutation: mutants.Mutation, tflm: TflmProcess, work: Path) -> tuple[str, str]:
+def judge(mutation: mutants.Mutation, work: Path) -> tuple[str, str]:
     """(outcome, detail): outcome is 'refused', 'accepted' (compiled, built, ran clean and equal
     to TFLite Micro or TFLite Micro gave no result) or 'FAIL:<kind>'."""
     from edgeconv.validation import tflm_undefined_ops
@@ -294,7 +318,7 @@ def judge(mutation: mutants.Mutation, tflm: TflmProcess, work: Path) -> tuple[st
     undefined = tflm_undefined_ops(compiled)
     if undefined:
         return "accepted", f"no comparison: TFLite Micro's output is undefined ({undefined[0]})"
-    ref = tflm.run(data, samples, len(compiled.graph.outputs))
+    ref = reference_outcome(data, samples, len(compiled.graph.outputs))
     if ref.outputs is None:
         if ref.problem.startswith("refused") and ref.tflite_problem.startswith("refused"):
             return "FAIL:not_refused", (f"compiled, but TFLite Micro {ref.problem[:150]} and TFLite "
@@ -326,29 +350,29 @@ def _log(mutation: mutants.Mutation, outcome: str, detail: str) -> None:
                                 "detail": detail}) + "\n")
 
 
-def _check(mutation: mutants.Mutation, tflm: TflmProcess, tmp_path: Path) -> None:
-    outcome, detail = judge(mutation, tflm, tmp_path / "build")
+def _check(mutation: mutants.Mutation, tmp_path: Path) -> None:
+    outcome, detail = judge(mutation, tmp_path / "build")
     _log(mutation, outcome, detail)
     assert not outcome.startswith("FAIL"), f"{mutation.describe()}: {outcome[5:]}: {detail}"
     shutil.rmtree(tmp_path / "build", ignore_errors=True)  # sanitized executables are megabytes
 
 
 @pytest.mark.parametrize("mutant_id", [m.id for m in TINY])
-def test_mutant(mutant_id, tflm, tmp_path):
-    _check(BY_ID[mutant_id], tflm, tmp_path)
+def test_mutant(mutant_id, tmp_path):
+    _check(BY_ID[mutant_id], tmp_path)
 
 
 @pytest.mark.parametrize("mutant_id", [m.id for m in SHARED] or ["shared_models_absent"])
-def test_shared_model_mutant(shared_models, mutant_id, tflm, tmp_path):
-    _check(BY_ID[mutant_id], tflm, tmp_path)
+def test_shared_model_mutant(shared_models, mutant_id, tmp_path):
+    _check(BY_ID[mutant_id], tmp_path)
 
 
 @pytest.mark.parametrize("base", sorted(mutants.BASES))
-def test_base_model_is_exact(base, tflm, tmp_path):
+def test_base_model_is_exact(base, tmp_path):
     """The unmutated base: compiled, sanitizer-clean, equal to TFLite Micro (a mutant's finding
     is only about its field if its base is sound)."""
     identity = mutants.Mutation(base, "model", "unchanged", "none", lambda m: None)
-    outcome, detail = judge(identity, tflm, tmp_path / "build")
+    outcome, detail = judge(identity, tmp_path / "build")
     assert outcome == "accepted" and detail.startswith("equal to TFLite Micro"), f"base {base}: {outcome}: {detail}"
 
 
