@@ -99,6 +99,7 @@ class SanitizedRun:
     returncode: int
     report: str  # the sanitizer's first finding ("" when clean)
     outputs: list[list[np.ndarray]]  # per sample, per model output (flat)
+    stderr_tail: str = ""
 
 
 def sanitizer_finding(stderr: str) -> str:
@@ -134,4 +135,4 @@ def run_samples(exe: Path, compiled, samples: list[list[np.ndarray]], work: Path
                 outs.append(np.frombuffer(raw[pos:pos + n], dtype=dt).copy())
                 pos += n
             outputs.append(outs)
-    return SanitizedRun(proc.returncode, report, outputs)
+    return SanitizedRun(proc.returncode, report, outputs, proc.stderr[-3000:])

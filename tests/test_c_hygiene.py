@@ -13,39 +13,24 @@ from conftest import SHARED_MODEL_FILES as MODELS, SHARED_MODELS
 from edgeconv.compiler import compile_file
 from edgeconv.emitter import emit, runtime_dir
 from edgeconv.outputs import publish_text
-from edgeconv.firmware import main_from_template
-from edgeconv.hostbuild import WARNING_FLAGS
 from edgeconv.references import TflmReference
 from edgeconv.validation import random_inputs, shipped_samples
-
-SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1"]
+from sanitized import run_samples, sanitized_executable
 
 
 @pytest.mark.parametrize("rel", MODELS)
 def test_sanitizers_clean(shared_models, tmp_path, rel):
     path = shared_models / rel
     model = compile_file(path)
-    src = publish_text(tmp_path / "src", "test", emit(model).files)
-    (src / "main.c").write_text(main_from_template(model, "host_main.c.in"))
-    exe = tmp_path / "model"
-    proc = subprocess.run(["cc", *WARNING_FLAGS, *SANITIZE, "-I", str(src), *map(str, sorted(src.glob("*.c"))), "-o", str(exe)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    exe = sanitized_executable(model, emit(model), tmp_path / "build")
     samples = shipped_samples(path) + random_inputs(model, 20, 7)
-    g = model.graph
-    with open(tmp_path / "in.bin", "wb") as f:
-        for sample in samples:
-            for x, t in zip(sample, g.inputs):
-                f.write(np.ascontiguousarray(x).astype(g.tensors[t].dtype).tobytes())
-    run = subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], capture_output=True, text=True,
-                         env={**os.environ, "ASAN_OPTIONS": "detect_leaks=1", "UBSAN_OPTIONS": "print_stacktrace=1"})
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "runtime error" not in run.stderr and "AddressSanitizer" not in run.stderr
+    run = run_samples(exe, model, samples, tmp_path / "build")
+    assert run.returncode == 0 and not run.report, run.stderr_tail
     # The sanitized build computes the same outputs as TFLite Micro.
-    out = np.frombuffer((tmp_path / "out.bin").read_bytes(), dtype=np.int8)
-    ref = TflmReference(path.read_bytes())
-    expected = np.concatenate([np.concatenate([o.reshape(-1) for o in ref.run(s, len(g.outputs))]) for s in samples])
-    np.testing.assert_array_equal(out, expected.astype(np.int8))
+    with TflmReference(path.read_bytes()) as ref:
+        for ours, sample in zip(run.outputs, samples):
+            for a, b in zip(ours, ref.run(sample, len(model.graph.outputs))):
+                np.testing.assert_array_equal(a, np.asarray(b).reshape(-1))
 
 
 CPPCHECK = ["cppcheck", "--enable=warning,style,performance,portability", "--std=c99", "--quiet", "--inline-suppr",
