@@ -367,6 +367,8 @@ def validate_bytes(
 
 def _compare(data, label, samples, seed, extra_inputs, progress, board, refs) -> ValidationReport:
     stem = Path(label).stem
+    if board == "host":  # the host profile is what validate builds without --board
+        board = None
     if seed < 0 or samples < 0:
         raise ModelError(f"{label}: the seed and the number of random samples must be 0 or more (got {seed} and {samples})")
     model = compile_bytes(data, stem)
@@ -571,6 +573,8 @@ def headline(report: ValidationReport) -> str:
             else:
                 side = f"the C follows {oracle} on {on_oracle:,} and {TITLES[other]} on {on_other:,}"
             text += f"; {TITLES[other]} disagrees with {oracle} on {n:,} of them and {side}"
+        if report.oracle == "tflite_ref":
+            text += f" (TFLite Micro {report.reference_status.get('tflm', 'is not the oracle')}: see the notes)"
     else:
         why = report.reference_status.get(other, "did not run to the end")
         text += f" ({TITLES[other]} {why}: see the notes)"

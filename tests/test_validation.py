@@ -321,3 +321,32 @@ def test_no_worker_is_left_after_a_refusal(shared_models):
     with pytest.raises(validation.ModelError, match="no such inputs file"):
         validation.validate_file(KWS, samples=1, inputs_file="/nonexistent/x.npy")
     assert_no_worker_left()
+
+
+def _report(**fields) -> validation.ValidationReport:
+    base = dict(model="m.tflite", samples=3, bit_exact=True, mismatches_vs_tflm=0, mismatches_vs_tflite_ref=0,
+                reference_disagreements=0, max_abs_diff=0, first_divergent_op=None, ram_bytes=1, flash_bytes=1,
+                macs=1, arena_lower_bound=1, tflm_arena_bytes=1, references=["tflite_ref", "tflm"], oracle="tflm",
+                elements_compared=30, follows_on_disagreement={"tflm": 0, "tflite_ref": 0})
+    return validation.ValidationReport(**{**base, **fields})
+
+
+def test_headline_says_why_tflite_reference_is_the_oracle():
+    undefined = _report(oracle="tflite_ref", mismatches_vs_tflm=5, reference_disagreements=5,
+                        follows_on_disagreement={"tflm": 0, "tflite_ref": 5},
+                        reference_status={"tflm": "has an undefined output for this model"})
+    assert validation.headline(undefined) == (
+        "m.tflite: BIT-EXACT: equal to TFLite's reference on all 30 output elements of 3 samples; TFLite Micro "
+        "disagrees with TFLite's reference on 5 of them and the C follows TFLite's reference "
+        "(TFLite Micro has an undefined output for this model: see the notes)")
+    refused = _report(oracle="tflite_ref", references=["tflite_ref"], mismatches_vs_tflm=None, reference_disagreements=None,
+                      follows_on_disagreement=None, reference_status={"tflm": "refuses the model"})
+    assert validation.headline(refused) == ("m.tflite: BIT-EXACT: equal to TFLite's reference on all 30 output elements "
+                                            "of 3 samples (TFLite Micro refuses the model: see the notes)")
+    split = _report(reference_disagreements=4, mismatches_vs_tflite_ref=1, bit_exact=False, mismatches_vs_oracle=3,
+                    max_abs_diff=1, first_divergent_op="op 2 ADD (output tensor 7 'y')",
+                    follows_on_disagreement={"tflm": 1, "tflite_ref": 3})
+    assert validation.headline(split) == (
+        "m.tflite: MISMATCH: 3 of 30 output elements of 3 samples differ from TFLite Micro (max |diff| 1); first divergent "
+        "op: op 2 ADD (output tensor 7 'y'); TFLite's reference disagrees with TFLite Micro on 4 of them and the C "
+        "follows TFLite Micro on 1 and TFLite's reference on 3")
