@@ -1,12 +1,29 @@
-"""Validation machinery: a wrong kernel is caught and the first divergent op is named."""
+"""Validation machinery: a wrong kernel is caught and the first divergent op is named; the
+headline says what was compared; a reference that crashes is one line and the other carries on
+(or exit 2); zero samples and bad --inputs are one-line refusals; nothing leaks to the terminal
+or the process table."""
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-from conftest import SHARED_MODELS
+import numpy as np
+import pytest
+
+from conftest import SHARED_MODELS, assert_refused, run_cli
+from edgeconv import validation
 from edgeconv.ops import base
+from edgeconv.references import TflmReference, TfliteRefReference
 from edgeconv.validation import validate_file
+from test_references import assert_no_worker_left, fc_weights_overrun, worker_pids
 
 KWS = SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"
+AD01 = SHARED_MODELS / "mlcommons_tiny" / "ad01_int8.tflite"
 
 
 def test_first_divergent_op_is_named(shared_models, monkeypatch):
@@ -49,23 +66,6 @@ def test_cli_exit_status_1_on_mismatch(shared_models, monkeypatch):
 
 # --- what the headline says ----------------------------------------------------------------------
 
-import os
-from pathlib import Path
-import re
-import signal
-import subprocess
-import sys
-import time
-
-import numpy as np
-import pytest
-
-from conftest import assert_refused, run_cli
-from edgeconv import validation
-from edgeconv.references import TflmReference, TfliteRefReference
-from test_references import assert_no_worker_left, fc_weights_overrun, worker_pids
-
-AD01 = SHARED_MODELS / "mlcommons_tiny" / "ad01_int8.tflite"
 
 
 def invoke(*args):
@@ -105,7 +105,7 @@ def test_headline_where_the_references_disagree(shared_models):
         f"TFLite's reference disagrees with TFLite Micro on {n:,} of them and the C follows TFLite Micro")
 
 
-def test_headline_on_a_mismatch(shared_models, monkeypatch):
+def test_headline_on_a_mismatch(shared_models, monkeypatch, tmp_path):
     from edgeconv.ops import base as ops_base
 
     original = ops_base.LOWERINGS["FULLY_CONNECTED"]
@@ -116,23 +116,15 @@ def test_headline_on_a_mismatch(shared_models, monkeypatch):
         return kernel
 
     monkeypatch.setitem(ops_base.LOWERINGS, "FULLY_CONNECTED", wrong)
-    result = invoke("validate", KWS, "--samples", "1", "--inputs", _save_inputs(1))
+    result = invoke("validate", KWS, "--samples", "1", "--inputs", _save_inputs(tmp_path, 1))
     assert result.exit_code == 1
     assert re.match(r"kws_ref_model.tflite: MISMATCH: \d+ of 24 output elements of 2 samples differ from TFLite Micro "
                     r"\(max \|diff\| \d+\); first divergent op: op 11 FULLY_CONNECTED", result.stdout), result.stdout
 
 
-_INPUTS_DIR = None
-
-
-def _save_inputs(count: int, name: str = "x.npy", array=None):
-    import tempfile
-    from pathlib import Path
-
-    global _INPUTS_DIR
-    if _INPUTS_DIR is None:
-        _INPUTS_DIR = Path(tempfile.mkdtemp(prefix="edgeconv-test-inputs-"))
-    path = _INPUTS_DIR / name
+def _save_inputs(folder: Path, count: int, name: str = "x.npy", array=None) -> Path:
+    """`count` seeded random kws inputs (or `array`) saved as folder/name."""
+    path = folder / name
     if array is None:
         array = np.random.default_rng(7).integers(-128, 128, size=(count, 1, 49, 10, 1)).astype(np.int8)
     np.save(path, array)
@@ -154,24 +146,24 @@ class RefusingTfliteRef(TfliteRefReference):
         super().__init__(fc_weights_overrun(), **options)
 
 
-def test_crash_of_tflm_is_one_line_and_tflite_ref_carries_on(shared_models, monkeypatch):
+def test_crash_of_tflm_is_one_line_and_tflite_ref_carries_on(shared_models, monkeypatch, tmp_path):
     monkeypatch.setattr(validation, "TflmReference", CrashingTflm)
-    result = invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(1))
+    result = invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(tmp_path, 1))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == ("kws_ref_model.tflite: BIT-EXACT: equal to TFLite's reference on all 36 output elements of 3 samples "
                         "(TFLite Micro crashed with SIGSEGV at sample 1 of 3: see the notes)")
     assert "  note: TFLite Micro crashed with SIGSEGV at sample 1 of 3 (x.npy[0]): TFLite's reference is the oracle (it ran every sample)" in lines
-    report = json.loads(invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(1), "--json").stdout)
+    report = json.loads(invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(tmp_path, 1), "--json").stdout)
     assert report["oracle"] == "tflite_ref" and report["references"] == ["tflite_ref"]
     assert report["reference_failures"] == ["TFLite Micro crashed with SIGSEGV at sample 1 of 3 (x.npy[0])"]
     assert_no_worker_left()
 
 
-def test_crash_with_no_reference_left_is_exit_2(shared_models, monkeypatch):
+def test_crash_with_no_reference_left_is_exit_2(shared_models, monkeypatch, tmp_path):
     monkeypatch.setattr(validation, "TflmReference", CrashingTflm)
     monkeypatch.setattr(validation, "TfliteRefReference", RefusingTfliteRef)
-    result = invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(1))
+    result = invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(tmp_path, 1))
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == ("edgeconv: error: kws_ref_model.tflite: TFLite Micro crashed with SIGSEGV at sample 1 of 3 "
@@ -212,20 +204,19 @@ STR_WW = SHARED_MODELS / "mlcommons_tiny" / "str_ww_ref_model.tflite"  # ships n
 
 @pytest.mark.parametrize("case, make, words", [
     ("no samples at all", None, ["no samples to compare", "--samples is 0"]),
-    ("empty file", lambda: _save_inputs(0, "empty.npy", np.zeros((0, 1, 49, 10, 1), np.int8)), ["empty.npy: holds 0 samples"]),
-    ("scalar", lambda: _save_inputs(0, "scalar.npy", np.int8(3)), ["scalar.npy: holds a single number, not samples", "(1, 49, 10, 1)", "int8"]),
+    ("empty file", lambda tmp_path: _save_inputs(tmp_path, 0, "empty.npy", np.zeros((0, 1, 49, 10, 1), np.int8)), ["empty.npy: holds 0 samples"]),
+    ("scalar", lambda tmp_path: _save_inputs(tmp_path, 0, "scalar.npy", np.int8(3)), ["scalar.npy: holds a single number, not samples", "(1, 49, 10, 1)", "int8"]),
     ("npz without arrays", "none.npz", ["none.npz: holds no arrays"]),
 ])
-def test_zero_samples_is_exit_2(shared_models, case, make, words):
+def test_zero_samples_is_exit_2(shared_models, case, make, words, tmp_path):
     if make is None:
         result = invoke("validate", STR_WW, "--samples", "0")
     else:
         if make == "none.npz":
-            _save_inputs(0)
-            path = _INPUTS_DIR / "none.npz"
+            path = tmp_path / "none.npz"
             np.savez(path)
         else:
-            path = make()
+            path = make(tmp_path)
         result = invoke("validate", KWS, "--samples", "0", "--inputs", path)
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
@@ -248,9 +239,8 @@ def test_zero_samples_is_exit_2(shared_models, case, make, words):
     ("truncated.npy", "truncated", ["truncated.npy: a damaged or unreadable .npy/.npz file"]),
     ("missing.npy", None, ["missing.npy: no such inputs file"]),
 ])
-def test_bad_inputs_file_names_file_shape_and_dtype(shared_models, name, array, words):
-    _save_inputs(1)
-    path = _INPUTS_DIR / name
+def test_bad_inputs_file_names_file_shape_and_dtype(shared_models, name, array, words, tmp_path):
+    path = tmp_path / name
     if isinstance(array, dict):
         np.savez(path, **array)
     elif isinstance(array, bytes):
@@ -273,23 +263,23 @@ def test_bad_inputs_file_names_file_shape_and_dtype(shared_models, name, array, 
         assert internal not in lines[0]
 
 
-def test_inputs_accepted_with_or_without_batch_dimension_and_cast_when_they_fit(shared_models):
+def test_inputs_accepted_with_or_without_batch_dimension_and_cast_when_they_fit(shared_models, tmp_path):
     x = np.random.default_rng(1).integers(-128, 128, size=(3, 49, 10, 1))  # int64, no batch axis
-    report = validation.validate_file(KWS, samples=0, inputs_file=_save_inputs(3, "nobatch.npy", x))
+    report = validation.validate_file(KWS, samples=0, inputs_file=_save_inputs(tmp_path, 3, "nobatch.npy", x))
     assert report.samples == 3 and report.bit_exact
-    report = validation.validate_file(KWS, samples=0, inputs_file=_save_inputs(2, "batch.npy"))
+    report = validation.validate_file(KWS, samples=0, inputs_file=_save_inputs(tmp_path, 2, "batch.npy"))
     assert report.samples == 2 and report.bit_exact
 
 
 # --- the terminal and the process table stay clean ---------------------------------------------------
 
-def test_cli_stderr_is_empty_and_no_worker_is_left(shared_models):
+def test_cli_stderr_is_empty_and_no_worker_is_left(shared_models, tmp_path):
     x = np.random.default_rng(2).integers(-128, 128, size=(2, 49, 10, 1))  # int64: cast on the way in
-    proc = run_cli("validate", KWS, "--samples", "1", "--inputs", _save_inputs(2, "ints.npy", x))
+    proc = run_cli("validate", KWS, "--samples", "1", "--inputs", _save_inputs(tmp_path, 2, "ints.npy", x))
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert proc.stdout.startswith("kws_ref_model.tflite: BIT-EXACT: equal to TFLite Micro on all 36 output elements of 3 samples")
-    refused = run_cli("validate", KWS, "--samples", "1", "--inputs", _save_inputs(1, "f.npy", np.full((1, 49, 10, 1), np.nan)))
+    refused = run_cli("validate", KWS, "--samples", "1", "--inputs", _save_inputs(tmp_path, 1, "f.npy", np.full((1, 49, 10, 1), np.nan)))
     assert_refused(refused, "f.npy", "float64 values")
 
 
