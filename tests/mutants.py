@@ -250,12 +250,14 @@ def _pool(opname: str) -> Callable[[], bytes]:
     return build
 
 
-def _softmax() -> bytes:
-    n = Net()
-    x = n.tensor("logits", [1, 10], scale=0.1, zp=-2)
-    y = n.tensor("probs", [1, 10], scale=1 / 256, zp=-128)
-    n.op("SOFTMAX", [x], [y], beta=1.0)
-    return n.finish([x], [y])
+def _softmax(depth: int) -> Callable[[], bytes]:
+    def build() -> bytes:
+        n = Net()
+        x = n.tensor("logits", [1, depth], scale=0.1, zp=-2)
+        y = n.tensor("probs", [1, depth], scale=1 / 256, zp=-128)
+        n.op("SOFTMAX", [x], [y], beta=1.0)
+        return n.finish([x], [y])
+    return build
 
 
 def _mean() -> bytes:
@@ -436,7 +438,8 @@ BASES: dict[str, Callable[[], bytes]] = {
     "fully_connected_3d": _fully_connected_3d,
     "avg_pool": _pool("AVERAGE_POOL_2D"),
     "max_pool": _pool("MAX_POOL_2D"),
-    "softmax": _softmax,
+    "softmax": _softmax(10),
+    "softmax_1000": _softmax(1000),  # issue 8: a 1000-class head on a flat input
     "mean": _mean,
     "add": _binary("ADD", fusedActivationFunction=0),
     "sub": _binary("SUB", fusedActivationFunction=0),
