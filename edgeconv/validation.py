@@ -484,8 +484,16 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs) ->
             else:
                 notes.append(f"{line}: {TITLES[oracle]} remains the oracle")
         for name, outs in results.items():
-            for o, r in zip(ours, outs):
-                n, d = _diff(o, r)
+            for j, (o, r) in enumerate(zip(ours, outs)):
+                if np.asarray(r).size != np.asarray(o).size:
+                    # A reference that disagrees on the output's size: every element differs.
+                    shape_note = (f"{TITLES[name]}'s output {j} has shape {_fmt_shape(np.shape(r))}, the C's "
+                                  f"{_fmt_shape(np.shape(o))}: every element of it counts as differing")
+                    if shape_note not in notes:
+                        notes.append(shape_note)
+                    n, d = int(np.asarray(o).size), 0.0
+                else:
+                    n, d = _diff(o, r)
                 mism[name] += n
                 compared[name] += int(np.asarray(o).size)
                 max_abs[name] = max(max_abs[name], d)
@@ -493,6 +501,8 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs) ->
                     first_bad[name] = sample
         if len(results) == 2:
             for o, a, b in zip(ours, results["tflm"], results["tflite_ref"]):
+                if not (np.asarray(a).size == np.asarray(b).size == np.asarray(o).size):
+                    continue  # noted above
                 split = ~_same(a, b)
                 if split.any():
                     disagreements += int(split.sum())
@@ -620,7 +630,7 @@ def locate_divergence(data: bytes, name: str, sample: list[np.ndarray], oracle: 
                     if exc.died:
                         raise
                     continue  # the reference does not keep this tensor
-                if _diff(ours, theirs)[0]:
+                if np.asarray(theirs).size != ours.size or _diff(ours, theirs)[0]:
                     return f"op {step.op.index} {step.op.opcode} (output tensor {t} '{tensor.name}')"
     return None
 
