@@ -567,10 +567,10 @@ SWAP_OPCODE = {
 }
 
 
-def _op_mutations(m, oi: int, op) -> list[tuple[str, str, Any, Callable]]:
+def _op_mutations(m, oi: int, op) -> list[tuple[str, str, Callable]]:
     s = schema()
     opname = _op_name(m, op)
-    out: list[tuple[str, str, Any, Callable]] = []
+    out: list[tuple[str, str, Callable]] = []
     member = OPTIONS_OF.get(opname)
     opts = op.builtinOptions
     # every field of the op's options class, each to interesting values
@@ -590,18 +590,18 @@ def _op_mutations(m, oi: int, op) -> list[tuple[str, str, Any, Callable]]:
                 if field in ("newShape", "squeezeDims"):
                     arr = {"empty": [], "m1": [-1] * max(len(current), 1),
                            "wrong": list(current) + [3], "huge": [INT32_MAX] * max(len(current), 1)}[v]
-                    out.append((f"options.{field}", v, None, _set(lambda m, i=oi: m.subgraphs[0].operators[i].builtinOptions,
+                    out.append((f"options.{field}", v, _set(lambda m, i=oi: m.subgraphs[0].operators[i].builtinOptions,
                                                                field, arr)))
                     continue
                 if not _options_field_fits(member, field, v):
                     continue
-                out.append((f"options.{field}", _label(v), None,
+                out.append((f"options.{field}", _label(v),
                              _set(lambda m, i=oi: m.subgraphs[0].operators[i].builtinOptions, field, v)))
     # the options union: removed, another type, a type code that disagrees with the table
     def remove(m, i=oi):
         o = m.subgraphs[0].operators[i]
         o.builtinOptionsType, o.builtinOptions = 0, None
-    out.append(("options_union", "none", None, remove))
+    out.append(("options_union", "none", remove))
     for other in ("Conv2DOptions", "Pool2DOptions", "SoftmaxOptions"):
         if other == member:
             continue
@@ -611,29 +611,29 @@ def _op_mutations(m, oi: int, op) -> list[tuple[str, str, Any, Callable]]:
             o.builtinOptions = getattr(s, other + "T")()
             if other == "Conv2DOptions":
                 o.builtinOptions.strideW = o.builtinOptions.strideH = 1
-        out.append(("options_union", other, None, swap))
+        out.append(("options_union", other, swap))
     if opts is not None:
-        out.append(("options_union", "type_mismatch", None,
+        out.append(("options_union", "type_mismatch",
                     _set(_op(oi), "builtinOptionsType", s.BuiltinOptions.ReshapeOptions
                          if member != "ReshapeOptions" else s.BuiltinOptions.Conv2DOptions)))
-        out.append(("options_union", "type_out_of_range", None, _set(_op(oi), "builtinOptionsType", 250)))
+        out.append(("options_union", "type_out_of_range", _set(_op(oi), "builtinOptionsType", 250)))
     # the opcode
     code_path = lambda m, i=oi: m.operatorCodes[m.subgraphs[0].operators[i].opcodeIndex]  # noqa: E731
     for v in (0, 2, 99, -1):
-        out.append(("opcode.version", _label(v), None, _set(code_path, "version", v)))
+        out.append(("opcode.version", _label(v), _set(code_path, "version", v)))
     swapped = getattr(s.BuiltinOperator, SWAP_OPCODE.get(opname, "ADD"))
     def swap_code(m, code=swapped, i=oi):
         oc = code_path(m, i)
         oc.builtinCode, oc.deprecatedBuiltinCode = code, min(code, 127)
-    out.append(("opcode.builtin", SWAP_OPCODE.get(opname, "ADD"), None, swap_code))
+    out.append(("opcode.builtin", SWAP_OPCODE.get(opname, "ADD"), swap_code))
     def unknown_code(m, i=oi):
         oc = code_path(m, i)
         oc.builtinCode, oc.deprecatedBuiltinCode = 999, 127
-    out.append(("opcode.builtin", "999", None, unknown_code))
-    out.append(("opcode.deprecated_builtin", "disagrees", None,
+    out.append(("opcode.builtin", "999", unknown_code))
+    out.append(("opcode.deprecated_builtin", "disagrees",
                 _set(code_path, "deprecatedBuiltinCode", s.BuiltinOperator.ADD if opname != "ADD" else s.BuiltinOperator.SUB)))
-    out.append(("opcode.custom_code", "set", None, _set(code_path, "customCode", b"EVIL")))
-    out.append(("opcode_index", "1", None, _set(_op(oi), "opcodeIndex", 1)))
+    out.append(("opcode.custom_code", "set", _set(code_path, "customCode", b"EVIL")))
+    out.append(("opcode_index", "1", _set(_op(oi), "opcodeIndex", 1)))
     # operand counts and indices
     n_in, n_out = len(op.inputs), len(op.outputs)
 
@@ -665,18 +665,18 @@ def _op_mutations(m, oi: int, op) -> list[tuple[str, str, Any, Callable]]:
             setattr(o, kind, np.array(arr, dtype=np.int32))
         return edit
     for how in ("drop_last", "drop_first", "add_same", "add_new"):
-        out.append((f"inputs({n_in})", how, None, rewire("inputs", how)))
-        out.append((f"outputs({n_out})", how, None, rewire("outputs", how)))
+        out.append((f"inputs({n_in})", how, rewire("inputs", how)))
+        out.append((f"outputs({n_out})", how, rewire("outputs", how)))
     for pos in range(n_in):
-        out.append((f"inputs[{pos}]", "m1", None, rewire("inputs", "omitted", pos)))
-        out.append((f"inputs[{pos}]", "self", None, rewire("inputs", "self", pos)))
-    out.append(("outputs[0]", "m1", None, rewire("outputs", "omitted", 0)))
-    out.append(("inputs[0]", "out_of_range", None, rewire("inputs", "out_of_range", 0)))
+        out.append((f"inputs[{pos}]", "m1", rewire("inputs", "omitted", pos)))
+        out.append((f"inputs[{pos}]", "self", rewire("inputs", "self", pos)))
+    out.append(("outputs[0]", "m1", rewire("outputs", "omitted", 0)))
+    out.append(("inputs[0]", "out_of_range", rewire("inputs", "out_of_range", 0)))
     def duplicated_op(m, i=oi):
         import copy
 
         m.subgraphs[0].operators.append(copy.deepcopy(m.subgraphs[0].operators[i]))
-    out.append(("operators", "duplicated", None, duplicated_op))
+    out.append(("operators", "duplicated", duplicated_op))
     return out
 
 
@@ -693,9 +693,9 @@ NAMES = {
 }
 
 
-def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Any, Callable]]:
+def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Callable]]:
     s = schema()
-    out: list[tuple[str, str, Any, Callable]] = []
+    out: list[tuple[str, str, Callable]] = []
     tname = type_name(t.type)
     sg = m.subgraphs[0]
     is_const = t.buffer > 0 and m.buffers[t.buffer].data is not None and len(m.buffers[t.buffer].data) > 0
@@ -703,8 +703,8 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Any, Callable]]:
     # type
     for ty in TYPE_SWAPS:
         if hasattr(s.TensorType, ty) and getattr(s.TensorType, ty) != t.type:
-            out.append(("type", ty, None, _set(_tensor(ti), "type", getattr(s.TensorType, ty))))
-    out.append(("type", "99", None, _set(_tensor(ti), "type", 99)))
+            out.append(("type", ty, _set(_tensor(ti), "type", getattr(s.TensorType, ty))))
+    out.append(("type", "99", _set(_tensor(ti), "type", 99)))
     # quantization
     q = t.quantization
     if q is not None and q.scale is not None and len(q.scale):
@@ -714,25 +714,25 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Any, Callable]]:
         if (lo, hi) == (INT32_MIN, INT32_MAX):
             zps = [1, -1, INT32_MAX, INT32_MIN, 2**31, -(2**31) - 1]
         for z in dict.fromkeys(zps):
-            out.append(("zero_point", _label(z), None,
+            out.append(("zero_point", _label(z),
                         _set(_quant(ti), "zeroPoint", lambda z=z, n=n: np.full(n, z, dtype=np.int64))))
         for v in FLOAT_VALUES:
-            out.append(("scale", _label(v), None, _set(_quant(ti), "scale",
+            out.append(("scale", _label(v), _set(_quant(ti), "scale",
                                                       lambda v=v, n=n: np.full(n, v, dtype=np.float32))))
-        out.append(("scale", "one_huge_ratio", None, _set(_quant(ti), "scale",
+        out.append(("scale", "one_huge_ratio", _set(_quant(ti), "scale",
                                                            lambda n=n: np.full(n, 3e-38, dtype=np.float32))))
         def extra_scale(m, i=ti):
             qq = m.subgraphs[0].tensors[i].quantization
             qq.scale = np.append(qq.scale, np.float32(0.01)).astype(np.float32)
             qq.zeroPoint = np.append(qq.zeroPoint, 0).astype(np.int64)
-        out.append(("scale_count", "plus_one", None, extra_scale))
+        out.append(("scale_count", "plus_one", extra_scale))
         def zp_count(m, i=ti):
             qq = m.subgraphs[0].tensors[i].quantization
             qq.zeroPoint = np.zeros(len(qq.scale) + 2, dtype=np.int64)
-        out.append(("zero_point_count", "mismatch", None, zp_count))
+        out.append(("zero_point_count", "mismatch", zp_count))
         if n > 1:
-            out.append(("scale_count", "two", None, _set(_quant(ti), "scale", lambda: np.array([0.01, 0.02], np.float32))))
-            out.append(("zero_point", "per_channel_nonzero", None, _set(_quant(ti), "zeroPoint",
+            out.append(("scale_count", "two", _set(_quant(ti), "scale", lambda: np.array([0.01, 0.02], np.float32))))
+            out.append(("zero_point", "per_channel_nonzero", _set(_quant(ti), "zeroPoint",
                                                                        lambda n=n: np.arange(n, dtype=np.int64))))
         elif shape:
             def per_channel(m, i=ti, last=len(shape) - 1, c=shape[-1]):
@@ -740,43 +740,43 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Any, Callable]]:
                 qq.scale = np.linspace(float(qq.scale[0]), 2 * float(qq.scale[0]), c).astype(np.float32)
                 qq.zeroPoint = np.full(c, int(qq.zeroPoint[0]), dtype=np.int64)
                 qq.quantizedDimension = last
-            out.append(("scale_count", "per_channel_last_axis", None, per_channel))
+            out.append(("scale_count", "per_channel_last_axis", per_channel))
         for ax in (-1, 1, 3, 99):
             if ax != q.quantizedDimension:
-                out.append(("quantized_dimension", _label(ax), None, _set(_quant(ti), "quantizedDimension", ax)))
-        out.append(("quantization", "removed", None, _set(_tensor(ti), "quantization", None)))
-        out.append(("quantization", "empty", None, _set(_tensor(ti), "quantization", s.QuantizationParametersT)))
+                out.append(("quantized_dimension", _label(ax), _set(_quant(ti), "quantizedDimension", ax)))
+        out.append(("quantization", "removed", _set(_tensor(ti), "quantization", None)))
+        out.append(("quantization", "empty", _set(_tensor(ti), "quantization", s.QuantizationParametersT)))
         def min_max(m, i=ti):
             qq = m.subgraphs[0].tensors[i].quantization
             qq.min, qq.max = np.array([-1e30], np.float32), np.array([float("nan")], np.float32)
-        out.append(("quantization.min_max", "absurd", None, min_max))
+        out.append(("quantization.min_max", "absurd", min_max))
     else:
         def add_quant(m, i=ti):
             qq = s.QuantizationParametersT()
             qq.scale, qq.zeroPoint = np.array([0.5], np.float32), np.array([3], np.int64)
             m.subgraphs[0].tensors[i].quantization = qq
-        out.append(("quantization", "added", None, add_quant))
+        out.append(("quantization", "added", add_quant))
     # shape
     for d in range(len(shape)):
         for v in (0, 1, -1, 2, 1 << 16, INT32_MAX):
             if v != shape[d]:
                 new = list(shape)
                 new[d] = v
-                out.append((f"shape[{d}]", _label(v), None, _set(_tensor(ti), "shape",
+                out.append((f"shape[{d}]", _label(v), _set(_tensor(ti), "shape",
                                                                 lambda new=new: np.array(new, np.int32))))
     for how, new in (("append_1", shape + [1]), ("prepend_1", [1] + shape), ("drop_last", shape[:-1]),
                      ("scalar", []), ("rank_6", [1] * (6 - len(shape)) + shape if len(shape) < 6 else shape + [1])):
-        out.append(("rank", how, None, _set(_tensor(ti), "shape", lambda new=new: np.array(new, np.int32))))
+        out.append(("rank", how, _set(_tensor(ti), "shape", lambda new=new: np.array(new, np.int32))))
     if shape:
         sig = list(shape)
         sig[0] = -1
-        out.append(("shape_signature", "dynamic_batch", None, _set(_tensor(ti), "shapeSignature",
+        out.append(("shape_signature", "dynamic_batch", _set(_tensor(ti), "shapeSignature",
                                                                    lambda sig=sig: np.array(sig, np.int32))))
         sig2 = list(shape)
         sig2[-1] = -1
-        out.append(("shape_signature", "dynamic_last", None, _set(_tensor(ti), "shapeSignature",
+        out.append(("shape_signature", "dynamic_last", _set(_tensor(ti), "shapeSignature",
                                                                   lambda sig=sig2: np.array(sig, np.int32))))
-        out.append(("shape_signature", "rank_mismatch", None, _set(_tensor(ti), "shapeSignature",
+        out.append(("shape_signature", "rank_mismatch", _set(_tensor(ti), "shapeSignature",
                                                                    lambda: np.array([1], np.int32))))
     # buffers
     if is_const:
@@ -808,7 +808,7 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Any, Callable]]:
                     b.data = np.frombuffer(vals.tobytes(), dtype=np.uint8).copy()
             return edit
         for how in ("empty", "truncated", "one_short", "extra", "min", "max", "zero", "m1", "one", "first_huge"):
-            out.append(("buffer.data", how, None, data_edit(how)))
+            out.append(("buffer.data", how, data_edit(how)))
         old = np.frombuffer(np.array(m.buffers[t.buffer].data, np.uint8).tobytes(), dtype=NUMPY_OF.get(tname, np.int8))
         # the same values in another type (a well-formed buffer: the type rule itself is tested)
         for ty in ("INT64", "INT32", "INT16", "INT8", "UINT8", "FLOAT32"):
@@ -819,7 +819,7 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Any, Callable]]:
                     vals = old.astype(np.float64).clip(np.iinfo(NUMPY_OF[ty]).min, np.iinfo(NUMPY_OF[ty]).max) \
                         if ty != "FLOAT32" else old.astype(np.float64)
                     m.buffers[t2.buffer].data = np.frombuffer(vals.astype(NUMPY_OF[ty]).tobytes(), np.uint8).copy()
-                out.append(("type_with_data", ty, None, retype))
+                out.append(("type_with_data", ty, retype))
         # each element of a small integer constant (axes, paddings, permutations, sizes, blocks, biases)
         if old.size <= 8 and np.issubdtype(old.dtype, np.integer):
             info = np.iinfo(old.dtype)
@@ -832,9 +832,9 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Any, Callable]]:
                         vals[k] = v
                         m.buffers[m.subgraphs[0].tensors[i].buffer].data = np.frombuffer(vals.tobytes(), np.uint8).copy()
                     label = {info.max: "max", info.min: "min"}.get(v, _label(int(v)))
-                    out.append((f"element[{k}]", label, None, element))
-        out.append(("buffer", "index_0", None, _set(_tensor(ti), "buffer", 0)))
-        out.append(("is_variable", "true", None, _set(_tensor(ti), "isVariable", True)))
+                    out.append((f"element[{k}]", label, element))
+        out.append(("buffer", "index_0", _set(_tensor(ti), "buffer", 0)))
+        out.append(("is_variable", "true", _set(_tensor(ti), "isVariable", True)))
         def sparsity(m, i=ti):
             sp = s.SparsityParametersT()
             rank = len(m.subgraphs[0].tensors[i].shape)
@@ -846,7 +846,7 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Any, Callable]]:
                 dims.append(dm)
             sp.dimMetadata = dims
             m.subgraphs[0].tensors[i].sparsity = sp
-        out.append(("sparsity", "dense_params", None, sparsity))
+        out.append(("sparsity", "dense_params", sparsity))
     else:
         def give_data(m, i=ti):
             t2 = m.subgraphs[0].tensors[i]
@@ -855,27 +855,27 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Any, Callable]]:
             b.data = np.full(size, 3, dtype=np.uint8)
             m.buffers.append(b)
             t2.buffer = len(m.buffers) - 1
-        out.append(("buffer", "made_constant", None, give_data))
-        out.append(("is_variable", "true", None, _set(_tensor(ti), "isVariable", True)))
+        out.append(("buffer", "made_constant", give_data))
+        out.append(("is_variable", "true", _set(_tensor(ti), "isVariable", True)))
         def sparsity(m, i=ti):
             sp = s.SparsityParametersT()
             sp.traversalOrder = np.arange(len(m.subgraphs[0].tensors[i].shape), dtype=np.int32)
             m.subgraphs[0].tensors[i].sparsity = sp
-        out.append(("sparsity", "traversal_only", None, sparsity))
-    out.append(("buffer", "out_of_range", None, _set(_tensor(ti), "buffer", lambda: len(m.buffers) + 5)))
+        out.append(("sparsity", "traversal_only", sparsity))
+    out.append(("buffer", "out_of_range", _set(_tensor(ti), "buffer", len(m.buffers) + 5)))
     other = next((j for j, u in enumerate(sg.tensors) if j != ti and u.buffer > 0), None)
     if other is not None:
-        out.append(("buffer", "shared_with_other", None, _set(_tensor(ti), "buffer", sg.tensors[other].buffer)))
+        out.append(("buffer", "shared_with_other", _set(_tensor(ti), "buffer", sg.tensors[other].buffer)))
     # names
     for label, raw in NAMES.items():
-        out.append(("name", label, None, _set(_tensor(ti), "name", raw)))
+        out.append(("name", label, _set(_tensor(ti), "name", raw)))
     return out
 
 
-def _graph_mutations(m) -> list[tuple[str, str, str, Any, Callable]]:
+def _graph_mutations(m) -> list[tuple[str, str, str, Callable]]:
     s = schema()
     sg = m.subgraphs[0]
-    out: list[tuple[str, str, str, Any, Callable]] = []
+    out: list[tuple[str, str, str, Callable]] = []
     consts = [j for j, t in enumerate(sg.tensors) if t.buffer > 0]
 
     def io(kind: str, how: str):
@@ -905,30 +905,30 @@ def _graph_mutations(m) -> list[tuple[str, str, str, Any, Callable]]:
         if len(getattr(sg, kind)) > 1:
             hows.append("reversed")
         for how in hows:
-            out.append(("subgraph", kind, how, None, io(kind, how)))
+            out.append(("subgraph", kind, how, io(kind, how)))
     for label, raw in NAMES.items():
-        out.append(("subgraph", "name", label, None, _set(lambda m: m.subgraphs[0], "name", raw)))
+        out.append(("subgraph", "name", label, _set(lambda m: m.subgraphs[0], "name", raw)))
     for v in (0, 1, 2, 4, 99, 2**32 - 1):
-        out.append(("model", "version", _label(v), None, _set(lambda m: m, "version", v)))
+        out.append(("model", "version", _label(v), _set(lambda m: m, "version", v)))
     for label, raw in NAMES.items():
-        out.append(("model", "description", label, None, _set(lambda m: m, "description", raw)))
+        out.append(("model", "description", label, _set(lambda m: m, "description", raw)))
     def buffer0(m):
         m.buffers[0].data = np.arange(16, dtype=np.uint8)
-    out.append(("model", "buffer0", "filled", None, buffer0))
+    out.append(("model", "buffer0", "filled", buffer0))
     def second_subgraph(m):
         import copy
 
         m.subgraphs.append(copy.deepcopy(m.subgraphs[0]))
-    out.append(("model", "subgraphs", "two", None, second_subgraph))
+    out.append(("model", "subgraphs", "two", second_subgraph))
     def no_subgraph(m):
         m.subgraphs = []
-    out.append(("model", "subgraphs", "none", None, no_subgraph))
+    out.append(("model", "subgraphs", "none", no_subgraph))
     def no_opcodes(m):
         m.operatorCodes = []
-    out.append(("model", "operator_codes", "none", None, no_opcodes))
+    out.append(("model", "operator_codes", "none", no_opcodes))
     def no_ops(m):
         m.subgraphs[0].operators = []
-    out.append(("subgraph", "operators", "none", None, no_ops))
+    out.append(("subgraph", "operators", "none", no_ops))
     return out
 
 
@@ -943,14 +943,14 @@ def mutations_of(base: str, data: bytes) -> list[Mutation]:
     found: list[Mutation] = []
     for oi, op in enumerate(sg.operators):
         target = f"op{oi}_{_op_name(m, op)}"
-        for field, label, _, edit in _op_mutations(m, oi, op):
+        for field, label, edit in _op_mutations(m, oi, op):
             found.append(Mutation(base, target, _slug(field), _slug(label), edit))
     for ti, t in enumerate(sg.tensors):
         tname = (t.name or b"").decode(errors="replace")
         target = f"t{ti}_{_slug(tname)[:24]}"
-        for field, label, _, edit in _tensor_mutations(m, ti, t):
+        for field, label, edit in _tensor_mutations(m, ti, t):
             found.append(Mutation(base, target, _slug(field), _slug(label), edit))
-    for target, field, label, _, edit in _graph_mutations(m):
+    for target, field, label, edit in _graph_mutations(m):
         found.append(Mutation(base, target, _slug(field), _slug(label), edit))
     seen: dict[str, int] = {}
     unique = []
