@@ -19,12 +19,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import tflite
 
 from .ir import Graph, ModelError, Op
 
 PADDINGS = {0: "SAME", 1: "VALID"}
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 WEIGHTS_FORMATS = {0: "DEFAULT", 1: "SHUFFLED4x16INT8"}
+TENSOR_TYPES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 INT32 = ("int32",)
 INT32_OR_64 = ("int32", "int64")
 
@@ -86,6 +88,7 @@ _ENUMS = {
     "padding": PADDINGS,
     "fused_activation_function": ACTIVATIONS,
     "weights_format": WEIGHTS_FORMATS,
+    "quantized_bias_type": TENSOR_TYPES,  # both references: "Unsupported data type" outside the enum
 }
 # Option fields that must be at least 1, per options table.
 _POSITIVE = {
@@ -192,8 +195,9 @@ def _check_option_values(op: Op, rule: OpRule, refuse) -> None:
         if field in op.options:
             value = int(op.options[field])
             if value not in names:
-                raise refuse(f"{field} {value} is not a valid value (TFLite knows "
-                             f"{', '.join(f'{k} {v}' for k, v in names.items())})")
+                known = (f"TFLite knows {', '.join(f'{k} {v}' for k, v in names.items())}" if len(names) <= 8
+                         else f"TFLite knows {min(names)} to {max(names)}")
+                raise refuse(f"{field} {value} is not a valid value ({known})")
     for field in _POSITIVE.get(rule.options, ()):
         if int(op.options.get(field, 0)) < 1:
             raise refuse(f"{field} is {int(op.options.get(field, 0))}; TFLite requires at least 1")

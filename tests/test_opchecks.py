@@ -422,3 +422,13 @@ def test_expand_dims_axis_refused(axis, words):
 @pytest.mark.parametrize("axis", [1, -2])
 def test_expand_dims_valid_axis_compiles(axis):
     compiles(expand_dims(axis))
+
+
+@pytest.mark.parametrize("name", ["CONV_2D", "FULLY_CONNECTED"])
+def test_quantized_bias_type_outside_the_enum_refused(name):
+    # Both references: "Unsupported data type 30 in tensor".
+    m = MODELS[name]()
+    m.op.builtinOptions.quantizedBiasType = 30
+    refused(m, f"op 0 {name}", "quantized_bias_type 30 is not a valid value")
+    m.op.builtinOptions.quantizedBiasType = TT.INT32  # what newer converters write
+    compiles(m)
