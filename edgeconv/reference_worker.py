@@ -7,6 +7,7 @@ little-endian length followed by a pickle (numpy arrays travel as they are). Req
 
     ("load", kind, model_bytes, options) -> ("ok", None) | ("unavailable", message)
     ("run", inputs, n_outputs)           -> ("ok", [outputs])
+    ("run_many", [inputs, ...], n_outputs) -> one ("ok", [outputs]) or ("error", message) per sample
     ("tensor", index)                    -> ("ok", array)
     ("arena_total",)                     -> ("ok", bytes)
     ("unload",)                          -> (no answer) the model is dropped; a "load" may follow
@@ -215,6 +216,14 @@ def serve(parent_pid: int) -> int:
                     reply = ("unavailable", str(exc))
             elif oracle is None:
                 reply = ("error", "no model loaded")
+            elif verb == "run_many":  # one answer per sample, each as soon as it is computed
+                batch, n_outputs = args
+                for inputs in batch:
+                    try:
+                        write_message(replies, ("ok", oracle.run(inputs, n_outputs)))
+                    except Exception as exc:
+                        write_message(replies, ("error", first_line(exc)))
+                continue
             elif verb == "run":
                 reply = ("ok", oracle.run(*args))
             elif verb == "tensor":

@@ -181,7 +181,7 @@ class OutOfProcessReference:
         self.timeout = timeout
         self._proc: subprocess.Popen | None = None
         self._loaded = False
-        self._pending = False  # a request was sent and its answer not read
+        self._awaiting = 0  # answers due from the worker and not yet read
         self._proc = _take(self.kind)
         try:
             self._send(("load", self.kind, bytes(model_data), options or {}))
@@ -227,6 +227,12 @@ class OutOfProcessReference:
         self.wait_ready()
         self._send(("run", [np.asarray(x) for x in inputs], n_outputs))
 
+    def start_runs(self, batch: list[list[np.ndarray]], n_outputs: int) -> None:
+        """Send several inferences at once; the worker answers each as it finishes, and each
+        `finish_run` collects the next (so a crash is still pinned to its sample)."""
+        self.wait_ready()
+        self._send(("run_many", [[np.asarray(x) for x in inputs] for inputs in batch], n_outputs), answers=len(batch))
+
     def finish_run(self) -> list[np.ndarray]:
         status, payload = self._receive()
         if status != "ok":
@@ -244,7 +250,7 @@ class OutOfProcessReference:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if self._pending or proc.poll() is not None:
+        if self._awaiting or proc.poll() is not None:
             _stop(proc)
         else:
             _release(self.kind, proc)
@@ -271,14 +277,14 @@ class OutOfProcessReference:
             raise ReferenceFailed(self.title, f"failed: {payload}", died=False)
         return payload
 
-    def _send(self, message) -> None:
+    def _send(self, message, answers: int = 1) -> None:
         if self._proc is None:
             raise ReferenceFailed(self.title, "is not running (its worker was closed)")
         try:
             write_message(self._proc.stdin.fileno(), message)
         except (BrokenPipeError, ConnectionResetError):
             raise self._died() from None
-        self._pending = True
+        self._awaiting += answers
 
     def _receive(self):
         if self._proc is None:
@@ -297,7 +303,7 @@ class OutOfProcessReference:
         body = read_exactly(fd, HEADER.unpack(header)[0]) if header is not None else None
         if body is None:
             raise self._died()
-        self._pending = False
+        self._awaiting -= 1
         return pickle.loads(body)
 
     def _died(self) -> ReferenceFailed:

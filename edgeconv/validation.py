@@ -37,6 +37,9 @@ _NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32,
 
 TITLES = {"tflm": "TFLite Micro", "tflite_ref": "TFLite's reference"}
 
+# Samples sent to a reference's worker in one message (it answers each as it goes).
+REFERENCE_BATCH = 16
+
 
 @dataclass
 class ValidationReport:
@@ -450,19 +453,26 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs) ->
     live = dict(refs)
     total = len(sample_list)
     iterator = progress(sample_list) if progress else sample_list
+    in_flight = {k: 0 for k in refs}  # samples sent to each reference and not yet collected
     for number, sample in enumerate(iterator, 1):
-        # Both references work on the sample in their processes while the C runs here.
-        sent, results, failed = [], {}, {}
+        # Both references work through the next samples in their processes while the C runs
+        # here; each answer is collected in order, so a crash is pinned to its sample.
+        results, failed = {}, {}
         for name, ref in live.items():
-            try:
-                ref.start_run(sample.arrays, n_out)
-                sent.append(name)
-            except ReferenceFailed as exc:
-                failed[name] = exc
+            if in_flight[name] == 0:
+                batch = [s.arrays for s in sample_list[number - 1 : number - 1 + REFERENCE_BATCH]]
+                try:
+                    ref.start_runs(batch, n_out)
+                    in_flight[name] = len(batch)
+                except ReferenceFailed as exc:
+                    failed[name] = exc
         ours = host.run(sample.arrays) if host is not None else emulated_outputs[number - 1]
-        for name in sent:
+        for name in live:
+            if name in failed:
+                continue
             try:
                 results[name] = live[name].finish_run()
+                in_flight[name] -= 1
             except ReferenceFailed as exc:
                 failed[name] = exc
         if failed:
