@@ -12,6 +12,7 @@ differs is named.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import zipfile
@@ -337,9 +338,9 @@ def validate_file(
     except OSError as exc:
         raise ModelError(f"{path}: cannot be read ({exc.strerror or 'input/output error'})") from None
     if inputs_file is not None:
-        extra = lambda specs: load_inputs_file(Path(inputs_file), specs)  # noqa: E731
+        extra = functools.partial(load_inputs_file, Path(inputs_file))
     else:
-        extra = lambda specs: load_shipped_samples(path, specs)  # noqa: E731
+        extra = functools.partial(load_shipped_samples, path)
     return validate_bytes(data, path.name, samples=samples, seed=seed, extra_inputs=extra, progress=progress, board=board)
 
 
