@@ -40,6 +40,7 @@ class OpRule:
     options_required: bool = False  # TFLite's zeroed defaults make the op invalid or different
     optional: tuple[int, ...] = ()  # input positions that may be omitted (-1)
     index_types: tuple[tuple[int, tuple[str, ...]], ...] = ()  # (position, types TFLite reads there)
+    index_ranks: tuple[tuple[int, int], ...] = ()  # (position, the rank both references require)
     outputs: int = 1
     four_d: tuple[int, ...] = ()  # input positions TFLite requires 4-D (NHWC); the output too if any
 
@@ -73,14 +74,17 @@ RULES: dict[str, OpRule] = {
     "MEAN": OpRule((2, 2), "ReducerOptions", index_types=((1, INT32),)),
     # TFLite's PAD also takes a third constant-value input; edgeconv pads PAD with the zero
     # point, so a PAD with three inputs is refused rather than given other semantics.
-    "PAD": OpRule((2, 2), "PadOptions", index_types=((1, INT32_OR_64),)),
-    "PADV2": OpRule((2, 3), "PadV2Options", optional=(2,), index_types=((1, INT32_OR_64),)),
-    "TRANSPOSE": OpRule((2, 2), "TransposeOptions", index_types=((1, INT32_OR_64),)),
-    "RESIZE_BILINEAR": OpRule((2, 2), "ResizeBilinearOptions", index_types=((1, INT32),), four_d=(0,)),
+    "PAD": OpRule((2, 2), "PadOptions", index_types=((1, INT32_OR_64),), index_ranks=((1, 2),)),
+    "PADV2": OpRule((2, 3), "PadV2Options", optional=(2,), index_types=((1, INT32_OR_64),), index_ranks=((1, 2),)),
+    "TRANSPOSE": OpRule((2, 2), "TransposeOptions", index_types=((1, INT32_OR_64),), index_ranks=((1, 1),)),
+    "RESIZE_BILINEAR": OpRule((2, 2), "ResizeBilinearOptions", index_types=((1, INT32),), index_ranks=((1, 1),),
+                              four_d=(0,)),
     "RESIZE_NEAREST_NEIGHBOR": OpRule((2, 2), "ResizeNearestNeighborOptions", index_types=((1, INT32),),
-                                      four_d=(0,)),
-    "SPACE_TO_BATCH_ND": OpRule((3, 3), "SpaceToBatchNDOptions", index_types=((1, INT32), (2, INT32))),
-    "BATCH_TO_SPACE_ND": OpRule((3, 3), "BatchToSpaceNDOptions", index_types=((1, INT32), (2, INT32))),
+                                      index_ranks=((1, 1),), four_d=(0,)),
+    "SPACE_TO_BATCH_ND": OpRule((3, 3), "SpaceToBatchNDOptions", index_types=((1, INT32), (2, INT32)),
+                                index_ranks=((1, 1), (2, 2))),
+    "BATCH_TO_SPACE_ND": OpRule((3, 3), "BatchToSpaceNDOptions", index_types=((1, INT32), (2, INT32)),
+                                index_ranks=((1, 1), (2, 2))),
 }
 
 # Option fields that are enums in the schema: (field, allowed values).
@@ -141,6 +145,12 @@ def check_op(graph: Graph, op: Op) -> None:
             if t.dtype not in allowed:
                 raise refuse(f"input {position} {t.describe()} has type {t.dtype.upper()}; TFLite's {op.opcode} "
                              f"reads {' or '.join(a.upper() for a in allowed)} there")
+    for position, rank in rule.index_ranks:
+        if position < n_in and op.inputs[position] >= 0:
+            t = graph.tensors[op.inputs[position]]
+            if len(t.shape) != rank:
+                raise refuse(f"input {position} {t.describe()} has shape {list(t.shape)}; TFLite's {op.opcode} "
+                             f"needs it {rank}-D")
 
     shaped = [(f"input {p}", op.inputs[p]) for p in rule.four_d if p < n_in and op.inputs[p] >= 0]
     if rule.four_d:

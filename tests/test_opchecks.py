@@ -432,3 +432,15 @@ def test_quantized_bias_type_outside_the_enum_refused(name):
     refused(m, f"op 0 {name}", "quantized_bias_type 30 is not a valid value")
     m.op.builtinOptions.quantizedBiasType = TT.INT32  # what newer converters write
     compiles(m)
+
+
+@pytest.mark.parametrize("name,shape,words", [
+    ("TRANSPOSE", [1, 3], ["has shape [1, 3]", "needs it 1-D"]),  # both references
+    ("RESIZE_NEAREST_NEIGHBOR", [1, 2], ["needs it 1-D"]),  # both references
+    ("PAD", [4], ["needs it 2-D"]),  # TFLite (TFLite Micro reads it flat)
+    ("SPACE_TO_BATCH_ND", [1, 2], ["needs it 1-D"]),  # TFLite
+])
+def test_index_tensor_rank_refused(name, shape, words):
+    m = MODELS[name]()
+    m.tensor(1).shape = np.array(shape, np.int32)
+    refused(m, f"op 0 {name}", *words)
