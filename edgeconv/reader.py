@@ -242,6 +242,10 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
                              "file); the compiled model would ignore what is written into it")
         if tensors[i].is_variable:
             raise ModelError(f"{name}: model input {tensors[i].describe()} is marked is_variable")
+        writer = next((op for op in ops if i in op.outputs), None)
+        if writer is not None:
+            raise ModelError(f"{name}: model input {tensors[i].describe()} is written by op {writer.index} "
+                             f"{writer.opcode}; the compiled model would overwrite what is written into it")
     desc = _decode_name(model.Description())
     return Graph(name, tensors, ops, g_inputs, g_outputs, desc)
 

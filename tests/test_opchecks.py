@@ -444,3 +444,9 @@ def test_index_tensor_rank_refused(name, shape, words):
     m = MODELS[name]()
     m.tensor(1).shape = np.array(shape, np.int32)
     refused(m, f"op 0 {name}", *words)
+
+
+def test_graph_input_written_by_an_op_refused():
+    m = OneOp(OP.RELU, [1, 4], [1, 4])
+    m.sg.inputs = np.array([0, 1], np.int32)  # y, which the RELU writes, is also a model input
+    refused(m, "model input tensor 1 'y'", "written by op 0 RELU")
