@@ -481,7 +481,7 @@ def base_bytes(name: str) -> bytes:
 
 @dataclass(frozen=True)
 class Mutation:
-    base: str  # a BASES key, or "shared:<relative path>"
+    base: str  # a BASES key, or "shared_<model stem>" for a shared model
     target: str  # e.g. "op0_CONV_2D", "t1_weights", "subgraph", "model"
     field: str  # e.g. "options.strideW", "zero_point", "shape[2]"
     label: str  # the value, spelled for an id

@@ -11,7 +11,8 @@ runs it. A mutant that both TFLite Micro and TFLite's reference kernels refuse m
 EDGECONV_HOSTILE_MUTANTS sets the number of mutants (default 300, as CI runs); every prefix of
 the seeded order covers every op family, so a longer local run only adds mutants:
 EDGECONV_HOSTILE_MUTANTS=3000 python -m pytest tests/test_hostile_fields.py -n 2
-A failing mutant is reproduced by its id: python -m pytest tests/test_hostile_fields.py -k <id>
+A failing mutant is reproduced by its id (with a count that includes it; 12000 includes all):
+EDGECONV_HOSTILE_MUTANTS=12000 python -m pytest "tests/test_hostile_fields.py::test_mutant[<id>]"
 EDGECONV_HOSTILE_LOG=FILE appends one JSON line per mutant (id and outcome) for triage.
 """
 
