@@ -76,7 +76,8 @@ RULES: dict[str, OpRule] = {
     # point, so a PAD with three inputs is refused rather than given other semantics.
     "PAD": OpRule((2, 2), "PadOptions", index_types=((1, INT32_OR_64),), index_ranks=((1, 2),)),
     "PADV2": OpRule((2, 3), "PadV2Options", optional=(2,), index_types=((1, INT32_OR_64),), index_ranks=((1, 2),)),
-    "TRANSPOSE": OpRule((2, 2), "TransposeOptions", index_types=((1, INT32_OR_64),), index_ranks=((1, 1),)),
+    # TFLite Micro runs an INT64 perm but reads its bytes as int32 (another permutation).
+    "TRANSPOSE": OpRule((2, 2), "TransposeOptions", index_types=((1, INT32),), index_ranks=((1, 1),)),
     "RESIZE_BILINEAR": OpRule((2, 2), "ResizeBilinearOptions", index_types=((1, INT32),), index_ranks=((1, 1),),
                               four_d=(0,)),
     "RESIZE_NEAREST_NEIGHBOR": OpRule((2, 2), "ResizeNearestNeighborOptions", index_types=((1, INT32),),
