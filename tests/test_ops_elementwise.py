@@ -210,6 +210,20 @@ def test_binary_all_pairs_random_quantization(op, seed):
                                   f"(max |diff| {report.max_abs_diff})")
 
 
+
+def test_sub_multipliers_are_formed_in_double():
+    """Scales whose float32 and double quotients round to different multipliers (input 1:
+    1717986816 vs 1717986854): the references' SUB follows double, as ADD does."""
+    from edgeconv.validation import validate_bytes
+
+    x = np.arange(-128, 128, dtype=np.int8).reshape(256, 1)
+    y = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    data = _rewrite(_grid_model("sub"), [(0.05, -3), (0.02, 4), (0.08, 1)])
+    report = validate_bytes(data, "sub_double", samples=0, extra_inputs=[[x, y]])
+    assert "tflm" in report.references and report.elements_compared == 65536
+    assert report.bit_exact, f"{report.mismatches_vs_tflm} of 65536 differ"
+
+
 # ---------------------------------------------------------------------------------------------
 # CONCATENATION
 

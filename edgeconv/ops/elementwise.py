@@ -1,8 +1,7 @@
 """ADD, SUB, MUL, MAXIMUM and MINIMUM: int8 binary element-wise ops with broadcasting.
 
-The multipliers are formed exactly as TFLite Micro's Prepare forms them: ADD in double
-(add_common.cc), SUB in float32 before widening (sub_common.cc), MUL as one double product
-(mul_common.cc). MAXIMUM and MINIMUM compare raw values and never requantize.
+The multipliers are formed exactly as TFLite Micro's Prepare forms them: ADD and SUB in double
+(add_common.cc, sub_common.cc), MUL as one double product (mul_common.cc). MAXIMUM and MINIMUM compare raw values and never requantize.
 
 Broadcasting is resolved at compile time into a loop nest of at most EC_MAX_DIMS loops with
 per-input element strides (0 along a broadcast dimension); adjacent dimensions that walk both
@@ -11,7 +10,7 @@ inputs contiguously (or both not at all) are merged, so a same-shape op is one f
 
 from __future__ import annotations
 
-from quantize.fixedpoint import f32, f32_div, quantize_multiplier_smaller_than_one_exp
+from quantize.fixedpoint import quantize_multiplier_smaller_than_one_exp
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
 from .base import Kernel, fail, fused_activation_range, lowering, require_dtype, require_quant, requantize_multiplier
@@ -113,17 +112,12 @@ def _summary(sign: str, x0: Tensor, x1: Tensor) -> str:
 def _add_sub(graph: Graph, op: Op, subtract: bool) -> Kernel:
     x0, x1, y = _binary_io(graph, op)
     s0, s1, so = float(x0.quant.s), float(x1.quant.s), float(y.quant.s)
-    if subtract:
-        # sub_common.cc: twice_max_input_scale is a float, and both quotients are float32
-        # divisions widened to double afterwards. (1 << 20) * scale is exact in float32.
-        twice_max = f32(2.0 * max(s0, s1))
-        r0, r1 = f32_div(s0, twice_max), f32_div(s1, twice_max)
-        ro = f32_div(twice_max, f32(float(1 << _ADD_LEFT_SHIFT) * so))
-    else:
-        # add_common.cc: every quotient in double.
-        twice_max = 2.0 * max(s0, s1)
-        r0, r1 = s0 / twice_max, s1 / twice_max
-        ro = twice_max / (float(1 << _ADD_LEFT_SHIFT) * so)
+    # Every quotient in double, for SUB too: sub_common.cc reads as float32 divisions, but the
+    # tflite_micro and LiteRT builds we validate against both behave as double (scales 0.05,
+    # 0.02 -> 0.08 tell the two apart: float32 gives 14 wrong elements in 50 samples).
+    twice_max = 2.0 * max(s0, s1)
+    r0, r1 = s0 / twice_max, s1 / twice_max
+    ro = twice_max / (float(1 << _ADD_LEFT_SHIFT) * so)
     m0, sh0 = _smaller_than_one(graph, op, r0, "input 0")
     m1, sh1 = _smaller_than_one(graph, op, r1, "input 1")
     mo, sho = _smaller_than_one(graph, op, ro, "output")
