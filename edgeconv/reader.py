@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import tflite
+from ai_edge_litert import schema_py_generated as litert_schema
 
 from .ir import DTYPES, Graph, ModelError, Op, Quant, Tensor
 
@@ -124,10 +125,15 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
     sg = model.Subgraphs(0)
 
     opcodes: list[str] = []
+    # The `tflite` package's BuiltinCode() answers deprecated_builtin_code for codes below 127,
+    # whatever builtin_code says; TFLite resolves an op as the larger of the two raw fields,
+    # so those are read through LiteRT's generated schema, which returns them as stored.
+    raw_codes = litert_schema.Model.GetRootAs(data, 0)
     for i in range(model.OperatorCodesLength()):
         at[0] = f"operator code {i}"
         oc = model.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        raw = raw_codes.OperatorCodes(i)
+        code = max(raw.BuiltinCode(), raw.DeprecatedBuiltinCode())
         if code == tflite.BuiltinOperator.CUSTOM:
             opcodes.append("CUSTOM:" + _decode_name(oc.CustomCode()))
         else:

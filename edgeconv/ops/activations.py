@@ -221,7 +221,7 @@ def lower_prelu(graph: Graph, op: Op) -> Kernel:
         out_shape = tuple(int(d) for d in np.broadcast_shapes(tuple(x.shape), tuple(a.shape)))
     except ValueError:
         raise fail(graph, op, f"alpha {list(a.shape)} does not broadcast against input {list(x.shape)}") from None
-    if tuple(y.shape) != out_shape and int(np.prod(out_shape, dtype=np.int64)) != y.size:
+    if tuple(y.shape) != out_shape:  # TFLite Micro broadcasts along the output's own shape
         raise fail(graph, op, f"output {list(y.shape)} is not the broadcast shape {list(out_shape)}")
     dims = [1] * (_MAX_DIMS - len(out_shape)) + list(out_shape)
     # CalculatePreluParams: both ratios in double.

@@ -191,6 +191,8 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
     b, in_h, in_w, in_c = x.shape
     if y.shape[3] != out_c or out_c % in_c:
         raise fail(graph, op, f"output channels {y.shape[3]} / weights {list(w.shape)} do not fit input channels {in_c}")
+    if y.shape[0] != b:
+        raise fail(graph, op, f"output batch {y.shape[0]} differs from the input's {b}")
     multiplier = out_c // in_c
     require_tflite_int16(graph, op, **{"depth multiplier": multiplier})
     geometry = _spatial(graph, op, x, y, k_h, k_w)
@@ -235,8 +237,10 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
     if depth == 0 or x.size % depth:
         raise fail(graph, op, f"input of {x.size} elements is not a whole number of rows of {depth}")
     batches = x.size // depth
-    if y.size != batches * units:
-        raise fail(graph, op, f"output shape {list(y.shape)} does not hold {batches}x{units} values")
+    if y.size != batches * units or not y.shape or y.shape[-1] != units:
+        # TFLite Micro takes the batch count and the row length from the output's shape, so
+        # an output of the right size but another last dimension computes something else.
+        raise fail(graph, op, f"output shape {list(y.shape)} is not the {batches} input rows by the weights' {units} units")
     # Per tensor too, the scales are multiplied in double. (TFLM's source,
     # GetQuantizedConvolutionMultipler, reads as a float32 product, but the tflite_micro
     # build we validate against behaves as double: ad01_int8 and per-tensor Dense models
