@@ -47,7 +47,9 @@ class OpRule:
 
 RULES: dict[str, OpRule] = {
     "CONV_2D": OpRule((2, 3), "Conv2DOptions", True, optional=(2,), four_d=(0, 1)),
-    "DEPTHWISE_CONV_2D": OpRule((2, 3), "DepthwiseConv2DOptions", True, optional=(2,), four_d=(0, 1)),
+    # No omitted (-1) bias: TFLite refuses it ("optional but was expected") and TFLite Micro
+    # crashes loading it; a depthwise without bias has two inputs.
+    "DEPTHWISE_CONV_2D": OpRule((2, 3), "DepthwiseConv2DOptions", True, four_d=(0, 1)),
     "FULLY_CONNECTED": OpRule((2, 3), "FullyConnectedOptions", optional=(2,)),
     "AVERAGE_POOL_2D": OpRule((1, 1), "Pool2DOptions", True, four_d=(0,)),
     "MAX_POOL_2D": OpRule((1, 1), "Pool2DOptions", True, four_d=(0,)),
