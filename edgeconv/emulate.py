@@ -38,6 +38,10 @@ class EmulatedFirmware:
     ram_bytes: int
     instructions: int | None = None
     op_instructions: dict[int, int] = field(default_factory=dict)  # step index -> count
+    stack_need_bytes: int = 0  # computed worst case over the call graph (see stack.py)
+    stack_worst_path: list[str] = field(default_factory=list)
+    stack_worst_path_bytes: int = 0  # the frames along stack_worst_path, without interrupt room
+    stack_measured_bytes: int | None = None  # the painted high-water mark of the last QEMU run
 
     def close(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
@@ -56,6 +60,8 @@ class EmulatedFirmware:
                     f.write(np.ascontiguousarray(np.asarray(x, dtype=_NP[tensor.dtype]).reshape(tensor.shape)).tobytes())
         out_path = self.work / "outputs.bin"
         out_path.unlink(missing_ok=True)
+        stack_path = self.work / "stack.bin"
+        stack_path.unlink(missing_ok=True)
         cmd = [QEMU, "-M", self.board.qemu_machine, "-nographic", "-monitor", "none", "-serial", "none",
                "-semihosting-config", "enable=on,target=native", "-kernel", str(self.elf)]
         try:
@@ -64,6 +70,8 @@ class EmulatedFirmware:
             raise ModelError(f"the emulated {self.board.name} did not finish within {QEMU_TIMEOUT_S} s") from None
         if proc.returncode != 0 or not out_path.exists():
             raise ModelError(f"QEMU ({self.board.qemu_machine}) failed: exit {proc.returncode} {proc.stderr.strip()[:200]}")
+        if stack_path.exists() and len(stack_path.read_bytes()) == 4:
+            self.stack_measured_bytes = int.from_bytes(stack_path.read_bytes(), "little")
         data = out_path.read_bytes()
         outs, pos = [], 0
         for _ in samples:
@@ -90,11 +98,13 @@ def build_emulated(model: CompiledModel, board_name: str, defines: tuple[str, ..
     work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{board.name}-"))
     try:
         report = build_in_folder(work, board, model, emit(model), main_text=semihost_main_source(model),
-                           defines=("-DEC_PROFILE", *defines))
+                           defines=("-DEC_PROFILE", "-DEC_STACK_PAINT", *defines))
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return EmulatedFirmware(board, model, work, report.flash_bytes, report.ram_bytes)
+    return EmulatedFirmware(board, model, work, report.flash_bytes, report.ram_bytes,
+                            stack_need_bytes=report.stack_need_bytes, stack_worst_path=report.stack_worst_path,
+                            stack_worst_path_bytes=report.stack_worst_path_bytes)
 
 
 _UNICORN_CPUS = {"cortex-m0plus": "UC_CPU_ARM_CORTEX_M0", "cortex-m4": "UC_CPU_ARM_CORTEX_M4",
@@ -116,8 +126,40 @@ def _thumb_instruction_count(code: bytes) -> int:
     return n
 
 
-def count_instructions(fw: EmulatedFirmware, sample: list[np.ndarray]) -> tuple[int, dict[int, int]]:
-    """Instructions executed by one invoke on `sample`: in total and per op (step index)."""
+@dataclass
+class InstructionCount:
+    """What the counter saw in its region: the instructions in total and per mark (edgeconv:
+    the op index; foreign firmware: one mark, 0), the first counted address, and the text the
+    firmware wrote with SYS_WRITE0."""
+    total: int
+    per_mark: dict[int, int]
+    first_pc: int | None
+    text: str
+    exit_code: int | None
+
+
+@dataclass
+class Region:
+    """Where counting starts and stops. Either a function (`function`: counting starts at its
+    entry and stops when it returns to its caller; stores to `mark_addr` switch the mark), or
+    two semihosting SYS_WRITE0 lines (`begin_line`: counting starts with the instruction after
+    that BKPT returns; `end_line`: the BKPT of that write is the last counted instruction)."""
+    function: int | None = None
+    mark_addr: int | None = None
+    begin_line: str | None = None
+    end_line: str | None = None
+
+
+SEMIHOST_EXIT_OK = 0x20026
+MAX_INSTRUCTIONS = 2_000_000_000
+
+
+def count_region(elf_path: Path, cpu_board: str, region: Region, input_bytes: bytes = b"",
+                 extra_ram: tuple[int, int] | None = None) -> InstructionCount:
+    """Run an ELF on unicorn from its reset vector (vector table at the lowest loaded address)
+    and count the executed Thumb instructions inside `region`. Semihosting: SYS_OPEN, SYS_READ
+    (the first opened file reads `input_bytes`), SYS_WRITE, SYS_WRITE0, SYS_CLOSE, SYS_EXIT.
+    `extra_ram` (origin, size) is mapped besides the ELF's sections (a stack outside them)."""
     try:
         import unicorn
         from unicorn import arm_const as A
@@ -125,9 +167,9 @@ def count_instructions(fw: EmulatedFirmware, sample: list[np.ndarray]) -> tuple[
         raise ToolchainMissing("instruction counts need the unicorn package (pip install unicorn)") from None
     from elftools.elf.elffile import ELFFile
 
-    cpu = _UNICORN_CPUS.get(fw.board.name)
+    cpu = _UNICORN_CPUS.get(cpu_board)
     if cpu is None:
-        raise ModelError(f"no instruction-counting emulator model for {fw.board.name}")
+        raise ModelError(f"no instruction-counting emulator model for {cpu_board}")
     uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
     uc.ctl_set_cpu_model(getattr(A, cpu))
 
@@ -146,7 +188,8 @@ def count_instructions(fw: EmulatedFirmware, sample: list[np.ndarray]) -> tuple[
         uc.mem_map(lo, hi - lo)
         mapped.append((lo, hi))
 
-    with open(fw.elf, "rb") as f:
+    lowest = None
+    with open(elf_path, "rb") as f:
         elf = ELFFile(f)
         for seg in elf.iter_segments():
             if seg["p_type"] != "PT_LOAD":
@@ -155,72 +198,144 @@ def count_instructions(fw: EmulatedFirmware, sample: list[np.ndarray]) -> tuple[
             if seg["p_filesz"]:
                 ensure(seg["p_paddr"], seg["p_paddr"] + seg["p_filesz"])
                 uc.mem_write(seg["p_paddr"], seg.data())
+                lowest = seg["p_paddr"] if lowest is None else min(lowest, seg["p_paddr"])
         for sec in elf.iter_sections():  # NOLOAD .bss and .stack
             if sec["sh_addr"] and sec["sh_size"]:
                 ensure(sec["sh_addr"], sec["sh_addr"] + sec["sh_size"])
-        symbols = {s.name: s["st_value"] for s in elf.get_section_by_name(".symtab").iter_symbols()}
+    if extra_ram is not None:
+        ensure(extra_ram[0], extra_ram[0] + extra_ram[1])
     ensure(0xE000E000, 0xE000F000)  # system control space: the startup code enables the FPU there
-    profile_addr = symbols["ec_profile_op"]
+    if lowest is None:
+        raise ModelError(f"{elf_path} has nothing to load")
 
-    g = fw.model.graph
-    input_bytes = b"".join(
-        np.ascontiguousarray(np.asarray(x, dtype=_NP[g.tensors[t].dtype]).reshape(g.tensors[t].shape)).tobytes()
-        for x, t in zip(sample, g.inputs)
-    )
     files = {1: [input_bytes, 0]}
-    state = {"op": None, "total": 0, "per_op": {}}
+    text: list[str] = []
+    state = {"on": False, "mark": 0, "total": 0, "per_mark": {}, "first_pc": None, "return_to": None,
+             "exit": None, "begin_next": False}
     block_sizes: dict[tuple[int, int], int] = {}
 
     def on_block(uc_, address, size, _):
-        if state["op"] is None:
+        if region.function is not None:
+            if state["on"]:
+                if address == state["return_to"]:
+                    state["on"] = False
+                    state["return_to"] = None
+                    return
+            elif address == region.function and state["return_to"] is None:
+                state["on"] = True
+                state["mark"] = 0
+                state["return_to"] = uc_.reg_read(A.UC_ARM_REG_LR) & ~1
+        elif state["begin_next"]:
+            state["begin_next"] = False
+            state["on"] = True
+        if not state["on"]:
             return
+        if state["first_pc"] is None:
+            state["first_pc"] = address
         key = (address, size)
         n = block_sizes.get(key)
         if n is None:
             n = block_sizes[key] = _thumb_instruction_count(bytes(uc_.mem_read(address, size)))
         state["total"] += n
-        state["per_op"][state["op"]] = state["per_op"].get(state["op"], 0) + n
+        state["per_mark"][state["mark"]] = state["per_mark"].get(state["mark"], 0) + n
 
-    def on_profile(uc_, access, address, size, value, _):
+    def on_mark(uc_, access, address, size, value, _):
         value = int(np.int32(np.uint32(value & 0xFFFFFFFF)))
-        if value == -2:
-            state["op"] = None
-            uc_.emu_stop()
-        else:
-            state["op"] = max(value, 0)
+        if state["on"] and value >= 0:
+            state["mark"] = value
+
+    def read_cstring(addr: int) -> str:
+        out = bytearray()
+        while len(out) < 4096:
+            chunk = bytes(uc.mem_read(addr + len(out), 64))
+            end = chunk.find(b"\0")
+            if end >= 0:
+                out += chunk[:end]
+                break
+            out += chunk
+        return out.decode("latin-1")
 
     def on_interrupt(uc_, intno, _):
         pc = uc_.reg_read(A.UC_ARM_REG_PC)
         r0, r1 = uc_.reg_read(A.UC_ARM_REG_R0), uc_.reg_read(A.UC_ARM_REG_R1)
-        args = np.frombuffer(bytes(uc_.mem_read(r1, 12)), dtype=np.uint32) if r1 else None
         result = 0
-        if r0 == 0x01:  # SYS_OPEN: 1 for inputs.bin, 2 for outputs.bin
-            result = 1 if int(args[1]) in (0, 1) else 2
-            files.setdefault(result, [b"", 0])
-        elif r0 == 0x06:  # SYS_READ
-            handle, buf, n = (int(v) for v in args)
-            data, pos = files[handle]
-            chunk = data[pos : pos + n]
-            uc_.mem_write(buf, chunk)
-            files[handle][1] = pos + len(chunk)
-            result = n - len(chunk)
-        elif r0 in (0x05, 0x02):  # SYS_WRITE, SYS_CLOSE
-            result = 0
-        elif r0 == 0x18:  # SYS_EXIT
+        if r0 == 0x04:  # SYS_WRITE0
+            line = read_cstring(r1)
+            text.append(line)
+            if region.end_line is not None and state["on"] and line.strip() == region.end_line:
+                state["on"] = False
+            if region.begin_line is not None and not state["on"] and line.strip() == region.begin_line:
+                state["begin_next"] = True
+        elif r0 == 0x18:  # SYS_EXIT: r1 is the reason (or, 64-bit style, a pointer to it)
+            state["exit"] = r1
+            uc_.emu_stop()
+            return
+        elif r0 in (0x01, 0x06, 0x05, 0x02):
+            args = np.frombuffer(bytes(uc_.mem_read(r1, 12)), dtype=np.uint32)
+            if r0 == 0x01:  # SYS_OPEN: 1 for inputs.bin, 2 for outputs.bin
+                result = 1 if int(args[1]) in (0, 1) else 2
+                files.setdefault(result, [b"", 0])
+            elif r0 == 0x06:  # SYS_READ
+                handle, buf, n = (int(v) for v in args)
+                data, pos = files[handle]
+                chunk = data[pos : pos + n]
+                uc_.mem_write(buf, chunk)
+                files[handle][1] = pos + len(chunk)
+                result = n - len(chunk)
+        else:
+            raise_error[0] = f"unsupported semihosting call 0x{r0:x}"
             uc_.emu_stop()
             return
         uc_.reg_write(A.UC_ARM_REG_R0, result)
         uc_.reg_write(A.UC_ARM_REG_PC, (pc + 2) | 1)  # past the 16-bit BKPT
 
+    raise_error: list[str | None] = [None]
     uc.hook_add(unicorn.UC_HOOK_BLOCK, on_block)
-    uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, on_profile, begin=profile_addr, end=profile_addr + 3)
+    if region.mark_addr is not None:
+        uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, on_mark, begin=region.mark_addr, end=region.mark_addr + 3)
     uc.hook_add(unicorn.UC_HOOK_INTR, on_interrupt)
-    vectors = np.frombuffer(bytes(uc.mem_read(fw.board.flash_origin, 8)), dtype=np.uint32)
+    vectors = np.frombuffer(bytes(uc.mem_read(lowest, 8)), dtype=np.uint32)
     uc.reg_write(A.UC_ARM_REG_SP, int(vectors[0]))
     try:
-        uc.emu_start(int(vectors[1]) | 1, 0xFFFFFFFF, count=2_000_000_000)
+        uc.emu_start(int(vectors[1]) | 1, 0xFFFFFFFF, count=MAX_INSTRUCTIONS)
     except unicorn.UcError as exc:
         raise ModelError(f"the instruction-counting emulator stopped: {exc}") from None
+    if raise_error[0]:
+        raise ModelError(f"the instruction-counting emulator stopped: {raise_error[0]}")
     if not state["total"]:
         raise ModelError("the instruction-counting emulator saw no inference")
-    return state["total"], dict(sorted(state["per_op"].items()))
+    return InstructionCount(state["total"], dict(sorted(state["per_mark"].items())), state["first_pc"],
+                            "".join(text), state["exit"])
+
+
+def count_instructions(fw: EmulatedFirmware, sample: list[np.ndarray]) -> tuple[int, dict[int, int]]:
+    """Instructions executed by one invoke on `sample`, from the entry of `<name>_invoke` to
+    its return: in total and per op (step index). The prologue before the first op's mark
+    counts for op 0; per-op counts sum to the total."""
+    c = count_invoke(fw, sample)
+    return c.total, c.per_mark
+
+
+def count_invoke(fw: EmulatedFirmware, sample: list[np.ndarray]) -> InstructionCount:
+    from elftools.elf.elffile import ELFFile
+
+    with open(fw.elf, "rb") as f:
+        symbols = {s.name: s["st_value"] for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
+    invoke = symbols.get(f"{fw.model.name}_invoke")
+    if invoke is None:
+        raise ModelError(f"the firmware has no {fw.model.name}_invoke symbol")
+    g = fw.model.graph
+    input_bytes = b"".join(
+        np.ascontiguousarray(np.asarray(x, dtype=_NP[g.tensors[t].dtype]).reshape(g.tensors[t].shape)).tobytes()
+        for x, t in zip(sample, g.inputs)
+    )
+    region = Region(function=invoke & ~1, mark_addr=symbols["ec_profile_op"])
+    return count_region(fw.elf, fw.board.name, region, input_bytes)
+
+
+def count_semihosting_elf(elf: Path, cpu_board: str, ram: tuple[int, int] = (0x20000000, 0x100000),
+                          begin_line: str = "BEGIN", end_line: str = "END") -> InstructionCount:
+    """A foreign firmware (e.g. the TFLite Micro anchors) that writes `begin_line` and
+    `end_line` with SYS_WRITE0 around its inference: instructions from the return of the
+    begin write to the end write's BKPT, inclusive (marker overhead included)."""
+    return count_region(Path(elf), cpu_board, Region(begin_line=begin_line, end_line=end_line), extra_ram=ram)

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import SHARED_MODELS
 from edgeconv.compiler import compile_bytes, compile_file
-from edgeconv.emulate import _thumb_instruction_count, build_emulated, count_instructions
+from edgeconv.emulate import _thumb_instruction_count, build_emulated, count_instructions, count_invoke
 from edgeconv.validation import random_inputs, validate_bytes, validate_file
 from modelgen import cached_model
 
@@ -50,11 +50,18 @@ def test_instruction_counts_are_deterministic_and_per_op(shared_models):
         x = random_inputs(model, 1, 0)[0]
         total, per_op = count_instructions(fw, x)
         again, per_op2 = count_instructions(fw, x)
+        seen = count_invoke(fw, x)
+        nm = subprocess.run(["arm-none-eabi-nm", str(fw.elf)], capture_output=True, text=True, check=True).stdout
     finally:
         fw.close()
     assert total == again and per_op == per_op2
     assert sorted(per_op) == list(range(len(model.steps)))
     assert sum(per_op.values()) == total
+    # only the inference: counting starts at the entry of kws_ref_model_invoke (not in the
+    # startup code's .bss zeroing, which also writes the profile variable)
+    invoke = next(int(line.split()[0], 16) for line in nm.splitlines() if line.endswith(" kws_ref_model_invoke"))
+    assert seen.first_pc == invoke & ~1
+    assert (seen.total, seen.per_mark) == (total, per_op)
     convs = [n for i, n in per_op.items() if model.steps[i].op.opcode == "CONV_2D"]
     assert all(n > 100_000 for n in convs)
 
