@@ -20,6 +20,7 @@ import numpy as np
 
 from .boards import Board, load_board
 from .compiler import CompiledModel
+from .cycles import PIPELINE_REFILL, CycleModel
 from .emitter import emit
 from .firmware import ToolchainMissing, build_in_folder, semihost_main_source
 from .ir import ModelError
@@ -126,6 +127,8 @@ class InstructionCount:
     first_pc: int | None
     text: str
     exit_code: int | None
+    cycles: int | None = None  # estimated, when a cycle model was given (edgeconv.cycles)
+    cycles_per_mark: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -145,11 +148,12 @@ MAX_INSTRUCTIONS = 2_000_000_000
 
 
 def count_region(elf_path: Path, cpu_board: str, region: Region, input_bytes: bytes = b"",
-                 extra_ram: tuple[int, int] | None = None) -> InstructionCount:
+                 extra_ram: tuple[int, int] | None = None, cycle_model: CycleModel | None = None) -> InstructionCount:
     """Run an ELF on unicorn from its reset vector (vector table at the lowest loaded address)
     and count the executed Thumb instructions inside `region`. Semihosting: SYS_OPEN, SYS_READ
     (the first opened file reads `input_bytes`), SYS_WRITE, SYS_WRITE0, SYS_CLOSE, SYS_EXIT.
-    `extra_ram` (origin, size) is mapped besides the ELF's sections (a stack outside them)."""
+    `extra_ram` (origin, size) is mapped besides the ELF's sections (a stack outside them).
+    With `cycle_model`, also an estimated cycle count over the same region."""
     try:
         import unicorn
         from unicorn import arm_const as A
@@ -201,7 +205,7 @@ def count_region(elf_path: Path, cpu_board: str, region: Region, input_bytes: by
     files = {1: [input_bytes, 0]}
     text: list[str] = []
     state = {"on": False, "mark": 0, "total": 0, "per_mark": {}, "first_pc": None, "return_to": None,
-             "exit": None, "begin_next": False}
+             "exit": None, "begin_next": False, "cycles": 0, "cycles_per_mark": {}, "prev": None}
     block_sizes: dict[tuple[int, int], int] = {}
 
     def on_block(uc_, address, size, _):
@@ -228,6 +232,17 @@ def count_region(elf_path: Path, cpu_board: str, region: Region, input_bytes: by
             n = block_sizes[key] = _thumb_instruction_count(bytes(uc_.mem_read(address, size)))
         state["total"] += n
         state["per_mark"][state["mark"]] = state["per_mark"].get(state["mark"], 0) + n
+        if cycle_model is not None:
+            cost = cycle_model.cache.get(key)
+            if cost is None:
+                cost = cycle_model.cache[key] = cycle_model.block(bytes(uc_.mem_read(address, size)), address)
+            cycles = cost.cycles
+            prev = state["prev"]
+            if prev is not None and prev[1] and prev[0] != address:  # the previous block's branch was taken
+                cycles += PIPELINE_REFILL
+            state["prev"] = (address + size, cost.ends_in_branch)
+            state["cycles"] += cycles
+            state["cycles_per_mark"][state["mark"]] = state["cycles_per_mark"].get(state["mark"], 0) + cycles
 
     def on_mark(uc_, access, address, size, value, _):
         value = int(np.int32(np.uint32(value & 0xFFFFFFFF)))
@@ -295,7 +310,8 @@ def count_region(elf_path: Path, cpu_board: str, region: Region, input_bytes: by
     if not state["total"]:
         raise ModelError("the instruction-counting emulator saw no inference")
     return InstructionCount(state["total"], dict(sorted(state["per_mark"].items())), state["first_pc"],
-                            "".join(text), state["exit"])
+                            "".join(text), state["exit"], state["cycles"] if cycle_model is not None else None,
+                            dict(sorted(state["cycles_per_mark"].items())))
 
 
 def count_instructions(fw: EmulatedFirmware, sample: list[np.ndarray]) -> tuple[int, dict[int, int]]:
@@ -306,7 +322,8 @@ def count_instructions(fw: EmulatedFirmware, sample: list[np.ndarray]) -> tuple[
     return c.total, c.per_mark
 
 
-def count_invoke(fw: EmulatedFirmware, sample: list[np.ndarray]) -> InstructionCount:
+def count_invoke(fw: EmulatedFirmware, sample: list[np.ndarray], cycle_model: CycleModel | None = None
+                 ) -> InstructionCount:
     from elftools.elf.elffile import ELFFile
 
     with open(fw.elf, "rb") as f:
@@ -320,12 +337,14 @@ def count_invoke(fw: EmulatedFirmware, sample: list[np.ndarray]) -> InstructionC
         for x, t in zip(sample, g.inputs)
     )
     region = Region(function=invoke & ~1, mark_addr=symbols["ec_profile_op"])
-    return count_region(fw.elf, fw.board.name, region, input_bytes)
+    return count_region(fw.elf, fw.board.name, region, input_bytes, cycle_model=cycle_model)
 
 
 def count_semihosting_elf(elf: Path, cpu_board: str, ram: tuple[int, int] = (0x20000000, 0x100000),
-                          begin_line: str = "BEGIN", end_line: str = "END") -> InstructionCount:
+                          begin_line: str = "BEGIN", end_line: str = "END",
+                          cycle_model: CycleModel | None = None) -> InstructionCount:
     """A foreign firmware (e.g. the TFLite Micro anchors) that writes `begin_line` and
     `end_line` with SYS_WRITE0 around its inference: instructions from the return of the
     begin write to the end write's BKPT, inclusive (marker overhead included)."""
-    return count_region(Path(elf), cpu_board, Region(begin_line=begin_line, end_line=end_line), extra_ram=ram)
+    return count_region(Path(elf), cpu_board, Region(begin_line=begin_line, end_line=end_line), extra_ram=ram,
+                        cycle_model=cycle_model)
