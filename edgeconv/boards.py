@@ -23,6 +23,7 @@ class Board:
     cflags: tuple[str, ...]
     flash_bytes: int = 0  # 0: unlimited
     ram_bytes: int = 0
+    stack_bytes: int = 0  # 0: the stack is sized to the firmware's computed need
     family: str = "host"  # host, cortex-m or riscv: picks startup code and linker script
     part: str = ""  # the typical part whose flash and RAM the profile states
     flash_origin: int = 0
@@ -66,6 +67,7 @@ def load_board(name_or_path: str) -> Board:
         cflags=tuple(data.get("cflags", [])),
         flash_bytes=data.get("flash_bytes", 0),
         ram_bytes=data.get("ram_bytes", 0),
+        stack_bytes=data.get("stack_bytes", 0),
         family=data.get("family", "host"),
         part=data.get("part", ""),
         flash_origin=data.get("flash_origin", 0),
@@ -73,6 +75,8 @@ def load_board(name_or_path: str) -> Board:
         qemu_machine=data.get("qemu_machine"),
         extra={k: v for k, v in data.items() if k not in _FIELDS and k != "cflags"},
     )
+    if board.stack_bytes < 0:
+        raise ModelError(f"{path}: 'stack_bytes' must be a number of bytes (0: sized to the firmware's need)")
     if board.family not in FAMILIES:
         raise ModelError(f"{path}: family {board.family!r} is not one of {', '.join(FAMILIES)}")
     return board
@@ -90,6 +94,7 @@ _FIELDS: dict[str, tuple[type, str]] = {
     "qemu_machine": (str, "a string"),
     "flash_bytes": (int, "an integer"),
     "ram_bytes": (int, "an integer"),
+    "stack_bytes": (int, "an integer"),
     "flash_origin": (int, "an integer"),
     "ram_origin": (int, "an integer"),
 }

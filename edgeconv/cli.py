@@ -240,6 +240,8 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
             "  "
             + (f"firmware flash {report.flash_bytes:,} B, RAM {report.ram_bytes:,} B, "
                + (f"{report.instructions:,} instructions per inference, " if report.instructions is not None else "")
+               + (f"stack {report.stack_bytes:,} B computed, {report.stack_measured_bytes:,} B used (painted), "
+                  if report.stack_bytes is not None and report.stack_measured_bytes is not None else "")
                if report.board else
                f"arena {report.ram_bytes:,} B"
                + (f" (TFLite Micro's {report.tflm_arena_bytes:,} B)" if report.tflm_arena_bytes is not None else "")
@@ -272,7 +274,10 @@ def build_cmd(model: Path, board: str, out_dir: Path, name: str | None, force: b
             f"  flash {r.flash_bytes:,} B = code {r.flash_code_bytes:,} + weights {r.flash_weights_bytes:,}"
             f" ({100 * r.flash_bytes / r.board_flash_bytes:.1f}% of {r.board_flash_bytes:,})\n"
             f"  RAM   {r.ram_bytes:,} B = arena {r.ram_arena_bytes:,} + stack {r.ram_stack_bytes:,} + data {r.ram_data_bytes:,}"
-            f" ({100 * r.ram_bytes / r.board_ram_bytes:.1f}% of {r.board_ram_bytes:,})"
+            f" ({100 * r.ram_bytes / r.board_ram_bytes:.1f}% of {r.board_ram_bytes:,})\n"
+            f"  stack {r.stack_need_bytes:,} B needed = worst path {r.stack_worst_path_bytes:,}"
+            f" ({' > '.join(r.stack_worst_path)}) + interrupt room"
+            + (f" + {r.stack_margin_bytes:,} margin, NOT certified: {'; '.join(r.stack_uncertain)}" if r.stack_uncertain else "")
         )
     return 0
 

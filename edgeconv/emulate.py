@@ -39,6 +39,10 @@ class EmulatedFirmware:
     ram_bytes: int
     instructions: int | None = None
     op_instructions: dict[int, int] = field(default_factory=dict)  # step index -> count
+    stack_need_bytes: int = 0  # computed worst case over the call graph (see stack.py)
+    stack_worst_path: list[str] = field(default_factory=list)
+    stack_worst_path_bytes: int = 0  # the frames along stack_worst_path, without interrupt room
+    stack_measured_bytes: int | None = None  # the painted high-water mark of the last QEMU run
 
     def close(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
@@ -57,6 +61,8 @@ class EmulatedFirmware:
                     f.write(np.ascontiguousarray(np.asarray(x, dtype=_NP[tensor.dtype]).reshape(tensor.shape)).tobytes())
         out_path = self.work / "outputs.bin"
         out_path.unlink(missing_ok=True)
+        stack_path = self.work / "stack.bin"
+        stack_path.unlink(missing_ok=True)
         cmd = [QEMU, "-M", self.board.qemu_machine, "-nographic", "-monitor", "none", "-serial", "none",
                "-semihosting-config", "enable=on,target=native", "-kernel", str(self.elf)]
         try:
@@ -65,6 +71,8 @@ class EmulatedFirmware:
             raise ModelError(f"the emulated {self.board.name} did not finish within {QEMU_TIMEOUT_S} s") from None
         if proc.returncode != 0 or not out_path.exists():
             raise ModelError(f"QEMU ({self.board.qemu_machine}) failed: exit {proc.returncode} {proc.stderr.strip()[:200]}")
+        if stack_path.exists() and len(stack_path.read_bytes()) == 4:
+            self.stack_measured_bytes = int.from_bytes(stack_path.read_bytes(), "little")
         data = out_path.read_bytes()
         outs, pos = [], 0
         for _ in samples:
@@ -91,11 +99,13 @@ def build_emulated(model: CompiledModel, board_name: str, defines: tuple[str, ..
     work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{board.name}-"))
     try:
         report = build_in_folder(work, board, model, emit(model), main_text=semihost_main_source(model),
-                           defines=("-DEC_PROFILE", *defines))
+                           defines=("-DEC_PROFILE", "-DEC_STACK_PAINT", *defines))
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return EmulatedFirmware(board, model, work, report.flash_bytes, report.ram_bytes)
+    return EmulatedFirmware(board, model, work, report.flash_bytes, report.ram_bytes,
+                            stack_need_bytes=report.stack_need_bytes, stack_worst_path=report.stack_worst_path,
+                            stack_worst_path_bytes=report.stack_worst_path_bytes)
 
 
 _UNICORN_CPUS = {"cortex-m0plus": "UC_CPU_ARM_CORTEX_M0", "cortex-m4": "UC_CPU_ARM_CORTEX_M4",

@@ -3,9 +3,10 @@ cross-compiled for a board profile; flash and RAM read from the ELF.
 
 Flash is split into the runtime code (kernels, startup, the op sequence) and the model's
 constants (weights, biases, multipliers, op parameters: every read-only object the emitter
-named after the model). RAM is the arena, other .data/.bss, and the stack, whose size comes
-from the compiler's own per-function stack usage (-fstack-usage) along the deepest call chain
-plus room for an exception frame.
+named after the model). RAM is the arena, other .data/.bss, and the stack, whose size is the
+worst path over the real call graph from the compiler's own figures (-fstack-usage and
+-fcallgraph-info=su, see stack.py) plus room for an interrupt. A board profile that states
+`stack_bytes` gets exactly that stack, and a firmware that needs more is refused.
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ from .hostbuild import WARNING_FLAGS, run_tool
 from .ir import ModelError
 from .names import comment_text
 from .outputs import FolderWrite, check_writable, publish, read_files
-
-# A hardware exception frame with the FPU context (26 words), and some slack.
-EXCEPTION_FRAME_BYTES = 128
+from .stack import analyse, note_outside, outside_calls
 
 
 class ToolchainMissing(ModelError):
@@ -46,6 +45,12 @@ class FirmwareReport:
     board_flash_bytes: int
     board_ram_bytes: int
     files: list[str] = field(default_factory=list)
+    stack_need_bytes: int = 0  # the computed worst case (ram_stack_bytes is what is reserved)
+    stack_worst_path: list[str] = field(default_factory=list)  # the deepest call chain
+    stack_worst_path_bytes: int = 0  # the frames along it; the rest is the interrupt room
+    stack_uncertain: list[str] = field(default_factory=list)  # why not certified (margin added)
+    stack_margin_bytes: int = 0
+    stack_measured_bytes: int | None = None  # painted high-water mark, where emulated
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,19 +99,6 @@ def _machine_flags(board: Board) -> list[str]:
     """The board's flags without the warning and language ones (for support code and linking)."""
     drop = set(WARNING_FLAGS)
     return [f for f in board.cflags if f not in drop]
-
-
-def stack_usage(su_files: list[Path], name: str) -> int:
-    """main + <name>_invoke + the deepest kernel frame (kernels call only inlined helpers)."""
-    frames: dict[str, int] = {}
-    for su in su_files:
-        for line in su.read_text().splitlines():
-            parts = line.split("\t")
-            if len(parts) >= 2:
-                func = parts[0].rsplit(":", 1)[-1]
-                frames[func] = max(frames.get(func, 0), int(parts[1]))
-    chain = frames.pop("main", 0) + frames.pop(f"{name}_invoke", 0)
-    return chain + max(frames.values(), default=0)
 
 
 BUILD_OUTPUTS = (".c", ".h", ".S", ".ld", ".elf", ".map")
@@ -166,7 +158,8 @@ def build_in_folder(work: Path, board: Board, compiled: CompiledModel, emitted: 
         shutil.copy2(support_dir() / fname, work / fname)
 
     machine = _machine_flags(board) + list(defines)
-    objects, su_files = [], []
+    stack_flags = ["-fstack-usage", "-fcallgraph-info=su"]  # .su and .ci beside each object
+    objects, units = [], []
     for src in sorted(work.glob("*.c")) + sorted(work.glob("*.S")):
         obj = work / (src.stem + ".o")
         if src.name == "board_libc.c":
@@ -174,22 +167,31 @@ def build_in_folder(work: Path, board: Board, compiled: CompiledModel, emitted: 
         elif src.suffix == ".S" or src.name == "cortex_m_startup.c":
             flags = machine + ["-Wall", "-Wextra"]
         else:  # generated model code and c_runtime: the full promise, warnings as errors
-            flags = list(board.cflags) + ["-fstack-usage"] + list(defines)
+            flags = list(board.cflags) + list(defines)
+        if src.suffix == ".c":
+            flags = flags + stack_flags
         _run([board.cc, *flags, "-I", str(work), "-c", str(src), "-o", str(obj)], f"compiling {src.name} for {board.name}",
              work)
         objects.append(obj)
-        su = work / (src.stem + ".su")
-        if su.exists():
-            su_files.append(su)
-    stack = stack_usage(su_files, name) + EXCEPTION_FRAME_BYTES
-    stack = (stack + 7) // 8 * 8
+        su, ci = work / (src.stem + ".su"), work / (src.stem + ".ci")
+        if su.exists() and ci.exists():
+            units.append((su, ci))
+    analysis = analyse(units)
+    note_outside(analysis, outside_calls(objects))
+    stack = board.stack_bytes or analysis.need_bytes
     (work / "link.ld").write_text(linker_script(board, stack))
     elf = work / "firmware.elf"
     link_flags = [f for f in machine if not f.startswith("--specs")]  # headers only; no libc, no crt0
     _run([board.cc, *link_flags, "-nostdlib", "-nostartfiles", "-T", str(work / "link.ld"), "-Wl,--gc-sections",
           f"-Wl,-Map={work / 'firmware.map'}", "-o", str(elf), *map(str, objects), "-lgcc"],
          f"linking for {board.name}", work)
-    return measure_elf(elf, name, board, stack)
+    report = measure_elf(elf, name, board, stack)
+    report.stack_need_bytes = analysis.need_bytes
+    report.stack_worst_path = analysis.worst_path
+    report.stack_worst_path_bytes = analysis.worst_path_bytes
+    report.stack_uncertain = analysis.uncertain
+    report.stack_margin_bytes = analysis.margin_bytes
+    return report
 
 
 def measure_elf(elf: Path, name: str, board: Board, stack_bytes: int) -> FirmwareReport:
@@ -245,5 +247,10 @@ def _check_fit(board: Board, r: FirmwareReport, name: str) -> None:
     if board.ram_bytes and r.ram_bytes > board.ram_bytes:
         short.append(f"RAM: needs {r.ram_bytes:,} B (arena {r.ram_arena_bytes:,} + stack {r.ram_stack_bytes:,} + "
                      f"data {r.ram_data_bytes:,}), has {board.ram_bytes:,} B, {r.ram_bytes - board.ram_bytes:,} B short")
+    if board.stack_bytes and r.stack_need_bytes > board.stack_bytes:
+        short.append(f"stack: needs {r.stack_need_bytes:,} B (worst path {' > '.join(r.stack_worst_path)}: "
+                     f"{r.stack_worst_path_bytes:,} B, plus interrupt room"
+                     f"{' and an uncertainty margin' if r.stack_margin_bytes else ''}), has {board.stack_bytes:,} B, "
+                     f"{r.stack_need_bytes - board.stack_bytes:,} B short")
     if short:
         raise ModelError(f"{name} does not fit {board.name} ({board.part}): " + "; ".join(short))

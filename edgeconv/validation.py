@@ -59,6 +59,8 @@ class ValidationReport:
     tflm_arena_bytes: int | None
     board: str | None = None  # None: the host build; else the emulated board
     instructions: int | None = None  # per inference on the emulated core (first sample)
+    stack_bytes: int | None = None  # emulated: the computed worst case over the call graph
+    stack_measured_bytes: int | None = None  # emulated: the painted stack's high-water mark
     references: list[str] = field(default_factory=list)  # the references that ran to the end
     notes: list[str] = field(default_factory=list)
     oracle: str = "tflm"  # "tflm" or "tflite_ref": what bit_exact is measured against
@@ -429,7 +431,7 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs) ->
         notes.append(f"{line}: {TITLES[oracle]} is the oracle")
 
     n_out = len(model.graph.outputs)
-    instructions = None
+    instructions = stack_bytes = stack_measured = None
     flash_bytes, ram_bytes = emitted.flash_const_bytes, model.ram_bytes
     if board is not None:
         from .emulate import build_emulated, can_count_instructions, count_instructions
@@ -442,6 +444,9 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs) ->
             else:
                 notes.append(f"no instruction-counting emulator models {fw.board.name}: instructions not measured")
             flash_bytes, ram_bytes = fw.flash_bytes, fw.ram_bytes
+            stack_bytes, stack_measured = fw.stack_need_bytes, fw.stack_measured_bytes
+            if stack_measured is not None and stack_measured > stack_bytes:
+                notes.append(f"the painted stack reached {stack_measured:,} B, beyond the computed {stack_bytes:,} B")
         finally:
             fw.close()
 
@@ -556,6 +561,8 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs) ->
         tflm_arena_bytes=tflm_arena,
         board=board,
         instructions=instructions,
+        stack_bytes=stack_bytes,
+        stack_measured_bytes=stack_measured,
         references=sorted(live),
         notes=notes,
         oracle=oracle,

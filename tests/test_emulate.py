@@ -124,3 +124,21 @@ def test_dsp_path_equals_portable_path(board):
             np.testing.assert_array_equal(x, y)
     assert counts["dsp"] < counts["portable"]
     assert validate_bytes(data, "odd.tflite", samples=12, seed=4, board=board).bit_exact
+
+
+def test_painted_stack_high_water_within_computed_worst_path(shared_models):
+    """The startup code paints the stack before main (EC_STACK_PAINT); after the inferences
+    under QEMU the firmware reports how deep it was used. The mark never exceeds the worst
+    path computed over the call graph, and micro_speech reaches the out-of-line helper
+    dw_output that the old estimate (main + invoke + deepest kernel) left out."""
+    model = compile_file(SHARED_MODELS / "tflite_micro" / "micro_speech_quantized.tflite")
+    fw = build_emulated(model, "cortex-m4")
+    try:
+        fw.run(random_inputs(model, 2, 0))
+    finally:
+        fw.close()
+    assert fw.stack_worst_path[-2:] == ["ec_depthwise_conv2d_s8", "ec_depthwise_conv.c:dw_output"]
+    assert fw.stack_measured_bytes is not None
+    assert fw.stack_measured_bytes <= fw.stack_worst_path_bytes < fw.stack_need_bytes
+    helper_frame = 12  # dw_output's frame in ec_depthwise_conv.su on cortex-m4
+    assert fw.stack_measured_bytes > fw.stack_worst_path_bytes - helper_frame

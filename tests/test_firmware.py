@@ -85,3 +85,93 @@ def test_user_board_file(shared_models, tmp_path):
     custom.write_text(text.replace('name = "cortex-m4"', 'name = "tiny-m4"').replace("ram_bytes = 131072", "ram_bytes = 8192"))
     with pytest.raises(ModelError, match=r"does not fit tiny-m4 .*RAM: needs"):
         build_firmware(KWS, str(custom), tmp_path / "fw")
+
+
+def _su_frames(folder) -> dict[str, int]:
+    """Frames read straight from the .su files: `file:line:col:name<TAB>bytes<TAB>kind`."""
+    frames = {}
+    for su in folder.glob("*.su"):
+        for line in su.read_text().splitlines():
+            where, size, _kind = line.split("\t")
+            frames[where.rsplit(":", 1)[-1]] = int(size)
+    return frames
+
+
+def test_stack_worst_path_includes_out_of_line_helper(shared_models, tmp_path):
+    """micro_speech's depthwise kernel calls dw_output, a static helper GCC keeps out of line:
+    the worst path goes through it, and the need is exactly the .su frames along the named
+    path plus the interrupt room (the old estimate, main + invoke + deepest kernel + 128,
+    was 304 B and missed the helper)."""
+    need_toolchain("cortex-m4")
+    from edgeconv.boards import load_board
+    from edgeconv.firmware import build_in_folder
+    from edgeconv.stack import EXCEPTION_FRAME_BYTES
+
+    compiled = compile_file(SHARED_MODELS / "tflite_micro" / "micro_speech_quantized.tflite")
+    r = build_in_folder(tmp_path, load_board("cortex-m4"), compiled, emit(compiled))
+    assert r.stack_worst_path == ["Reset_Handler", "main", "micro_speech_quantized_invoke", "ec_depthwise_conv2d_s8",
+                                  "ec_depthwise_conv.c:dw_output"]
+    su = _su_frames(tmp_path)
+    assert su["dw_output"] > 0
+    along = sum(su[f.rsplit(":", 1)[-1]] for f in r.stack_worst_path)
+    assert r.stack_worst_path_bytes == along == 196
+    assert r.stack_uncertain == [] and r.stack_margin_bytes == 0
+    assert r.stack_need_bytes == (along + EXCEPTION_FRAME_BYTES + 7) // 8 * 8 == 328
+    assert r.ram_stack_bytes == r.stack_need_bytes  # no stack_bytes in the profile: sized to the need
+
+
+def test_stack_analysis_flags_what_it_cannot_bound(tmp_path):
+    """A helper one call level down is counted; recursion, an indirect call and a dynamic frame
+    make the figure uncertified, with a stated margin."""
+    need_toolchain("cortex-m4")
+    from edgeconv.stack import UNCERTIFIED_MARGIN_BYTES, analyse
+
+    src = tmp_path / "k.c"
+    src.write_text(
+        "#define NI __attribute__((noinline))\n"
+        "NI int leaf(volatile int *p);\n"
+        "static NI int helper(int n) { volatile int big[40]; big[n & 31] = n; return leaf(big) + 1; }\n"
+        "NI int leaf(volatile int *p) { return p[1]; }\n"
+        "NI int kernel(int n) { return helper(n) + 1; }\n"
+        "int main(void) { return kernel(3); }\n")
+    cc = ["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-O2", "-fstack-usage", "-fcallgraph-info=su", "-c"]
+    subprocess.run(cc + [str(src), "-o", str(tmp_path / "k.o")], cwd=tmp_path, check=True)
+    a = analyse([(tmp_path / "k.su", tmp_path / "k.ci")])
+    su = _su_frames(tmp_path)
+    assert a.worst_path == ["main", "kernel", "k.c:helper", "leaf"]
+    assert su["helper"] >= 160 and a.worst_path_bytes == su["main"] + su["kernel"] + su["helper"] + su["leaf"]
+    assert a.uncertain == [] and a.margin_bytes == 0
+
+    bad = tmp_path / "bad.c"
+    bad.write_text(
+        "int rec(int n) { return n ? rec(n - 1) + 1 : 0; }\n"
+        "int vla(int n) { volatile char b[n]; b[0] = 1; return b[0]; }\n"
+        "int call(int (*f)(int)) { return f(2) + 1; }\n"
+        "int main(void) { return rec(3) + vla(5) + call(rec); }\n")
+    subprocess.run(cc[:-2] + ["-O0", "-fstack-usage", "-fcallgraph-info=su", "-c", str(bad), "-o", str(tmp_path / "bad.o")],
+                   cwd=tmp_path, check=True)
+    b = analyse([(tmp_path / "bad.su", tmp_path / "bad.ci")])
+    text = " | ".join(b.uncertain)
+    assert "rec and rec recurse" in text and "vla has a dynamic frame" in text and "call makes an indirect call" in text
+    assert b.margin_bytes == UNCERTIFIED_MARGIN_BYTES
+    assert b.need_bytes >= b.worst_path_bytes + b.interrupt_bytes + UNCERTIFIED_MARGIN_BYTES
+
+
+def test_board_stack_too_small_is_refused(shared_models, tmp_path):
+    need_toolchain("cortex-m4")
+    model = SHARED_MODELS / "mlcommons_tiny" / "ad01_int8.tflite"
+    text = (boards_dir() / "cortex-m4.toml").read_text().replace('name = "cortex-m4"', 'name = "small-stack"')
+    small = tmp_path / "small-stack.toml"
+    small.write_text(text + "stack_bytes = 160\n")
+    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "build", str(model), "--board", str(small),
+                           "-o", str(tmp_path / "fw")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "stack: needs 224 B (worst path Reset_Handler > main > ad01_int8_invoke > ec_fully_connected_s8: 96 B" in proc.stderr
+    assert "has 160 B, 64 B short" in proc.stderr
+    assert not (tmp_path / "fw").exists()
+    roomy = tmp_path / "roomy.toml"
+    roomy.write_text(text + "stack_bytes = 1024\n")
+    r = build_firmware(model, str(roomy), tmp_path / "ok")
+    assert r.ram_stack_bytes == 1024 and r.stack_need_bytes == 224
+    assert r.ram_bytes == r.ram_arena_bytes + 1024 + r.ram_data_bytes

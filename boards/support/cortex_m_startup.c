@@ -1,9 +1,11 @@
 /* edgeconv board support: Cortex-M startup. The vector table, a reset handler that copies
  * .data from flash, zeroes .bss and calls main, and fault handlers that stop the core with a
- * breakpoint (a debugger or emulator sees where). Symbols come from the linker script. */
+ * breakpoint (a debugger or emulator sees where). Symbols come from the linker script.
+ * With EC_STACK_PAINT (emulated runs), the free stack is painted with a pattern before main
+ * and ec_stack_high_water() says how deep it was used since. */
 #include <stdint.h>
 
-extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _sstack, _estack;
 int main(void);
 
 void Reset_Handler(void);
@@ -14,6 +16,21 @@ void Default_Handler(void) {
         __asm__ volatile("bkpt #0");
     }
 }
+
+#if defined(EC_STACK_PAINT)
+#define EC_STACK_PATTERN 0x5AC3A53Cu
+
+uint32_t ec_stack_high_water(void);
+
+/* Bytes between the top of the stack and the lowest word that no longer holds the pattern. */
+uint32_t ec_stack_high_water(void) {
+    const volatile uint32_t *p = &_sstack;
+    while (p < &_estack && *p == EC_STACK_PATTERN) {
+        ++p;
+    }
+    return (uint32_t)((uintptr_t)&_estack - (uintptr_t)p);
+}
+#endif
 
 void Reset_Handler(void) {
     uint32_t *src = &_sidata;
@@ -28,6 +45,17 @@ void Reset_Handler(void) {
     /* Enable CP10/CP11 (the FPU): float model edges (QUANTIZE/DEQUANTIZE) use it. */
     *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
     __asm__ volatile("dsb\n\tisb");
+#endif
+#if defined(EC_STACK_PAINT)
+    {
+        /* Volatile stores: an inline loop that uses no stack below sp while it paints. */
+        uint32_t sp;
+        volatile uint32_t *p = &_sstack;
+        __asm__ volatile("mov %0, sp" : "=r"(sp));
+        while ((uintptr_t)p < sp) {
+            *p++ = EC_STACK_PATTERN;
+        }
+    }
 #endif
     (void)main();
     for (;;) {
