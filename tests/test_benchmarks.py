@@ -25,7 +25,7 @@ def test_anchor_elf_count_equals_results_json():
 
 
 def test_cycle_model_costs_by_instruction_class():
-    pytest.importorskip("capstone")
+    pytest.importorskip("capstone")  # in the test extra; skipped only outside it
     from edgeconv.cycles import PIPELINE_REFILL, CycleModel
 
     m = CycleModel()
