@@ -156,14 +156,20 @@ def _read_array_file(path: Path, what: str = "inputs file"):
         raise ModelError(f"{path}: cannot be read ({exc.strerror or 'input/output error'})") from None
     if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):
         raise ModelError(f"{path}: not a .npy or .npz file")
+    return _loaded(lambda: np.load(path, allow_pickle=False), f"{path}:", "a damaged or unreadable .npy/.npz file")
+
+
+def _loaded(load, where: str, damaged: str):
+    """`load()` (np.load, or an array of an open .npz), its failures said as sentences."""
     try:
-        return np.load(path, allow_pickle=False)
+        return load()
     except ValueError as exc:
         if "pickle" in str(exc):
-            raise ModelError(f"{path}: holds Python objects (pickled), not plain numeric arrays; edgeconv does not load those") from None
-        raise ModelError(f"{path}: a damaged or unreadable .npy/.npz file") from None
+            raise ModelError(f"{where} holds Python objects (pickled), not plain numeric arrays; "
+                             "edgeconv does not load those") from None
+        raise ModelError(f"{where} {damaged}") from None
     except (OSError, EOFError, zipfile.BadZipFile):
-        raise ModelError(f"{path}: a damaged or unreadable .npy/.npz file") from None
+        raise ModelError(f"{where} {damaged}") from None
 
 
 def _npz_arrays(data, path: Path) -> list[tuple[str, np.ndarray]]:
@@ -174,17 +180,7 @@ def _npz_arrays(data, path: Path) -> list[tuple[str, np.ndarray]]:
             break
     else:
         keys.sort()
-    out = []
-    for k in keys:
-        try:
-            out.append((k, data[k]))
-        except ValueError as exc:
-            if "pickle" in str(exc):
-                raise ModelError(f"{path}: array {k!r} holds Python objects (pickled), not plain numeric arrays") from None
-            raise ModelError(f"{path}: array {k!r} is damaged or unreadable") from None
-        except (OSError, EOFError, zipfile.BadZipFile):
-            raise ModelError(f"{path}: array {k!r} is damaged or unreadable") from None
-    return out
+    return [(k, _loaded(lambda k=k: data[k], f"{path}: array {k!r}", "is damaged or unreadable")) for k in keys]
 
 
 def load_inputs_file(path: Path, specs: list[InputSpec]) -> list[Sample]:
