@@ -54,6 +54,20 @@ FieldValue = Union[int, float, list, CArray]
 
 
 @dataclass
+class WeightForm:
+    """Another form a kernel can take its weights in, e.g. pre-widened to int16: faster, bigger.
+
+    `params` replaces fields of the kernel's default params (a value None removes the field,
+    which the emitter then leaves zero, i.e. a NULL pointer). The compiler chooses forms per
+    layer (compiler.choose_weight_forms) by instructions saved per extra flash byte."""
+
+    name: str  # "int16"
+    params: dict[str, "FieldValue | None"]
+    extra_flash_bytes: int  # flash this form costs beyond the default form
+    instructions_saved: int  # estimated, per inference, on a core with the DSP extension
+
+
+@dataclass
 class Kernel:
     func: str  # C function, e.g. "ec_conv2d_s8"
     unit: str  # c_runtime unit declaring it: "ec_conv" means ec_conv.h and ec_conv.c
@@ -66,6 +80,8 @@ class Kernel:
     inputs_as_array: bool = False
     extra_units: tuple[str, ...] = ()  # further c_runtime units the kernel's .c needs
     summary: str = ""  # one-line parameter description for `inspect`
+    weight_forms: list[WeightForm] = field(default_factory=list)  # alternatives to the default
+    weight_form: str = "int8"  # the form the params hold now
 
 
 @dataclass

@@ -9,7 +9,7 @@ one line naming the op, the step and the value.
 
 from __future__ import annotations
 
-from ..ir import Graph, ModelError, Op
+from ..ir import Graph, Op
 from .base import fail
 
 INT32_MIN = -(1 << 31)
