@@ -29,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from edgeconv.boards import load_board  # noqa: E402
 from edgeconv.compiler import compile_file  # noqa: E402
 from edgeconv.cycles import CycleModel  # noqa: E402
 from edgeconv.emulate import build_emulated, count_invoke, count_semihosting_elf  # noqa: E402
@@ -76,7 +77,7 @@ def anchor_count(elf: Path, board: str, expected: int | None, cycles: CycleModel
 
 def measure(path: Path, board: str, anchors: Path, results: dict, per_layer: bool, reference: bool,
             cycles: CycleModel | None) -> Row:
-    model = compile_file(path)
+    model = compile_file(path, flash_bytes=load_board(board).flash_bytes or None)
     name = path.stem
     inp = anchors / "inputs" / f"{name}.npy"
     if inp.exists():

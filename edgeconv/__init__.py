@@ -31,15 +31,16 @@ def quantize(model, data=None, out=None, calib=200, seed=None, io_type="int8", f
     return quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type, force=force)
 
 
-def compile(model, out_dir=None, name=None, force=False):  # noqa: A001 - the API mirrors `edgeconv compile`
+def compile(model, out_dir=None, name=None, force=False, weights="auto"):  # noqa: A001 - mirrors `edgeconv compile`
     """Compile a .tflite into C; writes the files to out_dir when given (files there that
-    edgeconv did not write are refused unless force). Returns the CompiledModel (ram_bytes,
-    macs, plan, graph)."""
+    edgeconv did not write are refused unless force). `weights`: int8, int16 or auto (see
+    `edgeconv compile --help`). Returns the CompiledModel (ram_bytes, macs, plan, graph,
+    weights: the form each layer's weights took)."""
     from .compiler import compile_file
     from .emitter import emit
     from .outputs import FolderWrite, publish, text_files
 
-    compiled = compile_file(model, name=name)
+    compiled = compile_file(model, name=name, weights=weights)
     if out_dir is not None:
         publish([FolderWrite(Path(out_dir), f"compile:{compiled.name}", text_files(emit(compiled).files))],
                 force=force, protected=(Path(model),))

@@ -100,21 +100,30 @@ def _model_arg():
 _FORCE_HELP = "Overwrite files in the way that edgeconv did not write (never the input model)."
 
 
+def _weights_option():
+    return click.option(
+        "--weights", default="auto", show_default=True, type=click.Choice(["int8", "int16", "auto"]),
+        help="Weights of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: int8 (smallest), int16 (pre-widened: "
+             "faster, twice the flash), or auto: int16 per layer, most instructions saved per flash byte first, "
+             "within the board's flash (without a board: only where it saves >= 2 instructions per byte).")
+
+
 @main.command("compile")
 @_model_arg()
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Folder to write into (created if missing); other files in it are left alone.")
 @click.option("--name", default=None, help="C identifier naming the files and prefixing every symbol (default: the model file's stem).")
 @click.option("--force", is_flag=True, help=_FORCE_HELP)
+@_weights_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def compile_cmd(model: Path, out_dir: Path, name: str | None, force: bool, as_json: bool) -> int:
+def compile_cmd(model: Path, out_dir: Path, name: str | None, force: bool, weights: str, as_json: bool) -> int:
     """Compile MODEL.tflite into C sources in a folder."""
     from .compiler import compile_file
     from .emitter import emit
     from .outputs import FolderWrite, publish, text_files
 
     _writes(out_dir)
-    compiled = compile_file(model, name=name)
+    compiled = compile_file(model, name=name, weights=weights)
     emitted = emit(compiled)
     publish([FolderWrite(out_dir, f"compile:{compiled.name}", text_files(emitted.files))], force=force,
             protected=(model,))
@@ -129,6 +138,7 @@ def compile_cmd(model: Path, out_dir: Path, name: str | None, force: bool, as_js
         "weights_bytes": emitted.weights_bytes,
         "macs": compiled.macs,
         "kernels": len(compiled.steps),
+        **compiled.weights.to_dict(compiled.steps),
     }
     if as_json:
         click.echo(json.dumps(summary))
@@ -136,7 +146,7 @@ def compile_cmd(model: Path, out_dir: Path, name: str | None, force: bool, as_js
         click.echo(
             f"{compiled.name}: {len(emitted.files)} files in {out_dir}: arena {compiled.ram_bytes} B "
             f"(lower bound {compiled.plan.lower_bound}), constants {emitted.flash_const_bytes} B, "
-            f"{compiled.macs:,} MACs"
+            f"{compiled.macs:,} MACs; {compiled.weights.summary()}"
         )
     return 0
 
@@ -144,14 +154,18 @@ def compile_cmd(model: Path, out_dir: Path, name: str | None, force: bool, as_js
 @main.command("inspect")
 @_model_arg()
 @click.option("--board", default=None, help="Add instructions per layer, counted on this board's emulated core.")
+@_weights_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def inspect_cmd(model: Path, board: str | None, as_json: bool) -> int:
+def inspect_cmd(model: Path, board: str | None, weights: str, as_json: bool) -> int:
     """Per-layer table: op, shapes, parameters, MACs, activation bytes, arena offset."""
     from .compiler import compile_file
     from .emitter import emit
     from .report import layer_rows
 
-    compiled = compile_file(model)
+    from .boards import load_board
+
+    flash = load_board(board).flash_bytes if board is not None else None
+    compiled = compile_file(model, weights=weights, flash_bytes=flash or None)
     emitted = emit(compiled)
     rows = layer_rows(compiled)
     if board is not None:
@@ -173,6 +187,7 @@ def inspect_cmd(model: Path, board: str | None, as_json: bool) -> int:
         "flash_bytes": emitted.flash_const_bytes,
         "weights_bytes": emitted.weights_bytes,
         "macs": compiled.macs,
+        **compiled.weights.to_dict(compiled.steps),
     }
     if as_json:
         click.echo(json.dumps({"model": str(model), "layers": rows, **totals}))
@@ -200,6 +215,7 @@ def inspect_cmd(model: Path, board: str | None, as_json: bool) -> int:
         f"{totals['flash_bytes']:,} B (weights {totals['weights_bytes']:,}), {totals['macs']:,} MACs"
         + (f", {totals['instructions']:,} instructions on {board}" if board is not None else "")
     )
+    console.print(compiled.weights.summary())
     return 0
 
 
@@ -212,8 +228,10 @@ def inspect_cmd(model: Path, board: str | None, as_json: bool) -> int:
                    "a sample's shape is the input's, or the input's without its leading batch dimension of 1. "
                    "Integers that fit the input's type are cast; floats only for a float32 input.")
 @click.option("--board", default=None, help="Run the C as firmware on this board's emulated core (QEMU) instead of the host.")
+@_weights_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None, board: str | None, as_json: bool) -> int:
+def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None, board: str | None, weights: str,
+                 as_json: bool) -> int:
     """Build the C on the host and compare every output element with TFLite Micro and TFLite."""
     import warnings
 
@@ -231,7 +249,8 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
     # Nothing but the report and one-line errors reaches the terminal: no library warnings.
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        report = validate_file(model, samples=samples, seed=seed, inputs_file=inputs_file, progress=progress, board=board)
+        report = validate_file(model, samples=samples, seed=seed, inputs_file=inputs_file, progress=progress, board=board,
+                               weights=weights)
     if as_json:
         click.echo(json.dumps(report.to_dict()))
     else:
@@ -259,13 +278,14 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the sources, the ELF and its map (created if missing); other files in it are left alone.")
 @click.option("--name", default=None, help="C identifier naming the files and prefixing every symbol (default: the model file's stem).")
 @click.option("--force", is_flag=True, help=_FORCE_HELP)
+@_weights_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def build_cmd(model: Path, board: str, out_dir: Path, name: str | None, force: bool, as_json: bool) -> int:
+def build_cmd(model: Path, board: str, out_dir: Path, name: str | None, force: bool, weights: str, as_json: bool) -> int:
     """Cross-compile MODEL.tflite into firmware for a board; report flash and RAM from the ELF."""
     from .firmware import build_firmware
 
     _writes(out_dir)
-    r = build_firmware(model, board, out_dir, name=name, force=force)
+    r = build_firmware(model, board, out_dir, name=name, force=force, weights=weights)
     if as_json:
         click.echo(json.dumps(r.to_dict()))
     else:
@@ -278,6 +298,7 @@ def build_cmd(model: Path, board: str, out_dir: Path, name: str | None, force: b
             f"  stack {r.stack_need_bytes:,} B needed = worst path {r.stack_worst_path_bytes:,}"
             f" ({' > '.join(r.stack_worst_path)}) + interrupt room"
             + (f" + {r.stack_margin_bytes:,} margin, NOT certified: {'; '.join(r.stack_uncertain)}" if r.stack_uncertain else "")
+            + f"\n  {r.weights_summary}"
         )
     return 0
 

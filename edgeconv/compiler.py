@@ -10,7 +10,7 @@ from . import ops as _ops  # noqa: F401  (registers every lowering)
 from .ir import Graph, ModelError, Op
 from .names import check_name, name_from_stem
 from .opchecks import check_ops
-from .ops.base import Alias, Kernel, lower_op
+from .ops.base import Alias, CArray, Kernel, WeightForm, lower_op
 from .passes import run_passes
 from .planner import ArenaPlan, Block, plan_arena
 from .reader import read_tflite_bytes
@@ -32,6 +32,7 @@ class CompiledModel:
     aliases: dict[int, int]  # tensor -> the tensor whose buffer it shares
     plan: ArenaPlan
     model_sha256: str
+    weights: "WeightChoice | None" = None  # which layers keep int8 weights and which take int16
 
     @property
     def macs(self) -> int:
@@ -45,9 +46,11 @@ class CompiledModel:
         return self.plan.tensor_offsets[index]
 
 
-def compile_file(path: str | Path, name: str | None = None, reuse: bool = True) -> CompiledModel:
+def compile_file(path: str | Path, name: str | None = None, reuse: bool = True, weights: str = "auto",
+                 flash_bytes: int | None = None) -> CompiledModel:
     """Compile a .tflite file. `name` (an explicit --name) is used as given if it is a valid,
-    unreserved C identifier and refused otherwise; without it the file's stem is made one."""
+    unreserved C identifier and refused otherwise; without it the file's stem is made one.
+    `weights` and `flash_bytes` (the target's flash, when known): see choose_weight_forms."""
     path = Path(path)
     if not path.exists():
         raise ModelError(f"{path}: no such file")
@@ -58,17 +61,20 @@ def compile_file(path: str | Path, name: str | None = None, reuse: bool = True) 
         data = path.read_bytes()
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the model ({(exc.strerror or 'unreadable').lower()})") from None
-    return compile_bytes(data, name, reuse=reuse)
+    return compile_bytes(data, name, reuse=reuse, weights=weights, flash_bytes=flash_bytes)
 
 
-def compile_bytes(data: bytes, name: str, reuse: bool = True) -> CompiledModel:
+def compile_bytes(data: bytes, name: str, reuse: bool = True, weights: str = "auto",
+                  flash_bytes: int | None = None) -> CompiledModel:
     """`name` is a label (say a file stem): it is made a C identifier, and refused if reserved."""
     name = name_from_stem(name)
     graph = read_tflite_bytes(data, name=name)
-    return compile_graph(graph, name, hashlib.sha256(data).hexdigest(), reuse=reuse)
+    return compile_graph(graph, name, hashlib.sha256(data).hexdigest(), reuse=reuse, weights=weights,
+                         flash_bytes=flash_bytes)
 
 
-def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool = True) -> CompiledModel:
+def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool = True, weights: str = "auto",
+                  flash_bytes: int | None = None) -> CompiledModel:
     graph = run_passes(check_ops(graph))
     _check_io(graph)
     steps: list[Step] = []
@@ -89,8 +95,124 @@ def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool =
     for t in graph.outputs:
         if graph.tensors[t].data is not None:
             raise ModelError(f"model output {graph.tensors[t].describe()} is a constant; nothing to compute")
+    choice = choose_weight_forms(steps, weights, flash_bytes, _constant_bytes(graph, steps, aliases))
+    steps = [Step(s.op, k) for s, k in zip(steps, choice.kernels)]
     plan = plan_arena(_blocks(graph, steps, aliases), ARENA_ALIGNMENT, reuse=reuse)
-    return CompiledModel(name_from_stem(name), graph, steps, aliases, plan, model_sha256)
+    return CompiledModel(name_from_stem(name), graph, steps, aliases, plan, model_sha256, choice)
+
+
+# ---------------------------------------------------------------------------------------------
+# Flash for speed: which layers take their weights pre-widened to int16
+
+WEIGHT_MODES = ("int8", "int16", "auto")
+# Without a target's flash size, `auto` takes a wider form only where it pays well: at least
+# this many instructions saved per inference for each extra flash byte (a convolution whose
+# weights serve 16 or more output pixels; never a batch-1 FULLY_CONNECTED, whose weights are
+# each used once).
+AUTO_MIN_SAVED_PER_BYTE = 2.0
+# With a target's flash size, `auto` fills it in order of instructions saved per byte, leaving
+# this share of the part for the application and the runtime code (estimated below).
+FLASH_RESERVE_FRACTION = 0.125
+CODE_ALLOWANCE_BYTES = 16 * 1024  # the runtime, startup code and main, generously
+
+
+@dataclass
+class WeightChoice:
+    mode: str  # what was asked: int8, int16 or auto
+    kernels: list[Kernel]  # per step, with the chosen form applied
+    chosen: dict[int, str]  # step index -> form name, for every step that offers forms
+    extra_flash_bytes: int  # over keeping every layer int8
+    instructions_saved: int  # estimated, per inference
+    budget_bytes: int | None  # the extra flash `auto` was allowed (None: no target given)
+
+    def to_dict(self, steps: list[Step]) -> dict:
+        """For --json: the mode, totals, and each MAC layer's form."""
+        return {
+            "weights_mode": self.mode,
+            "weights_int16_extra_flash_bytes": self.extra_flash_bytes,
+            "weights_int16_instructions_saved": self.instructions_saved,
+            "weight_forms": [{"op": steps[i].op.index, "opcode": steps[i].op.opcode, "form": f}
+                             for i, f in sorted(self.chosen.items())],
+        }
+
+    def summary(self) -> str:
+        wide = [i for i, f in self.chosen.items() if f != "int8"]
+        if not self.chosen:
+            return "weights int8 (no layer offers another form)"
+        if not wide:
+            return f"weights int8 on all {len(self.chosen)} MAC layers ({self.mode})"
+        return (f"weights int16 on {len(wide)} of {len(self.chosen)} MAC layers ({self.mode}): "
+                f"+{self.extra_flash_bytes:,} B flash, ~{self.instructions_saved:,} instructions saved per inference")
+
+
+def apply_weight_form(kernel: Kernel, form: WeightForm) -> Kernel:
+    """The kernel with `form`'s params in place of the default's (None removes a field)."""
+    params = dict(kernel.params)
+    for key, value in form.params.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return replace(kernel, params=params, weight_form=form.name)
+
+
+def choose_weight_forms(steps: list[Step], mode: str, flash_bytes: int | None, base_flash_bytes: int) -> WeightChoice:
+    """Choose per layer between int8 weights (sign-extended at run time) and the int16 form
+    (pre-widened, faster, twice the flash). `int8`/`int16` force one form wherever a kernel
+    offers it. `auto` ranks the layers by instructions saved per extra flash byte and takes
+    them in that order while the model still fits `flash_bytes` less a reserve; without
+    `flash_bytes` it takes those saving at least AUTO_MIN_SAVED_PER_BYTE."""
+    if mode not in WEIGHT_MODES:
+        raise ModelError(f"weights {mode!r}: choose one of {', '.join(WEIGHT_MODES)}")
+    kernels = [s.kernel for s in steps]
+    offers = {i: {f.name: f for f in k.weight_forms} for i, k in enumerate(kernels) if k.weight_forms}
+    chosen = {i: "int8" for i in offers}
+    budget: int | None = None
+    if mode == "int16":
+        picked = [i for i, forms in offers.items() if "int16" in forms]
+    elif mode == "auto":
+        ranked = sorted((i for i, forms in offers.items() if "int16" in forms),
+                        key=lambda i: (-_saved_per_byte(offers[i]["int16"]), i))
+        picked = []
+        if flash_bytes is None:
+            picked = [i for i in ranked if _saved_per_byte(offers[i]["int16"]) >= AUTO_MIN_SAVED_PER_BYTE]
+        else:
+            budget = max(int(flash_bytes * (1 - FLASH_RESERVE_FRACTION)) - base_flash_bytes - CODE_ALLOWANCE_BYTES, 0)
+            used = 0
+            for i in ranked:
+                form = offers[i]["int16"]
+                if form.instructions_saved > 0 and used + form.extra_flash_bytes <= budget:
+                    picked.append(i)
+                    used += form.extra_flash_bytes
+    else:
+        picked = []
+    extra = saved = 0
+    for i in sorted(picked):
+        form = offers[i]["int16"]
+        kernels[i] = apply_weight_form(kernels[i], form)
+        chosen[i] = form.name
+        extra += form.extra_flash_bytes
+        saved += form.instructions_saved
+    return WeightChoice(mode, kernels, chosen, extra, saved, budget)
+
+
+def _saved_per_byte(form: WeightForm) -> float:
+    return form.instructions_saved / max(form.extra_flash_bytes, 1)
+
+
+def _constant_bytes(graph: Graph, steps: list[Step], aliases: dict[int, int]) -> int:
+    """Flash the int8 model's constants take: every kernel's arrays plus constant tensors
+    passed to kernels (an estimate for the budget; `build` measures the real ELF)."""
+    total = 0
+    seen: set[int] = set()
+    for s in steps:
+        total += sum(v.nbytes for v in s.kernel.params.values() if isinstance(v, CArray))
+        total += 4 * len(s.kernel.params)
+        for t in s.kernel.inputs:
+            if graph.tensors[t].data is not None and t not in seen:
+                seen.add(t)
+                total += graph.tensors[t].nbytes
+    return total
 
 
 def _lower_checked(graph: Graph, op: Op):

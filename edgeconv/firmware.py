@@ -45,6 +45,8 @@ class FirmwareReport:
     board_flash_bytes: int
     board_ram_bytes: int
     files: list[str] = field(default_factory=list)
+    weights_summary: str = ""  # which layers took int16 weights (compiler.WeightChoice)
+    weight_forms: list[dict] = field(default_factory=list)
     stack_need_bytes: int = 0  # the computed worst case (ram_stack_bytes is what is reserved)
     stack_worst_path: list[str] = field(default_factory=list)  # the deepest call chain
     stack_worst_path_bytes: int = 0  # the frames along it; the rest is the interrupt room
@@ -105,7 +107,7 @@ BUILD_OUTPUTS = (".c", ".h", ".S", ".ld", ".elf", ".map")
 
 
 def build_firmware(model: str | Path, board_name: str, out_dir: str | Path, name: str | None = None,
-                   force: bool = False) -> FirmwareReport:
+                   force: bool = False, weights: str = "auto") -> FirmwareReport:
     """Cross-compile in a private temporary folder (removed on every path), then publish the
     sources, firmware.elf and firmware.map into out_dir (see outputs.py: the user's files
     there are never touched; `force` overwrites those in the way)."""
@@ -114,7 +116,7 @@ def build_firmware(model: str | Path, board_name: str, out_dir: str | Path, name
         raise ModelError("edgeconv build targets a microcontroller board; for the host, use compile or validate")
     if shutil.which(board.cc) is None:
         raise ToolchainMissing(f"board {board.name} needs {board.cc}, which is not installed (see README: toolchains)")
-    compiled = compile_file(model, name=name)
+    compiled = compile_file(model, name=name, weights=weights, flash_bytes=board.flash_bytes or None)
     emitted = emit(compiled)
     out_dir = Path(out_dir)
     job = f"build:{compiled.name}"
@@ -129,6 +131,8 @@ def build_firmware(model: str | Path, board_name: str, out_dir: str | Path, name
                 protected=(Path(model),))
     report.files = names
     report.elf = str(out_dir / "firmware.elf")
+    report.weights_summary = compiled.weights.summary()
+    report.weight_forms = compiled.weights.to_dict(compiled.steps)["weight_forms"]
     return report
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .boards import load_board
 from .compiler import CompiledModel, compile_bytes
 from .emitter import emit
 from .hostbuild import HostModel, build_and_load
@@ -323,6 +324,7 @@ def validate_file(
     inputs_file: str | Path | None = None,
     progress=None,
     board: str | None = None,
+    weights: str = "auto",
 ) -> ValidationReport:
     """Validate a .tflite file with `samples` random inputs plus the inputs of `inputs_file`
     (or, without it, those shipped as samples/<stem>/in_XX.npy beside the model)."""
@@ -339,7 +341,8 @@ def validate_file(
         extra = functools.partial(load_inputs_file, Path(inputs_file))
     else:
         extra = functools.partial(load_shipped_samples, path)
-    return validate_bytes(data, path.name, samples=samples, seed=seed, extra_inputs=extra, progress=progress, board=board)
+    return validate_bytes(data, path.name, samples=samples, seed=seed, extra_inputs=extra, progress=progress, board=board,
+                          weights=weights)
 
 
 def validate_bytes(
@@ -350,6 +353,7 @@ def validate_bytes(
     extra_inputs=None,
     progress=None,
     board: str | None = None,
+    weights: str = "auto",
 ) -> ValidationReport:
     """Compile, build and compare a model given as bytes; `label` names it in the report.
     `extra_inputs`: samples to run before the random ones, as a list of samples (each a list of
@@ -361,19 +365,21 @@ def validate_bytes(
     try:
         refs["tflm"] = TflmReference(data, wait=False)
         refs["tflite_ref"] = TfliteRefReference(data, wait=False)
-        return _compare(data, label, samples, seed, extra_inputs, progress, board, refs)
+        return _compare(data, label, samples, seed, extra_inputs, progress, board, refs, weights)
     finally:
         for ref in refs.values():
             ref.close()
 
 
-def _compare(data, label, samples, seed, extra_inputs, progress, board, refs) -> ValidationReport:
+def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, weights="auto") -> ValidationReport:
     stem = Path(label).stem
     if board == "host":  # the host profile is what validate builds without --board
         board = None
     if seed < 0 or samples < 0:
         raise ModelError(f"{label}: the seed and the number of random samples must be 0 or more (got {seed} and {samples})")
-    model = compile_bytes(data, stem)
+    # With a board, the weights' form is chosen for its flash, as `build` chooses it.
+    flash = load_board(board).flash_bytes if board is not None else None
+    model = compile_bytes(data, stem, weights=weights, flash_bytes=flash or None)
     specs = input_specs(model)
     if callable(extra_inputs):
         extra = extra_inputs(specs)
