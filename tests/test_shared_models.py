@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_MODEL_FILES as MODELS
+from edgeconv.boards import load_board
 from edgeconv.compiler import compile_file
 from edgeconv.emitter import emit
 from edgeconv.hostbuild import build_and_load
@@ -51,3 +52,19 @@ def test_shipped_reference_outputs(shared_models, rel):
                 assert np.abs(out.astype(int) - expected.reshape(out.shape).astype(int)).max() <= 2
             else:
                 np.testing.assert_array_equal(out, expected.reshape(out.shape), err_msg=f"{rel} {f.name}")
+
+
+CORES = ["cortex-m4", "cortex-m7", "cortex-m33"]
+
+
+@pytest.mark.parametrize("board", CORES)
+@pytest.mark.parametrize("rel", MODELS)
+def test_shared_model_bit_exact_on_emulated_cores(shared_models, rel, board):
+    """The firmware (DSP fast paths, weights as `build` would choose them for the board's
+    flash) run under QEMU on each core with the DSP extension: every output element equals
+    TFLite Micro's, on the shipped samples and random ones."""
+    path = shared_models / rel
+    report = validate_file(path, samples=3, seed=7, board=board)
+    assert report.bit_exact, json.dumps(report.to_dict())
+    assert report.board == board and report.mismatches_vs_tflm == 0
+    assert report.flash_bytes <= load_board(board).flash_bytes
