@@ -203,7 +203,8 @@ def inspect_cmd(model: Path, board: str | None, weights: str, as_json: bool) -> 
     for col, justify in cols:
         table.add_column(col, justify=justify)
     for r in rows:
-        cells = [str(r["index"]), r["op"], " ".join(r["inputs"]), " ".join(r["outputs"]), r["params"],
+        params = r["params"] + (f" w:{r['weights_form']}" if r["weights_form"] == "int16" else "")
+        cells = [str(r["index"]), r["op"], " ".join(r["inputs"]), " ".join(r["outputs"]), params,
                  f"{r['macs']:,}", f"{r['activation_bytes']:,}", "alias" if r["alias"] else str(r["arena_offset"])]
         if board is not None:
             cells.append(f"{r['instructions']:,}")

@@ -1,4 +1,5 @@
-"""Per-layer figures for `inspect`: op, shapes, parameters, MACs, activation bytes, offset."""
+"""Per-layer figures for `inspect`: op, shapes, parameters, MACs, activation bytes, offset,
+scratch, and the form of the weights."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def layer_rows(model: CompiledModel) -> list[dict]:
                 "macs": step.kernel.macs if step else 0,
                 "activation_bytes": sum(model.graph.tensors[t].nbytes for t in op.outputs),
                 "scratch_bytes": step.kernel.scratch_bytes if step else 0,
+                # int8, or int16 where the compiler chose pre-widened weights; None: no weights
+                "weights_form": step.kernel.weight_form if step and step.kernel.weight_forms else None,
                 "arena_offset": model.plan.tensor_offsets.get(out),
                 "alias": alias,
             }
