@@ -54,6 +54,8 @@ class Row:
     flash_code: int = 0
     flash_weights: int = 0
     ram_arena: int = 0
+    arena_lower_bound: int = 0  # no plan can use less (the largest set of tensors live at once)
+    int16_layers: str = ""  # MAC layers whose weights --weights auto stored as int16, of those offering it
     ram_stack: int = 0
     tflm_arena: int | None = None
     edgeconv_cycles: int | None = None  # estimated (edgeconv.cycles), zero-wait-state memory
@@ -93,7 +95,9 @@ def measure(path: Path, board: str, anchors: Path, results: dict, per_layer: boo
     with tempfile.TemporaryDirectory(prefix="edgeconv-bench-") as tmp:
         rep = build_firmware(path, board, tmp)
     row = Row(name, model.macs, c.total, flash_code=rep.flash_code_bytes, flash_weights=rep.flash_weights_bytes,
-              ram_arena=rep.ram_arena_bytes, ram_stack=rep.ram_stack_bytes, edgeconv_cycles=c.cycles)
+              ram_arena=rep.ram_arena_bytes, ram_stack=rep.ram_stack_bytes, edgeconv_cycles=c.cycles,
+              arena_lower_bound=model.plan.lower_bound,
+              int16_layers=f"{sum(f == 'int16' for f in model.weights.chosen.values())}/{len(model.weights.chosen)}")
     if per_layer:
         for i, n in c.per_mark.items():
             op = model.steps[i].op
@@ -127,7 +131,7 @@ def fmt(n: int | float | None, digits: int = 2) -> str:
 HEADERS = ["model", "MACs", "edgeconv instr.", "TFLM+CMSIS-NN instr.", "edgeconv / CMSIS-NN",
            "MACs/instr. edgeconv", "MACs/instr. CMSIS-NN", "TFLM reference instr.", "est. cycles edgeconv",
            "est. cycles CMSIS-NN", "cycles edgeconv / CMSIS-NN", "flash code", "flash weights",
-           "RAM arena", "RAM stack", "TFLM arena"]
+           "weights int16 (layers)", "RAM arena", "arena lower bound", "RAM stack", "TFLM arena"]
 
 
 def table_rows(rows: list[Row]) -> list[list[str]]:
@@ -137,7 +141,8 @@ def table_rows(rows: list[Row]) -> list[list[str]]:
                     fmt(r.macs / r.edgeconv, 3), fmt(r.macs / r.cmsis_nn, 3) if r.cmsis_nn else "-",
                     fmt(r.reference), fmt(r.edgeconv_cycles), fmt(r.cmsis_nn_cycles),
                     fmt(r.edgeconv_cycles / r.cmsis_nn_cycles) + "x" if r.edgeconv_cycles and r.cmsis_nn_cycles else "-",
-                    fmt(r.flash_code), fmt(r.flash_weights), fmt(r.ram_arena), fmt(r.ram_stack),
+                    fmt(r.flash_code), fmt(r.flash_weights), r.int16_layers or "-", fmt(r.ram_arena),
+                    fmt(r.arena_lower_bound), fmt(r.ram_stack),
                     fmt(r.tflm_arena)])
     return out
 
@@ -150,8 +155,9 @@ def markdown(rows: list[Row], board: str, command: str, per_layer: bool) -> str:
              "its class from the Cortex-M4 TRM (loads/stores 2, LDRD/STRD 3, LDM/STM/PUSH/POP 1+N, multiplies and "
              "MACs 1, divides 12, taken branches +2 pipeline refill, others 1), zero-wait-state memory, no "
              "caches; an estimate, not a measurement (edgeconv/cycles.py). TFLM's cycles exclude an estimated "
-             f"{MARKER_CYCLES} marker cycles. Flash and RAM are edgeconv's (`edgeconv build`); TFLM arena is "
-             "the anchors' arena_used_bytes.", "", f"Command: `{command}`", "",
+             f"{MARKER_CYCLES} marker cycles. Flash and RAM are edgeconv's (`edgeconv build`, `--weights auto`: "
+             "the weights int16 column counts the layers it pre-widened); the arena lower bound is the most "
+             "bytes live at any step, which no plan can go below; TFLM arena is the anchors' arena_used_bytes.", "", f"Command: `{command}`", "",
              "| " + " | ".join(HEADERS) + " |", "|---|" + "---:|" * (len(HEADERS) - 1)]
     lines += ["| " + " | ".join(r) + " |" for r in table_rows(rows)]
     agree = [r.anchors_agree for r in rows]
