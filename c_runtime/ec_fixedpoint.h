@@ -5,27 +5,68 @@
  * gemmlowp's SaturatingRoundingDoublingHighMul and RoundingDivideByPOT) bit for bit, but are
  * written without undefined behaviour: products are formed in 64 bits, and the one place
  * where TFLite may overflow a signed int (x * (1 << left_shift)) wraps through uint32_t,
- * which is what TFLite's builds do in practice.
+ * which is what TFLite's builds do in practice. The requantization used by every kernel per
+ * output is the short exact sequence derived below (tests/test_requantize_fast.py checks it
+ * against TFLite's arithmetic on host and on an emulated Cortex-M4).
  */
 #ifndef EC_FIXEDPOINT_H
 #define EC_FIXEDPOINT_H
 
 #include "ec_common.h"
 
+/* ---- Requantization: TFLite's MultiplyByQuantizedMultiplier ------------------------------
+ *
+ * TFLite (double-rounding build, the one TFLite Micro uses) computes
+ *   RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x * 2^left, m), right)
+ * with left = max(shift, 0), right = max(-shift, 0). Every MAC kernel does this once per
+ * output, so the sequence below is written to compile to about ten Thumb-2 instructions on
+ * Armv7E-M / Armv8-M Mainline (SMULL and a few ALU operations, no 64-bit adds, no
+ * sign-dependent branches; checked in the generated assembly), in plain portable C.
+ *
+ * 1. SaturatingRoundingDoublingHighMul(a, b): gemmlowp adds the nudge 2^30 when ab >= 0 and
+ *    1 - 2^30 when ab < 0, then divides by 2^31 truncating toward zero. Both cases are one
+ *    floor: for ab >= 0 the sum is >= 0 so truncation is floor((ab + 2^30) / 2^31); for ab < 0
+ *    the sum is negative and truncation is ceil((ab + 1 - 2^30) / 2^31)
+ *    = floor((ab + 1 - 2^30 + 2^31 - 1) / 2^31) = floor((ab + 2^30) / 2^31). With the 64-bit
+ *    product split into hi (signed, bits 63..32) and lo (unsigned, bits 31..0):
+ *      floor((ab + 2^30) / 2^31) = 2 * hi + bit31(lo) + bit30(lo)
+ *    (floor(ab / 2^31) = 2 * hi + bit31(lo), and adding 2^30 carries into bit 31 exactly when
+ *    bit 30 of lo is set). This is SMULL, UBFX and two adds. The result overflows int32 only
+ *    for a == b == INT32_MIN (2^62 / 2^31 = 2^31), the one case gemmlowp saturates; the
+ *    generic helper checks for it, the requantization below needs no check because its
+ *    multiplier is never INT32_MIN (see ec_requantize).
+ * 2. RoundingDivideByPOT(s, e) for e >= 1 (round half away from zero) is
+ *      floor((s - [s < 0] + 2^(e-1)) / 2^e) = floor((floor((s - [s < 0]) / 2^(e-1)) + 1) / 2)
+ *    (nested floors of integer divisions compose), i.e. y = s + (s >> 31); t = y >> (e - 1);
+ *    result = (t >> 1) + (t & 1), the last step being floor((t + 1) / 2) without an addition
+ *    that could overflow. Four instructions, plus one for e - 1 = ~shift.
+ *
+ * Right shifts of negative int32_t values are assumed arithmetic (sign-propagating), as in
+ * the rest of the runtime: implementation-defined in C99, arithmetic on GCC, Clang, IAR and
+ * Arm Compiler for every target we build. Left shifts and sums that could leave int32 go
+ * through uint32_t (wrapping, never undefined); uint32_t -> int32_t conversions of values
+ * >= 2^31 are implementation-defined and wrap modulo 2^32 on those compilers, as TFLite's
+ * own x * (1 << left) does in practice. */
+
+/* floor((a * b + 2^30) / 2^31) in 32 bits: gemmlowp's SaturatingRoundingDoublingHighMul for
+ * every (a, b) except a == b == INT32_MIN, which wraps to INT32_MIN instead of saturating. */
+static inline int32_t ec_rounding_doubling_high_mul_nosat(int32_t a, int32_t b) {
+    const int64_t ab = (int64_t)a * (int64_t)b;
+    const uint32_t lo = (uint32_t)ab;
+    /* ab >> 32 is in [-2^30, 2^30]: the conversion is exact (and the shift arithmetic). */
+    const uint32_t hi = (uint32_t)(int32_t)(ab >> 32);
+    return (int32_t)((hi << 1) + (lo >> 31) + ((lo >> 30) & 1u));
+}
+
 /* round(a * b / 2^31), saturating the single overflow case a == b == INT32_MIN. */
 static inline int32_t ec_sat_rounding_doubling_high_mul(int32_t a, int32_t b) {
-    int64_t ab;
-    int64_t nudge;
     if (a == b && a == INT32_MIN) {
         return INT32_MAX;
     }
-    ab = (int64_t)a * (int64_t)b;
-    nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    /* C99 division truncates toward zero, as gemmlowp's does. */
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    return ec_rounding_doubling_high_mul_nosat(a, b);
 }
 
-/* x / 2^exponent rounded to nearest, ties away from zero; 0 <= exponent <= 31. */
+/* x / 2^exponent rounded to nearest, ties away from zero; 0 <= exponent <= 31. Any x. */
 static inline int32_t ec_rounding_divide_by_pot(int32_t x, int exponent) {
     const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
     const int32_t remainder = x & mask;
@@ -34,26 +75,42 @@ static inline int32_t ec_rounding_divide_by_pot(int32_t x, int exponent) {
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
+/* The same for 1 <= exponent <= 31 and x > INT32_MIN (see 2. above): five instructions.
+ * (For x == INT32_MIN, x - 1 wraps and the result is wrong, but defined.) */
+static inline int32_t ec_rounding_divide_by_pot_pos(int32_t x, int exponent) {
+    const int32_t y = (int32_t)((uint32_t)x + (uint32_t)(x >> 31)); /* x - [x < 0] */
+    const int32_t t = y >> (exponent - 1);
+    return (t >> 1) + (t & 1);
+}
+
 /* x << s on the bits, as TFLite's x * (1 << s) does: wraps instead of overflowing. */
 static inline int32_t ec_shift_left_wrapping(int32_t x, int s) {
     return (int32_t)((uint32_t)x << s);
 }
 
-/* TFLite's MultiplyByQuantizedMultiplier: x * multiplier * 2^shift, with multiplier a Q31
- * value in [2^30, 2^31) (or 0) and shift in [-31, 30]. */
+/* TFLite's MultiplyByQuantizedMultiplier: x * multiplier * 2^shift, shift in [-31, 30]; exact
+ * for any x and any multiplier except INT32_MIN. Every multiplier the compiler emits is a
+ * QuantizeMultiplier result with |m| < 2^31 (in [2^30, 2^31) or 0 from positive scales;
+ * ops/base.py requantize_multiplier refuses anything else), so the product's high half never
+ * saturates and the doubled high half is > INT32_MIN, as ec_rounding_divide_by_pot_pos needs:
+ * |x * m| <= 2^31 * (2^31 - 1), so |floor((x * m + 2^30) / 2^31)| <= 2^31 - 1. */
 static inline int32_t ec_requantize(int32_t x, int32_t multiplier, int shift) {
-    const int left = shift > 0 ? shift : 0;
-    const int right = shift > 0 ? 0 : -shift;
-    return ec_rounding_divide_by_pot(
-        ec_sat_rounding_doubling_high_mul(ec_shift_left_wrapping(x, left), multiplier), right);
+    if (shift >= 0) {
+        return ec_rounding_doubling_high_mul_nosat(ec_shift_left_wrapping(x, shift), multiplier);
+    }
+    return ec_rounding_divide_by_pot_pos(ec_rounding_doubling_high_mul_nosat(x, multiplier), -shift);
 }
 
-/* MultiplyByQuantizedMultiplierSmallerThanOneExp: shift <= 0. */
+/* MultiplyByQuantizedMultiplierSmallerThanOneExp: shift <= 0 (0 for multipliers in [1/2, 1)).
+ * Same multiplier contract as ec_requantize. */
 static inline int32_t ec_requantize_lt1(int32_t x, int32_t multiplier, int shift) {
-    return ec_rounding_divide_by_pot(ec_sat_rounding_doubling_high_mul(x, multiplier), -shift);
+    if (shift == 0) {
+        return ec_rounding_doubling_high_mul_nosat(x, multiplier);
+    }
+    return ec_rounding_divide_by_pot_pos(ec_rounding_doubling_high_mul_nosat(x, multiplier), -shift);
 }
 
-/* MultiplyByQuantizedMultiplierGreaterThanOne: left_shift >= 0. */
+/* MultiplyByQuantizedMultiplierGreaterThanOne: left_shift >= 0. Saturating as gemmlowp. */
 static inline int32_t ec_requantize_gt1(int32_t x, int32_t multiplier, int left_shift) {
     return ec_sat_rounding_doubling_high_mul(ec_shift_left_wrapping(x, left_shift), multiplier);
 }
