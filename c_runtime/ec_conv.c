@@ -5,97 +5,339 @@
  * exactly in int32 arithmetic; a tap that falls into the padding therefore reads the input
  * zero point, so that it adds nothing, as TFLite's skipped tap does.
  *
+ * Both paths work on columns (im2col): for one output pixel and one group, the k_h * k_w *
+ * filter_in_c input values under the kernel in (ky, kx, ic) order, padded taps filled with
+ * the input zero point, and the column padded to k_pad (a multiple of 4) with zeros, which
+ * meet zero weights. The multiply-accumulate loop then needs no bounds checks.
+ * - Portable path: one pixel at a time, an int8 column and one multiply-accumulate per tap.
+ * - Arm DSP path (EC_DOT_DSP): two pixels at a time, their columns sign-extended to int16 and
+ *   interleaved so that a register-blocked loop computes 4 output channels x 2 pixels (8
+ *   accumulators) with SMLAD, two products per instruction. SXTB16 of an int8 word
+ *   (x0, x1, x2, x3) gives the halfword pairs (x0, x2) and (with ror #8) (x1, x3); the
+ *   columns are stored in that order and the compiler stores the weights to match (ec_conv.h),
+ *   so no byte is ever permuted at run time.
+ * The two paths read the same params and weights, and give the same int32 sums (the same
+ * products, added in another order).
+ *
  * Why no step leaves int32 (proved per model at compile time in edgeconv/ops/conv.py and
  * ranges.py, which refuse the layer otherwise):
  * - window arithmetic: oy * stride, iy0 = oy * stride - pad, (k - 1) * dil, ky * dil and
  *   iy0 + ky * dil are bounded by check_spatial_indices; a position times the row width or
  *   channel count is formed only inside the input, so it is below the tensor's element count
  *   (< 2^28, the reader's limit), as are weight and output offsets;
- * - the accumulator, the sum of the weights that met padding and its product with the input
- *   zero point: check_accumulator (|bias'| + 128 * sum|w| <= 2^31 - 1);
+ * - the accumulator: every partial sum is the folded bias plus a subset of the products
+ *   x * w (padding taps: zero point times weight; column padding: 0 * 0), whatever the order
+ *   or the pairing SMLAD adds them in, so it is bounded by |bias'| + 128 * sum|w|, which
+ *   check_accumulator proves <= 2^31 - 1;
  * - ec_requantize's left shift and the addition of the output zero point: check_requantize;
  *   its right shift is at most 31 (quantize_multiplier gives shifts >= -31, shifts above 30
  *   are refused);
  * - the clamp bounds lie in [-128, 127], so the narrowing to int8_t is exact.
  */
+#include <string.h>
+
 #include "ec_conv.h"
 #include "ec_dot.h"
 #include "ec_fixedpoint.h"
 
-/* One output pixel whose window lies wholly inside the input, without dilation along the
- * width and without groups: each kernel row is one contiguous run of k_w * in_c bytes in the
- * input and in the weights, so it is one dot product (the DSP path takes four at a time). */
-static void conv_pixel_inside(const ec_conv2d_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
-                              int8_t *out) {
-    const int32_t row = p->k_w * p->in_c;
-    const int32_t taps = p->k_h * row;
-    int32_t oc, ky;
-    for (oc = 0; oc < p->out_c; ++oc) {
-        const int8_t *w = p->weights + oc * taps;
-        const int32_t ch = p->per_channel ? oc : 0;
-        int32_t acc = p->bias ? p->bias[oc] : 0;
-        for (ky = 0; ky < p->k_h; ++ky) {
-            acc = ec_dot_s8(in_b + ((iy0 + ky * p->dil_h) * p->in_w + ix0) * p->in_c, w + ky * row, row, acc);
+/* The natural-order int8 column of one output pixel (top-left input position iy0, ix0) for
+ * group g, k_pad bytes. */
+static void gather_s8(const ec_conv2d_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int32_t g,
+                      int8_t *dst) {
+    const int32_t fic = p->filter_in_c;
+    const int32_t row_len = p->k_w * fic;
+    const int8_t zp = (int8_t)p->input_zp; /* in [-128, 127]: the reader checks it */
+    /* Each kernel row is one contiguous run of the input when the window lies inside
+     * horizontally, without dilation along the width and without groups. */
+    const int contiguous = p->dil_w == 1 && fic == p->in_c && ix0 >= 0 && ix0 + p->k_w <= p->in_w;
+    int32_t k = 0, ky, kx, i;
+    for (ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = iy0 + ky * p->dil_h;
+        const int8_t *row;
+        if (iy < 0 || iy >= p->in_h) {
+            for (i = 0; i < row_len; ++i) {
+                dst[k++] = zp;
+            }
+            continue;
         }
-        acc = ec_requantize(acc, p->multiplier[ch], (int)p->shift[ch]);
-        out[oc] = (int8_t)ec_clamp_i32(acc + p->output_zp, p->act_min, p->act_max);
+        row = in_b + iy * p->in_w * p->in_c + g * fic;
+        if (contiguous) {
+            const int8_t *s = row + ix0 * p->in_c;
+            for (i = 0; i < row_len; ++i) {
+                dst[k++] = s[i];
+            }
+            continue;
+        }
+        for (kx = 0; kx < p->k_w; ++kx) {
+            const int32_t ix = ix0 + kx * p->dil_w;
+            if (ix >= 0 && ix < p->in_w) {
+                const int8_t *s = row + ix * p->in_c;
+                for (i = 0; i < fic; ++i) {
+                    dst[k++] = s[i];
+                }
+            } else {
+                for (i = 0; i < fic; ++i) {
+                    dst[k++] = zp;
+                }
+            }
+        }
+    }
+    for (; k < p->k_pad; ++k) {
+        dst[k] = 0;
     }
 }
 
-/* Any output pixel: taps outside the input read the input zero point (see above). */
-static void conv_pixel_general(const ec_conv2d_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
-                               int8_t *out) {
+static inline int8_t conv_output(const ec_conv2d_params_t *p, int32_t acc, int32_t multiplier, int32_t shift) {
+    acc = ec_requantize(acc, multiplier, (int)shift);
+    return (int8_t)ec_clamp_i32(acc + p->output_zp, p->act_min, p->act_max);
+}
+
+/* Where the model's output pixel n starts its window, from its (oy, ox) in the output. */
+typedef struct {
+    int32_t b, oy, ox;
+} conv_pos_t;
+
+static inline void pos_next(const ec_conv2d_params_t *p, conv_pos_t *q) {
+    if (++q->ox == p->out_w) {
+        q->ox = 0;
+        if (++q->oy == p->out_h) {
+            q->oy = 0;
+            ++q->b;
+        }
+    }
+}
+
+static inline const int8_t *pos_input(const ec_conv2d_params_t *p, const int8_t *input, const conv_pos_t *q) {
+    return input + q->b * p->in_h * p->in_w * p->in_c;
+}
+
+#ifndef EC_DOT_DSP
+
+/* The weight of padded channel ch (0..3) of the block starting at element blk, tap k. */
+static inline int32_t weight_at(const ec_conv2d_params_t *p, int32_t blk, int32_t ch, int32_t k) {
+    const int32_t quad = blk + (k >> 2) * 16;
+    if (p->weights16 != 0) {
+        return p->weights16[quad + (k & 1) * 8 + ch * 2 + ((k >> 1) & 1)];
+    }
+    return p->weights[quad + ((k & 1) * 2 + (ch >> 1)) * 4 + ((k >> 1) & 1) * 2 + (ch & 1)];
+}
+
+void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
     const int32_t groups = p->in_c / p->filter_in_c;
-    const int32_t filters_per_group = p->out_c / groups;
-    const int32_t taps = p->k_h * p->k_w * p->filter_in_c;
-    int32_t oc, ky, kx, ic;
-    for (oc = 0; oc < p->out_c; ++oc) {
-        const int32_t group = oc / filters_per_group;
-        const int8_t *w = p->weights + oc * taps;
-        const int32_t ch = p->per_channel ? oc : 0;
-        int32_t acc = p->bias ? p->bias[oc] : 0;
-        int32_t pad_w_sum = 0; /* weights that met padding */
-        for (ky = 0; ky < p->k_h; ++ky) {
-            const int32_t iy = iy0 + ky * p->dil_h;
-            const int row_inside = iy >= 0 && iy < p->in_h;
-            for (kx = 0; kx < p->k_w; ++kx) {
-                const int32_t ix = ix0 + kx * p->dil_w;
-                const int8_t *wk = w + (ky * p->k_w + kx) * p->filter_in_c;
-                if (row_inside && ix >= 0 && ix < p->in_w) {
-                    const int8_t *x = in_b + (iy * p->in_w + ix) * p->in_c + group * p->filter_in_c;
-                    acc = ec_dot_s8(x, wk, p->filter_in_c, acc);
+    const int32_t fpg = p->out_c / groups;
+    const int32_t total = p->batches * p->out_h * p->out_w;
+    int8_t *col = (int8_t *)scratch;
+    conv_pos_t q = {0, 0, 0};
+    int32_t n, g, oc, k;
+    for (n = 0; n < total; ++n, pos_next(p, &q)) {
+        const int8_t *in_b = pos_input(p, input, &q);
+        int8_t *out = output + n * p->out_c;
+        for (g = 0; g < groups; ++g) {
+            gather_s8(p, in_b, q.oy * p->stride_h - p->pad_h, q.ox * p->stride_w - p->pad_w, g, col);
+            for (oc = 0; oc < fpg; ++oc) {
+                const int32_t ch = g * p->oc_pad + oc; /* padded channel index */
+                const int32_t blk = (ch >> 2) * p->k_pad * 4;
+                int32_t acc = p->bias[ch];
+                for (k = 0; k < p->k_pad; ++k) {
+                    acc += (int32_t)col[k] * weight_at(p, blk, oc & 3, k);
+                }
+                out[g * fpg + oc] = conv_output(p, acc, p->multiplier[ch], p->shift[ch]);
+            }
+        }
+    }
+}
+
+#else /* EC_DOT_DSP */
+
+/* Column layout for a pixel pair, per quad of taps k0..k3, four words: pixel 0 (k0, k2),
+ * pixel 1 (k0, k2), pixel 0 (k1, k3), pixel 1 (k1, k3), each a pair of int16. */
+
+/* Both pixels' natural int8 columns (k_pad bytes each) to the interleaved int16 layout. */
+static void widen_columns(const int8_t *c0, const int8_t *c1, uint32_t *col, int32_t quads) {
+    int32_t i;
+    for (i = 0; i < quads; ++i) {
+        uint32_t v0, v1;
+        memcpy(&v0, c0 + 4 * i, 4);
+        memcpy(&v1, c1 + 4 * i, 4);
+        col[0] = ec_sxtb16(v0);
+        col[1] = ec_sxtb16(v1);
+        col[2] = ec_sxtb16_ror8(v0);
+        col[3] = ec_sxtb16_ror8(v1);
+        col += 4;
+    }
+}
+
+/* One pixel's column straight from the input when filter_in_c is a multiple of 4 (every tap
+ * is whole quads): px = 0 or 1 selects its words in the pair layout. */
+static void direct_column(const ec_conv2d_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int32_t g,
+                          uint32_t *col, int32_t px) {
+    const int32_t quads = p->filter_in_c >> 2;
+    /* the zero point as two int16: what SXTB16 makes of a word of zero-point bytes */
+    const uint32_t zz = ((uint32_t)p->input_zp & 0xFFFFu) * 0x10001u;
+    int32_t ky, kx, i;
+    col += px;
+    for (ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = iy0 + ky * p->dil_h;
+        const int row_inside = iy >= 0 && iy < p->in_h;
+        for (kx = 0; kx < p->k_w; ++kx) {
+            const int32_t ix = ix0 + kx * p->dil_w;
+            if (row_inside && ix >= 0 && ix < p->in_w) {
+                const int8_t *s = in_b + (iy * p->in_w + ix) * p->in_c + g * p->filter_in_c;
+                for (i = 0; i < quads; ++i) {
+                    uint32_t v;
+                    memcpy(&v, s + 4 * i, 4);
+                    col[0] = ec_sxtb16(v);
+                    col[2] = ec_sxtb16_ror8(v);
+                    col += 4;
+                }
+            } else {
+                for (i = 0; i < quads; ++i) {
+                    col[0] = zz;
+                    col[2] = zz;
+                    col += 4;
+                }
+            }
+        }
+    }
+}
+
+/* 4 output channels x 2 pixels over `quads` quads of taps, int8 weights: acc[2 * ch + px]. */
+static void block_s8(const uint32_t *col, const int8_t *w, int32_t quads, const int32_t *bias, int32_t *acc) {
+    int32_t a0 = bias[0], a1 = bias[0], a2 = bias[1], a3 = bias[1];
+    int32_t a4 = bias[2], a5 = bias[2], a6 = bias[3], a7 = bias[3];
+    do {
+        uint32_t c0 = col[0], c1 = col[1], v, t;
+        memcpy(&v, w, 4); /* ch0, ch1 at k0, k2 */
+        t = ec_sxtb16(v);
+        a0 = ec_smlad(t, c0, a0);
+        a1 = ec_smlad(t, c1, a1);
+        t = ec_sxtb16_ror8(v);
+        a2 = ec_smlad(t, c0, a2);
+        a3 = ec_smlad(t, c1, a3);
+        memcpy(&v, w + 4, 4); /* ch2, ch3 at k0, k2 */
+        t = ec_sxtb16(v);
+        a4 = ec_smlad(t, c0, a4);
+        a5 = ec_smlad(t, c1, a5);
+        t = ec_sxtb16_ror8(v);
+        a6 = ec_smlad(t, c0, a6);
+        a7 = ec_smlad(t, c1, a7);
+        c0 = col[2];
+        c1 = col[3];
+        memcpy(&v, w + 8, 4); /* ch0, ch1 at k1, k3 */
+        t = ec_sxtb16(v);
+        a0 = ec_smlad(t, c0, a0);
+        a1 = ec_smlad(t, c1, a1);
+        t = ec_sxtb16_ror8(v);
+        a2 = ec_smlad(t, c0, a2);
+        a3 = ec_smlad(t, c1, a3);
+        memcpy(&v, w + 12, 4); /* ch2, ch3 at k1, k3 */
+        t = ec_sxtb16(v);
+        a4 = ec_smlad(t, c0, a4);
+        a5 = ec_smlad(t, c1, a5);
+        t = ec_sxtb16_ror8(v);
+        a6 = ec_smlad(t, c0, a6);
+        a7 = ec_smlad(t, c1, a7);
+        col += 4;
+        w += 16;
+    } while (--quads > 0);
+    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+    acc[4] = a4; acc[5] = a5; acc[6] = a6; acc[7] = a7;
+}
+
+/* The same with int16 weights: one word (two taps) per channel and half quad. */
+static void block_s16(const uint32_t *col, const int16_t *w, int32_t quads, const int32_t *bias, int32_t *acc) {
+    int32_t a0 = bias[0], a1 = bias[0], a2 = bias[1], a3 = bias[1];
+    int32_t a4 = bias[2], a5 = bias[2], a6 = bias[3], a7 = bias[3];
+    do {
+        uint32_t c0 = col[0], c1 = col[1], v;
+        memcpy(&v, w, 4);
+        a0 = ec_smlad(v, c0, a0);
+        a1 = ec_smlad(v, c1, a1);
+        memcpy(&v, w + 2, 4);
+        a2 = ec_smlad(v, c0, a2);
+        a3 = ec_smlad(v, c1, a3);
+        memcpy(&v, w + 4, 4);
+        a4 = ec_smlad(v, c0, a4);
+        a5 = ec_smlad(v, c1, a5);
+        memcpy(&v, w + 6, 4);
+        a6 = ec_smlad(v, c0, a6);
+        a7 = ec_smlad(v, c1, a7);
+        c0 = col[2];
+        c1 = col[3];
+        memcpy(&v, w + 8, 4);
+        a0 = ec_smlad(v, c0, a0);
+        a1 = ec_smlad(v, c1, a1);
+        memcpy(&v, w + 10, 4);
+        a2 = ec_smlad(v, c0, a2);
+        a3 = ec_smlad(v, c1, a3);
+        memcpy(&v, w + 12, 4);
+        a4 = ec_smlad(v, c0, a4);
+        a5 = ec_smlad(v, c1, a5);
+        memcpy(&v, w + 14, 4);
+        a6 = ec_smlad(v, c0, a6);
+        a7 = ec_smlad(v, c1, a7);
+        col += 4;
+        w += 16;
+    } while (--quads > 0);
+    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+    acc[4] = a4; acc[5] = a5; acc[6] = a6; acc[7] = a7;
+}
+
+void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
+    const int32_t groups = p->in_c / p->filter_in_c;
+    const int32_t fpg = p->out_c / groups;
+    const int32_t total = p->batches * p->out_h * p->out_w;
+    const int32_t quads = p->k_pad >> 2;
+    const int direct = (p->filter_in_c & 3) == 0;
+    /* scratch: the int16 pair columns (4 * k_pad bytes), then, unless direct, both pixels'
+     * int8 columns (2 * k_pad bytes) */
+    uint32_t *col = (uint32_t *)scratch;
+    int8_t *c8 = (int8_t *)scratch + 4 * p->k_pad;
+    conv_pos_t q0 = {0, 0, 0}, q1;
+    int32_t n, g, oc, j;
+    int32_t acc[8];
+    for (n = 0; n < total; n += 2) {
+        const int pair = n + 1 < total; /* an odd last pixel is computed twice, stored once */
+        const int8_t *in0 = pos_input(p, input, &q0);
+        const int8_t *in1;
+        int8_t *out0 = output + n * p->out_c;
+        int8_t *out1 = out0 + p->out_c;
+        q1 = q0;
+        if (pair) {
+            pos_next(p, &q1);
+        }
+        in1 = pos_input(p, input, &q1);
+        for (g = 0; g < groups; ++g) {
+            const int32_t iy0 = q0.oy * p->stride_h - p->pad_h, ix0 = q0.ox * p->stride_w - p->pad_w;
+            const int32_t iy1 = q1.oy * p->stride_h - p->pad_h, ix1 = q1.ox * p->stride_w - p->pad_w;
+            if (direct) {
+                direct_column(p, in0, iy0, ix0, g, col, 0);
+                direct_column(p, in1, iy1, ix1, g, col, 1);
+            } else {
+                gather_s8(p, in0, iy0, ix0, g, c8);
+                gather_s8(p, in1, iy1, ix1, g, c8 + p->k_pad);
+                widen_columns(c8, c8 + p->k_pad, col, quads);
+            }
+            for (oc = 0; oc < fpg; oc += 4) {
+                const int32_t ch = g * p->oc_pad + oc; /* padded channel index */
+                const int32_t n_ch = fpg - oc < 4 ? fpg - oc : 4;
+                if (p->weights16 != 0) {
+                    block_s16(col, p->weights16 + ch * p->k_pad, quads, p->bias + ch, acc);
                 } else {
-                    for (ic = 0; ic < p->filter_in_c; ++ic) {
-                        pad_w_sum += wk[ic];
+                    block_s8(col, p->weights + ch * p->k_pad, quads, p->bias + ch, acc);
+                }
+                for (j = 0; j < n_ch; ++j) {
+                    const int32_t m = p->multiplier[ch + j], s = p->shift[ch + j];
+                    out0[g * fpg + oc + j] = conv_output(p, acc[2 * j], m, s);
+                    if (pair) {
+                        out1[g * fpg + oc + j] = conv_output(p, acc[2 * j + 1], m, s);
                     }
                 }
             }
         }
-        acc += pad_w_sum * p->input_zp;
-        acc = ec_requantize(acc, p->multiplier[ch], (int)p->shift[ch]);
-        out[oc] = (int8_t)ec_clamp_i32(acc + p->output_zp, p->act_min, p->act_max);
+        q0 = q1;
+        pos_next(p, &q0);
     }
 }
 
-void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output) {
-    const int contiguous_rows = p->dil_w == 1 && p->filter_in_c == p->in_c;
-    const int32_t span_h = (p->k_h - 1) * p->dil_h;
-    const int32_t span_w = (p->k_w - 1) * p->dil_w;
-    int32_t b, oy, ox;
-    for (b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
-        for (oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            const int rows_inside = iy0 >= 0 && iy0 + span_h < p->in_h;
-            for (ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                if (contiguous_rows && rows_inside && ix0 >= 0 && ix0 + span_w < p->in_w) {
-                    conv_pixel_inside(p, in_b, iy0, ix0, out);
-                } else {
-                    conv_pixel_general(p, in_b, iy0, ix0, out);
-                }
-            }
-        }
-    }
-}
+#endif /* EC_DOT_DSP */

@@ -1,4 +1,15 @@
-/* edgeconv C runtime: CONV_2D, int8 activations, int8 per-channel (or per-tensor) weights. */
+/* edgeconv C runtime: CONV_2D, int8 activations, int8 per-channel (or per-tensor) weights.
+ *
+ * The compiler (edgeconv/ops/conv.py) lays the weights out in the order the kernel reads them:
+ * per group, the group's filters padded with zero filters to a multiple of 4 (blocks of 4
+ * output channels), each filter's taps (ky, kx, ic) padded with zero taps to k_pad, a
+ * multiple of 4, and within a block the taps in quads (k0..k3), interleaved as the
+ * register-blocked DSP loop reads them:
+ *   int8:  per quad 16 bytes: words (ch0,ch1 | k0,k2), (ch2,ch3 | k0,k2), (ch0,ch1 | k1,k3),
+ *          (ch2,ch3 | k1,k3), each word as bytes [chA kx, chB kx, chA ky, chB ky];
+ *   int16: per quad 16 halfwords: ch0..ch3 (k0,k2), then ch0..ch3 (k1,k3).
+ * Bias, multiplier and shift are per padded channel: index group * oc_pad + channel in group.
+ */
 #ifndef EC_CONV_H
 #define EC_CONV_H
 
@@ -16,13 +27,17 @@ typedef struct {
     int32_t input_zp;     /* a padded tap reads this value, so it contributes 0 */
     int32_t output_zp;
     int32_t act_min, act_max;
-    int32_t per_channel;          /* 0: multiplier[0], shift[0] serve every channel */
-    const int8_t *weights;        /* [out_c][k_h][k_w][filter_in_c] */
-    const int32_t *bias;          /* model bias - input_zp * sum(weights), per channel */
-    const int32_t *multiplier;    /* Q31 */
-    const int32_t *shift;
+    int32_t k_pad;             /* k_h * k_w * filter_in_c rounded up to a multiple of 4 */
+    int32_t oc_pad;            /* output channels per group rounded up to a multiple of 4 */
+    const int8_t *weights;     /* int8 form (see above), or NULL */
+    const int16_t *weights16;  /* int16 form (see above), or NULL */
+    const int32_t *bias;       /* model bias - input_zp * sum(weights), per padded channel */
+    const int32_t *multiplier; /* Q31, per padded channel */
+    const int32_t *shift;      /* per padded channel */
 } ec_conv2d_params_t;
 
-void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output);
+/* scratch: the compiler's scratch_bytes (conv.py conv_scratch_bytes), 16-byte aligned: the
+ * columns of two output pixels. */
+void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
 #endif /* EC_CONV_H */
