@@ -201,137 +201,234 @@ static void direct_column(const ec_conv2d_params_t *p, const int8_t *in_b, int32
     }
 }
 
-/* 4 output channels x 2 pixels over `quads` quads of taps, int8 weights: acc[2 * ch + px]. */
-static void block_s8(const uint32_t *col, const int8_t *w, int32_t quads, const int32_t *bias, int32_t *acc) {
-    int32_t a0 = bias[0], a1 = bias[0], a2 = bias[1], a3 = bias[1];
-    int32_t a4 = bias[2], a5 = bias[2], a6 = bias[3], a7 = bias[3];
-    do {
-        uint32_t c0 = col[0], c1 = col[1], v, t;
-        memcpy(&v, w, 4); /* ch0, ch1 at k0, k2 */
-        t = ec_sxtb16(v);
-        a0 = ec_smlad(t, c0, a0);
-        a1 = ec_smlad(t, c1, a1);
-        t = ec_sxtb16_ror8(v);
-        a2 = ec_smlad(t, c0, a2);
-        a3 = ec_smlad(t, c1, a3);
-        memcpy(&v, w + 4, 4); /* ch2, ch3 at k0, k2 */
-        t = ec_sxtb16(v);
-        a4 = ec_smlad(t, c0, a4);
-        a5 = ec_smlad(t, c1, a5);
-        t = ec_sxtb16_ror8(v);
-        a6 = ec_smlad(t, c0, a6);
-        a7 = ec_smlad(t, c1, a7);
-        c0 = col[2];
-        c1 = col[3];
-        memcpy(&v, w + 8, 4); /* ch0, ch1 at k1, k3 */
-        t = ec_sxtb16(v);
-        a0 = ec_smlad(t, c0, a0);
-        a1 = ec_smlad(t, c1, a1);
-        t = ec_sxtb16_ror8(v);
-        a2 = ec_smlad(t, c0, a2);
-        a3 = ec_smlad(t, c1, a3);
-        memcpy(&v, w + 12, 4); /* ch2, ch3 at k1, k3 */
-        t = ec_sxtb16(v);
-        a4 = ec_smlad(t, c0, a4);
-        a5 = ec_smlad(t, c1, a5);
-        t = ec_sxtb16_ror8(v);
-        a6 = ec_smlad(t, c0, a6);
-        a7 = ec_smlad(t, c1, a7);
-        col += 4;
-        w += 16;
-    } while (--quads > 0);
-    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
-    acc[4] = a4; acc[5] = a5; acc[6] = a6; acc[7] = a7;
+/* One quad of taps (k0..k3) for 4 output channels x 2 pixels, int8 weights: a<2 * ch + px>
+ * += the products. col: the pair's 4 column words; w: the block's 16 weight bytes. */
+#define EC_CONV_QUAD_S8(col, w)                                                                    \
+    do {                                                                                           \
+        uint32_t c0_ = (col)[0], c1_ = (col)[1], v_, t_;                                           \
+        memcpy(&v_, (w), 4); /* ch0, ch1 at k0, k2 */                                               \
+        t_ = ec_sxtb16(v_);                                                                        \
+        a0 = ec_smlad(t_, c0_, a0);                                                                \
+        a1 = ec_smlad(t_, c1_, a1);                                                                \
+        t_ = ec_sxtb16_ror8(v_);                                                                   \
+        a2 = ec_smlad(t_, c0_, a2);                                                                \
+        a3 = ec_smlad(t_, c1_, a3);                                                                \
+        memcpy(&v_, (w) + 4, 4); /* ch2, ch3 at k0, k2 */                                           \
+        t_ = ec_sxtb16(v_);                                                                        \
+        a4 = ec_smlad(t_, c0_, a4);                                                                \
+        a5 = ec_smlad(t_, c1_, a5);                                                                \
+        t_ = ec_sxtb16_ror8(v_);                                                                   \
+        a6 = ec_smlad(t_, c0_, a6);                                                                \
+        a7 = ec_smlad(t_, c1_, a7);                                                                \
+        c0_ = (col)[2];                                                                            \
+        c1_ = (col)[3];                                                                            \
+        memcpy(&v_, (w) + 8, 4); /* ch0, ch1 at k1, k3 */                                           \
+        t_ = ec_sxtb16(v_);                                                                        \
+        a0 = ec_smlad(t_, c0_, a0);                                                                \
+        a1 = ec_smlad(t_, c1_, a1);                                                                \
+        t_ = ec_sxtb16_ror8(v_);                                                                   \
+        a2 = ec_smlad(t_, c0_, a2);                                                                \
+        a3 = ec_smlad(t_, c1_, a3);                                                                \
+        memcpy(&v_, (w) + 12, 4); /* ch2, ch3 at k1, k3 */                                          \
+        t_ = ec_sxtb16(v_);                                                                        \
+        a4 = ec_smlad(t_, c0_, a4);                                                                \
+        a5 = ec_smlad(t_, c1_, a5);                                                                \
+        t_ = ec_sxtb16_ror8(v_);                                                                   \
+        a6 = ec_smlad(t_, c0_, a6);                                                                \
+        a7 = ec_smlad(t_, c1_, a7);                                                                \
+    } while (0)
+
+/* The same with int16 weights: one word (two taps) per channel and half quad; w: the block's
+ * 16 halfwords. */
+#define EC_CONV_QUAD_S16(col, w)                                                                   \
+    do {                                                                                           \
+        uint32_t c0_ = (col)[0], c1_ = (col)[1], v_;                                               \
+        memcpy(&v_, (w), 4);                                                                       \
+        a0 = ec_smlad(v_, c0_, a0);                                                                \
+        a1 = ec_smlad(v_, c1_, a1);                                                                \
+        memcpy(&v_, (w) + 2, 4);                                                                   \
+        a2 = ec_smlad(v_, c0_, a2);                                                                \
+        a3 = ec_smlad(v_, c1_, a3);                                                                \
+        memcpy(&v_, (w) + 4, 4);                                                                   \
+        a4 = ec_smlad(v_, c0_, a4);                                                                \
+        a5 = ec_smlad(v_, c1_, a5);                                                                \
+        memcpy(&v_, (w) + 6, 4);                                                                   \
+        a6 = ec_smlad(v_, c0_, a6);                                                                \
+        a7 = ec_smlad(v_, c1_, a7);                                                                \
+        c0_ = (col)[2];                                                                            \
+        c1_ = (col)[3];                                                                            \
+        memcpy(&v_, (w) + 8, 4);                                                                   \
+        a0 = ec_smlad(v_, c0_, a0);                                                                \
+        a1 = ec_smlad(v_, c1_, a1);                                                                \
+        memcpy(&v_, (w) + 10, 4);                                                                  \
+        a2 = ec_smlad(v_, c0_, a2);                                                                \
+        a3 = ec_smlad(v_, c1_, a3);                                                                \
+        memcpy(&v_, (w) + 12, 4);                                                                  \
+        a4 = ec_smlad(v_, c0_, a4);                                                                \
+        a5 = ec_smlad(v_, c1_, a5);                                                                \
+        memcpy(&v_, (w) + 14, 4);                                                                  \
+        a6 = ec_smlad(v_, c0_, a6);                                                                \
+        a7 = ec_smlad(v_, c1_, a7);                                                                \
+    } while (0)
+
+/* The blocks: 4 output channels x 2 pixels over `quads` quads of taps, acc[2 * ch + px]
+ * (from bias[ch]); two quads per iteration halve the loop's cost. They stay out of line:
+ * inlined into the pixel loop, their 8 accumulators compete with its variables for the 14
+ * registers. Without gcc's pre-allocation scheduling, which hoists the next loads and so
+ * needs more registers than there are, the loop keeps everything but one value in
+ * registers. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define EC_CONV_BLOCK_ATTR __attribute__((noinline, optimize("no-schedule-insns")))
+#elif defined(__clang__)
+#define EC_CONV_BLOCK_ATTR __attribute__((noinline))
+#else
+#define EC_CONV_BLOCK_ATTR
+#endif
+
+/* What a block needs besides its weights: the pair's columns and where its outputs go. */
+typedef struct {
+    const uint32_t *col;
+    int32_t quads;
+    int32_t output_zp, act_min, act_max;
+    int8_t *out0, *out1; /* the pixels' first output channel of the group; equal for a lone pixel */
+} conv_run_t;
+
+static inline int8_t block_output(int32_t acc, int32_t multiplier, int32_t shift, int32_t zp, int32_t lo,
+                                  int32_t hi) {
+    acc = ec_requantize(acc, multiplier, (int)shift);
+    return (int8_t)ec_clamp_i32(acc + zp, lo, hi);
 }
 
-/* The same with int16 weights: one word (two taps) per channel and half quad. */
-static void block_s16(const uint32_t *col, const int16_t *w, int32_t quads, const int32_t *bias, int32_t *acc) {
+/* Requantizes and stores channel j of the block for both pixels. Everything it reads is in
+ * locals first: a store through int8_t * may alias anything as far as the compiler knows. */
+#define EC_CONV_STORE_CHANNEL(j, x0, x1)                                                            \
+    do {                                                                                           \
+        const int32_t m_ = mult[j], s_ = shift[j];                                                 \
+        const int8_t y0_ = block_output((x0), m_, s_, zp_, lo_, hi_);                               \
+        const int8_t y1_ = block_output((x1), m_, s_, zp_, lo_, hi_);                               \
+        o0_[j] = y0_;                                                                              \
+        o1_[j] = y1_;                                                                              \
+    } while (0)
+
+/* Requantizes and stores the block's n_ch (1..4) channels for both pixels, from a0..a7 (a
+ * macro: gcc does not inline a function this size into the blocks, whose optimization
+ * options differ). A lone last pixel has out1 == out0 and an identical column, so its second
+ * store writes the same value. */
+#define EC_CONV_BLOCK_STORE(r, oc, n_ch)                                                            \
+    do {                                                                                           \
+        const int32_t zp_ = (r)->output_zp, lo_ = (r)->act_min, hi_ = (r)->act_max;                \
+        int8_t *const o0_ = (r)->out0 + (oc), *const o1_ = (r)->out1 + (oc);                       \
+        EC_CONV_STORE_CHANNEL(0, a0, a1);                                                          \
+        if ((n_ch) > 1) {                                                                          \
+            EC_CONV_STORE_CHANNEL(1, a2, a3);                                                      \
+            if ((n_ch) > 2) {                                                                      \
+                EC_CONV_STORE_CHANNEL(2, a4, a5);                                                  \
+                if ((n_ch) > 3) {                                                                  \
+                    EC_CONV_STORE_CHANNEL(3, a6, a7);                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* The blocks: output channels oc..oc+n_ch-1 of the group (padded channel ch; bias, multiplier
+ * and shift at ch) x the pair's 2 pixels over all quads of taps, two quads per iteration. */
+static EC_CONV_BLOCK_ATTR void block_s8(const conv_run_t *r, const int8_t *w, const int32_t *bias,
+                                        const int32_t *mult, const int32_t *shift, int32_t oc, int32_t n_ch) {
+    const uint32_t *col = r->col;
     int32_t a0 = bias[0], a1 = bias[0], a2 = bias[1], a3 = bias[1];
     int32_t a4 = bias[2], a5 = bias[2], a6 = bias[3], a7 = bias[3];
-    do {
-        uint32_t c0 = col[0], c1 = col[1], v;
-        memcpy(&v, w, 4);
-        a0 = ec_smlad(v, c0, a0);
-        a1 = ec_smlad(v, c1, a1);
-        memcpy(&v, w + 2, 4);
-        a2 = ec_smlad(v, c0, a2);
-        a3 = ec_smlad(v, c1, a3);
-        memcpy(&v, w + 4, 4);
-        a4 = ec_smlad(v, c0, a4);
-        a5 = ec_smlad(v, c1, a5);
-        memcpy(&v, w + 6, 4);
-        a6 = ec_smlad(v, c0, a6);
-        a7 = ec_smlad(v, c1, a7);
-        c0 = col[2];
-        c1 = col[3];
-        memcpy(&v, w + 8, 4);
-        a0 = ec_smlad(v, c0, a0);
-        a1 = ec_smlad(v, c1, a1);
-        memcpy(&v, w + 10, 4);
-        a2 = ec_smlad(v, c0, a2);
-        a3 = ec_smlad(v, c1, a3);
-        memcpy(&v, w + 12, 4);
-        a4 = ec_smlad(v, c0, a4);
-        a5 = ec_smlad(v, c1, a5);
-        memcpy(&v, w + 14, 4);
-        a6 = ec_smlad(v, c0, a6);
-        a7 = ec_smlad(v, c1, a7);
+    int32_t pairs = r->quads >> 1;
+    if (r->quads & 1) {
+        EC_CONV_QUAD_S8(col, w);
         col += 4;
         w += 16;
-    } while (--quads > 0);
-    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
-    acc[4] = a4; acc[5] = a5; acc[6] = a6; acc[7] = a7;
+    }
+    for (; pairs > 0; --pairs) {
+        EC_CONV_QUAD_S8(col, w);
+        EC_CONV_QUAD_S8(col + 4, w + 16);
+        col += 8;
+        w += 32;
+    }
+    EC_CONV_BLOCK_STORE(r, oc, n_ch);
+}
+
+static EC_CONV_BLOCK_ATTR void block_s16(const conv_run_t *r, const int16_t *w, const int32_t *bias,
+                                         const int32_t *mult, const int32_t *shift, int32_t oc, int32_t n_ch) {
+    const uint32_t *col = r->col;
+    int32_t a0 = bias[0], a1 = bias[0], a2 = bias[1], a3 = bias[1];
+    int32_t a4 = bias[2], a5 = bias[2], a6 = bias[3], a7 = bias[3];
+    int32_t pairs = r->quads >> 1;
+    if (r->quads & 1) {
+        EC_CONV_QUAD_S16(col, w);
+        col += 4;
+        w += 16;
+    }
+    for (; pairs > 0; --pairs) {
+        EC_CONV_QUAD_S16(col, w);
+        EC_CONV_QUAD_S16(col + 4, w + 16);
+        col += 8;
+        w += 32;
+    }
+    EC_CONV_BLOCK_STORE(r, oc, n_ch);
 }
 
 void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
+    /* Fields in locals: stores through int8_t pointers may alias *p as far as the compiler
+     * knows, so it would reload every field after each store. */
     const int32_t groups = p->in_c / p->filter_in_c;
-    const int32_t fpg = p->out_c / groups;
+    const int32_t out_c = p->out_c;
+    const int32_t fpg = out_c / groups;
     const int32_t total = p->batches * p->out_h * p->out_w;
-    const int32_t quads = p->k_pad >> 2;
+    const int32_t k_pad = p->k_pad, oc_pad = p->oc_pad;
+    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, pad_h = p->pad_h, pad_w = p->pad_w;
     const int direct = (p->filter_in_c & 3) == 0;
+    const int8_t *const w8 = p->weights;
+    const int16_t *const w16 = p->weights16;
+    const int32_t *const bias = p->bias, *const mult = p->multiplier, *const shift = p->shift;
     /* scratch: the int16 pair columns (4 * k_pad bytes), then, unless direct, both pixels'
      * int8 columns (2 * k_pad bytes) */
     uint32_t *col = (uint32_t *)scratch;
-    int8_t *c8 = (int8_t *)scratch + 4 * p->k_pad;
+    int8_t *c8 = (int8_t *)scratch + 4 * k_pad;
     conv_pos_t q0 = {0, 0, 0}, q1;
-    int32_t n, g, oc, j;
-    int32_t acc[8];
+    conv_run_t r;
+    int32_t n, g, oc;
+    r.col = col;
+    r.quads = k_pad >> 2;
+    r.output_zp = p->output_zp;
+    r.act_min = p->act_min;
+    r.act_max = p->act_max;
     for (n = 0; n < total; n += 2) {
-        const int pair = n + 1 < total; /* an odd last pixel is computed twice, stored once */
+        const int pair = n + 1 < total; /* a lone last pixel is computed twice */
         const int8_t *in0 = pos_input(p, input, &q0);
         const int8_t *in1;
-        int8_t *out0 = output + n * p->out_c;
-        int8_t *out1 = out0 + p->out_c;
+        int8_t *out0 = output + n * out_c;
+        int8_t *out1 = pair ? out0 + out_c : out0;
         q1 = q0;
         if (pair) {
             pos_next(p, &q1);
         }
         in1 = pos_input(p, input, &q1);
         for (g = 0; g < groups; ++g) {
-            const int32_t iy0 = q0.oy * p->stride_h - p->pad_h, ix0 = q0.ox * p->stride_w - p->pad_w;
-            const int32_t iy1 = q1.oy * p->stride_h - p->pad_h, ix1 = q1.ox * p->stride_w - p->pad_w;
+            const int32_t iy0 = q0.oy * stride_h - pad_h, ix0 = q0.ox * stride_w - pad_w;
+            const int32_t iy1 = q1.oy * stride_h - pad_h, ix1 = q1.ox * stride_w - pad_w;
+            const int32_t ch0 = g * oc_pad; /* the group's first padded channel */
             if (direct) {
                 direct_column(p, in0, iy0, ix0, g, col, 0);
                 direct_column(p, in1, iy1, ix1, g, col, 1);
             } else {
                 gather_s8(p, in0, iy0, ix0, g, c8);
-                gather_s8(p, in1, iy1, ix1, g, c8 + p->k_pad);
-                widen_columns(c8, c8 + p->k_pad, col, quads);
+                gather_s8(p, in1, iy1, ix1, g, c8 + k_pad);
+                widen_columns(c8, c8 + k_pad, col, r.quads);
             }
+            r.out0 = out0 + g * fpg;
+            r.out1 = out1 + g * fpg;
             for (oc = 0; oc < fpg; oc += 4) {
-                const int32_t ch = g * p->oc_pad + oc; /* padded channel index */
+                const int32_t ch = ch0 + oc;
                 const int32_t n_ch = fpg - oc < 4 ? fpg - oc : 4;
-                if (p->weights16 != 0) {
-                    block_s16(col, p->weights16 + ch * p->k_pad, quads, p->bias + ch, acc);
+                if (w16 != 0) {
+                    block_s16(&r, w16 + ch * k_pad, bias + ch, mult + ch, shift + ch, oc, n_ch);
                 } else {
-                    block_s8(col, p->weights + ch * p->k_pad, quads, p->bias + ch, acc);
-                }
-                for (j = 0; j < n_ch; ++j) {
-                    const int32_t m = p->multiplier[ch + j], s = p->shift[ch + j];
-                    out0[g * fpg + oc + j] = conv_output(p, acc[2 * j], m, s);
-                    if (pair) {
-                        out1[g * fpg + oc + j] = conv_output(p, acc[2 * j + 1], m, s);
-                    }
+                    block_s8(&r, w8 + ch * k_pad, bias + ch, mult + ch, shift + ch, oc, n_ch);
                 }
             }
         }
