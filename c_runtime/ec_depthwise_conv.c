@@ -2,101 +2,362 @@
  *
  * Bit-exact with TFLite's reference DepthwiseConvPerChannel: output channel
  * oc = ic * depth_multiplier + m reads input channel ic. The input zero point is folded into
- * the bias as in ec_conv.c, so padded taps read the zero point. Every index, accumulator and
- * requantization step stays in int32 for the reasons given at the top of ec_conv.c (the
- * same compile-time checks run for this op); kx * dil_w * in_c is formed only for a window
- * inside the input, where it is below in_w * in_c.
+ * the bias as in ec_conv.c, so a padded tap must read the zero point (it contributes
+ * zp * w, which the folded bias cancels).
+ *
+ * Padding without bounds checks: an output row whose windows reach outside the input is
+ * computed from a copy of its k_h input rows in the scratch buffer, each row widened to the
+ * span_w columns the row's windows cover, with the zero point written wherever the input has
+ * no pixel. Every window then lies inside one uniform block (row step rs bytes, column step
+ * cs bytes), so border pixels run the same code as interior ones; rows that need no padding
+ * read the input in place. The copy costs k_h * span_w * in_c bytes per padded output row,
+ * small beside the row's k_h * k_w * out_w * out_c multiply-accumulates.
+ *
+ * Every index, accumulator and requantization step stays in int32 for the reasons given at
+ * the top of ec_conv.c (the same compile-time checks run for this op): offsets are formed
+ * only inside the input or the scratch block. The DSP path adds the same products as the
+ * portable path in another order; both stay within the compile-time bound |bias'| + 128 *
+ * sum|w| at every partial sum, so neither can overflow and both give the same int32.
  */
+#include <string.h>
+
 #include "ec_depthwise_conv.h"
 #include "ec_dot.h"
 #include "ec_fixedpoint.h"
 
-static int8_t dw_output(const ec_depthwise_conv2d_params_t *p, int32_t oc, int32_t acc) {
-    const int32_t ch = p->per_channel ? oc : 0;
-    acc = ec_requantize(acc, p->multiplier[ch], (int)p->shift[ch]);
-    return (int8_t)ec_clamp_i32(acc + p->output_zp, p->act_min, p->act_max);
+/* The row loops below are written once and specialised for the common kernel shapes by
+ * inlining them with constant arguments; the attribute makes sure they are inlined. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DW_INLINE static inline __attribute__((always_inline))
+#define DW_NOINLINE static __attribute__((noinline))
+#else
+#define DW_INLINE static inline
+#define DW_NOINLINE static
+#endif
+/* Keeps gcc from turning the word loops of dw_fill and dw_copy back into library calls. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define DW_NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define DW_NO_LIBCALL
+#endif
+
+DW_INLINE int8_t dw_requantize(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_zp,
+                               int32_t act_min, int32_t act_max) {
+    return (int8_t)ec_clamp_i32(ec_requantize(acc, multiplier, (int)shift) + output_zp, act_min, act_max);
 }
 
-/* An output pixel whose window lies inside the input: no bounds checks. With depth
- * multiplier 1 input and output channels coincide, so on the DSP path four channels share
- * one 32-bit load of inputs and of weights per tap. */
-static void dw_pixel_inside(const ec_depthwise_conv2d_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
-                            int8_t *out) {
-    int32_t oc = 0, ky, kx;
-#ifdef EC_DOT_DSP
-    if (p->depth_multiplier == 1) {
-        for (; oc + 4 <= p->out_c; oc += 4) {
-            int32_t acc[4];
-            int k;
-            for (k = 0; k < 4; ++k) {
-                acc[k] = p->bias ? p->bias[oc + k] : 0;
+/* The weight of output channel oc at tap t, in the layout described in ec_depthwise_conv.h. */
+static int32_t dw_weight(const ec_depthwise_conv2d_params_t *p, int32_t oc, int32_t t) {
+    const int32_t taps = p->k_h * p->k_w;
+    int32_t idx;
+    if (p->depth_multiplier != 1) {
+        idx = t * p->out_c + oc;
+    } else {
+        const int32_t blocked = p->out_c - p->out_c % 4;
+        if (oc < blocked) {
+            int32_t lane = oc % 4;
+            if (p->weights16 != 0) {
+                lane = ((lane & 1) << 1) | (lane >> 1); /* c0, c2, c1, c3 */
             }
+            idx = (oc - oc % 4) * taps + t * 4 + lane;
+        } else {
+            idx = blocked * taps + t * (p->out_c - blocked) + (oc - blocked);
+        }
+    }
+    return p->weights16 != 0 ? (int32_t)p->weights16[idx] : (int32_t)p->weights[idx];
+}
+
+/* One output row, any depth multiplier, one channel at a time (the portable path).
+ * win0: the first window's top-left pixel; a window is k_h rows rs bytes apart, k_w columns
+ * cs bytes apart; consecutive windows are step bytes apart. */
+static void dw_row_portable(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                            int32_t step, int8_t *out) {
+    const int32_t pcm = p->per_channel ? -1 : 0;
+    int32_t ox, oc, ky, kx;
+    for (ox = 0; ox < p->out_w; ++ox) {
+        const int8_t *win = win0 + ox * step;
+        for (oc = 0; oc < p->out_c; ++oc) {
+            const int32_t ic = oc / p->depth_multiplier;
+            int32_t acc = p->bias[oc];
+            int32_t t = 0;
             for (ky = 0; ky < p->k_h; ++ky) {
-                const int8_t *x_row = in_b + ((iy0 + ky * p->dil_h) * p->in_w + ix0) * p->in_c + oc;
-                const int8_t *w_row = p->weights + ky * p->k_w * p->out_c + oc;
                 for (kx = 0; kx < p->k_w; ++kx) {
-                    ec_mac4_s8(x_row + kx * p->dil_w * p->in_c, w_row + kx * p->out_c, acc);
+                    acc += (int32_t)win[ky * rs + kx * cs + ic] * dw_weight(p, oc, t);
+                    ++t;
                 }
             }
-            for (k = 0; k < 4; ++k) {
-                out[oc + k] = dw_output(p, oc + k, acc[k]);
+            out[oc] = dw_requantize(acc, p->multiplier[oc & pcm], p->shift[oc & pcm], p->output_zp, p->act_min,
+                                    p->act_max);
+        }
+        out += p->out_c;
+    }
+}
+
+#ifdef EC_DOT_DSP
+/* The ACLE intrinsics are builtins the compiler schedules and allocates registers around
+ * (one-instruction asm statements, as in ec_dot.h, made gcc hoist every load of the nine taps
+ * to the top and spill them), even at the price of a separate ROR: gcc does not fold the rotate
+ * into SXTB16's ROR #8 operand, and mixing in one asm statement for it brought the spills back. */
+#if defined(__ARM_FEATURE_SIMD32)
+#include <arm_acle.h>
+#define DW_SXTB16(x) ((uint32_t)__sxtb16((int32_t)(x)))
+#define DW_SXTB16_ROR8(x) ((uint32_t)__sxtb16((int32_t)(((x) >> 8) | ((x) << 24))))
+#define DW_SMLABB(a, b, acc) __smlabb((int32_t)(a), (int32_t)(b), (acc))
+#define DW_SMLATT(a, b, acc) __smlatt((int32_t)(a), (int32_t)(b), (acc))
+#define DW_SSAT8(x) __ssat((x), 8)
+#else
+#define DW_SSAT8(x) ec_clamp_i32((x), -128, 127)
+#define DW_SXTB16(x) ec_sxtb16(x)
+#define DW_SXTB16_ROR8(x) ec_sxtb16_ror8(x)
+#define DW_SMLABB(a, b, acc) ec_smlabb((a), (b), (acc))
+#define DW_SMLATT(a, b, acc) ec_smlatt((a), (b), (acc))
+#endif
+
+/* The DSP path takes layers of at most this many taps. Channels 1 and 3 of each block of four
+ * are accumulated scaled by 256 (see dw_tap): |sum| <= 256 * 128 * 128 * taps must stay below
+ * 2^31. */
+#define DW_DSP_MAX_TAPS 511
+
+/* Four channels' products at one tap. x holds four int8 inputs (c0..c3): SXTB16 gives
+ * (x0, x2) as halfwords; x & 0xFF00FF00 gives (256 * x1, 256 * x3) in one instruction instead
+ * of a rotate and a second SXTB16, so channels 1 and 3 accumulate 256 times their sum (s1, s3,
+ * exact: every term is a multiple of 256) and are divided back at the end. The weights of the
+ * block are at w8 + wi (int8 c0..c3, split here) or w16 + wi (int16 (c0, c2), (c1, c3)). */
+DW_INLINE void dw_tap(const int8_t *x, const int8_t *w8, const int16_t *w16, int wide, int32_t wi, int32_t acc[4]) {
+    uint32_t xv, xe, xo, we, wo;
+    memcpy(&xv, x, 4);
+    if (wide) {
+        memcpy(&we, w16 + wi, 4);
+        memcpy(&wo, w16 + wi + 2, 4);
+    } else {
+        uint32_t wv;
+        memcpy(&wv, w8 + wi, 4);
+        we = DW_SXTB16(wv);
+        wo = DW_SXTB16_ROR8(wv);
+    }
+    xe = DW_SXTB16(xv);
+    xo = xv & 0xFF00FF00u;
+    acc[0] = DW_SMLABB(xe, we, acc[0]);
+    acc[2] = DW_SMLATT(xe, we, acc[2]);
+    acc[1] = DW_SMLABB(xo, wo, acc[1]);
+    acc[3] = DW_SMLATT(xo, wo, acc[3]);
+    /* An empty statement that ends the tap: gcc's scheduler otherwise starts the loads of all
+     * nine taps first and spills the accumulators. No instruction is emitted. */
+    __asm__("" : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3]));
+}
+
+/* One output row, depth multiplier 1, four channels per SIMD step: one 32-bit load brings
+ * four int8 inputs and SMLABB/SMLATT add each channel's product to its own accumulator. The
+ * weights were arranged at compile time in the order this loop reads them. k_h, k_w and wide
+ * are constants where this is inlined, so the tap loops unroll. Needs per-channel multiplier
+ * and shift arrays (the compiler always emits them so) and at most DW_DSP_MAX_TAPS taps. */
+DW_INLINE void dw_row_dsp(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                          int32_t step, int8_t *out, int32_t k_h, int32_t k_w, int wide) {
+    const int32_t channels = p->out_c;
+    const int32_t blocked = channels - channels % 4;
+    const int32_t *bias = p->bias;
+    const int32_t *mult = p->multiplier;
+    const int32_t *shift = p->shift;
+    const int8_t *w8 = p->weights;
+    const int16_t *w16 = p->weights16;
+    const int32_t out_zp = p->output_zp, act_min = p->act_min, act_max = p->act_max;
+    const int full_range = act_min == -128 && act_max == 127;
+    int32_t ox;
+    for (ox = 0; ox < p->out_w; ++ox) {
+        const int8_t *win = win0 + ox * step;
+        int32_t wi = 0; /* the block's first weight (in elements, either form) */
+        int32_t c, ky, kx, k;
+        for (c = 0; c < blocked; c += 4) {
+            int32_t acc[4];
+            acc[0] = bias[c];
+            acc[1] = 0;
+            acc[2] = bias[c + 2];
+            acc[3] = 0;
+            if (k_h == 3 && k_w == 3) {
+                /* Written out: -O2 does not unroll the nine taps by itself. */
+                const int8_t *r0 = win + c;
+                const int8_t *r1 = r0 + rs;
+                const int8_t *r2 = r1 + rs;
+                dw_tap(r0, w8, w16, wide, wi, acc);
+                dw_tap(r0 + cs, w8, w16, wide, wi + 4, acc);
+                dw_tap(r0 + 2 * cs, w8, w16, wide, wi + 8, acc);
+                dw_tap(r1, w8, w16, wide, wi + 12, acc);
+                dw_tap(r1 + cs, w8, w16, wide, wi + 16, acc);
+                dw_tap(r1 + 2 * cs, w8, w16, wide, wi + 20, acc);
+                dw_tap(r2, w8, w16, wide, wi + 24, acc);
+                dw_tap(r2 + cs, w8, w16, wide, wi + 28, acc);
+                dw_tap(r2 + 2 * cs, w8, w16, wide, wi + 32, acc);
+                wi += 36;
+            } else {
+                for (ky = 0; ky < k_h; ++ky) {
+                    const int8_t *row = win + ky * rs + c;
+                    for (kx = 0; kx < k_w; ++kx) {
+                        dw_tap(row + kx * cs, w8, w16, wide, wi, acc);
+                        wi += 4;
+                    }
+                }
+            }
+            /* s1 and s3 are exact multiples of 256: >> 8 divides exactly. */
+            acc[1] = bias[c + 1] + (acc[1] >> 8);
+            acc[3] = bias[c + 3] + (acc[3] >> 8);
+            acc[0] = ec_requantize(acc[0], mult[c], (int)shift[c]) + out_zp;
+            acc[1] = ec_requantize(acc[1], mult[c + 1], (int)shift[c + 1]) + out_zp;
+            acc[2] = ec_requantize(acc[2], mult[c + 2], (int)shift[c + 2]) + out_zp;
+            acc[3] = ec_requantize(acc[3], mult[c + 3], (int)shift[c + 3]) + out_zp;
+            if (full_range) {
+                /* The activation clamps to int8 only: one SSAT each. */
+                out[c] = (int8_t)DW_SSAT8(acc[0]);
+                out[c + 1] = (int8_t)DW_SSAT8(acc[1]);
+                out[c + 2] = (int8_t)DW_SSAT8(acc[2]);
+                out[c + 3] = (int8_t)DW_SSAT8(acc[3]);
+            } else {
+                /* Written out: an indexed loop would keep acc[] in memory. */
+                out[c] = (int8_t)ec_clamp_i32(acc[0], act_min, act_max);
+                out[c + 1] = (int8_t)ec_clamp_i32(acc[1], act_min, act_max);
+                out[c + 2] = (int8_t)ec_clamp_i32(acc[2], act_min, act_max);
+                out[c + 3] = (int8_t)ec_clamp_i32(acc[3], act_min, act_max);
             }
         }
+        /* The last channels % 4 channels, laid out [T][rem] after the blocks. */
+        for (k = 0; c + k < channels; ++k) {
+            const int32_t rem = channels - blocked;
+            int32_t acc = bias[c + k];
+            int32_t t = 0;
+            for (ky = 0; ky < k_h; ++ky) {
+                for (kx = 0; kx < k_w; ++kx) {
+                    const int32_t w = wide ? (int32_t)w16[wi + t * rem + k] : (int32_t)w8[wi + t * rem + k];
+                    acc += (int32_t)win[ky * rs + kx * cs + c + k] * w;
+                    ++t;
+                }
+            }
+            out[c + k] = dw_requantize(acc, mult[c + k], shift[c + k], out_zp, act_min, act_max);
+        }
+        out += channels;
+    }
+}
+
+DW_NOINLINE void dw_row_dsp_3x3_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                                   int32_t step, int8_t *out) {
+    dw_row_dsp(p, win0, rs, cs, step, out, 3, 3, 0);
+}
+
+DW_NOINLINE void dw_row_dsp_3x3_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
+                                    int32_t cs, int32_t step, int8_t *out) {
+    dw_row_dsp(p, win0, rs, cs, step, out, 3, 3, 1);
+}
+
+DW_NOINLINE void dw_row_dsp_kx1_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                                   int32_t step, int8_t *out) {
+    dw_row_dsp(p, win0, rs, cs, step, out, p->k_h, 1, 0);
+}
+
+DW_NOINLINE void dw_row_dsp_kx1_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
+                                    int32_t cs, int32_t step, int8_t *out) {
+    dw_row_dsp(p, win0, rs, cs, step, out, p->k_h, 1, 1);
+}
+
+DW_NOINLINE void dw_row_dsp_any_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                                   int32_t step, int8_t *out) {
+    dw_row_dsp(p, win0, rs, cs, step, out, p->k_h, p->k_w, 0);
+}
+
+DW_NOINLINE void dw_row_dsp_any_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
+                                    int32_t cs, int32_t step, int8_t *out) {
+    dw_row_dsp(p, win0, rs, cs, step, out, p->k_h, p->k_w, 1);
+}
+#endif
+
+/* n bytes of value / of src at dst, a word at a time (newlib's memset and memcpy for small
+ * sizes run a byte loop: measured 3.9 instructions per byte, more than the whole layer's
+ * arithmetic per padded row). */
+DW_NO_LIBCALL static void dw_fill(int8_t *dst, int32_t value, int32_t n) {
+    const uint32_t word = (uint32_t)(uint8_t)value * 0x01010101u;
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        memcpy(dst + i, &word, 4);
+    }
+    for (; i < n; ++i) {
+        dst[i] = (int8_t)value;
+    }
+}
+
+DW_NO_LIBCALL static void dw_copy(int8_t *dst, const int8_t *src, int32_t n) {
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32_t word;
+        memcpy(&word, src + i, 4);
+        memcpy(dst + i, &word, 4);
+    }
+    for (; i < n; ++i) {
+        dst[i] = src[i];
+    }
+}
+
+/* One output row with the kernel that fits the layer (a direct call, not a function pointer,
+ * so that the stack analysis sees every callee). */
+static void dw_row(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs, int32_t step,
+                   int8_t *out) {
+#ifdef EC_DOT_DSP
+    if (p->depth_multiplier == 1 && p->per_channel && p->k_h * p->k_w <= DW_DSP_MAX_TAPS) {
+        const int wide = p->weights16 != 0;
+        if (p->k_h == 3 && p->k_w == 3) {
+            if (wide) {
+                dw_row_dsp_3x3_w16(p, win0, rs, cs, step, out);
+            } else {
+                dw_row_dsp_3x3_w8(p, win0, rs, cs, step, out);
+            }
+        } else if (p->k_w == 1) {
+            if (wide) {
+                dw_row_dsp_kx1_w16(p, win0, rs, cs, step, out);
+            } else {
+                dw_row_dsp_kx1_w8(p, win0, rs, cs, step, out);
+            }
+        } else if (wide) {
+            dw_row_dsp_any_w16(p, win0, rs, cs, step, out);
+        } else {
+            dw_row_dsp_any_w8(p, win0, rs, cs, step, out);
+        }
+        return;
     }
 #endif
-    for (; oc < p->out_c; ++oc) {
-        const int32_t ic = oc / p->depth_multiplier;
-        int32_t acc = p->bias ? p->bias[oc] : 0;
-        for (ky = 0; ky < p->k_h; ++ky) {
-            const int8_t *x_row = in_b + ((iy0 + ky * p->dil_h) * p->in_w + ix0) * p->in_c + ic;
-            const int8_t *w_row = p->weights + ky * p->k_w * p->out_c + oc;
-            for (kx = 0; kx < p->k_w; ++kx) {
-                acc += (int32_t)x_row[kx * p->dil_w * p->in_c] * (int32_t)w_row[kx * p->out_c];
-            }
-        }
-        out[oc] = dw_output(p, oc, acc);
-    }
+    dw_row_portable(p, win0, rs, cs, step, out);
 }
 
-/* Any output pixel: taps outside the input read the input zero point. */
-static void dw_pixel_general(const ec_depthwise_conv2d_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
-                             int8_t *out) {
-    int32_t oc, ky, kx;
-    for (oc = 0; oc < p->out_c; ++oc) {
-        const int32_t ic = oc / p->depth_multiplier;
-        int32_t acc = p->bias ? p->bias[oc] : 0;
-        for (ky = 0; ky < p->k_h; ++ky) {
-            const int32_t iy = iy0 + ky * p->dil_h;
-            const int row_inside = iy >= 0 && iy < p->in_h;
-            for (kx = 0; kx < p->k_w; ++kx) {
-                const int32_t ix = ix0 + kx * p->dil_w;
-                const int32_t w = p->weights[(ky * p->k_w + kx) * p->out_c + oc];
-                const int32_t x = (row_inside && ix >= 0 && ix < p->in_w) ? in_b[(iy * p->in_w + ix) * p->in_c + ic]
-                                                                          : p->input_zp;
-                acc += x * w;
-            }
-        }
-        out[oc] = dw_output(p, oc, acc);
-    }
-}
-
-void ec_depthwise_conv2d_s8(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output) {
-    const int32_t span_h = (p->k_h - 1) * p->dil_h;
-    const int32_t span_w = (p->k_w - 1) * p->dil_w;
-    int32_t b, oy, ox;
+void ec_depthwise_conv2d_s8(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output,
+                            void *scratch) {
+    const int32_t in_c = p->in_c;
+    const int32_t span_w = (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1;
+    const int32_t span_h = (p->k_h - 1) * p->dil_h + 1;
+    const int pads_w = p->pad_w > 0 || span_w - p->pad_w > p->in_w;
+    /* Columns of a widened row: pad_w zero points, then the input's, then zero points. */
+    const int32_t left = p->pad_w;
+    const int32_t inside = ec_min_i32(p->in_w, span_w - left);
+    const int32_t block_rs = span_w * in_c;
+    const int32_t cs = p->dil_w * in_c;
+    const int32_t step = p->stride_w * in_c;
+    int8_t *block = (int8_t *)scratch;
+    int32_t b, oy, ky;
     for (b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + b * p->in_h * p->in_w * p->in_c;
+        const int8_t *in_b = input + b * p->in_h * p->in_w * in_c;
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            const int rows_inside = iy0 >= 0 && iy0 + span_h < p->in_h;
-            for (ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                if (rows_inside && ix0 >= 0 && ix0 + span_w < p->in_w) {
-                    dw_pixel_inside(p, in_b, iy0, ix0, out);
-                } else {
-                    dw_pixel_general(p, in_b, iy0, ix0, out);
+            int8_t *out = output + (b * p->out_h + oy) * p->out_w * p->out_c;
+            if (pads_w || iy0 < 0 || iy0 + span_h > p->in_h) {
+                for (ky = 0; ky < p->k_h; ++ky) {
+                    const int32_t iy = iy0 + ky * p->dil_h;
+                    int8_t *dst = block + ky * block_rs;
+                    if (iy < 0 || iy >= p->in_h) {
+                        dw_fill(dst, p->input_zp, block_rs);
+                    } else {
+                        dw_fill(dst, p->input_zp, left * in_c);
+                        dw_copy(dst + left * in_c, in_b + iy * p->in_w * in_c, inside * in_c);
+                        dw_fill(dst + (left + inside) * in_c, p->input_zp, (span_w - left - inside) * in_c);
+                    }
                 }
+                dw_row(p, block, block_rs, cs, step, out);
+            } else {
+                /* No padding in this layer's columns, so pad_w == 0: the windows start at column 0. */
+                dw_row(p, in_b + iy0 * p->in_w * in_c, p->dil_h * p->in_w * in_c, cs, step, out);
             }
         }
     }

@@ -4,6 +4,13 @@
 
 #include "ec_common.h"
 
+/* Weight layout (arranged at compile time by edgeconv/ops/depthwise.py), T = k_h * k_w taps
+ * in row-major (ky, kx) order:
+ * - depth multiplier 1: channel blocks of four, [out_c / 4][T][4], then the remaining
+ *   out_c % 4 channels as [T][out_c % 4]. In the int16 form (weights16) each block of four
+ *   holds its channels in the order c0, c2, c1, c3 (the order SXTB16 splits four int8 into).
+ * - depth multiplier > 1: [T][out_c] (int8 only).
+ * Exactly one of weights and weights16 is non-NULL. */
 typedef struct {
     int32_t batches;
     int32_t in_h, in_w, in_c;
@@ -17,13 +24,16 @@ typedef struct {
     int32_t output_zp;
     int32_t act_min, act_max;
     int32_t per_channel;
-    const int8_t *weights;     /* [k_h][k_w][out_c] */
+    const int8_t *weights;
+    const int16_t *weights16;
     const int32_t *bias;       /* folded like ec_conv2d's */
     const int32_t *multiplier;
     const int32_t *shift;
 } ec_depthwise_conv2d_params_t;
 
+/* scratch: k_h * span_w * in_c bytes when the layer pads (span_w = (out_w - 1) * stride_w +
+ * (k_w - 1) * dil_w + 1, the columns the windows of one output row cover), else unused. */
 void ec_depthwise_conv2d_s8(const ec_depthwise_conv2d_params_t *p, const int8_t *input,
-                            int8_t *output);
+                            int8_t *output, void *scratch);
 
 #endif /* EC_DEPTHWISE_CONV_H */
