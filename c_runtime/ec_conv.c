@@ -208,34 +208,34 @@ static void direct_column(const ec_conv2d_params_t *p, const int8_t *in_b, int32
         uint32_t c0_ = (col)[0], c1_ = (col)[1], v_, t_;                                           \
         memcpy(&v_, (w), 4); /* ch0, ch1 at k0, k2 */                                               \
         t_ = ec_sxtb16(v_);                                                                        \
-        a0 = ec_smlad(t_, c0_, a0);                                                                \
-        a1 = ec_smlad(t_, c1_, a1);                                                                \
+        a0 = ec_smlad_acc(t_, c0_, a0);                                                                \
+        a1 = ec_smlad_acc(t_, c1_, a1);                                                                \
         t_ = ec_sxtb16_ror8(v_);                                                                   \
-        a2 = ec_smlad(t_, c0_, a2);                                                                \
-        a3 = ec_smlad(t_, c1_, a3);                                                                \
+        a2 = ec_smlad_acc(t_, c0_, a2);                                                                \
+        a3 = ec_smlad_acc(t_, c1_, a3);                                                                \
         memcpy(&v_, (w) + 4, 4); /* ch2, ch3 at k0, k2 */                                           \
         t_ = ec_sxtb16(v_);                                                                        \
-        a4 = ec_smlad(t_, c0_, a4);                                                                \
-        a5 = ec_smlad(t_, c1_, a5);                                                                \
+        a4 = ec_smlad_acc(t_, c0_, a4);                                                                \
+        a5 = ec_smlad_acc(t_, c1_, a5);                                                                \
         t_ = ec_sxtb16_ror8(v_);                                                                   \
-        a6 = ec_smlad(t_, c0_, a6);                                                                \
-        a7 = ec_smlad(t_, c1_, a7);                                                                \
+        a6 = ec_smlad_acc(t_, c0_, a6);                                                                \
+        a7 = ec_smlad_acc(t_, c1_, a7);                                                                \
         c0_ = (col)[2];                                                                            \
         c1_ = (col)[3];                                                                            \
         memcpy(&v_, (w) + 8, 4); /* ch0, ch1 at k1, k3 */                                           \
         t_ = ec_sxtb16(v_);                                                                        \
-        a0 = ec_smlad(t_, c0_, a0);                                                                \
-        a1 = ec_smlad(t_, c1_, a1);                                                                \
+        a0 = ec_smlad_acc(t_, c0_, a0);                                                                \
+        a1 = ec_smlad_acc(t_, c1_, a1);                                                                \
         t_ = ec_sxtb16_ror8(v_);                                                                   \
-        a2 = ec_smlad(t_, c0_, a2);                                                                \
-        a3 = ec_smlad(t_, c1_, a3);                                                                \
+        a2 = ec_smlad_acc(t_, c0_, a2);                                                                \
+        a3 = ec_smlad_acc(t_, c1_, a3);                                                                \
         memcpy(&v_, (w) + 12, 4); /* ch2, ch3 at k1, k3 */                                          \
         t_ = ec_sxtb16(v_);                                                                        \
-        a4 = ec_smlad(t_, c0_, a4);                                                                \
-        a5 = ec_smlad(t_, c1_, a5);                                                                \
+        a4 = ec_smlad_acc(t_, c0_, a4);                                                                \
+        a5 = ec_smlad_acc(t_, c1_, a5);                                                                \
         t_ = ec_sxtb16_ror8(v_);                                                                   \
-        a6 = ec_smlad(t_, c0_, a6);                                                                \
-        a7 = ec_smlad(t_, c1_, a7);                                                                \
+        a6 = ec_smlad_acc(t_, c0_, a6);                                                                \
+        a7 = ec_smlad_acc(t_, c1_, a7);                                                                \
     } while (0)
 
 /* The same with int16 weights: one word (two taps) per channel and half quad; w: the block's
@@ -244,31 +244,31 @@ static void direct_column(const ec_conv2d_params_t *p, const int8_t *in_b, int32
     do {                                                                                           \
         uint32_t c0_ = (col)[0], c1_ = (col)[1], v_;                                               \
         memcpy(&v_, (w), 4);                                                                       \
-        a0 = ec_smlad(v_, c0_, a0);                                                                \
-        a1 = ec_smlad(v_, c1_, a1);                                                                \
+        a0 = ec_smlad_acc(v_, c0_, a0);                                                                \
+        a1 = ec_smlad_acc(v_, c1_, a1);                                                                \
         memcpy(&v_, (w) + 2, 4);                                                                   \
-        a2 = ec_smlad(v_, c0_, a2);                                                                \
-        a3 = ec_smlad(v_, c1_, a3);                                                                \
+        a2 = ec_smlad_acc(v_, c0_, a2);                                                                \
+        a3 = ec_smlad_acc(v_, c1_, a3);                                                                \
         memcpy(&v_, (w) + 4, 4);                                                                   \
-        a4 = ec_smlad(v_, c0_, a4);                                                                \
-        a5 = ec_smlad(v_, c1_, a5);                                                                \
+        a4 = ec_smlad_acc(v_, c0_, a4);                                                                \
+        a5 = ec_smlad_acc(v_, c1_, a5);                                                                \
         memcpy(&v_, (w) + 6, 4);                                                                   \
-        a6 = ec_smlad(v_, c0_, a6);                                                                \
-        a7 = ec_smlad(v_, c1_, a7);                                                                \
+        a6 = ec_smlad_acc(v_, c0_, a6);                                                                \
+        a7 = ec_smlad_acc(v_, c1_, a7);                                                                \
         c0_ = (col)[2];                                                                            \
         c1_ = (col)[3];                                                                            \
         memcpy(&v_, (w) + 8, 4);                                                                   \
-        a0 = ec_smlad(v_, c0_, a0);                                                                \
-        a1 = ec_smlad(v_, c1_, a1);                                                                \
+        a0 = ec_smlad_acc(v_, c0_, a0);                                                                \
+        a1 = ec_smlad_acc(v_, c1_, a1);                                                                \
         memcpy(&v_, (w) + 10, 4);                                                                  \
-        a2 = ec_smlad(v_, c0_, a2);                                                                \
-        a3 = ec_smlad(v_, c1_, a3);                                                                \
+        a2 = ec_smlad_acc(v_, c0_, a2);                                                                \
+        a3 = ec_smlad_acc(v_, c1_, a3);                                                                \
         memcpy(&v_, (w) + 12, 4);                                                                  \
-        a4 = ec_smlad(v_, c0_, a4);                                                                \
-        a5 = ec_smlad(v_, c1_, a5);                                                                \
+        a4 = ec_smlad_acc(v_, c0_, a4);                                                                \
+        a5 = ec_smlad_acc(v_, c1_, a5);                                                                \
         memcpy(&v_, (w) + 14, 4);                                                                  \
-        a6 = ec_smlad(v_, c0_, a6);                                                                \
-        a7 = ec_smlad(v_, c1_, a7);                                                                \
+        a6 = ec_smlad_acc(v_, c0_, a6);                                                                \
+        a7 = ec_smlad_acc(v_, c1_, a7);                                                                \
     } while (0)
 
 /* The blocks: 4 output channels x 2 pixels over `quads` quads of taps, acc[2 * ch + px]

@@ -38,6 +38,14 @@ static inline int32_t ec_smlad(uint32_t a, uint32_t b, int32_t acc) {
     return r;
 }
 
+/* ec_smlad with the accumulator read and written in one register: in register-blocked
+ * loops this keeps each accumulator in place, so the compiler needs no extra registers for
+ * renamed sums. */
+static inline int32_t ec_smlad_acc(uint32_t a, uint32_t b, int32_t acc) {
+    __asm__("smlad %0, %1, %2, %0" : "+r"(acc) : "r"(a), "r"(b));
+    return acc;
+}
+
 /* acc + bottom halfword(a) * bottom halfword(b); and the same with the top halfwords. */
 static inline int32_t ec_smlabb(uint32_t a, uint32_t b, int32_t acc) {
     int32_t r;
