@@ -4,15 +4,30 @@
 
 #include "ec_common.h"
 
+/* Output units are computed EC_FC_ROWS at a time, sharing each load of four inputs. */
+#define EC_FC_ROWS 4
+
+/* Weight layout (arranged by the compiler, edgeconv/ops/fully_connected.py), the same for
+ * both forms. Every row is zero-padded to 4 * depth_words weights, in groups of four (the
+ * kernel never reads the input past depth: it pads the last partial group with zeros
+ * itself). Rows 0 .. units - units % EC_FC_ROWS - 1 come in blocks of EC_FC_ROWS rows,
+ * interleaved by groups: row u = b * EC_FC_ROWS + r, group k, weight j is element
+ * ((b * depth_words + k) * EC_FC_ROWS + r) * 4 + slot(j). The remaining rows follow, each
+ * contiguous: row u, group k, weight j is element (u * depth_words + k) * 4 + slot(j). So a
+ * block or a row starts at element u * 4 * depth_words. slot(j) = j for int8 weights; int16
+ * weights are stored (w0, w2, w1, w3) in each group, the halfword pairs that SXTB16 makes of
+ * four int8 inputs: (x0, x2) and (x1, x3). */
 typedef struct {
-    int32_t batches;   /* input elements / depth */
-    int32_t depth;     /* input features */
-    int32_t units;     /* output features */
+    int32_t batches;     /* input elements / depth */
+    int32_t depth;       /* input features */
+    int32_t depth_words; /* (depth + 3) / 4: groups of four weights per row */
+    int32_t units;       /* output features */
     int32_t output_zp;
     int32_t act_min, act_max;
     int32_t per_channel;
-    const int8_t *weights;     /* [units][depth] */
-    const int32_t *bias;       /* model bias - input_zp * sum(weights row), per unit */
+    const int8_t *weights;    /* int8 form, or NULL */
+    const int16_t *weights16; /* int16 form, or NULL; exactly one of the two is set */
+    const int32_t *bias;      /* model bias - input_zp * sum(weights row), per unit */
     const int32_t *multiplier;
     const int32_t *shift;
 } ec_fully_connected_params_t;

@@ -1,11 +1,20 @@
-"""FULLY_CONNECTED, lowered to ec_fully_connected_s8 (c_runtime/ec_fully_connected.c)."""
+"""FULLY_CONNECTED, lowered to ec_fully_connected_s8 (c_runtime/ec_fully_connected.c).
+
+The weights are stored in the order the kernel reads them (ec_fully_connected.h): rows
+zero-padded to a multiple of four, blocks of ROWS rows interleaved by groups of four weights,
+the remaining rows after them. Two forms: int8 (the default) and int16, pre-widened and each
+group stored (w0, w2, w1, w3) to match SXTB16's halfword pairs. In a batch-1 layer every
+weight is used once per inference, so the int16 form saves little per extra flash byte.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..ir import Graph, Op, UnsupportedOpError
-from .base import CArray, Kernel, fail, int8_io, lowering
+from .base import CArray, Kernel, WeightForm, fail, int8_io, lowering
 from .mac import (
     accumulator_bounds,
     check_accumulator,
@@ -16,6 +25,43 @@ from .mac import (
     weights_and_bias,
 )
 from .ranges import check_requantize
+
+
+ROWS = 4  # EC_FC_ROWS in c_runtime/ec_fully_connected.h
+_S16_ORDER = [0, 2, 1, 3]  # where weight j of a group goes in the int16 form
+
+# What the int16 form saves per MAC on a Cortex-M4 (DSP path; inner loops read in the
+# generated assembly, totals measured on ad01_int8): per group of four inputs, a block of four
+# rows takes 23 instructions with int8 weights (input LDR + 2 SXTB16, 2 LDRD, 8 SXTB16,
+# 8 SMLAD, loop compare and branch) and 17 with int16 (input LDR + 2 SXTB16, 4 LDRD,
+# 8 SMLAD, compare and branch): 6 per 16 MACs. A single row takes 10 and 8 per 4 MACs.
+_INT16_SAVED_PER_MAC_BLOCKED = 6 / 16
+_INT16_SAVED_PER_MAC_SINGLE = 2 / 4
+
+
+@dataclass
+class WeightLayout:
+    weights8: np.ndarray  # int8, the kernel's order
+    weights16: np.ndarray  # int16, the kernel's order
+    depth_words: int
+
+
+def arrange_weights(w: np.ndarray) -> WeightLayout:
+    """[units][depth] int8 weights in the kernel's order (see the module docstring)."""
+    units, depth = w.shape
+    depth_words = (depth + 3) // 4
+    padded = np.zeros((units, depth_words * 4), dtype=np.int8)
+    padded[:, :depth] = w
+    groups = padded.reshape(units, depth_words, 4)
+    blocked = units - units % ROWS
+    # blocks: [block][group][row][4]
+    head = groups[:blocked].reshape(blocked // ROWS, ROWS, depth_words, 4).transpose(0, 2, 1, 3)
+    ordered = np.concatenate([head.reshape(-1, 4), groups[blocked:].reshape(-1, 4)])
+    return WeightLayout(
+        weights8=ordered.reshape(-1),
+        weights16=ordered[:, _S16_ORDER].astype(np.int16).reshape(-1),
+        depth_words=depth_words,
+    )
 
 
 @lowering("FULLY_CONNECTED")
@@ -45,19 +91,31 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
     check_accumulator(graph, op, folded, abs_sums)
     requant = multiplier_fields(graph, op, mult, shift)
     check_requantize(graph, op, accumulator_bounds(folded, abs_sums).tolist(), mult, shift, y.quant.zp)
+    layout = arrange_weights(w.data.reshape(units, depth))
+    if layout.weights8.size >= 1 << 31:  # the kernel's offsets u * 4 * depth_words are int32
+        raise fail(graph, op, f"weights of {units} x {depth} are too large")
+    macs = batches * units * depth
+    blocked = units - units % ROWS
     return Kernel(
         func="ec_fully_connected_s8",
         unit="ec_fully_connected",
         params_type="ec_fully_connected_params_t",
         params=dict(
-            batches=batches, depth=depth, units=units, output_zp=y.quant.zp,
+            batches=batches, depth=depth, depth_words=layout.depth_words, units=units, output_zp=y.quant.zp,
             act_min=act_min, act_max=act_max,
-            weights=CArray("int8_t", w.data, "weights"),
+            weights=CArray("int8_t", layout.weights8, "weights"),
             bias=CArray("int32_t", folded, "bias"),
             **requant,
         ),
         inputs=[x.index],
         outputs=[y.index],
-        macs=batches * units * depth,
+        macs=macs,
         summary=f"{depth}->{units}" + (f" x{batches}" if batches > 1 else ""),
+        weight_forms=[WeightForm(
+            "int16",
+            {"weights": None, "weights16": CArray("int16_t", layout.weights16, "weights")},
+            extra_flash_bytes=int(layout.weights16.nbytes - layout.weights8.nbytes),
+            instructions_saved=int(batches * depth * (blocked * _INT16_SAVED_PER_MAC_BLOCKED
+                                                      + (units - blocked) * _INT16_SAVED_PER_MAC_SINGLE)),
+        )],
     )
