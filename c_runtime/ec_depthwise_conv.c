@@ -27,7 +27,12 @@
 
 /* The row loops below are written once and specialised for the common kernel shapes by
  * inlining them with constant arguments; the attribute makes sure they are inlined. */
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__)
+#define DW_INLINE static inline __attribute__((always_inline))
+/* Without gcc's pre-allocation scheduling, which hoists the next taps' loads and so needs more
+ * registers than there are, the accumulators stay in registers (as in ec_conv.c). */
+#define DW_NOINLINE static __attribute__((noinline, optimize("no-schedule-insns")))
+#elif defined(__clang__)
 #define DW_INLINE static inline __attribute__((always_inline))
 #define DW_NOINLINE static __attribute__((noinline))
 #else
@@ -58,6 +63,8 @@ static int32_t dw_weight(const ec_depthwise_conv2d_params_t *p, int32_t oc, int3
             int32_t lane = oc % 4;
             if (p->weights16 != 0) {
                 lane = ((lane & 1) << 1) | (lane >> 1); /* c0, c2, c1, c3 */
+            } else {
+                lane ^= 1; /* c1, c0, c3, c2 */
             }
             idx = (oc - oc % 4) * taps + t * 4 + lane;
         } else {
@@ -113,16 +120,17 @@ static void dw_row_portable(const ec_depthwise_conv2d_params_t *p, const int8_t 
 #define DW_SMLATT(a, b, acc) ec_smlatt((a), (b), (acc))
 #endif
 
-/* The DSP path takes layers of at most this many taps. Channels 1 and 3 of each block of four
- * are accumulated scaled by 256 (see dw_tap): |sum| <= 256 * 128 * 128 * taps must stay below
+/* The DSP path takes layers of at most this many taps. The channels of a block of four are
+ * accumulated scaled by 256 (see dw_tap): |sum| <= 256 * 128 * 128 * taps must stay below
  * 2^31. */
 #define DW_DSP_MAX_TAPS 511
 
 /* Four channels' products at one tap. x holds four int8 inputs (c0..c3): SXTB16 gives
  * (x0, x2) as halfwords; x & 0xFF00FF00 gives (256 * x1, 256 * x3) in one instruction instead
- * of a rotate and a second SXTB16, so channels 1 and 3 accumulate 256 times their sum (s1, s3,
- * exact: every term is a multiple of 256) and are divided back at the end. The weights of the
- * block are at w8 + wi (int8 c0..c3, split here) or w16 + wi (int16 (c0, c2), (c1, c3)). */
+ * of a rotate and a second SXTB16. The int16 weights (wide) are (w0, w2), (w1, w3), so
+ * channels 1 and 3 accumulate 256 times their sum. The int8 weights are stored w1, w0, w3, w2:
+ * SXTB16 gives (w1, w3) and the mask (256 * w0, 256 * w2), so all four channels accumulate 256
+ * times their sum. Every term is a multiple of 256, so the sums divide back exactly. */
 DW_INLINE void dw_tap(const int8_t *x, const int8_t *w8, const int16_t *w16, int wide, int32_t wi, int32_t acc[4]) {
     uint32_t xv, xe, xo, we, wo;
     memcpy(&xv, x, 4);
@@ -132,8 +140,8 @@ DW_INLINE void dw_tap(const int8_t *x, const int8_t *w8, const int16_t *w16, int
     } else {
         uint32_t wv;
         memcpy(&wv, w8 + wi, 4);
-        we = DW_SXTB16(wv);
-        wo = DW_SXTB16_ROR8(wv);
+        wo = DW_SXTB16(wv);
+        we = wv & 0xFF00FF00u;
     }
     xe = DW_SXTB16(xv);
     xo = xv & 0xFF00FF00u;
@@ -141,9 +149,6 @@ DW_INLINE void dw_tap(const int8_t *x, const int8_t *w8, const int16_t *w16, int
     acc[2] = DW_SMLATT(xe, we, acc[2]);
     acc[1] = DW_SMLABB(xo, wo, acc[1]);
     acc[3] = DW_SMLATT(xo, wo, acc[3]);
-    /* An empty statement that ends the tap: gcc's scheduler otherwise starts the loads of all
-     * nine taps first and spills the accumulators. No instruction is emitted. */
-    __asm__("" : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3]));
 }
 
 /* One output row, depth multiplier 1, four channels per SIMD step: one 32-bit load brings
@@ -169,9 +174,9 @@ DW_INLINE void dw_row_dsp(const ec_depthwise_conv2d_params_t *p, const int8_t *w
         int32_t c, ky, kx, k;
         for (c = 0; c < blocked; c += 4) {
             int32_t acc[4];
-            acc[0] = bias[c];
+            acc[0] = wide ? bias[c] : 0;
             acc[1] = 0;
-            acc[2] = bias[c + 2];
+            acc[2] = wide ? bias[c + 2] : 0;
             acc[3] = 0;
             if (k_h == 3 && k_w == 3) {
                 /* Written out: -O2 does not unroll the nine taps by itself. */
@@ -197,7 +202,11 @@ DW_INLINE void dw_row_dsp(const ec_depthwise_conv2d_params_t *p, const int8_t *w
                     }
                 }
             }
-            /* s1 and s3 are exact multiples of 256: >> 8 divides exactly. */
+            /* The scaled sums are exact multiples of 256: >> 8 divides exactly. */
+            if (!wide) {
+                acc[0] = bias[c] + (acc[0] >> 8);
+                acc[2] = bias[c + 2] + (acc[2] >> 8);
+            }
             acc[1] = bias[c + 1] + (acc[1] >> 8);
             acc[3] = bias[c + 3] + (acc[3] >> 8);
             acc[0] = ec_requantize(acc[0], mult[c], (int)shift[c]) + out_zp;

@@ -7,8 +7,9 @@
 /* Weight layout (arranged at compile time by edgeconv/ops/depthwise.py), T = k_h * k_w taps
  * in row-major (ky, kx) order:
  * - depth multiplier 1: channel blocks of four, [out_c / 4][T][4], then the remaining
- *   out_c % 4 channels as [T][out_c % 4]. In the int16 form (weights16) each block of four
- *   holds its channels in the order c0, c2, c1, c3 (the order SXTB16 splits four int8 into).
+ *   out_c % 4 channels as [T][out_c % 4]. Each block of four holds its channels in the order
+ *   c1, c0, c3, c2 (int8 weights) or c0, c2, c1, c3 (int16, weights16): the orders in which
+ *   the DSP path splits a 32-bit word into halfwords (ec_depthwise_conv.c, dw_tap).
  * - depth multiplier > 1: [T][out_c] (int8 only).
  * Exactly one of weights and weights16 is non-NULL. */
 typedef struct {

@@ -138,8 +138,8 @@ def test_dsp_path_equals_tflite_micro_on_cores(board, weights):
 
 
 def test_weight_layout_and_scratch():
-    """Multiplier 1: int8 in blocks of four channels [C/4][taps][4] then the tail [taps][C%4];
-    the int16 form's blocks in SXTB16 order; multiplier > 1 keeps [taps][C] and offers no int16.
+    """Multiplier 1: int8 in blocks of four channels [C/4][taps][4] (c1, c0, c3, c2) then the
+    tail [taps][C%4]; the int16 form's blocks in SXTB16 order (c0, c2, c1, c3); multiplier > 1 keeps [taps][C] and offers no int16.
     Scratch holds k_h padded rows only when the layer pads."""
     model = compile_bytes(_model(FIXED, 21), "dw_layout", weights="int8")
     by_out = {s.op.outputs[0]: s for s in model.steps}
@@ -151,8 +151,8 @@ def test_weight_layout_and_scratch():
         c = w.shape[1]
         if spec["mult"] == 1:
             blocked = c - c % 4
-            expect = np.concatenate([w[:, :blocked].reshape(-1, blocked // 4, 4).transpose(1, 0, 2).reshape(-1),
-                                     w[:, blocked:].reshape(-1)])
+            expect = np.concatenate([w[:, :blocked].reshape(-1, blocked // 4, 4).transpose(1, 0, 2)[:, :, [1, 0, 3, 2]]
+                                     .reshape(-1), w[:, blocked:].reshape(-1)])
             np.testing.assert_array_equal(k.params["weights"].values, expect)
             (form,) = k.weight_forms
             w16 = form.params["weights16"].values

@@ -105,7 +105,8 @@ INT16_SAVED_PER_MAC = 0.5
 def arrange_weights(w: np.ndarray, multiplier: int) -> tuple[np.ndarray, np.ndarray | None]:
     """The weights [taps][C] in the order ec_depthwise_conv.c reads them (see its header):
     depth multiplier 1 in channel blocks of four, [C/4][taps][4], then the last C % 4 channels
-    [taps][C % 4]; the int16 form has each block's channels in SXTB16 order c0, c2, c1, c3.
+    [taps][C % 4]; each block's channels in the order the DSP loop splits a word into halfwords:
+    c1, c0, c3, c2 for int8, c0, c2, c1, c3 for the int16 form.
     Other depth multipliers keep [taps][C] and have no int16 form (portable kernel)."""
     if multiplier != 1:
         return w.reshape(-1), None
@@ -113,6 +114,6 @@ def arrange_weights(w: np.ndarray, multiplier: int) -> tuple[np.ndarray, np.ndar
     blocked = c - c % 4
     blocks = w[:, :blocked].reshape(taps, blocked // 4, 4).transpose(1, 0, 2)
     tail = w[:, blocked:]
-    w8 = np.concatenate([blocks.reshape(-1), tail.reshape(-1)]).astype(np.int8)
+    w8 = np.concatenate([blocks[:, :, [1, 0, 3, 2]].reshape(-1), tail.reshape(-1)]).astype(np.int8)
     w16 = np.concatenate([blocks[:, :, [0, 2, 1, 3]].reshape(-1), tail.reshape(-1)]).astype(np.int16)
     return w8, w16
