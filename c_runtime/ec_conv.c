@@ -40,9 +40,17 @@
 #include "ec_dot.h"
 #include "ec_fixedpoint.h"
 
+/* gcc turns the gather's byte loops into memset/memcpy calls, which cost more than the few
+ * bytes they move here. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define EC_CONV_GATHER_ATTR __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define EC_CONV_GATHER_ATTR
+#endif
+
 /* The natural-order int8 column of one output pixel (top-left input position iy0, ix0) for
  * group g, k_pad bytes. */
-static void gather_s8(const ec_conv2d_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int32_t g,
+static EC_CONV_GATHER_ATTR void gather_s8(const ec_conv2d_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int32_t g,
                       int8_t *dst) {
     const int32_t fic = p->filter_in_c;
     const int32_t row_len = p->k_w * fic;
@@ -382,6 +390,9 @@ void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *outp
     const int32_t k_pad = p->k_pad, oc_pad = p->oc_pad;
     const int32_t stride_h = p->stride_h, stride_w = p->stride_w, pad_h = p->pad_h, pad_w = p->pad_w;
     const int direct = (p->filter_in_c & 3) == 0;
+    /* 1x1 without padding: a pixel's column is its input channels (of the group), k_pad of
+     * them, inside the input (the window of a 1x1 kernel without padding always is) */
+    const int pointwise = direct && p->k_h == 1 && p->k_w == 1 && pad_h == 0 && pad_w == 0;
     const int8_t *const w8 = p->weights;
     const int16_t *const w16 = p->weights16;
     const int32_t *const bias = p->bias, *const mult = p->multiplier, *const shift = p->shift;
@@ -412,7 +423,11 @@ void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *outp
             const int32_t iy0 = q0.oy * stride_h - pad_h, ix0 = q0.ox * stride_w - pad_w;
             const int32_t iy1 = q1.oy * stride_h - pad_h, ix1 = q1.ox * stride_w - pad_w;
             const int32_t ch0 = g * oc_pad; /* the group's first padded channel */
-            if (direct) {
+            if (pointwise) {
+                const int32_t fic = p->filter_in_c, in_w = p->in_w, in_c = p->in_c;
+                widen_columns(in0 + (iy0 * in_w + ix0) * in_c + g * fic, in1 + (iy1 * in_w + ix1) * in_c + g * fic,
+                              col, r.quads);
+            } else if (direct) {
                 direct_column(p, in0, iy0, ix0, g, col, 0);
                 direct_column(p, in1, iy1, ix1, g, col, 1);
             } else {
