@@ -78,10 +78,10 @@ static int32_t dw_weight(const ec_depthwise_conv2d_params_t *p, int32_t oc, int3
  * win0: the first window's top-left pixel; a window is k_h rows rs bytes apart, k_w columns
  * cs bytes apart; consecutive windows are step bytes apart. */
 static void dw_row_portable(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
-                            int32_t step, int8_t *out) {
+                            int32_t step, int32_t n, int8_t *out) {
     const int32_t pcm = p->per_channel ? -1 : 0;
     int32_t ox, oc, ky, kx;
-    for (ox = 0; ox < p->out_w; ++ox) {
+    for (ox = 0; ox < n; ++ox) {
         const int8_t *win = win0 + ox * step;
         for (oc = 0; oc < p->out_c; ++oc) {
             const int32_t ic = oc / p->depth_multiplier;
@@ -157,7 +157,7 @@ DW_INLINE void dw_tap(const int8_t *x, const int8_t *w8, const int16_t *w16, int
  * are constants where this is inlined, so the tap loops unroll. Needs per-channel multiplier
  * and shift arrays (the compiler always emits them so) and at most DW_DSP_MAX_TAPS taps. */
 DW_INLINE void dw_row_dsp(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
-                          int32_t step, int8_t *out, int32_t k_h, int32_t k_w, int wide) {
+                          int32_t step, int32_t n, int8_t *out, int32_t k_h, int32_t k_w, int wide) {
     const int32_t channels = p->out_c;
     const int32_t blocked = channels - channels % 4;
     const int32_t *bias = p->bias;
@@ -168,7 +168,7 @@ DW_INLINE void dw_row_dsp(const ec_depthwise_conv2d_params_t *p, const int8_t *w
     const int32_t out_zp = p->output_zp, act_min = p->act_min, act_max = p->act_max;
     const int full_range = act_min == -128 && act_max == 127;
     int32_t ox;
-    for (ox = 0; ox < p->out_w; ++ox) {
+    for (ox = 0; ox < n; ++ox) {
         const int8_t *win = win0 + ox * step;
         int32_t wi = 0; /* the block's first weight (in elements, either form) */
         int32_t c, ky, kx, k;
@@ -193,6 +193,21 @@ DW_INLINE void dw_row_dsp(const ec_depthwise_conv2d_params_t *p, const int8_t *w
                 dw_tap(r2 + cs, w8, w16, wide, wi + 28, acc);
                 dw_tap(r2 + 2 * cs, w8, w16, wide, wi + 32, acc);
                 wi += 36;
+            } else if (k_w == 1) {
+                /* One column of taps, two per iteration. */
+                const int8_t *x = win + c;
+                for (ky = 0; ky + 2 <= k_h; ky += 2) {
+                    dw_tap(x, w8, w16, wide, wi, acc);
+                    dw_tap(x + rs, w8, w16, wide, wi + 4, acc);
+                    wi += 8;
+                    if (ky + 2 < k_h) {
+                        x += 2 * rs; /* only while a tap remains: stays inside the window */
+                    }
+                }
+                if (ky < k_h) {
+                    dw_tap(x, w8, w16, wide, wi, acc);
+                    wi += 4;
+                }
             } else {
                 for (ky = 0; ky < k_h; ++ky) {
                     const int8_t *row = win + ky * rs + c;
@@ -246,33 +261,33 @@ DW_INLINE void dw_row_dsp(const ec_depthwise_conv2d_params_t *p, const int8_t *w
 }
 
 DW_NOINLINE void dw_row_dsp_3x3_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
-                                   int32_t step, int8_t *out) {
-    dw_row_dsp(p, win0, rs, cs, step, out, 3, 3, 0);
+                                   int32_t step, int32_t n, int8_t *out) {
+    dw_row_dsp(p, win0, rs, cs, step, n, out, 3, 3, 0);
 }
 
 DW_NOINLINE void dw_row_dsp_3x3_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
-                                    int32_t cs, int32_t step, int8_t *out) {
-    dw_row_dsp(p, win0, rs, cs, step, out, 3, 3, 1);
+                                    int32_t cs, int32_t step, int32_t n, int8_t *out) {
+    dw_row_dsp(p, win0, rs, cs, step, n, out, 3, 3, 1);
 }
 
 DW_NOINLINE void dw_row_dsp_kx1_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
-                                   int32_t step, int8_t *out) {
-    dw_row_dsp(p, win0, rs, cs, step, out, p->k_h, 1, 0);
+                                   int32_t step, int32_t n, int8_t *out) {
+    dw_row_dsp(p, win0, rs, cs, step, n, out, p->k_h, 1, 0);
 }
 
 DW_NOINLINE void dw_row_dsp_kx1_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
-                                    int32_t cs, int32_t step, int8_t *out) {
-    dw_row_dsp(p, win0, rs, cs, step, out, p->k_h, 1, 1);
+                                    int32_t cs, int32_t step, int32_t n, int8_t *out) {
+    dw_row_dsp(p, win0, rs, cs, step, n, out, p->k_h, 1, 1);
 }
 
 DW_NOINLINE void dw_row_dsp_any_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
-                                   int32_t step, int8_t *out) {
-    dw_row_dsp(p, win0, rs, cs, step, out, p->k_h, p->k_w, 0);
+                                   int32_t step, int32_t n, int8_t *out) {
+    dw_row_dsp(p, win0, rs, cs, step, n, out, p->k_h, p->k_w, 0);
 }
 
 DW_NOINLINE void dw_row_dsp_any_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
-                                    int32_t cs, int32_t step, int8_t *out) {
-    dw_row_dsp(p, win0, rs, cs, step, out, p->k_h, p->k_w, 1);
+                                    int32_t cs, int32_t step, int32_t n, int8_t *out) {
+    dw_row_dsp(p, win0, rs, cs, step, n, out, p->k_h, p->k_w, 1);
 }
 #endif
 
@@ -282,6 +297,12 @@ DW_NOINLINE void dw_row_dsp_any_w16(const ec_depthwise_conv2d_params_t *p, const
 DW_NO_LIBCALL static void dw_fill(int8_t *dst, int32_t value, int32_t n) {
     const uint32_t word = (uint32_t)(uint8_t)value * 0x01010101u;
     int32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        memcpy(dst + i, &word, 4);
+        memcpy(dst + i + 4, &word, 4);
+        memcpy(dst + i + 8, &word, 4);
+        memcpy(dst + i + 12, &word, 4);
+    }
     for (; i + 4 <= n; i += 4) {
         memcpy(dst + i, &word, 4);
     }
@@ -292,6 +313,17 @@ DW_NO_LIBCALL static void dw_fill(int8_t *dst, int32_t value, int32_t n) {
 
 DW_NO_LIBCALL static void dw_copy(int8_t *dst, const int8_t *src, int32_t n) {
     int32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint32_t w0, w1, w2, w3;
+        memcpy(&w0, src + i, 4);
+        memcpy(&w1, src + i + 4, 4);
+        memcpy(&w2, src + i + 8, 4);
+        memcpy(&w3, src + i + 12, 4);
+        memcpy(dst + i, &w0, 4);
+        memcpy(dst + i + 4, &w1, 4);
+        memcpy(dst + i + 8, &w2, 4);
+        memcpy(dst + i + 12, &w3, 4);
+    }
     for (; i + 4 <= n; i += 4) {
         uint32_t word;
         memcpy(&word, src + i, 4);
@@ -305,31 +337,31 @@ DW_NO_LIBCALL static void dw_copy(int8_t *dst, const int8_t *src, int32_t n) {
 /* One output row with the kernel that fits the layer (a direct call, not a function pointer,
  * so that the stack analysis sees every callee). */
 static void dw_row(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs, int32_t step,
-                   int8_t *out) {
+                   int32_t n, int8_t *out) {
 #ifdef EC_DOT_DSP
     if (p->depth_multiplier == 1 && p->per_channel && p->k_h * p->k_w <= DW_DSP_MAX_TAPS) {
         const int wide = p->weights16 != 0;
         if (p->k_h == 3 && p->k_w == 3) {
             if (wide) {
-                dw_row_dsp_3x3_w16(p, win0, rs, cs, step, out);
+                dw_row_dsp_3x3_w16(p, win0, rs, cs, step, n, out);
             } else {
-                dw_row_dsp_3x3_w8(p, win0, rs, cs, step, out);
+                dw_row_dsp_3x3_w8(p, win0, rs, cs, step, n, out);
             }
         } else if (p->k_w == 1) {
             if (wide) {
-                dw_row_dsp_kx1_w16(p, win0, rs, cs, step, out);
+                dw_row_dsp_kx1_w16(p, win0, rs, cs, step, n, out);
             } else {
-                dw_row_dsp_kx1_w8(p, win0, rs, cs, step, out);
+                dw_row_dsp_kx1_w8(p, win0, rs, cs, step, n, out);
             }
         } else if (wide) {
-            dw_row_dsp_any_w16(p, win0, rs, cs, step, out);
+            dw_row_dsp_any_w16(p, win0, rs, cs, step, n, out);
         } else {
-            dw_row_dsp_any_w8(p, win0, rs, cs, step, out);
+            dw_row_dsp_any_w8(p, win0, rs, cs, step, n, out);
         }
         return;
     }
 #endif
-    dw_row_portable(p, win0, rs, cs, step, out);
+    dw_row_portable(p, win0, rs, cs, step, n, out);
 }
 
 void ec_depthwise_conv2d_s8(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output,
@@ -363,10 +395,20 @@ void ec_depthwise_conv2d_s8(const ec_depthwise_conv2d_params_t *p, const int8_t 
                         dw_fill(dst + (left + inside) * in_c, p->input_zp, (span_w - left - inside) * in_c);
                     }
                 }
-                dw_row(p, block, block_rs, cs, step, out);
+                dw_row(p, block, block_rs, cs, step, p->out_w, out);
+            } else if (p->out_w == 1) {
+                /* One pixel per row (str_ww's Kx1 layers): the unpadded rows that follow are one
+                 * run of pixels stride_h input rows apart, computed in one call. */
+                int32_t n = 1;
+                while (oy + n < p->out_h && (oy + n) * p->stride_h - p->pad_h + span_h <= p->in_h) {
+                    ++n;
+                }
+                dw_row(p, in_b + iy0 * p->in_w * in_c, p->dil_h * p->in_w * in_c, cs, p->stride_h * p->in_w * in_c, n,
+                       out);
+                oy += n - 1;
             } else {
                 /* No padding in this layer's columns, so pad_w == 0: the windows start at column 0. */
-                dw_row(p, in_b + iy0 * p->in_w * in_c, p->dil_h * p->in_w * in_c, cs, step, out);
+                dw_row(p, in_b + iy0 * p->in_w * in_c, p->dil_h * p->in_w * in_c, cs, step, p->out_w, out);
             }
         }
     }
