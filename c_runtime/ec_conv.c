@@ -296,8 +296,12 @@ static void direct_column(const ec_conv2d_params_t *p, const int8_t *in_b, int32
 /* What a block needs besides its weights: the pair's columns and where its outputs go. */
 typedef struct {
     const uint32_t *col;
-    int32_t quads;
+    int32_t quads, k_pad;
+    int32_t fpg; /* output channels per group */
     int32_t output_zp, act_min, act_max;
+    const int8_t *w8;
+    const int16_t *w16;
+    const int32_t *bias, *mult, *shift;
     int8_t *out0, *out1; /* the pixels' first output channel of the group; equal for a lone pixel */
 } conv_run_t;
 
@@ -307,15 +311,39 @@ static inline int8_t block_output(int32_t acc, int32_t multiplier, int32_t shift
     return (int8_t)ec_clamp_i32(acc + zp, lo, hi);
 }
 
-/* Requantizes and stores channel j of the block for both pixels. Everything it reads is in
- * locals first: a store through int8_t * may alias anything as far as the compiler knows. */
-#define EC_CONV_STORE_CHANNEL(j, x0, x1)                                                            \
+/* The same when the activation clamps to the whole int8 range (no activation, or RELU with
+ * the output zero point at -128): one SSAT. */
+static inline int8_t block_output_full(int32_t acc, int32_t multiplier, int32_t shift, int32_t zp, int32_t lo,
+                                       int32_t hi) {
+    (void)lo;
+    (void)hi;
+    return (int8_t)ec_ssat8(ec_requantize(acc, multiplier, (int)shift) + zp);
+}
+
+/* Requantizes and stores channel j of the block for both pixels with `out` (block_output or
+ * block_output_full). Everything it reads is in locals first: a store through int8_t * may
+ * alias anything as far as the compiler knows. */
+#define EC_CONV_STORE_CHANNEL(out, j, x0, x1)                                                       \
     do {                                                                                           \
         const int32_t m_ = mult[j], s_ = shift[j];                                                 \
-        const int8_t y0_ = block_output((x0), m_, s_, zp_, lo_, hi_);                               \
-        const int8_t y1_ = block_output((x1), m_, s_, zp_, lo_, hi_);                               \
+        const int8_t y0_ = out((x0), m_, s_, zp_, lo_, hi_);                                        \
+        const int8_t y1_ = out((x1), m_, s_, zp_, lo_, hi_);                                        \
         o0_[j] = y0_;                                                                              \
         o1_[j] = y1_;                                                                              \
+    } while (0)
+
+#define EC_CONV_STORE_CHANNELS(out)                                                                 \
+    do {                                                                                           \
+        EC_CONV_STORE_CHANNEL(out, 0, a0, a1);                                                     \
+        if (n_ch > 1) {                                                                            \
+            EC_CONV_STORE_CHANNEL(out, 1, a2, a3);                                                 \
+            if (n_ch > 2) {                                                                        \
+                EC_CONV_STORE_CHANNEL(out, 2, a4, a5);                                             \
+                if (n_ch > 3) {                                                                    \
+                    EC_CONV_STORE_CHANNEL(out, 3, a6, a7);                                         \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 /* Requantizes and stores the block's n_ch (1..4) channels for both pixels, from a0..a7 (a
@@ -326,58 +354,67 @@ static inline int8_t block_output(int32_t acc, int32_t multiplier, int32_t shift
     do {                                                                                           \
         const int32_t zp_ = (r)->output_zp, lo_ = (r)->act_min, hi_ = (r)->act_max;                \
         int8_t *const o0_ = (r)->out0 + (oc), *const o1_ = (r)->out1 + (oc);                       \
-        EC_CONV_STORE_CHANNEL(0, a0, a1);                                                          \
-        if ((n_ch) > 1) {                                                                          \
-            EC_CONV_STORE_CHANNEL(1, a2, a3);                                                      \
-            if ((n_ch) > 2) {                                                                      \
-                EC_CONV_STORE_CHANNEL(2, a4, a5);                                                  \
-                if ((n_ch) > 3) {                                                                  \
-                    EC_CONV_STORE_CHANNEL(3, a6, a7);                                              \
-                }                                                                                  \
-            }                                                                                      \
+        if (lo_ == -128 && hi_ == 127) {                                                           \
+            EC_CONV_STORE_CHANNELS(block_output_full);                                             \
+        } else {                                                                                   \
+            EC_CONV_STORE_CHANNELS(block_output);                                                  \
         }                                                                                          \
     } while (0)
 
-/* The blocks: output channels oc..oc+n_ch-1 of the group (padded channel ch; bias, multiplier
- * and shift at ch) x the pair's 2 pixels over all quads of taps, two quads per iteration. */
-static EC_CONV_BLOCK_ATTR void block_s8(const conv_run_t *r, const int8_t *w, const int32_t *bias,
-                                        const int32_t *mult, const int32_t *shift, int32_t oc, int32_t n_ch) {
-    const uint32_t *col = r->col;
-    int32_t a0 = bias[0], a1 = bias[0], a2 = bias[1], a3 = bias[1];
-    int32_t a4 = bias[2], a5 = bias[2], a6 = bias[3], a7 = bias[3];
-    int32_t pairs = r->quads >> 1;
-    if (r->quads & 1) {
-        EC_CONV_QUAD_S8(col, w);
-        col += 4;
-        w += 16;
+/* The blocks of a group (first padded channel ch0), one after another: output channels
+ * oc..oc+3 of the group (those below fpg; padded channel ch0 + oc: bias, multiplier, shift and
+ * weights there) x the pair's 2 pixels over all quads of taps, two quads per iteration. The
+ * weights of consecutive blocks are consecutive. */
+static EC_CONV_BLOCK_ATTR void blocks_s8(const conv_run_t *r, int32_t ch0) {
+    const int8_t *w = r->w8 + ch0 * r->k_pad;
+    int32_t oc;
+    for (oc = 0; oc < r->fpg; oc += 4) {
+        const int32_t *const bias = r->bias + ch0 + oc, *const mult = r->mult + ch0 + oc;
+        const int32_t *const shift = r->shift + ch0 + oc;
+        const int32_t n_ch = r->fpg - oc; /* 4 or more: all four */
+        const uint32_t *col = r->col;
+        int32_t a0 = bias[0], a1 = bias[0], a2 = bias[1], a3 = bias[1];
+        int32_t a4 = bias[2], a5 = bias[2], a6 = bias[3], a7 = bias[3];
+        int32_t pairs = r->quads >> 1;
+        if (r->quads & 1) {
+            EC_CONV_QUAD_S8(col, w);
+            col += 4;
+            w += 16;
+        }
+        for (; pairs > 0; --pairs) {
+            EC_CONV_QUAD_S8(col, w);
+            EC_CONV_QUAD_S8(col + 4, w + 16);
+            col += 8;
+            w += 32;
+        }
+        EC_CONV_BLOCK_STORE(r, oc, n_ch);
     }
-    for (; pairs > 0; --pairs) {
-        EC_CONV_QUAD_S8(col, w);
-        EC_CONV_QUAD_S8(col + 4, w + 16);
-        col += 8;
-        w += 32;
-    }
-    EC_CONV_BLOCK_STORE(r, oc, n_ch);
 }
 
-static EC_CONV_BLOCK_ATTR void block_s16(const conv_run_t *r, const int16_t *w, const int32_t *bias,
-                                         const int32_t *mult, const int32_t *shift, int32_t oc, int32_t n_ch) {
-    const uint32_t *col = r->col;
-    int32_t a0 = bias[0], a1 = bias[0], a2 = bias[1], a3 = bias[1];
-    int32_t a4 = bias[2], a5 = bias[2], a6 = bias[3], a7 = bias[3];
-    int32_t pairs = r->quads >> 1;
-    if (r->quads & 1) {
-        EC_CONV_QUAD_S16(col, w);
-        col += 4;
-        w += 16;
+static EC_CONV_BLOCK_ATTR void blocks_s16(const conv_run_t *r, int32_t ch0) {
+    const int16_t *w = r->w16 + ch0 * r->k_pad;
+    int32_t oc;
+    for (oc = 0; oc < r->fpg; oc += 4) {
+        const int32_t *const bias = r->bias + ch0 + oc, *const mult = r->mult + ch0 + oc;
+        const int32_t *const shift = r->shift + ch0 + oc;
+        const int32_t n_ch = r->fpg - oc; /* 4 or more: all four */
+        const uint32_t *col = r->col;
+        int32_t a0 = bias[0], a1 = bias[0], a2 = bias[1], a3 = bias[1];
+        int32_t a4 = bias[2], a5 = bias[2], a6 = bias[3], a7 = bias[3];
+        int32_t pairs = r->quads >> 1;
+        if (r->quads & 1) {
+            EC_CONV_QUAD_S16(col, w);
+            col += 4;
+            w += 16;
+        }
+        for (; pairs > 0; --pairs) {
+            EC_CONV_QUAD_S16(col, w);
+            EC_CONV_QUAD_S16(col + 4, w + 16);
+            col += 8;
+            w += 32;
+        }
+        EC_CONV_BLOCK_STORE(r, oc, n_ch);
     }
-    for (; pairs > 0; --pairs) {
-        EC_CONV_QUAD_S16(col, w);
-        EC_CONV_QUAD_S16(col + 4, w + 16);
-        col += 8;
-        w += 32;
-    }
-    EC_CONV_BLOCK_STORE(r, oc, n_ch);
 }
 
 void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
@@ -402,9 +439,16 @@ void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *outp
     int8_t *c8 = (int8_t *)scratch + 4 * k_pad;
     conv_pos_t q0 = {0, 0, 0}, q1;
     conv_run_t r;
-    int32_t n, g, oc;
+    int32_t n, g;
     r.col = col;
     r.quads = k_pad >> 2;
+    r.k_pad = k_pad;
+    r.fpg = fpg;
+    r.w8 = w8;
+    r.w16 = w16;
+    r.bias = bias;
+    r.mult = mult;
+    r.shift = shift;
     r.output_zp = p->output_zp;
     r.act_min = p->act_min;
     r.act_max = p->act_max;
@@ -437,14 +481,10 @@ void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *outp
             }
             r.out0 = out0 + g * fpg;
             r.out1 = out1 + g * fpg;
-            for (oc = 0; oc < fpg; oc += 4) {
-                const int32_t ch = ch0 + oc;
-                const int32_t n_ch = fpg - oc < 4 ? fpg - oc : 4;
-                if (w16 != 0) {
-                    block_s16(&r, w16 + ch * k_pad, bias + ch, mult + ch, shift + ch, oc, n_ch);
-                } else {
-                    block_s8(&r, w8 + ch * k_pad, bias + ch, mult + ch, shift + ch, oc, n_ch);
-                }
+            if (w16 != 0) {
+                blocks_s16(&r, ch0);
+            } else {
+                blocks_s8(&r, ch0);
             }
         }
         q0 = q1;

@@ -46,6 +46,13 @@ static inline int32_t ec_smlad_acc(uint32_t a, uint32_t b, int32_t acc) {
     return acc;
 }
 
+/* x saturated to [-128, 127]: one instruction. */
+static inline int32_t ec_ssat8(int32_t x) {
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(x));
+    return r;
+}
+
 /* acc + bottom halfword(a) * bottom halfword(b); and the same with the top halfwords. */
 static inline int32_t ec_smlabb(uint32_t a, uint32_t b, int32_t acc) {
     int32_t r;
