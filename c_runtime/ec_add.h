@@ -25,6 +25,13 @@ typedef struct {
     int32_t in1_multiplier, in1_shift;
     int32_t output_multiplier, output_shift;
     int32_t act_min, act_max;
+    /* Optional (both set or both NULL): for every int8 input value x (index x + 128), the
+     * rescaled term of each input, MultiplyByQuantizedMultiplierSmallerThanOneExp(
+     * (x + in_offset) * 2^left_shift, in_multiplier, in_shift), computed by the compiler with
+     * TFLite's arithmetic; in1_table holds the negated term for SUB. Per element the kernel
+     * then adds two table entries instead of running two requantizations. */
+    const int32_t *in0_table;
+    const int32_t *in1_table;
 } ec_add_params_t;
 
 void ec_add_s8(const ec_add_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out);

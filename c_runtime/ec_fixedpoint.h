@@ -83,6 +83,13 @@ static inline int32_t ec_rounding_divide_by_pot_pos(int32_t x, int exponent) {
     return (t >> 1) + (t & 1);
 }
 
+/* The same again when the caller has proved |x| + 2^(exponent-1) <= INT32_MAX (headroom):
+ * floor((x + 2^(exponent-1) - [x < 0]) / 2^exponent), three instructions. half is
+ * 2^(exponent-1), hoisted by the caller; 1 <= exponent <= 31. */
+static inline int32_t ec_rounding_divide_by_pot_headroom(int32_t x, int exponent, int32_t half) {
+    return (x + half - (int32_t)((uint32_t)x >> 31)) >> exponent;
+}
+
 /* x << s on the bits, as TFLite's x * (1 << s) does: wraps instead of overflowing. */
 static inline int32_t ec_shift_left_wrapping(int32_t x, int s) {
     return (int32_t)((uint32_t)x << s);

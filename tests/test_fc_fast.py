@@ -73,13 +73,16 @@ def build_fc_model(seed: int = 7) -> bytes:
 
 # (op, shape a, shape b, activation)
 ELEMENTWISE = [
-    ("ADD", [1, 5, 7, 3], [1, 5, 7, 3], 0),
-    ("ADD", [1, 4, 4, 6], [1, 1, 1, 6], 1),
-    ("ADD", [1, 2, 3, 5], [1, 2, 3, 1], 0),
+    ("ADD", [1, 5, 7, 3], [1, 5, 7, 3], 0),     # tabulated, both inputs contiguous
+    ("ADD", [1, 4, 4, 6], [1, 1, 1, 6], 1),     # broadcast; relu: the general clamp
+    ("ADD", [1, 4, 5, 1], [1, 4, 5, 5], 0),     # first input constant along the run
+    ("ADD", [1, 2, 3, 5], [1, 2, 3, 1], 0),     # 30 elements: no tables
     ("ADD", [1, 9, 9, 16], [1, 9, 9, 16], 3),
-    ("SUB", [1, 3, 3, 7], [1, 3, 3, 7], 0),
+    ("SUB", [1, 4, 5, 5], [1, 4, 5, 1], 0),     # tabulated, second input constant along the run
+    ("SUB", [1, 3, 3, 7], [1, 3, 3, 7], 0),     # 63 elements: no tables
     ("MUL", [1, 5, 7, 3], [1, 5, 7, 3], 0),
     ("MUL", [1, 4, 4, 6], [1, 1, 1, 6], 1),
+    ("MUL", [1, 4, 5, 1], [1, 4, 5, 5], 3),
     ("MUL", [2, 33], [2, 33], 0),
 ]
 

@@ -10,13 +10,47 @@ inputs contiguously (or both not at all) are merged, so a same-shape op is one f
 
 from __future__ import annotations
 
+import numpy as np
+
 from quantize.fixedpoint import quantize_multiplier_smaller_than_one_exp
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
-from .base import Kernel, fail, fused_activation_range, lowering, require_dtype, require_quant, requantize_multiplier
+from .base import CArray, Kernel, fail, fused_activation_range, lowering, require_dtype, require_quant, requantize_multiplier
 
 MAX_LOOPS = 6  # EC_MAX_DIMS in c_runtime/ec_common.h
 _ADD_LEFT_SHIFT = 20  # TFLite's left_shift for 8-bit ADD and SUB
+INT32_MAX = (1 << 31) - 1
+# ADD and SUB tabulate each input's rescaled term (2 x 256 int32: 2 KB of flash) when the output
+# has at least this many elements. A tabulated element costs about 17 instructions on a
+# Cortex-M4 instead of about 100 (three requantizations), so from here on the tables save at
+# least two instructions per inference for each byte they add (the compiler's threshold for
+# trading flash for speed, compiler.AUTO_MIN_SAVED_PER_BYTE).
+ADD_TABLE_MIN_ELEMENTS = 64
+
+
+def _rounding_doubling_high_mul(a: int, b: int) -> int:
+    """gemmlowp's SaturatingRoundingDoublingHighMul, transcribed (nudge, truncating division)."""
+    if a == b == -(1 << 31):
+        return INT32_MAX
+    ab = a * b
+    v = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
+    q = abs(v) >> 31
+    return q if v >= 0 else -q
+
+
+def _rounding_divide_by_pot(x: int, exponent: int) -> int:
+    mask = (1 << exponent) - 1
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if (x & mask) > threshold else 0)
+
+
+def add_input_table(offset: int, multiplier: int, shift: int, negate: bool) -> np.ndarray:
+    """TFLite's rescaled ADD/SUB input term for every int8 value x (index x + 128):
+    MultiplyByQuantizedMultiplierSmallerThanOneExp((x + offset) * 2^20, multiplier, shift),
+    negated for SUB's second input."""
+    values = [_rounding_divide_by_pot(_rounding_doubling_high_mul((x + offset) << _ADD_LEFT_SHIFT, multiplier), -shift)
+              for x in range(-128, 128)]
+    return np.array([-v if negate else v for v in values], dtype=np.int64)
 
 
 def broadcast_loops(graph: Graph, op: Op, a: tuple[int, ...], b: tuple[int, ...], out: tuple[int, ...]) -> dict:
@@ -123,6 +157,15 @@ def _add_sub(graph: Graph, op: Op, subtract: bool) -> Kernel:
     mo, sho = _smaller_than_one(graph, op, ro, "output")
     act_min, act_max = _activation(graph, op, y)
     name = "sub" if subtract else "add"
+    tables = {}
+    if y.size >= ADD_TABLE_MIN_ELEMENTS and sho < 0:
+        t0 = add_input_table(-x0.quant.zp, m0, sh0, negate=False)
+        t1 = add_input_table(-x1.quant.zp, m1, sh1, negate=subtract)
+        # The kernel's rounding shift of the output needs |q| + 2^(e-1) <= INT32_MAX, where
+        # |q| <= |t0 + t1| (the doubling high multiply by a multiplier < 2^31 never grows a value).
+        if int(np.abs(t0).max() + np.abs(t1).max()) + (1 << (-sho - 1)) <= INT32_MAX:
+            tables = dict(in0_table=CArray("int32_t", t0.astype(np.int32), "in0_table"),
+                          in1_table=CArray("int32_t", t1.astype(np.int32), "in1_table"))
     return Kernel(
         func=f"ec_{name}_s8",
         unit="ec_add",
@@ -134,6 +177,7 @@ def _add_sub(graph: Graph, op: Op, subtract: bool) -> Kernel:
             in0_multiplier=m0, in0_shift=sh0, in1_multiplier=m1, in1_shift=sh1,
             output_multiplier=mo, output_shift=sho,
             act_min=act_min, act_max=act_max,
+            **tables,
         ),
         inputs=[x0.index, x1.index],
         outputs=[y.index],
