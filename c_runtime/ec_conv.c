@@ -59,6 +59,27 @@ static EC_CONV_GATHER_ATTR void gather_s8(const ec_conv2d_params_t *p, const int
      * horizontally, without dilation along the width and without groups. */
     const int contiguous = p->dil_w == 1 && fic == p->in_c && ix0 >= 0 && ix0 + p->k_w <= p->in_w;
     int32_t k = 0, ky, kx, i;
+    if (contiguous && iy0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h) {
+        /* the whole window inside (most pixels): k_h runs of row_len bytes, no checks */
+        const int32_t k_h = p->k_h, step = p->dil_h * p->in_w * p->in_c, k_pad = p->k_pad;
+        const int8_t *src = in_b + (iy0 * p->in_w + ix0) * p->in_c;
+        for (ky = 0; ky < k_h; ++ky) {
+            for (i = 0; i + 4 <= row_len; i += 4) {
+                memcpy(dst + k + i, src + i, 4);
+            }
+            for (; i < row_len; ++i) {
+                dst[k + i] = src[i];
+            }
+            k += row_len;
+            if (ky + 1 < k_h) {
+                src += step; /* only to rows inside the input */
+            }
+        }
+        for (; k < k_pad; ++k) {
+            dst[k] = 0;
+        }
+        return;
+    }
     for (ky = 0; ky < p->k_h; ++ky) {
         const int32_t iy = iy0 + ky * p->dil_h;
         const int8_t *row;
