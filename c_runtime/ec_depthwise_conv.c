@@ -151,6 +151,91 @@ DW_INLINE void dw_tap(const int8_t *x, const int8_t *w8, const int16_t *w16, int
     acc[3] = DW_SMLATT(xo, wo, acc[3]);
 }
 
+/* The parts of a tap, for the two-pixel loop: extend four inputs, extend four weights, and
+ * add the four products (as in dw_tap). */
+DW_INLINE void dw_xext(const int8_t *x, uint32_t *xe, uint32_t *xo) {
+    uint32_t xv;
+    memcpy(&xv, x, 4);
+    *xe = DW_SXTB16(xv);
+    *xo = xv & 0xFF00FF00u;
+}
+
+DW_INLINE void dw_wext(const int8_t *w8, const int16_t *w16, int wide, int32_t wi, uint32_t *we, uint32_t *wo) {
+    if (wide) {
+        memcpy(we, w16 + wi, 4);
+        memcpy(wo, w16 + wi + 2, 4);
+    } else {
+        uint32_t wv;
+        memcpy(&wv, w8 + wi, 4);
+        *wo = DW_SXTB16(wv);
+        *we = wv & 0xFF00FF00u;
+    }
+}
+
+DW_INLINE void dw_mac(uint32_t xe, uint32_t xo, uint32_t we, uint32_t wo, int32_t acc[4]) {
+    acc[0] = DW_SMLABB(xe, we, acc[0]);
+    acc[2] = DW_SMLATT(xe, we, acc[2]);
+    acc[1] = DW_SMLABB(xo, wo, acc[1]);
+    acc[3] = DW_SMLATT(xo, wo, acc[3]);
+}
+
+/* The accumulators' start: the bias where a channel is not accumulated scaled (see dw_tap). */
+DW_INLINE void dw_start4(const int32_t *bias, int wide, int32_t acc[4]) {
+    acc[0] = wide ? bias[0] : 0;
+    acc[1] = 0;
+    acc[2] = wide ? bias[2] : 0;
+    acc[3] = 0;
+}
+
+/* Four outputs from their accumulators: unscale, add the bias, requantize, clamp, store. */
+DW_INLINE void dw_finish4(int32_t acc[4], const int32_t *bias, const int32_t *mult, const int32_t *shift, int wide,
+                          int32_t out_zp, int32_t act_min, int32_t act_max, int full_range, int8_t *out) {
+    /* The scaled sums are exact multiples of 256: >> 8 divides exactly. */
+    if (!wide) {
+        acc[0] = bias[0] + (acc[0] >> 8);
+        acc[2] = bias[2] + (acc[2] >> 8);
+    }
+    acc[1] = bias[1] + (acc[1] >> 8);
+    acc[3] = bias[3] + (acc[3] >> 8);
+    acc[0] = ec_requantize(acc[0], mult[0], (int)shift[0]) + out_zp;
+    acc[1] = ec_requantize(acc[1], mult[1], (int)shift[1]) + out_zp;
+    acc[2] = ec_requantize(acc[2], mult[2], (int)shift[2]) + out_zp;
+    acc[3] = ec_requantize(acc[3], mult[3], (int)shift[3]) + out_zp;
+    if (full_range) {
+        /* The activation clamps to int8 only: one SSAT each. */
+        out[0] = (int8_t)DW_SSAT8(acc[0]);
+        out[1] = (int8_t)DW_SSAT8(acc[1]);
+        out[2] = (int8_t)DW_SSAT8(acc[2]);
+        out[3] = (int8_t)DW_SSAT8(acc[3]);
+    } else {
+        /* Written out: an indexed loop would keep acc[] in memory. */
+        out[0] = (int8_t)ec_clamp_i32(acc[0], act_min, act_max);
+        out[1] = (int8_t)ec_clamp_i32(acc[1], act_min, act_max);
+        out[2] = (int8_t)ec_clamp_i32(acc[2], act_min, act_max);
+        out[3] = (int8_t)ec_clamp_i32(acc[3], act_min, act_max);
+    }
+}
+
+/* The last channels % 4 channels of one pixel, weights laid out [T][rem] from wi (out of line:
+ * most layers have none, and one copy serves every variant). */
+DW_NOINLINE void dw_tail(const ec_depthwise_conv2d_params_t *p, const int8_t *win, int32_t rs, int32_t cs, int32_t c,
+                       int32_t wi, int32_t k_h, int32_t k_w, int wide, int8_t *out) {
+    const int32_t rem = p->out_c - c;
+    int32_t k, ky, kx;
+    for (k = 0; k < rem; ++k) {
+        int32_t acc = p->bias[c + k];
+        int32_t t = 0;
+        for (ky = 0; ky < k_h; ++ky) {
+            for (kx = 0; kx < k_w; ++kx) {
+                const int32_t w = wide ? (int32_t)p->weights16[wi + t * rem + k] : (int32_t)p->weights[wi + t * rem + k];
+                acc += (int32_t)win[ky * rs + kx * cs + c + k] * w;
+                ++t;
+            }
+        }
+        out[c + k] = dw_requantize(acc, p->multiplier[c + k], p->shift[c + k], p->output_zp, p->act_min, p->act_max);
+    }
+}
+
 /* One output row, depth multiplier 1, four channels per SIMD step: one 32-bit load brings
  * four int8 inputs and SMLABB/SMLATT add each channel's product to its own accumulator. The
  * weights were arranged at compile time in the order this loop reads them. k_h, k_w and wide
@@ -171,13 +256,10 @@ DW_INLINE void dw_row_dsp(const ec_depthwise_conv2d_params_t *p, const int8_t *w
     for (ox = 0; ox < n; ++ox) {
         const int8_t *win = win0 + ox * step;
         int32_t wi = 0; /* the block's first weight (in elements, either form) */
-        int32_t c, ky, kx, k;
+        int32_t c, ky, kx;
         for (c = 0; c < blocked; c += 4) {
             int32_t acc[4];
-            acc[0] = wide ? bias[c] : 0;
-            acc[1] = 0;
-            acc[2] = wide ? bias[c + 2] : 0;
-            acc[3] = 0;
+            dw_start4(bias + c, wide, acc);
             if (k_h == 3 && k_w == 3) {
                 /* Written out: -O2 does not unroll the nine taps by itself. */
                 const int8_t *r0 = win + c;
@@ -217,46 +299,85 @@ DW_INLINE void dw_row_dsp(const ec_depthwise_conv2d_params_t *p, const int8_t *w
                     }
                 }
             }
-            /* The scaled sums are exact multiples of 256: >> 8 divides exactly. */
-            if (!wide) {
-                acc[0] = bias[c] + (acc[0] >> 8);
-                acc[2] = bias[c + 2] + (acc[2] >> 8);
-            }
-            acc[1] = bias[c + 1] + (acc[1] >> 8);
-            acc[3] = bias[c + 3] + (acc[3] >> 8);
-            acc[0] = ec_requantize(acc[0], mult[c], (int)shift[c]) + out_zp;
-            acc[1] = ec_requantize(acc[1], mult[c + 1], (int)shift[c + 1]) + out_zp;
-            acc[2] = ec_requantize(acc[2], mult[c + 2], (int)shift[c + 2]) + out_zp;
-            acc[3] = ec_requantize(acc[3], mult[c + 3], (int)shift[c + 3]) + out_zp;
-            if (full_range) {
-                /* The activation clamps to int8 only: one SSAT each. */
-                out[c] = (int8_t)DW_SSAT8(acc[0]);
-                out[c + 1] = (int8_t)DW_SSAT8(acc[1]);
-                out[c + 2] = (int8_t)DW_SSAT8(acc[2]);
-                out[c + 3] = (int8_t)DW_SSAT8(acc[3]);
-            } else {
-                /* Written out: an indexed loop would keep acc[] in memory. */
-                out[c] = (int8_t)ec_clamp_i32(acc[0], act_min, act_max);
-                out[c + 1] = (int8_t)ec_clamp_i32(acc[1], act_min, act_max);
-                out[c + 2] = (int8_t)ec_clamp_i32(acc[2], act_min, act_max);
-                out[c + 3] = (int8_t)ec_clamp_i32(acc[3], act_min, act_max);
-            }
-        }
-        /* The last channels % 4 channels, laid out [T][rem] after the blocks. */
-        for (k = 0; c + k < channels; ++k) {
-            const int32_t rem = channels - blocked;
-            int32_t acc = bias[c + k];
-            int32_t t = 0;
-            for (ky = 0; ky < k_h; ++ky) {
-                for (kx = 0; kx < k_w; ++kx) {
-                    const int32_t w = wide ? (int32_t)w16[wi + t * rem + k] : (int32_t)w8[wi + t * rem + k];
-                    acc += (int32_t)win[ky * rs + kx * cs + c + k] * w;
-                    ++t;
-                }
-            }
-            out[c + k] = dw_requantize(acc, mult[c + k], shift[c + k], out_zp, act_min, act_max);
+            dw_finish4(acc, bias + c, mult + c, shift + c, wide, out_zp, act_min, act_max, full_range, out + c);
         }
         out += channels;
+    }
+    /* The tail channels in a pass of their own: a call inside the loop above would make gcc keep
+     * the loop's variables in the few registers a call preserves. */
+    if (blocked < channels) {
+        for (ox = 0; ox < n; ++ox) {
+            dw_tail(p, win0 + ox * step, rs, cs, blocked, blocked * k_h * k_w, k_h, k_w, wide,
+                    out - (n - ox) * channels);
+        }
+    }
+}
+
+DW_NOINLINE void dw_row_dsp_3x3_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
+                                    int32_t cs, int32_t step, int32_t n, int8_t *out);
+
+/* One row of 3x3 windows one column apart (stride_w == dil_w), two pixels at a time: pixel
+ * B's tap (ky, kx) is pixel A's tap (ky, kx + 1), so each row of the pair's windows loads and
+ * extends four input words instead of six, and each weight word serves both pixels. */
+DW_INLINE void dw_pair_row(const int8_t *r, int32_t cs, const int8_t *w8, const int16_t *w16, int wide, int32_t wi,
+                           int32_t a[4], int32_t b[4]) {
+    /* Ordered so that at most two extended input and two extended weight words are live. */
+    uint32_t xe, xo, we, wo;
+    dw_wext(w8, w16, wide, wi, &we, &wo);
+    dw_xext(r, &xe, &xo);
+    dw_mac(xe, xo, we, wo, a);
+    dw_xext(r + cs, &xe, &xo);
+    dw_mac(xe, xo, we, wo, b);
+    dw_wext(w8, w16, wide, wi + 4, &we, &wo);
+    dw_mac(xe, xo, we, wo, a);
+    dw_xext(r + 2 * cs, &xe, &xo);
+    dw_mac(xe, xo, we, wo, b);
+    dw_wext(w8, w16, wide, wi + 8, &we, &wo);
+    dw_mac(xe, xo, we, wo, a);
+    dw_xext(r + 3 * cs, &xe, &xo);
+    dw_mac(xe, xo, we, wo, b);
+}
+
+/* Int16 weights only: with int8 weights the two extra registers that unpacking them takes made
+ * gcc spill accumulators, and the pair ran slower than two single pixels (measured on KWS). */
+DW_INLINE void dw_row_dsp_3x3_pairs(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
+                                    int32_t cs, int32_t n, int8_t *out, int wide) {
+    const int32_t channels = p->out_c;
+    const int32_t blocked = channels - channels % 4;
+    const int32_t *bias = p->bias;
+    const int32_t *mult = p->multiplier;
+    const int32_t *shift = p->shift;
+    const int8_t *w8 = p->weights;
+    const int16_t *w16 = p->weights16;
+    const int32_t out_zp = p->output_zp, act_min = p->act_min, act_max = p->act_max;
+    const int full_range = act_min == -128 && act_max == 127;
+    int32_t ox;
+    for (ox = 0; ox + 2 <= n; ox += 2) {
+        const int8_t *win = win0 + ox * cs;
+        int32_t wi = 0;
+        int32_t c;
+        for (c = 0; c < blocked; c += 4) {
+            int32_t a[4], b[4];
+            dw_start4(bias + c, wide, a);
+            dw_start4(bias + c, wide, b);
+            dw_pair_row(win + c, cs, w8, w16, wide, wi, a, b);
+            dw_pair_row(win + c + rs, cs, w8, w16, wide, wi + 12, a, b);
+            dw_pair_row(win + c + 2 * rs, cs, w8, w16, wide, wi + 24, a, b);
+            wi += 36;
+            dw_finish4(a, bias + c, mult + c, shift + c, wide, out_zp, act_min, act_max, full_range, out + c);
+            dw_finish4(b, bias + c, mult + c, shift + c, wide, out_zp, act_min, act_max, full_range,
+                       out + channels + c);
+        }
+        out += 2 * channels;
+    }
+    if (blocked < channels) {
+        int32_t k;
+        for (k = 0; k < ox; ++k) {
+            dw_tail(p, win0 + k * cs, rs, cs, blocked, blocked * 9, 3, 3, wide, out - (ox - k) * channels);
+        }
+    }
+    if (ox < n) {
+        dw_row_dsp_3x3_w16(p, win0 + ox * cs, rs, cs, cs, 1, out);
     }
 }
 
@@ -268,6 +389,11 @@ DW_NOINLINE void dw_row_dsp_3x3_w8(const ec_depthwise_conv2d_params_t *p, const 
 DW_NOINLINE void dw_row_dsp_3x3_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
                                     int32_t cs, int32_t step, int32_t n, int8_t *out) {
     dw_row_dsp(p, win0, rs, cs, step, n, out, 3, 3, 1);
+}
+
+DW_NOINLINE void dw_row_dsp_3x3p_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
+                                     int32_t cs, int32_t n, int8_t *out) {
+    dw_row_dsp_3x3_pairs(p, win0, rs, cs, n, out, 1);
 }
 
 DW_NOINLINE void dw_row_dsp_kx1_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
@@ -341,7 +467,9 @@ static void dw_row(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, in
 #ifdef EC_DOT_DSP
     if (p->depth_multiplier == 1 && p->per_channel && p->k_h * p->k_w <= DW_DSP_MAX_TAPS) {
         const int wide = p->weights16 != 0;
-        if (p->k_h == 3 && p->k_w == 3) {
+        if (p->k_h == 3 && p->k_w == 3 && step == cs && wide) {
+            dw_row_dsp_3x3p_w16(p, win0, rs, cs, n, out);
+        } else if (p->k_h == 3 && p->k_w == 3) {
             if (wide) {
                 dw_row_dsp_3x3_w16(p, win0, rs, cs, step, n, out);
             } else {
