@@ -401,17 +401,19 @@ static EC_CONV_BLOCK_ATTR void blocks_s8(const conv_run_t *r, int32_t ch0) {
         const uint32_t *col = r->col;
         int32_t a0 = bias[0], a1 = bias[0], a2 = bias[1], a3 = bias[1];
         int32_t a4 = bias[2], a5 = bias[2], a6 = bias[3], a7 = bias[3];
-        int32_t pairs = r->quads >> 1;
-        if (r->quads & 1) {
+        int32_t fours = r->quads >> 2, rest = r->quads & 3;
+        for (; rest > 0; --rest) {
             EC_CONV_QUAD_S8(col, w);
             col += 4;
             w += 16;
         }
-        for (; pairs > 0; --pairs) {
+        for (; fours > 0; --fours) {
             EC_CONV_QUAD_S8(col, w);
             EC_CONV_QUAD_S8(col + 4, w + 16);
-            col += 8;
-            w += 32;
+            EC_CONV_QUAD_S8(col + 8, w + 32);
+            EC_CONV_QUAD_S8(col + 12, w + 48);
+            col += 16;
+            w += 64;
         }
         EC_CONV_BLOCK_STORE(r, oc, n_ch);
     }
@@ -427,17 +429,19 @@ static EC_CONV_BLOCK_ATTR void blocks_s16(const conv_run_t *r, int32_t ch0) {
         const uint32_t *col = r->col;
         int32_t a0 = bias[0], a1 = bias[0], a2 = bias[1], a3 = bias[1];
         int32_t a4 = bias[2], a5 = bias[2], a6 = bias[3], a7 = bias[3];
-        int32_t pairs = r->quads >> 1;
-        if (r->quads & 1) {
+        int32_t fours = r->quads >> 2, rest = r->quads & 3;
+        for (; rest > 0; --rest) {
             EC_CONV_QUAD_S16(col, w);
             col += 4;
             w += 16;
         }
-        for (; pairs > 0; --pairs) {
+        for (; fours > 0; --fours) {
             EC_CONV_QUAD_S16(col, w);
             EC_CONV_QUAD_S16(col + 4, w + 16);
-            col += 8;
-            w += 32;
+            EC_CONV_QUAD_S16(col + 8, w + 32);
+            EC_CONV_QUAD_S16(col + 12, w + 48);
+            col += 16;
+            w += 64;
         }
         EC_CONV_BLOCK_STORE(r, oc, n_ch);
     }
