@@ -210,6 +210,25 @@ static void direct_column(const ec_conv2d_params_t *p, const int8_t *in_b, int32
     const uint32_t zz = ((uint32_t)p->input_zp & 0xFFFFu) * 0x10001u;
     int32_t ky, kx, i;
     col += px;
+    if (p->dil_w == 1 && p->filter_in_c == p->in_c && ix0 >= 0 && ix0 + p->k_w <= p->in_w && iy0 >= 0 &&
+        iy0 + (p->k_h - 1) * p->dil_h < p->in_h) {
+        /* the whole window inside, each kernel row one contiguous run: k_h runs of quads */
+        const int32_t k_h = p->k_h, row_quads = p->k_w * quads, step = p->dil_h * p->in_w * p->in_c;
+        const int8_t *src = in_b + (iy0 * p->in_w + ix0) * p->in_c;
+        for (ky = 0; ky < k_h; ++ky) {
+            for (i = 0; i < row_quads; ++i) {
+                uint32_t v;
+                memcpy(&v, src + 4 * i, 4);
+                col[0] = ec_sxtb16(v);
+                col[2] = ec_sxtb16_ror8(v);
+                col += 4;
+            }
+            if (ky + 1 < k_h) {
+                src += step; /* only to rows inside the input */
+            }
+        }
+        return;
+    }
     for (ky = 0; ky < p->k_h; ++ky) {
         const int32_t iy = iy0 + ky * p->dil_h;
         const int row_inside = iy >= 0 && iy < p->in_h;
