@@ -93,7 +93,7 @@ static void dw_row_portable(const ec_depthwise_conv2d_params_t *p, const int8_t 
                     ++t;
                 }
             }
-            out[oc] = dw_requantize(acc, p->multiplier[oc & pcm], p->shift[oc & pcm], p->output_zp, p->act_min,
+            out[oc] = dw_requantize(acc, p->requant[2 * (oc & pcm)], p->requant[2 * (oc & pcm) + 1], p->output_zp, p->act_min,
                                     p->act_max);
         }
         out += p->out_c;
@@ -188,7 +188,7 @@ DW_INLINE void dw_start4(const int32_t *bias, int wide, int32_t acc[4]) {
 }
 
 /* Four outputs from their accumulators: unscale, add the bias, requantize, clamp, store. */
-DW_INLINE void dw_finish4(int32_t acc[4], const int32_t *bias, const int32_t *mult, const int32_t *shift, int wide,
+DW_INLINE void dw_finish4(int32_t acc[4], const int32_t *bias, const int32_t *rq, int wide,
                           int32_t out_zp, int32_t act_min, int32_t act_max, int full_range, int8_t *out) {
     /* The scaled sums are exact multiples of 256: >> 8 divides exactly. */
     if (!wide) {
@@ -197,10 +197,10 @@ DW_INLINE void dw_finish4(int32_t acc[4], const int32_t *bias, const int32_t *mu
     }
     acc[1] = bias[1] + (acc[1] >> 8);
     acc[3] = bias[3] + (acc[3] >> 8);
-    acc[0] = ec_requantize(acc[0], mult[0], (int)shift[0]) + out_zp;
-    acc[1] = ec_requantize(acc[1], mult[1], (int)shift[1]) + out_zp;
-    acc[2] = ec_requantize(acc[2], mult[2], (int)shift[2]) + out_zp;
-    acc[3] = ec_requantize(acc[3], mult[3], (int)shift[3]) + out_zp;
+    acc[0] = ec_requantize(acc[0], rq[0], (int)rq[1]) + out_zp;
+    acc[1] = ec_requantize(acc[1], rq[2], (int)rq[3]) + out_zp;
+    acc[2] = ec_requantize(acc[2], rq[4], (int)rq[5]) + out_zp;
+    acc[3] = ec_requantize(acc[3], rq[6], (int)rq[7]) + out_zp;
     if (full_range) {
         /* The activation clamps to int8 only: one SSAT each. */
         out[0] = (int8_t)DW_SSAT8(acc[0]);
@@ -232,7 +232,8 @@ DW_NOINLINE void dw_tail(const ec_depthwise_conv2d_params_t *p, const int8_t *wi
                 ++t;
             }
         }
-        out[c + k] = dw_requantize(acc, p->multiplier[c + k], p->shift[c + k], p->output_zp, p->act_min, p->act_max);
+        out[c + k] = dw_requantize(acc, p->requant[2 * (c + k)], p->requant[2 * (c + k) + 1], p->output_zp, p->act_min,
+                                   p->act_max);
     }
 }
 
@@ -240,14 +241,13 @@ DW_NOINLINE void dw_tail(const ec_depthwise_conv2d_params_t *p, const int8_t *wi
  * four int8 inputs and SMLABB/SMLATT add each channel's product to its own accumulator. The
  * weights were arranged at compile time in the order this loop reads them. k_h, k_w and wide
  * are constants where this is inlined, so the tap loops unroll. Needs per-channel multiplier
- * and shift arrays (the compiler always emits them so) and at most DW_DSP_MAX_TAPS taps. */
+ * and shift pairs (the compiler always emits them so) and at most DW_DSP_MAX_TAPS taps. */
 DW_INLINE void dw_row_dsp(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
                           int32_t step, int32_t n, int8_t *out, int32_t k_h, int32_t k_w, int wide) {
     const int32_t channels = p->out_c;
     const int32_t blocked = channels - channels % 4;
     const int32_t *bias = p->bias;
-    const int32_t *mult = p->multiplier;
-    const int32_t *shift = p->shift;
+    const int32_t *rq = p->requant;
     const int8_t *w8 = p->weights;
     const int16_t *w16 = p->weights16;
     const int32_t out_zp = p->output_zp, act_min = p->act_min, act_max = p->act_max;
@@ -299,7 +299,7 @@ DW_INLINE void dw_row_dsp(const ec_depthwise_conv2d_params_t *p, const int8_t *w
                     }
                 }
             }
-            dw_finish4(acc, bias + c, mult + c, shift + c, wide, out_zp, act_min, act_max, full_range, out + c);
+            dw_finish4(acc, bias + c, rq + 2 * c, wide, out_zp, act_min, act_max, full_range, out + c);
         }
         out += channels;
     }
@@ -345,8 +345,7 @@ DW_INLINE void dw_row_dsp_3x3_pairs(const ec_depthwise_conv2d_params_t *p, const
     const int32_t channels = p->out_c;
     const int32_t blocked = channels - channels % 4;
     const int32_t *bias = p->bias;
-    const int32_t *mult = p->multiplier;
-    const int32_t *shift = p->shift;
+    const int32_t *rq = p->requant;
     const int8_t *w8 = p->weights;
     const int16_t *w16 = p->weights16;
     const int32_t out_zp = p->output_zp, act_min = p->act_min, act_max = p->act_max;
@@ -364,8 +363,8 @@ DW_INLINE void dw_row_dsp_3x3_pairs(const ec_depthwise_conv2d_params_t *p, const
             dw_pair_row(win + c + rs, cs, w8, w16, wide, wi + 12, a, b);
             dw_pair_row(win + c + 2 * rs, cs, w8, w16, wide, wi + 24, a, b);
             wi += 36;
-            dw_finish4(a, bias + c, mult + c, shift + c, wide, out_zp, act_min, act_max, full_range, out + c);
-            dw_finish4(b, bias + c, mult + c, shift + c, wide, out_zp, act_min, act_max, full_range,
+            dw_finish4(a, bias + c, rq + 2 * c, wide, out_zp, act_min, act_max, full_range, out + c);
+            dw_finish4(b, bias + c, rq + 2 * c, wide, out_zp, act_min, act_max, full_range,
                        out + channels + c);
         }
         out += 2 * channels;

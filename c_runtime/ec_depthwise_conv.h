@@ -28,8 +28,9 @@ typedef struct {
     const int8_t *weights;
     const int16_t *weights16;
     const int32_t *bias;       /* folded like ec_conv2d's */
-    const int32_t *multiplier;
-    const int32_t *shift;
+    /* Per channel (or one, if !per_channel) the requantization multiplier and shift, side by
+     * side so that one pointer (and one LDRD) brings both. */
+    const int32_t *requant;
 } ec_depthwise_conv2d_params_t;
 
 /* scratch: k_h * span_w * in_c bytes when the layer pads (span_w = (out_w - 1) * stride_w +

@@ -163,7 +163,7 @@ def test_weight_layout_and_scratch():
         else:
             np.testing.assert_array_equal(k.params["weights"].values, w.reshape(-1))
             assert not k.weight_forms
-        assert k.params["per_channel"] == 1 and k.params["multiplier"].values.size == c
+        assert k.params["per_channel"] == 1 and k.params["requant"].values.size == 2 * c
         pads = spec["padding"] == SAME and (spec["k_h"] > 1 or spec["k_w"] > 1)
         assert (k.scratch_bytes > 4) == pads, (i, k.scratch_bytes)
     assert by_out

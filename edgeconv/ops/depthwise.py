@@ -48,12 +48,12 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
     folded = fold_bias(bias, w.data.reshape(-1, out_c).sum(axis=0, dtype=np.int64), x.quant.zp)
     abs_sums = np.abs(w.data.astype(np.int64)).reshape(-1, out_c).sum(axis=0)
     check_accumulator(graph, op, folded, abs_sums)
-    requant = multiplier_fields(graph, op, mult, shift)
-    if not requant["per_channel"]:
-        # The DSP kernel reads one multiplier and shift per channel without an index mask.
-        requant = dict(per_channel=1,
-                       multiplier=CArray("int32_t", np.repeat(requant["multiplier"].values, out_c), "multiplier"),
-                       shift=CArray("int32_t", np.repeat(requant["shift"].values, out_c), "shift"))
+    multiplier_fields(graph, op, mult, shift)  # its checks
+    # Always per channel (the DSP kernel reads one pair per channel without an index mask), each
+    # multiplier beside its shift (one pointer and one load for both).
+    requant = dict(per_channel=1, requant=CArray(
+        "int32_t", np.stack([np.asarray(mult, dtype=np.int64), np.asarray(shift, dtype=np.int64)], axis=1)
+        .astype(np.int32).reshape(-1), "multiplier"))
     check_requantize(graph, op, accumulator_bounds(folded, abs_sums).tolist(), mult, shift, y.quant.zp)
     _, out_h, out_w, _ = y.shape
     taps = k_h * k_w
