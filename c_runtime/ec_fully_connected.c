@@ -48,6 +48,9 @@ typedef struct {
     const int32_t *bias, *multiplier, *shift;
     int32_t ch_step; /* 1: per-channel multipliers, 0: one for the tensor */
     int32_t output_zp, act_min, act_max;
+    /* The common case, taken with fewer instructions on the DSP path: one multiplier for the
+     * tensor, a right shift (exponent0 = -shift >= 1) and no activation (the clamp is SSAT). */
+    int32_t simple, multiplier0, exponent0;
 } fc_ctx_t;
 
 static inline int8_t fc_output(const fc_ctx_t *c, int32_t acc, int32_t u) {
@@ -61,6 +64,26 @@ static inline int32_t fc_bias(const fc_ctx_t *c, int32_t u) {
 }
 
 #ifdef EC_DOT_DSP
+#include <arm_acle.h>
+
+/* The four outputs of a block. */
+static inline void fc_store4(const fc_ctx_t *c, int32_t a0, int32_t a1, int32_t a2, int32_t a3, int32_t u,
+                             int8_t *out) {
+    if (c->simple) {
+        /* Read before the first store, which could alias *c as far as the compiler knows. */
+        const int32_t m = c->multiplier0, zp = c->output_zp;
+        const int e = (int)c->exponent0;
+        out[u] = (int8_t)__ssat(ec_rounding_divide_by_pot_pos(ec_rounding_doubling_high_mul_nosat(a0, m), e) + zp, 8);
+        out[u + 1] = (int8_t)__ssat(ec_rounding_divide_by_pot_pos(ec_rounding_doubling_high_mul_nosat(a1, m), e) + zp, 8);
+        out[u + 2] = (int8_t)__ssat(ec_rounding_divide_by_pot_pos(ec_rounding_doubling_high_mul_nosat(a2, m), e) + zp, 8);
+        out[u + 3] = (int8_t)__ssat(ec_rounding_divide_by_pot_pos(ec_rounding_doubling_high_mul_nosat(a3, m), e) + zp, 8);
+        return;
+    }
+    out[u] = fc_output(c, a0, u);
+    out[u + 1] = fc_output(c, a1, u + 1);
+    out[u + 2] = fc_output(c, a2, u + 2);
+    out[u + 3] = fc_output(c, a3, u + 3);
+}
 
 /* The weights are 16-byte aligned arrays (EC_ALIGN in the generated code) and every block and
  * row starts at a multiple of 4 weights, so word loads of them are aligned, as LDRD needs
@@ -120,10 +143,7 @@ static void block_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *weights, 
         xo = ec_sxtb16_ror8(xv);
         EC_FC_GROUP_S8(xe, xo, w, a0, a1, a2, a3);
     }
-    out[u] = fc_output(c, a0, u);
-    out[u + 1] = fc_output(c, a1, u + 1);
-    out[u + 2] = fc_output(c, a2, u + 2);
-    out[u + 3] = fc_output(c, a3, u + 3);
+    fc_store4(c, a0, a1, a2, a3, u, out);
 }
 
 /* acc += four int16 weights, stored (w0, w2, w1, w3), times the extended inputs. */
@@ -159,10 +179,7 @@ static void block_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *weights
         EC_FC_MAC4_S16(xe, xo, w, a2);
         EC_FC_MAC4_S16(xe, xo, w, a3);
     }
-    out[u] = fc_output(c, a0, u);
-    out[u + 1] = fc_output(c, a1, u + 1);
-    out[u + 2] = fc_output(c, a2, u + 2);
-    out[u + 3] = fc_output(c, a3, u + 3);
+    fc_store4(c, a0, a1, a2, a3, u, out);
 }
 
 /* One row u, its weights contiguous (word aligned: a multiple of 4 weights into the array). */
@@ -282,6 +299,9 @@ void ec_fully_connected_s8(const ec_fully_connected_params_t *p, const int8_t *i
     const int16_t *const weights16 = p->weights16;
     fc_ctx_t c;
     int32_t b, u;
+    if (units <= 0) { /* nothing to compute (and no multiplier to read) */
+        return;
+    }
     c.full = depth / 4;
     c.rem = depth % 4;
     c.bias = p->bias;
@@ -291,6 +311,9 @@ void ec_fully_connected_s8(const ec_fully_connected_params_t *p, const int8_t *i
     c.output_zp = p->output_zp;
     c.act_min = p->act_min;
     c.act_max = p->act_max;
+    c.simple = !p->per_channel && p->shift[0] < 0 && p->act_min == -128 && p->act_max == 127;
+    c.multiplier0 = p->multiplier[0];
+    c.exponent0 = -p->shift[0];
     for (b = 0; b < batches; ++b) {
         const int8_t *x = input + b * depth;
         int8_t *out = output + b * units;
