@@ -416,17 +416,29 @@ DW_NOINLINE void dw_row_dsp_any_w16(const ec_depthwise_conv2d_params_t *p, const
 }
 #endif
 
-/* n bytes of value / of src at dst, a word at a time (newlib's memset and memcpy for small
+/* n bytes of value / of src at dst, four words at a time (newlib's memset and memcpy for small
  * sizes run a byte loop: measured 3.9 instructions per byte, more than the whole layer's
- * arithmetic per padded row). */
+ * arithmetic per padded row). Where both pointers are word aligned (channels a multiple of
+ * 4), gcc is told so and copies 16 bytes with one LDM and one STM. */
+#if defined(__GNUC__)
+#define DW_ALIGNED4(ptr) __builtin_assume_aligned((ptr), 4)
+#else
+#define DW_ALIGNED4(ptr) (ptr)
+#endif
+
 DW_NO_LIBCALL static void dw_fill(int8_t *dst, int32_t value, int32_t n) {
     const uint32_t word = (uint32_t)(uint8_t)value * 0x01010101u;
+    const uint32_t words[4] = {word, word, word, word};
     int32_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        memcpy(dst + i, &word, 4);
-        memcpy(dst + i + 4, &word, 4);
-        memcpy(dst + i + 8, &word, 4);
-        memcpy(dst + i + 12, &word, 4);
+    if (((uintptr_t)dst & 3u) == 0) {
+        int8_t *d = DW_ALIGNED4(dst);
+        for (; i + 16 <= n; i += 16) {
+            memcpy(d + i, words, 16);
+        }
+    } else {
+        for (; i + 16 <= n; i += 16) {
+            memcpy(dst + i, words, 16);
+        }
     }
     for (; i + 4 <= n; i += 4) {
         memcpy(dst + i, &word, 4);
@@ -438,16 +450,24 @@ DW_NO_LIBCALL static void dw_fill(int8_t *dst, int32_t value, int32_t n) {
 
 DW_NO_LIBCALL static void dw_copy(int8_t *dst, const int8_t *src, int32_t n) {
     int32_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        uint32_t w0, w1, w2, w3;
-        memcpy(&w0, src + i, 4);
-        memcpy(&w1, src + i + 4, 4);
-        memcpy(&w2, src + i + 8, 4);
-        memcpy(&w3, src + i + 12, 4);
-        memcpy(dst + i, &w0, 4);
-        memcpy(dst + i + 4, &w1, 4);
-        memcpy(dst + i + 8, &w2, 4);
-        memcpy(dst + i + 12, &w3, 4);
+    if ((((uintptr_t)dst | (uintptr_t)src) & 3u) == 0) {
+        int8_t *d = DW_ALIGNED4(dst);
+        const int8_t *s = DW_ALIGNED4(src);
+        for (; i + 16 <= n; i += 16) {
+            memcpy(d + i, s + i, 16);
+        }
+    } else {
+        for (; i + 16 <= n; i += 16) {
+            uint32_t w0, w1, w2, w3;
+            memcpy(&w0, src + i, 4);
+            memcpy(&w1, src + i + 4, 4);
+            memcpy(&w2, src + i + 8, 4);
+            memcpy(&w3, src + i + 12, 4);
+            memcpy(dst + i, &w0, 4);
+            memcpy(dst + i + 4, &w1, 4);
+            memcpy(dst + i + 8, &w2, 4);
+            memcpy(dst + i + 12, &w3, 4);
+        }
     }
     for (; i + 4 <= n; i += 4) {
         uint32_t word;
