@@ -147,33 +147,43 @@ static inline const int8_t *pos_input(const ec_conv2d_params_t *p, const int8_t 
 
 #ifndef EC_DOT_DSP
 
-/* The weight of padded channel ch (0..3) of the block starting at element blk, tap k. */
-static inline int32_t weight_at(const ec_conv2d_params_t *p, int32_t blk, int32_t ch, int32_t k) {
-    const int32_t quad = blk + (k >> 2) * 16;
-    if (p->weights16 != 0) {
-        return p->weights16[quad + (k & 1) * 8 + ch * 2 + ((k >> 1) & 1)];
-    }
-    return p->weights[quad + ((k & 1) * 2 + (ch >> 1)) * 4 + ((k >> 1) & 1) * 2 + (ch & 1)];
-}
-
+/* Portable path: one pixel at a time. Within a quad of taps (k0, k1, k2, k3), lane ch (0..3)
+ * of a block finds its weights at fixed offsets of the quad's 16 elements (ec_conv.h):
+ * int8 at o, o + 8, o + 2, o + 10 with o = (ch >> 1) * 4 + (ch & 1); int16 at 2ch, 2ch + 8,
+ * 2ch + 1, 2ch + 9. */
 void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
     const int32_t groups = p->in_c / p->filter_in_c;
-    const int32_t fpg = p->out_c / groups;
+    const int32_t out_c = p->out_c;
+    const int32_t fpg = out_c / groups;
     const int32_t total = p->batches * p->out_h * p->out_w;
+    const int32_t quads = p->k_pad >> 2, k_pad = p->k_pad, oc_pad = p->oc_pad;
+    const int8_t *const w8 = p->weights;
+    const int16_t *const w16 = p->weights16;
     int8_t *col = (int8_t *)scratch;
     conv_pos_t q = {0, 0, 0};
-    int32_t n, g, oc, k;
+    int32_t n, g, oc, i;
     for (n = 0; n < total; ++n, pos_next(p, &q)) {
         const int8_t *in_b = pos_input(p, input, &q);
-        int8_t *out = output + n * p->out_c;
+        int8_t *out = output + n * out_c;
         for (g = 0; g < groups; ++g) {
             gather_s8(p, in_b, q.oy * p->stride_h - p->pad_h, q.ox * p->stride_w - p->pad_w, g, col);
             for (oc = 0; oc < fpg; ++oc) {
-                const int32_t ch = g * p->oc_pad + oc; /* padded channel index */
-                const int32_t blk = (ch >> 2) * p->k_pad * 4;
+                const int32_t ch = g * oc_pad + oc; /* padded channel index */
+                const int32_t lane = oc & 3;
+                const int8_t *c = col;
                 int32_t acc = p->bias[ch];
-                for (k = 0; k < p->k_pad; ++k) {
-                    acc += (int32_t)col[k] * weight_at(p, blk, oc & 3, k);
+                if (w16 != 0) {
+                    const int16_t *w = w16 + (ch >> 2) * k_pad * 4 + 2 * lane;
+                    for (i = 0; i < quads; ++i, c += 4, w += 16) {
+                        acc += (int32_t)c[0] * w[0] + (int32_t)c[1] * w[8] + (int32_t)c[2] * w[1] +
+                               (int32_t)c[3] * w[9];
+                    }
+                } else {
+                    const int8_t *w = w8 + (ch >> 2) * k_pad * 4 + (lane >> 1) * 4 + (lane & 1);
+                    for (i = 0; i < quads; ++i, c += 4, w += 16) {
+                        acc += (int32_t)c[0] * w[0] + (int32_t)c[1] * w[8] + (int32_t)c[2] * w[2] +
+                               (int32_t)c[3] * w[10];
+                    }
                 }
                 out[g * fpg + oc] = conv_output(p, acc, p->multiplier[ch], p->shift[ch]);
             }
