@@ -315,6 +315,8 @@ DW_INLINE void dw_row_dsp(const ec_depthwise_conv2d_params_t *p, const int8_t *w
 
 DW_NOINLINE void dw_row_dsp_3x3_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
                                     int32_t cs, int32_t step, int32_t n, int8_t *out);
+DW_NOINLINE void dw_row_dsp_3x3_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
+                                   int32_t cs, int32_t step, int32_t n, int8_t *out);
 
 /* One row of 3x3 windows one column apart (stride_w == dil_w), two pixels at a time: pixel
  * B's tap (ky, kx) is pixel A's tap (ky, kx + 1), so each row of the pair's windows loads and
@@ -338,8 +340,6 @@ DW_INLINE void dw_pair_row(const int8_t *r, int32_t cs, const int8_t *w8, const 
     dw_mac(xe, xo, we, wo, b);
 }
 
-/* Int16 weights only: with int8 weights the two extra registers that unpacking them takes made
- * gcc spill accumulators, and the pair ran slower than two single pixels (measured on KWS). */
 DW_INLINE void dw_row_dsp_3x3_pairs(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
                                     int32_t cs, int32_t n, int8_t *out, int wide) {
     const int32_t channels = p->out_c;
@@ -376,7 +376,11 @@ DW_INLINE void dw_row_dsp_3x3_pairs(const ec_depthwise_conv2d_params_t *p, const
         }
     }
     if (ox < n) {
-        dw_row_dsp_3x3_w16(p, win0 + ox * cs, rs, cs, cs, 1, out);
+        if (wide) {
+            dw_row_dsp_3x3_w16(p, win0 + ox * cs, rs, cs, cs, 1, out);
+        } else {
+            dw_row_dsp_3x3_w8(p, win0 + ox * cs, rs, cs, cs, 1, out);
+        }
     }
 }
 
@@ -393,6 +397,11 @@ DW_NOINLINE void dw_row_dsp_3x3_w16(const ec_depthwise_conv2d_params_t *p, const
 DW_NOINLINE void dw_row_dsp_3x3p_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
                                      int32_t cs, int32_t n, int8_t *out) {
     dw_row_dsp_3x3_pairs(p, win0, rs, cs, n, out, 1);
+}
+
+DW_NOINLINE void dw_row_dsp_3x3p_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                                    int32_t n, int8_t *out) {
+    dw_row_dsp_3x3_pairs(p, win0, rs, cs, n, out, 0);
 }
 
 DW_NOINLINE void dw_row_dsp_kx1_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
@@ -488,6 +497,8 @@ static void dw_row(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, in
         const int wide = p->weights16 != 0;
         if (p->k_h == 3 && p->k_w == 3 && step == cs && wide) {
             dw_row_dsp_3x3p_w16(p, win0, rs, cs, n, out);
+        } else if (p->k_h == 3 && p->k_w == 3 && step == cs) {
+            dw_row_dsp_3x3p_w8(p, win0, rs, cs, n, out);
         } else if (p->k_h == 3 && p->k_w == 3) {
             if (wide) {
                 dw_row_dsp_3x3_w16(p, win0, rs, cs, step, n, out);

@@ -78,6 +78,8 @@ FIXED = [
     dict(in_h=5, in_w=6, in_c=3, mult=2, k_h=2, k_w=3, stride=(1, 1), dil=(1, 1), padding=SAME),  # multiplier 2
     dict(in_h=6, in_w=5, in_c=2, mult=3, k_h=3, k_w=3, stride=(2, 1), dil=(1, 1), padding=VALID),  # multiplier 3
     dict(in_h=4, in_w=5, in_c=16, mult=1, k_h=1, k_w=1, stride=(1, 1), dil=(1, 1), padding=SAME),  # 1x1
+    dict(in_h=6, in_w=8, in_c=6, mult=1, k_h=3, k_w=3, stride=(1, 1), dil=(1, 1), padding=VALID),  # pairs + tail
+    dict(in_h=9, in_w=9, in_c=5, mult=1, k_h=3, k_w=3, stride=(2, 2), dil=(2, 2), padding=SAME),  # pairs, dilated
 ]
 
 

@@ -69,12 +69,11 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
     forms = []
     if weights16 is not None:
         blocked_macs = b * out_h * out_w * (out_c - out_c % 4) * taps
-        pairs = k_h == 3 and k_w == 3 and sw == dw  # the two-pixel 3x3 loop (int16 only)
         forms.append(WeightForm(
             "int16",
             {"weights": None, "weights16": CArray("int16_t", weights16, "weights")},
             extra_flash_bytes=int(weights16.nbytes - weights8.nbytes),
-            instructions_saved=int(blocked_macs * (INT16_SAVED_PER_MAC_PAIRS if pairs else INT16_SAVED_PER_MAC)),
+            instructions_saved=int(blocked_macs * (INT16_SAVED_PER_MAC_KX1 if k_w == 1 else INT16_SAVED_PER_MAC)),
         ))
     return Kernel(
         func="ec_depthwise_conv2d_s8",
@@ -98,12 +97,11 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
     )
 
 
-# Instructions the int16 form saves per MAC of the channel blocks, measured on cortex-m4 (int8 vs
-# int16 on the same layers): the 3x3 loop over pixel pairs that only the int16 form runs
-# (KWS 3x3 stride 1: 0.52, VWW 3x3 stride 1: 0.58-0.63), the other loops, where it saves the
-# unpacking of the weights (VWW 3x3 stride 2: 0.22-0.31, str_ww 5x1-10x1: 0.15-0.30, 3x1: 0.09).
-INT16_SAVED_PER_MAC_PAIRS = 0.5
-INT16_SAVED_PER_MAC = 0.15
+# Instructions the int16 form saves per MAC of the channel blocks (it skips unpacking the
+# weights), measured on cortex-m4, int8 vs int16 on the same layers: 3x3 KWS 0.26, VWW stride 1
+# 0.10-0.24, stride 2 0.27; Kx1 (str_ww) 0.09 (3x1) to 0.30 (10x1).
+INT16_SAVED_PER_MAC = 0.2
+INT16_SAVED_PER_MAC_KX1 = 0.15
 
 
 def arrange_weights(w: np.ndarray, multiplier: int) -> tuple[np.ndarray, np.ndarray | None]:
