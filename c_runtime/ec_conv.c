@@ -360,19 +360,19 @@ typedef struct {
     int8_t *out0, *out1; /* the pixels' first output channel of the group; equal for a lone pixel */
 } conv_run_t;
 
-static inline int8_t block_output(int32_t acc, int32_t multiplier, int32_t shift, int32_t zp, int32_t lo,
-                                  int32_t hi) {
+static inline int32_t block_output(int32_t acc, int32_t multiplier, int32_t shift, int32_t zp, int32_t lo,
+                                   int32_t hi) {
     acc = ec_requantize(acc, multiplier, (int)shift);
-    return (int8_t)ec_clamp_i32(acc + zp, lo, hi);
+    return ec_clamp_i32(acc + zp, lo, hi);
 }
 
 /* The same when the activation clamps to the whole int8 range (no activation, or RELU with
  * the output zero point at -128): one SSAT. */
-static inline int8_t block_output_full(int32_t acc, int32_t multiplier, int32_t shift, int32_t zp, int32_t lo,
-                                       int32_t hi) {
+static inline int32_t block_output_full(int32_t acc, int32_t multiplier, int32_t shift, int32_t zp, int32_t lo,
+                                        int32_t hi) {
     (void)lo;
     (void)hi;
-    return (int8_t)ec_ssat8(ec_requantize(acc, multiplier, (int)shift) + zp);
+    return ec_ssat8(ec_requantize(acc, multiplier, (int)shift) + zp);
 }
 
 /* Requantizes and stores channel j of the block for both pixels with `out` (block_output or
@@ -381,10 +381,10 @@ static inline int8_t block_output_full(int32_t acc, int32_t multiplier, int32_t 
 #define EC_CONV_STORE_CHANNEL(out, j, x0, x1)                                                       \
     do {                                                                                           \
         const int32_t m_ = mult[j], s_ = shift[j];                                                 \
-        const int8_t y0_ = out((x0), m_, s_, zp_, lo_, hi_);                                        \
-        const int8_t y1_ = out((x1), m_, s_, zp_, lo_, hi_);                                        \
-        o0_[j] = y0_;                                                                              \
-        o1_[j] = y1_;                                                                              \
+        const int32_t y0_ = out((x0), m_, s_, zp_, lo_, hi_); /* in [-128, 127] */                 \
+        const int32_t y1_ = out((x1), m_, s_, zp_, lo_, hi_);                                       \
+        o0_[j] = (int8_t)y0_;                                                                      \
+        o1_[j] = (int8_t)y1_;                                                                      \
     } while (0)
 
 #define EC_CONV_STORE_CHANNELS(out)                                                                 \
