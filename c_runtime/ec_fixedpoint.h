@@ -37,7 +37,7 @@
  *    multiplier is never INT32_MIN (see ec_requantize).
  * 2. RoundingDivideByPOT(s, e) for e >= 1 (round half away from zero) is
  *      floor((s - [s < 0] + 2^(e-1)) / 2^e) = floor((floor((s - [s < 0]) / 2^(e-1)) + 1) / 2)
- *    (nested floors of integer divisions compose), i.e. y = s + (s >> 31); t = y >> (e - 1);
+ *    (nested floors of integer divisions compose), i.e. y = s - [s < 0]; t = y >> (e - 1);
  *    result = (t >> 1) + (t & 1), the last step being floor((t + 1) / 2) without an addition
  *    that could overflow. Four instructions, plus one for e - 1 = ~shift.
  *
@@ -78,7 +78,7 @@ static inline int32_t ec_rounding_divide_by_pot(int32_t x, int exponent) {
 /* The same for 1 <= exponent <= 31 and x > INT32_MIN (see 2. above): five instructions.
  * (For x == INT32_MIN, x - 1 wraps and the result is wrong, but defined.) */
 static inline int32_t ec_rounding_divide_by_pot_pos(int32_t x, int exponent) {
-    const int32_t y = (int32_t)((uint32_t)x + (uint32_t)(x >> 31)); /* x - [x < 0] */
+    const int32_t y = (int32_t)((uint32_t)x - ((uint32_t)x >> 31)); /* x - [x < 0] */
     const int32_t t = y >> (exponent - 1);
     return (t >> 1) + (t & 1);
 }
