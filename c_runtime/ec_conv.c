@@ -50,14 +50,16 @@
 
 /* The natural-order int8 column of one output pixel (top-left input position iy0, ix0) for
  * group g, k_pad bytes. */
-static EC_CONV_GATHER_ATTR void gather_s8(const ec_conv2d_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0, int32_t g,
-                      int8_t *dst) {
+static EC_CONV_GATHER_ATTR void gather_s8(const ec_conv2d_params_t *p, const int8_t *in_b, int32_t iy0, int32_t ix0,
+                                          int32_t g, int8_t *dst) {
     const int32_t fic = p->filter_in_c;
     const int32_t row_len = p->k_w * fic;
     const int8_t zp = (int8_t)p->input_zp; /* in [-128, 127]: the reader checks it */
-    /* Each kernel row is one contiguous run of the input when the window lies inside
-     * horizontally, without dilation along the width and without groups. */
-    const int contiguous = p->dil_w == 1 && fic == p->in_c && ix0 >= 0 && ix0 + p->k_w <= p->in_w;
+    /* Without dilation along the width and without groups, the taps of a kernel row that lie
+     * inside the input are one contiguous run of it; all of them when the window lies inside
+     * horizontally. */
+    const int rowwise = p->dil_w == 1 && fic == p->in_c;
+    const int contiguous = rowwise && ix0 >= 0 && ix0 + p->k_w <= p->in_w;
     int32_t k = 0, ky, kx, i;
     if (contiguous && iy0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h) {
         /* the whole window inside (most pixels): k_h runs of row_len bytes, no checks */
@@ -90,14 +92,31 @@ static EC_CONV_GATHER_ATTR void gather_s8(const ec_conv2d_params_t *p, const int
             continue;
         }
         row = in_b + iy * p->in_w * p->in_c + g * fic;
-        if (contiguous) {
-            const int8_t *s = row + ix0 * p->in_c;
-            /* a word at a time (memcpy of 4 bytes: one unaligned load and store), then bytes */
-            for (i = 0; i + 4 <= row_len; i += 4) {
-                memcpy(dst + k + i, s + i, 4);
+        if (rowwise) {
+            /* taps lo..hi-1 of the row are inside: zero points, one run of the input, zero
+             * points (lo <= hi: a row wholly outside is all zero points) */
+            const int32_t lo = ix0 < 0 ? (-ix0 < p->k_w ? -ix0 : p->k_w) : 0;
+            const int32_t room = p->in_w - ix0; /* taps before the right edge */
+            const int32_t hi = room < p->k_w ? (room > lo ? room : lo) : p->k_w;
+            const int32_t run = (hi - lo) * fic;
+            int8_t *d = dst + k;
+            for (i = 0; i < lo * fic; ++i) {
+                d[i] = zp;
             }
-            for (; i < row_len; ++i) {
-                dst[k + i] = s[i];
+            d += lo * fic;
+            if (run > 0) {
+                const int8_t *s = row + (ix0 + lo) * p->in_c;
+                /* a word at a time (memcpy of 4 bytes: one unaligned load and store), then bytes */
+                for (i = 0; i + 4 <= run; i += 4) {
+                    memcpy(d + i, s + i, 4);
+                }
+                for (; i < run; ++i) {
+                    d[i] = s[i];
+                }
+            }
+            d += run;
+            for (i = 0; i < (p->k_w - hi) * fic; ++i) {
+                d[i] = zp;
             }
             k += row_len;
             continue;
