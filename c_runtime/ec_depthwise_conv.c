@@ -414,6 +414,76 @@ DW_NOINLINE void dw_row_dsp_kx1_w16(const ec_depthwise_conv2d_params_t *p, const
     dw_row_dsp(p, win0, rs, cs, step, n, out, p->k_h, 1, 1);
 }
 
+/* A column of k_h taps (k_w == 1) for pixels one tap row apart (step == rs: str_ww's runs of
+ * one-pixel rows with stride_h == dil_h), two pixels at a time: pixel B's tap ky is pixel A's
+ * tap ky + 1, so the pair loads k_h + 1 input words instead of 2 * k_h, and each weight word
+ * serves both pixels. */
+DW_INLINE void dw_row_dsp_kx1_pairs(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t n,
+                                    int8_t *out, int wide) {
+    const int32_t channels = p->out_c;
+    const int32_t blocked = channels - channels % 4;
+    const int32_t k_h = p->k_h;
+    const int32_t *bias = p->bias;
+    const int32_t *rq = p->requant;
+    const int8_t *w8 = p->weights;
+    const int16_t *w16 = p->weights16;
+    const int32_t out_zp = p->output_zp, act_min = p->act_min, act_max = p->act_max;
+    const int full_range = act_min == -128 && act_max == 127;
+    int32_t ox;
+    for (ox = 0; ox + 2 <= n; ox += 2) {
+        const int8_t *win = win0 + ox * rs;
+        int32_t wi = 0;
+        int32_t c, ky;
+        for (c = 0; c < blocked; c += 4) {
+            const int8_t *x = win + c;
+            int32_t a[4], b[4];
+            uint32_t xe, xo, we, wo;
+            dw_start4(bias + c, wide, a);
+            dw_start4(bias + c, wide, b);
+            /* Ordered so that at most two extended input and two extended weight words are live. */
+            dw_wext(w8, w16, wide, wi, &we, &wo);
+            dw_xext(x, &xe, &xo);
+            dw_mac(xe, xo, we, wo, a);
+            for (ky = 1; ky < k_h; ++ky) {
+                dw_xext(x + ky * rs, &xe, &xo);
+                dw_mac(xe, xo, we, wo, b);
+                dw_wext(w8, w16, wide, wi + 4 * ky, &we, &wo);
+                dw_mac(xe, xo, we, wo, a);
+            }
+            dw_xext(x + k_h * rs, &xe, &xo); /* pixel B's last tap */
+            dw_mac(xe, xo, we, wo, b);
+            wi += 4 * k_h;
+            dw_finish4(a, bias + c, rq + 2 * c, wide, out_zp, act_min, act_max, full_range, out + c);
+            dw_finish4(b, bias + c, rq + 2 * c, wide, out_zp, act_min, act_max, full_range, out + channels + c);
+        }
+        out += 2 * channels;
+    }
+    if (blocked < channels) {
+        int32_t k;
+        for (k = 0; k < ox; ++k) {
+            dw_tail(p, win0 + k * rs, rs, rs, blocked, blocked * k_h, k_h, 1, wide, out - (ox - k) * channels);
+        }
+    }
+    if (ox < n) {
+        if (wide) {
+            dw_row_dsp_kx1_w16(p, win0 + ox * rs, rs, rs, rs, 1, out);
+        } else {
+            dw_row_dsp_kx1_w8(p, win0 + ox * rs, rs, rs, rs, 1, out);
+        }
+    }
+}
+
+DW_NOINLINE void dw_row_dsp_kx1p_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t n,
+                                    int8_t *out) {
+    dw_row_dsp_kx1_pairs(p, win0, rs, n, out, 0);
+}
+
+DW_NOINLINE void dw_row_dsp_kx1p_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t n,
+                                     int8_t *out) {
+    dw_row_dsp_kx1_pairs(p, win0, rs, n, out, 1);
+}
+
+
 DW_NOINLINE void dw_row_dsp_any_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
                                    int32_t step, int32_t n, int8_t *out) {
     dw_row_dsp(p, win0, rs, cs, step, n, out, p->k_h, p->k_w, 0);
@@ -504,6 +574,12 @@ static void dw_row(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, in
                 dw_row_dsp_3x3_w16(p, win0, rs, cs, step, n, out);
             } else {
                 dw_row_dsp_3x3_w8(p, win0, rs, cs, step, n, out);
+            }
+        } else if (p->k_w == 1 && step == rs && n >= 2) {
+            if (wide) {
+                dw_row_dsp_kx1p_w16(p, win0, rs, n, out);
+            } else {
+                dw_row_dsp_kx1p_w8(p, win0, rs, n, out);
             }
         } else if (p->k_w == 1) {
             if (wide) {
