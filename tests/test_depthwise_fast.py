@@ -69,7 +69,7 @@ FIXED = [
     dict(in_h=7, in_w=5, in_c=8, mult=1, k_h=3, k_w=3, stride=(1, 1), dil=(1, 1), padding=SAME, act=1),  # KWS-like
     dict(in_h=7, in_w=7, in_c=6, mult=1, k_h=3, k_w=3, stride=(2, 2), dil=(1, 1), padding=SAME, act=3),  # tail, relu6
     dict(in_h=6, in_w=6, in_c=7, mult=1, k_h=3, k_w=3, stride=(2, 2), dil=(1, 1), padding=SAME),  # right pad only
-    dict(in_h=9, in_w=1, in_c=5, mult=1, k_h=3, k_w=1, stride=(1, 1), dil=(1, 1), padding=VALID),  # str_ww-like
+    dict(in_h=9, in_w=1, in_c=5, mult=1, k_h=3, k_w=1, stride=(1, 1), dil=(1, 1), padding=VALID, act=3),  # str_ww
     dict(in_h=17, in_w=1, in_c=12, mult=1, k_h=15, k_w=1, stride=(1, 1), dil=(1, 1), padding=VALID),  # tall
     dict(in_h=11, in_w=3, in_c=9, mult=1, k_h=5, k_w=1, stride=(2, 1), dil=(1, 1), padding=SAME),
     dict(in_h=8, in_w=7, in_c=4, mult=1, k_h=3, k_w=3, stride=(1, 1), dil=(2, 2), padding=SAME),  # dilation
@@ -78,7 +78,7 @@ FIXED = [
     dict(in_h=5, in_w=6, in_c=3, mult=2, k_h=2, k_w=3, stride=(1, 1), dil=(1, 1), padding=SAME),  # multiplier 2
     dict(in_h=6, in_w=5, in_c=2, mult=3, k_h=3, k_w=3, stride=(2, 1), dil=(1, 1), padding=VALID),  # multiplier 3
     dict(in_h=4, in_w=5, in_c=16, mult=1, k_h=1, k_w=1, stride=(1, 1), dil=(1, 1), padding=SAME),  # 1x1
-    dict(in_h=6, in_w=8, in_c=6, mult=1, k_h=3, k_w=3, stride=(1, 1), dil=(1, 1), padding=VALID),  # pairs + tail
+    dict(in_h=6, in_w=8, in_c=6, mult=1, k_h=3, k_w=3, stride=(1, 1), dil=(1, 1), padding=VALID, act=3),  # pairs, tail
     dict(in_h=9, in_w=9, in_c=5, mult=1, k_h=3, k_w=3, stride=(2, 2), dil=(2, 2), padding=SAME),  # pairs, dilated
 ]
 
