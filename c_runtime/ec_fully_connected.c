@@ -14,6 +14,10 @@
  *   pairs (x0, x2) and (x1, x3), SMLAD adds two products per instruction. int8 weights are
  *   extended the same way (two SXTB16 per four weights and row, each weight being used once
  *   per batch); int16 weights are stored already extended in the (w0, w2), (w1, w3) order.
+ *   Weight words come two at a time (LDRD, the arrays being aligned). Per group of four
+ *   inputs, a block of four rows costs 23 instructions with int8 weights and 17 with int16
+ *   on a Cortex-M4 (1.44 and 1.06 per MAC). The outputs of a block take a shorter sequence
+ *   when the layer has one multiplier, a right shift and no activation (the usual case).
  * Both paths read the same params and data and form the same int32 sums (the same products,
  * added in another order; the zero padding adds 0 * 0).
  *
@@ -22,7 +26,8 @@
  * bias plus a subset of the products x * w, whatever the order or pairing SMLAD adds them in,
  * so it is bounded by |bias'| + 128 * sum|w| (check_accumulator); ec_requantize's left shift
  * and the addition of the output zero point: check_requantize; offsets are below the tensors'
- * element counts (< 2^28, the reader's limit); the clamp bounds lie in [-128, 127], so the
+ * element counts (< 2^28, the reader's limit; the lowering refuses padded weight arrays of
+ * 2^31 elements or more); the clamp bounds lie in [-128, 127], so the
  * narrowing to int8_t is exact.
  */
 #include <string.h>
