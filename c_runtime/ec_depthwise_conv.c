@@ -598,16 +598,47 @@ static void dw_row(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, in
     dw_row_portable(p, win0, rs, cs, step, n, out);
 }
 
+/* One output row whose windows reach outside the input, without the scratch block (a layer
+ * whose block would be too big, e.g. a huge dilation): every tap checked, one channel at a
+ * time. Slow, but only such layers take it. */
+static void dw_row_checked(const ec_depthwise_conv2d_params_t *p, const int8_t *in_b, int32_t iy0, int8_t *out) {
+    const int32_t pcm = p->per_channel ? -1 : 0;
+    int32_t ox, oc, ky, kx;
+    for (ox = 0; ox < p->out_w; ++ox) {
+        const int32_t ix0 = ox * p->stride_w - p->pad_w;
+        for (oc = 0; oc < p->out_c; ++oc) {
+            const int32_t ic = oc / p->depth_multiplier;
+            int32_t acc = p->bias[oc];
+            int32_t t = 0;
+            for (ky = 0; ky < p->k_h; ++ky) {
+                const int32_t iy = iy0 + ky * p->dil_h;
+                for (kx = 0; kx < p->k_w; ++kx) {
+                    const int32_t ix = ix0 + kx * p->dil_w;
+                    const int32_t x = (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w)
+                                          ? (int32_t)in_b[(iy * p->in_w + ix) * p->in_c + ic]
+                                          : p->input_zp;
+                    acc += x * dw_weight(p, oc, t);
+                    ++t;
+                }
+            }
+            out[oc] = dw_requantize(acc, p->requant[2 * (oc & pcm)], p->requant[2 * (oc & pcm) + 1], p->output_zp,
+                                    p->act_min, p->act_max);
+        }
+        out += p->out_c;
+    }
+}
+
 void ec_depthwise_conv2d_s8(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output,
                             void *scratch) {
     const int32_t in_c = p->in_c;
     const int32_t span_w = (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1;
     const int32_t span_h = (p->k_h - 1) * p->dil_h + 1;
     const int pads_w = p->pad_w > 0 || span_w - p->pad_w > p->in_w;
-    /* Columns of a widened row: pad_w zero points, then the input's, then zero points. */
+    /* Columns of a widened row: pad_w zero points, then the input's, then zero points. The block
+     * is k_h * span_w * in_c bytes, which the compiler checked fits the scratch (pad_block). */
     const int32_t left = p->pad_w;
     const int32_t inside = ec_min_i32(p->in_w, span_w - left);
-    const int32_t block_rs = span_w * in_c;
+    const int32_t block_rs = p->pad_block ? span_w * in_c : 0;
     const int32_t cs = p->dil_w * in_c;
     const int32_t step = p->stride_w * in_c;
     int8_t *block = (int8_t *)scratch;
@@ -617,7 +648,9 @@ void ec_depthwise_conv2d_s8(const ec_depthwise_conv2d_params_t *p, const int8_t 
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_h;
             int8_t *out = output + (b * p->out_h + oy) * p->out_w * p->out_c;
-            if (pads_w || iy0 < 0 || iy0 + span_h > p->in_h) {
+            if ((pads_w || iy0 < 0 || iy0 + span_h > p->in_h) && !p->pad_block) {
+                dw_row_checked(p, in_b, iy0, out);
+            } else if (pads_w || iy0 < 0 || iy0 + span_h > p->in_h) {
                 for (ky = 0; ky < p->k_h; ++ky) {
                     const int32_t iy = iy0 + ky * p->dil_h;
                     int8_t *dst = block + ky * block_rs;

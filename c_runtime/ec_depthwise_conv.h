@@ -25,6 +25,7 @@ typedef struct {
     int32_t output_zp;
     int32_t act_min, act_max;
     int32_t per_channel;
+    int32_t pad_block; /* 1: rows that pad are computed from a padded copy in scratch */
     const int8_t *weights;
     const int16_t *weights16;
     const int32_t *bias;       /* folded like ec_conv2d's */
@@ -33,7 +34,7 @@ typedef struct {
     const int32_t *requant;
 } ec_depthwise_conv2d_params_t;
 
-/* scratch: k_h * span_w * in_c bytes when the layer pads (span_w = (out_w - 1) * stride_w +
+/* scratch: with pad_block, k_h * span_w * in_c bytes (span_w = (out_w - 1) * stride_w +
  * (k_w - 1) * dil_w + 1, the columns the windows of one output row cover), else unused. */
 void ec_depthwise_conv2d_s8(const ec_depthwise_conv2d_params_t *p, const int8_t *input,
                             int8_t *output, void *scratch);

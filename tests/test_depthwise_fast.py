@@ -80,6 +80,8 @@ FIXED = [
     dict(in_h=4, in_w=5, in_c=16, mult=1, k_h=1, k_w=1, stride=(1, 1), dil=(1, 1), padding=SAME),  # 1x1
     dict(in_h=6, in_w=8, in_c=6, mult=1, k_h=3, k_w=3, stride=(1, 1), dil=(1, 1), padding=VALID, act=3),  # pairs, tail
     dict(in_h=9, in_w=9, in_c=5, mult=1, k_h=3, k_w=3, stride=(2, 2), dil=(2, 2), padding=SAME),  # pairs, dilated
+    # padded rows (5 x 7 x 401 B) bigger than the input and 4 KB: the checked path
+    dict(in_h=2, in_w=3, in_c=401, mult=1, k_h=5, k_w=5, stride=(1, 1), dil=(1, 1), padding=SAME),
 ]
 
 
@@ -167,5 +169,7 @@ def test_weight_layout_and_scratch():
             assert not k.weight_forms
         assert k.params["per_channel"] == 1 and k.params["requant"].values.size == 2 * c
         pads = spec["padding"] == SAME and (spec["k_h"] > 1 or spec["k_w"] > 1)
-        assert (k.scratch_bytes > 4) == pads, (i, k.scratch_bytes)
+        big = spec["in_c"] == 401
+        assert k.params["pad_block"] == int(pads and not big), i
+        assert (k.scratch_bytes > 4) == (pads and not big), (i, k.scratch_bytes)
     assert by_out

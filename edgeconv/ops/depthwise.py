@@ -63,8 +63,12 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
     pads = (geometry["pad_w"] > 0 or span_w - geometry["pad_w"] > in_w
             or geometry["pad_h"] > 0 or (out_h - 1) * sh + span_h - geometry["pad_h"] > in_h)
     # Padded output rows are computed from a zero-point-widened copy of their k_h input rows
-    # (ec_depthwise_conv.c); a layer that never pads leaves its (minimal) scratch unused.
-    scratch = k_h * span_w * in_c if pads else 4
+    # (ec_depthwise_conv.c), unless that block would outgrow the layer's input (and 4 KB): then
+    # (a huge dilation, say) they take a slow checked path and the arena stays small. A layer
+    # that never pads leaves its (minimal) scratch unused.
+    block = k_h * span_w * in_c
+    pad_block = pads and block <= max(in_h * in_w * in_c, PAD_BLOCK_MIN_LIMIT)
+    scratch = block if pad_block else 4
     weights8, weights16 = arrange_weights(w.data.reshape(taps, out_c), multiplier)
     forms = []
     if weights16 is not None:
@@ -82,7 +86,7 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
         params=dict(
             batches=b, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
             depth_multiplier=multiplier, k_h=k_h, k_w=k_w, **geometry,
-            input_zp=x.quant.zp, output_zp=y.quant.zp, act_min=act_min, act_max=act_max,
+            input_zp=x.quant.zp, output_zp=y.quant.zp, act_min=act_min, act_max=act_max, pad_block=int(pad_block),
             weights=CArray("int8_t", weights8, "weights"),
             bias=CArray("int32_t", folded, "bias"),
             **requant,
@@ -96,6 +100,8 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
         f"{'SAME' if op.options.get('padding', 0) == 0 else 'VALID'} x{multiplier} {in_c}->{out_c}",
     )
 
+
+PAD_BLOCK_MIN_LIMIT = 4096  # bytes of padded rows a layer may always use, whatever its input's size
 
 # Instructions the int16 form saves per MAC of the channel blocks (it skips unpacking the
 # weights), measured on cortex-m4, int8 vs int16 on the same layers: 3x3 KWS 0.26, VWW stride 1
