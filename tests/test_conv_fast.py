@@ -1,7 +1,8 @@
 """CONV_2D's register-blocked DSP path (c_runtime/ec_conv.c) against its portable path and
 TFLite Micro, on seeded random shapes: channels not a multiple of 4, odd widths (a lone last
 pixel), strides 1-3, SAME and VALID, dilation, groups, 1x1, 1-4 input channels, and a
-one-input-channel DEPTHWISE_CONV_2D lowered as a convolution; both weight forms.
+one-input-channel DEPTHWISE_CONV_2D lowered as a convolution, batches of 2 and 3; both weight
+forms.
 
 Several convolutions are independent branches of ONE model (one input and one output each),
 so that each check costs one firmware build."""
@@ -24,7 +25,7 @@ pytest.importorskip("flatbuffers")
 
 def _branch(n: Net, rng: np.random.Generator, name: str, in_h: int, in_w: int, in_c: int, out_c: int, k_h: int,
             k_w: int, stride: tuple[int, int], dil: tuple[int, int], padding: int, groups: int = 1,
-            depthwise: bool = False, act: int = 0) -> tuple[int, int]:
+            depthwise: bool = False, act: int = 0, batch: int = 1) -> tuple[int, int]:
     f_in_c = in_c // groups
     in_s, in_zp = float(rng.uniform(0.01, 0.1)), int(rng.integers(-128, 128))
     ws = rng.uniform(0.002, 0.02, out_c).astype(np.float32)
@@ -32,13 +33,13 @@ def _branch(n: Net, rng: np.random.Generator, name: str, in_h: int, in_w: int, i
     out_s = float(in_s * float(ws.mean()) * 135 * math.sqrt(taps))
     out_h = conv_output_size(padding, in_h, k_h, stride[0], dil[0])
     out_w = conv_output_size(padding, in_w, k_w, stride[1], dil[1])
-    x = n.tensor(f"{name}_in", [1, in_h, in_w, in_c], scale=in_s, zp=in_zp)
+    x = n.tensor(f"{name}_in", [batch, in_h, in_w, in_c], scale=in_s, zp=in_zp)
     w_shape = [1, k_h, k_w, out_c] if depthwise else [out_c, k_h, k_w, f_in_c]
     w = n.tensor(f"{name}_w", w_shape, scale=ws, zp=[0] * out_c, data=rng.integers(-127, 128, w_shape),
                  axis=3 if depthwise else 0)
     b = n.tensor(f"{name}_b", [out_c], "int32", scale=np.float32(in_s) * ws, zp=[0] * out_c,
                  data=rng.integers(-3000, 3000, out_c))
-    y = n.tensor(f"{name}_out", [1, out_h, out_w, out_c], scale=out_s, zp=int(rng.integers(-20, 20)))
+    y = n.tensor(f"{name}_out", [batch, out_h, out_w, out_c], scale=out_s, zp=int(rng.integers(-20, 20)))
     common = dict(padding=padding, strideH=stride[0], strideW=stride[1], dilationHFactor=dil[0],
                   dilationWFactor=dil[1], fusedActivationFunction=act)
     if depthwise:
@@ -72,6 +73,8 @@ FIXED = [
     dict(in_h=5, in_w=5, in_c=2, out_c=3, k_h=3, k_w=2, stride=(1, 2), dil=(2, 1), padding=VALID),  # dilation, VALID
     dict(in_h=6, in_w=7, in_c=8, out_c=6, k_h=3, k_w=3, stride=(1, 1), dil=(1, 1), padding=SAME, groups=2),
     dict(in_h=5, in_w=5, in_c=12, out_c=6, k_h=1, k_w=1, stride=(1, 1), dil=(1, 1), padding=SAME, groups=3),
+    dict(in_h=3, in_w=3, in_c=8, out_c=5, k_h=1, k_w=1, stride=(1, 1), dil=(1, 1), padding=VALID, batch=3),
+    dict(in_h=4, in_w=3, in_c=2, out_c=4, k_h=3, k_w=3, stride=(1, 1), dil=(1, 1), padding=SAME, batch=2),
     dict(in_h=9, in_w=7, in_c=1, out_c=8, k_h=4, k_w=3, stride=(2, 2), dil=(1, 1), padding=SAME, depthwise=True),
     dict(in_h=6, in_w=5, in_c=1, out_c=3, k_h=3, k_w=3, stride=(1, 1), dil=(1, 1), padding=VALID, depthwise=True),
 ]
