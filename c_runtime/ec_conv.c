@@ -428,8 +428,18 @@ static inline int32_t block_output_full(int32_t acc, int32_t multiplier, int32_t
     do {                                                                                           \
         const int32_t zp_ = (r)->output_zp, lo_ = (r)->act_min, hi_ = (r)->act_max;                \
         int8_t *const o0_ = (r)->out0 + (oc), *const o1_ = (r)->out1 + (oc);                       \
-        if (lo_ == -128 && hi_ == 127) {                                                           \
+        if (lo_ == -128 && hi_ == 127 && (n_ch) >= 4) {                                            \
+            EC_CONV_STORE_CHANNEL(block_output_full, 0, a0, a1);                                   \
+            EC_CONV_STORE_CHANNEL(block_output_full, 1, a2, a3);                                   \
+            EC_CONV_STORE_CHANNEL(block_output_full, 2, a4, a5);                                   \
+            EC_CONV_STORE_CHANNEL(block_output_full, 3, a6, a7);                                   \
+        } else if (lo_ == -128 && hi_ == 127) {                                                    \
             EC_CONV_STORE_CHANNELS(block_output_full);                                             \
+        } else if ((n_ch) >= 4) {                                                                  \
+            EC_CONV_STORE_CHANNEL(block_output, 0, a0, a1);                                        \
+            EC_CONV_STORE_CHANNEL(block_output, 1, a2, a3);                                        \
+            EC_CONV_STORE_CHANNEL(block_output, 2, a4, a5);                                        \
+            EC_CONV_STORE_CHANNEL(block_output, 3, a6, a7);                                        \
         } else {                                                                                   \
             EC_CONV_STORE_CHANNELS(block_output);                                                  \
         }                                                                                          \
