@@ -283,3 +283,49 @@ def test_emulated_cortex_m4_bit_exact_and_short(tmp_path, rows_and_expected, arm
     print(f"ec_requantize on cortex-m4: {per_right:.2f} instructions per call (right shift), "
           f"{per_left:.2f} (left shift), including the call's return")
     assert per_right <= 13 and per_left <= 9
+
+
+HEADROOM_PROGRAM = r"""
+/* Reads (x, exponent) int32 pairs, writes ec_rounding_divide_by_pot_headroom and
+ * ec_rounding_divide_by_pot_pos of each. */
+#include <stdio.h>
+#include "ec_fixedpoint.h"
+
+int main(int argc, char **argv) {
+    FILE *fi, *fo;
+    int32_t in[2], out[2];
+    if (argc != 3 || !(fi = fopen(argv[1], "rb")) || !(fo = fopen(argv[2], "wb"))) {
+        return 2;
+    }
+    while (fread(in, 4, 2, fi) == 2) {
+        out[0] = ec_rounding_divide_by_pot_headroom(in[0], (int)in[1], (int32_t)1 << (in[1] - 1));
+        out[1] = ec_rounding_divide_by_pot_pos(in[0], (int)in[1]);
+        fwrite(out, 4, 2, fo);
+    }
+    fclose(fi);
+    return fclose(fo) == 0 ? 0 : 1;
+}
+"""
+
+
+def test_rounding_shifts_host(tmp_path):
+    """The two short RoundingDivideByPOT forms against gemmlowp's, on their contracts:
+    exponent in [1, 31]; x > INT32_MIN (pos) and |x| + 2^(exponent-1) <= INT32_MAX (headroom)."""
+    rng = np.random.default_rng(17)
+    rows = []
+    for e in range(1, 32):
+        half = 1 << (e - 1)
+        limit = INT32_MAX - half
+        ties = [k * (1 << e) + half * s for k in (-3, -1, 0, 1, 2) for s in (-1, 1)]
+        edges = [-limit, -limit + 1, -1, 0, 1, limit - 1, limit] + [t for t in ties if abs(t) <= limit]
+        rows += [(x, e) for x in edges + rng.integers(-limit, limit, 600, endpoint=True).tolist()]
+    rows_arr = np.array(rows, dtype=np.int64)
+    (tmp_path / "hr.c").write_text(HEADROOM_PROGRAM)
+    subprocess.run(["cc", *host_flags(), "-I", str(runtime_dir()), str(tmp_path / "hr.c"), "-o", str(tmp_path / "hr")],
+                   check=True, capture_output=True, text=True)
+    (tmp_path / "in.bin").write_bytes(rows_arr.astype("<i4").tobytes())
+    subprocess.run([str(tmp_path / "hr"), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True)
+    got = np.frombuffer((tmp_path / "out.bin").read_bytes(), dtype="<i4").reshape(-1, 2)
+    for (x, e), (a, b) in zip(rows, got.tolist()):
+        want = rounding_divide_by_pot(x, e)
+        assert a == want and b == want, (x, e, a, b, want)
