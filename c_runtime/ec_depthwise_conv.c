@@ -74,6 +74,74 @@ static int32_t dw_weight(const ec_depthwise_conv2d_params_t *p, int32_t oc, int3
     return p->weights16 != 0 ? (int32_t)p->weights16[idx] : (int32_t)p->weights[idx];
 }
 
+/* The last channels % 4 channels of one pixel, weights laid out [T][rem] from wi (out of line:
+ * most layers have none, and one copy serves every variant). */
+DW_NOINLINE void dw_tail(const ec_depthwise_conv2d_params_t *p, const int8_t *win, int32_t rs, int32_t cs, int32_t c,
+                       int32_t wi, int32_t k_h, int32_t k_w, int wide, int8_t *out) {
+    const int32_t rem = p->out_c - c;
+    int32_t k, ky, kx;
+    for (k = 0; k < rem; ++k) {
+        int32_t acc = p->bias[c + k];
+        int32_t t = 0;
+        for (ky = 0; ky < k_h; ++ky) {
+            for (kx = 0; kx < k_w; ++kx) {
+                const int32_t w = wide ? (int32_t)p->weights16[wi + t * rem + k] : (int32_t)p->weights[wi + t * rem + k];
+                acc += (int32_t)win[ky * rs + kx * cs + c + k] * w;
+                ++t;
+            }
+        }
+        out[c + k] = dw_requantize(acc, p->requant[2 * (c + k)], p->requant[2 * (c + k) + 1], p->output_zp, p->act_min,
+                                   p->act_max);
+    }
+}
+
+/* Depth multiplier 1 on the portable path: the blocked weight layout read in order, four
+ * channels' scalar accumulators per block (wide is a constant where this is inlined). */
+DW_INLINE void dw_row_portable_dm1(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                                   int32_t step, int32_t n, int8_t *out, int wide) {
+    const int32_t channels = p->out_c;
+    const int32_t blocked = channels - channels % 4;
+    const int8_t *w8 = p->weights;
+    const int16_t *w16 = p->weights16;
+    const int32_t *rq = p->requant;
+    int32_t ox;
+    for (ox = 0; ox < n; ++ox) {
+        const int8_t *win = win0 + ox * step;
+        int32_t wi = 0, c, ky, kx, k;
+        for (c = 0; c < blocked; c += 4) {
+            int32_t acc[4];
+            for (k = 0; k < 4; ++k) {
+                acc[k] = p->bias[c + k];
+            }
+            for (ky = 0; ky < p->k_h; ++ky) {
+                for (kx = 0; kx < p->k_w; ++kx) {
+                    const int8_t *x = win + ky * rs + kx * cs + c;
+                    if (wide) { /* c0, c2, c1, c3 */
+                        acc[0] += (int32_t)x[0] * (int32_t)w16[wi];
+                        acc[2] += (int32_t)x[2] * (int32_t)w16[wi + 1];
+                        acc[1] += (int32_t)x[1] * (int32_t)w16[wi + 2];
+                        acc[3] += (int32_t)x[3] * (int32_t)w16[wi + 3];
+                    } else { /* c1, c0, c3, c2 */
+                        acc[1] += (int32_t)x[1] * (int32_t)w8[wi];
+                        acc[0] += (int32_t)x[0] * (int32_t)w8[wi + 1];
+                        acc[3] += (int32_t)x[3] * (int32_t)w8[wi + 2];
+                        acc[2] += (int32_t)x[2] * (int32_t)w8[wi + 3];
+                    }
+                    wi += 4;
+                }
+            }
+            for (k = 0; k < 4; ++k) {
+                out[c + k] = dw_requantize(acc[k], rq[2 * (c + k)], rq[2 * (c + k) + 1], p->output_zp, p->act_min,
+                                           p->act_max);
+            }
+        }
+        if (c < channels) {
+            dw_tail(p, win, rs, cs, c, wi, p->k_h, p->k_w, wide, out);
+        }
+        out += channels;
+    }
+}
+
 /* One output row, any depth multiplier, one channel at a time (the portable path).
  * win0: the first window's top-left pixel; a window is k_h rows rs bytes apart, k_w columns
  * cs bytes apart; consecutive windows are step bytes apart. */
@@ -81,6 +149,14 @@ static void dw_row_portable(const ec_depthwise_conv2d_params_t *p, const int8_t 
                             int32_t step, int32_t n, int8_t *out) {
     const int32_t pcm = p->per_channel ? -1 : 0;
     int32_t ox, oc, ky, kx;
+    if (p->depth_multiplier == 1 && p->per_channel) {
+        if (p->weights16 != 0) {
+            dw_row_portable_dm1(p, win0, rs, cs, step, n, out, 1);
+        } else {
+            dw_row_portable_dm1(p, win0, rs, cs, step, n, out, 0);
+        }
+        return;
+    }
     for (ox = 0; ox < n; ++ox) {
         const int8_t *win = win0 + ox * step;
         for (oc = 0; oc < p->out_c; ++oc) {
@@ -93,8 +169,8 @@ static void dw_row_portable(const ec_depthwise_conv2d_params_t *p, const int8_t 
                     ++t;
                 }
             }
-            out[oc] = dw_requantize(acc, p->requant[2 * (oc & pcm)], p->requant[2 * (oc & pcm) + 1], p->output_zp, p->act_min,
-                                    p->act_max);
+            out[oc] = dw_requantize(acc, p->requant[2 * (oc & pcm)], p->requant[2 * (oc & pcm) + 1], p->output_zp,
+                                    p->act_min, p->act_max);
         }
         out += p->out_c;
     }
@@ -216,26 +292,6 @@ DW_INLINE void dw_finish4(int32_t acc[4], const int32_t *bias, const int32_t *rq
     }
 }
 
-/* The last channels % 4 channels of one pixel, weights laid out [T][rem] from wi (out of line:
- * most layers have none, and one copy serves every variant). */
-DW_NOINLINE void dw_tail(const ec_depthwise_conv2d_params_t *p, const int8_t *win, int32_t rs, int32_t cs, int32_t c,
-                       int32_t wi, int32_t k_h, int32_t k_w, int wide, int8_t *out) {
-    const int32_t rem = p->out_c - c;
-    int32_t k, ky, kx;
-    for (k = 0; k < rem; ++k) {
-        int32_t acc = p->bias[c + k];
-        int32_t t = 0;
-        for (ky = 0; ky < k_h; ++ky) {
-            for (kx = 0; kx < k_w; ++kx) {
-                const int32_t w = wide ? (int32_t)p->weights16[wi + t * rem + k] : (int32_t)p->weights[wi + t * rem + k];
-                acc += (int32_t)win[ky * rs + kx * cs + c + k] * w;
-                ++t;
-            }
-        }
-        out[c + k] = dw_requantize(acc, p->requant[2 * (c + k)], p->requant[2 * (c + k) + 1], p->output_zp, p->act_min,
-                                   p->act_max);
-    }
-}
 
 /* One output row, depth multiplier 1, four channels per SIMD step: one 32-bit load brings
  * four int8 inputs and SMLABB/SMLATT add each channel's product to its own accumulator. The
