@@ -100,6 +100,14 @@ static inline void fc_store4(const fc_ctx_t *c, int32_t a0, int32_t a1, int32_t 
 #define EC_FC_ALIGNED4(ptr) (ptr)
 #endif
 
+/* Each block and row loop is its own function: inlined together into one, their live values
+ * spill into a 256-byte frame; apart, the deepest call chain uses about half of that. */
+#if defined(__GNUC__)
+#define EC_FC_LOOP static __attribute__((noinline))
+#else
+#define EC_FC_LOOP static
+#endif
+
 /* acc += the four products of one weight word (int8, natural order) with the extended
  * inputs xe = (x0, x2), xo = (x1, x3). */
 static inline int32_t mac4_s8(uint32_t xe, uint32_t xo, uint32_t w, int32_t acc) {
@@ -130,7 +138,7 @@ static inline void load2_step(const void **w, uint32_t *first, uint32_t *second)
     } while (0)
 
 /* Four rows u..u+3: w points at the block's interleaved weights. */
-static void block_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *weights, int32_t u, int8_t *out) {
+EC_FC_LOOP void block_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *weights, int32_t u, int8_t *out) {
     int32_t a0 = fc_bias(c, u), a1 = fc_bias(c, u + 1), a2 = fc_bias(c, u + 2), a3 = fc_bias(c, u + 3);
     const int8_t *const x_end = x + 4 * c->full;
     const void *w = weights;
@@ -160,7 +168,7 @@ static void block_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *weights, 
         (acc) = ec_smlad((xo), w13_, (acc));                        \
     } while (0)
 
-static void block_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *weights, int32_t u, int8_t *out) {
+EC_FC_LOOP void block_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *weights, int32_t u, int8_t *out) {
     int32_t a0 = fc_bias(c, u), a1 = fc_bias(c, u + 1), a2 = fc_bias(c, u + 2), a3 = fc_bias(c, u + 3);
     const int8_t *const x_end = x + 4 * c->full;
     const void *w = weights;
@@ -188,7 +196,7 @@ static void block_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *weights
 }
 
 /* One row u, its weights contiguous (word aligned: a multiple of 4 weights into the array). */
-static void row_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *w, int32_t u, int8_t *out) {
+EC_FC_LOOP void row_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *w, int32_t u, int8_t *out) {
     int32_t acc = fc_bias(c, u);
     const int8_t *const x_end = x + 4 * c->full;
     uint32_t xv, wv;
@@ -207,7 +215,7 @@ static void row_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *w, int32_t 
     out[u] = fc_output(c, acc, u);
 }
 
-static void row_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *weights, int32_t u, int8_t *out) {
+EC_FC_LOOP void row_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *weights, int32_t u, int8_t *out) {
     int32_t acc = fc_bias(c, u);
     const int8_t *const x_end = x + 4 * c->full;
     const void *w = weights;
