@@ -6,6 +6,10 @@ The multipliers are formed exactly as TFLite Micro's Prepare forms them: ADD and
 Broadcasting is resolved at compile time into a loop nest of at most EC_MAX_DIMS loops with
 per-input element strides (0 along a broadcast dimension); adjacent dimensions that walk both
 inputs contiguously (or both not at all) are merged, so a same-shape op is one flat loop.
+
+ADD and SUB with enough output elements also get, per input, the table of its rescaled term for
+each of the 256 int8 values (TFLite's arithmetic, computed here), so the kernel requantizes
+once per element instead of three times (ADD_TABLE_MIN_ELEMENTS, c_runtime/ec_add.c).
 """
 
 from __future__ import annotations
