@@ -79,7 +79,7 @@ def anchor_count(elf: Path, board: str, expected: int | None, cycles: CycleModel
 
 def measure(path: Path, board: str, anchors: Path, results: dict, per_layer: bool, reference: bool,
             cycles: CycleModel | None) -> Row:
-    model = compile_file(path, flash_bytes=load_board(board).flash_bytes or None)
+    model = compile_file(path, board=load_board(board))
     name = path.stem
     inp = anchors / "inputs" / f"{name}.npy"
     if inp.exists():

@@ -31,6 +31,17 @@ class Board:
     qemu_machine: str | None = None
     extra: dict = field(default_factory=dict)
 
+    @property
+    def has_dsp(self) -> bool:
+        """Whether the compiler targets the Arm DSP extension (SMLAD, SXTB16: Armv7E-M and
+        Armv8-M Mainline cores), read from -mcpu as gcc reads it: the kernels' fast paths,
+        and int16 weights, only pay there."""
+        cpus = [f.split("=", 1)[1] for f in self.cflags if f.startswith("-mcpu=")]
+        if not cpus:
+            return False
+        base, *features = cpus[-1].split("+")
+        return base in DSP_CPUS and "nodsp" not in features
+
 
 def boards_dir() -> Path:
     here = Path(__file__).resolve().parent.parent / "boards"
@@ -83,6 +94,7 @@ def load_board(name_or_path: str) -> Board:
 
 
 FAMILIES = ("host", "cortex-m", "riscv")
+DSP_CPUS = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m35p", "cortex-m55", "cortex-m85")
 
 # Scalar fields of a board file: the TOML type each must have, and how to say it.
 _FIELDS: dict[str, tuple[type, str]] = {

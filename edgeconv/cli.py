@@ -164,8 +164,7 @@ def inspect_cmd(model: Path, board: str | None, weights: str, as_json: bool) -> 
 
     from .boards import load_board
 
-    flash = load_board(board).flash_bytes if board is not None else None
-    compiled = compile_file(model, weights=weights, flash_bytes=flash or None)
+    compiled = compile_file(model, weights=weights, board=load_board(board) if board is not None else None)
     emitted = emit(compiled)
     rows = layer_rows(compiled)
     if board is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import ops as _ops  # noqa: F401  (registers every lowering)
+from .boards import Board
 from .ir import Graph, ModelError, Op
 from .names import check_name, name_from_stem
 from .opchecks import check_ops
@@ -47,10 +48,10 @@ class CompiledModel:
 
 
 def compile_file(path: str | Path, name: str | None = None, reuse: bool = True, weights: str = "auto",
-                 flash_bytes: int | None = None) -> CompiledModel:
+                 board: Board | None = None) -> CompiledModel:
     """Compile a .tflite file. `name` (an explicit --name) is used as given if it is a valid,
     unreserved C identifier and refused otherwise; without it the file's stem is made one.
-    `weights` and `flash_bytes` (the target's flash, when known): see choose_weight_forms."""
+    `weights` and `board` (the target, when known): see choose_weight_forms."""
     path = Path(path)
     if not path.exists():
         raise ModelError(f"{path}: no such file")
@@ -61,20 +62,19 @@ def compile_file(path: str | Path, name: str | None = None, reuse: bool = True, 
         data = path.read_bytes()
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the model ({(exc.strerror or 'unreadable').lower()})") from None
-    return compile_bytes(data, name, reuse=reuse, weights=weights, flash_bytes=flash_bytes)
+    return compile_bytes(data, name, reuse=reuse, weights=weights, board=board)
 
 
 def compile_bytes(data: bytes, name: str, reuse: bool = True, weights: str = "auto",
-                  flash_bytes: int | None = None) -> CompiledModel:
+                  board: Board | None = None) -> CompiledModel:
     """`name` is a label (say a file stem): it is made a C identifier, and refused if reserved."""
     name = name_from_stem(name)
     graph = read_tflite_bytes(data, name=name)
-    return compile_graph(graph, name, hashlib.sha256(data).hexdigest(), reuse=reuse, weights=weights,
-                         flash_bytes=flash_bytes)
+    return compile_graph(graph, name, hashlib.sha256(data).hexdigest(), reuse=reuse, weights=weights, board=board)
 
 
 def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool = True, weights: str = "auto",
-                  flash_bytes: int | None = None) -> CompiledModel:
+                  board: Board | None = None) -> CompiledModel:
     graph = run_passes(check_ops(graph))
     _check_io(graph)
     steps: list[Step] = []
@@ -95,7 +95,9 @@ def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool =
     for t in graph.outputs:
         if graph.tensors[t].data is not None:
             raise ModelError(f"model output {graph.tensors[t].describe()} is a constant; nothing to compute")
-    choice = choose_weight_forms(steps, weights, flash_bytes, _constant_bytes(graph, steps, aliases))
+    flash = board.flash_bytes or None if board is not None else None
+    choice = choose_weight_forms(steps, weights, flash, _constant_bytes(graph, steps, aliases),
+                                 dsp=board.has_dsp if board is not None else True)
     steps = [Step(s.op, k) for s, k in zip(steps, choice.kernels)]
     plan = plan_arena(_blocks(graph, steps, aliases), ARENA_ALIGNMENT, reuse=reuse)
     return CompiledModel(name_from_stem(name), graph, steps, aliases, plan, model_sha256, choice)
@@ -124,6 +126,7 @@ class WeightChoice:
     extra_flash_bytes: int  # over keeping every layer int8
     instructions_saved: int  # estimated, per inference
     budget_bytes: int | None  # the extra flash `auto` was allowed (None: no target given)
+    dsp: bool = True  # False: the target has no DSP extension, where int16 weights save nothing
 
     def to_dict(self, steps: list[Step]) -> dict:
         """For --json: the mode, totals, and each MAC layer's form."""
@@ -140,36 +143,43 @@ class WeightChoice:
         if not self.chosen:
             return "weights int8 (no layer offers another form)"
         if not wide:
-            return f"weights int8 on all {len(self.chosen)} MAC layers ({self.mode})"
+            why = "; the core has no DSP extension, where int16 weights save nothing" if not self.dsp else ""
+            return f"weights int8 on all {len(self.chosen)} MAC layers ({self.mode}{why})"
         return (f"weights int16 on {len(wide)} of {len(self.chosen)} MAC layers ({self.mode}): "
                 f"+{self.extra_flash_bytes:,} B flash, ~{self.instructions_saved:,} instructions saved per inference")
 
 
 def apply_weight_form(kernel: Kernel, form: WeightForm) -> Kernel:
-    """The kernel with `form`'s params in place of the default's (None removes a field)."""
-    params = dict(kernel.params)
-    for key, value in form.params.items():
-        if value is None:
-            params.pop(key, None)
-        else:
-            params[key] = value
-    return replace(kernel, params=params, weight_form=form.name)
+    """The kernel with `form`'s params in place of the default's (None: a NULL pointer)."""
+    return replace(kernel, params={**kernel.params, **form.params}, weight_form=form.name)
 
 
-def choose_weight_forms(steps: list[Step], mode: str, flash_bytes: int | None, base_flash_bytes: int) -> WeightChoice:
+def _with_every_form_field(kernel: Kernel) -> Kernel:
+    """The default form with a NULL for each field only another form sets (weights16), so
+    that every form spells out the same struct fields."""
+    missing = {k: None for f in kernel.weight_forms for k in f.params if k not in kernel.params}
+    return replace(kernel, params={**kernel.params, **missing}) if missing else kernel
+
+
+def choose_weight_forms(steps: list[Step], mode: str, flash_bytes: int | None, base_flash_bytes: int,
+                        dsp: bool = True) -> WeightChoice:
     """Choose per layer between int8 weights (sign-extended at run time) and the int16 form
     (pre-widened, faster, twice the flash). `int8`/`int16` force one form wherever a kernel
     offers it. `auto` ranks the layers by instructions saved per extra flash byte and takes
     them in that order while the model still fits `flash_bytes` less a reserve; without
-    `flash_bytes` it takes those saving at least AUTO_MIN_SAVED_PER_BYTE."""
+    `flash_bytes` it takes those saving at least AUTO_MIN_SAVED_PER_BYTE; for a core without
+    the DSP extension (`dsp` False), whose portable kernels read an int16 weight no faster
+    than an int8 one, it keeps int8."""
     if mode not in WEIGHT_MODES:
         raise ModelError(f"weights {mode!r}: choose one of {', '.join(WEIGHT_MODES)}")
-    kernels = [s.kernel for s in steps]
+    kernels = [_with_every_form_field(s.kernel) for s in steps]
     offers = {i: {f.name: f for f in k.weight_forms} for i, k in enumerate(kernels) if k.weight_forms}
     chosen = {i: "int8" for i in offers}
     budget: int | None = None
     if mode == "int16":
         picked = [i for i, forms in offers.items() if "int16" in forms]
+    elif mode == "auto" and not dsp:
+        picked = []
     elif mode == "auto":
         ranked = sorted((i for i, forms in offers.items() if "int16" in forms),
                         key=lambda i: (-_saved_per_byte(offers[i]["int16"]), i))
@@ -193,7 +203,7 @@ def choose_weight_forms(steps: list[Step], mode: str, flash_bytes: int | None, b
         chosen[i] = form.name
         extra += form.extra_flash_bytes
         saved += form.instructions_saved
-    return WeightChoice(mode, kernels, chosen, extra, saved, budget)
+    return WeightChoice(mode, kernels, chosen, extra, saved, budget, dsp)
 
 
 def _saved_per_byte(form: WeightForm) -> float:

@@ -130,6 +130,9 @@ def emit(model: CompiledModel, expose_arena: bool = True) -> EmittedModel:
                 vals = ", ".join(str(int(v)) for v in np.asarray(value).reshape(-1))
                 fields.append(f"    .{fname} = {{{vals}}},")
                 params_bytes += 4 * max(len(value), 1)
+            elif value is None:  # a pointer left NULL (a weight form the compiler did not choose)
+                fields.append(f"    .{fname} = 0,")
+                params_bytes += 4
             elif isinstance(value, float):
                 fields.append(f"    .{fname} = {_c_float(value)},")
                 params_bytes += 4

@@ -116,7 +116,7 @@ def build_firmware(model: str | Path, board_name: str, out_dir: str | Path, name
         raise ModelError("edgeconv build targets a microcontroller board; for the host, use compile or validate")
     if shutil.which(board.cc) is None:
         raise ToolchainMissing(f"board {board.name} needs {board.cc}, which is not installed (see README: toolchains)")
-    compiled = compile_file(model, name=name, weights=weights, flash_bytes=board.flash_bytes or None)
+    compiled = compile_file(model, name=name, weights=weights, board=board)
     emitted = emit(compiled)
     out_dir = Path(out_dir)
     job = f"build:{compiled.name}"

@@ -378,8 +378,7 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
     if seed < 0 or samples < 0:
         raise ModelError(f"{label}: the seed and the number of random samples must be 0 or more (got {seed} and {samples})")
     # With a board, the weights' form is chosen for its flash, as `build` chooses it.
-    flash = load_board(board).flash_bytes if board is not None else None
-    model = compile_bytes(data, stem, weights=weights, flash_bytes=flash or None)
+    model = compile_bytes(data, stem, weights=weights, board=load_board(board) if board is not None else None)
     specs = input_specs(model)
     if callable(extra_inputs):
         extra = extra_inputs(specs)

@@ -42,11 +42,13 @@ def test_build_every_profile(shared_models, tmp_path, board):
     r = build_firmware(KWS, board, tmp_path / "fw", name="kws")
     assert (tmp_path / "fw" / "firmware.elf").exists() and (tmp_path / "fw" / "link.ld").exists()
     assert not list((tmp_path / "fw").glob("*.o"))
-    compiled = compile_file(KWS, name="kws")
+    compiled = compile_file(KWS, name="kws", board=load_board(board))  # weights chosen as build chooses
     emitted = emit(compiled)
     # The ELF's read-only objects named after the model are exactly the emitted constants.
     assert r.flash_weights_bytes == emitted.flash_const_bytes
-    assert r.ram_arena_bytes == compiled.ram_bytes == 16000
+    # activations plus the kernels' scratch (im2col columns, padded rows), at the lower bound and
+    # below TFLite Micro's 22,820 B arena for this model (../shared/anchors/tflm-cortex-m4)
+    assert r.ram_arena_bytes == compiled.ram_bytes == compiled.plan.lower_bound < 22820
     assert 1000 < r.flash_code_bytes < 16000  # kernels + startup, no interpreter
     assert 64 <= r.ram_stack_bytes < 2048
     assert r.flash_bytes == r.flash_code_bytes + r.flash_weights_bytes

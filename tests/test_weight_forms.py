@@ -29,7 +29,7 @@ def _steps(*kernels: Kernel) -> list[Step]:
 def test_apply_weight_form_replaces_and_removes_fields():
     k = _kernel(10, 100)
     k16 = apply_weight_form(k, k.weight_forms[0])
-    assert "weights" not in k16.params and k16.params["weights16"].ctype == "int16_t"
+    assert k16.params["weights"] is None and k16.params["weights16"].ctype == "int16_t"
     assert k16.params["n"] == 10 and k16.weight_form == "int16"
     assert k.weight_form == "int8" and "weights" in k.params  # the original is untouched
 
@@ -71,3 +71,17 @@ def test_auto_with_a_board_fills_the_budget_best_ratio_first():
 def test_unknown_mode_is_refused():
     with pytest.raises(ModelError, match="int8, int16, auto"):
         choose_weight_forms([], "int4", None, 0)
+
+
+def test_auto_keeps_int8_on_a_core_without_dsp():
+    steps = _steps(_kernel(50, 5000))
+    c = choose_weight_forms(steps, "auto", 1 << 20, 0, dsp=False)
+    assert c.chosen == {0: "int8"} and "no DSP" in c.summary()
+    assert choose_weight_forms(steps, "int16", 1 << 20, 0, dsp=False).chosen == {0: "int16"}  # asked for
+
+
+def test_board_dsp_from_mcpu():
+    from edgeconv.boards import load_board
+
+    assert [load_board(b).has_dsp for b in ("cortex-m0plus", "cortex-m4", "cortex-m7", "cortex-m33", "riscv32")] == [
+        False, True, True, True, False]

@@ -50,19 +50,18 @@ _CTYPE_NP = {"int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16, "int32
 
 # A params field is an int, a float (only in kernels for float model edges), a list of ints
 # (a fixed-size array member such as dims[4]) or a CArray (a pointer member).
-FieldValue = Union[int, float, list, CArray]
+FieldValue = Union[int, float, list, CArray, None]  # None: a NULL pointer
 
 
 @dataclass
 class WeightForm:
     """Another form a kernel can take its weights in, e.g. pre-widened to int16: faster, bigger.
 
-    `params` replaces fields of the kernel's default params (a value None removes the field,
-    which the emitter then leaves zero, i.e. a NULL pointer). The compiler chooses forms per
+    `params` replaces fields of the kernel's default params (a value None is a NULL pointer). The compiler chooses forms per
     layer (compiler.choose_weight_forms) by instructions saved per extra flash byte."""
 
     name: str  # "int16"
-    params: dict[str, "FieldValue | None"]
+    params: dict[str, FieldValue]
     extra_flash_bytes: int  # flash this form costs beyond the default form
     instructions_saved: int  # estimated, per inference, on a core with the DSP extension
 
