@@ -204,7 +204,7 @@ void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *outp
                                (int32_t)c[3] * w[10];
                     }
                 }
-                out[g * fpg + oc] = conv_output(p, acc, p->multiplier[ch], p->shift[ch]);
+                out[g * fpg + oc] = conv_output(p, acc, p->requant[2 * ch], p->requant[2 * ch + 1]);
             }
         }
     }
@@ -375,7 +375,7 @@ typedef struct {
     int32_t output_zp, act_min, act_max;
     const int8_t *w8;
     const int16_t *w16;
-    const int32_t *bias, *mult, *shift;
+    const int32_t *bias, *requant;
     int8_t *out0, *out1; /* the pixels' first output channel of the group; equal for a lone pixel */
 } conv_run_t;
 
@@ -399,7 +399,7 @@ static inline int32_t block_output_full(int32_t acc, int32_t multiplier, int32_t
  * alias anything as far as the compiler knows. */
 #define EC_CONV_STORE_CHANNEL(out, j, x0, x1)                                                       \
     do {                                                                                           \
-        const int32_t m_ = mult[j], s_ = shift[j];                                                 \
+        const int32_t m_ = rq[2 * (j)], s_ = rq[2 * (j) + 1];                                      \
         const int32_t y0_ = out((x0), m_, s_, zp_, lo_, hi_); /* in [-128, 127] */                 \
         const int32_t y1_ = out((x1), m_, s_, zp_, lo_, hi_);                                       \
         o0_[j] = (int8_t)y0_;                                                                      \
@@ -446,15 +446,14 @@ static inline int32_t block_output_full(int32_t acc, int32_t multiplier, int32_t
     } while (0)
 
 /* The blocks of a group (first padded channel ch0), one after another: output channels
- * oc..oc+3 of the group (those below fpg; padded channel ch0 + oc: bias, multiplier, shift and
- * weights there) x the pair's 2 pixels over all quads of taps, two quads per iteration. The
+ * oc..oc+3 of the group (those below fpg; padded channel ch0 + oc: bias, requantization pair and
+ * weights there) x the pair's 2 pixels over all quads of taps, four quads per iteration. The
  * weights of consecutive blocks are consecutive. */
 static EC_CONV_BLOCK_ATTR void blocks_s8(const conv_run_t *r, int32_t ch0) {
     const int8_t *w = r->w8 + ch0 * r->k_pad;
     int32_t oc;
     for (oc = 0; oc < r->fpg; oc += 4) {
-        const int32_t *const bias = r->bias + ch0 + oc, *const mult = r->mult + ch0 + oc;
-        const int32_t *const shift = r->shift + ch0 + oc;
+        const int32_t *const bias = r->bias + ch0 + oc, *const rq = r->requant + 2 * (ch0 + oc);
         const int32_t n_ch = r->fpg - oc; /* 4 or more: all four */
         const uint32_t *col = r->col;
         int32_t a0 = bias[0], a1 = bias[0], a2 = bias[1], a3 = bias[1];
@@ -481,8 +480,7 @@ static EC_CONV_BLOCK_ATTR void blocks_s16(const conv_run_t *r, int32_t ch0) {
     const int16_t *w = r->w16 + ch0 * r->k_pad;
     int32_t oc;
     for (oc = 0; oc < r->fpg; oc += 4) {
-        const int32_t *const bias = r->bias + ch0 + oc, *const mult = r->mult + ch0 + oc;
-        const int32_t *const shift = r->shift + ch0 + oc;
+        const int32_t *const bias = r->bias + ch0 + oc, *const rq = r->requant + 2 * (ch0 + oc);
         const int32_t n_ch = r->fpg - oc; /* 4 or more: all four */
         const uint32_t *col = r->col;
         int32_t a0 = bias[0], a1 = bias[0], a2 = bias[1], a3 = bias[1];
@@ -520,7 +518,7 @@ void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *outp
     const int pointwise = direct && p->k_h == 1 && p->k_w == 1 && pad_h == 0 && pad_w == 0;
     const int8_t *const w8 = p->weights;
     const int16_t *const w16 = p->weights16;
-    const int32_t *const bias = p->bias, *const mult = p->multiplier, *const shift = p->shift;
+    const int32_t *const bias = p->bias;
     /* scratch: the int16 pair columns (4 * k_pad bytes), then, unless direct, both pixels'
      * int8 columns (2 * k_pad bytes) */
     uint32_t *col = (uint32_t *)scratch;
@@ -535,8 +533,7 @@ void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *outp
     r.w8 = w8;
     r.w16 = w16;
     r.bias = bias;
-    r.mult = mult;
-    r.shift = shift;
+    r.requant = p->requant;
     r.output_zp = p->output_zp;
     r.act_min = p->act_min;
     r.act_max = p->act_max;

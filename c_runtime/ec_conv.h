@@ -8,7 +8,8 @@
  *   int8:  per quad 16 bytes: words (ch0,ch1 | k0,k2), (ch2,ch3 | k0,k2), (ch0,ch1 | k1,k3),
  *          (ch2,ch3 | k1,k3), each word as bytes [chA kx, chB kx, chA ky, chB ky];
  *   int16: per quad 16 halfwords: ch0..ch3 (k0,k2), then ch0..ch3 (k1,k3).
- * Bias, multiplier and shift are per padded channel: index group * oc_pad + channel in group.
+ * Bias and the requantization pair are per padded channel: index group * oc_pad + channel in
+ * group.
  */
 #ifndef EC_CONV_H
 #define EC_CONV_H
@@ -32,8 +33,7 @@ typedef struct {
     const int8_t *weights;     /* int8 form (see above), or NULL */
     const int16_t *weights16;  /* int16 form (see above), or NULL */
     const int32_t *bias;       /* model bias - input_zp * sum(weights), per padded channel */
-    const int32_t *multiplier; /* Q31, per padded channel */
-    const int32_t *shift;      /* per padded channel */
+    const int32_t *requant;    /* per padded channel: Q31 multiplier, then shift (one LDRD) */
 } ec_conv2d_params_t;
 
 /* scratch: the compiler's scratch_bytes (conv.py conv_scratch_bytes), 16-byte aligned: the
