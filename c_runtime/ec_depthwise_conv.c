@@ -145,8 +145,8 @@ DW_INLINE void dw_row_portable_dm1(const ec_depthwise_conv2d_params_t *p, const 
 /* One output row, any depth multiplier, one channel at a time (the portable path).
  * win0: the first window's top-left pixel; a window is k_h rows rs bytes apart, k_w columns
  * cs bytes apart; consecutive windows are step bytes apart. */
-static void dw_row_portable(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
-                            int32_t step, int32_t n, int8_t *out) {
+DW_NOINLINE void dw_row_portable(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                                 int32_t step, int32_t n, int8_t *out) {
     const int32_t pcm = p->per_channel ? -1 : 0;
     int32_t ox, oc, ky, kx;
     if (p->depth_multiplier == 1 && p->per_channel) {
@@ -431,13 +431,6 @@ DW_INLINE void dw_row_dsp_3x3_pairs(const ec_depthwise_conv2d_params_t *p, const
             dw_tail(p, win0 + k * cs, rs, cs, blocked, blocked * 9, 3, 3, wide, out - (ox - k) * channels);
         }
     }
-    if (ox < n) {
-        if (wide) {
-            dw_row_dsp_3x3_w16(p, win0 + ox * cs, rs, cs, cs, 1, out);
-        } else {
-            dw_row_dsp_3x3_w8(p, win0 + ox * cs, rs, cs, cs, 1, out);
-        }
-    }
 }
 
 DW_NOINLINE void dw_row_dsp_3x3_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
@@ -518,13 +511,6 @@ DW_INLINE void dw_row_dsp_kx1_pairs(const ec_depthwise_conv2d_params_t *p, const
         int32_t k;
         for (k = 0; k < ox; ++k) {
             dw_tail(p, win0 + k * rs, rs, rs, blocked, blocked * k_h, k_h, 1, wide, out - (ox - k) * channels);
-        }
-    }
-    if (ox < n) {
-        if (wide) {
-            dw_row_dsp_kx1_w16(p, win0 + ox * rs, rs, rs, rs, 1, out);
-        } else {
-            dw_row_dsp_kx1_w8(p, win0 + ox * rs, rs, rs, rs, 1, out);
         }
     }
 }
@@ -621,21 +607,36 @@ static void dw_row(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, in
 #ifdef EC_DOT_DSP
     if (p->depth_multiplier == 1 && p->per_channel && p->k_h * p->k_w <= DW_DSP_MAX_TAPS) {
         const int wide = p->weights16 != 0;
-        if (p->k_h == 3 && p->k_w == 3 && step == cs && wide) {
-            dw_row_dsp_3x3p_w16(p, win0, rs, cs, n, out);
-        } else if (p->k_h == 3 && p->k_w == 3 && step == cs) {
-            dw_row_dsp_3x3p_w8(p, win0, rs, cs, n, out);
-        } else if (p->k_h == 3 && p->k_w == 3) {
+        /* The pair loops leave an odd last pixel to the single-pixel loops (called from here, not
+         * from them, which keeps one frame fewer on the stack). */
+        const int32_t paired = n - n % 2;
+        int32_t done = 0;
+        if (p->k_h == 3 && p->k_w == 3 && step == cs) {
+            done = paired;
+            if (wide) {
+                dw_row_dsp_3x3p_w16(p, win0, rs, cs, paired, out);
+            } else {
+                dw_row_dsp_3x3p_w8(p, win0, rs, cs, paired, out);
+            }
+        } else if (p->k_w == 1 && step == rs) {
+            done = paired;
+            if (wide) {
+                dw_row_dsp_kx1p_w16(p, win0, rs, paired, out);
+            } else {
+                dw_row_dsp_kx1p_w8(p, win0, rs, paired, out);
+            }
+        }
+        if (done == n) {
+            return;
+        }
+        win0 += done * step;
+        out += done * p->out_c;
+        n -= done;
+        if (p->k_h == 3 && p->k_w == 3) {
             if (wide) {
                 dw_row_dsp_3x3_w16(p, win0, rs, cs, step, n, out);
             } else {
                 dw_row_dsp_3x3_w8(p, win0, rs, cs, step, n, out);
-            }
-        } else if (p->k_w == 1 && step == rs && n >= 2) {
-            if (wide) {
-                dw_row_dsp_kx1p_w16(p, win0, rs, n, out);
-            } else {
-                dw_row_dsp_kx1p_w8(p, win0, rs, n, out);
             }
         } else if (p->k_w == 1) {
             if (wide) {
@@ -657,7 +658,7 @@ static void dw_row(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, in
 /* One output row whose windows reach outside the input, without the scratch block (a layer
  * whose block would be too big, e.g. a huge dilation): every tap checked, one channel at a
  * time. Slow, but only such layers take it. */
-static void dw_row_checked(const ec_depthwise_conv2d_params_t *p, const int8_t *in_b, int32_t iy0, int8_t *out) {
+DW_NOINLINE void dw_row_checked(const ec_depthwise_conv2d_params_t *p, const int8_t *in_b, int32_t iy0, int8_t *out) {
     const int32_t pcm = p->per_channel ? -1 : 0;
     int32_t ox, oc, ky, kx;
     for (ox = 0; ox < p->out_w; ++ox) {
