@@ -72,7 +72,7 @@ def test_compile_writes_and_recompiles_in_place(shared_models, tmp_path):
     proc = run("compile", KWS, "-o", out, "--name", "kws", "--json")
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
-    assert info["ram_bytes"] == 16000 and info["macs"] == 2664768
+    assert info["ram_bytes"] == 17344 and info["macs"] == 2664768
     assert (out / "kws.c").exists() and (out / "kws.h").exists()
     first = tree(out)
     (out / "stale.txt").write_text("old")
@@ -164,7 +164,7 @@ def test_foreign_file_refused_then_forced(shared_models, tmp_path):
     assert (tmp_path / "kws.h").read_text() == "my header"
     proc = run("compile", KWS, "-o", tmp_path, "--name", "kws", "--force")
     assert proc.returncode == 0, proc.stderr
-    assert "#define KWS_ARENA_SIZE 16000" in (tmp_path / "kws.h").read_text()
+    assert "#define KWS_ARENA_SIZE 17344" in (tmp_path / "kws.h").read_text()
 
 
 def test_edited_generated_file_refused_on_recompile(shared_models, tmp_path):
@@ -254,7 +254,7 @@ def test_mixed_case_name_kept(shared_models, tmp_path):
     proc = run("compile", KWS, "-o", tmp_path, "--name", "MyModel")
     assert proc.returncode == 0, proc.stderr
     h = (tmp_path / "MyModel.h").read_text()
-    assert "#define MYMODEL_ARENA_SIZE 16000" in h and "int MyModel_invoke(void);" in h
+    assert "#define MYMODEL_ARENA_SIZE 17344" in h and "int MyModel_invoke(void);" in h
     assert "MyModel_arena" in (tmp_path / "MyModel.c").read_text()
 
 

@@ -31,7 +31,7 @@ def test_no_float_in_int8_model(shared_models):
 def test_header_macros(shared_models):
     files = emit(compile_file(KWS, name="kws")).files
     h = files["kws.h"]
-    assert "#define KWS_ARENA_SIZE 16000" in h
+    assert "#define KWS_ARENA_SIZE 17344" in h
     assert "#define KWS_INPUT0_DIMS {1, 49, 10, 1}" in h
     assert "#define KWS_OUTPUT0_ZERO_POINT -128" in h
     assert "int kws_invoke(void);" in h
@@ -51,5 +51,7 @@ def test_no_libc_beyond_stdint_string(shared_models):
     files = emit(compile_file(KWS)).files
     for name, text in files.items():
         for inc in re.findall(r"#include <([^>]+)>", text):
-            assert inc in ("stdint.h", "string.h"), (name, inc)
+            # arm_acle.h: the compiler's own intrinsics header (ACLE), no library behind it,
+            # included only under __ARM_FEATURE_SIMD32/DSP
+            assert inc in ("stdint.h", "string.h", "arm_acle.h"), (name, inc)
         assert "malloc" not in text
