@@ -151,7 +151,8 @@ class WeightChoice:
 
 def apply_weight_form(kernel: Kernel, form: WeightForm) -> Kernel:
     """The kernel with `form`'s params in place of the default's (None: a NULL pointer)."""
-    return replace(kernel, params={**kernel.params, **form.params}, weight_form=form.name)
+    return replace(kernel, params={**kernel.params, **form.params}, weight_form=form.name,
+                   func=form.func or kernel.func)
 
 
 def _with_every_form_field(kernel: Kernel) -> Kernel:

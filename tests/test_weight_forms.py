@@ -85,3 +85,10 @@ def test_board_dsp_from_mcpu():
 
     assert [load_board(b).has_dsp for b in ("cortex-m0plus", "cortex-m4", "cortex-m7", "cortex-m33", "riscv32")] == [
         False, True, True, True, False]
+
+
+def test_a_form_may_name_its_own_entry_point():
+    k = _kernel(10, 100)
+    k.weight_forms[0].func = "ec_x_w16"
+    assert apply_weight_form(k, k.weight_forms[0]).func == "ec_x_w16"
+    assert k.func == "ec_x"

@@ -64,6 +64,7 @@ class WeightForm:
     params: dict[str, FieldValue]
     extra_flash_bytes: int  # flash this form costs beyond the default form
     instructions_saved: int  # estimated, per inference, on a core with the DSP extension
+    func: str | None = None  # another C entry point for this form (None: the kernel's own)
 
 
 @dataclass
