@@ -170,7 +170,7 @@ static inline const int8_t *pos_input(const ec_conv2d_params_t *p, const int8_t 
  * of a block finds its weights at fixed offsets of the quad's 16 elements (ec_conv.h):
  * int8 at o, o + 8, o + 2, o + 10 with o = (ch >> 1) * 4 + (ch & 1); int16 at 2ch, 2ch + 8,
  * 2ch + 1, 2ch + 9. */
-void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
+static void conv2d_portable(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
     const int32_t groups = p->in_c / p->filter_in_c;
     const int32_t out_c = p->out_c;
     const int32_t fpg = out_c / groups;
@@ -208,6 +208,15 @@ void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *outp
             }
         }
     }
+}
+
+/* Both entry points: the portable loop reads whichever form is set. */
+void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
+    conv2d_portable(p, input, output, scratch);
+}
+
+void ec_conv2d_s8_w16(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
+    conv2d_portable(p, input, output, scratch);
 }
 
 #else /* EC_DOT_DSP */
@@ -503,7 +512,17 @@ static EC_CONV_BLOCK_ATTR void blocks_s16(const conv_run_t *r, int32_t ch0) {
     }
 }
 
-void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
+/* The driver of both entry points, inlined into each with wide constant (0: int8 weights,
+ * 1: int16), so that each references one block loop and a firmware links only the loops its
+ * layers use. */
+#if defined(__GNUC__)
+#define EC_CONV_DRIVER static inline __attribute__((always_inline))
+#else
+#define EC_CONV_DRIVER static inline
+#endif
+
+EC_CONV_DRIVER void conv2d_dsp(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch,
+                               const int wide) {
     /* Fields in locals: stores through int8_t pointers may alias *p as far as the compiler
      * knows, so it would reload every field after each store. */
     const int32_t groups = p->in_c / p->filter_in_c;
@@ -547,7 +566,7 @@ void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *outp
             widen_columns(in0, pair ? in0 + in_c : in0, col, r.quads);
             r.out0 = output + n * out_c;
             r.out1 = pair ? r.out0 + out_c : r.out0;
-            if (w16 != 0) {
+            if (wide) {
                 blocks_s16(&r, 0);
             } else {
                 blocks_s8(&r, 0);
@@ -584,7 +603,7 @@ void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *outp
             }
             r.out0 = out0 + g * fpg;
             r.out1 = out1 + g * fpg;
-            if (w16 != 0) {
+            if (wide) {
                 blocks_s16(&r, ch0);
             } else {
                 blocks_s8(&r, ch0);
@@ -593,6 +612,14 @@ void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *outp
         q0 = q1;
         pos_next(p, &q0);
     }
+}
+
+void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
+    conv2d_dsp(p, input, output, scratch, 0);
+}
+
+void ec_conv2d_s8_w16(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
+    conv2d_dsp(p, input, output, scratch, 1);
 }
 
 #endif /* EC_DOT_DSP */

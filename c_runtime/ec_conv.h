@@ -37,7 +37,11 @@ typedef struct {
 } ec_conv2d_params_t;
 
 /* scratch: the compiler's scratch_bytes (conv.py conv_scratch_bytes), 16-byte aligned: the
- * columns of two output pixels. */
+ * columns of two output pixels.
+ * Two entry points, one per weight form, so that a firmware links only the loops its layers
+ * use: ec_conv2d_s8 reads the int8 form (weights), ec_conv2d_s8_w16 the int16 form
+ * (weights16). Both take any shape. (The portable build reads whichever form is set.) */
 void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void ec_conv2d_s8_w16(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
 #endif /* EC_CONV_H */

@@ -149,6 +149,9 @@ DW_NOINLINE void dw_row_portable(const ec_depthwise_conv2d_params_t *p, const in
                                  int32_t step, int32_t n, int8_t *out) {
     const int32_t pcm = p->per_channel ? -1 : 0;
     int32_t ox, oc, ky, kx;
+#ifndef EC_DOT_DSP
+    /* (With the DSP path, depth multiplier 1 takes the DSP rows: this serves only layers
+     * outside an entry point's family, which the compiler never passes, and needs no speed.) */
     if (p->depth_multiplier == 1 && p->per_channel) {
         if (p->weights16 != 0) {
             dw_row_portable_dm1(p, win0, rs, cs, step, n, out, 1);
@@ -157,6 +160,7 @@ DW_NOINLINE void dw_row_portable(const ec_depthwise_conv2d_params_t *p, const in
         }
         return;
     }
+#endif
     for (ox = 0; ox < n; ++ox) {
         const int8_t *win = win0 + ox * step;
         for (oc = 0; oc < p->out_c; ++oc) {
@@ -600,57 +604,72 @@ DW_NO_LIBCALL static void dw_copy(int8_t *dst, const int8_t *src, int32_t n) {
     }
 }
 
-/* One output row with the kernel that fits the layer (a direct call, not a function pointer,
- * so that the stack analysis sees every callee). */
-static void dw_row(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs, int32_t step,
-                   int32_t n, int8_t *out) {
+/* The row loops an entry point may use (its `shape`, a constant where dw_row is inlined):
+ * every entry point calls only its own family's DSP loops, so a firmware links only the
+ * families its layers use. A layer outside the family (which the compiler never passes) still
+ * gets the right result, from the portable row. */
+enum { DW_ANY, DW_3X3, DW_3X3P, DW_KX1, DW_KX1P };
+
+/* One output row with the loop that fits the layer (direct calls, not function pointers, so
+ * that the stack analysis sees every callee). */
+DW_INLINE void dw_row(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                      int32_t step, int32_t n, int8_t *out, const int shape, const int wide) {
 #ifdef EC_DOT_DSP
     if (p->depth_multiplier == 1 && p->per_channel && p->k_h * p->k_w <= DW_DSP_MAX_TAPS) {
-        const int wide = p->weights16 != 0;
         /* The pair loops leave an odd last pixel to the single-pixel loops (called from here, not
          * from them, which keeps one frame fewer on the stack). */
         const int32_t paired = n - n % 2;
         int32_t done = 0;
-        if (p->k_h == 3 && p->k_w == 3 && step == cs) {
-            done = paired;
-            if (wide) {
-                dw_row_dsp_3x3p_w16(p, win0, rs, cs, paired, out);
-            } else {
-                dw_row_dsp_3x3p_w8(p, win0, rs, cs, paired, out);
+        if ((shape == DW_3X3 || shape == DW_3X3P) && p->k_h == 3 && p->k_w == 3) {
+            if (shape == DW_3X3P && step == cs) {
+                done = paired;
+                if (wide) {
+                    dw_row_dsp_3x3p_w16(p, win0, rs, cs, paired, out);
+                } else {
+                    dw_row_dsp_3x3p_w8(p, win0, rs, cs, paired, out);
+                }
+                if (done == n) {
+                    return;
+                }
             }
-        } else if (p->k_w == 1 && step == rs) {
-            done = paired;
             if (wide) {
-                dw_row_dsp_kx1p_w16(p, win0, rs, paired, out);
+                dw_row_dsp_3x3_w16(p, win0 + done * step, rs, cs, step, n - done, out + done * p->out_c);
             } else {
-                dw_row_dsp_kx1p_w8(p, win0, rs, paired, out);
+                dw_row_dsp_3x3_w8(p, win0 + done * step, rs, cs, step, n - done, out + done * p->out_c);
             }
-        }
-        if (done == n) {
             return;
         }
-        win0 += done * step;
-        out += done * p->out_c;
-        n -= done;
-        if (p->k_h == 3 && p->k_w == 3) {
-            if (wide) {
-                dw_row_dsp_3x3_w16(p, win0, rs, cs, step, n, out);
-            } else {
-                dw_row_dsp_3x3_w8(p, win0, rs, cs, step, n, out);
+        if ((shape == DW_KX1 || shape == DW_KX1P) && p->k_w == 1) {
+            if (shape == DW_KX1P && step == rs) {
+                done = paired;
+                if (wide) {
+                    dw_row_dsp_kx1p_w16(p, win0, rs, paired, out);
+                } else {
+                    dw_row_dsp_kx1p_w8(p, win0, rs, paired, out);
+                }
+                if (done == n) {
+                    return;
+                }
             }
-        } else if (p->k_w == 1) {
             if (wide) {
-                dw_row_dsp_kx1_w16(p, win0, rs, cs, step, n, out);
+                dw_row_dsp_kx1_w16(p, win0 + done * step, rs, cs, step, n - done, out + done * p->out_c);
             } else {
-                dw_row_dsp_kx1_w8(p, win0, rs, cs, step, n, out);
+                dw_row_dsp_kx1_w8(p, win0 + done * step, rs, cs, step, n - done, out + done * p->out_c);
             }
-        } else if (wide) {
-            dw_row_dsp_any_w16(p, win0, rs, cs, step, n, out);
-        } else {
-            dw_row_dsp_any_w8(p, win0, rs, cs, step, n, out);
+            return;
         }
-        return;
+        if (shape == DW_ANY) {
+            if (wide) {
+                dw_row_dsp_any_w16(p, win0, rs, cs, step, n, out);
+            } else {
+                dw_row_dsp_any_w8(p, win0, rs, cs, step, n, out);
+            }
+            return;
+        }
     }
+#else
+    (void)shape;
+    (void)wide;
 #endif
     dw_row_portable(p, win0, rs, cs, step, n, out);
 }
@@ -685,8 +704,10 @@ DW_NOINLINE void dw_row_checked(const ec_depthwise_conv2d_params_t *p, const int
     }
 }
 
-void ec_depthwise_conv2d_s8(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output,
-                            void *scratch) {
+/* The whole layer, row by row (inlined into each entry point with its constant shape and
+ * weight form). */
+DW_INLINE void dw_conv(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch,
+                       const int shape, const int wide) {
     const int32_t in_c = p->in_c;
     const int32_t span_w = (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w + 1;
     const int32_t span_h = (p->k_h - 1) * p->dil_h + 1;
@@ -705,9 +726,16 @@ void ec_depthwise_conv2d_s8(const ec_depthwise_conv2d_params_t *p, const int8_t 
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_h;
             int8_t *out = output + (b * p->out_h + oy) * p->out_w * p->out_c;
-            if ((pads_w || iy0 < 0 || iy0 + span_h > p->in_h) && !p->pad_block) {
+            /* The row's windows: from src, rows rs bytes apart, n pixels step bytes apart (one
+             * dw_row call below, so that it is inlined once into each entry point). */
+            const int pads = pads_w || iy0 < 0 || iy0 + span_h > p->in_h;
+            const int8_t *src = block;
+            int32_t rs = block_rs, row_step = step, n = p->out_w;
+            if (pads && !p->pad_block) {
                 dw_row_checked(p, in_b, iy0, out);
-            } else if (pads_w || iy0 < 0 || iy0 + span_h > p->in_h) {
+                continue;
+            }
+            if (pads) {
                 for (ky = 0; ky < p->k_h; ++ky) {
                     const int32_t iy = iy0 + ky * p->dil_h;
                     int8_t *dst = block + ky * block_rs;
@@ -719,21 +747,52 @@ void ec_depthwise_conv2d_s8(const ec_depthwise_conv2d_params_t *p, const int8_t 
                         dw_fill(dst + (left + inside) * in_c, p->input_zp, (span_w - left - inside) * in_c);
                     }
                 }
-                dw_row(p, block, block_rs, cs, step, p->out_w, out);
-            } else if (p->out_w == 1) {
-                /* One pixel per row (str_ww's Kx1 layers): the unpadded rows that follow are one
-                 * run of pixels stride_h input rows apart, computed in one call. */
-                int32_t n = 1;
-                while (oy + n < p->out_h && (oy + n) * p->stride_h - p->pad_h + span_h <= p->in_h) {
-                    ++n;
-                }
-                dw_row(p, in_b + iy0 * p->in_w * in_c, p->dil_h * p->in_w * in_c, cs, p->stride_h * p->in_w * in_c, n,
-                       out);
-                oy += n - 1;
             } else {
-                /* No padding in this layer's columns, so pad_w == 0: the windows start at column 0. */
-                dw_row(p, in_b + iy0 * p->in_w * in_c, p->dil_h * p->in_w * in_c, cs, step, p->out_w, out);
+                /* The input in place (iy0 >= 0 here); no padding in this layer's columns, so
+                 * pad_w == 0 and the windows start at column 0. */
+                src = in_b + iy0 * p->in_w * in_c;
+                rs = p->dil_h * p->in_w * in_c;
+                if (p->out_w == 1) {
+                    /* One pixel per row (str_ww's Kx1 layers): the unpadded rows that follow are
+                     * one run of pixels stride_h input rows apart, computed in one call. */
+                    n = 1;
+                    while (oy + n < p->out_h && (oy + n) * p->stride_h - p->pad_h + span_h <= p->in_h) {
+                        ++n;
+                    }
+                    row_step = p->stride_h * p->in_w * in_c;
+                    oy += n - 1;
+                }
             }
+            dw_row(p, src, rs, cs, row_step, n, out, shape, wide);
         }
     }
 }
+
+/* The entry points (ec_depthwise_conv.h). Without the DSP path they all run the portable rows,
+ * which read whichever weight form is set: one shared copy of the layer loop. */
+#ifdef EC_DOT_DSP
+#define DW_ENTRY(name, shape, wide)                                                                \
+    void name(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) { \
+        dw_conv(p, input, output, scratch, (shape), (wide));                                       \
+    }
+#else
+static void dw_conv_portable(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output,
+                             void *scratch) {
+    dw_conv(p, input, output, scratch, DW_ANY, 0);
+}
+#define DW_ENTRY(name, shape, wide)                                                                \
+    void name(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) { \
+        dw_conv_portable(p, input, output, scratch);                                               \
+    }
+#endif
+
+DW_ENTRY(ec_depthwise_conv2d_s8, DW_ANY, 0)
+DW_ENTRY(ec_depthwise_conv2d_s8_w16, DW_ANY, 1)
+DW_ENTRY(ec_depthwise_conv2d_s8_3x3, DW_3X3, 0)
+DW_ENTRY(ec_depthwise_conv2d_s8_3x3_w16, DW_3X3, 1)
+DW_ENTRY(ec_depthwise_conv2d_s8_3x3p, DW_3X3P, 0)
+DW_ENTRY(ec_depthwise_conv2d_s8_3x3p_w16, DW_3X3P, 1)
+DW_ENTRY(ec_depthwise_conv2d_s8_kx1, DW_KX1, 0)
+DW_ENTRY(ec_depthwise_conv2d_s8_kx1_w16, DW_KX1, 1)
+DW_ENTRY(ec_depthwise_conv2d_s8_kx1p, DW_KX1P, 0)
+DW_ENTRY(ec_depthwise_conv2d_s8_kx1p_w16, DW_KX1P, 1)

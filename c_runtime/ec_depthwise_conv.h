@@ -36,7 +36,27 @@ typedef struct {
 
 /* scratch: with pad_block, k_h * span_w * in_c bytes (span_w = (out_w - 1) * stride_w +
  * (k_w - 1) * dil_w + 1, the columns the windows of one output row cover), else unused. */
-void ec_depthwise_conv2d_s8(const ec_depthwise_conv2d_params_t *p, const int8_t *input,
-                            int8_t *output, void *scratch);
+/* One entry point per loop family and weight form, so that a firmware links only the loops its
+ * layers use (edgeconv/ops/depthwise.py picks one from the layer's shape). Every entry point
+ * computes any layer exactly; a layer outside its family runs a slow portable loop, which the
+ * compiler never asks for. The suffix _w16 reads the int16 form (weights16), the others the
+ * int8 form (weights); without the DSP path every entry point reads whichever form is set.
+ * - ec_depthwise_conv2d_s8[_w16]: any kernel (and any depth multiplier);
+ * - _3x3[_w16]: 3x3 kernels; _3x3p[_w16]: the same, two pixels at a time where consecutive
+ *   windows are one tap column apart (stride_w == dil_w);
+ * - _kx1[_w16]: k_h x 1 kernels; _kx1p[_w16]: the same, two pixels at a time where
+ *   consecutive windows are one tap row apart (one-pixel rows with stride_h == dil_h). */
+#define EC_DW_ENTRY(name)                                                                      \
+    void name(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch)
+EC_DW_ENTRY(ec_depthwise_conv2d_s8);
+EC_DW_ENTRY(ec_depthwise_conv2d_s8_w16);
+EC_DW_ENTRY(ec_depthwise_conv2d_s8_3x3);
+EC_DW_ENTRY(ec_depthwise_conv2d_s8_3x3_w16);
+EC_DW_ENTRY(ec_depthwise_conv2d_s8_3x3p);
+EC_DW_ENTRY(ec_depthwise_conv2d_s8_3x3p_w16);
+EC_DW_ENTRY(ec_depthwise_conv2d_s8_kx1);
+EC_DW_ENTRY(ec_depthwise_conv2d_s8_kx1_w16);
+EC_DW_ENTRY(ec_depthwise_conv2d_s8_kx1p);
+EC_DW_ENTRY(ec_depthwise_conv2d_s8_kx1p_w16);
 
 #endif /* EC_DEPTHWISE_CONV_H */

@@ -303,13 +303,29 @@ static void row_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *w, int32_
 
 #endif
 
-void ec_fully_connected_s8(const ec_fully_connected_params_t *p, const int8_t *input,
-                           int8_t *output) {
+/* The driver of both entry points, inlined into each with its weight form (wide: int16) a
+ * constant on the DSP path, so that each references only its own loops and a firmware links
+ * only the loops its layers use. The portable loops are small: there both entry points read
+ * whichever form is set. */
+#if defined(__GNUC__)
+#define EC_FC_DRIVER static inline __attribute__((always_inline))
+#else
+#define EC_FC_DRIVER static inline
+#endif
+#ifdef EC_DOT_DSP
+#define EC_FC_WIDE(wide, weights16) (wide)
+#else
+#define EC_FC_WIDE(wide, weights16) ((void)(wide), (weights16) != 0)
+#endif
+
+EC_FC_DRIVER void fc_run(const ec_fully_connected_params_t *p, const int8_t *input, int8_t *output,
+                         const int wide) {
     const int32_t depth = p->depth, units = p->units, batches = p->batches;
     const int32_t row_len = 4 * p->depth_words; /* padded row length in weights */
     const int32_t blocked = units - units % EC_FC_ROWS;
     const int8_t *const weights = p->weights;
     const int16_t *const weights16 = p->weights16;
+    const int use16 = EC_FC_WIDE(wide, weights16);
     fc_ctx_t c;
     int32_t b, u;
     if (units <= 0) { /* nothing to compute (and no multiplier to read) */
@@ -331,18 +347,26 @@ void ec_fully_connected_s8(const ec_fully_connected_params_t *p, const int8_t *i
         const int8_t *x = input + b * depth;
         int8_t *out = output + b * units;
         for (u = 0; u < blocked; u += EC_FC_ROWS) {
-            if (weights16) {
+            if (use16) {
                 block_s16(&c, x, weights16 + u * row_len, u, out);
             } else {
                 block_s8(&c, x, weights + u * row_len, u, out);
             }
         }
         for (; u < units; ++u) {
-            if (weights16) {
+            if (use16) {
                 row_s16(&c, x, weights16 + u * row_len, u, out);
             } else {
                 row_s8(&c, x, weights + u * row_len, u, out);
             }
         }
     }
+}
+
+void ec_fully_connected_s8(const ec_fully_connected_params_t *p, const int8_t *input, int8_t *output) {
+    fc_run(p, input, output, 0);
+}
+
+void ec_fully_connected_s8_w16(const ec_fully_connected_params_t *p, const int8_t *input, int8_t *output) {
+    fc_run(p, input, output, 1);
 }

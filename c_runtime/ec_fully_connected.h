@@ -32,7 +32,12 @@ typedef struct {
     const int32_t *shift;
 } ec_fully_connected_params_t;
 
+/* Two entry points, one per weight form, so that a firmware links only the loops its layers
+ * use: ec_fully_connected_s8 reads the int8 form (weights), ec_fully_connected_s8_w16 the int16
+ * form (weights16). (Without the DSP path both read whichever form is set.) */
 void ec_fully_connected_s8(const ec_fully_connected_params_t *p, const int8_t *input,
                            int8_t *output);
+void ec_fully_connected_s8_w16(const ec_fully_connected_params_t *p, const int8_t *input,
+                               int8_t *output);
 
 #endif /* EC_FULLY_CONNECTED_H */

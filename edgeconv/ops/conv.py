@@ -124,6 +124,7 @@ def conv_kernel(graph: Graph, op: Op, x: Tensor, y: Tensor, w_data: np.ndarray, 
             {"weights": None, "weights16": CArray("int16_t", layout.weights16, "weights")},
             extra_flash_bytes=int(layout.weights16.size),
             instructions_saved=int(INT16_SAVED_PER_MAC * padded_macs),
+            func="ec_conv2d_s8_w16",  # the entry point that links only the int16 block loop
         )],
     )
 

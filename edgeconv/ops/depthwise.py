@@ -1,4 +1,4 @@
-"""DEPTHWISE_CONV_2D, lowered to ec_depthwise_conv2d_s8 (c_runtime/ec_depthwise_conv.c)."""
+"""DEPTHWISE_CONV_2D, lowered to one of the ec_depthwise_conv2d_s8* entry points (c_runtime/ec_depthwise_conv.c)."""
 
 from __future__ import annotations
 
@@ -70,6 +70,7 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
     pad_block = pads and block <= max(in_h * in_w * in_c, PAD_BLOCK_MIN_LIMIT)
     scratch = block if pad_block else 4
     weights8, weights16 = arrange_weights(w.data.reshape(taps, out_c), multiplier)
+    func = depthwise_entry_point(multiplier, k_h, k_w, in_w, out_w, sh, sw, dh, dw)
     forms = []
     if weights16 is not None:
         blocked_macs = b * out_h * out_w * (out_c - out_c % 4) * taps
@@ -78,9 +79,10 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
             {"weights": None, "weights16": CArray("int16_t", weights16, "weights")},
             extra_flash_bytes=int(weights16.nbytes - weights8.nbytes),
             instructions_saved=int(blocked_macs * (INT16_SAVED_PER_MAC_KX1 if k_w == 1 else INT16_SAVED_PER_MAC)),
+            func=func + "_w16",
         ))
     return Kernel(
-        func="ec_depthwise_conv2d_s8",
+        func=func,
         unit="ec_depthwise_conv",
         params_type="ec_depthwise_conv2d_params_t",
         params=dict(
@@ -108,6 +110,25 @@ PAD_BLOCK_MIN_LIMIT = 4096  # bytes of padded rows a layer may always use, whate
 # 0.10-0.24, stride 2 0.27; Kx1 (str_ww) 0.09 (3x1) to 0.30 (10x1).
 INT16_SAVED_PER_MAC = 0.2
 INT16_SAVED_PER_MAC_KX1 = 0.15
+
+
+def depthwise_entry_point(multiplier: int, k_h: int, k_w: int, in_w: int, out_w: int,
+                          stride_h: int, stride_w: int, dil_h: int, dil_w: int) -> str:
+    """The int8 form's entry point (ec_depthwise_conv.h) whose loops fit the layer: a firmware
+    links only the loop families its layers name. The pair loops run where consecutive windows
+    of a call are one tap apart: one tap column (3x3 rows: stride_w == dil_w, or one-pixel rows
+    stride_h input rows apart with stride_h * in_w == dil_w), or one tap row (Kx1: one-pixel
+    rows with stride_h == dil_h, or rows with stride_w == dil_h * in_w)."""
+    base = "ec_depthwise_conv2d_s8"
+    if multiplier != 1:
+        return base
+    if (k_h, k_w) == (3, 3):
+        pairs = stride_w == dil_w or (out_w == 1 and stride_h * in_w == dil_w)
+        return base + ("_3x3p" if pairs else "_3x3")
+    if k_w == 1:
+        pairs = (out_w == 1 and stride_h == dil_h) or stride_w == dil_h * in_w
+        return base + ("_kx1p" if pairs else "_kx1")
+    return base
 
 
 def arrange_weights(w: np.ndarray, multiplier: int) -> tuple[np.ndarray, np.ndarray | None]:

@@ -117,5 +117,6 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
             extra_flash_bytes=int(layout.weights16.nbytes - layout.weights8.nbytes),
             instructions_saved=int(batches * depth * (blocked * _INT16_SAVED_PER_MAC_BLOCKED
                                                       + (units - blocked) * _INT16_SAVED_PER_MAC_SINGLE)),
+            func="ec_fully_connected_s8_w16",  # the entry point that links only the int16 loops
         )],
     )
