@@ -9,6 +9,7 @@ so that each check costs one firmware build."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -173,3 +174,44 @@ def test_weight_layout_and_scratch():
         assert k.params["pad_block"] == int(pads and not big), i
         assert (k.scratch_bytes > 4) == (pads and not big), (i, k.scratch_bytes)
     assert by_out
+
+
+FAMILIES = ["", "_3x3", "_3x3p", "_kx1", "_kx1p"]
+
+
+@pytest.mark.parametrize("weights,offset", [("int8", 1), ("int16", 3)])
+def test_every_entry_point_computes_every_layer(weights, offset):
+    """The lowering names the entry point whose loops fit the layer, but each of them must be
+    exact on any layer (one outside its family takes the portable row): every layer of FIXED
+    called through another family's entry point gives the same outputs on cortex-m4."""
+    data = _model(FIXED, 21)
+    model = compile_bytes(data, "dw_entries", weights=weights)
+    inputs = random_inputs(model, 3, 9)
+    results = []
+    for rotate in (False, True):
+        if rotate:
+            dw = [s for s in model.steps if s.kernel.func.startswith("ec_depthwise_conv2d_s8")]
+            assert len(dw) == len(FIXED)
+            for j, s in enumerate(dw):
+                suffix = "_w16" if s.kernel.params.get("weights16") is not None else ""
+                s.kernel = dataclasses.replace(
+                    s.kernel, func="ec_depthwise_conv2d_s8" + FAMILIES[(j + offset) % len(FAMILIES)] + suffix)
+        fw = build_emulated(model, "cortex-m4")
+        try:
+            results.append(fw.run(inputs))
+        finally:
+            fw.close()
+    for fitted, other in zip(*results):
+        for a, b in zip(fitted, other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_entry_point_names_the_loop_family():
+    from edgeconv.ops.depthwise import depthwise_entry_point as entry
+
+    assert entry(1, 3, 3, 25, 25, 1, 1, 1, 1) == "ec_depthwise_conv2d_s8_3x3p"  # KWS
+    assert entry(1, 3, 3, 48, 24, 2, 2, 1, 1) == "ec_depthwise_conv2d_s8_3x3"  # VWW stride 2
+    assert entry(1, 5, 1, 1, 1, 1, 1, 1, 1) == "ec_depthwise_conv2d_s8_kx1p"  # str_ww
+    assert entry(1, 5, 1, 9, 5, 2, 2, 1, 1) == "ec_depthwise_conv2d_s8_kx1"
+    assert entry(1, 5, 5, 9, 9, 1, 1, 1, 1) == "ec_depthwise_conv2d_s8"
+    assert entry(2, 3, 3, 9, 9, 1, 1, 1, 1) == "ec_depthwise_conv2d_s8"  # multiplier 2: portable rows

@@ -49,7 +49,10 @@ def test_build_every_profile(shared_models, tmp_path, board):
     # activations plus the kernels' scratch (im2col columns, padded rows), at the lower bound and
     # below TFLite Micro's 22,820 B arena for this model (../shared/anchors/tflm-cortex-m4)
     assert r.ram_arena_bytes == compiled.ram_bytes == compiled.plan.lower_bound < 22820
-    assert 1000 < r.flash_code_bytes < 16000  # kernels + startup, no interpreter
+    # kernels + startup, no interpreter; each MAC kernel links only the loop variants its layers
+    # name (one entry point per family and weight form): 14,464-14,800 B on the DSP cores,
+    # 10,048 on cortex-m0plus (31,264 on cortex-m4 when one dispatcher linked every variant)
+    assert 1000 < r.flash_code_bytes < 15500
     assert 64 <= r.ram_stack_bytes < 2048
     assert r.flash_bytes == r.flash_code_bytes + r.flash_weights_bytes
     assert r.ram_bytes == r.ram_arena_bytes + r.ram_stack_bytes + r.ram_data_bytes
