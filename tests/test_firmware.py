@@ -114,7 +114,8 @@ def test_stack_worst_path_includes_out_of_line_helper(shared_models, tmp_path):
 
     compiled = compile_file(SHARED_MODELS / "tflite_micro" / "micro_speech_quantized.tflite")
     r = build_in_folder(tmp_path, load_board("cortex-m4"), compiled, emit(compiled))
-    assert r.stack_worst_path[:4] == ["Reset_Handler", "main", "micro_speech_quantized_invoke", "ec_conv2d_s8"]
+    # (ec_conv2d_s8_w16: the entry point of the int16 weight form that auto chooses on cortex-m4)
+    assert r.stack_worst_path[:4] == ["Reset_Handler", "main", "micro_speech_quantized_invoke", "ec_conv2d_s8_w16"]
     helper = r.stack_worst_path[-1]
     assert len(r.stack_worst_path) == 5 and helper.startswith("ec_conv.c:")
     su = _su_frames(tmp_path)
