@@ -14,8 +14,8 @@ import math
 import numpy as np
 import pytest
 
+from fastpaths import assert_dsp_equals_portable
 from edgeconv.compiler import compile_bytes
-from edgeconv.emulate import build_emulated
 from edgeconv.ops.base import conv_output_size
 from edgeconv.validation import random_inputs, validate_bytes
 from tests.mutants import SAME, VALID, Net
@@ -101,17 +101,7 @@ def _fast_equals_portable(data: bytes, weights: str, board: str = "cortex-m4", s
     model = compile_bytes(data, "conv_fast", weights=weights)
     forms = {s.kernel.weight_form for s in model.steps if s.kernel.func.startswith("ec_conv2d_s8")}
     assert forms == {weights}
-    inputs = random_inputs(model, samples, 7)
-    results = []
-    for defines in ((), ("-DEC_NO_DSP",)):
-        fw = build_emulated(model, board, defines=defines)
-        try:
-            results.append(fw.run(inputs))
-        finally:
-            fw.close()
-    for fast, portable in zip(*results):
-        for a, b in zip(fast, portable):
-            np.testing.assert_array_equal(a, b)
+    assert_dsp_equals_portable(model, random_inputs(model, samples, 7), board)
 
 
 @pytest.mark.parametrize("which", sorted(MODELS))

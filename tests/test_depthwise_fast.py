@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pytest
 
+from fastpaths import assert_dsp_equals_portable
 from edgeconv.compiler import compile_bytes
 from edgeconv.emulate import build_emulated
 from edgeconv.ops.base import conv_output_size
@@ -107,17 +108,7 @@ def _fast_equals_portable(data: bytes, weights: str, board: str = "cortex-m4", s
     model = compile_bytes(data, "dw_fast", weights=weights)
     offered = [s for s in model.steps if s.kernel.func.startswith("ec_depthwise_conv2d_s8") and s.kernel.params["depth_multiplier"] == 1]
     assert offered and {s.kernel.weight_form for s in offered} == {weights}
-    inputs = random_inputs(model, samples, 7)
-    results = []
-    for defines in ((), ("-DEC_NO_DSP",)):
-        fw = build_emulated(model, board, defines=defines)
-        try:
-            results.append(fw.run(inputs))
-        finally:
-            fw.close()
-    for fast, portable in zip(*results):
-        for a, b in zip(fast, portable):
-            np.testing.assert_array_equal(a, b)
+    assert_dsp_equals_portable(model, random_inputs(model, samples, 7), board)
 
 
 @pytest.mark.parametrize("which", sorted(MODELS))

@@ -18,8 +18,8 @@ import shutil
 import numpy as np
 import pytest
 
+from fastpaths import assert_dsp_equals_portable
 from edgeconv.compiler import compile_bytes
-from edgeconv.emulate import build_emulated
 from edgeconv.validation import random_inputs, validate_bytes
 from mutants import Net
 
@@ -146,17 +146,7 @@ def test_emulated_m4_dsp_equals_portable_and_tflm(arm_tools, family, weights):
     model = compile_bytes(data, f"{family}_fast", weights=weights)
     if family == "fc":
         assert {s.kernel.weight_form for s in model.steps} == {weights}
-    samples = random_inputs(model, 6, 9)
-    results = []
-    for defines in ((), ("-DEC_NO_DSP",)):
-        fw = build_emulated(model, "cortex-m4", defines=defines)
-        try:
-            results.append(fw.run(samples))
-        finally:
-            fw.close()
-    for dsp, portable in zip(*results):
-        for a, b in zip(dsp, portable):
-            assert np.array_equal(a, b)
+    assert_dsp_equals_portable(model, random_inputs(model, 6, 9), "cortex-m4")
 
 
 @pytest.mark.parametrize("family, weights", [("fc", "int8"), ("fc", "int16"), ("elementwise", "int8")])
