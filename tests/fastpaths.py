@@ -18,3 +18,19 @@ def assert_dsp_equals_portable(model: CompiledModel, samples: list, board: str =
     for dsp, portable in zip(*results):
         for a, b in zip(dsp, portable):
             np.testing.assert_array_equal(a, b)
+
+
+def branches_model(branch, specs: list[dict], seed: int) -> bytes:
+    """One .tflite holding an independent op per spec (each its own input and output), so a
+    single firmware build checks them all; `branch(net, rng, prefix, **spec)` adds one and
+    returns its (input, output) tensor indices."""
+    from mutants import Net
+
+    rng = np.random.default_rng(seed)
+    n = Net()
+    ins, outs = [], []
+    for i, spec in enumerate(specs):
+        x, y = branch(n, rng, f"b{i}", **spec)
+        ins.append(x)
+        outs.append(y)
+    return n.finish(ins, outs)

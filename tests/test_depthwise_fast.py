@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pytest
 
-from fastpaths import assert_dsp_equals_portable
+from fastpaths import assert_dsp_equals_portable, branches_model
 from edgeconv.compiler import compile_bytes
 from edgeconv.emulate import build_emulated
 from edgeconv.ops.base import conv_output_size
@@ -88,14 +88,7 @@ FIXED = [
 
 
 def _model(branches: list[dict], seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    n = Net()
-    ins, outs = [], []
-    for i, spec in enumerate(branches):
-        x, y = _branch(n, rng, f"b{i}", **spec)
-        ins.append(x)
-        outs.append(y)
-    return n.finish(ins, outs)
+    return branches_model(_branch, branches, seed)
 
 
 MODELS = {
