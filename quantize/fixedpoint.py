@@ -96,3 +96,24 @@ def activation_range(activation: int, scale: float, zero_point: int, qmin: int, 
     if activation == 2:
         return max(qmin, quantize(-1.0)), min(qmax, quantize(1.0))
     raise ValueError(f"unsupported fused activation {activation}")
+
+
+# The run-time arithmetic, for what the compiler tabulates (ADD/SUB input terms): Python ints,
+# exactly as c_runtime/ec_fixedpoint.h computes it.
+
+
+def saturating_rounding_doubling_high_mul(a: int, b: int) -> int:
+    """gemmlowp's SaturatingRoundingDoublingHighMul, transcribed (nudge, truncating division)."""
+    if a == b == -(1 << 31):
+        return (1 << 31) - 1
+    ab = a * b
+    v = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
+    q = abs(v) >> 31
+    return q if v >= 0 else -q
+
+
+def rounding_divide_by_pot(x: int, exponent: int) -> int:
+    """gemmlowp's RoundingDivideByPOT: x / 2^exponent, rounded half away from zero."""
+    mask = (1 << exponent) - 1
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if (x & mask) > threshold else 0)

@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantize.fixedpoint import quantize_multiplier_smaller_than_one_exp
+from quantize.fixedpoint import (
+    quantize_multiplier_smaller_than_one_exp,
+    rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
+)
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
 from .base import CArray, Kernel, fail, fused_activation_range, lowering, require_dtype, require_quant, requantize_multiplier
@@ -32,27 +36,11 @@ INT32_MAX = (1 << 31) - 1
 ADD_TABLE_MIN_ELEMENTS = 64
 
 
-def _rounding_doubling_high_mul(a: int, b: int) -> int:
-    """gemmlowp's SaturatingRoundingDoublingHighMul, transcribed (nudge, truncating division)."""
-    if a == b == -(1 << 31):
-        return INT32_MAX
-    ab = a * b
-    v = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
-    q = abs(v) >> 31
-    return q if v >= 0 else -q
-
-
-def _rounding_divide_by_pot(x: int, exponent: int) -> int:
-    mask = (1 << exponent) - 1
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> exponent) + (1 if (x & mask) > threshold else 0)
-
-
 def add_input_table(offset: int, multiplier: int, shift: int, negate: bool) -> np.ndarray:
     """TFLite's rescaled ADD/SUB input term for every int8 value x (index x + 128):
     MultiplyByQuantizedMultiplierSmallerThanOneExp((x + offset) * 2^20, multiplier, shift),
     negated for SUB's second input."""
-    values = [_rounding_divide_by_pot(_rounding_doubling_high_mul((x + offset) << _ADD_LEFT_SHIFT, multiplier), -shift)
+    values = [rounding_divide_by_pot(saturating_rounding_doubling_high_mul((x + offset) << _ADD_LEFT_SHIFT, multiplier), -shift)
               for x in range(-128, 128)]
     return np.array([-v if negate else v for v in values], dtype=np.int64)
 
