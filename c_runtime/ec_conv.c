@@ -9,7 +9,8 @@
  * filter_in_c input values under the kernel in (ky, kx, ic) order, padded taps filled with
  * the input zero point, and the column padded to k_pad (a multiple of 4) with zeros, which
  * meet zero weights. The multiply-accumulate loop then needs no bounds checks.
- * - Portable path: one pixel at a time, an int8 column and one multiply-accumulate per tap.
+ * - Portable path: one pixel at a time, an int8 column; each column byte loaded serves the 4
+ *   output channels of a weight block (4 accumulators).
  * - Arm DSP path (EC_DOT_DSP): two pixels at a time, their columns sign-extended to int16 and
  *   interleaved so that a register-blocked loop computes 4 output channels x 2 pixels (8
  *   accumulators) with SMLAD, two products per instruction. SXTB16 of an int8 word
@@ -166,10 +167,16 @@ static inline const int8_t *pos_input(const ec_conv2d_params_t *p, const int8_t 
 
 #ifndef EC_DOT_DSP
 
-/* Portable path: one pixel at a time. Within a quad of taps (k0, k1, k2, k3), lane ch (0..3)
- * of a block finds its weights at fixed offsets of the quad's 16 elements (ec_conv.h):
- * int8 at o, o + 8, o + 2, o + 10 with o = (ch >> 1) * 4 + (ch & 1); int16 at 2ch, 2ch + 8,
- * 2ch + 1, 2ch + 9. */
+/* Portable path (M0+, RISC-V, the host, -DEC_NO_DSP): one pixel at a time, register-blocked
+ * over the 4 output channels of a weight block, so that each column byte loaded serves 4
+ * channels (per quad of taps: 4 column loads and 16 weight loads for 16 products, where one
+ * channel at a time needed 4 + 4 loads for 4 products). Within a quad of taps (k0, k1, k2, k3),
+ * lane ch (0..3) of a block finds its weights at fixed offsets of the quad's 16 elements
+ * (ec_conv.h): int8 at o, o + 8, o + 2, o + 10 with o = (ch >> 1) * 4 + (ch & 1); int16 at
+ * 2ch, 2ch + 8, 2ch + 1, 2ch + 9. The lanes beyond a group's filters (fpg not a multiple of 4)
+ * are zero filters with a bias entry (per padded channel): they are computed and dropped.
+ * Each accumulator adds the same products as before in the same order, so every partial sum
+ * stays within |bias'| + 128 * sum|w| (check_accumulator). */
 static void conv2d_portable(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
     const int32_t groups = p->in_c / p->filter_in_c;
     const int32_t out_c = p->out_c;
@@ -180,31 +187,46 @@ static void conv2d_portable(const ec_conv2d_params_t *p, const int8_t *input, in
     const int16_t *const w16 = p->weights16;
     int8_t *col = (int8_t *)scratch;
     conv_pos_t q = {0, 0, 0};
-    int32_t n, g, oc, i;
+    int32_t n, g, oc, i, l;
     for (n = 0; n < total; ++n, pos_next(p, &q)) {
         const int8_t *in_b = pos_input(p, input, &q);
         int8_t *out = output + n * out_c;
         for (g = 0; g < groups; ++g) {
             gather_s8(p, in_b, q.oy * p->stride_h - p->pad_h, q.ox * p->stride_w - p->pad_w, g, col);
-            for (oc = 0; oc < fpg; ++oc) {
-                const int32_t ch = g * oc_pad + oc; /* padded channel index */
-                const int32_t lane = oc & 3;
+            for (oc = 0; oc < fpg; oc += 4) {
+                const int32_t ch = g * oc_pad + oc; /* padded channel index, a multiple of 4 */
                 const int8_t *c = col;
-                int32_t acc = p->bias[ch];
+                int32_t a0 = p->bias[ch], a1 = p->bias[ch + 1], a2 = p->bias[ch + 2], a3 = p->bias[ch + 3];
+                int32_t acc[4];
                 if (w16 != 0) {
-                    const int16_t *w = w16 + (ch >> 2) * k_pad * 4 + 2 * lane;
+                    const int16_t *w = w16 + ch * k_pad;
                     for (i = 0; i < quads; ++i, c += 4, w += 16) {
-                        acc += (int32_t)c[0] * w[0] + (int32_t)c[1] * w[8] + (int32_t)c[2] * w[1] +
-                               (int32_t)c[3] * w[9];
+                        const int32_t c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+                        a0 += c0 * w[0] + c1 * w[8] + c2 * w[1] + c3 * w[9];
+                        a1 += c0 * w[2] + c1 * w[10] + c2 * w[3] + c3 * w[11];
+                        a2 += c0 * w[4] + c1 * w[12] + c2 * w[5] + c3 * w[13];
+                        a3 += c0 * w[6] + c1 * w[14] + c2 * w[7] + c3 * w[15];
                     }
                 } else {
-                    const int8_t *w = w8 + (ch >> 2) * k_pad * 4 + (lane >> 1) * 4 + (lane & 1);
+                    const int8_t *w = w8 + ch * k_pad;
                     for (i = 0; i < quads; ++i, c += 4, w += 16) {
-                        acc += (int32_t)c[0] * w[0] + (int32_t)c[1] * w[8] + (int32_t)c[2] * w[2] +
-                               (int32_t)c[3] * w[10];
+                        const int32_t c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+                        a0 += c0 * w[0] + c1 * w[8] + c2 * w[2] + c3 * w[10];
+                        a1 += c0 * w[1] + c1 * w[9] + c2 * w[3] + c3 * w[11];
+                        a2 += c0 * w[4] + c1 * w[12] + c2 * w[6] + c3 * w[14];
+                        a3 += c0 * w[5] + c1 * w[13] + c2 * w[7] + c3 * w[15];
                     }
                 }
-                out[g * fpg + oc] = conv_output(p, acc, p->requant[2 * ch], p->requant[2 * ch + 1]);
+                /* the array is written once per block, after the loop: the accumulators stay
+                 * in registers inside it */
+                acc[0] = a0;
+                acc[1] = a1;
+                acc[2] = a2;
+                acc[3] = a3;
+                for (l = 0; l < 4 && oc + l < fpg; ++l) {
+                    const int32_t *rq = p->requant + 2 * (ch + l);
+                    out[g * fpg + oc + l] = conv_output(p, acc[l], rq[0], rq[1]);
+                }
             }
         }
     }
