@@ -167,16 +167,34 @@ static inline const int8_t *pos_input(const ec_conv2d_params_t *p, const int8_t 
 
 #ifndef EC_DOT_DSP
 
-/* Portable path (M0+, RISC-V, the host, -DEC_NO_DSP): one pixel at a time, register-blocked
- * over the 4 output channels of a weight block, so that each column byte loaded serves 4
- * channels (per quad of taps: 4 column loads and 16 weight loads for 16 products, where one
- * channel at a time needed 4 + 4 loads for 4 products). Within a quad of taps (k0, k1, k2, k3),
- * lane ch (0..3) of a block finds its weights at fixed offsets of the quad's 16 elements
- * (ec_conv.h): int8 at o, o + 8, o + 2, o + 10 with o = (ch >> 1) * 4 + (ch & 1); int16 at
- * 2ch, 2ch + 8, 2ch + 1, 2ch + 9. The lanes beyond a group's filters (fpg not a multiple of 4)
- * are zero filters with a bias entry (per padded channel): they are computed and dropped.
- * Each accumulator adds the same products as before in the same order, so every partial sum
- * stays within |bias'| + 128 * sum|w| (check_accumulator). */
+/* Portable path (M0+, RISC-V, the host, -DEC_NO_DSP): register-blocked over 4 output channels
+ * (the lanes of a weight block) x 2 pixels (two int8 columns, 2 * k_pad bytes of scratch), so
+ * that each weight loaded serves 2 pixels and each column byte 4 channels: per tap 4 weight
+ * loads and 2 column loads for 8 products, where one channel x one pixel at a time needed 2
+ * loads per product. Within a quad of taps (k0, k1, k2, k3), lane ch (0..3) of a block finds
+ * its weights at fixed offsets of the quad's 16 elements (ec_conv.h): int8 at o, o + 8, o + 2,
+ * o + 10 with o = (ch >> 1) * 4 + (ch & 1); int16 at 2ch, 2ch + 8, 2ch + 1, 2ch + 9. So tap
+ * kj of the quad has its 4 lanes' weights at int8 offsets (b, b + 1, b + 4, b + 5) with
+ * b = 0, 8, 2, 10 for j = 0..3, and int16 offsets (b, b + 2, b + 4, b + 6) with b = 0, 8, 1, 9.
+ * The lanes beyond a group's filters (fpg not a multiple of 4) are zero filters with a bias
+ * entry (per padded channel): computed and dropped. An odd last pixel runs as a pair whose
+ * second column is the first one again, its results dropped. Every accumulator is the folded
+ * bias plus a subset of its products x * w, so it stays within |bias'| + 128 * sum|w|
+ * (check_accumulator). */
+#define EC_CONV_TAP(j, o0, o1, o2, o3)                                                                                  \
+    do {                                                                                                        \
+        const int32_t x = c0[(j)], y = c1[(j)];                                                                     \
+        const int32_t wa = w[(o0)], wb = w[(o1)], wc = w[(o2)], wd = w[(o3)];                                          \
+        a0 += x * wa;                                                                                           \
+        a1 += x * wb;                                                                                           \
+        a2 += x * wc;                                                                                           \
+        a3 += x * wd;                                                                                           \
+        e0 += y * wa;                                                                                           \
+        e1 += y * wb;                                                                                           \
+        e2 += y * wc;                                                                                           \
+        e3 += y * wd;                                                                                           \
+    } while (0)
+
 static void conv2d_portable(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
     const int32_t groups = p->in_c / p->filter_in_c;
     const int32_t out_c = p->out_c;
@@ -185,52 +203,73 @@ static void conv2d_portable(const ec_conv2d_params_t *p, const int8_t *input, in
     const int32_t quads = p->k_pad >> 2, k_pad = p->k_pad, oc_pad = p->oc_pad;
     const int8_t *const w8 = p->weights;
     const int16_t *const w16 = p->weights16;
-    int8_t *col = (int8_t *)scratch;
+    int8_t *const col = (int8_t *)scratch;
     conv_pos_t q = {0, 0, 0};
     int32_t n, g, oc, i, l;
-    for (n = 0; n < total; ++n, pos_next(p, &q)) {
+    for (n = 0; n < total; n += 2) {
+        const int two = n + 1 < total;
+        conv_pos_t q1 = q;
         const int8_t *in_b = pos_input(p, input, &q);
+        const int8_t *in_b1;
         int8_t *out = output + n * out_c;
+        if (two) {
+            pos_next(p, &q1);
+        }
+        in_b1 = pos_input(p, input, &q1);
         for (g = 0; g < groups; ++g) {
             gather_s8(p, in_b, q.oy * p->stride_h - p->pad_h, q.ox * p->stride_w - p->pad_w, g, col);
+            if (two) {
+                gather_s8(p, in_b1, q1.oy * p->stride_h - p->pad_h, q1.ox * p->stride_w - p->pad_w, g, col + k_pad);
+            }
             for (oc = 0; oc < fpg; oc += 4) {
                 const int32_t ch = g * oc_pad + oc; /* padded channel index, a multiple of 4 */
-                const int8_t *c = col;
+                const int8_t *c0 = col, *c1 = two ? col + k_pad : col;
                 int32_t a0 = p->bias[ch], a1 = p->bias[ch + 1], a2 = p->bias[ch + 2], a3 = p->bias[ch + 3];
-                int32_t acc[4];
+                int32_t e0 = a0, e1 = a1, e2 = a2, e3 = a3;
+                int32_t acc[8];
                 if (w16 != 0) {
                     const int16_t *w = w16 + ch * k_pad;
-                    for (i = 0; i < quads; ++i, c += 4, w += 16) {
-                        const int32_t c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
-                        a0 += c0 * w[0] + c1 * w[8] + c2 * w[1] + c3 * w[9];
-                        a1 += c0 * w[2] + c1 * w[10] + c2 * w[3] + c3 * w[11];
-                        a2 += c0 * w[4] + c1 * w[12] + c2 * w[5] + c3 * w[13];
-                        a3 += c0 * w[6] + c1 * w[14] + c2 * w[7] + c3 * w[15];
+                    for (i = 0; i < quads; ++i, c0 += 4, c1 += 4, w += 16) {
+                        EC_CONV_TAP(0, 0, 2, 4, 6);
+                        EC_CONV_TAP(1, 8, 10, 12, 14);
+                        EC_CONV_TAP(2, 1, 3, 5, 7);
+                        EC_CONV_TAP(3, 9, 11, 13, 15);
                     }
                 } else {
                     const int8_t *w = w8 + ch * k_pad;
-                    for (i = 0; i < quads; ++i, c += 4, w += 16) {
-                        const int32_t c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
-                        a0 += c0 * w[0] + c1 * w[8] + c2 * w[2] + c3 * w[10];
-                        a1 += c0 * w[1] + c1 * w[9] + c2 * w[3] + c3 * w[11];
-                        a2 += c0 * w[4] + c1 * w[12] + c2 * w[6] + c3 * w[14];
-                        a3 += c0 * w[5] + c1 * w[13] + c2 * w[7] + c3 * w[15];
+                    for (i = 0; i < quads; ++i, c0 += 4, c1 += 4, w += 16) {
+                        EC_CONV_TAP(0, 0, 1, 4, 5);
+                        EC_CONV_TAP(1, 8, 9, 12, 13);
+                        EC_CONV_TAP(2, 2, 3, 6, 7);
+                        EC_CONV_TAP(3, 10, 11, 14, 15);
                     }
                 }
-                /* the array is written once per block, after the loop: the accumulators stay
-                 * in registers inside it */
+                /* written once per block, after the loop: the accumulators stay in registers
+                 * inside it */
                 acc[0] = a0;
                 acc[1] = a1;
                 acc[2] = a2;
                 acc[3] = a3;
+                acc[4] = e0;
+                acc[5] = e1;
+                acc[6] = e2;
+                acc[7] = e3;
                 for (l = 0; l < 4 && oc + l < fpg; ++l) {
                     const int32_t *rq = p->requant + 2 * (ch + l);
                     out[g * fpg + oc + l] = conv_output(p, acc[l], rq[0], rq[1]);
+                    if (two) {
+                        out[out_c + g * fpg + oc + l] = conv_output(p, acc[4 + l], rq[0], rq[1]);
+                    }
                 }
             }
         }
+        if (two) {
+            pos_next(p, &q1);
+        }
+        q = q1;
     }
 }
+#undef EC_CONV_TAP
 
 /* Both entry points: the portable loop reads whichever form is set. */
 void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {

@@ -69,7 +69,7 @@ def conv_layout(w: np.ndarray, groups: int) -> ConvLayout:
 def conv_scratch_bytes(k_pad: int, filter_in_c: int) -> int:
     """ec_conv2d_s8's scratch: two pixels' int16 columns (4 * k_pad bytes), plus their int8
     columns (2 * k_pad) unless filter_in_c is a multiple of 4 (columns then come straight
-    from the input); the portable path uses k_pad bytes of it."""
+    from the input); the portable path uses 2 * k_pad bytes of it (two int8 columns)."""
     return 4 * k_pad + (0 if filter_in_c % 4 == 0 else 2 * k_pad)
 
 
