@@ -177,14 +177,24 @@ static inline const int8_t *pos_input(const ec_conv2d_params_t *p, const int8_t 
  * kj of the quad has its 4 lanes' weights at int8 offsets (b, b + 1, b + 4, b + 5) with
  * b = 0, 8, 2, 10 for j = 0..3, and int16 offsets (b, b + 2, b + 4, b + 6) with b = 0, 8, 1, 9.
  * The lanes beyond a group's filters (fpg not a multiple of 4) are zero filters with a bias
- * entry (per padded channel): computed and dropped. An odd last pixel runs as a pair whose
+ * entry (per padded channel): computed and dropped. A last odd pixel runs as a pair whose
  * second column is the first one again, its results dropped. Every accumulator is the folded
  * bias plus a subset of its products x * w, so it stays within |bias'| + 128 * sum|w|
- * (check_accumulator). */
-#define EC_CONV_TAP(j, o0, o1, o2, o3)                                                                                  \
+ * (check_accumulator).
+ * On Thumb-1 cores (Armv6-M such as the M0+, Armv8-M baseline) the 8 accumulators do not fit
+ * in the 8 low registers MULS needs and gcc spills them (about 7.3 instructions a product in
+ * the int8 loop, against 5.3 with one pixel): there EC_CONV_SECOND(two), the test for a second
+ * pixel, is the constant 0 (written at each use, so that no variable is always false), and the
+ * second pixel's accumulators are dead code, which leaves 4 channels x 1 pixel. */
+#if defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB == 1
+#define EC_CONV_SECOND(two) 0
+#else
+#define EC_CONV_SECOND(two) (two)
+#endif
+#define EC_CONV_TAP(j, o0, o1, o2, o3)                                                                          \
     do {                                                                                                        \
-        const int32_t x = c0[(j)], y = c1[(j)];                                                                     \
-        const int32_t wa = w[(o0)], wb = w[(o1)], wc = w[(o2)], wd = w[(o3)];                                          \
+        const int32_t x = c0[(j)], y = c1[(j)];                                                                 \
+        const int32_t wa = w[(o0)], wb = w[(o1)], wc = w[(o2)], wd = w[(o3)];                                   \
         a0 += x * wa;                                                                                           \
         a1 += x * wb;                                                                                           \
         a2 += x * wc;                                                                                           \
@@ -206,24 +216,25 @@ static void conv2d_portable(const ec_conv2d_params_t *p, const int8_t *input, in
     int8_t *const col = (int8_t *)scratch;
     conv_pos_t q = {0, 0, 0};
     int32_t n, g, oc, i, l;
-    for (n = 0; n < total; n += 2) {
-        const int two = n + 1 < total;
+    int two = 0;
+    for (n = 0; n < total; n += 1 + two) {
         conv_pos_t q1 = q;
         const int8_t *in_b = pos_input(p, input, &q);
         const int8_t *in_b1;
         int8_t *out = output + n * out_c;
-        if (two) {
+        two = EC_CONV_SECOND(n + 1 < total);
+        if (EC_CONV_SECOND(two)) {
             pos_next(p, &q1);
         }
         in_b1 = pos_input(p, input, &q1);
         for (g = 0; g < groups; ++g) {
             gather_s8(p, in_b, q.oy * p->stride_h - p->pad_h, q.ox * p->stride_w - p->pad_w, g, col);
-            if (two) {
+            if (EC_CONV_SECOND(two)) {
                 gather_s8(p, in_b1, q1.oy * p->stride_h - p->pad_h, q1.ox * p->stride_w - p->pad_w, g, col + k_pad);
             }
             for (oc = 0; oc < fpg; oc += 4) {
                 const int32_t ch = g * oc_pad + oc; /* padded channel index, a multiple of 4 */
-                const int8_t *c0 = col, *c1 = two ? col + k_pad : col;
+                const int8_t *c0 = col, *c1 = EC_CONV_SECOND(two) ? col + k_pad : col;
                 int32_t a0 = p->bias[ch], a1 = p->bias[ch + 1], a2 = p->bias[ch + 2], a3 = p->bias[ch + 3];
                 int32_t e0 = a0, e1 = a1, e2 = a2, e3 = a3;
                 int32_t acc[8];
@@ -257,19 +268,22 @@ static void conv2d_portable(const ec_conv2d_params_t *p, const int8_t *input, in
                 for (l = 0; l < 4 && oc + l < fpg; ++l) {
                     const int32_t *rq = p->requant + 2 * (ch + l);
                     out[g * fpg + oc + l] = conv_output(p, acc[l], rq[0], rq[1]);
-                    if (two) {
+                    if (EC_CONV_SECOND(two)) {
                         out[out_c + g * fpg + oc + l] = conv_output(p, acc[4 + l], rq[0], rq[1]);
                     }
                 }
             }
         }
-        if (two) {
+        if (EC_CONV_SECOND(two)) {
             pos_next(p, &q1);
+            q = q1;
+        } else {
+            pos_next(p, &q);
         }
-        q = q1;
     }
 }
 #undef EC_CONV_TAP
+#undef EC_CONV_SECOND
 
 /* Both entry points: the portable loop reads whichever form is set. */
 void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
