@@ -54,6 +54,10 @@ def _format_values(values: np.ndarray, ctype: str, per_line: int = 16) -> str:
     elif ctype == "int32_t":
         # INT32_MIN cannot be written as a literal; spell it as an expression.
         items = ["(-2147483647 - 1)" if v == -(1 << 31) else str(v) for v in values.tolist()]
+    elif ctype == "int64_t":
+        # INT64_C gives the literal its type wherever long is 32 bits; INT64_MIN is an expression.
+        items = ["(-INT64_C(9223372036854775807) - 1)" if v == -(1 << 63) else f"INT64_C({v})"
+                 for v in values.tolist()]
     else:
         items = [str(v) for v in values.tolist()]
     if not items:

@@ -50,14 +50,24 @@ def _representative(input_shapes, seed: int, count: int, low: float, high: float
 
 
 def _convert(converter, input_shapes, seed: int, io_type, calib: int, low: float, high: float,
-             per_channel_dense: bool = True) -> bytes:
+             per_channel_dense: bool = True, mode: str = "int8") -> bytes:
+    """mode "int8": int8 activations and weights; "16x8": int16 activations, int8 weights (the
+    converter's EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8), where io_type
+    "int8" means int16 model edges."""
     import tensorflow as tf
 
     if not per_channel_dense:
         converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = _representative(input_shapes, seed, calib, low, high)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if mode == "16x8":
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        if io_type is not None:
+            io_type = tf.int16
+    elif mode == "int8":
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    else:
+        raise ValueError(f"mode {mode!r}: int8 or 16x8")
     if io_type is not None:
         converter.inference_input_type = io_type
         converter.inference_output_type = io_type
@@ -65,24 +75,25 @@ def _convert(converter, input_shapes, seed: int, io_type, calib: int, low: float
 
 
 def tflite_from_keras(model, seed: int = 0, io_type="int8", calib: int = 32, low: float = -1.0, high: float = 1.0,
-                      per_channel_dense: bool = True) -> bytes:
+                      per_channel_dense: bool = True, mode: str = "int8") -> bytes:
     """Full-integer conversion of a Keras model; io_type 'int8', 'uint8' or None (float edges);
     per_channel_dense=False gives FULLY_CONNECTED weights one scale (older converters' form)."""
     import tensorflow as tf
 
     shapes = [tuple(int(d) if d is not None else 1 for d in i.shape) for i in model.inputs]
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    return _convert(converter, shapes, seed, _io(io_type), calib, low, high, per_channel_dense)
+    return _convert(converter, shapes, seed, _io(io_type), calib, low, high, per_channel_dense, mode)
 
 
-def tflite_from_function(fn, input_shapes, seed: int = 0, io_type="int8", calib: int = 32, low: float = -1.0, high: float = 1.0) -> bytes:
+def tflite_from_function(fn, input_shapes, seed: int = 0, io_type="int8", calib: int = 32, low: float = -1.0, high: float = 1.0,
+                        mode: str = "int8") -> bytes:
     """Full-integer conversion of a tf.function over float inputs of the given shapes."""
     import tensorflow as tf
 
     specs = [tf.TensorSpec(s, tf.float32) for s in input_shapes]
     concrete = tf.function(fn).get_concrete_function(*specs)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
-    return _convert(converter, [tuple(s) for s in input_shapes], seed, _io(io_type), calib, low, high)
+    return _convert(converter, [tuple(s) for s in input_shapes], seed, _io(io_type), calib, low, high, mode=mode)
 
 
 def _io(io_type):

@@ -46,7 +46,7 @@ class CArray:
 
 
 _CTYPE_NP = {"int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16, "int32_t": np.int32,
-             "uint16_t": np.uint16, "uint32_t": np.uint32, "float": np.float32}
+             "int64_t": np.int64, "uint16_t": np.uint16, "uint32_t": np.uint32, "float": np.float32}
 
 # A params field is an int, a float (only in kernels for float model edges), a list of ints
 # (a fixed-size array member such as dims[4]) or a CArray (a pointer member).
