@@ -158,6 +158,24 @@ def int8_io(graph: Graph, op: Op):
     return x, y, require_quant(graph, op, x), require_quant(graph, op, y)
 
 
+def quant_io(graph: Graph, op: Op, dtypes: tuple[str, ...] = ("int8", "int16")):
+    """int8_io for ops that run on several integer types (16x8 models): the first input and
+    output, each of one of `dtypes`, both of the SAME type (TFLite's Prepare requires it of
+    every op it runs in int16), quantized per tensor: (x, y, x.quant, y.quant)."""
+    x = graph.tensors[op.inputs[0]]
+    y = graph.tensors[op.outputs[0]]
+    require_dtype(graph, op, x, *dtypes)
+    require_dtype(graph, op, y, *dtypes)
+    if x.dtype != y.dtype:
+        raise fail(graph, op, f"input type {x.dtype.upper()} and output type {y.dtype.upper()} differ")
+    return x, y, require_quant(graph, op, x), require_quant(graph, op, y)
+
+
+# The entry-point suffix of each integer activation type: ec_xxx_s8, ec_xxx_s16 (one per type,
+# so a firmware links only the loops its model uses).
+DTYPE_SUFFIX = {"int8": "s8", "int16": "s16", "uint8": "u8", "int32": "s32", "int64": "s64", "float32": "f32"}
+
+
 def inputs_of(graph: Graph, op: Op) -> list[Tensor | None]:
     return [graph.tensors[i] if i >= 0 else None for i in op.inputs]
 
