@@ -122,6 +122,50 @@ static inline int32_t ec_requantize_gt1(int32_t x, int32_t multiplier, int left_
     return ec_sat_rounding_doubling_high_mul(ec_shift_left_wrapping(x, left_shift), multiplier);
 }
 
+/* ---- 64-bit requantization, for 16x8 kernels (int16 activations, int8 weights) ----------
+ *
+ * TFLite's MultiplyByQuantizedMultiplier(int64_t x, int32_t m, int shift) (kernels/internal/
+ * common.cc; the same code in its single- and double-rounding builds), which the 16x8
+ * CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED / TRANSPOSE_CONV / BATCH_MATMUL reference
+ * kernels apply to their int64 accumulator (with an int32 accumulator they call the int32
+ * overload, ec_requantize above: a different rounding). It first rounds the Q31 multiplier
+ * to Q15,
+ *     rm = m < 0x7FFF0000 ? (m + 2^15) >> 16 : 0x7FFF            (0 <= rm <= 0x7FFF)
+ * and returns (int32_t)((x * rm + 2^(14 - shift)) >> (15 - shift)): x * rm / 2^(15 - shift)
+ * rounded half UP (toward +infinity), not half away from zero as gemmlowp.
+ *
+ * Contract: m >= 0 (a QuantizeMultiplier result of a positive scale: [2^30, 2^31) or 0) and
+ * -31 <= shift <= 14, so 1 <= 15 - shift <= 46 (TFLite asserts shift < 8; the lowering
+ * refuses shift > 14, where TFLite's own shift would be undefined). TFLite asserts
+ * |x| < 2^47, which makes x * rm + round fit int64 (< 2^62 + 2^45); lowerings prove that
+ * bound at compile time from the bias and the weights (|bias| + 2^15 * sum|w| per channel).
+ * For any other x the product and the sum wrap through uint64_t here (TFLite's release
+ * builds wrap the same int64 arithmetic in practice), so no x is undefined behaviour. The
+ * shifted value's int32_t conversion wraps modulo 2^32 as static_cast does; callers clamp
+ * it to the activation range. Right shifts of negative int64_t are arithmetic on every
+ * compiler we target (see the top of this file). */
+
+/* The Q15 multiplier TFLite derives from a Q31 one; m >= 0. Hoist it out of loops, or
+ * tabulate it at compile time. */
+static inline int32_t ec_reduce_multiplier_q15(int32_t m) {
+    return m < 0x7FFF0000 ? (m + (1 << 15)) >> 16 : 0x7FFF;
+}
+
+/* TFLite's 64-bit MultiplyByQuantizedMultiplier with the multiplier already reduced:
+ * rm = ec_reduce_multiplier_q15(m) in [0, 0x7FFF], total_shift = 15 - shift in [1, 46]. */
+static inline int32_t ec_requantize_s64_q15(int64_t x, int32_t rm, int total_shift) {
+    const uint64_t prod = (uint64_t)x * (uint64_t)(uint32_t)rm; /* wraps; exact if |x| < 2^48 */
+    const uint64_t sum = prod + ((uint64_t)1 << (total_shift - 1));
+    const int64_t r = (int64_t)sum >> total_shift; /* uint64 -> int64 wraps on our compilers */
+    return (int32_t)(uint32_t)(uint64_t)r;
+}
+
+/* TFLite's MultiplyByQuantizedMultiplier(int64_t x, int32_t m, int shift), bit for bit
+ * (contract above). */
+static inline int32_t ec_requantize_s64(int64_t x, int32_t multiplier, int shift) {
+    return ec_requantize_s64_q15(x, ec_reduce_multiplier_q15(multiplier), 15 - shift);
+}
+
 /* ---- gemmlowp fixed-point math, for SOFTMAX, LOGISTIC and TANH -------------------------
  * A Q(k) value is an int32 raw with k integer bits and 31 - k fractional bits. Raw sums that
  * gemmlowp forms with a plain + are done here through uint32_t, which wraps instead of being
