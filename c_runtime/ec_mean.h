@@ -1,4 +1,5 @@
-/* edgeconv C runtime: MEAN over any set of axes, int8 in, int8 out, with requantization. */
+/* edgeconv C runtime: MEAN and SUM over any set of axes, int8 or int16 in, the same type out,
+ * with requantization (TFLite Micro's QuantizedMeanOrSum; SUM's multiplier has no 1/count). */
 #ifndef EC_MEAN_H
 #define EC_MEAN_H
 
@@ -11,14 +12,15 @@ typedef struct {
      * the output stride of that (kept) dimension. */
     int32_t out_strides[EC_MAX_DIMS];
     int32_t num_outputs;
-    int32_t count;      /* elements summed into each output; 0 when a reduced axis is empty */
+    int32_t count;      /* elements summed into each output; 0 when the input is empty */
     int32_t input_zp;
     int32_t output_zp;
-    int32_t multiplier; /* Q31 of in_scale / out_scale with 1/count folded in, as TFLite does */
+    int32_t multiplier; /* Q31 of in_scale / out_scale (MEAN: with 1/count folded in, as TFLite does) */
     int32_t shift;
 } ec_mean_params_t;
 
 /* scratch: num_outputs int32 accumulators. */
 void ec_mean_s8(const ec_mean_params_t *p, const int8_t *input, int8_t *output, void *scratch);
+void ec_mean_s16(const ec_mean_params_t *p, const int16_t *input, int16_t *output, void *scratch);
 
 #endif /* EC_MEAN_H */

@@ -74,6 +74,22 @@ RULES: dict[str, OpRule] = {
     "SQUEEZE": OpRule((1, 1), "SqueezeOptions"),
     "EXPAND_DIMS": OpRule((2, 2), "ExpandDimsOptions", index_types=((1, INT32_OR_64),)),
     "MEAN": OpRule((2, 2), "ReducerOptions", index_types=((1, INT32),)),
+    # REDUCE_MAX/MIN, SUM: TFLite Micro's PrepareSimple requires an INT32 axis, as MEAN.
+    "SUM": OpRule((2, 2), "ReducerOptions", index_types=((1, INT32),)),
+    "REDUCE_MAX": OpRule((2, 2), "ReducerOptions", index_types=((1, INT32),)),
+    "REDUCE_MIN": OpRule((2, 2), "ReducerOptions", index_types=((1, INT32),)),
+    # ARG_MAX/MIN: TFLite Micro reads an INT32 axis, TFLite's reference INT32 or INT64 (the
+    # oracle where TFLite Micro lacks the type); the output type is checked by the lowering.
+    "ARG_MAX": OpRule((2, 2), "ArgMaxOptions", index_types=((1, INT32_OR_64),)),
+    "ARG_MIN": OpRule((2, 2), "ArgMinOptions", index_types=((1, INT32_OR_64),)),
+    "EQUAL": OpRule((2, 2), "EqualOptions"),
+    "NOT_EQUAL": OpRule((2, 2), "NotEqualOptions"),
+    "LESS": OpRule((2, 2), "LessOptions"),
+    "LESS_EQUAL": OpRule((2, 2), "LessEqualOptions"),
+    "GREATER": OpRule((2, 2), "GreaterOptions"),
+    "GREATER_EQUAL": OpRule((2, 2), "GreaterEqualOptions"),
+    "SELECT_V2": OpRule((3, 3), "SelectV2Options"),
+    "SQUARED_DIFFERENCE": OpRule((2, 2), "SquaredDifferenceOptions"),
     # TFLite's PAD also takes a third constant-value input; edgeconv pads PAD with the zero
     # point, so a PAD with three inputs is refused rather than given other semantics.
     "PAD": OpRule((2, 2), "PadOptions", index_types=((1, INT32_OR_64),), index_ranks=((1, 2),)),
@@ -88,6 +104,13 @@ RULES: dict[str, OpRule] = {
                                 index_ranks=((1, 1), (2, 2))),
     "BATCH_TO_SPACE_ND": OpRule((3, 3), "BatchToSpaceNDOptions", index_types=((1, INT32), (2, INT32)),
                                 index_ranks=((1, 1), (2, 2))),
+    # TRANSPOSE_CONV: (output_shape, weights, input[, bias]); without options both references
+    # run strides 0 (every input pixel onto the same outputs). TFLite reads output_shape as a
+    # 1-D INT32 tensor and needs input and weights 4-D; the bias type (INT32 for int8, INT64
+    # or INT16 for 16x8) and size are checked by the lowering.
+    "TRANSPOSE_CONV": OpRule((3, 4), "TransposeConvOptions", True, optional=(3,), index_types=((0, INT32),),
+                             index_ranks=((0, 1),), four_d=(1, 2)),
+    "BATCH_MATMUL": OpRule((2, 2), "BatchMatMulOptions"),
 }
 
 # Option fields that are enums in the schema: (field, allowed values).
@@ -102,6 +125,7 @@ _POSITIVE = {
     "Conv2DOptions": ("stride_h", "stride_w", "dilation_h_factor", "dilation_w_factor"),
     "DepthwiseConv2DOptions": ("stride_h", "stride_w", "dilation_h_factor", "dilation_w_factor"),
     "Pool2DOptions": ("stride_h", "stride_w", "filter_height", "filter_width"),
+    "TransposeConvOptions": ("stride_h", "stride_w"),
 }
 
 
