@@ -1,4 +1,4 @@
-/* edgeconv C runtime: ADD and SUB for int8, bit-exact with TFLite Micro.
+/* edgeconv C runtime: ADD and SUB for int8 and int16, bit-exact with TFLite Micro.
  *
  * Per element (x0, x1 raw int8):
  *   v_i   = (x_i + in_i_offset) * 2^left_shift                 |v_i| < 2^28, no overflow
@@ -18,6 +18,9 @@
  * contiguous, or one contiguous and the other constant along the run (broadcast), whose
  * table entry is then read once per run. Without tables, or for an output shift of 0 (which
  * the headroom form does not take), each element runs the three requantizations.
+ *
+ * int16 (ec_add_s16, ec_sub_s16) has no tables (65,536 entries per input) and runs the three
+ * requantizations per element, with left_shift 15; see add_sub_s16 for its ranges.
  */
 #include "ec_add.h"
 
@@ -179,4 +182,73 @@ void ec_add_s8(const ec_add_params_t *p, const int8_t *in0, const int8_t *in1, i
 
 void ec_sub_s8(const ec_add_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out) {
     add_sub(p, in0, in1, out, 1);
+}
+
+/* ---- int16 (16x8 models) -------------------------------------------------------------------
+ *
+ * TFLite Micro's int16 ADD (reference_ops::AddGeneralParamScale, BroadcastAdd6DSlow) and SUB
+ * (SubElementwise, BroadcastQuantSubSlow): the int8 arithmetic with left_shift 15. Ranges, for
+ * zero points in int16 (the reader checks them) and x int16:
+ *   |x + in_offset| <= 65535, so v = (x + in_offset) * 2^15 <= 2^31 - 2^15 fits int32 (the
+ *   reason TFLite shifts by 15, sub_common.cc);
+ *   each input ratio r_i = s_i / (2 max(s_0, s_1)) <= 1/2 and r_0 + r_1 <= 1, so the rescaled
+ *   terms (within 2 of v_i * r_i) sum or differ to at most 2^31 - 2^15 + 4 in magnitude, and
+ *   neither is INT32_MIN (ec_requantize_lt1's contract);
+ *   the rescaled output (multiplier < 1) is as large as that when the output scale is small,
+ *   so adding a zero point could leave int32: that sum wraps (ec_add_wrapping) as TFLite's
+ *   int32 addition does on its builds, then the clamp.
+ * A term whose input is constant along the run (a broadcast input) is rescaled once per run. */
+static int32_t add_term_s16(const ec_add_params_t *p, int32_t x, int32_t offset, int32_t multiplier, int32_t shift) {
+    /* Multiplication, not <<: a left shift of a negative value is undefined in C99. */
+    return ec_requantize_lt1((x + offset) * ((int32_t)1 << p->left_shift), multiplier, (int)shift);
+}
+
+static int16_t add_out_s16(const ec_add_params_t *p, int32_t raw) {
+    const int32_t r = ec_add_wrapping(ec_requantize_lt1(raw, p->output_multiplier, (int)p->output_shift),
+                                      p->output_offset);
+    return (int16_t)ec_clamp_i32(r, p->act_min, p->act_max);
+}
+
+static void add_sub_s16(const ec_add_params_t *p, const int16_t *in0, const int16_t *in1, int16_t *out,
+                        int subtract) {
+    const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];
+    const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];
+    const int32_t step1 = p->in1_strides[EC_MAX_DIMS - 1];
+    ec_broadcast_iter_t it;
+    int32_t n, i;
+    if (inner <= 0) { /* an empty output: a run would read an element of each input */
+        return;
+    }
+    ec_broadcast_begin(p->out_dims, &it);
+    for (n = 0; n < it.runs; ++n) {
+        const int16_t *a = in0 + it.off0, *b = in1 + it.off1;
+        if (step1 == 0) {
+            const int32_t s1 = add_term_s16(p, b[0], p->in1_offset, p->in1_multiplier, p->in1_shift);
+            for (i = 0; i < inner; ++i) {
+                const int32_t s0 = add_term_s16(p, a[i * step0], p->in0_offset, p->in0_multiplier, p->in0_shift);
+                *out++ = add_out_s16(p, subtract ? s0 - s1 : s0 + s1);
+            }
+        } else if (step0 == 0) {
+            const int32_t s0 = add_term_s16(p, a[0], p->in0_offset, p->in0_multiplier, p->in0_shift);
+            for (i = 0; i < inner; ++i) {
+                const int32_t s1 = add_term_s16(p, b[i * step1], p->in1_offset, p->in1_multiplier, p->in1_shift);
+                *out++ = add_out_s16(p, subtract ? s0 - s1 : s0 + s1);
+            }
+        } else {
+            for (i = 0; i < inner; ++i) {
+                const int32_t s0 = add_term_s16(p, a[i * step0], p->in0_offset, p->in0_multiplier, p->in0_shift);
+                const int32_t s1 = add_term_s16(p, b[i * step1], p->in1_offset, p->in1_multiplier, p->in1_shift);
+                *out++ = add_out_s16(p, subtract ? s0 - s1 : s0 + s1);
+            }
+        }
+        ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);
+    }
+}
+
+void ec_add_s16(const ec_add_params_t *p, const int16_t *in0, const int16_t *in1, int16_t *out) {
+    add_sub_s16(p, in0, in1, out, 0);
+}
+
+void ec_sub_s16(const ec_add_params_t *p, const int16_t *in0, const int16_t *in1, int16_t *out) {
+    add_sub_s16(p, in0, in1, out, 1);
 }

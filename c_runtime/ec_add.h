@@ -1,10 +1,13 @@
-/* edgeconv C runtime: ADD and SUB, int8, with numpy-style broadcasting.
+/* edgeconv C runtime: ADD and SUB, int8 and int16, with numpy-style broadcasting.
  *
- * Both follow TFLite Micro's quantized path (reference_integer_ops::AddFunc and
+ * Both follow TFLite Micro's quantized path (reference_integer_ops::AddFunc,
+ * reference_ops::AddGeneralParamScale / BroadcastAdd6DSlow for int16, and
  * reference_ops::BroadcastQuantSubSlow): each input is offset, shifted left by left_shift,
  * rescaled to a common scale, summed (or subtracted) and rescaled to the output. The two ops
  * differ only in the sign of the second term and in how Prepare rounds the multipliers
- * (ADD in double, SUB in float), which the compiler has already done.
+ * (ADD in double, SUB in float), which the compiler has already done. int16 (16x8 models)
+ * takes the same arithmetic with left_shift 15 (TFLite Micro's general-scale path, whatever
+ * the AddOptions' pot_scale_int16 says).
  */
 #ifndef EC_ADD_H
 #define EC_ADD_H
@@ -20,7 +23,7 @@ typedef struct {
     int32_t in1_strides[EC_MAX_DIMS];
     int32_t in0_offset, in1_offset; /* -zero_point of each input */
     int32_t output_offset;          /* output zero point */
-    int32_t left_shift;             /* 20 for int8: headroom for the rescaling */
+    int32_t left_shift;             /* 20 for int8, 15 for int16: headroom for the rescaling */
     int32_t in0_multiplier, in0_shift; /* Q31, shift <= 0 */
     int32_t in1_multiplier, in1_shift;
     int32_t output_multiplier, output_shift;
@@ -29,12 +32,15 @@ typedef struct {
      * rescaled term of each input, MultiplyByQuantizedMultiplierSmallerThanOneExp(
      * (x + in_offset) * 2^left_shift, in_multiplier, in_shift), computed by the compiler with
      * TFLite's arithmetic; in1_table holds the negated term for SUB. Per element the kernel
-     * then adds two table entries instead of running two requantizations. */
+     * then adds two table entries instead of running two requantizations. int8 only (the
+     * int16 kernels ignore them: a table per 65,536 values would cost 256 KB). */
     const int32_t *in0_table;
     const int32_t *in1_table;
 } ec_add_params_t;
 
 void ec_add_s8(const ec_add_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out);
 void ec_sub_s8(const ec_add_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out);
+void ec_add_s16(const ec_add_params_t *p, const int16_t *in0, const int16_t *in1, int16_t *out);
+void ec_sub_s16(const ec_add_params_t *p, const int16_t *in0, const int16_t *in1, int16_t *out);
 
 #endif /* EC_ADD_H */

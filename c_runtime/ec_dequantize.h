@@ -1,4 +1,4 @@
-/* edgeconv C runtime: DEQUANTIZE int8/uint8 -> float32 (a float model output). */
+/* edgeconv C runtime: DEQUANTIZE int8/uint8/int16 -> float32 (a float model output). */
 #ifndef EC_DEQUANTIZE_H
 #define EC_DEQUANTIZE_H
 
@@ -13,5 +13,6 @@ typedef struct {
 /* x = scale * (q - zero_point) */
 void ec_dequantize_s8_f32(const ec_dequantize_params_t *p, const int8_t *input, float *output);
 void ec_dequantize_u8_f32(const ec_dequantize_params_t *p, const uint8_t *input, float *output);
+void ec_dequantize_s16_f32(const ec_dequantize_params_t *p, const int16_t *input, float *output);
 
 #endif /* EC_DEQUANTIZE_H */

@@ -1,6 +1,6 @@
-/* edgeconv C runtime: MAXIMUM and MINIMUM, int8, with numpy-style broadcasting.
+/* edgeconv C runtime: MAXIMUM and MINIMUM, int8 and int16, with numpy-style broadcasting.
  *
- * TFLite compares the raw int8 values and never requantizes (the converter gives both inputs
+ * TFLite compares the raw values and never requantizes (the converter gives both inputs
  * and the output one scale and zero point), so neither do these kernels.
  */
 #ifndef EC_MAXIMUM_MINIMUM_H
@@ -21,5 +21,9 @@ void ec_maximum_s8(const ec_maximum_minimum_params_t *p, const int8_t *in0, cons
                    int8_t *out);
 void ec_minimum_s8(const ec_maximum_minimum_params_t *p, const int8_t *in0, const int8_t *in1,
                    int8_t *out);
+void ec_maximum_s16(const ec_maximum_minimum_params_t *p, const int16_t *in0, const int16_t *in1,
+                    int16_t *out);
+void ec_minimum_s16(const ec_maximum_minimum_params_t *p, const int16_t *in0, const int16_t *in1,
+                    int16_t *out);
 
 #endif /* EC_MAXIMUM_MINIMUM_H */

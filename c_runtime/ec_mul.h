@@ -1,4 +1,4 @@
-/* edgeconv C runtime: MUL, int8, with numpy-style broadcasting. */
+/* edgeconv C runtime: MUL, int8 and int16, with numpy-style broadcasting. */
 #ifndef EC_MUL_H
 #define EC_MUL_H
 
@@ -18,5 +18,7 @@ typedef struct {
 } ec_mul_params_t;
 
 void ec_mul_s8(const ec_mul_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out);
+/* int16 (16x8 models): TFLite requires every zero point 0, so the offsets are 0. */
+void ec_mul_s16(const ec_mul_params_t *p, const int16_t *in0, const int16_t *in1, int16_t *out);
 
 #endif /* EC_MUL_H */

@@ -1,4 +1,4 @@
-/* edgeconv C runtime: AVERAGE_POOL_2D and MAX_POOL_2D, int8. */
+/* edgeconv C runtime: AVERAGE_POOL_2D and MAX_POOL_2D, int8 and int16. */
 #ifndef EC_POOLING_H
 #define EC_POOLING_H
 
@@ -16,5 +16,7 @@ typedef struct {
 
 void ec_avg_pool_s8(const ec_pool_params_t *p, const int8_t *input, int8_t *output);
 void ec_max_pool_s8(const ec_pool_params_t *p, const int8_t *input, int8_t *output);
+void ec_avg_pool_s16(const ec_pool_params_t *p, const int16_t *input, int16_t *output);
+void ec_max_pool_s16(const ec_pool_params_t *p, const int16_t *input, int16_t *output);
 
 #endif /* EC_POOLING_H */

@@ -1,4 +1,4 @@
-/* edgeconv C runtime: QUANTIZE float32 -> int8/uint8, bit-exact with TFLite's reference
+/* edgeconv C runtime: QUANTIZE float32 -> int8/uint8/int16, bit-exact with TFLite's reference
  * AffineQuantize (what TFLite Micro runs): static_cast<int32_t>(TfLiteRound(x / scale)) +
  * zero_point, clamped, with the division in float32 (TFLite casts its double scale to float).
  *
@@ -53,5 +53,12 @@ void ec_quantize_f32_u8(const ec_quantize_params_t *p, const float *input, uint8
     int32_t i;
     for (i = 0; i < p->size; ++i) {
         output[i] = (uint8_t)ec_quantize_one(p, input[i], 0, 255);
+    }
+}
+
+void ec_quantize_f32_s16(const ec_quantize_params_t *p, const float *input, int16_t *output) {
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        output[i] = (int16_t)ec_quantize_one(p, input[i], -32768, 32767);
     }
 }

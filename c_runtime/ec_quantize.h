@@ -1,4 +1,4 @@
-/* edgeconv C runtime: QUANTIZE from float32 (a float model input) to int8 or uint8. */
+/* edgeconv C runtime: QUANTIZE from float32 (a float model input) to int8, uint8 or int16. */
 #ifndef EC_QUANTIZE_H
 #define EC_QUANTIZE_H
 
@@ -13,5 +13,6 @@ typedef struct {
 /* q = clamp(round_half_away(x / scale) + zero_point), the division in float32. */
 void ec_quantize_f32_s8(const ec_quantize_params_t *p, const float *input, int8_t *output);
 void ec_quantize_f32_u8(const ec_quantize_params_t *p, const float *input, uint8_t *output);
+void ec_quantize_f32_s16(const ec_quantize_params_t *p, const float *input, int16_t *output);
 
 #endif /* EC_QUANTIZE_H */

@@ -1,5 +1,6 @@
-/* edgeconv C runtime: QUANTIZE between 8-bit types: int8 -> int8 (new scale or zero point),
- * uint8 -> int8 and int8 -> uint8 (the converter's uint8 model inputs and outputs). */
+/* edgeconv C runtime: QUANTIZE between integer types: int8 -> int8 (new scale or zero point),
+ * uint8 -> int8 and int8 -> uint8 (the converter's uint8 model inputs and outputs), and
+ * int8 <-> int16, int16 -> int16 (16x8 models). */
 #ifndef EC_REQUANTIZE_H
 #define EC_REQUANTIZE_H
 
@@ -16,5 +17,8 @@ typedef struct {
 void ec_requantize_s8_s8(const ec_requantize_params_t *p, const int8_t *input, int8_t *output);
 void ec_requantize_u8_s8(const ec_requantize_params_t *p, const uint8_t *input, int8_t *output);
 void ec_requantize_s8_u8(const ec_requantize_params_t *p, const int8_t *input, uint8_t *output);
+void ec_requantize_s8_s16(const ec_requantize_params_t *p, const int8_t *input, int16_t *output);
+void ec_requantize_s16_s8(const ec_requantize_params_t *p, const int16_t *input, int8_t *output);
+void ec_requantize_s16_s16(const ec_requantize_params_t *p, const int16_t *input, int16_t *output);
 
 #endif /* EC_REQUANTIZE_H */

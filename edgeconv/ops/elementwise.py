@@ -1,4 +1,4 @@
-"""ADD, SUB, MUL, MAXIMUM and MINIMUM: int8 binary element-wise ops with broadcasting.
+"""ADD, SUB, MUL, MAXIMUM and MINIMUM: int8 and int16 binary element-wise ops with broadcasting.
 
 The multipliers are formed exactly as TFLite Micro's Prepare forms them: ADD and SUB in double
 (add_common.cc, sub_common.cc), MUL as one double product (mul_common.cc). MAXIMUM and MINIMUM compare raw values and never requantize.
@@ -10,6 +10,16 @@ inputs contiguously (or both not at all) are merged, so a same-shape op is one f
 ADD and SUB with enough output elements also get, per input, the table of its rescaled term for
 each of the 256 int8 values (TFLite's arithmetic, computed here), so the kernel requantizes
 once per element instead of three times (ADD_TABLE_MIN_ELEMENTS, c_runtime/ec_add.c).
+
+int16 (16x8 models) follows TFLite Micro, the oracle:
+- ADD and SUB: the int8 arithmetic with left_shift 15 and no tables, any zero points (TFLite
+  Micro's general-scale path). TFLite's own kernels differ: they require zero points 0 and,
+  for ADD/SUB with `pot_scale_int16` set (AddOptions/SubOptions, true by default) and
+  power-of-two scales, take a saturating Q0.15 path that rounds differently; the converter
+  writes pot_scale_int16 false, where the two agree.
+- MUL: all three zero points must be 0 (TFLite Micro's Prepare refuses others).
+- MAXIMUM, MINIMUM: raw comparisons, as for int8.
+Both inputs and the output have one type (TFLite's Prepare requires it).
 """
 
 from __future__ import annotations
@@ -23,10 +33,21 @@ from quantize.fixedpoint import (
 )
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
-from .base import CArray, Kernel, fail, fused_activation_range, lowering, require_dtype, require_quant, requantize_multiplier
+from .base import (
+    DTYPE_SUFFIX,
+    CArray,
+    Kernel,
+    fail,
+    fused_activation_range,
+    lowering,
+    require_dtype,
+    require_quant,
+    requantize_multiplier,
+)
 
 MAX_LOOPS = 6  # EC_MAX_DIMS in c_runtime/ec_common.h
 _ADD_LEFT_SHIFT = 20  # TFLite's left_shift for 8-bit ADD and SUB
+ADD_LEFT_SHIFT_S16 = 15  # and for int16: 65535 * 2^15 < 2^31 (sub_common.cc)
 INT32_MAX = (1 << 31) - 1
 # ADD and SUB tabulate each input's rescaled term (2 x 256 int32: 2 KB of flash) when the output
 # has at least this many elements. A tabulated element costs about 17 instructions on a
@@ -105,21 +126,25 @@ def broadcast_loops(graph: Graph, op: Op, a: tuple[int, ...], b: tuple[int, ...]
 
 
 def _binary_io(graph: Graph, op: Op, quantized: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    """The two inputs and the output, all int8 or all int16."""
     if len(op.inputs) != 2 or min(op.inputs) < 0 or len(op.outputs) != 1:
         raise fail(graph, op, f"expects 2 inputs and 1 output, has {len(op.inputs)} and {len(op.outputs)}")
     x0, x1 = (graph.tensors[i] for i in op.inputs)
     y = graph.tensors[op.outputs[0]]
     for t in (x0, x1, y):
-        require_dtype(graph, op, t, "int8")
+        require_dtype(graph, op, t, "int8", "int16")
         if quantized:
             require_quant(graph, op, t)
+    if not x0.dtype == x1.dtype == y.dtype:
+        raise fail(graph, op, f"input types {x0.dtype.upper()}, {x1.dtype.upper()} and output type "
+                              f"{y.dtype.upper()} differ; TFLite requires one type")
     return x0, x1, y
 
 
 def _activation(graph: Graph, op: Op, y: Tensor) -> tuple[int, int]:
     act = int(op.options.get("fused_activation_function", 0))
     if act not in (0, 1, 2, 3):
-        raise UnsupportedOpError(f"{op.describe(graph)}: fused activation {act} is not supported on int8")
+        raise UnsupportedOpError(f"{op.describe(graph)}: fused activation {act} is not supported on {y.dtype}")
     return fused_activation_range(graph, op, act, y)
 
 
@@ -137,20 +162,22 @@ def _summary(sign: str, x0: Tensor, x1: Tensor) -> str:
 
 def _add_sub(graph: Graph, op: Op, subtract: bool) -> Kernel:
     x0, x1, y = _binary_io(graph, op)
+    int16 = y.dtype == "int16"
+    left_shift = ADD_LEFT_SHIFT_S16 if int16 else _ADD_LEFT_SHIFT
     s0, s1, so = float(x0.quant.s), float(x1.quant.s), float(y.quant.s)
     # Every quotient in double, for SUB too: sub_common.cc reads as float32 divisions, but the
     # tflite_micro and LiteRT builds we validate against both behave as double (scales 0.05,
     # 0.02 -> 0.08 tell the two apart: float32 gives 14 wrong elements in 50 samples).
     twice_max = 2.0 * max(s0, s1)
     r0, r1 = s0 / twice_max, s1 / twice_max
-    ro = twice_max / (float(1 << _ADD_LEFT_SHIFT) * so)
+    ro = twice_max / (float(1 << left_shift) * so)
     m0, sh0 = _smaller_than_one(graph, op, r0, "input 0")
     m1, sh1 = _smaller_than_one(graph, op, r1, "input 1")
     mo, sho = _smaller_than_one(graph, op, ro, "output")
     act_min, act_max = _activation(graph, op, y)
     name = "sub" if subtract else "add"
     tables = {}
-    if y.size >= ADD_TABLE_MIN_ELEMENTS and sho < 0:
+    if not int16 and y.size >= ADD_TABLE_MIN_ELEMENTS and sho < 0:
         t0 = add_input_table(-x0.quant.zp, m0, sh0, negate=False)
         t1 = add_input_table(-x1.quant.zp, m1, sh1, negate=subtract)
         # The kernel's rounding shift of the output needs |q| + 2^(e-1) <= INT32_MAX, where
@@ -159,13 +186,13 @@ def _add_sub(graph: Graph, op: Op, subtract: bool) -> Kernel:
             tables = dict(in0_table=CArray("int32_t", t0.astype(np.int32), "in0_table"),
                           in1_table=CArray("int32_t", t1.astype(np.int32), "in1_table"))
     return Kernel(
-        func=f"ec_{name}_s8",
+        func=f"ec_{name}_{DTYPE_SUFFIX[y.dtype]}",
         unit="ec_add",
         params_type="ec_add_params_t",
         params=dict(
             **broadcast_loops(graph, op, x0.shape, x1.shape, y.shape),
             in0_offset=-x0.quant.zp, in1_offset=-x1.quant.zp, output_offset=y.quant.zp,
-            left_shift=_ADD_LEFT_SHIFT,
+            left_shift=left_shift,
             in0_multiplier=m0, in0_shift=sh0, in1_multiplier=m1, in1_shift=sh1,
             output_multiplier=mo, output_shift=sho,
             act_min=act_min, act_max=act_max,
@@ -190,14 +217,18 @@ def lower_sub(graph: Graph, op: Op) -> Kernel:
 @lowering("MUL")
 def lower_mul(graph: Graph, op: Op) -> Kernel:
     x0, x1, y = _binary_io(graph, op)
+    if y.dtype == "int16" and (x0.quant.zp, x1.quant.zp, y.quant.zp) != (0, 0, 0):
+        raise fail(graph, op, f"int16 MUL needs zero points 0 (TFLite Micro refuses others); has "
+                              f"{x0.quant.zp}, {x1.quant.zp} and {y.quant.zp}")
     # mul_common.cc: double(s0) * double(s1) / double(so), then QuantizeMultiplier.
     # The product (x0 - zp0) * (x1 - zp1) is at most 256 * 256 and the left shift at most 30:
-    # ec_requantize wraps that shift as TFLite's x * (1 << shift) does in practice.
+    # ec_requantize wraps that shift as TFLite's x * (1 << shift) does in practice. For int16
+    # (zero points 0) the product is at most 2^30 in magnitude.
     real = float(x0.quant.s) * float(x1.quant.s) / float(y.quant.s)
     mult, shift = requantize_multiplier(graph, op, real, "output")
     act_min, act_max = _activation(graph, op, y)
     return Kernel(
-        func="ec_mul_s8",
+        func=f"ec_mul_{DTYPE_SUFFIX[y.dtype]}",
         unit="ec_mul",
         params_type="ec_mul_params_t",
         params=dict(
@@ -214,12 +245,12 @@ def lower_mul(graph: Graph, op: Op) -> Kernel:
 
 @lowering("MAXIMUM", "MINIMUM")
 def lower_maximum_minimum(graph: Graph, op: Op) -> Kernel:
-    # TFLite compares raw int8 values whatever the tensors' quantization says (the converter
+    # TFLite compares raw values whatever the tensors' quantization says (the converter
     # gives all three one scale and zero point), so no quantization is required here either.
     x0, x1, y = _binary_io(graph, op, quantized=False)
     which = "maximum" if op.opcode == "MAXIMUM" else "minimum"
     return Kernel(
-        func=f"ec_{which}_s8",
+        func=f"ec_{which}_{DTYPE_SUFFIX[y.dtype]}",
         unit="ec_maximum_minimum",
         params_type="ec_maximum_minimum_params_t",
         params=broadcast_loops(graph, op, x0.shape, x1.shape, y.shape),

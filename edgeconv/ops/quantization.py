@@ -1,10 +1,11 @@
 """QUANTIZE and DEQUANTIZE, the ops at a model's float32 or uint8 edges.
 
-- QUANTIZE float32 -> int8/uint8: c_runtime/ec_quantize (float code, only in models with float
-  inputs).
-- QUANTIZE int8 -> int8, uint8 -> int8, int8 -> uint8: c_runtime/ec_requantize (integer only,
-  so a model with uint8 edges stays free of float code).
-- DEQUANTIZE int8/uint8 -> float32: c_runtime/ec_dequantize.
+- QUANTIZE float32 -> int8/uint8/int16: c_runtime/ec_quantize (float code, only in models with
+  float inputs).
+- QUANTIZE int8 -> int8, uint8 -> int8, int8 -> uint8, and for 16x8 models int8 -> int16,
+  int16 -> int8, int16 -> int16: c_runtime/ec_requantize (integer only, so a model with uint8
+  edges stays free of float code).
+- DEQUANTIZE int8/uint8/int16 -> float32: c_runtime/ec_dequantize.
 
 Parameters follow TFLite Micro's PrepareQuantizeReference / DequantizePrepare. A float input
 whose round(x / scale) leaves int32 (NaN, infinities, 1e30) has no defined result in TFLite;
@@ -16,9 +17,13 @@ from __future__ import annotations
 import math
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
+from .base import DTYPE_SUFFIX as _SUFFIX
 from .base import Kernel, fail, lowering, require_dtype, require_quant, requantize_multiplier
 
-_SUFFIX = {"int8": "s8", "uint8": "u8", "float32": "f32"}
+# The integer pairs TFLite Micro's QUANTIZE requantizes (PrepareQuantizeReference) that
+# edgeconv runs (the int32 ones are not activations of the models it compiles).
+_REQUANTIZE = {("int8", "int8"), ("uint8", "int8"), ("int8", "uint8"),
+               ("int8", "int16"), ("int16", "int8"), ("int16", "int16")}
 
 
 def _io(graph: Graph, op: Op) -> tuple[Tensor, Tensor]:
@@ -41,12 +46,13 @@ def _positive_scale(graph: Graph, op: Op, t: Tensor) -> float:
 @lowering("QUANTIZE")
 def lower_quantize(graph: Graph, op: Op) -> Kernel:
     x, y = _io(graph, op)
-    require_dtype(graph, op, x, "float32", "int8", "uint8")
-    require_dtype(graph, op, y, "int8", "uint8")
+    require_dtype(graph, op, x, "float32", "int8", "uint8", "int16")
+    require_dtype(graph, op, y, "int8", "uint8", "int16")
     yq = require_quant(graph, op, y)
     out_scale = _positive_scale(graph, op, y)
     if x.dtype == "float32":
-        # AffineQuantize: round(x / float(scale)) + zero_point, clamped to the output type.
+        # AffineQuantize: round(x / float(scale)) + zero_point, clamped to the output type
+        # (TFLite Micro has no float32 -> uint8 QUANTIZE; TFLite's reference does).
         return Kernel(
             func=f"ec_quantize_f32_{_SUFFIX[y.dtype]}",
             unit="ec_quantize",
@@ -56,8 +62,9 @@ def lower_quantize(graph: Graph, op: Op) -> Kernel:
             outputs=[y.index],
             summary=f"float32 -> {y.dtype}",
         )
-    if x.dtype == "uint8" and y.dtype == "uint8":
-        raise UnsupportedOpError(f"{op.describe(graph)}: QUANTIZE uint8 -> uint8 is not supported (TFLite Micro has no kernel)")
+    if (x.dtype, y.dtype) not in _REQUANTIZE:
+        raise UnsupportedOpError(f"{op.describe(graph)}: QUANTIZE {x.dtype} -> {y.dtype} is not supported "
+                                 "(TFLite Micro has no kernel)")
     xq = require_quant(graph, op, x)
     in_scale = _positive_scale(graph, op, x)
     # PrepareQuantizeReference: effective scale in double, QuantizeMultiplier.
@@ -76,7 +83,7 @@ def lower_quantize(graph: Graph, op: Op) -> Kernel:
 @lowering("DEQUANTIZE")
 def lower_dequantize(graph: Graph, op: Op) -> Kernel:
     x, y = _io(graph, op)
-    require_dtype(graph, op, x, "int8", "uint8")
+    require_dtype(graph, op, x, "int8", "uint8", "int16")
     require_dtype(graph, op, y, "float32")
     xq = require_quant(graph, op, x)
     return Kernel(
