@@ -24,11 +24,14 @@ def train(arch, data=None, out="model.keras", **options):
     return _train(arch, data, out, **options)
 
 
-def quantize(model, data=None, out=None, calib=200, seed=None, io_type="int8", force=False):
-    """Full-integer PTQ of a .keras model; returns a QuantizeReport (accuracies, per-layer SNR)."""
+def quantize(model, data=None, out=None, calib=200, seed=None, io_type=None, force=False, mode="int8"):
+    """Full-integer PTQ of a .keras model; returns a QuantizeReport (accuracies, per-layer SNR).
+    `mode`: "int8" (int8 activations) or "16x8" (int16 activations, int8 weights: more precision
+    for about twice the activation RAM); `io_type`: the model's edges, the mode's integer type
+    (int8 or int16) by default, or "float32"."""
     from quantize.ptq import quantize_model
 
-    return quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type, force=force)
+    return quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type, force=force, mode=mode)
 
 
 def compile(model, out_dir=None, name=None, force=False, weights="auto"):  # noqa: A001 - mirrors `edgeconv compile`

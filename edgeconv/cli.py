@@ -340,15 +340,21 @@ def train_cmd(arch, data, out, epochs, batch_size, learning_rate, val_split, see
 @click.option("-o", "--output", "out", default=None, type=click.Path(path_type=Path), help="The .tflite to write [default: MODEL with .tflite].")
 @click.option("--calib", default=200, show_default=True, type=click.IntRange(1, 1 << 20), help="Calibration samples, drawn seeded from the training split.")
 @click.option("--seed", default=None, type=int, help="[default: the training seed]")
-@click.option("--io", "io_type", default="int8", show_default=True, type=click.Choice(["int8", "float32"]), help="Type of the model's inputs and outputs.")
+@click.option("--mode", default="int8", show_default=True, type=click.Choice(["int8", "16x8"]),
+              help="int8: int8 activations and weights (smallest, fastest). 16x8: int16 activations with int8 weights, "
+                   "for models that need more precision than int8 activations give (audio, denoising, regression, "
+                   "wide dynamic range): about twice the activation RAM and slower kernels.")
+@click.option("--io", "io_type", default=None, type=click.Choice(["int8", "int16", "float32"]),
+              help="Type of the model's inputs and outputs [default: the activations' type, int8 or int16 (--mode 16x8)].")
 @click.option("--force", is_flag=True, help=_FORCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def quantize_cmd(model: Path, data, out, calib, seed, io_type, force, as_json) -> int:
+def quantize_cmd(model: Path, data, out, calib, seed, mode, io_type, force, as_json) -> int:
     """Full-integer post-training quantization of a .keras model, with accuracy and per-layer error."""
-    from quantize.ptq import quantize_model
+    from quantize.ptq import check_mode, quantize_model
 
+    io_type = check_mode(mode, io_type)
     _writes(out if out is not None else model.with_suffix(".tflite"))
-    report = quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type, force=force)
+    report = quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type, force=force, mode=mode)
     if as_json:
         click.echo(json.dumps(report.to_dict()))
         return 0
@@ -356,14 +362,15 @@ def quantize_cmd(model: Path, data, out, calib, seed, io_type, force, as_json) -
     from rich.table import Table
 
     console = Console(width=120)
-    table = Table(title="quantization error per layer (SNR of int8 vs float activations)")
+    kind = "int8" if mode == "int8" else "16x8"
+    table = Table(title=f"quantization error per layer (SNR of {kind} vs float activations)")
     table.add_column("layer")
     table.add_column("op")
     table.add_column("SNR dB", justify="right")
     for layer in report.layers:
         table.add_row(layer.layer, layer.op, "exact" if layer.snr_db is None else f"{layer.snr_db:.1f}")
     console.print(table)
-    console.print(f"{report.output}: float accuracy {report.float_accuracy:.4f}, int8 accuracy {report.int8_accuracy:.4f} "
+    console.print(f"{report.output}: float accuracy {report.float_accuracy:.4f}, {kind} accuracy {report.int8_accuracy:.4f} "
                   f"on {report.test_samples} test samples ({report.calib_samples} calibration samples, {io_type} I/O)")
     return 0
 

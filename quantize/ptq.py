@@ -1,9 +1,18 @@
 """Full-integer post-training quantization with the TFLite converter.
 
 The representative (calibration) data is drawn, seeded, from the training split of the user's
-data; weights are quantized per channel. The report gives the float and int8 accuracy on the
-held-out test split and, per layer, how much precision quantization costs: the signal-to-noise
-ratio of the dequantized int8 activations against the float model's, in dB, on test samples.
+data; weights are quantized per channel. Two modes:
+
+- "int8": int8 activations and weights (TFLITE_BUILTINS_INT8), the default;
+- "16x8": int16 activations, int8 weights, int64 biases
+  (EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8): much finer activations for
+  models whose activations span a wide dynamic range (audio, denoising, regression), for about
+  twice the activation RAM.
+
+The report gives the float and quantized accuracy on the held-out test split (the quantized
+model run by TFLite Micro) and, per layer, how much precision quantization costs: the
+signal-to-noise ratio of the dequantized activations against the float model's, in dB, on
+test samples.
 """
 
 from __future__ import annotations
@@ -17,7 +26,10 @@ import numpy as np
 from edgeconv.quiet import quiet_tensorflow_logs, silenced
 
 quiet_tensorflow_logs()
-IO_TYPES = ("int8", "float32")
+MODES = ("int8", "16x8")
+# The integer edge type of each mode: a model's inputs and outputs are that type or float32.
+MODE_IO = {"int8": "int8", "16x8": "int16"}
+IO_TYPES = ("int8", "int16", "float32")
 DEBUG_SAMPLES = 64
 
 
@@ -35,15 +47,16 @@ class QuantizeReport:
     calib_samples: int
     test_samples: int
     float_accuracy: float
-    int8_accuracy: float
+    int8_accuracy: float  # the quantized model's accuracy (int16 activations in mode 16x8)
     layers: list[LayerError] = field(default_factory=list)
+    mode: str = "int8"  # int8 or 16x8
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def quantize_input(x: np.ndarray, scale: float, zero_point: int, dtype=np.int8) -> np.ndarray:
-    """Float -> int8/uint8 as TFLite's QUANTIZE does: round(x / scale) half away from zero, in
+    """Float -> int8/uint8/int16 as TFLite's QUANTIZE does: round(x / scale) half away from zero, in
     float32, plus the zero point, saturated."""
     q = np.asarray(x, dtype=np.float32) / np.float32(scale)
     q = np.trunc(q + np.copysign(np.float32(0.5), q))
@@ -66,7 +79,7 @@ def _converter(fixed_model):
     return tf.lite.TFLiteConverter.from_keras_model(fixed_model)
 
 
-def _configure(converter, calib_x: np.ndarray, io_type: str) -> None:
+def _configure(converter, calib_x: np.ndarray, io_type: str, mode: str = "int8") -> None:
     import tensorflow as tf
 
     def representative():
@@ -75,14 +88,34 @@ def _configure(converter, calib_x: np.ndarray, io_type: str) -> None:
 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if io_type == "int8":
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+    if mode == "16x8":
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    else:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if io_type in ("int8", "int16"):
+        converter.inference_input_type = getattr(tf, io_type)
+        converter.inference_output_type = getattr(tf, io_type)
+
+
+def check_mode(mode: str, io_type: str | None) -> str:
+    """The mode checked and the model's edge type: io_type, or the mode's integer type when
+    None. Integer edges must have the activations' type (the converter's rule)."""
+    from edgeconv.ir import ModelError
+
+    if mode not in MODES:
+        raise ModelError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if io_type is None:
+        return MODE_IO[mode]
+    if io_type not in IO_TYPES:
+        raise ModelError(f"--io must be one of {', '.join(IO_TYPES)}, not {io_type!r}")
+    if io_type != "float32" and io_type != MODE_IO[mode]:
+        raise ModelError(f"--io {io_type} does not go with --mode {mode}: its integer inputs and outputs are "
+                         f"{MODE_IO[mode]} (or use --io float32)")
+    return io_type
 
 
 def predict_tflite(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
-    """Class scores from the int8 model under TFLite Micro (the oracle edgeconv's C matches)."""
+    """Class scores from the quantized model under TFLite Micro (the oracle edgeconv's C matches)."""
     from edgeconv.reader import read_tflite_bytes
     from edgeconv.references import TflmReference
 
@@ -91,8 +124,8 @@ def predict_tflite(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
     ref = TflmReference(model_bytes)
     outs = []
     for sample in x:
-        if t_in.dtype in ("int8", "uint8"):
-            sample = quantize_input(sample, t_in.quant.s, t_in.quant.zp, np.int8 if t_in.dtype == "int8" else np.uint8)
+        if t_in.dtype in ("int8", "uint8", "int16"):
+            sample = quantize_input(sample, t_in.quant.s, t_in.quant.zp, np.dtype(t_in.dtype).type)
         outs.append(ref.run([sample.reshape(t_in.shape)], 1)[0].reshape(-1))
     return np.stack(outs)
 
@@ -108,7 +141,7 @@ def _interpreter(model_bytes: bytes):
 
 
 def layer_errors(float_bytes: bytes, int8_bytes: bytes, x: np.ndarray) -> list[LayerError]:
-    """Per op output of the int8 model: SNR of its dequantized values against the same tensor
+    """Per op output of the quantized model (int8 or 16x8): SNR of its dequantized values against the same tensor
     of the float model (the converter keeps tensor names), accumulated over the samples `x`.
     The error is end to end: what the network has lost by that layer."""
     from edgeconv.reader import read_tflite_bytes
@@ -158,18 +191,20 @@ def quantize_keras(
     out: str | Path,
     calib: int = 200,
     seed: int = 0,
-    io_type: str = "int8",
+    io_type: str | None = None,
     layer_report: bool = True,
     force: bool = False,
     protected: tuple[Path, ...] = (),
+    mode: str = "int8",
 ) -> QuantizeReport:
     """Quantize an in-memory Keras model; write the .tflite to `out` atomically (outputs.py:
-    a file at `out` that edgeconv did not write is refused, unless `force`)."""
+    a file at `out` that edgeconv did not write is refused, unless `force`). `mode`: int8 or
+    16x8 (int16 activations); `io_type`: the model's inputs and outputs, int8 (mode int8),
+    int16 (mode 16x8) or float32; None: the mode's integer type."""
     from edgeconv.ir import ModelError
     from edgeconv.outputs import FolderWrite, check_writable, publish
 
-    if io_type not in IO_TYPES:
-        raise ModelError(f"--io must be one of {', '.join(IO_TYPES)}, not {io_type!r}")
+    io_type = check_mode(mode, io_type)
     if calib < 1:
         raise ModelError("--calib must be at least 1")
     out = Path(out)
@@ -180,7 +215,7 @@ def quantize_keras(
 
     fixed = _fixed_batch(model, input_shape)
     converter = _converter(fixed)
-    _configure(converter, calib_x, io_type)
+    _configure(converter, calib_x, io_type, mode)
     try:
         with silenced():
             model_bytes = converter.convert()
@@ -205,6 +240,7 @@ def quantize_keras(
         float_accuracy=float(np.mean(float_pred == test_y)),
         int8_accuracy=float(np.mean(int8_pred == test_y)),
         layers=layers,
+        mode=mode,
     )
 
 
@@ -214,17 +250,20 @@ def quantize_model(
     out: str | Path | None = None,
     calib: int = 200,
     seed: int | None = None,
-    io_type: str = "int8",
+    io_type: str | None = None,
     layer_report: bool = True,
     force: bool = False,
+    mode: str = "int8",
 ) -> QuantizeReport:
     """Quantize a saved .keras model. Data, seed and split default to those `edgeconv train`
-    recorded beside the model, so the test split is the one training held out."""
+    recorded beside the model, so the test split is the one training held out. `mode` and
+    `io_type` as in quantize_keras."""
     from edgeconv.datasets import check_data, load_dataset, split
     from edgeconv.ir import ModelError
     from edgeconv.outputs import check_writable
     from edgeconv.training import TEST_FRACTION, read_metadata
 
+    io_type = check_mode(mode, io_type)
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ModelError(f"{model_path}: no such model file")
@@ -253,4 +292,4 @@ def quantize_model(
     check_data(ds.x, ds.y, str(data), num_classes=n_out)
     train_ds, test_ds = split(ds, float(meta.get("test_fraction", TEST_FRACTION)), seed)
     return quantize_keras(model, train_ds.x, test_ds.x, test_ds.y, out, calib=calib, seed=seed, io_type=io_type,
-                          layer_report=layer_report, force=force, protected=(model_path,))
+                          layer_report=layer_report, force=force, protected=(model_path,), mode=mode)
