@@ -701,3 +701,77 @@ void ec_conv2d_s8_w16(const ec_conv2d_params_t *p, const int8_t *input, int8_t *
 }
 
 #endif /* EC_DOT_DSP */
+
+/* ---- CONV_2D 16x8 (ec_conv2d_s16) ---------------------------------------------------------
+ *
+ * Bit-exact with TFLite's reference ConvPerChannel for int16 input (what TFLite Micro runs):
+ * acc = sum over the taps inside the input of x * w (padding taps skipped; zero points are 0),
+ * plus the bias, in int64 (int32 with an int32 bias), then requantized (ec_mac16_output).
+ * One int16 column (im2col) per output pixel and group, taps outside the input and the
+ * padding to k_pad set to 0, so the dot products (ec_dot.h) need no bounds checks; each column
+ * serves the group's filters. Portable and DSP paths differ only inside ec_dot_s16x8*, which
+ * add the same products in another order: equal sums (exact in int64; in int32 where sum32
+ * proves no partial sum overflows).
+ * Why nothing overflows: window arithmetic as for the int8 kernel above (check_spatial_indices);
+ * partial sums: ec_dot.h; sum + bias and the requantization: ec_mac16_output (defined for
+ * any value); the clamp bounds lie in int16, so the narrowing is exact. */
+
+/* The kernel taps k in [*lo, *hi) whose input position origin + k * dil lies in [0, size). */
+static void s16_valid_taps(int32_t origin, int32_t dil, int32_t k, int32_t size, int32_t *lo, int32_t *hi) {
+    int32_t a = 0, b = k;
+    while (a < b && origin + a * dil < 0) {
+        ++a;
+    }
+    while (b > a && origin + (b - 1) * dil >= size) {
+        --b;
+    }
+    *lo = a;
+    *hi = b;
+}
+
+void ec_conv2d_s16(const ec_conv2d_s16_params_t *p, const int16_t *input, int16_t *output, void *scratch) {
+    int16_t *const col = (int16_t *)scratch;
+    const int32_t fic = p->filter_in_c, in_c = p->in_c, out_c = p->out_c, k_w = p->k_w, k_pad = p->k_pad;
+    const int32_t groups = in_c / fic, fpg = out_c / groups;
+    const int32_t taps = p->k_h * k_w * fic;
+    const int32_t sum32 = p->sum32, acc32 = p->acc32, act_min = p->act_min, act_max = p->act_max;
+    const int64_t *const bias = p->bias;
+    const int32_t *const requant = p->requant;
+    int32_t b, oy, ox, g, ky, kx, oc;
+    for (b = 0; b < p->batches; ++b) {
+        const int16_t *const in_b = input + b * p->in_h * p->in_w * in_c;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            int32_t ky0, ky1;
+            s16_valid_taps(iy0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                int16_t *const out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+                const int whole = ky0 == 0 && ky1 == p->k_h;
+                int32_t kx0, kx1;
+                s16_valid_taps(ix0, p->dil_w, k_w, p->in_w, &kx0, &kx1);
+                for (g = 0; g < groups; ++g) {
+                    /* the column: zeros where the window leaves the input, and after the taps */
+                    if (!(whole && kx0 == 0 && kx1 == k_w)) {
+                        memset(col, 0, (size_t)taps * sizeof(int16_t));
+                    }
+                    memset(col + taps, 0, (size_t)(k_pad - taps) * sizeof(int16_t));
+                    for (ky = ky0; ky < ky1; ++ky) {
+                        const int16_t *src = in_b + ((iy0 + ky * p->dil_h) * p->in_w) * in_c + g * fic;
+                        for (kx = kx0; kx < kx1; ++kx) {
+                            memcpy(col + (ky * k_w + kx) * fic, src + (ix0 + kx * p->dil_w) * in_c,
+                                   (size_t)fic * sizeof(int16_t));
+                        }
+                    }
+                    for (oc = g * fpg; oc < (g + 1) * fpg; ++oc) {
+                        const int8_t *const w = p->weights + oc * k_pad;
+                        const int64_t sum = sum32 ? (int64_t)ec_dot_s16x8(col, w, k_pad, 0)
+                                                  : ec_dot_s16x8_64(col, w, k_pad, 0);
+                        out[oc] = ec_mac16_output(sum, bias ? bias[oc] : 0, requant + 2 * oc, acc32, act_min,
+                                                  act_max);
+                    }
+                }
+            }
+        }
+    }
+}

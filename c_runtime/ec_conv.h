@@ -44,4 +44,30 @@ typedef struct {
 void ec_conv2d_s8(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 void ec_conv2d_s8_w16(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch);
 
+/* CONV_2D 16x8: int16 activations, int8 weights (per channel or per tensor), int64 or int32
+ * bias, TFLite's reference ConvPerChannel<AccumScalar> (its 16x8 overload). TFLite requires
+ * the activations' zero points to be 0 (the compiler refuses others), so a padded tap adds
+ * nothing and nothing is folded. Weights: [out_c][k_pad], each filter's taps (ky, kx, ic) in
+ * quads stored (k0, k2, k1, k3) (ec_dot.h, EC_S16_SLOT), zero padded to k_pad. */
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t k_h, k_w;
+    int32_t filter_in_c; /* in_c / groups */
+    int32_t stride_h, stride_w;
+    int32_t dil_h, dil_w;
+    int32_t pad_h, pad_w;
+    int32_t act_min, act_max;
+    int32_t k_pad;          /* k_h * k_w * filter_in_c rounded up to a multiple of 4 */
+    int32_t sum32;          /* 1: every channel's partial sums fit int32 (proved by the compiler) */
+    int32_t acc32;          /* 1: TFLite's accumulator is int32 (int32 bias): see ec_mac16_output */
+    const int8_t *weights;  /* see above */
+    const int64_t *bias;    /* per output channel (an int32 bias widened), or NULL */
+    const int32_t *requant; /* per output channel, a pair: ec_mac16_output's rq */
+} ec_conv2d_s16_params_t;
+
+/* scratch: 2 * k_pad bytes (one int16 column), 4-byte aligned. */
+void ec_conv2d_s16(const ec_conv2d_s16_params_t *p, const int16_t *input, int16_t *output, void *scratch);
+
 #endif /* EC_CONV_H */

@@ -796,3 +796,135 @@ DW_ENTRY(ec_depthwise_conv2d_s8_kx1, DW_KX1, 0)
 DW_ENTRY(ec_depthwise_conv2d_s8_kx1_w16, DW_KX1, 1)
 DW_ENTRY(ec_depthwise_conv2d_s8_kx1p, DW_KX1P, 0)
 DW_ENTRY(ec_depthwise_conv2d_s8_kx1p_w16, DW_KX1P, 1)
+
+/* ---- DEPTHWISE_CONV_2D 16x8 (ec_depthwise_conv2d_s16) -------------------------------------
+ *
+ * Bit-exact with TFLite's reference DepthwiseConvPerChannel for int16 (TFLite Micro's): per
+ * output channel, the sum of x * w over the taps inside the input (padding skipped; zero points
+ * are 0) in int64, plus the bias, requantized by the 64-bit MultiplyByQuantizedMultiplier
+ * (ec_mac16_output). Per output pixel, the taps inside the input are one rectangle
+ * [ky0, ky1) x [kx0, kx1), found once.
+ * - Portable path: one channel at a time, int32 or int64 sum (sum32, ec_dot.h).
+ * - Arm DSP path, depth multiplier 1: four channels at a time; an input word holds two
+ *   channels' int16 values (x0, x1), SXTB16 of a stored weight quad (c0, c2, c1, c3) gives the
+ *   halfwords (w0, w1) (ror #8: (w2, w3)), and SMLABB / SMLATT (SMLALBB / SMLALTT for int64)
+ *   multiply matching halfwords: 9 instructions per 4 MACs, no extension of the activations.
+ *   The last out_c % 4 channels take the portable loop.
+ * Both add the same products per channel (in the same order, even): equal sums.
+ * Why nothing overflows: window arithmetic bounded by check_spatial_indices (as the int8
+ * kernel); partial sums: ec_dot.h (sum32 proved per layer, else int64: |sum| <= 2^22 * taps);
+ * sum + bias and the requantization: ec_mac16_output; the clamp bounds lie in int16. */
+
+static void dw16_valid_taps(int32_t origin, int32_t dil, int32_t k, int32_t size, int32_t *lo, int32_t *hi) {
+    int32_t a = 0, b = k;
+    while (a < b && origin + a * dil < 0) {
+        ++a;
+    }
+    while (b > a && origin + (b - 1) * dil >= size) {
+        --b;
+    }
+    *lo = a;
+    *hi = b;
+}
+
+void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const int16_t *input, int16_t *output) {
+    const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_c = p->out_c, k_w = p->k_w;
+    const int32_t dm = p->depth_multiplier, dil_h = p->dil_h, dil_w = p->dil_w;
+    const int32_t quads_end = out_c - out_c % 4; /* channels stored in quads */
+    const int32_t sum32 = p->sum32, act_min = p->act_min, act_max = p->act_max;
+    const int64_t *const bias = p->bias;
+    const int32_t *const requant = p->requant;
+    const int8_t *const weights = p->weights;
+    int32_t b, oy, ox, c, ky, kx;
+    for (b = 0; b < p->batches; ++b) {
+        const int16_t *const in_b = input + b * in_h * in_w * in_c;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            int32_t ky0, ky1;
+            dw16_valid_taps(iy0, dil_h, p->k_h, in_h, &ky0, &ky1);
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                int16_t *const out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+                int32_t kx0, kx1;
+                dw16_valid_taps(ix0, dil_w, k_w, in_w, &kx0, &kx1);
+                c = 0;
+#ifdef EC_DOT_DSP
+                if (dm == 1) {
+                    for (; c < quads_end; c += 4) {
+                        int64_t s0, s1, s2, s3;
+                        if (sum32) {
+                            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+                            for (ky = ky0; ky < ky1; ++ky) {
+                                const int16_t *xr = in_b + (iy0 + ky * dil_h) * in_w * in_c + c;
+                                const int8_t *wr = weights + ky * k_w * out_c + c;
+                                for (kx = kx0; kx < kx1; ++kx) {
+                                    uint32_t x01, x23, wv, we, wo;
+                                    memcpy(&x01, xr + (ix0 + kx * dil_w) * in_c, 4);
+                                    memcpy(&x23, xr + (ix0 + kx * dil_w) * in_c + 2, 4);
+                                    memcpy(&wv, wr + kx * out_c, 4);
+                                    we = ec_sxtb16(wv);
+                                    wo = ec_sxtb16_ror8(wv);
+                                    a0 = ec_smlabb(x01, we, a0);
+                                    a1 = ec_smlatt(x01, we, a1);
+                                    a2 = ec_smlabb(x23, wo, a2);
+                                    a3 = ec_smlatt(x23, wo, a3);
+                                }
+                            }
+                            s0 = a0;
+                            s1 = a1;
+                            s2 = a2;
+                            s3 = a3;
+                        } else {
+                            s0 = s1 = s2 = s3 = 0;
+                            for (ky = ky0; ky < ky1; ++ky) {
+                                const int16_t *xr = in_b + (iy0 + ky * dil_h) * in_w * in_c + c;
+                                const int8_t *wr = weights + ky * k_w * out_c + c;
+                                for (kx = kx0; kx < kx1; ++kx) {
+                                    uint32_t x01, x23, wv, we, wo;
+                                    memcpy(&x01, xr + (ix0 + kx * dil_w) * in_c, 4);
+                                    memcpy(&x23, xr + (ix0 + kx * dil_w) * in_c + 2, 4);
+                                    memcpy(&wv, wr + kx * out_c, 4);
+                                    we = ec_sxtb16(wv);
+                                    wo = ec_sxtb16_ror8(wv);
+                                    s0 = ec_smlalbb(x01, we, s0);
+                                    s1 = ec_smlaltt(x01, we, s1);
+                                    s2 = ec_smlalbb(x23, wo, s2);
+                                    s3 = ec_smlaltt(x23, wo, s3);
+                                }
+                            }
+                        }
+                        out[c] = ec_mac16_output(s0, bias ? bias[c] : 0, requant + 2 * c, 0, act_min, act_max);
+                        out[c + 1] = ec_mac16_output(s1, bias ? bias[c + 1] : 0, requant + 2 * c + 2, 0, act_min,
+                                                     act_max);
+                        out[c + 2] = ec_mac16_output(s2, bias ? bias[c + 2] : 0, requant + 2 * c + 4, 0, act_min,
+                                                     act_max);
+                        out[c + 3] = ec_mac16_output(s3, bias ? bias[c + 3] : 0, requant + 2 * c + 6, 0, act_min,
+                                                     act_max);
+                    }
+                }
+#endif
+                for (; c < out_c; ++c) {
+                    const int32_t ic = c / dm;
+                    const int32_t wc = c < quads_end ? (c & ~3) + EC_S16_SLOT(c & 3) : c;
+                    int32_t a32 = 0;
+                    int64_t a64 = 0;
+                    for (ky = ky0; ky < ky1; ++ky) {
+                        const int16_t *xr = in_b + (iy0 + ky * dil_h) * in_w * in_c + ic;
+                        const int8_t *wr = weights + ky * k_w * out_c + wc;
+                        for (kx = kx0; kx < kx1; ++kx) {
+                            const int32_t prod = (int32_t)xr[(ix0 + kx * dil_w) * in_c] * (int32_t)wr[kx * out_c];
+                            if (sum32) {
+                                a32 += prod;
+                            } else {
+                                a64 += prod;
+                            }
+                        }
+                    }
+                    out[c] = ec_mac16_output(sum32 ? (int64_t)a32 : a64, bias ? bias[c] : 0, requant + 2 * c, 0,
+                                             act_min, act_max);
+                }
+            }
+        }
+    }
+}
+

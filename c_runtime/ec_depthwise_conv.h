@@ -59,4 +59,27 @@ EC_DW_ENTRY(ec_depthwise_conv2d_s8_kx1_w16);
 EC_DW_ENTRY(ec_depthwise_conv2d_s8_kx1p);
 EC_DW_ENTRY(ec_depthwise_conv2d_s8_kx1p_w16);
 
+/* DEPTHWISE_CONV_2D 16x8: int16 activations (zero points 0, as TFLite requires), int8
+ * weights, int64 bias: TFLite's reference DepthwiseConvPerChannel for int16 (int64
+ * accumulator, the 64-bit requantization). Weights [k_h * k_w][out_c]: channels below
+ * out_c - out_c % 4 in quads stored (c0, c2, c1, c3) (ec_dot.h, EC_S16_SLOT), the rest in
+ * natural order. */
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c; /* out_c == in_c * depth_multiplier */
+    int32_t depth_multiplier;
+    int32_t k_h, k_w;
+    int32_t stride_h, stride_w;
+    int32_t dil_h, dil_w;
+    int32_t pad_h, pad_w;
+    int32_t act_min, act_max;
+    int32_t sum32;          /* 1: every channel's partial sums fit int32 (proved by the compiler) */
+    const int8_t *weights;  /* see above */
+    const int64_t *bias;    /* per output channel, or NULL */
+    const int32_t *requant; /* per output channel: Q15 multiplier, total shift (ec_requantize_s64_q15) */
+} ec_depthwise_conv2d_s16_params_t;
+
+void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const int16_t *input, int16_t *output);
+
 #endif /* EC_DEPTHWISE_CONV_H */

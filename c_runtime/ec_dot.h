@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ec_common.h"
+#include "ec_fixedpoint.h"
 
 #if defined(__ARM_FEATURE_DSP) && !defined(EC_NO_DSP)
 #define EC_DOT_DSP 1
@@ -98,6 +99,121 @@ static inline int32_t ec_dot_s8(const int8_t *x, const int8_t *w, int32_t n, int
         acc += (int32_t)x[i] * (int32_t)w[i];
     }
     return acc;
+}
+
+/* ---- 16x8: int16 activations times int8 weights (CONV_2D, DEPTHWISE_CONV_2D,
+ * FULLY_CONNECTED with int16 activations) ---------------------------------------------------
+ *
+ * Weights are stored in quads (w0, w2, w1, w3) (EC_S16_SLOT): SXTB16 of such a word gives the
+ * halfword pair (w0, w1), and with ror #8 (w2, w3), which SMLAD multiplies with the input words
+ * (x0, x1) and (x2, x3) as they lie in memory: the int16 activations need no extension and the
+ * int8 weights no extra flash. A last partial quad is stored the same way, zero padded.
+ *
+ * Two accumulator widths. TFLite accumulates 16x8 products in int64 (or in int32 where the
+ * bias is int32). A product is at most 2^15 * 2^7 = 2^22 in magnitude, so any partial sum of
+ * a channel's products (in any order or pairing) is bounded by 2^15 * sum|w|; where the
+ * compiler proves that below 2^31 for every channel (sum|w| < 2^16, edgeconv/ops/mac.py
+ * s16_sum_fits_int32), the kernels sum in int32 (SMLAD; one register) and widen the sum
+ * exactly; otherwise in int64 (SMLALD, or int64 adds on the portable path). */
+
+/* Where weight j of a quad is stored. */
+#define EC_S16_SLOT(j) ((((j) & 1) << 1) | ((j) >> 1))
+
+#ifdef EC_DOT_DSP
+/* acc + (bottom halfwords product) + (top halfwords product), 64-bit accumulator. The int64
+ * is split into its two words through uint64_t; the conversions back wrap (implementation-
+ * defined, two's complement on every compiler we target), and never do for the sums the
+ * kernels form (|sum| < 2^51). */
+static inline int64_t ec_smlald(uint32_t a, uint32_t b, int64_t acc) {
+    uint32_t lo = (uint32_t)(uint64_t)acc;
+    uint32_t hi = (uint32_t)((uint64_t)acc >> 32);
+    __asm__("smlald %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(a), "r"(b));
+    return (int64_t)(((uint64_t)hi << 32) | lo);
+}
+
+/* acc + bottom(a) * bottom(b), and acc + top(a) * top(b), 64-bit accumulators. */
+static inline int64_t ec_smlalbb(uint32_t a, uint32_t b, int64_t acc) {
+    uint32_t lo = (uint32_t)(uint64_t)acc;
+    uint32_t hi = (uint32_t)((uint64_t)acc >> 32);
+    __asm__("smlalbb %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(a), "r"(b));
+    return (int64_t)(((uint64_t)hi << 32) | lo);
+}
+
+static inline int64_t ec_smlaltt(uint32_t a, uint32_t b, int64_t acc) {
+    uint32_t lo = (uint32_t)(uint64_t)acc;
+    uint32_t hi = (uint32_t)((uint64_t)acc >> 32);
+    __asm__("smlaltt %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(a), "r"(b));
+    return (int64_t)(((uint64_t)hi << 32) | lo);
+}
+#endif
+
+/* sum x[i] * w[i] for i < n, w in the quad order above, summed in int32: the caller proves
+ * that no partial sum leaves int32 (see above). x needs no alignment, w word alignment. */
+static inline int32_t ec_dot_s16x8(const int16_t *x, const int8_t *w, int32_t n, int32_t acc) {
+    int32_t i = 0, j;
+#ifdef EC_DOT_DSP
+    for (; i + 4 <= n; i += 4) {
+        uint32_t x01, x23, wv;
+        memcpy(&x01, x + i, 4);
+        memcpy(&x23, x + i + 2, 4);
+        memcpy(&wv, w + i, 4);
+        acc = ec_smlad(x01, ec_sxtb16(wv), acc);
+        acc = ec_smlad(x23, ec_sxtb16_ror8(wv), acc);
+    }
+#else
+    for (; i + 4 <= n; i += 4) {
+        acc += (int32_t)x[i] * (int32_t)w[i] + (int32_t)x[i + 1] * (int32_t)w[i + 2];
+        acc += (int32_t)x[i + 2] * (int32_t)w[i + 1] + (int32_t)x[i + 3] * (int32_t)w[i + 3];
+    }
+#endif
+    for (j = 0; i < n; ++i, ++j) {
+        acc += (int32_t)x[i] * (int32_t)w[i - j + EC_S16_SLOT(j)];
+    }
+    return acc;
+}
+
+/* The same summed in int64 (any weights: |sum| <= 2^22 * n). */
+static inline int64_t ec_dot_s16x8_64(const int16_t *x, const int8_t *w, int32_t n, int64_t acc) {
+    int32_t i = 0, j;
+#ifdef EC_DOT_DSP
+    for (; i + 4 <= n; i += 4) {
+        uint32_t x01, x23, wv;
+        memcpy(&x01, x + i, 4);
+        memcpy(&x23, x + i + 2, 4);
+        memcpy(&wv, w + i, 4);
+        acc = ec_smlald(x01, ec_sxtb16(wv), acc);
+        acc = ec_smlald(x23, ec_sxtb16_ror8(wv), acc);
+    }
+#else
+    for (; i + 4 <= n; i += 4) {
+        /* each pair of products is at most 2^23 in magnitude: int32 */
+        acc += (int32_t)x[i] * (int32_t)w[i] + (int32_t)x[i + 1] * (int32_t)w[i + 2];
+        acc += (int32_t)x[i + 2] * (int32_t)w[i + 1] + (int32_t)x[i + 3] * (int32_t)w[i + 3];
+    }
+#endif
+    for (j = 0; i < n; ++i, ++j) {
+        acc += (int32_t)x[i] * (int32_t)w[i - j + EC_S16_SLOT(j)];
+    }
+    return acc;
+}
+
+/* One 16x8 output: TFLite's acc = sum + bias, requantized, clamped. acc32 (an int32 bias, or
+ * none with quantized_bias_type INT32): TFLite's accumulator is int32, so acc wraps to int32
+ * (what TFLite's int32 additions do in practice; modular, so the order of the additions does
+ * not matter) and is requantized by the 32-bit MultiplyByQuantizedMultiplier (ec_requantize,
+ * rq = multiplier, shift); otherwise acc is int64 and the 64-bit one applies (rq = Q15
+ * multiplier, total shift: ec_requantize_s64_q15). The int64 sum + bias is formed through
+ * uint64_t, so even a bias near the int64 limits is defined (it wraps as TFLite's does). */
+static inline int16_t ec_mac16_output(int64_t sum, int64_t bias, const int32_t *rq, int32_t acc32, int32_t act_min,
+                                      int32_t act_max) {
+    const uint64_t total = (uint64_t)sum + (uint64_t)bias;
+    int32_t r;
+    if (acc32) {
+        r = ec_requantize((int32_t)(uint32_t)total, rq[0], (int)rq[1]);
+    } else {
+        r = ec_requantize_s64_q15((int64_t)total, rq[0], (int)rq[1]);
+    }
+    return (int16_t)ec_clamp_i32(r, act_min, act_max);
 }
 
 #endif /* EC_DOT_H */

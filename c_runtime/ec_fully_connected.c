@@ -370,3 +370,31 @@ void ec_fully_connected_s8(const ec_fully_connected_params_t *p, const int8_t *i
 void ec_fully_connected_s8_w16(const ec_fully_connected_params_t *p, const int8_t *input, int8_t *output) {
     fc_run(p, input, output, 1);
 }
+
+/* ---- FULLY_CONNECTED 16x8 (ec_fully_connected_s16) ----------------------------------------
+ *
+ * Bit-exact with TFLite's reference FullyConnected(PerChannel) for int16 input: per unit the
+ * dot product of the input row and the weight row (ec_dot_s16x8*, portable or SMLAD /
+ * SMLALD; the same products in another order: equal sums), plus the bias, requantized
+ * (ec_mac16_output). The dot product reads exactly depth inputs (the weights' zero padding
+ * is read only through EC_S16_SLOT of the last partial quad, which skips it).
+ * Why nothing overflows: offsets are below the tensors' element counts (the lowering refuses
+ * weight arrays of 2^31 elements or more); partial sums: ec_dot.h; sum + bias and the
+ * requantization: ec_mac16_output; the clamp bounds lie in int16. */
+void ec_fully_connected_s16(const ec_fully_connected_s16_params_t *p, const int16_t *input, int16_t *output) {
+    const int32_t depth = p->depth, units = p->units, row_len = 4 * p->depth_words;
+    const int32_t sum32 = p->sum32, acc32 = p->acc32, act_min = p->act_min, act_max = p->act_max;
+    const int32_t rq_step = p->per_channel ? 2 : 0;
+    const int64_t *const bias = p->bias;
+    int32_t b, u;
+    for (b = 0; b < p->batches; ++b) {
+        const int16_t *const x = input + b * depth;
+        int16_t *const out = output + b * units;
+        for (u = 0; u < units; ++u) {
+            const int8_t *const w = p->weights + u * row_len;
+            const int64_t sum = sum32 ? (int64_t)ec_dot_s16x8(x, w, depth, 0) : ec_dot_s16x8_64(x, w, depth, 0);
+            out[u] = ec_mac16_output(sum, bias ? bias[u] : 0, p->requant + u * rq_step, acc32, act_min, act_max);
+        }
+    }
+}
+

@@ -40,4 +40,24 @@ void ec_fully_connected_s8(const ec_fully_connected_params_t *p, const int8_t *i
 void ec_fully_connected_s8_w16(const ec_fully_connected_params_t *p, const int8_t *input,
                                int8_t *output);
 
+/* FULLY_CONNECTED 16x8: int16 activations (zero points 0, as TFLite requires), int8 weights
+ * (per channel or per tensor), int64 or int32 bias: TFLite's reference FullyConnected /
+ * FullyConnectedPerChannel for int16 (ec_mac16_output). Weights [units][4 * depth_words], each
+ * row in quads stored (w0, w2, w1, w3) (ec_dot.h, EC_S16_SLOT), the last one zero padded. */
+typedef struct {
+    int32_t batches;     /* input elements / depth */
+    int32_t depth;       /* input features */
+    int32_t depth_words; /* (depth + 3) / 4 */
+    int32_t units;       /* output features */
+    int32_t act_min, act_max;
+    int32_t per_channel; /* 0: one requant pair for every unit */
+    int32_t sum32;       /* 1: every unit's partial sums fit int32 (proved by the compiler) */
+    int32_t acc32;       /* 1: TFLite's accumulator is int32 (int32 bias): see ec_mac16_output */
+    const int8_t *weights;
+    const int64_t *bias;    /* per unit (an int32 bias widened), or NULL */
+    const int32_t *requant; /* per unit (or one): a pair, ec_mac16_output's rq */
+} ec_fully_connected_s16_params_t;
+
+void ec_fully_connected_s16(const ec_fully_connected_s16_params_t *p, const int16_t *input, int16_t *output);
+
 #endif /* EC_FULLY_CONNECTED_H */

@@ -21,6 +21,11 @@ from .mac import (
     fold_bias,
     mac_activation,
     multiplier_fields,
+    s16_accumulator_is_int32,
+    s16_io,
+    s16_quads,
+    s16_requant_pairs,
+    s16_sum_fits_int32,
     spatial_geometry,
     weights_and_bias,
 )
@@ -131,6 +136,8 @@ def conv_kernel(graph: Graph, op: Op, x: Tensor, y: Tensor, w_data: np.ndarray, 
 
 @lowering("CONV_2D")
 def lower_conv2d(graph: Graph, op: Op) -> Kernel:
+    if graph.tensors[op.inputs[0]].dtype == "int16":
+        return lower_conv2d_s16(graph, op)
     x, y, _, _ = int8_io(graph, op)
     w, bias = weights_and_bias(graph, op, channel_axis=0)
     if len(w.shape) != 4:
@@ -168,3 +175,50 @@ def lower_depthwise_as_conv2d(graph: Graph, op: Op) -> Kernel | None:
         return None
     w_data = np.ascontiguousarray(w.data.reshape(k_h, k_w, out_c).transpose(2, 0, 1)).reshape(out_c, k_h, k_w, 1)
     return conv_kernel(graph, op, x, y, w_data, w_scales, bias, f"x{out_c} ")
+
+
+def lower_conv2d_s16(graph: Graph, op: Op) -> Kernel:
+    """CONV_2D 16x8 (int16 activations, int8 weights, int64 or int32 bias): ec_conv2d_s16, TFLite's
+    reference ConvPerChannel for int16 (what TFLite Micro runs), grouped and dilated included."""
+    x, y = s16_io(graph, op)
+    w, bias = weights_and_bias(graph, op, channel_axis=0, bias_dtypes=("int64", "int32"))
+    if len(w.shape) != 4:
+        raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected 4-D")
+    out_c, k_h, k_w, f_in_c = w.shape
+    b, in_h, in_w, in_c = x.shape
+    if y.shape[3] != out_c or y.shape[0] != b:
+        raise fail(graph, op, f"output shape {list(y.shape)} does not match weights {list(w.shape)}")
+    if f_in_c <= 0 or in_c % f_in_c or out_c % (in_c // f_in_c):
+        raise fail(graph, op, f"input channels {in_c} do not divide into groups of {f_in_c}")
+    geometry = spatial_geometry(graph, op, x, y, k_h, k_w)
+    w_scales = w.quant.scale if w.quant.per_channel else (w.quant.s,) * out_c
+    mult, shift = conv_multipliers(x.quant.s, w_scales, y.quant.s)
+    act_min, act_max = mac_activation(graph, op, y)
+    acc32 = s16_accumulator_is_int32(graph, op)
+    rows = w.data.reshape(out_c, -1)
+    taps = rows.shape[1]
+    k_pad = -(-taps // 4) * 4
+    require_int32(graph, op, **{"padded weights": out_c * k_pad})
+    _, out_h, out_w, _ = y.shape
+    groups = in_c // f_in_c
+    return Kernel(
+        func="ec_conv2d_s16",
+        unit="ec_conv",
+        params_type="ec_conv2d_s16_params_t",
+        params=dict(
+            batches=b, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
+            k_h=k_h, k_w=k_w, filter_in_c=f_in_c, **geometry, act_min=act_min, act_max=act_max, k_pad=k_pad,
+            sum32=int(s16_sum_fits_int32(np.abs(rows.astype(np.int64)).sum(axis=1))), acc32=int(acc32),
+            weights=CArray("int8_t", s16_quads(rows), "weights"),
+            bias=CArray("int64_t", bias, "bias") if bias is not None else None,
+            requant=CArray("int32_t", s16_requant_pairs(graph, op, mult, shift, acc32), "multiplier"),
+        ),
+        inputs=[x.index],
+        outputs=[y.index],
+        scratch_bytes=2 * k_pad,
+        macs=b * out_h * out_w * out_c * k_h * k_w * f_in_c,
+        summary=f"{k_h}x{k_w}/{geometry['stride_h']},{geometry['stride_w']} "
+        f"{'SAME' if op.options.get('padding', 0) == 0 else 'VALID'} 16x8 {in_c}->{out_c}"
+        + (f" groups {groups}" if groups > 1 else "")
+        + (f" dil {geometry['dil_h']},{geometry['dil_w']}" if max(geometry['dil_h'], geometry['dil_w']) > 1 else ""),
+    )

@@ -14,6 +14,9 @@ from .mac import (
     fold_bias,
     mac_activation,
     multiplier_fields,
+    s16_io,
+    s16_requant_pairs,
+    s16_sum_fits_int32,
     spatial_geometry,
     weights_and_bias,
 )
@@ -22,6 +25,8 @@ from .ranges import check_requantize, require_tflite_int16
 
 @lowering("DEPTHWISE_CONV_2D")
 def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
+    if graph.tensors[op.inputs[0]].dtype == "int16":
+        return lower_depthwise_conv2d_s16(graph, op)
     # One input channel: the op is a convolution (micro_speech's first layer, person_detect's);
     # the conv kernels run it faster. The conv module may not offer this yet.
     as_conv = getattr(conv_ops, "lower_depthwise_as_conv2d", None)
@@ -146,3 +151,48 @@ def arrange_weights(w: np.ndarray, multiplier: int) -> tuple[np.ndarray, np.ndar
     w8 = np.concatenate([blocks[:, :, [1, 0, 3, 2]].reshape(-1), tail.reshape(-1)]).astype(np.int8)
     w16 = np.concatenate([blocks[:, :, [0, 2, 1, 3]].reshape(-1), tail.reshape(-1)]).astype(np.int16)
     return w8, w16
+
+
+def lower_depthwise_conv2d_s16(graph: Graph, op: Op) -> Kernel:
+    """DEPTHWISE_CONV_2D 16x8 (int16 activations, int8 weights, int64 bias: TFLite Micro reads
+    no other bias type for int16): ec_depthwise_conv2d_s16, TFLite's reference
+    DepthwiseConvPerChannel for int16, any depth multiplier and dilation."""
+    x, y = s16_io(graph, op)
+    w, bias = weights_and_bias(graph, op, channel_axis=3, bias_dtypes=("int64",))
+    if len(w.shape) != 4 or w.shape[0] != 1:
+        raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected [1, kh, kw, C]")
+    _, k_h, k_w, out_c = w.shape
+    b, in_h, in_w, in_c = x.shape
+    if y.shape[3] != out_c or in_c <= 0 or out_c % in_c:
+        raise fail(graph, op, f"output channels {y.shape[3]} / weights {list(w.shape)} do not fit input channels {in_c}")
+    if y.shape[0] != b:
+        raise fail(graph, op, f"output batch {y.shape[0]} differs from the input's {b}")
+    multiplier = out_c // in_c
+    require_tflite_int16(graph, op, **{"depth multiplier": multiplier})
+    geometry = spatial_geometry(graph, op, x, y, k_h, k_w)
+    w_scales = w.quant.scale if w.quant.per_channel else (w.quant.s,) * out_c
+    mult, shift = conv_multipliers(x.quant.s, w_scales, y.quant.s)
+    act_min, act_max = mac_activation(graph, op, y)
+    taps = w.data.reshape(-1, out_c)
+    quads_end = out_c - out_c % 4
+    stored = taps.copy()
+    stored[:, :quads_end] = taps[:, :quads_end].reshape(-1, quads_end // 4, 4)[:, :, [0, 2, 1, 3]].reshape(-1, quads_end)
+    _, out_h, out_w, _ = y.shape
+    return Kernel(
+        func="ec_depthwise_conv2d_s16",
+        unit="ec_depthwise_conv",
+        params_type="ec_depthwise_conv2d_s16_params_t",
+        params=dict(
+            batches=b, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
+            depth_multiplier=multiplier, k_h=k_h, k_w=k_w, **geometry, act_min=act_min, act_max=act_max,
+            sum32=int(s16_sum_fits_int32(np.abs(taps.astype(np.int64)).sum(axis=0))),
+            weights=CArray("int8_t", stored, "weights"),
+            bias=CArray("int64_t", bias, "bias") if bias is not None else None,
+            requant=CArray("int32_t", s16_requant_pairs(graph, op, mult, shift, False), "multiplier"),
+        ),
+        inputs=[x.index],
+        outputs=[y.index],
+        macs=b * out_h * out_w * out_c * k_h * k_w,
+        summary=f"{k_h}x{k_w}/{geometry['stride_h']},{geometry['stride_w']} "
+        f"{'SAME' if op.options.get('padding', 0) == 0 else 'VALID'} 16x8 x{multiplier} {in_c}->{out_c}",
+    )

@@ -22,6 +22,11 @@ from .mac import (
     fold_bias,
     mac_activation,
     multiplier_fields,
+    s16_accumulator_is_int32,
+    s16_io,
+    s16_quads,
+    s16_requant_pairs,
+    s16_sum_fits_int32,
     weights_and_bias,
 )
 from .ranges import check_requantize
@@ -66,6 +71,8 @@ def arrange_weights(w: np.ndarray) -> WeightLayout:
 
 @lowering("FULLY_CONNECTED")
 def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
+    if graph.tensors[op.inputs[0]].dtype == "int16":
+        return lower_fully_connected_s16(graph, op)
     x, y, _, _ = int8_io(graph, op)
     w, bias = weights_and_bias(graph, op, channel_axis=0)
     if len(w.shape) != 2:
@@ -119,4 +126,49 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
                                                       + (units - blocked) * _INT16_SAVED_PER_MAC_SINGLE)),
             func="ec_fully_connected_s8_w16",  # the entry point that links only the int16 loops
         )],
+    )
+
+
+def lower_fully_connected_s16(graph: Graph, op: Op) -> Kernel:
+    """FULLY_CONNECTED 16x8 (int16 activations, int8 weights per channel or per tensor, int64 or
+    int32 bias): ec_fully_connected_s16, TFLite's reference FullyConnected(PerChannel) for int16."""
+    x, y = s16_io(graph, op)
+    w, bias = weights_and_bias(graph, op, channel_axis=0, bias_dtypes=("int64", "int32"))
+    if len(w.shape) != 2:
+        raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected 2-D")
+    if int(op.options.get("weights_format", 0)) != 0:
+        raise UnsupportedOpError(f"{op.describe(graph)}: shuffled weights format is not supported")
+    units, depth = w.shape
+    if depth == 0 or x.size % depth:
+        raise fail(graph, op, f"input of {x.size} elements is not a whole number of rows of {depth}")
+    batches = x.size // depth
+    if y.size != batches * units or not y.shape or y.shape[-1] != units:
+        raise fail(graph, op, f"output shape {list(y.shape)} is not the {batches} input rows by the weights' {units} units")
+    mult, shift = conv_multipliers(x.quant.s, w.quant.scale, y.quant.s)
+    act_min, act_max = mac_activation(graph, op, y)
+    acc32 = s16_accumulator_is_int32(graph, op)
+    rows = w.data.reshape(units, depth)
+    weights = s16_quads(rows)
+    if weights.size >= 1 << 31:  # the kernel's offsets u * 4 * depth_words are int32
+        raise fail(graph, op, f"weights of {units} x {depth} are too large")
+    pairs = s16_requant_pairs(graph, op, mult, shift, acc32)
+    per_channel = len({tuple(pair) for pair in pairs.reshape(-1, 2).tolist()}) > 1
+    if not per_channel:
+        pairs = pairs[:2]
+    return Kernel(
+        func="ec_fully_connected_s16",
+        unit="ec_fully_connected",
+        params_type="ec_fully_connected_s16_params_t",
+        params=dict(
+            batches=batches, depth=depth, depth_words=(depth + 3) // 4, units=units, act_min=act_min,
+            act_max=act_max, per_channel=int(per_channel),
+            sum32=int(s16_sum_fits_int32(np.abs(rows.astype(np.int64)).sum(axis=1))), acc32=int(acc32),
+            weights=CArray("int8_t", weights, "weights"),
+            bias=CArray("int64_t", bias, "bias") if bias is not None else None,
+            requant=CArray("int32_t", pairs, "multiplier"),
+        ),
+        inputs=[x.index],
+        outputs=[y.index],
+        macs=batches * units * depth,
+        summary=f"16x8 {depth}->{units}" + (f" x{batches}" if batches > 1 else ""),
     )

@@ -19,13 +19,14 @@ from .base import (
     conv_output_size,
     fail,
     fused_activation_range,
+    quant_io,
     require_dtype,
     require_quant,
     same_padding,
 )
 
 
-def weights_and_bias(graph: Graph, op: Op, channel_axis: int):
+def weights_and_bias(graph: Graph, op: Op, channel_axis: int, bias_dtypes: tuple[str, ...] = ("int32",)):
     if len(op.inputs) < 2 or op.inputs[1] < 0:
         raise fail(graph, op, "has no weights input")
     w = graph.tensors[op.inputs[1]]
@@ -44,7 +45,7 @@ def weights_and_bias(graph: Graph, op: Op, channel_axis: int):
         b = graph.tensors[op.inputs[2]]
         if b.data is None:
             raise UnsupportedOpError(f"{op.describe(graph)}: bias {b.describe()} must be constant")
-        require_dtype(graph, op, b, "int32")
+        require_dtype(graph, op, b, *bias_dtypes)
         bias = b.data.reshape(-1).astype(np.int64)
     return w, bias
 
@@ -133,3 +134,76 @@ def multiplier_fields(graph: Graph, op: Op, mult: list[int], shift: list[int]) -
         multiplier=CArray("int32_t", np.array(mult, dtype=np.int32), "multiplier"),
         shift=CArray("int32_t", np.array(shift, dtype=np.int32), "shift"),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# 16x8: int16 activations, int8 weights (TFLite's EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_
+# WEIGHTS_INT8). TFLite Micro runs the reference kernels' int16 overloads: the products summed
+# in an int64 accumulator (int32 where the bias is int32, or absent with quantized_bias_type
+# INT32), plus the bias, then MultiplyByQuantizedMultiplier of that accumulator's width
+# (c_runtime/ec_dot.h ec_mac16_output).
+
+TENSOR_TYPE_INT32 = 2  # tflite.TensorType.INT32: the options' quantized_bias_type
+
+
+def s16_io(graph: Graph, op: Op):
+    """The int16 input and output of a 16x8 MAC op, both with zero point 0: TFLite's Prepare
+    requires it (TFLite Micro's int16 convolutions ignore the zero points, so no other value
+    has one meaning)."""
+    x, y, xq, yq = quant_io(graph, op, ("int16",))
+    for t, q in ((x, xq), (y, yq)):
+        if q.zp != 0:
+            raise fail(graph, op, f"{t.describe()} has zero point {q.zp}; TFLite requires 0 for int16 activations")
+    return x, y
+
+
+def s16_accumulator_is_int32(graph: Graph, op: Op) -> bool:
+    """TFLite Micro's requires_int32_accum: an INT32 bias, or none and quantized_bias_type INT32."""
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        return graph.tensors[op.inputs[2]].dtype == "int32"
+    return int(op.options.get("quantized_bias_type", 0)) == TENSOR_TYPE_INT32
+
+
+S16_PRODUCT_MAX = 1 << 15  # |x| <= 2^15 for int16 x: a product's magnitude is at most 2^15 * |w|
+
+
+def s16_sum_fits_int32(abs_weight_sums: np.ndarray) -> bool:
+    """Whether every partial sum of every channel's products x * w fits int32: any such sum
+    (in any order or pairing, SMLAD's included) is a subset sum of the channel's products, so
+    |sum| <= 2^15 * sum|w|. Then the kernels may sum in int32 and widen exactly (sum32)."""
+    worst = int(abs_weight_sums.max()) if abs_weight_sums.size else 0
+    return S16_PRODUCT_MAX * worst <= INT32_MAX
+
+
+MAX_S64_SHIFT = 14  # 15 - shift >= 1: TFLite's 64-bit requantization rounds with 2^(14 - shift)
+
+
+def reduce_multiplier_q15(multiplier: int) -> int:
+    """TFLite's 64-bit MultiplyByQuantizedMultiplier's Q15 multiplier (ec_reduce_multiplier_q15)."""
+    return (multiplier + (1 << 15)) >> 16 if multiplier < 0x7FFF0000 else 0x7FFF
+
+
+def s16_requant_pairs(graph: Graph, op: Op, mult: list[int], shift: list[int], acc32: bool) -> np.ndarray:
+    """Per channel the pair ec_mac16_output reads: (multiplier, shift) for the int32
+    accumulator (ec_requantize: shifts above 30 refused, as for int8), (Q15 multiplier,
+    15 - shift) for the int64 one, whose rounding term 2^(14 - shift) needs shift <= 14
+    (TFLite asserts shift < 8; larger ratios of scales mean nothing)."""
+    if acc32:
+        multiplier_fields(graph, op, mult, shift)  # its checks
+        pairs = [(m, s) for m, s in zip(mult, shift)]
+    else:
+        if max(shift) > MAX_S64_SHIFT:
+            raise fail(graph, op, f"its scales give a requantization multiplier of 2^{max(shift)} or more; "
+                                  "the input, weight and output scales do not fit together")
+        pairs = [(reduce_multiplier_q15(m), 15 - s) for m, s in zip(mult, shift)]
+    return np.asarray(pairs, dtype=np.int64).astype(np.int32).reshape(-1)
+
+
+def s16_quads(rows: np.ndarray) -> np.ndarray:
+    """[R][K] int8 rows padded with zeros to a multiple of 4 and stored in quads (w0, w2, w1, w3)
+    (c_runtime/ec_dot.h EC_S16_SLOT): [R][K_pad], flattened."""
+    r, k = rows.shape
+    k_pad = -(-k // 4) * 4
+    padded = np.zeros((r, k_pad), dtype=np.int8)
+    padded[:, :k] = rows
+    return np.ascontiguousarray(padded.reshape(r, k_pad // 4, 4)[:, :, [0, 2, 1, 3]]).reshape(-1)
