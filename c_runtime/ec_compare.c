@@ -1,0 +1,60 @@
+/* edgeconv C runtime: the comparisons, bit-exact with TFLite Micro's ComparisonWithScaling
+ * (int8) and TFLite's reference ComparisonImpl (int16, raw values).
+ *
+ * int8: each input's (x - zp) * 2^8 (|x - zp| <= 255: below 2^16) goes through
+ * MultiplyByQuantizedMultiplierSmallerThanOneExp by the Q31 form of its own scale (< 1), then
+ * the two int32 results are compared. The output is a C++ bool: one byte, 0 or 1. */
+#include "ec_compare.h"
+#include "ec_fixedpoint.h"
+
+static uint8_t compare(int32_t op, int32_t a, int32_t b) {
+    switch (op) {
+    case EC_CMP_EQUAL:
+        return (uint8_t)(a == b);
+    case EC_CMP_NOT_EQUAL:
+        return (uint8_t)(a != b);
+    case EC_CMP_GREATER:
+        return (uint8_t)(a > b);
+    case EC_CMP_GREATER_EQUAL:
+        return (uint8_t)(a >= b);
+    case EC_CMP_LESS:
+        return (uint8_t)(a < b);
+    default:
+        return (uint8_t)(a <= b);
+    }
+}
+
+void ec_compare_s8(const ec_compare_params_t *p, const int8_t *in0, const int8_t *in1, uint8_t *out) {
+    const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];
+    const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];
+    const int32_t step1 = p->in1_strides[EC_MAX_DIMS - 1];
+    const int32_t scale_up = (int32_t)1 << p->left_shift;
+    ec_broadcast_iter_t it;
+    int32_t n, i;
+    ec_broadcast_begin(p->out_dims, &it);
+    for (n = 0; n < it.runs; ++n) {
+        for (i = 0; i < inner; ++i) {
+            const int32_t a = ec_requantize_lt1((in0[it.off0 + i * step0] + p->in0_offset) * scale_up,
+                                                p->in0_multiplier, (int)p->in0_shift);
+            const int32_t b = ec_requantize_lt1((in1[it.off1 + i * step1] + p->in1_offset) * scale_up,
+                                                p->in1_multiplier, (int)p->in1_shift);
+            *out++ = compare(p->op, a, b);
+        }
+        ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);
+    }
+}
+
+void ec_compare_s16(const ec_compare_params_t *p, const int16_t *in0, const int16_t *in1, uint8_t *out) {
+    const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];
+    const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];
+    const int32_t step1 = p->in1_strides[EC_MAX_DIMS - 1];
+    ec_broadcast_iter_t it;
+    int32_t n, i;
+    ec_broadcast_begin(p->out_dims, &it);
+    for (n = 0; n < it.runs; ++n) {
+        for (i = 0; i < inner; ++i) {
+            *out++ = compare(p->op, in0[it.off0 + i * step0], in1[it.off1 + i * step1]);
+        }
+        ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);
+    }
+}
