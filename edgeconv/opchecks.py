@@ -41,7 +41,7 @@ class OpRule:
     optional: tuple[int, ...] = ()  # input positions that may be omitted (-1)
     index_types: tuple[tuple[int, tuple[str, ...]], ...] = ()  # (position, types TFLite reads there)
     index_ranks: tuple[tuple[int, int], ...] = ()  # (position, the rank both references require)
-    outputs: int = 1
+    outputs: int | None = 1  # None: any number, at least 1 (SPLIT, SPLIT_V, UNPACK)
     four_d: tuple[int, ...] = ()  # input positions TFLite requires 4-D (NHWC); the output too if any
 
 
@@ -104,6 +104,26 @@ RULES: dict[str, OpRule] = {
                                 index_ranks=((1, 1), (2, 2))),
     "BATCH_TO_SPACE_ND": OpRule((3, 3), "BatchToSpaceNDOptions", index_types=((1, INT32), (2, INT32)),
                                 index_ranks=((1, 1), (2, 2))),
+    # Data movement (ops/slice.py, concatenation.py, gather.py, tile.py, depth_space.py, pad.py,
+    # cast.py). TFLite Micro reads STRIDED_SLICE's begin/end/strides, SPLIT's and SPLIT_V's axis
+    # and GATHER's indices as int32 only.
+    "STRIDED_SLICE": OpRule((4, 4), "StridedSliceOptions", index_types=((1, INT32), (2, INT32), (3, INT32)),
+                            index_ranks=((1, 1), (2, 1), (3, 1))),
+    "SLICE": OpRule((3, 3), "SliceOptions", index_types=((1, INT32_OR_64), (2, INT32_OR_64)),
+                    index_ranks=((1, 1), (2, 1))),
+    "SPLIT": OpRule((2, 2), "SplitOptions", index_types=((0, INT32),), outputs=None),
+    "SPLIT_V": OpRule((3, 3), "SplitVOptions", index_types=((1, INT32_OR_64), (2, INT32)), index_ranks=((1, 1),),
+                      outputs=None),
+    "PACK": OpRule((1, None), "PackOptions"),
+    "UNPACK": OpRule((1, 1), "UnpackOptions", outputs=None),
+    "GATHER": OpRule((2, 2), "GatherOptions", index_types=((1, INT32),)),
+    # Without options block_size is 0: both references refuse it.
+    "DEPTH_TO_SPACE": OpRule((1, 1), "DepthToSpaceOptions", True, four_d=(0,)),
+    "SPACE_TO_DEPTH": OpRule((1, 1), "SpaceToDepthOptions", True, four_d=(0,)),
+    "MIRROR_PAD": OpRule((2, 2), "MirrorPadOptions", index_types=((1, INT32_OR_64),), index_ranks=((1, 2),)),
+    "BROADCAST_TO": OpRule((2, 2), "BroadcastToOptions", index_types=((1, INT32_OR_64),), index_ranks=((1, 1),)),
+    "TILE": OpRule((2, 2), "TileOptions", index_types=((1, INT32_OR_64),), index_ranks=((1, 1),)),
+    "CAST": OpRule((1, 1), "CastOptions"),
     # TRANSPOSE_CONV: (output_shape, weights, input[, bias]); without options both references
     # run strides 0 (every input pixel onto the same outputs). TFLite reads output_shape as a
     # 1-D INT32 tensor and needs input and weights 4-D; the bias type (INT32 for int8, INT64
@@ -126,6 +146,8 @@ _POSITIVE = {
     "DepthwiseConv2DOptions": ("stride_h", "stride_w", "dilation_h_factor", "dilation_w_factor"),
     "Pool2DOptions": ("stride_h", "stride_w", "filter_height", "filter_width"),
     "TransposeConvOptions": ("stride_h", "stride_w"),
+    "DepthToSpaceOptions": ("block_size",),
+    "SpaceToDepthOptions": ("block_size",),
 }
 
 
@@ -150,8 +172,9 @@ def check_op(graph: Graph, op: Op) -> None:
         expected = (f"{least}" if least == most else f"{least} or {most}" if most == least + 1
                     else f"{least} to {most}" if most is not None else f"at least {least}")
         raise refuse(f"has {_count(n_in, 'input')}; TFLite's {op.opcode} takes {expected}")
-    if len(op.outputs) != rule.outputs:
-        raise refuse(f"has {_count(len(op.outputs), 'output')}; TFLite's {op.opcode} has {rule.outputs}")
+    if (len(op.outputs) != rule.outputs) if rule.outputs is not None else not op.outputs:
+        raise refuse(f"has {_count(len(op.outputs), 'output')}; TFLite's {op.opcode} has "
+                     f"{rule.outputs if rule.outputs is not None else 'at least 1'}")
     for position, t in enumerate(op.inputs):
         if t < 0 and position not in rule.optional:
             raise refuse(f"input {position} is omitted (-1), but {op.opcode} needs it")
@@ -161,7 +184,8 @@ def check_op(graph: Graph, op: Op) -> None:
         raise refuse(f"has builtin options of type {op.options_type}, but {op.opcode} {takes} "
                      "(TFLite would read it as missing)")
     if rule.options_required and not op.options_type:
-        zeroed = "beta" if op.opcode == "SOFTMAX" else "strides"
+        zeroed = {"SOFTMAX": "beta", "DEPTH_TO_SPACE": "block_size", "SPACE_TO_DEPTH": "block_size"}.get(
+            op.opcode, "strides")
         raise refuse(f"has no {rule.options}; TFLite needs them (without them it reads {zeroed} 0)")
     if op.options_type:
         _check_option_values(op, rule, refuse)
