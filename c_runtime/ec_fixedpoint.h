@@ -395,4 +395,123 @@ static inline int32_t ec_sat_left_shift_i16(int32_t x, int amount) {
     return r > 32767 ? 32767 : (r < -32768 ? -32768 : (int32_t)r);
 }
 
+/* ---- int16 lookup tables with interpolation, for int16 SOFTMAX ---------------------------
+ * TFLite's LUTLookup(int16_t, const int16_t *lut): a 513-entry table made at compile time
+ * (quantize/fixedpoint.lut_populate_int16) covers the int16 range in 512 segments; the top 9
+ * bits of the value pick a segment, the low 7 interpolate linearly with rounding. value is in
+ * int16 range, so the index is 0..511. TFLite narrows the slope lut[i + 1] - lut[i] to int16_t
+ * (ec_wrap_i16 does the same); |slope * offset| < 2^23 and the right shifts of negative values
+ * are arithmetic, as everywhere in this runtime. */
+static inline int32_t ec_lut_lookup_i16(int32_t value, const int16_t *lut) {
+    const int32_t index = 256 + (value >> 7);
+    const int32_t offset = value & 0x7f;
+    const int32_t base = lut[index];
+    const int32_t slope = ec_wrap_i16((int32_t)lut[index + 1] - base);
+    const int32_t delta = (slope * offset + 64) >> 7;
+    return ec_wrap_i16(base + delta);
+}
+
+/* ---- TFLite's saturating int32 add/sub, log(x) and 1/sqrt(x), for LOG_SOFTMAX, RSQRT and
+ * L2_NORMALIZATION --------------------------------------------------------------------------
+ * Transcriptions of kernels/internal/common.h (SaturatingAddNonGemmlowp, SaturatingSub,
+ * log_x_for_x_greater_than_or_equal_to_1_impl, GetInvSqrtQuantizedMultiplierExp). */
+
+static inline int32_t ec_sat_add_i32(int32_t a, int32_t b) {
+    const int64_t s = (int64_t)a + (int64_t)b;
+    return s > INT32_MAX ? INT32_MAX : (s < INT32_MIN ? INT32_MIN : (int32_t)s);
+}
+
+static inline int32_t ec_sat_sub_i32(int32_t a, int32_t b) {
+    const int64_t s = (int64_t)a - (int64_t)b;
+    return s > INT32_MAX ? INT32_MAX : (s < INT32_MIN ? INT32_MIN : (int32_t)s);
+}
+
+/* log(x) for a Q(input_integer_bits) raw x >= 1.0 (x > 0 is enough: TFLite's function is
+ * symmetric down to 1 / x_max), as a Q(output_integer_bits) raw; the accumulation has one more
+ * integer bit. TFLite's template arguments are run-time ints here; every exponent passed to
+ * ec_sat_rounding_mul_by_pot is in [-31, 31] for x > 0 (headrooms 0..31), so no shift is out of
+ * range. gemmlowp's plain + and - on raws wrap through uint32_t (ec_add_wrapping). */
+static inline int32_t ec_log_x_for_x_ge_1(int32_t x, int input_integer_bits, int output_integer_bits) {
+    const int accum_bits = output_integer_bits + 1;
+    const int32_t log_2 = 1488522236;          /* log(2), Q0 */
+    const int32_t sqrt_sqrt_half = 1805811301; /* 0.5^(1/4) */
+    const int32_t sqrt_half = 1518500250;      /* sqrt(0.5) */
+    const int32_t one_quarter = 536870912;
+    const int32_t alpha_n = 117049297;  /* 11/240 * 2^(1/4) */
+    const int32_t alpha_d = 127690142;  /* 1/20 * 2^(1/4) */
+    const int32_t alpha_i = 1057819769; /* 2 / 2^(1/4) - 2^(1/4) */
+    const int32_t alpha_f = 638450708;  /* 1/4 * 2^(1/4) */
+    const int32_t shifted_quarter = ec_sat_rounding_mul_by_pot(one_quarter, -accum_bits);
+    const int z_a_headroom_plus_1 = ec_count_leading_zeros_u32((uint32_t)x);
+    const int32_t r_a_tmp = ec_sat_rounding_mul_by_pot(x, z_a_headroom_plus_1 - 1);
+    const int32_t r_a_raw = ec_sat_rounding_mul_by_pot(ec_sat_rounding_doubling_high_mul(r_a_tmp, sqrt_half), 1);
+    const int32_t z_a_pow_2_adj = ec_sat_add_i32(
+        ec_sat_rounding_mul_by_pot(input_integer_bits - z_a_headroom_plus_1, 31 - accum_bits), shifted_quarter);
+    const int32_t z_b = ec_sat_rounding_doubling_high_mul(x, sqrt_half);
+    const int z_b_headroom = ec_count_leading_zeros_u32((uint32_t)z_b) - 1;
+    const int32_t r_b_raw = ec_sat_rounding_mul_by_pot(x, z_b_headroom);
+    const int32_t z_b_pow_2_adj = ec_sat_sub_i32(
+        ec_sat_rounding_mul_by_pot(input_integer_bits - z_b_headroom, 31 - accum_bits), shifted_quarter);
+    const int32_t r = ec_min_i32(r_a_raw, r_b_raw);
+    const int32_t z_pow_2_adj = ec_max_i32(z_a_pow_2_adj, z_b_pow_2_adj);
+    const int32_t p = ec_rounding_half_sum(r, sqrt_sqrt_half);
+    const int32_t q0 = ec_sub_wrapping(r, sqrt_sqrt_half);
+    const int32_t q = ec_add_wrapping(q0, q0);
+    const int32_t common_sq = ec_sat_rounding_doubling_high_mul(q, q);
+    const int32_t num = ec_add_wrapping(
+        ec_sat_rounding_doubling_high_mul(q, r),
+        ec_sat_rounding_doubling_high_mul(ec_sat_rounding_doubling_high_mul(q, common_sq), alpha_n));
+    const int32_t denom_minus_one_0 = ec_add_wrapping(
+        ec_sat_rounding_doubling_high_mul(
+            p, ec_add_wrapping(ec_add_wrapping(alpha_i, q), ec_sat_rounding_doubling_high_mul(alpha_d, common_sq))),
+        ec_sat_rounding_doubling_high_mul(alpha_f, q));
+    const int32_t recip_denom = ec_one_over_one_plus_x_for_x_in_0_1(denom_minus_one_0);
+    const int32_t num_scaled = ec_sat_rounding_mul_by_pot(num, -accum_bits);
+    return ec_sat_rounding_mul_by_pot(ec_add_wrapping(ec_sat_rounding_doubling_high_mul(z_pow_2_adj, log_2),
+                                                      ec_sat_rounding_doubling_high_mul(num_scaled, recip_denom)),
+                                      accum_bits - output_integer_bits);
+}
+
+/* TFLite's GetInvSqrtQuantizedMultiplierExp: 1 / sqrt(x) for x >= 0 as a Q31 multiplier and a
+ * shift (times reverse_shift; TFLite's kernels pass kReverseShift = -1, making it a left
+ * shift); x <= 1 gives (INT32_MAX, 0), as in TFLite. Newton-Raphson in Q3, five steps from 1.
+ * The shifts stay in range: x is scaled into [2^27, 2^29) by an even left shift (x < 2^29
+ * there); where TFLite shifts the result left (x < 32) it does so through uint32_t, and the
+ * result never wraps (checked for every such x by quantize/fixedpoint.py's transcription). */
+static inline void ec_inv_sqrt_quantized_multiplier_exp(int32_t x, int reverse_shift, int32_t *multiplier, int *shift) {
+    const int32_t half_three = ((int32_t)1 << 28) + ((int32_t)1 << 27); /* 1.5 in Q3 */
+    int32_t half_input;
+    int32_t v = (int32_t)1 << 28; /* 1.0 in Q3 */
+    int s = 11;
+    int pairs;
+    int i;
+    if (x <= 1) {
+        *multiplier = INT32_MAX;
+        *shift = 0;
+        return;
+    }
+    while (x >= ((int32_t)1 << 29)) {
+        x /= 4;
+        ++s;
+    }
+    pairs = (ec_count_leading_zeros_u32((uint32_t)x) - 1) / 2 - 1; /* >= 0: x < 2^29 */
+    s -= pairs;
+    x = (int32_t)((uint32_t)x << (2 * pairs)); /* now in [2^27, 2^29) */
+    half_input = ec_rounding_divide_by_pot(x >> 1, 1);
+    for (i = 0; i < 5; ++i) {
+        const int32_t v3 = ec_sat_rounding_mul_by_pot(
+            ec_sat_rounding_doubling_high_mul(ec_sat_rounding_doubling_high_mul(v, v), v), 6);
+        v = ec_sat_rounding_mul_by_pot(ec_sub_wrapping(ec_sat_rounding_doubling_high_mul(half_three, v),
+                                                       ec_sat_rounding_doubling_high_mul(half_input, v3)),
+                                       3);
+    }
+    v = ec_sat_rounding_doubling_high_mul(v, 1518500250); /* times sqrt(2) / 2 */
+    if (s < 0) {
+        v = ec_shift_left_wrapping(v, -s);
+        s = 0;
+    }
+    *multiplier = v;
+    *shift = s * reverse_shift;
+}
+
 #endif /* EC_FIXEDPOINT_H */

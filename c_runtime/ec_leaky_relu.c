@@ -20,3 +20,20 @@ void ec_leaky_relu_s8(const ec_leaky_relu_params_t *p, const int8_t *input, int8
         output[i] = (int8_t)ec_clamp_i32(y, -128, 127);
     }
 }
+
+/* int16: the same arithmetic (TFLite Micro's QuantizeLeakyRelu<int16_t>); x - zp fits in 17
+ * bits and ec_requantize is exact for any int32 x. */
+void ec_leaky_relu_s16(const ec_leaky_relu_params_t *p, const int16_t *input, int16_t *output) {
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        const int32_t x = (int32_t)input[i] - p->input_zp;
+        int32_t y;
+        if (x >= 0) {
+            y = ec_add_wrapping(p->output_zp, ec_requantize(x, p->identity_multiplier, (int)p->identity_shift));
+        } else {
+            const int32_t scaled = ec_requantize(x, p->alpha_multiplier, (int)p->alpha_shift);
+            y = ec_add_wrapping(p->output_zp, p->alpha_negative ? ec_sub_wrapping(0, scaled) : scaled);
+        }
+        output[i] = (int16_t)ec_clamp_i32(y, -32768, 32767);
+    }
+}

@@ -1,4 +1,4 @@
-/* edgeconv C runtime: LEAKY_RELU, x > 0 ? x : alpha * x, int8 in, int8 out. */
+/* edgeconv C runtime: LEAKY_RELU, x > 0 ? x : alpha * x, int8 or int16 in, the same out. */
 #ifndef EC_LEAKY_RELU_H
 #define EC_LEAKY_RELU_H
 
@@ -16,5 +16,6 @@ typedef struct {
 } ec_leaky_relu_params_t;
 
 void ec_leaky_relu_s8(const ec_leaky_relu_params_t *p, const int8_t *input, int8_t *output);
+void ec_leaky_relu_s16(const ec_leaky_relu_params_t *p, const int16_t *input, int16_t *output);
 
 #endif /* EC_LEAKY_RELU_H */

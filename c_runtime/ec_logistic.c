@@ -24,3 +24,32 @@ void ec_logistic_s8(const ec_logistic_params_t *p, const int8_t *input, int8_t *
         }
     }
 }
+
+/* LOGISTIC for int16, bit-exact with TFLite's reference_integer_ops::Logistic(int16) (what
+ * TFLite Micro runs): x is rescaled so that 2^17 stands for 10.7 (the lowering folds
+ * TFLite's power-of-two case into multiplier 3, shift 0), then sigmoid(|x|) is interpolated
+ * in TFLite's 256-entry table on 9 fractional bits and mirrored for x < 0.
+ * Ranges: TFLite's Prepare gives multiplier <= 32767 whenever the shift is positive (the
+ * rounding term is then at most 2^30 and |input * multiplier| < 2^30), and the lowering
+ * refuses a multiplier above 65535 at shift 0, so the sum fits int32 and |x| < 2^31. The table rises from 32768 to 65535: the interpolation stays below 2^25 in
+ * uint32_t and the result, shifted back by 10 bits, is in [0, 32767]. */
+void ec_logistic_s16(const ec_logistic_s16_params_t *p, const int16_t *input, int16_t *output) {
+    const int shift = (int)p->input_shift;
+    const int32_t round = shift > 0 ? (int32_t)1 << (shift - 1) : 0;
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        const int32_t x = ((int32_t)input[i] * p->input_multiplier + round) >> shift;
+        const uint32_t abs_x = (uint32_t)(x >= 0 ? x : -x);
+        const uint32_t uh = abs_x >> 9;
+        uint32_t result;
+        if (uh >= 255) {
+            result = 0x7FFFu << 10; /* saturated */
+        } else {
+            const uint32_t ua = p->sigmoid_table[uh];
+            const uint32_t ub = p->sigmoid_table[uh + 1];
+            result = (ua << 9) + (abs_x & 0x1FFu) * (ub - ua);
+        }
+        result = x >= 0 ? result + (1u << 9) : (1u << 25) - result + (1u << 9) - 1u;
+        output[i] = (int16_t)(result >> 10);
+    }
+}

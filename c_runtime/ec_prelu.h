@@ -20,5 +20,7 @@ typedef struct {
 } ec_prelu_params_t;
 
 void ec_prelu_s8(const ec_prelu_params_t *p, const int8_t *input, int8_t *output);
+/* int16 input and output with the same int8 alpha (TFLite Micro's 16x8 PRELU). */
+void ec_prelu_s16(const ec_prelu_params_t *p, const int16_t *input, int16_t *output);
 
 #endif /* EC_PRELU_H */

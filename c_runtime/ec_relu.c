@@ -22,3 +22,21 @@ void ec_relu6_s8(const ec_relu6_params_t *p, const int8_t *input, int8_t *output
         output[i] = (int8_t)ec_clamp_i32(input[i], p->lower, p->upper);
     }
 }
+
+/* int16: the same arithmetic (TFLite Micro's ReluQuantized<int16_t>, Relu6Quantized<int16_t>).
+ * x - input_zp fits in 17 bits; ec_requantize is exact for any int32 x. */
+void ec_relu_s16(const ec_relu_params_t *p, const int16_t *input, int16_t *output) {
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        const int32_t y =
+            ec_add_wrapping(p->output_zp, ec_requantize((int32_t)input[i] - p->input_zp, p->multiplier, (int)p->shift));
+        output[i] = (int16_t)ec_clamp_i32(y, p->act_min, p->act_max);
+    }
+}
+
+void ec_relu6_s16(const ec_relu6_params_t *p, const int16_t *input, int16_t *output) {
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        output[i] = (int16_t)ec_clamp_i32(input[i], p->lower, p->upper);
+    }
+}

@@ -65,3 +65,55 @@ void ec_softmax_s8(const ec_softmax_params_t *p, const int8_t *input, int8_t *ou
         }
     }
 }
+
+/* SOFTMAX for int16, bit-exact with TFLite Micro's reference_ops::SoftmaxInt16: each
+ * difference to the row maximum, in [-65535, 0], is rescaled so that [-10, 0] spans the
+ * int16 range, then exp() is read from a 513-entry table with interpolation; the reciprocal
+ * of the sum comes from a second table. Both tables are TFLite Micro's own (LUTPopulate in
+ * float, replicated at compile time by edgeconv/ops/softmax.py).
+ *
+ * Ranges (checked at compile time where it matters):
+ * - The rescale is ec_requantize (TFLite's MultiplyByQuantizedMultiplier, left shift wrapping
+ *   as its x * (1 << shift) does); + 32767 wraps the same way, then saturates to int16.
+ * - Each exp is a table value in [0, 32767] and the maximum's is at least 32762, so the row's
+ *   int32 sum is in [32762, depth * 32767]: the lowering refuses depth > 65538, where TFLite's
+ *   sum could overflow. Hence clz(sum) = headroom_plus_one is in [1, 17] and the final right
+ *   shift 31 - headroom_plus_one in [14, 30].
+ * - As TFLite does, the exps are kept in the output row until the reciprocal is known. */
+void ec_softmax_s16(const ec_softmax_s16_params_t *p, const int16_t *input, int16_t *output) {
+    int32_t r, c;
+    for (r = 0; r < p->rows; ++r) {
+        const int16_t *x = input + r * p->depth;
+        int16_t *out = output + r * p->depth;
+        int32_t max_in_row = -32768;
+        int32_t sum_of_exps = 0;
+        int headroom_plus_one;
+        int32_t shifted_sum;
+        int32_t reciprocal;
+        int right_shift;
+        int64_t round;
+        for (c = 0; c < p->depth; ++c) {
+            max_in_row = ec_max_i32(max_in_row, x[c]);
+        }
+        for (c = 0; c < p->depth; ++c) {
+            const int32_t diff = (int32_t)x[c] - max_in_row;
+            const int32_t scaled = ec_requantize(diff, p->input_multiplier, (int)p->input_shift);
+            const int32_t sym = ec_clamp_i32(ec_add_wrapping(scaled, 32767), -32768, 32767);
+            const int32_t e = ec_lut_lookup_i16(sym, p->exp_lut);
+            out[c] = (int16_t)e;
+            sum_of_exps += e;
+        }
+        headroom_plus_one = ec_count_leading_zeros_u32((uint32_t)sum_of_exps);
+        /* Normalised to [2^16, 2^17]: 1 + x with x in [0, 1] on 16 fractional bits. */
+        shifted_sum = (int32_t)((((int64_t)sum_of_exps << (headroom_plus_one - 1)) + (1 << 13)) >> 14);
+        /* x recentred from [0, 65535] to the table's [-32768, 32767]. */
+        reciprocal = ec_lut_lookup_i16(ec_clamp_i32(shifted_sum - ((1 << 15) + (1 << 16)), -32768, 32767),
+                                       p->one_over_one_plus_x_lut);
+        right_shift = 31 - headroom_plus_one;
+        round = (int64_t)1 << (right_shift - 1);
+        for (c = 0; c < p->depth; ++c) {
+            const int32_t y = (int32_t)(((int64_t)out[c] * reciprocal + round) >> right_shift);
+            out[c] = (int16_t)ec_clamp_i32(y, 0, 32767);
+        }
+    }
+}

@@ -24,3 +24,30 @@ void ec_tanh_s8(const ec_tanh_params_t *p, const int8_t *input, int8_t *output) 
         }
     }
 }
+
+/* TANH for int16, bit-exact with TFLite's reference_integer_ops::Tanh(int16) (what TFLite
+ * Micro runs): tanh(x) = 2 * sigmoid(2x) - 1 from the same sigmoid table as LOGISTIC, read on
+ * 8 fractional bits (the doubling), x rescaled as there (the lowering folds TFLite's
+ * power-of-two case into multiplier 3 << shift, shift 0).
+ * Ranges: as LOGISTIC's; the interpolation is below 2^24, so the signed result before the
+ * final arithmetic shift by 8 is within +-2^23 and the output in [-32767, 32767]. */
+void ec_tanh_s16(const ec_tanh_s16_params_t *p, const int16_t *input, int16_t *output) {
+    const int shift = (int)p->input_shift;
+    const int32_t round = shift > 0 ? (int32_t)1 << (shift - 1) : 0;
+    int32_t i;
+    for (i = 0; i < p->size; ++i) {
+        const int32_t x = ((int32_t)input[i] * p->input_multiplier + round) >> shift;
+        const uint32_t abs_x = (uint32_t)(x >= 0 ? x : -x);
+        const uint32_t uh = abs_x >> 8;
+        int32_t result;
+        if (uh >= 255) {
+            result = (int32_t)0xFFFF << 8; /* saturated */
+        } else {
+            const uint32_t ua = p->sigmoid_table[uh];
+            const uint32_t ub = p->sigmoid_table[uh + 1];
+            result = (int32_t)((ua << 8) + (abs_x & 0xFFu) * (ub - ua));
+        }
+        result = x >= 0 ? result - (1 << 23) + (1 << 7) : -result + (1 << 23) + (1 << 7) - 1;
+        output[i] = (int16_t)(result >> 8);
+    }
+}

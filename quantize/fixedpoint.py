@@ -7,6 +7,7 @@ two float32 scales in float32 before widening, callers pass np.float32 values an
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -117,3 +118,179 @@ def rounding_divide_by_pot(x: int, exponent: int) -> int:
     mask = (1 << exponent) - 1
     threshold = (mask >> 1) + (1 if x < 0 else 0)
     return (x >> exponent) + (1 if (x & mask) > threshold else 0)
+
+
+# ---- TFLite's int16 lookup tables (LUTPopulate<int16_t>, kernels/internal/common.h) ---------
+
+
+def _roundf(x: np.float32) -> np.float32:
+    """roundf (TfLiteRound on a float): half away from zero, exact on float32 values."""
+    return np.float32(tflite_round(float(x)))
+
+
+def lut_populate_int16(transform, input_scale: float, input_zero_point: int, output_scale: float,
+                       output_zero_point: int) -> np.ndarray:
+    """TFLite's detail::LUTPopulateInt16<float>: the 513-entry int16 table of `transform` over
+    the int16 input range, every step in float32 as TFLite does it (no fused multiply-add, as
+    on its x86-64 and Cortex-M builds). `transform` takes and returns np.float32, computing
+    what TFLite's float lambda computes (e.g. expf, correctly rounded). The table is read by
+    ec_lut_lookup_i16 (c_runtime/ec_fixedpoint.h): 512 segments, interpolated on 7 bits."""
+    f = np.float32
+    with np.errstate(all="ignore"):
+        input_scale, output_scale = f(input_scale), f(output_scale)
+        input_min = input_scale * f(-32768 - input_zero_point)
+        input_max = input_scale * f(32767 - input_zero_point)
+        output_min = output_scale * f(-32768 - output_zero_point)
+        output_max = output_scale * f(32767 - output_zero_point)
+        nb_steps = 512
+        step = (input_max - input_min) / f(nb_steps)
+        half_step = step / f(2)
+        scaling_inv = f(65536) / (output_max - output_min)
+        lut = np.zeros(nb_steps + 1, dtype=np.int16)
+        for i in range(nb_steps):
+            x = input_min + f(i) * step
+            val = f(transform(x))
+            val_midpoint = f(transform(x + half_step))
+            val_next = f(transform(input_min + f(i + 1) * step))
+            sample_val = _roundf(val * scaling_inv)
+            midpoint_interp_val = _roundf((val_next * scaling_inv + _roundf(val * scaling_inv)) / f(2))
+            midpoint_val = _roundf(val_midpoint * scaling_inv)
+            midpoint_err = midpoint_interp_val - midpoint_val
+            bias = _roundf(midpoint_err / f(2))
+            lut[i] = int(min(max(float(sample_val - bias), -32768.0), 32767.0))
+        last = _roundf(f(transform(input_max)) * scaling_inv)
+        lut[nb_steps] = int(min(max(float(last), -32768.0), 32767.0))
+    return lut
+
+
+def expf(x: np.float32) -> np.float32:
+    """expf correctly rounded (the exact value rounded once to float32, via double)."""
+    return np.float32(math.exp(float(x)))
+
+
+def checked_log2(x: float) -> tuple[bool, int]:
+    """TFLite's CheckedLog2 in float32: (x is a power of two within 1e-3 in log2, round(log2 x)),
+    with log2 as logf(x) * (1 / logf(2)) as TFLite forms it."""
+    f = np.float32
+    x_log2 = f(math.log(float(f(x)))) * (f(1.0) / f(math.log(2.0)))
+    rounded = _roundf(x_log2)
+    return bool(abs(x_log2 - rounded) < f(1e-3)), int(rounded)
+
+
+def wrap_int32(x: int) -> int:
+    """x modulo 2^32 as a signed int32: what TFLite's builds give where a C int32 overflows."""
+    return ((int(x) + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    """TFLite's MultiplyByQuantizedMultiplier (double rounding), as ec_requantize computes it:
+    x * 2^max(shift, 0) wraps in int32 (TFLite's x * (1 << left_shift)), shift in [-31, 30]."""
+    left, right = max(shift, 0), max(-shift, 0)
+    if left > 30 or right > 31:
+        raise ValueError(f"shift {shift} is outside [-31, 30]")
+    high = saturating_rounding_doubling_high_mul(wrap_int32(x << left), multiplier)
+    return rounding_divide_by_pot(high, right) if right else high
+
+
+def saturating_rounding_multiply_by_pot(x: int, exponent: int) -> int:
+    """gemmlowp's SaturatingRoundingMultiplyByPOT (and TFLite's ...Param): x * 2^exponent,
+    saturating to int32 for exponent > 0, rounding half away from zero for exponent < 0."""
+    if exponent > 0:
+        threshold = (1 << (31 - exponent)) - 1
+        if x > threshold:
+            return (1 << 31) - 1
+        if x < -threshold:
+            return -(1 << 31)
+        return x << exponent
+    if exponent < 0:
+        return rounding_divide_by_pot(x, -exponent)
+    return x
+
+
+def count_leading_zeros_u32(x: int) -> int:
+    x &= 0xFFFFFFFF
+    return 32 - x.bit_length()
+
+
+def inv_sqrt_quantized_multiplier_exp(x: int, reverse_shift: int = -1) -> tuple[int, int]:
+    """TFLite's GetInvSqrtQuantizedMultiplierExp: 1 / sqrt(x) as (Q31 multiplier, shift) for an
+    int32 x >= 0 (0 and 1 give (2^31 - 1, 0)); reverse_shift -1 (kReverseShift) makes the shift
+    a left shift. The Newton-Raphson iteration is gemmlowp's, in Q3 (c_runtime/ec_fixedpoint.h
+    ec_inv_sqrt_quantized_multiplier_exp is the same code in C). Where TFLite shifts the result
+    left (x < 32), the shift is done modulo 2^32 as its builds do; it never wraps for x >= 2."""
+    if x <= 1:
+        return (1 << 31) - 1, 0
+    shift = 11
+    while x >= (1 << 29):
+        x //= 4
+        shift += 1
+    max_left_shift_bits = count_leading_zeros_u32(x) - 1
+    left_shift_bit_pairs = max_left_shift_bits // 2 - 1
+    shift -= left_shift_bit_pairs
+    x <<= 2 * left_shift_bit_pairs
+    srdhm = saturating_rounding_doubling_high_mul
+    half_input = rounding_divide_by_pot(x >> 1, 1)  # SaturatingRoundingMultiplyByPOT<-1>, Q3
+    half_three = (1 << 28) + (1 << 27)  # 1.5 in Q3
+    v = 1 << 28  # 1.0 in Q3
+    for _ in range(5):
+        v3 = saturating_rounding_multiply_by_pot(srdhm(srdhm(v, v), v), 6)  # Q9 -> Q3
+        v = saturating_rounding_multiply_by_pot(wrap_int32(srdhm(half_three, v) - srdhm(half_input, v3)), 3)
+    v = srdhm(v, 1518500250)  # times sqrt(2) / 2 (Q0)
+    if shift < 0:
+        v = wrap_int32(v << -shift)
+        shift = 0
+    return v, shift * reverse_shift
+
+
+# ---- TFLite's int8 lookup tables (LUTPopulate<int8_t>; TFLite Micro's ELU PopulateLookupTable) -
+
+
+@functools.lru_cache(maxsize=None)
+def libm_float(name: str):
+    """The C library's float32 function `name` (expf, expm1f, erfcf, tanhf, ...), which TFLite's
+    float lambdas call through std::exp(float) etc.: the references on this host use these very
+    functions, which are not correctly rounded (glibc's erfcf, tanhf and expm1f differ from the
+    correctly rounded value on a few percent of inputs), so tables built with them equal the
+    references' bit for bit. Without a C library (ctypes finds none) the correctly rounded value
+    (double, rounded once) stands in."""
+    import ctypes
+    import ctypes.util
+
+    path = ctypes.util.find_library("m") or ctypes.util.find_library("c")
+    fn = getattr(ctypes.CDLL(path), name, None) if path else None
+    if fn is not None:
+        fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_float]
+        return lambda x: np.float32(fn(float(x)))
+    double = getattr(math, name[:-1])  # expf -> math.exp
+
+    def fallback(x):
+        with np.errstate(all="ignore"):
+            try:
+                return np.float32(double(float(x)))
+            except OverflowError:
+                return np.float32(math.inf)
+
+    return fallback
+
+
+def lut_populate_int8(transform, input_scale: float, input_zero_point: int, output_scale: float,
+                      output_zero_point: int) -> np.ndarray:
+    """TFLite's detail::LUTPopulateInt8<int8_t> (and TFLite Micro's ELU PopulateLookupTable,
+    the same arithmetic): the 256-entry table of `transform` (np.float32 -> np.float32), indexed
+    by the input's bits as uint8 (entry 0 is input 0, entry 255 input -1), every step in float32:
+    dequantized = s_in * float(v - zp_in); rescaled = roundf(f(dequantized) * (1 / s_out));
+    q = (int32)(rescaled + zp_out), clamped to int8. ValueError where TFLite's float-to-int32
+    conversion is undefined (NaN, or beyond int32): its result there depends on the build."""
+    f = np.float32
+    with np.errstate(all="ignore"):
+        s_in, inverse_scale = f(input_scale), f(1) / f(output_scale)
+        table = np.zeros(256, dtype=np.int8)
+        for v in range(-128, 128):
+            transformed = f(transform(s_in * f(v - input_zero_point)))
+            rescaled = f(tflite_round(float(transformed * inverse_scale))) if math.isfinite(transformed * inverse_scale) \
+                else transformed * inverse_scale
+            q = rescaled + f(output_zero_point)
+            if not (math.isfinite(q) and -(2.0**31) <= float(q) < 2.0**31):
+                raise ValueError(f"input {v} gives {float(q):g} before the conversion to int32")
+            table[v & 0xFF] = min(max(int(q), -128), 127)
+    return table

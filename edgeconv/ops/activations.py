@@ -1,9 +1,12 @@
-"""Unary int8 activations: LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, LEAKY_RELU, PRELU.
+"""Unary activations: LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, LEAKY_RELU, PRELU, in int8 and
+(all but HARD_SWISH, which neither TFLite Micro nor TFLite's reference kernels run in int16)
+in int16 for 16x8 models.
 
 Every parameter is computed as TFLite Micro's Prepare computes it (its float32-vs-double choices
 included); the kernels (c_runtime/ec_logistic.c, ...) apply them elementwise with the
-fixed-point helpers of ec_fixedpoint.h. Where TFLite Micro and TFLite's reference kernels
-differ, TFLite Micro is followed (see RELU6).
+fixed-point helpers of ec_fixedpoint.h, one entry point per type (ec_relu_s8, ec_relu_s16).
+Where TFLite Micro and TFLite's reference kernels differ, TFLite Micro is followed (see RELU6;
+int16 LOGISTIC and TANH, which TFLite's reference runs only for power-of-two input scales).
 """
 
 from __future__ import annotations
@@ -12,22 +15,28 @@ import math
 
 import numpy as np
 
-from quantize.fixedpoint import f32, f32_div, f32_mul, tflite_round
+from quantize.fixedpoint import checked_log2, f32, f32_div, f32_mul, tflite_round
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
-from .base import int8_io, CArray, Kernel, const_input, fail, lowering, require_dtype, require_quant, requantize_multiplier
+from .base import (DTYPE_SUFFIX, CArray, Kernel, const_input, fail, lowering, qrange, quant_io, require_dtype,
+                   require_quant, requantize_multiplier)
 
 _MAX_DIMS = 6  # EC_MAX_DIMS in c_runtime/ec_common.h: the PRELU params' dims[] length
 
 
-def _unary_io(graph: Graph, op: Op) -> tuple[Tensor, Tensor]:
-    """The int8 input and output of a unary activation, which must hold the same elements."""
+def _unary_io(graph: Graph, op: Op, dtypes: tuple[str, ...] = ("int8", "int16")) -> tuple[Tensor, Tensor]:
+    """The input and output of a unary activation, both of one type among `dtypes`, which must
+    hold the same elements."""
     if not op.inputs or op.inputs[0] < 0 or not op.outputs:
         raise fail(graph, op, "needs one input and one output")
-    x, y, xq, yq = int8_io(graph, op)
+    x, y, xq, yq = quant_io(graph, op, dtypes)
     if x.size != y.size:
         raise fail(graph, op, f"input {list(x.shape)} and output {list(y.shape)} differ in size")
     return x, y
+
+
+def _input_dtype(graph: Graph, op: Op) -> str | None:
+    return graph.tensors[op.inputs[0]].dtype if op.inputs and op.inputs[0] >= 0 else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,12 +84,85 @@ def _logistic_like(graph: Graph, op: Op, func: str, unit: str, out_scale: float,
 
 @lowering("LOGISTIC")
 def lower_logistic(graph: Graph, op: Op) -> Kernel:
+    if _input_dtype(graph, op) == "int16":
+        return _logistic_like_s16(graph, op, "ec_logistic", pot_shifts=(0,))
     return _logistic_like(graph, op, "ec_logistic_s8", "ec_logistic", 1.0 / 256, -128)
 
 
 @lowering("TANH")
 def lower_tanh(graph: Graph, op: Op) -> Kernel:
+    if _input_dtype(graph, op) == "int16":
+        return _logistic_like_s16(graph, op, "ec_tanh", pot_shifts=(0, 1))
     return _logistic_like(graph, op, "ec_tanh_s8", "ec_tanh", 1.0 / 128, 0)
+
+
+# TFLite's sigmoid_table_uint16 (kernels/internal/common.h): sigmoid(i / 24) in Q16 (the last
+# entry 65535), read by both int16 kernels (tanh(x) = 2 * sigmoid(2x) - 1).
+SIGMOID_TABLE_UINT16 = np.array([
+    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149, 40794, 41432, 42064, 42688,
+    43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409,
+    51865, 52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
+    57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110,
+    61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186,
+    63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308,
+    64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786, 64816, 64845, 64873, 64900,
+    64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079, 65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208,
+    65221, 65234, 65246, 65258, 65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367,
+    65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433, 65438, 65442, 65445, 65449,
+    65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474, 65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491,
+    65493, 65495, 65497, 65498, 65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513,
+    65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524,
+    65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530,
+    65530, 65530, 65531, 65531, 65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533,
+    65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65535,
+], dtype=np.uint16)
+
+
+def _logistic_like_s16(graph: Graph, op: Op, unit: str, pot_shifts: tuple[int, ...]) -> Kernel:
+    """TFLite Micro's int16 LOGISTIC / TANH Prepare (logistic_common.cc, tanh.cc): zero points
+    0, an output scale of 2^-15 (CheckedLog2, within 1e-3 in log2) and the input put on the
+    scale 1 / (3 * 4096) of the sigmoid table: by multiplier 3 << shift when the input scale is
+    a power of two that TFLite's shortcut takes (log2 within 1e-3 of -12, or of -12 or -11 for
+    TANH), else by an integer multiplier in (16383, 32767] and a rounding right shift (or a
+    multiplier above that and no shift, for input scales above 4 / 3)."""
+    x, y = _unary_io(graph, op, ("int16",))
+    if x.quant.zp != 0 or y.quant.zp != 0:
+        raise fail(graph, op, f"int16 input and output must have zero point 0 (have {x.quant.zp}, {y.quant.zp})")
+    out_pot, out_log2 = checked_log2(y.quant.s)
+    if not out_pot or out_log2 != -15:
+        raise fail(graph, op, f"int16 output must have scale 2^-15 (has {y.quant.s:g})")
+    pot, in_log2 = checked_log2(x.quant.s)
+    shift = (15 - 3) + in_log2
+    if pot and shift in pot_shifts:
+        # TFLite's power-of-two case: multiplier 0 in Prepare, 3 << shift and shift 0 at run time.
+        multiplier, shift = 3 << shift, 0
+    else:
+        real = float(x.quant.s) * 4096.0 * 3.0
+        shift = 0
+        while real <= 32767.0 / 2.0 and shift <= 30:
+            shift += 1
+            real *= 2.0
+        if real >= 2.0**31:
+            raise fail(graph, op, f"input scale {x.quant.s:g} is too large for the int16 kernel")
+        multiplier = int(real)  # static_cast<int32_t>: truncation
+        if multiplier == 0:
+            # TFLite would take multiplier 0 for its power-of-two case and shift 3 by 31 bits.
+            raise fail(graph, op, f"input scale {x.quant.s:g} is too small for the int16 kernel")
+        if multiplier > 65535:
+            # TFLite Micro's Prepare only DCHECKs multiplier <= 32767; beyond 65535 its
+            # input * multiplier can overflow int32 (and abs() of INT32_MIN).
+            raise fail(graph, op, f"input scale {x.quant.s:g} is too large for the int16 kernel "
+                                  f"(multiplier {multiplier} > 65535)")
+    return Kernel(
+        func=f"{unit}_s16",
+        unit=unit,
+        params_type=f"{unit}_s16_params_t",
+        params=dict(size=x.size, input_multiplier=multiplier, input_shift=shift,
+                    sigmoid_table=CArray("uint16_t", SIGMOID_TABLE_UINT16, "table")),
+        inputs=[x.index],
+        outputs=[y.index],
+        summary=f"multiplier {multiplier} >> {shift}",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,7 +178,9 @@ def _downscale_to_int16(m: int) -> int:
 
 @lowering("HARD_SWISH")
 def lower_hard_swish(graph: Graph, op: Op) -> Kernel:
-    x, y = _unary_io(graph, op)
+    # int8 only: neither TFLite Micro nor TFLite's reference kernels run HARD_SWISH in int16
+    # (and the converter's 16x8 mode does not quantize it).
+    x, y = _unary_io(graph, op, ("int8",))
     # HardSwishPrepare, in float32 throughout until the multipliers are widened to double.
     hires_input_scale = float(np.float32(1.0 / 128.0) * np.float32(x.quant.s))
     reluish_scale = float(np.float32(3.0) / np.float32(32768.0))
@@ -132,15 +216,18 @@ def lower_hard_swish(graph: Graph, op: Op) -> Kernel:
 @lowering("RELU")
 def lower_relu(graph: Graph, op: Op) -> Kernel:
     x, y = _unary_io(graph, op)
+    if x.dtype == "int16" and (x.quant.zp != 0 or y.quant.zp != 0):  # ReluPrepare's int16 rule
+        raise fail(graph, op, f"int16 input and output must have zero point 0 (have {x.quant.zp}, {y.quant.zp})")
+    lo, hi = qrange(x.dtype)
     # CalculateReluOpData: the scale ratio in float32, the bounds by roundf in float32.
     m, shift = requantize_multiplier(graph, op, f32_div(x.quant.s, y.quant.s), "rescale")
-    act_min = max(-128, y.quant.zp + tflite_round(f32_div(0.0, y.quant.s)))
+    act_min = max(lo, y.quant.zp + tflite_round(f32_div(0.0, y.quant.s)))
     return Kernel(
-        func="ec_relu_s8",
+        func=f"ec_relu_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_relu",
         params_type="ec_relu_params_t",
         params=dict(size=x.size, input_zp=x.quant.zp, output_zp=y.quant.zp, multiplier=m, shift=shift,
-                    act_min=act_min, act_max=127),
+                    act_min=act_min, act_max=hi),
         inputs=[x.index],
         outputs=[y.index],
     )
@@ -159,10 +246,11 @@ def lower_relu6(graph: Graph, op: Op) -> Kernel:
     if not (math.isfinite(q) and tflite_round(q) < 2.0**31):
         raise fail(graph, op, f"6.0 divided by the input scale {x.quant.s:g} does not fit int32; "
                               "TFLite's RELU6 bound is undefined there")
-    six = min(127, max(-128, tflite_round(q) + x.quant.zp))
+    lo, hi = qrange(x.dtype)
+    six = min(hi, max(lo, tflite_round(q) + x.quant.zp))
     summary = "" if (x.quant.s, x.quant.zp) == (y.quant.s, y.quant.zp) else "input scale kept (as TFLite Micro)"
     return Kernel(
-        func="ec_relu6_s8",
+        func=f"ec_relu6_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_relu",
         params_type="ec_relu6_params_t",
         params=dict(size=x.size, lower=x.quant.zp, upper=six),
@@ -185,7 +273,7 @@ def lower_leaky_relu(graph: Graph, op: Op) -> Kernel:
     alpha_m, alpha_shift = requantize_multiplier(graph, op, alpha_real, "alpha")
     id_m, id_shift = requantize_multiplier(graph, op, f32_div(x.quant.s, y.quant.s), "identity")
     return Kernel(
-        func="ec_leaky_relu_s8",
+        func=f"ec_leaky_relu_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_leaky_relu",
         params_type="ec_leaky_relu_params_t",
         params=dict(size=x.size, input_zp=x.quant.zp, output_zp=y.quant.zp,
@@ -212,7 +300,7 @@ def lower_prelu(graph: Graph, op: Op) -> Kernel:
     x, y = _unary_io(graph, op)
     alpha_data = const_input(graph, op, 1, "alpha")
     a = graph.tensors[op.inputs[1]]
-    require_dtype(graph, op, a, "int8")
+    require_dtype(graph, op, a, "int8")  # also for int16 PRELU: TFLite Micro's PreluPrepare requires it
     aq = require_quant(graph, op, a)
     rank = max(len(x.shape), len(a.shape), len(y.shape))
     if rank > _MAX_DIMS:
@@ -228,7 +316,7 @@ def lower_prelu(graph: Graph, op: Op) -> Kernel:
     id_m, id_shift = requantize_multiplier(graph, op, float(x.quant.s) / float(y.quant.s), "identity")
     alpha_m, alpha_shift = requantize_multiplier(graph, op, float(x.quant.s) * float(aq.s) / float(y.quant.s), "alpha")
     return Kernel(
-        func="ec_prelu_s8",
+        func=f"ec_prelu_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_prelu",
         params_type="ec_prelu_params_t",
         params=dict(
