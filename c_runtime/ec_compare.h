@@ -1,5 +1,5 @@
 /* edgeconv C runtime: EQUAL, NOT_EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL on int8 (both
- * inputs rescaled as TFLite does) and int16 (raw values), with broadcasting; bool out (0/1). */
+ * inputs rescaled as TFLite does) and int16, int32, int64 (raw values), with broadcasting; bool out (0/1). */
 #ifndef EC_COMPARE_H
 #define EC_COMPARE_H
 
@@ -13,7 +13,7 @@ typedef struct {
     int32_t in0_strides[EC_MAX_DIMS];
     int32_t in1_strides[EC_MAX_DIMS];
     int32_t op; /* EC_CMP_* */
-    /* int8: TFLite's ComparisonParams (offsets are -zero points, shifts <= 0); unused by s16. */
+    /* int8: TFLite's ComparisonParams (offsets are -zero points, shifts <= 0); unused by the raw (s16, s32, s64) comparisons. */
     int32_t in0_offset;
     int32_t in1_offset;
     int32_t left_shift;
@@ -25,5 +25,7 @@ typedef struct {
 
 void ec_compare_s8(const ec_compare_params_t *p, const int8_t *in0, const int8_t *in1, uint8_t *out);
 void ec_compare_s16(const ec_compare_params_t *p, const int16_t *in0, const int16_t *in1, uint8_t *out);
+void ec_compare_s32(const ec_compare_params_t *p, const int32_t *in0, const int32_t *in1, uint8_t *out);
+void ec_compare_s64(const ec_compare_params_t *p, const int64_t *in0, const int64_t *in1, uint8_t *out);
 
 #endif /* EC_COMPARE_H */

@@ -17,15 +17,23 @@ from modelgen import cached_model, seeded_keras, tflite_from_function, tflite_fr
 from mutants import Net
 
 from edgeconv.reader import read_tflite_bytes
-from edgeconv.validation import validate_bytes
+from edgeconv.validation import Sample, validate_bytes
 
 for _name, _member in {"SUM": "ReducerOptions", "REDUCE_MAX": "ReducerOptions", "REDUCE_MIN": "ReducerOptions",
                        "ARG_MAX": "ArgMaxOptions", "ARG_MIN": "ArgMinOptions"}.items():
     mutants.OPTIONS_OF.setdefault(_name, _member)
 
 
-def check(data: bytes, label: str, oracle: str = "tflm", seed: int = 0, samples: int = 6):
-    report = validate_bytes(data, label, samples=samples, seed=seed)
+def few_values(specs):
+    """Two samples drawn from 3 values: many ties (ARG_MAX/MIN keep the first index)."""
+    rng = np.random.default_rng(7)
+    info = {"int8": (-1, 2), "int16": (-1, 2)}
+    return [Sample([rng.integers(*info.get(sp.dtype, (0, 3)), size=sp.shape).astype(sp.dtype) for sp in specs],
+                   f"few values {i}") for i in range(2)]
+
+
+def check(data: bytes, label: str, oracle: str = "tflm", seed: int = 0, samples: int = 6, extra_inputs=None):
+    report = validate_bytes(data, label, samples=samples, seed=seed, extra_inputs=extra_inputs)
     assert report.oracle == oracle, f"{label}: measured against {report.oracle}, not {oracle}: {report.reference_status}"
     assert oracle in report.references, f"{label}: {oracle} did not run: {report.notes}"
     assert report.elements_compared > 0
@@ -109,3 +117,65 @@ def test_reduce_int16_random(opname, seed):
     # TFLite Micro runs SUM and MEAN in int16; REDUCE_MAX/MIN only in int8 (TFLite's reference).
     oracle = "tflm" if opname in ("SUM", "MEAN") else "tflite_ref"
     check(reduce_model(opname, "int16", 100 * seed + len(opname) + 7), f"{opname.lower()}_s16_{seed}", oracle, seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# ARG_MAX / ARG_MIN: randomized
+
+
+def arg_model(seed: int, out_dtype: str = "int32", axis_dtype: str = "int32", opnames=("ARG_MAX", "ARG_MIN"),
+              then_equal: bool = False) -> bytes:
+    """Independent ARG_MAX/ARG_MIN ops on int8. With then_equal, each index is compared with a
+    constant (EQUAL) whose bool picks between two int8 inputs (SELECT_V2), so that INT64
+    indices, which a model cannot output here, are checked too."""
+    rng = np.random.default_rng(seed)
+    n = Net()
+    ins, outs = [], []
+    for k in range(4):
+        opname = opnames[k % len(opnames)]
+        rank = int(rng.integers(1, 6))
+        shape = [int(d) for d in rng.integers(1, 7, size=rank)]
+        axis = int(rng.integers(-rank, rank))
+        if k == 3:
+            shape[axis] = 40  # a long axis: ties on random int8 data too
+        out_shape = [d for i, d in enumerate(shape) if i != axis % rank]
+        x = n.tensor(f"x{k}", shape, "int8", scale=0.02, zp=int(rng.integers(-10, 10)))
+        a = n.tensor(f"axis{k}", [1], axis_dtype, data=[axis])
+        y = n.tensor(f"index{k}", out_shape, out_dtype)
+        options = {"outputType": mutants.type_code(out_dtype)}
+        n.op(opname, [x, a], [y], **options)
+        ins.append(x)
+        if not then_equal:
+            outs.append(y)
+            continue
+        c = n.tensor(f"k{k}", [1], out_dtype, data=[int(rng.integers(0, 3))])
+        b = n.tensor(f"is_k{k}", out_shape, "bool")
+        n.op("EQUAL", [y, c], [b])
+        p = n.tensor(f"p{k}", out_shape, "int8", scale=0.1, zp=0)
+        q = n.tensor(f"q{k}", out_shape, "int8", scale=0.1, zp=0)
+        o = n.tensor(f"out{k}", out_shape, "int8", scale=0.1, zp=0)
+        n.op("SELECT_V2", [b, p, q], [o])
+        ins += [p, q]
+        outs.append(o)
+    return n.finish(ins, outs)
+
+
+mutants.OPTIONS_OF.setdefault("EQUAL", "EqualOptions")
+mutants.OPTIONS_OF.setdefault("SELECT_V2", "SelectV2Options")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_arg_min_max_random(seed):
+    check(arg_model(800 + seed), f"arg_min_max_{seed}", "tflm", seed, extra_inputs=few_values)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_arg_min_max_int64_random(seed):
+    # INT64 indices: TFLite Micro refuses them (and an INT64 axis); TFLite's reference runs them.
+    check(arg_model(850 + seed, out_dtype="int64", axis_dtype="int64", then_equal=True), f"arg_min_max_i64_{seed}",
+          "tflite_ref", seed, extra_inputs=few_values)
+
+
+def test_arg_max_int32_then_equal():
+    # The same chain with INT32 indices, which TFLite Micro runs (EQUAL on int32 is raw).
+    check(arg_model(870, then_equal=True), "arg_max_equal_i32", "tflm", 0, extra_inputs=few_values)

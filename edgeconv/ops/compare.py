@@ -13,6 +13,9 @@ them for int8 only), so its result is whatever the persistent arena held: refuse
 reference kernels compare raw int16 values for EQUAL, GREATER_EQUAL and LESS (and refuse
 NOT_EQUAL, LESS_EQUAL, GREATER): those three are compiled, with the reference as the oracle.
 
+int32 and int64 (an ARG_MAX index against a constant, say): both references compare the raw
+values, every comparison.
+
 Broadcasting follows ADD's compile-time loop plan (ops/elementwise.broadcast_loops).
 
 SELECT_V2 (TFLite Micro select.cc, int8 and int16): output = condition ? x : y element-wise,
@@ -42,14 +45,19 @@ COMPARE_LEFT_SHIFT = 8  # TFLite's kLeftShift for 8-bit comparisons
 def lower_comparison(graph: Graph, op: Op) -> Kernel:
     x0, x1 = (graph.tensors[i] for i in op.inputs)
     y = graph.tensors[op.outputs[0]]
-    require_dtype(graph, op, x0, "int8", "int16")
+    require_dtype(graph, op, x0, "int8", "int16", "int32", "int64")
     if x1.dtype != x0.dtype:
         raise fail(graph, op, f"input types {x0.dtype.upper()} and {x1.dtype.upper()} differ")
     if y.dtype != "bool":
         raise fail(graph, op, f"output {y.describe()} has type {y.dtype.upper()}; comparisons write BOOL")
     loops = broadcast_loops(graph, op, x0.shape, x1.shape, y.shape)
     params: dict = dict(**loops, op=COMPARISONS[op.opcode])
-    if x0.dtype == "int16":
+    if x0.dtype in ("int32", "int64"):
+        # Both references compare int32 and int64 raw (ComparisonImpl / NoScaling), e.g. an
+        # ARG_MAX index against a constant.
+        params.update(in0_offset=0, in1_offset=0, left_shift=0,
+                      in0_multiplier=0, in0_shift=0, in1_multiplier=0, in1_shift=0)
+    elif x0.dtype == "int16":
         if op.opcode not in INT16_COMPARISONS:
             why = ("TFLite Micro runs it with requantization parameters it never sets, and TFLite's reference "
                    "refuses it" if op.opcode == "GREATER" else "neither TFLite Micro nor TFLite's reference runs it")
