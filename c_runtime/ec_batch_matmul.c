@@ -1,0 +1,170 @@
+/* edgeconv C runtime: BATCH_MATMUL (see ec_batch_matmul.h).
+ *
+ * int8: TFLite sums (L - lhs_zp) * (R - rhs_zp) in int32. Here the sum is rearranged as
+ *   L . R  -  rhs_zp * sum_k L[m][k]  +  (K * lhs_zp * rhs_zp - lhs_zp * sum_k R[k][n])
+ * so that the dot product runs on the raw int8 values (ec_dot_s8, SMLAD on the DSP path).
+ * The compiler proves K * (128 + |lhs_zp|) * (128 + |rhs_zp|) <= INT32_MAX, which bounds
+ * every partial sum of every term (|L|, |R| <= 128), so the int32 result equals TFLite's.
+ * int16: zero points are 0; products fit int32 and are summed in int64 as in TFLite, then
+ * requantized with its 64-bit MultiplyByQuantizedMultiplier (the compiler proves |sum| < 2^47).
+ *
+ * Offsets and sizes are int32: every one is a position inside a tensor (at most 2^28
+ * elements, the reader's limit). */
+#include <string.h>
+
+#include "ec_batch_matmul.h"
+
+#include "ec_dot.h"
+#include "ec_fixedpoint.h"
+
+#if defined(__ARM_FEATURE_DSP) && !defined(EC_NO_DSP)
+#define EC_BMM_DSP 1
+/* acc + a.lo * b.lo + a.hi * b.hi over signed halfwords, in 64 bits: one SMLALD. */
+static inline int64_t ec_bmm_smlald(uint32_t a, uint32_t b, int64_t acc) {
+    uint32_t lo = (uint32_t)(uint64_t)acc;
+    uint32_t hi = (uint32_t)((uint64_t)acc >> 32);
+    __asm__("smlald %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(a), "r"(b));
+    return (int64_t)(((uint64_t)hi << 32) | lo); /* wraps modulo 2^64 on our compilers */
+}
+#endif
+
+/* sum x[i] * y[i] for int16 vectors, in int64. */
+static int64_t ec_bmm_dot_s16(const int16_t *x, const int16_t *y, int32_t n) {
+    int64_t acc = 0;
+    int32_t i = 0;
+#ifdef EC_BMM_DSP
+    for (; i + 2 <= n; i += 2) {
+        uint32_t a, b;
+        memcpy(&a, x + i, 4); /* no alignment assumed: one unaligned-capable load */
+        memcpy(&b, y + i, 4);
+        acc = ec_bmm_smlald(a, b, acc);
+    }
+#endif
+    for (; i < n; ++i) {
+        acc += (int32_t)x[i] * (int32_t)y[i];
+    }
+    return acc;
+}
+
+/* dst[c][r] = src[r][c] for a rows x cols matrix. */
+static void ec_bmm_transpose_s8(const int8_t *src, int32_t rows, int32_t cols, int8_t *dst) {
+    int32_t r, c;
+    for (r = 0; r < rows; ++r) {
+        for (c = 0; c < cols; ++c) {
+            dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+}
+
+static void ec_bmm_transpose_s16(const int16_t *src, int32_t rows, int32_t cols, int16_t *dst) {
+    int32_t r, c;
+    for (r = 0; r < rows; ++r) {
+        for (c = 0; c < cols; ++c) {
+            dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+}
+
+static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, const int8_t *rhs, int8_t *output,
+                      void *scratch) {
+    const int32_t M = p->rows, N = p->cols, K = p->depth;
+    /* Scratch: the column corrections (int32, at the 16-byte aligned start), then the
+     * transposed operands. */
+    int32_t *corr_buf = (int32_t *)scratch;
+    int8_t *lhs_buf = (int8_t *)scratch + (rhs ? 4 * N : 0);
+    int8_t *rhs_buf = lhs_buf + (p->lhs_kmajor ? M * K : 0);
+    int32_t b, m, n, k;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *L = lhs + p->lhs_offsets[b];
+        const int8_t *R;
+        const int32_t *corr;
+        int8_t *out = output + b * M * N;
+        if (p->lhs_kmajor) {
+            ec_bmm_transpose_s8(L, K, M, lhs_buf);
+            L = lhs_buf;
+        }
+        if (rhs) {
+            R = rhs + p->rhs_offsets[b];
+            if (p->rhs_kmajor) {
+                ec_bmm_transpose_s8(R, K, N, rhs_buf);
+                R = rhs_buf;
+            }
+            for (n = 0; n < N; ++n) {
+                int32_t sum = 0;
+                for (k = 0; k < K; ++k) {
+                    sum += R[n * K + k];
+                }
+                corr_buf[n] = K * p->lhs_zp * p->rhs_zp - p->lhs_zp * sum;
+            }
+            corr = corr_buf;
+        } else {
+            R = p->rhs_t + p->rhs_offsets[b];
+            corr = p->rhs_corr + p->rhs_offsets[b] / K;
+        }
+        for (m = 0; m < M; ++m) {
+            const int8_t *row = L + m * K;
+            int32_t row_sum = 0;
+            int32_t row_term;
+            for (k = 0; k < K; ++k) {
+                row_sum += row[k];
+            }
+            row_term = p->rhs_zp * row_sum;
+            for (n = 0; n < N; ++n) {
+                const int32_t acc = ec_dot_s8(row, R + n * K, K, corr[n] - row_term);
+                const int32_t v = ec_requantize(acc, p->multiplier, (int)p->shift) + p->output_zp;
+                out[m * N + n] = (int8_t)ec_clamp_i32(v, p->act_min, p->act_max);
+            }
+        }
+    }
+}
+
+static void ec_bmm_s16(const ec_batch_matmul_params_t *p, const int16_t *lhs, const int16_t *rhs, int16_t *output,
+                       void *scratch) {
+    const int32_t M = p->rows, N = p->cols, K = p->depth;
+    int16_t *lhs_buf = (int16_t *)scratch;
+    int16_t *rhs_buf = lhs_buf + (p->lhs_kmajor ? M * K : 0);
+    int32_t b, m, n;
+    for (b = 0; b < p->batches; ++b) {
+        const int16_t *L = lhs + p->lhs_offsets[b];
+        const int16_t *R;
+        int16_t *out = output + b * M * N;
+        if (p->lhs_kmajor) {
+            ec_bmm_transpose_s16(L, K, M, lhs_buf);
+            L = lhs_buf;
+        }
+        if (rhs) {
+            R = rhs + p->rhs_offsets[b];
+            if (p->rhs_kmajor) {
+                ec_bmm_transpose_s16(R, K, N, rhs_buf);
+                R = rhs_buf;
+            }
+        } else {
+            R = p->rhs_t16 + p->rhs_offsets[b];
+        }
+        for (m = 0; m < M; ++m) {
+            for (n = 0; n < N; ++n) {
+                const int32_t v = ec_requantize_s64(ec_bmm_dot_s16(L + m * K, R + n * K, K), p->multiplier,
+                                                    (int)p->shift);
+                out[m * N + n] = (int16_t)ec_clamp_i32(v, p->act_min, p->act_max);
+            }
+        }
+    }
+}
+
+void ec_batch_matmul_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, const int8_t *rhs, int8_t *output,
+                        void *scratch) {
+    ec_bmm_s8(p, lhs, rhs, output, scratch);
+}
+
+void ec_batch_matmul_s8_c(const ec_batch_matmul_params_t *p, const int8_t *lhs, int8_t *output, void *scratch) {
+    ec_bmm_s8(p, lhs, 0, output, scratch);
+}
+
+void ec_batch_matmul_s16(const ec_batch_matmul_params_t *p, const int16_t *lhs, const int16_t *rhs,
+                         int16_t *output, void *scratch) {
+    ec_bmm_s16(p, lhs, rhs, output, scratch);
+}
+
+void ec_batch_matmul_s16_c(const ec_batch_matmul_params_t *p, const int16_t *lhs, int16_t *output, void *scratch) {
+    ec_bmm_s16(p, lhs, 0, output, scratch);
+}
