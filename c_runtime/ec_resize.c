@@ -1,4 +1,4 @@
-/* edgeconv C runtime: resizing for int8, bit-exact with TFLite Micro.
+/* edgeconv C runtime: resizing for int8 (nearest neighbour also int16), bit-exact with TFLite Micro.
  *
  * Nearest neighbour copies whole depth rows from the tabulated source pixel.
  * Bilinear follows TFLite's ResizeBilinearInteger: four int8 taps weighted by products of Q10
@@ -8,20 +8,25 @@
 
 #include "ec_resize.h"
 
-void ec_resize_nearest_s8(const ec_resize_nearest_params_t *p, const int8_t *input, int8_t *output) {
-    const int32_t batch_size = p->in_h * p->in_w * p->depth;
-    int32_t b, y, x;
-    for (b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + b * batch_size;
-        for (y = 0; y < p->out_h; ++y) {
-            const int8_t *row = in_b + p->y_offset[y];
-            for (x = 0; x < p->out_w; ++x) {
-                memcpy(output, row + p->x_offset[x], (size_t)p->depth);
-                output += p->depth;
-            }
-        }
+/* Nearest neighbour moves whole depth rows: the same loop for int8 and int16. */
+#define EC_RESIZE_NEAREST(NAME, T)                                                          \
+    void NAME(const ec_resize_nearest_params_t *p, const T *input, T *output) {             \
+        const int32_t batch_size = p->in_h * p->in_w * p->depth;                            \
+        int32_t b, y, x;                                                                    \
+        for (b = 0; b < p->batches; ++b) {                                                  \
+            const T *in_b = input + b * batch_size;                                         \
+            for (y = 0; y < p->out_h; ++y) {                                                \
+                const T *row = in_b + p->y_offset[y];                                       \
+                for (x = 0; x < p->out_w; ++x) {                                            \
+                    memcpy(output, row + p->x_offset[x], (size_t)p->depth * sizeof(T));     \
+                    output += p->depth;                                                     \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
     }
-}
+
+EC_RESIZE_NEAREST(ec_resize_nearest_s8, int8_t)
+EC_RESIZE_NEAREST(ec_resize_nearest_s16, int16_t)
 
 void ec_resize_bilinear_s8(const ec_resize_bilinear_params_t *p, const int8_t *input, int8_t *output) {
     const int32_t one = 1 << 10;

@@ -150,19 +150,28 @@ def emit(model: CompiledModel, expose_arena: bool = True) -> EmittedModel:
             f"static const {k.params_type} {pname} = {{\n" + "\n".join(fields) + "\n};\n"
         )
         args = [f"&{pname}"]
+        block = k.inputs_as_array or k.outputs_as_array  # the call gets a { } block for its arrays
+        if block:
+            calls.append("    {")
         if k.inputs_as_array:
             arr_type = _tensor_ctype(g.tensors[k.inputs[0]])
             lines = ", ".join(tensor_arg(t) for t in k.inputs)
-            calls.append(f"    {{\n        const {arr_type} *const inputs[{len(k.inputs)}] = {{{lines}}};")
+            calls.append(f"        const {arr_type} *const inputs[{len(k.inputs)}] = {{{lines}}};")
             args.append("inputs")
         else:
             args.extend(tensor_arg(t) for t in k.inputs)
-        args.extend(arena_ptr(t, False) for t in k.outputs)
+        if k.outputs_as_array:
+            arr_type = _tensor_ctype(g.tensors[k.outputs[0]])
+            lines = ", ".join(arena_ptr(t, False) for t in k.outputs)
+            calls.append(f"        {arr_type} *const outputs[{len(k.outputs)}] = {{{lines}}};")
+            args.append("outputs")
+        else:
+            args.extend(arena_ptr(t, False) for t in k.outputs)
         if k.scratch_bytes > 0:
             args.append(f"(void *)({name}_arena.bytes + {model.plan.offsets[f's{i}']})")
         call = f"{k.func}({', '.join(args)});"
         calls.append(f"    EC_PROFILE_OP({i});")
-        if k.inputs_as_array:
+        if block:
             calls.append(f"        {call}\n    }}")
         else:
             calls.append(f"    {call}")

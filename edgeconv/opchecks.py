@@ -131,6 +131,16 @@ RULES: dict[str, OpRule] = {
     "TRANSPOSE_CONV": OpRule((3, 4), "TransposeConvOptions", True, optional=(3,), index_types=((0, INT32),),
                              index_ranks=((0, 1),), four_d=(1, 2)),
     "BATCH_MATMUL": OpRule((2, 2), "BatchMatMulOptions"),
+    # Unary math (ops/unary.py, exp.py, lut_activations.py, log_softmax.py, l2_normalization.py):
+    # one input, one output; missing options read as TFLite's defaults (GELU approximate false,
+    # L2_NORMALIZATION activation NONE), which are valid.
+    "ABS": OpRule((1, 1), "AbsOptions"),
+    "RSQRT": OpRule((1, 1)),
+    "EXP": OpRule((1, 1), "ExpOptions"),
+    "ELU": OpRule((1, 1)),
+    "GELU": OpRule((1, 1), "GeluOptions"),
+    "LOG_SOFTMAX": OpRule((1, 1), "LogSoftmaxOptions"),
+    "L2_NORMALIZATION": OpRule((1, 1), "L2NormOptions"),
 }
 
 # Option fields that are enums in the schema: (field, allowed values).

@@ -10,7 +10,8 @@ index tables) and describes the C call. The emitter turns a Kernel into
 
 so a kernel's C signature is always `void func(const params_type *p, in..., out..., [scratch])`,
 with pointers typed from the tensors' dtypes (`const int8_t *`, `int32_t *`, ...), and, for
-kernels with `inputs_as_array`, one `const <type> *const *inputs` array instead of the inputs.
+kernels with `inputs_as_array`, one `const <type> *const *inputs` array instead of the inputs
+(and with `outputs_as_array`, one `<type> *const *outputs` array instead of the outputs).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class Kernel:
     scratch_bytes: int = 0  # > 0 adds a trailing `void *scratch` argument (arena space)
     macs: int = 0
     inputs_as_array: bool = False
+    outputs_as_array: bool = False  # one `<type> *const *outputs` array (SPLIT, UNPACK)
     extra_units: tuple[str, ...] = ()  # further c_runtime units the kernel's .c needs
     summary: str = ""  # one-line parameter description for `inspect`
     weight_forms: list[WeightForm] = field(default_factory=list)  # alternatives to the default

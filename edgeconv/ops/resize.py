@@ -1,4 +1,4 @@
-"""RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR (int8, NHWC).
+"""RESIZE_NEAREST_NEIGHBOR (int8, int16) and RESIZE_BILINEAR (int8), NHWC.
 
 All index arithmetic happens here, at compile time, and reaches the C kernels as tables:
 
@@ -70,11 +70,11 @@ def bilinear_table(in_size: int, out_size: int, align_corners: bool, half_pixel_
     return table
 
 
-def _common(graph: Graph, op: Op):
+def _common(graph: Graph, op: Op, dtypes: tuple[str, ...] = ("int8",)):
     x = graph.tensors[op.inputs[0]]
     y = graph.tensors[op.outputs[0]]
-    require_dtype(graph, op, x, "int8")
-    require_dtype(graph, op, y, "int8")
+    require_dtype(graph, op, x, *dtypes)
+    require_dtype(graph, op, y, x.dtype)
     if len(x.shape) != 4 or len(y.shape) != 4:
         raise fail(graph, op, f"expects 4-D input and output, got {list(x.shape)} -> {list(y.shape)}")
     size = [int(v) for v in np.asarray(const_input(graph, op, 1, "size")).reshape(-1)]
@@ -97,11 +97,11 @@ def _flags(align: bool, half: bool) -> str:
 
 @lowering("RESIZE_NEAREST_NEIGHBOR")
 def lower_resize_nearest(graph: Graph, op: Op) -> Kernel:
-    x, y, b, in_h, in_w, c, out_h, out_w, align, half = _common(graph, op)
+    x, y, b, in_h, in_w, c, out_h, out_w, align, half = _common(graph, op, ("int8", "int16"))
     ys = nearest_source_indices(in_h, out_h, align, half)
     xs = nearest_source_indices(in_w, out_w, align, half)
     return Kernel(
-        func="ec_resize_nearest_s8",
+        func=f"ec_resize_nearest_{'s16' if x.dtype == 'int16' else 's8'}",
         unit="ec_resize",
         params_type="ec_resize_nearest_params_t",
         params=dict(

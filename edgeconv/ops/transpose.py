@@ -1,9 +1,10 @@
-"""TRANSPOSE (int8), any permutation up to 6 dimensions.
+"""TRANSPOSE (int8, int16; int32 index-like tensors too), any permutation up to 6 dimensions.
 
-A pure data movement (TFLite never requantizes here). The permutation is simplified at
-compile time: size-1 axes are dropped and input axes that stay adjacent and in order in the
-output are merged, so the C kernel walks as few, as long, runs as possible. A permutation
-that simplifies to the identity moves no data and becomes an alias of the input buffer.
+A pure data movement (TFLite never requantizes here), lowered onto the strided copy
+(ops/copy.py): output dimension i walks input dimension perm[i] with that dimension's stride.
+The walk is simplified at compile time (size-1 axes dropped, input axes that stay adjacent and
+in order merged), so the kernel walks as few, as long, runs as possible; a permutation that
+simplifies to the identity moves no data and becomes an alias of the input buffer.
 """
 
 from __future__ import annotations
@@ -11,42 +12,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op, UnsupportedOpError
-from .base import Alias, Kernel, const_input, fail, lowering, require_dtype
+from .base import const_input, fail, lowering
+from .copy import copy_suffix, row_strides, strided_copy
 
-MAX_DIMS = 6  # EC_MAX_DIMS in c_runtime/ec_common.h
-
-
-def simplify_transpose(shape: list[int], perm: list[int]) -> tuple[list[int], list[int]]:
-    """(output dims, input stride per output dim) of an equivalent, minimal transpose."""
-    keep = [a for a in range(len(shape)) if shape[a] != 1]
-    renum = {a: i for i, a in enumerate(keep)}
-    shape = [shape[a] for a in keep]
-    perm = [renum[a] for a in perm if a in renum]
-    # Merge output axes i, i+1 that read input axes p, p+1: one axis of size shape[p]*shape[p+1].
-    groups: list[list[int]] = []
-    for a in perm:
-        if groups and groups[-1][-1] + 1 == a:
-            groups[-1].append(a)
-        else:
-            groups.append([a])
-    # Each group is a contiguous block of input axes; order the blocks as in the input to get
-    # the merged input shape, then read each block's stride from it.
-    by_input = sorted(groups, key=lambda g: g[0])
-    sizes = {g[0]: int(np.prod([shape[a] for a in g])) for g in groups}
-    strides: dict[int, int] = {}
-    step = 1
-    for g in reversed(by_input):
-        strides[g[0]] = step
-        step *= sizes[g[0]]
-    return [sizes[g[0]] for g in groups], [strides[g[0]] for g in groups]
+MAX_DIMS = 6  # TFLite's reference transpose handles up to 6 dimensions
 
 
 @lowering("TRANSPOSE")
 def lower_transpose(graph: Graph, op: Op):
     x = graph.tensors[op.inputs[0]]
     y = graph.tensors[op.outputs[0]]
-    require_dtype(graph, op, x, "int8")
-    require_dtype(graph, op, y, "int8")
+    copy_suffix(graph, op, x, y, ("int8", "int16", "int32"))
     rank = len(x.shape)
     if rank > MAX_DIMS:
         raise UnsupportedOpError(f"{op.describe(graph)}: input rank {rank} exceeds {MAX_DIMS}")
@@ -56,16 +32,5 @@ def lower_transpose(graph: Graph, op: Op):
     expected = [int(x.shape[a]) for a in perm]
     if list(y.shape) != expected:
         raise fail(graph, op, f"output {list(y.shape)} is not input {list(x.shape)} permuted by {perm} ({expected})")
-    dims, strides = simplify_transpose([int(d) for d in x.shape], perm)
-    if len(dims) <= 1 and x.data is None:
-        return Alias(source=x.index, target=y.index)
-    lead = MAX_DIMS - len(dims)
-    return Kernel(
-        func="ec_transpose_s8",
-        unit="ec_transpose",
-        params_type="ec_transpose_params_t",
-        params=dict(out_dims=[1] * lead + dims, in_strides=[0] * lead + strides),
-        inputs=[x.index],
-        outputs=[y.index],
-        summary=f"perm {perm}",
-    )
+    strides = row_strides(x.shape)
+    return strided_copy(graph, op, x, y, expected, [strides[a] for a in perm], 0, f"perm {perm}")
