@@ -89,6 +89,7 @@ RULES: dict[str, OpRule] = {
     "GREATER": OpRule((2, 2), "GreaterOptions"),
     "GREATER_EQUAL": OpRule((2, 2), "GreaterEqualOptions"),
     "SELECT_V2": OpRule((3, 3), "SelectV2Options"),
+    "SELECT": OpRule((3, 3), "SelectOptions"),
     "SQUARED_DIFFERENCE": OpRule((2, 2), "SquaredDifferenceOptions"),
     # TFLite's PAD also takes a third constant-value input; edgeconv pads PAD with the zero
     # point, so a PAD with three inputs is refused rather than given other semantics.

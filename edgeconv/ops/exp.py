@@ -1,0 +1,25 @@
+"""EXP, int8 and int16, as TFLite's reference kernel computes it (kernels/exp.cc; TFLite Micro
+runs EXP in float32 only, so TFLite's reference is the oracle): a table of expf made at
+compile time with LUTPopulate (256 entries for int8; 513 interpolated for int16, whose zero
+points TFLite requires to be 0), looked up by c_runtime/ec_lut.c.
+"""
+
+from __future__ import annotations
+
+from quantize.fixedpoint import libm_float
+
+from ..ir import Graph, Op
+from .base import Kernel, fail, lowering
+from .lut import int8_table, int16_table, lut_kernel, same_shape_io
+
+
+@lowering("EXP")
+def lower_exp(graph: Graph, op: Op) -> Kernel:
+    x, y = same_shape_io(graph, op, ("int8", "int16"))
+    expf = libm_float("expf")  # TFLite's [](float value) { return std::exp(value); }
+    if x.dtype == "int16":
+        if x.quant.zp != 0 or y.quant.zp != 0:
+            raise fail(graph, op, f"int16 zero points must be 0 (has input {x.quant.zp}, output {y.quant.zp}); "
+                                  "TFLite requires it")
+        return lut_kernel(x, y, int16_table(graph, op, x, y, expf), "table of exp")
+    return lut_kernel(x, y, int8_table(graph, op, x, y, expf), "table of exp")
