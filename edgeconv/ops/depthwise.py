@@ -176,7 +176,9 @@ def lower_depthwise_conv2d_s16(graph: Graph, op: Op) -> Kernel:
     taps = w.data.reshape(-1, out_c)
     quads_end = out_c - out_c % 4
     stored = taps.copy()
-    stored[:, :quads_end] = taps[:, :quads_end].reshape(-1, quads_end // 4, 4)[:, :, [0, 2, 1, 3]].reshape(-1, quads_end)
+    if quads_end:
+        stored[:, :quads_end] = taps[:, :quads_end].reshape(-1, quads_end // 4, 4)[:, :, [0, 2, 1, 3]].reshape(
+            -1, quads_end)
     _, out_h, out_w, _ = y.shape
     return Kernel(
         func="ec_depthwise_conv2d_s16",
