@@ -1,4 +1,6 @@
-"""The pipeline: read -> passes -> lower each op -> plan the arena. Emission is emitter.py."""
+"""The pipeline: read -> passes (unsupported ops, topology, shape inference with the op checks and
+constant folding, dead ops, fused activations) -> lower each op -> plan the arena. Emission is
+emitter.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from . import ops as _ops  # noqa: F401  (registers every lowering)
 from .boards import Board
 from .ir import Graph, ModelError, Op
 from .names import check_name, name_from_stem
-from .opchecks import check_ops
 from .ops.base import Alias, CArray, Kernel, WeightForm, lower_op
 from .passes import run_passes
 from .planner import ArenaPlan, Block, plan_arena
@@ -75,7 +76,7 @@ def compile_bytes(data: bytes, name: str, reuse: bool = True, weights: str = "au
 
 def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool = True, weights: str = "auto",
                   board: Board | None = None) -> CompiledModel:
-    graph = run_passes(check_ops(graph))
+    graph = run_passes(graph)
     _check_io(graph)
     steps: list[Step] = []
     aliases: dict[int, int] = {}

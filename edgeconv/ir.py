@@ -109,6 +109,9 @@ class Graph:
     inputs: list[int]
     outputs: list[int]
     description: str = ""
+    # Tensors whose shape in the file differs from the one TFLite computes (shapes.infer_shapes):
+    # index -> the stored shape. TFLite Micro does not resize tensors and runs these.
+    stored_shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     def tensor(self, index: int) -> Tensor:
         return self.tensors[index]

@@ -1,8 +1,13 @@
 """Graph passes. Each is a function Graph -> Graph; `run_passes` applies them in order.
 
-- fold_shape_ops: SHAPE of a static tensor is a constant; then every op whose inputs are all
-  constant and that numpy can evaluate exactly (the Keras 3 converter's
-  SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE chains) becomes a constant tensor.
+- check_supported: an op edgeconv has no lowering for, and that does not fold into a constant,
+  is refused as unsupported before anything its semantics would explain (a variable tensor
+  no op writes, a shape rule it breaks).
+- check_topological: every op reads only constants, graph inputs or tensors written before it.
+- infer_shapes (shapes.py): every op's output shapes as TFLite's Prepare computes them, the
+  op's structural checks (opchecks.py) on those shapes, and constant folding: SHAPE of a tensor
+  is its inferred shape, and ops on constants (the Keras converter's SHAPE -> STRIDED_SLICE ->
+  PACK -> RESHAPE chains) become constant tensors.
 - fuse_activations: a standalone RELU/RELU6 whose input and output share quantization and
   that follows an op with a fused-activation slot becomes that op's fused activation.
 - remove_dead_ops: ops whose outputs nobody reads are dropped.
@@ -16,100 +21,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
-import numpy as np
-
-from .ir import Graph, ModelError, Op, Tensor
-
-# ---------------------------------------------------------------------------------------------
-# fold_shape_ops
-
-
-def _strided_slice(op: Op, x: np.ndarray, begin, end, strides) -> np.ndarray:
-    o = op.options
-    if o.get("ellipsis_mask", 0) or o.get("new_axis_mask", 0):
-        raise NotImplementedError
-    if o.get("offset", False):
-        end = [b + e for b, e in zip(begin, end)]
-    slices = []
-    for d in range(x.ndim):
-        if d >= len(begin):
-            slices.append(slice(None))
-            continue
-        b, e, s = int(begin[d]), int(end[d]), int(strides[d])
-        if o.get("begin_mask", 0) >> d & 1:
-            b = None
-        if o.get("end_mask", 0) >> d & 1:
-            e = None
-        if o.get("shrink_axis_mask", 0) >> d & 1:
-            b = b if b is not None else 0
-            e = b + 1 if b != -1 else None
-            s = 1
-        slices.append(slice(b, e, s))
-    out = x[tuple(slices)]
-    shrink = [d for d in range(len(begin)) if o.get("shrink_axis_mask", 0) >> d & 1]
-    return np.squeeze(out, axis=tuple(shrink)) if shrink else out
-
-
-def _eval_const(op: Op, args: list[np.ndarray | None], out: Tensor) -> np.ndarray:
-    code = op.opcode
-    if code == "STRIDED_SLICE":
-        return _strided_slice(op, args[0], args[1], args[2], args[3])
-    if code == "PACK":
-        return np.stack(args, axis=int(op.options.get("axis", 0)))
-    if code == "CONCATENATION":
-        return np.concatenate(args, axis=int(op.options.get("axis", 0)))
-    if code in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
-        return args[0].reshape(out.shape)
-    if code == "CAST":
-        return args[0]
-    if code == "GATHER":
-        return np.take(args[0], args[1].astype(np.int64), axis=int(op.options.get("axis", 0)))
-    if code == "SLICE":
-        begin, size = args[1], args[2]
-        return args[0][tuple(slice(int(b), None if s == -1 else int(b) + int(s)) for b, s in zip(begin, size))]
-    if code in ("ADD", "SUB", "MUL") and args[0].dtype.kind == "i" and out.quant is None:
-        fn = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply}[code]
-        return fn(args[0], args[1])
-    raise NotImplementedError
-
-
-_FOLDABLE = {"STRIDED_SLICE", "PACK", "CONCATENATION", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CAST",
-             "GATHER", "SLICE", "ADD", "SUB", "MUL"}
-
-
-def fold_shape_ops(graph: Graph) -> Graph:
-    tensors = dict(graph.tensors)
-    kept: list[Op] = []
-    for op in graph.ops:
-        out = tensors[op.outputs[0]] if op.outputs else None
-        if op.opcode == "SHAPE" and len(op.inputs) == 1 and op.inputs[0] >= 0 and out is not None:
-            src = tensors[op.inputs[0]]
-            value = np.array(src.shape, dtype=np.int64 if out.dtype == "int64" else np.int32)
-            tensors[out.index] = replace(out, data=value.reshape(out.shape) if out.shape else value)
-            continue
-        ins = [tensors[i] if i >= 0 else None for i in op.inputs]
-        if (
-            op.opcode in _FOLDABLE
-            and len(op.outputs) == 1
-            and all(t is None or t.data is not None for t in ins)
-            and any(t is not None for t in ins)
-            and out is not None
-            and out.quant is None  # quantized arithmetic is left to the kernels
-            and all(t is None or t.quant is None for t in ins)
-        ):
-            try:
-                value = _eval_const(op, [t.data if t is not None else None for t in ins], out)
-                from .ir import DTYPES
-
-                value = np.asarray(value).astype(DTYPES[out.dtype][0])
-                if int(np.prod(out.shape, dtype=np.int64)) == value.size:
-                    tensors[out.index] = replace(out, data=value.reshape(out.shape))
-                    continue
-            except (NotImplementedError, ValueError, IndexError, KeyError, TypeError):
-                pass
-        kept.append(op)
-    return replace(graph, tensors=tensors).with_ops(kept)
-
+from .folding import FOLDABLE
+from .ir import Graph, ModelError, Op, UnsupportedOpError
+from .ops.base import LOWERINGS
+from .shapes import infer_shapes
 
 # ---------------------------------------------------------------------------------------------
 # fuse_activations
@@ -190,7 +105,36 @@ def check_topological(graph: Graph) -> Graph:
     return graph
 
 
-PASSES: list[Callable[[Graph], Graph]] = [check_topological, fold_shape_ops, remove_dead_ops, fuse_activations]
+def check_supported(graph: Graph) -> Graph:
+    """Refuse the first op (in model order) that edgeconv can neither lower nor fold into a
+    constant, among the ops the outputs depend on. An op folds when it is one folding.py
+    evaluates, its outputs are not quantized and each of its inputs is an unquantized constant
+    or the output of an op that folds (SHAPE folds whatever its input: shapes are static once
+    inferred)."""
+    constant = {i for i, t in graph.tensors.items() if t.data is not None and t.quant is None}
+    folds: set[int] = set()
+    for op in graph.ops:
+        unquantized = all(t in graph.tensors and graph.tensors[t].quant is None for t in op.outputs)
+        if op.opcode in FOLDABLE and unquantized and (op.opcode == "SHAPE" or (
+                any(i >= 0 for i in op.inputs) and all(i < 0 or i in constant for i in op.inputs))):
+            folds.add(op.index)
+            constant.update(op.outputs)
+    needed = set(graph.outputs)
+    live: set[int] = set()
+    for op in reversed(graph.ops):
+        if any(t in needed for t in op.outputs):
+            live.add(op.index)
+            needed.update(t for t in op.inputs if t >= 0)
+    for op in graph.ops:
+        if op.index in live and op.opcode not in LOWERINGS and op.index not in folds:
+            out = graph.tensors.get(op.outputs[0]) if op.outputs else None
+            where = f", output {out.describe()}" if out is not None else ""
+            raise UnsupportedOpError(f"unsupported op {op.opcode} (op {op.index}{where})")
+    return graph
+
+
+PASSES: list[Callable[[Graph], Graph]] = [check_supported, check_topological, infer_shapes, remove_dead_ops,
+                                          fuse_activations]
 
 
 def run_passes(graph: Graph) -> Graph:

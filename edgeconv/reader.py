@@ -141,6 +141,10 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
 
     n_buffers = model.BuffersLength()
     tensors: dict[int, Tensor] = {}
+    # A shape stored for a tensor an op writes is a hint that shape inference replaces (TFLite
+    # resizes every op output in Prepare); its problems count only for the other tensors.
+    shape_problems: dict[int, str] = {}
+    signatures: dict[int, list[int]] = {}  # shape_signature where it has a dynamic (-1) dimension
     for ti in range(sg.TensorsLength()):
         at[0] = f"tensor {ti}"
         t = sg.Tensors(ti)
@@ -149,23 +153,20 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
         type_name = _TENSOR_TYPES.get(t.Type(), f"type{t.Type()}")
         dtype = type_name.lower()
         shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+        n_elements = int(np.prod(shape, dtype=np.int64)) if shape else 1
         if any(d < 0 for d in shape):
-            raise ModelError(f"{name}: {where} has a negative dimension in shape {list(shape)}")
-        if any(d == 0 for d in shape):
-            raise ModelError(f"{name}: {where} is zero-sized (shape {list(shape)})")
+            shape_problems[ti] = f"{name}: {where} has a negative dimension in shape {list(shape)}"
+        elif any(d == 0 for d in shape):
+            shape_problems[ti] = f"{name}: {where} is zero-sized (shape {list(shape)})"
+        elif n_elements > MAX_TENSOR_ELEMENTS:
+            shape_problems[ti] = f"{name}: {where} has an absurd shape {list(shape)} ({n_elements} elements)"
         if t.ShapeSignatureLength() and any(int(d) < 0 for d in t.ShapeSignatureAsNumpy()):
-            sig = [int(d) for d in t.ShapeSignatureAsNumpy()]
-            # A dynamic batch dimension alone is what converters emit for batch-1 models.
-            if any(d < 0 for d in sig[1:]):
-                raise ModelError(
-                    f"{name}: {where} has a dynamic shape {sig}; re-export the model with a fixed input shape"
-                )
+            signatures[ti] = [int(d) for d in t.ShapeSignatureAsNumpy()]
         if t.Sparsity() is not None:
             raise ModelError(f"{name}: {where} is sparse (it has sparsity parameters); only dense tensors "
                              "are supported (TFLite Micro has no sparse kernels)")
-        n_elements = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        if n_elements > MAX_TENSOR_ELEMENTS:
-            raise ModelError(f"{name}: {where} has an absurd shape {list(shape)} ({n_elements} elements)")
+        if ti in shape_problems and t.Buffer() > 0 and t.Buffer() < n_buffers and _buffer_bytes(model.Buffers(t.Buffer())) > 0:
+            raise ModelError(shape_problems[ti])  # a constant's shape sizes its data
 
         quant = None
         q = t.Quantization()
@@ -252,6 +253,17 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
         if writer is not None:
             raise ModelError(f"{name}: model input {tensors[i].describe()} is written by op {writer.index} "
                              f"{writer.opcode}; the compiled model would overwrite what is written into it")
+    written = {t for op in ops for t in op.outputs}
+    for ti, problem in shape_problems.items():
+        if ti not in written:
+            raise ModelError(problem)
+    for i in g_inputs:
+        sig = signatures.get(i)
+        # A dynamic batch runs at its stored size (1), as in TFLite; a dynamic height, width or
+        # channel count has no size to compile for.
+        if sig is not None and any(d < 0 for d in sig[1:]):
+            raise ModelError(f"{name}: model input {tensors[i].describe()} has a dynamic shape {sig}; re-export the "
+                             "model with a fixed input shape (only the batch may be dynamic)")
     desc = _decode_name(model.Description())
     return Graph(name, tensors, ops, g_inputs, g_outputs, desc)
 

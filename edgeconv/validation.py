@@ -399,6 +399,8 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
 
     timeout = call_timeout(model.macs)
     notes: list[str] = []
+    if getattr(refs.get("tflite_ref"), "note", None):  # an op version lowered for the reference
+        notes.append(refs["tflite_ref"].note)
     failures: list[str] = []
     status: dict[str, str] = {}
     for name in list(refs):
@@ -614,8 +616,21 @@ def tflm_undefined_ops(model: CompiledModel) -> list[str]:
     """Ops whose TFLite Micro result depends on uninitialized memory.
 
     SPACE_TO_BATCH_ND: TFLM's Prepare never sets the pad value its Eval reads (params are a
-    persistent buffer left unwritten), so padded cells hold whatever was there."""
+    persistent buffer left unwritten), so padded cells hold whatever was there.
+
+    Stored shapes that are not TFLite's: TFLite Micro never resizes a tensor and runs the shape
+    the file stores, which converters leave as placeholders (batch 1 where a dynamic batch
+    becomes 4 after SPACE_TO_BATCH_ND); TFLite computes every op's output shape in Prepare, as
+    edgeconv does (shapes.py)."""
     found = []
+    stored = model.graph.stored_shapes
+    if stored:
+        t, shape = next(iter(sorted(stored.items())))
+        tensor = model.graph.tensors.get(t)
+        example = (f"{tensor.describe()} is stored as {list(shape)}, TFLite computes {list(tensor.shape)}"
+                   if tensor is not None else f"tensor {t} is stored as {list(shape)}")
+        found.append(f"it runs the shapes stored in the file, and {len(stored)} of them are not the shapes TFLite "
+                     f"computes (e.g. {example})")
     for op in model.graph.ops:
         if op.opcode == "SPACE_TO_BATCH_ND" and len(op.inputs) > 2 and op.inputs[2] >= 0:
             pads = model.graph.tensors[op.inputs[2]].data

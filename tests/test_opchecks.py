@@ -413,11 +413,17 @@ def expand_dims(*axis) -> OneOp:
 @pytest.mark.parametrize("axis,words", [
     ((3,), ["axis 3 is out of range"]),  # both references
     ((-4,), ["axis -4 is out of range"]),  # both references
-    ((2,), ["is not input [1, 4] with a 1 inserted at axis 2"]),  # TFLite Micro
     ((1, 1), ["has 2 values"]),  # TFLite
 ])
 def test_expand_dims_axis_refused(axis, words):
     refused(expand_dims(*axis), "op 0 EXPAND_DIMS", *words)
+
+
+def test_expand_dims_output_shape_is_computed_not_read():
+    """The stored output [1, 1, 4] is a hint: TFLite's Prepare resizes it to [1, 4, 1] for axis 2
+    (TFLite Micro, which does not resize, refuses the model), and so does edgeconv."""
+    model = compiles(expand_dims(2))
+    assert model.graph.tensors[model.graph.outputs[0]].shape == (1, 4, 1)
 
 
 @pytest.mark.parametrize("axis", [1, -2])

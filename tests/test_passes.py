@@ -5,7 +5,8 @@ import pytest
 
 from edgeconv.compiler import compile_bytes
 from edgeconv.ir import Graph, ModelError, Op, Quant, Tensor
-from edgeconv.passes import check_topological, fold_shape_ops, fuse_activations, remove_dead_ops
+from edgeconv.passes import check_topological, fuse_activations, remove_dead_ops
+from edgeconv.shapes import infer_shapes
 from edgeconv.reader import read_tflite_bytes
 from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_keras
 
@@ -82,6 +83,7 @@ def test_fold_constant_strided_slice_pack():
          Op(2, "PACK", [2, 8], [4], {"axis": 0, "values_count": 2}), Op(3, "RESHAPE", [0, 4], [9])],
         [0], [9],
     )
-    folded = fold_shape_ops(g)
+    folded = infer_shapes(g)
     assert [op.opcode for op in folded.ops] == ["RESHAPE"]
     assert folded.tensors[4].data.tolist() == [1, -1]
+    assert folded.tensors[9].shape == (1, 24)
