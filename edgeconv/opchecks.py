@@ -224,6 +224,7 @@ def check_op(graph: Graph, op: Op) -> None:
 
     if op.opcode in _FILTER_OUTPUT_AXIS:
         _check_bias_size(graph, op, refuse)
+        _check_bias_type(graph, op, refuse)
     if op.opcode == "DEPTHWISE_CONV_2D":
         _check_depth_multiplier(graph, op, refuse)
     if op.opcode == "FULLY_CONNECTED":
@@ -236,6 +237,29 @@ def check_op(graph: Graph, op: Op) -> None:
 
 # The filter dimension that counts output channels: the bias must hold one value for each.
 _FILTER_OUTPUT_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
+
+
+# The bias types the references accept per activation type: int8 models' bias is INT32;
+# int16 (16x8) models' is INT64, or INT32 where TFLite Micro has an int32-accumulator kernel
+# (CONV_2D, FULLY_CONNECTED; its DEPTHWISE_CONV_2D reads an int16 model's bias as int64
+# whatever its type, and TFLite refuses anything else).
+_BIAS_TYPES = {
+    ("CONV_2D", "int8"): INT32, ("CONV_2D", "int16"): INT32_OR_64,
+    ("DEPTHWISE_CONV_2D", "int8"): INT32, ("DEPTHWISE_CONV_2D", "int16"): ("int64",),
+    ("FULLY_CONNECTED", "int8"): INT32, ("FULLY_CONNECTED", "int16"): INT32_OR_64,
+}
+
+
+def _check_bias_type(graph: Graph, op: Op, refuse) -> None:
+    if len(op.inputs) < 3 or op.inputs[2] < 0:
+        return
+    x, b = graph.tensors.get(op.inputs[0]), graph.tensors.get(op.inputs[2])
+    if x is None or b is None:
+        return
+    allowed = _BIAS_TYPES.get((op.opcode, x.dtype))
+    if allowed and b.dtype not in allowed:
+        raise refuse(f"bias {b.describe()} has type {b.dtype.upper()}; with {x.dtype.upper()} activations "
+                     f"TFLite's {op.opcode} takes {' or '.join(t.upper() for t in allowed)}")
 
 
 def _check_bias_size(graph: Graph, op: Op, refuse) -> None:

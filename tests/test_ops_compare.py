@@ -4,7 +4,9 @@ SQUARED_DIFFERENCE (int8 and int16).
 Randomized models built with tests/mutants.Net (seeded: shapes of rank 1-4 with broadcasting,
 scales, zero points; tiny scales where TFLite's rescale maps distinct raw values to one), each
 model holding several independent ops, plus models from the TFLite converter
-(tf.where(x > y, a, b), squared differences as in written-out normalization, int8 and 16x8).
+(tf.where(x > y, a, b), squared differences as in written-out normalization, int8 and 16x8;
+the converter keeps NOT_EQUAL in float and quantizes no comparison to 16x8, so those are
+covered by the Net models only).
 A comparison's bool output feeds a SELECT_V2 whose output is the model's (edgeconv refuses BOOL
 model inputs and outputs, compiler._check_io). Every output element must equal the oracle:
 TFLite Micro, or TFLite's reference kernels for int16 comparisons, which only it runs; each
@@ -153,3 +155,123 @@ def squared_difference_model(dtype: str, seed: int) -> bytes:
 def test_squared_difference_random(dtype, seed):
     check(squared_difference_model(dtype, 700 + seed + (50 if dtype == "int16" else 0)),
           f"squared_difference_{dtype}_{seed}", "tflm", seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# SELECT (version 1): condition of x's shape, a scalar, or a vector over x's first dimension
+
+
+def select_v1_model(seed: int, dtype: str = "int8") -> bytes:
+    rng = np.random.default_rng(seed)
+    n = Net()
+    ins, outs = [], []
+    for k, form in enumerate(("same", "scalar", "rank1", "rank1")):
+        rank = int(rng.integers(1, 5))
+        shape = [int(d) for d in rng.integers(1, 6, size=rank)]
+        cshape = {"same": shape, "scalar": [], "rank1": shape[:1]}[form]
+        (s0, z0), (s1, z1) = int8_quant(rng), int8_quant(rng)
+        a = n.tensor(f"a{k}", cshape, "int8", scale=s0, zp=z0)
+        b = n.tensor(f"b{k}", cshape, "int8", scale=s1, zp=z1)
+        c = n.tensor(f"cond{k}", cshape, "bool")
+        n.op(COMPARISONS[int(rng.integers(0, 6))], [a, b], [c])
+        qs = 0.05 if dtype == "int8" else 1e-3
+        x = n.tensor(f"x{k}", shape, dtype, scale=qs, zp=0)
+        y = n.tensor(f"y{k}", shape, dtype, scale=qs, zp=0)
+        o = n.tensor(f"out{k}", shape, dtype, scale=qs, zp=0)
+        n.op("SELECT", [c, x, y], [o])
+        ins += [a, b, x, y]
+        outs.append(o)
+    return n.finish(ins, outs)
+
+
+mutants.OPTIONS_OF.setdefault("SELECT", "SelectOptions")
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("dtype", ["int8", "int16"])
+def test_select_v1_random(dtype, seed):
+    # TFLite Micro has no SELECT (version 1): TFLite's reference is the oracle.
+    check(select_v1_model(900 + seed + (10 if dtype == "int16" else 0), dtype), f"select_v1_{dtype}_{seed}",
+          "tflite_ref", seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Converter-made models
+
+CONVERTER_CASES = {
+    # name: (function, input shapes, mode, ops that must appear, oracle)
+    "where_greater": (lambda x, y, a, b: tf_where(tf_greater(x, y), a, b), [(1, 4, 5, 3)] * 4, "int8",
+                      {"GREATER", "SELECT"}, "tflite_ref"),
+    "where_broadcast": (lambda x, a, b: tf_where_v2(tf_less_equal(x, 0.1), a, b), [(1, 4, 5, 3), (1, 1, 5, 3), (3,)],
+                        "int8", {"LESS_EQUAL", "SELECT_V2"}, "tflm"),
+    "greater_equal": (lambda x, y, a, b: tf_where_v2(tf_greater_equal(x, y), a, b), [(2, 6, 4)] * 4,
+                      "int8", {"GREATER_EQUAL", "SELECT"}, "tflite_ref"),
+    "equal_broadcast": (lambda x, a, b: tf_where_v2(tf_equal(x, 0.0), a, b), [(2, 1, 4), (2, 6, 4), (6, 1)],
+                        "int8", {"EQUAL", "SELECT_V2"}, "tflm"),
+    "norm_written_out": (lambda x: tf_sqdiff(x, tf_mean(x)), [(1, 6, 6, 8)], "int8", {"SQUARED_DIFFERENCE"}, "tflm"),
+    "norm_written_out_16x8": (lambda x: tf_sqdiff(x, tf_mean(x)), [(1, 6, 6, 8)], "16x8", {"SQUARED_DIFFERENCE"},
+                              "tflm"),
+    "sqdiff_two_inputs": (lambda x, y: tf_sqdiff(x, y), [(1, 5, 7, 3), (1, 1, 7, 3)], "int8", {"SQUARED_DIFFERENCE"},
+                          "tflm"),
+    "sqdiff_two_inputs_16x8": (lambda x, y: tf_sqdiff(x, y), [(1, 5, 7, 3), (1, 5, 1, 3)], "16x8",
+                               {"SQUARED_DIFFERENCE"}, "tflm"),
+}
+
+
+def tf_where(c, a, b):
+    import tensorflow as tf
+
+    return tf.compat.v1.where(c, a, b)
+
+
+def tf_where_v2(c, a, b):
+    import tensorflow as tf
+
+    return tf.where(c, a, b)
+
+
+def tf_greater(a, b):
+    import tensorflow as tf
+
+    return tf.math.greater(a, b)
+
+
+def tf_less_equal(a, b):
+    import tensorflow as tf
+
+    return tf.math.less_equal(a, b)
+
+
+def tf_equal(a, b):
+    import tensorflow as tf
+
+    return tf.math.equal(a, b)
+
+
+def tf_greater_equal(a, b):
+    import tensorflow as tf
+
+    return tf.math.greater_equal(a, b)
+
+
+def tf_sqdiff(a, b):
+    import tensorflow as tf
+
+    return tf.math.squared_difference(a, b)
+
+
+def tf_mean(x):
+    import tensorflow as tf
+
+    return tf.reduce_mean(x, axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTER_CASES))
+def test_converter(name):
+    fn, shapes, mode, wanted, oracle = CONVERTER_CASES[name]
+    seed = sorted(CONVERTER_CASES).index(name)
+    data = cached_model({"op": "compare_select_sqdiff", "name": name, "shapes": shapes, "mode": mode},
+                        lambda: tflite_from_function(fn, shapes, seed=seed, mode=mode))
+    missing = wanted - set(opcodes(data))
+    assert not missing, f"{name}: the converter emitted {opcodes(data)}, no {missing}"
+    check(data, name, oracle, seed, samples=8)

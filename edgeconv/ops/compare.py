@@ -22,6 +22,10 @@ SELECT_V2 (TFLite Micro select.cc, int8 and int16): output = condition ? x : y e
 raw values (no quantization is read), condition, x and y broadcast against each other; the
 three-way loop plan is computed here (select_loops). When all four tensors hold one element
 TFLite Micro copies that element whatever the shapes ("mixed scalars").
+
+SELECT (version 1, what the converter writes for tf.where(c, a, b)): TFLite Micro lacks it, so
+TFLite's reference kernels are the oracle; it is SELECT_V2's copy with a narrower shape rule
+(select_v1_loops), for int8 and int16.
 """
 
 from __future__ import annotations
@@ -132,8 +136,29 @@ def select_loops(graph: Graph, op: Op, shapes: list[tuple[int, ...]], out: tuple
                 x_strides=[l[2] for l in loops], y_strides=[l[3] for l in loops])
 
 
-@lowering("SELECT_V2")
-def lower_select_v2(graph: Graph, op: Op) -> Kernel:
+def select_v1_loops(graph: Graph, op: Op, c: tuple[int, ...], x: tuple[int, ...], y: tuple[int, ...],
+                    out: tuple[int, ...]) -> dict:
+    """SELECT (version 1, TFLite's reference select.cc): condition, x and y of one shape, or x
+    and y of one shape with a scalar condition or a rank-1 condition over x's first
+    dimension (RankOneSelect: condition[i] picks x's or y's whole slice i). Both become a
+    broadcast of the condition, shaped (n, 1, ..., 1) in the rank-1 case. The output is x's
+    shape."""
+    if tuple(out) != tuple(x):
+        raise fail(graph, op, f"output shape {list(out)} is not x's {list(x)}")
+    if tuple(c) == tuple(x) == tuple(y):
+        return select_loops(graph, op, [c, x, y], out)
+    if tuple(x) != tuple(y):
+        raise fail(graph, op, f"x {list(x)} and y {list(y)} differ in shape; SELECT requires one shape")
+    if len(c) == 0:
+        return select_loops(graph, op, [c, x, y], out)
+    if len(c) == 1 and len(x) >= 1 and c[0] == x[0]:
+        return select_loops(graph, op, [(c[0],) + (1,) * (len(x) - 1), x, y], out)
+    raise fail(graph, op, f"condition {list(c)} is neither x's shape {list(x)}, a scalar, nor a vector over x's "
+                          "first dimension (what SELECT accepts; SELECT_V2 broadcasts)")
+
+
+@lowering("SELECT_V2", "SELECT")
+def lower_select(graph: Graph, op: Op) -> Kernel:
     c, x, yv = (graph.tensors[i] for i in op.inputs)
     out = graph.tensors[op.outputs[0]]
     if c.dtype != "bool":
@@ -142,14 +167,16 @@ def lower_select_v2(graph: Graph, op: Op) -> Kernel:
     if not yv.dtype == out.dtype == x.dtype:
         raise fail(graph, op, f"x, y and output types {x.dtype.upper()}, {yv.dtype.upper()}, {out.dtype.upper()} differ")
     sizes = [int(np.prod(t.shape, dtype=np.int64)) for t in (c, x, yv, out)]
-    if all(s == 1 for s in sizes):
+    if op.opcode == "SELECT":
+        loops = select_v1_loops(graph, op, c.shape, x.shape, yv.shape, out.shape)
+    elif all(s == 1 for s in sizes):
         # TFLite Micro's "possible mixed scalar": one element, whatever the ranks.
         loops = dict(out_dims=[1] * MAX_LOOPS, cond_strides=[0] * MAX_LOOPS, x_strides=[0] * MAX_LOOPS,
                      y_strides=[0] * MAX_LOOPS)
     else:
         loops = select_loops(graph, op, [c.shape, x.shape, yv.shape], out.shape)
     return Kernel(
-        func=f"ec_select_{DTYPE_SUFFIX[x.dtype]}",
+        func=f"ec_select_{DTYPE_SUFFIX[x.dtype]}",  # SELECT and SELECT_V2 share the kernel
         unit="ec_select",
         params_type="ec_select_params_t",
         params=loops,
