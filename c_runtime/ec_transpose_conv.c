@@ -51,7 +51,8 @@ void ec_transpose_conv_s8(const ec_transpose_conv_params_t *p, const int8_t *inp
                             if (p->zp_sums) {
                                 acc -= p->zp_sums[tap];
                             }
-                            acc = ec_dot_s8(in_b + (iy * p->in_w + ix) * in_c, p->weights + tap * in_c, in_c, acc);
+                            acc = ec_dot_s8(in_b + (iy * p->in_w + ix) * in_c, p->weights + tap * p->tap_stride,
+                                            in_c, acc);
                         }
                     }
                     out = ec_requantize(acc, p->multiplier[ch], (int)p->shift[ch]) + p->output_zp;
@@ -62,19 +63,10 @@ void ec_transpose_conv_s8(const ec_transpose_conv_params_t *p, const int8_t *inp
     }
 }
 
-/* sum over in_c of x * w for int16 x: each product fits int32 (|x * w| <= 2^22), the sum is
- * int64 as in TFLite. */
-static int64_t ec_tconv_dot_s16(const int16_t *x, const int8_t *w, int32_t n, int64_t acc) {
-    int32_t i;
-    for (i = 0; i < n; ++i) {
-        acc += (int32_t)x[i] * (int32_t)w[i];
-    }
-    return acc;
-}
-
 /* 16x8: TFLite accumulates in int64, adds the int64 bias and requantizes with its 64-bit
  * MultiplyByQuantizedMultiplier (ec_requantize_s64; the compiler proves |acc| < 2^47 and
- * shift <= 14); zero points are 0. */
+ * shift <= 14); zero points are 0. Products are at most 2^22, summed in int64
+ * (ec_dot_s16x8_64: SMLALD on the DSP path). */
 void ec_transpose_conv_s16(const ec_transpose_conv_params_t *p, const int16_t *input, int16_t *output) {
     const int32_t in_c = p->in_c;
     int32_t b, oy, ox, oc;
@@ -107,7 +99,8 @@ void ec_transpose_conv_s16(const ec_transpose_conv_params_t *p, const int16_t *i
                             if (ix >= p->in_w) {
                                 continue;
                             }
-                            acc = ec_tconv_dot_s16(in_b + (iy * p->in_w + ix) * in_c, p->weights + tap * in_c, in_c, acc);
+                            acc = ec_dot_s16x8_64(in_b + (iy * p->in_w + ix) * in_c,
+                                                  p->weights + tap * p->tap_stride, in_c, acc);
                         }
                     }
                     out = ec_requantize_s64(acc, p->multiplier[ch], (int)p->shift[ch]);

@@ -12,8 +12,8 @@
  * compiler proves that no partial sum leaves the accumulator's range (edgeconv/ops/
  * transpose_conv.py), so the sums are equal and no whole-output scratch is needed.
  *
- * Weights are TFLite's own layout, [out_c][k_h][k_w][in_c]: each tap is a contiguous dot
- * product over the input channels. */
+ * Each tap is a contiguous dot product over the input channels (ec_dot.h: SMLAD / SMLALD on
+ * the DSP path). */
 typedef struct {
     int32_t batches;
     int32_t in_h, in_w, in_c;
@@ -24,7 +24,11 @@ typedef struct {
     int32_t output_zp;        /* int8; 0 in 16x8 */
     int32_t act_min, act_max; /* fused activation, in the output type */
     int32_t per_channel;      /* 1: multiplier/shift per output channel, 0: one for all */
+    /* int8: [out_c][k_h][k_w][in_c] as TFLite stores them. 16x8: each tap's in_c weights
+     * zero-padded to tap_stride (a multiple of 4) and stored in quads (w0, w2, w1, w3), the
+     * order ec_dot_s16x8_64 (ec_dot.h) reads. */
     const int8_t *weights;
+    int32_t tap_stride;       /* weights per tap: in_c (int8), in_c rounded up to 4 (16x8) */
     const int32_t *bias;      /* int8: model bias per output channel, or NULL */
     const int64_t *bias64;    /* 16x8: model bias per output channel (int64), or NULL */
     /* int8: input_zp * sum over in_c of w[oc][ky][kx][.], per [oc][ky][kx], subtracted per

@@ -19,6 +19,7 @@ from edgeconv.compiler import compile_bytes
 from edgeconv.ir import ModelError
 from edgeconv.ops.transpose_conv import transpose_conv_padding
 from edgeconv.reader import read_tflite_bytes
+from edgeconv.validation import validate_bytes
 
 SAME, VALID = 0, 1
 
@@ -218,15 +219,65 @@ def test_refuses_16x8_int32_bias():
         compile_bytes(n.finish([x], [y]), "bad")
 
 
-def test_refuses_output_shape_mismatch():
-    data = _one_op()
-    m = __import__("mutants").unpack(data)
+def test_output_shape_input_wins_over_the_stored_shape():
+    """TFLite sizes the output from output_shape, TFLite Micro runs the stored shape: edgeconv
+    infers TFLite's (edgeconv/shapes.py), and validation takes TFLite's reference as the oracle."""
+    import mutants
+
+    m = mutants.unpack(_one_op())
     shape_t = [t for t in m.subgraphs[0].tensors if t.name == b"c0_output_shape"][0]
     m.buffers[shape_t.buffer].data = np.frombuffer(np.array([1, 5, 6, 2], np.int32).tobytes(), np.uint8).copy()
-    with pytest.raises(ModelError, match="TRANSPOSE_CONV"):
-        compile_bytes(__import__("mutants").pack(m), "bad")
+    data = mutants.pack(m)
+    model = compile_bytes(data, "tconv_shape")
+    assert list(model.graph.tensors[model.graph.outputs[0]].shape) == [1, 5, 6, 2]
+    report = validate_bytes(data, "tconv_shape", samples=3, seed=2)
+    assert report.oracle == "tflite_ref" and report.bit_exact, report.notes
 
 
 def test_refuses_missing_options_and_zero_stride():
     with pytest.raises(ModelError, match="stride_h is 0"):
         compile_bytes(_one_op(stride_h=0), "bad")
+
+
+# ---------------------------------------------------------------------------------------------
+# The DSP path (SMLAD / SMLALD) equals the portable one on an emulated Cortex-M4; no UB
+
+
+def _mixed_model() -> bytes:
+    rng = np.random.default_rng(77)
+    cases = [random_case(rng, s16) for s16 in (False, False, True, True, True)]
+    cases[0].update(in_c=9, k_h=3, k_w=3, stride_h=2, stride_w=2)  # int8 dot: 2 words + 1
+    cases[2].update(in_c=7, k_h=4, k_w=3, stride_h=2, stride_w=1)  # 16x8 quads: 1 + 3
+    cases[3].update(in_c=8, k_h=2, k_w=2, stride_h=2, stride_w=2)
+    return model_of(cases)
+
+
+def test_dsp_equals_portable_on_cortex_m4():
+    from fastpaths import assert_dsp_equals_portable
+
+    from edgeconv.validation import random_inputs
+
+    data = _mixed_model()
+    assert_bit_exact(data, "tconv_mixed", samples=4, seed=4)
+    model = compile_bytes(data, "tconv_mixed")
+    assert_dsp_equals_portable(model, random_inputs(model, 4, 5), "cortex-m4")
+
+
+def test_sanitizers_clean(tmp_path):
+    """Extreme inputs (all minimum, all maximum, zero) under ASan/UBSan, equal to the host build."""
+    from sanitized import run_samples, sanitized_executable
+
+    from edgeconv.emitter import emit
+    from edgeconv.hostbuild import build_and_load
+
+    data = _mixed_model()
+    model = compile_bytes(data, "tconv_mixed")
+    g = model.graph
+    samples = [[np.full(g.tensors[t].shape, v(g.tensors[t].dtype)) for t in g.inputs]
+               for v in (lambda d: np.iinfo(d).min, lambda d: np.iinfo(d).max, lambda d: 0)]
+    run = run_samples(sanitized_executable(model, emit(model), tmp_path), model, samples, tmp_path)
+    assert run.returncode == 0 and not run.report, run.report or run.stderr_tail
+    host = build_and_load(model, emit(model))
+    for sample, outs in zip(samples, run.outputs):
+        for ours, theirs in zip(outs, host.run(sample)):
+            np.testing.assert_array_equal(ours, np.asarray(theirs).reshape(-1))

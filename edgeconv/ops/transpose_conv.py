@@ -31,7 +31,7 @@ import numpy as np
 
 from ..ir import Graph, Op, UnsupportedOpError
 from .base import CArray, Kernel, fail, lowering, require_dtype, require_quant
-from .mac import INT32_MAX, conv_multipliers, mac_activation, multiplier_fields
+from .mac import INT32_MAX, conv_multipliers, mac_activation, multiplier_fields, s16_quads
 from .ranges import check_requantize, require_int32, require_tflite_int16
 
 S64_ACC_LIMIT = 1 << 47  # TFLite's 64-bit MultiplyByQuantizedMultiplier assumes |x| < 2^47
@@ -157,7 +157,6 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
         batches=batches, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
         k_h=k_h, k_w=k_w, stride_h=stride_h, stride_w=stride_w, pad_h=pad_h, pad_w=pad_w,
         output_zp=int(yq.zp), act_min=act_min, act_max=act_max,
-        weights=CArray("int8_t", weights, "weights"),
     )
     if s16:
         bound = bias_abs + (1 << 15) * reach
@@ -171,6 +170,9 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
                                   f"64-bit requantization takes at most {S64_MAX_SHIFT}")
         if bias is not None:
             params["bias64"] = CArray("int64_t", bias, "bias")
+        # each tap's weights in the quads ec_dot_s16x8_64 reads, padded to a multiple of 4
+        params["weights"] = CArray("int8_t", s16_quads(weights.reshape(-1, in_c)), "weights")
+        params["tap_stride"] = -(-in_c // 4) * 4
     else:
         zp = int(xq.zp)
         # Each tap adds x . w and subtracts zp * sum(w): both at most 128 * sum|w| in magnitude.
@@ -181,6 +183,8 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
             raise fail(graph, op, f"its int32 accumulator could overflow: worst case {worst:,} at output channel "
                                   f"{ch} exceeds 2^31 - 1 (weights or bias too large for int8 arithmetic)")
         check_requantize(graph, op, bound.tolist(), mult, shift, int(yq.zp))
+        params["weights"] = CArray("int8_t", weights, "weights")
+        params["tap_stride"] = in_c
         if bias is not None:
             params["bias"] = CArray("int32_t", bias.astype(np.int32), "bias")
         if zp != 0:
