@@ -333,10 +333,49 @@ class TflmReference(OutOfProcessReference):
 
 
 class TfliteRefReference(OutOfProcessReference):
-    """TFLite's reference kernels (LiteRT, OpResolverType.BUILTIN_REF); every tensor kept."""
+    """TFLite's reference kernels (LiteRT, OpResolverType.BUILTIN_REF); every tensor kept.
+    `note` says when the model was given to them with an op version lowered
+    (`with_ref_registered_versions`), else it is None."""
 
     kind = "tflite_ref"
     title = "TFLite's reference"
 
     def __init__(self, model_data: bytes, timeout: float = MIN_TIMEOUT, wait: bool = True) -> None:
+        model_data, self.note = with_ref_registered_versions(model_data)
         super().__init__(model_data, None, timeout=timeout, wait=wait)
+
+
+# Ops whose TFLite kernel is one implementation, registered in both the default and the
+# reference resolvers, but for fewer versions in BUILTIN_REF: (builtin code, highest version
+# BUILTIN_REF registers). TILE: the converter writes version 3 (Keras 3's UpSampling2D, tf.tile
+# on int8/int16), BUILTIN_REF registers it up to version 2; tile.cc's Eval is the same code.
+_REF_VERSION_CAPS = {69: ("TILE", 2)}
+
+
+def with_ref_registered_versions(model_data: bytes) -> tuple[bytes, str | None]:
+    """The model with each op in _REF_VERSION_CAPS lowered to a version BUILTIN_REF registers
+    (the operator code's version field rewritten in place), and a note saying so; the model
+    unchanged and None if nothing needed it or the buffer is not a readable model."""
+    import struct
+
+    try:
+        import tflite
+
+        data = bytearray(model_data)
+        model = tflite.Model.GetRootAsModel(data, 0)
+        lowered = []
+        for i in range(model.OperatorCodesLength()):
+            oc = model.OperatorCodes(i)
+            code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+            name, cap = _REF_VERSION_CAPS.get(code, ("", 0))
+            field = oc._tab.Offset(8)  # OperatorCode.version (absent: the default, 1)
+            version = oc.Version()
+            if name and version > cap and field:
+                struct.pack_into("<i", data, oc._tab.Pos + field, cap)
+                lowered.append(f"{name} version {version}")
+    except Exception:  # a damaged model: the reference reports it as it is
+        return model_data, None
+    if not lowered:
+        return model_data, None
+    return bytes(data), (f"TFLite's reference kernels do not register {', '.join(lowered)}; they ran it as "
+                         "the older version they register (the same kernel code)")

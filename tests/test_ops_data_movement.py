@@ -522,3 +522,77 @@ def test_cast(src):
         ins.append(x)
         outs.append(y)
     check(n.finish(ins, outs), f"cast_{src}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Converter-made models: the forms the TFLite converter writes, int8 and 16x8
+
+def _keras_case(name: str):
+    import tensorflow as tf
+
+    keras = tf.keras
+    shapes = {"upsample": (4, 4, 3), "crop": (6, 6, 3), "split": (4, 4, 6), "stack": (4, 6), "unstack": (3, 5),
+              "gather": (4, 3), "depth_to_space": (3, 3, 8), "space_to_depth": (4, 4, 2), "reflect": (5, 5, 2),
+              "symmetric": (5, 5, 2), "tile": (3, 2, 4), "broadcast": (1, 5, 3), "slice": (5, 6, 4)}
+    fns = {
+        "upsample": lambda t: keras.layers.UpSampling2D(2)(t),
+        "crop": lambda t: keras.layers.Cropping2D(((1, 2), (0, 1)))(t),
+        "split": lambda t: keras.layers.Lambda(lambda v: tf.split(v, [1, 3, 2], axis=3))(t),
+        "stack": lambda t: keras.layers.Lambda(lambda v: tf.stack([v, v * 2.0], axis=1))(t),
+        "unstack": lambda t: keras.layers.Lambda(lambda v: tf.unstack(v, axis=1))(t),
+        "gather": lambda t: keras.layers.Lambda(lambda v: tf.gather(v, [2, 0, 1, 1], axis=2))(t),
+        "depth_to_space": lambda t: keras.layers.Lambda(lambda v: tf.nn.depth_to_space(v, 2))(t),
+        "space_to_depth": lambda t: keras.layers.Lambda(lambda v: tf.nn.space_to_depth(v, 2))(t),
+        "reflect": lambda t: keras.layers.Lambda(
+            lambda v: tf.pad(v, [[0, 0], [1, 2], [2, 1], [0, 0]], mode="REFLECT"))(t),
+        "symmetric": lambda t: keras.layers.Lambda(
+            lambda v: tf.pad(v, [[0, 0], [2, 2], [1, 0], [0, 0]], mode="SYMMETRIC"))(t),
+        "tile": lambda t: keras.layers.Lambda(lambda v: tf.tile(v, [1, 2, 3, 1]))(t),
+        "broadcast": lambda t: keras.layers.Lambda(lambda v: tf.broadcast_to(v, [1, 4, 5, 3]))(t),
+        "slice": lambda t: keras.layers.Lambda(lambda v: v[:, 1:4, ::-2, 1:])(t),
+    }
+    inp = keras.Input(shapes[name], batch_size=1)
+    return keras.Model(inp, fns[name](inp))
+
+
+CONVERTED = {
+    # name: (op the converter writes, modes, oracle per mode: TFLite Micro or TFLite's reference)
+    "crop": ("STRIDED_SLICE", {"int8": "tflm", "16x8": "tflm"}),
+    "slice": ("STRIDED_SLICE", {"int8": "tflm", "16x8": "tflm"}),
+    "split": ("SPLIT_V", {"int8": "tflm", "16x8": "tflm"}),
+    "stack": ("PACK", {"int8": "tflm", "16x8": "tflm"}),
+    "unstack": ("UNPACK", {"int8": "tflm", "16x8": "tflm"}),
+    "gather": ("GATHER", {"int8": "tflm", "16x8": "ref"}),
+    "depth_to_space": ("DEPTH_TO_SPACE", {"int8": "tflm"}),  # the converter has no 16x8 form
+    "space_to_depth": ("SPACE_TO_DEPTH", {"int8": "tflm"}),
+    "reflect": ("MIRROR_PAD", {"int8": "tflm", "16x8": "ref"}),
+    "symmetric": ("MIRROR_PAD", {"int8": "tflm", "16x8": "ref"}),
+    "broadcast": ("BROADCAST_TO", {"int8": "tflm", "16x8": "tflm"}),
+    # TILE (version 3): TFLite Micro has none; TFLite's reference kernel runs as version 2.
+    "tile": ("TILE", {"int8": "ref", "16x8": "ref"}),
+    "upsample": ("TILE", {"int8": "ref", "16x8": "ref"}),
+}
+
+
+@pytest.mark.parametrize("name,mode", [(n, m) for n in sorted(CONVERTED) for m in sorted(CONVERTED[n][1])])
+def test_converted(name, mode):
+    from modelgen import seeded_keras, tflite_from_keras
+
+    from edgeconv.validation import validate_bytes
+
+    expect, oracles = CONVERTED[name]
+    seed = sorted(CONVERTED).index(name)
+
+    def build():
+        seeded_keras(seed)
+        return tflite_from_keras(_keras_case(name), seed=seed, mode=mode)
+
+    data = cached_model({"op": "data_movement", "name": name, "mode": mode}, build)
+    ops = [op.opcode for op in read_tflite_bytes(data).ops]
+    assert expect in ops, f"{name}: the converter emitted {ops}, no {expect}"
+    label = f"{name}_{mode}"
+    if oracles[mode] == "tflm":
+        assert_bit_exact(data, label, samples=6, seed=seed)
+    else:
+        report = validate_bytes(data, label, samples=6, seed=seed)
+        assert report.oracle == "tflite_ref" and report.bit_exact, (label, report.notes)
