@@ -342,3 +342,23 @@ def test_int16_entry_points():
     assert funcs == ["ec_add_s16", "ec_maximum_s16", "ec_minimum_s16", "ec_mul_s16", "ec_sub_s16"]
     text = emit(compiled).files["entry.c"]
     assert "_s8(" not in text
+
+
+# ---------------------------------------------------------------------------------------------
+# The same kernels as firmware on an emulated Cortex-M4 (arm-none-eabi-gcc, QEMU)
+
+
+@pytest.mark.parametrize("kind", ["binary", "pool", "requantize", "float_edges"])
+def test_emulated_cortex_m4(kind):
+    import os
+    import shutil
+
+    missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
+    if missing:
+        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
+            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
+        pytest.skip(f"{', '.join(missing)} not installed")
+    data = {"binary": lambda: binary_model(100, True), "pool": lambda: pool_model(200),
+            "requantize": lambda: requantize_model(300, True), "float_edges": lambda: float_edges_model(400, True)}[kind]()
+    report = validate_bytes(data, f"{kind}16_m4", samples=3, seed=1, board="cortex-m4")
+    assert report.oracle == "tflm" and report.bit_exact, report.to_dict()

@@ -8,6 +8,8 @@ tests/test_int16_elementwise.py.
 """
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -17,6 +19,7 @@ import pytest
 from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_function, tflite_from_keras
 
 from edgeconv.reader import read_tflite_bytes
+from edgeconv.validation import validate_bytes
 
 V = 1  # bump to rebuild the cached models of this file
 
@@ -149,9 +152,12 @@ def test_quantize_mode_16x8_zoo_model(tmp_path):
         assert {t.dtype for t in acts} == {"int16"}, (op.opcode, [t.dtype for t in acts])
         if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
             assert tensors[1].dtype == "int8" and (len(tensors) < 3 or tensors[2].dtype == "int64")
-    # End to end: the 16x8 model compiles and is bit-exact. Needs int16 CONV_2D,
-    # FULLY_CONNECTED (the MAC helper's work) and SOFTMAX beside this task's MAX_POOL_2D.
+    # End to end: the 16x8 model compiles and is bit-exact, on the host and as firmware on an
+    # emulated Cortex-M4 (int16 CONV_2D, FULLY_CONNECTED, SOFTMAX and MAX_POOL_2D).
     assert_bit_exact(data, "tinyconv16x8", samples=4)
+    if shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm") or os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
+        report = validate_bytes(data, "tinyconv16x8_m4", samples=3, seed=1, board="cortex-m4")
+        assert report.oracle == "tflm" and report.bit_exact, report.to_dict()
 
 
 def test_quantize_mode_and_io_must_agree(tmp_path):
