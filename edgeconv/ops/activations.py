@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from quantize.fixedpoint import checked_log2, f32, f32_div, f32_mul, tflite_round
+from quantize.fixedpoint import checked_log2, f32, f32_div, tflite_round
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
 from .base import (DTYPE_SUFFIX, CArray, Kernel, const_input, fail, lowering, qrange, quant_io, require_dtype,
@@ -125,7 +125,7 @@ def _logistic_like_s16(graph: Graph, op: Op, unit: str, pot_shifts: tuple[int, .
     a power of two that TFLite's shortcut takes (log2 within 1e-3 of -12, or of -12 or -11 for
     TANH), else by an integer multiplier in (16383, 32767] and a rounding right shift (or a
     multiplier above that and no shift, for input scales above 4 / 3)."""
-    x, y = _unary_io(graph, op, ("int16",))
+    x, y = _unary_io(graph, op)  # x is int16, so y must be too
     if x.quant.zp != 0 or y.quant.zp != 0:
         raise fail(graph, op, f"int16 input and output must have zero point 0 (have {x.quant.zp}, {y.quant.zp})")
     out_pot, out_log2 = checked_log2(y.quant.s)
@@ -213,14 +213,23 @@ def lower_hard_swish(graph: Graph, op: Op) -> Kernel:
 # RELU, RELU6
 
 
+def _ratio(numerator: float, scale: float) -> float:
+    """numerator / scale in double, the scale read as the float32 it is in the model."""
+    with np.errstate(all="ignore"):
+        return float(numerator) / f32(scale) if f32(scale) != 0.0 else math.inf
+
+
 @lowering("RELU")
 def lower_relu(graph: Graph, op: Op) -> Kernel:
     x, y = _unary_io(graph, op)
     if x.dtype == "int16" and (x.quant.zp != 0 or y.quant.zp != 0):  # ReluPrepare's int16 rule
         raise fail(graph, op, f"int16 input and output must have zero point 0 (have {x.quant.zp}, {y.quant.zp})")
     lo, hi = qrange(x.dtype)
-    # CalculateReluOpData: the scale ratio in float32, the bounds by roundf in float32.
-    m, shift = requantize_multiplier(graph, op, f32_div(x.quant.s, y.quant.s), "rescale")
+    # CalculateReluOpData: the bounds by roundf in float32. Its source forms the scale ratio in
+    # float32 and widens it, but the tflite_micro build computes it as a double division (a
+    # float32 ratio is 1 LSB off TFLite Micro where its multiplier differs; TFLite's reference
+    # kernel divides in float32): followed here.
+    m, shift = requantize_multiplier(graph, op, _ratio(x.quant.s, y.quant.s), "rescale")
     act_min = max(lo, y.quant.zp + tflite_round(f32_div(0.0, y.quant.s)))
     return Kernel(
         func=f"ec_relu_{DTYPE_SUFFIX[x.dtype]}",
@@ -268,10 +277,12 @@ def lower_relu6(graph: Graph, op: Op) -> Kernel:
 def lower_leaky_relu(graph: Graph, op: Op) -> Kernel:
     x, y = _unary_io(graph, op)
     alpha = f32(float(op.options.get("alpha", 0.0)))  # TFLite reads missing LeakyReluOptions as alpha 0
-    # CalculateOpDataLeakyRelu: input scale * alpha / output scale, all in float32.
-    alpha_real = f32_div(f32_mul(x.quant.s, alpha), y.quant.s)
+    # CalculateOpDataLeakyRelu: input scale * alpha / output scale and input / output scale,
+    # in double as the tflite_micro build computes them (see lower_relu; its source writes
+    # float32 arithmetic widened afterwards, which differs on rare inputs).
+    alpha_real = _ratio(f32(x.quant.s) * alpha, y.quant.s)
     alpha_m, alpha_shift = requantize_multiplier(graph, op, alpha_real, "alpha")
-    id_m, id_shift = requantize_multiplier(graph, op, f32_div(x.quant.s, y.quant.s), "identity")
+    id_m, id_shift = requantize_multiplier(graph, op, _ratio(x.quant.s, y.quant.s), "identity")
     return Kernel(
         func=f"ec_leaky_relu_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_leaky_relu",
