@@ -179,3 +179,60 @@ def test_arg_min_max_int64_random(seed):
 def test_arg_max_int32_then_equal():
     # The same chain with INT32 indices, which TFLite Micro runs (EQUAL on int32 is raw).
     check(arg_model(870, then_equal=True), "arg_max_equal_i32", "tflm", 0, extra_inputs=few_values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Converter-made models
+
+
+def keras_global_pool(kind: str, rank: int, dense: bool = True):
+    def build():
+        import tensorflow as tf
+
+        seeded_keras(3)
+        if rank == 2:
+            layers = [tf.keras.Input((9, 7, 4), batch_size=1), tf.keras.layers.Conv2D(6, 3, activation="relu")]
+            pool = tf.keras.layers.GlobalMaxPooling2D if kind == "max" else tf.keras.layers.GlobalAveragePooling2D
+        else:
+            layers = [tf.keras.Input((20, 5), batch_size=1), tf.keras.layers.Conv1D(6, 3)]
+            pool = tf.keras.layers.GlobalMaxPooling1D
+        return tf.keras.Sequential(layers + [pool()] + ([tf.keras.layers.Dense(3)] if dense else []))
+
+    return build
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+CONVERTER_CASES = {
+    # name: (keras builder or function, input shapes (functions only), mode, op that must appear, oracle)
+    "global_max_pool_2d": (keras_global_pool("max", 2), None, "int8", "REDUCE_MAX", "tflm"),
+    "global_max_pool_1d": (keras_global_pool("max", 1), None, "int8", "REDUCE_MAX", "tflm"),
+    # TFLite Micro runs REDUCE_MAX in int8 only: the 16x8 form is measured against TFLite's
+    # reference, without a Dense head (its int16 FULLY_CONNECTED differs from TFLite Micro's by
+    # 1 LSB on some elements, and edgeconv follows TFLite Micro there).
+    "global_max_pool_2d_16x8_no_head": (keras_global_pool("max", 2, dense=False), None, "16x8", "REDUCE_MAX", "tflite_ref"),
+    "global_avg_pool_2d_16x8": (keras_global_pool("avg", 2), None, "16x8", "MEAN", "tflm"),
+    "reduce_sum_spatial": (lambda x: _tf().reduce_sum(x, axis=[1, 2]), [(1, 6, 6, 8)], "int8", "SUM", "tflm"),
+    "reduce_sum_keep_16x8": (lambda x: _tf().reduce_sum(x, axis=-1, keepdims=True), [(1, 5, 9)], "16x8", "SUM", "tflm"),
+    "reduce_min_channels": (lambda x: _tf().reduce_min(x, axis=[-1, 1], keepdims=True), [(2, 4, 5, 6)], "int8",
+                            "REDUCE_MIN", "tflm"),
+    "argmax_last": (lambda x: _tf().argmax(x, axis=-1, output_type=_tf().int32), [(1, 6, 10)], "int8", "ARG_MAX", "tflm"),
+    "argmin_first": (lambda x: _tf().argmin(x, axis=1, output_type=_tf().int32), [(2, 7, 3)], "int8", "ARG_MIN", "tflm"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTER_CASES))
+def test_converter(name):
+    build, shapes, mode, wanted, oracle = CONVERTER_CASES[name]
+    seed = sorted(CONVERTER_CASES).index(name)
+    spec = {"op": "reduce_arg", "name": name, "shapes": shapes, "mode": mode}
+    if shapes is None:
+        data = cached_model(spec, lambda: tflite_from_keras(build(), seed=seed, mode=mode))
+    else:
+        data = cached_model(spec, lambda: tflite_from_function(build, shapes, seed=seed, mode=mode))
+    assert wanted in opcodes(data), f"{name}: the converter emitted {opcodes(data)}, no {wanted}"
+    check(data, name, oracle, seed, samples=8)
