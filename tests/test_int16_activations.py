@@ -357,3 +357,23 @@ def test_sigmoid_table_is_tflites():
     # sigmoid(i / 24) in Q16: TFLite's literal table agrees with the formula to one unit
     formula = np.array([min(65535, round(65536 / (1 + math.exp(-i / 24)))) for i in range(256)])
     assert np.abs(formula - t.astype(int)).max() <= 1
+
+
+# ---------------------------------------------------------------------------------------------
+# int8 RELU / LEAKY_RELU: the scale ratios as the tflite_micro build computes them (double)
+
+
+@pytest.mark.parametrize("op,s_in,s_out,opts", [
+    # found by search: the float32 ratio's multiplier is 1 LSB off here and one output differs
+    ("RELU", 0.0035017780028283596, 0.0011074665235355496, {}),
+    ("RELU", 0.00013654788199346513, 6.763186684111133e-05, {}),
+    ("LEAKY_RELU", 0.0011073695495724678, 0.0006577835301868618, dict(alpha=0.16842375695705414)),
+    ("LEAKY_RELU", 0.011263609863817692, 0.008057180792093277, dict(alpha=0.866553783416748)),
+])
+def test_int8_ratio_in_double(op, s_in, s_out, opts):
+    zp_in, zp_out = (-128, -128) if op == "RELU" else (0, -128)
+    n = Net()
+    x = n.tensor("x", [1, 256], "int8", scale=s_in, zp=zp_in)
+    y = n.tensor("y", [1, 256], "int8", scale=s_out, zp=zp_out)
+    n.op(op, [x], [y], **opts)
+    _check(n.finish([x], [y]), f"{op}_double", extra=[[np.arange(-128, 128, dtype=np.int8).reshape(1, 256)]], samples=1)
