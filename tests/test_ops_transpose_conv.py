@@ -196,6 +196,28 @@ def test_keras_conv2d_transpose(name):
     assert_bit_exact(data, f"tconv_keras_{name}", samples=6, seed=seed)
 
 
+@pytest.mark.parametrize("mode", ["int8", "16x8"])
+def test_keras_dynamic_batch(mode):
+    """keras.Input without a batch size: the converter computes output_shape at run time
+    (SHAPE -> STRIDED_SLICE -> PACK), which shape inference folds to a constant."""
+    import tensorflow as tf
+
+    seed = 320 + (mode == "16x8")
+
+    def build():
+        seeded_keras(seed)
+        x = tf.keras.Input((5, 6, 3))
+        h = tf.keras.layers.Conv2D(4, 3, padding="same")(x)
+        h = tf.keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu")(h)
+        y = tf.keras.layers.Conv2DTranspose(2, 2, strides=2, padding="valid")(h)
+        return tflite_from_keras(tf.keras.Model(x, y), seed=seed, mode=mode)
+
+    data = cached_model({"op": "transpose_conv_keras_dynamic", "mode": mode, "seed": seed}, build)
+    ops = [op.opcode for op in read_tflite_bytes(data).ops]
+    assert ops.count("TRANSPOSE_CONV") == 2 and "SHAPE" in ops, f"the converter emitted {ops}"
+    assert_bit_exact(data, f"tconv_keras_dynamic_{mode}", samples=6, seed=seed)
+
+
 # ---------------------------------------------------------------------------------------------
 # Refusals: one line naming the op
 
