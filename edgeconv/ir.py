@@ -110,8 +110,9 @@ class Graph:
     outputs: list[int]
     description: str = ""
     # Tensors whose shape in the file differs from the one TFLite computes (shapes.infer_shapes):
-    # index -> the stored shape. TFLite Micro does not resize tensors and runs these.
-    stored_shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    # index -> (stored shape, TFLite's shape), folded and dead tensors included. TFLite Micro
+    # does not resize tensors: it runs the stored ones.
+    shape_changes: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
 
     def tensor(self, index: int) -> Tensor:
         return self.tensors[index]

@@ -379,3 +379,41 @@ def with_ref_registered_versions(model_data: bytes) -> tuple[bytes, str | None]:
         return model_data, None
     return bytes(data), (f"TFLite's reference kernels do not register {', '.join(lowered)}; they ran it as "
                          "the older version they register (the same kernel code)")
+
+
+def with_tensor_shapes(model_data: bytes, shapes: dict[int, tuple[int, ...]]) -> bytes | None:
+    """The model with the stored shapes of subgraph 0's tensors replaced by `shapes` (tensor ->
+    shape), rewritten in place; None where a tensor's stored shape has another rank (no room)
+    or the rewrite does not read back as asked.
+
+    TFLite Micro never resizes a tensor: it runs the shapes stored in the file. Given the shapes
+    TFLite's Prepare computes (shapes.infer_shapes), it runs its own kernels on them, where the
+    file's placeholders (a dynamic batch stored as 1) would make it compute something else."""
+    import struct
+
+    import tflite
+
+    try:
+        data = bytearray(model_data)
+        sg = tflite.Model.GetRootAsModel(data, 0).Subgraphs(0)
+        for index, shape in shapes.items():
+            tab = sg.Tensors(index)._tab
+            field = tab.Offset(4)  # Tensor.shape
+            if not field or tab.VectorLen(field) != len(shape):
+                return None
+            start = tab.Vector(field)
+            for k, d in enumerate(shape):
+                struct.pack_into("<i", data, start + 4 * k, int(d))
+        check = tflite.Model.GetRootAsModel(bytes(data), 0).Subgraphs(0)
+        original = tflite.Model.GetRootAsModel(model_data, 0).Subgraphs(0)
+        for i in range(check.TensorsLength()):
+            got = tuple(int(d) for d in check.Tensors(i).ShapeAsNumpy()) if check.Tensors(i).ShapeLength() else ()
+            want = shapes.get(i)
+            if want is None:  # a shape vector shared with a rewritten tensor would change here
+                want = (tuple(int(d) for d in original.Tensors(i).ShapeAsNumpy())
+                        if original.Tensors(i).ShapeLength() else ())
+            if got != tuple(int(d) for d in want):
+                return None
+    except Exception:  # a damaged model: no rewrite
+        return None
+    return bytes(data)

@@ -20,9 +20,10 @@ constant (TFLite would size the output at run time) leaves the stored shape in p
 lowering to judge. Ops without a rule keep their stored shapes; an unsupported op never gets
 here (passes.check_supported refuses it first).
 
-Tensors whose stored shape differs from the inferred one are recorded in Graph.stored_shapes:
-TFLite Micro does not resize tensors and runs those stored shapes (validation.py takes TFLite's
-reference kernels as the oracle for such models).
+Tensors whose stored shape differs from the inferred one are recorded in Graph.shape_changes:
+TFLite Micro does not resize tensors and runs the stored shapes, so validation.py gives it the
+model with TFLite's shapes written in (references.with_tensor_shapes), or takes TFLite's
+reference kernels as the oracle where that cannot be done.
 """
 
 from __future__ import annotations
@@ -137,13 +138,28 @@ def _broadcast_binary(graph: Graph, op: Op) -> list[Shape]:
     return [broadcast_shape(graph, op, _shape(graph, op, 0), _shape(graph, op, 1))]
 
 
+def _stored_scalar_select(graph: Graph, op: Op) -> Shape | None:
+    """TFLite's SelectPrepare keeps the stored output shape when every input and the output
+    hold one value ("mixed shapes to represent a scalar")."""
+    out = graph.tensors[op.outputs[0]].shape
+    if all(int(np.prod(s, dtype=np.int64)) == 1 for s in (*(_shape(graph, op, i) for i in range(3)), out)):
+        return tuple(out)
+    return None
+
+
 @shape_rule("SELECT_V2")
 def _select_v2(graph: Graph, op: Op) -> list[Shape]:
+    scalar = _stored_scalar_select(graph, op)
+    if scalar is not None:
+        return [scalar]
     return [broadcast_shape(graph, op, _shape(graph, op, 0), _shape(graph, op, 1), _shape(graph, op, 2))]
 
 
 @shape_rule("SELECT")
 def _select(graph: Graph, op: Op) -> list[Shape]:
+    scalar = _stored_scalar_select(graph, op)
+    if scalar is not None:
+        return [scalar]
     c, x, y = _shape(graph, op, 0), _shape(graph, op, 1), _shape(graph, op, 2)
     if not (c == x == y):
         low_rank = len(c) == 0 or (len(c) == 1 and len(x) >= 1 and c[0] == x[0])
@@ -683,7 +699,7 @@ def infer_shapes(graph: Graph) -> Graph:
     checked (opchecks.check_op) on its inputs' inferred shapes, and ops on constants are folded
     into constants. Graph inputs keep their stored shapes."""
     tensors = dict(graph.tensors)
-    stored = dict(graph.stored_shapes)
+    changes = dict(graph.shape_changes)
     kept: list[Op] = []
     for op in graph.ops:
         current = replace(graph, tensors=tensors)
@@ -696,7 +712,7 @@ def infer_shapes(graph: Graph) -> Graph:
             for t, s in zip(op.outputs, shapes):
                 old = tensors[t]
                 if old.shape != s:
-                    stored.setdefault(t, old.shape)
+                    changes[t] = (changes[t][0] if t in changes else old.shape, s)
                     tensors[t] = replace(old, shape=s)
             current = replace(graph, tensors=tensors)
         check_op(current, op)
@@ -711,4 +727,4 @@ def infer_shapes(graph: Graph) -> Graph:
             tensors.update(folded)
             continue
         kept.append(op)
-    return replace(graph, tensors=tensors, stored_shapes=stored).with_ops(kept)
+    return replace(graph, tensors=tensors, shape_changes=changes).with_ops(kept)

@@ -33,6 +33,7 @@ from .references import (
     TflmReference,
     TfliteRefReference,
     call_timeout,
+    with_tensor_shapes,
 )
 
 _NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
@@ -401,6 +402,13 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
     notes: list[str] = []
     if getattr(refs.get("tflite_ref"), "note", None):  # an op version lowered for the reference
         notes.append(refs["tflite_ref"].note)
+    tflm_data = tflm_model_bytes(data, model)
+    if tflm_data is not data and tflm_data is not None and "tflm" in refs:
+        # TFLite Micro does not resize tensors: it is given the shapes TFLite computes.
+        refs.pop("tflm").close()
+        refs["tflm"] = TflmReference(tflm_data, wait=False)
+        notes.append(f"TFLite Micro does not resize tensors: it ran the model with the shapes TFLite computes "
+                     f"written in place of {_changes_text(model)}")
     failures: list[str] = []
     status: dict[str, str] = {}
     for name in list(refs):
@@ -533,7 +541,8 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
     first_op = None
     if not bit_exact and oracle in first_bad:
         try:
-            first_op = locate_divergence(data, stem, first_bad[oracle].arrays, oracle, timeout=timeout)
+            first_op = locate_divergence(tflm_data if oracle == "tflm" and tflm_data is not None else data, stem,
+                                         first_bad[oracle].arrays, oracle, timeout=timeout)
         except ReferenceFailed as exc:
             notes.append(f"{exc} while locating the first divergent op")
         else:
@@ -623,20 +632,35 @@ def tflm_undefined_ops(model: CompiledModel) -> list[str]:
     becomes 4 after SPACE_TO_BATCH_ND); TFLite computes every op's output shape in Prepare, as
     edgeconv does (shapes.py)."""
     found = []
-    stored = model.graph.stored_shapes
-    if stored:
-        t, shape = next(iter(sorted(stored.items())))
-        tensor = model.graph.tensors.get(t)
-        example = (f"{tensor.describe()} is stored as {list(shape)}, TFLite computes {list(tensor.shape)}"
-                   if tensor is not None else f"tensor {t} is stored as {list(shape)}")
-        found.append(f"it runs the shapes stored in the file, and {len(stored)} of them are not the shapes TFLite "
-                     f"computes (e.g. {example})")
+    changes = model.graph.shape_changes
+    if changes and any(len(old) != len(new) for old, new in changes.values()):
+        # (Where only sizes differ, validation gives TFLite Micro the shapes TFLite computes.)
+        found.append(f"it runs the shapes stored in the file, which are not TFLite's: {_changes_text(model)}, and "
+                     "they cannot be rewritten in place (another rank)")
     for op in model.graph.ops:
         if op.opcode == "SPACE_TO_BATCH_ND" and len(op.inputs) > 2 and op.inputs[2] >= 0:
             pads = model.graph.tensors[op.inputs[2]].data
             if pads is not None and np.any(pads != 0):
                 found.append(f"{op.describe(model.graph)} pads with an uninitialized value")
     return found
+
+
+def tflm_model_bytes(data: bytes, model: CompiledModel) -> bytes | None:
+    """The model as TFLite Micro is to run it: `data` itself, or, where the file stores shapes
+    that are not TFLite's (placeholders for a dynamic batch), `data` with TFLite's shapes written
+    in (TFLite Micro never resizes a tensor); None where that cannot be done in place."""
+    changes = model.graph.shape_changes
+    if not changes:
+        return data
+    return with_tensor_shapes(data, {t: new for t, (_, new) in changes.items()})
+
+
+def _changes_text(model: CompiledModel) -> str:
+    changes = model.graph.shape_changes
+    t, (old, new) = min(changes.items())
+    name = model.graph.tensors[t].describe() if t in model.graph.tensors else f"tensor {t}"
+    more = f"{len(changes)} stored shapes" if len(changes) > 1 else "1 stored shape"
+    return f"{more} (e.g. {name}: stored {list(old)}, TFLite's {list(new)})"
 
 
 def locate_divergence(data: bytes, name: str, sample: list[np.ndarray], oracle: str,

@@ -313,7 +313,7 @@ def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def judge(mutation: mutants.Mutation, work: Path) -> tuple[str, str]:
     """(outcome, detail): outcome is 'refused', 'accepted' (compiled, built, ran clean and equal
     to the oracle, or neither reference gave a result) or 'FAIL:<kind>'."""
-    from edgeconv.validation import tflm_undefined_ops
+    from edgeconv.validation import tflm_model_bytes, tflm_undefined_ops
 
     try:
         data = mutants.apply(mutation, base_data(mutation))
@@ -349,8 +349,10 @@ def judge(mutation: mutants.Mutation, work: Path) -> tuple[str, str]:
     n_outputs = len(compiled.graph.outputs)
     undefined = tflm_undefined_ops(compiled)
     oracle = "TFLite Micro"
+    # (TFLite Micro does not resize tensors: where the mutant stores shapes TFLite's Prepare
+    # replaces, it is given the model with TFLite's shapes, as validate gives it.)
     ref = ReferenceOutcome(None, f"output is undefined ({undefined[0]})") if undefined else \
-        reference_outcome(data, samples, n_outputs)
+        reference_outcome(tflm_model_bytes(data, compiled) or data, samples, n_outputs)
     if ref.outputs is None:
         if ref.problem.startswith(("refused", "crashed loading")) and ref.tflite_problem.startswith("refused"):
             return "FAIL:not_refused", (f"compiled, but TFLite Micro {ref.problem[:150]} and TFLite "
