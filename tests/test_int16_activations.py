@@ -303,50 +303,49 @@ def test_undefined_in_tflite_refused():
 # ---------------------------------------------------------------------------------------------
 # Converter-made 16x8 models (int16 edges)
 
-KERAS_CASES = {
-    # name: (layer before, activation, opcode, calibration range)
-    "dense_softmax": ("dense", "softmax", "SOFTMAX", (-3.0, 3.0)),
-    "conv_sigmoid": ("conv", "sigmoid", "LOGISTIC", (-2.0, 2.0)),
-    "dense_tanh": ("dense", "tanh", "TANH", (-1.0, 4.0)),
-    "conv_leaky": ("conv", "leaky", "LEAKY_RELU", (-2.0, 1.0)),
-    "input_relu": ("none", "relu", "RELU", (-3.0, 5.0)),
-    "input_relu6": ("none", "relu6", "RELU6", (-8.0, 8.0)),
+KERAS_MODELS = {
+    # name: (trunk, heads: one model output each, calibration range)
+    "dense_heads": ("dense", ("softmax", "sigmoid", "tanh", "leaky"), (-3.0, 3.0)),
+    "conv_heads": ("conv", ("sigmoid", "leaky", "input_relu", "input_relu6"), (-2.0, 4.0)),
 }
+OPCODE = {"softmax": "SOFTMAX", "sigmoid": "LOGISTIC", "tanh": "TANH", "leaky": "LEAKY_RELU",
+          "input_relu": "RELU", "input_relu6": "RELU6"}
 
 
 def _keras_model(name: str) -> bytes:
+    """A trunk layer (Dense or Conv2D) with one activation head per output; the RELU heads read
+    the model input (after a trunk the converter fuses them into it)."""
     import tensorflow as tf
 
-    pre, act, _, (low, high) = KERAS_CASES[name]
+    trunk, heads, (low, high) = KERAS_MODELS[name]
     seeded_keras(len(name))
-    if pre == "dense":
+    if trunk == "dense":
         x = tf.keras.Input((24,), batch_size=1)
         h = tf.keras.layers.Dense(40, bias_initializer="random_normal")(x)
-    elif pre == "conv":
+    else:
         x = tf.keras.Input((6, 6, 3), batch_size=1)
         h = tf.keras.layers.Conv2D(8, 3, padding="same", bias_initializer="random_normal")(x)
-    else:
-        x = tf.keras.Input((64,), batch_size=1)
-        h = x
-    if act == "leaky":
-        y = tf.keras.layers.LeakyReLU(0.3)(h)
-    elif act == "relu":
-        y = tf.keras.layers.ReLU()(h)
-    elif act == "relu6":
-        y = tf.keras.layers.ReLU(6.0)(h)
-    else:
-        y = tf.keras.layers.Activation(act)(h)
-    return tflite_from_keras(tf.keras.Model(x, y), seed=len(name), low=low, high=high, mode="16x8")
+    outputs = []
+    for head in heads:
+        if head == "leaky":
+            outputs.append(tf.keras.layers.LeakyReLU(0.3)(h))
+        elif head == "input_relu":
+            outputs.append(tf.keras.layers.ReLU()(x))
+        elif head == "input_relu6":
+            outputs.append(tf.keras.layers.ReLU(6.0)(x))
+        else:
+            outputs.append(tf.keras.layers.Activation(head)(h))
+    return tflite_from_keras(tf.keras.Model(x, outputs), seed=len(name), low=low, high=high, mode="16x8")
 
 
-@pytest.mark.parametrize("name", sorted(KERAS_CASES))
+@pytest.mark.parametrize("name", sorted(KERAS_MODELS))
 def test_converted_16x8(name):
     data = cached_model({"test": "int16_activations_keras", "name": name}, lambda: _keras_model(name))
-    opcode = KERAS_CASES[name][2]
-    assert opcode in _opcodes(data), f"{name}: the converter emitted {_opcodes(data)}"
     g = read_tflite_bytes(data, name="m")
-    op = next(o for o in g.ops if o.opcode == opcode)
-    assert g.tensors[op.inputs[0]].dtype == "int16"
+    for head in KERAS_MODELS[name][1]:
+        ops = [o for o in g.ops if o.opcode == OPCODE[head]]
+        assert ops, f"{name}: the converter emitted {_opcodes(data)}, no {OPCODE[head]}"
+        assert all(g.tensors[o.inputs[0]].dtype == "int16" for o in ops)
     _check(data, name, samples=20)
 
 
