@@ -91,25 +91,23 @@ def one_op_model(opname: str, cases: list[Case]) -> bytes:
     return n.finish(ins, outs)
 
 
-def run_oracle(data: bytes, oracle: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    ref = TflmReference(data) if oracle == "tflm" else TfliteRefReference(data)
-    try:
-        return [np.asarray(o) for o in ref.run(inputs, len(inputs))]
-    finally:
-        ref.close()
-
-
-def assert_exact(data: bytes, label: str, oracle: str, inputs: list[np.ndarray]) -> None:
-    """Our C equals the oracle on every element of every output."""
+def assert_exact(data: bytes, label: str, oracle: str, samples: list[list[np.ndarray]]) -> None:
+    """Our C equals the oracle on every element of every output, for each sample (one list of
+    model inputs each); one build and one reference for all of them."""
     model = compile_bytes(data, label)
     host = build_and_load(model, emit(model))
-    ours = host.run(inputs)
-    theirs = run_oracle(data, oracle, inputs)
-    for i, (a, b) in enumerate(zip(ours, theirs)):
-        b = b.reshape(a.shape)
-        bad = np.flatnonzero(a != b)
-        assert bad.size == 0, (f"{label}: output {i}: {bad.size} of {a.size} elements differ from "
-                               f"{oracle} (first at {bad[0]}: {a.flat[bad[0]]} vs {b.flat[bad[0]]})")
+    ref = TflmReference(data) if oracle == "tflm" else TfliteRefReference(data)
+    try:
+        for k, inputs in enumerate(samples):
+            ours = host.run(inputs)
+            theirs = [np.asarray(o) for o in ref.run(inputs, len(ours))]
+            for i, (a, b) in enumerate(zip(ours, theirs)):
+                b = b.reshape(a.shape)
+                bad = np.flatnonzero(a != b)
+                assert bad.size == 0, (f"{label}: sample {k}, output {i}: {bad.size} of {a.size} elements differ "
+                                       f"from {oracle} (first at {bad[0]}: {a.flat[bad[0]]} vs {b.flat[bad[0]]})")
+    finally:
+        ref.close()
 
 
 def _random_shape(rng, rank_max: int = 4, size_max: int = 300) -> tuple[int, ...]:
@@ -262,7 +260,7 @@ def test_randomized(name, model):
     rng = np.random.default_rng([sorted(VARIANTS).index(name), model])
     cases = [make(rng) for _ in range(per_model)]
     data = one_op_model(opname, cases)
-    assert_exact(data, f"{name}-{model}", ORACLE[opname], [c.data for c in cases])
+    assert_exact(data, f"{name}-{model}", ORACLE[opname], [[c.data for c in cases]])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,12 +281,12 @@ def test_extremes():
     ]
     ls[2].data[0, :5] = 127
     ls[2].data[0, 5:10] = 126
-    assert_exact(one_op_model("LOG_SOFTMAX", ls), "log_softmax_extremes", "tflm", [c.data for c in ls])
+    assert_exact(one_op_model("LOG_SOFTMAX", ls), "log_softmax_extremes", "tflm", [[c.data for c in ls]])
     l2 = [
         Case((1, 33025), "int8", (0.1, -128), (1.0 / 128, 0), np.full((1, 33025), 127, dtype=np.int8)),
         Case((7, 1), "int8", (0.1, 3), (1.0 / 128, 0), np.arange(-3, 4, dtype=np.int8).reshape(7, 1) * 40),
     ]
-    assert_exact(one_op_model("L2_NORMALIZATION", l2), "l2_extremes", "tflm", [c.data for c in l2])
+    assert_exact(one_op_model("L2_NORMALIZATION", l2), "l2_extremes", "tflm", [[c.data for c in l2]])
 
 
 def test_fixedpoint_helpers_ub_free():
@@ -374,9 +372,8 @@ def test_converter(name, mode):
     data = cached_model({"op": "math", "name": name, "mode": mode, "shape": shape, "range": [low, high]},
                         lambda: tflite_from_function(_fn(fn_name), [shape], seed=seed, low=low, high=high, mode=mode))
     assert opname in _opcodes(data), f"{name}: the converter emitted {_opcodes(data)}, no {opname}"
-    for sample in range(3):
-        inputs = _converter_inputs(data, seed * 10 + sample, low=0 if opname == "RSQRT" else None)
-        assert_exact(data, f"{name}-{mode}", ORACLE[opname], inputs)
+    samples = [_converter_inputs(data, seed * 10 + k, low=0 if opname == "RSQRT" else None) for k in range(4)]
+    assert_exact(data, f"{name}-{mode}", ORACLE[opname], samples)
 
 
 @pytest.mark.parametrize("mode", ["int8", "16x8"])
@@ -398,8 +395,7 @@ def test_keras_gelu(mode):
 
     data = cached_model({"op": "math", "name": "keras_gelu_chain", "mode": mode}, build)
     assert _opcodes(data).count("GELU") == 2, _opcodes(data)
-    for sample in range(2):
-        assert_exact(data, f"keras_gelu-{mode}", "tflite", _converter_inputs(data, 90 + sample))
+    assert_exact(data, f"keras_gelu-{mode}", "tflite", [_converter_inputs(data, 90 + k) for k in range(4)])
 
 
 # ---------------------------------------------------------------------------------------------
