@@ -708,11 +708,18 @@ void ec_conv2d_s8_w16(const ec_conv2d_params_t *p, const int8_t *input, int8_t *
  * acc = sum over the taps inside the input of x * w (padding taps skipped; zero points are 0),
  * plus the bias, in int64 (int32 with an int32 bias), then requantized (ec_mac16_output).
  * One int16 column (im2col) per output pixel and group, taps outside the input and the
- * padding to k_pad set to 0, so the dot products (ec_dot.h) need no bounds checks; each column
- * serves the group's filters. Portable and DSP paths differ only inside ec_dot_s16x8*, which
- * add the same products in another order: equal sums (exact in int64; in int32 where sum32
- * proves no partial sum overflows).
+ * padding to k_pad set to 0, so the multiply-accumulate loops need no bounds checks; each
+ * column serves the group's filters, 4 at a time (a weight block, ec_conv.h).
+ * - Portable path: per block, 4 accumulators, one multiply-accumulate per weight.
+ * - Arm DSP path (EC_DOT_DSP): per quad of taps, the two column words (x0, x1), (x2, x3) are
+ *   loaded once for the 4 filters; SXTB16 of a filter's stored quad (k0, k2, k1, k3) gives
+ *   (w0, w1) and, with ror #8, (w2, w3), which SMLAD multiplies with them: 24 instructions per
+ *   16 MACs with int32 sums; with int64 sums (sum32 0), SMLALD, two filters at a time (the
+ *   register file holds 4 64-bit accumulators, not 8).
+ * Both add the same products per filter (in another order): equal sums, exact in int64, and
+ * in int32 where sum32 proves that no partial sum overflows (ec_dot.h).
  * Why nothing overflows: window arithmetic as for the int8 kernel above (check_spatial_indices);
+ * weight offsets are below the padded weight count (the lowering refuses 2^31 or more);
  * partial sums: ec_dot.h; sum + bias and the requantization: ec_mac16_output (defined for
  * any value); the clamp bounds lie in int16, so the narrowing is exact. */
 
@@ -732,12 +739,13 @@ static void s16_valid_taps(int32_t origin, int32_t dil, int32_t k, int32_t size,
 void ec_conv2d_s16(const ec_conv2d_s16_params_t *p, const int16_t *input, int16_t *output, void *scratch) {
     int16_t *const col = (int16_t *)scratch;
     const int32_t fic = p->filter_in_c, in_c = p->in_c, out_c = p->out_c, k_w = p->k_w, k_pad = p->k_pad;
+    const int32_t oc_pad = p->oc_pad;
     const int32_t groups = in_c / fic, fpg = out_c / groups;
     const int32_t taps = p->k_h * k_w * fic;
     const int32_t sum32 = p->sum32, acc32 = p->acc32, act_min = p->act_min, act_max = p->act_max;
     const int64_t *const bias = p->bias;
     const int32_t *const requant = p->requant;
-    int32_t b, oy, ox, g, ky, kx, oc;
+    int32_t b, oy, ox, g, ky, kx, j, lane;
     for (b = 0; b < p->batches; ++b) {
         const int16_t *const in_b = input + b * p->in_h * p->in_w * in_c;
         for (oy = 0; oy < p->out_h; ++oy) {
@@ -755,7 +763,9 @@ void ec_conv2d_s16(const ec_conv2d_s16_params_t *p, const int16_t *input, int16_
                     if (!(whole && kx0 == 0 && kx1 == k_w)) {
                         memset(col, 0, (size_t)taps * sizeof(int16_t));
                     }
-                    memset(col + taps, 0, (size_t)(k_pad - taps) * sizeof(int16_t));
+                    for (j = taps; j < k_pad; ++j) {
+                        col[j] = 0;
+                    }
                     for (ky = ky0; ky < ky1; ++ky) {
                         const int16_t *src = in_b + ((iy0 + ky * p->dil_h) * p->in_w) * in_c + g * fic;
                         for (kx = kx0; kx < kx1; ++kx) {
@@ -763,12 +773,26 @@ void ec_conv2d_s16(const ec_conv2d_s16_params_t *p, const int16_t *input, int16_
                                    (size_t)fic * sizeof(int16_t));
                         }
                     }
-                    for (oc = g * fpg; oc < (g + 1) * fpg; ++oc) {
-                        const int8_t *const w = p->weights + oc * k_pad;
-                        const int64_t sum = sum32 ? (int64_t)ec_dot_s16x8(col, w, k_pad, 0)
-                                                  : ec_dot_s16x8_64(col, w, k_pad, 0);
-                        out[oc] = ec_mac16_output(sum, bias ? bias[oc] : 0, requant + 2 * oc, acc32, act_min,
-                                                  act_max);
+                    for (j = 0; j < fpg; j += 4) {
+                        const int8_t *const w = p->weights + (g * oc_pad + j) * k_pad;
+                        const int32_t lanes = fpg - j < 4 ? fpg - j : 4;
+                        const int32_t oc0 = g * fpg + j;
+                        if (sum32) {
+                            int32_t s[4];
+                            ec_dot4_s16x8(col, w, k_pad, s);
+                            for (lane = 0; lane < lanes; ++lane) {
+                                out[oc0 + lane] = ec_mac16_output32(s[lane], bias ? bias[oc0 + lane] : 0,
+                                                                    requant + 2 * (oc0 + lane), acc32, act_min,
+                                                                    act_max);
+                            }
+                        } else {
+                            int64_t s[4];
+                            ec_dot4_s16x8_64(col, w, k_pad, s);
+                            for (lane = 0; lane < lanes; ++lane) {
+                                out[oc0 + lane] = ec_mac16_output(s[lane], bias ? bias[oc0 + lane] : 0,
+                                                                  requant + 2 * (oc0 + lane), acc32, act_min, act_max);
+                            }
+                        }
                     }
                 }
             }

@@ -47,8 +47,11 @@ void ec_conv2d_s8_w16(const ec_conv2d_params_t *p, const int8_t *input, int8_t *
 /* CONV_2D 16x8: int16 activations, int8 weights (per channel or per tensor), int64 or int32
  * bias, TFLite's reference ConvPerChannel<AccumScalar> (its 16x8 overload). TFLite requires
  * the activations' zero points to be 0 (the compiler refuses others), so a padded tap adds
- * nothing and nothing is folded. Weights: [out_c][k_pad], each filter's taps (ky, kx, ic) in
- * quads stored (k0, k2, k1, k3) (ec_dot.h, EC_S16_SLOT), zero padded to k_pad. */
+ * nothing and nothing is folded. Weights, per group: the group's filters padded with zero
+ * filters to oc_pad (a multiple of 4), in blocks of 4 filters; each filter's taps (ky, kx, ic)
+ * zero padded to k_pad and cut into quads; a block stores quad by quad the 4 filters' quads,
+ * each quad as (k0, k2, k1, k3) (ec_dot.h, EC_S16_SLOT): filter j of group g, tap k is byte
+ * ((((g * oc_pad / 4 + j / 4) * k_pad / 4 + k / 4) * 4 + j % 4) * 4 + EC_S16_SLOT(k % 4)). */
 typedef struct {
     int32_t batches;
     int32_t in_h, in_w, in_c;
@@ -60,10 +63,11 @@ typedef struct {
     int32_t pad_h, pad_w;
     int32_t act_min, act_max;
     int32_t k_pad;          /* k_h * k_w * filter_in_c rounded up to a multiple of 4 */
+    int32_t oc_pad;         /* out_c / groups rounded up to a multiple of 4 */
     int32_t sum32;          /* 1: every channel's partial sums fit int32 (proved by the compiler) */
     int32_t acc32;          /* 1: TFLite's accumulator is int32 (int32 bias): see ec_mac16_output */
     const int8_t *weights;  /* see above */
-    const int64_t *bias;    /* per output channel (an int32 bias widened), or NULL */
+    const int64_t *bias;    /* per output channel: ec_mac16_output's bias (NULL: none, int32 accumulator only) */
     const int32_t *requant; /* per output channel, a pair: ec_mac16_output's rq */
 } ec_conv2d_s16_params_t;
 

@@ -852,6 +852,8 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
                 if (dm == 1) {
                     for (; c < quads_end; c += 4) {
                         int64_t s0, s1, s2, s3;
+                        const int64_t *const bc = bias + c;
+                        const int32_t *const rc = requant + 2 * c;
                         if (sum32) {
                             int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
                             for (ky = ky0; ky < ky1; ++ky) {
@@ -870,11 +872,13 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
                                     a3 = ec_smlatt(x23, wo, a3);
                                 }
                             }
-                            s0 = a0;
-                            s1 = a1;
-                            s2 = a2;
-                            s3 = a3;
-                        } else {
+                            out[c] = ec_mac16_output32(a0, bc[0], rc, 0, act_min, act_max);
+                            out[c + 1] = ec_mac16_output32(a1, bc[1], rc + 2, 0, act_min, act_max);
+                            out[c + 2] = ec_mac16_output32(a2, bc[2], rc + 4, 0, act_min, act_max);
+                            out[c + 3] = ec_mac16_output32(a3, bc[3], rc + 6, 0, act_min, act_max);
+                            continue;
+                        }
+                        {
                             s0 = s1 = s2 = s3 = 0;
                             for (ky = ky0; ky < ky1; ++ky) {
                                 const int16_t *xr = in_b + (iy0 + ky * dil_h) * in_w * in_c + c;
@@ -893,13 +897,10 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
                                 }
                             }
                         }
-                        out[c] = ec_mac16_output(s0, bias ? bias[c] : 0, requant + 2 * c, 0, act_min, act_max);
-                        out[c + 1] = ec_mac16_output(s1, bias ? bias[c + 1] : 0, requant + 2 * c + 2, 0, act_min,
-                                                     act_max);
-                        out[c + 2] = ec_mac16_output(s2, bias ? bias[c + 2] : 0, requant + 2 * c + 4, 0, act_min,
-                                                     act_max);
-                        out[c + 3] = ec_mac16_output(s3, bias ? bias[c + 3] : 0, requant + 2 * c + 6, 0, act_min,
-                                                     act_max);
+                        out[c] = ec_mac16_output(s0, bc[0], rc, 0, act_min, act_max);
+                        out[c + 1] = ec_mac16_output(s1, bc[1], rc + 2, 0, act_min, act_max);
+                        out[c + 2] = ec_mac16_output(s2, bc[2], rc + 4, 0, act_min, act_max);
+                        out[c + 3] = ec_mac16_output(s3, bc[3], rc + 6, 0, act_min, act_max);
                     }
                 }
 #endif
@@ -920,8 +921,8 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
                             }
                         }
                     }
-                    out[c] = ec_mac16_output(sum32 ? (int64_t)a32 : a64, bias ? bias[c] : 0, requant + 2 * c, 0,
-                                             act_min, act_max);
+                    out[c] = sum32 ? ec_mac16_output32(a32, bias[c], requant + 2 * c, 0, act_min, act_max)
+                                   : ec_mac16_output(a64, bias[c], requant + 2 * c, 0, act_min, act_max);
                 }
             }
         }

@@ -197,21 +197,113 @@ static inline int64_t ec_dot_s16x8_64(const int16_t *x, const int8_t *w, int32_t
     return acc;
 }
 
+/* Four dot products at once (CONV_2D's and FULLY_CONNECTED's blocks of 4 filters or units): the
+ * inputs col[0 .. k_pad) (k_pad a multiple of 4) with 4 weight rows stored quad by quad, each
+ * quad the 4 rows' quads in the order above (16 bytes: row 0's (w0, w2, w1, w3), row 1's, ...).
+ * Each pair of input words is loaded once for the 4 rows: 24 instructions per 16 MACs on the
+ * DSP path. Summed in int32 (the caller proves that no partial sum leaves int32) ... */
+static inline void ec_dot4_s16x8(const int16_t *col, const int8_t *w, int32_t k_pad, int32_t s[4]) {
+#ifdef EC_DOT_DSP
+    const int8_t *const w_end = w + 4 * k_pad;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (; w != w_end; w += 16, col += 4) {
+        uint32_t x01, x23, w0, w1, w2, w3;
+        memcpy(&x01, col, 4);
+        memcpy(&x23, col + 2, 4);
+        memcpy(&w0, w, 4);
+        memcpy(&w1, w + 4, 4);
+        memcpy(&w2, w + 8, 4);
+        memcpy(&w3, w + 12, 4);
+        a0 = ec_smlad_acc(x01, ec_sxtb16(w0), a0);
+        a1 = ec_smlad_acc(x01, ec_sxtb16(w1), a1);
+        a2 = ec_smlad_acc(x01, ec_sxtb16(w2), a2);
+        a3 = ec_smlad_acc(x01, ec_sxtb16(w3), a3);
+        a0 = ec_smlad_acc(x23, ec_sxtb16_ror8(w0), a0);
+        a1 = ec_smlad_acc(x23, ec_sxtb16_ror8(w1), a1);
+        a2 = ec_smlad_acc(x23, ec_sxtb16_ror8(w2), a2);
+        a3 = ec_smlad_acc(x23, ec_sxtb16_ror8(w3), a3);
+    }
+    s[0] = a0;
+    s[1] = a1;
+    s[2] = a2;
+    s[3] = a3;
+#else
+    int32_t q, lane;
+    for (lane = 0; lane < 4; ++lane) {
+        const int8_t *wl = w + 4 * lane;
+        int32_t a = 0;
+        for (q = 0; q < k_pad; q += 4, wl += 16) {
+            a += (int32_t)col[q] * wl[0] + (int32_t)col[q + 1] * wl[2];
+            a += (int32_t)col[q + 2] * wl[1] + (int32_t)col[q + 3] * wl[3];
+        }
+        s[lane] = a;
+    }
+#endif
+}
+
+/* ... and in int64. */
+static inline void ec_dot4_s16x8_64(const int16_t *col, const int8_t *w, int32_t k_pad, int64_t s[4]) {
+#ifdef EC_DOT_DSP
+    /* SMLALD, two filters at a time: the register file holds 4 64-bit accumulators, not 8 */
+    int32_t pair, q;
+    for (pair = 0; pair < 4; pair += 2) {
+        const int8_t *const wp = w + 4 * pair;
+        int64_t a0 = 0, a1 = 0;
+        for (q = 0; q < k_pad; q += 4) {
+            uint32_t x01, x23, w0, w1;
+            memcpy(&x01, col + q, 4);
+            memcpy(&x23, col + q + 2, 4);
+            memcpy(&w0, wp + 4 * q, 4);
+            memcpy(&w1, wp + 4 * q + 4, 4);
+            a0 = ec_smlald(x01, ec_sxtb16(w0), a0);
+            a1 = ec_smlald(x01, ec_sxtb16(w1), a1);
+            a0 = ec_smlald(x23, ec_sxtb16_ror8(w0), a0);
+            a1 = ec_smlald(x23, ec_sxtb16_ror8(w1), a1);
+        }
+        s[pair] = a0;
+        s[pair + 1] = a1;
+    }
+#else
+    int32_t q, lane;
+    for (lane = 0; lane < 4; ++lane) {
+        const int8_t *wl = w + 4 * lane;
+        int64_t a = 0;
+        for (q = 0; q < k_pad; q += 4, wl += 16) {
+            /* two products of at most 2^22 each: int32 */
+            a += (int32_t)col[q] * wl[0] + (int32_t)col[q + 1] * wl[2];
+            a += (int32_t)col[q + 2] * wl[1] + (int32_t)col[q + 3] * wl[3];
+        }
+        s[lane] = a;
+    }
+#endif
+}
+
 /* One 16x8 output: TFLite's acc = sum + bias, requantized, clamped. acc32 (an int32 bias, or
  * none with quantized_bias_type INT32): TFLite's accumulator is int32, so acc wraps to int32
  * (what TFLite's int32 additions do in practice; modular, so the order of the additions does
  * not matter) and is requantized by the 32-bit MultiplyByQuantizedMultiplier (ec_requantize,
- * rq = multiplier, shift); otherwise acc is int64 and the 64-bit one applies (rq = Q15
- * multiplier, total shift: ec_requantize_s64_q15). The int64 sum + bias is formed through
- * uint64_t, so even a bias near the int64 limits is defined (it wraps as TFLite's does). */
+ * rq = multiplier, shift; bias = the model's bias); otherwise acc is int64 and the 64-bit one
+ * applies with the bias folded in (ec_requantize_s64_folded: rq = Q15 multiplier, total
+ * shift; bias = the folded bias, never absent). Every step is defined for any value. */
 static inline int16_t ec_mac16_output(int64_t sum, int64_t bias, const int32_t *rq, int32_t acc32, int32_t act_min,
                                       int32_t act_max) {
-    const uint64_t total = (uint64_t)sum + (uint64_t)bias;
     int32_t r;
     if (acc32) {
-        r = ec_requantize((int32_t)(uint32_t)total, rq[0], (int)rq[1]);
+        r = ec_requantize((int32_t)(uint32_t)((uint64_t)sum + (uint64_t)bias), rq[0], (int)rq[1]);
     } else {
-        r = ec_requantize_s64_q15((int64_t)total, rq[0], (int)rq[1]);
+        r = ec_requantize_s64_folded(sum, rq[0], (int)rq[1], bias);
+    }
+    return (int16_t)ec_clamp_i32(r, act_min, act_max);
+}
+
+/* The same for an int32 sum (sum32). */
+static inline int16_t ec_mac16_output32(int32_t sum, int64_t bias, const int32_t *rq, int32_t acc32, int32_t act_min,
+                                        int32_t act_max) {
+    int32_t r;
+    if (acc32) {
+        r = ec_requantize((int32_t)((uint32_t)sum + (uint32_t)(uint64_t)bias), rq[0], (int)rq[1]);
+    } else {
+        r = ec_requantize_s32_folded(sum, rq[0], (int)rq[1], bias);
     }
     return (int16_t)ec_clamp_i32(r, act_min, act_max);
 }

@@ -166,6 +166,31 @@ static inline int32_t ec_requantize_s64(int64_t x, int32_t multiplier, int shift
     return ec_requantize_s64_q15(x, ec_reduce_multiplier_q15(multiplier), 15 - shift);
 }
 
+/* The same with the bias and the rounding term folded in at compile time, for kernels whose
+ * accumulator is x = sum + bias: modulo 2^64 (TFLite's int64 arithmetic, wrapping as its
+ * release builds do) x * rm + 2^(total_shift - 1) = sum * rm + folded, where the compiler
+ * computes folded = bias * rm + 2^(total_shift - 1) modulo 2^64 (edgeconv/ops/mac.py
+ * s16_folded_bias). Same 64-bit value, same shift, same result, one multiply-accumulate
+ * (SMLAL for an int32 sum) fewer additions. ec_low32_asr64 gives the int32_t conversion of
+ * the shifted value (its low word) without a 64-bit shift. */
+static inline int32_t ec_low32_asr64(uint64_t r, int s) { /* 1 <= s <= 63 */
+    const uint32_t lo = (uint32_t)r;
+    const uint32_t hi = (uint32_t)(r >> 32);
+    if (s < 32) {
+        return (int32_t)((lo >> s) | (hi << (32 - s)));
+    }
+    return (int32_t)hi >> (s - 32); /* arithmetic: the sign bits of the int64 value */
+}
+
+static inline int32_t ec_requantize_s64_folded(int64_t sum, int32_t rm, int total_shift, int64_t folded) {
+    return ec_low32_asr64((uint64_t)sum * (uint64_t)(uint32_t)rm + (uint64_t)folded, total_shift);
+}
+
+/* The same for an int32 sum: the product is exact in int64 (|sum * rm| < 2^46). */
+static inline int32_t ec_requantize_s32_folded(int32_t sum, int32_t rm, int total_shift, int64_t folded) {
+    return ec_low32_asr64((uint64_t)((int64_t)sum * rm) + (uint64_t)folded, total_shift);
+}
+
 /* ---- gemmlowp fixed-point math, for SOFTMAX, LOGISTIC and TANH -------------------------
  * A Q(k) value is an int32 raw with k integer bits and 31 - k fractional bits. Raw sums that
  * gemmlowp forms with a plain + are done here through uint32_t, which wraps instead of being

@@ -374,27 +374,49 @@ void ec_fully_connected_s8_w16(const ec_fully_connected_params_t *p, const int8_
 /* ---- FULLY_CONNECTED 16x8 (ec_fully_connected_s16) ----------------------------------------
  *
  * Bit-exact with TFLite's reference FullyConnected(PerChannel) for int16 input: per unit the
- * dot product of the input row and the weight row (ec_dot_s16x8*, portable or SMLAD /
- * SMLALD; the same products in another order: equal sums), plus the bias, requantized
- * (ec_mac16_output). The dot product reads exactly depth inputs (the weights' zero padding
- * is read only through EC_S16_SLOT of the last partial quad, which skips it).
- * Why nothing overflows: offsets are below the tensors' element counts (the lowering refuses
- * weight arrays of 2^31 elements or more); partial sums: ec_dot.h; sum + bias and the
- * requantization: ec_mac16_output; the clamp bounds lie in int16. */
+ * dot product of the input row and the weight row, plus the bias, requantized
+ * (ec_mac16_output). Units in blocks of 4 (ec_fully_connected.h): the whole quads of inputs
+ * through ec_dot4_s16x8* (each input word loaded once for 4 units; DSP: SMLAD / SMLALD), then
+ * the last depth % 4 inputs one by one, so the kernel reads exactly depth inputs. Portable and
+ * DSP paths add the same products per unit in another order: equal sums.
+ * Why nothing overflows: offsets are below the padded weight count (the lowering refuses 2^31
+ * or more); partial sums: ec_dot.h (sum32 proved per layer, else int64); sum + bias and the
+ * requantization: ec_mac16_output*; the clamp bounds lie in int16. */
 void ec_fully_connected_s16(const ec_fully_connected_s16_params_t *p, const int16_t *input, int16_t *output) {
-    const int32_t depth = p->depth, units = p->units, row_len = 4 * p->depth_words;
+    const int32_t depth = p->depth, units = p->units, dw = p->depth_words;
+    const int32_t full = depth / 4, rem = depth % 4;
     const int32_t sum32 = p->sum32, acc32 = p->acc32, act_min = p->act_min, act_max = p->act_max;
     const int32_t rq_step = p->per_channel ? 2 : 0;
     const int64_t *const bias = p->bias;
-    int32_t b, u;
+    int32_t b, u, lane, i;
     for (b = 0; b < p->batches; ++b) {
         const int16_t *const x = input + b * depth;
         int16_t *const out = output + b * units;
-        for (u = 0; u < units; ++u) {
-            const int8_t *const w = p->weights + u * row_len;
-            const int64_t sum = sum32 ? (int64_t)ec_dot_s16x8(x, w, depth, 0) : ec_dot_s16x8_64(x, w, depth, 0);
-            out[u] = ec_mac16_output(sum, bias ? bias[u] : 0, p->requant + u * rq_step, acc32, act_min, act_max);
+        for (u = 0; u < units; u += 4) {
+            const int8_t *const w = p->weights + u * 4 * dw; /* the block's first quad */
+            const int8_t *const tail = w + 16 * full;        /* the block's partial quad */
+            const int32_t lanes = units - u < 4 ? units - u : 4;
+            if (sum32) {
+                int32_t s[4];
+                ec_dot4_s16x8(x, w, 4 * full, s);
+                for (lane = 0; lane < lanes; ++lane) {
+                    for (i = 0; i < rem; ++i) {
+                        s[lane] += (int32_t)x[4 * full + i] * tail[4 * lane + EC_S16_SLOT(i)];
+                    }
+                    out[u + lane] = ec_mac16_output32(s[lane], bias ? bias[u + lane] : 0,
+                                                      p->requant + (u + lane) * rq_step, acc32, act_min, act_max);
+                }
+            } else {
+                int64_t s[4];
+                ec_dot4_s16x8_64(x, w, 4 * full, s);
+                for (lane = 0; lane < lanes; ++lane) {
+                    for (i = 0; i < rem; ++i) {
+                        s[lane] += (int32_t)x[4 * full + i] * tail[4 * lane + EC_S16_SLOT(i)];
+                    }
+                    out[u + lane] = ec_mac16_output(s[lane], bias ? bias[u + lane] : 0,
+                                                    p->requant + (u + lane) * rq_step, acc32, act_min, act_max);
+                }
+            }
         }
     }
 }
-

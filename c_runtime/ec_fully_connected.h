@@ -42,8 +42,11 @@ void ec_fully_connected_s8_w16(const ec_fully_connected_params_t *p, const int8_
 
 /* FULLY_CONNECTED 16x8: int16 activations (zero points 0, as TFLite requires), int8 weights
  * (per channel or per tensor), int64 or int32 bias: TFLite's reference FullyConnected /
- * FullyConnectedPerChannel for int16 (ec_mac16_output). Weights [units][4 * depth_words], each
- * row in quads stored (w0, w2, w1, w3) (ec_dot.h, EC_S16_SLOT), the last one zero padded. */
+ * FullyConnectedPerChannel for int16 (ec_mac16_output). Weights: the units padded with zero
+ * rows to a multiple of 4, in blocks of 4; each row zero padded to 4 * depth_words and cut
+ * into quads; a block stores quad by quad the 4 rows' quads, each as (w0, w2, w1, w3)
+ * (ec_dot.h, EC_S16_SLOT): unit u, input d is byte
+ * (((u / 4) * depth_words + d / 4) * 4 + u % 4) * 4 + EC_S16_SLOT(d % 4). */
 typedef struct {
     int32_t batches;     /* input elements / depth */
     int32_t depth;       /* input features */
@@ -54,7 +57,7 @@ typedef struct {
     int32_t sum32;       /* 1: every unit's partial sums fit int32 (proved by the compiler) */
     int32_t acc32;       /* 1: TFLite's accumulator is int32 (int32 bias): see ec_mac16_output */
     const int8_t *weights;
-    const int64_t *bias;    /* per unit (an int32 bias widened), or NULL */
+    const int64_t *bias;    /* per unit: ec_mac16_output's bias (NULL: none, int32 accumulator only) */
     const int32_t *requant; /* per unit (or one): a pair, ec_mac16_output's rq */
 } ec_fully_connected_s16_params_t;
 

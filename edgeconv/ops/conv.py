@@ -22,8 +22,8 @@ from .mac import (
     mac_activation,
     multiplier_fields,
     s16_accumulator_is_int32,
+    s16_bias_field,
     s16_io,
-    s16_quads,
     s16_requant_pairs,
     s16_sum_fits_int32,
     spatial_geometry,
@@ -177,6 +177,19 @@ def lower_depthwise_as_conv2d(graph: Graph, op: Op) -> Kernel | None:
     return conv_kernel(graph, op, x, y, w_data, w_scales, bias, f"x{out_c} ")
 
 
+def s16_conv_layout(rows: np.ndarray, groups: int) -> tuple[np.ndarray, int, int]:
+    """ec_conv2d_s16's weights (ec_conv.h) from [out_c][taps] int8 rows in TFLite's order:
+    (flat int8 array, oc_pad, k_pad)."""
+    out_c, taps = rows.shape
+    fpg = out_c // groups
+    oc_pad, k_pad = -(-fpg // 4) * 4, -(-taps // 4) * 4
+    wp = np.zeros((groups, oc_pad, k_pad), dtype=np.int8)
+    wp[:, :fpg, :taps] = rows.reshape(groups, fpg, taps)
+    # group, block, lane, quad, slot -> group, block, quad, lane, slot (quads stored k0, k2, k1, k3)
+    blocks = wp.reshape(groups, oc_pad // 4, 4, k_pad // 4, 4)[..., [0, 2, 1, 3]].transpose(0, 1, 3, 2, 4)
+    return np.ascontiguousarray(blocks).reshape(-1), oc_pad, k_pad
+
+
 def lower_conv2d_s16(graph: Graph, op: Op) -> Kernel:
     """CONV_2D 16x8 (int16 activations, int8 weights, int64 or int32 bias): ec_conv2d_s16, TFLite's
     reference ConvPerChannel for int16 (what TFLite Micro runs), grouped and dilated included."""
@@ -196,11 +209,11 @@ def lower_conv2d_s16(graph: Graph, op: Op) -> Kernel:
     act_min, act_max = mac_activation(graph, op, y)
     acc32 = s16_accumulator_is_int32(graph, op)
     rows = w.data.reshape(out_c, -1)
-    taps = rows.shape[1]
-    k_pad = -(-taps // 4) * 4
-    require_int32(graph, op, **{"padded weights": out_c * k_pad})
-    _, out_h, out_w, _ = y.shape
     groups = in_c // f_in_c
+    weights, oc_pad, k_pad = s16_conv_layout(rows, groups)
+    require_int32(graph, op, **{"padded weights": weights.size})
+    pairs = s16_requant_pairs(graph, op, mult, shift, acc32)
+    _, out_h, out_w, _ = y.shape
     return Kernel(
         func="ec_conv2d_s16",
         unit="ec_conv",
@@ -208,10 +221,10 @@ def lower_conv2d_s16(graph: Graph, op: Op) -> Kernel:
         params=dict(
             batches=b, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
             k_h=k_h, k_w=k_w, filter_in_c=f_in_c, **geometry, act_min=act_min, act_max=act_max, k_pad=k_pad,
-            sum32=int(s16_sum_fits_int32(np.abs(rows.astype(np.int64)).sum(axis=1))), acc32=int(acc32),
-            weights=CArray("int8_t", s16_quads(rows), "weights"),
-            bias=CArray("int64_t", bias, "bias") if bias is not None else None,
-            requant=CArray("int32_t", s16_requant_pairs(graph, op, mult, shift, acc32), "multiplier"),
+            oc_pad=oc_pad, sum32=int(s16_sum_fits_int32(np.abs(rows.astype(np.int64)).sum(axis=1))), acc32=int(acc32),
+            weights=CArray("int8_t", weights, "weights"),
+            bias=s16_bias_field(bias, pairs, acc32),
+            requant=CArray("int32_t", pairs, "multiplier"),
         ),
         inputs=[x.index],
         outputs=[y.index],

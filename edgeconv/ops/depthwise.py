@@ -14,6 +14,7 @@ from .mac import (
     fold_bias,
     mac_activation,
     multiplier_fields,
+    s16_bias_field,
     s16_io,
     s16_requant_pairs,
     s16_sum_fits_int32,
@@ -179,6 +180,7 @@ def lower_depthwise_conv2d_s16(graph: Graph, op: Op) -> Kernel:
     if quads_end:
         stored[:, :quads_end] = taps[:, :quads_end].reshape(-1, quads_end // 4, 4)[:, :, [0, 2, 1, 3]].reshape(
             -1, quads_end)
+    pairs = s16_requant_pairs(graph, op, mult, shift, False)
     _, out_h, out_w, _ = y.shape
     return Kernel(
         func="ec_depthwise_conv2d_s16",
@@ -189,8 +191,8 @@ def lower_depthwise_conv2d_s16(graph: Graph, op: Op) -> Kernel:
             depth_multiplier=multiplier, k_h=k_h, k_w=k_w, **geometry, act_min=act_min, act_max=act_max,
             sum32=int(s16_sum_fits_int32(np.abs(taps.astype(np.int64)).sum(axis=0))),
             weights=CArray("int8_t", stored, "weights"),
-            bias=CArray("int64_t", bias, "bias") if bias is not None else None,
-            requant=CArray("int32_t", s16_requant_pairs(graph, op, mult, shift, False), "multiplier"),
+            bias=s16_bias_field(bias, pairs, False),
+            requant=CArray("int32_t", pairs, "multiplier"),
         ),
         inputs=[x.index],
         outputs=[y.index],

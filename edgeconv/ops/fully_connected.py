@@ -23,8 +23,8 @@ from .mac import (
     mac_activation,
     multiplier_fields,
     s16_accumulator_is_int32,
+    s16_bias_field,
     s16_io,
-    s16_quads,
     s16_requant_pairs,
     s16_sum_fits_int32,
     weights_and_bias,
@@ -129,6 +129,17 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
     )
 
 
+def s16_fc_layout(rows: np.ndarray) -> np.ndarray:
+    """ec_fully_connected_s16's weights (ec_fully_connected.h) from [units][depth] int8 rows."""
+    units, depth = rows.shape
+    u_pad, d_pad = -(-units // 4) * 4, -(-depth // 4) * 4
+    wp = np.zeros((u_pad, d_pad), dtype=np.int8)
+    wp[:units, :depth] = rows
+    # block, lane, quad, slot -> block, quad, lane, slot (quads stored w0, w2, w1, w3)
+    blocks = wp.reshape(u_pad // 4, 4, d_pad // 4, 4)[..., [0, 2, 1, 3]].transpose(0, 2, 1, 3)
+    return np.ascontiguousarray(blocks).reshape(-1)
+
+
 def lower_fully_connected_s16(graph: Graph, op: Op) -> Kernel:
     """FULLY_CONNECTED 16x8 (int16 activations, int8 weights per channel or per tensor, int64 or
     int32 bias): ec_fully_connected_s16, TFLite's reference FullyConnected(PerChannel) for int16."""
@@ -148,10 +159,11 @@ def lower_fully_connected_s16(graph: Graph, op: Op) -> Kernel:
     act_min, act_max = mac_activation(graph, op, y)
     acc32 = s16_accumulator_is_int32(graph, op)
     rows = w.data.reshape(units, depth)
-    weights = s16_quads(rows)
+    weights = s16_fc_layout(rows)
     if weights.size >= 1 << 31:  # the kernel's offsets u * 4 * depth_words are int32
         raise fail(graph, op, f"weights of {units} x {depth} are too large")
     pairs = s16_requant_pairs(graph, op, mult, shift, acc32)
+    bias_field = s16_bias_field(bias, np.tile(pairs, units // (pairs.size // 2)), acc32)
     per_channel = len({tuple(pair) for pair in pairs.reshape(-1, 2).tolist()}) > 1
     if not per_channel:
         pairs = pairs[:2]
@@ -164,7 +176,7 @@ def lower_fully_connected_s16(graph: Graph, op: Op) -> Kernel:
             act_max=act_max, per_channel=int(per_channel),
             sum32=int(s16_sum_fits_int32(np.abs(rows.astype(np.int64)).sum(axis=1))), acc32=int(acc32),
             weights=CArray("int8_t", weights, "weights"),
-            bias=CArray("int64_t", bias, "bias") if bias is not None else None,
+            bias=bias_field,
             requant=CArray("int32_t", pairs, "multiplier"),
         ),
         inputs=[x.index],

@@ -201,9 +201,25 @@ def s16_requant_pairs(graph: Graph, op: Op, mult: list[int], shift: list[int], a
 
 def s16_quads(rows: np.ndarray) -> np.ndarray:
     """[R][K] int8 rows padded with zeros to a multiple of 4 and stored in quads (w0, w2, w1, w3)
-    (c_runtime/ec_dot.h EC_S16_SLOT): [R][K_pad], flattened."""
+    (c_runtime/ec_dot.h EC_S16_SLOT): [R][K_pad], flattened. (ec_dot_s16x8's order; TRANSPOSE_CONV
+    uses it.)"""
     r, k = rows.shape
     k_pad = -(-k // 4) * 4
     padded = np.zeros((r, k_pad), dtype=np.int8)
     padded[:, :k] = rows
     return np.ascontiguousarray(padded.reshape(r, k_pad // 4, 4)[:, :, [0, 2, 1, 3]]).reshape(-1)
+
+
+def s16_bias_field(bias: np.ndarray | None, pairs: np.ndarray, acc32: bool) -> CArray | None:
+    """The bias array ec_mac16_output reads (c_runtime/ec_dot.h), per channel: with the int32
+    accumulator the model's bias (or NULL); with the int64 one the folded bias of
+    ec_requantize_s64_folded, bias * rm + 2^(total_shift - 1) modulo 2^64 as the C side's
+    uint64_t arithmetic, so that sum * rm + folded equals TFLite's (sum + bias) * rm + round in
+    every bit. pairs: the per-channel (rm, total_shift) of s16_requant_pairs."""
+    if acc32:
+        return CArray("int64_t", bias, "bias") if bias is not None else None
+    rm, total = pairs.reshape(-1, 2).astype(np.int64).T
+    b = bias if bias is not None else np.zeros(rm.size, dtype=np.int64)
+    folded = [((int(v) * int(m) + (1 << (int(t) - 1)) + (1 << 63)) % (1 << 64)) - (1 << 63)
+              for v, m, t in zip(b.tolist(), rm.tolist(), total.tolist())]
+    return CArray("int64_t", np.array(folded, dtype=np.int64), "bias")
