@@ -243,7 +243,7 @@ def test_refuses_16x8_int32_bias():
 
 def test_output_shape_input_wins_over_the_stored_shape():
     """TFLite sizes the output from output_shape, TFLite Micro runs the stored shape: edgeconv
-    infers TFLite's (edgeconv/shapes.py), and validation takes TFLite's reference as the oracle."""
+    infers TFLite's (edgeconv/shapes.py), and validation compares with that shape."""
     import mutants
 
     m = mutants.unpack(_one_op())
@@ -253,7 +253,7 @@ def test_output_shape_input_wins_over_the_stored_shape():
     model = compile_bytes(data, "tconv_shape")
     assert list(model.graph.tensors[model.graph.outputs[0]].shape) == [1, 5, 6, 2]
     report = validate_bytes(data, "tconv_shape", samples=3, seed=2)
-    assert report.oracle == "tflite_ref" and report.bit_exact, report.notes
+    assert report.bit_exact and report.mismatches_vs_tflite_ref == 0, report.notes
 
 
 def test_refuses_missing_options_and_zero_stride():
@@ -265,7 +265,7 @@ def test_refuses_missing_options_and_zero_stride():
 # The DSP path (SMLAD / SMLALD) equals the portable one on an emulated Cortex-M4; no UB
 
 
-def _mixed_model() -> bytes:
+def mixed_model() -> bytes:
     rng = np.random.default_rng(77)
     cases = [random_case(rng, s16) for s16 in (False, False, True, True, True)]
     cases[0].update(in_c=9, k_h=3, k_w=3, stride_h=2, stride_w=2)  # int8 dot: 2 words + 1
@@ -279,27 +279,30 @@ def test_dsp_equals_portable_on_cortex_m4():
 
     from edgeconv.validation import random_inputs
 
-    data = _mixed_model()
+    data = mixed_model()
     assert_bit_exact(data, "tconv_mixed", samples=4, seed=4)
     model = compile_bytes(data, "tconv_mixed")
     assert_dsp_equals_portable(model, random_inputs(model, 4, 5), "cortex-m4")
 
 
 def test_sanitizers_clean(tmp_path):
-    """Extreme inputs (all minimum, all maximum, zero) under ASan/UBSan, equal to the host build."""
+    """Extreme inputs (all minimum, all maximum, zero) under ASan/UBSan, equal to the host
+    build: TRANSPOSE_CONV and BATCH_MATMUL (one test: the sanitized runtime is built once)."""
+    import test_ops_batch_matmul
     from sanitized import run_samples, sanitized_executable
 
     from edgeconv.emitter import emit
     from edgeconv.hostbuild import build_and_load
 
-    data = _mixed_model()
-    model = compile_bytes(data, "tconv_mixed")
-    g = model.graph
-    samples = [[np.full(g.tensors[t].shape, v(g.tensors[t].dtype)) for t in g.inputs]
-               for v in (lambda d: np.iinfo(d).min, lambda d: np.iinfo(d).max, lambda d: 0)]
-    run = run_samples(sanitized_executable(model, emit(model), tmp_path), model, samples, tmp_path)
-    assert run.returncode == 0 and not run.report, run.report or run.stderr_tail
-    host = build_and_load(model, emit(model))
-    for sample, outs in zip(samples, run.outputs):
-        for ours, theirs in zip(outs, host.run(sample)):
-            np.testing.assert_array_equal(ours, np.asarray(theirs).reshape(-1))
+    for name, data in (("tconv_mixed", mixed_model()), ("bmm_mixed", test_ops_batch_matmul.mixed_model())):
+        model = compile_bytes(data, name)
+        g = model.graph
+        samples = [[np.full(g.tensors[t].shape, v(g.tensors[t].dtype)) for t in g.inputs]
+                   for v in (lambda d: np.iinfo(d).min, lambda d: np.iinfo(d).max, lambda d: 0)]
+        work = tmp_path / name
+        run = run_samples(sanitized_executable(model, emit(model), work), model, samples, work)
+        assert run.returncode == 0 and not run.report, run.report or run.stderr_tail
+        host = build_and_load(model, emit(model))
+        for sample, outs in zip(samples, run.outputs):
+            for ours, theirs in zip(outs, host.run(sample)):
+                np.testing.assert_array_equal(ours, np.asarray(theirs).reshape(-1), err_msg=name)
