@@ -322,6 +322,44 @@ def test_fixedpoint_helpers_ub_free():
             assert abs(log_q5 / 2**26 - math.log(x / 2**19)) < 1e-6, x
 
 
+def _mixed_model(kinds: list[tuple[str, Case]]) -> bytes:
+    n = Net()
+    ins, outs = [], []
+    for i, (opname, c) in enumerate(kinds):
+        x = n.tensor(f"x{i}", list(c.shape), c.dtype, scale=c.x_quant[0], zp=c.x_quant[1])
+        y = n.tensor(f"y{i}", list(c.shape), c.dtype, scale=c.y_quant[0], zp=c.y_quant[1])
+        _add_op(n, opname, [x], [y], c.options)
+        ins.append(x)
+        outs.append(y)
+    return n.finish(ins, outs)
+
+
+def test_emulated_cortex_m4():
+    """Every kernel entry point built for Cortex-M4 and run under QEMU (validate --board), on
+    random inputs: the TFLite Micro ops in one model, the TFLite-reference ops in another."""
+    import shutil
+
+    if shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None:
+        pytest.fail("arm-none-eabi-gcc and qemu-system-arm are needed")
+    from edgeconv.validation import validate_bytes
+
+    rng = np.random.default_rng(77)
+    micro = _mixed_model([
+        ("ABS", abs_case(rng, "int8")), ("ABS", abs_case(rng, "int16")),
+        ("RSQRT", Case((2, 40), "int8", (0.02, -128), (0.05, -100), np.zeros((2, 40), np.int8))),
+        ("ELU", elu_case(rng, "int8")), ("LOG_SOFTMAX", log_softmax_case(rng, "int8")),
+        ("L2_NORMALIZATION", l2_case(rng, "int8")),
+    ])
+    report = validate_bytes(micro, "math_micro_m4", samples=3, seed=1, board="cortex-m4")
+    assert "tflm" in report.references and report.bit_exact, report.to_dict()
+    reference = _mixed_model([
+        ("EXP", exp_case(rng, "int8")), ("EXP", exp_case(rng, "int16")),
+        ("GELU", gelu_case(rng, "int8", False)), ("GELU", gelu_case(rng, "int16", True)),
+    ])
+    report = validate_bytes(reference, "math_reference_m4", samples=3, seed=2, board="cortex-m4")
+    assert report.oracle == "tflite_ref" and report.bit_exact, report.to_dict()
+
+
 # ---------------------------------------------------------------------------------------------
 # Converter-made models
 
