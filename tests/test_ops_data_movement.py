@@ -572,20 +572,21 @@ def _keras_case(name: str):
 
 
 CONVERTED = {
-    # name: (op the converter writes, modes, oracle per mode: TFLite Micro or TFLite's reference)
+    # name: (op the converter writes, oracle per mode: TFLite Micro or TFLite's reference); the
+    # randomized Net models above cover every op in int16, so a few 16x8 forms suffice here.
     "crop": ("STRIDED_SLICE", {"int8": "tflm", "16x8": "tflm"}),
-    "slice": ("STRIDED_SLICE", {"int8": "tflm", "16x8": "tflm"}),
+    "slice": ("STRIDED_SLICE", {"int8": "tflm"}),
     "split": ("SPLIT_V", {"int8": "tflm", "16x8": "tflm"}),
     "stack": ("PACK", {"int8": "tflm", "16x8": "tflm"}),
-    "unstack": ("UNPACK", {"int8": "tflm", "16x8": "tflm"}),
+    "unstack": ("UNPACK", {"int8": "tflm"}),
     "gather": ("GATHER", {"int8": "tflm", "16x8": "ref"}),
     "depth_to_space": ("DEPTH_TO_SPACE", {"int8": "tflm"}),  # the converter has no 16x8 form
     "space_to_depth": ("SPACE_TO_DEPTH", {"int8": "tflm"}),
     "reflect": ("MIRROR_PAD", {"int8": "tflm", "16x8": "ref"}),
-    "symmetric": ("MIRROR_PAD", {"int8": "tflm", "16x8": "ref"}),
+    "symmetric": ("MIRROR_PAD", {"int8": "tflm"}),
     "broadcast": ("BROADCAST_TO", {"int8": "tflm", "16x8": "tflm"}),
     # TILE (version 3): TFLite Micro has none; TFLite's reference kernel runs as version 2.
-    "tile": ("TILE", {"int8": "ref", "16x8": "ref"}),
+    "tile": ("TILE", {"int8": "ref"}),
     "upsample": ("TILE", {"int8": "ref", "16x8": "ref"}),
 }
 
