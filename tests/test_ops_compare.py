@@ -11,6 +11,8 @@ A comparison's bool output feeds a SELECT_V2 whose output is the model's (edgeco
 model inputs and outputs, compiler._check_io). Every output element must equal the oracle:
 TFLite Micro, or TFLite's reference kernels for int16 comparisons, which only it runs; each
 case asserts which oracle it was measured against.
+Extremes (scales just below 1 and tiny, extreme zero points, output rescales needing large
+shifts) are also run on min/max/zero/alternating inputs and built with ASan/UBSan.
 """
 
 import numpy as np
@@ -21,7 +23,7 @@ from modelgen import cached_model, tflite_from_function
 from mutants import Net
 
 from edgeconv.reader import read_tflite_bytes
-from edgeconv.validation import validate_bytes
+from edgeconv.validation import Sample, validate_bytes
 
 COMPARISONS = ["EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL"]
 for _name in COMPARISONS:
@@ -31,8 +33,8 @@ mutants.OPTIONS_OF.setdefault("SELECT", "SelectOptions")
 mutants.OPTIONS_OF.setdefault("SQUARED_DIFFERENCE", "SquaredDifferenceOptions")
 
 
-def check(data: bytes, label: str, oracle: str = "tflm", seed: int = 0, samples: int = 6):
-    report = validate_bytes(data, label, samples=samples, seed=seed)
+def check(data: bytes, label: str, oracle: str = "tflm", seed: int = 0, samples: int = 6, extra_inputs=None):
+    report = validate_bytes(data, label, samples=samples, seed=seed, extra_inputs=extra_inputs)
     assert report.oracle == oracle, f"{label}: measured against {report.oracle}, not {oracle}: {report.reference_status}"
     assert oracle in report.references, f"{label}: {oracle} did not run: {report.notes}"
     assert report.elements_compared > 0
@@ -273,3 +275,113 @@ def test_converter(name):
     missing = wanted - set(opcodes(data))
     assert not missing, f"{name}: the converter emitted {opcodes(data)}, no {missing}"
     check(data, name, oracle, seed, samples=8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Extremes, also built with ASan/UBSan (the promised flags)
+
+
+def extreme_samples(specs):
+    """All-minimum, all-maximum, zero and alternating min/max inputs; the alternation is
+    offset per input, so that paired inputs also meet as (min, max) and (max, min)."""
+    out = []
+    for kind in ("min", "max", "zero", "alternate"):
+        arrays = []
+        for j, sp in enumerate(specs):
+            info = np.iinfo(np.dtype(sp.dtype))
+            a = np.zeros(sp.shape, dtype=sp.dtype)
+            if kind == "min":
+                a[...] = info.min
+            elif kind == "max":
+                a[...] = info.max
+            elif kind == "alternate":
+                a.reshape(-1)[j % 2::2] = info.min
+                a.reshape(-1)[(j + 1) % 2::2] = info.max
+            arrays.append(a)
+        out.append(Sample(arrays, f"extreme {kind}"))
+    return out
+
+
+def sanitized_equal(data: bytes, label: str, specs_samples) -> None:
+    """The model built with the sanitizers runs clean and gives the host build's outputs."""
+    import tempfile
+    from pathlib import Path
+
+    from sanitized import run_samples, sanitized_executable
+
+    from edgeconv.compiler import compile_bytes
+    from edgeconv.emitter import emit
+    from edgeconv.hostbuild import build_and_load
+    from edgeconv.validation import input_specs
+
+    model = compile_bytes(data, label)
+    emitted = emit(model)
+    host = build_and_load(model, emitted)
+    samples = [s.arrays for s in specs_samples(input_specs(model))]
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = sanitized_executable(model, emitted, Path(tmp))
+        run = run_samples(exe, model, samples, Path(tmp))
+    assert run.returncode == 0 and not run.report, f"{label}: {run.report}"
+    for sample, theirs in zip(samples, run.outputs):
+        for a, b in zip(host.run(sample), theirs):
+            np.testing.assert_array_equal(a.reshape(-1), b)
+
+
+def sqdiff_extremes_model(dtype: str) -> bytes:
+    n = Net()
+    ins, outs = [], []
+    cases = {
+        # equal scales (both rescales by 1/2), extreme zero points, an output scale that needs a
+        # large left shift, one that needs a large right shift
+        "int8": [((0.02, -128), (0.02, 127), (1e-7, -128)), ((0.5, 127), (0.25, -128), (300.0, 127)),
+                 ((0.9, 0), (0.9, 0), (0.9 * 0.9 * 65025 / 255, -128))],
+        "int16": [((1e-3, 0), (1e-3, 0), (1e-12, 0)), ((0.5, 0), (0.25, 0), (2e6, 0)),
+                  ((1e-4, 0), (1e-4, 0), (1e-8 * 4 * 32768 * 32768 / 32767, 0))],
+    }[dtype]
+    for k, (q0, q1, qo) in enumerate(cases):
+        a = n.tensor(f"a{k}", [2, 3], dtype, scale=q0[0], zp=q0[1])
+        b = n.tensor(f"b{k}", [2, 3], dtype, scale=q1[0], zp=q1[1])
+        o = n.tensor(f"out{k}", [2, 3], dtype, scale=qo[0], zp=qo[1])
+        n.op("SQUARED_DIFFERENCE", [a, b], [o])
+        ins += [a, b]
+        outs.append(o)
+    return n.finish(ins, outs)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16"])
+def test_squared_difference_extremes(dtype):
+    data = sqdiff_extremes_model(dtype)
+    check(data, f"sqdiff_extremes_{dtype}", "tflm", 0, samples=3, extra_inputs=extreme_samples)
+    sanitized_equal(data, f"sqdiff_extremes_{dtype}", extreme_samples)
+
+
+def compare_extremes_model() -> bytes:
+    """Scales just below 1 and tiny, extreme zero points, feeding SELECT_V2."""
+    n = Net()
+    ins, outs = [], []
+    for k, (opname, q0, q1) in enumerate([("GREATER", (0.999, -128), (0.999, 127)),
+                                          ("LESS_EQUAL", (1e-6, 127), (2e-6, -128)),
+                                          ("EQUAL", (1e-3, -128), (1e-3, 127)),
+                                          ("NOT_EQUAL", (0.5, 0), (0.25, 100))]):
+        a = n.tensor(f"a{k}", [2, 4], "int8", scale=q0[0], zp=q0[1])
+        b = n.tensor(f"b{k}", [4], "int8", scale=q1[0], zp=q1[1])
+        c = n.tensor(f"cond{k}", [2, 4], "bool")
+        n.op(opname, [a, b], [c])
+        x = n.tensor(f"x{k}", [1, 4], "int8", scale=0.1, zp=0)
+        y = n.tensor(f"y{k}", [2, 1], "int8", scale=0.1, zp=0)
+        o = n.tensor(f"out{k}", [2, 4], "int8", scale=0.1, zp=0)
+        n.op("SELECT_V2", [c, x, y], [o])
+        ins += [a, b, x, y]
+        outs.append(o)
+    return n.finish(ins, outs)
+
+
+def test_compare_extremes():
+    data = compare_extremes_model()
+    check(data, "compare_extremes", "tflm", 0, samples=3, extra_inputs=extreme_samples)
+    sanitized_equal(data, "compare_extremes", extreme_samples)
+
+
+def test_compare_int16_sanitized():
+    sanitized_equal(compare_select_model("int16", 650, comparisons=["EQUAL", "GREATER_EQUAL", "LESS"]),
+                    "compare_s16_sanitized", extreme_samples)

@@ -7,6 +7,8 @@ tf.reduce_min, tf.argmax/argmin, GlobalAveragePooling in 16x8). Every output ele
 the oracle: TFLite Micro where it runs the op and type, TFLite's reference kernels where
 TFLite Micro lacks the type (REDUCE_MAX/MIN int16, ARG_MAX/MIN with an INT64 output or axis);
 each case asserts which oracle it was measured against.
+Extremes (a SUM of 90000 int16 values whose int32 sum wraps, a rescale needing a left shift of
+21, type limits) are also run on min/max/zero/alternating inputs and built with ASan/UBSan.
 """
 
 import numpy as np
@@ -233,3 +235,88 @@ def test_converter(name):
         data = cached_model(spec, lambda: tflite_from_function(build, shapes, seed=seed, mode=mode))
     assert wanted in opcodes(data), f"{name}: the converter emitted {opcodes(data)}, no {wanted}"
     check(data, name, oracle, seed, samples=8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Extremes, also built with ASan/UBSan (the promised flags): wrapping int32 sums, large left
+# shifts, type limits
+
+
+def extreme_samples(specs):
+    """All-minimum, all-maximum, zero and alternating min/max inputs."""
+    out = []
+    for i, kind in enumerate(("min", "max", "zero", "alternate")):
+        arrays = []
+        for sp in specs:
+            info = np.iinfo(np.dtype(sp.dtype))
+            a = np.zeros(sp.shape, dtype=sp.dtype)
+            if kind == "min":
+                a[...] = info.min
+            elif kind == "max":
+                a[...] = info.max
+            elif kind == "alternate":
+                a.reshape(-1)[0::2] = info.min
+                a.reshape(-1)[1::2] = info.max
+            arrays.append(a)
+        out.append(Sample(arrays, f"extreme {kind}"))
+    return out
+
+
+def sanitized_equal(data: bytes, label: str, specs_samples) -> None:
+    """The model built with the sanitizers runs clean and gives the host build's outputs."""
+    import tempfile
+    from pathlib import Path
+
+    from sanitized import run_samples, sanitized_executable
+
+    from edgeconv.compiler import compile_bytes
+    from edgeconv.emitter import emit
+    from edgeconv.hostbuild import build_and_load
+    from edgeconv.validation import input_specs
+
+    model = compile_bytes(data, label)
+    emitted = emit(model)
+    host = build_and_load(model, emitted)
+    samples = [s.arrays for s in specs_samples(input_specs(model))]
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = sanitized_executable(model, emitted, Path(tmp))
+        run = run_samples(exe, model, samples, Path(tmp))
+    assert run.returncode == 0 and not run.report, f"{label}: {run.report}"
+    for sample, theirs in zip(samples, run.outputs):
+        for a, b in zip(host.run(sample), theirs):
+            np.testing.assert_array_equal(a.reshape(-1), b)
+
+
+def extremes_model() -> bytes:
+    n = Net()
+    ins, outs = [], []
+
+    def add(opname, shape, axes, dtype, in_q, out_q, keep=False):
+        k = len(ins)
+        x = n.tensor(f"x{k}", shape, dtype, scale=in_q[0], zp=in_q[1])
+        a = n.tensor(f"axis{k}", [len(axes)], "int32", data=axes)
+        y = n.tensor(f"y{k}", reduced_shape(shape, axes, keep), dtype, scale=out_q[0], zp=out_q[1])
+        n.op(opname, [x, a], [y], keepDims=keep)
+        ins.append(x)
+        outs.append(y)
+
+    # 90000 int16 values: the int32 sum wraps (as TFLite's does)
+    add("SUM", [1, 300, 300], [1, 2], "int16", (1e-4, 0), (30.0, 0))
+    # a rescale of 2^20: left shift 21
+    add("SUM", [1, 3, 4], [-1], "int8", (0.5, -128), (0.5 / 2**20, 127))
+    add("MEAN", [2, 50, 40], [1, 2], "int16", (1e-3, 5), (1e-3, -7))
+    add("MEAN", [1, 9, 9, 3], [1, 2], "int8", (0.1, 127), (1e-4, -128), keep=True)
+    add("REDUCE_MAX", [3, 1, 5], [0, -1], "int8", (0.1, -128), (0.1, -128))
+    add("REDUCE_MIN", [4, 7], [1], "int8", (0.1, 127), (0.1, 127))
+    return n.finish(ins, outs)
+
+
+def test_reduce_extremes():
+    data = extremes_model()
+    check(data, "reduce_extremes", "tflm", 0, samples=3, extra_inputs=extreme_samples)
+    sanitized_equal(data, "reduce_extremes", extreme_samples)
+
+
+def test_arg_min_max_sanitized():
+    data = arg_model(890, out_dtype="int64", axis_dtype="int32", then_equal=True)
+    sanitized_equal(data, "arg_sanitized", few_values)
