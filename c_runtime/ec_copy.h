@@ -1,7 +1,6 @@
 /* edgeconv C runtime: data movement with every index resolved at compile time.
  *
- * Two kernels, each with one entry point per element size (s8: int8, s16: int16, s32: int32,
- * also used for bool as uint8_t through s8's byte copy where the lowering says so):
+ * Two kernels, each with one entry point per element size (s8: int8, s16: int16, s32: int32):
  *
  * - strided copy: the output is written in order; output element (i0, ..., i_{r-1}) reads
  *   input[in_offset + sum_d i_d * in_strides[d]]. A stride of 0 repeats (BROADCAST_TO, TILE),

@@ -549,7 +549,8 @@ def _keras_case(name: str):
     keras = tf.keras
     shapes = {"upsample": (4, 4, 3), "crop": (6, 6, 3), "split": (4, 4, 6), "stack": (4, 6), "unstack": (3, 5),
               "gather": (4, 3), "depth_to_space": (3, 3, 8), "space_to_depth": (4, 4, 2), "reflect": (5, 5, 2),
-              "symmetric": (5, 5, 2), "tile": (3, 2, 4), "broadcast": (1, 5, 3), "slice": (5, 6, 4)}
+              "symmetric": (5, 5, 2), "tile": (3, 2, 4), "broadcast": (1, 5, 3), "slice": (5, 6, 4),
+              "resize_nearest": (6, 6, 3)}
     fns = {
         "upsample": lambda t: keras.layers.UpSampling2D(2)(t),
         "crop": lambda t: keras.layers.Cropping2D(((1, 2), (0, 1)))(t),
@@ -566,6 +567,7 @@ def _keras_case(name: str):
         "tile": lambda t: keras.layers.Lambda(lambda v: tf.tile(v, [1, 2, 3, 1]))(t),
         "broadcast": lambda t: keras.layers.Lambda(lambda v: tf.broadcast_to(v, [1, 4, 5, 3]))(t),
         "slice": lambda t: keras.layers.Lambda(lambda v: v[:, 1:4, ::-2, 1:])(t),
+        "resize_nearest": lambda t: keras.layers.Lambda(lambda v: tf.image.resize(v, (12, 9), method="nearest"))(t),
     }
     inp = keras.Input(shapes[name], batch_size=1)
     return keras.Model(inp, fns[name](inp))
@@ -585,6 +587,7 @@ CONVERTED = {
     "reflect": ("MIRROR_PAD", {"int8": "tflm", "16x8": "ref"}),
     "symmetric": ("MIRROR_PAD", {"int8": "tflm"}),
     "broadcast": ("BROADCAST_TO", {"int8": "tflm", "16x8": "tflm"}),
+    "resize_nearest": ("RESIZE_NEAREST_NEIGHBOR", {"16x8": "tflm"}),  # int8: tests/test_ops_shape.py
     # TILE (version 3): TFLite Micro has none; TFLite's reference kernel runs as version 2.
     "tile": ("TILE", {"int8": "ref"}),
     "upsample": ("TILE", {"int8": "ref", "16x8": "ref"}),

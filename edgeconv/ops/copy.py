@@ -53,10 +53,11 @@ def strided_copy(graph: Graph, op: Op, x: Tensor, y: Tensor, dims: list[int], st
     if int(np.prod(dims, dtype=np.int64)) != y.size:
         raise fail(graph, op, f"the copy walks {int(np.prod(dims, dtype=np.int64))} elements; the output has {y.size}")
     # Every index the walk reaches is inside the input (so no pointer leaves it), and every
-    # partial sum the C forms (offset + index * stride, a stride times its size) fits int32.
+    # value the C's running offset takes fits int32: a valid index plus at most one whole span
+    # (stride * size) of one dimension, taken back as that index wraps.
     lo = hi = offset
     for d, s in zip(dims, strides):
-        if abs(s) * d >= INT32_LIMIT:
+        if x.size + abs(s) * d >= INT32_LIMIT:
             raise fail(graph, op, "the copy's strides exceed int32")
         lo, hi = lo + min(0, s * (d - 1)), hi + max(0, s * (d - 1))
     if lo < 0 or hi >= x.size:
