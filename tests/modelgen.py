@@ -117,3 +117,18 @@ def assert_bit_exact(data: bytes, label: str, samples: int = 8, seed: int = 0,
         f"(max |diff| {report.max_abs_diff}); first divergent op: {report.first_divergent_op}"
     )
     return report
+
+
+def assert_exact_vs_oracle(data: bytes, label: str, samples: int = 8, seed: int = 0) -> ValidationReport:
+    """Bit-exact against whichever oracle validation chose: TFLite Micro, or TFLite's reference
+    kernels where TFLite Micro refuses or fails the model (an op it lacks in int16, say); the
+    report's notes must then say why. Every output element of every sample is compared."""
+    report = validate_bytes(data, label, samples=samples, seed=seed)
+    assert report.elements_compared > 0, f"{label}: nothing compared: {report.notes}"
+    if report.oracle != "tflm":
+        assert report.notes, f"{label}: the oracle is {report.oracle} and no note says why"
+    assert report.bit_exact, (
+        f"{label}: {report.mismatches_vs_oracle} elements differ from the oracle ({report.oracle}; max |diff| "
+        f"{report.max_abs_diff}); first divergent op: {report.first_divergent_op}; notes: {report.notes}"
+    )
+    return report

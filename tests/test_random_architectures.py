@@ -1,5 +1,6 @@
 """Seeded random small CNNs drawn from the layers Keras users reach for, each converted by the
-plain TFLite converter and checked bit-exact. N_MODELS seeds, none skipped: a seed whose model
+plain TFLite converter and checked bit-exact against TFLite Micro, or TFLite's reference kernels
+where TFLite Micro lacks an op (in int16, say) and the validation notes say so. N_MODELS seeds, none skipped: a seed whose model
 edgeconv refuses is a failure.
 
 Every other seed is built without a fixed batch size (`keras.Input(shape)`, the usual way): the
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_keras
+from modelgen import assert_exact_vs_oracle, cached_model, seeded_keras, tflite_from_keras
 
 N_MODELS = 108
 
@@ -270,7 +271,11 @@ def random_cnn(seed: int) -> bytes:
 
 @pytest.mark.parametrize("seed", range(N_MODELS))
 def test_random_cnn_bit_exact(seed):
-    assert_bit_exact(random_cnn(seed), f"random_cnn_{seed}", samples=6, seed=seed)
+    report = assert_exact_vs_oracle(random_cnn(seed), f"random_cnn_{seed}", samples=6, seed=seed)
+    if seed % 3 != 2 and seed % 2 == 1:
+        # int8 with a fixed batch: TFLite Micro runs every op drawn for these except TILE
+        # version 3 (which no reference registers) and SELECT (TFLite Micro has SELECT_V2 only).
+        assert report.oracle == "tflm" or any("TILE" in n or "SELECT" in n for n in report.notes), report.notes
 
 
 def test_random_cnns_cover_the_layers():
