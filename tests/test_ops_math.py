@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from modelgen import cached_model, seeded_keras, tflite_from_function, tflite_from_keras
 from mutants import Net, schema
 
@@ -31,7 +30,7 @@ from edgeconv.emitter import emit, runtime_dir
 from edgeconv.hostbuild import WARNING_FLAGS, build_and_load, compiler
 from edgeconv.ir import ModelError
 from edgeconv.reader import read_tflite_bytes
-from edgeconv.references import TflmReference, TfliteRefReference
+from edgeconv.references import TfliteRefReference, TflmReference
 from quantize.fixedpoint import inv_sqrt_quantized_multiplier_exp
 
 OPTIONS = {"ABS": "AbsOptions", "RSQRT": None, "EXP": "ExpOptions", "ELU": None, "GELU": "GeluOptions",
@@ -237,19 +236,19 @@ def l2_case(rng, dtype: str) -> Case:
 
 VARIANTS = {
     # name: (op, case maker, cases per model, models)
-    "abs_s8": ("ABS", lambda rng: abs_case(rng, "int8"), 10, 2),
+    "abs_s8": ("ABS", lambda rng: abs_case(rng, "int8"), 16, 1),
     "abs_s16": ("ABS", lambda rng: abs_case(rng, "int16"), 10, 1),
-    "rsqrt_s8": ("RSQRT", lambda rng: rsqrt_case(rng, "int8"), 10, 2),
+    "rsqrt_s8": ("RSQRT", lambda rng: rsqrt_case(rng, "int8"), 16, 1),
     "rsqrt_s16": ("RSQRT", lambda rng: rsqrt_case(rng, "int16"), 6, 1),
-    "exp_s8": ("EXP", lambda rng: exp_case(rng, "int8"), 10, 2),
+    "exp_s8": ("EXP", lambda rng: exp_case(rng, "int8"), 16, 1),
     "exp_s16": ("EXP", lambda rng: exp_case(rng, "int16"), 6, 1),
-    "elu_s8": ("ELU", lambda rng: elu_case(rng, "int8"), 10, 2),
-    "gelu_s8": ("GELU", lambda rng: gelu_case(rng, "int8", False), 10, 1),
-    "gelu_tanh_s8": ("GELU", lambda rng: gelu_case(rng, "int8", True), 10, 1),
+    "elu_s8": ("ELU", lambda rng: elu_case(rng, "int8"), 16, 1),
+    "gelu_s8": ("GELU", lambda rng: gelu_case(rng, "int8", False), 12, 1),
+    "gelu_tanh_s8": ("GELU", lambda rng: gelu_case(rng, "int8", True), 12, 1),
     "gelu_s16": ("GELU", lambda rng: gelu_case(rng, "int16", False), 5, 1),
     "gelu_tanh_s16": ("GELU", lambda rng: gelu_case(rng, "int16", True), 5, 1),
-    "log_softmax_s8": ("LOG_SOFTMAX", lambda rng: log_softmax_case(rng, "int8"), 10, 2),
-    "l2_normalization_s8": ("L2_NORMALIZATION", lambda rng: l2_case(rng, "int8"), 10, 2),
+    "log_softmax_s8": ("LOG_SOFTMAX", lambda rng: log_softmax_case(rng, "int8"), 16, 1),
+    "l2_normalization_s8": ("L2_NORMALIZATION", lambda rng: l2_case(rng, "int8"), 16, 1),
 }
 PARAMS = [(name, m) for name in sorted(VARIANTS) for m in range(VARIANTS[name][3])]
 
@@ -290,10 +289,11 @@ def test_extremes():
 
 
 def test_fixedpoint_helpers_ub_free():
-    """ec_inv_sqrt_quantized_multiplier_exp equals the Python transcription over every sum
-    L2_NORMALIZATION can form (a sweep of 0..2^31 - 1), and ec_log_x_for_x_ge_1 is close to
-    log(x) over LOG_SOFTMAX's Q12 sums, both built with -fsanitize=undefined (no UB trips)."""
-    xs = sorted(set(list(range(0, 70000)) + [int(v) for v in np.random.default_rng(3).integers(0, 2**31, 20000)]
+    """ec_inv_sqrt_quantized_multiplier_exp equals the Python transcription on the sums
+    L2_NORMALIZATION forms (0..19999 and 5000 random sums up to 2^31 - 1), and
+    ec_log_x_for_x_ge_1 is close to log(x) on LOG_SOFTMAX's Q12 sums, both built with
+    -fsanitize=undefined (no UB trips)."""
+    xs = sorted(set(list(range(20000)) + [int(v) for v in np.random.default_rng(3).integers(0, 2**31, 5000)]
                     + [2**27, 2**29 - 1, 2**29, 2**31 - 1]))
     src = (
         '#include <stdio.h>\n#include "ec_fixedpoint.h"\n'
@@ -458,7 +458,8 @@ REFUSED = {
     "l2_activation": ("L2_NORMALIZATION", _case("int8", yq=(1 / 128, 0), options={"fusedActivationFunction": 1}),
                       ["activation"]),
     "l2_rank5": ("L2_NORMALIZATION", _case("int8", yq=(1 / 128, 0), shape=(1, 1, 2, 2, 3)), ["rank 5"]),
-    "l2_depth": ("L2_NORMALIZATION", _case("int8", xq=(0.1, -128), yq=(1 / 128, 0), shape=(1, 33026)), ["sum of squares"]),
+    "l2_depth": ("L2_NORMALIZATION", _case("int8", xq=(0.1, -128), yq=(1 / 128, 0), shape=(1, 33026)),
+                 ["sum of squares"]),
     "abs_int16_zp": ("ABS", _case("int16", xq=(0.05, 3)), ["zero points"]),
     "rsqrt_int16_zp": ("RSQRT", _case("int16", yq=(0.05, -2)), ["zero points"]),
     "exp_int16_zp": ("EXP", _case("int16", xq=(0.001, 1)), ["zero points"]),

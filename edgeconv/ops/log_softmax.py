@@ -9,7 +9,10 @@ import math
 
 import numpy as np
 
-from quantize.fixedpoint import quantize_multiplier_greater_than_one, quantize_multiplier_smaller_than_one_exp
+from quantize.fixedpoint import (
+    quantize_multiplier_greater_than_one,
+    quantize_multiplier_smaller_than_one_exp,
+)
 
 from ..ir import Graph, Op
 from .base import Kernel, fail, lowering

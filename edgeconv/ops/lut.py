@@ -7,7 +7,7 @@ only looks values up. No lowering is registered here; see unary.py, exp.py, lut_
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -40,8 +40,9 @@ def lower_abs(graph: Graph, op: Op) -> Kernel:
     _require_zero_points_0(graph, op, x, y)
     # PrepareAbsRsqrt: rescale only if the float32 scales differ; multiplier of the float32 quotient.
     needs_rescale = np.float32(x.quant.s) != np.float32(y.quant.s)
-    m, shift = requantize_multiplier(graph, op, f32_div(x.quant.s, y.quant.s), "input/output") if needs_rescale else (0, 0)
-    summary = f"rescale {f32_div(x.quant.s, y.quant.s):g}" if needs_rescale else "same scale"
+    ratio = f32_div(x.quant.s, y.quant.s)
+    m, shift = requantize_multiplier(graph, op, ratio, "input/output") if needs_rescale else (0, 0)
+    summary = f"rescale {ratio:g}" if needs_rescale else "same scale"
     if x.dtype == "int16":
         return Kernel(func="ec_abs_s16", unit="ec_elementwise_unary", params_type="ec_abs_params_t",
                       params=dict(size=x.size, needs_rescale=int(needs_rescale), multiplier=m, shift=shift),
