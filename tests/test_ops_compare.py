@@ -1,4 +1,4 @@
-"""Parity of EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, SELECT_V2 and
+"""Parity of EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, SELECT_V2, SELECT and
 SQUARED_DIFFERENCE (int8 and int16).
 
 Randomized models built with tests/mutants.Net (seeded: shapes of rank 1-4 with broadcasting,
@@ -9,8 +9,9 @@ the converter keeps NOT_EQUAL in float and quantizes no comparison to 16x8, so t
 covered by the Net models only).
 A comparison's bool output feeds a SELECT_V2 whose output is the model's (edgeconv refuses BOOL
 model inputs and outputs, compiler._check_io). Every output element must equal the oracle:
-TFLite Micro, or TFLite's reference kernels for int16 comparisons, which only it runs; each
-case asserts which oracle it was measured against.
+TFLite Micro, or TFLite's reference kernels for int16 comparisons (all but GREATER, which
+TFLite Micro runs with parameters it never sets: refused) and SELECT (version 1), which only it
+runs; each case asserts which oracle it was measured against.
 Extremes (scales just below 1 and tiny, extreme zero points, output rescales needing large
 shifts) are also run on min/max/zero/alternating inputs and built with ASan/UBSan.
 """
@@ -26,6 +27,7 @@ from edgeconv.reader import read_tflite_bytes
 from edgeconv.validation import Sample, validate_bytes
 
 COMPARISONS = ["EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL"]
+INT16_COMPARISONS = ["EQUAL", "NOT_EQUAL", "GREATER_EQUAL", "LESS", "LESS_EQUAL"]  # GREATER: refused
 for _name in COMPARISONS:
     mutants.OPTIONS_OF.setdefault(_name, "".join(w.capitalize() for w in _name.split("_")) + "Options")
 mutants.OPTIONS_OF.setdefault("SELECT_V2", "SelectV2Options")
@@ -118,8 +120,8 @@ def test_compare_select_int8_random(seed):
 
 @pytest.mark.parametrize("seed", range(2))
 def test_compare_int16_random(seed):
-    # TFLite Micro refuses EQUAL, GREATER_EQUAL and LESS on int16; TFLite's reference runs them.
-    check(compare_select_model("int16", 600 + seed, comparisons=["EQUAL", "GREATER_EQUAL", "LESS"]),
+    # TFLite Micro refuses these on int16; TFLite's reference compares the raw values.
+    check(compare_select_model("int16", 600 + seed, comparisons=INT16_COMPARISONS),
           f"compare_s16_{seed}", "tflite_ref", seed)
 
 
@@ -383,5 +385,46 @@ def test_compare_extremes():
 
 
 def test_compare_int16_sanitized():
-    sanitized_equal(compare_select_model("int16", 650, comparisons=["EQUAL", "GREATER_EQUAL", "LESS"]),
+    sanitized_equal(compare_select_model("int16", 650, comparisons=INT16_COMPARISONS),
                     "compare_s16_sanitized", extreme_samples)
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusals: what TFLite Micro (or, where it lacks the type, TFLite's reference) refuses
+
+
+def binary_op(opname: str, dtype: str, q0, q1, out_dtype: str, qo=None) -> bytes:
+    n = Net()
+    a = n.tensor("a", [2, 3], dtype, scale=q0[0], zp=q0[1])
+    b = n.tensor("b", [2, 3], dtype, scale=q1[0], zp=q1[1])
+    o = n.tensor("o", [2, 3], out_dtype, scale=qo[0] if qo else None, zp=qo[1] if qo else 0)
+    n.op(opname, [a, b], [o])
+    if out_dtype != "bool":
+        return n.finish([a, b], [o])
+    x = n.tensor("x", [2, 3], "int8", scale=0.1, zp=0)  # a model cannot output BOOL here
+    s = n.tensor("s", [2, 3], "int8", scale=0.1, zp=0)
+    n.op("SELECT_V2", [o, x, x], [s])
+    return n.finish([a, b, x], [s])
+
+
+REFUSALS = {
+    # name: (model, words the one-line refusal must contain)
+    "greater_int16": (lambda: binary_op("GREATER", "int16", (0.1, 0), (0.1, 0), "bool"), "never sets"),
+    "scale_one": (lambda: binary_op("LESS", "int8", (1.0, 0), (0.1, 0), "bool"), "not below 1"),
+    "unquantized": (lambda: binary_op("EQUAL", "int8", (None, 0), (0.1, 0), "bool"), "not quantized"),
+    "sqdiff_int16_zero_point": (lambda: binary_op("SQUARED_DIFFERENCE", "int16", (0.1, 2), (0.1, 0), "int16", (0.1, 0)),
+                                "zero points must be 0"),
+    "sqdiff_types": (lambda: binary_op("SQUARED_DIFFERENCE", "int8", (0.1, 2), (0.1, 0), "int16", (0.1, 0)), "differ"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSALS))
+def test_refusals(name):
+    from edgeconv.compiler import compile_bytes
+    from edgeconv.ir import ModelError
+
+    build, words = REFUSALS[name]
+    with pytest.raises(ModelError) as err:
+        compile_bytes(build(), name)
+    message = str(err.value)
+    assert words in message and "\n" not in message, message

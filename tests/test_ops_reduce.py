@@ -320,3 +320,44 @@ def test_reduce_extremes():
 def test_arg_min_max_sanitized():
     data = arg_model(890, out_dtype="int64", axis_dtype="int32", then_equal=True)
     sanitized_equal(data, "arg_sanitized", few_values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusals: what TFLite Micro (or, where it lacks the type, TFLite's reference) refuses
+
+
+def one_op(opname: str, dtype: str, in_q, out_q, out_dtype: str | None = None, axis_dtype: str = "int32",
+           **options) -> bytes:
+    n = Net()
+    x = n.tensor("x", [2, 3, 4], dtype, scale=in_q[0], zp=in_q[1])
+    a = n.tensor("axis", [1], axis_dtype, data=[1])
+    if opname.startswith("ARG"):
+        y = n.tensor("y", [2, 4], out_dtype)
+    else:
+        y = n.tensor("y", [2, 4], dtype, scale=out_q[0], zp=out_q[1])
+    n.op(opname, [x, a], [y], **options)
+    return n.finish([x], [y])
+
+
+REFUSALS = {
+    # name: (model, words the one-line refusal must contain)
+    "max_rescale": (lambda: one_op("REDUCE_MAX", "int8", (0.1, 0), (0.2, 0)), "quantization"),
+    "min_zero_point": (lambda: one_op("REDUCE_MIN", "int8", (0.1, 3), (0.1, 4)), "quantization"),
+    "max_int16_zero_point": (lambda: one_op("REDUCE_MAX", "int16", (0.1, 3), (0.1, 3)), "zero points must be 0"),
+    "sum_int64_axis": (lambda: one_op("SUM", "int8", (0.1, 0), (0.2, 0), axis_dtype="int64"), "INT32"),
+    "arg_int16": (lambda: one_op("ARG_MAX", "int16", (0.1, 0), None, "int32", outputType=2), "INT16"),
+    "arg_output_type": (lambda: one_op("ARG_MIN", "int8", (0.1, 0), None, "int32", outputType=4), "output_type"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSALS))
+def test_refusals(name):
+    from edgeconv.compiler import compile_bytes
+    from edgeconv.ir import ModelError
+
+    build, words = REFUSALS[name]
+    with pytest.raises(ModelError) as err:
+        compile_bytes(build(), name)
+    message = str(err.value)
+    assert words in message and "\n" not in message, message
+    assert any(op in message for op in ("REDUCE_MAX", "REDUCE_MIN", "SUM", "ARG_MAX", "ARG_MIN")), message

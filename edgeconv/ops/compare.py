@@ -9,9 +9,11 @@ one value (scales below 2^-8), so it is done exactly as TFLite does, never skipp
 |x - zp| <= 255, the shifted value is below 2^16 and stays in int32.
 
 int16: TFLite Micro runs only GREATER, with ComparisonParams its Prepare never fills (it sets
-them for int8 only), so its result is whatever the persistent arena held: refused. TFLite's
-reference kernels compare raw int16 values for EQUAL, GREATER_EQUAL and LESS (and refuse
-NOT_EQUAL, LESS_EQUAL, GREATER): those three are compiled, with the reference as the oracle.
+them for int8 only), so its result is whatever the persistent arena held (all false in the
+tflite_micro build: every rescaled value is 0), while TFLite's reference compares the raw
+values: GREATER on int16 is refused. TFLite Micro refuses the other five on int16, and TFLite's
+reference kernels (LiteRT 2.3) compare the raw int16 values, quantization unread: those five
+are compiled that way, with the reference as the oracle.
 
 int32 and int64 (an ARG_MAX index against a constant, say): both references compare the raw
 values, every comparison.
@@ -41,7 +43,7 @@ from .elementwise import MAX_LOOPS, broadcast_loops
 # The kernel's `op` field (c_runtime/ec_compare.h EC_CMP_*).
 COMPARISONS = {"EQUAL": 0, "NOT_EQUAL": 1, "GREATER": 2, "GREATER_EQUAL": 3, "LESS": 4, "LESS_EQUAL": 5}
 SYMBOLS = {"EQUAL": "==", "NOT_EQUAL": "!=", "GREATER": ">", "GREATER_EQUAL": ">=", "LESS": "<", "LESS_EQUAL": "<="}
-INT16_COMPARISONS = ("EQUAL", "GREATER_EQUAL", "LESS")  # those TFLite's reference runs on int16
+INT16_COMPARISONS = ("EQUAL", "NOT_EQUAL", "GREATER_EQUAL", "LESS", "LESS_EQUAL")  # not GREATER: see above
 COMPARE_LEFT_SHIFT = 8  # TFLite's kLeftShift for 8-bit comparisons
 
 
@@ -63,9 +65,9 @@ def lower_comparison(graph: Graph, op: Op) -> Kernel:
                       in0_multiplier=0, in0_shift=0, in1_multiplier=0, in1_shift=0)
     elif x0.dtype == "int16":
         if op.opcode not in INT16_COMPARISONS:
-            why = ("TFLite Micro runs it with requantization parameters it never sets, and TFLite's reference "
-                   "refuses it" if op.opcode == "GREATER" else "neither TFLite Micro nor TFLite's reference runs it")
-            raise UnsupportedOpError(f"{op.describe(graph)}: {op.opcode} on INT16 is not supported: {why}")
+            raise UnsupportedOpError(
+                f"{op.describe(graph)}: GREATER on INT16 is not supported: TFLite Micro runs it with requantization "
+                "parameters it never sets (its answer depends on its arena), while TFLite's reference compares raw values")
         # TFLite's reference compares the raw values (Comparison<int16_t>), quantization unread.
         params.update(in0_offset=0, in1_offset=0, left_shift=0,
                       in0_multiplier=0, in0_shift=0, in1_multiplier=0, in1_shift=0)
