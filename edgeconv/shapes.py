@@ -715,9 +715,14 @@ def infer_shapes(graph: Graph) -> Graph:
                     changes[t] = (changes[t][0] if t in changes else old.shape, s)
                     tensors[t] = replace(old, shape=s)
             current = replace(graph, tensors=tensors)
-        check_op(current, op)
         if refused is not None:
+            # The op's structural rules speak first, but not about the output's stored shape,
+            # which TFLite never reads: there the output stands in with its input's shape.
+            first = tensors[op.inputs[0]].shape if op.inputs and op.inputs[0] in tensors else ()
+            stand_in = {t: replace(tensors[t], shape=first) for t in op.outputs if t in tensors}
+            check_op(replace(graph, tensors={**tensors, **stand_in}), op)
             raise refused
+        check_op(current, op)
         for t in op.outputs:
             problem = _output_problem(tensors[t]) if t in tensors else None
             if problem:

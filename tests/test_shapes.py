@@ -473,3 +473,285 @@ def test_every_lowered_op_has_a_shape_rule():
     from edgeconv.ops.base import LOWERINGS
 
     assert not set(LOWERINGS) - set(SHAPE_RULES)
+
+
+# ---------------------------------------------------------------------------------------------
+# Chains: a dynamic batch through SPACE_TO_BATCH_ND, shape arithmetic that folds
+
+
+def test_dynamic_batch_chain_with_folded_shape_arithmetic_as_tflite():
+    """SPACE_TO_BATCH_ND makes the batch 4; SHAPE -> STRIDED_SLICE -> PACK gives RESHAPE its
+    target from the inferred shapes, and TRANSPOSE_CONV its output_shape. Every stored shape an
+    op writes is a wrong placeholder."""
+    rng = np.random.default_rng(7)
+    m = Model(rng)
+    x = m.x([1, 10, 10, 3])
+    (s2b,) = m.op("SPACE_TO_BATCH_ND", [x, m.const([2, 2]), m.const([[1, 1], [1, 1]])], member="SpaceToBatchNDOptions")
+    (conv,) = m.op("CONV_2D", [s2b, m.const(rng.uniform(-1, 1, (5, 3, 3, 3)), "float32"), m.const(np.zeros(5), "float32")],
+                   member="Conv2DOptions", padding=1, strideH=1, strideW=1, dilationHFactor=1, dilationWFactor=1)
+    (b2s,) = m.op("BATCH_TO_SPACE_ND", [conv, m.const([2, 2]), m.const([[0, 0], [0, 0]])], member="BatchToSpaceNDOptions")
+    (shape,) = m.op("SHAPE", [b2s], member="ShapeOptions", dtype="int32", outType=mutants.type_code("int32"))
+    (batch,) = m.op("STRIDED_SLICE", [shape, m.const([0]), m.const([1]), m.const([1])], member="StridedSliceOptions",
+                    dtype="int32", shrinkAxisMask=1)
+    (target,) = m.op("PACK", [batch, m.const(-1, shape=[]), m.const(5, shape=[])], member="PackOptions", dtype="int32",
+                     valuesCount=3, axis=0)
+    (flat,) = m.op("RESHAPE", [b2s, target], member="ReshapeOptions")
+    (rows,) = m.op("STRIDED_SLICE", [shape, m.const([0]), m.const([3]), m.const([1])], member="StridedSliceOptions",
+                   dtype="int32")
+    (out_shape,) = m.op("CONCATENATION", [rows, m.const([2])], member="ConcatenationOptions", dtype="int32", axis=0)
+    (tconv,) = m.op("TRANSPOSE_CONV", [out_shape, m.const(rng.uniform(-1, 1, (2, 1, 1, 5)), "float32"), b2s],
+                    member="TransposeConvOptions", padding=1, strideH=1, strideW=1)
+    data = m.finish([flat, tconv])
+    assert_shapes_as_tflite(data, "chain")
+    inferred = infer_shapes(read_tflite_bytes(data))
+    assert inferred.tensors[s2b].shape == (4, 6, 6, 3) and inferred.tensors[flat].shape == (1, 64, 5)
+    assert not {"SHAPE", "STRIDED_SLICE", "PACK", "CONCATENATION"} & {op.opcode for op in inferred.ops}
+
+
+def _int8_dilated_chain(pads) -> bytes:
+    """The converter's dilated convolution, int8, with the stored shapes of a dynamic batch."""
+    rng = np.random.default_rng(11)
+    n = mutants.Net()
+    x = n.tensor("x", [1, 12, 12, 4], scale=0.05, zp=3)
+    n.sg.tensors[x].shapeSignature = np.array([-1, 12, 12, 4], np.int32)
+    block, pad, crop = n.tensor("block", [2], "int32", data=[2, 2]), \
+        n.tensor("pads", [2, 2], "int32", data=pads), n.tensor("crops", [2, 2], "int32", data=[[0, 0], [0, 0]])
+    ph = 12 + pads[0][0] + pads[0][1]
+    s2b = n.tensor("s2b", [1, ph // 2, ph // 2, 4], scale=0.05, zp=3)  # TFLite: batch 4
+    w = n.tensor("w", [6, 3, 3, 4], scale=[0.01] * 6, zp=[0] * 6, data=rng.integers(-127, 128, (6, 3, 3, 4)))
+    b = n.tensor("b", [6], "int32", scale=[0.0005] * 6, zp=[0] * 6, data=rng.integers(-500, 500, 6))
+    conv = n.tensor("conv", [1, ph // 2 - 2, ph // 2 - 2, 6], scale=0.1, zp=-2)
+    y = n.tensor("y", [1, ph - 4, ph - 4, 6], scale=0.1, zp=-2)
+    for t in (s2b, conv, y):
+        n.sg.tensors[t].shapeSignature = np.array([-1] + list(n.sg.tensors[t].shape[1:]), np.int32)
+    add_op(n, "SPACE_TO_BATCH_ND", [x, block, pad], [s2b], "SpaceToBatchNDOptions")
+    add_op(n, "CONV_2D", [s2b, w, b], [conv], "Conv2DOptions", padding=1, strideH=1, strideW=1, dilationHFactor=1,
+           dilationWFactor=1)
+    add_op(n, "BATCH_TO_SPACE_ND", [conv, block, crop], [y], "BatchToSpaceNDOptions")
+    return n.finish([x], [y])
+
+
+def test_int8_dilated_chain_bit_exact_with_tflite_micro_given_tflites_shapes():
+    """No padding: TFLite Micro, given the shapes TFLite computes in place of the stored batch
+    of 1, is the oracle, and the C equals it (and TFLite's reference)."""
+    data = _int8_dilated_chain([[0, 0], [0, 0]])
+    report = validate_bytes(data, "dilated_valid", samples=6, seed=1)
+    assert report.bit_exact and report.oracle == "tflm", report.notes
+    assert any("does not resize tensors" in n for n in report.notes), report.notes
+    assert report.mismatches_vs_tflite_ref == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras models without a batch size, through the plain converter
+
+
+def _keras_dilated(kind: str, rate: int, padding: str, seed: int) -> bytes:
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+
+    def build():
+        seeded_keras(seed)
+        x = tf.keras.Input((14, 14, 3))  # no batch size: a dynamic batch, placeholder shapes
+        if kind == "depthwise":
+            h = layers.DepthwiseConv2D(3, padding=padding, dilation_rate=rate, depth_multiplier=2)(x)
+        else:
+            h = layers.Conv2D(8, 3, padding=padding, dilation_rate=rate, activation="relu")(x)
+        h = layers.Conv2D(5, 3, padding="valid", dilation_rate=2)(h)
+        y = layers.Dense(3)(layers.GlobalAveragePooling2D()(h))
+        return tflite_from_keras(tf.keras.Model(x, y), seed=seed)
+
+    return cached_model({"test": "shapes_keras_dilated", "kind": kind, "rate": rate, "padding": padding,
+                         "seed": seed}, build)
+
+
+KERAS_DILATED = {
+    "conv_rate2_same": ("conv", 2, "same"),
+    "conv_rate3_valid": ("conv", 3, "valid"),
+    "depthwise_rate2_valid": ("depthwise", 2, "valid"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_DILATED))
+def test_keras_dilated_conv_with_dynamic_batch_bit_exact(name):
+    kind, rate, padding = KERAS_DILATED[name]
+    seed = 40 + sorted(KERAS_DILATED).index(name)
+    data = _keras_dilated(kind, rate, padding, seed)
+    graph = read_tflite_bytes(data)
+    assert "SPACE_TO_BATCH_ND" in {op.opcode for op in graph.ops}, name
+    assert_shapes_as_tflite(data, name)
+    model = compile_bytes(data, name)
+    assert any(new[0] > old[0] for old, new in model.graph.shape_changes.values()), \
+        f"{name}: the converter no longer stores a placeholder batch; the test needs another model"
+    report = validate_bytes(data, name, samples=6, seed=seed)
+    padded = any(op.opcode == "SPACE_TO_BATCH_ND" and np.any(graph.tensors[op.inputs[2]].data) for op in graph.ops)
+    # With paddings TFLite Micro pads with an uninitialized value (validation.tflm_undefined_ops).
+    assert report.oracle == ("tflite_ref" if padded else "tflm"), (name, report.notes)
+    assert report.bit_exact, f"{name}: {report.mismatches_vs_oracle} elements differ; {report.notes}"
+
+
+def test_keras_cnn_with_dynamic_batch_shapes_as_tflite():
+    """The shapes of a CNN of the layers users reach for (dilations, transposed conv, cropping,
+    upsampling, squeeze-excite, global pools, flatten), converted without a batch size."""
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+
+    def build():
+        seeded_keras(3)
+        x = tf.keras.Input((12, 12, 3))
+        a = layers.Conv2D(6, 3, padding="same", dilation_rate=2, activation="relu")(x)
+        b = layers.DepthwiseConv2D(3, padding="valid", dilation_rate=2)(a)
+        b = layers.ZeroPadding2D(2)(b)
+        c = layers.Conv2DTranspose(4, 3, strides=2, padding="same")(b)
+        c = layers.Cropping2D(((1, 2), (2, 1)))(c)
+        d = layers.UpSampling2D(2)(layers.MaxPooling2D(2)(c))
+        se = layers.GlobalAveragePooling2D(keepdims=True)(d)
+        d = layers.Multiply()([d, layers.Conv2D(4, 1, activation="sigmoid")(se)])
+        g = layers.GlobalMaxPooling2D()(d)
+        f = layers.Flatten()(layers.Reshape((-1, 4))(d))
+        y = layers.Softmax()(layers.Concatenate()([layers.Dense(5)(f), layers.Dense(5)(g)]))
+        return tflite_from_keras(tf.keras.Model(x, y), seed=3)
+
+    data = cached_model({"test": "shapes_keras_cnn", "v": 1}, build)
+    ops = {op.opcode for op in read_tflite_bytes(data).ops}
+    assert {"SPACE_TO_BATCH_ND", "TRANSPOSE_CONV", "STRIDED_SLICE", "TILE", "SHAPE", "REDUCE_MAX"} <= ops, ops
+    assert_shapes_as_tflite(data, "keras_cnn")
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusals
+
+
+def _svdf_model() -> bytes:
+    """SVDF, whose state is a variable tensor no op writes (TFLite resets and updates it)."""
+    n = mutants.Net()
+    x = n.tensor("input", [1, 8], scale=0.05, zp=0)
+    wf = n.tensor("weights_feature", [4, 8], scale=0.01, zp=0, data=np.ones((4, 8)))
+    wt = n.tensor("weights_time", [4, 3], "int16", scale=0.001, zp=0, data=np.ones((4, 3)))
+    bias = n.tensor("bias", [4], "int32", scale=0.0005, zp=0, data=np.zeros(4))
+    state = n.tensor("state", [1, 12], "int16", scale=0.01, zp=0)
+    n.sg.tensors[state].isVariable = True
+    y = n.tensor("output", [1, 4], scale=0.05, zp=0)
+    add_op(n, "SVDF", [x, wf, wt, bias, state], [y], "SVDFOptions", rank=1)
+    return n.finish([x], [y])
+
+
+def test_svdf_is_named_unsupported_before_its_variable_state():
+    with pytest.raises(UnsupportedOpError) as info:
+        compile_bytes(_svdf_model(), "svdf")
+    assert str(info.value) == "unsupported op SVDF (op 0, output tensor 5 'output')"
+
+
+def test_unsupported_op_is_named_before_shape_checks():
+    """A CUSTOM op with nonsense shapes after it: the op is named, not the shapes."""
+    m = Model(np.random.default_rng(0))
+    x = m.x([1, 4])
+    s = mutants.schema()
+    oc = s.OperatorCodeT()
+    oc.builtinCode, oc.customCode, oc.version = s.BuiltinOperator.CUSTOM, b"MyOp", 1
+    m.net.model.operatorCodes.append(oc)
+    o = s.OperatorT()
+    o.opcodeIndex, o.inputs, o.outputs = len(m.net.model.operatorCodes) - 1, np.array([x], np.int32), \
+        np.array([m.net.tensor("custom", [1, 3])], np.int32)
+    m.net.sg.operators.append(o)
+    (y,) = m.op("ADD", [int(o.outputs[0]), m.const(np.ones((1, 5)), "float32")], member="AddOptions")
+    with pytest.raises(UnsupportedOpError, match=r"^unsupported op CUSTOM:MyOp \(op 0, output tensor"):
+        compile_bytes(m.finish([y]), "custom")
+
+
+def test_shape_subgraph_ops_are_supported_by_folding():
+    """SHAPE, STRIDED_SLICE, PACK have no lowering here; on shapes they fold (no refusal)."""
+    from edgeconv.passes import check_supported
+
+    data = cached_model({"test": "dynamic-batch-shape-ops"}, _dynamic_flatten)
+    check_supported(read_tflite_bytes(data))
+    compile_bytes(data, "dynamic_flatten")
+
+
+def _dynamic_flatten() -> bytes:
+    import tensorflow as tf
+
+    seeded_keras(0)
+    x = tf.keras.Input((8, 8, 3))
+    y = tf.keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+    y = tf.keras.layers.Reshape((16, 16))(y)
+    y = tf.keras.layers.Flatten()(y)
+    y = tf.keras.layers.Dense(5)(y)
+    return tflite_from_keras(tf.keras.Model(x, y), seed=0)
+
+
+def _bad_add(m, rng):
+    return m.op("ADD", [m.x([1, 3, 4]), m.const(np.ones((1, 5)), "float32")], member="AddOptions")
+
+
+def _bad_reshape(m, rng):
+    return m.op("RESHAPE", [m.x([1, 6]), m.const([4, -1])], member="ReshapeOptions")
+
+
+def _bad_split(m, rng):
+    return m.op("SPLIT", [m.const([1], shape=[]), m.x([1, 5])], n_out=2, member="SplitOptions", numSplits=2)
+
+
+def _bad_concat(m, rng):
+    return m.op("CONCATENATION", [m.x([1, 3]), m.const(np.ones((2, 2)), "float32")], member="ConcatenationOptions",
+                axis=1)
+
+
+def _bad_conv(m, rng):
+    return m.op("CONV_2D", [m.x([1, 3, 3, 2]), m.const(np.ones((2, 5, 5, 2)), "float32"),
+                            m.const(np.zeros(2), "float32")],
+                member="Conv2DOptions", padding=1, strideH=1, strideW=1, dilationHFactor=1, dilationWFactor=1)
+
+
+def _bad_space_to_batch(m, rng):
+    return m.op("SPACE_TO_BATCH_ND", [m.x([1, 5, 4, 1]), m.const([2, 2]), m.const([[0, 0], [0, 0]])],
+                member="SpaceToBatchNDOptions")
+
+
+BAD = {"add_broadcast": (_bad_add, "not broadcastable"), "reshape_size": (_bad_reshape, "reshapes"),
+       "split_uneven": (_bad_split, "does not split evenly"), "concat": (_bad_concat, "differ outside axis"),
+       "conv_window": (_bad_conv, "does not fit"), "space_to_batch": (_bad_space_to_batch, "not a multiple")}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_shapes_tflite_refuses_are_refused_naming_the_op(name):
+    build, words = BAD[name]
+    m = Model(np.random.default_rng(0))
+    data = m.finish(build(m, m.rng))
+    with pytest.raises(ModelError) as info:
+        infer_shapes(read_tflite_bytes(data))
+    message = str(info.value)
+    assert message.startswith("op 0 ") and words in message and "\n" not in message, message
+    with pytest.raises((ReferenceUnavailable, Exception)):  # TFLite refuses it (or an empty output)
+        shapes = tflite_shapes(data, [t for op in read_tflite_bytes(data).ops for t in op.outputs])
+        assert all(0 not in s for s in shapes.values())
+
+
+def test_graph_input_may_have_a_dynamic_batch_only():
+    n = mutants.Net()
+    x = n.tensor("x", [1, 4, 4, 2], scale=0.05, zp=0)
+    y = n.tensor("y", [1, 1, 1, 1], scale=0.05, zp=0)  # a placeholder: TFLite's is [1, 4, 4, 2]
+    n.sg.tensors[x].shapeSignature = np.array([-1, 4, 4, 2], np.int32)
+    mutants.Net.op(n, "RELU", [x], [y])
+    data = n.finish([x], [y])
+    model = compile_bytes(data, "dyn")
+    assert model.graph.tensors[y].shape == (1, 4, 4, 2)
+    n.sg.tensors[x].shapeSignature = np.array([-1, -1, 4, 2], np.int32)
+    with pytest.raises(ModelError, match="model input tensor 0 'x' has a dynamic shape \\[-1, -1, 4, 2\\]"):
+        compile_bytes(n.finish([x], [y]), "dyn")
+
+
+def test_zero_sized_placeholder_of_an_op_output_is_a_hint():
+    """The reader refuses a zero-sized tensor, except where an op writes it (TFLite resizes)."""
+    n = mutants.Net()
+    x = n.tensor("x", [1, 6], scale=0.05, zp=0)
+    y = n.tensor("y", [0, 3], scale=0.05, zp=0)
+    mutants.Net.op(n, "RELU", [x], [y])
+    assert compile_bytes(n.finish([x], [y]), "zero").graph.tensors[y].shape == (1, 6)
+    n2 = mutants.Net()
+    x2 = n2.tensor("x", [1, 0], scale=0.05, zp=0)
+    y2 = n2.tensor("y", [1, 6], scale=0.05, zp=0)
+    mutants.Net.op(n2, "RELU", [x2], [y2])
+    with pytest.raises(ModelError, match="is zero-sized"):
+        compile_bytes(n2.finish([x2], [y2]), "zero")
