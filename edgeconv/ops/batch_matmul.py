@@ -5,8 +5,9 @@ c_runtime/ec_batch_matmul.c.
 As TFLite Micro (batch_matmul.cc, reference_ops::BatchMatMul): LHS [..., M, K] ([..., K, M]
 with adj_x), RHS [..., K, N] ([..., N, K] with adj_y), ranks 2 to 5, batch dimensions
 broadcast (right-aligned, size 1 against any); one per-tensor multiplier from
-GetQuantizedConvolutionMultipler without bias (float32 product of the two input scales,
-divided in double); no fused activation (the output type's range). int8 sums (L - zl) * (R - zr)
+GetQuantizedConvolutionMultipler without bias (the product of the two input scales divided by
+the output's, in double as the tflite_micro build computes it; TFLite's reference forms the
+product in float32 and can differ by 1); no fused activation (the output type's range). int8 sums (L - zl) * (R - zr)
 in int32; int16 needs all zero points 0 and sums in int64, requantized with TFLite's 64-bit
 MultiplyByQuantizedMultiplier. TFLite Micro's flattening of the batch dimensions when the RHS
 has one matrix (ReshapeToFlattenBatchDimsIfPossible) computes the same products, so this
@@ -21,8 +22,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-
-from quantize.fixedpoint import f32_mul
 
 from ..ir import Graph, Op, UnsupportedOpError
 from .base import CArray, Kernel, fail, lowering, qrange, require_dtype, require_quant, requantize_multiplier
@@ -95,8 +94,12 @@ def lower_batch_matmul(graph: Graph, op: Op) -> Kernel:
     if min(rows, cols, depth) < 1 or y.size == 0:
         raise fail(graph, op, "has an empty operand")
 
-    # GetQuantizedConvolutionMultipler(lhs, rhs, output): float32(s_lhs * s_rhs) / double(s_out).
-    real = f32_mul(lq.s, rq.s) / float(yq.s)
+    # GetQuantizedConvolutionMultipler(lhs, rhs, output) reads float32(s_lhs * s_rhs) /
+    # double(s_out), and TFLite's reference computes that; the tflite_micro build behaves as if
+    # the product were double (as for FULLY_CONNECTED, ops/fully_connected.py): where the two
+    # give different multipliers, outputs differ by 1 (tests/test_ops_batch_matmul.py
+    # test_multiplier_follows_tflite_micro). edgeconv follows TFLite Micro.
+    real = float(lq.s) * float(rq.s) / float(yq.s)
     multiplier, shift = requantize_multiplier(graph, op, real, "output")
     act_min, act_max = qrange(y.dtype)
 
