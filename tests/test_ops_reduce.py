@@ -175,6 +175,12 @@ def test_arg_min_max_int64_random(seed):
           "tflite_ref", seed, extra_inputs=few_values)
 
 
+def test_arg_output_type_ignored_for_int32():
+    # TFLite Micro types the indices from the tensor (INT32) and ignores output_type INT64.
+    check(one_op("ARG_MAX", "int8", (0.1, 0), None, "int32", outputType=4), "arg_option_int64_tensor_int32", "tflm",
+          0, extra_inputs=few_values)
+
+
 def test_arg_max_int32_then_equal():
     # The same chain with INT32 indices, which TFLite Micro runs (EQUAL on int32 is raw).
     check(arg_model(870, then_equal=True), "arg_max_equal_i32", "tflm", 0, extra_inputs=few_values)
@@ -339,6 +345,22 @@ def one_op(opname: str, dtype: str, in_q, out_q, out_dtype: str | None = None, a
     return n.finish([x], [y])
 
 
+def arg_int64_option_int32() -> bytes:
+    """INT64 indices (consumed by EQUAL, as a model cannot output INT64) whose option says INT32."""
+    n = Net()
+    x = n.tensor("x", [2, 3, 4], "int8", scale=0.1, zp=0)
+    a = n.tensor("axis", [1], "int32", data=[1])
+    y = n.tensor("y", [2, 4], "int64")
+    n.op("ARG_MIN", [x, a], [y], outputType=2)
+    c = n.tensor("c", [1], "int64", data=[1])
+    b = n.tensor("b", [2, 4], "bool")
+    n.op("EQUAL", [y, c], [b])
+    p = n.tensor("p", [2, 4], "int8", scale=0.1, zp=0)
+    o = n.tensor("o", [2, 4], "int8", scale=0.1, zp=0)
+    n.op("SELECT_V2", [b, p, p], [o])
+    return n.finish([x, p], [o])
+
+
 REFUSALS = {
     # name: (model, words the one-line refusal must contain)
     "max_rescale": (lambda: one_op("REDUCE_MAX", "int8", (0.1, 0), (0.2, 0)), "quantization"),
@@ -346,7 +368,7 @@ REFUSALS = {
     "max_int16_zero_point": (lambda: one_op("REDUCE_MAX", "int16", (0.1, 3), (0.1, 3)), "zero points must be 0"),
     "sum_int64_axis": (lambda: one_op("SUM", "int8", (0.1, 0), (0.2, 0), axis_dtype="int64"), "INT32"),
     "arg_int16": (lambda: one_op("ARG_MAX", "int16", (0.1, 0), None, "int32", outputType=2), "INT16"),
-    "arg_output_type": (lambda: one_op("ARG_MIN", "int8", (0.1, 0), None, "int32", outputType=4), "output_type"),
+    "arg_output_type": (lambda: arg_int64_option_int32(), "output_type"),
 }
 
 

@@ -4,9 +4,9 @@ wins, so ties give the first index).
 
 TFLite Micro (arg_min_max.cc) runs int8 input with an INT32 axis and an INT32 output only;
 TFLite's reference kernels also write INT64 indices and read an INT64 axis (the oracle for
-those). Neither runs int16 input, so it is refused. TFLite's reference types the output from
-ArgMaxOptions.output_type, TFLite Micro from the tensor: a model where the two differ is
-refused. The walk is outer x axis x inner, fixed at compile time.
+those). Neither runs int16 input, so it is refused. TFLite Micro types the output from the
+tensor, TFLite's reference from ArgMaxOptions.output_type: INT32 indices follow TFLite Micro
+whatever the option says; INT64 indices need the option to say INT64. The walk is outer x axis x inner, fixed at compile time.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ def lower_arg_min_max(graph: Graph, op: Op) -> Kernel:
     require_dtype(graph, op, x, "int8")
     require_dtype(graph, op, y, "int32", "int64")
     output_type = op.options.get("output_type")
-    if output_type != TENSOR_TYPE_CODES[y.dtype]:
+    if y.dtype == "int64" and output_type != TENSOR_TYPE_CODES["int64"]:
+        # Only TFLite's reference runs INT64 indices, and it types the output from the option.
         raise fail(graph, op, f"its options' output_type ({output_type}) does not name the output's type "
-                              f"{y.dtype.upper()}; TFLite's reference would write another type")
+                              "INT64; TFLite's reference would write another type")
     axis_data = np.asarray(const_input(graph, op, 1, "axis")).reshape(-1)
     if axis_data.size != 1:
         raise fail(graph, op, f"axis has {axis_data.size} elements; TFLite requires exactly 1")
