@@ -15,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
-from .base import ACTIVATIONS, CArray, Kernel, fail, lowering, require_dtype, require_quant
-from .copy import SUFFIX
+from .base import ACTIVATIONS, DTYPE_SUFFIX, CArray, Kernel, fail, lowering, require_dtype, require_quant
 
 MAX_INPUTS = 10  # TFLite Micro's kMaxInputNum
 DTYPES = ("int8", "int16", "int32")
@@ -52,7 +51,7 @@ def _inputs(graph: Graph, op: Op) -> tuple[list[Tensor], Tensor]:
 
 
 def _kernel(xs: list[Tensor], y: Tensor, outer: int, copy_sizes: list[int], summary: str) -> Kernel:
-    suffix = SUFFIX[y.dtype]
+    suffix = DTYPE_SUFFIX[y.dtype]
     return Kernel(
         func=f"ec_concatenation_{suffix}",
         unit="ec_concatenation",

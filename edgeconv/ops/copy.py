@@ -14,13 +14,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
-from .base import Alias, CArray, Kernel, fail, require_dtype
+from .base import DTYPE_SUFFIX, Alias, CArray, Kernel, fail, require_dtype
 
 MAX_DIMS = 8  # EC_COPY_MAX_DIMS in c_runtime/ec_copy.h
 INT32_LIMIT = 1 << 31
 
-# The entry point's suffix per dtype: the kernels move elements of 1, 2 or 4 bytes.
-SUFFIX = {"int8": "s8", "int16": "s16", "int32": "s32"}
+# The types the copy kernels move (elements of 1, 2 or 4 bytes), by entry-point suffix.
+COPY_DTYPES = ("int8", "int16", "int32")
 
 
 def copy_suffix(graph: Graph, op: Op, x: Tensor, y: Tensor, dtypes: tuple[str, ...] = ("int8", "int16")) -> str:
@@ -29,7 +29,7 @@ def copy_suffix(graph: Graph, op: Op, x: Tensor, y: Tensor, dtypes: tuple[str, .
     require_dtype(graph, op, y, *dtypes)
     if x.dtype != y.dtype:
         raise fail(graph, op, f"input type {x.dtype.upper()} differs from output type {y.dtype.upper()}")
-    return SUFFIX[x.dtype]
+    return DTYPE_SUFFIX[x.dtype]
 
 
 def simplify(dims: list[int], strides: list[int]) -> tuple[list[int], list[int]]:
@@ -63,7 +63,7 @@ def strided_copy(graph: Graph, op: Op, x: Tensor, y: Tensor, dims: list[int], st
     if lo < 0 or hi >= x.size:
         raise fail(graph, op, f"the copy reads input elements {lo}..{hi}, outside the input's {x.size}")
     dims, strides = simplify(dims, strides)
-    suffix = copy_suffix(graph, op, x, y, tuple(SUFFIX))
+    suffix = copy_suffix(graph, op, x, y, COPY_DTYPES)
     if alias_ok and len(dims) == 1 and strides[0] == 1 and offset == 0 and x.data is None:
         return Alias(source=x.index, target=y.index)  # the whole input (or its prefix), in order
     if len(dims) > MAX_DIMS:
@@ -84,7 +84,7 @@ def strided_copy(graph: Graph, op: Op, x: Tensor, y: Tensor, dims: list[int], st
 def indexed_copy(graph: Graph, op: Op, x: Tensor, y: Tensor, tables: list[np.ndarray], summary: str) -> Kernel:
     """The Kernel copying x into y where output index i along dimension d reads input offset
     tables[d][i] (already multiplied by the input stride); the offsets of an element add."""
-    suffix = copy_suffix(graph, op, x, y, tuple(SUFFIX))
+    suffix = copy_suffix(graph, op, x, y, COPY_DTYPES)
     keep = [t for t in tables if len(t) != 1 or t[0] != 0] or [np.zeros(1, dtype=np.int64)]
     if len(keep) > MAX_DIMS:
         raise UnsupportedOpError(f"{op.describe(graph)}: rank {len(keep)} exceeds {MAX_DIMS}")

@@ -15,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op, UnsupportedOpError
-from .base import Kernel, fail, lowering, qrange, require_dtype
-from .copy import SUFFIX
+from .base import DTYPE_SUFFIX, Kernel, fail, lowering, qrange, require_dtype
 
 
 @lowering("GATHER")
@@ -56,7 +55,7 @@ def lower_gather(graph: Graph, op: Op) -> Kernel:
         if not lo <= fill <= hi:
             raise UnsupportedOpError(f"{op.describe(graph)}: output zero point {fill} is outside {y.dtype}")
     return Kernel(
-        func=f"ec_gather_{SUFFIX[x.dtype]}",
+        func=f"ec_gather_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_gather",
         params_type="ec_gather_params_t",
         params=dict(batch=int(np.prod(x.shape[:batch_dims], dtype=np.int64)),

@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
-from .base import Alias, CArray, Kernel, const_input, fail, lowering, require_dtype, require_quant
-from .copy import SUFFIX, copy_suffix, row_strides, strided_copy
+from .base import DTYPE_SUFFIX, Alias, CArray, Kernel, const_input, fail, lowering, require_dtype, require_quant
+from .copy import copy_suffix, row_strides, strided_copy
 
 DTYPES = ("int8", "int16", "int32")
 STRIDED_SLICE_MAX_DIMS = 4  # TFLite Micro's strided_slice kMaxDim
@@ -135,11 +135,10 @@ def lower_slice(graph: Graph, op: Op):
 def _split(graph: Graph, op: Op, x: Tensor, ys: list[Tensor], axis: int, summary: str):
     """One input into outputs along `axis`: each output its own run of each outer slice."""
     outer = int(np.prod(x.shape[:axis], dtype=np.int64))
-    inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
     if len(ys) == 1 and x.data is None:
         return Alias(source=x.index, target=ys[0].index)
     return Kernel(
-        func=f"ec_split_{SUFFIX[x.dtype]}",
+        func=f"ec_split_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_concatenation",
         params_type="ec_split_params_t",
         params=dict(num_outputs=len(ys), outer=outer,
