@@ -190,16 +190,17 @@ def test_arg_max_int32_then_equal():
 # Converter-made models
 
 
-def keras_global_pool(kind: str, rank: int, dense: bool = True):
+def keras_global_pool(kind: str, rank: int, dense: bool = True, batch: int | None = 1):
+    """batch None: a dynamic batch (keras.Input's usual form), which shape inference fixes to 1."""
     def build():
         import tensorflow as tf
 
         seeded_keras(3)
         if rank == 2:
-            layers = [tf.keras.Input((9, 7, 4), batch_size=1), tf.keras.layers.Conv2D(6, 3, activation="relu")]
+            layers = [tf.keras.Input((9, 7, 4), batch_size=batch), tf.keras.layers.Conv2D(6, 3, activation="relu")]
             pool = tf.keras.layers.GlobalMaxPooling2D if kind == "max" else tf.keras.layers.GlobalAveragePooling2D
         else:
-            layers = [tf.keras.Input((20, 5), batch_size=1), tf.keras.layers.Conv1D(6, 3)]
+            layers = [tf.keras.Input((20, 5), batch_size=batch), tf.keras.layers.Conv1D(6, 3)]
             pool = tf.keras.layers.GlobalMaxPooling1D
         return tf.keras.Sequential(layers + [pool()] + ([tf.keras.layers.Dense(3)] if dense else []))
 
@@ -216,6 +217,8 @@ CONVERTER_CASES = {
     # name: (keras builder or function, input shapes (functions only), mode, op that must appear, oracle)
     "global_max_pool_2d": (keras_global_pool("max", 2), None, "int8", "REDUCE_MAX", "tflm"),
     "global_max_pool_1d": (keras_global_pool("max", 1), None, "int8", "REDUCE_MAX", "tflm"),
+    "global_max_pool_2d_dynamic_batch": (keras_global_pool("max", 2, batch=None), None, "int8", "REDUCE_MAX", "tflm"),
+    "global_max_pool_1d_dynamic_batch": (keras_global_pool("max", 1, batch=None), None, "int8", "REDUCE_MAX", "tflm"),
     # TFLite Micro runs REDUCE_MAX in int8 only: the 16x8 form is measured against TFLite's
     # reference, without a Dense head (its int16 FULLY_CONNECTED differs from TFLite Micro's by
     # 1 LSB on some elements, and edgeconv follows TFLite Micro there).
