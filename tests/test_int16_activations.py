@@ -3,7 +3,8 @@ TFLite Micro, and the int16 forms both references refuse (HARD_SWISH, PRELU with
 zero points and output scales TFLite Micro's Prepare rejects).
 
 Randomized cases (seeded) are one-op Net models packed several to a model (each op on its own
-input), so that one compile, build and validation covers many parameter draws. Every op whose
+input), so that one compile, build and validation covers many parameter draws; each packed
+model also runs its samples under ASan/UBSan. Every op whose
 input is [1, 65536] gets every int16 value in one sample: the table-based kernels (SOFTMAX's exp
 and reciprocal tables, LOGISTIC/TANH's sigmoid table) are swept over their whole input range.
 SOFTMAX also gets narrow rows (many significant exps), which move its sum, and so the reciprocal
@@ -14,14 +15,22 @@ converter writes.
 from __future__ import annotations
 
 import math
+import subprocess
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from modelgen import cached_model, seeded_keras, tflite_from_keras
 from mutants import Net
+from sanitized import FLAGS as SANITIZED_FLAGS
+from sanitized import run_samples
 
 from edgeconv.compiler import compile_bytes
+from edgeconv.emitter import emit
+from edgeconv.firmware import main_from_template
+from edgeconv.hostbuild import build_and_load, compiler
 from edgeconv.ir import ModelError, UnsupportedOpError
 from edgeconv.ops.softmax import softmax_int16_tables
 from edgeconv.reader import read_tflite_bytes
@@ -73,10 +82,11 @@ def _packed(cases: list[dict]) -> bytes:
 
 
 def _samples(cases: list[dict], rng) -> list[list[np.ndarray]]:
-    """The whole int16 range (permuted) for [1, 65536] inputs, and narrow random values (within
-    +-2^k of a random centre) elsewhere; three samples."""
+    """The whole int16 range for [1, 65536] inputs (permuted after the first sample), and narrow
+    random values (within +-2^k of a random centre) elsewhere; three samples if there is a
+    SOFTMAX (whose rows mix elements), else one."""
     out = []
-    for k in range(3):
+    for k in range(3 if any(c["op"] == "SOFTMAX" for c in cases) else 1):
         sample = []
         for c in cases:
             shape = tuple(c["shape"])
@@ -92,9 +102,36 @@ def _samples(cases: list[dict], rng) -> list[list[np.ndarray]]:
     return out
 
 
+def _sanitized_executable(model, emitted, work: Path) -> Path:
+    """The model with only the runtime units it uses (the emitted copies) and the host main,
+    compiled with the promised flags plus ASan/UBSan (cheaper than sanitized.py's archive of
+    the whole runtime)."""
+    for fname, text in emitted.files.items():
+        (work / fname).write_text(text)
+    (work / "main.c").write_text(main_from_template(model, "host_main.c.in"))
+    sources = [str(work / f) for f in emitted.files if f.endswith(".c")] + [str(work / "main.c")]
+    exe = work / "model"
+    proc = subprocess.run([compiler(), *SANITIZED_FLAGS, "-I", str(work), *sources, "-o", str(exe)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return exe
+
+
 def _check_packed(cases: list[dict], label: str, seed: int) -> None:
+    """Bit-exact with TFLite Micro, then the same samples through an ASan/UBSan build: clean,
+    and the same outputs."""
     data = _packed(cases)
-    _check(data, label, extra=_samples(cases, np.random.default_rng(seed)), samples=2, seed=seed)
+    samples = _samples(cases, np.random.default_rng(seed))
+    _check(data, label, extra=samples, samples=1, seed=seed)
+    model = compile_bytes(data, label)
+    emitted = emit(model)
+    host = build_and_load(model, emitted)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = run_samples(_sanitized_executable(model, emitted, Path(tmp)), model, samples, Path(tmp))
+    assert run.returncode == 0 and not run.report, f"{label}: {run.report}"
+    for sample, theirs in zip(samples, run.outputs):
+        for a, b in zip(host.run(sample), theirs):
+            np.testing.assert_array_equal(np.asarray(a).reshape(-1), b)
 
 
 def _chunks(cases: list[dict], size: int) -> list[list[dict]]:
