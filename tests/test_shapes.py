@@ -365,6 +365,12 @@ def _strided_slice(m: Model, rng) -> list[int]:
         begin[i], strides[i] = int(rng.integers(-shape[i], shape[i])), 1
         options["shrinkAxisMask"] = 1 << i
         options["beginMask"] &= ~(1 << i)
+    if rng.integers(0, 4) == 0:  # offset: end holds lengths from begin (no masks)
+        n = len(shape)
+        begin = [int(rng.integers(0, d)) for d in shape]
+        end = [int(rng.integers(1, d - b + 1)) for d, b in zip(shape, begin)]
+        strides = [int(v) for v in rng.integers(1, 3, n)]
+        options = dict(offset=True)
     x = m.x(shape)
     return m.op("STRIDED_SLICE", [x, m.const(begin), m.const(end), m.const(strides)], member="StridedSliceOptions",
                 **options)
@@ -457,11 +463,11 @@ FAMILIES = {
     "pad": _pad, "tile_broadcast": _tile_broadcast, "space_batch": _space_batch, "depth_space": _depth_space,
     "resize": _resize, "reduce": _reduce,
 }
-SEEDS = range(6)
+# Seeds per family: 6, and more where the options combine in many ways.
+SEEDS = {family: 6 for family in FAMILIES} | {"strided_slice": 40, "reshape": 10, "batch_matmul": 10}
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family,seed", [(f, s) for f in sorted(FAMILIES) for s in range(SEEDS[f])])
 def test_one_op_shapes_as_tflite(family, seed):
     rng = np.random.default_rng([sorted(FAMILIES).index(family), seed])
     m = Model(rng)
