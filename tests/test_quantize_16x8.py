@@ -132,11 +132,12 @@ def _cli(*args):
 
 
 def test_quantize_mode_16x8_zoo_model(tmp_path):
-    """A zoo CNN quantized with `edgeconv quantize --mode 16x8` has int16 activations, int8
-    weights and int64 biases, int16 edges; its report names the mode and gives per-layer SNR."""
+    """A zoo CNN (ResNet-8: residual ADDs, average pooling) quantized with `edgeconv quantize
+    --mode 16x8` has int16 activations, int8 weights and int64 biases, int16 edges; its report
+    names the mode and gives per-layer SNR."""
     from edgeconv.training import train
 
-    train("tinyconv", "digits", tmp_path / "m.keras", epochs=1, seed=0, verbose=0, width=0.5, depth=1)
+    train("resnet8", "digits", tmp_path / "m.keras", epochs=1, seed=0, verbose=0, width=0.25, depth=2)
     proc = _cli("quantize", tmp_path / "m.keras", "-o", tmp_path / "m16.tflite", "--mode", "16x8", "--calib", "32",
                 "--json")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -145,6 +146,7 @@ def test_quantize_mode_16x8_zoo_model(tmp_path):
     assert report["layers"] and all(l["snr_db"] is None or l["snr_db"] > 20 for l in report["layers"]), report["layers"]
     data = (tmp_path / "m16.tflite").read_bytes()
     g = read_tflite_bytes(data)
+    assert {"CONV_2D", "ADD", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX"} <= {op.opcode for op in g.ops}
     assert {g.tensors[i].dtype for i in g.inputs + g.outputs} == {"int16"}
     for op in g.ops:
         tensors = [g.tensors[i] for i in op.inputs if i >= 0]
@@ -153,10 +155,10 @@ def test_quantize_mode_16x8_zoo_model(tmp_path):
         if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
             assert tensors[1].dtype == "int8" and (len(tensors) < 3 or tensors[2].dtype == "int64")
     # End to end: the 16x8 model compiles and is bit-exact, on the host and as firmware on an
-    # emulated Cortex-M4 (int16 CONV_2D, FULLY_CONNECTED, SOFTMAX and MAX_POOL_2D).
-    assert_bit_exact(data, "tinyconv16x8", samples=4)
+    # emulated Cortex-M4.
+    assert_bit_exact(data, "resnet8_16x8", samples=4)
     if shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm") or os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
-        report = validate_bytes(data, "tinyconv16x8_m4", samples=3, seed=1, board="cortex-m4")
+        report = validate_bytes(data, "resnet8_16x8_m4", samples=3, seed=1, board="cortex-m4")
         assert report.oracle == "tflm" and report.bit_exact, report.to_dict()
 
 
