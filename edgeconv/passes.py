@@ -1,5 +1,7 @@
 """Graph passes. Each is a function Graph -> Graph; `run_passes` applies them in order.
 
+- fuse_float_islands (float_islands.py): DEQUANTIZE -> ELU or SQUARE in float32 -> QUANTIZE on
+  int8 tensors, as the converter leaves unquantized ops, becomes one int8 table op.
 - check_supported: an op edgeconv has no lowering for, and that does not fold into a constant,
   is refused as unsupported before anything its semantics would explain (a variable tensor
   no op writes, a shape rule it breaks).
@@ -21,6 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
+from .float_islands import fuse_float_islands
 from .folding import FOLDABLE
 from .ir import Graph, ModelError, Op, UnsupportedOpError
 from .ops.base import LOWERINGS
@@ -133,8 +136,8 @@ def check_supported(graph: Graph) -> Graph:
     return graph
 
 
-PASSES: list[Callable[[Graph], Graph]] = [check_supported, check_topological, infer_shapes, remove_dead_ops,
-                                          fuse_activations]
+PASSES: list[Callable[[Graph], Graph]] = [fuse_float_islands, check_supported, check_topological, infer_shapes,
+                                          remove_dead_ops, fuse_activations]
 
 
 def run_passes(graph: Graph) -> Graph:

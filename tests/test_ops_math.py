@@ -34,7 +34,7 @@ from edgeconv.references import TfliteRefReference, TflmReference
 from quantize.fixedpoint import inv_sqrt_quantized_multiplier_exp
 
 OPTIONS = {"ABS": "AbsOptions", "RSQRT": None, "EXP": "ExpOptions", "ELU": None, "GELU": "GeluOptions",
-           "LOG_SOFTMAX": "LogSoftmaxOptions", "L2_NORMALIZATION": "L2NormOptions"}
+           "LOG_SOFTMAX": "LogSoftmaxOptions", "L2_NORMALIZATION": "L2NormOptions", "SQUARE": None}
 ORACLE = {"ABS": "tflm", "RSQRT": "tflm", "EXP": "tflite", "ELU": "tflm", "GELU": "tflite", "LOG_SOFTMAX": "tflm",
           "L2_NORMALIZATION": "tflm"}
 INFO = {"int8": np.iinfo(np.int8), "int16": np.iinfo(np.int16)}
@@ -434,6 +434,71 @@ def test_keras_gelu(mode):
     data = cached_model({"op": "math", "name": "keras_gelu_chain", "mode": mode}, build)
     assert _opcodes(data).count("GELU") == 2, _opcodes(data)
     assert_exact(data, f"keras_gelu-{mode}", "tflite", [_converter_inputs(data, 90 + k) for k in range(4)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Float islands: DEQUANTIZE -> ELU / SQUARE (float32) -> QUANTIZE, as the converter writes them
+
+
+def island_model(float_opcode: str, cases: list[Case]) -> bytes:
+    """One DEQUANTIZE -> float op -> QUANTIZE chain per case (int8 in, int8 out)."""
+    n = Net()
+    ins, outs = [], []
+    for i, c in enumerate(cases):
+        x = n.tensor(f"x{i}", list(c.shape), "int8", scale=c.x_quant[0], zp=c.x_quant[1])
+        f0 = n.tensor(f"f{i}", list(c.shape), "float32")
+        f1 = n.tensor(f"g{i}", list(c.shape), "float32")
+        y = n.tensor(f"y{i}", list(c.shape), "int8", scale=c.y_quant[0], zp=c.y_quant[1])
+        n.op("DEQUANTIZE", [x], [f0])
+        _add_op(n, float_opcode, [f0], [f1], {})
+        n.op("QUANTIZE", [f1], [y])
+        ins.append(x)
+        outs.append(y)
+    return n.finish(ins, outs)
+
+
+@pytest.mark.parametrize("float_opcode", ["ELU", "SQUARE"])
+def test_float_island_randomized(float_opcode):
+    rng = np.random.default_rng(123 + len(float_opcode))
+    fn = (lambda x: np.where(x < 0, np.expm1(np.minimum(x, 0)), x)) if float_opcode == "ELU" else np.square
+    cases = [_lut_case_int8(rng, fn, (-2.7, -0.5)) for _ in range(12)]
+    data = island_model(float_opcode, cases)
+    model = compile_bytes(data, "island")
+    assert [s.op.opcode for s in model.steps] == [f"DEQUANTIZE+{float_opcode}+QUANTIZE"] * len(cases)
+    assert_exact(data, f"island_{float_opcode}", "tflm", [[c.data for c in cases]])
+
+
+@pytest.mark.parametrize("layer", ["elu", "unit_normalization"])
+def test_keras_float_islands(layer):
+    """Keras ELU and UnitNormalization in int8 models: the converter keeps ELU and SQUARE in
+    float32 between DEQUANTIZE and QUANTIZE; the fused tables make the models compile exactly."""
+    import tensorflow as tf
+
+    def build() -> bytes:
+        seeded_keras(12)
+        i = tf.keras.Input((6, 10), batch_size=1)
+        x = tf.keras.layers.Dense(8)(i)
+        x = tf.keras.layers.ELU()(x) if layer == "elu" else tf.keras.layers.UnitNormalization()(x)
+        return tflite_from_keras(tf.keras.Model(i, x), low=-2.0, high=2.0)
+
+    data = cached_model({"op": "math", "name": f"keras_island_{layer}"}, build)
+    expect = "ELU" if layer == "elu" else "SQUARE"
+    assert expect in _opcodes(data) and "DEQUANTIZE" in _opcodes(data), _opcodes(data)
+    assert_exact(data, f"keras_{layer}", "tflm", [_converter_inputs(data, 70 + k) for k in range(4)])
+
+
+def test_float_island_not_fused():
+    """A float tensor read twice (or a model output) stays float: the op is refused."""
+    n = Net()
+    x = n.tensor("x", [1, 8], "int8", scale=0.05, zp=0)
+    f0 = n.tensor("f0", [1, 8], "float32")
+    f1 = n.tensor("f1", [1, 8], "float32")
+    y = n.tensor("y", [1, 8], "int8", scale=0.05, zp=0)
+    n.op("DEQUANTIZE", [x], [f0])
+    _add_op(n, "ELU", [f0], [f1], {})
+    n.op("QUANTIZE", [f1], [y])
+    with pytest.raises(ModelError, match="FLOAT32"):
+        compile_bytes(n.finish([x], [y, f1]), "island_output")
 
 
 # ---------------------------------------------------------------------------------------------

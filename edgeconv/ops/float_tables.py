@@ -1,0 +1,73 @@
+"""int8 tables of TFLite Micro's float kernels: DEQUANTIZE -> one unary float op -> QUANTIZE.
+
+The TFLite converter leaves an op it cannot quantize in float32 between a DEQUANTIZE and a
+QUANTIZE (Keras ELU in int8 models; the SQUARE of Keras UnitNormalization). When the island
+reads an int8 tensor and writes an int8 tensor, its result depends on the input value alone,
+so edgeconv.float_islands fuses the three ops into one (opcode "DEQUANTIZE+ELU+QUANTIZE", ...)
+and this lowering tabulates the 256 outputs exactly as TFLite Micro computes them:
+dequantize float(double(scale) * (q - zp)) (reference Dequantize), the float op in float32
+(ELU: x < 0 ? expm1f(x) : x, reference elu.h; SQUARE: x * x), quantize
+(int32)roundf(x / scale) + zp clamped (AffineQuantize). The kernel is ec_lut_s8.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from quantize.fixedpoint import libm_float, tflite_round
+
+from ..ir import Graph, Op
+from .base import Kernel, fail, lowering
+from .lut import lut_kernel, same_shape_io
+
+_F = np.float32
+
+
+def _elu(v: np.float32) -> np.float32:
+    return libm_float("expm1f")(v) if v < 0 else _F(v)
+
+
+def _square(v: np.float32) -> np.float32:
+    return _F(v) * _F(v)
+
+
+# float op -> its TFLite Micro float32 arithmetic
+FLOAT_FUNCTIONS: dict[str, Callable[[np.float32], np.float32]] = {"ELU": _elu, "SQUARE": _square}
+
+
+def fused_opcode(float_opcode: str) -> str:
+    return f"DEQUANTIZE+{float_opcode}+QUANTIZE"
+
+
+def float_island_table(transform, input_scale: float, input_zp: int, output_scale: float, output_zp: int) -> np.ndarray:
+    """The 256 int8 outputs (indexed by the input's bits as uint8) of dequantize -> transform ->
+    quantize. ValueError where TFLite's float-to-int32 conversion is undefined (NaN, or a
+    quotient beyond int32)."""
+    table = np.zeros(256, dtype=np.int8)
+    with np.errstate(all="ignore"):
+        s_out = _F(output_scale)
+        for v in range(-128, 128):
+            x = _F(float(_F(input_scale)) * (v - input_zp))  # double product, then float
+            scaled = _F(transform(x)) / s_out
+            if not (math.isfinite(scaled) and abs(tflite_round(float(scaled))) < 2**31):
+                raise ValueError(f"input {v} gives {float(scaled):g} before the conversion to int32")
+            q = tflite_round(float(scaled)) + output_zp
+            table[v & 0xFF] = min(max(q, -128), 127)
+    return table
+
+
+def _lower_island(graph: Graph, op: Op) -> Kernel:
+    x, y = same_shape_io(graph, op, ("int8",))
+    float_opcode = op.opcode.split("+")[1]
+    try:
+        table = float_island_table(FLOAT_FUNCTIONS[float_opcode], x.quant.s, x.quant.zp, y.quant.s, y.quant.zp)
+    except ValueError as exc:
+        raise fail(graph, op, f"the quantized result is undefined in TFLite ({exc})") from None
+    return lut_kernel(x, y, table, f"table of float {float_opcode.lower()}")
+
+
+for _name in FLOAT_FUNCTIONS:
+    lowering(fused_opcode(_name))(_lower_island)
