@@ -222,13 +222,40 @@ def _model(which: str) -> bytes:
     return branches_model(_branch, branches, seed)
 
 
+def _extreme_inputs(model) -> list:
+    """Every input at -32768, at 32767, and alternating between the two: the largest sums."""
+    g = model.graph
+    shapes = [g.tensors[t].shape for t in g.inputs]
+    alternating = [np.where(np.arange(int(np.prod(s))).reshape(s) % 2 == 0, -32768, 32767).astype(np.int16)
+                   for s in shapes]
+    return [[np.full(s, v, dtype=np.int16) for s in shapes] for v in (-32768, 32767)] + [alternating]
+
+
 @pytest.mark.parametrize("which", sorted(MODELS))
 def test_bit_exact_with_tflite_micro(which):
     data = _model(which)
     model = compile_bytes(data, f"mac16_{which}")
     funcs = {s.kernel.func for s in model.steps}
     assert funcs <= {"ec_conv2d_s16", "ec_depthwise_conv2d_s16", "ec_fully_connected_s16"}, funcs
-    assert_bit_exact(data, f"mac16_{which}", samples=4, seed=len(which))
+    assert_bit_exact(data, f"mac16_{which}", samples=4, seed=len(which), extra_inputs=_extreme_inputs(model))
+
+
+def test_no_undefined_behaviour_on_extreme_inputs(tmp_path):
+    """The corner cases (int64 sums, huge biases, int32 wrap-around, left shifts) built with
+    ASan/UBSan: clean, and equal to the plain host build."""
+    from sanitized import run_samples, sanitized_executable
+
+    from edgeconv.emitter import emit
+    from edgeconv.hostbuild import build_and_load
+
+    model = compile_bytes(_model("fixed"), "mac16_fixed")
+    samples = _extreme_inputs(model) + random_inputs(model, 2, 11)
+    run = run_samples(sanitized_executable(model, emit(model), tmp_path), model, samples, tmp_path)
+    assert run.returncode == 0 and not run.report, run.report or run.stderr_tail
+    host = build_and_load(model, emit(model))
+    for sample, outs in zip(samples, run.outputs):
+        for ours, sanitized in zip(host.run(sample), outs):
+            np.testing.assert_array_equal(ours.reshape(-1), sanitized)
 
 
 def test_randomized_cases_cover_both_sum_widths_and_accumulators():
