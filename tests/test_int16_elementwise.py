@@ -362,3 +362,86 @@ def test_emulated_cortex_m4(kind):
             "requantize": lambda: requantize_model(300, True), "float_edges": lambda: float_edges_model(400, True)}[kind]()
     report = validate_bytes(data, f"{kind}16_m4", samples=3, seed=1, board="cortex-m4")
     assert report.oracle == "tflm" and report.bit_exact, report.to_dict()
+
+
+# ---------------------------------------------------------------------------------------------
+# Extremes under ASan and UBSan: zero points and scales at their limits, every rescaling at its
+# largest shift, inputs at the type's minimum and maximum. Clean, and equal to TFLite Micro
+# (whose int32 arithmetic wraps where the C wraps explicitly).
+
+
+def _extreme_models() -> dict[str, bytes]:
+    models = {}
+    s = 2.0 ** -20
+    for opname in ("ADD", "SUB"):
+        n = Net()
+        a = n.tensor("a", [1, 256], "int16", scale=s, zp=-32768)
+        b = n.tensor("b", [1, 256], "int16", scale=s, zp=32767 if opname == "SUB" else -32768)
+        # The output multiplier 2 s / (2^15 so) just below 1: the rescaled sum reaches 2^31 - 2^15.
+        y = n.tensor("y", [1, 256], "int16", scale=2 * s / 2.0 ** 15 * 1.0001, zp=32767)
+        n.op(opname, [a, b], [y], fusedActivationFunction=0, potScaleInt16=False)
+        models[opname.lower()] = n.finish([a, b], [y])
+    n = Net()
+    a = n.tensor("a", [1, 256], "int16", scale=0.5)
+    b = n.tensor("b", [1, 256], "int16", scale=0.5)
+    y = n.tensor("y", [1, 256], "int16", scale=0.25 / 2.0 ** 30 * 1.5)  # a left shift of 30 bits
+    n.op("MUL", [a, b], [y], fusedActivationFunction=0)
+    models["mul"] = n.finish([a, b], [y])
+    for src, dst in (("int16", "int16"), ("int16", "int8"), ("int8", "int16")):
+        n = Net()
+        x = n.tensor("x", [1, 256], src, scale=1.0, zp=-32768 if src == "int16" else -128)
+        y = n.tensor("y", [1, 256], dst, scale=2.0 ** -29.5, zp=32767 if dst == "int16" else 127)
+        n.op("QUANTIZE", [x], [y])
+        models[f"quantize_{src}_{dst}"] = n.finish([x], [y])
+    for opname in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        n = Net()
+        x = n.tensor("x", [1, 1, 65535, 1], "int16", scale=0.01, zp=-32768)
+        y = n.tensor("y", [1, 1, 1, 1], "int16", scale=0.01, zp=-32768)
+        n.op(opname, [x], [y], padding=1, strideH=1, strideW=1, filterHeight=1, filterWidth=65535,
+             fusedActivationFunction=1)
+        models[opname.lower()] = n.finish([x], [y])
+    n = Net()
+    x = n.tensor("x", [1, 256], "int16", scale=3e38, zp=32767)
+    y = n.tensor("y", [1, 256], "float32")
+    n.op("DEQUANTIZE", [x], [y])
+    models["dequantize"] = n.finish([x], [y])
+    return models
+
+
+EXTREMES = _extreme_models()
+
+
+@pytest.mark.parametrize("name", sorted(EXTREMES))
+def test_extremes_sanitized(name, tmp_path):
+    from sanitized import run_samples, sanitized_executable
+
+    from edgeconv.emitter import emit
+    from edgeconv.references import TflmReference
+
+    data = EXTREMES[name]
+    compiled = compile_bytes(data, "m")
+    _, inputs = graph_inputs(data)
+    rng = np.random.default_rng(1)
+
+    def values(t, k: int) -> np.ndarray:
+        """k: 0 all minimum, 1 all maximum, 2 zeros, 3 random, 4 a run of consecutive values
+        from the minimum (reversed for a second input)."""
+        info = np.iinfo(np.dtype(t.dtype))
+        run = np.resize(np.arange(info.min, info.max + 1), int(np.prod(t.shape))).reshape(t.shape)
+        if t.index != inputs[0].index:
+            run = run[..., ::-1]
+        options = [np.full(t.shape, info.min), np.full(t.shape, info.max), np.zeros(t.shape),
+                   rng.integers(info.min, int(info.max) + 1, size=t.shape), run]
+        return options[k].astype(np.dtype(t.dtype))
+
+    samples = [[values(t, k) for t in inputs] for k in range(5)]
+    run = run_samples(sanitized_executable(compiled, emit(compiled), tmp_path), compiled, samples, tmp_path)
+    assert run.returncode == 0 and not run.report, run.report
+    with TflmReference(data) as ref:
+        for sample, got in zip(samples, run.outputs):
+            expected = np.asarray(ref.run(sample, 1)[0]).reshape(-1)
+            got = np.asarray(got[0]).reshape(-1)
+            if got.dtype == np.float32:
+                np.testing.assert_array_equal(got.view(np.int32), expected.astype(np.float32).view(np.int32))
+            else:
+                np.testing.assert_array_equal(got, expected)
