@@ -3,6 +3,8 @@
  * Index arithmetic stays in int32: the compiler refuses strides and paddings above 32767
  * (TFLite keeps them in int16_t fields), so out + pad and k + stride cannot overflow, and
  * every offset is a position inside a tensor (at most 2^28 elements, the reader's limit). */
+#include <string.h>
+
 #include "ec_transpose_conv.h"
 
 #include "ec_dot.h"
@@ -13,12 +15,52 @@
  * the division is exact for negative values too; in decreases as k grows, so a negative in
  * ends the walk. */
 
+/* acc[r] += x . w_r for the four weight rows w_r = w + r * w_stride (four output channels of
+ * one tap): each input load serves four channels. DSP path: SXTB16 splits four int8 into
+ * two halfword pairs, SMLAD multiplies and adds a pair. */
+static void ec_tconv_dot4_s8(const int8_t *x, const int8_t *w, int32_t w_stride, int32_t n, int32_t acc[4]) {
+    const int8_t *w0 = w, *w1 = w + w_stride, *w2 = w + 2 * w_stride, *w3 = w + 3 * w_stride;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t i = 0;
+#ifdef EC_DOT_DSP
+    for (; i + 4 <= n; i += 4) {
+        uint32_t xv, xe, xo, wv;
+        memcpy(&xv, x + i, 4); /* no alignment assumed */
+        xe = ec_sxtb16(xv);
+        xo = ec_sxtb16_ror8(xv);
+        memcpy(&wv, w0 + i, 4);
+        a0 = ec_smlad(xo, ec_sxtb16_ror8(wv), ec_smlad(xe, ec_sxtb16(wv), a0));
+        memcpy(&wv, w1 + i, 4);
+        a1 = ec_smlad(xo, ec_sxtb16_ror8(wv), ec_smlad(xe, ec_sxtb16(wv), a1));
+        memcpy(&wv, w2 + i, 4);
+        a2 = ec_smlad(xo, ec_sxtb16_ror8(wv), ec_smlad(xe, ec_sxtb16(wv), a2));
+        memcpy(&wv, w3 + i, 4);
+        a3 = ec_smlad(xo, ec_sxtb16_ror8(wv), ec_smlad(xe, ec_sxtb16(wv), a3));
+    }
+#endif
+    for (; i < n; ++i) {
+        const int32_t xi = x[i];
+        a0 += xi * w0[i];
+        a1 += xi * w1[i];
+        a2 += xi * w2[i];
+        a3 += xi * w3[i];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
 /* sum over in_c of (x - zp) * w, written as x . w - zp * sum(w): the zp part is one table
  * entry per tap (p->zp_sums). With every partial sum proven inside int32 by the compiler
- * (|bias| + 256 * sum|w| over the taps of one output), the int32 result equals TFLite's. */
+ * (|bias| + 256 * sum|w| over the taps of one output), the int32 result equals TFLite's.
+ * Output channels go in blocks of four sharing the tap walk and the input loads, the last
+ * out_c % 4 one at a time. */
 void ec_transpose_conv_s8(const ec_transpose_conv_params_t *p, const int8_t *input, int8_t *output) {
     const int32_t in_c = p->in_c;
-    int32_t b, oy, ox, oc;
+    const int32_t oc_stride = p->k_h * p->k_w * p->tap_stride; /* weights per output channel */
+    const int32_t taps_per_oc = p->k_h * p->k_w;
+    int32_t b, oy, ox, oc0;
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in_b = input + b * p->in_h * p->in_w * in_c;
         for (oy = 0; oy < p->out_h; ++oy) {
@@ -27,10 +69,13 @@ void ec_transpose_conv_s8(const ec_transpose_conv_params_t *p, const int8_t *inp
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t tx = ox + p->pad_w;
                 const int32_t kx0 = tx % p->stride_w;
-                for (oc = 0; oc < p->out_c; ++oc) {
-                    const int32_t ch = p->per_channel ? oc : 0;
-                    int32_t acc = p->bias ? p->bias[oc] : 0;
-                    int32_t ky, kx, out;
+                for (oc0 = 0; oc0 < p->out_c; oc0 += 4) {
+                    const int32_t block = p->out_c - oc0 < 4 ? p->out_c - oc0 : 4;
+                    int32_t acc[4];
+                    int32_t r, ky, kx;
+                    for (r = 0; r < block; ++r) {
+                        acc[r] = p->bias ? p->bias[oc0 + r] : 0;
+                    }
                     for (ky = ky0; ky < p->k_h; ky += p->stride_h) {
                         const int32_t iy = (ty - ky) / p->stride_h;
                         if (iy < 0) {
@@ -41,22 +86,35 @@ void ec_transpose_conv_s8(const ec_transpose_conv_params_t *p, const int8_t *inp
                         }
                         for (kx = kx0; kx < p->k_w; kx += p->stride_w) {
                             const int32_t ix = (tx - kx) / p->stride_w;
-                            const int32_t tap = (oc * p->k_h + ky) * p->k_w + kx;
+                            const int32_t tap = oc0 * taps_per_oc + ky * p->k_w + kx; /* of channel oc0 */
+                            const int8_t *xp;
                             if (ix < 0) {
                                 break;
                             }
                             if (ix >= p->in_w) {
                                 continue;
                             }
+                            xp = in_b + (iy * p->in_w + ix) * in_c;
                             if (p->zp_sums) {
-                                acc -= p->zp_sums[tap];
+                                for (r = 0; r < block; ++r) {
+                                    acc[r] -= p->zp_sums[tap + r * taps_per_oc];
+                                }
                             }
-                            acc = ec_dot_s8(in_b + (iy * p->in_w + ix) * in_c, p->weights + tap * p->tap_stride,
-                                            in_c, acc);
+                            if (block == 4) {
+                                ec_tconv_dot4_s8(xp, p->weights + tap * p->tap_stride, oc_stride, in_c, acc);
+                            } else {
+                                for (r = 0; r < block; ++r) {
+                                    acc[r] = ec_dot_s8(xp, p->weights + tap * p->tap_stride + r * oc_stride, in_c,
+                                                       acc[r]);
+                                }
+                            }
                         }
                     }
-                    out = ec_requantize(acc, p->multiplier[ch], (int)p->shift[ch]) + p->output_zp;
-                    *output++ = (int8_t)ec_clamp_i32(out, p->act_min, p->act_max);
+                    for (r = 0; r < block; ++r) {
+                        const int32_t ch = p->per_channel ? oc0 + r : 0;
+                        const int32_t out = ec_requantize(acc[r], p->multiplier[ch], (int)p->shift[ch]) + p->output_zp;
+                        *output++ = (int8_t)ec_clamp_i32(out, p->act_min, p->act_max);
+                    }
                 }
             }
         }
