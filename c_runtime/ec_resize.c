@@ -28,33 +28,40 @@
 EC_RESIZE_NEAREST(ec_resize_nearest_s8, int8_t)
 EC_RESIZE_NEAREST(ec_resize_nearest_s16, int16_t)
 
-void ec_resize_bilinear_s8(const ec_resize_bilinear_params_t *p, const int8_t *input, int8_t *output) {
-    const int32_t one = 1 << 10;
-    const int32_t row_size = p->in_w * p->depth;
-    int32_t b, y, x, c;
-    for (b = 0; b < p->batches; ++b) {
-        const int8_t *in_b = input + b * p->in_h * row_size;
-        for (y = 0; y < p->out_h; ++y) {
-            const int8_t *top = in_b + p->y_table[3 * y] * row_size;
-            const int8_t *bottom = in_b + p->y_table[3 * y + 1] * row_size;
-            const int32_t fy = p->y_table[3 * y + 2];
-            for (x = 0; x < p->out_w; ++x) {
-                const int32_t left = p->x_table[3 * x] * p->depth;
-                const int32_t right = p->x_table[3 * x + 1] * p->depth;
-                const int32_t fx = p->x_table[3 * x + 2];
-                /* The four weights, each a product of two Q10 factors (|factor| < 2^11). */
-                const int64_t w_tl = (int64_t)(one - fy) * (one - fx);
-                const int64_t w_bl = (int64_t)fy * (one - fx);
-                const int64_t w_tr = (int64_t)(one - fy) * fx;
-                const int64_t w_br = (int64_t)fy * fx;
-                for (c = 0; c < p->depth; ++c) {
-                    const int64_t sum = top[left + c] * w_tl + bottom[left + c] * w_bl +
-                                        top[right + c] * w_tr + bottom[right + c] * w_br;
-                    /* Round half away from zero; C99 division truncates toward zero. */
-                    const int64_t round = sum > 0 ? ((int64_t)1 << 19) : -((int64_t)1 << 19);
-                    *output++ = (int8_t)((sum + round) / ((int64_t)1 << 20));
-                }
-            }
-        }
+/* Bilinear: the same arithmetic for int8 and int16 (TFLite's ResizeBilinearInteger template).
+ * The weighted sum is an average (the weights add up to 2^20; where a Q10 fraction is
+ * negative, top and bottom rows are the same row), so the result fits the element type. */
+#define EC_RESIZE_BILINEAR(NAME, T)                                                             \
+    void NAME(const ec_resize_bilinear_params_t *p, const T *input, T *output) {                \
+        const int32_t one = 1 << 10;                                                            \
+        const int32_t row_size = p->in_w * p->depth;                                            \
+        int32_t b, y, x, c;                                                                     \
+        for (b = 0; b < p->batches; ++b) {                                                      \
+            const T *in_b = input + b * p->in_h * row_size;                                     \
+            for (y = 0; y < p->out_h; ++y) {                                                    \
+                const T *top = in_b + p->y_table[3 * y] * row_size;                             \
+                const T *bottom = in_b + p->y_table[3 * y + 1] * row_size;                      \
+                const int32_t fy = p->y_table[3 * y + 2];                                       \
+                for (x = 0; x < p->out_w; ++x) {                                                \
+                    const int32_t left = p->x_table[3 * x] * p->depth;                          \
+                    const int32_t right = p->x_table[3 * x + 1] * p->depth;                     \
+                    const int32_t fx = p->x_table[3 * x + 2];                                   \
+                    /* The four weights, each a product of two Q10 factors (|factor| < 2^11). */\
+                    const int64_t w_tl = (int64_t)(one - fy) * (one - fx);                      \
+                    const int64_t w_bl = (int64_t)fy * (one - fx);                              \
+                    const int64_t w_tr = (int64_t)(one - fy) * fx;                              \
+                    const int64_t w_br = (int64_t)fy * fx;                                      \
+                    for (c = 0; c < p->depth; ++c) {                                            \
+                        const int64_t sum = top[left + c] * w_tl + bottom[left + c] * w_bl +    \
+                                            top[right + c] * w_tr + bottom[right + c] * w_br;   \
+                        /* Round half away from zero; C99 division truncates toward zero. */    \
+                        const int64_t round = sum > 0 ? ((int64_t)1 << 19) : -((int64_t)1 << 19);\
+                        *output++ = (T)((sum + round) / ((int64_t)1 << 20));                    \
+                    }                                                                           \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
     }
-}
+
+EC_RESIZE_BILINEAR(ec_resize_bilinear_s8, int8_t)
+EC_RESIZE_BILINEAR(ec_resize_bilinear_s16, int16_t)

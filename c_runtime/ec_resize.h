@@ -1,4 +1,4 @@
-/* edgeconv C runtime: RESIZE_NEAREST_NEIGHBOR (int8, int16) and RESIZE_BILINEAR (int8), NHWC.
+/* edgeconv C runtime: RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR, int8 and int16, NHWC.
  *
  * Every source index and interpolation weight is computed at compile time
  * (edgeconv/ops/resize.py, replicating TFLite's index arithmetic) and passed as tables, so
@@ -27,5 +27,6 @@ typedef struct {
 void ec_resize_nearest_s8(const ec_resize_nearest_params_t *p, const int8_t *input, int8_t *output);
 void ec_resize_nearest_s16(const ec_resize_nearest_params_t *p, const int16_t *input, int16_t *output);
 void ec_resize_bilinear_s8(const ec_resize_bilinear_params_t *p, const int8_t *input, int8_t *output);
+void ec_resize_bilinear_s16(const ec_resize_bilinear_params_t *p, const int16_t *input, int16_t *output);
 
 #endif /* EC_RESIZE_H */

@@ -523,6 +523,24 @@ def test_resize_nearest_int16_random():
     check(n.finish(ins, outs), "resize_nearest_int16")
 
 
+def test_resize_bilinear_int16_random():
+    """TFLite Micro has no int16 RESIZE_BILINEAR: TFLite's reference kernel is the oracle."""
+    rng = np.random.default_rng(122)
+    n = Net()
+    ins, outs = [], []
+    for k in range(K // 2):
+        b, h, w, c = 1, int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 4))
+        oh, ow = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        x = act(n, f"x{k}", [b, h, w, c], "int16")
+        y = act(n, f"y{k}", [b, oh, ow, c], "int16")
+        align, half = [(False, False), (True, False), (False, True), (False, True)][k % 4]
+        add_op(n, "RESIZE_BILINEAR", [x, const(n, f"s{k}", [oh, ow])], [y], "ResizeBilinearOptions",
+               alignCorners=align, halfPixelCenters=half)
+        ins.append(x)
+        outs.append(y)
+    check(n.finish(ins, outs), "resize_bilinear_int16", ("ref",))
+
+
 # ---------------------------------------------------------------------------------------------
 # CAST
 

@@ -1,4 +1,5 @@
-"""RESIZE_NEAREST_NEIGHBOR (int8, int16) and RESIZE_BILINEAR (int8), NHWC.
+"""RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR, int8 and int16, NHWC (TFLite Micro has no int16
+bilinear: TFLite's reference kernel, the same ResizeBilinearInteger template, is its oracle).
 
 All index arithmetic happens here, at compile time, and reaches the C kernels as tables:
 
@@ -117,7 +118,7 @@ def lower_resize_nearest(graph: Graph, op: Op) -> Kernel:
 
 @lowering("RESIZE_BILINEAR")
 def lower_resize_bilinear(graph: Graph, op: Op) -> Kernel:
-    x, y, b, in_h, in_w, c, out_h, out_w, align, half = _common(graph, op)
+    x, y, b, in_h, in_w, c, out_h, out_w, align, half = _common(graph, op, ("int8", "int16"))
     if align and half:
         # TFLite Micro's ResizeBilinearPrepare refuses this combination.
         raise fail(graph, op, "has both align_corners and half_pixel_centers; TFLite allows at most one")
@@ -135,7 +136,7 @@ def lower_resize_bilinear(graph: Graph, op: Op) -> Kernel:
             raise fail(graph, op, f"output {what} {beyond[0] // 3} maps to source {what} {table[beyond[0]]} of "
                                   f"{in_size} in TFLite's Q10 coordinates; TFLite would read outside the input")
     return Kernel(
-        func="ec_resize_bilinear_s8",
+        func=f"ec_resize_bilinear_{'s16' if x.dtype == 'int16' else 's8'}",
         unit="ec_resize",
         params_type="ec_resize_bilinear_params_t",
         params=dict(
