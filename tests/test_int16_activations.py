@@ -9,7 +9,8 @@ input is [1, 65536] gets every int16 value in one sample: the table-based kernel
 and reciprocal tables, LOGISTIC/TANH's sigmoid table) are swept over their whole input range.
 SOFTMAX also gets narrow rows (many significant exps), which move its sum, and so the reciprocal
 table's input, over their range. A few converter-made 16x8 Keras models check the forms the
-converter writes.
+converter writes. RELU_N1_TO_1, which TFLite Micro lacks, is checked in int8 against TFLite's
+reference (neither reference runs it in int16).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelgen import cached_model, seeded_keras, tflite_from_keras
+import mutants
+from modelgen import cached_model, seeded_keras, tflite_from_function, tflite_from_keras
 from mutants import Net
 from sanitized import FLAGS as SANITIZED_FLAGS
 from sanitized import run_samples
@@ -413,3 +415,55 @@ def test_int8_ratio_in_double(op, s_in, s_out, opts):
     y = n.tensor("y", [1, 256], "int8", scale=s_out, zp=zp_out)
     n.op(op, [x], [y], **opts)
     _check(n.finish([x], [y]), f"{op}_double", extra=[[np.arange(-128, 128, dtype=np.int8).reshape(1, 256)]], samples=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# RELU_N1_TO_1 (int8): TFLite Micro has no such kernel, so TFLite's reference is the oracle
+
+mutants.OPTIONS_OF.setdefault("RELU_N1_TO_1", None)  # the op takes no options table
+
+
+def _check_vs_reference(data: bytes, label: str, extra=None, samples: int = 2):
+    report = validate_bytes(data, label, samples=samples, seed=0, extra_inputs=extra)
+    assert report.oracle == "tflite_ref" and "tflite_ref" in report.references, report.notes
+    assert report.bit_exact, f"{label}: {report.mismatches_vs_oracle} elements differ from TFLite's reference"
+
+
+def _relu1_model(cases: list[tuple[float, int, float, int]], dtype: str = "int8") -> bytes:
+    n = Net()
+    ins, outs = [], []
+    for i, (s_in, zp_in, s_out, zp_out) in enumerate(cases):
+        x = n.tensor(f"x{i}", [1, 256], dtype, scale=s_in, zp=zp_in)
+        y = n.tensor(f"y{i}", [1, 256], dtype, scale=s_out, zp=zp_out)
+        n.op("RELU_N1_TO_1", [x], [y])
+        ins.append(x)
+        outs.append(y)
+    return n.finish(ins, outs)
+
+
+def test_relu_n1_to_1_int8():
+    rng = np.random.default_rng(1900)
+    cases = [
+        # found by search: here only the float32 ratio (ReluPrepare's) equals TFLite's output
+        (0.023289646953344345, 0, 0.009806167334318161, 0),
+        (0.0016233595088124275, 0, 0.0013013165444135666, 0),
+    ]
+    for _ in range(10):
+        s_out = _log_uniform(rng, 1e-3, 0.05)
+        cases.append((s_out * _log_uniform(rng, 0.2, 5.0), int(rng.integers(-128, 128)), s_out, int(rng.integers(-100, 100))))
+    every = [np.arange(-128, 128, dtype=np.int8).reshape(1, 256)] * len(cases)
+    _check_vs_reference(_relu1_model(cases), "relu1", extra=[every], samples=1)
+
+
+def test_relu_n1_to_1_converted():
+    import tensorflow as tf
+
+    data = cached_model({"test": "int16_activations_relu1"},
+                        lambda: tflite_from_function(lambda x: tf.clip_by_value(x, -1.0, 1.0), [(1, 64)], low=-3, high=3))
+    assert _opcodes(data) == ["RELU_N1_TO_1"]
+    _check_vs_reference(data, "relu1_clip", samples=8)
+
+
+def test_relu_n1_to_1_int16_refused():
+    with pytest.raises(UnsupportedOpError, match="INT16"):  # neither reference runs it in int16
+        compile_bytes(_relu1_model([(1e-3, 0, 1e-3, 0)], "int16"), "relu1_16")

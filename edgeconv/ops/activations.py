@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from quantize.fixedpoint import checked_log2, f32, f32_div, tflite_round
+from quantize.fixedpoint import activation_range, checked_log2, f32, f32_div, tflite_round
 
 from ..ir import Graph, Op, Tensor, UnsupportedOpError
 from .base import (DTYPE_SUFFIX, CArray, Kernel, const_input, fail, lowering, qrange, quant_io, require_dtype,
@@ -266,6 +266,30 @@ def lower_relu6(graph: Graph, op: Op) -> Kernel:
         inputs=[x.index],
         outputs=[y.index],
         summary=summary,
+    )
+
+
+@lowering("RELU_N1_TO_1")
+def lower_relu_n1_to_1(graph: Graph, op: Op) -> Kernel:
+    """TFLite Micro has no RELU_N1_TO_1: TFLite's kernel is the oracle, int8 only (its Relu1Eval
+    refuses int16). QuantizedReluX(-1, 1): requantize by input / output scale (ReluPrepare's
+    ratio, float32 widened to double), clamp to the quantized -1 and 1 (roundf of float32
+    quotients, refused beyond int32 as TFLite's Prepare refuses fused bounds there)."""
+    x, y = _unary_io(graph, op, ("int8",))
+    m, shift = requantize_multiplier(graph, op, f32_div(x.quant.s, y.quant.s), "rescale")
+    try:
+        act_min, act_max = activation_range(2, float(y.quant.s), y.quant.zp, -128, 127)
+    except ValueError as exc:
+        raise fail(graph, op, str(exc)) from None
+    return Kernel(
+        func="ec_relu_s8",
+        unit="ec_relu",
+        params_type="ec_relu_params_t",
+        params=dict(size=x.size, input_zp=x.quant.zp, output_zp=y.quant.zp, multiplier=m, shift=shift,
+                    act_min=act_min, act_max=act_max),
+        inputs=[x.index],
+        outputs=[y.index],
+        summary="clamp [-1, 1]",
     )
 
 
