@@ -805,7 +805,8 @@ DW_ENTRY(ec_depthwise_conv2d_s8_kx1p_w16, DW_KX1P, 1)
  * (ec_mac16_output). Per output pixel, the taps inside the input are one rectangle
  * [ky0, ky1) x [kx0, kx1), found once.
  * - Portable path: one channel at a time, int32 or int64 sum (sum32, ec_dot.h).
- * - Arm DSP path, depth multiplier 1: four channels at a time; an input word holds two
+ * - Arm DSP path, depth multiplier 1: four channels at a time (where the window lies inside the
+ *   input, one loop over the taps with the compiler's table of their input offsets); an input word holds two
  *   channels' int16 values (x0, x1), SXTB16 of a stored weight quad (c0, c2, c1, c3) gives the
  *   halfwords (w0, w1) (ror #8: (w2, w3)), and SMLABB / SMLATT (SMLALBB / SMLALTT for int64)
  *   multiply matching halfwords: 9 instructions per 4 MACs, no extension of the activations.
@@ -827,6 +828,23 @@ static void dw16_valid_taps(int32_t origin, int32_t dil, int32_t k, int32_t size
     *hi = b;
 }
 
+#ifdef EC_DOT_DSP
+/* The outputs of a block of 4 channels: apart from the loops, so that the compiler keeps the
+ * int32 sums' requantization one SMLAL each (inlined, it merges both forms into the int64 one). */
+#if defined(__GNUC__)
+#define EC_DW16_OUT static __attribute__((noinline))
+#else
+#define EC_DW16_OUT static
+#endif
+EC_DW16_OUT void dw16_out4_32(int16_t *out, int32_t a0, int32_t a1, int32_t a2, int32_t a3, const int64_t *bc,
+                              const int32_t *rc, const int32_t act[2]) {
+    out[0] = ec_mac16_output32(a0, bc[0], rc, 0, act[0], act[1]);
+    out[1] = ec_mac16_output32(a1, bc[1], rc + 2, 0, act[0], act[1]);
+    out[2] = ec_mac16_output32(a2, bc[2], rc + 4, 0, act[0], act[1]);
+    out[3] = ec_mac16_output32(a3, bc[3], rc + 6, 0, act[0], act[1]);
+}
+#endif
+
 void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const int16_t *input, int16_t *output) {
     const int32_t in_h = p->in_h, in_w = p->in_w, in_c = p->in_c, out_c = p->out_c, k_w = p->k_w;
     const int32_t dm = p->depth_multiplier, dil_h = p->dil_h, dil_w = p->dil_w;
@@ -835,6 +853,11 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
     const int64_t *const bias = p->bias;
     const int32_t *const requant = p->requant;
     const int8_t *const weights = p->weights;
+#ifdef EC_DOT_DSP
+    const int32_t act[2] = {p->act_min, p->act_max};
+    const int32_t *const tap_off = p->tap_off;
+    const int32_t taps = p->k_h * k_w;
+#endif
     int32_t b, oy, ox, c, ky, kx;
     for (b = 0; b < p->batches; ++b) {
         const int16_t *const in_b = input + b * in_h * in_w * in_c;
@@ -850,10 +873,32 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
                 c = 0;
 #ifdef EC_DOT_DSP
                 if (dm == 1) {
+                    const int interior = ky0 == 0 && ky1 == p->k_h && kx0 == 0 && kx1 == k_w;
                     for (; c < quads_end; c += 4) {
                         int64_t s0, s1, s2, s3;
                         const int64_t *const bc = bias + c;
                         const int32_t *const rc = requant + 2 * c;
+                        if (sum32 && interior) {
+                            /* the window inside the input (most pixels): one loop over the taps */
+                            const int16_t *const xb = in_b + (iy0 * in_w + ix0) * in_c + c;
+                            const int8_t *wr = weights + c;
+                            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, t;
+                            for (t = 0; t < taps; ++t, wr += out_c) {
+                                const int16_t *const xp = xb + tap_off[t];
+                                uint32_t x01, x23, wv, we, wo;
+                                memcpy(&x01, xp, 4);
+                                memcpy(&x23, xp + 2, 4);
+                                memcpy(&wv, wr, 4);
+                                we = ec_sxtb16(wv);
+                                wo = ec_sxtb16_ror8(wv);
+                                a0 = ec_smlabb(x01, we, a0);
+                                a1 = ec_smlatt(x01, we, a1);
+                                a2 = ec_smlabb(x23, wo, a2);
+                                a3 = ec_smlatt(x23, wo, a3);
+                            }
+                            dw16_out4_32(out + c, a0, a1, a2, a3, bc, rc, act);
+                            continue;
+                        }
                         if (sum32) {
                             int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
                             for (ky = ky0; ky < ky1; ++ky) {
@@ -872,10 +917,7 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
                                     a3 = ec_smlatt(x23, wo, a3);
                                 }
                             }
-                            out[c] = ec_mac16_output32(a0, bc[0], rc, 0, act_min, act_max);
-                            out[c + 1] = ec_mac16_output32(a1, bc[1], rc + 2, 0, act_min, act_max);
-                            out[c + 2] = ec_mac16_output32(a2, bc[2], rc + 4, 0, act_min, act_max);
-                            out[c + 3] = ec_mac16_output32(a3, bc[3], rc + 6, 0, act_min, act_max);
+                            dw16_out4_32(out + c, a0, a1, a2, a3, bc, rc, act);
                             continue;
                         }
                         {

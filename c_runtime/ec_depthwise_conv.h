@@ -76,6 +76,7 @@ typedef struct {
     int32_t act_min, act_max;
     int32_t sum32;          /* 1: every channel's partial sums fit int32 (proved by the compiler) */
     const int8_t *weights;  /* see above */
+    const int32_t *tap_off; /* per tap (ky, kx): (ky * dil_h * in_w + kx * dil_w) * in_c, input offsets */
     const int64_t *bias;    /* per output channel: the folded bias (ec_requantize_s64_folded), never NULL */
     const int32_t *requant; /* per output channel: Q15 multiplier, total shift */
 } ec_depthwise_conv2d_s16_params_t;

@@ -191,6 +191,8 @@ def lower_depthwise_conv2d_s16(graph: Graph, op: Op) -> Kernel:
             depth_multiplier=multiplier, k_h=k_h, k_w=k_w, **geometry, act_min=act_min, act_max=act_max,
             sum32=int(s16_sum_fits_int32(np.abs(taps.astype(np.int64)).sum(axis=0))),
             weights=CArray("int8_t", stored, "weights"),
+            tap_off=CArray("int32_t", ((np.arange(k_h)[:, None] * geometry["dil_h"] * in_w
+                                        + np.arange(k_w)[None, :] * geometry["dil_w"]) * in_c).reshape(-1), "offsets"),
             bias=s16_bias_field(bias, pairs, False),
             requant=CArray("int32_t", pairs, "multiplier"),
         ),
