@@ -1,10 +1,11 @@
-"""Parity of the unary math ops: ABS, RSQRT, EXP, ELU, GELU, LOG_SOFTMAX, L2_NORMALIZATION.
+"""Parity of the unary math ops: ABS, RSQRT, EXP, LOG, ELU, GELU, LOG_SOFTMAX, L2_NORMALIZATION,
+and of the float islands (DEQUANTIZE -> ELU/SQUARE -> QUANTIZE) fused into int8 tables.
 
 Each randomized case is one op instance with its own seeded quantization and shape; a model
 holds several independent instances (one graph input and output each), so one C build and
 one reference run check many cases. The oracle is TFLite Micro where it runs the op and type
 (ABS, RSQRT, ELU, LOG_SOFTMAX, L2_NORMALIZATION), TFLite's reference kernels where it does
-not (EXP and GELU: TFLite Micro has no int8/int16 EXP and no GELU). Every int8 case feeds all
+not (EXP, LOG and GELU: TFLite Micro has no int8/int16 EXP or LOG and no GELU). Every int8 case feeds all
 256 input values, every int16 table case all 65536. Converter-made models (tf.function and
 Keras, int8 and 16x8) check the forms the converter writes. Refusals are checked where TFLite
 refuses, or where its result is undefined.
@@ -33,10 +34,10 @@ from edgeconv.reader import read_tflite_bytes
 from edgeconv.references import TfliteRefReference, TflmReference
 from quantize.fixedpoint import inv_sqrt_quantized_multiplier_exp
 
-OPTIONS = {"ABS": "AbsOptions", "RSQRT": None, "EXP": "ExpOptions", "ELU": None, "GELU": "GeluOptions",
+OPTIONS = {"ABS": "AbsOptions", "RSQRT": None, "EXP": "ExpOptions", "LOG": None, "ELU": None, "GELU": "GeluOptions",
            "LOG_SOFTMAX": "LogSoftmaxOptions", "L2_NORMALIZATION": "L2NormOptions", "SQUARE": None}
-ORACLE = {"ABS": "tflm", "RSQRT": "tflm", "EXP": "tflite", "ELU": "tflm", "GELU": "tflite", "LOG_SOFTMAX": "tflm",
-          "L2_NORMALIZATION": "tflm"}
+ORACLE = {"ABS": "tflm", "RSQRT": "tflm", "EXP": "tflite", "LOG": "tflite", "ELU": "tflm", "GELU": "tflite",
+          "LOG_SOFTMAX": "tflm", "L2_NORMALIZATION": "tflm"}
 INFO = {"int8": np.iinfo(np.int8), "int16": np.iinfo(np.int16)}
 
 
@@ -198,6 +199,18 @@ def exp_case(rng, dtype: str) -> Case:
     return _lut_case_int16(rng, np.exp, (-4.8, -3.7), zero_points=False)
 
 
+def log_case(rng, dtype: str) -> Case:
+    """Inputs mostly positive (log of x <= 0 is the output's lowest value)."""
+    def fn(x):
+        return np.log(np.maximum(x, 1e-3))
+
+    if dtype == "int8":
+        c = _lut_case_int8(rng, fn, (-2.5, -0.5))
+        c.x_quant = (c.x_quant[0], int(rng.integers(-128, -60)))
+        return c
+    return _lut_case_int16(rng, fn, (-4.5, -2.5), zero_points=False)
+
+
 def elu_case(rng, dtype: str) -> Case:
     return _lut_case_int8(rng, lambda x: np.where(x < 0, np.expm1(np.minimum(x, 0)), x), (-2.7, -0.5))
 
@@ -242,6 +255,8 @@ VARIANTS = {
     "rsqrt_s16": ("RSQRT", lambda rng: rsqrt_case(rng, "int16"), 6, 1),
     "exp_s8": ("EXP", lambda rng: exp_case(rng, "int8"), 16, 1),
     "exp_s16": ("EXP", lambda rng: exp_case(rng, "int16"), 6, 1),
+    "log_s8": ("LOG", lambda rng: log_case(rng, "int8"), 16, 1),
+    "log_s16": ("LOG", lambda rng: log_case(rng, "int16"), 6, 1),
     "elu_s8": ("ELU", lambda rng: elu_case(rng, "int8"), 16, 1),
     "gelu_s8": ("GELU", lambda rng: gelu_case(rng, "int8", False), 12, 1),
     "gelu_tanh_s8": ("GELU", lambda rng: gelu_case(rng, "int8", True), 12, 1),
@@ -385,6 +400,8 @@ FUNCTION_CASES = {
     "rsqrt": ("rsqrt", (1, 6, 10), (0.05, 4.0), "RSQRT", ("int8", "16x8")),
     "abs": ("abs", (1, 5, 8), (-2.0, 1.0), "ABS", ("int8", "16x8")),
     "exp": ("exp", (2, 7), (-3.0, 1.5), "EXP", ("int8", "16x8")),
+    "log": ("log", (1, 6, 10), (0.05, 4.0), "LOG", ("int8", "16x8")),
+    "softplus": ("softplus", (1, 4, 9), (-3.0, 3.0), "LOG", ("int8", "16x8")),  # EXP, ADD, LOG
     "log_softmax": ("log_softmax", (1, 4, 17), (-3.0, 3.0), "LOG_SOFTMAX", ("int8",)),
     "l2_normalize": ("l2_normalize", (1, 3, 3, 12), (-1.0, 2.0), "L2_NORMALIZATION", ("int8",)),
     "gelu": ("gelu", (1, 9, 6), (-4.0, 3.0), "GELU", ("int8", "16x8")),
@@ -398,6 +415,7 @@ def _fn(name: str):
 
     return {
         "rsqrt": tf.math.rsqrt, "abs": tf.abs, "exp": tf.exp, "log_softmax": tf.nn.log_softmax,
+        "log": tf.math.log, "softplus": tf.nn.softplus,
         "l2_normalize": lambda x: tf.math.l2_normalize(x, axis=-1),
         "gelu": lambda x: tf.nn.gelu(x, approximate=False), "gelu_tanh": lambda x: tf.nn.gelu(x, approximate=True),
     }[name]
@@ -407,7 +425,7 @@ def _fn(name: str):
 def test_converter(name, mode):
     fn_name, shape, (low, high), opname, _ = FUNCTION_CASES[name]
     seed = 40 + sorted(FUNCTION_CASES).index(name)
-    data = cached_model({"op": "math", "name": name, "mode": mode, "shape": shape, "range": [low, high]},
+    data = cached_model({"op": "math", "name": name, "mode": mode, "shape": shape, "range": [low, high], "seed": seed},
                         lambda: tflite_from_function(_fn(fn_name), [shape], seed=seed, low=low, high=high, mode=mode))
     assert opname in _opcodes(data), f"{name}: the converter emitted {_opcodes(data)}, no {opname}"
     samples = [_converter_inputs(data, seed * 10 + k, low=0 if opname == "RSQRT" else None) for k in range(4)]
