@@ -16,10 +16,9 @@ Extremes (scales just below 1 and tiny, extreme zero points, output rescales nee
 shifts) are also run on min/max/zero/alternating inputs and built with ASan/UBSan.
 """
 
+import mutants
 import numpy as np
 import pytest
-
-import mutants
 from modelgen import cached_model, tflite_from_function
 from mutants import Net
 

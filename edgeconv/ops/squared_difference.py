@@ -21,7 +21,7 @@ from __future__ import annotations
 from quantize.fixedpoint import f32_mul, quantize_multiplier_smaller_than_one_exp
 
 from ..ir import Graph, Op
-from .base import DTYPE_SUFFIX, Kernel, fail, lowering, require_dtype, require_quant, requantize_multiplier
+from .base import DTYPE_SUFFIX, Kernel, fail, lowering, requantize_multiplier, require_dtype, require_quant
 from .elementwise import broadcast_loops
 
 LEFT_SHIFT = {"int8": 7, "int16": 0}
