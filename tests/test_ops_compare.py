@@ -427,3 +427,18 @@ def test_refusals(name):
         compile_bytes(build(), name)
     message = str(err.value)
     assert words in message and "\n" not in message, message
+
+
+def test_select_v2_mixed_scalars():
+    # Every tensor holds one element, the output's rank larger than any input's: TFLite Micro
+    # copies the one element ("possible mixed scalar") and keeps the stored output shape.
+    n = Net()
+    a = n.tensor("a", [1, 1], "int8", scale=0.1, zp=0)
+    b = n.tensor("b", [], "int8", scale=0.2, zp=3)
+    c = n.tensor("cond", [1, 1], "bool")
+    n.op("LESS", [a, b], [c])
+    x = n.tensor("x", [1], "int8", scale=0.1, zp=0)
+    y = n.tensor("y", [], "int8", scale=0.1, zp=0)
+    o = n.tensor("out", [1, 1, 1], "int8", scale=0.1, zp=0)
+    n.op("SELECT_V2", [c, x, y], [o])
+    check(n.finish([a, b, x, y], [o]), "select_v2_mixed_scalars", "tflm", 0, samples=12)
