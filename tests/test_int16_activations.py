@@ -467,3 +467,15 @@ def test_relu_n1_to_1_converted():
 def test_relu_n1_to_1_int16_refused():
     with pytest.raises(UnsupportedOpError, match="INT16"):  # neither reference runs it in int16
         compile_bytes(_relu1_model([(1e-3, 0, 1e-3, 0)], "int16"), "relu1_16")
+
+
+def test_emulated_cortex_m4():
+    """The int16 kernels on an emulated Cortex-M4 (arm-none-eabi-gcc, QEMU): the same outputs as
+    TFLite Micro on the host, a sweep of every int16 value included."""
+    lut = _chunks(_lut_cases(1600), 8)
+    cases = (lut[0][:2] + lut[3][:2] + _chunks(_softmax_cases(1700), 8)[1][:2]
+             + _chunks(_relu_family_cases(1800), 8)[3][:3])
+    report = validate_bytes(_packed(cases), "int16_m4", samples=1, seed=0,
+                            extra_inputs=_samples(cases, np.random.default_rng(30)), board="cortex-m4")
+    assert report.board == "cortex-m4" and "tflm" in report.references
+    assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
