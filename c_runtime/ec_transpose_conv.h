@@ -29,6 +29,7 @@ typedef struct {
      * order ec_dot_s16x8_64 (ec_dot.h) reads. */
     const int8_t *weights;
     int32_t tap_stride;       /* weights per tap: in_c (int8), in_c rounded up to 4 (16x8) */
+    int32_t tap_sum32;        /* 16x8: 1 if one tap's dot product fits int32 (2^15 * sum|w|) */
     const int32_t *bias;      /* int8: model bias per output channel, or NULL */
     const int64_t *bias64;    /* 16x8: model bias per output channel (int64), or NULL */
     /* int8: input_zp * sum over in_c of w[oc][ky][kx][.], per [oc][ky][kx], subtracted per

@@ -131,8 +131,8 @@ def test_random_transpose_conv(s16, group):
     assert report.mismatches_vs_tflite_ref in (None, 0)
 
 
-def test_accumulator_stress():
-    """Extreme weights, zero points and biases near the proven bound still equal TFLite Micro."""
+def stress_model() -> bytes:
+    """Extreme weights, zero points and biases near the proven bounds."""
     n = Net()
     ios = []
     for i, (dt, zp) in enumerate((("int8", -128), ("int8", 127), ("int16", 0))):
@@ -146,7 +146,22 @@ def test_accumulator_stress():
         y = n.tensor(f"y{i}", [1, 5, 5, 2], dt, scale=200.0 if dt == "int8" else 2.0, zp=3 if dt == "int8" else 0)
         add_transpose_conv(n, [shape, w, x, b], [y], SAME, 2, 2)
         ios.append((x, y))
-    data = n.finish([x for x, _ in ios], [y for _, y in ios])
+    # 16x8 with one tap's sum beyond int32 (2^15 * 127 * 600 > 2^31): the kernel's int64 path
+    x = n.tensor("x_wide", [1, 2, 2, 600], "int16", scale=0.01, zp=0)
+    w = n.tensor("w_wide", [4, 2, 2, 600], "int8", scale=[0.01] * 4, zp=[0] * 4, axis=0,
+                 data=np.where(np.arange(4 * 2 * 2 * 600).reshape(4, 2, 2, 600) % 3, 127, -127))
+    shape = n.tensor("s_wide", [4], "int32", data=[1, 4, 4, 4])
+    y = n.tensor("y_wide", [1, 4, 4, 4], "int16", scale=30.0, zp=0)
+    add_transpose_conv(n, [shape, w, x], [y], SAME, 2, 2)
+    ios.append((x, y))
+    return n.finish([x for x, _ in ios], [y for _, y in ios])
+
+
+def test_accumulator_stress():
+    """Extreme weights, zero points and biases near the proven bound still equal TFLite Micro."""
+    data = stress_model()
+    model = compile_bytes(data, "tconv_stress")
+    assert [s.kernel.params.get("tap_sum32") for s in model.steps] == [None, None, 1, 0]
     assert_bit_exact(data, "tconv_stress", samples=6, seed=3)
 
 
@@ -281,8 +296,9 @@ def test_dsp_equals_portable_on_cortex_m4():
 
     data = mixed_model()
     assert_bit_exact(data, "tconv_mixed", samples=4, seed=4)
-    model = compile_bytes(data, "tconv_mixed")
-    assert_dsp_equals_portable(model, random_inputs(model, 4, 5), "cortex-m4")
+    for name, data in (("tconv_mixed", data), ("tconv_stress", stress_model())):
+        model = compile_bytes(data, name)
+        assert_dsp_equals_portable(model, random_inputs(model, 4, 5), "cortex-m4")
 
 
 def test_sanitizers_clean(tmp_path):

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..ir import Graph, Op, UnsupportedOpError
 from .base import CArray, Kernel, fail, lowering, require_dtype, require_quant
-from .mac import INT32_MAX, conv_multipliers, mac_activation, multiplier_fields, s16_quads
+from .mac import INT32_MAX, conv_multipliers, mac_activation, multiplier_fields, s16_quads, s16_sum_fits_int32
 from .ranges import check_requantize, require_int32, require_tflite_int16
 
 S64_ACC_LIMIT = 1 << 47  # TFLite's 64-bit MultiplyByQuantizedMultiplier assumes |x| < 2^47
@@ -173,6 +173,8 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
         # each tap's weights in the quads ec_dot_s16x8_64 reads, padded to a multiple of 4
         params["weights"] = CArray("int8_t", s16_quads(weights.reshape(-1, in_c)), "weights")
         params["tap_stride"] = -(-in_c // 4) * 4
+        # one tap's partial sums fit int32 (then the kernel sums each tap in int32 and widens)
+        params["tap_sum32"] = int(s16_sum_fits_int32(abs_tap))
     else:
         zp = int(xq.zp)
         # Each tap adds x . w and subtracts zp * sum(w): both at most 128 * sum|w| in magnitude.
