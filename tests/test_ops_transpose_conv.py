@@ -322,3 +322,18 @@ def test_sanitizers_clean(tmp_path):
         for sample, outs in zip(samples, run.outputs):
             for ours, theirs in zip(outs, host.run(sample)):
                 np.testing.assert_array_equal(ours, np.asarray(theirs).reshape(-1), err_msg=name)
+
+
+@pytest.mark.parametrize("value", [-(2**63), 2**63 - 1, 2**47])
+def test_refuses_16x8_bias_beyond_the_2_47_bound(value):
+    """TFLite's 64-bit requantization assumes |acc| < 2^47; a bias near the int64 limits would
+    also overflow the int64 sum (found by the hostile mutator: |INT64_MIN| is not an int64)."""
+    n = Net()
+    x = n.tensor("x", [1, 2, 2, 1], "int16", scale=0.001, zp=0)
+    w = n.tensor("w", [1, 2, 2, 1], "int8", scale=[0.01], zp=[0], data=[1, 2, 3, 4], axis=0)
+    s = n.tensor("s", [4], "int32", data=[1, 4, 4, 1])
+    b = n.tensor("b", [1], "int64", scale=[1e-5], zp=[0], data=[value])
+    y = n.tensor("y", [1, 4, 4, 1], "int16", scale=0.001, zp=0)
+    add_transpose_conv(n, [s, w, x, b], [y], SAME, 2, 2)
+    with pytest.raises(ModelError, match="TRANSPOSE_CONV.*2\\^47"):
+        compile_bytes(n.finish([x], [y]), "bad")

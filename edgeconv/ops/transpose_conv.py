@@ -151,7 +151,9 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
     weights = np.asarray(w.data, dtype=np.int8)
     abs_tap = np.abs(weights.astype(np.int64)).sum(axis=3)  # [out_c, k_h, k_w]
     reach = residue_tap_sums(abs_tap, stride_h, stride_w)  # sum|w| reaching one output
-    bias_abs = np.abs(bias) if bias is not None else np.zeros(out_c, dtype=np.int64)
+    # Python integers: |INT64_MIN| and a huge int64 bias plus the weights' reach leave int64.
+    bias_abs = np.array([abs(int(v)) for v in bias] if bias is not None else [0] * out_c, dtype=object)
+    reach = reach.astype(object)
 
     params = dict(
         batches=batches, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
