@@ -35,14 +35,20 @@ pytest.importorskip("flatbuffers")
 INT32_BIAS_TYPE = 2  # tflite.TensorType.INT32, for quantized_bias_type
 
 
-def _bias(n: Net, rng, name: str, bias: str, in_s: float, ws: np.ndarray, big: bool, count: int):
+def _bias(n: Net, rng, name: str, bias: str, in_s: float, ws: np.ndarray, big: bool | str, count: int):
     """A bias input of the given type ("int64", "int32" or "none": -1) of count values, its
-    scale input scale x weight scale (per tensor if ws holds one)."""
+    scale input scale x weight scale (per tensor if ws holds one). big "edge": values within
+    2^20 of the type's limits, so that sum + bias wraps (TFLite's accumulator wraps too)."""
     if bias == "none":
         return -1
-    limit = (1 << 40) if big and bias == "int64" else (1 << 30) if big else 200_000
-    return n.tensor(name, [count], bias, scale=np.float32(in_s) * ws, zp=[0] * ws.size,
-                    data=rng.integers(-limit, limit, count, dtype=np.int64))
+    if big == "edge":
+        top = (1 << 63) - 1 if bias == "int64" else (1 << 31) - 1
+        data = np.where(rng.random(count) < 0.5, top, -top - 1)
+        data = (data - np.sign(data) * rng.integers(0, 1 << 20, count)).astype(np.int64)
+    else:
+        limit = (1 << 40) if big and bias == "int64" else (1 << 30) if big else 200_000
+        data = rng.integers(-limit, limit, count, dtype=np.int64)
+    return n.tensor(name, [count], bias, scale=np.float32(in_s) * ws, zp=[0] * ws.size, data=data)
 
 
 def _weights(rng, shape, heavy: bool) -> np.ndarray:
@@ -193,6 +199,8 @@ FIXED = [
     dict(kind="conv", in_h=4, in_w=4, in_c=3, out_c=4, k_h=3, k_w=3, gain=3000.0, bias="int32"),
     # int32 bias whose sums wrap int32 (TFLite Micro's int32 accumulator wraps)
     dict(kind="conv", in_h=3, in_w=3, in_c=64, out_c=4, k_h=3, k_w=3, heavy=True, bias="int32", big_bias=True),
+    dict(kind="conv", in_h=3, in_w=4, in_c=8, out_c=8, k_h=3, k_w=3, bias="int32", big_bias="edge"),
+    dict(kind="fc", depth=40, units=8, bias="int32", big_bias="edge"),
     dict(kind="conv", in_h=6, in_w=7, in_c=8, out_c=6, k_h=3, k_w=3, groups=2, dil=(2, 1)),
     dict(kind="conv", in_h=5, in_w=5, in_c=2, out_c=3, k_h=1, k_w=1, bias="none", bias_type_option=INT32_BIAS_TYPE),
     dict(kind="depthwise", in_h=6, in_w=6, in_c=8, multiplier=1, k_h=3, k_w=3, heavy=True, big_bias=True),
