@@ -442,3 +442,14 @@ def test_select_v2_mixed_scalars():
     o = n.tensor("out", [1, 1, 1], "int8", scale=0.1, zp=0)
     n.op("SELECT_V2", [c, x, y], [o])
     check(n.finish([a, b, x, y], [o]), "select_v2_mixed_scalars", "tflm", 0, samples=12)
+
+
+def test_emulated_cortex_m4():
+    # The same C on an emulated Cortex-M4 (QEMU): comparisons + SELECT_V2 and SQUARED_DIFFERENCE
+    # (TFLite Micro), SELECT (TFLite's reference).
+    for data, label, oracle in ((compare_select_model("int8", 501), "compare_select_m4", "tflm"),
+                                (squared_difference_model("int16", 751), "sqdiff_s16_m4", "tflm"),
+                                (select_v1_model(901), "select_v1_m4", "tflite_ref")):
+        report = validate_bytes(data, label, samples=3, seed=1, board="cortex-m4")
+        assert report.board == "cortex-m4" and report.oracle == oracle and report.elements_compared > 0, report.notes
+        assert report.bit_exact and report.mismatches_vs_oracle == 0, f"{label}: {report.mismatches_vs_oracle} differ"

@@ -383,3 +383,14 @@ def test_refusals(name):
     message = str(err.value)
     assert words in message and "\n" not in message, message
     assert any(op in message for op in ("REDUCE_MAX", "REDUCE_MIN", "SUM", "ARG_MAX", "ARG_MIN")), message
+
+
+def test_emulated_cortex_m4():
+    # The same C on an emulated Cortex-M4 (QEMU): the reductions' extremes (TFLite Micro) and
+    # INT64 ARG chains (TFLite's reference).
+    for data, label, oracle in ((extremes_model(), "reduce_extremes_m4", "tflm"),
+                                (arg_model(850, out_dtype="int64", axis_dtype="int64", then_equal=True), "arg_i64_m4",
+                                 "tflite_ref")):
+        report = validate_bytes(data, label, samples=3, seed=1, board="cortex-m4")
+        assert report.board == "cortex-m4" and report.oracle == oracle and report.elements_compared > 0, report.notes
+        assert report.bit_exact and report.mismatches_vs_oracle == 0, f"{label}: {report.mismatches_vs_oracle} differ"
