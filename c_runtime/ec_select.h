@@ -1,4 +1,4 @@
-/* edgeconv C runtime: SELECT_V2 (condition ? x : y, raw values) for int8 and int16, with the
+/* edgeconv C runtime: SELECT_V2 and SELECT (condition ? x : y, raw values) for int8 and int16, with the
  * three inputs broadcast against each other. */
 #ifndef EC_SELECT_H
 #define EC_SELECT_H

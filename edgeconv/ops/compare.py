@@ -1,4 +1,4 @@
-"""EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL (bool out) and SELECT_V2.
+"""EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL (bool out), SELECT_V2 and SELECT.
 
 Comparisons of int8 (TFLite Micro, comparisons.cc ComparisonsPrepare): both inputs are brought
 to a common scale before comparing, each (x - zp) * 2^8 through
