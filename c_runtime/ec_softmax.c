@@ -66,6 +66,51 @@ void ec_softmax_s8(const ec_softmax_params_t *p, const int8_t *input, int8_t *ou
     }
 }
 
+/* int8 in, int16 out: ec_softmax_s8 with 16 output bits, exponent num_bits_over_unit + 15.
+ * The lowering refuses depth >= 8192, so the Q12 sum (each exp at most 2^19) is at least the
+ * maximum's exp, about 2^19, or has wrapped once to a negative int32: clz(sum) is 0..12 and
+ * the exponent 15..27, inside TFLite's TFLITE_CHECK(0 <= exponent <= 31) (a sum wrapped past
+ * 2^32 could fail that check, which aborts TFLite Micro). */
+void ec_softmax_s8_s16(const ec_softmax_params_t *p, const int8_t *input, int16_t *output) {
+    int32_t r, c;
+    for (r = 0; r < p->rows; ++r) {
+        const int8_t *x = input + r * p->depth;
+        int16_t *out = output + r * p->depth;
+        int32_t max_in_row = -128;
+        int32_t sum_of_exps = 0;
+        int num_bits_over_unit;
+        int32_t shifted_scale;
+        int exponent;
+        for (c = 0; c < p->depth; ++c) {
+            max_in_row = ec_max_i32(max_in_row, x[c]);
+        }
+        for (c = 0; c < p->depth; ++c) {
+            const int32_t diff = (int32_t)x[c] - max_in_row;
+            if (diff >= p->diff_min) {
+                const int32_t scaled = ec_requantize_gt1(diff, p->input_multiplier, (int)p->input_left_shift);
+                sum_of_exps = ec_add_wrapping(
+                    sum_of_exps, ec_rounding_divide_by_pot(
+                                     ec_exp_on_negative_values(scaled, EC_SOFTMAX_DIFF_BITS),
+                                     EC_SOFTMAX_ACCUM_BITS));
+            }
+        }
+        shifted_scale = ec_get_reciprocal(sum_of_exps, EC_SOFTMAX_ACCUM_BITS, &num_bits_over_unit);
+        exponent = num_bits_over_unit + 31 - 16;
+        for (c = 0; c < p->depth; ++c) {
+            const int32_t diff = (int32_t)x[c] - max_in_row;
+            if (diff >= p->diff_min) {
+                const int32_t scaled = ec_requantize_gt1(diff, p->input_multiplier, (int)p->input_left_shift);
+                const int32_t e = ec_exp_on_negative_values(scaled, EC_SOFTMAX_DIFF_BITS);
+                const int32_t unsat =
+                    ec_rounding_divide_by_pot(ec_sat_rounding_doubling_high_mul(shifted_scale, e), exponent);
+                out[c] = (int16_t)ec_clamp_i32(unsat - 32768, -32768, 32767);
+            } else {
+                out[c] = -32768;
+            }
+        }
+    }
+}
+
 /* SOFTMAX for int16, bit-exact with TFLite Micro's reference_ops::SoftmaxInt16: each
  * difference to the row maximum, in [-65535, 0], is rescaled so that [-10, 0] spans the
  * int16 range, then exp() is read from a 513-entry table with interpolation; the reciprocal

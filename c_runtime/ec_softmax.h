@@ -14,6 +14,10 @@ typedef struct {
 
 void ec_softmax_s8(const ec_softmax_params_t *p, const int8_t *input, int8_t *output);
 
+/* int8 in, int16 out (scale 1/65536, zero point -32768): the same arithmetic, 16 output bits
+ * (TFLite's Softmax<int8_t, int16_t>); depth below 8192 (see ec_softmax.c). */
+void ec_softmax_s8_s16(const ec_softmax_params_t *p, const int8_t *input, int16_t *output);
+
 /* SOFTMAX int16 in (zero point 0), int16 out (scale 1/32768, zero point 0): TFLite Micro's
  * SoftmaxInt16, with the exp and 1 / (1 + x) tables it builds in Prepare made at compile time. */
 typedef struct {

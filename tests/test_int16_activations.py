@@ -479,3 +479,42 @@ def test_emulated_cortex_m4():
                             extra_inputs=_samples(cases, np.random.default_rng(30)), board="cortex-m4")
     assert report.board == "cortex-m4" and "tflm" in report.references
     assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+
+
+# ---------------------------------------------------------------------------------------------
+# SOFTMAX int8 -> int16 (TFLite Micro's Softmax<int8_t, int16_t>: output scale 1/65536, zp -32768)
+
+
+def _softmax_s8_s16_model(shapes, rng) -> bytes:
+    n = Net()
+    ins, outs = [], []
+    for i, shape in enumerate(shapes):
+        x = n.tensor(f"x{i}", list(shape), "int8", scale=_log_uniform(rng, 0.01, 1.0), zp=int(rng.integers(-128, 128)))
+        y = n.tensor(f"y{i}", list(shape), "int16", scale=1 / 65536, zp=-32768)
+        n.op("SOFTMAX", [x], [y], beta=float(rng.choice([1.0, 0.5, 2.0, float(rng.uniform(0.1, 3.0))])))
+        ins.append(x)
+        outs.append(y)
+    return n.finish(ins, outs)
+
+
+def test_softmax_s8_s16():
+    """Every int8 value in one row; rows of equal values up to depth 8191 (the Q12 sum of exps
+    wraps negative from 4096 on, as TFLite's int32 sum does); narrow random rows."""
+    rng = np.random.default_rng(2000)
+    shapes = [(1, 256), (3, 17), (2, 1000), (1, 4096), (1, 5000), (4, 1), (2, 2, 9), (1, 8191)]
+    data = _softmax_s8_s16_model(shapes, rng)
+    flat = [np.arange(-128, 128, dtype=np.int8).reshape(1, 256)] + [np.full(s, 5, np.int8) for s in shapes[1:]]
+    narrow = [rng.integers(-128, 128, s).astype(np.int8) if k == 0 else rng.integers(118, 128, s).astype(np.int8)
+              for k, s in enumerate(shapes)]
+    _check(data, "softmax_s8_s16", extra=[flat, narrow], samples=2)
+    assert [s.kernel.func for s in compile_bytes(data, "s8_s16").steps] == ["ec_softmax_s8_s16"] * len(shapes)
+
+
+def test_softmax_s8_s16_refused():
+    rng = np.random.default_rng(2001)
+    with pytest.raises(ModelError, match="8191"):  # TFLite Micro could abort on a sum wrapped past 2^32
+        compile_bytes(_softmax_s8_s16_model([(1, 8192)], rng), "deep")
+    data = _one("SOFTMAX", (0.1, 0), (1 / 65536, 0), in_type="int8", beta=1.0)
+    with pytest.raises(ModelError, match="-32768"):
+        compile_bytes(data, "zp")
+    assert _tflm_refuses(data)

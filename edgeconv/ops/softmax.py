@@ -1,4 +1,5 @@
-"""SOFTMAX (int8 -> int8, int16 -> int16), parameters as TFLite Micro's CalculateSoftmaxParams.
+"""SOFTMAX (int8 -> int8, int8 -> int16, int16 -> int16), parameters as TFLite Micro's
+CalculateSoftmaxParams.
 
 int16 SOFTMAX reads two 513-entry int16 tables (exp on [-10, 0], 1 / (1 + x) on [0, 1]) that
 TFLite Micro builds in Prepare with LUTPopulate in float32; they are made here with the same
@@ -16,7 +17,7 @@ import numpy as np
 from quantize.fixedpoint import expf, lut_populate_int16, quantize_multiplier_greater_than_one
 
 from ..ir import Graph, Op
-from .base import CArray, Kernel, fail, lowering, quant_io, requantize_multiplier
+from .base import CArray, Kernel, fail, lowering, quant_io, require_quant, requantize_multiplier
 
 _SCALED_DIFF_INTEGER_BITS = 5
 
@@ -31,12 +32,28 @@ def softmax_input_scaling(beta: float, input_scale: float) -> tuple[int, int, in
     return multiplier, left_shift, -radius
 
 
+_MAX_DEPTH_S8_S16 = 8191  # int8 -> int16: a Q12 sum wrapped past 2^32 could abort TFLite Micro
+
+
 @lowering("SOFTMAX")
 def lower_softmax(graph: Graph, op: Op) -> Kernel:
-    x, y, xq, yq = quant_io(graph, op)
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    mixed = x.dtype == "int8" and y.dtype == "int16"  # TFLite Micro's Softmax<int8_t, int16_t>
+    if mixed:
+        xq, yq = require_quant(graph, op, x), require_quant(graph, op, y)
+    else:
+        x, y, xq, yq = quant_io(graph, op)
     if x.dtype == "int16":
         return _lower_softmax_s16(graph, op)
-    if yq.zp != -128 or yq.s != 1.0 / 256:
+    if mixed:
+        target = np.float32(1.0) / np.float32(65536)
+        if yq.zp != -32768 or abs(np.float32(yq.s) - target) > np.float32(0.001) * target:
+            raise fail(graph, op, f"int16 output must have scale 1/65536 and zero point -32768 (has {yq.s:g}, {yq.zp})")
+        if x.shape and x.shape[-1] > _MAX_DEPTH_S8_S16:
+            # The exps' Q12 sum can wrap past 2^32; TFLite's exponent check then aborts.
+            raise fail(graph, op, f"depth {x.shape[-1]} > {_MAX_DEPTH_S8_S16}: TFLite's int16-output softmax "
+                                  "fails its exponent check when the sum of exps wraps")
+    elif yq.zp != -128 or yq.s != 1.0 / 256:
         raise fail(graph, op, f"int8 output must have scale 1/256 and zero point -128 (has {yq.s}, {yq.zp})")
     if x.shape != y.shape or not x.shape:
         raise fail(graph, op, f"input {list(x.shape)} and output {list(y.shape)} differ")
@@ -51,7 +68,7 @@ def lower_softmax(graph: Graph, op: Op) -> Kernel:
     multiplier, left_shift, diff_min = softmax_input_scaling(beta, xq.s)
     depth = x.shape[-1]
     return Kernel(
-        func="ec_softmax_s8",
+        func="ec_softmax_s8_s16" if mixed else "ec_softmax_s8",
         unit="ec_softmax",
         params_type="ec_softmax_params_t",
         params=dict(rows=x.size // depth if depth else 0, depth=depth, input_multiplier=multiplier,
