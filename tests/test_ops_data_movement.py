@@ -702,3 +702,20 @@ def test_split_num_splits_mismatch_refused():
     ys = [act(n, f"y{i}", [2, 2], "int8") for i in range(2)]
     add_op(n, "SPLIT", [const(n, "a", [0]), x], ys, "SplitOptions", numSplits=4)
     assert "num_splits 4" in refused(n.finish([x], ys), "split_num", "SPLIT")
+
+
+def test_reshape_squeeze_expand_dims_int16():
+    """The aliases take int16 as they take int8: no data moves, the values pass unchanged."""
+    n = Net()
+    x = act(n, "x", [1, 2, 3, 4], "int16")
+    r = act(n, "r", [6, 4], "int16")
+    add_op(n, "RESHAPE", [x, const(n, "shape", [6, 4])], [r], "ReshapeOptions", newShape=[6, 4])
+    t = act(n, "t", [4, 6], "int16")
+    add_op(n, "TRANSPOSE", [r, const(n, "perm", [1, 0])], [t], "TransposeOptions")
+    e = act(n, "e", [4, 1, 6], "int16")
+    add_op(n, "EXPAND_DIMS", [t, const(n, "axis", [1])], [e], "ExpandDimsOptions")
+    s = act(n, "s", [4, 6], "int16")
+    add_op(n, "SQUEEZE", [e], [s], "SqueezeOptions", squeezeDims=[1])
+    data = n.finish([x], [s])
+    assert [st.op.opcode for st in compile_bytes(data, "aliases16").steps] == ["TRANSPOSE"]
+    check(data, "aliases_int16")
