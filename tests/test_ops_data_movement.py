@@ -719,3 +719,52 @@ def test_reshape_squeeze_expand_dims_int16():
     data = n.finish([x], [s])
     assert [st.op.opcode for st in compile_bytes(data, "aliases16").steps] == ["TRANSPOSE"]
     check(data, "aliases_int16")
+
+
+def _emulated_models() -> list[tuple[bytes, str, str]]:
+    """One int8 model of the ops TFLite Micro runs, one int16 model of those it lacks."""
+    n = Net()
+    ins, outs = [], []
+    x = act(n, "x", [2, 5, 6], "int8")
+    y = act(n, "y", [2, 3, 3], "int8")
+    add_op(n, "STRIDED_SLICE", [x, const(n, "b", [0, -1, 0]), const(n, "e", [2, 0, 6]), const(n, "s", [1, -2, 2])],
+           [y], "StridedSliceOptions", endMask=1)
+    ys = [act(n, f"v{i}", [2, 5, s], "int8") for i, s in enumerate([1, 3, 2])]
+    add_op(n, "SPLIT_V", [x, const(n, "sz", [1, 3, -1]), const(n, "ax", [-1])], ys, "SplitVOptions", numSplits=3)
+    m = act(n, "m", [1, 4, 4, 8], "int8")
+    mp = act(n, "mp", [1, 7, 5, 8], "int8")
+    add_op(n, "MIRROR_PAD", [m, const(n, "p", [[0, 0], [1, 2], [0, 1], [0, 0]])], [mp], "MirrorPadOptions", mode=0)
+    d = act(n, "d", [1, 8, 10, 2], "int8")
+    add_op(n, "DEPTH_TO_SPACE", [m, ], [d], "DepthToSpaceOptions", blockSize=2)
+    g = act(n, "g", [2, 5, 4], "int8")
+    add_op(n, "GATHER", [x, const(n, "i", [5, 0, 0, 3])], [g], "GatherOptions", axis=2)
+    ins += [x, m]
+    outs += [y, *ys, mp, d, g]
+    models = [(n.finish(ins, outs), "data_movement_int8_m4", "tflm")]
+    n = Net()
+    x = act(n, "x", [1, 3, 4, 5], "int16")
+    t = act(n, "t", [1, 6, 4, 10], "int16")
+    add_op(n, "TILE", [x, const(n, "mult", [1, 2, 1, 2])], [t], "TileOptions")
+    mp = act(n, "mp", [1, 5, 6, 5], "int16")
+    add_op(n, "MIRROR_PAD", [x, const(n, "p", [[0, 0], [1, 1], [2, 0], [0, 0]])], [mp], "MirrorPadOptions", mode=1)
+    r = act(n, "r", [1, 7, 9, 5], "int16")
+    add_op(n, "RESIZE_BILINEAR", [x, const(n, "sz", [7, 9])], [r], "ResizeBilinearOptions", halfPixelCenters=True)
+    tr = act(n, "tr", [5, 1, 4, 3], "int16")
+    add_op(n, "TRANSPOSE", [x, const(n, "perm", [3, 0, 2, 1])], [tr], "TransposeOptions")
+    models.append((n.finish([x], [t, mp, r, tr]), "data_movement_int16_m4", "tflite_ref"))
+    return models
+
+
+def test_emulated_cortex_m4():
+    """The same C on an emulated Cortex-M4 (QEMU)."""
+    import shutil
+
+    from edgeconv.validation import validate_bytes
+
+    missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed")
+    for data, label, oracle in _emulated_models():
+        report = validate_bytes(data, label, samples=3, seed=1, board="cortex-m4")
+        assert report.board == "cortex-m4" and report.oracle == oracle and report.elements_compared > 0, report.notes
+        assert report.bit_exact and report.mismatches_vs_oracle == 0, f"{label}: {report.mismatches_vs_oracle} differ"
