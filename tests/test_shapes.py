@@ -761,3 +761,32 @@ def test_zero_sized_placeholder_of_an_op_output_is_a_hint():
     mutants.Net.op(n2, "RELU", [x2], [y2])
     with pytest.raises(ModelError, match="is zero-sized"):
         compile_bytes(n2.finish([x2], [y2]), "zero")
+
+
+def _relu_with_placeholder(stored) -> bytes:
+    n = mutants.Net()
+    x = n.tensor("x", [1, 4, 6], scale=0.05, zp=0)
+    y = n.tensor("y", list(stored), scale=0.05, zp=0)
+    mutants.Net.op(n, "RELU", [x], [y])
+    return n.finish([x], [y])
+
+
+def test_tflite_micro_is_given_tflites_shapes_where_they_fit_in_place():
+    """TFLite Micro runs stored shapes: validation rewrites them in place (same rank) to
+    TFLite's, and otherwise takes TFLite's reference kernels as the oracle."""
+    from edgeconv.validation import tflm_model_bytes, tflm_undefined_ops
+
+    data = _relu_with_placeholder([1, 1, 6])
+    model = compile_bytes(data, "relu")
+    assert model.graph.shape_changes == {1: ((1, 1, 6), (1, 4, 6))}
+    assert read_tflite_bytes(tflm_model_bytes(data, model)).tensors[1].shape == (1, 4, 6)
+    assert not tflm_undefined_ops(model)
+    report = validate_bytes(data, "relu", samples=3)
+    assert report.bit_exact and report.oracle == "tflm", report.notes
+
+    data = _relu_with_placeholder([1, 24])  # another rank: no room to write [1, 4, 6]
+    model = compile_bytes(data, "relu")
+    assert tflm_model_bytes(data, model) is None
+    assert any("stored in the file" in u for u in tflm_undefined_ops(model))
+    report = validate_bytes(data, "relu", samples=3)
+    assert report.bit_exact and report.oracle == "tflite_ref", report.notes
