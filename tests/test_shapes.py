@@ -413,8 +413,8 @@ def _space_batch(m: Model, rng) -> list[int]:
     block = dims(rng, spatial, 1, 3)
     if rng.integers(0, 2):
         pads = [[int(v) for v in rng.integers(0, 3, 2)] for _ in range(spatial)]
-        sp = [b * int(rng.integers(1, 4)) - p[0] - p[1] for b, p in zip(block, pads)]
-        sp = [s if s > 0 else s + b * 2 for s, b in zip(sp, block)]
+        # each padded dimension a multiple of its block, the unpadded one at least 1
+        sp = [b * (-(-(p[0] + p[1] + 1) // b) + int(rng.integers(0, 3))) - p[0] - p[1] for b, p in zip(block, pads)]
         x = m.x([1] + sp + [int(rng.integers(1, 4))])
         return m.op("SPACE_TO_BATCH_ND", [x, m.const(block), m.const(pads)], member="SpaceToBatchNDOptions")
     sp = dims(rng, spatial, 1, 4)
@@ -454,7 +454,32 @@ def _reduce(m: Model, rng) -> list[int]:
     return m.op(name, [x, m.const(axes)], member="ReducerOptions", keepDims=bool(rng.integers(0, 2)))
 
 
+def _misc(m: Model, rng) -> list[int]:
+    """SELECT (v1), CAST, GATHER with batch dimensions, and FILL and RANGE (which fold)."""
+    kind = int(rng.integers(0, 5))
+    shape = [1] + dims(rng, int(rng.integers(1, 3)), 1, 4)
+    x = m.x(shape)
+    if kind == 0:
+        cond = m.const(rng.integers(0, 2, shape if rng.integers(0, 2) else shape[:1]).astype(bool), "bool")
+        return m.op("SELECT", [cond, x, m.const(rng.uniform(-1, 1, shape), "float32")], member="SelectOptions")
+    if kind == 1:
+        return m.op("CAST", [x], member="CastOptions", dtype="int32")
+    if kind == 2:
+        idx = m.const(rng.integers(0, shape[-1], [shape[0]] + dims(rng, int(rng.integers(0, 2)), 1, 3)))
+        return m.op("GATHER", [x, idx], member="GatherOptions", axis=len(shape) - 1, batchDims=1)
+    if kind == 3:
+        (y,) = m.op("ADD", [x, m.const([0.5], "float32")], member="AddOptions")
+        return [y] + m.op("FILL", [m.const(dims(rng, int(rng.integers(1, 4)), 1, 4)), m.const(1.5, "float32", shape=[])],
+                          member="FillOptions")
+    (y,) = m.op("ADD", [x, m.const([0.5], "float32")], member="AddOptions")
+    start, delta = int(rng.integers(-5, 5)), int(rng.choice([-3, -2, -1, 1, 2, 3]))
+    limit = start + delta * int(rng.integers(1, 6)) - int(np.sign(delta)) * int(rng.integers(0, abs(delta)))
+    return [y] + m.op("RANGE", [m.const(start, shape=[]), m.const(limit, shape=[]), m.const(delta, shape=[])],
+                      member="RangeOptions", dtype="int32")
+
+
 FAMILIES = {
+    "misc": _misc,
     "conv": _conv, "depthwise": _depthwise, "pool": _pool, "transpose_conv": _transpose_conv,
     "fully_connected": _fully_connected, "batch_matmul": _batch_matmul, "binary": _binary,
     "comparison": _comparison, "select_v2": _select_v2, "unary": _unary, "reshape": _reshape,
@@ -464,7 +489,7 @@ FAMILIES = {
     "resize": _resize, "reduce": _reduce,
 }
 # Seeds per family: 6, and more where the options combine in many ways.
-SEEDS = {family: 6 for family in FAMILIES} | {"strided_slice": 40, "reshape": 10, "batch_matmul": 10}
+SEEDS = {family: 6 for family in FAMILIES} | {"strided_slice": 40, "reshape": 10, "batch_matmul": 10, "misc": 25}
 
 
 @pytest.mark.parametrize("family,seed", [(f, s) for f in sorted(FAMILIES) for s in range(SEEDS[f])])
