@@ -1,7 +1,8 @@
 """fuse_float_islands: DEQUANTIZE (int8 -> float32) -> one unary float op -> QUANTIZE
 (float32 -> int8) becomes one int8 op, "DEQUANTIZE+<OP>+QUANTIZE", lowered to a table of
 TFLite Micro's float arithmetic (ops/float_tables.py). The converter writes this form around
-ops it does not quantize (Keras ELU; UnitNormalization's SQUARE). The three ops are checked
+ops it does not quantize (Keras ELU; UnitNormalization's SQUARE; NEG, FLOOR, CEIL, ROUND, SIN,
+COS). The three ops are checked
 (opchecks) before they are fused; the float tensors between them must have no other reader
 and must not be model outputs. Runs first, so that the fused op is what later passes see
 (its output shape is its input's, registered below).

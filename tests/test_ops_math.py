@@ -35,7 +35,8 @@ from edgeconv.references import TfliteRefReference, TflmReference
 from quantize.fixedpoint import inv_sqrt_quantized_multiplier_exp
 
 OPTIONS = {"ABS": "AbsOptions", "RSQRT": None, "EXP": "ExpOptions", "LOG": None, "ELU": None, "GELU": "GeluOptions",
-           "LOG_SOFTMAX": "LogSoftmaxOptions", "L2_NORMALIZATION": "L2NormOptions", "SQUARE": None}
+           "LOG_SOFTMAX": "LogSoftmaxOptions", "L2_NORMALIZATION": "L2NormOptions", "SQUARE": None, "NEG": None,
+           "FLOOR": None, "CEIL": None, "ROUND": None, "SIN": None, "COS": None}
 ORACLE = {"ABS": "tflm", "RSQRT": "tflm", "EXP": "tflite", "LOG": "tflite", "ELU": "tflm", "GELU": "tflite",
           "LOG_SOFTMAX": "tflm", "L2_NORMALIZATION": "tflm"}
 INFO = {"int8": np.iinfo(np.int8), "int16": np.iinfo(np.int16)}
@@ -475,11 +476,19 @@ def island_model(float_opcode: str, cases: list[Case]) -> bytes:
     return n.finish(ins, outs)
 
 
-@pytest.mark.parametrize("float_opcode", ["ELU", "SQUARE"])
+ISLAND_FUNCTIONS = {"ELU": lambda x: np.where(x < 0, np.expm1(np.minimum(x, 0)), x), "SQUARE": np.square,
+                    "NEG": np.negative, "FLOOR": np.floor, "CEIL": np.ceil, "ROUND": np.round, "SIN": np.sin,
+                    "COS": np.cos}
+
+
+@pytest.mark.parametrize("float_opcode", sorted(ISLAND_FUNCTIONS))
 def test_float_island_randomized(float_opcode):
-    rng = np.random.default_rng(123 + len(float_opcode))
-    fn = (lambda x: np.where(x < 0, np.expm1(np.minimum(x, 0)), x)) if float_opcode == "ELU" else np.square
-    cases = [_lut_case_int8(rng, fn, (-2.7, -0.5)) for _ in range(12)]
+    rng = np.random.default_rng([123, sorted(ISLAND_FUNCTIONS).index(float_opcode)])
+    x_scale = (-1.5, 0.0) if float_opcode in ("FLOOR", "CEIL", "ROUND") else (-2.7, -0.5)
+    cases = [_lut_case_int8(rng, ISLAND_FUNCTIONS[float_opcode], x_scale) for _ in range(12)]
+    if float_opcode in ("FLOOR", "CEIL", "ROUND"):  # exact halves: ROUND's ties go to even
+        cases[0].x_quant, cases[1].x_quant = (0.5, 3), (0.25, -7)
+        cases[0].y_quant, cases[1].y_quant = (0.5, -1), (1.0, 2)
     data = island_model(float_opcode, cases)
     model = compile_bytes(data, "island")
     assert [s.op.opcode for s in model.steps] == [f"DEQUANTIZE+{float_opcode}+QUANTIZE"] * len(cases)

@@ -1,12 +1,14 @@
 """int8 tables of TFLite Micro's float kernels: DEQUANTIZE -> one unary float op -> QUANTIZE.
 
 The TFLite converter leaves an op it cannot quantize in float32 between a DEQUANTIZE and a
-QUANTIZE (Keras ELU in int8 models; the SQUARE of Keras UnitNormalization). When the island
+QUANTIZE (Keras ELU in int8 models; the SQUARE of Keras UnitNormalization; tf.sin, tf.cos,
+tf.floor, tf.math.ceil, tf.round, tf.negative). When the island
 reads an int8 tensor and writes an int8 tensor, its result depends on the input value alone,
 so edgeconv.float_islands fuses the three ops into one (opcode "DEQUANTIZE+ELU+QUANTIZE", ...)
 and this lowering tabulates the 256 outputs exactly as TFLite Micro computes them:
 dequantize float(double(scale) * (q - zp)) (reference Dequantize), the float op in float32
-(ELU: x < 0 ? expm1f(x) : x, reference elu.h; SQUARE: x * x), quantize
+(ELU: x < 0 ? expm1f(x) : x, reference elu.h; SQUARE: x * x; NEG, FLOOR, CEIL, ROUND (half
+to even), SIN, COS), quantize
 (int32)roundf(x / scale) + zp clamped (AffineQuantize). The kernel is ec_lut_s8.
 """
 
@@ -34,8 +36,27 @@ def _square(v: np.float32) -> np.float32:
     return _F(v) * _F(v)
 
 
-# float op -> its TFLite Micro float32 arithmetic
-FLOAT_FUNCTIONS: dict[str, Callable[[np.float32], np.float32]] = {"ELU": _elu, "SQUARE": _square}
+def _round(v: np.float32) -> np.float32:
+    """reference_ops::RoundToNearest: half to even, in float32."""
+    floor_val = _F(math.floor(float(v)))
+    diff = _F(v) - floor_val
+    if diff < _F(0.5) or (diff == _F(0.5) and int(floor_val) % 2 == 0):
+        return floor_val
+    return floor_val + _F(1)
+
+
+# float op -> its TFLite Micro float32 arithmetic (reference elu.h, neg.h, floor.h, ceil.h,
+# round.h; SQUARE, SIN and COS in elementwise.cc)
+FLOAT_FUNCTIONS: dict[str, Callable[[np.float32], np.float32]] = {
+    "ELU": _elu,
+    "SQUARE": _square,
+    "NEG": lambda v: -_F(v),
+    "FLOOR": lambda v: _F(math.floor(float(v))),
+    "CEIL": lambda v: _F(math.ceil(float(v))),
+    "ROUND": _round,
+    "SIN": lambda v: libm_float("sinf")(v),
+    "COS": lambda v: libm_float("cosf")(v),
+}
 
 
 def fused_opcode(float_opcode: str) -> str:
