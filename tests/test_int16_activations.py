@@ -398,18 +398,22 @@ def test_sigmoid_table_is_tflites():
 
 
 # ---------------------------------------------------------------------------------------------
-# int8 RELU / LEAKY_RELU: the scale ratios as the tflite_micro build computes them (double)
+# int8 RELU / LEAKY_RELU / HARD_SWISH: the scale ratios as the tflite_micro build computes them
+# (double divisions, where the source writes static_cast<double>(float / float))
 
 
-@pytest.mark.parametrize("op,s_in,s_out,opts", [
-    # found by search: the float32 ratio's multiplier is 1 LSB off here and one output differs
-    ("RELU", 0.0035017780028283596, 0.0011074665235355496, {}),
-    ("RELU", 0.00013654788199346513, 6.763186684111133e-05, {}),
-    ("LEAKY_RELU", 0.0011073695495724678, 0.0006577835301868618, dict(alpha=0.16842375695705414)),
-    ("LEAKY_RELU", 0.011263609863817692, 0.008057180792093277, dict(alpha=0.866553783416748)),
+@pytest.mark.parametrize("op,s_in,s_out,zps,opts", [
+    # found by search: the float32 ratio's multiplier is 1 LSB off here and outputs differ
+    ("RELU", 0.0035017780028283596, 0.0011074665235355496, (-128, -128), {}),
+    ("RELU", 0.00013654788199346513, 6.763186684111133e-05, (-128, -128), {}),
+    ("LEAKY_RELU", 0.0011073695495724678, 0.0006577835301868618, (0, -128), dict(alpha=0.16842375695705414)),
+    ("LEAKY_RELU", 0.011263609863817692, 0.008057180792093277, (0, -128), dict(alpha=0.866553783416748)),
+    ("HARD_SWISH", 0.0034144986420869827, 0.0018215699819847941, (-9, -11), {}),
+    ("HARD_SWISH", 0.003991256933659315, 0.0010747079504653811, (36, -27), {}),
+    ("HARD_SWISH", 0.00279314280487597, 0.002364944200962782, (23, -52), {}),
 ])
-def test_int8_ratio_in_double(op, s_in, s_out, opts):
-    zp_in, zp_out = (-128, -128) if op == "RELU" else (0, -128)
+def test_int8_ratio_in_double(op, s_in, s_out, zps, opts):
+    zp_in, zp_out = zps
     n = Net()
     x = n.tensor("x", [1, 256], "int8", scale=s_in, zp=zp_in)
     y = n.tensor("y", [1, 256], "int8", scale=s_out, zp=zp_out)

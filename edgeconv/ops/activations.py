@@ -181,11 +181,14 @@ def lower_hard_swish(graph: Graph, op: Op) -> Kernel:
     # int8 only: neither TFLite Micro nor TFLite's reference kernels run HARD_SWISH in int16
     # (and the converter's 16x8 mode does not quantize it).
     x, y = _unary_io(graph, op, ("int8",))
-    # HardSwishPrepare, in float32 throughout until the multipliers are widened to double.
+    # HardSwishPrepare: the scales in float32 (hires = input / 128 and 3 / 32768 are exact), the
+    # ratios static_cast<double>(float / float) in its source, which the tflite_micro build
+    # computes as double divisions (a float32 ratio is off TFLite Micro on rare scales, found
+    # by search; see lower_relu).
     hires_input_scale = float(np.float32(1.0 / 128.0) * np.float32(x.quant.s))
     reluish_scale = float(np.float32(3.0) / np.float32(32768.0))
-    out_real = f32_div(hires_input_scale, y.quant.s)
-    reluish_real = f32_div(hires_input_scale, reluish_scale)
+    out_real = _ratio(hires_input_scale, y.quant.s)
+    reluish_real = _ratio(hires_input_scale, reluish_scale)
     out_m, out_exp = requantize_multiplier(graph, op, out_real, "output")
     if out_exp > 0:
         raise UnsupportedOpError(
