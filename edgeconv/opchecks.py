@@ -138,6 +138,7 @@ RULES: dict[str, OpRule] = {
     # L2_NORMALIZATION activation NONE), which are valid.
     "ABS": OpRule((1, 1), "AbsOptions"),
     "RSQRT": OpRule((1, 1)),
+    "SQRT": OpRule((1, 1)),
     "EXP": OpRule((1, 1), "ExpOptions"),
     "LOG": OpRule((1, 1)),
     "ELU": OpRule((1, 1)),

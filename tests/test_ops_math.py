@@ -1,11 +1,12 @@
-"""Parity of the unary math ops: ABS, RSQRT, EXP, LOG, ELU, GELU, LOG_SOFTMAX, L2_NORMALIZATION,
+"""Parity of the unary math ops: ABS, RSQRT, SQRT, EXP, LOG, ELU, GELU, LOG_SOFTMAX, L2_NORMALIZATION,
 and of the float islands (DEQUANTIZE -> ELU/SQUARE -> QUANTIZE) fused into int8 tables.
 
 Each randomized case is one op instance with its own seeded quantization and shape; a model
 holds several independent instances (one graph input and output each), so one C build and
 one reference run check many cases. The oracle is TFLite Micro where it runs the op and type
 (ABS, RSQRT, ELU, LOG_SOFTMAX, L2_NORMALIZATION), TFLite's reference kernels where it does
-not (EXP, LOG and GELU: TFLite Micro has no int8/int16 EXP or LOG and no GELU). Every int8 case feeds all
+not (SQRT, EXP, LOG and GELU: TFLite Micro runs SQRT, EXP and LOG in float32 only and has no
+GELU). Every int8 case feeds all
 256 input values, every int16 table case all 65536. Converter-made models (tf.function and
 Keras, int8 and 16x8) check the forms the converter writes. Refusals are checked where TFLite
 refuses, or where its result is undefined.
@@ -34,11 +35,11 @@ from edgeconv.reader import read_tflite_bytes
 from edgeconv.references import TfliteRefReference, TflmReference
 from quantize.fixedpoint import inv_sqrt_quantized_multiplier_exp
 
-OPTIONS = {"ABS": "AbsOptions", "RSQRT": None, "EXP": "ExpOptions", "LOG": None, "ELU": None, "GELU": "GeluOptions",
-           "LOG_SOFTMAX": "LogSoftmaxOptions", "L2_NORMALIZATION": "L2NormOptions", "SQUARE": None, "NEG": None,
-           "FLOOR": None, "CEIL": None, "ROUND": None, "SIN": None, "COS": None}
-ORACLE = {"ABS": "tflm", "RSQRT": "tflm", "EXP": "tflite", "LOG": "tflite", "ELU": "tflm", "GELU": "tflite",
-          "LOG_SOFTMAX": "tflm", "L2_NORMALIZATION": "tflm"}
+OPTIONS = {"ABS": "AbsOptions", "RSQRT": None, "SQRT": None, "EXP": "ExpOptions", "LOG": None, "ELU": None,
+           "GELU": "GeluOptions", "LOG_SOFTMAX": "LogSoftmaxOptions", "L2_NORMALIZATION": "L2NormOptions",
+           "SQUARE": None, "NEG": None, "FLOOR": None, "CEIL": None, "ROUND": None, "SIN": None, "COS": None}
+ORACLE = {"ABS": "tflm", "RSQRT": "tflm", "SQRT": "tflite", "EXP": "tflite", "LOG": "tflite", "ELU": "tflm",
+          "GELU": "tflite", "LOG_SOFTMAX": "tflm", "L2_NORMALIZATION": "tflm"}
 INFO = {"int8": np.iinfo(np.int8), "int16": np.iinfo(np.int16)}
 
 
@@ -194,6 +195,13 @@ def rsqrt_case(rng, dtype: str) -> Case:
     return Case(data.shape, dtype, (xs, 0), (ys, 0), data)
 
 
+def sqrt_case(rng, dtype: str) -> Case:
+    xs, xzp = _log_uniform(rng, -3, -0.5), int(rng.integers(-128, 1))
+    ys = float(np.float32(math.sqrt(xs * (127 - xzp)) / 255 * rng.uniform(0.5, 3.0)))
+    shape, data = _all_int8(rng, _random_shape(rng), low=xzp)
+    return Case(shape, dtype, (xs, xzp), (ys, int(rng.integers(-128, 128))), data)
+
+
 def exp_case(rng, dtype: str) -> Case:
     if dtype == "int8":
         return _lut_case_int8(rng, np.exp, (-2.5, -1.0))
@@ -254,6 +262,7 @@ VARIANTS = {
     "abs_s16": ("ABS", lambda rng: abs_case(rng, "int16"), 10, 1),
     "rsqrt_s8": ("RSQRT", lambda rng: rsqrt_case(rng, "int8"), 16, 1),
     "rsqrt_s16": ("RSQRT", lambda rng: rsqrt_case(rng, "int16"), 6, 1),
+    "sqrt_s8": ("SQRT", lambda rng: sqrt_case(rng, "int8"), 16, 1),
     "exp_s8": ("EXP", lambda rng: exp_case(rng, "int8"), 16, 1),
     "exp_s16": ("EXP", lambda rng: exp_case(rng, "int16"), 6, 1),
     "log_s8": ("LOG", lambda rng: log_case(rng, "int8"), 16, 1),
@@ -402,6 +411,7 @@ FUNCTION_CASES = {
     "abs": ("abs", (1, 5, 8), (-2.0, 1.0), "ABS", ("int8", "16x8")),
     "exp": ("exp", (2, 7), (-3.0, 1.5), "EXP", ("int8", "16x8")),
     "log": ("log", (1, 6, 10), (0.05, 4.0), "LOG", ("int8", "16x8")),
+    "sqrt": ("sqrt", (1, 6, 10), (0.05, 4.0), "SQRT", ("int8",)),
     "softplus": ("softplus", (1, 4, 9), (-3.0, 3.0), "LOG", ("int8", "16x8")),  # EXP, ADD, LOG
     "log_softmax": ("log_softmax", (1, 4, 17), (-3.0, 3.0), "LOG_SOFTMAX", ("int8",)),
     "l2_normalize": ("l2_normalize", (1, 3, 3, 12), (-1.0, 2.0), "L2_NORMALIZATION", ("int8",)),
@@ -416,7 +426,7 @@ def _fn(name: str):
 
     return {
         "rsqrt": tf.math.rsqrt, "abs": tf.abs, "exp": tf.exp, "log_softmax": tf.nn.log_softmax,
-        "log": tf.math.log, "softplus": tf.nn.softplus,
+        "log": tf.math.log, "softplus": tf.nn.softplus, "sqrt": tf.sqrt,
         "l2_normalize": lambda x: tf.math.l2_normalize(x, axis=-1),
         "gelu": lambda x: tf.nn.gelu(x, approximate=False), "gelu_tanh": lambda x: tf.nn.gelu(x, approximate=True),
     }[name]
@@ -429,7 +439,8 @@ def test_converter(name, mode):
     data = cached_model({"op": "math", "name": name, "mode": mode, "shape": shape, "range": [low, high], "seed": seed},
                         lambda: tflite_from_function(_fn(fn_name), [shape], seed=seed, low=low, high=high, mode=mode))
     assert opname in _opcodes(data), f"{name}: the converter emitted {_opcodes(data)}, no {opname}"
-    samples = [_converter_inputs(data, seed * 10 + k, low=0 if opname == "RSQRT" else None) for k in range(4)]
+    low = 0 if opname in ("RSQRT", "SQRT") else None  # no negative values: both references stop there
+    samples = [_converter_inputs(data, seed * 10 + k, low=low) for k in range(4)]
     assert_exact(data, f"{name}-{mode}", ORACLE[opname], samples)
 
 
@@ -556,6 +567,7 @@ REFUSED = {
     "rsqrt_int16_zp": ("RSQRT", _case("int16", yq=(0.05, -2)), ["zero points"]),
     "exp_int16_zp": ("EXP", _case("int16", xq=(0.001, 1)), ["zero points"]),
     "exp_table_overflow": ("EXP", _case("int8", xq=(0.5, -128), yq=(1e-6, 0)), ["undefined"]),
+    "sqrt_int16": ("SQRT", _case("int16"), ["INT16"]),
     "rsqrt_range": ("RSQRT", _case("int8", xq=(1e-6, -128), yq=(1e-30, 0)), ["out of range"]),
 }
 

@@ -1,4 +1,5 @@
-"""ABS and RSQRT, int8 and int16, as TFLite Micro computes them (micro/kernels/elementwise.cc).
+"""ABS and RSQRT, int8 and int16, as TFLite Micro computes them (micro/kernels/elementwise.cc);
+SQRT int8 as TFLite's reference computes it (TFLite Micro runs SQRT in float32 only).
 
 int8: the kernel's integer arithmetic is evaluated here for each of the 256 inputs and emitted
 as a table (c_runtime/ec_lut.c). int16 (zero points 0, as TFLite Micro requires): the same
@@ -93,3 +94,23 @@ def lower_rsqrt(graph: Graph, op: Op) -> Kernel:
     for v in range(-128, 128):
         table[v & 0xFF] = rsqrt_q(v - x.quant.zp, m, shift, y.quant.zp, -128, 127)
     return lut_kernel(x, y, table, summary)
+
+
+@lowering("SQRT")
+def lower_sqrt(graph: Graph, op: Op) -> Kernel:
+    """TFLite's SqrtEvalQuantized, tabulated: dequantized = s_in * float(x - zp) (float32),
+    (int)(sqrtf(dequantized) / s_out) + zp (truncated, not rounded), clamped. TFLite stops with
+    an error on a negative dequantized input; its entries hold the output for 0. int16 is
+    refused: TFLite computes it in float at run time, which the integer kernels do not."""
+    x, y = same_shape_io(graph, op, ("int8",))
+    f = np.float32
+    table = np.zeros(256, dtype=np.int8)
+    with np.errstate(all="ignore"):
+        for v in range(-128, 128):
+            dequantized = max(f(x.quant.s) * f(v - x.quant.zp), f(0))
+            q = np.sqrt(dequantized) / f(y.quant.s)
+            if not (math.isfinite(q) and q < 2.0**31):
+                raise fail(graph, op, f"sqrt of input {v} divided by the output scale {y.quant.s:g} does not fit "
+                                      "int32; TFLite's conversion is undefined there")
+            table[v & 0xFF] = min(max(int(q) + y.quant.zp, -128), 127)
+    return lut_kernel(x, y, table, "table of sqrt")
