@@ -170,7 +170,7 @@ def emit(model: CompiledModel, expose_arena: bool = True) -> EmittedModel:
         if k.scratch_bytes > 0:
             args.append(f"(void *)({name}_arena.bytes + {model.plan.offsets[f's{i}']})")
         call = f"{k.func}({', '.join(args)});"
-        calls.append(f"    EC_PROFILE_OP({i});")
+        calls.append(f"{'        ' if block else '    '}EC_PROFILE_OP({i});")
         if block:
             calls.append(f"        {call}\n    }}")
         else:
