@@ -83,6 +83,7 @@ OPTIONS_OF = {
     "HARD_SWISH": "HardSwishOptions", "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
     "DEQUANTIZE": "DequantizeOptions", "QUANTIZE": "QuantizeOptions",
     "RELU": None, "RELU6": None, "LOGISTIC": None, "TANH": None, "PRELU": None,
+    "TRANSPOSE_CONV": "TransposeConvOptions", "BATCH_MATMUL": "BatchMatMulOptions",
 }
 
 
@@ -429,6 +430,28 @@ def _dequantize() -> bytes:
     return n.finish([x], [y])
 
 
+def _transpose_conv() -> bytes:
+    rng = np.random.default_rng(7)
+    n = Net()
+    x = n.tensor("input", [1, 3, 2, 3], scale=0.05, zp=-4)
+    shape = n.tensor("output_shape", [4], "int32", data=[1, 6, 2, 2])
+    ws = np.array([0.02, 0.03], dtype=np.float32)
+    w = n.tensor("weights", [2, 3, 2, 3], scale=ws, zp=[0, 0], data=_rng_int8(rng, (2, 3, 2, 3)), axis=0)
+    b = n.tensor("bias", [2], "int32", scale=np.float32(0.05) * ws, zp=[0, 0], data=rng.integers(-300, 300, 2))
+    y = n.tensor("output", [1, 6, 2, 2], scale=0.08, zp=3)
+    n.op("TRANSPOSE_CONV", [shape, w, x, b], [y], padding=SAME, strideH=2, strideW=1, fusedActivationFunction=1)
+    return n.finish([x], [y])
+
+
+def _batch_matmul() -> bytes:
+    n = Net()
+    a = n.tensor("lhs", [2, 3, 5], scale=0.04, zp=2)
+    b = n.tensor("rhs", [1, 2, 5], scale=0.03, zp=-3)
+    y = n.tensor("output", [2, 3, 2], scale=0.1, zp=-1)
+    n.op("BATCH_MATMUL", [a, b], [y], adjX=False, adjY=True)
+    return n.finish([a, b], [y])
+
+
 BASES: dict[str, Callable[[], bytes]] = {
     "conv": _conv,
     "conv_dilated": _conv_dilated,
@@ -469,6 +492,8 @@ BASES: dict[str, Callable[[], bytes]] = {
     "quantize_uint8": _quantize_uint8,
     "quantize_to_uint8": _quantize_to_uint8,
     "dequantize": _dequantize,
+    "transpose_conv": _transpose_conv,
+    "batch_matmul": _batch_matmul,
 }
 
 
