@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_function, tflite_from_keras
-from mutants import Net, schema
+from mutants import Net
 
 from edgeconv.compiler import compile_bytes
 from edgeconv.ir import ModelError
@@ -21,28 +21,7 @@ from edgeconv.reader import read_tflite_bytes
 
 
 def add_batch_matmul(n: Net, inputs: list[int], outputs: list[int], adj_x: bool, adj_y: bool) -> None:
-    """Net.op for BATCH_MATMUL (its options table is not in mutants.OPTIONS_OF)."""
-    s = schema()
-    code = s.BuiltinOperator.BATCH_MATMUL
-    for index, oc in enumerate(n.model.operatorCodes):
-        if oc.builtinCode == code:
-            break
-    else:
-        oc = s.OperatorCodeT()
-        oc.builtinCode = code
-        oc.deprecatedBuiltinCode = min(code, 127)
-        oc.version = 1
-        n.model.operatorCodes.append(oc)
-        index = len(n.model.operatorCodes) - 1
-    o = s.OperatorT()
-    o.opcodeIndex = index
-    o.inputs = np.array(inputs, dtype=np.int32)
-    o.outputs = np.array(outputs, dtype=np.int32)
-    opts = s.BatchMatMulOptionsT()
-    opts.adjX, opts.adjY = adj_x, adj_y
-    o.builtinOptionsType = s.BuiltinOptions.BatchMatMulOptions
-    o.builtinOptions = opts
-    n.sg.operators.append(o)
+    n.op("BATCH_MATMUL", inputs, outputs, adjX=adj_x, adjY=adj_y)
 
 
 def random_case(rng: np.random.Generator, s16: bool) -> dict:

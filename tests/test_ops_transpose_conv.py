@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_keras
-from mutants import Net, schema
+from mutants import Net
 
 from edgeconv.compiler import compile_bytes
 from edgeconv.ir import ModelError
@@ -26,28 +26,8 @@ SAME, VALID = 0, 1
 
 def add_transpose_conv(n: Net, inputs: list[int], outputs: list[int], padding: int, stride_h: int, stride_w: int,
                        activation: int = 0) -> None:
-    """Net.op for TRANSPOSE_CONV (its options table is not in mutants.OPTIONS_OF)."""
-    s = schema()
-    code = s.BuiltinOperator.TRANSPOSE_CONV
-    for index, oc in enumerate(n.model.operatorCodes):
-        if oc.builtinCode == code:
-            break
-    else:
-        oc = s.OperatorCodeT()
-        oc.builtinCode = code
-        oc.deprecatedBuiltinCode = min(code, 127)
-        oc.version = 4 if activation else 3
-        n.model.operatorCodes.append(oc)
-        index = len(n.model.operatorCodes) - 1
-    o = s.OperatorT()
-    o.opcodeIndex = index
-    o.inputs = np.array(inputs, dtype=np.int32)
-    o.outputs = np.array(outputs, dtype=np.int32)
-    opts = s.TransposeConvOptionsT()
-    opts.padding, opts.strideH, opts.strideW, opts.fusedActivationFunction = padding, stride_h, stride_w, activation
-    o.builtinOptionsType = s.BuiltinOptions.TransposeConvOptions
-    o.builtinOptions = opts
-    n.sg.operators.append(o)
+    n.op("TRANSPOSE_CONV", inputs, outputs, padding=padding, strideH=stride_h, strideW=stride_w,
+         fusedActivationFunction=activation)
 
 
 def random_case(rng: np.random.Generator, s16: bool) -> dict:
