@@ -1,22 +1,24 @@
-"""fuse_float_islands: DEQUANTIZE (int8 -> float32) -> one unary float op -> QUANTIZE
-(float32 -> int8) becomes one int8 op, "DEQUANTIZE+<OP>+QUANTIZE", lowered to a table of
+"""fuse_float_islands: every QUANTIZE (float32 -> int8) whose float input is computed from one
+int8 tensor by a DEQUANTIZE and a path of unary float ops (ELU, SQUARE, NEG, FLOOR, CEIL, ROUND,
+SIN, COS; at most four) becomes one int8 op, "DEQUANTIZE+<OPS>+QUANTIZE", lowered to a table of
 TFLite Micro's float arithmetic (ops/float_tables.py). The converter writes this form around
-ops it does not quantize (Keras ELU; UnitNormalization's SQUARE; NEG, FLOOR, CEIL, ROUND, SIN,
-COS). The three ops are checked
-(opchecks) before they are fused; the float tensors between them must have no other reader
-and must not be model outputs. Runs first, so that the fused op is what later passes see
-(its output shape is its input's, registered below).
+ops it does not quantize (Keras ELU; UnitNormalization's SQUARE, which may read the float ELU
+output another QUANTIZE also reads). The ops on the path are checked (opchecks) first. The
+float ops are left in the graph: once nothing reads them they are dead (check_supported
+ignores them, remove_dead_ops drops them); a float result that something else still reads
+(a model output, a float op without a table) keeps them, and that op is refused as before.
+Runs first, so that later passes see the fused ops (their output shape is their input's,
+registered below).
 """
 
 from __future__ import annotations
 
 from .ir import Graph, Op
 from .opchecks import check_op
-from .ops.float_tables import FLOAT_FUNCTIONS, fused_opcode
-from .shapes import shape_rule
+from .ops.float_tables import FLOAT_FUNCTIONS, MAX_CHAIN, fused_opcode
+from .shapes import SHAPE_RULES
 
 
-@shape_rule(*(fused_opcode(name) for name in FLOAT_FUNCTIONS))
 def _fused_shape(graph: Graph, op: Op) -> list[tuple[int, ...]]:
     return [tuple(graph.tensors[op.inputs[0]].shape)]
 
@@ -25,37 +27,44 @@ def _single(op: Op) -> bool:
     return len(op.inputs) == 1 and len(op.outputs) == 1 and op.inputs[0] >= 0
 
 
+def _path_to_dequantize(graph: Graph, producers: dict[int, Op], t: int) -> tuple[Op, list[Op]] | None:
+    """The DEQUANTIZE (int8 -> float32, per tensor, not constant) and the unary float ops (in
+    order) that compute float tensor t, or None."""
+    path: list[Op] = []
+    while True:
+        tensor = graph.tensors.get(t)
+        op = producers.get(t)
+        if tensor is None or tensor.dtype != "float32" or op is None or not _single(op):
+            return None
+        if op.opcode == "DEQUANTIZE":
+            src = graph.tensors.get(op.inputs[0])
+            if src is None or src.dtype != "int8" or src.data is not None or src.quant is None or src.quant.per_channel:
+                return None
+            return op, list(reversed(path))
+        if op.opcode not in FLOAT_FUNCTIONS or len(path) == MAX_CHAIN:
+            return None
+        path.append(op)
+        t = op.inputs[0]
+
+
 def fuse_float_islands(graph: Graph) -> Graph:
     producers = graph.producers()
-    consumers = graph.consumers()
-    outputs = set(graph.outputs)
-    replaced: dict[int, Op] = {}  # op index -> the fused op (at the DEQUANTIZE's place)
-    dropped: set[int] = set()
-    for mid in graph.ops:
-        if mid.opcode not in FLOAT_FUNCTIONS or not _single(mid):
+    fused: dict[int, Op] = {}
+    for q in graph.ops:
+        if q.opcode != "QUANTIZE" or not _single(q):
             continue
-        deq = producers.get(mid.inputs[0])
-        after = consumers.get(mid.outputs[0], [])
-        if deq is None or deq.opcode != "DEQUANTIZE" or not _single(deq) or len(after) != 1:
+        dst = graph.tensors.get(q.outputs[0])
+        if dst is None or dst.dtype != "int8" or dst.quant is None or dst.quant.per_channel:
             continue
-        quant = after[0]
-        if quant.opcode != "QUANTIZE" or not _single(quant):
-            continue
-        src, f_in, f_out, dst = (graph.tensors.get(t) for t in (deq.inputs[0], mid.inputs[0], mid.outputs[0],
-                                                                quant.outputs[0]))
-        if None in (src, f_in, f_out, dst) or src.data is not None:
-            continue
-        if (src.dtype, f_in.dtype, f_out.dtype, dst.dtype) != ("int8", "float32", "float32", "int8"):
-            continue
-        if len(consumers.get(f_in.index, [])) != 1 or {f_in.index, f_out.index} & outputs:
-            continue
-        if src.quant is None or dst.quant is None or src.quant.per_channel or dst.quant.per_channel:
-            continue
-        for op in (deq, mid, quant):
+        found = _path_to_dequantize(graph, producers, q.inputs[0])
+        if found is None or not found[1]:
+            continue  # a plain DEQUANTIZE -> QUANTIZE is the QUANTIZE lowering's business
+        deq, path = found
+        for op in (deq, *path, q):
             check_op(graph, op)
-        replaced[deq.index] = Op(deq.index, fused_opcode(mid.opcode), [src.index], [dst.index])
-        dropped.update((mid.index, quant.index))
-    if not replaced:
+        name = fused_opcode(tuple(op.opcode for op in path))
+        SHAPE_RULES.setdefault(name, _fused_shape)
+        fused[q.index] = Op(q.index, name, [deq.inputs[0]], [dst.index])
+    if not fused:
         return graph
-    ops = [replaced.get(op.index, op) for op in graph.ops if op.index not in dropped]
-    return graph.with_ops(ops)
+    return graph.with_ops([fused.get(op.index, op) for op in graph.ops])

@@ -1,8 +1,8 @@
 """Graph passes. Each is a function Graph -> Graph; `run_passes` applies them in order.
 
-- fuse_float_islands (float_islands.py): DEQUANTIZE -> one unary float op (ELU, SQUARE, NEG,
+- fuse_float_islands (float_islands.py): DEQUANTIZE -> unary float ops (ELU, SQUARE, NEG,
   FLOOR, CEIL, ROUND, SIN, COS) -> QUANTIZE on int8 tensors, as the converter leaves ops it does
-  not quantize, becomes one int8 table op.
+  not quantize, becomes one int8 table op per QUANTIZE.
 - check_supported: an op edgeconv has no lowering for, and that does not fold into a constant,
   is refused as unsupported before anything its semantics would explain (a variable tensor
   no op writes, a shape rule it breaks).

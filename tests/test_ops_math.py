@@ -525,6 +525,59 @@ def test_keras_float_islands(layer):
     assert_exact(data, f"keras_{layer}", "tflm", [_converter_inputs(data, 70 + k) for k in range(4)])
 
 
+def test_float_island_chains():
+    """DEQUANTIZE -> ELU feeding both a QUANTIZE and SQUARE -> QUANTIZE (Keras ELU followed by
+    UnitNormalization), and a three-op path: each QUANTIZE becomes one table of its whole path."""
+    rng = np.random.default_rng(321)
+    n = Net()
+    ins, outs, samples = [], [], []
+    for i in range(6):
+        c = _lut_case_int8(rng, ISLAND_FUNCTIONS["ELU"], (-2.7, -0.7))
+        x = n.tensor(f"x{i}", list(c.shape), "int8", scale=c.x_quant[0], zp=c.x_quant[1])
+        f0, f1, f2, f3 = (n.tensor(f"f{i}_{k}", list(c.shape), "float32") for k in range(4))
+        y1 = n.tensor(f"y{i}", list(c.shape), "int8", scale=c.y_quant[0], zp=c.y_quant[1])
+        y2 = n.tensor(f"z{i}", list(c.shape), "int8", scale=float(np.float32(c.y_quant[0] ** 2 * 40)), zp=-128)
+        y3 = n.tensor(f"w{i}", list(c.shape), "int8", scale=float(np.float32(c.y_quant[0] ** 2 * 40)), zp=100)
+        n.op("DEQUANTIZE", [x], [f0])
+        _add_op(n, "ELU", [f0], [f1], {})
+        n.op("QUANTIZE", [f1], [y1])
+        _add_op(n, "SQUARE", [f1], [f2], {})
+        n.op("QUANTIZE", [f2], [y2])
+        _add_op(n, "NEG", [f2], [f3], {})
+        n.op("QUANTIZE", [f3], [y3])
+        ins.append(x)
+        outs.extend([y1, y2, y3])
+        samples.append(c.data)
+    data = n.finish(ins, outs)
+    model = compile_bytes(data, "island_chains")
+    assert sorted({s.op.opcode for s in model.steps}) == [
+        "DEQUANTIZE+ELU+QUANTIZE", "DEQUANTIZE+ELU+SQUARE+NEG+QUANTIZE", "DEQUANTIZE+ELU+SQUARE+QUANTIZE"]
+    assert_exact(data, "island_chains", "tflm", [samples])
+
+
+def test_keras_dynamic_batch_islands():
+    """A Keras CNN without a fixed batch: Conv2D(activation="elu"), a dilated Conv2D, ELU and
+    UnitNormalization (whose SQUARE reads the float ELU output): bit-exact with TFLite Micro."""
+    import tensorflow as tf
+
+    def build() -> bytes:
+        seeded_keras(5)
+        i = tf.keras.Input((8, 8, 3))
+        x = tf.keras.layers.Conv2D(4, 3, activation="elu")(i)
+        x = tf.keras.layers.Conv2D(4, 3, dilation_rate=2)(x)
+        x = tf.keras.layers.ELU()(x)
+        return tflite_from_keras(tf.keras.Model(i, tf.keras.layers.UnitNormalization()(x)))
+
+    data = cached_model({"op": "math", "name": "keras_dynamic_islands"}, build)
+    model = compile_bytes(data, "keras_dynamic_islands")
+    assert "DEQUANTIZE+ELU+SQUARE+QUANTIZE" in [s.op.opcode for s in model.steps]
+    # validate writes the inferred shapes into the model TFLite Micro runs (it does not resize).
+    from edgeconv.validation import validate_bytes
+
+    report = validate_bytes(data, "keras_dynamic_islands", samples=4, seed=60)
+    assert report.oracle == "tflm" and report.bit_exact, report.to_dict()
+
+
 def test_float_island_not_fused():
     """A float tensor read twice (or a model output) stays float: the op is refused."""
     n = Net()
