@@ -23,7 +23,7 @@ import itertools
 
 import numpy as np
 
-from ..ir import Graph, Op, UnsupportedOpError
+from ..ir import Graph, Op
 from .base import CArray, Kernel, fail, lowering, qrange, require_dtype, require_quant, requantize_multiplier
 from .mac import INT32_MAX
 from .ranges import check_requantize
