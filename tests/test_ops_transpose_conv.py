@@ -317,3 +317,21 @@ def test_refuses_16x8_bias_beyond_the_2_47_bound(value):
     add_transpose_conv(n, [s, w, x, b], [y], SAME, 2, 2)
     with pytest.raises(ModelError, match="TRANSPOSE_CONV.*2\\^47"):
         compile_bytes(n.finish([x], [y]), "bad")
+
+
+def test_refuses_what_tflite_prepare_refuses():
+    """opchecks.RULES: no options table (both references run strides 0), output_shape not a
+    1-D INT32 tensor."""
+    import mutants
+
+    m = mutants.unpack(_one_op())
+    m.subgraphs[0].operators[0].builtinOptionsType = 0
+    m.subgraphs[0].operators[0].builtinOptions = None
+    with pytest.raises(ModelError, match="TRANSPOSE_CONV.*has no TransposeConvOptions"):
+        compile_bytes(mutants.pack(m), "bad")
+    m = mutants.unpack(_one_op())
+    shape_t = [t for t in m.subgraphs[0].tensors if t.name == b"c0_output_shape"][0]
+    shape_t.type = mutants.type_code("int64")
+    m.buffers[shape_t.buffer].data = np.frombuffer(np.array([1, 6, 6, 2], np.int64).tobytes(), np.uint8).copy()
+    with pytest.raises(ModelError, match="TRANSPOSE_CONV.*INT32"):
+        compile_bytes(mutants.pack(m), "bad")
