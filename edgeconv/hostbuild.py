@@ -37,7 +37,8 @@ def host_flags() -> list[str]:
 
     flags = list(load_board("host").cflags)
     return flags + [f for f in WARNING_FLAGS if f not in flags]
-_NP_OF = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
+_NP_OF = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
+          "float32": np.float32, "bool": np.bool_}
 
 
 class BuildError(Exception):

@@ -417,3 +417,80 @@ def with_tensor_shapes(model_data: bytes, shapes: dict[int, tuple[int, ...]]) ->
     except Exception:  # a damaged model: no rewrite
         return None
     return bytes(data)
+
+
+def with_explicit_space_to_batch_padding(model_data: bytes) -> bytes | None:
+    """The model with each SPACE_TO_BATCH_ND that pads split into PAD (the same paddings, with
+    the input's zero point) and a SPACE_TO_BATCH_ND that pads nothing; None if no op pads or
+    the model cannot be rewritten.
+
+    TFLite Micro's SPACE_TO_BATCH_ND fills padded cells with a value its Prepare never sets, so
+    on such a model its output is undefined; TFLite's reference pads with the zero point, as
+    edgeconv does. Given the explicit PAD, TFLite Micro computes what both mean, with its own
+    kernels for every other op (a dilated convolution with a dynamic batch is converted this
+    way: SPACE_TO_BATCH_ND -> CONV_2D -> BATCH_TO_SPACE_ND)."""
+    import copy
+
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    try:
+        model = schema.ModelT.InitFromPackedBuf(model_data, 0)
+        sg = model.subgraphs[0]
+        codes = model.operatorCodes
+
+        def builtin(op) -> int:
+            oc = codes[op.opcodeIndex]
+            return max(oc.builtinCode, oc.deprecatedBuiltinCode)
+
+        def const_tensor(name: bytes, values: np.ndarray) -> int:
+            buf = schema.BufferT()
+            buf.data = np.ascontiguousarray(values, dtype=np.int32).view(np.uint8).reshape(-1).tolist()
+            model.buffers.append(buf)
+            t = schema.TensorT()
+            t.shape, t.type, t.name, t.buffer = list(values.shape), schema.TensorType.INT32, name, len(model.buffers) - 1
+            sg.tensors.append(t)
+            return len(sg.tensors) - 1
+
+        pad_code = None
+        ops = []
+        for op in sg.operators:
+            if builtin(op) == schema.BuiltinOperator.SPACE_TO_BATCH_ND and len(op.inputs) == 3:
+                pads_t = sg.tensors[op.inputs[2]]
+                raw = model.buffers[pads_t.buffer].data
+                pads = np.frombuffer(bytes(bytearray(raw)), dtype=np.int32).reshape(-1, 2) if raw is not None else None
+                if pads is not None and pads.any():
+                    x = sg.tensors[op.inputs[0]]
+                    rank = len(x.shape)
+                    full = np.zeros((rank, 2), np.int32)
+                    full[1:1 + len(pads)] = pads
+                    padded = copy.deepcopy(x)
+                    padded.buffer = 0
+                    padded.name = (x.name or b"") + b"/explicit_padding"
+                    padded.shape = [int(d + a + b) for d, (a, b) in zip(x.shape, full)]
+                    padded.shapeSignature = None
+                    sg.tensors.append(padded)
+                    padded_index = len(sg.tensors) - 1
+                    if pad_code is None:
+                        oc = schema.OperatorCodeT()
+                        oc.builtinCode = oc.deprecatedBuiltinCode = schema.BuiltinOperator.PAD
+                        oc.version = 2 if x.type == schema.TensorType.INT8 else 4 if x.type == schema.TensorType.INT16 else 1
+                        codes.append(oc)
+                        pad_code = len(codes) - 1
+                    pad = schema.OperatorT()
+                    pad.opcodeIndex = pad_code
+                    pad.inputs = [op.inputs[0], const_tensor(b"explicit_padding/paddings", full)]
+                    pad.outputs = [padded_index]
+                    pad.builtinOptionsType = schema.BuiltinOptions.PadOptions
+                    pad.builtinOptions = schema.PadOptionsT()
+                    ops.append(pad)
+                    op.inputs = [padded_index, op.inputs[1], const_tensor(b"explicit_padding/none", np.zeros_like(pads))]
+            ops.append(op)
+        if pad_code is None:
+            return None
+        sg.operators = ops
+        builder = flatbuffers.Builder(len(model_data) + 4096)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+    except Exception:  # a damaged model: no rewrite
+        return None

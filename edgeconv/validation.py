@@ -33,10 +33,12 @@ from .references import (
     TflmReference,
     TfliteRefReference,
     call_timeout,
+    with_explicit_space_to_batch_padding,
     with_tensor_shapes,
 )
 
-_NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
+_NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
+       "float32": np.float32, "bool": np.bool_}
 
 TITLES = {"tflm": "TFLite Micro", "tflite_ref": "TFLite's reference"}
 
@@ -288,8 +290,8 @@ def _float_input_range(model: CompiledModel, t: int) -> tuple[float, float]:
         if t in step.kernel.inputs:
             q = model.graph.tensors[step.kernel.outputs[0]].quant
             if q is not None:
-                lo, hi = (-128, 127) if model.graph.tensors[step.kernel.outputs[0]].dtype == "int8" else (0, 255)
-                return q.s * (lo - q.zp), q.s * (hi - q.zp)
+                info = np.iinfo(_NP[model.graph.tensors[step.kernel.outputs[0]].dtype])
+                return q.s * (int(info.min) - q.zp), q.s * (int(info.max) - q.zp)
     return -1.0, 1.0
 
 
@@ -405,10 +407,16 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
     tflm_data = tflm_model_bytes(data, model)
     if tflm_data is not data and tflm_data is not None and "tflm" in refs:
         # TFLite Micro does not resize tensors: it is given the shapes TFLite computes.
-        refs.pop("tflm").close()
-        refs["tflm"] = TflmReference(tflm_data, wait=False)
         notes.append(f"TFLite Micro does not resize tensors: it ran the model with the shapes TFLite computes "
                      f"written in place of {_changes_text(model)}")
+    padded = with_explicit_space_to_batch_padding(tflm_data) if tflm_data is not None else None
+    if padded is not None and "tflm" in refs:
+        tflm_data = padded
+        notes.append("TFLite Micro pads SPACE_TO_BATCH_ND with a value it never sets: it ran the model with each "
+                     "padding SPACE_TO_BATCH_ND split into PAD (the zero point, as TFLite) and one that pads nothing")
+    if tflm_data is not data and tflm_data is not None and "tflm" in refs:
+        refs.pop("tflm").close()
+        refs["tflm"] = TflmReference(tflm_data, wait=False)
     failures: list[str] = []
     status: dict[str, str] = {}
     for name in list(refs):
@@ -426,7 +434,7 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
     if not refs:
         raise ModelError(f"{label}: neither TFLite Micro nor TFLite runs this model ({'; '.join(failures + notes)}); nothing to compare with")
 
-    undefined = tflm_undefined_ops(model)
+    undefined = tflm_undefined_ops(model, padding_explicit=padded is not None)
     oracle = "tflm" if "tflm" in refs else "tflite_ref"
     if undefined and "tflite_ref" in refs:
         oracle = "tflite_ref"
@@ -621,11 +629,13 @@ def headline(report: ValidationReport) -> str:
     return text
 
 
-def tflm_undefined_ops(model: CompiledModel) -> list[str]:
+def tflm_undefined_ops(model: CompiledModel, padding_explicit: bool = False) -> list[str]:
     """Ops whose TFLite Micro result depends on uninitialized memory.
 
     SPACE_TO_BATCH_ND: TFLM's Prepare never sets the pad value its Eval reads (params are a
-    persistent buffer left unwritten), so padded cells hold whatever was there.
+    persistent buffer left unwritten), so padded cells hold whatever was there (not where
+    `padding_explicit`: the model TFLite Micro then runs has the padding as a PAD op,
+    references.with_explicit_space_to_batch_padding).
 
     Stored shapes that are not TFLite's: TFLite Micro never resizes a tensor and runs the shape
     the file stores, which converters leave as placeholders (batch 1 where a dynamic batch
@@ -638,7 +648,7 @@ def tflm_undefined_ops(model: CompiledModel) -> list[str]:
         found.append(f"it runs the shapes stored in the file, which are not TFLite's: {_changes_text(model)}, and "
                      "they cannot be rewritten in place (another rank)")
     for op in model.graph.ops:
-        if op.opcode == "SPACE_TO_BATCH_ND" and len(op.inputs) > 2 and op.inputs[2] >= 0:
+        if op.opcode == "SPACE_TO_BATCH_ND" and len(op.inputs) > 2 and op.inputs[2] >= 0 and not padding_explicit:
             pads = model.graph.tensors[op.inputs[2]].data
             if pads is not None and np.any(pads != 0):
                 found.append(f"{op.describe(model.graph)} pads with an uninitialized value")
