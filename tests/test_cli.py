@@ -42,12 +42,12 @@ def test_unsupported_op_names_op_index_and_tensor(tmp_path):
     def build():
         import tensorflow as tf
 
-        return tflite_from_function(lambda x: tf.reduce_max(x, axis=1), [(1, 8, 4)], seed=0)
+        return tflite_from_function(lambda x: tf.reverse(x, axis=[1]), [(1, 8, 4)], seed=0)
 
-    model = tmp_path / "reduce_max.tflite"
-    model.write_bytes(cached_model({"op": "reduce-max-unsupported"}, build))
+    model = tmp_path / "reverse.tflite"
+    model.write_bytes(cached_model({"op": "reverse-unsupported"}, build))
     proc = run("compile", model, "-o", tmp_path / "out")
-    assert_refused(proc, "unsupported op REDUCE_MAX", "op ", "tensor")
+    assert_refused(proc, "unsupported op REVERSE_V2", "op ", "tensor")
     assert not (tmp_path / "out").exists()
 
 
