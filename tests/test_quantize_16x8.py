@@ -168,3 +168,24 @@ def test_quantize_mode_and_io_must_agree(tmp_path):
     assert "--io int8 does not go with --mode 16x8" in proc.stderr.strip().splitlines()[-1]
     proc = _cli("quantize", tmp_path / "absent.keras", "--mode", "int16")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("arch,data", [("tinyconv", "digits"), ("dscnn", "digits"), ("mobilenetv1", "digits"),
+                                       ("conv1d", "signals")])
+def test_quantize_mode_16x8_every_zoo_architecture(tmp_path, arch, data):
+    """The other zoo architectures (ResNet-8 above), quantized with `edgeconv quantize --mode
+    16x8`: int16 activations throughout, bit-exact with TFLite Micro on the host and as firmware
+    on an emulated Cortex-M4."""
+    from edgeconv.training import train
+
+    train(arch, data, tmp_path / "m.keras", epochs=1, seed=0, verbose=0)
+    proc = _cli("quantize", tmp_path / "m.keras", "-o", tmp_path / "m16.tflite", "--mode", "16x8", "--calib", "32")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    model = (tmp_path / "m16.tflite").read_bytes()
+    g = read_tflite_bytes(model)
+    assert {g.tensors[i].dtype for i in g.inputs + g.outputs} == {"int16"}
+    assert "CONV_2D" in {op.opcode for op in g.ops}
+    assert_bit_exact(model, f"{arch}_16x8", samples=4)
+    if shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm") or os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
+        report = validate_bytes(model, f"{arch}_16x8_m4", samples=3, seed=1, board="cortex-m4")
+        assert report.oracle == "tflm" and report.bit_exact, report.to_dict()
