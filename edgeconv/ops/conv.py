@@ -134,20 +134,27 @@ def conv_kernel(graph: Graph, op: Op, x: Tensor, y: Tensor, w_data: np.ndarray, 
     )
 
 
+def check_conv_shapes(graph: Graph, op: Op, x: Tensor, y: Tensor, w: Tensor) -> tuple[int, int, int, int]:
+    """CONV_2D's weights [out_c, k_h, k_w, filter_in_c] against its input and output (groups:
+    the input channels a whole number of filter_in_c, the outputs a whole number per group)."""
+    if len(w.shape) != 4:
+        raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected 4-D")
+    out_c, k_h, k_w, f_in_c = w.shape
+    b, _, _, in_c = x.shape
+    if y.shape[3] != out_c or y.shape[0] != b:
+        raise fail(graph, op, f"output shape {list(y.shape)} does not match weights {list(w.shape)}")
+    if f_in_c <= 0 or in_c % f_in_c or out_c % (in_c // f_in_c):
+        raise fail(graph, op, f"input channels {in_c} do not divide into groups of {f_in_c}")
+    return out_c, k_h, k_w, f_in_c
+
+
 @lowering("CONV_2D")
 def lower_conv2d(graph: Graph, op: Op) -> Kernel:
     if graph.tensors[op.inputs[0]].dtype == "int16":
         return lower_conv2d_s16(graph, op)
     x, y, _, _ = int8_io(graph, op)
     w, bias = weights_and_bias(graph, op, channel_axis=0)
-    if len(w.shape) != 4:
-        raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected 4-D")
-    out_c, k_h, k_w, f_in_c = w.shape
-    b, in_h, in_w, in_c = x.shape
-    if y.shape[3] != out_c or y.shape[0] != b:
-        raise fail(graph, op, f"output shape {list(y.shape)} does not match weights {list(w.shape)}")
-    if f_in_c <= 0 or in_c % f_in_c or out_c % (in_c // f_in_c):
-        raise fail(graph, op, f"input channels {in_c} do not divide into groups of {f_in_c}")
+    out_c = check_conv_shapes(graph, op, x, y, w)[0]
     w_scales = w.quant.scale if w.quant.per_channel else (w.quant.s,) * out_c
     return conv_kernel(graph, op, x, y, w.data, w_scales, bias, "")
 
@@ -195,14 +202,8 @@ def lower_conv2d_s16(graph: Graph, op: Op) -> Kernel:
     reference ConvPerChannel for int16 (what TFLite Micro runs), grouped and dilated included."""
     x, y = s16_io(graph, op)
     w, bias = weights_and_bias(graph, op, channel_axis=0, bias_dtypes=("int64", "int32"))
-    if len(w.shape) != 4:
-        raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected 4-D")
-    out_c, k_h, k_w, f_in_c = w.shape
+    out_c, k_h, k_w, f_in_c = check_conv_shapes(graph, op, x, y, w)
     b, in_h, in_w, in_c = x.shape
-    if y.shape[3] != out_c or y.shape[0] != b:
-        raise fail(graph, op, f"output shape {list(y.shape)} does not match weights {list(w.shape)}")
-    if f_in_c <= 0 or in_c % f_in_c or out_c % (in_c // f_in_c):
-        raise fail(graph, op, f"input channels {in_c} do not divide into groups of {f_in_c}")
     geometry = spatial_geometry(graph, op, x, y, k_h, k_w)
     w_scales = w.quant.scale if w.quant.per_channel else (w.quant.s,) * out_c
     mult, shift = conv_multipliers(x.quant.s, w_scales, y.quant.s)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import Graph, Op, UnsupportedOpError
+from ..ir import Graph, Op, Tensor, UnsupportedOpError
 from .base import CArray, Kernel, WeightForm, fail, int8_io, lowering
 from .mac import (
     accumulator_bounds,
@@ -69,12 +69,9 @@ def arrange_weights(w: np.ndarray) -> WeightLayout:
     )
 
 
-@lowering("FULLY_CONNECTED")
-def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
-    if graph.tensors[op.inputs[0]].dtype == "int16":
-        return lower_fully_connected_s16(graph, op)
-    x, y, _, _ = int8_io(graph, op)
-    w, bias = weights_and_bias(graph, op, channel_axis=0)
+def check_fc_shapes(graph: Graph, op: Op, x: Tensor, y: Tensor, w: Tensor) -> tuple[int, int, int]:
+    """FULLY_CONNECTED's 2-D weights [units, depth] against its input and output: (units, depth,
+    batches), the input read as rows of depth."""
     if len(w.shape) != 2:
         raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected 2-D")
     if int(op.options.get("weights_format", 0)) != 0:
@@ -87,6 +84,16 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
         # TFLite Micro takes the batch count and the row length from the output's shape, so
         # an output of the right size but another last dimension computes something else.
         raise fail(graph, op, f"output shape {list(y.shape)} is not the {batches} input rows by the weights' {units} units")
+    return units, depth, batches
+
+
+@lowering("FULLY_CONNECTED")
+def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
+    if graph.tensors[op.inputs[0]].dtype == "int16":
+        return lower_fully_connected_s16(graph, op)
+    x, y, _, _ = int8_io(graph, op)
+    w, bias = weights_and_bias(graph, op, channel_axis=0)
+    units, depth, batches = check_fc_shapes(graph, op, x, y, w)
     # Per tensor too, the scales are multiplied in double. (TFLM's source,
     # GetQuantizedConvolutionMultipler, reads as a float32 product, but the tflite_micro
     # build we validate against behaves as double: ad01_int8 and per-tensor Dense models
@@ -145,16 +152,7 @@ def lower_fully_connected_s16(graph: Graph, op: Op) -> Kernel:
     int32 bias): ec_fully_connected_s16, TFLite's reference FullyConnected(PerChannel) for int16."""
     x, y = s16_io(graph, op)
     w, bias = weights_and_bias(graph, op, channel_axis=0, bias_dtypes=("int64", "int32"))
-    if len(w.shape) != 2:
-        raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected 2-D")
-    if int(op.options.get("weights_format", 0)) != 0:
-        raise UnsupportedOpError(f"{op.describe(graph)}: shuffled weights format is not supported")
-    units, depth = w.shape
-    if depth == 0 or x.size % depth:
-        raise fail(graph, op, f"input of {x.size} elements is not a whole number of rows of {depth}")
-    batches = x.size // depth
-    if y.size != batches * units or not y.shape or y.shape[-1] != units:
-        raise fail(graph, op, f"output shape {list(y.shape)} is not the {batches} input rows by the weights' {units} units")
+    units, depth, batches = check_fc_shapes(graph, op, x, y, w)
     mult, shift = conv_multipliers(x.quant.s, w.quant.scale, y.quant.s)
     act_min, act_max = mac_activation(graph, op, y)
     acc32 = s16_accumulator_is_int32(graph, op)
