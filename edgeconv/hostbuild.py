@@ -19,6 +19,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,13 +167,31 @@ def run_tool(cmd: list[str], work: Path) -> subprocess.CompletedProcess:
     try:
         stdout, stderr = proc.communicate()
     except BaseException:
+        _stop_group(proc)
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """SIGTERM to the tool's process group, then wait until no process of it is left: the
+    driver's children (cc1, as, collect2) are signalled themselves but may still be writing
+    into the work folder when the driver has exited, and the caller removes that folder next.
+    Whatever outlives `grace` seconds gets SIGKILL."""
+    sig = signal.SIGTERM
+    for _ in range(2):
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, sig)
         except ProcessLookupError:
             pass
         proc.wait()
-        raise
-    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.01)
+        sig = signal.SIGKILL
 
 
 def compile_objects(src_dir: Path, obj_dir: Path, flags: list[str]) -> list[Path]:
