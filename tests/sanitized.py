@@ -136,3 +136,24 @@ def run_samples(exe: Path, compiled, samples: list[list[np.ndarray]], work: Path
                 pos += n
             outputs.append(outs)
     return SanitizedRun(proc.returncode, report, outputs, proc.stderr[-3000:])
+
+
+def sanitized_equal(data: bytes, label: str, specs_samples) -> None:
+    """The model built with the sanitizers runs clean and gives the host build's outputs;
+    `specs_samples(input_specs)` makes the samples (each with `.arrays`)."""
+    from edgeconv.compiler import compile_bytes
+    from edgeconv.emitter import emit
+    from edgeconv.hostbuild import build_and_load
+    from edgeconv.validation import input_specs
+
+    model = compile_bytes(data, label)
+    emitted = emit(model)
+    host = build_and_load(model, emitted)
+    samples = [s.arrays for s in specs_samples(input_specs(model))]
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = sanitized_executable(model, emitted, Path(tmp))
+        run = run_samples(exe, model, samples, Path(tmp))
+    assert run.returncode == 0 and not run.report, f"{label}: {run.report}"
+    for sample, theirs in zip(samples, run.outputs):
+        for a, b in zip(host.run(sample), theirs):
+            np.testing.assert_array_equal(a.reshape(-1), b)

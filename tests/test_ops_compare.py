@@ -19,8 +19,10 @@ shifts) are also run on min/max/zero/alternating inputs and built with ASan/UBSa
 import mutants
 import numpy as np
 import pytest
+
 from modelgen import cached_model, tflite_from_function
 from mutants import Net
+from sanitized import sanitized_equal
 
 from edgeconv.reader import read_tflite_bytes
 from edgeconv.validation import Sample, validate_bytes
@@ -301,31 +303,6 @@ def extreme_samples(specs):
             arrays.append(a)
         out.append(Sample(arrays, f"extreme {kind}"))
     return out
-
-
-def sanitized_equal(data: bytes, label: str, specs_samples) -> None:
-    """The model built with the sanitizers runs clean and gives the host build's outputs."""
-    import tempfile
-    from pathlib import Path
-
-    from sanitized import run_samples, sanitized_executable
-
-    from edgeconv.compiler import compile_bytes
-    from edgeconv.emitter import emit
-    from edgeconv.hostbuild import build_and_load
-    from edgeconv.validation import input_specs
-
-    model = compile_bytes(data, label)
-    emitted = emit(model)
-    host = build_and_load(model, emitted)
-    samples = [s.arrays for s in specs_samples(input_specs(model))]
-    with tempfile.TemporaryDirectory() as tmp:
-        exe = sanitized_executable(model, emitted, Path(tmp))
-        run = run_samples(exe, model, samples, Path(tmp))
-    assert run.returncode == 0 and not run.report, f"{label}: {run.report}"
-    for sample, theirs in zip(samples, run.outputs):
-        for a, b in zip(host.run(sample), theirs):
-            np.testing.assert_array_equal(a.reshape(-1), b)
 
 
 def sqdiff_extremes_model(dtype: str) -> bytes:
