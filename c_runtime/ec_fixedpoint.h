@@ -309,6 +309,19 @@ static inline int ec_count_leading_zeros_u32(uint32_t x) {
     return n;
 }
 
+/* TFLite's CountLeadingSignBits for int32_t (__builtin_clrsb): how many bits below the sign
+ * bit equal it, 31 for 0 and -1; x << result then still fits int32_t. u is x, or ~x for a
+ * negative x (< 2^31 either way), so (u << 1) | 1 is nonzero and its leading zeros are the
+ * answer: one CLZ where the compiler has it. */
+static inline int ec_count_leading_sign_bits(int32_t x) {
+    const uint32_t u = (uint32_t)x ^ (uint32_t)(x >> 31);
+#if defined(__GNUC__) && defined(__SIZEOF_INT__) && __SIZEOF_INT__ == 4
+    return __builtin_clz((u << 1) | 1u);
+#else
+    return ec_count_leading_zeros_u32((u << 1) | 1u);
+#endif
+}
+
 /* TFLite's GetReciprocal: 1 / x for a Q(x_integer_digits) x > 0, as a Q0 value scaled by
  * 2^-num_bits_over_unit. SOFTMAX's wrapped sum of exps may be 0 (8192 equal logits sum to
  * exactly 2^32): TFLite then shifts by 32, undefined in C, but 0 shifted by any amount is 0

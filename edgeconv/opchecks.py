@@ -56,6 +56,7 @@ RULES: dict[str, OpRule] = {
     "ADD": OpRule((2, 2), "AddOptions"),
     "SUB": OpRule((2, 2), "SubOptions"),
     "MUL": OpRule((2, 2), "MulOptions"),
+    "DIV": OpRule((2, 2), "DivOptions"),
     "MAXIMUM": OpRule((2, 2), "MaximumMinimumOptions"),
     "MINIMUM": OpRule((2, 2), "MaximumMinimumOptions"),
     "CONCATENATION": OpRule((1, None), "ConcatenationOptions"),

@@ -294,3 +294,38 @@ def lut_populate_int8(transform, input_scale: float, input_zero_point: int, outp
                 raise ValueError(f"input {v} gives {float(q):g} before the conversion to int32")
             table[v & 0xFF] = min(max(int(q), -128), 127)
     return table
+
+
+# ---- gemmlowp's reciprocal (TFLite's GetReciprocal), for DIV's per-divisor table -------------
+
+
+def rounding_half_sum(a: int, b: int) -> int:
+    """gemmlowp's RoundingHalfSum on int32: (a + b) / 2 rounded half away from zero."""
+    s = a + b + (1 if a + b >= 0 else -1)
+    return s // 2 if s >= 0 else -((-s) // 2)
+
+
+def one_over_one_plus_x_for_x_in_0_1(a: int) -> int:
+    """gemmlowp's one_over_one_plus_x_for_x_in_0_1 on a Q0 raw a (Newton-Raphson in Q2; the raw
+    sums wrap as TFLite's builds wrap them, which only happens for a = INT32_MIN: the zero
+    divisor), as c_runtime/ec_fixedpoint.h ec_one_over_one_plus_x_for_x_in_0_1 computes it."""
+    srdhm = saturating_rounding_doubling_high_mul
+    half_denominator = rounding_half_sum(a, (1 << 31) - 1)
+    x = wrap_int32(1515870810 + srdhm(half_denominator, -1010580540))  # 48/17 - 32/17 * d (Q2)
+    for _ in range(3):
+        one_minus = wrap_int32((1 << 29) - srdhm(half_denominator, x))
+        x = wrap_int32(x + saturating_rounding_multiply_by_pot(srdhm(x, one_minus), 2))
+    return saturating_rounding_multiply_by_pot(x, 1)
+
+
+def get_reciprocal(x: int, x_integer_digits: int) -> tuple[int, int]:
+    """TFLite's GetReciprocal: (Q0 raw of 1 / x normalized, num_bits_over_unit). x = 0 shifts
+    0 left by 32 bits in TFLite (undefined in C, 0 on every target), as ec_get_reciprocal does."""
+    headroom_plus_one = count_leading_zeros_u32(x)
+    shifted = ((x & 0xFFFFFFFF) << headroom_plus_one) & 0xFFFFFFFF if headroom_plus_one < 32 else 0
+    return one_over_one_plus_x_for_x_in_0_1(wrap_int32(shifted - (1 << 31))), x_integer_digits - headroom_plus_one
+
+
+def count_leading_sign_bits(x: int) -> int:
+    """TFLite's CountLeadingSignBits for an int32 x (__builtin_clrsb: 31 for 0 and -1)."""
+    return 31 - (x if x >= 0 else ~x).bit_length()

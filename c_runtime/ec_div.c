@@ -1,0 +1,62 @@
+/* edgeconv C runtime: DIV for int8, bit-exact with TFLite Micro's reference_ops::Div and
+ * BroadcastDivSlow (DivElementwise, kernels/internal/reference/div.h), which compute per
+ * element, with n = x0 - zp0 and d = x1 - zp1 (both in [-255, 255]):
+ *   if d < 0: n = -n, d = -d
+ *   inv, rs = GetReciprocal(d, 31)          1 / d normalized to (1/2, 1] in Q0, d ~ 2^rs
+ *   h = CountLeadingSignBits(n)
+ *   q = SaturatingRoundingDoublingHighMul(n * 2^h, inv)
+ *   out = clamp(zp_out + RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(q, m),
+ *                                            h + rs - output_shift))
+ * GetReciprocal depends on the divisor value alone, so the compiler tabulates inv and
+ * rs - output_shift for each of the 256 int8 divisor values (recip, recip_exp).
+ *
+ * Ranges: n * 2^h fits int32 by the definition of h (it is the value, not a wrapped one);
+ * no recip entry is INT32_MIN (the compiler checks it; all are positive but the zero
+ * divisor's) and the multiplier is in [0, 2^31), so neither doubling high multiply can meet
+ * the one saturating case (INT32_MIN * INT32_MIN) and the nosat form is exact; the
+ * exponent h + recip_exp is in [0, 31] for every numerator and divisor the model can feed
+ * (the compiler refuses the op otherwise: TFLite would shift by a negative amount or by 32
+ * bits or more, undefined in C). The rounded quotient plus the output zero point is added
+ * wrapping, as TFLite's int32 + wraps on its builds (it cannot wrap for the exponents above 8
+ * that real models have).
+ *
+ * A zero divisor (x1 == zp1, which any non-constant divisor can hold): TFLite's reference
+ * stops with an error at run time; TFLite Micro computes GetReciprocal(0), i.e. shifts 0 left
+ * by 32 bits (undefined in C, 0 on every target) and runs the Newton-Raphson reciprocal on
+ * -1.0, and so gives a saturated value of the numerator's sign. The compiler puts that
+ * reciprocal (computed without undefined behaviour, ec_get_reciprocal) in the table, so the
+ * output equals TFLite Micro's there too. */
+#include "ec_div.h"
+
+#include "ec_fixedpoint.h"
+
+static int8_t div_one(const ec_div_params_t *p, int32_t a, int32_t b) {
+    int32_t n = a + p->in0_offset;
+    const int32_t d = b + p->in1_offset;
+    const uint8_t k = (uint8_t)(b & 0xFF); /* the divisor's bits as uint8_t: its table index */
+    int h;
+    int32_t q, result;
+    if (d < 0) {
+        n = -n; /* |n| <= 255 */
+    }
+    h = ec_count_leading_sign_bits(n);
+    q = ec_rounding_doubling_high_mul_nosat(ec_shift_left_wrapping(n, h), p->recip[k]);
+    q = ec_rounding_doubling_high_mul_nosat(q, p->output_multiplier);
+    result = ec_add_wrapping(ec_rounding_divide_by_pot(q, h + p->recip_exp[k]), p->output_offset);
+    return (int8_t)ec_clamp_i32(result, p->act_min, p->act_max);
+}
+
+void ec_div_s8(const ec_div_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out) {
+    const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];
+    const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];
+    const int32_t step1 = p->in1_strides[EC_MAX_DIMS - 1];
+    ec_broadcast_iter_t it;
+    int32_t n, i;
+    ec_broadcast_begin(p->out_dims, &it);
+    for (n = 0; n < it.runs; ++n) {
+        for (i = 0; i < inner; ++i) {
+            *out++ = div_one(p, in0[it.off0 + i * step0], in1[it.off1 + i * step1]);
+        }
+        ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);
+    }
+}
