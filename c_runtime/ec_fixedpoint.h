@@ -314,7 +314,7 @@ static inline int ec_count_leading_zeros_u32(uint32_t x) {
  * negative x (< 2^31 either way), so (u << 1) | 1 is nonzero and its leading zeros are the
  * answer: one CLZ where the compiler has it. */
 static inline int ec_count_leading_sign_bits(int32_t x) {
-    const uint32_t u = (uint32_t)x ^ (uint32_t)(x >> 31);
+    const uint32_t u = x < 0 ? ~(uint32_t)x : (uint32_t)x;
 #if defined(__GNUC__) && defined(__SIZEOF_INT__) && __SIZEOF_INT__ == 4
     return __builtin_clz((u << 1) | 1u);
 #else

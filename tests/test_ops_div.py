@@ -297,3 +297,27 @@ def test_refused_structure():
     with pytest.raises(ModelError) as info:
         compile_bytes(n.finish([a], [y]), "div_one_input")
     assert "DIV" in str(info.value), info.value
+
+
+def test_sanitized():
+    """All 65536 value pairs (zero divisors included) at the quantizations closest to the
+    refusal limits (output multiplier just above 64: final shifts up to 31; a large one:
+    shifts down to 0), plus random cases, built with ASan and UBSan: clean, same outputs."""
+    from sanitized import sanitized_equal
+
+    from edgeconv.validation import Sample
+
+    rng = np.random.default_rng(11)
+    limits = [((0.064, 0), (0.01, -128), (0.1, 5), 0), ((0.1, 127), (0.001, 127), (0.0000305, -128), 0),
+              ((0.01, -128), (0.001, 0), (0.0000031, 0), 1)]
+    cases = [Case((256, 256), (256, 256), (256, 256), q0, q1, qo, act) for q0, q1, qo, act in limits]
+    cases += [random_case(rng, kind) for kind in KINDS]
+    data = div_model(cases)
+    a = np.repeat(np.arange(-128, 128), 256).astype(np.int8).reshape(256, 256)
+    b = np.tile(np.arange(-128, 128), 256).astype(np.int8).reshape(256, 256)
+
+    def samples(specs):
+        return [Sample([a, b] * len(limits) + case_inputs(cases[len(limits):], rng), f"sweep {k}") for k in range(2)]
+
+    sanitized_equal(data, "div_sanitized", samples)
+    assert_exact_tflm(data, "div_limits", [s.arrays for s in samples(None)])

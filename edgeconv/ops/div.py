@@ -95,12 +95,14 @@ def _check_shifts(graph: Graph, op: Op, numerators: np.ndarray, divisors: np.nda
         h = h_neg if d < 0 else h_pos
         e = h + _recip_shift(int(d)) - shift
         if e.max() > 31 or e.min() < 0:
-            bad = int(np.argmax(e)) if e.max() > 31 else int(np.argmin(e))
+            small = bool(e.max() > 31)
+            bad = int(np.argmax(e)) if small else int(np.argmin(e))
+            hint = " (a non-constant divisor needs at least 64)" if small else ""
             raise fail(graph, op, f"numerator {int(numerators[bad])} / divisor {int(d)} (values minus zero points) "
                                   f"makes TFLite's final rounding shift {int(e[bad])} bits, outside [0, 31]: undefined "
                                   f"in TFLite (its builds disagree); the output multiplier "
                                   f"input1_scale / (input2_scale * output_scale) = {real:g} is too "
-                                  f"{'small' if e.max() > 31 else 'large'} (a non-constant divisor needs it at least 64)")
+                                  f"{'small' if small else 'large'}{hint}")
 
 
 @lowering("DIV")
