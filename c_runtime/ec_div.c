@@ -1,6 +1,6 @@
-/* edgeconv C runtime: DIV for int8, bit-exact with TFLite Micro's reference_ops::Div and
- * BroadcastDivSlow (DivElementwise, kernels/internal/reference/div.h), which compute per
- * element, with n = x0 - zp0 and d = x1 - zp1 (both in [-255, 255]):
+/* edgeconv C runtime: DIV for int8 (int32 at the end), bit-exact with TFLite Micro's
+ * reference_ops::Div and BroadcastDivSlow (DivElementwise, kernels/internal/reference/div.h),
+ * which compute per element, with n = x0 - zp0 and d = x1 - zp1 (both in [-255, 255]):
  *   if d < 0: n = -n, d = -d
  *   inv, rs = GetReciprocal(d, 31)          1 / d normalized to (1/2, 1] in Q0, d ~ 2^rs
  *   h = CountLeadingSignBits(n)
@@ -56,6 +56,38 @@ void ec_div_s8(const ec_div_params_t *p, const int8_t *in0, const int8_t *in1, i
     for (n = 0; n < it.runs; ++n) {
         for (i = 0; i < inner; ++i) {
             *out++ = div_one(p, in0[it.off0 + i * step0], in1[it.off1 + i * step1]);
+        }
+        ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);
+    }
+}
+
+/* int32, TFLite Micro's reference_ops::Div<int32_t> / BroadcastDivSlow<int32_t>: C's truncating
+ * a / b, clamped to the fused activation's range. Two quotients are undefined in C and in
+ * TFLite, and trap on x86 (TFLite Micro's x86 build dies with SIGFPE; TFLite's reference
+ * refuses a zero divisor at run time): b == 0 and INT32_MIN / -1. Here they give what a
+ * Cortex-M's SDIV gives (division by zero not trapped, its reset default): 0, and INT32_MIN
+ * (the quotient 2^31 wrapped). */
+static int32_t div_s32_one(int32_t a, int32_t b) {
+    if (b == 0) {
+        return 0;
+    }
+    if (b == -1) {
+        return ec_sub_wrapping(0, a); /* -a; INT32_MIN stays INT32_MIN */
+    }
+    return a / b;
+}
+
+void ec_div_s32(const ec_div_s32_params_t *p, const int32_t *in0, const int32_t *in1, int32_t *out) {
+    const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];
+    const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];
+    const int32_t step1 = p->in1_strides[EC_MAX_DIMS - 1];
+    ec_broadcast_iter_t it;
+    int32_t n, i;
+    ec_broadcast_begin(p->out_dims, &it);
+    for (n = 0; n < it.runs; ++n) {
+        for (i = 0; i < inner; ++i) {
+            *out++ = ec_clamp_i32(div_s32_one(in0[it.off0 + i * step0], in1[it.off1 + i * step1]), p->act_min,
+                                  p->act_max);
         }
         ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);
     }

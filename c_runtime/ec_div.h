@@ -1,4 +1,4 @@
-/* edgeconv C runtime: DIV, int8, with numpy-style broadcasting. */
+/* edgeconv C runtime: DIV, int8 and int32, with numpy-style broadcasting. */
 #ifndef EC_DIV_H
 #define EC_DIV_H
 
@@ -23,6 +23,16 @@ typedef struct {
     const int8_t *recip_exp;
 } ec_div_params_t;
 
+/* int32 (unquantized, TFLite Micro's EvalDiv<int32_t>): truncating division, then the fused
+ * activation's clamp. */
+typedef struct {
+    int32_t out_dims[EC_MAX_DIMS];
+    int32_t in0_strides[EC_MAX_DIMS];
+    int32_t in1_strides[EC_MAX_DIMS];
+    int32_t act_min, act_max;
+} ec_div_s32_params_t;
+
 void ec_div_s8(const ec_div_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out);
+void ec_div_s32(const ec_div_s32_params_t *p, const int32_t *in0, const int32_t *in1, int32_t *out);
 
 #endif /* EC_DIV_H */

@@ -285,6 +285,8 @@ def test_refused():
     assert "zero point" in _refusal(Case((4,), (4,), (4,), *Q, const1=np.array([3, 4, 5, 6], np.int8)))
     # int16: TFLite Micro runs DIV on int8 only.
     assert "INT16" in _refusal(Case((4,), (4,), (4,), (0.05, 0), (0.02, 0), (0.0002, 0), dtype="int16"))
+    # Quantized int32: TFLite Micro runs int32 DIV unquantized only.
+    assert "unquantized" in _refusal(Case((4,), (4,), (4,), (1.0, 0), (1.0, 0), (1.0, 0), dtype="int32"))
     # Shapes that do not broadcast.
     assert "broadcast" in _refusal(Case((4,), (3,), (4,), *Q))
 
@@ -321,3 +323,58 @@ def test_sanitized():
 
     sanitized_equal(data, "div_sanitized", samples)
     assert_exact_tflm(data, "div_limits", [s.arrays for s in samples(None)])
+
+
+# ---------------------------------------------------------------------------------------------
+# int32 (unquantized): truncating division
+
+
+def int32_model(shapes: list[tuple[tuple[int, ...], tuple[int, ...], int]]) -> bytes:
+    n = Net()
+    ins, outs = [], []
+    for k, (sa, sb, act) in enumerate(shapes):
+        a, b = n.tensor(f"a{k}", list(sa), "int32"), n.tensor(f"b{k}", list(sb), "int32")
+        y = n.tensor(f"y{k}", list(_out(sa, sb)), "int32")
+        _add_div(n, [a, b], [y], act)
+        ins += [a, b]
+        outs.append(y)
+    return n.finish(ins, outs)
+
+
+def test_int32():
+    """Random broadcast shapes and activations; numerators over all of int32 (INT32_MIN
+    included), divisors small and large of both signs, never 0 and never -1 against INT32_MIN
+    (TFLite Micro dies with SIGFPE on both)."""
+    rng = np.random.default_rng(32)
+    shapes = [(*_broadcast_shapes(rng), int(rng.integers(0, 4))) for _ in range(8)]
+    data = int32_model(shapes)
+
+    def sample():
+        out = []
+        for sa, sb, _ in shapes:
+            a = rng.integers(-2**31, 2**31, size=sa, dtype=np.int64)
+            a.flat[: min(3, a.size)] = [-7, 7, -2**31][: min(3, a.size)]
+            big = rng.integers(-2**31, 2**31, size=sb, dtype=np.int64)
+            b = np.where(rng.random(sb) < 0.5, rng.integers(-9, 10, size=sb), big)
+            b[b == 0] = 3
+            b[b == -1] = -2
+            out += [a.astype(np.int32), b.astype(np.int32)]
+        return out
+
+    assert_exact_tflm(data, "div_s32", [sample() for _ in range(4)])
+
+
+def test_int32_undefined():
+    """Where TFLite's int32 division is undefined (a zero divisor, INT32_MIN / -1) the kernel
+    gives a Cortex-M's SDIV results, 0 and INT32_MIN, without undefined behaviour."""
+    from sanitized import sanitized_equal
+
+    from edgeconv.validation import Sample
+
+    data = int32_model([((6,), (6,), 0)])
+    a = np.array([5, -5, 0, -2**31, -2**31, 2**31 - 1], dtype=np.int32)
+    b = np.array([0, 0, 0, -1, 1, -1], dtype=np.int32)
+    model = compile_bytes(data, "div_s32_undefined")
+    out = build_and_load(model, emit(model)).run([a, b])[0]
+    assert out.tolist() == [0, 0, 0, -2**31, -2**31, -(2**31 - 1)], out
+    sanitized_equal(data, "div_s32_undefined", lambda specs: [Sample([a, b], "undefined quotients")])

@@ -1,5 +1,5 @@
-"""DIV on int8: TFLite Micro's quantized DIV (kernels/div.cc, reference_ops::Div and
-BroadcastDivSlow), bit for bit.
+"""DIV on int8 (and unquantized int32): TFLite Micro's DIV (kernels/div.cc, reference_ops::Div
+and BroadcastDivSlow), bit for bit.
 
 Per element TFLite divides with a Newton-Raphson reciprocal of the divisor (GetReciprocal),
 rescales the numerator to full int32 precision (CountLeadingSignBits), multiplies, and rounds
@@ -33,6 +33,12 @@ value of the numerator's sign; edgeconv tabulates that reciprocal and gives the 
 
 int16 is refused: TFLite Micro runs DIV on int8 only, and TFLite's reference runs int16 through
 two different arithmetics (float32 without broadcasting, the integer one with it).
+
+int32 (unquantized, as TFLite Micro requires) is C's truncating division and the fused
+activation's clamp. A zero divisor and INT32_MIN / -1 are undefined (TFLite Micro's x86 build
+dies with SIGFPE, TFLite's reference refuses a zero divisor at run time); the kernel gives
+what a Cortex-M's SDIV gives there (0, and INT32_MIN), and a constant divisor holding 0 is
+refused.
 """
 
 from __future__ import annotations
@@ -105,6 +111,25 @@ def _check_shifts(graph: Graph, op: Op, numerators: np.ndarray, divisors: np.nda
                                   f"{'small' if small else 'large'}{hint}")
 
 
+# CalculateActivationRange<int32_t>: RELU, RELU_N1_TO_1, RELU6 as plain integer bounds.
+_INT32_ACTIVATIONS = {0: (-(1 << 31), (1 << 31) - 1), 1: (0, (1 << 31) - 1), 2: (-1, 1), 3: (0, 6)}
+
+
+def _div_s32(graph: Graph, op: Op, x0: Tensor, x1: Tensor, y: Tensor, loops: dict, act: int) -> Kernel:
+    """Unquantized int32 DIV (TFLite Micro's Prepare refuses quantized int32 inputs)."""
+    for t in (x0, x1):
+        if t.quant is not None:
+            raise fail(graph, op, f"{t.describe()} is quantized; TFLite Micro runs int32 DIV on unquantized "
+                                  "tensors only")
+    if x1.data is not None and np.any(x1.data == 0):
+        raise fail(graph, op, f"the constant divisor {x1.describe()} holds 0: a division by zero")
+    act_min, act_max = _INT32_ACTIVATIONS[act]
+    return Kernel(func="ec_div_s32", unit="ec_div", params_type="ec_div_s32_params_t",
+                  params=dict(**loops, act_min=act_min, act_max=act_max),
+                  inputs=[x0.index, x1.index], outputs=[y.index],
+                  summary=f"{list(x0.shape)} / {list(x1.shape)} (int32, truncating)")
+
+
 @lowering("DIV")
 def lower_div(graph: Graph, op: Op) -> Kernel:
     if len(op.inputs) != 2 or min(op.inputs) < 0 or len(op.outputs) != 1:
@@ -115,12 +140,15 @@ def lower_div(graph: Graph, op: Op) -> Kernel:
         raise fail(graph, op, f"input types {x0.dtype.upper()}, {x1.dtype.upper()} and output type "
                               f"{y.dtype.upper()} differ; TFLite requires one type")
     for t in (x0, x1, y):
-        require_dtype(graph, op, t, "int8")
-        require_quant(graph, op, t)
+        require_dtype(graph, op, t, "int8", "int32")
     loops = broadcast_loops(graph, op, x0.shape, x1.shape, y.shape)
     act = int(op.options.get("fused_activation_function", 0))
     if act not in (0, 1, 2, 3):
         raise UnsupportedOpError(f"{op.describe(graph)}: fused activation {act} is not supported")
+    if y.dtype == "int32":
+        return _div_s32(graph, op, x0, x1, y, loops, act)
+    for t in (x0, x1, y):
+        require_quant(graph, op, t)
     act_min, act_max = fused_activation_range(graph, op, act, y)
     # div.cc: static_cast<double>(s1 / (s2 * so)); the tflite_micro build behaves as double.
     real = float(x0.quant.s) / (float(x1.quant.s) * float(y.quant.s))
