@@ -378,3 +378,13 @@ def test_int32_undefined():
     out = build_and_load(model, emit(model)).run([a, b])[0]
     assert out.tolist() == [0, 0, 0, -2**31, -2**31, -(2**31 - 1)], out
     sanitized_equal(data, "div_s32_undefined", lambda specs: [Sample([a, b], "undefined quotients")])
+
+
+def test_placeholder_output_shape():
+    """A stored output shape that is a placeholder (converters write them): the output takes
+    the broadcast shape TFLite's Prepare computes, and the op stays bit-exact."""
+    case = Case((2, 1, 3), (4, 1), (1, 4, 3), (0.05, -3), (0.02, 4), (0.0005, 1))  # batch 1 stored
+    data = div_model([case])
+    model = compile_bytes(data, "div_placeholder")
+    assert tuple(model.graph.tensors[model.graph.outputs[0]].shape) == (2, 4, 3)
+    assert_bit_exact(data, "div_placeholder", samples=4)
