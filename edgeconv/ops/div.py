@@ -60,9 +60,9 @@ from .base import (
     fail,
     fused_activation_range,
     lowering,
+    requantize_multiplier,
     require_dtype,
     require_quant,
-    requantize_multiplier,
 )
 from .elementwise import broadcast_loops
 from .lut import lut_kernel
