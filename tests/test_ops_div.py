@@ -11,7 +11,10 @@ Every case's scales keep TFLite's final rounding shift in [0, 31] for every valu
 inputs can hold (output multiplier >= 64 for a non-constant divisor, smaller with a small
 constant divisor); outside that TFLite is undefined and edgeconv refuses the op
 (test_refused). The converter's form of Keras softsign (ABS, ADD, DIV) is checked through
-the real converter, and one model on the emulated Cortex-M4.
+the real converter, and one model on the emulated Cortex-M4. Every value pair at the shift
+limits runs clean under ASan and UBSan. Unquantized int32 DIV (truncating) is checked against
+TFLite Micro too, and its two undefined quotients (x / 0, INT32_MIN / -1) against the values
+ec_div_s32 documents.
 """
 
 from __future__ import annotations
