@@ -1,8 +1,9 @@
 """Validation: the generated C, built on the host, against TFLite Micro and TFLite's reference.
 
-Bit-exact means every output element equals the oracle's: TFLite Micro's, or TFLite's
-reference kernels' when TFLite Micro refuses the model, crashes on it, or its output is
-undefined (`tflm_undefined_ops`). Where the two references disagree with each other the report
+Bit-exact means every output element equals the oracle's: TFLite Micro's; TFLite Micro's op by
+op (op_oracle.py: each op alone, TFLite's reference taking the ops it lacks) when it refuses or
+fails the model whole or its output is undefined (`tflm_undefined_ops`); TFLite's reference
+kernels' when TFLite Micro crashes or the op-by-op run cannot be made. Where the two references disagree with each other the report
 counts the elements and says which one the C follows. Each reference runs in its own worker
 process (`references.py`): one that crashes or hangs is reported in one line and the other
 carries on as the oracle; with none left, validation stops (exit 2). On a mismatch, a debug
@@ -26,6 +27,8 @@ from .compiler import CompiledModel, compile_bytes
 from .emitter import emit
 from .hostbuild import HostModel, build_and_load
 from .ir import ModelError
+from .op_oracle import TITLE as OP_BY_OP_TITLE
+from .op_oracle import OpByOpOracle, OpByOpResult, OpOracleUnavailable
 from .references import (
     OutOfProcessReference,
     ReferenceFailed,
@@ -40,7 +43,7 @@ from .references import (
 _NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
        "float32": np.float32, "bool": np.bool_}
 
-TITLES = {"tflm": "TFLite Micro", "tflite_ref": "TFLite's reference"}
+TITLES = {"tflm": "TFLite Micro", "tflite_ref": "TFLite's reference", "tflm_ops": OP_BY_OP_TITLE}
 
 # Samples sent to a reference's worker in one message (it answers each as it goes).
 REFERENCE_BATCH = 16
@@ -318,6 +321,60 @@ def _diff(a: np.ndarray, b: np.ndarray) -> tuple[int, float]:
     return int(bad.sum()), (float(d.max()) if d.size else 0.0)
 
 
+class PrecomputedRuns:
+    """The op-by-op oracle's outputs, computed before the comparison, served in sample order
+    through the calls validation makes of a reference's worker."""
+
+    def __init__(self, outputs: list[list[np.ndarray]]) -> None:
+        self._outputs = list(outputs)
+        self._next = 0
+        self.timeout = 0.0
+
+    def wait_ready(self) -> None:
+        pass
+
+    def start_runs(self, batch, n_outputs: int) -> None:
+        pass
+
+    def finish_run(self) -> list[np.ndarray]:
+        out = self._outputs[self._next]
+        self._next += 1
+        return out
+
+    def close(self) -> None:
+        self._outputs = []
+
+
+def by_op_fallbacks(result: OpByOpResult) -> str:
+    """What the op-by-op oracle ran in TFLite's reference, and why, as a clause for the notes."""
+    groups: dict[str, list[str]] = {}
+    for r in result.fallbacks():
+        groups.setdefault(r.why, []).append(f"{r.opcode} (op {r.index})")
+    if not groups:
+        return ""
+    parts = [", ".join(ops[:6]) + (f" and {len(ops) - 6} more" if len(ops) > 6 else "") + f": {why}"
+             for why, ops in groups.items()]
+    return f"; TFLite's reference kernels ran {'; '.join(parts)}"
+
+
+def run_op_by_op(data: bytes, model: CompiledModel, sample_list: list[Sample], timeout: float, why: str,
+                 notes: list[str], reference_runs: bool) -> PrecomputedRuns | None:
+    """The op-by-op oracle's outputs for every sample (op_oracle.py), the note that says why it
+    is the oracle appended to `notes`; None (and a note) where it cannot run, and None where
+    TFLite Micro ran none of the ops and TFLite's reference runs the model whole
+    (`reference_runs`): that reference is then the oracle, as it is op by op."""
+    try:
+        result = OpByOpOracle(data, model.graph, timeout).run([s.arrays for s in sample_list])
+    except OpOracleUnavailable as exc:
+        notes.append(f"no oracle op by op: {exc}")
+        return None
+    if reference_runs and len(result.fallbacks()) == len(result.runs):
+        return None
+    notes.append(f"TFLite Micro {why}: the oracle is {OP_BY_OP_TITLE}, each op run alone in TFLite Micro on the "
+                 f"oracle's own inputs{by_op_fallbacks(result)}")
+    return PrecomputedRuns(result.outputs)
+
+
 # --- the comparison ----------------------------------------------------------------------------
 
 def validate_file(
@@ -431,11 +488,22 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
             failures.append(f"{exc} while loading the model")
             status[name] = f"{exc.reason} while loading the model"
             refs.pop(name).close()
+    undefined = tflm_undefined_ops(model, padding_explicit=padded is not None)
+    if "tflm" not in refs or undefined:
+        # TFLite Micro cannot run the model whole (an op it lacks) or its output is undefined:
+        # it runs it op by op, TFLite's reference taking only the ops TFLite Micro lacks.
+        why = status.get("tflm") or f"has an undefined output for this model ({'; '.join(undefined)})"
+        by_op = run_op_by_op(data, model, sample_list, timeout, why, notes, "tflite_ref" in refs)
+        if by_op is not None:
+            if "tflm" in refs:
+                refs.pop("tflm").close()
+                status["tflm"] = "has an undefined output for this model"
+            refs["tflm_ops"] = by_op
+            undefined = []
     if not refs:
         raise ModelError(f"{label}: neither TFLite Micro nor TFLite runs this model ({'; '.join(failures + notes)}); nothing to compare with")
 
-    undefined = tflm_undefined_ops(model, padding_explicit=padded is not None)
-    oracle = "tflm" if "tflm" in refs else "tflite_ref"
+    oracle = "tflm_ops" if "tflm_ops" in refs else "tflm" if "tflm" in refs else "tflite_ref"
     if undefined and "tflite_ref" in refs:
         oracle = "tflite_ref"
         status["tflm"] = "has an undefined output for this model"
@@ -474,7 +542,9 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
     max_abs = {k: 0.0 for k in refs}
     first_bad: dict[str, Sample] = {}
     disagreements = 0
-    follows = {"tflm": 0, "tflite_ref": 0}
+    # The oracle and the other reference run whole: where they disagree, which one the C follows.
+    pair = (oracle, "tflite_ref") if oracle != "tflite_ref" else ("tflm", "tflite_ref")
+    follows = {pair[0]: 0, pair[1]: 0}
     live = dict(refs)
     total = len(sample_list)
     iterator = progress(sample_list) if progress else sample_list
@@ -500,6 +570,23 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
                 in_flight[name] -= 1
             except ReferenceFailed as exc:
                 failed[name] = exc
+        if "tflm" in failed and oracle == "tflm" and number == 1 and not failed["tflm"].died:
+            # TFLite Micro loads the model but fails to run it (an op whose Prepare accepts a
+            # type its Eval does not): as if it refused it, it runs the model op by op.
+            exc = failed["tflm"]
+            by_op = run_op_by_op(data, model, sample_list, timeout, f"fails to run the model ({exc.reason.removeprefix('failed: ').rstrip('.')})", notes,
+                                 "tflite_ref" in live)
+            if by_op is not None:
+                live.pop("tflm").close()
+                status["tflm"] = "fails to run the model"
+                del failed["tflm"]
+                oracle, pair = "tflm_ops", ("tflm_ops", "tflite_ref")
+                follows = {pair[0]: 0, pair[1]: 0}
+                refs["tflm_ops"] = live["tflm_ops"] = by_op
+                for table in (mism, compared, in_flight):
+                    table["tflm_ops"] = 0
+                max_abs["tflm_ops"] = 0.0
+                results["tflm_ops"] = by_op.finish_run()
         if failed:
             for name, exc in failed.items():
                 live.pop(name).close()
@@ -534,16 +621,16 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
                 max_abs[name] = max(max_abs[name], d)
                 if n and name not in first_bad:
                     first_bad[name] = sample
-        if len(results) == 2:
-            for o, a, b in zip(ours, results["tflm"], results["tflite_ref"]):
+        if pair[0] in results and pair[1] in results:
+            for o, a, b in zip(ours, results[pair[0]], results[pair[1]]):
                 if not (np.asarray(a).size == np.asarray(b).size == np.asarray(o).size):
                     continue  # noted above
                 split = ~_same(a, b)
                 if split.any():
                     disagreements += int(split.sum())
                     o = np.asarray(o).reshape(np.asarray(a).shape)
-                    follows["tflm"] += int((_same(o, a) & split).sum())
-                    follows["tflite_ref"] += int((_same(o, np.asarray(b).reshape(o.shape)) & split).sum())
+                    follows[pair[0]] += int((_same(o, a) & split).sum())
+                    follows[pair[1]] += int((_same(o, np.asarray(b).reshape(o.shape)) & split).sum())
 
     bit_exact = mism[oracle] == 0
     first_op = None
@@ -563,7 +650,7 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
             tflm_arena = live["tflm"].arena_total()
         except ReferenceFailed as exc:
             notes.append(str(exc))
-    both = "tflm" in refs and "tflite_ref" in refs
+    both = pair[0] in refs and pair[1] in refs
     worst = max_abs[oracle]
     return ValidationReport(
         model=label,
@@ -598,7 +685,7 @@ def headline(report: ValidationReport) -> str:
     """What was compared, in one sentence: the verdict, the oracle, the elements and samples,
     and how the other reference relates to it."""
     oracle = TITLES[report.oracle]
-    other = "tflite_ref" if report.oracle == "tflm" else "tflm"
+    other = "tflm" if report.oracle == "tflite_ref" else "tflite_ref"
     where = f" on emulated {report.board}" if report.board else ""
     elements = f"{report.elements_compared:,} output element{'s' if report.elements_compared != 1 else ''}"
     of_samples = f"of {report.samples:,} sample{'s' if report.samples != 1 else ''}"
@@ -621,7 +708,7 @@ def headline(report: ValidationReport) -> str:
             else:
                 side = f"the C follows {oracle} on {on_oracle:,} and {TITLES[other]} on {on_other:,}"
             text += f"; {TITLES[other]} disagrees with {oracle} on {n:,} of them and {side}"
-        if report.oracle == "tflite_ref":
+        if report.oracle != "tflm":
             text += f" (TFLite Micro {report.reference_status.get('tflm', 'is not the oracle')}: see the notes)"
     else:
         why = report.reference_status.get(other, "did not run to the end")
@@ -676,14 +763,23 @@ def _changes_text(model: CompiledModel) -> str:
 def locate_divergence(data: bytes, name: str, sample: list[np.ndarray], oracle: str,
                       timeout: float | None = None) -> str | None:
     """Build without arena reuse, run `sample`, and name the first op whose output differs.
-    The oracle runs in its own worker (ReferenceFailed if it crashes or hangs)."""
+    The oracle runs in its own worker (ReferenceFailed if it crashes or hangs); "tflm_ops" runs
+    op by op (op_oracle.py), keeping every tensor."""
     model = compile_bytes(data, name, reuse=False)
     host: HostModel = build_and_load(model, emit(model))
     host.run(sample)
     arena = host.arena()
     timeout = timeout if timeout is not None else call_timeout(model.macs)
-    ref = (TflmReference(data, preserve_all_tensors=True, timeout=timeout) if oracle == "tflm"
-           else TfliteRefReference(data, timeout=timeout))
+    if oracle == "tflm_ops":
+        try:
+            kept = OpByOpOracle(data, model.graph, timeout).run([sample], keep_all=True).tensors or {}
+        except OpOracleUnavailable:
+            return None
+        ref = PrecomputedTensors({t: v[0] for t, v in kept.items()})
+    elif oracle == "tflm":
+        ref = TflmReference(data, preserve_all_tensors=True, timeout=timeout)
+    else:
+        ref = TfliteRefReference(data, timeout=timeout)
     with ref:
         ref.run(sample, len(model.graph.outputs))
         for step in model.steps:
@@ -701,6 +797,27 @@ def locate_divergence(data: bytes, name: str, sample: list[np.ndarray], oracle: 
                 if np.asarray(theirs).size != ours.size or _diff(ours, theirs)[0]:
                     return f"op {step.op.index} {step.op.opcode} (output tensor {t} '{tensor.name}')"
     return None
+
+
+class PrecomputedTensors:
+    """Every tensor the op-by-op oracle computed for one sample, read as a reference's worker is."""
+
+    def __init__(self, tensors: dict[int, np.ndarray]) -> None:
+        self._tensors = tensors
+
+    def run(self, inputs, n_outputs: int) -> None:
+        pass
+
+    def tensor(self, index: int) -> np.ndarray:
+        if index not in self._tensors:
+            raise ReferenceFailed(OP_BY_OP_TITLE, f"did not compute tensor {index}", died=False)
+        return self._tensors[index]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
 
 
 def default_samples() -> int:

@@ -119,6 +119,15 @@ def assert_bit_exact(data: bytes, label: str, samples: int = 8, seed: int = 0,
     return report
 
 
+def oracle_is(report: ValidationReport, oracle: str) -> bool:
+    """The report was measured against `oracle`; "tflite_ref" (TFLite Micro lacks an op) also
+    holds where TFLite Micro ran the rest of the model op by op and TFLite's reference the ops
+    it lacks (validation's "tflm_ops", its notes naming those ops)."""
+    if oracle == "tflite_ref" and report.oracle == "tflm_ops":
+        return any("TFLite's reference kernels ran" in n for n in report.notes)
+    return report.oracle == oracle
+
+
 def assert_exact_vs_oracle(data: bytes, label: str, samples: int = 8, seed: int = 0) -> ValidationReport:
     """Bit-exact against whichever oracle validation chose: TFLite Micro, or TFLite's reference
     kernels where TFLite Micro refuses or fails the model (an op it lacks in int16, say); the

@@ -83,7 +83,7 @@ OPTIONS_OF = {
     "HARD_SWISH": "HardSwishOptions", "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
     "DEQUANTIZE": "DequantizeOptions", "QUANTIZE": "QuantizeOptions",
     "RELU": None, "RELU6": None, "LOGISTIC": None, "TANH": None, "PRELU": None,
-    "TRANSPOSE_CONV": "TransposeConvOptions", "BATCH_MATMUL": "BatchMatMulOptions",
+    "TRANSPOSE_CONV": "TransposeConvOptions", "BATCH_MATMUL": "BatchMatMulOptions", "EXP": "ExpOptions",
 }
 
 

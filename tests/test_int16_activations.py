@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import mutants
-from modelgen import cached_model, seeded_keras, tflite_from_function, tflite_from_keras
+from modelgen import cached_model, oracle_is, seeded_keras, tflite_from_function, tflite_from_keras
 from mutants import Net
 from sanitized import FLAGS as SANITIZED_FLAGS
 from sanitized import run_samples
@@ -429,7 +429,7 @@ mutants.OPTIONS_OF.setdefault("RELU_N1_TO_1", None)  # the op takes no options t
 
 def _check_vs_reference(data: bytes, label: str, extra=None, samples: int = 2):
     report = validate_bytes(data, label, samples=samples, seed=0, extra_inputs=extra)
-    assert report.oracle == "tflite_ref" and "tflite_ref" in report.references, report.notes
+    assert oracle_is(report, "tflite_ref") and report.oracle in report.references, report.notes
     assert report.bit_exact, f"{label}: {report.mismatches_vs_oracle} elements differ from TFLite's reference"
 
 

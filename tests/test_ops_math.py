@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from modelgen import cached_model, seeded_keras, tflite_from_function, tflite_from_keras
+from modelgen import cached_model, oracle_is, seeded_keras, tflite_from_function, tflite_from_keras
 from mutants import Net, schema
 
 from edgeconv.compiler import compile_bytes
@@ -382,7 +382,7 @@ def test_emulated_cortex_m4():
         ("GELU", gelu_case(rng, "int8", False)), ("GELU", gelu_case(rng, "int16", True)),
     ])
     report = validate_bytes(reference, "math_reference_m4", samples=3, seed=2, board="cortex-m4")
-    assert report.oracle == "tflite_ref" and report.bit_exact, report.to_dict()
+    assert oracle_is(report, "tflite_ref") and report.bit_exact, report.to_dict()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -576,6 +576,30 @@ def test_keras_dynamic_batch_islands():
 
     report = validate_bytes(data, "keras_dynamic_islands", samples=4, seed=60)
     assert report.oracle == "tflm" and report.bit_exact, report.to_dict()
+
+
+@pytest.mark.parametrize("activation", ["hard_shrink", "soft_shrink", "sparse_plus"])
+def test_keras_dynamic_batch_shrinks(activation):
+    """Keras' shrink activations without a fixed batch: the converter leaves `zeros_like` unfolded
+    and the SELECT_V2 in float32 (DEQUANTIZE -> ZEROS_LIKE / identity -> SELECT_V2 -> QUANTIZE);
+    the QUANTIZE moves onto the select's operands, each becomes a table, and the select is int8.
+    Bit-exact with TFLite Micro (op by op where it lacks SELECT)."""
+    import tensorflow as tf
+
+    from edgeconv.validation import validate_bytes
+
+    def build() -> bytes:
+        seeded_keras(9)
+        i = tf.keras.Input((6, 6, 2))
+        x = tf.keras.layers.Conv2D(6, 3, activation=activation)(i)
+        return tflite_from_keras(tf.keras.Model(i, tf.keras.layers.Conv2D(3, 1)(x)), low=-2.0, high=2.0)
+
+    data = cached_model({"op": "math", "name": f"keras_dynamic_{activation}"}, build)
+    model = compile_bytes(data, activation)
+    steps = [s.op.opcode for s in model.steps]
+    assert "ZEROS_LIKE" in _opcodes(data) and "DEQUANTIZE+ZEROS_LIKE+QUANTIZE" in steps, (_opcodes(data), steps)
+    report = validate_bytes(data, activation, samples=8, seed=3)
+    assert report.oracle in ("tflm", "tflm_ops") and report.bit_exact, report.to_dict()
 
 
 def test_float_island_not_fused():

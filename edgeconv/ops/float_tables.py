@@ -57,6 +57,8 @@ FLOAT_FUNCTIONS: dict[str, Callable[[np.float32], np.float32]] = {
     "ROUND": _round,
     "SIN": lambda v: libm_float("sinf")(v),
     "COS": lambda v: libm_float("cosf")(v),
+    "ZEROS_LIKE": lambda v: _F(0),  # the shrink activations' other branch, unfolded where the batch is dynamic
+    "ONES_LIKE": lambda v: _F(1),
 }
 
 
