@@ -8,6 +8,36 @@
 
 #include <stdint.h>
 
+/* The user's own settings (section macros, EC_PROFILE_OP), from a header they name at build
+ * time: -DEC_CONFIG_HEADER='"my_ec_config.h"'. A computed include is plain C99. */
+#if defined(EC_CONFIG_HEADER)
+#include EC_CONFIG_HEADER
+#endif
+
+/* The runtime's version: edgeconv's version and a hash of every runtime source. edgeconv
+ * writes the real value into each copy it emits (the source tree holds a placeholder). Each
+ * generated model .c defines EC_MODEL_RUNTIME_VERSION_ID, the runtime it was generated with,
+ * before it includes this file, and checks EC_RUNTIME_VERSION_ID after: a model compiled
+ * against another runtime stops with an #error from each side, naming both versions. */
+#define EC_RUNTIME_VERSION "0.0.0+source"
+#define EC_RUNTIME_VERSION_ID 0x00000000UL
+#if defined(EC_MODEL_RUNTIME_VERSION_ID) && EC_MODEL_RUNTIME_VERSION_ID != EC_RUNTIME_VERSION_ID
+#error "edgeconv runtime mismatch: this ec_common.h is runtime 0.0.0+source, not the runtime the model being compiled was generated with"
+#endif
+
+/* Where the arena and the constant arrays (weights, biases, tables) go. Empty by default
+ * (the toolchain's .bss and .rodata); define them before this header is read (on the command
+ * line or in EC_CONFIG_HEADER), e.g.
+ *   #define EC_ARENA_SECTION __attribute__((section(".sdram")))
+ *   #define EC_WEIGHTS_SECTION __attribute__((section(".qspi_rodata")))
+ * The linker script must then place those sections. */
+#ifndef EC_ARENA_SECTION
+#define EC_ARENA_SECTION
+#endif
+#ifndef EC_WEIGHTS_SECTION
+#define EC_WEIGHTS_SECTION
+#endif
+
 /* Weights and the arena are aligned so that word-wide loads (and the DSP fast paths) may
  * read them directly. Only GCC-compatible compilers take the attribute; others still get
  * naturally aligned arrays. */
@@ -19,14 +49,18 @@
 
 #define EC_MAX_DIMS 6
 
-/* Marks the start of op i in the generated invoke function. Free by default; emulated
- * builds define EC_PROFILE so that an instruction-counting emulator can attribute
- * instructions to ops (it watches this store). */
+/* Marks the start of op i (0-based, in execution order) in the generated invoke function.
+ * Free by default. A user may define it (before this header is read: on the command line or
+ * in EC_CONFIG_HEADER) to time each op, e.g. with a Cortex-M DWT cycle counter (see
+ * docs/firmware-integration.md). Emulated builds define EC_PROFILE instead, so that an
+ * instruction-counting emulator can attribute instructions to ops (it watches this store). */
+#ifndef EC_PROFILE_OP
 #ifdef EC_PROFILE
 extern volatile int32_t ec_profile_op;
 #define EC_PROFILE_OP(i) (ec_profile_op = (i))
 #else
 #define EC_PROFILE_OP(i) ((void)0)
+#endif
 #endif
 
 static inline int32_t ec_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }

@@ -5,7 +5,7 @@ emitter.py."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import ops as _ops  # noqa: F401  (registers every lowering)
@@ -35,6 +35,9 @@ class CompiledModel:
     plan: ArenaPlan
     model_sha256: str
     weights: "WeightChoice | None" = None  # which layers keep int8 weights and which take int16
+    # With io_outside_arena: the blocks holding graph inputs/outputs, each its own static buffer
+    # (not in `plan`); empty by default (everything in the arena).
+    io_blocks: list[Block] = field(default_factory=list)
 
     @property
     def macs(self) -> int:
@@ -42,14 +45,16 @@ class CompiledModel:
 
     @property
     def ram_bytes(self) -> int:
-        return self.plan.size
+        """The arena plus any input/output buffers kept outside it."""
+        a = self.plan.alignment
+        return self.plan.size + sum(-(-max(b.size, 1) // a) * a for b in self.io_blocks)
 
     def tensor_offset(self, index: int) -> int:
         return self.plan.tensor_offsets[index]
 
 
 def compile_file(path: str | Path, name: str | None = None, reuse: bool = True, weights: str = "auto",
-                 board: Board | None = None) -> CompiledModel:
+                 board: Board | None = None, io_outside_arena: bool = False) -> CompiledModel:
     """Compile a .tflite file. `name` (an explicit --name) is used as given if it is a valid,
     unreserved C identifier and refused otherwise; without it the file's stem is made one.
     `weights` and `board` (the target, when known): see choose_weight_forms."""
@@ -63,19 +68,22 @@ def compile_file(path: str | Path, name: str | None = None, reuse: bool = True, 
         data = path.read_bytes()
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the model ({(exc.strerror or 'unreadable').lower()})") from None
-    return compile_bytes(data, name, reuse=reuse, weights=weights, board=board)
+    return compile_bytes(data, name, reuse=reuse, weights=weights, board=board, io_outside_arena=io_outside_arena)
 
 
 def compile_bytes(data: bytes, name: str, reuse: bool = True, weights: str = "auto",
-                  board: Board | None = None) -> CompiledModel:
+                  board: Board | None = None, io_outside_arena: bool = False) -> CompiledModel:
     """`name` is a label (say a file stem): it is made a C identifier, and refused if reserved."""
     name = name_from_stem(name)
     graph = read_tflite_bytes(data, name=name)
-    return compile_graph(graph, name, hashlib.sha256(data).hexdigest(), reuse=reuse, weights=weights, board=board)
+    return compile_graph(graph, name, hashlib.sha256(data).hexdigest(), reuse=reuse, weights=weights, board=board,
+                         io_outside_arena=io_outside_arena)
 
 
 def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool = True, weights: str = "auto",
-                  board: Board | None = None) -> CompiledModel:
+                  board: Board | None = None, io_outside_arena: bool = False) -> CompiledModel:
+    """`io_outside_arena`: graph inputs and outputs (and the tensors sharing their buffers) get
+    their own static buffers; the planner places the rest in the arena."""
     graph = run_passes(graph)
     _check_io(graph)
     steps: list[Step] = []
@@ -100,8 +108,14 @@ def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool =
     choice = choose_weight_forms(steps, weights, flash, _constant_bytes(graph, steps, aliases),
                                  dsp=board.has_dsp if board is not None else True)
     steps = [Step(s.op, k) for s, k in zip(steps, choice.kernels)]
-    plan = plan_arena(_blocks(graph, steps, aliases), ARENA_ALIGNMENT, reuse=reuse)
-    return CompiledModel(name_from_stem(name), graph, steps, aliases, plan, model_sha256, choice)
+    blocks = _blocks(graph, steps, aliases)
+    io_blocks: list[Block] = []
+    if io_outside_arena:
+        edges = set(graph.inputs) | set(graph.outputs)
+        io_blocks = [b for b in blocks if edges & set(b.tensors)]
+        blocks = [b for b in blocks if b not in io_blocks]
+    plan = plan_arena(blocks, ARENA_ALIGNMENT, reuse=reuse)
+    return CompiledModel(name_from_stem(name), graph, steps, aliases, plan, model_sha256, choice, io_blocks)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ break a line. Writing the files into a folder is outputs.py's job.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -30,6 +31,47 @@ def runtime_dir() -> Path:
     if (here / "ec_common.h").exists():
         return here
     return Path(str(resources.files("edgeconv._c_runtime")))
+
+
+# ec_common.h in the source tree carries these placeholders; every emitted copy carries the
+# runtime's real version in their place (runtime_version()).
+_VERSION_PLACEHOLDER = "0.0.0+source"
+_VERSION_ID_PLACEHOLDER = "0x00000000UL"
+ARENA_MODES = ("static", "shared", "user")
+SHARED_ARENA_NAME = "ec_shared_arena"
+
+
+@dataclass(frozen=True)
+class RuntimeVersion:
+    text: str  # "<edgeconv version>+<8 hex digits of the runtime sources' sha256>"
+    ident: str  # the same 8 hex digits as a C constant, compared with #if
+
+    @property
+    def digest(self) -> str:
+        return self.text.rsplit("+", 1)[1]
+
+
+def runtime_version(rt: Path | None = None) -> RuntimeVersion:
+    """The version of the C runtime: a hash of every c_runtime source (not only those one
+    model uses), so the files are byte-identical whatever the model, and a runtime folder
+    written for one model serves another compiled by the same edgeconv."""
+    rt = rt or runtime_dir()
+    h = hashlib.sha256()
+    for f in sorted(p for p in rt.iterdir() if p.suffix in (".c", ".h")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    digest = h.hexdigest()[:8]
+    return RuntimeVersion(f"{__version__}+{digest}", f"0x{digest}UL")
+
+
+def runtime_file_text(rt: Path, fname: str, version: RuntimeVersion) -> str:
+    """A runtime file as emitted: ec_common.h gets the runtime version in place of its
+    placeholders; every other file is copied as it is."""
+    text = (rt / fname).read_text()
+    if fname == "ec_common.h":
+        if _VERSION_PLACEHOLDER not in text or _VERSION_ID_PLACEHOLDER not in text:
+            raise ValueError("c_runtime/ec_common.h lost its runtime version placeholders")
+        text = text.replace(_VERSION_PLACEHOLDER, version.text).replace(_VERSION_ID_PLACEHOLDER, version.ident)
+    return text
 
 
 @dataclass
@@ -84,7 +126,7 @@ class _ConstPool:
         self.by_key[key] = name
         n = max(arr.values.size, 1)
         self.decls.append(
-            f"static const {arr.ctype} {name}[{n}] EC_ALIGN(16) = {{\n    {_format_values(arr.values, arr.ctype)}\n}};\n"
+            f"static const {arr.ctype} {name}[{n}] EC_WEIGHTS_SECTION EC_ALIGN(16) = {{\n    {_format_values(arr.values, arr.ctype)}\n}};\n"
         )
         self.bytes += arr.nbytes
         if arr.role == "weights":
@@ -100,10 +142,34 @@ def _macro_name(model: CompiledModel) -> str:
     return model.name.upper()
 
 
-def emit(model: CompiledModel, expose_arena: bool = True) -> EmittedModel:
+def arena_base(model: CompiledModel, arena: str) -> str:
+    """The C expression of the arena's first byte (a uint8_t *) in the model's .c."""
+    if arena not in ARENA_MODES:
+        raise ValueError(f"arena {arena!r}: one of {', '.join(ARENA_MODES)}")
+    return {"static": f"{model.name}_arena.bytes", "shared": f"{SHARED_ARENA_NAME}.bytes",
+            "user": f"{model.name}_arena_ptr"}[arena]
+
+
+def tensor_address(model: CompiledModel, t: int, arena: str) -> str:
+    """The C expression of tensor t's first byte: in the arena, or in its own I/O buffer."""
+    for j, b in enumerate(model.io_blocks):
+        if t in b.tensors:
+            return f"{model.name}_io{j}.bytes"
+    return f"{arena_base(model, arena)} + {model.tensor_offset(t)}"
+
+
+def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static", float_helpers: bool = False,
+         labels: list[str] | None = None, runtime_version_: RuntimeVersion | None = None) -> EmittedModel:
+    """<name>.h and <name>.c (and the runtime files they use). `arena`: static (the model's own
+    static arena, the default), shared (ec_shared_arena, written by bundle.emit_bundle) or
+    user (<name>_init(void *arena) takes the buffer). `float_helpers` adds <name>_float.h/.c
+    (quantize inputs, dequantize outputs); `labels` the class names (<NAME>_NUM_LABELS,
+    <name>_labels)."""
     name = model.name
     g = model.graph
     pool = _ConstPool(name)
+    version = runtime_version_ or runtime_version()
+    base = arena_base(model, arena)
     params_decls: list[str] = []
     calls: list[str] = []
     units: list[str] = []
@@ -112,7 +178,7 @@ def emit(model: CompiledModel, expose_arena: bool = True) -> EmittedModel:
     def arena_ptr(t: int, const: bool) -> str:
         tensor = g.tensors[t]
         qual = "const " if const else ""
-        return f"({qual}{_tensor_ctype(tensor)} *)({name}_arena.bytes + {model.tensor_offset(t)})"
+        return f"({qual}{_tensor_ctype(tensor)} *)({tensor_address(model, t, arena)})"
 
     def tensor_arg(t: int) -> str:
         tensor = g.tensors[t]
@@ -168,7 +234,7 @@ def emit(model: CompiledModel, expose_arena: bool = True) -> EmittedModel:
         else:
             args.extend(arena_ptr(t, False) for t in k.outputs)
         if k.scratch_bytes > 0:
-            args.append(f"(void *)({name}_arena.bytes + {model.plan.offsets[f's{i}']})")
+            args.append(f"(void *)({base} + {model.plan.offsets[f's{i}']})")
         call = f"{k.func}({', '.join(args)});"
         calls.append(f"{'        ' if block else '    '}EC_PROFILE_OP({i});")
         if block:
@@ -176,12 +242,16 @@ def emit(model: CompiledModel, expose_arena: bool = True) -> EmittedModel:
         else:
             calls.append(f"    {call}")
 
-    header = _emit_header(model, expose_arena)
-    source = _emit_source(model, units, pool, params_decls, calls, expose_arena)
+    header = _emit_header(model, expose_arena, arena, labels)
+    source = _emit_source(model, units, pool, params_decls, calls, expose_arena, arena, version, labels)
     files = {f"{name}.h": header, f"{name}.c": source}
+    if float_helpers:
+        files.update(emit_float_helpers(model, arena))
     rt = runtime_dir()
-    for fname in runtime_files(rt, units):
-        files[fname] = (rt / fname).read_text()
+    # The float helpers call the runtime's QUANTIZE and DEQUANTIZE kernels.
+    rt_units = units + [u for u in ("ec_quantize", "ec_dequantize") if float_helpers and u not in units]
+    for fname in runtime_files(rt, rt_units):
+        files[fname] = runtime_file_text(rt, fname, version)
     return EmittedModel(files, pool.bytes + params_bytes, pool.weight_bytes)
 
 
@@ -229,22 +299,49 @@ def _io_macros(model: CompiledModel, kind: str, indices: list[int]) -> list[str]
     return lines
 
 
-def _emit_header(model: CompiledModel, expose_arena: bool) -> str:
+_ARENA_USAGE = {
+    "static": [
+        " * Inputs and outputs live in one static arena of",
+        " * @NAME@_ARENA_SIZE bytes; an output pointer stays valid until the next invoke.",
+    ],
+    "shared": [
+        " * The arena is ec_shared_arena (ec_shared_arena.h/.c), one buffer of",
+        " * EC_SHARED_ARENA_SIZE bytes shared by every model compiled with --shared-arena: run",
+        " * those models one after another, write a model's inputs after the previous model's",
+        " * invoke and read its outputs before the next model's invoke (an output pointer is",
+        " * valid until any of them runs again).",
+    ],
+    "user": [
+        " * The arena is yours: call @name@_init(buffer) with @NAME@_ARENA_SIZE bytes aligned to",
+        " * @NAME@_ARENA_ALIGNMENT before anything else (invoke returns -1 until then). Several",
+        " * models may be given the same buffer if they run one after another (write inputs",
+        " * after the previous model's invoke, read outputs before the next one).",
+    ],
+}
+
+
+def _emit_header(model: CompiledModel, expose_arena: bool, arena: str = "static",
+                 labels: list[str] | None = None) -> str:
     name, NAME = model.name, _macro_name(model)
     guard = f"{NAME}_H"
+    usage = [line.replace("@NAME@", NAME).replace("@name@", name) for line in _ARENA_USAGE[arena]]
+    if model.io_blocks:
+        usage.append(f" * Inputs and outputs are in their own static buffers ({NAME}_IO_BYTES bytes), outside it.")
     lines = [
         f"/* {name}.h: generated by edgeconv {__version__}; do not edit.",
         f" * model sha256: {model.model_sha256 or 'unknown'}",
         " *",
         " * Usage:",
+        *([f" *   {name}_init(arena);   once: {NAME}_ARENA_SIZE bytes, {NAME}_ARENA_ALIGNMENT-aligned"]
+          if arena == "user" else []),
         f" *   int8_t *in = (int8_t *){name}_input(0);   fill {NAME}_INPUT0_SIZE values",
         f" *   {name}_invoke();",
         f" *   const int8_t *out = (const int8_t *){name}_output(0);",
         " *",
-        " * Inputs and outputs live in one static arena of",
-        f" * {NAME}_ARENA_SIZE bytes; an output pointer stays valid until the next invoke. The",
-        " * weights are const arrays (flash). No function allocates memory. Not reentrant: one",
-        " * inference at a time.",
+        *usage,
+        " * The weights are const arrays (flash). No function allocates memory. Not reentrant:",
+        " * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place",
+        " * the arena and the weights in named sections.",
         " * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =",
         " * SCALE * (q - ZERO_POINT).",
         " */",
@@ -258,17 +355,31 @@ def _emit_header(model: CompiledModel, expose_arena: bool) -> str:
         "#endif",
         "",
         f"#define {NAME}_ARENA_SIZE {model.plan.size} /* bytes of RAM for all activations */",
-        f"#define {NAME}_MACS {model.macs}",
+        f"#define {NAME}_ARENA_ALIGNMENT {model.plan.alignment} /* the arena's start, in bytes */",
     ]
+    if model.io_blocks:
+        io_bytes = sum(_io_block_bytes(b, model) for b in model.io_blocks)
+        lines.append(f"#define {NAME}_IO_BYTES {io_bytes} /* inputs and outputs, outside the arena */")
+    lines += [f"#define {NAME}_MACS {model.macs}"]
     lines += _io_macros(model, "INPUT", model.graph.inputs)
     lines += _io_macros(model, "OUTPUT", model.graph.outputs)
+    if labels is not None:
+        lines += [f"#define {NAME}_NUM_LABELS {len(labels)}",
+                  "/* The class names training gave the model's output, in output order. */",
+                  f"extern const char *const {name}_labels[{NAME}_NUM_LABELS];"]
+    lines += [""]
+    if arena == "user":
+        lines += [
+            f"/* Give the model its arena: {NAME}_ARENA_SIZE bytes, {NAME}_ARENA_ALIGNMENT-aligned.",
+            " * Returns 0, or -1 (and keeps the previous arena) for a NULL or misaligned buffer. */",
+            f"int {name}_init(void *arena);",
+        ]
     lines += [
-        "",
-        "/* Pointer to input `index` (0-based) inside the arena; NULL if out of range. */",
+        f"/* Pointer to input `index` (0-based); NULL if out of range{' or before init' if arena == 'user' else ''}. */",
         f"void *{name}_input(int index);",
-        "/* Pointer to output `index` inside the arena; NULL if out of range. */",
+        f"/* Pointer to output `index`; NULL if out of range{' or before init' if arena == 'user' else ''}. */",
         f"const void *{name}_output(int index);",
-        "/* Run one inference on the current inputs. Returns 0. */",
+        f"/* Run one inference on the current inputs. Returns 0{' (-1 before init)' if arena == 'user' else ''}. */",
         f"int {name}_invoke(void);",
     ]
     if expose_arena:
@@ -280,46 +391,222 @@ def _emit_header(model: CompiledModel, expose_arena: bool) -> str:
     return "\n".join(lines)
 
 
-def _emit_source(model, units, pool, params_decls, calls, expose_arena) -> str:
-    name = model.name
+def _io_block_bytes(block, model: CompiledModel) -> int:
+    return -(-max(block.size, 1) // model.plan.alignment) * model.plan.alignment
+
+
+def _c_string(text: str) -> str:
+    """A C string literal for any text: printable ASCII as is (escaping \\ and "), every other
+    byte of its UTF-8 as an octal escape (three digits, so no following digit can join it)."""
+    out = []
+    for b in text.encode("utf-8"):
+        c = chr(b)
+        if c in '\\"':
+            out.append("\\" + c)
+        elif 32 <= b < 127 and c != "?":  # '?' escaped: no trigraphs
+            out.append(c)
+        else:
+            out.append(f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="static", version=None,
+                 labels=None) -> str:
+    name, NAME = model.name, _macro_name(model)
     g = model.graph
+    version = version or runtime_version()
+    base = arena_base(model, arena)
     includes = [f'#include "{name}.h"', '#include "ec_common.h"'] + [
         f'#include "{u}.h"' for u in units
     ]
+    if arena == "shared":
+        includes.append(f'#include "{SHARED_ARENA_NAME}.h"')
+    guard = f"{name}_arena_ptr == (uint8_t *)0" if arena == "user" else ""
 
     def table(kind: str, indices: list[int], const: bool) -> list[str]:
         q = "const " if const else ""
         fn = f"{q}void *{name}_{kind}(int index)"
-        body = [fn + " {", "    switch (index) {"]
+        body = [fn + " {"]
+        if guard:
+            body.append(f"    if ({guard}) {{\n        return (void *)0;\n    }}")
+        body.append("    switch (index) {")
         for i, t in enumerate(indices):
-            body.append(f"    case {i}: return ({q}void *)({name}_arena.bytes + {model.tensor_offset(t)});")
+            body.append(f"    case {i}: return ({q}void *)({tensor_address(model, t, arena)});")
         body += ["    default: return (void *)0; /* no <stddef.h> needed for NULL */", "    }", "}", ""]
         return body
 
+    if arena == "static":
+        arena_decl = [
+            "/* The one arena: every activation tensor and scratch buffer, at offsets planned at",
+            " * compile time. A union with int64_t keeps it aligned without compiler extensions; the",
+            " * member is never read, which is its point. */",
+            "/* cppcheck-suppress unusedStructMember */",
+            f"static union {{ uint8_t bytes[{max(model.plan.size, 1)}]; int64_t align; }} {name}_arena "
+            "EC_ARENA_SECTION EC_ALIGN(16);",
+        ]
+    elif arena == "shared":
+        arena_decl = [
+            "/* The arena is ec_shared_arena, shared with the other models compiled together: it must",
+            " * hold this model's. */",
+            f"#if EC_SHARED_ARENA_SIZE < {NAME}_ARENA_SIZE",
+            f'#error "ec_shared_arena.h is smaller than {name} needs: compile the models sharing it together"',
+            "#endif",
+        ]
+    else:
+        arena_decl = [
+            f"/* The arena the user gave {name}_init; NULL until then. */",
+            f"static uint8_t *{name}_arena_ptr;",
+            "",
+            f"int {name}_init(void *arena) {{",
+            "    /* Converting a pointer to uintptr_t to test its alignment is what every target's",
+            "     * compiler defines as the address. */",
+            f"    if (arena == (void *)0 || (uintptr_t)arena % {NAME}_ARENA_ALIGNMENT != 0u) {{",
+            "        return -1;",
+            "    }",
+            f"    {name}_arena_ptr = (uint8_t *)arena;",
+            "    return 0;",
+            "}",
+        ]
+    io_decls = []
+    for j, b in enumerate(model.io_blocks):
+        what = ", ".join(f"'{comment_text(g.tensors[t].name)}'" for t in b.tensors[:3])
+        io_decls.append(f"/* {what}: a model input or output, kept outside the arena. */")
+        io_decls.append("/* cppcheck-suppress unusedStructMember */")
+        io_decls.append(f"static union {{ uint8_t bytes[{_io_block_bytes(b, model)}]; int64_t align; }} "
+                        f"{name}_io{j} EC_ALIGN(16);")
+    label_decls = []
+    if labels is not None:
+        items = ",\n    ".join(_c_string(lbl) for lbl in labels) or "0"
+        label_decls = [f"const char *const {name}_labels[{NAME}_NUM_LABELS] = {{\n    {items}\n}};", ""]
     lines = [
         f"/* {name}.c: generated by edgeconv {__version__}; do not edit.",
         f" * model sha256: {model.model_sha256 or 'unknown'}",
         f" * {len(model.steps)} kernels, {model.macs} MACs, arena {model.plan.size} bytes",
         f" * (lower bound {model.plan.lower_bound}), constants {pool.bytes} bytes.",
         " */",
+        "/* The runtime this file was generated with; ec_common.h checks it (see there). */",
+        f"#define EC_MODEL_RUNTIME_VERSION_ID {version.ident}",
         *includes,
         "",
-        "/* The one arena: every activation tensor and scratch buffer, at offsets planned at",
-        " * compile time. A union with int64_t keeps it aligned without compiler extensions; the",
-        " * member is never read, which is its point. */",
-        "/* cppcheck-suppress unusedStructMember */",
-        f"static union {{ uint8_t bytes[{max(model.plan.size, 1)}]; int64_t align; }} {name}_arena EC_ALIGN(16);",
+        f"#if !defined(EC_RUNTIME_VERSION_ID) || EC_RUNTIME_VERSION_ID != {version.ident}",
+        f'#error "{name}.c was generated for edgeconv runtime {version.text}, but its ec_common.h is another '
+        'version (EC_RUNTIME_VERSION): build it with the runtime files edgeconv wrote with it"',
+        "#endif",
         "",
+        *arena_decl,
+        *io_decls,
+        "",
+        *label_decls,
         *pool.decls,
         *params_decls,
         *table("input", g.inputs, False),
         *table("output", g.outputs, True),
         f"int {name}_invoke(void) {{",
+        *([f"    if ({guard}) {{", "        return -1;", "    }"] if guard else []),
         *calls,
         "    return 0;",
         "}",
         "",
     ]
     if expose_arena:
-        lines += [f"const uint8_t *{name}_arena_base(void) {{ return {name}_arena.bytes; }}", ""]
+        lines += [f"const uint8_t *{name}_arena_base(void) {{ return {base}; }}", ""]
     return "\n".join(lines)
+
+
+def emit_float_helpers(model: CompiledModel, arena: str = "static") -> dict[str, str]:
+    """<name>_float.h/.c: <name>_quantize_input(index, const float *) and
+    <name>_dequantize_output(index, float *), through the runtime's QUANTIZE and DEQUANTIZE
+    kernels (TFLite's rounding: round(x / scale) half away from zero, plus the zero point,
+    clamped; scale * (q - zero point) in float32). A separate file, so that a build that only
+    feeds integers has no float at all."""
+    name, NAME = model.name, _macro_name(model)
+    g = model.graph
+    funcs = {"int8": ("s8", "int8_t"), "uint8": ("u8", "uint8_t"), "int16": ("s16", "int16_t")}
+    h = [
+        f"/* {name}_float.h: generated by edgeconv {__version__}; do not edit.",
+        " * Float helpers for the model's inputs and outputs, apart from the integer model so that an",
+        f" * integer-only build need not compile {name}_float.c (the only file here with float).",
+        " */",
+        f"#ifndef {NAME}_FLOAT_H",
+        f"#define {NAME}_FLOAT_H",
+        "",
+        f'#include "{name}.h"',
+        "",
+        "#ifdef __cplusplus",
+        'extern "C" {',
+        "#endif",
+        "",
+        f"/* Quantize {NAME}_INPUT<index>_SIZE real values into input `index`, as TFLite's QUANTIZE",
+        " * does: round(x / SCALE) (half away from zero) + ZERO_POINT, clamped to the type. A float32",
+        " * input is copied. Returns 0, or -1 if `index` is out of range (or the input has no such",
+        " * conversion). */",
+        f"int {name}_quantize_input(int index, const float *values);",
+        f"/* Output `index` as {NAME}_OUTPUT<index>_SIZE real values, as TFLite's DEQUANTIZE does:",
+        " * SCALE * (q - ZERO_POINT) in float32. Returns 0, or -1 as above. */",
+        f"int {name}_dequantize_output(int index, float *values);",
+        "",
+        "#ifdef __cplusplus",
+        "}",
+        "#endif",
+        "",
+        f"#endif /* {NAME}_FLOAT_H */",
+        "",
+    ]
+
+    def cases(kind: str, indices: list[int]) -> list[str]:
+        body = []
+        for i, t in enumerate(indices):
+            tensor = g.tensors[t]
+            ptr = f"{name}_{'input' if kind == 'q' else 'output'}({i})"
+            body.append(f"    case {i}: {{")
+            if tensor.dtype == "float32":
+                src, dst = ("values", f"(float *)p") if kind == "q" else ("(const float *)p", "values")
+                body += [f"        {'void' if kind == 'q' else 'const void'} *p = {ptr};",
+                         "        int32_t k;",
+                         "        if (p == (void *)0) {", "            return -1;", "        }",
+                         f"        for (k = 0; k < {tensor.size}; ++k) {{",
+                         f"            ({dst})[k] = ({src})[k];", "        }", "        return 0;", "    }"]
+            elif tensor.dtype in funcs and tensor.quant is not None:
+                sfx, ctype = funcs[tensor.dtype]
+                if kind == "q":
+                    body += [f"        static const ec_quantize_params_t params = {{{tensor.size}, "
+                             f"{_c_float(tensor.quant.s)}, {tensor.quant.zp}}};",
+                             f"        void *p = {ptr};",
+                             "        if (p == (void *)0) {", "            return -1;", "        }",
+                             f"        ec_quantize_f32_{sfx}(&params, values, ({ctype} *)p);"]
+                else:
+                    body += [f"        static const ec_dequantize_params_t params = {{{tensor.size}, "
+                             f"{_c_float(tensor.quant.s)}, {tensor.quant.zp}}};",
+                             f"        const void *p = {ptr};",
+                             "        if (p == (void *)0) {", "            return -1;", "        }",
+                             f"        ec_dequantize_{sfx}_f32(&params, (const {ctype} *)p, values);"]
+                body += ["        return 0;", "    }"]
+            else:
+                body += ["        return -1; /* no real-valued view of this type */", "    }"]
+        return body
+
+    c = [
+        f"/* {name}_float.c: generated by edgeconv {__version__}; do not edit.",
+        f" * model sha256: {model.model_sha256 or 'unknown'}",
+        " */",
+        f'#include "{name}_float.h"',
+        '#include "ec_common.h"',
+        '#include "ec_quantize.h"',
+        '#include "ec_dequantize.h"',
+        "",
+        f"int {name}_quantize_input(int index, const float *values) {{",
+        "    switch (index) {",
+        *cases("q", g.inputs),
+        "    default: return -1;",
+        "    }",
+        "}",
+        "",
+        f"int {name}_dequantize_output(int index, float *values) {{",
+        "    switch (index) {",
+        *cases("d", g.outputs),
+        "    default: return -1;",
+        "    }",
+        "}",
+        "",
+    ]
+    return {f"{name}_float.h": "\n".join(h), f"{name}_float.c": "\n".join(c)}

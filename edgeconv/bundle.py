@@ -1,0 +1,188 @@
+"""Several compiled models -> one flat file set with ONE copy of the C runtime.
+
+`emit_bundle(models, options)` is what `edgeconv compile a.tflite b.tflite -o out/` writes and
+what the packaging formats (CMake, Zephyr, Arduino, PlatformIO) lay out: file name -> text.
+Each model brings <name>.h/.c (and <name>_float.h/.c); the runtime files are the union of what
+the models use, byte-identical whatever the model (emitter.runtime_version: every copy carries
+the same version, which each model .c checks at C compile time). With arena "shared" the
+models use one arena, ec_shared_arena (ec_shared_arena.h/.c, sized for the largest), and must
+run one after another.
+
+`runtime_conflicts` compares the runtime files with those already in a folder (`--runtime
+DIR`): a file that differs is refused, a missing one is added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .compiler import CompiledModel
+from .emitter import (ARENA_MODES, SHARED_ARENA_NAME, EmittedModel, RuntimeVersion, emit, runtime_dir,
+                      runtime_version)
+from .ir import ModelError
+
+
+@dataclass
+class BundleOptions:
+    arena: str = "static"  # static: each model its own arena; shared: ec_shared_arena; user: <name>_init(void *)
+    float_helpers: bool = True  # <name>_float.h/.c beside each model
+    expose_arena: bool = True  # <name>_arena_base() (validation reads intermediate tensors through it)
+    labels: dict[str, list[str]] = field(default_factory=dict)  # model name -> class names
+
+
+@dataclass
+class EmittedBundle:
+    model_files: dict[str, dict[str, str]]  # model name -> its own files (<name>.h/.c, <name>_float.h/.c)
+    runtime_files: dict[str, str]  # the c_runtime files, one copy, the union of what the models use
+    shared_files: dict[str, str]  # ec_shared_arena.h/.c with arena "shared", else empty
+    emitted: dict[str, EmittedModel]  # model name -> what emit() reported (flash figures)
+    runtime_version: RuntimeVersion
+    arena: str
+    shared_arena_bytes: int | None = None
+
+    @property
+    def files(self) -> dict[str, str]:
+        """Every file, flat: the models', the shared arena's and the runtime's."""
+        out: dict[str, str] = {}
+        for files in self.model_files.values():
+            out.update(files)
+        out.update(self.shared_files)
+        out.update(self.runtime_files)
+        return dict(sorted(out.items()))
+
+    @property
+    def model_only_files(self) -> dict[str, str]:
+        """The files that belong with the models (not the runtime): models' and shared arena's."""
+        out: dict[str, str] = {}
+        for files in self.model_files.values():
+            out.update(files)
+        out.update(self.shared_files)
+        return dict(sorted(out.items()))
+
+
+def check_names(names: list[str]) -> None:
+    """Two models with one name would define the same symbols: refused in one line."""
+    seen: set[str] = set()
+    runtime = {p.name.split(".")[0] for p in runtime_dir().iterdir()} | {SHARED_ARENA_NAME}
+    for n in names:
+        if n in seen:
+            raise ModelError(f"two models are named {n!r}; give each a different --name (NAME=model.tflite)")
+        if n in runtime:
+            raise ModelError(f"model name {n!r} is the name of an edgeconv runtime file; choose another")
+        seen.add(n)
+    lowered = {}
+    for n in names:  # <NAME>_ macros and file names on case-insensitive file systems
+        if n.upper() in lowered:
+            raise ModelError(f"models {lowered[n.upper()]!r} and {n!r} differ only in case; their files and macros "
+                             "would collide")
+        lowered[n.upper()] = n
+
+
+def emit_bundle(models: list[CompiledModel], options: BundleOptions | None = None) -> EmittedBundle:
+    options = options or BundleOptions()
+    if not models:
+        raise ModelError("no model to compile")
+    if options.arena not in ARENA_MODES:
+        raise ModelError(f"arena {options.arena!r}: choose one of {', '.join(ARENA_MODES)}")
+    check_names([m.name for m in models])
+    version = runtime_version()
+    model_files: dict[str, dict[str, str]] = {}
+    runtime: dict[str, str] = {}
+    emitted: dict[str, EmittedModel] = {}
+    for m in models:
+        e = emit(m, expose_arena=options.expose_arena, arena=options.arena, float_helpers=options.float_helpers,
+                 labels=options.labels.get(m.name), runtime_version_=version)
+        own = {f"{m.name}.h", f"{m.name}.c", f"{m.name}_float.h", f"{m.name}_float.c"}
+        model_files[m.name] = {k: v for k, v in e.files.items() if k in own}
+        for k, v in e.files.items():
+            if k not in own:
+                assert runtime.get(k, v) == v, k  # runtime files are the same whatever the model
+                runtime[k] = v
+        emitted[m.name] = e
+    shared: dict[str, str] = {}
+    size = None
+    if options.arena == "shared":
+        size = max(max(m.plan.size, 1) for m in models)
+        shared = shared_arena_files(models, size)
+    return EmittedBundle(model_files, dict(sorted(runtime.items())), shared, emitted, version, options.arena, size)
+
+
+def shared_arena_files(models: list[CompiledModel], size: int) -> dict[str, str]:
+    names = ", ".join(m.name for m in models)
+    guard = "EC_SHARED_ARENA_H"
+    h = "\n".join([
+        f"/* {SHARED_ARENA_NAME}.h: generated by edgeconv {__version__}; do not edit.",
+        f" * One arena for the models compiled together with --shared-arena: {names}.",
+        " * Its size is the largest of theirs. The models must run one after another: write a",
+        " * model's inputs after the previous model's invoke, read its outputs before the next",
+        " * model's invoke. The arena is placed by EC_ARENA_SECTION (ec_common.h). */",
+        f"#ifndef {guard}",
+        f"#define {guard}",
+        "",
+        "#include <stdint.h>",
+        "",
+        "#ifdef __cplusplus",
+        'extern "C" {',
+        "#endif",
+        "",
+        f"#define EC_SHARED_ARENA_SIZE {size} /* bytes */",
+        "",
+        "/* A union with int64_t keeps it aligned without compiler extensions. */",
+        "/* cppcheck-suppress unusedStructMember */",
+        f"extern union ec_shared_arena_u {{ uint8_t bytes[EC_SHARED_ARENA_SIZE]; int64_t align; }} {SHARED_ARENA_NAME};",
+        "",
+        "#ifdef __cplusplus",
+        "}",
+        "#endif",
+        "",
+        f"#endif /* {guard} */",
+        "",
+    ])
+    c = "\n".join([
+        f"/* {SHARED_ARENA_NAME}.c: generated by edgeconv {__version__}; do not edit. */",
+        f'#include "{SHARED_ARENA_NAME}.h"',
+        '#include "ec_common.h"',
+        "",
+        f"union ec_shared_arena_u {SHARED_ARENA_NAME} EC_ARENA_SECTION EC_ALIGN(16);",
+        "",
+    ])
+    return {f"{SHARED_ARENA_NAME}.h": h, f"{SHARED_ARENA_NAME}.c": c}
+
+
+def runtime_conflicts(folder: Path, runtime: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Against a runtime folder: the files to add (missing there) and the names of those that
+    are there with other content (another runtime version, or edited)."""
+    missing: dict[str, str] = {}
+    differ: list[str] = []
+    for name, text in runtime.items():
+        path = folder / name
+        if not path.exists():
+            missing[name] = text
+        elif not path.is_file() or path.read_bytes() != text.encode():
+            differ.append(name)
+    return missing, differ
+
+
+def check_runtime_folder(folder: Path, bundle: EmittedBundle) -> dict[str, str]:
+    """The runtime files to write into `folder` (those missing); refuses, in one line, a
+    runtime file there that differs from this edgeconv's."""
+    missing, differ = runtime_conflicts(folder, bundle.runtime_files)
+    if differ:
+        found = _version_in(folder / "ec_common.h")
+        raise ModelError(f"{folder}: runtime file {differ[0]} differs from edgeconv runtime "
+                         f"{bundle.runtime_version.text}{f' (the folder holds runtime {found})' if found else ''}"
+                         f"{f' and {len(differ) - 1} more' if len(differ) > 1 else ''}; "
+                         "use another --runtime folder or recompile every model sharing it")
+    return missing
+
+
+def _version_in(path: Path) -> str | None:
+    import re
+
+    try:
+        m = re.search(r'#define EC_RUNTIME_VERSION "([^"]*)"', path.read_text())
+    except (OSError, UnicodeDecodeError):
+        return None
+    return m.group(1) if m else None
