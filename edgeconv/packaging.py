@@ -1,0 +1,229 @@
+"""Packages: the generated C laid out for the build system a firmware already has.
+
+`compile --format plain|cmake|zephyr|arduino|platformio`. The input is the flat file set that
+`compile` writes (each model's `<name>.h`/`<name>.c` and the `ec_*` runtime files; one model or
+several sharing one runtime copy) plus, per model, what its inputs and outputs are (`ModelInfo`,
+for the examples). Each format has one generator, `package_<format>`, that renders the Jinja2
+templates in `edgeconv/templates/<format>/` and returns relative path -> text (folders written
+with '/'). `publish_package` writes that through `outputs.publish`, one FolderWrite per folder,
+all or nothing.
+
+Layout shared by cmake, zephyr and platformio: `include/` holds the model headers and whatever
+they include (the public interface), `src/` everything else. Arduino wants every file in `src/`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import jinja2
+
+from . import __version__
+from .boards import Board, list_boards, load_board
+from .compiler import CompiledModel
+from .ir import DTYPES, ModelError
+from .names import check_name
+from .outputs import FolderWrite, publish, text_files
+
+FORMATS = ("plain", "cmake", "zephyr", "arduino", "platformio")
+DEFAULT_BUNDLE_NAME = "models"  # the package's name when several models share it
+# library.properties must name a web page (Arduino's library specification); the project's.
+PROJECT_URL = "https://pypi.org/project/edgeconv/"
+KEYWORDS = ("tinyml", "cnn", "tflite", "neural-network", "int8", "edgeconv")
+
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+# Board flags that describe the target (kept in a CMake toolchain file) are everything but the
+# language, warning, optimisation and debug choices, which belong to the project's build.
+_PROJECT_FLAG_PREFIXES = ("-std=", "-W", "-pedantic", "-O", "-g")
+_PROCESSORS = {"cortex-m": "arm", "riscv": "riscv32", "avr": "avr"}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One graph input or output, as an example program fills or prints it."""
+
+    ctype: str  # int8_t, uint8_t, int16_t, int32_t, float ...
+    zero_point: int  # 0 where the tensor is not quantized
+
+    @property
+    def is_float(self) -> bool:
+        return self.ctype == "float"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str  # the model's C name: <name>.h, <name>_invoke(), <NAME>_ macros
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+
+    @property
+    def macro(self) -> str:
+        return self.name.upper()
+
+
+def model_info(model: CompiledModel) -> ModelInfo:
+    g = model.graph
+
+    def info(t: int) -> TensorInfo:
+        tensor = g.tensors[t]
+        return TensorInfo(DTYPES[tensor.dtype][1], tensor.quant.zp if tensor.quant is not None else 0)
+
+    return ModelInfo(model.name, tuple(info(t) for t in g.inputs), tuple(info(t) for t in g.outputs))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The flat file set split into the public interface and the rest."""
+
+    public: tuple[str, ...]  # model headers and the headers they include, transitively
+    private_headers: tuple[str, ...]
+    sources: tuple[str, ...]  # .c files
+
+
+def split_files(files: dict[str, str], models: list[ModelInfo]) -> Layout:
+    for name in files:
+        if "/" in name or "\\" in name:
+            raise ValueError(f"{name!r}: the file set must be flat")
+    wanted = [f"{m.name}.h" for m in models]
+    public: list[str] = []
+    while wanted:
+        fname = wanted.pop(0)
+        if fname in public:
+            continue
+        if fname not in files:
+            raise ValueError(f"{fname} is not in the generated files")
+        public.append(fname)
+        wanted += [inc for inc in _INCLUDE.findall(files[fname]) if inc in files]
+    rest = sorted(set(files) - set(public))
+    return Layout(tuple(sorted(public)), tuple(f for f in rest if not f.endswith(".c")),
+                  tuple(f for f in rest if f.endswith(".c")))
+
+
+def _cmake_quote(text: str) -> str:
+    """Text inside a CMake quoted argument: backslash, quote and variable references escaped."""
+    return re.sub(r'([\\"$;])', r"\\\1", text)
+
+
+def _one_line(text: str) -> str:
+    """Text from a board file (description, part) for a comment: one line, no control characters."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("edgeconv", "templates"),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    autoescape=False,  # C, CMake, YAML, properties: nothing here is HTML
+)
+_ENV.filters["cmake_quote"] = _cmake_quote
+_ENV.filters["one_line"] = _one_line
+
+
+def _render(template: str, **context) -> str:
+    return _ENV.get_template(template).render(version=__version__, **context)
+
+
+def _describe(models: list[ModelInfo]) -> str:
+    names = ", ".join(m.name for m in models)
+    return f"Quantized CNN{'s' if len(models) > 1 else ''} {names} as dependency-free C99, generated by edgeconv {__version__}"
+
+
+def _split_layout(files: dict[str, str], layout: Layout) -> dict[str, str]:
+    out = {f"include/{f}": files[f] for f in layout.public}
+    out.update({f"src/{f}": files[f] for f in layout.private_headers + layout.sources})
+    return out
+
+
+def toolchain_boards() -> list[Board]:
+    """The built-in board profiles a CMake toolchain file is written for: every cross target."""
+    return [b for b in (load_board(n) for n in list_boards()) if b.family != "host"]
+
+
+def toolchain_file(board: Board) -> str:
+    flags = [f for f in board.cflags if not f.startswith(_PROJECT_FLAG_PREFIXES)]
+    return _render("cmake/toolchain.cmake.j2", board=board, flags=" ".join(flags),
+                   processor=_PROCESSORS.get(board.family, board.family))
+
+
+def package_plain(files: dict[str, str], models: list[ModelInfo], name: str) -> dict[str, str]:
+    return dict(files)
+
+
+def package_cmake(files: dict[str, str], models: list[ModelInfo], name: str,
+                  boards: list[Board] | None = None) -> dict[str, str]:
+    layout = split_files(files, models)
+    out = _split_layout(files, layout)
+    out["CMakeLists.txt"] = _render("cmake/CMakeLists.txt.j2", name=name, NAME=name.upper(), models=models,
+                                    sources=layout.sources, description=_describe(models))
+    for board in toolchain_boards() if boards is None else boards:
+        out[f"cmake/{board.name}.cmake"] = toolchain_file(board)
+    return out
+
+
+def package_zephyr(files: dict[str, str], models: list[ModelInfo], name: str) -> dict[str, str]:
+    layout = split_files(files, models)
+    out = _split_layout(files, layout)
+    context = dict(name=name, symbol=kconfig_symbol(name), models=models, sources=layout.sources,
+                   description=_describe(models))
+    out["zephyr/module.yml"] = _render("zephyr/module.yml.j2", **context)
+    out["CMakeLists.txt"] = _render("zephyr/CMakeLists.txt.j2", **context)
+    out["Kconfig"] = _render("zephyr/Kconfig.j2", **context)
+    return out
+
+
+def kconfig_symbol(name: str) -> str:
+    return f"EDGECONV_{name.upper()}"
+
+
+def package_arduino(files: dict[str, str], models: list[ModelInfo], name: str) -> dict[str, str]:
+    split_files(files, models)  # checks every model header is there
+    out = {f"src/{f}": text for f, text in files.items()}
+    out["library.properties"] = _render(
+        "arduino/library.properties.j2", name=name, models=models, description=_describe(models), url=PROJECT_URL,
+        includes=",".join(f"{m.name}.h" for m in models))
+    for m in models:
+        out[f"examples/{m.name}/{m.name}.ino"] = _render("arduino/example.ino.j2", m=m)
+    return out
+
+
+def package_platformio(files: dict[str, str], models: list[ModelInfo], name: str) -> dict[str, str]:
+    out = _split_layout(files, split_files(files, models))
+    out["library.json"] = _render("platformio/library.json.j2", name=name, description=_describe(models),
+                                  keywords=list(KEYWORDS))
+    return out
+
+
+def package_files(fmt: str, files: dict[str, str], models: list[ModelInfo], name: str | None = None) -> dict[str, str]:
+    """The package of `fmt` for the flat file set `files` of `models`: relative path -> text.
+    `name` names the library (CMake target, Arduino/PlatformIO library, Zephyr module); by
+    default the model's name, or `models` for several."""
+    if fmt not in FORMATS:
+        raise ModelError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    if not models:
+        raise ValueError("a package needs at least one model")
+    if name is None:
+        name = models[0].name if len(models) == 1 else DEFAULT_BUNDLE_NAME
+    else:
+        check_name(name)
+    generator = {"plain": package_plain, "cmake": package_cmake, "zephyr": package_zephyr,
+                 "arduino": package_arduino, "platformio": package_platformio}[fmt]
+    return generator(files, models, name)
+
+
+def folder_writes(out_dir: Path, job: str, package: dict[str, str]) -> list[FolderWrite]:
+    """One FolderWrite per folder of the package (outputs.py writes flat folders, each with its
+    manifest); the top folder always comes first, so the job's stale files there are removed."""
+    by_folder: dict[str, dict[str, str]] = {".": {}}
+    for path, text in package.items():
+        p = PurePosixPath(path)
+        by_folder.setdefault(str(p.parent), {})[p.name] = text
+    return [FolderWrite(out_dir if d == "." else out_dir / d, job, text_files(f)) for d, f in sorted(by_folder.items())]
+
+
+def publish_package(out_dir: Path | str, job: str, package: dict[str, str], force: bool = False,
+                    protected: tuple[Path | str, ...] = ()) -> list[Path]:
+    return publish(folder_writes(Path(out_dir), job, package), force=force, protected=protected)

@@ -1,0 +1,283 @@
+"""Packages (`compile --format`): each format built or checked the way its build system would.
+
+- cmake: the library configured and built by CMake for the host (gcc) and, with the toolchain
+  files edgeconv writes from the board profiles, for Cortex-M4 and RV32IMC; the host library
+  linked into a program whose outputs equal the validated cffi host build's.
+- zephyr: structure only (Zephyr's SDK is not installable here): module.yml's keys, every
+  listed source exists, the Kconfig (parsed by kconfiglib, Zephyr's own parser) defines the
+  symbol the CMake guard tests.
+- arduino: compiled as an Arduino core does, without arduino-builder: src/*.c as C
+  (-std=gnu11) with avr-gcc -mmcu=atmega2560 and arm-none-eabi-gcc -mcpu=cortex-m4, the
+  example sketch wrapped as C++ (`#include <Arduino.h>` prepended) with avr-g++ against
+  Debian's arduino-core-avr headers (Mega variant) and linked with that core, and with
+  arm-none-eabi-g++ against tests/arduino_stub/Arduino.h; the sketch run on the host with
+  the stub's stdout Serial prints what the validated host build computes.
+- platformio: library.json validated by PlatformIO's own manifest parser and schema.
+Two tiny models (a CONV_2D and a FULLY_CONNECTED from tests/mutants.py) share one runtime copy
+in every package, as several models compiled together do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mutants
+from edgeconv.compiler import compile_bytes
+from edgeconv.emitter import emit
+from edgeconv.hostbuild import build_and_load
+from edgeconv.packaging import (FORMATS, kconfig_symbol, model_info, package_files, publish_package,
+                                toolchain_boards)
+
+STUB = Path(__file__).parent / "arduino_stub"
+ARDUINO_AVR = Path("/usr/share/arduino/hardware/arduino/avr")
+WARNINGS = ["-Wall", "-Wextra", "-Werror"]
+
+
+def need(*tools: str) -> None:
+    missing = [t for t in tools if shutil.which(t) is None and not Path(t).exists()]
+    if missing:
+        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
+            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
+        pytest.skip(f"{', '.join(missing)} not installed")
+
+
+def run(cmd: list[str], cwd: Path | None = None) -> str:
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{' '.join(map(str, cmd))}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    """Two compiled models and their flat file set, one runtime copy."""
+    compiled = [compile_bytes(mutants.BASES["conv"](), "tiny_conv"),
+                compile_bytes(mutants.BASES["fully_connected"](), "tiny_fc")]
+    files: dict[str, str] = {}
+    for c in compiled:
+        for name, text in emit(c).files.items():
+            assert files.setdefault(name, text) == text, f"{name} differs between the models"
+    return compiled, files
+
+
+def write(tmp_path: Path, fmt: str, bundle, name: str | None = None) -> Path:
+    compiled, files = bundle
+    out = tmp_path / fmt
+    publish_package(out, "test", package_files(fmt, files, [model_info(c) for c in compiled], name=name))
+    return out
+
+
+def host_outputs(compiled, inputs):
+    return build_and_load(compiled, emit(compiled)).run(inputs)
+
+
+def test_plain_is_the_flat_file_set(bundle):
+    compiled, files = bundle
+    assert package_files("plain", files, [model_info(c) for c in compiled]) == files
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_deterministic(bundle, fmt):
+    compiled, files = bundle
+    models = [model_info(c) for c in compiled]
+    assert package_files(fmt, files, models) == package_files(fmt, dict(reversed(files.items())), models)
+
+
+def test_cmake_host_library_runs_bit_exact(bundle, tmp_path):
+    need("cmake", "cc")
+    compiled, _ = bundle
+    pkg = write(tmp_path, "cmake", bundle)
+    cml = (pkg / "CMakeLists.txt").read_text()
+    assert "add_library(models STATIC" in cml and "C_STANDARD 99" in cml and "C_EXTENSIONS OFF" in cml
+    # A user's project: the package by add_subdirectory, a program that runs each model once.
+    rng = np.random.default_rng(0)
+    inputs = [rng.integers(-128, 128, size=c.graph.tensors[c.graph.inputs[0]].shape) for c in compiled]
+    app = tmp_path / "app"
+    app.mkdir()
+    main = ["#include <stdio.h>", '#include "tiny_conv.h"', '#include "tiny_fc.h"', "int main(void) {"]
+    for c, x in zip(compiled, inputs):
+        values = ", ".join(str(v) for v in x.flatten())
+        main += [f"  {{ static const int8_t x[] = {{{values}}};",
+                 f"    int8_t *in = (int8_t *){c.name}_input(0); const int8_t *out;",
+                 "    for (unsigned i = 0; i < sizeof x; ++i) in[i] = x[i];",
+                 f"    {c.name}_invoke(); out = (const int8_t *){c.name}_output(0);",
+                 f"    for (unsigned i = 0; i < {c.name.upper()}_OUTPUT0_SIZE; ++i) printf(\"%d \", out[i]);",
+                 '    printf("\\n"); }']
+    main += ["  return 0;", "}"]
+    (app / "main.c").write_text("\n".join(main) + "\n")
+    (app / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.13)\nproject(app C)\n"
+        f"add_subdirectory({pkg.as_posix()} models)\n"
+        "add_executable(app main.c)\ntarget_link_libraries(app PRIVATE edgeconv::models)\n")
+    build = tmp_path / "build-host"
+    run(["cmake", "-S", app, "-B", build, "-DCMAKE_C_COMPILER=gcc", "-DMODELS_WERROR=ON", "-DCMAKE_BUILD_TYPE=Release"])
+    run(["cmake", "--build", build])
+    lines = run([build / "app"]).splitlines()
+    for c, x, line in zip(compiled, inputs, lines):
+        expected = host_outputs(c, [x])[0].flatten().tolist()
+        assert [int(v) for v in line.split()] == expected, c.name
+
+
+@pytest.mark.parametrize("board,tool,machine", [("cortex-m4", "arm-none-eabi-gcc", "ARM"),
+                                                ("riscv32", "riscv64-unknown-elf-gcc", "RISC-V")])
+def test_cmake_cross_builds_with_the_written_toolchain_file(bundle, tmp_path, board, tool, machine):
+    need("cmake", tool)
+    pkg = write(tmp_path, "cmake", bundle)
+    assert sorted(p.stem for p in (pkg / "cmake").glob("*.cmake")) == sorted(b.name for b in toolchain_boards())
+    toolchain = (pkg / "cmake" / f"{board}.cmake").read_text()
+    assert "set(CMAKE_SYSTEM_NAME Generic)" in toolchain
+    assert "set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)" in toolchain
+    build = tmp_path / f"build-{board}"
+    run(["cmake", "-S", pkg, "-B", build, f"-DCMAKE_TOOLCHAIN_FILE={pkg / 'cmake' / f'{board}.cmake'}",
+         "-DMODELS_WERROR=ON", "-DCMAKE_BUILD_TYPE=MinSizeRel"])
+    run(["cmake", "--build", build, "--verbose"])
+    lib = build / "libmodels.a"
+    readelf = tool.replace("gcc", "readelf")
+    header = run([readelf, "-h", lib])
+    assert re.search(rf"Machine:\s+{machine}", header)
+    if board == "cortex-m4":  # the board's -mcpu and float ABI reached the compiler
+        attributes = run([readelf, "-A", lib])
+        for tag in ("Tag_CPU_arch: v7E-M", "Tag_FP_arch: VFPv4-D16", "Tag_ABI_VFP_args: VFP registers"):
+            assert tag in attributes
+    else:
+        assert "RVC" in run([readelf, "-h", lib])  # flags: the compressed extension (rv32imc)
+    symbols = run([tool.replace("gcc", "nm"), lib])
+    assert " T tiny_conv_invoke" in symbols and " T tiny_fc_invoke" in symbols
+
+
+def test_zephyr_module_structure(bundle, tmp_path):
+    yaml = pytest.importorskip("yaml")
+    kconfiglib = pytest.importorskip("kconfiglib")
+    pkg = write(tmp_path, "zephyr", bundle)
+    module = yaml.safe_load((pkg / "zephyr" / "module.yml").read_text())
+    assert module["name"] == "models"
+    assert module["build"]["cmake"] == "." and (pkg / module["build"]["cmake"] / "CMakeLists.txt").is_file()
+    assert (pkg / module["build"]["kconfig"]).is_file()
+    cml = (pkg / "CMakeLists.txt").read_text()
+    guard = re.search(r"^if\(CONFIG_(\w+)\)", cml, re.M).group(1)
+    assert guard == kconfig_symbol("models") == "EDGECONV_MODELS"
+    assert "zephyr_library()" in cml
+    sources = re.search(r"zephyr_library_sources\(([^)]*)\)", cml).group(1).split()
+    assert sorted(Path(s).name for s in sources) == sorted(p.name for p in (pkg / "src").glob("*.c"))
+    assert all((pkg / s).is_file() for s in sources)
+    for d in re.findall(r"zephyr_(?:library_)?include_directories\((\S+)\)", cml):
+        assert (pkg / d).is_dir()
+    assert sorted(p.name for p in (pkg / "include").glob("*.h")) == ["tiny_conv.h", "tiny_fc.h"]
+    kconf = kconfiglib.Kconfig(str(pkg / "Kconfig"), warn_to_stderr=False)
+    assert not kconf.warnings
+    assert kconf.syms[guard].type == kconfiglib.BOOL
+
+
+def _properties(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def _sketch_cpp(ino: Path, dest: Path) -> Path:
+    """What the Arduino preprocessor makes of a sketch: Arduino.h first, then the sketch."""
+    dest.write_text(f'#include <Arduino.h>\n#line 1 "{ino.name}"\n' + ino.read_text())
+    return dest
+
+
+def test_arduino_library_layout(bundle, tmp_path):
+    pkg = write(tmp_path, "arduino", bundle)
+    props = _properties((pkg / "library.properties").read_text())
+    for key in ("name", "version", "author", "maintainer", "sentence", "paragraph", "category", "url",
+                "architectures", "includes"):
+        assert props.get(key), key
+    assert props["architectures"] == "*" and props["includes"] == "tiny_conv.h,tiny_fc.h"
+    assert props["category"] in ("Display", "Communication", "Signal Input/Output", "Sensors", "Device Control",
+                                 "Timing", "Data Storage", "Data Processing", "Other")
+    for name in ("tiny_conv", "tiny_fc"):
+        assert (pkg / "examples" / name / f"{name}.ino").is_file()
+        header = (pkg / "src" / f"{name}.h").read_text()
+        assert '#ifdef __cplusplus\nextern "C" {' in header  # the sketch is C++, the library C
+
+
+def test_arduino_avr(bundle, tmp_path):
+    need("avr-gcc", "avr-g++", str(ARDUINO_AVR))
+    pkg = write(tmp_path, "arduino", bundle)
+    core, variant = ARDUINO_AVR / "cores" / "arduino", ARDUINO_AVR / "variants" / "mega"
+    target = ["-mmcu=atmega2560", "-DF_CPU=16000000L", "-DARDUINO=10819", "-DARDUINO_AVR_MEGA2560",
+              "-DARDUINO_ARCH_AVR", "-Os", "-ffunction-sections", "-fdata-sections"]
+    objs = tmp_path / "obj"
+    objs.mkdir()
+    for c in sorted((pkg / "src").glob("*.c")):  # the library: C, as the core compiles .c files
+        run(["avr-gcc", *target, "-std=gnu11", *WARNINGS, "-I", pkg / "src", "-c", c, "-o", objs / f"{c.stem}.o"])
+    # The core itself (the link needs it). WString.cpp does not compile with Debian's avr-gcc
+    # (DECIMAL_DIG, the failure arduino-builder trips over); nothing here uses String.
+    core_objs = []
+    for src in sorted(core.glob("*.c")) + sorted(core.glob("*.cpp")):
+        if src.name == "WString.cpp":
+            continue
+        obj = objs / f"core_{src.name}.o"
+        compiler = ["avr-gcc", "-std=gnu11"] if src.suffix == ".c" else [
+            "avr-g++", "-std=gnu++11", "-fno-exceptions", "-fno-threadsafe-statics"]
+        run([*compiler, *target, "-I", core, "-I", variant, "-c", src, "-o", obj])
+        core_objs.append(obj)
+    for name in ("tiny_conv", "tiny_fc"):
+        cpp = _sketch_cpp(pkg / "examples" / name / f"{name}.ino", tmp_path / f"{name}.ino.cpp")
+        run(["avr-g++", *target, "-std=gnu++11", "-fno-exceptions", "-fno-threadsafe-statics", *WARNINGS,
+             "-I", core, "-I", variant, "-I", pkg / "src", "-c", cpp, "-o", objs / f"{name}.ino.o"])
+        elf = tmp_path / f"{name}.elf"
+        lib_objs = sorted(o for o in objs.glob("*.o") if not o.name.startswith("core_") and not o.name.endswith(".ino.o"))
+        run(["avr-gcc", "-mmcu=atmega2560", "-Os", "-Wl,--gc-sections", "-o", elf, objs / f"{name}.ino.o",
+             *lib_objs, *core_objs, "-lm"])
+        sizes = run(["avr-size", elf]).splitlines()[1].split()
+        text, data, bss = (int(v) for v in sizes[:3])
+        assert text + data <= 256 * 1024 and data + bss <= 8 * 1024, (name, sizes)
+
+
+def test_arduino_cortex_m(bundle, tmp_path):
+    need("arm-none-eabi-gcc", "arm-none-eabi-g++")
+    pkg = write(tmp_path, "arduino", bundle)
+    target = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os"]
+    for c in sorted((pkg / "src").glob("*.c")):
+        run(["arm-none-eabi-gcc", *target, "-std=gnu11", *WARNINGS, "-c", c, "-o", tmp_path / f"{c.stem}.o"])
+    for name in ("tiny_conv", "tiny_fc"):
+        cpp = _sketch_cpp(pkg / "examples" / name / f"{name}.ino", tmp_path / f"{name}.ino.cpp")
+        run(["arm-none-eabi-g++", *target, "-std=gnu++11", "-fno-exceptions", "-fno-rtti", *WARNINGS,
+             "-I", STUB, "-I", pkg / "src", "-c", cpp, "-o", tmp_path / f"{name}.ino.o"])
+
+
+def test_arduino_example_prints_the_host_builds_result(bundle, tmp_path):
+    need("gcc", "g++")
+    compiled, _ = bundle
+    pkg = write(tmp_path, "arduino", bundle)
+    objs = []
+    for c in sorted((pkg / "src").glob("*.c")):
+        objs.append(tmp_path / f"{c.stem}.o")
+        run(["gcc", "-std=c99", "-pedantic", *WARNINGS, "-c", c, "-o", objs[-1]])
+    driver = tmp_path / "driver.cpp"
+    driver.write_text('#include <Arduino.h>\nEcStubSerial Serial;\nint main() { setup(); return 0; }\n')
+    for c in compiled:
+        cpp = _sketch_cpp(pkg / "examples" / c.name / f"{c.name}.ino", tmp_path / f"{c.name}.ino.cpp")
+        exe = tmp_path / c.name
+        run(["g++", "-DEC_STUB_STDIO", *WARNINGS, "-I", STUB, "-I", pkg / "src", cpp, driver, *objs, "-o", exe])
+        printed = run([exe])
+        x = c.graph.tensors[c.graph.inputs[0]]
+        expected = host_outputs(c, [np.full(x.shape, x.quant.zp)])[0].flatten()
+        assert printed == (f"output 0: {' '.join(str(v) for v in expected.tolist())}\n"
+                           f"argmax 0: {int(np.argmax(expected))}\n")
+
+
+def test_platformio_manifest_is_schema_valid(bundle, tmp_path):
+    pkg = write(tmp_path, "platformio", bundle)
+    text = (pkg / "library.json").read_text()
+    manifest = json.loads(text)
+    assert manifest["frameworks"] == "*" and manifest["platforms"] == "*"
+    build = manifest["build"]
+    assert build["flags"] == ["-std=c99"]
+    assert (pkg / build["srcDir"]).is_dir() and (pkg / build["includeDir"] / "tiny_fc.h").is_file()
+    parser = pytest.importorskip("platformio.package.manifest.parser")
+    schema = pytest.importorskip("platformio.package.manifest.schema")
+    parsed = parser.ManifestParserFactory.new(text, parser.ManifestFileType.LIBRARY_JSON).as_dict()
+    assert parsed["build"] == build
+    loaded = schema.ManifestSchema().load_manifest(parsed)  # raises ManifestValidationError
+    assert loaded["name"] == "models" and loaded["version"] and set(loaded["keywords"]) >= {"tinyml", "cnn"}
