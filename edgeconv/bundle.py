@@ -68,7 +68,7 @@ def check_names(names: list[str]) -> None:
     runtime = {p.name.split(".")[0] for p in runtime_dir().iterdir()} | {SHARED_ARENA_NAME}
     for n in names:
         if n in seen:
-            raise ModelError(f"two models are named {n!r}; give each a different --name (NAME=model.tflite)")
+            raise ModelError(f"two models are named {n!r}; give each its own --name (one per model, in order)")
         if n in runtime:
             raise ModelError(f"model name {n!r} is the name of an edgeconv runtime file; choose another")
         seen.add(n)
@@ -186,3 +186,77 @@ def _version_in(path: Path) -> str | None:
     except (OSError, UnicodeDecodeError):
         return None
     return m.group(1) if m else None
+
+
+@dataclass
+class BundleResult:
+    """What `edgeconv compile` with several models (or a bundle option) did; to_dict is --json."""
+
+    output_dir: str
+    runtime_dir: str
+    runtime_version: str
+    arena: str
+    shared_arena_bytes: int | None
+    files: list[str]  # written into output_dir
+    runtime_files_added: list[str]  # written into runtime_dir (all of them when it is output_dir)
+    models: list[dict]
+    compiled: list[CompiledModel] = field(default_factory=list, repr=False)
+    bundle: EmittedBundle | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("compiled", "bundle")}
+
+
+def compile_models(models: list[str | Path], out_dir: str | Path, names: list[str] | None = None,
+                   runtime: str | Path | None = None, arena: str = "static", io_outside_arena: bool = False,
+                   float_helpers: bool = False, force: bool = False, weights: str = "auto") -> BundleResult:
+    """Compile several .tflite files into one folder with one runtime copy (see emit_bundle).
+    `names` (one per model, in order) overrides the file stems. `runtime`: a folder for the
+    runtime files (default out_dir); one that holds a runtime already gets only the files it
+    lacks, and a file there that differs is refused. Publishing goes through outputs.py."""
+    from .compiler import compile_file
+    from .outputs import FolderWrite, publish, text_files
+
+    paths = [Path(m) for m in models]
+    names = list(names or [])
+    if len(names) > len(paths):
+        raise ModelError(f"{len(names)} names given for {len(paths)} models; give one --name per model, in order")
+    compiled = [compile_file(p, name=names[i] if i < len(names) else None, weights=weights,
+                             io_outside_arena=io_outside_arena) for i, p in enumerate(paths)]
+    labels = {c.name: lbl for c, p in zip(compiled, paths) if (lbl := model_labels(p)) is not None}
+    bundle = emit_bundle(compiled, BundleOptions(arena=arena, float_helpers=float_helpers, labels=labels))
+    out = Path(out_dir)
+    rt = Path(runtime) if runtime is not None else out
+    job = "compile:" + "+".join(sorted(c.name for c in compiled))
+    own = bundle.model_only_files
+    if rt.absolute() == out.absolute() and runtime is None:
+        writes = [FolderWrite(out, job, text_files({**own, **bundle.runtime_files}))]
+        added = sorted(bundle.runtime_files)
+    else:
+        if rt.exists() and not rt.is_dir():
+            raise ModelError(f"--runtime {rt} exists and is not a folder")
+        missing = check_runtime_folder(rt, bundle) if rt.is_dir() else dict(bundle.runtime_files)
+        if rt.absolute() == out.absolute():
+            writes = [FolderWrite(out, job, text_files({**own, **missing}))]
+        else:
+            writes = [FolderWrite(out, job, text_files(own))]
+            if missing:
+                writes.append(FolderWrite(rt, "runtime", text_files(missing)))
+        added = sorted(missing)
+    publish(writes, force=force, protected=tuple(paths))
+    summaries = []
+    for c, p in zip(compiled, paths):
+        e = bundle.emitted[c.name]
+        summaries.append({"model": str(p), "name": c.name, "ram_bytes": c.ram_bytes,
+                          "arena_bytes": c.plan.size, "arena_lower_bound": c.plan.lower_bound,
+                          "flash_bytes": e.flash_const_bytes, "weights_bytes": e.weights_bytes, "macs": c.macs,
+                          "kernels": len(c.steps), "labels": len(labels.get(c.name, []))})
+    return BundleResult(str(out), str(rt), bundle.runtime_version.text, arena, bundle.shared_arena_bytes,
+                        sorted(writes[0].files), added, summaries, compiled, bundle)
+
+
+def model_labels(path: Path) -> list[str] | None:
+    """Class names stored in the model (a .tflite metadata entry, see labels.py)."""
+    from .labels import read_labels
+
+    return read_labels(path.read_bytes())

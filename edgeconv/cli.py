@@ -109,15 +109,41 @@ def _weights_option():
 
 
 @main.command("compile")
-@_model_arg()
+@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Folder to write into (created if missing); other files in it are left alone.")
-@click.option("--name", default=None, help="C identifier naming the files and prefixing every symbol (default: the model file's stem).")
+@click.option("--name", "names", multiple=True,
+              help="C identifier naming the files and prefixing every symbol (default: the model file's stem); "
+                   "with several models, one --name per model, in order.")
+@click.option("--runtime", "runtime_dir", default=None, type=click.Path(path_type=Path),
+              help="Folder for the runtime files (ec_*.h/.c), e.g. one an earlier compile wrote: the files it lacks "
+                   "are added, one that differs is refused (default: the -o folder).")
+@click.option("--arena", "arena", default=None, type=click.Choice(["static", "shared", "user"]),
+              help="static: each model its own static arena (default); shared: one arena for all the models "
+                   "compiled together (ec_shared_arena.h/.c; they must run one after another); user: "
+                   "<name>_init(void *arena) takes your buffer of <NAME>_ARENA_SIZE bytes.")
+@click.option("--shared-arena", is_flag=True, help="Same as --arena shared.")
+@click.option("--io-outside-arena", is_flag=True,
+              help="Keep inputs and outputs in their own static buffers, outside the arena.")
+@click.option("--float-helpers", is_flag=True,
+              help="Also write <name>_float.h/.c: <name>_quantize_input / <name>_dequantize_output (float).")
 @click.option("--force", is_flag=True, help=_FORCE_HELP)
 @_weights_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def compile_cmd(model: Path, out_dir: Path, name: str | None, force: bool, weights: str, as_json: bool) -> int:
-    """Compile MODEL.tflite into C sources in a folder."""
+def compile_cmd(models: tuple[Path, ...], out_dir: Path, names: tuple[str, ...], runtime_dir: Path | None,
+                arena: str | None, shared_arena: bool, io_outside_arena: bool, float_helpers: bool, force: bool,
+                weights: str, as_json: bool) -> int:
+    """Compile MODEL.tflite (or several models, which then share one copy of the runtime) into C
+    sources in a folder."""
+    if shared_arena and arena not in (None, "shared"):
+        raise click.UsageError(f"--shared-arena and --arena {arena} contradict each other")
+    arena = "shared" if shared_arena else arena
+    if len(models) > 1 or runtime_dir is not None or arena is not None or io_outside_arena or float_helpers:
+        return _compile_several(models, out_dir, names, runtime_dir, arena or "static", io_outside_arena,
+                                float_helpers, force, weights, as_json)
+    if len(names) > 1:
+        raise click.UsageError(f"{len(names)} --name options for one model")
+    model, name = models[0], (names[0] if names else None)
     from .compiler import compile_file
     from .emitter import emit
     from .outputs import FolderWrite, publish, text_files
@@ -148,6 +174,27 @@ def compile_cmd(model: Path, out_dir: Path, name: str | None, force: bool, weigh
             f"(lower bound {compiled.plan.lower_bound}), constants {emitted.flash_const_bytes} B, "
             f"{compiled.macs:,} MACs; {compiled.weights.summary()}"
         )
+    return 0
+
+
+def _compile_several(models, out_dir, names, runtime_dir, arena, io_outside_arena, float_helpers, force, weights,
+                     as_json) -> int:
+    """compile with several models or a bundle option: edgeconv.bundle.compile_models."""
+    from .bundle import compile_models
+
+    _writes(*([out_dir] + ([runtime_dir] if runtime_dir is not None else [])))
+    r = compile_models(list(models), out_dir, names=list(names), runtime=runtime_dir, arena=arena,
+                       io_outside_arena=io_outside_arena, float_helpers=float_helpers, force=force, weights=weights)
+    if as_json:
+        click.echo(json.dumps(r.to_dict()))
+        return 0
+    for m in r.models:
+        labels = f", {m['labels']} class labels" if m["labels"] else ""
+        click.echo(f"{m['name']}: RAM {m['ram_bytes']} B (arena {m['arena_bytes']} B), constants {m['flash_bytes']} B, "
+                   f"{m['macs']:,} MACs{labels}")
+    shared = f"; shared arena {r.shared_arena_bytes} B" if r.shared_arena_bytes is not None else ""
+    click.echo(f"{len(r.files)} files in {out_dir}; runtime {r.runtime_version} in {r.runtime_dir} "
+               f"({len(r.runtime_files_added)} files written){shared}")
     return 0
 
 

@@ -196,6 +196,7 @@ def quantize_keras(
     force: bool = False,
     protected: tuple[Path, ...] = (),
     mode: str = "int8",
+    class_names: list[str] | None = None,
 ) -> QuantizeReport:
     """Quantize an in-memory Keras model; write the .tflite to `out` atomically (outputs.py:
     a file at `out` that edgeconv did not write is refused, unless `force`). `mode`: int8 or
@@ -231,6 +232,10 @@ def quantize_keras(
         debug_x = test_x[rng.choice(len(test_x), size=min(DEBUG_SAMPLES, len(test_x)), replace=False)]
         layers = layer_errors(float_bytes, model_bytes, debug_x)
 
+    if class_names:  # carried into the C as <NAME>_NUM_LABELS / <name>_labels (edgeconv/labels.py)
+        from edgeconv.labels import add_labels
+
+        model_bytes = add_labels(model_bytes, class_names)
     publish([FolderWrite(out.parent, f"quantize:{out.stem}", {out.name: model_bytes})], force=force, protected=protected)
     return QuantizeReport(
         output=str(out),
@@ -292,4 +297,5 @@ def quantize_model(
     check_data(ds.x, ds.y, str(data), num_classes=n_out)
     train_ds, test_ds = split(ds, float(meta.get("test_fraction", TEST_FRACTION)), seed)
     return quantize_keras(model, train_ds.x, test_ds.x, test_ds.y, out, calib=calib, seed=seed, io_type=io_type,
-                          layer_report=layer_report, force=force, protected=(model_path,), mode=mode)
+                          layer_report=layer_report, force=force, protected=(model_path,), mode=mode,
+                          class_names=[str(n) for n in ds.class_names])
