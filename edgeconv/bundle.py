@@ -27,7 +27,7 @@ from .ir import ModelError
 @dataclass
 class BundleOptions:
     arena: str = "static"  # static: each model its own arena; shared: ec_shared_arena; user: <name>_init(void *)
-    float_helpers: bool = True  # <name>_float.h/.c beside each model
+    float_helpers: bool = False  # <name>_float.h/.c beside each model (quantize/dequantize in float)
     expose_arena: bool = True  # <name>_arena_base() (validation reads intermediate tensors through it)
     labels: dict[str, list[str]] = field(default_factory=dict)  # model name -> class names
 
