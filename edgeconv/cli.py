@@ -98,6 +98,9 @@ def _model_arg():
 
 
 _FORCE_HELP = "Overwrite files in the way that edgeconv did not write (never the input model)."
+# packaging.FORMATS, spelled here so the command line starts without importing the compiler (a test
+# checks the two agree).
+PACKAGE_FORMATS = ("plain", "cmake", "zephyr", "arduino", "platformio")
 
 
 def _weights_option():
@@ -127,17 +130,28 @@ def _weights_option():
               help="Keep inputs and outputs in their own static buffers, outside the arena.")
 @click.option("--float-helpers", is_flag=True,
               help="Also write <name>_float.h/.c: <name>_quantize_input / <name>_dequantize_output (float).")
+@click.option("--format", "fmt", default="plain", show_default=True, type=click.Choice(PACKAGE_FORMATS),
+              help="plain: the .h/.c files in the folder; cmake: a CMake library (plus a toolchain file per board); "
+                   "zephyr: a Zephyr module; arduino: an Arduino library with an example sketch; platformio: a "
+                   "PlatformIO library. See docs/deploy-<format>.md.")
+@click.option("--package-name", default=None,
+              help="Name of the library a --format package makes (default: the model's name; several models: models).")
 @click.option("--force", is_flag=True, help=_FORCE_HELP)
 @_weights_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def compile_cmd(models: tuple[Path, ...], out_dir: Path, names: tuple[str, ...], runtime_dir: Path | None,
-                arena: str | None, shared_arena: bool, io_outside_arena: bool, float_helpers: bool, force: bool,
-                weights: str, as_json: bool) -> int:
+                arena: str | None, shared_arena: bool, io_outside_arena: bool, float_helpers: bool, fmt: str,
+                package_name: str | None, force: bool, weights: str, as_json: bool) -> int:
     """Compile MODEL.tflite (or several models, which then share one copy of the runtime) into C
     sources in a folder."""
     if shared_arena and arena not in (None, "shared"):
         raise click.UsageError(f"--shared-arena and --arena {arena} contradict each other")
     arena = "shared" if shared_arena else arena
+    if fmt != "plain":
+        return _compile_package(models, out_dir, fmt, names, package_name, runtime_dir, arena or "static",
+                                io_outside_arena, float_helpers, force, weights, as_json)
+    if package_name is not None:
+        raise click.UsageError("--package-name names a package: give --format cmake|zephyr|arduino|platformio too")
     if len(models) > 1 or runtime_dir is not None or arena is not None or io_outside_arena or float_helpers:
         return _compile_several(models, out_dir, names, runtime_dir, arena or "static", io_outside_arena,
                                 float_helpers, force, weights, as_json)
@@ -174,6 +188,26 @@ def compile_cmd(models: tuple[Path, ...], out_dir: Path, names: tuple[str, ...],
             f"(lower bound {compiled.plan.lower_bound}), constants {emitted.flash_const_bytes} B, "
             f"{compiled.macs:,} MACs; {compiled.weights.summary()}"
         )
+    return 0
+
+
+def _compile_package(models, out_dir, fmt, names, package_name, runtime_dir, arena, io_outside_arena, float_helpers,
+                     force, weights, as_json) -> int:
+    """compile --format cmake|zephyr|arduino|platformio: edgeconv.packaging.compile_package."""
+    from .packaging import compile_package
+
+    if runtime_dir is not None:
+        raise click.UsageError(f"--runtime applies to --format plain; a {fmt} package holds its own runtime copy")
+    _writes(out_dir)
+    r = compile_package(list(models), out_dir, fmt, names=list(names), package_name=package_name, arena=arena,
+                        io_outside_arena=io_outside_arena, float_helpers=float_helpers, force=force, weights=weights)
+    if as_json:
+        click.echo(json.dumps(r.to_dict()))
+        return 0
+    for m in r.models:
+        click.echo(f"{m['name']}: RAM {m['ram_bytes']} B (arena {m['arena_bytes']} B), constants {m['flash_bytes']} B, "
+                   f"{m['macs']:,} MACs")
+    click.echo(f"{r.package}: {fmt} package, {len(r.files)} files in {out_dir} (docs/deploy-{fmt}.md)")
     return 0
 
 

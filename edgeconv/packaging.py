@@ -24,7 +24,7 @@ from . import __version__
 from .boards import Board, list_boards, load_board
 from .compiler import CompiledModel
 from .ir import DTYPES, ModelError
-from .names import check_name
+from .names import MAX_NAME_LENGTH, RUNTIME_PREFIX, is_identifier, suggest
 from .outputs import FolderWrite, publish, text_files
 
 FORMATS = ("plain", "cmake", "zephyr", "arduino", "platformio")
@@ -57,27 +57,30 @@ class ModelInfo:
     name: str  # the model's C name: <name>.h, <name>_invoke(), <NAME>_ macros
     inputs: tuple[TensorInfo, ...]
     outputs: tuple[TensorInfo, ...]
+    user_arena: bool = False  # compiled with --arena user: <name>_init(buffer) comes first
 
     @property
     def macro(self) -> str:
         return self.name.upper()
 
 
-def model_info(model: CompiledModel) -> ModelInfo:
+def model_info(model: CompiledModel, arena: str = "static") -> ModelInfo:
+    """What an example needs to know of a compiled model; `arena` as given to the emitter."""
     g = model.graph
 
     def info(t: int) -> TensorInfo:
         tensor = g.tensors[t]
         return TensorInfo(DTYPES[tensor.dtype][1], tensor.quant.zp if tensor.quant is not None else 0)
 
-    return ModelInfo(model.name, tuple(info(t) for t in g.inputs), tuple(info(t) for t in g.outputs))
+    return ModelInfo(model.name, tuple(info(t) for t in g.inputs), tuple(info(t) for t in g.outputs),
+                     user_arena=arena == "user")
 
 
 @dataclass(frozen=True)
 class Layout:
     """The flat file set split into the public interface and the rest."""
 
-    public: tuple[str, ...]  # model headers and the headers they include, transitively
+    public: tuple[str, ...]  # the models' headers and the headers they include, transitively
     private_headers: tuple[str, ...]
     sources: tuple[str, ...]  # .c files
 
@@ -86,7 +89,11 @@ def split_files(files: dict[str, str], models: list[ModelInfo]) -> Layout:
     for name in files:
         if "/" in name or "\\" in name:
             raise ValueError(f"{name!r}: the file set must be flat")
-    wanted = [f"{m.name}.h" for m in models]
+    missing = [f"{m.name}.h" for m in models if f"{m.name}.h" not in files]
+    if missing:
+        raise ValueError(f"{', '.join(missing)}: not in the generated files")
+    # The models' headers and their helpers' (<name>_float.h): everything not the runtime's.
+    wanted = sorted(f for f in files if f.endswith(".h") and not f.startswith(RUNTIME_PREFIX))
     public: list[str] = []
     while wanted:
         fname = wanted.pop(0)
@@ -99,6 +106,15 @@ def split_files(files: dict[str, str], models: list[ModelInfo]) -> Layout:
     rest = sorted(set(files) - set(public))
     return Layout(tuple(sorted(public)), tuple(f for f in rest if not f.endswith(".c")),
                   tuple(f for f in rest if f.endswith(".c")))
+
+
+def check_package_name(name: str) -> str:
+    """--package-name names the CMake target, the Zephyr module and its Kconfig symbol, the
+    Arduino and PlatformIO library: a C identifier keeps it valid in all of them."""
+    if not is_identifier(name) or len(name) > MAX_NAME_LENGTH:
+        raise ModelError(f"--package-name {name[:MAX_NAME_LENGTH]!r} is not a C identifier of at most {MAX_NAME_LENGTH} "
+                         f"characters (letters, digits and _, not starting with a digit); try {suggest(name)[:MAX_NAME_LENGTH]}")
+    return name
 
 
 def _cmake_quote(text: str) -> str:
@@ -208,7 +224,7 @@ def package_files(fmt: str, files: dict[str, str], models: list[ModelInfo], name
     if name is None:
         name = models[0].name if len(models) == 1 else DEFAULT_BUNDLE_NAME
     else:
-        check_name(name)
+        check_package_name(name)
     generator = {"plain": package_plain, "cmake": package_cmake, "zephyr": package_zephyr,
                  "arduino": package_arduino, "platformio": package_platformio}[fmt]
     return generator(files, models, name)
@@ -227,3 +243,50 @@ def folder_writes(out_dir: Path, job: str, package: dict[str, str]) -> list[Fold
 def publish_package(out_dir: Path | str, job: str, package: dict[str, str], force: bool = False,
                     protected: tuple[Path | str, ...] = ()) -> list[Path]:
     return publish(folder_writes(Path(out_dir), job, package), force=force, protected=protected)
+
+
+@dataclass
+class PackageResult:
+    """What `edgeconv compile --format` (not plain) wrote; to_dict is its --json."""
+
+    output_dir: str
+    format: str
+    package: str  # the library's name
+    files: list[str]  # paths inside output_dir
+    runtime_version: str
+    arena: str
+    models: list[dict]
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def compile_package(models: list[str | Path], out_dir: str | Path, fmt: str, names: list[str] | None = None,
+                    package_name: str | None = None, arena: str = "static", io_outside_arena: bool = False,
+                    float_helpers: bool = False, force: bool = False, weights: str = "auto") -> PackageResult:
+    """Compile .tflite files (one runtime copy, as bundle.emit_bundle makes it) into a package of
+    `fmt` in `out_dir`, written all or nothing through outputs.publish."""
+    from .bundle import BundleOptions, emit_bundle, model_labels
+    from .compiler import compile_file
+
+    if fmt not in FORMATS:
+        raise ModelError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    if package_name is not None:
+        check_package_name(package_name)
+    paths = [Path(m) for m in models]
+    names = list(names or [])
+    if len(names) > len(paths):
+        raise ModelError(f"{len(names)} names given for {len(paths)} models; give one --name per model, in order")
+    compiled = [compile_file(p, name=names[i] if i < len(names) else None, weights=weights,
+                             io_outside_arena=io_outside_arena) for i, p in enumerate(paths)]
+    labels = {c.name: lbl for c, p in zip(compiled, paths) if (lbl := model_labels(p)) is not None}
+    bundle = emit_bundle(compiled, BundleOptions(arena=arena, float_helpers=float_helpers, labels=labels))
+    infos = [model_info(c, arena) for c in compiled]
+    package = package_files(fmt, bundle.files, infos, name=package_name)
+    job = "compile:" + "+".join(sorted(c.name for c in compiled))
+    publish_package(Path(out_dir), job, package, force=force, protected=tuple(paths))
+    name = package_name or (compiled[0].name if len(compiled) == 1 else DEFAULT_BUNDLE_NAME)
+    summaries = [{"model": str(p), "name": c.name, "ram_bytes": c.ram_bytes, "arena_bytes": c.plan.size,
+                  "flash_bytes": bundle.emitted[c.name].flash_const_bytes, "macs": c.macs,
+                  "labels": len(labels.get(c.name, []))} for c, p in zip(compiled, paths)]
+    return PackageResult(str(out_dir), fmt, name, sorted(package), bundle.runtime_version.text, arena, summaries)

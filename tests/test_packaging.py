@@ -30,11 +30,14 @@ import numpy as np
 import pytest
 
 import mutants
+from conftest import assert_refused, run_cli
+from edgeconv.cli import PACKAGE_FORMATS
 from edgeconv.compiler import compile_bytes
 from edgeconv.emitter import emit
 from edgeconv.hostbuild import build_and_load
-from edgeconv.packaging import (FORMATS, kconfig_symbol, model_info, package_files, publish_package,
-                                toolchain_boards)
+from edgeconv.outputs import OutputError
+from edgeconv.packaging import (FORMATS, compile_package, kconfig_symbol, model_info, package_files,
+                                publish_package, toolchain_boards)
 
 STUB = Path(__file__).parent / "arduino_stub"
 ARDUINO_AVR = Path("/usr/share/arduino/hardware/arduino/avr")
@@ -250,21 +253,76 @@ def test_arduino_example_prints_the_host_builds_result(bundle, tmp_path):
     need("gcc", "g++")
     compiled, _ = bundle
     pkg = write(tmp_path, "arduino", bundle)
-    objs = []
-    for c in sorted((pkg / "src").glob("*.c")):
-        objs.append(tmp_path / f"{c.stem}.o")
-        run(["gcc", "-std=c99", "-pedantic", *WARNINGS, "-c", c, "-o", objs[-1]])
-    driver = tmp_path / "driver.cpp"
-    driver.write_text('#include <Arduino.h>\nEcStubSerial Serial;\nint main() { setup(); return 0; }\n')
     for c in compiled:
-        cpp = _sketch_cpp(pkg / "examples" / c.name / f"{c.name}.ino", tmp_path / f"{c.name}.ino.cpp")
-        exe = tmp_path / c.name
-        run(["g++", "-DEC_STUB_STDIO", *WARNINGS, "-I", STUB, "-I", pkg / "src", cpp, driver, *objs, "-o", exe])
-        printed = run([exe])
+        work = tmp_path / f"work-{c.name}"
+        work.mkdir()
+        printed = _sketch_output(pkg, c.name, work)
         x = c.graph.tensors[c.graph.inputs[0]]
         expected = host_outputs(c, [np.full(x.shape, x.quant.zp)])[0].flatten()
         assert printed == (f"output 0: {' '.join(str(v) for v in expected.tolist())}\n"
                            f"argmax 0: {int(np.argmax(expected))}\n")
+
+
+def _sketch_output(pkg: Path, name: str, work: Path) -> str:
+    """Build the package's example for `name` on the host with the stdout Serial stub; run it."""
+    objs = []
+    for c in sorted((pkg / "src").glob("*.c")):
+        objs.append(work / f"{c.stem}.o")
+        run(["gcc", "-std=c99", "-pedantic", *WARNINGS, "-I", pkg / "src", "-c", c, "-o", objs[-1]])
+    driver = work / "driver.cpp"
+    driver.write_text('#include <Arduino.h>\nEcStubSerial Serial;\nint main() { setup(); return 0; }\n')
+    cpp = _sketch_cpp(pkg / "examples" / name / f"{name}.ino", work / f"{name}.ino.cpp")
+    run(["g++", "-std=gnu++11", "-DEC_STUB_STDIO", *WARNINGS, "-I", STUB, "-I", pkg / "src", cpp, driver, *objs,
+         "-o", work / name])
+    return run([work / name])
+
+
+def test_compile_package_user_arena_and_float_helpers(bundle, tmp_path):
+    """compile_package from .tflite files: with --arena user the example gives the model its
+    arena first; the float helpers' header is public (include/) beside the model's."""
+    need("gcc", "g++")
+    compiled, _ = bundle
+    paths = []
+    for c, base in zip(compiled, ("conv", "fully_connected")):
+        paths.append(tmp_path / f"{c.name}.tflite")
+        paths[-1].write_bytes(mutants.BASES[base]())
+    r = compile_package(paths, tmp_path / "lib", "arduino", arena="user", float_helpers=True, package_name="pair")
+    assert r.package == "pair" and r.format == "arduino" and [m["name"] for m in r.models] == ["tiny_conv", "tiny_fc"]
+    pkg = tmp_path / "lib"
+    assert "src/tiny_fc_float.h" in r.files and (pkg / "src" / "tiny_fc_float.h").is_file()
+    assert "name=pair" in (pkg / "library.properties").read_text()
+    ino = (pkg / "examples" / "tiny_fc" / "tiny_fc.ino").read_text()
+    assert "tiny_fc_init(arena);" in ino
+    c = compiled[1]
+    x = c.graph.tensors[c.graph.inputs[0]]
+    expected = host_outputs(c, [np.full(x.shape, x.quant.zp)])[0].flatten()
+    work = tmp_path / "work"
+    work.mkdir()
+    assert _sketch_output(pkg, "tiny_fc", work) == (
+        f"output 0: {' '.join(str(v) for v in expected.tolist())}\nargmax 0: {int(np.argmax(expected))}\n")
+    if shutil.which("avr-g++") and ARDUINO_AVR.is_dir():  # alignas and the init call, as the AVR core's C++
+        core, variant = ARDUINO_AVR / "cores" / "arduino", ARDUINO_AVR / "variants" / "mega"
+        cpp = _sketch_cpp(pkg / "examples" / "tiny_fc" / "tiny_fc.ino", work / "avr.ino.cpp")
+        run(["avr-g++", "-mmcu=atmega2560", "-DF_CPU=16000000L", "-DARDUINO_ARCH_AVR", "-Os", "-std=gnu++11",
+             *WARNINGS, "-I", core, "-I", variant, "-I", pkg / "src", "-c", cpp, "-o", work / "avr.ino.o"])
+    cmake = compile_package(paths, tmp_path / "cm", "cmake", arena="user", float_helpers=True)
+    assert {"include/tiny_conv_float.h", "include/tiny_fc_float.h", "include/tiny_fc.h"} <= set(cmake.files)
+    assert cmake.package == "models"
+
+
+def test_a_users_file_in_the_way_is_kept(bundle, tmp_path):
+    compiled, files = bundle
+    out = tmp_path / "pkg"
+    (out / "src").mkdir(parents=True)
+    (out / "src" / "tiny_fc.c").write_text("/* mine */\n")
+    package = package_files("cmake", files, [model_info(c) for c in compiled])
+    with pytest.raises(OutputError, match="tiny_fc.c exists and is not edgeconv's output"):
+        publish_package(out, "test", package)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["src", "src/tiny_fc.c"]
+    assert (out / "src" / "tiny_fc.c").read_text() == "/* mine */\n"
+    publish_package(out, "test", package, force=True)
+    assert (out / "src" / "tiny_fc.c").read_text() == files["tiny_fc.c"]
+    publish_package(out, "test", package)  # its own files: written again without --force
 
 
 def test_platformio_manifest_is_schema_valid(bundle, tmp_path):
@@ -281,3 +339,33 @@ def test_platformio_manifest_is_schema_valid(bundle, tmp_path):
     assert parsed["build"] == build
     loaded = schema.ManifestSchema().load_manifest(parsed)  # raises ManifestValidationError
     assert loaded["name"] == "models" and loaded["version"] and set(loaded["keywords"]) >= {"tinyml", "cnn"}
+
+
+def test_cli_format(tmp_path):
+    assert PACKAGE_FORMATS == FORMATS
+    paths = []
+    for name, base in (("tiny_conv", "conv"), ("tiny_fc", "fully_connected")):
+        paths.append(tmp_path / f"{name}.tflite")
+        paths[-1].write_bytes(mutants.BASES[base]())
+    out = tmp_path / "lib"
+    proc = run_cli("compile", *paths, "-o", out, "--format", "zephyr", "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["format"] == "zephyr" and summary["package"] == "models"
+    assert {"zephyr/module.yml", "Kconfig", "CMakeLists.txt", "include/tiny_fc.h", "src/tiny_fc.c"} <= set(summary["files"])
+    assert all((out / f).is_file() for f in summary["files"])
+    # Again, as another format into the same folder: its own files are replaced without --force.
+    proc = run_cli("compile", *paths, "-o", out, "--format", "platformio")
+    assert proc.returncode == 0, proc.stderr
+    assert "models: platformio package" in proc.stdout and (out / "library.json").is_file()
+    assert not (out / "Kconfig").exists()  # the zephyr package's top-level file, no longer written
+    proc = run_cli("compile", paths[0], "-o", tmp_path / "one", "--format", "arduino", "--package-name", "kw")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "one" / "examples" / "tiny_conv" / "tiny_conv.ino").is_file()
+    assert "name=kw\n" in (tmp_path / "one" / "library.properties").read_text()
+    assert_refused(run_cli("compile", paths[0], "-o", tmp_path / "x", "--format", "cmake", "--runtime", tmp_path / "rt"),
+                   "--runtime applies to --format plain")
+    assert_refused(run_cli("compile", paths[0], "-o", tmp_path / "x", "--package-name", "kw"), "--package-name")
+    assert_refused(run_cli("compile", paths[0], "-o", tmp_path / "x", "--format", "cmake", "--package-name", "1x"),
+                   "not a C identifier")
+    assert not (tmp_path / "x").exists()
