@@ -9,9 +9,10 @@
 - arduino: compiled as an Arduino core does, without arduino-builder: src/*.c as C
   (-std=gnu11) with avr-gcc -mmcu=atmega2560 and arm-none-eabi-gcc -mcpu=cortex-m4, the
   example sketch wrapped as C++ (`#include <Arduino.h>` prepended) with avr-g++ against
-  Debian's arduino-core-avr headers (Mega variant) and linked with that core, and with
+  Debian's arduino-core-avr headers (Mega variant), linked with that core and run under
+  simavr (the UART prints what the validated host build computes), and with
   arm-none-eabi-g++ against tests/arduino_stub/Arduino.h; the sketch run on the host with
-  the stub's stdout Serial prints what the validated host build computes.
+  the stub's stdout Serial prints the same.
 - platformio: library.json validated by PlatformIO's own manifest parser and schema.
 Two tiny models (a CONV_2D and a FULLY_CONNECTED from tests/mutants.py) share one runtime copy
 in every package, as several models compiled together do.
@@ -204,7 +205,10 @@ def test_arduino_library_layout(bundle, tmp_path):
 
 
 def test_arduino_avr(bundle, tmp_path):
-    need("avr-gcc", "avr-g++", str(ARDUINO_AVR))
+    """Compiled as the AVR core compiles, linked with the core into ATmega2560 firmware, and run
+    under simavr: the example prints over the UART what the validated host build computes."""
+    need("avr-gcc", "avr-g++", "simavr", str(ARDUINO_AVR))
+    compiled, _ = bundle
     pkg = write(tmp_path, "arduino", bundle)
     core, variant = ARDUINO_AVR / "cores" / "arduino", ARDUINO_AVR / "variants" / "mega"
     target = ["-mmcu=atmega2560", "-DF_CPU=16000000L", "-DARDUINO=10819", "-DARDUINO_AVR_MEGA2560",
@@ -214,17 +218,19 @@ def test_arduino_avr(bundle, tmp_path):
     for c in sorted((pkg / "src").glob("*.c")):  # the library: C, as the core compiles .c files
         run(["avr-gcc", *target, "-std=gnu11", *WARNINGS, "-I", pkg / "src", "-c", c, "-o", objs / f"{c.stem}.o"])
     # The core itself (the link needs it). WString.cpp does not compile with Debian's avr-gcc
-    # (DECIMAL_DIG, the failure arduino-builder trips over); nothing here uses String.
+    # (DECIMAL_DIG, the failure arduino-builder trips over); nothing here uses String. The
+    # core's main.cpp calls loop() forever: avr_main.cpp runs setup() once, then stops simavr.
     core_objs = []
-    for src in sorted(core.glob("*.c")) + sorted(core.glob("*.cpp")):
-        if src.name == "WString.cpp":
+    for src in sorted(core.glob("*.c")) + sorted(core.glob("*.cpp")) + [STUB / "avr_main.cpp"]:
+        if src.name in ("WString.cpp", "main.cpp"):
             continue
         obj = objs / f"core_{src.name}.o"
         compiler = ["avr-gcc", "-std=gnu11"] if src.suffix == ".c" else [
             "avr-g++", "-std=gnu++11", "-fno-exceptions", "-fno-threadsafe-statics"]
         run([*compiler, *target, "-I", core, "-I", variant, "-c", src, "-o", obj])
         core_objs.append(obj)
-    for name in ("tiny_conv", "tiny_fc"):
+    for c in compiled:
+        name = c.name
         cpp = _sketch_cpp(pkg / "examples" / name / f"{name}.ino", tmp_path / f"{name}.ino.cpp")
         run(["avr-g++", *target, "-std=gnu++11", "-fno-exceptions", "-fno-threadsafe-statics", *WARNINGS,
              "-I", core, "-I", variant, "-I", pkg / "src", "-c", cpp, "-o", objs / f"{name}.ino.o"])
@@ -235,6 +241,14 @@ def test_arduino_avr(bundle, tmp_path):
         sizes = run(["avr-size", elf]).splitlines()[1].split()
         text, data, bss = (int(v) for v in sizes[:3])
         assert text + data <= 256 * 1024 and data + bss <= 8 * 1024, (name, sizes)
+        proc = subprocess.run(["simavr", "-m", "atmega2560", "-f", "16000000", str(elf)], capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        uart = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)  # simavr colours the UART's lines
+        x = c.graph.tensors[c.graph.inputs[0]]
+        expected = host_outputs(c, [np.full(x.shape, x.quant.zp)])[0].flatten()
+        assert re.search(r"output 0:([- \d]*)", uart).group(1).split() == [str(v) for v in expected.tolist()]
+        assert re.search(r"argmax 0: (\d+)", uart).group(1) == str(int(np.argmax(expected)))
 
 
 def test_arduino_cortex_m(bundle, tmp_path):
