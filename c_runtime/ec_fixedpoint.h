@@ -148,7 +148,7 @@ static inline int32_t ec_requantize_gt1(int32_t x, int32_t multiplier, int left_
 /* The Q15 multiplier TFLite derives from a Q31 one; m >= 0. Hoist it out of loops, or
  * tabulate it at compile time. */
 static inline int32_t ec_reduce_multiplier_q15(int32_t m) {
-    return m < 0x7FFF0000 ? (m + (1 << 15)) >> 16 : 0x7FFF;
+    return m < 0x7FFF0000 ? (m + ((int32_t)1 << 15)) >> 16 : 0x7FFF;
 }
 
 /* TFLite's 64-bit MultiplyByQuantizedMultiplier with the multiplier already reduced:
@@ -405,7 +405,7 @@ static inline int32_t ec_sat_rounding_doubling_high_mul_i16(int32_t a, int32_t b
     }
     ab = a * b; /* |a * b| <= 2^30 */
     /* C99 division truncates toward zero, as gemmlowp's does. */
-    return (ab + (ab >= 0 ? (1 << 14) : (1 - (1 << 14)))) / (1 << 15);
+    return (ab + (ab >= 0 ? ((int32_t)1 << 14) : (1 - ((int32_t)1 << 14)))) / ((int32_t)1 << 15);
 }
 
 /* TFLite's SaturatingDoublingHighMul (int16): a * b / 2^15 truncated toward zero, the SQDMULH
@@ -414,7 +414,7 @@ static inline int32_t ec_sat_doubling_high_mul_i16(int32_t a, int32_t b) {
     if (a == b && a == -32768) {
         return 32767;
     }
-    return (a * b) / (1 << 15);
+    return (a * b) / ((int32_t)1 << 15);
 }
 
 /* gemmlowp RoundingDivideByPOT<int16_t>(x, exponent), 0 <= exponent <= 31, including what its

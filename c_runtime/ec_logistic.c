@@ -43,13 +43,13 @@ void ec_logistic_s16(const ec_logistic_s16_params_t *p, const int16_t *input, in
         const uint32_t uh = abs_x >> 9;
         uint32_t result;
         if (uh >= 255) {
-            result = 0x7FFFu << 10; /* saturated */
+            result = (uint32_t)0x7FFF << 10; /* saturated */
         } else {
             const uint32_t ua = p->sigmoid_table[uh];
             const uint32_t ub = p->sigmoid_table[uh + 1];
             result = (ua << 9) + (abs_x & 0x1FFu) * (ub - ua);
         }
-        result = x >= 0 ? result + (1u << 9) : (1u << 25) - result + (1u << 9) - 1u;
+        result = x >= 0 ? result + ((uint32_t)1 << 9) : ((uint32_t)1 << 25) - result + ((uint32_t)1 << 9) - 1u;
         output[i] = (int16_t)(result >> 10);
     }
 }

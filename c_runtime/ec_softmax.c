@@ -150,9 +150,9 @@ void ec_softmax_s16(const ec_softmax_s16_params_t *p, const int16_t *input, int1
         }
         headroom_plus_one = ec_count_leading_zeros_u32((uint32_t)sum_of_exps);
         /* Normalised to [2^16, 2^17]: 1 + x with x in [0, 1] on 16 fractional bits. */
-        shifted_sum = (int32_t)((((int64_t)sum_of_exps << (headroom_plus_one - 1)) + (1 << 13)) >> 14);
+        shifted_sum = (int32_t)((((int64_t)sum_of_exps << (headroom_plus_one - 1)) + ((int64_t)1 << 13)) >> 14);
         /* x recentred from [0, 65535] to the table's [-32768, 32767]. */
-        reciprocal = ec_lut_lookup_i16(ec_clamp_i32(shifted_sum - ((1 << 15) + (1 << 16)), -32768, 32767),
+        reciprocal = ec_lut_lookup_i16(ec_clamp_i32(shifted_sum - (((int32_t)1 << 15) + ((int32_t)1 << 16)), -32768, 32767),
                                        p->one_over_one_plus_x_lut);
         right_shift = 31 - headroom_plus_one;
         round = (int64_t)1 << (right_shift - 1);

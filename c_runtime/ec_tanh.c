@@ -47,7 +47,7 @@ void ec_tanh_s16(const ec_tanh_s16_params_t *p, const int16_t *input, int16_t *o
             const uint32_t ub = p->sigmoid_table[uh + 1];
             result = (int32_t)((ua << 8) + (abs_x & 0xFFu) * (ub - ua));
         }
-        result = x >= 0 ? result - (1 << 23) + (1 << 7) : -result + (1 << 23) + (1 << 7) - 1;
+        result = x >= 0 ? result - ((int32_t)1 << 23) + (1 << 7) : -result + ((int32_t)1 << 23) + (1 << 7) - 1;
         output[i] = (int16_t)(result >> 8);
     }
 }
