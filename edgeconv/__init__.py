@@ -1,57 +1,202 @@
 """edgeconv: compile int8 TFLite CNNs into dependency-free, bit-exact C99.
 
-The Python API mirrors the command line; heavy imports (TensorFlow) happen only when a
-function that needs them is called.
+The Python API mirrors the command line: one function per command, the same options, and a
+typed result whose to_dict() is exactly what the command prints with --json.
+
+    edgeconv train     train(arch, data=None, out="model.keras", epochs=20, ...)  -> results.TrainReport
+    edgeconv quantize  quantize(model, data=None, out=None, calib=200, ...)       -> quantize.ptq.QuantizeReport
+    edgeconv compile   compile(model, out_dir=None, name=None, force=False, weights="auto")
+                                                                               -> results.CompileResult
+    edgeconv inspect   inspect(model, board=None, weights="auto", name=None)      -> results.InspectResult
+    edgeconv validate  validate(model, samples=20, seed=0, inputs=None, board=None, weights="auto", name=None)
+                                                                               -> validation.ValidationReport
+    edgeconv build     build(model, board, out_dir, name=None, force=False, weights="auto")
+                                                                               -> firmware.FirmwareReport
+    edgeconv demo      demo(out_dir="edgeconv-demo", seed=0, force=False)     -> results.DemoResult
+
+`model` is a .tflite path or the file's bytes (compile, inspect, validate, build); bytes take
+their name from `name` ("model" by default), and results name them by it. Every problem with
+the input (a bad model, a missing file, a folder that cannot be written, a file in the way)
+raises edgeconv.ModelError with a one-line message, the line the command prints before exiting
+with status 2; nothing is half-written. Heavy imports (TensorFlow) happen only when a function
+that needs them is called.
 
     import edgeconv
     edgeconv.train("tinyconv", "digits", "digits.keras", epochs=30)
     report = edgeconv.quantize("digits.keras", out="digits.tflite")
     model = edgeconv.compile("digits.tflite", out_dir="digits_c")
-    print(edgeconv.validate("digits.tflite", samples=200).bit_exact)
+    print(edgeconv.validate("digits.tflite", samples=200).bit_exact, model.ram_bytes)
+    fw = edgeconv.build(open("digits.tflite", "rb").read(), "cortex-m4", "fw", name="digits")
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .ir import ModelError
+
+if TYPE_CHECKING:
+    from quantize.ptq import QuantizeReport
+
+    from .firmware import FirmwareReport
+    from .modelsource import ModelInput
+    from .results import CompileResult, DemoResult, InspectResult, TrainReport
+    from .validation import ValidationReport
 
 __version__ = "0.1.0"
+__all__ = ["ModelError", "build", "compile", "demo", "inspect", "quantize", "train", "validate"]
+
+# The submodule edgeconv.demo is loaded here, before the function `demo` below is defined:
+# importing a submodule for the first time sets the package's attribute of that name, which
+# would otherwise replace the function with the module.
+import_module(f"{__name__}.demo")
 
 
-def train(arch, data=None, out="model.keras", **options):
-    """Train a zoo architecture (edgeconv.zoo) on data; see edgeconv.training.train."""
-    from .training import train as _train
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """An OSError about a path the caller gave (permissions, space, not a folder) becomes a
+    ModelError with the sentence the command line prints."""
+    try:
+        yield
+    except OSError as exc:
+        from .outputs import describe_os_error
 
-    return _train(arch, data, out, **options)
-
-
-def quantize(model, data=None, out=None, calib=200, seed=None, io_type=None, force=False, mode="int8"):
-    """Full-integer PTQ of a .keras model; returns a QuantizeReport (accuracies, per-layer SNR).
-    `mode`: "int8" (int8 activations) or "16x8" (int16 activations, int8 weights: more precision
-    for about twice the activation RAM); `io_type`: the model's edges, the mode's integer type
-    (int8 or int16) by default, or "float32"."""
-    from quantize.ptq import quantize_model
-
-    return quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type, force=force, mode=mode)
+        raise ModelError(describe_os_error(exc)) from exc
 
 
-def compile(model, out_dir=None, name=None, force=False, weights="auto"):  # noqa: A001 - mirrors `edgeconv compile`
-    """Compile a .tflite into C; writes the files to out_dir when given (files there that
-    edgeconv did not write are refused unless force). `weights`: int8, int16 or auto (see
-    `edgeconv compile --help`). Returns the CompiledModel (ram_bytes, macs, plan, graph,
-    weights: the form each layer's weights took)."""
-    from .compiler import compile_file
+def train(arch: str, data: str | Path | None = None, out: str | Path = "model.keras", epochs: int = 20,
+          batch_size: int = 32, learning_rate: float = 1e-3, validation_split: float = 0.1, seed: int = 0,
+          width: float | None = None, depth: int | None = None, force: bool = False,
+          verbose: int | str = "auto") -> TrainReport:
+    """`edgeconv train`: fit a zoo architecture (edgeconv.zoo) on data (digits, signals, a .npz
+    or a folder of class folders; the architecture's own set by default) and write out (.keras)
+    with its history and metadata beside it. `verbose`: Keras' progress (0: none)."""
+    from .results import TrainReport
+    from .training import train as train_model
+
+    with _user_errors():
+        result = train_model(arch, data, out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                             validation_split=validation_split, seed=seed, width=width, depth=depth, force=force,
+                             verbose=verbose)
+    return TrainReport(model=str(result.model_path), history=str(result.history_path),
+                       metadata=str(result.metadata_path), float_accuracy=result.float_accuracy, arch=arch,
+                       data=result.metadata["data"])
+
+
+def quantize(model: str | Path, data: str | Path | None = None, out: str | Path | None = None, calib: int = 200,
+             seed: int | None = None, io_type: str | None = None, force: bool = False,
+             mode: str = "int8") -> QuantizeReport:
+    """`edgeconv quantize`: full-integer PTQ of a .keras model; returns a QuantizeReport
+    (accuracies, per-layer SNR). `mode`: "int8" (int8 activations) or "16x8" (int16 activations,
+    int8 weights: more precision for about twice the activation RAM); `io_type`: the model's
+    edges, the mode's integer type (int8 or int16) by default, or "float32"."""
+    from quantize.ptq import check_mode, quantize_model
+
+    with _user_errors():
+        io_type = check_mode(mode, io_type)
+        return quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type, force=force,
+                              mode=mode)
+
+
+def compile(model: ModelInput, out_dir: str | Path | None = None, name: str | None = None,
+            force: bool = False, weights: str = "auto") -> CompileResult:
+    """`edgeconv compile`: compile a .tflite (path or bytes) into C; writes the files to out_dir
+    when given (files there that edgeconv did not write are refused unless force). `weights`:
+    int8, int16 or auto (see `edgeconv compile --help`). The result's `compiled` is the
+    CompiledModel (graph, steps, plan); `files` are written only with out_dir."""
     from .emitter import emit
+    from .modelsource import compile_model, model_label, protected_paths
     from .outputs import FolderWrite, publish, text_files
+    from .results import CompileResult, ModelFigures
 
-    compiled = compile_file(model, name=name, weights=weights)
-    if out_dir is not None:
-        publish([FolderWrite(Path(out_dir), f"compile:{compiled.name}", text_files(emit(compiled).files))],
-                force=force, protected=(Path(model),))
-    return compiled
+    with _user_errors():
+        compiled = compile_model(model, name=name, weights=weights)
+        emitted = emit(compiled)
+        if out_dir is not None:
+            publish([FolderWrite(Path(out_dir), f"compile:{compiled.name}", text_files(emitted.files))],
+                    force=force, protected=protected_paths(model))
+    return CompileResult(model=model_label(model, name), name=compiled.name,
+                         output_dir=str(out_dir) if out_dir is not None else None, files=sorted(emitted.files),
+                         kernels=len(compiled.steps), compiled=compiled, **ModelFigures.of(compiled, emitted))
 
 
-def validate(model, samples=20, seed=0, inputs=None):
-    """Build the C on the host and compare it with TFLite Micro and TFLite's reference."""
-    from .validation import validate_file
+def inspect(model: ModelInput, board: str | None = None, weights: str = "auto",
+            name: str | None = None) -> InspectResult:
+    """`edgeconv inspect`: one row per layer (op, shapes, parameters, MACs, activation bytes,
+    arena offset, weights form) and the model's totals; with a board, the instructions per
+    layer and per inference counted on its emulated core (one random input, seed 0)."""
+    from .boards import load_board
+    from .emitter import emit
+    from .modelsource import compile_model, model_label
+    from .report import layer_rows
+    from .results import InspectResult, ModelFigures
 
-    return validate_file(model, samples=samples, seed=seed, inputs_file=inputs)
+    instructions = None
+    with _user_errors():
+        compiled = compile_model(model, name=name, weights=weights,
+                                 board=load_board(board) if board is not None else None)
+        emitted = emit(compiled)
+        rows = layer_rows(compiled)
+        if board is not None:
+            from .emulate import build_emulated, count_instructions
+            from .validation import random_inputs
+
+            fw = build_emulated(compiled, board)
+            try:
+                instructions, per_step = count_instructions(fw, random_inputs(compiled, 1, 0)[0])
+            finally:
+                fw.close()
+            by_op = {compiled.steps[i].op.index: n for i, n in per_step.items()}
+            for r in rows:
+                r["instructions"] = by_op.get(r["index"], 0)
+    return InspectResult(model=model_label(model, name), layers=rows, board=board, instructions=instructions,
+                         **ModelFigures.of(compiled, emitted))
+
+
+def validate(model: ModelInput, samples: int = 20, seed: int = 0, inputs: str | Path | None = None,
+             board: str | None = None, weights: str = "auto", name: str | None = None,
+             progress: Callable | None = None) -> ValidationReport:
+    """`edgeconv validate`: build the C (on the host, or with `board` as firmware on its emulated
+    core) and compare every output element with TFLite Micro and TFLite's reference, on
+    `samples` random inputs (seeded) plus those of `inputs` (.npy/.npz) or, for a path without
+    it, the samples shipped beside the model. `progress` wraps the sample loop (e.g. rich's
+    track)."""
+    import functools
+
+    from .modelsource import is_bytes, model_name
+    from .validation import load_inputs_file, validate_bytes, validate_file
+
+    with _user_errors():
+        if not is_bytes(model):
+            return validate_file(model, samples=samples, seed=seed, inputs_file=inputs, progress=progress,
+                                 board=board, weights=weights)
+        extra = functools.partial(load_inputs_file, Path(inputs)) if inputs is not None else None
+        return validate_bytes(bytes(model), model_name(model, name), samples=samples, seed=seed, extra_inputs=extra,
+                              progress=progress, board=board, weights=weights)
+
+
+def build(model: ModelInput, board: str, out_dir: str | Path, name: str | None = None, force: bool = False,
+          weights: str = "auto") -> FirmwareReport:
+    """`edgeconv build`: cross-compile the model into firmware for a board profile (a name in
+    boards/ or a .toml path); writes the sources, firmware.elf and its map into out_dir and
+    reports flash (code vs weights), RAM (arena, stack, data) and the stack's worst path."""
+    from .firmware import build_firmware
+
+    with _user_errors():
+        return build_firmware(model, board, out_dir, name=name, force=force, weights=weights)
+
+
+def demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, force: bool = False,
+         say: Callable[[str], None] | None = None) -> DemoResult:
+    """`edgeconv demo`: train, quantize, compile and verify a digits CNN (a minute or two).
+    `say` receives the progress lines (default: stderr)."""
+    from .demo import run_demo
+    from .results import DemoResult
+
+    with _user_errors():
+        summary = run_demo(out_dir, seed=seed, force=force, **({"say": say} if say is not None else {}))
+    return DemoResult(**summary)

@@ -158,35 +158,17 @@ def compile_cmd(models: tuple[Path, ...], out_dir: Path, names: tuple[str, ...],
     if len(names) > 1:
         raise click.UsageError(f"{len(names)} --name options for one model")
     model, name = models[0], (names[0] if names else None)
-    from .compiler import compile_file
-    from .emitter import emit
-    from .outputs import FolderWrite, publish, text_files
+    from . import compile as compile_api
 
     _writes(out_dir)
-    compiled = compile_file(model, name=name, weights=weights)
-    emitted = emit(compiled)
-    publish([FolderWrite(out_dir, f"compile:{compiled.name}", text_files(emitted.files))], force=force,
-            protected=(model,))
-    summary = {
-        "model": str(model),
-        "name": compiled.name,
-        "output_dir": str(out_dir),
-        "files": sorted(emitted.files),
-        "ram_bytes": compiled.ram_bytes,
-        "arena_lower_bound": compiled.plan.lower_bound,
-        "flash_bytes": emitted.flash_const_bytes,
-        "weights_bytes": emitted.weights_bytes,
-        "macs": compiled.macs,
-        "kernels": len(compiled.steps),
-        **compiled.weights.to_dict(compiled.steps),
-    }
+    r = compile_api(model, out_dir=out_dir, name=name, force=force, weights=weights)
     if as_json:
-        click.echo(json.dumps(summary))
+        click.echo(json.dumps(r.to_dict()))
     else:
         click.echo(
-            f"{compiled.name}: {len(emitted.files)} files in {out_dir}: arena {compiled.ram_bytes} B "
-            f"(lower bound {compiled.plan.lower_bound}), constants {emitted.flash_const_bytes} B, "
-            f"{compiled.macs:,} MACs; {compiled.weights.summary()}"
+            f"{r.name}: {len(r.files)} files in {out_dir}: arena {r.ram_bytes} B "
+            f"(lower bound {r.arena_lower_bound}), constants {r.flash_bytes} B, "
+            f"{r.macs:,} MACs; {r.weights_summary}"
         )
     return 0
 
@@ -239,42 +221,16 @@ def _compile_several(models, out_dir, names, runtime_dir, arena, io_outside_aren
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def inspect_cmd(model: Path, board: str | None, weights: str, as_json: bool) -> int:
     """Per-layer table: op, shapes, parameters, MACs, activation bytes, arena offset."""
-    from .compiler import compile_file
-    from .emitter import emit
-    from .report import layer_rows
+    from . import inspect as inspect_api
 
-    from .boards import load_board
-
-    compiled = compile_file(model, weights=weights, board=load_board(board) if board is not None else None)
-    emitted = emit(compiled)
-    rows = layer_rows(compiled)
-    if board is not None:
-        from .emulate import build_emulated, count_instructions
-        from .validation import random_inputs
-
-        fw = build_emulated(compiled, board)
-        try:
-            total, per_step = count_instructions(fw, random_inputs(compiled, 1, 0)[0])
-        finally:
-            fw.close()
-        by_op = {compiled.steps[i].op.index: n for i, n in per_step.items()}
-        for r in rows:
-            r["instructions"] = by_op.get(r["index"], 0)
-    totals = {
-        **({"board": board, "instructions": total} if board is not None else {}),
-        "ram_bytes": compiled.ram_bytes,
-        "arena_lower_bound": compiled.plan.lower_bound,
-        "flash_bytes": emitted.flash_const_bytes,
-        "weights_bytes": emitted.weights_bytes,
-        "macs": compiled.macs,
-        **compiled.weights.to_dict(compiled.steps),
-    }
+    result = inspect_api(model, board=board, weights=weights)
     if as_json:
-        click.echo(json.dumps({"model": str(model), "layers": rows, **totals}))
+        click.echo(json.dumps(result.to_dict()))
         return 0
     from rich.console import Console
     from rich.table import Table
 
+    rows = result.layers
     table = Table(title=f"{model.name}", show_lines=False)
     cols = [("#", "right"), ("op", "left"), ("in", "left"), ("out", "left"), ("params", "left"),
             ("MACs", "right"), ("act bytes", "right"), ("offset", "right")]
@@ -292,11 +248,11 @@ def inspect_cmd(model: Path, board: str | None, weights: str, as_json: bool) -> 
     console = Console(width=160)
     console.print(table)
     console.print(
-        f"arena {totals['ram_bytes']:,} B (lower bound {totals['arena_lower_bound']:,}), constants "
-        f"{totals['flash_bytes']:,} B (weights {totals['weights_bytes']:,}), {totals['macs']:,} MACs"
-        + (f", {totals['instructions']:,} instructions on {board}" if board is not None else "")
+        f"arena {result.ram_bytes:,} B (lower bound {result.arena_lower_bound:,}), constants "
+        f"{result.flash_bytes:,} B (weights {result.weights_bytes:,}), {result.macs:,} MACs"
+        + (f", {result.instructions:,} instructions on {board}" if result.instructions is not None else "")
     )
-    console.print(compiled.weights.summary())
+    console.print(result.weights_summary)
     return 0
 
 
@@ -318,7 +274,8 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
 
     import numpy as np
 
-    from .validation import headline, validate_file
+    from . import validate as validate_api
+    from .validation import headline
 
     progress = None
     if not as_json and sys.stderr.isatty():
@@ -330,8 +287,8 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
     # Nothing but the report and one-line errors reaches the terminal: no library warnings.
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        report = validate_file(model, samples=samples, seed=seed, inputs_file=inputs_file, progress=progress, board=board,
-                               weights=weights)
+        report = validate_api(model, samples=samples, seed=seed, inputs=inputs_file, board=board, weights=weights,
+                              progress=progress)
     if as_json:
         click.echo(json.dumps(report.to_dict()))
     else:
@@ -363,10 +320,10 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def build_cmd(model: Path, board: str, out_dir: Path, name: str | None, force: bool, weights: str, as_json: bool) -> int:
     """Cross-compile MODEL.tflite into firmware for a board; report flash and RAM from the ELF."""
-    from .firmware import build_firmware
+    from . import build as build_api
 
     _writes(out_dir)
-    r = build_firmware(model, board, out_dir, name=name, force=force, weights=weights)
+    r = build_api(model, board, out_dir, name=name, force=force, weights=weights)
     if as_json:
         click.echo(json.dumps(r.to_dict()))
     else:
@@ -399,19 +356,16 @@ def build_cmd(model: Path, board: str, out_dir: Path, name: str | None, force: b
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def train_cmd(arch, data, out, epochs, batch_size, learning_rate, val_split, seed, width, depth, force, as_json) -> int:
     """Train a zoo architecture; 20% of the data is held out as the test split."""
-    from .training import train
+    from . import train as train_api
 
     _writes(out)
-    result = train(arch, data, out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                   validation_split=val_split, seed=seed, width=width, depth=depth, force=force,
-                   verbose=0 if as_json else ("auto" if sys.stdout.isatty() else 2))
-    summary = {"model": str(result.model_path), "history": str(result.history_path), "metadata": str(result.metadata_path),
-               "float_accuracy": result.float_accuracy, "arch": arch, "data": result.metadata["data"]}
+    r = train_api(arch, data, out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                  validation_split=val_split, seed=seed, width=width, depth=depth, force=force,
+                  verbose=0 if as_json else ("auto" if sys.stdout.isatty() else 2))
     if as_json:
-        click.echo(json.dumps(summary))
+        click.echo(json.dumps(r.to_dict()))
     else:
-        click.echo(f"{result.model_path}: {arch} on {summary['data']}, test accuracy {result.float_accuracy:.4f} "
-                   f"(history: {result.history_path})")
+        click.echo(f"{r.model}: {arch} on {r.data}, test accuracy {r.float_accuracy:.4f} (history: {r.history})")
     return 0
 
 
@@ -431,11 +385,13 @@ def train_cmd(arch, data, out, epochs, batch_size, learning_rate, val_split, see
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def quantize_cmd(model: Path, data, out, calib, seed, mode, io_type, force, as_json) -> int:
     """Full-integer post-training quantization of a .keras model, with accuracy and per-layer error."""
-    from quantize.ptq import check_mode, quantize_model
+    from quantize.ptq import check_mode
+
+    from . import quantize as quantize_api
 
     io_type = check_mode(mode, io_type)
     _writes(out if out is not None else model.with_suffix(".tflite"))
-    report = quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type, force=force, mode=mode)
+    report = quantize_api(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type, force=force, mode=mode)
     if as_json:
         click.echo(json.dumps(report.to_dict()))
         return 0
@@ -463,22 +419,22 @@ def quantize_cmd(model: Path, data, out, calib, seed, mode, io_type, force, as_j
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (progress still goes to stderr).")
 def demo_cmd(out_dir: Path, seed: int, force: bool, as_json: bool) -> int:
     """Train, quantize, compile and verify a digits CNN: the whole pipeline in one command."""
-    from .demo import run_demo
+    from . import demo as demo_api
 
     _writes(out_dir)
-    r = run_demo(out_dir, seed=seed, force=force)
+    r = demo_api(out_dir, seed=seed, force=force)
     if as_json:
-        click.echo(json.dumps(r))
+        click.echo(json.dumps(r.to_dict()))
     else:
-        verdict = "bit-exact" if r["bit_exact"] else "NOT bit-exact"
+        verdict = "bit-exact" if r.bit_exact else "NOT bit-exact"
         click.echo(
-            f"\naccuracy on {r['test_samples']} test digits: float {r['float_accuracy']:.4f}, "
-            f"int8 {r['int8_accuracy']:.4f}, C {r['c_accuracy']:.4f}\n"
-            f"the C is {verdict} with TFLite Micro and TFLite's reference ({r['validated_samples']} inputs)\n"
-            f"RAM {r['ram_bytes']:,} B arena, flash {r['flash_bytes']:,} B constants, {r['macs']:,} MACs per inference\n"
-            f"files: {r['model_keras']}, {r['model_tflite']}, C sources in {r['c_sources']}/  ({r['seconds']} s)"
+            f"\naccuracy on {r.test_samples} test digits: float {r.float_accuracy:.4f}, "
+            f"int8 {r.int8_accuracy:.4f}, C {r.c_accuracy:.4f}\n"
+            f"the C is {verdict} with TFLite Micro and TFLite's reference ({r.validated_samples} inputs)\n"
+            f"RAM {r.ram_bytes:,} B arena, flash {r.flash_bytes:,} B constants, {r.macs:,} MACs per inference\n"
+            f"files: {r.model_keras}, {r.model_tflite}, C sources in {r.c_sources}/  ({r.seconds} s)"
         )
-    return 0 if r["bit_exact"] else EXIT_MISMATCH
+    return 0 if r.bit_exact else EXIT_MISMATCH
 
 
 if __name__ == "__main__":

@@ -17,10 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .boards import Board, boards_dir, load_board
-from .compiler import CompiledModel, compile_file
+from .compiler import CompiledModel
 from .emitter import EmittedModel, emit
 from .hostbuild import WARNING_FLAGS, run_tool
 from .ir import ModelError
+from .modelsource import ModelInput, compile_model, protected_paths
 from .names import comment_text
 from .outputs import FolderWrite, check_writable, publish, read_files
 from .stack import analyse, note_outside, outside_calls
@@ -106,29 +107,30 @@ def _machine_flags(board: Board) -> list[str]:
 BUILD_OUTPUTS = (".c", ".h", ".S", ".ld", ".elf", ".map")
 
 
-def build_firmware(model: str | Path, board_name: str, out_dir: str | Path, name: str | None = None,
+def build_firmware(model: ModelInput, board_name: str, out_dir: str | Path, name: str | None = None,
                    force: bool = False, weights: str = "auto") -> FirmwareReport:
     """Cross-compile in a private temporary folder (removed on every path), then publish the
     sources, firmware.elf and firmware.map into out_dir (see outputs.py: the user's files
-    there are never touched; `force` overwrites those in the way)."""
+    there are never touched; `force` overwrites those in the way). `model`: a .tflite path,
+    or its bytes (named `name`, "model" by default)."""
     board = load_board(board_name)
     if board.family == "host":
         raise ModelError("edgeconv build targets a microcontroller board; for the host, use compile or validate")
     if shutil.which(board.cc) is None:
         raise ToolchainMissing(f"board {board.name} needs {board.cc}, which is not installed (see README: toolchains)")
-    compiled = compile_file(model, name=name, weights=weights, board=board)
+    compiled = compile_model(model, name=name, weights=weights, board=board)
     emitted = emit(compiled)
     out_dir = Path(out_dir)
     job = f"build:{compiled.name}"
     expected = [*emitted.files, "main.c", *support_files(board), "board_libc.c", "link.ld", "firmware.elf", "firmware.map"]
-    check_writable(out_dir, job, expected, force=force, protected=(Path(model),))  # before the slow part
+    check_writable(out_dir, job, expected, force=force, protected=protected_paths(model))  # before the slow part
     with tempfile.TemporaryDirectory(prefix="edgeconv-build-") as tmp:
         work = Path(tmp)
         report = build_in_folder(work, board, compiled, emitted)
         _check_fit(board, report, compiled.name)
         names = sorted(p.name for p in work.iterdir() if p.suffix in BUILD_OUTPUTS)
         publish([FolderWrite(out_dir, job, read_files(work, names))], force=force,
-                protected=(Path(model),))
+                protected=protected_paths(model))
     report.files = names
     report.elf = str(out_dir / "firmware.elf")
     report.weights_summary = compiled.weights.summary()
