@@ -93,7 +93,7 @@ def load_board(name_or_path: str) -> Board:
     return board
 
 
-FAMILIES = ("host", "cortex-m", "riscv")
+FAMILIES = ("host", "cortex-m", "riscv", "avr")  # avr: edgeconv/avr.py (avr-libc start-up, simavr)
 DSP_CPUS = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m35p", "cortex-m55", "cortex-m85")
 
 # Scalar fields of a board file: the TOML type each must have, and how to say it.

@@ -91,6 +91,10 @@ class EmulatedFirmware:
 def build_emulated(model: CompiledModel, board_name: str, defines: tuple[str, ...] = ()) -> EmulatedFirmware:
     """Firmware for emulated validation; `defines` (e.g. -DEC_NO_DSP) go to every file."""
     board = load_board(board_name)
+    if board.family == "avr":  # simavr, not QEMU: edgeconv/avr.py
+        from .avr import build_avr_emulated
+
+        return build_avr_emulated(model, board_name, defines)  # type: ignore[return-value]
     if board.family != "cortex-m" or not board.qemu_machine:
         raise ModelError(f"board {board.name} has no emulator machine (qemu_machine) in its profile")
     for tool in (board.cc, QEMU):

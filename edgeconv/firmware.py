@@ -65,6 +65,8 @@ def support_dir() -> Path:
 
 def support_files(board: Board) -> list[str]:
     """The startup code of the board's family, from boards/support."""
+    if board.family == "avr":  # avr-libc brings its own
+        return []
     return ["riscv_startup.S"] if board.family == "riscv" else ["cortex_m_startup.c"]
 
 
@@ -156,6 +158,10 @@ def build_in_folder(work: Path, board: Board, compiled: CompiledModel, emitted: 
               main_text: str | None = None, defines: tuple[str, ...] = ()) -> FirmwareReport:
     """Compile and link in `work`; main_text replaces the minimal main, defines (-D...) apply
     to every file."""
+    if board.family == "avr":  # avr-libc's start-up code and linker script: edgeconv/avr.py
+        from .avr import build_avr_in_folder
+
+        return build_avr_in_folder(work, board, compiled, emitted, main_text, defines)
     name = compiled.name
     for fname, text in emitted.files.items():
         (work / fname).write_text(text)

@@ -14,6 +14,7 @@ they include (the public interface), `src/` everything else. Arduino wants every
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -25,7 +26,7 @@ from .boards import Board, list_boards, load_board
 from .compiler import CompiledModel
 from .ir import DTYPES, ModelError
 from .names import MAX_NAME_LENGTH, RUNTIME_PREFIX, is_identifier, suggest
-from .outputs import FolderWrite, publish, text_files
+from .outputs import MANIFEST, FolderWrite, publish, text_files
 
 FORMATS = ("plain", "cmake", "zephyr", "arduino", "platformio")
 DEFAULT_BUNDLE_NAME = "models"  # the package's name when several models share it
@@ -232,12 +233,29 @@ def package_files(fmt: str, files: dict[str, str], models: list[ModelInfo], name
 
 def folder_writes(out_dir: Path, job: str, package: dict[str, str]) -> list[FolderWrite]:
     """One FolderWrite per folder of the package (outputs.py writes flat folders, each with its
-    manifest); the top folder always comes first, so the job's stale files there are removed."""
+    manifest). The top folder always has one, and so has every subfolder (two levels deep, as
+    packages go) whose manifest names this job: what the job wrote there before and no longer
+    writes (another format's files) is removed as stale."""
     by_folder: dict[str, dict[str, str]] = {".": {}}
     for path, text in package.items():
         p = PurePosixPath(path)
         by_folder.setdefault(str(p.parent), {})[p.name] = text
+    for folder in _folders_with_job(out_dir, job):
+        by_folder.setdefault(folder, {})
     return [FolderWrite(out_dir if d == "." else out_dir / d, job, text_files(f)) for d, f in sorted(by_folder.items())]
+
+
+def _folders_with_job(out_dir: Path, job: str) -> list[str]:
+    found = []
+    for manifest in sorted(out_dir.glob(f"*/{MANIFEST}")) + sorted(out_dir.glob(f"*/*/{MANIFEST}")):
+        try:
+            files = json.loads(manifest.read_text())["files"]
+            jobs = {j for entry in files.values() for j in entry["jobs"]}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # not a manifest edgeconv can read: outputs.py decides if anything is written there
+        if job in jobs:
+            found.append(manifest.parent.relative_to(out_dir).as_posix())
+    return found
 
 
 def publish_package(out_dir: Path | str, job: str, package: dict[str, str], force: bool = False,

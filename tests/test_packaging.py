@@ -372,7 +372,9 @@ def test_cli_format(tmp_path):
     proc = run_cli("compile", *paths, "-o", out, "--format", "platformio")
     assert proc.returncode == 0, proc.stderr
     assert "models: platformio package" in proc.stdout and (out / "library.json").is_file()
-    assert not (out / "Kconfig").exists()  # the zephyr package's top-level file, no longer written
+    assert not (out / "Kconfig").exists()  # the zephyr package's files, no longer written, are gone
+    assert not (out / "zephyr" / "module.yml").exists()
+    assert (out / "src" / "tiny_fc.c").is_file() and (out / "include" / "tiny_fc.h").is_file()
     proc = run_cli("compile", paths[0], "-o", tmp_path / "one", "--format", "arduino", "--package-name", "kw")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "one" / "examples" / "tiny_conv" / "tiny_conv.ino").is_file()

@@ -1,0 +1,161 @@
+"""The C where int is 16 bits: an 8-bit AVR (ATmega2560, avr-gcc, simavr).
+
+- The whole runtime compiles for the ATmega2560 with -std=c99 -Wall -Wextra -Werror -pedantic.
+- One-op models of the hostile suite's bases (int8 kernels of every family), packed int16
+  activations, and the digits demo's architecture (zoo tinyconv trained on digits and quantized
+  as the demo does, at a width whose weights fit the 8 KB SRAM) run on simavr bit-exact with
+  TFLite Micro, through `validate --board atmega2560`.
+- A model whose constants and arena exceed the SRAM (micro_speech: avr-gcc keeps const arrays
+  in .data) is refused in one line; `edgeconv build --board atmega2560` reports flash and RAM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mutants
+from modelgen import cached_model
+
+from edgeconv.boards import load_board
+from edgeconv.compiler import compile_bytes, compile_file
+from edgeconv.emitter import runtime_dir
+from edgeconv.emulate import build_emulated
+from edgeconv.ir import ModelError
+from edgeconv.references import TflmReference
+from edgeconv.validation import random_inputs, validate_bytes
+
+BOARD = "atmega2560"
+
+
+@pytest.fixture(autouse=True)
+def _need_avr_tools():
+    missing = [t for t in ("avr-gcc", "simavr") if shutil.which(t) is None]
+    if missing:
+        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
+            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
+        pytest.skip(f"{', '.join(missing)} not installed (Debian gcc-avr, avr-libc, simavr)")
+
+
+def test_runtime_compiles_for_avr(tmp_path):
+    """Every runtime file, as a firmware compiles it: warnings are errors, int is 16 bits."""
+    board = load_board(BOARD)
+    for src in sorted(runtime_dir().glob("*.c")):
+        proc = subprocess.run([board.cc, *board.cflags, "-I", str(runtime_dir()), "-c", str(src),
+                               "-o", str(tmp_path / (src.stem + ".o"))], capture_output=True, text=True)
+        assert proc.returncode == 0, f"{src.name}: {proc.stderr[-1500:]}"
+
+
+# int8 kernels of every family (the hostile suite's one-op bases); each fits the SRAM.
+BASES = ["conv", "conv_dilated", "depthwise", "fully_connected", "avg_pool", "max_pool", "softmax", "mean", "add",
+         "mul", "maximum", "concatenation", "pad", "transpose", "resize_bilinear", "resize_nearest",
+         "space_to_batch", "leaky_relu", "logistic", "tanh", "hard_swish", "prelu", "quantize", "requantize",
+         "dequantize", "transpose_conv", "batch_matmul"]
+
+
+def test_one_op_bases_bit_exact():
+    """Each base as firmware on simavr: every output element equals TFLite Micro's."""
+    failures = []
+    for name in BASES:
+        data = mutants.base_bytes(name)
+        model = compile_bytes(data, name, board=load_board(BOARD))
+        samples = random_inputs(model, 4, 11)
+        fw = build_emulated(model, BOARD)
+        try:
+            outs = fw.run(samples)
+            assert fw.stack_measured_bytes is not None and 0 < fw.stack_measured_bytes < fw.free_ram_bytes
+        finally:
+            fw.close()
+        with TflmReference(data) as ref:
+            for ours, sample in zip(outs, samples):
+                for a, b in zip(ours, ref.run(sample, len(model.graph.outputs))):
+                    if not np.array_equal(a.reshape(-1), np.asarray(b).reshape(-1)):
+                        failures.append(name)
+    assert not failures, f"differ from TFLite Micro on the AVR: {sorted(set(failures))}"
+
+
+def test_int16_activations_bit_exact():
+    """int16 LOGISTIC, TANH, SOFTMAX and the RELU family (the int16 kernels' fixed-point
+    helpers: Q15 products, rounding shifts, sigmoid-table interpolation) through
+    `validate --board atmega2560`."""
+    import test_int16_activations as t16
+
+    cases = []
+    for c in t16._lut_cases(1600)[:6] + t16._softmax_cases(1700)[:4] + t16._relu_family_cases(1800)[:4]:
+        c = dict(c)
+        if int(np.prod(c["shape"])) > 64:
+            c["shape"] = (1, 64)
+        cases.append(c)
+    report = validate_bytes(t16._packed(cases), "int16_avr", samples=1, seed=0, board=BOARD,
+                            extra_inputs=t16._samples(cases, np.random.default_rng(30)))
+    assert report.board == BOARD and report.samples >= 2
+    assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+
+
+DIGITS_WIDTH = 0.25  # the demo trains width 2.0: 99 KB of weights, more than the AVR's 8 KB SRAM
+
+
+def _digits_model() -> bytes:
+    """The demo's pipeline (zoo tinyconv on scikit-learn's digits, quantized with the demo's
+    post-training quantization) at DIGITS_WIDTH, two epochs: cached on disk."""
+    from edgeconv.demo import DEMO_ARCH, DEMO_DATA, DEMO_TRAINING
+
+    training = {**DEMO_TRAINING, "epochs": 2, "width": DIGITS_WIDTH}
+
+    def build() -> bytes:
+        from quantize.ptq import quantize_model
+
+        from edgeconv.training import train
+
+        with tempfile.TemporaryDirectory() as tmp:
+            keras_path, tflite_path = Path(tmp) / "digits.keras", Path(tmp) / "digits.tflite"
+            train(DEMO_ARCH, DEMO_DATA, keras_path, seed=0, verbose=0, **training)
+            quantize_model(keras_path, out=tflite_path, calib=200, seed=0)
+            return tflite_path.read_bytes()
+
+    return cached_model({"avr_digits": DEMO_ARCH, "data": DEMO_DATA, **training}, build)
+
+
+def test_digits_demo_architecture_bit_exact():
+    from quantize.ptq import quantize_input
+
+    from edgeconv.datasets import load_dataset, split
+    from edgeconv.training import TEST_FRACTION
+
+    data = _digits_model()
+    model = compile_bytes(data, "digits_avr")
+    t_in = model.graph.tensors[model.graph.inputs[0]]
+    _, test = split(load_dataset("digits"), TEST_FRACTION, 0)
+    xq = quantize_input(test.x[:40], t_in.quant.s, t_in.quant.zp, np.int8).reshape((-1, *t_in.shape))
+    report = validate_bytes(data, "digits_avr", samples=4, seed=0, board=BOARD, extra_inputs=[[x] for x in xq])
+    assert report.board == BOARD and report.samples == 44
+    assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+    assert report.ram_bytes <= load_board(BOARD).ram_bytes
+
+
+def test_too_big_for_the_sram_is_refused(shared_models):
+    """micro_speech: 17.5 KB of constants, which avr-gcc keeps in .data, and a 6.4 KB arena."""
+    model = compile_file(shared_models / "tflite_micro" / "micro_speech_quantized.tflite", board=load_board(BOARD))
+    with pytest.raises(ModelError, match=r"does not fit atmega2560 .*SRAM holds the constants") as info:
+        build_emulated(model, BOARD)
+    assert "\n" not in str(info.value)
+
+
+def test_build_cli(tmp_path):
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(mutants.base_bytes("conv"))
+    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "build", str(model), "--board", BOARD, "-o",
+                           str(tmp_path / "fw"), "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    assert r["board"] == BOARD and 0 < r["flash_bytes"] <= 262144 and 0 < r["ram_bytes"] <= 8192
+    assert r["flash_weights_bytes"] > 0 and r["ram_stack_bytes"] == 1024
+    assert (tmp_path / "fw" / "firmware.elf").exists() and not (tmp_path / "fw" / "link.ld").exists()
