@@ -27,18 +27,25 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import mutants
 import numpy as np
 import pytest
-
-import mutants
 from conftest import assert_refused, run_cli
+
 from edgeconv.cli import PACKAGE_FORMATS
-from edgeconv.compiler import compile_bytes
+from edgeconv.compiler import compile_bytes, compile_file
 from edgeconv.emitter import emit
 from edgeconv.hostbuild import build_and_load
 from edgeconv.outputs import OutputError
-from edgeconv.packaging import (FORMATS, compile_package, kconfig_symbol, model_info, package_files,
-                                publish_package, toolchain_boards)
+from edgeconv.packaging import (
+    FORMATS,
+    compile_package,
+    kconfig_symbol,
+    model_info,
+    package_files,
+    publish_package,
+    toolchain_boards,
+)
 
 STUB = Path(__file__).parent / "arduino_stub"
 ARDUINO_AVR = Path("/usr/share/arduino/hardware/arduino/avr")
@@ -127,6 +134,42 @@ def test_cmake_host_library_runs_bit_exact(bundle, tmp_path):
     for c, x, line in zip(compiled, inputs, lines):
         expected = host_outputs(c, [x])[0].flatten().tolist()
         assert [int(v) for v in line.split()] == expected, c.name
+
+
+def test_cmake_package_of_a_real_model_matches_tflite_micro(shared_models, tmp_path):
+    """kws_ref_model (MLCommons Tiny) through compile_package --format cmake, built by CMake into
+    a host program reading an input on stdin: its outputs equal TFLite Micro's."""
+    need("cmake", "gcc")
+    from edgeconv.references import TflmReference
+    from edgeconv.validation import random_inputs
+
+    path = shared_models / "mlcommons_tiny" / "kws_ref_model.tflite"
+    r = compile_package([path], tmp_path / "kws", "cmake", names=["kws"])
+    assert r.package == "kws"
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "main.c").write_text(
+        '#include <stdio.h>\n#include "kws.h"\n'
+        "int main(void) {\n"
+        "  if (fread(kws_input(0), 1, KWS_INPUT0_BYTES, stdin) != KWS_INPUT0_BYTES) return 1;\n"
+        "  kws_invoke();\n"
+        "  return fwrite(kws_output(0), 1, KWS_OUTPUT0_BYTES, stdout) == KWS_OUTPUT0_BYTES ? 0 : 1;\n"
+        "}\n")
+    (app / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.13)\nproject(app C)\n"
+        f"add_subdirectory({(tmp_path / 'kws').as_posix()} kws)\n"
+        "add_executable(app main.c)\ntarget_link_libraries(app PRIVATE kws)\n")
+    build = tmp_path / "build"
+    run(["cmake", "-S", app, "-B", build, "-DCMAKE_C_COMPILER=gcc", "-DKWS_WERROR=ON", "-DCMAKE_BUILD_TYPE=Release"])
+    run(["cmake", "--build", build])
+    model = compile_file(path, name="kws")
+    with TflmReference(path.read_bytes()) as ref:
+        for sample in random_inputs(model, 3, 11):
+            x = np.ascontiguousarray(sample[0], dtype=np.int8)
+            proc = subprocess.run([build / "app"], input=x.tobytes(), capture_output=True)
+            assert proc.returncode == 0
+            ours = np.frombuffer(proc.stdout, dtype=np.int8)
+            np.testing.assert_array_equal(ours, np.asarray(ref.run(sample, 1)[0]).reshape(-1))
 
 
 @pytest.mark.parametrize("board,tool,machine", [("cortex-m4", "arm-none-eabi-gcc", "ARM"),
@@ -235,7 +278,8 @@ def test_arduino_avr(bundle, tmp_path):
         run(["avr-g++", *target, "-std=gnu++11", "-fno-exceptions", "-fno-threadsafe-statics", *WARNINGS,
              "-I", core, "-I", variant, "-I", pkg / "src", "-c", cpp, "-o", objs / f"{name}.ino.o"])
         elf = tmp_path / f"{name}.elf"
-        lib_objs = sorted(o for o in objs.glob("*.o") if not o.name.startswith("core_") and not o.name.endswith(".ino.o"))
+        lib_objs = sorted(o for o in objs.glob("*.o")
+                          if not o.name.startswith("core_") and not o.name.endswith(".ino.o"))
         run(["avr-gcc", "-mmcu=atmega2560", "-Os", "-Wl,--gc-sections", "-o", elf, objs / f"{name}.ino.o",
              *lib_objs, *core_objs, "-lm"])
         sizes = run(["avr-size", elf]).splitlines()[1].split()
@@ -366,7 +410,8 @@ def test_cli_format(tmp_path):
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["format"] == "zephyr" and summary["package"] == "models"
-    assert {"zephyr/module.yml", "Kconfig", "CMakeLists.txt", "include/tiny_fc.h", "src/tiny_fc.c"} <= set(summary["files"])
+    wanted = {"zephyr/module.yml", "Kconfig", "CMakeLists.txt", "include/tiny_fc.h", "src/tiny_fc.c"}
+    assert wanted <= set(summary["files"])
     assert all((out / f).is_file() for f in summary["files"])
     # Again, as another format into the same folder: its own files are replaced without --force.
     proc = run_cli("compile", *paths, "-o", out, "--format", "platformio")
@@ -379,8 +424,8 @@ def test_cli_format(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "one" / "examples" / "tiny_conv" / "tiny_conv.ino").is_file()
     assert "name=kw\n" in (tmp_path / "one" / "library.properties").read_text()
-    assert_refused(run_cli("compile", paths[0], "-o", tmp_path / "x", "--format", "cmake", "--runtime", tmp_path / "rt"),
-                   "--runtime applies to --format plain")
+    assert_refused(run_cli("compile", paths[0], "-o", tmp_path / "x", "--format", "cmake",
+                           "--runtime", tmp_path / "rt"), "--runtime applies to --format plain")
     assert_refused(run_cli("compile", paths[0], "-o", tmp_path / "x", "--package-name", "kw"), "--package-name")
     assert_refused(run_cli("compile", paths[0], "-o", tmp_path / "x", "--format", "cmake", "--package-name", "1x"),
                    "not a C identifier")
