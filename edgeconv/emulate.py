@@ -340,6 +340,8 @@ def count_invoke(fw: EmulatedFirmware, sample: list[np.ndarray], cycle_model: Cy
                  ) -> InstructionCount:
     from elftools.elf.elffile import ELFFile
 
+    if not can_count_instructions(fw.board):  # e.g. the AVR: simavr runs it, but counts nothing
+        raise ModelError(f"no instruction-counting emulator models {fw.board.name}: its instructions are not measured")
     with open(fw.elf, "rb") as f:
         symbols = {s.name: s["st_value"] for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
     invoke = symbols.get(f"{fw.model.name}_invoke")
