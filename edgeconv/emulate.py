@@ -1,11 +1,13 @@
 """Running generated firmware on an emulated core.
 
-- QEMU (Debian's qemu-system-arm) runs the board's machine (mps2-an386 for the M4, ...) with
-  the semihosting firmware main: all samples in one run, inputs and outputs through files.
-  This is the bit-exactness check.
+- QEMU runs the machine of the board profile's [emulator] section (qemu-system-arm's
+  mps2-an386 for the M4, ...; qemu-system-riscv32's virt for RV32IMC) with the semihosting
+  firmware main: all samples in one run, inputs and outputs through files. The firmware is
+  linked for the emulator's memory map, not the part's (boards.Board.for_emulator). This is
+  the bit-exactness check.
 - unicorn (an instruction-level emulator) runs the same ELF for one sample and counts the
-  instructions executed, exactly and deterministically, per op and in total. It answers the
-  semihosting calls itself.
+  instructions executed, exactly and deterministically, per op and in total: Thumb on the
+  Cortex-M cores, RV32IMC on RISC-V. It answers the semihosting calls itself.
 """
 
 from __future__ import annotations
@@ -63,14 +65,14 @@ class EmulatedFirmware:
         out_path.unlink(missing_ok=True)
         stack_path = self.work / "stack.bin"
         stack_path.unlink(missing_ok=True)
-        cmd = [QEMU, "-M", self.board.qemu_machine, "-nographic", "-monitor", "none", "-serial", "none",
-               "-semihosting-config", "enable=on,target=native", "-kernel", str(self.elf)]
+        cmd = qemu_command(self.board, self.elf)
         try:
             proc = subprocess.run(cmd, cwd=self.work, capture_output=True, text=True, timeout=QEMU_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             raise ModelError(f"the emulated {self.board.name} did not finish within {QEMU_TIMEOUT_S} s") from None
         if proc.returncode != 0 or not out_path.exists():
-            raise ModelError(f"QEMU ({self.board.qemu_machine}) failed: exit {proc.returncode} {proc.stderr.strip()[:200]}")
+            raise ModelError(f"QEMU ({self.board.qemu_machine}) failed: exit {proc.returncode} {proc.stderr.strip()[:200]}"
+                             .rstrip())
         if stack_path.exists() and len(stack_path.read_bytes()) == 4:
             self.stack_measured_bytes = int.from_bytes(stack_path.read_bytes(), "little")
         data = out_path.read_bytes()
@@ -88,22 +90,39 @@ class EmulatedFirmware:
         return outs
 
 
+def qemu_command(board: Board, elf: Path) -> list[str]:
+    """QEMU running `elf` on the board's emulator machine with semihosting (files in the
+    current folder). RISC-V's virt machine starts the ELF's entry point without firmware."""
+    emulator = board.emulator
+    if emulator is None:
+        raise ModelError(f"board {board.name} has no [emulator] section in its profile")
+    cmd = [emulator.qemu, "-M", emulator.machine, "-nographic", "-monitor", "none", "-serial", "none",
+           "-semihosting-config", "enable=on,target=native"]
+    if board.family == "riscv":
+        cmd += ["-bios", "none"]
+    return cmd + ["-kernel", str(elf)]
+
+
 def build_emulated(model: CompiledModel, board_name: str, defines: tuple[str, ...] = ()) -> EmulatedFirmware:
-    """Firmware for emulated validation; `defines` (e.g. -DEC_NO_DSP) go to every file."""
-    board = load_board(board_name)
-    if board.family == "avr":  # simavr, not QEMU: edgeconv/avr.py
+    """Firmware for emulated validation, linked for the emulator's memory map (the profile's
+    [emulator] section); `defines` (e.g. -DEC_NO_DSP) go to every file."""
+    part = load_board(board_name)
+    if part.family == "avr":  # simavr, not QEMU: edgeconv/avr.py
         from .avr import build_avr_emulated
 
         return build_avr_emulated(model, board_name, defines)  # type: ignore[return-value]
-    if board.family != "cortex-m" or not board.qemu_machine:
-        raise ModelError(f"board {board.name} has no emulator machine (qemu_machine) in its profile")
-    for tool in (board.cc, QEMU):
+    if part.family not in ("cortex-m", "riscv") or part.emulator is None:
+        raise ModelError(f"board {part.name} has no emulator machine ([emulator] in its profile): it builds with "
+                         f"`edgeconv build`, but is not emulated")
+    board = part.for_emulator()
+    for tool in (board.cc, board.emulator.qemu):
         if shutil.which(tool) is None:
             raise ToolchainMissing(f"emulating {board.name} needs {tool}, which is not installed (see README: boards)")
     work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{board.name}-"))
     try:
         report = build_in_folder(work, board, model, emit(model), main_text=semihost_main_source(model),
                            defines=("-DEC_PROFILE", "-DEC_STACK_PAINT", *defines))
+        check_emulator_fit(board, report.flash_bytes, report.ram_bytes, model.name)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -112,12 +131,53 @@ def build_emulated(model: CompiledModel, board_name: str, defines: tuple[str, ..
                             stack_worst_path_bytes=report.stack_worst_path_bytes)
 
 
+def check_emulator_fit(board: Board, flash_bytes: int, ram_bytes: int, name: str) -> None:
+    """A firmware too large for the emulator's memory is refused in one line (QEMU would
+    stop with a fault far from the cause)."""
+    e = board.emulator
+    if e is not None and (flash_bytes > e.flash_bytes or ram_bytes > e.ram_bytes):
+        raise ModelError(f"{name} does not fit the emulated {board.name} ({e.machine}): needs {flash_bytes:,} B of "
+                         f"flash and {ram_bytes:,} B of RAM, the emulator's map has {e.flash_bytes:,} and {e.ram_bytes:,}")
+
+
+# unicorn's CPU model for each -mcpu (the M0 model runs the M0+'s Armv6-M code), and for RISC-V.
 _UNICORN_CPUS = {"cortex-m0plus": "UC_CPU_ARM_CORTEX_M0", "cortex-m4": "UC_CPU_ARM_CORTEX_M4",
                  "cortex-m7": "UC_CPU_ARM_CORTEX_M7", "cortex-m33": "UC_CPU_ARM_CORTEX_M33"}
+_UNICORN_RISCV_CPU = "UC_CPU_RISCV32_SIFIVE_E31"  # RV32IMAC: runs RV32IMC code
+
+
+def _unicorn_cpu(board: Board) -> str | None:
+    if board.family == "riscv":
+        return _UNICORN_RISCV_CPU if any(f.startswith("-march=rv32") for f in board.cflags) else None
+    cpus = [f.split("=", 1)[1].split("+")[0] for f in board.cflags if f.startswith("-mcpu=")]
+    return _UNICORN_CPUS.get(cpus[-1]) if cpus else _UNICORN_CPUS.get(board.name)
 
 
 def can_count_instructions(board: Board) -> bool:
-    return board.name in _UNICORN_CPUS
+    return _unicorn_cpu(board) is not None
+
+
+def _rv32c_instruction_count(code: bytes) -> int:
+    """Instructions in an RV32IMC block: a halfword whose low two bits are 0b11 starts a
+    32-bit instruction; any other a 16-bit (compressed) one."""
+    n, pos = 0, 0
+    while pos + 1 < len(code):
+        pos += 4 if code[pos] & 3 == 3 else 2
+        n += 1
+    return n
+
+
+# RISC-V semihosting: `slli zero, zero, 0x1f; ebreak; srai zero, zero, 7`, uncompressed.
+_RISCV_SEMIHOST = bytes.fromhex("1310f001" "73001000" "13507040")
+
+
+def _riscv_semihosting_traps(code: bytes, origin: int) -> list[int]:
+    """The addresses of the EBREAKs of the semihosting sequences in `code` (loaded at `origin`)."""
+    found, pos = [], code.find(_RISCV_SEMIHOST)
+    while pos >= 0:
+        found.append(origin + pos + 4)
+        pos = code.find(_RISCV_SEMIHOST, pos + 2)
+    return found
 
 
 def _thumb_instruction_count(code: bytes) -> int:
@@ -161,25 +221,67 @@ SEMIHOST_EXIT_OK = 0x20026
 MAX_INSTRUCTIONS = 2_000_000_000
 
 
-def count_region(elf_path: Path, cpu_board: str, region: Region, input_bytes: bytes = b"",
+@dataclass(frozen=True)
+class _Arch:
+    """What the counter needs to know of an instruction set: unicorn's registers, how to count
+    a block's instructions, how semihosting traps (Thumb: BKPT 0xAB, 2 bytes; RISC-V: EBREAK
+    between two marker instructions, resumed at the marker after it) and where it starts
+    (Cortex-M: the reset vector of the table at the lowest loaded address; RISC-V: the ELF's
+    entry point)."""
+
+    riscv: bool
+    pc: int
+    lr: int
+    sp: int
+    arg0: int
+    arg1: int
+    count: object  # bytes -> int
+
+    def resume(self, pc: int) -> int:
+        return pc + 4 if self.riscv else (pc + 2) | 1
+
+
+def _unicorn_for(board: Board):
+    """A unicorn engine with the board's CPU model, and its _Arch."""
+    import unicorn
+
+    cpu = _unicorn_cpu(board)
+    if cpu is None:
+        raise ModelError(f"no instruction-counting emulator model for {board.name}")
+    if board.family == "riscv":
+        from unicorn import riscv_const as R
+
+        uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV32)
+        uc.ctl_set_cpu_model(getattr(R, cpu))
+        return uc, _Arch(True, R.UC_RISCV_REG_PC, R.UC_RISCV_REG_RA, R.UC_RISCV_REG_SP, R.UC_RISCV_REG_A0,
+                         R.UC_RISCV_REG_A1, _rv32c_instruction_count)
+    from unicorn import arm_const as A
+
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
+    uc.ctl_set_cpu_model(getattr(A, cpu))
+    return uc, _Arch(False, A.UC_ARM_REG_PC, A.UC_ARM_REG_LR, A.UC_ARM_REG_SP, A.UC_ARM_REG_R0, A.UC_ARM_REG_R1,
+                     _thumb_instruction_count)
+
+
+def count_region(elf_path: Path, cpu_board: str | Board, region: Region, input_bytes: bytes = b"",
                  extra_ram: tuple[int, int] | None = None, cycle_model: CycleModel | None = None) -> InstructionCount:
-    """Run an ELF on unicorn from its reset vector (vector table at the lowest loaded address)
-    and count the executed Thumb instructions inside `region`. Semihosting: SYS_OPEN, SYS_READ
-    (the first opened file reads `input_bytes`), SYS_WRITE, SYS_WRITE0, SYS_CLOSE, SYS_EXIT.
-    `extra_ram` (origin, size) is mapped besides the ELF's sections (a stack outside them).
-    With `cycle_model`, also an estimated cycle count over the same region."""
+    """Run an ELF on unicorn from its reset (Cortex-M: the vector table at the lowest loaded
+    address; RISC-V: the ELF's entry point) and count the executed instructions (Thumb or
+    RV32IMC, by `cpu_board`: a board name or profile path) inside `region`. Semihosting:
+    SYS_OPEN, SYS_READ (the first opened file reads `input_bytes`), SYS_WRITE, SYS_WRITE0,
+    SYS_CLOSE, SYS_EXIT. `extra_ram` (origin, size) is mapped besides the ELF's sections (a
+    stack outside them). With `cycle_model` (Cortex-M only), also an estimated cycle count over
+    the same region."""
     try:
         import unicorn
-        from unicorn import arm_const as A
     except ImportError:
         raise ToolchainMissing("instruction counts need the unicorn package (pip install unicorn)") from None
     from elftools.elf.elffile import ELFFile
 
-    cpu = _UNICORN_CPUS.get(cpu_board)
-    if cpu is None:
-        raise ModelError(f"no instruction-counting emulator model for {cpu_board}")
-    uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
-    uc.ctl_set_cpu_model(getattr(A, cpu))
+    board = cpu_board if isinstance(cpu_board, Board) else load_board(cpu_board)
+    uc, arch = _unicorn_for(board)
+    if arch.riscv and cycle_model is not None:
+        raise ModelError("the cycle model estimates Cortex-M cycles only")
 
     page = 0x1000
     mapped: list[tuple[int, int]] = []
@@ -197,8 +299,10 @@ def count_region(elf_path: Path, cpu_board: str, region: Region, input_bytes: by
         mapped.append((lo, hi))
 
     lowest = None
+    traps: list[int] = []
     with open(elf_path, "rb") as f:
         elf = ELFFile(f)
+        entry = elf.header["e_entry"]
         for seg in elf.iter_segments():
             if seg["p_type"] != "PT_LOAD":
                 continue
@@ -207,12 +311,15 @@ def count_region(elf_path: Path, cpu_board: str, region: Region, input_bytes: by
                 ensure(seg["p_paddr"], seg["p_paddr"] + seg["p_filesz"])
                 uc.mem_write(seg["p_paddr"], seg.data())
                 lowest = seg["p_paddr"] if lowest is None else min(lowest, seg["p_paddr"])
+                if arch.riscv and seg["p_flags"] & 1:  # PF_X: where the semihosting calls are
+                    traps += _riscv_semihosting_traps(seg.data(), seg["p_paddr"])
         for sec in elf.iter_sections():  # NOLOAD .bss and .stack
             if sec["sh_addr"] and sec["sh_size"]:
                 ensure(sec["sh_addr"], sec["sh_addr"] + sec["sh_size"])
     if extra_ram is not None:
         ensure(extra_ram[0], extra_ram[0] + extra_ram[1])
-    ensure(0xE000E000, 0xE000F000)  # system control space: the startup code enables the FPU there
+    if not arch.riscv:
+        ensure(0xE000E000, 0xE000F000)  # system control space: the startup code enables the FPU there
     if lowest is None:
         raise ModelError(f"{elf_path} has nothing to load")
 
@@ -232,7 +339,7 @@ def count_region(elf_path: Path, cpu_board: str, region: Region, input_bytes: by
             elif address == region.function and state["return_to"] is None:
                 state["on"] = True
                 state["mark"] = 0
-                state["return_to"] = uc_.reg_read(A.UC_ARM_REG_LR) & ~1
+                state["return_to"] = uc_.reg_read(arch.lr) & ~1
         elif state["begin_next"]:
             state["begin_next"] = False
             state["on"] = True
@@ -243,7 +350,7 @@ def count_region(elf_path: Path, cpu_board: str, region: Region, input_bytes: by
         key = (address, size)
         n = block_sizes.get(key)
         if n is None:
-            n = block_sizes[key] = _thumb_instruction_count(bytes(uc_.mem_read(address, size)))
+            n = block_sizes[key] = arch.count(bytes(uc_.mem_read(address, size)))
         state["total"] += n
         state["per_mark"][state["mark"]] = state["per_mark"].get(state["mark"], 0) + n
         if cycle_model is not None:
@@ -275,8 +382,8 @@ def count_region(elf_path: Path, cpu_board: str, region: Region, input_bytes: by
         return out.decode("latin-1")
 
     def on_interrupt(uc_, intno, _):
-        pc = uc_.reg_read(A.UC_ARM_REG_PC)
-        r0, r1 = uc_.reg_read(A.UC_ARM_REG_R0), uc_.reg_read(A.UC_ARM_REG_R1)
+        pc = uc_.reg_read(arch.pc)
+        r0, r1 = uc_.reg_read(arch.arg0), uc_.reg_read(arch.arg1)
         result = 0
         if r0 == 0x04:  # SYS_WRITE0
             line = read_cstring(r1)
@@ -305,18 +412,29 @@ def count_region(elf_path: Path, cpu_board: str, region: Region, input_bytes: by
             raise_error[0] = f"unsupported semihosting call 0x{r0:x}"
             uc_.emu_stop()
             return
-        uc_.reg_write(A.UC_ARM_REG_R0, result)
-        uc_.reg_write(A.UC_ARM_REG_PC, (pc + 2) | 1)  # past the 16-bit BKPT
+        uc_.reg_write(arch.arg0, result)
+        uc_.reg_write(arch.pc, arch.resume(pc))  # past the BKPT or EBREAK
 
     raise_error: list[str | None] = [None]
     uc.hook_add(unicorn.UC_HOOK_BLOCK, on_block)
     if region.mark_addr is not None:
         uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, on_mark, begin=region.mark_addr, end=region.mark_addr + 3)
-    uc.hook_add(unicorn.UC_HOOK_INTR, on_interrupt)
-    vectors = np.frombuffer(bytes(uc.mem_read(lowest, 8)), dtype=np.uint32)
-    uc.reg_write(A.UC_ARM_REG_SP, int(vectors[0]))
+    if arch.riscv:
+        # unicorn stops at EBREAK as an invalid instruction: a code hook on each semihosting
+        # EBREAK answers the call before it executes and resumes after it.
+        for addr in traps:
+            uc.hook_add(unicorn.UC_HOOK_CODE, lambda uc_, address, size, _: on_interrupt(uc_, 3, None),
+                        begin=addr, end=addr)
+    else:
+        uc.hook_add(unicorn.UC_HOOK_INTR, on_interrupt)
+    if arch.riscv:
+        start = entry
+    else:
+        vectors = np.frombuffer(bytes(uc.mem_read(lowest, 8)), dtype=np.uint32)
+        uc.reg_write(arch.sp, int(vectors[0]))
+        start = int(vectors[1]) | 1
     try:
-        uc.emu_start(int(vectors[1]) | 1, 0xFFFFFFFF, count=MAX_INSTRUCTIONS)
+        uc.emu_start(start, 0xFFFFFFFF, count=MAX_INSTRUCTIONS)
     except unicorn.UcError as exc:
         raise ModelError(f"the instruction-counting emulator stopped: {exc}") from None
     if raise_error[0]:
@@ -353,7 +471,7 @@ def count_invoke(fw: EmulatedFirmware, sample: list[np.ndarray], cycle_model: Cy
         for x, t in zip(sample, g.inputs)
     )
     region = Region(function=invoke & ~1, mark_addr=symbols["ec_profile_op"])
-    return count_region(fw.elf, fw.board.name, region, input_bytes, cycle_model=cycle_model)
+    return count_region(fw.elf, fw.board, region, input_bytes, cycle_model=cycle_model)
 
 
 def count_semihosting_elf(elf: Path, cpu_board: str, ram: tuple[int, int] = (0x20000000, 0x100000),

@@ -83,10 +83,23 @@ def main_source(name: str) -> str:
 
 
 def linker_script(board: Board, stack_bytes: int) -> str:
+    """boards/support/link.ld.in for the map the board is linked for (Board.linked_for): for
+    the real part, the stack's top is the end of its RAM (as the part's own startup code
+    expects; RAM between .bss and the stack stays free); for an emulator, the stack follows
+    .bss (the map the emulated runs and benchmarks have always used)."""
     text = (support_dir() / "link.ld.in").read_text()
     entry = "_start" if board.family == "riscv" else "Reset_Handler"
+    if board.linked_for == "part" and board.ram_bytes:
+        ram_end = board.ram_origin + board.ram_bytes
+        # MAX: a RAM overflow still links (the fit check then says by how much it is short).
+        stack_address = f"MAX(ALIGN(8), ({hex(ram_end)} - {stack_bytes}) & ~7) "
+        where = f"stack top at the end of RAM ({hex(ram_end)})"
+    else:
+        stack_address = ""
+        where = "the stack right after .bss"
     for key, value in (("@BOARD@", comment_text(board.name)), ("@ENTRY@", entry), ("@FLASH_ORIGIN@", hex(board.flash_origin)),
-                       ("@RAM_ORIGIN@", hex(board.ram_origin)), ("@STACK_BYTES@", str(stack_bytes))):
+                       ("@RAM_ORIGIN@", hex(board.ram_origin)), ("@STACK_BYTES@", str(stack_bytes)),
+                       ("@MAP@", comment_text(f"{board.linked_for} map, {where}")), ("@STACK_ADDRESS@", stack_address)):
         text = text.replace(key, value)
     return text
 

@@ -30,7 +30,8 @@ def need_toolchain(board: str) -> None:
 
 
 def test_every_profile_is_listed():
-    assert set(TARGETS) == {"cortex-m0plus", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "riscv32"}
+    assert set(TARGETS) >= {"cortex-m0plus", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "riscv32",
+                            "stm32h743", "nrf52840", "rp2040", "esp32c3"}
     for b in TARGETS:
         board = load_board(b)
         assert board.flash_bytes > 0 and board.ram_bytes > 0 and board.part
@@ -169,13 +170,14 @@ def test_board_stack_too_small_is_refused(shared_models, tmp_path):
     model = SHARED_MODELS / "mlcommons_tiny" / "ad01_int8.tflite"
     text = (boards_dir() / "cortex-m4.toml").read_text().replace('name = "cortex-m4"', 'name = "small-stack"')
     roomy = tmp_path / "roomy.toml"
-    roomy.write_text(text + "stack_bytes = 4096\n")
+    # (top-level keys go before the [part] table: after it, TOML puts them in the last table)
+    roomy.write_text(text.replace("[part]", "stack_bytes = 4096\n\n[part]"))
     r = build_firmware(model, str(roomy), tmp_path / "ok")
     need = r.stack_need_bytes
     assert r.ram_stack_bytes == 4096 and 64 < need < 4096
     assert r.ram_bytes == r.ram_arena_bytes + 4096 + r.ram_data_bytes
     small = tmp_path / "small-stack.toml"
-    small.write_text(text + f"stack_bytes = {need - 64}\n")
+    small.write_text(text.replace("[part]", f"stack_bytes = {need - 64}\n\n[part]"))
     proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "build", str(model), "--board", str(small),
                            "-o", str(tmp_path / "fw")], capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
