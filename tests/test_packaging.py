@@ -1,8 +1,9 @@
 """Packages (`compile --format`): each format built or checked the way its build system would.
 
 - cmake: the library configured and built by CMake for the host (gcc) and, with the toolchain
-  files edgeconv writes from the board profiles, for Cortex-M4 and RV32IMC; the host library
-  linked into a program whose outputs equal the validated cffi host build's.
+  files edgeconv writes from the board profiles, for Cortex-M4, RV32IMC and the ATmega2560
+  (16-bit int); the host library linked into a program whose outputs equal the validated
+  cffi host build's, and for kws_ref_model TFLite Micro's.
 - zephyr: structure only (Zephyr's SDK is not installable here): module.yml's keys, every
   listed source exists, the Kconfig (parsed by kconfiglib, Zephyr's own parser) defines the
   symbol the CMake guard tests.
@@ -173,7 +174,8 @@ def test_cmake_package_of_a_real_model_matches_tflite_micro(shared_models, tmp_p
 
 
 @pytest.mark.parametrize("board,tool,machine", [("cortex-m4", "arm-none-eabi-gcc", "ARM"),
-                                                ("riscv32", "riscv64-unknown-elf-gcc", "RISC-V")])
+                                                ("riscv32", "riscv64-unknown-elf-gcc", "RISC-V"),
+                                                ("atmega2560", "avr-gcc", "Atmel AVR 8-bit")])
 def test_cmake_cross_builds_with_the_written_toolchain_file(bundle, tmp_path, board, tool, machine):
     need("cmake", tool)
     pkg = write(tmp_path, "cmake", bundle)
@@ -193,8 +195,10 @@ def test_cmake_cross_builds_with_the_written_toolchain_file(bundle, tmp_path, bo
         attributes = run([readelf, "-A", lib])
         for tag in ("Tag_CPU_arch: v7E-M", "Tag_FP_arch: VFPv4-D16", "Tag_ABI_VFP_args: VFP registers"):
             assert tag in attributes
+    elif board == "riscv32":
+        assert "RVC" in header  # flags: the compressed extension (rv32imc)
     else:
-        assert "RVC" in run([readelf, "-h", lib])  # flags: the compressed extension (rv32imc)
+        assert "avr:6" in run(["avr-objdump", "-f", lib])  # -mmcu=atmega2560: the avr6 architecture
     symbols = run([tool.replace("gcc", "nm"), lib])
     assert " T tiny_conv_invoke" in symbols and " T tiny_fc_invoke" in symbols
 
