@@ -135,17 +135,20 @@ def inspect(model: ModelInput, board: str | None = None, weights: str = "auto",
     from .report import layer_rows
     from .results import InspectResult, ModelFigures
 
-    instructions = None
+    instructions = fit = None
     with _user_errors():
         compiled = compile_model(model, name=name, weights=weights,
                                  board=load_board(board) if board is not None else None)
         emitted = emit(compiled)
         rows = layer_rows(compiled)
         if board is not None:
-            from .emulate import build_emulated, count_instructions
+            from .emulate import build_counted, count_instructions
+            from .firmware import board_fit
             from .validation import random_inputs
 
-            fw = build_emulated(compiled, board)
+            # The part's fit as `build` links it; then the instructions, counted on unicorn.
+            fit = board_fit(compiled, emitted, load_board(board)).to_dict()
+            fw = build_counted(compiled, board)
             try:
                 instructions, per_step = count_instructions(fw, random_inputs(compiled, 1, 0)[0])
             finally:
@@ -154,7 +157,7 @@ def inspect(model: ModelInput, board: str | None = None, weights: str = "auto",
             for r in rows:
                 r["instructions"] = by_op.get(r["index"], 0)
     return InspectResult(model=model_label(model, name), layers=rows, board=board, instructions=instructions,
-                         **ModelFigures.of(compiled, emitted))
+                         fit=fit, **ModelFigures.of(compiled, emitted))
 
 
 def validate(model: ModelInput, samples: int = 20, seed: int = 0, inputs: str | Path | None = None,

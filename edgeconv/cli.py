@@ -253,6 +253,11 @@ def inspect_cmd(model: Path, board: str | None, weights: str, as_json: bool) -> 
         + (f", {result.instructions:,} instructions on {board}" if result.instructions is not None else "")
     )
     console.print(result.weights_summary)
+    if result.fit is not None:
+        f = result.fit
+        console.print(f"{f['board']} ({f['part']}): firmware flash {f['flash_bytes']:,} of {f['board_flash_bytes']:,} B, "
+                      f"RAM {f['ram_bytes']:,} of {f['board_ram_bytes']:,} B: "
+                      + ("fits" if f["fits"] else "does not fit (" + "; ".join(f["short"]) + ")"))
     return 0
 
 

@@ -131,6 +131,27 @@ def build_emulated(model: CompiledModel, board_name: str, defines: tuple[str, ..
                             stack_worst_path_bytes=report.stack_worst_path_bytes)
 
 
+def build_counted(model: CompiledModel, board_name: str) -> EmulatedFirmware:
+    """Firmware whose instructions unicorn can count: the emulated one where the profile has
+    an [emulator]; otherwise (rp2040, cortex-m0plus: no QEMU machine) the same semihosting
+    firmware linked for the part's map, which unicorn runs without QEMU (its run() is refused)."""
+    part = load_board(board_name)
+    if part.emulator is not None or part.family not in ("cortex-m", "riscv") or not can_count_instructions(part):
+        return build_emulated(model, board_name)
+    if shutil.which(part.cc) is None:
+        raise ToolchainMissing(f"board {part.name} needs {part.cc}, which is not installed (see README: boards)")
+    work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{part.name}-"))
+    try:
+        report = build_in_folder(work, part, model, emit(model), main_text=semihost_main_source(model),
+                                 defines=("-DEC_PROFILE", "-DEC_STACK_PAINT"))
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return EmulatedFirmware(part, model, work, report.flash_bytes, report.ram_bytes,
+                            stack_need_bytes=report.stack_need_bytes, stack_worst_path=report.stack_worst_path,
+                            stack_worst_path_bytes=report.stack_worst_path_bytes)
+
+
 def check_emulator_fit(board: Board, flash_bytes: int, ram_bytes: int, name: str) -> None:
     """A firmware too large for the emulator's memory is refused in one line (QEMU would
     stop with a fault far from the cause)."""
@@ -316,6 +337,12 @@ def count_region(elf_path: Path, cpu_board: str | Board, region: Region, input_b
         for sec in elf.iter_sections():  # NOLOAD .bss and .stack
             if sec["sh_addr"] and sec["sh_size"]:
                 ensure(sec["sh_addr"], sec["sh_addr"] + sec["sh_size"])
+        # The vector table starts the lowest loaded section (a segment may start lower, with
+        # the ELF header in it, when flash does not start on a page: the RP2040's 0x10000100).
+        loaded = [sec["sh_addr"] for sec in elf.iter_sections()
+                  if sec["sh_type"] == "SHT_PROGBITS" and sec["sh_flags"] & 2 and sec["sh_size"]]  # SHF_ALLOC
+        if loaded and lowest is not None:
+            lowest = max(lowest, min(loaded))
     if extra_ram is not None:
         ensure(extra_ram[0], extra_ram[0] + extra_ram[1])
     if not arch.riscv:

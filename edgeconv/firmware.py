@@ -264,7 +264,43 @@ def measure_elf(elf: Path, name: str, board: Board, stack_bytes: int) -> Firmwar
     )
 
 
+@dataclass
+class BoardFit:
+    """Whether a model's firmware, built as `edgeconv build` builds it (the part's map, the
+    minimal main), fits the board's part: its flash and RAM beside the part's."""
+
+    board: str
+    part: str
+    flash_bytes: int
+    ram_bytes: int
+    board_flash_bytes: int
+    board_ram_bytes: int
+    fits: bool
+    short: list[str] = field(default_factory=list)  # what does not fit, and by how much
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def board_fit(compiled: CompiledModel, emitted: EmittedModel, board: Board) -> BoardFit:
+    """The fit figures `inspect --board` reports: the firmware built in a private temporary
+    folder (removed), measured and compared with the part, without refusing it."""
+    if shutil.which(board.cc) is None:
+        raise ToolchainMissing(f"board {board.name} needs {board.cc}, which is not installed (see README: toolchains)")
+    with tempfile.TemporaryDirectory(prefix="edgeconv-fit-") as tmp:
+        r = build_in_folder(Path(tmp), board, compiled, emitted)
+    short = _shortfalls(board, r)
+    return BoardFit(board.name, board.part, r.flash_bytes, r.ram_bytes, board.flash_bytes, board.ram_bytes,
+                    not short, short)
+
+
 def _check_fit(board: Board, r: FirmwareReport, name: str) -> None:
+    short = _shortfalls(board, r)
+    if short:
+        raise ModelError(f"{name} does not fit {board.name} ({board.part}): " + "; ".join(short))
+
+
+def _shortfalls(board: Board, r: FirmwareReport) -> list[str]:
     short = []
     if board.flash_bytes and r.flash_bytes > board.flash_bytes:
         short.append(f"flash: needs {r.flash_bytes:,} B ({r.flash_weights_bytes:,} weights + {r.flash_code_bytes:,} code), "
@@ -277,5 +313,4 @@ def _check_fit(board: Board, r: FirmwareReport, name: str) -> None:
                      f"{r.stack_worst_path_bytes:,} B, plus interrupt room"
                      f"{' and an uncertainty margin' if r.stack_margin_bytes else ''}), has {board.stack_bytes:,} B, "
                      f"{r.stack_need_bytes - board.stack_bytes:,} B short")
-    if short:
-        raise ModelError(f"{name} does not fit {board.name} ({board.part}): " + "; ".join(short))
+    return short

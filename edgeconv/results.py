@@ -81,6 +81,8 @@ class InspectResult(ModelFigures):
     layers: list[dict]
     board: str | None = None
     instructions: int | None = None
+    # With a board: the firmware `build` would link, beside the part (firmware.BoardFit).
+    fit: dict | None = None
 
     def to_dict(self) -> dict:
         return _json_fields(self)
