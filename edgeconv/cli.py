@@ -338,6 +338,8 @@ def build_cmd(model: Path, board: str, out_dir: Path, name: str | None, force: b
             f" ({100 * r.flash_bytes / r.board_flash_bytes:.1f}% of {r.board_flash_bytes:,})\n"
             f"  RAM   {r.ram_bytes:,} B = arena {r.ram_arena_bytes:,} + stack {r.ram_stack_bytes:,} + data {r.ram_data_bytes:,}"
             f" ({100 * r.ram_bytes / r.board_ram_bytes:.1f}% of {r.board_ram_bytes:,})\n"
+            f"  linked for the part: flash from {r.flash_origin:#010x}, RAM from {r.ram_origin:#010x}, "
+            f"stack top {r.stack_top:#010x}\n"
             f"  stack {r.stack_need_bytes:,} B needed = worst path {r.stack_worst_path_bytes:,}"
             f" ({' > '.join(r.stack_worst_path)}) + interrupt room"
             + (f" + {r.stack_margin_bytes:,} margin, NOT certified: {'; '.join(r.stack_uncertain)}" if r.stack_uncertain else "")

@@ -54,6 +54,11 @@ class FirmwareReport:
     stack_uncertain: list[str] = field(default_factory=list)  # why not certified (margin added)
     stack_margin_bytes: int = 0
     stack_measured_bytes: int | None = None  # painted high-water mark, where emulated
+    # Where the ELF is linked (the part's map for build, the emulator's for emulated runs):
+    linked_for: str = "part"
+    flash_origin: int = 0  # the first flash address: the vector table on Cortex-M
+    ram_origin: int = 0
+    stack_top: int = 0  # _estack: the initial stack pointer
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -238,9 +243,12 @@ def measure_elf(elf: Path, name: str, board: Board, stack_bytes: int) -> Firmwar
             else:
                 flash += sec["sh_size"]
                 flash_sections.add(i)
-        weights = arena = 0
+        weights = arena = stack_top = 0
+        flash_start = min((e.get_section(i)["sh_addr"] for i in flash_sections), default=board.flash_origin)
         symtab = e.get_section_by_name(".symtab")
         for sym in symtab.iter_symbols():
+            if sym.name == "_estack":
+                stack_top = sym["st_value"]
             if sym["st_info"]["type"] != "STT_OBJECT" or not sym.name.startswith(f"{name}_"):
                 continue
             if sym.name == f"{name}_arena":
@@ -261,6 +269,10 @@ def measure_elf(elf: Path, name: str, board: Board, stack_bytes: int) -> Firmwar
         ram_bytes=arena + ram_other + stack_bytes,
         board_flash_bytes=board.flash_bytes,
         board_ram_bytes=board.ram_bytes,
+        linked_for=board.linked_for,
+        flash_origin=flash_start,
+        ram_origin=board.ram_origin,
+        stack_top=stack_top,
     )
 
 
