@@ -102,12 +102,22 @@ def quantize(model: str | Path, data: str | Path | None = None, out: str | Path 
                               mode=mode)
 
 
-def compile(model: ModelInput, out_dir: str | Path | None = None, name: str | None = None,
-            force: bool = False, weights: str = "auto") -> CompileResult:
+def compile(model: ModelInput | list, out_dir: str | Path | None = None, name: str | list | None = None,
+            force: bool = False, weights: str = "auto", **bundle_options):
     """`edgeconv compile`: compile a .tflite (path or bytes) into C; writes the files to out_dir
     when given (files there that edgeconv did not write are refused unless force). `weights`:
     int8, int16 or auto (see `edgeconv compile --help`). The result's `compiled` is the
-    CompiledModel (graph, steps, plan); `files` are written only with out_dir."""
+    CompiledModel (graph, steps, plan); `files` are written only with out_dir.
+    Several models (a list of paths; `name` a list, one per model) share one runtime copy and
+    give a bundle.BundleResult; so do the options runtime=DIR, arena="static"|"shared"|"user",
+    io_outside_arena=True and float_helpers=True (see edgeconv.bundle.compile_models)."""
+    if isinstance(model, (list, tuple)) or bundle_options:
+        from .bundle import compile_models
+
+        models = list(model) if isinstance(model, (list, tuple)) else [model]
+        names = list(name) if isinstance(name, (list, tuple)) else ([name] if name is not None else None)
+        with _user_errors():
+            return compile_models(models, out_dir, names=names, force=force, weights=weights, **bundle_options)
     from .emitter import emit
     from .modelsource import compile_model, model_label, protected_paths
     from .outputs import FolderWrite, publish, text_files

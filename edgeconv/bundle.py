@@ -207,13 +207,14 @@ class BundleResult:
         return {k: v for k, v in self.__dict__.items() if k not in ("compiled", "bundle")}
 
 
-def compile_models(models: list[str | Path], out_dir: str | Path, names: list[str] | None = None,
+def compile_models(models: list[str | Path], out_dir: str | Path | None, names: list[str] | None = None,
                    runtime: str | Path | None = None, arena: str = "static", io_outside_arena: bool = False,
                    float_helpers: bool = False, force: bool = False, weights: str = "auto") -> BundleResult:
     """Compile several .tflite files into one folder with one runtime copy (see emit_bundle).
     `names` (one per model, in order) overrides the file stems. `runtime`: a folder for the
     runtime files (default out_dir); one that holds a runtime already gets only the files it
-    lacks, and a file there that differs is refused. Publishing goes through outputs.py."""
+    lacks, and a file there that differs is refused. Publishing goes through outputs.py; with
+    out_dir None nothing is written (the result's `bundle` holds the files)."""
     from .compiler import compile_file
     from .outputs import FolderWrite, publish, text_files
 
@@ -225,6 +226,9 @@ def compile_models(models: list[str | Path], out_dir: str | Path, names: list[st
                              io_outside_arena=io_outside_arena) for i, p in enumerate(paths)]
     labels = {c.name: lbl for c, p in zip(compiled, paths) if (lbl := model_labels(p)) is not None}
     bundle = emit_bundle(compiled, BundleOptions(arena=arena, float_helpers=float_helpers, labels=labels))
+    if out_dir is None:
+        return BundleResult("", "", bundle.runtime_version.text, arena, bundle.shared_arena_bytes, sorted(bundle.files),
+                            [], _summaries(compiled, paths, bundle, labels), compiled, bundle)
     out = Path(out_dir)
     rt = Path(runtime) if runtime is not None else out
     job = "compile:" + "+".join(sorted(c.name for c in compiled))
@@ -244,15 +248,21 @@ def compile_models(models: list[str | Path], out_dir: str | Path, names: list[st
                 writes.append(FolderWrite(rt, "runtime", text_files(missing)))
         added = sorted(missing)
     publish(writes, force=force, protected=tuple(paths))
-    summaries = []
+    return BundleResult(str(out), str(rt), bundle.runtime_version.text, arena, bundle.shared_arena_bytes,
+                        sorted(writes[0].files), added, _summaries(compiled, paths, bundle, labels), compiled, bundle)
+
+
+def _summaries(compiled: list[CompiledModel], paths: list[Path], bundle: EmittedBundle,
+               labels: dict[str, list[str]]) -> list[dict]:
+    """Per model, for --json: the figures `compile` reports for one model."""
+    out = []
     for c, p in zip(compiled, paths):
         e = bundle.emitted[c.name]
-        summaries.append({"model": str(p), "name": c.name, "ram_bytes": c.ram_bytes,
-                          "arena_bytes": c.plan.size, "arena_lower_bound": c.plan.lower_bound,
-                          "flash_bytes": e.flash_const_bytes, "weights_bytes": e.weights_bytes, "macs": c.macs,
-                          "kernels": len(c.steps), "labels": len(labels.get(c.name, []))})
-    return BundleResult(str(out), str(rt), bundle.runtime_version.text, arena, bundle.shared_arena_bytes,
-                        sorted(writes[0].files), added, summaries, compiled, bundle)
+        out.append({"model": str(p), "name": c.name, "ram_bytes": c.ram_bytes,
+                    "arena_bytes": c.plan.size, "arena_lower_bound": c.plan.lower_bound,
+                    "flash_bytes": e.flash_const_bytes, "weights_bytes": e.weights_bytes, "macs": c.macs,
+                    "kernels": len(c.steps), "labels": len(labels.get(c.name, []))})
+    return out
 
 
 def model_labels(path: Path) -> list[str] | None:

@@ -188,3 +188,14 @@ def test_models_in_one_cortex_m4_firmware_bit_exact(shared_models, _arm_tools, n
                 expected = ref.run(sample, len(m.graph.outputs))
                 for e, got in zip(expected, outs[m.name][k]):
                     np.testing.assert_array_equal(got, e.reshape(got.shape), err_msg=f"{m.name} sample {k}")
+
+
+def test_python_api_compiles_several_models(shared_models, tmp_path):
+    import edgeconv
+
+    r = edgeconv.compile([SPEECH, AD], tmp_path / "out", name=["speech", "ad"], arena="shared", float_helpers=True)
+    assert r.shared_arena_bytes == 6448 and [m["name"] for m in r.models] == ["speech", "ad"]
+    assert {"speech_float.c", "ad.c", "ec_shared_arena.h", "ec_common.h"} <= {p.name for p in (tmp_path / "out").iterdir()}
+    # without out_dir nothing is written; the files are the same
+    again = edgeconv.compile([SPEECH, AD], None, name=["speech", "ad"], arena="shared", float_helpers=True)
+    assert again.files == sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith("."))
