@@ -37,6 +37,8 @@ SIMAVR_TIMEOUT_S = 600
 SAMPLE_BATCH_BYTES = 16384  # samples per simavr run: far below the 64 KB pgm_read_byte reaches
 _NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+STACK_NOT_ANALYSED = ("avr-gcc 5.4 has no -fcallgraph-info, so no call graph is analysed: the profile's stack_bytes is "
+                      "reserved, and emulated runs measure the painted high-water mark")
 
 
 def _run(cmd: list[str], what: str, work: Path) -> None:
@@ -98,7 +100,10 @@ def measure_avr_elf(elf: Path, name: str, board: Board) -> FirmwareReport:
         e = ELFFile(f)
         sizes = {s.name: s["sh_size"] for s in e.iter_sections()}
         weights = arena = 0
+        stack_top = board.ram_origin + board.ram_bytes - 1  # RAMEND, where avr-libc starts SP
         for sym in e.get_section_by_name(".symtab").iter_symbols():
+            if sym.name == "__stack":  # a data-space address, without the ELF's 0x800000 offset for SRAM
+                stack_top = sym["st_value"] | (board.ram_origin & 0xFF0000)
             if sym["st_info"]["type"] != "STT_OBJECT" or not sym.name.startswith(f"{name}_"):
                 continue
             if sym.name == f"{name}_arena":
@@ -112,7 +117,10 @@ def measure_avr_elf(elf: Path, name: str, board: Board) -> FirmwareReport:
     return FirmwareReport(board=board.name, part=board.part, elf=str(elf), flash_code_bytes=flash - weights,
                           flash_weights_bytes=weights, flash_bytes=flash, ram_arena_bytes=arena, ram_stack_bytes=stack,
                           ram_data_bytes=ram_other, ram_bytes=arena + ram_other + stack,
-                          board_flash_bytes=board.flash_bytes, board_ram_bytes=board.ram_bytes)
+                          board_flash_bytes=board.flash_bytes, board_ram_bytes=board.ram_bytes,
+                          stack_need_bytes=stack, stack_margin_bytes=stack, stack_uncertain=[STACK_NOT_ANALYSED],
+                          linked_for="part", flash_origin=board.flash_origin, ram_origin=board.ram_origin,
+                          stack_top=stack_top)
 
 
 def samples_source(model: CompiledModel, samples: list[list[np.ndarray]]) -> str:

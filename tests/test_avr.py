@@ -198,4 +198,5 @@ def test_build_cli(tmp_path):
     r = json.loads(proc.stdout)
     assert r["board"] == BOARD and 0 < r["flash_bytes"] <= 262144 and 0 < r["ram_bytes"] <= 8192
     assert r["flash_weights_bytes"] > 0 and r["ram_stack_bytes"] == 1024
+    assert r["ram_origin"] == 0x800200 and r["stack_top"] == 0x8021FF and r["stack_uncertain"]
     assert (tmp_path / "fw" / "firmware.elf").exists() and not (tmp_path / "fw" / "link.ld").exists()
