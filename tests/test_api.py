@@ -66,7 +66,9 @@ def cli_json_in_process(capsys, *args):
             signal.signal(s, h)
     out, err = capsys.readouterr()
     assert info.value.code == 0, err[-2000:]
-    return json.loads(out)
+    # The JSON is the last line: the converter's Python prints land here too, where a real run
+    # sends them to /dev/null (quiet.silenced redirects fd 1, which capsys does not use).
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def need(*tools):
@@ -159,36 +161,51 @@ def test_errors_are_one_line_model_errors(model, tmp_path):
     blocker.write_text("mine")
     # a folder that cannot be made (an OSError inside) is a ModelError too, and the file stays
     cases.append((lambda: edgeconv.compile(model, out_dir=blocker / "c"), "file"))
+    said = []
+    cases.append((lambda: edgeconv.demo(blocker, say=said.append), "file"))  # refused before it trains
     for call, words in cases:
         with pytest.raises(ModelError) as info:
             call()
         message = str(info.value)
         assert words in message and "\n" not in message, message
-    assert blocker.read_text() == "mine"
+    assert blocker.read_text() == "mine" and said == []
 
 
-def test_train_and_quantize_match_their_json(tmp_path, capsys):
-    pytest.importorskip("tensorflow")
-    out = tmp_path / "m.keras"
-    api = edgeconv.train("tinyconv", "digits", out, epochs=1, seed=3, verbose=0)
-    assert api.model == str(out) and api.data == "digits" and 0 < api.float_accuracy <= 1
-    assert api.to_dict() == cli_json_in_process(capsys, "train", "--arch", "tinyconv", "--data", "digits", "-o", out,
-                                                "--epochs", 1, "--seed", 3)
+def spy(monkeypatch, command):
+    """Record what edgeconv.<command> returns when the command line calls it."""
+    api, seen = getattr(edgeconv, command), []
 
-    q = edgeconv.quantize(out, calib=16)
-    assert q.output == str(tmp_path / "m.tflite") and q.mode == "int8" and q.calib_samples == 16
-    assert json.loads(json.dumps(q.to_dict())) == cli_json_in_process(capsys, "quantize", out, "--calib", 16)
+    def recorded(*args, **kwargs):
+        seen.append(api(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(edgeconv, command, recorded)
+    return seen
 
 
-def test_demo_matches_its_json(tmp_path, monkeypatch, capsys):
-    """One epoch instead of the demo's 30 (the full demo is tests/test_training.py's)."""
+def test_tensorflow_commands_match_their_json(tmp_path, capsys, monkeypatch):
+    """demo (one epoch instead of 30: the full demo is tests/test_training.py's), quantize of
+    the demo's model and train (one epoch), each once, through the command line: its --json
+    must be the result the API returned to it."""
     pytest.importorskip("tensorflow")
     monkeypatch.setitem(sys.modules["edgeconv.demo"].DEMO_TRAINING, "epochs", 1)
     out = tmp_path / "demo"
-    lines = []
-    api = edgeconv.demo(out, seed=0, say=lines.append)
-    assert lines[0].startswith("[1/5] training tinyconv on digits (1 epochs)")
-    assert api.c_accuracy == api.int8_accuracy and api.bit_exact and api.output_dir == str(out)
+    demos = spy(monkeypatch, "demo")
     cli = cli_json_in_process(capsys, "demo", "-o", out)
-    assert cli.pop("seconds") > 0
-    assert {k: v for k, v in api.to_dict().items() if k != "seconds"} == cli
+    (api,) = demos
+    assert is_dataclass(api) and api.to_dict() == cli
+    assert api.c_accuracy == api.int8_accuracy and api.bit_exact and api.output_dir == str(out)
+    assert api.model_tflite == str(out / "digits_cnn.tflite") and api.seconds > 0
+
+    quantized = spy(monkeypatch, "quantize")
+    cli = cli_json_in_process(capsys, "quantize", api.model_keras, "-o", tmp_path / "q.tflite", "--calib", 16)
+    (q,) = quantized
+    assert q.output == str(tmp_path / "q.tflite") and q.mode == "int8" and q.calib_samples == 16 and q.layers
+    assert json.loads(json.dumps(q.to_dict())) == cli
+
+    trained = spy(monkeypatch, "train")
+    model = tmp_path / "m.keras"
+    cli = cli_json_in_process(capsys, "train", "--arch", "tinyconv", "--data", "digits", "-o", model, "--epochs", 1)
+    (t,) = trained
+    assert t.model == str(model) and t.data == "digits" and t.arch == "tinyconv" and 0 < t.float_accuracy <= 1
+    assert is_dataclass(t) and t.to_dict() == cli
