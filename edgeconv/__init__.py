@@ -7,6 +7,8 @@ typed result whose to_dict() is exactly what the command prints with --json.
     edgeconv quantize  quantize(model, data=None, out=None, calib=200, ...)       -> quantize.ptq.QuantizeReport
     edgeconv compile   compile(model, out_dir=None, name=None, force=False, weights="auto")
                                                                                -> results.CompileResult
+                       compile([a, b], out_dir, name=[...], arena="shared", ...)  -> bundle.BundleResult
+                       compile(model, out_dir, format="cmake", package_name=None) -> packaging.PackageResult
     edgeconv inspect   inspect(model, board=None, weights="auto", name=None)      -> results.InspectResult
     edgeconv validate  validate(model, samples=20, seed=0, inputs=None, board=None, weights="auto", name=None)
                                                                                -> validation.ValidationReport
@@ -14,8 +16,9 @@ typed result whose to_dict() is exactly what the command prints with --json.
                                                                                -> firmware.FirmwareReport
     edgeconv demo      demo(out_dir="edgeconv-demo", seed=0, force=False)     -> results.DemoResult
 
-`model` is a .tflite path or the file's bytes (compile, inspect, validate, build); bytes take
-their name from `name` ("model" by default), and results name them by it. Every problem with
+`model` is a .tflite path or the file's bytes (compile of one model without bundle options,
+inspect, validate, build); bytes take their name from `name` ("model" by default), and results
+name them by it. Every problem with
 the input (a bad model, a missing file, a folder that cannot be written, a file in the way)
 raises edgeconv.ModelError with a one-line message, the line the command prints before exiting
 with status 2; nothing is half-written. Heavy imports (TensorFlow) happen only when a function
@@ -42,8 +45,10 @@ from .ir import ModelError
 if TYPE_CHECKING:
     from quantize.ptq import QuantizeReport
 
+    from .bundle import BundleResult
     from .firmware import FirmwareReport
     from .modelsource import ModelInput
+    from .packaging import PackageResult
     from .results import CompileResult, DemoResult, InspectResult, TrainReport
     from .validation import ValidationReport
 
@@ -103,14 +108,30 @@ def quantize(model: str | Path, data: str | Path | None = None, out: str | Path 
 
 
 def compile(model: ModelInput | list, out_dir: str | Path | None = None, name: str | list | None = None,
-            force: bool = False, weights: str = "auto", **bundle_options):
+            force: bool = False, weights: str = "auto", format: str = "plain", package_name: str | None = None,
+            **bundle_options) -> CompileResult | BundleResult | PackageResult:
     """`edgeconv compile`: compile a .tflite (path or bytes) into C; writes the files to out_dir
     when given (files there that edgeconv did not write are refused unless force). `weights`:
     int8, int16 or auto (see `edgeconv compile --help`). The result's `compiled` is the
     CompiledModel (graph, steps, plan); `files` are written only with out_dir.
     Several models (a list of paths; `name` a list, one per model) share one runtime copy and
     give a bundle.BundleResult; so do the options runtime=DIR, arena="static"|"shared"|"user",
-    io_outside_arena=True and float_helpers=True (see edgeconv.bundle.compile_models)."""
+    io_outside_arena=True and float_helpers=True (see edgeconv.bundle.compile_models).
+    `format` cmake|zephyr|arduino|platformio (`--format`) writes a package named package_name
+    into out_dir and gives a packaging.PackageResult (see edgeconv.packaging.compile_package)."""
+    if format != "plain" or package_name is not None:
+        from .packaging import compile_package
+
+        if format == "plain":
+            raise ModelError("package_name names a package: give format cmake, zephyr, arduino or platformio too")
+        if out_dir is None or "runtime" in bundle_options:
+            raise ModelError(f"a {format} package is written into out_dir and holds its own runtime copy "
+                             "(no runtime folder)")
+        models = list(model) if isinstance(model, (list, tuple)) else [model]
+        names = list(name) if isinstance(name, (list, tuple)) else ([name] if name is not None else None)
+        with _user_errors():
+            return compile_package(models, out_dir, format, names=names, package_name=package_name, force=force,
+                                   weights=weights, **bundle_options)
     if isinstance(model, (list, tuple)) or bundle_options:
         from .bundle import compile_models
 

@@ -121,6 +121,22 @@ def test_compile_inspect_validate_match_their_json(model, tmp_path):
     assert from_bytes.to_dict() == {**report.to_dict(), "model": "tiny"}
 
 
+def test_bundle_and_package_match_their_json(model, tmp_path):
+    other = tmp_path / "other.tflite"
+    other.write_bytes(model.read_bytes())
+    out = tmp_path / "bundle"
+    api = edgeconv.compile([model, other], out, arena="shared")
+    assert api.to_dict() == cli_json("compile", model, other, "-o", out, "--arena", "shared")
+    assert [m["name"] for m in api.models] == ["tiny", "other"] and api.shared_arena_bytes > 0
+
+    out = tmp_path / "package"
+    api = edgeconv.compile(model, out, format="cmake", package_name="tinylib")
+    assert api.to_dict() == cli_json("compile", model, "-o", out, "--format", "cmake", "--package-name", "tinylib")
+    assert (out / "CMakeLists.txt").exists()
+    with pytest.raises(ModelError, match="give format"):
+        edgeconv.compile(model, out, package_name="tinylib")
+
+
 def test_validate_inputs_from_bytes(model, tmp_path):
     import numpy as np
 
