@@ -163,6 +163,17 @@ def test_emulated_firmware_links_for_the_emulator(shared_models):
         fw.close()
 
 
+def test_part_profile_emulated_bit_exact(shared_models):
+    """nrf52840 builds for 0x0/0x20000000 as the part; validate --board runs it on mps2-an386
+    (the same Cortex-M4F) at the emulator's map, bit-exact with TFLite Micro."""
+    need("arm-none-eabi-gcc", "qemu-system-arm")
+    from edgeconv.validation import validate_file
+
+    report = validate_file(MICRO_SPEECH, samples=2, seed=1, board="nrf52840")
+    assert report.bit_exact and report.mismatches_vs_oracle == 0 and report.oracle == "tflm"
+    assert report.board == "nrf52840" and report.instructions > report.macs
+
+
 @pytest.mark.parametrize("board", ["stm32h743", "nrf52840", "rp2040", "esp32c3"])
 def test_part_profiles_build_at_their_addresses(shared_models, tmp_path, board):
     b = load_board(board)

@@ -184,8 +184,9 @@ def build_host(work: Path, header_dir: Path) -> Path:
 
 
 def build_elf(work: Path, board_name: str, header_dir: Path, defines: tuple[str, ...] = ()) -> Path:
-    """A standalone semihosting ELF: PROGRAM, the board's startup code and linker script."""
-    board = load_board(board_name)
+    """A standalone semihosting ELF: PROGRAM, the board's startup code and linker script, for
+    the emulator's memory map (QEMU runs it)."""
+    board = load_board(board_name).for_emulator()
     (work / "rq_test.c").write_text(PROGRAM)
     for name in ("cortex_m_startup.c", "board_libc.c"):
         shutil.copy2(support_dir() / name, work / name)

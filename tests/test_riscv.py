@@ -2,7 +2,7 @@
 TFLite Micro, and instructions counted with unicorn's RV32 model.
 
 By default two shared models run (micro_speech through the CLI, ad01 through the API) with
-few samples; EDGECONV_RISCV_ALL_MODELS=1 runs every shared model (about 4 minutes on 2 cores:
+few samples; EDGECONV_RISCV_ALL_MODELS=1 runs every shared model (about 2 minutes with -n 2:
 all seven fit the riscv32 profile and were bit-exact when this was written)."""
 
 import json
@@ -75,7 +75,7 @@ def test_ad01_bit_exact_on_rv32imc(shared_models):
     _check_model(AD01, samples=2)
 
 
-@pytest.mark.skipif(not ALL, reason="every shared model on RV32IMC: set EDGECONV_RISCV_ALL_MODELS=1 (about 4 minutes)")
+@pytest.mark.skipif(not ALL, reason="every shared model on RV32IMC: set EDGECONV_RISCV_ALL_MODELS=1 (about 2 minutes)")
 @pytest.mark.parametrize("rel", SHARED_MODEL_FILES)
 def test_every_shared_model_bit_exact_on_rv32imc(shared_models, rel):
     _check_model(SHARED_MODELS / rel, samples=5)
