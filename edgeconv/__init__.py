@@ -197,8 +197,9 @@ def validate(model: ModelInput, samples: int = 20, seed: int = 0, inputs: str | 
     """`edgeconv validate`: build the C (on the host, or with `board` as firmware on its emulated
     core) and compare every output element with TFLite Micro and TFLite's reference, on
     `samples` random inputs (seeded) plus those of `inputs` (.npy/.npz) or, for a path without
-    it, the samples shipped beside the model. `progress` wraps the sample loop (e.g. rich's
-    track)."""
+    it, the samples shipped beside the model. `name`: the name of a model given as bytes (the
+    report's `model`; a path's report names its file). `progress` wraps the sample loop (e.g.
+    rich's track)."""
     import functools
 
     from .modelsource import is_bytes, model_name
