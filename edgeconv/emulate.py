@@ -133,11 +133,17 @@ def build_emulated(model: CompiledModel, board_name: str, defines: tuple[str, ..
 
 def build_counted(model: CompiledModel, board_name: str) -> EmulatedFirmware:
     """Firmware whose instructions unicorn can count: the emulated one where the profile has
-    an [emulator]; otherwise (rp2040, cortex-m0plus: no QEMU machine) the same semihosting
-    firmware linked for the part's map, which unicorn runs without QEMU (its run() is refused)."""
+    an [emulator] that holds it; otherwise (no [emulator], or one too small: vww on the
+    micro:bit's 16 KB) the same semihosting firmware linked for the part's map, which unicorn
+    runs without QEMU (its run() is refused)."""
     part = load_board(board_name)
-    if part.emulator is not None or part.family not in ("cortex-m", "riscv") or not can_count_instructions(part):
+    if part.family not in ("cortex-m", "riscv") or not can_count_instructions(part):
         return build_emulated(model, board_name)
+    if part.emulator is not None:
+        try:
+            return build_emulated(model, board_name)
+        except EmulatorTooSmall:
+            pass
     if shutil.which(part.cc) is None:
         raise ToolchainMissing(f"board {part.name} needs {part.cc}, which is not installed (see README: boards)")
     work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{part.name}-"))
@@ -152,12 +158,16 @@ def build_counted(model: CompiledModel, board_name: str) -> EmulatedFirmware:
                             stack_worst_path_bytes=report.stack_worst_path_bytes)
 
 
+class EmulatorTooSmall(ModelError):
+    pass
+
+
 def check_emulator_fit(board: Board, flash_bytes: int, ram_bytes: int, name: str) -> None:
     """A firmware too large for the emulator's memory is refused in one line (QEMU would
     stop with a fault far from the cause)."""
     e = board.emulator
     if e is not None and (flash_bytes > e.flash_bytes or ram_bytes > e.ram_bytes):
-        raise ModelError(f"{name} does not fit the emulated {board.name} ({e.machine}): needs {flash_bytes:,} B of "
+        raise EmulatorTooSmall(f"{name} does not fit the emulated {board.name} ({e.machine}): needs {flash_bytes:,} B of "
                          f"flash and {ram_bytes:,} B of RAM, the emulator's map has {e.flash_bytes:,} and {e.ram_bytes:,}")
 
 

@@ -13,7 +13,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from conftest import SHARED_MODELS
-from edgeconv.boards import list_boards, load_board
+from edgeconv.boards import boards_dir, list_boards, load_board
 from edgeconv.compiler import compile_file
 from edgeconv.emitter import emit
 from edgeconv.firmware import board_fit, build_firmware
@@ -28,7 +28,7 @@ PARTS = {
     "cortex-m4": ("STM32F446RE", 0x08000000, 512 << 10, 0x20000000, 128 << 10, "mps2-an386"),
     "stm32h743": ("STM32H743ZI", 0x08000000, 2 << 20, 0x24000000, 512 << 10, "mps2-an500"),
     "nrf52840": ("nRF52840", 0x00000000, 1 << 20, 0x20000000, 256 << 10, "mps2-an386"),
-    "rp2040": ("RP2040", 0x10000100, (2 << 20) - 256, 0x20000000, 264 << 10, None),
+    "rp2040": ("RP2040", 0x10000100, (2 << 20) - 256, 0x20000000, 264 << 10, "microbit"),
     "esp32c3": ("ESP32-C3", 0x42000000, 4 << 20, 0x3FC80000, 384 << 10, "virt"),
 }
 
@@ -64,8 +64,8 @@ def test_part_and_emulator_maps():
     assert (emu.flash_origin, emu.ram_origin, emu.flash_bytes, emu.ram_bytes, emu.linked_for) == (
         0, 0x20000000, 4 << 20, 4 << 20, "emulator")
     assert m4.linked_for == "part"
-    with pytest.raises(ModelError, match="rp2040 has no \\[emulator\\] section"):
-        load_board("rp2040").for_emulator()
+    with pytest.raises(ModelError, match="host has no \\[emulator\\] section"):
+        load_board("host").for_emulator()
     # every in-tree profile loads (the older single-map form included)
     assert all(load_board(b).name == b for b in list_boards())
 
@@ -163,15 +163,22 @@ def test_emulated_firmware_links_for_the_emulator(shared_models):
         fw.close()
 
 
-def test_part_profile_emulated_bit_exact(shared_models):
+@pytest.mark.parametrize("board", ["nrf52840", "rp2040"])
+def test_part_profile_emulated_bit_exact(shared_models, board):
     """nrf52840 builds for 0x0/0x20000000 as the part; validate --board runs it on mps2-an386
-    (the same Cortex-M4F) at the emulator's map, bit-exact with TFLite Micro."""
+    (the same Cortex-M4F) at the emulator's map, bit-exact with TFLite Micro. rp2040 (M0+)
+    runs on QEMU's micro:bit (a Cortex-M0, the same Armv6-M instructions: 16 KB of RAM), where
+    vww is refused in one line."""
     need("arm-none-eabi-gcc", "qemu-system-arm")
+    from edgeconv.emulate import build_emulated
     from edgeconv.validation import validate_file
 
-    report = validate_file(MICRO_SPEECH, samples=2, seed=1, board="nrf52840")
+    report = validate_file(MICRO_SPEECH, samples=2, seed=1, board=board)
     assert report.bit_exact and report.mismatches_vs_oracle == 0 and report.oracle == "tflm"
-    assert report.board == "nrf52840" and report.instructions > report.macs
+    assert report.board == board and report.instructions > report.macs
+    if board == "rp2040":
+        with pytest.raises(ModelError, match=r"does not fit the emulated rp2040 \(microbit\): needs [\d,]+ B of flash"):
+            build_emulated(compile_file(VWW, board=load_board(board)), board)
 
 
 @pytest.mark.parametrize("board", ["stm32h743", "nrf52840", "rp2040", "esp32c3"])
@@ -192,11 +199,15 @@ def test_part_profiles_build_at_their_addresses(shared_models, tmp_path, board):
 
 
 def test_inspect_board_fit(shared_models, tmp_path):
-    """inspect --board: the fit figures beside the part, and instructions even where QEMU has
-    no machine for the core (rp2040: unicorn's Cortex-M0 model runs the part-linked ELF)."""
+    """inspect --board: the fit figures beside the part, and instructions even where the
+    profile has no emulator (unicorn's Cortex-M0 model runs the part-linked ELF)."""
     need("arm-none-eabi-gcc")
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "inspect", str(MICRO_SPEECH), "--board", "rp2040",
-                           "--json"], capture_output=True, text=True)
+    text = (boards_dir() / "rp2040.toml").read_text()
+    no_emulator = tmp_path / "rp2040-alone.toml"
+    no_emulator.write_text(text[: text.index("[emulator]")].replace('name = "rp2040"', 'name = "rp2040-alone"'))
+    assert load_board(str(no_emulator)).emulator is None
+    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "inspect", str(MICRO_SPEECH), "--board",
+                           str(no_emulator), "--json"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)
     fit = d["fit"]
