@@ -53,9 +53,25 @@ def _machine_flags(board: Board) -> list[str]:
     return [f for f in board.cflags if f not in set(WARNING_FLAGS)]
 
 
+def sram_shortfall(board: Board, name: str, arena_bytes: int, data_bytes: int) -> str | None:
+    """The one-line refusal of a model whose arena and .data/.bss (its constants among them)
+    exceed the SRAM, or None."""
+    total = arena_bytes + data_bytes
+    if not board.ram_bytes or total <= board.ram_bytes:
+        return None
+    return (f"{name} does not fit {board.name} ({board.part}): its SRAM holds the constants as well (avr-gcc copies "
+            f"const arrays into .data): arena {arena_bytes:,} B + data {data_bytes:,} B = {total:,} B, has "
+            f"{board.ram_bytes:,} B")
+
+
 def compile_avr_objects(work: Path, board: Board, compiled: CompiledModel, emitted: EmittedModel,
                         main_text: str | None = None, defines: tuple[str, ...] = ()) -> list[Path]:
-    """The model, its runtime files and main.c compiled in `work`; the object files."""
+    """The model, its runtime files and main.c compiled in `work`; the object files. A model
+    whose arena and constants alone exceed the SRAM is refused first (avr-gcc would stop at
+    the first array over 32,767 bytes, its object size limit, without saying why)."""
+    short = sram_shortfall(board, compiled.name, compiled.ram_bytes, emitted.flash_const_bytes)
+    if short:
+        raise ModelError(short)
     for fname, text in emitted.files.items():
         (work / fname).write_text(text)
     (work / "main.c").write_text(main_text if main_text is not None else main_source(compiled.name))
@@ -244,10 +260,9 @@ def build_avr_emulated(model: CompiledModel, board_name: str, defines: tuple[str
         fw = AvrEmulatedFirmware(board, model, work, objects, report.flash_bytes, static_ram,
                                  static_ram_bytes=static_ram, free_ram_bytes=board.ram_bytes - static_ram,
                                  stack_need_bytes=board.stack_bytes)
-        if board.ram_bytes and static_ram > board.ram_bytes:
-            raise ModelError(f"{model.name} does not fit {board.name} ({board.part}): its SRAM holds the constants as "
-                             f"well (avr-gcc copies const arrays into .data): arena {report.ram_arena_bytes:,} B + data "
-                             f"{report.ram_data_bytes:,} B = {static_ram:,} B, has {board.ram_bytes:,} B")
+        short = sram_shortfall(board, model.name, report.ram_arena_bytes, report.ram_data_bytes)
+        if short:
+            raise ModelError(short)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

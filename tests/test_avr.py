@@ -120,6 +120,40 @@ def test_int16_elementwise_and_mac_bit_exact():
         assert report.oracle == "tflm" and report.bit_exact, (label, report.mismatches_vs_tflm, report.first_divergent_op)
 
 
+def test_math_and_div_bit_exact():
+    """The table-driven and fixed-point math kernels (ABS, RSQRT, ELU, LOG_SOFTMAX,
+    L2_NORMALIZATION against TFLite Micro; EXP, GELU, LOG against TFLite's reference, which
+    alone runs them) and DIV (runtime, broadcast and constant divisors), at SRAM-sized shapes."""
+    import dataclasses
+
+    import test_ops_div as div
+    import test_ops_math as math_ops
+    from modelgen import oracle_is
+
+    def small(c):
+        n = 96
+        return dataclasses.replace(c, shape=(1, n), data=c.data.reshape(-1)[:n].reshape(1, n)) if c.data.size > n else c
+
+    rng = np.random.default_rng(77)
+    micro = math_ops._mixed_model([(o, small(c)) for o, c in [
+        ("ABS", math_ops.abs_case(rng, "int8")), ("ABS", math_ops.abs_case(rng, "int16")),
+        ("RSQRT", math_ops.Case((2, 40), "int8", (0.02, -128), (0.05, -100), np.zeros((2, 40), np.int8))),
+        ("ELU", math_ops.elu_case(rng, "int8")),
+        ("LOG_SOFTMAX", math_ops.log_softmax_case(rng, "int8")), ("L2_NORMALIZATION", math_ops.l2_case(rng, "int8"))]])
+    report = validate_bytes(micro, "math_micro_avr", samples=3, seed=1, board=BOARD)
+    assert report.oracle == "tflm" and report.bit_exact, (report.mismatches_vs_tflm, report.first_divergent_op)
+    reference = math_ops._mixed_model([(o, small(c)) for o, c in [
+        ("EXP", math_ops.exp_case(rng, "int8")), ("EXP", math_ops.exp_case(rng, "int16")),
+        ("GELU", math_ops.gelu_case(rng, "int8", False)), ("GELU", math_ops.gelu_case(rng, "int16", True)),
+        ("LOG", math_ops.log_case(rng, "int8"))]])
+    report = validate_bytes(reference, "math_reference_avr", samples=3, seed=2, board=BOARD)
+    assert oracle_is(report, "tflite_ref") and report.bit_exact, report.first_divergent_op
+    rng = np.random.default_rng(78)
+    cases = [div.random_case(rng, kind) for kind in div.KINDS[:5]]
+    report = validate_bytes(div.div_model(cases), "div_avr", samples=3, seed=1, board=BOARD)
+    assert report.oracle == "tflm" and report.bit_exact, (report.mismatches_vs_tflm, report.first_divergent_op)
+
+
 DIGITS_WIDTH = 0.25  # the demo trains width 2.0: 99 KB of weights, more than the AVR's 8 KB SRAM
 
 
@@ -174,9 +208,9 @@ def test_digits_demo_architecture_bit_exact():
     model = compile_bytes(data, "digits_avr")
     t_in = model.graph.tensors[model.graph.inputs[0]]
     _, test = split(load_dataset("digits"), TEST_FRACTION, 0)
-    xq = quantize_input(test.x[:40], t_in.quant.s, t_in.quant.zp, np.int8).reshape((-1, *t_in.shape))
+    xq = quantize_input(test.x[:24], t_in.quant.s, t_in.quant.zp, np.int8).reshape((-1, *t_in.shape))
     report = validate_bytes(data, "digits_avr", samples=4, seed=0, board=BOARD, extra_inputs=[[x] for x in xq])
-    assert report.board == BOARD and report.samples == 44
+    assert report.board == BOARD and report.samples == 28
     assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
     assert report.ram_bytes <= load_board(BOARD).ram_bytes
 
