@@ -234,3 +234,14 @@ def test_build_cli(tmp_path):
     assert r["flash_weights_bytes"] > 0 and r["ram_stack_bytes"] == 1024
     assert r["ram_origin"] == 0x800200 and r["stack_top"] == 0x8021FF and r["stack_uncertain"]
     assert (tmp_path / "fw" / "firmware.elf").exists() and not (tmp_path / "fw" / "link.ld").exists()
+
+
+def test_inspect_says_instructions_are_not_counted(tmp_path):
+    """simavr counts no instructions: inspect --board says so in one line (exit 2)."""
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(mutants.base_bytes("conv"))
+    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "inspect", str(model), "--board", BOARD],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == ("edgeconv: error: no instruction-counting emulator models atmega2560: "
+                                   "its instructions are not measured")
