@@ -61,7 +61,8 @@ def sram_shortfall(board: Board, name: str, arena_bytes: int, data_bytes: int) -
         return None
     return (f"{name} does not fit {board.name} ({board.part}): its SRAM holds the constants as well (avr-gcc copies "
             f"const arrays into .data): arena {arena_bytes:,} B + data {data_bytes:,} B = {total:,} B, has "
-            f"{board.ram_bytes:,} B")
+            f"{board.ram_bytes:,} B" + (f"; the constants alone exceed its {board.flash_bytes:,} B of flash"
+                                        if board.flash_bytes and data_bytes > board.flash_bytes else ""))
 
 
 def compile_avr_objects(work: Path, board: Board, compiled: CompiledModel, emitted: EmittedModel,
