@@ -202,18 +202,18 @@ class AvrEmulatedFirmware:
         link_avr(self.work, self.board, [*self.objects, obj], self.elf)
         text = run_simavr(self.board, self.elf, self.work)
         lines = [l.rstrip(".").strip() for l in _ANSI.sub("", text).splitlines()]
-        if "E" not in lines:
+        if "#E" not in lines:
             tail = " | ".join(l for l in lines if l)[-200:]
             raise ModelError(f"the emulated {self.board.name} (simavr) did not finish its samples: {tail}")
-        stack = [l for l in lines if l.startswith("S")]
+        stack = [l for l in lines if l.startswith("#S")]
         if stack:
-            self.stack_measured_bytes = int(stack[-1][1:], 16)
+            self.stack_measured_bytes = int(stack[-1][2:], 16)
             self.ram_bytes = self.static_ram_bytes + self.stack_measured_bytes
             if self.stack_measured_bytes >= self.free_ram_bytes:
                 raise ModelError(f"{self.model.name} overflowed the stack of the emulated {self.board.name}: it reached "
                                  f"{self.stack_measured_bytes:,} B, the SRAM left after .data and .bss is "
                                  f"{self.free_ram_bytes:,} B")
-        data = bytes.fromhex("".join(l[1:] for l in lines if l.startswith("O")))
+        data = bytes.fromhex("".join(l[2:] for l in lines if l.startswith("#O")))
         outs, pos = [], 0
         for _ in samples:
             one = []
