@@ -8,7 +8,7 @@ A profile names a compiler and its flags, and two memory maps kept apart:
   memory at 0x0 and 0x20000000). Emulated runs (`validate --board`, `inspect --board`) link
   for this map. A profile without one builds but is not emulated.
 The older single-map form (top-level flash_origin/ram_origin/flash_bytes/ram_bytes, a `part`
-string and `qemu_machine`: one map for both) is still read. See docs/boards.md.
+string and `qemu_machine`: one map for both) is still read. See docs/BOARDS.md.
 """
 
 from __future__ import annotations

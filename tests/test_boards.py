@@ -22,7 +22,7 @@ from edgeconv.ir import ModelError
 MICRO_SPEECH = SHARED_MODELS / "tflite_micro" / "micro_speech_quantized.tflite"
 VWW = SHARED_MODELS / "mlcommons_tiny" / "vww_96_int8.tflite"
 
-# The parts' maps, from their reference manuals / datasheets (docs/boards.md gives the sources):
+# The parts' maps, from their reference manuals / datasheets (docs/BOARDS.md gives the sources):
 # board -> (part, flash origin, flash bytes, RAM origin, RAM bytes, emulator machine or None).
 PARTS = {
     "cortex-m4": ("STM32F446RE", 0x08000000, 512 << 10, 0x20000000, 128 << 10, "mps2-an386"),
