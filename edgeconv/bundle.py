@@ -93,7 +93,7 @@ def emit_bundle(models: list[CompiledModel], options: BundleOptions | None = Non
     emitted: dict[str, EmittedModel] = {}
     for m in models:
         e = emit(m, expose_arena=options.expose_arena, arena=options.arena, float_helpers=options.float_helpers,
-                 labels=options.labels.get(m.name), runtime_version_=version)
+                 labels=options.labels.get(m.name), version=version)
         own = {f"{m.name}.h", f"{m.name}.c", f"{m.name}_float.h", f"{m.name}_float.c"}
         model_files[m.name] = {k: v for k, v in e.files.items() if k in own}
         for k, v in e.files.items():

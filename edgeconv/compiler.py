@@ -113,7 +113,7 @@ def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool =
     if io_outside_arena:
         edges = set(graph.inputs) | set(graph.outputs)
         io_blocks = [b for b in blocks if edges & set(b.tensors)]
-        blocks = [b for b in blocks if b not in io_blocks]
+        blocks = [b for b in blocks if not edges & set(b.tensors)]
     plan = plan_arena(blocks, ARENA_ALIGNMENT, reuse=reuse)
     return CompiledModel(name_from_stem(name), graph, steps, aliases, plan, model_sha256, choice, io_blocks)
 

@@ -1,5 +1,11 @@
 """C emitter: CompiledModel -> <name>.h, <name>.c and the c_runtime files they use.
 
+Options: where the arena lives (static per model, the shared ec_shared_arena, or a buffer the
+user passes to <name>_init), float helpers in a separate <name>_float.h/.c, class labels.
+Every runtime copy carries the runtime's version (runtime_version: a hash of all c_runtime
+sources) in ec_common.h, and every model .c checks it with #error. Several models with one
+runtime copy: bundle.py.
+
 The output is deterministic: the same model and options give byte-identical files (no dates,
 no paths, no dict-order dependence). Constant arrays are deduplicated by content. Text from the
 model (tensor and op names) goes through names.comment_text, so it cannot end a comment or
@@ -159,7 +165,7 @@ def tensor_address(model: CompiledModel, t: int, arena: str) -> str:
 
 
 def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static", float_helpers: bool = False,
-         labels: list[str] | None = None, runtime_version_: RuntimeVersion | None = None) -> EmittedModel:
+         labels: list[str] | None = None, version: RuntimeVersion | None = None) -> EmittedModel:
     """<name>.h and <name>.c (and the runtime files they use). `arena`: static (the model's own
     static arena, the default), shared (ec_shared_arena, written by bundle.emit_bundle) or
     user (<name>_init(void *arena) takes the buffer). `float_helpers` adds <name>_float.h/.c
@@ -168,7 +174,7 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
     name = model.name
     g = model.graph
     pool = _ConstPool(name)
-    version = runtime_version_ or runtime_version()
+    version = version or runtime_version()
     base = arena_base(model, arena)
     params_decls: list[str] = []
     calls: list[str] = []
