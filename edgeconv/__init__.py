@@ -144,9 +144,13 @@ def compile(model: ModelInput | list, out_dir: str | Path | None = None, name: s
     from .outputs import FolderWrite, publish, text_files
     from .results import CompileResult, ModelFigures
 
+    from .labels import read_labels
+    from .modelsource import is_bytes
+
     with _user_errors():
         compiled = compile_model(model, name=name, weights=weights)
-        emitted = emit(compiled)
+        # class names the model carries (edgeconv quantize writes them): <NAME>_NUM_LABELS, <name>_labels
+        emitted = emit(compiled, labels=read_labels(bytes(model) if is_bytes(model) else Path(model).read_bytes()))
         if out_dir is not None:
             publish([FolderWrite(Path(out_dir), f"compile:{compiled.name}", text_files(emitted.files))],
                     force=force, protected=protected_paths(model))

@@ -108,6 +108,11 @@ int main(void) {
 """)
     out = subprocess.run([str(exe)], capture_output=True)
     assert out.stdout.decode("utf-8").splitlines() == names
+    # the plain one-model compile emits them too
+    import edgeconv
+
+    edgeconv.compile(labelled, tmp_path / "plain")
+    assert "#define SPEECH_NUM_LABELS 4" in (tmp_path / "plain" / "speech.h").read_text()
 
 
 def test_profile_op_user_defined_sees_every_op_once_in_order(shared_models, tmp_path):
