@@ -28,14 +28,13 @@ import numpy as np
 from .boards import Board, load_board
 from .compiler import CompiledModel
 from .emitter import EmittedModel, emit
-from .firmware import FirmwareReport, ToolchainMissing, main_from_template, main_source
+from .firmware import FirmwareReport, ToolchainMissing, main_from_template, main_source, outputs_from_bytes, sample_bytes
 from .hostbuild import WARNING_FLAGS, run_tool
 from .ir import ModelError
 
 SIMAVR = "simavr"
 SIMAVR_TIMEOUT_S = 600
 SAMPLE_BATCH_BYTES = 16384  # samples per simavr run: far below the 64 KB pgm_read_byte reaches
-_NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STACK_NOT_ANALYSED = ("avr-gcc 5.4 has no -fcallgraph-info, so no call graph is analysed: the profile's stack_bytes is "
                       "reserved, and emulated runs measure the painted high-water mark")
@@ -142,12 +141,7 @@ def measure_avr_elf(elf: Path, name: str, board: Board) -> FirmwareReport:
 
 def samples_source(model: CompiledModel, samples: list[list[np.ndarray]]) -> str:
     """ec_samples.c: the samples' input bytes in program memory, for avr_main.c.in."""
-    g = model.graph
-    data = bytearray()
-    for sample in samples:
-        for x, t in zip(sample, g.inputs):
-            tensor = g.tensors[t]
-            data += np.ascontiguousarray(np.asarray(x, dtype=_NP[tensor.dtype]).reshape(tensor.shape)).tobytes()
+    data = b"".join(sample_bytes(model, sample) for sample in samples)
     rows = [", ".join(str(b) for b in data[i : i + 24]) for i in range(0, len(data), 24)] or ["0"]
     return ("/* edgeconv: the samples of one emulated run, in flash. */\n#include <avr/pgmspace.h>\n#include <stdint.h>\n\n"
             f"extern const uint8_t ec_samples[];\nextern const uint16_t ec_sample_count;\n"
@@ -193,7 +187,6 @@ class AvrEmulatedFirmware:
         return outs
 
     def _run_batch(self, samples: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
-        g = self.model.graph
         src = self.work / "ec_samples.c"
         src.write_text(samples_source(self.model, samples))
         obj = self.work / "ec_samples.o"
@@ -213,19 +206,8 @@ class AvrEmulatedFirmware:
                 raise ModelError(f"{self.model.name} overflowed the stack of the emulated {self.board.name}: it reached "
                                  f"{self.stack_measured_bytes:,} B, the SRAM left after .data and .bss is "
                                  f"{self.free_ram_bytes:,} B")
-        data = bytes.fromhex("".join(l[2:] for l in lines if l.startswith("#O")))
-        outs, pos = [], 0
-        for _ in samples:
-            one = []
-            for t in g.outputs:
-                tensor = g.tensors[t]
-                n = tensor.nbytes
-                one.append(np.frombuffer(data[pos : pos + n], dtype=_NP[tensor.dtype]).reshape(tensor.shape).copy())
-                pos += n
-            outs.append(one)
-        if pos != len(data):
-            raise ModelError(f"the emulated {self.board.name} wrote {len(data)} bytes of outputs, expected {pos}")
-        return outs
+        data = bytes.fromhex("".join(line[2:] for line in lines if line.startswith("#O")))
+        return outputs_from_bytes(self.model, data, len(samples), self.board.name)
 
 
 def run_simavr(board: Board, elf: Path, work: Path) -> str:

@@ -24,10 +24,9 @@ from .boards import Board, load_board
 from .compiler import CompiledModel
 from .cycles import PIPELINE_REFILL, CycleModel
 from .emitter import emit
-from .firmware import ToolchainMissing, build_in_folder, semihost_main_source
+from .firmware import ToolchainMissing, build_in_folder, outputs_from_bytes, sample_bytes, semihost_main_source
 from .ir import ModelError
 
-_NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
 QEMU = "qemu-system-arm"
 QEMU_TIMEOUT_S = 600
 
@@ -55,12 +54,9 @@ class EmulatedFirmware:
 
     def run(self, samples: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
         """All samples through QEMU; returns each sample's outputs."""
-        g = self.model.graph
         with open(self.work / "inputs.bin", "wb") as f:
             for sample in samples:
-                for x, t in zip(sample, g.inputs):
-                    tensor = g.tensors[t]
-                    f.write(np.ascontiguousarray(np.asarray(x, dtype=_NP[tensor.dtype]).reshape(tensor.shape)).tobytes())
+                f.write(sample_bytes(self.model, sample))
         out_path = self.work / "outputs.bin"
         out_path.unlink(missing_ok=True)
         stack_path = self.work / "stack.bin"
@@ -75,19 +71,7 @@ class EmulatedFirmware:
                              .rstrip())
         if stack_path.exists() and len(stack_path.read_bytes()) == 4:
             self.stack_measured_bytes = int.from_bytes(stack_path.read_bytes(), "little")
-        data = out_path.read_bytes()
-        outs, pos = [], 0
-        for _ in samples:
-            one = []
-            for t in g.outputs:
-                tensor = g.tensors[t]
-                n = tensor.nbytes
-                one.append(np.frombuffer(data[pos : pos + n], dtype=_NP[tensor.dtype]).reshape(tensor.shape).copy())
-                pos += n
-            outs.append(one)
-        if pos != len(data):
-            raise ModelError(f"the emulated {self.board.name} wrote {len(data)} bytes of outputs, expected {pos}")
-        return outs
+        return outputs_from_bytes(self.model, out_path.read_bytes(), len(samples), self.board.name)
 
 
 def qemu_command(board: Board, elf: Path) -> list[str]:
@@ -502,11 +486,7 @@ def count_invoke(fw: EmulatedFirmware, sample: list[np.ndarray], cycle_model: Cy
     invoke = symbols.get(f"{fw.model.name}_invoke")
     if invoke is None:
         raise ModelError(f"the firmware has no {fw.model.name}_invoke symbol")
-    g = fw.model.graph
-    input_bytes = b"".join(
-        np.ascontiguousarray(np.asarray(x, dtype=_NP[g.tensors[t].dtype]).reshape(g.tensors[t].shape)).tobytes()
-        for x, t in zip(sample, g.inputs)
-    )
+    input_bytes = sample_bytes(fw.model, sample)
     region = Region(function=invoke & ~1, mark_addr=symbols["ec_profile_op"])
     return count_region(fw.elf, fw.board, region, input_bytes, cycle_model=cycle_model)
 

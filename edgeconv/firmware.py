@@ -16,11 +16,13 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .boards import Board, boards_dir, load_board
 from .compiler import CompiledModel
 from .emitter import EmittedModel, emit
 from .hostbuild import WARNING_FLAGS, run_tool
-from .ir import ModelError
+from .ir import DTYPES, ModelError
 from .modelsource import ModelInput, compile_model, protected_paths
 from .names import comment_text
 from .outputs import FolderWrite, check_writable, publish, read_files
@@ -73,6 +75,31 @@ def support_files(board: Board) -> list[str]:
     if board.family == "avr":  # avr-libc brings its own
         return []
     return ["riscv_startup.S"] if board.family == "riscv" else ["cortex_m_startup.c"]
+
+
+def sample_bytes(model: CompiledModel, sample: list[np.ndarray]) -> bytes:
+    """One sample's inputs as the firmware reads them: each input's bytes in its type and shape."""
+    g = model.graph
+    return b"".join(
+        np.ascontiguousarray(np.asarray(x, dtype=DTYPES[g.tensors[t].dtype][0]).reshape(g.tensors[t].shape)).tobytes()
+        for x, t in zip(sample, g.inputs))
+
+
+def outputs_from_bytes(model: CompiledModel, data: bytes, count: int, where: str) -> list[list[np.ndarray]]:
+    """The outputs of `count` samples, as a firmware on `where` wrote them one after another."""
+    g = model.graph
+    outs, pos = [], 0
+    for _ in range(count):
+        one = []
+        for t in g.outputs:
+            tensor = g.tensors[t]
+            n = tensor.nbytes
+            one.append(np.frombuffer(data[pos : pos + n], dtype=DTYPES[tensor.dtype][0]).reshape(tensor.shape).copy())
+            pos += n
+        outs.append(one)
+    if pos != len(data):
+        raise ModelError(f"the emulated {where} wrote {len(data)} bytes of outputs, expected {pos}")
+    return outs
 
 
 def main_source(name: str) -> str:
