@@ -207,16 +207,31 @@ class BundleResult:
         return {k: v for k, v in self.__dict__.items() if k not in ("compiled", "bundle")}
 
 
-def compile_models(models: list[str | Path], out_dir: str | Path | None, names: list[str] | None = None,
-                   runtime: str | Path | None = None, arena: str = "static", io_outside_arena: bool = False,
-                   float_helpers: bool = False, force: bool = False, weights: str = "auto") -> BundleResult:
-    """Compile several .tflite files into one folder with one runtime copy (see emit_bundle).
-    `names` (one per model, in order) overrides the file stems. `runtime`: a folder for the
-    runtime files (default out_dir); one that holds a runtime already gets only the files it
-    lacks, and a file there that differs is refused. Publishing goes through outputs.py; with
-    out_dir None nothing is written (the result's `bundle` holds the files)."""
+@dataclass
+class CompiledBundle:
+    """Several .tflite files compiled and emitted together (what `compile` and `compile --format`
+    share before they publish)."""
+
+    paths: list[Path]
+    compiled: list[CompiledModel]
+    labels: dict[str, list[str]]  # model name -> class names stored in its file
+    bundle: EmittedBundle
+
+    @property
+    def job(self) -> str:
+        """The outputs manifest's job name for these models."""
+        return "compile:" + "+".join(sorted(c.name for c in self.compiled))
+
+    def summaries(self) -> list[dict]:
+        """Per model, for --json: the figures `compile` reports for one model."""
+        return _summaries(self.compiled, self.paths, self.bundle, self.labels)
+
+
+def compile_bundle(models: list[str | Path], names: list[str] | None = None, arena: str = "static",
+                   io_outside_arena: bool = False, float_helpers: bool = False, weights: str = "auto") -> CompiledBundle:
+    """Compile each model (`names`, one per model in order, override the file stems), read the
+    class names stored in each file, and emit them together (emit_bundle)."""
     from .compiler import compile_file
-    from .outputs import FolderWrite, publish, text_files
 
     paths = [Path(m) for m in models]
     names = list(names or [])
@@ -226,12 +241,27 @@ def compile_models(models: list[str | Path], out_dir: str | Path | None, names: 
                              io_outside_arena=io_outside_arena) for i, p in enumerate(paths)]
     labels = {c.name: lbl for c, p in zip(compiled, paths) if (lbl := model_labels(p)) is not None}
     bundle = emit_bundle(compiled, BundleOptions(arena=arena, float_helpers=float_helpers, labels=labels))
+    return CompiledBundle(paths, compiled, labels, bundle)
+
+
+def compile_models(models: list[str | Path], out_dir: str | Path | None, names: list[str] | None = None,
+                   runtime: str | Path | None = None, arena: str = "static", io_outside_arena: bool = False,
+                   float_helpers: bool = False, force: bool = False, weights: str = "auto") -> BundleResult:
+    """Compile several .tflite files into one folder with one runtime copy (see emit_bundle).
+    `names` (one per model, in order) overrides the file stems. `runtime`: a folder for the
+    runtime files (default out_dir); one that holds a runtime already gets only the files it
+    lacks, and a file there that differs is refused. Publishing goes through outputs.py; with
+    out_dir None nothing is written (the result's `bundle` holds the files)."""
+    from .outputs import FolderWrite, publish, text_files
+
+    made = compile_bundle(models, names, arena, io_outside_arena, float_helpers, weights)
+    paths, compiled, bundle = made.paths, made.compiled, made.bundle
     if out_dir is None:
         return BundleResult("", "", bundle.runtime_version.text, arena, bundle.shared_arena_bytes, sorted(bundle.files),
-                            [], _summaries(compiled, paths, bundle, labels), compiled, bundle)
+                            [], made.summaries(), compiled, bundle)
     out = Path(out_dir)
     rt = Path(runtime) if runtime is not None else out
-    job = "compile:" + "+".join(sorted(c.name for c in compiled))
+    job = made.job
     own = bundle.model_only_files
     if rt.absolute() == out.absolute() and runtime is None:
         writes = [FolderWrite(out, job, text_files({**own, **bundle.runtime_files}))]
@@ -249,7 +279,7 @@ def compile_models(models: list[str | Path], out_dir: str | Path | None, names: 
         added = sorted(missing)
     publish(writes, force=force, protected=tuple(paths))
     return BundleResult(str(out), str(rt), bundle.runtime_version.text, arena, bundle.shared_arena_bytes,
-                        sorted(writes[0].files), added, _summaries(compiled, paths, bundle, labels), compiled, bundle)
+                        sorted(writes[0].files), added, made.summaries(), compiled, bundle)
 
 
 def _summaries(compiled: list[CompiledModel], paths: list[Path], bundle: EmittedBundle,

@@ -286,27 +286,17 @@ def compile_package(models: list[str | Path], out_dir: str | Path, fmt: str, nam
                     float_helpers: bool = False, force: bool = False, weights: str = "auto") -> PackageResult:
     """Compile .tflite files (one runtime copy, as bundle.emit_bundle makes it) into a package of
     `fmt` in `out_dir`, written all or nothing through outputs.publish."""
-    from .bundle import BundleOptions, emit_bundle, model_labels
-    from .compiler import compile_file
+    from .bundle import compile_bundle
 
     if fmt not in FORMATS:
         raise ModelError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     if package_name is not None:
         check_package_name(package_name)
-    paths = [Path(m) for m in models]
-    names = list(names or [])
-    if len(names) > len(paths):
-        raise ModelError(f"{len(names)} names given for {len(paths)} models; give one --name per model, in order")
-    compiled = [compile_file(p, name=names[i] if i < len(names) else None, weights=weights,
-                             io_outside_arena=io_outside_arena) for i, p in enumerate(paths)]
-    labels = {c.name: lbl for c, p in zip(compiled, paths) if (lbl := model_labels(p)) is not None}
-    bundle = emit_bundle(compiled, BundleOptions(arena=arena, float_helpers=float_helpers, labels=labels))
+    made = compile_bundle(models, names, arena, io_outside_arena, float_helpers, weights)
+    compiled, bundle = made.compiled, made.bundle
     infos = [model_info(c, arena) for c in compiled]
     package = package_files(fmt, bundle.files, infos, name=package_name)
-    job = "compile:" + "+".join(sorted(c.name for c in compiled))
-    publish_package(Path(out_dir), job, package, force=force, protected=tuple(paths))
+    publish_package(Path(out_dir), made.job, package, force=force, protected=tuple(made.paths))
     name = package_name or (compiled[0].name if len(compiled) == 1 else DEFAULT_BUNDLE_NAME)
-    summaries = [{"model": str(p), "name": c.name, "ram_bytes": c.ram_bytes, "arena_bytes": c.plan.size,
-                  "flash_bytes": bundle.emitted[c.name].flash_const_bytes, "macs": c.macs,
-                  "labels": len(labels.get(c.name, []))} for c, p in zip(compiled, paths)]
+    summaries = made.summaries()
     return PackageResult(str(out_dir), fmt, name, sorted(package), bundle.runtime_version.text, arena, summaries)
