@@ -39,6 +39,25 @@
 #define EC_WEIGHTS_SECTION
 #endif
 
+/* Weights in program memory (Harvard cores, where a plain const array is copied into RAM).
+ * With EC_WEIGHTS_IN_PROGMEM defined (the atmega2560 profile's cflags), the arrays the MAC
+ * kernels read only through the accessors below (role "weights": CONV_2D, DEPTHWISE_CONV_2D,
+ * FULLY_CONNECTED, TRANSPOSE_CONV filters, PRELU's alpha) carry EC_WEIGHTS_PROGMEM, avr-libc's
+ * PROGMEM, and stay in flash; the accessors read them with pgm_read_byte/pgm_read_word. A
+ * 16-bit pointer reaches the first 64 KB of flash only (edgeconv's AVR build refuses a model
+ * whose flash arrays end beyond). Elsewhere the accessors are plain loads, the attribute is
+ * empty. Biases, multipliers, tables and params structs stay ordinary const data. */
+#if defined(EC_WEIGHTS_IN_PROGMEM) && defined(__AVR__)
+#include <avr/pgmspace.h>
+#define EC_WEIGHTS_PROGMEM PROGMEM
+#define EC_WEIGHT_S8(p) ((int8_t)pgm_read_byte(p))
+#define EC_WEIGHT_S16(p) ((int16_t)pgm_read_word(p))
+#else
+#define EC_WEIGHTS_PROGMEM
+#define EC_WEIGHT_S8(p) (*(p))
+#define EC_WEIGHT_S16(p) (*(p))
+#endif
+
 /* Weights and the arena are aligned so that word-wide loads (and the DSP fast paths) may
  * read them directly. Only GCC-compatible compilers take the attribute; others still get
  * naturally aligned arrays. */
