@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeconv.emitter import EmittedModel, runtime_dir
+from edgeconv.emitter import EmittedModel, runtime_dir, runtime_file_text, runtime_version
 from edgeconv.firmware import main_from_template
 from edgeconv.hostbuild import WARNING_FLAGS, cache_root, compiler
 
@@ -80,8 +80,10 @@ def sanitized_executable(compiled, emitted: EmittedModel, work: Path) -> Path:
     is compiled against the emitted headers."""
     work.mkdir(parents=True, exist_ok=True)
     rt = runtime_dir()
+    version = runtime_version(rt)
     for fname, text in emitted.files.items():
-        if fname.startswith("ec_") and (rt / fname).exists() and (rt / fname).read_text() != text:
+        # Copies of c_runtime/, ec_common.h with the runtime version stamped in.
+        if fname.startswith("ec_") and (rt / fname).exists() and runtime_file_text(rt, fname, version) != text:
             raise SanitizedBuildError(f"emitted {fname} differs from c_runtime/{fname}")
         (work / fname).write_text(text)
     (work / "main.c").write_text(main_from_template(compiled, "host_main.c.in"))
