@@ -239,6 +239,18 @@ def test_micro_speech_weights_in_flash_bit_exact(shared_models):
         fw.close()
 
 
+def test_batch_matmul_constant_operand_in_flash_bit_exact():
+    """BATCH_MATMUL's constant right-hand side (int8 and int16, read through EC_WEIGHT_S8/S16
+    from flash) next to run-time operands of the same kernels (read from SRAM)."""
+    import test_ops_batch_matmul as bmm
+
+    data = bmm.mixed_model()
+    model = compile_bytes(data, "bmm_mixed_avr", board=load_board(BOARD))
+    assert emit(model).program_memory_bytes > 0
+    report = validate_bytes(data, "bmm_mixed_avr", samples=3, seed=4, board=BOARD)
+    assert report.oracle == "tflm" and report.bit_exact, (report.mismatches_vs_tflm, report.first_divergent_op)
+
+
 def _fc_chain(layers: int, width: int) -> bytes:
     """FULLY_CONNECTED layers of width x width int8 weights in a chain (each array under
     avr-gcc's 32,767-byte object limit)."""
