@@ -239,6 +239,15 @@ def test_micro_speech_weights_in_flash_bit_exact(shared_models):
         fw.close()
 
 
+def test_int16_stored_weights_from_flash_bit_exact():
+    """CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED with pre-widened int16 weights
+    (--weights int16): their EC_WEIGHT_S16 reads (pgm_read_word) from flash."""
+    for name in ("conv", "depthwise", "fully_connected"):
+        report = validate_bytes(mutants.base_bytes(name), f"{name}_w16_avr", samples=3, seed=2, board=BOARD,
+                                weights="int16")
+        assert report.oracle == "tflm" and report.bit_exact, (name, report.mismatches_vs_tflm)
+
+
 def test_batch_matmul_constant_operand_in_flash_bit_exact():
     """BATCH_MATMUL's constant right-hand side (int8 and int16, read through EC_WEIGHT_S8/S16
     from flash) next to run-time operands of the same kernels (read from SRAM)."""
