@@ -31,7 +31,8 @@
  * line or in EC_CONFIG_HEADER), e.g.
  *   #define EC_ARENA_SECTION __attribute__((section(".sdram")))
  *   #define EC_WEIGHTS_SECTION __attribute__((section(".qspi_rodata")))
- * The linker script must then place those sections. */
+ * The linker script must then place those sections. (On a Harvard core, use
+ * EC_WEIGHTS_IN_PROGMEM below instead of a weights section.) */
 #ifndef EC_ARENA_SECTION
 #define EC_ARENA_SECTION
 #endif
