@@ -46,6 +46,20 @@ static int64_t ec_bmm_dot_s16(const int16_t *x, const int16_t *y, int32_t n) {
     return acc;
 }
 
+/* The same with y the constant operand (EC_WEIGHT_S16: it may be in program memory). */
+static int64_t ec_bmm_dot_s16_w(const int16_t *x, const int16_t *y, int32_t n) {
+#ifdef EC_BMM_DSP
+    return ec_bmm_dot_s16(x, y, n);
+#else
+    int64_t acc = 0;
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        acc += (int32_t)x[i] * (int32_t)EC_WEIGHT_S16(y + i);
+    }
+    return acc;
+#endif
+}
+
 /* dst[c][r] = src[r][c] for a rows x cols matrix. */
 static void ec_bmm_transpose_s8(const int8_t *src, int32_t rows, int32_t cols, int8_t *dst) {
     int32_t r, c;
@@ -110,7 +124,9 @@ static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, cons
             }
             row_term = p->rhs_zp * row_sum;
             for (n = 0; n < N; ++n) {
-                const int32_t acc = ec_dot_s8(row, R + n * K, K, corr[n] - row_term);
+                /* the constant operand (rhs 0) through the weight accessor (ec_dot_s8_w) */
+                const int32_t acc = rhs ? ec_dot_s8(row, R + n * K, K, corr[n] - row_term)
+                                        : ec_dot_s8_w(row, R + n * K, K, corr[n] - row_term);
                 const int32_t v = ec_requantize(acc, p->multiplier, (int)p->shift) + p->output_zp;
                 out[m * N + n] = (int8_t)ec_clamp_i32(v, p->act_min, p->act_max);
             }
@@ -143,8 +159,9 @@ static void ec_bmm_s16(const ec_batch_matmul_params_t *p, const int16_t *lhs, co
         }
         for (m = 0; m < M; ++m) {
             for (n = 0; n < N; ++n) {
-                const int32_t v = ec_requantize_s64(ec_bmm_dot_s16(L + m * K, R + n * K, K), p->multiplier,
-                                                    (int)p->shift);
+                const int64_t sum = rhs ? ec_bmm_dot_s16(L + m * K, R + n * K, K)
+                                        : ec_bmm_dot_s16_w(L + m * K, R + n * K, K);
+                const int32_t v = ec_requantize_s64(sum, p->multiplier, (int)p->shift);
                 out[m * N + n] = (int16_t)ec_clamp_i32(v, p->act_min, p->act_max);
             }
         }

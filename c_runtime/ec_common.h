@@ -31,12 +31,32 @@
  * line or in EC_CONFIG_HEADER), e.g.
  *   #define EC_ARENA_SECTION __attribute__((section(".sdram")))
  *   #define EC_WEIGHTS_SECTION __attribute__((section(".qspi_rodata")))
- * The linker script must then place those sections. */
+ * The linker script must then place those sections. (On a Harvard core, use
+ * EC_WEIGHTS_IN_PROGMEM below instead of a weights section.) */
 #ifndef EC_ARENA_SECTION
 #define EC_ARENA_SECTION
 #endif
 #ifndef EC_WEIGHTS_SECTION
 #define EC_WEIGHTS_SECTION
+#endif
+
+/* Weights in program memory (Harvard cores, where a plain const array is copied into RAM).
+ * With EC_WEIGHTS_IN_PROGMEM defined (the atmega2560 profile's cflags), the arrays the MAC
+ * kernels read only through the accessors below (role "weights": CONV_2D, DEPTHWISE_CONV_2D,
+ * FULLY_CONNECTED, TRANSPOSE_CONV filters, PRELU's alpha) carry EC_WEIGHTS_PROGMEM, avr-libc's
+ * PROGMEM, and stay in flash; the accessors read them with pgm_read_byte/pgm_read_word. A
+ * 16-bit pointer reaches the first 64 KB of flash only (edgeconv's AVR build refuses a model
+ * whose flash arrays end beyond). Elsewhere the accessors are plain loads, the attribute is
+ * empty. Biases, multipliers, tables and params structs stay ordinary const data. */
+#if defined(EC_WEIGHTS_IN_PROGMEM) && defined(__AVR__)
+#include <avr/pgmspace.h>
+#define EC_WEIGHTS_PROGMEM PROGMEM
+#define EC_WEIGHT_S8(p) ((int8_t)pgm_read_byte(p))
+#define EC_WEIGHT_S16(p) ((int16_t)pgm_read_word(p))
+#else
+#define EC_WEIGHTS_PROGMEM
+#define EC_WEIGHT_S8(p) (*(p))
+#define EC_WEIGHT_S16(p) (*(p))
 #endif
 
 /* Weights and the arena are aligned so that word-wide loads (and the DSP fast paths) may

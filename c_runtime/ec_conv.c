@@ -185,16 +185,17 @@ static inline const int8_t *pos_input(const ec_conv2d_params_t *p, const int8_t 
  * in the 8 low registers MULS needs and gcc spills them (about 7.3 instructions a product in
  * the int8 loop, against 5.3 with one pixel): there EC_CONV_SECOND(two), the test for a second
  * pixel, is the constant 0 (written at each use, so that no variable is always false), and the
- * second pixel's accumulators are dead code, which leaves 4 channels x 1 pixel. */
+ * second pixel's accumulators are dead code, which leaves 4 channels x 1 pixel. Weights are
+ * read through LD, EC_WEIGHT_S16 or EC_WEIGHT_S8 (ec_common.h: they may be in program memory). */
 #if defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB == 1
 #define EC_CONV_SECOND(two) 0
 #else
 #define EC_CONV_SECOND(two) (two)
 #endif
-#define EC_CONV_TAP(j, o0, o1, o2, o3)                                                                          \
+#define EC_CONV_TAP(LD, j, o0, o1, o2, o3)                                                                      \
     do {                                                                                                        \
         const int32_t x = c0[(j)], y = c1[(j)];                                                                 \
-        const int32_t wa = w[(o0)], wb = w[(o1)], wc = w[(o2)], wd = w[(o3)];                                   \
+        const int32_t wa = LD(w + (o0)), wb = LD(w + (o1)), wc = LD(w + (o2)), wd = LD(w + (o3));           \
         a0 += x * wa;                                                                                           \
         a1 += x * wb;                                                                                           \
         a2 += x * wc;                                                                                           \
@@ -241,18 +242,18 @@ static void conv2d_portable(const ec_conv2d_params_t *p, const int8_t *input, in
                 if (w16 != 0) {
                     const int16_t *w = w16 + ch * k_pad;
                     for (i = 0; i < quads; ++i, c0 += 4, c1 += 4, w += 16) {
-                        EC_CONV_TAP(0, 0, 2, 4, 6);
-                        EC_CONV_TAP(1, 8, 10, 12, 14);
-                        EC_CONV_TAP(2, 1, 3, 5, 7);
-                        EC_CONV_TAP(3, 9, 11, 13, 15);
+                        EC_CONV_TAP(EC_WEIGHT_S16, 0, 0, 2, 4, 6);
+                        EC_CONV_TAP(EC_WEIGHT_S16, 1, 8, 10, 12, 14);
+                        EC_CONV_TAP(EC_WEIGHT_S16, 2, 1, 3, 5, 7);
+                        EC_CONV_TAP(EC_WEIGHT_S16, 3, 9, 11, 13, 15);
                     }
                 } else {
                     const int8_t *w = w8 + ch * k_pad;
                     for (i = 0; i < quads; ++i, c0 += 4, c1 += 4, w += 16) {
-                        EC_CONV_TAP(0, 0, 1, 4, 5);
-                        EC_CONV_TAP(1, 8, 9, 12, 13);
-                        EC_CONV_TAP(2, 2, 3, 6, 7);
-                        EC_CONV_TAP(3, 10, 11, 14, 15);
+                        EC_CONV_TAP(EC_WEIGHT_S8, 0, 0, 1, 4, 5);
+                        EC_CONV_TAP(EC_WEIGHT_S8, 1, 8, 9, 12, 13);
+                        EC_CONV_TAP(EC_WEIGHT_S8, 2, 2, 3, 6, 7);
+                        EC_CONV_TAP(EC_WEIGHT_S8, 3, 10, 11, 14, 15);
                     }
                 }
                 /* written once per block, after the loop: the accumulators stay in registers

@@ -71,7 +71,7 @@ static int32_t dw_weight(const ec_depthwise_conv2d_params_t *p, int32_t oc, int3
             idx = blocked * taps + t * (p->out_c - blocked) + (oc - blocked);
         }
     }
-    return p->weights16 != 0 ? (int32_t)p->weights16[idx] : (int32_t)p->weights[idx];
+    return p->weights16 != 0 ? (int32_t)EC_WEIGHT_S16(p->weights16 + idx) : (int32_t)EC_WEIGHT_S8(p->weights + idx);
 }
 
 /* The last channels % 4 channels of one pixel, weights laid out [T][rem] from wi (out of line:
@@ -85,7 +85,8 @@ DW_NOINLINE void dw_tail(const ec_depthwise_conv2d_params_t *p, const int8_t *wi
         int32_t t = 0;
         for (ky = 0; ky < k_h; ++ky) {
             for (kx = 0; kx < k_w; ++kx) {
-                const int32_t w = wide ? (int32_t)p->weights16[wi + t * rem + k] : (int32_t)p->weights[wi + t * rem + k];
+                const int32_t w = wide ? (int32_t)EC_WEIGHT_S16(p->weights16 + wi + t * rem + k)
+                                       : (int32_t)EC_WEIGHT_S8(p->weights + wi + t * rem + k);
                 acc += (int32_t)win[ky * rs + kx * cs + c + k] * w;
                 ++t;
             }
@@ -117,15 +118,15 @@ DW_INLINE void dw_row_portable_dm1(const ec_depthwise_conv2d_params_t *p, const 
                 for (kx = 0; kx < p->k_w; ++kx) {
                     const int8_t *x = win + ky * rs + kx * cs + c;
                     if (wide) { /* c0, c2, c1, c3 */
-                        acc[0] += (int32_t)x[0] * (int32_t)w16[wi];
-                        acc[2] += (int32_t)x[2] * (int32_t)w16[wi + 1];
-                        acc[1] += (int32_t)x[1] * (int32_t)w16[wi + 2];
-                        acc[3] += (int32_t)x[3] * (int32_t)w16[wi + 3];
+                        acc[0] += (int32_t)x[0] * (int32_t)EC_WEIGHT_S16(w16 + wi);
+                        acc[2] += (int32_t)x[2] * (int32_t)EC_WEIGHT_S16(w16 + wi + 1);
+                        acc[1] += (int32_t)x[1] * (int32_t)EC_WEIGHT_S16(w16 + wi + 2);
+                        acc[3] += (int32_t)x[3] * (int32_t)EC_WEIGHT_S16(w16 + wi + 3);
                     } else { /* c1, c0, c3, c2 */
-                        acc[1] += (int32_t)x[1] * (int32_t)w8[wi];
-                        acc[0] += (int32_t)x[0] * (int32_t)w8[wi + 1];
-                        acc[3] += (int32_t)x[3] * (int32_t)w8[wi + 2];
-                        acc[2] += (int32_t)x[2] * (int32_t)w8[wi + 3];
+                        acc[1] += (int32_t)x[1] * (int32_t)EC_WEIGHT_S8(w8 + wi);
+                        acc[0] += (int32_t)x[0] * (int32_t)EC_WEIGHT_S8(w8 + wi + 1);
+                        acc[3] += (int32_t)x[3] * (int32_t)EC_WEIGHT_S8(w8 + wi + 2);
+                        acc[2] += (int32_t)x[2] * (int32_t)EC_WEIGHT_S8(w8 + wi + 3);
                     }
                     wi += 4;
                 }
@@ -955,7 +956,8 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
                         const int16_t *xr = in_b + (iy0 + ky * dil_h) * in_w * in_c + ic;
                         const int8_t *wr = weights + ky * k_w * out_c + wc;
                         for (kx = kx0; kx < kx1; ++kx) {
-                            const int32_t prod = (int32_t)xr[(ix0 + kx * dil_w) * in_c] * (int32_t)wr[kx * out_c];
+                            const int32_t prod =
+                                (int32_t)xr[(ix0 + kx * dil_w) * in_c] * (int32_t)EC_WEIGHT_S8(wr + kx * out_c);
                             if (sum32) {
                                 a32 += prod;
                             } else {

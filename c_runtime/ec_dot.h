@@ -101,6 +101,19 @@ static inline int32_t ec_dot_s8(const int8_t *x, const int8_t *w, int32_t n, int
     return acc;
 }
 
+/* The same with w a weight array (EC_WEIGHT_S8: it may be in program memory); x in RAM. */
+static inline int32_t ec_dot_s8_w(const int8_t *x, const int8_t *w, int32_t n, int32_t acc) {
+#ifdef EC_DOT_DSP
+    return ec_dot_s8(x, w, n, acc);
+#else
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        acc += (int32_t)x[i] * (int32_t)EC_WEIGHT_S8(w + i);
+    }
+    return acc;
+#endif
+}
+
 /* ---- 16x8: int16 activations times int8 weights (CONV_2D, DEPTHWISE_CONV_2D,
  * FULLY_CONNECTED with int16 activations) ---------------------------------------------------
  *
@@ -162,12 +175,13 @@ static inline int32_t ec_dot_s16x8(const int16_t *x, const int8_t *w, int32_t n,
     }
 #else
     for (; i + 4 <= n; i += 4) {
-        acc += (int32_t)x[i] * (int32_t)w[i] + (int32_t)x[i + 1] * (int32_t)w[i + 2];
-        acc += (int32_t)x[i + 2] * (int32_t)w[i + 1] + (int32_t)x[i + 3] * (int32_t)w[i + 3];
+        acc += (int32_t)x[i] * (int32_t)EC_WEIGHT_S8(w + i) + (int32_t)x[i + 1] * (int32_t)EC_WEIGHT_S8(w + i + 2);
+        acc += (int32_t)x[i + 2] * (int32_t)EC_WEIGHT_S8(w + i + 1) +
+               (int32_t)x[i + 3] * (int32_t)EC_WEIGHT_S8(w + i + 3);
     }
 #endif
     for (j = 0; i < n; ++i, ++j) {
-        acc += (int32_t)x[i] * (int32_t)w[i - j + EC_S16_SLOT(j)];
+        acc += (int32_t)x[i] * (int32_t)EC_WEIGHT_S8(w + i - j + EC_S16_SLOT(j));
     }
     return acc;
 }
@@ -187,12 +201,13 @@ static inline int64_t ec_dot_s16x8_64(const int16_t *x, const int8_t *w, int32_t
 #else
     for (; i + 4 <= n; i += 4) {
         /* each pair of products is at most 2^23 in magnitude: int32 */
-        acc += (int32_t)x[i] * (int32_t)w[i] + (int32_t)x[i + 1] * (int32_t)w[i + 2];
-        acc += (int32_t)x[i + 2] * (int32_t)w[i + 1] + (int32_t)x[i + 3] * (int32_t)w[i + 3];
+        acc += (int32_t)x[i] * (int32_t)EC_WEIGHT_S8(w + i) + (int32_t)x[i + 1] * (int32_t)EC_WEIGHT_S8(w + i + 2);
+        acc += (int32_t)x[i + 2] * (int32_t)EC_WEIGHT_S8(w + i + 1) +
+               (int32_t)x[i + 3] * (int32_t)EC_WEIGHT_S8(w + i + 3);
     }
 #endif
     for (j = 0; i < n; ++i, ++j) {
-        acc += (int32_t)x[i] * (int32_t)w[i - j + EC_S16_SLOT(j)];
+        acc += (int32_t)x[i] * (int32_t)EC_WEIGHT_S8(w + i - j + EC_S16_SLOT(j));
     }
     return acc;
 }
@@ -233,8 +248,8 @@ static inline void ec_dot4_s16x8(const int16_t *col, const int8_t *w, int32_t k_
         const int8_t *wl = w + 4 * lane;
         int32_t a = 0;
         for (q = 0; q < k_pad; q += 4, wl += 16) {
-            a += (int32_t)col[q] * wl[0] + (int32_t)col[q + 1] * wl[2];
-            a += (int32_t)col[q + 2] * wl[1] + (int32_t)col[q + 3] * wl[3];
+            a += (int32_t)col[q] * EC_WEIGHT_S8(wl + 0) + (int32_t)col[q + 1] * EC_WEIGHT_S8(wl + 2);
+            a += (int32_t)col[q + 2] * EC_WEIGHT_S8(wl + 1) + (int32_t)col[q + 3] * EC_WEIGHT_S8(wl + 3);
         }
         s[lane] = a;
     }
@@ -270,8 +285,8 @@ static inline void ec_dot4_s16x8_64(const int16_t *col, const int8_t *w, int32_t
         int64_t a = 0;
         for (q = 0; q < k_pad; q += 4, wl += 16) {
             /* two products of at most 2^22 each: int32 */
-            a += (int32_t)col[q] * wl[0] + (int32_t)col[q + 1] * wl[2];
-            a += (int32_t)col[q + 2] * wl[1] + (int32_t)col[q + 3] * wl[3];
+            a += (int32_t)col[q] * EC_WEIGHT_S8(wl + 0) + (int32_t)col[q + 1] * EC_WEIGHT_S8(wl + 2);
+            a += (int32_t)col[q + 2] * EC_WEIGHT_S8(wl + 1) + (int32_t)col[q + 3] * EC_WEIGHT_S8(wl + 3);
         }
         s[lane] = a;
     }

@@ -236,7 +236,7 @@ EC_FC_LOOP void row_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *weigh
     out[u] = fc_output(c, acc, u);
 }
 
-#else /* portable */
+#else /* portable: weights read through EC_WEIGHT_S8/S16 (ec_common.h: maybe program memory) */
 
 /* Weight j of a group as the layout stores it: int16 groups are (w0, w2, w1, w3). */
 static const int32_t ec_fc_s16_slot[4] = {0, 2, 1, 3};
@@ -252,7 +252,7 @@ static void block_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *w, int32_
         const int32_t n = k < c->full ? 4 : c->rem;
         for (r = 0; r < EC_FC_ROWS; ++r) {
             for (j = 0; j < n; ++j) {
-                acc[r] += (int32_t)x[4 * k + j] * (int32_t)w[(k * EC_FC_ROWS + r) * 4 + j];
+                acc[r] += (int32_t)x[4 * k + j] * (int32_t)EC_WEIGHT_S8(w + (k * EC_FC_ROWS + r) * 4 + j);
             }
         }
     }
@@ -272,7 +272,8 @@ static void block_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *w, int3
         const int32_t n = k < c->full ? 4 : c->rem;
         for (r = 0; r < EC_FC_ROWS; ++r) {
             for (j = 0; j < n; ++j) {
-                acc[r] += (int32_t)x[4 * k + j] * (int32_t)w[(k * EC_FC_ROWS + r) * 4 + ec_fc_s16_slot[j]];
+                acc[r] += (int32_t)x[4 * k + j] *
+                          (int32_t)EC_WEIGHT_S16(w + (k * EC_FC_ROWS + r) * 4 + ec_fc_s16_slot[j]);
             }
         }
     }
@@ -286,7 +287,7 @@ static void row_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *w, int32_t 
     int32_t acc = fc_bias(c, u);
     int32_t i;
     for (i = 0; i < n; ++i) {
-        acc += (int32_t)x[i] * (int32_t)w[i];
+        acc += (int32_t)x[i] * (int32_t)EC_WEIGHT_S8(w + i);
     }
     out[u] = fc_output(c, acc, u);
 }
@@ -296,7 +297,7 @@ static void row_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *w, int32_
     int32_t acc = fc_bias(c, u);
     int32_t i;
     for (i = 0; i < n; ++i) {
-        acc += (int32_t)x[i] * (int32_t)w[4 * (i / 4) + ec_fc_s16_slot[i % 4]];
+        acc += (int32_t)x[i] * (int32_t)EC_WEIGHT_S16(w + 4 * (i / 4) + ec_fc_s16_slot[i % 4]);
     }
     out[u] = fc_output(c, acc, u);
 }
@@ -401,7 +402,7 @@ void ec_fully_connected_s16(const ec_fully_connected_s16_params_t *p, const int1
                 ec_dot4_s16x8(x, w, 4 * full, s);
                 for (lane = 0; lane < lanes; ++lane) {
                     for (i = 0; i < rem; ++i) {
-                        s[lane] += (int32_t)x[4 * full + i] * tail[4 * lane + EC_S16_SLOT(i)];
+                        s[lane] += (int32_t)x[4 * full + i] * EC_WEIGHT_S8(tail + 4 * lane + EC_S16_SLOT(i));
                     }
                     out[u + lane] = ec_mac16_output32(s[lane], bias ? bias[u + lane] : 0,
                                                       p->requant + (u + lane) * rq_step, acc32, act_min, act_max);
@@ -411,7 +412,7 @@ void ec_fully_connected_s16(const ec_fully_connected_s16_params_t *p, const int1
                 ec_dot4_s16x8_64(x, w, 4 * full, s);
                 for (lane = 0; lane < lanes; ++lane) {
                     for (i = 0; i < rem; ++i) {
-                        s[lane] += (int32_t)x[4 * full + i] * tail[4 * lane + EC_S16_SLOT(i)];
+                        s[lane] += (int32_t)x[4 * full + i] * EC_WEIGHT_S8(tail + 4 * lane + EC_S16_SLOT(i));
                     }
                     out[u + lane] = ec_mac16_output(s[lane], bias ? bias[u + lane] : 0,
                                                     p->requant + (u + lane) * rq_step, acc32, act_min, act_max);

@@ -30,7 +30,7 @@ void ec_prelu_s8(const ec_prelu_params_t *p, const int8_t *input, int8_t *output
     ec_broadcast_begin(p->dims, &it);
     for (r = 0; r < it.runs; ++r) {
         for (i = 0; i < n; ++i) {
-            const int32_t y = ec_prelu_value(p, input[it.off0 + i * sx], p->alpha[it.off1 + i * sa]);
+            const int32_t y = ec_prelu_value(p, input[it.off0 + i * sx], EC_WEIGHT_S8(p->alpha + it.off1 + i * sa));
             output[o++] = (int8_t)ec_clamp_i32(y, -128, 127);
         }
         ec_broadcast_next(p->dims, p->input_strides, p->alpha_strides, &it);
@@ -46,7 +46,7 @@ void ec_prelu_s16(const ec_prelu_params_t *p, const int16_t *input, int16_t *out
     ec_broadcast_begin(p->dims, &it);
     for (r = 0; r < it.runs; ++r) {
         for (i = 0; i < n; ++i) {
-            const int32_t y = ec_prelu_value(p, input[it.off0 + i * sx], p->alpha[it.off1 + i * sa]);
+            const int32_t y = ec_prelu_value(p, input[it.off0 + i * sx], EC_WEIGHT_S8(p->alpha + it.off1 + i * sa));
             output[o++] = (int16_t)ec_clamp_i32(y, -32768, 32767);
         }
         ec_broadcast_next(p->dims, p->input_strides, p->alpha_strides, &it);

@@ -40,10 +40,10 @@ static void ec_tconv_dot4_s8(const int8_t *x, const int8_t *w, int32_t w_stride,
 #endif
     for (; i < n; ++i) {
         const int32_t xi = x[i];
-        a0 += xi * w0[i];
-        a1 += xi * w1[i];
-        a2 += xi * w2[i];
-        a3 += xi * w3[i];
+        a0 += xi * EC_WEIGHT_S8(w0 + i);
+        a1 += xi * EC_WEIGHT_S8(w1 + i);
+        a2 += xi * EC_WEIGHT_S8(w2 + i);
+        a3 += xi * EC_WEIGHT_S8(w3 + i);
     }
     acc[0] = a0;
     acc[1] = a1;
@@ -104,7 +104,7 @@ void ec_transpose_conv_s8(const ec_transpose_conv_params_t *p, const int8_t *inp
                                 ec_tconv_dot4_s8(xp, p->weights + tap * p->tap_stride, oc_stride, in_c, acc);
                             } else {
                                 for (r = 0; r < block; ++r) {
-                                    acc[r] = ec_dot_s8(xp, p->weights + tap * p->tap_stride + r * oc_stride, in_c,
+                                    acc[r] = ec_dot_s8_w(xp, p->weights + tap * p->tap_stride + r * oc_stride, in_c,
                                                        acc[r]);
                                 }
                             }
@@ -146,10 +146,10 @@ static void ec_tconv_dot4_s16x8(const int16_t *x, const int8_t *w, int32_t w_str
     for (j = 0; i < n; ++i, j = (j + 1) & 3) {
         const int32_t xi = x[i];
         const int32_t k = i - j + EC_S16_SLOT(j); /* element i's place in its quad */
-        a0 += xi * w0[k];
-        a1 += xi * w1[k];
-        a2 += xi * w2[k];
-        a3 += xi * w3[k];
+        a0 += xi * EC_WEIGHT_S8(w0 + k);
+        a1 += xi * EC_WEIGHT_S8(w1 + k);
+        a2 += xi * EC_WEIGHT_S8(w2 + k);
+        a3 += xi * EC_WEIGHT_S8(w3 + k);
     }
     acc[0] = a0;
     acc[1] = a1;

@@ -3,8 +3,11 @@
 - Build: every generated and runtime file with the profile's flags (-std=c99 -Wall -Wextra
   -Werror -pedantic), linked with avr-libc's own start-up code and linker script (the vector
   table; .data copied from flash into SRAM at reset, .bss cleared) and libm for the float
-  edges. On this Harvard core avr-gcc keeps const arrays in .data: a model's weights take
-  flash (their initial values) and SRAM alike, so constants + arena + stack must fit the SRAM.
+  edges. On this Harvard core avr-gcc keeps const arrays in .data (flash for their initial
+  values, and SRAM); the profile defines EC_WEIGHTS_IN_PROGMEM, so the arrays the MAC kernels
+  read through ec_common.h's EC_WEIGHT_* accessors (weights, EC_WEIGHTS_PROGMEM) stay in flash
+  only and the SRAM holds the arena, the other constants (biases, multipliers, tables, params)
+  and the stack. Flash arrays must end within the 64 KB that 16-bit pointers reach.
   avr-gcc 5.4 has no -fcallgraph-info, so the stack is not computed: the profile's
   `stack_bytes` is reserved, and emulated runs measure the painted high-water mark.
 - Emulated run: simavr (Debian simavr) runs the profile's `simavr_mcu` at `cpu_hz`. The
@@ -35,6 +38,8 @@ from .ir import ModelError
 SIMAVR = "simavr"
 SIMAVR_TIMEOUT_S = 600
 SAMPLE_BATCH_BYTES = 16384  # samples per simavr run: far below the 64 KB pgm_read_byte reaches
+PROGMEM_DEFINE = "-DEC_WEIGHTS_IN_PROGMEM"  # ec_common.h: weights in program memory
+NEAR_FLASH_BYTES = 0x10000  # what pgm_read_byte's 16-bit address reaches
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STACK_NOT_ANALYSED = ("avr-gcc 5.4 has no -fcallgraph-info, so no call graph is analysed: the profile's stack_bytes is "
                       "reserved, and emulated runs measure the painted high-water mark")
@@ -52,14 +57,21 @@ def _machine_flags(board: Board) -> list[str]:
     return [f for f in board.cflags if f not in set(WARNING_FLAGS)]
 
 
+def weights_in_progmem(board: Board) -> bool:
+    """Whether the profile keeps the weights in program memory (EC_WEIGHTS_IN_PROGMEM)."""
+    return PROGMEM_DEFINE in board.cflags
+
+
 def sram_shortfall(board: Board, name: str, arena_bytes: int, data_bytes: int) -> str | None:
-    """The one-line refusal of a model whose arena and .data/.bss (its constants among them)
-    exceed the SRAM, or None."""
+    """The one-line refusal of a model whose arena and .data/.bss (its constants in SRAM
+    among them) exceed the SRAM, or None."""
     total = arena_bytes + data_bytes
     if not board.ram_bytes or total <= board.ram_bytes:
         return None
-    return (f"{name} does not fit {board.name} ({board.part}): its SRAM holds the constants as well (avr-gcc copies "
-            f"const arrays into .data): arena {arena_bytes:,} B + data {data_bytes:,} B = {total:,} B, has "
+    held = ("the constants other than the weights as well (biases, multipliers, tables; the weights are in flash)"
+            if weights_in_progmem(board) else "the constants as well (avr-gcc copies const arrays into .data)")
+    return (f"{name} does not fit {board.name} ({board.part}): its SRAM holds {held}: "
+            f"arena {arena_bytes:,} B + data {data_bytes:,} B = {total:,} B, has "
             f"{board.ram_bytes:,} B" + (f"; the constants alone exceed its {board.flash_bytes:,} B of flash"
                                         if board.flash_bytes and data_bytes > board.flash_bytes else ""))
 
@@ -69,7 +81,8 @@ def compile_avr_objects(work: Path, board: Board, compiled: CompiledModel, emitt
     """The model, its runtime files and main.c compiled in `work`; the object files. A model
     whose arena and constants alone exceed the SRAM is refused first (avr-gcc would stop at
     the first array over 32,767 bytes, its object size limit, without saying why)."""
-    short = sram_shortfall(board, compiled.name, compiled.ram_bytes, emitted.flash_const_bytes)
+    in_sram = emitted.flash_const_bytes - (emitted.program_memory_bytes if weights_in_progmem(board) else 0)
+    short = sram_shortfall(board, compiled.name, compiled.ram_bytes, in_sram)
     if short:
         raise ModelError(short)
     for fname, text in emitted.files.items():
@@ -103,7 +116,25 @@ def build_avr_in_folder(work: Path, board: Board, compiled: CompiledModel, emitt
     objects = compile_avr_objects(work, board, compiled, emitted, main_text, defines)
     elf = work / "firmware.elf"
     link_avr(work, board, objects, elf)
+    check_near_flash(elf, compiled.name, board)
     return measure_avr_elf(elf, compiled.name, board)
+
+
+def check_near_flash(elf: Path, name: str, board: Board) -> None:
+    """Refuse (one line) firmware whose program-memory arrays (the weights with
+    EC_WEIGHTS_IN_PROGMEM, the baked samples) end beyond the 64 KB a 16-bit pointer reaches:
+    pgm_read_byte would read other bytes there. They are the data objects the linker placed
+    in .text (avr-libc's script puts .progmem* right after the vectors)."""
+    from elftools.elf.elffile import ELFFile
+
+    with open(elf, "rb") as f:
+        e = ELFFile(f)
+        text = next((i for i, s in enumerate(e.iter_sections()) if s.name == ".text"), None)
+        end = max((sym["st_value"] + sym["st_size"] for sym in e.get_section_by_name(".symtab").iter_symbols()
+                   if sym["st_info"]["type"] == "STT_OBJECT" and sym["st_shndx"] == text), default=0)
+    if end > NEAR_FLASH_BYTES:
+        raise ModelError(f"{name} does not fit {board.name} ({board.part}): its arrays in program memory end at "
+                         f"{end:,} B, beyond the {NEAR_FLASH_BYTES:,} B that 16-bit pointers (pgm_read_byte) reach")
 
 
 def measure_avr_elf(elf: Path, name: str, board: Board) -> FirmwareReport:
@@ -193,6 +224,7 @@ class AvrEmulatedFirmware:
         _run([self.board.cc, *_machine_flags(self.board), "-c", str(src), "-o", str(obj)], "compiling the samples",
              self.work)
         link_avr(self.work, self.board, [*self.objects, obj], self.elf)
+        check_near_flash(self.elf, self.model.name, self.board)  # the samples are in program memory too
         text = run_simavr(self.board, self.elf, self.work)
         lines = [l.rstrip(".").strip() for l in _ANSI.sub("", text).splitlines()]
         if "#E" not in lines:
@@ -238,6 +270,7 @@ def build_avr_emulated(model: CompiledModel, board_name: str, defines: tuple[str
         _run([board.cc, *_machine_flags(board), "-c", str(empty), "-o", str(work / "ec_samples.o")],
              "compiling the samples", work)
         link_avr(work, board, [*objects, work / "ec_samples.o"], work / "firmware.elf")  # for the sizes
+        check_near_flash(work / "firmware.elf", model.name, board)
         report = measure_avr_elf(work / "firmware.elf", model.name, board)
         static_ram = report.ram_arena_bytes + report.ram_data_bytes
         fw = AvrEmulatedFirmware(board, model, work, objects, report.flash_bytes, static_ram,

@@ -142,7 +142,8 @@ def build_emulated_bundle(models: list[CompiledModel], board_name: str, arena: s
     try:
         # build_in_folder names the ELF's arena after its model; the files are the whole bundle.
         files = EmittedModel(bundle.files, sum(e.flash_const_bytes for e in bundle.emitted.values()),
-                             sum(e.weights_bytes for e in bundle.emitted.values()))
+                             sum(e.weights_bytes for e in bundle.emitted.values()),
+                             sum(e.program_memory_bytes for e in bundle.emitted.values()))
         report = build_in_folder(work, board, models[0], files, main_text=multi_main_source(models, arena),
                                  defines=("-DEC_PROFILE", *defines))
         check_emulator_fit(board, report.flash_bytes, report.ram_bytes, "+".join(m.name for m in models))

@@ -85,6 +85,9 @@ class EmittedModel:
     files: dict[str, str]  # file name -> text
     flash_const_bytes: int  # weights, biases, multipliers, tables, params structs
     weights_bytes: int
+    # of flash_const_bytes, the arrays marked EC_WEIGHTS_PROGMEM (in program memory where the
+    # build defines EC_WEIGHTS_IN_PROGMEM, e.g. the AVR profile; ordinary const data elsewhere)
+    program_memory_bytes: int = 0
 
 
 def _c_float(x: float) -> str:
@@ -119,24 +122,30 @@ class _ConstPool:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
-        self.by_key: dict[tuple[str, bytes], str] = {}
+        self.by_key: dict[tuple[str, bytes, bool], str] = {}
         self.decls: list[str] = []
         self.bytes = 0
         self.weight_bytes = 0
+        self.program_memory_bytes = 0
 
     def add(self, arr: CArray, hint: str) -> str:
-        key = (arr.ctype, arr.values.tobytes())
+        # program memory in the key: an array read directly never shares one read by accessor
+        key = (arr.ctype, arr.values.tobytes(), arr.program_memory)
         if key in self.by_key:
             return self.by_key[key]
         name = f"{self.prefix}_{hint}"
         self.by_key[key] = name
         n = max(arr.values.size, 1)
+        # EC_WEIGHTS_PROGMEM (ec_common.h): only on arrays the kernels read through EC_WEIGHT_*
+        progmem = " EC_WEIGHTS_PROGMEM" if arr.program_memory else ""
         self.decls.append(
-            f"static const {arr.ctype} {name}[{n}] EC_WEIGHTS_SECTION EC_ALIGN(16) = {{\n    {_format_values(arr.values, arr.ctype)}\n}};\n"
+            f"static const {arr.ctype} {name}[{n}] EC_WEIGHTS_SECTION{progmem} EC_ALIGN(16) = {{\n    {_format_values(arr.values, arr.ctype)}\n}};\n"
         )
         self.bytes += arr.nbytes
         if arr.role == "weights":
             self.weight_bytes += arr.nbytes
+        if arr.program_memory:
+            self.program_memory_bytes += arr.nbytes
         return name
 
 
@@ -258,7 +267,7 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
     rt_units = units + [u for u in ("ec_quantize", "ec_dequantize") if float_helpers and u not in units]
     for fname in runtime_files(rt, rt_units):
         files[fname] = runtime_file_text(rt, fname, version)
-    return EmittedModel(files, pool.bytes + params_bytes, pool.weight_bytes)
+    return EmittedModel(files, pool.bytes + params_bytes, pool.weight_bytes, pool.program_memory_bytes)
 
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -5,8 +5,11 @@
   activations, and the digits demo's architecture (zoo tinyconv trained on digits and quantized
   as the demo does, at a width whose weights fit the 8 KB SRAM) run on simavr bit-exact with
   TFLite Micro, through `validate --board atmega2560`.
-- A model whose constants and arena exceed the SRAM (micro_speech: avr-gcc keeps const arrays
-  in .data) is refused in one line; `edgeconv build --board atmega2560` reports flash and RAM.
+- The weights stay in flash (EC_WEIGHTS_IN_PROGMEM): micro_speech (17 KB of weights, a 6.4 KB
+  arena) runs bit-exact, its SRAM holding no weights.
+- A model whose arena and SRAM constants exceed the SRAM, or whose flash weights end beyond the
+  64 KB 16-bit pointers reach, is refused in one line; `edgeconv build --board atmega2560`
+  reports flash and RAM.
 """
 
 from __future__ import annotations
@@ -27,12 +30,12 @@ import mutants
 
 from edgeconv.boards import load_board
 from edgeconv.compiler import compile_bytes, compile_file
-from edgeconv.emitter import runtime_dir
+from edgeconv.emitter import emit, runtime_dir
 from edgeconv.emulate import build_emulated
 from edgeconv.hostbuild import cache_root
 from edgeconv.ir import ModelError
 from edgeconv.references import TflmReference
-from edgeconv.validation import random_inputs, validate_bytes
+from edgeconv.validation import random_inputs, validate_bytes, validate_file
 
 BOARD = "atmega2560"
 
@@ -215,11 +218,73 @@ def test_digits_demo_architecture_bit_exact():
     assert report.ram_bytes <= load_board(BOARD).ram_bytes
 
 
-def test_too_big_for_the_sram_is_refused(shared_models):
-    """micro_speech: 17.5 KB of constants, which avr-gcc keeps in .data, and a 6.4 KB arena."""
-    model = compile_file(shared_models / "tflite_micro" / "micro_speech_quantized.tflite", board=load_board(BOARD))
-    with pytest.raises(ModelError, match=r"does not fit atmega2560 .*SRAM holds the constants") as info:
-        build_emulated(model, BOARD)
+def test_micro_speech_weights_in_flash_bit_exact(shared_models):
+    """micro_speech: 16.6 KB of weights (EC_WEIGHTS_PROGMEM, read with pgm_read_byte/word) stay
+    in flash, so its 6.4 KB arena and the rest fit the 8 KB SRAM: bit-exact on its shipped
+    samples and two random ones, and the SRAM holds no weights."""
+    path = shared_models / "tflite_micro" / "micro_speech_quantized.tflite"
+    report = validate_file(path, samples=2, seed=0, board=BOARD)
+    assert report.board == BOARD and report.samples == 4
+    assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+    model = compile_file(path, board=load_board(BOARD))
+    emitted = emit(model)
+    # every weight array (DEPTHWISE_CONV_2D's and FULLY_CONNECTED's) is placed in flash
+    assert emitted.program_memory_bytes == emitted.weights_bytes > 16000
+    fw = build_emulated(model, BOARD)
+    try:
+        in_sram = fw.static_ram_bytes - model.ram_bytes  # .data and .bss beyond the arena
+        assert 0 < in_sram < emitted.flash_const_bytes - emitted.program_memory_bytes + 1024, in_sram
+        assert fw.static_ram_bytes + fw.stack_need_bytes <= load_board(BOARD).ram_bytes
+    finally:
+        fw.close()
+
+
+def test_int16_stored_weights_from_flash_bit_exact():
+    """CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED with pre-widened int16 weights
+    (--weights int16): their EC_WEIGHT_S16 reads (pgm_read_word) from flash."""
+    for name in ("conv", "depthwise", "fully_connected"):
+        report = validate_bytes(mutants.base_bytes(name), f"{name}_w16_avr", samples=3, seed=2, board=BOARD,
+                                weights="int16")
+        assert report.oracle == "tflm" and report.bit_exact, (name, report.mismatches_vs_tflm)
+
+
+def test_batch_matmul_constant_operand_in_flash_bit_exact():
+    """BATCH_MATMUL's constant right-hand side (int8 and int16, read through EC_WEIGHT_S8/S16
+    from flash) next to run-time operands of the same kernels (read from SRAM)."""
+    import test_ops_batch_matmul as bmm
+
+    data = bmm.mixed_model()
+    model = compile_bytes(data, "bmm_mixed_avr", board=load_board(BOARD))
+    assert emit(model).program_memory_bytes > 0
+    report = validate_bytes(data, "bmm_mixed_avr", samples=3, seed=4, board=BOARD)
+    assert report.oracle == "tflm" and report.bit_exact, (report.mismatches_vs_tflm, report.first_divergent_op)
+
+
+def _fc_chain(layers: int, width: int) -> bytes:
+    """FULLY_CONNECTED layers of width x width int8 weights in a chain (each array under
+    avr-gcc's 32,767-byte object limit)."""
+    rng = np.random.default_rng(5)
+    n = mutants.Net()
+    x = first = n.tensor("input", [1, width], scale=0.04, zp=0)
+    for i in range(layers):
+        w = n.tensor(f"w{i}", [width, width], scale=0.01, zp=0, data=rng.integers(-127, 128, (width, width)))
+        y = n.tensor(f"y{i}", [1, width], scale=0.05, zp=0)
+        n.op("FULLY_CONNECTED", [x, w], [y], fusedActivationFunction=0, keepNumDims=False)
+        x = y
+    return n.finish([first], [x])
+
+
+def test_too_big_is_refused():
+    """A model whose arena exceeds the SRAM, and one whose flash weights end beyond the 64 KB
+    that 16-bit pointers reach (three 32 KB FULLY_CONNECTED layers), are refused in one line."""
+    board = load_board(BOARD)
+    wide = compile_bytes(_fc_chain(1, 4200), "wide_avr", board=board)  # 8.4 KB of activations
+    with pytest.raises(ModelError, match=r"does not fit atmega2560 .*SRAM holds") as info:
+        build_emulated(wide, BOARD)
+    assert "\n" not in str(info.value)
+    far = compile_bytes(_fc_chain(3, 180), "far_avr", board=board)
+    with pytest.raises(ModelError, match=r"does not fit atmega2560 .*program memory end at .* 65,536 B") as info:
+        build_emulated(far, BOARD)
     assert "\n" not in str(info.value)
 
 

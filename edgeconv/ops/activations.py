@@ -364,7 +364,7 @@ def lower_prelu(graph: Graph, op: Op) -> Kernel:
             input_zp=x.quant.zp, alpha_zp=aq.zp, output_zp=y.quant.zp,
             identity_multiplier=id_m, identity_shift=id_shift,
             alpha_multiplier=alpha_m, alpha_shift=alpha_shift,
-            alpha=CArray("int8_t", alpha_data.astype(np.int8), "weights"),
+            alpha=CArray("int8_t", alpha_data.astype(np.int8), "weights", program_memory=True),
         ),
         inputs=[x.index],
         outputs=[y.index],

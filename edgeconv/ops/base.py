@@ -37,6 +37,9 @@ class CArray:
     ctype: str  # int8_t, uint8_t, int16_t, int32_t, float
     values: np.ndarray
     role: str
+    # The kernels read it only through ec_common.h's EC_WEIGHT_S8/EC_WEIGHT_S16, so the emitter
+    # may place it in program memory (EC_WEIGHTS_PROGMEM: AVR's flash, read with pgm_read_*).
+    program_memory: bool = False
 
     def __post_init__(self) -> None:
         self.values = np.ascontiguousarray(np.asarray(self.values).reshape(-1))

@@ -154,10 +154,10 @@ def lower_batch_matmul(graph: Graph, op: Op) -> Kernel:
     if const_rhs:
         suffix += "_c"
         if s16:
-            params["rhs_t16"] = CArray("int16_t", r_nk.astype(np.int16), "weights")
+            params["rhs_t16"] = CArray("int16_t", r_nk.astype(np.int16), "weights", program_memory=True)
         else:
             zl, zr = int(lq.zp), int(rq.zp)
-            params["rhs_t"] = CArray("int8_t", r_nk.astype(np.int8), "weights")
+            params["rhs_t"] = CArray("int8_t", r_nk.astype(np.int8), "weights", program_memory=True)
             corr = depth * zl * zr - zl * r_nk.sum(axis=2)  # [matrix][N]
             params["rhs_corr"] = CArray("int32_t", corr.astype(np.int32), "bias")
     else:

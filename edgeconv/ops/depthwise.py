@@ -82,7 +82,7 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
         blocked_macs = b * out_h * out_w * (out_c - out_c % 4) * taps
         forms.append(WeightForm(
             "int16",
-            {"weights": None, "weights16": CArray("int16_t", weights16, "weights")},
+            {"weights": None, "weights16": CArray("int16_t", weights16, "weights", program_memory=True)},
             extra_flash_bytes=int(weights16.nbytes - weights8.nbytes),
             instructions_saved=int(blocked_macs * (INT16_SAVED_PER_MAC_KX1 if k_w == 1 else INT16_SAVED_PER_MAC)),
             func=func + "_w16",
@@ -95,7 +95,7 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
             batches=b, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
             depth_multiplier=multiplier, k_h=k_h, k_w=k_w, **geometry,
             input_zp=x.quant.zp, output_zp=y.quant.zp, act_min=act_min, act_max=act_max, pad_block=int(pad_block),
-            weights=CArray("int8_t", weights8, "weights"),
+            weights=CArray("int8_t", weights8, "weights", program_memory=True),
             bias=CArray("int32_t", folded, "bias"),
             **requant,
         ),
@@ -190,7 +190,7 @@ def lower_depthwise_conv2d_s16(graph: Graph, op: Op) -> Kernel:
             batches=b, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
             depth_multiplier=multiplier, k_h=k_h, k_w=k_w, **geometry, act_min=act_min, act_max=act_max,
             sum32=int(s16_sum_fits_int32(np.abs(taps.astype(np.int64)).sum(axis=0))),
-            weights=CArray("int8_t", stored, "weights"),
+            weights=CArray("int8_t", stored, "weights", program_memory=True),
             tap_off=CArray("int32_t", ((np.arange(k_h)[:, None] * geometry["dil_h"] * in_w
                                         + np.arange(k_w)[None, :] * geometry["dil_w"]) * in_c).reshape(-1), "offsets"),
             bias=s16_bias_field(bias, pairs, False),

@@ -117,7 +117,7 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
         params=dict(
             batches=batches, depth=depth, depth_words=layout.depth_words, units=units, output_zp=y.quant.zp,
             act_min=act_min, act_max=act_max,
-            weights=CArray("int8_t", layout.weights8, "weights"),
+            weights=CArray("int8_t", layout.weights8, "weights", program_memory=True),
             bias=CArray("int32_t", folded, "bias"),
             **requant,
         ),
@@ -127,7 +127,7 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
         summary=f"{depth}->{units}" + (f" x{batches}" if batches > 1 else ""),
         weight_forms=[WeightForm(
             "int16",
-            {"weights": None, "weights16": CArray("int16_t", layout.weights16, "weights")},
+            {"weights": None, "weights16": CArray("int16_t", layout.weights16, "weights", program_memory=True)},
             extra_flash_bytes=int(layout.weights16.nbytes - layout.weights8.nbytes),
             instructions_saved=int(batches * depth * (blocked * _INT16_SAVED_PER_MAC_BLOCKED
                                                       + (units - blocked) * _INT16_SAVED_PER_MAC_SINGLE)),
@@ -173,7 +173,7 @@ def lower_fully_connected_s16(graph: Graph, op: Op) -> Kernel:
             batches=batches, depth=depth, depth_words=(depth + 3) // 4, units=units, act_min=act_min,
             act_max=act_max, per_channel=int(per_channel),
             sum32=int(s16_sum_fits_int32(np.abs(rows.astype(np.int64)).sum(axis=1))), acc32=int(acc32),
-            weights=CArray("int8_t", weights, "weights"),
+            weights=CArray("int8_t", weights, "weights", program_memory=True),
             bias=bias_field,
             requant=CArray("int32_t", pairs, "multiplier"),
         ),

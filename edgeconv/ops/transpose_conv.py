@@ -173,7 +173,7 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
         if bias is not None:
             params["bias64"] = CArray("int64_t", bias, "bias")
         # each tap's weights in the quads ec_dot_s16x8_64 reads, padded to a multiple of 4
-        params["weights"] = CArray("int8_t", s16_quads(weights.reshape(-1, in_c)), "weights")
+        params["weights"] = CArray("int8_t", s16_quads(weights.reshape(-1, in_c)), "weights", program_memory=True)
         params["tap_stride"] = -(-in_c // 4) * 4
         # one tap's partial sums fit int32 (then the kernel sums each tap in int32 and widens)
         params["tap_sum32"] = int(s16_sum_fits_int32(abs_tap))
@@ -187,7 +187,7 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
             raise fail(graph, op, f"its int32 accumulator could overflow: worst case {worst:,} at output channel "
                                   f"{ch} exceeds 2^31 - 1 (weights or bias too large for int8 arithmetic)")
         check_requantize(graph, op, bound.tolist(), mult, shift, int(yq.zp))
-        params["weights"] = CArray("int8_t", weights, "weights")
+        params["weights"] = CArray("int8_t", weights, "weights", program_memory=True)
         params["tap_stride"] = in_c
         if bias is not None:
             params["bias"] = CArray("int32_t", bias.astype(np.int32), "bias")
