@@ -1,0 +1,291 @@
+"""Every matplotlib figure edgeconv draws (reports, evaluation, the advisor), and the one way
+to turn a figure into image bytes.
+
+matplotlib is optional (the `report` extra): `require_matplotlib()` gives one clear line when
+it is missing. Figures use the Agg backend (no display), a fixed size and DPI, and carry no
+date in their metadata, so the same input draws byte-identical PNG/SVG files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from .ir import ModelError
+
+MISSING_MATPLOTLIB = "pictures need matplotlib: pip install 'edgeconv[report]'"
+
+DPI = 100
+"""Every PNG is drawn at this DPI: a figure of (w, h) inches is (w*DPI, h*DPI) pixels."""
+
+# One palette for every figure (colour-blind safe, the Okabe-Ito set).
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+ACCENT = "#D55E00"
+MUTED = "#888888"
+
+
+def require_matplotlib() -> Any:
+    """matplotlib.pyplot on the Agg backend, or a ModelError (exit 2) naming the extra."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ModelError(MISSING_MATPLOTLIB) from None
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def new_figure(width_in: float, height_in: float) -> Any:
+    """A figure of a fixed size (inches) on the Agg backend, edgeconv's style applied."""
+    plt = require_matplotlib()
+    fig = plt.figure(figsize=(width_in, height_in), dpi=DPI)
+    return fig
+
+
+def style_axes(ax: Any) -> None:
+    """The look every chart shares: no top/right spines, light grid behind the data."""
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+    ax.set_axisbelow(True)
+    ax.grid(True, color="#e4e4e4", linewidth=0.6)
+    ax.tick_params(labelsize=8)
+
+
+def png_bytes(fig: Any) -> bytes:
+    """The figure as PNG bytes at DPI, exactly figsize*DPI pixels, no date or version in the
+    metadata; the figure is closed."""
+    import io
+
+    plt = require_matplotlib()
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": "edgeconv"})
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def svg_text(fig: Any) -> str:
+    """The figure as SVG text with no date and a fixed id salt (deterministic); closed."""
+    import io
+
+    import matplotlib
+
+    plt = require_matplotlib()
+    buf = io.StringIO()
+    old = matplotlib.rcParams["svg.hashsalt"]
+    matplotlib.rcParams["svg.hashsalt"] = "edgeconv"
+    try:
+        fig.savefig(buf, format="svg", dpi=DPI, metadata={"Date": None, "Creator": "edgeconv"})
+    finally:
+        matplotlib.rcParams["svg.hashsalt"] = old
+        plt.close(fig)
+    return buf.getvalue()
+
+
+@dataclass
+class Picture:
+    """A drawn figure: a file name (``memory_plan.png``), a caption and the PNG bytes."""
+
+    name: str
+    caption: str
+    png: bytes
+    width: int
+    height: int
+
+    def data_uri(self) -> str:
+        import base64
+
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+def picture(name: str, caption: str, fig: Any) -> Picture:
+    """Render `fig` to a Picture (its pixel size taken from the figure)."""
+    w, h = fig.get_size_inches()
+    return Picture(name, caption, png_bytes(fig), int(round(w * DPI)), int(round(h * DPI)))
+
+
+def _fmt_bytes(n: float) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f} MiB"
+    if n >= 1024:
+        return f"{n / 1024:.1f} KiB"
+    return f"{int(n)} B"
+
+
+@dataclass
+class ArenaBlock:
+    """One arena block for the memory picture: a label, its offset and size (bytes), and its
+    lifetime over the kernel steps (first and last step, inclusive)."""
+
+    label: str
+    offset: int
+    size: int
+    first: int
+    last: int
+    scratch: bool = False
+
+
+def memory_plan_figure(
+    blocks: Sequence[ArenaBlock],
+    arena_bytes: int,
+    peak_step: int | None,
+    lower_bound: int,
+    n_steps: int,
+    title: str = "Arena plan",
+) -> Any:
+    """Gantt-style memory plan: each block a rectangle over its lifetime (x: step) at its
+    arena offset (y), height = size; the arena size, the lower bound (largest sum of live
+    blocks at one step) and the peak step are marked."""
+    from matplotlib.patches import Rectangle
+
+    fig = new_figure(10, 5)
+    ax = fig.add_subplot(1, 1, 1)
+    style_axes(ax)
+    scale, unit = (1024, "KiB") if arena_bytes >= 4096 else (1, "B")
+    for i, b in enumerate(blocks):
+        colour = MUTED if b.scratch else PALETTE[i % 6]
+        ax.add_patch(
+            Rectangle(
+                (b.first - 0.45, b.offset / scale),
+                (b.last - b.first) + 0.9,
+                b.size / scale,
+                facecolor=colour,
+                edgecolor="white",
+                linewidth=0.6,
+                alpha=0.85,
+                hatch="//" if b.scratch else None,
+            )
+        )
+    top = max(arena_bytes, lower_bound, 1) / scale
+    ax.axhline(arena_bytes / scale, color="#333333", linewidth=1.0)
+    ax.text(n_steps - 0.5, arena_bytes / scale, f" arena {_fmt_bytes(arena_bytes)}",
+            va="bottom", ha="right", fontsize=8, color="#333333")
+    ax.axhline(lower_bound / scale, color=ACCENT, linewidth=1.0, linestyle="--")
+    ax.text(-0.5, lower_bound / scale, f" lower bound {_fmt_bytes(lower_bound)}",
+            va="bottom", ha="left", fontsize=8, color=ACCENT)
+    if peak_step is not None:
+        ax.axvline(peak_step, color=ACCENT, linewidth=1.0, linestyle=":")
+        ax.text(peak_step, top * 1.06, f"peak step {peak_step}", ha="center", va="bottom",
+                fontsize=8, color=ACCENT)
+    ax.set_xlim(-0.8, max(n_steps, 1) - 0.2)
+    ax.set_ylim(0, top * 1.15)
+    ax.set_xlabel("step (kernel in execution order)", fontsize=9)
+    ax.set_ylabel(f"arena offset ({unit})", fontsize=9)
+    ax.set_title(title, fontsize=10, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def cost_bars_figure(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float]]],
+    title: str = "Cost per layer",
+) -> Any:
+    """One horizontal bar chart per series (MACs, instructions ...), layers top to bottom in
+    execution order, sharing the layer axis."""
+    n = max(len(labels), 1)
+    height = min(max(2.2, 0.22 * n + 1.2), 14)
+    fig = new_figure(10, height)
+    axes = fig.subplots(1, len(series), sharey=True, squeeze=False)[0]
+    ys = list(range(len(labels)))
+    for k, (ax, (name, values)) in enumerate(zip(axes, series)):
+        style_axes(ax)
+        ax.grid(True, axis="x", color="#e4e4e4", linewidth=0.6)
+        ax.grid(False, axis="y")
+        ax.barh(ys, list(values), color=PALETTE[k % len(PALETTE)], height=0.7)
+        ax.set_title(name, fontsize=9, loc="left")
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+        ax.xaxis.get_offset_text().set_fontsize(7)
+    axes[0].set_yticks(ys)
+    axes[0].set_yticklabels(labels, fontsize=7)
+    axes[0].invert_yaxis()
+    fig.suptitle(title, fontsize=10, x=0.01, ha="left")
+    fig.tight_layout()
+    return fig
+
+
+def capacity_figure(items: Sequence[tuple[str, int, int | None]], title: str = "Memory") -> Any:
+    """Used against capacity, one horizontal bar per memory (name, used bytes, capacity bytes
+    or None where no board is known)."""
+    fig = new_figure(10, 0.6 * max(len(items), 1) + 1.0)
+    ax = fig.add_subplot(1, 1, 1)
+    style_axes(ax)
+    ax.grid(False, axis="y")
+    ys = list(range(len(items)))
+    for y, (name, used, cap) in zip(ys, items):
+        if cap:
+            ax.barh(y, 100.0, color="#eeeeee", height=0.6, edgecolor="#bbbbbb")
+            pct = 100.0 * used / cap
+            colour = ACCENT if used > cap else PALETTE[0]
+            ax.barh(y, min(pct, 100.0), color=colour, height=0.6)
+            ax.text(min(pct, 100.0) + 1, y, f"{_fmt_bytes(used)} of {_fmt_bytes(cap)} ({pct:.1f} %)",
+                    va="center", fontsize=8)
+        else:
+            ax.text(1, y, f"{_fmt_bytes(used)} (no board: capacity unknown)", va="center", fontsize=8)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([i[0] for i in items], fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 130)
+    ax.set_xticks([0, 25, 50, 75, 100])
+    ax.set_xlabel("% of the board's capacity", fontsize=9)
+    ax.set_title(title, fontsize=10, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def snr_figure(labels: Sequence[str], snr_db: Sequence[float], title: str = "Quantization error") -> Any:
+    """SNR in dB (float vs int8) per matched layer, a horizontal bar each."""
+    n = max(len(labels), 1)
+    fig = new_figure(10, min(max(2.2, 0.24 * n + 1.2), 12))
+    ax = fig.add_subplot(1, 1, 1)
+    style_axes(ax)
+    ax.grid(False, axis="y")
+    ys = list(range(len(labels)))
+    finite = [v if v == v and abs(v) != float("inf") else 0.0 for v in snr_db]
+    colours = [ACCENT if v < 20 else PALETTE[2] for v in finite]
+    ax.barh(ys, finite, color=colours, height=0.7)
+    for y, v in zip(ys, snr_db):
+        ax.text(max(finite[y], 0) + 0.5, y, "exact" if v == float("inf") else f"{v:.1f} dB",
+                va="center", fontsize=7)
+    ax.set_yticks(ys)
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("SNR of the int8 activations against the float model (dB; higher is better)", fontsize=9)
+    ax.set_title(title, fontsize=10, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def image_grid_figure(images: Sequence[Any], title: str, cmap: str = "RdBu_r",
+                      symmetric: bool = True, columns: int = 8, labels: Sequence[str] | None = None) -> Any:
+    """A grid of small 2-D images (filters or feature maps), each scaled on its own: `symmetric`
+    centres the colour map on 0 (weights); otherwise min..max (activations)."""
+    import numpy as np
+
+    n = max(len(images), 1)
+    cols = min(columns, n)
+    rows = (n + cols - 1) // cols
+    cell = 1.15
+    fig = new_figure(max(cols * cell, 4.0), rows * cell + 0.5)
+    for i, img in enumerate(images):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        a = np.asarray(img, dtype=np.float64)
+        if a.ndim == 1:
+            a = a[None, :]
+        if symmetric:
+            m = float(np.max(np.abs(a))) or 1.0
+            ax.imshow(a, cmap=cmap, vmin=-m, vmax=m, interpolation="nearest", aspect="auto")
+        else:
+            lo, hi = float(np.min(a)), float(np.max(a))
+            ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi if hi > lo else lo + 1, interpolation="nearest",
+                      aspect="auto")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for s in ax.spines.values():
+            s.set_color("#cccccc")
+        ax.set_title(labels[i] if labels else str(i), fontsize=6, pad=2)
+    fig.suptitle(title, fontsize=9, x=0.01, ha="left")
+    fig.tight_layout(pad=0.3)
+    return fig
