@@ -4,6 +4,7 @@ scratch, and the form of the weights."""
 from __future__ import annotations
 
 from .compiler import CompiledModel
+from .ops.base import CArray
 
 
 def _shape(model: CompiledModel, t: int) -> str:
@@ -15,6 +16,8 @@ def _shape(model: CompiledModel, t: int) -> str:
 def layer_rows(model: CompiledModel) -> list[dict]:
     """One row per op of the (passed) graph, in execution order; aliases included."""
     by_op = {s.op.index: s for s in model.steps}
+    step_of = {s.op.index: i for i, s in enumerate(model.steps)}
+    block_of = {t: b for b in model.plan.blocks for t in b.tensors}
     rows = []
     for op in model.graph.ops:
         step = by_op.get(op.index)
@@ -35,6 +38,17 @@ def layer_rows(model: CompiledModel) -> list[dict]:
                 "weights_form": step.kernel.weight_form if step and step.kernel.weight_forms else None,
                 "arena_offset": model.plan.tensor_offsets.get(out),
                 "alias": alias,
+                # the kernel's place in the op sequence (None: an alias, no call)
+                "step": step_of.get(op.index),
+                # flash of the weight arrays in the form chosen (before deduplication across layers)
+                "weights_bytes": _weight_bytes(step.kernel.params) if step else 0,
+                # lifetime of the output's arena block (first and last step it is live); None outside the arena
+                "first_step": block_of[out].first if out in block_of else None,
+                "last_step": block_of[out].last if out in block_of else None,
             }
         )
     return rows
+
+
+def _weight_bytes(params: dict) -> int:
+    return sum(v.nbytes for v in params.values() if isinstance(v, CArray) and v.role == "weights")
