@@ -289,3 +289,42 @@ def image_grid_figure(images: Sequence[Any], title: str, cmap: str = "RdBu_r",
     fig.suptitle(title, fontsize=9, x=0.01, ha="left")
     fig.tight_layout(pad=0.3)
     return fig
+
+
+def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequence[str] | None = None,
+                            title: str = "Confusion matrix") -> Any:
+    """A confusion matrix (rows: true class, columns: predicted), each cell shaded by the share
+    of its row (recall on the diagonal) and labelled with its count; empty cells left blank.
+    (edgeconv evaluate --report; the evaluation section of edgeconv report.)"""
+    import numpy as np
+
+    m = np.asarray(matrix, dtype=np.int64)
+    k = max(int(m.shape[0]), 1)
+    names = [str(n) for n in class_names] if class_names is not None and len(class_names) == k else \
+        [str(i) for i in range(k)]
+    side = min(max(3.2, 0.42 * k + 1.8), 14.0)
+    fig = new_figure(side + 1.0, side)
+    ax = fig.add_subplot(1, 1, 1)
+    totals = m.sum(axis=1, keepdims=True)
+    share = np.divide(m, totals, out=np.zeros(m.shape, dtype=np.float64), where=totals > 0)
+    ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
+    if k <= 40:
+        size = 8 if k <= 12 else 6 if k <= 24 else 4
+        for i in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                if m[i, j]:
+                    ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=size,
+                            color="white" if share[i, j] > 0.55 else "#222222")
+    ticks = list(range(k))
+    step = 1 if k <= 40 else (k + 39) // 40
+    ax.set_xticks(ticks[::step])
+    ax.set_yticks(ticks[::step])
+    label_size = 8 if k <= 12 else 6
+    ax.set_xticklabels([n[:14] for n in names][::step], rotation=90 if k > 6 or max(map(len, names)) > 4 else 0,
+                       fontsize=label_size)
+    ax.set_yticklabels([n[:14] for n in names][::step], fontsize=label_size)
+    ax.set_xlabel("predicted class", fontsize=9)
+    ax.set_ylabel("true class", fontsize=9)
+    ax.set_title(title, fontsize=10, loc="left")
+    fig.tight_layout()
+    return fig

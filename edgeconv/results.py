@@ -125,3 +125,59 @@ class DemoResult:
 
     def to_dict(self) -> dict:
         return _json_fields(self)
+
+
+@dataclass
+class EvaluateResult:
+    """`edgeconv evaluate` (edgeconv.evaluate): the float model (optional), the int8 model
+    (TFLite Micro) and the C scored on labelled data, per output. The *_accuracy fields are the
+    top-1 accuracy of the first classification output (None: no such output, or no float model).
+    Each entry of `outputs`: index, name, kind (classification, regression, reconstruction,
+    unscored), elements, and `scores` {"float", "int8", "c"}, each None or the output's scores:
+    classification {top1, top_k, correct, recall[class], confusion[true][predicted]} (with
+    classes, class_names, binary beside them); the others {rmse, mean_abs_error, max_abs_error,
+    cosine, anomaly_auc, mse_by_label}."""
+
+    model: str
+    data: str  # the data file or folder, as read
+    samples: int
+    float_model: str | None
+    board: str | None  # None: the C ran on the host
+    top_k: int
+    int8_runner: str  # "TFLite Micro", or its op-by-op form
+    c_runner: str  # "host" or "emulated <board>"
+    float_accuracy: float | None
+    int8_accuracy: float | None
+    c_accuracy: float | None
+    c_equals_int8: bool
+    c_mismatches: int  # output elements where the C differs from the int8 model (must be 0)
+    c_elements_compared: int
+    first_c_mismatch: str | None
+    outputs: list[dict]
+    notes: list[str] = field(default_factory=list)
+    report: str | None = None  # the --report file written
+
+    def to_dict(self) -> dict:
+        return _json_fields(self)
+
+
+@dataclass(kw_only=True)
+class ReportResult:
+    """`edgeconv report`: the files written (None: not asked to write), the pictures, the
+    figures of `inspect --json` with the same options (`inspect`, equal by construction) and
+    what the report adds (`report`: the arena blocks, the peak step, the quantization error
+    per layer, which sample the feature maps show, the evaluation). The JSON file is this."""
+
+    model: str
+    html: str | None
+    markdown: str | None
+    json: str | None
+    pictures: list[dict]  # file (relative to the HTML's folder), caption, width, height (pixels)
+    board: str | None
+    float_model: str | None
+    data: str | None
+    inspect: dict
+    report: dict
+
+    def to_dict(self) -> dict:
+        return _json_fields(self)
