@@ -1,0 +1,635 @@
+"""`edgeconv report`: one model's report as a self-contained HTML page, the same as Markdown
+(pictures beside it in <stem>_files/) and as JSON.
+
+The numbers come from `inspect` (the API passes its InspectResult in: report.layer_rows and the
+totals, so every figure the two share is the same value); this module adds what inspect does
+not give: the arena plan's blocks (planner.ArenaPlan), the pictures (pictures.py), the
+quantization error per layer against the float Keras model (float TFLite under TFLite's
+reference kernels vs the int8 model under TFLite Micro, every tensor kept, paired by the
+converter's tensor names), the first convolutions' filters and one sample's feature maps
+(TFLite Micro, every tensor kept). Files go through outputs.publish (a manifest; never over a
+file edgeconv did not write; all or nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import pictures
+from .compiler import CompiledModel
+from .ir import Graph, ModelError, Op
+
+SNR_SAMPLES = 32  # samples the quantization error is accumulated over (seeded choice)
+FILTER_LAYERS = 2  # the first convolutions with a spatial kernel drawn as filter grids
+MAX_FILTERS = 64  # output channels drawn per filter grid
+FEATURE_LAYERS = 6  # layers whose feature maps are drawn (spread over the network)
+MAX_FEATURE_CHANNELS = 16  # channels drawn per feature-map grid (the most active ones)
+TEMPLATE_DIR = "report"
+MISSING_TENSORFLOW = "--float needs TensorFlow to convert the Keras model: pip install 'edgeconv[train]'"
+
+
+@dataclass
+class LayerError:
+    """Quantization error of one op's output: the int8 tensor dequantized against the float
+    model's tensor of the same name, accumulated over the samples. snr_db None: no error."""
+
+    op: int
+    opcode: str
+    tensor: str
+    float_tensor: str
+    snr_db: float | None
+    max_abs_error: float
+
+    def to_dict(self) -> dict:
+        return {"op": self.op, "opcode": self.opcode, "tensor": self.tensor, "float_tensor": self.float_tensor,
+                "snr_db": self.snr_db, "max_abs_error": self.max_abs_error}
+
+
+@dataclass
+class Quantization:
+    """What `--float` adds: per-layer SNR, the ops that could not be paired, the samples used."""
+
+    samples: int
+    source: str  # where the samples came from
+    layers: list[LayerError]
+    unmatched: list[str]  # "op 3 CONV_2D (tensor name)": no float tensor of that name
+
+    def to_dict(self) -> dict:
+        return {"samples": self.samples, "source": self.source, "layers": [l.to_dict() for l in self.layers],
+                "unmatched": self.unmatched}
+
+
+@dataclass
+class Content:
+    """Everything the templates render, and the JSON's additions to inspect's figures."""
+
+    title: str
+    inspect: dict
+    board: str | None
+    float_model: str | None
+    data: str | None
+    pictures: list[pictures.Picture] = field(default_factory=list)
+    peak_step: int | None = None
+    peak_tensors: list[str] = field(default_factory=list)
+    blocks: list[dict] = field(default_factory=list)
+    quantization: Quantization | None = None
+    sample: str | None = None  # which sample the feature maps show
+    evaluation: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# The arena plan
+
+
+def _tensor_label(graph: Graph, t: int) -> str:
+    name = graph.tensors[t].name.split(";")[0]
+    return name if len(name) <= 48 else "..." + name[-45:]
+
+
+def arena_blocks(model: CompiledModel) -> list[dict]:
+    """Every arena block (tensor buffers with their aliases, kernel scratch) with its offset,
+    size and lifetime in steps, in offset order."""
+    out = []
+    for b in model.plan.blocks:
+        scratch = b.key.startswith("s")
+        label = (f"scratch of step {b.first} ({model.steps[b.first].op.opcode})" if scratch
+                 else _tensor_label(model.graph, b.tensors[0]))
+        out.append({"block": b.key, "label": label, "offset": model.plan.offsets[b.key], "size": b.size,
+                    "first_step": b.first, "last_step": b.last, "scratch": scratch,
+                    "tensors": [] if scratch else list(b.tensors)})
+    return sorted(out, key=lambda d: (d["offset"], d["first_step"], d["block"]))
+
+
+def peak_step(model: CompiledModel) -> int | None:
+    """The first step at which the aligned sizes of the live blocks add up to the lower bound."""
+    a = model.plan.alignment
+    best, at = -1, None
+    for s in range(len(model.steps)):
+        live = sum(-(-max(b.size, 1) // a) * a for b in model.plan.blocks if b.first <= s <= b.last)
+        if live > best:
+            best, at = live, s
+    return at
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantization error against the float model
+
+
+def _name_key(name: str) -> str:
+    return name.split(";")[0]
+
+
+def _strip_root(name: str) -> str:
+    """The name without its first path component (the wrapping model's name, which Keras
+    numbers per process: functional_3/conv2d/Relu and functional/conv2d/Relu are one layer)."""
+    parts = _name_key(name).split("/", 1)
+    return parts[1] if len(parts) == 2 else parts[0]
+
+
+def pair_tensors(int8: Graph, flt: Graph) -> tuple[list[tuple[Op, int, int]], list[str]]:
+    """(op, int8 tensor, float tensor) for each op whose quantized output has a float tensor of
+    the same name (exactly, or once the wrapping model's name is dropped, if that names one
+    tensor only); and the ops that found none. QUANTIZE/DEQUANTIZE (the model's edges) are
+    neither."""
+    exact: dict[str, int] = {}
+    stripped: dict[str, list[int]] = {}
+    for i, t in flt.tensors.items():
+        if t.data is None:
+            exact.setdefault(_name_key(t.name), i)
+            stripped.setdefault(_strip_root(t.name), []).append(i)
+    pairs, unmatched = [], []
+    for op in int8.ops:
+        if op.opcode in ("QUANTIZE", "DEQUANTIZE") or not op.outputs:
+            continue
+        t = int8.tensors[op.outputs[0]]
+        if t.quant is None or t.data is not None:
+            continue
+        f = exact.get(_name_key(t.name))
+        if f is None and len(stripped.get(_strip_root(t.name), [])) == 1:
+            f = stripped[_strip_root(t.name)][0]
+        if f is None or flt.tensors[f].shape != t.shape:
+            unmatched.append(f"op {op.index} {op.opcode} ({_tensor_label(int8, t.index)})")
+        else:
+            pairs.append((op, t.index, f))
+    return pairs, unmatched
+
+
+def float_tflite(keras_path: Path) -> bytes:
+    """The Keras model behind a batch-1 input (static shapes, as `edgeconv quantize` converts
+    it), converted to a float .tflite: its tensor names are what pairs the layers."""
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise ModelError(MISSING_TENSORFLOW) from None
+    from .quiet import silenced
+
+    if not keras_path.is_file():
+        raise ModelError(f"{keras_path}: no such Keras model file")
+    try:
+        model = tf.keras.models.load_model(keras_path, compile=False)
+    except Exception as exc:
+        raise ModelError(f"{keras_path}: cannot load the Keras model "
+                         f"({' '.join(str(exc).split())[:200] or 'unreadable'})") from None
+    if len(model.inputs) != 1:
+        raise ModelError(f"{keras_path}: --float takes a model with one input (this one has {len(model.inputs)})")
+    shape = tuple(int(d) for d in model.inputs[0].shape[1:])
+    inp = tf.keras.Input(shape, batch_size=1)
+    fixed = tf.keras.Model(inp, model(inp, training=False))
+    try:
+        with silenced():
+            return tf.lite.TFLiteConverter.from_keras_model(fixed).convert()
+    except Exception as exc:
+        raise ModelError(f"{keras_path}: the TFLite converter failed: {str(exc).splitlines()[0][:300]}") from None
+
+
+def _quantize_for(t, x: np.ndarray) -> np.ndarray:
+    """A float sample as the int8 model's input takes it (TFLite's rounding), or as is."""
+    from quantize.ptq import quantize_input
+
+    x = np.asarray(x, dtype=np.float32).reshape(t.shape)
+    if t.dtype in ("int8", "uint8", "int16"):
+        return quantize_input(x, t.quant.s, t.quant.zp, np.dtype(t.dtype).type)
+    return x
+
+
+def dequantize(t, values: np.ndarray) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    if t.quant is None:
+        return v
+    if t.quant.per_channel:
+        shape = [1] * v.ndim
+        shape[t.quant.axis] = -1
+        s = np.asarray(t.quant.scale, dtype=np.float64).reshape(shape)
+        zp = np.asarray(t.quant.zero_point, dtype=np.float64).reshape(shape)
+        return (v - zp) * s
+    return (v - t.quant.zp) * t.quant.s
+
+
+def quantization_error(int8_bytes: bytes, float_bytes: bytes, x: np.ndarray, source: str,
+                       timeout: float) -> Quantization:
+    """SNR per paired layer over the float samples `x` (samples first)."""
+    from .reader import read_tflite_bytes
+    from .references import TflmReference, TfliteRefReference
+
+    gq, gf = read_tflite_bytes(int8_bytes), read_tflite_bytes(float_bytes)
+    if len(gq.inputs) != 1 or len(gf.inputs) != 1:
+        raise ModelError("--float: the int8 and the float model must each have one input")
+    tq, tf_ = gq.tensors[gq.inputs[0]], gf.tensors[gf.inputs[0]]
+    if int(np.prod(tq.shape)) != int(np.prod(tf_.shape)):
+        raise ModelError(f"--float: the Keras model takes {list(tf_.shape)}, the .tflite {list(tq.shape)}")
+    pairs, unmatched = pair_tensors(gq, gf)
+    signal = np.zeros(len(pairs))
+    noise = np.zeros(len(pairs))
+    worst = np.zeros(len(pairs))
+    with TflmReference(int8_bytes, preserve_all_tensors=True, timeout=timeout) as qi, \
+            TfliteRefReference(float_bytes, timeout=timeout) as fi:
+        for sample in x:
+            fi.run([np.asarray(sample, dtype=np.float32).reshape(tf_.shape)], len(gf.outputs))
+            qi.run([_quantize_for(tq, sample)], len(gq.outputs))
+            for k, (_, qt, ft) in enumerate(pairs):
+                f = np.asarray(fi.tensor(ft), dtype=np.float64)
+                q = dequantize(gq.tensors[qt], qi.tensor(qt)).reshape(f.shape)
+                signal[k] += float(np.sum(f * f))
+                err = f - q
+                noise[k] += float(np.sum(err * err))
+                worst[k] = max(worst[k], float(np.max(np.abs(err))) if err.size else 0.0)
+    layers = []
+    for k, (op, qt, ft) in enumerate(pairs):
+        if noise[k] == 0:
+            snr = None
+        elif signal[k] == 0:
+            snr = float("-inf")
+        else:
+            snr = round(10 * math.log10(signal[k] / noise[k]), 2)
+        layers.append(LayerError(op.index, op.opcode, _tensor_label(gq, qt), _tensor_label(gf, ft), snr,
+                                 float(f"{worst[k]:.6g}")))
+    return Quantization(len(x), source, layers, unmatched)
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters and feature maps
+
+
+def conv_filters(graph: Graph) -> list[tuple[Op, np.ndarray, str]]:
+    """The first FILTER_LAYERS convolutions with a kernel wider than 1x1: per output channel
+    its dequantized kernel as an image (KH x KW; an RGB image where it reads 3 channels; with
+    more input channels, the channel with the largest weights), with a description."""
+    out = []
+    for op in graph.ops:
+        if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D") or len(op.inputs) < 2 or op.inputs[1] < 0:
+            continue
+        w = graph.tensors[op.inputs[1]]
+        if w.data is None or w.data.ndim != 4 or w.data.shape[1] * w.data.shape[2] <= 1:
+            continue
+        real = dequantize(w, w.data)
+        if op.opcode == "DEPTHWISE_CONV_2D":  # [1, KH, KW, C]: one kernel per channel
+            images = [real[0, :, :, c] for c in range(real.shape[3])]
+            how = "one kernel per channel"
+        elif real.shape[3] == 3:  # [O, KH, KW, 3]: colour filters
+            images = [real[o] for o in range(real.shape[0])]
+            how = "RGB, each filter scaled to its own range"
+        elif real.shape[3] == 1:
+            images = [real[o, :, :, 0] for o in range(real.shape[0])]
+            how = "one input channel"
+        else:
+            images = []
+            for o in range(real.shape[0]):
+                c = int(np.argmax(np.sum(real[o] ** 2, axis=(0, 1))))
+                images.append(real[o, :, :, c])
+            how = f"of {real.shape[3]} input channels, the one with the largest weights"
+        out.append((op, images[:MAX_FILTERS], how))
+        if len(out) == FILTER_LAYERS:
+            break
+    return out
+
+
+def _rgb(img: np.ndarray) -> np.ndarray:
+    lo, hi = float(np.min(img)), float(np.max(img))
+    return (img - lo) / (hi - lo) if hi > lo else np.full_like(img, 0.5)
+
+
+def feature_layers(model: CompiledModel) -> list[int]:
+    """Op outputs worth drawing (4-D, more than one pixel), at most FEATURE_LAYERS of them spread
+    evenly over the network: tensor indices."""
+    g = model.graph
+    seen, cands = set(), []
+    for step in model.steps:
+        t = step.kernel.outputs[0] if step.kernel.outputs else None
+        if t is None or t in seen:
+            continue
+        shape = g.tensors[t].shape
+        if len(shape) == 4 and shape[1] * shape[2] > 1 and g.tensors[t].quant is not None:
+            seen.add(t)
+            cands.append(t)
+    if len(cands) <= FEATURE_LAYERS:
+        return cands
+    picks = sorted({round(i * (len(cands) - 1) / (FEATURE_LAYERS - 1)) for i in range(FEATURE_LAYERS)})
+    return [cands[i] for i in picks]
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole report
+
+
+def _label(r: dict) -> str:
+    return f"#{r['index']} {r['op']}"
+
+
+def _human(n: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n:g}"
+
+
+def build_content(model_input: Any, compiled: CompiledModel, inspect: dict, *, board: str | None = None,
+                  float_model: Path | None = None, data: str | None = None, title: str | None = None) -> Content:
+    """Compute everything the report shows (pictures included) without writing anything."""
+    from .modelsource import model_bytes
+
+    rows = inspect["layers"]
+    content = Content(title=title or compiled.name, inspect=inspect, board=board,
+                      float_model=str(float_model) if float_model is not None else None,
+                      data=str(data) if data is not None else None)
+    pictures.require_matplotlib()
+
+    # memory plan (Gantt)
+    content.blocks = arena_blocks(compiled)
+    content.peak_step = peak_step(compiled)
+    if content.peak_step is not None:
+        content.peak_tensors = [b["label"] for b in content.blocks
+                                if b["first_step"] <= content.peak_step <= b["last_step"]]
+    fig = pictures.memory_plan_figure(
+        [pictures.ArenaBlock(b["label"], b["offset"], b["size"], b["first_step"], b["last_step"], b["scratch"])
+         for b in content.blocks],
+        inspect["ram_bytes"], content.peak_step, inspect["arena_lower_bound"], len(compiled.steps),
+        title=f"Arena plan: {inspect['ram_bytes']:,} B (lower bound {inspect['arena_lower_bound']:,} B)")
+    content.pictures.append(pictures.picture(
+        "memory_plan.png", "Arena plan: each block (tensor or kernel scratch, hatched) over the steps it is live, "
+        "at its arena offset; the dashed line is the lower bound, the dotted one the peak step.", fig))
+
+    # cost per layer
+    kernels = [r for r in rows if not r["alias"]]
+    series = [("MACs", [r["macs"] for r in kernels])]
+    if inspect.get("instructions") is not None:
+        series.append((f"instructions on {board}", [r["instructions"] for r in kernels]))
+    series.append(("weights (bytes of flash)", [r["weights_bytes"] for r in kernels]))
+    content.pictures.append(pictures.picture(
+        "cost.png", "Cost per layer, in execution order" + (f" (instructions counted on {board}'s emulated core)"
+                                                            if inspect.get("instructions") is not None else ""),
+        pictures.cost_bars_figure([_label(r) for r in kernels], series, title="Cost per layer")))
+
+    # flash and RAM against the board
+    fit = inspect.get("fit")
+    if fit:
+        items = [("flash (firmware)", fit["flash_bytes"], fit["board_flash_bytes"]),
+                 ("RAM (firmware)", fit["ram_bytes"], fit["board_ram_bytes"])]
+        cap_title = f"{fit['board']} ({fit['part']}): " + ("fits" if fit["fits"] else "does not fit")
+    else:
+        items = [("constants (flash)", inspect["flash_bytes"], None), ("arena (RAM)", inspect["ram_bytes"], None)]
+        cap_title = "Memory (give --board for the part's capacity)"
+    content.pictures.append(pictures.picture(
+        "capacity.png", "Flash and RAM" + (" of the firmware `edgeconv build` links, against the part's capacity"
+                                           if fit else " the model needs (no board given)"),
+        pictures.capacity_figure(items, title=cap_title)))
+
+    graph = compiled.graph
+    data_bytes = model_bytes(model_input)
+    timeout = max(60.0, compiled.macs / 1e6)
+    ds = None
+    if data is not None:
+        from .datasets import load_dataset
+
+        ds = load_dataset(data)
+
+    # quantization error against the float model
+    if float_model is not None:
+        flt = float_tflite(Path(float_model))
+        x, source = _snr_samples(compiled, ds, data, Path(float_model))
+        content.quantization = quantization_error(data_bytes, flt, x, source, timeout)
+        q = content.quantization
+        if q.layers:
+            content.pictures.append(pictures.picture(
+                "quantization.png", f"SNR of each layer's int8 output (dequantized) against the float model's, over "
+                f"{q.samples} samples ({q.source}); below 20 dB in orange.",
+                pictures.snr_figure([f"#{l.op} {l.opcode}" for l in q.layers],
+                                    [float("inf") if l.snr_db is None else l.snr_db for l in q.layers])))
+
+    # filters
+    for k, (op, images, how) in enumerate(conv_filters(graph)):
+        w = graph.tensors[op.inputs[1]]
+        colour = images and np.asarray(images[0]).ndim == 3
+        imgs = [_rgb(np.asarray(i)) for i in images] if colour else images
+        fig = pictures.image_grid_figure(imgs, f"op {op.index} {op.opcode}: {w.shape[0] if op.opcode == 'CONV_2D' else w.shape[3]} "
+                                         f"filters {w.shape[1]}x{w.shape[2]} ({how})",
+                                         symmetric=not colour, columns=16)
+        content.pictures.append(pictures.picture(
+            f"filters_{k}.png", f"Filters of op {op.index} ({op.opcode}), dequantized weights per output channel "
+            f"({how}; blue negative, red positive)", fig))
+
+    # feature maps of one sample
+    _feature_maps(content, compiled, data_bytes, model_input, ds, timeout)
+
+    content.evaluation = evaluation_section(model_input, data, board)
+    return content
+
+
+def _snr_samples(compiled: CompiledModel, ds, data: str | None, keras_path: Path) -> tuple[np.ndarray, str]:
+    """Float samples for the SNR: from --data, else the data set `edgeconv train` recorded beside
+    the Keras model, else seeded uniform noise over the input's range (said so)."""
+    from .training import read_metadata
+
+    source = None
+    if ds is None:
+        spec = read_metadata(keras_path).get("data")
+        if spec is not None:
+            from .datasets import load_dataset
+
+            ds, source = load_dataset(spec), f"{spec}, recorded beside {keras_path.name}"
+    rng = np.random.default_rng(0)
+    if ds is not None:
+        idx = np.sort(rng.choice(len(ds.x), size=min(SNR_SAMPLES, len(ds.x)), replace=False))
+        return ds.x[idx].astype(np.float32), source or f"{data}"
+    t = compiled.graph.tensors[compiled.graph.inputs[0]]
+    if t.quant is not None:
+        info = np.iinfo(np.dtype(t.dtype)) if t.dtype in ("int8", "uint8", "int16") else None
+        lo, hi = ((info.min - t.quant.zp) * t.quant.s, (info.max - t.quant.zp) * t.quant.s) if info else (-1.0, 1.0)
+    else:
+        lo, hi = -1.0, 1.0
+    x = rng.uniform(lo, hi, size=(SNR_SAMPLES,) + tuple(t.shape)).astype(np.float32)
+    return x, f"uniform random inputs over [{lo:.3g}, {hi:.3g}], seed 0 (give --data for real samples)"
+
+
+def _feature_sample(compiled: CompiledModel, model_input: Any, ds) -> tuple[list[np.ndarray], str]:
+    from .modelsource import is_bytes
+    from .validation import input_specs, load_shipped_samples, random_inputs
+
+    g = compiled.graph
+    if ds is not None and len(g.inputs) == 1:
+        t = g.tensors[g.inputs[0]]
+        return [_quantize_for(t, ds.x[0])], f"sample 0 of {ds.name} (label {ds.class_names[int(ds.y[0])]})"
+    if not is_bytes(model_input):
+        shipped = load_shipped_samples(Path(model_input), input_specs(compiled))
+        if shipped:
+            return [np.asarray(a) for a in shipped[0].arrays], f"the shipped sample {shipped[0].origin}" + \
+                _index_note(Path(model_input), shipped[0].origin)
+    return random_inputs(compiled, 1, 0)[0], "a random input (seed 0; no --data and no shipped sample)"
+
+
+def _index_note(model_path: Path, origin: str) -> str:
+    """What samples/<stem>/INDEX.txt says of a shipped sample (its source and label), if anything."""
+    index = model_path.parent / "samples" / model_path.stem / "INDEX.txt"
+    try:
+        lines = index.read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    name = Path(origin).name
+    for line in lines:
+        fields = line.split()
+        if fields and fields[0] == name and len(fields) > 1:
+            return " (" + " ".join(fields[1:])[:80] + ")"
+    return ""
+
+
+def _feature_maps(content: Content, compiled: CompiledModel, data_bytes: bytes, model_input: Any, ds,
+                  timeout: float) -> None:
+    from .references import ReferenceFailed, ReferenceUnavailable, TflmReference
+
+    g = compiled.graph
+    sample, content.sample = _feature_sample(compiled, model_input, ds)
+    layers = feature_layers(compiled)
+    if not layers:
+        return
+    try:
+        with TflmReference(data_bytes, preserve_all_tensors=True, timeout=timeout) as ref:
+            ref.run([np.asarray(a).reshape(g.tensors[t].shape) for a, t in zip(sample, g.inputs)], len(g.outputs))
+            maps = {t: dequantize(g.tensors[t], ref.tensor(t)).reshape(g.tensors[t].shape) for t in layers}
+    except (ReferenceFailed, ReferenceUnavailable, ModelError) as exc:
+        content.notes.append(f"feature maps: TFLite Micro could not run the model ({' '.join(str(exc).split())[:200]})")
+        return
+    first = g.tensors[g.inputs[0]]
+    if len(first.shape) == 4 and first.shape[1] * first.shape[2] > 1:
+        x = dequantize(first, np.asarray(sample[0]).reshape(first.shape))[0]
+        imgs = [_rgb(x)] if x.shape[-1] == 3 else [x[:, :, c] for c in range(min(x.shape[-1], MAX_FEATURE_CHANNELS))]
+        content.pictures.append(pictures.picture(
+            "input.png", f"The input: {content.sample}",
+            pictures.image_grid_figure(imgs, f"input {list(first.shape)}", cmap="viridis", symmetric=False,
+                                       columns=8, labels=["rgb"] if x.shape[-1] == 3 else None)))
+    for k, t in enumerate(layers):
+        m = maps[t][0]
+        energy = np.mean(np.abs(m), axis=(0, 1))
+        order = sorted(range(m.shape[-1]), key=lambda c: (-float(energy[c]), c))[:MAX_FEATURE_CHANNELS]
+        producer = next(s.op for s in compiled.steps if t in s.kernel.outputs)
+        fig = pictures.image_grid_figure([m[:, :, c] for c in order],
+                                         f"op {producer.index} {producer.opcode} -> {list(g.tensors[t].shape)}: "
+                                         f"the {len(order)} most active of {m.shape[-1]} channels",
+                                         cmap="viridis", symmetric=False, columns=8,
+                                         labels=[f"ch {c}" for c in order])
+        content.pictures.append(pictures.picture(
+            f"features_{k}.png", f"Feature maps after op {producer.index} ({producer.opcode}), "
+            f"dequantized, for {content.sample}", fig))
+
+
+def evaluation_section(model_input: Any, data: str | None, board: str | None) -> dict | None:
+    """HOOK for the evaluation summary with --data (accuracy, confusion matrix: edgeconv/evaluate.py,
+    issue 12 deliverable 2). None until that module provides it."""
+    if data is None:
+        return None
+    return {"available": False, "note": "the evaluation summary needs edgeconv evaluate (not yet in this version)"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _env(autoescape: bool):
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("edgeconv", f"templates/{TEMPLATE_DIR}"),
+                             undefined=jinja2.StrictUndefined, autoescape=autoescape, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["num"] = lambda v: "" if v is None else f"{v:,}"
+    env.filters["human"] = _human
+    env.filters["md"] = lambda v: str(v).replace("|", "\\|").replace("\n", " ")
+    env.filters["snr"] = lambda v: "exact" if v is None else ("-inf" if v == float("-inf") else f"{v:.1f}")
+    return env
+
+
+def render(content: Content, files_dir: str, json_dict: dict) -> dict[str, str]:
+    """'html' and 'md' texts (the Markdown refers to the pictures in files_dir)."""
+    from . import __version__
+
+    ctx = {"c": content, "i": content.inspect, "version": __version__, "files_dir": files_dir,
+           "pictures": {p.name: p for p in content.pictures}, "json": json_dict}
+    return {"html": _env(True).get_template("report.html.j2").render(**ctx),
+            "md": _env(False).get_template("report.md.j2").render(**ctx)}
+
+
+def content_dict(content: Content) -> dict:
+    """What the report adds to inspect's figures, as plain data."""
+    return {
+        "peak_step": content.peak_step,
+        "peak_tensors": content.peak_tensors,
+        "arena_blocks": content.blocks,
+        "quantization": content.quantization.to_dict() if content.quantization else None,
+        "feature_sample": content.sample,
+        "evaluation": content.evaluation,
+        "notes": content.notes,
+    }
+
+
+def output_paths(out: Path) -> tuple[Path, Path, Path, str]:
+    """report.html -> (report.html, report.md, report.json, 'report_files')."""
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ModelError(f"{out}: the report is an HTML file: give -o a name ending in .html")
+    return out, out.with_suffix(".md"), out.with_suffix(".json"), f"{out.stem}_files"
+
+
+def report_files(content: Content, out: Path, json_dict: dict) -> dict[str, bytes]:
+    """The files of the report as paths relative to out's folder."""
+    html, md, js, files_dir = output_paths(out)
+    texts = render(content, files_dir, json_dict)
+    files = {html.name: texts["html"].encode(), md.name: texts["md"].encode(),
+             js.name: (json.dumps(json_dict, indent=2, allow_nan=False, default=_json_default) + "\n").encode()}
+    for p in content.pictures:
+        files[f"{files_dir}/{p.name}"] = p.png
+    return files
+
+
+def _json_default(v):
+    raise TypeError(f"{type(v).__name__} in the report's JSON")
+
+
+def json_safe(v):
+    """Non-finite floats (an SNR of -inf) as strings: JSON has no infinities."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "inf" if v > 0 else ("-inf" if v < 0 else "nan")
+    if isinstance(v, dict):
+        return {k: json_safe(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [json_safe(x) for x in v]
+    return v
+
+
+def make_report(model_input: Any, compiled: CompiledModel, inspect: dict, out: str | Path | None, *,
+                board: str | None = None, float_model: str | Path | None = None, data: str | None = None,
+                force: bool = False, label: str | None = None):
+    """Compute the report and, with `out` (an .html path), publish the HTML, the Markdown, the
+    JSON and the pictures folder beside them, all or nothing. Returns a results.ReportResult
+    whose to_dict() is the JSON file's content."""
+    from .modelsource import protected_paths
+    from .outputs import publish, tree_writes
+    from .results import ReportResult
+
+    paths = output_paths(Path(out)) if out is not None else None
+    content = build_content(model_input, compiled, inspect, board=board,
+                            float_model=Path(float_model) if float_model is not None else None, data=data,
+                            title=label)
+    files_dir = paths[3] if paths else None
+    result = ReportResult(
+        model=inspect["model"],
+        html=str(paths[0]) if paths else None,
+        markdown=str(paths[1]) if paths else None,
+        json=str(paths[2]) if paths else None,
+        pictures=[{"file": f"{files_dir}/{p.name}" if files_dir else None, "caption": p.caption, "width": p.width,
+                   "height": p.height} for p in content.pictures],
+        board=board,
+        float_model=content.float_model,
+        data=content.data,
+        inspect=inspect,
+        report=json_safe(content_dict(content)),
+    )
+    if paths is not None:
+        folder = paths[0].parent
+        protected = list(protected_paths(model_input))
+        protected += [Path(p) for p in (float_model, data) if p is not None and Path(p).exists()]
+        files = report_files(content, paths[0], result.to_dict())
+        publish(tree_writes(folder, f"report:{paths[0].stem}", files), force=force, protected=tuple(protected))
+    return result
