@@ -15,11 +15,9 @@ typed result whose to_dict() is exactly what the command prints with --json.
     edgeconv build     build(model, board, out_dir, name=None, force=False, weights="auto")
                                                                                -> firmware.FirmwareReport
     edgeconv demo      demo(out_dir="edgeconv-demo", seed=0, force=False)     -> results.DemoResult
-    edgeconv report    report(model, out="report.html", board=None, float_model=None, data=None, ...)
-                                                                               -> results.ReportResult
 
-`model` is a .tflite path or the file's bytes (compile of one model without bundle options,
-inspect, validate, build); bytes take their name from `name` ("model" by default), and results
+`model` is a .tflite path or the file's bytes (compile, of one model or several, inspect,
+validate, build); bytes take their name from `name` ("model" by default), and results
 name them by it. Every problem with
 the input (a bad model, a missing file, a folder that cannot be written, a file in the way)
 raises edgeconv.ModelError with a one-line message, the line the command prints before exiting
@@ -51,11 +49,11 @@ if TYPE_CHECKING:
     from .firmware import FirmwareReport
     from .modelsource import ModelInput
     from .packaging import PackageResult
-    from .results import CompileResult, DemoResult, InspectResult, ReportResult, TrainReport
+    from .results import CompileResult, DemoResult, InspectResult, TrainReport
     from .validation import ValidationReport
 
 __version__ = "0.1.0"
-__all__ = ["ModelError", "build", "compile", "demo", "inspect", "quantize", "report", "train", "validate"]
+__all__ = ["ModelError", "build", "compile", "demo", "inspect", "quantize", "train", "validate"]
 
 # The submodule edgeconv.demo is loaded here, before the function `demo` below is defined:
 # importing a submodule for the first time sets the package's attribute of that name, which
@@ -116,7 +114,7 @@ def compile(model: ModelInput | list, out_dir: str | Path | None = None, name: s
     when given (files there that edgeconv did not write are refused unless force). `weights`:
     int8, int16 or auto (see `edgeconv compile --help`). The result's `compiled` is the
     CompiledModel (graph, steps, plan); `files` are written only with out_dir.
-    Several models (a list of paths; `name` a list, one per model) share one runtime copy and
+    Several models (a list of paths or bytes; `name` a list, one per model) share one runtime copy and
     give a bundle.BundleResult; so do the options runtime=DIR, arena="static"|"shared"|"user",
     io_outside_arena=True and float_helpers=True (see edgeconv.bundle.compile_models).
     `format` cmake|zephyr|arduino|platformio (`--format`) writes a package named package_name
@@ -142,19 +140,17 @@ def compile(model: ModelInput | list, out_dir: str | Path | None = None, name: s
         with _user_errors():
             return compile_models(models, out_dir, names=names, force=force, weights=weights, **bundle_options)
     from .emitter import emit
-    from .modelsource import compile_model, model_label, protected_paths
-    from .outputs import FolderWrite, publish, text_files
-    from .results import CompileResult, ModelFigures
-
     from .labels import read_labels
-    from .modelsource import is_bytes
+    from .modelsource import compile_model, model_bytes, model_label, protected_paths
+    from .outputs import publish, text_files, tree_writes
+    from .results import CompileResult, ModelFigures
 
     with _user_errors():
         compiled = compile_model(model, name=name, weights=weights)
         # class names the model carries (edgeconv quantize writes them): <NAME>_NUM_LABELS, <name>_labels
-        emitted = emit(compiled, labels=read_labels(bytes(model) if is_bytes(model) else Path(model).read_bytes()))
+        emitted = emit(compiled, labels=read_labels(model_bytes(model)))
         if out_dir is not None:
-            publish([FolderWrite(Path(out_dir), f"compile:{compiled.name}", text_files(emitted.files))],
+            publish(tree_writes(Path(out_dir), f"compile:{compiled.name}", text_files(emitted.files)),
                     force=force, protected=protected_paths(model))
     return CompileResult(model=model_label(model, name), name=compiled.name,
                          output_dir=str(out_dir) if out_dir is not None else None, files=sorted(emitted.files),
@@ -241,24 +237,3 @@ def demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, force: bool = Fal
     with _user_errors():
         summary = run_demo(out_dir, seed=seed, force=force, **({"say": say} if say is not None else {}))
     return DemoResult(**summary)
-
-
-def report(model: ModelInput, out: str | Path | None = "report.html", board: str | None = None,
-           float_model: str | Path | None = None, data: str | Path | None = None, weights: str = "auto",
-           name: str | None = None, force: bool = False) -> ReportResult:
-    """`edgeconv report`: inspect's figures (the same InspectResult, `.inspect`), the arena plan
-    as a picture, cost per layer, flash and RAM against the board, the first convolutions'
-    filters and one sample's feature maps; with `float_model` (.keras) the quantization error
-    per layer (SNR); with `data` its samples. Writes out (.html, self-contained), the same as
-    Markdown and JSON beside it and the pictures in <stem>_files/ (out=None: nothing written).
-    Needs matplotlib (the `report` extra); `float_model` needs TensorFlow (the `train` extra)."""
-    from .boards import load_board
-    from .htmlreport import make_report
-    from .modelsource import compile_model
-
-    info = inspect(model, board=board, weights=weights, name=name)
-    with _user_errors():
-        compiled = compile_model(model, name=name, weights=weights,
-                                 board=load_board(board) if board is not None else None)
-        return make_report(model, compiled, info.to_dict(), out, board=board, float_model=float_model,
-                           data=str(data) if data is not None else None, force=force, label=compiled.name)

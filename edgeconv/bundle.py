@@ -22,6 +22,7 @@ from .compiler import CompiledModel
 from .emitter import (ARENA_MODES, SHARED_ARENA_NAME, EmittedModel, RuntimeVersion, emit, runtime_dir,
                       runtime_version)
 from .ir import ModelError
+from .modelsource import ModelInput, compile_model, model_bytes, model_label, protected_paths
 
 
 @dataclass
@@ -212,7 +213,7 @@ class CompiledBundle:
     """Several .tflite files compiled and emitted together (what `compile` and `compile --format`
     share before they publish)."""
 
-    paths: list[Path]
+    models: list[ModelInput]  # .tflite paths or bytes, as given
     compiled: list[CompiledModel]
     labels: dict[str, list[str]]  # model name -> class names stored in its file
     bundle: EmittedBundle
@@ -224,38 +225,44 @@ class CompiledBundle:
 
     def summaries(self) -> list[dict]:
         """Per model, for --json: the figures `compile` reports for one model."""
-        return _summaries(self.compiled, self.paths, self.bundle, self.labels)
+        return _summaries(self.compiled, [model_label(m, c.name) for m, c in zip(self.models, self.compiled)],
+                          self.bundle, self.labels)
+
+    @property
+    def protected(self) -> tuple[Path, ...]:
+        """The input files, which no output may overwrite."""
+        return tuple(p for m in self.models for p in protected_paths(m))
 
 
-def compile_bundle(models: list[str | Path], names: list[str] | None = None, arena: str = "static",
+def compile_bundle(models: list[ModelInput], names: list[str] | None = None, arena: str = "static",
                    io_outside_arena: bool = False, float_helpers: bool = False, weights: str = "auto") -> CompiledBundle:
-    """Compile each model (`names`, one per model in order, override the file stems), read the
-    class names stored in each file, and emit them together (emit_bundle)."""
-    from .compiler import compile_file
+    """Compile each model (a .tflite path or its bytes; `names`, one per model in order,
+    override the file stems and name bytes), read the class names stored in each, and emit them
+    together (emit_bundle)."""
+    from .labels import read_labels
 
-    paths = [Path(m) for m in models]
     names = list(names or [])
-    if len(names) > len(paths):
-        raise ModelError(f"{len(names)} names given for {len(paths)} models; give one --name per model, in order")
-    compiled = [compile_file(p, name=names[i] if i < len(names) else None, weights=weights,
-                             io_outside_arena=io_outside_arena) for i, p in enumerate(paths)]
-    labels = {c.name: lbl for c, p in zip(compiled, paths) if (lbl := model_labels(p)) is not None}
+    if len(names) > len(models):
+        raise ModelError(f"{len(names)} names given for {len(models)} models; give one --name per model, in order")
+    compiled = [compile_model(m, name=names[i] if i < len(names) else None, weights=weights,
+                              io_outside_arena=io_outside_arena) for i, m in enumerate(models)]
+    labels = {c.name: lbl for c, m in zip(compiled, models) if (lbl := read_labels(model_bytes(m))) is not None}
     bundle = emit_bundle(compiled, BundleOptions(arena=arena, float_helpers=float_helpers, labels=labels))
-    return CompiledBundle(paths, compiled, labels, bundle)
+    return CompiledBundle(list(models), compiled, labels, bundle)
 
 
-def compile_models(models: list[str | Path], out_dir: str | Path | None, names: list[str] | None = None,
+def compile_models(models: list[ModelInput], out_dir: str | Path | None, names: list[str] | None = None,
                    runtime: str | Path | None = None, arena: str = "static", io_outside_arena: bool = False,
                    float_helpers: bool = False, force: bool = False, weights: str = "auto") -> BundleResult:
-    """Compile several .tflite files into one folder with one runtime copy (see emit_bundle).
+    """Compile several .tflite files (paths or bytes) into one folder with one runtime copy (see emit_bundle).
     `names` (one per model, in order) overrides the file stems. `runtime`: a folder for the
     runtime files (default out_dir); one that holds a runtime already gets only the files it
     lacks, and a file there that differs is refused. Publishing goes through outputs.py; with
     out_dir None nothing is written (the result's `bundle` holds the files)."""
-    from .outputs import FolderWrite, publish, text_files
+    from .outputs import FolderWrite, publish, text_files, tree_writes
 
     made = compile_bundle(models, names, arena, io_outside_arena, float_helpers, weights)
-    paths, compiled, bundle = made.paths, made.compiled, made.bundle
+    compiled, bundle = made.compiled, made.bundle
     if out_dir is None:
         return BundleResult("", "", bundle.runtime_version.text, arena, bundle.shared_arena_bytes, sorted(bundle.files),
                             [], made.summaries(), compiled, bundle)
@@ -264,39 +271,33 @@ def compile_models(models: list[str | Path], out_dir: str | Path | None, names: 
     job = made.job
     own = bundle.model_only_files
     if rt.absolute() == out.absolute() and runtime is None:
-        writes = [FolderWrite(out, job, text_files({**own, **bundle.runtime_files}))]
+        writes = tree_writes(out, job, text_files({**own, **bundle.runtime_files}))
         added = sorted(bundle.runtime_files)
     else:
         if rt.exists() and not rt.is_dir():
             raise ModelError(f"--runtime {rt} exists and is not a folder")
         missing = check_runtime_folder(rt, bundle) if rt.is_dir() else dict(bundle.runtime_files)
         if rt.absolute() == out.absolute():
-            writes = [FolderWrite(out, job, text_files({**own, **missing}))]
+            writes = tree_writes(out, job, text_files({**own, **missing}))
         else:
-            writes = [FolderWrite(out, job, text_files(own))]
+            writes = tree_writes(out, job, text_files(own))
             if missing:
                 writes.append(FolderWrite(rt, "runtime", text_files(missing)))
         added = sorted(missing)
-    publish(writes, force=force, protected=tuple(paths))
+    publish(writes, force=force, protected=made.protected)
     return BundleResult(str(out), str(rt), bundle.runtime_version.text, arena, bundle.shared_arena_bytes,
                         sorted(writes[0].files), added, made.summaries(), compiled, bundle)
 
 
-def _summaries(compiled: list[CompiledModel], paths: list[Path], bundle: EmittedBundle,
+def _summaries(compiled: list[CompiledModel], labels_of_models: list[str], bundle: EmittedBundle,
                labels: dict[str, list[str]]) -> list[dict]:
     """Per model, for --json: the figures `compile` reports for one model."""
     out = []
-    for c, p in zip(compiled, paths):
+    for c, label in zip(compiled, labels_of_models):
         e = bundle.emitted[c.name]
-        out.append({"model": str(p), "name": c.name, "ram_bytes": c.ram_bytes,
+        out.append({"model": label, "name": c.name, "ram_bytes": c.ram_bytes,
                     "arena_bytes": c.plan.size, "arena_lower_bound": c.plan.lower_bound,
                     "flash_bytes": e.flash_const_bytes, "weights_bytes": e.weights_bytes, "macs": c.macs,
                     "kernels": len(c.steps), "labels": len(labels.get(c.name, []))})
     return out
 
-
-def model_labels(path: Path) -> list[str] | None:
-    """Class names stored in the model (a .tflite metadata entry, see labels.py)."""
-    from .labels import read_labels
-
-    return read_labels(path.read_bytes())

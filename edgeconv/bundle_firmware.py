@@ -21,7 +21,7 @@ from .bundle import BundleOptions, EmittedBundle, emit_bundle
 from .compiler import CompiledModel
 from .emitter import EmittedModel
 from .emulate import QEMU_TIMEOUT_S, check_emulator_fit, qemu_command
-from .firmware import FirmwareReport, ToolchainMissing, build_in_folder, support_dir
+from .firmware import USER_ARENA_NAME, FirmwareReport, ToolchainMissing, build_in_folder, support_dir
 from .ir import ModelError
 
 _NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
@@ -36,9 +36,9 @@ def multi_main_source(models: list[CompiledModel], arena: str) -> str:
         user = ("/* One buffer given to every model's <name>_init: they run one after another. A union with\n"
                 " * int64_t keeps it aligned; the member is never read. */\n"
                 "/* cppcheck-suppress unusedStructMember */\n"
-                f"static union {{ uint8_t bytes[{size}]; int64_t align; }} user_arena EC_ALIGN(16);\n")
+                f"static union {{ uint8_t bytes[{size}]; int64_t align; }} {USER_ARENA_NAME} EC_ALIGN(16);\n")
         includes.append('#include "ec_common.h"')
-        init = "\n".join(f"    if ({m.name}_init(user_arena.bytes) != 0) {{\n"
+        init = "\n".join(f"    if ({m.name}_init({USER_ARENA_NAME}.bytes) != 0) {{\n"
                          "        semihost(SYS_EXIT, (void *)0x20023);\n    }" for m in models)
     run = []
     for m in models:
@@ -140,12 +140,12 @@ def build_emulated_bundle(models: list[CompiledModel], board_name: str, arena: s
     bundle = emit_bundle(models, BundleOptions(arena=arena, float_helpers=False))
     work = Path(tempfile.mkdtemp(prefix=f"edgeconv-bundle-{board.name}-"))
     try:
-        # build_in_folder names the ELF's arena after its model; the files are the whole bundle.
+        # The files are the whole bundle; the report counts every model's arena and weights.
         files = EmittedModel(bundle.files, sum(e.flash_const_bytes for e in bundle.emitted.values()),
                              sum(e.weights_bytes for e in bundle.emitted.values()),
                              sum(e.program_memory_bytes for e in bundle.emitted.values()))
         report = build_in_folder(work, board, models[0], files, main_text=multi_main_source(models, arena),
-                                 defines=("-DEC_PROFILE", *defines))
+                                 defines=("-DEC_PROFILE", *defines), model_names=tuple(m.name for m in models))
         check_emulator_fit(board, report.flash_bytes, report.ram_bytes, "+".join(m.name for m in models))
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

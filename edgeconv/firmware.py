@@ -20,7 +20,7 @@ import numpy as np
 
 from .boards import Board, boards_dir, load_board
 from .compiler import CompiledModel
-from .emitter import EmittedModel, emit
+from .emitter import SHARED_ARENA_NAME, EmittedModel, emit
 from .hostbuild import WARNING_FLAGS, run_tool
 from .ir import DTYPES, ModelError
 from .modelsource import ModelInput, compile_model, protected_paths
@@ -152,6 +152,9 @@ def _machine_flags(board: Board) -> list[str]:
 
 
 BUILD_OUTPUTS = (".c", ".h", ".S", ".ld", ".elf", ".map")
+# The buffer a main gives to <name>_init under --arena user (bundle_firmware's several-model
+# main): measure_elf counts it as arena.
+USER_ARENA_NAME = "ec_user_arena"
 
 
 def build_firmware(model: ModelInput, board_name: str, out_dir: str | Path, name: str | None = None,
@@ -200,9 +203,11 @@ def semihost_main_source(compiled: CompiledModel) -> str:
 
 
 def build_in_folder(work: Path, board: Board, compiled: CompiledModel, emitted: EmittedModel,
-              main_text: str | None = None, defines: tuple[str, ...] = ()) -> FirmwareReport:
+              main_text: str | None = None, defines: tuple[str, ...] = (),
+              model_names: tuple[str, ...] = ()) -> FirmwareReport:
     """Compile and link in `work`; main_text replaces the minimal main, defines (-D...) apply
-    to every file."""
+    to every file. `model_names`: every model in the files when they hold several (a bundle;
+    default: `compiled`'s alone), whose arenas and weights the report counts."""
     if board.family == "avr":  # avr-libc's start-up code and linker script: edgeconv/avr.py
         from .avr import build_avr_in_folder
 
@@ -242,7 +247,7 @@ def build_in_folder(work: Path, board: Board, compiled: CompiledModel, emitted: 
     _run([board.cc, *link_flags, "-nostdlib", "-nostartfiles", "-T", str(work / "link.ld"), "-Wl,--gc-sections",
           f"-Wl,-Map={work / 'firmware.map'}", "-o", str(elf), *map(str, objects), "-lgcc"],
          f"linking for {board.name}", work)
-    report = measure_elf(elf, name, board, stack)
+    report = measure_elf(elf, model_names or (name,), board, stack)
     report.stack_need_bytes = analysis.need_bytes
     report.stack_worst_path = analysis.worst_path
     report.stack_worst_path_bytes = analysis.worst_path_bytes
@@ -251,7 +256,10 @@ def build_in_folder(work: Path, board: Board, compiled: CompiledModel, emitted: 
     return report
 
 
-def measure_elf(elf: Path, name: str, board: Board, stack_bytes: int) -> FirmwareReport:
+def measure_elf(elf: Path, names: tuple[str, ...], board: Board, stack_bytes: int) -> FirmwareReport:
+    """Flash and RAM of a linked ELF by section, with the arenas (each model's <name>_arena,
+    the shared ec_shared_arena, a main's ec_user_arena) and the weights (the models' read-only
+    <name>_ objects) of the models `names` told apart."""
     from elftools.elf.constants import SH_FLAGS
     from elftools.elf.elffile import ELFFile
 
@@ -271,16 +279,19 @@ def measure_elf(elf: Path, name: str, board: Board, stack_bytes: int) -> Firmwar
                 flash += sec["sh_size"]
                 flash_sections.add(i)
         weights = arena = stack_top = 0
+        arenas = {f"{n}_arena" for n in names} | {SHARED_ARENA_NAME, USER_ARENA_NAME}
+        prefixes = tuple(f"{n}_" for n in names)
         flash_start = min((e.get_section(i)["sh_addr"] for i in flash_sections), default=board.flash_origin)
         symtab = e.get_section_by_name(".symtab")
         for sym in symtab.iter_symbols():
             if sym.name == "_estack":
                 stack_top = sym["st_value"]
-            if sym["st_info"]["type"] != "STT_OBJECT" or not sym.name.startswith(f"{name}_"):
+            if sym["st_info"]["type"] != "STT_OBJECT":
                 continue
-            if sym.name == f"{name}_arena":
-                arena = sym["st_size"]
-            elif sym["st_shndx"] in flash_sections or (isinstance(sym["st_shndx"], int) and sym["st_shndx"] in flash_sections):
+            if sym.name in arenas:
+                arena += sym["st_size"]
+                continue
+            if sym.name.startswith(prefixes) and sym["st_shndx"] in flash_sections:
                 weights += sym["st_size"]
     ram_other = data + bss - arena
     return FirmwareReport(

@@ -40,10 +40,16 @@ def protected_paths(model: ModelInput) -> tuple[Path, ...]:
 
 
 def compile_model(model: ModelInput, name: str | None = None, weights: str = "auto",
-                  board: Board | None = None) -> CompiledModel:
+                  board: Board | None = None, io_outside_arena: bool = False) -> CompiledModel:
     """compiler.compile_file for a path, compile_bytes for bytes (named `name` or "model")."""
     # Looked up in compiler at each call (not imported by name), so a test that replaces them
     # there reaches every command.
     if is_bytes(model):
-        return compiler.compile_bytes(bytes(model), model_name(model, name), weights=weights, board=board)
-    return compiler.compile_file(model, name=name, weights=weights, board=board)
+        return compiler.compile_bytes(bytes(model), model_name(model, name), weights=weights, board=board,
+                                      io_outside_arena=io_outside_arena)
+    return compiler.compile_file(model, name=name, weights=weights, board=board, io_outside_arena=io_outside_arena)
+
+
+def model_bytes(model: ModelInput) -> bytes:
+    """The .tflite file's bytes: read from the path, or the bytes given."""
+    return bytes(model) if is_bytes(model) else Path(model).read_bytes()

@@ -25,7 +25,7 @@ import signal
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .ir import ModelError
 
@@ -310,6 +310,13 @@ def _commit(plans: list[_Plan]) -> None:
                 (folder / name).unlink(missing_ok=True)
             os.replace(plan.manifest_temp, folder / MANIFEST)
             plan.manifest_temp = None
+            if not plan.manifest:  # edgeconv has nothing left here: its manifest goes, and the
+                (folder / MANIFEST).unlink()  # folder (and a package's examples/) if left empty
+                try:
+                    folder.rmdir()
+                    folder.parent.rmdir()
+                except OSError:
+                    pass  # not empty: the user's files are still in it
             plan.committed = True
     finally:
         # Unblocking runs the handlers of the signals held back (CPython checks for them in
@@ -338,6 +345,35 @@ def _act_on(signum: int, handler, committed: list[Path]) -> None:
     elif callable(handler):
         handler(signum, None)  # e.g. Python's SIGINT handler raises KeyboardInterrupt
     # SIG_IGN: ignored, as before
+
+
+def tree_writes(out_dir: Path, job: str, files: dict[str, bytes]) -> list[FolderWrite]:
+    """A job's files at paths inside out_dir ("src/a.c") as one FolderWrite per folder (each
+    folder has its manifest). The top folder always gets one, and so does every subfolder (two
+    levels deep, as packages go) whose manifest names this job: what the job wrote there before
+    and no longer writes (a package's files, when the same models are compiled in another
+    format or plain) is removed as stale."""
+    by_folder: dict[str, dict[str, bytes]] = {".": {}}
+    for path, content in files.items():
+        p = PurePosixPath(path)
+        by_folder.setdefault(str(p.parent), {})[p.name] = content
+    for folder in _folders_with_job(out_dir, job):
+        by_folder.setdefault(folder, {})
+    return [FolderWrite(out_dir if d == "." else out_dir / d, job, f)  # the top folder first
+            for d, f in sorted(by_folder.items(), key=lambda item: (item[0] != ".", item[0]))]
+
+
+def _folders_with_job(out_dir: Path, job: str) -> list[str]:
+    found = []
+    for manifest in sorted(out_dir.glob(f"*/{MANIFEST}")) + sorted(out_dir.glob(f"*/*/{MANIFEST}")):
+        try:
+            files = json.loads(manifest.read_text())["files"]
+            jobs = {j for entry in files.values() for j in entry["jobs"]}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # not a manifest edgeconv can read: publish decides if anything is written there
+        if job in jobs:
+            found.append(manifest.parent.relative_to(out_dir).as_posix())
+    return found
 
 
 def read_files(folder: Path, names: list[str]) -> dict[str, bytes]:

@@ -14,10 +14,9 @@ they include (the public interface), `src/` everything else. Arduino wants every
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import jinja2
 
@@ -25,8 +24,9 @@ from . import __version__
 from .boards import Board, list_boards, load_board
 from .compiler import CompiledModel
 from .ir import DTYPES, ModelError
+from .modelsource import ModelInput
 from .names import MAX_NAME_LENGTH, RUNTIME_PREFIX, is_identifier, suggest
-from .outputs import MANIFEST, FolderWrite, publish, text_files
+from .outputs import publish, text_files, tree_writes
 
 FORMATS = ("plain", "cmake", "zephyr", "arduino", "platformio")
 DEFAULT_BUNDLE_NAME = "models"  # the package's name when several models share it
@@ -233,36 +233,9 @@ def package_files(fmt: str, files: dict[str, str], models: list[ModelInfo], name
     return generator(files, models, name)
 
 
-def folder_writes(out_dir: Path, job: str, package: dict[str, str]) -> list[FolderWrite]:
-    """One FolderWrite per folder of the package (outputs.py writes flat folders, each with its
-    manifest). The top folder always has one, and so has every subfolder (two levels deep, as
-    packages go) whose manifest names this job: what the job wrote there before and no longer
-    writes (another format's files) is removed as stale."""
-    by_folder: dict[str, dict[str, str]] = {".": {}}
-    for path, text in package.items():
-        p = PurePosixPath(path)
-        by_folder.setdefault(str(p.parent), {})[p.name] = text
-    for folder in _folders_with_job(out_dir, job):
-        by_folder.setdefault(folder, {})
-    return [FolderWrite(out_dir if d == "." else out_dir / d, job, text_files(f)) for d, f in sorted(by_folder.items())]
-
-
-def _folders_with_job(out_dir: Path, job: str) -> list[str]:
-    found = []
-    for manifest in sorted(out_dir.glob(f"*/{MANIFEST}")) + sorted(out_dir.glob(f"*/*/{MANIFEST}")):
-        try:
-            files = json.loads(manifest.read_text())["files"]
-            jobs = {j for entry in files.values() for j in entry["jobs"]}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue  # not a manifest edgeconv can read: outputs.py decides if anything is written there
-        if job in jobs:
-            found.append(manifest.parent.relative_to(out_dir).as_posix())
-    return found
-
-
 def publish_package(out_dir: Path | str, job: str, package: dict[str, str], force: bool = False,
                     protected: tuple[Path | str, ...] = ()) -> list[Path]:
-    return publish(folder_writes(Path(out_dir), job, package), force=force, protected=protected)
+    return publish(tree_writes(Path(out_dir), job, text_files(package)), force=force, protected=protected)
 
 
 @dataclass
@@ -281,10 +254,10 @@ class PackageResult:
         return dict(self.__dict__)
 
 
-def compile_package(models: list[str | Path], out_dir: str | Path, fmt: str, names: list[str] | None = None,
+def compile_package(models: list[ModelInput], out_dir: str | Path, fmt: str, names: list[str] | None = None,
                     package_name: str | None = None, arena: str = "static", io_outside_arena: bool = False,
                     float_helpers: bool = False, force: bool = False, weights: str = "auto") -> PackageResult:
-    """Compile .tflite files (one runtime copy, as bundle.emit_bundle makes it) into a package of
+    """Compile .tflite files (paths or bytes; one runtime copy, as bundle.emit_bundle makes it) into a package of
     `fmt` in `out_dir`, written all or nothing through outputs.publish."""
     from .bundle import compile_bundle
 
@@ -296,7 +269,7 @@ def compile_package(models: list[str | Path], out_dir: str | Path, fmt: str, nam
     compiled, bundle = made.compiled, made.bundle
     infos = [model_info(c, arena) for c in compiled]
     package = package_files(fmt, bundle.files, infos, name=package_name)
-    publish_package(Path(out_dir), made.job, package, force=force, protected=tuple(made.paths))
+    publish_package(Path(out_dir), made.job, package, force=force, protected=made.protected)
     name = package_name or (compiled[0].name if len(compiled) == 1 else DEFAULT_BUNDLE_NAME)
     summaries = made.summaries()
     return PackageResult(str(out_dir), fmt, name, sorted(package), bundle.runtime_version.text, arena, summaries)

@@ -82,7 +82,7 @@ def need(*tools):
 def test_every_command_has_a_function():
     from edgeconv.cli import main
 
-    assert set(main.commands) == {"train", "quantize", "compile", "inspect", "validate", "build", "demo", "report"}
+    assert set(main.commands) == {"train", "quantize", "compile", "inspect", "validate", "build", "demo", "evaluate", "report"}
     for command in main.commands:
         assert callable(getattr(edgeconv, command)), command
         assert command in edgeconv.__doc__, command
@@ -128,11 +128,21 @@ def test_bundle_and_package_match_their_json(model, tmp_path):
     api = edgeconv.compile([model, other], out, arena="shared")
     assert api.to_dict() == cli_json("compile", model, other, "-o", out, "--arena", "shared")
     assert [m["name"] for m in api.models] == ["tiny", "other"] and api.shared_arena_bytes > 0
+    # the same models as bytes, named: the same files, byte for byte; results name them by name
+    written = {p.name: p.read_bytes() for p in out.iterdir()}
+    from_bytes = edgeconv.compile([model.read_bytes(), other.read_bytes()], tmp_path / "b", name=["tiny", "other"],
+                                  arena="shared")
+    assert [m["model"] for m in from_bytes.models] == ["tiny", "other"]
+    assert from_bytes.models == [{**m, "model": m["name"]} for m in api.models]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()} == written
 
     out = tmp_path / "package"
     api = edgeconv.compile(model, out, format="cmake", package_name="tinylib")
     assert api.to_dict() == cli_json("compile", model, "-o", out, "--format", "cmake", "--package-name", "tinylib")
     assert (out / "CMakeLists.txt").exists()
+    from_bytes = edgeconv.compile(model.read_bytes(), tmp_path / "pb", format="cmake", package_name="tinylib",
+                                  name="tiny")
+    assert from_bytes.files == api.files and from_bytes.models == [{**api.models[0], "model": "tiny"}]
     with pytest.raises(ModelError, match="give format"):
         edgeconv.compile(model, out, package_name="tinylib")
 

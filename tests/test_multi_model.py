@@ -179,6 +179,10 @@ def test_models_in_one_cortex_m4_firmware_bit_exact(shared_models, _arm_tools, n
         assert fw.files.count("ec_conv.c") == 1 and fw.files.count("ec_common.h") == 1
         if arena == "shared":
             assert "ec_shared_arena.c" in fw.files
+        # the report counts every model's arena (or the one shared arena), not the first model's alone
+        expected_arena = (max(m.plan.size for m in models) if arena == "shared"
+                          else sum(m.plan.size for m in models))
+        assert fw.report.ram_arena_bytes == expected_arena
         outs = fw.run(samples)
     finally:
         fw.close()

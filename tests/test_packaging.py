@@ -424,10 +424,19 @@ def test_cli_format(tmp_path):
     assert not (out / "Kconfig").exists()  # the zephyr package's files, no longer written, are gone
     assert not (out / "zephyr" / "module.yml").exists()
     assert (out / "src" / "tiny_fc.c").is_file() and (out / "include" / "tiny_fc.h").is_file()
+    assert not (out / "zephyr").exists()  # a folder left empty goes with its manifest
     proc = run_cli("compile", paths[0], "-o", tmp_path / "one", "--format", "arduino", "--package-name", "kw")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "one" / "examples" / "tiny_conv" / "tiny_conv.ino").is_file()
     assert "name=kw\n" in (tmp_path / "one" / "library.properties").read_text()
+    # Back to plain: the package's subfolders go (a build globbing **/*.c would link two
+    # runtime copies), except a file of the user's, which stays with its folder.
+    (tmp_path / "one" / "src" / "user.c").write_text("int user;\n")
+    proc = run_cli("compile", paths[0], "-o", tmp_path / "one")
+    assert proc.returncode == 0, proc.stderr
+    left = sorted(p.relative_to(tmp_path / "one").as_posix() for p in (tmp_path / "one").rglob("*") if p.is_file())
+    assert "tiny_conv.c" in left and "ec_common.h" in left and not (tmp_path / "one" / "examples").exists()
+    assert [f for f in left if "/" in f] == ["src/user.c"] and not (tmp_path / "one" / "library.properties").exists()
     assert_refused(run_cli("compile", paths[0], "-o", tmp_path / "x", "--format", "cmake",
                            "--runtime", tmp_path / "rt"), "--runtime applies to --format plain")
     assert_refused(run_cli("compile", paths[0], "-o", tmp_path / "x", "--package-name", "kw"), "--package-name")
