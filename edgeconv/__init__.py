@@ -15,6 +15,8 @@ typed result whose to_dict() is exactly what the command prints with --json.
     edgeconv build     build(model, board, out_dir, name=None, force=False, weights="auto")
                                                                                -> firmware.FirmwareReport
     edgeconv demo      demo(out_dir="edgeconv-demo", seed=0, force=False)     -> results.DemoResult
+    edgeconv evaluate  evaluate(model, data, float_model=None, board=None, top_k=5, report=None, ...)
+                                                                               -> results.EvaluateResult
 
 `model` is a .tflite path or the file's bytes (compile, of one model or several, inspect,
 validate, build); bytes take their name from `name` ("model" by default), and results
@@ -50,15 +52,17 @@ if TYPE_CHECKING:
     from .modelsource import ModelInput
     from .packaging import PackageResult
     from .results import CompileResult, DemoResult, InspectResult, TrainReport
+    from .results import EvaluateResult
     from .validation import ValidationReport
 
 __version__ = "0.1.0"
-__all__ = ["ModelError", "build", "compile", "demo", "inspect", "quantize", "train", "validate"]
+__all__ = ["ModelError", "build", "compile", "demo", "evaluate", "inspect", "quantize", "train", "validate"]
 
 # The submodule edgeconv.demo is loaded here, before the function `demo` below is defined:
 # importing a submodule for the first time sets the package's attribute of that name, which
 # would otherwise replace the function with the module.
 import_module(f"{__name__}.demo")
+import_module(f"{__name__}.evaluate")  # the same, for the function `evaluate`
 
 
 @contextlib.contextmanager
@@ -237,3 +241,20 @@ def demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, force: bool = Fal
     with _user_errors():
         summary = run_demo(out_dir, seed=seed, force=force, **({"say": say} if say is not None else {}))
     return DemoResult(**summary)
+
+
+def evaluate(model: ModelInput, data: str | Path, float_model: str | Path | None = None, board: str | None = None,
+             top_k: int = 5, report: str | Path | None = None, force: bool = False, weights: str = "auto",
+             name: str | None = None) -> EvaluateResult:
+    """`edgeconv evaluate`: accuracy on labelled `data` (.npz with x and y, a folder of
+    in_XX.npy samples with INDEX.txt labels, or of class subfolders of images) of the float
+    model (`float_model`, a .keras file; optional), the int8 model (TFLite Micro) and the
+    generated C (host, or `board`'s emulated core), per output: top-1/top-k, recall per class and
+    the confusion matrix; RMSE, max error and cosine similarity for other outputs. The result's
+    c_mismatches counts the output elements where the C differs from the int8 model (0: equal).
+    `report` (.html or .png) writes the report file too (see edgeconv.evaluate)."""
+    from .evaluate import evaluate_model
+
+    with _user_errors():
+        return evaluate_model(model, data, float_model=float_model, board=board, top_k=top_k, name=name,
+                              weights=weights, report=report, force=force)

@@ -447,5 +447,51 @@ def demo_cmd(out_dir: Path, seed: int, force: bool, as_json: bool) -> int:
     return 0 if r.bit_exact else EXIT_MISMATCH
 
 
+@main.command("evaluate")
+@_model_arg()
+@click.option("--data", "data", required=True, type=click.Path(path_type=Path),
+              help="Labelled samples: an .npz with x and y (x0.../y0... for several inputs/outputs; class_names "
+                   "optional), a folder of in_XX.npy samples with INDEX.txt (label=N), or a folder of class "
+                   "subfolders of images. Float x is quantized with the input's scale and zero point; integer x "
+                   "is taken as already quantized.")
+@click.option("--float", "float_model", default=None, type=click.Path(path_type=Path),
+              help="The float Keras model (.keras) to score beside the int8 model and the C.")
+@click.option("--board", default=None, help="Run the C as firmware on this board's emulated core instead of the host.")
+@click.option("--top-k", "top_k", default=5, show_default=True, type=click.IntRange(min=1),
+              help="Also count a sample right when its class is among the k highest scores.")
+@click.option("--report", "report", default=None, type=click.Path(path_type=Path),
+              help="Write a report: .html (self-contained: tables and confusion matrices) or .png (the confusion "
+                   "matrix).")
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
+@_weights_option()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_cmd(model: Path, data: Path, float_model: Path | None, board: str | None, top_k: int,
+                 report: Path | None, force: bool, weights: str, as_json: bool) -> int:
+    """Accuracy of the float model, the int8 model (TFLite Micro) and the C on labelled data; the C
+    must equal the int8 model exactly (exit 1 if it does not)."""
+    import warnings
+
+    import numpy as np
+
+    from . import evaluate as evaluate_api
+    from .evaluate import summary_lines
+    from .progress import show_progress
+
+    if report is not None:
+        _writes(report)
+    with warnings.catch_warnings(), np.errstate(all="ignore"), show_progress(not as_json):
+        warnings.simplefilter("ignore")
+        r = evaluate_api(model, data, float_model=float_model, board=board, top_k=top_k, report=report, force=force,
+                         weights=weights)
+    if as_json:
+        click.echo(json.dumps(r.to_dict()))
+    else:
+        for line in summary_lines(r):
+            click.echo(line)
+        if r.report is not None:
+            click.echo(f"report: {r.report}")
+    return 0 if r.c_equals_int8 else EXIT_MISMATCH
+
+
 if __name__ == "__main__":
     main()

@@ -34,11 +34,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from .compiler import CompiledModel
 from .ir import ModelError
-from .validation import InputSpec, conform, input_specs
+
+if TYPE_CHECKING:
+    from .compiler import CompiledModel
+    from .validation import InputSpec
+
+# `import edgeconv` loads this module (edgeconv/__init__.py: the submodule first, then the API
+# function `evaluate` of the same name), so everything heavy is imported where it is used.
 
 INT_TYPES = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32}
 INDEX_FILE = "INDEX.txt"
@@ -78,6 +85,8 @@ def _prepare_input(a: np.ndarray, spec: InputSpec, model: CompiledModel, where: 
     """(the samples in the input's type, the same in real units), samples first."""
     from quantize.ptq import quantize_input
 
+    from .validation import conform
+
     a = np.asarray(a)
     if a.ndim == 0:
         raise ModelError(f"{where}: holds a single number, not samples; {spec.describe()}, stacked along a first axis")
@@ -105,6 +114,8 @@ def _prepare_input(a: np.ndarray, spec: InputSpec, model: CompiledModel, where: 
 
 
 def _float_spec(spec: InputSpec) -> InputSpec:
+    from .validation import InputSpec
+
     return InputSpec(spec.index, spec.name, spec.shape, "float32")
 
 
@@ -129,6 +140,8 @@ def _npz_keys(files: list[str], letter: str, count: int, path: Path, what: str) 
 
 
 def _load_npz(path: Path, model: CompiledModel) -> EvalData:
+    from .validation import input_specs
+
     specs = input_specs(model)
     n_out = len(model.graph.outputs)
     try:
@@ -225,6 +238,8 @@ def read_index_labels(index: Path) -> dict[str, str]:
 
 
 def _load_samples_folder(folder: Path, model: CompiledModel) -> EvalData:
+    from .validation import conform, input_specs
+
     specs = input_specs(model)
     groups = sample_groups(folder)
     index = folder / INDEX_FILE
@@ -274,6 +289,7 @@ def _load_samples_folder(folder: Path, model: CompiledModel) -> EvalData:
 
 def _load_image_folder(folder: Path, model: CompiledModel) -> EvalData:
     from .datasets import load_dataset
+    from .validation import input_specs
 
     ds = load_dataset(folder)
     specs = input_specs(model)
@@ -710,18 +726,27 @@ def _class_names(labels: list[str] | None, given: list[str] | None, classes: int
 
 
 def evaluate_model(model: Any, data: str | Path, float_model: str | Path | None = None, board: str | None = None,
-                   top_k: int = DEFAULT_TOP_K, name: str | None = None, weights: str = "auto"):
+                   top_k: int = DEFAULT_TOP_K, name: str | None = None, weights: str = "auto",
+                   report: str | Path | None = None, force: bool = False):
     """Accuracy of the float model (optional), the int8 model (TFLite Micro) and the generated C
     (host, or `board`'s emulated core) on labelled data: a results.EvaluateResult. `model` is a
-    .tflite path or its bytes (see modelsource.py). The function `edgeconv report --data` calls."""
+    .tflite path or its bytes (see modelsource.py). With `report` (.html or .png) the report file
+    is written too (never over a file edgeconv did not write, unless `force`). The function
+    `edgeconv report --data` calls (confusion_pictures gives its pictures)."""
     from .boards import load_board
     from .labels import read_labels
-    from .modelsource import compile_model, model_label
+    from .modelsource import compile_model, model_label, protected_paths
     from .results import EvaluateResult
 
     if board == "host":
         board = None
+    if top_k < 1:
+        raise ModelError(f"--top-k must be 1 or more (got {top_k})")
     raw = _read_model(model)
+    protected = protected_paths(model) + ((Path(data),) if Path(data).is_file() else ()) + \
+        ((Path(float_model),) if float_model is not None else ())
+    if report is not None:
+        check_report_path(report, force=force, protected=protected)
     compiled = compile_model(model, name=name, weights=weights, board=load_board(board) if board is not None else None)
     labels = read_labels(raw)
     eval_data = load_eval_data(data, compiled)
@@ -734,7 +759,7 @@ def evaluate_model(model: Any, data: str | Path, float_model: str | Path | None 
             return None
         return headline["scores"][runner]["top1"]
 
-    return EvaluateResult(
+    result = EvaluateResult(
         model=model_label(model, name), data=eval_data.source, samples=eval_data.count,
         float_model=str(float_model) if float_model is not None else None, board=board, top_k=top_k,
         int8_runner=ev.int8_runner, c_runner=ev.c_runner,
@@ -742,6 +767,9 @@ def evaluate_model(model: Any, data: str | Path, float_model: str | Path | None 
         c_equals_int8=ev.c_mismatches == 0, c_mismatches=ev.c_mismatches, c_elements_compared=ev.c_elements,
         first_c_mismatch=ev.first_c_mismatch, outputs=ev.outputs, notes=ev.notes, report=None,
     )
+    if report is not None:
+        result.report = str(write_report(result, report, force=force, protected=protected))
+    return result
 
 
 def _read_model(model: Any) -> bytes:
@@ -860,3 +888,101 @@ def _wrapped(prefix: str, parts: list[str], width: int) -> list[str]:
     if line.strip():
         lines.append(line.rstrip())
     return lines
+
+
+# --- --report ------------------------------------------------------------------------------------
+
+REPORT_SUFFIXES = (".html", ".htm", ".png")
+RUNNER_TITLES = {"float": "float (Keras)", "int8": "int8", "c": "C"}
+
+
+def report_job(path: Path) -> str:
+    """The outputs.py job of a --report file: one per file name, so that two reports written
+    into one folder are two jobs (publishing one never removes the other as stale)."""
+    return f"evaluate:{path.name}"
+
+
+def check_report_path(path: str | Path, force: bool = False, protected: tuple = ()) -> Path:
+    """Refuse now, before minutes of work, a --report path that cannot be written."""
+    from .outputs import check_writable
+
+    path = Path(path)
+    if path.suffix.lower() not in REPORT_SUFFIXES:
+        raise ModelError(f"--report {path}: must end in .html (tables and confusion matrices) or .png "
+                         "(the confusion matrix)")
+    check_writable(path.parent, report_job(path), [path.name], force=force, protected=protected)
+    return path
+
+
+def confusion_pictures(result: Any) -> dict[int, list[Any]]:
+    """Per classification output, its confusion matrices as pictures.Picture: the float model's
+    (if any) and the C's (which is the int8 model's when the two are equal; otherwise the int8
+    model's as well)."""
+    from .pictures import confusion_matrix_figure, picture
+
+    runners = [r for r in ("float", "int8", "c") if r != "int8" or not result.c_equals_int8]
+    pictures: dict[int, list[Any]] = {}
+    for o in result.outputs:
+        if o["kind"] != "classification":
+            continue
+        for runner in runners:
+            s = o["scores"].get(runner)
+            if s is None:
+                continue
+            who = "C = int8" if runner == "c" and result.c_equals_int8 else RUNNER_TITLES[runner]
+            title = f"{who}: output {o['index']} '{o['name'][:30]}', top-1 {s['top1']:.4f}"
+            fig = confusion_matrix_figure(s["confusion"], o.get("class_names"), title)
+            pictures.setdefault(o["index"], []).append(
+                picture(f"confusion_output{o['index']}_{runner}.png",
+                        f"Confusion matrix of {who} on output {o['index']} (rows: true class, columns: predicted; "
+                        "shade: share of the row)", fig))
+    return pictures
+
+
+def report_bytes(result: Any, path: Path) -> bytes:
+    """The --report file: a self-contained HTML page (pictures embedded) or one PNG."""
+    from . import __version__
+
+    pictures = confusion_pictures(result)
+    if path.suffix.lower() == ".png":
+        first = next(iter(pictures.values()), None)
+        if not first:
+            raise ModelError(f"--report {path}: a .png report is a confusion matrix, and no output of this model "
+                             "was scored as a classification: give a .html report")
+        return first[-1].png  # the C's
+    import jinja2
+
+    runners = [("float", "float (Keras)", "float"), ("int8", f"int8 ({result.int8_runner})", "int8"),
+               ("c", f"C ({result.c_runner})", "C")]
+    outputs = []
+    for o in result.outputs:
+        rows = [{"title": title, "short": short, "s": o["scores"][k]} for k, title, short in runners
+                if o["scores"].get(k) is not None]
+        entry = {"index": o["index"], "name": o["name"], "kind": o["kind"], "rows": rows, "pictures": [],
+                 "has_k": any(row["s"].get("top_k") is not None for row in rows),
+                 "has_auc": any(row["s"].get("anomaly_auc") is not None for row in rows)}
+        if o["kind"] == "classification":
+            entry["title"] = "classification, " + ("binary (sigmoid >= 0.5)" if o.get("binary") else f"{o['classes']} classes")
+            names = o.get("class_names") or [str(i) for i in range(o["classes"])]
+            entry["class_rows"] = [{"name": f"{i} {n}" if o.get("class_names") else n,
+                                    "recall": [row["s"]["recall"][i] for row in rows]} for i, n in enumerate(names)]
+            entry["pictures"] = pictures.get(o["index"], [])
+        elif o["kind"] == "unscored":
+            entry["title"] = "not scored"
+        else:
+            entry["title"] = ("reconstruction of the input" if o["kind"] == "reconstruction" else "regression") + \
+                f", {o['elements']} values per sample (real units)"
+        outputs.append(entry)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("edgeconv", "templates/evaluate"),
+                             undefined=jinja2.StrictUndefined, autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("evaluate.html.j2").render(r=result, outputs=outputs, version=__version__).encode("utf-8")
+
+
+def write_report(result: Any, path: str | Path, force: bool = False, protected: tuple = ()) -> Path:
+    """Publish the --report file (outputs.py: never over a file edgeconv did not write)."""
+    from .outputs import FolderWrite, publish
+
+    path = Path(path)
+    content = report_bytes(result, path)
+    publish([FolderWrite(path.parent, report_job(path), {path.name: content})], force=force, protected=protected)
+    return path
