@@ -15,6 +15,8 @@ typed result whose to_dict() is exactly what the command prints with --json.
     edgeconv build     build(model, board, out_dir, name=None, force=False, weights="auto")
                                                                                -> firmware.FirmwareReport
     edgeconv demo      demo(out_dir="edgeconv-demo", seed=0, force=False)     -> results.DemoResult
+    edgeconv report    report(model, out="report.html", board=None, float_model=None, data=None, ...)
+                                                                               -> results.ReportResult
     edgeconv evaluate  evaluate(model, data, float_model=None, board=None, top_k=5, report=None, ...)
                                                                                -> results.EvaluateResult
 
@@ -51,12 +53,12 @@ if TYPE_CHECKING:
     from .firmware import FirmwareReport
     from .modelsource import ModelInput
     from .packaging import PackageResult
-    from .results import CompileResult, DemoResult, InspectResult, TrainReport
+    from .results import CompileResult, DemoResult, InspectResult, ReportResult, TrainReport
     from .results import EvaluateResult
     from .validation import ValidationReport
 
 __version__ = "0.1.0"
-__all__ = ["ModelError", "build", "compile", "demo", "evaluate", "inspect", "quantize", "train", "validate"]
+__all__ = ["ModelError", "build", "compile", "demo", "evaluate", "inspect", "quantize", "report", "train", "validate"]
 
 # The submodule edgeconv.demo is loaded here, before the function `demo` below is defined:
 # importing a submodule for the first time sets the package's attribute of that name, which
@@ -258,3 +260,24 @@ def evaluate(model: ModelInput, data: str | Path, float_model: str | Path | None
     with _user_errors():
         return evaluate_model(model, data, float_model=float_model, board=board, top_k=top_k, name=name,
                               weights=weights, report=report, force=force)
+
+
+def report(model: ModelInput, out: str | Path | None = "report.html", board: str | None = None,
+           float_model: str | Path | None = None, data: str | Path | None = None, weights: str = "auto",
+           name: str | None = None, force: bool = False) -> ReportResult:
+    """`edgeconv report`: inspect's figures (the same InspectResult, `.inspect`), the arena plan
+    as a picture, cost per layer, flash and RAM against the board, the first convolutions'
+    filters and one sample's feature maps; with `float_model` (.keras) the quantization error
+    per layer (SNR); with `data` its samples. Writes out (.html, self-contained), the same as
+    Markdown and JSON beside it and the pictures in <stem>_files/ (out=None: nothing written).
+    Needs matplotlib (the `report` extra); `float_model` needs TensorFlow (the `train` extra)."""
+    from .boards import load_board
+    from .htmlreport import make_report
+    from .modelsource import compile_model
+
+    info = inspect(model, board=board, weights=weights, name=name)
+    with _user_errors():
+        compiled = compile_model(model, name=name, weights=weights,
+                                 board=load_board(board) if board is not None else None)
+        return make_report(model, compiled, info.to_dict(), out, board=board, float_model=float_model,
+                           data=str(data) if data is not None else None, force=force, label=compiled.name)

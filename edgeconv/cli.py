@@ -493,5 +493,40 @@ def evaluate_cmd(model: Path, data: Path, float_model: Path | None, board: str |
     return 0 if r.c_equals_int8 else EXIT_MISMATCH
 
 
+@main.command("report")
+@_model_arg()
+@click.option("-o", "--output", "out", default=None, type=click.Path(path_type=Path),
+              help="The HTML file to write (self-contained); the Markdown (.md), the JSON (.json) and the pictures "
+                   "(<stem>_files/) go beside it [default: <model>_report.html].")
+@click.option("--board", default=None, help="Add instructions per layer (counted on its emulated core) and flash/RAM "
+                                            "against the board's capacity.")
+@click.option("--float", "float_model", default=None, type=click.Path(path_type=Path),
+              help="The float Keras model (.keras) the .tflite was quantized from: per-layer quantization error (SNR).")
+@click.option("--data", default=None, help="Samples for the SNR and the feature maps: digits, signals, a .npz (x, y) or "
+                                           "a folder of class subfolders.")
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
+@_weights_option()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the report's JSON file).")
+def report_cmd(model: Path, out: Path | None, board: str | None, float_model: Path | None, data: str | None,
+               force: bool, weights: str, as_json: bool) -> int:
+    """Write a report of MODEL.tflite: per-layer table, memory plan, cost, filters and feature maps (HTML, Markdown, JSON)."""
+    from . import report as report_api
+
+    out = out if out is not None else Path(f"{model.stem}_report.html")
+    _writes(out)
+    r = report_api(model, out=out, board=board, float_model=float_model, data=data, weights=weights, force=force)
+    if as_json:
+        click.echo(json.dumps(r.to_dict()))
+    else:
+        q = r.report.get("quantization")
+        worst = min((l["snr_db"] for l in q["layers"] if isinstance(l["snr_db"], (int, float))), default=None) if q else None
+        click.echo(f"{r.html}: {len(r.inspect['layers'])} layers, arena {r.inspect['ram_bytes']:,} B "
+                   f"(lower bound {r.inspect['arena_lower_bound']:,}), constants {r.inspect['flash_bytes']:,} B, "
+                   f"{r.inspect['macs']:,} MACs, {len(r.pictures)} pictures"
+                   + (f"; lowest layer SNR {worst:.1f} dB" if worst is not None else ""))
+        click.echo(f"  also {r.markdown} and {r.json}")
+    return 0
+
+
 if __name__ == "__main__":
     main()
