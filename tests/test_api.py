@@ -82,7 +82,7 @@ def need(*tools):
 def test_every_command_has_a_function():
     from edgeconv.cli import main
 
-    assert set(main.commands) == {"train", "quantize", "compile", "inspect", "validate", "build", "demo", "evaluate", "evaluate", "report"}
+    assert set(main.commands) == {"train", "quantize", "compile", "inspect", "validate", "build", "demo", "evaluate", "report"}
     for command in main.commands:
         assert callable(getattr(edgeconv, command)), command
         assert command in edgeconv.__doc__, command
