@@ -181,3 +181,35 @@ class ReportResult:
 
     def to_dict(self) -> dict:
         return _json_fields(self)
+
+
+@dataclass(kw_only=True)
+class AdviseResult:
+    """`edgeconv advise MODEL --board B` (advise.py): whether the model fits and what limits
+    it (the RAM peak's step, op and live tensors; the layers with the most constants and
+    instructions), and `variants`: the whole model's figures recompiled with one change each
+    (variants.py), with what each cuts from the limit. `sweep` (--arch/--data, sweep.py): the
+    trials of the architecture search, its Pareto front and the recommended trial; then the
+    model fields are None."""
+
+    model: str | None
+    board: str
+    part: str
+    fits: bool | None = None
+    limits: list[str] = field(default_factory=list)  # what does not fit, and by how much
+    fit: dict | None = None  # firmware.BoardFit, as inspect --board gives it
+    arena_bytes: int | None = None
+    constants_bytes: int | None = None
+    flash_bytes: int | None = None  # the firmware's
+    ram_bytes: int | None = None  # the firmware's: arena, stack, data
+    macs: int | None = None
+    instructions: int | None = None
+    peak: dict | None = None  # step, op, opcode, live_bytes, tensors [{tensor, name, bytes, producer, ...}]
+    flash_layers: list[dict] = field(default_factory=list)
+    instruction_layers: list[dict] = field(default_factory=list)
+    layers_tried: list[int] = field(default_factory=list)
+    variants: list[dict] = field(default_factory=list)
+    sweep: dict | None = None
+
+    def to_dict(self) -> dict:
+        return _json_fields(self)
