@@ -28,16 +28,19 @@ def _ch(n: float) -> int:
     return max(1, int(round(n)))
 
 
-def tinyconv(input_shape, num_classes: int, width: float = 1.0, depth: int = 2):
-    """`depth` conv blocks of two 3x3 convs (16*width filters, doubling per block), each
-    followed by 2x2 max pooling while the image is at least 4 wide; a dense head."""
+def tinyconv(input_shape, num_classes: int, width: float = 1.0, depth: int = 2, kernel: int = 3,
+             first_stride: int = 1):
+    """`depth` conv blocks of two `kernel` x `kernel` convs (16*width filters, doubling per
+    block; the very first with stride `first_stride`), each followed by 2x2 max pooling while
+    the image is at least 4 wide; a dense head."""
     keras, L = _layers()
     x = keras.Input(input_shape, name="input")
     y = x
     filters = 16 * width
     for block in range(depth):
-        y = L.Conv2D(_ch(filters), 3, padding="same", activation="relu")(y)
-        y = L.Conv2D(_ch(filters), 3, padding="same", activation="relu")(y)
+        y = L.Conv2D(_ch(filters), kernel, strides=first_stride if block == 0 else 1, padding="same",
+                     activation="relu")(y)
+        y = L.Conv2D(_ch(filters), kernel, padding="same", activation="relu")(y)
         if min(int(y.shape[1]), int(y.shape[2])) >= 4:
             y = L.MaxPooling2D(2)(y)
         filters *= 2
@@ -56,23 +59,26 @@ def _conv_bn_relu(L, y, filters, kernel, strides=1):
     return L.ReLU()(y)
 
 
-def _ds_block(L, y, filters, strides=1):
-    y = L.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False)(y)
+def _ds_block(L, y, filters, strides=1, kernel=3):
+    y = L.DepthwiseConv2D(kernel, strides=strides, padding="same", use_bias=False)(y)
     y = L.BatchNormalization(momentum=0.9)(y)
     y = L.ReLU()(y)
     return _conv_bn_relu(L, y, filters, 1)
 
 
-def dscnn(input_shape, num_classes: int, width: float = 1.0, depth: int = 4):
-    """DS-CNN (MLPerf Tiny KWS): a first conv (stride 2 when the input is at least 16 on a
-    side), `depth` depthwise-separable blocks of 64*width filters, average pooling."""
+def dscnn(input_shape, num_classes: int, width: float = 1.0, depth: int = 4, kernel: int = 3,
+          first_stride: int | None = None):
+    """DS-CNN (MLPerf Tiny KWS): a first conv (stride `first_stride`; by default 2 when the
+    input is at least 16 on a side), `depth` depthwise-separable blocks of 64*width filters
+    with `kernel` x `kernel` depthwise filters, average pooling."""
     keras, L = _layers()
     x = keras.Input(input_shape, name="input")
     f = _ch(64 * width)
     big = min(input_shape[0], input_shape[1]) >= 16
-    y = _conv_bn_relu(L, x, f, (10, 4) if input_shape[0] >= 40 else 3, strides=2 if big else 1)
+    stride = first_stride if first_stride is not None else (2 if big else 1)
+    y = _conv_bn_relu(L, x, f, (10, 4) if input_shape[0] >= 40 else 3, strides=stride)
     for _ in range(depth):
-        y = _ds_block(L, y, f)
+        y = _ds_block(L, y, f, kernel=kernel)
     y = L.AveragePooling2D(pool_size=(int(y.shape[1]), int(y.shape[2])))(y)
     y = L.Flatten()(y)
     y = L.Dense(num_classes)(y)
@@ -153,7 +159,16 @@ ARCHITECTURES: dict[str, Callable] = {
 DEFAULT_DATA = {"tinyconv": "digits", "dscnn": "digits", "resnet8": "digits", "mobilenetv1": "digits", "conv1d": "signals"}
 
 
-def build_model(arch: str, input_shape, num_classes: int, width: float | None = None, depth: int | None = None):
+def knobs(arch: str) -> tuple[str, ...]:
+    """The keyword knobs an architecture's builder takes (width, depth, kernel, first_stride)."""
+    import inspect
+
+    params = inspect.signature(ARCHITECTURES[arch]).parameters
+    return tuple(p for p in ("width", "depth", "kernel", "first_stride") if p in params)
+
+
+def build_model(arch: str, input_shape, num_classes: int, width: float | None = None, depth: int | None = None,
+                **more):
     if arch not in ARCHITECTURES:
         from .ir import ModelError
 
@@ -163,4 +178,6 @@ def build_model(arch: str, input_shape, num_classes: int, width: float | None = 
         kwargs["width"] = width
     if depth is not None:
         kwargs["depth"] = depth
+    # Further knobs (kernel, first_stride: see knobs()), given only where not None.
+    kwargs.update({k: v for k, v in more.items() if v is not None})
     return ARCHITECTURES[arch](tuple(input_shape), num_classes, **kwargs)
