@@ -64,6 +64,7 @@ __all__ = ["ModelError", "build", "compile", "demo", "evaluate", "inspect", "qua
 # importing a submodule for the first time sets the package's attribute of that name, which
 # would otherwise replace the function with the module.
 import_module(f"{__name__}.demo")
+import_module(f"{__name__}.report")  # the same for `report` (edgeconv.report is inspect's rows)
 import_module(f"{__name__}.evaluate")  # the same, for the function `evaluate`
 
 
@@ -272,9 +273,12 @@ def report(model: ModelInput, out: str | Path | None = "report.html", board: str
     Markdown and JSON beside it and the pictures in <stem>_files/ (out=None: nothing written).
     Needs matplotlib (the `report` extra); `float_model` needs TensorFlow (the `train` extra)."""
     from .boards import load_board
-    from .htmlreport import make_report
+    from .htmlreport import check_output, make_report
     from .modelsource import compile_model
 
+    if out is not None:
+        with _user_errors():
+            check_output(out, model, float_model, data, force=force)
     info = inspect(model, board=board, weights=weights, name=name)
     with _user_errors():
         compiled = compile_model(model, name=name, weights=weights,
