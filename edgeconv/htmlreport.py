@@ -374,7 +374,7 @@ def build_content(model_input: Any, compiled: CompiledModel, inspect: dict, *, b
         cap_title = f"{fit['board']} ({fit['part']}): " + ("fits" if fit["fits"] else "does not fit")
     else:
         items = [("constants (flash)", inspect["flash_bytes"], None), ("arena (RAM)", inspect["ram_bytes"], None)]
-        cap_title = "Memory (give --board for the part's capacity)"
+        cap_title = "Memory the model needs"
     content.pictures.append(pictures.picture(
         "capacity.png", "Flash and RAM" + (" of the firmware `edgeconv build` links, against the part's capacity"
                                            if fit else " the model needs (no board given)"),
@@ -384,10 +384,10 @@ def build_content(model_input: Any, compiled: CompiledModel, inspect: dict, *, b
     data_bytes = model_bytes(model_input)
     timeout = max(60.0, compiled.macs / 1e6)
     ds = None
-    if data is not None:
-        from .datasets import load_dataset
+    if data is not None:  # what `edgeconv evaluate --data` reads: .npz (x, y), a samples folder, image folders
+        from .evaluate import load_eval_data
 
-        ds = load_dataset(data)
+        ds = load_eval_data(data, compiled)
 
     # quantization error against the float model
     if float_model is not None:
@@ -417,26 +417,30 @@ def build_content(model_input: Any, compiled: CompiledModel, inspect: dict, *, b
     # feature maps of one sample
     _feature_maps(content, compiled, data_bytes, model_input, ds, timeout)
 
-    content.evaluation = evaluation_section(model_input, data, board)
+    if data is not None:
+        content.evaluation = evaluation_section(content, model_input, compiled, data, float_model, board)
     return content
 
 
 def _snr_samples(compiled: CompiledModel, ds, data: str | None, keras_path: Path) -> tuple[np.ndarray, str]:
-    """Float samples for the SNR: from --data, else the data set `edgeconv train` recorded beside
-    the Keras model, else seeded uniform noise over the input's range (said so)."""
+    """Float samples for the SNR (at most SNR_SAMPLES, a seeded choice): from --data, else the
+    data set `edgeconv train` recorded beside the Keras model, else seeded uniform noise over the
+    input's range (said so)."""
     from .training import read_metadata
 
-    source = None
-    if ds is None:
+    rng = np.random.default_rng(0)
+    x, source = None, None
+    if ds is not None:
+        x, source = ds.x_float[0], f"{ds.source}"
+    else:
         spec = read_metadata(keras_path).get("data")
         if spec is not None:
             from .datasets import load_dataset
 
-            ds, source = load_dataset(spec), f"{spec}, recorded beside {keras_path.name}"
-    rng = np.random.default_rng(0)
-    if ds is not None:
-        idx = np.sort(rng.choice(len(ds.x), size=min(SNR_SAMPLES, len(ds.x)), replace=False))
-        return ds.x[idx].astype(np.float32), source or f"{data}"
+            x, source = load_dataset(spec).x, f"{spec}, the data set recorded beside {keras_path.name}"
+    if x is not None and len(x):
+        idx = np.sort(rng.choice(len(x), size=min(SNR_SAMPLES, len(x)), replace=False))
+        return np.asarray(x[idx], dtype=np.float32), source
     t = compiled.graph.tensors[compiled.graph.inputs[0]]
     if t.quant is not None:
         info = np.iinfo(np.dtype(t.dtype)) if t.dtype in ("int8", "uint8", "int16") else None
@@ -452,9 +456,10 @@ def _feature_sample(compiled: CompiledModel, model_input: Any, ds) -> tuple[list
     from .validation import input_specs, load_shipped_samples, random_inputs
 
     g = compiled.graph
-    if ds is not None and len(g.inputs) == 1:
-        t = g.tensors[g.inputs[0]]
-        return [_quantize_for(t, ds.x[0])], f"sample 0 of {ds.name} (label {ds.class_names[int(ds.y[0])]})"
+    if ds is not None and ds.count:
+        y = ds.y[0][0] if ds.y and ds.y[0] is not None else None
+        label = f" (label {y.tolist() if np.ndim(y) else int(y)})" if y is not None and np.size(y) <= 4 else ""
+        return [np.asarray(x[0]) for x in ds.x], f"{ds.origins[0]} of {ds.source}{label}"
     if not is_bytes(model_input):
         shipped = load_shipped_samples(Path(model_input), input_specs(compiled))
         if shipped:
@@ -501,7 +506,7 @@ def _feature_maps(content: Content, compiled: CompiledModel, data_bytes: bytes, 
         content.pictures.append(pictures.picture(
             "input.png", f"The input: {content.sample}",
             pictures.image_grid_figure(imgs, f"input {list(first.shape)}", cmap="viridis", symmetric=False,
-                                       columns=8, labels=["rgb"] if x.shape[-1] == 3 else None)))
+                                       columns=8)))
     for k, t in enumerate(layers):
         m = maps[t][0]
         energy = np.mean(np.abs(m), axis=(0, 1))
@@ -517,12 +522,18 @@ def _feature_maps(content: Content, compiled: CompiledModel, data_bytes: bytes, 
             f"dequantized, for {content.sample}", fig))
 
 
-def evaluation_section(model_input: Any, data: str | None, board: str | None) -> dict | None:
-    """HOOK for the evaluation summary with --data (accuracy, confusion matrix: edgeconv/evaluate.py,
-    issue 12 deliverable 2). None until that module provides it."""
-    if data is None:
-        return None
-    return {"available": False, "note": "the evaluation summary needs edgeconv evaluate (not yet in this version)"}
+def evaluation_section(content: Content, model_input: Any, compiled: CompiledModel, data: str,
+                       float_model: Path | None, board: str | None) -> dict:
+    """`edgeconv evaluate`'s result on --data (the same function and options: its to_dict() is
+    `evaluate --json`), its confusion matrices added to the pictures as evaluation_*.png."""
+    from .evaluate import confusion_pictures, evaluate_model
+
+    result = evaluate_model(model_input, data, float_model=float_model, board=board, name=compiled.name)
+    for pics in confusion_pictures(result).values():
+        for p in pics:
+            p.name = f"evaluation_{p.name}"
+            content.pictures.append(p)
+    return result.to_dict()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -572,6 +583,21 @@ def output_paths(out: Path) -> tuple[Path, Path, Path, str]:
     return out, out.with_suffix(".md"), out.with_suffix(".json"), f"{out.stem}_files"
 
 
+def check_output(out: str | Path, model_input: Any, float_model: str | Path | None = None,
+                 data: str | Path | None = None, force: bool = False) -> tuple[Path, ...]:
+    """Refuse now (before minutes of work) an output name that is not .html or a file in the way
+    that edgeconv did not write; returns the paths never to write over (the inputs)."""
+    from .modelsource import protected_paths
+    from .outputs import check_writable
+
+    html, md, js, _ = output_paths(Path(out))
+    protected = tuple(protected_paths(model_input)) + tuple(
+        Path(p) for p in (float_model, data) if p is not None and Path(p).exists())
+    check_writable(html.parent, f"report:{html.stem}", [html.name, md.name, js.name], force=force,
+                   protected=protected)
+    return protected
+
+
 def report_files(content: Content, out: Path, json_dict: dict) -> dict[str, bytes]:
     """The files of the report as paths relative to out's folder."""
     html, md, js, files_dir = output_paths(out)
@@ -604,7 +630,6 @@ def make_report(model_input: Any, compiled: CompiledModel, inspect: dict, out: s
     """Compute the report and, with `out` (an .html path), publish the HTML, the Markdown, the
     JSON and the pictures folder beside them, all or nothing. Returns a results.ReportResult
     whose to_dict() is the JSON file's content."""
-    from .modelsource import protected_paths
     from .outputs import publish, tree_writes
     from .results import ReportResult
 
@@ -627,9 +652,7 @@ def make_report(model_input: Any, compiled: CompiledModel, inspect: dict, out: s
         report=json_safe(content_dict(content)),
     )
     if paths is not None:
-        folder = paths[0].parent
-        protected = list(protected_paths(model_input))
-        protected += [Path(p) for p in (float_model, data) if p is not None and Path(p).exists()]
+        protected = check_output(paths[0], model_input, float_model, data, force=force)
         files = report_files(content, paths[0], result.to_dict())
-        publish(tree_writes(folder, f"report:{paths[0].stem}", files), force=force, protected=tuple(protected))
+        publish(tree_writes(paths[0].parent, f"report:{paths[0].stem}", files), force=force, protected=protected)
     return result

@@ -214,6 +214,19 @@ def capacity_figure(items: Sequence[tuple[str, int, int | None]], title: str = "
     style_axes(ax)
     ax.grid(False, axis="y")
     ys = list(range(len(items)))
+    if not any(cap for _, _, cap in items):  # no board: the sizes themselves
+        top = max((used for _, used, _ in items), default=1) or 1
+        for y, (name, used, _) in zip(ys, items):
+            ax.barh(y, used / 1024, color=PALETTE[y % len(PALETTE)], height=0.6)
+            ax.text(used / 1024 + top / 1024 * 0.01, y, f" {_fmt_bytes(used)}", va="center", fontsize=8)
+        ax.set_yticks(ys)
+        ax.set_yticklabels([i[0] for i in items], fontsize=9)
+        ax.invert_yaxis()
+        ax.set_xlim(0, top / 1024 * 1.2)
+        ax.set_xlabel("KiB (give --board for the part's capacity)", fontsize=9)
+        ax.set_title(title, fontsize=10, loc="left")
+        fig.tight_layout()
+        return fig
     for y, (name, used, cap) in zip(ys, items):
         if cap:
             ax.barh(y, 100.0, color="#eeeeee", height=0.6, edgecolor="#bbbbbb")
@@ -260,34 +273,61 @@ def snr_figure(labels: Sequence[str], snr_db: Sequence[float], title: str = "Qua
 
 def image_grid_figure(images: Sequence[Any], title: str, cmap: str = "RdBu_r",
                       symmetric: bool = True, columns: int = 8, labels: Sequence[str] | None = None) -> Any:
-    """A grid of small 2-D images (filters or feature maps), each scaled on its own: `symmetric`
-    centres the colour map on 0 (weights); otherwise min..max (activations)."""
+    """A grid of small images (filters or feature maps; 2-D, or H x W x 3 in [0, 1] for colour)
+    drawn as one mosaic, each scaled on its own: `symmetric` centres the colour map on 0
+    (weights, blue negative and red positive); otherwise min..max (activations)."""
     import numpy as np
+    from matplotlib.patches import Rectangle
 
-    n = max(len(images), 1)
+    arrs = [np.asarray(i, dtype=np.float64) for i in images] or [np.zeros((1, 1))]
+    arrs = [a[None, :] if a.ndim == 1 else a for a in arrs]
+    colour = any(a.ndim == 3 for a in arrs)
+    n = len(arrs)
     cols = min(columns, n)
     rows = (n + cols - 1) // cols
-    cell = 1.15
-    fig = new_figure(max(cols * cell, 4.0), rows * cell + 0.5)
-    for i, img in enumerate(images):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        a = np.asarray(img, dtype=np.float64)
-        if a.ndim == 1:
-            a = a[None, :]
-        if symmetric:
+    th = max(a.shape[0] for a in arrs)
+    tw = max(a.shape[1] for a in arrs)
+    gap = max(1, round(0.08 * max(th, tw)))
+    lab = max(1, round(0.16 * th)) if labels else 0
+    height, width = rows * (th + lab + gap) + gap, cols * (tw + gap) + gap
+    mosaic = np.full((height, width, 3) if colour else (height, width), np.nan)
+    boxes = []
+    for k, a in enumerate(arrs):
+        r, c = divmod(k, cols)
+        y, x = gap + r * (th + lab + gap) + lab, gap + c * (tw + gap)
+        if colour:
+            tile = a if a.ndim == 3 else np.repeat(a[:, :, None], 3, axis=2)
+        elif symmetric:
             m = float(np.max(np.abs(a))) or 1.0
-            ax.imshow(a, cmap=cmap, vmin=-m, vmax=m, interpolation="nearest", aspect="auto")
+            tile = a / m
         else:
             lo, hi = float(np.min(a)), float(np.max(a))
-            ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi if hi > lo else lo + 1, interpolation="nearest",
-                      aspect="auto")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for s in ax.spines.values():
-            s.set_color("#cccccc")
-        ax.set_title(labels[i] if labels else str(i), fontsize=6, pad=2)
-    fig.suptitle(title, fontsize=9, x=0.01, ha="left")
-    fig.tight_layout(pad=0.3)
+            tile = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+        mosaic[y:y + a.shape[0], x:x + a.shape[1]] = tile
+        boxes.append((x, y, a.shape[1], a.shape[0]))
+    if colour:
+        mosaic = np.where(np.isnan(mosaic), 1.0, mosaic)
+    width_in = min(10.0, max(4.0, 0.9 * cols * max(1.0, tw / 12))) if n > 1 else 3.5
+    title_in = 0.4
+    height_in = width_in * height / width
+    if height_in > 14.0:  # very tall: narrower
+        width_in, height_in = width_in * 14.0 / height_in, 14.0
+    fig = new_figure(width_in, height_in + title_in)
+    ax = fig.add_axes((0.0, 0.0, 1.0, height_in / (height_in + title_in)))
+    import matplotlib
+
+    cm = matplotlib.colormaps[cmap].with_extremes(bad="white")
+    ax.imshow(mosaic if colour else np.ma.masked_invalid(mosaic), cmap=None if colour else cm,
+              vmin=-1.0 if symmetric else 0.0, vmax=1.0, interpolation="nearest", aspect="auto")
+    for k, (x, y, w, h) in enumerate(boxes):
+        ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor="#bbbbbb", linewidth=0.5))
+        if labels:
+            ax.text(x - 0.5 + w / 2, y - 0.5 - lab / 2, labels[k], ha="center", va="center", fontsize=6,
+                    color="#333333")
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(height - 0.5, -0.5)
+    ax.axis("off")
+    fig.text(0.01, 1 - 0.5 * title_in / (height_in + title_in), title, fontsize=9, ha="left", va="center")
     return fig
 
 
@@ -326,5 +366,45 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequen
     ax.set_xlabel("predicted class", fontsize=9)
     ax.set_ylabel("true class", fontsize=9)
     ax.set_title(title, fontsize=10, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def sweep_figure(trials: Sequence[dict], ram_limit: int | None, flash_limit: int | None,
+                 pareto: Sequence[int], recommended: int | None, title: str = "Sweep") -> Any:
+    """`edgeconv advise --arch`: int8 accuracy against instructions and against firmware RAM,
+    one point per trial (dicts with number, accuracy, instructions, ram_bytes, fits); trials
+    that do not fit the board hollow grey, the Pareto front of those that fit joined, the
+    recommended trial starred, the board's RAM drawn as a line (and its flash named)."""
+    fig = new_figure(10, 4.2)
+    axes = fig.subplots(1, 2, sharey=True)
+    front = set(pareto)
+    for ax, key, label in ((axes[0], "instructions", "instructions per inference"),
+                           (axes[1], "ram_bytes", "firmware RAM (B)")):
+        style_axes(ax)
+        fit = [t for t in trials if t["fits"]]
+        over = [t for t in trials if not t["fits"]]
+        ax.scatter([t[key] for t in over], [t["accuracy"] for t in over], facecolors="none", edgecolors=MUTED,
+                   s=28, label="does not fit")
+        ax.scatter([t[key] for t in fit], [t["accuracy"] for t in fit], color=PALETTE[0], s=28, label="fits")
+        on_front = sorted((t for t in fit if t["number"] in front), key=lambda t: t[key])
+        if on_front:
+            ax.plot([t[key] for t in on_front], [t["accuracy"] for t in on_front], color=PALETTE[2], linewidth=1.2,
+                    marker="o", markersize=4, label="Pareto front (fits)")
+        best = [t for t in trials if t["number"] == recommended]
+        if best:
+            ax.scatter([best[0][key]], [best[0]["accuracy"]], marker="*", s=220, color=ACCENT, zorder=5,
+                       label=f"recommended (trial {recommended})")
+        if key == "ram_bytes" and ram_limit:
+            ax.axvline(ram_limit, color=ACCENT, linestyle="--", linewidth=1)
+            ax.text(ram_limit, ax.get_ylim()[1], f"RAM {_fmt_bytes(ram_limit)} ", color=ACCENT, fontsize=7,
+                    va="top", ha="right", rotation=90)
+        ax.set_xlabel(label, fontsize=8)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+    axes[0].set_ylabel("int8 accuracy (test split)", fontsize=8)
+    axes[0].legend(fontsize=7, loc="lower right")
+    limits = (f"; board flash {_fmt_bytes(flash_limit)}" if flash_limit else "") + \
+             (f", RAM {_fmt_bytes(ram_limit)}" if ram_limit else "")
+    fig.suptitle(title + limits, fontsize=10, x=0.01, ha="left")
     fig.tight_layout()
     return fig

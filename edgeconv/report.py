@@ -3,8 +3,10 @@ scratch, and the form of the weights."""
 
 from __future__ import annotations
 
-from .compiler import CompiledModel
-from .ops.base import CArray
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily: edgeconv/__init__.py loads this module at `import edgeconv`
+    from .compiler import CompiledModel
 
 
 def _shape(model: CompiledModel, t: int) -> str:
@@ -50,5 +52,30 @@ def layer_rows(model: CompiledModel) -> list[dict]:
     return rows
 
 
+def io_tensors(model: CompiledModel) -> tuple[list[dict], list[dict]]:
+    """The model's inputs and outputs, in order: index, name, shape, dtype, bytes and the affine
+    quantization (real = scale * (q - zero_point)); scale and zero_point are None for an
+    unquantized tensor (float32, bool), lists with `quant_axis` if quantized per channel."""
+
+    def describe(t: int) -> dict:
+        tensor = model.graph.tensors[t]
+        q = tensor.quant
+        if q is None:
+            scale, zero_point, axis = None, None, None
+        elif q.per_channel:
+            scale, zero_point, axis = [float(s) for s in q.scale], [int(z) for z in q.zero_point], q.axis
+        else:
+            scale, zero_point, axis = float(q.s), int(q.zp), None
+        entry = {"index": t, "name": tensor.name, "shape": [int(d) for d in tensor.shape], "dtype": tensor.dtype,
+                 "bytes": tensor.nbytes, "scale": scale, "zero_point": zero_point}
+        if axis is not None:
+            entry["quant_axis"] = axis
+        return entry
+
+    return [describe(t) for t in model.graph.inputs], [describe(t) for t in model.graph.outputs]
+
+
 def _weight_bytes(params: dict) -> int:
+    from .ops.base import CArray
+
     return sum(v.nbytes for v in params.values() if isinstance(v, CArray) and v.role == "weights")
