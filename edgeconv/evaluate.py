@@ -30,6 +30,7 @@ images. Float x is quantized with the input's scale and zero point as TFLite's Q
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -107,10 +108,8 @@ def _prepare_input(a: np.ndarray, spec: InputSpec, model: CompiledModel, where: 
             return x, conform(a.astype(np.float32), _float_spec(spec), where, stacked=True)
     x = conform(a, spec, where, stacked=True)
     if integer_input and quant is not None:
-        real = (x.astype(np.float64) - quant.zp) * quant.s
-    else:
-        real = x.astype(np.float64)
-    return x, real.astype(np.float32)
+        return x, (x.astype(np.float64) - quant.zp) * quant.s  # exact, in float64
+    return x, x.astype(np.float64)
 
 
 def _float_spec(spec: InputSpec) -> InputSpec:
@@ -162,6 +161,10 @@ def _load_npz(path: Path, model: CompiledModel) -> EvalData:
             xs = [data[k] for k in x_keys]
             ys = [data[k] if k is not None else None for k in y_keys]
             names = [str(n) for n in data["class_names"]] if "class_names" in files else None
+        except ValueError as exc:
+            if "pickle" in str(exc):
+                raise ModelError(f"{path}: holds Python objects (pickled), not plain numeric arrays") from None
+            raise ModelError(f"{path}: a damaged or unreadable .npz file") from None
         except Exception:
             raise ModelError(f"{path}: a damaged or unreadable .npz file") from None
     x, x_float = [], []
@@ -721,7 +724,8 @@ def _class_names(labels: list[str] | None, given: list[str] | None, classes: int
     data's, when they count the output's classes."""
     for names in (labels, given):
         if names and classes is not None and len(names) == classes and j == 0:
-            return list(names)
+            # names that only repeat the index ("0".."9") add nothing to the index itself
+            return None if [str(n) for n in names] == [str(i) for i in range(classes)] else list(names)
     return None
 
 
@@ -821,17 +825,17 @@ def summary_lines(result: Any, width: int = 80) -> list[str]:
     """The command's text output: what ran, the scores per output, C == int8."""
     out: list[str] = []
     runners = [("float", "float (Keras)"), ("int8", f"int8 ({result.int8_runner})"), ("c", f"C ({result.c_runner})")]
-    out.append(f"{result.model} on {result.data}: {result.samples:,} samples")
+    out.append(f"{Path(result.model).name} on {Path(result.data).name}: {result.samples:,} samples")
     for o in result.outputs:
         scores = o["scores"]
         present = [(k, title) for k, title in runners if scores.get(k) is not None]
         head = f"output {o['index']} '{o['name']}'"
         if o["kind"] == "unscored":
-            out.append(f"{head}: no labels or targets given (not scored)")
+            out.extend(textwrap.wrap(f"{head}: no labels or targets given (not scored)", width, subsequent_indent="  "))
             continue
         if o["kind"] == "classification":
             kind = "binary (sigmoid >= 0.5)" if o.get("binary") else f"{o['classes']} classes"
-            out.append(f"{head}: classification, {kind}")
+            out.extend(textwrap.wrap(f"{head}: classification, {kind}", width, subsequent_indent="  "))
             k = result.top_k
             has_k = any(scores[r]["top_k"] is not None for r, _ in present)
             out.append(f"  {'':<26}{'top-1':>9}" + (f"{f'top-{k}':>9}" if has_k else "") + f"{'correct':>12}")
@@ -853,7 +857,8 @@ def summary_lines(result: Any, width: int = 80) -> list[str]:
             out.extend("    " + line for line in confusion_lines(scores[best]["confusion"], names, width - 4))
         else:
             what = "reconstruction of the input" if o["kind"] == "reconstruction" else "regression"
-            out.append(f"{head}: {what}, {o['elements']} values per sample (real units)")
+            out.extend(textwrap.wrap(f"{head}: {what} ({o['elements']} values, real units)", width,
+                                     subsequent_indent="  "))
             out.append(f"  {'':<26}{'RMSE':>11}{'mean |e|':>11}{'max |e|':>11}{'cosine':>9}")
             for r, title in present:
                 s = scores[r]
@@ -865,14 +870,14 @@ def summary_lines(result: Any, width: int = 80) -> list[str]:
                     parts = [f"label {k} {v:.4g}" for k, v in s["mse_by_label"].items()]
                     if s.get("anomaly_auc") is not None:
                         parts.append(f"anomaly ROC AUC {s['anomaly_auc']:.4f}")
-                    out.extend(_wrapped(f"  {title.split(' ')[0]}: mean MSE per sample by ", parts, width))
+                    out.extend(_wrapped(f"  {title.split(' ')[0]}: per-sample MSE by ", parts, width))
     if result.c_equals_int8:
         out.append(f"C equals the int8 model exactly: all {result.c_elements_compared:,} output elements")
     else:
         out.append(f"C DIFFERS from the int8 model on {result.c_mismatches:,} of {result.c_elements_compared:,} "
                    f"output elements; first: {result.first_c_mismatch}")
     for note in result.notes:
-        out.append(f"note: {note}")
+        out.extend(textwrap.wrap(f"note: {note}", width, subsequent_indent="  ", break_on_hyphens=False))
     return out
 
 
