@@ -62,13 +62,28 @@ def measure(compiled: CompiledModel, board: Board, board_name: str, instructions
     from .firmware import board_fit
 
     emitted = emit(compiled)
-    fit = board_fit(compiled, emitted, board)
-    total, per_op = None, {}
-    if instructions:
+    if not instructions:
+        fit = board_fit(compiled, emitted, board)
+        total, per_op = None, {}
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
         from .emulate import build_counted, count_instructions
         from .validation import random_inputs
 
-        fw = build_counted(compiled, board_name)
+        # The two firmware builds (the fit's, as build links it; the counted one) are compiler
+        # runs in their own temporary folders: side by side on two cores.
+        with ThreadPoolExecutor(2) as pool:
+            counted = pool.submit(build_counted, compiled, board_name)
+            try:
+                fit = board_fit(compiled, emitted, board)
+                fw = counted.result()
+            except BaseException:
+                if counted.done() and counted.exception() is None:
+                    counted.result().close()
+                else:
+                    counted.add_done_callback(lambda f: f.exception() is None and f.result().close())
+                raise
         try:
             total, per_step = count_instructions(fw, random_inputs(compiled, 1, 0)[0])
         finally:
@@ -189,9 +204,13 @@ def advise_model(data: bytes, name: str, board_name: str, layers: int = DEFAULT_
 
     board = load_board(board_name)
     graph = run_passes(read_tflite_bytes(data, name=name))
+    from .progress import progress_task
+
     say = progress or (lambda what, done, total: None)
     say("measuring the model", 0, 1)
-    base = measure(compile_graph(graph, name, board=board), board, board_name, instructions)
+    with progress_task(f"advise: measuring {name} on {board.name}") as advance:
+        base = measure(compile_graph(graph, name, board=board), board, board_name, instructions)
+        advance()
     compiled = base.compiled
     step, live = peak_step(compiled)
     peak = peak_tensors(compiled, step)
@@ -204,16 +223,19 @@ def advise_model(data: bytes, name: str, board_name: str, layers: int = DEFAULT_
     if whole_model:
         changes += [Change(k) for k in MODEL_CHANGES]
     variants = []
-    for n, change in enumerate(changes):
-        say(f"variant {n + 1}/{len(changes)}: {change.text}", n, len(changes))
-        try:
-            v = make_variant(graph, [change], seed=seed)
-            m = measure(compile_graph(v, name, board=board), board, board_name, instructions)
-            variants.append(_variant_row(change, base, m, graph, None))
-        except NotApplicable as exc:
-            variants.append(_variant_row(change, base, None, graph, str(exc)))
-        except ModelError as exc:  # the variant compiles to something edgeconv refuses
-            variants.append(_variant_row(change, base, None, graph, f"does not compile: {exc}"))
+    with progress_task("advise: variants", total=len(changes)) as advance:
+        for n, change in enumerate(changes):
+            say(f"variant {n + 1}/{len(changes)}: {change.text}", n, len(changes))
+            advance(0, description=f"advise: {change.text}")
+            try:
+                v = make_variant(graph, [change], seed=seed)
+                m = measure(compile_graph(v, name, board=board), board, board_name, instructions)
+                variants.append(_variant_row(change, base, m, graph, None))
+            except NotApplicable as exc:
+                variants.append(_variant_row(change, base, None, graph, str(exc)))
+            except ModelError as exc:  # the variant compiles to something edgeconv refuses
+                variants.append(_variant_row(change, base, None, graph, f"does not compile: {exc}"))
+            advance()
     say("done", len(changes), len(changes))
     limits = []
     if base.short:

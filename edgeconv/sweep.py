@@ -32,7 +32,7 @@ RULE = ("of the trials that fit the board, those within 1 point of the best int8
         "of those the fewest instructions, then the least RAM")
 DIRECTIONS = ["maximize", "minimize", "minimize"]  # int8 accuracy, instructions, firmware RAM
 LEARNING_RATE = 3e-3  # the demo's: small models on small data sets
-BATCH_SIZE = 32
+BATCH_SIZE = 64
 CALIBRATION = 200
 
 
@@ -205,7 +205,15 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
             study_.stop()
 
     if before < trials:
-        study.optimize(objective, n_trials=trials - before, callbacks=[enough], catch=(ModelError,))
+        from .progress import progress_task
+
+        with progress_task(f"sweep: {arch} on {data_stem}", total=trials) as advance:
+            advance(before)
+
+            def tick(study_, trial_) -> None:
+                advance(description=f"sweep: {arch} on {data_stem}, trial {trial_.number} done")
+
+            study.optimize(objective, n_trials=trials - before, callbacks=[tick, enough], catch=(ModelError,))
     finished = complete()
     rows = [_row(t) for t in finished]
     pareto, recommended = pareto_and_pick(rows)

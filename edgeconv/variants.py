@@ -215,7 +215,16 @@ def make_variant(graph: Graph, changes: list[Change], seed: int = 0) -> Graph:
             for t, s in zip(new.outputs, shapes):
                 b.tensors[t] = replace(b.tensors[t], shape=tuple(s))
             new_ops.append(new)
-    return replace(graph, tensors=b.tensors, shape_changes={}).with_ops(new_ops)
+    result = replace(graph, tensors=b.tensors, shape_changes={}).with_ops(new_ops)
+    if _signature(result) == _signature(graph):
+        raise NotApplicable("changes nothing in this model")
+    return result
+
+
+def _signature(graph: Graph) -> list:
+    """What a variant can change: each op's code, options and operand shapes."""
+    return [(op.opcode, sorted(op.options.items()), [graph.tensors[t].shape for t in op.inputs if t >= 0])
+            for op in graph.ops]
 
 
 def _refit(b: _Builder, op: Op, kind: str | None, halve: bool, rng: np.random.Generator, graph: Graph) -> list[Op]:

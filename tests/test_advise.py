@@ -1,0 +1,219 @@
+"""edgeconv advise: what limits a model on a board (the fit, the RAM peak and its live tensors,
+the top flash and instruction layers) and what-ifs measured by recompiling variants; and the
+architecture sweep (Optuna NSGA-II), resumed without redoing finished trials.
+
+The figures asserted are those measured with the toolchains of CI (arm-none-eabi-gcc links the
+firmware whose fit is checked; unicorn counts the instructions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+from conftest import SHARED_MODELS, assert_refused, run_cli
+
+import edgeconv
+from edgeconv.boards import load_board
+from edgeconv.ir import ModelError
+from edgeconv.passes import run_passes
+from edgeconv.reader import read_tflite_bytes
+from edgeconv.variants import Change, NotApplicable, applicable_changes, classifier_ops, make_variant
+
+VWW = SHARED_MODELS / "mlcommons_tiny" / "vww_96_int8.tflite"
+MICRO_SPEECH = SHARED_MODELS / "tflite_micro" / "micro_speech_quantized.tflite"
+BOARD = "cortex-m0plus"
+
+
+def need(path) -> None:
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    cc = load_board(BOARD).cc
+    if shutil.which(cc) is None:
+        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
+            pytest.fail(f"{cc} is missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
+        pytest.skip(f"{cc} is not installed")
+
+
+def passed_graph(path):
+    return run_passes(read_tflite_bytes(path.read_bytes(), name="m"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Variants: the graph follows the change
+
+
+def test_half_filters_changes_the_next_layers_input_channels():
+    if not VWW.exists():
+        pytest.skip("vww is absent")
+    g = passed_graph(VWW)
+    v = make_variant(g, [Change("half_filters", 2)])
+    ops = {op.index: op for op in v.ops}
+    assert v.tensors[ops[2].inputs[1]].shape == (8, 1, 1, 8)  # 16 filters -> 8
+    assert v.tensors[ops[2].outputs[0]].shape == (1, 48, 48, 8)
+    assert v.tensors[ops[3].inputs[1]].shape == (1, 3, 3, 8)  # the depthwise follows its input
+    assert v.tensors[ops[4].inputs[1]].shape == (32, 1, 1, 8)  # the next convolution's input channels
+    assert len(v.tensors[ops[2].inputs[1]].quant.scale) == 8  # per-channel scales with them
+    assert v.tensors[v.outputs[0]].shape == (1, 2)  # the classes stay
+    # the original graph is untouched
+    assert g.tensors[{op.index: op for op in g.ops}[2].inputs[1]].shape == (16, 1, 1, 8)
+
+
+def test_stride_separable_kernel_and_whole_model_variants():
+    if not VWW.exists():
+        pytest.skip("vww is absent")
+    g = passed_graph(VWW)
+    assert 29 in classifier_ops(g)  # the FULLY_CONNECTED giving the 2 classes
+    assert applicable_changes(g, g.ops[0]) == ["half_filters", "smaller_kernel", "separable"]  # already stride 2
+    assert applicable_changes(g, g.ops[2]) == ["stride2", "half_filters"]  # 1x1: no smaller kernel
+    s = make_variant(g, [Change("stride2", 26)])  # 3x3 -> 2x2: the global average pool follows
+    pool = next(op for op in s.ops if op.opcode == "AVERAGE_POOL_2D")
+    assert (pool.options["filter_height"], pool.options["filter_width"]) == (2, 2)
+    assert s.tensors[s.outputs[0]].shape == (1, 2)
+    sep = make_variant(g, [Change("separable", 0)], seed=3)
+    assert [op.opcode for op in sep.ops[:3]] == ["DEPTHWISE_CONV_2D", "CONV_2D", "DEPTHWISE_CONV_2D"]
+    assert sep.tensors[sep.ops[0].inputs[1]].shape == (1, 3, 3, 3)
+    assert sep.tensors[sep.ops[1].inputs[1]].shape == (8, 1, 1, 3)
+    assert sep.tensors[sep.ops[1].outputs[0]].shape == (1, 48, 48, 8)
+    again = make_variant(g, [Change("separable", 0)], seed=3)  # seeded
+    assert np.array_equal(again.tensors[again.ops[0].inputs[1]].data, sep.tensors[sep.ops[0].inputs[1]].data)
+    half = make_variant(g, [Change("half_resolution")])
+    assert half.tensors[half.inputs[0]].shape == (1, 48, 48, 3)
+    with pytest.raises(NotApplicable, match="does not apply"):
+        make_variant(g, [Change("stride2", 0)])
+
+
+def test_a_change_that_changes_nothing_is_not_applicable():
+    if not MICRO_SPEECH.exists():
+        pytest.skip("micro_speech is absent")
+    g = passed_graph(MICRO_SPEECH)  # one depthwise layer and the classifier: no filters to halve
+    with pytest.raises(NotApplicable, match="changes nothing"):
+        make_variant(g, [Change("half_width")])
+    with pytest.raises(NotApplicable, match="no resolution"):
+        make_variant(g, [Change("half_resolution")])  # a flat [1, 1960] input
+
+
+# ---------------------------------------------------------------------------------------------
+# advise MODEL --board
+
+
+def test_vww_on_cortex_m0plus_names_the_peak_and_shows_variants_that_fit():
+    """The acceptance line: vww_96_int8 does not fit the STM32G071's 36 KB RAM or 128 KB flash;
+    the RAM peak is step 2, op 2 (the 1x1 CONV_2D writing 48x48x16 while its 48x48x8 input from
+    the depthwise op 1 is live); half the filters everywhere and half the resolution fits."""
+    need(VWW)
+    r = edgeconv.advise(VWW, board=BOARD, layers=1, instructions=False)
+    assert r.fits is False and r.arena_bytes == 55_328 and r.constants_bytes == 243_904
+    assert r.ram_bytes == 56_136 and r.flash_bytes == 254_672  # as inspect --board / build link it
+    assert r.fit["board_ram_bytes"] == 36_864 and r.fit["board_flash_bytes"] == 131_072
+    assert len(r.limits) == 2 and "19,272 B short" in r.limits[1] and "123,600 B short" in r.limits[0]
+    p = r.peak
+    assert (p["step"], p["op"], p["opcode"], p["live_bytes"]) == (2, 2, "CONV_2D", 55_328)
+    assert [(t["bytes"], t["producer"], t["shape"]) for t in p["tensors"]] == [
+        (36_864, "op 2 CONV_2D", [1, 48, 48, 16]),
+        (18_432, "op 1 DEPTHWISE_CONV_2D", [1, 48, 48, 8]),
+        (32, "op 2 CONV_2D", None),  # the convolution's scratch
+    ]
+    assert [(x["op"], x["flash_bytes"]) for x in r.flash_layers] == [(26, 68_608), (24, 35_840), (14, 17_920)]
+    assert r.layers_tried == [2]
+    by = {v["change"]: v for v in r.variants}
+    assert set(by) == {"op 2: stride 2", "op 2: half the filters", "model: half the filters in every layer",
+                       "model: half the input resolution",
+                       "model: half the filters everywhere and half the input resolution"}
+    assert by["op 2: half the filters"]["ram_bytes"] == 47_064 and not by["op 2: half the filters"]["fits"]
+    assert by["op 2: stride 2"]["macs"] == 2_549_568 and by["op 2: stride 2"]["ram_cut_bytes"] == 9_072
+    both = by["model: half the filters everywhere and half the input resolution"]
+    assert both["fits"] and both["ram_bytes"] == 10_200 and both["flash_bytes"] == 85_184 and both["short"] == []
+    assert both["ram_cut_bytes"] == 45_936 and both["flash_cut_bytes"] == 169_488
+    width = by["model: half the filters in every layer"]
+    assert not width["fits"] and width["ram_bytes"] == 37_848 and width["flash_bytes"] == 85_184  # 984 B of RAM over
+    # the JSON is the result's to_dict, and nothing else
+    assert json.loads(json.dumps(r.to_dict()))["peak"]["op"] == 2
+
+
+def test_instructions_are_inspect_boards_counts_and_the_cli_is_the_api():
+    need(MICRO_SPEECH)
+    r = edgeconv.advise(MICRO_SPEECH, board=BOARD, layers=1, whole_model=False)
+    i = edgeconv.inspect(MICRO_SPEECH, board=BOARD)
+    assert r.instructions == i.instructions and r.fits and r.fit == i.fit
+    per_layer = {row["index"]: row["instructions"] for row in i.layers}
+    assert [(x["op"], x["instructions"]) for x in r.instruction_layers] == \
+        sorted(((k, v) for k, v in per_layer.items() if v), key=lambda kv: -kv[1])[:3]
+    assert r.instruction_layers[0]["op"] == 1  # the depthwise convolution: 94% of the instructions
+    assert r.flash_layers[0]["op"] == 2  # the FULLY_CONNECTED's weights
+    (v,) = r.variants  # the peak's depthwise layer (already strided) with a smaller kernel
+    assert v["change"] == "op 1: smaller kernel" and v["fits"]
+    assert v["instructions"] < r.instructions and v["instructions_cut"] == r.instructions - v["instructions"]
+    assert v["macs"] == r.macs - v["macs_cut"] and v["macs_cut"] > 0
+
+    proc = run_cli("advise", MICRO_SPEECH, "--board", BOARD, "--layers", "0", "--no-whole-model",
+                   "--no-instructions", "--json")
+    assert proc.returncode == 0, proc.stderr
+    api = edgeconv.advise(MICRO_SPEECH, board=BOARD, layers=0, whole_model=False, instructions=False).to_dict()
+    assert json.loads(proc.stdout) == api
+    text = run_cli("advise", MICRO_SPEECH, "--board", BOARD, "--layers", "1", "--no-whole-model",
+                   "--no-instructions")
+    assert text.returncode == 0, text.stderr
+    assert "RAM peak 6,448 B at step 0 (op 1 DEPTHWISE_CONV_2D)" in text.stdout
+    assert "op 1 smaller kernel" in text.stdout and "as is" in text.stdout
+
+
+def test_bad_requests_are_one_line(tmp_path):
+    need(MICRO_SPEECH)
+    assert_refused(run_cli("advise", MICRO_SPEECH, "--board", "no-such-board"), "no-such-board")
+    assert_refused(run_cli("advise", tmp_path / "missing.tflite", "--board", BOARD), "missing.tflite")
+    assert_refused(run_cli("advise", MICRO_SPEECH, "--board", BOARD, "--arch", "tinyconv", "--data", "digits"),
+                   "not both")
+    assert_refused(run_cli("advise", "--board", BOARD, "--arch", "tinyconv"), "--data")
+    assert_refused(run_cli("advise", "--board", BOARD), "model")
+    # a file in the way of the study that is not an Optuna study is the user's: refused, untouched
+    (tmp_path / "s.optuna.db").write_text("my notes")
+    assert_refused(run_cli("advise", "--board", BOARD, "--arch", "tinyconv", "--data", "digits",
+                           "-o", tmp_path / "s.png"), "not an Optuna study")
+    assert (tmp_path / "s.optuna.db").read_text() == "my notes" and not (tmp_path / "s.png").exists()
+
+
+def test_missing_optuna_is_one_clear_line(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    with pytest.raises(ModelError, match=r"pip install 'edgeconv\[advise\]'"):
+        edgeconv.advise(board=BOARD, arch="tinyconv", data="digits", out=tmp_path / "s.png")
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweep: a tiny study, then the same study continued
+
+
+def test_sweep_recommends_a_model_that_fits_and_resumes(tmp_path):
+    pytest.importorskip("optuna")
+    pytest.importorskip("tensorflow")
+    need(VWW.parent)  # the toolchain
+    out = tmp_path / "sweep.png"
+    first = edgeconv.advise(board=BOARD, arch="tinyconv", data="digits", trials=2, epochs=1, seed=0, out=out)
+    s = first.sweep
+    assert first.model is None and first.board == BOARD
+    assert s["completed"] == 2 and s["new_trials"] == 2 and len(s["trials"]) == 2
+    assert (tmp_path / "sweep.optuna.db").exists() and s["storage"] == str(tmp_path / "sweep.optuna.db")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for t in s["trials"]:
+        assert 0.0 <= t["accuracy"] <= 1.0 and t["instructions"] > 0 and t["ram_bytes"] > 0 and t["flash_bytes"] > 0
+        assert t["fits"] == (t["ram_bytes"] <= 36_864 and t["flash_bytes"] <= 131_072)
+        assert set(t["params"]) == {"width", "depth", "kernel", "first_stride", "resolution"}
+    if s["fitting"]:
+        best = s["recommended"]
+        assert best["fits"] and best["number"] in s["pareto"]
+        assert best["accuracy"] >= max(t["accuracy"] for t in s["trials"] if t["fits"]) - 0.01
+    before = {t["number"]: t for t in s["trials"]}
+
+    # The same study asked for 3 trials: one more is trained, the first two are read back.
+    again = edgeconv.advise(board=BOARD, arch="tinyconv", data="digits", trials=3, epochs=1, seed=0, out=out)
+    s2 = again.sweep
+    assert s2["completed"] == 3 and s2["new_trials"] == 1 and s2["study_name"] == s["study_name"]
+    after = {t["number"]: t for t in s2["trials"]}
+    for n, t in before.items():
+        assert after[n] == t  # not redone
+    # Asked for no more than it holds: nothing is trained.
+    third = edgeconv.advise(board=BOARD, arch="tinyconv", data="digits", trials=3, epochs=1, seed=0, out=out)
+    assert third.sweep["new_trials"] == 0 and third.sweep["completed"] == 3
