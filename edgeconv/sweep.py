@@ -179,7 +179,11 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
     def complete() -> list:
         return [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
 
-    before = len(complete())
+    def measured() -> list:
+        """The finished trials that trained a knob set (not those that read one back)."""
+        return [t for t in complete() if "copied_from" not in t.user_attrs]
+
+    before = len(measured())
 
     def objective(trial):
         params = {k: trial.suggest_categorical(k, v) for k, v in space.items()}
@@ -190,7 +194,7 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
                 constrain(trial, done.user_attrs["constraints"])
                 trial.set_user_attr("copied_from", done.number)
                 return tuple(done.values)
-        n_done = len(complete())
+        n_done = len(measured())
         say(f"trial {n_done + 1}/{trials}: training {params}", n_done, trials)
         figures = measure_trial(arch, params, train_ds, test_ds, board, board_name, epochs, seed, trial.number)
         for k, v in figures.items():
@@ -199,7 +203,7 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
         return figures["accuracy"], figures["instructions"], figures["ram_bytes"]
 
     def enough(study_, trial_) -> None:
-        n_done = len(complete())
+        n_done = len(measured())
         say(f"{n_done}/{trials} trials", n_done, trials)
         if n_done >= trials:
             study_.stop()
@@ -211,10 +215,14 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
             advance(before)
 
             def tick(study_, trial_) -> None:
-                advance(description=f"sweep: {arch} on {data_stem}, trial {trial_.number} done")
+                advance(0 if "copied_from" in trial_.user_attrs else 1,
+                        description=f"sweep: {arch} on {data_stem}, trial {trial_.number} done")
 
-            study.optimize(objective, n_trials=trials - before, callbacks=[tick, enough], catch=(ModelError,))
-    finished = complete()
+            # A knob set the sampler proposes again is read back and not counted; the cap ends
+            # a search whose space holds fewer knob sets than asked for.
+            study.optimize(objective, n_trials=3 * (trials - before) + 10, callbacks=[tick, enough],
+                           catch=(ModelError,))
+    finished = measured()
     rows = [_row(t) for t in finished]
     pareto, recommended = pareto_and_pick(rows)
     fig = sweep_figure(rows, board.ram_bytes or None, board.flash_bytes or None, pareto,
