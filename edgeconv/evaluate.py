@@ -662,7 +662,10 @@ def evaluate_compiled(data: bytes, model: CompiledModel, eval_data: EvalData, la
     samples = [[x[i] for x in eval_data.x] for i in range(n)]
     notes: list[str] = list(eval_data.notes)
     n_out = len(model.graph.outputs)
-    float_outs = run_float(Path(float_model), eval_data, n_out) if float_model is not None else None
+    float_outs = None
+    if float_model is not None:
+        with progress_task("float model (Keras)", total=None):
+            float_outs = run_float(Path(float_model), eval_data, n_out)
     emitted = emit(model)
     if board is None:
         from .hostbuild import build_and_load
@@ -672,13 +675,13 @@ def evaluate_compiled(data: bytes, model: CompiledModel, eval_data: EvalData, la
     else:
         from .emulate import build_emulated
 
-        fw = build_emulated(model, board)
-        c_runner = f"emulated {fw.board.name}"
-        try:
-            with progress_task(f"C on emulated {board}", total=None):
+        with progress_task(f"C on emulated {board} (build, run {n} samples)", total=None):
+            fw = build_emulated(model, board)
+            c_runner = f"emulated {fw.board.name}"
+            try:
                 c_outs = fw.run(samples)
-        finally:
-            fw.close()
+            finally:
+                fw.close()
     with progress_task("int8 model (TFLite Micro)", total=n) as advance:
         int8_outs, int8_runner = run_int8(data, model, samples, notes, advance)
     if board is None:

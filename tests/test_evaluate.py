@@ -333,3 +333,51 @@ def test_confusion_text_and_auc():
     assert roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([False, False, True, True])) == 0.75
     assert roc_auc(np.array([1.0, 1.0]), np.array([True, False])) == 0.5
     assert roc_auc(np.array([1.0]), np.array([True])) is None
+
+
+def test_model_tflite_micro_refuses_runs_op_by_op(tmp_path):
+    """FULLY_CONNECTED -> EXP: TFLite Micro lacks EXP, so the int8 model runs op by op (TFLite
+    Micro per op, TFLite's reference for EXP), as validate's oracle does; the C equals it."""
+    from mutants import Net
+
+    from edgeconv.op_oracle import TITLE
+
+    rng = np.random.default_rng(11)
+    n = Net()
+    x = n.tensor("input", [1, 16], scale=0.05, zp=-3)
+    fs = rng.uniform(0.002, 0.02, 10).astype(np.float32)
+    fw = n.tensor("fc_w", [10, 16], scale=fs, zp=[0] * 10, data=rng.integers(-127, 128, (10, 16)))
+    fb = n.tensor("fc_b", [10], "int32", scale=np.float32(0.05) * fs, zp=[0] * 10, data=rng.integers(-900, 900, 10))
+    y = n.tensor("fc_out", [1, 10], scale=0.09, zp=-2)
+    n.op("FULLY_CONNECTED", [x, fw, fb], [y], fusedActivationFunction=0, keepNumDims=False)
+    e = n.tensor("exp_out", [1, 10], scale=0.2, zp=-128)
+    n.op("EXP", [y], [e])
+    data = n.finish([x], [e])
+    xs = rng.integers(-128, 128, size=(24, 16)).astype(np.int8)
+    np.savez(tmp_path / "exp.npz", x=xs, y=rng.integers(0, 10, size=24))
+    r = edgeconv.evaluate(data, tmp_path / "exp.npz", name="fc_exp")
+    assert r.int8_runner == TITLE and r.c_equals_int8 and r.c_elements_compared == 240
+    assert any("TFLite Micro refuses the model" in note and "EXP" in note for note in r.notes), r.notes
+    assert 0.0 <= r.c_accuracy == r.int8_accuracy <= 1.0
+
+
+def test_class_names_from_the_model_then_the_data(shared_models, tmp_path):
+    """Class names: the model's own (labels metadata, edgeconv/labels.py) first, else the .npz's
+    class_names; the printed matrix and recall use them."""
+    from edgeconv.evaluate import confusion_lines
+    from edgeconv.labels import add_labels
+
+    files = sorted((shared_models / KWS_SAMPLES).glob("in_0*.npy"))  # in_00..in_09: labelled
+    x = np.stack([np.load(f) for f in files])
+    y = np.array([7, 2, 6, 8, 5, 0, 8, 9, 4, 3])  # INDEX.txt's labels of in_00..in_09
+    words = ["down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes", "silence", "unknown"]
+    np.savez(tmp_path / "kws.npz", x=x, y=y, class_names=np.array(words))
+    r = edgeconv.evaluate(shared_models / KWS, tmp_path / "kws.npz")
+    assert r.outputs[0]["class_names"] == words and r.c_accuracy == 1.0
+    assert r.outputs[0]["scores"]["c"]["confusion"][7][7] == 1  # "stop"
+    assert confusion_lines(r.outputs[0]["scores"]["c"]["confusion"], words)[8] == \
+        "7 stop       .  .  .  .  .  .  .  1  .  .  .  ."
+    upper = [w.upper() for w in words]
+    labelled = add_labels((shared_models / KWS).read_bytes(), upper)
+    r = edgeconv.evaluate(labelled, tmp_path / "kws.npz", name="kws_ref_model")  # the same C: built once
+    assert r.outputs[0]["class_names"] == upper
