@@ -613,6 +613,16 @@ def run_float(keras_path: Path, data: EvalData, n_out: int) -> list[np.ndarray]:
     return [np.asarray(o, dtype=np.float64).reshape(n, -1) for o in outs]
 
 
+def match_float_outputs(float_outs: list[np.ndarray], sizes: list[int]) -> list[np.ndarray]:
+    """The Keras outputs in the .tflite's output order: by position where the sizes agree,
+    else by size where every size is distinct (the converter may order outputs otherwise)."""
+    have = [o.shape[1] for o in float_outs]
+    if have == sizes or len(set(sizes)) != len(sizes) or sorted(have) != sorted(sizes):
+        return float_outs
+    by_size = {o.shape[1]: o for o in float_outs}
+    return [by_size[k] for k in sizes]
+
+
 def first_difference(model: CompiledModel, ours: list[list[np.ndarray]], theirs: list[list[np.ndarray]],
                      origins: list[str]) -> tuple[int, int, str | None]:
     """(elements that differ, elements compared, the first difference in words)."""
@@ -665,7 +675,7 @@ def evaluate_compiled(data: bytes, model: CompiledModel, eval_data: EvalData, la
     float_outs = None
     if float_model is not None:
         with progress_task("float model (Keras)", total=None):
-            float_outs = run_float(Path(float_model), eval_data, n_out)
+            float_outs = match_float_outputs(run_float(Path(float_model), eval_data, n_out), [t.size for t in tasks])
     emitted = emit(model)
     if board is None:
         from .hostbuild import build_and_load

@@ -333,6 +333,11 @@ def test_confusion_text_and_auc():
     assert roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([False, False, True, True])) == 0.75
     assert roc_auc(np.array([1.0, 1.0]), np.array([True, False])) == 0.5
     assert roc_auc(np.array([1.0]), np.array([True])) is None
+    from edgeconv.evaluate import match_float_outputs
+
+    a, b = np.zeros((2, 3)), np.ones((2, 5))
+    assert [o.shape[1] for o in match_float_outputs([a, b], [5, 3])] == [5, 3]  # by size
+    assert [o.shape[1] for o in match_float_outputs([a, b], [3, 5])] == [3, 5]
 
 
 def test_model_tflite_micro_refuses_runs_op_by_op(tmp_path):
