@@ -764,6 +764,9 @@ def evaluate_model(model: Any, data: str | Path, float_model: str | Path | None 
         ((Path(float_model),) if float_model is not None else ())
     if report is not None:
         check_report_path(report, force=force, protected=protected)
+    if float_model is not None and not Path(float_model).is_file():
+        raise ModelError(f"{float_model}: no such float model (a .keras file)" if not Path(float_model).exists()
+                         else f"{float_model}: is a folder, not a .keras file")
     compiled = compile_model(model, name=name, weights=weights, board=load_board(board) if board is not None else None)
     labels = read_labels(raw)
     eval_data = load_eval_data(data, compiled)
@@ -929,6 +932,9 @@ def check_report_path(path: str | Path, force: bool = False, protected: tuple = 
         raise ModelError(f"--report {path}: must end in .html (tables and confusion matrices) or .png "
                          "(the confusion matrix)")
     check_writable(path.parent, report_job(path), [path.name], force=force, protected=protected)
+    from .pictures import require_matplotlib
+
+    require_matplotlib()  # a missing matplotlib is said now, not after the evaluation
     return path
 
 
