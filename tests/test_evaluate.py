@@ -9,12 +9,10 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import assert_refused, run_cli
 
 import edgeconv
