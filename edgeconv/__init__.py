@@ -172,7 +172,7 @@ def inspect(model: ModelInput, board: str | None = None, weights: str = "auto",
     from .boards import load_board
     from .emitter import emit
     from .modelsource import compile_model, model_label
-    from .report import layer_rows
+    from .report import io_tensors, layer_rows
     from .results import InspectResult, ModelFigures
 
     instructions = fit = None
@@ -196,8 +196,9 @@ def inspect(model: ModelInput, board: str | None = None, weights: str = "auto",
             by_op = {compiled.steps[i].op.index: n for i, n in per_step.items()}
             for r in rows:
                 r["instructions"] = by_op.get(r["index"], 0)
+    model_inputs, model_outputs = io_tensors(compiled)
     return InspectResult(model=model_label(model, name), layers=rows, board=board, instructions=instructions,
-                         fit=fit, **ModelFigures.of(compiled, emitted))
+                         fit=fit, inputs=model_inputs, outputs=model_outputs, **ModelFigures.of(compiled, emitted))
 
 
 def validate(model: ModelInput, samples: int = 20, seed: int = 0, inputs: str | Path | None = None,

@@ -244,8 +244,11 @@ def compile_bundle(models: list[ModelInput], names: list[str] | None = None, are
     names = list(names or [])
     if len(names) > len(models):
         raise ModelError(f"{len(names)} names given for {len(models)} models; give one --name per model, in order")
+    from .progress import track
+
     compiled = [compile_model(m, name=names[i] if i < len(names) else None, weights=weights,
-                              io_outside_arena=io_outside_arena) for i, m in enumerate(models)]
+                              io_outside_arena=io_outside_arena)
+                for i, m in enumerate(track(models, f"Compiling {len(models)} models"))]
     labels = {c.name: lbl for c, m in zip(compiled, models) if (lbl := read_labels(model_bytes(m))) is not None}
     bundle = emit_bundle(compiled, BundleOptions(arena=arena, float_helpers=float_helpers, labels=labels))
     return CompiledBundle(list(models), compiled, labels, bundle)

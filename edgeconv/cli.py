@@ -18,9 +18,10 @@ from pathlib import Path
 import click
 
 from .ir import ModelError
-from .quiet import quiet_tensorflow_logs
+from .quiet import quiet_library_warnings, quiet_tensorflow_logs
 
 quiet_tensorflow_logs()
+quiet_library_warnings()
 
 EXIT_MISMATCH = 1
 EXIT_BAD_INPUT = 2
@@ -33,10 +34,14 @@ class _Group(click.Group):
     def main(self, *args, **kwargs):  # type: ignore[override]
         from .outputs import Interrupted, describe_os_error, install_signal_handlers
 
+        from .progress import show_progress
+
         kwargs.setdefault("standalone_mode", False)
         install_signal_handlers()
         try:
-            rv = super().main(*args, **kwargs)
+            # progress bars (edgeconv/progress.py: stderr, terminals only) for every command but under --json
+            with show_progress(not _json_requested(args[0] if args else kwargs.get("args"))):
+                rv = super().main(*args, **kwargs)
         except Interrupted as exc:
             click.echo(f"edgeconv: interrupted by {signal.Signals(exc.signum).name}; {_interrupted_outputs(exc)}", err=True)
             sys.exit(128 + exc.signum)
@@ -64,6 +69,12 @@ class _Group(click.Group):
                        err=True)
             sys.exit(EXIT_BAD_INPUT)
         sys.exit(rv or 0)
+
+
+def _json_requested(args) -> bool:
+    """Whether the command line asks for --json (every command's flag; options before `--`)."""
+    argv = list(sys.argv[1:] if args is None else args)
+    return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
 
 
 # The outputs the running command writes, for the message of an interrupted run.
@@ -227,37 +238,10 @@ def inspect_cmd(model: Path, board: str | None, weights: str, as_json: bool) -> 
     if as_json:
         click.echo(json.dumps(result.to_dict()))
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from .inspectview import console_for_inspect, render_inspect
 
-    rows = result.layers
-    table = Table(title=f"{model.name}", show_lines=False)
-    cols = [("#", "right"), ("op", "left"), ("in", "left"), ("out", "left"), ("params", "left"),
-            ("MACs", "right"), ("act bytes", "right"), ("offset", "right")]
-    if board is not None:
-        cols.append((f"instr ({board})", "right"))
-    for col, justify in cols:
-        table.add_column(col, justify=justify)
-    for r in rows:
-        params = r["params"] + (f" w:{r['weights_form']}" if r["weights_form"] == "int16" else "")
-        cells = [str(r["index"]), r["op"], " ".join(r["inputs"]), " ".join(r["outputs"]), params,
-                 f"{r['macs']:,}", f"{r['activation_bytes']:,}", "alias" if r["alias"] else str(r["arena_offset"])]
-        if board is not None:
-            cells.append(f"{r['instructions']:,}")
-        table.add_row(*cells)
-    console = Console(width=160)
-    console.print(table)
-    console.print(
-        f"arena {result.ram_bytes:,} B (lower bound {result.arena_lower_bound:,}), constants "
-        f"{result.flash_bytes:,} B (weights {result.weights_bytes:,}), {result.macs:,} MACs"
-        + (f", {result.instructions:,} instructions on {board}" if result.instructions is not None else "")
-    )
-    console.print(result.weights_summary)
-    if result.fit is not None:
-        f = result.fit
-        console.print(f"{f['board']} ({f['part']}): firmware flash {f['flash_bytes']:,} of {f['board_flash_bytes']:,} B, "
-                      f"RAM {f['ram_bytes']:,} of {f['board_ram_bytes']:,} B: "
-                      + ("fits" if f["fits"] else "does not fit (" + "; ".join(f["short"]) + ")"))
+    # the terminal's width (two lines per layer below 132 columns); on a pipe $COLUMNS or 160
+    render_inspect(result, console_for_inspect())
     return 0
 
 
@@ -282,12 +266,7 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
     from . import validate as validate_api
     from .validation import headline
 
-    progress = None
-    if not as_json and sys.stderr.isatty():
-        from rich.progress import track
-
-        def progress(items):
-            return track(items, description="comparing", transient=True)
+    progress = None  # validation draws its own bar (edgeconv/progress.py) on a terminal
 
     # Nothing but the report and one-line errors reaches the terminal: no library warnings.
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -371,7 +350,7 @@ def train_cmd(arch, data, out, epochs, batch_size, learning_rate, val_split, see
     _writes(out)
     r = train_api(arch, data, out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                   validation_split=val_split, seed=seed, width=width, depth=depth, force=force,
-                  verbose=0 if as_json else ("auto" if sys.stdout.isatty() else 2))
+                  verbose=0)  # a bar per epoch on a terminal (edgeconv/progress.py); nothing on a pipe
     if as_json:
         click.echo(json.dumps(r.to_dict()))
     else:
@@ -426,13 +405,13 @@ def quantize_cmd(model: Path, data, out, calib, seed, mode, io_type, force, as_j
 @click.option("-o", "--output", "out_dir", default="edgeconv-demo", show_default=True, type=click.Path(path_type=Path), help="Folder for the model, the .tflite and the C.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--force", is_flag=True, help=_FORCE_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (progress still goes to stderr).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (and nothing on stderr).")
 def demo_cmd(out_dir: Path, seed: int, force: bool, as_json: bool) -> int:
     """Train, quantize, compile and verify a digits CNN: the whole pipeline in one command."""
     from . import demo as demo_api
 
     _writes(out_dir)
-    r = demo_api(out_dir, seed=seed, force=force)
+    r = demo_api(out_dir, seed=seed, force=force, say=(lambda line: None) if as_json else None)
     if as_json:
         click.echo(json.dumps(r.to_dict()))
     else:

@@ -222,7 +222,9 @@ def build_in_folder(work: Path, board: Board, compiled: CompiledModel, emitted: 
     machine = _machine_flags(board) + list(defines)
     stack_flags = ["-fstack-usage", "-fcallgraph-info=su"]  # .su and .ci beside each object
     objects, units = [], []
-    for src in sorted(work.glob("*.c")) + sorted(work.glob("*.S")):
+    from .progress import track
+
+    for src in track(sorted(work.glob("*.c")) + sorted(work.glob("*.S")), f"Compiling for {board.name}"):
         obj = work / (src.stem + ".o")
         if src.name == "board_libc.c":
             flags = machine + ["-ffreestanding", "-fno-builtin", "-fno-tree-loop-distribute-patterns", "-Wall", "-Wextra"]

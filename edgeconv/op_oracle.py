@@ -192,7 +192,9 @@ class OpByOpOracle:
         keep = set(sg.outputs)
         constants: dict[int, np.ndarray] = {}
         runs: list[OpRun] = []
-        for i in ops:
+        from .progress import track
+
+        for i in track(ops, "TFLite Micro op by op"):
             src = sg.operators[i]
             opcode = _opcode_name(self.file, src)
             label = f"op {i} {opcode}"

@@ -79,15 +79,29 @@ def progress_enabled() -> bool:
         return False
 
 
+def _terminal():
+    """A file on the terminal stderr is now: a duplicate of fd 2, so that bars stay visible while
+    quiet.silenced() sends fd 2 to /dev/null around a chatty library call (the TFLite converter
+    calibrating). Returns (file, close)."""
+    try:
+        stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", encoding="utf-8", errors="replace")
+    except (AttributeError, ValueError, OSError):  # no real descriptor (a test's capture)
+        return sys.stderr, lambda: None
+    return stream, stream.close
+
+
 def _new_progress():
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskProgressColumn,
-                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
 
-    console = Console(file=sys.stderr, force_terminal=True if os.environ.get("EDGECONV_PROGRESS") else None)
-    return Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
-                    MofNCompleteColumn(), TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=console, transient=True, redirect_stdout=False, redirect_stderr=False)
+    stream, close = _terminal()
+    forced = os.environ.get("EDGECONV_PROGRESS", "") not in ("", "0")
+    console = Console(file=stream, force_terminal=True if forced else None, width=80 if forced else None)
+    progress = Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(bar_width=24),
+                        MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=console, transient=True, redirect_stdout=False, redirect_stderr=False)
+    return progress, close
 
 
 @contextmanager
@@ -101,7 +115,7 @@ def progress_task(description: str, total: float | None = None) -> Iterator[Adva
         progress = _live["progress"]
         owner = progress is None
         if owner:
-            progress = _new_progress()
+            progress, close = _new_progress()
             progress.start()
             _live["progress"] = progress
         task = progress.add_task(description, total=total)
@@ -121,6 +135,7 @@ def progress_task(description: str, total: float | None = None) -> Iterator[Adva
             _live["tasks"] -= 1
             if owner:
                 progress.stop()
+                close()
                 _live["progress"] = None
 
 

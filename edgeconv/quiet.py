@@ -31,7 +31,7 @@ NOISY_MODULES = ("tensorflow", "keras", "tf_keras")
 # Lines TensorFlow, XLA and absl print while starting up (matched anywhere in a line).
 STARTUP_CHATTER = re.compile(
     r"absl::InitializeLog\(\)"
-    r"|^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+\s+[\w./-]+:\d+\]"  # absl's own line format
+    r"|^[IWEF]\d{4} [\d:.]+\s+\d+\s+[\w./-]+:\d+\]"  # absl's own line format
     r"|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] "  # TensorFlow's older format
     r"|oneDNN custom operations are on"
     r"|This TensorFlow binary is optimized"

@@ -83,6 +83,9 @@ class InspectResult(ModelFigures):
     instructions: int | None = None
     # With a board: the firmware `build` would link, beside the part (firmware.BoardFit).
     fit: dict | None = None
+    # The model's inputs and outputs (report.io_tensors): name, shape, dtype, bytes, scale, zero point.
+    inputs: list[dict] = field(default_factory=list)
+    outputs: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return _json_fields(self)

@@ -51,6 +51,21 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def _EpochProgress(advance, arch: str):
+    """A Keras callback advancing a progress bar (edgeconv.progress) once per epoch, with the
+    latest accuracy in its label."""
+    import keras
+
+    class EpochProgress(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            key = "val_accuracy" if "val_accuracy" in logs else "accuracy"
+            shown = f", {'val ' if key == 'val_accuracy' else ''}acc {float(logs[key]):.2f}" if key in logs else ""
+            advance(1, description=f"Training {arch}{shown}")
+
+    return EpochProgress()
+
+
 def history_path_for(model_path: Path) -> Path:
     return model_path.with_name(model_path.stem + ".history.json")
 
@@ -105,15 +120,19 @@ def train(
         metrics=["accuracy"],
     )
     order = np.random.default_rng(seed).permutation(len(train_ds.y))  # validation_split takes the tail
-    fit = model.fit(
-        train_ds.x[order],
-        train_ds.y[order],
-        epochs=epochs,
-        batch_size=batch_size,
-        validation_split=validation_split,
-        verbose=verbose,
-        shuffle=True,
-    )
+    from .progress import progress_task
+
+    with progress_task(f"Training {arch}", total=epochs) as advance:
+        fit = model.fit(
+            train_ds.x[order],
+            train_ds.y[order],
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_split=validation_split,
+            verbose=verbose,
+            shuffle=True,
+            callbacks=[_EpochProgress(advance, arch)],
+        )
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
     probs = model.predict(test_ds.x, batch_size=256, verbose=0)
     accuracy = float(np.mean(np.argmax(probs, axis=-1) == test_ds.y))

@@ -523,19 +523,25 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
     if board is not None:
         from .emulate import build_emulated, can_count_instructions, count_instructions
 
-        fw = build_emulated(model, board)
-        try:
-            emulated_outputs = fw.run([s.arrays for s in sample_list])
-            if can_count_instructions(fw.board):
-                instructions, _ = count_instructions(fw, sample_list[0].arrays)
-            else:
-                notes.append(f"no instruction-counting emulator models {fw.board.name}: instructions not measured")
-            flash_bytes, ram_bytes = fw.flash_bytes, fw.ram_bytes
-            stack_bytes, stack_measured = fw.stack_need_bytes, fw.stack_measured_bytes
-            if stack_measured is not None and stack_measured > stack_bytes:
-                notes.append(f"the painted stack reached {stack_measured:,} B, beyond the computed {stack_bytes:,} B")
-        finally:
-            fw.close()
+        from .progress import progress_task
+
+        with progress_task(f"Building firmware for {board}", total=3) as step:
+            fw = build_emulated(model, board)
+            try:
+                step(1, description=f"Running {len(sample_list)} samples on the emulated {board}")
+                emulated_outputs = fw.run([s.arrays for s in sample_list])
+                step(1, description=f"Counting instructions on {board}")
+                if can_count_instructions(fw.board):
+                    instructions, _ = count_instructions(fw, sample_list[0].arrays)
+                else:
+                    notes.append(f"no instruction-counting emulator models {fw.board.name}: instructions not measured")
+                step(1)
+                flash_bytes, ram_bytes = fw.flash_bytes, fw.ram_bytes
+                stack_bytes, stack_measured = fw.stack_need_bytes, fw.stack_measured_bytes
+                if stack_measured is not None and stack_measured > stack_bytes:
+                    notes.append(f"the painted stack reached {stack_measured:,} B, beyond the computed {stack_bytes:,} B")
+            finally:
+                fw.close()
 
     mism = {k: 0 for k in refs}
     compared = {k: 0 for k in refs}
@@ -547,7 +553,12 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
     follows = {pair[0]: 0, pair[1]: 0}
     live = dict(refs)
     total = len(sample_list)
-    iterator = progress(sample_list) if progress else sample_list
+    if progress is None:  # a bar on a terminal when switched on (edgeconv/progress.py), else nothing
+        from .progress import track
+
+        iterator = track(sample_list, f"Validating {label}" + (f" on {board}" if board else ""))
+    else:
+        iterator = progress(sample_list)
     in_flight = {k: 0 for k in refs}  # samples sent to each reference and not yet collected
     for number, sample in enumerate(iterator, 1):
         # Both references work through the next samples in their processes while the C runs

@@ -79,12 +79,13 @@ def _converter(fixed_model):
     return tf.lite.TFLiteConverter.from_keras_model(fixed_model)
 
 
-def _configure(converter, calib_x: np.ndarray, io_type: str, mode: str = "int8") -> None:
+def _configure(converter, calib_x: np.ndarray, io_type: str, mode: str = "int8", advance=lambda: None) -> None:
     import tensorflow as tf
 
     def representative():
         for sample in calib_x:
             yield [sample[None].astype(np.float32)]
+            advance()
 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
@@ -121,9 +122,11 @@ def predict_tflite(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
 
     g = read_tflite_bytes(model_bytes)
     t_in = g.tensors[g.inputs[0]]
+    from edgeconv.progress import track
+
     ref = TflmReference(model_bytes)
     outs = []
-    for sample in x:
+    for sample in track(x, "Scoring the int8 model (TFLite Micro)"):
         if t_in.dtype in ("int8", "uint8", "int16"):
             sample = quantize_input(sample, t_in.quant.s, t_in.quant.zp, np.dtype(t_in.dtype).type)
         outs.append(ref.run([sample.reshape(t_in.shape)], 1)[0].reshape(-1))
@@ -158,7 +161,9 @@ def layer_errors(float_bytes: bytes, int8_bytes: bytes, x: np.ndarray) -> list[L
     f_in, q_in = fi.get_input_details()[0], qi.get_input_details()[0]
     signal = np.zeros(len(pairs))
     noise = np.zeros(len(pairs))
-    for sample in x:
+    from edgeconv.progress import track
+
+    for sample in track(x, "Measuring the error per layer"):
         fi.set_tensor(f_in["index"], sample[None].astype(np.float32))
         q_sample = sample[None].astype(np.float32)
         if q_in["dtype"] != np.float32:
@@ -216,10 +221,14 @@ def quantize_keras(
 
     fixed = _fixed_batch(model, input_shape)
     converter = _converter(fixed)
-    _configure(converter, calib_x, io_type, mode)
+    from edgeconv.progress import progress_task
+
     try:
-        with silenced():
-            model_bytes = converter.convert()
+        # the bar is opened before silenced(): it draws on a copy of the terminal's descriptor
+        with progress_task("Converting, calibrating", total=len(calib_x)) as advance:
+            _configure(converter, calib_x, io_type, mode, advance=advance)
+            with silenced():
+                model_bytes = converter.convert()
     except Exception as exc:
         raise ModelError(f"the TFLite converter failed: {str(exc).splitlines()[0][:300]}") from None
 
