@@ -251,8 +251,8 @@ def test_c_differing_from_int8_exits_1(shared_models, monkeypatch, capsys):
 
 
 def test_multi_output_model(tmp_path):
-    """Any .tflite with several outputs: each is scored on its own (y0 class indices, y1
-    targets), and the C equals TFLite Micro on both."""
+    """Any .tflite with several outputs: each is scored on its own (class indices, regression
+    targets, 0/1 labels of a sigmoid), and the C equals TFLite Micro on all of them."""
     from modelgen import cached_model, seeded_keras, tflite_from_keras
 
     def build() -> bytes:
@@ -263,21 +263,23 @@ def test_multi_output_model(tmp_path):
         h = tf.keras.layers.Dense(16, activation="relu")(inp)
         cls = tf.keras.layers.Dense(5, activation="softmax", name="cls")(h)
         reg = tf.keras.layers.Dense(3, name="reg")(h)
-        return tflite_from_keras(tf.keras.Model(inp, [cls, reg]), seed=3)
+        yes = tf.keras.layers.Dense(1, activation="sigmoid", name="yes")(h)
+        return tflite_from_keras(tf.keras.Model(inp, [cls, reg, yes]), seed=3)
 
-    data = cached_model({"test": "evaluate_two_heads", "seed": 3}, build)
+    data = cached_model({"test": "evaluate_three_heads", "seed": 3}, build)
     from edgeconv.reader import read_tflite_bytes
 
     g = read_tflite_bytes(data)
     sizes = [int(np.prod(g.tensors[t].shape)) for t in g.outputs]
     rng = np.random.default_rng(5)
     x = rng.uniform(-1, 1, size=(40, 12)).astype(np.float32)
-    ys = {f"y{j}": (rng.integers(0, 5, size=40) if n == 5 else rng.normal(size=(40, n))) for j, n in enumerate(sizes)}
+    ys = {f"y{j}": {5: rng.integers(0, 5, size=40), 3: rng.normal(size=(40, 3)), 1: rng.integers(0, 2, size=40)}[n]
+          for j, n in enumerate(sizes)}
     np.savez(tmp_path / "two.npz", x=x, **ys)
     r = edgeconv.evaluate(data, tmp_path / "two.npz", name="two")
-    assert r.model == "two" and r.c_equals_int8 and r.c_elements_compared == 40 * 8
-    kinds = {o["elements"]: o["kind"] for o in r.outputs}
-    assert kinds == {5: "classification", 3: "regression"}
+    assert r.model == "two" and r.c_equals_int8 and r.c_elements_compared == 40 * 9
+    kinds = {o["elements"]: (o["kind"], o.get("binary")) for o in r.outputs}
+    assert kinds == {5: ("classification", False), 3: ("regression", None), 1: ("classification", True)}
     # the scores are what the int8 model's outputs give
     from edgeconv.references import TflmReference
     from quantize.ptq import quantize_input
@@ -285,18 +287,20 @@ def test_multi_output_model(tmp_path):
     q_in = g.tensors[g.inputs[0]].quant
     xq = quantize_input(x, q_in.s, q_in.zp, np.int8)
     with TflmReference(data) as ref:
-        outs = [ref.run([xq[i].reshape(1, 12)], 2) for i in range(40)]
+        outs = [ref.run([xq[i].reshape(1, 12)], 3) for i in range(40)]
     for o in r.outputs:
         t = g.tensors[g.outputs[o["index"]]]
         real = np.stack([(out[o["index"]].reshape(-1).astype(np.float64) - t.quant.zp) * t.quant.s for out in outs])
         y = ys[f"y{o['index']}"]
-        if o["kind"] == "classification":
+        if o.get("binary"):
+            assert o["scores"]["c"]["top1"] == np.mean((real[:, 0] >= 0.5) == y) and o["classes"] == 2
+        elif o["kind"] == "classification":
             assert o["scores"]["c"]["top1"] == np.mean(np.argmax(real, axis=1) == y)
         else:
             assert o["scores"]["c"]["rmse"] == pytest.approx(np.sqrt(np.mean((real - y) ** 2)), rel=1e-12)
-    # one y for a model with two outputs: refused, naming y0 and y1
+    # one y for a model with three outputs: refused, naming y0, y1 and y2
     np.savez(tmp_path / "one.npz", x=x, y=ys["y0"])
-    with pytest.raises(ModelError, match="y0, y1"):
+    with pytest.raises(ModelError, match="y0, y1, y2"):
         edgeconv.evaluate(data, tmp_path / "one.npz")
 
 
