@@ -426,6 +426,7 @@ class ClassificationScores:
     correct: int
     recall: list[float | None]  # per class (None: no sample of that class)
     confusion: list[list[int]]  # [true][predicted]
+    balanced: float  # balanced accuracy: the mean recall over the classes that have samples
 
 
 @dataclass
@@ -458,7 +459,9 @@ def classification_scores(scores: np.ndarray, task: OutputTask, k: int) -> Class
     np.add.at(confusion, (labels, pred), 1)
     totals = confusion.sum(axis=1)
     recall = [float(confusion[c, c] / totals[c]) if totals[c] else None for c in range(classes)]
-    return ClassificationScores(float(np.mean(correct)), top_k, int(correct.sum()), recall, confusion.tolist())
+    present = [r for r in recall if r is not None]
+    return ClassificationScores(float(np.mean(correct)), top_k, int(correct.sum()), recall, confusion.tolist(),
+                                float(np.mean(present)) if present else 0.0)
 
 
 def roc_auc(score: np.ndarray, positive: np.ndarray) -> float | None:
@@ -857,11 +860,13 @@ def summary_lines(result: Any, width: int = 80) -> list[str]:
             out.extend(textwrap.wrap(f"{head}: classification, {kind}", width, subsequent_indent="  "))
             k = result.top_k
             has_k = any(scores[r]["top_k"] is not None for r, _ in present)
-            out.append(f"  {'':<26}{'top-1':>9}" + (f"{f'top-{k}':>9}" if has_k else "") + f"{'correct':>12}")
+            out.append(f"  {'':<26}{'top-1':>9}" + (f"{f'top-{k}':>9}" if has_k else "") + f"{'balanced':>10}"
+                       f"{'correct':>12}")
             for r, title in present:
                 s = scores[r]
                 topk = (f"{s['top_k']:>9.4f}" if s["top_k"] is not None else f"{'':>9}") if has_k else ""
-                out.append(f"  {title[:26]:<26}{s['top1']:>9.4f}{topk}{s['correct']:>8,}/{result.samples:<,}")
+                out.append(f"  {title[:26]:<26}{s['top1']:>9.4f}{topk}{s['balanced']:>10.4f}"
+                           f"{s['correct']:>8,}/{result.samples:<,}")
             if "float_int8_agreement" in o:
                 out.append(f"  float and int8 predict the same class on {o['float_int8_agreement']:.4f} of the samples")
             names = o.get("class_names")

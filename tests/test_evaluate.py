@@ -93,6 +93,7 @@ def test_digits_float_int8_and_c(digits):
         assert s["top1"] == s["correct"] / 359 and s["top_k"] >= s["top1"]
         counts = confusion.sum(axis=1)
         assert s["recall"] == [confusion[c, c] / counts[c] for c in range(10)]
+        assert s["balanced"] == pytest.approx(np.mean(s["recall"]), abs=1e-15)
     assert out["scores"]["int8"] == out["scores"]["c"]
     assert 0.9 < out["float_int8_agreement"] <= 1.0
     html = report.read_text()
