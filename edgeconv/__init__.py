@@ -238,12 +238,13 @@ def build(model: ModelInput, board: str, out_dir: str | Path, name: str | None =
 def demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, force: bool = False,
          say: Callable[[str], None] | None = None) -> DemoResult:
     """`edgeconv demo`: train, quantize, compile and verify a digits CNN (a minute or two).
-    `say` receives the progress lines (default: stderr)."""
+    `say` receives the step lines ("[1/5] training ..."; default: none, the API is silent; the
+    command passes stderr). Bars: `with edgeconv.progress.show_progress(): ...`."""
     from .demo import run_demo
     from .results import DemoResult
 
     with _user_errors():
-        summary = run_demo(out_dir, seed=seed, force=force, **({"say": say} if say is not None else {}))
+        summary = run_demo(out_dir, seed=seed, force=force, say=say if say is not None else (lambda line: None))
     return DemoResult(**summary)
 
 

@@ -411,7 +411,8 @@ def demo_cmd(out_dir: Path, seed: int, force: bool, as_json: bool) -> int:
     from . import demo as demo_api
 
     _writes(out_dir)
-    r = demo_api(out_dir, seed=seed, force=force, say=(lambda line: None) if as_json else None)
+    r = demo_api(out_dir, seed=seed, force=force,
+                 say=(lambda line: None) if as_json else (lambda line: click.echo(line, err=True)))
     if as_json:
         click.echo(json.dumps(r.to_dict()))
     else:
