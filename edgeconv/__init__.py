@@ -15,10 +15,12 @@ typed result whose to_dict() is exactly what the command prints with --json.
     edgeconv build     build(model, board, out_dir, name=None, force=False, weights="auto")
                                                                                -> firmware.FirmwareReport
     edgeconv demo      demo(out_dir="edgeconv-demo", seed=0, force=False)     -> results.DemoResult
-    edgeconv report    report(model, out="report.html", board=None, float_model=None, data=None, ...)
-                                                                               -> results.ReportResult
     edgeconv evaluate  evaluate(model, data, float_model=None, board=None, top_k=5, report=None, ...)
                                                                                -> results.EvaluateResult
+    edgeconv report    report(model, out="report.html", board=None, float_model=None, data=None, ...)
+                                                                               -> results.ReportResult
+    edgeconv advise    advise(model, board, layers=4, ...) | advise(board=B, arch=A, data=D, trials=20, ...)
+                                                                               -> results.AdviseResult
 
 `model` is a .tflite path or the file's bytes (compile, of one model or several, inspect,
 validate, build); bytes take their name from `name` ("model" by default), and results
@@ -45,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .ir import ModelError
+from .progress import show_progress  # `with edgeconv.show_progress(): ...`: bars on a terminal (docs/progress.md)
 
 if TYPE_CHECKING:
     from quantize.ptq import QuantizeReport
@@ -53,12 +56,13 @@ if TYPE_CHECKING:
     from .firmware import FirmwareReport
     from .modelsource import ModelInput
     from .packaging import PackageResult
-    from .results import CompileResult, DemoResult, InspectResult, ReportResult, TrainReport
+    from .results import AdviseResult, CompileResult, DemoResult, InspectResult, ReportResult, TrainReport
     from .results import EvaluateResult
     from .validation import ValidationReport
 
 __version__ = "0.1.0"
-__all__ = ["ModelError", "build", "compile", "demo", "evaluate", "inspect", "quantize", "report", "train", "validate"]
+__all__ = ["ModelError", "advise", "build", "compile", "demo", "evaluate", "inspect", "quantize", "report", "show_progress",
+           "train", "validate"]
 
 # The submodule edgeconv.demo is loaded here, before the function `demo` below is defined:
 # importing a submodule for the first time sets the package's attribute of that name, which
@@ -66,6 +70,7 @@ __all__ = ["ModelError", "build", "compile", "demo", "evaluate", "inspect", "qua
 import_module(f"{__name__}.demo")
 import_module(f"{__name__}.report")  # the same for `report` (edgeconv.report is inspect's rows)
 import_module(f"{__name__}.evaluate")  # the same, for the function `evaluate`
+import_module(f"{__name__}.advise")  # the same for `advise`
 
 
 @contextlib.contextmanager
@@ -83,10 +88,12 @@ def _user_errors() -> Iterator[None]:
 def train(arch: str, data: str | Path | None = None, out: str | Path = "model.keras", epochs: int = 20,
           batch_size: int = 32, learning_rate: float = 1e-3, validation_split: float = 0.1, seed: int = 0,
           width: float | None = None, depth: int | None = None, force: bool = False,
-          verbose: int | str = "auto") -> TrainReport:
+          verbose: int | str = 0) -> TrainReport:
     """`edgeconv train`: fit a zoo architecture (edgeconv.zoo) on data (digits, signals, a .npz
     or a folder of class folders; the architecture's own set by default) and write out (.keras)
-    with its history and metadata beside it. `verbose`: Keras' progress (0: none)."""
+    with its history and metadata beside it. `verbose`: Keras' own progress on stdout (0, the
+    default: none; "auto", 1 or 2 as Keras' fit). edgeconv's bar per epoch (stderr, terminals
+    only): `with edgeconv.show_progress(): train(...)`."""
     from .results import TrainReport
     from .training import train as train_model
 
@@ -239,30 +246,13 @@ def demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, force: bool = Fal
          say: Callable[[str], None] | None = None) -> DemoResult:
     """`edgeconv demo`: train, quantize, compile and verify a digits CNN (a minute or two).
     `say` receives the step lines ("[1/5] training ..."; default: none, the API is silent; the
-    command passes stderr). Bars: `with edgeconv.progress.show_progress(): ...`."""
+    command passes stderr). Bars: `with edgeconv.show_progress(): ...`."""
     from .demo import run_demo
     from .results import DemoResult
 
     with _user_errors():
         summary = run_demo(out_dir, seed=seed, force=force, say=say if say is not None else (lambda line: None))
     return DemoResult(**summary)
-
-
-def evaluate(model: ModelInput, data: str | Path, float_model: str | Path | None = None, board: str | None = None,
-             top_k: int = 5, report: str | Path | None = None, force: bool = False, weights: str = "auto",
-             name: str | None = None) -> EvaluateResult:
-    """`edgeconv evaluate`: accuracy on labelled `data` (.npz with x and y, a folder of
-    in_XX.npy samples with INDEX.txt labels, or of class subfolders of images) of the float
-    model (`float_model`, a .keras file; optional), the int8 model (TFLite Micro) and the
-    generated C (host, or `board`'s emulated core), per output: top-1/top-k, recall per class and
-    the confusion matrix; RMSE, max error and cosine similarity for other outputs. The result's
-    c_mismatches counts the output elements where the C differs from the int8 model (0: equal).
-    `report` (.html or .png) writes the report file too (see edgeconv.evaluate)."""
-    from .evaluate import evaluate_model
-
-    with _user_errors():
-        return evaluate_model(model, data, float_model=float_model, board=board, top_k=top_k, name=name,
-                              weights=weights, report=report, force=force)
 
 
 def report(model: ModelInput, out: str | Path | None = "report.html", board: str | None = None,
@@ -287,3 +277,64 @@ def report(model: ModelInput, out: str | Path | None = "report.html", board: str
                                  board=load_board(board) if board is not None else None)
         return make_report(model, compiled, info.to_dict(), out, board=board, float_model=float_model,
                            data=str(data) if data is not None else None, force=force, label=compiled.name)
+
+
+def advise(model: ModelInput | None = None, board: str = "", layers: int = 4, whole_model: bool = True,
+           instructions: bool = True, seed: int = 0, name: str | None = None, arch: str | None = None,
+           data: str | Path | None = None, trials: int = 20, epochs: int = 10, study_db: str | None = None,
+           out: str | Path | None = None, force: bool = False,
+           progress: Callable[[str, int, int], None] | None = None) -> AdviseResult:
+    """`edgeconv advise`: with a model (.tflite path or bytes), whether it fits `board` and what
+    limits it (the RAM peak's step and live tensors, the top flash and instruction layers), and
+    what-ifs measured by recompiling variants: `layers` layers (peak first) each with stride 2,
+    half the filters, a smaller kernel or depthwise-separable, and (`whole_model`) the whole
+    model with half the filters and/or half the input resolution (edgeconv.advise). With `arch`
+    and `data` instead: an Optuna NSGA-II sweep of the zoo's knobs, `trials` trials of `epochs`
+    epochs, its study in `study_db` (a database URL) or an SQLite file beside `out` (the figure,
+    .png), resumed when it exists (edgeconv.sweep). `progress(what, done, total)` is told each step."""
+    from .results import AdviseResult
+
+    if not board:
+        raise ModelError("advise needs a board (--board)")
+    with _user_errors():
+        if arch is not None or data is not None:
+            if model is not None:
+                raise ModelError("give a model, or --arch and --data for a sweep, not both")
+            if arch is None or data is None:
+                raise ModelError("a sweep needs both --arch and --data")
+            from .sweep import run_sweep
+
+            summary = run_sweep(arch, data, board, trials=trials, epochs=epochs, seed=seed, study_db=study_db,
+                                out=out, force=force, progress=progress)
+            from .boards import load_board
+
+            part = load_board(board)
+            return AdviseResult(model=None, board=part.name, part=part.part, sweep=summary)
+        if model is None:
+            raise ModelError("advise needs a model, or --arch and --data for a sweep")
+        from .advise import advise_model
+        from .modelsource import compile_model, is_bytes, model_label, model_name
+
+        compile_model(model, name=name)  # the one-line refusals of a missing or bad model, as compile gives them
+        data_bytes = bytes(model) if is_bytes(model) else Path(model).read_bytes()
+        label = model_name(model, name) or Path(model).stem
+        summary = advise_model(data_bytes, label, board, layers=layers, whole_model=whole_model,
+                               instructions=instructions, seed=seed, progress=progress)
+        return AdviseResult(model=model_label(model, name), **summary)
+
+
+def evaluate(model: ModelInput, data: str | Path, float_model: str | Path | None = None, board: str | None = None,
+             top_k: int = 5, report: str | Path | None = None, force: bool = False, weights: str = "auto",
+             name: str | None = None) -> EvaluateResult:
+    """`edgeconv evaluate`: accuracy on labelled `data` (.npz with x and y, a folder of
+    in_XX.npy samples with INDEX.txt labels, or of class subfolders of images) of the float
+    model (`float_model`, a .keras file; optional), the int8 model (TFLite Micro) and the
+    generated C (host, or `board`'s emulated core), per output: top-1/top-k, recall per class and
+    the confusion matrix; RMSE, max error and cosine similarity for other outputs. The result's
+    c_mismatches counts the output elements where the C differs from the int8 model (0: equal).
+    `report` (.html or .png) writes the report file too (see edgeconv.evaluate)."""
+    from .evaluate import evaluate_model
+
+    with _user_errors():
+        return evaluate_model(model, data, float_model=float_model, board=board, top_k=top_k, name=name,
+                              weights=weights, report=report, force=force)

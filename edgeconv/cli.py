@@ -427,6 +427,81 @@ def demo_cmd(out_dir: Path, seed: int, force: bool, as_json: bool) -> int:
     return 0 if r.bit_exact else EXIT_MISMATCH
 
 
+@main.command("report")
+@_model_arg()
+@click.option("-o", "--output", "out", default=None, type=click.Path(path_type=Path),
+              help="The HTML file to write (self-contained); the Markdown (.md), the JSON (.json) and the pictures "
+                   "(<stem>_files/) go beside it [default: <model>_report.html].")
+@click.option("--board", default=None, help="Add instructions per layer (counted on its emulated core) and flash/RAM "
+                                            "against the board's capacity.")
+@click.option("--float", "float_model", default=None, type=click.Path(path_type=Path),
+              help="The float Keras model (.keras) the .tflite was quantized from: per-layer quantization error (SNR).")
+@click.option("--data", default=None, help="Samples for the SNR and the feature maps: digits, signals, a .npz (x, y) or "
+                                           "a folder of class subfolders.")
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
+@_weights_option()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the report's JSON file).")
+def report_cmd(model: Path, out: Path | None, board: str | None, float_model: Path | None, data: str | None,
+               force: bool, weights: str, as_json: bool) -> int:
+    """Write a report of MODEL.tflite: per-layer table, memory plan, cost, filters and feature maps (HTML, Markdown, JSON)."""
+    from . import report as report_api
+
+    out = out if out is not None else Path(f"{model.stem}_report.html")
+    _writes(out)
+    r = report_api(model, out=out, board=board, float_model=float_model, data=data, weights=weights, force=force)
+    if as_json:
+        click.echo(json.dumps(r.to_dict()))
+    else:
+        q = r.report.get("quantization")
+        worst = min((l["snr_db"] for l in q["layers"] if isinstance(l["snr_db"], (int, float))), default=None) if q else None
+        click.echo(f"{r.html}: {len(r.inspect['layers'])} layers, arena {r.inspect['ram_bytes']:,} B "
+                   f"(lower bound {r.inspect['arena_lower_bound']:,}), constants {r.inspect['flash_bytes']:,} B, "
+                   f"{r.inspect['macs']:,} MACs, {len(r.pictures)} pictures"
+                   + (f"; lowest layer SNR {worst:.1f} dB" if worst is not None else ""))
+        click.echo(f"  also {r.markdown} and {r.json}")
+    return 0
+
+
+@main.command("advise")
+@click.argument("model", type=click.Path(path_type=Path), required=False)
+@click.option("--board", required=True, help="A profile in boards/ (cortex-m0plus, cortex-m4, ...) or a .toml path.")
+@click.option("--layers", default=4, show_default=True, type=click.IntRange(0, 50),
+              help="Layers tried as variants: those at the RAM peak first, then the top flash and instruction layers.")
+@click.option("--no-whole-model", "no_whole", is_flag=True, help="Skip the whole-model variants (half the filters, half the resolution).")
+@click.option("--no-instructions", "no_instr", is_flag=True, help="Do not count instructions (faster: fit and MACs only).")
+@click.option("--arch", default=None, help="Sweep this zoo architecture's knobs instead of advising on a model.")
+@click.option("--data", default=None, help="The sweep's data: digits, signals, a .npz (x, y) or a folder of class folders.")
+@click.option("--trials", default=20, show_default=True, type=click.IntRange(1, 100000), help="Sweep trials in the study (in all, across runs).")
+@click.option("--epochs", default=10, show_default=True, type=click.IntRange(1, 10000), help="Training epochs per sweep trial.")
+@click.option("--study-db", default=None, help="The sweep's Optuna storage URL (e.g. postgresql://host/db, shared by "
+                                                "several machines); default: an SQLite file beside -o.")
+@click.option("-o", "--out", default=None, type=click.Path(path_type=Path),
+              help="The sweep's figure (.png); default <arch>_<data>_<board>_sweep.png.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the variants' new weights and of the sweep.")
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def advise_cmd(model: Path | None, board: str, layers: int, no_whole: bool, no_instr: bool, arch: str | None,
+               data: str | None, trials: int, epochs: int, study_db: str | None, out: Path | None, seed: int, force: bool,
+               as_json: bool) -> int:
+    """What limits MODEL.tflite on a board, and what-ifs measured by recompiling variants; or, with --arch and
+    --data, a sweep of the zoo's knobs (Optuna NSGA-II) with the Pareto front of models that fit."""
+    from . import advise as advise_api
+
+    if out is not None:
+        _writes(out)
+    # progress: edgeconv/progress.py's bars (variants, trials) on a terminal, none under --json
+    r = advise_api(model, board=board, layers=layers, whole_model=not no_whole, instructions=not no_instr,
+                   seed=seed, arch=arch, data=data, trials=trials, epochs=epochs, study_db=study_db, out=out,
+                   force=force)
+    if as_json:
+        click.echo(json.dumps(r.to_dict()))
+        return 0
+    from .advise import print_advice
+
+    print_advice(r.to_dict())
+    return 0
+
+
 @main.command("evaluate")
 @_model_arg()
 @click.option("--data", "data", required=True, type=click.Path(path_type=Path),
@@ -471,41 +546,6 @@ def evaluate_cmd(model: Path, data: Path, float_model: Path | None, board: str |
         if r.report is not None:
             click.echo(f"report: {r.report}")
     return 0 if r.c_equals_int8 else EXIT_MISMATCH
-
-
-@main.command("report")
-@_model_arg()
-@click.option("-o", "--output", "out", default=None, type=click.Path(path_type=Path),
-              help="The HTML file to write (self-contained); the Markdown (.md), the JSON (.json) and the pictures "
-                   "(<stem>_files/) go beside it [default: <model>_report.html].")
-@click.option("--board", default=None, help="Add instructions per layer (counted on its emulated core) and flash/RAM "
-                                            "against the board's capacity.")
-@click.option("--float", "float_model", default=None, type=click.Path(path_type=Path),
-              help="The float Keras model (.keras) the .tflite was quantized from: per-layer quantization error (SNR).")
-@click.option("--data", default=None, help="Samples for the SNR and the feature maps: digits, signals, a .npz (x, y) or "
-                                           "a folder of class subfolders.")
-@click.option("--force", is_flag=True, help=_FORCE_HELP)
-@_weights_option()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the report's JSON file).")
-def report_cmd(model: Path, out: Path | None, board: str | None, float_model: Path | None, data: str | None,
-               force: bool, weights: str, as_json: bool) -> int:
-    """Write a report of MODEL.tflite: per-layer table, memory plan, cost, filters and feature maps (HTML, Markdown, JSON)."""
-    from . import report as report_api
-
-    out = out if out is not None else Path(f"{model.stem}_report.html")
-    _writes(out)
-    r = report_api(model, out=out, board=board, float_model=float_model, data=data, weights=weights, force=force)
-    if as_json:
-        click.echo(json.dumps(r.to_dict()))
-    else:
-        q = r.report.get("quantization")
-        worst = min((l["snr_db"] for l in q["layers"] if isinstance(l["snr_db"], (int, float))), default=None) if q else None
-        click.echo(f"{r.html}: {len(r.inspect['layers'])} layers, arena {r.inspect['ram_bytes']:,} B "
-                   f"(lower bound {r.inspect['arena_lower_bound']:,}), constants {r.inspect['flash_bytes']:,} B, "
-                   f"{r.inspect['macs']:,} MACs, {len(r.pictures)} pictures"
-                   + (f"; lowest layer SNR {worst:.1f} dB" if worst is not None else ""))
-        click.echo(f"  also {r.markdown} and {r.json}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -82,7 +82,8 @@ def need(*tools):
 def test_every_command_has_a_function():
     from edgeconv.cli import main
 
-    assert set(main.commands) == {"train", "quantize", "compile", "inspect", "validate", "build", "demo", "evaluate", "report"}
+    assert set(main.commands) == {"train", "quantize", "compile", "inspect", "validate", "build", "demo", "evaluate", "report",
+                                  "advise"}
     for command in main.commands:
         assert callable(getattr(edgeconv, command)), command
         assert command in edgeconv.__doc__, command
