@@ -590,6 +590,9 @@ def check_output(out: str | Path, model_input: Any, float_model: str | Path | No
     from .modelsource import protected_paths
     from .outputs import check_writable
 
+    for given, what in ((float_model, "Keras model"), (data, "data file or folder")):
+        if given is not None and not Path(given).exists():
+            raise ModelError(f"{given}: no such {what}")
     html, md, js, _ = output_paths(Path(out))
     protected = tuple(protected_paths(model_input)) + tuple(
         Path(p) for p in (float_model, data) if p is not None and Path(p).exists())

@@ -39,7 +39,8 @@ def require_matplotlib() -> Any:
 def new_figure(width_in: float, height_in: float) -> Any:
     """A figure of a fixed size (inches) on the Agg backend, edgeconv's style applied."""
     plt = require_matplotlib()
-    fig = plt.figure(figsize=(width_in, height_in), dpi=DPI)
+    # whole pixels: a PNG of exactly round(width_in * DPI) x round(height_in * DPI)
+    fig = plt.figure(figsize=(round(width_in * DPI) / DPI, round(height_in * DPI) / DPI), dpi=DPI)
     return fig
 
 
@@ -102,8 +103,9 @@ class Picture:
 
 def picture(name: str, caption: str, fig: Any) -> Picture:
     """Render `fig` to a Picture (its pixel size taken from the figure)."""
-    w, h = fig.get_size_inches()
-    return Picture(name, caption, png_bytes(fig), int(round(w * DPI)), int(round(h * DPI)))
+    png = png_bytes(fig)
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # the IHDR chunk
+    return Picture(name, caption, png, width, height)
 
 
 def _fmt_bytes(n: float) -> str:

@@ -91,6 +91,9 @@ def check_report(result, out: Path, inspect: dict, conv: bool) -> dict:
     return data
 
 
+# Reports written by the shared-model test (the screenshot test takes vww's if this worker wrote it).
+WRITTEN: dict[str, Path] = {}
+
 # Models without a convolution whose kernel is wider than 1x1 (no filter grid to draw).
 DENSE = {"ad01_int8"}
 
@@ -102,6 +105,7 @@ def test_report_on_shared_model(rel, shared_models, tmp_path):
         pytest.skip(f"{rel} is absent from the shared models")
     out = tmp_path / "r" / "report.html"
     result = edgeconv.report(model, out=out)
+    WRITTEN[model.stem] = out
     data = check_report(result, out, edgeconv.inspect(model).to_dict(), conv=model.stem not in DENSE)
     # a model shipped with samples: the feature maps show the first shipped one
     if (model.parent / "samples" / model.stem).is_dir():
@@ -113,20 +117,18 @@ def test_report_cli_matches_api_and_is_deterministic(shared_models, tmp_path):
     if not model.exists():
         pytest.skip("micro_speech_quantized.tflite is absent from the shared models")
     out = tmp_path / "m.html"
+    proc = run_cli("report", model, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert str(out) in proc.stdout and "336,000 MACs" in proc.stdout
+    first = {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
+    # again, over its own files, with --json: the same bytes (no dates, no random ids in the pictures)
     proc = run_cli("report", model, "-o", out, "--json")
     assert proc.returncode == 0, proc.stderr
     printed = json.loads(proc.stdout)
     assert printed == json.loads(out.with_suffix(".json").read_text())
+    assert {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()} == first
     inspect = run_cli("inspect", model, "--json")
     assert printed["inspect"] == json.loads(inspect.stdout)
-    first = {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
-    # again, over its own files: the same bytes (no dates, no random ids in the pictures)
-    api = edgeconv.report(model, out=out)
-    assert api.to_dict() == printed
-    assert {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()} == first
-    # text output names the files
-    proc = run_cli("report", model, "-o", out)
-    assert proc.returncode == 0 and str(out) in proc.stdout
 
 
 def test_report_refusals(shared_models, tmp_path, monkeypatch):
@@ -140,9 +142,11 @@ def test_report_refusals(shared_models, tmp_path, monkeypatch):
     assert_refused(run_cli("report", model, "-o", tmp_path / "r.html"), "r.md")
     assert (tmp_path / "r.md").read_text() == "my notes"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.md"]
-    assert_refused(run_cli("report", tmp_path / "missing.tflite", "-o", tmp_path / "x.html"), "missing.tflite")
-    assert_refused(run_cli("report", model, "-o", tmp_path / "y.html", "--float", tmp_path / "none.keras"),
-                   "none.keras")
+    with pytest.raises(ModelError, match="missing.tflite"):
+        edgeconv.report(tmp_path / "missing.tflite", out=tmp_path / "x.html")
+    with pytest.raises(ModelError, match="none.keras: no such Keras model"):
+        edgeconv.report(model, out=tmp_path / "y.html", float_model=tmp_path / "none.keras")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.md"]
     # matplotlib missing: one line naming the extra
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ModelError, match=r"pip install 'edgeconv\[report\]'"):
@@ -241,7 +245,7 @@ def test_report_with_board(shared_models, tmp_path):
     data = check_report(result, out, inspect, conv=True)
     assert inspect["instructions"] > 0 and data["inspect"]["fit"]["board_ram_bytes"] > 0
     page = out.read_text()
-    assert f"{inspect['instructions']:,}" in page and "instructions on cortex-m0plus" in page
+    assert f"{inspect['instructions']:,}" in page and "instructions on cortex-m0plus" in page.lower()
 
 
 def test_report_screenshot_in_chromium(shared_models, tmp_path):
@@ -250,8 +254,10 @@ def test_report_screenshot_in_chromium(shared_models, tmp_path):
     model = shared_models / "mlcommons_tiny" / "vww_96_int8.tflite"
     if not model.exists():
         pytest.skip("vww_96_int8.tflite is absent from the shared models")
-    out = tmp_path / "vww.html"
-    edgeconv.report(model, out=out)
+    out = WRITTEN.get(model.stem)
+    if out is None or not out.exists():
+        out = tmp_path / "vww.html"
+        edgeconv.report(model, out=out)
     shot = tmp_path / "shot.png"
     profile = tmp_path / "chromium-profile"
     subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
