@@ -191,6 +191,7 @@ def test_the_api_is_silent_unless_asked(capfd, monkeypatch):
     model = base_bytes("conv")
     assert edgeconv.validate(model, samples=3, name="conv").bit_exact
     assert capfd.readouterr().err == ""
-    with progress.show_progress():
+    assert edgeconv.show_progress is progress.show_progress
+    with edgeconv.show_progress():
         assert edgeconv.validate(model, samples=3, name="conv").bit_exact
     assert "Validating conv" in capfd.readouterr().err
