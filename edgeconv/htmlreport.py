@@ -331,7 +331,18 @@ def _human(n: float) -> str:
 
 def build_content(model_input: Any, compiled: CompiledModel, inspect: dict, *, board: str | None = None,
                   float_model: Path | None = None, data: str | None = None, title: str | None = None) -> Content:
-    """Compute everything the report shows (pictures included) without writing anything."""
+    """Compute everything the report shows (pictures included) without writing anything; a
+    progress bar over its stages on a terminal (progress.py)."""
+    from .progress import progress_task
+
+    stages = 6 + (float_model is not None) + (data is not None)
+    with progress_task("Report", total=stages) as advance:
+        return _build(model_input, compiled, inspect, advance, board=board, float_model=float_model, data=data,
+                      title=title)
+
+
+def _build(model_input: Any, compiled: CompiledModel, inspect: dict, advance, *, board: str | None,
+           float_model: Path | None, data: str | None, title: str | None) -> Content:
     from .modelsource import model_bytes
 
     rows = inspect["layers"]
@@ -355,6 +366,7 @@ def build_content(model_input: Any, compiled: CompiledModel, inspect: dict, *, b
         "memory_plan.png", "Arena plan: each block (tensor or kernel scratch, hatched) over the steps it is live, "
         "at its arena offset; the dashed line is the lower bound, the dotted one the peak step.", fig))
 
+    advance()
     # cost per layer
     kernels = [r for r in rows if not r["alias"]]
     series = [("MACs", [r["macs"] for r in kernels])]
@@ -366,6 +378,7 @@ def build_content(model_input: Any, compiled: CompiledModel, inspect: dict, *, b
                                                             if inspect.get("instructions") is not None else ""),
         pictures.cost_bars_figure([_label(r) for r in kernels], series, title="Cost per layer")))
 
+    advance()
     # flash and RAM against the board
     fit = inspect.get("fit")
     if fit:
@@ -389,11 +402,13 @@ def build_content(model_input: Any, compiled: CompiledModel, inspect: dict, *, b
 
         ds = load_eval_data(data, compiled)
 
+    advance()
     # quantization error against the float model
     if float_model is not None:
         flt = float_tflite(Path(float_model))
         x, source = _snr_samples(compiled, ds, data, Path(float_model))
         content.quantization = quantization_error(data_bytes, flt, x, source, timeout)
+        advance()
         q = content.quantization
         if q.layers:
             content.pictures.append(pictures.picture(
@@ -402,6 +417,7 @@ def build_content(model_input: Any, compiled: CompiledModel, inspect: dict, *, b
                 pictures.snr_figure([f"#{l.op} {l.opcode}" for l in q.layers],
                                     [float("inf") if l.snr_db is None else l.snr_db for l in q.layers])))
 
+    advance()
     # filters
     for k, (op, images, how) in enumerate(conv_filters(graph)):
         w = graph.tensors[op.inputs[1]]
@@ -414,11 +430,14 @@ def build_content(model_input: Any, compiled: CompiledModel, inspect: dict, *, b
             f"filters_{k}.png", f"Filters of op {op.index} ({op.opcode}), dequantized weights per output channel "
             f"({how}; blue negative, red positive)", fig))
 
+    advance()
     # feature maps of one sample
     _feature_maps(content, compiled, data_bytes, model_input, ds, timeout)
+    advance()
 
     if data is not None:
         content.evaluation = evaluation_section(content, model_input, compiled, data, float_model, board)
+        advance()
     return content
 
 
