@@ -682,11 +682,16 @@ def evaluate_compiled(data: bytes, model: CompiledModel, eval_data: EvalData, la
     if float_model is not None:
         with progress_task("float model (Keras)", total=None):
             float_outs = match_float_outputs(run_float(Path(float_model), eval_data, n_out), [t.size for t in tasks])
+        for j, (values, task) in enumerate(zip(float_outs, tasks)):
+            if values.shape[1] != task.size:
+                raise ModelError(f"{float_model}: output {j} has {values.shape[1]} elements; the .tflite's has "
+                                 f"{task.size}")
     emitted = emit(model)
     if board is None:
         from .hostbuild import build_and_load
 
-        host = build_and_load(model, emitted)
+        with progress_task("building the C on the host", total=None):
+            host = build_and_load(model, emitted)
         c_runner = "host"
     else:
         from .emulate import build_emulated
@@ -722,9 +727,6 @@ def evaluate_compiled(data: bytes, model: CompiledModel, eval_data: EvalData, la
                     scores["float"] = None
                     continue
                 values = float_outs[j]
-                if values.shape[1] != task.size:
-                    raise ModelError(f"{float_model}: output {j} has {values.shape[1]} elements; the .tflite's has "
-                                     f"{task.size}")
             else:
                 values = dequantized(model, j, [r[j] for r in raw])
             scores[runner] = score_output(values, task, top_k)
