@@ -51,6 +51,7 @@ INDEX_FILE = "INDEX.txt"
 # label= values in INDEX.txt that mean "no label": such a sample is left out (and said so).
 UNLABELLED = {"none", "?", "-", "unknown", "nan"}
 DEFAULT_TOP_K = 5
+EMULATED_BATCH = 64  # samples per emulator run with --board
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -696,13 +697,18 @@ def evaluate_compiled(data: bytes, model: CompiledModel, eval_data: EvalData, la
     else:
         from .emulate import build_emulated
 
-        with progress_task(f"C on emulated {board} (build, run {n} samples)", total=None):
+        with progress_task(f"building the firmware for emulated {board}", total=None):
             fw = build_emulated(model, board)
-            c_runner = f"emulated {fw.board.name}"
-            try:
-                c_outs = fw.run(samples)
-            finally:
-                fw.close()
+        c_runner = f"emulated {fw.board.name}"
+        try:
+            # A few dozen samples per emulator run: progress, and no run near the emulator's time limit.
+            with progress_task(f"C on emulated {board}", total=n) as advance:
+                c_outs = []
+                for start in range(0, n, EMULATED_BATCH):
+                    c_outs.extend(fw.run(samples[start:start + EMULATED_BATCH]))
+                    advance(len(samples[start:start + EMULATED_BATCH]))
+        finally:
+            fw.close()
     with progress_task("int8 model (TFLite Micro)", total=n) as advance:
         int8_outs, int8_runner = run_int8(data, model, samples, notes, advance)
     if board is None:
