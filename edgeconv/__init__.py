@@ -197,7 +197,10 @@ def inspect(model: ModelInput, board: str | None = None, weights: str = "auto",
             fit = board_fit(compiled, emitted, load_board(board)).to_dict()
             fw = build_counted(compiled, board)
             try:
-                instructions, per_step = count_instructions(fw, random_inputs(compiled, 1, 0)[0])
+                from .progress import progress_task
+
+                with progress_task(f"Counting instructions on {board}"):
+                    instructions, per_step = count_instructions(fw, random_inputs(compiled, 1, 0)[0])
             finally:
                 fw.close()
             by_op = {compiled.steps[i].op.index: n for i, n in per_step.items()}
