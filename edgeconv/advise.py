@@ -191,6 +191,7 @@ def advise_model(data: bytes, name: str, board_name: str, layers: int = DEFAULT_
     """The advice as plain data (AdviseResult's fields but `model`)."""
     from .boards import load_board
     from .compiler import compile_graph
+    from .emulate import can_count_instructions
     from .passes import run_passes
     from .reader import read_tflite_bytes
     from .variants import (
@@ -203,6 +204,13 @@ def advise_model(data: bytes, name: str, board_name: str, layers: int = DEFAULT_
     )
 
     board = load_board(board_name)
+    if board.family == "host":
+        raise ModelError(f"board {board.name} is the host: advise needs a part with flash and RAM to fit "
+                         "(cortex-m0plus, cortex-m4, ...)")
+    notes = []
+    if instructions and not can_count_instructions(board):
+        instructions = False
+        notes.append(f"no instruction-counting emulator models {board.name}: fit and MACs only")
     graph = run_passes(read_tflite_bytes(data, name=name))
     from .progress import progress_task
 
@@ -258,6 +266,7 @@ def advise_model(data: bytes, name: str, board_name: str, layers: int = DEFAULT_
         "instruction_layers": instr,
         "layers_tried": chosen,
         "variants": variants,
+        "notes": notes,
     }
 
 
@@ -322,7 +331,7 @@ def print_advice(r: dict) -> None:
     console.print(f"RAM peak {p['live_bytes']:,} B at step {p['step']} (op {p['op']} {p['opcode']}); live there:")
     for t in p["tensors"]:
         shape = "x".join(map(str, t["shape"])) if t["shape"] else "-"
-        console.print(f"  {t['bytes']:>9,} B  {shape:<13} from {t['producer']:<25} {_short_name(t['name'], 24)}")
+        console.print(f"  {t['bytes']:>8,} B {shape:<13} from {t['producer']:<23} {_short_name(t['name'], 22)}")
     for title, rows, key in (("flash", r["flash_layers"], "flash_bytes"),
                              ("instructions", r["instruction_layers"], "instructions")):
         if rows:
@@ -338,6 +347,8 @@ def print_advice(r: dict) -> None:
     for row in variant_table_rows(r):
         table.add_row(*row)
     console.print(table)
+    for note in r.get("notes", []):
+        console.print(f"note: {note}")
     fitting = [v for v in r["variants"] if v.get("fits")]
     if fitting:
         console.print(f"{len(fitting)} of {len(r['variants'])} variants fit: " + "; ".join(v["change"] for v in fitting))

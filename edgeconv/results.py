@@ -212,6 +212,7 @@ class AdviseResult:
     instruction_layers: list[dict] = field(default_factory=list)
     layers_tried: list[int] = field(default_factory=list)
     variants: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. a board whose instructions no emulator counts
     sweep: dict | None = None
 
     def to_dict(self) -> dict:

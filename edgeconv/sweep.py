@@ -125,6 +125,11 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
     if trials < 1 or epochs < 1:
         raise ModelError("--trials and --epochs must be at least 1")
     board = load_board(board_name)
+    from .emulate import can_count_instructions
+
+    if board.family == "host" or not can_count_instructions(board):
+        raise ModelError(f"board {board.name}: no instruction-counting emulator models it, and the sweep minimizes "
+                         "instructions (choose a Cortex-M or RISC-V profile)")
     data_stem = Path(str(data)).stem
     out = Path(out) if out is not None else Path(f"{arch}_{data_stem}_{board.name}_sweep.png")
     if out.suffix.lower() != ".png":
