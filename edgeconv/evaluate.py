@@ -52,6 +52,7 @@ INDEX_FILE = "INDEX.txt"
 UNLABELLED = {"none", "?", "-", "unknown", "nan"}
 DEFAULT_TOP_K = 5
 EMULATED_BATCH = 64  # samples per emulator run with --board
+MISCLASSIFIED_LISTED = 20  # misclassified samples named per output (the C's)
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -737,6 +738,12 @@ def evaluate_compiled(data: bytes, model: CompiledModel, eval_data: EvalData, la
                 values = dequantized(model, j, [r[j] for r in raw])
             scores[runner] = score_output(values, task, top_k)
         entry["scores"] = scores
+        if task.kind == "classification":
+            # which samples the C gets wrong (the first MISCLASSIFIED_LISTED, in data order)
+            pred = predictions(dequantized(model, j, [r[j] for r in c_outs]), task)
+            wrong = np.flatnonzero(pred != task.labels)
+            entry["misclassified"] = [{"sample": eval_data.origins[i], "true": int(task.labels[i]),
+                                       "predicted": int(pred[i])} for i in wrong[:MISCLASSIFIED_LISTED]]
         if task.kind == "classification" and float_outs is not None:
             agree = predictions(float_outs[j], task) == predictions(dequantized(model, j, [r[j] for r in int8_outs]), task)
             entry["float_int8_agreement"] = float(np.mean(agree))
@@ -885,6 +892,11 @@ def summary_lines(result: Any, width: int = 80) -> list[str]:
                 label = names[i] if names else str(i)
                 parts.append(f"{label} {'-' if r is None else f'{r:.2f}'}")
             out.extend(_wrapped("  recall per class (C): ", parts, width))
+            if o.get("misclassified"):
+                wrong = [f"{m['sample']} {names[m['true']] if names else m['true']}->"
+                         f"{names[m['predicted']] if names else m['predicted']}" for m in o["misclassified"][:8]]
+                more = result.samples - scores["c"]["correct"] > len(wrong)
+                out.extend(_wrapped("  misclassified (C): ", wrong + (["..."] if more else []), width))
             out.append("  confusion matrix (C; rows: true class, columns: predicted):")
             out.extend("    " + line for line in confusion_lines(scores[best]["confusion"], names, width - 4))
         else:

@@ -95,6 +95,9 @@ def test_digits_float_int8_and_c(digits):
         assert s["recall"] == [confusion[c, c] / counts[c] for c in range(10)]
         assert s["balanced"] == pytest.approx(np.mean(s["recall"]), abs=1e-15)
     assert out["scores"]["int8"] == out["scores"]["c"]
+    wrong = 359 - out["scores"]["c"]["correct"]
+    assert len(out["misclassified"]) == min(20, wrong) and all(m["true"] != m["predicted"] for m in out["misclassified"])
+    assert out["misclassified"][0]["sample"].startswith("test.npz[")
     assert 0.9 < out["float_int8_agreement"] <= 1.0
     html = report.read_text()
     assert api.report == str(report) and html.count("data:image/png;base64,") == 2  # float, C = int8
@@ -138,6 +141,7 @@ def test_kws_shared_samples(shared_models):
     (out,) = r.outputs
     assert out["classes"] == 12 and out["scores"]["c"]["correct"] == 10 and out["scores"]["float"] is None
     assert out["scores"]["c"]["recall"][1] is None  # no sample of class 1
+    assert out["misclassified"] == []
     assert any("in_10.npy: label=None" in n for n in r.notes)
 
 
