@@ -387,7 +387,7 @@ def quantize_cmd(model: Path, data, out, calib, seed, mode, io_type, force, as_j
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=120)
+    console = Console() if sys.stdout.isatty() else Console(width=120)  # a terminal's own width (80 columns too)
     kind = "int8" if mode == "int8" else "16x8"
     table = Table(title=f"quantization error per layer (SNR of {kind} vs float activations)")
     table.add_column("layer")
