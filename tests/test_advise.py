@@ -246,3 +246,19 @@ def test_pareto_front_and_the_recommendation_rule():
     assert front == [0, 1, 2]  # 3 is dominated by 0; 4 does not fit
     assert pick["number"] == 0  # within 1 point of 0.96, the fewest instructions
     assert pareto_and_pick([t(0, 0.9, 1, 1, fits=False)]) == ([], None)
+
+
+def test_a_board_without_instruction_counts_gets_fit_and_macs():
+    if not MICRO_SPEECH.exists():
+        pytest.skip("micro_speech is absent")
+    cc = load_board("atmega2560").cc
+    if shutil.which(cc) is None:
+        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
+            pytest.fail(f"{cc} is missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
+        pytest.skip(f"{cc} is not installed")
+    r = edgeconv.advise(MICRO_SPEECH, board="atmega2560", layers=0, whole_model=False)
+    assert r.instructions is None and r.instruction_layers == [] and r.fits
+    assert r.notes == ["no instruction-counting emulator models atmega2560: fit and MACs only"]
+    pytest.importorskip("optuna")
+    with pytest.raises(ModelError, match="no instruction-counting emulator"):
+        edgeconv.advise(board="atmega2560", arch="tinyconv", data="digits")
