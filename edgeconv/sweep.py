@@ -190,7 +190,10 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
 
     before = len(measured())
 
+    running: list[int] = []  # the trial this process is running, marked failed if interrupted
+
     def objective(trial):
+        running[:] = [trial.number]
         params = {k: trial.suggest_categorical(k, v) for k, v in space.items()}
         for done in complete():  # the same knobs measured before: read back, not retrained
             if done.params == params and "accuracy" in done.user_attrs:
@@ -225,8 +228,16 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
 
             # A knob set the sampler proposes again is read back and not counted; the cap ends
             # a search whose space holds fewer knob sets than asked for.
-            study.optimize(objective, n_trials=3 * (trials - before) + 10, callbacks=[tick, enough],
-                           catch=(ModelError,))
+            try:
+                study.optimize(objective, n_trials=3 * (trials - before) + 10, callbacks=[tick, enough],
+                               catch=(ModelError,))
+            except BaseException:  # interrupted (Ctrl-C): the trial in progress is failed, not left running
+                for number in running:
+                    try:
+                        study.tell(number, state=optuna.trial.TrialState.FAIL)
+                    except (RuntimeError, ValueError, optuna.exceptions.OptunaError):
+                        pass  # Optuna finished it already
+                raise
     finished = measured()
     rows = [_row(t) for t in finished]
     pareto, recommended = pareto_and_pick(rows)

@@ -189,12 +189,12 @@ def make_variant(graph: Graph, changes: list[Change], seed: int = 0) -> Graph:
     if "half_resolution" in whole:
         for t in graph.inputs:
             s = b.tensors[t].shape
-            if len(s) not in (3, 4) or min(s[1:3] if len(s) == 4 else s[1:2]) < 2:
+            spatial = s[1:3] if len(s) == 4 else s[1:2] if len(s) == 3 else ()
+            if not any(d >= 2 for d in spatial):
                 raise NotApplicable(f"input {b.tensors[t].describe()} of shape {list(s)} has no resolution to halve")
-            if len(s) == 4:
-                b.tensors[t] = replace(b.tensors[t], shape=(s[0], -(-s[1] // 2), -(-s[2] // 2), s[3]))
-            else:
-                b.tensors[t] = replace(b.tensors[t], shape=(s[0], -(-s[1] // 2), s[2]))
+            # every spatial dimension of 2 or more halved (rounding up); a dimension of 1 stays
+            halved = tuple(-(-d // 2) if d >= 2 else d for d in spatial)
+            b.tensors[t] = replace(b.tensors[t], shape=(s[0], *halved, *s[1 + len(spatial):]))
     new_ops: list[Op] = []
     for op in graph.ops:
         kind = layer.get(op.index)
