@@ -102,6 +102,19 @@ def test_a_change_that_changes_nothing_is_not_applicable():
         make_variant(g, [Change("half_resolution")])  # a flat [1, 1960] input
 
 
+def test_residual_blocks_follow_whole_model_changes_only():
+    resnet = SHARED_MODELS / "mlcommons_tiny" / "pretrainedResnet_quant.tflite"
+    if not resnet.exists():
+        pytest.skip("resnet is absent")
+    from edgeconv.compiler import compile_graph
+
+    g = passed_graph(resnet)
+    with pytest.raises(NotApplicable, match="op 3 ADD cannot follow"):  # the skip branch keeps 16 channels
+        make_variant(g, [Change("half_filters", 2)])
+    assert compile_graph(g, "m").ram_bytes == 49_728
+    assert compile_graph(make_variant(g, [Change("half_width")]), "m").ram_bytes == 24_864  # both branches halve
+
+
 # ---------------------------------------------------------------------------------------------
 # advise MODEL --board
 
