@@ -134,8 +134,7 @@ def test_report_cli_matches_api_and_is_deterministic(shared_models, tmp_path):
     printed = json.loads(proc.stdout)
     assert printed == json.loads(out.with_suffix(".json").read_text())
     assert {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()} == first
-    inspect = run_cli("inspect", model, "--json")
-    assert printed["inspect"] == json.loads(inspect.stdout)
+    assert printed["inspect"] == edgeconv.inspect(model).to_dict()  # = inspect --json (tests/test_api.py)
 
 
 def test_report_refusals(shared_models, tmp_path, monkeypatch):
