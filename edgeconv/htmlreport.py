@@ -330,7 +330,8 @@ def _human(n: float) -> str:
 
 
 def build_content(model_input: Any, compiled: CompiledModel, inspect: dict, *, board: str | None = None,
-                  float_model: Path | None = None, data: str | None = None, title: str | None = None) -> Content:
+                  float_model: Path | None = None, data: str | None = None, title: str | None = None,
+                  weights: str = "auto") -> Content:
     """Compute everything the report shows (pictures included) without writing anything; a
     progress bar over its stages on a terminal (progress.py)."""
     from .progress import progress_task
@@ -338,11 +339,11 @@ def build_content(model_input: Any, compiled: CompiledModel, inspect: dict, *, b
     stages = 6 + (float_model is not None) + (data is not None)
     with progress_task("Report", total=stages) as advance:
         return _build(model_input, compiled, inspect, advance, board=board, float_model=float_model, data=data,
-                      title=title)
+                      title=title, weights=weights)
 
 
 def _build(model_input: Any, compiled: CompiledModel, inspect: dict, advance, *, board: str | None,
-           float_model: Path | None, data: str | None, title: str | None) -> Content:
+           float_model: Path | None, data: str | None, title: str | None, weights: str) -> Content:
     from .modelsource import model_bytes
 
     rows = inspect["layers"]
@@ -436,7 +437,7 @@ def _build(model_input: Any, compiled: CompiledModel, inspect: dict, advance, *,
     advance()
 
     if data is not None:
-        content.evaluation = evaluation_section(content, model_input, compiled, data, float_model, board)
+        content.evaluation = evaluation_section(content, model_input, compiled, data, float_model, board, weights)
         advance()
     return content
 
@@ -542,12 +543,13 @@ def _feature_maps(content: Content, compiled: CompiledModel, data_bytes: bytes, 
 
 
 def evaluation_section(content: Content, model_input: Any, compiled: CompiledModel, data: str,
-                       float_model: Path | None, board: str | None) -> dict:
+                       float_model: Path | None, board: str | None, weights: str = "auto") -> dict:
     """`edgeconv evaluate`'s result on --data (the same function and options: its to_dict() is
     `evaluate --json`), its confusion matrices added to the pictures as evaluation_*.png."""
     from .evaluate import confusion_pictures, evaluate_model
 
-    result = evaluate_model(model_input, data, float_model=float_model, board=board, name=compiled.name)
+    result = evaluate_model(model_input, data, float_model=float_model, board=board, name=compiled.name,
+                            weights=weights)
     for pics in confusion_pictures(result).values():
         for p in pics:
             p.name = f"evaluation_{p.name}"
@@ -648,7 +650,7 @@ def json_safe(v):
 
 def make_report(model_input: Any, compiled: CompiledModel, inspect: dict, out: str | Path | None, *,
                 board: str | None = None, float_model: str | Path | None = None, data: str | None = None,
-                force: bool = False, label: str | None = None):
+                force: bool = False, label: str | None = None, weights: str = "auto"):
     """Compute the report and, with `out` (an .html path), publish the HTML, the Markdown, the
     JSON and the pictures folder beside them, all or nothing. Returns a results.ReportResult
     whose to_dict() is the JSON file's content."""
@@ -658,7 +660,7 @@ def make_report(model_input: Any, compiled: CompiledModel, inspect: dict, out: s
     paths = output_paths(Path(out)) if out is not None else None
     content = build_content(model_input, compiled, inspect, board=board,
                             float_model=Path(float_model) if float_model is not None else None, data=data,
-                            title=label)
+                            title=label, weights=weights)
     files_dir = paths[3] if paths else None
     result = ReportResult(
         model=inspect["model"],
