@@ -279,7 +279,8 @@ def report(model: ModelInput, out: str | Path | None = "report.html", board: str
         compiled = compile_model(model, name=name, weights=weights,
                                  board=load_board(board) if board is not None else None)
         return make_report(model, compiled, info.to_dict(), out, board=board, float_model=float_model,
-                           data=str(data) if data is not None else None, force=force, label=compiled.name)
+                           data=str(data) if data is not None else None, force=force, label=compiled.name,
+                           weights=weights)
 
 
 def advise(model: ModelInput | None = None, board: str = "", layers: int = 4, whole_model: bool = True,
