@@ -296,7 +296,7 @@ def variant_table_rows(r: dict) -> list[list[str]]:
         where = f"op {v['op']} " if v["op"] is not None else ""
         change = where + SHORT_TEXT[v["kind"]]
         if v.get("error"):
-            rows.append([change, "n/a", "", "", "", "", v["error"][:40]])
+            rows.append([change, "n/a", "", "", "", "", "(below)"])
             continue
         rows.append([change, "yes" if v["fits"] else "no", f"{v['ram_bytes']:,}", f"{v['flash_bytes']:,}",
                      f"{v['macs']:,}", instr(v["instructions"]), _over(v["ram_bytes"], v["flash_bytes"], r["fit"])])
@@ -331,14 +331,13 @@ def print_advice(r: dict) -> None:
     console.print(f"RAM peak {p['live_bytes']:,} B at step {p['step']} (op {p['op']} {p['opcode']}); live there:")
     for t in p["tensors"]:
         shape = "x".join(map(str, t["shape"])) if t["shape"] else "-"
-        console.print(f"  {t['bytes']:>8,} B {shape:<13} from {t['producer']:<23} {_short_name(t['name'], 22)}")
+        what = _short_name(t["name"], 22) if t["tensor"] is not None else "(scratch)"
+        console.print(f"  {t['bytes']:>8,} B {shape:<13} from {t['producer']:<23} {what}")
     for title, rows, key in (("flash", r["flash_layers"], "flash_bytes"),
                              ("instructions", r["instruction_layers"], "instructions")):
         if rows:
             console.print(f"most {title}: " + ", ".join(f"op {x['op']} {x['opcode']} {x[key]:,} ({x['share']:.0%})"
                                                          for x in rows))
-    if not r["variants"]:
-        return
     table = Table(title="variants, each compiled for the board (firmware bytes)", title_justify="left",
                   pad_edge=False, box=None)
     for col, justify in (("change", "left"), ("fits", "left"), ("RAM", "right"), ("flash", "right"),
@@ -347,9 +346,14 @@ def print_advice(r: dict) -> None:
     for row in variant_table_rows(r):
         table.add_row(*row)
     console.print(table)
+    for v in r["variants"]:
+        if v.get("error"):
+            console.print(f"n/a: {v['change']}: {v['error']}")
     for note in r.get("notes", []):
         console.print(f"note: {note}")
     fitting = [v for v in r["variants"] if v.get("fits")]
+    if not r["variants"]:
+        return
     if fitting:
         console.print(f"{len(fitting)} of {len(r['variants'])} variants fit: " + "; ".join(v["change"] for v in fitting))
     else:
