@@ -149,26 +149,31 @@ def _top(values: dict[int, int], compiled: CompiledModel, key: str, n: int) -> l
 
 def candidate_layers(graph: Graph, compiled: CompiledModel, peak: list[dict], peak_op: int, flash: list[dict],
                      instr: list[dict], limit: int) -> list[int]:
-    """The ops tried as variants: at the peak (the op running there, then the producers of the
-    live tensors, largest first), then the top flash and instruction layers; only those with a
-    change that applies."""
+    """The ops tried as variants, at most `limit`, among those with a change that applies: at
+    the peak (the op running there, then the producers of the live tensors, largest first; all
+    but two of the places when there are more), then the top flash and instruction layers in
+    turn (the largest of each first)."""
     from .variants import applicable_changes
 
     ops = {op.index: op for op in graph.ops}
-    order = [peak_op] + [r["producer_op"] for r in peak if r["producer_op"] is not None]
-    order += [r["op"] for r in flash] + [r["op"] for r in instr]
-    chosen: list[int] = []
-    for i in order:
-        if i in ops and i not in chosen and applicable_changes(graph, ops[i]):
-            chosen.append(i)
-    # Interleave: the peak layers first, but leave room for the top flash and instruction layers.
-    peak_set = [i for i in chosen if i == peak_op or i in {r["producer_op"] for r in peak}]
-    rest = [i for i in chosen if i not in peak_set]
+
+    def usable(order: list[int], taken: list[int]) -> list[int]:
+        out: list[int] = []
+        for i in order:
+            if i in ops and i not in taken and i not in out and applicable_changes(graph, ops[i]):
+                out.append(i)
+        return out
+
+    at_peak = usable([peak_op] + [r["producer_op"] for r in peak if r["producer_op"] is not None], [])
+    by_flash = usable([r["op"] for r in flash], at_peak)
+    by_instr = usable([r["op"] for r in instr], at_peak)
+    rest: list[int] = []
+    for pair in zip(by_flash + [None] * len(by_instr), by_instr + [None] * len(by_flash)):
+        rest += [i for i in pair if i is not None and i not in rest]
     if limit <= 0:
         return []
-    take_rest = min(len(rest), max(0, limit - min(len(peak_set), max(1, limit - 2))))
-    picked = peak_set[: limit - take_rest] + rest[:take_rest]
-    return [i for i in chosen if i in picked]
+    take_rest = min(len(rest), max(0, limit - min(len(at_peak), max(1, limit - 2))))
+    return at_peak[: limit - take_rest] + rest[:take_rest]
 
 
 def _variant_row(change, base: Measure, m: Measure | None, graph: Graph, error: str | None) -> dict:

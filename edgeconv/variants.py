@@ -254,12 +254,9 @@ def _refit(b: _Builder, op: Op, kind: str | None, halve: bool, rng: np.random.Ge
         x = t[ins[0]].shape
         w = t[ins[1]]
         units = max(1, w.shape[0] // 2) if halve else w.shape[0]
-        if opts.get("keep_num_dims", False) or len(x) <= 2:
-            depth = x[-1]
-        else:
-            depth = int(np.prod(x[1:]))
-            if x != graph.tensors[ins[0]].shape and int(np.prod(graph.tensors[ins[0]].shape)) == w.shape[1]:
-                depth = int(np.prod(x)) // max(1, graph.tensors[ins[0]].shape[0])
+        # TFLite flattens the input to [batch, depth]: the last dimension (2-D input, or
+        # keep_num_dims), else everything after the batch
+        depth = x[-1] if opts.get("keep_num_dims", False) or len(x) <= 2 else int(np.prod(x[1:]))
         if (units, depth) != w.shape:
             ins[1] = _filter(b, ins[1], (units, depth), 0)
             if len(ins) > 2:
