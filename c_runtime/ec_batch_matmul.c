@@ -46,15 +46,15 @@ static int64_t ec_bmm_dot_s16(const int16_t *x, const int16_t *y, int32_t n) {
     return acc;
 }
 
-/* The same with y the constant operand (EC_WEIGHT_S16: it may be in program memory). */
-static int64_t ec_bmm_dot_s16_w(const int16_t *x, const int16_t *y, int32_t n) {
+/* The same with y the constant operand (a reference: in program memory on an AVR). */
+static int64_t ec_bmm_dot_s16_w(const int16_t *x, EC_CREF(int16_t) y, int32_t n) {
 #ifdef EC_BMM_DSP
     return ec_bmm_dot_s16(x, y, n);
 #else
     int64_t acc = 0;
     int32_t i;
     for (i = 0; i < n; ++i) {
-        acc += (int32_t)x[i] * (int32_t)EC_WEIGHT_S16(y + i);
+        acc += (int32_t)x[i] * (int32_t)EC_C_S16(y, i);
     }
     return acc;
 #endif
@@ -90,7 +90,8 @@ static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, cons
     int32_t b, m, n, k;
     for (b = 0; b < p->batches; ++b) {
         const int8_t *L = lhs + p->lhs_offsets[b];
-        const int8_t *R;
+        const int8_t *R = rhs;
+        EC_CREF(int8_t) Rc = p->rhs_t; /* the constant operand */
         const int32_t *corr;
         int8_t *out = output + b * M * N;
         if (p->lhs_kmajor) {
@@ -112,7 +113,7 @@ static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, cons
             }
             corr = corr_buf;
         } else {
-            R = p->rhs_t + p->rhs_offsets[b];
+            Rc = EC_CADD(p->rhs_t, p->rhs_offsets[b], int8_t);
             corr = p->rhs_corr + p->rhs_offsets[b] / K;
         }
         for (m = 0; m < M; ++m) {
@@ -126,7 +127,7 @@ static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, cons
             for (n = 0; n < N; ++n) {
                 /* the constant operand (rhs 0) through the weight accessor (ec_dot_s8_w) */
                 const int32_t acc = rhs ? ec_dot_s8(row, R + n * K, K, corr[n] - row_term)
-                                        : ec_dot_s8_w(row, R + n * K, K, corr[n] - row_term);
+                                        : ec_dot_s8_w(row, EC_CADD(Rc, n * K, int8_t), K, corr[n] - row_term);
                 const int32_t v = ec_requantize(acc, p->multiplier, (int)p->shift) + p->output_zp;
                 out[m * N + n] = (int8_t)ec_clamp_i32(v, p->act_min, p->act_max);
             }
@@ -142,7 +143,8 @@ static void ec_bmm_s16(const ec_batch_matmul_params_t *p, const int16_t *lhs, co
     int32_t b, m, n;
     for (b = 0; b < p->batches; ++b) {
         const int16_t *L = lhs + p->lhs_offsets[b];
-        const int16_t *R;
+        const int16_t *R = rhs;
+        EC_CREF(int16_t) Rc = p->rhs_t16; /* the constant operand */
         int16_t *out = output + b * M * N;
         if (p->lhs_kmajor) {
             ec_bmm_transpose_s16(L, K, M, lhs_buf);
@@ -155,12 +157,12 @@ static void ec_bmm_s16(const ec_batch_matmul_params_t *p, const int16_t *lhs, co
                 R = rhs_buf;
             }
         } else {
-            R = p->rhs_t16 + p->rhs_offsets[b];
+            Rc = EC_CADD(p->rhs_t16, p->rhs_offsets[b], int16_t);
         }
         for (m = 0; m < M; ++m) {
             for (n = 0; n < N; ++n) {
                 const int64_t sum = rhs ? ec_bmm_dot_s16(L + m * K, R + n * K, K)
-                                        : ec_bmm_dot_s16_w(L + m * K, R + n * K, K);
+                                        : ec_bmm_dot_s16_w(L + m * K, EC_CADD(Rc, n * K, int16_t), K);
                 const int32_t v = ec_requantize_s64(sum, p->multiplier, (int)p->shift);
                 out[m * N + n] = (int16_t)ec_clamp_i32(v, p->act_min, p->act_max);
             }

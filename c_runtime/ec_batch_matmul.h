@@ -27,8 +27,8 @@ typedef struct {
     int32_t lhs_zp, rhs_zp, output_zp; /* int8; 0 for int16 */
     int32_t multiplier, shift;
     int32_t act_min, act_max; /* the output type's range: BATCH_MATMUL fuses no activation */
-    const int8_t *rhs_t;      /* _s8_c: the constant RHS, [matrix][N][K] */
-    const int16_t *rhs_t16;   /* _s16_c: the same, int16 */
+    EC_CREF(int8_t) rhs_t;    /* _s8_c: the constant RHS, [matrix][N][K] (ec_common.h: a reference) */
+    EC_CREF(int16_t) rhs_t16; /* _s16_c: the same, int16 */
     /* _s8_c: per RHS matrix and column, K * lhs_zp * rhs_zp - lhs_zp * sum_k R[k][n] (the zero
      * point terms of the column; row offset rhs_offsets[b] / K) */
     const int32_t *rhs_corr;

@@ -85,8 +85,8 @@ class EmittedModel:
     files: dict[str, str]  # file name -> text
     flash_const_bytes: int  # weights, biases, multipliers, tables, params structs
     weights_bytes: int
-    # of flash_const_bytes, the arrays marked EC_WEIGHTS_PROGMEM (in program memory where the
-    # build defines EC_WEIGHTS_IN_PROGMEM, e.g. the AVR profile; ordinary const data elsewhere)
+    # of flash_const_bytes, the arrays marked EC_FLASH_ARRAY (in program memory on an AVR,
+    # ec_common.h; ordinary const data elsewhere)
     program_memory_bytes: int = 0
 
 
@@ -135,18 +135,52 @@ class _ConstPool:
             return self.by_key[key]
         name = f"{self.prefix}_{hint}"
         self.by_key[key] = name
-        n = max(arr.values.size, 1)
-        # EC_WEIGHTS_PROGMEM (ec_common.h): only on arrays the kernels read through EC_WEIGHT_*
-        progmem = " EC_WEIGHTS_PROGMEM" if arr.program_memory else ""
-        self.decls.append(
-            f"static const {arr.ctype} {name}[{n}] EC_WEIGHTS_SECTION{progmem} EC_ALIGN(16) = {{\n    {_format_values(arr.values, arr.ctype)}\n}};\n"
-        )
+        if arr.program_memory and arr.nbytes > FLASH_PART_BYTES:
+            self.decls.append(_split_array_decl(arr, name))
+        else:
+            n = max(arr.values.size, 1)
+            # EC_FLASH_ARRAY (ec_common.h): only on arrays the kernels read through the accessors
+            flash = " EC_FLASH_ARRAY" if arr.program_memory else ""
+            self.decls.append(
+                f"static const {arr.ctype} {name}[{n}] EC_WEIGHTS_SECTION{flash} EC_ALIGN(16) = {{\n    {_format_values(arr.values, arr.ctype)}\n}};\n"
+            )
         self.bytes += arr.nbytes
         if arr.role == "weights":
             self.weight_bytes += arr.nbytes
         if arr.program_memory:
             self.program_memory_bytes += arr.nbytes
         return name
+
+
+# avr-gcc refuses any object over 32,767 bytes (its ptrdiff_t is 16 bits): a program-memory array
+# larger than this is emitted, where the constants are in flash (EC_CONSTANTS_IN_FLASH), in parts
+# of at most this many bytes (a multiple of 16, so that consecutive parts leave no gap), one after
+# another in one section (EC_FLASH_ARRAY: no_reorder); the kernel reads them as one range from the
+# first part's address. Everywhere else the array is one object.
+FLASH_PART_BYTES = 32752
+
+
+def _split_array_decl(arr: CArray, name: str) -> str:
+    """The declaration of a program-memory array over FLASH_PART_BYTES: its values once, as one
+    macro per part, then the parts (in flash) or the whole array (elsewhere)."""
+    per = FLASH_PART_BYTES // (arr.nbytes // arr.values.size)
+    chunks = [arr.values[i : i + per] for i in range(0, arr.values.size, per)]
+    macro = name.upper() + "_V"
+    lines = [f"/* {name}: {arr.nbytes:,} B, in {len(chunks)} parts where the constants are in flash (ec_common.h) */"]
+    for k, c in enumerate(chunks):
+        body = _format_values(c, arr.ctype).replace("\n", " \\\n")
+        lines.append(f"#define {macro}{k} \\\n    {body}")
+    lines.append("#if defined(EC_CONSTANTS_IN_FLASH)")
+    for k, c in enumerate(chunks):
+        part = name if k == 0 else f"{name}_p{k}"
+        lines.append(f"static const {arr.ctype} {part}[{c.size}] EC_FLASH_ARRAY EC_ALIGN(16) = {{{macro}{k}}};")
+    lines.append("#else")
+    every = ", ".join(f"{macro}{k}" for k in range(len(chunks)))
+    lines.append(f"static const {arr.ctype} {name}[{arr.values.size}] EC_WEIGHTS_SECTION EC_FLASH_ARRAY EC_ALIGN(16) = "
+                 f"{{{every}}};")
+    lines.append("#endif")
+    lines += [f"#undef {macro}{k}" for k in range(len(chunks))]
+    return "\n".join(lines) + "\n"
 
 
 def _tensor_ctype(t: Tensor) -> str:
@@ -186,6 +220,7 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
     version = version or runtime_version()
     base = arena_base(model, arena)
     params_decls: list[str] = []
+    far_refs: list[str] = []  # EC_CREF_SET lines: the params' flash addresses on a far AVR
     calls: list[str] = []
     units: list[str] = []
     params_bytes = 0
@@ -209,7 +244,12 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
         fields = []
         for fname, value in k.params.items():
             if isinstance(value, CArray):
-                fields.append(f"    .{fname} = {pool.add(value, f'op{step.op.index}_{fname}')},")
+                arr_name = pool.add(value, f'op{step.op.index}_{fname}')
+                if value.program_memory:  # an EC_CREF field: a flash address on a far AVR, set at invoke
+                    fields.append(f"    .{fname} = EC_CREF_INIT({arr_name}),")
+                    far_refs.append(f"    EC_CREF_SET({name}_op{step.op.index}.{fname}, {arr_name});")
+                else:
+                    fields.append(f"    .{fname} = {arr_name},")
                 params_bytes += 4
             elif isinstance(value, (list, tuple, np.ndarray)):
                 vals = ", ".join(str(int(v)) for v in np.asarray(value).reshape(-1))
@@ -226,9 +266,11 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
                 fields.append(f"    .{fname} = {'(-2147483647 - 1)' if v == -(1 << 31) else v},")
                 params_bytes += 4
         pname = f"{name}_op{step.op.index}"
+        has_refs = any(isinstance(v, CArray) and v.program_memory for v in k.params.values())
         params_decls.append(
             f"/* op {step.op.index} {comment_text(step.op.opcode)}{': ' + comment_text(k.summary) if k.summary else ''} */\n"
-            f"static const {k.params_type} {pname} = {{\n" + "\n".join(fields) + "\n};\n"
+            f"static {'EC_CREF_PARAMS' if has_refs else 'const'} {k.params_type} {pname} = {{\n" + "\n".join(fields)
+            + "\n};\n"
         )
         args = [f"&{pname}"]
         block = k.inputs_as_array or k.outputs_as_array  # the call gets a { } block for its arrays
@@ -258,7 +300,7 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
             calls.append(f"    {call}")
 
     header = _emit_header(model, expose_arena, arena, labels)
-    source = _emit_source(model, units, pool, params_decls, calls, expose_arena, arena, version, labels)
+    source = _emit_source(model, units, pool, params_decls, calls, expose_arena, arena, version, labels, far_refs)
     files = {f"{name}.h": header, f"{name}.c": source}
     if float_helpers:
         files.update(emit_float_helpers(model, arena))
@@ -426,7 +468,7 @@ def _c_string(text: str) -> str:
 
 
 def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="static", version=None,
-                 labels=None) -> str:
+                 labels=None, far_refs=None) -> str:
     name, NAME = model.name, _macro_name(model)
     g = model.graph
     version = version or runtime_version()
@@ -489,6 +531,15 @@ def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="s
         io_decls.append("/* cppcheck-suppress unusedStructMember */")
         io_decls.append(f"static union {{ uint8_t bytes[{_io_block_bytes(b, model)}]; int64_t align; }} "
                         f"{name}_io{j} EC_ALIGN(16);")
+    far_decl: list[str] = []
+    far_call: list[str] = []
+    if far_refs:
+        # A 16-bit pointer cannot hold a flash address beyond 64 KB, nor can a static initializer
+        # (R_AVR_16): on an AVR with far constants the params' references are written here.
+        far_decl = ["#if defined(EC_FAR_CONSTANTS)",
+                    "/* The flash addresses of the constants the kernels read (ec_common.h, EC_CREF_SET). */",
+                    f"static void {name}_far_refs(void) {{", *far_refs, "}", "#endif", ""]
+        far_call = ["#if defined(EC_FAR_CONSTANTS)", f"    {name}_far_refs();", "#endif"]
     label_decls = []
     if labels is not None:
         items = ",\n    ".join(_c_string(lbl) for lbl in labels) or "0"
@@ -514,10 +565,12 @@ def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="s
         *label_decls,
         *pool.decls,
         *params_decls,
+        *far_decl,
         *table("input", g.inputs, False),
         *table("output", g.outputs, True),
         f"int {name}_invoke(void) {{",
         *([f"    if ({guard}) {{", "        return -1;", "    }"] if guard else []),
+        *far_call,
         *calls,
         "    return 0;",
         "}",
