@@ -314,6 +314,10 @@ def build_avr_emulated(model: CompiledModel, board_name: str, defines: tuple[str
         short = sram_shortfall(board, model.name, report.ram_arena_bytes, report.ram_data_bytes)
         if short:
             raise ModelError(short)
+        if board.flash_bytes and report.flash_bytes > board.flash_bytes:
+            raise ModelError(f"{model.name} does not fit {board.name} ({board.part}): its firmware needs "
+                             f"{report.flash_bytes:,} B of flash (constants {emitted.flash_const_bytes:,} B), has "
+                             f"{board.flash_bytes:,} B")
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
