@@ -89,17 +89,18 @@ static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, cons
     int8_t *rhs_buf = lhs_buf + (p->lhs_kmajor ? M * K : 0);
     int32_t b, m, n, k;
     for (b = 0; b < p->batches; ++b) {
-        const int8_t *L = lhs + p->lhs_offsets[b];
+        const int8_t *L = lhs + EC_C_S32(p->lhs_offsets, b);
         const int8_t *R = rhs;
         EC_CREF(int8_t) Rc = p->rhs_t; /* the constant operand */
-        const int32_t *corr;
+        const int32_t *corr = corr_buf;       /* run-time RHS: its corrections, in scratch */
+        EC_CREF(int32_t) ccorr = p->rhs_corr; /* constant RHS: the compiler's */
         int8_t *out = output + b * M * N;
         if (p->lhs_kmajor) {
             ec_bmm_transpose_s8(L, K, M, lhs_buf);
             L = lhs_buf;
         }
         if (rhs) {
-            R = rhs + p->rhs_offsets[b];
+            R = rhs + EC_C_S32(p->rhs_offsets, b);
             if (p->rhs_kmajor) {
                 ec_bmm_transpose_s8(R, K, N, rhs_buf);
                 R = rhs_buf;
@@ -111,10 +112,9 @@ static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, cons
                 }
                 corr_buf[n] = K * p->lhs_zp * p->rhs_zp - p->lhs_zp * sum;
             }
-            corr = corr_buf;
         } else {
-            Rc = EC_CADD(p->rhs_t, p->rhs_offsets[b], int8_t);
-            corr = p->rhs_corr + p->rhs_offsets[b] / K;
+            Rc = EC_CADD(p->rhs_t, EC_C_S32(p->rhs_offsets, b), int8_t);
+            ccorr = EC_CADD(p->rhs_corr, EC_C_S32(p->rhs_offsets, b) / K, int32_t);
         }
         for (m = 0; m < M; ++m) {
             const int8_t *row = L + m * K;
@@ -127,7 +127,7 @@ static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, cons
             for (n = 0; n < N; ++n) {
                 /* the constant operand (rhs 0) through the weight accessor (ec_dot_s8_w) */
                 const int32_t acc = rhs ? ec_dot_s8(row, R + n * K, K, corr[n] - row_term)
-                                        : ec_dot_s8_w(row, EC_CADD(Rc, n * K, int8_t), K, corr[n] - row_term);
+                                        : ec_dot_s8_w(row, EC_CADD(Rc, n * K, int8_t), K, EC_C_S32(ccorr, n) - row_term);
                 const int32_t v = ec_requantize(acc, p->multiplier, (int)p->shift) + p->output_zp;
                 out[m * N + n] = (int8_t)ec_clamp_i32(v, p->act_min, p->act_max);
             }
@@ -142,7 +142,7 @@ static void ec_bmm_s16(const ec_batch_matmul_params_t *p, const int16_t *lhs, co
     int16_t *rhs_buf = lhs_buf + (p->lhs_kmajor ? M * K : 0);
     int32_t b, m, n;
     for (b = 0; b < p->batches; ++b) {
-        const int16_t *L = lhs + p->lhs_offsets[b];
+        const int16_t *L = lhs + EC_C_S32(p->lhs_offsets, b);
         const int16_t *R = rhs;
         EC_CREF(int16_t) Rc = p->rhs_t16; /* the constant operand */
         int16_t *out = output + b * M * N;
@@ -151,13 +151,13 @@ static void ec_bmm_s16(const ec_batch_matmul_params_t *p, const int16_t *lhs, co
             L = lhs_buf;
         }
         if (rhs) {
-            R = rhs + p->rhs_offsets[b];
+            R = rhs + EC_C_S32(p->rhs_offsets, b);
             if (p->rhs_kmajor) {
                 ec_bmm_transpose_s16(R, K, N, rhs_buf);
                 R = rhs_buf;
             }
         } else {
-            Rc = EC_CADD(p->rhs_t16, p->rhs_offsets[b], int16_t);
+            Rc = EC_CADD(p->rhs_t16, EC_C_S32(p->rhs_offsets, b), int16_t);
         }
         for (m = 0; m < M; ++m) {
             for (n = 0; n < N; ++n) {
