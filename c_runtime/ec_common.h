@@ -49,8 +49,10 @@
  * exceeds 64 KB (FLASHEND > 0xFFFF: the ATmega1280/2560) a reference is a 32-bit flash byte
  * address (ec_cref_t), read with pgm_read_*_far, so constants anywhere in flash are reached,
  * and the arrays go to the section .text.ec_far (after the code, beyond the 64 KB that avr-libc
- * keeps for its own near data); the generated <name>_invoke writes those addresses into its
- * params structs (EC_CREF_SET: lo8/hi8/hh8 of the symbol, as avr-libc's pgm_get_far_address).
+ * keeps for its own near data). The params structs are in flash too (EC_FLASH_ARRAY): the
+ * generated <name>_invoke copies each into RAM before its kernel runs (EC_PARAMS_LOAD) and, with
+ * far references, writes the arrays' addresses there (EC_CREF_FIX, EC_CREF_SET: lo8/hi8/hh8 of
+ * the symbol, as avr-libc's pgm_get_far_address).
  * EC_NEAR_CONSTANTS keeps 16-bit references (pgm_read_*, .progmem: the first 64 KB of flash
  * only; cheaper reads): edgeconv's own AVR builds define it when the model's constants fit.
  * EC_WEIGHTS_IN_PROGMEM is accepted and changes nothing (flash is the default).
@@ -87,7 +89,14 @@ static inline int64_t ec_flash_s64(uint32_t a) {
 #define EC_CREF_INIT(a) 0xFFFFFFFFul
 #define EC_CREF_SET(field, a)                                                                           \
     __asm__("ldi %A0, lo8(%1)\n\tldi %B0, hi8(%1)\n\tldi %C0, hh8(%1)\n\tclr %D0" : "=d"(field) : "i"(&(a)))
-#define EC_CREF_PARAMS /* params structs holding references are written at invoke */
+/* A params struct (in flash, EC_FLASH_ARRAY) copied into RAM, and a reference written there. */
+#define EC_PARAMS_LOAD(dst, src)                                                                        \
+    do {                                                                                                \
+        uint32_t ec_src_;                                                                               \
+        EC_CREF_SET(ec_src_, src);                                                                      \
+        memcpy_PF(&(dst), ec_src_, sizeof(dst));                                                        \
+    } while (0)
+#define EC_CREF_FIX(field, a) EC_CREF_SET(field, a)
 #elif defined(EC_CONSTANTS_IN_FLASH)
 #define EC_CREF(T) const T *
 #define EC_CADD(r, n, T) ((r) + (n))
@@ -102,7 +111,8 @@ static inline int64_t ec_flash_s64(const uint32_t *a) {
 }
 #define EC_FLASH_ARRAY __attribute__((section(".progmem.ec"), used, no_reorder))
 #define EC_CREF_INIT(a) (a)
-#define EC_CREF_PARAMS const
+#define EC_PARAMS_LOAD(dst, src) memcpy_P(&(dst), &(src), sizeof(dst))
+#define EC_CREF_FIX(field, a) ((void)0)
 #else
 #define EC_CREF(T) const T *
 #define EC_CADD(r, n, T) ((r) + (n))
@@ -114,7 +124,6 @@ static inline int64_t ec_flash_s64(const uint32_t *a) {
 #define EC_C_S64(r, i) ((r)[i])
 #define EC_FLASH_ARRAY
 #define EC_CREF_INIT(a) (a)
-#define EC_CREF_PARAMS const
 #endif
 /* The weights' accessor of earlier runtimes (int8 references: byte steps everywhere). */
 #define EC_WEIGHT_S8(r) EC_C_S8(r, 0)

@@ -220,7 +220,10 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
     version = version or runtime_version()
     base = arena_base(model, arena)
     params_decls: list[str] = []
-    far_refs: list[str] = []  # EC_CREF_SET lines: the params' flash addresses on a far AVR
+    # Where the constants are in flash (an AVR, ec_common.h), the params structs are too: each is
+    # copied into <name>_params (one union member per params type, in SRAM) before its kernel
+    # runs, and its references are written there on a far AVR (EC_CREF_FIX).
+    params_types: list[str] = []
     calls: list[str] = []
     units: list[str] = []
     params_bytes = 0
@@ -242,12 +245,13 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
             if u not in units:
                 units.append(u)
         fields = []
+        refs: list[tuple[str, str]] = []  # (field, array) of the EC_CREF fields
         for fname, value in k.params.items():
             if isinstance(value, CArray):
                 arr_name = pool.add(value, f'op{step.op.index}_{fname}')
                 if value.program_memory:  # an EC_CREF field: a flash address on a far AVR, set at invoke
                     fields.append(f"    .{fname} = EC_CREF_INIT({arr_name}),")
-                    far_refs.append(f"    EC_CREF_SET({name}_op{step.op.index}.{fname}, {arr_name});")
+                    refs.append((fname, arr_name))
                 else:
                     fields.append(f"    .{fname} = {arr_name},")
                 params_bytes += 4
@@ -266,12 +270,13 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
                 fields.append(f"    .{fname} = {'(-2147483647 - 1)' if v == -(1 << 31) else v},")
                 params_bytes += 4
         pname = f"{name}_op{step.op.index}"
-        has_refs = any(isinstance(v, CArray) and v.program_memory for v in k.params.values())
         params_decls.append(
             f"/* op {step.op.index} {comment_text(step.op.opcode)}{': ' + comment_text(k.summary) if k.summary else ''} */\n"
-            f"static {'EC_CREF_PARAMS' if has_refs else 'const'} {k.params_type} {pname} = {{\n" + "\n".join(fields)
-            + "\n};\n"
+            f"static const {k.params_type} {pname} EC_FLASH_ARRAY = {{\n" + "\n".join(fields) + "\n};\n"
         )
+        if k.params_type not in params_types:
+            params_types.append(k.params_type)
+        member = f"{name}_params.m{params_types.index(k.params_type)}"
         args = [f"&{pname}"]
         block = k.inputs_as_array or k.outputs_as_array  # the call gets a { } block for its arrays
         if block:
@@ -293,14 +298,17 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
         if k.scratch_bytes > 0:
             args.append(f"(void *)({base} + {model.plan.offsets[f's{i}']})")
         call = f"{k.func}({', '.join(args)});"
-        calls.append(f"{'        ' if block else '    '}EC_PROFILE_OP({i});")
+        flash_call = f"{k.func}({', '.join([f'&{member}', *args[1:]])});"
+        ind = "        " if block else "    "
+        calls.append(f"{ind}EC_PROFILE_OP({i});")
+        calls += ["#if defined(EC_CONSTANTS_IN_FLASH)", f"{ind}EC_PARAMS_LOAD({member}, {pname});",
+                  *(f"{ind}EC_CREF_FIX({member}.{f}, {a});" for f, a in refs), f"{ind}{flash_call}", "#else",
+                  f"{ind}{call}", "#endif"]
         if block:
-            calls.append(f"        {call}\n    }}")
-        else:
-            calls.append(f"    {call}")
+            calls.append("    }")
 
     header = _emit_header(model, expose_arena, arena, labels)
-    source = _emit_source(model, units, pool, params_decls, calls, expose_arena, arena, version, labels, far_refs)
+    source = _emit_source(model, units, pool, params_decls, calls, expose_arena, arena, version, labels, params_types)
     files = {f"{name}.h": header, f"{name}.c": source}
     if float_helpers:
         files.update(emit_float_helpers(model, arena))
@@ -309,7 +317,8 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
     rt_units = units + [u for u in ("ec_quantize", "ec_dequantize") if float_helpers and u not in units]
     for fname in runtime_files(rt, rt_units):
         files[fname] = runtime_file_text(rt, fname, version)
-    return EmittedModel(files, pool.bytes + params_bytes, pool.weight_bytes, pool.program_memory_bytes)
+    # the params structs are in program memory as well where the constants are (EC_FLASH_ARRAY)
+    return EmittedModel(files, pool.bytes + params_bytes, pool.weight_bytes, pool.program_memory_bytes + params_bytes)
 
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
@@ -468,7 +477,7 @@ def _c_string(text: str) -> str:
 
 
 def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="static", version=None,
-                 labels=None, far_refs=None) -> str:
+                 labels=None, params_types=None) -> str:
     name, NAME = model.name, _macro_name(model)
     g = model.graph
     version = version or runtime_version()
@@ -531,15 +540,14 @@ def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="s
         io_decls.append("/* cppcheck-suppress unusedStructMember */")
         io_decls.append(f"static union {{ uint8_t bytes[{_io_block_bytes(b, model)}]; int64_t align; }} "
                         f"{name}_io{j} EC_ALIGN(16);")
-    far_decl: list[str] = []
-    far_call: list[str] = []
-    if far_refs:
-        # A 16-bit pointer cannot hold a flash address beyond 64 KB, nor can a static initializer
-        # (R_AVR_16): on an AVR with far constants the params' references are written here.
-        far_decl = ["#if defined(EC_FAR_CONSTANTS)",
-                    "/* The flash addresses of the constants the kernels read (ec_common.h, EC_CREF_SET). */",
-                    f"static void {name}_far_refs(void) {{", *far_refs, "}", "#endif", ""]
-        far_call = ["#if defined(EC_FAR_CONSTANTS)", f"    {name}_far_refs();", "#endif"]
+    params_ram: list[str] = []
+    if params_types:
+        members = " ".join(f"{t} m{j};" for j, t in enumerate(params_types))
+        params_ram = ["#if defined(EC_CONSTANTS_IN_FLASH)",
+                      "/* The params structs are in flash (ec_common.h): each op's is copied here before its kernel",
+                      " * runs. */",
+                      "/* cppcheck-suppress unusedStructMember */",
+                      f"static union {{ {members} }} {name}_params;", "#endif", ""]
     label_decls = []
     if labels is not None:
         items = ",\n    ".join(_c_string(lbl) for lbl in labels) or "0"
@@ -565,12 +573,11 @@ def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="s
         *label_decls,
         *pool.decls,
         *params_decls,
-        *far_decl,
+        *params_ram,
         *table("input", g.inputs, False),
         *table("output", g.outputs, True),
         f"int {name}_invoke(void) {{",
         *([f"    if ({guard}) {{", "        return -1;", "    }"] if guard else []),
-        *far_call,
         *calls,
         "    return 0;",
         "}",
