@@ -32,7 +32,7 @@
  *   #define EC_ARENA_SECTION __attribute__((section(".sdram")))
  *   #define EC_WEIGHTS_SECTION __attribute__((section(".qspi_rodata")))
  * The linker script must then place those sections. (On a Harvard core, use
- * EC_WEIGHTS_IN_PROGMEM below instead of a weights section.) */
+ * the program-memory constants below, the default on an AVR, instead of a weights section.) */
 #ifndef EC_ARENA_SECTION
 #define EC_ARENA_SECTION
 #endif
@@ -44,12 +44,12 @@
  * On an AVR (__AVR__) the constant arrays the kernels read through the accessors below (the
  * MAC kernels' weights, biases and requantization pairs, their tables: CArray.program_memory
  * in edgeconv's ops, EC_CREF fields in the params structs) stay in flash by default, so the
- * SRAM holds the arena, the params structs and the stack; no flag is needed (an Arduino build
+ * SRAM holds the arena, one params struct at a time and the stack; no flag is needed (an Arduino build
  * passes none). Define EC_CONSTANTS_IN_RAM to keep them in RAM instead. On a part whose flash
  * exceeds 64 KB (FLASHEND > 0xFFFF: the ATmega1280/2560) a reference is a 32-bit flash byte
  * address (ec_cref_t), read with pgm_read_*_far, so constants anywhere in flash are reached,
- * and the arrays go to the section .text.ec_far (after the code, beyond the 64 KB that avr-libc
- * keeps for its own near data). The params structs are in flash too (EC_FLASH_ARRAY): the
+ * and the arrays go to the section .text.ec_far (among the code, after the near data that
+ * avr-libc keeps in the first 64 KB). The params structs are in flash too (EC_FLASH_ARRAY): the
  * generated <name>_invoke copies each into RAM before its kernel runs (EC_PARAMS_LOAD) and, with
  * far references, writes the arrays' addresses there (EC_CREF_FIX, EC_CREF_SET: lo8/hi8/hh8 of
  * the symbol, as avr-libc's pgm_get_far_address).
