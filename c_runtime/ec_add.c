@@ -78,46 +78,46 @@ EC_ADD_INLINE int8_t add_out(int32_t raw, int32_t mult, int exponent, int32_t ha
 }
 
 /* Both inputs contiguous along the run. */
-EC_ADD_INLINE void run_both(const add_out_t *o, const int32_t *t0, const int32_t *t1, const int8_t *a,
+EC_ADD_INLINE void run_both(const add_out_t *o, EC_CREF(int32_t) t0, EC_CREF(int32_t) t1, const int8_t *a,
                             const int8_t *b, int8_t *out, int32_t n, int full_range) {
     EC_ADD_OUT_LOCALS(o);
     int32_t i;
     for (i = 0; i < n; ++i) {
-        out[i] = add_out(t0[a[i]] + t1[b[i]], mult_, exponent_, half_, offset_, lo_, hi_, full_range);
+        out[i] = add_out(EC_C_S32(t0, a[i]) + EC_C_S32(t1, b[i]), mult_, exponent_, half_, offset_, lo_, hi_, full_range);
     }
 }
 
 /* One input contiguous (table t), the other's term c constant along the run. */
-EC_ADD_INLINE void run_one(const add_out_t *o, const int32_t *t, int32_t c, const int8_t *a, int8_t *out,
+EC_ADD_INLINE void run_one(const add_out_t *o, EC_CREF(int32_t) t, int32_t c, const int8_t *a, int8_t *out,
                            int32_t n, int full_range) {
     EC_ADD_OUT_LOCALS(o);
     int32_t i;
     for (i = 0; i < n; ++i) {
-        out[i] = add_out(t[a[i]] + c, mult_, exponent_, half_, offset_, lo_, hi_, full_range);
+        out[i] = add_out(EC_C_S32(t, a[i]) + c, mult_, exponent_, half_, offset_, lo_, hi_, full_range);
     }
 }
 
 /* Any strides. */
-EC_ADD_INLINE void run_strided(const add_out_t *o, const int32_t *t0, const int32_t *t1, const int8_t *a,
+EC_ADD_INLINE void run_strided(const add_out_t *o, EC_CREF(int32_t) t0, EC_CREF(int32_t) t1, const int8_t *a,
                                int32_t step0, const int8_t *b, int32_t step1, int8_t *out, int32_t n,
                                int full_range) {
     EC_ADD_OUT_LOCALS(o);
     int32_t i;
     for (i = 0; i < n; ++i) {
-        out[i] = add_out(t0[a[i * step0]] + t1[b[i * step1]], mult_, exponent_, half_, offset_, lo_, hi_,
+        out[i] = add_out(EC_C_S32(t0, a[i * step0]) + EC_C_S32(t1, b[i * step1]), mult_, exponent_, half_, offset_, lo_, hi_,
                          full_range);
     }
 }
 
-EC_ADD_INLINE void run_tables(const int32_t *t0, const int32_t *t1, const add_out_t *o, const int8_t *a,
+EC_ADD_INLINE void run_tables(EC_CREF(int32_t) t0, EC_CREF(int32_t) t1, const add_out_t *o, const int8_t *a,
                               const int8_t *b, int32_t step0, int32_t step1, int8_t *out, int32_t n,
                               int full_range) {
     if (step0 == 1 && step1 == 1) {
         run_both(o, t0, t1, a, b, out, n, full_range);
     } else if (step0 == 1 && step1 == 0) {
-        run_one(o, t0, t1[b[0]], a, out, n, full_range);
+        run_one(o, t0, EC_C_S32(t1, b[0]), a, out, n, full_range);
     } else if (step0 == 0 && step1 == 1) {
-        run_one(o, t1, t0[a[0]], b, out, n, full_range);
+        run_one(o, t1, EC_C_S32(t0, a[0]), b, out, n, full_range);
     } else {
         run_strided(o, t0, t1, a, step0, b, step1, out, n, full_range);
     }
@@ -125,12 +125,12 @@ EC_ADD_INLINE void run_tables(const int32_t *t0, const int32_t *t1, const add_ou
 
 /* One run of the output per call; full_range fixed per function so that each has its own
  * loops with the clamp it needs. */
-static void run_tables_full(const int32_t *t0, const int32_t *t1, const add_out_t *o, const int8_t *a,
+static void run_tables_full(EC_CREF(int32_t) t0, EC_CREF(int32_t) t1, const add_out_t *o, const int8_t *a,
                             const int8_t *b, int32_t step0, int32_t step1, int8_t *out, int32_t n) {
     run_tables(t0, t1, o, a, b, step0, step1, out, n, 1);
 }
 
-static void run_tables_act(const int32_t *t0, const int32_t *t1, const add_out_t *o, const int8_t *a,
+static void run_tables_act(EC_CREF(int32_t) t0, EC_CREF(int32_t) t1, const add_out_t *o, const int8_t *a,
                            const int8_t *b, int32_t step0, int32_t step1, int8_t *out, int32_t n) {
     run_tables(t0, t1, o, a, b, step0, step1, out, n, 0);
 }
@@ -145,7 +145,8 @@ static void add_sub(const ec_add_params_t *p, const int8_t *in0, const int8_t *i
     ec_broadcast_begin(p->out_dims, &it);
     if (p->in0_table && p->in1_table && p->output_shift < 0) {
         /* Indexed by the int8 value itself: the middle of the 256 entries. */
-        const int32_t *const t0 = p->in0_table + 128, *const t1 = p->in1_table + 128;
+        EC_CREF(int32_t) const t0 = EC_CADD(p->in0_table, 128, int32_t);
+        EC_CREF(int32_t) const t1 = EC_CADD(p->in1_table, 128, int32_t);
         add_out_t o;
         if (inner <= 0) { /* an empty output: the runs would read an element of each input */
             return;

@@ -34,8 +34,8 @@ typedef struct {
      * TFLite's arithmetic; in1_table holds the negated term for SUB. Per element the kernel
      * then adds two table entries instead of running two requantizations. int8 only (the
      * int16 kernels ignore them: a table per 65,536 values would cost 256 KB). */
-    const int32_t *in0_table;
-    const int32_t *in1_table;
+    EC_CREF(int32_t) in0_table; /* a reference to constants (ec_common.h) */
+    EC_CREF(int32_t) in1_table;
 } ec_add_params_t;
 
 void ec_add_s8(const ec_add_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out);

@@ -46,15 +46,15 @@ static int64_t ec_bmm_dot_s16(const int16_t *x, const int16_t *y, int32_t n) {
     return acc;
 }
 
-/* The same with y the constant operand (EC_WEIGHT_S16: it may be in program memory). */
-static int64_t ec_bmm_dot_s16_w(const int16_t *x, const int16_t *y, int32_t n) {
+/* The same with y the constant operand (a reference: in program memory on an AVR). */
+static int64_t ec_bmm_dot_s16_w(const int16_t *x, EC_CREF(int16_t) y, int32_t n) {
 #ifdef EC_BMM_DSP
     return ec_bmm_dot_s16(x, y, n);
 #else
     int64_t acc = 0;
     int32_t i;
     for (i = 0; i < n; ++i) {
-        acc += (int32_t)x[i] * (int32_t)EC_WEIGHT_S16(y + i);
+        acc += (int32_t)x[i] * (int32_t)EC_C_S16(y, i);
     }
     return acc;
 #endif
@@ -79,6 +79,15 @@ static void ec_bmm_transpose_s16(const int16_t *src, int32_t rows, int32_t cols,
     }
 }
 
+/* The constant operand's variables: references where the constants are in flash (ec_common.h),
+ * so their own variables there; elsewhere the run-time operand's variables serve both, as
+ * plain pointers (the object code is what it was before references existed). */
+#if defined(EC_CONSTANTS_IN_FLASH)
+#define EC_BMM_C(v) v##_c
+#else
+#define EC_BMM_C(v) v
+#endif
+
 static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, const int8_t *rhs, int8_t *output,
                       void *scratch) {
     const int32_t M = p->rows, N = p->cols, K = p->depth;
@@ -89,16 +98,22 @@ static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, cons
     int8_t *rhs_buf = lhs_buf + (p->lhs_kmajor ? M * K : 0);
     int32_t b, m, n, k;
     for (b = 0; b < p->batches; ++b) {
-        const int8_t *L = lhs + p->lhs_offsets[b];
+        const int8_t *L = lhs + EC_C_S32(p->lhs_offsets, b);
         const int8_t *R;
         const int32_t *corr;
         int8_t *out = output + b * M * N;
+#if defined(EC_CONSTANTS_IN_FLASH)
+        EC_CREF(int8_t) R_c = p->rhs_t;
+        EC_CREF(int32_t) corr_c = p->rhs_corr;
+        R = rhs;
+        corr = corr_buf;
+#endif
         if (p->lhs_kmajor) {
             ec_bmm_transpose_s8(L, K, M, lhs_buf);
             L = lhs_buf;
         }
         if (rhs) {
-            R = rhs + p->rhs_offsets[b];
+            R = rhs + EC_C_S32(p->rhs_offsets, b);
             if (p->rhs_kmajor) {
                 ec_bmm_transpose_s8(R, K, N, rhs_buf);
                 R = rhs_buf;
@@ -112,8 +127,8 @@ static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, cons
             }
             corr = corr_buf;
         } else {
-            R = p->rhs_t + p->rhs_offsets[b];
-            corr = p->rhs_corr + p->rhs_offsets[b] / K;
+            EC_BMM_C(R) = EC_CADD(p->rhs_t, EC_C_S32(p->rhs_offsets, b), int8_t);
+            EC_BMM_C(corr) = EC_CADD(p->rhs_corr, EC_C_S32(p->rhs_offsets, b) / K, int32_t);
         }
         for (m = 0; m < M; ++m) {
             const int8_t *row = L + m * K;
@@ -126,7 +141,8 @@ static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, cons
             for (n = 0; n < N; ++n) {
                 /* the constant operand (rhs 0) through the weight accessor (ec_dot_s8_w) */
                 const int32_t acc = rhs ? ec_dot_s8(row, R + n * K, K, corr[n] - row_term)
-                                        : ec_dot_s8_w(row, R + n * K, K, corr[n] - row_term);
+                                        : ec_dot_s8_w(row, EC_CADD(EC_BMM_C(R), n * K, int8_t), K,
+                                                      EC_C_S32(EC_BMM_C(corr), n) - row_term);
                 const int32_t v = ec_requantize(acc, p->multiplier, (int)p->shift) + p->output_zp;
                 out[m * N + n] = (int8_t)ec_clamp_i32(v, p->act_min, p->act_max);
             }
@@ -141,26 +157,30 @@ static void ec_bmm_s16(const ec_batch_matmul_params_t *p, const int16_t *lhs, co
     int16_t *rhs_buf = lhs_buf + (p->lhs_kmajor ? M * K : 0);
     int32_t b, m, n;
     for (b = 0; b < p->batches; ++b) {
-        const int16_t *L = lhs + p->lhs_offsets[b];
+        const int16_t *L = lhs + EC_C_S32(p->lhs_offsets, b);
         const int16_t *R;
         int16_t *out = output + b * M * N;
+#if defined(EC_CONSTANTS_IN_FLASH)
+        EC_CREF(int16_t) R_c = p->rhs_t16;
+        R = rhs;
+#endif
         if (p->lhs_kmajor) {
             ec_bmm_transpose_s16(L, K, M, lhs_buf);
             L = lhs_buf;
         }
         if (rhs) {
-            R = rhs + p->rhs_offsets[b];
+            R = rhs + EC_C_S32(p->rhs_offsets, b);
             if (p->rhs_kmajor) {
                 ec_bmm_transpose_s16(R, K, N, rhs_buf);
                 R = rhs_buf;
             }
         } else {
-            R = p->rhs_t16 + p->rhs_offsets[b];
+            EC_BMM_C(R) = EC_CADD(p->rhs_t16, EC_C_S32(p->rhs_offsets, b), int16_t);
         }
         for (m = 0; m < M; ++m) {
             for (n = 0; n < N; ++n) {
                 const int64_t sum = rhs ? ec_bmm_dot_s16(L + m * K, R + n * K, K)
-                                        : ec_bmm_dot_s16_w(L + m * K, R + n * K, K);
+                                        : ec_bmm_dot_s16_w(L + m * K, EC_CADD(EC_BMM_C(R), n * K, int16_t), K);
                 const int32_t v = ec_requantize_s64(sum, p->multiplier, (int)p->shift);
                 out[m * N + n] = (int16_t)ec_clamp_i32(v, p->act_min, p->act_max);
             }

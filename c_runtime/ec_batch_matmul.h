@@ -22,16 +22,16 @@ typedef struct {
     int32_t rows, cols, depth; /* M, N, K */
     int32_t lhs_kmajor;        /* 1: LHS stored [K][M] (adj_x) */
     int32_t rhs_kmajor;        /* 1: RHS stored [K][N] (no adj_y); a constant rhs_t is [N][K] */
-    const int32_t *lhs_offsets; /* per output matrix, element offset of its LHS matrix */
-    const int32_t *rhs_offsets; /* per output matrix, element offset of its RHS matrix */
+    EC_CREF(int32_t) lhs_offsets; /* (ec_common.h: references, as the arrays below) */ /* per output matrix, element offset of its LHS matrix */
+    EC_CREF(int32_t) rhs_offsets; /* per output matrix, element offset of its RHS matrix */
     int32_t lhs_zp, rhs_zp, output_zp; /* int8; 0 for int16 */
     int32_t multiplier, shift;
     int32_t act_min, act_max; /* the output type's range: BATCH_MATMUL fuses no activation */
-    const int8_t *rhs_t;      /* _s8_c: the constant RHS, [matrix][N][K] */
-    const int16_t *rhs_t16;   /* _s16_c: the same, int16 */
+    EC_CREF(int8_t) rhs_t;    /* _s8_c: the constant RHS, [matrix][N][K] (ec_common.h: a reference) */
+    EC_CREF(int16_t) rhs_t16; /* _s16_c: the same, int16 */
     /* _s8_c: per RHS matrix and column, K * lhs_zp * rhs_zp - lhs_zp * sum_k R[k][n] (the zero
      * point terms of the column; row offset rhs_offsets[b] / K) */
-    const int32_t *rhs_corr;
+    EC_CREF(int32_t) rhs_corr;
 } ec_batch_matmul_params_t;
 
 void ec_batch_matmul_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, const int8_t *rhs, int8_t *output,

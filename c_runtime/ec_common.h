@@ -32,7 +32,7 @@
  *   #define EC_ARENA_SECTION __attribute__((section(".sdram")))
  *   #define EC_WEIGHTS_SECTION __attribute__((section(".qspi_rodata")))
  * The linker script must then place those sections. (On a Harvard core, use
- * EC_WEIGHTS_IN_PROGMEM below instead of a weights section.) */
+ * the program-memory constants below, the default on an AVR, instead of a weights section.) */
 #ifndef EC_ARENA_SECTION
 #define EC_ARENA_SECTION
 #endif
@@ -40,24 +40,94 @@
 #define EC_WEIGHTS_SECTION
 #endif
 
-/* Weights in program memory (Harvard cores, where a plain const array is copied into RAM).
- * With EC_WEIGHTS_IN_PROGMEM defined (the atmega2560 profile's cflags), the arrays the MAC
- * kernels read only through the accessors below (role "weights": CONV_2D, DEPTHWISE_CONV_2D,
- * FULLY_CONNECTED, TRANSPOSE_CONV filters, PRELU's alpha) carry EC_WEIGHTS_PROGMEM, avr-libc's
- * PROGMEM, and stay in flash; the accessors read them with pgm_read_byte/pgm_read_word. A
- * 16-bit pointer reaches the first 64 KB of flash only (edgeconv's AVR build refuses a model
- * whose flash arrays end beyond). Elsewhere the accessors are plain loads, the attribute is
- * empty. Biases, multipliers, tables and params structs stay ordinary const data. */
-#if defined(EC_WEIGHTS_IN_PROGMEM) && defined(__AVR__)
+/* Constants in program memory (Harvard cores, where a plain const array is copied into RAM).
+ * On an AVR (__AVR__) the constant arrays the kernels read through the accessors below (the
+ * MAC kernels' weights, biases and requantization pairs, their tables: CArray.program_memory
+ * in edgeconv's ops, EC_CREF fields in the params structs) stay in flash by default, so the
+ * SRAM holds the arena, one params struct at a time and the stack; no flag is needed (an Arduino build
+ * passes none). Define EC_CONSTANTS_IN_RAM to keep them in RAM instead. On a part whose flash
+ * exceeds 64 KB (FLASHEND > 0xFFFF: the ATmega1280/2560) a reference is a 32-bit flash byte
+ * address (ec_cref_t), read with pgm_read_*_far, so constants anywhere in flash are reached,
+ * and the arrays go to the section .text.ec_far (among the code, after the near data that
+ * avr-libc keeps in the first 64 KB). The params structs are in flash too (EC_FLASH_ARRAY): the
+ * generated <name>_invoke copies each into RAM before its kernel runs (EC_PARAMS_LOAD) and, with
+ * far references, writes the arrays' addresses there (EC_CREF_FIX, EC_CREF_SET: lo8/hi8/hh8 of
+ * the symbol, as avr-libc's pgm_get_far_address).
+ * EC_NEAR_CONSTANTS keeps 16-bit references (pgm_read_*, .progmem: the first 64 KB of flash
+ * only; cheaper reads): edgeconv's own AVR builds define it when the model's constants fit.
+ * EC_WEIGHTS_IN_PROGMEM is accepted and changes nothing (flash is the default).
+ * Elsewhere a reference is a plain pointer and every accessor a plain load: the generated C and
+ * every other target are unchanged.
+ *   EC_CREF(T)        the type of a reference to constant Ts
+ *   EC_CADD(r, n, T)  r advanced by n Ts
+ *   EC_C_S8(r, i) .. EC_C_S64(r, i), EC_C_U8(r, i)   element i (EC_WEIGHT_S8(r): element 0)
+ * Arrays larger than 32,767 bytes (avr-gcc's object limit) are emitted in parts, consecutive in
+ * one section (no_reorder): the kernel reads them as one range from the first part. */
+#if defined(__AVR__) && !defined(EC_CONSTANTS_IN_RAM)
 #include <avr/pgmspace.h>
-#define EC_WEIGHTS_PROGMEM PROGMEM
-#define EC_WEIGHT_S8(p) ((int8_t)pgm_read_byte(p))
-#define EC_WEIGHT_S16(p) ((int16_t)pgm_read_word(p))
-#else
-#define EC_WEIGHTS_PROGMEM
-#define EC_WEIGHT_S8(p) (*(p))
-#define EC_WEIGHT_S16(p) (*(p))
+#define EC_CONSTANTS_IN_FLASH 1
+#if FLASHEND > 0xFFFF && !defined(EC_NEAR_CONSTANTS)
+#define EC_FAR_CONSTANTS 1
 #endif
+#endif
+
+#if defined(EC_FAR_CONSTANTS)
+typedef uint32_t ec_cref_t; /* a flash byte address */
+#define EC_CREF(T) ec_cref_t
+#define EC_CADD(r, n, T) ((r) + (uint32_t)(n) * (uint32_t)sizeof(T))
+#define EC_C_S8(r, i) ((int8_t)pgm_read_byte_far(EC_CADD(r, i, int8_t)))
+#define EC_C_U8(r, i) ((uint8_t)pgm_read_byte_far(EC_CADD(r, i, uint8_t)))
+#define EC_C_S16(r, i) ((int16_t)pgm_read_word_far(EC_CADD(r, i, int16_t)))
+#define EC_C_U16(r, i) ((uint16_t)pgm_read_word_far(EC_CADD(r, i, uint16_t)))
+#define EC_C_S32(r, i) ((int32_t)pgm_read_dword_far(EC_CADD(r, i, int32_t)))
+#define EC_C_S64(r, i) ec_flash_s64(EC_CADD(r, i, int64_t))
+static inline int64_t ec_flash_s64(uint32_t a) {
+    return (int64_t)(((uint64_t)pgm_read_dword_far(a + 4u) << 32) | (uint64_t)pgm_read_dword_far(a));
+}
+#define EC_FLASH_ARRAY __attribute__((section(".text.ec_far"), used, no_reorder))
+/* A reference field's initializer (written at invoke by EC_CREF_SET), and that write. */
+#define EC_CREF_INIT(a) 0xFFFFFFFFul
+#define EC_CREF_SET(field, a)                                                                           \
+    __asm__("ldi %A0, lo8(%1)\n\tldi %B0, hi8(%1)\n\tldi %C0, hh8(%1)\n\tclr %D0" : "=d"(field) : "i"(&(a)))
+/* A params struct (in flash, EC_FLASH_ARRAY) copied into RAM, and a reference written there. */
+#define EC_PARAMS_LOAD(dst, src)                                                                        \
+    do {                                                                                                \
+        uint32_t ec_src_;                                                                               \
+        EC_CREF_SET(ec_src_, src);                                                                      \
+        memcpy_PF(&(dst), ec_src_, sizeof(dst));                                                        \
+    } while (0)
+#define EC_CREF_FIX(field, a) EC_CREF_SET(field, a)
+#elif defined(EC_CONSTANTS_IN_FLASH)
+#define EC_CREF(T) const T *
+#define EC_CADD(r, n, T) ((r) + (n))
+#define EC_C_S8(r, i) ((int8_t)pgm_read_byte((r) + (i)))
+#define EC_C_U8(r, i) ((uint8_t)pgm_read_byte((r) + (i)))
+#define EC_C_S16(r, i) ((int16_t)pgm_read_word((r) + (i)))
+#define EC_C_U16(r, i) ((uint16_t)pgm_read_word((r) + (i)))
+#define EC_C_S32(r, i) ((int32_t)pgm_read_dword((r) + (i)))
+#define EC_C_S64(r, i) ec_flash_s64((const uint32_t *)(const void *)((r) + (i)))
+static inline int64_t ec_flash_s64(const uint32_t *a) {
+    return (int64_t)(((uint64_t)pgm_read_dword(a + 1) << 32) | (uint64_t)pgm_read_dword(a));
+}
+#define EC_FLASH_ARRAY __attribute__((section(".progmem.ec"), used, no_reorder))
+#define EC_CREF_INIT(a) (a)
+#define EC_PARAMS_LOAD(dst, src) memcpy_P(&(dst), &(src), sizeof(dst))
+#define EC_CREF_FIX(field, a) ((void)0)
+#else
+#define EC_CREF(T) const T *
+#define EC_CADD(r, n, T) ((r) + (n))
+#define EC_C_S8(r, i) ((r)[i])
+#define EC_C_U8(r, i) ((r)[i])
+#define EC_C_S16(r, i) ((r)[i])
+#define EC_C_U16(r, i) ((r)[i])
+#define EC_C_S32(r, i) ((r)[i])
+#define EC_C_S64(r, i) ((r)[i])
+#define EC_FLASH_ARRAY
+#define EC_CREF_INIT(a) (a)
+#endif
+/* The weights' accessor of earlier runtimes (int8 references: byte steps everywhere). */
+#define EC_WEIGHT_S8(r) EC_C_S8(r, 0)
+#define EC_WEIGHTS_PROGMEM EC_FLASH_ARRAY
 
 /* Weights and the arena are aligned so that word-wide loads (and the DSP fast paths) may
  * read them directly. Only GCC-compatible compilers take the attribute; others still get

@@ -10,7 +10,7 @@
         int32_t k, i;                                                                  \
         for (k = 0; k < p->outer; ++k) {                                               \
             for (i = 0; i < p->num_inputs; ++i) {                                      \
-                const int32_t n = p->copy_sizes[i];                                    \
+                const int32_t n = EC_C_S32(p->copy_sizes, i);                                    \
                 memcpy(output, inputs[i] + k * n, (size_t)n * sizeof(T));              \
                 output += n;                                                           \
             }                                                                          \
@@ -22,7 +22,7 @@
         int32_t k, i;                                                                  \
         for (k = 0; k < p->outer; ++k) {                                               \
             for (i = 0; i < p->num_outputs; ++i) {                                     \
-                const int32_t n = p->copy_sizes[i];                                    \
+                const int32_t n = EC_C_S32(p->copy_sizes, i);                                    \
                 memcpy(outputs[i] + k * n, input, (size_t)n * sizeof(T));              \
                 input += n;                                                            \
             }                                                                          \

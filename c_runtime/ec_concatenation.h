@@ -14,13 +14,13 @@
 typedef struct {
     int32_t num_inputs;
     int32_t outer;              /* product of the output dimensions before the axis */
-    const int32_t *copy_sizes;  /* per input: its axis dimension * product of those after */
+    EC_CREF(int32_t) copy_sizes; /* (ec_common.h: a reference) */ /* per input: its axis dimension * product of those after */
 } ec_concatenation_params_t;
 
 typedef struct {
     int32_t num_outputs;
     int32_t outer;              /* product of the input dimensions before the axis */
-    const int32_t *copy_sizes;  /* per output: its axis dimension * product of those after */
+    EC_CREF(int32_t) copy_sizes; /* (ec_common.h: a reference) */ /* per output: its axis dimension * product of those after */
 } ec_split_params_t;
 
 void ec_concatenation_s8(const ec_concatenation_params_t *p, const int8_t *const *inputs,

@@ -186,7 +186,8 @@ static inline const int8_t *pos_input(const ec_conv2d_params_t *p, const int8_t 
  * the int8 loop, against 5.3 with one pixel): there EC_CONV_SECOND(two), the test for a second
  * pixel, is the constant 0 (written at each use, so that no variable is always false), and the
  * second pixel's accumulators are dead code, which leaves 4 channels x 1 pixel. Weights are
- * read through LD, EC_WEIGHT_S16 or EC_WEIGHT_S8 (ec_common.h: they may be in program memory). */
+ * read through LD, EC_C_S16 or EC_C_S8, the bias and requantization pairs through EC_C_S32
+ * (ec_common.h: references to constants, in program memory on an AVR). */
 #if defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB == 1
 #define EC_CONV_SECOND(two) 0
 #else
@@ -195,7 +196,7 @@ static inline const int8_t *pos_input(const ec_conv2d_params_t *p, const int8_t 
 #define EC_CONV_TAP(LD, j, o0, o1, o2, o3)                                                                      \
     do {                                                                                                        \
         const int32_t x = c0[(j)], y = c1[(j)];                                                                 \
-        const int32_t wa = LD(w + (o0)), wb = LD(w + (o1)), wc = LD(w + (o2)), wd = LD(w + (o3));           \
+        const int32_t wa = LD(w, (o0)), wb = LD(w, (o1)), wc = LD(w, (o2)), wd = LD(w, (o3));               \
         a0 += x * wa;                                                                                           \
         a1 += x * wb;                                                                                           \
         a2 += x * wc;                                                                                           \
@@ -212,8 +213,8 @@ static void conv2d_portable(const ec_conv2d_params_t *p, const int8_t *input, in
     const int32_t fpg = out_c / groups;
     const int32_t total = p->batches * p->out_h * p->out_w;
     const int32_t quads = p->k_pad >> 2, k_pad = p->k_pad, oc_pad = p->oc_pad;
-    const int8_t *const w8 = p->weights;
-    const int16_t *const w16 = p->weights16;
+    EC_CREF(int8_t) const w8 = p->weights;
+    EC_CREF(int16_t) const w16 = p->weights16;
     int8_t *const col = (int8_t *)scratch;
     conv_pos_t q = {0, 0, 0};
     int32_t n, g, oc, i, l;
@@ -236,24 +237,25 @@ static void conv2d_portable(const ec_conv2d_params_t *p, const int8_t *input, in
             for (oc = 0; oc < fpg; oc += 4) {
                 const int32_t ch = g * oc_pad + oc; /* padded channel index, a multiple of 4 */
                 const int8_t *c0 = col, *c1 = EC_CONV_SECOND(two) ? col + k_pad : col;
-                int32_t a0 = p->bias[ch], a1 = p->bias[ch + 1], a2 = p->bias[ch + 2], a3 = p->bias[ch + 3];
+                int32_t a0 = EC_C_S32(p->bias, ch), a1 = EC_C_S32(p->bias, ch + 1), a2 = EC_C_S32(p->bias, ch + 2),
+                        a3 = EC_C_S32(p->bias, ch + 3);
                 int32_t e0 = a0, e1 = a1, e2 = a2, e3 = a3;
                 int32_t acc[8];
                 if (w16 != 0) {
-                    const int16_t *w = w16 + ch * k_pad;
-                    for (i = 0; i < quads; ++i, c0 += 4, c1 += 4, w += 16) {
-                        EC_CONV_TAP(EC_WEIGHT_S16, 0, 0, 2, 4, 6);
-                        EC_CONV_TAP(EC_WEIGHT_S16, 1, 8, 10, 12, 14);
-                        EC_CONV_TAP(EC_WEIGHT_S16, 2, 1, 3, 5, 7);
-                        EC_CONV_TAP(EC_WEIGHT_S16, 3, 9, 11, 13, 15);
+                    EC_CREF(int16_t) w = EC_CADD(w16, ch * k_pad, int16_t);
+                    for (i = 0; i < quads; ++i, c0 += 4, c1 += 4, w = EC_CADD(w, 16, int16_t)) {
+                        EC_CONV_TAP(EC_C_S16, 0, 0, 2, 4, 6);
+                        EC_CONV_TAP(EC_C_S16, 1, 8, 10, 12, 14);
+                        EC_CONV_TAP(EC_C_S16, 2, 1, 3, 5, 7);
+                        EC_CONV_TAP(EC_C_S16, 3, 9, 11, 13, 15);
                     }
                 } else {
-                    const int8_t *w = w8 + ch * k_pad;
-                    for (i = 0; i < quads; ++i, c0 += 4, c1 += 4, w += 16) {
-                        EC_CONV_TAP(EC_WEIGHT_S8, 0, 0, 1, 4, 5);
-                        EC_CONV_TAP(EC_WEIGHT_S8, 1, 8, 9, 12, 13);
-                        EC_CONV_TAP(EC_WEIGHT_S8, 2, 2, 3, 6, 7);
-                        EC_CONV_TAP(EC_WEIGHT_S8, 3, 10, 11, 14, 15);
+                    EC_CREF(int8_t) w = EC_CADD(w8, ch * k_pad, int8_t);
+                    for (i = 0; i < quads; ++i, c0 += 4, c1 += 4, w = EC_CADD(w, 16, int8_t)) {
+                        EC_CONV_TAP(EC_C_S8, 0, 0, 1, 4, 5);
+                        EC_CONV_TAP(EC_C_S8, 1, 8, 9, 12, 13);
+                        EC_CONV_TAP(EC_C_S8, 2, 2, 3, 6, 7);
+                        EC_CONV_TAP(EC_C_S8, 3, 10, 11, 14, 15);
                     }
                 }
                 /* written once per block, after the loop: the accumulators stay in registers
@@ -267,10 +269,10 @@ static void conv2d_portable(const ec_conv2d_params_t *p, const int8_t *input, in
                 acc[6] = e2;
                 acc[7] = e3;
                 for (l = 0; l < 4 && oc + l < fpg; ++l) {
-                    const int32_t *rq = p->requant + 2 * (ch + l);
-                    out[g * fpg + oc + l] = conv_output(p, acc[l], rq[0], rq[1]);
+                    EC_CREF(int32_t) rq = EC_CADD(p->requant, 2 * (ch + l), int32_t);
+                    out[g * fpg + oc + l] = conv_output(p, acc[l], EC_C_S32(rq, 0), EC_C_S32(rq, 1));
                     if (EC_CONV_SECOND(two)) {
-                        out[out_c + g * fpg + oc + l] = conv_output(p, acc[4 + l], rq[0], rq[1]);
+                        out[out_c + g * fpg + oc + l] = conv_output(p, acc[4 + l], EC_C_S32(rq, 0), EC_C_S32(rq, 1));
                     }
                 }
             }
@@ -744,8 +746,8 @@ void ec_conv2d_s16(const ec_conv2d_s16_params_t *p, const int16_t *input, int16_
     const int32_t groups = in_c / fic, fpg = out_c / groups;
     const int32_t taps = p->k_h * k_w * fic;
     const int32_t sum32 = p->sum32, acc32 = p->acc32, act_min = p->act_min, act_max = p->act_max;
-    const int64_t *const bias = p->bias;
-    const int32_t *const requant = p->requant;
+    EC_CREF(int64_t) const bias = p->bias;
+    EC_CREF(int32_t) const requant = p->requant;
     int32_t b, oy, ox, g, ky, kx, j, lane;
     for (b = 0; b < p->batches; ++b) {
         const int16_t *const in_b = input + b * p->in_h * p->in_w * in_c;
@@ -775,23 +777,23 @@ void ec_conv2d_s16(const ec_conv2d_s16_params_t *p, const int16_t *input, int16_
                         }
                     }
                     for (j = 0; j < fpg; j += 4) {
-                        const int8_t *const w = p->weights + (g * oc_pad + j) * k_pad;
+                        EC_CREF(int8_t) const w = p->weights + (g * oc_pad + j) * k_pad;
                         const int32_t lanes = fpg - j < 4 ? fpg - j : 4;
                         const int32_t oc0 = g * fpg + j;
                         if (sum32) {
                             int32_t s[4];
                             ec_dot4_s16x8(col, w, k_pad, s);
                             for (lane = 0; lane < lanes; ++lane) {
-                                out[oc0 + lane] = ec_mac16_output32(s[lane], bias ? bias[oc0 + lane] : 0,
-                                                                    requant + 2 * (oc0 + lane), acc32, act_min,
+                                out[oc0 + lane] = ec_mac16_output32(s[lane], bias ? EC_C_S64(bias, oc0 + lane) : 0,
+                                                                    EC_CADD(requant, 2 * (oc0 + lane), int32_t), acc32, act_min,
                                                                     act_max);
                             }
                         } else {
                             int64_t s[4];
                             ec_dot4_s16x8_64(col, w, k_pad, s);
                             for (lane = 0; lane < lanes; ++lane) {
-                                out[oc0 + lane] = ec_mac16_output(s[lane], bias ? bias[oc0 + lane] : 0,
-                                                                  requant + 2 * (oc0 + lane), acc32, act_min, act_max);
+                                out[oc0 + lane] = ec_mac16_output(s[lane], bias ? EC_C_S64(bias, oc0 + lane) : 0,
+                                                                  EC_CADD(requant, 2 * (oc0 + lane), int32_t), acc32, act_min, act_max);
                             }
                         }
                     }

@@ -30,10 +30,10 @@ typedef struct {
     int32_t act_min, act_max;
     int32_t k_pad;             /* k_h * k_w * filter_in_c rounded up to a multiple of 4 */
     int32_t oc_pad;            /* output channels per group rounded up to a multiple of 4 */
-    const int8_t *weights;     /* int8 form (see above), or NULL */
-    const int16_t *weights16;  /* int16 form (see above), or NULL */
-    const int32_t *bias;       /* model bias - input_zp * sum(weights), per padded channel */
-    const int32_t *requant;    /* per padded channel: Q31 multiplier, then shift (one LDRD) */
+    EC_CREF(int8_t) weights;    /* int8 form (see above), or NULL */
+    EC_CREF(int16_t) weights16; /* int16 form (see above), or NULL */
+    EC_CREF(int32_t) bias;      /* model bias - input_zp * sum(weights), per padded channel */
+    EC_CREF(int32_t) requant;   /* per padded channel: Q31 multiplier, then shift (one LDRD) */
 } ec_conv2d_params_t;
 
 /* scratch: the compiler's scratch_bytes (conv.py conv_scratch_bytes), 16-byte aligned: the
@@ -66,9 +66,9 @@ typedef struct {
     int32_t oc_pad;         /* out_c / groups rounded up to a multiple of 4 */
     int32_t sum32;          /* 1: every channel's partial sums fit int32 (proved by the compiler) */
     int32_t acc32;          /* 1: TFLite's accumulator is int32 (int32 bias): see ec_mac16_output */
-    const int8_t *weights;  /* see above */
-    const int64_t *bias;    /* per output channel: ec_mac16_output's bias (NULL: none, int32 accumulator only) */
-    const int32_t *requant; /* per output channel, a pair: ec_mac16_output's rq */
+    EC_CREF(int8_t) weights;  /* see above */
+    EC_CREF(int64_t) bias;    /* per output channel: ec_mac16_output's bias (NULL: none, int32 accumulator only) */
+    EC_CREF(int32_t) requant; /* per output channel, a pair: ec_mac16_output's rq */
 } ec_conv2d_s16_params_t;
 
 /* scratch: 2 * k_pad bytes (one int16 column), 4-byte aligned. */

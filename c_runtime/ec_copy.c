@@ -52,27 +52,27 @@
  * recomputed per run (at most EC_COPY_MAX_DIMS - 1 additions, small beside the run). */
 #define EC_COPY_INDEXED(NAME, T)                                                             \
     void NAME(const ec_copy_indexed_params_t *p, const T *input, T *output) {                \
-        const int32_t *table[EC_COPY_MAX_DIMS];                                              \
+        EC_CREF(int32_t) table[EC_COPY_MAX_DIMS];                                            \
         int32_t idx[EC_COPY_MAX_DIMS];                                                       \
         const int32_t last = p->rank - 1;                                                    \
         const int32_t n = p->out_dims[last];                                                 \
-        const int32_t *t = p->offsets;                                                       \
+        EC_CREF(int32_t) t = p->offsets;                                                     \
         int32_t d;                                                                           \
         for (d = 0; d < EC_COPY_MAX_DIMS; ++d) {                                             \
             idx[d] = 0;                                                                      \
             table[d] = t;                                                                    \
             if (d < p->rank) {                                                               \
-                t += p->out_dims[d];                                                         \
+                t = EC_CADD(t, p->out_dims[d], int32_t);                                     \
             }                                                                                \
         }                                                                                    \
         for (;;) {                                                                           \
             int32_t base = 0;                                                                \
             int32_t i;                                                                       \
             for (d = 0; d < last; ++d) {                                                     \
-                base += table[d][idx[d]];                                                    \
+                base += EC_C_S32(table[d], idx[d]);                                          \
             }                                                                                \
             for (i = 0; i < n; ++i) {                                                        \
-                output[i] = input[base + table[last][i]];                                    \
+                output[i] = input[base + EC_C_S32(table[last], i)];                          \
             }                                                                                \
             output += n;                                                                     \
             for (d = last - 1; d >= 0; --d) {                                                \

@@ -32,7 +32,7 @@ typedef struct {
     int32_t rank;                       /* dimensions used, 1..EC_COPY_MAX_DIMS */
     int32_t out_dims[EC_COPY_MAX_DIMS]; /* outermost first (first rank used) */
     /* For dimension 0, then 1, ...: out_dims[d] input element offsets (index * stride). */
-    const int32_t *offsets;
+    EC_CREF(int32_t) offsets; /* a reference to constants (ec_common.h) */
 } ec_copy_indexed_params_t;
 
 void ec_copy_s8(const ec_copy_params_t *p, const int8_t *input, int8_t *output);

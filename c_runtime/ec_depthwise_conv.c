@@ -71,7 +71,7 @@ static int32_t dw_weight(const ec_depthwise_conv2d_params_t *p, int32_t oc, int3
             idx = blocked * taps + t * (p->out_c - blocked) + (oc - blocked);
         }
     }
-    return p->weights16 != 0 ? (int32_t)EC_WEIGHT_S16(p->weights16 + idx) : (int32_t)EC_WEIGHT_S8(p->weights + idx);
+    return p->weights16 != 0 ? (int32_t)EC_C_S16(p->weights16, idx) : (int32_t)EC_WEIGHT_S8(p->weights + idx);
 }
 
 /* The last channels % 4 channels of one pixel, weights laid out [T][rem] from wi (out of line:
@@ -81,18 +81,18 @@ DW_NOINLINE void dw_tail(const ec_depthwise_conv2d_params_t *p, const int8_t *wi
     const int32_t rem = p->out_c - c;
     int32_t k, ky, kx;
     for (k = 0; k < rem; ++k) {
-        int32_t acc = p->bias[c + k];
+        int32_t acc = EC_C_S32(p->bias, c + k);
         int32_t t = 0;
         for (ky = 0; ky < k_h; ++ky) {
             for (kx = 0; kx < k_w; ++kx) {
-                const int32_t w = wide ? (int32_t)EC_WEIGHT_S16(p->weights16 + wi + t * rem + k)
+                const int32_t w = wide ? (int32_t)EC_C_S16(EC_CADD(EC_CADD(p->weights16, wi, int16_t), t * rem, int16_t), k)
                                        : (int32_t)EC_WEIGHT_S8(p->weights + wi + t * rem + k);
                 acc += (int32_t)win[ky * rs + kx * cs + c + k] * w;
                 ++t;
             }
         }
-        out[c + k] = dw_requantize(acc, p->requant[2 * (c + k)], p->requant[2 * (c + k) + 1], p->output_zp, p->act_min,
-                                   p->act_max);
+        out[c + k] = dw_requantize(acc, EC_C_S32(p->requant, 2 * (c + k)), EC_C_S32(p->requant, 2 * (c + k) + 1),
+                                   p->output_zp, p->act_min, p->act_max);
     }
 }
 
@@ -102,9 +102,9 @@ DW_INLINE void dw_row_portable_dm1(const ec_depthwise_conv2d_params_t *p, const 
                                    int32_t step, int32_t n, int8_t *out, int wide) {
     const int32_t channels = p->out_c;
     const int32_t blocked = channels - channels % 4;
-    const int8_t *w8 = p->weights;
-    const int16_t *w16 = p->weights16;
-    const int32_t *rq = p->requant;
+    EC_CREF(int8_t) const w8 = p->weights;
+    EC_CREF(int16_t) const w16 = p->weights16;
+    EC_CREF(int32_t) const rq = p->requant;
     int32_t ox;
     for (ox = 0; ox < n; ++ox) {
         const int8_t *win = win0 + ox * step;
@@ -112,16 +112,16 @@ DW_INLINE void dw_row_portable_dm1(const ec_depthwise_conv2d_params_t *p, const 
         for (c = 0; c < blocked; c += 4) {
             int32_t acc[4];
             for (k = 0; k < 4; ++k) {
-                acc[k] = p->bias[c + k];
+                acc[k] = EC_C_S32(p->bias, c + k);
             }
             for (ky = 0; ky < p->k_h; ++ky) {
                 for (kx = 0; kx < p->k_w; ++kx) {
                     const int8_t *x = win + ky * rs + kx * cs + c;
                     if (wide) { /* c0, c2, c1, c3 */
-                        acc[0] += (int32_t)x[0] * (int32_t)EC_WEIGHT_S16(w16 + wi);
-                        acc[2] += (int32_t)x[2] * (int32_t)EC_WEIGHT_S16(w16 + wi + 1);
-                        acc[1] += (int32_t)x[1] * (int32_t)EC_WEIGHT_S16(w16 + wi + 2);
-                        acc[3] += (int32_t)x[3] * (int32_t)EC_WEIGHT_S16(w16 + wi + 3);
+                        acc[0] += (int32_t)x[0] * (int32_t)EC_C_S16(w16, wi);
+                        acc[2] += (int32_t)x[2] * (int32_t)EC_C_S16(EC_CADD(w16, wi, int16_t), 1);
+                        acc[1] += (int32_t)x[1] * (int32_t)EC_C_S16(EC_CADD(w16, wi, int16_t), 2);
+                        acc[3] += (int32_t)x[3] * (int32_t)EC_C_S16(EC_CADD(w16, wi, int16_t), 3);
                     } else { /* c1, c0, c3, c2 */
                         acc[1] += (int32_t)x[1] * (int32_t)EC_WEIGHT_S8(w8 + wi);
                         acc[0] += (int32_t)x[0] * (int32_t)EC_WEIGHT_S8(w8 + wi + 1);
@@ -132,8 +132,8 @@ DW_INLINE void dw_row_portable_dm1(const ec_depthwise_conv2d_params_t *p, const 
                 }
             }
             for (k = 0; k < 4; ++k) {
-                out[c + k] = dw_requantize(acc[k], rq[2 * (c + k)], rq[2 * (c + k) + 1], p->output_zp, p->act_min,
-                                           p->act_max);
+                out[c + k] = dw_requantize(acc[k], EC_C_S32(rq, 2 * (c + k)), EC_C_S32(rq, 2 * (c + k) + 1), p->output_zp,
+                                           p->act_min, p->act_max);
             }
         }
         if (c < channels) {
@@ -166,7 +166,7 @@ DW_NOINLINE void dw_row_portable(const ec_depthwise_conv2d_params_t *p, const in
         const int8_t *win = win0 + ox * step;
         for (oc = 0; oc < p->out_c; ++oc) {
             const int32_t ic = oc / p->depth_multiplier;
-            int32_t acc = p->bias[oc];
+            int32_t acc = EC_C_S32(p->bias, oc);
             int32_t t = 0;
             for (ky = 0; ky < p->k_h; ++ky) {
                 for (kx = 0; kx < p->k_w; ++kx) {
@@ -174,7 +174,7 @@ DW_NOINLINE void dw_row_portable(const ec_depthwise_conv2d_params_t *p, const in
                     ++t;
                 }
             }
-            out[oc] = dw_requantize(acc, p->requant[2 * (oc & pcm)], p->requant[2 * (oc & pcm) + 1], p->output_zp,
+            out[oc] = dw_requantize(acc, EC_C_S32(p->requant, 2 * (oc & pcm)), EC_C_S32(p->requant, 2 * (oc & pcm) + 1), p->output_zp,
                                     p->act_min, p->act_max);
         }
         out += p->out_c;
@@ -685,7 +685,7 @@ DW_NOINLINE void dw_row_checked(const ec_depthwise_conv2d_params_t *p, const int
         const int32_t ix0 = ox * p->stride_w - p->pad_w;
         for (oc = 0; oc < p->out_c; ++oc) {
             const int32_t ic = oc / p->depth_multiplier;
-            int32_t acc = p->bias[oc];
+            int32_t acc = EC_C_S32(p->bias, oc);
             int32_t t = 0;
             for (ky = 0; ky < p->k_h; ++ky) {
                 const int32_t iy = iy0 + ky * p->dil_h;
@@ -698,7 +698,7 @@ DW_NOINLINE void dw_row_checked(const ec_depthwise_conv2d_params_t *p, const int
                     ++t;
                 }
             }
-            out[oc] = dw_requantize(acc, p->requant[2 * (oc & pcm)], p->requant[2 * (oc & pcm) + 1], p->output_zp,
+            out[oc] = dw_requantize(acc, EC_C_S32(p->requant, 2 * (oc & pcm)), EC_C_S32(p->requant, 2 * (oc & pcm) + 1), p->output_zp,
                                     p->act_min, p->act_max);
         }
         out += p->out_c;
@@ -851,12 +851,12 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
     const int32_t dm = p->depth_multiplier, dil_h = p->dil_h, dil_w = p->dil_w;
     const int32_t quads_end = out_c - out_c % 4; /* channels stored in quads */
     const int32_t sum32 = p->sum32, act_min = p->act_min, act_max = p->act_max;
-    const int64_t *const bias = p->bias;
-    const int32_t *const requant = p->requant;
-    const int8_t *const weights = p->weights;
+    EC_CREF(int64_t) const bias = p->bias;
+    EC_CREF(int32_t) const requant = p->requant;
+    EC_CREF(int8_t) const weights = p->weights;
 #ifdef EC_DOT_DSP
     const int32_t act[2] = {p->act_min, p->act_max};
-    const int32_t *const tap_off = p->tap_off;
+    EC_CREF(int32_t) const tap_off = p->tap_off;
     const int32_t taps = p->k_h * k_w;
 #endif
     int32_t b, oy, ox, c, ky, kx;
@@ -954,7 +954,7 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
                     int64_t a64 = 0;
                     for (ky = ky0; ky < ky1; ++ky) {
                         const int16_t *xr = in_b + (iy0 + ky * dil_h) * in_w * in_c + ic;
-                        const int8_t *wr = weights + ky * k_w * out_c + wc;
+                        EC_CREF(int8_t) const wr = weights + ky * k_w * out_c + wc;
                         for (kx = kx0; kx < kx1; ++kx) {
                             const int32_t prod =
                                 (int32_t)xr[(ix0 + kx * dil_w) * in_c] * (int32_t)EC_WEIGHT_S8(wr + kx * out_c);
@@ -965,8 +965,10 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
                             }
                         }
                     }
-                    out[c] = sum32 ? ec_mac16_output32(a32, bias[c], requant + 2 * c, 0, act_min, act_max)
-                                   : ec_mac16_output(a64, bias[c], requant + 2 * c, 0, act_min, act_max);
+                    out[c] = sum32 ? ec_mac16_output32(a32, EC_C_S64(bias, c), EC_CADD(requant, 2 * c, int32_t), 0, act_min,
+                                                       act_max)
+                                   : ec_mac16_output(a64, EC_C_S64(bias, c), EC_CADD(requant, 2 * c, int32_t), 0, act_min,
+                                                     act_max);
                 }
             }
         }

@@ -26,12 +26,12 @@ typedef struct {
     int32_t act_min, act_max;
     int32_t per_channel;
     int32_t pad_block; /* 1: rows that pad are computed from a padded copy in scratch */
-    const int8_t *weights;
-    const int16_t *weights16;
-    const int32_t *bias;       /* folded like ec_conv2d's */
+    EC_CREF(int8_t) weights;
+    EC_CREF(int16_t) weights16;
+    EC_CREF(int32_t) bias;     /* folded like ec_conv2d's */
     /* Per channel (or one, if !per_channel) the requantization multiplier and shift, side by
      * side so that one pointer (and one LDRD) brings both. */
-    const int32_t *requant;
+    EC_CREF(int32_t) requant;
 } ec_depthwise_conv2d_params_t;
 
 /* scratch: with pad_block, k_h * span_w * in_c bytes (span_w = (out_w - 1) * stride_w +
@@ -75,10 +75,10 @@ typedef struct {
     int32_t pad_h, pad_w;
     int32_t act_min, act_max;
     int32_t sum32;          /* 1: every channel's partial sums fit int32 (proved by the compiler) */
-    const int8_t *weights;  /* see above */
-    const int32_t *tap_off; /* per tap (ky, kx): (ky * dil_h * in_w + kx * dil_w) * in_c, input offsets */
-    const int64_t *bias;    /* per output channel: the folded bias (ec_requantize_s64_folded), never NULL */
-    const int32_t *requant; /* per output channel: Q15 multiplier, total shift */
+    EC_CREF(int8_t) weights;  /* see above */
+    EC_CREF(int32_t) tap_off; /* per tap (ky, kx): (ky * dil_h * in_w + kx * dil_w) * in_c, input offsets */
+    EC_CREF(int64_t) bias;    /* per output channel: the folded bias (ec_requantize_s64_folded), never NULL */
+    EC_CREF(int32_t) requant; /* per output channel: Q15 multiplier, total shift */
 } ec_depthwise_conv2d_s16_params_t;
 
 void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const int16_t *input, int16_t *output);

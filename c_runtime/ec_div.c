@@ -40,9 +40,9 @@ static int8_t div_one(const ec_div_params_t *p, int32_t a, int32_t b) {
         n = -n; /* |n| <= 255 */
     }
     h = ec_count_leading_sign_bits(n);
-    q = ec_rounding_doubling_high_mul_nosat(ec_shift_left_wrapping(n, h), p->recip[k]);
+    q = ec_rounding_doubling_high_mul_nosat(ec_shift_left_wrapping(n, h), EC_C_S32(p->recip, k));
     q = ec_rounding_doubling_high_mul_nosat(q, p->output_multiplier);
-    result = ec_add_wrapping(ec_rounding_divide_by_pot(q, h + p->recip_exp[k]), p->output_offset);
+    result = ec_add_wrapping(ec_rounding_divide_by_pot(q, h + EC_C_S8(p->recip_exp, k)), p->output_offset);
     return (int8_t)ec_clamp_i32(result, p->act_min, p->act_max);
 }
 

@@ -19,8 +19,8 @@ typedef struct {
      * time: TFLite's GetReciprocal(|d|, 31) of d = value - zero point (Q0; d = 0 included), and
      * recip_exp = num_bits_over_unit - output_shift, so that the final rounding exponent is
      * CountLeadingSignBits(numerator) + recip_exp (the compiler proves it is in [0, 31]). */
-    const int32_t *recip;
-    const int8_t *recip_exp;
+    EC_CREF(int32_t) recip; /* a reference to constants (ec_common.h) */
+    EC_CREF(int8_t) recip_exp;
 } ec_div_params_t;
 
 /* int32 (unquantized, TFLite Micro's EvalDiv<int32_t>): truncating division, then the fused

@@ -101,8 +101,9 @@ static inline int32_t ec_dot_s8(const int8_t *x, const int8_t *w, int32_t n, int
     return acc;
 }
 
-/* The same with w a weight array (EC_WEIGHT_S8: it may be in program memory); x in RAM. */
-static inline int32_t ec_dot_s8_w(const int8_t *x, const int8_t *w, int32_t n, int32_t acc) {
+/* The same with w a reference to constant weights (EC_CREF, EC_WEIGHT_S8: in program memory on
+ * an AVR); x in RAM. The 16x8 dot products below take such references too. */
+static inline int32_t ec_dot_s8_w(const int8_t *x, EC_CREF(int8_t) w, int32_t n, int32_t acc) {
 #ifdef EC_DOT_DSP
     return ec_dot_s8(x, w, n, acc);
 #else
@@ -162,7 +163,7 @@ static inline int64_t ec_smlaltt(uint32_t a, uint32_t b, int64_t acc) {
 
 /* sum x[i] * w[i] for i < n, w in the quad order above, summed in int32: the caller proves
  * that no partial sum leaves int32 (see above). x needs no alignment, w word alignment. */
-static inline int32_t ec_dot_s16x8(const int16_t *x, const int8_t *w, int32_t n, int32_t acc) {
+static inline int32_t ec_dot_s16x8(const int16_t *x, EC_CREF(int8_t) w, int32_t n, int32_t acc) {
     int32_t i = 0, j;
 #ifdef EC_DOT_DSP
     for (; i + 4 <= n; i += 4) {
@@ -187,7 +188,7 @@ static inline int32_t ec_dot_s16x8(const int16_t *x, const int8_t *w, int32_t n,
 }
 
 /* The same summed in int64 (any weights: |sum| <= 2^22 * n). */
-static inline int64_t ec_dot_s16x8_64(const int16_t *x, const int8_t *w, int32_t n, int64_t acc) {
+static inline int64_t ec_dot_s16x8_64(const int16_t *x, EC_CREF(int8_t) w, int32_t n, int64_t acc) {
     int32_t i = 0, j;
 #ifdef EC_DOT_DSP
     for (; i + 4 <= n; i += 4) {
@@ -217,7 +218,7 @@ static inline int64_t ec_dot_s16x8_64(const int16_t *x, const int8_t *w, int32_t
  * quad the 4 rows' quads in the order above (16 bytes: row 0's (w0, w2, w1, w3), row 1's, ...).
  * Each pair of input words is loaded once for the 4 rows: 24 instructions per 16 MACs on the
  * DSP path. Summed in int32 (the caller proves that no partial sum leaves int32) ... */
-static inline void ec_dot4_s16x8(const int16_t *col, const int8_t *w, int32_t k_pad, int32_t s[4]) {
+static inline void ec_dot4_s16x8(const int16_t *col, EC_CREF(int8_t) w, int32_t k_pad, int32_t s[4]) {
 #ifdef EC_DOT_DSP
     const int8_t *const w_end = w + 4 * k_pad;
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -245,9 +246,9 @@ static inline void ec_dot4_s16x8(const int16_t *col, const int8_t *w, int32_t k_
 #else
     int32_t q, lane;
     for (lane = 0; lane < 4; ++lane) {
-        const int8_t *wl = w + 4 * lane;
+        EC_CREF(int8_t) wl = EC_CADD(w, 4 * lane, int8_t);
         int32_t a = 0;
-        for (q = 0; q < k_pad; q += 4, wl += 16) {
+        for (q = 0; q < k_pad; q += 4, wl = EC_CADD(wl, 16, int8_t)) {
             a += (int32_t)col[q] * EC_WEIGHT_S8(wl + 0) + (int32_t)col[q + 1] * EC_WEIGHT_S8(wl + 2);
             a += (int32_t)col[q + 2] * EC_WEIGHT_S8(wl + 1) + (int32_t)col[q + 3] * EC_WEIGHT_S8(wl + 3);
         }
@@ -257,7 +258,7 @@ static inline void ec_dot4_s16x8(const int16_t *col, const int8_t *w, int32_t k_
 }
 
 /* ... and in int64. */
-static inline void ec_dot4_s16x8_64(const int16_t *col, const int8_t *w, int32_t k_pad, int64_t s[4]) {
+static inline void ec_dot4_s16x8_64(const int16_t *col, EC_CREF(int8_t) w, int32_t k_pad, int64_t s[4]) {
 #ifdef EC_DOT_DSP
     /* SMLALD, two filters at a time: the register file holds 4 64-bit accumulators, not 8 */
     int32_t pair, q;
@@ -281,9 +282,9 @@ static inline void ec_dot4_s16x8_64(const int16_t *col, const int8_t *w, int32_t
 #else
     int32_t q, lane;
     for (lane = 0; lane < 4; ++lane) {
-        const int8_t *wl = w + 4 * lane;
+        EC_CREF(int8_t) wl = EC_CADD(w, 4 * lane, int8_t);
         int64_t a = 0;
-        for (q = 0; q < k_pad; q += 4, wl += 16) {
+        for (q = 0; q < k_pad; q += 4, wl = EC_CADD(wl, 16, int8_t)) {
             /* two products of at most 2^22 each: int32 */
             a += (int32_t)col[q] * EC_WEIGHT_S8(wl + 0) + (int32_t)col[q + 1] * EC_WEIGHT_S8(wl + 2);
             a += (int32_t)col[q + 2] * EC_WEIGHT_S8(wl + 1) + (int32_t)col[q + 3] * EC_WEIGHT_S8(wl + 3);
@@ -300,25 +301,25 @@ static inline void ec_dot4_s16x8_64(const int16_t *col, const int8_t *w, int32_t
  * rq = multiplier, shift; bias = the model's bias); otherwise acc is int64 and the 64-bit one
  * applies with the bias folded in (ec_requantize_s64_folded: rq = Q15 multiplier, total
  * shift; bias = the folded bias, never absent). Every step is defined for any value. */
-static inline int16_t ec_mac16_output(int64_t sum, int64_t bias, const int32_t *rq, int32_t acc32, int32_t act_min,
+static inline int16_t ec_mac16_output(int64_t sum, int64_t bias, EC_CREF(int32_t) rq, int32_t acc32, int32_t act_min,
                                       int32_t act_max) {
     int32_t r;
     if (acc32) {
-        r = ec_requantize((int32_t)(uint32_t)((uint64_t)sum + (uint64_t)bias), rq[0], (int)rq[1]);
+        r = ec_requantize((int32_t)(uint32_t)((uint64_t)sum + (uint64_t)bias), EC_C_S32(rq, 0), (int)EC_C_S32(rq, 1));
     } else {
-        r = ec_requantize_s64_folded(sum, rq[0], (int)rq[1], bias);
+        r = ec_requantize_s64_folded(sum, EC_C_S32(rq, 0), (int)EC_C_S32(rq, 1), bias);
     }
     return (int16_t)ec_clamp_i32(r, act_min, act_max);
 }
 
 /* The same for an int32 sum (sum32). */
-static inline int16_t ec_mac16_output32(int32_t sum, int64_t bias, const int32_t *rq, int32_t acc32, int32_t act_min,
+static inline int16_t ec_mac16_output32(int32_t sum, int64_t bias, EC_CREF(int32_t) rq, int32_t acc32, int32_t act_min,
                                         int32_t act_max) {
     int32_t r;
     if (acc32) {
-        r = ec_requantize((int32_t)((uint32_t)sum + (uint32_t)(uint64_t)bias), rq[0], (int)rq[1]);
+        r = ec_requantize((int32_t)((uint32_t)sum + (uint32_t)(uint64_t)bias), EC_C_S32(rq, 0), (int)EC_C_S32(rq, 1));
     } else {
-        r = ec_requantize_s32_folded(sum, rq[0], (int)rq[1], bias);
+        r = ec_requantize_s32_folded(sum, EC_C_S32(rq, 0), (int)EC_C_S32(rq, 1), bias);
     }
     return (int16_t)ec_clamp_i32(r, act_min, act_max);
 }

@@ -440,11 +440,11 @@ static inline int32_t ec_sat_left_shift_i16(int32_t x, int amount) {
  * int16 range, so the index is 0..511. TFLite narrows the slope lut[i + 1] - lut[i] to int16_t
  * (ec_wrap_i16 does the same); |slope * offset| < 2^23 and the right shifts of negative values
  * are arithmetic, as everywhere in this runtime. */
-static inline int32_t ec_lut_lookup_i16(int32_t value, const int16_t *lut) {
+static inline int32_t ec_lut_lookup_i16(int32_t value, EC_CREF(int16_t) lut) {
     const int32_t index = 256 + (value >> 7);
     const int32_t offset = value & 0x7f;
-    const int32_t base = lut[index];
-    const int32_t slope = ec_wrap_i16((int32_t)lut[index + 1] - base);
+    const int32_t base = EC_C_S16(lut, index);
+    const int32_t slope = ec_wrap_i16((int32_t)EC_C_S16(lut, index + 1) - base);
     const int32_t delta = (slope * offset + 64) >> 7;
     return ec_wrap_i16(base + delta);
 }

@@ -50,7 +50,9 @@ static inline uint32_t tail_word(const int8_t *x, int32_t n) {
  * may alias anything in memory, so fields read through p would be reloaded after each. */
 typedef struct {
     int32_t full, rem; /* whole groups of four inputs, inputs in the last partial group */
-    const int32_t *bias, *multiplier, *shift;
+    EC_CREF(int32_t) bias; /* references to constants (ec_common.h) */
+    EC_CREF(int32_t) multiplier;
+    EC_CREF(int32_t) shift;
     int32_t ch_step; /* 1: per-channel multipliers, 0: one for the tensor */
     int32_t output_zp, act_min, act_max;
     /* The common case, taken with fewer instructions on the DSP path: one multiplier for the
@@ -60,12 +62,12 @@ typedef struct {
 
 static inline int8_t fc_output(const fc_ctx_t *c, int32_t acc, int32_t u) {
     const int32_t ch = u * c->ch_step;
-    acc = ec_requantize(acc, c->multiplier[ch], (int)c->shift[ch]) + c->output_zp;
+    acc = ec_requantize(acc, EC_C_S32(c->multiplier, ch), (int)EC_C_S32(c->shift, ch)) + c->output_zp;
     return (int8_t)ec_clamp_i32(acc, c->act_min, c->act_max);
 }
 
 static inline int32_t fc_bias(const fc_ctx_t *c, int32_t u) {
-    return c->bias ? c->bias[u] : 0;
+    return c->bias ? EC_C_S32(c->bias, u) : 0;
 }
 
 #ifdef EC_DOT_DSP
@@ -236,12 +238,12 @@ EC_FC_LOOP void row_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *weigh
     out[u] = fc_output(c, acc, u);
 }
 
-#else /* portable: weights read through EC_WEIGHT_S8/S16 (ec_common.h: maybe program memory) */
+#else /* portable: weights read through EC_C_S8/S16 (ec_common.h: program memory on an AVR) */
 
 /* Weight j of a group as the layout stores it: int16 groups are (w0, w2, w1, w3). */
 static const int32_t ec_fc_s16_slot[4] = {0, 2, 1, 3};
 
-static void block_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *w, int32_t u, int8_t *out) {
+static void block_s8(const fc_ctx_t *c, const int8_t *x, EC_CREF(int8_t) w, int32_t u, int8_t *out) {
     const int32_t groups = c->full + (c->rem ? 1 : 0);
     int32_t acc[EC_FC_ROWS];
     int32_t k, r, j;
@@ -261,7 +263,7 @@ static void block_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *w, int32_
     }
 }
 
-static void block_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *w, int32_t u, int8_t *out) {
+static void block_s16(const fc_ctx_t *c, const int8_t *x, EC_CREF(int16_t) w, int32_t u, int8_t *out) {
     const int32_t groups = c->full + (c->rem ? 1 : 0);
     int32_t acc[EC_FC_ROWS];
     int32_t k, r, j;
@@ -273,7 +275,7 @@ static void block_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *w, int3
         for (r = 0; r < EC_FC_ROWS; ++r) {
             for (j = 0; j < n; ++j) {
                 acc[r] += (int32_t)x[4 * k + j] *
-                          (int32_t)EC_WEIGHT_S16(w + (k * EC_FC_ROWS + r) * 4 + ec_fc_s16_slot[j]);
+                          (int32_t)EC_C_S16(EC_CADD(w, (k * EC_FC_ROWS + r) * 4, int16_t), ec_fc_s16_slot[j]);
             }
         }
     }
@@ -282,7 +284,7 @@ static void block_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *w, int3
     }
 }
 
-static void row_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *w, int32_t u, int8_t *out) {
+static void row_s8(const fc_ctx_t *c, const int8_t *x, EC_CREF(int8_t) w, int32_t u, int8_t *out) {
     const int32_t n = 4 * c->full + c->rem;
     int32_t acc = fc_bias(c, u);
     int32_t i;
@@ -292,12 +294,12 @@ static void row_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *w, int32_t 
     out[u] = fc_output(c, acc, u);
 }
 
-static void row_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *w, int32_t u, int8_t *out) {
+static void row_s16(const fc_ctx_t *c, const int8_t *x, EC_CREF(int16_t) w, int32_t u, int8_t *out) {
     const int32_t n = 4 * c->full + c->rem;
     int32_t acc = fc_bias(c, u);
     int32_t i;
     for (i = 0; i < n; ++i) {
-        acc += (int32_t)x[i] * (int32_t)EC_WEIGHT_S16(w + 4 * (i / 4) + ec_fc_s16_slot[i % 4]);
+        acc += (int32_t)x[i] * (int32_t)EC_C_S16(EC_CADD(w, 4 * (i / 4), int16_t), ec_fc_s16_slot[i % 4]);
     }
     out[u] = fc_output(c, acc, u);
 }
@@ -324,8 +326,8 @@ EC_FC_DRIVER void fc_run(const ec_fully_connected_params_t *p, const int8_t *inp
     const int32_t depth = p->depth, units = p->units, batches = p->batches;
     const int32_t row_len = 4 * p->depth_words; /* padded row length in weights */
     const int32_t blocked = units - units % EC_FC_ROWS;
-    const int8_t *const weights = p->weights;
-    const int16_t *const weights16 = p->weights16;
+    EC_CREF(int8_t) const weights = p->weights;
+    EC_CREF(int16_t) const weights16 = p->weights16;
     const int use16 = EC_FC_WIDE(wide, weights16);
     fc_ctx_t c;
     int32_t b, u;
@@ -341,24 +343,24 @@ EC_FC_DRIVER void fc_run(const ec_fully_connected_params_t *p, const int8_t *inp
     c.output_zp = p->output_zp;
     c.act_min = p->act_min;
     c.act_max = p->act_max;
-    c.simple = !p->per_channel && p->shift[0] < 0 && p->act_min == -128 && p->act_max == 127;
-    c.multiplier0 = p->multiplier[0];
-    c.exponent0 = -p->shift[0];
+    c.simple = !p->per_channel && EC_C_S32(p->shift, 0) < 0 && p->act_min == -128 && p->act_max == 127;
+    c.multiplier0 = EC_C_S32(p->multiplier, 0);
+    c.exponent0 = -EC_C_S32(p->shift, 0);
     for (b = 0; b < batches; ++b) {
         const int8_t *x = input + b * depth;
         int8_t *out = output + b * units;
         for (u = 0; u < blocked; u += EC_FC_ROWS) {
             if (use16) {
-                block_s16(&c, x, weights16 + u * row_len, u, out);
+                block_s16(&c, x, EC_CADD(weights16, u * row_len, int16_t), u, out);
             } else {
-                block_s8(&c, x, weights + u * row_len, u, out);
+                block_s8(&c, x, EC_CADD(weights, u * row_len, int8_t), u, out);
             }
         }
         for (; u < units; ++u) {
             if (use16) {
-                row_s16(&c, x, weights16 + u * row_len, u, out);
+                row_s16(&c, x, EC_CADD(weights16, u * row_len, int16_t), u, out);
             } else {
-                row_s8(&c, x, weights + u * row_len, u, out);
+                row_s8(&c, x, EC_CADD(weights, u * row_len, int8_t), u, out);
             }
         }
     }
@@ -388,14 +390,14 @@ void ec_fully_connected_s16(const ec_fully_connected_s16_params_t *p, const int1
     const int32_t full = depth / 4, rem = depth % 4;
     const int32_t sum32 = p->sum32, acc32 = p->acc32, act_min = p->act_min, act_max = p->act_max;
     const int32_t rq_step = p->per_channel ? 2 : 0;
-    const int64_t *const bias = p->bias;
+    EC_CREF(int64_t) const bias = p->bias;
     int32_t b, u, lane, i;
     for (b = 0; b < p->batches; ++b) {
         const int16_t *const x = input + b * depth;
         int16_t *const out = output + b * units;
         for (u = 0; u < units; u += 4) {
-            const int8_t *const w = p->weights + u * 4 * dw; /* the block's first quad */
-            const int8_t *const tail = w + 16 * full;        /* the block's partial quad */
+            EC_CREF(int8_t) const w = EC_CADD(p->weights, u * 4 * dw, int8_t); /* the block's first quad */
+            EC_CREF(int8_t) const tail = EC_CADD(w, 16 * full, int8_t);        /* the block's partial quad */
             const int32_t lanes = units - u < 4 ? units - u : 4;
             if (sum32) {
                 int32_t s[4];
@@ -404,8 +406,8 @@ void ec_fully_connected_s16(const ec_fully_connected_s16_params_t *p, const int1
                     for (i = 0; i < rem; ++i) {
                         s[lane] += (int32_t)x[4 * full + i] * EC_WEIGHT_S8(tail + 4 * lane + EC_S16_SLOT(i));
                     }
-                    out[u + lane] = ec_mac16_output32(s[lane], bias ? bias[u + lane] : 0,
-                                                      p->requant + (u + lane) * rq_step, acc32, act_min, act_max);
+                    out[u + lane] = ec_mac16_output32(s[lane], bias ? EC_C_S64(bias, u + lane) : 0,
+                                                      EC_CADD(p->requant, (u + lane) * rq_step, int32_t), acc32, act_min, act_max);
                 }
             } else {
                 int64_t s[4];
@@ -414,8 +416,8 @@ void ec_fully_connected_s16(const ec_fully_connected_s16_params_t *p, const int1
                     for (i = 0; i < rem; ++i) {
                         s[lane] += (int32_t)x[4 * full + i] * EC_WEIGHT_S8(tail + 4 * lane + EC_S16_SLOT(i));
                     }
-                    out[u + lane] = ec_mac16_output(s[lane], bias ? bias[u + lane] : 0,
-                                                    p->requant + (u + lane) * rq_step, acc32, act_min, act_max);
+                    out[u + lane] = ec_mac16_output(s[lane], bias ? EC_C_S64(bias, u + lane) : 0,
+                                                    EC_CADD(p->requant, (u + lane) * rq_step, int32_t), acc32, act_min, act_max);
                 }
             }
         }

@@ -25,11 +25,11 @@ typedef struct {
     int32_t output_zp;
     int32_t act_min, act_max;
     int32_t per_channel;
-    const int8_t *weights;    /* int8 form, or NULL */
-    const int16_t *weights16; /* int16 form, or NULL; exactly one of the two is set */
-    const int32_t *bias;      /* model bias - input_zp * sum(weights row), per unit */
-    const int32_t *multiplier;
-    const int32_t *shift;
+    EC_CREF(int8_t) weights;    /* int8 form, or NULL */
+    EC_CREF(int16_t) weights16; /* int16 form, or NULL; exactly one of the two is set */
+    EC_CREF(int32_t) bias;      /* model bias - input_zp * sum(weights row), per unit */
+    EC_CREF(int32_t) multiplier;
+    EC_CREF(int32_t) shift;
 } ec_fully_connected_params_t;
 
 /* Two entry points, one per weight form, so that a firmware links only the loops its layers
@@ -56,9 +56,9 @@ typedef struct {
     int32_t per_channel; /* 0: one requant pair for every unit */
     int32_t sum32;       /* 1: every unit's partial sums fit int32 (proved by the compiler) */
     int32_t acc32;       /* 1: TFLite's accumulator is int32 (int32 bias): see ec_mac16_output */
-    const int8_t *weights;
-    const int64_t *bias;    /* per unit: ec_mac16_output's bias (NULL: none, int32 accumulator only) */
-    const int32_t *requant; /* per unit (or one): a pair, ec_mac16_output's rq */
+    EC_CREF(int8_t) weights;
+    EC_CREF(int64_t) bias;    /* per unit: ec_mac16_output's bias (NULL: none, int32 accumulator only) */
+    EC_CREF(int32_t) requant; /* per unit (or one): a pair, ec_mac16_output's rq */
 } ec_fully_connected_s16_params_t;
 
 void ec_fully_connected_s16(const ec_fully_connected_s16_params_t *p, const int16_t *input, int16_t *output);

@@ -45,8 +45,8 @@ void ec_logistic_s16(const ec_logistic_s16_params_t *p, const int16_t *input, in
         if (uh >= 255) {
             result = (uint32_t)0x7FFF << 10; /* saturated */
         } else {
-            const uint32_t ua = p->sigmoid_table[uh];
-            const uint32_t ub = p->sigmoid_table[uh + 1];
+            const uint32_t ua = EC_C_U16(p->sigmoid_table, uh);
+            const uint32_t ub = EC_C_U16(p->sigmoid_table, uh + 1);
             result = (ua << 9) + (abs_x & 0x1FFu) * (ub - ua);
         }
         result = x >= 0 ? result + ((uint32_t)1 << 9) : ((uint32_t)1 << 25) - result + ((uint32_t)1 << 9) - 1u;

@@ -8,7 +8,7 @@ void ec_lut_s8(const ec_lut_s8_params_t *p, const int8_t *input, int8_t *output)
     int32_t i;
     for (i = 0; i < p->size; ++i) {
         /* int8_t -> uint8_t is defined (modulo 256): -1 reads entry 255, as in TFLite. */
-        output[i] = p->table[(uint8_t)input[i]];
+        output[i] = EC_C_S8(p->table, (uint8_t)input[i]);
     }
 }
 

@@ -9,12 +9,12 @@
 
 typedef struct {
     int32_t size;        /* elements */
-    const int8_t *table; /* 256 entries, indexed by the input's bits as uint8_t (TFLite's order) */
+    EC_CREF(int8_t) table; /* (ec_common.h: a reference) 256 entries, indexed by the input's bits as uint8_t (TFLite's order) */
 } ec_lut_s8_params_t;
 
 typedef struct {
     int32_t size;         /* elements */
-    const int16_t *table; /* 513 entries: TFLite's LUTPopulate<int16_t> */
+    EC_CREF(int16_t) table; /* (ec_common.h: a reference) 513 entries: TFLite's LUTPopulate<int16_t> */
 } ec_lut_s16_params_t;
 
 void ec_lut_s8(const ec_lut_s8_params_t *p, const int8_t *input, int8_t *output);

@@ -16,7 +16,7 @@ typedef struct {
     int32_t identity_shift;
     int32_t alpha_multiplier; /* input scale * alpha scale / output scale, Q31 */
     int32_t alpha_shift;
-    const int8_t *alpha;
+    EC_CREF(int8_t) alpha; /* a reference to constants (ec_common.h) */
 } ec_prelu_params_t;
 
 void ec_prelu_s8(const ec_prelu_params_t *p, const int8_t *input, int8_t *output);

@@ -16,9 +16,9 @@
         for (b = 0; b < p->batches; ++b) {                                                  \
             const T *in_b = input + b * batch_size;                                         \
             for (y = 0; y < p->out_h; ++y) {                                                \
-                const T *row = in_b + p->y_offset[y];                                       \
+                const T *row = in_b + EC_C_S32(p->y_offset, y);                                       \
                 for (x = 0; x < p->out_w; ++x) {                                            \
-                    memcpy(output, row + p->x_offset[x], (size_t)p->depth * sizeof(T));     \
+                    memcpy(output, row + EC_C_S32(p->x_offset, x), (size_t)p->depth * sizeof(T));     \
                     output += p->depth;                                                     \
                 }                                                                           \
             }                                                                               \
@@ -39,13 +39,13 @@ EC_RESIZE_NEAREST(ec_resize_nearest_s16, int16_t)
         for (b = 0; b < p->batches; ++b) {                                                      \
             const T *in_b = input + b * p->in_h * row_size;                                     \
             for (y = 0; y < p->out_h; ++y) {                                                    \
-                const T *top = in_b + p->y_table[3 * y] * row_size;                             \
-                const T *bottom = in_b + p->y_table[3 * y + 1] * row_size;                      \
-                const int32_t fy = p->y_table[3 * y + 2];                                       \
+                const T *top = in_b + EC_C_S32(p->y_table, 3 * y) * row_size;                             \
+                const T *bottom = in_b + EC_C_S32(p->y_table, 3 * y + 1) * row_size;                      \
+                const int32_t fy = EC_C_S32(p->y_table, 3 * y + 2);                                       \
                 for (x = 0; x < p->out_w; ++x) {                                                \
-                    const int32_t left = p->x_table[3 * x] * p->depth;                          \
-                    const int32_t right = p->x_table[3 * x + 1] * p->depth;                     \
-                    const int32_t fx = p->x_table[3 * x + 2];                                   \
+                    const int32_t left = EC_C_S32(p->x_table, 3 * x) * p->depth;                          \
+                    const int32_t right = EC_C_S32(p->x_table, 3 * x + 1) * p->depth;                     \
+                    const int32_t fx = EC_C_S32(p->x_table, 3 * x + 2);                                   \
                     /* The four weights, each a product of two Q10 factors (|factor| < 2^11). */\
                     const int64_t w_tl = (int64_t)(one - fy) * (one - fx);                      \
                     const int64_t w_bl = (int64_t)fy * (one - fx);                              \

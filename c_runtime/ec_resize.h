@@ -11,8 +11,8 @@
 typedef struct {
     int32_t batches, in_h, in_w, depth;
     int32_t out_h, out_w;
-    const int32_t *y_offset; /* [out_h]: source row * in_w * depth */
-    const int32_t *x_offset; /* [out_w]: source column * depth */
+    EC_CREF(int32_t) y_offset; /* (ec_common.h: references) */ /* [out_h]: source row * in_w * depth */
+    EC_CREF(int32_t) x_offset; /* [out_w]: source column * depth */
 } ec_resize_nearest_params_t;
 
 typedef struct {
@@ -20,8 +20,8 @@ typedef struct {
     int32_t out_h, out_w;
     /* [out_h][3]: top row, bottom row, and the Q10 fraction input_y - 1024 * top (the weight
      * of the bottom row; it may be negative where TFLite's half-pixel coordinate is). */
-    const int32_t *y_table;
-    const int32_t *x_table; /* [out_w][3]: left column, right column, Q10 fraction */
+    EC_CREF(int32_t) y_table; /* a reference to constants (ec_common.h) */
+    EC_CREF(int32_t) x_table; /* [out_w][3]: left column, right column, Q10 fraction */
 } ec_resize_bilinear_params_t;
 
 void ec_resize_nearest_s8(const ec_resize_nearest_params_t *p, const int8_t *input, int8_t *output);

@@ -25,8 +25,8 @@ typedef struct {
     int32_t depth; /* last dimension, at most 65538 (the int32 sum of exps) */
     int32_t input_multiplier; /* input scale * beta / (10 / 65535), Q31: maps [-10, 0] to [-65535, 0] */
     int32_t input_shift;      /* its exponent, in [-31, 30] */
-    const int16_t *exp_lut;   /* 513 entries: exp(x) for x in [-10, 0], Q15 */
-    const int16_t *one_over_one_plus_x_lut; /* 513 entries: 1 / (1 + x) for x in [0, 1], Q15 */
+    EC_CREF(int16_t) exp_lut; /* (ec_common.h: references) 513 entries: exp(x) for x in [-10, 0], Q15 */
+    EC_CREF(int16_t) one_over_one_plus_x_lut; /* 513 entries: 1 / (1 + x) for x in [0, 1], Q15 */
 } ec_softmax_s16_params_t;
 
 void ec_softmax_s16(const ec_softmax_s16_params_t *p, const int16_t *input, int16_t *output);

@@ -43,8 +43,8 @@ void ec_tanh_s16(const ec_tanh_s16_params_t *p, const int16_t *input, int16_t *o
         if (uh >= 255) {
             result = (int32_t)0xFFFF << 8; /* saturated */
         } else {
-            const uint32_t ua = p->sigmoid_table[uh];
-            const uint32_t ub = p->sigmoid_table[uh + 1];
+            const uint32_t ua = EC_C_U16(p->sigmoid_table, uh);
+            const uint32_t ub = EC_C_U16(p->sigmoid_table, uh + 1);
             result = (int32_t)((ua << 8) + (abs_x & 0xFFu) * (ub - ua));
         }
         result = x >= 0 ? result - ((int32_t)1 << 23) + (1 << 7) : -result + ((int32_t)1 << 23) + (1 << 7) - 1;

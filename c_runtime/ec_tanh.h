@@ -19,7 +19,7 @@ typedef struct {
     int32_t size;             /* elements */
     int32_t input_multiplier; /* x * multiplier >> shift puts x on the scale 1 / (3 * 4096) */
     int32_t input_shift;      /* right shift with rounding, 0..31 */
-    const uint16_t *sigmoid_table; /* TFLite's sigmoid_table_uint16: sigmoid(i / 24) in Q16, 256 entries */
+    EC_CREF(uint16_t) sigmoid_table; /* (ec_common.h: a reference) */ /* TFLite's sigmoid_table_uint16: sigmoid(i / 24) in Q16, 256 entries */
 } ec_tanh_s16_params_t;
 
 void ec_tanh_s16(const ec_tanh_s16_params_t *p, const int16_t *input, int16_t *output);

@@ -18,8 +18,11 @@
 /* acc[r] += x . w_r for the four weight rows w_r = w + r * w_stride (four output channels of
  * one tap): each input load serves four channels. DSP path: SXTB16 splits four int8 into
  * two halfword pairs, SMLAD multiplies and adds a pair. */
-static void ec_tconv_dot4_s8(const int8_t *x, const int8_t *w, int32_t w_stride, int32_t n, int32_t acc[4]) {
-    const int8_t *w0 = w, *w1 = w + w_stride, *w2 = w + 2 * w_stride, *w3 = w + 3 * w_stride;
+static void ec_tconv_dot4_s8(const int8_t *x, EC_CREF(int8_t) w, int32_t w_stride, int32_t n, int32_t acc[4]) {
+    EC_CREF(int8_t) const w0 = w;
+    EC_CREF(int8_t) const w1 = EC_CADD(w, w_stride, int8_t);
+    EC_CREF(int8_t) const w2 = EC_CADD(w, 2 * w_stride, int8_t);
+    EC_CREF(int8_t) const w3 = EC_CADD(w, 3 * w_stride, int8_t);
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int32_t i = 0;
 #ifdef EC_DOT_DSP
@@ -74,7 +77,7 @@ void ec_transpose_conv_s8(const ec_transpose_conv_params_t *p, const int8_t *inp
                     int32_t acc[4];
                     int32_t r, ky, kx;
                     for (r = 0; r < block; ++r) {
-                        acc[r] = p->bias ? p->bias[oc0 + r] : 0;
+                        acc[r] = p->bias ? EC_C_S32(p->bias, oc0 + r) : 0;
                     }
                     for (ky = ky0; ky < p->k_h; ky += p->stride_h) {
                         const int32_t iy = (ty - ky) / p->stride_h;
@@ -97,11 +100,11 @@ void ec_transpose_conv_s8(const ec_transpose_conv_params_t *p, const int8_t *inp
                             xp = in_b + (iy * p->in_w + ix) * in_c;
                             if (p->zp_sums) {
                                 for (r = 0; r < block; ++r) {
-                                    acc[r] -= p->zp_sums[tap + r * taps_per_oc];
+                                    acc[r] -= EC_C_S32(p->zp_sums, tap + r * taps_per_oc);
                                 }
                             }
                             if (block == 4) {
-                                ec_tconv_dot4_s8(xp, p->weights + tap * p->tap_stride, oc_stride, in_c, acc);
+                                ec_tconv_dot4_s8(xp, EC_CADD(p->weights, tap * p->tap_stride, int8_t), oc_stride, in_c, acc);
                             } else {
                                 for (r = 0; r < block; ++r) {
                                     acc[r] = ec_dot_s8_w(xp, p->weights + tap * p->tap_stride + r * oc_stride, in_c,
@@ -112,7 +115,7 @@ void ec_transpose_conv_s8(const ec_transpose_conv_params_t *p, const int8_t *inp
                     }
                     for (r = 0; r < block; ++r) {
                         const int32_t ch = p->per_channel ? oc0 + r : 0;
-                        const int32_t out = ec_requantize(acc[r], p->multiplier[ch], (int)p->shift[ch]) + p->output_zp;
+                        const int32_t out = ec_requantize(acc[r], EC_C_S32(p->multiplier, ch), (int)EC_C_S32(p->shift, ch)) + p->output_zp;
                         *output++ = (int8_t)ec_clamp_i32(out, p->act_min, p->act_max);
                     }
                 }
@@ -124,8 +127,11 @@ void ec_transpose_conv_s8(const ec_transpose_conv_params_t *p, const int8_t *inp
 /* acc[r] += x . w_r over one tap for four output channels (weight rows w + r * w_stride in
  * ec_dot.h's quad order), summed in int32: the compiler sets p->tap_sum32 only when
  * 2^15 * sum|w| of every tap's row fits int32, which bounds every partial sum. */
-static void ec_tconv_dot4_s16x8(const int16_t *x, const int8_t *w, int32_t w_stride, int32_t n, int32_t acc[4]) {
-    const int8_t *w0 = w, *w1 = w + w_stride, *w2 = w + 2 * w_stride, *w3 = w + 3 * w_stride;
+static void ec_tconv_dot4_s16x8(const int16_t *x, EC_CREF(int8_t) w, int32_t w_stride, int32_t n, int32_t acc[4]) {
+    EC_CREF(int8_t) const w0 = w;
+    EC_CREF(int8_t) const w1 = EC_CADD(w, w_stride, int8_t);
+    EC_CREF(int8_t) const w2 = EC_CADD(w, 2 * w_stride, int8_t);
+    EC_CREF(int8_t) const w3 = EC_CADD(w, 3 * w_stride, int8_t);
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int32_t i = 0, j;
 #ifdef EC_DOT_DSP
@@ -181,7 +187,7 @@ void ec_transpose_conv_s16(const ec_transpose_conv_params_t *p, const int16_t *i
                     int64_t acc[4];
                     int32_t r, ky, kx;
                     for (r = 0; r < block; ++r) {
-                        acc[r] = p->bias64 ? p->bias64[oc0 + r] : 0;
+                        acc[r] = p->bias64 ? EC_C_S64(p->bias64, oc0 + r) : 0;
                     }
                     for (ky = ky0; ky < p->k_h; ky += p->stride_h) {
                         const int32_t iy = (ty - ky) / p->stride_h;
@@ -193,7 +199,7 @@ void ec_transpose_conv_s16(const ec_transpose_conv_params_t *p, const int16_t *i
                         }
                         for (kx = kx0; kx < p->k_w; kx += p->stride_w) {
                             const int32_t ix = (tx - kx) / p->stride_w;
-                            const int8_t *wp = p->weights + (oc0 * taps_per_oc + ky * p->k_w + kx) * p->tap_stride;
+                            EC_CREF(int8_t) const wp = EC_CADD(p->weights, (oc0 * taps_per_oc + ky * p->k_w + kx) * p->tap_stride, int8_t);
                             const int16_t *xp;
                             if (ix < 0) {
                                 break;
@@ -210,14 +216,14 @@ void ec_transpose_conv_s16(const ec_transpose_conv_params_t *p, const int16_t *i
                                 }
                             } else {
                                 for (r = 0; r < block; ++r) {
-                                    acc[r] = ec_dot_s16x8_64(xp, wp + r * oc_stride, in_c, acc[r]);
+                                    acc[r] = ec_dot_s16x8_64(xp, EC_CADD(wp, r * oc_stride, int8_t), in_c, acc[r]);
                                 }
                             }
                         }
                     }
                     for (r = 0; r < block; ++r) {
                         const int32_t ch = p->per_channel ? oc0 + r : 0;
-                        const int32_t out = ec_requantize_s64(acc[r], p->multiplier[ch], (int)p->shift[ch]);
+                        const int32_t out = ec_requantize_s64(acc[r], EC_C_S32(p->multiplier, ch), (int)EC_C_S32(p->shift, ch));
                         *output++ = (int16_t)ec_clamp_i32(out, p->act_min, p->act_max);
                     }
                 }

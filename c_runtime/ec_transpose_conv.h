@@ -27,16 +27,16 @@ typedef struct {
     /* int8: [out_c][k_h][k_w][in_c] as TFLite stores them. 16x8: each tap's in_c weights
      * zero-padded to tap_stride (a multiple of 4) and stored in quads (w0, w2, w1, w3), the
      * order ec_dot_s16x8_64 (ec_dot.h) reads. */
-    const int8_t *weights;
+    EC_CREF(int8_t) weights; /* this and the arrays below: references to constants (ec_common.h) */
     int32_t tap_stride;       /* weights per tap: in_c (int8), in_c rounded up to 4 (16x8) */
     int32_t tap_sum32;        /* 16x8: 1 if one tap's dot product fits int32 (2^15 * sum|w|) */
-    const int32_t *bias;      /* int8: model bias per output channel, or NULL */
-    const int64_t *bias64;    /* 16x8: model bias per output channel (int64), or NULL */
+    EC_CREF(int32_t) bias;   /* int8: model bias per output channel, or NULL */
+    EC_CREF(int64_t) bias64; /* 16x8: model bias per output channel (int64), or NULL */
     /* int8: input_zp * sum over in_c of w[oc][ky][kx][.], per [oc][ky][kx], subtracted per
      * tap that lands inside the input (TFLite's (x - zp) * w, rearranged); NULL if zp is 0. */
-    const int32_t *zp_sums;
-    const int32_t *multiplier;
-    const int32_t *shift;
+    EC_CREF(int32_t) zp_sums;
+    EC_CREF(int32_t) multiplier;
+    EC_CREF(int32_t) shift;
 } ec_transpose_conv_params_t;
 
 void ec_transpose_conv_s8(const ec_transpose_conv_params_t *p, const int8_t *input, int8_t *output);

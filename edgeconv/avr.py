@@ -3,11 +3,13 @@
 - Build: every generated and runtime file with the profile's flags (-std=c99 -Wall -Wextra
   -Werror -pedantic), linked with avr-libc's own start-up code and linker script (the vector
   table; .data copied from flash into SRAM at reset, .bss cleared) and libm for the float
-  edges. On this Harvard core avr-gcc keeps const arrays in .data (flash for their initial
-  values, and SRAM); the profile defines EC_WEIGHTS_IN_PROGMEM, so the arrays the MAC kernels
-  read through ec_common.h's EC_WEIGHT_* accessors (weights, EC_WEIGHTS_PROGMEM) stay in flash
-  only and the SRAM holds the arena, the other constants (biases, multipliers, tables, params)
-  and the stack. Flash arrays must end within the 64 KB that 16-bit pointers reach.
+  edges. On this Harvard core avr-gcc keeps plain const arrays in .data (flash for their
+  initial values, and SRAM); ec_common.h keeps the arrays the kernels read through its
+  accessors (weights, biases, requantization pairs: EC_FLASH_ARRAY) in flash only, so the SRAM
+  holds the arena, the params structs, the few other constants and the stack. Where the
+  model's flash arrays (with the baked samples) fit the 64 KB that 16-bit pointers reach, the
+  build defines EC_NEAR_CONSTANTS (pgm_read_*, cheaper); otherwise the references are 32-bit
+  flash addresses (pgm_read_*_far) and the arrays follow the code, anywhere in flash.
   avr-gcc 5.4 has no -fcallgraph-info, so the stack is not computed: the profile's
   `stack_bytes` is reserved, and emulated runs measure the painted high-water mark.
 - Emulated run: simavr (Debian simavr) runs the profile's `simavr_mcu` at `cpu_hz`. The
@@ -38,7 +40,9 @@ from .ir import ModelError
 SIMAVR = "simavr"
 SIMAVR_TIMEOUT_S = 600
 SAMPLE_BATCH_BYTES = 16384  # samples per simavr run: far below the 64 KB pgm_read_byte reaches
-PROGMEM_DEFINE = "-DEC_WEIGHTS_IN_PROGMEM"  # ec_common.h: weights in program memory
+RAM_DEFINE = "-DEC_CONSTANTS_IN_RAM"  # ec_common.h's opt-out: constants in RAM (.data)
+NEAR_DEFINE = "-DEC_NEAR_CONSTANTS"  # ec_common.h: 16-bit references (the first 64 KB of flash)
+NEAR_RESERVE_BYTES = 2048  # below 64 KB beside the model's arrays and samples: vectors, avr-libc's data
 NEAR_FLASH_BYTES = 0x10000  # what pgm_read_byte's 16-bit address reaches
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STACK_NOT_ANALYSED = ("avr-gcc 5.4 has no -fcallgraph-info, so no call graph is analysed: the profile's stack_bytes is "
@@ -58,8 +62,19 @@ def _machine_flags(board: Board) -> list[str]:
 
 
 def weights_in_progmem(board: Board) -> bool:
-    """Whether the profile keeps the weights in program memory (EC_WEIGHTS_IN_PROGMEM)."""
-    return PROGMEM_DEFINE in board.cflags
+    """Whether the build keeps the constants the kernels read by accessor in program memory:
+    ec_common.h's default on an AVR, unless the profile opts out (EC_CONSTANTS_IN_RAM)."""
+    return board.family == "avr" and RAM_DEFINE not in board.cflags
+
+
+def reference_defines(board: Board, emitted: EmittedModel, near_bytes: int = 0) -> tuple[str, ...]:
+    """EC_NEAR_CONSTANTS where the model's program-memory arrays, `near_bytes` of other
+    near data (the baked samples) and the vectors fit the 64 KB 16-bit pointers reach; none
+    otherwise (ec_common.h then uses 32-bit flash addresses on a part with more flash)."""
+    if not weights_in_progmem(board):
+        return ()
+    fits = emitted.program_memory_bytes + near_bytes + NEAR_RESERVE_BYTES <= NEAR_FLASH_BYTES
+    return (NEAR_DEFINE,) if fits else ()
 
 
 def sram_shortfall(board: Board, name: str, arena_bytes: int, data_bytes: int) -> str | None:
@@ -68,7 +83,8 @@ def sram_shortfall(board: Board, name: str, arena_bytes: int, data_bytes: int) -
     total = arena_bytes + data_bytes
     if not board.ram_bytes or total <= board.ram_bytes:
         return None
-    held = ("the constants other than the weights as well (biases, multipliers, tables; the weights are in flash)"
+    held = ("the params structs and the constants the kernels read directly (tables; the weights, biases and "
+            "requantization pairs are in flash)"
             if weights_in_progmem(board) else "the constants as well (avr-gcc copies const arrays into .data)")
     return (f"{name} does not fit {board.name} ({board.part}): its SRAM holds {held}: "
             f"arena {arena_bytes:,} B + data {data_bytes:,} B = {total:,} B, has "
@@ -77,10 +93,13 @@ def sram_shortfall(board: Board, name: str, arena_bytes: int, data_bytes: int) -
 
 
 def compile_avr_objects(work: Path, board: Board, compiled: CompiledModel, emitted: EmittedModel,
-                        main_text: str | None = None, defines: tuple[str, ...] = ()) -> list[Path]:
+                        main_text: str | None = None, defines: tuple[str, ...] = (),
+                        near_bytes: int = 0) -> list[Path]:
     """The model, its runtime files and main.c compiled in `work`; the object files. A model
     whose arena and constants alone exceed the SRAM is refused first (avr-gcc would stop at
-    the first array over 32,767 bytes, its object size limit, without saying why)."""
+    the first array over 32,767 bytes, its object size limit, without saying why). Near or far
+    references: reference_defines (`near_bytes`: the samples that will be linked in)."""
+    refs = reference_defines(board, emitted, near_bytes)
     in_sram = emitted.flash_const_bytes - (emitted.program_memory_bytes if weights_in_progmem(board) else 0)
     short = sram_shortfall(board, compiled.name, compiled.ram_bytes, in_sram)
     if short:
@@ -91,7 +110,7 @@ def compile_avr_objects(work: Path, board: Board, compiled: CompiledModel, emitt
     objects = []
     for src in sorted(work.glob("*.c")):
         obj = work / (src.stem + ".o")
-        _run([board.cc, *board.cflags, *defines, "-fstack-usage", "-I", str(work), "-c", str(src), "-o", str(obj)],
+        _run([board.cc, *board.cflags, *refs, *defines, "-fstack-usage", "-I", str(work), "-c", str(src), "-o", str(obj)],
              f"compiling {src.name} for {board.name}", work)
         objects.append(obj)
     return objects
@@ -116,25 +135,38 @@ def build_avr_in_folder(work: Path, board: Board, compiled: CompiledModel, emitt
     objects = compile_avr_objects(work, board, compiled, emitted, main_text, defines)
     elf = work / "firmware.elf"
     link_avr(work, board, objects, elf)
-    check_near_flash(elf, compiled.name, board)
+    check_near_flash(elf, compiled.name, board, far=not reference_defines(board, emitted))
     return measure_avr_elf(elf, compiled.name, board)
 
 
-def check_near_flash(elf: Path, name: str, board: Board) -> None:
-    """Refuse (one line) firmware whose program-memory arrays (the weights with
-    EC_WEIGHTS_IN_PROGMEM, the baked samples) end beyond the 64 KB a 16-bit pointer reaches:
-    pgm_read_byte would read other bytes there. They are the data objects the linker placed
-    in .text (avr-libc's script puts .progmem* right after the vectors)."""
+def check_near_flash(elf: Path, name: str, board: Board, far: bool = False) -> None:
+    """Refuse (one line) firmware whose near program-memory arrays (read with pgm_read_byte: the
+    baked samples, and the model's arrays unless `far`) end beyond the 64 KB a 16-bit pointer
+    reaches: they are the data objects the linker placed in .text (avr-libc's script puts
+    .progmem* right after the vectors). With `far`, the model's arrays (EC_FLASH_ARRAY,
+    .text.ec_far) may lie anywhere. Either way the parts of a split array (<array>_p1, ...)
+    must follow each other without a gap, as the kernels read them as one range."""
     from elftools.elf.elffile import ELFFile
 
     with open(elf, "rb") as f:
         e = ELFFile(f)
         text = next((i for i, s in enumerate(e.iter_sections()) if s.name == ".text"), None)
-        end = max((sym["st_value"] + sym["st_size"] for sym in e.get_section_by_name(".symtab").iter_symbols()
-                   if sym["st_info"]["type"] == "STT_OBJECT" and sym["st_shndx"] == text), default=0)
+        objects = {sym.name: (sym["st_value"], sym["st_size"]) for sym in e.get_section_by_name(".symtab").iter_symbols()
+                   if sym["st_info"]["type"] == "STT_OBJECT" and sym["st_shndx"] == text}
+    near = {n: v for n, v in objects.items() if not (far and n.startswith(f"{name}_"))}
+    end = max((a + size for a, size in near.values()), default=0)
     if end > NEAR_FLASH_BYTES:
         raise ModelError(f"{name} does not fit {board.name} ({board.part}): its arrays in program memory end at "
                          f"{end:,} B, beyond the {NEAR_FLASH_BYTES:,} B that 16-bit pointers (pgm_read_byte) reach")
+    for part, (addr, _) in objects.items():
+        m = re.fullmatch(r"(.+)_p(\d+)", part)
+        if not m:
+            continue
+        k = int(m.group(2))
+        prev = objects.get(m.group(1) if k == 1 else f"{m.group(1)}_p{k - 1}")
+        if prev is None or prev[0] + prev[1] != addr:
+            raise ModelError(f"linking {name} for {board.name} did not place the parts of {m.group(1)} one after "
+                             f"another in flash (part {k} at {addr:#x}); the kernels read them as one array")
 
 
 def measure_avr_elf(elf: Path, name: str, board: Board) -> FirmwareReport:
@@ -199,6 +231,7 @@ class AvrEmulatedFirmware:
     stack_measured_bytes: int | None = None  # the painted high-water mark of the last run
     static_ram_bytes: int = 0  # .data and .bss: the arena, the constants, the rest
     free_ram_bytes: int = 0  # SRAM left for the stack after .data and .bss
+    far: bool = False  # 32-bit flash references (the model's arrays beyond 16-bit pointers' reach)
 
     def close(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
@@ -224,7 +257,7 @@ class AvrEmulatedFirmware:
         _run([self.board.cc, *_machine_flags(self.board), "-c", str(src), "-o", str(obj)], "compiling the samples",
              self.work)
         link_avr(self.work, self.board, [*self.objects, obj], self.elf)
-        check_near_flash(self.elf, self.model.name, self.board)  # the samples are in program memory too
+        check_near_flash(self.elf, self.model.name, self.board, self.far)  # the samples are in program memory too
         text = run_simavr(self.board, self.elf, self.work)
         lines = [l.rstrip(".").strip() for l in _ANSI.sub("", text).splitlines()]
         if "#E" not in lines:
@@ -264,21 +297,27 @@ def build_avr_emulated(model: CompiledModel, board_name: str, defines: tuple[str
     work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{board.name}-"))
     try:
         main = main_from_template(model, "avr_main.c.in")
-        objects = compile_avr_objects(work, board, model, emit(model), main, defines)
+        emitted = emit(model)
+        far = not reference_defines(board, emitted, SAMPLE_BATCH_BYTES)
+        objects = compile_avr_objects(work, board, model, emitted, main, defines, SAMPLE_BATCH_BYTES)
         empty = work / "ec_samples.c"
         empty.write_text(samples_source(model, []))
         _run([board.cc, *_machine_flags(board), "-c", str(empty), "-o", str(work / "ec_samples.o")],
              "compiling the samples", work)
         link_avr(work, board, [*objects, work / "ec_samples.o"], work / "firmware.elf")  # for the sizes
-        check_near_flash(work / "firmware.elf", model.name, board)
+        check_near_flash(work / "firmware.elf", model.name, board, far)
         report = measure_avr_elf(work / "firmware.elf", model.name, board)
         static_ram = report.ram_arena_bytes + report.ram_data_bytes
         fw = AvrEmulatedFirmware(board, model, work, objects, report.flash_bytes, static_ram,
                                  static_ram_bytes=static_ram, free_ram_bytes=board.ram_bytes - static_ram,
-                                 stack_need_bytes=board.stack_bytes)
+                                 stack_need_bytes=board.stack_bytes, far=far)
         short = sram_shortfall(board, model.name, report.ram_arena_bytes, report.ram_data_bytes)
         if short:
             raise ModelError(short)
+        if board.flash_bytes and report.flash_bytes > board.flash_bytes:
+            raise ModelError(f"{model.name} does not fit {board.name} ({board.part}): its firmware needs "
+                             f"{report.flash_bytes:,} B of flash (constants {emitted.flash_const_bytes:,} B), has "
+                             f"{board.flash_bytes:,} B")
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -85,8 +85,8 @@ class EmittedModel:
     files: dict[str, str]  # file name -> text
     flash_const_bytes: int  # weights, biases, multipliers, tables, params structs
     weights_bytes: int
-    # of flash_const_bytes, the arrays marked EC_WEIGHTS_PROGMEM (in program memory where the
-    # build defines EC_WEIGHTS_IN_PROGMEM, e.g. the AVR profile; ordinary const data elsewhere)
+    # of flash_const_bytes, the arrays marked EC_FLASH_ARRAY (in program memory on an AVR,
+    # ec_common.h; ordinary const data elsewhere)
     program_memory_bytes: int = 0
 
 
@@ -135,18 +135,52 @@ class _ConstPool:
             return self.by_key[key]
         name = f"{self.prefix}_{hint}"
         self.by_key[key] = name
-        n = max(arr.values.size, 1)
-        # EC_WEIGHTS_PROGMEM (ec_common.h): only on arrays the kernels read through EC_WEIGHT_*
-        progmem = " EC_WEIGHTS_PROGMEM" if arr.program_memory else ""
-        self.decls.append(
-            f"static const {arr.ctype} {name}[{n}] EC_WEIGHTS_SECTION{progmem} EC_ALIGN(16) = {{\n    {_format_values(arr.values, arr.ctype)}\n}};\n"
-        )
+        if arr.program_memory and arr.nbytes > FLASH_PART_BYTES:
+            self.decls.append(_split_array_decl(arr, name))
+        else:
+            n = max(arr.values.size, 1)
+            # EC_FLASH_ARRAY (ec_common.h): only on arrays the kernels read through the accessors
+            flash = " EC_FLASH_ARRAY" if arr.program_memory else ""
+            self.decls.append(
+                f"static const {arr.ctype} {name}[{n}] EC_WEIGHTS_SECTION{flash} EC_ALIGN(16) = {{\n    {_format_values(arr.values, arr.ctype)}\n}};\n"
+            )
         self.bytes += arr.nbytes
         if arr.role == "weights":
             self.weight_bytes += arr.nbytes
         if arr.program_memory:
             self.program_memory_bytes += arr.nbytes
         return name
+
+
+# avr-gcc refuses any object over 32,767 bytes (its ptrdiff_t is 16 bits): a program-memory array
+# larger than this is emitted, where the constants are in flash (EC_CONSTANTS_IN_FLASH), in parts
+# of at most this many bytes (a multiple of 16, so that consecutive parts leave no gap), one after
+# another in one section (EC_FLASH_ARRAY: no_reorder); the kernel reads them as one range from the
+# first part's address. Everywhere else the array is one object.
+FLASH_PART_BYTES = 32752
+
+
+def _split_array_decl(arr: CArray, name: str) -> str:
+    """The declaration of a program-memory array over FLASH_PART_BYTES: its values once, as one
+    macro per part, then the parts (in flash) or the whole array (elsewhere)."""
+    per = FLASH_PART_BYTES // (arr.nbytes // arr.values.size)
+    chunks = [arr.values[i : i + per] for i in range(0, arr.values.size, per)]
+    macro = name.upper() + "_V"
+    lines = [f"/* {name}: {arr.nbytes:,} B, in {len(chunks)} parts where the constants are in flash (ec_common.h) */"]
+    for k, c in enumerate(chunks):
+        body = _format_values(c, arr.ctype).replace("\n", " \\\n")
+        lines.append(f"#define {macro}{k} \\\n    {body}")
+    lines.append("#if defined(EC_CONSTANTS_IN_FLASH)")
+    for k, c in enumerate(chunks):
+        part = name if k == 0 else f"{name}_p{k}"
+        lines.append(f"static const {arr.ctype} {part}[{c.size}] EC_FLASH_ARRAY EC_ALIGN(16) = {{{macro}{k}}};")
+    lines.append("#else")
+    every = ", ".join(f"{macro}{k}" for k in range(len(chunks)))
+    lines.append(f"static const {arr.ctype} {name}[{arr.values.size}] EC_WEIGHTS_SECTION EC_FLASH_ARRAY EC_ALIGN(16) = "
+                 f"{{{every}}};")
+    lines.append("#endif")
+    lines += [f"#undef {macro}{k}" for k in range(len(chunks))]
+    return "\n".join(lines) + "\n"
 
 
 def _tensor_ctype(t: Tensor) -> str:
@@ -186,6 +220,10 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
     version = version or runtime_version()
     base = arena_base(model, arena)
     params_decls: list[str] = []
+    # Where the constants are in flash (an AVR, ec_common.h), the params structs are too: each is
+    # copied into <name>_params (one union member per params type, in SRAM) before its kernel
+    # runs, and its references are written there on a far AVR (EC_CREF_FIX).
+    params_types: list[str] = []
     calls: list[str] = []
     units: list[str] = []
     params_bytes = 0
@@ -207,9 +245,15 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
             if u not in units:
                 units.append(u)
         fields = []
+        refs: list[tuple[str, str]] = []  # (field, array) of the EC_CREF fields
         for fname, value in k.params.items():
             if isinstance(value, CArray):
-                fields.append(f"    .{fname} = {pool.add(value, f'op{step.op.index}_{fname}')},")
+                arr_name = pool.add(value, f'op{step.op.index}_{fname}')
+                if value.program_memory:  # an EC_CREF field: a flash address on a far AVR, set at invoke
+                    fields.append(f"    .{fname} = EC_CREF_INIT({arr_name}),")
+                    refs.append((fname, arr_name))
+                else:
+                    fields.append(f"    .{fname} = {arr_name},")
                 params_bytes += 4
             elif isinstance(value, (list, tuple, np.ndarray)):
                 vals = ", ".join(str(int(v)) for v in np.asarray(value).reshape(-1))
@@ -228,8 +272,11 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
         pname = f"{name}_op{step.op.index}"
         params_decls.append(
             f"/* op {step.op.index} {comment_text(step.op.opcode)}{': ' + comment_text(k.summary) if k.summary else ''} */\n"
-            f"static const {k.params_type} {pname} = {{\n" + "\n".join(fields) + "\n};\n"
+            f"static const {k.params_type} {pname} EC_FLASH_ARRAY = {{\n" + "\n".join(fields) + "\n};\n"
         )
+        if k.params_type not in params_types:
+            params_types.append(k.params_type)
+        member = f"{name}_params.m{params_types.index(k.params_type)}"
         args = [f"&{pname}"]
         block = k.inputs_as_array or k.outputs_as_array  # the call gets a { } block for its arrays
         if block:
@@ -251,14 +298,17 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
         if k.scratch_bytes > 0:
             args.append(f"(void *)({base} + {model.plan.offsets[f's{i}']})")
         call = f"{k.func}({', '.join(args)});"
-        calls.append(f"{'        ' if block else '    '}EC_PROFILE_OP({i});")
+        flash_call = f"{k.func}({', '.join([f'&{member}', *args[1:]])});"
+        ind = "        " if block else "    "
+        calls.append(f"{ind}EC_PROFILE_OP({i});")
+        calls += ["#if defined(EC_CONSTANTS_IN_FLASH)", f"{ind}EC_PARAMS_LOAD({member}, {pname});",
+                  *(f"{ind}EC_CREF_FIX({member}.{f}, {a});" for f, a in refs), f"{ind}{flash_call}", "#else",
+                  f"{ind}{call}", "#endif"]
         if block:
-            calls.append(f"        {call}\n    }}")
-        else:
-            calls.append(f"    {call}")
+            calls.append("    }")
 
     header = _emit_header(model, expose_arena, arena, labels)
-    source = _emit_source(model, units, pool, params_decls, calls, expose_arena, arena, version, labels)
+    source = _emit_source(model, units, pool, params_decls, calls, expose_arena, arena, version, labels, params_types)
     files = {f"{name}.h": header, f"{name}.c": source}
     if float_helpers:
         files.update(emit_float_helpers(model, arena))
@@ -267,7 +317,8 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
     rt_units = units + [u for u in ("ec_quantize", "ec_dequantize") if float_helpers and u not in units]
     for fname in runtime_files(rt, rt_units):
         files[fname] = runtime_file_text(rt, fname, version)
-    return EmittedModel(files, pool.bytes + params_bytes, pool.weight_bytes, pool.program_memory_bytes)
+    # the params structs are in program memory as well where the constants are (EC_FLASH_ARRAY)
+    return EmittedModel(files, pool.bytes + params_bytes, pool.weight_bytes, pool.program_memory_bytes + params_bytes)
 
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
@@ -426,7 +477,7 @@ def _c_string(text: str) -> str:
 
 
 def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="static", version=None,
-                 labels=None) -> str:
+                 labels=None, params_types=None) -> str:
     name, NAME = model.name, _macro_name(model)
     g = model.graph
     version = version or runtime_version()
@@ -489,6 +540,14 @@ def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="s
         io_decls.append("/* cppcheck-suppress unusedStructMember */")
         io_decls.append(f"static union {{ uint8_t bytes[{_io_block_bytes(b, model)}]; int64_t align; }} "
                         f"{name}_io{j} EC_ALIGN(16);")
+    params_ram: list[str] = []
+    if params_types:
+        members = " ".join(f"{t} m{j};" for j, t in enumerate(params_types))
+        params_ram = ["#if defined(EC_CONSTANTS_IN_FLASH)",
+                      "/* The params structs are in flash (ec_common.h): each op's is copied here before its kernel",
+                      " * runs. */",
+                      "/* cppcheck-suppress unusedStructMember */",
+                      f"static union {{ {members} }} {name}_params;", "#endif", ""]
     label_decls = []
     if labels is not None:
         items = ",\n    ".join(_c_string(lbl) for lbl in labels) or "0"
@@ -514,6 +573,7 @@ def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="s
         *label_decls,
         *pool.decls,
         *params_decls,
+        *params_ram,
         *table("input", g.inputs, False),
         *table("output", g.outputs, True),
         f"int {name}_invoke(void) {{",

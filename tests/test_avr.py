@@ -2,14 +2,16 @@
 
 - The whole runtime compiles for the ATmega2560 with -std=c99 -Wall -Wextra -Werror -pedantic.
 - One-op models of the hostile suite's bases (int8 kernels of every family), packed int16
-  activations, and the digits demo's architecture (zoo tinyconv trained on digits and quantized
-  as the demo does, at a width whose weights fit the 8 KB SRAM) run on simavr bit-exact with
-  TFLite Micro, through `validate --board atmega2560`.
-- The weights stay in flash (EC_WEIGHTS_IN_PROGMEM): micro_speech (17 KB of weights, a 6.4 KB
-  arena) runs bit-exact, its SRAM holding no weights.
-- A model whose arena and SRAM constants exceed the SRAM, or whose flash weights end beyond the
-  64 KB 16-bit pointers reach, is refused in one line; `edgeconv build --board atmega2560`
-  reports flash and RAM.
+  activations, and the digits demo model as `edgeconv demo` trains it (zoo tinyconv on digits,
+  width 2.0: 97 KB of int8 weights, one array of 36 KB; fewer epochs) run on simavr bit-exact
+  with TFLite Micro, through `validate --board atmega2560`.
+- The constants the kernels read (weights, biases, requantization pairs) stay in flash with no
+  flag (ec_common.h's AVR default): micro_speech (17 KB of weights, a 6.4 KB arena) and
+  str_ww_ref_model (57 KB of constants, a 6.7 KB arena) run bit-exact, their SRAM holding the
+  arena and the params structs. Arrays over avr-gcc's 32,767-byte object limit (in parts) and
+  constants beyond the 64 KB 16-bit pointers reach (32-bit far addresses) are read right.
+- A model whose arena exceeds the SRAM, or whose constants exceed the flash, is refused in one
+  line; `edgeconv build --board atmega2560` reports flash and RAM.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import pytest
 
 import mutants
 
+from edgeconv.avr import NEAR_DEFINE, SAMPLE_BATCH_BYTES, reference_defines
 from edgeconv.boards import load_board
 from edgeconv.compiler import compile_bytes, compile_file
 from edgeconv.emitter import emit, runtime_dir
@@ -50,14 +53,19 @@ def _need_avr_tools():
 
 
 def test_runtime_compiles_for_avr(tmp_path):
-    """Every runtime file, as a firmware compiles it: warnings are errors, int is 16 bits."""
+    """Every runtime file, as a firmware compiles it: warnings are errors, int is 16 bits; with
+    the constants in flash through far references (the default on the ATmega2560), near ones
+    (EC_NEAR_CONSTANTS) and in RAM (EC_CONSTANTS_IN_RAM)."""
     board = load_board(BOARD)
     sources = sorted(str(p) for p in runtime_dir().glob("*.c"))
     assert len(sources) > 30
-    proc = subprocess.run([board.cc, *board.cflags, "-I", str(runtime_dir()), "-c", *sources], cwd=tmp_path,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert len(list(tmp_path.glob("*.o"))) == len(sources)
+    for mode in ([], ["-DEC_NEAR_CONSTANTS"], ["-DEC_CONSTANTS_IN_RAM"]):
+        work = tmp_path / (mode[0][2:] if mode else "far")
+        work.mkdir()
+        proc = subprocess.run([board.cc, *board.cflags, *mode, "-I", str(runtime_dir()), "-c", *sources], cwd=work,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, (mode, proc.stderr[-3000:])
+        assert len(list(work.glob("*.o"))) == len(sources)
 
 
 # int8 kernels of every family (the hostile suite's one-op bases); each fits the SRAM.
@@ -157,13 +165,13 @@ def test_math_and_div_bit_exact():
     assert report.oracle == "tflm" and report.bit_exact, (report.mismatches_vs_tflm, report.first_divergent_op)
 
 
-DIGITS_WIDTH = 0.25  # the demo trains width 2.0: 99 KB of weights, more than the AVR's 8 KB SRAM
+DIGITS_WIDTH = 2.0  # the demo's width: 97 KB of int8 weights, read from flash beyond 64 KB
 
 
 def _digits_model() -> bytes:
     """The demo's pipeline (zoo tinyconv on scikit-learn's digits, quantized with the demo's
-    post-training quantization) at DIGITS_WIDTH, two epochs: cached on disk beside
-    modelgen's models."""
+    post-training quantization) at the demo's width, two epochs (the shapes matter here, not
+    the accuracy): cached on disk beside modelgen's models."""
     from edgeconv.demo import DEMO_ARCH, DEMO_DATA, DEMO_TRAINING
 
     training = {**DEMO_TRAINING, "epochs": 2, "width": DIGITS_WIDTH}
@@ -208,28 +216,36 @@ def test_digits_demo_architecture_bit_exact():
     from edgeconv.training import TEST_FRACTION
 
     data = _digits_model()
-    model = compile_bytes(data, "digits_avr")
+    model = compile_bytes(data, "digits_avr", board=load_board(BOARD))
+    emitted = emit(model)
+    # int8 weights (no DSP: --weights auto keeps int8), beyond 64 KB, the largest over 32 KB
+    assert set(model.weights.chosen.values()) == {"int8"} and emitted.program_memory_bytes > 96000
+    assert max(v.nbytes for s in model.steps for v in s.kernel.params.values() if hasattr(v, "nbytes")) > 32767
+    assert not reference_defines(load_board(BOARD), emitted)  # far references
     t_in = model.graph.tensors[model.graph.inputs[0]]
     _, test = split(load_dataset("digits"), TEST_FRACTION, 0)
-    xq = quantize_input(test.x[:24], t_in.quant.s, t_in.quant.zp, np.int8).reshape((-1, *t_in.shape))
-    report = validate_bytes(data, "digits_avr", samples=4, seed=0, board=BOARD, extra_inputs=[[x] for x in xq])
-    assert report.board == BOARD and report.samples == 28
+    xq = quantize_input(test.x[:4], t_in.quant.s, t_in.quant.zp, np.int8).reshape((-1, *t_in.shape))
+    report = validate_bytes(data, "digits_avr", samples=2, seed=0, board=BOARD, extra_inputs=[[x] for x in xq])
+    assert report.board == BOARD and report.samples == 6
     assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
     assert report.ram_bytes <= load_board(BOARD).ram_bytes
 
 
 def test_micro_speech_weights_in_flash_bit_exact(shared_models):
-    """micro_speech: 16.6 KB of weights (EC_WEIGHTS_PROGMEM, read with pgm_read_byte/word) stay
-    in flash, so its 6.4 KB arena and the rest fit the 8 KB SRAM: bit-exact on its shipped
-    samples and two random ones, and the SRAM holds no weights."""
+    """micro_speech: 16.6 KB of weights and its biases and requantization pairs (EC_FLASH_ARRAY,
+    read with pgm_read_*: near references, they end below 64 KB) stay in flash, so its 6.4 KB
+    arena and the rest fit the 8 KB SRAM: bit-exact on its shipped samples and two random ones,
+    and the SRAM holds no constant array."""
     path = shared_models / "tflite_micro" / "micro_speech_quantized.tflite"
     report = validate_file(path, samples=2, seed=0, board=BOARD)
     assert report.board == BOARD and report.samples == 4
     assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
     model = compile_file(path, board=load_board(BOARD))
     emitted = emit(model)
-    # every weight array (DEPTHWISE_CONV_2D's and FULLY_CONNECTED's) is placed in flash
-    assert emitted.program_memory_bytes == emitted.weights_bytes > 16000
+    # every constant array (DEPTHWISE_CONV_2D's and FULLY_CONNECTED's weights, biases,
+    # requantization pairs) is placed in flash
+    assert emitted.program_memory_bytes > emitted.weights_bytes > 16000
+    assert reference_defines(load_board(BOARD), emitted, SAMPLE_BATCH_BYTES) == (NEAR_DEFINE,)
     fw = build_emulated(model, BOARD)
     try:
         in_sram = fw.static_ram_bytes - model.ram_bytes  # .data and .bss beyond the arena
@@ -241,7 +257,7 @@ def test_micro_speech_weights_in_flash_bit_exact(shared_models):
 
 def test_int16_stored_weights_from_flash_bit_exact():
     """CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED with pre-widened int16 weights
-    (--weights int16): their EC_WEIGHT_S16 reads (pgm_read_word) from flash."""
+    (--weights int16): their EC_C_S16 reads (pgm_read_word) from flash."""
     for name in ("conv", "depthwise", "fully_connected"):
         report = validate_bytes(mutants.base_bytes(name), f"{name}_w16_avr", samples=3, seed=2, board=BOARD,
                                 weights="int16")
@@ -249,8 +265,8 @@ def test_int16_stored_weights_from_flash_bit_exact():
 
 
 def test_batch_matmul_constant_operand_in_flash_bit_exact():
-    """BATCH_MATMUL's constant right-hand side (int8 and int16, read through EC_WEIGHT_S8/S16
-    from flash) next to run-time operands of the same kernels (read from SRAM)."""
+    """BATCH_MATMUL's constant right-hand side (int8 and int16, read through EC_C_S8/S16 from
+    flash) next to run-time operands of the same kernels (read from SRAM)."""
     import test_ops_batch_matmul as bmm
 
     data = bmm.mixed_model()
@@ -274,17 +290,44 @@ def _fc_chain(layers: int, width: int) -> bytes:
     return n.finish([first], [x])
 
 
+def test_str_ww_constants_in_flash_bit_exact(shared_models):
+    """str_ww_ref_model: 46 KB of weights and 11 KB of biases and per-channel requantization
+    pairs, all in flash (far references: with the samples they pass 64 KB), beside a 6.7 KB
+    arena: bit-exact on random inputs."""
+    path = shared_models / "mlcommons_tiny" / "str_ww_ref_model.tflite"
+    report = validate_file(path, samples=2, seed=0, board=BOARD)
+    assert report.board == BOARD and report.samples == 2 and report.oracle == "tflm"
+    assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+    assert report.ram_bytes <= load_board(BOARD).ram_bytes
+
+
+def test_large_and_far_arrays_bit_exact():
+    """Kernel level: one FULLY_CONNECTED with 40,000 B of weights (over avr-gcc's 32,767-byte
+    object limit: emitted in two consecutive parts), read through near references; three of
+    them (120 KB, the last ones beyond 64 KB of flash) through 32-bit far references."""
+    board = load_board(BOARD)
+    for layers, near in ((1, True), (3, False)):
+        data = _fc_chain(layers, 200)
+        model = compile_bytes(data, f"fc{layers}_avr", board=board)
+        emitted = emit(model)
+        assert emitted.program_memory_bytes > 40000 * layers
+        assert f"fc{layers}_avr_op0_weights_p1[" in emitted.files[f"fc{layers}_avr.c"]
+        assert bool(reference_defines(board, emitted, SAMPLE_BATCH_BYTES)) == near
+        report = validate_bytes(data, f"fc{layers}_avr", samples=3, seed=6, board=BOARD)
+        assert report.oracle == "tflm" and report.bit_exact, (layers, report.mismatches_vs_tflm)
+
+
 def test_too_big_is_refused():
-    """A model whose arena exceeds the SRAM, and one whose flash weights end beyond the 64 KB
-    that 16-bit pointers reach (three 32 KB FULLY_CONNECTED layers), are refused in one line."""
+    """A model whose arena exceeds the SRAM, and one whose constants exceed the 256 KB of flash
+    (seven 40 KB FULLY_CONNECTED layers), are refused in one line."""
     board = load_board(BOARD)
     wide = compile_bytes(_fc_chain(1, 4200), "wide_avr", board=board)  # 8.4 KB of activations
     with pytest.raises(ModelError, match=r"does not fit atmega2560 .*SRAM holds") as info:
         build_emulated(wide, BOARD)
     assert "\n" not in str(info.value)
-    far = compile_bytes(_fc_chain(3, 180), "far_avr", board=board)
-    with pytest.raises(ModelError, match=r"does not fit atmega2560 .*program memory end at .* 65,536 B") as info:
-        build_emulated(far, BOARD)
+    huge = compile_bytes(_fc_chain(7, 200), "huge_avr", board=board)
+    with pytest.raises(ModelError, match=r"does not fit atmega2560 .*flash.* has 262,144 B") as info:
+        build_emulated(huge, BOARD)
     assert "\n" not in str(info.value)
 
 

@@ -53,7 +53,7 @@ def test_no_libc_beyond_stdint_string(shared_models):
         for inc in re.findall(r"#include <([^>]+)>", text):
             # arm_acle.h: the compiler's own intrinsics header (ACLE), no library behind it,
             # included only under __ARM_FEATURE_SIMD32/DSP; avr/pgmspace.h: avr-libc's
-            # program-memory macros (PROGMEM, pgm_read_byte), only under EC_WEIGHTS_IN_PROGMEM
+            # program-memory macros (pgm_read_*, memcpy_P), only on an AVR
             # on an AVR (ec_common.h)
             assert inc in ("stdint.h", "string.h", "arm_acle.h", "avr/pgmspace.h"), (name, inc)
         assert "malloc" not in text

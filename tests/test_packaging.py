@@ -289,6 +289,11 @@ def test_arduino_avr(bundle, tmp_path):
         sizes = run(["avr-size", elf]).splitlines()[1].split()
         text, data, bss = (int(v) for v in sizes[:3])
         assert text + data <= 256 * 1024 and data + bss <= 8 * 1024, (name, sizes)
+        # no -D flag: ec_common.h keeps the weights, biases and requantization pairs in flash on
+        # an AVR (flash addresses below 0x800000, where the ELF puts SRAM), out of .data
+        arrays = [line.split() for line in run(["avr-nm", elf]).splitlines()
+                  if re.search(rf" {name}_op\d+_(weights|bias|requant|multiplier|shift)$", line)]
+        assert arrays and all(int(a[0], 16) < 0x800000 for a in arrays), arrays
         proc = subprocess.run(["simavr", "-m", "atmega2560", "-f", "16000000", str(elf)], capture_output=True,
                               text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr

@@ -158,7 +158,7 @@ def _logistic_like_s16(graph: Graph, op: Op, unit: str, pot_shifts: tuple[int, .
         unit=unit,
         params_type=f"{unit}_s16_params_t",
         params=dict(size=x.size, input_multiplier=multiplier, input_shift=shift,
-                    sigmoid_table=CArray("uint16_t", SIGMOID_TABLE_UINT16, "table")),
+                    sigmoid_table=CArray("uint16_t", SIGMOID_TABLE_UINT16, "table", program_memory=True)),
         inputs=[x.index],
         outputs=[y.index],
         summary=f"multiplier {multiplier} >> {shift}",

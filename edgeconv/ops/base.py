@@ -37,8 +37,9 @@ class CArray:
     ctype: str  # int8_t, uint8_t, int16_t, int32_t, float
     values: np.ndarray
     role: str
-    # The kernels read it only through ec_common.h's EC_WEIGHT_S8/EC_WEIGHT_S16, so the emitter
-    # may place it in program memory (EC_WEIGHTS_PROGMEM: AVR's flash, read with pgm_read_*).
+    # The kernel's params field is an EC_CREF and every read goes through ec_common.h's
+    # accessors (EC_C_S8 .. EC_C_S64), so the emitter places it in program memory on an AVR
+    # (EC_FLASH_ARRAY: flash, read with pgm_read_*[_far]); elsewhere it is plain const data.
     program_memory: bool = False
 
     def __post_init__(self) -> None:

@@ -109,8 +109,8 @@ def lower_batch_matmul(graph: Graph, op: Op) -> Kernel:
     params: dict = dict(
         batches=len(lhs_off), rows=rows, cols=cols, depth=depth,
         lhs_kmajor=int(adj_x), rhs_kmajor=int(not adj_y),
-        lhs_offsets=CArray("int32_t", np.array(lhs_off, dtype=np.int32), "offsets"),
-        rhs_offsets=CArray("int32_t", np.array(rhs_off, dtype=np.int32), "offsets"),
+        lhs_offsets=CArray("int32_t", np.array(lhs_off, dtype=np.int32), "offsets", program_memory=True),
+        rhs_offsets=CArray("int32_t", np.array(rhs_off, dtype=np.int32), "offsets", program_memory=True),
         lhs_zp=int(lq.zp), rhs_zp=int(rq.zp), output_zp=int(yq.zp),
         multiplier=multiplier, shift=shift, act_min=act_min, act_max=act_max,
     )
@@ -159,7 +159,7 @@ def lower_batch_matmul(graph: Graph, op: Op) -> Kernel:
             zl, zr = int(lq.zp), int(rq.zp)
             params["rhs_t"] = CArray("int8_t", r_nk.astype(np.int8), "weights", program_memory=True)
             corr = depth * zl * zr - zl * r_nk.sum(axis=2)  # [matrix][N]
-            params["rhs_corr"] = CArray("int32_t", corr.astype(np.int32), "bias")
+            params["rhs_corr"] = CArray("int32_t", corr.astype(np.int32), "bias", program_memory=True)
     else:
         inputs.append(rhs.index)
     return Kernel(

@@ -57,7 +57,7 @@ def _kernel(xs: list[Tensor], y: Tensor, outer: int, copy_sizes: list[int], summ
         unit="ec_concatenation",
         params_type="ec_concatenation_params_t",
         params=dict(num_inputs=len(xs), outer=outer,
-                    copy_sizes=CArray("int32_t", np.array(copy_sizes, dtype=np.int32), "copy_sizes")),
+                    copy_sizes=CArray("int32_t", np.array(copy_sizes, dtype=np.int32), "copy_sizes", program_memory=True)),
         inputs=[x.index for x in xs],
         outputs=[y.index],
         inputs_as_array=True,

@@ -98,7 +98,7 @@ def indexed_copy(graph: Graph, op: Op, x: Tensor, y: Tensor, tables: list[np.nda
         unit="ec_copy",
         params_type="ec_copy_indexed_params_t",
         params=dict(rank=len(dims), out_dims=dims + [1] * lead,
-                    offsets=CArray("int32_t", np.concatenate(keep).astype(np.int32), "table")),
+                    offsets=CArray("int32_t", np.concatenate(keep).astype(np.int32), "table", program_memory=True)),
         inputs=[x.index],
         outputs=[y.index],
         summary=summary,

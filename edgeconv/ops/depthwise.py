@@ -59,7 +59,7 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
     # multiplier beside its shift (one pointer and one load for both).
     requant = dict(per_channel=1, requant=CArray(
         "int32_t", np.stack([np.asarray(mult, dtype=np.int64), np.asarray(shift, dtype=np.int64)], axis=1)
-        .astype(np.int32).reshape(-1), "multiplier"))
+        .astype(np.int32).reshape(-1), "multiplier", program_memory=True))
     check_requantize(graph, op, accumulator_bounds(folded, abs_sums).tolist(), mult, shift, y.quant.zp)
     _, out_h, out_w, _ = y.shape
     taps = k_h * k_w
@@ -96,7 +96,7 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
             depth_multiplier=multiplier, k_h=k_h, k_w=k_w, **geometry,
             input_zp=x.quant.zp, output_zp=y.quant.zp, act_min=act_min, act_max=act_max, pad_block=int(pad_block),
             weights=CArray("int8_t", weights8, "weights", program_memory=True),
-            bias=CArray("int32_t", folded, "bias"),
+            bias=CArray("int32_t", folded, "bias", program_memory=True),
             **requant,
         ),
         inputs=[x.index],
@@ -192,9 +192,9 @@ def lower_depthwise_conv2d_s16(graph: Graph, op: Op) -> Kernel:
             sum32=int(s16_sum_fits_int32(np.abs(taps.astype(np.int64)).sum(axis=0))),
             weights=CArray("int8_t", stored, "weights", program_memory=True),
             tap_off=CArray("int32_t", ((np.arange(k_h)[:, None] * geometry["dil_h"] * in_w
-                                        + np.arange(k_w)[None, :] * geometry["dil_w"]) * in_c).reshape(-1), "offsets"),
+                                        + np.arange(k_w)[None, :] * geometry["dil_w"]) * in_c).reshape(-1), "offsets", program_memory=True),
             bias=s16_bias_field(bias, pairs, False),
-            requant=CArray("int32_t", pairs, "multiplier"),
+            requant=CArray("int32_t", pairs, "multiplier", program_memory=True),
         ),
         inputs=[x.index],
         outputs=[y.index],

@@ -183,8 +183,8 @@ def _add_sub(graph: Graph, op: Op, subtract: bool) -> Kernel:
         # The kernel's rounding shift of the output needs |q| + 2^(e-1) <= INT32_MAX, where
         # |q| <= |t0 + t1| (the doubling high multiply by a multiplier < 2^31 never grows a value).
         if int(np.abs(t0).max() + np.abs(t1).max()) + (1 << (-sho - 1)) <= INT32_MAX:
-            tables = dict(in0_table=CArray("int32_t", t0.astype(np.int32), "in0_table"),
-                          in1_table=CArray("int32_t", t1.astype(np.int32), "in1_table"))
+            tables = dict(in0_table=CArray("int32_t", t0.astype(np.int32), "in0_table", program_memory=True),
+                          in1_table=CArray("int32_t", t1.astype(np.int32), "in1_table", program_memory=True))
     return Kernel(
         func=f"ec_{name}_{DTYPE_SUFFIX[y.dtype]}",
         unit="ec_add",

@@ -54,9 +54,9 @@ def lut_kernel(x: Tensor, y: Tensor, table: np.ndarray, summary: str) -> Kernel:
     if x.dtype == "int8":
         assert table.size == 256
         return Kernel(func="ec_lut_s8", unit="ec_lut", params_type="ec_lut_s8_params_t",
-                      params=dict(size=x.size, table=CArray("int8_t", table.astype(np.int8), "table")),
+                      params=dict(size=x.size, table=CArray("int8_t", table.astype(np.int8), "table", program_memory=True)),
                       inputs=[x.index], outputs=[y.index], summary=summary)
     assert x.dtype == "int16" and table.size == 513
     return Kernel(func="ec_lut_s16", unit="ec_lut", params_type="ec_lut_s16_params_t",
-                  params=dict(size=x.size, table=CArray("int16_t", table.astype(np.int16), "table")),
+                  params=dict(size=x.size, table=CArray("int16_t", table.astype(np.int16), "table", program_memory=True)),
                   inputs=[x.index], outputs=[y.index], summary=summary)

@@ -131,8 +131,8 @@ def multiplier_fields(graph: Graph, op: Op, mult: list[int], shift: list[int]) -
         mult, shift = mult[:1], shift[:1]
     return dict(
         per_channel=int(per_channel),
-        multiplier=CArray("int32_t", np.array(mult, dtype=np.int32), "multiplier"),
-        shift=CArray("int32_t", np.array(shift, dtype=np.int32), "shift"),
+        multiplier=CArray("int32_t", np.array(mult, dtype=np.int32), "multiplier", program_memory=True),
+        shift=CArray("int32_t", np.array(shift, dtype=np.int32), "shift", program_memory=True),
     )
 
 
@@ -217,9 +217,9 @@ def s16_bias_field(bias: np.ndarray | None, pairs: np.ndarray, acc32: bool) -> C
     uint64_t arithmetic, so that sum * rm + folded equals TFLite's (sum + bias) * rm + round in
     every bit. pairs: the per-channel (rm, total_shift) of s16_requant_pairs."""
     if acc32:
-        return CArray("int64_t", bias, "bias") if bias is not None else None
+        return CArray("int64_t", bias, "bias", program_memory=True) if bias is not None else None
     rm, total = pairs.reshape(-1, 2).astype(np.int64).T
     b = bias if bias is not None else np.zeros(rm.size, dtype=np.int64)
     folded = [((int(v) * int(m) + (1 << (int(t) - 1)) + (1 << 63)) % (1 << 64)) - (1 << 63)
               for v, m, t in zip(b.tolist(), rm.tolist(), total.tolist())]
-    return CArray("int64_t", np.array(folded, dtype=np.int64), "bias")
+    return CArray("int64_t", np.array(folded, dtype=np.int64), "bias", program_memory=True)

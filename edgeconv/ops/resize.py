@@ -107,8 +107,8 @@ def lower_resize_nearest(graph: Graph, op: Op) -> Kernel:
         params_type="ec_resize_nearest_params_t",
         params=dict(
             batches=b, in_h=in_h, in_w=in_w, depth=c, out_h=out_h, out_w=out_w,
-            y_offset=CArray("int32_t", np.array([v * in_w * c for v in ys], dtype=np.int32), "table"),
-            x_offset=CArray("int32_t", np.array([v * c for v in xs], dtype=np.int32), "table"),
+            y_offset=CArray("int32_t", np.array([v * in_w * c for v in ys], dtype=np.int32), "table", program_memory=True),
+            x_offset=CArray("int32_t", np.array([v * c for v in xs], dtype=np.int32), "table", program_memory=True),
         ),
         inputs=[x.index],
         outputs=[y.index],
@@ -141,8 +141,8 @@ def lower_resize_bilinear(graph: Graph, op: Op) -> Kernel:
         params_type="ec_resize_bilinear_params_t",
         params=dict(
             batches=b, in_h=in_h, in_w=in_w, depth=c, out_h=out_h, out_w=out_w,
-            y_table=CArray("int32_t", np.array(y_table, dtype=np.int32), "table"),
-            x_table=CArray("int32_t", np.array(x_table, dtype=np.int32), "table"),
+            y_table=CArray("int32_t", np.array(y_table, dtype=np.int32), "table", program_memory=True),
+            x_table=CArray("int32_t", np.array(x_table, dtype=np.int32), "table", program_memory=True),
         ),
         inputs=[x.index],
         outputs=[y.index],

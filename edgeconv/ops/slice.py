@@ -143,7 +143,8 @@ def _split(graph: Graph, op: Op, x: Tensor, ys: list[Tensor], axis: int, summary
         params_type="ec_split_params_t",
         params=dict(num_outputs=len(ys), outer=outer,
                     copy_sizes=CArray("int32_t", np.array([int(np.prod(y.shape, dtype=np.int64)) // max(outer, 1)
-                                                           for y in ys], dtype=np.int32), "copy_sizes")),
+                                                           for y in ys], dtype=np.int32), "copy_sizes",
+                                      program_memory=True)),
         inputs=[x.index],
         outputs=[y.index for y in ys],
         outputs_as_array=True,

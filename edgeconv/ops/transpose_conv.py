@@ -171,7 +171,7 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
             raise fail(graph, op, f"its scales need a requantization left shift of {max(shift)}; TFLite's "
                                   f"64-bit requantization takes at most {S64_MAX_SHIFT}")
         if bias is not None:
-            params["bias64"] = CArray("int64_t", bias, "bias")
+            params["bias64"] = CArray("int64_t", bias, "bias", program_memory=True)
         # each tap's weights in the quads ec_dot_s16x8_64 reads, padded to a multiple of 4
         params["weights"] = CArray("int8_t", s16_quads(weights.reshape(-1, in_c)), "weights", program_memory=True)
         params["tap_stride"] = -(-in_c // 4) * 4
@@ -190,10 +190,10 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
         params["weights"] = CArray("int8_t", weights, "weights", program_memory=True)
         params["tap_stride"] = in_c
         if bias is not None:
-            params["bias"] = CArray("int32_t", bias.astype(np.int32), "bias")
+            params["bias"] = CArray("int32_t", bias.astype(np.int32), "bias", program_memory=True)
         if zp != 0:
             params["zp_sums"] = CArray("int32_t", zp * weights.astype(np.int64).sum(axis=3).astype(np.int32),
-                                       "zp_sums")
+                                       "zp_sums", program_memory=True)
     params.update(multiplier_fields(graph, op, list(mult), list(shift)))
     suffix = "s16" if s16 else "s8"
     taps = (-(-k_h // stride_h)) * (-(-k_w // stride_w))
