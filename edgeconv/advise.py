@@ -376,4 +376,5 @@ def print_sweep(console, r: dict) -> None:
     else:
         console.print("no trial fits the board")
     console.print(f"rule: {s['rule']}")
-    console.print(f"Pareto front of fitting trials: {', '.join(str(n) for n in s['pareto'])}; figure {s['figure']}")
+    console.print(f"Pareto front of fitting trials: {', '.join(str(n) for n in s['pareto'])}; figure {s['figure']}"
+                  + (f"; the recommended model {s['model']}" if s.get("model") else ""))

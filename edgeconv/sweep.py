@@ -18,6 +18,7 @@ fitting accuracy; of those the fewest instructions, then the least RAM.
 
 from __future__ import annotations
 
+import base64
 import tempfile
 import time
 from pathlib import Path
@@ -135,7 +136,8 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
     if out.suffix.lower() != ".png":
         raise ModelError(f"{out}: the sweep's figure is a .png")
     job = f"advise:{out.stem}"
-    check_writable(out.parent, job, [out.name], force=force)
+    model_out = out.with_suffix(".tflite")  # the recommended trial's int8 model
+    check_writable(out.parent, job, [out.name, model_out.name], force=force)
     if study_db is None:
         db_path = out.with_name(out.stem + ".optuna.db")
         _check_study_file(db_path)
@@ -244,7 +246,11 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
     fig = sweep_figure(rows, board.ram_bytes or None, board.flash_bytes or None, pareto,
                        recommended["number"] if recommended else None,
                        title=f"{arch} on {data_stem} for {board.name}: {len(rows)} trials")
-    publish([FolderWrite(out.parent, job, {out.name: png_bytes(fig)})], force=force)
+    files = {out.name: png_bytes(fig)}
+    best_trial = next((t for t in finished if recommended and t.number == recommended["number"]), None)
+    if best_trial is not None and "tflite_b64" in best_trial.user_attrs:
+        files[model_out.name] = base64.b64decode(best_trial.user_attrs["tflite_b64"])
+    publish([FolderWrite(out.parent, job, files)], force=force)
     failed = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.FAIL]
     return {
         "arch": arch,
@@ -263,6 +269,7 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
         "recommended": recommended,
         "rule": RULE,
         "figure": str(out),
+        "model": str(model_out) if model_out.name in files else None,  # the recommended model (.tflite)
         "board_ram_bytes": board.ram_bytes,
         "board_flash_bytes": board.flash_bytes,
         "trials": rows,
@@ -297,7 +304,8 @@ def measure_trial(arch: str, params: dict, train_ds, test_ds, board, board_name:
     model.fit(train_x[order], train_ds.y[order], epochs=epochs, batch_size=BATCH_SIZE, verbose=0, shuffle=True)
     with tempfile.TemporaryDirectory(prefix="edgeconv-sweep-") as tmp:
         path = Path(tmp) / f"trial{number}.tflite"
-        q = quantize_keras(model, train_x, test_x, test_ds.y, path, calib=CALIBRATION, seed=seed, layer_report=False)
+        q = quantize_keras(model, train_x, test_x, test_ds.y, path, calib=CALIBRATION, seed=seed, layer_report=False,
+                           class_names=train_ds.class_names)
         tflite = path.read_bytes()
     compiled = compile_bytes(tflite, f"trial{number}", board=board)
     m = measure(compiled, board, board_name, instructions=True)
@@ -315,6 +323,9 @@ def measure_trial(arch: str, params: dict, train_ds, test_ds, board, board_name:
         # <= 0 where it fits (Optuna's convention): bytes over the part's RAM and flash
         "constraints": [float(m.ram_bytes - ram_limit) if ram_limit else -1.0,
                         float(m.flash_bytes - flash_limit) if flash_limit else -1.0],
+        # a model that fits is small: kept in the study, so the recommended one can be written
+        # whichever run or machine trained it
+        **({"tflite_b64": base64.b64encode(tflite).decode("ascii")} if m.fits else {}),
     }
 
 

@@ -240,8 +240,12 @@ def test_sweep_recommends_a_model_that_fits_and_resumes(tmp_path):
         best = s2["recommended"]
         assert best["fits"] and best["number"] in s2["pareto"]
         assert best["accuracy"] >= max(t["accuracy"] for t in s2["trials"] if t["fits"]) - 0.01
+        # the recommended int8 model is written beside the figure, and compiles to the trial's figures
+        assert s2["model"] == str(tmp_path / "sweep.tflite")
+        compiled = edgeconv.compile(tmp_path / "sweep.tflite", weights="int8")  # as on the M0+ (no DSP)
+        assert compiled.ram_bytes == best["arena_bytes"] and compiled.macs == best["macs"]
     else:
-        assert s2["recommended"] is None
+        assert s2["recommended"] is None and s2["model"] is None
     # Asked for no more than it holds: nothing is trained, the figure is drawn again.
     third = edgeconv.advise(board=BOARD, arch="tinyconv", data=data, trials=2, epochs=1, seed=0, out=out)
     assert third.sweep["new_trials"] == 0 and third.sweep["completed"] == 2
