@@ -242,12 +242,18 @@ def advise_model(data: bytes, name: str, board_name: str, layers: int = DEFAULT_
             advance(0, description=f"advise: {change.text}")
             try:
                 v = make_variant(graph, [change], seed=seed)
-                m = measure(compile_graph(v, name, board=board), board, board_name, instructions)
-                variants.append(_variant_row(change, base, m, graph, None))
             except NotApplicable as exc:
-                variants.append(_variant_row(change, base, None, graph, str(exc)))
-            except ModelError as exc:  # the variant compiles to something edgeconv refuses
-                variants.append(_variant_row(change, base, None, graph, f"does not compile: {exc}"))
+                v, error = None, str(exc)
+            except (ValueError, IndexError, KeyError, TypeError) as exc:  # an op the rewrite does not know
+                v, error = None, f"the graph cannot follow the change ({exc})"
+            if v is not None:
+                try:
+                    m = measure(compile_graph(v, name, board=board), board, board_name, instructions)
+                    variants.append(_variant_row(change, base, m, graph, None))
+                except ModelError as exc:  # the variant compiles to something edgeconv refuses
+                    variants.append(_variant_row(change, base, None, graph, f"does not compile: {exc}"))
+            else:
+                variants.append(_variant_row(change, base, None, graph, error))
             advance()
     say("done", len(changes), len(changes))
     limits = []
