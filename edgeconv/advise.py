@@ -286,31 +286,34 @@ SHORT_TEXT = {"stride2": "stride 2", "half_filters": "half filters", "smaller_ke
               "half_width+half_resolution": "all: half filters+res."}
 
 
-def _over(ram: int, flash: int, fit: dict) -> str:
+def _over_parts(ram: int, flash: int, fit: dict) -> list[str]:
     parts = []
     if fit["board_ram_bytes"] and ram > fit["board_ram_bytes"]:
         parts.append(f"RAM {ram - fit['board_ram_bytes']:,}")
     if fit["board_flash_bytes"] and flash > fit["board_flash_bytes"]:
         parts.append(f"flash {flash - fit['board_flash_bytes']:,}")
-    return ", ".join(parts)
+    return parts
 
 
 def variant_table_rows(r: dict) -> list[list[str]]:
     """The model as it is, then each variant, as text cells for the command's table: change,
-    fits, firmware RAM and flash, MACs, instructions, what is still over the part (B)."""
-    def instr(n: int | None) -> str:
+    fits, firmware RAM and what the change cuts from it, flash and its cut, MACs, instructions."""
+    def num(n: int | None) -> str:
         return f"{n:,}" if n is not None else "-"
 
-    rows = [["as is", "yes" if r["fits"] else "no", f"{r['ram_bytes']:,}", f"{r['flash_bytes']:,}", f"{r['macs']:,}",
-             instr(r["instructions"]), _over(r["ram_bytes"], r["flash_bytes"], r["fit"])]]
+    def cut(n: int) -> str:
+        return f"{-n:+,}" if n else "0"
+
+    rows = [["as is", "yes" if r["fits"] else "no", num(r["ram_bytes"]), "", num(r["flash_bytes"]), "",
+             num(r["macs"]), num(r["instructions"])]]
     for v in r["variants"]:
         where = f"op {v['op']} " if v["op"] is not None else ""
         change = where + SHORT_TEXT[v["kind"]]
         if v.get("error"):
-            rows.append([change, "n/a", "", "", "", "", "(below)"])
+            rows.append([change, "n/a", "", "", "", "", "", ""])
             continue
-        rows.append([change, "yes" if v["fits"] else "no", f"{v['ram_bytes']:,}", f"{v['flash_bytes']:,}",
-                     f"{v['macs']:,}", instr(v["instructions"]), _over(v["ram_bytes"], v["flash_bytes"], r["fit"])])
+        rows.append([change, "yes" if v["fits"] else "no", num(v["ram_bytes"]), cut(v["ram_cut_bytes"]),
+                     num(v["flash_bytes"]), cut(v["flash_cut_bytes"]), num(v["macs"]), num(v["instructions"])])
     return rows
 
 
@@ -351,8 +354,8 @@ def print_advice(r: dict) -> None:
                                                          for x in rows))
     table = Table(title="variants, each compiled for the board (firmware bytes)", title_justify="left",
                   pad_edge=False, box=None)
-    for col, justify in (("change", "left"), ("fits", "left"), ("RAM", "right"), ("flash", "right"),
-                         ("MACs", "right"), ("instr.", "right"), ("over by (B)", "left")):
+    for col, justify in (("change", "left"), ("fits", "left"), ("RAM", "right"), ("", "right"),
+                         ("flash", "right"), ("", "right"), ("MACs", "right"), ("instr.", "right")):
         table.add_column(col, justify=justify, overflow="fold")
     for row in variant_table_rows(r):
         table.add_row(*row)
@@ -360,6 +363,9 @@ def print_advice(r: dict) -> None:
     for v in r["variants"]:
         if v.get("error"):
             console.print(f"n/a: {v['change']}: {v['error']}")
+    if r["limits"]:
+        parts = _over_parts(r["ram_bytes"], r["flash_bytes"], r["fit"])
+        console.print("to fit as is, cut " + " and ".join(f"{p} B" for p in parts))
     for note in r.get("notes", []):
         console.print(f"note: {note}")
     fitting = [v for v in r["variants"] if v.get("fits")]
