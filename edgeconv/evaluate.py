@@ -137,34 +137,23 @@ def _npz_keys(files: list[str], letter: str, count: int, path: Path, what: str) 
 
 
 def _load_npz(path: Path, model: CompiledModel) -> EvalData:
-    from .validation import input_specs
+    from .validation import input_specs, load_array, read_array_file
 
     specs = input_specs(model)
     n_out = len(model.graph.outputs)
-    try:
-        data = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise ModelError(f"{path}: holds Python objects (pickled), not plain numeric arrays") from None
-        raise ModelError(f"{path}: a damaged or unreadable .npz file") from None
-    except Exception:
-        raise ModelError(f"{path}: a damaged or unreadable .npz file") from None
+    data = read_array_file(path, "data file")
     if isinstance(data, np.ndarray):
         raise ModelError(f"{path}: a single array (.npy); evaluation needs an .npz with x (samples) and y (labels)")
     with data:
         files = list(data.files)
         x_keys = _npz_keys(files, "x", len(specs), path, "")
         y_keys = _npz_keys(files, "y", n_out, path, "class indices or targets, one per sample")
-        try:
-            xs = [data[k] for k in x_keys]
-            ys = [data[k] if k is not None else None for k in y_keys]
-            names = [str(n) for n in data["class_names"]] if "class_names" in files else None
-        except ValueError as exc:
-            if "pickle" in str(exc):
-                raise ModelError(f"{path}: holds Python objects (pickled), not plain numeric arrays") from None
-            raise ModelError(f"{path}: a damaged or unreadable .npz file") from None
-        except Exception:
-            raise ModelError(f"{path}: a damaged or unreadable .npz file") from None
+        def array(k: str) -> np.ndarray:
+            return load_array(lambda: data[k], f"{path}: array {k!r}", "is damaged or unreadable")
+
+        xs = [array(k) for k in x_keys]
+        ys = [array(k) if k is not None else None for k in y_keys]
+        names = [str(n) for n in array("class_names")] if "class_names" in files else None
     x, x_float = [], []
     for k, a, spec in zip(x_keys, xs, specs):
         q, r = _prepare_input(a, spec, model, f"{path} (array {k!r})")
@@ -188,36 +177,13 @@ def _check_counts(where, x_keys, x, y_keys, ys) -> None:
 
 
 def _read_npy(path: Path) -> np.ndarray:
-    try:
-        a = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise ModelError(f"{path}: holds Python objects (pickled), not plain numeric arrays") from None
-        raise ModelError(f"{path}: a damaged or unreadable .npy file") from None
-    except Exception:
-        raise ModelError(f"{path}: a damaged or unreadable .npy file") from None
+    from .validation import read_array_file
+
+    a = read_array_file(path, "sample file")
     if not isinstance(a, np.ndarray):
         a.close()
         raise ModelError(f"{path}: an .npz archive under a .npy name; a sample is one .npy array per input")
     return a
-
-
-def sample_groups(folder: Path) -> dict[str, list[Path]]:
-    """in_XX.npy (one input) or in_XX_J.npy (input J) files, keyed by XX, in order."""
-    single: dict[str, list[Path]] = {}
-    multi: dict[str, dict[int, Path]] = {}
-    for f in sorted(folder.glob("in_*.npy")):
-        m = re.fullmatch(r"in_(\d+)(?:_(\d+))?", f.stem)
-        if not m:
-            continue
-        if m.group(2) is None:
-            single[m.group(1)] = [f]
-        else:
-            multi.setdefault(m.group(1), {})[int(m.group(2))] = f
-    groups = dict(single)
-    for key, parts in multi.items():
-        groups.setdefault(key, [parts[j] for j in sorted(parts)])
-    return {k: groups[k] for k in sorted(groups, key=int)}
 
 
 def read_index_labels(index: Path) -> dict[str, str]:
@@ -239,7 +205,7 @@ def read_index_labels(index: Path) -> dict[str, str]:
 
 
 def _load_samples_folder(folder: Path, model: CompiledModel) -> EvalData:
-    from .validation import conform, input_specs
+    from .validation import conform, input_specs, sample_groups
 
     specs = input_specs(model)
     groups = sample_groups(folder)
@@ -308,6 +274,8 @@ def load_eval_data(path: str | Path, model: CompiledModel) -> EvalData:
     if not path.exists():
         raise ModelError(f"{path}: no such data file or folder")
     if path.is_dir():
+        from .validation import sample_groups
+
         if sample_groups(path):
             return _load_samples_folder(path, model)
         if any(p.is_dir() for p in path.iterdir()):

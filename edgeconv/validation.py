@@ -150,7 +150,7 @@ def conform(array: np.ndarray, spec: InputSpec, source: str, stacked: bool) -> n
     return np.ascontiguousarray(array.astype(target, copy=False).reshape(shape))
 
 
-def _read_array_file(path: Path, what: str = "inputs file"):
+def read_array_file(path: Path, what: str = "inputs file"):
     """np.load, with every way a file can fail said as a sentence about the file."""
     if not path.exists():
         raise ModelError(f"{path}: no such {what}")
@@ -163,10 +163,10 @@ def _read_array_file(path: Path, what: str = "inputs file"):
         raise ModelError(f"{path}: cannot be read ({exc.strerror or 'input/output error'})") from None
     if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):
         raise ModelError(f"{path}: not a .npy or .npz file")
-    return _loaded(lambda: np.load(path, allow_pickle=False), f"{path}:", "a damaged or unreadable .npy/.npz file")
+    return load_array(lambda: np.load(path, allow_pickle=False), f"{path}:", "a damaged or unreadable .npy/.npz file")
 
 
-def _loaded(load, where: str, damaged: str):
+def load_array(load, where: str, damaged: str):
     """`load()` (np.load, or an array of an open .npz), its failures said as sentences."""
     try:
         return load()
@@ -187,14 +187,14 @@ def _npz_arrays(data, path: Path) -> list[tuple[str, np.ndarray]]:
             break
     else:
         keys.sort()
-    return [(k, _loaded(lambda k=k: data[k], f"{path}: array {k!r}", "is damaged or unreadable")) for k in keys]
+    return [(k, load_array(lambda k=k: data[k], f"{path}: array {k!r}", "is damaged or unreadable")) for k in keys]
 
 
 def load_inputs_file(path: Path, specs: list[InputSpec]) -> list[Sample]:
     """A .npy (one input; first axis: samples) or .npz (one array per input, keys x0, x1, ...
     or arr_0, arr_1, ... as np.savez names them; first axis: samples)."""
     path = Path(path)
-    data = _read_array_file(path)
+    data = read_array_file(path)
     if isinstance(data, np.ndarray):
         named = [("the array", data)]
         if len(specs) != 1:
@@ -224,13 +224,12 @@ def load_inputs_file(path: Path, specs: list[InputSpec]) -> list[Sample]:
     return [Sample([a[i] for a in conformed], f"{path.name}[{i}]") for i in range(conformed[0].shape[0])]
 
 
-def shipped_sample_files(model_path: Path) -> list[list[Path]]:
-    """Inputs shipped beside a model: samples/<stem>/in_XX.npy, or in_XX_J.npy for input J of a
-    model with several inputs; one sample per file (group)."""
-    folder = Path(model_path).parent / "samples" / Path(model_path).stem
+def sample_groups(folder: Path) -> dict[str, list[Path]]:
+    """A samples folder's files, in_XX.npy (one input) or in_XX_J.npy (input J of several),
+    grouped by XX in its numeric order: one sample per group."""
     single: dict[str, list[Path]] = {}
     multi: dict[str, dict[int, Path]] = {}
-    for f in sorted(folder.glob("in_*.npy")):
+    for f in sorted(Path(folder).glob("in_*.npy")):
         m = re.fullmatch(r"in_(\d+)(?:_(\d+))?", f.stem)
         if not m:
             continue
@@ -240,14 +239,19 @@ def shipped_sample_files(model_path: Path) -> list[list[Path]]:
             multi.setdefault(m.group(1), {})[int(m.group(2))] = f
     groups = dict(single)
     for key, parts in multi.items():
-        if key not in groups:
-            groups[key] = [parts[j] for j in sorted(parts)]
-    return [groups[k] for k in sorted(groups)]
+        groups.setdefault(key, [parts[j] for j in sorted(parts)])
+    return {k: groups[k] for k in sorted(groups, key=lambda k: (int(k), k))}
+
+
+def shipped_sample_files(model_path: Path) -> list[list[Path]]:
+    """Inputs shipped beside a model: samples/<stem>/in_XX.npy, or in_XX_J.npy for input J of a
+    model with several inputs (sample_groups)."""
+    return list(sample_groups(Path(model_path).parent / "samples" / Path(model_path).stem).values())
 
 
 def shipped_samples(model_path: Path) -> list[list[np.ndarray]]:
     """The shipped samples' arrays as stored (see shipped_sample_files)."""
-    return [[np.asarray(_read_array_file(f, "sample file")) for f in files] for files in shipped_sample_files(model_path)]
+    return [[np.asarray(read_array_file(f, "sample file")) for f in files] for files in shipped_sample_files(model_path)]
 
 
 def load_shipped_samples(model_path: Path, specs: list[InputSpec]) -> list[Sample]:
@@ -258,7 +262,7 @@ def load_shipped_samples(model_path: Path, specs: list[InputSpec]) -> list[Sampl
                              "(name them in_XX.npy for one input, in_XX_J.npy for input J)")
         arrays = []
         for f, spec in zip(files, specs):
-            a = _read_array_file(f, "sample file")
+            a = read_array_file(f, "sample file")
             if not isinstance(a, np.ndarray):
                 a.close()
                 raise ModelError(f"{f}: an .npz archive under a .npy name; a shipped sample is one .npy array per input")
