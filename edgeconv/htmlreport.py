@@ -24,6 +24,7 @@ import numpy as np
 from . import pictures
 from .compiler import CompiledModel
 from .ir import Graph, ModelError, Op
+from .quanterror import Quantization, dequantize, quantization_error, tensor_label
 
 SNR_SAMPLES = 32  # samples the quantization error is accumulated over (seeded choice)
 FILTER_LAYERS = 2  # the first convolutions with a spatial kernel drawn as filter grids
@@ -32,37 +33,6 @@ FEATURE_LAYERS = 6  # layers whose feature maps are drawn (spread over the netwo
 MAX_FEATURE_CHANNELS = 16  # channels drawn per feature-map grid (the most active ones)
 TEMPLATE_DIR = "report"
 MISSING_TENSORFLOW = "--float needs TensorFlow to convert the Keras model: pip install 'edgeconv[train]'"
-
-
-@dataclass
-class LayerError:
-    """Quantization error of one op's output: the int8 tensor dequantized against the float
-    model's tensor of the same name, accumulated over the samples. snr_db None: no error."""
-
-    op: int
-    opcode: str
-    tensor: str
-    float_tensor: str
-    snr_db: float | None
-    max_abs_error: float
-
-    def to_dict(self) -> dict:
-        return {"op": self.op, "opcode": self.opcode, "tensor": self.tensor, "float_tensor": self.float_tensor,
-                "snr_db": self.snr_db, "max_abs_error": self.max_abs_error}
-
-
-@dataclass
-class Quantization:
-    """What `--float` adds: per-layer SNR, the ops that could not be paired, the samples used."""
-
-    samples: int
-    source: str  # where the samples came from
-    layers: list[LayerError]
-    unmatched: list[str]  # "op 3 CONV_2D (tensor name)": no float tensor of that name
-
-    def to_dict(self) -> dict:
-        return {"samples": self.samples, "source": self.source, "layers": [l.to_dict() for l in self.layers],
-                "unmatched": self.unmatched}
 
 
 @dataclass
@@ -88,11 +58,6 @@ class Content:
 # The arena plan
 
 
-def _tensor_label(graph: Graph, t: int) -> str:
-    name = graph.tensors[t].name.split(";")[0]
-    return name if len(name) <= 48 else "..." + name[-45:]
-
-
 def arena_blocks(model: CompiledModel) -> list[dict]:
     """Every arena block (tensor buffers with their aliases, kernel scratch) with its offset,
     size and lifetime in steps, in offset order."""
@@ -100,7 +65,7 @@ def arena_blocks(model: CompiledModel) -> list[dict]:
     for b in model.plan.blocks:
         scratch = b.key.startswith("s")
         label = (f"scratch of step {b.first} ({model.steps[b.first].op.opcode})" if scratch
-                 else _tensor_label(model.graph, b.tensors[0]))
+                 else tensor_label(model.graph, b.tensors[0]))
         out.append({"block": b.key, "label": label, "offset": model.plan.offsets[b.key], "size": b.size,
                     "first_step": b.first, "last_step": b.last, "scratch": scratch,
                     "tensors": [] if scratch else list(b.tensors)})
@@ -120,45 +85,6 @@ def peak_step(model: CompiledModel) -> int | None:
 
 # ---------------------------------------------------------------------------------------------
 # Quantization error against the float model
-
-
-def _name_key(name: str) -> str:
-    return name.split(";")[0]
-
-
-def _strip_root(name: str) -> str:
-    """The name without its first path component (the wrapping model's name, which Keras
-    numbers per process: functional_3/conv2d/Relu and functional/conv2d/Relu are one layer)."""
-    parts = _name_key(name).split("/", 1)
-    return parts[1] if len(parts) == 2 else parts[0]
-
-
-def pair_tensors(int8: Graph, flt: Graph) -> tuple[list[tuple[Op, int, int]], list[str]]:
-    """(op, int8 tensor, float tensor) for each op whose quantized output has a float tensor of
-    the same name (exactly, or once the wrapping model's name is dropped, if that names one
-    tensor only); and the ops that found none. QUANTIZE/DEQUANTIZE (the model's edges) are
-    neither."""
-    exact: dict[str, int] = {}
-    stripped: dict[str, list[int]] = {}
-    for i, t in flt.tensors.items():
-        if t.data is None:
-            exact.setdefault(_name_key(t.name), i)
-            stripped.setdefault(_strip_root(t.name), []).append(i)
-    pairs, unmatched = [], []
-    for op in int8.ops:
-        if op.opcode in ("QUANTIZE", "DEQUANTIZE") or not op.outputs:
-            continue
-        t = int8.tensors[op.outputs[0]]
-        if t.quant is None or t.data is not None:
-            continue
-        f = exact.get(_name_key(t.name))
-        if f is None and len(stripped.get(_strip_root(t.name), [])) == 1:
-            f = stripped[_strip_root(t.name)][0]
-        if f is None or flt.tensors[f].shape != t.shape:
-            unmatched.append(f"op {op.index} {op.opcode} ({_tensor_label(int8, t.index)})")
-        else:
-            pairs.append((op, t.index, f))
-    return pairs, unmatched
 
 
 def float_tflite(keras_path: Path) -> bytes:
@@ -187,70 +113,6 @@ def float_tflite(keras_path: Path) -> bytes:
             return tf.lite.TFLiteConverter.from_keras_model(fixed).convert()
     except Exception as exc:
         raise ModelError(f"{keras_path}: the TFLite converter failed: {str(exc).splitlines()[0][:300]}") from None
-
-
-def _quantize_for(t, x: np.ndarray) -> np.ndarray:
-    """A float sample as the int8 model's input takes it (TFLite's rounding), or as is."""
-    from quantize.ptq import quantize_input
-
-    x = np.asarray(x, dtype=np.float32).reshape(t.shape)
-    if t.dtype in ("int8", "uint8", "int16"):
-        return quantize_input(x, t.quant.s, t.quant.zp, np.dtype(t.dtype).type)
-    return x
-
-
-def dequantize(t, values: np.ndarray) -> np.ndarray:
-    v = np.asarray(values, dtype=np.float64)
-    if t.quant is None:
-        return v
-    if t.quant.per_channel:
-        shape = [1] * v.ndim
-        shape[t.quant.axis] = -1
-        s = np.asarray(t.quant.scale, dtype=np.float64).reshape(shape)
-        zp = np.asarray(t.quant.zero_point, dtype=np.float64).reshape(shape)
-        return (v - zp) * s
-    return (v - t.quant.zp) * t.quant.s
-
-
-def quantization_error(int8_bytes: bytes, float_bytes: bytes, x: np.ndarray, source: str,
-                       timeout: float) -> Quantization:
-    """SNR per paired layer over the float samples `x` (samples first)."""
-    from .reader import read_tflite_bytes
-    from .references import TflmReference, TfliteRefReference
-
-    gq, gf = read_tflite_bytes(int8_bytes), read_tflite_bytes(float_bytes)
-    if len(gq.inputs) != 1 or len(gf.inputs) != 1:
-        raise ModelError("--float: the int8 and the float model must each have one input")
-    tq, tf_ = gq.tensors[gq.inputs[0]], gf.tensors[gf.inputs[0]]
-    if int(np.prod(tq.shape)) != int(np.prod(tf_.shape)):
-        raise ModelError(f"--float: the Keras model takes {list(tf_.shape)}, the .tflite {list(tq.shape)}")
-    pairs, unmatched = pair_tensors(gq, gf)
-    signal = np.zeros(len(pairs))
-    noise = np.zeros(len(pairs))
-    worst = np.zeros(len(pairs))
-    with TflmReference(int8_bytes, preserve_all_tensors=True, timeout=timeout) as qi, \
-            TfliteRefReference(float_bytes, timeout=timeout) as fi:
-        for sample in x:
-            fi.run([np.asarray(sample, dtype=np.float32).reshape(tf_.shape)], len(gf.outputs))
-            qi.run([_quantize_for(tq, sample)], len(gq.outputs))
-            for k, (_, qt, ft) in enumerate(pairs):
-                f = np.asarray(fi.tensor(ft), dtype=np.float64)
-                q = dequantize(gq.tensors[qt], qi.tensor(qt)).reshape(f.shape)
-                signal[k] += float(np.sum(f * f))
-                err = f - q
-                noise[k] += float(np.sum(err * err))
-                worst[k] = max(worst[k], float(np.max(np.abs(err))) if err.size else 0.0)
-    layers = []
-    for k, (op, qt, ft) in enumerate(pairs):
-        if noise[k] == 0:
-            snr = None
-        elif signal[k] == 0:
-            snr = float("-inf")
-        else:
-            snr = round(10 * math.log10(signal[k] / noise[k]), 2)
-        layers.append(LayerError(op.index, op.opcode, _tensor_label(gq, qt), _tensor_label(gf, ft), snr,
-                                 float(f"{worst[k]:.6g}")))
-    return Quantization(len(x), source, layers, unmatched)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -475,7 +337,6 @@ def _feature_sample(compiled: CompiledModel, model_input: Any, ds) -> tuple[list
     from .modelsource import is_bytes
     from .validation import input_specs, load_shipped_samples, random_inputs
 
-    g = compiled.graph
     if ds is not None and ds.count:
         y = ds.y[0][0] if ds.y and ds.y[0] is not None else None
         label = f" (label {y.tolist() if np.ndim(y) else int(y)})" if y is not None and np.size(y) <= 4 else ""

@@ -17,7 +17,6 @@ test samples.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,9 @@ MODES = ("int8", "16x8")
 MODE_IO = {"int8": "int8", "16x8": "int16"}
 IO_TYPES = ("int8", "int16", "float32")
 DEBUG_SAMPLES = 64
+# A reference's time limit per sample while measuring the error per layer (the zoo's models run in
+# milliseconds; the limit only catches a hung reference).
+LAYER_ERROR_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -133,58 +135,21 @@ def predict_tflite(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
     return np.stack(outs)
 
 
-def _interpreter(model_bytes: bytes):
-    from edgeconv.references import _interpreter_module
-
-    mod = _interpreter_module()
-    it = mod.Interpreter(model_content=model_bytes, experimental_op_resolver_type=mod.OpResolverType.BUILTIN_REF,
-                         experimental_preserve_all_tensors=True)
-    it.allocate_tensors()
-    return it
-
-
 def layer_errors(float_bytes: bytes, int8_bytes: bytes, x: np.ndarray) -> list[LayerError]:
     """Per op output of the quantized model (int8 or 16x8): SNR of its dequantized values against the same tensor
-    of the float model (the converter keeps tensor names), accumulated over the samples `x`.
-    The error is end to end: what the network has lost by that layer."""
+    of the float model (edgeconv.quanterror, which `edgeconv report --float` uses too), accumulated over the
+    samples `x`. The error is end to end: what the network has lost by that layer. Each row is named after
+    the Keras layer the converter kept in the tensor's name."""
+    from edgeconv.quanterror import quantization_error
     from edgeconv.reader import read_tflite_bytes
 
-    gq = read_tflite_bytes(int8_bytes)
-    gf = read_tflite_bytes(float_bytes)
-    float_index = {t.name: i for i, t in gf.tensors.items() if t.data is None}
-    pairs = []
-    for op in gq.ops:
-        t = gq.tensors[op.outputs[0]]
-        if t.quant is not None and t.name in float_index and op.opcode not in ("QUANTIZE", "DEQUANTIZE"):
-            pairs.append((op, t, float_index[t.name]))
-    fi, qi = _interpreter(float_bytes), _interpreter(int8_bytes)
-    f_in, q_in = fi.get_input_details()[0], qi.get_input_details()[0]
-    signal = np.zeros(len(pairs))
-    noise = np.zeros(len(pairs))
-    from edgeconv.progress import track
-
-    for sample in track(x, "Measuring the error per layer"):
-        fi.set_tensor(f_in["index"], sample[None].astype(np.float32))
-        q_sample = sample[None].astype(np.float32)
-        if q_in["dtype"] != np.float32:
-            scale, zp = q_in["quantization"]
-            q_sample = quantize_input(q_sample, scale, zp, q_in["dtype"])
-        qi.set_tensor(q_in["index"], q_sample)
-        fi.invoke()
-        qi.invoke()
-        for k, (op, t, f_idx) in enumerate(pairs):
-            f = fi.get_tensor(f_idx).astype(np.float64)
-            q = qi.get_tensor(t.index).astype(np.float64)
-            deq = (q - t.quant.zp) * t.quant.s
-            signal[k] += float(np.sum(f * f))
-            noise[k] += float(np.sum((f - deq) ** 2))
+    graph = read_tflite_bytes(int8_bytes)
+    ops = {op.index: op for op in graph.ops}
+    measured = quantization_error(int8_bytes, float_bytes, x, "", timeout=LAYER_ERROR_TIMEOUT_S)
     layers = []
-    for k, (op, t, _) in enumerate(pairs):
-        name = t.name.split(";")[0]
-        parts = name.split("/")
-        label = parts[-2] if len(parts) >= 2 else name
-        snr = None if noise[k] == 0 else (10 * math.log10(signal[k] / noise[k]) if signal[k] > 0 else float("-inf"))
-        layers.append(LayerError(label, op.opcode, None if snr is None else round(snr, 2)))
+    for row in measured.layers:
+        parts = graph.tensors[ops[row.op].outputs[0]].name.split(";")[0].split("/")
+        layers.append(LayerError(parts[-2] if len(parts) >= 2 else parts[0], row.opcode, row.snr_db))
     return layers
 
 
