@@ -281,7 +281,8 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
             "  "
             + (f"firmware flash {report.flash_bytes:,} B, RAM {report.ram_bytes:,} B, "
                + (f"{report.instructions:,} instructions per inference, " if report.instructions is not None else "")
-               + (f"stack {report.stack_bytes:,} B computed, {report.stack_measured_bytes:,} B used (painted), "
+               + (f"stack {report.stack_bytes:,} B {'computed' if report.stack_computed else 'reserved'}, "
+                  f"{report.stack_measured_bytes:,} B used (painted), "
                   if report.stack_bytes is not None and report.stack_measured_bytes is not None else "")
                if report.board else
                f"arena {report.ram_bytes:,} B"

@@ -66,7 +66,8 @@ class ValidationReport:
     tflm_arena_bytes: int | None
     board: str | None = None  # None: the host build; else the emulated board
     instructions: int | None = None  # per inference on the emulated core (first sample)
-    stack_bytes: int | None = None  # emulated: the computed worst case over the call graph
+    stack_bytes: int | None = None  # emulated: the computed worst case over the call graph, or the reserve
+    stack_computed: bool | None = None  # emulated: stack_bytes computed (False: the profile's reserve, AVR)
     stack_measured_bytes: int | None = None  # emulated: the painted stack's high-water mark
     references: list[str] = field(default_factory=list)  # the references that ran to the end
     notes: list[str] = field(default_factory=list)
@@ -522,7 +523,7 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
         notes.append(f"{line}: {TITLES[oracle]} is the oracle")
 
     n_out = len(model.graph.outputs)
-    instructions = stack_bytes = stack_measured = None
+    instructions = stack_bytes = stack_measured = stack_computed = None
     flash_bytes, ram_bytes = emitted.flash_const_bytes, model.ram_bytes
     if board is not None:
         from .emulate import build_emulated, can_count_instructions, count_instructions
@@ -542,8 +543,10 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
                 step(1)
                 flash_bytes, ram_bytes = fw.flash_bytes, fw.ram_bytes
                 stack_bytes, stack_measured = fw.stack_need_bytes, fw.stack_measured_bytes
+                stack_computed = bool(fw.stack_worst_path)  # a call graph was walked (not on AVR)
                 if stack_measured is not None and stack_measured > stack_bytes:
-                    notes.append(f"the painted stack reached {stack_measured:,} B, beyond the computed {stack_bytes:,} B")
+                    notes.append(f"the painted stack reached {stack_measured:,} B, beyond the "
+                                 f"{'computed' if stack_computed else 'reserved'} {stack_bytes:,} B")
             finally:
                 fw.close()
 
@@ -684,6 +687,7 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
         board=board,
         instructions=instructions,
         stack_bytes=stack_bytes,
+        stack_computed=stack_computed,
         stack_measured_bytes=stack_measured,
         references=sorted(live),
         notes=notes,
