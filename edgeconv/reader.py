@@ -7,7 +7,6 @@ lowerings. Every problem is raised as ModelError naming the tensor, op or buffer
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,16 +74,6 @@ def _decode_name(raw: bytes | None) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def read_tflite(path: str | Path) -> Graph:
-    path = Path(path)
-    if not path.exists():
-        raise ModelError(f"{path}: no such file")
-    if path.is_dir():
-        raise ModelError(f"{path}: is a folder, not a .tflite file")
-    data = path.read_bytes()
-    return read_tflite_bytes(data, name=path.stem)
-
-
 def read_tflite_bytes(data: bytes, name: str = "model") -> Graph:
     if len(data) < 8:
         raise ModelError(f"{name}: file too short to be a .tflite model ({len(data)} bytes)")
@@ -95,7 +84,7 @@ def read_tflite_bytes(data: bytes, name: str = "model") -> Graph:
         return _read_model(data, name, at)
     except ModelError:
         raise
-    except Exception as exc:  # the flatbuffer accessors raise anything on corrupt offsets
+    except Exception:  # the flatbuffer accessors raise anything on corrupt offsets
         # Not the exception's text: it names Python internals, not the user's file.
         raise ModelError(f"{name}: corrupt .tflite flatbuffer: {at[0]} points outside the file or holds "
                          "invalid offsets") from None

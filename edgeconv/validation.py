@@ -14,7 +14,6 @@ differs is named.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -837,7 +836,3 @@ class PrecomputedTensors:
 
     def __exit__(self, *exc) -> None:
         pass
-
-
-def default_samples() -> int:
-    return int(os.environ.get("EDGECONV_SAMPLES", "20"))

@@ -182,10 +182,6 @@ def quant_io(graph: Graph, op: Op, dtypes: tuple[str, ...] = ("int8", "int16")):
 DTYPE_SUFFIX = {"int8": "s8", "int16": "s16", "uint8": "u8", "int32": "s32", "int64": "s64", "float32": "f32"}
 
 
-def inputs_of(graph: Graph, op: Op) -> list[Tensor | None]:
-    return [graph.tensors[i] if i >= 0 else None for i in op.inputs]
-
-
 def const_input(graph: Graph, op: Op, position: int, what: str) -> np.ndarray:
     if position >= len(op.inputs) or op.inputs[position] < 0:
         raise fail(graph, op, f"{what} (input {position}) is missing")
@@ -193,14 +189,6 @@ def const_input(graph: Graph, op: Op, position: int, what: str) -> np.ndarray:
     if t.data is None:
         raise UnsupportedOpError(f"{op.describe(graph)}: {what} ({t.describe()}) must be constant")
     return t.data
-
-
-def shape4(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """Right-align a shape of rank <= 4 into NHWC (TFLite's RuntimeShape extension)."""
-    if len(shape) > 4:
-        raise ValueError(f"rank {len(shape)} > 4")
-    s = (1,) * (4 - len(shape)) + tuple(shape)
-    return s  # type: ignore[return-value]
 
 
 def same_padding(in_size: int, filter_size: int, stride: int, dilation: int, out_size: int) -> int:
@@ -258,16 +246,3 @@ def fused_activation_range(graph: Graph, op: Op, activation: int, t: Tensor) -> 
         return activation_range(activation, float(t.quant.s), t.quant.zp, lo, hi)
     except ValueError as exc:
         raise fail(graph, op, str(exc)) from None
-
-
-@dataclass
-class OpInfo:
-    """Reported per op by `inspect` (filled by the compiler from the Kernel)."""
-
-    index: int
-    opcode: str
-    inputs: list[int]
-    outputs: list[int]
-    macs: int = 0
-    summary: str = ""
-    extra: dict = field(default_factory=dict)
