@@ -5,7 +5,7 @@
 
 For every .tflite under the models folder (default: ../shared/models beside the checkout) it
 builds edgeconv's firmware for the board, counts the instructions of one inference with
-edgeconv's counter (edgeconv.emulate, unicorn: from the entry of <model>_invoke to its return)
+edgeconv's counter (edgeconv.targets.emulate, unicorn: from the entry of <model>_invoke to its return)
 on the input the anchors used (<anchors>/inputs/<model>.npy), and counts the TFLite Micro
 anchor ELFs (<model>.cmsis_nn.elf, <model>.reference.elf) with the same counter in the same run:
 from the return of the BEGIN semihosting write to the END write's BKPT (the anchors' region,
@@ -29,12 +29,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgeconv.boards import load_board  # noqa: E402
-from edgeconv.compiler import compile_file  # noqa: E402
-from edgeconv.cycles import CycleModel  # noqa: E402
-from edgeconv.emulate import build_emulated, count_invoke, count_semihosting_elf  # noqa: E402
-from edgeconv.firmware import build_firmware  # noqa: E402
-from edgeconv.ir import ModelError  # noqa: E402
+from edgeconv.frontend.boards import load_board  # noqa: E402
+from edgeconv.lowering.compiler import compile_file  # noqa: E402
+from edgeconv.targets.cycles import CycleModel  # noqa: E402
+from edgeconv.targets.emulate import build_emulated, count_invoke, count_semihosting_elf  # noqa: E402
+from edgeconv.targets.firmware import build_firmware  # noqa: E402
+from edgeconv.frontend.ir import ModelError  # noqa: E402
 
 MARKER_INSTRUCTIONS = 9  # anchors' README: 3 before Invoke() and 6 after it inside the region
 # their estimated cycles: bx lr 1+P, add 1, bl 1+P; mov 1, ldr 2, bl 1+P, mov 1, movs 1, bkpt 1 (P = 2)
@@ -58,7 +58,7 @@ class Row:
     int16_layers: str = ""  # MAC layers whose weights --weights auto stored as int16, of those offering it
     ram_stack: int = 0
     tflm_arena: int | None = None
-    edgeconv_cycles: int | None = None  # estimated (edgeconv.cycles), zero-wait-state memory
+    edgeconv_cycles: int | None = None  # estimated (edgeconv.targets.cycles), zero-wait-state memory
     cmsis_nn_cycles: int | None = None
     reference_cycles: int | None = None
     per_layer: list[dict] = field(default_factory=list)
@@ -85,7 +85,7 @@ def measure(path: Path, board: str, anchors: Path, results: dict, per_layer: boo
     if inp.exists():
         sample = [np.load(inp)]
     else:
-        from edgeconv.validation import random_inputs
+        from edgeconv.checking.validation import random_inputs
         sample = random_inputs(model, 1, 0)[0]
     fw = build_emulated(model, board)
     try:
@@ -149,12 +149,12 @@ def table_rows(rows: list[Row]) -> list[list[str]]:
 
 def markdown(rows: list[Row], board: str, command: str, per_layer: bool) -> str:
     lines = [f"Board `{board}` (unicorn's CPU model), instructions for one inference, both sides counted by "
-             "edgeconv.emulate in the same run: edgeconv from the entry of `<model>_invoke` to its return; TFLite "
+             "edgeconv.targets.emulate in the same run: edgeconv from the entry of `<model>_invoke` to its return; TFLite "
              "Micro `MicroInterpreter::Invoke()` alone (the anchors' BEGIN..END region minus its 9 marker "
              "instructions). Executed Thumb instructions. Estimated cycles: each executed instruction costed by "
              "its class from the Cortex-M4 TRM (loads/stores 2, LDRD/STRD 3, LDM/STM/PUSH/POP 1+N, multiplies and "
              "MACs 1, divides 12, taken branches +2 pipeline refill, others 1), zero-wait-state memory, no "
-             "caches; an estimate, not a measurement (edgeconv/cycles.py). TFLM's cycles exclude an estimated "
+             "caches; an estimate, not a measurement (edgeconv/targets/cycles.py). TFLM's cycles exclude an estimated "
              f"{MARKER_CYCLES} marker cycles. Flash and RAM are edgeconv's (`edgeconv build`, `--weights auto`: "
              "the weights int16 column counts the layers it pre-widened); the arena lower bound is the most "
              "bytes live at any step, which no plan can go below; TFLM arena is the anchors' arena_used_bytes.", "", f"Command: `{command}`", "",

@@ -42,35 +42,26 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .ir import ModelError
-from .progress import show_progress  # `with edgeconv.show_progress(): ...`: bars on a terminal (docs/progress.md)
+from edgeconv.frontend.ir import ModelError
+from edgeconv.version import __version__
+from edgeconv.progress import show_progress  # `with edgeconv.show_progress(): ...`: bars on a terminal (docs/progress.md)
 
 if TYPE_CHECKING:
     from quantize.ptq import QuantizeReport
 
-    from .bundle import BundleResult
-    from .firmware import FirmwareReport
-    from .modelsource import ModelInput
-    from .packaging import PackageResult
-    from .results import AdviseResult, CompileResult, DemoResult, InspectResult, ReportResult, TrainReport
-    from .results import EvaluateResult
-    from .validation import ValidationReport
+    from edgeconv.emit.bundle import BundleResult
+    from edgeconv.targets.firmware import FirmwareReport
+    from edgeconv.lowering.modelsource import ModelInput
+    from edgeconv.emit.packaging import PackageResult
+    from edgeconv.results import AdviseResult, CompileResult, DemoResult, InspectResult, ReportResult, TrainReport
+    from edgeconv.results import EvaluateResult
+    from edgeconv.checking.validation import ValidationReport
 
-__version__ = "0.1.0"
 __all__ = ["ModelError", "advise", "build", "compile", "demo", "evaluate", "inspect", "quantize", "report", "show_progress",
-           "train", "validate"]
-
-# The submodule edgeconv.demo is loaded here, before the function `demo` below is defined:
-# importing a submodule for the first time sets the package's attribute of that name, which
-# would otherwise replace the function with the module.
-import_module(f"{__name__}.demo")
-import_module(f"{__name__}.report")  # the same for `report` (edgeconv.report is inspect's rows)
-import_module(f"{__name__}.evaluate")  # the same, for the function `evaluate`
-import_module(f"{__name__}.advise")  # the same for `advise`
+           "train", "validate", "__version__"]
 
 
 @contextlib.contextmanager
@@ -80,7 +71,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        from .outputs import describe_os_error
+        from edgeconv.outputs import describe_os_error
 
         raise ModelError(describe_os_error(exc)) from exc
 
@@ -89,13 +80,13 @@ def train(arch: str, data: str | Path | None = None, out: str | Path = "model.ke
           batch_size: int = 32, learning_rate: float = 1e-3, validation_split: float = 0.1, seed: int = 0,
           width: float | None = None, depth: int | None = None, force: bool = False,
           verbose: int | str = 0) -> TrainReport:
-    """`edgeconv train`: fit a zoo architecture (edgeconv.zoo) on data (digits, signals, a .npz
+    """`edgeconv train`: fit a zoo architecture (edgeconv.training.zoo) on data (digits, signals, a .npz
     or a folder of class folders; the architecture's own set by default) and write out (.keras)
     with its history and metadata beside it. `verbose`: Keras' own progress on stdout (0, the
     default: none; "auto", 1 or 2 as Keras' fit). edgeconv's bar per epoch (stderr, terminals
     only): `with edgeconv.show_progress(): train(...)`."""
-    from .results import TrainReport
-    from .training import train as train_model
+    from edgeconv.results import TrainReport
+    from edgeconv.training.train import train as train_model
 
     with _user_errors():
         result = train_model(arch, data, out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
@@ -130,11 +121,11 @@ def compile(model: ModelInput | list, out_dir: str | Path | None = None, name: s
     CompiledModel (graph, steps, plan); `files` are written only with out_dir.
     Several models (a list of paths or bytes; `name` a list, one per model) share one runtime copy and
     give a bundle.BundleResult; so do the options runtime=DIR, arena="static"|"shared"|"user",
-    io_outside_arena=True and float_helpers=True (see edgeconv.bundle.compile_models).
+    io_outside_arena=True and float_helpers=True (see edgeconv.emit.bundle.compile_models).
     `format` cmake|zephyr|arduino|platformio (`--format`) writes a package named package_name
-    into out_dir and gives a packaging.PackageResult (see edgeconv.packaging.compile_package)."""
+    into out_dir and gives a packaging.PackageResult (see edgeconv.emit.packaging.compile_package)."""
     if format != "plain" or package_name is not None:
-        from .packaging import compile_package
+        from edgeconv.emit.packaging import compile_package
 
         if format == "plain":
             raise ModelError("package_name names a package: give format cmake, zephyr, arduino or platformio too")
@@ -147,17 +138,17 @@ def compile(model: ModelInput | list, out_dir: str | Path | None = None, name: s
             return compile_package(models, out_dir, format, names=names, package_name=package_name, force=force,
                                    weights=weights, **bundle_options)
     if isinstance(model, (list, tuple)) or bundle_options:
-        from .bundle import compile_models
+        from edgeconv.emit.bundle import compile_models
 
         models = list(model) if isinstance(model, (list, tuple)) else [model]
         names = list(name) if isinstance(name, (list, tuple)) else ([name] if name is not None else None)
         with _user_errors():
             return compile_models(models, out_dir, names=names, force=force, weights=weights, **bundle_options)
-    from .emitter import emit
-    from .labels import read_labels
-    from .modelsource import compile_model, model_bytes, model_label, protected_paths
-    from .outputs import publish, text_files, tree_writes
-    from .results import CompileResult, ModelFigures
+    from edgeconv.emit.emitter import emit
+    from edgeconv.frontend.labels import read_labels
+    from edgeconv.lowering.modelsource import compile_model, model_bytes, model_label, protected_paths
+    from edgeconv.outputs import publish, text_files, tree_writes
+    from edgeconv.results import CompileResult, ModelFigures
 
     with _user_errors():
         compiled = compile_model(model, name=name, weights=weights)
@@ -176,11 +167,11 @@ def inspect(model: ModelInput, board: str | None = None, weights: str = "auto",
     """`edgeconv inspect`: one row per layer (op, shapes, parameters, MACs, activation bytes,
     arena offset, weights form) and the model's totals; with a board, the instructions per
     layer and per inference counted on its emulated core (one random input, seed 0)."""
-    from .boards import load_board
-    from .emitter import emit
-    from .modelsource import compile_model, model_label
-    from .report import io_tensors, layer_rows
-    from .results import InspectResult, ModelFigures
+    from edgeconv.frontend.boards import load_board
+    from edgeconv.emit.emitter import emit
+    from edgeconv.lowering.modelsource import compile_model, model_label
+    from edgeconv.reports.layers import io_tensors, layer_rows
+    from edgeconv.results import InspectResult, ModelFigures
 
     instructions = fit = None
     with _user_errors():
@@ -189,15 +180,15 @@ def inspect(model: ModelInput, board: str | None = None, weights: str = "auto",
         emitted = emit(compiled)
         rows = layer_rows(compiled)
         if board is not None:
-            from .emulate import build_counted, count_instructions
-            from .firmware import board_fit
-            from .validation import random_inputs
+            from edgeconv.targets.emulate import build_counted, count_instructions
+            from edgeconv.targets.firmware import board_fit
+            from edgeconv.checking.validation import random_inputs
 
             # The part's fit as `build` links it; then the instructions, counted on unicorn.
             fit = board_fit(compiled, emitted, load_board(board)).to_dict()
             fw = build_counted(compiled, board)
             try:
-                from .progress import progress_task
+                from edgeconv.progress import progress_task
 
                 with progress_task(f"Counting instructions on {board}"):
                     instructions, per_step = count_instructions(fw, random_inputs(compiled, 1, 0)[0])
@@ -222,8 +213,8 @@ def validate(model: ModelInput, samples: int = 20, seed: int = 0, inputs: str | 
     rich's track)."""
     import functools
 
-    from .modelsource import is_bytes, model_name
-    from .validation import load_inputs_file, validate_bytes, validate_file
+    from edgeconv.lowering.modelsource import is_bytes, model_name
+    from edgeconv.checking.validation import load_inputs_file, validate_bytes, validate_file
 
     with _user_errors():
         if not is_bytes(model):
@@ -239,7 +230,7 @@ def build(model: ModelInput, board: str, out_dir: str | Path, name: str | None =
     """`edgeconv build`: cross-compile the model into firmware for a board profile (a name in
     boards/ or a .toml path); writes the sources, firmware.elf and its map into out_dir and
     reports flash (code vs weights), RAM (arena, stack, data) and the stack's worst path."""
-    from .firmware import build_firmware
+    from edgeconv.targets.firmware import build_firmware
 
     with _user_errors():
         return build_firmware(model, board, out_dir, name=name, force=force, weights=weights)
@@ -250,8 +241,8 @@ def demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, force: bool = Fal
     """`edgeconv demo`: train, quantize, compile and verify a digits CNN (a minute or two).
     `say` receives the step lines ("[1/5] training ..."; default: none, the API is silent; the
     command passes stderr). Bars: `with edgeconv.show_progress(): ...`."""
-    from .demo import run_demo
-    from .results import DemoResult
+    from edgeconv.training.demo import run_demo
+    from edgeconv.results import DemoResult
 
     with _user_errors():
         summary = run_demo(out_dir, seed=seed, force=force, say=say if say is not None else (lambda line: None))
@@ -267,9 +258,9 @@ def report(model: ModelInput, out: str | Path | None = "report.html", board: str
     per layer (SNR); with `data` its samples. Writes out (.html, self-contained), the same as
     Markdown and JSON beside it and the pictures in <stem>_files/ (out=None: nothing written).
     Needs matplotlib (the `report` extra); `float_model` needs TensorFlow (the `train` extra)."""
-    from .boards import load_board
-    from .htmlreport import check_output, make_report
-    from .modelsource import compile_model
+    from edgeconv.frontend.boards import load_board
+    from edgeconv.reports.htmlreport import check_output, make_report
+    from edgeconv.lowering.modelsource import compile_model
 
     if out is not None:
         with _user_errors():
@@ -295,8 +286,8 @@ def advise(model: ModelInput | None = None, board: str = "", layers: int = 4, wh
     model with half the filters and/or half the input resolution (edgeconv.advise). With `arch`
     and `data` instead: an Optuna NSGA-II sweep of the zoo's knobs, `trials` trials of `epochs`
     epochs, its study in `study_db` (a database URL) or an SQLite file beside `out` (the figure,
-    .png), resumed when it exists (edgeconv.sweep). `progress(what, done, total)` is told each step."""
-    from .results import AdviseResult
+    .png), resumed when it exists (edgeconv.reports.sweep). `progress(what, done, total)` is told each step."""
+    from edgeconv.results import AdviseResult
 
     if not board:
         raise ModelError("advise needs a board (--board)")
@@ -306,18 +297,18 @@ def advise(model: ModelInput | None = None, board: str = "", layers: int = 4, wh
                 raise ModelError("give a model, or --arch and --data for a sweep, not both")
             if arch is None or data is None:
                 raise ModelError("a sweep needs both --arch and --data")
-            from .sweep import run_sweep
+            from edgeconv.reports.sweep import run_sweep
 
             summary = run_sweep(arch, data, board, trials=trials, epochs=epochs, seed=seed, study_db=study_db,
                                 out=out, force=force, progress=progress)
-            from .boards import load_board
+            from edgeconv.frontend.boards import load_board
 
             part = load_board(board)
             return AdviseResult(model=None, board=part.name, part=part.part, sweep=summary)
         if model is None:
             raise ModelError("advise needs a model, or --arch and --data for a sweep")
-        from .advise import advise_model
-        from .modelsource import compile_model, is_bytes, model_label, model_name
+        from edgeconv.reports.advise import advise_model
+        from edgeconv.lowering.modelsource import compile_model, is_bytes, model_label, model_name
 
         compile_model(model, name=name)  # the one-line refusals of a missing or bad model, as compile gives them
         data_bytes = bytes(model) if is_bytes(model) else Path(model).read_bytes()
@@ -337,7 +328,7 @@ def evaluate(model: ModelInput, data: str | Path, float_model: str | Path | None
     the confusion matrix; RMSE, max error and cosine similarity for other outputs. The result's
     c_mismatches counts the output elements where the C differs from the int8 model (0: equal).
     `report` (.html or .png) writes the report file too (see edgeconv.evaluate)."""
-    from .evaluate import evaluate_model
+    from edgeconv.reports.evaluate import evaluate_model
 
     with _user_errors():
         return evaluate_model(model, data, float_model=float_model, board=board, top_k=top_k, name=name,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import click
 
-from .ir import ModelError
-from .quiet import quiet_library_warnings, quiet_tensorflow_logs
+from edgeconv.frontend.ir import ModelError
+from edgeconv.quiet import quiet_library_warnings, quiet_tensorflow_logs
 
 quiet_tensorflow_logs()
 quiet_library_warnings()
@@ -32,9 +32,9 @@ class _Group(click.Group):
     one line and exit status 130/143 (after every `finally` has cleaned up)."""
 
     def main(self, *args, **kwargs):  # type: ignore[override]
-        from .outputs import Interrupted, describe_os_error, install_signal_handlers
+        from edgeconv.outputs import Interrupted, describe_os_error, install_signal_handlers
 
-        from .progress import show_progress
+        from edgeconv.progress import show_progress
 
         kwargs.setdefault("standalone_mode", False)
         install_signal_handlers()
@@ -169,7 +169,7 @@ def compile_cmd(models: tuple[Path, ...], out_dir: Path, names: tuple[str, ...],
     if len(names) > 1:
         raise click.UsageError(f"{len(names)} --name options for one model")
     model, name = models[0], (names[0] if names else None)
-    from . import compile as compile_api
+    from edgeconv import compile as compile_api
 
     _writes(out_dir)
     r = compile_api(model, out_dir=out_dir, name=name, force=force, weights=weights)
@@ -186,8 +186,8 @@ def compile_cmd(models: tuple[Path, ...], out_dir: Path, names: tuple[str, ...],
 
 def _compile_package(models, out_dir, fmt, names, package_name, runtime_dir, arena, io_outside_arena, float_helpers,
                      force, weights, as_json) -> int:
-    """compile --format cmake|zephyr|arduino|platformio: edgeconv.packaging.compile_package."""
-    from .packaging import compile_package
+    """compile --format cmake|zephyr|arduino|platformio: edgeconv.emit.packaging.compile_package."""
+    from edgeconv.emit.packaging import compile_package
 
     if runtime_dir is not None:
         raise click.UsageError(f"--runtime applies to --format plain; a {fmt} package holds its own runtime copy")
@@ -206,8 +206,8 @@ def _compile_package(models, out_dir, fmt, names, package_name, runtime_dir, are
 
 def _compile_several(models, out_dir, names, runtime_dir, arena, io_outside_arena, float_helpers, force, weights,
                      as_json) -> int:
-    """compile with several models or a bundle option: edgeconv.bundle.compile_models."""
-    from .bundle import compile_models
+    """compile with several models or a bundle option: edgeconv.emit.bundle.compile_models."""
+    from edgeconv.emit.bundle import compile_models
 
     _writes(*([out_dir] + ([runtime_dir] if runtime_dir is not None else [])))
     r = compile_models(list(models), out_dir, names=list(names), runtime=runtime_dir, arena=arena,
@@ -232,13 +232,13 @@ def _compile_several(models, out_dir, names, runtime_dir, arena, io_outside_aren
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def inspect_cmd(model: Path, board: str | None, weights: str, as_json: bool) -> int:
     """Per-layer table: op, shapes, parameters, MACs, activation bytes, arena offset."""
-    from . import inspect as inspect_api
+    from edgeconv import inspect as inspect_api
 
     result = inspect_api(model, board=board, weights=weights)
     if as_json:
         click.echo(json.dumps(result.to_dict()))
         return 0
-    from .inspectview import console_for_inspect, render_inspect
+    from edgeconv.reports.inspectview import console_for_inspect, render_inspect
 
     # the terminal's width (two lines per layer below 132 columns); on a pipe $COLUMNS or 160
     render_inspect(result, console_for_inspect())
@@ -263,8 +263,8 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
 
     import numpy as np
 
-    from . import validate as validate_api
-    from .validation import headline
+    from edgeconv import validate as validate_api
+    from edgeconv.checking.validation import headline
 
     progress = None  # validation draws its own bar (edgeconv/progress.py) on a terminal
 
@@ -305,7 +305,7 @@ def validate_cmd(model: Path, samples: int, seed: int, inputs_file: Path | None,
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def build_cmd(model: Path, board: str, out_dir: Path, name: str | None, force: bool, weights: str, as_json: bool) -> int:
     """Cross-compile MODEL.tflite into firmware for a board; report flash and RAM from the ELF."""
-    from . import build as build_api
+    from edgeconv import build as build_api
 
     _writes(out_dir)
     r = build_api(model, board, out_dir, name=name, force=force, weights=weights)
@@ -346,7 +346,7 @@ def build_cmd(model: Path, board: str, out_dir: Path, name: str | None, force: b
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def train_cmd(arch, data, out, epochs, batch_size, learning_rate, val_split, seed, width, depth, force, as_json) -> int:
     """Train a zoo architecture; 20% of the data is held out as the test split."""
-    from . import train as train_api
+    from edgeconv import train as train_api
 
     _writes(out)
     r = train_api(arch, data, out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
@@ -377,7 +377,7 @@ def quantize_cmd(model: Path, data, out, calib, seed, mode, io_type, force, as_j
     """Full-integer post-training quantization of a .keras model, with accuracy and per-layer error."""
     from quantize.ptq import check_mode
 
-    from . import quantize as quantize_api
+    from edgeconv import quantize as quantize_api
 
     io_type = check_mode(mode, io_type)
     _writes(out if out is not None else model.with_suffix(".tflite"))
@@ -409,7 +409,7 @@ def quantize_cmd(model: Path, data, out, calib, seed, mode, io_type, force, as_j
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (and nothing on stderr).")
 def demo_cmd(out_dir: Path, seed: int, force: bool, as_json: bool) -> int:
     """Train, quantize, compile and verify a digits CNN: the whole pipeline in one command."""
-    from . import demo as demo_api
+    from edgeconv import demo as demo_api
 
     _writes(out_dir)
     r = demo_api(out_dir, seed=seed, force=force,
@@ -445,7 +445,7 @@ def demo_cmd(out_dir: Path, seed: int, force: bool, as_json: bool) -> int:
 def report_cmd(model: Path, out: Path | None, board: str | None, float_model: Path | None, data: str | None,
                force: bool, weights: str, as_json: bool) -> int:
     """Write a report of MODEL.tflite: per-layer table, memory plan, cost, filters and feature maps (HTML, Markdown, JSON)."""
-    from . import report as report_api
+    from edgeconv import report as report_api
 
     out = out if out is not None else Path(f"{model.stem}_report.html")
     _writes(out)
@@ -486,7 +486,7 @@ def advise_cmd(model: Path | None, board: str, layers: int, no_whole: bool, no_i
                as_json: bool) -> int:
     """What limits MODEL.tflite on a board, and what-ifs measured by recompiling variants; or, with --arch and
     --data, a sweep of the zoo's knobs (Optuna NSGA-II) with the Pareto front of models that fit."""
-    from . import advise as advise_api
+    from edgeconv import advise as advise_api
 
     if out is not None:
         _writes(out)
@@ -497,7 +497,7 @@ def advise_cmd(model: Path | None, board: str, layers: int, no_whole: bool, no_i
     if as_json:
         click.echo(json.dumps(r.to_dict()))
         return 0
-    from .advise import print_advice
+    from edgeconv.reports.advise import print_advice
 
     print_advice(r.to_dict())
     return 0
@@ -529,9 +529,9 @@ def evaluate_cmd(model: Path, data: Path, float_model: Path | None, board: str |
 
     import numpy as np
 
-    from . import evaluate as evaluate_api
-    from .evaluate import summary_lines
-    from .progress import show_progress
+    from edgeconv import evaluate as evaluate_api
+    from edgeconv.reports.evaluate import summary_lines
+    from edgeconv.progress import show_progress
 
     if report is not None:
         _writes(report)

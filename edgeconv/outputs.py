@@ -27,7 +27,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .ir import ModelError
+from edgeconv.frontend.ir import ModelError
 
 MANIFEST = ".edgeconv-manifest.json"
 MANIFEST_FORMAT = 1

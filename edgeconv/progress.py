@@ -3,7 +3,7 @@ models, the op-by-op oracle, firmware builds, sweeps), on stderr so stdout keeps
 
 The one API every module uses:
 
-    from .progress import progress_task, track
+    from edgeconv.progress import progress_task, track
 
     with progress_task("Training", total=epochs) as advance:
         for epoch in range(epochs):

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .compiler import CompiledModel
-    from .emitter import EmittedModel
+    from edgeconv.lowering.compiler import CompiledModel
+    from edgeconv.emit.emitter import EmittedModel
 
 
 def _json_fields(result: Any, exclude: tuple[str, ...] = ()) -> dict:

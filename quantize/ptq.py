@@ -103,7 +103,7 @@ def _configure(converter, calib_x: np.ndarray, io_type: str, mode: str = "int8",
 def check_mode(mode: str, io_type: str | None) -> str:
     """The mode checked and the model's edge type: io_type, or the mode's integer type when
     None. Integer edges must have the activations' type (the converter's rule)."""
-    from edgeconv.ir import ModelError
+    from edgeconv.frontend.ir import ModelError
 
     if mode not in MODES:
         raise ModelError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -119,8 +119,8 @@ def check_mode(mode: str, io_type: str | None) -> str:
 
 def predict_tflite(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
     """Class scores from the quantized model under TFLite Micro (the oracle edgeconv's C matches)."""
-    from edgeconv.reader import read_tflite_bytes
-    from edgeconv.references import TflmReference
+    from edgeconv.frontend.reader import read_tflite_bytes
+    from edgeconv.checking.references import TflmReference
 
     g = read_tflite_bytes(model_bytes)
     t_in = g.tensors[g.inputs[0]]
@@ -137,11 +137,11 @@ def predict_tflite(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
 
 def layer_errors(float_bytes: bytes, int8_bytes: bytes, x: np.ndarray) -> list[LayerError]:
     """Per op output of the quantized model (int8 or 16x8): SNR of its dequantized values against the same tensor
-    of the float model (edgeconv.quanterror, which `edgeconv report --float` uses too), accumulated over the
+    of the float model (edgeconv.reports.quanterror, which `edgeconv report --float` uses too), accumulated over the
     samples `x`. The error is end to end: what the network has lost by that layer. Each row is named after
     the Keras layer the converter kept in the tensor's name."""
-    from edgeconv.quanterror import quantization_error
-    from edgeconv.reader import read_tflite_bytes
+    from edgeconv.reports.quanterror import quantization_error
+    from edgeconv.frontend.reader import read_tflite_bytes
 
     graph = read_tflite_bytes(int8_bytes)
     ops = {op.index: op for op in graph.ops}
@@ -172,7 +172,7 @@ def quantize_keras(
     a file at `out` that edgeconv did not write is refused, unless `force`). `mode`: int8 or
     16x8 (int16 activations); `io_type`: the model's inputs and outputs, int8 (mode int8),
     int16 (mode 16x8) or float32; None: the mode's integer type."""
-    from edgeconv.ir import ModelError
+    from edgeconv.frontend.ir import ModelError
     from edgeconv.outputs import FolderWrite, check_writable, publish
 
     io_type = check_mode(mode, io_type)
@@ -206,8 +206,8 @@ def quantize_keras(
         debug_x = test_x[rng.choice(len(test_x), size=min(DEBUG_SAMPLES, len(test_x)), replace=False)]
         layers = layer_errors(float_bytes, model_bytes, debug_x)
 
-    if class_names:  # carried into the C as <NAME>_NUM_LABELS / <name>_labels (edgeconv/labels.py)
-        from edgeconv.labels import add_labels
+    if class_names:  # carried into the C as <NAME>_NUM_LABELS / <name>_labels (edgeconv/frontend/labels.py)
+        from edgeconv.frontend.labels import add_labels
 
         model_bytes = add_labels(model_bytes, class_names)
     publish([FolderWrite(out.parent, f"quantize:{out.stem}", {out.name: model_bytes})], force=force, protected=protected)
@@ -237,10 +237,10 @@ def quantize_model(
     """Quantize a saved .keras model. Data, seed and split default to those `edgeconv train`
     recorded beside the model, so the test split is the one training held out. `mode` and
     `io_type` as in quantize_keras."""
-    from edgeconv.datasets import check_data, load_dataset, split
-    from edgeconv.ir import ModelError
+    from edgeconv.training.datasets import check_data, load_dataset, split
+    from edgeconv.frontend.ir import ModelError
     from edgeconv.outputs import check_writable
-    from edgeconv.training import TEST_FRACTION, read_metadata
+    from edgeconv.training.train import TEST_FRACTION, read_metadata
 
     io_type = check_mode(mode, io_type)
     model_path = Path(model_path)

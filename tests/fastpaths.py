@@ -3,8 +3,8 @@ with the DSP paths and with -DEC_NO_DSP (the portable C), gives identical output
 
 import numpy as np
 
-from edgeconv.compiler import CompiledModel
-from edgeconv.emulate import build_emulated
+from edgeconv.lowering.compiler import CompiledModel
+from edgeconv.targets.emulate import build_emulated
 
 
 def assert_dsp_equals_portable(model: CompiledModel, samples: list, board: str = "cortex-m4") -> None:

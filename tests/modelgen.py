@@ -15,8 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from edgeconv.hostbuild import cache_root
-from edgeconv.validation import ValidationReport, validate_bytes
+from edgeconv.targets.hostbuild import cache_root
+from edgeconv.checking.validation import ValidationReport, validate_bytes
 
 
 def _cache_root() -> Path:

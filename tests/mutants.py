@@ -5,7 +5,7 @@ A base model is one op of one family edgeconv supports (README "Supported"), wit
 constants and quantization as the TFLite converter would write them, small enough to compile,
 build and run in well under a second. A Mutation names the base, the target (op, tensor,
 subgraph or model), the field and the value, so a failing mutant is reproducible by its id:
-`python -m pytest tests/test_hostile_fields.py -k <id>`.
+`python -m pytest tests/frontend/test_hostile_fields.py -k <id>`.
 
 Mutations are enumerated exhaustively per base (every field of the op's options class found by
 introspection, every tensor's type, quantization, shape, buffer, name, flags; the op's inputs,

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeconv.emitter import EmittedModel, runtime_dir, runtime_file_text, runtime_version
-from edgeconv.firmware import main_from_template
-from edgeconv.hostbuild import WARNING_FLAGS, cache_root, compiler
+from edgeconv.emit.emitter import EmittedModel, runtime_dir, runtime_file_text, runtime_version
+from edgeconv.targets.firmware import main_from_template
+from edgeconv.targets.hostbuild import WARNING_FLAGS, cache_root, compiler
 
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g", "-O1"]
 FLAGS = WARNING_FLAGS + SANITIZE
@@ -143,10 +143,10 @@ def run_samples(exe: Path, compiled, samples: list[list[np.ndarray]], work: Path
 def sanitized_equal(data: bytes, label: str, specs_samples) -> None:
     """The model built with the sanitizers runs clean and gives the host build's outputs;
     `specs_samples(input_specs)` makes the samples (each with `.arrays`)."""
-    from edgeconv.compiler import compile_bytes
-    from edgeconv.emitter import emit
-    from edgeconv.hostbuild import build_and_load
-    from edgeconv.validation import input_specs
+    from edgeconv.lowering.compiler import compile_bytes
+    from edgeconv.emit.emitter import emit
+    from edgeconv.targets.hostbuild import build_and_load
+    from edgeconv.checking.validation import input_specs
 
     model = compile_bytes(data, label)
     emitted = emit(model)

@@ -88,7 +88,7 @@ def test_every_command_has_a_function():
         assert callable(getattr(edgeconv, command)), command
         assert command in edgeconv.__doc__, command
     # edgeconv.demo stays the function once the submodule of that name is imported too
-    from edgeconv.demo import run_demo  # noqa: F401
+    from edgeconv.training.demo import run_demo  # noqa: F401
 
     assert callable(edgeconv.demo)
 
@@ -211,11 +211,11 @@ def spy(monkeypatch, command):
 
 
 def test_tensorflow_commands_match_their_json(tmp_path, capsys, monkeypatch):
-    """demo (one epoch instead of 30: the full demo is tests/test_training.py's), quantize of
+    """demo (one epoch instead of 30: the full demo is tests/training/test_training.py's), quantize of
     the demo's model and train (one epoch), each once, through the command line: its --json
     must be the result the API returned to it."""
     pytest.importorskip("tensorflow")
-    monkeypatch.setitem(sys.modules["edgeconv.demo"].DEMO_TRAINING, "epochs", 1)
+    monkeypatch.setitem(sys.modules["edgeconv.training.demo"].DEMO_TRAINING, "epochs", 1)
     out = tmp_path / "demo"
     demos = spy(monkeypatch, "demo")
     cli = cli_json_in_process(capsys, "demo", "-o", out)

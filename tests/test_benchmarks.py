@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeconv.emulate import count_semihosting_elf
+from edgeconv.targets.emulate import count_semihosting_elf
 
 ANCHORS = Path(__file__).resolve().parent.parent.parent / "shared" / "anchors" / "tflm-cortex-m4"
 
@@ -26,7 +26,7 @@ def test_anchor_elf_count_equals_results_json():
 
 def test_cycle_model_costs_by_instruction_class():
     pytest.importorskip("capstone")  # in the test extra; skipped only outside it
-    from edgeconv.cycles import PIPELINE_REFILL, CycleModel
+    from edgeconv.targets.cycles import PIPELINE_REFILL, CycleModel
 
     m = CycleModel()
     # ldr r0,[r1] 2; muls r0,r1,r0 1; push {r4,r5,lr} 1+3; ldrd r2,r3,[r0] 3; smlad r0,r1,r2,r0 1; bx lr 1 (+P if taken)

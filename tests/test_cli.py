@@ -311,7 +311,8 @@ def _main_in_process(monkeypatch, capsys, args, failure):
     """Run the CLI in this process with compile_file replaced by one that raises `failure`."""
     import pytest as _pytest
 
-    from edgeconv import cli, compiler
+    from edgeconv import cli
+    from edgeconv.lowering import compiler
 
     def broken(*a, **k):
         raise failure

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import SHARED_MODELS
 from edgeconv import outputs
-from edgeconv.compiler import compile_file
+from edgeconv.lowering.compiler import compile_file
 from edgeconv.outputs import MANIFEST, TEMP_MARK, FolderWrite, Interrupted, OutputError, publish
 
 VWW = SHARED_MODELS / "mlcommons_tiny" / "vww_96_int8.tflite"

@@ -1,4 +1,4 @@
-/* A minimal stand-in for an Arduino core's Arduino.h, written for tests/test_packaging.py: only
+/* A minimal stand-in for an Arduino core's Arduino.h, written for tests/emit/test_packaging.py: only
  * what edgeconv's example sketches use (Serial.begin/print/println, `while (!Serial)`). With
  * EC_STUB_STDIO defined, Serial writes to stdout, so the sketch runs on the host and its output
  * can be compared with the validated host build; without it (cross compilers with no C++
