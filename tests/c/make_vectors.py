@@ -24,7 +24,7 @@ with, the oracle, the kernels its C calls, the input seed.
                                                  alone; no TensorFlow)
 
 Only edgeconv's public API is used (`edgeconv.compile`). Importing this module imports
-neither TensorFlow nor edgeconv (tests/test_c_kernels.py uses `emit_case_c` from it).
+neither TensorFlow nor edgeconv (tests/c_runtime/test_c_kernels.py uses `emit_case_c` from it).
 """
 
 from __future__ import annotations

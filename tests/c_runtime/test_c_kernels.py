@@ -27,7 +27,7 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 C_TESTS = ROOT / "tests" / "c"
 CASES = C_TESTS / "cases"
 RUNTIME = ROOT / "c_runtime"
