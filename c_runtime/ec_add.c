@@ -50,8 +50,7 @@ static int8_t add_one(const ec_add_params_t *p, int32_t x0, int32_t x1, int subt
     const int32_t scaled0 = ec_requantize_lt1(shifted0, p->in0_multiplier, p->in0_shift);
     const int32_t scaled1 = ec_requantize_lt1(shifted1, p->in1_multiplier, p->in1_shift);
     const int32_t raw = subtract ? scaled0 - scaled1 : scaled0 + scaled1;
-    const int32_t result =
-        ec_requantize_lt1(raw, p->output_multiplier, p->output_shift) + p->output_offset;
+    const int32_t result = ec_requantize_lt1(raw, p->output_multiplier, p->output_shift) + p->output_offset;
     return (int8_t)ec_clamp_i32(result, p->act_min, p->act_max);
 }
 
@@ -62,9 +61,9 @@ typedef struct {
     int32_t multiplier, exponent, half, offset, act_min, act_max;
 } add_out_t;
 
-#define EC_ADD_OUT_LOCALS(o)                                                                  \
-    const int32_t mult_ = (o)->multiplier, half_ = (o)->half, offset_ = (o)->offset;          \
-    const int32_t lo_ = (o)->act_min, hi_ = (o)->act_max;                                     \
+#define EC_ADD_OUT_LOCALS(o)                                                         \
+    const int32_t mult_ = (o)->multiplier, half_ = (o)->half, offset_ = (o)->offset; \
+    const int32_t lo_ = (o)->act_min, hi_ = (o)->act_max;                            \
     const int exponent_ = (int)(o)->exponent
 
 EC_ADD_INLINE int8_t add_out(int32_t raw, int32_t mult, int exponent, int32_t half, int32_t offset, int32_t lo,
@@ -83,13 +82,14 @@ EC_ADD_INLINE void run_both(const add_out_t *o, EC_CREF(int32_t) t0, EC_CREF(int
     EC_ADD_OUT_LOCALS(o);
     int32_t i;
     for (i = 0; i < n; ++i) {
-        out[i] = add_out(EC_C_S32(t0, a[i]) + EC_C_S32(t1, b[i]), mult_, exponent_, half_, offset_, lo_, hi_, full_range);
+        out[i] =
+            add_out(EC_C_S32(t0, a[i]) + EC_C_S32(t1, b[i]), mult_, exponent_, half_, offset_, lo_, hi_, full_range);
     }
 }
 
 /* One input contiguous (table t), the other's term c constant along the run. */
-EC_ADD_INLINE void run_one(const add_out_t *o, EC_CREF(int32_t) t, int32_t c, const int8_t *a, int8_t *out,
-                           int32_t n, int full_range) {
+EC_ADD_INLINE void run_one(const add_out_t *o, EC_CREF(int32_t) t, int32_t c, const int8_t *a, int8_t *out, int32_t n,
+                           int full_range) {
     EC_ADD_OUT_LOCALS(o);
     int32_t i;
     for (i = 0; i < n; ++i) {
@@ -99,19 +99,17 @@ EC_ADD_INLINE void run_one(const add_out_t *o, EC_CREF(int32_t) t, int32_t c, co
 
 /* Any strides. */
 EC_ADD_INLINE void run_strided(const add_out_t *o, EC_CREF(int32_t) t0, EC_CREF(int32_t) t1, const int8_t *a,
-                               int32_t step0, const int8_t *b, int32_t step1, int8_t *out, int32_t n,
-                               int full_range) {
+                               int32_t step0, const int8_t *b, int32_t step1, int8_t *out, int32_t n, int full_range) {
     EC_ADD_OUT_LOCALS(o);
     int32_t i;
     for (i = 0; i < n; ++i) {
-        out[i] = add_out(EC_C_S32(t0, a[i * step0]) + EC_C_S32(t1, b[i * step1]), mult_, exponent_, half_, offset_, lo_, hi_,
-                         full_range);
+        out[i] = add_out(EC_C_S32(t0, a[i * step0]) + EC_C_S32(t1, b[i * step1]), mult_, exponent_, half_, offset_, lo_,
+                         hi_, full_range);
     }
 }
 
 EC_ADD_INLINE void run_tables(EC_CREF(int32_t) t0, EC_CREF(int32_t) t1, const add_out_t *o, const int8_t *a,
-                              const int8_t *b, int32_t step0, int32_t step1, int8_t *out, int32_t n,
-                              int full_range) {
+                              const int8_t *b, int32_t step0, int32_t step1, int8_t *out, int32_t n, int full_range) {
     if (step0 == 1 && step1 == 1) {
         run_both(o, t0, t1, a, b, out, n, full_range);
     } else if (step0 == 1 && step1 == 0) {
@@ -135,8 +133,7 @@ static void run_tables_act(EC_CREF(int32_t) t0, EC_CREF(int32_t) t1, const add_o
     run_tables(t0, t1, o, a, b, step0, step1, out, n, 0);
 }
 
-static void add_sub(const ec_add_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out,
-                    int subtract) {
+static void add_sub(const ec_add_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out, int subtract) {
     const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];
     const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];
     const int32_t step1 = p->in1_strides[EC_MAX_DIMS - 1];
@@ -205,13 +202,12 @@ static int32_t add_term_s16(const ec_add_params_t *p, int32_t x, int32_t offset,
 }
 
 static int16_t add_out_s16(const ec_add_params_t *p, int32_t raw) {
-    const int32_t r = ec_add_wrapping(ec_requantize_lt1(raw, p->output_multiplier, (int)p->output_shift),
-                                      p->output_offset);
+    const int32_t r =
+        ec_add_wrapping(ec_requantize_lt1(raw, p->output_multiplier, (int)p->output_shift), p->output_offset);
     return (int16_t)ec_clamp_i32(r, p->act_min, p->act_max);
 }
 
-static void add_sub_s16(const ec_add_params_t *p, const int16_t *in0, const int16_t *in1, int16_t *out,
-                        int subtract) {
+static void add_sub_s16(const ec_add_params_t *p, const int16_t *in0, const int16_t *in1, int16_t *out, int subtract) {
     const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];
     const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];
     const int32_t step1 = p->in1_strides[EC_MAX_DIMS - 1];

@@ -21,9 +21,9 @@ typedef struct {
     int32_t out_dims[EC_MAX_DIMS];
     int32_t in0_strides[EC_MAX_DIMS];
     int32_t in1_strides[EC_MAX_DIMS];
-    int32_t in0_offset, in1_offset; /* -zero_point of each input */
-    int32_t output_offset;          /* output zero point */
-    int32_t left_shift;             /* 20 for int8, 15 for int16: headroom for the rescaling */
+    int32_t in0_offset, in1_offset;    /* -zero_point of each input */
+    int32_t output_offset;             /* output zero point */
+    int32_t left_shift;                /* 20 for int8, 15 for int16: headroom for the rescaling */
     int32_t in0_multiplier, in0_shift; /* Q31, shift <= 0 */
     int32_t in1_multiplier, in1_shift;
     int32_t output_multiplier, output_shift;

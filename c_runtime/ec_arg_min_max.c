@@ -20,14 +20,14 @@ static int32_t arg_index(const ec_arg_min_max_params_t *p, const int8_t *input, 
     return best_index;
 }
 
-#define EC_ARG_DEFINE(name, out_type, is_max)                                              \
-    void name(const ec_arg_min_max_params_t *p, const int8_t *input, out_type *output) {   \
-        int32_t o, i;                                                                      \
-        for (o = 0; o < p->outer; ++o) {                                                   \
-            for (i = 0; i < p->inner; ++i) {                                               \
-                *output++ = (out_type)arg_index(p, input, o, i, is_max);                   \
-            }                                                                              \
-        }                                                                                  \
+#define EC_ARG_DEFINE(name, out_type, is_max)                                            \
+    void name(const ec_arg_min_max_params_t *p, const int8_t *input, out_type *output) { \
+        int32_t o, i;                                                                    \
+        for (o = 0; o < p->outer; ++o) {                                                 \
+            for (i = 0; i < p->inner; ++i) {                                             \
+                *output++ = (out_type)arg_index(p, input, o, i, is_max);                 \
+            }                                                                            \
+        }                                                                                \
     }
 
 EC_ARG_DEFINE(ec_arg_max_s8_s32, int32_t, 1)

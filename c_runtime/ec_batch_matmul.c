@@ -197,8 +197,8 @@ void ec_batch_matmul_s8_c(const ec_batch_matmul_params_t *p, const int8_t *lhs, 
     ec_bmm_s8(p, lhs, 0, output, scratch);
 }
 
-void ec_batch_matmul_s16(const ec_batch_matmul_params_t *p, const int16_t *lhs, const int16_t *rhs,
-                         int16_t *output, void *scratch) {
+void ec_batch_matmul_s16(const ec_batch_matmul_params_t *p, const int16_t *lhs, const int16_t *rhs, int16_t *output,
+                         void *scratch) {
     ec_bmm_s16(p, lhs, rhs, output, scratch);
 }
 

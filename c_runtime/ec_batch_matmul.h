@@ -22,8 +22,9 @@ typedef struct {
     int32_t rows, cols, depth; /* M, N, K */
     int32_t lhs_kmajor;        /* 1: LHS stored [K][M] (adj_x) */
     int32_t rhs_kmajor;        /* 1: RHS stored [K][N] (no adj_y); a constant rhs_t is [N][K] */
-    EC_CREF(int32_t) lhs_offsets; /* (ec_common.h: references, as the arrays below) */ /* per output matrix, element offset of its LHS matrix */
-    EC_CREF(int32_t) rhs_offsets; /* per output matrix, element offset of its RHS matrix */
+    /* (ec_common.h: references, as the arrays below) */
+    EC_CREF(int32_t) lhs_offsets;      /* per output matrix, element offset of its LHS matrix */
+    EC_CREF(int32_t) rhs_offsets;      /* per output matrix, element offset of its RHS matrix */
     int32_t lhs_zp, rhs_zp, output_zp; /* int8; 0 for int16 */
     int32_t multiplier, shift;
     int32_t act_min, act_max; /* the output type's range: BATCH_MATMUL fuses no activation */
@@ -37,8 +38,8 @@ typedef struct {
 void ec_batch_matmul_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, const int8_t *rhs, int8_t *output,
                         void *scratch);
 void ec_batch_matmul_s8_c(const ec_batch_matmul_params_t *p, const int8_t *lhs, int8_t *output, void *scratch);
-void ec_batch_matmul_s16(const ec_batch_matmul_params_t *p, const int16_t *lhs, const int16_t *rhs,
-                         int16_t *output, void *scratch);
+void ec_batch_matmul_s16(const ec_batch_matmul_params_t *p, const int16_t *lhs, const int16_t *rhs, int16_t *output,
+                         void *scratch);
 void ec_batch_matmul_s16_c(const ec_batch_matmul_params_t *p, const int16_t *lhs, int16_t *output, void *scratch);
 
 #endif /* EC_BATCH_MATMUL_H */

@@ -13,17 +13,23 @@ static int16_t wrap_s16(int32_t x) {
     return (int16_t)(u >= 0x8000u ? (int32_t)u - 0x10000 : (int32_t)u);
 }
 
-static int32_t wrap_s32(int32_t x) { return x; }
+static int32_t wrap_s32(int32_t x) {
+    return x;
+}
 
-static int32_t read_b(uint8_t x) { return x != 0; }
-static int32_t read_int(int32_t x) { return x; }
+static int32_t read_b(uint8_t x) {
+    return x != 0;
+}
+static int32_t read_int(int32_t x) {
+    return x;
+}
 
-#define EC_CAST(NAME, FROM, TO, READ, WRAP)                                \
-    void NAME(const ec_cast_params_t *p, const FROM *input, TO *output) {  \
-        int32_t i;                                                         \
-        for (i = 0; i < p->size; ++i) {                                    \
-            output[i] = WRAP(READ(input[i]));                              \
-        }                                                                  \
+#define EC_CAST(NAME, FROM, TO, READ, WRAP)                               \
+    void NAME(const ec_cast_params_t *p, const FROM *input, TO *output) { \
+        int32_t i;                                                        \
+        for (i = 0; i < p->size; ++i) {                                   \
+            output[i] = WRAP(READ(input[i]));                             \
+        }                                                                 \
     }
 
 EC_CAST(ec_cast_s8_s8, int8_t, int8_t, read_int, wrap_s8)

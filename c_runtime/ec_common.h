@@ -23,7 +23,10 @@
 #define EC_RUNTIME_VERSION "0.0.0+source"
 #define EC_RUNTIME_VERSION_ID 0x00000000UL
 #if defined(EC_MODEL_RUNTIME_VERSION_ID) && EC_MODEL_RUNTIME_VERSION_ID != EC_RUNTIME_VERSION_ID
+/* The message stays on one line. */
+/* clang-format off */
 #error "edgeconv runtime mismatch: this ec_common.h is runtime 0.0.0+source, not the runtime the model being compiled was generated with"
+/* clang-format on */
 #endif
 
 /* Where the arena and the constant arrays (weights, biases, tables) go. Empty by default
@@ -87,14 +90,14 @@ static inline int64_t ec_flash_s64(uint32_t a) {
 #define EC_FLASH_ARRAY __attribute__((section(".text.ec_far"), used, no_reorder))
 /* A reference field's initializer (written at invoke by EC_CREF_SET), and that write. */
 #define EC_CREF_INIT(a) 0xFFFFFFFFul
-#define EC_CREF_SET(field, a)                                                                           \
+#define EC_CREF_SET(field, a) \
     __asm__("ldi %A0, lo8(%1)\n\tldi %B0, hi8(%1)\n\tldi %C0, hh8(%1)\n\tclr %D0" : "=d"(field) : "i"(&(a)))
 /* A params struct (in flash, EC_FLASH_ARRAY) copied into RAM, and a reference written there. */
-#define EC_PARAMS_LOAD(dst, src)                                                                        \
-    do {                                                                                                \
-        uint32_t ec_src_;                                                                               \
-        EC_CREF_SET(ec_src_, src);                                                                      \
-        memcpy_PF(&(dst), ec_src_, sizeof(dst));                                                        \
+#define EC_PARAMS_LOAD(dst, src)                 \
+    do {                                         \
+        uint32_t ec_src_;                        \
+        EC_CREF_SET(ec_src_, src);               \
+        memcpy_PF(&(dst), ec_src_, sizeof(dst)); \
     } while (0)
 #define EC_CREF_FIX(field, a) EC_CREF_SET(field, a)
 #elif defined(EC_CONSTANTS_IN_FLASH)
@@ -154,8 +157,12 @@ extern volatile int32_t ec_profile_op;
 #endif
 #endif
 
-static inline int32_t ec_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
-static inline int32_t ec_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
+static inline int32_t ec_min_i32(int32_t a, int32_t b) {
+    return a < b ? a : b;
+}
+static inline int32_t ec_max_i32(int32_t a, int32_t b) {
+    return a > b ? a : b;
+}
 static inline int32_t ec_clamp_i32(int32_t x, int32_t lo, int32_t hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }
@@ -183,8 +190,8 @@ static inline void ec_broadcast_begin(const int32_t *out_dims, ec_broadcast_iter
     }
 }
 
-static inline void ec_broadcast_next(const int32_t *out_dims, const int32_t *strides0,
-                                     const int32_t *strides1, ec_broadcast_iter_t *it) {
+static inline void ec_broadcast_next(const int32_t *out_dims, const int32_t *strides0, const int32_t *strides1,
+                                     ec_broadcast_iter_t *it) {
     int d;
     for (d = EC_MAX_DIMS - 2; d >= 0; --d) {
         it->off0 += strides0[d];

@@ -13,7 +13,8 @@ typedef struct {
     int32_t in0_strides[EC_MAX_DIMS];
     int32_t in1_strides[EC_MAX_DIMS];
     int32_t op; /* EC_CMP_* */
-    /* int8: TFLite's ComparisonParams (offsets are -zero points, shifts <= 0); unused by the raw (s16, s32, s64) comparisons. */
+    /* int8: TFLite's ComparisonParams (offsets are -zero points, shifts <= 0); unused by the raw (s16, s32, s64)
+     * comparisons. */
     int32_t in0_offset;
     int32_t in1_offset;
     int32_t left_shift;

@@ -10,23 +10,23 @@
         int32_t k, i;                                                                  \
         for (k = 0; k < p->outer; ++k) {                                               \
             for (i = 0; i < p->num_inputs; ++i) {                                      \
-                const int32_t n = EC_C_S32(p->copy_sizes, i);                                    \
+                const int32_t n = EC_C_S32(p->copy_sizes, i);                          \
                 memcpy(output, inputs[i] + k * n, (size_t)n * sizeof(T));              \
                 output += n;                                                           \
             }                                                                          \
         }                                                                              \
     }
 
-#define EC_SPLIT(NAME, T)                                                              \
-    void NAME(const ec_split_params_t *p, const T *input, T *const *outputs) {         \
-        int32_t k, i;                                                                  \
-        for (k = 0; k < p->outer; ++k) {                                               \
-            for (i = 0; i < p->num_outputs; ++i) {                                     \
-                const int32_t n = EC_C_S32(p->copy_sizes, i);                                    \
-                memcpy(outputs[i] + k * n, input, (size_t)n * sizeof(T));              \
-                input += n;                                                            \
-            }                                                                          \
-        }                                                                              \
+#define EC_SPLIT(NAME, T)                                                      \
+    void NAME(const ec_split_params_t *p, const T *input, T *const *outputs) { \
+        int32_t k, i;                                                          \
+        for (k = 0; k < p->outer; ++k) {                                       \
+            for (i = 0; i < p->num_outputs; ++i) {                             \
+                const int32_t n = EC_C_S32(p->copy_sizes, i);                  \
+                memcpy(outputs[i] + k * n, input, (size_t)n * sizeof(T));      \
+                input += n;                                                    \
+            }                                                                  \
+        }                                                                      \
     }
 
 EC_CONCATENATION(ec_concatenation_s8, int8_t)

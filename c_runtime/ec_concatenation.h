@@ -13,22 +13,21 @@
 
 typedef struct {
     int32_t num_inputs;
-    int32_t outer;              /* product of the output dimensions before the axis */
-    EC_CREF(int32_t) copy_sizes; /* (ec_common.h: a reference) */ /* per input: its axis dimension * product of those after */
+    int32_t outer; /* product of the output dimensions before the axis */
+    /* (ec_common.h: a reference) */
+    EC_CREF(int32_t) copy_sizes; /* per input: its axis dimension * product of those after */
 } ec_concatenation_params_t;
 
 typedef struct {
     int32_t num_outputs;
-    int32_t outer;              /* product of the input dimensions before the axis */
-    EC_CREF(int32_t) copy_sizes; /* (ec_common.h: a reference) */ /* per output: its axis dimension * product of those after */
+    int32_t outer; /* product of the input dimensions before the axis */
+    /* (ec_common.h: a reference) */
+    EC_CREF(int32_t) copy_sizes; /* per output: its axis dimension * product of those after */
 } ec_split_params_t;
 
-void ec_concatenation_s8(const ec_concatenation_params_t *p, const int8_t *const *inputs,
-                         int8_t *output);
-void ec_concatenation_s16(const ec_concatenation_params_t *p, const int16_t *const *inputs,
-                          int16_t *output);
-void ec_concatenation_s32(const ec_concatenation_params_t *p, const int32_t *const *inputs,
-                          int32_t *output);
+void ec_concatenation_s8(const ec_concatenation_params_t *p, const int8_t *const *inputs, int8_t *output);
+void ec_concatenation_s16(const ec_concatenation_params_t *p, const int16_t *const *inputs, int16_t *output);
+void ec_concatenation_s32(const ec_concatenation_params_t *p, const int32_t *const *inputs, int32_t *output);
 
 void ec_split_s8(const ec_split_params_t *p, const int8_t *input, int8_t *const *outputs);
 void ec_split_s16(const ec_split_params_t *p, const int16_t *input, int16_t *const *outputs);

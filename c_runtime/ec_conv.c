@@ -193,18 +193,18 @@ static inline const int8_t *pos_input(const ec_conv2d_params_t *p, const int8_t 
 #else
 #define EC_CONV_SECOND(two) (two)
 #endif
-#define EC_CONV_TAP(LD, j, o0, o1, o2, o3)                                                                      \
-    do {                                                                                                        \
-        const int32_t x = c0[(j)], y = c1[(j)];                                                                 \
-        const int32_t wa = LD(w, (o0)), wb = LD(w, (o1)), wc = LD(w, (o2)), wd = LD(w, (o3));               \
-        a0 += x * wa;                                                                                           \
-        a1 += x * wb;                                                                                           \
-        a2 += x * wc;                                                                                           \
-        a3 += x * wd;                                                                                           \
-        e0 += y * wa;                                                                                           \
-        e1 += y * wb;                                                                                           \
-        e2 += y * wc;                                                                                           \
-        e3 += y * wd;                                                                                           \
+#define EC_CONV_TAP(LD, j, o0, o1, o2, o3)                                                    \
+    do {                                                                                      \
+        const int32_t x = c0[(j)], y = c1[(j)];                                               \
+        const int32_t wa = LD(w, (o0)), wb = LD(w, (o1)), wc = LD(w, (o2)), wd = LD(w, (o3)); \
+        a0 += x * wa;                                                                         \
+        a1 += x * wb;                                                                         \
+        a2 += x * wc;                                                                         \
+        a3 += x * wd;                                                                         \
+        e0 += y * wa;                                                                         \
+        e1 += y * wb;                                                                         \
+        e2 += y * wc;                                                                         \
+        e3 += y * wd;                                                                         \
     } while (0)
 
 static void conv2d_portable(const ec_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
@@ -372,72 +372,72 @@ static void direct_column(const ec_conv2d_params_t *p, const int8_t *in_b, int32
 
 /* One quad of taps (k0..k3) for 4 output channels x 2 pixels, int8 weights: a<2 * ch + px>
  * += the products. col: the pair's 4 column words; w: the block's 16 weight bytes. */
-#define EC_CONV_QUAD_S8(col, w)                                                                    \
-    do {                                                                                           \
-        uint32_t c0_ = (col)[0], c1_ = (col)[1], v_, t_;                                           \
-        memcpy(&v_, (w), 4); /* ch0, ch1 at k0, k2 */                                               \
-        t_ = ec_sxtb16(v_);                                                                        \
-        a0 = ec_smlad_acc(t_, c0_, a0);                                                                \
-        a1 = ec_smlad_acc(t_, c1_, a1);                                                                \
-        t_ = ec_sxtb16_ror8(v_);                                                                   \
-        a2 = ec_smlad_acc(t_, c0_, a2);                                                                \
-        a3 = ec_smlad_acc(t_, c1_, a3);                                                                \
-        memcpy(&v_, (w) + 4, 4); /* ch2, ch3 at k0, k2 */                                           \
-        t_ = ec_sxtb16(v_);                                                                        \
-        a4 = ec_smlad_acc(t_, c0_, a4);                                                                \
-        a5 = ec_smlad_acc(t_, c1_, a5);                                                                \
-        t_ = ec_sxtb16_ror8(v_);                                                                   \
-        a6 = ec_smlad_acc(t_, c0_, a6);                                                                \
-        a7 = ec_smlad_acc(t_, c1_, a7);                                                                \
-        c0_ = (col)[2];                                                                            \
-        c1_ = (col)[3];                                                                            \
-        memcpy(&v_, (w) + 8, 4); /* ch0, ch1 at k1, k3 */                                           \
-        t_ = ec_sxtb16(v_);                                                                        \
-        a0 = ec_smlad_acc(t_, c0_, a0);                                                                \
-        a1 = ec_smlad_acc(t_, c1_, a1);                                                                \
-        t_ = ec_sxtb16_ror8(v_);                                                                   \
-        a2 = ec_smlad_acc(t_, c0_, a2);                                                                \
-        a3 = ec_smlad_acc(t_, c1_, a3);                                                                \
-        memcpy(&v_, (w) + 12, 4); /* ch2, ch3 at k1, k3 */                                          \
-        t_ = ec_sxtb16(v_);                                                                        \
-        a4 = ec_smlad_acc(t_, c0_, a4);                                                                \
-        a5 = ec_smlad_acc(t_, c1_, a5);                                                                \
-        t_ = ec_sxtb16_ror8(v_);                                                                   \
-        a6 = ec_smlad_acc(t_, c0_, a6);                                                                \
-        a7 = ec_smlad_acc(t_, c1_, a7);                                                                \
+#define EC_CONV_QUAD_S8(col, w)                            \
+    do {                                                   \
+        uint32_t c0_ = (col)[0], c1_ = (col)[1], v_, t_;   \
+        memcpy(&v_, (w), 4); /* ch0, ch1 at k0, k2 */      \
+        t_ = ec_sxtb16(v_);                                \
+        a0 = ec_smlad_acc(t_, c0_, a0);                    \
+        a1 = ec_smlad_acc(t_, c1_, a1);                    \
+        t_ = ec_sxtb16_ror8(v_);                           \
+        a2 = ec_smlad_acc(t_, c0_, a2);                    \
+        a3 = ec_smlad_acc(t_, c1_, a3);                    \
+        memcpy(&v_, (w) + 4, 4); /* ch2, ch3 at k0, k2 */  \
+        t_ = ec_sxtb16(v_);                                \
+        a4 = ec_smlad_acc(t_, c0_, a4);                    \
+        a5 = ec_smlad_acc(t_, c1_, a5);                    \
+        t_ = ec_sxtb16_ror8(v_);                           \
+        a6 = ec_smlad_acc(t_, c0_, a6);                    \
+        a7 = ec_smlad_acc(t_, c1_, a7);                    \
+        c0_ = (col)[2];                                    \
+        c1_ = (col)[3];                                    \
+        memcpy(&v_, (w) + 8, 4); /* ch0, ch1 at k1, k3 */  \
+        t_ = ec_sxtb16(v_);                                \
+        a0 = ec_smlad_acc(t_, c0_, a0);                    \
+        a1 = ec_smlad_acc(t_, c1_, a1);                    \
+        t_ = ec_sxtb16_ror8(v_);                           \
+        a2 = ec_smlad_acc(t_, c0_, a2);                    \
+        a3 = ec_smlad_acc(t_, c1_, a3);                    \
+        memcpy(&v_, (w) + 12, 4); /* ch2, ch3 at k1, k3 */ \
+        t_ = ec_sxtb16(v_);                                \
+        a4 = ec_smlad_acc(t_, c0_, a4);                    \
+        a5 = ec_smlad_acc(t_, c1_, a5);                    \
+        t_ = ec_sxtb16_ror8(v_);                           \
+        a6 = ec_smlad_acc(t_, c0_, a6);                    \
+        a7 = ec_smlad_acc(t_, c1_, a7);                    \
     } while (0)
 
 /* The same with int16 weights: one word (two taps) per channel and half quad; w: the block's
  * 16 halfwords. */
-#define EC_CONV_QUAD_S16(col, w)                                                                   \
-    do {                                                                                           \
-        uint32_t c0_ = (col)[0], c1_ = (col)[1], v_;                                               \
-        memcpy(&v_, (w), 4);                                                                       \
-        a0 = ec_smlad_acc(v_, c0_, a0);                                                                \
-        a1 = ec_smlad_acc(v_, c1_, a1);                                                                \
-        memcpy(&v_, (w) + 2, 4);                                                                   \
-        a2 = ec_smlad_acc(v_, c0_, a2);                                                                \
-        a3 = ec_smlad_acc(v_, c1_, a3);                                                                \
-        memcpy(&v_, (w) + 4, 4);                                                                   \
-        a4 = ec_smlad_acc(v_, c0_, a4);                                                                \
-        a5 = ec_smlad_acc(v_, c1_, a5);                                                                \
-        memcpy(&v_, (w) + 6, 4);                                                                   \
-        a6 = ec_smlad_acc(v_, c0_, a6);                                                                \
-        a7 = ec_smlad_acc(v_, c1_, a7);                                                                \
-        c0_ = (col)[2];                                                                            \
-        c1_ = (col)[3];                                                                            \
-        memcpy(&v_, (w) + 8, 4);                                                                   \
-        a0 = ec_smlad_acc(v_, c0_, a0);                                                                \
-        a1 = ec_smlad_acc(v_, c1_, a1);                                                                \
-        memcpy(&v_, (w) + 10, 4);                                                                  \
-        a2 = ec_smlad_acc(v_, c0_, a2);                                                                \
-        a3 = ec_smlad_acc(v_, c1_, a3);                                                                \
-        memcpy(&v_, (w) + 12, 4);                                                                  \
-        a4 = ec_smlad_acc(v_, c0_, a4);                                                                \
-        a5 = ec_smlad_acc(v_, c1_, a5);                                                                \
-        memcpy(&v_, (w) + 14, 4);                                                                  \
-        a6 = ec_smlad_acc(v_, c0_, a6);                                                                \
-        a7 = ec_smlad_acc(v_, c1_, a7);                                                                \
+#define EC_CONV_QUAD_S16(col, w)                     \
+    do {                                             \
+        uint32_t c0_ = (col)[0], c1_ = (col)[1], v_; \
+        memcpy(&v_, (w), 4);                         \
+        a0 = ec_smlad_acc(v_, c0_, a0);              \
+        a1 = ec_smlad_acc(v_, c1_, a1);              \
+        memcpy(&v_, (w) + 2, 4);                     \
+        a2 = ec_smlad_acc(v_, c0_, a2);              \
+        a3 = ec_smlad_acc(v_, c1_, a3);              \
+        memcpy(&v_, (w) + 4, 4);                     \
+        a4 = ec_smlad_acc(v_, c0_, a4);              \
+        a5 = ec_smlad_acc(v_, c1_, a5);              \
+        memcpy(&v_, (w) + 6, 4);                     \
+        a6 = ec_smlad_acc(v_, c0_, a6);              \
+        a7 = ec_smlad_acc(v_, c1_, a7);              \
+        c0_ = (col)[2];                              \
+        c1_ = (col)[3];                              \
+        memcpy(&v_, (w) + 8, 4);                     \
+        a0 = ec_smlad_acc(v_, c0_, a0);              \
+        a1 = ec_smlad_acc(v_, c1_, a1);              \
+        memcpy(&v_, (w) + 10, 4);                    \
+        a2 = ec_smlad_acc(v_, c0_, a2);              \
+        a3 = ec_smlad_acc(v_, c1_, a3);              \
+        memcpy(&v_, (w) + 12, 4);                    \
+        a4 = ec_smlad_acc(v_, c0_, a4);              \
+        a5 = ec_smlad_acc(v_, c1_, a5);              \
+        memcpy(&v_, (w) + 14, 4);                    \
+        a6 = ec_smlad_acc(v_, c0_, a6);              \
+        a7 = ec_smlad_acc(v_, c1_, a7);              \
     } while (0)
 
 /* The blocks: 4 output channels x 2 pixels over `quads` quads of taps, acc[2 * ch + px]
@@ -466,8 +466,7 @@ typedef struct {
     int8_t *out0, *out1; /* the pixels' first output channel of the group; equal for a lone pixel */
 } conv_run_t;
 
-static inline int32_t block_output(int32_t acc, int32_t multiplier, int32_t shift, int32_t zp, int32_t lo,
-                                   int32_t hi) {
+static inline int32_t block_output(int32_t acc, int32_t multiplier, int32_t shift, int32_t zp, int32_t lo, int32_t hi) {
     acc = ec_requantize(acc, multiplier, (int)shift);
     return ec_clamp_i32(acc + zp, lo, hi);
 }
@@ -484,52 +483,52 @@ static inline int32_t block_output_full(int32_t acc, int32_t multiplier, int32_t
 /* Requantizes and stores channel j of the block for both pixels with `out` (block_output or
  * block_output_full). Everything it reads is in locals first: a store through int8_t * may
  * alias anything as far as the compiler knows. */
-#define EC_CONV_STORE_CHANNEL(out, j, x0, x1)                                                       \
-    do {                                                                                           \
-        const int32_t m_ = rq[2 * (j)], s_ = rq[2 * (j) + 1];                                      \
-        const int32_t y0_ = out((x0), m_, s_, zp_, lo_, hi_); /* in [-128, 127] */                 \
-        const int32_t y1_ = out((x1), m_, s_, zp_, lo_, hi_);                                       \
-        o0_[j] = (int8_t)y0_;                                                                      \
-        o1_[j] = (int8_t)y1_;                                                                      \
+#define EC_CONV_STORE_CHANNEL(out, j, x0, x1)                                      \
+    do {                                                                           \
+        const int32_t m_ = rq[2 * (j)], s_ = rq[2 * (j) + 1];                      \
+        const int32_t y0_ = out((x0), m_, s_, zp_, lo_, hi_); /* in [-128, 127] */ \
+        const int32_t y1_ = out((x1), m_, s_, zp_, lo_, hi_);                      \
+        o0_[j] = (int8_t)y0_;                                                      \
+        o1_[j] = (int8_t)y1_;                                                      \
     } while (0)
 
-#define EC_CONV_STORE_CHANNELS(out)                                                                 \
-    do {                                                                                           \
-        EC_CONV_STORE_CHANNEL(out, 0, a0, a1);                                                     \
-        if (n_ch > 1) {                                                                            \
-            EC_CONV_STORE_CHANNEL(out, 1, a2, a3);                                                 \
-            if (n_ch > 2) {                                                                        \
-                EC_CONV_STORE_CHANNEL(out, 2, a4, a5);                                             \
-                if (n_ch > 3) {                                                                    \
-                    EC_CONV_STORE_CHANNEL(out, 3, a6, a7);                                         \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
+#define EC_CONV_STORE_CHANNELS(out)                        \
+    do {                                                   \
+        EC_CONV_STORE_CHANNEL(out, 0, a0, a1);             \
+        if (n_ch > 1) {                                    \
+            EC_CONV_STORE_CHANNEL(out, 1, a2, a3);         \
+            if (n_ch > 2) {                                \
+                EC_CONV_STORE_CHANNEL(out, 2, a4, a5);     \
+                if (n_ch > 3) {                            \
+                    EC_CONV_STORE_CHANNEL(out, 3, a6, a7); \
+                }                                          \
+            }                                              \
+        }                                                  \
     } while (0)
 
 /* Requantizes and stores the block's n_ch (1..4) channels for both pixels, from a0..a7 (a
  * macro: gcc does not inline a function this size into the blocks, whose optimization
  * options differ). A lone last pixel has out1 == out0 and an identical column, so its second
  * store writes the same value. */
-#define EC_CONV_BLOCK_STORE(r, oc, n_ch)                                                            \
-    do {                                                                                           \
-        const int32_t zp_ = (r)->output_zp, lo_ = (r)->act_min, hi_ = (r)->act_max;                \
-        int8_t *const o0_ = (r)->out0 + (oc), *const o1_ = (r)->out1 + (oc);                       \
-        if (lo_ == -128 && hi_ == 127 && (n_ch) >= 4) {                                            \
-            EC_CONV_STORE_CHANNEL(block_output_full, 0, a0, a1);                                   \
-            EC_CONV_STORE_CHANNEL(block_output_full, 1, a2, a3);                                   \
-            EC_CONV_STORE_CHANNEL(block_output_full, 2, a4, a5);                                   \
-            EC_CONV_STORE_CHANNEL(block_output_full, 3, a6, a7);                                   \
-        } else if (lo_ == -128 && hi_ == 127) {                                                    \
-            EC_CONV_STORE_CHANNELS(block_output_full);                                             \
-        } else if ((n_ch) >= 4) {                                                                  \
-            EC_CONV_STORE_CHANNEL(block_output, 0, a0, a1);                                        \
-            EC_CONV_STORE_CHANNEL(block_output, 1, a2, a3);                                        \
-            EC_CONV_STORE_CHANNEL(block_output, 2, a4, a5);                                        \
-            EC_CONV_STORE_CHANNEL(block_output, 3, a6, a7);                                        \
-        } else {                                                                                   \
-            EC_CONV_STORE_CHANNELS(block_output);                                                  \
-        }                                                                                          \
+#define EC_CONV_BLOCK_STORE(r, oc, n_ch)                                            \
+    do {                                                                            \
+        const int32_t zp_ = (r)->output_zp, lo_ = (r)->act_min, hi_ = (r)->act_max; \
+        int8_t *const o0_ = (r)->out0 + (oc), *const o1_ = (r)->out1 + (oc);        \
+        if (lo_ == -128 && hi_ == 127 && (n_ch) >= 4) {                             \
+            EC_CONV_STORE_CHANNEL(block_output_full, 0, a0, a1);                    \
+            EC_CONV_STORE_CHANNEL(block_output_full, 1, a2, a3);                    \
+            EC_CONV_STORE_CHANNEL(block_output_full, 2, a4, a5);                    \
+            EC_CONV_STORE_CHANNEL(block_output_full, 3, a6, a7);                    \
+        } else if (lo_ == -128 && hi_ == 127) {                                     \
+            EC_CONV_STORE_CHANNELS(block_output_full);                              \
+        } else if ((n_ch) >= 4) {                                                   \
+            EC_CONV_STORE_CHANNEL(block_output, 0, a0, a1);                         \
+            EC_CONV_STORE_CHANNEL(block_output, 1, a2, a3);                         \
+            EC_CONV_STORE_CHANNEL(block_output, 2, a4, a5);                         \
+            EC_CONV_STORE_CHANNEL(block_output, 3, a6, a7);                         \
+        } else {                                                                    \
+            EC_CONV_STORE_CHANNELS(block_output);                                   \
+        }                                                                           \
     } while (0)
 
 /* The blocks of a group (first padded channel ch0), one after another: output channels
@@ -672,8 +671,8 @@ EC_CONV_DRIVER void conv2d_dsp(const ec_conv2d_params_t *p, const int8_t *input,
             const int32_t ch0 = g * oc_pad; /* the group's first padded channel */
             if (pointwise) {
                 const int32_t fic = p->filter_in_c, in_w = p->in_w, in_c = p->in_c;
-                widen_columns(in0 + (iy0 * in_w + ix0) * in_c + g * fic, in1 + (iy1 * in_w + ix1) * in_c + g * fic,
-                              col, r.quads);
+                widen_columns(in0 + (iy0 * in_w + ix0) * in_c + g * fic, in1 + (iy1 * in_w + ix1) * in_c + g * fic, col,
+                              r.quads);
             } else if (direct) {
                 direct_column(p, in0, iy0, ix0, g, col, 0);
                 direct_column(p, in1, iy1, ix1, g, col, 1);
@@ -785,15 +784,16 @@ void ec_conv2d_s16(const ec_conv2d_s16_params_t *p, const int16_t *input, int16_
                             ec_dot4_s16x8(col, w, k_pad, s);
                             for (lane = 0; lane < lanes; ++lane) {
                                 out[oc0 + lane] = ec_mac16_output32(s[lane], bias ? EC_C_S64(bias, oc0 + lane) : 0,
-                                                                    EC_CADD(requant, 2 * (oc0 + lane), int32_t), acc32, act_min,
-                                                                    act_max);
+                                                                    EC_CADD(requant, 2 * (oc0 + lane), int32_t), acc32,
+                                                                    act_min, act_max);
                             }
                         } else {
                             int64_t s[4];
                             ec_dot4_s16x8_64(col, w, k_pad, s);
                             for (lane = 0; lane < lanes; ++lane) {
                                 out[oc0 + lane] = ec_mac16_output(s[lane], bias ? EC_C_S64(bias, oc0 + lane) : 0,
-                                                                  EC_CADD(requant, 2 * (oc0 + lane), int32_t), acc32, act_min, act_max);
+                                                                  EC_CADD(requant, 2 * (oc0 + lane), int32_t), acc32,
+                                                                  act_min, act_max);
                             }
                         }
                     }

@@ -28,8 +28,8 @@ typedef struct {
     int32_t input_zp;     /* a padded tap reads this value, so it contributes 0 */
     int32_t output_zp;
     int32_t act_min, act_max;
-    int32_t k_pad;             /* k_h * k_w * filter_in_c rounded up to a multiple of 4 */
-    int32_t oc_pad;            /* output channels per group rounded up to a multiple of 4 */
+    int32_t k_pad;              /* k_h * k_w * filter_in_c rounded up to a multiple of 4 */
+    int32_t oc_pad;             /* output channels per group rounded up to a multiple of 4 */
     EC_CREF(int8_t) weights;    /* int8 form (see above), or NULL */
     EC_CREF(int16_t) weights16; /* int16 form (see above), or NULL */
     EC_CREF(int32_t) bias;      /* model bias - input_zp * sum(weights), per padded channel */
@@ -62,10 +62,10 @@ typedef struct {
     int32_t dil_h, dil_w;
     int32_t pad_h, pad_w;
     int32_t act_min, act_max;
-    int32_t k_pad;          /* k_h * k_w * filter_in_c rounded up to a multiple of 4 */
-    int32_t oc_pad;         /* out_c / groups rounded up to a multiple of 4 */
-    int32_t sum32;          /* 1: every channel's partial sums fit int32 (proved by the compiler) */
-    int32_t acc32;          /* 1: TFLite's accumulator is int32 (int32 bias): see ec_mac16_output */
+    int32_t k_pad;            /* k_h * k_w * filter_in_c rounded up to a multiple of 4 */
+    int32_t oc_pad;           /* out_c / groups rounded up to a multiple of 4 */
+    int32_t sum32;            /* 1: every channel's partial sums fit int32 (proved by the compiler) */
+    int32_t acc32;            /* 1: TFLite's accumulator is int32 (int32 bias): see ec_mac16_output */
     EC_CREF(int8_t) weights;  /* see above */
     EC_CREF(int64_t) bias;    /* per output channel: ec_mac16_output's bias (NULL: none, int32 accumulator only) */
     EC_CREF(int32_t) requant; /* per output channel, a pair: ec_mac16_output's rq */

@@ -46,8 +46,8 @@
 #define DW_NO_LIBCALL
 #endif
 
-DW_INLINE int8_t dw_requantize(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_zp,
-                               int32_t act_min, int32_t act_max) {
+DW_INLINE int8_t dw_requantize(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_zp, int32_t act_min,
+                               int32_t act_max) {
     return (int8_t)ec_clamp_i32(ec_requantize(acc, multiplier, (int)shift) + output_zp, act_min, act_max);
 }
 
@@ -77,7 +77,7 @@ static int32_t dw_weight(const ec_depthwise_conv2d_params_t *p, int32_t oc, int3
 /* The last channels % 4 channels of one pixel, weights laid out [T][rem] from wi (out of line:
  * most layers have none, and one copy serves every variant). */
 DW_NOINLINE void dw_tail(const ec_depthwise_conv2d_params_t *p, const int8_t *win, int32_t rs, int32_t cs, int32_t c,
-                       int32_t wi, int32_t k_h, int32_t k_w, int wide, int8_t *out) {
+                         int32_t wi, int32_t k_h, int32_t k_w, int wide, int8_t *out) {
     const int32_t rem = p->out_c - c;
     int32_t k, ky, kx;
     for (k = 0; k < rem; ++k) {
@@ -85,8 +85,9 @@ DW_NOINLINE void dw_tail(const ec_depthwise_conv2d_params_t *p, const int8_t *wi
         int32_t t = 0;
         for (ky = 0; ky < k_h; ++ky) {
             for (kx = 0; kx < k_w; ++kx) {
-                const int32_t w = wide ? (int32_t)EC_C_S16(EC_CADD(EC_CADD(p->weights16, wi, int16_t), t * rem, int16_t), k)
-                                       : (int32_t)EC_WEIGHT_S8(p->weights + wi + t * rem + k);
+                const int32_t w =
+                    wide ? (int32_t)EC_C_S16(EC_CADD(EC_CADD(p->weights16, wi, int16_t), t * rem, int16_t), k)
+                         : (int32_t)EC_WEIGHT_S8(p->weights + wi + t * rem + k);
                 acc += (int32_t)win[ky * rs + kx * cs + c + k] * w;
                 ++t;
             }
@@ -132,8 +133,8 @@ DW_INLINE void dw_row_portable_dm1(const ec_depthwise_conv2d_params_t *p, const 
                 }
             }
             for (k = 0; k < 4; ++k) {
-                out[c + k] = dw_requantize(acc[k], EC_C_S32(rq, 2 * (c + k)), EC_C_S32(rq, 2 * (c + k) + 1), p->output_zp,
-                                           p->act_min, p->act_max);
+                out[c + k] = dw_requantize(acc[k], EC_C_S32(rq, 2 * (c + k)), EC_C_S32(rq, 2 * (c + k) + 1),
+                                           p->output_zp, p->act_min, p->act_max);
             }
         }
         if (c < channels) {
@@ -174,8 +175,8 @@ DW_NOINLINE void dw_row_portable(const ec_depthwise_conv2d_params_t *p, const in
                     ++t;
                 }
             }
-            out[oc] = dw_requantize(acc, EC_C_S32(p->requant, 2 * (oc & pcm)), EC_C_S32(p->requant, 2 * (oc & pcm) + 1), p->output_zp,
-                                    p->act_min, p->act_max);
+            out[oc] = dw_requantize(acc, EC_C_S32(p->requant, 2 * (oc & pcm)), EC_C_S32(p->requant, 2 * (oc & pcm) + 1),
+                                    p->output_zp, p->act_min, p->act_max);
         }
         out += p->out_c;
     }
@@ -269,8 +270,8 @@ DW_INLINE void dw_start4(const int32_t *bias, int wide, int32_t acc[4]) {
 }
 
 /* Four outputs from their accumulators: unscale, add the bias, requantize, clamp, store. */
-DW_INLINE void dw_finish4(int32_t acc[4], const int32_t *bias, const int32_t *rq, int wide,
-                          int32_t out_zp, int32_t act_min, int32_t act_max, int full_range, int8_t *out) {
+DW_INLINE void dw_finish4(int32_t acc[4], const int32_t *bias, const int32_t *rq, int wide, int32_t out_zp,
+                          int32_t act_min, int32_t act_max, int full_range, int8_t *out) {
     /* The scaled sums are exact multiples of 256: >> 8 divides exactly. */
     if (!wide) {
         acc[0] = bias[0] + (acc[0] >> 8);
@@ -296,7 +297,6 @@ DW_INLINE void dw_finish4(int32_t acc[4], const int32_t *bias, const int32_t *rq
         out[3] = (int8_t)ec_clamp_i32(acc[3], act_min, act_max);
     }
 }
-
 
 /* One output row, depth multiplier 1, four channels per SIMD step: one 32-bit load brings
  * four int8 inputs and SMLABB/SMLATT add each channel's product to its own accumulator. The
@@ -374,10 +374,10 @@ DW_INLINE void dw_row_dsp(const ec_depthwise_conv2d_params_t *p, const int8_t *w
     }
 }
 
-DW_NOINLINE void dw_row_dsp_3x3_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
-                                    int32_t cs, int32_t step, int32_t n, int8_t *out);
-DW_NOINLINE void dw_row_dsp_3x3_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
-                                   int32_t cs, int32_t step, int32_t n, int8_t *out);
+DW_NOINLINE void dw_row_dsp_3x3_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                                    int32_t step, int32_t n, int8_t *out);
+DW_NOINLINE void dw_row_dsp_3x3_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                                   int32_t step, int32_t n, int8_t *out);
 
 /* One row of 3x3 windows one column apart (stride_w == dil_w), two pixels at a time: pixel
  * B's tap (ky, kx) is pixel A's tap (ky, kx + 1), so each row of the pair's windows loads and
@@ -401,8 +401,8 @@ DW_INLINE void dw_pair_row(const int8_t *r, int32_t cs, const int8_t *w8, const 
     dw_mac(xe, xo, we, wo, b);
 }
 
-DW_INLINE void dw_row_dsp_3x3_pairs(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
-                                    int32_t cs, int32_t n, int8_t *out, int wide) {
+DW_INLINE void dw_row_dsp_3x3_pairs(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                                    int32_t n, int8_t *out, int wide) {
     const int32_t channels = p->out_c;
     const int32_t blocked = channels - channels % 4;
     const int32_t *bias = p->bias;
@@ -425,8 +425,7 @@ DW_INLINE void dw_row_dsp_3x3_pairs(const ec_depthwise_conv2d_params_t *p, const
             dw_pair_row(win + c + 2 * rs, cs, w8, w16, wide, wi + 24, a, b);
             wi += 36;
             dw_finish4(a, bias + c, rq + 2 * c, wide, out_zp, act_min, act_max, full_range, out + c);
-            dw_finish4(b, bias + c, rq + 2 * c, wide, out_zp, act_min, act_max, full_range,
-                       out + channels + c);
+            dw_finish4(b, bias + c, rq + 2 * c, wide, out_zp, act_min, act_max, full_range, out + channels + c);
         }
         out += 2 * channels;
     }
@@ -443,13 +442,13 @@ DW_NOINLINE void dw_row_dsp_3x3_w8(const ec_depthwise_conv2d_params_t *p, const 
     dw_row_dsp(p, win0, rs, cs, step, n, out, 3, 3, 0);
 }
 
-DW_NOINLINE void dw_row_dsp_3x3_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
-                                    int32_t cs, int32_t step, int32_t n, int8_t *out) {
+DW_NOINLINE void dw_row_dsp_3x3_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                                    int32_t step, int32_t n, int8_t *out) {
     dw_row_dsp(p, win0, rs, cs, step, n, out, 3, 3, 1);
 }
 
-DW_NOINLINE void dw_row_dsp_3x3p_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
-                                     int32_t cs, int32_t n, int8_t *out) {
+DW_NOINLINE void dw_row_dsp_3x3p_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                                     int32_t n, int8_t *out) {
     dw_row_dsp_3x3_pairs(p, win0, rs, cs, n, out, 1);
 }
 
@@ -463,8 +462,8 @@ DW_NOINLINE void dw_row_dsp_kx1_w8(const ec_depthwise_conv2d_params_t *p, const 
     dw_row_dsp(p, win0, rs, cs, step, n, out, p->k_h, 1, 0);
 }
 
-DW_NOINLINE void dw_row_dsp_kx1_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
-                                    int32_t cs, int32_t step, int32_t n, int8_t *out) {
+DW_NOINLINE void dw_row_dsp_kx1_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                                    int32_t step, int32_t n, int8_t *out) {
     dw_row_dsp(p, win0, rs, cs, step, n, out, p->k_h, 1, 1);
 }
 
@@ -530,14 +529,13 @@ DW_NOINLINE void dw_row_dsp_kx1p_w16(const ec_depthwise_conv2d_params_t *p, cons
     dw_row_dsp_kx1_pairs(p, win0, rs, n, out, 1);
 }
 
-
 DW_NOINLINE void dw_row_dsp_any_w8(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
                                    int32_t step, int32_t n, int8_t *out) {
     dw_row_dsp(p, win0, rs, cs, step, n, out, p->k_h, p->k_w, 0);
 }
 
-DW_NOINLINE void dw_row_dsp_any_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs,
-                                    int32_t cs, int32_t step, int32_t n, int8_t *out) {
+DW_NOINLINE void dw_row_dsp_any_w16(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
+                                    int32_t step, int32_t n, int8_t *out) {
     dw_row_dsp(p, win0, rs, cs, step, n, out, p->k_h, p->k_w, 1);
 }
 #endif
@@ -613,8 +611,8 @@ enum { DW_ANY, DW_3X3, DW_3X3P, DW_KX1, DW_KX1P };
 
 /* One output row with the loop that fits the layer (direct calls, not function pointers, so
  * that the stack analysis sees every callee). */
-DW_INLINE void dw_row(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs,
-                      int32_t step, int32_t n, int8_t *out, const int shape, const int wide) {
+DW_INLINE void dw_row(const ec_depthwise_conv2d_params_t *p, const int8_t *win0, int32_t rs, int32_t cs, int32_t step,
+                      int32_t n, int8_t *out, const int shape, const int wide) {
 #ifdef EC_DOT_DSP
     if (p->depth_multiplier == 1 && p->per_channel && p->k_h * p->k_w <= DW_DSP_MAX_TAPS) {
         /* The pair loops leave an odd last pixel to the single-pixel loops (called from here, not
@@ -698,8 +696,8 @@ DW_NOINLINE void dw_row_checked(const ec_depthwise_conv2d_params_t *p, const int
                     ++t;
                 }
             }
-            out[oc] = dw_requantize(acc, EC_C_S32(p->requant, 2 * (oc & pcm)), EC_C_S32(p->requant, 2 * (oc & pcm) + 1), p->output_zp,
-                                    p->act_min, p->act_max);
+            out[oc] = dw_requantize(acc, EC_C_S32(p->requant, 2 * (oc & pcm)), EC_C_S32(p->requant, 2 * (oc & pcm) + 1),
+                                    p->output_zp, p->act_min, p->act_max);
         }
         out += p->out_c;
     }
@@ -772,18 +770,18 @@ DW_INLINE void dw_conv(const ec_depthwise_conv2d_params_t *p, const int8_t *inpu
 /* The entry points (ec_depthwise_conv.h). Without the DSP path they all run the portable rows,
  * which read whichever weight form is set: one shared copy of the layer loop. */
 #ifdef EC_DOT_DSP
-#define DW_ENTRY(name, shape, wide)                                                                \
+#define DW_ENTRY(name, shape, wide)                                                                        \
     void name(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) { \
-        dw_conv(p, input, output, scratch, (shape), (wide));                                       \
+        dw_conv(p, input, output, scratch, (shape), (wide));                                               \
     }
 #else
 static void dw_conv_portable(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output,
                              void *scratch) {
     dw_conv(p, input, output, scratch, DW_ANY, 0);
 }
-#define DW_ENTRY(name, shape, wide)                                                                \
+#define DW_ENTRY(name, shape, wide)                                                                        \
     void name(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch) { \
-        dw_conv_portable(p, input, output, scratch);                                               \
+        dw_conv_portable(p, input, output, scratch);                                                       \
     }
 #endif
 
@@ -965,13 +963,12 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
                             }
                         }
                     }
-                    out[c] = sum32 ? ec_mac16_output32(a32, EC_C_S64(bias, c), EC_CADD(requant, 2 * c, int32_t), 0, act_min,
-                                                       act_max)
-                                   : ec_mac16_output(a64, EC_C_S64(bias, c), EC_CADD(requant, 2 * c, int32_t), 0, act_min,
-                                                     act_max);
+                    out[c] = sum32 ? ec_mac16_output32(a32, EC_C_S64(bias, c), EC_CADD(requant, 2 * c, int32_t), 0,
+                                                       act_min, act_max)
+                                   : ec_mac16_output(a64, EC_C_S64(bias, c), EC_CADD(requant, 2 * c, int32_t), 0,
+                                                     act_min, act_max);
                 }
             }
         }
     }
 }
-

@@ -28,7 +28,7 @@ typedef struct {
     int32_t pad_block; /* 1: rows that pad are computed from a padded copy in scratch */
     EC_CREF(int8_t) weights;
     EC_CREF(int16_t) weights16;
-    EC_CREF(int32_t) bias;     /* folded like ec_conv2d's */
+    EC_CREF(int32_t) bias; /* folded like ec_conv2d's */
     /* Per channel (or one, if !per_channel) the requantization multiplier and shift, side by
      * side so that one pointer (and one LDRD) brings both. */
     EC_CREF(int32_t) requant;
@@ -46,7 +46,7 @@ typedef struct {
  *   windows are one tap column apart (stride_w == dil_w);
  * - _kx1[_w16]: k_h x 1 kernels; _kx1p[_w16]: the same, two pixels at a time where
  *   consecutive windows are one tap row apart (one-pixel rows with stride_h == dil_h). */
-#define EC_DW_ENTRY(name)                                                                      \
+#define EC_DW_ENTRY(name) \
     void name(const ec_depthwise_conv2d_params_t *p, const int8_t *input, int8_t *output, void *scratch)
 EC_DW_ENTRY(ec_depthwise_conv2d_s8);
 EC_DW_ENTRY(ec_depthwise_conv2d_s8_w16);
@@ -74,7 +74,7 @@ typedef struct {
     int32_t dil_h, dil_w;
     int32_t pad_h, pad_w;
     int32_t act_min, act_max;
-    int32_t sum32;          /* 1: every channel's partial sums fit int32 (proved by the compiler) */
+    int32_t sum32;            /* 1: every channel's partial sums fit int32 (proved by the compiler) */
     EC_CREF(int8_t) weights;  /* see above */
     EC_CREF(int32_t) tap_off; /* per tap (ky, kx): (ky * dil_h * in_w + kx * dil_w) * in_c, input offsets */
     EC_CREF(int64_t) bias;    /* per output channel: the folded bias (ec_requantize_s64_folded), never NULL */

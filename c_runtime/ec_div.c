@@ -86,8 +86,8 @@ void ec_div_s32(const ec_div_s32_params_t *p, const int32_t *in0, const int32_t 
     ec_broadcast_begin(p->out_dims, &it);
     for (n = 0; n < it.runs; ++n) {
         for (i = 0; i < inner; ++i) {
-            *out++ = ec_clamp_i32(div_s32_one(in0[it.off0 + i * step0], in1[it.off1 + i * step1]), p->act_min,
-                                  p->act_max);
+            *out++ =
+                ec_clamp_i32(div_s32_one(in0[it.off0 + i * step0], in1[it.off1 + i * step1]), p->act_min, p->act_max);
         }
         ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);
     }

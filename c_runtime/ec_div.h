@@ -11,9 +11,9 @@ typedef struct {
     int32_t out_dims[EC_MAX_DIMS];
     int32_t in0_strides[EC_MAX_DIMS];
     int32_t in1_strides[EC_MAX_DIMS];
-    int32_t in0_offset, in1_offset;  /* -zero_point of the numerator and of the divisor */
-    int32_t output_offset;           /* output zero point */
-    int32_t output_multiplier;       /* in0_scale / (in1_scale * out_scale), Q31, in [2^30, 2^31) */
+    int32_t in0_offset, in1_offset; /* -zero_point of the numerator and of the divisor */
+    int32_t output_offset;          /* output zero point */
+    int32_t output_multiplier;      /* in0_scale / (in1_scale * out_scale), Q31, in [2^30, 2^31) */
     int32_t act_min, act_max;
     /* Per divisor value (indexed by its bits as uint8_t, TFLite's table order), made at compile
      * time: TFLite's GetReciprocal(|d|, 31) of d = value - zero point (Q0; d = 0 included), and

@@ -177,8 +177,8 @@ static inline int32_t ec_dot_s16x8(const int16_t *x, EC_CREF(int8_t) w, int32_t 
 #else
     for (; i + 4 <= n; i += 4) {
         acc += (int32_t)x[i] * (int32_t)EC_WEIGHT_S8(w + i) + (int32_t)x[i + 1] * (int32_t)EC_WEIGHT_S8(w + i + 2);
-        acc += (int32_t)x[i + 2] * (int32_t)EC_WEIGHT_S8(w + i + 1) +
-               (int32_t)x[i + 3] * (int32_t)EC_WEIGHT_S8(w + i + 3);
+        acc +=
+            (int32_t)x[i + 2] * (int32_t)EC_WEIGHT_S8(w + i + 1) + (int32_t)x[i + 3] * (int32_t)EC_WEIGHT_S8(w + i + 3);
     }
 #endif
     for (j = 0; i < n; ++i, ++j) {
@@ -203,8 +203,8 @@ static inline int64_t ec_dot_s16x8_64(const int16_t *x, EC_CREF(int8_t) w, int32
     for (; i + 4 <= n; i += 4) {
         /* each pair of products is at most 2^23 in magnitude: int32 */
         acc += (int32_t)x[i] * (int32_t)EC_WEIGHT_S8(w + i) + (int32_t)x[i + 1] * (int32_t)EC_WEIGHT_S8(w + i + 2);
-        acc += (int32_t)x[i + 2] * (int32_t)EC_WEIGHT_S8(w + i + 1) +
-               (int32_t)x[i + 3] * (int32_t)EC_WEIGHT_S8(w + i + 3);
+        acc +=
+            (int32_t)x[i + 2] * (int32_t)EC_WEIGHT_S8(w + i + 1) + (int32_t)x[i + 3] * (int32_t)EC_WEIGHT_S8(w + i + 3);
     }
 #endif
     for (j = 0; i < n; ++i, ++j) {

@@ -231,7 +231,7 @@ static inline int32_t ec_sat_rounding_mul_by_pot(int32_t x, int exponent) {
 
 /* exp(a) for a Q0 value a in [-1/4, 0): Taylor expansion around -1/8. */
 static inline int32_t ec_exp_on_interval_between_negative_one_quarter_and_0_excl(int32_t a) {
-    const int32_t constant_term = 1895147668;  /* exp(-1/8) */
+    const int32_t constant_term = 1895147668; /* exp(-1/8) */
     const int32_t constant_1_over_3 = 715827883;
     const int32_t x = ec_add_wrapping(a, (int32_t)1 << 28);
     const int32_t x2 = ec_sat_rounding_doubling_high_mul(x, x);
@@ -239,18 +239,13 @@ static inline int32_t ec_exp_on_interval_between_negative_one_quarter_and_0_excl
     const int32_t x4 = ec_sat_rounding_doubling_high_mul(x2, x2);
     const int32_t x4_over_4 = ec_rounding_divide_by_pot(x4, 2);
     const int32_t poly = ec_rounding_divide_by_pot(
-        ec_add_wrapping(ec_sat_rounding_doubling_high_mul(ec_add_wrapping(x4_over_4, x3),
-                                                          constant_1_over_3),
-                        x2),
-        1);
-    return ec_add_wrapping(constant_term,
-                           ec_sat_rounding_doubling_high_mul(constant_term, ec_add_wrapping(x, poly)));
+        ec_add_wrapping(ec_sat_rounding_doubling_high_mul(ec_add_wrapping(x4_over_4, x3), constant_1_over_3), x2), 1);
+    return ec_add_wrapping(constant_term, ec_sat_rounding_doubling_high_mul(constant_term, ec_add_wrapping(x, poly)));
 }
 
 /* exp(a) for a Q(integer_bits) value a <= 0; the result is Q0. */
 static inline int32_t ec_exp_on_negative_values(int32_t a, int integer_bits) {
-    static const int32_t multipliers[7] = {1672461947, 1302514674, 790015084, 290630308,
-                                           39332535,   720401,     242};
+    static const int32_t multipliers[7] = {1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
     const int fractional_bits = 31 - integer_bits;
     const int32_t one_quarter = (int32_t)1 << (fractional_bits - 2);
     const int32_t mask = one_quarter - 1;
@@ -283,7 +278,7 @@ static inline int32_t ec_exp_on_negative_values(int32_t a, int integer_bits) {
 /* 1 / (1 + a) for a Q0 value a in [0, 1): Newton-Raphson; the result is Q0. */
 static inline int32_t ec_one_over_one_plus_x_for_x_in_0_1(int32_t a) {
     const int32_t half_denominator = ec_rounding_half_sum(a, INT32_MAX);
-    const int32_t constant_48_over_17 = 1515870810;     /* Q2 */
+    const int32_t constant_48_over_17 = 1515870810;      /* Q2 */
     const int32_t constant_neg_32_over_17 = -1010580540; /* Q2 */
     const int32_t one_q2 = (int32_t)1 << 29;
     int32_t x = ec_add_wrapping(constant_48_over_17,
@@ -343,7 +338,7 @@ static inline int32_t ec_get_reciprocal(int32_t x, int x_integer_digits, int *nu
  * gemmlowp's one_minus_x_over_one_plus_x_for_x_in_0_1; the result is Q0. */
 static inline int32_t ec_one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a) {
     const int32_t half_denominator = ec_rounding_half_sum(a, INT32_MAX);
-    const int32_t constant_48_over_17 = 1515870810;     /* Q2 */
+    const int32_t constant_48_over_17 = 1515870810;      /* Q2 */
     const int32_t constant_neg_32_over_17 = -1010580540; /* Q2 */
     const int32_t one_q2 = (int32_t)1 << 29;
     int32_t x = ec_add_wrapping(constant_48_over_17,
@@ -367,8 +362,8 @@ static inline int32_t ec_logistic_q(int32_t a, int integer_bits) {
     }
     abs_a = a > 0 ? a : ec_sub_wrapping(0, a);
     /* logistic(|a|) = 1 / (1 + exp(-|a|)), exp(-|a|) in (0, 1]. */
-    result_if_positive = ec_one_over_one_plus_x_for_x_in_0_1(
-        ec_exp_on_negative_values(ec_sub_wrapping(0, abs_a), integer_bits));
+    result_if_positive =
+        ec_one_over_one_plus_x_for_x_in_0_1(ec_exp_on_negative_values(ec_sub_wrapping(0, abs_a), integer_bits));
     return a > 0 ? result_if_positive : ec_sub_wrapping(INT32_MAX, result_if_positive);
 }
 
@@ -488,17 +483,17 @@ static inline int32_t ec_log_x_for_x_ge_1(int32_t x, int input_integer_bits, int
     const int32_t z_b = ec_sat_rounding_doubling_high_mul(x, sqrt_half);
     const int z_b_headroom = ec_count_leading_zeros_u32((uint32_t)z_b) - 1;
     const int32_t r_b_raw = ec_sat_rounding_mul_by_pot(x, z_b_headroom);
-    const int32_t z_b_pow_2_adj = ec_sat_sub_i32(
-        ec_sat_rounding_mul_by_pot(input_integer_bits - z_b_headroom, 31 - accum_bits), shifted_quarter);
+    const int32_t z_b_pow_2_adj =
+        ec_sat_sub_i32(ec_sat_rounding_mul_by_pot(input_integer_bits - z_b_headroom, 31 - accum_bits), shifted_quarter);
     const int32_t r = ec_min_i32(r_a_raw, r_b_raw);
     const int32_t z_pow_2_adj = ec_max_i32(z_a_pow_2_adj, z_b_pow_2_adj);
     const int32_t p = ec_rounding_half_sum(r, sqrt_sqrt_half);
     const int32_t q0 = ec_sub_wrapping(r, sqrt_sqrt_half);
     const int32_t q = ec_add_wrapping(q0, q0);
     const int32_t common_sq = ec_sat_rounding_doubling_high_mul(q, q);
-    const int32_t num = ec_add_wrapping(
-        ec_sat_rounding_doubling_high_mul(q, r),
-        ec_sat_rounding_doubling_high_mul(ec_sat_rounding_doubling_high_mul(q, common_sq), alpha_n));
+    const int32_t num =
+        ec_add_wrapping(ec_sat_rounding_doubling_high_mul(q, r),
+                        ec_sat_rounding_doubling_high_mul(ec_sat_rounding_doubling_high_mul(q, common_sq), alpha_n));
     const int32_t denom_minus_one_0 = ec_add_wrapping(
         ec_sat_rounding_doubling_high_mul(
             p, ec_add_wrapping(ec_add_wrapping(alpha_i, q), ec_sat_rounding_doubling_high_mul(alpha_d, common_sq))),

@@ -49,7 +49,7 @@ static inline uint32_t tail_word(const int8_t *x, int32_t n) {
 /* What every output needs, copied out of the params: the stores through int8_t pointers
  * may alias anything in memory, so fields read through p would be reloaded after each. */
 typedef struct {
-    int32_t full, rem; /* whole groups of four inputs, inputs in the last partial group */
+    int32_t full, rem;     /* whole groups of four inputs, inputs in the last partial group */
     EC_CREF(int32_t) bias; /* references to constants (ec_common.h) */
     EC_CREF(int32_t) multiplier;
     EC_CREF(int32_t) shift;
@@ -81,9 +81,12 @@ static inline void fc_store4(const fc_ctx_t *c, int32_t a0, int32_t a1, int32_t 
         const int32_t m = c->multiplier0, zp = c->output_zp;
         const int e = (int)c->exponent0;
         out[u] = (int8_t)__ssat(ec_rounding_divide_by_pot_pos(ec_rounding_doubling_high_mul_nosat(a0, m), e) + zp, 8);
-        out[u + 1] = (int8_t)__ssat(ec_rounding_divide_by_pot_pos(ec_rounding_doubling_high_mul_nosat(a1, m), e) + zp, 8);
-        out[u + 2] = (int8_t)__ssat(ec_rounding_divide_by_pot_pos(ec_rounding_doubling_high_mul_nosat(a2, m), e) + zp, 8);
-        out[u + 3] = (int8_t)__ssat(ec_rounding_divide_by_pot_pos(ec_rounding_doubling_high_mul_nosat(a3, m), e) + zp, 8);
+        out[u + 1] =
+            (int8_t)__ssat(ec_rounding_divide_by_pot_pos(ec_rounding_doubling_high_mul_nosat(a1, m), e) + zp, 8);
+        out[u + 2] =
+            (int8_t)__ssat(ec_rounding_divide_by_pot_pos(ec_rounding_doubling_high_mul_nosat(a2, m), e) + zp, 8);
+        out[u + 3] =
+            (int8_t)__ssat(ec_rounding_divide_by_pot_pos(ec_rounding_doubling_high_mul_nosat(a3, m), e) + zp, 8);
         return;
     }
     out[u] = fc_output(c, a0, u);
@@ -128,15 +131,15 @@ static inline void load2_step(const void **w, uint32_t *first, uint32_t *second)
 /* acc0..acc3 += one group of four inputs (extended: xe, xo) times the block's four rows. The
  * block's weights start 16-byte aligned (a multiple of 16 weights into the array), so each
  * group's 16 bytes load as two LDRD. */
-#define EC_FC_GROUP_S8(xe, xo, w, a0, a1, a2, a3)                   \
-    do {                                                            \
-        uint32_t w0_, w1_, w2_, w3_;                                \
-        load2_step(&(w), &w0_, &w1_);                               \
-        load2_step(&(w), &w2_, &w3_);                               \
-        (a0) = mac4_s8((xe), (xo), w0_, (a0));                      \
-        (a1) = mac4_s8((xe), (xo), w1_, (a1));                      \
-        (a2) = mac4_s8((xe), (xo), w2_, (a2));                      \
-        (a3) = mac4_s8((xe), (xo), w3_, (a3));                      \
+#define EC_FC_GROUP_S8(xe, xo, w, a0, a1, a2, a3) \
+    do {                                          \
+        uint32_t w0_, w1_, w2_, w3_;              \
+        load2_step(&(w), &w0_, &w1_);             \
+        load2_step(&(w), &w2_, &w3_);             \
+        (a0) = mac4_s8((xe), (xo), w0_, (a0));    \
+        (a1) = mac4_s8((xe), (xo), w1_, (a1));    \
+        (a2) = mac4_s8((xe), (xo), w2_, (a2));    \
+        (a3) = mac4_s8((xe), (xo), w3_, (a3));    \
     } while (0)
 
 /* Four rows u..u+3: w points at the block's interleaved weights. */
@@ -162,12 +165,12 @@ EC_FC_LOOP void block_s8(const fc_ctx_t *c, const int8_t *x, const int8_t *weigh
 }
 
 /* acc += four int16 weights, stored (w0, w2, w1, w3), times the extended inputs. */
-#define EC_FC_MAC4_S16(xe, xo, w, acc)                              \
-    do {                                                            \
-        uint32_t w02_, w13_;                                        \
-        load2_step(&(w), &w02_, &w13_);                             \
-        (acc) = ec_smlad((xe), w02_, (acc));                        \
-        (acc) = ec_smlad((xo), w13_, (acc));                        \
+#define EC_FC_MAC4_S16(xe, xo, w, acc)       \
+    do {                                     \
+        uint32_t w02_, w13_;                 \
+        load2_step(&(w), &w02_, &w13_);      \
+        (acc) = ec_smlad((xe), w02_, (acc)); \
+        (acc) = ec_smlad((xo), w13_, (acc)); \
     } while (0)
 
 EC_FC_LOOP void block_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *weights, int32_t u, int8_t *out) {
@@ -321,8 +324,7 @@ static void row_s16(const fc_ctx_t *c, const int8_t *x, EC_CREF(int16_t) w, int3
 #define EC_FC_WIDE(wide, weights16) ((void)(wide), (weights16) != 0)
 #endif
 
-EC_FC_DRIVER void fc_run(const ec_fully_connected_params_t *p, const int8_t *input, int8_t *output,
-                         const int wide) {
+EC_FC_DRIVER void fc_run(const ec_fully_connected_params_t *p, const int8_t *input, int8_t *output, const int wide) {
     const int32_t depth = p->depth, units = p->units, batches = p->batches;
     const int32_t row_len = 4 * p->depth_words; /* padded row length in weights */
     const int32_t blocked = units - units % EC_FC_ROWS;
@@ -406,8 +408,9 @@ void ec_fully_connected_s16(const ec_fully_connected_s16_params_t *p, const int1
                     for (i = 0; i < rem; ++i) {
                         s[lane] += (int32_t)x[4 * full + i] * EC_WEIGHT_S8(tail + 4 * lane + EC_S16_SLOT(i));
                     }
-                    out[u + lane] = ec_mac16_output32(s[lane], bias ? EC_C_S64(bias, u + lane) : 0,
-                                                      EC_CADD(p->requant, (u + lane) * rq_step, int32_t), acc32, act_min, act_max);
+                    out[u + lane] =
+                        ec_mac16_output32(s[lane], bias ? EC_C_S64(bias, u + lane) : 0,
+                                          EC_CADD(p->requant, (u + lane) * rq_step, int32_t), acc32, act_min, act_max);
                 }
             } else {
                 int64_t s[4];
@@ -416,8 +419,9 @@ void ec_fully_connected_s16(const ec_fully_connected_s16_params_t *p, const int1
                     for (i = 0; i < rem; ++i) {
                         s[lane] += (int32_t)x[4 * full + i] * EC_WEIGHT_S8(tail + 4 * lane + EC_S16_SLOT(i));
                     }
-                    out[u + lane] = ec_mac16_output(s[lane], bias ? EC_C_S64(bias, u + lane) : 0,
-                                                    EC_CADD(p->requant, (u + lane) * rq_step, int32_t), acc32, act_min, act_max);
+                    out[u + lane] =
+                        ec_mac16_output(s[lane], bias ? EC_C_S64(bias, u + lane) : 0,
+                                        EC_CADD(p->requant, (u + lane) * rq_step, int32_t), acc32, act_min, act_max);
                 }
             }
         }

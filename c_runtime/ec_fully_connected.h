@@ -35,10 +35,8 @@ typedef struct {
 /* Two entry points, one per weight form, so that a firmware links only the loops its layers
  * use: ec_fully_connected_s8 reads the int8 form (weights), ec_fully_connected_s8_w16 the int16
  * form (weights16). (Without the DSP path both read whichever form is set.) */
-void ec_fully_connected_s8(const ec_fully_connected_params_t *p, const int8_t *input,
-                           int8_t *output);
-void ec_fully_connected_s8_w16(const ec_fully_connected_params_t *p, const int8_t *input,
-                               int8_t *output);
+void ec_fully_connected_s8(const ec_fully_connected_params_t *p, const int8_t *input, int8_t *output);
+void ec_fully_connected_s8_w16(const ec_fully_connected_params_t *p, const int8_t *input, int8_t *output);
 
 /* FULLY_CONNECTED 16x8: int16 activations (zero points 0, as TFLite requires), int8 weights
  * (per channel or per tensor), int64 or int32 bias: TFLite's reference FullyConnected /

@@ -38,15 +38,15 @@ void ec_log_softmax_s8(const ec_log_softmax_params_t *p, const int8_t *input, in
             }
         }
         log_sum = ec_log_x_for_x_ge_1(sum_of_exps, EC_LOG_SOFTMAX_ACCUM_BITS, EC_LOG_SOFTMAX_INPUT_BITS);
-        adjusted_diff_min = ec_max_i32(
-            p->diff_min - 1,
-            ec_requantize(ec_add_wrapping(log_sum, INT32_MIN), p->reverse_scaling_divisor, (int)p->reverse_scaling_shift));
+        adjusted_diff_min =
+            ec_max_i32(p->diff_min - 1, ec_requantize(ec_add_wrapping(log_sum, INT32_MIN), p->reverse_scaling_divisor,
+                                                      (int)p->reverse_scaling_shift));
         for (c = 0; c < p->depth; ++c) {
             const int32_t diff = (int32_t)x[c] - max_in_row;
             if (diff > adjusted_diff_min) {
                 const int32_t q5 = ec_requantize(diff, p->input_multiplier, (int)p->input_left_shift);
-                const int32_t y = ec_rounding_divide_by_pot(
-                                      q5 - log_sum, 31 - EC_LOG_SOFTMAX_INPUT_BITS - EC_LOG_SOFTMAX_OUTPUT_BITS) +
+                const int32_t y = ec_rounding_divide_by_pot(q5 - log_sum, 31 - EC_LOG_SOFTMAX_INPUT_BITS -
+                                                                              EC_LOG_SOFTMAX_OUTPUT_BITS) +
                                   127;
                 out[c] = (int8_t)ec_clamp_i32(y, -128, 127);
             } else {

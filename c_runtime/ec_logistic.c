@@ -31,8 +31,8 @@ void ec_logistic_s8(const ec_logistic_params_t *p, const int8_t *input, int8_t *
  * in TFLite's 256-entry table on 9 fractional bits and mirrored for x < 0.
  * Ranges: TFLite's Prepare gives multiplier <= 32767 whenever the shift is positive (the
  * rounding term is then at most 2^30 and |input * multiplier| < 2^30), and the lowering
- * refuses a multiplier above 65535 at shift 0, so the sum fits int32 and |x| < 2^31. The table rises from 32768 to 65535: the interpolation stays below 2^25 in
- * uint32_t and the result, shifted back by 10 bits, is in [0, 32767]. */
+ * refuses a multiplier above 65535 at shift 0, so the sum fits int32 and |x| < 2^31. The table rises from 32768 to
+ * 65535: the interpolation stays below 2^25 in uint32_t and the result, shifted back by 10 bits, is in [0, 32767]. */
 void ec_logistic_s16(const ec_logistic_s16_params_t *p, const int16_t *input, int16_t *output) {
     const int shift = (int)p->input_shift;
     const int32_t round = shift > 0 ? (int32_t)1 << (shift - 1) : 0;

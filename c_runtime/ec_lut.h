@@ -8,12 +8,13 @@
 #include "ec_common.h"
 
 typedef struct {
-    int32_t size;        /* elements */
-    EC_CREF(int8_t) table; /* (ec_common.h: a reference) 256 entries, indexed by the input's bits as uint8_t (TFLite's order) */
+    int32_t size; /* elements */
+    /* (ec_common.h: a reference) */
+    EC_CREF(int8_t) table; /* 256 entries, indexed by the input's bits as uint8_t (TFLite's order) */
 } ec_lut_s8_params_t;
 
 typedef struct {
-    int32_t size;         /* elements */
+    int32_t size;           /* elements */
     EC_CREF(int16_t) table; /* (ec_common.h: a reference) 513 entries: TFLite's LUTPopulate<int16_t> */
 } ec_lut_s16_params_t;
 

@@ -12,7 +12,7 @@ typedef struct {
      * the output stride of that (kept) dimension. */
     int32_t out_strides[EC_MAX_DIMS];
     int32_t num_outputs;
-    int32_t count;      /* elements summed into each output; 0 when the input is empty */
+    int32_t count; /* elements summed into each output; 0 when the input is empty */
     int32_t input_zp;
     int32_t output_zp;
     int32_t multiplier; /* Q31 of in_scale / out_scale (MEAN: with 1/count folded in, as TFLite does) */

@@ -40,7 +40,8 @@ typedef struct {
 
 EC_MUL_INLINE int8_t mul_out(const mul_ctx_t *c, int32_t product, int full_range) {
     const int32_t r = ec_rounding_divide_by_pot_headroom(ec_rounding_doubling_high_mul_nosat(product, c->multiplier),
-                                                         (int)c->exponent, c->half) + c->offset;
+                                                         (int)c->exponent, c->half) +
+                      c->offset;
     return (int8_t)(full_range ? EC_MUL_SAT8(r) : ec_clamp_i32(r, c->act_min, c->act_max));
 }
 
@@ -55,8 +56,8 @@ EC_MUL_INLINE void run_both(const mul_ctx_t *cp, const int8_t *a, const int8_t *
 }
 
 /* Input a contiguous, the other input's offset value k constant along the run. */
-EC_MUL_INLINE void run_one(const mul_ctx_t *cp, int32_t a_offset, const int8_t *a, int32_t k, int8_t *out,
-                           int32_t n, int full_range) {
+EC_MUL_INLINE void run_one(const mul_ctx_t *cp, int32_t a_offset, const int8_t *a, int32_t k, int8_t *out, int32_t n,
+                           int full_range) {
     const mul_ctx_t c = *cp;
     int32_t i;
     for (i = 0; i < n; ++i) {
@@ -64,8 +65,8 @@ EC_MUL_INLINE void run_one(const mul_ctx_t *cp, int32_t a_offset, const int8_t *
     }
 }
 
-EC_MUL_INLINE void run_strided(const mul_ctx_t *cp, const int8_t *a, int32_t step0, const int8_t *b,
-                               int32_t step1, int8_t *out, int32_t n, int full_range) {
+EC_MUL_INLINE void run_strided(const mul_ctx_t *cp, const int8_t *a, int32_t step0, const int8_t *b, int32_t step1,
+                               int8_t *out, int32_t n, int full_range) {
     const mul_ctx_t c = *cp;
     int32_t i;
     for (i = 0; i < n; ++i) {
@@ -73,8 +74,8 @@ EC_MUL_INLINE void run_strided(const mul_ctx_t *cp, const int8_t *a, int32_t ste
     }
 }
 
-EC_MUL_INLINE void run(const mul_ctx_t *c, const int8_t *a, int32_t step0, const int8_t *b, int32_t step1,
-                       int8_t *out, int32_t n, int full_range) {
+EC_MUL_INLINE void run(const mul_ctx_t *c, const int8_t *a, int32_t step0, const int8_t *b, int32_t step1, int8_t *out,
+                       int32_t n, int full_range) {
     if (step0 == 1 && step1 == 1) {
         run_both(c, a, b, out, n, full_range);
     } else if (step0 == 1 && step1 == 0) {
@@ -87,13 +88,13 @@ EC_MUL_INLINE void run(const mul_ctx_t *c, const int8_t *a, int32_t step0, const
 }
 
 /* One run per call; the clamp kind fixed per function, so that each has its own loops. */
-static void run_full(const mul_ctx_t *c, const int8_t *a, int32_t step0, const int8_t *b, int32_t step1,
-                     int8_t *out, int32_t n) {
+static void run_full(const mul_ctx_t *c, const int8_t *a, int32_t step0, const int8_t *b, int32_t step1, int8_t *out,
+                     int32_t n) {
     run(c, a, step0, b, step1, out, n, 1);
 }
 
-static void run_act(const mul_ctx_t *c, const int8_t *a, int32_t step0, const int8_t *b, int32_t step1,
-                    int8_t *out, int32_t n) {
+static void run_act(const mul_ctx_t *c, const int8_t *a, int32_t step0, const int8_t *b, int32_t step1, int8_t *out,
+                    int32_t n) {
     run(c, a, step0, b, step1, out, n, 0);
 }
 
@@ -133,8 +134,8 @@ void ec_mul_s8(const ec_mul_params_t *p, const int8_t *in0, const int8_t *in1, i
         for (i = 0; i < inner; ++i) {
             const int32_t a = in0[it.off0 + i * step0] + p->in0_offset;
             const int32_t b = in1[it.off1 + i * step1] + p->in1_offset;
-            const int32_t result = ec_add_wrapping(
-                ec_requantize(a * b, p->output_multiplier, p->output_shift), p->output_offset);
+            const int32_t result =
+                ec_add_wrapping(ec_requantize(a * b, p->output_multiplier, p->output_shift), p->output_offset);
             *out++ = (int8_t)ec_clamp_i32(result, p->act_min, p->act_max);
         }
         ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);
@@ -157,8 +158,8 @@ void ec_mul_s16(const ec_mul_params_t *p, const int16_t *in0, const int16_t *in1
         for (i = 0; i < inner; ++i) {
             const int32_t a = in0[it.off0 + i * step0] + p->in0_offset;
             const int32_t b = in1[it.off1 + i * step1] + p->in1_offset;
-            const int32_t result = ec_add_wrapping(
-                ec_requantize(a * b, p->output_multiplier, (int)p->output_shift), p->output_offset);
+            const int32_t result =
+                ec_add_wrapping(ec_requantize(a * b, p->output_multiplier, (int)p->output_shift), p->output_offset);
             *out++ = (int16_t)ec_clamp_i32(result, p->act_min, p->act_max);
         }
         ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);

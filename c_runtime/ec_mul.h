@@ -11,8 +11,8 @@ typedef struct {
     int32_t out_dims[EC_MAX_DIMS];
     int32_t in0_strides[EC_MAX_DIMS];
     int32_t in1_strides[EC_MAX_DIMS];
-    int32_t in0_offset, in1_offset;         /* -zero_point of each input */
-    int32_t output_offset;                  /* output zero point */
+    int32_t in0_offset, in1_offset;          /* -zero_point of each input */
+    int32_t output_offset;                   /* output zero point */
     int32_t output_multiplier, output_shift; /* in0_scale * in1_scale / out_scale, Q31 */
     int32_t act_min, act_max;
 } ec_mul_params_t;

@@ -6,7 +6,7 @@
 #include "ec_common.h"
 
 typedef struct {
-    int32_t dims[EC_MAX_DIMS];         /* output shape, right-aligned, leading 1s */
+    int32_t dims[EC_MAX_DIMS];          /* output shape, right-aligned, leading 1s */
     int32_t input_strides[EC_MAX_DIMS]; /* element strides; 0 along broadcast dimensions */
     int32_t alpha_strides[EC_MAX_DIMS];
     int32_t input_zp;

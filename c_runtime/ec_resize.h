@@ -11,7 +11,8 @@
 typedef struct {
     int32_t batches, in_h, in_w, depth;
     int32_t out_h, out_w;
-    EC_CREF(int32_t) y_offset; /* (ec_common.h: references) */ /* [out_h]: source row * in_w * depth */
+    /* (ec_common.h: references) */
+    EC_CREF(int32_t) y_offset; /* [out_h]: source row * in_w * depth */
     EC_CREF(int32_t) x_offset; /* [out_w]: source column * depth */
 } ec_resize_nearest_params_t;
 

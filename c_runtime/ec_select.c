@@ -38,21 +38,21 @@ static void select_next(const ec_select_params_t *p, select_iter_t *it) {
     }
 }
 
-#define EC_SELECT_DEFINE(name, type)                                                               \
+#define EC_SELECT_DEFINE(name, type)                                                                       \
     void name(const ec_select_params_t *p, const uint8_t *cond, const type *x, const type *y, type *out) { \
-        const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];                                        \
-        const int32_t sc = p->cond_strides[EC_MAX_DIMS - 1];                                       \
-        const int32_t sx = p->x_strides[EC_MAX_DIMS - 1];                                          \
-        const int32_t sy = p->y_strides[EC_MAX_DIMS - 1];                                          \
-        select_iter_t it;                                                                          \
-        const int32_t runs = select_begin(p, &it);                                                 \
-        int32_t n, i;                                                                              \
-        for (n = 0; n < runs; ++n) {                                                               \
-            for (i = 0; i < inner; ++i) {                                                          \
-                *out++ = cond[it.c + i * sc] ? x[it.x + i * sx] : y[it.y + i * sy];                \
-            }                                                                                      \
-            select_next(p, &it);                                                                   \
-        }                                                                                          \
+        const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];                                                \
+        const int32_t sc = p->cond_strides[EC_MAX_DIMS - 1];                                               \
+        const int32_t sx = p->x_strides[EC_MAX_DIMS - 1];                                                  \
+        const int32_t sy = p->y_strides[EC_MAX_DIMS - 1];                                                  \
+        select_iter_t it;                                                                                  \
+        const int32_t runs = select_begin(p, &it);                                                         \
+        int32_t n, i;                                                                                      \
+        for (n = 0; n < runs; ++n) {                                                                       \
+            for (i = 0; i < inner; ++i) {                                                                  \
+                *out++ = cond[it.c + i * sc] ? x[it.x + i * sx] : y[it.y + i * sy];                        \
+            }                                                                                              \
+            select_next(p, &it);                                                                           \
+        }                                                                                                  \
     }
 
 EC_SELECT_DEFINE(ec_select_s8, int8_t)

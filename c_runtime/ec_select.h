@@ -15,7 +15,6 @@ typedef struct {
 } ec_select_params_t;
 
 void ec_select_s8(const ec_select_params_t *p, const uint8_t *cond, const int8_t *x, const int8_t *y, int8_t *out);
-void ec_select_s16(const ec_select_params_t *p, const uint8_t *cond, const int16_t *x, const int16_t *y,
-                   int16_t *out);
+void ec_select_s16(const ec_select_params_t *p, const uint8_t *cond, const int16_t *x, const int16_t *y, int16_t *out);
 
 #endif /* EC_SELECT_H */

@@ -41,9 +41,8 @@ void ec_softmax_s8(const ec_softmax_params_t *p, const int8_t *input, int8_t *ou
             if (diff >= p->diff_min) {
                 const int32_t scaled = ec_requantize_gt1(diff, p->input_multiplier, (int)p->input_left_shift);
                 sum_of_exps = ec_add_wrapping(
-                    sum_of_exps, ec_rounding_divide_by_pot(
-                                     ec_exp_on_negative_values(scaled, EC_SOFTMAX_DIFF_BITS),
-                                     EC_SOFTMAX_ACCUM_BITS));
+                    sum_of_exps, ec_rounding_divide_by_pot(ec_exp_on_negative_values(scaled, EC_SOFTMAX_DIFF_BITS),
+                                                           EC_SOFTMAX_ACCUM_BITS));
             }
         }
         shifted_scale = ec_get_reciprocal(sum_of_exps, EC_SOFTMAX_ACCUM_BITS, &num_bits_over_unit);
@@ -55,9 +54,9 @@ void ec_softmax_s8(const ec_softmax_params_t *p, const int8_t *input, int8_t *ou
                 const int32_t e = ec_exp_on_negative_values(scaled, EC_SOFTMAX_DIFF_BITS);
                 /* exponent >= 32: see the top of this file. */
                 const int32_t unsat =
-                    exponent > 31 ? 0
-                                  : ec_rounding_divide_by_pot(ec_sat_rounding_doubling_high_mul(shifted_scale, e),
-                                                              exponent);
+                    exponent > 31
+                        ? 0
+                        : ec_rounding_divide_by_pot(ec_sat_rounding_doubling_high_mul(shifted_scale, e), exponent);
                 out[c] = (int8_t)ec_clamp_i32(unsat - 128, -128, 127);
             } else {
                 out[c] = -128;
@@ -89,9 +88,8 @@ void ec_softmax_s8_s16(const ec_softmax_params_t *p, const int8_t *input, int16_
             if (diff >= p->diff_min) {
                 const int32_t scaled = ec_requantize_gt1(diff, p->input_multiplier, (int)p->input_left_shift);
                 sum_of_exps = ec_add_wrapping(
-                    sum_of_exps, ec_rounding_divide_by_pot(
-                                     ec_exp_on_negative_values(scaled, EC_SOFTMAX_DIFF_BITS),
-                                     EC_SOFTMAX_ACCUM_BITS));
+                    sum_of_exps, ec_rounding_divide_by_pot(ec_exp_on_negative_values(scaled, EC_SOFTMAX_DIFF_BITS),
+                                                           EC_SOFTMAX_ACCUM_BITS));
             }
         }
         shifted_scale = ec_get_reciprocal(sum_of_exps, EC_SOFTMAX_ACCUM_BITS, &num_bits_over_unit);
@@ -152,8 +150,9 @@ void ec_softmax_s16(const ec_softmax_s16_params_t *p, const int16_t *input, int1
         /* Normalised to [2^16, 2^17]: 1 + x with x in [0, 1] on 16 fractional bits. */
         shifted_sum = (int32_t)((((int64_t)sum_of_exps << (headroom_plus_one - 1)) + ((int64_t)1 << 13)) >> 14);
         /* x recentred from [0, 65535] to the table's [-32768, 32767]. */
-        reciprocal = ec_lut_lookup_i16(ec_clamp_i32(shifted_sum - (((int32_t)1 << 15) + ((int32_t)1 << 16)), -32768, 32767),
-                                       p->one_over_one_plus_x_lut);
+        reciprocal =
+            ec_lut_lookup_i16(ec_clamp_i32(shifted_sum - (((int32_t)1 << 15) + ((int32_t)1 << 16)), -32768, 32767),
+                              p->one_over_one_plus_x_lut);
         right_shift = 31 - headroom_plus_one;
         round = (int64_t)1 << (right_shift - 1);
         for (c = 0; c < p->depth; ++c) {

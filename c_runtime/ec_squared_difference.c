@@ -11,31 +11,30 @@
 #include "ec_fixedpoint.h"
 
 static int32_t squared_difference(const ec_squared_difference_params_t *p, int32_t a, int32_t b) {
-    const int32_t scaled0 = ec_requantize_lt1((a + p->in0_offset) * ((int32_t)1 << p->left_shift),
-                                              p->in0_multiplier, (int)p->in0_shift);
-    const int32_t scaled1 = ec_requantize_lt1((b + p->in1_offset) * ((int32_t)1 << p->left_shift),
-                                              p->in1_multiplier, (int)p->in1_shift);
+    const int32_t scaled0 =
+        ec_requantize_lt1((a + p->in0_offset) * ((int32_t)1 << p->left_shift), p->in0_multiplier, (int)p->in0_shift);
+    const int32_t scaled1 =
+        ec_requantize_lt1((b + p->in1_offset) * ((int32_t)1 << p->left_shift), p->in1_multiplier, (int)p->in1_shift);
     const int32_t diff = scaled0 - scaled1;
-    return ec_add_wrapping(ec_requantize(diff * diff, p->output_multiplier, (int)p->output_shift),
-                           p->output_offset);
+    return ec_add_wrapping(ec_requantize(diff * diff, p->output_multiplier, (int)p->output_shift), p->output_offset);
 }
 
 /* One broadcast walk per type (ec_broadcast_iter_t, ec_common.h). */
-#define EC_SQDIFF_DEFINE(name, type, lo, hi)                                                       \
-    void name(const ec_squared_difference_params_t *p, const type *in0, const type *in1, type *out) { \
-        const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];                                        \
-        const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];                                     \
-        const int32_t step1 = p->in1_strides[EC_MAX_DIMS - 1];                                     \
-        ec_broadcast_iter_t it;                                                                    \
-        int32_t n, i;                                                                              \
-        ec_broadcast_begin(p->out_dims, &it);                                                      \
-        for (n = 0; n < it.runs; ++n) {                                                            \
-            for (i = 0; i < inner; ++i) {                                                          \
+#define EC_SQDIFF_DEFINE(name, type, lo, hi)                                                                 \
+    void name(const ec_squared_difference_params_t *p, const type *in0, const type *in1, type *out) {        \
+        const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];                                                  \
+        const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];                                               \
+        const int32_t step1 = p->in1_strides[EC_MAX_DIMS - 1];                                               \
+        ec_broadcast_iter_t it;                                                                              \
+        int32_t n, i;                                                                                        \
+        ec_broadcast_begin(p->out_dims, &it);                                                                \
+        for (n = 0; n < it.runs; ++n) {                                                                      \
+            for (i = 0; i < inner; ++i) {                                                                    \
                 const int32_t v = squared_difference(p, in0[it.off0 + i * step0], in1[it.off1 + i * step1]); \
-                *out++ = (type)ec_clamp_i32(v, lo, hi);                                            \
-            }                                                                                      \
-            ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);                   \
-        }                                                                                          \
+                *out++ = (type)ec_clamp_i32(v, lo, hi);                                                      \
+            }                                                                                                \
+            ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);                             \
+        }                                                                                                    \
     }
 
 EC_SQDIFF_DEFINE(ec_squared_difference_s8, int8_t, -128, 127)

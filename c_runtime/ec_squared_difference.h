@@ -15,11 +15,11 @@ typedef struct {
     int32_t output_offset; /* + zero point */
     int32_t left_shift;    /* 7 (int8) or 0 (int16), as TFLite */
     int32_t in0_multiplier;
-    int32_t in0_shift;     /* <= 0 */
+    int32_t in0_shift; /* <= 0 */
     int32_t in1_multiplier;
-    int32_t in1_shift;     /* <= 0 */
+    int32_t in1_shift; /* <= 0 */
     int32_t output_multiplier;
-    int32_t output_shift;  /* in [-31, 30] */
+    int32_t output_shift; /* in [-31, 30] */
 } ec_squared_difference_params_t;
 
 void ec_squared_difference_s8(const ec_squared_difference_params_t *p, const int8_t *in0, const int8_t *in1,

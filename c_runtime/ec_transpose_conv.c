@@ -104,18 +104,21 @@ void ec_transpose_conv_s8(const ec_transpose_conv_params_t *p, const int8_t *inp
                                 }
                             }
                             if (block == 4) {
-                                ec_tconv_dot4_s8(xp, EC_CADD(p->weights, tap * p->tap_stride, int8_t), oc_stride, in_c, acc);
+                                ec_tconv_dot4_s8(xp, EC_CADD(p->weights, tap * p->tap_stride, int8_t), oc_stride, in_c,
+                                                 acc);
                             } else {
                                 for (r = 0; r < block; ++r) {
-                                    acc[r] = ec_dot_s8_w(xp, p->weights + tap * p->tap_stride + r * oc_stride, in_c,
-                                                       acc[r]);
+                                    acc[r] =
+                                        ec_dot_s8_w(xp, p->weights + tap * p->tap_stride + r * oc_stride, in_c, acc[r]);
                                 }
                             }
                         }
                     }
                     for (r = 0; r < block; ++r) {
                         const int32_t ch = p->per_channel ? oc0 + r : 0;
-                        const int32_t out = ec_requantize(acc[r], EC_C_S32(p->multiplier, ch), (int)EC_C_S32(p->shift, ch)) + p->output_zp;
+                        const int32_t out =
+                            ec_requantize(acc[r], EC_C_S32(p->multiplier, ch), (int)EC_C_S32(p->shift, ch)) +
+                            p->output_zp;
                         *output++ = (int8_t)ec_clamp_i32(out, p->act_min, p->act_max);
                     }
                 }
@@ -199,7 +202,8 @@ void ec_transpose_conv_s16(const ec_transpose_conv_params_t *p, const int16_t *i
                         }
                         for (kx = kx0; kx < p->k_w; kx += p->stride_w) {
                             const int32_t ix = (tx - kx) / p->stride_w;
-                            EC_CREF(int8_t) const wp = EC_CADD(p->weights, (oc0 * taps_per_oc + ky * p->k_w + kx) * p->tap_stride, int8_t);
+                            EC_CREF(int8_t) const wp =
+                                EC_CADD(p->weights, (oc0 * taps_per_oc + ky * p->k_w + kx) * p->tap_stride, int8_t);
                             const int16_t *xp;
                             if (ix < 0) {
                                 break;
@@ -223,7 +227,8 @@ void ec_transpose_conv_s16(const ec_transpose_conv_params_t *p, const int16_t *i
                     }
                     for (r = 0; r < block; ++r) {
                         const int32_t ch = p->per_channel ? oc0 + r : 0;
-                        const int32_t out = ec_requantize_s64(acc[r], EC_C_S32(p->multiplier, ch), (int)EC_C_S32(p->shift, ch));
+                        const int32_t out =
+                            ec_requantize_s64(acc[r], EC_C_S32(p->multiplier, ch), (int)EC_C_S32(p->shift, ch));
                         *output++ = (int16_t)ec_clamp_i32(out, p->act_min, p->act_max);
                     }
                 }

@@ -28,8 +28,8 @@ typedef struct {
      * zero-padded to tap_stride (a multiple of 4) and stored in quads (w0, w2, w1, w3), the
      * order ec_dot_s16x8_64 (ec_dot.h) reads. */
     EC_CREF(int8_t) weights; /* this and the arrays below: references to constants (ec_common.h) */
-    int32_t tap_stride;       /* weights per tap: in_c (int8), in_c rounded up to 4 (16x8) */
-    int32_t tap_sum32;        /* 16x8: 1 if one tap's dot product fits int32 (2^15 * sum|w|) */
+    int32_t tap_stride;      /* weights per tap: in_c (int8), in_c rounded up to 4 (16x8) */
+    int32_t tap_sum32;       /* 16x8: 1 if one tap's dot product fits int32 (2^15 * sum|w|) */
     EC_CREF(int32_t) bias;   /* int8: model bias per output channel, or NULL */
     EC_CREF(int64_t) bias64; /* 16x8: model bias per output channel (int64), or NULL */
     /* int8: input_zp * sum over in_c of w[oc][ky][kx][.], per [oc][ky][kx], subtracted per

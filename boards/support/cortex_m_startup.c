@@ -66,7 +66,20 @@ void Reset_Handler(void) {
 /* Initial stack pointer, reset, NMI, HardFault, MemManage, BusFault, UsageFault, then the
  * rest of the 16 system entries. */
 __attribute__((section(".vectors"), used)) void (*const ec_vectors[16])(void) = {
-    (void (*)(void))(&_estack), Reset_Handler, Default_Handler, Default_Handler,
-    Default_Handler, Default_Handler, Default_Handler, 0, 0, 0, 0,
-    Default_Handler, Default_Handler, 0, Default_Handler, Default_Handler,
+    (void (*)(void))(&_estack),
+    Reset_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    0,
+    0,
+    0,
+    0,
+    Default_Handler,
+    Default_Handler,
+    0,
+    Default_Handler,
+    Default_Handler,
 };
