@@ -20,7 +20,7 @@
  * The two paths read the same params and weights, and give the same int32 sums (the same
  * products, added in another order).
  *
- * Why no step leaves int32 (proved per model at compile time in edgeconv/ops/conv.py and
+ * Why no step leaves int32 (proved per model at compile time in edgeconv/lowering/ops/conv.py and
  * ranges.py, which refuse the layer otherwise):
  * - window arithmetic: oy * stride, iy0 = oy * stride - pad, (k - 1) * dil, ky * dil and
  *   iy0 + ky * dil are bounded by check_spatial_indices; a position times the row width or

@@ -1,6 +1,6 @@
 /* edgeconv C runtime: CONV_2D, int8 activations, int8 per-channel (or per-tensor) weights.
  *
- * The compiler (edgeconv/ops/conv.py) lays the weights out in the order the kernel reads them:
+ * The compiler (edgeconv/lowering/ops/conv.py) lays the weights out in the order the kernel reads them:
  * per group, the group's filters padded with zero filters to a multiple of 4 (blocks of 4
  * output channels), each filter's taps (ky, kx, ic) padded with zero taps to k_pad, a
  * multiple of 4, and within a block the taps in quads (k0..k3), interleaved as the

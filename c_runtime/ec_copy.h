@@ -6,7 +6,7 @@
  *   input[in_offset + sum_d i_d * in_strides[d]]. A stride of 0 repeats (BROADCAST_TO, TILE),
  *   a negative stride walks backwards (STRIDED_SLICE), permuted strides transpose. TRANSPOSE,
  *   STRIDED_SLICE, SLICE, TILE, BROADCAST_TO, DEPTH_TO_SPACE and SPACE_TO_DEPTH are lowered
- *   onto it (edgeconv/ops/copy.py merges dimensions first, so the innermost run is as long as
+ *   onto it (edgeconv/lowering/ops/copy.py merges dimensions first, so the innermost run is as long as
  *   it can be, and a memcpy when it is contiguous).
  * - indexed copy: the same walk, but each dimension's input offset comes from a table
  *   (MIRROR_PAD's reflected indices).

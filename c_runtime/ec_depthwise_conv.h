@@ -4,7 +4,7 @@
 
 #include "ec_common.h"
 
-/* Weight layout (arranged at compile time by edgeconv/ops/depthwise.py), T = k_h * k_w taps
+/* Weight layout (arranged at compile time by edgeconv/lowering/ops/depthwise.py), T = k_h * k_w taps
  * in row-major (ky, kx) order:
  * - depth multiplier 1: channel blocks of four, [out_c / 4][T][4], then the remaining
  *   out_c % 4 channels as [T][out_c % 4]. Each block of four holds its channels in the order
@@ -37,7 +37,7 @@ typedef struct {
 /* scratch: with pad_block, k_h * span_w * in_c bytes (span_w = (out_w - 1) * stride_w +
  * (k_w - 1) * dil_w + 1, the columns the windows of one output row cover), else unused. */
 /* One entry point per loop family and weight form, so that a firmware links only the loops its
- * layers use (edgeconv/ops/depthwise.py picks one from the layer's shape). Every entry point
+ * layers use (edgeconv/lowering/ops/depthwise.py picks one from the layer's shape). Every entry point
  * computes any layer exactly; a layer outside its family runs a slow portable loop, which the
  * compiler never asks for. The suffix _w16 reads the int16 form (weights16), the others the
  * int8 form (weights); without the DSP path every entry point reads whichever form is set.

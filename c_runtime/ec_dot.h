@@ -126,7 +126,7 @@ static inline int32_t ec_dot_s8_w(const int8_t *x, EC_CREF(int8_t) w, int32_t n,
  * Two accumulator widths. TFLite accumulates 16x8 products in int64 (or in int32 where the
  * bias is int32). A product is at most 2^15 * 2^7 = 2^22 in magnitude, so any partial sum of
  * a channel's products (in any order or pairing) is bounded by 2^15 * sum|w|; where the
- * compiler proves that below 2^31 for every channel (sum|w| < 2^16, edgeconv/ops/mac.py
+ * compiler proves that below 2^31 for every channel (sum|w| < 2^16, edgeconv/lowering/ops/mac.py
  * s16_sum_fits_int32), the kernels sum in int32 (SMLAD; one register) and widen the sum
  * exactly; otherwise in int64 (SMLALD, or int64 adds on the portable path). */
 

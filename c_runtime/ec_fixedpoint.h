@@ -6,7 +6,7 @@
  * written without undefined behaviour: products are formed in 64 bits, and the one place
  * where TFLite may overflow a signed int (x * (1 << left_shift)) wraps through uint32_t,
  * which is what TFLite's builds do in practice. The requantization used by every kernel per
- * output is the short exact sequence derived below (tests/test_requantize_fast.py checks it
+ * output is the short exact sequence derived below (tests/c_runtime/test_requantize_fast.py checks it
  * against TFLite's arithmetic on host and on an emulated Cortex-M4).
  */
 #ifndef EC_FIXEDPOINT_H
@@ -169,7 +169,7 @@ static inline int32_t ec_requantize_s64(int64_t x, int32_t multiplier, int shift
 /* The same with the bias and the rounding term folded in at compile time, for kernels whose
  * accumulator is x = sum + bias: modulo 2^64 (TFLite's int64 arithmetic, wrapping as its
  * release builds do) x * rm + 2^(total_shift - 1) = sum * rm + folded, where the compiler
- * computes folded = bias * rm + 2^(total_shift - 1) modulo 2^64 (edgeconv/ops/mac.py
+ * computes folded = bias * rm + 2^(total_shift - 1) modulo 2^64 (edgeconv/lowering/ops/mac.py
  * s16_folded_bias). Same 64-bit value, same shift, same result, one multiply-accumulate
  * (SMLAL for an int32 sum) fewer additions. ec_low32_asr64 gives the int32_t conversion of
  * the shifted value (its low word) without a 64-bit shift. */

@@ -21,7 +21,7 @@
  * Both paths read the same params and data and form the same int32 sums (the same products,
  * added in another order; the zero padding adds 0 * 0).
  *
- * Why no step leaves int32 (proved per model at compile time in edgeconv/ops/fully_connected.py,
+ * Why no step leaves int32 (proved per model at compile time in edgeconv/lowering/ops/fully_connected.py,
  * mac.py and ranges.py, which refuse the layer otherwise): every partial sum is the folded
  * bias plus a subset of the products x * w, whatever the order or pairing SMLAD adds them in,
  * so it is bounded by |bias'| + 128 * sum|w| (check_accumulator); ec_requantize's left shift

@@ -7,7 +7,7 @@
 /* Output units are computed EC_FC_ROWS at a time, sharing each load of four inputs. */
 #define EC_FC_ROWS 4
 
-/* Weight layout (arranged by the compiler, edgeconv/ops/fully_connected.py), the same for
+/* Weight layout (arranged by the compiler, edgeconv/lowering/ops/fully_connected.py), the same for
  * both forms. Every row is zero-padded to 4 * depth_words weights, in groups of four (the
  * kernel never reads the input past depth: it pads the last partial group with zeros
  * itself). Rows 0 .. units - units % EC_FC_ROWS - 1 come in blocks of EC_FC_ROWS rows,

@@ -3,7 +3,7 @@
  * the row maximum rescaled to Q5, the sum of their exps in Q12, its log in Q5, and each output
  * (diff - log sum) taken from Q5 to the output's Q4 (scale 16/256) around 127.
  *
- * Ranges (checked at compile time in edgeconv/ops/log_softmax.py):
+ * Ranges (checked at compile time in edgeconv/lowering/ops/log_softmax.py):
  * - diff = x - max is in [-255, 0]; it is rescaled only when diff >= diff_min, TFLite's input
  *   radius, so |diff| * 2^input_left_shift <= 31 * 2^26: the Q5 value is in [-31, 0] and the
  *   left shift cannot wrap (ec_requantize; with a left shift of 31 only diff 0 is rescaled).

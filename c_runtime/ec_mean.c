@@ -3,7 +3,7 @@
  *
  * TFLite Micro sums the raw values of each output's window into an int32, subtracts
  * input_zp * count once, and requantizes with a multiplier that, for MEAN, already contains
- * 1/count (computed at compile time, see edgeconv/ops/mean.py). No float, no division at run
+ * 1/count (computed at compile time, see edgeconv/lowering/ops/mean.py). No float, no division at run
  * time. SUM runs the same code with the plain in_scale / out_scale multiplier.
  *
  * Ranges: a window may hold up to 2^28 values (the reader's tensor limit), so its int32 sum

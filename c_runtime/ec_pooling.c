@@ -4,7 +4,7 @@
  * Padded positions are not part of the window: the average divides by the number of taps
  * inside the input, rounding half away from zero, as TFLite does.
  *
- * Ranges (edgeconv/ops/pooling.py proves them per model, refusing it otherwise): the window
+ * Ranges (edgeconv/lowering/ops/pooling.py proves them per model, refusing it otherwise): the window
  * arithmetic oy * stride - pad and in - iy0 fits int32 (check_spatial_indices); a window
  * holds count <= min(k_h, in_h) * min(k_w, in_w) values, and the lowering refuses windows
  * where |sum| + count / 2 could exceed 2^31 - 1: <= 128.5 * count for int8 (more than

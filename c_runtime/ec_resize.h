@@ -1,7 +1,7 @@
 /* edgeconv C runtime: RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR, int8 and int16, NHWC.
  *
  * Every source index and interpolation weight is computed at compile time
- * (edgeconv/ops/resize.py, replicating TFLite's index arithmetic) and passed as tables, so
+ * (edgeconv/lowering/ops/resize.py, replicating TFLite's index arithmetic) and passed as tables, so
  * the kernels hold no float and no division. */
 #ifndef EC_RESIZE_H
 #define EC_RESIZE_H

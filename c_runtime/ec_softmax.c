@@ -2,7 +2,7 @@
  * the rescaled differences to the row maximum in gemmlowp fixed point (Q5 in, Q0 out), their
  * sum in Q12, one reciprocal per row.
  *
- * Ranges, step by step (checked at compile time in edgeconv/ops/softmax.py where it matters):
+ * Ranges, step by step (checked at compile time in edgeconv/lowering/ops/softmax.py where it matters):
  * - diff = x - max lies in [-255, 0]; only diff >= diff_min is rescaled, and diff_min is
  *   TFLite's input radius, so |diff| * 2^input_left_shift <= 31 * 2^26 < 2^31: the rescale
  *   neither wraps nor saturates, and its result is a Q5 value in [-32, 0].
@@ -113,7 +113,7 @@ void ec_softmax_s8_s16(const ec_softmax_params_t *p, const int8_t *input, int16_
  * difference to the row maximum, in [-65535, 0], is rescaled so that [-10, 0] spans the
  * int16 range, then exp() is read from a 513-entry table with interpolation; the reciprocal
  * of the sum comes from a second table. Both tables are TFLite Micro's own (LUTPopulate in
- * float, replicated at compile time by edgeconv/ops/softmax.py).
+ * float, replicated at compile time by edgeconv/lowering/ops/softmax.py).
  *
  * Ranges (checked at compile time where it matters):
  * - The rescale is ec_requantize (TFLite's MultiplyByQuantizedMultiplier, left shift wrapping

@@ -4,7 +4,7 @@
  * Per element: each input's (x - zp) * 2^left_shift is rescaled to the common scale
  * (MultiplyByQuantizedMultiplierSmallerThanOneExp), the difference squared and requantized
  * (MultiplyByQuantizedMultiplier), the zero point added and the result clamped to the type.
- * Ranges (proved in edgeconv/ops/squared_difference.py): the shifted inputs are below 2^16 in
+ * Ranges (proved in edgeconv/lowering/ops/squared_difference.py): the shifted inputs are below 2^16 in
  * magnitude, the rescaled difference at most 2^15, its square at most 2^30; the zero point is
  * added wrapping, as TFLite's int32 + does. */
 #include "ec_squared_difference.h"

@@ -9,7 +9,7 @@
  * (out_y = in_y * stride - pad + k_y). These kernels gather instead: each output pixel sums
  * the taps that land on it, k_y = (out_y + pad) mod stride, + stride, ... with
  * in_y = (out_y + pad - k_y) / stride inside the input. Same products, another order: the
- * compiler proves that no partial sum leaves the accumulator's range (edgeconv/ops/
+ * compiler proves that no partial sum leaves the accumulator's range (edgeconv/lowering/ops/
  * transpose_conv.py), so the sums are equal and no whole-output scratch is needed.
  *
  * Each tap is a contiguous dot product over the input channels (ec_dot.h: SMLAD / SMLALD on
