@@ -13,7 +13,7 @@ typed result whose to_dict() is exactly what the command prints with --json.
     edgeconv validate  validate(model, samples=20, seed=0, inputs=None, board=None, weights="auto", name=None)
                                                                                -> validation.ValidationReport
     edgeconv build     build(model, board, out_dir, name=None, force=False, weights="auto")
-                                                                               -> firmware.FirmwareReport
+                                                                               -> firmware_common.FirmwareReport
     edgeconv demo      demo(out_dir="edgeconv-demo", seed=0, force=False)     -> results.DemoResult
     edgeconv evaluate  evaluate(model, data, float_model=None, board=None, top_k=5, report=None, ...)
                                                                                -> results.EvaluateResult
@@ -51,7 +51,7 @@ from edgeconv.progress import show_progress  # `with edgeconv.show_progress(): .
 
 if TYPE_CHECKING:
     from edgeconv.emit.bundle import BundleResult
-    from edgeconv.targets.firmware import FirmwareReport
+    from edgeconv.targets.firmware_common import FirmwareReport
     from edgeconv.lowering.modelsource import ModelInput
     from edgeconv.emit.packaging import PackageResult
     from edgeconv.results import AdviseResult, CompileResult, DemoResult, InspectResult, ReportResult, TrainReport
