@@ -28,19 +28,28 @@ SCRIPTS = ("benchmarks",)
 # Lowest first. A module may import its own layer and those before it, never one after it.
 # "pkg.*" is the package pkg and everything in it; any other name is that one module.
 LAYERS: list[tuple[str, tuple[str, ...], str]] = [
-    ("quantize", ("quantize.*",), "TFLite's quantization arithmetic and the Keras -> .tflite quantizer; knows no edgeconv"),
-    ("frontend", ("edgeconv.frontend.*",), "the IR, the .tflite reader, its checks and shapes, board profiles, names, labels"),
+    ("quantize", ("quantize.*",),
+     "TFLite's quantization arithmetic and the Keras -> .tflite quantizer; knows no edgeconv"),
+    ("frontend", ("edgeconv.frontend.*",),
+     "the IR, the .tflite reader, its checks and shapes, board profiles, names, labels"),
     ("services", ("edgeconv.outputs", "edgeconv.progress", "edgeconv.quiet", "edgeconv.version"),
      "what every command uses: publishing files safely, progress bars, silencing chatter, the version"),
-    ("lowering", ("edgeconv.lowering.*",), "Graph -> CompiledModel: passes, one lowering per op family, the arena planner"),
-    ("emit", ("edgeconv.emit.*",), "CompiledModel -> C files: the emitter, bundles of models, build-system packages"),
-    ("results", ("edgeconv.results",), "the typed results of compile, inspect, train, demo, evaluate, report, advise"),
-    ("targets", ("edgeconv.targets.*",), "compiling the C: host builds, firmware per board, AVR, emulators, stack, cycles"),
+    ("lowering", ("edgeconv.lowering.*",),
+     "Graph -> CompiledModel: passes, one lowering per op family, the arena planner"),
+    ("emit", ("edgeconv.emit.*",),
+     "CompiledModel -> C files: the emitter, bundles of models, build-system packages"),
+    ("results", ("edgeconv.results",),
+     "the typed results of compile, inspect, train, demo, evaluate, report, advise"),
+    ("targets", ("edgeconv.targets.*",),
+     "compiling the C: host builds, firmware per board, AVR, emulators, stack, cycles"),
     ("checking", ("edgeconv.checking.*",),
      "the oracles (TFLite Micro, TFLite's reference, op by op), validation, the quantization error per layer"),
-    ("training", ("edgeconv.training.*",), "data sets, the model zoo, train, quantize (the command) and the demo"),
-    ("reports", ("edgeconv.reports.*",), "inspect's rows, report, evaluate, advise, sweep, pictures"),
-    ("top", ("edgeconv.cli", "edgeconv"), "the command line and the Python API (edgeconv/__init__.py)"),
+    ("training", ("edgeconv.training.*",),
+     "data sets, the model zoo, train, quantize (the command) and the demo"),
+    ("reports", ("edgeconv.reports.*",),
+     "inspect's rows, report, evaluate, advise, sweep, pictures"),
+    ("top", ("edgeconv.cli", "edgeconv"),
+     "the command line and the Python API (edgeconv/__init__.py)"),
 ]
 
 
@@ -227,7 +236,8 @@ def test_layers_point_one_way():
             if dep in modules and layer_of(dep) > own:
                 wrong.append(f"{mod.path.relative_to(ROOT)}:{line}: {mod.name} ({LAYERS[own][0]}) imports {dep} "
                              f"({LAYERS[layer_of(dep)][0]}, a layer above)")
-    assert not wrong, "imports pointing up (layers, lowest first: " + " < ".join(n for n, _, _ in LAYERS) + "):\n" + "\n".join(wrong)
+    order = " < ".join(name for name, _, _ in LAYERS)
+    assert not wrong, f"imports pointing up (layers, lowest first: {order}):\n" + "\n".join(wrong)
 
 
 def test_no_private_name_across_modules():
@@ -235,7 +245,8 @@ def test_no_private_name_across_modules():
     scripts = find_modules(SCRIPTS)
     for mod in scripts.values():
         analyse(mod, {**modules, **scripts})
-    wrong = [f"{mod.path.relative_to(ROOT)}: {what}" for mod in [*modules.values(), *scripts.values()] for what in mod.private]
+    wrong = [f"{mod.path.relative_to(ROOT)}: {what}"
+             for mod in [*modules.values(), *scripts.values()] for what in mod.private]
     assert not wrong, "private names used outside their module:\n" + "\n".join(wrong)
 
 
