@@ -4,7 +4,7 @@ The Python API mirrors the command line: one function per command, the same opti
 typed result whose to_dict() is exactly what the command prints with --json.
 
     edgeconv train     train(arch, data=None, out="model.keras", epochs=20, ...)  -> results.TrainReport
-    edgeconv quantize  quantize(model, data=None, out=None, calib=200, ...)       -> quantize.ptq.QuantizeReport
+    edgeconv quantize  quantize(model, data=None, out=None, calib=200, ...)       -> training.quantizing.QuantizeReport
     edgeconv compile   compile(model, out_dir=None, name=None, force=False, weights="auto")
                                                                                -> results.CompileResult
                        compile([a, b], out_dir, name=[...], arena="shared", ...)  -> bundle.BundleResult
@@ -13,7 +13,7 @@ typed result whose to_dict() is exactly what the command prints with --json.
     edgeconv validate  validate(model, samples=20, seed=0, inputs=None, board=None, weights="auto", name=None)
                                                                                -> validation.ValidationReport
     edgeconv build     build(model, board, out_dir, name=None, force=False, weights="auto")
-                                                                               -> firmware.FirmwareReport
+                                                                               -> firmware_common.FirmwareReport
     edgeconv demo      demo(out_dir="edgeconv-demo", seed=0, force=False)     -> results.DemoResult
     edgeconv evaluate  evaluate(model, data, float_model=None, board=None, top_k=5, report=None, ...)
                                                                                -> results.EvaluateResult
@@ -50,15 +50,14 @@ from edgeconv.version import __version__
 from edgeconv.progress import show_progress  # `with edgeconv.show_progress(): ...`: bars on a terminal (docs/progress.md)
 
 if TYPE_CHECKING:
-    from quantize.ptq import QuantizeReport
-
     from edgeconv.emit.bundle import BundleResult
-    from edgeconv.targets.firmware import FirmwareReport
+    from edgeconv.targets.firmware_common import FirmwareReport
     from edgeconv.lowering.modelsource import ModelInput
     from edgeconv.emit.packaging import PackageResult
     from edgeconv.results import AdviseResult, CompileResult, DemoResult, InspectResult, ReportResult, TrainReport
     from edgeconv.results import EvaluateResult
     from edgeconv.checking.validation import ValidationReport
+    from edgeconv.training.quantizing import QuantizeReport
 
 __all__ = ["ModelError", "advise", "build", "compile", "demo", "evaluate", "inspect", "quantize", "report", "show_progress",
            "train", "validate", "__version__"]
@@ -104,7 +103,7 @@ def quantize(model: str | Path, data: str | Path | None = None, out: str | Path 
     (accuracies, per-layer SNR). `mode`: "int8" (int8 activations) or "16x8" (int16 activations,
     int8 weights: more precision for about twice the activation RAM); `io_type`: the model's
     edges, the mode's integer type (int8 or int16) by default, or "float32"."""
-    from quantize.ptq import check_mode, quantize_model
+    from edgeconv.training.quantizing import check_mode, quantize_model
 
     with _user_errors():
         io_type = check_mode(mode, io_type)

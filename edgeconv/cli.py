@@ -375,9 +375,8 @@ def train_cmd(arch, data, out, epochs, batch_size, learning_rate, val_split, see
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def quantize_cmd(model: Path, data, out, calib, seed, mode, io_type, force, as_json) -> int:
     """Full-integer post-training quantization of a .keras model, with accuracy and per-layer error."""
-    from quantize.ptq import check_mode
-
     from edgeconv import quantize as quantize_api
+    from edgeconv.training.quantizing import check_mode
 
     io_type = check_mode(mode, io_type)
     _writes(out if out is not None else model.with_suffix(".tflite"))

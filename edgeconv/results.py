@@ -3,7 +3,8 @@ command line. Each result's to_dict() is exactly the object the command prints w
 the two cannot drift apart (tests/test_api.py compares them).
 
 Commands whose results live beside their computation reuse those: `validate` returns
-validation.ValidationReport, `build` firmware.FirmwareReport, `quantize` quantize.ptq.QuantizeReport.
+validation.ValidationReport, `build` firmware_common.FirmwareReport, `quantize`
+training.quantizing.QuantizeReport.
 The results below are the other four. A `model` field is the path the command was given, or,
 for a model given to the API as bytes, its name.
 """

@@ -1,7 +1,6 @@
-"""Full-integer post-training quantization with the TFLite converter.
-
-The representative (calibration) data is drawn, seeded, from the training split of the user's
-data; weights are quantized per channel. Two modes:
+"""Full-integer post-training quantization with the TFLite converter: a Keras model and
+representative (calibration) samples in, a .tflite model's bytes out. Weights are quantized per
+channel. Two modes:
 
 - "int8": int8 activations and weights (TFLITE_BUILTINS_INT8), the default;
 - "16x8": int16 activations, int8 weights, int64 biases
@@ -9,52 +8,29 @@ data; weights are quantized per channel. Two modes:
   models whose activations span a wide dynamic range (audio, denoising, regression), for about
   twice the activation RAM.
 
-The report gives the float and quantized accuracy on the held-out test split (the quantized
-model run by TFLite Micro) and, per layer, how much precision quantization costs: the
-signal-to-noise ratio of the dequantized activations against the float model's, in dB, on
-test samples.
+This package is the lowest layer: it imports nothing from edgeconv. The `quantize` command around
+it (edgeconv/training/quantizing.py) loads the data, silences TensorFlow, shows progress, scores
+the result and writes the file. A request refused here raises QuantizeError with a one-line
+message.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from edgeconv.quiet import quiet_tensorflow_logs, silenced
-
-quiet_tensorflow_logs()
 MODES = ("int8", "16x8")
 # The integer edge type of each mode: a model's inputs and outputs are that type or float32.
 MODE_IO = {"int8": "int8", "16x8": "int16"}
 IO_TYPES = ("int8", "int16", "float32")
-DEBUG_SAMPLES = 64
-# A reference's time limit per sample while measuring the error per layer (the zoo's models run in
-# milliseconds; the limit only catches a hung reference).
-LAYER_ERROR_TIMEOUT_S = 60.0
 
 
-@dataclass
-class LayerError:
-    layer: str  # the Keras layer name the converter kept in the tensor name
-    op: str
-    snr_db: float | None  # None: no quantization error at all
-
-
-@dataclass
-class QuantizeReport:
-    output: str
-    io_type: str
-    calib_samples: int
-    test_samples: int
-    float_accuracy: float
-    int8_accuracy: float  # the quantized model's accuracy (int16 activations in mode 16x8)
-    layers: list[LayerError] = field(default_factory=list)
-    mode: str = "int8"  # int8 or 16x8
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+class QuantizeError(ValueError):
+    """A quantization request refused (mode, I/O type), or the converter failing; the message is
+    one line, the one `edgeconv quantize` prints."""
 
 
 def quantize_input(x: np.ndarray, scale: float, zero_point: int, dtype=np.int8) -> np.ndarray:
@@ -66,22 +42,31 @@ def quantize_input(x: np.ndarray, scale: float, zero_point: int, dtype=np.int8) 
     return np.clip(q + zero_point, info.min, info.max).astype(dtype)
 
 
-def _fixed_batch(model, input_shape):
-    """The model behind a batch-1 input: static shapes, so no shape subgraphs. Build it once
-    per quantization: its tensor names are what pairs float and int8 layers."""
+def check_mode(mode: str, io_type: str | None) -> str:
+    """The mode checked and the model's edge type: io_type, or the mode's integer type when
+    None. Integer edges must have the activations' type (the converter's rule)."""
+    if mode not in MODES:
+        raise QuantizeError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if io_type is None:
+        return MODE_IO[mode]
+    if io_type not in IO_TYPES:
+        raise QuantizeError(f"--io must be one of {', '.join(IO_TYPES)}, not {io_type!r}")
+    if io_type != "float32" and io_type != MODE_IO[mode]:
+        raise QuantizeError(f"--io {io_type} does not go with --mode {mode}: its integer inputs and outputs are "
+                            f"{MODE_IO[mode]} (or use --io float32)")
+    return io_type
+
+
+def fixed_batch(model, input_shape: tuple[int, ...]):
+    """The Keras model behind a batch-1 input: static shapes, so no shape subgraphs. Build it once
+    per quantization: its tensor names are what pairs float and quantized layers."""
     import tensorflow as tf
 
     inp = tf.keras.Input(input_shape, batch_size=1)
     return tf.keras.Model(inp, model(inp, training=False))
 
 
-def _converter(fixed_model):
-    import tensorflow as tf
-
-    return tf.lite.TFLiteConverter.from_keras_model(fixed_model)
-
-
-def _configure(converter, calib_x: np.ndarray, io_type: str, mode: str = "int8", advance=lambda: None) -> None:
+def _configure(converter, calib_x: np.ndarray, io_type: str, mode: str, advance: Callable[[], Any]) -> None:
     import tensorflow as tf
 
     def representative():
@@ -100,176 +85,46 @@ def _configure(converter, calib_x: np.ndarray, io_type: str, mode: str = "int8",
         converter.inference_output_type = getattr(tf, io_type)
 
 
-def check_mode(mode: str, io_type: str | None) -> str:
-    """The mode checked and the model's edge type: io_type, or the mode's integer type when
-    None. Integer edges must have the activations' type (the converter's rule)."""
-    from edgeconv.frontend.ir import ModelError
+@dataclass
+class Quantized:
+    """A quantized model: its .tflite bytes, the edge type, and the batch-1 Keras model that was
+    converted (whose float conversion pairs with it tensor by tensor)."""
 
-    if mode not in MODES:
-        raise ModelError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if io_type is None:
-        return MODE_IO[mode]
-    if io_type not in IO_TYPES:
-        raise ModelError(f"--io must be one of {', '.join(IO_TYPES)}, not {io_type!r}")
-    if io_type != "float32" and io_type != MODE_IO[mode]:
-        raise ModelError(f"--io {io_type} does not go with --mode {mode}: its integer inputs and outputs are "
-                         f"{MODE_IO[mode]} (or use --io float32)")
-    return io_type
+    tflite: bytes
+    io_type: str
+    mode: str
+    fixed_model: Any  # a tf.keras.Model
 
-
-def predict_tflite(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
-    """Class scores from the quantized model under TFLite Micro (the oracle edgeconv's C matches)."""
-    from edgeconv.frontend.reader import read_tflite_bytes
-    from edgeconv.checking.references import TflmReference
-
-    g = read_tflite_bytes(model_bytes)
-    t_in = g.tensors[g.inputs[0]]
-    from edgeconv.progress import track
-
-    ref = TflmReference(model_bytes)
-    outs = []
-    for sample in track(x, "Scoring the int8 model (TFLite Micro)"):
-        if t_in.dtype in ("int8", "uint8", "int16"):
-            sample = quantize_input(sample, t_in.quant.s, t_in.quant.zp, np.dtype(t_in.dtype).type)
-        outs.append(ref.run([sample.reshape(t_in.shape)], 1)[0].reshape(-1))
-    return np.stack(outs)
+    def float_tflite(self) -> bytes:
+        """The same batch-1 model converted without quantization: float tensors under the names
+        of the quantized model's (the converter keeps the Keras layer names)."""
+        return convert_float(self.fixed_model)
 
 
-def layer_errors(float_bytes: bytes, int8_bytes: bytes, x: np.ndarray) -> list[LayerError]:
-    """Per op output of the quantized model (int8 or 16x8): SNR of its dequantized values against the same tensor
-    of the float model (edgeconv.reports.quanterror, which `edgeconv report --float` uses too), accumulated over the
-    samples `x`. The error is end to end: what the network has lost by that layer. Each row is named after
-    the Keras layer the converter kept in the tensor's name."""
-    from edgeconv.reports.quanterror import quantization_error
-    from edgeconv.frontend.reader import read_tflite_bytes
-
-    graph = read_tflite_bytes(int8_bytes)
-    ops = {op.index: op for op in graph.ops}
-    measured = quantization_error(int8_bytes, float_bytes, x, "", timeout=LAYER_ERROR_TIMEOUT_S)
-    layers = []
-    for row in measured.layers:
-        parts = graph.tensors[ops[row.op].outputs[0]].name.split(";")[0].split("/")
-        layers.append(LayerError(parts[-2] if len(parts) >= 2 else parts[0], row.opcode, row.snr_db))
-    return layers
-
-
-def quantize_keras(
-    model,
-    train_x: np.ndarray,
-    test_x: np.ndarray,
-    test_y: np.ndarray,
-    out: str | Path,
-    calib: int = 200,
-    seed: int = 0,
-    io_type: str | None = None,
-    layer_report: bool = True,
-    force: bool = False,
-    protected: tuple[Path, ...] = (),
-    mode: str = "int8",
-    class_names: list[str] | None = None,
-) -> QuantizeReport:
-    """Quantize an in-memory Keras model; write the .tflite to `out` atomically (outputs.py:
-    a file at `out` that edgeconv did not write is refused, unless `force`). `mode`: int8 or
-    16x8 (int16 activations); `io_type`: the model's inputs and outputs, int8 (mode int8),
-    int16 (mode 16x8) or float32; None: the mode's integer type."""
-    from edgeconv.frontend.ir import ModelError
-    from edgeconv.outputs import FolderWrite, check_writable, publish
-
-    io_type = check_mode(mode, io_type)
-    if calib < 1:
-        raise ModelError("--calib must be at least 1")
-    out = Path(out)
-    check_writable(out.parent, f"quantize:{out.stem}", [out.name], force=force, protected=protected)
-    input_shape = tuple(int(d) for d in train_x.shape[1:])
-    rng = np.random.default_rng(seed)
-    calib_x = train_x[rng.choice(len(train_x), size=min(calib, len(train_x)), replace=False)]
-
-    fixed = _fixed_batch(model, input_shape)
-    converter = _converter(fixed)
-    from edgeconv.progress import progress_task
-
-    try:
-        # the bar is opened before silenced(): it draws on a copy of the terminal's descriptor
-        with progress_task("Converting, calibrating", total=len(calib_x)) as advance:
-            _configure(converter, calib_x, io_type, mode, advance=advance)
-            with silenced():
-                model_bytes = converter.convert()
-    except Exception as exc:
-        raise ModelError(f"the TFLite converter failed: {str(exc).splitlines()[0][:300]}") from None
-
-    float_pred = np.argmax(model.predict(test_x, batch_size=256, verbose=0), axis=-1)
-    int8_pred = np.argmax(predict_tflite(model_bytes, test_x), axis=-1)
-    layers: list[LayerError] = []
-    if layer_report:
-        with silenced():
-            float_bytes = _converter(fixed).convert()
-        debug_x = test_x[rng.choice(len(test_x), size=min(DEBUG_SAMPLES, len(test_x)), replace=False)]
-        layers = layer_errors(float_bytes, model_bytes, debug_x)
-
-    if class_names:  # carried into the C as <NAME>_NUM_LABELS / <name>_labels (edgeconv/frontend/labels.py)
-        from edgeconv.frontend.labels import add_labels
-
-        model_bytes = add_labels(model_bytes, class_names)
-    publish([FolderWrite(out.parent, f"quantize:{out.stem}", {out.name: model_bytes})], force=force, protected=protected)
-    return QuantizeReport(
-        output=str(out),
-        io_type=io_type,
-        calib_samples=len(calib_x),
-        test_samples=len(test_x),
-        float_accuracy=float(np.mean(float_pred == test_y)),
-        int8_accuracy=float(np.mean(int8_pred == test_y)),
-        layers=layers,
-        mode=mode,
-    )
-
-
-def quantize_model(
-    model_path: str | Path,
-    data: str | Path | None = None,
-    out: str | Path | None = None,
-    calib: int = 200,
-    seed: int | None = None,
-    io_type: str | None = None,
-    layer_report: bool = True,
-    force: bool = False,
-    mode: str = "int8",
-) -> QuantizeReport:
-    """Quantize a saved .keras model. Data, seed and split default to those `edgeconv train`
-    recorded beside the model, so the test split is the one training held out. `mode` and
-    `io_type` as in quantize_keras."""
-    from edgeconv.training.datasets import check_data, load_dataset, split
-    from edgeconv.frontend.ir import ModelError
-    from edgeconv.outputs import check_writable
-    from edgeconv.training.train import TEST_FRACTION, read_metadata
-
-    io_type = check_mode(mode, io_type)
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise ModelError(f"{model_path}: no such model file")
-    meta = read_metadata(model_path)
-    data = data if data is not None else meta.get("data")
-    if data is None:
-        raise ModelError(f"{model_path}: no --data given and no training metadata beside the model")
-    seed = seed if seed is not None else int(meta.get("seed", 0))
-    out = Path(out) if out is not None else model_path.with_suffix(".tflite")
-    check_writable(out.parent, f"quantize:{out.stem}", [out.name], force=force, protected=(model_path,))
-
+def convert_float(fixed_model) -> bytes:
+    """A batch-1 Keras model (fixed_batch) converted to a float .tflite, unquantized."""
     import tensorflow as tf
 
+    return tf.lite.TFLiteConverter.from_keras_model(fixed_model).convert()
+
+
+def quantize_keras(model, calib_x: np.ndarray, mode: str = "int8", io_type: str | None = None,
+                   advance: Callable[[], Any] | None = None) -> Quantized:
+    """Full-integer quantization of an in-memory Keras model with one input, calibrated on
+    `calib_x` (samples without the batch axis, float). `mode`: int8 or 16x8 (int16 activations);
+    `io_type`: the model's inputs and outputs, int8 (mode int8), int16 (mode 16x8) or float32;
+    None: the mode's integer type. `advance()` is called after each calibration sample (a
+    progress bar). TensorFlow's log lines are the caller's to silence."""
+    io_type = check_mode(mode, io_type)
+    if len(calib_x) < 1:
+        raise QuantizeError("no calibration samples")
+    fixed = fixed_batch(model, tuple(int(d) for d in calib_x.shape[1:]))
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(fixed)
     try:
-        model = tf.keras.models.load_model(model_path, compile=False)
+        _configure(converter, calib_x, io_type, mode, advance if advance is not None else (lambda: None))
+        model_bytes = converter.convert()
     except Exception as exc:
-        raise ModelError(f"{model_path}: cannot load the Keras model ({' '.join(str(exc).split())[:200] or 'unreadable'})") from None
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ModelError(f"{model_path}: quantize takes models with one input and one output "
-                         f"(this one has {len(model.inputs)} and {len(model.outputs)})")
-    ds = load_dataset(data)
-    expected = tuple(int(d) for d in model.inputs[0].shape[1:])
-    if ds.input_shape != expected:
-        raise ModelError(f"{data}: samples have shape {list(ds.input_shape)}, the model takes {list(expected)}")
-    n_out = int(model.outputs[0].shape[-1])
-    check_data(ds.x, ds.y, str(data), num_classes=n_out)
-    train_ds, test_ds = split(ds, float(meta.get("test_fraction", TEST_FRACTION)), seed)
-    return quantize_keras(model, train_ds.x, test_ds.x, test_ds.y, out, calib=calib, seed=seed, io_type=io_type,
-                          layer_report=layer_report, force=force, protected=(model_path,), mode=mode,
-                          class_names=[str(n) for n in ds.class_names])
+        raise QuantizeError(f"the TFLite converter failed: {(str(exc).splitlines() or ['no reason given'])[0][:300]}") from None
+    return Quantized(model_bytes, io_type, mode, fixed)

@@ -5,7 +5,6 @@ bytes with a name, and raises ModelError (one line) where the command exits 2.""
 import json
 import os
 import shutil
-import sys
 from dataclasses import is_dataclass
 
 import pytest
@@ -215,7 +214,9 @@ def test_tensorflow_commands_match_their_json(tmp_path, capsys, monkeypatch):
     the demo's model and train (one epoch), each once, through the command line: its --json
     must be the result the API returned to it."""
     pytest.importorskip("tensorflow")
-    monkeypatch.setitem(sys.modules["edgeconv.training.demo"].DEMO_TRAINING, "epochs", 1)
+    from edgeconv.training import demo as demo_module  # imported here too: `-k` may run this test alone
+
+    monkeypatch.setitem(demo_module.DEMO_TRAINING, "epochs", 1)
     out = tmp_path / "demo"
     demos = spy(monkeypatch, "demo")
     cli = cli_json_in_process(capsys, "demo", "-o", out)

@@ -28,10 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeconv.frontend.ir import ModelError
-from edgeconv.checking.reference_worker import HEADER, interpreter_module, read_exactly, write_message
-
-# quantize/ptq.py reaches LiteRT's interpreter module through this name.
-_interpreter_module = interpreter_module
+from edgeconv.checking.reference_worker import HEADER, read_exactly, write_message
 
 # The shortest time a reference gets for one request (seconds); see `call_timeout`.
 MIN_TIMEOUT = 60.0

@@ -1,2 +1,3 @@
 """What the engineer reads: inspect's rows (`layers`, `inspectview`), the HTML report (`htmlreport`,
-`pictures`, `quanterror`), evaluation (`evaluate`) and advice (`advise`, `variants`, `sweep`)."""
+`pictures`; the quantization error per layer it shows is checking's `quanterror`), evaluation
+(`evaluate`) and advice (`advise`, `variants`, `sweep`)."""

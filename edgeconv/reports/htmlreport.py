@@ -24,7 +24,7 @@ import numpy as np
 from edgeconv.reports import pictures
 from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.frontend.ir import Graph, ModelError, Op
-from edgeconv.reports.quanterror import Quantization, dequantize, quantization_error, tensor_label
+from edgeconv.checking.quanterror import Quantization, dequantize, quantization_error, tensor_label
 
 SNR_SAMPLES = 32  # samples the quantization error is accumulated over (seeded choice)
 FILTER_LAYERS = 2  # the first convolutions with a spatial kernel drawn as filter grids
@@ -105,12 +105,12 @@ def float_tflite(keras_path: Path) -> bytes:
                          f"({' '.join(str(exc).split())[:200] or 'unreadable'})") from None
     if len(model.inputs) != 1:
         raise ModelError(f"{keras_path}: --float takes a model with one input (this one has {len(model.inputs)})")
-    shape = tuple(int(d) for d in model.inputs[0].shape[1:])
-    inp = tf.keras.Input(shape, batch_size=1)
-    fixed = tf.keras.Model(inp, model(inp, training=False))
+    from quantize.ptq import convert_float, fixed_batch
+
+    fixed = fixed_batch(model, tuple(int(d) for d in model.inputs[0].shape[1:]))
     try:
         with silenced():
-            return tf.lite.TFLiteConverter.from_keras_model(fixed).convert()
+            return convert_float(fixed)
     except Exception as exc:
         raise ModelError(f"{keras_path}: the TFLite converter failed: {str(exc).splitlines()[0][:300]}") from None
 

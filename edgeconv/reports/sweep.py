@@ -283,7 +283,7 @@ def measure_trial(arch: str, params: dict, train_ds, test_ds, board, board_name:
     board and measure it."""
     import tensorflow as tf
 
-    from quantize.ptq import quantize_keras
+    from edgeconv.training.quantizing import quantize_keras
 
     from edgeconv.training import zoo
     from edgeconv.reports.advise import measure

@@ -33,7 +33,8 @@ import numpy as np
 from edgeconv.frontend.boards import Board, load_board
 from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.emit.emitter import EmittedModel, emit
-from edgeconv.targets.firmware import FirmwareReport, ToolchainMissing, main_from_template, main_source, outputs_from_bytes, sample_bytes
+from edgeconv.targets.firmware_common import (FirmwareReport, ToolchainMissing, main_from_template, main_source,
+                                               outputs_from_bytes, sample_bytes)
 from edgeconv.targets.hostbuild import WARNING_FLAGS, run_tool
 from edgeconv.frontend.ir import ModelError
 

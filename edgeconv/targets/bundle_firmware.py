@@ -21,7 +21,8 @@ from edgeconv.emit.bundle import BundleOptions, EmittedBundle, emit_bundle
 from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.emit.emitter import EmittedModel
 from edgeconv.targets.emulate import QEMU_TIMEOUT_S, check_emulator_fit, qemu_command
-from edgeconv.targets.firmware import USER_ARENA_NAME, FirmwareReport, ToolchainMissing, build_in_folder, support_dir
+from edgeconv.targets.firmware import USER_ARENA_NAME, build_in_folder
+from edgeconv.targets.firmware_common import FirmwareReport, ToolchainMissing, support_dir
 from edgeconv.frontend.ir import ModelError
 
 _NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}

@@ -24,7 +24,8 @@ from edgeconv.frontend.boards import Board, load_board
 from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.targets.cycles import PIPELINE_REFILL, CycleModel
 from edgeconv.emit.emitter import emit
-from edgeconv.targets.firmware import ToolchainMissing, build_in_folder, outputs_from_bytes, sample_bytes, semihost_main_source
+from edgeconv.targets.firmware import build_in_folder, semihost_main_source
+from edgeconv.targets.firmware_common import ToolchainMissing, outputs_from_bytes, sample_bytes
 from edgeconv.frontend.ir import ModelError
 
 QEMU = "qemu-system-arm"
@@ -172,7 +173,7 @@ def can_count_instructions(board: Board) -> bool:
     return _unicorn_cpu(board) is not None
 
 
-def _rv32c_instruction_count(code: bytes) -> int:
+def rv32c_instruction_count(code: bytes) -> int:
     """Instructions in an RV32IMC block: a halfword whose low two bits are 0b11 starts a
     32-bit instruction; any other a 16-bit (compressed) one."""
     n, pos = 0, 0
@@ -195,7 +196,7 @@ def _riscv_semihosting_traps(code: bytes, origin: int) -> list[int]:
     return found
 
 
-def _thumb_instruction_count(code: bytes) -> int:
+def thumb_instruction_count(code: bytes) -> int:
     """Instructions in a Thumb block: a halfword whose top five bits are 0b11101, 0b11110 or
     0b11111 starts a 32-bit instruction; any other starts a 16-bit one."""
     n, pos = 0, 0
@@ -269,13 +270,13 @@ def _unicorn_for(board: Board):
         uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV32)
         uc.ctl_set_cpu_model(getattr(R, cpu))
         return uc, _Arch(True, R.UC_RISCV_REG_PC, R.UC_RISCV_REG_RA, R.UC_RISCV_REG_SP, R.UC_RISCV_REG_A0,
-                         R.UC_RISCV_REG_A1, _rv32c_instruction_count)
+                         R.UC_RISCV_REG_A1, rv32c_instruction_count)
     from unicorn import arm_const as A
 
     uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
     uc.ctl_set_cpu_model(getattr(A, cpu))
     return uc, _Arch(False, A.UC_ARM_REG_PC, A.UC_ARM_REG_LR, A.UC_ARM_REG_SP, A.UC_ARM_REG_R0, A.UC_ARM_REG_R1,
-                     _thumb_instruction_count)
+                     thumb_instruction_count)
 
 
 def count_region(elf_path: Path, cpu_board: str | Board, region: Region, input_bytes: bytes = b"",

@@ -16,58 +16,16 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from edgeconv.frontend.boards import Board, boards_dir, load_board
+from edgeconv.frontend.boards import Board, load_board
 from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.emit.emitter import SHARED_ARENA_NAME, EmittedModel, emit
 from edgeconv.targets.hostbuild import WARNING_FLAGS, run_tool
-from edgeconv.frontend.ir import DTYPES, ModelError
+from edgeconv.frontend.ir import ModelError
 from edgeconv.lowering.modelsource import ModelInput, compile_model, protected_paths
 from edgeconv.frontend.names import comment_text
 from edgeconv.outputs import FolderWrite, check_writable, publish, read_files
+from edgeconv.targets.firmware_common import FirmwareReport, ToolchainMissing, main_from_template, main_source, support_dir
 from edgeconv.targets.stack import analyse, note_outside, outside_calls
-
-
-class ToolchainMissing(ModelError):
-    pass
-
-
-@dataclass
-class FirmwareReport:
-    board: str
-    part: str
-    elf: str
-    flash_code_bytes: int
-    flash_weights_bytes: int
-    flash_bytes: int
-    ram_arena_bytes: int
-    ram_stack_bytes: int
-    ram_data_bytes: int  # .data and .bss besides the arena
-    ram_bytes: int
-    board_flash_bytes: int
-    board_ram_bytes: int
-    files: list[str] = field(default_factory=list)
-    weights_summary: str = ""  # which layers took int16 weights (compiler.WeightChoice)
-    weight_forms: list[dict] = field(default_factory=list)
-    stack_need_bytes: int = 0  # the computed worst case (ram_stack_bytes is what is reserved)
-    stack_worst_path: list[str] = field(default_factory=list)  # the deepest call chain
-    stack_worst_path_bytes: int = 0  # the frames along it; the rest is the interrupt room
-    stack_uncertain: list[str] = field(default_factory=list)  # why not certified (margin added)
-    stack_margin_bytes: int = 0
-    stack_measured_bytes: int | None = None  # painted high-water mark, where emulated
-    # Where the ELF is linked (the part's map for build, the emulator's for emulated runs):
-    linked_for: str = "part"
-    flash_origin: int = 0  # the first flash address: the vector table on Cortex-M
-    ram_origin: int = 0
-    stack_top: int = 0  # _estack: the initial stack pointer
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def support_dir() -> Path:
-    return boards_dir() / "support"
 
 
 def support_files(board: Board) -> list[str]:
@@ -75,43 +33,6 @@ def support_files(board: Board) -> list[str]:
     if board.family == "avr":  # avr-libc brings its own
         return []
     return ["riscv_startup.S"] if board.family == "riscv" else ["cortex_m_startup.c"]
-
-
-def sample_bytes(model: CompiledModel, sample: list[np.ndarray]) -> bytes:
-    """One sample's inputs as the firmware reads them: each input's bytes in its type and shape."""
-    g = model.graph
-    return b"".join(
-        np.ascontiguousarray(np.asarray(x, dtype=DTYPES[g.tensors[t].dtype][0]).reshape(g.tensors[t].shape)).tobytes()
-        for x, t in zip(sample, g.inputs))
-
-
-def outputs_from_bytes(model: CompiledModel, data: bytes, count: int, where: str) -> list[list[np.ndarray]]:
-    """The outputs of `count` samples, as a firmware on `where` wrote them one after another."""
-    g = model.graph
-    outs, pos = [], 0
-    for _ in range(count):
-        one = []
-        for t in g.outputs:
-            tensor = g.tensors[t]
-            n = tensor.nbytes
-            one.append(np.frombuffer(data[pos : pos + n], dtype=DTYPES[tensor.dtype][0]).reshape(tensor.shape).copy())
-            pos += n
-        outs.append(one)
-    if pos != len(data):
-        raise ModelError(f"the emulated {where} wrote {len(data)} bytes of outputs, expected {pos}")
-    return outs
-
-
-def main_source(name: str) -> str:
-    return (
-        f"/* Minimal firmware main for {name}: one inference on the arena's initial inputs.\n"
-        " * Real firmware fills the input from its sensors before each invoke. */\n"
-        f'#include "{name}.h"\n\n'
-        "int main(void);\n\n"
-        "int main(void) {\n"
-        f"    return {name}_invoke();\n"
-        "}\n"
-    )
 
 
 def linker_script(board: Board, stack_bytes: int) -> str:
@@ -186,15 +107,6 @@ def build_firmware(model: ModelInput, board_name: str, out_dir: str | Path, name
     report.weights_summary = compiled.weights.summary()
     report.weight_forms = compiled.weights.to_dict(compiled.steps)["weight_forms"]
     return report
-
-
-def main_from_template(compiled: CompiledModel, template: str) -> str:
-    """A boards/support/*.c.in main filled in for this model: name and I/O byte counts."""
-    g = compiled.graph
-    text = (support_dir() / template).read_text()
-    return (text.replace("@NAME_UPPER@", compiled.name.upper()).replace("@NAME@", compiled.name)
-            .replace("@INPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.inputs))
-            .replace("@OUTPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.outputs)))
 
 
 def semihost_main_source(compiled: CompiledModel) -> str:

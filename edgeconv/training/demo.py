@@ -89,7 +89,7 @@ def run_demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, say: Callable
 
 def _run_steps(work: Path, seed: int, say: Callable[[str], None]):
     """Train, quantize and compile inside `work`."""
-    from quantize.ptq import quantize_model
+    from edgeconv.training.quantizing import quantize_model
 
     from edgeconv.lowering.compiler import compile_file
     from edgeconv.emit.emitter import emit

@@ -213,7 +213,7 @@ def test_report_float_snr_and_evaluation(digits_models, tmp_path):
 
 
 def test_pair_tensors_says_what_it_cannot_match():
-    from edgeconv.reports.quanterror import pair_tensors
+    from edgeconv.checking.quanterror import pair_tensors
     from edgeconv.frontend.ir import Graph, Op, Quant, Tensor
 
     def graph(names, quant):

@@ -177,7 +177,7 @@ def _digits_model() -> bytes:
     training = {**DEMO_TRAINING, "epochs": 2, "width": DIGITS_WIDTH}
 
     def build() -> bytes:
-        from quantize.ptq import quantize_model
+        from edgeconv.training.quantizing import quantize_model
 
         from edgeconv.training.train import train
 

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import SHARED_MODELS
 from edgeconv.lowering.compiler import compile_bytes, compile_file
-from edgeconv.targets.emulate import _thumb_instruction_count, build_emulated, count_instructions, count_invoke
+from edgeconv.targets.emulate import thumb_instruction_count, build_emulated, count_instructions, count_invoke
 from edgeconv.checking.validation import random_inputs, validate_bytes, validate_file
 from modelgen import cached_model
 
@@ -30,7 +30,7 @@ def _emulator_tools():
 def test_thumb_instruction_lengths():
     # movs r0,#1 (16-bit); bl (32-bit: f000 f800); add.w (32-bit: eb00 0001); bx lr (16-bit)
     code = bytes.fromhex("0120" "00f000f8" "00eb0100" "7047")
-    assert _thumb_instruction_count(code) == 4
+    assert thumb_instruction_count(code) == 4
 
 
 @pytest.mark.parametrize("board", ["cortex-m4", "cortex-m7"])

@@ -18,7 +18,7 @@ from conftest import SHARED_MODEL_FILES, SHARED_MODELS
 from edgeconv.frontend.boards import load_board
 from edgeconv.lowering.compiler import compile_file
 from edgeconv.emit.emitter import emit
-from edgeconv.targets.emulate import _rv32c_instruction_count, build_emulated, count_invoke
+from edgeconv.targets.emulate import rv32c_instruction_count, build_emulated, count_invoke
 from edgeconv.targets.firmware import board_fit
 from edgeconv.checking.validation import random_inputs, validate_file
 
@@ -43,7 +43,7 @@ def _riscv_tools():
 def test_rv32c_instruction_lengths():
     # addi a0,a0,1 (32-bit); c.li a0,1 (16-bit); mul a0,a0,a1 (32-bit); c.ret (16-bit)
     code = bytes.fromhex("13051500" "0545" "3305b502" "8280")
-    assert _rv32c_instruction_count(code) == 4
+    assert rv32c_instruction_count(code) == 4
 
 
 def test_validate_riscv32_cli(shared_models):
@@ -101,7 +101,7 @@ def test_riscv_instruction_counts(shared_models):
                               capture_output=True, text=True, check=True).stdout
         listed = [line for line in dump.splitlines() if line.strip() and line.strip()[0] in "0123456789abcdef"
                   and ":\t" in line]
-        assert _rv32c_instruction_count(code) == len(listed)
+        assert rv32c_instruction_count(code) == len(listed)
         x = random_inputs(model, 1, 0)[0]
         first, again = count_invoke(fw, x), count_invoke(fw, x)
         assert first.total == again.total > model.macs

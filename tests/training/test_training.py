@@ -15,7 +15,8 @@ from edgeconv.emit.emitter import emit
 from edgeconv.targets.hostbuild import build_and_load
 from edgeconv.training.train import TEST_FRACTION, train
 from edgeconv.checking.validation import validate_file
-from quantize.ptq import quantize_input, quantize_model
+from edgeconv.training.quantizing import quantize_model
+from quantize.ptq import quantize_input
 
 # Small knobs keep the suite quick; the architectures' structure is unchanged.
 QUICK = {"tinyconv": {}, "dscnn": {"width": 0.5, "depth": 2}, "resnet8": {"width": 0.5},
