@@ -2,13 +2,14 @@
 
 Every c_runtime header declares its kernels' parameters as `typedef struct { ... } ec_*_params_t;`.
 A lowering describes one call as a Kernel whose `params` dict names those fields; the emitter
-writes them as designated initializers. This module parses the headers (pycparser, once per
-runtime folder) into KernelStruct tables, and `check_params` holds a params dict against its
-struct before anything is written: a key the struct lacks, a field the dict lacks, a value of
-the wrong kind (a scalar for an array or a reference, an array of another element type, a
-constant array for a plain field) or out of its C type's range is a KernelParamsError naming the
-op, the struct and the field. That is a compiler bug, never the user's, so it is an
-AssertionError: renaming a field on either side fails every compile that uses the kernel.
+writes them as designated initializers. This module reads the headers into KernelStruct tables
+(pycparser; each struct once, when a compile first uses it), and `check_params` holds a params
+dict against its struct before anything is written: a key the struct lacks, a field the dict
+lacks, a value of the wrong kind (a scalar for an array or a reference, an array of another
+length or element type, a constant array for a plain field) or out of its C type's range is a
+KernelParamsError naming the op, the struct and the field. That is a compiler bug, never the
+user's, so it is an AssertionError: renaming a field on either side fails every compile that
+uses the kernel.
 
 How the headers are read: comments and preprocessor lines are dropped, the integer macros the
 headers #define (EC_MAX_DIMS, EC_PAD_MAX_DIMS, ...) are substituted, and each EC_CREF(T) (a
@@ -23,10 +24,13 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from edgeconv.lowering.ops.base import CArray
 
 # the element types a params field may have, with their value ranges (None: floating point)
 C_TYPES: dict[str, tuple[int, int] | None] = {
@@ -117,10 +121,11 @@ def integer_macros(texts: dict[str, str]) -> dict[str, int]:
     return macros
 
 
-def _prelude() -> str:
-    lines = [f"typedef int {t};" for t in C_TYPES if t != "float"]
-    lines += [f"typedef int {_CREF_PREFIX}{t};" for t in C_TYPES]
-    return "\n".join(lines) + "\n"
+def _prelude(decl: str) -> str:
+    """The typedefs pycparser needs to read `decl`: those of the type names it uses (each
+    line of a prelude costs a parse its time)."""
+    names = [t for t in C_TYPES if t != "float"] + [_CREF_PREFIX + t for t in C_TYPES]
+    return "".join(f"typedef int {t};\n" for t in names if re.search(rf"\b{t}\b", decl))
 
 
 def _const_value(node, where: str) -> int:
@@ -167,54 +172,75 @@ def _field(decl, where: str) -> Field:
     raise ValueError(f"{where}: a field pycparser reads as {type(t).__name__}, not a scalar, array or pointer")
 
 
-def parse_headers(texts: dict[str, str]) -> dict[str, KernelStruct]:
-    """Every `typedef struct { ... } ec_*params_t;` of the given headers (file name -> text)."""
+class KernelStructs(Mapping):
+    """The params structs of a set of headers, by name: every name is known from a scan of the
+    text; a struct is parsed (pycparser) the first time it is asked for, so that a compile
+    reads only the structs its model uses."""
+
+    def __init__(self, decls: dict[str, tuple[str, str]]) -> None:
+        self._decls = decls  # name -> (header, its declaration as pycparser reads it)
+        self._parsed: dict[str, KernelStruct] = {}
+
+    def __getitem__(self, name: str) -> KernelStruct:
+        if name not in self._parsed:
+            header, decl = self._decls[name]
+            self._parsed[name] = _parse_struct(name, header, decl)
+        return self._parsed[name]
+
+    def __iter__(self):
+        return iter(self._decls)
+
+    def __len__(self) -> int:
+        return len(self._decls)
+
+
+def _parse_struct(name: str, header: str, decl: str) -> KernelStruct:
     from pycparser import c_ast, c_parser
 
+    try:
+        ast = c_parser.CParser().parse(_prelude(decl) + decl, filename=header)
+    except c_parser.ParseError as exc:  # it names a line of the text above
+        raise ValueError(f"c_runtime/{header}: {name} cannot be read: {exc}") from None
+    typedef = ast.ext[-1]
+    assert isinstance(typedef, c_ast.Typedef) and typedef.name == name
+    assert isinstance(typedef.type.type, c_ast.Struct)
+    return KernelStruct(name, header, tuple(_field(d, f"{header}: {name}") for d in typedef.type.type.decls or ()))
+
+
+def parse_headers(texts: dict[str, str]) -> KernelStructs:
+    """Every `typedef struct { ... } ec_*params_t;` of the given headers (file name -> text),
+    each parsed when first asked for."""
     macros = integer_macros(texts)
     macro_re = re.compile(r"\b(" + "|".join(map(re.escape, macros)) + r")\b") if macros else None
-    structs: dict[str, KernelStruct] = {}
-    parser = c_parser.CParser()
+    decls: dict[str, tuple[str, str]] = {}
     for header, text in sorted(texts.items()):
         code = _PREPROCESSOR.sub(" ", _strip(text))
         wanted = set(_PARAMS_NAME.findall(code))
-        found: set[str] = set()
         for m in _TYPEDEF.finditer(code):
             name = m.group(2)
             if name not in wanted:
                 continue
+            wanted.discard(name)
+            if name in decls:
+                raise ValueError(f"c_runtime/{header}: {name} is also declared in {decls[name][0]}")
             body = _CREF.sub(lambda c: f"{_CREF_PREFIX}{c.group(1)}", m.group(1))
             if macro_re is not None:
                 body = macro_re.sub(lambda c: str(macros[c.group(1)]), body)
-            source = _prelude() + "typedef struct {" + body + "} " + name + ";\n"
-            try:
-                ast = parser.parse(source, filename=header)
-            except c_parser.ParseError as exc:  # it names a line of the text above
-                raise ValueError(f"c_runtime/{header}: {name} cannot be read: {exc}") from None
-            typedef = ast.ext[-1]
-            assert isinstance(typedef, c_ast.Typedef) and isinstance(typedef.type.type, c_ast.Struct)
-            fields = tuple(_field(d, f"{header}: {name}") for d in typedef.type.type.decls or ())
-            if name in structs:
-                raise ValueError(f"c_runtime/{header}: {name} is also declared in {structs[name].header}")
-            structs[name] = KernelStruct(name, header, fields)
-            found.add(name)
-        if wanted - found:
-            raise ValueError(f"c_runtime/{header}: {', '.join(sorted(wanted - found))} not read (a nested brace?)")
-    return structs
+            decls[name] = (header, "typedef struct {" + body + "} " + name + ";\n")
+        if wanted:
+            raise ValueError(f"c_runtime/{header}: {', '.join(sorted(wanted))} not read (a nested brace?)")
+    return KernelStructs(decls)
 
 
 @functools.cache
-def _structs_of(rt: str) -> dict[str, KernelStruct]:
+def _structs_of(rt: str) -> KernelStructs:
     texts = {p.name: p.read_text() for p in sorted(Path(rt).glob("*.h"))}
     return parse_headers(texts)
 
 
-def kernel_structs(rt: Path | None = None) -> dict[str, KernelStruct]:
-    """The params structs of the runtime in `rt` (default: edgeconv's own), parsed once."""
-    if rt is None:
-        from edgeconv.emit.emitter import runtime_dir
-
-        rt = runtime_dir()
+def kernel_structs(rt: Path) -> KernelStructs:
+    """The params structs of the runtime folder `rt` (emitter.runtime_dir()): its headers read
+    once, each struct parsed once, when first used."""
     return _structs_of(str(Path(rt).resolve()))
 
 
@@ -239,7 +265,6 @@ def check_params(struct: KernelStruct, params: dict, what: str) -> None:
     """Refuse (KernelParamsError) a params dict that does not initialize `struct` exactly:
     every field given, no other key, each value of the field's kind and within its type.
     `what` names the op in the message ("op 3 CONV_2D")."""
-    from edgeconv.lowering.ops.base import CArray
 
     def say(field: str):
         return lambda problem: KernelParamsError(f"{what}: {struct.name}.{field} (c_runtime/{struct.header}): "

@@ -241,7 +241,7 @@ def test_every_params_struct_is_emitted_and_checked(monkeypatch):
         if weights == "int16":  # the int16 form was taken: weights16 set, weights NULL
             assert any(s.kernel.weight_form == "int16" for s in model.steps), name
         emit(model, float_helpers=True)  # QUANTIZE / DEQUANTIZE params of the float helpers too
-    declared = set(kernel_structs())
+    declared = set(kernel_structs(runtime_dir()))
     assert len(declared) >= 50
     assert sorted(declared - set(checked)) == []  # every declared struct is emitted (and checked)
     assert sorted(set(checked) - declared) == []
@@ -373,13 +373,20 @@ def test_the_float_helpers_params_are_checked_too(runtime_copy):
         emit(model, float_helpers=True)
 
 
-def test_headers_it_cannot_read_are_refused_whole():
-    with pytest.raises(ValueError, match=r"c_runtime/ec_x.h: ec_x_params_t cannot be read"):  # an unknown type
-        parse_headers({"ec_x.h": "typedef struct {\n    int32_t n;\n    size_t d;\n} ec_x_params_t;\n"})
+def test_headers_it_cannot_read_are_refused():
+    """A struct is parsed when first used (a compile reads only its model's): then anything
+    but plain scalars, arrays and references of the stdint types and float is refused."""
+    unknown = parse_headers({"ec_x.h": "typedef struct {\n    int32_t n;\n    size_t d;\n} ec_x_params_t;\n"})
+    assert list(unknown) == ["ec_x_params_t"]
+    with pytest.raises(ValueError, match=r"c_runtime/ec_x.h: ec_x_params_t cannot be read"):
+        unknown["ec_x_params_t"]
     with pytest.raises(ValueError, match=r"ec_x.h: ec_x_params_t.d: type double is not one of"):
-        parse_headers({"ec_x.h": "typedef struct {\n    int32_t n;\n    double d;\n} ec_x_params_t;\n"})
-    with pytest.raises(ValueError, match=r"ec_y_params_t not read"):
+        parse_headers({"ec_x.h": "typedef struct { int32_t n; double d; } ec_x_params_t;"})["ec_x_params_t"]
+    with pytest.raises(ValueError, match=r"ec_y_params_t not read"):  # at once: the text is scanned whole
         parse_headers({"ec_x.h": "typedef struct { struct { int32_t a; } in; } ec_y_params_t;\n"})
+    with pytest.raises(ValueError, match=r"ec_b.h: ec_x_params_t is also declared in ec_a.h"):
+        parse_headers({"ec_a.h": "typedef struct { int32_t a; } ec_x_params_t;",
+                       "ec_b.h": "typedef struct { int32_t a; } ec_x_params_t;"})
     s = parse_headers({"ec_x.h": "#define EC_X_DIMS 3 /* three */\ntypedef struct {\n"
                                  "    int32_t a, b[EC_X_DIMS - 1]; /* a comment; } ec_z_params_t; */\n"
                                  "    EC_CREF(uint16_t) t; // reference\n    const int8_t *p;\n} ec_x_params_t;\n"})
@@ -408,7 +415,7 @@ def test_parsed_structs_match_the_c_compiler(tmp_path):
     host C compiler lays them out: compile-time assertions only (nothing runs)."""
     cc = _need_cc()
     rt = runtime_dir()
-    structs = kernel_structs()
+    structs = kernel_structs(runtime_dir())
     headers = sorted({s.header for s in structs.values()})
     lines = ["#include <stddef.h>", "#include <stdint.h>", *(f'#include "{h}"' for h in headers),
              "#define SAME_TYPE(T, f, U) _Static_assert(__builtin_types_compatible_p(__typeof__(((T *)0)->f), U), "

@@ -5,18 +5,19 @@ A lowering is a function `(graph, op) -> Kernel | Alias`, registered per builtin
 computes every constant the kernel needs at compile time (multipliers, shifts, folded biases,
 index tables) and describes the C call. The emitter turns a Kernel into
 
-    static const <params_type> opN_params = { .field = value, ... };   /* flash */
-    <func>(&opN_params, <input pointers...>, <output pointers...>[, scratch]);
+    static const <params_type> <name>_opN = { .field = value, ... };   /* flash */
+    <func>(&<NAME>_OP_PARAMS(N), <input pointers...>, <output pointers...>[, scratch]);
+
+(<NAME>_OP_PARAMS(N) is <name>_opN, or on an AVR its copy in SRAM), so a kernel's C signature
+is always `void func(const params_type *p, in..., out..., [scratch])`, with pointers typed from
+the tensors' dtypes (`const int8_t *`, `int32_t *`, ...), and, for kernels with
+`inputs_as_array`, one `const <type> *const *inputs` array instead of the inputs (and with
+`outputs_as_array`, one `<type> *const *outputs` array instead of the outputs).
 
 `params` names exactly the fields of the C struct `params_type` declares in its c_runtime
 header, the one declaration of them: the emitter holds the dict against the parsed struct
 (edgeconv/emit/kernel_params.py) and refuses a missing or unknown field, or a value that does
 not fit its field, as a compiler bug. A zero or a NULL reference is spelt out (0, None).
-
-so a kernel's C signature is always `void func(const params_type *p, in..., out..., [scratch])`,
-with pointers typed from the tensors' dtypes (`const int8_t *`, `int32_t *`, ...), and, for
-kernels with `inputs_as_array`, one `const <type> *const *inputs` array instead of the inputs
-(and with `outputs_as_array`, one `<type> *const *outputs` array instead of the outputs).
 """
 
 from __future__ import annotations
