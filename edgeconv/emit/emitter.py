@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -27,6 +28,7 @@ from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.frontend.ir import DTYPES, Tensor
 from edgeconv.frontend.names import comment_text
 from edgeconv.lowering.ops.base import CArray, Kernel
+from edgeconv.emit.kernel_params import KernelParamsError, KernelStruct, check_params, kernel_structs
 
 _DTYPE_CODES = {"int8": 1, "uint8": 2, "int16": 3, "int32": 4, "float32": 5}
 
@@ -183,6 +185,74 @@ def _split_array_decl(arr: CArray, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass
+class ParamsInit:
+    """A params struct's designated initializer, checked against its C declaration."""
+
+    lines: list[str]  # "    .field = value," in the struct's declaration order
+    references: list[tuple[str, str]]  # (field, array) of its EC_CREF fields that point at an array
+    nbytes: int  # the struct's size on a 32-bit target (what the flash figure counts)
+
+
+def _c_int(v: int) -> str:
+    if v == -(1 << 31):  # INT32_MIN cannot be written as a literal
+        return "(-2147483647 - 1)"
+    if not -(1 << 31) <= v < (1 << 31):  # INT64_C gives the literal its type wherever long is 32 bits
+        return "(-INT64_C(9223372036854775807) - 1)" if v == -(1 << 63) else f"INT64_C({v})"
+    return str(v)
+
+
+def params_initializer(structs: Mapping[str, KernelStruct], params_type: str, params: dict, what: str,
+                       pool: _ConstPool | None = None, hint: str = "") -> ParamsInit:
+    """The initializer of one params struct from a lowering's params dict, after check_params
+    (kernel_params.py) held the dict against the struct the C headers declare (a mismatch is a
+    KernelParamsError naming `what`, the struct and the field). Constant arrays go into `pool`
+    in the dict's order (their names and order in the file do not depend on the header's)."""
+    struct = structs.get(params_type)
+    if struct is None:
+        raise KernelParamsError(f"{what}: {params_type} is declared in no c_runtime header")
+    check_params(struct, params, what)
+    arrays: dict[str, str] = {}
+    for fname, value in params.items():
+        if isinstance(value, CArray):
+            if pool is None:
+                raise KernelParamsError(f"{what}: {params_type}.{fname}: a constant array where none can be emitted")
+            arrays[fname] = pool.add(value, f"{hint}_{fname}")
+    lines: list[str] = []
+    refs: list[tuple[str, str]] = []
+    for f in struct.fields:
+        value = params[f.name]
+        if f.is_reference:
+            if value is None:  # a pointer left NULL (a weight form the compiler did not choose)
+                text = "0"
+            elif f.kind == "cref":  # a flash address on a far AVR, set at invoke (EC_CREF_FIX)
+                text = f"EC_CREF_INIT({arrays[f.name]})"
+                refs.append((f.name, arrays[f.name]))
+            else:
+                text = arrays[f.name]
+        elif f.kind == "array":
+            text = "{" + ", ".join(str(int(v)) for v in np.asarray(value).reshape(-1)) + "}"
+        elif f.ctype == "float":
+            text = _c_float(value)
+        else:
+            text = _c_int(int(value))
+        lines.append(f"    .{f.name} = {text},")
+    return ParamsInit(lines, refs, struct.layout(4)[1])
+
+
+def _params_loader(model_name: str, op: int, params_type: str, member: str,
+                   refs: list[tuple[str, str]]) -> list[str]:
+    """Where the constants are in flash: <name>_load_op<op>, which copies op's params struct
+    (<name>_op<op>, in flash) into SRAM, writes its references there (a far AVR) and returns it
+    (<NAME>_OP_PARAMS(op) is *<name>_load_op<op>() there)."""
+    pname = f"{model_name}_op{op}"
+    return [f"static const {params_type} *{model_name}_load_op{op}(void) {{",
+            f"    EC_PARAMS_LOAD({member}, {pname});",
+            *(f"    EC_CREF_FIX({member}.{f}, {a});" for f, a in refs),
+            f"    return &{member};",
+            "}"]
+
+
 def _tensor_ctype(t: Tensor) -> str:
     return DTYPES[t.dtype][1]
 
@@ -222,8 +292,12 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
     params_decls: list[str] = []
     # Where the constants are in flash (an AVR, ec_common.h), the params structs are too: each is
     # copied into <name>_params (one union member per params type, in SRAM) before its kernel
-    # runs, and its references are written there on a far AVR (EC_CREF_FIX).
+    # runs, and its references are written there on a far AVR (EC_CREF_FIX), by one loader
+    # function per op; each call passes &<NAME>_OP_PARAMS(op): the loader's copy there, the
+    # struct itself (<name>_op<op>) elsewhere.
     params_types: list[str] = []
+    loaders: list[list[str]] = []
+    structs = kernel_structs(runtime_dir())
     calls: list[str] = []
     units: list[str] = []
     params_bytes = 0
@@ -244,40 +318,19 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
         for u in (k.unit, *k.extra_units):
             if u not in units:
                 units.append(u)
-        fields = []
-        refs: list[tuple[str, str]] = []  # (field, array) of the EC_CREF fields
-        for fname, value in k.params.items():
-            if isinstance(value, CArray):
-                arr_name = pool.add(value, f'op{step.op.index}_{fname}')
-                if value.program_memory:  # an EC_CREF field: a flash address on a far AVR, set at invoke
-                    fields.append(f"    .{fname} = EC_CREF_INIT({arr_name}),")
-                    refs.append((fname, arr_name))
-                else:
-                    fields.append(f"    .{fname} = {arr_name},")
-                params_bytes += 4
-            elif isinstance(value, (list, tuple, np.ndarray)):
-                vals = ", ".join(str(int(v)) for v in np.asarray(value).reshape(-1))
-                fields.append(f"    .{fname} = {{{vals}}},")
-                params_bytes += 4 * max(len(value), 1)
-            elif value is None:  # a pointer left NULL (a weight form the compiler did not choose)
-                fields.append(f"    .{fname} = 0,")
-                params_bytes += 4
-            elif isinstance(value, float):
-                fields.append(f"    .{fname} = {_c_float(value)},")
-                params_bytes += 4
-            else:
-                v = int(value)
-                fields.append(f"    .{fname} = {'(-2147483647 - 1)' if v == -(1 << 31) else v},")
-                params_bytes += 4
         pname = f"{name}_op{step.op.index}"
+        init = params_initializer(structs, k.params_type, k.params, f"op {step.op.index} {step.op.opcode}",
+                                  pool, f"op{step.op.index}")
+        params_bytes += init.nbytes
         params_decls.append(
             f"/* op {step.op.index} {comment_text(step.op.opcode)}{': ' + comment_text(k.summary) if k.summary else ''} */\n"
-            f"static const {k.params_type} {pname} EC_FLASH_ARRAY = {{\n" + "\n".join(fields) + "\n};\n"
+            f"static const {k.params_type} {pname} EC_FLASH_ARRAY = {{\n" + "\n".join(init.lines) + "\n};\n"
         )
         if k.params_type not in params_types:
             params_types.append(k.params_type)
         member = f"{name}_params.m{params_types.index(k.params_type)}"
-        args = [f"&{pname}"]
+        loaders.append(_params_loader(name, step.op.index, k.params_type, member, init.references))
+        args = [f"&{_macro_name(model)}_OP_PARAMS({step.op.index})"]
         block = k.inputs_as_array or k.outputs_as_array  # the call gets a { } block for its arrays
         if block:
             calls.append("    {")
@@ -297,18 +350,15 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
             args.extend(arena_ptr(t, False) for t in k.outputs)
         if k.scratch_bytes > 0:
             args.append(f"(void *)({base} + {model.plan.offsets[f's{i}']})")
-        call = f"{k.func}({', '.join(args)});"
-        flash_call = f"{k.func}({', '.join([f'&{member}', *args[1:]])});"
         ind = "        " if block else "    "
         calls.append(f"{ind}EC_PROFILE_OP({i});")
-        calls += ["#if defined(EC_CONSTANTS_IN_FLASH)", f"{ind}EC_PARAMS_LOAD({member}, {pname});",
-                  *(f"{ind}EC_CREF_FIX({member}.{f}, {a});" for f, a in refs), f"{ind}{flash_call}", "#else",
-                  f"{ind}{call}", "#endif"]
+        calls.append(f"{ind}{k.func}({', '.join(args)});")
         if block:
             calls.append("    }")
 
     header = _emit_header(model, expose_arena, arena, labels)
-    source = _emit_source(model, units, pool, params_decls, calls, expose_arena, arena, version, labels, params_types)
+    source = _emit_source(model, units, pool, params_decls, calls, expose_arena, arena, version, labels, params_types,
+                          loaders)
     files = {f"{name}.h": header, f"{name}.c": source}
     if float_helpers:
         files.update(emit_float_helpers(model, arena))
@@ -477,7 +527,7 @@ def _c_string(text: str) -> str:
 
 
 def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="static", version=None,
-                 labels=None, params_types=None) -> str:
+                 labels=None, params_types=None, loaders=None) -> str:
     name, NAME = model.name, _macro_name(model)
     g = model.graph
     version = version or runtime_version()
@@ -545,9 +595,14 @@ def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="s
         members = " ".join(f"{t} m{j};" for j, t in enumerate(params_types))
         params_ram = ["#if defined(EC_CONSTANTS_IN_FLASH)",
                       "/* The params structs are in flash (ec_common.h): each op's is copied here before its kernel",
-                      " * runs. */",
+                      " * runs, by its loader below. */",
                       "/* cppcheck-suppress unusedStructMember */",
-                      f"static union {{ {members} }} {name}_params;", "#endif", ""]
+                      f"static union {{ {members} }} {name}_params;",
+                      *(line for loader in loaders or () for line in loader),
+                      f"#define {NAME}_OP_PARAMS(op) (*{name}_load_op##op())",
+                      "#else",
+                      f"#define {NAME}_OP_PARAMS(op) {name}_op##op",
+                      "#endif", ""]
     label_decls = []
     if labels is not None:
         items = ",\n    ".join(_c_string(lbl) for lbl in labels) or "0"
@@ -596,6 +651,7 @@ def emit_float_helpers(model: CompiledModel, arena: str = "static") -> dict[str,
     feeds integers has no float at all."""
     name, NAME = model.name, _macro_name(model)
     g = model.graph
+    structs = kernel_structs(runtime_dir())
     funcs = {"int8": ("s8", "int8_t"), "uint8": ("u8", "uint8_t"), "int16": ("s16", "int16_t")}
     h = [
         f"/* {name}_float.h: generated by edgeconv {__version__}; do not edit.",
@@ -643,15 +699,20 @@ def emit_float_helpers(model: CompiledModel, arena: str = "static") -> dict[str,
                          f"            ({dst})[k] = ({src})[k];", "        }", "        return 0;", "    }"]
             elif tensor.dtype in funcs and tensor.quant is not None:
                 sfx, ctype = funcs[tensor.dtype]
+                # the QUANTIZE / DEQUANTIZE kernels' params, checked against their C declaration
+                params_type = "ec_quantize_params_t" if kind == "q" else "ec_dequantize_params_t"
+                init = params_initializer(structs, params_type, {"size": tensor.size, "scale": float(tensor.quant.s),
+                                                                 "zero_point": tensor.quant.zp},
+                                          f"the float helper of {'input' if kind == 'q' else 'output'} {i}")
+                decl = [f"        static const {params_type} params = {{", *("        " + line for line in init.lines),
+                        "        };"]
                 if kind == "q":
-                    body += [f"        static const ec_quantize_params_t params = {{{tensor.size}, "
-                             f"{_c_float(tensor.quant.s)}, {tensor.quant.zp}}};",
+                    body += [*decl,
                              f"        void *p = {ptr};",
                              "        if (p == (void *)0) {", "            return -1;", "        }",
                              f"        ec_quantize_f32_{sfx}(&params, values, ({ctype} *)p);"]
                 else:
-                    body += [f"        static const ec_dequantize_params_t params = {{{tensor.size}, "
-                             f"{_c_float(tensor.quant.s)}, {tensor.quant.zp}}};",
+                    body += [*decl,
                              f"        const void *p = {ptr};",
                              "        if (p == (void *)0) {", "            return -1;", "        }",
                              f"        ec_dequantize_{sfx}_f32(&params, (const {ctype} *)p, values);"]

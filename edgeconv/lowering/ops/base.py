@@ -5,13 +5,19 @@ A lowering is a function `(graph, op) -> Kernel | Alias`, registered per builtin
 computes every constant the kernel needs at compile time (multipliers, shifts, folded biases,
 index tables) and describes the C call. The emitter turns a Kernel into
 
-    static const <params_type> opN_params = { .field = value, ... };   /* flash */
-    <func>(&opN_params, <input pointers...>, <output pointers...>[, scratch]);
+    static const <params_type> <name>_opN = { .field = value, ... };   /* flash */
+    <func>(&<NAME>_OP_PARAMS(N), <input pointers...>, <output pointers...>[, scratch]);
 
-so a kernel's C signature is always `void func(const params_type *p, in..., out..., [scratch])`,
-with pointers typed from the tensors' dtypes (`const int8_t *`, `int32_t *`, ...), and, for
-kernels with `inputs_as_array`, one `const <type> *const *inputs` array instead of the inputs
-(and with `outputs_as_array`, one `<type> *const *outputs` array instead of the outputs).
+(<NAME>_OP_PARAMS(N) is <name>_opN, or on an AVR its copy in SRAM), so a kernel's C signature
+is always `void func(const params_type *p, in..., out..., [scratch])`, with pointers typed from
+the tensors' dtypes (`const int8_t *`, `int32_t *`, ...), and, for kernels with
+`inputs_as_array`, one `const <type> *const *inputs` array instead of the inputs (and with
+`outputs_as_array`, one `<type> *const *outputs` array instead of the outputs).
+
+`params` names exactly the fields of the C struct `params_type` declares in its c_runtime
+header, the one declaration of them: the emitter holds the dict against the parsed struct
+(edgeconv/emit/kernel_params.py) and refuses a missing or unknown field, or a value that does
+not fit its field, as a compiler bug. A zero or a NULL reference is spelt out (0, None).
 """
 
 from __future__ import annotations
@@ -54,7 +60,8 @@ _CTYPE_NP = {"int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16, "int32
              "int64_t": np.int64, "uint16_t": np.uint16, "uint32_t": np.uint32, "float": np.float32}
 
 # A params field is an int, a float (only in kernels for float model edges), a list of ints
-# (a fixed-size array member such as dims[4]) or a CArray (a pointer member).
+# (a fixed-size array member such as dims[4], every element given) or a CArray (a pointer or
+# EC_CREF member: program_memory exactly for an EC_CREF one).
 FieldValue = Union[int, float, list, CArray, None]  # None: a NULL pointer
 
 

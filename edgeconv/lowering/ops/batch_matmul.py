@@ -113,6 +113,7 @@ def lower_batch_matmul(graph: Graph, op: Op) -> Kernel:
         rhs_offsets=CArray("int32_t", np.array(rhs_off, dtype=np.int32), "offsets", program_memory=True),
         lhs_zp=int(lq.zp), rhs_zp=int(rq.zp), output_zp=int(yq.zp),
         multiplier=multiplier, shift=shift, act_min=act_min, act_max=act_max,
+        rhs_t=None, rhs_t16=None, rhs_corr=None,  # a constant RHS's (below)
     )
     if const_rhs:
         r = np.asarray(rhs.data).reshape(n_rhs, r0, r1).astype(np.int64)

@@ -98,6 +98,7 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
             weights=CArray("int8_t", weights8, "weights", program_memory=True),
             bias=CArray("int32_t", folded, "bias", program_memory=True),
             **requant,
+            weights16=None,  # the int16 form's (WeightForm above)
         ),
         inputs=[x.index],
         outputs=[y.index],

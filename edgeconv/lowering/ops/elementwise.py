@@ -176,7 +176,7 @@ def _add_sub(graph: Graph, op: Op, subtract: bool) -> Kernel:
     mo, sho = _smaller_than_one(graph, op, ro, "output")
     act_min, act_max = _activation(graph, op, y)
     name = "sub" if subtract else "add"
-    tables = {}
+    tables = dict(in0_table=None, in1_table=None)  # NULL: the kernel requantizes each element
     if not int16 and y.size >= ADD_TABLE_MIN_ELEMENTS and sho < 0:
         t0 = add_input_table(-x0.quant.zp, m0, sh0, negate=False)
         t1 = add_input_table(-x1.quant.zp, m1, sh1, negate=subtract)

@@ -170,8 +170,8 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
         if max(shift) > S64_MAX_SHIFT:
             raise fail(graph, op, f"its scales need a requantization left shift of {max(shift)}; TFLite's "
                                   f"64-bit requantization takes at most {S64_MAX_SHIFT}")
-        if bias is not None:
-            params["bias64"] = CArray("int64_t", bias, "bias", program_memory=True)
+        params["bias64"] = CArray("int64_t", bias, "bias", program_memory=True) if bias is not None else None
+        params["bias"] = params["zp_sums"] = None  # int8 only
         # each tap's weights in the quads ec_dot_s16x8_64 reads, padded to a multiple of 4
         params["weights"] = CArray("int8_t", s16_quads(weights.reshape(-1, in_c)), "weights", program_memory=True)
         params["tap_stride"] = -(-in_c // 4) * 4
@@ -189,8 +189,11 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
         check_requantize(graph, op, bound.tolist(), mult, shift, int(yq.zp))
         params["weights"] = CArray("int8_t", weights, "weights", program_memory=True)
         params["tap_stride"] = in_c
-        if bias is not None:
-            params["bias"] = CArray("int32_t", bias.astype(np.int32), "bias", program_memory=True)
+        params["tap_sum32"] = 0  # 16x8 only
+        params["bias64"] = None
+        params["bias"] = (CArray("int32_t", bias.astype(np.int32), "bias", program_memory=True)
+                          if bias is not None else None)
+        params["zp_sums"] = None
         if zp != 0:
             params["zp_sums"] = CArray("int32_t", zp * weights.astype(np.int64).sum(axis=3).astype(np.int32),
                                        "zp_sums", program_memory=True)
