@@ -6,6 +6,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Some tests reuse another stage's model builders (test_avr runs test_ops_div's models on the AVR):
+# every stage folder is importable by module name, whichever file pytest collects first.
+for _stage in sorted(Path(__file__).resolve().parent.iterdir()):
+    if _stage.is_dir() and any(_stage.glob("test_*.py")):
+        sys.path.append(str(_stage))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SHARED_MODELS = ROOT.parent / "shared" / "models"

@@ -36,6 +36,8 @@ static const ec_add_params_t k_add_op0 EC_FLASH_ARRAY = {
     .output_shift = -19,
     .act_min = -128,
     .act_max = 127,
+    .in0_table = 0,
+    .in1_table = 0,
 };
 
 /* op 1 SUB: [2, 1, 3] - [1, 4, 1] */
@@ -55,6 +57,8 @@ static const ec_add_params_t k_add_op1 EC_FLASH_ARRAY = {
     .output_shift = -19,
     .act_min = 1,
     .act_max = 127,
+    .in0_table = 0,
+    .in1_table = 0,
 };
 
 /* op 2 ADD: [1, 3, 4] + [1, 3, 4] */
@@ -74,6 +78,8 @@ static const ec_add_params_t k_add_op2 EC_FLASH_ARRAY = {
     .output_shift = -14,
     .act_min = -32768,
     .act_max = 32767,
+    .in0_table = 0,
+    .in1_table = 0,
 };
 
 /* op 3 SUB: [2, 3, 4] - [1, 1, 4] */
@@ -93,13 +99,34 @@ static const ec_add_params_t k_add_op3 EC_FLASH_ARRAY = {
     .output_shift = -14,
     .act_min = -32768,
     .act_max = 32767,
+    .in0_table = 0,
+    .in1_table = 0,
 };
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_add_params_t m0; } k_add_params;
+static const ec_add_params_t *k_add_load_op0(void) {
+    EC_PARAMS_LOAD(k_add_params.m0, k_add_op0);
+    return &k_add_params.m0;
+}
+static const ec_add_params_t *k_add_load_op1(void) {
+    EC_PARAMS_LOAD(k_add_params.m0, k_add_op1);
+    return &k_add_params.m0;
+}
+static const ec_add_params_t *k_add_load_op2(void) {
+    EC_PARAMS_LOAD(k_add_params.m0, k_add_op2);
+    return &k_add_params.m0;
+}
+static const ec_add_params_t *k_add_load_op3(void) {
+    EC_PARAMS_LOAD(k_add_params.m0, k_add_op3);
+    return &k_add_params.m0;
+}
+#define K_ADD_OP_PARAMS(op) (*k_add_load_op##op())
+#else
+#define K_ADD_OP_PARAMS(op) k_add_op##op
 #endif
 
 void *k_add_input(int index) {
@@ -128,33 +155,13 @@ const void *k_add_output(int index) {
 
 int k_add_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_add_params.m0, k_add_op0);
-    ec_add_s8(&k_add_params.m0, (const int8_t *)(k_add_arena.bytes + 112), (const int8_t *)(k_add_arena.bytes + 128), (int8_t *)(k_add_arena.bytes + 176));
-#else
-    ec_add_s8(&k_add_op0, (const int8_t *)(k_add_arena.bytes + 112), (const int8_t *)(k_add_arena.bytes + 128), (int8_t *)(k_add_arena.bytes + 176));
-#endif
+    ec_add_s8(&K_ADD_OP_PARAMS(0), (const int8_t *)(k_add_arena.bytes + 112), (const int8_t *)(k_add_arena.bytes + 128), (int8_t *)(k_add_arena.bytes + 176));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_add_params.m0, k_add_op1);
-    ec_sub_s8(&k_add_params.m0, (const int8_t *)(k_add_arena.bytes + 144), (const int8_t *)(k_add_arena.bytes + 160), (int8_t *)(k_add_arena.bytes + 112));
-#else
-    ec_sub_s8(&k_add_op1, (const int8_t *)(k_add_arena.bytes + 144), (const int8_t *)(k_add_arena.bytes + 160), (int8_t *)(k_add_arena.bytes + 112));
-#endif
+    ec_sub_s8(&K_ADD_OP_PARAMS(1), (const int8_t *)(k_add_arena.bytes + 144), (const int8_t *)(k_add_arena.bytes + 160), (int8_t *)(k_add_arena.bytes + 112));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_add_params.m0, k_add_op2);
-    ec_add_s16(&k_add_params.m0, (const int16_t *)(k_add_arena.bytes + 48), (const int16_t *)(k_add_arena.bytes + 80), (int16_t *)(k_add_arena.bytes + 144));
-#else
-    ec_add_s16(&k_add_op2, (const int16_t *)(k_add_arena.bytes + 48), (const int16_t *)(k_add_arena.bytes + 80), (int16_t *)(k_add_arena.bytes + 144));
-#endif
+    ec_add_s16(&K_ADD_OP_PARAMS(2), (const int16_t *)(k_add_arena.bytes + 48), (const int16_t *)(k_add_arena.bytes + 80), (int16_t *)(k_add_arena.bytes + 144));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_add_params.m0, k_add_op3);
-    ec_sub_s16(&k_add_params.m0, (const int16_t *)(k_add_arena.bytes + 0), (const int16_t *)(k_add_arena.bytes + 192), (int16_t *)(k_add_arena.bytes + 48));
-#else
-    ec_sub_s16(&k_add_op3, (const int16_t *)(k_add_arena.bytes + 0), (const int16_t *)(k_add_arena.bytes + 192), (int16_t *)(k_add_arena.bytes + 48));
-#endif
+    ec_sub_s16(&K_ADD_OP_PARAMS(3), (const int16_t *)(k_add_arena.bytes + 0), (const int16_t *)(k_add_arena.bytes + 192), (int16_t *)(k_add_arena.bytes + 48));
     return 0;
 }
 

@@ -58,6 +58,9 @@ static const ec_batch_matmul_params_t k_batch_matmul_op0 EC_FLASH_ARRAY = {
     .shift = -6,
     .act_min = -128,
     .act_max = 127,
+    .rhs_t = 0,
+    .rhs_t16 = 0,
+    .rhs_corr = 0,
 };
 
 /* op 1 BATCH_MATMUL: 2 x [3x5] @ [5x4] (constant RHS) */
@@ -78,6 +81,7 @@ static const ec_batch_matmul_params_t k_batch_matmul_op1 EC_FLASH_ARRAY = {
     .act_min = -128,
     .act_max = 127,
     .rhs_t = EC_CREF_INIT(k_batch_matmul_op1_rhs_t),
+    .rhs_t16 = 0,
     .rhs_corr = EC_CREF_INIT(k_batch_matmul_op1_rhs_corr),
 };
 
@@ -98,6 +102,9 @@ static const ec_batch_matmul_params_t k_batch_matmul_op2 EC_FLASH_ARRAY = {
     .shift = -13,
     .act_min = -32768,
     .act_max = 32767,
+    .rhs_t = 0,
+    .rhs_t16 = 0,
+    .rhs_corr = 0,
 };
 
 /* op 3 BATCH_MATMUL: 2 x [3x5] @ [5x4] (constant RHS) */
@@ -117,14 +124,46 @@ static const ec_batch_matmul_params_t k_batch_matmul_op3 EC_FLASH_ARRAY = {
     .shift = -13,
     .act_min = -32768,
     .act_max = 32767,
+    .rhs_t = 0,
     .rhs_t16 = EC_CREF_INIT(k_batch_matmul_op3_rhs_t16),
+    .rhs_corr = 0,
 };
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_batch_matmul_params_t m0; } k_batch_matmul_params;
+static const ec_batch_matmul_params_t *k_batch_matmul_load_op0(void) {
+    EC_PARAMS_LOAD(k_batch_matmul_params.m0, k_batch_matmul_op0);
+    EC_CREF_FIX(k_batch_matmul_params.m0.lhs_offsets, k_batch_matmul_op0_lhs_offsets);
+    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_offsets, k_batch_matmul_op0_rhs_offsets);
+    return &k_batch_matmul_params.m0;
+}
+static const ec_batch_matmul_params_t *k_batch_matmul_load_op1(void) {
+    EC_PARAMS_LOAD(k_batch_matmul_params.m0, k_batch_matmul_op1);
+    EC_CREF_FIX(k_batch_matmul_params.m0.lhs_offsets, k_batch_matmul_op0_lhs_offsets);
+    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_offsets, k_batch_matmul_op0_rhs_offsets);
+    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_t, k_batch_matmul_op1_rhs_t);
+    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_corr, k_batch_matmul_op1_rhs_corr);
+    return &k_batch_matmul_params.m0;
+}
+static const ec_batch_matmul_params_t *k_batch_matmul_load_op2(void) {
+    EC_PARAMS_LOAD(k_batch_matmul_params.m0, k_batch_matmul_op2);
+    EC_CREF_FIX(k_batch_matmul_params.m0.lhs_offsets, k_batch_matmul_op0_lhs_offsets);
+    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_offsets, k_batch_matmul_op0_rhs_offsets);
+    return &k_batch_matmul_params.m0;
+}
+static const ec_batch_matmul_params_t *k_batch_matmul_load_op3(void) {
+    EC_PARAMS_LOAD(k_batch_matmul_params.m0, k_batch_matmul_op3);
+    EC_CREF_FIX(k_batch_matmul_params.m0.lhs_offsets, k_batch_matmul_op0_lhs_offsets);
+    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_offsets, k_batch_matmul_op0_rhs_offsets);
+    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_t16, k_batch_matmul_op3_rhs_t16);
+    return &k_batch_matmul_params.m0;
+}
+#define K_BATCH_MATMUL_OP_PARAMS(op) (*k_batch_matmul_load_op##op())
+#else
+#define K_BATCH_MATMUL_OP_PARAMS(op) k_batch_matmul_op##op
 #endif
 
 void *k_batch_matmul_input(int index) {
@@ -151,44 +190,13 @@ const void *k_batch_matmul_output(int index) {
 
 int k_batch_matmul_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_batch_matmul_params.m0, k_batch_matmul_op0);
-    EC_CREF_FIX(k_batch_matmul_params.m0.lhs_offsets, k_batch_matmul_op0_lhs_offsets);
-    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_offsets, k_batch_matmul_op0_rhs_offsets);
-    ec_batch_matmul_s8(&k_batch_matmul_params.m0, (const int8_t *)(k_batch_matmul_arena.bytes + 128), (const int8_t *)(k_batch_matmul_arena.bytes + 240), (int8_t *)(k_batch_matmul_arena.bytes + 224), (void *)(k_batch_matmul_arena.bytes + 256));
-#else
-    ec_batch_matmul_s8(&k_batch_matmul_op0, (const int8_t *)(k_batch_matmul_arena.bytes + 128), (const int8_t *)(k_batch_matmul_arena.bytes + 240), (int8_t *)(k_batch_matmul_arena.bytes + 224), (void *)(k_batch_matmul_arena.bytes + 256));
-#endif
+    ec_batch_matmul_s8(&K_BATCH_MATMUL_OP_PARAMS(0), (const int8_t *)(k_batch_matmul_arena.bytes + 128), (const int8_t *)(k_batch_matmul_arena.bytes + 240), (int8_t *)(k_batch_matmul_arena.bytes + 224), (void *)(k_batch_matmul_arena.bytes + 256));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_batch_matmul_params.m0, k_batch_matmul_op1);
-    EC_CREF_FIX(k_batch_matmul_params.m0.lhs_offsets, k_batch_matmul_op0_lhs_offsets);
-    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_offsets, k_batch_matmul_op0_rhs_offsets);
-    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_t, k_batch_matmul_op1_rhs_t);
-    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_corr, k_batch_matmul_op1_rhs_corr);
-    ec_batch_matmul_s8_c(&k_batch_matmul_params.m0, (const int8_t *)(k_batch_matmul_arena.bytes + 160), (int8_t *)(k_batch_matmul_arena.bytes + 128), (void *)(k_batch_matmul_arena.bytes + 240));
-#else
-    ec_batch_matmul_s8_c(&k_batch_matmul_op1, (const int8_t *)(k_batch_matmul_arena.bytes + 160), (int8_t *)(k_batch_matmul_arena.bytes + 128), (void *)(k_batch_matmul_arena.bytes + 240));
-#endif
+    ec_batch_matmul_s8_c(&K_BATCH_MATMUL_OP_PARAMS(1), (const int8_t *)(k_batch_matmul_arena.bytes + 160), (int8_t *)(k_batch_matmul_arena.bytes + 128), (void *)(k_batch_matmul_arena.bytes + 240));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_batch_matmul_params.m0, k_batch_matmul_op2);
-    EC_CREF_FIX(k_batch_matmul_params.m0.lhs_offsets, k_batch_matmul_op0_lhs_offsets);
-    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_offsets, k_batch_matmul_op0_rhs_offsets);
-    ec_batch_matmul_s16(&k_batch_matmul_params.m0, (const int16_t *)(k_batch_matmul_arena.bytes + 0), (const int16_t *)(k_batch_matmul_arena.bytes + 192), (int16_t *)(k_batch_matmul_arena.bytes + 160), (void *)(k_batch_matmul_arena.bytes + 240));
-#else
-    ec_batch_matmul_s16(&k_batch_matmul_op2, (const int16_t *)(k_batch_matmul_arena.bytes + 0), (const int16_t *)(k_batch_matmul_arena.bytes + 192), (int16_t *)(k_batch_matmul_arena.bytes + 160), (void *)(k_batch_matmul_arena.bytes + 240));
-#endif
+    ec_batch_matmul_s16(&K_BATCH_MATMUL_OP_PARAMS(2), (const int16_t *)(k_batch_matmul_arena.bytes + 0), (const int16_t *)(k_batch_matmul_arena.bytes + 192), (int16_t *)(k_batch_matmul_arena.bytes + 160), (void *)(k_batch_matmul_arena.bytes + 240));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_batch_matmul_params.m0, k_batch_matmul_op3);
-    EC_CREF_FIX(k_batch_matmul_params.m0.lhs_offsets, k_batch_matmul_op0_lhs_offsets);
-    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_offsets, k_batch_matmul_op0_rhs_offsets);
-    EC_CREF_FIX(k_batch_matmul_params.m0.rhs_t16, k_batch_matmul_op3_rhs_t16);
-    ec_batch_matmul_s16_c(&k_batch_matmul_params.m0, (const int16_t *)(k_batch_matmul_arena.bytes + 64), (int16_t *)(k_batch_matmul_arena.bytes + 0), (void *)(k_batch_matmul_arena.bytes + 48));
-#else
-    ec_batch_matmul_s16_c(&k_batch_matmul_op3, (const int16_t *)(k_batch_matmul_arena.bytes + 64), (int16_t *)(k_batch_matmul_arena.bytes + 0), (void *)(k_batch_matmul_arena.bytes + 48));
-#endif
+    ec_batch_matmul_s16_c(&K_BATCH_MATMUL_OP_PARAMS(3), (const int16_t *)(k_batch_matmul_arena.bytes + 64), (int16_t *)(k_batch_matmul_arena.bytes + 0), (void *)(k_batch_matmul_arena.bytes + 48));
     return 0;
 }
 

@@ -66,9 +66,48 @@ static const ec_cast_params_t k_cast_op8 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_cast_params_t m0; } k_cast_params;
+static const ec_cast_params_t *k_cast_load_op0(void) {
+    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op0);
+    return &k_cast_params.m0;
+}
+static const ec_cast_params_t *k_cast_load_op1(void) {
+    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op1);
+    return &k_cast_params.m0;
+}
+static const ec_cast_params_t *k_cast_load_op2(void) {
+    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op2);
+    return &k_cast_params.m0;
+}
+static const ec_cast_params_t *k_cast_load_op3(void) {
+    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op3);
+    return &k_cast_params.m0;
+}
+static const ec_cast_params_t *k_cast_load_op4(void) {
+    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op4);
+    return &k_cast_params.m0;
+}
+static const ec_cast_params_t *k_cast_load_op5(void) {
+    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op5);
+    return &k_cast_params.m0;
+}
+static const ec_cast_params_t *k_cast_load_op6(void) {
+    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op6);
+    return &k_cast_params.m0;
+}
+static const ec_cast_params_t *k_cast_load_op7(void) {
+    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op7);
+    return &k_cast_params.m0;
+}
+static const ec_cast_params_t *k_cast_load_op8(void) {
+    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op8);
+    return &k_cast_params.m0;
+}
+#define K_CAST_OP_PARAMS(op) (*k_cast_load_op##op())
+#else
+#define K_CAST_OP_PARAMS(op) k_cast_op##op
 #endif
 
 void *k_cast_input(int index) {
@@ -103,68 +142,23 @@ const void *k_cast_output(int index) {
 
 int k_cast_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op0);
-    ec_cast_s8_s32(&k_cast_params.m0, (const int8_t *)(k_cast_arena.bytes + 528), (int32_t *)(k_cast_arena.bytes + 0));
-#else
-    ec_cast_s8_s32(&k_cast_op0, (const int8_t *)(k_cast_arena.bytes + 528), (int32_t *)(k_cast_arena.bytes + 0));
-#endif
+    ec_cast_s8_s32(&K_CAST_OP_PARAMS(0), (const int8_t *)(k_cast_arena.bytes + 528), (int32_t *)(k_cast_arena.bytes + 0));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op1);
-    ec_cast_s32_s8(&k_cast_params.m0, (const int32_t *)(k_cast_arena.bytes + 192), (int8_t *)(k_cast_arena.bytes + 528));
-#else
-    ec_cast_s32_s8(&k_cast_op1, (const int32_t *)(k_cast_arena.bytes + 192), (int8_t *)(k_cast_arena.bytes + 528));
-#endif
+    ec_cast_s32_s8(&K_CAST_OP_PARAMS(1), (const int32_t *)(k_cast_arena.bytes + 192), (int8_t *)(k_cast_arena.bytes + 528));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op2);
-    ec_cast_s16_s32(&k_cast_params.m0, (const int16_t *)(k_cast_arena.bytes + 480), (int32_t *)(k_cast_arena.bytes + 192));
-#else
-    ec_cast_s16_s32(&k_cast_op2, (const int16_t *)(k_cast_arena.bytes + 480), (int32_t *)(k_cast_arena.bytes + 192));
-#endif
+    ec_cast_s16_s32(&K_CAST_OP_PARAMS(2), (const int16_t *)(k_cast_arena.bytes + 480), (int32_t *)(k_cast_arena.bytes + 192));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op3);
-    ec_cast_s32_s16(&k_cast_params.m0, (const int32_t *)(k_cast_arena.bytes + 336), (int16_t *)(k_cast_arena.bytes + 480));
-#else
-    ec_cast_s32_s16(&k_cast_op3, (const int32_t *)(k_cast_arena.bytes + 336), (int16_t *)(k_cast_arena.bytes + 480));
-#endif
+    ec_cast_s32_s16(&K_CAST_OP_PARAMS(3), (const int32_t *)(k_cast_arena.bytes + 336), (int16_t *)(k_cast_arena.bytes + 480));
     EC_PROFILE_OP(4);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op4);
-    ec_cast_s8_s16(&k_cast_params.m0, (const int8_t *)(k_cast_arena.bytes + 592), (int16_t *)(k_cast_arena.bytes + 336));
-#else
-    ec_cast_s8_s16(&k_cast_op4, (const int8_t *)(k_cast_arena.bytes + 592), (int16_t *)(k_cast_arena.bytes + 336));
-#endif
+    ec_cast_s8_s16(&K_CAST_OP_PARAMS(4), (const int8_t *)(k_cast_arena.bytes + 592), (int16_t *)(k_cast_arena.bytes + 336));
     EC_PROFILE_OP(5);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op5);
-    ec_cast_s16_s8(&k_cast_params.m0, (const int16_t *)(k_cast_arena.bytes + 432), (int8_t *)(k_cast_arena.bytes + 384));
-#else
-    ec_cast_s16_s8(&k_cast_op5, (const int16_t *)(k_cast_arena.bytes + 432), (int8_t *)(k_cast_arena.bytes + 384));
-#endif
+    ec_cast_s16_s8(&K_CAST_OP_PARAMS(5), (const int16_t *)(k_cast_arena.bytes + 432), (int8_t *)(k_cast_arena.bytes + 384));
     EC_PROFILE_OP(6);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op6);
-    ec_cast_s8_s8(&k_cast_params.m0, (const int8_t *)(k_cast_arena.bytes + 560), (int8_t *)(k_cast_arena.bytes + 656));
-#else
-    ec_cast_s8_s8(&k_cast_op6, (const int8_t *)(k_cast_arena.bytes + 560), (int8_t *)(k_cast_arena.bytes + 656));
-#endif
+    ec_cast_s8_s8(&K_CAST_OP_PARAMS(6), (const int8_t *)(k_cast_arena.bytes + 560), (int8_t *)(k_cast_arena.bytes + 656));
     EC_PROFILE_OP(7);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op7);
-    ec_cast_s16_s16(&k_cast_params.m0, (const int16_t *)(k_cast_arena.bytes + 288), (int16_t *)(k_cast_arena.bytes + 416));
-#else
-    ec_cast_s16_s16(&k_cast_op7, (const int16_t *)(k_cast_arena.bytes + 288), (int16_t *)(k_cast_arena.bytes + 416));
-#endif
+    ec_cast_s16_s16(&K_CAST_OP_PARAMS(7), (const int16_t *)(k_cast_arena.bytes + 288), (int16_t *)(k_cast_arena.bytes + 416));
     EC_PROFILE_OP(8);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_cast_params.m0, k_cast_op8);
-    ec_cast_s32_s32(&k_cast_params.m0, (const int32_t *)(k_cast_arena.bytes + 96), (int32_t *)(k_cast_arena.bytes + 560));
-#else
-    ec_cast_s32_s32(&k_cast_op8, (const int32_t *)(k_cast_arena.bytes + 96), (int32_t *)(k_cast_arena.bytes + 560));
-#endif
+    ec_cast_s32_s32(&K_CAST_OP_PARAMS(8), (const int32_t *)(k_cast_arena.bytes + 96), (int32_t *)(k_cast_arena.bytes + 560));
     return 0;
 }
 

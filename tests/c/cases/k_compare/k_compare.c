@@ -106,9 +106,44 @@ static const ec_cast_params_t k_compare_op7 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_compare_params_t m0; ec_select_params_t m1; ec_cast_params_t m2; } k_compare_params;
+static const ec_compare_params_t *k_compare_load_op0(void) {
+    EC_PARAMS_LOAD(k_compare_params.m0, k_compare_op0);
+    return &k_compare_params.m0;
+}
+static const ec_select_params_t *k_compare_load_op1(void) {
+    EC_PARAMS_LOAD(k_compare_params.m1, k_compare_op1);
+    return &k_compare_params.m1;
+}
+static const ec_compare_params_t *k_compare_load_op2(void) {
+    EC_PARAMS_LOAD(k_compare_params.m0, k_compare_op2);
+    return &k_compare_params.m0;
+}
+static const ec_cast_params_t *k_compare_load_op3(void) {
+    EC_PARAMS_LOAD(k_compare_params.m2, k_compare_op3);
+    return &k_compare_params.m2;
+}
+static const ec_compare_params_t *k_compare_load_op4(void) {
+    EC_PARAMS_LOAD(k_compare_params.m0, k_compare_op4);
+    return &k_compare_params.m0;
+}
+static const ec_cast_params_t *k_compare_load_op5(void) {
+    EC_PARAMS_LOAD(k_compare_params.m2, k_compare_op5);
+    return &k_compare_params.m2;
+}
+static const ec_compare_params_t *k_compare_load_op6(void) {
+    EC_PARAMS_LOAD(k_compare_params.m0, k_compare_op6);
+    return &k_compare_params.m0;
+}
+static const ec_cast_params_t *k_compare_load_op7(void) {
+    EC_PARAMS_LOAD(k_compare_params.m2, k_compare_op7);
+    return &k_compare_params.m2;
+}
+#define K_COMPARE_OP_PARAMS(op) (*k_compare_load_op##op())
+#else
+#define K_COMPARE_OP_PARAMS(op) k_compare_op##op
 #endif
 
 void *k_compare_input(int index) {
@@ -137,61 +172,21 @@ const void *k_compare_output(int index) {
 
 int k_compare_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_compare_params.m0, k_compare_op0);
-    ec_compare_s8(&k_compare_params.m0, (const int8_t *)(k_compare_arena.bytes + 192), (const int8_t *)(k_compare_arena.bytes + 224), (uint8_t *)(k_compare_arena.bytes + 256));
-#else
-    ec_compare_s8(&k_compare_op0, (const int8_t *)(k_compare_arena.bytes + 192), (const int8_t *)(k_compare_arena.bytes + 224), (uint8_t *)(k_compare_arena.bytes + 256));
-#endif
+    ec_compare_s8(&K_COMPARE_OP_PARAMS(0), (const int8_t *)(k_compare_arena.bytes + 192), (const int8_t *)(k_compare_arena.bytes + 224), (uint8_t *)(k_compare_arena.bytes + 256));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_compare_params.m1, k_compare_op1);
-    ec_select_s8(&k_compare_params.m1, (const uint8_t *)(k_compare_arena.bytes + 256), (const int8_t *)(k_compare_arena.bytes + 192), (const int8_t *)(k_compare_arena.bytes + 224), (int8_t *)(k_compare_arena.bytes + 288));
-#else
-    ec_select_s8(&k_compare_op1, (const uint8_t *)(k_compare_arena.bytes + 256), (const int8_t *)(k_compare_arena.bytes + 192), (const int8_t *)(k_compare_arena.bytes + 224), (int8_t *)(k_compare_arena.bytes + 288));
-#endif
+    ec_select_s8(&K_COMPARE_OP_PARAMS(1), (const uint8_t *)(k_compare_arena.bytes + 256), (const int8_t *)(k_compare_arena.bytes + 192), (const int8_t *)(k_compare_arena.bytes + 224), (int8_t *)(k_compare_arena.bytes + 288));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_compare_params.m0, k_compare_op2);
-    ec_compare_s32(&k_compare_params.m0, (const int32_t *)(k_compare_arena.bytes + 0), (const int32_t *)(k_compare_arena.bytes + 96), (uint8_t *)(k_compare_arena.bytes + 192));
-#else
-    ec_compare_s32(&k_compare_op2, (const int32_t *)(k_compare_arena.bytes + 0), (const int32_t *)(k_compare_arena.bytes + 96), (uint8_t *)(k_compare_arena.bytes + 192));
-#endif
+    ec_compare_s32(&K_COMPARE_OP_PARAMS(2), (const int32_t *)(k_compare_arena.bytes + 0), (const int32_t *)(k_compare_arena.bytes + 96), (uint8_t *)(k_compare_arena.bytes + 192));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_compare_params.m2, k_compare_op3);
-    ec_cast_b_s32(&k_compare_params.m2, (const uint8_t *)(k_compare_arena.bytes + 192), (int32_t *)(k_compare_arena.bytes + 0));
-#else
-    ec_cast_b_s32(&k_compare_op3, (const uint8_t *)(k_compare_arena.bytes + 192), (int32_t *)(k_compare_arena.bytes + 0));
-#endif
+    ec_cast_b_s32(&K_COMPARE_OP_PARAMS(3), (const uint8_t *)(k_compare_arena.bytes + 192), (int32_t *)(k_compare_arena.bytes + 0));
     EC_PROFILE_OP(4);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_compare_params.m0, k_compare_op4);
-    ec_compare_s8(&k_compare_params.m0, (const int8_t *)(k_compare_arena.bytes + 384), (const int8_t *)(k_compare_arena.bytes + 416), (uint8_t *)(k_compare_arena.bytes + 96));
-#else
-    ec_compare_s8(&k_compare_op4, (const int8_t *)(k_compare_arena.bytes + 384), (const int8_t *)(k_compare_arena.bytes + 416), (uint8_t *)(k_compare_arena.bytes + 96));
-#endif
+    ec_compare_s8(&K_COMPARE_OP_PARAMS(4), (const int8_t *)(k_compare_arena.bytes + 384), (const int8_t *)(k_compare_arena.bytes + 416), (uint8_t *)(k_compare_arena.bytes + 96));
     EC_PROFILE_OP(5);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_compare_params.m2, k_compare_op5);
-    ec_cast_b_s8(&k_compare_params.m2, (const uint8_t *)(k_compare_arena.bytes + 96), (int8_t *)(k_compare_arena.bytes + 144));
-#else
-    ec_cast_b_s8(&k_compare_op5, (const uint8_t *)(k_compare_arena.bytes + 96), (int8_t *)(k_compare_arena.bytes + 144));
-#endif
+    ec_cast_b_s8(&K_COMPARE_OP_PARAMS(5), (const uint8_t *)(k_compare_arena.bytes + 96), (int8_t *)(k_compare_arena.bytes + 144));
     EC_PROFILE_OP(6);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_compare_params.m0, k_compare_op6);
-    ec_compare_s8(&k_compare_params.m0, (const int8_t *)(k_compare_arena.bytes + 320), (const int8_t *)(k_compare_arena.bytes + 352), (uint8_t *)(k_compare_arena.bytes + 176));
-#else
-    ec_compare_s8(&k_compare_op6, (const int8_t *)(k_compare_arena.bytes + 320), (const int8_t *)(k_compare_arena.bytes + 352), (uint8_t *)(k_compare_arena.bytes + 176));
-#endif
+    ec_compare_s8(&K_COMPARE_OP_PARAMS(6), (const int8_t *)(k_compare_arena.bytes + 320), (const int8_t *)(k_compare_arena.bytes + 352), (uint8_t *)(k_compare_arena.bytes + 176));
     EC_PROFILE_OP(7);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_compare_params.m2, k_compare_op7);
-    ec_cast_b_s16(&k_compare_params.m2, (const uint8_t *)(k_compare_arena.bytes + 176), (int16_t *)(k_compare_arena.bytes + 96));
-#else
-    ec_cast_b_s16(&k_compare_op7, (const uint8_t *)(k_compare_arena.bytes + 176), (int16_t *)(k_compare_arena.bytes + 96));
-#endif
+    ec_cast_b_s16(&K_COMPARE_OP_PARAMS(7), (const uint8_t *)(k_compare_arena.bytes + 176), (int16_t *)(k_compare_arena.bytes + 96));
     return 0;
 }
 

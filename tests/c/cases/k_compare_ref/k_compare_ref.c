@@ -45,9 +45,20 @@ static const ec_select_params_t k_compare_ref_op1 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_compare_params_t m0; ec_select_params_t m1; } k_compare_ref_params;
+static const ec_compare_params_t *k_compare_ref_load_op0(void) {
+    EC_PARAMS_LOAD(k_compare_ref_params.m0, k_compare_ref_op0);
+    return &k_compare_ref_params.m0;
+}
+static const ec_select_params_t *k_compare_ref_load_op1(void) {
+    EC_PARAMS_LOAD(k_compare_ref_params.m1, k_compare_ref_op1);
+    return &k_compare_ref_params.m1;
+}
+#define K_COMPARE_REF_OP_PARAMS(op) (*k_compare_ref_load_op##op())
+#else
+#define K_COMPARE_REF_OP_PARAMS(op) k_compare_ref_op##op
 #endif
 
 void *k_compare_ref_input(int index) {
@@ -67,19 +78,9 @@ const void *k_compare_ref_output(int index) {
 
 int k_compare_ref_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_compare_ref_params.m0, k_compare_ref_op0);
-    ec_compare_s16(&k_compare_ref_params.m0, (const int16_t *)(k_compare_ref_arena.bytes + 0), (const int16_t *)(k_compare_ref_arena.bytes + 48), (uint8_t *)(k_compare_ref_arena.bytes + 144));
-#else
-    ec_compare_s16(&k_compare_ref_op0, (const int16_t *)(k_compare_ref_arena.bytes + 0), (const int16_t *)(k_compare_ref_arena.bytes + 48), (uint8_t *)(k_compare_ref_arena.bytes + 144));
-#endif
+    ec_compare_s16(&K_COMPARE_REF_OP_PARAMS(0), (const int16_t *)(k_compare_ref_arena.bytes + 0), (const int16_t *)(k_compare_ref_arena.bytes + 48), (uint8_t *)(k_compare_ref_arena.bytes + 144));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_compare_ref_params.m1, k_compare_ref_op1);
-    ec_select_s16(&k_compare_ref_params.m1, (const uint8_t *)(k_compare_ref_arena.bytes + 144), (const int16_t *)(k_compare_ref_arena.bytes + 0), (const int16_t *)(k_compare_ref_arena.bytes + 48), (int16_t *)(k_compare_ref_arena.bytes + 96));
-#else
-    ec_select_s16(&k_compare_ref_op1, (const uint8_t *)(k_compare_ref_arena.bytes + 144), (const int16_t *)(k_compare_ref_arena.bytes + 0), (const int16_t *)(k_compare_ref_arena.bytes + 48), (int16_t *)(k_compare_ref_arena.bytes + 96));
-#endif
+    ec_select_s16(&K_COMPARE_REF_OP_PARAMS(1), (const uint8_t *)(k_compare_ref_arena.bytes + 144), (const int16_t *)(k_compare_ref_arena.bytes + 0), (const int16_t *)(k_compare_ref_arena.bytes + 48), (int16_t *)(k_compare_ref_arena.bytes + 96));
     return 0;
 }
 

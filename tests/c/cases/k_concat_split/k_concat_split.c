@@ -71,9 +71,42 @@ static const ec_split_params_t k_concat_split_op5 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_concatenation_params_t m0; ec_split_params_t m1; } k_concat_split_params;
+static const ec_concatenation_params_t *k_concat_split_load_op0(void) {
+    EC_PARAMS_LOAD(k_concat_split_params.m0, k_concat_split_op0);
+    EC_CREF_FIX(k_concat_split_params.m0.copy_sizes, k_concat_split_op0_copy_sizes);
+    return &k_concat_split_params.m0;
+}
+static const ec_concatenation_params_t *k_concat_split_load_op1(void) {
+    EC_PARAMS_LOAD(k_concat_split_params.m0, k_concat_split_op1);
+    EC_CREF_FIX(k_concat_split_params.m0.copy_sizes, k_concat_split_op0_copy_sizes);
+    return &k_concat_split_params.m0;
+}
+static const ec_concatenation_params_t *k_concat_split_load_op2(void) {
+    EC_PARAMS_LOAD(k_concat_split_params.m0, k_concat_split_op2);
+    EC_CREF_FIX(k_concat_split_params.m0.copy_sizes, k_concat_split_op0_copy_sizes);
+    return &k_concat_split_params.m0;
+}
+static const ec_split_params_t *k_concat_split_load_op3(void) {
+    EC_PARAMS_LOAD(k_concat_split_params.m1, k_concat_split_op3);
+    EC_CREF_FIX(k_concat_split_params.m1.copy_sizes, k_concat_split_op3_copy_sizes);
+    return &k_concat_split_params.m1;
+}
+static const ec_split_params_t *k_concat_split_load_op4(void) {
+    EC_PARAMS_LOAD(k_concat_split_params.m1, k_concat_split_op4);
+    EC_CREF_FIX(k_concat_split_params.m1.copy_sizes, k_concat_split_op3_copy_sizes);
+    return &k_concat_split_params.m1;
+}
+static const ec_split_params_t *k_concat_split_load_op5(void) {
+    EC_PARAMS_LOAD(k_concat_split_params.m1, k_concat_split_op5);
+    EC_CREF_FIX(k_concat_split_params.m1.copy_sizes, k_concat_split_op3_copy_sizes);
+    return &k_concat_split_params.m1;
+}
+#define K_CONCAT_SPLIT_OP_PARAMS(op) (*k_concat_split_load_op##op())
+#else
+#define K_CONCAT_SPLIT_OP_PARAMS(op) k_concat_split_op##op
 #endif
 
 void *k_concat_split_input(int index) {
@@ -113,68 +146,32 @@ int k_concat_split_invoke(void) {
     {
         const int8_t *const inputs[2] = {(const int8_t *)(k_concat_split_arena.bytes + 256), (const int8_t *)(k_concat_split_arena.bytes + 224)};
         EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-        EC_PARAMS_LOAD(k_concat_split_params.m0, k_concat_split_op0);
-        EC_CREF_FIX(k_concat_split_params.m0.copy_sizes, k_concat_split_op0_copy_sizes);
-        ec_concatenation_s8(&k_concat_split_params.m0, inputs, (int8_t *)(k_concat_split_arena.bytes + 592));
-#else
-        ec_concatenation_s8(&k_concat_split_op0, inputs, (int8_t *)(k_concat_split_arena.bytes + 592));
-#endif
+        ec_concatenation_s8(&K_CONCAT_SPLIT_OP_PARAMS(0), inputs, (int8_t *)(k_concat_split_arena.bytes + 592));
     }
     {
         const int16_t *const inputs[2] = {(const int16_t *)(k_concat_split_arena.bytes + 192), (const int16_t *)(k_concat_split_arena.bytes + 144)};
         EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-        EC_PARAMS_LOAD(k_concat_split_params.m0, k_concat_split_op1);
-        EC_CREF_FIX(k_concat_split_params.m0.copy_sizes, k_concat_split_op0_copy_sizes);
-        ec_concatenation_s16(&k_concat_split_params.m0, inputs, (int16_t *)(k_concat_split_arena.bytes + 432));
-#else
-        ec_concatenation_s16(&k_concat_split_op1, inputs, (int16_t *)(k_concat_split_arena.bytes + 432));
-#endif
+        ec_concatenation_s16(&K_CONCAT_SPLIT_OP_PARAMS(1), inputs, (int16_t *)(k_concat_split_arena.bytes + 432));
     }
     {
         const int32_t *const inputs[2] = {(const int32_t *)(k_concat_split_arena.bytes + 496), (const int32_t *)(k_concat_split_arena.bytes + 352)};
         EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-        EC_PARAMS_LOAD(k_concat_split_params.m0, k_concat_split_op2);
-        EC_CREF_FIX(k_concat_split_params.m0.copy_sizes, k_concat_split_op0_copy_sizes);
-        ec_concatenation_s32(&k_concat_split_params.m0, inputs, (int32_t *)(k_concat_split_arena.bytes + 144));
-#else
-        ec_concatenation_s32(&k_concat_split_op2, inputs, (int32_t *)(k_concat_split_arena.bytes + 144));
-#endif
+        ec_concatenation_s32(&K_CONCAT_SPLIT_OP_PARAMS(2), inputs, (int32_t *)(k_concat_split_arena.bytes + 144));
     }
     {
         int8_t *const outputs[3] = {(int8_t *)(k_concat_split_arena.bytes + 416), (int8_t *)(k_concat_split_arena.bytes + 624), (int8_t *)(k_concat_split_arena.bytes + 640)};
         EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-        EC_PARAMS_LOAD(k_concat_split_params.m1, k_concat_split_op3);
-        EC_CREF_FIX(k_concat_split_params.m1.copy_sizes, k_concat_split_op3_copy_sizes);
-        ec_split_s8(&k_concat_split_params.m1, (const int8_t *)(k_concat_split_arena.bytes + 544), outputs);
-#else
-        ec_split_s8(&k_concat_split_op3, (const int8_t *)(k_concat_split_arena.bytes + 544), outputs);
-#endif
+        ec_split_s8(&K_CONCAT_SPLIT_OP_PARAMS(3), (const int8_t *)(k_concat_split_arena.bytes + 544), outputs);
     }
     {
         int16_t *const outputs[3] = {(int16_t *)(k_concat_split_arena.bytes + 496), (int16_t *)(k_concat_split_arena.bytes + 528), (int16_t *)(k_concat_split_arena.bytes + 560)};
         EC_PROFILE_OP(4);
-#if defined(EC_CONSTANTS_IN_FLASH)
-        EC_PARAMS_LOAD(k_concat_split_params.m1, k_concat_split_op4);
-        EC_CREF_FIX(k_concat_split_params.m1.copy_sizes, k_concat_split_op3_copy_sizes);
-        ec_split_s16(&k_concat_split_params.m1, (const int16_t *)(k_concat_split_arena.bytes + 272), outputs);
-#else
-        ec_split_s16(&k_concat_split_op4, (const int16_t *)(k_concat_split_arena.bytes + 272), outputs);
-#endif
+        ec_split_s16(&K_CONCAT_SPLIT_OP_PARAMS(4), (const int16_t *)(k_concat_split_arena.bytes + 272), outputs);
     }
     {
         int32_t *const outputs[3] = {(int32_t *)(k_concat_split_arena.bytes + 272), (int32_t *)(k_concat_split_arena.bytes + 320), (int32_t *)(k_concat_split_arena.bytes + 368)};
         EC_PROFILE_OP(5);
-#if defined(EC_CONSTANTS_IN_FLASH)
-        EC_PARAMS_LOAD(k_concat_split_params.m1, k_concat_split_op5);
-        EC_CREF_FIX(k_concat_split_params.m1.copy_sizes, k_concat_split_op3_copy_sizes);
-        ec_split_s32(&k_concat_split_params.m1, (const int32_t *)(k_concat_split_arena.bytes + 0), outputs);
-#else
-        ec_split_s32(&k_concat_split_op5, (const int32_t *)(k_concat_split_arena.bytes + 0), outputs);
-#endif
+        ec_split_s32(&K_CONCAT_SPLIT_OP_PARAMS(5), (const int32_t *)(k_concat_split_arena.bytes + 0), outputs);
     }
     return 0;
 }

@@ -145,9 +145,9 @@ static const ec_conv2d_params_t k_conv_op0 EC_FLASH_ARRAY = {
     .k_pad = 20,
     .oc_pad = 4,
     .weights = EC_CREF_INIT(k_conv_op0_weights),
+    .weights16 = 0,
     .bias = EC_CREF_INIT(k_conv_op0_bias),
     .requant = EC_CREF_INIT(k_conv_op0_requant),
-    .weights16 = 0,
 };
 
 /* op 1 CONV_2D: 1x1/1,1 SAME 8->6 */
@@ -175,9 +175,9 @@ static const ec_conv2d_params_t k_conv_op1 EC_FLASH_ARRAY = {
     .k_pad = 8,
     .oc_pad = 8,
     .weights = EC_CREF_INIT(k_conv_op1_weights),
+    .weights16 = 0,
     .bias = EC_CREF_INIT(k_conv_op1_bias),
     .requant = EC_CREF_INIT(k_conv_op1_requant),
-    .weights16 = 0,
 };
 
 /* op 2 CONV_2D: 3x3/1,1 VALID 1->2 dil 2,2 */
@@ -205,9 +205,9 @@ static const ec_conv2d_params_t k_conv_op2 EC_FLASH_ARRAY = {
     .k_pad = 12,
     .oc_pad = 4,
     .weights = EC_CREF_INIT(k_conv_op2_weights),
+    .weights16 = 0,
     .bias = EC_CREF_INIT(k_conv_op2_bias),
     .requant = EC_CREF_INIT(k_conv_op2_requant),
-    .weights16 = 0,
 };
 
 /* op 3 CONV_2D: 3x3/1,1 SAME 4->4 */
@@ -235,9 +235,9 @@ static const ec_conv2d_params_t k_conv_op3 EC_FLASH_ARRAY = {
     .k_pad = 20,
     .oc_pad = 4,
     .weights = EC_CREF_INIT(k_conv_op3_weights),
+    .weights16 = 0,
     .bias = EC_CREF_INIT(k_conv_op3_bias),
     .requant = EC_CREF_INIT(k_conv_op3_requant),
-    .weights16 = 0,
 };
 
 /* op 4 CONV_2D: 5x3/1,2 VALID 3->5 */
@@ -265,16 +265,54 @@ static const ec_conv2d_params_t k_conv_op4 EC_FLASH_ARRAY = {
     .k_pad = 48,
     .oc_pad = 8,
     .weights = EC_CREF_INIT(k_conv_op4_weights),
+    .weights16 = 0,
     .bias = EC_CREF_INIT(k_conv_op4_bias),
     .requant = EC_CREF_INIT(k_conv_op4_requant),
-    .weights16 = 0,
 };
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_conv2d_params_t m0; } k_conv_params;
+static const ec_conv2d_params_t *k_conv_load_op0(void) {
+    EC_PARAMS_LOAD(k_conv_params.m0, k_conv_op0);
+    EC_CREF_FIX(k_conv_params.m0.weights, k_conv_op0_weights);
+    EC_CREF_FIX(k_conv_params.m0.bias, k_conv_op0_bias);
+    EC_CREF_FIX(k_conv_params.m0.requant, k_conv_op0_requant);
+    return &k_conv_params.m0;
+}
+static const ec_conv2d_params_t *k_conv_load_op1(void) {
+    EC_PARAMS_LOAD(k_conv_params.m0, k_conv_op1);
+    EC_CREF_FIX(k_conv_params.m0.weights, k_conv_op1_weights);
+    EC_CREF_FIX(k_conv_params.m0.bias, k_conv_op1_bias);
+    EC_CREF_FIX(k_conv_params.m0.requant, k_conv_op1_requant);
+    return &k_conv_params.m0;
+}
+static const ec_conv2d_params_t *k_conv_load_op2(void) {
+    EC_PARAMS_LOAD(k_conv_params.m0, k_conv_op2);
+    EC_CREF_FIX(k_conv_params.m0.weights, k_conv_op2_weights);
+    EC_CREF_FIX(k_conv_params.m0.bias, k_conv_op2_bias);
+    EC_CREF_FIX(k_conv_params.m0.requant, k_conv_op2_requant);
+    return &k_conv_params.m0;
+}
+static const ec_conv2d_params_t *k_conv_load_op3(void) {
+    EC_PARAMS_LOAD(k_conv_params.m0, k_conv_op3);
+    EC_CREF_FIX(k_conv_params.m0.weights, k_conv_op3_weights);
+    EC_CREF_FIX(k_conv_params.m0.bias, k_conv_op3_bias);
+    EC_CREF_FIX(k_conv_params.m0.requant, k_conv_op3_requant);
+    return &k_conv_params.m0;
+}
+static const ec_conv2d_params_t *k_conv_load_op4(void) {
+    EC_PARAMS_LOAD(k_conv_params.m0, k_conv_op4);
+    EC_CREF_FIX(k_conv_params.m0.weights, k_conv_op4_weights);
+    EC_CREF_FIX(k_conv_params.m0.bias, k_conv_op4_bias);
+    EC_CREF_FIX(k_conv_params.m0.requant, k_conv_op4_requant);
+    return &k_conv_params.m0;
+}
+#define K_CONV_OP_PARAMS(op) (*k_conv_load_op##op())
+#else
+#define K_CONV_OP_PARAMS(op) k_conv_op##op
 #endif
 
 void *k_conv_input(int index) {
@@ -301,55 +339,15 @@ const void *k_conv_output(int index) {
 
 int k_conv_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_conv_params.m0, k_conv_op0);
-    EC_CREF_FIX(k_conv_params.m0.weights, k_conv_op0_weights);
-    EC_CREF_FIX(k_conv_params.m0.bias, k_conv_op0_bias);
-    EC_CREF_FIX(k_conv_params.m0.requant, k_conv_op0_requant);
-    ec_conv2d_s8(&k_conv_params.m0, (const int8_t *)(k_conv_arena.bytes + 544), (int8_t *)(k_conv_arena.bytes + 768), (void *)(k_conv_arena.bytes + 128));
-#else
-    ec_conv2d_s8(&k_conv_op0, (const int8_t *)(k_conv_arena.bytes + 544), (int8_t *)(k_conv_arena.bytes + 768), (void *)(k_conv_arena.bytes + 128));
-#endif
+    ec_conv2d_s8(&K_CONV_OP_PARAMS(0), (const int8_t *)(k_conv_arena.bytes + 544), (int8_t *)(k_conv_arena.bytes + 768), (void *)(k_conv_arena.bytes + 128));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_conv_params.m0, k_conv_op1);
-    EC_CREF_FIX(k_conv_params.m0.weights, k_conv_op1_weights);
-    EC_CREF_FIX(k_conv_params.m0.bias, k_conv_op1_bias);
-    EC_CREF_FIX(k_conv_params.m0.requant, k_conv_op1_requant);
-    ec_conv2d_s8(&k_conv_params.m0, (const int8_t *)(k_conv_arena.bytes + 0), (int8_t *)(k_conv_arena.bytes + 544), (void *)(k_conv_arena.bytes + 128));
-#else
-    ec_conv2d_s8(&k_conv_op1, (const int8_t *)(k_conv_arena.bytes + 0), (int8_t *)(k_conv_arena.bytes + 544), (void *)(k_conv_arena.bytes + 128));
-#endif
+    ec_conv2d_s8(&K_CONV_OP_PARAMS(1), (const int8_t *)(k_conv_arena.bytes + 0), (int8_t *)(k_conv_arena.bytes + 544), (void *)(k_conv_arena.bytes + 128));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_conv_params.m0, k_conv_op2);
-    EC_CREF_FIX(k_conv_params.m0.weights, k_conv_op2_weights);
-    EC_CREF_FIX(k_conv_params.m0.bias, k_conv_op2_bias);
-    EC_CREF_FIX(k_conv_params.m0.requant, k_conv_op2_requant);
-    ec_conv2d_s8(&k_conv_params.m0, (const int8_t *)(k_conv_arena.bytes + 704), (int8_t *)(k_conv_arena.bytes + 800), (void *)(k_conv_arena.bytes + 0));
-#else
-    ec_conv2d_s8(&k_conv_op2, (const int8_t *)(k_conv_arena.bytes + 704), (int8_t *)(k_conv_arena.bytes + 800), (void *)(k_conv_arena.bytes + 0));
-#endif
+    ec_conv2d_s8(&K_CONV_OP_PARAMS(2), (const int8_t *)(k_conv_arena.bytes + 704), (int8_t *)(k_conv_arena.bytes + 800), (void *)(k_conv_arena.bytes + 0));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_conv_params.m0, k_conv_op3);
-    EC_CREF_FIX(k_conv_params.m0.weights, k_conv_op3_weights);
-    EC_CREF_FIX(k_conv_params.m0.bias, k_conv_op3_bias);
-    EC_CREF_FIX(k_conv_params.m0.requant, k_conv_op3_requant);
-    ec_conv2d_s8(&k_conv_params.m0, (const int8_t *)(k_conv_arena.bytes + 640), (int8_t *)(k_conv_arena.bytes + 704), (void *)(k_conv_arena.bytes + 0));
-#else
-    ec_conv2d_s8(&k_conv_op3, (const int8_t *)(k_conv_arena.bytes + 640), (int8_t *)(k_conv_arena.bytes + 704), (void *)(k_conv_arena.bytes + 0));
-#endif
+    ec_conv2d_s8(&K_CONV_OP_PARAMS(3), (const int8_t *)(k_conv_arena.bytes + 640), (int8_t *)(k_conv_arena.bytes + 704), (void *)(k_conv_arena.bytes + 0));
     EC_PROFILE_OP(4);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_conv_params.m0, k_conv_op4);
-    EC_CREF_FIX(k_conv_params.m0.weights, k_conv_op4_weights);
-    EC_CREF_FIX(k_conv_params.m0.bias, k_conv_op4_bias);
-    EC_CREF_FIX(k_conv_params.m0.requant, k_conv_op4_requant);
-    ec_conv2d_s8(&k_conv_params.m0, (const int8_t *)(k_conv_arena.bytes + 288), (int8_t *)(k_conv_arena.bytes + 640), (void *)(k_conv_arena.bytes + 0));
-#else
-    ec_conv2d_s8(&k_conv_op4, (const int8_t *)(k_conv_arena.bytes + 288), (int8_t *)(k_conv_arena.bytes + 640), (void *)(k_conv_arena.bytes + 0));
-#endif
+    ec_conv2d_s8(&K_CONV_OP_PARAMS(4), (const int8_t *)(k_conv_arena.bytes + 288), (int8_t *)(k_conv_arena.bytes + 640), (void *)(k_conv_arena.bytes + 0));
     return 0;
 }
 

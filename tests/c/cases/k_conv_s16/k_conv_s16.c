@@ -68,9 +68,19 @@ static const ec_conv2d_s16_params_t k_conv_s16_op0 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_conv2d_s16_params_t m0; } k_conv_s16_params;
+static const ec_conv2d_s16_params_t *k_conv_s16_load_op0(void) {
+    EC_PARAMS_LOAD(k_conv_s16_params.m0, k_conv_s16_op0);
+    EC_CREF_FIX(k_conv_s16_params.m0.weights, k_conv_s16_op0_weights);
+    EC_CREF_FIX(k_conv_s16_params.m0.bias, k_conv_s16_op0_bias);
+    EC_CREF_FIX(k_conv_s16_params.m0.requant, k_conv_s16_op0_requant);
+    return &k_conv_s16_params.m0;
+}
+#define K_CONV_S16_OP_PARAMS(op) (*k_conv_s16_load_op##op())
+#else
+#define K_CONV_S16_OP_PARAMS(op) k_conv_s16_op##op
 #endif
 
 void *k_conv_s16_input(int index) {
@@ -89,15 +99,7 @@ const void *k_conv_s16_output(int index) {
 
 int k_conv_s16_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_conv_s16_params.m0, k_conv_s16_op0);
-    EC_CREF_FIX(k_conv_s16_params.m0.weights, k_conv_s16_op0_weights);
-    EC_CREF_FIX(k_conv_s16_params.m0.bias, k_conv_s16_op0_bias);
-    EC_CREF_FIX(k_conv_s16_params.m0.requant, k_conv_s16_op0_requant);
-    ec_conv2d_s16(&k_conv_s16_params.m0, (const int16_t *)(k_conv_s16_arena.bytes + 208), (int16_t *)(k_conv_s16_arena.bytes + 0), (void *)(k_conv_s16_arena.bytes + 368));
-#else
-    ec_conv2d_s16(&k_conv_s16_op0, (const int16_t *)(k_conv_s16_arena.bytes + 208), (int16_t *)(k_conv_s16_arena.bytes + 0), (void *)(k_conv_s16_arena.bytes + 368));
-#endif
+    ec_conv2d_s16(&K_CONV_S16_OP_PARAMS(0), (const int16_t *)(k_conv_s16_arena.bytes + 208), (int16_t *)(k_conv_s16_arena.bytes + 0), (void *)(k_conv_s16_arena.bytes + 368));
     return 0;
 }
 

@@ -68,9 +68,19 @@ static const ec_conv2d_s16_params_t k_conv_s16_conv_op0 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_conv2d_s16_params_t m0; } k_conv_s16_conv_params;
+static const ec_conv2d_s16_params_t *k_conv_s16_conv_load_op0(void) {
+    EC_PARAMS_LOAD(k_conv_s16_conv_params.m0, k_conv_s16_conv_op0);
+    EC_CREF_FIX(k_conv_s16_conv_params.m0.weights, k_conv_s16_conv_op0_weights);
+    EC_CREF_FIX(k_conv_s16_conv_params.m0.bias, k_conv_s16_conv_op0_bias);
+    EC_CREF_FIX(k_conv_s16_conv_params.m0.requant, k_conv_s16_conv_op0_requant);
+    return &k_conv_s16_conv_params.m0;
+}
+#define K_CONV_S16_CONV_OP_PARAMS(op) (*k_conv_s16_conv_load_op##op())
+#else
+#define K_CONV_S16_CONV_OP_PARAMS(op) k_conv_s16_conv_op##op
 #endif
 
 void *k_conv_s16_conv_input(int index) {
@@ -89,15 +99,7 @@ const void *k_conv_s16_conv_output(int index) {
 
 int k_conv_s16_conv_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_conv_s16_conv_params.m0, k_conv_s16_conv_op0);
-    EC_CREF_FIX(k_conv_s16_conv_params.m0.weights, k_conv_s16_conv_op0_weights);
-    EC_CREF_FIX(k_conv_s16_conv_params.m0.bias, k_conv_s16_conv_op0_bias);
-    EC_CREF_FIX(k_conv_s16_conv_params.m0.requant, k_conv_s16_conv_op0_requant);
-    ec_conv2d_s16(&k_conv_s16_conv_params.m0, (const int16_t *)(k_conv_s16_conv_arena.bytes + 0), (int16_t *)(k_conv_s16_conv_arena.bytes + 224), (void *)(k_conv_s16_conv_arena.bytes + 304));
-#else
-    ec_conv2d_s16(&k_conv_s16_conv_op0, (const int16_t *)(k_conv_s16_conv_arena.bytes + 0), (int16_t *)(k_conv_s16_conv_arena.bytes + 224), (void *)(k_conv_s16_conv_arena.bytes + 304));
-#endif
+    ec_conv2d_s16(&K_CONV_S16_CONV_OP_PARAMS(0), (const int16_t *)(k_conv_s16_conv_arena.bytes + 0), (int16_t *)(k_conv_s16_conv_arena.bytes + 224), (void *)(k_conv_s16_conv_arena.bytes + 304));
     return 0;
 }
 

@@ -88,9 +88,9 @@ static const ec_conv2d_params_t k_conv_w16_op0 EC_FLASH_ARRAY = {
     .k_pad = 28,
     .oc_pad = 8,
     .weights = 0,
+    .weights16 = EC_CREF_INIT(k_conv_w16_op0_weights16),
     .bias = EC_CREF_INIT(k_conv_w16_op0_bias),
     .requant = EC_CREF_INIT(k_conv_w16_op0_requant),
-    .weights16 = EC_CREF_INIT(k_conv_w16_op0_weights16),
 };
 
 /* op 1 CONV_2D: 1x1/1,1 SAME 16->8 */
@@ -118,16 +118,33 @@ static const ec_conv2d_params_t k_conv_w16_op1 EC_FLASH_ARRAY = {
     .k_pad = 16,
     .oc_pad = 8,
     .weights = 0,
+    .weights16 = EC_CREF_INIT(k_conv_w16_op1_weights16),
     .bias = EC_CREF_INIT(k_conv_w16_op1_bias),
     .requant = EC_CREF_INIT(k_conv_w16_op1_requant),
-    .weights16 = EC_CREF_INIT(k_conv_w16_op1_weights16),
 };
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_conv2d_params_t m0; } k_conv_w16_params;
+static const ec_conv2d_params_t *k_conv_w16_load_op0(void) {
+    EC_PARAMS_LOAD(k_conv_w16_params.m0, k_conv_w16_op0);
+    EC_CREF_FIX(k_conv_w16_params.m0.weights16, k_conv_w16_op0_weights16);
+    EC_CREF_FIX(k_conv_w16_params.m0.bias, k_conv_w16_op0_bias);
+    EC_CREF_FIX(k_conv_w16_params.m0.requant, k_conv_w16_op0_requant);
+    return &k_conv_w16_params.m0;
+}
+static const ec_conv2d_params_t *k_conv_w16_load_op1(void) {
+    EC_PARAMS_LOAD(k_conv_w16_params.m0, k_conv_w16_op1);
+    EC_CREF_FIX(k_conv_w16_params.m0.weights16, k_conv_w16_op1_weights16);
+    EC_CREF_FIX(k_conv_w16_params.m0.bias, k_conv_w16_op1_bias);
+    EC_CREF_FIX(k_conv_w16_params.m0.requant, k_conv_w16_op1_requant);
+    return &k_conv_w16_params.m0;
+}
+#define K_CONV_W16_OP_PARAMS(op) (*k_conv_w16_load_op##op())
+#else
+#define K_CONV_W16_OP_PARAMS(op) k_conv_w16_op##op
 #endif
 
 void *k_conv_w16_input(int index) {
@@ -148,25 +165,9 @@ const void *k_conv_w16_output(int index) {
 
 int k_conv_w16_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_conv_w16_params.m0, k_conv_w16_op0);
-    EC_CREF_FIX(k_conv_w16_params.m0.bias, k_conv_w16_op0_bias);
-    EC_CREF_FIX(k_conv_w16_params.m0.requant, k_conv_w16_op0_requant);
-    EC_CREF_FIX(k_conv_w16_params.m0.weights16, k_conv_w16_op0_weights16);
-    ec_conv2d_s8_w16(&k_conv_w16_params.m0, (const int8_t *)(k_conv_w16_arena.bytes + 576), (int8_t *)(k_conv_w16_arena.bytes + 0), (void *)(k_conv_w16_arena.bytes + 400));
-#else
-    ec_conv2d_s8_w16(&k_conv_w16_op0, (const int8_t *)(k_conv_w16_arena.bytes + 576), (int8_t *)(k_conv_w16_arena.bytes + 0), (void *)(k_conv_w16_arena.bytes + 400));
-#endif
+    ec_conv2d_s8_w16(&K_CONV_W16_OP_PARAMS(0), (const int8_t *)(k_conv_w16_arena.bytes + 576), (int8_t *)(k_conv_w16_arena.bytes + 0), (void *)(k_conv_w16_arena.bytes + 400));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_conv_w16_params.m0, k_conv_w16_op1);
-    EC_CREF_FIX(k_conv_w16_params.m0.bias, k_conv_w16_op1_bias);
-    EC_CREF_FIX(k_conv_w16_params.m0.requant, k_conv_w16_op1_requant);
-    EC_CREF_FIX(k_conv_w16_params.m0.weights16, k_conv_w16_op1_weights16);
-    ec_conv2d_s8_w16(&k_conv_w16_params.m0, (const int8_t *)(k_conv_w16_arena.bytes + 208), (int8_t *)(k_conv_w16_arena.bytes + 400), (void *)(k_conv_w16_arena.bytes + 496));
-#else
-    ec_conv2d_s8_w16(&k_conv_w16_op1, (const int8_t *)(k_conv_w16_arena.bytes + 208), (int8_t *)(k_conv_w16_arena.bytes + 400), (void *)(k_conv_w16_arena.bytes + 496));
-#endif
+    ec_conv2d_s8_w16(&K_CONV_W16_OP_PARAMS(1), (const int8_t *)(k_conv_w16_arena.bytes + 208), (int8_t *)(k_conv_w16_arena.bytes + 400), (void *)(k_conv_w16_arena.bytes + 496));
     return 0;
 }
 

@@ -48,9 +48,25 @@ static const ec_copy_indexed_params_t k_copy_op2 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_copy_params_t m0; ec_copy_indexed_params_t m1; } k_copy_params;
+static const ec_copy_params_t *k_copy_load_op0(void) {
+    EC_PARAMS_LOAD(k_copy_params.m0, k_copy_op0);
+    return &k_copy_params.m0;
+}
+static const ec_copy_params_t *k_copy_load_op1(void) {
+    EC_PARAMS_LOAD(k_copy_params.m0, k_copy_op1);
+    return &k_copy_params.m0;
+}
+static const ec_copy_indexed_params_t *k_copy_load_op2(void) {
+    EC_PARAMS_LOAD(k_copy_params.m1, k_copy_op2);
+    EC_CREF_FIX(k_copy_params.m1.offsets, k_copy_op2_offsets);
+    return &k_copy_params.m1;
+}
+#define K_COPY_OP_PARAMS(op) (*k_copy_load_op##op())
+#else
+#define K_COPY_OP_PARAMS(op) k_copy_op##op
 #endif
 
 void *k_copy_input(int index) {
@@ -73,27 +89,11 @@ const void *k_copy_output(int index) {
 
 int k_copy_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_copy_params.m0, k_copy_op0);
-    ec_copy_s8(&k_copy_params.m0, (const int8_t *)(k_copy_arena.bytes + 48), (int8_t *)(k_copy_arena.bytes + 144));
-#else
-    ec_copy_s8(&k_copy_op0, (const int8_t *)(k_copy_arena.bytes + 48), (int8_t *)(k_copy_arena.bytes + 144));
-#endif
+    ec_copy_s8(&K_COPY_OP_PARAMS(0), (const int8_t *)(k_copy_arena.bytes + 48), (int8_t *)(k_copy_arena.bytes + 144));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_copy_params.m0, k_copy_op1);
-    ec_copy_s16(&k_copy_params.m0, (const int16_t *)(k_copy_arena.bytes + 0), (int16_t *)(k_copy_arena.bytes + 96));
-#else
-    ec_copy_s16(&k_copy_op1, (const int16_t *)(k_copy_arena.bytes + 0), (int16_t *)(k_copy_arena.bytes + 96));
-#endif
+    ec_copy_s16(&K_COPY_OP_PARAMS(1), (const int16_t *)(k_copy_arena.bytes + 0), (int16_t *)(k_copy_arena.bytes + 96));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_copy_params.m1, k_copy_op2);
-    EC_CREF_FIX(k_copy_params.m1.offsets, k_copy_op2_offsets);
-    ec_copy_indexed_s8(&k_copy_params.m1, (const int8_t *)(k_copy_arena.bytes + 176), (int8_t *)(k_copy_arena.bytes + 0));
-#else
-    ec_copy_indexed_s8(&k_copy_op2, (const int8_t *)(k_copy_arena.bytes + 176), (int8_t *)(k_copy_arena.bytes + 0));
-#endif
+    ec_copy_indexed_s8(&K_COPY_OP_PARAMS(2), (const int8_t *)(k_copy_arena.bytes + 176), (int8_t *)(k_copy_arena.bytes + 0));
     return 0;
 }
 

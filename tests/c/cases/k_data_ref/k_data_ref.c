@@ -87,9 +87,35 @@ static const ec_resize_bilinear_params_t k_data_ref_op4 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_copy_params_t m0; ec_copy_indexed_params_t m1; ec_gather_params_t m2; ec_resize_bilinear_params_t m3; } k_data_ref_params;
+static const ec_copy_params_t *k_data_ref_load_op0(void) {
+    EC_PARAMS_LOAD(k_data_ref_params.m0, k_data_ref_op0);
+    return &k_data_ref_params.m0;
+}
+static const ec_copy_indexed_params_t *k_data_ref_load_op1(void) {
+    EC_PARAMS_LOAD(k_data_ref_params.m1, k_data_ref_op1);
+    EC_CREF_FIX(k_data_ref_params.m1.offsets, k_data_ref_op1_offsets);
+    return &k_data_ref_params.m1;
+}
+static const ec_gather_params_t *k_data_ref_load_op2(void) {
+    EC_PARAMS_LOAD(k_data_ref_params.m2, k_data_ref_op2);
+    return &k_data_ref_params.m2;
+}
+static const ec_gather_params_t *k_data_ref_load_op3(void) {
+    EC_PARAMS_LOAD(k_data_ref_params.m2, k_data_ref_op3);
+    return &k_data_ref_params.m2;
+}
+static const ec_resize_bilinear_params_t *k_data_ref_load_op4(void) {
+    EC_PARAMS_LOAD(k_data_ref_params.m3, k_data_ref_op4);
+    EC_CREF_FIX(k_data_ref_params.m3.y_table, k_data_ref_op4_y_table);
+    EC_CREF_FIX(k_data_ref_params.m3.x_table, k_data_ref_op4_x_table);
+    return &k_data_ref_params.m3;
+}
+#define K_DATA_REF_OP_PARAMS(op) (*k_data_ref_load_op##op())
+#else
+#define K_DATA_REF_OP_PARAMS(op) k_data_ref_op##op
 #endif
 
 void *k_data_ref_input(int index) {
@@ -116,43 +142,15 @@ const void *k_data_ref_output(int index) {
 
 int k_data_ref_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_data_ref_params.m0, k_data_ref_op0);
-    ec_copy_s32(&k_data_ref_params.m0, (const int32_t *)(k_data_ref_arena.bytes + 0), (int32_t *)(k_data_ref_arena.bytes + 480));
-#else
-    ec_copy_s32(&k_data_ref_op0, (const int32_t *)(k_data_ref_arena.bytes + 0), (int32_t *)(k_data_ref_arena.bytes + 480));
-#endif
+    ec_copy_s32(&K_DATA_REF_OP_PARAMS(0), (const int32_t *)(k_data_ref_arena.bytes + 0), (int32_t *)(k_data_ref_arena.bytes + 480));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_data_ref_params.m1, k_data_ref_op1);
-    EC_CREF_FIX(k_data_ref_params.m1.offsets, k_data_ref_op1_offsets);
-    ec_copy_indexed_s16(&k_data_ref_params.m1, (const int16_t *)(k_data_ref_arena.bytes + 176), (int16_t *)(k_data_ref_arena.bytes + 0));
-#else
-    ec_copy_indexed_s16(&k_data_ref_op1, (const int16_t *)(k_data_ref_arena.bytes + 176), (int16_t *)(k_data_ref_arena.bytes + 0));
-#endif
+    ec_copy_indexed_s16(&K_DATA_REF_OP_PARAMS(1), (const int16_t *)(k_data_ref_arena.bytes + 176), (int16_t *)(k_data_ref_arena.bytes + 0));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_data_ref_params.m2, k_data_ref_op2);
-    ec_gather_s16(&k_data_ref_params.m2, (const int16_t *)(k_data_ref_arena.bytes + 224), k_data_ref_t7, (int16_t *)(k_data_ref_arena.bytes + 576));
-#else
-    ec_gather_s16(&k_data_ref_op2, (const int16_t *)(k_data_ref_arena.bytes + 224), k_data_ref_t7, (int16_t *)(k_data_ref_arena.bytes + 576));
-#endif
+    ec_gather_s16(&K_DATA_REF_OP_PARAMS(2), (const int16_t *)(k_data_ref_arena.bytes + 224), k_data_ref_t7, (int16_t *)(k_data_ref_arena.bytes + 576));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_data_ref_params.m2, k_data_ref_op3);
-    ec_gather_s32(&k_data_ref_params.m2, (const int32_t *)(k_data_ref_arena.bytes + 336), k_data_ref_t7, (int32_t *)(k_data_ref_arena.bytes + 176));
-#else
-    ec_gather_s32(&k_data_ref_op3, (const int32_t *)(k_data_ref_arena.bytes + 336), k_data_ref_t7, (int32_t *)(k_data_ref_arena.bytes + 176));
-#endif
+    ec_gather_s32(&K_DATA_REF_OP_PARAMS(3), (const int32_t *)(k_data_ref_arena.bytes + 336), k_data_ref_t7, (int32_t *)(k_data_ref_arena.bytes + 176));
     EC_PROFILE_OP(4);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_data_ref_params.m3, k_data_ref_op4);
-    EC_CREF_FIX(k_data_ref_params.m3.y_table, k_data_ref_op4_y_table);
-    EC_CREF_FIX(k_data_ref_params.m3.x_table, k_data_ref_op4_x_table);
-    ec_resize_bilinear_s16(&k_data_ref_params.m3, (const int16_t *)(k_data_ref_arena.bytes + 656), (int16_t *)(k_data_ref_arena.bytes + 336));
-#else
-    ec_resize_bilinear_s16(&k_data_ref_op4, (const int16_t *)(k_data_ref_arena.bytes + 656), (int16_t *)(k_data_ref_arena.bytes + 336));
-#endif
+    ec_resize_bilinear_s16(&K_DATA_REF_OP_PARAMS(4), (const int16_t *)(k_data_ref_arena.bytes + 656), (int16_t *)(k_data_ref_arena.bytes + 336));
     return 0;
 }
 

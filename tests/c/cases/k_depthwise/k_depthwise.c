@@ -128,10 +128,11 @@ static const ec_depthwise_conv2d_params_t k_depthwise_op0 EC_FLASH_ARRAY = {
     .output_zp = -1,
     .act_min = -128,
     .act_max = 127,
+    .per_channel = 1,
     .pad_block = 1,
     .weights = EC_CREF_INIT(k_depthwise_op0_weights),
+    .weights16 = 0,
     .bias = EC_CREF_INIT(k_depthwise_op0_bias),
-    .per_channel = 1,
     .requant = EC_CREF_INIT(k_depthwise_op0_requant),
 };
 
@@ -157,12 +158,12 @@ static const ec_depthwise_conv2d_params_t k_depthwise_op1 EC_FLASH_ARRAY = {
     .output_zp = -1,
     .act_min = -128,
     .act_max = 127,
+    .per_channel = 1,
     .pad_block = 1,
     .weights = EC_CREF_INIT(k_depthwise_op1_weights),
-    .bias = EC_CREF_INIT(k_depthwise_op1_bias),
-    .per_channel = 1,
-    .requant = EC_CREF_INIT(k_depthwise_op1_requant),
     .weights16 = 0,
+    .bias = EC_CREF_INIT(k_depthwise_op1_bias),
+    .requant = EC_CREF_INIT(k_depthwise_op1_requant),
 };
 
 /* op 2 DEPTHWISE_CONV_2D: 3x3/1,1 SAME x1 6->6 */
@@ -187,12 +188,12 @@ static const ec_depthwise_conv2d_params_t k_depthwise_op2 EC_FLASH_ARRAY = {
     .output_zp = -1,
     .act_min = -128,
     .act_max = 127,
+    .per_channel = 1,
     .pad_block = 1,
     .weights = EC_CREF_INIT(k_depthwise_op2_weights),
-    .bias = EC_CREF_INIT(k_depthwise_op2_bias),
-    .per_channel = 1,
-    .requant = EC_CREF_INIT(k_depthwise_op2_requant),
     .weights16 = 0,
+    .bias = EC_CREF_INIT(k_depthwise_op2_bias),
+    .requant = EC_CREF_INIT(k_depthwise_op2_requant),
 };
 
 /* op 3 DEPTHWISE_CONV_2D: 3x3/2,2 SAME x1 5->5 */
@@ -217,12 +218,12 @@ static const ec_depthwise_conv2d_params_t k_depthwise_op3 EC_FLASH_ARRAY = {
     .output_zp = -1,
     .act_min = -1,
     .act_max = 127,
+    .per_channel = 1,
     .pad_block = 1,
     .weights = EC_CREF_INIT(k_depthwise_op3_weights),
-    .bias = EC_CREF_INIT(k_depthwise_op3_bias),
-    .per_channel = 1,
-    .requant = EC_CREF_INIT(k_depthwise_op3_requant),
     .weights16 = 0,
+    .bias = EC_CREF_INIT(k_depthwise_op3_bias),
+    .requant = EC_CREF_INIT(k_depthwise_op3_requant),
 };
 
 /* op 4 DEPTHWISE_CONV_2D: 5x1/1,1 SAME x1 6->6 */
@@ -247,12 +248,12 @@ static const ec_depthwise_conv2d_params_t k_depthwise_op4 EC_FLASH_ARRAY = {
     .output_zp = -1,
     .act_min = -128,
     .act_max = 127,
+    .per_channel = 1,
     .pad_block = 1,
     .weights = EC_CREF_INIT(k_depthwise_op4_weights),
-    .bias = EC_CREF_INIT(k_depthwise_op4_bias),
-    .per_channel = 1,
-    .requant = EC_CREF_INIT(k_depthwise_op4_requant),
     .weights16 = 0,
+    .bias = EC_CREF_INIT(k_depthwise_op4_bias),
+    .requant = EC_CREF_INIT(k_depthwise_op4_requant),
 };
 
 /* op 5 DEPTHWISE_CONV_2D: 3x1/2,1 SAME x1 5->5 */
@@ -277,19 +278,64 @@ static const ec_depthwise_conv2d_params_t k_depthwise_op5 EC_FLASH_ARRAY = {
     .output_zp = -1,
     .act_min = -128,
     .act_max = 127,
+    .per_channel = 1,
     .pad_block = 1,
     .weights = EC_CREF_INIT(k_depthwise_op5_weights),
-    .bias = EC_CREF_INIT(k_depthwise_op5_bias),
-    .per_channel = 1,
-    .requant = EC_CREF_INIT(k_depthwise_op5_requant),
     .weights16 = 0,
+    .bias = EC_CREF_INIT(k_depthwise_op5_bias),
+    .requant = EC_CREF_INIT(k_depthwise_op5_requant),
 };
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_depthwise_conv2d_params_t m0; } k_depthwise_params;
+static const ec_depthwise_conv2d_params_t *k_depthwise_load_op0(void) {
+    EC_PARAMS_LOAD(k_depthwise_params.m0, k_depthwise_op0);
+    EC_CREF_FIX(k_depthwise_params.m0.weights, k_depthwise_op0_weights);
+    EC_CREF_FIX(k_depthwise_params.m0.bias, k_depthwise_op0_bias);
+    EC_CREF_FIX(k_depthwise_params.m0.requant, k_depthwise_op0_requant);
+    return &k_depthwise_params.m0;
+}
+static const ec_depthwise_conv2d_params_t *k_depthwise_load_op1(void) {
+    EC_PARAMS_LOAD(k_depthwise_params.m0, k_depthwise_op1);
+    EC_CREF_FIX(k_depthwise_params.m0.weights, k_depthwise_op1_weights);
+    EC_CREF_FIX(k_depthwise_params.m0.bias, k_depthwise_op1_bias);
+    EC_CREF_FIX(k_depthwise_params.m0.requant, k_depthwise_op1_requant);
+    return &k_depthwise_params.m0;
+}
+static const ec_depthwise_conv2d_params_t *k_depthwise_load_op2(void) {
+    EC_PARAMS_LOAD(k_depthwise_params.m0, k_depthwise_op2);
+    EC_CREF_FIX(k_depthwise_params.m0.weights, k_depthwise_op2_weights);
+    EC_CREF_FIX(k_depthwise_params.m0.bias, k_depthwise_op2_bias);
+    EC_CREF_FIX(k_depthwise_params.m0.requant, k_depthwise_op2_requant);
+    return &k_depthwise_params.m0;
+}
+static const ec_depthwise_conv2d_params_t *k_depthwise_load_op3(void) {
+    EC_PARAMS_LOAD(k_depthwise_params.m0, k_depthwise_op3);
+    EC_CREF_FIX(k_depthwise_params.m0.weights, k_depthwise_op3_weights);
+    EC_CREF_FIX(k_depthwise_params.m0.bias, k_depthwise_op3_bias);
+    EC_CREF_FIX(k_depthwise_params.m0.requant, k_depthwise_op3_requant);
+    return &k_depthwise_params.m0;
+}
+static const ec_depthwise_conv2d_params_t *k_depthwise_load_op4(void) {
+    EC_PARAMS_LOAD(k_depthwise_params.m0, k_depthwise_op4);
+    EC_CREF_FIX(k_depthwise_params.m0.weights, k_depthwise_op4_weights);
+    EC_CREF_FIX(k_depthwise_params.m0.bias, k_depthwise_op4_bias);
+    EC_CREF_FIX(k_depthwise_params.m0.requant, k_depthwise_op4_requant);
+    return &k_depthwise_params.m0;
+}
+static const ec_depthwise_conv2d_params_t *k_depthwise_load_op5(void) {
+    EC_PARAMS_LOAD(k_depthwise_params.m0, k_depthwise_op5);
+    EC_CREF_FIX(k_depthwise_params.m0.weights, k_depthwise_op5_weights);
+    EC_CREF_FIX(k_depthwise_params.m0.bias, k_depthwise_op5_bias);
+    EC_CREF_FIX(k_depthwise_params.m0.requant, k_depthwise_op5_requant);
+    return &k_depthwise_params.m0;
+}
+#define K_DEPTHWISE_OP_PARAMS(op) (*k_depthwise_load_op##op())
+#else
+#define K_DEPTHWISE_OP_PARAMS(op) k_depthwise_op##op
 #endif
 
 void *k_depthwise_input(int index) {
@@ -318,65 +364,17 @@ const void *k_depthwise_output(int index) {
 
 int k_depthwise_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_depthwise_params.m0, k_depthwise_op0);
-    EC_CREF_FIX(k_depthwise_params.m0.weights, k_depthwise_op0_weights);
-    EC_CREF_FIX(k_depthwise_params.m0.bias, k_depthwise_op0_bias);
-    EC_CREF_FIX(k_depthwise_params.m0.requant, k_depthwise_op0_requant);
-    ec_depthwise_conv2d_s8(&k_depthwise_params.m0, (const int8_t *)(k_depthwise_arena.bytes + 304), (int8_t *)(k_depthwise_arena.bytes + 1120), (void *)(k_depthwise_arena.bytes + 256));
-#else
-    ec_depthwise_conv2d_s8(&k_depthwise_op0, (const int8_t *)(k_depthwise_arena.bytes + 304), (int8_t *)(k_depthwise_arena.bytes + 1120), (void *)(k_depthwise_arena.bytes + 256));
-#endif
+    ec_depthwise_conv2d_s8(&K_DEPTHWISE_OP_PARAMS(0), (const int8_t *)(k_depthwise_arena.bytes + 304), (int8_t *)(k_depthwise_arena.bytes + 1120), (void *)(k_depthwise_arena.bytes + 256));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_depthwise_params.m0, k_depthwise_op1);
-    EC_CREF_FIX(k_depthwise_params.m0.weights, k_depthwise_op1_weights);
-    EC_CREF_FIX(k_depthwise_params.m0.bias, k_depthwise_op1_bias);
-    EC_CREF_FIX(k_depthwise_params.m0.requant, k_depthwise_op1_requant);
-    ec_depthwise_conv2d_s8(&k_depthwise_params.m0, (const int8_t *)(k_depthwise_arena.bytes + 656), (int8_t *)(k_depthwise_arena.bytes + 784), (void *)(k_depthwise_arena.bytes + 256));
-#else
-    ec_depthwise_conv2d_s8(&k_depthwise_op1, (const int8_t *)(k_depthwise_arena.bytes + 656), (int8_t *)(k_depthwise_arena.bytes + 784), (void *)(k_depthwise_arena.bytes + 256));
-#endif
+    ec_depthwise_conv2d_s8(&K_DEPTHWISE_OP_PARAMS(1), (const int8_t *)(k_depthwise_arena.bytes + 656), (int8_t *)(k_depthwise_arena.bytes + 784), (void *)(k_depthwise_arena.bytes + 256));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_depthwise_params.m0, k_depthwise_op2);
-    EC_CREF_FIX(k_depthwise_params.m0.weights, k_depthwise_op2_weights);
-    EC_CREF_FIX(k_depthwise_params.m0.bias, k_depthwise_op2_bias);
-    EC_CREF_FIX(k_depthwise_params.m0.requant, k_depthwise_op2_requant);
-    ec_depthwise_conv2d_s8_3x3p(&k_depthwise_params.m0, (const int8_t *)(k_depthwise_arena.bytes + 912), (int8_t *)(k_depthwise_arena.bytes + 656), (void *)(k_depthwise_arena.bytes + 256));
-#else
-    ec_depthwise_conv2d_s8_3x3p(&k_depthwise_op2, (const int8_t *)(k_depthwise_arena.bytes + 912), (int8_t *)(k_depthwise_arena.bytes + 656), (void *)(k_depthwise_arena.bytes + 256));
-#endif
+    ec_depthwise_conv2d_s8_3x3p(&K_DEPTHWISE_OP_PARAMS(2), (const int8_t *)(k_depthwise_arena.bytes + 912), (int8_t *)(k_depthwise_arena.bytes + 656), (void *)(k_depthwise_arena.bytes + 256));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_depthwise_params.m0, k_depthwise_op3);
-    EC_CREF_FIX(k_depthwise_params.m0.weights, k_depthwise_op3_weights);
-    EC_CREF_FIX(k_depthwise_params.m0.bias, k_depthwise_op3_bias);
-    EC_CREF_FIX(k_depthwise_params.m0.requant, k_depthwise_op3_requant);
-    ec_depthwise_conv2d_s8_3x3(&k_depthwise_params.m0, (const int8_t *)(k_depthwise_arena.bytes + 0), (int8_t *)(k_depthwise_arena.bytes + 400), (void *)(k_depthwise_arena.bytes + 256));
-#else
-    ec_depthwise_conv2d_s8_3x3(&k_depthwise_op3, (const int8_t *)(k_depthwise_arena.bytes + 0), (int8_t *)(k_depthwise_arena.bytes + 400), (void *)(k_depthwise_arena.bytes + 256));
-#endif
+    ec_depthwise_conv2d_s8_3x3(&K_DEPTHWISE_OP_PARAMS(3), (const int8_t *)(k_depthwise_arena.bytes + 0), (int8_t *)(k_depthwise_arena.bytes + 400), (void *)(k_depthwise_arena.bytes + 256));
     EC_PROFILE_OP(4);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_depthwise_params.m0, k_depthwise_op4);
-    EC_CREF_FIX(k_depthwise_params.m0.weights, k_depthwise_op4_weights);
-    EC_CREF_FIX(k_depthwise_params.m0.bias, k_depthwise_op4_bias);
-    EC_CREF_FIX(k_depthwise_params.m0.requant, k_depthwise_op4_requant);
-    ec_depthwise_conv2d_s8_kx1p(&k_depthwise_params.m0, (const int8_t *)(k_depthwise_arena.bytes + 1040), (int8_t *)(k_depthwise_arena.bytes + 80), (void *)(k_depthwise_arena.bytes + 0));
-#else
-    ec_depthwise_conv2d_s8_kx1p(&k_depthwise_op4, (const int8_t *)(k_depthwise_arena.bytes + 1040), (int8_t *)(k_depthwise_arena.bytes + 80), (void *)(k_depthwise_arena.bytes + 0));
-#endif
+    ec_depthwise_conv2d_s8_kx1p(&K_DEPTHWISE_OP_PARAMS(4), (const int8_t *)(k_depthwise_arena.bytes + 1040), (int8_t *)(k_depthwise_arena.bytes + 80), (void *)(k_depthwise_arena.bytes + 0));
     EC_PROFILE_OP(5);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_depthwise_params.m0, k_depthwise_op5);
-    EC_CREF_FIX(k_depthwise_params.m0.weights, k_depthwise_op5_weights);
-    EC_CREF_FIX(k_depthwise_params.m0.bias, k_depthwise_op5_bias);
-    EC_CREF_FIX(k_depthwise_params.m0.requant, k_depthwise_op5_requant);
-    ec_depthwise_conv2d_s8_kx1(&k_depthwise_params.m0, (const int8_t *)(k_depthwise_arena.bytes + 496), (int8_t *)(k_depthwise_arena.bytes + 0), (void *)(k_depthwise_arena.bytes + 160));
-#else
-    ec_depthwise_conv2d_s8_kx1(&k_depthwise_op5, (const int8_t *)(k_depthwise_arena.bytes + 496), (int8_t *)(k_depthwise_arena.bytes + 0), (void *)(k_depthwise_arena.bytes + 160));
-#endif
+    ec_depthwise_conv2d_s8_kx1(&K_DEPTHWISE_OP_PARAMS(5), (const int8_t *)(k_depthwise_arena.bytes + 496), (int8_t *)(k_depthwise_arena.bytes + 0), (void *)(k_depthwise_arena.bytes + 160));
     return 0;
 }
 

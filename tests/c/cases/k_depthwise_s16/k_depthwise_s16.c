@@ -67,9 +67,20 @@ static const ec_depthwise_conv2d_s16_params_t k_depthwise_s16_op0 EC_FLASH_ARRAY
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_depthwise_conv2d_s16_params_t m0; } k_depthwise_s16_params;
+static const ec_depthwise_conv2d_s16_params_t *k_depthwise_s16_load_op0(void) {
+    EC_PARAMS_LOAD(k_depthwise_s16_params.m0, k_depthwise_s16_op0);
+    EC_CREF_FIX(k_depthwise_s16_params.m0.weights, k_depthwise_s16_op0_weights);
+    EC_CREF_FIX(k_depthwise_s16_params.m0.tap_off, k_depthwise_s16_op0_tap_off);
+    EC_CREF_FIX(k_depthwise_s16_params.m0.bias, k_depthwise_s16_op0_bias);
+    EC_CREF_FIX(k_depthwise_s16_params.m0.requant, k_depthwise_s16_op0_requant);
+    return &k_depthwise_s16_params.m0;
+}
+#define K_DEPTHWISE_S16_OP_PARAMS(op) (*k_depthwise_s16_load_op##op())
+#else
+#define K_DEPTHWISE_S16_OP_PARAMS(op) k_depthwise_s16_op##op
 #endif
 
 void *k_depthwise_s16_input(int index) {
@@ -88,16 +99,7 @@ const void *k_depthwise_s16_output(int index) {
 
 int k_depthwise_s16_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_depthwise_s16_params.m0, k_depthwise_s16_op0);
-    EC_CREF_FIX(k_depthwise_s16_params.m0.weights, k_depthwise_s16_op0_weights);
-    EC_CREF_FIX(k_depthwise_s16_params.m0.tap_off, k_depthwise_s16_op0_tap_off);
-    EC_CREF_FIX(k_depthwise_s16_params.m0.bias, k_depthwise_s16_op0_bias);
-    EC_CREF_FIX(k_depthwise_s16_params.m0.requant, k_depthwise_s16_op0_requant);
-    ec_depthwise_conv2d_s16(&k_depthwise_s16_params.m0, (const int16_t *)(k_depthwise_s16_arena.bytes + 0), (int16_t *)(k_depthwise_s16_arena.bytes + 192));
-#else
-    ec_depthwise_conv2d_s16(&k_depthwise_s16_op0, (const int16_t *)(k_depthwise_s16_arena.bytes + 0), (int16_t *)(k_depthwise_s16_arena.bytes + 192));
-#endif
+    ec_depthwise_conv2d_s16(&K_DEPTHWISE_S16_OP_PARAMS(0), (const int16_t *)(k_depthwise_s16_arena.bytes + 0), (int16_t *)(k_depthwise_s16_arena.bytes + 192));
     return 0;
 }
 

@@ -114,12 +114,12 @@ static const ec_depthwise_conv2d_params_t k_depthwise_w16_op0 EC_FLASH_ARRAY = {
     .output_zp = -1,
     .act_min = -128,
     .act_max = 127,
+    .per_channel = 1,
     .pad_block = 1,
     .weights = 0,
-    .bias = EC_CREF_INIT(k_depthwise_w16_op0_bias),
-    .per_channel = 1,
-    .requant = EC_CREF_INIT(k_depthwise_w16_op0_requant),
     .weights16 = EC_CREF_INIT(k_depthwise_w16_op0_weights16),
+    .bias = EC_CREF_INIT(k_depthwise_w16_op0_bias),
+    .requant = EC_CREF_INIT(k_depthwise_w16_op0_requant),
 };
 
 /* op 1 DEPTHWISE_CONV_2D: 3x3/1,1 SAME x1 6->6 */
@@ -144,12 +144,12 @@ static const ec_depthwise_conv2d_params_t k_depthwise_w16_op1 EC_FLASH_ARRAY = {
     .output_zp = -1,
     .act_min = -128,
     .act_max = 127,
+    .per_channel = 1,
     .pad_block = 1,
     .weights = 0,
-    .bias = EC_CREF_INIT(k_depthwise_w16_op1_bias),
-    .per_channel = 1,
-    .requant = EC_CREF_INIT(k_depthwise_w16_op1_requant),
     .weights16 = EC_CREF_INIT(k_depthwise_w16_op1_weights16),
+    .bias = EC_CREF_INIT(k_depthwise_w16_op1_bias),
+    .requant = EC_CREF_INIT(k_depthwise_w16_op1_requant),
 };
 
 /* op 2 DEPTHWISE_CONV_2D: 3x3/2,2 SAME x1 5->5 */
@@ -174,12 +174,12 @@ static const ec_depthwise_conv2d_params_t k_depthwise_w16_op2 EC_FLASH_ARRAY = {
     .output_zp = -1,
     .act_min = -128,
     .act_max = 127,
+    .per_channel = 1,
     .pad_block = 1,
     .weights = 0,
-    .bias = EC_CREF_INIT(k_depthwise_w16_op2_bias),
-    .per_channel = 1,
-    .requant = EC_CREF_INIT(k_depthwise_w16_op2_requant),
     .weights16 = EC_CREF_INIT(k_depthwise_w16_op2_weights16),
+    .bias = EC_CREF_INIT(k_depthwise_w16_op2_bias),
+    .requant = EC_CREF_INIT(k_depthwise_w16_op2_requant),
 };
 
 /* op 3 DEPTHWISE_CONV_2D: 5x1/1,1 SAME x1 6->6 */
@@ -204,12 +204,12 @@ static const ec_depthwise_conv2d_params_t k_depthwise_w16_op3 EC_FLASH_ARRAY = {
     .output_zp = -1,
     .act_min = -128,
     .act_max = 127,
+    .per_channel = 1,
     .pad_block = 1,
     .weights = 0,
-    .bias = EC_CREF_INIT(k_depthwise_w16_op3_bias),
-    .per_channel = 1,
-    .requant = EC_CREF_INIT(k_depthwise_w16_op3_requant),
     .weights16 = EC_CREF_INIT(k_depthwise_w16_op3_weights16),
+    .bias = EC_CREF_INIT(k_depthwise_w16_op3_bias),
+    .requant = EC_CREF_INIT(k_depthwise_w16_op3_requant),
 };
 
 /* op 4 DEPTHWISE_CONV_2D: 3x1/2,1 SAME x1 5->5 */
@@ -234,19 +234,57 @@ static const ec_depthwise_conv2d_params_t k_depthwise_w16_op4 EC_FLASH_ARRAY = {
     .output_zp = -1,
     .act_min = -128,
     .act_max = 127,
+    .per_channel = 1,
     .pad_block = 1,
     .weights = 0,
-    .bias = EC_CREF_INIT(k_depthwise_w16_op4_bias),
-    .per_channel = 1,
-    .requant = EC_CREF_INIT(k_depthwise_w16_op4_requant),
     .weights16 = EC_CREF_INIT(k_depthwise_w16_op4_weights16),
+    .bias = EC_CREF_INIT(k_depthwise_w16_op4_bias),
+    .requant = EC_CREF_INIT(k_depthwise_w16_op4_requant),
 };
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_depthwise_conv2d_params_t m0; } k_depthwise_w16_params;
+static const ec_depthwise_conv2d_params_t *k_depthwise_w16_load_op0(void) {
+    EC_PARAMS_LOAD(k_depthwise_w16_params.m0, k_depthwise_w16_op0);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.weights16, k_depthwise_w16_op0_weights16);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.bias, k_depthwise_w16_op0_bias);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.requant, k_depthwise_w16_op0_requant);
+    return &k_depthwise_w16_params.m0;
+}
+static const ec_depthwise_conv2d_params_t *k_depthwise_w16_load_op1(void) {
+    EC_PARAMS_LOAD(k_depthwise_w16_params.m0, k_depthwise_w16_op1);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.weights16, k_depthwise_w16_op1_weights16);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.bias, k_depthwise_w16_op1_bias);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.requant, k_depthwise_w16_op1_requant);
+    return &k_depthwise_w16_params.m0;
+}
+static const ec_depthwise_conv2d_params_t *k_depthwise_w16_load_op2(void) {
+    EC_PARAMS_LOAD(k_depthwise_w16_params.m0, k_depthwise_w16_op2);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.weights16, k_depthwise_w16_op2_weights16);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.bias, k_depthwise_w16_op2_bias);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.requant, k_depthwise_w16_op2_requant);
+    return &k_depthwise_w16_params.m0;
+}
+static const ec_depthwise_conv2d_params_t *k_depthwise_w16_load_op3(void) {
+    EC_PARAMS_LOAD(k_depthwise_w16_params.m0, k_depthwise_w16_op3);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.weights16, k_depthwise_w16_op3_weights16);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.bias, k_depthwise_w16_op3_bias);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.requant, k_depthwise_w16_op3_requant);
+    return &k_depthwise_w16_params.m0;
+}
+static const ec_depthwise_conv2d_params_t *k_depthwise_w16_load_op4(void) {
+    EC_PARAMS_LOAD(k_depthwise_w16_params.m0, k_depthwise_w16_op4);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.weights16, k_depthwise_w16_op4_weights16);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.bias, k_depthwise_w16_op4_bias);
+    EC_CREF_FIX(k_depthwise_w16_params.m0.requant, k_depthwise_w16_op4_requant);
+    return &k_depthwise_w16_params.m0;
+}
+#define K_DEPTHWISE_W16_OP_PARAMS(op) (*k_depthwise_w16_load_op##op())
+#else
+#define K_DEPTHWISE_W16_OP_PARAMS(op) k_depthwise_w16_op##op
 #endif
 
 void *k_depthwise_w16_input(int index) {
@@ -273,55 +311,15 @@ const void *k_depthwise_w16_output(int index) {
 
 int k_depthwise_w16_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_depthwise_w16_params.m0, k_depthwise_w16_op0);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.bias, k_depthwise_w16_op0_bias);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.requant, k_depthwise_w16_op0_requant);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.weights16, k_depthwise_w16_op0_weights16);
-    ec_depthwise_conv2d_s8_w16(&k_depthwise_w16_params.m0, (const int8_t *)(k_depthwise_w16_arena.bytes + 656), (int8_t *)(k_depthwise_w16_arena.bytes + 784), (void *)(k_depthwise_w16_arena.bytes + 256));
-#else
-    ec_depthwise_conv2d_s8_w16(&k_depthwise_w16_op0, (const int8_t *)(k_depthwise_w16_arena.bytes + 656), (int8_t *)(k_depthwise_w16_arena.bytes + 784), (void *)(k_depthwise_w16_arena.bytes + 256));
-#endif
+    ec_depthwise_conv2d_s8_w16(&K_DEPTHWISE_W16_OP_PARAMS(0), (const int8_t *)(k_depthwise_w16_arena.bytes + 656), (int8_t *)(k_depthwise_w16_arena.bytes + 784), (void *)(k_depthwise_w16_arena.bytes + 256));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_depthwise_w16_params.m0, k_depthwise_w16_op1);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.bias, k_depthwise_w16_op1_bias);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.requant, k_depthwise_w16_op1_requant);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.weights16, k_depthwise_w16_op1_weights16);
-    ec_depthwise_conv2d_s8_3x3p_w16(&k_depthwise_w16_params.m0, (const int8_t *)(k_depthwise_w16_arena.bytes + 912), (int8_t *)(k_depthwise_w16_arena.bytes + 656), (void *)(k_depthwise_w16_arena.bytes + 256));
-#else
-    ec_depthwise_conv2d_s8_3x3p_w16(&k_depthwise_w16_op1, (const int8_t *)(k_depthwise_w16_arena.bytes + 912), (int8_t *)(k_depthwise_w16_arena.bytes + 656), (void *)(k_depthwise_w16_arena.bytes + 256));
-#endif
+    ec_depthwise_conv2d_s8_3x3p_w16(&K_DEPTHWISE_W16_OP_PARAMS(1), (const int8_t *)(k_depthwise_w16_arena.bytes + 912), (int8_t *)(k_depthwise_w16_arena.bytes + 656), (void *)(k_depthwise_w16_arena.bytes + 256));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_depthwise_w16_params.m0, k_depthwise_w16_op2);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.bias, k_depthwise_w16_op2_bias);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.requant, k_depthwise_w16_op2_requant);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.weights16, k_depthwise_w16_op2_weights16);
-    ec_depthwise_conv2d_s8_3x3_w16(&k_depthwise_w16_params.m0, (const int8_t *)(k_depthwise_w16_arena.bytes + 0), (int8_t *)(k_depthwise_w16_arena.bytes + 400), (void *)(k_depthwise_w16_arena.bytes + 256));
-#else
-    ec_depthwise_conv2d_s8_3x3_w16(&k_depthwise_w16_op2, (const int8_t *)(k_depthwise_w16_arena.bytes + 0), (int8_t *)(k_depthwise_w16_arena.bytes + 400), (void *)(k_depthwise_w16_arena.bytes + 256));
-#endif
+    ec_depthwise_conv2d_s8_3x3_w16(&K_DEPTHWISE_W16_OP_PARAMS(2), (const int8_t *)(k_depthwise_w16_arena.bytes + 0), (int8_t *)(k_depthwise_w16_arena.bytes + 400), (void *)(k_depthwise_w16_arena.bytes + 256));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_depthwise_w16_params.m0, k_depthwise_w16_op3);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.bias, k_depthwise_w16_op3_bias);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.requant, k_depthwise_w16_op3_requant);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.weights16, k_depthwise_w16_op3_weights16);
-    ec_depthwise_conv2d_s8_kx1p_w16(&k_depthwise_w16_params.m0, (const int8_t *)(k_depthwise_w16_arena.bytes + 1040), (int8_t *)(k_depthwise_w16_arena.bytes + 80), (void *)(k_depthwise_w16_arena.bytes + 0));
-#else
-    ec_depthwise_conv2d_s8_kx1p_w16(&k_depthwise_w16_op3, (const int8_t *)(k_depthwise_w16_arena.bytes + 1040), (int8_t *)(k_depthwise_w16_arena.bytes + 80), (void *)(k_depthwise_w16_arena.bytes + 0));
-#endif
+    ec_depthwise_conv2d_s8_kx1p_w16(&K_DEPTHWISE_W16_OP_PARAMS(3), (const int8_t *)(k_depthwise_w16_arena.bytes + 1040), (int8_t *)(k_depthwise_w16_arena.bytes + 80), (void *)(k_depthwise_w16_arena.bytes + 0));
     EC_PROFILE_OP(4);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_depthwise_w16_params.m0, k_depthwise_w16_op4);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.bias, k_depthwise_w16_op4_bias);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.requant, k_depthwise_w16_op4_requant);
-    EC_CREF_FIX(k_depthwise_w16_params.m0.weights16, k_depthwise_w16_op4_weights16);
-    ec_depthwise_conv2d_s8_kx1_w16(&k_depthwise_w16_params.m0, (const int8_t *)(k_depthwise_w16_arena.bytes + 496), (int8_t *)(k_depthwise_w16_arena.bytes + 0), (void *)(k_depthwise_w16_arena.bytes + 160));
-#else
-    ec_depthwise_conv2d_s8_kx1_w16(&k_depthwise_w16_op4, (const int8_t *)(k_depthwise_w16_arena.bytes + 496), (int8_t *)(k_depthwise_w16_arena.bytes + 0), (void *)(k_depthwise_w16_arena.bytes + 160));
-#endif
+    ec_depthwise_conv2d_s8_kx1_w16(&K_DEPTHWISE_W16_OP_PARAMS(4), (const int8_t *)(k_depthwise_w16_arena.bytes + 496), (int8_t *)(k_depthwise_w16_arena.bytes + 0), (void *)(k_depthwise_w16_arena.bytes + 160));
     return 0;
 }
 

@@ -42,9 +42,24 @@ static const ec_dequantize_params_t k_dequantize_op2 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_dequantize_params_t m0; } k_dequantize_params;
+static const ec_dequantize_params_t *k_dequantize_load_op0(void) {
+    EC_PARAMS_LOAD(k_dequantize_params.m0, k_dequantize_op0);
+    return &k_dequantize_params.m0;
+}
+static const ec_dequantize_params_t *k_dequantize_load_op1(void) {
+    EC_PARAMS_LOAD(k_dequantize_params.m0, k_dequantize_op1);
+    return &k_dequantize_params.m0;
+}
+static const ec_dequantize_params_t *k_dequantize_load_op2(void) {
+    EC_PARAMS_LOAD(k_dequantize_params.m0, k_dequantize_op2);
+    return &k_dequantize_params.m0;
+}
+#define K_DEQUANTIZE_OP_PARAMS(op) (*k_dequantize_load_op##op())
+#else
+#define K_DEQUANTIZE_OP_PARAMS(op) k_dequantize_op##op
 #endif
 
 void *k_dequantize_input(int index) {
@@ -67,26 +82,11 @@ const void *k_dequantize_output(int index) {
 
 int k_dequantize_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_dequantize_params.m0, k_dequantize_op0);
-    ec_dequantize_s8_f32(&k_dequantize_params.m0, (const int8_t *)(k_dequantize_arena.bytes + 80), (float *)(k_dequantize_arena.bytes + 0));
-#else
-    ec_dequantize_s8_f32(&k_dequantize_op0, (const int8_t *)(k_dequantize_arena.bytes + 80), (float *)(k_dequantize_arena.bytes + 0));
-#endif
+    ec_dequantize_s8_f32(&K_DEQUANTIZE_OP_PARAMS(0), (const int8_t *)(k_dequantize_arena.bytes + 80), (float *)(k_dequantize_arena.bytes + 0));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_dequantize_params.m0, k_dequantize_op1);
-    ec_dequantize_u8_f32(&k_dequantize_params.m0, (const uint8_t *)(k_dequantize_arena.bytes + 160), (float *)(k_dequantize_arena.bytes + 80));
-#else
-    ec_dequantize_u8_f32(&k_dequantize_op1, (const uint8_t *)(k_dequantize_arena.bytes + 160), (float *)(k_dequantize_arena.bytes + 80));
-#endif
+    ec_dequantize_u8_f32(&K_DEQUANTIZE_OP_PARAMS(1), (const uint8_t *)(k_dequantize_arena.bytes + 160), (float *)(k_dequantize_arena.bytes + 80));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_dequantize_params.m0, k_dequantize_op2);
-    ec_dequantize_s16_f32(&k_dequantize_params.m0, (const int16_t *)(k_dequantize_arena.bytes + 240), (float *)(k_dequantize_arena.bytes + 160));
-#else
-    ec_dequantize_s16_f32(&k_dequantize_op2, (const int16_t *)(k_dequantize_arena.bytes + 240), (float *)(k_dequantize_arena.bytes + 160));
-#endif
+    ec_dequantize_s16_f32(&K_DEQUANTIZE_OP_PARAMS(2), (const int16_t *)(k_dequantize_arena.bytes + 240), (float *)(k_dequantize_arena.bytes + 160));
     return 0;
 }
 

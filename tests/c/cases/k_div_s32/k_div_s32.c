@@ -30,9 +30,16 @@ static const ec_div_s32_params_t k_div_s32_op0 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_div_s32_params_t m0; } k_div_s32_params;
+static const ec_div_s32_params_t *k_div_s32_load_op0(void) {
+    EC_PARAMS_LOAD(k_div_s32_params.m0, k_div_s32_op0);
+    return &k_div_s32_params.m0;
+}
+#define K_DIV_S32_OP_PARAMS(op) (*k_div_s32_load_op##op())
+#else
+#define K_DIV_S32_OP_PARAMS(op) k_div_s32_op##op
 #endif
 
 void *k_div_s32_input(int index) {
@@ -52,12 +59,7 @@ const void *k_div_s32_output(int index) {
 
 int k_div_s32_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_div_s32_params.m0, k_div_s32_op0);
-    ec_div_s32(&k_div_s32_params.m0, (const int32_t *)(k_div_s32_arena.bytes + 0), (const int32_t *)(k_div_s32_arena.bytes + 192), (int32_t *)(k_div_s32_arena.bytes + 96));
-#else
-    ec_div_s32(&k_div_s32_op0, (const int32_t *)(k_div_s32_arena.bytes + 0), (const int32_t *)(k_div_s32_arena.bytes + 192), (int32_t *)(k_div_s32_arena.bytes + 96));
-#endif
+    ec_div_s32(&K_DIV_S32_OP_PARAMS(0), (const int32_t *)(k_div_s32_arena.bytes + 0), (const int32_t *)(k_div_s32_arena.bytes + 192), (int32_t *)(k_div_s32_arena.bytes + 96));
     return 0;
 }
 

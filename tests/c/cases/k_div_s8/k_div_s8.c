@@ -74,9 +74,18 @@ static const ec_div_params_t k_div_s8_op0 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_div_params_t m0; } k_div_s8_params;
+static const ec_div_params_t *k_div_s8_load_op0(void) {
+    EC_PARAMS_LOAD(k_div_s8_params.m0, k_div_s8_op0);
+    EC_CREF_FIX(k_div_s8_params.m0.recip, k_div_s8_op0_recip);
+    EC_CREF_FIX(k_div_s8_params.m0.recip_exp, k_div_s8_op0_recip_exp);
+    return &k_div_s8_params.m0;
+}
+#define K_DIV_S8_OP_PARAMS(op) (*k_div_s8_load_op##op())
+#else
+#define K_DIV_S8_OP_PARAMS(op) k_div_s8_op##op
 #endif
 
 void *k_div_s8_input(int index) {
@@ -96,14 +105,7 @@ const void *k_div_s8_output(int index) {
 
 int k_div_s8_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_div_s8_params.m0, k_div_s8_op0);
-    EC_CREF_FIX(k_div_s8_params.m0.recip, k_div_s8_op0_recip);
-    EC_CREF_FIX(k_div_s8_params.m0.recip_exp, k_div_s8_op0_recip_exp);
-    ec_div_s8(&k_div_s8_params.m0, (const int8_t *)(k_div_s8_arena.bytes + 0), (const int8_t *)(k_div_s8_arena.bytes + 64), (int8_t *)(k_div_s8_arena.bytes + 32));
-#else
-    ec_div_s8(&k_div_s8_op0, (const int8_t *)(k_div_s8_arena.bytes + 0), (const int8_t *)(k_div_s8_arena.bytes + 64), (int8_t *)(k_div_s8_arena.bytes + 32));
-#endif
+    ec_div_s8(&K_DIV_S8_OP_PARAMS(0), (const int8_t *)(k_div_s8_arena.bytes + 0), (const int8_t *)(k_div_s8_arena.bytes + 64), (int8_t *)(k_div_s8_arena.bytes + 32));
     return 0;
 }
 

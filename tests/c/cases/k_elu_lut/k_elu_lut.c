@@ -46,9 +46,17 @@ static const ec_lut_s8_params_t k_elu_lut_op0 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_lut_s8_params_t m0; } k_elu_lut_params;
+static const ec_lut_s8_params_t *k_elu_lut_load_op0(void) {
+    EC_PARAMS_LOAD(k_elu_lut_params.m0, k_elu_lut_op0);
+    EC_CREF_FIX(k_elu_lut_params.m0.table, k_elu_lut_op0_table);
+    return &k_elu_lut_params.m0;
+}
+#define K_ELU_LUT_OP_PARAMS(op) (*k_elu_lut_load_op##op())
+#else
+#define K_ELU_LUT_OP_PARAMS(op) k_elu_lut_op##op
 #endif
 
 void *k_elu_lut_input(int index) {
@@ -67,13 +75,7 @@ const void *k_elu_lut_output(int index) {
 
 int k_elu_lut_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_elu_lut_params.m0, k_elu_lut_op0);
-    EC_CREF_FIX(k_elu_lut_params.m0.table, k_elu_lut_op0_table);
-    ec_lut_s8(&k_elu_lut_params.m0, (const int8_t *)(k_elu_lut_arena.bytes + 0), (int8_t *)(k_elu_lut_arena.bytes + 32));
-#else
-    ec_lut_s8(&k_elu_lut_op0, (const int8_t *)(k_elu_lut_arena.bytes + 0), (int8_t *)(k_elu_lut_arena.bytes + 32));
-#endif
+    ec_lut_s8(&K_ELU_LUT_OP_PARAMS(0), (const int8_t *)(k_elu_lut_arena.bytes + 0), (int8_t *)(k_elu_lut_arena.bytes + 32));
     return 0;
 }
 

@@ -63,9 +63,17 @@ static const ec_lut_s16_params_t k_exp_lut_s16_op0 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_lut_s16_params_t m0; } k_exp_lut_s16_params;
+static const ec_lut_s16_params_t *k_exp_lut_s16_load_op0(void) {
+    EC_PARAMS_LOAD(k_exp_lut_s16_params.m0, k_exp_lut_s16_op0);
+    EC_CREF_FIX(k_exp_lut_s16_params.m0.table, k_exp_lut_s16_op0_table);
+    return &k_exp_lut_s16_params.m0;
+}
+#define K_EXP_LUT_S16_OP_PARAMS(op) (*k_exp_lut_s16_load_op##op())
+#else
+#define K_EXP_LUT_S16_OP_PARAMS(op) k_exp_lut_s16_op##op
 #endif
 
 void *k_exp_lut_s16_input(int index) {
@@ -84,13 +92,7 @@ const void *k_exp_lut_s16_output(int index) {
 
 int k_exp_lut_s16_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_exp_lut_s16_params.m0, k_exp_lut_s16_op0);
-    EC_CREF_FIX(k_exp_lut_s16_params.m0.table, k_exp_lut_s16_op0_table);
-    ec_lut_s16(&k_exp_lut_s16_params.m0, (const int16_t *)(k_exp_lut_s16_arena.bytes + 0), (int16_t *)(k_exp_lut_s16_arena.bytes + 48));
-#else
-    ec_lut_s16(&k_exp_lut_s16_op0, (const int16_t *)(k_exp_lut_s16_arena.bytes + 0), (int16_t *)(k_exp_lut_s16_arena.bytes + 48));
-#endif
+    ec_lut_s16(&K_EXP_LUT_S16_OP_PARAMS(0), (const int16_t *)(k_exp_lut_s16_arena.bytes + 0), (int16_t *)(k_exp_lut_s16_arena.bytes + 48));
     return 0;
 }
 

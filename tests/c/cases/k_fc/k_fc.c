@@ -64,12 +64,12 @@ static const ec_fully_connected_params_t k_fc_op0 EC_FLASH_ARRAY = {
     .output_zp = 3,
     .act_min = -128,
     .act_max = 127,
-    .weights = EC_CREF_INIT(k_fc_op0_weights),
-    .bias = EC_CREF_INIT(k_fc_op0_bias),
     .per_channel = 0,
+    .weights = EC_CREF_INIT(k_fc_op0_weights),
+    .weights16 = 0,
+    .bias = EC_CREF_INIT(k_fc_op0_bias),
     .multiplier = EC_CREF_INIT(k_fc_op0_multiplier),
     .shift = EC_CREF_INIT(k_fc_op0_shift),
-    .weights16 = 0,
 };
 
 /* op 1 FULLY_CONNECTED: 8->5 x3 */
@@ -81,19 +81,38 @@ static const ec_fully_connected_params_t k_fc_op1 EC_FLASH_ARRAY = {
     .output_zp = -3,
     .act_min = -3,
     .act_max = 117,
-    .weights = EC_CREF_INIT(k_fc_op1_weights),
-    .bias = EC_CREF_INIT(k_fc_op1_bias),
     .per_channel = 1,
+    .weights = EC_CREF_INIT(k_fc_op1_weights),
+    .weights16 = 0,
+    .bias = EC_CREF_INIT(k_fc_op1_bias),
     .multiplier = EC_CREF_INIT(k_fc_op1_multiplier),
     .shift = EC_CREF_INIT(k_fc_op1_shift),
-    .weights16 = 0,
 };
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_fully_connected_params_t m0; } k_fc_params;
+static const ec_fully_connected_params_t *k_fc_load_op0(void) {
+    EC_PARAMS_LOAD(k_fc_params.m0, k_fc_op0);
+    EC_CREF_FIX(k_fc_params.m0.weights, k_fc_op0_weights);
+    EC_CREF_FIX(k_fc_params.m0.bias, k_fc_op0_bias);
+    EC_CREF_FIX(k_fc_params.m0.multiplier, k_fc_op0_multiplier);
+    EC_CREF_FIX(k_fc_params.m0.shift, k_fc_op0_shift);
+    return &k_fc_params.m0;
+}
+static const ec_fully_connected_params_t *k_fc_load_op1(void) {
+    EC_PARAMS_LOAD(k_fc_params.m0, k_fc_op1);
+    EC_CREF_FIX(k_fc_params.m0.weights, k_fc_op1_weights);
+    EC_CREF_FIX(k_fc_params.m0.bias, k_fc_op1_bias);
+    EC_CREF_FIX(k_fc_params.m0.multiplier, k_fc_op1_multiplier);
+    EC_CREF_FIX(k_fc_params.m0.shift, k_fc_op1_shift);
+    return &k_fc_params.m0;
+}
+#define K_FC_OP_PARAMS(op) (*k_fc_load_op##op())
+#else
+#define K_FC_OP_PARAMS(op) k_fc_op##op
 #endif
 
 void *k_fc_input(int index) {
@@ -114,27 +133,9 @@ const void *k_fc_output(int index) {
 
 int k_fc_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_fc_params.m0, k_fc_op0);
-    EC_CREF_FIX(k_fc_params.m0.weights, k_fc_op0_weights);
-    EC_CREF_FIX(k_fc_params.m0.bias, k_fc_op0_bias);
-    EC_CREF_FIX(k_fc_params.m0.multiplier, k_fc_op0_multiplier);
-    EC_CREF_FIX(k_fc_params.m0.shift, k_fc_op0_shift);
-    ec_fully_connected_s8(&k_fc_params.m0, (const int8_t *)(k_fc_arena.bytes + 32), (int8_t *)(k_fc_arena.bytes + 48));
-#else
-    ec_fully_connected_s8(&k_fc_op0, (const int8_t *)(k_fc_arena.bytes + 32), (int8_t *)(k_fc_arena.bytes + 48));
-#endif
+    ec_fully_connected_s8(&K_FC_OP_PARAMS(0), (const int8_t *)(k_fc_arena.bytes + 32), (int8_t *)(k_fc_arena.bytes + 48));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_fc_params.m0, k_fc_op1);
-    EC_CREF_FIX(k_fc_params.m0.weights, k_fc_op1_weights);
-    EC_CREF_FIX(k_fc_params.m0.bias, k_fc_op1_bias);
-    EC_CREF_FIX(k_fc_params.m0.multiplier, k_fc_op1_multiplier);
-    EC_CREF_FIX(k_fc_params.m0.shift, k_fc_op1_shift);
-    ec_fully_connected_s8(&k_fc_params.m0, (const int8_t *)(k_fc_arena.bytes + 0), (int8_t *)(k_fc_arena.bytes + 32));
-#else
-    ec_fully_connected_s8(&k_fc_op1, (const int8_t *)(k_fc_arena.bytes + 0), (int8_t *)(k_fc_arena.bytes + 32));
-#endif
+    ec_fully_connected_s8(&K_FC_OP_PARAMS(1), (const int8_t *)(k_fc_arena.bytes + 0), (int8_t *)(k_fc_arena.bytes + 32));
     return 0;
 }
 

@@ -54,19 +54,30 @@ static const ec_fully_connected_params_t k_fc_w16_op0 EC_FLASH_ARRAY = {
     .output_zp = 3,
     .act_min = -128,
     .act_max = 127,
-    .weights = 0,
-    .bias = EC_CREF_INIT(k_fc_w16_op0_bias),
     .per_channel = 1,
+    .weights = 0,
+    .weights16 = EC_CREF_INIT(k_fc_w16_op0_weights16),
+    .bias = EC_CREF_INIT(k_fc_w16_op0_bias),
     .multiplier = EC_CREF_INIT(k_fc_w16_op0_multiplier),
     .shift = EC_CREF_INIT(k_fc_w16_op0_shift),
-    .weights16 = EC_CREF_INIT(k_fc_w16_op0_weights16),
 };
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_fully_connected_params_t m0; } k_fc_w16_params;
+static const ec_fully_connected_params_t *k_fc_w16_load_op0(void) {
+    EC_PARAMS_LOAD(k_fc_w16_params.m0, k_fc_w16_op0);
+    EC_CREF_FIX(k_fc_w16_params.m0.weights16, k_fc_w16_op0_weights16);
+    EC_CREF_FIX(k_fc_w16_params.m0.bias, k_fc_w16_op0_bias);
+    EC_CREF_FIX(k_fc_w16_params.m0.multiplier, k_fc_w16_op0_multiplier);
+    EC_CREF_FIX(k_fc_w16_params.m0.shift, k_fc_w16_op0_shift);
+    return &k_fc_w16_params.m0;
+}
+#define K_FC_W16_OP_PARAMS(op) (*k_fc_w16_load_op##op())
+#else
+#define K_FC_W16_OP_PARAMS(op) k_fc_w16_op##op
 #endif
 
 void *k_fc_w16_input(int index) {
@@ -85,16 +96,7 @@ const void *k_fc_w16_output(int index) {
 
 int k_fc_w16_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_fc_w16_params.m0, k_fc_w16_op0);
-    EC_CREF_FIX(k_fc_w16_params.m0.bias, k_fc_w16_op0_bias);
-    EC_CREF_FIX(k_fc_w16_params.m0.multiplier, k_fc_w16_op0_multiplier);
-    EC_CREF_FIX(k_fc_w16_params.m0.shift, k_fc_w16_op0_shift);
-    EC_CREF_FIX(k_fc_w16_params.m0.weights16, k_fc_w16_op0_weights16);
-    ec_fully_connected_s8_w16(&k_fc_w16_params.m0, (const int8_t *)(k_fc_w16_arena.bytes + 0), (int8_t *)(k_fc_w16_arena.bytes + 48));
-#else
-    ec_fully_connected_s8_w16(&k_fc_w16_op0, (const int8_t *)(k_fc_w16_arena.bytes + 0), (int8_t *)(k_fc_w16_arena.bytes + 48));
-#endif
+    ec_fully_connected_s8_w16(&K_FC_W16_OP_PARAMS(0), (const int8_t *)(k_fc_w16_arena.bytes + 0), (int8_t *)(k_fc_w16_arena.bytes + 48));
     return 0;
 }
 

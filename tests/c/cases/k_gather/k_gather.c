@@ -35,9 +35,16 @@ static const ec_gather_params_t k_gather_op0 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_gather_params_t m0; } k_gather_params;
+static const ec_gather_params_t *k_gather_load_op0(void) {
+    EC_PARAMS_LOAD(k_gather_params.m0, k_gather_op0);
+    return &k_gather_params.m0;
+}
+#define K_GATHER_OP_PARAMS(op) (*k_gather_load_op##op())
+#else
+#define K_GATHER_OP_PARAMS(op) k_gather_op##op
 #endif
 
 void *k_gather_input(int index) {
@@ -56,12 +63,7 @@ const void *k_gather_output(int index) {
 
 int k_gather_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_gather_params.m0, k_gather_op0);
-    ec_gather_s8(&k_gather_params.m0, (const int8_t *)(k_gather_arena.bytes + 48), k_gather_t1, (int8_t *)(k_gather_arena.bytes + 0));
-#else
-    ec_gather_s8(&k_gather_op0, (const int8_t *)(k_gather_arena.bytes + 48), k_gather_t1, (int8_t *)(k_gather_arena.bytes + 0));
-#endif
+    ec_gather_s8(&K_GATHER_OP_PARAMS(0), (const int8_t *)(k_gather_arena.bytes + 48), k_gather_t1, (int8_t *)(k_gather_arena.bytes + 0));
     return 0;
 }
 

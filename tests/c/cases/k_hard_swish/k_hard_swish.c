@@ -32,9 +32,16 @@ static const ec_hard_swish_params_t k_hard_swish_op0 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_hard_swish_params_t m0; } k_hard_swish_params;
+static const ec_hard_swish_params_t *k_hard_swish_load_op0(void) {
+    EC_PARAMS_LOAD(k_hard_swish_params.m0, k_hard_swish_op0);
+    return &k_hard_swish_params.m0;
+}
+#define K_HARD_SWISH_OP_PARAMS(op) (*k_hard_swish_load_op##op())
+#else
+#define K_HARD_SWISH_OP_PARAMS(op) k_hard_swish_op##op
 #endif
 
 void *k_hard_swish_input(int index) {
@@ -53,12 +60,7 @@ const void *k_hard_swish_output(int index) {
 
 int k_hard_swish_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_hard_swish_params.m0, k_hard_swish_op0);
-    ec_hard_swish_s8(&k_hard_swish_params.m0, (const int8_t *)(k_hard_swish_arena.bytes + 0), (int8_t *)(k_hard_swish_arena.bytes + 32));
-#else
-    ec_hard_swish_s8(&k_hard_swish_op0, (const int8_t *)(k_hard_swish_arena.bytes + 0), (int8_t *)(k_hard_swish_arena.bytes + 32));
-#endif
+    ec_hard_swish_s8(&K_HARD_SWISH_OP_PARAMS(0), (const int8_t *)(k_hard_swish_arena.bytes + 0), (int8_t *)(k_hard_swish_arena.bytes + 32));
     return 0;
 }
 

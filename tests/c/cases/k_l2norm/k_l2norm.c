@@ -28,9 +28,16 @@ static const ec_l2_normalization_params_t k_l2norm_op0 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_l2_normalization_params_t m0; } k_l2norm_params;
+static const ec_l2_normalization_params_t *k_l2norm_load_op0(void) {
+    EC_PARAMS_LOAD(k_l2norm_params.m0, k_l2norm_op0);
+    return &k_l2norm_params.m0;
+}
+#define K_L2NORM_OP_PARAMS(op) (*k_l2norm_load_op##op())
+#else
+#define K_L2NORM_OP_PARAMS(op) k_l2norm_op##op
 #endif
 
 void *k_l2norm_input(int index) {
@@ -49,12 +56,7 @@ const void *k_l2norm_output(int index) {
 
 int k_l2norm_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_l2norm_params.m0, k_l2norm_op0);
-    ec_l2_normalization_s8(&k_l2norm_params.m0, (const int8_t *)(k_l2norm_arena.bytes + 0), (int8_t *)(k_l2norm_arena.bytes + 32));
-#else
-    ec_l2_normalization_s8(&k_l2norm_op0, (const int8_t *)(k_l2norm_arena.bytes + 0), (int8_t *)(k_l2norm_arena.bytes + 32));
-#endif
+    ec_l2_normalization_s8(&K_L2NORM_OP_PARAMS(0), (const int8_t *)(k_l2norm_arena.bytes + 0), (int8_t *)(k_l2norm_arena.bytes + 32));
     return 0;
 }
 

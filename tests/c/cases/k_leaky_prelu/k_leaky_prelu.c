@@ -80,9 +80,30 @@ static const ec_prelu_params_t k_leaky_prelu_op3 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_leaky_relu_params_t m0; ec_prelu_params_t m1; } k_leaky_prelu_params;
+static const ec_leaky_relu_params_t *k_leaky_prelu_load_op0(void) {
+    EC_PARAMS_LOAD(k_leaky_prelu_params.m0, k_leaky_prelu_op0);
+    return &k_leaky_prelu_params.m0;
+}
+static const ec_leaky_relu_params_t *k_leaky_prelu_load_op1(void) {
+    EC_PARAMS_LOAD(k_leaky_prelu_params.m0, k_leaky_prelu_op1);
+    return &k_leaky_prelu_params.m0;
+}
+static const ec_prelu_params_t *k_leaky_prelu_load_op2(void) {
+    EC_PARAMS_LOAD(k_leaky_prelu_params.m1, k_leaky_prelu_op2);
+    EC_CREF_FIX(k_leaky_prelu_params.m1.alpha, k_leaky_prelu_op2_alpha);
+    return &k_leaky_prelu_params.m1;
+}
+static const ec_prelu_params_t *k_leaky_prelu_load_op3(void) {
+    EC_PARAMS_LOAD(k_leaky_prelu_params.m1, k_leaky_prelu_op3);
+    EC_CREF_FIX(k_leaky_prelu_params.m1.alpha, k_leaky_prelu_op2_alpha);
+    return &k_leaky_prelu_params.m1;
+}
+#define K_LEAKY_PRELU_OP_PARAMS(op) (*k_leaky_prelu_load_op##op())
+#else
+#define K_LEAKY_PRELU_OP_PARAMS(op) k_leaky_prelu_op##op
 #endif
 
 void *k_leaky_prelu_input(int index) {
@@ -107,35 +128,13 @@ const void *k_leaky_prelu_output(int index) {
 
 int k_leaky_prelu_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_leaky_prelu_params.m0, k_leaky_prelu_op0);
-    ec_leaky_relu_s8(&k_leaky_prelu_params.m0, (const int8_t *)(k_leaky_prelu_arena.bytes + 48), (int8_t *)(k_leaky_prelu_arena.bytes + 128));
-#else
-    ec_leaky_relu_s8(&k_leaky_prelu_op0, (const int8_t *)(k_leaky_prelu_arena.bytes + 48), (int8_t *)(k_leaky_prelu_arena.bytes + 128));
-#endif
+    ec_leaky_relu_s8(&K_LEAKY_PRELU_OP_PARAMS(0), (const int8_t *)(k_leaky_prelu_arena.bytes + 48), (int8_t *)(k_leaky_prelu_arena.bytes + 128));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_leaky_prelu_params.m0, k_leaky_prelu_op1);
-    ec_leaky_relu_s16(&k_leaky_prelu_params.m0, (const int16_t *)(k_leaky_prelu_arena.bytes + 0), (int16_t *)(k_leaky_prelu_arena.bytes + 48));
-#else
-    ec_leaky_relu_s16(&k_leaky_prelu_op1, (const int16_t *)(k_leaky_prelu_arena.bytes + 0), (int16_t *)(k_leaky_prelu_arena.bytes + 48));
-#endif
+    ec_leaky_relu_s16(&K_LEAKY_PRELU_OP_PARAMS(1), (const int16_t *)(k_leaky_prelu_arena.bytes + 0), (int16_t *)(k_leaky_prelu_arena.bytes + 48));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_leaky_prelu_params.m1, k_leaky_prelu_op2);
-    EC_CREF_FIX(k_leaky_prelu_params.m1.alpha, k_leaky_prelu_op2_alpha);
-    ec_prelu_s8(&k_leaky_prelu_params.m1, (const int8_t *)(k_leaky_prelu_arena.bytes + 160), (int8_t *)(k_leaky_prelu_arena.bytes + 32));
-#else
-    ec_prelu_s8(&k_leaky_prelu_op2, (const int8_t *)(k_leaky_prelu_arena.bytes + 160), (int8_t *)(k_leaky_prelu_arena.bytes + 32));
-#endif
+    ec_prelu_s8(&K_LEAKY_PRELU_OP_PARAMS(2), (const int8_t *)(k_leaky_prelu_arena.bytes + 160), (int8_t *)(k_leaky_prelu_arena.bytes + 32));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_leaky_prelu_params.m1, k_leaky_prelu_op3);
-    EC_CREF_FIX(k_leaky_prelu_params.m1.alpha, k_leaky_prelu_op2_alpha);
-    ec_prelu_s16(&k_leaky_prelu_params.m1, (const int16_t *)(k_leaky_prelu_arena.bytes + 96), (int16_t *)(k_leaky_prelu_arena.bytes + 0));
-#else
-    ec_prelu_s16(&k_leaky_prelu_op3, (const int16_t *)(k_leaky_prelu_arena.bytes + 96), (int16_t *)(k_leaky_prelu_arena.bytes + 0));
-#endif
+    ec_prelu_s16(&K_LEAKY_PRELU_OP_PARAMS(3), (const int16_t *)(k_leaky_prelu_arena.bytes + 96), (int16_t *)(k_leaky_prelu_arena.bytes + 0));
     return 0;
 }
 

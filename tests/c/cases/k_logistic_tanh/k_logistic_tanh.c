@@ -75,9 +75,30 @@ static const ec_tanh_s16_params_t k_logistic_tanh_op3 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_logistic_params_t m0; ec_logistic_s16_params_t m1; ec_tanh_params_t m2; ec_tanh_s16_params_t m3; } k_logistic_tanh_params;
+static const ec_logistic_params_t *k_logistic_tanh_load_op0(void) {
+    EC_PARAMS_LOAD(k_logistic_tanh_params.m0, k_logistic_tanh_op0);
+    return &k_logistic_tanh_params.m0;
+}
+static const ec_logistic_s16_params_t *k_logistic_tanh_load_op1(void) {
+    EC_PARAMS_LOAD(k_logistic_tanh_params.m1, k_logistic_tanh_op1);
+    EC_CREF_FIX(k_logistic_tanh_params.m1.sigmoid_table, k_logistic_tanh_op1_sigmoid_table);
+    return &k_logistic_tanh_params.m1;
+}
+static const ec_tanh_params_t *k_logistic_tanh_load_op2(void) {
+    EC_PARAMS_LOAD(k_logistic_tanh_params.m2, k_logistic_tanh_op2);
+    return &k_logistic_tanh_params.m2;
+}
+static const ec_tanh_s16_params_t *k_logistic_tanh_load_op3(void) {
+    EC_PARAMS_LOAD(k_logistic_tanh_params.m3, k_logistic_tanh_op3);
+    EC_CREF_FIX(k_logistic_tanh_params.m3.sigmoid_table, k_logistic_tanh_op1_sigmoid_table);
+    return &k_logistic_tanh_params.m3;
+}
+#define K_LOGISTIC_TANH_OP_PARAMS(op) (*k_logistic_tanh_load_op##op())
+#else
+#define K_LOGISTIC_TANH_OP_PARAMS(op) k_logistic_tanh_op##op
 #endif
 
 void *k_logistic_tanh_input(int index) {
@@ -102,35 +123,13 @@ const void *k_logistic_tanh_output(int index) {
 
 int k_logistic_tanh_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_logistic_tanh_params.m0, k_logistic_tanh_op0);
-    ec_logistic_s8(&k_logistic_tanh_params.m0, (const int8_t *)(k_logistic_tanh_arena.bytes + 48), (int8_t *)(k_logistic_tanh_arena.bytes + 96));
-#else
-    ec_logistic_s8(&k_logistic_tanh_op0, (const int8_t *)(k_logistic_tanh_arena.bytes + 48), (int8_t *)(k_logistic_tanh_arena.bytes + 96));
-#endif
+    ec_logistic_s8(&K_LOGISTIC_TANH_OP_PARAMS(0), (const int8_t *)(k_logistic_tanh_arena.bytes + 48), (int8_t *)(k_logistic_tanh_arena.bytes + 96));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_logistic_tanh_params.m1, k_logistic_tanh_op1);
-    EC_CREF_FIX(k_logistic_tanh_params.m1.sigmoid_table, k_logistic_tanh_op1_sigmoid_table);
-    ec_logistic_s16(&k_logistic_tanh_params.m1, (const int16_t *)(k_logistic_tanh_arena.bytes + 128), (int16_t *)(k_logistic_tanh_arena.bytes + 48));
-#else
-    ec_logistic_s16(&k_logistic_tanh_op1, (const int16_t *)(k_logistic_tanh_arena.bytes + 128), (int16_t *)(k_logistic_tanh_arena.bytes + 48));
-#endif
+    ec_logistic_s16(&K_LOGISTIC_TANH_OP_PARAMS(1), (const int16_t *)(k_logistic_tanh_arena.bytes + 128), (int16_t *)(k_logistic_tanh_arena.bytes + 48));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_logistic_tanh_params.m2, k_logistic_tanh_op2);
-    ec_tanh_s8(&k_logistic_tanh_params.m2, (const int8_t *)(k_logistic_tanh_arena.bytes + 176), (int8_t *)(k_logistic_tanh_arena.bytes + 128));
-#else
-    ec_tanh_s8(&k_logistic_tanh_op2, (const int8_t *)(k_logistic_tanh_arena.bytes + 176), (int8_t *)(k_logistic_tanh_arena.bytes + 128));
-#endif
+    ec_tanh_s8(&K_LOGISTIC_TANH_OP_PARAMS(2), (const int8_t *)(k_logistic_tanh_arena.bytes + 176), (int8_t *)(k_logistic_tanh_arena.bytes + 128));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_logistic_tanh_params.m3, k_logistic_tanh_op3);
-    EC_CREF_FIX(k_logistic_tanh_params.m3.sigmoid_table, k_logistic_tanh_op1_sigmoid_table);
-    ec_tanh_s16(&k_logistic_tanh_params.m3, (const int16_t *)(k_logistic_tanh_arena.bytes + 0), (int16_t *)(k_logistic_tanh_arena.bytes + 160));
-#else
-    ec_tanh_s16(&k_logistic_tanh_op3, (const int16_t *)(k_logistic_tanh_arena.bytes + 0), (int16_t *)(k_logistic_tanh_arena.bytes + 160));
-#endif
+    ec_tanh_s16(&K_LOGISTIC_TANH_OP_PARAMS(3), (const int16_t *)(k_logistic_tanh_arena.bytes + 0), (int16_t *)(k_logistic_tanh_arena.bytes + 160));
     return 0;
 }
 

@@ -49,9 +49,28 @@ static const ec_maximum_minimum_params_t k_maximum_minimum_op3 EC_FLASH_ARRAY = 
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_maximum_minimum_params_t m0; } k_maximum_minimum_params;
+static const ec_maximum_minimum_params_t *k_maximum_minimum_load_op0(void) {
+    EC_PARAMS_LOAD(k_maximum_minimum_params.m0, k_maximum_minimum_op0);
+    return &k_maximum_minimum_params.m0;
+}
+static const ec_maximum_minimum_params_t *k_maximum_minimum_load_op1(void) {
+    EC_PARAMS_LOAD(k_maximum_minimum_params.m0, k_maximum_minimum_op1);
+    return &k_maximum_minimum_params.m0;
+}
+static const ec_maximum_minimum_params_t *k_maximum_minimum_load_op2(void) {
+    EC_PARAMS_LOAD(k_maximum_minimum_params.m0, k_maximum_minimum_op2);
+    return &k_maximum_minimum_params.m0;
+}
+static const ec_maximum_minimum_params_t *k_maximum_minimum_load_op3(void) {
+    EC_PARAMS_LOAD(k_maximum_minimum_params.m0, k_maximum_minimum_op3);
+    return &k_maximum_minimum_params.m0;
+}
+#define K_MAXIMUM_MINIMUM_OP_PARAMS(op) (*k_maximum_minimum_load_op##op())
+#else
+#define K_MAXIMUM_MINIMUM_OP_PARAMS(op) k_maximum_minimum_op##op
 #endif
 
 void *k_maximum_minimum_input(int index) {
@@ -80,33 +99,13 @@ const void *k_maximum_minimum_output(int index) {
 
 int k_maximum_minimum_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_maximum_minimum_params.m0, k_maximum_minimum_op0);
-    ec_maximum_s8(&k_maximum_minimum_params.m0, (const int8_t *)(k_maximum_minimum_arena.bytes + 128), (const int8_t *)(k_maximum_minimum_arena.bytes + 192), (int8_t *)(k_maximum_minimum_arena.bytes + 64));
-#else
-    ec_maximum_s8(&k_maximum_minimum_op0, (const int8_t *)(k_maximum_minimum_arena.bytes + 128), (const int8_t *)(k_maximum_minimum_arena.bytes + 192), (int8_t *)(k_maximum_minimum_arena.bytes + 64));
-#endif
+    ec_maximum_s8(&K_MAXIMUM_MINIMUM_OP_PARAMS(0), (const int8_t *)(k_maximum_minimum_arena.bytes + 128), (const int8_t *)(k_maximum_minimum_arena.bytes + 192), (int8_t *)(k_maximum_minimum_arena.bytes + 64));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_maximum_minimum_params.m0, k_maximum_minimum_op1);
-    ec_minimum_s8(&k_maximum_minimum_params.m0, (const int8_t *)(k_maximum_minimum_arena.bytes + 160), (const int8_t *)(k_maximum_minimum_arena.bytes + 176), (int8_t *)(k_maximum_minimum_arena.bytes + 128));
-#else
-    ec_minimum_s8(&k_maximum_minimum_op1, (const int8_t *)(k_maximum_minimum_arena.bytes + 160), (const int8_t *)(k_maximum_minimum_arena.bytes + 176), (int8_t *)(k_maximum_minimum_arena.bytes + 128));
-#endif
+    ec_minimum_s8(&K_MAXIMUM_MINIMUM_OP_PARAMS(1), (const int8_t *)(k_maximum_minimum_arena.bytes + 160), (const int8_t *)(k_maximum_minimum_arena.bytes + 176), (int8_t *)(k_maximum_minimum_arena.bytes + 128));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_maximum_minimum_params.m0, k_maximum_minimum_op2);
-    ec_maximum_s16(&k_maximum_minimum_params.m0, (const int16_t *)(k_maximum_minimum_arena.bytes + 80), (const int16_t *)(k_maximum_minimum_arena.bytes + 144), (int16_t *)(k_maximum_minimum_arena.bytes + 160));
-#else
-    ec_maximum_s16(&k_maximum_minimum_op2, (const int16_t *)(k_maximum_minimum_arena.bytes + 80), (const int16_t *)(k_maximum_minimum_arena.bytes + 144), (int16_t *)(k_maximum_minimum_arena.bytes + 160));
-#endif
+    ec_maximum_s16(&K_MAXIMUM_MINIMUM_OP_PARAMS(2), (const int16_t *)(k_maximum_minimum_arena.bytes + 80), (const int16_t *)(k_maximum_minimum_arena.bytes + 144), (int16_t *)(k_maximum_minimum_arena.bytes + 160));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_maximum_minimum_params.m0, k_maximum_minimum_op3);
-    ec_minimum_s16(&k_maximum_minimum_params.m0, (const int16_t *)(k_maximum_minimum_arena.bytes + 32), (const int16_t *)(k_maximum_minimum_arena.bytes + 0), (int16_t *)(k_maximum_minimum_arena.bytes + 80));
-#else
-    ec_minimum_s16(&k_maximum_minimum_op3, (const int16_t *)(k_maximum_minimum_arena.bytes + 32), (const int16_t *)(k_maximum_minimum_arena.bytes + 0), (int16_t *)(k_maximum_minimum_arena.bytes + 80));
-#endif
+    ec_minimum_s16(&K_MAXIMUM_MINIMUM_OP_PARAMS(3), (const int16_t *)(k_maximum_minimum_arena.bytes + 32), (const int16_t *)(k_maximum_minimum_arena.bytes + 0), (int16_t *)(k_maximum_minimum_arena.bytes + 80));
     return 0;
 }
 

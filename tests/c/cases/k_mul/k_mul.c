@@ -49,9 +49,20 @@ static const ec_mul_params_t k_mul_op1 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_mul_params_t m0; } k_mul_params;
+static const ec_mul_params_t *k_mul_load_op0(void) {
+    EC_PARAMS_LOAD(k_mul_params.m0, k_mul_op0);
+    return &k_mul_params.m0;
+}
+static const ec_mul_params_t *k_mul_load_op1(void) {
+    EC_PARAMS_LOAD(k_mul_params.m0, k_mul_op1);
+    return &k_mul_params.m0;
+}
+#define K_MUL_OP_PARAMS(op) (*k_mul_load_op##op())
+#else
+#define K_MUL_OP_PARAMS(op) k_mul_op##op
 #endif
 
 void *k_mul_input(int index) {
@@ -74,19 +85,9 @@ const void *k_mul_output(int index) {
 
 int k_mul_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_mul_params.m0, k_mul_op0);
-    ec_mul_s8(&k_mul_params.m0, (const int8_t *)(k_mul_arena.bytes + 48), (const int8_t *)(k_mul_arena.bytes + 64), (int8_t *)(k_mul_arena.bytes + 112));
-#else
-    ec_mul_s8(&k_mul_op0, (const int8_t *)(k_mul_arena.bytes + 48), (const int8_t *)(k_mul_arena.bytes + 64), (int8_t *)(k_mul_arena.bytes + 112));
-#endif
+    ec_mul_s8(&K_MUL_OP_PARAMS(0), (const int8_t *)(k_mul_arena.bytes + 48), (const int8_t *)(k_mul_arena.bytes + 64), (int8_t *)(k_mul_arena.bytes + 112));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_mul_params.m0, k_mul_op1);
-    ec_mul_s16(&k_mul_params.m0, (const int16_t *)(k_mul_arena.bytes + 0), (const int16_t *)(k_mul_arena.bytes + 96), (int16_t *)(k_mul_arena.bytes + 48));
-#else
-    ec_mul_s16(&k_mul_op1, (const int16_t *)(k_mul_arena.bytes + 0), (const int16_t *)(k_mul_arena.bytes + 96), (int16_t *)(k_mul_arena.bytes + 48));
-#endif
+    ec_mul_s16(&K_MUL_OP_PARAMS(1), (const int16_t *)(k_mul_arena.bytes + 0), (const int16_t *)(k_mul_arena.bytes + 96), (int16_t *)(k_mul_arena.bytes + 48));
     return 0;
 }
 

@@ -57,9 +57,28 @@ static const ec_pad_params_t k_pad_op3 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_pad_params_t m0; } k_pad_params;
+static const ec_pad_params_t *k_pad_load_op0(void) {
+    EC_PARAMS_LOAD(k_pad_params.m0, k_pad_op0);
+    return &k_pad_params.m0;
+}
+static const ec_pad_params_t *k_pad_load_op1(void) {
+    EC_PARAMS_LOAD(k_pad_params.m0, k_pad_op1);
+    return &k_pad_params.m0;
+}
+static const ec_pad_params_t *k_pad_load_op2(void) {
+    EC_PARAMS_LOAD(k_pad_params.m0, k_pad_op2);
+    return &k_pad_params.m0;
+}
+static const ec_pad_params_t *k_pad_load_op3(void) {
+    EC_PARAMS_LOAD(k_pad_params.m0, k_pad_op3);
+    return &k_pad_params.m0;
+}
+#define K_PAD_OP_PARAMS(op) (*k_pad_load_op##op())
+#else
+#define K_PAD_OP_PARAMS(op) k_pad_op##op
 #endif
 
 void *k_pad_input(int index) {
@@ -84,33 +103,13 @@ const void *k_pad_output(int index) {
 
 int k_pad_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_pad_params.m0, k_pad_op0);
-    ec_pad_s8(&k_pad_params.m0, (const int8_t *)(k_pad_arena.bytes + 32), (int8_t *)(k_pad_arena.bytes + 368));
-#else
-    ec_pad_s8(&k_pad_op0, (const int8_t *)(k_pad_arena.bytes + 32), (int8_t *)(k_pad_arena.bytes + 368));
-#endif
+    ec_pad_s8(&K_PAD_OP_PARAMS(0), (const int8_t *)(k_pad_arena.bytes + 32), (int8_t *)(k_pad_arena.bytes + 368));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_pad_params.m0, k_pad_op1);
-    ec_pad_s8(&k_pad_params.m0, (const int8_t *)(k_pad_arena.bytes + 48), (int8_t *)(k_pad_arena.bytes + 432));
-#else
-    ec_pad_s8(&k_pad_op1, (const int8_t *)(k_pad_arena.bytes + 48), (int8_t *)(k_pad_arena.bytes + 432));
-#endif
+    ec_pad_s8(&K_PAD_OP_PARAMS(1), (const int8_t *)(k_pad_arena.bytes + 48), (int8_t *)(k_pad_arena.bytes + 432));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_pad_params.m0, k_pad_op2);
-    ec_pad_s16(&k_pad_params.m0, (const int16_t *)(k_pad_arena.bytes + 0), (int16_t *)(k_pad_arena.bytes + 240));
-#else
-    ec_pad_s16(&k_pad_op2, (const int16_t *)(k_pad_arena.bytes + 0), (int16_t *)(k_pad_arena.bytes + 240));
-#endif
+    ec_pad_s16(&K_PAD_OP_PARAMS(2), (const int16_t *)(k_pad_arena.bytes + 0), (int16_t *)(k_pad_arena.bytes + 240));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_pad_params.m0, k_pad_op3);
-    ec_pad_s32(&k_pad_params.m0, (const int32_t *)(k_pad_arena.bytes + 496), (int32_t *)(k_pad_arena.bytes + 0));
-#else
-    ec_pad_s32(&k_pad_op3, (const int32_t *)(k_pad_arena.bytes + 496), (int32_t *)(k_pad_arena.bytes + 0));
-#endif
+    ec_pad_s32(&K_PAD_OP_PARAMS(3), (const int32_t *)(k_pad_arena.bytes + 496), (int32_t *)(k_pad_arena.bytes + 0));
     return 0;
 }
 

@@ -93,9 +93,28 @@ static const ec_pool_params_t k_pool_op3 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_pool_params_t m0; } k_pool_params;
+static const ec_pool_params_t *k_pool_load_op0(void) {
+    EC_PARAMS_LOAD(k_pool_params.m0, k_pool_op0);
+    return &k_pool_params.m0;
+}
+static const ec_pool_params_t *k_pool_load_op1(void) {
+    EC_PARAMS_LOAD(k_pool_params.m0, k_pool_op1);
+    return &k_pool_params.m0;
+}
+static const ec_pool_params_t *k_pool_load_op2(void) {
+    EC_PARAMS_LOAD(k_pool_params.m0, k_pool_op2);
+    return &k_pool_params.m0;
+}
+static const ec_pool_params_t *k_pool_load_op3(void) {
+    EC_PARAMS_LOAD(k_pool_params.m0, k_pool_op3);
+    return &k_pool_params.m0;
+}
+#define K_POOL_OP_PARAMS(op) (*k_pool_load_op##op())
+#else
+#define K_POOL_OP_PARAMS(op) k_pool_op##op
 #endif
 
 void *k_pool_input(int index) {
@@ -120,33 +139,13 @@ const void *k_pool_output(int index) {
 
 int k_pool_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_pool_params.m0, k_pool_op0);
-    ec_avg_pool_s8(&k_pool_params.m0, (const int8_t *)(k_pool_arena.bytes + 384), (int8_t *)(k_pool_arena.bytes + 576));
-#else
-    ec_avg_pool_s8(&k_pool_op0, (const int8_t *)(k_pool_arena.bytes + 384), (int8_t *)(k_pool_arena.bytes + 576));
-#endif
+    ec_avg_pool_s8(&K_POOL_OP_PARAMS(0), (const int8_t *)(k_pool_arena.bytes + 384), (int8_t *)(k_pool_arena.bytes + 576));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_pool_params.m0, k_pool_op1);
-    ec_max_pool_s8(&k_pool_params.m0, (const int8_t *)(k_pool_arena.bytes + 480), (int8_t *)(k_pool_arena.bytes + 384));
-#else
-    ec_max_pool_s8(&k_pool_op1, (const int8_t *)(k_pool_arena.bytes + 480), (int8_t *)(k_pool_arena.bytes + 384));
-#endif
+    ec_max_pool_s8(&K_POOL_OP_PARAMS(1), (const int8_t *)(k_pool_arena.bytes + 480), (int8_t *)(k_pool_arena.bytes + 384));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_pool_params.m0, k_pool_op2);
-    ec_avg_pool_s16(&k_pool_params.m0, (const int16_t *)(k_pool_arena.bytes + 0), (int16_t *)(k_pool_arena.bytes + 416));
-#else
-    ec_avg_pool_s16(&k_pool_op2, (const int16_t *)(k_pool_arena.bytes + 0), (int16_t *)(k_pool_arena.bytes + 416));
-#endif
+    ec_avg_pool_s16(&K_POOL_OP_PARAMS(2), (const int16_t *)(k_pool_arena.bytes + 0), (int16_t *)(k_pool_arena.bytes + 416));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_pool_params.m0, k_pool_op3);
-    ec_max_pool_s16(&k_pool_params.m0, (const int16_t *)(k_pool_arena.bytes + 192), (int16_t *)(k_pool_arena.bytes + 0));
-#else
-    ec_max_pool_s16(&k_pool_op3, (const int16_t *)(k_pool_arena.bytes + 192), (int16_t *)(k_pool_arena.bytes + 0));
-#endif
+    ec_max_pool_s16(&K_POOL_OP_PARAMS(3), (const int16_t *)(k_pool_arena.bytes + 192), (int16_t *)(k_pool_arena.bytes + 0));
     return 0;
 }
 

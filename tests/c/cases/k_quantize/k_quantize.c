@@ -35,9 +35,20 @@ static const ec_quantize_params_t k_quantize_op1 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_quantize_params_t m0; } k_quantize_params;
+static const ec_quantize_params_t *k_quantize_load_op0(void) {
+    EC_PARAMS_LOAD(k_quantize_params.m0, k_quantize_op0);
+    return &k_quantize_params.m0;
+}
+static const ec_quantize_params_t *k_quantize_load_op1(void) {
+    EC_PARAMS_LOAD(k_quantize_params.m0, k_quantize_op1);
+    return &k_quantize_params.m0;
+}
+#define K_QUANTIZE_OP_PARAMS(op) (*k_quantize_load_op##op())
+#else
+#define K_QUANTIZE_OP_PARAMS(op) k_quantize_op##op
 #endif
 
 void *k_quantize_input(int index) {
@@ -58,19 +69,9 @@ const void *k_quantize_output(int index) {
 
 int k_quantize_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_quantize_params.m0, k_quantize_op0);
-    ec_quantize_f32_s8(&k_quantize_params.m0, (const float *)(k_quantize_arena.bytes + 0), (int8_t *)(k_quantize_arena.bytes + 160));
-#else
-    ec_quantize_f32_s8(&k_quantize_op0, (const float *)(k_quantize_arena.bytes + 0), (int8_t *)(k_quantize_arena.bytes + 160));
-#endif
+    ec_quantize_f32_s8(&K_QUANTIZE_OP_PARAMS(0), (const float *)(k_quantize_arena.bytes + 0), (int8_t *)(k_quantize_arena.bytes + 160));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_quantize_params.m0, k_quantize_op1);
-    ec_quantize_f32_s16(&k_quantize_params.m0, (const float *)(k_quantize_arena.bytes + 80), (int16_t *)(k_quantize_arena.bytes + 0));
-#else
-    ec_quantize_f32_s16(&k_quantize_op1, (const float *)(k_quantize_arena.bytes + 80), (int16_t *)(k_quantize_arena.bytes + 0));
-#endif
+    ec_quantize_f32_s16(&K_QUANTIZE_OP_PARAMS(1), (const float *)(k_quantize_arena.bytes + 80), (int16_t *)(k_quantize_arena.bytes + 0));
     return 0;
 }
 

@@ -28,9 +28,16 @@ static const ec_quantize_params_t k_quantize_u8_op0 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_quantize_params_t m0; } k_quantize_u8_params;
+static const ec_quantize_params_t *k_quantize_u8_load_op0(void) {
+    EC_PARAMS_LOAD(k_quantize_u8_params.m0, k_quantize_u8_op0);
+    return &k_quantize_u8_params.m0;
+}
+#define K_QUANTIZE_U8_OP_PARAMS(op) (*k_quantize_u8_load_op##op())
+#else
+#define K_QUANTIZE_U8_OP_PARAMS(op) k_quantize_u8_op##op
 #endif
 
 void *k_quantize_u8_input(int index) {
@@ -49,12 +56,7 @@ const void *k_quantize_u8_output(int index) {
 
 int k_quantize_u8_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_quantize_u8_params.m0, k_quantize_u8_op0);
-    ec_quantize_f32_u8(&k_quantize_u8_params.m0, (const float *)(k_quantize_u8_arena.bytes + 0), (uint8_t *)(k_quantize_u8_arena.bytes + 80));
-#else
-    ec_quantize_f32_u8(&k_quantize_u8_op0, (const float *)(k_quantize_u8_arena.bytes + 0), (uint8_t *)(k_quantize_u8_arena.bytes + 80));
-#endif
+    ec_quantize_f32_u8(&K_QUANTIZE_U8_OP_PARAMS(0), (const float *)(k_quantize_u8_arena.bytes + 0), (uint8_t *)(k_quantize_u8_arena.bytes + 80));
     return 0;
 }
 

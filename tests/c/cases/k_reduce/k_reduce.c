@@ -75,9 +75,36 @@ static const ec_arg_min_max_params_t k_reduce_op5 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_mean_params_t m0; ec_reduce_params_t m1; ec_arg_min_max_params_t m2; } k_reduce_params;
+static const ec_mean_params_t *k_reduce_load_op0(void) {
+    EC_PARAMS_LOAD(k_reduce_params.m0, k_reduce_op0);
+    return &k_reduce_params.m0;
+}
+static const ec_mean_params_t *k_reduce_load_op1(void) {
+    EC_PARAMS_LOAD(k_reduce_params.m0, k_reduce_op1);
+    return &k_reduce_params.m0;
+}
+static const ec_reduce_params_t *k_reduce_load_op2(void) {
+    EC_PARAMS_LOAD(k_reduce_params.m1, k_reduce_op2);
+    return &k_reduce_params.m1;
+}
+static const ec_reduce_params_t *k_reduce_load_op3(void) {
+    EC_PARAMS_LOAD(k_reduce_params.m1, k_reduce_op3);
+    return &k_reduce_params.m1;
+}
+static const ec_arg_min_max_params_t *k_reduce_load_op4(void) {
+    EC_PARAMS_LOAD(k_reduce_params.m2, k_reduce_op4);
+    return &k_reduce_params.m2;
+}
+static const ec_arg_min_max_params_t *k_reduce_load_op5(void) {
+    EC_PARAMS_LOAD(k_reduce_params.m2, k_reduce_op5);
+    return &k_reduce_params.m2;
+}
+#define K_REDUCE_OP_PARAMS(op) (*k_reduce_load_op##op())
+#else
+#define K_REDUCE_OP_PARAMS(op) k_reduce_op##op
 #endif
 
 void *k_reduce_input(int index) {
@@ -106,47 +133,17 @@ const void *k_reduce_output(int index) {
 
 int k_reduce_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_params.m0, k_reduce_op0);
-    ec_mean_s8(&k_reduce_params.m0, (const int8_t *)(k_reduce_arena.bytes + 112), (int8_t *)(k_reduce_arena.bytes + 224), (void *)(k_reduce_arena.bytes + 208));
-#else
-    ec_mean_s8(&k_reduce_op0, (const int8_t *)(k_reduce_arena.bytes + 112), (int8_t *)(k_reduce_arena.bytes + 224), (void *)(k_reduce_arena.bytes + 208));
-#endif
+    ec_mean_s8(&K_REDUCE_OP_PARAMS(0), (const int8_t *)(k_reduce_arena.bytes + 112), (int8_t *)(k_reduce_arena.bytes + 224), (void *)(k_reduce_arena.bytes + 208));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_params.m0, k_reduce_op1);
-    ec_mean_s16(&k_reduce_params.m0, (const int16_t *)(k_reduce_arena.bytes + 0), (int16_t *)(k_reduce_arena.bytes + 208), (void *)(k_reduce_arena.bytes + 112));
-#else
-    ec_mean_s16(&k_reduce_op1, (const int16_t *)(k_reduce_arena.bytes + 0), (int16_t *)(k_reduce_arena.bytes + 208), (void *)(k_reduce_arena.bytes + 112));
-#endif
+    ec_mean_s16(&K_REDUCE_OP_PARAMS(1), (const int16_t *)(k_reduce_arena.bytes + 0), (int16_t *)(k_reduce_arena.bytes + 208), (void *)(k_reduce_arena.bytes + 112));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_params.m1, k_reduce_op2);
-    ec_reduce_max_s8(&k_reduce_params.m1, (const int8_t *)(k_reduce_arena.bytes + 144), (int8_t *)(k_reduce_arena.bytes + 128));
-#else
-    ec_reduce_max_s8(&k_reduce_op2, (const int8_t *)(k_reduce_arena.bytes + 144), (int8_t *)(k_reduce_arena.bytes + 128));
-#endif
+    ec_reduce_max_s8(&K_REDUCE_OP_PARAMS(2), (const int8_t *)(k_reduce_arena.bytes + 144), (int8_t *)(k_reduce_arena.bytes + 128));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_params.m1, k_reduce_op3);
-    ec_reduce_min_s8(&k_reduce_params.m1, (const int8_t *)(k_reduce_arena.bytes + 176), (int8_t *)(k_reduce_arena.bytes + 112));
-#else
-    ec_reduce_min_s8(&k_reduce_op3, (const int8_t *)(k_reduce_arena.bytes + 176), (int8_t *)(k_reduce_arena.bytes + 112));
-#endif
+    ec_reduce_min_s8(&K_REDUCE_OP_PARAMS(3), (const int8_t *)(k_reduce_arena.bytes + 176), (int8_t *)(k_reduce_arena.bytes + 112));
     EC_PROFILE_OP(4);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_params.m2, k_reduce_op4);
-    ec_arg_max_s8_s32(&k_reduce_params.m2, (const int8_t *)(k_reduce_arena.bytes + 48), (int32_t *)(k_reduce_arena.bytes + 0));
-#else
-    ec_arg_max_s8_s32(&k_reduce_op4, (const int8_t *)(k_reduce_arena.bytes + 48), (int32_t *)(k_reduce_arena.bytes + 0));
-#endif
+    ec_arg_max_s8_s32(&K_REDUCE_OP_PARAMS(4), (const int8_t *)(k_reduce_arena.bytes + 48), (int32_t *)(k_reduce_arena.bytes + 0));
     EC_PROFILE_OP(5);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_params.m2, k_reduce_op5);
-    ec_arg_min_s8_s32(&k_reduce_params.m2, (const int8_t *)(k_reduce_arena.bytes + 80), (int32_t *)(k_reduce_arena.bytes + 32));
-#else
-    ec_arg_min_s8_s32(&k_reduce_op5, (const int8_t *)(k_reduce_arena.bytes + 80), (int32_t *)(k_reduce_arena.bytes + 32));
-#endif
+    ec_arg_min_s8_s32(&K_REDUCE_OP_PARAMS(5), (const int8_t *)(k_reduce_arena.bytes + 80), (int32_t *)(k_reduce_arena.bytes + 32));
     return 0;
 }
 

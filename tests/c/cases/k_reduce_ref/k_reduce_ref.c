@@ -102,9 +102,44 @@ static const ec_select_params_t k_reduce_ref_op7 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_reduce_params_t m0; ec_arg_min_max_params_t m1; ec_compare_params_t m2; ec_select_params_t m3; } k_reduce_ref_params;
+static const ec_reduce_params_t *k_reduce_ref_load_op0(void) {
+    EC_PARAMS_LOAD(k_reduce_ref_params.m0, k_reduce_ref_op0);
+    return &k_reduce_ref_params.m0;
+}
+static const ec_reduce_params_t *k_reduce_ref_load_op1(void) {
+    EC_PARAMS_LOAD(k_reduce_ref_params.m0, k_reduce_ref_op1);
+    return &k_reduce_ref_params.m0;
+}
+static const ec_arg_min_max_params_t *k_reduce_ref_load_op2(void) {
+    EC_PARAMS_LOAD(k_reduce_ref_params.m1, k_reduce_ref_op2);
+    return &k_reduce_ref_params.m1;
+}
+static const ec_compare_params_t *k_reduce_ref_load_op3(void) {
+    EC_PARAMS_LOAD(k_reduce_ref_params.m2, k_reduce_ref_op3);
+    return &k_reduce_ref_params.m2;
+}
+static const ec_select_params_t *k_reduce_ref_load_op4(void) {
+    EC_PARAMS_LOAD(k_reduce_ref_params.m3, k_reduce_ref_op4);
+    return &k_reduce_ref_params.m3;
+}
+static const ec_arg_min_max_params_t *k_reduce_ref_load_op5(void) {
+    EC_PARAMS_LOAD(k_reduce_ref_params.m1, k_reduce_ref_op5);
+    return &k_reduce_ref_params.m1;
+}
+static const ec_compare_params_t *k_reduce_ref_load_op6(void) {
+    EC_PARAMS_LOAD(k_reduce_ref_params.m2, k_reduce_ref_op6);
+    return &k_reduce_ref_params.m2;
+}
+static const ec_select_params_t *k_reduce_ref_load_op7(void) {
+    EC_PARAMS_LOAD(k_reduce_ref_params.m3, k_reduce_ref_op7);
+    return &k_reduce_ref_params.m3;
+}
+#define K_REDUCE_REF_OP_PARAMS(op) (*k_reduce_ref_load_op##op())
+#else
+#define K_REDUCE_REF_OP_PARAMS(op) k_reduce_ref_op##op
 #endif
 
 void *k_reduce_ref_input(int index) {
@@ -133,61 +168,21 @@ const void *k_reduce_ref_output(int index) {
 
 int k_reduce_ref_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_ref_params.m0, k_reduce_ref_op0);
-    ec_reduce_max_s16(&k_reduce_ref_params.m0, (const int16_t *)(k_reduce_ref_arena.bytes + 0), (int16_t *)(k_reduce_ref_arena.bytes + 160));
-#else
-    ec_reduce_max_s16(&k_reduce_ref_op0, (const int16_t *)(k_reduce_ref_arena.bytes + 0), (int16_t *)(k_reduce_ref_arena.bytes + 160));
-#endif
+    ec_reduce_max_s16(&K_REDUCE_REF_OP_PARAMS(0), (const int16_t *)(k_reduce_ref_arena.bytes + 0), (int16_t *)(k_reduce_ref_arena.bytes + 160));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_ref_params.m0, k_reduce_ref_op1);
-    ec_reduce_min_s16(&k_reduce_ref_params.m0, (const int16_t *)(k_reduce_ref_arena.bytes + 48), (int16_t *)(k_reduce_ref_arena.bytes + 0));
-#else
-    ec_reduce_min_s16(&k_reduce_ref_op1, (const int16_t *)(k_reduce_ref_arena.bytes + 48), (int16_t *)(k_reduce_ref_arena.bytes + 0));
-#endif
+    ec_reduce_min_s16(&K_REDUCE_REF_OP_PARAMS(1), (const int16_t *)(k_reduce_ref_arena.bytes + 48), (int16_t *)(k_reduce_ref_arena.bytes + 0));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_ref_params.m1, k_reduce_ref_op2);
-    ec_arg_min_s8_s64(&k_reduce_ref_params.m1, (const int8_t *)(k_reduce_ref_arena.bytes + 128), (int64_t *)(k_reduce_ref_arena.bytes + 16));
-#else
-    ec_arg_min_s8_s64(&k_reduce_ref_op2, (const int8_t *)(k_reduce_ref_arena.bytes + 128), (int64_t *)(k_reduce_ref_arena.bytes + 16));
-#endif
+    ec_arg_min_s8_s64(&K_REDUCE_REF_OP_PARAMS(2), (const int8_t *)(k_reduce_ref_arena.bytes + 128), (int64_t *)(k_reduce_ref_arena.bytes + 16));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_ref_params.m2, k_reduce_ref_op3);
-    ec_compare_s64(&k_reduce_ref_params.m2, (const int64_t *)(k_reduce_ref_arena.bytes + 16), k_reduce_ref_t9, (uint8_t *)(k_reduce_ref_arena.bytes + 64));
-#else
-    ec_compare_s64(&k_reduce_ref_op3, (const int64_t *)(k_reduce_ref_arena.bytes + 16), k_reduce_ref_t9, (uint8_t *)(k_reduce_ref_arena.bytes + 64));
-#endif
+    ec_compare_s64(&K_REDUCE_REF_OP_PARAMS(3), (const int64_t *)(k_reduce_ref_arena.bytes + 16), k_reduce_ref_t9, (uint8_t *)(k_reduce_ref_arena.bytes + 64));
     EC_PROFILE_OP(4);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_ref_params.m3, k_reduce_ref_op4);
-    ec_select_s8(&k_reduce_ref_params.m3, (const uint8_t *)(k_reduce_ref_arena.bytes + 64), (const int8_t *)(k_reduce_ref_arena.bytes + 176), (const int8_t *)(k_reduce_ref_arena.bytes + 192), (int8_t *)(k_reduce_ref_arena.bytes + 16));
-#else
-    ec_select_s8(&k_reduce_ref_op4, (const uint8_t *)(k_reduce_ref_arena.bytes + 64), (const int8_t *)(k_reduce_ref_arena.bytes + 176), (const int8_t *)(k_reduce_ref_arena.bytes + 192), (int8_t *)(k_reduce_ref_arena.bytes + 16));
-#endif
+    ec_select_s8(&K_REDUCE_REF_OP_PARAMS(4), (const uint8_t *)(k_reduce_ref_arena.bytes + 64), (const int8_t *)(k_reduce_ref_arena.bytes + 176), (const int8_t *)(k_reduce_ref_arena.bytes + 192), (int8_t *)(k_reduce_ref_arena.bytes + 16));
     EC_PROFILE_OP(5);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_ref_params.m1, k_reduce_ref_op5);
-    ec_arg_max_s8_s64(&k_reduce_ref_params.m1, (const int8_t *)(k_reduce_ref_arena.bytes + 96), (int64_t *)(k_reduce_ref_arena.bytes + 32));
-#else
-    ec_arg_max_s8_s64(&k_reduce_ref_op5, (const int8_t *)(k_reduce_ref_arena.bytes + 96), (int64_t *)(k_reduce_ref_arena.bytes + 32));
-#endif
+    ec_arg_max_s8_s64(&K_REDUCE_REF_OP_PARAMS(5), (const int8_t *)(k_reduce_ref_arena.bytes + 96), (int64_t *)(k_reduce_ref_arena.bytes + 32));
     EC_PROFILE_OP(6);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_ref_params.m2, k_reduce_ref_op6);
-    ec_compare_s64(&k_reduce_ref_params.m2, (const int64_t *)(k_reduce_ref_arena.bytes + 32), k_reduce_ref_t9, (uint8_t *)(k_reduce_ref_arena.bytes + 80));
-#else
-    ec_compare_s64(&k_reduce_ref_op6, (const int64_t *)(k_reduce_ref_arena.bytes + 32), k_reduce_ref_t9, (uint8_t *)(k_reduce_ref_arena.bytes + 80));
-#endif
+    ec_compare_s64(&K_REDUCE_REF_OP_PARAMS(6), (const int64_t *)(k_reduce_ref_arena.bytes + 32), k_reduce_ref_t9, (uint8_t *)(k_reduce_ref_arena.bytes + 80));
     EC_PROFILE_OP(7);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_reduce_ref_params.m3, k_reduce_ref_op7);
-    ec_select_s8(&k_reduce_ref_params.m3, (const uint8_t *)(k_reduce_ref_arena.bytes + 80), (const int8_t *)(k_reduce_ref_arena.bytes + 208), (const int8_t *)(k_reduce_ref_arena.bytes + 224), (int8_t *)(k_reduce_ref_arena.bytes + 32));
-#else
-    ec_select_s8(&k_reduce_ref_op7, (const uint8_t *)(k_reduce_ref_arena.bytes + 80), (const int8_t *)(k_reduce_ref_arena.bytes + 208), (const int8_t *)(k_reduce_ref_arena.bytes + 224), (int8_t *)(k_reduce_ref_arena.bytes + 32));
-#endif
+    ec_select_s8(&K_REDUCE_REF_OP_PARAMS(7), (const uint8_t *)(k_reduce_ref_arena.bytes + 80), (const int8_t *)(k_reduce_ref_arena.bytes + 208), (const int8_t *)(k_reduce_ref_arena.bytes + 224), (int8_t *)(k_reduce_ref_arena.bytes + 32));
     return 0;
 }
 

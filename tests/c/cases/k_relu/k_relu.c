@@ -57,9 +57,28 @@ static const ec_relu6_params_t k_relu_op3 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_relu_params_t m0; ec_relu6_params_t m1; } k_relu_params;
+static const ec_relu_params_t *k_relu_load_op0(void) {
+    EC_PARAMS_LOAD(k_relu_params.m0, k_relu_op0);
+    return &k_relu_params.m0;
+}
+static const ec_relu6_params_t *k_relu_load_op1(void) {
+    EC_PARAMS_LOAD(k_relu_params.m1, k_relu_op1);
+    return &k_relu_params.m1;
+}
+static const ec_relu_params_t *k_relu_load_op2(void) {
+    EC_PARAMS_LOAD(k_relu_params.m0, k_relu_op2);
+    return &k_relu_params.m0;
+}
+static const ec_relu6_params_t *k_relu_load_op3(void) {
+    EC_PARAMS_LOAD(k_relu_params.m1, k_relu_op3);
+    return &k_relu_params.m1;
+}
+#define K_RELU_OP_PARAMS(op) (*k_relu_load_op##op())
+#else
+#define K_RELU_OP_PARAMS(op) k_relu_op##op
 #endif
 
 void *k_relu_input(int index) {
@@ -84,33 +103,13 @@ const void *k_relu_output(int index) {
 
 int k_relu_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_relu_params.m0, k_relu_op0);
-    ec_relu_s8(&k_relu_params.m0, (const int8_t *)(k_relu_arena.bytes + 128), (int8_t *)(k_relu_arena.bytes + 48));
-#else
-    ec_relu_s8(&k_relu_op0, (const int8_t *)(k_relu_arena.bytes + 128), (int8_t *)(k_relu_arena.bytes + 48));
-#endif
+    ec_relu_s8(&K_RELU_OP_PARAMS(0), (const int8_t *)(k_relu_arena.bytes + 128), (int8_t *)(k_relu_arena.bytes + 48));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_relu_params.m1, k_relu_op1);
-    ec_relu6_s8(&k_relu_params.m1, (const int8_t *)(k_relu_arena.bytes + 160), (int8_t *)(k_relu_arena.bytes + 128));
-#else
-    ec_relu6_s8(&k_relu_op1, (const int8_t *)(k_relu_arena.bytes + 160), (int8_t *)(k_relu_arena.bytes + 128));
-#endif
+    ec_relu6_s8(&K_RELU_OP_PARAMS(1), (const int8_t *)(k_relu_arena.bytes + 160), (int8_t *)(k_relu_arena.bytes + 128));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_relu_params.m0, k_relu_op2);
-    ec_relu_s16(&k_relu_params.m0, (const int16_t *)(k_relu_arena.bytes + 80), (int16_t *)(k_relu_arena.bytes + 160));
-#else
-    ec_relu_s16(&k_relu_op2, (const int16_t *)(k_relu_arena.bytes + 80), (int16_t *)(k_relu_arena.bytes + 160));
-#endif
+    ec_relu_s16(&K_RELU_OP_PARAMS(2), (const int16_t *)(k_relu_arena.bytes + 80), (int16_t *)(k_relu_arena.bytes + 160));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_relu_params.m1, k_relu_op3);
-    ec_relu6_s16(&k_relu_params.m1, (const int16_t *)(k_relu_arena.bytes + 0), (int16_t *)(k_relu_arena.bytes + 80));
-#else
-    ec_relu6_s16(&k_relu_op3, (const int16_t *)(k_relu_arena.bytes + 0), (int16_t *)(k_relu_arena.bytes + 80));
-#endif
+    ec_relu6_s16(&K_RELU_OP_PARAMS(3), (const int16_t *)(k_relu_arena.bytes + 0), (int16_t *)(k_relu_arena.bytes + 80));
     return 0;
 }
 

@@ -75,9 +75,36 @@ static const ec_requantize_params_t k_requantize_op5 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_requantize_params_t m0; } k_requantize_params;
+static const ec_requantize_params_t *k_requantize_load_op0(void) {
+    EC_PARAMS_LOAD(k_requantize_params.m0, k_requantize_op0);
+    return &k_requantize_params.m0;
+}
+static const ec_requantize_params_t *k_requantize_load_op1(void) {
+    EC_PARAMS_LOAD(k_requantize_params.m0, k_requantize_op1);
+    return &k_requantize_params.m0;
+}
+static const ec_requantize_params_t *k_requantize_load_op2(void) {
+    EC_PARAMS_LOAD(k_requantize_params.m0, k_requantize_op2);
+    return &k_requantize_params.m0;
+}
+static const ec_requantize_params_t *k_requantize_load_op3(void) {
+    EC_PARAMS_LOAD(k_requantize_params.m0, k_requantize_op3);
+    return &k_requantize_params.m0;
+}
+static const ec_requantize_params_t *k_requantize_load_op4(void) {
+    EC_PARAMS_LOAD(k_requantize_params.m0, k_requantize_op4);
+    return &k_requantize_params.m0;
+}
+static const ec_requantize_params_t *k_requantize_load_op5(void) {
+    EC_PARAMS_LOAD(k_requantize_params.m0, k_requantize_op5);
+    return &k_requantize_params.m0;
+}
+#define K_REQUANTIZE_OP_PARAMS(op) (*k_requantize_load_op##op())
+#else
+#define K_REQUANTIZE_OP_PARAMS(op) k_requantize_op##op
 #endif
 
 void *k_requantize_input(int index) {
@@ -106,47 +133,17 @@ const void *k_requantize_output(int index) {
 
 int k_requantize_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_requantize_params.m0, k_requantize_op0);
-    ec_requantize_s8_s8(&k_requantize_params.m0, (const int8_t *)(k_requantize_arena.bytes + 128), (int8_t *)(k_requantize_arena.bytes + 48));
-#else
-    ec_requantize_s8_s8(&k_requantize_op0, (const int8_t *)(k_requantize_arena.bytes + 128), (int8_t *)(k_requantize_arena.bytes + 48));
-#endif
+    ec_requantize_s8_s8(&K_REQUANTIZE_OP_PARAMS(0), (const int8_t *)(k_requantize_arena.bytes + 128), (int8_t *)(k_requantize_arena.bytes + 48));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_requantize_params.m0, k_requantize_op1);
-    ec_requantize_u8_s8(&k_requantize_params.m0, (const uint8_t *)(k_requantize_arena.bytes + 160), (int8_t *)(k_requantize_arena.bytes + 128));
-#else
-    ec_requantize_u8_s8(&k_requantize_op1, (const uint8_t *)(k_requantize_arena.bytes + 160), (int8_t *)(k_requantize_arena.bytes + 128));
-#endif
+    ec_requantize_u8_s8(&K_REQUANTIZE_OP_PARAMS(1), (const uint8_t *)(k_requantize_arena.bytes + 160), (int8_t *)(k_requantize_arena.bytes + 128));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_requantize_params.m0, k_requantize_op2);
-    ec_requantize_s8_u8(&k_requantize_params.m0, (const int8_t *)(k_requantize_arena.bytes + 224), (uint8_t *)(k_requantize_arena.bytes + 160));
-#else
-    ec_requantize_s8_u8(&k_requantize_op2, (const int8_t *)(k_requantize_arena.bytes + 224), (uint8_t *)(k_requantize_arena.bytes + 160));
-#endif
+    ec_requantize_s8_u8(&K_REQUANTIZE_OP_PARAMS(2), (const int8_t *)(k_requantize_arena.bytes + 224), (uint8_t *)(k_requantize_arena.bytes + 160));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_requantize_params.m0, k_requantize_op3);
-    ec_requantize_s8_s16(&k_requantize_params.m0, (const int8_t *)(k_requantize_arena.bytes + 192), (int16_t *)(k_requantize_arena.bytes + 224));
-#else
-    ec_requantize_s8_s16(&k_requantize_op3, (const int8_t *)(k_requantize_arena.bytes + 192), (int16_t *)(k_requantize_arena.bytes + 224));
-#endif
+    ec_requantize_s8_s16(&K_REQUANTIZE_OP_PARAMS(3), (const int8_t *)(k_requantize_arena.bytes + 192), (int16_t *)(k_requantize_arena.bytes + 224));
     EC_PROFILE_OP(4);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_requantize_params.m0, k_requantize_op4);
-    ec_requantize_s16_s8(&k_requantize_params.m0, (const int16_t *)(k_requantize_arena.bytes + 80), (int8_t *)(k_requantize_arena.bytes + 192));
-#else
-    ec_requantize_s16_s8(&k_requantize_op4, (const int16_t *)(k_requantize_arena.bytes + 80), (int8_t *)(k_requantize_arena.bytes + 192));
-#endif
+    ec_requantize_s16_s8(&K_REQUANTIZE_OP_PARAMS(4), (const int16_t *)(k_requantize_arena.bytes + 80), (int8_t *)(k_requantize_arena.bytes + 192));
     EC_PROFILE_OP(5);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_requantize_params.m0, k_requantize_op5);
-    ec_requantize_s16_s16(&k_requantize_params.m0, (const int16_t *)(k_requantize_arena.bytes + 0), (int16_t *)(k_requantize_arena.bytes + 80));
-#else
-    ec_requantize_s16_s16(&k_requantize_op5, (const int16_t *)(k_requantize_arena.bytes + 0), (int16_t *)(k_requantize_arena.bytes + 80));
-#endif
+    ec_requantize_s16_s16(&K_REQUANTIZE_OP_PARAMS(5), (const int16_t *)(k_requantize_arena.bytes + 0), (int16_t *)(k_requantize_arena.bytes + 80));
     return 0;
 }
 

@@ -82,9 +82,30 @@ static const ec_resize_bilinear_params_t k_resize_op2 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_resize_nearest_params_t m0; ec_resize_bilinear_params_t m1; } k_resize_params;
+static const ec_resize_nearest_params_t *k_resize_load_op0(void) {
+    EC_PARAMS_LOAD(k_resize_params.m0, k_resize_op0);
+    EC_CREF_FIX(k_resize_params.m0.y_offset, k_resize_op0_y_offset);
+    EC_CREF_FIX(k_resize_params.m0.x_offset, k_resize_op0_x_offset);
+    return &k_resize_params.m0;
+}
+static const ec_resize_nearest_params_t *k_resize_load_op1(void) {
+    EC_PARAMS_LOAD(k_resize_params.m0, k_resize_op1);
+    EC_CREF_FIX(k_resize_params.m0.y_offset, k_resize_op1_y_offset);
+    EC_CREF_FIX(k_resize_params.m0.x_offset, k_resize_op1_x_offset);
+    return &k_resize_params.m0;
+}
+static const ec_resize_bilinear_params_t *k_resize_load_op2(void) {
+    EC_PARAMS_LOAD(k_resize_params.m1, k_resize_op2);
+    EC_CREF_FIX(k_resize_params.m1.y_table, k_resize_op2_y_table);
+    EC_CREF_FIX(k_resize_params.m1.x_table, k_resize_op2_x_table);
+    return &k_resize_params.m1;
+}
+#define K_RESIZE_OP_PARAMS(op) (*k_resize_load_op##op())
+#else
+#define K_RESIZE_OP_PARAMS(op) k_resize_op##op
 #endif
 
 void *k_resize_input(int index) {
@@ -107,32 +128,11 @@ const void *k_resize_output(int index) {
 
 int k_resize_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_resize_params.m0, k_resize_op0);
-    EC_CREF_FIX(k_resize_params.m0.y_offset, k_resize_op0_y_offset);
-    EC_CREF_FIX(k_resize_params.m0.x_offset, k_resize_op0_x_offset);
-    ec_resize_nearest_s8(&k_resize_params.m0, (const int8_t *)(k_resize_arena.bytes + 0), (int8_t *)(k_resize_arena.bytes + 144));
-#else
-    ec_resize_nearest_s8(&k_resize_op0, (const int8_t *)(k_resize_arena.bytes + 0), (int8_t *)(k_resize_arena.bytes + 144));
-#endif
+    ec_resize_nearest_s8(&K_RESIZE_OP_PARAMS(0), (const int8_t *)(k_resize_arena.bytes + 0), (int8_t *)(k_resize_arena.bytes + 144));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_resize_params.m0, k_resize_op1);
-    EC_CREF_FIX(k_resize_params.m0.y_offset, k_resize_op1_y_offset);
-    EC_CREF_FIX(k_resize_params.m0.x_offset, k_resize_op1_x_offset);
-    ec_resize_nearest_s16(&k_resize_params.m0, (const int16_t *)(k_resize_arena.bytes + 224), (int16_t *)(k_resize_arena.bytes + 0));
-#else
-    ec_resize_nearest_s16(&k_resize_op1, (const int16_t *)(k_resize_arena.bytes + 224), (int16_t *)(k_resize_arena.bytes + 0));
-#endif
+    ec_resize_nearest_s16(&K_RESIZE_OP_PARAMS(1), (const int16_t *)(k_resize_arena.bytes + 224), (int16_t *)(k_resize_arena.bytes + 0));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_resize_params.m1, k_resize_op2);
-    EC_CREF_FIX(k_resize_params.m1.y_table, k_resize_op2_y_table);
-    EC_CREF_FIX(k_resize_params.m1.x_table, k_resize_op2_x_table);
-    ec_resize_bilinear_s8(&k_resize_params.m1, (const int8_t *)(k_resize_arena.bytes + 304), (int8_t *)(k_resize_arena.bytes + 224));
-#else
-    ec_resize_bilinear_s8(&k_resize_op2, (const int8_t *)(k_resize_arena.bytes + 304), (int8_t *)(k_resize_arena.bytes + 224));
-#endif
+    ec_resize_bilinear_s8(&K_RESIZE_OP_PARAMS(2), (const int8_t *)(k_resize_arena.bytes + 304), (int8_t *)(k_resize_arena.bytes + 224));
     return 0;
 }
 

@@ -29,9 +29,16 @@ static const ec_rsqrt_params_t k_rsqrt_s16_op0 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_rsqrt_params_t m0; } k_rsqrt_s16_params;
+static const ec_rsqrt_params_t *k_rsqrt_s16_load_op0(void) {
+    EC_PARAMS_LOAD(k_rsqrt_s16_params.m0, k_rsqrt_s16_op0);
+    return &k_rsqrt_s16_params.m0;
+}
+#define K_RSQRT_S16_OP_PARAMS(op) (*k_rsqrt_s16_load_op##op())
+#else
+#define K_RSQRT_S16_OP_PARAMS(op) k_rsqrt_s16_op##op
 #endif
 
 void *k_rsqrt_s16_input(int index) {
@@ -50,12 +57,7 @@ const void *k_rsqrt_s16_output(int index) {
 
 int k_rsqrt_s16_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_rsqrt_s16_params.m0, k_rsqrt_s16_op0);
-    ec_rsqrt_s16(&k_rsqrt_s16_params.m0, (const int16_t *)(k_rsqrt_s16_arena.bytes + 0), (int16_t *)(k_rsqrt_s16_arena.bytes + 48));
-#else
-    ec_rsqrt_s16(&k_rsqrt_s16_op0, (const int16_t *)(k_rsqrt_s16_arena.bytes + 0), (int16_t *)(k_rsqrt_s16_arena.bytes + 48));
-#endif
+    ec_rsqrt_s16(&K_RSQRT_S16_OP_PARAMS(0), (const int16_t *)(k_rsqrt_s16_arena.bytes + 0), (int16_t *)(k_rsqrt_s16_arena.bytes + 48));
     return 0;
 }
 

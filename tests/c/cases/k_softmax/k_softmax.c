@@ -133,9 +133,30 @@ static const ec_log_softmax_params_t k_softmax_op3 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_softmax_params_t m0; ec_softmax_s16_params_t m1; ec_log_softmax_params_t m2; } k_softmax_params;
+static const ec_softmax_params_t *k_softmax_load_op0(void) {
+    EC_PARAMS_LOAD(k_softmax_params.m0, k_softmax_op0);
+    return &k_softmax_params.m0;
+}
+static const ec_softmax_params_t *k_softmax_load_op1(void) {
+    EC_PARAMS_LOAD(k_softmax_params.m0, k_softmax_op1);
+    return &k_softmax_params.m0;
+}
+static const ec_softmax_s16_params_t *k_softmax_load_op2(void) {
+    EC_PARAMS_LOAD(k_softmax_params.m1, k_softmax_op2);
+    EC_CREF_FIX(k_softmax_params.m1.exp_lut, k_softmax_op2_exp_lut);
+    EC_CREF_FIX(k_softmax_params.m1.one_over_one_plus_x_lut, k_softmax_op2_one_over_one_plus_x_lut);
+    return &k_softmax_params.m1;
+}
+static const ec_log_softmax_params_t *k_softmax_load_op3(void) {
+    EC_PARAMS_LOAD(k_softmax_params.m2, k_softmax_op3);
+    return &k_softmax_params.m2;
+}
+#define K_SOFTMAX_OP_PARAMS(op) (*k_softmax_load_op##op())
+#else
+#define K_SOFTMAX_OP_PARAMS(op) k_softmax_op##op
 #endif
 
 void *k_softmax_input(int index) {
@@ -160,35 +181,13 @@ const void *k_softmax_output(int index) {
 
 int k_softmax_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_softmax_params.m0, k_softmax_op0);
-    ec_softmax_s8(&k_softmax_params.m0, (const int8_t *)(k_softmax_arena.bytes + 48), (int8_t *)(k_softmax_arena.bytes + 144));
-#else
-    ec_softmax_s8(&k_softmax_op0, (const int8_t *)(k_softmax_arena.bytes + 48), (int8_t *)(k_softmax_arena.bytes + 144));
-#endif
+    ec_softmax_s8(&K_SOFTMAX_OP_PARAMS(0), (const int8_t *)(k_softmax_arena.bytes + 48), (int8_t *)(k_softmax_arena.bytes + 144));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_softmax_params.m0, k_softmax_op1);
-    ec_softmax_s8_s16(&k_softmax_params.m0, (const int8_t *)(k_softmax_arena.bytes + 96), (int16_t *)(k_softmax_arena.bytes + 48));
-#else
-    ec_softmax_s8_s16(&k_softmax_op1, (const int8_t *)(k_softmax_arena.bytes + 96), (int16_t *)(k_softmax_arena.bytes + 48));
-#endif
+    ec_softmax_s8_s16(&K_SOFTMAX_OP_PARAMS(1), (const int8_t *)(k_softmax_arena.bytes + 96), (int16_t *)(k_softmax_arena.bytes + 48));
     EC_PROFILE_OP(2);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_softmax_params.m1, k_softmax_op2);
-    EC_CREF_FIX(k_softmax_params.m1.exp_lut, k_softmax_op2_exp_lut);
-    EC_CREF_FIX(k_softmax_params.m1.one_over_one_plus_x_lut, k_softmax_op2_one_over_one_plus_x_lut);
-    ec_softmax_s16(&k_softmax_params.m1, (const int16_t *)(k_softmax_arena.bytes + 0), (int16_t *)(k_softmax_arena.bytes + 96));
-#else
-    ec_softmax_s16(&k_softmax_op2, (const int16_t *)(k_softmax_arena.bytes + 0), (int16_t *)(k_softmax_arena.bytes + 96));
-#endif
+    ec_softmax_s16(&K_SOFTMAX_OP_PARAMS(2), (const int16_t *)(k_softmax_arena.bytes + 0), (int16_t *)(k_softmax_arena.bytes + 96));
     EC_PROFILE_OP(3);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_softmax_params.m2, k_softmax_op3);
-    ec_log_softmax_s8(&k_softmax_params.m2, (const int8_t *)(k_softmax_arena.bytes + 176), (int8_t *)(k_softmax_arena.bytes + 0));
-#else
-    ec_log_softmax_s8(&k_softmax_op3, (const int8_t *)(k_softmax_arena.bytes + 176), (int8_t *)(k_softmax_arena.bytes + 0));
-#endif
+    ec_log_softmax_s8(&K_SOFTMAX_OP_PARAMS(3), (const int8_t *)(k_softmax_arena.bytes + 176), (int8_t *)(k_softmax_arena.bytes + 0));
     return 0;
 }
 

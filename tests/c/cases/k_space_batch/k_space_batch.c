@@ -52,9 +52,20 @@ static const ec_batch_to_space_params_t k_space_batch_op1 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_space_to_batch_params_t m0; ec_batch_to_space_params_t m1; } k_space_batch_params;
+static const ec_space_to_batch_params_t *k_space_batch_load_op0(void) {
+    EC_PARAMS_LOAD(k_space_batch_params.m0, k_space_batch_op0);
+    return &k_space_batch_params.m0;
+}
+static const ec_batch_to_space_params_t *k_space_batch_load_op1(void) {
+    EC_PARAMS_LOAD(k_space_batch_params.m1, k_space_batch_op1);
+    return &k_space_batch_params.m1;
+}
+#define K_SPACE_BATCH_OP_PARAMS(op) (*k_space_batch_load_op##op())
+#else
+#define K_SPACE_BATCH_OP_PARAMS(op) k_space_batch_op##op
 #endif
 
 void *k_space_batch_input(int index) {
@@ -75,19 +86,9 @@ const void *k_space_batch_output(int index) {
 
 int k_space_batch_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_space_batch_params.m0, k_space_batch_op0);
-    ec_space_to_batch_s8(&k_space_batch_params.m0, (const int8_t *)(k_space_batch_arena.bytes + 0), (int8_t *)(k_space_batch_arena.bytes + 48));
-#else
-    ec_space_to_batch_s8(&k_space_batch_op0, (const int8_t *)(k_space_batch_arena.bytes + 0), (int8_t *)(k_space_batch_arena.bytes + 48));
-#endif
+    ec_space_to_batch_s8(&K_SPACE_BATCH_OP_PARAMS(0), (const int8_t *)(k_space_batch_arena.bytes + 0), (int8_t *)(k_space_batch_arena.bytes + 48));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_space_batch_params.m1, k_space_batch_op1);
-    ec_batch_to_space_s8(&k_space_batch_params.m1, (const int8_t *)(k_space_batch_arena.bytes + 96), (int8_t *)(k_space_batch_arena.bytes + 0));
-#else
-    ec_batch_to_space_s8(&k_space_batch_op1, (const int8_t *)(k_space_batch_arena.bytes + 96), (int8_t *)(k_space_batch_arena.bytes + 0));
-#endif
+    ec_batch_to_space_s8(&K_SPACE_BATCH_OP_PARAMS(1), (const int8_t *)(k_space_batch_arena.bytes + 96), (int8_t *)(k_space_batch_arena.bytes + 0));
     return 0;
 }
 

@@ -55,9 +55,20 @@ static const ec_squared_difference_params_t k_sqdiff_op1 EC_FLASH_ARRAY = {
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_squared_difference_params_t m0; } k_sqdiff_params;
+static const ec_squared_difference_params_t *k_sqdiff_load_op0(void) {
+    EC_PARAMS_LOAD(k_sqdiff_params.m0, k_sqdiff_op0);
+    return &k_sqdiff_params.m0;
+}
+static const ec_squared_difference_params_t *k_sqdiff_load_op1(void) {
+    EC_PARAMS_LOAD(k_sqdiff_params.m0, k_sqdiff_op1);
+    return &k_sqdiff_params.m0;
+}
+#define K_SQDIFF_OP_PARAMS(op) (*k_sqdiff_load_op##op())
+#else
+#define K_SQDIFF_OP_PARAMS(op) k_sqdiff_op##op
 #endif
 
 void *k_sqdiff_input(int index) {
@@ -80,19 +91,9 @@ const void *k_sqdiff_output(int index) {
 
 int k_sqdiff_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_sqdiff_params.m0, k_sqdiff_op0);
-    ec_squared_difference_s8(&k_sqdiff_params.m0, (const int8_t *)(k_sqdiff_arena.bytes + 96), (const int8_t *)(k_sqdiff_arena.bytes + 128), (int8_t *)(k_sqdiff_arena.bytes + 144));
-#else
-    ec_squared_difference_s8(&k_sqdiff_op0, (const int8_t *)(k_sqdiff_arena.bytes + 96), (const int8_t *)(k_sqdiff_arena.bytes + 128), (int8_t *)(k_sqdiff_arena.bytes + 144));
-#endif
+    ec_squared_difference_s8(&K_SQDIFF_OP_PARAMS(0), (const int8_t *)(k_sqdiff_arena.bytes + 96), (const int8_t *)(k_sqdiff_arena.bytes + 128), (int8_t *)(k_sqdiff_arena.bytes + 144));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_sqdiff_params.m0, k_sqdiff_op1);
-    ec_squared_difference_s16(&k_sqdiff_params.m0, (const int16_t *)(k_sqdiff_arena.bytes + 0), (const int16_t *)(k_sqdiff_arena.bytes + 48), (int16_t *)(k_sqdiff_arena.bytes + 96));
-#else
-    ec_squared_difference_s16(&k_sqdiff_op1, (const int16_t *)(k_sqdiff_arena.bytes + 0), (const int16_t *)(k_sqdiff_arena.bytes + 48), (int16_t *)(k_sqdiff_arena.bytes + 96));
-#endif
+    ec_squared_difference_s16(&K_SQDIFF_OP_PARAMS(1), (const int16_t *)(k_sqdiff_arena.bytes + 0), (const int16_t *)(k_sqdiff_arena.bytes + 48), (int16_t *)(k_sqdiff_arena.bytes + 96));
     return 0;
 }
 

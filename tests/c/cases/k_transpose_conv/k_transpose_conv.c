@@ -81,11 +81,13 @@ static const ec_transpose_conv_params_t k_transpose_conv_op0 EC_FLASH_ARRAY = {
     .output_zp = 3,
     .act_min = -128,
     .act_max = 127,
+    .per_channel = 1,
     .weights = EC_CREF_INIT(k_transpose_conv_op0_weights),
     .tap_stride = 3,
+    .tap_sum32 = 0,
     .bias = EC_CREF_INIT(k_transpose_conv_op0_bias),
+    .bias64 = 0,
     .zp_sums = EC_CREF_INIT(k_transpose_conv_op0_zp_sums),
-    .per_channel = 1,
     .multiplier = EC_CREF_INIT(k_transpose_conv_op0_multiplier),
     .shift = EC_CREF_INIT(k_transpose_conv_op0_shift),
 };
@@ -108,20 +110,42 @@ static const ec_transpose_conv_params_t k_transpose_conv_op1 EC_FLASH_ARRAY = {
     .output_zp = 0,
     .act_min = -32768,
     .act_max = 32767,
-    .bias64 = EC_CREF_INIT(k_transpose_conv_op1_bias64),
+    .per_channel = 1,
     .weights = EC_CREF_INIT(k_transpose_conv_op1_weights),
     .tap_stride = 4,
     .tap_sum32 = 1,
-    .per_channel = 1,
+    .bias = 0,
+    .bias64 = EC_CREF_INIT(k_transpose_conv_op1_bias64),
+    .zp_sums = 0,
     .multiplier = EC_CREF_INIT(k_transpose_conv_op1_multiplier),
     .shift = EC_CREF_INIT(k_transpose_conv_op1_shift),
 };
 
 #if defined(EC_CONSTANTS_IN_FLASH)
 /* The params structs are in flash (ec_common.h): each op's is copied here before its kernel
- * runs. */
+ * runs, by its loader below. */
 /* cppcheck-suppress unusedStructMember */
 static union { ec_transpose_conv_params_t m0; } k_transpose_conv_params;
+static const ec_transpose_conv_params_t *k_transpose_conv_load_op0(void) {
+    EC_PARAMS_LOAD(k_transpose_conv_params.m0, k_transpose_conv_op0);
+    EC_CREF_FIX(k_transpose_conv_params.m0.weights, k_transpose_conv_op0_weights);
+    EC_CREF_FIX(k_transpose_conv_params.m0.bias, k_transpose_conv_op0_bias);
+    EC_CREF_FIX(k_transpose_conv_params.m0.zp_sums, k_transpose_conv_op0_zp_sums);
+    EC_CREF_FIX(k_transpose_conv_params.m0.multiplier, k_transpose_conv_op0_multiplier);
+    EC_CREF_FIX(k_transpose_conv_params.m0.shift, k_transpose_conv_op0_shift);
+    return &k_transpose_conv_params.m0;
+}
+static const ec_transpose_conv_params_t *k_transpose_conv_load_op1(void) {
+    EC_PARAMS_LOAD(k_transpose_conv_params.m0, k_transpose_conv_op1);
+    EC_CREF_FIX(k_transpose_conv_params.m0.weights, k_transpose_conv_op1_weights);
+    EC_CREF_FIX(k_transpose_conv_params.m0.bias64, k_transpose_conv_op1_bias64);
+    EC_CREF_FIX(k_transpose_conv_params.m0.multiplier, k_transpose_conv_op1_multiplier);
+    EC_CREF_FIX(k_transpose_conv_params.m0.shift, k_transpose_conv_op1_shift);
+    return &k_transpose_conv_params.m0;
+}
+#define K_TRANSPOSE_CONV_OP_PARAMS(op) (*k_transpose_conv_load_op##op())
+#else
+#define K_TRANSPOSE_CONV_OP_PARAMS(op) k_transpose_conv_op##op
 #endif
 
 void *k_transpose_conv_input(int index) {
@@ -142,28 +166,9 @@ const void *k_transpose_conv_output(int index) {
 
 int k_transpose_conv_invoke(void) {
     EC_PROFILE_OP(0);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_transpose_conv_params.m0, k_transpose_conv_op0);
-    EC_CREF_FIX(k_transpose_conv_params.m0.weights, k_transpose_conv_op0_weights);
-    EC_CREF_FIX(k_transpose_conv_params.m0.bias, k_transpose_conv_op0_bias);
-    EC_CREF_FIX(k_transpose_conv_params.m0.zp_sums, k_transpose_conv_op0_zp_sums);
-    EC_CREF_FIX(k_transpose_conv_params.m0.multiplier, k_transpose_conv_op0_multiplier);
-    EC_CREF_FIX(k_transpose_conv_params.m0.shift, k_transpose_conv_op0_shift);
-    ec_transpose_conv_s8(&k_transpose_conv_params.m0, (const int8_t *)(k_transpose_conv_arena.bytes + 0), (int8_t *)(k_transpose_conv_arena.bytes + 96));
-#else
-    ec_transpose_conv_s8(&k_transpose_conv_op0, (const int8_t *)(k_transpose_conv_arena.bytes + 0), (int8_t *)(k_transpose_conv_arena.bytes + 96));
-#endif
+    ec_transpose_conv_s8(&K_TRANSPOSE_CONV_OP_PARAMS(0), (const int8_t *)(k_transpose_conv_arena.bytes + 0), (int8_t *)(k_transpose_conv_arena.bytes + 96));
     EC_PROFILE_OP(1);
-#if defined(EC_CONSTANTS_IN_FLASH)
-    EC_PARAMS_LOAD(k_transpose_conv_params.m0, k_transpose_conv_op1);
-    EC_CREF_FIX(k_transpose_conv_params.m0.bias64, k_transpose_conv_op1_bias64);
-    EC_CREF_FIX(k_transpose_conv_params.m0.weights, k_transpose_conv_op1_weights);
-    EC_CREF_FIX(k_transpose_conv_params.m0.multiplier, k_transpose_conv_op1_multiplier);
-    EC_CREF_FIX(k_transpose_conv_params.m0.shift, k_transpose_conv_op1_shift);
-    ec_transpose_conv_s16(&k_transpose_conv_params.m0, (const int16_t *)(k_transpose_conv_arena.bytes + 144), (int16_t *)(k_transpose_conv_arena.bytes + 0));
-#else
-    ec_transpose_conv_s16(&k_transpose_conv_op1, (const int16_t *)(k_transpose_conv_arena.bytes + 144), (int16_t *)(k_transpose_conv_arena.bytes + 0));
-#endif
+    ec_transpose_conv_s16(&K_TRANSPOSE_CONV_OP_PARAMS(1), (const int16_t *)(k_transpose_conv_arena.bytes + 144), (int16_t *)(k_transpose_conv_arena.bytes + 0));
     return 0;
 }
 
