@@ -26,6 +26,18 @@ def run_cli(*args, **kwargs):
     return subprocess.run([sys.executable, "-m", "edgeconv.cli", *map(str, args)], capture_output=True, text=True, **kwargs)
 
 
+def require_tools(*tools: str, hint: str = "") -> None:
+    """Skip the calling test when a tool is not on PATH; fail it instead under
+    EDGECONV_REQUIRE_TOOLCHAINS (CI), where every test must run."""
+    import shutil
+
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
+            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
+        pytest.skip(f"{', '.join(missing)} not installed{hint}")
+
+
 def assert_refused(proc, *words):
     """Exit status 2, one line on stderr containing every word, no traceback."""
     assert proc.returncode == 2, proc.stderr

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import require_tools
+
 import mutants
 
 from edgeconv.targets.avr import NEAR_DEFINE, SAMPLE_BATCH_BYTES, reference_defines
@@ -35,6 +35,7 @@ from edgeconv.frontend.boards import load_board
 from edgeconv.lowering.compiler import compile_bytes, compile_file
 from edgeconv.emit.emitter import emit, runtime_dir
 from edgeconv.targets.emulate import build_emulated
+from edgeconv.outputs import write_atomically
 from edgeconv.targets.hostbuild import cache_root
 from edgeconv.frontend.ir import ModelError
 from edgeconv.checking.references import TflmReference
@@ -45,11 +46,7 @@ BOARD = "atmega2560"
 
 @pytest.fixture(autouse=True)
 def _need_avr_tools():
-    missing = [t for t in ("avr-gcc", "simavr") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
-            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
-        pytest.skip(f"{', '.join(missing)} not installed (Debian gcc-avr, avr-libc, simavr)")
+    require_tools("avr-gcc", "simavr", hint=" (Debian gcc-avr, avr-libc, simavr)")
 
 
 def test_runtime_compiles_for_avr(tmp_path):
@@ -202,10 +199,7 @@ def _digits_model() -> bytes:
     key = hashlib.sha256(json.dumps({"spec": spec, "tf": tf_version()}, sort_keys=True).encode()).hexdigest()
     path = cache_root() / "models" / f"avr_digits_{key[:32]}.tflite"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.partial")
-        tmp.write_bytes(build())
-        os.replace(tmp, path)
+        write_atomically(path, build())
     return path.read_bytes()
 
 

@@ -1,15 +1,13 @@
 """Generated firmware on emulated cores: bit-exact under QEMU, instructions counted exactly."""
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import SHARED_MODELS
+from conftest import SHARED_MODELS, require_tools
 from edgeconv.lowering.compiler import compile_bytes, compile_file
 from edgeconv.targets.emulate import _thumb_instruction_count, build_emulated, count_instructions, count_invoke
 from edgeconv.checking.validation import random_inputs, validate_bytes, validate_file
@@ -20,11 +18,7 @@ ACCEPTANCE = ["kws_ref_model", "pretrainedResnet_quant", "vww_96_int8"]
 
 @pytest.fixture(autouse=True)
 def _emulator_tools():
-    missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
-            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
-        pytest.skip(f"{', '.join(missing)} not installed")
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
 
 
 def test_thumb_instruction_lengths():
