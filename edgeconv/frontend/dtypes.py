@@ -33,10 +33,14 @@ class ElementType:
 
     @property
     def min(self) -> int | float:
+        if self.name == "bool":
+            return 0
         return int(np.iinfo(self.numpy).min) if self.is_integer else float(np.finfo(self.numpy).min)
 
     @property
     def max(self) -> int | float:
+        if self.name == "bool":
+            return 1
         return int(np.iinfo(self.numpy).max) if self.is_integer else float(np.finfo(self.numpy).max)
 
     @property

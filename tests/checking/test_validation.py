@@ -347,12 +347,15 @@ def test_two_input_model_validated_from_shipped_in_xx_j_samples(tmp_path):
     another shape here, so a file given to the wrong input would be refused); an incomplete
     sample, a gap in J, or both forms for one sample are refused in one line."""
     import edgeconv
-    import tensorflow as tf
     from modelgen import cached_model, tflite_from_function
 
+    def build() -> bytes:
+        import tensorflow as tf
+
+        return tflite_from_function(lambda x, y: tf.nn.relu(x + 2.0 * y), shapes, seed=3)
+
     shapes = [(1, 4, 4, 3), (1, 1, 1, 3)]
-    data = cached_model(dict(v=1, op="validate_two_inputs", shapes=shapes, seed=3),
-                        lambda: tflite_from_function(lambda x, y: tf.nn.relu(x + 2.0 * y), shapes, seed=3))
+    data = cached_model(dict(v=1, op="validate_two_inputs", shapes=shapes, seed=3), build)
     model = tmp_path / "two.tflite"
     model.write_bytes(data)
     folder = tmp_path / "samples" / "two"
