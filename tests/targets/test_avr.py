@@ -96,7 +96,7 @@ def test_int16_activations_bit_exact():
     """int16 LOGISTIC, TANH, SOFTMAX and the RELU family (the int16 kernels' fixed-point
     helpers: Q15 products, rounding shifts, sigmoid-table interpolation) through
     `validate --board atmega2560`."""
-    import test_int16_activations as t16
+    import lowering.test_int16_activations as t16
 
     cases = []
     for c in t16._lut_cases(1600)[:6] + t16._softmax_cases(1700)[:4] + t16._relu_family_cases(1800)[:4]:
@@ -115,8 +115,8 @@ def test_int16_elementwise_and_mac_bit_exact():
     CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED branches at their extremes (int32 sums that
     wrap as TFLite Micro's do, int64 sums of heavy taps, edge biases) on inputs at -32768 and
     32767: the int16 products and int64 accumulators where int is 16 bits."""
-    import test_int16_elementwise as e16
-    import test_int16_mac as m16
+    import lowering.test_int16_elementwise as e16
+    import lowering.test_int16_mac as m16
 
     models = {"binary16": e16.binary_model(100, True), "pool16": e16.pool_model(200)}
     branches, seed = m16.MODELS["fixed"]
@@ -134,8 +134,8 @@ def test_math_and_div_bit_exact():
     alone runs them) and DIV (runtime, broadcast and constant divisors), at SRAM-sized shapes."""
     import dataclasses
 
-    import test_ops_div as div
-    import test_ops_math as math_ops
+    import lowering.test_ops_div as div
+    import lowering.test_ops_math as math_ops
     from modelgen import oracle_is
 
     def small(c):
@@ -261,7 +261,7 @@ def test_int16_stored_weights_from_flash_bit_exact():
 def test_batch_matmul_constant_operand_in_flash_bit_exact():
     """BATCH_MATMUL's constant right-hand side (int8 and int16, read through EC_C_S8/S16 from
     flash) next to run-time operands of the same kernels (read from SRAM)."""
-    import test_ops_batch_matmul as bmm
+    import lowering.test_ops_batch_matmul as bmm
 
     data = bmm.mixed_model()
     model = compile_bytes(data, "bmm_mixed_avr", board=load_board(BOARD))

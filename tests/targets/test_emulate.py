@@ -63,7 +63,7 @@ def test_instruction_counts_are_deterministic_and_per_op(shared_models):
 @pytest.mark.parametrize("seed", [1, 3, 12, 19])
 def test_random_models_on_emulated_m4(seed):
     """Several op families, multiple inputs or outputs, through the whole firmware path."""
-    from test_random_architectures import build_random_cnn
+    from checking.test_random_architectures import build_random_cnn
 
     data = cached_model({"kind": "random-cnn", "seed": seed, "version": 4}, lambda: build_random_cnn(seed))
     report = validate_bytes(data, f"random_cnn_{seed}.tflite", samples=10, seed=seed, board="cortex-m4")
