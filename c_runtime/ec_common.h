@@ -1,7 +1,11 @@
-/* edgeconv C runtime: shared types and small helpers.
+/* edgeconv C runtime: what every kernel shares (each kernel's header includes this one).
  *
- * Every kernel file includes this header. It depends on <stdint.h> only, so generated models
- * stay free of libc beyond <stdint.h>/<string.h>.
+ * It includes <stdint.h> only (on an AVR also avr-libc's <avr/pgmspace.h>; and the user's
+ * EC_CONFIG_HEADER where one is named), so generated models stay free of libc beyond
+ * <stdint.h>/<string.h>. In order: the runtime version stamp; the placement macros
+ * EC_ARENA_SECTION and EC_WEIGHTS_SECTION; the constant references (EC_CREF, EC_C_S8 ..
+ * EC_C_S64, EC_FLASH_ARRAY, EC_PARAMS_LOAD: program memory on an AVR); EC_ALIGN; EC_MAX_DIMS;
+ * EC_PROFILE_OP; min/max/clamp on int32; the broadcast iterator of the two-input kernels.
  */
 #ifndef EC_COMMON_H
 #define EC_COMMON_H
@@ -128,9 +132,8 @@ static inline int64_t ec_flash_s64(const uint32_t *a) {
 #define EC_FLASH_ARRAY
 #define EC_CREF_INIT(a) (a)
 #endif
-/* The weights' accessor of earlier runtimes (int8 references: byte steps everywhere). */
+/* Element 0 of an int8 reference (byte steps everywhere). */
 #define EC_WEIGHT_S8(r) EC_C_S8(r, 0)
-#define EC_WEIGHTS_PROGMEM EC_FLASH_ARRAY
 
 /* Weights and the arena are aligned so that word-wide loads (and the DSP fast paths) may
  * read them directly. Only GCC-compatible compilers take the attribute; others still get
@@ -204,5 +207,27 @@ static inline void ec_broadcast_next(const int32_t *out_dims, const int32_t *str
         it->off1 -= strides1[d] * out_dims[d];
     }
 }
+
+/* The whole walk of a two-input kernel whose params p have out_dims, in0_strides and
+ * in1_strides: the statements (the last arguments) run once per output element, in order,
+ * with the int32_t offsets i0 and i1 of that element's inputs. (ADD and MUL int8 walk runs
+ * of their own, for their table and fast paths.) */
+#define EC_BROADCAST_EACH(p, i0, i1, ...)                                                  \
+    do {                                                                                   \
+        const int32_t ec_inner_ = (p)->out_dims[EC_MAX_DIMS - 1];                          \
+        const int32_t ec_step0_ = (p)->in0_strides[EC_MAX_DIMS - 1];                       \
+        const int32_t ec_step1_ = (p)->in1_strides[EC_MAX_DIMS - 1];                       \
+        ec_broadcast_iter_t ec_it_;                                                        \
+        int32_t ec_n_, ec_i_;                                                              \
+        ec_broadcast_begin((p)->out_dims, &ec_it_);                                        \
+        for (ec_n_ = 0; ec_n_ < ec_it_.runs; ++ec_n_) {                                    \
+            for (ec_i_ = 0; ec_i_ < ec_inner_; ++ec_i_) {                                  \
+                const int32_t i0 = ec_it_.off0 + ec_i_ * ec_step0_;                        \
+                const int32_t i1 = ec_it_.off1 + ec_i_ * ec_step1_;                        \
+                __VA_ARGS__                                                                \
+            }                                                                              \
+            ec_broadcast_next((p)->out_dims, (p)->in0_strides, (p)->in1_strides, &ec_it_); \
+        }                                                                                  \
+    } while (0)
 
 #endif /* EC_COMMON_H */

@@ -47,18 +47,7 @@ static int8_t div_one(const ec_div_params_t *p, int32_t a, int32_t b) {
 }
 
 void ec_div_s8(const ec_div_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out) {
-    const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];
-    const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];
-    const int32_t step1 = p->in1_strides[EC_MAX_DIMS - 1];
-    ec_broadcast_iter_t it;
-    int32_t n, i;
-    ec_broadcast_begin(p->out_dims, &it);
-    for (n = 0; n < it.runs; ++n) {
-        for (i = 0; i < inner; ++i) {
-            *out++ = div_one(p, in0[it.off0 + i * step0], in1[it.off1 + i * step1]);
-        }
-        ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);
-    }
+    EC_BROADCAST_EACH(p, i0, i1, *out++ = div_one(p, in0[i0], in1[i1]););
 }
 
 /* int32, TFLite Micro's reference_ops::Div<int32_t> / BroadcastDivSlow<int32_t>: C's truncating
@@ -78,17 +67,5 @@ static int32_t div_s32_one(int32_t a, int32_t b) {
 }
 
 void ec_div_s32(const ec_div_s32_params_t *p, const int32_t *in0, const int32_t *in1, int32_t *out) {
-    const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];
-    const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];
-    const int32_t step1 = p->in1_strides[EC_MAX_DIMS - 1];
-    ec_broadcast_iter_t it;
-    int32_t n, i;
-    ec_broadcast_begin(p->out_dims, &it);
-    for (n = 0; n < it.runs; ++n) {
-        for (i = 0; i < inner; ++i) {
-            *out++ =
-                ec_clamp_i32(div_s32_one(in0[it.off0 + i * step0], in1[it.off1 + i * step1]), p->act_min, p->act_max);
-        }
-        ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);
-    }
+    EC_BROADCAST_EACH(p, i0, i1, *out++ = ec_clamp_i32(div_s32_one(in0[i0], in1[i1]), p->act_min, p->act_max););
 }

@@ -148,20 +148,11 @@ void ec_mul_s8(const ec_mul_params_t *p, const int8_t *in0, const int8_t *in1, i
  * and fits int32; the rescaling's left shift (up to 30 bits) wraps as TFLite's x * (1 << shift)
  * does (ec_requantize), and so does adding the output zero point; then the clamp. */
 void ec_mul_s16(const ec_mul_params_t *p, const int16_t *in0, const int16_t *in1, int16_t *out) {
-    const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];
-    const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];
-    const int32_t step1 = p->in1_strides[EC_MAX_DIMS - 1];
-    ec_broadcast_iter_t it;
-    int32_t n, i;
-    ec_broadcast_begin(p->out_dims, &it);
-    for (n = 0; n < it.runs; ++n) {
-        for (i = 0; i < inner; ++i) {
-            const int32_t a = in0[it.off0 + i * step0] + p->in0_offset;
-            const int32_t b = in1[it.off1 + i * step1] + p->in1_offset;
-            const int32_t result =
-                ec_add_wrapping(ec_requantize(a * b, p->output_multiplier, (int)p->output_shift), p->output_offset);
-            *out++ = (int16_t)ec_clamp_i32(result, p->act_min, p->act_max);
-        }
-        ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);
-    }
+    EC_BROADCAST_EACH(p, i0, i1, {
+        const int32_t a = in0[i0] + p->in0_offset;
+        const int32_t b = in1[i1] + p->in1_offset;
+        const int32_t result =
+            ec_add_wrapping(ec_requantize(a * b, p->output_multiplier, (int)p->output_shift), p->output_offset);
+        *out++ = (int16_t)ec_clamp_i32(result, p->act_min, p->act_max);
+    });
 }

@@ -20,21 +20,12 @@ static int32_t squared_difference(const ec_squared_difference_params_t *p, int32
 }
 
 /* One broadcast walk per type (ec_broadcast_iter_t, ec_common.h). */
-#define EC_SQDIFF_DEFINE(name, type, lo, hi)                                                                 \
-    void name(const ec_squared_difference_params_t *p, const type *in0, const type *in1, type *out) {        \
-        const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];                                                  \
-        const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];                                               \
-        const int32_t step1 = p->in1_strides[EC_MAX_DIMS - 1];                                               \
-        ec_broadcast_iter_t it;                                                                              \
-        int32_t n, i;                                                                                        \
-        ec_broadcast_begin(p->out_dims, &it);                                                                \
-        for (n = 0; n < it.runs; ++n) {                                                                      \
-            for (i = 0; i < inner; ++i) {                                                                    \
-                const int32_t v = squared_difference(p, in0[it.off0 + i * step0], in1[it.off1 + i * step1]); \
-                *out++ = (type)ec_clamp_i32(v, lo, hi);                                                      \
-            }                                                                                                \
-            ec_broadcast_next(p->out_dims, p->in0_strides, p->in1_strides, &it);                             \
-        }                                                                                                    \
+#define EC_SQDIFF_DEFINE(name, type, lo, hi)                                                          \
+    void name(const ec_squared_difference_params_t *p, const type *in0, const type *in1, type *out) { \
+        EC_BROADCAST_EACH(p, i0, i1, {                                                                \
+            const int32_t v = squared_difference(p, in0[i0], in1[i1]);                                \
+            *out++ = (type)ec_clamp_i32(v, lo, hi);                                                   \
+        });                                                                                           \
     }
 
 EC_SQDIFF_DEFINE(ec_squared_difference_s8, int8_t, -128, 127)

@@ -232,6 +232,19 @@ def _write_temp(folder: Path, name: str, content: bytes, mode: int, token: str) 
     return Path(tmp)
 
 
+def write_atomically(path: Path, content: bytes, mode: int | None = None) -> None:
+    """One file that is no user's (a cache entry) written the way publish() writes each of its
+    files: a hidden temporary file beside it, then one rename, so that no reader ever sees half
+    of it and writers racing to store the same content cannot collide. No manifest, no checks:
+    for a user's folder, use publish()."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _write_temp(path.parent, path.name, content, file_mode() if mode is None else mode, secrets.token_hex(4))
+    try:
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _remove_temps(folder: Path, token: str) -> None:
     """Every temporary file of this publication, found by its token: also one whose name
     had not yet been recorded when an interrupt arrived."""

@@ -74,51 +74,65 @@ def quiet_library_warnings() -> None:
         sys.modules["absl.logging"].set_verbosity("error")
 
 
+def _flush_python_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError):  # None (no console) or closed
+            pass
+
+
+@contextmanager
+def redirected(target: int, *fds: int):
+    """The one file-descriptor redirect: meanwhile what is written to each of `fds` (by Python
+    and C alike) goes to the open descriptor `target`; on leaving, each gets its own back."""
+    _flush_python_streams()
+    saved = [os.dup(fd) for fd in fds]
+    for fd in fds:
+        os.dup2(target, fd)
+    try:
+        yield
+    finally:
+        _flush_python_streams()
+        for fd, old in zip(fds, saved):
+            os.dup2(old, fd)
+            os.close(old)
+
+
 @contextmanager
 def silenced():
     """Send what is written to fd 1 and 2 (Python and C alike) to /dev/null meanwhile."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 1)
-        os.dup2(null.fileno(), 2)
+    with open(os.devnull, "w") as null, redirected(null.fileno(), 1, 2):
+        yield
+
+
+@contextmanager
+def captured(fd: int):
+    """What is written to `fd` meanwhile (by C code too: TFLM prints allocations to stderr),
+    in box["text"] once the block is left."""
+    box: dict[str, str] = {}
+    with tempfile.TemporaryFile() as capture:
         try:
-            yield
+            with redirected(capture.fileno(), fd):
+                yield box
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
+            capture.seek(0)
+            box["text"] = capture.read().decode("utf-8", "replace")
 
 
 @contextmanager
 def startup_chatter_filtered():
     """Meanwhile fd 2 goes to a temporary file; afterwards its lines that are not start-up
     chatter (`is_startup_chatter`) are written to the real fd 2, in order."""
+    box: dict[str, str] = {}
     try:
-        sys.stderr.flush()
-    except (AttributeError, ValueError):
-        pass
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
+        with captured(2) as box:
             yield
-        finally:
-            try:
-                sys.stderr.flush()
-            except (AttributeError, ValueError):
-                pass
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            kept = [line for line in capture.read().decode("utf-8", "replace").splitlines(keepends=True)
-                    if line.strip() and not is_startup_chatter(line)]
-            if kept:
-                os.write(2, "".join(kept).encode("utf-8", "replace"))
+    finally:  # also when the import fails: its error is never hidden
+        kept = [line for line in box.get("text", "").splitlines(keepends=True)
+                if line.strip() and not is_startup_chatter(line)]
+        if kept:
+            os.write(2, "".join(kept).encode("utf-8", "replace"))
 
 
 _hook_lock = threading.Lock()

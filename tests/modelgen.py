@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from edgeconv.outputs import write_atomically
 from edgeconv.targets.hostbuild import cache_root
 from edgeconv.checking.validation import ValidationReport, validate_bytes
 
@@ -33,9 +33,7 @@ def cached_model(spec: dict, build: Callable[[], bytes]) -> bytes:
     if path.exists():
         return path.read_bytes()
     data = build()
-    tmp = path.with_suffix(f".{os.getpid()}.partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomically(path, data)
     return data
 
 
@@ -128,6 +126,27 @@ def oracle_is(report: ValidationReport, oracle: str) -> bool:
     return report.oracle == oracle
 
 
+def assert_exact_vs(oracle: str, data: bytes, label: str, samples: int = 6, seed: int = 0,
+                    extra_inputs: list | None = None) -> ValidationReport:
+    """Bit-exact against the named oracle ("tflm", or "tflite_ref" where TFLite Micro lacks an
+    op: oracle_is), which must have run; every output element of every sample compared."""
+    report = validate_bytes(data, label, samples=samples, seed=seed, extra_inputs=extra_inputs)
+    assert oracle_is(report, oracle), f"{label}: measured against {report.oracle}, not {oracle}: {report.reference_status}"
+    assert report.oracle in report.references, f"{label}: {report.oracle} did not run: {report.notes}"
+    assert report.elements_compared > 0
+    assert report.bit_exact and report.mismatches_vs_oracle == 0, (
+        f"{label}: {report.mismatches_vs_oracle} elements differ from {oracle} (max |diff| {report.max_abs_diff}); "
+        f"first divergent op: {report.first_divergent_op}")
+    return report
+
+
+def opcodes(data: bytes) -> list[str]:
+    """The opcodes of a .tflite's ops, in order."""
+    from edgeconv.frontend.reader import read_tflite_bytes
+
+    return [op.opcode for op in read_tflite_bytes(data).ops]
+
+
 def assert_exact_vs_oracle(data: bytes, label: str, samples: int = 8, seed: int = 0) -> ValidationReport:
     """Bit-exact against whichever oracle validation chose: TFLite Micro, or TFLite's reference
     kernels where TFLite Micro refuses or fails the model (an op it lacks in int16, say); the
@@ -141,3 +160,45 @@ def assert_exact_vs_oracle(data: bytes, label: str, samples: int = 8, seed: int 
         f"{report.max_abs_diff}); first divergent op: {report.first_divergent_op}; notes: {report.notes}"
     )
     return report
+
+
+def dynamic_batch_model() -> bytes:
+    """A Keras model with no fixed batch (Conv2D, Reshape, Flatten, Dense): Keras 3 and the
+    converter emit SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE for it."""
+
+    def build() -> bytes:
+        import tensorflow as tf
+
+        seeded_keras(0)
+        x = tf.keras.Input((8, 8, 3))
+        y = tf.keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+        y = tf.keras.layers.Reshape((16, 16))(y)
+        y = tf.keras.layers.Flatten()(y)
+        y = tf.keras.layers.Dense(5)(y)
+        return tflite_from_keras(tf.keras.Model(x, y), seed=0)
+
+    return cached_model({"test": "dynamic-batch-shape-ops"}, build)
+
+
+def assert_exact(data: bytes, label: str, oracle: str, samples: list[list[np.ndarray]]) -> None:
+    """Our C equals the oracle on every element of every output, for each sample (one list of
+    model inputs each); one build and one reference for all of them."""
+    from edgeconv.checking.references import TfliteRefReference, TflmReference
+    from edgeconv.emit.emitter import emit
+    from edgeconv.lowering.compiler import compile_bytes
+    from edgeconv.targets.hostbuild import build_and_load
+
+    model = compile_bytes(data, label)
+    host = build_and_load(model, emit(model))
+    ref = TflmReference(data) if oracle == "tflm" else TfliteRefReference(data)
+    try:
+        for k, inputs in enumerate(samples):
+            ours = host.run(inputs)
+            theirs = [np.asarray(o) for o in ref.run(inputs, len(ours))]
+            for i, (a, b) in enumerate(zip(ours, theirs)):
+                b = b.reshape(a.shape)
+                bad = np.flatnonzero(a != b)
+                assert bad.size == 0, (f"{label}: sample {k}, output {i}: {bad.size} of {a.size} elements differ "
+                                       f"from {oracle} (first at {bad[0]}: {a.flat[bad[0]]} vs {b.flat[bad[0]]})")
+    finally:
+        ref.close()

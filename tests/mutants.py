@@ -124,24 +124,30 @@ class Net:
         return len(self.sg.tensors) - 1
 
     def op(self, opname: str, inputs: list[int], outputs: list[int], **options) -> None:
+        """An op of OPTIONS_OF, its options set by their object-API names."""
+        self.add_op(opname, inputs, outputs, OPTIONS_OF[opname], **options)
+
+    def add_op(self, opname: str, inputs: list[int], outputs: list[int], member: str | None, version: int = 1,
+               **options) -> None:
+        """Any op: `member` names its BuiltinOptions table (None: none); one operator code per
+        op and version."""
         s = schema()
         code = getattr(s.BuiltinOperator, opname)
         for i, oc in enumerate(self.model.operatorCodes):
-            if oc.builtinCode == code:
+            if oc.builtinCode == code and oc.version == version:
                 index = i
                 break
         else:
             oc = s.OperatorCodeT()
             oc.builtinCode = code
             oc.deprecatedBuiltinCode = min(code, 127)
-            oc.version = 1
+            oc.version = version
             self.model.operatorCodes.append(oc)
             index = len(self.model.operatorCodes) - 1
         o = s.OperatorT()
         o.opcodeIndex = index
         o.inputs = np.array(inputs, dtype=np.int32)
         o.outputs = np.array(outputs, dtype=np.int32)
-        member = OPTIONS_OF[opname]
         if member is not None:
             opts = getattr(s, member + "T")()
             for k, v in options.items():

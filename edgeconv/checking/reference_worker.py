@@ -1,4 +1,4 @@
-"""The oracles as driven inside their worker process: `python -m edgeconv.reference_worker`.
+"""The oracles as driven inside their worker process: `python -m edgeconv.checking.reference_worker`.
 
 A reference (TFLite Micro, or TFLite's reference kernels) can crash or hang on a hostile model;
 running it here keeps that from taking edgeconv down with it. `references.py` starts one worker
@@ -25,10 +25,9 @@ import re
 import signal
 import struct
 import sys
-import tempfile
-from contextlib import contextmanager
-
 import numpy as np
+
+from edgeconv.quiet import captured
 
 HEADER = struct.Struct("<Q")
 
@@ -47,22 +46,6 @@ def interpreter_module():
         from tflite_runtime import interpreter as mod  # an older edge image without LiteRT
 
         return mod
-
-
-@contextmanager
-def captured_fd(fd: int):
-    """Capture what C code writes to a file descriptor (TFLM prints allocations to stderr)."""
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), fd)
-        box: dict[str, str] = {}
-        try:
-            yield box
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-            tmp.seek(0)
-            box["text"] = tmp.read().decode(errors="replace")
 
 
 def first_line(exc: BaseException) -> str:
@@ -100,7 +83,7 @@ class TflmOracle:
 
     def arena_total(self) -> int:
         """TFLM's RecordingMicroAllocator total, after an invoke."""
-        with captured_fd(2) as box:
+        with captured(2) as box:
             self.interp.print_allocations()
         m = re.search(r"Arena allocation total (\d+) bytes", box["text"])
         if not m:

@@ -25,6 +25,7 @@ from edgeconv.frontend.boards import load_board
 from edgeconv.lowering.compiler import CompiledModel, compile_bytes
 from edgeconv.emit.emitter import emit
 from edgeconv.targets.hostbuild import HostModel, build_and_load
+from edgeconv.frontend.dtypes import numpy_dtype
 from edgeconv.frontend.ir import ModelError
 from edgeconv.checking.op_oracle import TITLE as OP_BY_OP_TITLE
 from edgeconv.checking.op_oracle import OpByOpOracle, OpByOpResult, OpOracleUnavailable
@@ -38,9 +39,6 @@ from edgeconv.checking.references import (
     with_explicit_space_to_batch_padding,
     with_tensor_shapes,
 )
-
-_NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
-       "float32": np.float32, "bool": np.bool_}
 
 TITLES = {"tflm": "TFLite Micro", "tflite_ref": "TFLite's reference", "tflm_ops": OP_BY_OP_TITLE}
 
@@ -123,7 +121,7 @@ def conform(array: np.ndarray, spec: InputSpec, source: str, stacked: bool) -> n
     """`array` as input `spec` takes it: one sample (stacked=False) or samples along a first axis.
     A sample's shape may be the input's, or the input's without its leading batch dimension of 1.
     Integer values that fit the input's type are cast; floats are cast only to a float32 input."""
-    target = np.dtype(_NP[spec.dtype])
+    target = numpy_dtype(spec.dtype)
     what = "the samples" if stacked else "the sample"
     per_sample = tuple(array.shape[1:]) if stacked else tuple(array.shape)
     if per_sample != spec.shape and not (len(spec.shape) > 1 and spec.shape[0] == 1 and per_sample == spec.shape[1:]):
@@ -156,7 +154,7 @@ def read_array_file(path: Path, what: str = "inputs file"):
         raise ModelError(f"{path}: no such {what}")
     if path.is_dir():
         raise ModelError(f"{path}: is a folder, not a .npy or .npz file")
-    try:
+    try:  # (evaluate.load_eval_data reads the magic too, deliberately: it takes .npz only, with its own message)
         with open(path, "rb") as f:
             magic = f.read(6)
     except OSError as exc:
@@ -226,7 +224,9 @@ def load_inputs_file(path: Path, specs: list[InputSpec]) -> list[Sample]:
 
 def sample_groups(folder: Path) -> dict[str, list[Path]]:
     """A samples folder's files, in_XX.npy (one input) or in_XX_J.npy (input J of several),
-    grouped by XX in its numeric order: one sample per group."""
+    grouped by XX in its numeric order: one sample per group, its files in input order. A
+    sample both in_XX.npy and in_XX_J.npy, or whose J do not run 0, 1, ... without a gap, is
+    refused (ModelError naming it): a sample is never silently dropped or shifted."""
     single: dict[str, list[Path]] = {}
     multi: dict[str, dict[int, Path]] = {}
     for f in sorted(Path(folder).glob("in_*.npy")):
@@ -236,10 +236,22 @@ def sample_groups(folder: Path) -> dict[str, list[Path]]:
         if m.group(2) is None:
             single[m.group(1)] = [f]
         else:
-            multi.setdefault(m.group(1), {})[int(m.group(2))] = f
+            j = int(m.group(2))
+            parts = multi.setdefault(m.group(1), {})
+            if j in parts:
+                raise ModelError(f"{f}: input {j} of sample in_{m.group(1)} is also {parts[j].name}")
+            parts[j] = f
     groups = dict(single)
     for key, parts in multi.items():
-        groups.setdefault(key, [parts[j] for j in sorted(parts)])
+        if key in single:
+            raise ModelError(f"{single[key][0]}: sample in_{key} is both in_{key}.npy and in_{key}_J.npy files "
+                             f"({', '.join(parts[j].name for j in sorted(parts))}); keep one form")
+        missing = [j for j in range(max(parts) + 1) if j not in parts]
+        if missing:
+            raise ModelError(f"{Path(folder) / f'in_{key}_{missing[0]}.npy'}: missing, but sample in_{key} has "
+                             f"{', '.join(parts[j].name for j in sorted(parts))} (input J of a sample is in_XX_J.npy, "
+                             "J = 0, 1, ...)")
+        groups[key] = [parts[j] for j in sorted(parts)]
     return {k: groups[k] for k in sorted(groups, key=lambda k: (int(k), k))}
 
 
@@ -279,7 +291,7 @@ def random_inputs(model: CompiledModel, count: int, seed: int) -> list[list[np.n
         sample = []
         for t in g.inputs:
             tensor = g.tensors[t]
-            dt = _NP[tensor.dtype]
+            dt = numpy_dtype(tensor.dtype)
             if np.issubdtype(dt, np.integer):
                 info = np.iinfo(dt)
                 x = rng.integers(info.min, int(info.max) + 1, size=tensor.shape, dtype=np.int64).astype(dt)
@@ -297,7 +309,7 @@ def _float_input_range(model: CompiledModel, t: int) -> tuple[float, float]:
         if t in step.kernel.inputs:
             q = model.graph.tensors[step.kernel.outputs[0]].quant
             if q is not None:
-                info = np.iinfo(_NP[model.graph.tensors[step.kernel.outputs[0]].dtype])
+                info = np.iinfo(numpy_dtype(model.graph.tensors[step.kernel.outputs[0]].dtype))
                 return q.s * (int(info.min) - q.zp), q.s * (int(info.max) - q.zp)
     return -1.0, 1.0
 
@@ -803,7 +815,7 @@ def locate_divergence(data: bytes, name: str, sample: list[np.ndarray], oracle: 
         for step in model.steps:
             for t in step.kernel.outputs:
                 tensor = model.graph.tensors[t]
-                dt = np.dtype(_NP[tensor.dtype])
+                dt = numpy_dtype(tensor.dtype)
                 off = model.tensor_offset(t)
                 ours = arena[off : off + tensor.nbytes].view(dt).reshape(tensor.shape)
                 try:

@@ -23,7 +23,8 @@ import jinja2
 from edgeconv.version import __version__
 from edgeconv.frontend.boards import Board, list_boards, load_board
 from edgeconv.lowering.compiler import CompiledModel
-from edgeconv.frontend.ir import DTYPES, ModelError
+from edgeconv.frontend.dtypes import ELEMENT_TYPES
+from edgeconv.frontend.ir import ModelError
 from edgeconv.lowering.modelsource import ModelInput
 from edgeconv.frontend.names import MAX_NAME_LENGTH, RUNTIME_PREFIX, is_identifier, suggest
 from edgeconv.outputs import publish, text_files, tree_writes
@@ -71,7 +72,7 @@ def model_info(model: CompiledModel, arena: str = "static") -> ModelInfo:
 
     def info(t: int) -> TensorInfo:
         tensor = g.tensors[t]
-        return TensorInfo(DTYPES[tensor.dtype][1], tensor.quant.zp if tensor.quant is not None else 0)
+        return TensorInfo(ELEMENT_TYPES[tensor.dtype].ctype, tensor.quant.zp if tensor.quant is not None else 0)
 
     return ModelInfo(model.name, tuple(info(t) for t in g.inputs), tuple(info(t) for t in g.outputs),
                      user_arena=arena == "user")

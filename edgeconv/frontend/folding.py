@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeconv.frontend.ir import DTYPES, Op
+from edgeconv.frontend.dtypes import ELEMENT_TYPES
+from edgeconv.frontend.ir import Op
 from edgeconv.frontend.slicing import SliceError, strided_slice_plan, strided_slice_values
 
 # Ops `evaluate` knows. SHAPE folds whatever its input (shapes are static after inference).
@@ -53,12 +54,12 @@ def evaluate(op: Op, args: list[np.ndarray | None], out_shapes: list[tuple[int, 
     values = _evaluate(op, args, out_shapes)
     result = []
     for v, shape, dtype in zip(values, out_shapes, out_dtypes):
-        if dtype not in DTYPES:
+        if dtype not in ELEMENT_TYPES:
             raise NotFoldable
         v = np.asarray(v)
         if v.size != int(np.prod(shape, dtype=np.int64)):
             raise NotFoldable
-        result.append(np.array(v.astype(DTYPES[dtype][0]).reshape(shape), order="C"))  # (ascontiguousarray makes 0-d 1-d)
+        result.append(np.array(v.astype(ELEMENT_TYPES[dtype].numpy).reshape(shape), order="C"))  # (ascontiguousarray makes 0-d 1-d)
     if len(result) != len(out_shapes):
         raise NotFoldable
     return result

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from edgeconv.frontend.dtypes import dtype_size
+
 
 class ModelError(Exception):
     """A problem with the user's model: reported as one line, exit status 2."""
@@ -19,22 +21,6 @@ class ModelError(Exception):
 
 class UnsupportedOpError(ModelError):
     pass
-
-
-# TFLite type name -> (numpy dtype, C type)
-DTYPES: dict[str, tuple[Any, str]] = {
-    "int8": (np.int8, "int8_t"),
-    "uint8": (np.uint8, "uint8_t"),
-    "int16": (np.int16, "int16_t"),
-    "int32": (np.int32, "int32_t"),
-    "int64": (np.int64, "int64_t"),
-    "float32": (np.float32, "float"),
-    "bool": (np.bool_, "uint8_t"),
-}
-
-
-def dtype_size(dtype: str) -> int:
-    return np.dtype(DTYPES[dtype][0]).itemsize
 
 
 @dataclass(frozen=True)
@@ -68,10 +54,6 @@ class Tensor:
     quant: Quant | None = None
     data: np.ndarray | None = None  # constant contents, shaped, or None for activations
     is_variable: bool = False
-
-    @property
-    def is_const(self) -> bool:
-        return self.data is not None
 
     @property
     def size(self) -> int:

@@ -321,25 +321,20 @@ def _check_depth_multiplier(graph: Graph, op: Op, refuse) -> None:
 
 
 def _check_bias_scale(graph: Graph, op: Op, refuse) -> None:
-    """GetQuantizedConvolutionMultipler, which both references run for per-tensor
-    FULLY_CONNECTED: |float32(s_in * s_w) - s_bias| / s_out must be at most 0.02."""
+    """GetQuantizedConvolutionMultipler's bias check (kernel_util.cc), which both references run
+    for per-tensor FULLY_CONNECTED: |double(s_in) * double(s_w) - s_bias| / s_out must be at most
+    0.02 (the product in double here; the multiplier's own product is the one its source forms
+    in float32, see ops/fully_connected.py)."""
     if len(op.inputs) < 3 or op.inputs[2] < 0:
         return
     x, w, b, y = (graph.tensors.get(i) for i in (op.inputs[0], op.inputs[1], op.inputs[2], op.outputs[0]))
     if any(t is None or t.quant is None for t in (x, w, b, y)) or w.quant.per_channel:
         return
-    product = float(np.float32(x.quant.s) * np.float32(w.quant.s))
+    product = float(x.quant.s) * float(w.quant.s)
     diff = abs(product - float(b.quant.s))
     if diff / float(y.quant.s) > 0.02:
         raise refuse(f"bias {b.describe()} has scale {b.quant.s:g}, but input scale x weight scale is "
                      f"{product:g}; TFLite requires them to differ by at most 2% of the output scale")
-
-
-def check_ops(graph: Graph) -> Graph:
-    """Check every op of the graph as read; returns it unchanged."""
-    for op in graph.ops:
-        check_op(graph, op)
-    return graph
 
 
 def _check_expand_dims(graph: Graph, op: Op, refuse) -> None:

@@ -13,7 +13,8 @@ import numpy as np
 import tflite
 from ai_edge_litert import schema_py_generated as litert_schema
 
-from edgeconv.frontend.ir import DTYPES, Graph, ModelError, Op, Quant, Tensor
+from edgeconv.frontend.dtypes import ELEMENT_TYPES
+from edgeconv.frontend.ir import Graph, ModelError, Op, Quant, Tensor
 
 _TENSOR_TYPES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 _BUILTIN_OPS = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
@@ -31,8 +32,8 @@ def zero_point_range(dtype: str) -> tuple[int, int]:
     zero point in an int32_t). Per-op rules that are stricter (TFLite's zero point 0 for
     int16 activations and for weights) belong to the ops."""
     if dtype in ("int8", "uint8", "int16"):
-        info = np.iinfo(DTYPES[dtype][0])
-        return int(info.min), int(info.max)
+        t = ELEMENT_TYPES[dtype]
+        return int(t.min), int(t.max)
     return -(1 << 31), (1 << 31) - 1
 
 
@@ -277,9 +278,9 @@ def _read_buffer(model: Any, data: bytes, index: int, dtype: str, shape: tuple[i
         return None  # an empty buffer: the tensor is not constant
     else:
         raw = buf.DataAsNumpy().tobytes()
-    if dtype not in DTYPES:
+    if dtype not in ELEMENT_TYPES:
         raise ModelError(f"{name}: {where} has unsupported type {dtype.upper()}")
-    np_dtype = np.dtype(DTYPES[dtype][0])
+    np_dtype = np.dtype(ELEMENT_TYPES[dtype].numpy)
     n = int(np.prod(shape, dtype=np.int64)) if shape else 1
     if len(raw) != n * np_dtype.itemsize:
         raise ModelError(

@@ -35,11 +35,6 @@ class StridedSlicePlan:
     shrink: tuple[bool, ...]
     output_shape: tuple[int, ...]  # what TFLite's ResizeOutputTensor gives (shrunk axes removed)
 
-    @property
-    def sliced_shape(self) -> tuple[int, ...]:
-        """The output's shape with the shrunk dimensions kept (as 1)."""
-        return tuple(_count(b, e, s) for b, e, s in zip(self.starts, self.stops, self.strides))
-
     def indices(self, axis: int) -> np.ndarray:
         """The input indices the copy reads along `axis` of the effective shape, in order."""
         return np.arange(self.starts[axis], self.stops[axis], self.strides[axis], dtype=np.int64)

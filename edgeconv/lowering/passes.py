@@ -1,22 +1,23 @@
-"""Graph passes. Each is a function Graph -> Graph; `run_passes` applies them in order.
+"""Graph passes. Each is a function Graph -> Graph; `run_passes` applies them in the order
+listed here (PASSES; tests/lowering/test_passes.py holds this list to it).
 
-- fuse_float_islands (float_islands.py): DEQUANTIZE -> unary float ops (ELU, SQUARE, NEG,
-  FLOOR, CEIL, ROUND, SIN, COS) -> QUANTIZE on int8 tensors, as the converter leaves ops it does
-  not quantize, becomes one int8 table op per QUANTIZE.
+- fuse_float_islands (lowering/float_islands.py): DEQUANTIZE -> unary float ops (ELU, SQUARE,
+  NEG, FLOOR, CEIL, ROUND, SIN, COS, ZEROS_LIKE, ONES_LIKE) -> QUANTIZE on int8 tensors, as the
+  converter leaves ops it does not quantize, becomes one int8 table op per QUANTIZE.
 - check_supported: an op edgeconv has no lowering for, and that does not fold into a constant,
   is refused as unsupported before anything its semantics would explain (a variable tensor
   no op writes, a shape rule it breaks).
 - check_topological: every op reads only constants, graph inputs or tensors written before it.
-- infer_shapes (shapes.py): every op's output shapes as TFLite's Prepare computes them, the
-  op's structural checks (opchecks.py) on those shapes, and constant folding: SHAPE of a tensor
+- infer_shapes (frontend/shapes.py): every op's output shapes as TFLite's Prepare computes
+  them, the op's structural checks (frontend/opchecks.py) on those shapes, and constant folding: SHAPE of a tensor
   is its inferred shape, and ops on constants (the Keras converter's SHAPE -> STRIDED_SLICE ->
   PACK -> RESHAPE chains) become constant tensors.
+- remove_dead_ops: ops whose outputs nobody reads are dropped.
 - fuse_activations: a standalone RELU/RELU6 whose input and output share quantization and
   that follows an op with a fused-activation slot becomes that op's fused activation.
-- remove_dead_ops: ops whose outputs nobody reads are dropped.
 
 Input zero-point folding and per-channel multipliers are computed when each op is lowered
-(edgeconv/ops), where the kernel parameters are formed.
+(edgeconv/lowering/ops), where the kernel parameters are formed.
 """
 
 from __future__ import annotations

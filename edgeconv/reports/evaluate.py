@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from edgeconv.frontend.dtypes import ELEMENT_TYPES
 from edgeconv.frontend.ir import ModelError
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
 # `import edgeconv` loads this module (edgeconv/__init__.py: the submodule first, then the API
 # function `evaluate` of the same name), so everything heavy is imported where it is used.
 
-INT_TYPES = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32}
+# The integer types a quantized tensor has (int64 and bool carry no scale).
+INT_TYPES = {n: t.numpy for n, t in ELEMENT_TYPES.items() if t.is_integer and t.size <= 4}
 INDEX_FILE = "INDEX.txt"
 # label= values in INDEX.txt that mean "no label": such a sample is left out (and said so).
 UNLABELLED = {"none", "?", "-", "unknown", "nan"}
@@ -281,7 +283,7 @@ def load_eval_data(path: str | Path, model: CompiledModel) -> EvalData:
         if any(p.is_dir() for p in path.iterdir()):
             return _load_image_folder(path, model)
         raise ModelError(f"{path}: neither samples (in_XX.npy with {INDEX_FILE}) nor class subfolders of images")
-    try:
+    try:  # (validation.read_array_file reads the magic too, deliberately: it takes .npy as well, with its own message)
         with open(path, "rb") as f:
             magic = f.read(4)
     except OSError as exc:

@@ -67,24 +67,6 @@ def png_bytes(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def svg_text(fig: Any) -> str:
-    """The figure as SVG text with no date and a fixed id salt (deterministic); closed."""
-    import io
-
-    import matplotlib
-
-    plt = require_matplotlib()
-    buf = io.StringIO()
-    old = matplotlib.rcParams["svg.hashsalt"]
-    matplotlib.rcParams["svg.hashsalt"] = "edgeconv"
-    try:
-        fig.savefig(buf, format="svg", dpi=DPI, metadata={"Date": None, "Creator": "edgeconv"})
-    finally:
-        matplotlib.rcParams["svg.hashsalt"] = old
-        plt.close(fig)
-    return buf.getvalue()
-
-
 @dataclass
 class Picture:
     """A drawn figure: a file name (``memory_plan.png``), a caption and the PNG bytes."""

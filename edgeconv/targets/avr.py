@@ -33,8 +33,8 @@ import numpy as np
 from edgeconv.frontend.boards import Board, load_board
 from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.emit.emitter import EmittedModel, emit
-from edgeconv.targets.firmware_common import (FirmwareReport, ToolchainMissing, main_from_template, main_source,
-                                               outputs_from_bytes, sample_bytes)
+from edgeconv.targets.firmware_common import (FirmwareFolder, FirmwareReport, ToolchainMissing, main_from_template,
+                                               main_source, outputs_from_bytes, sample_bytes)
 from edgeconv.targets.hostbuild import WARNING_FLAGS, run_tool
 from edgeconv.frontend.ir import ModelError
 
@@ -214,7 +214,7 @@ def samples_source(model: CompiledModel, samples: list[list[np.ndarray]]) -> str
 
 
 @dataclass
-class AvrEmulatedFirmware:
+class AvrEmulatedFirmware(FirmwareFolder):
     """emulate.EmulatedFirmware's counterpart for simavr: the model's objects are compiled once;
     each run links them with that run's samples."""
 
@@ -233,13 +233,6 @@ class AvrEmulatedFirmware:
     static_ram_bytes: int = 0  # .data and .bss: the arena, the constants, the rest
     free_ram_bytes: int = 0  # SRAM left for the stack after .data and .bss
     far: bool = False  # 32-bit flash references (the model's arrays beyond 16-bit pointers' reach)
-
-    def close(self) -> None:
-        shutil.rmtree(self.work, ignore_errors=True)
-
-    @property
-    def elf(self) -> Path:
-        return self.work / "firmware.elf"
 
     def run(self, samples: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
         """Every sample through simavr, in batches of at most SAMPLE_BATCH_BYTES of inputs."""

@@ -22,10 +22,9 @@ from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.emit.emitter import EmittedModel
 from edgeconv.targets.emulate import QEMU_TIMEOUT_S, check_emulator_fit, qemu_command
 from edgeconv.targets.firmware import USER_ARENA_NAME, build_in_folder
-from edgeconv.targets.firmware_common import FirmwareReport, ToolchainMissing, support_dir
+from edgeconv.targets.firmware_common import FirmwareFolder, FirmwareReport, ToolchainMissing, support_dir
+from edgeconv.frontend.dtypes import numpy_dtype
 from edgeconv.frontend.ir import ModelError
-
-_NP = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
 
 
 def multi_main_source(models: list[CompiledModel], arena: str) -> str:
@@ -72,20 +71,13 @@ def multi_main_source(models: list[CompiledModel], arena: str) -> str:
 
 
 @dataclass
-class EmulatedBundle:
+class EmulatedBundle(FirmwareFolder):
     board: Board
     models: list[CompiledModel]
     bundle: EmittedBundle
     work: Path  # keeps firmware.elf; removed by close()
     report: FirmwareReport
     files: list[str] = field(default_factory=list)  # the sources compiled into the firmware
-
-    def close(self) -> None:
-        shutil.rmtree(self.work, ignore_errors=True)
-
-    @property
-    def elf(self) -> Path:
-        return self.work / "firmware.elf"
 
     def run(self, samples: dict[str, list[list[np.ndarray]]]) -> dict[str, list[list[np.ndarray]]]:
         """samples: model name -> its samples (every model the same number); returns each
@@ -99,7 +91,7 @@ class EmulatedBundle:
                 for m in self.models:
                     for x, t in zip(samples[m.name][k], m.graph.inputs):
                         tensor = m.graph.tensors[t]
-                        f.write(np.ascontiguousarray(np.asarray(x, dtype=_NP[tensor.dtype]).reshape(tensor.shape))
+                        f.write(np.ascontiguousarray(np.asarray(x, dtype=numpy_dtype(tensor.dtype)).reshape(tensor.shape))
                                 .tobytes())
         out_path = self.work / "outputs.bin"
         out_path.unlink(missing_ok=True)
@@ -118,7 +110,7 @@ class EmulatedBundle:
                 one = []
                 for t in m.graph.outputs:
                     tensor = m.graph.tensors[t]
-                    one.append(np.frombuffer(data[pos : pos + tensor.nbytes], dtype=_NP[tensor.dtype])
+                    one.append(np.frombuffer(data[pos : pos + tensor.nbytes], dtype=numpy_dtype(tensor.dtype))
                                .reshape(tensor.shape).copy())
                     pos += tensor.nbytes
                 outs[m.name].append(one)

@@ -14,7 +14,7 @@ pipelining of neighbouring loads credited, and a pipeline refill P of 2 cycles (
 - everything else (data processing, IT-skipped instructions, floating point): 1.
 
 Costs are per executed instruction; "taken" is decided by the emulator from the next block's
-address. edgeconv.emulate applies it to the same region it counts instructions in.
+address. edgeconv.targets.emulate applies it to the same region it counts instructions in.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.targets.cycles import PIPELINE_REFILL, CycleModel
 from edgeconv.emit.emitter import emit
 from edgeconv.targets.firmware import build_in_folder, semihost_main_source
-from edgeconv.targets.firmware_common import ToolchainMissing, outputs_from_bytes, sample_bytes
+from edgeconv.targets.firmware_common import FirmwareFolder, ToolchainMissing, outputs_from_bytes, sample_bytes
 from edgeconv.frontend.ir import ModelError
 
 QEMU = "qemu-system-arm"
@@ -33,7 +33,7 @@ QEMU_TIMEOUT_S = 600
 
 
 @dataclass
-class EmulatedFirmware:
+class EmulatedFirmware(FirmwareFolder):
     board: Board
     model: CompiledModel
     work: Path  # keeps firmware.elf; removed by close()
@@ -45,13 +45,6 @@ class EmulatedFirmware:
     stack_worst_path: list[str] = field(default_factory=list)
     stack_worst_path_bytes: int = 0  # the frames along stack_worst_path, without interrupt room
     stack_measured_bytes: int | None = None  # the painted high-water mark of the last QEMU run
-
-    def close(self) -> None:
-        shutil.rmtree(self.work, ignore_errors=True)
-
-    @property
-    def elf(self) -> Path:
-        return self.work / "firmware.elf"
 
     def run(self, samples: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
         """All samples through QEMU; returns each sample's outputs."""

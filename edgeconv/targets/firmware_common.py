@@ -6,14 +6,30 @@ model), and the byte layout samples go in and outputs come out of an emulated fi
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from edgeconv.frontend.boards import boards_dir
-from edgeconv.frontend.ir import DTYPES, ModelError
+from edgeconv.frontend.dtypes import ELEMENT_TYPES
+from edgeconv.frontend.ir import ModelError
 from edgeconv.lowering.compiler import CompiledModel
+
+
+class FirmwareFolder:
+    """What every emulated firmware (QEMU's, simavr's, a bundle's) has: a work folder that keeps
+    its firmware.elf, removed by close()."""
+
+    work: Path
+
+    def close(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    @property
+    def elf(self) -> Path:
+        return self.work / "firmware.elf"
 
 
 class ToolchainMissing(ModelError):
@@ -62,7 +78,7 @@ def sample_bytes(model: CompiledModel, sample: list[np.ndarray]) -> bytes:
     """One sample's inputs as the firmware reads them: each input's bytes in its type and shape."""
     g = model.graph
     return b"".join(
-        np.ascontiguousarray(np.asarray(x, dtype=DTYPES[g.tensors[t].dtype][0]).reshape(g.tensors[t].shape)).tobytes()
+        np.ascontiguousarray(np.asarray(x, dtype=ELEMENT_TYPES[g.tensors[t].dtype].numpy).reshape(g.tensors[t].shape)).tobytes()
         for x, t in zip(sample, g.inputs))
 
 
@@ -75,7 +91,7 @@ def outputs_from_bytes(model: CompiledModel, data: bytes, count: int, where: str
         for t in g.outputs:
             tensor = g.tensors[t]
             n = tensor.nbytes
-            one.append(np.frombuffer(data[pos : pos + n], dtype=DTYPES[tensor.dtype][0]).reshape(tensor.shape).copy())
+            one.append(np.frombuffer(data[pos : pos + n], dtype=ELEMENT_TYPES[tensor.dtype].numpy).reshape(tensor.shape).copy())
             pos += n
         outs.append(one)
     if pos != len(data):

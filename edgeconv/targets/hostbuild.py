@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from edgeconv.emit.emitter import EmittedModel
+from edgeconv.frontend.dtypes import numpy_dtype
+from edgeconv.outputs import write_atomically
 from edgeconv.quiet import silenced
 
 WARNING_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
@@ -38,8 +40,6 @@ def host_flags() -> list[str]:
 
     flags = list(load_board("host").cflags)
     return flags + [f for f in WARNING_FLAGS if f not in flags]
-_NP_OF = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
-          "float32": np.float32, "bool": np.bool_}
 
 
 class BuildError(Exception):
@@ -73,15 +73,15 @@ class HostModel:
         if len(inputs) != len(self.inputs):
             raise ValueError(f"{self.name} takes {len(self.inputs)} inputs, got {len(inputs)}")
         for i, (x, (shape, dtype, _)) in enumerate(zip(inputs, self.inputs)):
-            arr = np.ascontiguousarray(np.asarray(x, dtype=_NP_OF[dtype]).reshape(shape))
+            arr = np.ascontiguousarray(np.asarray(x, dtype=numpy_dtype(dtype)).reshape(shape))
             dst = getattr(self.lib, f"{self.name}_input")(i)
             self.ffi.memmove(dst, arr.tobytes(), arr.nbytes)
         getattr(self.lib, f"{self.name}_invoke")()
         outs = []
         for i, (shape, dtype, _) in enumerate(self.outputs):
             src = getattr(self.lib, f"{self.name}_output")(i)
-            n = int(np.prod(shape, dtype=np.int64)) * np.dtype(_NP_OF[dtype]).itemsize
-            outs.append(np.frombuffer(self.ffi.buffer(src, n), dtype=_NP_OF[dtype]).reshape(shape).copy())
+            n = int(np.prod(shape, dtype=np.int64)) * numpy_dtype(dtype).itemsize
+            outs.append(np.frombuffer(self.ffi.buffer(src, n), dtype=numpy_dtype(dtype)).reshape(shape).copy())
         return outs
 
     def arena(self) -> np.ndarray:
@@ -143,9 +143,7 @@ def build_host_library(emitted: EmittedModel, name: str, extra_flags: list[str] 
                     built = ffi.compile(tmpdir=str(work / "build"), verbose=False)
             except Exception as exc:  # setuptools raises its own CompileError types
                 raise BuildError(f"building the host wrapper failed: {_first_error(exc)}") from None
-            out.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(built, lib_path.with_suffix(".partial"))
-            os.replace(lib_path.with_suffix(".partial"), lib_path)
+            write_atomically(lib_path, Path(built).read_bytes())
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return lib_path

@@ -64,19 +64,6 @@ class StackAnalysis:
         need = self.worst_path_bytes + self.interrupt_bytes + self.margin_bytes
         return (need + 7) // 8 * 8
 
-    def path_text(self) -> str:
-        return " > ".join(self.worst_path)
-
-
-def read_su(path: Path) -> list[Frame]:
-    """One .su file: `file:line:col:function<TAB>bytes<TAB>kind` per line."""
-    frames = []
-    for line in path.read_text().splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 3 and parts[1].strip().isdigit():
-            frames.append(Frame(path.stem, parts[0].rsplit(":", 1)[-1], int(parts[1]), parts[2].strip()))
-    return frames
-
 
 def read_ci(path: Path) -> tuple[list[Frame], list[tuple[str, str]]]:
     """One .ci file: the functions it defines, with their frames, and its call edges. A node

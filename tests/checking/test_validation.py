@@ -340,3 +340,39 @@ def test_headline_says_why_tflite_reference_is_the_oracle():
         "m.tflite: MISMATCH: 3 of 30 output elements of 3 samples differ from TFLite Micro (max |diff| 1); first divergent "
         "op: op 2 ADD (output tensor 7 'y'); TFLite's reference disagrees with TFLite Micro on 4 of them and the C "
         "follows TFLite Micro on 1 and TFLite's reference on 3")
+
+
+def test_two_input_model_validated_from_shipped_in_xx_j_samples(tmp_path):
+    """samples/<stem>/in_XX_J.npy: one sample = all its J files, in input order (input 1 has
+    another shape here, so a file given to the wrong input would be refused); an incomplete
+    sample, a gap in J, or both forms for one sample are refused in one line."""
+    import edgeconv
+    from modelgen import cached_model, tflite_from_function
+
+    def build() -> bytes:
+        import tensorflow as tf
+
+        return tflite_from_function(lambda x, y: tf.nn.relu(x + 2.0 * y), shapes, seed=3)
+
+    shapes = [(1, 4, 4, 3), (1, 1, 1, 3)]
+    data = cached_model(dict(v=1, op="validate_two_inputs", shapes=shapes, seed=3), build)
+    model = tmp_path / "two.tflite"
+    model.write_bytes(data)
+    folder = tmp_path / "samples" / "two"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        for j, shape in enumerate(shapes):
+            np.save(folder / f"in_{i:02d}_{j}.npy", rng.integers(-128, 128, size=shape[1:], dtype=np.int8))
+    report = edgeconv.validate(model, samples=0)
+    assert report.samples == 3 and report.bit_exact and report.mismatches_vs_tflm == 0
+
+    (folder / "in_01_1.npy").unlink()
+    assert_refused(run_cli("validate", model, "--samples", "0"), "in_01_0.npy", "1 file(s)", "2 inputs")
+    np.save(folder / "in_01_2.npy", np.zeros(shapes[1][1:], np.int8))
+    with pytest.raises(validation.ModelError, match=r"in_01_1\.npy: missing"):
+        validation.sample_groups(folder)
+    (folder / "in_01_2.npy").rename(folder / "in_01_1.npy")
+    np.save(folder / "in_02.npy", np.zeros(shapes[0][1:], np.int8))
+    with pytest.raises(validation.ModelError, match="both in_02.npy and in_02_J.npy"):
+        validation.sample_groups(folder)

@@ -231,3 +231,31 @@ def test_section_macros_place_arena_and_weights(shared_models, tmp_path):
         elf = ELFFile(f)
         sym = elf.get_section_by_name(".symtab").get_symbol_by_name("ec_shared_arena")[0]
         assert elf.get_section(sym["st_shndx"]).name in (".bss", ".bss.ec_shared_arena", "COMMON")
+
+
+def test_type_codes_are_real_macros_and_two_headers_coexist(shared_models, tmp_path):
+    """<P>_TYPE names an EC_TYPE_* macro that the header defines (one code per element type, from
+    edgeconv.frontend.dtypes), identically in every header, so two models' headers go together."""
+    from edgeconv.frontend.dtypes import ELEMENT_TYPES
+
+    files = emit_bundle([compile_file(SPEECH, name="speech"), compile_file(AD, name="ad")]).files
+    for h in ("speech.h", "ad.h"):
+        assert "#define SPEECH_INPUT0_TYPE EC_TYPE_INT8" in files[h] or "#define AD_INPUT0_TYPE EC_TYPE_INT8" in files[h]
+        assert "/* EC_TYPE" not in files[h]
+        codes = dict(re.findall(r"^#define (EC_TYPE_\w+) (\d+)$", files[h], re.M))
+        assert codes == {t.macro: str(t.code) for t in ELEMENT_TYPES.values()}
+    assert len({t.code for t in ELEMENT_TYPES.values()}) == len(ELEMENT_TYPES)
+    exe = build(tmp_path, files, """#include "speech.h"
+#include "ad.h"
+#if SPEECH_INPUT0_TYPE != EC_TYPE_INT8 || AD_OUTPUT0_TYPE != EC_TYPE_INT8 || EC_TYPE_INT8 == EC_TYPE_INT16
+#error "type codes"
+#endif
+int main(void) {
+    switch (SPEECH_OUTPUT0_TYPE) {
+    case EC_TYPE_INT8: return 0;
+    case EC_TYPE_FLOAT32: return 3;
+    default: return 4;
+    }
+}
+""")
+    assert subprocess.run([str(exe)]).returncode == 0

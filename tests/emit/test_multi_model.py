@@ -4,15 +4,13 @@ checked at C compile time), shared and user arenas, the CLI's several-model comp
 bit-exact with TFLite Micro under QEMU, with a shared arena and without."""
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import SHARED_MODELS
+from conftest import SHARED_MODELS, require_tools
 from edgeconv.emit.bundle import BundleOptions, compile_models, emit_bundle
 from edgeconv.lowering.compiler import compile_file
 from edgeconv.emit.emitter import emit, runtime_version
@@ -152,11 +150,7 @@ def test_cli_several_models_and_runtime_folder(shared_models, tmp_path):
 
 @pytest.fixture
 def _arm_tools():
-    missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
-            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
-        pytest.skip(f"{', '.join(missing)} not installed")
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
 
 
 def _samples(model, path, count=3):

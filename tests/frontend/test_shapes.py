@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import mutants
-from modelgen import cached_model, seeded_keras, tflite_from_keras
+from modelgen import cached_model, dynamic_batch_model, seeded_keras, tflite_from_keras
 
 from edgeconv.lowering.compiler import compile_bytes
 from edgeconv.frontend.ir import ModelError, UnsupportedOpError
@@ -42,28 +42,7 @@ VERSIONS = {"BROADCAST_TO": 2}  # the lowest version TFLite's resolvers register
 def add_op(net: mutants.Net, opname: str, inputs: list[int], outputs: list[int], member: str | None = None,
            **options) -> None:
     """Net.op for any op: `member` names the BuiltinOptions table (None: no options)."""
-    s = mutants.schema()
-    code = getattr(s.BuiltinOperator, opname)
-    index = next((i for i, oc in enumerate(net.model.operatorCodes) if oc.builtinCode == code), None)
-    if index is None:
-        oc = s.OperatorCodeT()
-        oc.builtinCode = code
-        oc.deprecatedBuiltinCode = min(code, 127)
-        oc.version = VERSIONS.get(opname, 1)
-        net.model.operatorCodes.append(oc)
-        index = len(net.model.operatorCodes) - 1
-    o = s.OperatorT()
-    o.opcodeIndex = index
-    o.inputs = np.array(inputs, dtype=np.int32)
-    o.outputs = np.array(outputs, dtype=np.int32)
-    if member is not None:
-        opts = getattr(s, member + "T")()
-        for k, v in options.items():
-            assert hasattr(opts, k), (member, k)
-            setattr(opts, k, v)
-        o.builtinOptionsType = getattr(s.BuiltinOptions, member)
-        o.builtinOptions = opts
-    net.sg.operators.append(o)
+    net.add_op(opname, inputs, outputs, member, VERSIONS.get(opname, 1), **options)
 
 
 class Model:
@@ -698,21 +677,9 @@ def test_shape_subgraph_ops_are_supported_by_folding():
     """SHAPE, STRIDED_SLICE, PACK have no lowering here; on shapes they fold (no refusal)."""
     from edgeconv.lowering.passes import check_supported
 
-    data = cached_model({"test": "dynamic-batch-shape-ops"}, _dynamic_flatten)
+    data = dynamic_batch_model()
     check_supported(read_tflite_bytes(data))
     compile_bytes(data, "dynamic_flatten")
-
-
-def _dynamic_flatten() -> bytes:
-    import tensorflow as tf
-
-    seeded_keras(0)
-    x = tf.keras.Input((8, 8, 3))
-    y = tf.keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
-    y = tf.keras.layers.Reshape((16, 16))(y)
-    y = tf.keras.layers.Flatten()(y)
-    y = tf.keras.layers.Dense(5)(y)
-    return tflite_from_keras(tf.keras.Model(x, y), seed=0)
 
 
 def _bad_add(m, rng):

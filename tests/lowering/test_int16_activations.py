@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import mutants
-from modelgen import cached_model, oracle_is, seeded_keras, tflite_from_function, tflite_from_keras
+from modelgen import assert_bit_exact, cached_model, oracle_is, seeded_keras, tflite_from_function, tflite_from_keras
 from mutants import Net
 from sanitized import FLAGS as SANITIZED_FLAGS
 from sanitized import run_samples
@@ -45,13 +45,7 @@ OUT_Q15 = 2.0**-15
 
 
 def _check(data: bytes, label: str, extra=None, samples: int = 2, seed: int = 0):
-    report = validate_bytes(data, label, samples=samples, seed=seed, extra_inputs=extra)
-    assert "tflm" in report.references, f"{label}: TFLite Micro did not run the model: {report.notes}"
-    assert report.bit_exact, (
-        f"{label}: {report.mismatches_vs_tflm} elements differ from TFLite Micro "
-        f"(max |diff| {report.max_abs_diff}); first divergent op: {report.first_divergent_op}"
-    )
-    return report
+    return assert_bit_exact(data, label, samples=samples, seed=seed, extra_inputs=extra)
 
 
 def _opcodes(data: bytes) -> list[str]:

@@ -12,6 +12,8 @@ Converter-made 16x8 models of the same ops are in tests/quantize/test_quantize_1
 
 import numpy as np
 import pytest
+
+from conftest import require_tools
 from mutants import Net
 
 from edgeconv.lowering.compiler import compile_bytes
@@ -350,14 +352,7 @@ def test_int16_entry_points():
 
 @pytest.mark.parametrize("kind", ["binary", "pool", "requantize", "float_edges"])
 def test_emulated_cortex_m4(kind):
-    import os
-    import shutil
-
-    missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
-            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
-        pytest.skip(f"{', '.join(missing)} not installed")
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
     data = {"binary": lambda: binary_model(100, True), "pool": lambda: pool_model(200),
             "requantize": lambda: requantize_model(300, True), "float_edges": lambda: float_edges_model(400, True)}[kind]()
     report = validate_bytes(data, f"{kind}16_m4", samples=3, seed=1, board="cortex-m4")

@@ -15,27 +15,20 @@ import re
 import numpy as np
 import pytest
 
-from modelgen import cached_model, seeded_keras, tflite_from_function, tflite_from_keras
+from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_function, tflite_from_keras
 
 from edgeconv.lowering.compiler import compile_bytes
 from edgeconv.emit.emitter import emit
 from edgeconv.targets.hostbuild import build_and_load
 from edgeconv.frontend.reader import read_tflite_bytes
 from edgeconv.checking.references import TfliteRefReference
-from edgeconv.checking.validation import validate_bytes
 
 N = 256  # elements per sample: every 8-bit value once
 
 
 def _check(data: bytes, label: str, extra=None, samples: int = 4, seed: int = 0):
     """assert_bit_exact, with extra (e.g. exhaustive) input samples."""
-    report = validate_bytes(data, label, samples=samples, seed=seed, extra_inputs=extra)
-    assert "tflm" in report.references, f"{label}: TFLite Micro did not run the model: {report.notes}"
-    assert report.bit_exact, (
-        f"{label}: {report.mismatches_vs_tflm} elements differ from TFLite Micro "
-        f"(max |diff| {report.max_abs_diff}); first divergent op: {report.first_divergent_op}"
-    )
-    return report
+    return assert_bit_exact(data, label, samples=samples, seed=seed, extra_inputs=extra)
 
 
 def _every_int8():

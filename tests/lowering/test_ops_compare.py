@@ -20,11 +20,10 @@ import mutants
 import numpy as np
 import pytest
 
-from modelgen import cached_model, oracle_is, tflite_from_function
+from modelgen import assert_exact_vs, cached_model, opcodes, oracle_is, tflite_from_function
 from mutants import Net
 from sanitized import sanitized_equal
 
-from edgeconv.frontend.reader import read_tflite_bytes
 from edgeconv.checking.validation import Sample, validate_bytes
 
 COMPARISONS = ["EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL"]
@@ -37,18 +36,7 @@ mutants.OPTIONS_OF.setdefault("SQUARED_DIFFERENCE", "SquaredDifferenceOptions")
 
 
 def check(data: bytes, label: str, oracle: str = "tflm", seed: int = 0, samples: int = 6, extra_inputs=None):
-    report = validate_bytes(data, label, samples=samples, seed=seed, extra_inputs=extra_inputs)
-    assert oracle_is(report, oracle), f"{label}: measured against {report.oracle}, not {oracle}: {report.reference_status}"
-    assert report.oracle in report.references, f"{label}: {report.oracle} did not run: {report.notes}"
-    assert report.elements_compared > 0
-    assert report.bit_exact and report.mismatches_vs_oracle == 0, (
-        f"{label}: {report.mismatches_vs_oracle} elements differ from {oracle} (max |diff| {report.max_abs_diff}); "
-        f"first divergent op: {report.first_divergent_op}")
-    return report
-
-
-def opcodes(data: bytes) -> list[str]:
-    return [op.opcode for op in read_tflite_bytes(data).ops]
+    return assert_exact_vs(oracle, data, label, samples=samples, seed=seed, extra_inputs=extra_inputs)
 
 
 def broadcast_pair(rng, rank: int) -> tuple[list[int], list[int], list[int]]:

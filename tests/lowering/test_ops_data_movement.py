@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from modelgen import assert_bit_exact, cached_model, oracle_is
-from mutants import Net, schema
+from mutants import Net
 from sanitized import run_samples, sanitized_executable
 
 from edgeconv.lowering.compiler import compile_bytes
@@ -40,31 +40,7 @@ NP = {"int8": np.int8, "int16": np.int16, "int32": np.int32}
 def add_op(n: Net, opname: str, inputs: list[int], outputs: list[int], member: str | None = None, version: int = 1,
            **options) -> None:
     """Net.op for any op: `member` names its BuiltinOptions table (None: none)."""
-    s = schema()
-    code = getattr(s.BuiltinOperator, opname)
-    for i, oc in enumerate(n.model.operatorCodes):
-        if oc.builtinCode == code and oc.version == version:
-            index = i
-            break
-    else:
-        oc = s.OperatorCodeT()
-        oc.builtinCode = code
-        oc.deprecatedBuiltinCode = min(code, 127)
-        oc.version = version
-        n.model.operatorCodes.append(oc)
-        index = len(n.model.operatorCodes) - 1
-    o = s.OperatorT()
-    o.opcodeIndex = index
-    o.inputs = np.array(inputs, dtype=np.int32)
-    o.outputs = np.array(outputs, dtype=np.int32)
-    if member is not None:
-        opts = getattr(s, member + "T")()
-        for k, v in options.items():
-            assert hasattr(opts, k), (member, k)
-            setattr(opts, k, v)
-        o.builtinOptionsType = getattr(s.BuiltinOptions, member)
-        o.builtinOptions = opts
-    n.sg.operators.append(o)
+    n.add_op(opname, inputs, outputs, member, version, **options)
 
 
 def act(n: Net, name: str, shape, dtype: str) -> int:

@@ -23,15 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_keras
-from mutants import Net, schema
+from modelgen import assert_bit_exact, assert_exact, cached_model, seeded_keras, tflite_from_keras
+from mutants import Net
 
 from edgeconv.lowering.compiler import compile_bytes
 from edgeconv.emit.emitter import emit
 from edgeconv.targets.hostbuild import build_and_load
 from edgeconv.frontend.ir import ModelError
 from edgeconv.frontend.reader import read_tflite_bytes
-from edgeconv.checking.references import TflmReference
 
 
 @dataclass
@@ -50,25 +49,7 @@ class Case:
 
 def _add_div(net: Net, inputs: list[int], outputs: list[int], act: int) -> None:
     """One DIV operator with DivOptions (tests/mutants.py's Net.op does not know DIV)."""
-    s = schema()
-    for index, oc in enumerate(net.model.operatorCodes):
-        if oc.builtinCode == s.BuiltinOperator.DIV:
-            break
-    else:
-        oc = s.OperatorCodeT()
-        oc.builtinCode = oc.deprecatedBuiltinCode = s.BuiltinOperator.DIV
-        oc.version = 1
-        net.model.operatorCodes.append(oc)
-        index = len(net.model.operatorCodes) - 1
-    o = s.OperatorT()
-    o.opcodeIndex = index
-    o.inputs = np.array(inputs, dtype=np.int32)
-    o.outputs = np.array(outputs, dtype=np.int32)
-    options = s.DivOptionsT()
-    options.fusedActivationFunction = act
-    o.builtinOptionsType = s.BuiltinOptions.DivOptions
-    o.builtinOptions = options
-    net.sg.operators.append(o)
+    net.add_op("DIV", inputs, outputs, "DivOptions", fusedActivationFunction=act)
 
 
 def div_model(cases: list[Case]) -> bytes:
@@ -87,20 +68,7 @@ def div_model(cases: list[Case]) -> bytes:
 
 def assert_exact_tflm(data: bytes, label: str, samples: list[list[np.ndarray]]) -> None:
     """Our C equals TFLite Micro on every element of every output, for each sample."""
-    model = compile_bytes(data, label)
-    host = build_and_load(model, emit(model))
-    ref = TflmReference(data)
-    try:
-        for k, inputs in enumerate(samples):
-            ours = host.run(inputs)
-            theirs = [np.asarray(o) for o in ref.run(inputs, len(ours))]
-            for i, (a, b) in enumerate(zip(ours, theirs)):
-                b = b.reshape(a.shape)
-                bad = np.flatnonzero(a != b)
-                assert bad.size == 0, (f"{label}: sample {k}, output {i}: {bad.size} of {a.size} elements differ "
-                                       f"from TFLite Micro (first at {bad[0]}: {a.flat[bad[0]]} vs {b.flat[bad[0]]})")
-    finally:
-        ref.close()
+    assert_exact(data, label, "tflm", samples)
 
 
 def case_inputs(cases: list[Case], rng) -> list[np.ndarray]:

@@ -24,15 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from modelgen import cached_model, oracle_is, seeded_keras, tflite_from_function, tflite_from_keras
+from modelgen import assert_exact, cached_model, oracle_is, seeded_keras, tflite_from_function, tflite_from_keras
 from mutants import Net, schema
 
 from edgeconv.lowering.compiler import compile_bytes
-from edgeconv.emit.emitter import emit, runtime_dir
-from edgeconv.targets.hostbuild import WARNING_FLAGS, build_and_load, compiler
+from edgeconv.emit.emitter import runtime_dir
+from edgeconv.targets.hostbuild import WARNING_FLAGS, compiler
 from edgeconv.frontend.ir import ModelError
 from edgeconv.frontend.reader import read_tflite_bytes
-from edgeconv.checking.references import TfliteRefReference, TflmReference
 from quantize.fixedpoint import inv_sqrt_quantized_multiplier_exp
 
 OPTIONS = {"ABS": "AbsOptions", "RSQRT": None, "SQRT": None, "EXP": "ExpOptions", "LOG": None, "ELU": None,
@@ -56,28 +55,7 @@ class Case:
 
 
 def _add_op(net: Net, opname: str, inputs: list[int], outputs: list[int], options: dict) -> None:
-    s = schema()
-    code = getattr(s.BuiltinOperator, opname)
-    for index, oc in enumerate(net.model.operatorCodes):
-        if oc.builtinCode == code:
-            break
-    else:
-        oc = s.OperatorCodeT()
-        oc.builtinCode, oc.deprecatedBuiltinCode, oc.version = code, min(code, 127), 1
-        net.model.operatorCodes.append(oc)
-        index = len(net.model.operatorCodes) - 1
-    o = s.OperatorT()
-    o.opcodeIndex = index
-    o.inputs = np.array(inputs, dtype=np.int32)
-    o.outputs = np.array(outputs, dtype=np.int32)
-    member = OPTIONS[opname]
-    if member is not None:
-        table = getattr(s, member + "T")()
-        for k, v in options.items():
-            setattr(table, k, v)
-        o.builtinOptionsType = getattr(s.BuiltinOptions, member)
-        o.builtinOptions = table
-    net.sg.operators.append(o)
+    net.add_op(opname, inputs, outputs, OPTIONS[opname], **options)
 
 
 def one_op_model(opname: str, cases: list[Case]) -> bytes:
@@ -91,25 +69,6 @@ def one_op_model(opname: str, cases: list[Case]) -> bytes:
         ins.append(x)
         outs.append(y)
     return n.finish(ins, outs)
-
-
-def assert_exact(data: bytes, label: str, oracle: str, samples: list[list[np.ndarray]]) -> None:
-    """Our C equals the oracle on every element of every output, for each sample (one list of
-    model inputs each); one build and one reference for all of them."""
-    model = compile_bytes(data, label)
-    host = build_and_load(model, emit(model))
-    ref = TflmReference(data) if oracle == "tflm" else TfliteRefReference(data)
-    try:
-        for k, inputs in enumerate(samples):
-            ours = host.run(inputs)
-            theirs = [np.asarray(o) for o in ref.run(inputs, len(ours))]
-            for i, (a, b) in enumerate(zip(ours, theirs)):
-                b = b.reshape(a.shape)
-                bad = np.flatnonzero(a != b)
-                assert bad.size == 0, (f"{label}: sample {k}, output {i}: {bad.size} of {a.size} elements differ "
-                                       f"from {oracle} (first at {bad[0]}: {a.flat[bad[0]]} vs {b.flat[bad[0]]})")
-    finally:
-        ref.close()
 
 
 def _random_shape(rng, rank_max: int = 4, size_max: int = 300) -> tuple[int, ...]:

@@ -15,11 +15,10 @@ import mutants
 import numpy as np
 import pytest
 
-from modelgen import cached_model, oracle_is, seeded_keras, tflite_from_function, tflite_from_keras
+from modelgen import assert_exact_vs, cached_model, opcodes, oracle_is, seeded_keras, tflite_from_function, tflite_from_keras
 from mutants import Net
 from sanitized import sanitized_equal
 
-from edgeconv.frontend.reader import read_tflite_bytes
 from edgeconv.checking.validation import Sample, validate_bytes
 
 for _name, _member in {"SUM": "ReducerOptions", "REDUCE_MAX": "ReducerOptions", "REDUCE_MIN": "ReducerOptions",
@@ -37,18 +36,7 @@ def few_values(specs):
 
 
 def check(data: bytes, label: str, oracle: str = "tflm", seed: int = 0, samples: int = 6, extra_inputs=None):
-    report = validate_bytes(data, label, samples=samples, seed=seed, extra_inputs=extra_inputs)
-    assert oracle_is(report, oracle), f"{label}: measured against {report.oracle}, not {oracle}: {report.reference_status}"
-    assert report.oracle in report.references, f"{label}: {report.oracle} did not run: {report.notes}"
-    assert report.elements_compared > 0
-    assert report.bit_exact and report.mismatches_vs_oracle == 0, (
-        f"{label}: {report.mismatches_vs_oracle} elements differ from {oracle} (max |diff| {report.max_abs_diff}); "
-        f"first divergent op: {report.first_divergent_op}")
-    return report
-
-
-def opcodes(data: bytes) -> list[str]:
-    return [op.opcode for op in read_tflite_bytes(data).ops]
+    return assert_exact_vs(oracle, data, label, samples=samples, seed=seed, extra_inputs=extra_inputs)
 
 
 def random_axes(rng, rank: int) -> list[int]:

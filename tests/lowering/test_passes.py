@@ -8,24 +8,11 @@ from edgeconv.frontend.ir import Graph, ModelError, Op, Quant, Tensor
 from edgeconv.lowering.passes import check_topological, fuse_activations, remove_dead_ops
 from edgeconv.frontend.shapes import infer_shapes
 from edgeconv.frontend.reader import read_tflite_bytes
-from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_keras
-
-
-def _dynamic_batch_model() -> bytes:
-    """No fixed batch: Keras 3 and the converter emit SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE."""
-    import tensorflow as tf
-
-    seeded_keras(0)
-    x = tf.keras.Input((8, 8, 3))
-    y = tf.keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
-    y = tf.keras.layers.Reshape((16, 16))(y)
-    y = tf.keras.layers.Flatten()(y)
-    y = tf.keras.layers.Dense(5)(y)
-    return tflite_from_keras(tf.keras.Model(x, y), seed=0)
+from modelgen import assert_bit_exact, dynamic_batch_model
 
 
 def test_shape_subgraphs_fold_to_aliases():
-    data = cached_model({"test": "dynamic-batch-shape-ops"}, _dynamic_batch_model)
+    data = dynamic_batch_model()
     raw = read_tflite_bytes(data)
     assert "SHAPE" in {op.opcode for op in raw.ops}, "the converter no longer emits SHAPE; test needs a new model"
     model = compile_bytes(data, "dyn")
@@ -87,3 +74,12 @@ def test_fold_constant_strided_slice_pack():
     assert [op.opcode for op in folded.ops] == ["RESHAPE"]
     assert folded.tensors[4].data.tolist() == [1, -1]
     assert folded.tensors[9].shape == (1, 24)
+
+
+def test_module_docstring_lists_the_passes_in_run_order():
+    import re
+
+    from edgeconv.lowering import passes
+
+    listed = re.findall(r"^- (\w+)", passes.__doc__, re.M)
+    assert listed == [p.__name__ for p in passes.PASSES]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_refused, run_cli
+from conftest import assert_refused, require_tools, run_cli
 
 import edgeconv
 from edgeconv.frontend.ir import ModelError
@@ -310,11 +310,7 @@ def test_multi_output_model(tmp_path):
 
 
 def _need_emulator():
-    missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
-            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
-        pytest.skip(f"{', '.join(missing)} not installed")
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
 
 
 def test_board_runs_the_c_emulated(shared_models):

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import require_tools
+
 import mutants
 
 from edgeconv.targets.avr import NEAR_DEFINE, SAMPLE_BATCH_BYTES, reference_defines
@@ -35,6 +35,7 @@ from edgeconv.frontend.boards import load_board
 from edgeconv.lowering.compiler import compile_bytes, compile_file
 from edgeconv.emit.emitter import emit, runtime_dir
 from edgeconv.targets.emulate import build_emulated
+from edgeconv.outputs import write_atomically
 from edgeconv.targets.hostbuild import cache_root
 from edgeconv.frontend.ir import ModelError
 from edgeconv.checking.references import TflmReference
@@ -45,11 +46,7 @@ BOARD = "atmega2560"
 
 @pytest.fixture(autouse=True)
 def _need_avr_tools():
-    missing = [t for t in ("avr-gcc", "simavr") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
-            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
-        pytest.skip(f"{', '.join(missing)} not installed (Debian gcc-avr, avr-libc, simavr)")
+    require_tools("avr-gcc", "simavr", hint=" (Debian gcc-avr, avr-libc, simavr)")
 
 
 def test_runtime_compiles_for_avr(tmp_path):
@@ -99,7 +96,7 @@ def test_int16_activations_bit_exact():
     """int16 LOGISTIC, TANH, SOFTMAX and the RELU family (the int16 kernels' fixed-point
     helpers: Q15 products, rounding shifts, sigmoid-table interpolation) through
     `validate --board atmega2560`."""
-    import test_int16_activations as t16
+    import lowering.test_int16_activations as t16
 
     cases = []
     for c in t16._lut_cases(1600)[:6] + t16._softmax_cases(1700)[:4] + t16._relu_family_cases(1800)[:4]:
@@ -118,8 +115,8 @@ def test_int16_elementwise_and_mac_bit_exact():
     CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED branches at their extremes (int32 sums that
     wrap as TFLite Micro's do, int64 sums of heavy taps, edge biases) on inputs at -32768 and
     32767: the int16 products and int64 accumulators where int is 16 bits."""
-    import test_int16_elementwise as e16
-    import test_int16_mac as m16
+    import lowering.test_int16_elementwise as e16
+    import lowering.test_int16_mac as m16
 
     models = {"binary16": e16.binary_model(100, True), "pool16": e16.pool_model(200)}
     branches, seed = m16.MODELS["fixed"]
@@ -137,8 +134,8 @@ def test_math_and_div_bit_exact():
     alone runs them) and DIV (runtime, broadcast and constant divisors), at SRAM-sized shapes."""
     import dataclasses
 
-    import test_ops_div as div
-    import test_ops_math as math_ops
+    import lowering.test_ops_div as div
+    import lowering.test_ops_math as math_ops
     from modelgen import oracle_is
 
     def small(c):
@@ -202,10 +199,7 @@ def _digits_model() -> bytes:
     key = hashlib.sha256(json.dumps({"spec": spec, "tf": tf_version()}, sort_keys=True).encode()).hexdigest()
     path = cache_root() / "models" / f"avr_digits_{key[:32]}.tflite"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.partial")
-        tmp.write_bytes(build())
-        os.replace(tmp, path)
+        write_atomically(path, build())
     return path.read_bytes()
 
 
@@ -267,7 +261,7 @@ def test_int16_stored_weights_from_flash_bit_exact():
 def test_batch_matmul_constant_operand_in_flash_bit_exact():
     """BATCH_MATMUL's constant right-hand side (int8 and int16, read through EC_C_S8/S16 from
     flash) next to run-time operands of the same kernels (read from SRAM)."""
-    import test_ops_batch_matmul as bmm
+    import lowering.test_ops_batch_matmul as bmm
 
     data = bmm.mixed_model()
     model = compile_bytes(data, "bmm_mixed_avr", board=load_board(BOARD))

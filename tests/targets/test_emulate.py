@@ -1,15 +1,13 @@
 """Generated firmware on emulated cores: bit-exact under QEMU, instructions counted exactly."""
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import SHARED_MODELS
+from conftest import SHARED_MODELS, require_tools
 from edgeconv.lowering.compiler import compile_bytes, compile_file
 from edgeconv.targets.emulate import thumb_instruction_count, build_emulated, count_instructions, count_invoke
 from edgeconv.checking.validation import random_inputs, validate_bytes, validate_file
@@ -20,11 +18,7 @@ ACCEPTANCE = ["kws_ref_model", "pretrainedResnet_quant", "vww_96_int8"]
 
 @pytest.fixture(autouse=True)
 def _emulator_tools():
-    missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
-            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
-        pytest.skip(f"{', '.join(missing)} not installed")
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
 
 
 def test_thumb_instruction_lengths():
@@ -69,7 +63,7 @@ def test_instruction_counts_are_deterministic_and_per_op(shared_models):
 @pytest.mark.parametrize("seed", [1, 3, 12, 19])
 def test_random_models_on_emulated_m4(seed):
     """Several op families, multiple inputs or outputs, through the whole firmware path."""
-    from test_random_architectures import build_random_cnn
+    from checking.test_random_architectures import build_random_cnn
 
     data = cached_model({"kind": "random-cnn", "seed": seed, "version": 4}, lambda: build_random_cnn(seed))
     report = validate_bytes(data, f"random_cnn_{seed}.tflite", samples=10, seed=seed, board="cortex-m4")

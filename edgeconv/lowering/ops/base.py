@@ -30,7 +30,8 @@ import numpy as np
 
 from quantize.fixedpoint import activation_range, quantize_multiplier
 
-from edgeconv.frontend.ir import DTYPES, Graph, ModelError, Op, Tensor, UnsupportedOpError
+from edgeconv.frontend.dtypes import CTYPE_NUMPY, ELEMENT_TYPES
+from edgeconv.frontend.ir import Graph, ModelError, Op, Tensor, UnsupportedOpError
 
 # ---------------------------------------------------------------------------------------------
 # What a lowering returns
@@ -53,11 +54,8 @@ class CArray:
 
     @property
     def nbytes(self) -> int:
-        return int(self.values.size * np.dtype(_CTYPE_NP[self.ctype]).itemsize)
+        return int(self.values.size * np.dtype(CTYPE_NUMPY[self.ctype]).itemsize)
 
-
-_CTYPE_NP = {"int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16, "int32_t": np.int32,
-             "int64_t": np.int64, "uint16_t": np.uint16, "uint32_t": np.uint32, "float": np.float32}
 
 # A params field is an int, a float (only in kernels for float model edges), a list of ints
 # (a fixed-size array member such as dims[4], every element given) or a CArray (a pointer or
@@ -138,10 +136,6 @@ def fail(graph: Graph, op: Op, message: str) -> ModelError:
     return ModelError(f"{op.describe(graph)}: {message}")
 
 
-def ctype_of(t: Tensor) -> str:
-    return DTYPES[t.dtype][1]
-
-
 def require_dtype(graph: Graph, op: Op, t: Tensor, *dtypes: str) -> None:
     if t.dtype not in dtypes:
         raise UnsupportedOpError(
@@ -186,7 +180,7 @@ def quant_io(graph: Graph, op: Op, dtypes: tuple[str, ...] = ("int8", "int16")):
 
 # The entry-point suffix of each integer activation type: ec_xxx_s8, ec_xxx_s16 (one per type,
 # so a firmware links only the loops its model uses).
-DTYPE_SUFFIX = {"int8": "s8", "int16": "s16", "uint8": "u8", "int32": "s32", "int64": "s64", "float32": "f32"}
+DTYPE_SUFFIX = {name: t.suffix for name, t in ELEMENT_TYPES.items()}
 
 
 def const_input(graph: Graph, op: Op, position: int, what: str) -> np.ndarray:
@@ -219,8 +213,8 @@ ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5
 
 
 def qrange(dtype: str) -> tuple[int, int]:
-    info = np.iinfo(DTYPES[dtype][0])
-    return int(info.min), int(info.max)
+    t = ELEMENT_TYPES[dtype]
+    return int(t.min), int(t.max)
 
 
 MAX_LEFT_SHIFT = 30  # ec_requantize shifts x left by at most 30 bits before its Q31 multiply
@@ -243,6 +237,16 @@ def requantize_multiplier(graph: Graph, op: Op, real: float, what: str) -> tuple
     if not (-31 <= shift and abs(multiplier) < (1 << 31)):  # QuantizeMultiplier's own guarantees
         raise fail(graph, op, f"{what} rescale {real:g} gives multiplier {multiplier}, shift {shift}")
     return multiplier, shift
+
+
+def fused_activation(graph: Graph, op: Op, t: Tensor) -> tuple[int, int]:
+    """The op's fused activation (NONE, RELU, RELU_N1_TO_1 or RELU6; TANH and SIGN_BIT are
+    refused) as an integer clamp on its output t's type."""
+    act = int(op.options.get("fused_activation_function", 0))
+    if act not in (0, 1, 2, 3):
+        raise UnsupportedOpError(f"{op.describe(graph)}: fused activation {ACTIVATIONS.get(act, act)} is not "
+                                 f"supported on {t.dtype}")
+    return fused_activation_range(graph, op, act, t)
 
 
 def fused_activation_range(graph: Graph, op: Op, activation: int, t: Tensor) -> tuple[int, int]:

@@ -7,9 +7,7 @@ from float are refused: no float in an integer kernel.
 from __future__ import annotations
 
 from edgeconv.frontend.ir import Graph, Op
-from edgeconv.lowering.ops.base import Kernel, fail, lowering, require_dtype
-
-NAMES = {"int8": "s8", "int16": "s16", "int32": "s32", "bool": "b"}
+from edgeconv.lowering.ops.base import DTYPE_SUFFIX, Kernel, fail, lowering, require_dtype
 
 
 @lowering("CAST")
@@ -21,7 +19,7 @@ def lower_cast(graph: Graph, op: Op) -> Kernel:
     if list(x.shape) != list(y.shape):
         raise fail(graph, op, f"output shape {list(y.shape)} differs from input shape {list(x.shape)}")
     return Kernel(
-        func=f"ec_cast_{NAMES[x.dtype]}_{NAMES[y.dtype]}",
+        func=f"ec_cast_{DTYPE_SUFFIX[x.dtype]}_{DTYPE_SUFFIX[y.dtype]}",
         unit="ec_cast",
         params_type="ec_cast_params_t",
         params=dict(size=int(y.size)),

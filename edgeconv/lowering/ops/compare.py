@@ -38,7 +38,7 @@ from quantize.fixedpoint import quantize_multiplier_smaller_than_one_exp
 
 from edgeconv.frontend.ir import Graph, Op, UnsupportedOpError
 from edgeconv.lowering.ops.base import DTYPE_SUFFIX, Kernel, fail, lowering, require_dtype, require_quant
-from edgeconv.lowering.ops.elementwise import MAX_LOOPS, broadcast_loops
+from edgeconv.lowering.ops.elementwise import MAX_LOOPS, broadcast_loops, merged_loops
 
 # The kernel's `op` field (c_runtime/ec_compare.h EC_CMP_*).
 COMPARISONS = {"EQUAL": 0, "NOT_EQUAL": 1, "GREATER": 2, "GREATER_EQUAL": 3, "LESS": 4, "LESS_EQUAL": 5}
@@ -97,43 +97,9 @@ def select_loops(graph: Graph, op: Op, shapes: list[tuple[int, ...]], out: tuple
     cond_strides / x_strides / y_strides (elements, 0 along a broadcast dimension), at most
     MAX_LOOPS loops, outermost first; adjacent dimensions merged where all three inputs walk
     them contiguously (or not at all). Checks TFLite Micro's CheckBroadcastShape."""
-    rank = max([len(s) for s in shapes] + [len(out)])
-    ext = [(1,) * (rank - len(s)) + tuple(int(d) for d in s) for s in shapes]
-    eo = (1,) * (rank - len(out)) + tuple(int(d) for d in out)
     if len(out) != max(len(s) for s in shapes):
         raise fail(graph, op, f"output rank {len(out)} is not the largest input rank")
-    for i in range(rank):
-        ds = [e[i] for e in ext]
-        top = 0 if min(ds) == 0 else max(ds)
-        if any(d not in (1, top) for d in ds):
-            raise fail(graph, op, f"input shapes {[list(s) for s in shapes]} do not broadcast")
-        if eo[i] != top:
-            raise fail(graph, op, f"output shape {list(out)} is not the broadcast of {[list(s) for s in shapes]}")
-
-    def strides(shape: tuple[int, ...]) -> list[int]:
-        s, acc = [0] * rank, 1
-        for i in range(rank - 1, -1, -1):
-            s[i] = 0 if (shape[i] == 1 and eo[i] != 1) else acc
-            acc *= shape[i]
-        return s
-
-    st = [strides(e) for e in ext]
-    loops: list[list[int]] = []  # [extent, stride_c, stride_x, stride_y], innermost first
-    for i in range(rank - 1, -1, -1):
-        d = eo[i]
-        if d == 1:
-            continue
-        if loops and all(st[k][i] == loops[-1][k + 1] * loops[-1][0] for k in range(3)):
-            loops[-1][0] *= d
-            continue
-        loops.append([d] + [st[k][i] for k in range(3)])
-    if any(d == 0 for d in eo):
-        loops = [[0, 0, 0, 0]]
-    if len(loops) > MAX_LOOPS:
-        raise UnsupportedOpError(f"{op.describe(graph)}: broadcasting {[list(s) for s in shapes]} needs "
-                                 f"{len(loops)} loops; at most {MAX_LOOPS} are supported")
-    loops += [[1, 0, 0, 0]] * (MAX_LOOPS - len(loops))
-    loops.reverse()
+    loops = merged_loops(graph, op, shapes, out)
     return dict(out_dims=[l[0] for l in loops], cond_strides=[l[1] for l in loops],
                 x_strides=[l[2] for l in loops], y_strides=[l[3] for l in loops])
 

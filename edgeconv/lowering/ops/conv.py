@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeconv.frontend.ir import Graph, Op, Tensor
-from edgeconv.lowering.ops.base import CArray, Kernel, WeightForm, fail, int8_io, lowering
+from edgeconv.lowering.ops.base import CArray, Kernel, WeightForm, fail, fused_activation, int8_io, lowering
 from edgeconv.lowering.ops.mac import (
     accumulator_bounds,
+    channel_scales,
     check_accumulator,
     conv_multipliers,
     fold_bias,
-    mac_activation,
     multiplier_fields,
     s16_accumulator_is_int32,
     s16_bias_field,
@@ -87,7 +87,7 @@ def conv_kernel(graph: Graph, op: Op, x: Tensor, y: Tensor, w_data: np.ndarray, 
     groups = in_c // f_in_c
     geometry = spatial_geometry(graph, op, x, y, k_h, k_w)
     mult, shift = conv_multipliers(x.quant.s, w_scales, y.quant.s)
-    act_min, act_max = mac_activation(graph, op, y)
+    act_min, act_max = fused_activation(graph, op, y)
     folded = fold_bias(bias, w_data.reshape(out_c, -1).sum(axis=1, dtype=np.int64), x.quant.zp)
     abs_sums = np.abs(w_data.astype(np.int64)).reshape(out_c, -1).sum(axis=1)
     check_accumulator(graph, op, folded, abs_sums)
@@ -156,7 +156,7 @@ def lower_conv2d(graph: Graph, op: Op) -> Kernel:
     x, y, _, _ = int8_io(graph, op)
     w, bias = weights_and_bias(graph, op, channel_axis=0)
     out_c = check_conv_shapes(graph, op, x, y, w)[0]
-    w_scales = w.quant.scale if w.quant.per_channel else (w.quant.s,) * out_c
+    w_scales = channel_scales(w, out_c)
     return conv_kernel(graph, op, x, y, w.data, w_scales, bias, "")
 
 
@@ -178,7 +178,7 @@ def lower_depthwise_as_conv2d(graph: Graph, op: Op) -> Kernel | None:
     if bias is not None and bias.size != out_c:
         return None
     require_tflite_int16(graph, op, **{"depth multiplier": out_c})
-    w_scales = w.quant.scale if w.quant.per_channel else (w.quant.s,) * out_c
+    w_scales = channel_scales(w, out_c)
     if len(w_scales) != out_c:
         return None
     w_data = np.ascontiguousarray(w.data.reshape(k_h, k_w, out_c).transpose(2, 0, 1)).reshape(out_c, k_h, k_w, 1)
@@ -206,9 +206,9 @@ def lower_conv2d_s16(graph: Graph, op: Op) -> Kernel:
     out_c, k_h, k_w, f_in_c = check_conv_shapes(graph, op, x, y, w)
     b, in_h, in_w, in_c = x.shape
     geometry = spatial_geometry(graph, op, x, y, k_h, k_w)
-    w_scales = w.quant.scale if w.quant.per_channel else (w.quant.s,) * out_c
+    w_scales = channel_scales(w, out_c)
     mult, shift = conv_multipliers(x.quant.s, w_scales, y.quant.s)
-    act_min, act_max = mac_activation(graph, op, y)
+    act_min, act_max = fused_activation(graph, op, y)
     acc32 = s16_accumulator_is_int32(graph, op)
     rows = w.data.reshape(out_c, -1)
     groups = in_c // f_in_c

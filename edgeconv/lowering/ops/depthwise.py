@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeconv.frontend.ir import Graph, Op
+from edgeconv.frontend.ir import Graph, Op, Tensor
 from edgeconv.lowering.ops import conv as conv_ops
-from edgeconv.lowering.ops.base import CArray, Kernel, WeightForm, fail, int8_io, lowering
+from edgeconv.lowering.ops.base import CArray, Kernel, WeightForm, fail, fused_activation, int8_io, lowering
 from edgeconv.lowering.ops.mac import (
     accumulator_bounds,
+    channel_scales,
     check_accumulator,
     conv_multipliers,
     fold_bias,
-    mac_activation,
     multiplier_fields,
     s16_bias_field,
     s16_io,
@@ -22,6 +22,22 @@ from edgeconv.lowering.ops.mac import (
     weights_and_bias,
 )
 from edgeconv.lowering.ops.ranges import check_requantize, require_tflite_int16
+
+
+def depthwise_shapes(graph: Graph, op: Op, x: Tensor, y: Tensor, w: Tensor) -> tuple[int, ...]:
+    """k_h, k_w, out_c, batches, in_h, in_w, in_c and the depth multiplier, with TFLite's checks
+    of weights [1, kh, kw, C], output channels and batch."""
+    if len(w.shape) != 4 or w.shape[0] != 1:
+        raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected [1, kh, kw, C]")
+    _, k_h, k_w, out_c = w.shape
+    b, in_h, in_w, in_c = x.shape
+    if y.shape[3] != out_c or in_c <= 0 or out_c % in_c:
+        raise fail(graph, op, f"output channels {y.shape[3]} / weights {list(w.shape)} do not fit input channels {in_c}")
+    if y.shape[0] != b:
+        raise fail(graph, op, f"output batch {y.shape[0]} differs from the input's {b}")
+    multiplier = out_c // in_c
+    require_tflite_int16(graph, op, **{"depth multiplier": multiplier})
+    return k_h, k_w, out_c, b, in_h, in_w, in_c, multiplier
 
 
 @lowering("DEPTHWISE_CONV_2D")
@@ -37,20 +53,11 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
             return kernel
     x, y, _, _ = int8_io(graph, op)
     w, bias = weights_and_bias(graph, op, channel_axis=3)
-    if len(w.shape) != 4 or w.shape[0] != 1:
-        raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected [1, kh, kw, C]")
-    _, k_h, k_w, out_c = w.shape
-    b, in_h, in_w, in_c = x.shape
-    if y.shape[3] != out_c or out_c % in_c:
-        raise fail(graph, op, f"output channels {y.shape[3]} / weights {list(w.shape)} do not fit input channels {in_c}")
-    if y.shape[0] != b:
-        raise fail(graph, op, f"output batch {y.shape[0]} differs from the input's {b}")
-    multiplier = out_c // in_c
-    require_tflite_int16(graph, op, **{"depth multiplier": multiplier})
+    k_h, k_w, out_c, b, in_h, in_w, in_c, multiplier = depthwise_shapes(graph, op, x, y, w)
     geometry = spatial_geometry(graph, op, x, y, k_h, k_w)
-    w_scales = w.quant.scale if w.quant.per_channel else (w.quant.s,) * out_c
+    w_scales = channel_scales(w, out_c)
     mult, shift = conv_multipliers(x.quant.s, w_scales, y.quant.s)
-    act_min, act_max = mac_activation(graph, op, y)
+    act_min, act_max = fused_activation(graph, op, y)
     folded = fold_bias(bias, w.data.reshape(-1, out_c).sum(axis=0, dtype=np.int64), x.quant.zp)
     abs_sums = np.abs(w.data.astype(np.int64)).reshape(-1, out_c).sum(axis=0)
     check_accumulator(graph, op, folded, abs_sums)
@@ -161,20 +168,11 @@ def lower_depthwise_conv2d_s16(graph: Graph, op: Op) -> Kernel:
     DepthwiseConvPerChannel for int16, any depth multiplier and dilation."""
     x, y = s16_io(graph, op)
     w, bias = weights_and_bias(graph, op, channel_axis=3, bias_dtypes=("int64",))
-    if len(w.shape) != 4 or w.shape[0] != 1:
-        raise fail(graph, op, f"weights {w.describe()} have shape {list(w.shape)}, expected [1, kh, kw, C]")
-    _, k_h, k_w, out_c = w.shape
-    b, in_h, in_w, in_c = x.shape
-    if y.shape[3] != out_c or in_c <= 0 or out_c % in_c:
-        raise fail(graph, op, f"output channels {y.shape[3]} / weights {list(w.shape)} do not fit input channels {in_c}")
-    if y.shape[0] != b:
-        raise fail(graph, op, f"output batch {y.shape[0]} differs from the input's {b}")
-    multiplier = out_c // in_c
-    require_tflite_int16(graph, op, **{"depth multiplier": multiplier})
+    k_h, k_w, out_c, b, in_h, in_w, in_c, multiplier = depthwise_shapes(graph, op, x, y, w)
     geometry = spatial_geometry(graph, op, x, y, k_h, k_w)
-    w_scales = w.quant.scale if w.quant.per_channel else (w.quant.s,) * out_c
+    w_scales = channel_scales(w, out_c)
     mult, shift = conv_multipliers(x.quant.s, w_scales, y.quant.s)
-    act_min, act_max = mac_activation(graph, op, y)
+    act_min, act_max = fused_activation(graph, op, y)
     taps = w.data.reshape(-1, out_c)
     quads_end = out_c - out_c % 4
     stored = taps.copy()

@@ -38,7 +38,7 @@ from edgeconv.lowering.ops.base import (
     CArray,
     Kernel,
     fail,
-    fused_activation_range,
+    fused_activation,
     lowering,
     require_dtype,
     require_quant,
@@ -66,27 +66,26 @@ def add_input_table(offset: int, multiplier: int, shift: int, negate: bool) -> n
     return np.array([-v if negate else v for v in values], dtype=np.int64)
 
 
-def broadcast_loops(graph: Graph, op: Op, a: tuple[int, ...], b: tuple[int, ...], out: tuple[int, ...]) -> dict:
-    """The loop nest over `out` for inputs of shapes a and b: out_dims, in0_strides, in1_strides.
+def merged_loops(graph: Graph, op: Op, shapes: list[tuple[int, ...]], out: tuple[int, ...]) -> list[list[int]]:
+    """The loop nest over `out` for inputs of `shapes`: [extent, one stride per input] per loop
+    (elements, 0 along a broadcast dimension), MAX_LOOPS loops, outermost first. Extent-1
+    dimensions are dropped and a dimension is merged into the one inside it where every input
+    steps through it as a continuation of that inner loop.
 
     Shapes are right-aligned (TFLite's RuntimeShape::ExtendedShape). Every dimension of each
     input must equal the output's or be 1, and the output must be the broadcast shape.
     """
-    rank = max(len(a), len(b), len(out))
-    ea = (1,) * (rank - len(a)) + tuple(a)
-    eb = (1,) * (rank - len(b)) + tuple(b)
-    eo = (1,) * (rank - len(out)) + tuple(out)
-    for da, db, do in zip(ea, eb, eo):
-        if da == db:
-            expected = da
-        elif da == 1:
-            expected = db
-        elif db == 1:
-            expected = da
-        else:
-            raise fail(graph, op, f"input shapes {list(a)} and {list(b)} do not broadcast")
-        if do != expected:
-            raise fail(graph, op, f"output shape {list(out)} is not the broadcast of {list(a)} and {list(b)}")
+    said = " and ".join(str(list(s)) for s in shapes)
+    rank = max([len(s) for s in shapes] + [len(out)])
+    ext = [(1,) * (rank - len(s)) + tuple(int(d) for d in s) for s in shapes]
+    eo = (1,) * (rank - len(out)) + tuple(int(d) for d in out)
+    for i in range(rank):
+        ds = [e[i] for e in ext]
+        top = 0 if min(ds) == 0 else max(ds)
+        if any(d not in (1, top) for d in ds):
+            raise fail(graph, op, f"input shapes {said} do not broadcast")
+        if eo[i] != top:
+            raise fail(graph, op, f"output shape {list(out)} is not the broadcast of {said}")
 
     def strides(shape: tuple[int, ...]) -> list[int]:
         s, acc = [0] * rank, 1
@@ -95,29 +94,29 @@ def broadcast_loops(graph: Graph, op: Op, a: tuple[int, ...], b: tuple[int, ...]
             acc *= shape[i]
         return s
 
-    sa, sb = strides(ea), strides(eb)
-    # Innermost first: drop extent-1 dimensions, merge a dimension into the one inside it when
-    # both inputs step through it as a continuation of that inner loop.
-    loops: list[list[int]] = []  # [extent, stride_a, stride_b]
+    st = [strides(e) for e in ext]
+    loops: list[list[int]] = []  # [extent, stride per input], innermost first
     for i in range(rank - 1, -1, -1):
         d = eo[i]
         if d == 1:
             continue
-        if loops:
-            inner = loops[-1]
-            if sa[i] == inner[1] * inner[0] and sb[i] == inner[2] * inner[0]:
-                inner[0] *= d
-                continue
-        loops.append([d, sa[i], sb[i]])
+        if loops and all(st[k][i] == loops[-1][k + 1] * loops[-1][0] for k in range(len(shapes))):
+            loops[-1][0] *= d
+            continue
+        loops.append([d] + [st[k][i] for k in range(len(shapes))])
     if any(d == 0 for d in eo):
-        loops = [[0, 0, 0]]  # empty output: nothing to do
+        loops = [[0] * (len(shapes) + 1)]  # empty output: nothing to do
     if len(loops) > MAX_LOOPS:
-        raise UnsupportedOpError(
-            f"{op.describe(graph)}: broadcasting {list(a)} with {list(b)} needs {len(loops)} loops; "
-            f"at most {MAX_LOOPS} are supported"
-        )
-    loops += [[1, 0, 0]] * (MAX_LOOPS - len(loops))
-    loops.reverse()  # outermost first
+        raise UnsupportedOpError(f"{op.describe(graph)}: broadcasting {said.replace(' and ', ' with ')} needs "
+                                 f"{len(loops)} loops; at most {MAX_LOOPS} are supported")
+    loops += [[1] + [0] * len(shapes)] * (MAX_LOOPS - len(loops))
+    return loops[::-1]
+
+
+def broadcast_loops(graph: Graph, op: Op, a: tuple[int, ...], b: tuple[int, ...], out: tuple[int, ...]) -> dict:
+    """The loop nest over `out` for inputs of shapes a and b (merged_loops): out_dims,
+    in0_strides, in1_strides."""
+    loops = merged_loops(graph, op, [a, b], out)
     return dict(
         out_dims=[l[0] for l in loops],
         in0_strides=[l[1] for l in loops],
@@ -139,13 +138,6 @@ def _binary_io(graph: Graph, op: Op, quantized: bool = True) -> tuple[Tensor, Te
         raise fail(graph, op, f"input types {x0.dtype.upper()}, {x1.dtype.upper()} and output type "
                               f"{y.dtype.upper()} differ; TFLite requires one type")
     return x0, x1, y
-
-
-def _activation(graph: Graph, op: Op, y: Tensor) -> tuple[int, int]:
-    act = int(op.options.get("fused_activation_function", 0))
-    if act not in (0, 1, 2, 3):
-        raise UnsupportedOpError(f"{op.describe(graph)}: fused activation {act} is not supported on {y.dtype}")
-    return fused_activation_range(graph, op, act, y)
 
 
 def _smaller_than_one(graph: Graph, op: Op, real: float, what: str) -> tuple[int, int]:
@@ -174,7 +166,7 @@ def _add_sub(graph: Graph, op: Op, subtract: bool) -> Kernel:
     m0, sh0 = _smaller_than_one(graph, op, r0, "input 0")
     m1, sh1 = _smaller_than_one(graph, op, r1, "input 1")
     mo, sho = _smaller_than_one(graph, op, ro, "output")
-    act_min, act_max = _activation(graph, op, y)
+    act_min, act_max = fused_activation(graph, op, y)
     name = "sub" if subtract else "add"
     tables = dict(in0_table=None, in1_table=None)  # NULL: the kernel requantizes each element
     if not int16 and y.size >= ADD_TABLE_MIN_ELEMENTS and sho < 0:
@@ -226,7 +218,7 @@ def lower_mul(graph: Graph, op: Op) -> Kernel:
     # (zero points 0) the product is at most 2^30 in magnitude.
     real = float(x0.quant.s) * float(x1.quant.s) / float(y.quant.s)
     mult, shift = requantize_multiplier(graph, op, real, "output")
-    act_min, act_max = _activation(graph, op, y)
+    act_min, act_max = fused_activation(graph, op, y)
     return Kernel(
         func=f"ec_mul_{DTYPE_SUFFIX[y.dtype]}",
         unit="ec_mul",

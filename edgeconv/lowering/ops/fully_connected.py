@@ -14,13 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeconv.frontend.ir import Graph, Op, Tensor, UnsupportedOpError
-from edgeconv.lowering.ops.base import CArray, Kernel, WeightForm, fail, int8_io, lowering
+from edgeconv.lowering.ops.base import CArray, Kernel, WeightForm, fail, fused_activation, int8_io, lowering
 from edgeconv.lowering.ops.mac import (
     accumulator_bounds,
     check_accumulator,
     conv_multipliers,
     fold_bias,
-    mac_activation,
     multiplier_fields,
     s16_accumulator_is_int32,
     s16_bias_field,
@@ -99,7 +98,7 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
     # build we validate against behaves as double: ad01_int8 and per-tensor Dense models
     # whose two products round to different multipliers match only the double one.)
     mult, shift = conv_multipliers(x.quant.s, w.quant.scale, y.quant.s)
-    act_min, act_max = mac_activation(graph, op, y)
+    act_min, act_max = fused_activation(graph, op, y)
     folded = fold_bias(bias, w.data.sum(axis=1, dtype=np.int64), x.quant.zp)
     abs_sums = np.abs(w.data.astype(np.int64)).sum(axis=1)
     check_accumulator(graph, op, folded, abs_sums)
@@ -154,7 +153,7 @@ def lower_fully_connected_s16(graph: Graph, op: Op) -> Kernel:
     w, bias = weights_and_bias(graph, op, channel_axis=0, bias_dtypes=("int64", "int32"))
     units, depth, batches = check_fc_shapes(graph, op, x, y, w)
     mult, shift = conv_multipliers(x.quant.s, w.quant.scale, y.quant.s)
-    act_min, act_max = mac_activation(graph, op, y)
+    act_min, act_max = fused_activation(graph, op, y)
     acc32 = s16_accumulator_is_int32(graph, op)
     rows = w.data.reshape(units, depth)
     weights = s16_fc_layout(rows)

@@ -18,7 +18,6 @@ from edgeconv.lowering.ops.base import (
     CArray,
     conv_output_size,
     fail,
-    fused_activation_range,
     quant_io,
     require_dtype,
     require_quant,
@@ -85,17 +84,16 @@ def check_accumulator(graph: Graph, op: Op, folded_bias: np.ndarray, abs_weight_
     return worst
 
 
+def channel_scales(w: Tensor, out_c: int) -> tuple[float, ...]:
+    """The weights' scale of each of out_c output channels: per-channel scales as stored, a
+    per-tensor scale repeated."""
+    return tuple(w.quant.scale) if w.quant.per_channel else (w.quant.s,) * out_c
+
+
 def conv_multipliers(in_scale: float, w_scales: tuple[float, ...], out_scale: float):
     """PopulateConvolutionQuantizationParams: double(in) * double(w) / double(out) per channel."""
     pairs = [quantize_multiplier(float(in_scale) * float(s) / float(out_scale)) for s in w_scales]
     return [m for m, _ in pairs], [s for _, s in pairs]
-
-
-def mac_activation(graph: Graph, op: Op, y: Tensor) -> tuple[int, int]:
-    act = int(op.options.get("fused_activation_function", 0))
-    if act not in (0, 1, 2, 3):
-        raise UnsupportedOpError(f"{op.describe(graph)}: fused activation {act} is not supported on int8")
-    return fused_activation_range(graph, op, act, y)
 
 
 def spatial_geometry(graph: Graph, op: Op, x: Tensor, y: Tensor, k_h: int, k_w: int) -> dict:

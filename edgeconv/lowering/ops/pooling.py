@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeconv.frontend.ir import Graph, Op
-from edgeconv.lowering.ops.base import DTYPE_SUFFIX, Kernel, conv_output_size, fail, fused_activation_range, lowering, quant_io, same_padding
+from edgeconv.lowering.ops.base import DTYPE_SUFFIX, Kernel, conv_output_size, fail, fused_activation, lowering, quant_io, same_padding
 from edgeconv.lowering.ops.ranges import INT32_MAX, check_spatial_indices, require_tflite_int16
 
 
@@ -41,10 +41,7 @@ def lower_pool(graph: Graph, op: Op) -> Kernel:
         raise fail(graph, op, f"input quantization (scale {float(xq.s):g}, zero point {xq.zp}) and output "
                               f"quantization (scale {float(yq.s):g}, zero point {yq.zp}) differ; TFLite Micro "
                               "requires them equal")
-    act = int(op.options.get("fused_activation_function", 0))
-    if act not in (0, 1, 2, 3):
-        raise fail(graph, op, f"fused activation {act} is not supported on {y.dtype}")
-    act_min, act_max = fused_activation_range(graph, op, act, y)
+    act_min, act_max = fused_activation(graph, op, y)
     is_avg = op.opcode == "AVERAGE_POOL_2D"
     pad_h = same_padding(in_h, k_h, sh, 1, out_h) if padding == 0 else 0
     pad_w = same_padding(in_w, k_w, sw, 1, out_w) if padding == 0 else 0

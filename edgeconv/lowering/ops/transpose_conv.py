@@ -30,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from edgeconv.frontend.ir import Graph, Op, UnsupportedOpError
-from edgeconv.lowering.ops.base import CArray, Kernel, fail, lowering, require_dtype, require_quant
-from edgeconv.lowering.ops.mac import INT32_MAX, conv_multipliers, mac_activation, multiplier_fields, s16_quads, s16_sum_fits_int32
+from edgeconv.lowering.ops.base import CArray, Kernel, fail, fused_activation, lowering, require_dtype, require_quant
+from edgeconv.lowering.ops.mac import INT32_MAX, conv_multipliers, multiplier_fields, s16_quads, s16_sum_fits_int32
 from edgeconv.lowering.ops.ranges import check_requantize, require_int32, require_tflite_int16
 
 S64_ACC_LIMIT = 1 << 47  # TFLite's 64-bit MultiplyByQuantizedMultiplier assumes |x| < 2^47
@@ -144,7 +144,7 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
     require_int32(graph, op, **{"(in_h - 1) * stride_h + k_h": (in_h - 1) * stride_h + k_h,
                                 "(in_w - 1) * stride_w + k_w": (in_w - 1) * stride_w + k_w})
 
-    act_min, act_max = mac_activation(graph, op, y)
+    act_min, act_max = fused_activation(graph, op, y)
     mult, shift = conv_multipliers(xq.s, tuple(wq.scale), yq.s)
     if len(mult) == 1:
         mult, shift = mult * out_c, shift * out_c

@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_ADD_H
 #define K_ADD_H
@@ -23,12 +22,22 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_ADD_ARENA_SIZE 208 /* bytes of RAM for all activations */
 #define K_ADD_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_ADD_MACS 0
 #define K_ADD_NUM_INPUTS 8
 /* input 0: 'm0_a' int8 [1, 2, 2, 3] */
-#define K_ADD_INPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_ADD_INPUT0_TYPE EC_TYPE_INT8
 #define K_ADD_INPUT0_RANK 4
 #define K_ADD_INPUT0_DIMS {1, 2, 2, 3}
 #define K_ADD_INPUT0_SIZE 12 /* elements */
@@ -36,7 +45,7 @@ extern "C" {
 #define K_ADD_INPUT0_SCALE 0.05000000074505806f
 #define K_ADD_INPUT0_ZERO_POINT -3
 /* input 1: 'm0_b' int8 [1, 1, 1, 3] */
-#define K_ADD_INPUT1_TYPE 1 /* EC_TYPE_INT8 */
+#define K_ADD_INPUT1_TYPE EC_TYPE_INT8
 #define K_ADD_INPUT1_RANK 4
 #define K_ADD_INPUT1_DIMS {1, 1, 1, 3}
 #define K_ADD_INPUT1_SIZE 3 /* elements */
@@ -44,7 +53,7 @@ extern "C" {
 #define K_ADD_INPUT1_SCALE 0.019999999552965164f
 #define K_ADD_INPUT1_ZERO_POINT 4
 /* input 2: 'm1_a' int8 [2, 1, 3] */
-#define K_ADD_INPUT2_TYPE 1 /* EC_TYPE_INT8 */
+#define K_ADD_INPUT2_TYPE EC_TYPE_INT8
 #define K_ADD_INPUT2_RANK 3
 #define K_ADD_INPUT2_DIMS {2, 1, 3}
 #define K_ADD_INPUT2_SIZE 6 /* elements */
@@ -52,7 +61,7 @@ extern "C" {
 #define K_ADD_INPUT2_SCALE 0.05000000074505806f
 #define K_ADD_INPUT2_ZERO_POINT -3
 /* input 3: 'm1_b' int8 [1, 4, 1] */
-#define K_ADD_INPUT3_TYPE 1 /* EC_TYPE_INT8 */
+#define K_ADD_INPUT3_TYPE EC_TYPE_INT8
 #define K_ADD_INPUT3_RANK 3
 #define K_ADD_INPUT3_DIMS {1, 4, 1}
 #define K_ADD_INPUT3_SIZE 4 /* elements */
@@ -60,7 +69,7 @@ extern "C" {
 #define K_ADD_INPUT3_SCALE 0.019999999552965164f
 #define K_ADD_INPUT3_ZERO_POINT 4
 /* input 4: 'm2_a' int16 [1, 3, 4] */
-#define K_ADD_INPUT4_TYPE 3 /* EC_TYPE_INT16 */
+#define K_ADD_INPUT4_TYPE EC_TYPE_INT16
 #define K_ADD_INPUT4_RANK 3
 #define K_ADD_INPUT4_DIMS {1, 3, 4}
 #define K_ADD_INPUT4_SIZE 12 /* elements */
@@ -68,7 +77,7 @@ extern "C" {
 #define K_ADD_INPUT4_SCALE 0.0020000000949949026f
 #define K_ADD_INPUT4_ZERO_POINT 0
 /* input 5: 'm2_b' int16 [1, 3, 4] */
-#define K_ADD_INPUT5_TYPE 3 /* EC_TYPE_INT16 */
+#define K_ADD_INPUT5_TYPE EC_TYPE_INT16
 #define K_ADD_INPUT5_RANK 3
 #define K_ADD_INPUT5_DIMS {1, 3, 4}
 #define K_ADD_INPUT5_SIZE 12 /* elements */
@@ -76,7 +85,7 @@ extern "C" {
 #define K_ADD_INPUT5_SCALE 0.000699999975040555f
 #define K_ADD_INPUT5_ZERO_POINT 0
 /* input 6: 'm3_a' int16 [2, 3, 4] */
-#define K_ADD_INPUT6_TYPE 3 /* EC_TYPE_INT16 */
+#define K_ADD_INPUT6_TYPE EC_TYPE_INT16
 #define K_ADD_INPUT6_RANK 3
 #define K_ADD_INPUT6_DIMS {2, 3, 4}
 #define K_ADD_INPUT6_SIZE 24 /* elements */
@@ -84,7 +93,7 @@ extern "C" {
 #define K_ADD_INPUT6_SCALE 0.0020000000949949026f
 #define K_ADD_INPUT6_ZERO_POINT 0
 /* input 7: 'm3_b' int16 [1, 1, 4] */
-#define K_ADD_INPUT7_TYPE 3 /* EC_TYPE_INT16 */
+#define K_ADD_INPUT7_TYPE EC_TYPE_INT16
 #define K_ADD_INPUT7_RANK 3
 #define K_ADD_INPUT7_DIMS {1, 1, 4}
 #define K_ADD_INPUT7_SIZE 4 /* elements */
@@ -93,7 +102,7 @@ extern "C" {
 #define K_ADD_INPUT7_ZERO_POINT 0
 #define K_ADD_NUM_OUTPUTS 4
 /* output 0: 'm0_output' int8 [1, 2, 2, 3] */
-#define K_ADD_OUTPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_ADD_OUTPUT0_TYPE EC_TYPE_INT8
 #define K_ADD_OUTPUT0_RANK 4
 #define K_ADD_OUTPUT0_DIMS {1, 2, 2, 3}
 #define K_ADD_OUTPUT0_SIZE 12 /* elements */
@@ -101,7 +110,7 @@ extern "C" {
 #define K_ADD_OUTPUT0_SCALE 0.07999999821186066f
 #define K_ADD_OUTPUT0_ZERO_POINT 1
 /* output 1: 'm1_output' int8 [2, 4, 3] */
-#define K_ADD_OUTPUT1_TYPE 1 /* EC_TYPE_INT8 */
+#define K_ADD_OUTPUT1_TYPE EC_TYPE_INT8
 #define K_ADD_OUTPUT1_RANK 3
 #define K_ADD_OUTPUT1_DIMS {2, 4, 3}
 #define K_ADD_OUTPUT1_SIZE 24 /* elements */
@@ -109,7 +118,7 @@ extern "C" {
 #define K_ADD_OUTPUT1_SCALE 0.07999999821186066f
 #define K_ADD_OUTPUT1_ZERO_POINT 1
 /* output 2: 'm2_output' int16 [1, 3, 4] */
-#define K_ADD_OUTPUT2_TYPE 3 /* EC_TYPE_INT16 */
+#define K_ADD_OUTPUT2_TYPE EC_TYPE_INT16
 #define K_ADD_OUTPUT2_RANK 3
 #define K_ADD_OUTPUT2_DIMS {1, 3, 4}
 #define K_ADD_OUTPUT2_SIZE 12 /* elements */
@@ -117,7 +126,7 @@ extern "C" {
 #define K_ADD_OUTPUT2_SCALE 0.003000000026077032f
 #define K_ADD_OUTPUT2_ZERO_POINT 0
 /* output 3: 'm3_output' int16 [2, 3, 4] */
-#define K_ADD_OUTPUT3_TYPE 3 /* EC_TYPE_INT16 */
+#define K_ADD_OUTPUT3_TYPE EC_TYPE_INT16
 #define K_ADD_OUTPUT3_RANK 3
 #define K_ADD_OUTPUT3_DIMS {2, 3, 4}
 #define K_ADD_OUTPUT3_SIZE 24 /* elements */

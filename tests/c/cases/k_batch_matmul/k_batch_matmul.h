@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_BATCH_MATMUL_H
 #define K_BATCH_MATMUL_H
@@ -23,12 +22,22 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_BATCH_MATMUL_ARENA_SIZE 272 /* bytes of RAM for all activations */
 #define K_BATCH_MATMUL_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_BATCH_MATMUL_MACS 360
 #define K_BATCH_MATMUL_NUM_INPUTS 6
 /* input 0: 'm0_lhs' int8 [2, 3, 5] */
-#define K_BATCH_MATMUL_INPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_BATCH_MATMUL_INPUT0_TYPE EC_TYPE_INT8
 #define K_BATCH_MATMUL_INPUT0_RANK 3
 #define K_BATCH_MATMUL_INPUT0_DIMS {2, 3, 5}
 #define K_BATCH_MATMUL_INPUT0_SIZE 30 /* elements */
@@ -36,7 +45,7 @@ extern "C" {
 #define K_BATCH_MATMUL_INPUT0_SCALE 0.03999999910593033f
 #define K_BATCH_MATMUL_INPUT0_ZERO_POINT 2
 /* input 1: 'm0_rhs' int8 [1, 2, 5] */
-#define K_BATCH_MATMUL_INPUT1_TYPE 1 /* EC_TYPE_INT8 */
+#define K_BATCH_MATMUL_INPUT1_TYPE EC_TYPE_INT8
 #define K_BATCH_MATMUL_INPUT1_RANK 3
 #define K_BATCH_MATMUL_INPUT1_DIMS {1, 2, 5}
 #define K_BATCH_MATMUL_INPUT1_SIZE 10 /* elements */
@@ -44,7 +53,7 @@ extern "C" {
 #define K_BATCH_MATMUL_INPUT1_SCALE 0.029999999329447746f
 #define K_BATCH_MATMUL_INPUT1_ZERO_POINT -3
 /* input 2: 'm1_lhs' int8 [2, 3, 5] */
-#define K_BATCH_MATMUL_INPUT2_TYPE 1 /* EC_TYPE_INT8 */
+#define K_BATCH_MATMUL_INPUT2_TYPE EC_TYPE_INT8
 #define K_BATCH_MATMUL_INPUT2_RANK 3
 #define K_BATCH_MATMUL_INPUT2_DIMS {2, 3, 5}
 #define K_BATCH_MATMUL_INPUT2_SIZE 30 /* elements */
@@ -52,7 +61,7 @@ extern "C" {
 #define K_BATCH_MATMUL_INPUT2_SCALE 0.03999999910593033f
 #define K_BATCH_MATMUL_INPUT2_ZERO_POINT 2
 /* input 3: 'm2_lhs' int16 [2, 3, 5] */
-#define K_BATCH_MATMUL_INPUT3_TYPE 3 /* EC_TYPE_INT16 */
+#define K_BATCH_MATMUL_INPUT3_TYPE EC_TYPE_INT16
 #define K_BATCH_MATMUL_INPUT3_RANK 3
 #define K_BATCH_MATMUL_INPUT3_DIMS {2, 3, 5}
 #define K_BATCH_MATMUL_INPUT3_SIZE 30 /* elements */
@@ -60,7 +69,7 @@ extern "C" {
 #define K_BATCH_MATMUL_INPUT3_SCALE 0.00039999998989515007f
 #define K_BATCH_MATMUL_INPUT3_ZERO_POINT 0
 /* input 4: 'm2_rhs' int16 [1, 2, 5] */
-#define K_BATCH_MATMUL_INPUT4_TYPE 3 /* EC_TYPE_INT16 */
+#define K_BATCH_MATMUL_INPUT4_TYPE EC_TYPE_INT16
 #define K_BATCH_MATMUL_INPUT4_RANK 3
 #define K_BATCH_MATMUL_INPUT4_DIMS {1, 2, 5}
 #define K_BATCH_MATMUL_INPUT4_SIZE 10 /* elements */
@@ -68,7 +77,7 @@ extern "C" {
 #define K_BATCH_MATMUL_INPUT4_SCALE 0.0003000000142492354f
 #define K_BATCH_MATMUL_INPUT4_ZERO_POINT 0
 /* input 5: 'm3_lhs' int16 [2, 3, 5] */
-#define K_BATCH_MATMUL_INPUT5_TYPE 3 /* EC_TYPE_INT16 */
+#define K_BATCH_MATMUL_INPUT5_TYPE EC_TYPE_INT16
 #define K_BATCH_MATMUL_INPUT5_RANK 3
 #define K_BATCH_MATMUL_INPUT5_DIMS {2, 3, 5}
 #define K_BATCH_MATMUL_INPUT5_SIZE 30 /* elements */
@@ -77,7 +86,7 @@ extern "C" {
 #define K_BATCH_MATMUL_INPUT5_ZERO_POINT 0
 #define K_BATCH_MATMUL_NUM_OUTPUTS 4
 /* output 0: 'm0_output' int8 [2, 3, 2] */
-#define K_BATCH_MATMUL_OUTPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_BATCH_MATMUL_OUTPUT0_TYPE EC_TYPE_INT8
 #define K_BATCH_MATMUL_OUTPUT0_RANK 3
 #define K_BATCH_MATMUL_OUTPUT0_DIMS {2, 3, 2}
 #define K_BATCH_MATMUL_OUTPUT0_SIZE 12 /* elements */
@@ -85,7 +94,7 @@ extern "C" {
 #define K_BATCH_MATMUL_OUTPUT0_SCALE 0.10000000149011612f
 #define K_BATCH_MATMUL_OUTPUT0_ZERO_POINT -1
 /* output 1: 'm1_output' int8 [2, 3, 4] */
-#define K_BATCH_MATMUL_OUTPUT1_TYPE 1 /* EC_TYPE_INT8 */
+#define K_BATCH_MATMUL_OUTPUT1_TYPE EC_TYPE_INT8
 #define K_BATCH_MATMUL_OUTPUT1_RANK 3
 #define K_BATCH_MATMUL_OUTPUT1_DIMS {2, 3, 4}
 #define K_BATCH_MATMUL_OUTPUT1_SIZE 24 /* elements */
@@ -93,7 +102,7 @@ extern "C" {
 #define K_BATCH_MATMUL_OUTPUT1_SCALE 0.10000000149011612f
 #define K_BATCH_MATMUL_OUTPUT1_ZERO_POINT -1
 /* output 2: 'm2_output' int16 [2, 3, 2] */
-#define K_BATCH_MATMUL_OUTPUT2_TYPE 3 /* EC_TYPE_INT16 */
+#define K_BATCH_MATMUL_OUTPUT2_TYPE EC_TYPE_INT16
 #define K_BATCH_MATMUL_OUTPUT2_RANK 3
 #define K_BATCH_MATMUL_OUTPUT2_DIMS {2, 3, 2}
 #define K_BATCH_MATMUL_OUTPUT2_SIZE 12 /* elements */
@@ -101,7 +110,7 @@ extern "C" {
 #define K_BATCH_MATMUL_OUTPUT2_SCALE 0.0010000000474974513f
 #define K_BATCH_MATMUL_OUTPUT2_ZERO_POINT 0
 /* output 3: 'm3_output' int16 [2, 3, 4] */
-#define K_BATCH_MATMUL_OUTPUT3_TYPE 3 /* EC_TYPE_INT16 */
+#define K_BATCH_MATMUL_OUTPUT3_TYPE EC_TYPE_INT16
 #define K_BATCH_MATMUL_OUTPUT3_RANK 3
 #define K_BATCH_MATMUL_OUTPUT3_DIMS {2, 3, 4}
 #define K_BATCH_MATMUL_OUTPUT3_SIZE 24 /* elements */

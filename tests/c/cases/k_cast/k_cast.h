@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_CAST_H
 #define K_CAST_H
@@ -23,115 +22,125 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_CAST_ARENA_SIZE 688 /* bytes of RAM for all activations */
 #define K_CAST_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_CAST_MACS 0
 #define K_CAST_NUM_INPUTS 9
 /* input 0: 'm0_input' int8 [3, 7] */
-#define K_CAST_INPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_CAST_INPUT0_TYPE EC_TYPE_INT8
 #define K_CAST_INPUT0_RANK 2
 #define K_CAST_INPUT0_DIMS {3, 7}
 #define K_CAST_INPUT0_SIZE 21 /* elements */
 #define K_CAST_INPUT0_BYTES 21
 /* input 1: 'm1_input' int32 [3, 7] */
-#define K_CAST_INPUT1_TYPE 4 /* EC_TYPE_INT32 */
+#define K_CAST_INPUT1_TYPE EC_TYPE_INT32
 #define K_CAST_INPUT1_RANK 2
 #define K_CAST_INPUT1_DIMS {3, 7}
 #define K_CAST_INPUT1_SIZE 21 /* elements */
 #define K_CAST_INPUT1_BYTES 84
 /* input 2: 'm2_input' int16 [3, 7] */
-#define K_CAST_INPUT2_TYPE 3 /* EC_TYPE_INT16 */
+#define K_CAST_INPUT2_TYPE EC_TYPE_INT16
 #define K_CAST_INPUT2_RANK 2
 #define K_CAST_INPUT2_DIMS {3, 7}
 #define K_CAST_INPUT2_SIZE 21 /* elements */
 #define K_CAST_INPUT2_BYTES 42
 /* input 3: 'm3_input' int32 [3, 7] */
-#define K_CAST_INPUT3_TYPE 4 /* EC_TYPE_INT32 */
+#define K_CAST_INPUT3_TYPE EC_TYPE_INT32
 #define K_CAST_INPUT3_RANK 2
 #define K_CAST_INPUT3_DIMS {3, 7}
 #define K_CAST_INPUT3_SIZE 21 /* elements */
 #define K_CAST_INPUT3_BYTES 84
 /* input 4: 'm4_input' int8 [3, 7] */
-#define K_CAST_INPUT4_TYPE 1 /* EC_TYPE_INT8 */
+#define K_CAST_INPUT4_TYPE EC_TYPE_INT8
 #define K_CAST_INPUT4_RANK 2
 #define K_CAST_INPUT4_DIMS {3, 7}
 #define K_CAST_INPUT4_SIZE 21 /* elements */
 #define K_CAST_INPUT4_BYTES 21
 /* input 5: 'm5_input' int16 [3, 7] */
-#define K_CAST_INPUT5_TYPE 3 /* EC_TYPE_INT16 */
+#define K_CAST_INPUT5_TYPE EC_TYPE_INT16
 #define K_CAST_INPUT5_RANK 2
 #define K_CAST_INPUT5_DIMS {3, 7}
 #define K_CAST_INPUT5_SIZE 21 /* elements */
 #define K_CAST_INPUT5_BYTES 42
 /* input 6: 'm6_input' int8 [3, 7] */
-#define K_CAST_INPUT6_TYPE 1 /* EC_TYPE_INT8 */
+#define K_CAST_INPUT6_TYPE EC_TYPE_INT8
 #define K_CAST_INPUT6_RANK 2
 #define K_CAST_INPUT6_DIMS {3, 7}
 #define K_CAST_INPUT6_SIZE 21 /* elements */
 #define K_CAST_INPUT6_BYTES 21
 /* input 7: 'm7_input' int16 [3, 7] */
-#define K_CAST_INPUT7_TYPE 3 /* EC_TYPE_INT16 */
+#define K_CAST_INPUT7_TYPE EC_TYPE_INT16
 #define K_CAST_INPUT7_RANK 2
 #define K_CAST_INPUT7_DIMS {3, 7}
 #define K_CAST_INPUT7_SIZE 21 /* elements */
 #define K_CAST_INPUT7_BYTES 42
 /* input 8: 'm8_input' int32 [3, 7] */
-#define K_CAST_INPUT8_TYPE 4 /* EC_TYPE_INT32 */
+#define K_CAST_INPUT8_TYPE EC_TYPE_INT32
 #define K_CAST_INPUT8_RANK 2
 #define K_CAST_INPUT8_DIMS {3, 7}
 #define K_CAST_INPUT8_SIZE 21 /* elements */
 #define K_CAST_INPUT8_BYTES 84
 #define K_CAST_NUM_OUTPUTS 9
 /* output 0: 'm0_output' int32 [3, 7] */
-#define K_CAST_OUTPUT0_TYPE 4 /* EC_TYPE_INT32 */
+#define K_CAST_OUTPUT0_TYPE EC_TYPE_INT32
 #define K_CAST_OUTPUT0_RANK 2
 #define K_CAST_OUTPUT0_DIMS {3, 7}
 #define K_CAST_OUTPUT0_SIZE 21 /* elements */
 #define K_CAST_OUTPUT0_BYTES 84
 /* output 1: 'm1_output' int8 [3, 7] */
-#define K_CAST_OUTPUT1_TYPE 1 /* EC_TYPE_INT8 */
+#define K_CAST_OUTPUT1_TYPE EC_TYPE_INT8
 #define K_CAST_OUTPUT1_RANK 2
 #define K_CAST_OUTPUT1_DIMS {3, 7}
 #define K_CAST_OUTPUT1_SIZE 21 /* elements */
 #define K_CAST_OUTPUT1_BYTES 21
 /* output 2: 'm2_output' int32 [3, 7] */
-#define K_CAST_OUTPUT2_TYPE 4 /* EC_TYPE_INT32 */
+#define K_CAST_OUTPUT2_TYPE EC_TYPE_INT32
 #define K_CAST_OUTPUT2_RANK 2
 #define K_CAST_OUTPUT2_DIMS {3, 7}
 #define K_CAST_OUTPUT2_SIZE 21 /* elements */
 #define K_CAST_OUTPUT2_BYTES 84
 /* output 3: 'm3_output' int16 [3, 7] */
-#define K_CAST_OUTPUT3_TYPE 3 /* EC_TYPE_INT16 */
+#define K_CAST_OUTPUT3_TYPE EC_TYPE_INT16
 #define K_CAST_OUTPUT3_RANK 2
 #define K_CAST_OUTPUT3_DIMS {3, 7}
 #define K_CAST_OUTPUT3_SIZE 21 /* elements */
 #define K_CAST_OUTPUT3_BYTES 42
 /* output 4: 'm4_output' int16 [3, 7] */
-#define K_CAST_OUTPUT4_TYPE 3 /* EC_TYPE_INT16 */
+#define K_CAST_OUTPUT4_TYPE EC_TYPE_INT16
 #define K_CAST_OUTPUT4_RANK 2
 #define K_CAST_OUTPUT4_DIMS {3, 7}
 #define K_CAST_OUTPUT4_SIZE 21 /* elements */
 #define K_CAST_OUTPUT4_BYTES 42
 /* output 5: 'm5_output' int8 [3, 7] */
-#define K_CAST_OUTPUT5_TYPE 1 /* EC_TYPE_INT8 */
+#define K_CAST_OUTPUT5_TYPE EC_TYPE_INT8
 #define K_CAST_OUTPUT5_RANK 2
 #define K_CAST_OUTPUT5_DIMS {3, 7}
 #define K_CAST_OUTPUT5_SIZE 21 /* elements */
 #define K_CAST_OUTPUT5_BYTES 21
 /* output 6: 'm6_output' int8 [3, 7] */
-#define K_CAST_OUTPUT6_TYPE 1 /* EC_TYPE_INT8 */
+#define K_CAST_OUTPUT6_TYPE EC_TYPE_INT8
 #define K_CAST_OUTPUT6_RANK 2
 #define K_CAST_OUTPUT6_DIMS {3, 7}
 #define K_CAST_OUTPUT6_SIZE 21 /* elements */
 #define K_CAST_OUTPUT6_BYTES 21
 /* output 7: 'm7_output' int16 [3, 7] */
-#define K_CAST_OUTPUT7_TYPE 3 /* EC_TYPE_INT16 */
+#define K_CAST_OUTPUT7_TYPE EC_TYPE_INT16
 #define K_CAST_OUTPUT7_RANK 2
 #define K_CAST_OUTPUT7_DIMS {3, 7}
 #define K_CAST_OUTPUT7_SIZE 21 /* elements */
 #define K_CAST_OUTPUT7_BYTES 42
 /* output 8: 'm8_output' int32 [3, 7] */
-#define K_CAST_OUTPUT8_TYPE 4 /* EC_TYPE_INT32 */
+#define K_CAST_OUTPUT8_TYPE EC_TYPE_INT32
 #define K_CAST_OUTPUT8_RANK 2
 #define K_CAST_OUTPUT8_DIMS {3, 7}
 #define K_CAST_OUTPUT8_SIZE 21 /* elements */

@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_COMPARE_H
 #define K_COMPARE_H
@@ -23,12 +22,22 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_COMPARE_ARENA_SIZE 448 /* bytes of RAM for all activations */
 #define K_COMPARE_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_COMPARE_MACS 0
 #define K_COMPARE_NUM_INPUTS 8
 /* input 0: 'm0_a' int8 [2, 3, 4] */
-#define K_COMPARE_INPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_COMPARE_INPUT0_TYPE EC_TYPE_INT8
 #define K_COMPARE_INPUT0_RANK 3
 #define K_COMPARE_INPUT0_DIMS {2, 3, 4}
 #define K_COMPARE_INPUT0_SIZE 24 /* elements */
@@ -36,7 +45,7 @@ extern "C" {
 #define K_COMPARE_INPUT0_SCALE 0.05000000074505806f
 #define K_COMPARE_INPUT0_ZERO_POINT -3
 /* input 1: 'm0_b' int8 [2, 3, 4] */
-#define K_COMPARE_INPUT1_TYPE 1 /* EC_TYPE_INT8 */
+#define K_COMPARE_INPUT1_TYPE EC_TYPE_INT8
 #define K_COMPARE_INPUT1_RANK 3
 #define K_COMPARE_INPUT1_DIMS {2, 3, 4}
 #define K_COMPARE_INPUT1_SIZE 24 /* elements */
@@ -44,19 +53,19 @@ extern "C" {
 #define K_COMPARE_INPUT1_SCALE 0.05000000074505806f
 #define K_COMPARE_INPUT1_ZERO_POINT -3
 /* input 2: 'm1_a' int32 [3, 7] */
-#define K_COMPARE_INPUT2_TYPE 4 /* EC_TYPE_INT32 */
+#define K_COMPARE_INPUT2_TYPE EC_TYPE_INT32
 #define K_COMPARE_INPUT2_RANK 2
 #define K_COMPARE_INPUT2_DIMS {3, 7}
 #define K_COMPARE_INPUT2_SIZE 21 /* elements */
 #define K_COMPARE_INPUT2_BYTES 84
 /* input 3: 'm1_b' int32 [3, 7] */
-#define K_COMPARE_INPUT3_TYPE 4 /* EC_TYPE_INT32 */
+#define K_COMPARE_INPUT3_TYPE EC_TYPE_INT32
 #define K_COMPARE_INPUT3_RANK 2
 #define K_COMPARE_INPUT3_DIMS {3, 7}
 #define K_COMPARE_INPUT3_SIZE 21 /* elements */
 #define K_COMPARE_INPUT3_BYTES 84
 /* input 4: 'm2_a' int8 [3, 7] */
-#define K_COMPARE_INPUT4_TYPE 1 /* EC_TYPE_INT8 */
+#define K_COMPARE_INPUT4_TYPE EC_TYPE_INT8
 #define K_COMPARE_INPUT4_RANK 2
 #define K_COMPARE_INPUT4_DIMS {3, 7}
 #define K_COMPARE_INPUT4_SIZE 21 /* elements */
@@ -64,7 +73,7 @@ extern "C" {
 #define K_COMPARE_INPUT4_SCALE 0.05000000074505806f
 #define K_COMPARE_INPUT4_ZERO_POINT 6
 /* input 5: 'm2_b' int8 [3, 7] */
-#define K_COMPARE_INPUT5_TYPE 1 /* EC_TYPE_INT8 */
+#define K_COMPARE_INPUT5_TYPE EC_TYPE_INT8
 #define K_COMPARE_INPUT5_RANK 2
 #define K_COMPARE_INPUT5_DIMS {3, 7}
 #define K_COMPARE_INPUT5_SIZE 21 /* elements */
@@ -72,7 +81,7 @@ extern "C" {
 #define K_COMPARE_INPUT5_SCALE 0.05000000074505806f
 #define K_COMPARE_INPUT5_ZERO_POINT 6
 /* input 6: 'm3_a' int8 [3, 7] */
-#define K_COMPARE_INPUT6_TYPE 1 /* EC_TYPE_INT8 */
+#define K_COMPARE_INPUT6_TYPE EC_TYPE_INT8
 #define K_COMPARE_INPUT6_RANK 2
 #define K_COMPARE_INPUT6_DIMS {3, 7}
 #define K_COMPARE_INPUT6_SIZE 21 /* elements */
@@ -80,7 +89,7 @@ extern "C" {
 #define K_COMPARE_INPUT6_SCALE 0.05000000074505806f
 #define K_COMPARE_INPUT6_ZERO_POINT 6
 /* input 7: 'm3_b' int8 [3, 7] */
-#define K_COMPARE_INPUT7_TYPE 1 /* EC_TYPE_INT8 */
+#define K_COMPARE_INPUT7_TYPE EC_TYPE_INT8
 #define K_COMPARE_INPUT7_RANK 2
 #define K_COMPARE_INPUT7_DIMS {3, 7}
 #define K_COMPARE_INPUT7_SIZE 21 /* elements */
@@ -89,7 +98,7 @@ extern "C" {
 #define K_COMPARE_INPUT7_ZERO_POINT 6
 #define K_COMPARE_NUM_OUTPUTS 4
 /* output 0: 'm0_output' int8 [2, 3, 4] */
-#define K_COMPARE_OUTPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_COMPARE_OUTPUT0_TYPE EC_TYPE_INT8
 #define K_COMPARE_OUTPUT0_RANK 3
 #define K_COMPARE_OUTPUT0_DIMS {2, 3, 4}
 #define K_COMPARE_OUTPUT0_SIZE 24 /* elements */
@@ -97,19 +106,19 @@ extern "C" {
 #define K_COMPARE_OUTPUT0_SCALE 0.05000000074505806f
 #define K_COMPARE_OUTPUT0_ZERO_POINT -3
 /* output 1: 'm1_output' int32 [3, 7] */
-#define K_COMPARE_OUTPUT1_TYPE 4 /* EC_TYPE_INT32 */
+#define K_COMPARE_OUTPUT1_TYPE EC_TYPE_INT32
 #define K_COMPARE_OUTPUT1_RANK 2
 #define K_COMPARE_OUTPUT1_DIMS {3, 7}
 #define K_COMPARE_OUTPUT1_SIZE 21 /* elements */
 #define K_COMPARE_OUTPUT1_BYTES 84
 /* output 2: 'm2_output' int8 [3, 7] */
-#define K_COMPARE_OUTPUT2_TYPE 1 /* EC_TYPE_INT8 */
+#define K_COMPARE_OUTPUT2_TYPE EC_TYPE_INT8
 #define K_COMPARE_OUTPUT2_RANK 2
 #define K_COMPARE_OUTPUT2_DIMS {3, 7}
 #define K_COMPARE_OUTPUT2_SIZE 21 /* elements */
 #define K_COMPARE_OUTPUT2_BYTES 21
 /* output 3: 'm3_output' int16 [3, 7] */
-#define K_COMPARE_OUTPUT3_TYPE 3 /* EC_TYPE_INT16 */
+#define K_COMPARE_OUTPUT3_TYPE EC_TYPE_INT16
 #define K_COMPARE_OUTPUT3_RANK 2
 #define K_COMPARE_OUTPUT3_DIMS {3, 7}
 #define K_COMPARE_OUTPUT3_SIZE 21 /* elements */

@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_COMPARE_REF_H
 #define K_COMPARE_REF_H
@@ -23,12 +22,22 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_COMPARE_REF_ARENA_SIZE 176 /* bytes of RAM for all activations */
 #define K_COMPARE_REF_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_COMPARE_REF_MACS 0
 #define K_COMPARE_REF_NUM_INPUTS 2
 /* input 0: 'a' int16 [2, 3, 4] */
-#define K_COMPARE_REF_INPUT0_TYPE 3 /* EC_TYPE_INT16 */
+#define K_COMPARE_REF_INPUT0_TYPE EC_TYPE_INT16
 #define K_COMPARE_REF_INPUT0_RANK 3
 #define K_COMPARE_REF_INPUT0_DIMS {2, 3, 4}
 #define K_COMPARE_REF_INPUT0_SIZE 24 /* elements */
@@ -36,7 +45,7 @@ extern "C" {
 #define K_COMPARE_REF_INPUT0_SCALE 0.0010000000474974513f
 #define K_COMPARE_REF_INPUT0_ZERO_POINT 0
 /* input 1: 'b' int16 [2, 3, 4] */
-#define K_COMPARE_REF_INPUT1_TYPE 3 /* EC_TYPE_INT16 */
+#define K_COMPARE_REF_INPUT1_TYPE EC_TYPE_INT16
 #define K_COMPARE_REF_INPUT1_RANK 3
 #define K_COMPARE_REF_INPUT1_DIMS {2, 3, 4}
 #define K_COMPARE_REF_INPUT1_SIZE 24 /* elements */
@@ -45,7 +54,7 @@ extern "C" {
 #define K_COMPARE_REF_INPUT1_ZERO_POINT 0
 #define K_COMPARE_REF_NUM_OUTPUTS 1
 /* output 0: 'output' int16 [2, 3, 4] */
-#define K_COMPARE_REF_OUTPUT0_TYPE 3 /* EC_TYPE_INT16 */
+#define K_COMPARE_REF_OUTPUT0_TYPE EC_TYPE_INT16
 #define K_COMPARE_REF_OUTPUT0_RANK 3
 #define K_COMPARE_REF_OUTPUT0_DIMS {2, 3, 4}
 #define K_COMPARE_REF_OUTPUT0_SIZE 24 /* elements */

@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_CONV_S16_CONV_H
 #define K_CONV_S16_CONV_H
@@ -23,12 +22,22 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_CONV_S16_CONV_ARENA_SIZE 368 /* bytes of RAM for all activations */
 #define K_CONV_S16_CONV_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_CONV_S16_CONV_MACS 972
 #define K_CONV_S16_CONV_NUM_INPUTS 1
 /* input 0: 'serving_default_keras_tensor:0' int16 [1, 6, 6, 3] */
-#define K_CONV_S16_CONV_INPUT0_TYPE 3 /* EC_TYPE_INT16 */
+#define K_CONV_S16_CONV_INPUT0_TYPE EC_TYPE_INT16
 #define K_CONV_S16_CONV_INPUT0_RANK 4
 #define K_CONV_S16_CONV_INPUT0_DIMS {1, 6, 6, 3}
 #define K_CONV_S16_CONV_INPUT0_SIZE 108 /* elements */
@@ -37,7 +46,7 @@ extern "C" {
 #define K_CONV_S16_CONV_INPUT0_ZERO_POINT 0
 #define K_CONV_S16_CONV_NUM_OUTPUTS 1
 /* output 0: 'StatefulPartitionedCall_1:0' int16 [1, 3, 3, 4] */
-#define K_CONV_S16_CONV_OUTPUT0_TYPE 3 /* EC_TYPE_INT16 */
+#define K_CONV_S16_CONV_OUTPUT0_TYPE EC_TYPE_INT16
 #define K_CONV_S16_CONV_OUTPUT0_RANK 4
 #define K_CONV_S16_CONV_OUTPUT0_DIMS {1, 3, 3, 4}
 #define K_CONV_S16_CONV_OUTPUT0_SIZE 36 /* elements */

@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_DATA_REF_H
 #define K_DATA_REF_H
@@ -23,18 +22,28 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_DATA_REF_ARENA_SIZE 704 /* bytes of RAM for all activations */
 #define K_DATA_REF_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_DATA_REF_MACS 280
 #define K_DATA_REF_NUM_INPUTS 5
 /* input 0: 'm0_input' int32 [1, 2, 3, 4] */
-#define K_DATA_REF_INPUT0_TYPE 4 /* EC_TYPE_INT32 */
+#define K_DATA_REF_INPUT0_TYPE EC_TYPE_INT32
 #define K_DATA_REF_INPUT0_RANK 4
 #define K_DATA_REF_INPUT0_DIMS {1, 2, 3, 4}
 #define K_DATA_REF_INPUT0_SIZE 24 /* elements */
 #define K_DATA_REF_INPUT0_BYTES 96
 /* input 1: 'm1_input' int16 [1, 4, 3, 2] */
-#define K_DATA_REF_INPUT1_TYPE 3 /* EC_TYPE_INT16 */
+#define K_DATA_REF_INPUT1_TYPE EC_TYPE_INT16
 #define K_DATA_REF_INPUT1_RANK 4
 #define K_DATA_REF_INPUT1_DIMS {1, 4, 3, 2}
 #define K_DATA_REF_INPUT1_SIZE 24 /* elements */
@@ -42,7 +51,7 @@ extern "C" {
 #define K_DATA_REF_INPUT1_SCALE 0.0010000000474974513f
 #define K_DATA_REF_INPUT1_ZERO_POINT 0
 /* input 2: 'm2_input' int16 [4, 3, 2] */
-#define K_DATA_REF_INPUT2_TYPE 3 /* EC_TYPE_INT16 */
+#define K_DATA_REF_INPUT2_TYPE EC_TYPE_INT16
 #define K_DATA_REF_INPUT2_RANK 3
 #define K_DATA_REF_INPUT2_DIMS {4, 3, 2}
 #define K_DATA_REF_INPUT2_SIZE 24 /* elements */
@@ -50,13 +59,13 @@ extern "C" {
 #define K_DATA_REF_INPUT2_SCALE 0.0010000000474974513f
 #define K_DATA_REF_INPUT2_ZERO_POINT 0
 /* input 3: 'm3_input' int32 [4, 3, 2] */
-#define K_DATA_REF_INPUT3_TYPE 4 /* EC_TYPE_INT32 */
+#define K_DATA_REF_INPUT3_TYPE EC_TYPE_INT32
 #define K_DATA_REF_INPUT3_RANK 3
 #define K_DATA_REF_INPUT3_DIMS {4, 3, 2}
 #define K_DATA_REF_INPUT3_SIZE 24 /* elements */
 #define K_DATA_REF_INPUT3_BYTES 96
 /* input 4: 'm4_input' int16 [1, 3, 4, 2] */
-#define K_DATA_REF_INPUT4_TYPE 3 /* EC_TYPE_INT16 */
+#define K_DATA_REF_INPUT4_TYPE EC_TYPE_INT16
 #define K_DATA_REF_INPUT4_RANK 4
 #define K_DATA_REF_INPUT4_DIMS {1, 3, 4, 2}
 #define K_DATA_REF_INPUT4_SIZE 24 /* elements */
@@ -65,13 +74,13 @@ extern "C" {
 #define K_DATA_REF_INPUT4_ZERO_POINT 0
 #define K_DATA_REF_NUM_OUTPUTS 5
 /* output 0: 'm0_output' int32 [1, 4, 2, 3] */
-#define K_DATA_REF_OUTPUT0_TYPE 4 /* EC_TYPE_INT32 */
+#define K_DATA_REF_OUTPUT0_TYPE EC_TYPE_INT32
 #define K_DATA_REF_OUTPUT0_RANK 4
 #define K_DATA_REF_OUTPUT0_DIMS {1, 4, 2, 3}
 #define K_DATA_REF_OUTPUT0_SIZE 24 /* elements */
 #define K_DATA_REF_OUTPUT0_BYTES 96
 /* output 1: 'm1_output' int16 [1, 7, 6, 2] */
-#define K_DATA_REF_OUTPUT1_TYPE 3 /* EC_TYPE_INT16 */
+#define K_DATA_REF_OUTPUT1_TYPE EC_TYPE_INT16
 #define K_DATA_REF_OUTPUT1_RANK 4
 #define K_DATA_REF_OUTPUT1_DIMS {1, 7, 6, 2}
 #define K_DATA_REF_OUTPUT1_SIZE 84 /* elements */
@@ -79,7 +88,7 @@ extern "C" {
 #define K_DATA_REF_OUTPUT1_SCALE 0.0010000000474974513f
 #define K_DATA_REF_OUTPUT1_ZERO_POINT 0
 /* output 2: 'm2_output' int16 [4, 5, 2] */
-#define K_DATA_REF_OUTPUT2_TYPE 3 /* EC_TYPE_INT16 */
+#define K_DATA_REF_OUTPUT2_TYPE EC_TYPE_INT16
 #define K_DATA_REF_OUTPUT2_RANK 3
 #define K_DATA_REF_OUTPUT2_DIMS {4, 5, 2}
 #define K_DATA_REF_OUTPUT2_SIZE 40 /* elements */
@@ -87,13 +96,13 @@ extern "C" {
 #define K_DATA_REF_OUTPUT2_SCALE 0.0010000000474974513f
 #define K_DATA_REF_OUTPUT2_ZERO_POINT 0
 /* output 3: 'm3_output' int32 [4, 5, 2] */
-#define K_DATA_REF_OUTPUT3_TYPE 4 /* EC_TYPE_INT32 */
+#define K_DATA_REF_OUTPUT3_TYPE EC_TYPE_INT32
 #define K_DATA_REF_OUTPUT3_RANK 3
 #define K_DATA_REF_OUTPUT3_DIMS {4, 5, 2}
 #define K_DATA_REF_OUTPUT3_SIZE 40 /* elements */
 #define K_DATA_REF_OUTPUT3_BYTES 160
 /* output 4: 'm4_output' int16 [1, 5, 7, 2] */
-#define K_DATA_REF_OUTPUT4_TYPE 3 /* EC_TYPE_INT16 */
+#define K_DATA_REF_OUTPUT4_TYPE EC_TYPE_INT16
 #define K_DATA_REF_OUTPUT4_RANK 4
 #define K_DATA_REF_OUTPUT4_DIMS {1, 5, 7, 2}
 #define K_DATA_REF_OUTPUT4_SIZE 70 /* elements */

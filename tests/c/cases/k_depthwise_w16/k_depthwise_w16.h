@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_DEPTHWISE_W16_H
 #define K_DEPTHWISE_W16_H
@@ -23,12 +22,22 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_DEPTHWISE_W16_ARENA_SIZE 1120 /* bytes of RAM for all activations */
 #define K_DEPTHWISE_W16_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_DEPTHWISE_W16_MACS 5525
 #define K_DEPTHWISE_W16_NUM_INPUTS 5
 /* input 0: 'm0_input' int8 [1, 5, 5, 5] */
-#define K_DEPTHWISE_W16_INPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_DEPTHWISE_W16_INPUT0_TYPE EC_TYPE_INT8
 #define K_DEPTHWISE_W16_INPUT0_RANK 4
 #define K_DEPTHWISE_W16_INPUT0_DIMS {1, 5, 5, 5}
 #define K_DEPTHWISE_W16_INPUT0_SIZE 125 /* elements */
@@ -36,7 +45,7 @@ extern "C" {
 #define K_DEPTHWISE_W16_INPUT0_SCALE 0.05000000074505806f
 #define K_DEPTHWISE_W16_INPUT0_ZERO_POINT 2
 /* input 1: 'm1_input' int8 [1, 4, 5, 6] */
-#define K_DEPTHWISE_W16_INPUT1_TYPE 1 /* EC_TYPE_INT8 */
+#define K_DEPTHWISE_W16_INPUT1_TYPE EC_TYPE_INT8
 #define K_DEPTHWISE_W16_INPUT1_RANK 4
 #define K_DEPTHWISE_W16_INPUT1_DIMS {1, 4, 5, 6}
 #define K_DEPTHWISE_W16_INPUT1_SIZE 120 /* elements */
@@ -44,7 +53,7 @@ extern "C" {
 #define K_DEPTHWISE_W16_INPUT1_SCALE 0.05000000074505806f
 #define K_DEPTHWISE_W16_INPUT1_ZERO_POINT 2
 /* input 2: 'm2_input' int8 [1, 7, 7, 5] */
-#define K_DEPTHWISE_W16_INPUT2_TYPE 1 /* EC_TYPE_INT8 */
+#define K_DEPTHWISE_W16_INPUT2_TYPE EC_TYPE_INT8
 #define K_DEPTHWISE_W16_INPUT2_RANK 4
 #define K_DEPTHWISE_W16_INPUT2_DIMS {1, 7, 7, 5}
 #define K_DEPTHWISE_W16_INPUT2_SIZE 245 /* elements */
@@ -52,7 +61,7 @@ extern "C" {
 #define K_DEPTHWISE_W16_INPUT2_SCALE 0.05000000074505806f
 #define K_DEPTHWISE_W16_INPUT2_ZERO_POINT 2
 /* input 3: 'm3_input' int8 [1, 12, 1, 6] */
-#define K_DEPTHWISE_W16_INPUT3_TYPE 1 /* EC_TYPE_INT8 */
+#define K_DEPTHWISE_W16_INPUT3_TYPE EC_TYPE_INT8
 #define K_DEPTHWISE_W16_INPUT3_RANK 4
 #define K_DEPTHWISE_W16_INPUT3_DIMS {1, 12, 1, 6}
 #define K_DEPTHWISE_W16_INPUT3_SIZE 72 /* elements */
@@ -60,7 +69,7 @@ extern "C" {
 #define K_DEPTHWISE_W16_INPUT3_SCALE 0.05000000074505806f
 #define K_DEPTHWISE_W16_INPUT3_ZERO_POINT 2
 /* input 4: 'm4_input' int8 [1, 8, 4, 5] */
-#define K_DEPTHWISE_W16_INPUT4_TYPE 1 /* EC_TYPE_INT8 */
+#define K_DEPTHWISE_W16_INPUT4_TYPE EC_TYPE_INT8
 #define K_DEPTHWISE_W16_INPUT4_RANK 4
 #define K_DEPTHWISE_W16_INPUT4_DIMS {1, 8, 4, 5}
 #define K_DEPTHWISE_W16_INPUT4_SIZE 160 /* elements */
@@ -69,7 +78,7 @@ extern "C" {
 #define K_DEPTHWISE_W16_INPUT4_ZERO_POINT 2
 #define K_DEPTHWISE_W16_NUM_OUTPUTS 5
 /* output 0: 'm0_output' int8 [1, 5, 5, 5] */
-#define K_DEPTHWISE_W16_OUTPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_DEPTHWISE_W16_OUTPUT0_TYPE EC_TYPE_INT8
 #define K_DEPTHWISE_W16_OUTPUT0_RANK 4
 #define K_DEPTHWISE_W16_OUTPUT0_DIMS {1, 5, 5, 5}
 #define K_DEPTHWISE_W16_OUTPUT0_SIZE 125 /* elements */
@@ -77,7 +86,7 @@ extern "C" {
 #define K_DEPTHWISE_W16_OUTPUT0_SCALE 0.07000000029802322f
 #define K_DEPTHWISE_W16_OUTPUT0_ZERO_POINT -1
 /* output 1: 'm1_output' int8 [1, 4, 5, 6] */
-#define K_DEPTHWISE_W16_OUTPUT1_TYPE 1 /* EC_TYPE_INT8 */
+#define K_DEPTHWISE_W16_OUTPUT1_TYPE EC_TYPE_INT8
 #define K_DEPTHWISE_W16_OUTPUT1_RANK 4
 #define K_DEPTHWISE_W16_OUTPUT1_DIMS {1, 4, 5, 6}
 #define K_DEPTHWISE_W16_OUTPUT1_SIZE 120 /* elements */
@@ -85,7 +94,7 @@ extern "C" {
 #define K_DEPTHWISE_W16_OUTPUT1_SCALE 0.07000000029802322f
 #define K_DEPTHWISE_W16_OUTPUT1_ZERO_POINT -1
 /* output 2: 'm2_output' int8 [1, 4, 4, 5] */
-#define K_DEPTHWISE_W16_OUTPUT2_TYPE 1 /* EC_TYPE_INT8 */
+#define K_DEPTHWISE_W16_OUTPUT2_TYPE EC_TYPE_INT8
 #define K_DEPTHWISE_W16_OUTPUT2_RANK 4
 #define K_DEPTHWISE_W16_OUTPUT2_DIMS {1, 4, 4, 5}
 #define K_DEPTHWISE_W16_OUTPUT2_SIZE 80 /* elements */
@@ -93,7 +102,7 @@ extern "C" {
 #define K_DEPTHWISE_W16_OUTPUT2_SCALE 0.07000000029802322f
 #define K_DEPTHWISE_W16_OUTPUT2_ZERO_POINT -1
 /* output 3: 'm3_output' int8 [1, 12, 1, 6] */
-#define K_DEPTHWISE_W16_OUTPUT3_TYPE 1 /* EC_TYPE_INT8 */
+#define K_DEPTHWISE_W16_OUTPUT3_TYPE EC_TYPE_INT8
 #define K_DEPTHWISE_W16_OUTPUT3_RANK 4
 #define K_DEPTHWISE_W16_OUTPUT3_DIMS {1, 12, 1, 6}
 #define K_DEPTHWISE_W16_OUTPUT3_SIZE 72 /* elements */
@@ -101,7 +110,7 @@ extern "C" {
 #define K_DEPTHWISE_W16_OUTPUT3_SCALE 0.07000000029802322f
 #define K_DEPTHWISE_W16_OUTPUT3_ZERO_POINT -1
 /* output 4: 'm4_output' int8 [1, 4, 4, 5] */
-#define K_DEPTHWISE_W16_OUTPUT4_TYPE 1 /* EC_TYPE_INT8 */
+#define K_DEPTHWISE_W16_OUTPUT4_TYPE EC_TYPE_INT8
 #define K_DEPTHWISE_W16_OUTPUT4_RANK 4
 #define K_DEPTHWISE_W16_OUTPUT4_DIMS {1, 4, 4, 5}
 #define K_DEPTHWISE_W16_OUTPUT4_SIZE 80 /* elements */

@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_DEQUANTIZE_H
 #define K_DEQUANTIZE_H
@@ -23,12 +22,22 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_DEQUANTIZE_ARENA_SIZE 288 /* bytes of RAM for all activations */
 #define K_DEQUANTIZE_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_DEQUANTIZE_MACS 0
 #define K_DEQUANTIZE_NUM_INPUTS 3
 /* input 0: 'm0_input' int8 [2, 9] */
-#define K_DEQUANTIZE_INPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_DEQUANTIZE_INPUT0_TYPE EC_TYPE_INT8
 #define K_DEQUANTIZE_INPUT0_RANK 2
 #define K_DEQUANTIZE_INPUT0_DIMS {2, 9}
 #define K_DEQUANTIZE_INPUT0_SIZE 18 /* elements */
@@ -36,7 +45,7 @@ extern "C" {
 #define K_DEQUANTIZE_INPUT0_SCALE 0.029999999329447746f
 #define K_DEQUANTIZE_INPUT0_ZERO_POINT -6
 /* input 1: 'm1_input' uint8 [2, 9] */
-#define K_DEQUANTIZE_INPUT1_TYPE 2 /* EC_TYPE_UINT8 */
+#define K_DEQUANTIZE_INPUT1_TYPE EC_TYPE_UINT8
 #define K_DEQUANTIZE_INPUT1_RANK 2
 #define K_DEQUANTIZE_INPUT1_DIMS {2, 9}
 #define K_DEQUANTIZE_INPUT1_SIZE 18 /* elements */
@@ -44,7 +53,7 @@ extern "C" {
 #define K_DEQUANTIZE_INPUT1_SCALE 0.029999999329447746f
 #define K_DEQUANTIZE_INPUT1_ZERO_POINT 120
 /* input 2: 'm2_input' int16 [2, 9] */
-#define K_DEQUANTIZE_INPUT2_TYPE 3 /* EC_TYPE_INT16 */
+#define K_DEQUANTIZE_INPUT2_TYPE EC_TYPE_INT16
 #define K_DEQUANTIZE_INPUT2_RANK 2
 #define K_DEQUANTIZE_INPUT2_DIMS {2, 9}
 #define K_DEQUANTIZE_INPUT2_SIZE 18 /* elements */
@@ -53,19 +62,19 @@ extern "C" {
 #define K_DEQUANTIZE_INPUT2_ZERO_POINT 0
 #define K_DEQUANTIZE_NUM_OUTPUTS 3
 /* output 0: 'm0_output' float32 [2, 9] */
-#define K_DEQUANTIZE_OUTPUT0_TYPE 5 /* EC_TYPE_FLOAT32 */
+#define K_DEQUANTIZE_OUTPUT0_TYPE EC_TYPE_FLOAT32
 #define K_DEQUANTIZE_OUTPUT0_RANK 2
 #define K_DEQUANTIZE_OUTPUT0_DIMS {2, 9}
 #define K_DEQUANTIZE_OUTPUT0_SIZE 18 /* elements */
 #define K_DEQUANTIZE_OUTPUT0_BYTES 72
 /* output 1: 'm1_output' float32 [2, 9] */
-#define K_DEQUANTIZE_OUTPUT1_TYPE 5 /* EC_TYPE_FLOAT32 */
+#define K_DEQUANTIZE_OUTPUT1_TYPE EC_TYPE_FLOAT32
 #define K_DEQUANTIZE_OUTPUT1_RANK 2
 #define K_DEQUANTIZE_OUTPUT1_DIMS {2, 9}
 #define K_DEQUANTIZE_OUTPUT1_SIZE 18 /* elements */
 #define K_DEQUANTIZE_OUTPUT1_BYTES 72
 /* output 2: 'm2_output' float32 [2, 9] */
-#define K_DEQUANTIZE_OUTPUT2_TYPE 5 /* EC_TYPE_FLOAT32 */
+#define K_DEQUANTIZE_OUTPUT2_TYPE EC_TYPE_FLOAT32
 #define K_DEQUANTIZE_OUTPUT2_RANK 2
 #define K_DEQUANTIZE_OUTPUT2_DIMS {2, 9}
 #define K_DEQUANTIZE_OUTPUT2_SIZE 18 /* elements */

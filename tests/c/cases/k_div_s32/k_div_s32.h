@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_DIV_S32_H
 #define K_DIV_S32_H
@@ -23,25 +22,35 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_DIV_S32_ARENA_SIZE 208 /* bytes of RAM for all activations */
 #define K_DIV_S32_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_DIV_S32_MACS 0
 #define K_DIV_S32_NUM_INPUTS 2
 /* input 0: 'a' int32 [2, 3, 4] */
-#define K_DIV_S32_INPUT0_TYPE 4 /* EC_TYPE_INT32 */
+#define K_DIV_S32_INPUT0_TYPE EC_TYPE_INT32
 #define K_DIV_S32_INPUT0_RANK 3
 #define K_DIV_S32_INPUT0_DIMS {2, 3, 4}
 #define K_DIV_S32_INPUT0_SIZE 24 /* elements */
 #define K_DIV_S32_INPUT0_BYTES 96
 /* input 1: 'b' int32 [1, 1, 4] */
-#define K_DIV_S32_INPUT1_TYPE 4 /* EC_TYPE_INT32 */
+#define K_DIV_S32_INPUT1_TYPE EC_TYPE_INT32
 #define K_DIV_S32_INPUT1_RANK 3
 #define K_DIV_S32_INPUT1_DIMS {1, 1, 4}
 #define K_DIV_S32_INPUT1_SIZE 4 /* elements */
 #define K_DIV_S32_INPUT1_BYTES 16
 #define K_DIV_S32_NUM_OUTPUTS 1
 /* output 0: 'output' int32 [2, 3, 4] */
-#define K_DIV_S32_OUTPUT0_TYPE 4 /* EC_TYPE_INT32 */
+#define K_DIV_S32_OUTPUT0_TYPE EC_TYPE_INT32
 #define K_DIV_S32_OUTPUT0_RANK 3
 #define K_DIV_S32_OUTPUT0_DIMS {2, 3, 4}
 #define K_DIV_S32_OUTPUT0_SIZE 24 /* elements */

@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_PAD_H
 #define K_PAD_H
@@ -23,12 +22,22 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_PAD_ARENA_SIZE 544 /* bytes of RAM for all activations */
 #define K_PAD_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_PAD_MACS 0
 #define K_PAD_NUM_INPUTS 4
 /* input 0: 'm0_input' int8 [1, 2, 3, 2] */
-#define K_PAD_INPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_PAD_INPUT0_TYPE EC_TYPE_INT8
 #define K_PAD_INPUT0_RANK 4
 #define K_PAD_INPUT0_DIMS {1, 2, 3, 2}
 #define K_PAD_INPUT0_SIZE 12 /* elements */
@@ -36,7 +45,7 @@ extern "C" {
 #define K_PAD_INPUT0_SCALE 0.05000000074505806f
 #define K_PAD_INPUT0_ZERO_POINT -5
 /* input 1: 'm1_input' int8 [1, 2, 3, 2] */
-#define K_PAD_INPUT1_TYPE 1 /* EC_TYPE_INT8 */
+#define K_PAD_INPUT1_TYPE EC_TYPE_INT8
 #define K_PAD_INPUT1_RANK 4
 #define K_PAD_INPUT1_DIMS {1, 2, 3, 2}
 #define K_PAD_INPUT1_SIZE 12 /* elements */
@@ -44,7 +53,7 @@ extern "C" {
 #define K_PAD_INPUT1_SCALE 0.05000000074505806f
 #define K_PAD_INPUT1_ZERO_POINT -5
 /* input 2: 'm2_input' int16 [1, 2, 3, 2] */
-#define K_PAD_INPUT2_TYPE 3 /* EC_TYPE_INT16 */
+#define K_PAD_INPUT2_TYPE EC_TYPE_INT16
 #define K_PAD_INPUT2_RANK 4
 #define K_PAD_INPUT2_DIMS {1, 2, 3, 2}
 #define K_PAD_INPUT2_SIZE 12 /* elements */
@@ -52,14 +61,14 @@ extern "C" {
 #define K_PAD_INPUT2_SCALE 0.0010000000474974513f
 #define K_PAD_INPUT2_ZERO_POINT 0
 /* input 3: 'm3_input' int32 [1, 2, 3, 2] */
-#define K_PAD_INPUT3_TYPE 4 /* EC_TYPE_INT32 */
+#define K_PAD_INPUT3_TYPE EC_TYPE_INT32
 #define K_PAD_INPUT3_RANK 4
 #define K_PAD_INPUT3_DIMS {1, 2, 3, 2}
 #define K_PAD_INPUT3_SIZE 12 /* elements */
 #define K_PAD_INPUT3_BYTES 48
 #define K_PAD_NUM_OUTPUTS 4
 /* output 0: 'm0_output' int8 [1, 5, 4, 3] */
-#define K_PAD_OUTPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_PAD_OUTPUT0_TYPE EC_TYPE_INT8
 #define K_PAD_OUTPUT0_RANK 4
 #define K_PAD_OUTPUT0_DIMS {1, 5, 4, 3}
 #define K_PAD_OUTPUT0_SIZE 60 /* elements */
@@ -67,7 +76,7 @@ extern "C" {
 #define K_PAD_OUTPUT0_SCALE 0.05000000074505806f
 #define K_PAD_OUTPUT0_ZERO_POINT -5
 /* output 1: 'm1_output' int8 [1, 5, 4, 3] */
-#define K_PAD_OUTPUT1_TYPE 1 /* EC_TYPE_INT8 */
+#define K_PAD_OUTPUT1_TYPE EC_TYPE_INT8
 #define K_PAD_OUTPUT1_RANK 4
 #define K_PAD_OUTPUT1_DIMS {1, 5, 4, 3}
 #define K_PAD_OUTPUT1_SIZE 60 /* elements */
@@ -75,7 +84,7 @@ extern "C" {
 #define K_PAD_OUTPUT1_SCALE 0.05000000074505806f
 #define K_PAD_OUTPUT1_ZERO_POINT -5
 /* output 2: 'm2_output' int16 [1, 5, 4, 3] */
-#define K_PAD_OUTPUT2_TYPE 3 /* EC_TYPE_INT16 */
+#define K_PAD_OUTPUT2_TYPE EC_TYPE_INT16
 #define K_PAD_OUTPUT2_RANK 4
 #define K_PAD_OUTPUT2_DIMS {1, 5, 4, 3}
 #define K_PAD_OUTPUT2_SIZE 60 /* elements */
@@ -83,7 +92,7 @@ extern "C" {
 #define K_PAD_OUTPUT2_SCALE 0.0010000000474974513f
 #define K_PAD_OUTPUT2_ZERO_POINT 0
 /* output 3: 'm3_output' int32 [1, 5, 4, 3] */
-#define K_PAD_OUTPUT3_TYPE 4 /* EC_TYPE_INT32 */
+#define K_PAD_OUTPUT3_TYPE EC_TYPE_INT32
 #define K_PAD_OUTPUT3_RANK 4
 #define K_PAD_OUTPUT3_DIMS {1, 5, 4, 3}
 #define K_PAD_OUTPUT3_SIZE 60 /* elements */

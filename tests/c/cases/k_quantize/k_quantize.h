@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_QUANTIZE_H
 #define K_QUANTIZE_H
@@ -23,25 +22,35 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_QUANTIZE_ARENA_SIZE 192 /* bytes of RAM for all activations */
 #define K_QUANTIZE_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_QUANTIZE_MACS 0
 #define K_QUANTIZE_NUM_INPUTS 2
 /* input 0: 'm0_input' float32 [2, 9] */
-#define K_QUANTIZE_INPUT0_TYPE 5 /* EC_TYPE_FLOAT32 */
+#define K_QUANTIZE_INPUT0_TYPE EC_TYPE_FLOAT32
 #define K_QUANTIZE_INPUT0_RANK 2
 #define K_QUANTIZE_INPUT0_DIMS {2, 9}
 #define K_QUANTIZE_INPUT0_SIZE 18 /* elements */
 #define K_QUANTIZE_INPUT0_BYTES 72
 /* input 1: 'm1_input' float32 [2, 9] */
-#define K_QUANTIZE_INPUT1_TYPE 5 /* EC_TYPE_FLOAT32 */
+#define K_QUANTIZE_INPUT1_TYPE EC_TYPE_FLOAT32
 #define K_QUANTIZE_INPUT1_RANK 2
 #define K_QUANTIZE_INPUT1_DIMS {2, 9}
 #define K_QUANTIZE_INPUT1_SIZE 18 /* elements */
 #define K_QUANTIZE_INPUT1_BYTES 72
 #define K_QUANTIZE_NUM_OUTPUTS 2
 /* output 0: 'm0_output' int8 [2, 9] */
-#define K_QUANTIZE_OUTPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_QUANTIZE_OUTPUT0_TYPE EC_TYPE_INT8
 #define K_QUANTIZE_OUTPUT0_RANK 2
 #define K_QUANTIZE_OUTPUT0_DIMS {2, 9}
 #define K_QUANTIZE_OUTPUT0_SIZE 18 /* elements */
@@ -49,7 +58,7 @@ extern "C" {
 #define K_QUANTIZE_OUTPUT0_SCALE 0.029999999329447746f
 #define K_QUANTIZE_OUTPUT0_ZERO_POINT -6
 /* output 1: 'm1_output' int16 [2, 9] */
-#define K_QUANTIZE_OUTPUT1_TYPE 3 /* EC_TYPE_INT16 */
+#define K_QUANTIZE_OUTPUT1_TYPE EC_TYPE_INT16
 #define K_QUANTIZE_OUTPUT1_RANK 2
 #define K_QUANTIZE_OUTPUT1_DIMS {2, 9}
 #define K_QUANTIZE_OUTPUT1_SIZE 18 /* elements */

@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_QUANTIZE_U8_H
 #define K_QUANTIZE_U8_H
@@ -23,19 +22,29 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_QUANTIZE_U8_ARENA_SIZE 112 /* bytes of RAM for all activations */
 #define K_QUANTIZE_U8_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_QUANTIZE_U8_MACS 0
 #define K_QUANTIZE_U8_NUM_INPUTS 1
 /* input 0: 'input' float32 [2, 9] */
-#define K_QUANTIZE_U8_INPUT0_TYPE 5 /* EC_TYPE_FLOAT32 */
+#define K_QUANTIZE_U8_INPUT0_TYPE EC_TYPE_FLOAT32
 #define K_QUANTIZE_U8_INPUT0_RANK 2
 #define K_QUANTIZE_U8_INPUT0_DIMS {2, 9}
 #define K_QUANTIZE_U8_INPUT0_SIZE 18 /* elements */
 #define K_QUANTIZE_U8_INPUT0_BYTES 72
 #define K_QUANTIZE_U8_NUM_OUTPUTS 1
 /* output 0: 'output' uint8 [2, 9] */
-#define K_QUANTIZE_U8_OUTPUT0_TYPE 2 /* EC_TYPE_UINT8 */
+#define K_QUANTIZE_U8_OUTPUT0_TYPE EC_TYPE_UINT8
 #define K_QUANTIZE_U8_OUTPUT0_RANK 2
 #define K_QUANTIZE_U8_OUTPUT0_DIMS {2, 9}
 #define K_QUANTIZE_U8_OUTPUT0_SIZE 18 /* elements */

@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_REDUCE_REF_H
 #define K_REDUCE_REF_H
@@ -23,12 +22,22 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_REDUCE_REF_ARENA_SIZE 240 /* bytes of RAM for all activations */
 #define K_REDUCE_REF_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_REDUCE_REF_MACS 0
 #define K_REDUCE_REF_NUM_INPUTS 8
 /* input 0: 'm0_input' int16 [1, 3, 4, 2] */
-#define K_REDUCE_REF_INPUT0_TYPE 3 /* EC_TYPE_INT16 */
+#define K_REDUCE_REF_INPUT0_TYPE EC_TYPE_INT16
 #define K_REDUCE_REF_INPUT0_RANK 4
 #define K_REDUCE_REF_INPUT0_DIMS {1, 3, 4, 2}
 #define K_REDUCE_REF_INPUT0_SIZE 24 /* elements */
@@ -36,7 +45,7 @@ extern "C" {
 #define K_REDUCE_REF_INPUT0_SCALE 0.0010000000474974513f
 #define K_REDUCE_REF_INPUT0_ZERO_POINT 0
 /* input 1: 'm1_input' int16 [1, 3, 4, 2] */
-#define K_REDUCE_REF_INPUT1_TYPE 3 /* EC_TYPE_INT16 */
+#define K_REDUCE_REF_INPUT1_TYPE EC_TYPE_INT16
 #define K_REDUCE_REF_INPUT1_RANK 4
 #define K_REDUCE_REF_INPUT1_DIMS {1, 3, 4, 2}
 #define K_REDUCE_REF_INPUT1_SIZE 24 /* elements */
@@ -44,7 +53,7 @@ extern "C" {
 #define K_REDUCE_REF_INPUT1_SCALE 0.0010000000474974513f
 #define K_REDUCE_REF_INPUT1_ZERO_POINT 0
 /* input 2: 'm2_input' int8 [2, 3, 5] */
-#define K_REDUCE_REF_INPUT2_TYPE 1 /* EC_TYPE_INT8 */
+#define K_REDUCE_REF_INPUT2_TYPE EC_TYPE_INT8
 #define K_REDUCE_REF_INPUT2_RANK 3
 #define K_REDUCE_REF_INPUT2_DIMS {2, 3, 5}
 #define K_REDUCE_REF_INPUT2_SIZE 30 /* elements */
@@ -52,7 +61,7 @@ extern "C" {
 #define K_REDUCE_REF_INPUT2_SCALE 0.05000000074505806f
 #define K_REDUCE_REF_INPUT2_ZERO_POINT -3
 /* input 3: 'm2_p' int8 [2, 3] */
-#define K_REDUCE_REF_INPUT3_TYPE 1 /* EC_TYPE_INT8 */
+#define K_REDUCE_REF_INPUT3_TYPE EC_TYPE_INT8
 #define K_REDUCE_REF_INPUT3_RANK 2
 #define K_REDUCE_REF_INPUT3_DIMS {2, 3}
 #define K_REDUCE_REF_INPUT3_SIZE 6 /* elements */
@@ -60,7 +69,7 @@ extern "C" {
 #define K_REDUCE_REF_INPUT3_SCALE 0.10000000149011612f
 #define K_REDUCE_REF_INPUT3_ZERO_POINT 0
 /* input 4: 'm2_q' int8 [2, 3] */
-#define K_REDUCE_REF_INPUT4_TYPE 1 /* EC_TYPE_INT8 */
+#define K_REDUCE_REF_INPUT4_TYPE EC_TYPE_INT8
 #define K_REDUCE_REF_INPUT4_RANK 2
 #define K_REDUCE_REF_INPUT4_DIMS {2, 3}
 #define K_REDUCE_REF_INPUT4_SIZE 6 /* elements */
@@ -68,7 +77,7 @@ extern "C" {
 #define K_REDUCE_REF_INPUT4_SCALE 0.10000000149011612f
 #define K_REDUCE_REF_INPUT4_ZERO_POINT 0
 /* input 5: 'm3_input' int8 [2, 3, 5] */
-#define K_REDUCE_REF_INPUT5_TYPE 1 /* EC_TYPE_INT8 */
+#define K_REDUCE_REF_INPUT5_TYPE EC_TYPE_INT8
 #define K_REDUCE_REF_INPUT5_RANK 3
 #define K_REDUCE_REF_INPUT5_DIMS {2, 3, 5}
 #define K_REDUCE_REF_INPUT5_SIZE 30 /* elements */
@@ -76,7 +85,7 @@ extern "C" {
 #define K_REDUCE_REF_INPUT5_SCALE 0.05000000074505806f
 #define K_REDUCE_REF_INPUT5_ZERO_POINT -3
 /* input 6: 'm3_p' int8 [2, 3] */
-#define K_REDUCE_REF_INPUT6_TYPE 1 /* EC_TYPE_INT8 */
+#define K_REDUCE_REF_INPUT6_TYPE EC_TYPE_INT8
 #define K_REDUCE_REF_INPUT6_RANK 2
 #define K_REDUCE_REF_INPUT6_DIMS {2, 3}
 #define K_REDUCE_REF_INPUT6_SIZE 6 /* elements */
@@ -84,7 +93,7 @@ extern "C" {
 #define K_REDUCE_REF_INPUT6_SCALE 0.10000000149011612f
 #define K_REDUCE_REF_INPUT6_ZERO_POINT 0
 /* input 7: 'm3_q' int8 [2, 3] */
-#define K_REDUCE_REF_INPUT7_TYPE 1 /* EC_TYPE_INT8 */
+#define K_REDUCE_REF_INPUT7_TYPE EC_TYPE_INT8
 #define K_REDUCE_REF_INPUT7_RANK 2
 #define K_REDUCE_REF_INPUT7_DIMS {2, 3}
 #define K_REDUCE_REF_INPUT7_SIZE 6 /* elements */
@@ -93,7 +102,7 @@ extern "C" {
 #define K_REDUCE_REF_INPUT7_ZERO_POINT 0
 #define K_REDUCE_REF_NUM_OUTPUTS 4
 /* output 0: 'm0_output' int16 [1, 1, 4, 2] */
-#define K_REDUCE_REF_OUTPUT0_TYPE 3 /* EC_TYPE_INT16 */
+#define K_REDUCE_REF_OUTPUT0_TYPE EC_TYPE_INT16
 #define K_REDUCE_REF_OUTPUT0_RANK 4
 #define K_REDUCE_REF_OUTPUT0_DIMS {1, 1, 4, 2}
 #define K_REDUCE_REF_OUTPUT0_SIZE 8 /* elements */
@@ -101,7 +110,7 @@ extern "C" {
 #define K_REDUCE_REF_OUTPUT0_SCALE 0.0010000000474974513f
 #define K_REDUCE_REF_OUTPUT0_ZERO_POINT 0
 /* output 1: 'm1_output' int16 [1, 3, 1, 1] */
-#define K_REDUCE_REF_OUTPUT1_TYPE 3 /* EC_TYPE_INT16 */
+#define K_REDUCE_REF_OUTPUT1_TYPE EC_TYPE_INT16
 #define K_REDUCE_REF_OUTPUT1_RANK 4
 #define K_REDUCE_REF_OUTPUT1_DIMS {1, 3, 1, 1}
 #define K_REDUCE_REF_OUTPUT1_SIZE 3 /* elements */
@@ -109,7 +118,7 @@ extern "C" {
 #define K_REDUCE_REF_OUTPUT1_SCALE 0.0010000000474974513f
 #define K_REDUCE_REF_OUTPUT1_ZERO_POINT 0
 /* output 2: 'm2_output' int8 [2, 3] */
-#define K_REDUCE_REF_OUTPUT2_TYPE 1 /* EC_TYPE_INT8 */
+#define K_REDUCE_REF_OUTPUT2_TYPE EC_TYPE_INT8
 #define K_REDUCE_REF_OUTPUT2_RANK 2
 #define K_REDUCE_REF_OUTPUT2_DIMS {2, 3}
 #define K_REDUCE_REF_OUTPUT2_SIZE 6 /* elements */
@@ -117,7 +126,7 @@ extern "C" {
 #define K_REDUCE_REF_OUTPUT2_SCALE 0.10000000149011612f
 #define K_REDUCE_REF_OUTPUT2_ZERO_POINT 0
 /* output 3: 'm3_output' int8 [2, 3] */
-#define K_REDUCE_REF_OUTPUT3_TYPE 1 /* EC_TYPE_INT8 */
+#define K_REDUCE_REF_OUTPUT3_TYPE EC_TYPE_INT8
 #define K_REDUCE_REF_OUTPUT3_RANK 2
 #define K_REDUCE_REF_OUTPUT3_DIMS {2, 3}
 #define K_REDUCE_REF_OUTPUT3_SIZE 6 /* elements */

@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_RSQRT_S16_H
 #define K_RSQRT_S16_H
@@ -23,12 +22,22 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_RSQRT_S16_ARENA_SIZE 96 /* bytes of RAM for all activations */
 #define K_RSQRT_S16_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_RSQRT_S16_MACS 0
 #define K_RSQRT_S16_NUM_INPUTS 1
 /* input 0: 'input' int16 [2, 9] */
-#define K_RSQRT_S16_INPUT0_TYPE 3 /* EC_TYPE_INT16 */
+#define K_RSQRT_S16_INPUT0_TYPE EC_TYPE_INT16
 #define K_RSQRT_S16_INPUT0_RANK 2
 #define K_RSQRT_S16_INPUT0_DIMS {2, 9}
 #define K_RSQRT_S16_INPUT0_SIZE 18 /* elements */
@@ -37,7 +46,7 @@ extern "C" {
 #define K_RSQRT_S16_INPUT0_ZERO_POINT 0
 #define K_RSQRT_S16_NUM_OUTPUTS 1
 /* output 0: 'output' int16 [2, 9] */
-#define K_RSQRT_S16_OUTPUT0_TYPE 3 /* EC_TYPE_INT16 */
+#define K_RSQRT_S16_OUTPUT0_TYPE EC_TYPE_INT16
 #define K_RSQRT_S16_OUTPUT0_RANK 2
 #define K_RSQRT_S16_OUTPUT0_DIMS {2, 9}
 #define K_RSQRT_S16_OUTPUT0_SIZE 18 /* elements */

@@ -11,8 +11,7 @@
  * The weights are const arrays (flash). No function allocates memory. Not reentrant:
  * one inference at a time. EC_ARENA_SECTION / EC_WEIGHTS_SECTION (ec_common.h) place
  * the arena and the weights in named sections.
- * Type codes: 1 int8, 2 uint8, 3 int16, 4 int32, 5 float32. Real value =
- * SCALE * (q - ZERO_POINT).
+ * <P>_TYPE is one of the EC_TYPE_* codes below. Real value = SCALE * (q - ZERO_POINT).
  */
 #ifndef K_SQDIFF_H
 #define K_SQDIFF_H
@@ -23,12 +22,22 @@
 extern "C" {
 #endif
 
+/* Element type codes of the <P>_TYPE macros, the same in every edgeconv header (an identical
+ * redefinition is valid C, so several models' headers can be included together). */
+#define EC_TYPE_INT8 1
+#define EC_TYPE_UINT8 2
+#define EC_TYPE_INT16 3
+#define EC_TYPE_INT32 4
+#define EC_TYPE_FLOAT32 5
+#define EC_TYPE_INT64 6
+#define EC_TYPE_BOOL 7
+
 #define K_SQDIFF_ARENA_SIZE 176 /* bytes of RAM for all activations */
 #define K_SQDIFF_ARENA_ALIGNMENT 16 /* the arena's start, in bytes */
 #define K_SQDIFF_MACS 0
 #define K_SQDIFF_NUM_INPUTS 4
 /* input 0: 'm0_a' int8 [2, 3, 4] */
-#define K_SQDIFF_INPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_SQDIFF_INPUT0_TYPE EC_TYPE_INT8
 #define K_SQDIFF_INPUT0_RANK 3
 #define K_SQDIFF_INPUT0_DIMS {2, 3, 4}
 #define K_SQDIFF_INPUT0_SIZE 24 /* elements */
@@ -36,7 +45,7 @@ extern "C" {
 #define K_SQDIFF_INPUT0_SCALE 0.05000000074505806f
 #define K_SQDIFF_INPUT0_ZERO_POINT -3
 /* input 1: 'm0_b' int8 [1, 3, 4] */
-#define K_SQDIFF_INPUT1_TYPE 1 /* EC_TYPE_INT8 */
+#define K_SQDIFF_INPUT1_TYPE EC_TYPE_INT8
 #define K_SQDIFF_INPUT1_RANK 3
 #define K_SQDIFF_INPUT1_DIMS {1, 3, 4}
 #define K_SQDIFF_INPUT1_SIZE 12 /* elements */
@@ -44,7 +53,7 @@ extern "C" {
 #define K_SQDIFF_INPUT1_SCALE 0.019999999552965164f
 #define K_SQDIFF_INPUT1_ZERO_POINT 4
 /* input 2: 'm1_a' int16 [2, 3, 4] */
-#define K_SQDIFF_INPUT2_TYPE 3 /* EC_TYPE_INT16 */
+#define K_SQDIFF_INPUT2_TYPE EC_TYPE_INT16
 #define K_SQDIFF_INPUT2_RANK 3
 #define K_SQDIFF_INPUT2_DIMS {2, 3, 4}
 #define K_SQDIFF_INPUT2_SIZE 24 /* elements */
@@ -52,7 +61,7 @@ extern "C" {
 #define K_SQDIFF_INPUT2_SCALE 0.0020000000949949026f
 #define K_SQDIFF_INPUT2_ZERO_POINT 0
 /* input 3: 'm1_b' int16 [2, 3, 4] */
-#define K_SQDIFF_INPUT3_TYPE 3 /* EC_TYPE_INT16 */
+#define K_SQDIFF_INPUT3_TYPE EC_TYPE_INT16
 #define K_SQDIFF_INPUT3_RANK 3
 #define K_SQDIFF_INPUT3_DIMS {2, 3, 4}
 #define K_SQDIFF_INPUT3_SIZE 24 /* elements */
@@ -61,7 +70,7 @@ extern "C" {
 #define K_SQDIFF_INPUT3_ZERO_POINT 0
 #define K_SQDIFF_NUM_OUTPUTS 2
 /* output 0: 'm0_output' int8 [2, 3, 4] */
-#define K_SQDIFF_OUTPUT0_TYPE 1 /* EC_TYPE_INT8 */
+#define K_SQDIFF_OUTPUT0_TYPE EC_TYPE_INT8
 #define K_SQDIFF_OUTPUT0_RANK 3
 #define K_SQDIFF_OUTPUT0_DIMS {2, 3, 4}
 #define K_SQDIFF_OUTPUT0_SIZE 24 /* elements */
@@ -69,7 +78,7 @@ extern "C" {
 #define K_SQDIFF_OUTPUT0_SCALE 0.07999999821186066f
 #define K_SQDIFF_OUTPUT0_ZERO_POINT 1
 /* output 1: 'm1_output' int16 [2, 3, 4] */
-#define K_SQDIFF_OUTPUT1_TYPE 3 /* EC_TYPE_INT16 */
+#define K_SQDIFF_OUTPUT1_TYPE EC_TYPE_INT16
 #define K_SQDIFF_OUTPUT1_RANK 3
 #define K_SQDIFF_OUTPUT1_DIMS {2, 3, 4}
 #define K_SQDIFF_OUTPUT1_SIZE 24 /* elements */
