@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edgeconv.frontend.boards import load_board  # noqa: E402
+from edgeconv.frontend.ir import ModelError  # noqa: E402
 from edgeconv.lowering.compiler import compile_file  # noqa: E402
 from edgeconv.targets.cycles import CycleModel  # noqa: E402
 from edgeconv.targets.emulate import build_emulated, count_invoke, count_semihosting_elf  # noqa: E402
 from edgeconv.targets.firmware import build_firmware  # noqa: E402
-from edgeconv.frontend.ir import ModelError  # noqa: E402
 
 MARKER_INSTRUCTIONS = 9  # anchors' README: 3 before Invoke() and 6 after it inside the region
 # their estimated cycles: bx lr 1+P, add 1, bl 1+P; mov 1, ldr 2, bl 1+P, mov 1, movs 1, bkpt 1 (P = 2)
@@ -69,16 +69,18 @@ class Row:
         return self.edgeconv / self.cmsis_nn if self.cmsis_nn else None
 
 
-def anchor_count(elf: Path, board: str, expected: int | None, cycles: CycleModel | None
-                 ) -> tuple[int, int | None, bool | None]:
+def anchor_count(
+    elf: Path, board: str, expected: int | None, cycles: CycleModel | None
+) -> tuple[int, int | None, bool | None]:
     c = count_semihosting_elf(elf, board, cycle_model=cycles)
     if c.exit_code != 0x20026 or "END" not in c.text:
         raise ModelError(f"{elf.name} did not run to its end on the counter")
     return c.total, c.cycles, (None if expected is None else c.total == expected)
 
 
-def measure(path: Path, board: str, anchors: Path, results: dict, per_layer: bool, reference: bool,
-            cycles: CycleModel | None) -> Row:
+def measure(
+    path: Path, board: str, anchors: Path, results: dict, per_layer: bool, reference: bool, cycles: CycleModel | None
+) -> Row:
     model = compile_file(path, board=load_board(board))
     name = path.stem
     inp = anchors / "inputs" / f"{name}.npy"
@@ -86,6 +88,7 @@ def measure(path: Path, board: str, anchors: Path, results: dict, per_layer: boo
         sample = [np.load(inp)]
     else:
         from edgeconv.checking.validation import random_inputs
+
         sample = random_inputs(model, 1, 0)[0]
     fw = build_emulated(model, board)
     try:
@@ -94,15 +97,31 @@ def measure(path: Path, board: str, anchors: Path, results: dict, per_layer: boo
         fw.close()
     with tempfile.TemporaryDirectory(prefix="edgeconv-bench-") as tmp:
         rep = build_firmware(path, board, tmp)
-    row = Row(name, model.macs, c.total, flash_code=rep.flash_code_bytes, flash_weights=rep.flash_weights_bytes,
-              ram_arena=rep.ram_arena_bytes, ram_stack=rep.ram_stack_bytes, edgeconv_cycles=c.cycles,
-              arena_lower_bound=model.plan.lower_bound,
-              int16_layers=f"{sum(f == 'int16' for f in model.weights.chosen.values())}/{len(model.weights.chosen)}")
+    row = Row(
+        name,
+        model.macs,
+        c.total,
+        flash_code=rep.flash_code_bytes,
+        flash_weights=rep.flash_weights_bytes,
+        ram_arena=rep.ram_arena_bytes,
+        ram_stack=rep.ram_stack_bytes,
+        edgeconv_cycles=c.cycles,
+        arena_lower_bound=model.plan.lower_bound,
+        int16_layers=f"{sum(f == 'int16' for f in model.weights.chosen.values())}/{len(model.weights.chosen)}",
+    )
     if per_layer:
         for i, n in c.per_mark.items():
             op = model.steps[i].op
-            row.per_layer.append({"step": i, "op": op.index, "kind": op.opcode, "macs": model.steps[i].kernel.macs,
-                                  "instructions": n, "cycles": c.cycles_per_mark.get(i)})
+            row.per_layer.append(
+                {
+                    "step": i,
+                    "op": op.index,
+                    "kind": op.opcode,
+                    "macs": model.steps[i].kernel.macs,
+                    "instructions": n,
+                    "cycles": c.cycles_per_mark.get(i),
+                }
+            )
             row.per_kind[op.opcode] = row.per_kind.get(op.opcode, 0) + n
     expect = results.get("models", {}).get(name)
     agree = []
@@ -128,52 +147,106 @@ def fmt(n: int | float | None, digits: int = 2) -> str:
     return f"{n:,}" if isinstance(n, int) else f"{n:.{digits}f}"
 
 
-HEADERS = ["model", "MACs", "edgeconv instr.", "TFLM+CMSIS-NN instr.", "edgeconv / CMSIS-NN",
-           "MACs/instr. edgeconv", "MACs/instr. CMSIS-NN", "TFLM reference instr.", "est. cycles edgeconv",
-           "est. cycles CMSIS-NN", "cycles edgeconv / CMSIS-NN", "flash code", "flash weights",
-           "weights int16 (layers)", "RAM arena", "arena lower bound", "RAM stack", "TFLM arena"]
+HEADERS = [
+    "model",
+    "MACs",
+    "edgeconv instr.",
+    "TFLM+CMSIS-NN instr.",
+    "edgeconv / CMSIS-NN",
+    "MACs/instr. edgeconv",
+    "MACs/instr. CMSIS-NN",
+    "TFLM reference instr.",
+    "est. cycles edgeconv",
+    "est. cycles CMSIS-NN",
+    "cycles edgeconv / CMSIS-NN",
+    "flash code",
+    "flash weights",
+    "weights int16 (layers)",
+    "RAM arena",
+    "arena lower bound",
+    "RAM stack",
+    "TFLM arena",
+]
 
 
 def table_rows(rows: list[Row]) -> list[list[str]]:
     out = []
     for r in rows:
-        out.append([r.model, fmt(r.macs), fmt(r.edgeconv), fmt(r.cmsis_nn), fmt(r.ratio) + "x" if r.ratio else "-",
-                    fmt(r.macs / r.edgeconv, 3), fmt(r.macs / r.cmsis_nn, 3) if r.cmsis_nn else "-",
-                    fmt(r.reference), fmt(r.edgeconv_cycles), fmt(r.cmsis_nn_cycles),
-                    fmt(r.edgeconv_cycles / r.cmsis_nn_cycles) + "x" if r.edgeconv_cycles and r.cmsis_nn_cycles else "-",
-                    fmt(r.flash_code), fmt(r.flash_weights), r.int16_layers or "-", fmt(r.ram_arena),
-                    fmt(r.arena_lower_bound), fmt(r.ram_stack),
-                    fmt(r.tflm_arena)])
+        out.append(
+            [
+                r.model,
+                fmt(r.macs),
+                fmt(r.edgeconv),
+                fmt(r.cmsis_nn),
+                fmt(r.ratio) + "x" if r.ratio else "-",
+                fmt(r.macs / r.edgeconv, 3),
+                fmt(r.macs / r.cmsis_nn, 3) if r.cmsis_nn else "-",
+                fmt(r.reference),
+                fmt(r.edgeconv_cycles),
+                fmt(r.cmsis_nn_cycles),
+                fmt(r.edgeconv_cycles / r.cmsis_nn_cycles) + "x" if r.edgeconv_cycles and r.cmsis_nn_cycles else "-",
+                fmt(r.flash_code),
+                fmt(r.flash_weights),
+                r.int16_layers or "-",
+                fmt(r.ram_arena),
+                fmt(r.arena_lower_bound),
+                fmt(r.ram_stack),
+                fmt(r.tflm_arena),
+            ]
+        )
     return out
 
 
 def markdown(rows: list[Row], board: str, command: str, per_layer: bool) -> str:
-    lines = [f"Board `{board}` (unicorn's CPU model), instructions for one inference, both sides counted by "
-             "edgeconv.targets.emulate in the same run: edgeconv from the entry of `<model>_invoke` to its return; TFLite "
-             "Micro `MicroInterpreter::Invoke()` alone (the anchors' BEGIN..END region minus its 9 marker "
-             "instructions). Executed Thumb instructions. Estimated cycles: each executed instruction costed by "
-             "its class from the Cortex-M4 TRM (loads/stores 2, LDRD/STRD 3, LDM/STM/PUSH/POP 1+N, multiplies and "
-             "MACs 1, divides 12, taken branches +2 pipeline refill, others 1), zero-wait-state memory, no "
-             "caches; an estimate, not a measurement (edgeconv/targets/cycles.py). TFLM's cycles exclude an estimated "
-             f"{MARKER_CYCLES} marker cycles. Flash and RAM are edgeconv's (`edgeconv build`, `--weights auto`: "
-             "the weights int16 column counts the layers it pre-widened); the arena lower bound is the most "
-             "bytes live at any step, which no plan can go below; TFLM arena is the anchors' arena_used_bytes.", "", f"Command: `{command}`", "",
-             "| " + " | ".join(HEADERS) + " |", "|---|" + "---:|" * (len(HEADERS) - 1)]
+    lines = [
+        f"Board `{board}` (unicorn's CPU model), instructions for one inference, both sides counted by "
+        "edgeconv.targets.emulate in the same run: edgeconv from the entry of `<model>_invoke` to its return; TFLite "
+        "Micro `MicroInterpreter::Invoke()` alone (the anchors' BEGIN..END region minus its 9 marker "
+        "instructions). Executed Thumb instructions. Estimated cycles: each executed instruction costed by "
+        "its class from the Cortex-M4 TRM (loads/stores 2, LDRD/STRD 3, LDM/STM/PUSH/POP 1+N, multiplies and "
+        "MACs 1, divides 12, taken branches +2 pipeline refill, others 1), zero-wait-state memory, no "
+        "caches; an estimate, not a measurement (edgeconv/targets/cycles.py). TFLM's cycles exclude an estimated "
+        f"{MARKER_CYCLES} marker cycles. Flash and RAM are edgeconv's (`edgeconv build`, `--weights auto`: "
+        "the weights int16 column counts the layers it pre-widened); the arena lower bound is the most "
+        "bytes live at any step, which no plan can go below; TFLM arena is the anchors' arena_used_bytes.",
+        "",
+        f"Command: `{command}`",
+        "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|---|" + "---:|" * (len(HEADERS) - 1),
+    ]
     lines += ["| " + " | ".join(r) + " |" for r in table_rows(rows)]
     agree = [r.anchors_agree for r in rows]
-    lines += ["", "Anchor check: the BEGIN..END counts of this run "
-              + ("equal results.json's `instructions` for every anchor ELF." if all(a is True for a in agree)
-                 else "differ from results.json's for: " + ", ".join(r.model for r in rows if r.anchors_agree is not True))]
+    lines += [
+        "",
+        "Anchor check: the BEGIN..END counts of this run "
+        + (
+            "equal results.json's `instructions` for every anchor ELF."
+            if all(a is True for a in agree)
+            else "differ from results.json's for: " + ", ".join(r.model for r in rows if r.anchors_agree is not True)
+        ),
+    ]
     if per_layer:
         for r in rows:
-            lines += ["", f"### {r.model}: edgeconv per layer kind", "", "| kind | instructions | share |", "|---|---:|---:|"]
+            lines += [
+                "",
+                f"### {r.model}: edgeconv per layer kind",
+                "",
+                "| kind | instructions | share |",
+                "|---|---:|---:|",
+            ]
             for k, n in sorted(r.per_kind.items(), key=lambda kv: -kv[1]):
                 lines.append(f"| {k} | {n:,} | {100 * n / r.edgeconv:.1f}% |")
-            lines += ["", "| step | op | kind | MACs | instructions | MACs/instr. | est. cycles |",
-                      "|---:|---:|---|---:|---:|---:|---:|"]
+            lines += [
+                "",
+                "| step | op | kind | MACs | instructions | MACs/instr. | est. cycles |",
+                "|---:|---:|---|---:|---:|---:|---:|",
+            ]
             for p in r.per_layer:
-                lines.append(f"| {p['step']} | {p['op']} | {p['kind']} | {p['macs']:,} | {p['instructions']:,} | "
-                             f"{(p['macs'] / p['instructions']) if p['instructions'] else 0:.3f} | {fmt(p['cycles'])} |")
+                lines.append(
+                    f"| {p['step']} | {p['op']} | {p['kind']} | {p['macs']:,} | {p['instructions']:,} | "
+                    f"{(p['macs'] / p['instructions']) if p['instructions'] else 0:.3f} | {fmt(p['cycles'])} |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -206,8 +279,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"board": args.board, "command": command.strip(), "marker_instructions": MARKER_INSTRUCTIONS,
-                               "rows": [asdict(r) | {"ratio": r.ratio} for r in rows]}, indent=1) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "board": args.board,
+                "command": command.strip(),
+                "marker_instructions": MARKER_INSTRUCTIONS,
+                "rows": [asdict(r) | {"ratio": r.ratio} for r in rows],
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     md = markdown(rows, args.board, command.strip(), args.per_layer)
     out.with_suffix(".md").write_text(md)
     try:
@@ -223,9 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print(md)
     agree = [r.anchors_agree for r in rows]
-    print("anchor counts (BEGIN..END) equal results.json's `instructions`: "
-          + ("yes, all" if all(a is True for a in agree) else
-             "NO for " + ", ".join(r.model for r in rows if r.anchors_agree is not True)))
+    print(
+        "anchor counts (BEGIN..END) equal results.json's `instructions`: "
+        + (
+            "yes, all"
+            if all(a is True for a in agree)
+            else "NO for " + ", ".join(r.model for r in rows if r.anchors_agree is not True)
+        )
+    )
     print(f"wrote {out} and {out.with_suffix('.md')}")
     return 0
 

@@ -46,21 +46,43 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgeconv.frontend.ir import ModelError
+from edgeconv.progress import (
+    show_progress,
+)  # `with edgeconv.show_progress(): ...`: bars on a terminal (docs/progress.md)
 from edgeconv.version import __version__
-from edgeconv.progress import show_progress  # `with edgeconv.show_progress(): ...`: bars on a terminal (docs/progress.md)
 
 if TYPE_CHECKING:
-    from edgeconv.emit.bundle import BundleResult
-    from edgeconv.targets.firmware_common import FirmwareReport
-    from edgeconv.lowering.modelsource import ModelInput
-    from edgeconv.emit.packaging import PackageResult
-    from edgeconv.results import AdviseResult, CompileResult, DemoResult, InspectResult, ReportResult, TrainReport
-    from edgeconv.results import EvaluateResult
     from edgeconv.checking.validation import ValidationReport
+    from edgeconv.emit.bundle import BundleResult
+    from edgeconv.emit.packaging import PackageResult
+    from edgeconv.lowering.modelsource import ModelInput
+    from edgeconv.results import (
+        AdviseResult,
+        CompileResult,
+        DemoResult,
+        EvaluateResult,
+        InspectResult,
+        ReportResult,
+        TrainReport,
+    )
+    from edgeconv.targets.firmware_common import FirmwareReport
     from edgeconv.training.quantizing import QuantizeReport
 
-__all__ = ["ModelError", "advise", "build", "compile", "demo", "evaluate", "inspect", "quantize", "report", "show_progress",
-           "train", "validate", "__version__"]
+__all__ = [
+    "ModelError",
+    "advise",
+    "build",
+    "compile",
+    "demo",
+    "evaluate",
+    "inspect",
+    "quantize",
+    "report",
+    "show_progress",
+    "train",
+    "validate",
+    "__version__",
+]
 
 
 @contextlib.contextmanager
@@ -75,10 +97,20 @@ def _user_errors() -> Iterator[None]:
         raise ModelError(describe_os_error(exc)) from exc
 
 
-def train(arch: str, data: str | Path | None = None, out: str | Path = "model.keras", epochs: int = 20,
-          batch_size: int = 32, learning_rate: float = 1e-3, validation_split: float = 0.1, seed: int = 0,
-          width: float | None = None, depth: int | None = None, force: bool = False,
-          verbose: int | str = 0) -> TrainReport:
+def train(
+    arch: str,
+    data: str | Path | None = None,
+    out: str | Path = "model.keras",
+    epochs: int = 20,
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    validation_split: float = 0.1,
+    seed: int = 0,
+    width: float | None = None,
+    depth: int | None = None,
+    force: bool = False,
+    verbose: int | str = 0,
+) -> TrainReport:
     """`edgeconv train`: fit a zoo architecture (edgeconv.training.zoo) on data (digits, signals, a .npz
     or a folder of class folders; the architecture's own set by default) and write out (.keras)
     with its history and metadata beside it. `verbose`: Keras' own progress on stdout (0, the
@@ -88,17 +120,40 @@ def train(arch: str, data: str | Path | None = None, out: str | Path = "model.ke
     from edgeconv.training.train import train as train_model
 
     with _user_errors():
-        result = train_model(arch, data, out, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                             validation_split=validation_split, seed=seed, width=width, depth=depth, force=force,
-                             verbose=verbose)
-    return TrainReport(model=str(result.model_path), history=str(result.history_path),
-                       metadata=str(result.metadata_path), float_accuracy=result.float_accuracy, arch=arch,
-                       data=result.metadata["data"])
+        result = train_model(
+            arch,
+            data,
+            out,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            validation_split=validation_split,
+            seed=seed,
+            width=width,
+            depth=depth,
+            force=force,
+            verbose=verbose,
+        )
+    return TrainReport(
+        model=str(result.model_path),
+        history=str(result.history_path),
+        metadata=str(result.metadata_path),
+        float_accuracy=result.float_accuracy,
+        arch=arch,
+        data=result.metadata["data"],
+    )
 
 
-def quantize(model: str | Path, data: str | Path | None = None, out: str | Path | None = None, calib: int = 200,
-             seed: int | None = None, io_type: str | None = None, force: bool = False,
-             mode: str = "int8") -> QuantizeReport:
+def quantize(
+    model: str | Path,
+    data: str | Path | None = None,
+    out: str | Path | None = None,
+    calib: int = 200,
+    seed: int | None = None,
+    io_type: str | None = None,
+    force: bool = False,
+    mode: str = "int8",
+) -> QuantizeReport:
     """`edgeconv quantize`: full-integer PTQ of a .keras model; returns a QuantizeReport
     (accuracies, per-layer SNR). `mode`: "int8" (int8 activations) or "16x8" (int16 activations,
     int8 weights: more precision for about twice the activation RAM); `io_type`: the model's
@@ -107,13 +162,21 @@ def quantize(model: str | Path, data: str | Path | None = None, out: str | Path 
 
     with _user_errors():
         io_type = check_mode(mode, io_type)
-        return quantize_model(model, data=data, out=out, calib=calib, seed=seed, io_type=io_type, force=force,
-                              mode=mode)
+        return quantize_model(
+            model, data=data, out=out, calib=calib, seed=seed, io_type=io_type, force=force, mode=mode
+        )
 
 
-def compile(model: ModelInput | list, out_dir: str | Path | None = None, name: str | list | None = None,
-            force: bool = False, weights: str = "auto", format: str = "plain", package_name: str | None = None,
-            **bundle_options) -> CompileResult | BundleResult | PackageResult:
+def compile(
+    model: ModelInput | list,
+    out_dir: str | Path | None = None,
+    name: str | list | None = None,
+    force: bool = False,
+    weights: str = "auto",
+    format: str = "plain",
+    package_name: str | None = None,
+    **bundle_options,
+) -> CompileResult | BundleResult | PackageResult:
     """`edgeconv compile`: compile a .tflite (path or bytes) into C; writes the files to out_dir
     when given (files there that edgeconv did not write are refused unless force). `weights`:
     int8, int16 or auto (see `edgeconv compile --help`). The result's `compiled` is the
@@ -129,13 +192,22 @@ def compile(model: ModelInput | list, out_dir: str | Path | None = None, name: s
         if format == "plain":
             raise ModelError("package_name names a package: give format cmake, zephyr, arduino or platformio too")
         if out_dir is None or "runtime" in bundle_options:
-            raise ModelError(f"a {format} package is written into out_dir and holds its own runtime copy "
-                             "(no runtime folder)")
+            raise ModelError(
+                f"a {format} package is written into out_dir and holds its own runtime copy (no runtime folder)"
+            )
         models = list(model) if isinstance(model, (list, tuple)) else [model]
         names = list(name) if isinstance(name, (list, tuple)) else ([name] if name is not None else None)
         with _user_errors():
-            return compile_package(models, out_dir, format, names=names, package_name=package_name, force=force,
-                                   weights=weights, **bundle_options)
+            return compile_package(
+                models,
+                out_dir,
+                format,
+                names=names,
+                package_name=package_name,
+                force=force,
+                weights=weights,
+                **bundle_options,
+            )
     if isinstance(model, (list, tuple)) or bundle_options:
         from edgeconv.emit.bundle import compile_models
 
@@ -154,34 +226,45 @@ def compile(model: ModelInput | list, out_dir: str | Path | None = None, name: s
         # class names the model carries (edgeconv quantize writes them): <NAME>_NUM_LABELS, <name>_labels
         emitted = emit(compiled, labels=read_labels(model_bytes(model)))
         if out_dir is not None:
-            publish(tree_writes(Path(out_dir), f"compile:{compiled.name}", text_files(emitted.files)),
-                    force=force, protected=protected_paths(model))
-    return CompileResult(model=model_label(model, name), name=compiled.name,
-                         output_dir=str(out_dir) if out_dir is not None else None, files=sorted(emitted.files),
-                         kernels=len(compiled.steps), compiled=compiled, **ModelFigures.of(compiled, emitted))
+            publish(
+                tree_writes(Path(out_dir), f"compile:{compiled.name}", text_files(emitted.files)),
+                force=force,
+                protected=protected_paths(model),
+            )
+    return CompileResult(
+        model=model_label(model, name),
+        name=compiled.name,
+        output_dir=str(out_dir) if out_dir is not None else None,
+        files=sorted(emitted.files),
+        kernels=len(compiled.steps),
+        compiled=compiled,
+        **ModelFigures.of(compiled, emitted),
+    )
 
 
-def inspect(model: ModelInput, board: str | None = None, weights: str = "auto",
-            name: str | None = None) -> InspectResult:
+def inspect(
+    model: ModelInput, board: str | None = None, weights: str = "auto", name: str | None = None
+) -> InspectResult:
     """`edgeconv inspect`: one row per layer (op, shapes, parameters, MACs, activation bytes,
     arena offset, weights form) and the model's totals; with a board, the instructions per
     layer and per inference counted on its emulated core (one random input, seed 0)."""
-    from edgeconv.frontend.boards import load_board
     from edgeconv.emit.emitter import emit
+    from edgeconv.frontend.boards import load_board
     from edgeconv.lowering.modelsource import compile_model, model_label
     from edgeconv.reports.layers import io_tensors, layer_rows
     from edgeconv.results import InspectResult, ModelFigures
 
     instructions = fit = None
     with _user_errors():
-        compiled = compile_model(model, name=name, weights=weights,
-                                 board=load_board(board) if board is not None else None)
+        compiled = compile_model(
+            model, name=name, weights=weights, board=load_board(board) if board is not None else None
+        )
         emitted = emit(compiled)
         rows = layer_rows(compiled)
         if board is not None:
+            from edgeconv.checking.validation import random_inputs
             from edgeconv.targets.emulate import build_counted, count_instructions
             from edgeconv.targets.firmware import board_fit
-            from edgeconv.checking.validation import random_inputs
 
             # The part's fit as `build` links it; then the instructions, counted on unicorn.
             fit = board_fit(compiled, emitted, load_board(board)).to_dict()
@@ -197,13 +280,28 @@ def inspect(model: ModelInput, board: str | None = None, weights: str = "auto",
             for r in rows:
                 r["instructions"] = by_op.get(r["index"], 0)
     model_inputs, model_outputs = io_tensors(compiled)
-    return InspectResult(model=model_label(model, name), layers=rows, board=board, instructions=instructions,
-                         fit=fit, inputs=model_inputs, outputs=model_outputs, **ModelFigures.of(compiled, emitted))
+    return InspectResult(
+        model=model_label(model, name),
+        layers=rows,
+        board=board,
+        instructions=instructions,
+        fit=fit,
+        inputs=model_inputs,
+        outputs=model_outputs,
+        **ModelFigures.of(compiled, emitted),
+    )
 
 
-def validate(model: ModelInput, samples: int = 20, seed: int = 0, inputs: str | Path | None = None,
-             board: str | None = None, weights: str = "auto", name: str | None = None,
-             progress: Callable | None = None) -> ValidationReport:
+def validate(
+    model: ModelInput,
+    samples: int = 20,
+    seed: int = 0,
+    inputs: str | Path | None = None,
+    board: str | None = None,
+    weights: str = "auto",
+    name: str | None = None,
+    progress: Callable | None = None,
+) -> ValidationReport:
     """`edgeconv validate`: build the C (on the host, or with `board` as firmware on its emulated
     core) and compare every output element with TFLite Micro and TFLite's reference, on
     `samples` random inputs (seeded) plus those of `inputs` (.npy/.npz) or, for a path without
@@ -212,20 +310,35 @@ def validate(model: ModelInput, samples: int = 20, seed: int = 0, inputs: str | 
     rich's track)."""
     import functools
 
-    from edgeconv.lowering.modelsource import is_bytes, model_name
     from edgeconv.checking.validation import load_inputs_file, validate_bytes, validate_file
+    from edgeconv.lowering.modelsource import is_bytes, model_name
 
     with _user_errors():
         if not is_bytes(model):
-            return validate_file(model, samples=samples, seed=seed, inputs_file=inputs, progress=progress,
-                                 board=board, weights=weights)
+            return validate_file(
+                model, samples=samples, seed=seed, inputs_file=inputs, progress=progress, board=board, weights=weights
+            )
         extra = functools.partial(load_inputs_file, Path(inputs)) if inputs is not None else None
-        return validate_bytes(bytes(model), model_name(model, name), samples=samples, seed=seed, extra_inputs=extra,
-                              progress=progress, board=board, weights=weights)
+        return validate_bytes(
+            bytes(model),
+            model_name(model, name),
+            samples=samples,
+            seed=seed,
+            extra_inputs=extra,
+            progress=progress,
+            board=board,
+            weights=weights,
+        )
 
 
-def build(model: ModelInput, board: str, out_dir: str | Path, name: str | None = None, force: bool = False,
-          weights: str = "auto") -> FirmwareReport:
+def build(
+    model: ModelInput,
+    board: str,
+    out_dir: str | Path,
+    name: str | None = None,
+    force: bool = False,
+    weights: str = "auto",
+) -> FirmwareReport:
     """`edgeconv build`: cross-compile the model into firmware for a board profile (a name in
     boards/ or a .toml path); writes the sources, firmware.elf and its map into out_dir and
     reports flash (code vs weights), RAM (arena, stack, data) and the stack's worst path."""
@@ -235,22 +348,30 @@ def build(model: ModelInput, board: str, out_dir: str | Path, name: str | None =
         return build_firmware(model, board, out_dir, name=name, force=force, weights=weights)
 
 
-def demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, force: bool = False,
-         say: Callable[[str], None] | None = None) -> DemoResult:
+def demo(
+    out_dir: str | Path = "edgeconv-demo", seed: int = 0, force: bool = False, say: Callable[[str], None] | None = None
+) -> DemoResult:
     """`edgeconv demo`: train, quantize, compile and verify a digits CNN (a minute or two).
     `say` receives the step lines ("[1/5] training ..."; default: none, the API is silent; the
     command passes stderr). Bars: `with edgeconv.show_progress(): ...`."""
-    from edgeconv.training.demo import run_demo
     from edgeconv.results import DemoResult
+    from edgeconv.training.demo import run_demo
 
     with _user_errors():
         summary = run_demo(out_dir, seed=seed, force=force, say=say if say is not None else (lambda line: None))
     return DemoResult(**summary)
 
 
-def report(model: ModelInput, out: str | Path | None = "report.html", board: str | None = None,
-           float_model: str | Path | None = None, data: str | Path | None = None, weights: str = "auto",
-           name: str | None = None, force: bool = False) -> ReportResult:
+def report(
+    model: ModelInput,
+    out: str | Path | None = "report.html",
+    board: str | None = None,
+    float_model: str | Path | None = None,
+    data: str | Path | None = None,
+    weights: str = "auto",
+    name: str | None = None,
+    force: bool = False,
+) -> ReportResult:
     """`edgeconv report`: inspect's figures (the same InspectResult, `.inspect`), the arena plan
     as a picture, cost per layer, flash and RAM against the board, the first convolutions'
     filters and one sample's feature maps; with `float_model` (.keras) the quantization error
@@ -258,26 +379,48 @@ def report(model: ModelInput, out: str | Path | None = "report.html", board: str
     Markdown and JSON beside it and the pictures in <stem>_files/ (out=None: nothing written).
     Needs matplotlib (the `report` extra); `float_model` needs TensorFlow (the `train` extra)."""
     from edgeconv.frontend.boards import load_board
-    from edgeconv.reports.htmlreport import check_output, make_report
     from edgeconv.lowering.modelsource import compile_model
+    from edgeconv.reports.htmlreport import check_output, make_report
 
     if out is not None:
         with _user_errors():
             check_output(out, model, float_model, data, force=force)
     info = inspect(model, board=board, weights=weights, name=name)
     with _user_errors():
-        compiled = compile_model(model, name=name, weights=weights,
-                                 board=load_board(board) if board is not None else None)
-        return make_report(model, compiled, info.to_dict(), out, board=board, float_model=float_model,
-                           data=str(data) if data is not None else None, force=force, label=compiled.name,
-                           weights=weights)
+        compiled = compile_model(
+            model, name=name, weights=weights, board=load_board(board) if board is not None else None
+        )
+        return make_report(
+            model,
+            compiled,
+            info.to_dict(),
+            out,
+            board=board,
+            float_model=float_model,
+            data=str(data) if data is not None else None,
+            force=force,
+            label=compiled.name,
+            weights=weights,
+        )
 
 
-def advise(model: ModelInput | None = None, board: str = "", layers: int = 4, whole_model: bool = True,
-           instructions: bool = True, seed: int = 0, name: str | None = None, arch: str | None = None,
-           data: str | Path | None = None, trials: int = 20, epochs: int = 10, study_db: str | None = None,
-           out: str | Path | None = None, force: bool = False,
-           progress: Callable[[str, int, int], None] | None = None) -> AdviseResult:
+def advise(
+    model: ModelInput | None = None,
+    board: str = "",
+    layers: int = 4,
+    whole_model: bool = True,
+    instructions: bool = True,
+    seed: int = 0,
+    name: str | None = None,
+    arch: str | None = None,
+    data: str | Path | None = None,
+    trials: int = 20,
+    epochs: int = 10,
+    study_db: str | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> AdviseResult:
     """`edgeconv advise`: with a model (.tflite path or bytes), whether it fits `board` and what
     limits it (the RAM peak's step and live tensors, the top flash and instruction layers), and
     what-ifs measured by recompiling variants: `layers` layers (peak first) each with stride 2,
@@ -298,28 +441,54 @@ def advise(model: ModelInput | None = None, board: str = "", layers: int = 4, wh
                 raise ModelError("a sweep needs both --arch and --data")
             from edgeconv.reports.sweep import run_sweep
 
-            summary = run_sweep(arch, data, board, trials=trials, epochs=epochs, seed=seed, study_db=study_db,
-                                out=out, force=force, progress=progress)
+            summary = run_sweep(
+                arch,
+                data,
+                board,
+                trials=trials,
+                epochs=epochs,
+                seed=seed,
+                study_db=study_db,
+                out=out,
+                force=force,
+                progress=progress,
+            )
             from edgeconv.frontend.boards import load_board
 
             part = load_board(board)
             return AdviseResult(model=None, board=part.name, part=part.part, sweep=summary)
         if model is None:
             raise ModelError("advise needs a model, or --arch and --data for a sweep")
-        from edgeconv.reports.advise import advise_model
         from edgeconv.lowering.modelsource import compile_model, is_bytes, model_label, model_name
+        from edgeconv.reports.advise import advise_model
 
         compile_model(model, name=name)  # the one-line refusals of a missing or bad model, as compile gives them
         data_bytes = bytes(model) if is_bytes(model) else Path(model).read_bytes()
         label = model_name(model, name) or Path(model).stem
-        summary = advise_model(data_bytes, label, board, layers=layers, whole_model=whole_model,
-                               instructions=instructions, seed=seed, progress=progress)
+        summary = advise_model(
+            data_bytes,
+            label,
+            board,
+            layers=layers,
+            whole_model=whole_model,
+            instructions=instructions,
+            seed=seed,
+            progress=progress,
+        )
         return AdviseResult(model=model_label(model, name), **summary)
 
 
-def evaluate(model: ModelInput, data: str | Path, float_model: str | Path | None = None, board: str | None = None,
-             top_k: int = 5, report: str | Path | None = None, force: bool = False, weights: str = "auto",
-             name: str | None = None) -> EvaluateResult:
+def evaluate(
+    model: ModelInput,
+    data: str | Path,
+    float_model: str | Path | None = None,
+    board: str | None = None,
+    top_k: int = 5,
+    report: str | Path | None = None,
+    force: bool = False,
+    weights: str = "auto",
+    name: str | None = None,
+) -> EvaluateResult:
     """`edgeconv evaluate`: accuracy on labelled `data` (.npz with x and y, a folder of
     in_XX.npy samples with INDEX.txt labels, or of class subfolders of images) of the float
     model (`float_model`, a .keras file; optional), the int8 model (TFLite Micro) and the
@@ -330,5 +499,14 @@ def evaluate(model: ModelInput, data: str | Path, float_model: str | Path | None
     from edgeconv.reports.evaluate import evaluate_model
 
     with _user_errors():
-        return evaluate_model(model, data, float_model=float_model, board=board, top_k=top_k, name=name,
-                              weights=weights, report=report, force=force)
+        return evaluate_model(
+            model,
+            data,
+            float_model=float_model,
+            board=board,
+            top_k=top_k,
+            name=name,
+            weights=weights,
+            report=report,
+            force=force,
+        )

@@ -201,14 +201,20 @@ def _plan(write: FolderWrite, force: bool, protected: list[Path]) -> _Plan:
             continue  # another job still owns it
         del manifest[name]
         path = folder / name
-        if path.is_file() and not path.is_symlink() and not _same_file(path, protected) \
-                and sha256_file(path) == entry.sha256:
+        if (
+            path.is_file()
+            and not path.is_symlink()
+            and not _same_file(path, protected)
+            and sha256_file(path) == entry.sha256
+        ):
             stale.append(name)
         # a stale file the user edited (or removed) is theirs: left alone, forgotten
     for name, content in write.files.items():
         entry = manifest.get(name)
         target = folder / name
-        ours = entry is not None and os.path.lexists(target) and target.is_file() and entry.sha256 == sha256_file(target)
+        ours = (
+            entry is not None and os.path.lexists(target) and target.is_file() and entry.sha256 == sha256_file(target)
+        )
         jobs = (entry.jobs if ours else set()) | {write.job}
         manifest[name] = _Entry(hashlib.sha256(content).hexdigest(), jobs)
     return _Plan(write, manifest, sorted(stale))
@@ -253,8 +259,9 @@ def _remove_temps(folder: Path, token: str) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def check_writable(folder: Path | str, job: str, names: list[str], force: bool = False,
-                   protected: tuple[Path | str, ...] = ()) -> None:
+def check_writable(
+    folder: Path | str, job: str, names: list[str], force: bool = False, protected: tuple[Path | str, ...] = ()
+) -> None:
     """Refuse now (OutputError) what publish would refuse later: for commands that work for
     minutes (train, quantize) before they have anything to write."""
     try:
@@ -339,8 +346,11 @@ def _commit(plans: list[_Plan]) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if _CommitState.deferred:
-        _act_on(_CommitState.deferred[0], previous.get(_CommitState.deferred[0], raise_interrupted),
-                [plan.write.folder for plan in plans])
+        _act_on(
+            _CommitState.deferred[0],
+            previous.get(_CommitState.deferred[0], raise_interrupted),
+            [plan.write.folder for plan in plans],
+        )
 
 
 def _defer(signum: int, frame) -> None:  # the signal handler during a commit
@@ -372,8 +382,10 @@ def tree_writes(out_dir: Path, job: str, files: dict[str, bytes]) -> list[Folder
         by_folder.setdefault(str(p.parent), {})[p.name] = content
     for folder in _folders_with_job(out_dir, job):
         by_folder.setdefault(folder, {})
-    return [FolderWrite(out_dir if d == "." else out_dir / d, job, f)  # the top folder first
-            for d, f in sorted(by_folder.items(), key=lambda item: (item[0] != ".", item[0]))]
+    return [
+        FolderWrite(out_dir if d == "." else out_dir / d, job, f)  # the top folder first
+        for d, f in sorted(by_folder.items(), key=lambda item: (item[0] != ".", item[0]))
+    ]
 
 
 def _folders_with_job(out_dir: Path, job: str) -> list[str]:
@@ -398,8 +410,9 @@ def text_files(files: dict[str, str]) -> dict[str, bytes]:
     return {name: text.encode() for name, text in files.items()}
 
 
-def publish_text(folder: Path | str, job: str, files: dict[str, str], force: bool = False,
-                 protected: tuple[Path | str, ...] = ()) -> Path:
+def publish_text(
+    folder: Path | str, job: str, files: dict[str, str], force: bool = False, protected: tuple[Path | str, ...] = ()
+) -> Path:
     """One job's text files (say the emitter's) into one folder; returns the folder."""
     publish([FolderWrite(Path(folder), job, text_files(files))], force=force, protected=protected)
     return Path(folder)

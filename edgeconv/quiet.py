@@ -129,8 +129,11 @@ def startup_chatter_filtered():
         with captured(2) as box:
             yield
     finally:  # also when the import fails: its error is never hidden
-        kept = [line for line in box.get("text", "").splitlines(keepends=True)
-                if line.strip() and not is_startup_chatter(line)]
+        kept = [
+            line
+            for line in box.get("text", "").splitlines(keepends=True)
+            if line.strip() and not is_startup_chatter(line)
+        ]
         if kept:
             os.write(2, "".join(kept).encode("utf-8", "replace"))
 

@@ -16,15 +16,19 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edgeconv.lowering.compiler import CompiledModel
     from edgeconv.emit.emitter import EmittedModel
+    from edgeconv.lowering.compiler import CompiledModel
 
 
 def _json_fields(result: Any, exclude: tuple[str, ...] = ()) -> dict:
     """The dataclass's fields as plain data (copied), leaving out those not printed; a result's
     own fields (what it is about: the model, ...) before those it shares with others."""
     own = [f.name for f in fields(result) if f.name not in exclude]
-    shared = [name for name in (f.name for f in fields(ModelFigures)) if name in own] if isinstance(result, ModelFigures) else []
+    shared = (
+        [name for name in (f.name for f in fields(ModelFigures)) if name in own]
+        if isinstance(result, ModelFigures)
+        else []
+    )
     order = [name for name in own if name not in shared] + shared
     return {name: copy.deepcopy(getattr(result, name)) for name in order}
 

@@ -84,8 +84,10 @@ def activation_range(activation: int, scale: float, zero_point: int, qmin: int, 
     def quantize(x: float) -> int:
         q = f32_div(x, scale)
         if not (math.isfinite(q) and -(2.0**31) <= tflite_round(q) < 2.0**31):
-            raise ValueError(f"the fused activation's bound {x:g} divided by the output scale {scale:g} "
-                             "does not fit int32 (TFLite refuses it)")
+            raise ValueError(
+                f"the fused activation's bound {x:g} divided by the output scale {scale:g} "
+                "does not fit int32 (TFLite refuses it)"
+            )
         return zero_point + tflite_round(q)
 
     if activation == 0:
@@ -128,8 +130,9 @@ def _roundf(x: np.float32) -> np.float32:
     return np.float32(tflite_round(float(x)))
 
 
-def lut_populate_int16(transform, input_scale: float, input_zero_point: int, output_scale: float,
-                       output_zero_point: int) -> np.ndarray:
+def lut_populate_int16(
+    transform, input_scale: float, input_zero_point: int, output_scale: float, output_zero_point: int
+) -> np.ndarray:
     """TFLite's detail::LUTPopulateInt16<float>: the 513-entry int16 table of `transform` over
     the int16 input range, every step in float32 as TFLite does it (no fused multiply-add, as
     on its x86-64 and Cortex-M builds). `transform` takes and returns np.float32, computing
@@ -245,7 +248,7 @@ def inv_sqrt_quantized_multiplier_exp(x: int, reverse_shift: int = -1) -> tuple[
 # ---- TFLite's int8 lookup tables (LUTPopulate<int8_t>; TFLite Micro's ELU PopulateLookupTable) -
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def libm_float(name: str):
     """The C library's float32 function `name` (expf, expm1f, erfcf, tanhf, ...), which TFLite's
     float lambdas call through std::exp(float) etc.: the references on this host use these very
@@ -273,8 +276,9 @@ def libm_float(name: str):
     return fallback
 
 
-def lut_populate_int8(transform, input_scale: float, input_zero_point: int, output_scale: float,
-                      output_zero_point: int) -> np.ndarray:
+def lut_populate_int8(
+    transform, input_scale: float, input_zero_point: int, output_scale: float, output_zero_point: int
+) -> np.ndarray:
     """TFLite's detail::LUTPopulateInt8<int8_t> (and TFLite Micro's ELU PopulateLookupTable,
     the same arithmetic): the 256-entry table of `transform` (np.float32 -> np.float32), indexed
     by the input's bits as uint8 (entry 0 is input 0, entry 255 input -1), every step in float32:
@@ -287,8 +291,11 @@ def lut_populate_int8(transform, input_scale: float, input_zero_point: int, outp
         table = np.zeros(256, dtype=np.int8)
         for v in range(-128, 128):
             transformed = f(transform(s_in * f(v - input_zero_point)))
-            rescaled = f(tflite_round(float(transformed * inverse_scale))) if math.isfinite(transformed * inverse_scale) \
+            rescaled = (
+                f(tflite_round(float(transformed * inverse_scale)))
+                if math.isfinite(transformed * inverse_scale)
                 else transformed * inverse_scale
+            )
             q = rescaled + f(output_zero_point)
             if not (math.isfinite(q) and -(2.0**31) <= float(q) < 2.0**31):
                 raise ValueError(f"input {v} gives {float(q):g} before the conversion to int32")

@@ -52,8 +52,10 @@ def check_mode(mode: str, io_type: str | None) -> str:
     if io_type not in IO_TYPES:
         raise QuantizeError(f"--io must be one of {', '.join(IO_TYPES)}, not {io_type!r}")
     if io_type != "float32" and io_type != MODE_IO[mode]:
-        raise QuantizeError(f"--io {io_type} does not go with --mode {mode}: its integer inputs and outputs are "
-                            f"{MODE_IO[mode]} (or use --io float32)")
+        raise QuantizeError(
+            f"--io {io_type} does not go with --mode {mode}: its integer inputs and outputs are "
+            f"{MODE_IO[mode]} (or use --io float32)"
+        )
     return io_type
 
 
@@ -77,7 +79,9 @@ def _configure(converter, calib_x: np.ndarray, io_type: str, mode: str, advance:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     if mode == "16x8":
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        ]
     else:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     if io_type in ("int8", "int16"):
@@ -108,8 +112,9 @@ def convert_float(fixed_model) -> bytes:
     return tf.lite.TFLiteConverter.from_keras_model(fixed_model).convert()
 
 
-def quantize_keras(model, calib_x: np.ndarray, mode: str = "int8", io_type: str | None = None,
-                   advance: Callable[[], Any] | None = None) -> Quantized:
+def quantize_keras(
+    model, calib_x: np.ndarray, mode: str = "int8", io_type: str | None = None, advance: Callable[[], Any] | None = None
+) -> Quantized:
     """Full-integer quantization of an in-memory Keras model with one input, calibrated on
     `calib_x` (samples without the batch axis, float). `mode`: int8 or 16x8 (int16 activations);
     `io_type`: the model's inputs and outputs, int8 (mode int8), int16 (mode 16x8) or float32;
@@ -126,5 +131,7 @@ def quantize_keras(model, calib_x: np.ndarray, mode: str = "int8", io_type: str 
         _configure(converter, calib_x, io_type, mode, advance if advance is not None else (lambda: None))
         model_bytes = converter.convert()
     except Exception as exc:
-        raise QuantizeError(f"the TFLite converter failed: {(str(exc).splitlines() or ['no reason given'])[0][:300]}") from None
+        raise QuantizeError(
+            f"the TFLite converter failed: {(str(exc).splitlines() or ['no reason given'])[0][:300]}"
+        ) from None
     return Quantized(model_bytes, io_type, mode, fixed)

@@ -23,7 +23,9 @@ SHARED_MODEL_FILES = [
 def run_cli(*args, **kwargs):
     import subprocess
 
-    return subprocess.run([sys.executable, "-m", "edgeconv.cli", *map(str, args)], capture_output=True, text=True, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "edgeconv.cli", *map(str, args)], capture_output=True, text=True, **kwargs
+    )
 
 
 def require_tools(*tools: str, hint: str = "") -> None:

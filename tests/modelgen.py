@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from edgeconv.checking.validation import ValidationReport, validate_bytes
 from edgeconv.outputs import write_atomically
 from edgeconv.targets.hostbuild import cache_root
-from edgeconv.checking.validation import ValidationReport, validate_bytes
 
 
 def _cache_root() -> Path:
@@ -47,8 +47,17 @@ def _representative(input_shapes, seed: int, count: int, low: float, high: float
     return gen
 
 
-def _convert(converter, input_shapes, seed: int, io_type, calib: int, low: float, high: float,
-             per_channel_dense: bool = True, mode: str = "int8") -> bytes:
+def _convert(
+    converter,
+    input_shapes,
+    seed: int,
+    io_type,
+    calib: int,
+    low: float,
+    high: float,
+    per_channel_dense: bool = True,
+    mode: str = "int8",
+) -> bytes:
     """mode "int8": int8 activations and weights; "16x8": int16 activations, int8 weights (the
     converter's EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8), where io_type
     "int8" means int16 model edges."""
@@ -59,7 +68,9 @@ def _convert(converter, input_shapes, seed: int, io_type, calib: int, low: float
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = _representative(input_shapes, seed, calib, low, high)
     if mode == "16x8":
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        ]
         if io_type is not None:
             io_type = tf.int16
     elif mode == "int8":
@@ -72,8 +83,16 @@ def _convert(converter, input_shapes, seed: int, io_type, calib: int, low: float
     return converter.convert()
 
 
-def tflite_from_keras(model, seed: int = 0, io_type="int8", calib: int = 32, low: float = -1.0, high: float = 1.0,
-                      per_channel_dense: bool = True, mode: str = "int8") -> bytes:
+def tflite_from_keras(
+    model,
+    seed: int = 0,
+    io_type="int8",
+    calib: int = 32,
+    low: float = -1.0,
+    high: float = 1.0,
+    per_channel_dense: bool = True,
+    mode: str = "int8",
+) -> bytes:
     """Full-integer conversion of a Keras model; io_type 'int8', 'uint8' or None (float edges);
     per_channel_dense=False gives FULLY_CONNECTED weights one scale (older converters' form)."""
     import tensorflow as tf
@@ -83,8 +102,16 @@ def tflite_from_keras(model, seed: int = 0, io_type="int8", calib: int = 32, low
     return _convert(converter, shapes, seed, _io(io_type), calib, low, high, per_channel_dense, mode)
 
 
-def tflite_from_function(fn, input_shapes, seed: int = 0, io_type="int8", calib: int = 32, low: float = -1.0, high: float = 1.0,
-                        mode: str = "int8") -> bytes:
+def tflite_from_function(
+    fn,
+    input_shapes,
+    seed: int = 0,
+    io_type="int8",
+    calib: int = 32,
+    low: float = -1.0,
+    high: float = 1.0,
+    mode: str = "int8",
+) -> bytes:
     """Full-integer conversion of a tf.function over float inputs of the given shapes."""
     import tensorflow as tf
 
@@ -106,8 +133,9 @@ def seeded_keras(seed: int) -> None:
     tf.keras.utils.set_random_seed(seed)
 
 
-def assert_bit_exact(data: bytes, label: str, samples: int = 8, seed: int = 0,
-                     extra_inputs: list | None = None) -> ValidationReport:
+def assert_bit_exact(
+    data: bytes, label: str, samples: int = 8, seed: int = 0, extra_inputs: list | None = None
+) -> ValidationReport:
     report = validate_bytes(data, label, samples=samples, seed=seed, extra_inputs=extra_inputs)
     assert "tflm" in report.references, f"{label}: TFLite Micro did not run the model: {report.notes}"
     assert report.bit_exact, (
@@ -126,17 +154,21 @@ def oracle_is(report: ValidationReport, oracle: str) -> bool:
     return report.oracle == oracle
 
 
-def assert_exact_vs(oracle: str, data: bytes, label: str, samples: int = 6, seed: int = 0,
-                    extra_inputs: list | None = None) -> ValidationReport:
+def assert_exact_vs(
+    oracle: str, data: bytes, label: str, samples: int = 6, seed: int = 0, extra_inputs: list | None = None
+) -> ValidationReport:
     """Bit-exact against the named oracle ("tflm", or "tflite_ref" where TFLite Micro lacks an
     op: oracle_is), which must have run; every output element of every sample compared."""
     report = validate_bytes(data, label, samples=samples, seed=seed, extra_inputs=extra_inputs)
-    assert oracle_is(report, oracle), f"{label}: measured against {report.oracle}, not {oracle}: {report.reference_status}"
+    assert oracle_is(report, oracle), (
+        f"{label}: measured against {report.oracle}, not {oracle}: {report.reference_status}"
+    )
     assert report.oracle in report.references, f"{label}: {report.oracle} did not run: {report.notes}"
     assert report.elements_compared > 0
     assert report.bit_exact and report.mismatches_vs_oracle == 0, (
         f"{label}: {report.mismatches_vs_oracle} elements differ from {oracle} (max |diff| {report.max_abs_diff}); "
-        f"first divergent op: {report.first_divergent_op}")
+        f"first divergent op: {report.first_divergent_op}"
+    )
     return report
 
 
@@ -198,7 +230,9 @@ def assert_exact(data: bytes, label: str, oracle: str, samples: list[list[np.nda
             for i, (a, b) in enumerate(zip(ours, theirs)):
                 b = b.reshape(a.shape)
                 bad = np.flatnonzero(a != b)
-                assert bad.size == 0, (f"{label}: sample {k}, output {i}: {bad.size} of {a.size} elements differ "
-                                       f"from {oracle} (first at {bad[0]}: {a.flat[bad[0]]} vs {b.flat[bad[0]]})")
+                assert bad.size == 0, (
+                    f"{label}: sample {k}, output {i}: {bad.size} of {a.size} elements differ "
+                    f"from {oracle} (first at {bad[0]}: {a.flat[bad[0]]} vs {b.flat[bad[0]]})"
+                )
     finally:
         ref.close()

@@ -19,8 +19,9 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def schema() -> Any:
     """tensorflow.lite.python.schema_py_generated, loaded from its file so that TensorFlow
     itself (seconds to import) is not imported."""
@@ -67,23 +68,53 @@ def type_name(code: int) -> str:
     return names.get(code, f"TYPE{code}")
 
 
-NUMPY_OF = {"INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
-            "FLOAT32": np.float32, "BOOL": np.bool_}
+NUMPY_OF = {
+    "INT8": np.int8,
+    "UINT8": np.uint8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FLOAT32": np.float32,
+    "BOOL": np.bool_,
+}
 
 # op name -> the BuiltinOptions union member its options live in (None: the op has none)
 OPTIONS_OF = {
-    "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
-    "FULLY_CONNECTED": "FullyConnectedOptions", "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions",
-    "SOFTMAX": "SoftmaxOptions", "MEAN": "ReducerOptions", "ADD": "AddOptions", "SUB": "SubOptions",
-    "MUL": "MulOptions", "CONCATENATION": "ConcatenationOptions", "PAD": "PadOptions", "PADV2": "PadV2Options",
-    "RESHAPE": "ReshapeOptions", "SQUEEZE": "SqueezeOptions", "EXPAND_DIMS": "ExpandDimsOptions",
-    "TRANSPOSE": "TransposeOptions", "RESIZE_BILINEAR": "ResizeBilinearOptions",
-    "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions", "SPACE_TO_BATCH_ND": "SpaceToBatchNDOptions",
-    "BATCH_TO_SPACE_ND": "BatchToSpaceNDOptions", "LEAKY_RELU": "LeakyReluOptions",
-    "HARD_SWISH": "HardSwishOptions", "MAXIMUM": "MaximumMinimumOptions", "MINIMUM": "MaximumMinimumOptions",
-    "DEQUANTIZE": "DequantizeOptions", "QUANTIZE": "QuantizeOptions",
-    "RELU": None, "RELU6": None, "LOGISTIC": None, "TANH": None, "PRELU": None,
-    "TRANSPOSE_CONV": "TransposeConvOptions", "BATCH_MATMUL": "BatchMatMulOptions", "EXP": "ExpOptions",
+    "CONV_2D": "Conv2DOptions",
+    "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+    "FULLY_CONNECTED": "FullyConnectedOptions",
+    "AVERAGE_POOL_2D": "Pool2DOptions",
+    "MAX_POOL_2D": "Pool2DOptions",
+    "SOFTMAX": "SoftmaxOptions",
+    "MEAN": "ReducerOptions",
+    "ADD": "AddOptions",
+    "SUB": "SubOptions",
+    "MUL": "MulOptions",
+    "CONCATENATION": "ConcatenationOptions",
+    "PAD": "PadOptions",
+    "PADV2": "PadV2Options",
+    "RESHAPE": "ReshapeOptions",
+    "SQUEEZE": "SqueezeOptions",
+    "EXPAND_DIMS": "ExpandDimsOptions",
+    "TRANSPOSE": "TransposeOptions",
+    "RESIZE_BILINEAR": "ResizeBilinearOptions",
+    "RESIZE_NEAREST_NEIGHBOR": "ResizeNearestNeighborOptions",
+    "SPACE_TO_BATCH_ND": "SpaceToBatchNDOptions",
+    "BATCH_TO_SPACE_ND": "BatchToSpaceNDOptions",
+    "LEAKY_RELU": "LeakyReluOptions",
+    "HARD_SWISH": "HardSwishOptions",
+    "MAXIMUM": "MaximumMinimumOptions",
+    "MINIMUM": "MaximumMinimumOptions",
+    "DEQUANTIZE": "DequantizeOptions",
+    "QUANTIZE": "QuantizeOptions",
+    "RELU": None,
+    "RELU6": None,
+    "LOGISTIC": None,
+    "TANH": None,
+    "PRELU": None,
+    "TRANSPOSE_CONV": "TransposeConvOptions",
+    "BATCH_MATMUL": "BatchMatMulOptions",
+    "EXP": "ExpOptions",
 }
 
 
@@ -127,8 +158,9 @@ class Net:
         """An op of OPTIONS_OF, its options set by their object-API names."""
         self.add_op(opname, inputs, outputs, OPTIONS_OF[opname], **options)
 
-    def add_op(self, opname: str, inputs: list[int], outputs: list[int], member: str | None, version: int = 1,
-               **options) -> None:
+    def add_op(
+        self, opname: str, inputs: list[int], outputs: list[int], member: str | None, version: int = 1, **options
+    ) -> None:
         """Any op: `member` names its BuiltinOptions table (None: none); one operator code per
         op and version."""
         s = schema()
@@ -180,8 +212,17 @@ def _conv() -> bytes:
     w = n.tensor("weights", [3, 3, 3, 2], scale=ws, zp=[0, 0, 0], data=_rng_int8(rng, (3, 3, 3, 2)), axis=0)
     b = n.tensor("bias", [3], "int32", scale=np.float32(0.05) * ws, zp=[0, 0, 0], data=rng.integers(-300, 300, 3))
     y = n.tensor("output", [1, 3, 3, 3], scale=0.09, zp=5)
-    n.op("CONV_2D", [x, w, b], [y], padding=SAME, strideW=2, strideH=2, fusedActivationFunction=1,
-         dilationWFactor=1, dilationHFactor=1)
+    n.op(
+        "CONV_2D",
+        [x, w, b],
+        [y],
+        padding=SAME,
+        strideW=2,
+        strideH=2,
+        fusedActivationFunction=1,
+        dilationWFactor=1,
+        dilationHFactor=1,
+    )
     return n.finish([x], [y])
 
 
@@ -190,11 +231,21 @@ def _conv_dilated() -> bytes:
     n = Net()
     x = n.tensor("input", [1, 6, 6, 1], scale=0.1, zp=0)
     w = n.tensor("weights", [2, 3, 3, 1], scale=[0.01, 0.02], zp=[0, 0], data=_rng_int8(rng, (2, 3, 3, 1)), axis=0)
-    b = n.tensor("bias", [2], "int32", scale=np.float32(0.1) * np.float32([0.01, 0.02]), zp=[0, 0],
-                 data=rng.integers(-50, 50, 2))
+    b = n.tensor(
+        "bias", [2], "int32", scale=np.float32(0.1) * np.float32([0.01, 0.02]), zp=[0, 0], data=rng.integers(-50, 50, 2)
+    )
     y = n.tensor("output", [1, 2, 2, 2], scale=0.05, zp=-10)
-    n.op("CONV_2D", [x, w, b], [y], padding=VALID, strideW=1, strideH=1, fusedActivationFunction=3,
-         dilationWFactor=2, dilationHFactor=2)
+    n.op(
+        "CONV_2D",
+        [x, w, b],
+        [y],
+        padding=VALID,
+        strideW=1,
+        strideH=1,
+        fusedActivationFunction=3,
+        dilationWFactor=2,
+        dilationHFactor=2,
+    )
     return n.finish([x], [y])
 
 
@@ -206,8 +257,17 @@ def _conv_grouped() -> bytes:
     w = n.tensor("weights", [4, 3, 3, 2], scale=ws, zp=[0] * 4, data=_rng_int8(rng, (4, 3, 3, 2)), axis=0)
     b = n.tensor("bias", [4], "int32", scale=np.float32(0.05) * ws, zp=[0] * 4, data=rng.integers(-99, 99, 4))
     y = n.tensor("output", [1, 4, 4, 4], scale=0.1, zp=0)
-    n.op("CONV_2D", [x, w, b], [y], padding=SAME, strideW=1, strideH=1, fusedActivationFunction=0,
-         dilationWFactor=1, dilationHFactor=1)
+    n.op(
+        "CONV_2D",
+        [x, w, b],
+        [y],
+        padding=SAME,
+        strideW=1,
+        strideH=1,
+        fusedActivationFunction=0,
+        dilationWFactor=1,
+        dilationHFactor=1,
+    )
     return n.finish([x], [y])
 
 
@@ -215,8 +275,9 @@ def _fully_connected_3d() -> bytes:
     rng = np.random.default_rng(6)
     n = Net()
     x = n.tensor("input", [1, 3, 8], scale=0.04, zp=2)
-    w = n.tensor("weights", [5, 8], scale=[0.02, 0.01, 0.03, 0.02, 0.05], zp=[0] * 5, data=_rng_int8(rng, (5, 8)),
-                 axis=0)
+    w = n.tensor(
+        "weights", [5, 8], scale=[0.02, 0.01, 0.03, 0.02, 0.05], zp=[0] * 5, data=_rng_int8(rng, (5, 8)), axis=0
+    )
     y = n.tensor("output", [1, 3, 5], scale=0.05, zp=-3)
     n.op("FULLY_CONNECTED", [x, w, -1], [y], fusedActivationFunction=3, keepNumDims=True)
     return n.finish([x], [y])
@@ -230,8 +291,18 @@ def _depthwise() -> bytes:
     w = n.tensor("weights", [1, 3, 3, 4], scale=ws, zp=[0] * 4, data=_rng_int8(rng, (1, 3, 3, 4)), axis=3)
     b = n.tensor("bias", [4], "int32", scale=np.float32(0.05) * ws, zp=[0] * 4, data=rng.integers(-200, 200, 4))
     y = n.tensor("output", [1, 4, 4, 4], scale=0.07, zp=-1)
-    n.op("DEPTHWISE_CONV_2D", [x, w, b], [y], padding=SAME, strideW=1, strideH=1, depthMultiplier=2,
-         fusedActivationFunction=0, dilationWFactor=1, dilationHFactor=1)
+    n.op(
+        "DEPTHWISE_CONV_2D",
+        [x, w, b],
+        [y],
+        padding=SAME,
+        strideW=1,
+        strideH=1,
+        depthMultiplier=2,
+        fusedActivationFunction=0,
+        dilationWFactor=1,
+        dilationHFactor=1,
+    )
     return n.finish([x], [y])
 
 
@@ -251,9 +322,19 @@ def _pool(opname: str) -> Callable[[], bytes]:
         n = Net()
         x = n.tensor("input", [1, 4, 5, 2], scale=0.05, zp=-4)
         y = n.tensor("output", [1, 2, 3, 2], scale=0.05, zp=-4)
-        n.op(opname, [x], [y], padding=SAME, strideW=2, strideH=2, filterWidth=2, filterHeight=3,
-             fusedActivationFunction=0)
+        n.op(
+            opname,
+            [x],
+            [y],
+            padding=SAME,
+            strideW=2,
+            strideH=2,
+            filterWidth=2,
+            filterHeight=3,
+            fusedActivationFunction=0,
+        )
         return n.finish([x], [y])
+
     return build
 
 
@@ -264,6 +345,7 @@ def _softmax(depth: int) -> Callable[[], bytes]:
         y = n.tensor("probs", [1, depth], scale=1 / 256, zp=-128)
         n.op("SOFTMAX", [x], [y], beta=1.0)
         return n.finish([x], [y])
+
     return build
 
 
@@ -284,6 +366,7 @@ def _binary(opname: str, same_quant: bool = False, **options) -> Callable[[], by
         y = n.tensor("output", [1, 2, 2, 3], scale=0.05 if same_quant else 0.08, zp=-3 if same_quant else 1)
         n.op(opname, [a, b], [y], **options)
         return n.finish([a, b], [y])
+
     return build
 
 
@@ -307,6 +390,7 @@ def _pad(v2: bool) -> Callable[[], bytes]:
         y = n.tensor("output", [1, 5, 4, 2], scale=0.05, zp=-5)
         n.op("PADV2" if v2 else "PAD", ins, [y])
         return n.finish([x], [y])
+
     return build
 
 
@@ -353,6 +437,7 @@ def _resize(opname: str, align: bool, half: bool) -> Callable[[], bytes]:
         y = n.tensor("output", [1, 4, 5, 2], scale=0.05, zp=-2)
         n.op(opname, [x, s], [y], alignCorners=align, halfPixelCenters=half)
         return n.finish([x], [y])
+
     return build
 
 
@@ -384,6 +469,7 @@ def _unary(opname: str, out_scale: float, out_zp: int, **options) -> Callable[[]
         y = n.tensor("output", [1, 2, 6], scale=out_scale, zp=out_zp)
         n.op(opname, [x], [y], **options)
         return n.finish([x], [y])
+
     return build
 
 
@@ -503,12 +589,13 @@ BASES: dict[str, Callable[[], bytes]] = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def base_bytes(name: str) -> bytes:
     return BASES[name]()
 
 
 # ---- the mutator -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Mutation:
@@ -535,10 +622,16 @@ def _label(v: Any) -> str:
         if np.isinf(v):
             return "inf" if v > 0 else "minf"
         return {0.0: "0.0", 1e-30: "tiny", 1e30: "huge", -1.0: "m1.0", 2.0: "2.0", 1.0: "1.0", 1e-3: "0.001"}.get(
-            v, f"{v:g}".replace("-", "m").replace("+", ""))
+            v, f"{v:g}".replace("-", "m").replace("+", "")
+        )
     if isinstance(v, int):
-        return {INT32_MAX: "i32max", INT32_MIN: "i32min", 2**31: "2p31", -(2**31) - 1: "i32min_m1",
-                2**63 - 1: "i64max"}.get(v, str(v).replace("-", "m"))
+        return {
+            INT32_MAX: "i32max",
+            INT32_MIN: "i32min",
+            2**31: "2p31",
+            -(2**31) - 1: "i32min_m1",
+            2**63 - 1: "i64max",
+        }.get(v, str(v).replace("-", "m"))
     return str(v)
 
 
@@ -546,7 +639,7 @@ INT_VALUES = [0, -1, 1, 2, 3, 5, 6, 99, 2**15, 2**30, INT32_MAX, INT32_MIN]
 FLOAT_VALUES = [0.0, -1.0, 1e-30, 1e30, float("inf"), float("nan"), 2.0, 1e-3]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _options_field_fits(member: str, field: str, value: Any) -> bool:
     """Whether the flatbuffer field can hold the value (padding is a byte, strides int32...)."""
     import flatbuffers
@@ -563,6 +656,7 @@ def _options_field_fits(member: str, field: str, value: Any) -> bool:
 def _set(path: Callable[[Any], Any], attr: str, value: Any) -> Callable[[Any], None]:
     def edit(m):
         setattr(path(m), attr, value() if callable(value) else value)
+
     return edit
 
 
@@ -586,15 +680,38 @@ def _op_name(m, op) -> str:
 
 # Ops that take the same operands, for opcode swaps (a valid opcode on the wrong op).
 SWAP_OPCODE = {
-    "CONV_2D": "DEPTHWISE_CONV_2D", "DEPTHWISE_CONV_2D": "CONV_2D", "FULLY_CONNECTED": "CONV_2D",
-    "AVERAGE_POOL_2D": "MAX_POOL_2D", "MAX_POOL_2D": "AVERAGE_POOL_2D", "ADD": "MUL", "SUB": "ADD",
-    "MUL": "SUB", "MAXIMUM": "MINIMUM", "MINIMUM": "MAXIMUM", "PAD": "PADV2", "PADV2": "PAD",
-    "RESHAPE": "SQUEEZE", "SQUEEZE": "RESHAPE", "EXPAND_DIMS": "RESHAPE", "TRANSPOSE": "RESHAPE",
-    "RESIZE_BILINEAR": "RESIZE_NEAREST_NEIGHBOR", "RESIZE_NEAREST_NEIGHBOR": "RESIZE_BILINEAR",
-    "SPACE_TO_BATCH_ND": "BATCH_TO_SPACE_ND", "BATCH_TO_SPACE_ND": "SPACE_TO_BATCH_ND", "RELU": "RELU6",
-    "RELU6": "LOGISTIC", "LOGISTIC": "TANH", "TANH": "LOGISTIC", "LEAKY_RELU": "RELU", "HARD_SWISH": "RELU",
-    "PRELU": "MUL", "QUANTIZE": "DEQUANTIZE", "DEQUANTIZE": "QUANTIZE", "SOFTMAX": "LOGISTIC",
-    "MEAN": "RESHAPE", "CONCATENATION": "ADD",
+    "CONV_2D": "DEPTHWISE_CONV_2D",
+    "DEPTHWISE_CONV_2D": "CONV_2D",
+    "FULLY_CONNECTED": "CONV_2D",
+    "AVERAGE_POOL_2D": "MAX_POOL_2D",
+    "MAX_POOL_2D": "AVERAGE_POOL_2D",
+    "ADD": "MUL",
+    "SUB": "ADD",
+    "MUL": "SUB",
+    "MAXIMUM": "MINIMUM",
+    "MINIMUM": "MAXIMUM",
+    "PAD": "PADV2",
+    "PADV2": "PAD",
+    "RESHAPE": "SQUEEZE",
+    "SQUEEZE": "RESHAPE",
+    "EXPAND_DIMS": "RESHAPE",
+    "TRANSPOSE": "RESHAPE",
+    "RESIZE_BILINEAR": "RESIZE_NEAREST_NEIGHBOR",
+    "RESIZE_NEAREST_NEIGHBOR": "RESIZE_BILINEAR",
+    "SPACE_TO_BATCH_ND": "BATCH_TO_SPACE_ND",
+    "BATCH_TO_SPACE_ND": "SPACE_TO_BATCH_ND",
+    "RELU": "RELU6",
+    "RELU6": "LOGISTIC",
+    "LOGISTIC": "TANH",
+    "TANH": "LOGISTIC",
+    "LEAKY_RELU": "RELU",
+    "HARD_SWISH": "RELU",
+    "PRELU": "MUL",
+    "QUANTIZE": "DEQUANTIZE",
+    "DEQUANTIZE": "QUANTIZE",
+    "SOFTMAX": "LOGISTIC",
+    "MEAN": "RESHAPE",
+    "CONCATENATION": "ADD",
 }
 
 
@@ -619,50 +736,87 @@ def _op_mutations(m, oi: int, op) -> list[tuple[str, str, Callable]]:
                 continue
             for v in values:
                 if field in ("newShape", "squeezeDims"):
-                    arr = {"empty": [], "m1": [-1] * max(len(current), 1),
-                           "wrong": list(current) + [3], "huge": [INT32_MAX] * max(len(current), 1)}[v]
-                    out.append((f"options.{field}", v, _set(lambda m, i=oi: m.subgraphs[0].operators[i].builtinOptions,
-                                                               field, arr)))
+                    arr = {
+                        "empty": [],
+                        "m1": [-1] * max(len(current), 1),
+                        "wrong": list(current) + [3],
+                        "huge": [INT32_MAX] * max(len(current), 1),
+                    }[v]
+                    out.append(
+                        (
+                            f"options.{field}",
+                            v,
+                            _set(lambda m, i=oi: m.subgraphs[0].operators[i].builtinOptions, field, arr),
+                        )
+                    )
                     continue
                 if not _options_field_fits(member, field, v):
                     continue
-                out.append((f"options.{field}", _label(v),
-                             _set(lambda m, i=oi: m.subgraphs[0].operators[i].builtinOptions, field, v)))
+                out.append(
+                    (
+                        f"options.{field}",
+                        _label(v),
+                        _set(lambda m, i=oi: m.subgraphs[0].operators[i].builtinOptions, field, v),
+                    )
+                )
+
     # the options union: removed, another type, a type code that disagrees with the table
     def remove(m, i=oi):
         o = m.subgraphs[0].operators[i]
         o.builtinOptionsType, o.builtinOptions = 0, None
+
     out.append(("options_union", "none", remove))
     for other in ("Conv2DOptions", "Pool2DOptions", "SoftmaxOptions"):
         if other == member:
             continue
+
         def swap(m, i=oi, other=other):
             o = m.subgraphs[0].operators[i]
             o.builtinOptionsType = getattr(s.BuiltinOptions, other)
             o.builtinOptions = getattr(s, other + "T")()
             if other == "Conv2DOptions":
                 o.builtinOptions.strideW = o.builtinOptions.strideH = 1
+
         out.append(("options_union", other, swap))
     if opts is not None:
-        out.append(("options_union", "type_mismatch",
-                    _set(_op(oi), "builtinOptionsType", s.BuiltinOptions.ReshapeOptions
-                         if member != "ReshapeOptions" else s.BuiltinOptions.Conv2DOptions)))
+        out.append(
+            (
+                "options_union",
+                "type_mismatch",
+                _set(
+                    _op(oi),
+                    "builtinOptionsType",
+                    s.BuiltinOptions.ReshapeOptions if member != "ReshapeOptions" else s.BuiltinOptions.Conv2DOptions,
+                ),
+            )
+        )
         out.append(("options_union", "type_out_of_range", _set(_op(oi), "builtinOptionsType", 250)))
     # the opcode
     code_path = lambda m, i=oi: m.operatorCodes[m.subgraphs[0].operators[i].opcodeIndex]  # noqa: E731
     for v in (0, 2, 99, -1):
         out.append(("opcode.version", _label(v), _set(code_path, "version", v)))
     swapped = getattr(s.BuiltinOperator, SWAP_OPCODE.get(opname, "ADD"))
+
     def swap_code(m, code=swapped, i=oi):
         oc = code_path(m, i)
         oc.builtinCode, oc.deprecatedBuiltinCode = code, min(code, 127)
+
     out.append(("opcode.builtin", SWAP_OPCODE.get(opname, "ADD"), swap_code))
+
     def unknown_code(m, i=oi):
         oc = code_path(m, i)
         oc.builtinCode, oc.deprecatedBuiltinCode = 999, 127
+
     out.append(("opcode.builtin", "999", unknown_code))
-    out.append(("opcode.deprecated_builtin", "disagrees",
-                _set(code_path, "deprecatedBuiltinCode", s.BuiltinOperator.ADD if opname != "ADD" else s.BuiltinOperator.SUB)))
+    out.append(
+        (
+            "opcode.deprecated_builtin",
+            "disagrees",
+            _set(
+                code_path, "deprecatedBuiltinCode", s.BuiltinOperator.ADD if opname != "ADD" else s.BuiltinOperator.SUB
+            ),
+        )
+    )
     out.append(("opcode.custom_code", "set", _set(code_path, "customCode", b"EVIL")))
     out.append(("opcode_index", "1", _set(_op(oi), "opcodeIndex", 1)))
     # operand counts and indices
@@ -694,7 +848,9 @@ def _op_mutations(m, oi: int, op) -> list[tuple[str, str, Callable]]:
             elif how == "self":  # an op reading its own output
                 arr[pos] = list(o.outputs)[0]
             setattr(o, kind, np.array(arr, dtype=np.int32))
+
         return edit
+
     for how in ("drop_last", "drop_first", "add_same", "add_new"):
         out.append((f"inputs({n_in})", how, rewire("inputs", how)))
         out.append((f"outputs({n_out})", how, rewire("outputs", how)))
@@ -703,10 +859,12 @@ def _op_mutations(m, oi: int, op) -> list[tuple[str, str, Callable]]:
         out.append((f"inputs[{pos}]", "self", rewire("inputs", "self", pos)))
     out.append(("outputs[0]", "m1", rewire("outputs", "omitted", 0)))
     out.append(("inputs[0]", "out_of_range", rewire("inputs", "out_of_range", 0)))
+
     def duplicated_op(m, i=oi):
         import copy
 
         m.subgraphs[0].operators.append(copy.deepcopy(m.subgraphs[0].operators[i]))
+
     out.append(("operators", "duplicated", duplicated_op))
     return out
 
@@ -745,47 +903,65 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Callable]]:
         if (lo, hi) == (INT32_MIN, INT32_MAX):
             zps = [1, -1, INT32_MAX, INT32_MIN, 2**31, -(2**31) - 1]
         for z in dict.fromkeys(zps):
-            out.append(("zero_point", _label(z),
-                        _set(_quant(ti), "zeroPoint", lambda z=z, n=n: np.full(n, z, dtype=np.int64))))
+            out.append(
+                ("zero_point", _label(z), _set(_quant(ti), "zeroPoint", lambda z=z, n=n: np.full(n, z, dtype=np.int64)))
+            )
         for v in FLOAT_VALUES:
-            out.append(("scale", _label(v), _set(_quant(ti), "scale",
-                                                      lambda v=v, n=n: np.full(n, v, dtype=np.float32))))
-        out.append(("scale", "one_huge_ratio", _set(_quant(ti), "scale",
-                                                           lambda n=n: np.full(n, 3e-38, dtype=np.float32))))
+            out.append(
+                ("scale", _label(v), _set(_quant(ti), "scale", lambda v=v, n=n: np.full(n, v, dtype=np.float32)))
+            )
+        out.append(
+            ("scale", "one_huge_ratio", _set(_quant(ti), "scale", lambda n=n: np.full(n, 3e-38, dtype=np.float32)))
+        )
+
         def extra_scale(m, i=ti):
             qq = m.subgraphs[0].tensors[i].quantization
             qq.scale = np.append(qq.scale, np.float32(0.01)).astype(np.float32)
             qq.zeroPoint = np.append(qq.zeroPoint, 0).astype(np.int64)
+
         out.append(("scale_count", "plus_one", extra_scale))
+
         def zp_count(m, i=ti):
             qq = m.subgraphs[0].tensors[i].quantization
             qq.zeroPoint = np.zeros(len(qq.scale) + 2, dtype=np.int64)
+
         out.append(("zero_point_count", "mismatch", zp_count))
         if n > 1:
             out.append(("scale_count", "two", _set(_quant(ti), "scale", lambda: np.array([0.01, 0.02], np.float32))))
-            out.append(("zero_point", "per_channel_nonzero", _set(_quant(ti), "zeroPoint",
-                                                                       lambda n=n: np.arange(n, dtype=np.int64))))
+            out.append(
+                (
+                    "zero_point",
+                    "per_channel_nonzero",
+                    _set(_quant(ti), "zeroPoint", lambda n=n: np.arange(n, dtype=np.int64)),
+                )
+            )
         elif shape:
+
             def per_channel(m, i=ti, last=len(shape) - 1, c=shape[-1]):
                 qq = m.subgraphs[0].tensors[i].quantization
                 qq.scale = np.linspace(float(qq.scale[0]), 2 * float(qq.scale[0]), c).astype(np.float32)
                 qq.zeroPoint = np.full(c, int(qq.zeroPoint[0]), dtype=np.int64)
                 qq.quantizedDimension = last
+
             out.append(("scale_count", "per_channel_last_axis", per_channel))
         for ax in (-1, 1, 3, 99):
             if ax != q.quantizedDimension:
                 out.append(("quantized_dimension", _label(ax), _set(_quant(ti), "quantizedDimension", ax)))
         out.append(("quantization", "removed", _set(_tensor(ti), "quantization", None)))
         out.append(("quantization", "empty", _set(_tensor(ti), "quantization", s.QuantizationParametersT)))
+
         def min_max(m, i=ti):
             qq = m.subgraphs[0].tensors[i].quantization
             qq.min, qq.max = np.array([-1e30], np.float32), np.array([float("nan")], np.float32)
+
         out.append(("quantization.min_max", "absurd", min_max))
     else:
+
         def add_quant(m, i=ti):
             qq = s.QuantizationParametersT()
             qq.scale, qq.zeroPoint = np.array([0.5], np.float32), np.array([3], np.int64)
             m.subgraphs[0].tensors[i].quantization = qq
+
         out.append(("quantization", "added", add_quant))
     # shape
     for d in range(len(shape)):
@@ -793,24 +969,42 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Callable]]:
             if v != shape[d]:
                 new = list(shape)
                 new[d] = v
-                out.append((f"shape[{d}]", _label(v), _set(_tensor(ti), "shape",
-                                                                lambda new=new: np.array(new, np.int32))))
-    for how, new in (("append_1", shape + [1]), ("prepend_1", [1] + shape), ("drop_last", shape[:-1]),
-                     ("scalar", []), ("rank_6", [1] * (6 - len(shape)) + shape if len(shape) < 6 else shape + [1])):
+                out.append(
+                    (f"shape[{d}]", _label(v), _set(_tensor(ti), "shape", lambda new=new: np.array(new, np.int32)))
+                )
+    for how, new in (
+        ("append_1", shape + [1]),
+        ("prepend_1", [1] + shape),
+        ("drop_last", shape[:-1]),
+        ("scalar", []),
+        ("rank_6", [1] * (6 - len(shape)) + shape if len(shape) < 6 else shape + [1]),
+    ):
         out.append(("rank", how, _set(_tensor(ti), "shape", lambda new=new: np.array(new, np.int32))))
     if shape:
         sig = list(shape)
         sig[0] = -1
-        out.append(("shape_signature", "dynamic_batch", _set(_tensor(ti), "shapeSignature",
-                                                                   lambda sig=sig: np.array(sig, np.int32))))
+        out.append(
+            (
+                "shape_signature",
+                "dynamic_batch",
+                _set(_tensor(ti), "shapeSignature", lambda sig=sig: np.array(sig, np.int32)),
+            )
+        )
         sig2 = list(shape)
         sig2[-1] = -1
-        out.append(("shape_signature", "dynamic_last", _set(_tensor(ti), "shapeSignature",
-                                                                  lambda sig=sig2: np.array(sig, np.int32))))
-        out.append(("shape_signature", "rank_mismatch", _set(_tensor(ti), "shapeSignature",
-                                                                   lambda: np.array([1], np.int32))))
+        out.append(
+            (
+                "shape_signature",
+                "dynamic_last",
+                _set(_tensor(ti), "shapeSignature", lambda sig=sig2: np.array(sig, np.int32)),
+            )
+        )
+        out.append(
+            ("shape_signature", "rank_mismatch", _set(_tensor(ti), "shapeSignature", lambda: np.array([1], np.int32)))
+        )
     # buffers
     if is_const:
+
         def buf(m, i=ti):
             return m.buffers[m.subgraphs[0].tensors[i].buffer]
 
@@ -830,26 +1024,32 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Callable]]:
                     dt = NUMPY_OF.get(tname, np.int8)
                     vals = np.frombuffer(d.tobytes(), dtype=dt).copy()
                     info = np.iinfo(dt) if np.issubdtype(dt, np.integer) else np.finfo(dt)
-                    v = {"min": info.min, "max": info.max, "zero": 0, "m1": -1, "one": 1,
-                         "first_huge": None}[how]
+                    v = {"min": info.min, "max": info.max, "zero": 0, "m1": -1, "one": 1, "first_huge": None}[how]
                     if v is None:
                         vals[0] = info.max
                     else:
                         vals[:] = v
                     b.data = np.frombuffer(vals.tobytes(), dtype=np.uint8).copy()
+
             return edit
+
         for how in ("empty", "truncated", "one_short", "extra", "min", "max", "zero", "m1", "one", "first_huge"):
             out.append(("buffer.data", how, data_edit(how)))
         old = np.frombuffer(np.array(m.buffers[t.buffer].data, np.uint8).tobytes(), dtype=NUMPY_OF.get(tname, np.int8))
         # the same values in another type (a well-formed buffer: the type rule itself is tested)
         for ty in ("INT64", "INT32", "INT16", "INT8", "UINT8", "FLOAT32"):
             if ty != tname:
+
                 def retype(m, i=ti, ty=ty, old=old):
                     t2 = m.subgraphs[0].tensors[i]
                     t2.type = getattr(s.TensorType, ty)
-                    vals = old.astype(np.float64).clip(np.iinfo(NUMPY_OF[ty]).min, np.iinfo(NUMPY_OF[ty]).max) \
-                        if ty != "FLOAT32" else old.astype(np.float64)
+                    vals = (
+                        old.astype(np.float64).clip(np.iinfo(NUMPY_OF[ty]).min, np.iinfo(NUMPY_OF[ty]).max)
+                        if ty != "FLOAT32"
+                        else old.astype(np.float64)
+                    )
                     m.buffers[t2.buffer].data = np.frombuffer(vals.astype(NUMPY_OF[ty]).tobytes(), np.uint8).copy()
+
                 out.append(("type_with_data", ty, retype))
         # each element of a small integer constant (axes, paddings, permutations, sizes, blocks, biases)
         if old.size <= 8 and np.issubdtype(old.dtype, np.integer):
@@ -858,14 +1058,19 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Callable]]:
                 for v in (-1, 0, 1, 3, 4, 99, info.max, info.min):
                     if v == old[k]:
                         continue
+
                     def element(m, i=ti, k=k, v=v, old=old):
                         vals = old.copy()
                         vals[k] = v
-                        m.buffers[m.subgraphs[0].tensors[i].buffer].data = np.frombuffer(vals.tobytes(), np.uint8).copy()
+                        m.buffers[m.subgraphs[0].tensors[i].buffer].data = np.frombuffer(
+                            vals.tobytes(), np.uint8
+                        ).copy()
+
                     label = {info.max: "max", info.min: "min"}.get(v, _label(int(v)))
                     out.append((f"element[{k}]", label, element))
         out.append(("buffer", "index_0", _set(_tensor(ti), "buffer", 0)))
         out.append(("is_variable", "true", _set(_tensor(ti), "isVariable", True)))
+
         def sparsity(m, i=ti):
             sp = s.SparsityParametersT()
             rank = len(m.subgraphs[0].tensors[i].shape)
@@ -877,21 +1082,28 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Callable]]:
                 dims.append(dm)
             sp.dimMetadata = dims
             m.subgraphs[0].tensors[i].sparsity = sp
+
         out.append(("sparsity", "dense_params", sparsity))
     else:
+
         def give_data(m, i=ti):
             t2 = m.subgraphs[0].tensors[i]
-            size = int(np.prod([int(d) for d in t2.shape])) * np.dtype(NUMPY_OF.get(type_name(t2.type), np.int8)).itemsize
+            size = (
+                int(np.prod([int(d) for d in t2.shape])) * np.dtype(NUMPY_OF.get(type_name(t2.type), np.int8)).itemsize
+            )
             b = s.BufferT()
             b.data = np.full(size, 3, dtype=np.uint8)
             m.buffers.append(b)
             t2.buffer = len(m.buffers) - 1
+
         out.append(("buffer", "made_constant", give_data))
         out.append(("is_variable", "true", _set(_tensor(ti), "isVariable", True)))
+
         def sparsity(m, i=ti):
             sp = s.SparsityParametersT()
             sp.traversalOrder = np.arange(len(m.subgraphs[0].tensors[i].shape), dtype=np.int32)
             m.subgraphs[0].tensors[i].sparsity = sp
+
         out.append(("sparsity", "traversal_only", sparsity))
     out.append(("buffer", "out_of_range", _set(_tensor(ti), "buffer", len(m.buffers) + 5)))
     other = next((j for j, u in enumerate(sg.tensors) if j != ti and u.buffer > 0), None)
@@ -928,7 +1140,9 @@ def _graph_mutations(m) -> list[tuple[str, str, str, Callable]]:
             elif how == "reversed":
                 arr = arr[::-1]
             setattr(g, kind, np.array(arr, dtype=np.int32))
+
         return edit
+
     for kind in ("inputs", "outputs"):
         hows = ["drop_last", "add_same", "m1", "out_of_range", "swap_io"]
         if consts:
@@ -943,22 +1157,32 @@ def _graph_mutations(m) -> list[tuple[str, str, str, Callable]]:
         out.append(("model", "version", _label(v), _set(lambda m: m, "version", v)))
     for label, raw in NAMES.items():
         out.append(("model", "description", label, _set(lambda m: m, "description", raw)))
+
     def buffer0(m):
         m.buffers[0].data = np.arange(16, dtype=np.uint8)
+
     out.append(("model", "buffer0", "filled", buffer0))
+
     def second_subgraph(m):
         import copy
 
         m.subgraphs.append(copy.deepcopy(m.subgraphs[0]))
+
     out.append(("model", "subgraphs", "two", second_subgraph))
+
     def no_subgraph(m):
         m.subgraphs = []
+
     out.append(("model", "subgraphs", "none", no_subgraph))
+
     def no_opcodes(m):
         m.operatorCodes = []
+
     out.append(("model", "operator_codes", "none", no_opcodes))
+
     def no_ops(m):
         m.subgraphs[0].operators = []
+
     out.append(("subgraph", "operators", "none", no_ops))
     return out
 
@@ -1003,10 +1227,23 @@ def category(mutation: Mutation) -> str:
     f = mutation.field
     if mutation.target in ("model", "subgraph"):
         return "graph"
-    for prefix, kind in (("options_union", "options_union"), ("options", "options"), ("opcode", "opcode"),
-                         ("inputs", "operands"), ("outputs", "operands"), ("operators", "operands"),
-                         ("type", "type"), ("element", "values"), ("zero_point", "quant"), ("scale", "quant"), ("quant", "quant"),
-                         ("shape", "shape"), ("rank", "shape"), ("buffer", "buffer"), ("name", "name")):
+    for prefix, kind in (
+        ("options_union", "options_union"),
+        ("options", "options"),
+        ("opcode", "opcode"),
+        ("inputs", "operands"),
+        ("outputs", "operands"),
+        ("operators", "operands"),
+        ("type", "type"),
+        ("element", "values"),
+        ("zero_point", "quant"),
+        ("scale", "quant"),
+        ("quant", "quant"),
+        ("shape", "shape"),
+        ("rank", "shape"),
+        ("buffer", "buffer"),
+        ("name", "name"),
+    ):
         if f.startswith(prefix):
             return kind
     return "flags"
@@ -1040,4 +1277,3 @@ def interleaved(groups: dict[str, list[Mutation]], seed: int) -> list[Mutation]:
             cats["options"], cats["options2"] = opts[0::2], opts[1::2]
         by_group[name] = _round_robin(cats, rng)
     return _round_robin(by_group, rng)
-

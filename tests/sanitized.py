@@ -59,8 +59,9 @@ def runtime_archive() -> Path:
             objects = []
             for c in sorted(rt.glob("ec_*.c")):
                 obj = work / (c.stem + ".o")
-                proc = subprocess.run([compiler(), *FLAGS, "-I", str(rt), "-c", str(c), "-o", str(obj)],
-                                      capture_output=True, text=True)
+                proc = subprocess.run(
+                    [compiler(), *FLAGS, "-I", str(rt), "-c", str(c), "-o", str(obj)], capture_output=True, text=True
+                )
                 if proc.returncode != 0:
                     raise SanitizedBuildError(f"c_runtime/{c.name}: {_first_diagnostic(proc.stderr)}")
                 objects.append(str(obj))
@@ -89,8 +90,11 @@ def sanitized_executable(compiled, emitted: EmittedModel, work: Path) -> Path:
     (work / "main.c").write_text(main_from_template(compiled, "host_main.c.in"))
     exe = work / "model"
     own = [work / f"{compiled.name}.c", work / "main.c"]
-    proc = subprocess.run([compiler(), *FLAGS, "-I", str(work), *map(str, own), str(runtime_archive()), "-o", str(exe)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [compiler(), *FLAGS, "-I", str(work), *map(str, own), str(runtime_archive()), "-o", str(exe)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SanitizedBuildError(_first_diagnostic(proc.stderr))
     return exe
@@ -119,8 +123,13 @@ def run_samples(exe: Path, compiled, samples: list[list[np.ndarray]], work: Path
         for sample in samples:
             for x, t in zip(sample, g.inputs):
                 f.write(np.ascontiguousarray(x).astype(g.tensors[t].dtype).tobytes())
-    proc = subprocess.run([str(exe), str(work / "in.bin"), str(work / "out.bin")], capture_output=True, text=True,
-                          env={**os.environ, **RUN_ENV}, timeout=timeout)
+    proc = subprocess.run(
+        [str(exe), str(work / "in.bin"), str(work / "out.bin")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **RUN_ENV},
+        timeout=timeout,
+    )
     report = sanitizer_finding(proc.stderr)
     if proc.returncode != 0 and not report:
         report = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
@@ -134,7 +143,7 @@ def run_samples(exe: Path, compiled, samples: list[list[np.ndarray]], work: Path
                 tensor = g.tensors[t]
                 dt = np.dtype(tensor.dtype)
                 n = tensor.size * dt.itemsize
-                outs.append(np.frombuffer(raw[pos:pos + n], dtype=dt).copy())
+                outs.append(np.frombuffer(raw[pos : pos + n], dtype=dt).copy())
                 pos += n
             outputs.append(outs)
     return SanitizedRun(proc.returncode, report, outputs, proc.stderr[-3000:])
@@ -143,10 +152,10 @@ def run_samples(exe: Path, compiled, samples: list[list[np.ndarray]], work: Path
 def sanitized_equal(data: bytes, label: str, specs_samples) -> None:
     """The model built with the sanitizers runs clean and gives the host build's outputs;
     `specs_samples(input_specs)` makes the samples (each with `.arrays`)."""
-    from edgeconv.lowering.compiler import compile_bytes
-    from edgeconv.emit.emitter import emit
-    from edgeconv.targets.hostbuild import build_and_load
     from edgeconv.checking.validation import input_specs
+    from edgeconv.emit.emitter import emit
+    from edgeconv.lowering.compiler import compile_bytes
+    from edgeconv.targets.hostbuild import build_and_load
 
     model = compile_bytes(data, label)
     emitted = emit(model)

@@ -8,11 +8,11 @@ import shutil
 from dataclasses import is_dataclass
 
 import pytest
-from conftest import run_cli
-from mutants import Net
 
 import edgeconv
+from conftest import run_cli
 from edgeconv import ModelError
+from mutants import Net
 
 
 def tiny_model() -> bytes:
@@ -26,10 +26,21 @@ def tiny_model() -> bytes:
     w = n.tensor("conv_w", [4, 3, 3, 2], scale=ws, zp=[0] * 4, data=rng.integers(-127, 128, (4, 3, 3, 2)), axis=0)
     b = n.tensor("conv_b", [4], "int32", scale=np.float32(0.05) * ws, zp=[0] * 4, data=rng.integers(-300, 300, 4))
     h = n.tensor("hidden", [1, 3, 3, 4], scale=0.08, zp=-128)
-    n.op("CONV_2D", [x, w, b], [h], padding=0, strideW=2, strideH=2, fusedActivationFunction=1,
-         dilationWFactor=1, dilationHFactor=1)
+    n.op(
+        "CONV_2D",
+        [x, w, b],
+        [h],
+        padding=0,
+        strideW=2,
+        strideH=2,
+        fusedActivationFunction=1,
+        dilationWFactor=1,
+        dilationHFactor=1,
+    )
     fw = n.tensor("fc_w", [5, 36], scale=0.01, zp=0, data=rng.integers(-127, 128, (5, 36)))
-    fb = n.tensor("fc_b", [5], "int32", scale=np.float32(0.08) * np.float32(0.01), zp=0, data=rng.integers(-900, 900, 5))
+    fb = n.tensor(
+        "fc_b", [5], "int32", scale=np.float32(0.08) * np.float32(0.01), zp=0, data=rng.integers(-900, 900, 5)
+    )
     y = n.tensor("scores", [1, 5], scale=0.1, zp=2)
     n.op("FULLY_CONNECTED", [h, fw, fb], [y], fusedActivationFunction=0, keepNumDims=False)
     return n.finish([x], [y])
@@ -81,8 +92,18 @@ def need(*tools):
 def test_every_command_has_a_function():
     from edgeconv.cli import main
 
-    assert set(main.commands) == {"train", "quantize", "compile", "inspect", "validate", "build", "demo", "evaluate", "report",
-                                  "advise"}
+    assert set(main.commands) == {
+        "train",
+        "quantize",
+        "compile",
+        "inspect",
+        "validate",
+        "build",
+        "demo",
+        "evaluate",
+        "report",
+        "advise",
+    }
     for command in main.commands:
         assert callable(getattr(edgeconv, command)), command
         assert command in edgeconv.__doc__, command
@@ -112,7 +133,10 @@ def test_compile_inspect_validate_match_their_json(model, tmp_path):
         assert api.to_dict() == cli_json("inspect", model, "--weights", weights)
         assert api.board is None and api.instructions is None
         assert [row["op"] for row in api.layers] == ["CONV_2D", "FULLY_CONNECTED"]
-    assert edgeconv.inspect(model.read_bytes(), name="tiny", weights="int8").to_dict() == {**api.to_dict(), "model": "tiny"}
+    assert edgeconv.inspect(model.read_bytes(), name="tiny", weights="int8").to_dict() == {
+        **api.to_dict(),
+        "model": "tiny",
+    }
 
     report = edgeconv.validate(model, samples=3, seed=1)
     assert report.bit_exact and report.samples == 3 and report.mismatches_vs_tflm == 0
@@ -130,8 +154,9 @@ def test_bundle_and_package_match_their_json(model, tmp_path):
     assert [m["name"] for m in api.models] == ["tiny", "other"] and api.shared_arena_bytes > 0
     # the same models as bytes, named: the same files, byte for byte; results name them by name
     written = {p.name: p.read_bytes() for p in out.iterdir()}
-    from_bytes = edgeconv.compile([model.read_bytes(), other.read_bytes()], tmp_path / "b", name=["tiny", "other"],
-                                  arena="shared")
+    from_bytes = edgeconv.compile(
+        [model.read_bytes(), other.read_bytes()], tmp_path / "b", name=["tiny", "other"], arena="shared"
+    )
     assert [m["model"] for m in from_bytes.models] == ["tiny", "other"]
     assert from_bytes.models == [{**m, "model": m["name"]} for m in api.models]
     assert {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()} == written
@@ -140,8 +165,9 @@ def test_bundle_and_package_match_their_json(model, tmp_path):
     api = edgeconv.compile(model, out, format="cmake", package_name="tinylib")
     assert api.to_dict() == cli_json("compile", model, "-o", out, "--format", "cmake", "--package-name", "tinylib")
     assert (out / "CMakeLists.txt").exists()
-    from_bytes = edgeconv.compile(model.read_bytes(), tmp_path / "pb", format="cmake", package_name="tinylib",
-                                  name="tiny")
+    from_bytes = edgeconv.compile(
+        model.read_bytes(), tmp_path / "pb", format="cmake", package_name="tinylib", name="tiny"
+    )
     assert from_bytes.files == api.files and from_bytes.models == [{**api.models[0], "model": "tiny"}]
     with pytest.raises(ModelError, match="give format"):
         edgeconv.compile(model, out, package_name="tinylib")
@@ -170,8 +196,9 @@ def test_board_commands_match_their_json(model, tmp_path):
 
     report = edgeconv.validate(model.read_bytes(), samples=2, board="cortex-m4", name="tiny")
     assert report.bit_exact and report.board == "cortex-m4" and report.instructions > 0
-    assert {**report.to_dict(), "model": "tiny.tflite"} == cli_json("validate", model, "--samples", 2,
-                                                                     "--board", "cortex-m4")
+    assert {**report.to_dict(), "model": "tiny.tflite"} == cli_json(
+        "validate", model, "--samples", 2, "--board", "cortex-m4"
+    )
 
 
 def test_errors_are_one_line_model_errors(model, tmp_path):

@@ -30,7 +30,7 @@ def test_cycle_model_costs_by_instruction_class():
 
     m = CycleModel()
     # ldr r0,[r1] 2; muls r0,r1,r0 1; push {r4,r5,lr} 1+3; ldrd r2,r3,[r0] 3; smlad r0,r1,r2,r0 1; bx lr 1 (+P if taken)
-    code = bytes.fromhex("0868" "4843" "30b5" "d0e90023" "21fb0200" "7047")
+    code = bytes.fromhex("0868484330b5d0e9002321fb02007047")
     cost = m.block(code, 0x1000)
     assert cost.cycles == 2 + 1 + 4 + 3 + 1 + 1 and cost.ends_in_branch
     assert PIPELINE_REFILL == 2

@@ -6,7 +6,8 @@ import stat
 
 import pytest
 
-from conftest import SHARED_MODELS, assert_refused, run_cli as run
+from conftest import SHARED_MODELS, assert_refused
+from conftest import run_cli as run
 
 KWS = SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"
 AD01 = SHARED_MODELS / "mlcommons_tiny" / "ad01_int8.tflite"
@@ -88,7 +89,7 @@ def tree(folder):
 def test_user_main_c_in_output_folder_is_kept(shared_models, tmp_path):
     src = tmp_path / "fw" / "Core" / "Src"
     src.mkdir(parents=True)
-    main_c = b"#include \"kws.h\"\nint main(void) { for (;;) kws_invoke(); }\n"
+    main_c = b'#include "kws.h"\nint main(void) { for (;;) kws_invoke(); }\n'
     (src / "main.c").write_bytes(main_c)
     proc = run("compile", KWS, "-o", src, "--name", "kws")
     assert proc.returncode == 0, proc.stderr
@@ -114,8 +115,11 @@ def test_output_into_the_models_own_folder_keeps_the_model(shared_models, tmp_pa
 def test_existing_file_as_output_is_refused(shared_models, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("my notes")
-    for cmd in (["compile", KWS, "-o", notes], ["build", KWS, "--board", "cortex-m4", "-o", notes],
-                ["compile", KWS, "-o", notes / "sub"]):
+    for cmd in (
+        ["compile", KWS, "-o", notes],
+        ["build", KWS, "--board", "cortex-m4", "-o", notes],
+        ["compile", KWS, "-o", notes / "sub"],
+    ):
         proc = run(*cmd)
         assert_refused(proc, "notes.txt")
         assert "Error" not in proc.stderr
@@ -216,16 +220,19 @@ def test_quantize_and_train_refuse_foreign_outputs(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras", "m.tflite"]
 
 
-@pytest.mark.parametrize("args,words", [
-    (["--name", "ec_conv"], ["ec_conv", "reserved", "ec_ prefix", "--name"]),
-    (["--name", "EC_Conv"], ["EC_Conv", "reserved"]),
-    (["--name", "stdint"], ["stdint", "reserved", "<stdint.h>"]),
-    (["--name", "main"], ["main", "reserved"]),
-    (["--name", "while"], ["while", "C keyword"]),
-    (["--name", "_Model"], ["_Model", "underscore"]),
-    (["--name", "kws-ref"], ["not a C identifier", "--name kws_ref"]),
-    (["--name", "9lives"], ["not a C identifier", "--name m_9lives"]),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["--name", "ec_conv"], ["ec_conv", "reserved", "ec_ prefix", "--name"]),
+        (["--name", "EC_Conv"], ["EC_Conv", "reserved"]),
+        (["--name", "stdint"], ["stdint", "reserved", "<stdint.h>"]),
+        (["--name", "main"], ["main", "reserved"]),
+        (["--name", "while"], ["while", "C keyword"]),
+        (["--name", "_Model"], ["_Model", "underscore"]),
+        (["--name", "kws-ref"], ["not a C identifier", "--name kws_ref"]),
+        (["--name", "9lives"], ["not a C identifier", "--name m_9lives"]),
+    ],
+)
 def test_bad_names_refused(shared_models, tmp_path, args, words):
     proc = run("compile", KWS, "-o", tmp_path / "o", *args)
     assert_refused(proc, *words)
@@ -235,8 +242,11 @@ def test_bad_names_refused(shared_models, tmp_path, args, words):
 def test_reserved_stem_refused_with_advice(shared_models, tmp_path):
     model = tmp_path / "ec_conv.tflite"
     model.write_bytes(KWS.read_bytes())
-    for cmd in (["compile", model, "-o", tmp_path / "o"], ["inspect", model],
-                ["build", model, "--board", "cortex-m4", "-o", tmp_path / "o"]):
+    for cmd in (
+        ["compile", model, "-o", tmp_path / "o"],
+        ["inspect", model],
+        ["build", model, "--board", "cortex-m4", "-o", tmp_path / "o"],
+    ):
         assert_refused(run(*cmd), "ec_conv", "reserved", "--name")
     assert not (tmp_path / "o").exists()
     proc = run("compile", model, "-o", tmp_path / "o", "--name", "conv_model")
@@ -245,8 +255,9 @@ def test_reserved_stem_refused_with_advice(shared_models, tmp_path):
 
 
 def test_build_name_main_refused(shared_models, tmp_path):
-    assert_refused(run("build", KWS, "--board", "cortex-m4", "-o", tmp_path / "fw", "--name", "main"),
-                   "main", "reserved")
+    assert_refused(
+        run("build", KWS, "--board", "cortex-m4", "-o", tmp_path / "fw", "--name", "main"), "main", "reserved"
+    )
     assert not (tmp_path / "fw").exists()
 
 
@@ -290,8 +301,19 @@ def test_validate_json_fields(shared_models):
     proc = run("validate", KWS, "--samples", "3", "--seed", "5", "--json")
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
-    for key in ("model", "samples", "bit_exact", "mismatches_vs_tflm", "mismatches_vs_tflite_ref",
-                "reference_disagreements", "max_abs_diff", "first_divergent_op", "ram_bytes", "flash_bytes", "macs"):
+    for key in (
+        "model",
+        "samples",
+        "bit_exact",
+        "mismatches_vs_tflm",
+        "mismatches_vs_tflite_ref",
+        "reference_disagreements",
+        "max_abs_diff",
+        "first_divergent_op",
+        "ram_bytes",
+        "flash_bytes",
+        "macs",
+    ):
         assert key in r
     assert r["bit_exact"] is True and r["first_divergent_op"] is None
     assert r["samples"] == 3 + len(list((KWS.parent / "samples" / KWS.stem).glob("in_*.npy")))
@@ -332,11 +354,11 @@ def _main_in_process(monkeypatch, capsys, args, failure):
 
 
 def test_unexpected_error_is_one_line_without_class_name(monkeypatch, capsys, tmp_path):
-    code, lines = _main_in_process(monkeypatch, capsys, ["compile", str(KWS), "-o", str(tmp_path / "o")],
-                                   KeyError("weights"))
+    code, lines = _main_in_process(
+        monkeypatch, capsys, ["compile", str(KWS), "-o", str(tmp_path / "o")], KeyError("weights")
+    )
     assert code == 2 and len(lines) == 1
-    assert lines[0] == ("edgeconv: internal error: 'weights'; please report it "
-                        "(EDGECONV_DEBUG=1 shows the traceback)")
+    assert lines[0] == ("edgeconv: internal error: 'weights'; please report it (EDGECONV_DEBUG=1 shows the traceback)")
     assert "KeyError" not in lines[0]
 
 

@@ -28,28 +28,41 @@ SCRIPTS = ("benchmarks",)
 # Lowest first. A module may import its own layer and those before it, never one after it.
 # "pkg.*" is the package pkg and everything in it; any other name is that one module.
 LAYERS: list[tuple[str, tuple[str, ...], str]] = [
-    ("quantize", ("quantize.*",),
-     "TFLite's quantization arithmetic and the Keras -> .tflite quantizer; knows no edgeconv"),
-    ("frontend", ("edgeconv.frontend.*",),
-     "the IR, the .tflite reader, its checks and shapes, board profiles, names, labels"),
-    ("services", ("edgeconv.outputs", "edgeconv.progress", "edgeconv.quiet", "edgeconv.version"),
-     "what every command uses: publishing files safely, progress bars, silencing chatter, the version"),
-    ("lowering", ("edgeconv.lowering.*",),
-     "Graph -> CompiledModel: passes, one lowering per op family, the arena planner"),
-    ("emit", ("edgeconv.emit.*",),
-     "CompiledModel -> C files: the emitter, bundles of models, build-system packages"),
-    ("results", ("edgeconv.results",),
-     "the typed results of compile, inspect, train, demo, evaluate, report, advise"),
-    ("targets", ("edgeconv.targets.*",),
-     "compiling the C: host builds, firmware per board, AVR, emulators, stack, cycles"),
-    ("checking", ("edgeconv.checking.*",),
-     "the oracles (TFLite Micro, TFLite's reference, op by op), validation, the quantization error per layer"),
-    ("training", ("edgeconv.training.*",),
-     "data sets, the model zoo, train, quantize (the command) and the demo"),
-    ("reports", ("edgeconv.reports.*",),
-     "inspect's rows, report, evaluate, advise, sweep, pictures"),
-    ("top", ("edgeconv.cli", "edgeconv"),
-     "the command line and the Python API (edgeconv/__init__.py)"),
+    (
+        "quantize",
+        ("quantize.*",),
+        "TFLite's quantization arithmetic and the Keras -> .tflite quantizer; knows no edgeconv",
+    ),
+    (
+        "frontend",
+        ("edgeconv.frontend.*",),
+        "the IR, the .tflite reader, its checks and shapes, board profiles, names, labels",
+    ),
+    (
+        "services",
+        ("edgeconv.outputs", "edgeconv.progress", "edgeconv.quiet", "edgeconv.version"),
+        "what every command uses: publishing files safely, progress bars, silencing chatter, the version",
+    ),
+    (
+        "lowering",
+        ("edgeconv.lowering.*",),
+        "Graph -> CompiledModel: passes, one lowering per op family, the arena planner",
+    ),
+    ("emit", ("edgeconv.emit.*",), "CompiledModel -> C files: the emitter, bundles of models, build-system packages"),
+    ("results", ("edgeconv.results",), "the typed results of compile, inspect, train, demo, evaluate, report, advise"),
+    (
+        "targets",
+        ("edgeconv.targets.*",),
+        "compiling the C: host builds, firmware per board, AVR, emulators, stack, cycles",
+    ),
+    (
+        "checking",
+        ("edgeconv.checking.*",),
+        "the oracles (TFLite Micro, TFLite's reference, op by op), validation, the quantization error per layer",
+    ),
+    ("training", ("edgeconv.training.*",), "data sets, the model zoo, train, quantize (the command) and the demo"),
+    ("reports", ("edgeconv.reports.*",), "inspect's rows, report, evaluate, advise, sweep, pictures"),
+    ("top", ("edgeconv.cli", "edgeconv"), "the command line and the Python API (edgeconv/__init__.py)"),
 ]
 
 
@@ -178,7 +191,7 @@ def analyse(mod: Module, known: dict[str, Module]) -> None:
     mod.private = sorted(dict.fromkeys(mod.private), key=lambda what: int(what.split()[1].rstrip(":")))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def graph(root: Path = ROOT) -> dict[str, Module]:
     modules = find_modules(PACKAGES, root)
     for mod in modules.values():
@@ -198,7 +211,7 @@ def find_cycle(modules: dict[str, Module]) -> list[str] | None:
             if dep not in modules:
                 continue
             if state.get(dep) == 1:
-                return path[path.index(dep):] + [dep]
+                return path[path.index(dep) :] + [dep]
             if dep not in state:
                 found = visit(dep)
                 if found:
@@ -217,8 +230,12 @@ def find_cycle(modules: dict[str, Module]) -> list[str] | None:
 
 def test_every_import_resolves():
     modules = graph()
-    missing = [f"{m.name} imports {dep} (line {line})" for m in modules.values() for dep, line in m.imports.items()
-               if dep not in modules]
+    missing = [
+        f"{m.name} imports {dep} (line {line})"
+        for m in modules.values()
+        for dep, line in m.imports.items()
+        if dep not in modules
+    ]
     assert not missing, "imports of no module in the tree:\n" + "\n".join(missing)
 
 
@@ -234,8 +251,10 @@ def test_layers_point_one_way():
         own = layer_of(mod.name)
         for dep, line in sorted(mod.imports.items()):
             if dep in modules and layer_of(dep) > own:
-                wrong.append(f"{mod.path.relative_to(ROOT)}:{line}: {mod.name} ({LAYERS[own][0]}) imports {dep} "
-                             f"({LAYERS[layer_of(dep)][0]}, a layer above)")
+                wrong.append(
+                    f"{mod.path.relative_to(ROOT)}:{line}: {mod.name} ({LAYERS[own][0]}) imports {dep} "
+                    f"({LAYERS[layer_of(dep)][0]}, a layer above)"
+                )
     order = " < ".join(name for name, _, _ in LAYERS)
     assert not wrong, f"imports pointing up (layers, lowest first: {order}):\n" + "\n".join(wrong)
 
@@ -245,8 +264,11 @@ def test_no_private_name_across_modules():
     scripts = find_modules(SCRIPTS)
     for mod in scripts.values():
         analyse(mod, {**modules, **scripts})
-    wrong = [f"{mod.path.relative_to(ROOT)}: {what}"
-             for mod in [*modules.values(), *scripts.values()] for what in mod.private]
+    wrong = [
+        f"{mod.path.relative_to(ROOT)}: {what}"
+        for mod in [*modules.values(), *scripts.values()]
+        for what in mod.private
+    ]
     assert not wrong, "private names used outside their module:\n" + "\n".join(wrong)
 
 
@@ -262,8 +284,10 @@ def test_the_checks_see_what_they_check(tmp_path):
         "edgeconv/frontend/ir.py": "def f():\n    from edgeconv.targets import firmware\n",
         "edgeconv/targets/__init__.py": "",
         "edgeconv/targets/firmware.py": "from edgeconv.targets.avr import _x\n",
-        "edgeconv/targets/avr.py": ("import edgeconv.targets.firmware as fw\nfrom edgeconv.frontend import ir\n"
-                                    "fw._build_in()\ngetattr(ir, '_hidden')\n"),
+        "edgeconv/targets/avr.py": (
+            "import edgeconv.targets.firmware as fw\nfrom edgeconv.frontend import ir\n"
+            "fw._build_in()\ngetattr(ir, '_hidden')\n"
+        ),
         "quantize/__init__.py": "",
     }
     for rel, text in files.items():
@@ -271,8 +295,14 @@ def test_the_checks_see_what_they_check(tmp_path):
     modules = graph(tmp_path)
     assert "edgeconv.targets.firmware" in modules["edgeconv.frontend.ir"].imports  # function-local, pointing up
     assert layer_of("edgeconv.frontend.ir") < layer_of("edgeconv.targets.firmware")
-    assert find_cycle(modules) == ["edgeconv.frontend.ir", "edgeconv.targets.firmware", "edgeconv.targets.avr",
-                                   "edgeconv.frontend.ir"]
+    assert find_cycle(modules) == [
+        "edgeconv.frontend.ir",
+        "edgeconv.targets.firmware",
+        "edgeconv.targets.avr",
+        "edgeconv.frontend.ir",
+    ]
     assert modules["edgeconv.targets.firmware"].private == ["line 1: from edgeconv.targets.avr import _x"]
-    assert modules["edgeconv.targets.avr"].private == ["line 3: edgeconv.targets.firmware._build_in",
-                                                       "line 4: edgeconv.frontend.ir._hidden"]
+    assert modules["edgeconv.targets.avr"].private == [
+        "line 3: edgeconv.targets.firmware._build_in",
+        "line 4: edgeconv.frontend.ir._hidden",
+    ]

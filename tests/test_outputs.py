@@ -27,7 +27,9 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def temp_files(*folders: Path) -> list[Path]:
-    return [p for f in folders if f.exists() for p in f.rglob("*") if TEMP_MARK in p.name or p.name.startswith("edgeconv-")]
+    return [
+        p for f in folders if f.exists() for p in f.rglob("*") if TEMP_MARK in p.name or p.name.startswith("edgeconv-")
+    ]
 
 
 def manifest(folder: Path) -> dict:
@@ -41,8 +43,10 @@ def test_first_write_records_hashes_and_job(tmp_path):
     import hashlib
 
     m = manifest(out)
-    assert m == {"m.c": {"sha256": hashlib.sha256(b"int x;\n").hexdigest(), "jobs": ["compile:m"]},
-                 "m.h": {"sha256": hashlib.sha256(b"\n").hexdigest(), "jobs": ["compile:m"]}}
+    assert m == {
+        "m.c": {"sha256": hashlib.sha256(b"int x;\n").hexdigest(), "jobs": ["compile:m"]},
+        "m.h": {"sha256": hashlib.sha256(b"\n").hexdigest(), "jobs": ["compile:m"]},
+    }
 
 
 def test_foreign_file_refused_before_anything_is_written(tmp_path):
@@ -71,8 +75,14 @@ def test_jobs_share_a_folder_and_replace_only_their_own(tmp_path):
     assert manifest(tmp_path)["rt.c"]["jobs"] == ["compile:a", "compile:b"]
     # a drops rt.c, only_a.c and gone_a.c: only_a.c goes, rt.c stays for b, the edited one stays (forgotten)
     publish([FolderWrite(tmp_path, "compile:a", {"a.c": b"a2"})])
-    assert snapshot(tmp_path) == {"a.c": b"a2", "b.c": b"b", "rt.c": b"rt", "gone_a.c": b"user edited this",
-                                  "notes.txt": b"user", MANIFEST: (tmp_path / MANIFEST).read_bytes()}
+    assert snapshot(tmp_path) == {
+        "a.c": b"a2",
+        "b.c": b"b",
+        "rt.c": b"rt",
+        "gone_a.c": b"user edited this",
+        "notes.txt": b"user",
+        MANIFEST: (tmp_path / MANIFEST).read_bytes(),
+    }
     m = manifest(tmp_path)
     assert sorted(m) == ["a.c", "b.c", "rt.c"] and m["rt.c"]["jobs"] == ["compile:b"]
 
@@ -130,8 +140,12 @@ def test_interrupt_while_writing_leaves_everything_as_it_was(tmp_path, monkeypat
 
     monkeypatch.setattr(outputs, "_write_temp", interrupted_on_second)
     with pytest.raises(Interrupted):
-        publish([FolderWrite(out, "compile:m", {"m.c": b"new c", "m.h": b"new h"}),
-                 FolderWrite(tmp_path / "fresh" / "c", "compile:m", {"x.c": b"x"})])
+        publish(
+            [
+                FolderWrite(out, "compile:m", {"m.c": b"new c", "m.h": b"new h"}),
+                FolderWrite(tmp_path / "fresh" / "c", "compile:m", {"x.c": b"x"}),
+            ]
+        )
     assert snapshot(out) == before
     assert not (tmp_path / "fresh").exists()  # folders made for the publication are removed too
     assert not temp_files(tmp_path)
@@ -168,6 +182,7 @@ def test_signal_during_commit_is_held_until_the_commit_is_done(tmp_path, monkeyp
 
 # --- real signals sent to a running `edgeconv compile` / `edgeconv build` -----------------------
 
+
 def _caught_signals(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("SigCgt:"):
@@ -194,8 +209,13 @@ def _cross_compiler_running(pid: int, out: Path) -> bool:
 def _run_and_signal(args, sig, moment, out: Path, tmpdir: Path) -> subprocess.CompletedProcess:
     """Start the CLI; once `moment` is true of it, send `sig`."""
     env = {**os.environ, "TMPDIR": str(tmpdir)}
-    proc = subprocess.Popen([sys.executable, "-m", "edgeconv.cli", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgeconv.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.monotonic() + 60
     # The CLI's handlers are installed before any work starts: wait for them (SigCgt).
     while proc.poll() is None and not _caught_signals(proc.pid) & (1 << (signal.SIGTERM - 1)):
@@ -238,8 +258,12 @@ def test_signal_during_compile(shared_models, tmp_path, sig, moment):
     tmpdir.mkdir()
     out.mkdir(parents=True)
     (out / "main.c").write_text("int main(void) { return 0; }\n")
-    assert subprocess.run([sys.executable, "-m", "edgeconv.cli", "compile", KWS, "-o", out, "--name", "m"],
-                          capture_output=True).returncode == 0
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "edgeconv.cli", "compile", KWS, "-o", out, "--name", "m"], capture_output=True
+        ).returncode
+        == 0
+    )
     before = snapshot(out.parent)
 
     vww_arena = compile_file(VWW).ram_bytes
@@ -270,8 +294,9 @@ def test_signal_during_build(shared_models, tmp_path, sig, moment):
     def complete():
         assert (out / "firmware.elf").exists() and (out / "notes.txt").read_text() == "my notes"
 
-    proc = _run_and_signal(["build", VWW, "--board", "cortex-m4", "-o", out, "--name", "m"], sig,
-                           MOMENTS[moment], out, tmpdir)
+    proc = _run_and_signal(
+        ["build", VWW, "--board", "cortex-m4", "-o", out, "--name", "m"], sig, MOMENTS[moment], out, tmpdir
+    )
     _check_interrupted(proc, sig, out, before, complete)
     assert proc.returncode != 0, "the signal should have arrived long before the build was done"
     assert not temp_files(tmp_path / "proj") and not any(tmpdir.iterdir())

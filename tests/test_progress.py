@@ -16,23 +16,35 @@ import sys
 import termios
 from pathlib import Path
 
-import pytest
-
 from edgeconv import progress
 from edgeconv.quiet import is_startup_chatter
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # What TensorFlow, XLA and absl print at start-up, as the user would see it.
-CHATTER = ("absl::InitializeLog", "oneDNN", "cpu_feature_guard", "This TensorFlow binary is optimized",
-           "To enable the following instructions", "cuDNN", "cuFFT", "cuBLAS", "computation placer",
-           "WARNING:absl", "UserWarning", "DeprecationWarning")
+CHATTER = (
+    "absl::InitializeLog",
+    "oneDNN",
+    "cpu_feature_guard",
+    "This TensorFlow binary is optimized",
+    "To enable the following instructions",
+    "cuDNN",
+    "cuFFT",
+    "cuBLAS",
+    "computation placer",
+    "WARNING:absl",
+    "UserWarning",
+    "DeprecationWarning",
+)
 
 
 def user_env(**extra: str) -> dict:
     """The environment of a user who never heard of TF_CPP_MIN_LOG_LEVEL (conftest sets it)."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("TF_CPP_MIN_LOG_LEVEL", "EDGECONV_PROGRESS", "EDGECONV_NO_PROGRESS", "EDGECONV_DEBUG")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TF_CPP_MIN_LOG_LEVEL", "EDGECONV_PROGRESS", "EDGECONV_NO_PROGRESS", "EDGECONV_DEBUG")
+    }
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.update(TERM="xterm-256color", COLUMNS="80", **extra)
     return env
@@ -77,6 +89,7 @@ def assert_no_chatter(text: str) -> None:
 
 # -- the helper -------------------------------------------------------------------------------
 
+
 def test_progress_is_off_unless_switched_on_and_on_a_terminal(monkeypatch):
     """Off by default (the API is silent), off on a pipe even when switched on; EDGECONV_PROGRESS
     forces it, EDGECONV_NO_PROGRESS and TERM=dumb stop it; nesting restores the outer switch."""
@@ -111,13 +124,12 @@ def test_nested_tasks_share_one_display_on_stderr(monkeypatch, capfd):
     track() yields every item; the display is gone afterwards."""
     monkeypatch.setenv("EDGECONV_PROGRESS", "1")
     seen = []
-    with progress.show_progress():
-        with progress.progress_task("Outer step", total=2) as advance:
-            for item in progress.track([10, 20, 30], "Inner loop"):
-                seen.append(item)
-            advance()
-            assert progress._live["tasks"] == 1
-            advance(1, description="Outer step, relabelled")
+    with progress.show_progress(), progress.progress_task("Outer step", total=2) as advance:
+        for item in progress.track([10, 20, 30], "Inner loop"):
+            seen.append(item)
+        advance()
+        assert progress._live["tasks"] == 1
+        advance(1, description="Outer step, relabelled")
     assert seen == [10, 20, 30]
     assert progress._live == {"progress": None, "tasks": 0}
     out, err = capfd.readouterr()
@@ -143,11 +155,14 @@ def test_startup_chatter_is_dropped_and_everything_else_kept(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=user_env(), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "a real error\nfrom python\ndone\n"
-    assert is_startup_chatter("2026-11-26 06:00:00.123456: I tensorflow/core/util/port.cc:153] oneDNN custom operations are on")
+    assert is_startup_chatter(
+        "2026-11-26 06:00:00.123456: I tensorflow/core/util/port.cc:153] oneDNN custom operations are on"
+    )
     assert not is_startup_chatter("edgeconv: error: m.keras: no such model file")
 
 
 # -- the commands, as a user runs them ---------------------------------------------------------
+
 
 def test_train_and_quantize_show_progress_on_a_terminal_and_no_tensorflow_chatter(tmp_path):
     """Without TF_CPP_MIN_LOG_LEVEL, a bare `import tensorflow` prints absl's and TensorFlow's
@@ -156,25 +171,33 @@ def test_train_and_quantize_show_progress_on_a_terminal_and_no_tensorflow_chatte
     stderr (no bar, no chatter) and stdout holds the one JSON object. (Two commands only: each
     starts TensorFlow, ~15 s.)"""
     env = user_env()
-    control = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True, text=True, env=env,
-                             cwd=tmp_path)
+    control = subprocess.run(
+        [sys.executable, "-c", "import tensorflow"], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
     assert "absl::InitializeLog" in control.stderr or "cpu_feature_guard" in control.stderr, (
-        "TensorFlow printed no start-up line in this environment: the test below would prove nothing")
+        "TensorFlow printed no start-up line in this environment: the test below would prove nothing"
+    )
 
     cli = [sys.executable, "-m", "edgeconv.cli"]
-    rc, shown = run_in_terminal(cli + ["train", "--arch", "tinyconv", "--data", "digits", "--epochs", "2",
-                                       "-o", "m.keras"], tmp_path, env)
+    rc, shown = run_in_terminal(
+        cli + ["train", "--arch", "tinyconv", "--data", "digits", "--epochs", "2", "-o", "m.keras"], tmp_path, env
+    )
     assert rc == 0, plain(shown)
     assert_no_chatter(shown)
     lines = plain(shown).splitlines()
-    assert any(line.startswith(("⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", " ")) and "Training tinyconv" in line
-               and "/2" in line for line in lines), plain(shown)
+    assert any(
+        line.startswith(("⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", " "))
+        and "Training tinyconv" in line
+        and "/2" in line
+        for line in lines
+    ), plain(shown)
     assert lines[-1].startswith("m.keras: tinyconv on digits, test accuracy")
     assert max(len(line) for line in lines) <= 80
     assert "41/41" not in shown  # Keras' own per-batch bar is gone
 
-    proc = subprocess.run(cli + ["quantize", "m.keras", "--calib", "16", "--json"], capture_output=True, text=True,
-                          env=env, cwd=tmp_path)
+    proc = subprocess.run(
+        cli + ["quantize", "m.keras", "--calib", "16", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     report = json.loads(proc.stdout)

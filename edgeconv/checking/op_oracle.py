@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgeconv.checking.references import ReferenceFailed, ReferenceUnavailable, TfliteRefReference, TflmReference
 from edgeconv.frontend.ir import Graph
-from edgeconv.checking.references import ReferenceFailed, ReferenceUnavailable, TflmReference, TfliteRefReference
 
 TITLE = "TFLite Micro op by op"
 
@@ -91,8 +91,9 @@ class _FileModel:
         return np.asarray(buf.data, dtype=np.uint8).tobytes()
 
 
-def single_op_model(file: _FileModel, op_position: int, graph: Graph, constants: dict[int, np.ndarray]
-                    ) -> tuple[bytes, list[int]]:
+def single_op_model(
+    file: _FileModel, op_position: int, graph: Graph, constants: dict[int, np.ndarray]
+) -> tuple[bytes, list[int]]:
     """A model of the one op at `op_position` in the file's subgraph 0: its inputs constant where
     the file stores them or `constants` gives them, graph inputs otherwise (returned, in order);
     its outputs the model's outputs. Tensors carry the shapes in `graph` (TFLite's)."""

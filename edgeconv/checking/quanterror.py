@@ -27,8 +27,14 @@ class LayerError:
     max_abs_error: float
 
     def to_dict(self) -> dict:
-        return {"op": self.op, "opcode": self.opcode, "tensor": self.tensor, "float_tensor": self.float_tensor,
-                "snr_db": self.snr_db, "max_abs_error": self.max_abs_error}
+        return {
+            "op": self.op,
+            "opcode": self.opcode,
+            "tensor": self.tensor,
+            "float_tensor": self.float_tensor,
+            "snr_db": self.snr_db,
+            "max_abs_error": self.max_abs_error,
+        }
 
 
 @dataclass
@@ -41,8 +47,12 @@ class Quantization:
     unmatched: list[str]  # "op 3 CONV_2D (tensor name)": no float tensor of that name
 
     def to_dict(self) -> dict:
-        return {"samples": self.samples, "source": self.source, "layers": [l.to_dict() for l in self.layers],
-                "unmatched": self.unmatched}
+        return {
+            "samples": self.samples,
+            "source": self.source,
+            "layers": [l.to_dict() for l in self.layers],
+            "unmatched": self.unmatched,
+        }
 
 
 def tensor_label(graph: Graph, t: int) -> str:
@@ -113,12 +123,13 @@ def dequantize(t, values: np.ndarray) -> np.ndarray:
     return (v - t.quant.zp) * t.quant.s
 
 
-def quantization_error(int8_bytes: bytes, float_bytes: bytes, x: np.ndarray, source: str,
-                       timeout: float) -> Quantization:
+def quantization_error(
+    int8_bytes: bytes, float_bytes: bytes, x: np.ndarray, source: str, timeout: float
+) -> Quantization:
     """SNR per paired layer over the float samples `x` (samples first)."""
-    from edgeconv.progress import track
-    from edgeconv.frontend.reader import read_tflite_bytes
     from edgeconv.checking.references import TfliteRefReference, TflmReference
+    from edgeconv.frontend.reader import read_tflite_bytes
+    from edgeconv.progress import track
 
     gq, gf = read_tflite_bytes(int8_bytes), read_tflite_bytes(float_bytes)
     if len(gq.inputs) != 1 or len(gf.inputs) != 1:
@@ -130,8 +141,10 @@ def quantization_error(int8_bytes: bytes, float_bytes: bytes, x: np.ndarray, sou
     signal = np.zeros(len(pairs))
     noise = np.zeros(len(pairs))
     worst = np.zeros(len(pairs))
-    with TflmReference(int8_bytes, preserve_all_tensors=True, timeout=timeout) as qi, \
-            TfliteRefReference(float_bytes, timeout=timeout) as fi:
+    with (
+        TflmReference(int8_bytes, preserve_all_tensors=True, timeout=timeout) as qi,
+        TfliteRefReference(float_bytes, timeout=timeout) as fi,
+    ):
         for sample in track(x, "Measuring the error per layer"):
             fi.run([np.asarray(sample, dtype=np.float32).reshape(tf_.shape)], len(gf.outputs))
             qi.run([_quantize_for(tq, sample)], len(gq.outputs))
@@ -150,6 +163,7 @@ def quantization_error(int8_bytes: bytes, float_bytes: bytes, x: np.ndarray, sou
             snr = float("-inf")
         else:
             snr = round(10 * math.log10(signal[k] / noise[k]), 2)
-        layers.append(LayerError(op.index, op.opcode, tensor_label(gq, qt), tensor_label(gf, ft), snr,
-                                 float(f"{worst[k]:.6g}")))
+        layers.append(
+            LayerError(op.index, op.opcode, tensor_label(gq, qt), tensor_label(gf, ft), snr, float(f"{worst[k]:.6g}"))
+        )
     return Quantization(len(x), source, layers, unmatched)

@@ -25,6 +25,7 @@ import re
 import signal
 import struct
 import sys
+
 import numpy as np
 
 from edgeconv.quiet import captured
@@ -110,7 +111,9 @@ class TfliteRefOracle:
 
     def run(self, inputs: list[np.ndarray], n_outputs: int) -> list[np.ndarray]:
         for d, x in zip(self.inputs, inputs):
-            self.interp.set_tensor(d["index"], np.require(np.asarray(x, dtype=d["dtype"]), requirements="C").reshape(d["shape"]))
+            self.interp.set_tensor(
+                d["index"], np.require(np.asarray(x, dtype=d["dtype"]), requirements="C").reshape(d["shape"])
+            )
         self.interp.invoke()
         return [np.array(self.interp.get_tensor(d["index"])) for d in self.outputs[:n_outputs]]
 
@@ -152,7 +155,7 @@ def write_message(fd: int, message) -> None:
     body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     view = memoryview(HEADER.pack(len(body)) + body)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def die_with_parent() -> None:

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeconv.frontend.ir import ModelError
 from edgeconv.checking.reference_worker import HEADER, read_exactly, write_message
+from edgeconv.frontend.ir import ModelError
 
 # The shortest time a reference gets for one request (seconds); see `call_timeout`.
 MIN_TIMEOUT = 60.0
@@ -81,7 +81,11 @@ def _spawn() -> subprocess.Popen:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgeconv.checking.reference_worker", str(os.getpid())],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, close_fds=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        close_fds=True,
     )
     proc.owner = os.getpid()  # type: ignore[attr-defined]
     with _LOCK:
@@ -173,8 +177,9 @@ class OutOfProcessReference:
     kind = ""
     title = ""
 
-    def __init__(self, model_data: bytes, options: dict | None = None, timeout: float = MIN_TIMEOUT,
-                 wait: bool = True) -> None:
+    def __init__(
+        self, model_data: bytes, options: dict | None = None, timeout: float = MIN_TIMEOUT, wait: bool = True
+    ) -> None:
         self.timeout = timeout
         self._proc: subprocess.Popen | None = None
         self._loaded = False
@@ -314,7 +319,9 @@ class OutOfProcessReference:
             self.close()
         if code is None:
             return ReferenceFailed(self.title, "stopped answering")
-        return ReferenceFailed(self.title, f"crashed with {signal_name(code)}" if code < 0 else f"exited with status {code}")
+        return ReferenceFailed(
+            self.title, f"crashed with {signal_name(code)}" if code < 0 else f"exited with status {code}"
+        )
 
 
 class TflmReference(OutOfProcessReference):
@@ -324,8 +331,9 @@ class TflmReference(OutOfProcessReference):
     kind = "tflm"
     title = "TFLite Micro"
 
-    def __init__(self, model_data: bytes, preserve_all_tensors: bool = False, timeout: float = MIN_TIMEOUT,
-                 wait: bool = True) -> None:
+    def __init__(
+        self, model_data: bytes, preserve_all_tensors: bool = False, timeout: float = MIN_TIMEOUT, wait: bool = True
+    ) -> None:
         super().__init__(model_data, {"preserve_all_tensors": preserve_all_tensors}, timeout=timeout, wait=wait)
 
 
@@ -374,8 +382,10 @@ def with_ref_registered_versions(model_data: bytes) -> tuple[bytes, str | None]:
         return model_data, None
     if not lowered:
         return model_data, None
-    return bytes(data), (f"TFLite's reference kernels do not register {', '.join(lowered)}; they ran it as "
-                         "the older version they register (the same kernel code)")
+    return bytes(data), (
+        f"TFLite's reference kernels do not register {', '.join(lowered)}; they ran it as "
+        "the older version they register (the same kernel code)"
+    )
 
 
 def with_tensor_shapes(model_data: bytes, shapes: dict[int, tuple[int, ...]]) -> bytes | None:
@@ -407,8 +417,11 @@ def with_tensor_shapes(model_data: bytes, shapes: dict[int, tuple[int, ...]]) ->
             got = tuple(int(d) for d in check.Tensors(i).ShapeAsNumpy()) if check.Tensors(i).ShapeLength() else ()
             want = shapes.get(i)
             if want is None:  # a shape vector shared with a rewritten tensor would change here
-                want = (tuple(int(d) for d in original.Tensors(i).ShapeAsNumpy())
-                        if original.Tensors(i).ShapeLength() else ())
+                want = (
+                    tuple(int(d) for d in original.Tensors(i).ShapeAsNumpy())
+                    if original.Tensors(i).ShapeLength()
+                    else ()
+                )
             if got != tuple(int(d) for d in want):
                 return None
     except Exception:  # a damaged model: no rewrite
@@ -445,7 +458,12 @@ def with_explicit_space_to_batch_padding(model_data: bytes) -> bytes | None:
             buf.data = np.ascontiguousarray(values, dtype=np.int32).view(np.uint8).reshape(-1).tolist()
             model.buffers.append(buf)
             t = schema.TensorT()
-            t.shape, t.type, t.name, t.buffer = list(values.shape), schema.TensorType.INT32, name, len(model.buffers) - 1
+            t.shape, t.type, t.name, t.buffer = (
+                list(values.shape),
+                schema.TensorType.INT32,
+                name,
+                len(model.buffers) - 1,
+            )
             sg.tensors.append(t)
             return len(sg.tensors) - 1
 
@@ -460,7 +478,7 @@ def with_explicit_space_to_batch_padding(model_data: bytes) -> bytes | None:
                     x = sg.tensors[op.inputs[0]]
                     rank = len(x.shape)
                     full = np.zeros((rank, 2), np.int32)
-                    full[1:1 + len(pads)] = pads
+                    full[1 : 1 + len(pads)] = pads
                     padded = copy.deepcopy(x)
                     padded.buffer = 0
                     padded.name = (x.name or b"") + b"/explicit_padding"
@@ -471,7 +489,9 @@ def with_explicit_space_to_batch_padding(model_data: bytes) -> bytes | None:
                     if pad_code is None:
                         oc = schema.OperatorCodeT()
                         oc.builtinCode = oc.deprecatedBuiltinCode = schema.BuiltinOperator.PAD
-                        oc.version = 2 if x.type == schema.TensorType.INT8 else 4 if x.type == schema.TensorType.INT16 else 1
+                        oc.version = (
+                            2 if x.type == schema.TensorType.INT8 else 4 if x.type == schema.TensorType.INT16 else 1
+                        )
                         codes.append(oc)
                         pad_code = len(codes) - 1
                     pad = schema.OperatorT()
@@ -481,7 +501,11 @@ def with_explicit_space_to_batch_padding(model_data: bytes) -> bytes | None:
                     pad.builtinOptionsType = schema.BuiltinOptions.PadOptions
                     pad.builtinOptions = schema.PadOptionsT()
                     ops.append(pad)
-                    op.inputs = [padded_index, op.inputs[1], const_tensor(b"explicit_padding/none", np.zeros_like(pads))]
+                    op.inputs = [
+                        padded_index,
+                        op.inputs[1],
+                        const_tensor(b"explicit_padding/none", np.zeros_like(pads)),
+                    ]
             ops.append(op)
         if pad_code is None:
             return None

@@ -21,24 +21,24 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeconv.frontend.boards import load_board
-from edgeconv.lowering.compiler import CompiledModel, compile_bytes
-from edgeconv.emit.emitter import emit
-from edgeconv.targets.hostbuild import HostModel, build_and_load
-from edgeconv.frontend.dtypes import numpy_dtype
-from edgeconv.frontend.ir import ModelError
 from edgeconv.checking.op_oracle import TITLE as OP_BY_OP_TITLE
 from edgeconv.checking.op_oracle import OpByOpOracle, OpByOpResult, OpOracleUnavailable
 from edgeconv.checking.references import (
     OutOfProcessReference,
     ReferenceFailed,
     ReferenceUnavailable,
-    TflmReference,
     TfliteRefReference,
+    TflmReference,
     call_timeout,
     with_explicit_space_to_batch_padding,
     with_tensor_shapes,
 )
+from edgeconv.emit.emitter import emit
+from edgeconv.frontend.boards import load_board
+from edgeconv.frontend.dtypes import numpy_dtype
+from edgeconv.frontend.ir import ModelError
+from edgeconv.lowering.compiler import CompiledModel, compile_bytes
+from edgeconv.targets.hostbuild import HostModel, build_and_load
 
 TITLES = {"tflm": "TFLite Micro", "tflite_ref": "TFLite's reference", "tflm_ops": OP_BY_OP_TITLE}
 
@@ -111,11 +111,14 @@ def _fmt_shape(shape) -> str:
 
 def input_specs(model: CompiledModel) -> list[InputSpec]:
     g = model.graph
-    return [InputSpec(i, g.tensors[t].name, tuple(int(d) for d in g.tensors[t].shape), g.tensors[t].dtype)
-            for i, t in enumerate(g.inputs)]
+    return [
+        InputSpec(i, g.tensors[t].name, tuple(int(d) for d in g.tensors[t].shape), g.tensors[t].dtype)
+        for i, t in enumerate(g.inputs)
+    ]
 
 
 # --- reading input samples ---------------------------------------------------------------------
+
 
 def conform(array: np.ndarray, spec: InputSpec, source: str, stacked: bool) -> np.ndarray:
     """`array` as input `spec` takes it: one sample (stacked=False) or samples along a first axis.
@@ -125,19 +128,31 @@ def conform(array: np.ndarray, spec: InputSpec, source: str, stacked: bool) -> n
     what = "the samples" if stacked else "the sample"
     per_sample = tuple(array.shape[1:]) if stacked else tuple(array.shape)
     if per_sample != spec.shape and not (len(spec.shape) > 1 and spec.shape[0] == 1 and per_sample == spec.shape[1:]):
-        stack_hint = f", stacked along a first axis that counts them (e.g. {_fmt_shape((array.shape[0] if array.ndim else 1,) + spec.shape)})" if stacked else ""
-        raise ModelError(f"{source}: {spec.describe()}{stack_hint}; the file holds {array.dtype} of shape {_fmt_shape(array.shape)}")
+        stack_hint = (
+            f", stacked along a first axis that counts them (e.g. {_fmt_shape((array.shape[0] if array.ndim else 1,) + spec.shape)})"
+            if stacked
+            else ""
+        )
+        raise ModelError(
+            f"{source}: {spec.describe()}{stack_hint}; the file holds {array.dtype} of shape {_fmt_shape(array.shape)}"
+        )
     kind = array.dtype.kind
     if target.kind in "iu":
         if kind == "f":
-            raise ModelError(f"{source}: {spec.describe()}; the file holds {array.dtype} values: quantize them first "
-                             "(q = round(x / scale) + zero_point, the input's scale and zero point)")
+            raise ModelError(
+                f"{source}: {spec.describe()}; the file holds {array.dtype} values: quantize them first "
+                "(q = round(x / scale) + zero_point, the input's scale and zero point)"
+            )
         if kind not in "iu":
-            raise ModelError(f"{source}: {spec.describe()}; the file holds {array.dtype} values, not numbers of that type")
+            raise ModelError(
+                f"{source}: {spec.describe()}; the file holds {array.dtype} values, not numbers of that type"
+            )
         info = np.iinfo(target)
         if array.size and (int(array.min()) < info.min or int(array.max()) > info.max):
-            raise ModelError(f"{source}: {spec.describe()}; {what} hold values from {int(array.min())} to {int(array.max())}, "
-                             f"outside {spec.dtype}'s {info.min}..{info.max}")
+            raise ModelError(
+                f"{source}: {spec.describe()}; {what} hold values from {int(array.min())} to {int(array.max())}, "
+                f"outside {spec.dtype}'s {info.min}..{info.max}"
+            )
     elif kind not in "iuf":
         raise ModelError(f"{source}: {spec.describe()}; the file holds {array.dtype} values, not numbers")
     elif kind == "f" and array.size:
@@ -170,8 +185,9 @@ def load_array(load, where: str, damaged: str):
         return load()
     except ValueError as exc:
         if "pickle" in str(exc):
-            raise ModelError(f"{where} holds Python objects (pickled), not plain numeric arrays; "
-                             "edgeconv does not load those") from None
+            raise ModelError(
+                f"{where} holds Python objects (pickled), not plain numeric arrays; edgeconv does not load those"
+            ) from None
         raise ModelError(f"{where} {damaged}") from None
     except (OSError, EOFError, zipfile.BadZipFile):
         raise ModelError(f"{where} {damaged}") from None
@@ -181,7 +197,7 @@ def _npz_arrays(data, path: Path) -> list[tuple[str, np.ndarray]]:
     keys = list(data.files)
     for prefix in ("x", "arr_"):
         if keys and all(re.fullmatch(re.escape(prefix) + r"\d+", k) for k in keys):
-            keys.sort(key=lambda k: int(k[len(prefix):]))
+            keys.sort(key=lambda k: int(k[len(prefix) :]))
             break
     else:
         keys.sort()
@@ -196,29 +212,39 @@ def load_inputs_file(path: Path, specs: list[InputSpec]) -> list[Sample]:
     if isinstance(data, np.ndarray):
         named = [("the array", data)]
         if len(specs) != 1:
-            raise ModelError(f"{path}: holds one array but the model takes {len(specs)} inputs: give an .npz with "
-                             + ", ".join(f"x{i}" for i in range(len(specs))) + " (first axis: samples)")
+            raise ModelError(
+                f"{path}: holds one array but the model takes {len(specs)} inputs: give an .npz with "
+                + ", ".join(f"x{i}" for i in range(len(specs)))
+                + " (first axis: samples)"
+            )
     else:
         with data:
             named = _npz_arrays(data, path)
         if not named:
             raise ModelError(f"{path}: holds no arrays")
         if len(named) != len(specs):
-            raise ModelError(f"{path}: holds {len(named)} arrays ({', '.join(k for k, _ in named)}) but the model takes "
-                             f"{len(specs)} input{'s' if len(specs) != 1 else ''}"
-                             + (" (keys x0, x1, ... in input order)" if len(specs) > 1 else ""))
+            raise ModelError(
+                f"{path}: holds {len(named)} arrays ({', '.join(k for k, _ in named)}) but the model takes "
+                f"{len(specs)} input{'s' if len(specs) != 1 else ''}"
+                + (" (keys x0, x1, ... in input order)" if len(specs) > 1 else "")
+            )
     conformed = []
     for (key, a), spec in zip(named, specs):
         where = str(path) if key == "the array" else f"{path} (array {key!r})"
         if a.ndim == 0:
-            raise ModelError(f"{where}: holds a single number, not samples; {spec.describe()}, stacked along a first axis")
+            raise ModelError(
+                f"{where}: holds a single number, not samples; {spec.describe()}, stacked along a first axis"
+            )
         if a.shape[0] == 0:
             raise ModelError(f"{where}: holds 0 samples (its first axis, which counts samples, is empty)")
         conformed.append(conform(a, spec, where, stacked=True))
     counts = {a.shape[0] for a in conformed}
     if len(counts) > 1:
-        raise ModelError(f"{path}: its arrays hold different numbers of samples ("
-                         + ", ".join(f"{k}: {a.shape[0]}" for (k, _), a in zip(named, conformed)) + ")")
+        raise ModelError(
+            f"{path}: its arrays hold different numbers of samples ("
+            + ", ".join(f"{k}: {a.shape[0]}" for (k, _), a in zip(named, conformed))
+            + ")"
+        )
     return [Sample([a[i] for a in conformed], f"{path.name}[{i}]") for i in range(conformed[0].shape[0])]
 
 
@@ -244,13 +270,17 @@ def sample_groups(folder: Path) -> dict[str, list[Path]]:
     groups = dict(single)
     for key, parts in multi.items():
         if key in single:
-            raise ModelError(f"{single[key][0]}: sample in_{key} is both in_{key}.npy and in_{key}_J.npy files "
-                             f"({', '.join(parts[j].name for j in sorted(parts))}); keep one form")
+            raise ModelError(
+                f"{single[key][0]}: sample in_{key} is both in_{key}.npy and in_{key}_J.npy files "
+                f"({', '.join(parts[j].name for j in sorted(parts))}); keep one form"
+            )
         missing = [j for j in range(max(parts) + 1) if j not in parts]
         if missing:
-            raise ModelError(f"{Path(folder) / f'in_{key}_{missing[0]}.npy'}: missing, but sample in_{key} has "
-                             f"{', '.join(parts[j].name for j in sorted(parts))} (input J of a sample is in_XX_J.npy, "
-                             "J = 0, 1, ...)")
+            raise ModelError(
+                f"{Path(folder) / f'in_{key}_{missing[0]}.npy'}: missing, but sample in_{key} has "
+                f"{', '.join(parts[j].name for j in sorted(parts))} (input J of a sample is in_XX_J.npy, "
+                "J = 0, 1, ...)"
+            )
         groups[key] = [parts[j] for j in sorted(parts)]
     return {k: groups[k] for k in sorted(groups, key=lambda k: (int(k), k))}
 
@@ -263,21 +293,27 @@ def shipped_sample_files(model_path: Path) -> list[list[Path]]:
 
 def shipped_samples(model_path: Path) -> list[list[np.ndarray]]:
     """The shipped samples' arrays as stored (see shipped_sample_files)."""
-    return [[np.asarray(read_array_file(f, "sample file")) for f in files] for files in shipped_sample_files(model_path)]
+    return [
+        [np.asarray(read_array_file(f, "sample file")) for f in files] for files in shipped_sample_files(model_path)
+    ]
 
 
 def load_shipped_samples(model_path: Path, specs: list[InputSpec]) -> list[Sample]:
     samples = []
     for files in shipped_sample_files(model_path):
         if len(files) != len(specs):
-            raise ModelError(f"{files[0]}: a shipped sample of {len(files)} file(s) for a model with {len(specs)} inputs "
-                             "(name them in_XX.npy for one input, in_XX_J.npy for input J)")
+            raise ModelError(
+                f"{files[0]}: a shipped sample of {len(files)} file(s) for a model with {len(specs)} inputs "
+                "(name them in_XX.npy for one input, in_XX_J.npy for input J)"
+            )
         arrays = []
         for f, spec in zip(files, specs):
             a = read_array_file(f, "sample file")
             if not isinstance(a, np.ndarray):
                 a.close()
-                raise ModelError(f"{f}: an .npz archive under a .npy name; a shipped sample is one .npy array per input")
+                raise ModelError(
+                    f"{f}: an .npz archive under a .npy name; a shipped sample is one .npy array per input"
+                )
             arrays.append(conform(a, spec, str(f), stacked=False))
         samples.append(Sample(arrays, str(files[0].relative_to(Path(model_path).parent))))
     return samples
@@ -368,13 +404,22 @@ def by_op_fallbacks(result: OpByOpResult) -> str:
         groups.setdefault(r.why, []).append(f"{r.opcode} (op {r.index})")
     if not groups:
         return ""
-    parts = [", ".join(ops[:6]) + (f" and {len(ops) - 6} more" if len(ops) > 6 else "") + f": {why}"
-             for why, ops in groups.items()]
+    parts = [
+        ", ".join(ops[:6]) + (f" and {len(ops) - 6} more" if len(ops) > 6 else "") + f": {why}"
+        for why, ops in groups.items()
+    ]
     return f"; TFLite's reference kernels ran {'; '.join(parts)}"
 
 
-def run_op_by_op(data: bytes, model: CompiledModel, sample_list: list[Sample], timeout: float, why: str,
-                 notes: list[str], reference_runs: bool) -> PrecomputedRuns | None:
+def run_op_by_op(
+    data: bytes,
+    model: CompiledModel,
+    sample_list: list[Sample],
+    timeout: float,
+    why: str,
+    notes: list[str],
+    reference_runs: bool,
+) -> PrecomputedRuns | None:
     """The op-by-op oracle's outputs for every sample (op_oracle.py), the note that says why it
     is the oracle appended to `notes`; None (and a note) where it cannot run, and None where
     TFLite Micro ran none of the ops and TFLite's reference runs the model whole
@@ -386,12 +431,15 @@ def run_op_by_op(data: bytes, model: CompiledModel, sample_list: list[Sample], t
         return None
     if reference_runs and len(result.fallbacks()) == len(result.runs):
         return None
-    notes.append(f"TFLite Micro {why}: the oracle is {OP_BY_OP_TITLE}, each op run alone in TFLite Micro on the "
-                 f"oracle's own inputs{by_op_fallbacks(result)}")
+    notes.append(
+        f"TFLite Micro {why}: the oracle is {OP_BY_OP_TITLE}, each op run alone in TFLite Micro on the "
+        f"oracle's own inputs{by_op_fallbacks(result)}"
+    )
     return PrecomputedRuns(result.outputs)
 
 
 # --- the comparison ----------------------------------------------------------------------------
+
 
 def validate_file(
     path: str | Path,
@@ -417,8 +465,9 @@ def validate_file(
         extra = functools.partial(load_inputs_file, Path(inputs_file))
     else:
         extra = functools.partial(load_shipped_samples, path)
-    return validate_bytes(data, path.name, samples=samples, seed=seed, extra_inputs=extra, progress=progress, board=board,
-                          weights=weights)
+    return validate_bytes(
+        data, path.name, samples=samples, seed=seed, extra_inputs=extra, progress=progress, board=board, weights=weights
+    )
 
 
 def validate_bytes(
@@ -452,7 +501,9 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
     if board == "host":  # the host profile is what validate builds without --board
         board = None
     if seed < 0 or samples < 0:
-        raise ModelError(f"{label}: the seed and the number of random samples must be 0 or more (got {seed} and {samples})")
+        raise ModelError(
+            f"{label}: the seed and the number of random samples must be 0 or more (got {seed} and {samples})"
+        )
     # With a board, the weights' form is chosen for its flash, as `build` chooses it.
     model = compile_bytes(data, stem, weights=weights, board=load_board(board) if board is not None else None)
     specs = input_specs(model)
@@ -464,12 +515,21 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
             if len(arrays) != len(specs):
                 raise ModelError(f"{label}: input sample {i} has {len(arrays)} arrays, the model takes {len(specs)}")
             where = f"{label}: input sample {i}"
-            extra.append(Sample([conform(np.asarray(a), s, where, stacked=False) for a, s in zip(arrays, specs)], f"input sample {i}"))
-    sample_list = list(extra) + [Sample(arrays, f"random input {i + 1}, seed {seed}")
-                                 for i, arrays in enumerate(random_inputs(model, samples, seed))]
+            extra.append(
+                Sample(
+                    [conform(np.asarray(a), s, where, stacked=False) for a, s in zip(arrays, specs)],
+                    f"input sample {i}",
+                )
+            )
+    sample_list = list(extra) + [
+        Sample(arrays, f"random input {i + 1}, seed {seed}")
+        for i, arrays in enumerate(random_inputs(model, samples, seed))
+    ]
     if not sample_list:
-        raise ModelError(f"{label}: no samples to compare: --samples is 0 and no inputs were given "
-                         f"(--inputs FILE, or samples/{stem}/in_XX.npy beside the model)")
+        raise ModelError(
+            f"{label}: no samples to compare: --samples is 0 and no inputs were given "
+            f"(--inputs FILE, or samples/{stem}/in_XX.npy beside the model)"
+        )
     emitted = emit(model)
     host = build_and_load(model, emitted) if board is None else None
 
@@ -480,13 +540,17 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
     tflm_data = tflm_model_bytes(data, model)
     if tflm_data is not data and tflm_data is not None and "tflm" in refs:
         # TFLite Micro does not resize tensors: it is given the shapes TFLite computes.
-        notes.append(f"TFLite Micro does not resize tensors: it ran the model with the shapes TFLite computes "
-                     f"written in place of {_changes_text(model)}")
+        notes.append(
+            f"TFLite Micro does not resize tensors: it ran the model with the shapes TFLite computes "
+            f"written in place of {_changes_text(model)}"
+        )
     padded = with_explicit_space_to_batch_padding(tflm_data) if tflm_data is not None else None
     if padded is not None and "tflm" in refs:
         tflm_data = padded
-        notes.append("TFLite Micro pads SPACE_TO_BATCH_ND with a value it never sets: it ran the model with each "
-                     "padding SPACE_TO_BATCH_ND split into PAD (the zero point, as TFLite) and one that pads nothing")
+        notes.append(
+            "TFLite Micro pads SPACE_TO_BATCH_ND with a value it never sets: it ran the model with each "
+            "padding SPACE_TO_BATCH_ND split into PAD (the zero point, as TFLite) and one that pads nothing"
+        )
     if tflm_data is not data and tflm_data is not None and "tflm" in refs:
         refs.pop("tflm").close()
         refs["tflm"] = TflmReference(tflm_data, wait=False)
@@ -517,7 +581,9 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
             refs["tflm_ops"] = by_op
             undefined = []
     if not refs:
-        raise ModelError(f"{label}: neither TFLite Micro nor TFLite runs this model ({'; '.join(failures + notes)}); nothing to compare with")
+        raise ModelError(
+            f"{label}: neither TFLite Micro nor TFLite runs this model ({'; '.join(failures + notes)}); nothing to compare with"
+        )
 
     oracle = "tflm_ops" if "tflm_ops" in refs else "tflm" if "tflm" in refs else "tflite_ref"
     if undefined and "tflite_ref" in refs:
@@ -528,8 +594,10 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
             "TFLite's reference kernels are the oracle for this model"
         )
     elif undefined:
-        notes.append(f"TFLite Micro's output is undefined here ({'; '.join(undefined)}) and TFLite refuses the model: "
-                     "the comparison with TFLite Micro proves nothing on those elements")
+        notes.append(
+            f"TFLite Micro's output is undefined here ({'; '.join(undefined)}) and TFLite refuses the model: "
+            "the comparison with TFLite Micro proves nothing on those elements"
+        )
     for line in failures:
         notes.append(f"{line}: {TITLES[oracle]} is the oracle")
 
@@ -537,9 +605,8 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
     instructions = stack_bytes = stack_measured = stack_computed = None
     flash_bytes, ram_bytes = emitted.flash_const_bytes, model.ram_bytes
     if board is not None:
-        from edgeconv.targets.emulate import build_emulated, can_count_instructions, count_instructions
-
         from edgeconv.progress import progress_task
+        from edgeconv.targets.emulate import build_emulated, can_count_instructions, count_instructions
 
         with progress_task(f"Building firmware for {board}", total=3) as step:
             fw = build_emulated(model, board)
@@ -556,8 +623,10 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
                 stack_bytes, stack_measured = fw.stack_need_bytes, fw.stack_measured_bytes
                 stack_computed = bool(fw.stack_worst_path)  # a call graph was walked (not on AVR)
                 if stack_measured is not None and stack_measured > stack_bytes:
-                    notes.append(f"the painted stack reached {stack_measured:,} B, beyond the "
-                                 f"{'computed' if stack_computed else 'reserved'} {stack_bytes:,} B")
+                    notes.append(
+                        f"the painted stack reached {stack_measured:,} B, beyond the "
+                        f"{'computed' if stack_computed else 'reserved'} {stack_bytes:,} B"
+                    )
             finally:
                 fw.close()
 
@@ -603,8 +672,15 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
             # TFLite Micro loads the model but fails to run it (an op whose Prepare accepts a
             # type its Eval does not): as if it refused it, it runs the model op by op.
             exc = failed["tflm"]
-            by_op = run_op_by_op(data, model, sample_list, timeout, f"fails to run the model ({exc.reason.removeprefix('failed: ').rstrip('.')})", notes,
-                                 "tflite_ref" in live)
+            by_op = run_op_by_op(
+                data,
+                model,
+                sample_list,
+                timeout,
+                f"fails to run the model ({exc.reason.removeprefix('failed: ').rstrip('.')})",
+                notes,
+                "tflite_ref" in live,
+            )
             if by_op is not None:
                 live.pop("tflm").close()
                 status["tflm"] = "fails to run the model"
@@ -625,8 +701,13 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
             line = f"{what} at sample {number} of {total} ({sample.origin})"
             usable = [k for k in live if not (k == "tflm" and undefined)]
             if not usable:
-                alone = ("no other reference runs this model" if len(refs) == 1 else
-                         "TFLite Micro's output is undefined for this model" if live else "neither reference is left")
+                alone = (
+                    "no other reference runs this model"
+                    if len(refs) == 1
+                    else "TFLite Micro's output is undefined for this model"
+                    if live
+                    else "neither reference is left"
+                )
                 raise ModelError(f"{label}: {line}; {alone}: nothing to compare with")
             if oracle in failed:
                 lost, oracle = oracle, usable[0]
@@ -638,8 +719,10 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
             for j, (o, r) in enumerate(zip(ours, outs)):
                 if np.asarray(r).size != np.asarray(o).size:
                     # A reference that disagrees on the output's size: every element differs.
-                    shape_note = (f"{TITLES[name]}'s output {j} has shape {_fmt_shape(np.shape(r))}, the C's "
-                                  f"{_fmt_shape(np.shape(o))}: every element of it counts as differing")
+                    shape_note = (
+                        f"{TITLES[name]}'s output {j} has shape {_fmt_shape(np.shape(r))}, the C's "
+                        f"{_fmt_shape(np.shape(o))}: every element of it counts as differing"
+                    )
                     if shape_note not in notes:
                         notes.append(shape_note)
                     n, d = int(np.asarray(o).size), 0.0
@@ -665,13 +748,20 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
     first_op = None
     if not bit_exact and oracle in first_bad:
         try:
-            first_op = locate_divergence(tflm_data if oracle == "tflm" and tflm_data is not None else data, stem,
-                                         first_bad[oracle].arrays, oracle, timeout=timeout)
+            first_op = locate_divergence(
+                tflm_data if oracle == "tflm" and tflm_data is not None else data,
+                stem,
+                first_bad[oracle].arrays,
+                oracle,
+                timeout=timeout,
+            )
         except ReferenceFailed as exc:
             notes.append(f"{exc} while locating the first divergent op")
         else:
             if first_op is None and board is not None:
-                notes.append(f"the host build of the same C is exact on the failing sample: the divergence is specific to {board}")
+                notes.append(
+                    f"the host build of the same C is exact on the failing sample: the divergence is specific to {board}"
+                )
 
     tflm_arena = None
     if "tflm" in live:
@@ -722,8 +812,10 @@ def headline(report: ValidationReport) -> str:
     if report.bit_exact:
         text = f"{report.model}: BIT-EXACT{where}: equal to {oracle} on all {elements} {of_samples}"
     else:
-        text = (f"{report.model}: MISMATCH{where}: {report.mismatches_vs_oracle:,} of {elements} {of_samples} "
-                f"differ from {oracle} (max |diff| {report.max_abs_diff}); first divergent op: {report.first_divergent_op}")
+        text = (
+            f"{report.model}: MISMATCH{where}: {report.mismatches_vs_oracle:,} of {elements} {of_samples} "
+            f"differ from {oracle} (max |diff| {report.max_abs_diff}); first divergent op: {report.first_divergent_op}"
+        )
     if report.reference_disagreements is not None and other in report.references:
         n = report.reference_disagreements
         if n == 0:
@@ -762,8 +854,10 @@ def tflm_undefined_ops(model: CompiledModel, padding_explicit: bool = False) -> 
     changes = model.graph.shape_changes
     if changes and any(len(old) != len(new) for old, new in changes.values()):
         # (Where only sizes differ, validation gives TFLite Micro the shapes TFLite computes.)
-        found.append(f"it runs the shapes stored in the file, which are not TFLite's: {_changes_text(model)}, and "
-                     "they cannot be rewritten in place (another rank)")
+        found.append(
+            f"it runs the shapes stored in the file, which are not TFLite's: {_changes_text(model)}, and "
+            "they cannot be rewritten in place (another rank)"
+        )
     for op in model.graph.ops:
         if op.opcode == "SPACE_TO_BATCH_ND" and len(op.inputs) > 2 and op.inputs[2] >= 0 and not padding_explicit:
             pads = model.graph.tensors[op.inputs[2]].data
@@ -790,8 +884,9 @@ def _changes_text(model: CompiledModel) -> str:
     return f"{more} (e.g. {name}: stored {list(old)}, TFLite's {list(new)})"
 
 
-def locate_divergence(data: bytes, name: str, sample: list[np.ndarray], oracle: str,
-                      timeout: float | None = None) -> str | None:
+def locate_divergence(
+    data: bytes, name: str, sample: list[np.ndarray], oracle: str, timeout: float | None = None
+) -> str | None:
     """Build without arena reuse, run `sample`, and name the first op whose output differs.
     The oracle runs in its own worker (ReferenceFailed if it crashes or hangs); "tflm_ops" runs
     op by op (op_oracle.py), keeping every tensor."""

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeconv.version import __version__
-from edgeconv.lowering.compiler import CompiledModel
+from edgeconv.emit.kernel_params import KernelParamsError, KernelStruct, check_params, kernel_structs
 from edgeconv.frontend.dtypes import ELEMENT_TYPES
 from edgeconv.frontend.ir import Tensor
 from edgeconv.frontend.names import comment_text
+from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.lowering.ops.base import CArray, Kernel
-from edgeconv.emit.kernel_params import KernelParamsError, KernelStruct, check_params, kernel_structs
+from edgeconv.version import __version__
 
 
 def runtime_dir() -> Path:
@@ -108,8 +108,7 @@ def _format_values(values: np.ndarray, ctype: str, per_line: int = 16) -> str:
         items = ["(-2147483647 - 1)" if v == -(1 << 31) else str(v) for v in values.tolist()]
     elif ctype == "int64_t":
         # INT64_C gives the literal its type wherever long is 32 bits; INT64_MIN is an expression.
-        items = ["(-INT64_C(9223372036854775807) - 1)" if v == -(1 << 63) else f"INT64_C({v})"
-                 for v in values.tolist()]
+        items = ["(-INT64_C(9223372036854775807) - 1)" if v == -(1 << 63) else f"INT64_C({v})" for v in values.tolist()]
     else:
         items = [str(v) for v in values.tolist()]
     if not items:
@@ -177,8 +176,10 @@ def _split_array_decl(arr: CArray, name: str) -> str:
         lines.append(f"static const {arr.ctype} {part}[{c.size}] EC_FLASH_ARRAY EC_ALIGN(16) = {{{macro}{k}}};")
     lines.append("#else")
     every = ", ".join(f"{macro}{k}" for k in range(len(chunks)))
-    lines.append(f"static const {arr.ctype} {name}[{arr.values.size}] EC_WEIGHTS_SECTION EC_FLASH_ARRAY EC_ALIGN(16) = "
-                 f"{{{every}}};")
+    lines.append(
+        f"static const {arr.ctype} {name}[{arr.values.size}] EC_WEIGHTS_SECTION EC_FLASH_ARRAY EC_ALIGN(16) = "
+        f"{{{every}}};"
+    )
     lines.append("#endif")
     lines += [f"#undef {macro}{k}" for k in range(len(chunks))]
     return "\n".join(lines) + "\n"
@@ -201,8 +202,14 @@ def _c_int(v: int) -> str:
     return str(v)
 
 
-def params_initializer(structs: Mapping[str, KernelStruct], params_type: str, params: dict, what: str,
-                       pool: _ConstPool | None = None, hint: str = "") -> ParamsInit:
+def params_initializer(
+    structs: Mapping[str, KernelStruct],
+    params_type: str,
+    params: dict,
+    what: str,
+    pool: _ConstPool | None = None,
+    hint: str = "",
+) -> ParamsInit:
     """The initializer of one params struct from a lowering's params dict, after check_params
     (kernel_params.py) held the dict against the struct the C headers declare (a mismatch is a
     KernelParamsError naming `what`, the struct and the field). Constant arrays go into `pool`
@@ -239,17 +246,18 @@ def params_initializer(structs: Mapping[str, KernelStruct], params_type: str, pa
     return ParamsInit(lines, refs, struct.layout(4)[1])
 
 
-def _params_loader(model_name: str, op: int, params_type: str, member: str,
-                   refs: list[tuple[str, str]]) -> list[str]:
+def _params_loader(model_name: str, op: int, params_type: str, member: str, refs: list[tuple[str, str]]) -> list[str]:
     """Where the constants are in flash: <name>_load_op<op>, which copies op's params struct
     (<name>_op<op>, in flash) into SRAM, writes its references there (a far AVR) and returns it
     (<NAME>_OP_PARAMS(op) is *<name>_load_op<op>() there)."""
     pname = f"{model_name}_op{op}"
-    return [f"static const {params_type} *{model_name}_load_op{op}(void) {{",
-            f"    EC_PARAMS_LOAD({member}, {pname});",
-            *(f"    EC_CREF_FIX({member}.{f}, {a});" for f, a in refs),
-            f"    return &{member};",
-            "}"]
+    return [
+        f"static const {params_type} *{model_name}_load_op{op}(void) {{",
+        f"    EC_PARAMS_LOAD({member}, {pname});",
+        *(f"    EC_CREF_FIX({member}.{f}, {a});" for f, a in refs),
+        f"    return &{member};",
+        "}",
+    ]
 
 
 def _tensor_ctype(t: Tensor) -> str:
@@ -264,8 +272,11 @@ def arena_base(model: CompiledModel, arena: str) -> str:
     """The C expression of the arena's first byte (a uint8_t *) in the model's .c."""
     if arena not in ARENA_MODES:
         raise ValueError(f"arena {arena!r}: one of {', '.join(ARENA_MODES)}")
-    return {"static": f"{model.name}_arena.bytes", "shared": f"{SHARED_ARENA_NAME}.bytes",
-            "user": f"{model.name}_arena_ptr"}[arena]
+    return {
+        "static": f"{model.name}_arena.bytes",
+        "shared": f"{SHARED_ARENA_NAME}.bytes",
+        "user": f"{model.name}_arena_ptr",
+    }[arena]
 
 
 def tensor_address(model: CompiledModel, t: int, arena: str) -> str:
@@ -276,8 +287,14 @@ def tensor_address(model: CompiledModel, t: int, arena: str) -> str:
     return f"{arena_base(model, arena)} + {model.tensor_offset(t)}"
 
 
-def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static", float_helpers: bool = False,
-         labels: list[str] | None = None, version: RuntimeVersion | None = None) -> EmittedModel:
+def emit(
+    model: CompiledModel,
+    expose_arena: bool = True,
+    arena: str = "static",
+    float_helpers: bool = False,
+    labels: list[str] | None = None,
+    version: RuntimeVersion | None = None,
+) -> EmittedModel:
     """<name>.h and <name>.c (and the runtime files they use). `arena`: static (the model's own
     static arena, the default), shared (ec_shared_arena, written by bundle.emit_bundle) or
     user (<name>_init(void *arena) takes the buffer). `float_helpers` adds <name>_float.h/.c
@@ -318,8 +335,9 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
             if u not in units:
                 units.append(u)
         pname = f"{name}_op{step.op.index}"
-        init = params_initializer(structs, k.params_type, k.params, f"op {step.op.index} {step.op.opcode}",
-                                  pool, f"op{step.op.index}")
+        init = params_initializer(
+            structs, k.params_type, k.params, f"op {step.op.index} {step.op.opcode}", pool, f"op{step.op.index}"
+        )
         params_bytes += init.nbytes
         params_decls.append(
             f"/* op {step.op.index} {comment_text(step.op.opcode)}{': ' + comment_text(k.summary) if k.summary else ''} */\n"
@@ -356,8 +374,9 @@ def emit(model: CompiledModel, expose_arena: bool = True, arena: str = "static",
             calls.append("    }")
 
     header = _emit_header(model, expose_arena, arena, labels)
-    source = _emit_source(model, units, pool, params_decls, calls, expose_arena, arena, version, labels, params_types,
-                          loaders)
+    source = _emit_source(
+        model, units, pool, params_decls, calls, expose_arena, arena, version, labels, params_types, loaders
+    )
     files = {f"{name}.h": header, f"{name}.c": source}
     if float_helpers:
         files.update(emit_float_helpers(model, arena))
@@ -438,13 +457,33 @@ _ARENA_USAGE = {
 def c_header(comment: list[str], guard: str, include: str, body: list[str]) -> str:
     """Every generated header's frame: its comment, the include guard, one #include, and the
     body inside extern "C" for C++ (the model's, its float helpers' and the shared arena's)."""
-    return "\n".join([*comment, f"#ifndef {guard}", f"#define {guard}", "", f"#include {include}", "",
-                      "#ifdef __cplusplus", 'extern "C" {', "#endif", "", *body, "",
-                      "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {guard} */", ""])
+    return "\n".join(
+        [
+            *comment,
+            f"#ifndef {guard}",
+            f"#define {guard}",
+            "",
+            f"#include {include}",
+            "",
+            "#ifdef __cplusplus",
+            'extern "C" {',
+            "#endif",
+            "",
+            *body,
+            "",
+            "#ifdef __cplusplus",
+            "}",
+            "#endif",
+            "",
+            f"#endif /* {guard} */",
+            "",
+        ]
+    )
 
 
-def _emit_header(model: CompiledModel, expose_arena: bool, arena: str = "static",
-                 labels: list[str] | None = None) -> str:
+def _emit_header(
+    model: CompiledModel, expose_arena: bool, arena: str = "static", labels: list[str] | None = None
+) -> str:
     name, NAME = model.name, _macro_name(model)
     guard = f"{NAME}_H"
     usage = [line.replace("@NAME@", NAME).replace("@name@", name) for line in _ARENA_USAGE[arena]]
@@ -455,8 +494,11 @@ def _emit_header(model: CompiledModel, expose_arena: bool, arena: str = "static"
         f" * model sha256: {model.model_sha256 or 'unknown'}",
         " *",
         " * Usage:",
-        *([f" *   {name}_init(arena);   once: {NAME}_ARENA_SIZE bytes, {NAME}_ARENA_ALIGNMENT-aligned"]
-          if arena == "user" else []),
+        *(
+            [f" *   {name}_init(arena);   once: {NAME}_ARENA_SIZE bytes, {NAME}_ARENA_ALIGNMENT-aligned"]
+            if arena == "user"
+            else []
+        ),
         f" *   int8_t *in = (int8_t *){name}_input(0);   fill {NAME}_INPUT0_SIZE values",
         f" *   {name}_invoke();",
         f" *   const int8_t *out = (const int8_t *){name}_output(0);",
@@ -483,9 +525,11 @@ def _emit_header(model: CompiledModel, expose_arena: bool, arena: str = "static"
     lines += _io_macros(model, "INPUT", model.graph.inputs)
     lines += _io_macros(model, "OUTPUT", model.graph.outputs)
     if labels is not None:
-        lines += [f"#define {NAME}_NUM_LABELS {len(labels)}",
-                  "/* The class names training gave the model's output, in output order. */",
-                  f"extern const char *const {name}_labels[{NAME}_NUM_LABELS];"]
+        lines += [
+            f"#define {NAME}_NUM_LABELS {len(labels)}",
+            "/* The class names training gave the model's output, in output order. */",
+            f"extern const char *const {name}_labels[{NAME}_NUM_LABELS];",
+        ]
     lines += [""]
     if arena == "user":
         lines += [
@@ -528,15 +572,24 @@ def _c_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="static", version=None,
-                 labels=None, params_types=None, loaders=None) -> str:
+def _emit_source(
+    model,
+    units,
+    pool,
+    params_decls,
+    calls,
+    expose_arena,
+    arena="static",
+    version=None,
+    labels=None,
+    params_types=None,
+    loaders=None,
+) -> str:
     name, NAME = model.name, _macro_name(model)
     g = model.graph
     version = version or runtime_version()
     base = arena_base(model, arena)
-    includes = [f'#include "{name}.h"', '#include "ec_common.h"'] + [
-        f'#include "{u}.h"' for u in units
-    ]
+    includes = [f'#include "{name}.h"', '#include "ec_common.h"'] + [f'#include "{u}.h"' for u in units]
     if arena == "shared":
         includes.append(f'#include "{SHARED_ARENA_NAME}.h"')
     guard = f"{name}_arena_ptr == (uint8_t *)0" if arena == "user" else ""
@@ -590,21 +643,25 @@ def _emit_source(model, units, pool, params_decls, calls, expose_arena, arena="s
         what = ", ".join(f"'{comment_text(g.tensors[t].name)}'" for t in b.tensors[:3])
         io_decls.append(f"/* {what}: a model input or output, kept outside the arena. */")
         io_decls.append("/* cppcheck-suppress unusedStructMember */")
-        io_decls.append(f"static union {{ uint8_t bytes[{_io_block_bytes(b, model)}]; int64_t align; }} "
-                        f"{name}_io{j} EC_ALIGN(16);")
+        io_decls.append(
+            f"static union {{ uint8_t bytes[{_io_block_bytes(b, model)}]; int64_t align; }} {name}_io{j} EC_ALIGN(16);"
+        )
     params_ram: list[str] = []
     if params_types:
         members = " ".join(f"{t} m{j};" for j, t in enumerate(params_types))
-        params_ram = ["#if defined(EC_CONSTANTS_IN_FLASH)",
-                      "/* The params structs are in flash (ec_common.h): each op's is copied here before its kernel",
-                      " * runs, by its loader below. */",
-                      "/* cppcheck-suppress unusedStructMember */",
-                      f"static union {{ {members} }} {name}_params;",
-                      *(line for loader in loaders or () for line in loader),
-                      f"#define {NAME}_OP_PARAMS(op) (*{name}_load_op##op())",
-                      "#else",
-                      f"#define {NAME}_OP_PARAMS(op) {name}_op##op",
-                      "#endif", ""]
+        params_ram = [
+            "#if defined(EC_CONSTANTS_IN_FLASH)",
+            "/* The params structs are in flash (ec_common.h): each op's is copied here before its kernel",
+            " * runs, by its loader below. */",
+            "/* cppcheck-suppress unusedStructMember */",
+            f"static union {{ {members} }} {name}_params;",
+            *(line for loader in loaders or () for line in loader),
+            f"#define {NAME}_OP_PARAMS(op) (*{name}_load_op##op())",
+            "#else",
+            f"#define {NAME}_OP_PARAMS(op) {name}_op##op",
+            "#endif",
+            "",
+        ]
     label_decls = []
     if labels is not None:
         items = ",\n    ".join(_c_string(lbl) for lbl in labels) or "0"
@@ -655,21 +712,26 @@ def emit_float_helpers(model: CompiledModel, arena: str = "static") -> dict[str,
     g = model.graph
     structs = kernel_structs(runtime_dir())
     funcs = {n: (ELEMENT_TYPES[n].suffix, ELEMENT_TYPES[n].ctype) for n in ("int8", "uint8", "int16")}
-    h = c_header([
-        f"/* {name}_float.h: generated by edgeconv {__version__}; do not edit.",
-        " * Float helpers for the model's inputs and outputs, apart from the integer model so that an",
-        f" * integer-only build need not compile {name}_float.c (the only file here with float).",
-        " */",
-    ], f"{NAME}_FLOAT_H", f'"{name}.h"', [
-        f"/* Quantize {NAME}_INPUT<index>_SIZE real values into input `index`, as TFLite's QUANTIZE",
-        " * does: round(x / SCALE) (half away from zero) + ZERO_POINT, clamped to the type. A float32",
-        " * input is copied. Returns 0, or -1 if `index` is out of range (or the input has no such",
-        " * conversion). */",
-        f"int {name}_quantize_input(int index, const float *values);",
-        f"/* Output `index` as {NAME}_OUTPUT<index>_SIZE real values, as TFLite's DEQUANTIZE does:",
-        " * SCALE * (q - ZERO_POINT) in float32. Returns 0, or -1 as above. */",
-        f"int {name}_dequantize_output(int index, float *values);",
-    ])
+    h = c_header(
+        [
+            f"/* {name}_float.h: generated by edgeconv {__version__}; do not edit.",
+            " * Float helpers for the model's inputs and outputs, apart from the integer model so that an",
+            f" * integer-only build need not compile {name}_float.c (the only file here with float).",
+            " */",
+        ],
+        f"{NAME}_FLOAT_H",
+        f'"{name}.h"',
+        [
+            f"/* Quantize {NAME}_INPUT<index>_SIZE real values into input `index`, as TFLite's QUANTIZE",
+            " * does: round(x / SCALE) (half away from zero) + ZERO_POINT, clamped to the type. A float32",
+            " * input is copied. Returns 0, or -1 if `index` is out of range (or the input has no such",
+            " * conversion). */",
+            f"int {name}_quantize_input(int index, const float *values);",
+            f"/* Output `index` as {NAME}_OUTPUT<index>_SIZE real values, as TFLite's DEQUANTIZE does:",
+            " * SCALE * (q - ZERO_POINT) in float32. Returns 0, or -1 as above. */",
+            f"int {name}_dequantize_output(int index, float *values);",
+        ],
+    )
 
     def cases(kind: str, indices: list[int]) -> list[str]:
         body = []
@@ -678,31 +740,52 @@ def emit_float_helpers(model: CompiledModel, arena: str = "static") -> dict[str,
             ptr = f"{name}_{'input' if kind == 'q' else 'output'}({i})"
             body.append(f"    case {i}: {{")
             if tensor.dtype == "float32":
-                src, dst = ("values", f"(float *)p") if kind == "q" else ("(const float *)p", "values")
-                body += [f"        {'void' if kind == 'q' else 'const void'} *p = {ptr};",
-                         "        int32_t k;",
-                         "        if (p == (void *)0) {", "            return -1;", "        }",
-                         f"        for (k = 0; k < {tensor.size}; ++k) {{",
-                         f"            ({dst})[k] = ({src})[k];", "        }", "        return 0;", "    }"]
+                src, dst = ("values", "(float *)p") if kind == "q" else ("(const float *)p", "values")
+                body += [
+                    f"        {'void' if kind == 'q' else 'const void'} *p = {ptr};",
+                    "        int32_t k;",
+                    "        if (p == (void *)0) {",
+                    "            return -1;",
+                    "        }",
+                    f"        for (k = 0; k < {tensor.size}; ++k) {{",
+                    f"            ({dst})[k] = ({src})[k];",
+                    "        }",
+                    "        return 0;",
+                    "    }",
+                ]
             elif tensor.dtype in funcs and tensor.quant is not None:
                 sfx, ctype = funcs[tensor.dtype]
                 # the QUANTIZE / DEQUANTIZE kernels' params, checked against their C declaration
                 params_type = "ec_quantize_params_t" if kind == "q" else "ec_dequantize_params_t"
-                init = params_initializer(structs, params_type, {"size": tensor.size, "scale": float(tensor.quant.s),
-                                                                 "zero_point": tensor.quant.zp},
-                                          f"the float helper of {'input' if kind == 'q' else 'output'} {i}")
-                decl = [f"        static const {params_type} params = {{", *("        " + line for line in init.lines),
-                        "        };"]
+                init = params_initializer(
+                    structs,
+                    params_type,
+                    {"size": tensor.size, "scale": float(tensor.quant.s), "zero_point": tensor.quant.zp},
+                    f"the float helper of {'input' if kind == 'q' else 'output'} {i}",
+                )
+                decl = [
+                    f"        static const {params_type} params = {{",
+                    *("        " + line for line in init.lines),
+                    "        };",
+                ]
                 if kind == "q":
-                    body += [*decl,
-                             f"        void *p = {ptr};",
-                             "        if (p == (void *)0) {", "            return -1;", "        }",
-                             f"        ec_quantize_f32_{sfx}(&params, values, ({ctype} *)p);"]
+                    body += [
+                        *decl,
+                        f"        void *p = {ptr};",
+                        "        if (p == (void *)0) {",
+                        "            return -1;",
+                        "        }",
+                        f"        ec_quantize_f32_{sfx}(&params, values, ({ctype} *)p);",
+                    ]
                 else:
-                    body += [*decl,
-                             f"        const void *p = {ptr};",
-                             "        if (p == (void *)0) {", "            return -1;", "        }",
-                             f"        ec_dequantize_{sfx}_f32(&params, (const {ctype} *)p, values);"]
+                    body += [
+                        *decl,
+                        f"        const void *p = {ptr};",
+                        "        if (p == (void *)0) {",
+                        "            return -1;",
+                        "        }",
+                        f"        ec_dequantize_{sfx}_f32(&params, (const {ctype} *)p, values);",
+                    ]
                 body += ["        return 0;", "    }"]
             else:
                 body += ["        return -1; /* no real-valued view of this type */", "    }"]

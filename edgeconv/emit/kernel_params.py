@@ -34,14 +34,27 @@ from edgeconv.lowering.ops.base import CArray
 
 # the element types a params field may have, with their value ranges (None: floating point)
 C_TYPES: dict[str, tuple[int, int] | None] = {
-    "int8_t": (-(1 << 7), (1 << 7) - 1), "uint8_t": (0, (1 << 8) - 1),
-    "int16_t": (-(1 << 15), (1 << 15) - 1), "uint16_t": (0, (1 << 16) - 1),
-    "int32_t": (-(1 << 31), (1 << 31) - 1), "uint32_t": (0, (1 << 32) - 1),
-    "int64_t": (-(1 << 63), (1 << 63) - 1), "uint64_t": (0, (1 << 64) - 1),
+    "int8_t": (-(1 << 7), (1 << 7) - 1),
+    "uint8_t": (0, (1 << 8) - 1),
+    "int16_t": (-(1 << 15), (1 << 15) - 1),
+    "uint16_t": (0, (1 << 16) - 1),
+    "int32_t": (-(1 << 31), (1 << 31) - 1),
+    "uint32_t": (0, (1 << 32) - 1),
+    "int64_t": (-(1 << 63), (1 << 63) - 1),
+    "uint64_t": (0, (1 << 64) - 1),
     "float": None,
 }
-C_TYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4,
-                "int64_t": 8, "uint64_t": 8, "float": 4}
+C_TYPE_BYTES = {
+    "int8_t": 1,
+    "uint8_t": 1,
+    "int16_t": 2,
+    "uint16_t": 2,
+    "int32_t": 4,
+    "uint32_t": 4,
+    "int64_t": 8,
+    "uint64_t": 8,
+    "float": 4,
+}
 _CREF_PREFIX = "EC_CREF__"  # EC_CREF(int8_t) is read as the type name EC_CREF__int8_t
 
 
@@ -165,7 +178,7 @@ def _field(decl, where: str) -> Field:
     if isinstance(t, c_ast.TypeDecl) and isinstance(t.type, c_ast.IdentifierType):
         ctype = " ".join(t.type.names)
         if ctype.startswith(_CREF_PREFIX):
-            return Field(decl.name, ctype[len(_CREF_PREFIX):], "cref", const=True)
+            return Field(decl.name, ctype[len(_CREF_PREFIX) :], "cref", const=True)
         if ctype not in C_TYPES:
             raise ValueError(f"{where}: type {ctype} is not one of {', '.join(C_TYPES)}")
         return Field(decl.name, ctype, "scalar")
@@ -267,8 +280,9 @@ def check_params(struct: KernelStruct, params: dict, what: str) -> None:
     `what` names the op in the message ("op 3 CONV_2D")."""
 
     def say(field: str):
-        return lambda problem: KernelParamsError(f"{what}: {struct.name}.{field} (c_runtime/{struct.header}): "
-                                                 f"{problem}")
+        return lambda problem: KernelParamsError(
+            f"{what}: {struct.name}.{field} (c_runtime/{struct.header}): {problem}"
+        )
 
     extra = [k for k in params if struct.field(k) is None]
     if extra:
@@ -286,8 +300,11 @@ def check_params(struct: KernelStruct, params: dict, what: str) -> None:
             if v.ctype != f.ctype:
                 raise bad(f"an array of {v.ctype} for a reference to {f.ctype}")
             if v.program_memory != (f.kind == "cref"):
-                raise bad("an EC_CREF field takes a program_memory CArray, a plain pointer an ordinary one"
-                          if f.kind == "cref" else "a plain pointer cannot take a program_memory CArray")
+                raise bad(
+                    "an EC_CREF field takes a program_memory CArray, a plain pointer an ordinary one"
+                    if f.kind == "cref"
+                    else "a plain pointer cannot take a program_memory CArray"
+                )
             continue
         if isinstance(v, CArray) or v is None:
             raise bad(f"{'a constant array' if v is not None else 'None'} for a {f.kind} {f.ctype}")

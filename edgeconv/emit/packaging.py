@@ -20,14 +20,14 @@ from pathlib import Path
 
 import jinja2
 
-from edgeconv.version import __version__
 from edgeconv.frontend.boards import Board, list_boards, load_board
-from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.frontend.dtypes import ELEMENT_TYPES
 from edgeconv.frontend.ir import ModelError
-from edgeconv.lowering.modelsource import ModelInput
 from edgeconv.frontend.names import MAX_NAME_LENGTH, RUNTIME_PREFIX, is_identifier, suggest
+from edgeconv.lowering.compiler import CompiledModel
+from edgeconv.lowering.modelsource import ModelInput
 from edgeconv.outputs import publish, text_files, tree_writes
+from edgeconv.version import __version__
 
 FORMATS = ("plain", "cmake", "zephyr", "arduino", "platformio")
 DEFAULT_BUNDLE_NAME = "models"  # the package's name when several models share it
@@ -74,8 +74,9 @@ def model_info(model: CompiledModel, arena: str = "static") -> ModelInfo:
         tensor = g.tensors[t]
         return TensorInfo(ELEMENT_TYPES[tensor.dtype].ctype, tensor.quant.zp if tensor.quant is not None else 0)
 
-    return ModelInfo(model.name, tuple(info(t) for t in g.inputs), tuple(info(t) for t in g.outputs),
-                     user_arena=arena == "user")
+    return ModelInfo(
+        model.name, tuple(info(t) for t in g.inputs), tuple(info(t) for t in g.outputs), user_arena=arena == "user"
+    )
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,11 @@ def split_files(files: dict[str, str], models: list[ModelInfo]) -> Layout:
         public.append(fname)
         wanted += [inc for inc in _INCLUDE.findall(files[fname]) if inc in files]
     rest = sorted(set(files) - set(public))
-    return Layout(tuple(sorted(public)), tuple(f for f in rest if not f.endswith(".c")),
-                  tuple(f for f in rest if f.endswith(".c")))
+    return Layout(
+        tuple(sorted(public)),
+        tuple(f for f in rest if not f.endswith(".c")),
+        tuple(f for f in rest if f.endswith(".c")),
+    )
 
 
 def check_package_name(name: str) -> str:
@@ -115,8 +119,10 @@ def check_package_name(name: str) -> str:
     Arduino and PlatformIO library: a C identifier keeps it valid in all of them."""
     if not is_identifier(name) or len(name) > MAX_NAME_LENGTH:
         shown, hint = name[:MAX_NAME_LENGTH], suggest(name)[:MAX_NAME_LENGTH]
-        raise ModelError(f"--package-name {shown!r} is not a C identifier of at most {MAX_NAME_LENGTH} characters "
-                         f"(letters, digits and _, not starting with a digit); try {hint}")
+        raise ModelError(
+            f"--package-name {shown!r} is not a C identifier of at most {MAX_NAME_LENGTH} characters "
+            f"(letters, digits and _, not starting with a digit); try {hint}"
+        )
     return name
 
 
@@ -165,20 +171,31 @@ def toolchain_boards() -> list[Board]:
 
 def toolchain_file(board: Board) -> str:
     flags = [f for f in board.cflags if not f.startswith(_PROJECT_FLAG_PREFIXES)]
-    return _render("cmake/toolchain.cmake.j2", board=board, flags=" ".join(flags),
-                   processor=_PROCESSORS.get(board.family, board.family))
+    return _render(
+        "cmake/toolchain.cmake.j2",
+        board=board,
+        flags=" ".join(flags),
+        processor=_PROCESSORS.get(board.family, board.family),
+    )
 
 
 def package_plain(files: dict[str, str], models: list[ModelInfo], name: str) -> dict[str, str]:
     return dict(files)
 
 
-def package_cmake(files: dict[str, str], models: list[ModelInfo], name: str,
-                  boards: list[Board] | None = None) -> dict[str, str]:
+def package_cmake(
+    files: dict[str, str], models: list[ModelInfo], name: str, boards: list[Board] | None = None
+) -> dict[str, str]:
     layout = split_files(files, models)
     out = _split_layout(files, layout)
-    out["CMakeLists.txt"] = _render("cmake/CMakeLists.txt.j2", name=name, NAME=name.upper(), models=models,
-                                    sources=layout.sources, description=_describe(models))
+    out["CMakeLists.txt"] = _render(
+        "cmake/CMakeLists.txt.j2",
+        name=name,
+        NAME=name.upper(),
+        models=models,
+        sources=layout.sources,
+        description=_describe(models),
+    )
     for board in toolchain_boards() if boards is None else boards:
         out[f"cmake/{board.name}.cmake"] = toolchain_file(board)
     return out
@@ -187,8 +204,9 @@ def package_cmake(files: dict[str, str], models: list[ModelInfo], name: str,
 def package_zephyr(files: dict[str, str], models: list[ModelInfo], name: str) -> dict[str, str]:
     layout = split_files(files, models)
     out = _split_layout(files, layout)
-    context = dict(name=name, symbol=kconfig_symbol(name), models=models, sources=layout.sources,
-                   description=_describe(models))
+    context = dict(
+        name=name, symbol=kconfig_symbol(name), models=models, sources=layout.sources, description=_describe(models)
+    )
     out["zephyr/module.yml"] = _render("zephyr/module.yml.j2", **context)
     out["CMakeLists.txt"] = _render("zephyr/CMakeLists.txt.j2", **context)
     out["Kconfig"] = _render("zephyr/Kconfig.j2", **context)
@@ -203,8 +221,13 @@ def package_arduino(files: dict[str, str], models: list[ModelInfo], name: str) -
     split_files(files, models)  # checks every model header is there
     out = {f"src/{f}": text for f, text in files.items()}
     out["library.properties"] = _render(
-        "arduino/library.properties.j2", name=name, models=models, description=_describe(models), url=PROJECT_URL,
-        includes=",".join(f"{m.name}.h" for m in models))
+        "arduino/library.properties.j2",
+        name=name,
+        models=models,
+        description=_describe(models),
+        url=PROJECT_URL,
+        includes=",".join(f"{m.name}.h" for m in models),
+    )
     for m in models:
         out[f"examples/{m.name}/{m.name}.ino"] = _render("arduino/example.ino.j2", m=m)
     return out
@@ -212,8 +235,9 @@ def package_arduino(files: dict[str, str], models: list[ModelInfo], name: str) -
 
 def package_platformio(files: dict[str, str], models: list[ModelInfo], name: str) -> dict[str, str]:
     out = _split_layout(files, split_files(files, models))
-    out["library.json"] = _render("platformio/library.json.j2", name=name, description=_describe(models),
-                                  keywords=list(KEYWORDS))
+    out["library.json"] = _render(
+        "platformio/library.json.j2", name=name, description=_describe(models), keywords=list(KEYWORDS)
+    )
     return out
 
 
@@ -229,13 +253,19 @@ def package_files(fmt: str, files: dict[str, str], models: list[ModelInfo], name
         name = models[0].name if len(models) == 1 else DEFAULT_BUNDLE_NAME
     else:
         check_package_name(name)
-    generator = {"plain": package_plain, "cmake": package_cmake, "zephyr": package_zephyr,
-                 "arduino": package_arduino, "platformio": package_platformio}[fmt]
+    generator = {
+        "plain": package_plain,
+        "cmake": package_cmake,
+        "zephyr": package_zephyr,
+        "arduino": package_arduino,
+        "platformio": package_platformio,
+    }[fmt]
     return generator(files, models, name)
 
 
-def publish_package(out_dir: Path | str, job: str, package: dict[str, str], force: bool = False,
-                    protected: tuple[Path | str, ...] = ()) -> list[Path]:
+def publish_package(
+    out_dir: Path | str, job: str, package: dict[str, str], force: bool = False, protected: tuple[Path | str, ...] = ()
+) -> list[Path]:
     return publish(tree_writes(Path(out_dir), job, text_files(package)), force=force, protected=protected)
 
 
@@ -255,9 +285,18 @@ class PackageResult:
         return dict(self.__dict__)
 
 
-def compile_package(models: list[ModelInput], out_dir: str | Path, fmt: str, names: list[str] | None = None,
-                    package_name: str | None = None, arena: str = "static", io_outside_arena: bool = False,
-                    float_helpers: bool = False, force: bool = False, weights: str = "auto") -> PackageResult:
+def compile_package(
+    models: list[ModelInput],
+    out_dir: str | Path,
+    fmt: str,
+    names: list[str] | None = None,
+    package_name: str | None = None,
+    arena: str = "static",
+    io_outside_arena: bool = False,
+    float_helpers: bool = False,
+    force: bool = False,
+    weights: str = "auto",
+) -> PackageResult:
     """Compile .tflite files (paths or bytes; one runtime copy, as bundle.emit_bundle makes it) into a package of
     `fmt` in `out_dir`, written all or nothing through outputs.publish."""
     from edgeconv.emit.bundle import compile_bundle

@@ -75,10 +75,18 @@ class Board:
         """The same board linked for its emulator's map (flash and RAM origins and sizes):
         what an emulated run builds. Refused when the profile has no emulator."""
         if self.emulator is None:
-            raise ModelError(f"board {self.name} has no [emulator] section in its profile: it builds, but is not emulated")
+            raise ModelError(
+                f"board {self.name} has no [emulator] section in its profile: it builds, but is not emulated"
+            )
         e = self.emulator
-        return dataclasses.replace(self, flash_origin=e.flash_origin, ram_origin=e.ram_origin,
-                                   flash_bytes=e.flash_bytes, ram_bytes=e.ram_bytes, linked_for="emulator")
+        return dataclasses.replace(
+            self,
+            flash_origin=e.flash_origin,
+            ram_origin=e.ram_origin,
+            flash_bytes=e.flash_bytes,
+            ram_bytes=e.ram_bytes,
+            linked_for="emulator",
+        )
 
 
 def boards_dir() -> Path:
@@ -148,8 +156,10 @@ def _check_map(path: Path, where: str, m: dict) -> None:
             raise ModelError(f"{path}: {where} {key} = {m[key]:#x} is outside the 32-bit address space")
     for region in ("flash", "ram"):
         if m[f"{region}_origin"] + m[f"{region}_bytes"] > 1 << 32:
-            raise ModelError(f"{path}: {where} {region} ({_size_text(m[f'{region}_bytes'])} at {m[f'{region}_origin']:#x}) "
-                             "runs past the end of the 32-bit address space")
+            raise ModelError(
+                f"{path}: {where} {region} ({_size_text(m[f'{region}_bytes'])} at {m[f'{region}_origin']:#x}) "
+                "runs past the end of the 32-bit address space"
+            )
     if m["flash_bytes"] and m["ram_bytes"]:
         f0, f1 = m["flash_origin"], m["flash_origin"] + m["flash_bytes"]
         r0, r1 = m["ram_origin"], m["ram_origin"] + m["ram_bytes"]
@@ -171,8 +181,10 @@ def _read_part(path: Path, data: dict) -> dict:
     flat = [k for k in _MAP_KEYS if k in data]
     if isinstance(table, dict):
         if flat:
-            raise ModelError(f"{path}: the memory map is given twice: {', '.join(flat)} at top level and a [part] "
-                             "table (put them in [part] only)")
+            raise ModelError(
+                f"{path}: the memory map is given twice: {', '.join(flat)} at top level and a [part] "
+                "table (put them in [part] only)"
+            )
         _read_table(path, "part", table, _PART_FIELDS)
         missing = [k for k in ("name", *_MAP_KEYS) if k not in table]
         if missing:
@@ -183,8 +195,12 @@ def _read_part(path: Path, data: dict) -> dict:
         return {**m, "name": table["name"], "line": line, "source": table.get("source", "")}
     if table is not None and not isinstance(table, str):
         raise ModelError(f"{path}: 'part' must be a [part] table (or, in the older form, a string), not {table!r}")
-    m = {"flash_origin": data.get("flash_origin", 0), "ram_origin": data.get("ram_origin", 0x20000000),
-         "flash_bytes": data.get("flash_bytes", 0), "ram_bytes": data.get("ram_bytes", 0)}
+    m = {
+        "flash_origin": data.get("flash_origin", 0),
+        "ram_origin": data.get("ram_origin", 0x20000000),
+        "flash_bytes": data.get("flash_bytes", 0),
+        "ram_bytes": data.get("ram_bytes", 0),
+    }
     _check_map(path, "the", m)
     line = table or ""
     return {**m, "name": line.split(" (")[0], "line": line, "source": ""}
@@ -196,13 +212,21 @@ def _read_emulator(path: Path, data: dict, family: str, part: dict) -> Emulator 
         if "qemu_machine" not in data:
             return None
         # The older form: the emulator runs the one map the profile states.
-        return Emulator(data["qemu_machine"], QEMU_PROGRAMS.get(family, ""), part["flash_origin"],
-                        part["flash_bytes"], part["ram_origin"], part["ram_bytes"])
+        return Emulator(
+            data["qemu_machine"],
+            QEMU_PROGRAMS.get(family, ""),
+            part["flash_origin"],
+            part["flash_bytes"],
+            part["ram_origin"],
+            part["ram_bytes"],
+        )
     if not isinstance(table, dict):
         raise ModelError(f"{path}: 'emulator' must be an [emulator] table, not {table!r}")
     if "qemu_machine" in data:
-        raise ModelError(f"{path}: the emulator's machine is given twice: qemu_machine at top level and an "
-                         "[emulator] table (put machine = ... in [emulator] only)")
+        raise ModelError(
+            f"{path}: the emulator's machine is given twice: qemu_machine at top level and an "
+            "[emulator] table (put machine = ... in [emulator] only)"
+        )
     _read_table(path, "emulator", table, _EMULATOR_FIELDS)
     missing = [k for k in ("machine", *_MAP_KEYS) if k not in table]
     if missing:
@@ -213,9 +237,16 @@ def _read_emulator(path: Path, data: dict, family: str, part: dict) -> Emulator 
         raise ModelError(f"{path}: [emulator] flash_bytes and ram_bytes must be the emulator's sizes, not 0")
     qemu = table.get("qemu", QEMU_PROGRAMS.get(family, ""))
     if not qemu:
-        raise ModelError(f"{path}: [emulator] needs qemu = \"qemu-system-...\" for family {family!r}")
-    return Emulator(table["machine"], qemu, m["flash_origin"], m["flash_bytes"], m["ram_origin"], m["ram_bytes"],
-                    table.get("note", ""))
+        raise ModelError(f'{path}: [emulator] needs qemu = "qemu-system-..." for family {family!r}')
+    return Emulator(
+        table["machine"],
+        qemu,
+        m["flash_origin"],
+        m["flash_bytes"],
+        m["ram_origin"],
+        m["ram_bytes"],
+        table.get("note", ""),
+    )
 
 
 FAMILIES = ("host", "cortex-m", "riscv", "avr")  # avr: edgeconv/targets/avr.py (avr-libc start-up, simavr)

@@ -49,15 +49,18 @@ class ElementType:
         return f"EC_TYPE_{self.name.upper()}"
 
 
-ELEMENT_TYPES: dict[str, ElementType] = {t.name: t for t in (
-    ElementType("int8", np.int8, "int8_t", "s8", 1),
-    ElementType("uint8", np.uint8, "uint8_t", "u8", 2),
-    ElementType("int16", np.int16, "int16_t", "s16", 3),
-    ElementType("int32", np.int32, "int32_t", "s32", 4),
-    ElementType("float32", np.float32, "float", "f32", 5),
-    ElementType("int64", np.int64, "int64_t", "s64", 6),
-    ElementType("bool", np.bool_, "uint8_t", "b", 7),
-)}
+ELEMENT_TYPES: dict[str, ElementType] = {
+    t.name: t
+    for t in (
+        ElementType("int8", np.int8, "int8_t", "s8", 1),
+        ElementType("uint8", np.uint8, "uint8_t", "u8", 2),
+        ElementType("int16", np.int16, "int16_t", "s16", 3),
+        ElementType("int32", np.int32, "int32_t", "s32", 4),
+        ElementType("float32", np.float32, "float", "f32", 5),
+        ElementType("int64", np.int64, "int64_t", "s64", 6),
+        ElementType("bool", np.bool_, "uint8_t", "b", 7),
+    )
+}
 
 # The C types of constant arrays that are no tensor's element type (lookup tables), with the
 # element types' own, for CArray's byte size.

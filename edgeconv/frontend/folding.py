@@ -17,15 +17,51 @@ from edgeconv.frontend.ir import Op
 from edgeconv.frontend.slicing import SliceError, strided_slice_plan, strided_slice_values
 
 # Ops `evaluate` knows. SHAPE folds whatever its input (shapes are static after inference).
-FOLDABLE = frozenset({
-    "SHAPE", "STRIDED_SLICE", "SLICE", "PACK", "UNPACK", "CONCATENATION", "RESHAPE", "SQUEEZE", "EXPAND_DIMS",
-    "CAST", "GATHER", "ADD", "SUB", "MUL", "FLOOR_DIV", "FLOOR_MOD", "MAXIMUM", "MINIMUM", "NEG", "ABS",
-    "FILL", "RANGE", "REDUCE_PROD", "SUM", "REDUCE_MAX", "REDUCE_MIN", "TRANSPOSE", "TILE", "BROADCAST_TO",
-    "SPLIT", "SPLIT_V", "ZEROS_LIKE", "ONES_LIKE",
-})
+FOLDABLE = frozenset(
+    {
+        "SHAPE",
+        "STRIDED_SLICE",
+        "SLICE",
+        "PACK",
+        "UNPACK",
+        "CONCATENATION",
+        "RESHAPE",
+        "SQUEEZE",
+        "EXPAND_DIMS",
+        "CAST",
+        "GATHER",
+        "ADD",
+        "SUB",
+        "MUL",
+        "FLOOR_DIV",
+        "FLOOR_MOD",
+        "MAXIMUM",
+        "MINIMUM",
+        "NEG",
+        "ABS",
+        "FILL",
+        "RANGE",
+        "REDUCE_PROD",
+        "SUM",
+        "REDUCE_MAX",
+        "REDUCE_MIN",
+        "TRANSPOSE",
+        "TILE",
+        "BROADCAST_TO",
+        "SPLIT",
+        "SPLIT_V",
+        "ZEROS_LIKE",
+        "ONES_LIKE",
+    }
+)
 
-_INTEGER_ARITHMETIC = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "MAXIMUM": np.maximum,
-                       "MINIMUM": np.minimum}
+_INTEGER_ARITHMETIC = {
+    "ADD": np.add,
+    "SUB": np.subtract,
+    "MUL": np.multiply,
+    "MAXIMUM": np.maximum,
+    "MINIMUM": np.minimum,
+}
 _REDUCERS = {"REDUCE_PROD": np.prod, "SUM": np.sum, "REDUCE_MAX": np.max, "REDUCE_MIN": np.min}
 
 
@@ -47,8 +83,9 @@ def _axis(op: Op, rank: int, extra: int = 0) -> int:
     return axis
 
 
-def evaluate(op: Op, args: list[np.ndarray | None], out_shapes: list[tuple[int, ...]],
-             out_dtypes: list[str]) -> list[np.ndarray]:
+def evaluate(
+    op: Op, args: list[np.ndarray | None], out_shapes: list[tuple[int, ...]], out_dtypes: list[str]
+) -> list[np.ndarray]:
     """The values of `op`'s outputs, given its constant inputs (None for an omitted one) and its
     outputs' inferred shapes and types. Raises NotFoldable."""
     values = _evaluate(op, args, out_shapes)
@@ -59,7 +96,9 @@ def evaluate(op: Op, args: list[np.ndarray | None], out_shapes: list[tuple[int, 
         v = np.asarray(v)
         if v.size != int(np.prod(shape, dtype=np.int64)):
             raise NotFoldable
-        result.append(np.array(v.astype(ELEMENT_TYPES[dtype].numpy).reshape(shape), order="C"))  # (ascontiguousarray makes 0-d 1-d)
+        result.append(
+            np.array(v.astype(ELEMENT_TYPES[dtype].numpy).reshape(shape), order="C")
+        )  # (ascontiguousarray makes 0-d 1-d)
     if len(result) != len(out_shapes):
         raise NotFoldable
     return result

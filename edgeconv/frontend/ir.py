@@ -76,7 +76,7 @@ class Op:
     options: dict[str, Any] = field(default_factory=dict)
     options_type: str = ""  # the BuiltinOptions table's type in the file ("Conv2DOptions"), "" if none
 
-    def describe(self, graph: "Graph | None" = None) -> str:
+    def describe(self, graph: Graph | None = None) -> str:
         out = ""
         if graph is not None and self.outputs:
             out = f" (output {graph.tensors[self.outputs[0]].describe()})"
@@ -110,7 +110,7 @@ class Graph:
                     result.setdefault(t, []).append(op)
         return result
 
-    def with_ops(self, ops: list[Op]) -> "Graph":
+    def with_ops(self, ops: list[Op]) -> Graph:
         """A copy with a new op list, dropping tensors nothing refers to any more."""
         used = set(self.inputs) | set(self.outputs)
         for op in ops:

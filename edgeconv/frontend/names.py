@@ -21,30 +21,181 @@ MAX_NAME_LENGTH = 64
 RUNTIME_PREFIX = "ec_"
 
 # Headers of C11 (7.1.2) and POSIX.1-2017, and a few every embedded toolchain ships.
-C_HEADERS = frozenset("""
-assert complex ctype errno fenv float inttypes iso646 limits locale math setjmp signal stdalign
-stdarg stdatomic stdbool stddef stdint stdio stdlib stdnoreturn string tgmath threads time uchar
-wchar wctype
-aio arpa cpio dirent dlfcn fcntl fmtmsg fnmatch ftw glob grp iconv langinfo libgen monetary
-mqueue ndbm net netdb netinet nl_types poll pthread pwd regex sched search semaphore spawn
-strings stropts sys syslog tar termios trace ulimit unistd utime utmp utmpx wordexp
-alloca malloc memory features endian byteswap stdio_ext getopt err sysexits values
-arm_acle arm_neon arm_mve arm_fp16 arm_math cmsis_compiler cmsis_gcc core_cm0plus core_cm4 core_cm7
-core_cm33 core_cm55 newlib reent picolibc
-""".split())
+C_HEADERS = frozenset(
+    [
+        "assert",
+        "complex",
+        "ctype",
+        "errno",
+        "fenv",
+        "float",
+        "inttypes",
+        "iso646",
+        "limits",
+        "locale",
+        "math",
+        "setjmp",
+        "signal",
+        "stdalign",
+        "stdarg",
+        "stdatomic",
+        "stdbool",
+        "stddef",
+        "stdint",
+        "stdio",
+        "stdlib",
+        "stdnoreturn",
+        "string",
+        "tgmath",
+        "threads",
+        "time",
+        "uchar",
+        "wchar",
+        "wctype",
+        "aio",
+        "arpa",
+        "cpio",
+        "dirent",
+        "dlfcn",
+        "fcntl",
+        "fmtmsg",
+        "fnmatch",
+        "ftw",
+        "glob",
+        "grp",
+        "iconv",
+        "langinfo",
+        "libgen",
+        "monetary",
+        "mqueue",
+        "ndbm",
+        "net",
+        "netdb",
+        "netinet",
+        "nl_types",
+        "poll",
+        "pthread",
+        "pwd",
+        "regex",
+        "sched",
+        "search",
+        "semaphore",
+        "spawn",
+        "strings",
+        "stropts",
+        "sys",
+        "syslog",
+        "tar",
+        "termios",
+        "trace",
+        "ulimit",
+        "unistd",
+        "utime",
+        "utmp",
+        "utmpx",
+        "wordexp",
+        "alloca",
+        "malloc",
+        "memory",
+        "features",
+        "endian",
+        "byteswap",
+        "stdio_ext",
+        "getopt",
+        "err",
+        "sysexits",
+        "values",
+        "arm_acle",
+        "arm_neon",
+        "arm_mve",
+        "arm_fp16",
+        "arm_math",
+        "cmsis_compiler",
+        "cmsis_gcc",
+        "core_cm0plus",
+        "core_cm4",
+        "core_cm7",
+        "core_cm33",
+        "core_cm55",
+        "newlib",
+        "reent",
+        "picolibc",
+    ]
+)
 
 # Files `edgeconv build` writes beside the model's (boards/support and firmware.py).
-BUILD_FILES = frozenset("""
-main startup cortex_m_startup riscv_startup board_libc link firmware semihost_main host_main
-semihost inputs outputs crt0 syscalls
-""".split())
+BUILD_FILES = frozenset(
+    [
+        "main",
+        "startup",
+        "cortex_m_startup",
+        "riscv_startup",
+        "board_libc",
+        "link",
+        "firmware",
+        "semihost_main",
+        "host_main",
+        "semihost",
+        "inputs",
+        "outputs",
+        "crt0",
+        "syscalls",
+    ]
+)
 
-C_KEYWORDS = frozenset("""
-auto break case char const continue default do double else enum extern float for goto if inline
-int long register restrict return short signed sizeof static struct switch typedef union
-unsigned void volatile while _bool _complex _imaginary _alignas _alignof _atomic _generic
-_noreturn _static_assert _thread_local bool true false null asm
-""".split())
+C_KEYWORDS = frozenset(
+    [
+        "auto",
+        "break",
+        "case",
+        "char",
+        "const",
+        "continue",
+        "default",
+        "do",
+        "double",
+        "else",
+        "enum",
+        "extern",
+        "float",
+        "for",
+        "goto",
+        "if",
+        "inline",
+        "int",
+        "long",
+        "register",
+        "restrict",
+        "return",
+        "short",
+        "signed",
+        "sizeof",
+        "static",
+        "struct",
+        "switch",
+        "typedef",
+        "union",
+        "unsigned",
+        "void",
+        "volatile",
+        "while",
+        "_bool",
+        "_complex",
+        "_imaginary",
+        "_alignas",
+        "_alignof",
+        "_atomic",
+        "_generic",
+        "_noreturn",
+        "_static_assert",
+        "_thread_local",
+        "bool",
+        "true",
+        "false",
+        "null",
+        "asm",
+    ]
+)
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -99,8 +250,10 @@ def sanitize(text: str) -> str:
 def check_name(name: str) -> str:
     """An explicit --name: used exactly as given, or refused with a spelling that works."""
     if not is_identifier(name):
-        raise ModelError(f"--name {name!r} is not a C identifier (letters, digits and _, not starting "
-                         f"with a digit); try --name {suggest(name)}")
+        raise ModelError(
+            f"--name {name!r} is not a C identifier (letters, digits and _, not starting "
+            f"with a digit); try --name {suggest(name)}"
+        )
     if len(name) > MAX_NAME_LENGTH:
         raise ModelError(f"--name {name[:20]}... is {len(name)} characters; use at most {MAX_NAME_LENGTH}")
     reason = reserved_reason(name)
@@ -115,8 +268,10 @@ def name_from_stem(stem: str) -> str:
     name = sanitize(stem)
     reason = reserved_reason(name)
     if reason is not None:
-        raise ModelError(f"the model file's name gives the C name {name}, which is reserved ({reason}); "
-                         f"rename the file, or pass --name (compile, build), e.g. --name {suggest(name)}")
+        raise ModelError(
+            f"the model file's name gives the C name {name}, which is reserved ({reason}); "
+            f"rename the file, or pass --name (compile, build), e.g. --name {suggest(name)}"
+        )
     return name
 
 

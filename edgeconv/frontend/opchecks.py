@@ -99,24 +99,34 @@ RULES: dict[str, OpRule] = {
     "PADV2": OpRule((2, 3), "PadV2Options", optional=(2,), index_types=((1, INT32_OR_64),), index_ranks=((1, 2),)),
     # TFLite Micro runs an INT64 perm but reads its bytes as int32 (another permutation).
     "TRANSPOSE": OpRule((2, 2), "TransposeOptions", index_types=((1, INT32),), index_ranks=((1, 1),)),
-    "RESIZE_BILINEAR": OpRule((2, 2), "ResizeBilinearOptions", index_types=((1, INT32),), index_ranks=((1, 1),),
-                              four_d=(0,)),
-    "RESIZE_NEAREST_NEIGHBOR": OpRule((2, 2), "ResizeNearestNeighborOptions", index_types=((1, INT32),),
-                                      index_ranks=((1, 1),), four_d=(0,)),
-    "SPACE_TO_BATCH_ND": OpRule((3, 3), "SpaceToBatchNDOptions", index_types=((1, INT32), (2, INT32)),
-                                index_ranks=((1, 1), (2, 2))),
-    "BATCH_TO_SPACE_ND": OpRule((3, 3), "BatchToSpaceNDOptions", index_types=((1, INT32), (2, INT32)),
-                                index_ranks=((1, 1), (2, 2))),
+    "RESIZE_BILINEAR": OpRule(
+        (2, 2), "ResizeBilinearOptions", index_types=((1, INT32),), index_ranks=((1, 1),), four_d=(0,)
+    ),
+    "RESIZE_NEAREST_NEIGHBOR": OpRule(
+        (2, 2), "ResizeNearestNeighborOptions", index_types=((1, INT32),), index_ranks=((1, 1),), four_d=(0,)
+    ),
+    "SPACE_TO_BATCH_ND": OpRule(
+        (3, 3), "SpaceToBatchNDOptions", index_types=((1, INT32), (2, INT32)), index_ranks=((1, 1), (2, 2))
+    ),
+    "BATCH_TO_SPACE_ND": OpRule(
+        (3, 3), "BatchToSpaceNDOptions", index_types=((1, INT32), (2, INT32)), index_ranks=((1, 1), (2, 2))
+    ),
     # Data movement (ops/slice.py, concatenation.py, gather.py, tile.py, depth_space.py, pad.py,
     # cast.py). TFLite Micro reads STRIDED_SLICE's begin/end/strides, SPLIT's and SPLIT_V's axis
     # and GATHER's indices as int32 only.
-    "STRIDED_SLICE": OpRule((4, 4), "StridedSliceOptions", index_types=((1, INT32), (2, INT32), (3, INT32)),
-                            index_ranks=((1, 1), (2, 1), (3, 1))),
-    "SLICE": OpRule((3, 3), "SliceOptions", index_types=((1, INT32_OR_64), (2, INT32_OR_64)),
-                    index_ranks=((1, 1), (2, 1))),
+    "STRIDED_SLICE": OpRule(
+        (4, 4),
+        "StridedSliceOptions",
+        index_types=((1, INT32), (2, INT32), (3, INT32)),
+        index_ranks=((1, 1), (2, 1), (3, 1)),
+    ),
+    "SLICE": OpRule(
+        (3, 3), "SliceOptions", index_types=((1, INT32_OR_64), (2, INT32_OR_64)), index_ranks=((1, 1), (2, 1))
+    ),
     "SPLIT": OpRule((2, 2), "SplitOptions", index_types=((0, INT32),), outputs=None),
-    "SPLIT_V": OpRule((3, 3), "SplitVOptions", index_types=((1, INT32_OR_64), (2, INT32)), index_ranks=((1, 1),),
-                      outputs=None),
+    "SPLIT_V": OpRule(
+        (3, 3), "SplitVOptions", index_types=((1, INT32_OR_64), (2, INT32)), index_ranks=((1, 1),), outputs=None
+    ),
     "PACK": OpRule((1, None), "PackOptions"),
     "UNPACK": OpRule((1, 1), "UnpackOptions", outputs=None),
     "GATHER": OpRule((2, 2), "GatherOptions", index_types=((1, INT32),)),
@@ -131,8 +141,15 @@ RULES: dict[str, OpRule] = {
     # run strides 0 (every input pixel onto the same outputs). TFLite reads output_shape as a
     # 1-D INT32 tensor and needs input and weights 4-D; the bias type (INT32 for int8, INT64
     # or INT16 for 16x8) and size are checked by the lowering.
-    "TRANSPOSE_CONV": OpRule((3, 4), "TransposeConvOptions", True, optional=(3,), index_types=((0, INT32),),
-                             index_ranks=((0, 1),), four_d=(1, 2)),
+    "TRANSPOSE_CONV": OpRule(
+        (3, 4),
+        "TransposeConvOptions",
+        True,
+        optional=(3,),
+        index_types=((0, INT32),),
+        index_ranks=((0, 1),),
+        four_d=(1, 2),
+    ),
     "BATCH_MATMUL": OpRule((2, 2), "BatchMatMulOptions"),
     # Unary math (ops/unary.py, exp.py, lut_activations.py, log_softmax.py, l2_normalization.py):
     # one input, one output; missing options read as TFLite's defaults (GELU approximate false,
@@ -184,23 +201,34 @@ def check_op(graph: Graph, op: Op) -> None:
     least, most = rule.inputs
     n_in = len(op.inputs)
     if n_in < least or (most is not None and n_in > most):
-        expected = (f"{least}" if least == most else f"{least} or {most}" if most == least + 1
-                    else f"{least} to {most}" if most is not None else f"at least {least}")
+        expected = (
+            f"{least}"
+            if least == most
+            else f"{least} or {most}"
+            if most == least + 1
+            else f"{least} to {most}"
+            if most is not None
+            else f"at least {least}"
+        )
         raise refuse(f"has {_count(n_in, 'input')}; TFLite's {op.opcode} takes {expected}")
     if (len(op.outputs) != rule.outputs) if rule.outputs is not None else not op.outputs:
-        raise refuse(f"has {_count(len(op.outputs), 'output')}; TFLite's {op.opcode} has "
-                     f"{rule.outputs if rule.outputs is not None else 'at least 1'}")
+        raise refuse(
+            f"has {_count(len(op.outputs), 'output')}; TFLite's {op.opcode} has "
+            f"{rule.outputs if rule.outputs is not None else 'at least 1'}"
+        )
     for position, t in enumerate(op.inputs):
         if t < 0 and position not in rule.optional:
             raise refuse(f"input {position} is omitted (-1), but {op.opcode} needs it")
 
     if op.options_type and op.options_type != rule.options:
         takes = f"takes {rule.options}" if rule.options else "takes no options"
-        raise refuse(f"has builtin options of type {op.options_type}, but {op.opcode} {takes} "
-                     "(TFLite would read it as missing)")
+        raise refuse(
+            f"has builtin options of type {op.options_type}, but {op.opcode} {takes} (TFLite would read it as missing)"
+        )
     if rule.options_required and not op.options_type:
         zeroed = {"SOFTMAX": "beta", "DEPTH_TO_SPACE": "block_size", "SPACE_TO_DEPTH": "block_size"}.get(
-            op.opcode, "strides")
+            op.opcode, "strides"
+        )
         raise refuse(f"has no {rule.options}; TFLite needs them (without them it reads {zeroed} 0)")
     if op.options_type:
         _check_option_values(op, rule, refuse)
@@ -209,14 +237,17 @@ def check_op(graph: Graph, op: Op) -> None:
         if position < n_in and op.inputs[position] >= 0:
             t = graph.tensors[op.inputs[position]]
             if t.dtype not in allowed:
-                raise refuse(f"input {position} {t.describe()} has type {t.dtype.upper()}; TFLite's {op.opcode} "
-                             f"reads {' or '.join(a.upper() for a in allowed)} there")
+                raise refuse(
+                    f"input {position} {t.describe()} has type {t.dtype.upper()}; TFLite's {op.opcode} "
+                    f"reads {' or '.join(a.upper() for a in allowed)} there"
+                )
     for position, rank in rule.index_ranks:
         if position < n_in and op.inputs[position] >= 0:
             t = graph.tensors[op.inputs[position]]
             if len(t.shape) != rank:
-                raise refuse(f"input {position} {t.describe()} has shape {list(t.shape)}; TFLite's {op.opcode} "
-                             f"needs it {rank}-D")
+                raise refuse(
+                    f"input {position} {t.describe()} has shape {list(t.shape)}; TFLite's {op.opcode} needs it {rank}-D"
+                )
 
     shaped = [(f"input {p}", op.inputs[p]) for p in rule.four_d if p < n_in and op.inputs[p] >= 0]
     if rule.four_d:
@@ -248,9 +279,12 @@ _FILTER_OUTPUT_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 
 # (CONV_2D, FULLY_CONNECTED; its DEPTHWISE_CONV_2D reads an int16 model's bias as int64
 # whatever its type, and TFLite refuses anything else).
 _BIAS_TYPES = {
-    ("CONV_2D", "int8"): INT32, ("CONV_2D", "int16"): INT32_OR_64,
-    ("DEPTHWISE_CONV_2D", "int8"): INT32, ("DEPTHWISE_CONV_2D", "int16"): ("int64",),
-    ("FULLY_CONNECTED", "int8"): INT32, ("FULLY_CONNECTED", "int16"): INT32_OR_64,
+    ("CONV_2D", "int8"): INT32,
+    ("CONV_2D", "int16"): INT32_OR_64,
+    ("DEPTHWISE_CONV_2D", "int8"): INT32,
+    ("DEPTHWISE_CONV_2D", "int16"): ("int64",),
+    ("FULLY_CONNECTED", "int8"): INT32,
+    ("FULLY_CONNECTED", "int16"): INT32_OR_64,
 }
 
 
@@ -262,8 +296,10 @@ def _check_bias_type(graph: Graph, op: Op, refuse) -> None:
         return
     allowed = _BIAS_TYPES.get((op.opcode, x.dtype))
     if allowed and b.dtype not in allowed:
-        raise refuse(f"bias {b.describe()} has type {b.dtype.upper()}; with {x.dtype.upper()} activations "
-                     f"TFLite's {op.opcode} takes {' or '.join(t.upper() for t in allowed)}")
+        raise refuse(
+            f"bias {b.describe()} has type {b.dtype.upper()}; with {x.dtype.upper()} activations "
+            f"TFLite's {op.opcode} takes {' or '.join(t.upper() for t in allowed)}"
+        )
 
 
 def _check_bias_size(graph: Graph, op: Op, refuse) -> None:
@@ -276,8 +312,9 @@ def _check_bias_size(graph: Graph, op: Op, refuse) -> None:
     if len(w.shape) <= axis:
         return  # the lowering names the filter's shape
     if b.size != w.shape[axis]:
-        raise refuse(f"bias {b.describe()} has {b.size} values but the filter {w.describe()} has "
-                     f"{w.shape[axis]} output channels")
+        raise refuse(
+            f"bias {b.describe()} has {b.size} values but the filter {w.describe()} has {w.shape[axis]} output channels"
+        )
 
 
 def _check_squeeze_dims(graph: Graph, op: Op, refuse) -> None:
@@ -295,8 +332,11 @@ def _check_option_values(op: Op, rule: OpRule, refuse) -> None:
         if field in op.options:
             value = int(op.options[field])
             if value not in names:
-                known = (f"TFLite knows {', '.join(f'{k} {v}' for k, v in names.items())}" if len(names) <= 8
-                         else f"TFLite knows {min(names)} to {max(names)}")
+                known = (
+                    f"TFLite knows {', '.join(f'{k} {v}' for k, v in names.items())}"
+                    if len(names) <= 8
+                    else f"TFLite knows {min(names)} to {max(names)}"
+                )
                 raise refuse(f"{field} {value} is not a valid value ({known})")
     for field in _POSITIVE.get(rule.options, ()):
         if int(op.options.get(field, 0)) < 1:
@@ -316,8 +356,10 @@ def _check_depth_multiplier(graph: Graph, op: Op, refuse) -> None:
     in_c, out_c = x.shape[3], w.shape[3]
     dm = int(op.options.get("depth_multiplier", 0))
     if dm * in_c != out_c:
-        raise refuse(f"depth_multiplier {dm} does not match the channels: {in_c} input channels and "
-                     f"{out_c} filter channels need {out_c // in_c if in_c and out_c % in_c == 0 else 'a whole number'}")
+        raise refuse(
+            f"depth_multiplier {dm} does not match the channels: {in_c} input channels and "
+            f"{out_c} filter channels need {out_c // in_c if in_c and out_c % in_c == 0 else 'a whole number'}"
+        )
 
 
 def _check_bias_scale(graph: Graph, op: Op, refuse) -> None:
@@ -333,8 +375,10 @@ def _check_bias_scale(graph: Graph, op: Op, refuse) -> None:
     product = float(x.quant.s) * float(w.quant.s)
     diff = abs(product - float(b.quant.s))
     if diff / float(y.quant.s) > 0.02:
-        raise refuse(f"bias {b.describe()} has scale {b.quant.s:g}, but input scale x weight scale is "
-                     f"{product:g}; TFLite requires them to differ by at most 2% of the output scale")
+        raise refuse(
+            f"bias {b.describe()} has scale {b.quant.s:g}, but input scale x weight scale is "
+            f"{product:g}; TFLite requires them to differ by at most 2% of the output scale"
+        )
 
 
 def _check_expand_dims(graph: Graph, op: Op, refuse) -> None:
@@ -352,5 +396,6 @@ def _check_expand_dims(graph: Graph, op: Op, refuse) -> None:
     at = axis + rank + 1 if axis < 0 else axis
     expected = list(x.shape[:at]) + [1] + list(x.shape[at:])
     if list(y.shape) != expected:
-        raise refuse(f"output shape {list(y.shape)} is not input {list(x.shape)} with a 1 inserted at axis "
-                     f"{axis} ({expected})")
+        raise refuse(
+            f"output shape {list(y.shape)} is not input {list(x.shape)} with a 1 inserted at axis {axis} ({expected})"
+        )

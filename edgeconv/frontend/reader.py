@@ -87,8 +87,9 @@ def read_tflite_bytes(data: bytes, name: str = "model") -> Graph:
         raise
     except Exception:  # the flatbuffer accessors raise anything on corrupt offsets
         # Not the exception's text: it names Python internals, not the user's file.
-        raise ModelError(f"{name}: corrupt .tflite flatbuffer: {at[0]} points outside the file or holds "
-                         "invalid offsets") from None
+        raise ModelError(
+            f"{name}: corrupt .tflite flatbuffer: {at[0]} points outside the file or holds invalid offsets"
+        ) from None
 
 
 def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
@@ -96,14 +97,18 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
     model = tflite.Model.GetRootAsModel(data, 0)
     if model.Version() != SCHEMA_VERSION:
         # TFLite's and TFLite Micro's interpreters both refuse any other schema version.
-        raise ModelError(f"{name}: the model has schema version {model.Version()}; only version "
-                         f"{SCHEMA_VERSION} (the .tflite format TFLite and TFLite Micro read) is supported")
+        raise ModelError(
+            f"{name}: the model has schema version {model.Version()}; only version "
+            f"{SCHEMA_VERSION} (the .tflite format TFLite and TFLite Micro read) is supported"
+        )
     at[0] = "buffer 0"
     if model.BuffersLength() > 0 and _buffer_bytes(model.Buffers(0)) > 0:
         # The format reserves buffer 0 as the empty buffer every activation tensor points at;
         # data there would turn every such tensor into a constant.
-        raise ModelError(f"{name}: buffer 0 holds {_buffer_bytes(model.Buffers(0))} bytes; the .tflite "
-                         "format reserves buffer 0 as the empty buffer")
+        raise ModelError(
+            f"{name}: buffer 0 holds {_buffer_bytes(model.Buffers(0))} bytes; the .tflite "
+            "format reserves buffer 0 as the empty buffer"
+        )
     if model.SubgraphsLength() < 1:
         raise ModelError(f"{name}: the model has no subgraph")
     if model.SubgraphsLength() > 1:
@@ -153,9 +158,16 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
         if t.ShapeSignatureLength() and any(int(d) < 0 for d in t.ShapeSignatureAsNumpy()):
             signatures[ti] = [int(d) for d in t.ShapeSignatureAsNumpy()]
         if t.Sparsity() is not None:
-            raise ModelError(f"{name}: {where} is sparse (it has sparsity parameters); only dense tensors "
-                             "are supported (TFLite Micro has no sparse kernels)")
-        if ti in shape_problems and t.Buffer() > 0 and t.Buffer() < n_buffers and _buffer_bytes(model.Buffers(t.Buffer())) > 0:
+            raise ModelError(
+                f"{name}: {where} is sparse (it has sparsity parameters); only dense tensors "
+                "are supported (TFLite Micro has no sparse kernels)"
+            )
+        if (
+            ti in shape_problems
+            and t.Buffer() > 0
+            and t.Buffer() < n_buffers
+            and _buffer_bytes(model.Buffers(t.Buffer())) > 0
+        ):
             raise ModelError(shape_problems[ti])  # a constant's shape sizes its data
 
         quant = None
@@ -164,9 +176,7 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
             scales = tuple(float(s) for s in q.ScaleAsNumpy())
             zps = tuple(int(z) for z in q.ZeroPointAsNumpy()) if q.ZeroPointLength() else (0,) * len(scales)
             if len(zps) != len(scales):
-                raise ModelError(
-                    f"{name}: {where} has {len(scales)} quantization scales but {len(zps)} zero points"
-                )
+                raise ModelError(f"{name}: {where} has {len(scales)} quantization scales but {len(zps)} zero points")
             axis = int(q.QuantizedDimension())
             if len(scales) > 1:
                 if axis >= len(shape) and len(shape) == 1 and shape[0] == len(scales):
@@ -174,7 +184,9 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
                     # biases say 3); the only axis a 1-D tensor has is 0.
                     axis = 0
                 if axis >= max(len(shape), 1):
-                    raise ModelError(f"{name}: {where} quantized_dimension {axis} is out of range for shape {list(shape)}")
+                    raise ModelError(
+                        f"{name}: {where} quantized_dimension {axis} is out of range for shape {list(shape)}"
+                    )
                 if shape[axis] != len(scales):
                     raise ModelError(
                         f"{name}: {where} has {len(scales)} per-channel scales but dimension {axis} is {shape[axis]}"
@@ -184,8 +196,10 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
             zp_lo, zp_hi = zero_point_range(dtype)
             bad_zp = [z for z in zps if not zp_lo <= z <= zp_hi]
             if bad_zp:
-                raise ModelError(f"{name}: {where} has zero point {bad_zp[0]}, outside the range "
-                                 f"[{zp_lo}, {zp_hi}] of its type {dtype.upper()}")
+                raise ModelError(
+                    f"{name}: {where} has zero point {bad_zp[0]}, outside the range "
+                    f"[{zp_lo}, {zp_hi}] of its type {dtype.upper()}"
+                )
             quant = Quant(scales, zps, axis)
 
         const = None
@@ -215,8 +229,12 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
         if oc_index >= len(opcodes):
             raise ModelError(f"{name}: op {oi} uses opcode {oc_index}, but the model has {len(opcodes)}")
         opcode = opcodes[oc_index]
-        inputs = [check_index(int(i), f"op {oi} {opcode} input") for i in (o.InputsAsNumpy() if o.InputsLength() else [])]
-        outputs = [check_index(int(i), f"op {oi} {opcode} output") for i in (o.OutputsAsNumpy() if o.OutputsLength() else [])]
+        inputs = [
+            check_index(int(i), f"op {oi} {opcode} input") for i in (o.InputsAsNumpy() if o.InputsLength() else [])
+        ]
+        outputs = [
+            check_index(int(i), f"op {oi} {opcode} output") for i in (o.OutputsAsNumpy() if o.OutputsLength() else [])
+        ]
         if any(i < 0 for i in outputs):
             raise ModelError(f"{name}: op {oi} {opcode} has an omitted output")
         options = _read_options(o.BuiltinOptions(), o.BuiltinOptionsType(), _OPTION_TYPES, tflite)
@@ -235,14 +253,18 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
         raise ModelError(f"{name}: a model input or output is an omitted tensor (-1)")
     for i in g_inputs:
         if tensors[i].data is not None:
-            raise ModelError(f"{name}: model input {tensors[i].describe()} is a constant (it has data in the "
-                             "file); the compiled model would ignore what is written into it")
+            raise ModelError(
+                f"{name}: model input {tensors[i].describe()} is a constant (it has data in the "
+                "file); the compiled model would ignore what is written into it"
+            )
         if tensors[i].is_variable:
             raise ModelError(f"{name}: model input {tensors[i].describe()} is marked is_variable")
         writer = next((op for op in ops if i in op.outputs), None)
         if writer is not None:
-            raise ModelError(f"{name}: model input {tensors[i].describe()} is written by op {writer.index} "
-                             f"{writer.opcode}; the compiled model would overwrite what is written into it")
+            raise ModelError(
+                f"{name}: model input {tensors[i].describe()} is written by op {writer.index} "
+                f"{writer.opcode}; the compiled model would overwrite what is written into it"
+            )
     written = {t for op in ops for t in op.outputs}
     for ti, problem in shape_problems.items():
         if ti not in written:
@@ -252,8 +274,10 @@ def _read_model(data: bytes, name: str, at: list[str]) -> Graph:
         # A dynamic batch runs at its stored size (1), as in TFLite; a dynamic height, width or
         # channel count has no size to compile for.
         if sig is not None and any(d < 0 for d in sig[1:]):
-            raise ModelError(f"{name}: model input {tensors[i].describe()} has a dynamic shape {sig}; re-export the "
-                             "model with a fixed input shape (only the batch may be dynamic)")
+            raise ModelError(
+                f"{name}: model input {tensors[i].describe()} has a dynamic shape {sig}; re-export the "
+                "model with a fixed input shape (only the batch may be dynamic)"
+            )
     desc = _decode_name(model.Description())
     return Graph(name, tensors, ops, g_inputs, g_outputs, desc)
 

@@ -28,8 +28,8 @@ reference kernels as the oracle where that cannot be done.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 import numpy as np
 
@@ -103,10 +103,40 @@ def _norm_axis(graph: Graph, op: Op, axis: int, rank: int, what: str = "axis") -
 
 
 @shape_rule(
-    "LOGISTIC", "TANH", "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "HARD_SWISH", "LEAKY_RELU", "QUANTIZE",
-    "DEQUANTIZE", "SOFTMAX", "LOG_SOFTMAX", "L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION", "RSQRT", "SQRT",
-    "SQUARE", "ABS", "EXP", "LOG", "NEG", "CAST", "ELU", "GELU", "FLOOR", "CEIL", "ROUND", "SIN", "COS", "SIGN",
-    "LOGICAL_NOT", "ZEROS_LIKE", "ONES_LIKE", "REVERSE_V2",
+    "LOGISTIC",
+    "TANH",
+    "RELU",
+    "RELU6",
+    "RELU_N1_TO_1",
+    "RELU_0_TO_1",
+    "HARD_SWISH",
+    "LEAKY_RELU",
+    "QUANTIZE",
+    "DEQUANTIZE",
+    "SOFTMAX",
+    "LOG_SOFTMAX",
+    "L2_NORMALIZATION",
+    "LOCAL_RESPONSE_NORMALIZATION",
+    "RSQRT",
+    "SQRT",
+    "SQUARE",
+    "ABS",
+    "EXP",
+    "LOG",
+    "NEG",
+    "CAST",
+    "ELU",
+    "GELU",
+    "FLOOR",
+    "CEIL",
+    "ROUND",
+    "SIN",
+    "COS",
+    "SIGN",
+    "LOGICAL_NOT",
+    "ZEROS_LIKE",
+    "ONES_LIKE",
+    "REVERSE_V2",
 )
 def _same_as_input(graph: Graph, op: Op) -> list[Shape]:
     return [_shape(graph, op, 0)]
@@ -131,8 +161,25 @@ def broadcast_shape(graph: Graph, op: Op, *shapes: Shape) -> Shape:
 
 
 @shape_rule(
-    "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "FLOOR_DIV", "FLOOR_MOD", "POW",
-    "EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "LOGICAL_AND", "LOGICAL_OR", "PRELU",
+    "ADD",
+    "SUB",
+    "MUL",
+    "DIV",
+    "MAXIMUM",
+    "MINIMUM",
+    "SQUARED_DIFFERENCE",
+    "FLOOR_DIV",
+    "FLOOR_MOD",
+    "POW",
+    "EQUAL",
+    "NOT_EQUAL",
+    "LESS",
+    "LESS_EQUAL",
+    "GREATER",
+    "GREATER_EQUAL",
+    "LOGICAL_AND",
+    "LOGICAL_OR",
+    "PRELU",
 )
 def _broadcast_binary(graph: Graph, op: Op) -> list[Shape]:
     return [broadcast_shape(graph, op, _shape(graph, op, 0), _shape(graph, op, 1))]
@@ -172,18 +219,26 @@ def _select(graph: Graph, op: Op) -> list[Shape]:
 # Windows: convolutions and pools
 
 
-def window_output_size(graph: Graph, op: Op, padding: int, in_size: int, filter_size: int, stride: int,
-                       dilation: int, what: str) -> int:
+def window_output_size(
+    graph: Graph, op: Op, padding: int, in_size: int, filter_size: int, stride: int, dilation: int, what: str
+) -> int:
     """TFLite's ComputeOutSizeChecked (padding 0 SAME, 1 VALID). TFLite refuses a negative size
     and gives an empty tensor for 0; edgeconv refuses both."""
     if padding not in (0, 1) or filter_size <= 0 or stride <= 0 or dilation <= 0:
-        raise _fail(graph, op, f"padding {padding}, filter {filter_size}, stride {stride} and dilation {dilation} "
-                               "are not a valid window")
+        raise _fail(
+            graph,
+            op,
+            f"padding {padding}, filter {filter_size}, stride {stride} and dilation {dilation} are not a valid window",
+        )
     effective = (filter_size - 1) * dilation + 1
     out = _cdiv(in_size + stride - 1, stride) if padding == 0 else _cdiv(in_size + stride - effective, stride)
     if out <= 0:
-        raise _fail(graph, op, f"the window of {effective} (filter {filter_size}, dilation {dilation}) does not fit "
-                               f"the input's {what} {in_size} with VALID padding: the output would be empty")
+        raise _fail(
+            graph,
+            op,
+            f"the window of {effective} (filter {filter_size}, dilation {dilation}) does not fit "
+            f"the input's {what} {in_size} with VALID padding: the output would be empty",
+        )
     return out
 
 
@@ -220,8 +275,13 @@ def _depthwise(graph: Graph, op: Op) -> list[Shape]:
 def _pool(graph: Graph, op: Op) -> list[Shape]:
     x = _four_d(graph, op, 0, "input")
     o = op.options
-    return [(x[0], *_spatial(graph, op, x, int(o.get("filter_height", 0) or 0), int(o.get("filter_width", 0) or 0),
-                             False), x[3])]
+    return [
+        (
+            x[0],
+            *_spatial(graph, op, x, int(o.get("filter_height", 0) or 0), int(o.get("filter_width", 0) or 0), False),
+            x[3],
+        )
+    ]
 
 
 @shape_rule("TRANSPOSE_CONV")
@@ -229,8 +289,12 @@ def _transpose_conv(graph: Graph, op: Op) -> list[Shape]:
     """The output is what the constant output_shape input (input 0) says."""
     t = _input(graph, op, 0)
     if t.dtype != "int32" or len(t.shape) != 1:
-        raise _fail(graph, op, f"output_shape {t.describe()} is {t.dtype.upper()} of shape {_fmt(t.shape)}; TFLite "
-                               "needs a 1-D INT32 tensor")
+        raise _fail(
+            graph,
+            op,
+            f"output_shape {t.describe()} is {t.dtype.upper()} of shape {_fmt(t.shape)}; TFLite "
+            "needs a 1-D INT32 tensor",
+        )
     return [tuple(_values(graph, op, 0))]
 
 
@@ -264,8 +328,12 @@ def _batch_matmul(graph: Graph, op: Op) -> list[Shape]:
     depth_a = a[-2] if adj_x else a[-1]
     depth_b = b[-1] if adj_y else b[-2]
     if depth_a != depth_b:
-        raise _fail(graph, op, f"inputs {_fmt(a)} and {_fmt(b)} (adj_x {adj_x}, adj_y {adj_y}) do not multiply: "
-                               f"depths {depth_a} and {depth_b}")
+        raise _fail(
+            graph,
+            op,
+            f"inputs {_fmt(a)} and {_fmt(b)} (adj_x {adj_x}, adj_y {adj_y}) do not multiply: "
+            f"depths {depth_a} and {depth_b}",
+        )
     return [(*batch, a[-1] if adj_x else a[-2], b[-2] if adj_y else b[-1])]
 
 
@@ -301,8 +369,11 @@ def _reshape(graph: Graph, op: Op) -> list[Shape]:
         stretch = 0 if n == 0 and known != 0 else nonzero_in // nonzero_out
         target = [stretch if d == -1 else d for d in target]
     if int(np.prod(target, dtype=np.int64)) != n:
-        raise _fail(graph, op, f"reshapes {_fmt(x)} ({n} elements) to {target} "
-                               f"({int(np.prod(target, dtype=np.int64))} elements)")
+        raise _fail(
+            graph,
+            op,
+            f"reshapes {_fmt(x)} ({n} elements) to {target} ({int(np.prod(target, dtype=np.int64))} elements)",
+        )
     return [tuple(target)]
 
 
@@ -357,7 +428,7 @@ def _concatenation(graph: Graph, op: Op) -> list[Shape]:
     for s in shapes[1:]:
         if len(s) != len(first) or any(d != e for i, (d, e) in enumerate(zip(s, first)) if i != a):
             raise _fail(graph, op, f"input shapes {', '.join(_fmt(s) for s in shapes)} differ outside axis {axis}")
-    return [first[:a] + (sum(s[a] for s in shapes),) + first[a + 1:]]
+    return [first[:a] + (sum(s[a] for s in shapes),) + first[a + 1 :]]
 
 
 @shape_rule("PACK")
@@ -379,7 +450,7 @@ def _unpack(graph: Graph, op: Op) -> list[Shape]:
     num = int(op.options.get("num", 0) or 0)
     if num != len(op.outputs) or num != x[a]:
         raise _fail(graph, op, f"num {num}, {len(op.outputs)} outputs and dimension {a} of {_fmt(x)} must agree")
-    return [x[:a] + x[a + 1:]] * num
+    return [x[:a] + x[a + 1 :]] * num
 
 
 @shape_rule("SPLIT")
@@ -393,7 +464,7 @@ def _split(graph: Graph, op: Op) -> list[Shape]:
         raise _fail(graph, op, f"num_splits {n} but {len(op.outputs)} outputs")
     if x[a] % n:
         raise _fail(graph, op, f"dimension {a} of {_fmt(x)} does not split evenly into {n}")
-    return [x[:a] + (x[a] // n,) + x[a + 1:]] * n
+    return [x[:a] + (x[a] // n,) + x[a + 1 :]] * n
 
 
 @shape_rule("SPLIT_V")
@@ -414,7 +485,7 @@ def _split_v(graph: Graph, op: Op) -> list[Shape]:
         sizes = [x[a] - known if s == -1 else s for s in sizes]
     elif known != x[a]:
         raise _fail(graph, op, f"size_splits {sizes} do not sum to dimension {a} of {_fmt(x)}")
-    return [x[:a] + (s,) + x[a + 1:] for s in sizes]
+    return [x[:a] + (s,) + x[a + 1 :] for s in sizes]
 
 
 @shape_rule("SLICE")
@@ -454,9 +525,14 @@ def _gather(graph: Graph, op: Op) -> list[Shape]:
     axis = _norm_axis(graph, op, int(op.options.get("axis", 0) or 0), len(x))
     batch_dims = int(op.options.get("batch_dims", 0) or 0)
     batch_dims += len(idx) if batch_dims < 0 else 0
-    if not (0 <= batch_dims <= axis and batch_dims < len(x) and batch_dims <= len(idx)) or x[:batch_dims] != idx[:batch_dims]:
-        raise _fail(graph, op, f"batch_dims {batch_dims} does not fit input {_fmt(x)}, positions {_fmt(idx)} and axis {axis}")
-    return [x[:axis] + idx[batch_dims:] + x[axis + 1:]]
+    if (
+        not (0 <= batch_dims <= axis and batch_dims < len(x) and batch_dims <= len(idx))
+        or x[:batch_dims] != idx[:batch_dims]
+    ):
+        raise _fail(
+            graph, op, f"batch_dims {batch_dims} does not fit input {_fmt(x)}, positions {_fmt(idx)} and axis {axis}"
+        )
+    return [x[:axis] + idx[batch_dims:] + x[axis + 1 :]]
 
 
 def _paddings(graph: Graph, op: Op, rank: int) -> list[tuple[int, int]]:
@@ -484,8 +560,12 @@ def _mirror_pad(graph: Graph, op: Op) -> list[Shape]:
     offset = 1 if int(op.options.get("mode", 0) or 0) == 0 else 0
     for d, (lo, hi) in zip(x, pairs):
         if max(lo, hi) > d - offset:
-            raise _fail(graph, op, f"paddings {[list(p) for p in pairs]} are larger than {_fmt(x)} allows "
-                                   f"({'REFLECT' if offset else 'SYMMETRIC'})")
+            raise _fail(
+                graph,
+                op,
+                f"paddings {[list(p) for p in pairs]} are larger than {_fmt(x)} allows "
+                f"({'REFLECT' if offset else 'SYMMETRIC'})",
+            )
     return [tuple(d + lo + hi for d, (lo, hi) in zip(x, pairs))]
 
 
@@ -513,8 +593,11 @@ def _block_op(graph: Graph, op: Op) -> tuple[Shape, list[int], list[int], int]:
     spatial = len(x) - 2
     block, pads = _values(graph, op, 1), _values(graph, op, 2)
     if spatial < 1 or len(block) != spatial or _shape(graph, op, 2) != (spatial, 2):
-        raise _fail(graph, op, f"block_shape {block} and paddings/crops of shape {_fmt(_shape(graph, op, 2))} do not fit "
-                               f"input {_fmt(x)}")
+        raise _fail(
+            graph,
+            op,
+            f"block_shape {block} and paddings/crops of shape {_fmt(_shape(graph, op, 2))} do not fit input {_fmt(x)}",
+        )
     if min(block) < 1:
         raise _fail(graph, op, f"block_shape {block} has a value below 1")
     return x, block, pads, spatial
@@ -527,8 +610,11 @@ def _space_to_batch(graph: Graph, op: Op) -> list[Shape]:
     for d in range(spatial):
         padded = x[d + 1] + pads[2 * d] + pads[2 * d + 1]
         if padded % block[d]:
-            raise _fail(graph, op, f"padded dimension {d + 1} ({padded}) of input {_fmt(x)} is not a multiple of "
-                                   f"block {block[d]}")
+            raise _fail(
+                graph,
+                op,
+                f"padded dimension {d + 1} ({padded}) of input {_fmt(x)} is not a multiple of block {block[d]}",
+            )
         out.append(padded // block[d])
     return [tuple(out) + (x[-1],)]
 
@@ -597,7 +683,7 @@ def _arg(graph: Graph, op: Op) -> list[Shape]:
     if len(axis) != 1:
         raise _fail(graph, op, f"axis has {len(axis)} values; {op.opcode} takes one")
     a = _norm_axis(graph, op, axis[0], len(x))
-    return [x[:a] + x[a + 1:]]
+    return [x[:a] + x[a + 1 :]]
 
 
 # ---------------------------------------------------------------------------------------------

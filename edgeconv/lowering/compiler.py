@@ -8,14 +8,14 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from edgeconv.lowering import ops as _ops  # noqa: F401  (registers every lowering)
 from edgeconv.frontend.boards import Board
 from edgeconv.frontend.ir import Graph, ModelError, Op
 from edgeconv.frontend.names import check_name, name_from_stem
+from edgeconv.frontend.reader import read_tflite_bytes
+from edgeconv.lowering import ops as _ops  # noqa: F401  (registers every lowering)
 from edgeconv.lowering.ops.base import Alias, CArray, Kernel, WeightForm, lower_op
 from edgeconv.lowering.passes import run_passes
 from edgeconv.lowering.planner import ArenaPlan, Block, plan_arena
-from edgeconv.frontend.reader import read_tflite_bytes
 
 ARENA_ALIGNMENT = 16
 
@@ -34,7 +34,7 @@ class CompiledModel:
     aliases: dict[int, int]  # tensor -> the tensor whose buffer it shares
     plan: ArenaPlan
     model_sha256: str
-    weights: "WeightChoice | None" = None  # which layers keep int8 weights and which take int16
+    weights: WeightChoice | None = None  # which layers keep int8 weights and which take int16
     # With io_outside_arena: the blocks holding graph inputs/outputs, each its own static buffer
     # (not in `plan`); empty by default (everything in the arena).
     io_blocks: list[Block] = field(default_factory=list)
@@ -53,8 +53,14 @@ class CompiledModel:
         return self.plan.tensor_offsets[index]
 
 
-def compile_file(path: str | Path, name: str | None = None, reuse: bool = True, weights: str = "auto",
-                 board: Board | None = None, io_outside_arena: bool = False) -> CompiledModel:
+def compile_file(
+    path: str | Path,
+    name: str | None = None,
+    reuse: bool = True,
+    weights: str = "auto",
+    board: Board | None = None,
+    io_outside_arena: bool = False,
+) -> CompiledModel:
     """Compile a .tflite file. `name` (an explicit --name) is used as given if it is a valid,
     unreserved C identifier and refused otherwise; without it the file's stem is made one.
     `weights` and `board` (the target, when known): see choose_weight_forms."""
@@ -71,17 +77,37 @@ def compile_file(path: str | Path, name: str | None = None, reuse: bool = True, 
     return compile_bytes(data, name, reuse=reuse, weights=weights, board=board, io_outside_arena=io_outside_arena)
 
 
-def compile_bytes(data: bytes, name: str, reuse: bool = True, weights: str = "auto",
-                  board: Board | None = None, io_outside_arena: bool = False) -> CompiledModel:
+def compile_bytes(
+    data: bytes,
+    name: str,
+    reuse: bool = True,
+    weights: str = "auto",
+    board: Board | None = None,
+    io_outside_arena: bool = False,
+) -> CompiledModel:
     """`name` is a label (say a file stem): it is made a C identifier, and refused if reserved."""
     name = name_from_stem(name)
     graph = read_tflite_bytes(data, name=name)
-    return compile_graph(graph, name, hashlib.sha256(data).hexdigest(), reuse=reuse, weights=weights, board=board,
-                         io_outside_arena=io_outside_arena)
+    return compile_graph(
+        graph,
+        name,
+        hashlib.sha256(data).hexdigest(),
+        reuse=reuse,
+        weights=weights,
+        board=board,
+        io_outside_arena=io_outside_arena,
+    )
 
 
-def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool = True, weights: str = "auto",
-                  board: Board | None = None, io_outside_arena: bool = False) -> CompiledModel:
+def compile_graph(
+    graph: Graph,
+    name: str,
+    model_sha256: str = "",
+    reuse: bool = True,
+    weights: str = "auto",
+    board: Board | None = None,
+    io_outside_arena: bool = False,
+) -> CompiledModel:
     """`io_outside_arena`: graph inputs and outputs (and the tensors sharing their buffers) get
     their own static buffers; the planner places the rest in the arena."""
     graph = run_passes(graph)
@@ -105,8 +131,9 @@ def compile_graph(graph: Graph, name: str, model_sha256: str = "", reuse: bool =
         if graph.tensors[t].data is not None:
             raise ModelError(f"model output {graph.tensors[t].describe()} is a constant; nothing to compute")
     flash = board.flash_bytes or None if board is not None else None
-    choice = choose_weight_forms(steps, weights, flash, _constant_bytes(graph, steps, aliases),
-                                 dsp=board.has_dsp if board is not None else True)
+    choice = choose_weight_forms(
+        steps, weights, flash, _constant_bytes(graph, steps, aliases), dsp=board.has_dsp if board is not None else True
+    )
     steps = [Step(s.op, k) for s, k in zip(steps, choice.kernels)]
     blocks = _blocks(graph, steps, aliases)
     io_blocks: list[Block] = []
@@ -149,8 +176,10 @@ class WeightChoice:
             "weights_mode": self.mode,
             "weights_int16_extra_flash_bytes": self.extra_flash_bytes,
             "weights_int16_instructions_saved": self.instructions_saved,
-            "weight_forms": [{"op": steps[i].op.index, "opcode": steps[i].op.opcode, "form": f}
-                             for i, f in sorted(self.chosen.items())],
+            "weight_forms": [
+                {"op": steps[i].op.index, "opcode": steps[i].op.opcode, "form": f}
+                for i, f in sorted(self.chosen.items())
+            ],
         }
 
     def summary(self) -> str:
@@ -160,14 +189,17 @@ class WeightChoice:
         if not wide:
             why = "; the core has no DSP extension, where int16 weights save nothing" if not self.dsp else ""
             return f"weights int8 on all {len(self.chosen)} MAC layers ({self.mode}{why})"
-        return (f"weights int16 on {len(wide)} of {len(self.chosen)} MAC layers ({self.mode}): "
-                f"+{self.extra_flash_bytes:,} B flash, ~{self.instructions_saved:,} instructions saved per inference")
+        return (
+            f"weights int16 on {len(wide)} of {len(self.chosen)} MAC layers ({self.mode}): "
+            f"+{self.extra_flash_bytes:,} B flash, ~{self.instructions_saved:,} instructions saved per inference"
+        )
 
 
 def apply_weight_form(kernel: Kernel, form: WeightForm) -> Kernel:
     """The kernel with `form`'s params in place of the default's (None: a NULL pointer)."""
-    return replace(kernel, params={**kernel.params, **form.params}, weight_form=form.name,
-                   func=form.func or kernel.func)
+    return replace(
+        kernel, params={**kernel.params, **form.params}, weight_form=form.name, func=form.func or kernel.func
+    )
 
 
 def _with_every_form_field(kernel: Kernel) -> Kernel:
@@ -177,8 +209,9 @@ def _with_every_form_field(kernel: Kernel) -> Kernel:
     return replace(kernel, params={**kernel.params, **missing}) if missing else kernel
 
 
-def choose_weight_forms(steps: list[Step], mode: str, flash_bytes: int | None, base_flash_bytes: int,
-                        dsp: bool = True) -> WeightChoice:
+def choose_weight_forms(
+    steps: list[Step], mode: str, flash_bytes: int | None, base_flash_bytes: int, dsp: bool = True
+) -> WeightChoice:
     """Choose per layer between int8 weights (sign-extended at run time) and the int16 form
     (pre-widened, faster, twice the flash). `int8`/`int16` force one form wherever a kernel
     offers it. `auto` ranks the layers by instructions saved per extra flash byte and takes
@@ -197,8 +230,10 @@ def choose_weight_forms(steps: list[Step], mode: str, flash_bytes: int | None, b
     elif mode == "auto" and not dsp:
         picked = []
     elif mode == "auto":
-        ranked = sorted((i for i, forms in offers.items() if "int16" in forms),
-                        key=lambda i: (-_saved_per_byte(offers[i]["int16"]), i))
+        ranked = sorted(
+            (i for i, forms in offers.items() if "int16" in forms),
+            key=lambda i: (-_saved_per_byte(offers[i]["int16"]), i),
+        )
         picked = []
         if flash_bytes is None:
             picked = [i for i in ranked if _saved_per_byte(offers[i]["int16"]) >= AUTO_MIN_SAVED_PER_BYTE]
@@ -244,8 +279,10 @@ def _constant_bytes(graph: Graph, steps: list[Step], aliases: dict[int, int]) ->
 def _lower_checked(graph: Graph, op: Op):
     """Lower one op; a lowering that trips over a malformed op (a missing input, an
     impossible shape) reports it as the op's problem, in one line, not as a traceback."""
-    if not op.outputs or any(t not in graph.tensors for t in op.outputs) or any(
-        t >= 0 and t not in graph.tensors for t in op.inputs
+    if (
+        not op.outputs
+        or any(t not in graph.tensors for t in op.outputs)
+        or any(t >= 0 and t not in graph.tensors for t in op.inputs)
     ):
         raise ModelError(f"op {op.index} {op.opcode}: refers to a tensor the model does not have")
     try:
@@ -255,8 +292,9 @@ def _lower_checked(graph: Graph, op: Op):
     except (IndexError, KeyError, ValueError, TypeError, ZeroDivisionError, OverflowError, AttributeError):
         # The safety net: opchecks and the lowerings check explicitly, so this is rarely hit;
         # the exception's own text talks about Python, not the model, and is not shown.
-        raise ModelError(f"{op.describe(graph)}: malformed op: its inputs, outputs, shapes or options do not "
-                         "fit together") from None
+        raise ModelError(
+            f"{op.describe(graph)}: malformed op: its inputs, outputs, shapes or options do not fit together"
+        ) from None
 
 
 def _check_io(graph: Graph) -> None:

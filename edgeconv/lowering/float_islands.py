@@ -23,8 +23,8 @@ from dataclasses import replace
 
 from edgeconv.frontend.ir import Graph, Op
 from edgeconv.frontend.opchecks import check_op
-from edgeconv.lowering.ops.float_tables import FLOAT_FUNCTIONS, MAX_CHAIN, fused_opcode
 from edgeconv.frontend.shapes import SHAPE_RULES
+from edgeconv.lowering.ops.float_tables import FLOAT_FUNCTIONS, MAX_CHAIN, fused_opcode
 
 
 def _fused_shape(graph: Graph, op: Op) -> list[tuple[int, ...]]:
@@ -78,24 +78,34 @@ def _quantize_before_select(graph: Graph) -> tuple[Graph, set[int]]:
             continue
         sel = producers.get(q.inputs[0])
         f = tensors.get(q.inputs[0])
-        if (sel is None or sel.opcode not in ("SELECT", "SELECT_V2") or len(sel.inputs) != 3 or len(sel.outputs) != 1
-                or f is None or f.dtype != "float32" or len(consumers.get(f.index, [])) != 1
-                or f.index in graph.outputs or any(i < 0 for i in sel.inputs)
-                or any(tensors[i].dtype != "float32" for i in sel.inputs[1:])):
+        if (
+            sel is None
+            or sel.opcode not in ("SELECT", "SELECT_V2")
+            or len(sel.inputs) != 3
+            or len(sel.outputs) != 1
+            or f is None
+            or f.dtype != "float32"
+            or len(consumers.get(f.index, [])) != 1
+            or f.index in graph.outputs
+            or any(i < 0 for i in sel.inputs)
+            or any(tensors[i].dtype != "float32" for i in sel.inputs[1:])
+        ):
             continue
         dst = tensors[q.outputs[0]]
         new_ops, operands = [], []
         for i in sel.inputs[1:]:
             src = tensors[i]
-            tensors[next_tensor] = replace(dst, index=next_tensor, shape=src.shape, data=None,
-                                           name=f"{dst.name}/quantized_operand_{len(operands)}")
+            tensors[next_tensor] = replace(
+                dst, index=next_tensor, shape=src.shape, data=None, name=f"{dst.name}/quantized_operand_{len(operands)}"
+            )
             new_ops.append(Op(next_index, "QUANTIZE", [i], [next_tensor], {}, q.options_type))
             made.add(next_index)
             operands.append(next_tensor)
             next_index += 1
             next_tensor += 1
-        new_ops.append(Op(q.index, sel.opcode, [sel.inputs[0], *operands], [dst.index], dict(sel.options),
-                          sel.options_type))
+        new_ops.append(
+            Op(q.index, sel.opcode, [sel.inputs[0], *operands], [dst.index], dict(sel.options), sel.options_type)
+        )
         replaced[q.index] = new_ops
     if not replaced:
         return graph, made

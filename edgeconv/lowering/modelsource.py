@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeconv.lowering import compiler
 from edgeconv.frontend.boards import Board
-from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.frontend.names import check_name
+from edgeconv.lowering import compiler
+from edgeconv.lowering.compiler import CompiledModel
 
 ModelInput = str | Path | bytes | bytearray | memoryview
 
@@ -39,14 +39,20 @@ def protected_paths(model: ModelInput) -> tuple[Path, ...]:
     return () if is_bytes(model) else (Path(model),)
 
 
-def compile_model(model: ModelInput, name: str | None = None, weights: str = "auto",
-                  board: Board | None = None, io_outside_arena: bool = False) -> CompiledModel:
+def compile_model(
+    model: ModelInput,
+    name: str | None = None,
+    weights: str = "auto",
+    board: Board | None = None,
+    io_outside_arena: bool = False,
+) -> CompiledModel:
     """compiler.compile_file for a path, compile_bytes for bytes (named `name` or "model")."""
     # Looked up in compiler at each call (not imported by name), so a test that replaces them
     # there reaches every command.
     if is_bytes(model):
-        return compiler.compile_bytes(bytes(model), model_name(model, name), weights=weights, board=board,
-                                      io_outside_arena=io_outside_arena)
+        return compiler.compile_bytes(
+            bytes(model), model_name(model, name), weights=weights, board=board, io_outside_arena=io_outside_arena
+        )
     return compiler.compile_file(model, name=name, weights=weights, board=board, io_outside_arena=io_outside_arena)
 
 

@@ -22,14 +22,14 @@ Input zero-point folding and per-channel multipliers are computed when each op i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
-from edgeconv.lowering.float_islands import fuse_float_islands
 from edgeconv.frontend.folding import FOLDABLE
 from edgeconv.frontend.ir import Graph, ModelError, Op, UnsupportedOpError
-from edgeconv.lowering.ops.base import LOWERINGS
 from edgeconv.frontend.shapes import infer_shapes
+from edgeconv.lowering.float_islands import fuse_float_islands
+from edgeconv.lowering.ops.base import LOWERINGS
 
 # ---------------------------------------------------------------------------------------------
 # fuse_activations
@@ -100,7 +100,9 @@ def check_topological(graph: Graph) -> Graph:
                 )
         for t in op.outputs:
             if t in written and graph.tensors[t].data is None and t not in graph.inputs:
-                raise ModelError(f"{op.describe(graph)} writes {graph.tensors[t].describe()}, which an earlier op already wrote")
+                raise ModelError(
+                    f"{op.describe(graph)} writes {graph.tensors[t].describe()}, which an earlier op already wrote"
+                )
             if graph.tensors[t].data is not None:
                 raise ModelError(f"{op.describe(graph)} writes constant {graph.tensors[t].describe()}")
             written.add(t)
@@ -120,8 +122,14 @@ def check_supported(graph: Graph) -> Graph:
     folds: set[int] = set()
     for op in graph.ops:
         unquantized = all(t in graph.tensors and graph.tensors[t].quant is None for t in op.outputs)
-        if op.opcode in FOLDABLE and unquantized and (op.opcode == "SHAPE" or (
-                any(i >= 0 for i in op.inputs) and all(i < 0 or i in constant for i in op.inputs))):
+        if (
+            op.opcode in FOLDABLE
+            and unquantized
+            and (
+                op.opcode == "SHAPE"
+                or (any(i >= 0 for i in op.inputs) and all(i < 0 or i in constant for i in op.inputs))
+            )
+        ):
             folds.add(op.index)
             constant.update(op.outputs)
     needed = set(graph.outputs)
@@ -138,8 +146,14 @@ def check_supported(graph: Graph) -> Graph:
     return graph
 
 
-PASSES: list[Callable[[Graph], Graph]] = [fuse_float_islands, check_supported, check_topological, infer_shapes,
-                                          remove_dead_ops, fuse_activations]
+PASSES: list[Callable[[Graph], Graph]] = [
+    fuse_float_islands,
+    check_supported,
+    check_topological,
+    infer_shapes,
+    remove_dead_ops,
+    fuse_activations,
+]
 
 
 def run_passes(graph: Graph) -> Graph:

@@ -40,9 +40,7 @@ def _place(blocks: list[Block], order: list[Block], alignment: int) -> tuple[int
     offsets: dict[str, int] = {}
     for b in order:
         size = _align(max(b.size, 1), alignment)
-        conflicts = sorted(
-            (off, end) for off, end, o in placed if not (o.last < b.first or b.last < o.first)
-        )
+        conflicts = sorted((off, end) for off, end, o in placed if not (o.last < b.first or b.last < o.first))
         offset = 0
         for off, end in conflicts:
             if offset + size <= off:

@@ -68,8 +68,8 @@ def measure(compiled: CompiledModel, board: Board, board_name: str, instructions
     else:
         from concurrent.futures import ThreadPoolExecutor
 
-        from edgeconv.targets.emulate import build_counted, count_instructions
         from edgeconv.checking.validation import random_inputs
+        from edgeconv.targets.emulate import build_counted, count_instructions
 
         # The two firmware builds (the fit's, as build links it; the counted one) are compiler
         # runs in their own temporary folders: side by side on two cores.
@@ -89,8 +89,19 @@ def measure(compiled: CompiledModel, board: Board, board_name: str, instructions
         finally:
             fw.close()
         per_op = {compiled.steps[i].op.index: n for i, n in per_step.items()}
-    return Measure(compiled, compiled.ram_bytes, emitted.flash_const_bytes, fit.flash_bytes, fit.ram_bytes,
-                   compiled.macs, total, per_op, fit.fits, list(fit.short), fit.to_dict())
+    return Measure(
+        compiled,
+        compiled.ram_bytes,
+        emitted.flash_const_bytes,
+        fit.flash_bytes,
+        fit.ram_bytes,
+        compiled.macs,
+        total,
+        per_op,
+        fit.fits,
+        list(fit.short),
+        fit.to_dict(),
+    )
 
 
 def peak_step(compiled: CompiledModel) -> tuple[int, int]:
@@ -118,16 +129,33 @@ def peak_tensors(compiled: CompiledModel, step: int) -> list[dict]:
         if not b.tensors:  # scratch of a step
             s = int(b.key[1:])
             op = compiled.steps[s].op
-            rows.append({"tensor": None, "name": f"scratch of op {op.index} {op.opcode}", "bytes": b.size,
-                         "shape": None, "producer_op": op.index, "producer": f"op {op.index} {op.opcode}",
-                         "lifetime": [b.first, b.last], "offset": compiled.plan.offsets.get(b.key)})
+            rows.append(
+                {
+                    "tensor": None,
+                    "name": f"scratch of op {op.index} {op.opcode}",
+                    "bytes": b.size,
+                    "shape": None,
+                    "producer_op": op.index,
+                    "producer": f"op {op.index} {op.opcode}",
+                    "lifetime": [b.first, b.last],
+                    "offset": compiled.plan.offsets.get(b.key),
+                }
+            )
             continue
         t = g.tensors[b.tensors[0]]
         op = producers.get(t.index)
-        rows.append({"tensor": t.index, "name": t.name, "bytes": b.size, "shape": list(t.shape),
-                     "producer_op": op.index if op is not None else None,
-                     "producer": f"op {op.index} {op.opcode}" if op is not None else "model input",
-                     "lifetime": [b.first, b.last], "offset": compiled.plan.offsets.get(b.key)})
+        rows.append(
+            {
+                "tensor": t.index,
+                "name": t.name,
+                "bytes": b.size,
+                "shape": list(t.shape),
+                "producer_op": op.index if op is not None else None,
+                "producer": f"op {op.index} {op.opcode}" if op is not None else "model input",
+                "lifetime": [b.first, b.last],
+                "offset": compiled.plan.offsets.get(b.key),
+            }
+        )
     return sorted(rows, key=lambda r: (-r["bytes"], r["name"]))
 
 
@@ -135,20 +163,31 @@ def layer_flash(compiled: CompiledModel) -> dict[int, int]:
     """Bytes of constant arrays each op's kernel emits (weights, biases, multipliers, tables)."""
     from edgeconv.lowering.ops.base import CArray
 
-    return {s.op.index: sum(v.nbytes for v in s.kernel.params.values() if isinstance(v, CArray))
-            for s in compiled.steps}
+    return {
+        s.op.index: sum(v.nbytes for v in s.kernel.params.values() if isinstance(v, CArray)) for s in compiled.steps
+    }
 
 
 def _top(values: dict[int, int], compiled: CompiledModel, key: str, n: int) -> list[dict]:
     opcodes = {s.op.index: s.op.opcode for s in compiled.steps}
     total = sum(values.values()) or 1
     order = sorted(values, key=lambda i: (-values[i], i))[:n]
-    return [{"op": i, "opcode": opcodes[i], key: values[i], "share": round(values[i] / total, 4)} for i in order
-            if values[i] > 0]
+    return [
+        {"op": i, "opcode": opcodes[i], key: values[i], "share": round(values[i] / total, 4)}
+        for i in order
+        if values[i] > 0
+    ]
 
 
-def candidate_layers(graph: Graph, compiled: CompiledModel, peak: list[dict], peak_op: int, flash: list[dict],
-                     instr: list[dict], limit: int) -> list[int]:
+def candidate_layers(
+    graph: Graph,
+    compiled: CompiledModel,
+    peak: list[dict],
+    peak_op: int,
+    flash: list[dict],
+    instr: list[dict],
+    limit: int,
+) -> list[int]:
     """The ops tried as variants, at most `limit`, among those with a change that applies: at
     the peak (the op running there, then the producers of the live tensors, largest first; all
     but two of the places when there are more), then the top flash and instruction layers in
@@ -178,27 +217,48 @@ def candidate_layers(graph: Graph, compiled: CompiledModel, peak: list[dict], pe
 
 def _variant_row(change, base: Measure, m: Measure | None, graph: Graph, error: str | None) -> dict:
     ops = {op.index: op.opcode for op in graph.ops}
-    row = {"change": change.text, "kind": change.kind, "op": change.op,
-           "opcode": ops.get(change.op) if change.op is not None else None}
+    row = {
+        "change": change.text,
+        "kind": change.kind,
+        "op": change.op,
+        "opcode": ops.get(change.op) if change.op is not None else None,
+    }
     if m is None:
         return {**row, "error": error, "fits": None}
-    return {**row, "error": None, "fits": m.fits, "arena_bytes": m.arena_bytes, "ram_bytes": m.ram_bytes,
-            "flash_bytes": m.flash_bytes, "macs": m.macs, "instructions": m.instructions,
-            "ram_cut_bytes": base.ram_bytes - m.ram_bytes, "flash_cut_bytes": base.flash_bytes - m.flash_bytes,
-            "macs_cut": base.macs - m.macs,
-            "instructions_cut": (base.instructions - m.instructions
-                                 if base.instructions is not None and m.instructions is not None else None),
-            "short": m.short}
+    return {
+        **row,
+        "error": None,
+        "fits": m.fits,
+        "arena_bytes": m.arena_bytes,
+        "ram_bytes": m.ram_bytes,
+        "flash_bytes": m.flash_bytes,
+        "macs": m.macs,
+        "instructions": m.instructions,
+        "ram_cut_bytes": base.ram_bytes - m.ram_bytes,
+        "flash_cut_bytes": base.flash_bytes - m.flash_bytes,
+        "macs_cut": base.macs - m.macs,
+        "instructions_cut": (
+            base.instructions - m.instructions if base.instructions is not None and m.instructions is not None else None
+        ),
+        "short": m.short,
+    }
 
 
-def advise_model(data: bytes, name: str, board_name: str, layers: int = DEFAULT_LAYERS, whole_model: bool = True,
-                 instructions: bool = True, seed: int = 0, progress: Progress | None = None) -> dict:
+def advise_model(
+    data: bytes,
+    name: str,
+    board_name: str,
+    layers: int = DEFAULT_LAYERS,
+    whole_model: bool = True,
+    instructions: bool = True,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict:
     """The advice as plain data (AdviseResult's fields but `model`)."""
     from edgeconv.frontend.boards import load_board
-    from edgeconv.lowering.compiler import compile_graph
-    from edgeconv.targets.emulate import can_count_instructions
-    from edgeconv.lowering.passes import run_passes
     from edgeconv.frontend.reader import read_tflite_bytes
+    from edgeconv.lowering.compiler import compile_graph
+    from edgeconv.lowering.passes import run_passes
     from edgeconv.reports.variants import (
         LAYER_CHANGES,
         MODEL_CHANGES,
@@ -207,11 +267,14 @@ def advise_model(data: bytes, name: str, board_name: str, layers: int = DEFAULT_
         applicable_changes,
         make_variant,
     )
+    from edgeconv.targets.emulate import can_count_instructions
 
     board = load_board(board_name)
     if board.family == "host":
-        raise ModelError(f"board {board.name} is the host: advise needs a part with flash and RAM to fit "
-                         "(cortex-m0plus, cortex-m4, ...)")
+        raise ModelError(
+            f"board {board.name} is the host: advise needs a part with flash and RAM to fit "
+            "(cortex-m0plus, cortex-m4, ...)"
+        )
     notes = []
     if instructions and not can_count_instructions(board):
         instructions = False
@@ -271,8 +334,15 @@ def advise_model(data: bytes, name: str, board_name: str, layers: int = DEFAULT_
         "ram_bytes": base.ram_bytes,
         "macs": base.macs,
         "instructions": base.instructions,
-        "peak": {"step": step, "op": peak_op.index, "opcode": peak_op.opcode, "live_bytes": live,
-                 "arena_bytes": compiled.plan.size, "lower_bound": compiled.plan.lower_bound, "tensors": peak},
+        "peak": {
+            "step": step,
+            "op": peak_op.index,
+            "opcode": peak_op.opcode,
+            "live_bytes": live,
+            "arena_bytes": compiled.plan.size,
+            "lower_bound": compiled.plan.lower_bound,
+            "tensors": peak,
+        },
         "flash_layers": flash,
         "instruction_layers": instr,
         "layers_tried": chosen,
@@ -281,9 +351,15 @@ def advise_model(data: bytes, name: str, board_name: str, layers: int = DEFAULT_
     }
 
 
-SHORT_TEXT = {"stride2": "stride 2", "half_filters": "half filters", "smaller_kernel": "smaller kernel",
-              "separable": "dw-separable", "half_width": "all: half filters", "half_resolution": "input: half res.",
-              "half_width+half_resolution": "all: half filters+res."}
+SHORT_TEXT = {
+    "stride2": "stride 2",
+    "half_filters": "half filters",
+    "smaller_kernel": "smaller kernel",
+    "separable": "dw-separable",
+    "half_width": "all: half filters",
+    "half_resolution": "input: half res.",
+    "half_width+half_resolution": "all: half filters+res.",
+}
 
 
 def _over_parts(ram: int, flash: int, fit: dict) -> list[str]:
@@ -298,29 +374,50 @@ def _over_parts(ram: int, flash: int, fit: dict) -> list[str]:
 def variant_table_rows(r: dict) -> list[list[str]]:
     """The model as it is, then each variant, as text cells for the command's table: change,
     fits, firmware RAM and what the change cuts from it, flash and its cut, MACs, instructions."""
+
     def num(n: int | None) -> str:
         return f"{n:,}" if n is not None else "-"
 
     def cut(n: int) -> str:
         return f"{-n:+,}" if n else "0"
 
-    rows = [["as is", "yes" if r["fits"] else "no", num(r["ram_bytes"]), "", num(r["flash_bytes"]), "",
-             num(r["macs"]), num(r["instructions"])]]
+    rows = [
+        [
+            "as is",
+            "yes" if r["fits"] else "no",
+            num(r["ram_bytes"]),
+            "",
+            num(r["flash_bytes"]),
+            "",
+            num(r["macs"]),
+            num(r["instructions"]),
+        ]
+    ]
     for v in r["variants"]:
         where = f"op {v['op']} " if v["op"] is not None else ""
         change = where + SHORT_TEXT[v["kind"]]
         if v.get("error"):
             rows.append([change, "n/a", "", "", "", "", "", ""])
             continue
-        rows.append([change, "yes" if v["fits"] else "no", num(v["ram_bytes"]), cut(v["ram_cut_bytes"]),
-                     num(v["flash_bytes"]), cut(v["flash_cut_bytes"]), num(v["macs"]), num(v["instructions"])])
+        rows.append(
+            [
+                change,
+                "yes" if v["fits"] else "no",
+                num(v["ram_bytes"]),
+                cut(v["ram_cut_bytes"]),
+                num(v["flash_bytes"]),
+                cut(v["flash_cut_bytes"]),
+                num(v["macs"]),
+                num(v["instructions"]),
+            ]
+        )
     return rows
 
 
 def _short_name(name: str, width: int = 40) -> str:
     """A converter's tensor name (often several ';'-joined names) cut to its last part."""
     last = name.split(";")[-1]
-    return last if len(last) <= width else "..." + last[-(width - 3):]
+    return last if len(last) <= width else "..." + last[-(width - 3) :]
 
 
 def print_advice(r: dict) -> None:
@@ -334,11 +431,13 @@ def print_advice(r: dict) -> None:
         print_sweep(console, r)
         return
     fit = r["fit"]
-    console.print(f"{r['model']} on {r['board']} ({r['part']}): firmware flash {r['flash_bytes']:,} of "
-                  f"{fit['board_flash_bytes']:,} B, RAM {r['ram_bytes']:,} of {fit['board_ram_bytes']:,} B "
-                  f"(arena {r['arena_bytes']:,}), {r['macs']:,} MACs"
-                  + (f", {r['instructions']:,} instructions" if r["instructions"] is not None else "")
-                  + (": fits" if r["fits"] else ": does not fit"))
+    console.print(
+        f"{r['model']} on {r['board']} ({r['part']}): firmware flash {r['flash_bytes']:,} of "
+        f"{fit['board_flash_bytes']:,} B, RAM {r['ram_bytes']:,} of {fit['board_ram_bytes']:,} B "
+        f"(arena {r['arena_bytes']:,}), {r['macs']:,} MACs"
+        + (f", {r['instructions']:,} instructions" if r["instructions"] is not None else "")
+        + (": fits" if r["fits"] else ": does not fit")
+    )
     for line in r["limits"]:
         console.print(f"  {line}")
     p = r["peak"]
@@ -347,15 +446,27 @@ def print_advice(r: dict) -> None:
         shape = "x".join(map(str, t["shape"])) if t["shape"] else "-"
         what = _short_name(t["name"], 22) if t["tensor"] is not None else "(scratch)"
         console.print(f"  {t['bytes']:>8,} B {shape:<13} from {t['producer']:<23} {what}")
-    for title, rows, key in (("flash", r["flash_layers"], "flash_bytes"),
-                             ("instructions", r["instruction_layers"], "instructions")):
+    for title, rows, key in (
+        ("flash", r["flash_layers"], "flash_bytes"),
+        ("instructions", r["instruction_layers"], "instructions"),
+    ):
         if rows:
-            console.print(f"most {title}: " + ", ".join(f"op {x['op']} {x['opcode']} {x[key]:,} ({x['share']:.0%})"
-                                                         for x in rows))
-    table = Table(title="variants, each compiled for the board (firmware bytes)", title_justify="left",
-                  pad_edge=False, box=None)
-    for col, justify in (("change", "left"), ("fits", "left"), ("RAM", "right"), ("", "right"),
-                         ("flash", "right"), ("", "right"), ("MACs", "right"), ("instr.", "right")):
+            console.print(
+                f"most {title}: " + ", ".join(f"op {x['op']} {x['opcode']} {x[key]:,} ({x['share']:.0%})" for x in rows)
+            )
+    table = Table(
+        title="variants, each compiled for the board (firmware bytes)", title_justify="left", pad_edge=False, box=None
+    )
+    for col, justify in (
+        ("change", "left"),
+        ("fits", "left"),
+        ("RAM", "right"),
+        ("", "right"),
+        ("flash", "right"),
+        ("", "right"),
+        ("MACs", "right"),
+        ("instr.", "right"),
+    ):
         table.add_column(col, justify=justify, overflow="fold")
     for row in variant_table_rows(r):
         table.add_row(*row)
@@ -372,21 +483,29 @@ def print_advice(r: dict) -> None:
     if not r["variants"]:
         return
     if fitting:
-        console.print(f"{len(fitting)} of {len(r['variants'])} variants fit: " + "; ".join(v["change"] for v in fitting))
+        console.print(
+            f"{len(fitting)} of {len(r['variants'])} variants fit: " + "; ".join(v["change"] for v in fitting)
+        )
     else:
         console.print(f"none of the {len(r['variants'])} variants fits alone")
 
 
 def print_sweep(console, r: dict) -> None:
     s = r["sweep"]
-    console.print(f"sweep of {s['arch']} on {s['data']} for {r['board']} ({r['part']}): {s['completed']} trials "
-                  f"({s['new_trials']} new), {s['fitting']} fit; study {s['study_name']!r} in {s['storage']}")
+    console.print(
+        f"sweep of {s['arch']} on {s['data']} for {r['board']} ({r['part']}): {s['completed']} trials "
+        f"({s['new_trials']} new), {s['fitting']} fit; study {s['study_name']!r} in {s['storage']}"
+    )
     best = s.get("recommended")
     if best is not None:
-        console.print(f"recommended: trial {best['number']} {best['params']}: int8 accuracy {best['accuracy']:.4f}, "
-                      f"{best['instructions']:,} instructions, RAM {best['ram_bytes']:,} B, flash {best['flash_bytes']:,} B")
+        console.print(
+            f"recommended: trial {best['number']} {best['params']}: int8 accuracy {best['accuracy']:.4f}, "
+            f"{best['instructions']:,} instructions, RAM {best['ram_bytes']:,} B, flash {best['flash_bytes']:,} B"
+        )
     else:
         console.print("no trial fits the board")
     console.print(f"rule: {s['rule']}")
-    console.print(f"Pareto front of fitting trials: {', '.join(str(n) for n in s['pareto'])}; figure {s['figure']}"
-                  + (f"; the recommended model {s['model']}" if s.get("model") else ""))
+    console.print(
+        f"Pareto front of fitting trials: {', '.join(str(n) for n in s['pareto'])}; figure {s['figure']}"
+        + (f"; the recommended model {s['model']}" if s.get("model") else "")
+    )

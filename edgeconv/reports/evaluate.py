@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,8 +42,8 @@ from edgeconv.frontend.dtypes import ELEMENT_TYPES
 from edgeconv.frontend.ir import ModelError
 
 if TYPE_CHECKING:
-    from edgeconv.lowering.compiler import CompiledModel
     from edgeconv.checking.validation import InputSpec
+    from edgeconv.lowering.compiler import CompiledModel
 
 # `import edgeconv` loads this module (edgeconv/__init__.py: the submodule first, then the API
 # function `evaluate` of the same name), so everything heavy is imported where it is used.
@@ -58,6 +59,7 @@ MISCLASSIFIED_LISTED = 20  # misclassified samples named per output (the C's)
 
 
 # --- data ----------------------------------------------------------------------------------------
+
 
 @dataclass
 class EvalData:
@@ -84,9 +86,8 @@ def _input_quant(model: CompiledModel, i: int):
 
 def _prepare_input(a: np.ndarray, spec: InputSpec, model: CompiledModel, where: str) -> tuple[np.ndarray, np.ndarray]:
     """(the samples in the input's type, the same in real units), samples first."""
-    from quantize.ptq import quantize_input
-
     from edgeconv.checking.validation import conform
+    from quantize.ptq import quantize_input
 
     a = np.asarray(a)
     if a.ndim == 0:
@@ -128,8 +129,9 @@ def _npz_keys(files: list[str], letter: str, count: int, path: Path, what: str) 
     if letter == "y" and any(k in files for k in numbered):
         return [k if k in files else None for k in numbered]  # some outputs unlabelled
     if letter == "y" and letter in files and count > 1:
-        raise ModelError(f"{path}: the model has {count} outputs: give one target array per output, "
-                         f"{', '.join(numbered)} ({what})")
+        raise ModelError(
+            f"{path}: the model has {count} outputs: give one target array per output, {', '.join(numbered)} ({what})"
+        )
     have = ", ".join(files) or "nothing"
     if letter == "x":
         want = "x" if count == 1 else ", ".join(numbered)
@@ -150,6 +152,7 @@ def _load_npz(path: Path, model: CompiledModel) -> EvalData:
         files = list(data.files)
         x_keys = _npz_keys(files, "x", len(specs), path, "")
         y_keys = _npz_keys(files, "y", n_out, path, "class indices or targets, one per sample")
+
         def array(k: str) -> np.ndarray:
             return load_array(lambda: data[k], f"{path}: array {k!r}", "is damaged or unreadable")
 
@@ -170,12 +173,17 @@ def _check_counts(where, x_keys, x, y_keys, ys) -> None:
     for k, y in zip(y_keys, ys):
         if y is not None:
             if np.ndim(y) == 0:
-                raise ModelError(f"{where}: {k} holds a single number; it needs one label or target per sample "
-                                 f"({next(iter(counts.values()))} samples)")
+                raise ModelError(
+                    f"{where}: {k} holds a single number; it needs one label or target per sample "
+                    f"({next(iter(counts.values()))} samples)"
+                )
             counts[k] = int(np.shape(y)[0])
     if len(set(counts.values())) > 1:
-        raise ModelError(f"{where}: its arrays hold different numbers of samples ("
-                         + ", ".join(f"{k}: {n}" for k, n in counts.items()) + ")")
+        raise ModelError(
+            f"{where}: its arrays hold different numbers of samples ("
+            + ", ".join(f"{k}: {n}" for k, n in counts.items())
+            + ")"
+        )
 
 
 def _read_npy(path: Path) -> np.ndarray:
@@ -213,8 +221,9 @@ def _load_samples_folder(folder: Path, model: CompiledModel) -> EvalData:
     groups = sample_groups(folder)
     index = folder / INDEX_FILE
     if not index.is_file():
-        raise ModelError(f"{folder}: sample files but no {INDEX_FILE} giving their labels (one line per file: "
-                         "in_XX.npy ... label=N)")
+        raise ModelError(
+            f"{folder}: sample files but no {INDEX_FILE} giving their labels (one line per file: in_XX.npy ... label=N)"
+        )
     labels = read_index_labels(index)
     per_input: list[list[np.ndarray]] = [[] for _ in specs]
     ys: list[int] = []
@@ -222,8 +231,10 @@ def _load_samples_folder(folder: Path, model: CompiledModel) -> EvalData:
     unlabelled: list[str] = []
     for key, files in groups.items():
         if len(files) != len(specs):
-            raise ModelError(f"{files[0]}: a sample of {len(files)} file(s) for a model with {len(specs)} inputs "
-                             "(name them in_XX.npy for one input, in_XX_J.npy for input J)")
+            raise ModelError(
+                f"{files[0]}: a sample of {len(files)} file(s) for a model with {len(specs)} inputs "
+                "(name them in_XX.npy for one input, in_XX_J.npy for input J)"
+            )
         text = next((labels[f.name] for f in files if f.name in labels), labels.get(f"in_{key}"))
         if text is None:
             raise ModelError(f"{index}: no label=N for {files[0].name}")
@@ -251,14 +262,20 @@ def _load_samples_folder(folder: Path, model: CompiledModel) -> EvalData:
         x_float.append(r)
     n_out = len(model.graph.outputs)
     y: list[np.ndarray | None] = [np.array(ys, dtype=np.int64)] + [None] * (n_out - 1)
-    notes = [f"{len(unlabelled)} sample{'s' if len(unlabelled) > 1 else ''} without a label left out "
-             f"({', '.join(unlabelled[:3])}{', ...' if len(unlabelled) > 3 else ''})"] if unlabelled else []
+    notes = (
+        [
+            f"{len(unlabelled)} sample{'s' if len(unlabelled) > 1 else ''} without a label left out "
+            f"({', '.join(unlabelled[:3])}{', ...' if len(unlabelled) > 3 else ''})"
+        ]
+        if unlabelled
+        else []
+    )
     return EvalData(str(folder), x, x_float, y, origins, notes=notes)
 
 
 def _load_image_folder(folder: Path, model: CompiledModel) -> EvalData:
-    from edgeconv.training.datasets import load_dataset
     from edgeconv.checking.validation import input_specs
+    from edgeconv.training.datasets import load_dataset
 
     ds = load_dataset(folder)
     specs = input_specs(model)
@@ -266,8 +283,14 @@ def _load_image_folder(folder: Path, model: CompiledModel) -> EvalData:
         raise ModelError(f"{folder}: a folder of images feeds one input; the model takes {len(specs)}")
     q, r = _prepare_input(ds.x, specs[0], model, str(folder))
     n_out = len(model.graph.outputs)
-    return EvalData(str(folder), [q], [r], [ds.y] + [None] * (n_out - 1),
-                    [f"{folder.name}[{i}]" for i in range(len(ds.y))], ds.class_names)
+    return EvalData(
+        str(folder),
+        [q],
+        [r],
+        [ds.y] + [None] * (n_out - 1),
+        [f"{folder.name}[{i}]" for i in range(len(ds.y))],
+        ds.class_names,
+    )
 
 
 def load_eval_data(path: str | Path, model: CompiledModel) -> EvalData:
@@ -295,6 +318,7 @@ def load_eval_data(path: str | Path, model: CompiledModel) -> EvalData:
 
 # --- what each output is scored as ---------------------------------------------------------------
 
+
 @dataclass
 class OutputTask:
     """How one output is scored: kind "classification", "regression" or "reconstruction"."""
@@ -319,7 +343,9 @@ def _output_range(model: CompiledModel, t: int) -> tuple[float, float] | None:
 
 
 def _whole(y: np.ndarray) -> bool:
-    return y.dtype.kind in "iub" or (y.dtype.kind == "f" and bool(np.all(np.isfinite(y))) and bool(np.all(y == np.round(y))))
+    return y.dtype.kind in "iub" or (
+        y.dtype.kind == "f" and bool(np.all(np.isfinite(y))) and bool(np.all(y == np.round(y)))
+    )
 
 
 def output_tasks(model: CompiledModel, data: EvalData, labels: list[str] | None) -> list[OutputTask]:
@@ -358,12 +384,24 @@ def output_tasks(model: CompiledModel, data: EvalData, labels: list[str] | None)
             if y.dtype.kind == "f" and not np.all(np.isfinite(flat)):
                 raise ModelError(f"{where} hold NaN or infinite values")
             in_shape = data.x_float[0].shape[1:]
-            if size > 1 and len(data.x_float) == 1 and int(np.prod(in_shape, dtype=np.int64)) == size \
-                    and tuple(d for d in tensor.shape if d != 1) == tuple(d for d in in_shape if d != 1):
+            if (
+                size > 1
+                and len(data.x_float) == 1
+                and int(np.prod(in_shape, dtype=np.int64)) == size
+                and tuple(d for d in tensor.shape if d != 1) == tuple(d for d in in_shape if d != 1)
+            ):
                 # An output shaped like the input (an autoencoder): it is scored against the input;
                 # the labels, when 0/1, mark anomalies.
-                tasks.append(OutputTask(j, tensor.name, "reconstruction", size, labels=flat,
-                                        targets=data.x_float[0].reshape(n, size).astype(np.float64)))
+                tasks.append(
+                    OutputTask(
+                        j,
+                        tensor.name,
+                        "reconstruction",
+                        size,
+                        labels=flat,
+                        targets=data.x_float[0].reshape(n, size).astype(np.float64),
+                    )
+                )
                 continue
             if size > 1:
                 if not _whole(flat):
@@ -373,23 +411,32 @@ def output_tasks(model: CompiledModel, data: EvalData, labels: list[str] | None)
                 if lo < 0 or hi >= size:
                     bad = lo if lo < 0 else hi
                     count = f"{size} classes" + (f" ({len(labels)} class names in the model)" if labels else "")
-                    raise ModelError(f"{where}: label {bad} is out of range for its {count}: labels must be 0..{size - 1}")
+                    raise ModelError(
+                        f"{where}: label {bad} is out of range for its {count}: labels must be 0..{size - 1}"
+                    )
                 tasks.append(OutputTask(j, tensor.name, "classification", size, size, flat.astype(np.int64)))
                 continue
             rng = _output_range(model, t)
-            if _whole(flat) and np.all((flat == 0) | (flat == 1)) and rng is not None and rng[0] >= -1e-6 \
-                    and rng[1] <= 1 + 1e-6:
+            if (
+                _whole(flat)
+                and np.all((flat == 0) | (flat == 1))
+                and rng is not None
+                and rng[0] >= -1e-6
+                and rng[1] <= 1 + 1e-6
+            ):
                 tasks.append(OutputTask(j, tensor.name, "classification", 1, 2, flat.astype(np.int64), binary=True))
                 continue
             tasks.append(OutputTask(j, tensor.name, "regression", 1, targets=flat.reshape(n, 1).astype(np.float64)))
             continue
         raise ModelError(
             f"{where} have shape {tuple(y.shape[1:])} per sample; {name} is {shape_text}: give class indices "
-            f"(one per sample, 0..{size - 1}), one-hot rows of {size}, or targets of the output's shape")
+            f"(one per sample, 0..{size - 1}), one-hot rows of {size}, or targets of the output's shape"
+        )
     return tasks
 
 
 # --- scores --------------------------------------------------------------------------------------
+
 
 @dataclass
 class ClassificationScores:
@@ -432,8 +479,14 @@ def classification_scores(scores: np.ndarray, task: OutputTask, k: int) -> Class
     totals = confusion.sum(axis=1)
     recall = [float(confusion[c, c] / totals[c]) if totals[c] else None for c in range(classes)]
     present = [r for r in recall if r is not None]
-    return ClassificationScores(float(np.mean(correct)), top_k, int(correct.sum()), recall, confusion.tolist(),
-                                float(np.mean(present)) if present else 0.0)
+    return ClassificationScores(
+        float(np.mean(correct)),
+        top_k,
+        int(correct.sum()),
+        recall,
+        confusion.tolist(),
+        float(np.mean(present)) if present else 0.0,
+    )
 
 
 def roc_auc(score: np.ndarray, positive: np.ndarray) -> float | None:
@@ -454,8 +507,9 @@ def error_scores(values: np.ndarray, task: OutputTask) -> ErrorScores:
     both_zero = (np.linalg.norm(values, axis=1) == 0) & (np.linalg.norm(task.targets, axis=1) == 0)
     with np.errstate(all="ignore"):
         cos = np.where(norm > 0, dots / np.where(norm > 0, norm, 1), np.where(both_zero, 1.0, 0.0))
-    scores = ErrorScores(float(np.sqrt(np.mean(d * d))), float(np.mean(np.abs(d))), float(np.max(np.abs(d))),
-                         float(np.mean(cos)))
+    scores = ErrorScores(
+        float(np.sqrt(np.mean(d * d))), float(np.mean(np.abs(d))), float(np.max(np.abs(d))), float(np.mean(cos))
+    )
     if task.kind == "reconstruction" and task.labels is not None:
         mse = np.mean(d * d, axis=1)
         groups = {}
@@ -479,6 +533,7 @@ def score_output(values: np.ndarray, task: OutputTask, k: int) -> dict | None:
 
 # --- running the three ---------------------------------------------------------------------------
 
+
 def dequantized(model: CompiledModel, j: int, raw: list[np.ndarray]) -> np.ndarray:
     """Output j of every sample, (N, size), in real units."""
     t = model.graph.tensors[model.graph.outputs[j]]
@@ -488,8 +543,9 @@ def dequantized(model: CompiledModel, j: int, raw: list[np.ndarray]) -> np.ndarr
     return a.astype(np.float64)
 
 
-def run_int8(data: bytes, model: CompiledModel, samples: list[list[np.ndarray]], notes: list[str],
-             advance: Callable[[], None]) -> tuple[list[list[np.ndarray]], str]:
+def run_int8(
+    data: bytes, model: CompiledModel, samples: list[list[np.ndarray]], notes: list[str], advance: Callable[[], None]
+) -> tuple[list[list[np.ndarray]], str]:
     """Each sample's outputs from TFLite Micro, or from TFLite Micro op by op where it refuses or
     fails the model or its output is undefined (as `validate` chooses its oracle)."""
     from edgeconv.checking.op_oracle import TITLE as OP_BY_OP_TITLE
@@ -508,8 +564,10 @@ def run_int8(data: bytes, model: CompiledModel, samples: list[list[np.ndarray]],
     padded = with_explicit_space_to_batch_padding(tflm_data) if tflm_data is not None else None
     if padded is not None:
         tflm_data = padded
-        notes.append("TFLite Micro ran the model with each padding SPACE_TO_BATCH_ND split into PAD and one that "
-                     "pads nothing (it pads with a value it never sets)")
+        notes.append(
+            "TFLite Micro ran the model with each padding SPACE_TO_BATCH_ND split into PAD and one that "
+            "pads nothing (it pads with a value it never sets)"
+        )
     undefined = tflm_undefined_ops(model, padding_explicit=padded is not None)
     why = f"has an undefined output for this model ({'; '.join(undefined)})" if undefined else ""
     n_out = len(model.graph.outputs)
@@ -518,7 +576,7 @@ def run_int8(data: bytes, model: CompiledModel, samples: list[list[np.ndarray]],
         try:
             with TflmReference(tflm_data, timeout=timeout) as ref:
                 for start in range(0, len(samples), REFERENCE_BATCH):
-                    batch = samples[start:start + REFERENCE_BATCH]
+                    batch = samples[start : start + REFERENCE_BATCH]
                     ref.start_runs(batch, n_out)
                     for _ in batch:
                         outputs.append(ref.finish_run())
@@ -537,8 +595,10 @@ def run_int8(data: bytes, model: CompiledModel, samples: list[list[np.ndarray]],
     except OpOracleUnavailable as exc:
         raise ModelError(f"TFLite Micro {why}, and it cannot run the model op by op either ({exc})") from None
 
-    notes.append(f"TFLite Micro {why}: the int8 model ran in {OP_BY_OP_TITLE} (each op alone in TFLite Micro)"
-                 f"{by_op_fallbacks(result)}")
+    notes.append(
+        f"TFLite Micro {why}: the int8 model ran in {OP_BY_OP_TITLE} (each op alone in TFLite Micro)"
+        f"{by_op_fallbacks(result)}"
+    )
     advance(len(samples))
     return result.outputs, OP_BY_OP_TITLE
 
@@ -548,8 +608,11 @@ def run_float(keras_path: Path, data: EvalData, n_out: int) -> list[np.ndarray]:
     from edgeconv.quiet import quiet_tensorflow_logs, silenced
 
     if not keras_path.is_file():
-        raise ModelError(f"{keras_path}: no such float model (a .keras file)" if not keras_path.exists()
-                         else f"{keras_path}: is a folder, not a .keras file")
+        raise ModelError(
+            f"{keras_path}: no such float model (a .keras file)"
+            if not keras_path.exists()
+            else f"{keras_path}: is a folder, not a .keras file"
+        )
     quiet_tensorflow_logs()
     try:
         with silenced():
@@ -560,7 +623,9 @@ def run_float(keras_path: Path, data: EvalData, n_out: int) -> list[np.ndarray]:
         with silenced():
             net = tf.keras.models.load_model(keras_path, compile=False)
     except Exception as exc:
-        raise ModelError(f"{keras_path}: cannot be loaded as a Keras model ({' '.join(str(exc).split())[:160]})") from None
+        raise ModelError(
+            f"{keras_path}: cannot be loaded as a Keras model ({' '.join(str(exc).split())[:160]})"
+        ) from None
     inputs = net.inputs
     if len(inputs) != len(data.x_float):
         raise ModelError(f"{keras_path}: takes {len(inputs)} inputs; the .tflite takes {len(data.x_float)}")
@@ -570,8 +635,9 @@ def run_float(keras_path: Path, data: EvalData, n_out: int) -> list[np.ndarray]:
         per = int(np.prod(x.shape[1:], dtype=np.int64))
         if -1 in shape or int(np.prod(shape, dtype=np.int64)) != per:
             if -1 not in shape:
-                raise ModelError(f"{keras_path}: input {i} takes samples of shape {shape}; the .tflite's input has "
-                                 f"{per} elements")
+                raise ModelError(
+                    f"{keras_path}: input {i} takes samples of shape {shape}; the .tflite's input has {per} elements"
+                )
             feeds.append(x)
         else:
             feeds.append(x.reshape((x.shape[0],) + shape))
@@ -599,8 +665,9 @@ def match_float_outputs(float_outs: list[np.ndarray], sizes: list[int]) -> list[
     return [by_size[k] for k in sizes]
 
 
-def first_difference(model: CompiledModel, ours: list[list[np.ndarray]], theirs: list[list[np.ndarray]],
-                     origins: list[str]) -> tuple[int, int, str | None]:
+def first_difference(
+    model: CompiledModel, ours: list[list[np.ndarray]], theirs: list[list[np.ndarray]], origins: list[str]
+) -> tuple[int, int, str | None]:
     """(elements that differ, elements compared, the first difference in words)."""
     bad = total = 0
     first = None
@@ -617,8 +684,10 @@ def first_difference(model: CompiledModel, ours: list[list[np.ndarray]], theirs:
                 if first is None:
                     where = tuple(int(i) for i in np.argwhere(diff)[0])
                     name = model.graph.tensors[model.graph.outputs[j]].name
-                    first = (f"sample {s} ({origins[s]}), output {j} ('{name}') element {list(where)}: "
-                             f"C {a[where].item()}, int8 model {b[where].item()}")
+                    first = (
+                        f"sample {s} ({origins[s]}), output {j} ('{name}') element {list(where)}: "
+                        f"C {a[where].item()}, int8 model {b[where].item()}"
+                    )
     return bad, total, first
 
 
@@ -636,9 +705,15 @@ class Evaluation:
     notes: list[str] = field(default_factory=list)
 
 
-def evaluate_compiled(data: bytes, model: CompiledModel, eval_data: EvalData, labels: list[str] | None,
-                      float_model: Path | None = None, board: str | None = None, top_k: int = DEFAULT_TOP_K,
-                      ) -> Evaluation:
+def evaluate_compiled(
+    data: bytes,
+    model: CompiledModel,
+    eval_data: EvalData,
+    labels: list[str] | None,
+    float_model: Path | None = None,
+    board: str | None = None,
+    top_k: int = DEFAULT_TOP_K,
+) -> Evaluation:
     """Run the three and score every output."""
     from edgeconv.emit.emitter import emit
     from edgeconv.progress import progress_task
@@ -656,8 +731,9 @@ def evaluate_compiled(data: bytes, model: CompiledModel, eval_data: EvalData, la
             float_outs = match_float_outputs(run_float(Path(float_model), eval_data, n_out), [t.size for t in tasks])
         for j, (values, task) in enumerate(zip(float_outs, tasks)):
             if values.shape[1] != task.size:
-                raise ModelError(f"{float_model}: output {j} has {values.shape[1]} elements; the .tflite's has "
-                                 f"{task.size}")
+                raise ModelError(
+                    f"{float_model}: output {j} has {values.shape[1]} elements; the .tflite's has {task.size}"
+                )
     emitted = emit(model)
     if board is None:
         from edgeconv.targets.hostbuild import build_and_load
@@ -676,8 +752,8 @@ def evaluate_compiled(data: bytes, model: CompiledModel, eval_data: EvalData, la
             with progress_task(f"C on emulated {board}", total=n) as advance:
                 c_outs = []
                 for start in range(0, n, EMULATED_BATCH):
-                    c_outs.extend(fw.run(samples[start:start + EMULATED_BATCH]))
-                    advance(len(samples[start:start + EMULATED_BATCH]))
+                    c_outs.extend(fw.run(samples[start : start + EMULATED_BATCH]))
+                    advance(len(samples[start : start + EMULATED_BATCH]))
         finally:
             fw.close()
     with progress_task("int8 model (TFLite Micro)", total=n) as advance:
@@ -712,10 +788,14 @@ def evaluate_compiled(data: bytes, model: CompiledModel, eval_data: EvalData, la
             # which samples the C gets wrong (the first MISCLASSIFIED_LISTED, in data order)
             pred = predictions(dequantized(model, j, [r[j] for r in c_outs]), task)
             wrong = np.flatnonzero(pred != task.labels)
-            entry["misclassified"] = [{"sample": eval_data.origins[i], "true": int(task.labels[i]),
-                                       "predicted": int(pred[i])} for i in wrong[:MISCLASSIFIED_LISTED]]
+            entry["misclassified"] = [
+                {"sample": eval_data.origins[i], "true": int(task.labels[i]), "predicted": int(pred[i])}
+                for i in wrong[:MISCLASSIFIED_LISTED]
+            ]
         if task.kind == "classification" and float_outs is not None:
-            agree = predictions(float_outs[j], task) == predictions(dequantized(model, j, [r[j] for r in int8_outs]), task)
+            agree = predictions(float_outs[j], task) == predictions(
+                dequantized(model, j, [r[j] for r in int8_outs]), task
+            )
             entry["float_int8_agreement"] = float(np.mean(agree))
         outputs.append(entry)
     if all(t.kind == "unscored" for t in tasks):
@@ -733,9 +813,17 @@ def _class_names(labels: list[str] | None, given: list[str] | None, classes: int
     return None
 
 
-def evaluate_model(model: Any, data: str | Path, float_model: str | Path | None = None, board: str | None = None,
-                   top_k: int = DEFAULT_TOP_K, name: str | None = None, weights: str = "auto",
-                   report: str | Path | None = None, force: bool = False):
+def evaluate_model(
+    model: Any,
+    data: str | Path,
+    float_model: str | Path | None = None,
+    board: str | None = None,
+    top_k: int = DEFAULT_TOP_K,
+    name: str | None = None,
+    weights: str = "auto",
+    report: str | Path | None = None,
+    force: bool = False,
+):
     """Accuracy of the float model (optional), the int8 model (TFLite Micro) and the generated C
     (host, or `board`'s emulated core) on labelled data: a results.EvaluateResult. `model` is a
     .tflite path or its bytes (see modelsource.py). With `report` (.html or .png) the report file
@@ -751,18 +839,25 @@ def evaluate_model(model: Any, data: str | Path, float_model: str | Path | None 
     if top_k < 1:
         raise ModelError(f"--top-k must be 1 or more (got {top_k})")
     raw = _read_model(model)
-    protected = protected_paths(model) + ((Path(data),) if Path(data).is_file() else ()) + \
-        ((Path(float_model),) if float_model is not None else ())
+    protected = (
+        protected_paths(model)
+        + ((Path(data),) if Path(data).is_file() else ())
+        + ((Path(float_model),) if float_model is not None else ())
+    )
     if report is not None:
         check_report_path(report, force=force, protected=protected)
     if float_model is not None and not Path(float_model).is_file():
-        raise ModelError(f"{float_model}: no such float model (a .keras file)" if not Path(float_model).exists()
-                         else f"{float_model}: is a folder, not a .keras file")
+        raise ModelError(
+            f"{float_model}: no such float model (a .keras file)"
+            if not Path(float_model).exists()
+            else f"{float_model}: is a folder, not a .keras file"
+        )
     compiled = compile_model(model, name=name, weights=weights, board=load_board(board) if board is not None else None)
     labels = read_labels(raw)
     eval_data = load_eval_data(data, compiled)
-    ev = evaluate_compiled(raw, compiled, eval_data, labels, Path(float_model) if float_model is not None else None,
-                           board, top_k)
+    ev = evaluate_compiled(
+        raw, compiled, eval_data, labels, Path(float_model) if float_model is not None else None, board, top_k
+    )
     headline = next((o for o in ev.outputs if o["kind"] == "classification"), None)
 
     def top1(runner: str) -> float | None:
@@ -771,12 +866,24 @@ def evaluate_model(model: Any, data: str | Path, float_model: str | Path | None 
         return headline["scores"][runner]["top1"]
 
     result = EvaluateResult(
-        model=model_label(model, name), data=eval_data.source, samples=eval_data.count,
-        float_model=str(float_model) if float_model is not None else None, board=board, top_k=top_k,
-        int8_runner=ev.int8_runner, c_runner=ev.c_runner,
-        float_accuracy=top1("float"), int8_accuracy=top1("int8"), c_accuracy=top1("c"),
-        c_equals_int8=ev.c_mismatches == 0, c_mismatches=ev.c_mismatches, c_elements_compared=ev.c_elements,
-        first_c_mismatch=ev.first_c_mismatch, outputs=ev.outputs, notes=ev.notes, report=None,
+        model=model_label(model, name),
+        data=eval_data.source,
+        samples=eval_data.count,
+        float_model=str(float_model) if float_model is not None else None,
+        board=board,
+        top_k=top_k,
+        int8_runner=ev.int8_runner,
+        c_runner=ev.c_runner,
+        float_accuracy=top1("float"),
+        int8_accuracy=top1("int8"),
+        c_accuracy=top1("c"),
+        c_equals_int8=ev.c_mismatches == 0,
+        c_mismatches=ev.c_mismatches,
+        c_elements_compared=ev.c_elements,
+        first_c_mismatch=ev.first_c_mismatch,
+        outputs=ev.outputs,
+        notes=ev.notes,
+        report=None,
     )
     if report is not None:
         result.report = str(write_report(result, report, force=force, protected=protected))
@@ -801,6 +908,7 @@ def _read_model(model: Any) -> bytes:
 
 # --- text and pictures ---------------------------------------------------------------------------
 
+
 def confusion_lines(matrix: list[list[int]], names: list[str] | None, width: int = 80) -> list[str]:
     """The confusion matrix as text within `width` columns: rows true classes (index and name),
     columns predicted classes (index). Too many classes for the width: the most frequent
@@ -816,8 +924,10 @@ def confusion_lines(matrix: list[list[int]], names: list[str] | None, width: int
             label = label[: label_w - 1].ljust(label_w)
             lines.append(label + "".join((str(v) if v else ".").rjust(cell) for v in row))
         return lines
-    pairs = sorted(((matrix[i][j], i, j) for i in range(k) for j in range(k) if i != j and matrix[i][j]),
-                   key=lambda p: (-p[0], p[1], p[2]))[:10]
+    pairs = sorted(
+        ((matrix[i][j], i, j) for i in range(k) for j in range(k) if i != j and matrix[i][j]),
+        key=lambda p: (-p[0], p[1], p[2]),
+    )[:10]
     if not pairs:
         return [f"({k} classes: too many for {width} columns; no sample was confused)"]
     lines = [f"({k} classes: too many for {width} columns; the most frequent confusions)"]
@@ -845,13 +955,16 @@ def summary_lines(result: Any, width: int = 80) -> list[str]:
             out.extend(textwrap.wrap(f"{head}: classification, {kind}", width, subsequent_indent="  "))
             k = result.top_k
             has_k = any(scores[r]["top_k"] is not None for r, _ in present)
-            out.append(f"  {'':<26}{'top-1':>9}" + (f"{f'top-{k}':>9}" if has_k else "") + f"{'balanced':>10}"
-                       f"{'correct':>12}")
+            out.append(
+                f"  {'':<26}{'top-1':>9}" + (f"{f'top-{k}':>9}" if has_k else "") + f"{'balanced':>10}{'correct':>12}"
+            )
             for r, title in present:
                 s = scores[r]
                 topk = (f"{s['top_k']:>9.4f}" if s["top_k"] is not None else f"{'':>9}") if has_k else ""
-                out.append(f"  {title[:26]:<26}{s['top1']:>9.4f}{topk}{s['balanced']:>10.4f}"
-                           f"{s['correct']:>8,}/{result.samples:<,}")
+                out.append(
+                    f"  {title[:26]:<26}{s['top1']:>9.4f}{topk}{s['balanced']:>10.4f}"
+                    f"{s['correct']:>8,}/{result.samples:<,}"
+                )
             if "float_int8_agreement" in o:
                 out.append(f"  float and int8 predict the same class on {o['float_int8_agreement']:.4f} of the samples")
             names = o.get("class_names")
@@ -863,21 +976,27 @@ def summary_lines(result: Any, width: int = 80) -> list[str]:
                 parts.append(f"{label} {'-' if r is None else f'{r:.2f}'}")
             out.extend(_wrapped("  recall per class (C): ", parts, width))
             if o.get("misclassified"):
-                wrong = [f"{m['sample']} {names[m['true']] if names else m['true']}->"
-                         f"{names[m['predicted']] if names else m['predicted']}" for m in o["misclassified"][:8]]
+                wrong = [
+                    f"{m['sample']} {names[m['true']] if names else m['true']}->"
+                    f"{names[m['predicted']] if names else m['predicted']}"
+                    for m in o["misclassified"][:8]
+                ]
                 more = result.samples - scores["c"]["correct"] > len(wrong)
                 out.extend(_wrapped("  misclassified (C): ", wrong + (["..."] if more else []), width))
             out.append("  confusion matrix (C; rows: true class, columns: predicted):")
             out.extend("    " + line for line in confusion_lines(scores[best]["confusion"], names, width - 4))
         else:
             what = "reconstruction of the input" if o["kind"] == "reconstruction" else "regression"
-            out.extend(textwrap.wrap(f"{head}: {what} ({o['elements']} values, real units)", width,
-                                     subsequent_indent="  "))
+            out.extend(
+                textwrap.wrap(f"{head}: {what} ({o['elements']} values, real units)", width, subsequent_indent="  ")
+            )
             out.append(f"  {'':<26}{'RMSE':>11}{'mean |e|':>11}{'max |e|':>11}{'cosine':>9}")
             for r, title in present:
                 s = scores[r]
-                out.append(f"  {title[:26]:<26}{s['rmse']:>11.4g}{s['mean_abs_error']:>11.4g}"
-                           f"{s['max_abs_error']:>11.4g}{s['cosine']:>9.4f}")
+                out.append(
+                    f"  {title[:26]:<26}{s['rmse']:>11.4g}{s['mean_abs_error']:>11.4g}"
+                    f"{s['max_abs_error']:>11.4g}{s['cosine']:>9.4f}"
+                )
             for r, title in present:
                 s = scores[r]
                 if s.get("mse_by_label"):
@@ -888,8 +1007,10 @@ def summary_lines(result: Any, width: int = 80) -> list[str]:
     if result.c_equals_int8:
         out.append(f"C equals the int8 model exactly: all {result.c_elements_compared:,} output elements")
     else:
-        out.append(f"C DIFFERS from the int8 model on {result.c_mismatches:,} of {result.c_elements_compared:,} "
-                   f"output elements; first: {result.first_c_mismatch}")
+        out.append(
+            f"C DIFFERS from the int8 model on {result.c_mismatches:,} of {result.c_elements_compared:,} "
+            f"output elements; first: {result.first_c_mismatch}"
+        )
     for note in result.notes:
         out.extend(textwrap.wrap(f"note: {note}", width, subsequent_indent="  ", break_on_hyphens=False))
     return out
@@ -927,8 +1048,9 @@ def check_report_path(path: str | Path, force: bool = False, protected: tuple = 
 
     path = Path(path)
     if path.suffix.lower() not in REPORT_SUFFIXES:
-        raise ModelError(f"--report {path}: must end in .html (tables and confusion matrices) or .png "
-                         "(the confusion matrix)")
+        raise ModelError(
+            f"--report {path}: must end in .html (tables and confusion matrices) or .png (the confusion matrix)"
+        )
     check_writable(path.parent, report_job(path), [path.name], force=force, protected=protected)
     from edgeconv.reports.pictures import require_matplotlib
 
@@ -955,9 +1077,13 @@ def confusion_pictures(result: Any) -> dict[int, list[Any]]:
             title = f"{who}: output {o['index']} '{o['name'][:30]}', top-1 {s['top1']:.4f}"
             fig = confusion_matrix_figure(s["confusion"], o.get("class_names"), title)
             pictures.setdefault(o["index"], []).append(
-                picture(f"confusion_output{o['index']}_{runner}.png",
-                        f"Confusion matrix of {who} on output {o['index']} (rows: true class, columns: predicted; "
-                        "shade: share of the row)", fig))
+                picture(
+                    f"confusion_output{o['index']}_{runner}.png",
+                    f"Confusion matrix of {who} on output {o['index']} (rows: true class, columns: predicted; "
+                    "shade: share of the row)",
+                    fig,
+                )
+            )
     return pictures
 
 
@@ -969,34 +1095,58 @@ def report_bytes(result: Any, path: Path) -> bytes:
     if path.suffix.lower() == ".png":
         first = next(iter(pictures.values()), None)
         if not first:
-            raise ModelError(f"--report {path}: a .png report is a confusion matrix, and no output of this model "
-                             "was scored as a classification: give a .html report")
+            raise ModelError(
+                f"--report {path}: a .png report is a confusion matrix, and no output of this model "
+                "was scored as a classification: give a .html report"
+            )
         return first[-1].png  # the C's
     import jinja2
 
-    runners = [("float", "float (Keras)", "float"), ("int8", f"int8 ({result.int8_runner})", "int8"),
-               ("c", f"C ({result.c_runner})", "C")]
+    runners = [
+        ("float", "float (Keras)", "float"),
+        ("int8", f"int8 ({result.int8_runner})", "int8"),
+        ("c", f"C ({result.c_runner})", "C"),
+    ]
     outputs = []
     for o in result.outputs:
-        rows = [{"title": title, "short": short, "s": o["scores"][k]} for k, title, short in runners
-                if o["scores"].get(k) is not None]
-        entry = {"index": o["index"], "name": o["name"], "kind": o["kind"], "rows": rows, "pictures": [],
-                 "has_k": any(row["s"].get("top_k") is not None for row in rows),
-                 "has_auc": any(row["s"].get("anomaly_auc") is not None for row in rows)}
+        rows = [
+            {"title": title, "short": short, "s": o["scores"][k]}
+            for k, title, short in runners
+            if o["scores"].get(k) is not None
+        ]
+        entry = {
+            "index": o["index"],
+            "name": o["name"],
+            "kind": o["kind"],
+            "rows": rows,
+            "pictures": [],
+            "has_k": any(row["s"].get("top_k") is not None for row in rows),
+            "has_auc": any(row["s"].get("anomaly_auc") is not None for row in rows),
+        }
         if o["kind"] == "classification":
-            entry["title"] = "classification, " + ("binary (sigmoid >= 0.5)" if o.get("binary") else f"{o['classes']} classes")
+            entry["title"] = "classification, " + (
+                "binary (sigmoid >= 0.5)" if o.get("binary") else f"{o['classes']} classes"
+            )
             names = o.get("class_names") or [str(i) for i in range(o["classes"])]
-            entry["class_rows"] = [{"name": f"{i} {n}" if o.get("class_names") else n,
-                                    "recall": [row["s"]["recall"][i] for row in rows]} for i, n in enumerate(names)]
+            entry["class_rows"] = [
+                {"name": f"{i} {n}" if o.get("class_names") else n, "recall": [row["s"]["recall"][i] for row in rows]}
+                for i, n in enumerate(names)
+            ]
             entry["pictures"] = pictures.get(o["index"], [])
         elif o["kind"] == "unscored":
             entry["title"] = "not scored"
         else:
-            entry["title"] = ("reconstruction of the input" if o["kind"] == "reconstruction" else "regression") + \
-                f", {o['elements']} values per sample (real units)"
+            entry["title"] = (
+                "reconstruction of the input" if o["kind"] == "reconstruction" else "regression"
+            ) + f", {o['elements']} values per sample (real units)"
         outputs.append(entry)
-    env = jinja2.Environment(loader=jinja2.PackageLoader("edgeconv", "templates/evaluate"),
-                             undefined=jinja2.StrictUndefined, autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("edgeconv", "templates/evaluate"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     return env.get_template("evaluate.html.j2").render(r=result, outputs=outputs, version=__version__).encode("utf-8")
 
 

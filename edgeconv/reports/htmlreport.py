@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from edgeconv.reports import pictures
-from edgeconv.lowering.compiler import CompiledModel
-from edgeconv.frontend.ir import Graph, ModelError, Op
 from edgeconv.checking.quanterror import Quantization, dequantize, quantization_error, tensor_label
+from edgeconv.frontend.ir import Graph, ModelError, Op
+from edgeconv.lowering.compiler import CompiledModel
+from edgeconv.reports import pictures
 
 SNR_SAMPLES = 32  # samples the quantization error is accumulated over (seeded choice)
 FILTER_LAYERS = 2  # the first convolutions with a spatial kernel drawn as filter grids
@@ -64,11 +64,23 @@ def arena_blocks(model: CompiledModel) -> list[dict]:
     out = []
     for b in model.plan.blocks:
         scratch = b.key.startswith("s")
-        label = (f"scratch of step {b.first} ({model.steps[b.first].op.opcode})" if scratch
-                 else tensor_label(model.graph, b.tensors[0]))
-        out.append({"block": b.key, "label": label, "offset": model.plan.offsets[b.key], "size": b.size,
-                    "first_step": b.first, "last_step": b.last, "scratch": scratch,
-                    "tensors": [] if scratch else list(b.tensors)})
+        label = (
+            f"scratch of step {b.first} ({model.steps[b.first].op.opcode})"
+            if scratch
+            else tensor_label(model.graph, b.tensors[0])
+        )
+        out.append(
+            {
+                "block": b.key,
+                "label": label,
+                "offset": model.plan.offsets[b.key],
+                "size": b.size,
+                "first_step": b.first,
+                "last_step": b.last,
+                "scratch": scratch,
+                "tensors": [] if scratch else list(b.tensors),
+            }
+        )
     return sorted(out, key=lambda d: (d["offset"], d["first_step"], d["block"]))
 
 
@@ -101,8 +113,9 @@ def float_tflite(keras_path: Path) -> bytes:
     try:
         model = tf.keras.models.load_model(keras_path, compile=False)
     except Exception as exc:
-        raise ModelError(f"{keras_path}: cannot load the Keras model "
-                         f"({' '.join(str(exc).split())[:200] or 'unreadable'})") from None
+        raise ModelError(
+            f"{keras_path}: cannot load the Keras model ({' '.join(str(exc).split())[:200] or 'unreadable'})"
+        ) from None
     if len(model.inputs) != 1:
         raise ModelError(f"{keras_path}: --float takes a model with one input (this one has {len(model.inputs)})")
     from quantize.ptq import convert_float, fixed_batch
@@ -191,43 +204,86 @@ def _human(n: float) -> str:
     return f"{n:g}"
 
 
-def build_content(model_input: Any, compiled: CompiledModel, inspect: dict, *, board: str | None = None,
-                  float_model: Path | None = None, data: str | None = None, title: str | None = None,
-                  weights: str = "auto") -> Content:
+def build_content(
+    model_input: Any,
+    compiled: CompiledModel,
+    inspect: dict,
+    *,
+    board: str | None = None,
+    float_model: Path | None = None,
+    data: str | None = None,
+    title: str | None = None,
+    weights: str = "auto",
+) -> Content:
     """Compute everything the report shows (pictures included) without writing anything; a
     progress bar over its stages on a terminal (progress.py)."""
     from edgeconv.progress import progress_task
 
     stages = 6 + (float_model is not None) + (data is not None)
     with progress_task("Report", total=stages) as advance:
-        return _build(model_input, compiled, inspect, advance, board=board, float_model=float_model, data=data,
-                      title=title, weights=weights)
+        return _build(
+            model_input,
+            compiled,
+            inspect,
+            advance,
+            board=board,
+            float_model=float_model,
+            data=data,
+            title=title,
+            weights=weights,
+        )
 
 
-def _build(model_input: Any, compiled: CompiledModel, inspect: dict, advance, *, board: str | None,
-           float_model: Path | None, data: str | None, title: str | None, weights: str) -> Content:
+def _build(
+    model_input: Any,
+    compiled: CompiledModel,
+    inspect: dict,
+    advance,
+    *,
+    board: str | None,
+    float_model: Path | None,
+    data: str | None,
+    title: str | None,
+    weights: str,
+) -> Content:
     from edgeconv.lowering.modelsource import model_bytes
 
     rows = inspect["layers"]
-    content = Content(title=title or compiled.name, inspect=inspect, board=board,
-                      float_model=str(float_model) if float_model is not None else None,
-                      data=str(data) if data is not None else None)
+    content = Content(
+        title=title or compiled.name,
+        inspect=inspect,
+        board=board,
+        float_model=str(float_model) if float_model is not None else None,
+        data=str(data) if data is not None else None,
+    )
     pictures.require_matplotlib()
 
     # memory plan (Gantt)
     content.blocks = arena_blocks(compiled)
     content.peak_step = peak_step(compiled)
     if content.peak_step is not None:
-        content.peak_tensors = [b["label"] for b in content.blocks
-                                if b["first_step"] <= content.peak_step <= b["last_step"]]
+        content.peak_tensors = [
+            b["label"] for b in content.blocks if b["first_step"] <= content.peak_step <= b["last_step"]
+        ]
     fig = pictures.memory_plan_figure(
-        [pictures.ArenaBlock(b["label"], b["offset"], b["size"], b["first_step"], b["last_step"], b["scratch"])
-         for b in content.blocks],
-        inspect["ram_bytes"], content.peak_step, inspect["arena_lower_bound"], len(compiled.steps),
-        title=f"Arena plan: {inspect['ram_bytes']:,} B (lower bound {inspect['arena_lower_bound']:,} B)")
-    content.pictures.append(pictures.picture(
-        "memory_plan.png", "Arena plan: each block (tensor or kernel scratch, hatched) over the steps it is live, "
-        "at its arena offset; the dashed line is the lower bound, the dotted one the peak step.", fig))
+        [
+            pictures.ArenaBlock(b["label"], b["offset"], b["size"], b["first_step"], b["last_step"], b["scratch"])
+            for b in content.blocks
+        ],
+        inspect["ram_bytes"],
+        content.peak_step,
+        inspect["arena_lower_bound"],
+        len(compiled.steps),
+        title=f"Arena plan: {inspect['ram_bytes']:,} B (lower bound {inspect['arena_lower_bound']:,} B)",
+    )
+    content.pictures.append(
+        pictures.picture(
+            "memory_plan.png",
+            "Arena plan: each block (tensor or kernel scratch, hatched) over the steps it is live, "
+            "at its arena offset; the dashed line is the lower bound, the dotted one the peak step.",
+            fig,
+        )
+    )
 
     advance()
     # cost per layer
@@ -236,25 +292,41 @@ def _build(model_input: Any, compiled: CompiledModel, inspect: dict, advance, *,
     if inspect.get("instructions") is not None:
         series.append((f"instructions on {board}", [r["instructions"] for r in kernels]))
     series.append(("weights (bytes of flash)", [r["weights_bytes"] for r in kernels]))
-    content.pictures.append(pictures.picture(
-        "cost.png", "Cost per layer, in execution order" + (f" (instructions counted on {board}'s emulated core)"
-                                                            if inspect.get("instructions") is not None else ""),
-        pictures.cost_bars_figure([_label(r) for r in kernels], series, title="Cost per layer")))
+    content.pictures.append(
+        pictures.picture(
+            "cost.png",
+            "Cost per layer, in execution order"
+            + (
+                f" (instructions counted on {board}'s emulated core)" if inspect.get("instructions") is not None else ""
+            ),
+            pictures.cost_bars_figure([_label(r) for r in kernels], series, title="Cost per layer"),
+        )
+    )
 
     advance()
     # flash and RAM against the board
     fit = inspect.get("fit")
     if fit:
-        items = [("flash (firmware)", fit["flash_bytes"], fit["board_flash_bytes"]),
-                 ("RAM (firmware)", fit["ram_bytes"], fit["board_ram_bytes"])]
+        items = [
+            ("flash (firmware)", fit["flash_bytes"], fit["board_flash_bytes"]),
+            ("RAM (firmware)", fit["ram_bytes"], fit["board_ram_bytes"]),
+        ]
         cap_title = f"{fit['board']} ({fit['part']}): " + ("fits" if fit["fits"] else "does not fit")
     else:
         items = [("constants (flash)", inspect["flash_bytes"], None), ("arena (RAM)", inspect["ram_bytes"], None)]
         cap_title = "Memory the model needs"
-    content.pictures.append(pictures.picture(
-        "capacity.png", "Flash and RAM" + (" of the firmware `edgeconv build` links, against the part's capacity"
-                                           if fit else " the model needs (no board given)"),
-        pictures.capacity_figure(items, title=cap_title)))
+    content.pictures.append(
+        pictures.picture(
+            "capacity.png",
+            "Flash and RAM"
+            + (
+                " of the firmware `edgeconv build` links, against the part's capacity"
+                if fit
+                else " the model needs (no board given)"
+            ),
+            pictures.capacity_figure(items, title=cap_title),
+        )
+    )
 
     graph = compiled.graph
     data_bytes = model_bytes(model_input)
@@ -274,11 +346,17 @@ def _build(model_input: Any, compiled: CompiledModel, inspect: dict, advance, *,
         advance()
         q = content.quantization
         if q.layers:
-            content.pictures.append(pictures.picture(
-                "quantization.png", f"SNR of each layer's int8 output (dequantized) against the float model's, over "
-                f"{q.samples} samples ({q.source}); below 20 dB in orange.",
-                pictures.snr_figure([f"#{l.op} {l.opcode}" for l in q.layers],
-                                    [float("inf") if l.snr_db is None else l.snr_db for l in q.layers])))
+            content.pictures.append(
+                pictures.picture(
+                    "quantization.png",
+                    f"SNR of each layer's int8 output (dequantized) against the float model's, over "
+                    f"{q.samples} samples ({q.source}); below 20 dB in orange.",
+                    pictures.snr_figure(
+                        [f"#{l.op} {l.opcode}" for l in q.layers],
+                        [float("inf") if l.snr_db is None else l.snr_db for l in q.layers],
+                    ),
+                )
+            )
 
     advance()
     # filters
@@ -286,12 +364,21 @@ def _build(model_input: Any, compiled: CompiledModel, inspect: dict, advance, *,
         w = graph.tensors[op.inputs[1]]
         colour = images and np.asarray(images[0]).ndim == 3
         imgs = [_rgb(np.asarray(i)) for i in images] if colour else images
-        fig = pictures.image_grid_figure(imgs, f"op {op.index} {op.opcode}: {w.shape[0] if op.opcode == 'CONV_2D' else w.shape[3]} "
-                                         f"filters {w.shape[1]}x{w.shape[2]} ({how})",
-                                         symmetric=not colour, columns=16)
-        content.pictures.append(pictures.picture(
-            f"filters_{k}.png", f"Filters of op {op.index} ({op.opcode}), dequantized weights per output channel "
-            f"({how}; blue negative, red positive)", fig))
+        fig = pictures.image_grid_figure(
+            imgs,
+            f"op {op.index} {op.opcode}: {w.shape[0] if op.opcode == 'CONV_2D' else w.shape[3]} "
+            f"filters {w.shape[1]}x{w.shape[2]} ({how})",
+            symmetric=not colour,
+            columns=16,
+        )
+        content.pictures.append(
+            pictures.picture(
+                f"filters_{k}.png",
+                f"Filters of op {op.index} ({op.opcode}), dequantized weights per output channel "
+                f"({how}; blue negative, red positive)",
+                fig,
+            )
+        )
 
     advance()
     # feature maps of one sample
@@ -334,8 +421,8 @@ def _snr_samples(compiled: CompiledModel, ds, data: str | None, keras_path: Path
 
 
 def _feature_sample(compiled: CompiledModel, model_input: Any, ds) -> tuple[list[np.ndarray], str]:
-    from edgeconv.lowering.modelsource import is_bytes
     from edgeconv.checking.validation import input_specs, load_shipped_samples, random_inputs
+    from edgeconv.lowering.modelsource import is_bytes
 
     if ds is not None and ds.count:
         y = ds.y[0][0] if ds.y and ds.y[0] is not None else None
@@ -344,8 +431,9 @@ def _feature_sample(compiled: CompiledModel, model_input: Any, ds) -> tuple[list
     if not is_bytes(model_input):
         shipped = load_shipped_samples(Path(model_input), input_specs(compiled))
         if shipped:
-            return [np.asarray(a) for a in shipped[0].arrays], f"the shipped sample {shipped[0].origin}" + \
-                _index_note(Path(model_input), shipped[0].origin)
+            return [np.asarray(a) for a in shipped[0].arrays], f"the shipped sample {shipped[0].origin}" + _index_note(
+                Path(model_input), shipped[0].origin
+            )
     return random_inputs(compiled, 1, 0)[0], "a random input (seed 0; no --data and no shipped sample)"
 
 
@@ -364,8 +452,9 @@ def _index_note(model_path: Path, origin: str) -> str:
     return ""
 
 
-def _feature_maps(content: Content, compiled: CompiledModel, data_bytes: bytes, model_input: Any, ds,
-                  timeout: float) -> None:
+def _feature_maps(
+    content: Content, compiled: CompiledModel, data_bytes: bytes, model_input: Any, ds, timeout: float
+) -> None:
     from edgeconv.checking.references import ReferenceFailed, ReferenceUnavailable, TflmReference
 
     g = compiled.graph
@@ -384,33 +473,54 @@ def _feature_maps(content: Content, compiled: CompiledModel, data_bytes: bytes, 
     if len(first.shape) == 4 and first.shape[1] * first.shape[2] > 1:
         x = dequantize(first, np.asarray(sample[0]).reshape(first.shape))[0]
         imgs = [_rgb(x)] if x.shape[-1] == 3 else [x[:, :, c] for c in range(min(x.shape[-1], MAX_FEATURE_CHANNELS))]
-        content.pictures.append(pictures.picture(
-            "input.png", f"The input: {content.sample}",
-            pictures.image_grid_figure(imgs, f"input {list(first.shape)}", cmap="viridis", symmetric=False,
-                                       columns=8)))
+        content.pictures.append(
+            pictures.picture(
+                "input.png",
+                f"The input: {content.sample}",
+                pictures.image_grid_figure(
+                    imgs, f"input {list(first.shape)}", cmap="viridis", symmetric=False, columns=8
+                ),
+            )
+        )
     for k, t in enumerate(layers):
         m = maps[t][0]
         energy = np.mean(np.abs(m), axis=(0, 1))
         order = sorted(range(m.shape[-1]), key=lambda c: (-float(energy[c]), c))[:MAX_FEATURE_CHANNELS]
         producer = next(s.op for s in compiled.steps if t in s.kernel.outputs)
-        fig = pictures.image_grid_figure([m[:, :, c] for c in order],
-                                         f"op {producer.index} {producer.opcode} -> {list(g.tensors[t].shape)}: "
-                                         f"the {len(order)} most active of {m.shape[-1]} channels",
-                                         cmap="viridis", symmetric=False, columns=8,
-                                         labels=[f"ch {c}" for c in order])
-        content.pictures.append(pictures.picture(
-            f"features_{k}.png", f"Feature maps after op {producer.index} ({producer.opcode}), "
-            f"dequantized, for {content.sample}", fig))
+        fig = pictures.image_grid_figure(
+            [m[:, :, c] for c in order],
+            f"op {producer.index} {producer.opcode} -> {list(g.tensors[t].shape)}: "
+            f"the {len(order)} most active of {m.shape[-1]} channels",
+            cmap="viridis",
+            symmetric=False,
+            columns=8,
+            labels=[f"ch {c}" for c in order],
+        )
+        content.pictures.append(
+            pictures.picture(
+                f"features_{k}.png",
+                f"Feature maps after op {producer.index} ({producer.opcode}), dequantized, for {content.sample}",
+                fig,
+            )
+        )
 
 
-def evaluation_section(content: Content, model_input: Any, compiled: CompiledModel, data: str,
-                       float_model: Path | None, board: str | None, weights: str = "auto") -> dict:
+def evaluation_section(
+    content: Content,
+    model_input: Any,
+    compiled: CompiledModel,
+    data: str,
+    float_model: Path | None,
+    board: str | None,
+    weights: str = "auto",
+) -> dict:
     """`edgeconv evaluate`'s result on --data (the same function and options: its to_dict() is
     `evaluate --json`), its confusion matrices added to the pictures as evaluation_*.png."""
     from edgeconv.reports.evaluate import confusion_pictures, evaluate_model
 
-    result = evaluate_model(model_input, data, float_model=float_model, board=board, name=compiled.name,
-                            weights=weights)
+    result = evaluate_model(
+        model_input, data, float_model=float_model, board=board, name=compiled.name, weights=weights
+    )
     for pics in confusion_pictures(result).values():
         for p in pics:
             p.name = f"evaluation_{p.name}"
@@ -425,9 +535,14 @@ def evaluation_section(content: Content, model_input: Any, compiled: CompiledMod
 def _env(autoescape: bool):
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("edgeconv", f"templates/{TEMPLATE_DIR}"),
-                             undefined=jinja2.StrictUndefined, autoescape=autoescape, trim_blocks=True,
-                             lstrip_blocks=True, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("edgeconv", f"templates/{TEMPLATE_DIR}"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters["num"] = lambda v: "" if v is None else f"{v:,}"
     env.filters["human"] = _human
     env.filters["md"] = lambda v: str(v).replace("|", "\\|").replace("\n", " ")
@@ -439,10 +554,18 @@ def render(content: Content, files_dir: str, json_dict: dict) -> dict[str, str]:
     """'html' and 'md' texts (the Markdown refers to the pictures in files_dir)."""
     from edgeconv.version import __version__
 
-    ctx = {"c": content, "i": content.inspect, "version": __version__, "files_dir": files_dir,
-           "pictures": {p.name: p for p in content.pictures}, "json": json_dict}
-    return {"html": _env(True).get_template("report.html.j2").render(**ctx),
-            "md": _env(False).get_template("report.md.j2").render(**ctx)}
+    ctx = {
+        "c": content,
+        "i": content.inspect,
+        "version": __version__,
+        "files_dir": files_dir,
+        "pictures": {p.name: p for p in content.pictures},
+        "json": json_dict,
+    }
+    return {
+        "html": _env(True).get_template("report.html.j2").render(**ctx),
+        "md": _env(False).get_template("report.md.j2").render(**ctx),
+    }
 
 
 def content_dict(content: Content) -> dict:
@@ -465,8 +588,13 @@ def output_paths(out: Path) -> tuple[Path, Path, Path, str]:
     return out, out.with_suffix(".md"), out.with_suffix(".json"), f"{out.stem}_files"
 
 
-def check_output(out: str | Path, model_input: Any, float_model: str | Path | None = None,
-                 data: str | Path | None = None, force: bool = False) -> tuple[Path, ...]:
+def check_output(
+    out: str | Path,
+    model_input: Any,
+    float_model: str | Path | None = None,
+    data: str | Path | None = None,
+    force: bool = False,
+) -> tuple[Path, ...]:
     """Refuse now (before minutes of work) an output name that is not .html or a file in the way
     that edgeconv did not write; returns the paths never to write over (the inputs)."""
     from edgeconv.lowering.modelsource import protected_paths
@@ -477,9 +605,9 @@ def check_output(out: str | Path, model_input: Any, float_model: str | Path | No
             raise ModelError(f"{given}: no such {what}")
     html, md, js, _ = output_paths(Path(out))
     protected = tuple(protected_paths(model_input)) + tuple(
-        Path(p) for p in (float_model, data) if p is not None and Path(p).exists())
-    check_writable(html.parent, f"report:{html.stem}", [html.name, md.name, js.name], force=force,
-                   protected=protected)
+        Path(p) for p in (float_model, data) if p is not None and Path(p).exists()
+    )
+    check_writable(html.parent, f"report:{html.stem}", [html.name, md.name, js.name], force=force, protected=protected)
     return protected
 
 
@@ -487,8 +615,11 @@ def report_files(content: Content, out: Path, json_dict: dict) -> dict[str, byte
     """The files of the report as paths relative to out's folder."""
     html, md, js, files_dir = output_paths(out)
     texts = render(content, files_dir, json_dict)
-    files = {html.name: texts["html"].encode(), md.name: texts["md"].encode(),
-             js.name: (json.dumps(json_dict, indent=2, allow_nan=False, default=_json_default) + "\n").encode()}
+    files = {
+        html.name: texts["html"].encode(),
+        md.name: texts["md"].encode(),
+        js.name: (json.dumps(json_dict, indent=2, allow_nan=False, default=_json_default) + "\n").encode(),
+    }
     for p in content.pictures:
         files[f"{files_dir}/{p.name}"] = p.png
     return files
@@ -509,9 +640,19 @@ def json_safe(v):
     return v
 
 
-def make_report(model_input: Any, compiled: CompiledModel, inspect: dict, out: str | Path | None, *,
-                board: str | None = None, float_model: str | Path | None = None, data: str | None = None,
-                force: bool = False, label: str | None = None, weights: str = "auto"):
+def make_report(
+    model_input: Any,
+    compiled: CompiledModel,
+    inspect: dict,
+    out: str | Path | None,
+    *,
+    board: str | None = None,
+    float_model: str | Path | None = None,
+    data: str | None = None,
+    force: bool = False,
+    label: str | None = None,
+    weights: str = "auto",
+):
     """Compute the report and, with `out` (an .html path), publish the HTML, the Markdown, the
     JSON and the pictures folder beside them, all or nothing. Returns a results.ReportResult
     whose to_dict() is the JSON file's content."""
@@ -519,17 +660,31 @@ def make_report(model_input: Any, compiled: CompiledModel, inspect: dict, out: s
     from edgeconv.results import ReportResult
 
     paths = output_paths(Path(out)) if out is not None else None
-    content = build_content(model_input, compiled, inspect, board=board,
-                            float_model=Path(float_model) if float_model is not None else None, data=data,
-                            title=label, weights=weights)
+    content = build_content(
+        model_input,
+        compiled,
+        inspect,
+        board=board,
+        float_model=Path(float_model) if float_model is not None else None,
+        data=data,
+        title=label,
+        weights=weights,
+    )
     files_dir = paths[3] if paths else None
     result = ReportResult(
         model=inspect["model"],
         html=str(paths[0]) if paths else None,
         markdown=str(paths[1]) if paths else None,
         json=str(paths[2]) if paths else None,
-        pictures=[{"file": f"{files_dir}/{p.name}" if files_dir else None, "caption": p.caption, "width": p.width,
-                   "height": p.height} for p in content.pictures],
+        pictures=[
+            {
+                "file": f"{files_dir}/{p.name}" if files_dir else None,
+                "caption": p.caption,
+                "width": p.width,
+                "height": p.height,
+            }
+            for p in content.pictures
+        ],
         board=board,
         float_model=content.float_model,
         data=content.data,

@@ -77,8 +77,9 @@ def _shape(entry: dict) -> str:
 
 def io_table(result: InspectResult, width: int) -> Table:
     """One row per model input and output: its name, shape and type, scale and zero point."""
-    table = Table(box=box.SIMPLE_HEAD, title="inputs and outputs", title_justify="left", pad_edge=False,
-                  show_edge=False)
+    table = Table(
+        box=box.SIMPLE_HEAD, title="inputs and outputs", title_justify="left", pad_edge=False, show_edge=False
+    )
     table.add_column("", no_wrap=True)
     table.add_column("tensor", overflow="fold", max_width=max(12, width - 56))
     table.add_column("shape", no_wrap=True)
@@ -105,16 +106,32 @@ def layers_table(result: InspectResult, width: int) -> Table:
     narrow = width < WIDE
     if not narrow:
         table = Table(title=Path(result.model).name, show_lines=False)
-        cols = [("#", "right"), ("op", "left"), ("in", "left"), ("out", "left"), ("params", "left"),
-                ("MACs", "right"), ("act bytes", "right"), ("offset", "right")]
+        cols = [
+            ("#", "right"),
+            ("op", "left"),
+            ("in", "left"),
+            ("out", "left"),
+            ("params", "left"),
+            ("MACs", "right"),
+            ("act bytes", "right"),
+            ("offset", "right"),
+        ]
         if board is not None:
             cols.append((f"instr ({board})", "right"))
         for col, justify in cols:
             table.add_column(col, justify=justify)
         for r in result.layers:
             op, params, ins, outs = _layer_cells(r, narrow=False)
-            cells = [str(r["index"]), op, ins, outs, params, f"{r['macs']:,}", f"{r['activation_bytes']:,}",
-                     "alias" if r["alias"] else str(r["arena_offset"])]
+            cells = [
+                str(r["index"]),
+                op,
+                ins,
+                outs,
+                params,
+                f"{r['macs']:,}",
+                f"{r['activation_bytes']:,}",
+                "alias" if r["alias"] else str(r["arena_offset"]),
+            ]
             if board is not None:
                 cells.append(f"{r['instructions']:,}")
             table.add_row(*cells)
@@ -155,6 +172,9 @@ def render_inspect(result: InspectResult, console: Console) -> None:
     console.print(result.weights_summary, highlight=False)
     if result.fit is not None:
         f = result.fit
-        console.print(f"{f['board']} ({f['part']}): firmware flash {f['flash_bytes']:,} of {f['board_flash_bytes']:,} B, "
-                      f"RAM {f['ram_bytes']:,} of {f['board_ram_bytes']:,} B: "
-                      + ("fits" if f["fits"] else "does not fit (" + "; ".join(f["short"]) + ")"), highlight=False)
+        console.print(
+            f"{f['board']} ({f['part']}): firmware flash {f['flash_bytes']:,} of {f['board_flash_bytes']:,} B, "
+            f"RAM {f['ram_bytes']:,} of {f['board_ram_bytes']:,} B: "
+            + ("fits" if f["fits"] else "does not fit (" + "; ".join(f["short"]) + ")"),
+            highlight=False,
+        )

@@ -66,8 +66,15 @@ def io_tensors(model: CompiledModel) -> tuple[list[dict], list[dict]]:
             scale, zero_point, axis = [float(s) for s in q.scale], [int(z) for z in q.zero_point], q.axis
         else:
             scale, zero_point, axis = float(q.s), int(q.zp), None
-        entry = {"index": t, "name": tensor.name, "shape": [int(d) for d in tensor.shape], "dtype": tensor.dtype,
-                 "bytes": tensor.nbytes, "scale": scale, "zero_point": zero_point}
+        entry = {
+            "index": t,
+            "name": tensor.name,
+            "shape": [int(d) for d in tensor.shape],
+            "dtype": tensor.dtype,
+            "bytes": tensor.nbytes,
+            "scale": scale,
+            "zero_point": zero_point,
+        }
         if axis is not None:
             entry["quant_axis"] = axis
         return entry

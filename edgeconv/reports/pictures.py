@@ -8,8 +8,9 @@ date in their metadata, so the same input draws byte-identical PNG/SVG files.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from edgeconv.frontend.ir import ModelError
 
@@ -144,15 +145,28 @@ def memory_plan_figure(
         )
     top = max(arena_bytes, lower_bound, 1) / scale
     ax.axhline(arena_bytes / scale, color="#333333", linewidth=1.0)
-    ax.text(n_steps - 0.5, arena_bytes / scale, f" arena {_fmt_bytes(arena_bytes)}",
-            va="bottom", ha="right", fontsize=8, color="#333333")
+    ax.text(
+        n_steps - 0.5,
+        arena_bytes / scale,
+        f" arena {_fmt_bytes(arena_bytes)}",
+        va="bottom",
+        ha="right",
+        fontsize=8,
+        color="#333333",
+    )
     ax.axhline(lower_bound / scale, color=ACCENT, linewidth=1.0, linestyle="--")
-    ax.text(-0.5, lower_bound / scale, f" lower bound {_fmt_bytes(lower_bound)}",
-            va="bottom", ha="left", fontsize=8, color=ACCENT)
+    ax.text(
+        -0.5,
+        lower_bound / scale,
+        f" lower bound {_fmt_bytes(lower_bound)}",
+        va="bottom",
+        ha="left",
+        fontsize=8,
+        color=ACCENT,
+    )
     if peak_step is not None:
         ax.axvline(peak_step, color=ACCENT, linewidth=1.0, linestyle=":")
-        ax.text(peak_step, top * 1.06, f"peak step {peak_step}", ha="center", va="bottom",
-                fontsize=8, color=ACCENT)
+        ax.text(peak_step, top * 1.06, f"peak step {peak_step}", ha="center", va="bottom", fontsize=8, color=ACCENT)
     ax.set_xlim(-0.8, max(n_steps, 1) - 0.2)
     ax.set_ylim(0, top * 1.15)
     ax.set_xlabel("step (kernel in execution order)", fontsize=9)
@@ -217,8 +231,13 @@ def capacity_figure(items: Sequence[tuple[str, int, int | None]], title: str = "
             pct = 100.0 * used / cap
             colour = ACCENT if used > cap else PALETTE[0]
             ax.barh(y, min(pct, 100.0), color=colour, height=0.6)
-            ax.text(min(pct, 100.0) + 1, y, f"{_fmt_bytes(used)} of {_fmt_bytes(cap)} ({pct:.1f} %)",
-                    va="center", fontsize=8)
+            ax.text(
+                min(pct, 100.0) + 1,
+                y,
+                f"{_fmt_bytes(used)} of {_fmt_bytes(cap)} ({pct:.1f} %)",
+                va="center",
+                fontsize=8,
+            )
         else:
             ax.text(1, y, f"{_fmt_bytes(used)} (no board: capacity unknown)", va="center", fontsize=8)
     ax.set_yticks(ys)
@@ -244,8 +263,7 @@ def snr_figure(labels: Sequence[str], snr_db: Sequence[float], title: str = "Qua
     colours = [ACCENT if v < 20 else PALETTE[2] for v in finite]
     ax.barh(ys, finite, color=colours, height=0.7)
     for y, v in zip(ys, snr_db):
-        ax.text(max(finite[y], 0) + 0.5, y, "exact" if v == float("inf") else f"{v:.1f} dB",
-                va="center", fontsize=7)
+        ax.text(max(finite[y], 0) + 0.5, y, "exact" if v == float("inf") else f"{v:.1f} dB", va="center", fontsize=7)
     ax.set_yticks(ys)
     ax.set_yticklabels(labels, fontsize=7)
     ax.invert_yaxis()
@@ -255,8 +273,14 @@ def snr_figure(labels: Sequence[str], snr_db: Sequence[float], title: str = "Qua
     return fig
 
 
-def image_grid_figure(images: Sequence[Any], title: str, cmap: str = "RdBu_r",
-                      symmetric: bool = True, columns: int = 8, labels: Sequence[str] | None = None) -> Any:
+def image_grid_figure(
+    images: Sequence[Any],
+    title: str,
+    cmap: str = "RdBu_r",
+    symmetric: bool = True,
+    columns: int = 8,
+    labels: Sequence[str] | None = None,
+) -> Any:
     """A grid of small images (filters or feature maps; 2-D, or H x W x 3 in [0, 1] for colour)
     drawn as one mosaic, each scaled on its own: `symmetric` centres the colour map on 0
     (weights, blue negative and red positive); otherwise min..max (activations)."""
@@ -287,7 +311,7 @@ def image_grid_figure(images: Sequence[Any], title: str, cmap: str = "RdBu_r",
         else:
             lo, hi = float(np.min(a)), float(np.max(a))
             tile = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
-        mosaic[y:y + a.shape[0], x:x + a.shape[1]] = tile
+        mosaic[y : y + a.shape[0], x : x + a.shape[1]] = tile
         boxes.append((x, y, a.shape[1], a.shape[0]))
     if colour:
         mosaic = np.where(np.isnan(mosaic), 1.0, mosaic)
@@ -301,13 +325,20 @@ def image_grid_figure(images: Sequence[Any], title: str, cmap: str = "RdBu_r",
     import matplotlib
 
     cm = matplotlib.colormaps[cmap].with_extremes(bad="white")
-    ax.imshow(mosaic if colour else np.ma.masked_invalid(mosaic), cmap=None if colour else cm,
-              vmin=-1.0 if symmetric else 0.0, vmax=1.0, interpolation="nearest", aspect="auto")
+    ax.imshow(
+        mosaic if colour else np.ma.masked_invalid(mosaic),
+        cmap=None if colour else cm,
+        vmin=-1.0 if symmetric else 0.0,
+        vmax=1.0,
+        interpolation="nearest",
+        aspect="auto",
+    )
     for k, (x, y, w, h) in enumerate(boxes):
         ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor="#bbbbbb", linewidth=0.5))
         if labels:
-            ax.text(x - 0.5 + w / 2, y - 0.5 - lab / 2, labels[k], ha="center", va="center", fontsize=6,
-                    color="#333333")
+            ax.text(
+                x - 0.5 + w / 2, y - 0.5 - lab / 2, labels[k], ha="center", va="center", fontsize=6, color="#333333"
+            )
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(height - 0.5, -0.5)
     ax.axis("off")
@@ -315,8 +346,9 @@ def image_grid_figure(images: Sequence[Any], title: str, cmap: str = "RdBu_r",
     return fig
 
 
-def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequence[str] | None = None,
-                            title: str = "Confusion matrix") -> Any:
+def confusion_matrix_figure(
+    matrix: Sequence[Sequence[int]], class_names: Sequence[str] | None = None, title: str = "Confusion matrix"
+) -> Any:
     """A confusion matrix (rows: true class, columns: predicted), each cell shaded by the share
     of its row (recall on the diagonal) and labelled with its count; empty cells left blank.
     (edgeconv evaluate --report; the evaluation section of edgeconv report.)"""
@@ -324,8 +356,11 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequen
 
     m = np.asarray(matrix, dtype=np.int64)
     k = max(int(m.shape[0]), 1)
-    names = [str(n) for n in class_names] if class_names is not None and len(class_names) == k else \
-        [str(i) for i in range(k)]
+    names = (
+        [str(n) for n in class_names]
+        if class_names is not None and len(class_names) == k
+        else [str(i) for i in range(k)]
+    )
     side = min(max(3.2, 0.42 * k + 1.8), 14.0)
     fig = new_figure(side + 1.0, side)
     ax = fig.add_subplot(1, 1, 1)
@@ -337,15 +372,23 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequen
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
                 if m[i, j]:
-                    ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=size,
-                            color="white" if share[i, j] > 0.55 else "#222222")
+                    ax.text(
+                        j,
+                        i,
+                        str(int(m[i, j])),
+                        ha="center",
+                        va="center",
+                        fontsize=size,
+                        color="white" if share[i, j] > 0.55 else "#222222",
+                    )
     ticks = list(range(k))
     step = 1 if k <= 40 else (k + 39) // 40
     ax.set_xticks(ticks[::step])
     ax.set_yticks(ticks[::step])
     label_size = 8 if k <= 12 else 6
-    ax.set_xticklabels([n[:14] for n in names][::step], rotation=90 if k > 6 or max(map(len, names)) > 4 else 0,
-                       fontsize=label_size)
+    ax.set_xticklabels(
+        [n[:14] for n in names][::step], rotation=90 if k > 6 or max(map(len, names)) > 4 else 0, fontsize=label_size
+    )
     ax.set_yticklabels([n[:14] for n in names][::step], fontsize=label_size)
     ax.set_xlabel("predicted class", fontsize=9)
     ax.set_ylabel("true class", fontsize=9)
@@ -354,8 +397,14 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], class_names: Sequen
     return fig
 
 
-def sweep_figure(trials: Sequence[dict], ram_limit: int | None, flash_limit: int | None,
-                 pareto: Sequence[int], recommended: int | None, title: str = "Sweep") -> Any:
+def sweep_figure(
+    trials: Sequence[dict],
+    ram_limit: int | None,
+    flash_limit: int | None,
+    pareto: Sequence[int],
+    recommended: int | None,
+    title: str = "Sweep",
+) -> Any:
     """`edgeconv advise --arch`: int8 accuracy against instructions and against firmware RAM,
     one point per trial (dicts with number, accuracy, instructions, ram_bytes, fits); trials
     that do not fit the board hollow grey, the Pareto front of those that fit joined, the
@@ -363,32 +412,63 @@ def sweep_figure(trials: Sequence[dict], ram_limit: int | None, flash_limit: int
     fig = new_figure(10, 4.2)
     axes = fig.subplots(1, 2, sharey=True)
     front = set(pareto)
-    for ax, key, label in ((axes[0], "instructions", "instructions per inference"),
-                           (axes[1], "ram_bytes", "firmware RAM (B)")):
+    for ax, key, label in (
+        (axes[0], "instructions", "instructions per inference"),
+        (axes[1], "ram_bytes", "firmware RAM (B)"),
+    ):
         style_axes(ax)
         fit = [t for t in trials if t["fits"]]
         over = [t for t in trials if not t["fits"]]
-        ax.scatter([t[key] for t in over], [t["accuracy"] for t in over], facecolors="none", edgecolors=MUTED,
-                   s=28, label="does not fit")
+        ax.scatter(
+            [t[key] for t in over],
+            [t["accuracy"] for t in over],
+            facecolors="none",
+            edgecolors=MUTED,
+            s=28,
+            label="does not fit",
+        )
         ax.scatter([t[key] for t in fit], [t["accuracy"] for t in fit], color=PALETTE[0], s=28, label="fits")
         on_front = sorted((t for t in fit if t["number"] in front), key=lambda t: t[key])
         if on_front:
-            ax.plot([t[key] for t in on_front], [t["accuracy"] for t in on_front], color=PALETTE[2], linewidth=1.2,
-                    marker="o", markersize=4, label="Pareto front (fits)")
+            ax.plot(
+                [t[key] for t in on_front],
+                [t["accuracy"] for t in on_front],
+                color=PALETTE[2],
+                linewidth=1.2,
+                marker="o",
+                markersize=4,
+                label="Pareto front (fits)",
+            )
         best = [t for t in trials if t["number"] == recommended]
         if best:
-            ax.scatter([best[0][key]], [best[0]["accuracy"]], marker="*", s=220, color=ACCENT, zorder=5,
-                       label=f"recommended (trial {recommended})")
+            ax.scatter(
+                [best[0][key]],
+                [best[0]["accuracy"]],
+                marker="*",
+                s=220,
+                color=ACCENT,
+                zorder=5,
+                label=f"recommended (trial {recommended})",
+            )
         if key == "ram_bytes" and ram_limit:
             ax.axvline(ram_limit, color=ACCENT, linestyle="--", linewidth=1)
-            ax.text(ram_limit, ax.get_ylim()[1], f"RAM {_fmt_bytes(ram_limit)} ", color=ACCENT, fontsize=7,
-                    va="top", ha="right", rotation=90)
+            ax.text(
+                ram_limit,
+                ax.get_ylim()[1],
+                f"RAM {_fmt_bytes(ram_limit)} ",
+                color=ACCENT,
+                fontsize=7,
+                va="top",
+                ha="right",
+                rotation=90,
+            )
         ax.set_xlabel(label, fontsize=8)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
     axes[0].set_ylabel("int8 accuracy (test split)", fontsize=8)
     axes[0].legend(fontsize=7, loc="lower right")
-    limits = (f"; board flash {_fmt_bytes(flash_limit)}" if flash_limit else "") + \
-             (f", RAM {_fmt_bytes(ram_limit)}" if ram_limit else "")
+    limits = (f"; board flash {_fmt_bytes(flash_limit)}" if flash_limit else "") + (
+        f", RAM {_fmt_bytes(ram_limit)}" if ram_limit else ""
+    )
     fig.suptitle(title + limits, fontsize=10, x=0.01, ha="left")
     fig.tight_layout()
     return fig

@@ -29,8 +29,10 @@ from edgeconv.frontend.ir import ModelError
 
 MISSING_OPTUNA = "the sweep needs Optuna: pip install 'edgeconv[advise]'"
 RECOMMEND_WITHIN = 0.01  # accuracy (fraction) below the best fitting trial still worth its savings
-RULE = ("of the trials that fit the board, those within 1 point of the best int8 accuracy; "
-        "of those the fewest instructions, then the least RAM")
+RULE = (
+    "of the trials that fit the board, those within 1 point of the best int8 accuracy; "
+    "of those the fewest instructions, then the least RAM"
+)
 DIRECTIONS = ["maximize", "minimize", "minimize"]  # int8 accuracy, instructions, firmware RAM
 LEARNING_RATE = 3e-3  # the demo's: small models on small data sets
 BATCH_SIZE = 64
@@ -47,8 +49,13 @@ def search_space(arch: str, input_shape: tuple[int, ...]) -> dict[str, list]:
     if "width" in knobs:
         space["width"] = [0.25, 0.5, 1.0, 2.0] if arch != "mobilenetv1" else [0.125, 0.25, 0.5]
     if "depth" in knobs:
-        space["depth"] = {"tinyconv": [1, 2, 3], "dscnn": [1, 2, 3, 4], "resnet8": [1, 2, 3],
-                          "mobilenetv1": [2, 4, 6], "conv1d": [1, 2, 3]}.get(arch, [1, 2, 3])
+        space["depth"] = {
+            "tinyconv": [1, 2, 3],
+            "dscnn": [1, 2, 3, 4],
+            "resnet8": [1, 2, 3],
+            "mobilenetv1": [2, 4, 6],
+            "conv1d": [1, 2, 3],
+        }.get(arch, [1, 2, 3])
     if "kernel" in knobs:
         space["kernel"] = [3, 5]
     if "first_stride" in knobs:
@@ -94,8 +101,10 @@ def _check_study_file(path: Path) -> None:
         if ok:
             try:
                 with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-                    ok = db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='studies'").fetchone() \
+                    ok = (
+                        db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='studies'").fetchone()
                         is not None
+                    )
             except sqlite3.Error:
                 ok = False
     if not ok:
@@ -106,16 +115,25 @@ def study_name(arch: str, data: str, board: str, epochs: int, seed: int) -> str:
     return f"edgeconv-advise:{arch}:{Path(str(data)).stem}:{board}:epochs{epochs}:seed{seed}"
 
 
-def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, epochs: int = 10, seed: int = 0,
-              study_db: str | None = None, out: str | Path | None = None, force: bool = False,
-              progress=None) -> dict:
+def run_sweep(
+    arch: str,
+    data: str | Path,
+    board_name: str,
+    trials: int = 20,
+    epochs: int = 10,
+    seed: int = 0,
+    study_db: str | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    progress=None,
+) -> dict:
     """Run (or continue) the study until it holds `trials` finished trials; draw the figure
     into `out` (.png); return the summary (AdviseResult.sweep)."""
-    from edgeconv.training import zoo
     from edgeconv.frontend.boards import load_board
-    from edgeconv.training.datasets import load_dataset, split
     from edgeconv.outputs import FolderWrite, check_writable, publish
     from edgeconv.reports.pictures import png_bytes, require_matplotlib, sweep_figure
+    from edgeconv.training import zoo
+    from edgeconv.training.datasets import load_dataset, split
     from edgeconv.training.train import TEST_FRACTION
 
     start = time.monotonic()
@@ -129,8 +147,10 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
     from edgeconv.targets.emulate import can_count_instructions
 
     if board.family == "host" or not can_count_instructions(board):
-        raise ModelError(f"board {board.name}: no instruction-counting emulator models it, and the sweep minimizes "
-                         "instructions (choose a Cortex-M or RISC-V profile)")
+        raise ModelError(
+            f"board {board.name}: no instruction-counting emulator models it, and the sweep minimizes "
+            "instructions (choose a Cortex-M or RISC-V profile)"
+        )
     data_stem = Path(str(data)).stem
     out = Path(out) if out is not None else Path(f"{arch}_{data_stem}_{board.name}_sweep.png")
     if out.suffix.lower() != ".png":
@@ -148,8 +168,10 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
     ds = load_dataset(data)
     want = 2 if arch == "conv1d" else 3
     if len(ds.input_shape) != want:
-        raise ModelError(f"{data}: {arch} takes {'(length, channels)' if want == 2 else '(height, width, channels)'} "
-                         f"samples, the data has shape {list(ds.input_shape)}")
+        raise ModelError(
+            f"{data}: {arch} takes {'(length, channels)' if want == 2 else '(height, width, channels)'} "
+            f"samples, the data has shape {list(ds.input_shape)}"
+        )
     train_ds, test_ds = split(ds, TEST_FRACTION, seed)
     space = search_space(arch, ds.input_shape)
     name = study_name(arch, data, board.name, epochs, seed)
@@ -159,14 +181,17 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
     # a constraints_func (the same values, kept in the trial's user attributes).
     modern = hasattr(optuna.trial.Trial, "set_constraint")
     sampler = optuna.samplers.NSGAIISampler(
-        seed=seed, population_size=max(4, min(10, trials // 2)),
-        **({} if modern else {"constraints_func": lambda t: t.user_attrs.get("constraints", [1.0, 1.0])}))
+        seed=seed,
+        population_size=max(4, min(10, trials // 2)),
+        **({} if modern else {"constraints_func": lambda t: t.user_attrs.get("constraints", [1.0, 1.0])}),
+    )
 
     def constrain(trial, values: list[float]) -> None:
         trial.set_user_attr("constraints", values)
         if modern:
             trial.set_constraint("ram", values[0])
             trial.set_constraint("flash", values[1])
+
     errors: tuple = (ValueError, ImportError, RuntimeError, OSError, optuna.exceptions.OptunaError)
     try:
         import sqlalchemy.exc  # Optuna's RDB storage: a bad URL, an unreachable server, another schema
@@ -175,8 +200,9 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
     except ImportError:
         pass
     try:
-        study = optuna.create_study(study_name=name, storage=storage, directions=DIRECTIONS, sampler=sampler,
-                                    load_if_exists=True)
+        study = optuna.create_study(
+            study_name=name, storage=storage, directions=DIRECTIONS, sampler=sampler, load_if_exists=True
+        )
     except errors as exc:
         raise ModelError(f"cannot open the study in {shown_storage}: {str(exc).splitlines()[0][:200]}") from None
     study.set_user_attr("arch", arch)
@@ -225,14 +251,17 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
             advance(before)
 
             def tick(study_, trial_) -> None:
-                advance(0 if "copied_from" in trial_.user_attrs else 1,
-                        description=f"sweep: {arch} on {data_stem}, trial {trial_.number} done")
+                advance(
+                    0 if "copied_from" in trial_.user_attrs else 1,
+                    description=f"sweep: {arch} on {data_stem}, trial {trial_.number} done",
+                )
 
             # A knob set the sampler proposes again is read back and not counted; the cap ends
             # a search whose space holds fewer knob sets than asked for.
             try:
-                study.optimize(objective, n_trials=3 * (trials - before) + 10, callbacks=[tick, enough],
-                               catch=(ModelError,))
+                study.optimize(
+                    objective, n_trials=3 * (trials - before) + 10, callbacks=[tick, enough], catch=(ModelError,)
+                )
             except BaseException:  # interrupted (Ctrl-C): the trial in progress is failed, not left running
                 for number in running:
                     try:
@@ -243,9 +272,14 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
     finished = measured()
     rows = [_row(t) for t in finished]
     pareto, recommended = pareto_and_pick(rows)
-    fig = sweep_figure(rows, board.ram_bytes or None, board.flash_bytes or None, pareto,
-                       recommended["number"] if recommended else None,
-                       title=f"{arch} on {data_stem} for {board.name}: {len(rows)} trials")
+    fig = sweep_figure(
+        rows,
+        board.ram_bytes or None,
+        board.flash_bytes or None,
+        pareto,
+        recommended["number"] if recommended else None,
+        title=f"{arch} on {data_stem} for {board.name}: {len(rows)} trials",
+    )
     files = {out.name: png_bytes(fig)}
     best_trial = next((t for t in finished if recommended and t.number == recommended["number"]), None)
     if best_trial is not None and "tflite_b64" in best_trial.user_attrs:
@@ -277,17 +311,17 @@ def run_sweep(arch: str, data: str | Path, board_name: str, trials: int = 20, ep
     }
 
 
-def measure_trial(arch: str, params: dict, train_ds, test_ds, board, board_name: str, epochs: int, seed: int,
-                  number: int) -> dict:
+def measure_trial(
+    arch: str, params: dict, train_ds, test_ds, board, board_name: str, epochs: int, seed: int, number: int
+) -> dict:
     """Train the knob set, quantize it to int8 (200 calibration samples), compile it for the
     board and measure it."""
     import tensorflow as tf
 
-    from edgeconv.training.quantizing import quantize_keras
-
-    from edgeconv.training import zoo
-    from edgeconv.reports.advise import measure
     from edgeconv.lowering.compiler import compile_bytes
+    from edgeconv.reports.advise import measure
+    from edgeconv.training import zoo
+    from edgeconv.training.quantizing import quantize_keras
     from edgeconv.training.train import seed_everything
 
     knobs = {k: v for k, v in params.items() if k != "resolution"}
@@ -298,14 +332,24 @@ def measure_trial(arch: str, params: dict, train_ds, test_ds, board, board_name:
         model = zoo.build_model(arch, train_x.shape[1:], train_ds.num_classes, **knobs)
     except ValueError as exc:
         raise ModelError(f"{arch} {params}: cannot build: {exc}") from None
-    model.compile(optimizer=tf.keras.optimizers.Adam(LEARNING_RATE), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(LEARNING_RATE), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     order = np.random.default_rng(seed).permutation(len(train_ds.y))
     model.fit(train_x[order], train_ds.y[order], epochs=epochs, batch_size=BATCH_SIZE, verbose=0, shuffle=True)
     with tempfile.TemporaryDirectory(prefix="edgeconv-sweep-") as tmp:
         path = Path(tmp) / f"trial{number}.tflite"
-        q = quantize_keras(model, train_x, test_x, test_ds.y, path, calib=CALIBRATION, seed=seed, layer_report=False,
-                           class_names=train_ds.class_names)
+        q = quantize_keras(
+            model,
+            train_x,
+            test_x,
+            test_ds.y,
+            path,
+            calib=CALIBRATION,
+            seed=seed,
+            layer_report=False,
+            class_names=train_ds.class_names,
+        )
         tflite = path.read_bytes()
     compiled = compile_bytes(tflite, f"trial{number}", board=board)
     m = measure(compiled, board, board_name, instructions=True)
@@ -321,8 +365,10 @@ def measure_trial(arch: str, params: dict, train_ds, test_ds, board, board_name:
         "fits": bool(m.fits),
         "input_shape": [int(d) for d in train_x.shape[1:]],
         # <= 0 where it fits (Optuna's convention): bytes over the part's RAM and flash
-        "constraints": [float(m.ram_bytes - ram_limit) if ram_limit else -1.0,
-                        float(m.flash_bytes - flash_limit) if flash_limit else -1.0],
+        "constraints": [
+            float(m.ram_bytes - ram_limit) if ram_limit else -1.0,
+            float(m.flash_bytes - flash_limit) if flash_limit else -1.0,
+        ],
         # a model that fits is small: kept in the study, so the recommended one can be written
         # whichever run or machine trained it
         **({"tflite_b64": base64.b64encode(tflite).decode("ascii")} if m.fits else {}),
@@ -331,10 +377,20 @@ def measure_trial(arch: str, params: dict, train_ds, test_ds, board, board_name:
 
 def _row(t) -> dict:
     a = t.user_attrs
-    return {"number": t.number, "params": dict(t.params), "accuracy": a["accuracy"],
-            "float_accuracy": a.get("float_accuracy"), "instructions": a["instructions"], "ram_bytes": a["ram_bytes"],
-            "flash_bytes": a["flash_bytes"], "arena_bytes": a.get("arena_bytes"), "macs": a.get("macs"),
-            "fits": a["fits"], "input_shape": a.get("input_shape"), "copied_from": a.get("copied_from")}
+    return {
+        "number": t.number,
+        "params": dict(t.params),
+        "accuracy": a["accuracy"],
+        "float_accuracy": a.get("float_accuracy"),
+        "instructions": a["instructions"],
+        "ram_bytes": a["ram_bytes"],
+        "flash_bytes": a["flash_bytes"],
+        "arena_bytes": a.get("arena_bytes"),
+        "macs": a.get("macs"),
+        "fits": a["fits"],
+        "input_shape": a.get("input_shape"),
+        "copied_from": a.get("copied_from"),
+    }
 
 
 def pareto_and_pick(rows: list[dict]) -> tuple[list[int], dict | None]:
@@ -344,7 +400,11 @@ def pareto_and_pick(rows: list[dict]) -> tuple[list[int], dict | None]:
     fit = [r for r in rows if r["fits"]]
 
     def dominates(a: dict, b: dict) -> bool:
-        ge = a["accuracy"] >= b["accuracy"] and a["instructions"] <= b["instructions"] and a["ram_bytes"] <= b["ram_bytes"]
+        ge = (
+            a["accuracy"] >= b["accuracy"]
+            and a["instructions"] <= b["instructions"]
+            and a["ram_bytes"] <= b["ram_bytes"]
+        )
         gt = a["accuracy"] > b["accuracy"] or a["instructions"] < b["instructions"] or a["ram_bytes"] < b["ram_bytes"]
         return ge and gt
 

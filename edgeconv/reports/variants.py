@@ -126,8 +126,14 @@ class _Builder:
     def constant(self, like: Tensor, data: np.ndarray, quant: Quant | None) -> int:
         i = self.next_tensor
         self.next_tensor += 1
-        self.tensors[i] = Tensor(i, like.name, tuple(int(d) for d in data.shape), like.dtype, quant,
-                                 np.ascontiguousarray(data.astype(like.data.dtype)))
+        self.tensors[i] = Tensor(
+            i,
+            like.name,
+            tuple(int(d) for d in data.shape),
+            like.dtype,
+            quant,
+            np.ascontiguousarray(data.astype(like.data.dtype)),
+        )
         return i
 
     def activation(self, name: str, like: Tensor) -> int:
@@ -155,8 +161,15 @@ def _bias(b: _Builder, t: int, n: int) -> int:
     return b.constant(bias, _fit_axis(bias.data.reshape(-1), 0, n), _fit_quant(bias.quant, n))
 
 
-def _random_filter(b: _Builder, like: Tensor, shape: tuple[int, ...], scales: np.ndarray, axis: int,
-                   rng: np.random.Generator, name: str) -> int:
+def _random_filter(
+    b: _Builder,
+    like: Tensor,
+    shape: tuple[int, ...],
+    scales: np.ndarray,
+    axis: int,
+    rng: np.random.Generator,
+    name: str,
+) -> int:
     data = rng.integers(-127, 128, size=shape, dtype=np.int64).astype(np.int8)
     quant = Quant(tuple(float(s) for s in scales), (0,) * len(scales), axis)
     i = b.constant(like, data, quant)
@@ -194,7 +207,7 @@ def make_variant(graph: Graph, changes: list[Change], seed: int = 0) -> Graph:
                 raise NotApplicable(f"input {b.tensors[t].describe()} of shape {list(s)} has no resolution to halve")
             # every spatial dimension of 2 or more halved (rounding up); a dimension of 1 stays
             halved = tuple(-(-d // 2) if d >= 2 else d for d in spatial)
-            b.tensors[t] = replace(b.tensors[t], shape=(s[0], *halved, *s[1 + len(spatial):]))
+            b.tensors[t] = replace(b.tensors[t], shape=(s[0], *halved, *s[1 + len(spatial) :]))
     new_ops: list[Op] = []
     for op in graph.ops:
         kind = layer.get(op.index)
@@ -223,8 +236,10 @@ def make_variant(graph: Graph, changes: list[Change], seed: int = 0) -> Graph:
 
 def _signature(graph: Graph) -> list:
     """What a variant can change: each op's code, options and operand shapes."""
-    return [(op.opcode, sorted(op.options.items()), [graph.tensors[t].shape for t in op.inputs if t >= 0])
-            for op in graph.ops]
+    return [
+        (op.opcode, sorted(op.options.items()), [graph.tensors[t].shape for t in op.inputs if t >= 0])
+        for op in graph.ops
+    ]
 
 
 def _refit(b: _Builder, op: Op, kind: str | None, halve: bool, rng: np.random.Generator, graph: Graph) -> list[Op]:
@@ -302,9 +317,15 @@ def _separable(b: _Builder, op: Op, opts: dict, rng: np.random.Generator) -> lis
     like = bias_like if bias_like is not None else Tensor(-1, "bias", (cin,), "int32", None, np.zeros(1, np.int32))
     dw_b = _zero_bias(b, like, dw_scales * in_scale, f"{w.name}/depthwise_bias")
     mid = b.activation(f"{w.name}/depthwise_out", x_t)
-    dw_opts = {"depth_multiplier": 1, "dilation_h_factor": 1, "dilation_w_factor": 1,
-               "fused_activation_function": 1, "padding": opts.get("padding", 0),
-               "stride_h": opts.get("stride_h", 1), "stride_w": opts.get("stride_w", 1)}
+    dw_opts = {
+        "depth_multiplier": 1,
+        "dilation_h_factor": 1,
+        "dilation_w_factor": 1,
+        "fused_activation_function": 1,
+        "padding": opts.get("padding", 0),
+        "stride_h": opts.get("stride_h", 1),
+        "stride_w": opts.get("stride_w", 1),
+    }
     dw = Op(b.next_op, "DEPTHWISE_CONV_2D", [op.inputs[0], dw_w, dw_b], [mid], dw_opts, "DepthwiseConv2DOptions")
     b.next_op += 1
     pw_w = _random_filter(b, w, (cout, 1, 1, cin), scales, 0, rng, f"{w.name}/pointwise")

@@ -30,13 +30,20 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeconv.frontend.boards import Board, load_board
-from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.emit.emitter import EmittedModel, emit
-from edgeconv.targets.firmware_common import (FirmwareFolder, FirmwareReport, ToolchainMissing, main_from_template,
-                                               main_source, outputs_from_bytes, sample_bytes)
-from edgeconv.targets.hostbuild import WARNING_FLAGS, run_tool
+from edgeconv.frontend.boards import Board, load_board
 from edgeconv.frontend.ir import ModelError
+from edgeconv.lowering.compiler import CompiledModel
+from edgeconv.targets.firmware_common import (
+    FirmwareFolder,
+    FirmwareReport,
+    ToolchainMissing,
+    main_from_template,
+    main_source,
+    outputs_from_bytes,
+    sample_bytes,
+)
+from edgeconv.targets.hostbuild import WARNING_FLAGS, run_tool
 
 SIMAVR = "simavr"
 SIMAVR_TIMEOUT_S = 600
@@ -46,8 +53,10 @@ NEAR_DEFINE = "-DEC_NEAR_CONSTANTS"  # ec_common.h: 16-bit references (the first
 NEAR_RESERVE_BYTES = 2048  # below 64 KB beside the model's arrays and samples: vectors, avr-libc's data
 NEAR_FLASH_BYTES = 0x10000  # what pgm_read_byte's 16-bit address reaches
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-STACK_NOT_ANALYSED = ("avr-gcc 5.4 has no -fcallgraph-info, so no call graph is analysed: the profile's stack_bytes is "
-                      "reserved, and emulated runs measure the painted high-water mark")
+STACK_NOT_ANALYSED = (
+    "avr-gcc 5.4 has no -fcallgraph-info, so no call graph is analysed: the profile's stack_bytes is "
+    "reserved, and emulated runs measure the painted high-water mark"
+)
 
 
 def _run(cmd: list[str], what: str, work: Path) -> None:
@@ -84,18 +93,33 @@ def sram_shortfall(board: Board, name: str, arena_bytes: int, data_bytes: int) -
     total = arena_bytes + data_bytes
     if not board.ram_bytes or total <= board.ram_bytes:
         return None
-    held = ("the params structs and the constants the kernels read directly (tables; the weights, biases and "
-            "requantization pairs are in flash)"
-            if weights_in_progmem(board) else "the constants as well (avr-gcc copies const arrays into .data)")
-    return (f"{name} does not fit {board.name} ({board.part}): its SRAM holds {held}: "
-            f"arena {arena_bytes:,} B + data {data_bytes:,} B = {total:,} B, has "
-            f"{board.ram_bytes:,} B" + (f"; the constants alone exceed its {board.flash_bytes:,} B of flash"
-                                        if board.flash_bytes and data_bytes > board.flash_bytes else ""))
+    held = (
+        "the params structs and the constants the kernels read directly (tables; the weights, biases and "
+        "requantization pairs are in flash)"
+        if weights_in_progmem(board)
+        else "the constants as well (avr-gcc copies const arrays into .data)"
+    )
+    return (
+        f"{name} does not fit {board.name} ({board.part}): its SRAM holds {held}: "
+        f"arena {arena_bytes:,} B + data {data_bytes:,} B = {total:,} B, has "
+        f"{board.ram_bytes:,} B"
+        + (
+            f"; the constants alone exceed its {board.flash_bytes:,} B of flash"
+            if board.flash_bytes and data_bytes > board.flash_bytes
+            else ""
+        )
+    )
 
 
-def compile_avr_objects(work: Path, board: Board, compiled: CompiledModel, emitted: EmittedModel,
-                        main_text: str | None = None, defines: tuple[str, ...] = (),
-                        near_bytes: int = 0) -> list[Path]:
+def compile_avr_objects(
+    work: Path,
+    board: Board,
+    compiled: CompiledModel,
+    emitted: EmittedModel,
+    main_text: str | None = None,
+    defines: tuple[str, ...] = (),
+    near_bytes: int = 0,
+) -> list[Path]:
     """The model, its runtime files and main.c compiled in `work`; the object files. A model
     whose arena and constants alone exceed the SRAM is refused first (avr-gcc would stop at
     the first array over 32,767 bytes, its object size limit, without saying why). Near or far
@@ -111,8 +135,23 @@ def compile_avr_objects(work: Path, board: Board, compiled: CompiledModel, emitt
     objects = []
     for src in sorted(work.glob("*.c")):
         obj = work / (src.stem + ".o")
-        _run([board.cc, *board.cflags, *refs, *defines, "-fstack-usage", "-I", str(work), "-c", str(src), "-o", str(obj)],
-             f"compiling {src.name} for {board.name}", work)
+        _run(
+            [
+                board.cc,
+                *board.cflags,
+                *refs,
+                *defines,
+                "-fstack-usage",
+                "-I",
+                str(work),
+                "-c",
+                str(src),
+                "-o",
+                str(obj),
+            ],
+            f"compiling {src.name} for {board.name}",
+            work,
+        )
         objects.append(obj)
     return objects
 
@@ -122,16 +161,34 @@ def link_avr(work: Path, board: Board, objects: list[Path], elf: Path) -> None:
     An SRAM overflow still writes the ELF (--noinhibit-exec): the fit check then says by how
     much the model is short, which the linker's own message does not."""
     elf.unlink(missing_ok=True)
-    proc = run_tool([board.cc, *_machine_flags(board), "-Wl,--gc-sections", "-Wl,--noinhibit-exec",
-                     f"-Wl,-Map={elf.with_suffix('.map')}", "-o", str(elf), *map(str, objects), "-lm"], work)
+    proc = run_tool(
+        [
+            board.cc,
+            *_machine_flags(board),
+            "-Wl,--gc-sections",
+            "-Wl,--noinhibit-exec",
+            f"-Wl,-Map={elf.with_suffix('.map')}",
+            "-o",
+            str(elf),
+            *map(str, objects),
+            "-lm",
+        ],
+        work,
+    )
     lines = [l for l in proc.stderr.strip().splitlines() if l and "collect2" not in l]
     if proc.returncode != 0 and not (elf.exists() and all("is not within region" in l for l in lines)):
         first = next((l for l in lines if "error" in l or "undefined" in l), lines[0] if lines else "")
         raise ModelError(f"linking for {board.name} failed: {first or f'exit {proc.returncode}'}")
 
 
-def build_avr_in_folder(work: Path, board: Board, compiled: CompiledModel, emitted: EmittedModel,
-                        main_text: str | None = None, defines: tuple[str, ...] = ()) -> FirmwareReport:
+def build_avr_in_folder(
+    work: Path,
+    board: Board,
+    compiled: CompiledModel,
+    emitted: EmittedModel,
+    main_text: str | None = None,
+    defines: tuple[str, ...] = (),
+) -> FirmwareReport:
     """firmware.build_in_folder for the avr family: firmware.elf and firmware.map in `work`."""
     objects = compile_avr_objects(work, board, compiled, emitted, main_text, defines)
     elf = work / "firmware.elf"
@@ -152,13 +209,18 @@ def check_near_flash(elf: Path, name: str, board: Board, far: bool = False) -> N
     with open(elf, "rb") as f:
         e = ELFFile(f)
         text = next((i for i, s in enumerate(e.iter_sections()) if s.name == ".text"), None)
-        objects = {sym.name: (sym["st_value"], sym["st_size"]) for sym in e.get_section_by_name(".symtab").iter_symbols()
-                   if sym["st_info"]["type"] == "STT_OBJECT" and sym["st_shndx"] == text}
+        objects = {
+            sym.name: (sym["st_value"], sym["st_size"])
+            for sym in e.get_section_by_name(".symtab").iter_symbols()
+            if sym["st_info"]["type"] == "STT_OBJECT" and sym["st_shndx"] == text
+        }
     near = {n: v for n, v in objects.items() if not (far and n.startswith(f"{name}_"))}
     end = max((a + size for a, size in near.values()), default=0)
     if end > NEAR_FLASH_BYTES:
-        raise ModelError(f"{name} does not fit {board.name} ({board.part}): its arrays in program memory end at "
-                         f"{end:,} B, beyond the {NEAR_FLASH_BYTES:,} B that 16-bit pointers (pgm_read_byte) reach")
+        raise ModelError(
+            f"{name} does not fit {board.name} ({board.part}): its arrays in program memory end at "
+            f"{end:,} B, beyond the {NEAR_FLASH_BYTES:,} B that 16-bit pointers (pgm_read_byte) reach"
+        )
     for part, (addr, _) in objects.items():
         m = re.fullmatch(r"(.+)_p(\d+)", part)
         if not m:
@@ -166,8 +228,10 @@ def check_near_flash(elf: Path, name: str, board: Board, far: bool = False) -> N
         k = int(m.group(2))
         prev = objects.get(m.group(1) if k == 1 else f"{m.group(1)}_p{k - 1}")
         if prev is None or prev[0] + prev[1] != addr:
-            raise ModelError(f"linking {name} for {board.name} did not place the parts of {m.group(1)} one after "
-                             f"another in flash (part {k} at {addr:#x}); the kernels read them as one array")
+            raise ModelError(
+                f"linking {name} for {board.name} did not place the parts of {m.group(1)} one after "
+                f"another in flash (part {k} at {addr:#x}); the kernels read them as one array"
+            )
 
 
 def measure_avr_elf(elf: Path, name: str, board: Board) -> FirmwareReport:
@@ -194,23 +258,39 @@ def measure_avr_elf(elf: Path, name: str, board: Board) -> FirmwareReport:
     ram_other = data + sizes.get(".bss", 0) + sizes.get(".noinit", 0) - arena
     flash = sizes.get(".text", 0) + data
     stack = board.stack_bytes
-    return FirmwareReport(board=board.name, part=board.part, elf=str(elf), flash_code_bytes=flash - weights,
-                          flash_weights_bytes=weights, flash_bytes=flash, ram_arena_bytes=arena, ram_stack_bytes=stack,
-                          ram_data_bytes=ram_other, ram_bytes=arena + ram_other + stack,
-                          board_flash_bytes=board.flash_bytes, board_ram_bytes=board.ram_bytes,
-                          stack_need_bytes=stack, stack_margin_bytes=stack, stack_uncertain=[STACK_NOT_ANALYSED],
-                          linked_for="part", flash_origin=board.flash_origin, ram_origin=board.ram_origin,
-                          stack_top=stack_top)
+    return FirmwareReport(
+        board=board.name,
+        part=board.part,
+        elf=str(elf),
+        flash_code_bytes=flash - weights,
+        flash_weights_bytes=weights,
+        flash_bytes=flash,
+        ram_arena_bytes=arena,
+        ram_stack_bytes=stack,
+        ram_data_bytes=ram_other,
+        ram_bytes=arena + ram_other + stack,
+        board_flash_bytes=board.flash_bytes,
+        board_ram_bytes=board.ram_bytes,
+        stack_need_bytes=stack,
+        stack_margin_bytes=stack,
+        stack_uncertain=[STACK_NOT_ANALYSED],
+        linked_for="part",
+        flash_origin=board.flash_origin,
+        ram_origin=board.ram_origin,
+        stack_top=stack_top,
+    )
 
 
 def samples_source(model: CompiledModel, samples: list[list[np.ndarray]]) -> str:
     """ec_samples.c: the samples' input bytes in program memory, for avr_main.c.in."""
     data = b"".join(sample_bytes(model, sample) for sample in samples)
     rows = [", ".join(str(b) for b in data[i : i + 24]) for i in range(0, len(data), 24)] or ["0"]
-    return ("/* edgeconv: the samples of one emulated run, in flash. */\n#include <avr/pgmspace.h>\n#include <stdint.h>\n\n"
-            f"extern const uint8_t ec_samples[];\nextern const uint16_t ec_sample_count;\n"
-            f"const uint16_t ec_sample_count = {len(samples)}u;\n"
-            "const uint8_t ec_samples[] PROGMEM = {\n    " + ",\n    ".join(rows) + "\n};\n")
+    return (
+        "/* edgeconv: the samples of one emulated run, in flash. */\n#include <avr/pgmspace.h>\n#include <stdint.h>\n\n"
+        f"extern const uint8_t ec_samples[];\nextern const uint16_t ec_sample_count;\n"
+        f"const uint16_t ec_sample_count = {len(samples)}u;\n"
+        "const uint8_t ec_samples[] PROGMEM = {\n    " + ",\n    ".join(rows) + "\n};\n"
+    )
 
 
 @dataclass
@@ -248,8 +328,11 @@ class AvrEmulatedFirmware(FirmwareFolder):
         src = self.work / "ec_samples.c"
         src.write_text(samples_source(self.model, samples))
         obj = self.work / "ec_samples.o"
-        _run([self.board.cc, *_machine_flags(self.board), "-c", str(src), "-o", str(obj)], "compiling the samples",
-             self.work)
+        _run(
+            [self.board.cc, *_machine_flags(self.board), "-c", str(src), "-o", str(obj)],
+            "compiling the samples",
+            self.work,
+        )
         link_avr(self.work, self.board, [*self.objects, obj], self.elf)
         check_near_flash(self.elf, self.model.name, self.board, self.far)  # the samples are in program memory too
         text = run_simavr(self.board, self.elf, self.work)
@@ -262,9 +345,11 @@ class AvrEmulatedFirmware(FirmwareFolder):
             self.stack_measured_bytes = int(stack[-1][2:], 16)
             self.ram_bytes = self.static_ram_bytes + self.stack_measured_bytes
             if self.stack_measured_bytes >= self.free_ram_bytes:
-                raise ModelError(f"{self.model.name} overflowed the stack of the emulated {self.board.name}: it reached "
-                                 f"{self.stack_measured_bytes:,} B, the SRAM left after .data and .bss is "
-                                 f"{self.free_ram_bytes:,} B")
+                raise ModelError(
+                    f"{self.model.name} overflowed the stack of the emulated {self.board.name}: it reached "
+                    f"{self.stack_measured_bytes:,} B, the SRAM left after .data and .bss is "
+                    f"{self.free_ram_bytes:,} B"
+                )
         data = bytes.fromhex("".join(line[2:] for line in lines if line.startswith("#O")))
         return outputs_from_bytes(self.model, data, len(samples), self.board.name)
 
@@ -296,22 +381,36 @@ def build_avr_emulated(model: CompiledModel, board_name: str, defines: tuple[str
         objects = compile_avr_objects(work, board, model, emitted, main, defines, SAMPLE_BATCH_BYTES)
         empty = work / "ec_samples.c"
         empty.write_text(samples_source(model, []))
-        _run([board.cc, *_machine_flags(board), "-c", str(empty), "-o", str(work / "ec_samples.o")],
-             "compiling the samples", work)
+        _run(
+            [board.cc, *_machine_flags(board), "-c", str(empty), "-o", str(work / "ec_samples.o")],
+            "compiling the samples",
+            work,
+        )
         link_avr(work, board, [*objects, work / "ec_samples.o"], work / "firmware.elf")  # for the sizes
         check_near_flash(work / "firmware.elf", model.name, board, far)
         report = measure_avr_elf(work / "firmware.elf", model.name, board)
         static_ram = report.ram_arena_bytes + report.ram_data_bytes
-        fw = AvrEmulatedFirmware(board, model, work, objects, report.flash_bytes, static_ram,
-                                 static_ram_bytes=static_ram, free_ram_bytes=board.ram_bytes - static_ram,
-                                 stack_need_bytes=board.stack_bytes, far=far)
+        fw = AvrEmulatedFirmware(
+            board,
+            model,
+            work,
+            objects,
+            report.flash_bytes,
+            static_ram,
+            static_ram_bytes=static_ram,
+            free_ram_bytes=board.ram_bytes - static_ram,
+            stack_need_bytes=board.stack_bytes,
+            far=far,
+        )
         short = sram_shortfall(board, model.name, report.ram_arena_bytes, report.ram_data_bytes)
         if short:
             raise ModelError(short)
         if board.flash_bytes and report.flash_bytes > board.flash_bytes:
-            raise ModelError(f"{model.name} does not fit {board.name} ({board.part}): its firmware needs "
-                             f"{report.flash_bytes:,} B of flash (constants {emitted.flash_const_bytes:,} B), has "
-                             f"{board.flash_bytes:,} B")
+            raise ModelError(
+                f"{model.name} does not fit {board.name} ({board.part}): its firmware needs "
+                f"{report.flash_bytes:,} B of flash (constants {emitted.flash_const_bytes:,} B), has "
+                f"{board.flash_bytes:,} B"
+            )
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeconv.frontend.boards import Board, load_board
 from edgeconv.emit.bundle import BundleOptions, EmittedBundle, emit_bundle
-from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.emit.emitter import EmittedModel
+from edgeconv.frontend.boards import Board, load_board
+from edgeconv.frontend.dtypes import numpy_dtype
+from edgeconv.frontend.ir import ModelError
+from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.targets.emulate import QEMU_TIMEOUT_S, check_emulator_fit, qemu_command
 from edgeconv.targets.firmware import USER_ARENA_NAME, build_in_folder
 from edgeconv.targets.firmware_common import FirmwareFolder, FirmwareReport, ToolchainMissing, support_dir
-from edgeconv.frontend.dtypes import numpy_dtype
-from edgeconv.frontend.ir import ModelError
 
 
 def multi_main_source(models: list[CompiledModel], arena: str) -> str:
@@ -33,13 +33,18 @@ def multi_main_source(models: list[CompiledModel], arena: str) -> str:
     user, init = "", ""
     if arena == "user":
         size = max(max(m.plan.size, 1) for m in models)
-        user = ("/* One buffer given to every model's <name>_init: they run one after another. A union with\n"
-                " * int64_t keeps it aligned; the member is never read. */\n"
-                "/* cppcheck-suppress unusedStructMember */\n"
-                f"static union {{ uint8_t bytes[{size}]; int64_t align; }} {USER_ARENA_NAME} EC_ALIGN(16);\n")
+        user = (
+            "/* One buffer given to every model's <name>_init: they run one after another. A union with\n"
+            " * int64_t keeps it aligned; the member is never read. */\n"
+            "/* cppcheck-suppress unusedStructMember */\n"
+            f"static union {{ uint8_t bytes[{size}]; int64_t align; }} {USER_ARENA_NAME} EC_ALIGN(16);\n"
+        )
         includes.append('#include "ec_common.h"')
-        init = "\n".join(f"    if ({m.name}_init({USER_ARENA_NAME}.bytes) != 0) {{\n"
-                         "        semihost(SYS_EXIT, (void *)0x20023);\n    }" for m in models)
+        init = "\n".join(
+            f"    if ({m.name}_init({USER_ARENA_NAME}.bytes) != 0) {{\n"
+            "        semihost(SYS_EXIT, (void *)0x20023);\n    }"
+            for m in models
+        )
     run = []
     for m in models:
         g, NAME = m.graph, m.name.upper()
@@ -64,8 +69,13 @@ def multi_main_source(models: list[CompiledModel], arena: str) -> str:
             "        }",
         ]
     text = (support_dir() / "semihost_multi_main.c.in").read_text()
-    for key, value in (("@NAMES@", ", ".join(m.name for m in models)), ("@INCLUDES@", "\n".join(includes)),
-                       ("@USER_ARENA@", user), ("@INIT@", init), ("@RUN@", "\n".join(run))):
+    for key, value in (
+        ("@NAMES@", ", ".join(m.name for m in models)),
+        ("@INCLUDES@", "\n".join(includes)),
+        ("@USER_ARENA@", user),
+        ("@INIT@", init),
+        ("@RUN@", "\n".join(run)),
+    ):
         text = text.replace(key, value)
     return text
 
@@ -91,13 +101,21 @@ class EmulatedBundle(FirmwareFolder):
                 for m in self.models:
                     for x, t in zip(samples[m.name][k], m.graph.inputs):
                         tensor = m.graph.tensors[t]
-                        f.write(np.ascontiguousarray(np.asarray(x, dtype=numpy_dtype(tensor.dtype)).reshape(tensor.shape))
-                                .tobytes())
+                        f.write(
+                            np.ascontiguousarray(
+                                np.asarray(x, dtype=numpy_dtype(tensor.dtype)).reshape(tensor.shape)
+                            ).tobytes()
+                        )
         out_path = self.work / "outputs.bin"
         out_path.unlink(missing_ok=True)
         try:
-            proc = subprocess.run(qemu_command(self.board, self.elf), cwd=self.work, capture_output=True, text=True,
-                                  timeout=QEMU_TIMEOUT_S)
+            proc = subprocess.run(
+                qemu_command(self.board, self.elf),
+                cwd=self.work,
+                capture_output=True,
+                text=True,
+                timeout=QEMU_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             raise ModelError(f"the emulated {self.board.name} did not finish within {QEMU_TIMEOUT_S} s") from None
         if proc.returncode != 0 or not out_path.exists():
@@ -110,8 +128,11 @@ class EmulatedBundle(FirmwareFolder):
                 one = []
                 for t in m.graph.outputs:
                     tensor = m.graph.tensors[t]
-                    one.append(np.frombuffer(data[pos : pos + tensor.nbytes], dtype=numpy_dtype(tensor.dtype))
-                               .reshape(tensor.shape).copy())
+                    one.append(
+                        np.frombuffer(data[pos : pos + tensor.nbytes], dtype=numpy_dtype(tensor.dtype))
+                        .reshape(tensor.shape)
+                        .copy()
+                    )
                     pos += tensor.nbytes
                 outs[m.name].append(one)
         if pos != len(data):
@@ -119,8 +140,9 @@ class EmulatedBundle(FirmwareFolder):
         return outs
 
 
-def build_emulated_bundle(models: list[CompiledModel], board_name: str, arena: str = "static",
-                          defines: tuple[str, ...] = ()) -> EmulatedBundle:
+def build_emulated_bundle(
+    models: list[CompiledModel], board_name: str, arena: str = "static", defines: tuple[str, ...] = ()
+) -> EmulatedBundle:
     """One firmware holding every model (emit_bundle: one runtime copy), linked for the board's
     emulator, with the several-model semihosting main."""
     part = load_board(board_name)
@@ -134,11 +156,21 @@ def build_emulated_bundle(models: list[CompiledModel], board_name: str, arena: s
     work = Path(tempfile.mkdtemp(prefix=f"edgeconv-bundle-{board.name}-"))
     try:
         # The files are the whole bundle; the report counts every model's arena and weights.
-        files = EmittedModel(bundle.files, sum(e.flash_const_bytes for e in bundle.emitted.values()),
-                             sum(e.weights_bytes for e in bundle.emitted.values()),
-                             sum(e.program_memory_bytes for e in bundle.emitted.values()))
-        report = build_in_folder(work, board, models[0], files, main_text=multi_main_source(models, arena),
-                                 defines=("-DEC_PROFILE", *defines), model_names=tuple(m.name for m in models))
+        files = EmittedModel(
+            bundle.files,
+            sum(e.flash_const_bytes for e in bundle.emitted.values()),
+            sum(e.weights_bytes for e in bundle.emitted.values()),
+            sum(e.program_memory_bytes for e in bundle.emitted.values()),
+        )
+        report = build_in_folder(
+            work,
+            board,
+            models[0],
+            files,
+            main_text=multi_main_source(models, arena),
+            defines=("-DEC_PROFILE", *defines),
+            model_names=tuple(m.name for m in models),
+        )
         check_emulator_fit(board, report.flash_bytes, report.ram_bytes, "+".join(m.name for m in models))
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

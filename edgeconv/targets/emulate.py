@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeconv.emit.emitter import emit
 from edgeconv.frontend.boards import Board, load_board
+from edgeconv.frontend.ir import ModelError
 from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.targets.cycles import PIPELINE_REFILL, CycleModel
-from edgeconv.emit.emitter import emit
 from edgeconv.targets.firmware import build_in_folder, semihost_main_source
 from edgeconv.targets.firmware_common import FirmwareFolder, ToolchainMissing, outputs_from_bytes, sample_bytes
-from edgeconv.frontend.ir import ModelError
 
 QEMU = "qemu-system-arm"
 QEMU_TIMEOUT_S = 600
@@ -61,8 +61,9 @@ class EmulatedFirmware(FirmwareFolder):
         except subprocess.TimeoutExpired:
             raise ModelError(f"the emulated {self.board.name} did not finish within {QEMU_TIMEOUT_S} s") from None
         if proc.returncode != 0 or not out_path.exists():
-            raise ModelError(f"QEMU ({self.board.qemu_machine}) failed: exit {proc.returncode} {proc.stderr.strip()[:200]}"
-                             .rstrip())
+            raise ModelError(
+                f"QEMU ({self.board.qemu_machine}) failed: exit {proc.returncode} {proc.stderr.strip()[:200]}".rstrip()
+            )
         if stack_path.exists() and len(stack_path.read_bytes()) == 4:
             self.stack_measured_bytes = int.from_bytes(stack_path.read_bytes(), "little")
         return outputs_from_bytes(self.model, out_path.read_bytes(), len(samples), self.board.name)
@@ -74,8 +75,18 @@ def qemu_command(board: Board, elf: Path) -> list[str]:
     emulator = board.emulator
     if emulator is None:
         raise ModelError(f"board {board.name} has no [emulator] section in its profile")
-    cmd = [emulator.qemu, "-M", emulator.machine, "-nographic", "-monitor", "none", "-serial", "none",
-           "-semihosting-config", "enable=on,target=native"]
+    cmd = [
+        emulator.qemu,
+        "-M",
+        emulator.machine,
+        "-nographic",
+        "-monitor",
+        "none",
+        "-serial",
+        "none",
+        "-semihosting-config",
+        "enable=on,target=native",
+    ]
     if board.family == "riscv":
         cmd += ["-bios", "none"]
     return cmd + ["-kernel", str(elf)]
@@ -90,23 +101,38 @@ def build_emulated(model: CompiledModel, board_name: str, defines: tuple[str, ..
 
         return build_avr_emulated(model, board_name, defines)  # type: ignore[return-value]
     if part.family not in ("cortex-m", "riscv") or part.emulator is None:
-        raise ModelError(f"board {part.name} has no emulator machine ([emulator] in its profile): it builds with "
-                         f"`edgeconv build`, but is not emulated")
+        raise ModelError(
+            f"board {part.name} has no emulator machine ([emulator] in its profile): it builds with "
+            f"`edgeconv build`, but is not emulated"
+        )
     board = part.for_emulator()
     for tool in (board.cc, board.emulator.qemu):
         if shutil.which(tool) is None:
             raise ToolchainMissing(f"emulating {board.name} needs {tool}, which is not installed (see README: boards)")
     work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{board.name}-"))
     try:
-        report = build_in_folder(work, board, model, emit(model), main_text=semihost_main_source(model),
-                           defines=("-DEC_PROFILE", "-DEC_STACK_PAINT", *defines))
+        report = build_in_folder(
+            work,
+            board,
+            model,
+            emit(model),
+            main_text=semihost_main_source(model),
+            defines=("-DEC_PROFILE", "-DEC_STACK_PAINT", *defines),
+        )
         check_emulator_fit(board, report.flash_bytes, report.ram_bytes, model.name)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return EmulatedFirmware(board, model, work, report.flash_bytes, report.ram_bytes,
-                            stack_need_bytes=report.stack_need_bytes, stack_worst_path=report.stack_worst_path,
-                            stack_worst_path_bytes=report.stack_worst_path_bytes)
+    return EmulatedFirmware(
+        board,
+        model,
+        work,
+        report.flash_bytes,
+        report.ram_bytes,
+        stack_need_bytes=report.stack_need_bytes,
+        stack_worst_path=report.stack_worst_path,
+        stack_worst_path_bytes=report.stack_worst_path_bytes,
+    )
 
 
 def build_counted(model: CompiledModel, board_name: str) -> EmulatedFirmware:
@@ -126,14 +152,27 @@ def build_counted(model: CompiledModel, board_name: str) -> EmulatedFirmware:
         raise ToolchainMissing(f"board {part.name} needs {part.cc}, which is not installed (see README: boards)")
     work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{part.name}-"))
     try:
-        report = build_in_folder(work, part, model, emit(model), main_text=semihost_main_source(model),
-                                 defines=("-DEC_PROFILE", "-DEC_STACK_PAINT"))
+        report = build_in_folder(
+            work,
+            part,
+            model,
+            emit(model),
+            main_text=semihost_main_source(model),
+            defines=("-DEC_PROFILE", "-DEC_STACK_PAINT"),
+        )
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return EmulatedFirmware(part, model, work, report.flash_bytes, report.ram_bytes,
-                            stack_need_bytes=report.stack_need_bytes, stack_worst_path=report.stack_worst_path,
-                            stack_worst_path_bytes=report.stack_worst_path_bytes)
+    return EmulatedFirmware(
+        part,
+        model,
+        work,
+        report.flash_bytes,
+        report.ram_bytes,
+        stack_need_bytes=report.stack_need_bytes,
+        stack_worst_path=report.stack_worst_path,
+        stack_worst_path_bytes=report.stack_worst_path_bytes,
+    )
 
 
 class EmulatorTooSmall(ModelError):
@@ -145,13 +184,19 @@ def check_emulator_fit(board: Board, flash_bytes: int, ram_bytes: int, name: str
     stop with a fault far from the cause)."""
     e = board.emulator
     if e is not None and (flash_bytes > e.flash_bytes or ram_bytes > e.ram_bytes):
-        raise EmulatorTooSmall(f"{name} does not fit the emulated {board.name} ({e.machine}): needs {flash_bytes:,} B of "
-                         f"flash and {ram_bytes:,} B of RAM, the emulator's map has {e.flash_bytes:,} and {e.ram_bytes:,}")
+        raise EmulatorTooSmall(
+            f"{name} does not fit the emulated {board.name} ({e.machine}): needs {flash_bytes:,} B of "
+            f"flash and {ram_bytes:,} B of RAM, the emulator's map has {e.flash_bytes:,} and {e.ram_bytes:,}"
+        )
 
 
 # unicorn's CPU model for each -mcpu (the M0 model runs the M0+'s Armv6-M code), and for RISC-V.
-_UNICORN_CPUS = {"cortex-m0plus": "UC_CPU_ARM_CORTEX_M0", "cortex-m4": "UC_CPU_ARM_CORTEX_M4",
-                 "cortex-m7": "UC_CPU_ARM_CORTEX_M7", "cortex-m33": "UC_CPU_ARM_CORTEX_M33"}
+_UNICORN_CPUS = {
+    "cortex-m0plus": "UC_CPU_ARM_CORTEX_M0",
+    "cortex-m4": "UC_CPU_ARM_CORTEX_M4",
+    "cortex-m7": "UC_CPU_ARM_CORTEX_M7",
+    "cortex-m33": "UC_CPU_ARM_CORTEX_M33",
+}
 _UNICORN_RISCV_CPU = "UC_CPU_RISCV32_SIFIVE_E31"  # RV32IMAC: runs RV32IMC code
 
 
@@ -177,7 +222,7 @@ def rv32c_instruction_count(code: bytes) -> int:
 
 
 # RISC-V semihosting: `slli zero, zero, 0x1f; ebreak; srai zero, zero, 7`, uncompressed.
-_RISCV_SEMIHOST = bytes.fromhex("1310f001" "73001000" "13507040")
+_RISCV_SEMIHOST = bytes.fromhex("1310f0017300100013507040")
 
 
 def _riscv_semihosting_traps(code: bytes, origin: int) -> list[int]:
@@ -205,6 +250,7 @@ class InstructionCount:
     """What the counter saw in its region: the instructions in total and per mark (edgeconv:
     the op index; foreign firmware: one mark, 0), the first counted address, and the text the
     firmware wrote with SYS_WRITE0."""
+
     total: int
     per_mark: dict[int, int]
     first_pc: int | None
@@ -220,6 +266,7 @@ class Region:
     entry and stops when it returns to its caller; stores to `mark_addr` switch the mark), or
     two semihosting SYS_WRITE0 lines (`begin_line`: counting starts with the instruction after
     that BKPT returns; `end_line`: the BKPT of that write is the last counted instruction)."""
+
     function: int | None = None
     mark_addr: int | None = None
     begin_line: str | None = None
@@ -262,18 +309,38 @@ def _unicorn_for(board: Board):
 
         uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV32)
         uc.ctl_set_cpu_model(getattr(R, cpu))
-        return uc, _Arch(True, R.UC_RISCV_REG_PC, R.UC_RISCV_REG_RA, R.UC_RISCV_REG_SP, R.UC_RISCV_REG_A0,
-                         R.UC_RISCV_REG_A1, rv32c_instruction_count)
+        return uc, _Arch(
+            True,
+            R.UC_RISCV_REG_PC,
+            R.UC_RISCV_REG_RA,
+            R.UC_RISCV_REG_SP,
+            R.UC_RISCV_REG_A0,
+            R.UC_RISCV_REG_A1,
+            rv32c_instruction_count,
+        )
     from unicorn import arm_const as A
 
     uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
     uc.ctl_set_cpu_model(getattr(A, cpu))
-    return uc, _Arch(False, A.UC_ARM_REG_PC, A.UC_ARM_REG_LR, A.UC_ARM_REG_SP, A.UC_ARM_REG_R0, A.UC_ARM_REG_R1,
-                     thumb_instruction_count)
+    return uc, _Arch(
+        False,
+        A.UC_ARM_REG_PC,
+        A.UC_ARM_REG_LR,
+        A.UC_ARM_REG_SP,
+        A.UC_ARM_REG_R0,
+        A.UC_ARM_REG_R1,
+        thumb_instruction_count,
+    )
 
 
-def count_region(elf_path: Path, cpu_board: str | Board, region: Region, input_bytes: bytes = b"",
-                 extra_ram: tuple[int, int] | None = None, cycle_model: CycleModel | None = None) -> InstructionCount:
+def count_region(
+    elf_path: Path,
+    cpu_board: str | Board,
+    region: Region,
+    input_bytes: bytes = b"",
+    extra_ram: tuple[int, int] | None = None,
+    cycle_model: CycleModel | None = None,
+) -> InstructionCount:
     """Run an ELF on unicorn from its reset (Cortex-M: the vector table at the lowest loaded
     address; RISC-V: the ELF's entry point) and count the executed instructions (Thumb or
     RV32IMC, by `cpu_board`: a board name or profile path) inside `region`. Semihosting:
@@ -327,8 +394,11 @@ def count_region(elf_path: Path, cpu_board: str | Board, region: Region, input_b
                 ensure(sec["sh_addr"], sec["sh_addr"] + sec["sh_size"])
         # The vector table starts the lowest loaded section (a segment may start lower, with
         # the ELF header in it, when flash does not start on a page: the RP2040's 0x10000100).
-        loaded = [sec["sh_addr"] for sec in elf.iter_sections()
-                  if sec["sh_type"] == "SHT_PROGBITS" and sec["sh_flags"] & 2 and sec["sh_size"]]  # SHF_ALLOC
+        loaded = [
+            sec["sh_addr"]
+            for sec in elf.iter_sections()
+            if sec["sh_type"] == "SHT_PROGBITS" and sec["sh_flags"] & 2 and sec["sh_size"]
+        ]  # SHF_ALLOC
         if loaded and lowest is not None:
             lowest = max(lowest, min(loaded))
     if extra_ram is not None:
@@ -340,8 +410,19 @@ def count_region(elf_path: Path, cpu_board: str | Board, region: Region, input_b
 
     files = {1: [input_bytes, 0]}
     text: list[str] = []
-    state = {"on": False, "mark": 0, "total": 0, "per_mark": {}, "first_pc": None, "return_to": None,
-             "exit": None, "begin_next": False, "cycles": 0, "cycles_per_mark": {}, "prev": None}
+    state = {
+        "on": False,
+        "mark": 0,
+        "total": 0,
+        "per_mark": {},
+        "first_pc": None,
+        "return_to": None,
+        "exit": None,
+        "begin_next": False,
+        "cycles": 0,
+        "cycles_per_mark": {},
+        "prev": None,
+    }
     block_sizes: dict[tuple[int, int], int] = {}
 
     def on_block(uc_, address, size, _):
@@ -438,8 +519,9 @@ def count_region(elf_path: Path, cpu_board: str | Board, region: Region, input_b
         # unicorn stops at EBREAK as an invalid instruction: a code hook on each semihosting
         # EBREAK answers the call before it executes and resumes after it.
         for addr in traps:
-            uc.hook_add(unicorn.UC_HOOK_CODE, lambda uc_, address, size, _: on_interrupt(uc_, 3, None),
-                        begin=addr, end=addr)
+            uc.hook_add(
+                unicorn.UC_HOOK_CODE, lambda uc_, address, size, _: on_interrupt(uc_, 3, None), begin=addr, end=addr
+            )
     else:
         uc.hook_add(unicorn.UC_HOOK_INTR, on_interrupt)
     if arch.riscv:
@@ -456,9 +538,15 @@ def count_region(elf_path: Path, cpu_board: str | Board, region: Region, input_b
         raise ModelError(f"the instruction-counting emulator stopped: {raise_error[0]}")
     if not state["total"]:
         raise ModelError("the instruction-counting emulator saw no inference")
-    return InstructionCount(state["total"], dict(sorted(state["per_mark"].items())), state["first_pc"],
-                            "".join(text), state["exit"], state["cycles"] if cycle_model is not None else None,
-                            dict(sorted(state["cycles_per_mark"].items())))
+    return InstructionCount(
+        state["total"],
+        dict(sorted(state["per_mark"].items())),
+        state["first_pc"],
+        "".join(text),
+        state["exit"],
+        state["cycles"] if cycle_model is not None else None,
+        dict(sorted(state["cycles_per_mark"].items())),
+    )
 
 
 def count_instructions(fw: EmulatedFirmware, sample: list[np.ndarray]) -> tuple[int, dict[int, int]]:
@@ -469,8 +557,9 @@ def count_instructions(fw: EmulatedFirmware, sample: list[np.ndarray]) -> tuple[
     return c.total, c.per_mark
 
 
-def count_invoke(fw: EmulatedFirmware, sample: list[np.ndarray], cycle_model: CycleModel | None = None
-                 ) -> InstructionCount:
+def count_invoke(
+    fw: EmulatedFirmware, sample: list[np.ndarray], cycle_model: CycleModel | None = None
+) -> InstructionCount:
     from elftools.elf.elffile import ELFFile
 
     if not can_count_instructions(fw.board):  # e.g. the AVR: simavr runs it, but counts nothing
@@ -485,11 +574,17 @@ def count_invoke(fw: EmulatedFirmware, sample: list[np.ndarray], cycle_model: Cy
     return count_region(fw.elf, fw.board, region, input_bytes, cycle_model=cycle_model)
 
 
-def count_semihosting_elf(elf: Path, cpu_board: str, ram: tuple[int, int] = (0x20000000, 0x100000),
-                          begin_line: str = "BEGIN", end_line: str = "END",
-                          cycle_model: CycleModel | None = None) -> InstructionCount:
+def count_semihosting_elf(
+    elf: Path,
+    cpu_board: str,
+    ram: tuple[int, int] = (0x20000000, 0x100000),
+    begin_line: str = "BEGIN",
+    end_line: str = "END",
+    cycle_model: CycleModel | None = None,
+) -> InstructionCount:
     """A foreign firmware (e.g. the TFLite Micro anchors) that writes `begin_line` and
     `end_line` with SYS_WRITE0 around its inference: instructions from the return of the
     begin write to the end write's BKPT, inclusive (marker overhead included)."""
-    return count_region(Path(elf), cpu_board, Region(begin_line=begin_line, end_line=end_line), extra_ram=ram,
-                        cycle_model=cycle_model)
+    return count_region(
+        Path(elf), cpu_board, Region(begin_line=begin_line, end_line=end_line), extra_ram=ram, cycle_model=cycle_model
+    )

@@ -16,15 +16,21 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from edgeconv.frontend.boards import Board, load_board
-from edgeconv.lowering.compiler import CompiledModel
 from edgeconv.emit.emitter import SHARED_ARENA_NAME, EmittedModel, emit
-from edgeconv.targets.hostbuild import WARNING_FLAGS, run_tool
+from edgeconv.frontend.boards import Board, load_board
 from edgeconv.frontend.ir import ModelError
-from edgeconv.lowering.modelsource import ModelInput, compile_model, protected_paths
 from edgeconv.frontend.names import comment_text
+from edgeconv.lowering.compiler import CompiledModel
+from edgeconv.lowering.modelsource import ModelInput, compile_model, protected_paths
 from edgeconv.outputs import FolderWrite, check_writable, publish, read_files
-from edgeconv.targets.firmware_common import FirmwareReport, ToolchainMissing, main_from_template, main_source, support_dir
+from edgeconv.targets.firmware_common import (
+    FirmwareReport,
+    ToolchainMissing,
+    main_from_template,
+    main_source,
+    support_dir,
+)
+from edgeconv.targets.hostbuild import WARNING_FLAGS, run_tool
 from edgeconv.targets.stack import analyse, note_outside, outside_calls
 
 
@@ -50,9 +56,15 @@ def linker_script(board: Board, stack_bytes: int) -> str:
     else:
         stack_address = ""
         where = "the stack right after .bss"
-    for key, value in (("@BOARD@", comment_text(board.name)), ("@ENTRY@", entry), ("@FLASH_ORIGIN@", hex(board.flash_origin)),
-                       ("@RAM_ORIGIN@", hex(board.ram_origin)), ("@STACK_BYTES@", str(stack_bytes)),
-                       ("@MAP@", comment_text(f"{board.linked_for} map, {where}")), ("@STACK_ADDRESS@", stack_address)):
+    for key, value in (
+        ("@BOARD@", comment_text(board.name)),
+        ("@ENTRY@", entry),
+        ("@FLASH_ORIGIN@", hex(board.flash_origin)),
+        ("@RAM_ORIGIN@", hex(board.ram_origin)),
+        ("@STACK_BYTES@", str(stack_bytes)),
+        ("@MAP@", comment_text(f"{board.linked_for} map, {where}")),
+        ("@STACK_ADDRESS@", stack_address),
+    ):
         text = text.replace(key, value)
     return text
 
@@ -78,8 +90,14 @@ BUILD_OUTPUTS = (".c", ".h", ".S", ".ld", ".elf", ".map")
 USER_ARENA_NAME = "ec_user_arena"
 
 
-def build_firmware(model: ModelInput, board_name: str, out_dir: str | Path, name: str | None = None,
-                   force: bool = False, weights: str = "auto") -> FirmwareReport:
+def build_firmware(
+    model: ModelInput,
+    board_name: str,
+    out_dir: str | Path,
+    name: str | None = None,
+    force: bool = False,
+    weights: str = "auto",
+) -> FirmwareReport:
     """Cross-compile in a private temporary folder (removed on every path), then publish the
     sources, firmware.elf and firmware.map into out_dir (see outputs.py: the user's files
     there are never touched; `force` overwrites those in the way). `model`: a .tflite path,
@@ -93,15 +111,22 @@ def build_firmware(model: ModelInput, board_name: str, out_dir: str | Path, name
     emitted = emit(compiled)
     out_dir = Path(out_dir)
     job = f"build:{compiled.name}"
-    expected = [*emitted.files, "main.c", *support_files(board), "board_libc.c", "link.ld", "firmware.elf", "firmware.map"]
+    expected = [
+        *emitted.files,
+        "main.c",
+        *support_files(board),
+        "board_libc.c",
+        "link.ld",
+        "firmware.elf",
+        "firmware.map",
+    ]
     check_writable(out_dir, job, expected, force=force, protected=protected_paths(model))  # before the slow part
     with tempfile.TemporaryDirectory(prefix="edgeconv-build-") as tmp:
         work = Path(tmp)
         report = build_in_folder(work, board, compiled, emitted)
         _check_fit(board, report, compiled.name)
         names = sorted(p.name for p in work.iterdir() if p.suffix in BUILD_OUTPUTS)
-        publish([FolderWrite(out_dir, job, read_files(work, names))], force=force,
-                protected=protected_paths(model))
+        publish([FolderWrite(out_dir, job, read_files(work, names))], force=force, protected=protected_paths(model))
     report.files = names
     report.elf = str(out_dir / "firmware.elf")
     report.weights_summary = compiled.weights.summary()
@@ -114,9 +139,15 @@ def semihost_main_source(compiled: CompiledModel) -> str:
     return main_from_template(compiled, "semihost_main.c.in")
 
 
-def build_in_folder(work: Path, board: Board, compiled: CompiledModel, emitted: EmittedModel,
-              main_text: str | None = None, defines: tuple[str, ...] = (),
-              model_names: tuple[str, ...] = ()) -> FirmwareReport:
+def build_in_folder(
+    work: Path,
+    board: Board,
+    compiled: CompiledModel,
+    emitted: EmittedModel,
+    main_text: str | None = None,
+    defines: tuple[str, ...] = (),
+    model_names: tuple[str, ...] = (),
+) -> FirmwareReport:
     """Compile and link in `work`; main_text replaces the minimal main, defines (-D...) apply
     to every file. `model_names`: every model in the files when they hold several (a bundle;
     default: `compiled`'s alone), whose arenas and weights the report counts."""
@@ -139,15 +170,24 @@ def build_in_folder(work: Path, board: Board, compiled: CompiledModel, emitted: 
     for src in track(sorted(work.glob("*.c")) + sorted(work.glob("*.S")), f"Compiling for {board.name}"):
         obj = work / (src.stem + ".o")
         if src.name == "board_libc.c":
-            flags = machine + ["-ffreestanding", "-fno-builtin", "-fno-tree-loop-distribute-patterns", "-Wall", "-Wextra"]
+            flags = machine + [
+                "-ffreestanding",
+                "-fno-builtin",
+                "-fno-tree-loop-distribute-patterns",
+                "-Wall",
+                "-Wextra",
+            ]
         elif src.suffix == ".S" or src.name == "cortex_m_startup.c":
             flags = machine + ["-Wall", "-Wextra"]
         else:  # generated model code and c_runtime: the full promise, warnings as errors
             flags = list(board.cflags) + list(defines)
         if src.suffix == ".c":
             flags = flags + stack_flags
-        _run([board.cc, *flags, "-I", str(work), "-c", str(src), "-o", str(obj)], f"compiling {src.name} for {board.name}",
-             work)
+        _run(
+            [board.cc, *flags, "-I", str(work), "-c", str(src), "-o", str(obj)],
+            f"compiling {src.name} for {board.name}",
+            work,
+        )
         objects.append(obj)
         su, ci = work / (src.stem + ".su"), work / (src.stem + ".ci")
         if su.exists() and ci.exists():
@@ -158,9 +198,24 @@ def build_in_folder(work: Path, board: Board, compiled: CompiledModel, emitted: 
     (work / "link.ld").write_text(linker_script(board, stack))
     elf = work / "firmware.elf"
     link_flags = [f for f in machine if not f.startswith("--specs")]  # headers only; no libc, no crt0
-    _run([board.cc, *link_flags, "-nostdlib", "-nostartfiles", "-T", str(work / "link.ld"), "-Wl,--gc-sections",
-          f"-Wl,-Map={work / 'firmware.map'}", "-o", str(elf), *map(str, objects), "-lgcc"],
-         f"linking for {board.name}", work)
+    _run(
+        [
+            board.cc,
+            *link_flags,
+            "-nostdlib",
+            "-nostartfiles",
+            "-T",
+            str(work / "link.ld"),
+            "-Wl,--gc-sections",
+            f"-Wl,-Map={work / 'firmware.map'}",
+            "-o",
+            str(elf),
+            *map(str, objects),
+            "-lgcc",
+        ],
+        f"linking for {board.name}",
+        work,
+    )
     report = measure_elf(elf, model_names or (name,), board, stack)
     report.stack_need_bytes = analysis.need_bytes
     report.stack_worst_path = analysis.worst_path
@@ -254,8 +309,9 @@ def board_fit(compiled: CompiledModel, emitted: EmittedModel, board: Board) -> B
     with tempfile.TemporaryDirectory(prefix="edgeconv-fit-") as tmp:
         r = build_in_folder(Path(tmp), board, compiled, emitted)
     short = _shortfalls(board, r)
-    return BoardFit(board.name, board.part, r.flash_bytes, r.ram_bytes, board.flash_bytes, board.ram_bytes,
-                    not short, short)
+    return BoardFit(
+        board.name, board.part, r.flash_bytes, r.ram_bytes, board.flash_bytes, board.ram_bytes, not short, short
+    )
 
 
 def _check_fit(board: Board, r: FirmwareReport, name: str) -> None:
@@ -267,14 +323,20 @@ def _check_fit(board: Board, r: FirmwareReport, name: str) -> None:
 def _shortfalls(board: Board, r: FirmwareReport) -> list[str]:
     short = []
     if board.flash_bytes and r.flash_bytes > board.flash_bytes:
-        short.append(f"flash: needs {r.flash_bytes:,} B ({r.flash_weights_bytes:,} weights + {r.flash_code_bytes:,} code), "
-                     f"has {board.flash_bytes:,} B, {r.flash_bytes - board.flash_bytes:,} B short")
+        short.append(
+            f"flash: needs {r.flash_bytes:,} B ({r.flash_weights_bytes:,} weights + {r.flash_code_bytes:,} code), "
+            f"has {board.flash_bytes:,} B, {r.flash_bytes - board.flash_bytes:,} B short"
+        )
     if board.ram_bytes and r.ram_bytes > board.ram_bytes:
-        short.append(f"RAM: needs {r.ram_bytes:,} B (arena {r.ram_arena_bytes:,} + stack {r.ram_stack_bytes:,} + "
-                     f"data {r.ram_data_bytes:,}), has {board.ram_bytes:,} B, {r.ram_bytes - board.ram_bytes:,} B short")
+        short.append(
+            f"RAM: needs {r.ram_bytes:,} B (arena {r.ram_arena_bytes:,} + stack {r.ram_stack_bytes:,} + "
+            f"data {r.ram_data_bytes:,}), has {board.ram_bytes:,} B, {r.ram_bytes - board.ram_bytes:,} B short"
+        )
     if board.stack_bytes and r.stack_need_bytes > board.stack_bytes:
-        short.append(f"stack: needs {r.stack_need_bytes:,} B (worst path {' > '.join(r.stack_worst_path)}: "
-                     f"{r.stack_worst_path_bytes:,} B, plus interrupt room"
-                     f"{' and an uncertainty margin' if r.stack_margin_bytes else ''}), has {board.stack_bytes:,} B, "
-                     f"{r.stack_need_bytes - board.stack_bytes:,} B short")
+        short.append(
+            f"stack: needs {r.stack_need_bytes:,} B (worst path {' > '.join(r.stack_worst_path)}: "
+            f"{r.stack_worst_path_bytes:,} B, plus interrupt room"
+            f"{' and an uncertainty margin' if r.stack_margin_bytes else ''}), has {board.stack_bytes:,} B, "
+            f"{r.stack_need_bytes - board.stack_bytes:,} B short"
+        )
     return short

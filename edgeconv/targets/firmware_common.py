@@ -78,8 +78,11 @@ def sample_bytes(model: CompiledModel, sample: list[np.ndarray]) -> bytes:
     """One sample's inputs as the firmware reads them: each input's bytes in its type and shape."""
     g = model.graph
     return b"".join(
-        np.ascontiguousarray(np.asarray(x, dtype=ELEMENT_TYPES[g.tensors[t].dtype].numpy).reshape(g.tensors[t].shape)).tobytes()
-        for x, t in zip(sample, g.inputs))
+        np.ascontiguousarray(
+            np.asarray(x, dtype=ELEMENT_TYPES[g.tensors[t].dtype].numpy).reshape(g.tensors[t].shape)
+        ).tobytes()
+        for x, t in zip(sample, g.inputs)
+    )
 
 
 def outputs_from_bytes(model: CompiledModel, data: bytes, count: int, where: str) -> list[list[np.ndarray]]:
@@ -91,7 +94,9 @@ def outputs_from_bytes(model: CompiledModel, data: bytes, count: int, where: str
         for t in g.outputs:
             tensor = g.tensors[t]
             n = tensor.nbytes
-            one.append(np.frombuffer(data[pos : pos + n], dtype=ELEMENT_TYPES[tensor.dtype].numpy).reshape(tensor.shape).copy())
+            one.append(
+                np.frombuffer(data[pos : pos + n], dtype=ELEMENT_TYPES[tensor.dtype].numpy).reshape(tensor.shape).copy()
+            )
             pos += n
         outs.append(one)
     if pos != len(data):
@@ -115,6 +120,9 @@ def main_from_template(compiled: CompiledModel, template: str) -> str:
     """A boards/support/*.c.in main filled in for this model: name and I/O byte counts."""
     g = compiled.graph
     text = (support_dir() / template).read_text()
-    return (text.replace("@NAME_UPPER@", compiled.name.upper()).replace("@NAME@", compiled.name)
-            .replace("@INPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.inputs))
-            .replace("@OUTPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.outputs)))
+    return (
+        text.replace("@NAME_UPPER@", compiled.name.upper())
+        .replace("@NAME@", compiled.name)
+        .replace("@INPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.inputs))
+        .replace("@OUTPUT_BYTES@", ", ".join(str(g.tensors[t].nbytes) for t in g.outputs))
+    )

@@ -48,8 +48,10 @@ class BuildError(Exception):
 
 def cache_root() -> Path:
     """$EDGECONV_CACHE, else $XDG_CACHE_HOME/edgeconv or ~/.cache/edgeconv."""
-    return Path(os.environ.get("EDGECONV_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "edgeconv"))
+    return Path(
+        os.environ.get("EDGECONV_CACHE")
+        or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "edgeconv")
+    )
 
 
 def cache_dir() -> Path:
@@ -160,8 +162,14 @@ def run_tool(cmd: list[str], work: Path) -> subprocess.CompletedProcess:
     process group: if edgeconv is interrupted meanwhile, the whole group gets SIGTERM (the
     compiler driver then removes its files and stops its children) and is waited for, so
     nothing is left behind outside the work folder its caller removes."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TMPDIR": str(work)}, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(work)},
+        start_new_session=True,
+    )
     try:
         stdout, stderr = proc.communicate()
     except BaseException:

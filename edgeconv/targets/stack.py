@@ -92,8 +92,11 @@ def short_name(title: str) -> str:
     return f"{Path(where).name}:{name}"
 
 
-def analyse(units: list[tuple[Path, Path]], entries: tuple[str, ...] = ("Reset_Handler", "main"),
-            handlers: tuple[str, ...] = ("Default_Handler",)) -> StackAnalysis:
+def analyse(
+    units: list[tuple[Path, Path]],
+    entries: tuple[str, ...] = ("Reset_Handler", "main"),
+    handlers: tuple[str, ...] = ("Default_Handler",),
+) -> StackAnalysis:
     """The worst path over the call graph of `units` (pairs of .su and .ci files of one link).
 
     A call resolves to the caller's own unit first (a static helper out-of-lined there), else

@@ -44,7 +44,7 @@ class Dataset:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.x.shape[1:])
 
-    def subset(self, index: np.ndarray) -> "Dataset":
+    def subset(self, index: np.ndarray) -> Dataset:
         return Dataset(self.name, self.x[index], self.y[index], self.class_names)
 
 
@@ -64,7 +64,9 @@ def load_dataset(spec: str | Path) -> Dataset:
     raise DataError(f"{path}: data must be a .npz file, a folder of class subfolders, or one of {', '.join(BUNDLED)}")
 
 
-def check_data(x: np.ndarray, y: np.ndarray, where: str, num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def check_data(
+    x: np.ndarray, y: np.ndarray, where: str, num_classes: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate and normalize: float32 x with samples first, int64 y in 0..K-1."""
     x = np.asarray(x)
     y = np.asarray(y)
@@ -180,7 +182,12 @@ def _image_folder(path: Path) -> Dataset:
     classes = sorted(p.name for p in path.iterdir() if p.is_dir())
     if not classes:
         raise DataError(f"{path}: no class subfolders")
-    files = [(f, i) for i, c in enumerate(classes) for f in sorted((path / c).iterdir()) if f.suffix.lower() in _IMAGE_SUFFIXES]
+    files = [
+        (f, i)
+        for i, c in enumerate(classes)
+        for f in sorted((path / c).iterdir())
+        if f.suffix.lower() in _IMAGE_SUFFIXES
+    ]
     if not files:
         raise DataError(f"{path}: no images (png, jpg, bmp, gif) in the class subfolders")
     xs, ys, size, mode = [], [], None, None

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -27,31 +27,43 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, say: Callable[[str], None] = _say,
-             force: bool = False) -> dict:
+def run_demo(
+    out_dir: str | Path = "edgeconv-demo", seed: int = 0, say: Callable[[str], None] = _say, force: bool = False
+) -> dict:
     """Every step works in a private temporary folder; at the end the models go into out_dir and
     the C into out_dir/c in one publication (outputs.py), so an interrupted demo leaves
     out_dir as it was and a user's file there is never overwritten (unless `force`)."""
-    from quantize.ptq import quantize_input
-
-    from edgeconv.training.datasets import load_dataset, split
-    from edgeconv.targets.hostbuild import build_and_load
-    from edgeconv.outputs import FolderWrite, check_writable, publish, read_files, text_files
-    from edgeconv.training.train import TEST_FRACTION, history_path_for, metadata_path_for
     from edgeconv.checking.validation import validate_bytes
+    from edgeconv.outputs import FolderWrite, check_writable, publish, read_files, text_files
+    from edgeconv.targets.hostbuild import build_and_load
+    from edgeconv.training.datasets import load_dataset, split
+    from edgeconv.training.train import TEST_FRACTION, history_path_for, metadata_path_for
+    from quantize.ptq import quantize_input
 
     start = time.monotonic()
     out = Path(out_dir)
     c_dir = out / "c"
     job = f"demo:{DEMO_NAME}"
-    model_names = [f"{DEMO_NAME}.keras", f"{DEMO_NAME}.history.json", f"{DEMO_NAME}.edgeconv.json", f"{DEMO_NAME}.tflite"]
+    model_names = [
+        f"{DEMO_NAME}.keras",
+        f"{DEMO_NAME}.history.json",
+        f"{DEMO_NAME}.edgeconv.json",
+        f"{DEMO_NAME}.tflite",
+    ]
     check_writable(out, job, model_names, force=force)
     with tempfile.TemporaryDirectory(prefix="edgeconv-demo-") as tmp:
         work = Path(tmp)
         trained, q, compiled, emitted = _run_steps(work, seed, say)
         check_writable(c_dir, job, sorted(emitted.files), force=force)
-        models = read_files(work, [trained.model_path.name, history_path_for(trained.model_path).name,
-                                   metadata_path_for(trained.model_path).name, f"{DEMO_NAME}.tflite"])
+        models = read_files(
+            work,
+            [
+                trained.model_path.name,
+                history_path_for(trained.model_path).name,
+                metadata_path_for(trained.model_path).name,
+                f"{DEMO_NAME}.tflite",
+            ],
+        )
         tflite_bytes = models[f"{DEMO_NAME}.tflite"]
     model_path = out / f"{DEMO_NAME}.keras"
     tflite_path = out / f"{DEMO_NAME}.tflite"
@@ -66,8 +78,7 @@ def run_demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, say: Callable
     say(f"      C accuracy {c_accuracy:.4f}")
 
     say("[5/5] checking bit-exactness against TFLite Micro and TFLite's reference kernels")
-    report = validate_bytes(tflite_bytes, tflite_path.name, samples=50, seed=seed,
-                            extra_inputs=[[x] for x in xq])
+    report = validate_bytes(tflite_bytes, tflite_path.name, samples=50, seed=seed, extra_inputs=[[x] for x in xq])
     publish([FolderWrite(out, job, models), FolderWrite(c_dir, job, text_files(emitted.files))], force=force)
     return {
         "float_accuracy": round(trained.float_accuracy, 6),
@@ -89,10 +100,9 @@ def run_demo(out_dir: str | Path = "edgeconv-demo", seed: int = 0, say: Callable
 
 def _run_steps(work: Path, seed: int, say: Callable[[str], None]):
     """Train, quantize and compile inside `work`."""
-    from edgeconv.training.quantizing import quantize_model
-
-    from edgeconv.lowering.compiler import compile_file
     from edgeconv.emit.emitter import emit
+    from edgeconv.lowering.compiler import compile_file
+    from edgeconv.training.quantizing import quantize_model
     from edgeconv.training.train import train
 
     model_path = work / f"{DEMO_NAME}.keras"

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from quantize import ptq
-
 from edgeconv.frontend.ir import ModelError
 from edgeconv.quiet import quiet_tensorflow_logs, silenced
+from quantize import ptq
 
 quiet_tensorflow_logs()
 DEBUG_SAMPLES = 64
@@ -83,8 +82,8 @@ def layer_errors(float_bytes: bytes, int8_bytes: bytes, x: np.ndarray) -> list[L
     of the float model (edgeconv.checking.quanterror, which `edgeconv report --float` uses too), accumulated over the
     samples `x`. The error is end to end: what the network has lost by that layer. Each row is named after
     the Keras layer the converter kept in the tensor's name."""
-    from edgeconv.frontend.reader import read_tflite_bytes
     from edgeconv.checking.quanterror import quantization_error
+    from edgeconv.frontend.reader import read_tflite_bytes
 
     graph = read_tflite_bytes(int8_bytes)
     ops = {op.index: op for op in graph.ops}
@@ -128,9 +127,8 @@ def quantize_keras(
 
     try:
         # the bar is opened before silenced(): it draws on a copy of the terminal's descriptor
-        with progress_task("Converting, calibrating", total=len(calib_x)) as advance:
-            with silenced():
-                quantized = ptq.quantize_keras(model, calib_x, mode=mode, io_type=io_type, advance=advance)
+        with progress_task("Converting, calibrating", total=len(calib_x)) as advance, silenced():
+            quantized = ptq.quantize_keras(model, calib_x, mode=mode, io_type=io_type, advance=advance)
     except ptq.QuantizeError as exc:
         raise ModelError(str(exc)) from None
     model_bytes = quantized.tflite
@@ -148,7 +146,9 @@ def quantize_keras(
         from edgeconv.frontend.labels import add_labels
 
         model_bytes = add_labels(model_bytes, class_names)
-    publish([FolderWrite(out.parent, f"quantize:{out.stem}", {out.name: model_bytes})], force=force, protected=protected)
+    publish(
+        [FolderWrite(out.parent, f"quantize:{out.stem}", {out.name: model_bytes})], force=force, protected=protected
+    )
     return QuantizeReport(
         output=str(out),
         io_type=io_type,
@@ -196,10 +196,14 @@ def quantize_model(
     try:
         model = tf.keras.models.load_model(model_path, compile=False)
     except Exception as exc:
-        raise ModelError(f"{model_path}: cannot load the Keras model ({' '.join(str(exc).split())[:200] or 'unreadable'})") from None
+        raise ModelError(
+            f"{model_path}: cannot load the Keras model ({' '.join(str(exc).split())[:200] or 'unreadable'})"
+        ) from None
     if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ModelError(f"{model_path}: quantize takes models with one input and one output "
-                         f"(this one has {len(model.inputs)} and {len(model.outputs)})")
+        raise ModelError(
+            f"{model_path}: quantize takes models with one input and one output "
+            f"(this one has {len(model.inputs)} and {len(model.outputs)})"
+        )
     ds = load_dataset(data)
     expected = tuple(int(d) for d in model.inputs[0].shape[1:])
     if ds.input_shape != expected:
@@ -207,6 +211,18 @@ def quantize_model(
     n_out = int(model.outputs[0].shape[-1])
     check_data(ds.x, ds.y, str(data), num_classes=n_out)
     train_ds, test_ds = split(ds, float(meta.get("test_fraction", TEST_FRACTION)), seed)
-    return quantize_keras(model, train_ds.x, test_ds.x, test_ds.y, out, calib=calib, seed=seed, io_type=io_type,
-                          layer_report=layer_report, force=force, protected=(model_path,), mode=mode,
-                          class_names=[str(n) for n in ds.class_names])
+    return quantize_keras(
+        model,
+        train_ds.x,
+        test_ds.x,
+        test_ds.y,
+        out,
+        calib=calib,
+        seed=seed,
+        io_type=io_type,
+        layer_report=layer_report,
+        force=force,
+        protected=(model_path,),
+        mode=mode,
+        class_names=[str(n) for n in ds.class_names],
+    )

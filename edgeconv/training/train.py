@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeconv.training.datasets import DataError, Dataset, load_dataset, split
 from edgeconv.frontend.ir import ModelError
 from edgeconv.outputs import FolderWrite, check_writable, publish
 from edgeconv.quiet import quiet_tensorflow_logs
+from edgeconv.training.datasets import DataError, Dataset, load_dataset, split
 
 quiet_tensorflow_logs()
 
@@ -104,7 +104,9 @@ def train(
     if arch == "conv1d" and len(ds.input_shape) != 2:
         raise DataError(f"{data}: conv1d takes (length, channels) samples, the data has shape {list(ds.input_shape)}")
     if arch != "conv1d" and len(ds.input_shape) != 3:
-        raise DataError(f"{data}: {arch} takes (height, width, channels) samples, the data has shape {list(ds.input_shape)}")
+        raise DataError(
+            f"{data}: {arch} takes (height, width, channels) samples, the data has shape {list(ds.input_shape)}"
+        )
     train_ds, test_ds = split(ds, TEST_FRACTION, seed)
 
     import tensorflow as tf

@@ -15,7 +15,7 @@ when the converter quantizes the model.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 def _layers():
@@ -28,8 +28,7 @@ def _ch(n: float) -> int:
     return max(1, int(round(n)))
 
 
-def tinyconv(input_shape, num_classes: int, width: float = 1.0, depth: int = 2, kernel: int = 3,
-             first_stride: int = 1):
+def tinyconv(input_shape, num_classes: int, width: float = 1.0, depth: int = 2, kernel: int = 3, first_stride: int = 1):
     """`depth` conv blocks of two `kernel` x `kernel` convs (16*width filters, doubling per
     block; the very first with stride `first_stride`), each followed by 2x2 max pooling while
     the image is at least 4 wide; a dense head."""
@@ -38,8 +37,9 @@ def tinyconv(input_shape, num_classes: int, width: float = 1.0, depth: int = 2, 
     y = x
     filters = 16 * width
     for block in range(depth):
-        y = L.Conv2D(_ch(filters), kernel, strides=first_stride if block == 0 else 1, padding="same",
-                     activation="relu")(y)
+        y = L.Conv2D(
+            _ch(filters), kernel, strides=first_stride if block == 0 else 1, padding="same", activation="relu"
+        )(y)
         y = L.Conv2D(_ch(filters), kernel, padding="same", activation="relu")(y)
         if min(int(y.shape[1]), int(y.shape[2])) >= 4:
             y = L.MaxPooling2D(2)(y)
@@ -66,8 +66,9 @@ def _ds_block(L, y, filters, strides=1, kernel=3):
     return _conv_bn_relu(L, y, filters, 1)
 
 
-def dscnn(input_shape, num_classes: int, width: float = 1.0, depth: int = 4, kernel: int = 3,
-          first_stride: int | None = None):
+def dscnn(
+    input_shape, num_classes: int, width: float = 1.0, depth: int = 4, kernel: int = 3, first_stride: int | None = None
+):
     """DS-CNN (MLPerf Tiny KWS): a first conv (stride `first_stride`; by default 2 when the
     input is at least 16 on a side), `depth` depthwise-separable blocks of 64*width filters
     with `kernel` x `kernel` depthwise filters, average pooling."""
@@ -108,7 +109,9 @@ def resnet8(input_shape, num_classes: int, width: float = 1.0, depth: int = 3):
 
 
 # MobileNetV1's depthwise-separable blocks: (filters, stride).
-_MOBILENET_BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+_MOBILENET_BLOCKS = (
+    [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+)
 
 
 def mobilenetv1(input_shape, num_classes: int, width: float = 0.25, depth: int = 13):
@@ -156,7 +159,13 @@ ARCHITECTURES: dict[str, Callable] = {
 }
 
 # The bundled data set each architecture trains on by default.
-DEFAULT_DATA = {"tinyconv": "digits", "dscnn": "digits", "resnet8": "digits", "mobilenetv1": "digits", "conv1d": "signals"}
+DEFAULT_DATA = {
+    "tinyconv": "digits",
+    "dscnn": "digits",
+    "resnet8": "digits",
+    "mobilenetv1": "digits",
+    "conv1d": "signals",
+}
 
 
 def knobs(arch: str) -> tuple[str, ...]:
@@ -167,8 +176,7 @@ def knobs(arch: str) -> tuple[str, ...]:
     return tuple(p for p in ("width", "depth", "kernel", "first_stride") if p in params)
 
 
-def build_model(arch: str, input_shape, num_classes: int, width: float | None = None, depth: int | None = None,
-                **more):
+def build_model(arch: str, input_shape, num_classes: int, width: float | None = None, depth: int | None = None, **more):
     if arch not in ARCHITECTURES:
         from edgeconv.frontend.ir import ModelError
 

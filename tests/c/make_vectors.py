@@ -36,9 +36,9 @@ import shutil
 import sys
 import tempfile
 import zlib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -93,8 +93,9 @@ def net():
     return _mutants().Net()
 
 
-def op(n, opname: str, inputs: list[int], outputs: list[int], member: str | None = None, version: int = 1,
-       **options) -> None:
+def op(
+    n, opname: str, inputs: list[int], outputs: list[int], member: str | None = None, version: int = 1, **options
+) -> None:
     """An operator of any builtin code; `member` names its BuiltinOptions table."""
     s = _mutants().schema()
     code = getattr(s.BuiltinOperator, opname)
@@ -130,8 +131,19 @@ def w8(rng, shape):
     return rng.integers(-127, 128, size=shape).astype(np.int8)
 
 
-def conv_model(seed: int, in_shape, out_c: int, k: tuple[int, int], stride=(1, 1), dil=(1, 1), padding=SAME,
-               act: int = 0, in_zp: int = -3, dtype: str = "int8", group_in_c: int | None = None) -> bytes:
+def conv_model(
+    seed: int,
+    in_shape,
+    out_c: int,
+    k: tuple[int, int],
+    stride=(1, 1),
+    dil=(1, 1),
+    padding=SAME,
+    act: int = 0,
+    in_zp: int = -3,
+    dtype: str = "int8",
+    group_in_c: int | None = None,
+) -> bytes:
     """CONV_2D, per-channel weights; int16 activations (zero points 0, int64 bias) for dtype int16."""
     rng = np.random.default_rng(seed)
     n = net()
@@ -141,10 +153,17 @@ def conv_model(seed: int, in_shape, out_c: int, k: tuple[int, int], stride=(1, 1
     xs = 0.0005 if s16 else 0.05
     x = n.tensor("input", list(in_shape), dtype, scale=xs, zp=0 if s16 else in_zp)
     ws = rng.uniform(0.005, 0.02, out_c).astype(np.float32)
-    wt = n.tensor("weights", [out_c, k[0], k[1], fc], scale=ws, zp=[0] * out_c, data=w8(rng, (out_c, k[0], k[1], fc)),
-                  axis=0)
-    bt = n.tensor("bias", [out_c], "int64" if s16 else "int32", scale=np.float32(xs) * ws, zp=[0] * out_c,
-                  data=rng.integers(-3000, 3000, out_c))
+    wt = n.tensor(
+        "weights", [out_c, k[0], k[1], fc], scale=ws, zp=[0] * out_c, data=w8(rng, (out_c, k[0], k[1], fc)), axis=0
+    )
+    bt = n.tensor(
+        "bias",
+        [out_c],
+        "int64" if s16 else "int32",
+        scale=np.float32(xs) * ws,
+        zp=[0] * out_c,
+        data=rng.integers(-3000, 3000, out_c),
+    )
 
     def out_size(i, kk, st, dd):
         eff = (kk - 1) * dd + 1
@@ -152,13 +171,31 @@ def conv_model(seed: int, in_shape, out_c: int, k: tuple[int, int], stride=(1, 1
 
     oh, ow = out_size(h, k[0], stride[0], dil[0]), out_size(w, k[1], stride[1], dil[1])
     y = n.tensor("output", [b_, oh, ow, out_c], dtype, scale=0.002 if s16 else 0.08, zp=0 if s16 else 5)
-    n.op("CONV_2D", [x, wt, bt], [y], padding=padding, strideH=stride[0], strideW=stride[1],
-         dilationHFactor=dil[0], dilationWFactor=dil[1], fusedActivationFunction=act)
+    n.op(
+        "CONV_2D",
+        [x, wt, bt],
+        [y],
+        padding=padding,
+        strideH=stride[0],
+        strideW=stride[1],
+        dilationHFactor=dil[0],
+        dilationWFactor=dil[1],
+        fusedActivationFunction=act,
+    )
     return n.finish([x], [y])
 
 
-def depthwise_model(seed: int, in_shape, k: tuple[int, int], mult: int = 1, stride=(1, 1), dil=(1, 1),
-                    padding=SAME, act: int = 0, dtype: str = "int8") -> bytes:
+def depthwise_model(
+    seed: int,
+    in_shape,
+    k: tuple[int, int],
+    mult: int = 1,
+    stride=(1, 1),
+    dil=(1, 1),
+    padding=SAME,
+    act: int = 0,
+    dtype: str = "int8",
+) -> bytes:
     rng = np.random.default_rng(seed)
     n = net()
     b_, h, w, c = in_shape
@@ -168,8 +205,14 @@ def depthwise_model(seed: int, in_shape, k: tuple[int, int], mult: int = 1, stri
     x = n.tensor("input", list(in_shape), dtype, scale=xs, zp=0 if s16 else 2)
     ws = rng.uniform(0.005, 0.03, oc).astype(np.float32)
     wt = n.tensor("weights", [1, k[0], k[1], oc], scale=ws, zp=[0] * oc, data=w8(rng, (1, k[0], k[1], oc)), axis=3)
-    bt = n.tensor("bias", [oc], "int64" if s16 else "int32", scale=np.float32(xs) * ws, zp=[0] * oc,
-                  data=rng.integers(-300, 300, oc))
+    bt = n.tensor(
+        "bias",
+        [oc],
+        "int64" if s16 else "int32",
+        scale=np.float32(xs) * ws,
+        zp=[0] * oc,
+        data=rng.integers(-300, 300, oc),
+    )
 
     def out_size(i, kk, st, dd):
         eff = (kk - 1) * dd + 1
@@ -177,25 +220,45 @@ def depthwise_model(seed: int, in_shape, k: tuple[int, int], mult: int = 1, stri
 
     oh, ow = out_size(h, k[0], stride[0], dil[0]), out_size(w, k[1], stride[1], dil[1])
     y = n.tensor("output", [b_, oh, ow, oc], dtype, scale=0.002 if s16 else 0.07, zp=0 if s16 else -1)
-    n.op("DEPTHWISE_CONV_2D", [x, wt, bt], [y], padding=padding, strideH=stride[0], strideW=stride[1],
-         depthMultiplier=mult, dilationHFactor=dil[0], dilationWFactor=dil[1], fusedActivationFunction=act)
+    n.op(
+        "DEPTHWISE_CONV_2D",
+        [x, wt, bt],
+        [y],
+        padding=padding,
+        strideH=stride[0],
+        strideW=stride[1],
+        depthMultiplier=mult,
+        dilationHFactor=dil[0],
+        dilationWFactor=dil[1],
+        fusedActivationFunction=act,
+    )
     return n.finish([x], [y])
 
 
-def fc_model(seed: int, batches: int, depth: int, units: int, dtype: str = "int8", per_channel: bool = False,
-             bias: bool = True) -> bytes:
+def fc_model(
+    seed: int, batches: int, depth: int, units: int, dtype: str = "int8", per_channel: bool = False, bias: bool = True
+) -> bytes:
     rng = np.random.default_rng(seed)
     n = net()
     s16 = dtype == "int16"
     xs = 0.0005 if s16 else 0.04
     x = n.tensor("input", [batches, depth], dtype, scale=xs, zp=0 if s16 else -7)
     ws = rng.uniform(0.005, 0.02, units).astype(np.float32) if per_channel else np.float32(0.01)
-    wt = n.tensor("weights", [units, depth], scale=ws, zp=[0] * units if per_channel else 0,
-                  data=w8(rng, (units, depth)), axis=0)
+    wt = n.tensor(
+        "weights", [units, depth], scale=ws, zp=[0] * units if per_channel else 0, data=w8(rng, (units, depth)), axis=0
+    )
     ins = [x, wt]
     if bias:
-        ins.append(n.tensor("bias", [units], "int64" if s16 else "int32", scale=np.float32(xs) * np.float32(ws),
-                            zp=[0] * units if per_channel else 0, data=rng.integers(-500, 500, units)))
+        ins.append(
+            n.tensor(
+                "bias",
+                [units],
+                "int64" if s16 else "int32",
+                scale=np.float32(xs) * np.float32(ws),
+                zp=[0] * units if per_channel else 0,
+                data=rng.integers(-500, 500, units),
+            )
+        )
     else:
         ins.append(-1)
     y = n.tensor("output", [batches, units], dtype, scale=0.002 if s16 else 0.06, zp=0 if s16 else 3)
@@ -211,23 +274,39 @@ def qparams(dtype: str, scale: float = 0.05, zp: int = -3) -> tuple[float | None
     return scale, zp
 
 
-def unary(opname: str, dtype: str, shape, out_scale: float | None = None, out_zp: int | None = None,
-          in_scale: float = 0.06, in_zp: int = -4, member: str | None = None, out_dtype: str | None = None,
-          **options) -> Callable[[], bytes]:
+def unary(
+    opname: str,
+    dtype: str,
+    shape,
+    out_scale: float | None = None,
+    out_zp: int | None = None,
+    in_scale: float = 0.06,
+    in_zp: int = -4,
+    member: str | None = None,
+    out_dtype: str | None = None,
+    **options,
+) -> Callable[[], bytes]:
     def build() -> bytes:
         n = net()
         s16 = dtype == "int16"
         x = n.tensor("input", list(shape), dtype, scale=in_scale, zp=0 if s16 else in_zp)
         od = out_dtype or dtype
-        y = n.tensor("output", list(shape), od, scale=out_scale if out_scale is not None else in_scale,
-                     zp=out_zp if out_zp is not None else (0 if od == "int16" else in_zp))
+        y = n.tensor(
+            "output",
+            list(shape),
+            od,
+            scale=out_scale if out_scale is not None else in_scale,
+            zp=out_zp if out_zp is not None else (0 if od == "int16" else in_zp),
+        )
         op(n, opname, [x], [y], member, **options)
         return n.finish([x], [y])
+
     return build
 
 
-def binary(opname: str, dtype: str, a_shape, b_shape, out_shape, member: str | None = None,
-           same_quant: bool = False, **options) -> Callable[[], bytes]:
+def binary(
+    opname: str, dtype: str, a_shape, b_shape, out_shape, member: str | None = None, same_quant: bool = False, **options
+) -> Callable[[], bytes]:
     def build() -> bytes:
         n = net()
         if dtype == "int16":
@@ -235,17 +314,23 @@ def binary(opname: str, dtype: str, a_shape, b_shape, out_shape, member: str | N
         elif dtype in ("int32", "int64"):
             qa = qb = qy = (None, 0)
         else:
-            qa, qb, qy = (0.05, -3), ((0.05, -3) if same_quant else (0.02, 4)), ((0.05, -3) if same_quant else (0.08, 1))
+            qa, qb, qy = (
+                (0.05, -3),
+                ((0.05, -3) if same_quant else (0.02, 4)),
+                ((0.05, -3) if same_quant else (0.08, 1)),
+            )
         a = n.tensor("a", list(a_shape), dtype, scale=qa[0], zp=qa[1])
         b = n.tensor("b", list(b_shape), dtype, scale=qb[0], zp=qb[1])
         y = n.tensor("output", list(out_shape), dtype, scale=qy[0], zp=qy[1])
         op(n, opname, [a, b], [y], member, **options)
         return n.finish([a, b], [y])
+
     return build
 
 
 def compare_select(cmp: str, dtype: str, shape=(2, 3, 4)) -> Callable[[], bytes]:
     """A comparison whose BOOL output selects between the two operands (SELECT_V2)."""
+
     def build() -> bytes:
         n = net()
         sc, zp = qparams(dtype)
@@ -256,11 +341,13 @@ def compare_select(cmp: str, dtype: str, shape=(2, 3, 4)) -> Callable[[], bytes]
         y = n.tensor("output", list(shape), dtype, scale=sc, zp=zp)
         op(n, "SELECT_V2", [c, a, b], [y], "SelectV2Options")
         return n.finish([a, b], [y])
+
     return build
 
 
 def compare_cast(cmp: str, dtype: str, out: str = "int32", shape=(3, 7)) -> Callable[[], bytes]:
     """A comparison whose BOOL output is cast to an integer type (ec_cast_b_*)."""
+
     def build() -> bytes:
         n = net()
         sc, zp = qparams(dtype, 0.05, 6)
@@ -271,6 +358,7 @@ def compare_cast(cmp: str, dtype: str, out: str = "int32", shape=(3, 7)) -> Call
         y = n.tensor("output", list(shape), out)
         op(n, "CAST", [c], [y], "CastOptions")
         return n.finish([a, b], [y])
+
     return build
 
 
@@ -281,11 +369,13 @@ def cast(src: str, dst: str, shape=(3, 7)) -> Callable[[], bytes]:
         y = n.tensor("output", list(shape), dst)
         op(n, "CAST", [x], [y], "CastOptions")
         return n.finish([x], [y])
+
     return build
 
 
-def pool(opname: str, dtype: str, in_shape=(1, 5, 6, 3), k=(2, 3), stride=(2, 2), padding=SAME,
-         act: int = 0) -> Callable[[], bytes]:
+def pool(
+    opname: str, dtype: str, in_shape=(1, 5, 6, 3), k=(2, 3), stride=(2, 2), padding=SAME, act: int = 0
+) -> Callable[[], bytes]:
     def build() -> bytes:
         n = net()
         sc, zp = qparams(dtype, 0.05, -4)
@@ -294,9 +384,19 @@ def pool(opname: str, dtype: str, in_shape=(1, 5, 6, 3), k=(2, 3), stride=(2, 2)
         ow = -(-w // stride[1]) if padding == SAME else (w - k[1]) // stride[1] + 1
         x = n.tensor("input", list(in_shape), dtype, scale=sc, zp=zp)
         y = n.tensor("output", [b_, oh, ow, c], dtype, scale=sc, zp=zp)
-        n.op(opname, [x], [y], padding=padding, strideH=stride[0], strideW=stride[1], filterHeight=k[0],
-             filterWidth=k[1], fusedActivationFunction=act)
+        n.op(
+            opname,
+            [x],
+            [y],
+            padding=padding,
+            strideH=stride[0],
+            strideW=stride[1],
+            filterHeight=k[0],
+            filterWidth=k[1],
+            fusedActivationFunction=act,
+        )
         return n.finish([x], [y])
+
     return build
 
 
@@ -312,22 +412,28 @@ def softmax(in_dtype: str, out_dtype: str, depth: int = 10, beta: float = 1.0, r
         y = n.tensor("probs", [rows, depth], out_dtype, scale=ys, zp=yz)
         n.op("SOFTMAX", [x], [y], beta=beta)
         return n.finish([x], [y])
+
     return build
 
 
-def reduce_op(opname: str, dtype: str, axes=(1, 2), keep: bool = True, shape=(1, 3, 4, 2),
-              out_scale: float | None = None) -> Callable[[], bytes]:
+def reduce_op(
+    opname: str, dtype: str, axes=(1, 2), keep: bool = True, shape=(1, 3, 4, 2), out_scale: float | None = None
+) -> Callable[[], bytes]:
     def build() -> bytes:
         n = net()
         sc, zp = qparams(dtype, 0.05, 1)
         x = n.tensor("input", list(shape), dtype, scale=sc, zp=zp)
         a = n.tensor("axis", [len(axes)], "int32", data=list(axes))
-        out = [1 if (i in axes) else d for i, d in enumerate(shape)] if keep else \
-            [d for i, d in enumerate(shape) if i not in axes]
+        out = (
+            [1 if (i in axes) else d for i, d in enumerate(shape)]
+            if keep
+            else [d for i, d in enumerate(shape) if i not in axes]
+        )
         ys = out_scale if out_scale is not None else sc
         y = n.tensor("output", out, dtype, scale=ys, zp=(0 if dtype == "int16" else (zp if out_scale is None else -2)))
         op(n, opname, [x, a], [y], "ReducerOptions", keepDims=keep)
         return n.finish([x], [y])
+
     return build
 
 
@@ -340,6 +446,7 @@ def concat(dtype: str) -> Callable[[], bytes]:
         y = n.tensor("output", [1, 2, 3, 5], dtype, scale=sc, zp=zp)
         n.op("CONCATENATION", [a, b], [y], axis=3, fusedActivationFunction=0)
         return n.finish([a, b], [y])
+
     return build
 
 
@@ -352,6 +459,7 @@ def split(dtype: str) -> Callable[[], bytes]:
         ys = [n.tensor(f"out{i}", [1, 2, 2, 3], dtype, scale=sc, zp=zp) for i in range(3)]
         op(n, "SPLIT", [ax, x], ys, "SplitOptions", numSplits=3)
         return n.finish([x], ys)
+
     return build
 
 
@@ -364,6 +472,7 @@ def transpose(dtype: str) -> Callable[[], bytes]:
         y = n.tensor("output", [1, 4, 2, 3], dtype, scale=sc, zp=zp)
         n.op("TRANSPOSE", [x, p], [y])
         return n.finish([x], [y])
+
     return build
 
 
@@ -376,6 +485,7 @@ def mirror_pad(dtype: str) -> Callable[[], bytes]:
         y = n.tensor("output", [1, 7, 6, 2], dtype, scale=sc, zp=zp)
         op(n, "MIRROR_PAD", [x, p], [y], "MirrorPadOptions", mode=0)  # REFLECT
         return n.finish([x], [y])
+
     return build
 
 
@@ -391,6 +501,7 @@ def pad(dtype: str, v2: bool = False) -> Callable[[], bytes]:
         y = n.tensor("output", [1, 5, 4, 3], dtype, scale=sc, zp=zp)
         n.op("PADV2" if v2 else "PAD", ins, [y])
         return n.finish([x], [y])
+
     return build
 
 
@@ -403,6 +514,7 @@ def gather(dtype: str) -> Callable[[], bytes]:
         y = n.tensor("output", [4, 5, 2], dtype, scale=sc, zp=zp)
         op(n, "GATHER", [x, i], [y], "GatherOptions", axis=1, batchDims=0)
         return n.finish([x], [y])
+
     return build
 
 
@@ -415,12 +527,14 @@ def resize(opname: str, dtype: str, align: bool = False, half: bool = True) -> C
         y = n.tensor("output", [1, 5, 7, 2], dtype, scale=sc, zp=zp)
         n.op(opname, [x, s], [y], alignCorners=align, halfPixelCenters=half)
         return n.finish([x], [y])
+
     return build
 
 
 def arg(opname: str, out: str) -> Callable[[], bytes]:
     """ARG_MAX/ARG_MIN on int8. INT64 indices cannot be a model output: they are compared with
     a constant (EQUAL, int64) whose BOOL picks between two int8 inputs (SELECT_V2)."""
+
     def build() -> bytes:
         n = net()
         x = n.tensor("input", [2, 3, 5], "int8", scale=0.05, zp=-3)
@@ -438,6 +552,7 @@ def arg(opname: str, out: str) -> Callable[[], bytes]:
         o = n.tensor("output", [2, 3], "int8", scale=0.1, zp=0)
         op(n, "SELECT_V2", [c, p, q], [o], "SelectV2Options")
         return n.finish([x, p, q], [o])
+
     return build
 
 
@@ -450,6 +565,7 @@ def requantize(src: str, dst: str) -> Callable[[], bytes]:
         y = n.tensor("output", [2, 9], dst, scale=qo[dst][0], zp=qo[dst][1])
         n.op("QUANTIZE", [x], [y])
         return n.finish([x], [y])
+
     return build
 
 
@@ -461,6 +577,7 @@ def quantize_float(dst: str) -> Callable[[], bytes]:
         y = n.tensor("output", [2, 9], dst, scale=sc, zp=zp)
         n.op("QUANTIZE", [x], [y])
         return n.finish([x], [y])
+
     return build
 
 
@@ -472,6 +589,7 @@ def dequantize(src: str) -> Callable[[], bytes]:
         y = n.tensor("output", [2, 9], "float32")
         n.op("DEQUANTIZE", [x], [y])
         return n.finish([x], [y])
+
     return build
 
 
@@ -484,6 +602,7 @@ def prelu(dtype: str) -> Callable[[], bytes]:
         y = n.tensor("output", [1, 2, 2, 3], dtype, scale=0.0008 if s16 else 0.04, zp=0 if s16 else 2)
         n.op("PRELU", [x, a], [y])
         return n.finish([x], [y])
+
     return build
 
 
@@ -517,11 +636,18 @@ def transpose_conv(dtype: str) -> Callable[[], bytes]:
         shape = n.tensor("output_shape", [4], "int32", data=[1, 6, 4, 2])
         ws = np.array([0.02, 0.03], dtype=np.float32)
         w = n.tensor("weights", [2, 3, 3, 3], scale=ws, zp=[0, 0], data=w8(rng, (2, 3, 3, 3)), axis=0)
-        b = n.tensor("bias", [2], "int64" if s16 else "int32", scale=np.float32(xs) * ws, zp=[0, 0],
-                     data=rng.integers(-300, 300, 2))
+        b = n.tensor(
+            "bias",
+            [2],
+            "int64" if s16 else "int32",
+            scale=np.float32(xs) * ws,
+            zp=[0, 0],
+            data=rng.integers(-300, 300, 2),
+        )
         y = n.tensor("output", [1, 6, 4, 2], dtype, scale=0.002 if s16 else 0.08, zp=0 if s16 else 3)
         n.op("TRANSPOSE_CONV", [shape, w, x, b], [y], padding=SAME, strideH=2, strideW=2, fusedActivationFunction=0)
         return n.finish([x], [y])
+
     return build
 
 
@@ -532,8 +658,14 @@ def batch_matmul(dtype: str, const_rhs: bool = False) -> Callable[[], bytes]:
         s16 = dtype == "int16"
         a = n.tensor("lhs", [2, 3, 5], dtype, scale=0.0004 if s16 else 0.04, zp=0 if s16 else 2)
         if const_rhs:
-            b = n.tensor("rhs", [1, 5, 4], dtype, scale=0.0003 if s16 else 0.03, zp=0 if s16 else -3,
-                         data=rng.integers(-2000, 2000, (1, 5, 4)) if s16 else w8(rng, (1, 5, 4)))
+            b = n.tensor(
+                "rhs",
+                [1, 5, 4],
+                dtype,
+                scale=0.0003 if s16 else 0.03,
+                zp=0 if s16 else -3,
+                data=rng.integers(-2000, 2000, (1, 5, 4)) if s16 else w8(rng, (1, 5, 4)),
+            )
             y = n.tensor("output", [2, 3, 4], dtype, scale=0.001 if s16 else 0.1, zp=0 if s16 else -1)
             n.op("BATCH_MATMUL", [a, b], [y], adjX=False, adjY=False)
             return n.finish([a], [y])
@@ -541,6 +673,7 @@ def batch_matmul(dtype: str, const_rhs: bool = False) -> Callable[[], bytes]:
         y = n.tensor("output", [2, 3, 2], dtype, scale=0.001 if s16 else 0.1, zp=0 if s16 else -1)
         n.op("BATCH_MATMUL", [a, b], [y], adjX=False, adjY=True)
         return n.finish([a, b], [y])
+
     return build
 
 
@@ -558,6 +691,7 @@ def div(dtype: str) -> Callable[[], bytes]:
             y = n.tensor("output", [2, 3, 4], "int32")
         op(n, "DIV", [a, b], [y], "DivOptions", fusedActivationFunction=0)
         return n.finish([a, b], [y])
+
     return build
 
 
@@ -573,6 +707,7 @@ def merged(*parts: Callable[[], bytes]) -> Callable[[], bytes]:
     """One model holding the independent one-op models `parts` side by side (their inputs and
     outputs in order, tensor names prefixed m0_, m1_, ...): one case exercises several entry
     points of a family, and the stored files stay few and small."""
+
     def build() -> bytes:
         m = _mutants()
         models = [m.unpack(p()) for p in parts]
@@ -608,10 +743,12 @@ def merged(*parts: Callable[[], bytes]) -> Callable[[], bytes]:
         out.subgraphs[0].inputs = np.array(ins, dtype=np.int32)
         out.subgraphs[0].outputs = np.array(outs, dtype=np.int32)
         return m.pack(out)
+
     return build
 
 
 # 16x8 forms and a few others through the TFLite converter (what it really writes).
+
 
 def converted(layer: Callable, input_shape, mode: str = "16x8", seed: int = 0) -> Callable[[], bytes]:
     def build() -> bytes:
@@ -623,15 +760,19 @@ def converted(layer: Callable, input_shape, mode: str = "16x8", seed: int = 0) -
         conv = tf.lite.TFLiteConverter.from_keras_model(model)
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         rng = np.random.default_rng(seed + 1000)
-        conv.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, *input_shape)).astype(np.float32)]
-                                               for _ in range(32))
+        conv.representative_dataset = lambda: (
+            [rng.uniform(-1, 1, (1, *input_shape)).astype(np.float32)] for _ in range(32)
+        )
         if mode == "16x8":
-            conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+            ]
             conv.inference_input_type = conv.inference_output_type = tf.int16
         else:
             conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             conv.inference_input_type = conv.inference_output_type = tf.int8
         return conv.convert()
+
     return build
 
 
@@ -664,183 +805,419 @@ def above_zero_point(sample: list[np.ndarray]) -> list[np.ndarray]:
 def _mut(name: str) -> Callable[[], bytes]:
     def build() -> bytes:
         return _mutants().BASES[name]()
+
     return build
 
 
 CASES: list[Case] = [
     # CONV_2D: ec_conv.c (one entry point per weight form; the block loops are chosen inside)
-    Case("k_conv", merged(_mut("conv"), lambda: conv_model(1, (1, 4, 4, 8), 6, (1, 1)), _mut("conv_dilated"),
-                          _mut("conv_grouped"),
-                          lambda: conv_model(2, (2, 7, 6, 3), 5, (5, 3), stride=(1, 2), padding=VALID, act=1)),
-         "CONV_2D int8: 3x3 stride 2 SAME ReLU; 1x1; 3x3 dilation 2 VALID ReLU6; grouped (2 groups); "
-         "5x3 stride (1,2) VALID ReLU, batch 2", expect=("ec_conv2d_s8",)),
-    Case("k_conv_w16", merged(lambda: conv_model(3, (1, 5, 5, 3), 8, (3, 3)),
-                              lambda: conv_model(4, (1, 3, 4, 16), 8, (1, 1))),
-         "CONV_2D 3x3 and 1x1, int16 weight form", weights="int16", expect=("ec_conv2d_s8_w16",)),
-    Case("k_conv_s16", lambda: conv_model(5, (1, 5, 5, 3), 4, (3, 3), dtype="int16"), "CONV_2D 16x8",
-         expect=("ec_conv2d_s16",)),
-    Case("k_conv_s16_conv", converted(lambda tf: tf.keras.layers.Conv2D(4, 3, strides=2, padding="same"), (6, 6, 3)),
-         "CONV_2D 16x8 as the TFLite converter writes it", expect=("ec_conv2d_s16",)),
+    Case(
+        "k_conv",
+        merged(
+            _mut("conv"),
+            lambda: conv_model(1, (1, 4, 4, 8), 6, (1, 1)),
+            _mut("conv_dilated"),
+            _mut("conv_grouped"),
+            lambda: conv_model(2, (2, 7, 6, 3), 5, (5, 3), stride=(1, 2), padding=VALID, act=1),
+        ),
+        "CONV_2D int8: 3x3 stride 2 SAME ReLU; 1x1; 3x3 dilation 2 VALID ReLU6; grouped (2 groups); "
+        "5x3 stride (1,2) VALID ReLU, batch 2",
+        expect=("ec_conv2d_s8",),
+    ),
+    Case(
+        "k_conv_w16",
+        merged(lambda: conv_model(3, (1, 5, 5, 3), 8, (3, 3)), lambda: conv_model(4, (1, 3, 4, 16), 8, (1, 1))),
+        "CONV_2D 3x3 and 1x1, int16 weight form",
+        weights="int16",
+        expect=("ec_conv2d_s8_w16",),
+    ),
+    Case(
+        "k_conv_s16",
+        lambda: conv_model(5, (1, 5, 5, 3), 4, (3, 3), dtype="int16"),
+        "CONV_2D 16x8",
+        expect=("ec_conv2d_s16",),
+    ),
+    Case(
+        "k_conv_s16_conv",
+        converted(lambda tf: tf.keras.layers.Conv2D(4, 3, strides=2, padding="same"), (6, 6, 3)),
+        "CONV_2D 16x8 as the TFLite converter writes it",
+        expect=("ec_conv2d_s16",),
+    ),
     # DEPTHWISE_CONV_2D: ec_depthwise_conv.c, an entry point per window shape and weight form
-    Case("k_depthwise", merged(_mut("depthwise"), lambda: depthwise_model(1, (1, 5, 5, 5), (5, 5)),
-                               lambda: depthwise_model(2, (1, 4, 5, 6), (3, 3)),
-                               lambda: depthwise_model(3, (1, 7, 7, 5), (3, 3), stride=(2, 2), act=1),
-                               lambda: depthwise_model(4, (1, 12, 1, 6), (5, 1)),
-                               lambda: depthwise_model(5, (1, 8, 4, 5), (3, 1), stride=(2, 1))),
-         "DEPTHWISE_CONV_2D int8: 3x3 depth multiplier 2; 5x5 (general loop); 3x3 stride 1 (pair loop); "
-         "3x3 stride 2 ReLU; 5x1 on one column (pairs); 3x1 stride 2",
-         expect=("ec_depthwise_conv2d_s8", "ec_depthwise_conv2d_s8_3x3p", "ec_depthwise_conv2d_s8_3x3",
-                 "ec_depthwise_conv2d_s8_kx1p", "ec_depthwise_conv2d_s8_kx1")),
-    Case("k_depthwise_w16", merged(lambda: depthwise_model(6, (1, 5, 5, 5), (5, 5)),
-                                   lambda: depthwise_model(7, (1, 4, 5, 6), (3, 3)),
-                                   lambda: depthwise_model(8, (1, 7, 7, 5), (3, 3), stride=(2, 2)),
-                                   lambda: depthwise_model(9, (1, 12, 1, 6), (5, 1)),
-                                   lambda: depthwise_model(10, (1, 8, 4, 5), (3, 1), stride=(2, 1))),
-         "DEPTHWISE_CONV_2D, int16 weight form: 5x5; 3x3 pairs; 3x3 stride 2; 5x1 pairs; 3x1 stride 2",
-         weights="int16",
-         expect=("ec_depthwise_conv2d_s8_w16", "ec_depthwise_conv2d_s8_3x3p_w16", "ec_depthwise_conv2d_s8_3x3_w16",
-                 "ec_depthwise_conv2d_s8_kx1p_w16", "ec_depthwise_conv2d_s8_kx1_w16")),
-    Case("k_depthwise_s16", lambda: depthwise_model(11, (1, 4, 4, 6), (3, 3), dtype="int16"), "DEPTHWISE_CONV_2D 16x8",
-         expect=("ec_depthwise_conv2d_s16",)),
+    Case(
+        "k_depthwise",
+        merged(
+            _mut("depthwise"),
+            lambda: depthwise_model(1, (1, 5, 5, 5), (5, 5)),
+            lambda: depthwise_model(2, (1, 4, 5, 6), (3, 3)),
+            lambda: depthwise_model(3, (1, 7, 7, 5), (3, 3), stride=(2, 2), act=1),
+            lambda: depthwise_model(4, (1, 12, 1, 6), (5, 1)),
+            lambda: depthwise_model(5, (1, 8, 4, 5), (3, 1), stride=(2, 1)),
+        ),
+        "DEPTHWISE_CONV_2D int8: 3x3 depth multiplier 2; 5x5 (general loop); 3x3 stride 1 (pair loop); "
+        "3x3 stride 2 ReLU; 5x1 on one column (pairs); 3x1 stride 2",
+        expect=(
+            "ec_depthwise_conv2d_s8",
+            "ec_depthwise_conv2d_s8_3x3p",
+            "ec_depthwise_conv2d_s8_3x3",
+            "ec_depthwise_conv2d_s8_kx1p",
+            "ec_depthwise_conv2d_s8_kx1",
+        ),
+    ),
+    Case(
+        "k_depthwise_w16",
+        merged(
+            lambda: depthwise_model(6, (1, 5, 5, 5), (5, 5)),
+            lambda: depthwise_model(7, (1, 4, 5, 6), (3, 3)),
+            lambda: depthwise_model(8, (1, 7, 7, 5), (3, 3), stride=(2, 2)),
+            lambda: depthwise_model(9, (1, 12, 1, 6), (5, 1)),
+            lambda: depthwise_model(10, (1, 8, 4, 5), (3, 1), stride=(2, 1)),
+        ),
+        "DEPTHWISE_CONV_2D, int16 weight form: 5x5; 3x3 pairs; 3x3 stride 2; 5x1 pairs; 3x1 stride 2",
+        weights="int16",
+        expect=(
+            "ec_depthwise_conv2d_s8_w16",
+            "ec_depthwise_conv2d_s8_3x3p_w16",
+            "ec_depthwise_conv2d_s8_3x3_w16",
+            "ec_depthwise_conv2d_s8_kx1p_w16",
+            "ec_depthwise_conv2d_s8_kx1_w16",
+        ),
+    ),
+    Case(
+        "k_depthwise_s16",
+        lambda: depthwise_model(11, (1, 4, 4, 6), (3, 3), dtype="int16"),
+        "DEPTHWISE_CONV_2D 16x8",
+        expect=("ec_depthwise_conv2d_s16",),
+    ),
     # FULLY_CONNECTED: ec_fully_connected.c
-    Case("k_fc", merged(_mut("fully_connected"), _mut("fully_connected_3d")),
-         "FULLY_CONNECTED per-tensor; per-channel, no bias, keep_num_dims, ReLU6", expect=("ec_fully_connected_s8",)),
-    Case("k_fc_w16", lambda: fc_model(1, 2, 24, 7, per_channel=True), "FULLY_CONNECTED, int16 weight form",
-         weights="int16", expect=("ec_fully_connected_s8_w16",)),
-    Case("k_fc_s16", lambda: fc_model(2, 2, 12, 5, dtype="int16"), "FULLY_CONNECTED 16x8",
-         expect=("ec_fully_connected_s16",)),
+    Case(
+        "k_fc",
+        merged(_mut("fully_connected"), _mut("fully_connected_3d")),
+        "FULLY_CONNECTED per-tensor; per-channel, no bias, keep_num_dims, ReLU6",
+        expect=("ec_fully_connected_s8",),
+    ),
+    Case(
+        "k_fc_w16",
+        lambda: fc_model(1, 2, 24, 7, per_channel=True),
+        "FULLY_CONNECTED, int16 weight form",
+        weights="int16",
+        expect=("ec_fully_connected_s8_w16",),
+    ),
+    Case(
+        "k_fc_s16",
+        lambda: fc_model(2, 2, 12, 5, dtype="int16"),
+        "FULLY_CONNECTED 16x8",
+        expect=("ec_fully_connected_s16",),
+    ),
     # TRANSPOSE_CONV, BATCH_MATMUL: ec_transpose_conv.c, ec_batch_matmul.c
-    Case("k_transpose_conv", merged(transpose_conv("int8"), transpose_conv("int16")),
-         "TRANSPOSE_CONV 3x3 stride 2, int8 and 16x8", expect=("ec_transpose_conv_s8", "ec_transpose_conv_s16")),
-    Case("k_batch_matmul", merged(batch_matmul("int8"), batch_matmul("int8", const_rhs=True), batch_matmul("int16"),
-                                  batch_matmul("int16", const_rhs=True)),
-         "BATCH_MATMUL int8 and int16: adj_y with a broadcast batch, and a constant rhs",
-         expect=("ec_batch_matmul_s8", "ec_batch_matmul_s8_c", "ec_batch_matmul_s16", "ec_batch_matmul_s16_c")),
+    Case(
+        "k_transpose_conv",
+        merged(transpose_conv("int8"), transpose_conv("int16")),
+        "TRANSPOSE_CONV 3x3 stride 2, int8 and 16x8",
+        expect=("ec_transpose_conv_s8", "ec_transpose_conv_s16"),
+    ),
+    Case(
+        "k_batch_matmul",
+        merged(
+            batch_matmul("int8"),
+            batch_matmul("int8", const_rhs=True),
+            batch_matmul("int16"),
+            batch_matmul("int16", const_rhs=True),
+        ),
+        "BATCH_MATMUL int8 and int16: adj_y with a broadcast batch, and a constant rhs",
+        expect=("ec_batch_matmul_s8", "ec_batch_matmul_s8_c", "ec_batch_matmul_s16", "ec_batch_matmul_s16_c"),
+    ),
     # pooling: ec_pooling.c
-    Case("k_pool", merged(pool("AVERAGE_POOL_2D", "int8"), pool("MAX_POOL_2D", "int8", act=1),
-                          pool("AVERAGE_POOL_2D", "int16", k=(3, 3), stride=(1, 1), padding=VALID),
-                          pool("MAX_POOL_2D", "int16")),
-         "AVERAGE_POOL_2D and MAX_POOL_2D, int8 (2x3 stride 2 SAME; ReLU) and int16 (3x3 VALID)",
-         expect=("ec_avg_pool_s8", "ec_max_pool_s8", "ec_avg_pool_s16", "ec_max_pool_s16")),
+    Case(
+        "k_pool",
+        merged(
+            pool("AVERAGE_POOL_2D", "int8"),
+            pool("MAX_POOL_2D", "int8", act=1),
+            pool("AVERAGE_POOL_2D", "int16", k=(3, 3), stride=(1, 1), padding=VALID),
+            pool("MAX_POOL_2D", "int16"),
+        ),
+        "AVERAGE_POOL_2D and MAX_POOL_2D, int8 (2x3 stride 2 SAME; ReLU) and int16 (3x3 VALID)",
+        expect=("ec_avg_pool_s8", "ec_max_pool_s8", "ec_avg_pool_s16", "ec_max_pool_s16"),
+    ),
     # softmax family: ec_softmax.c, ec_log_softmax.c
-    Case("k_softmax", merged(softmax("int8", "int8"), softmax("int8", "int16"), softmax("int16", "int16"),
-                             unary("LOG_SOFTMAX", "int8", (2, 9), 16 / 256, 127, 0.1, -2, "LogSoftmaxOptions")),
-         "SOFTMAX int8, int8 -> int16, int16; LOG_SOFTMAX int8",
-         expect=("ec_softmax_s8", "ec_softmax_s8_s16", "ec_softmax_s16", "ec_log_softmax_s8")),
+    Case(
+        "k_softmax",
+        merged(
+            softmax("int8", "int8"),
+            softmax("int8", "int16"),
+            softmax("int16", "int16"),
+            unary("LOG_SOFTMAX", "int8", (2, 9), 16 / 256, 127, 0.1, -2, "LogSoftmaxOptions"),
+        ),
+        "SOFTMAX int8, int8 -> int16, int16; LOG_SOFTMAX int8",
+        expect=("ec_softmax_s8", "ec_softmax_s8_s16", "ec_softmax_s16", "ec_log_softmax_s8"),
+    ),
     # reductions: ec_mean.c, ec_reduce.c, ec_arg_min_max.c
-    Case("k_reduce", merged(_mut("mean"), reduce_op("MEAN", "int16", axes=(2,), keep=False),
-                            reduce_op("REDUCE_MAX", "int8"), reduce_op("REDUCE_MIN", "int8", axes=(3,)),
-                            arg("ARG_MAX", "int32"), arg("ARG_MIN", "int32")),
-         "MEAN int8 (H, W) and int16 (W), REDUCE_MAX and REDUCE_MIN int8, ARG_MAX and ARG_MIN to int32",
-         expect=("ec_mean_s8", "ec_mean_s16", "ec_reduce_max_s8", "ec_reduce_min_s8", "ec_arg_max_s8_s32",
-                 "ec_arg_min_s8_s32")),
-    Case("k_reduce_ref", merged(reduce_op("REDUCE_MAX", "int16", axes=(1,)), reduce_op("REDUCE_MIN", "int16", axes=(2, 3)),
-                                arg("ARG_MIN", "int64"), arg("ARG_MAX", "int64")),
-         "REDUCE_MAX and REDUCE_MIN int16; ARG_MIN and ARG_MAX to int64 -> EQUAL int64 -> SELECT_V2 "
-         "(TFLite's reference: TFLite Micro has none of them)",
-         expect=("ec_reduce_max_s16", "ec_reduce_min_s16", "ec_arg_min_s8_s64", "ec_arg_max_s8_s64", "ec_compare_s64")),
+    Case(
+        "k_reduce",
+        merged(
+            _mut("mean"),
+            reduce_op("MEAN", "int16", axes=(2,), keep=False),
+            reduce_op("REDUCE_MAX", "int8"),
+            reduce_op("REDUCE_MIN", "int8", axes=(3,)),
+            arg("ARG_MAX", "int32"),
+            arg("ARG_MIN", "int32"),
+        ),
+        "MEAN int8 (H, W) and int16 (W), REDUCE_MAX and REDUCE_MIN int8, ARG_MAX and ARG_MIN to int32",
+        expect=(
+            "ec_mean_s8",
+            "ec_mean_s16",
+            "ec_reduce_max_s8",
+            "ec_reduce_min_s8",
+            "ec_arg_max_s8_s32",
+            "ec_arg_min_s8_s32",
+        ),
+    ),
+    Case(
+        "k_reduce_ref",
+        merged(
+            reduce_op("REDUCE_MAX", "int16", axes=(1,)),
+            reduce_op("REDUCE_MIN", "int16", axes=(2, 3)),
+            arg("ARG_MIN", "int64"),
+            arg("ARG_MAX", "int64"),
+        ),
+        "REDUCE_MAX and REDUCE_MIN int16; ARG_MIN and ARG_MAX to int64 -> EQUAL int64 -> SELECT_V2 "
+        "(TFLite's reference: TFLite Micro has none of them)",
+        expect=("ec_reduce_max_s16", "ec_reduce_min_s16", "ec_arg_min_s8_s64", "ec_arg_max_s8_s64", "ec_compare_s64"),
+    ),
     # element-wise binary: ec_add.c, ec_mul.c, ec_maximum_minimum.c, ec_squared_difference.c, ec_div.c
-    Case("k_add", merged(_mut("add"), binary("SUB", "int8", (2, 1, 3), (1, 4, 1), (2, 4, 3), "SubOptions",
-                                             fusedActivationFunction=1),
-                         binary("ADD", "int16", (1, 3, 4), (1, 3, 4), (1, 3, 4), "AddOptions"),
-                         binary("SUB", "int16", (2, 3, 4), (1, 1, 4), (2, 3, 4), "SubOptions")),
-         "ADD/SUB int8 (channel broadcast; two-sided broadcast, ReLU) and int16",
-         expect=("ec_add_s8", "ec_sub_s8", "ec_add_s16", "ec_sub_s16")),
-    Case("k_mul", merged(_mut("mul"), binary("MUL", "int16", (2, 3, 4), (2, 1, 4), (2, 3, 4), "MulOptions")),
-         "MUL int8 and int16, broadcast", expect=("ec_mul_s8", "ec_mul_s16")),
-    Case("k_maximum_minimum", merged(_mut("maximum"), _mut("minimum"),
-                                     binary("MAXIMUM", "int16", (2, 3, 4), (1, 3, 1), (2, 3, 4),
-                                            "MaximumMinimumOptions", same_quant=True),
-                                     binary("MINIMUM", "int16", (3, 4), (3, 4), (3, 4), "MaximumMinimumOptions",
-                                            same_quant=True)),
-         "MAXIMUM/MINIMUM int8 and int16, broadcast",
-         expect=("ec_maximum_s8", "ec_minimum_s8", "ec_maximum_s16", "ec_minimum_s16")),
-    Case("k_sqdiff", merged(binary("SQUARED_DIFFERENCE", "int8", (2, 3, 4), (1, 3, 4), (2, 3, 4)),
-                            binary("SQUARED_DIFFERENCE", "int16", (2, 3, 4), (2, 3, 4), (2, 3, 4))),
-         "SQUARED_DIFFERENCE int8 (broadcast) and int16",
-         expect=("ec_squared_difference_s8", "ec_squared_difference_s16")),
+    Case(
+        "k_add",
+        merged(
+            _mut("add"),
+            binary("SUB", "int8", (2, 1, 3), (1, 4, 1), (2, 4, 3), "SubOptions", fusedActivationFunction=1),
+            binary("ADD", "int16", (1, 3, 4), (1, 3, 4), (1, 3, 4), "AddOptions"),
+            binary("SUB", "int16", (2, 3, 4), (1, 1, 4), (2, 3, 4), "SubOptions"),
+        ),
+        "ADD/SUB int8 (channel broadcast; two-sided broadcast, ReLU) and int16",
+        expect=("ec_add_s8", "ec_sub_s8", "ec_add_s16", "ec_sub_s16"),
+    ),
+    Case(
+        "k_mul",
+        merged(_mut("mul"), binary("MUL", "int16", (2, 3, 4), (2, 1, 4), (2, 3, 4), "MulOptions")),
+        "MUL int8 and int16, broadcast",
+        expect=("ec_mul_s8", "ec_mul_s16"),
+    ),
+    Case(
+        "k_maximum_minimum",
+        merged(
+            _mut("maximum"),
+            _mut("minimum"),
+            binary("MAXIMUM", "int16", (2, 3, 4), (1, 3, 1), (2, 3, 4), "MaximumMinimumOptions", same_quant=True),
+            binary("MINIMUM", "int16", (3, 4), (3, 4), (3, 4), "MaximumMinimumOptions", same_quant=True),
+        ),
+        "MAXIMUM/MINIMUM int8 and int16, broadcast",
+        expect=("ec_maximum_s8", "ec_minimum_s8", "ec_maximum_s16", "ec_minimum_s16"),
+    ),
+    Case(
+        "k_sqdiff",
+        merged(
+            binary("SQUARED_DIFFERENCE", "int8", (2, 3, 4), (1, 3, 4), (2, 3, 4)),
+            binary("SQUARED_DIFFERENCE", "int16", (2, 3, 4), (2, 3, 4), (2, 3, 4)),
+        ),
+        "SQUARED_DIFFERENCE int8 (broadcast) and int16",
+        expect=("ec_squared_difference_s8", "ec_squared_difference_s16"),
+    ),
     Case("k_div_s8", div("int8"), "DIV int8 broadcast", expect=("ec_div_s8",)),
     Case("k_div_s32", div("int32"), "DIV int32, divisors not 0", expect=("ec_div_s32",), fix_inputs=nonzero_divisor),
     # comparisons, select, cast: ec_compare.c, ec_select.c, ec_cast.c
-    Case("k_compare", merged(compare_select("GREATER", "int8"), compare_cast("LESS", "int32"),
-                             compare_cast("NOT_EQUAL", "int8", "int8"), compare_cast("GREATER_EQUAL", "int8", "int16")),
-         "GREATER int8 -> SELECT_V2; LESS int32, NOT_EQUAL int8, GREATER_EQUAL int8 -> CAST from BOOL",
-         expect=("ec_compare_s8", "ec_select_s8", "ec_compare_s32", "ec_cast_b_s32", "ec_cast_b_s8", "ec_cast_b_s16")),
-    Case("k_compare_ref", compare_select("EQUAL", "int16"), "EQUAL int16 -> SELECT_V2 int16 (TFLite's reference)",
-         expect=("ec_compare_s16", "ec_select_s16")),
-    Case("k_cast", merged(cast("int8", "int32"), cast("int32", "int8"), cast("int16", "int32"), cast("int32", "int16"),
-                          cast("int8", "int16"), cast("int16", "int8"), cast("int8", "int8"), cast("int16", "int16"),
-                          cast("int32", "int32")),
-         "CAST between and within int8, int16 and int32 (narrowing wraps)",
-         expect=("ec_cast_s8_s32", "ec_cast_s32_s8", "ec_cast_s16_s32", "ec_cast_s32_s16", "ec_cast_s8_s16",
-                 "ec_cast_s16_s8", "ec_cast_s8_s8", "ec_cast_s16_s16", "ec_cast_s32_s32")),
+    Case(
+        "k_compare",
+        merged(
+            compare_select("GREATER", "int8"),
+            compare_cast("LESS", "int32"),
+            compare_cast("NOT_EQUAL", "int8", "int8"),
+            compare_cast("GREATER_EQUAL", "int8", "int16"),
+        ),
+        "GREATER int8 -> SELECT_V2; LESS int32, NOT_EQUAL int8, GREATER_EQUAL int8 -> CAST from BOOL",
+        expect=("ec_compare_s8", "ec_select_s8", "ec_compare_s32", "ec_cast_b_s32", "ec_cast_b_s8", "ec_cast_b_s16"),
+    ),
+    Case(
+        "k_compare_ref",
+        compare_select("EQUAL", "int16"),
+        "EQUAL int16 -> SELECT_V2 int16 (TFLite's reference)",
+        expect=("ec_compare_s16", "ec_select_s16"),
+    ),
+    Case(
+        "k_cast",
+        merged(
+            cast("int8", "int32"),
+            cast("int32", "int8"),
+            cast("int16", "int32"),
+            cast("int32", "int16"),
+            cast("int8", "int16"),
+            cast("int16", "int8"),
+            cast("int8", "int8"),
+            cast("int16", "int16"),
+            cast("int32", "int32"),
+        ),
+        "CAST between and within int8, int16 and int32 (narrowing wraps)",
+        expect=(
+            "ec_cast_s8_s32",
+            "ec_cast_s32_s8",
+            "ec_cast_s16_s32",
+            "ec_cast_s32_s16",
+            "ec_cast_s8_s16",
+            "ec_cast_s16_s8",
+            "ec_cast_s8_s8",
+            "ec_cast_s16_s16",
+            "ec_cast_s32_s32",
+        ),
+    ),
     # data movement: ec_concatenation.c (and SPLIT), ec_copy.c, ec_pad.c, ec_gather.c,
     # ec_space_batch.c, ec_resize.c
-    Case("k_concat_split", merged(concat("int8"), concat("int16"), concat("int32"), split("int8"), split("int16"),
-                                  split("int32")),
-         "CONCATENATION int8/int16/int32 on channels; SPLIT int8/int16/int32 into 3",
-         expect=("ec_concatenation_s8", "ec_concatenation_s16", "ec_concatenation_s32", "ec_split_s8", "ec_split_s16",
-                 "ec_split_s32")),
-    Case("k_copy", merged(transpose("int8"), transpose("int16"), mirror_pad("int8")),
-         "TRANSPOSE int8 and int16 (strided copy); MIRROR_PAD REFLECT int8 (indexed copy)",
-         expect=("ec_copy_s8", "ec_copy_s16", "ec_copy_indexed_s8")),
-    Case("k_data_ref", merged(transpose("int32"), mirror_pad("int16"), gather("int16"),
-                              gather("int32"), resize("RESIZE_BILINEAR", "int16", half=False)),
-         "TRANSPOSE int32, MIRROR_PAD int16, GATHER int16 and int32, RESIZE_BILINEAR int16 "
-         "(TFLite's reference: TFLite Micro lacks some of them)",
-         expect=("ec_copy_s32", "ec_copy_indexed_s16", "ec_gather_s16", "ec_gather_s32",
-                 "ec_resize_bilinear_s16")),
-    Case("k_pad", merged(pad("int8"), pad("int8", v2=True), pad("int16"), pad("int32")),
-         "PAD int8, int16, int32; PADV2 int8 with a constant", expect=("ec_pad_s8", "ec_pad_s16", "ec_pad_s32")),
+    Case(
+        "k_concat_split",
+        merged(concat("int8"), concat("int16"), concat("int32"), split("int8"), split("int16"), split("int32")),
+        "CONCATENATION int8/int16/int32 on channels; SPLIT int8/int16/int32 into 3",
+        expect=(
+            "ec_concatenation_s8",
+            "ec_concatenation_s16",
+            "ec_concatenation_s32",
+            "ec_split_s8",
+            "ec_split_s16",
+            "ec_split_s32",
+        ),
+    ),
+    Case(
+        "k_copy",
+        merged(transpose("int8"), transpose("int16"), mirror_pad("int8")),
+        "TRANSPOSE int8 and int16 (strided copy); MIRROR_PAD REFLECT int8 (indexed copy)",
+        expect=("ec_copy_s8", "ec_copy_s16", "ec_copy_indexed_s8"),
+    ),
+    Case(
+        "k_data_ref",
+        merged(
+            transpose("int32"),
+            mirror_pad("int16"),
+            gather("int16"),
+            gather("int32"),
+            resize("RESIZE_BILINEAR", "int16", half=False),
+        ),
+        "TRANSPOSE int32, MIRROR_PAD int16, GATHER int16 and int32, RESIZE_BILINEAR int16 "
+        "(TFLite's reference: TFLite Micro lacks some of them)",
+        expect=("ec_copy_s32", "ec_copy_indexed_s16", "ec_gather_s16", "ec_gather_s32", "ec_resize_bilinear_s16"),
+    ),
+    Case(
+        "k_pad",
+        merged(pad("int8"), pad("int8", v2=True), pad("int16"), pad("int32")),
+        "PAD int8, int16, int32; PADV2 int8 with a constant",
+        expect=("ec_pad_s8", "ec_pad_s16", "ec_pad_s32"),
+    ),
     Case("k_gather", gather("int8"), "GATHER int8 axis 1, constant indices", expect=("ec_gather_s8",)),
-    Case("k_space_batch", merged(space_to_batch, batch_to_space), "SPACE_TO_BATCH_ND 2x2; BATCH_TO_SPACE_ND with crops",
-         expect=("ec_space_to_batch_s8", "ec_batch_to_space_s8")),
-    Case("k_resize", merged(resize("RESIZE_NEAREST_NEIGHBOR", "int8"),
-                            resize("RESIZE_NEAREST_NEIGHBOR", "int16", align=True, half=False),
-                            resize("RESIZE_BILINEAR", "int8")),
-         "RESIZE_NEAREST_NEIGHBOR int8 (half-pixel) and int16 (align corners); RESIZE_BILINEAR int8, 3x4 -> 5x7",
-         expect=("ec_resize_nearest_s8", "ec_resize_nearest_s16", "ec_resize_bilinear_s8")),
+    Case(
+        "k_space_batch",
+        merged(space_to_batch, batch_to_space),
+        "SPACE_TO_BATCH_ND 2x2; BATCH_TO_SPACE_ND with crops",
+        expect=("ec_space_to_batch_s8", "ec_batch_to_space_s8"),
+    ),
+    Case(
+        "k_resize",
+        merged(
+            resize("RESIZE_NEAREST_NEIGHBOR", "int8"),
+            resize("RESIZE_NEAREST_NEIGHBOR", "int16", align=True, half=False),
+            resize("RESIZE_BILINEAR", "int8"),
+        ),
+        "RESIZE_NEAREST_NEIGHBOR int8 (half-pixel) and int16 (align corners); RESIZE_BILINEAR int8, 3x4 -> 5x7",
+        expect=("ec_resize_nearest_s8", "ec_resize_nearest_s16", "ec_resize_bilinear_s8"),
+    ),
     # activations: ec_relu.c, ec_leaky_relu.c, ec_prelu.c, ec_logistic.c, ec_tanh.c, ec_hard_swish.c
-    Case("k_relu", merged(unary("RELU", "int8", (2, 9), 0.03, -128), unary("RELU6", "int8", (2, 9), 6 / 255, -128),
-                          unary("RELU", "int16", (2, 9), 0.0005, 0, 0.001),
-                          unary("RELU6", "int16", (2, 9), 6 / 32767, 0, 0.001)),
-         "RELU and RELU6, int8 and int16, requantizing",
-         expect=("ec_relu_s8", "ec_relu6_s8", "ec_relu_s16", "ec_relu6_s16")),
-    Case("k_leaky_prelu", merged(unary("LEAKY_RELU", "int8", (2, 9), 0.05, 10, member="LeakyReluOptions", alpha=0.2),
-                                 unary("LEAKY_RELU", "int16", (2, 9), 0.0007, 0, 0.001, member="LeakyReluOptions",
-                                       alpha=0.3),
-                                 prelu("int8"), prelu("int16")),
-         "LEAKY_RELU int8 and int16; PRELU int8 and int16 (int8 alpha)",
-         expect=("ec_leaky_relu_s8", "ec_leaky_relu_s16", "ec_prelu_s8", "ec_prelu_s16")),
-    Case("k_logistic_tanh", merged(unary("LOGISTIC", "int8", (2, 9), 1 / 256, -128),
-                                   unary("LOGISTIC", "int16", (2, 9), 1 / 32768, 0, 8 / 32768),
-                                   unary("TANH", "int8", (2, 9), 1 / 128, 0),
-                                   unary("TANH", "int16", (2, 9), 1 / 32768, 0, 4 / 32768)),
-         "LOGISTIC and TANH, int8 and int16",
-         expect=("ec_logistic_s8", "ec_logistic_s16", "ec_tanh_s8", "ec_tanh_s16")),
-    Case("k_hard_swish", unary("HARD_SWISH", "int8", (2, 9), 0.04, -20), "HARD_SWISH int8",
-         expect=("ec_hard_swish_s8",)),
+    Case(
+        "k_relu",
+        merged(
+            unary("RELU", "int8", (2, 9), 0.03, -128),
+            unary("RELU6", "int8", (2, 9), 6 / 255, -128),
+            unary("RELU", "int16", (2, 9), 0.0005, 0, 0.001),
+            unary("RELU6", "int16", (2, 9), 6 / 32767, 0, 0.001),
+        ),
+        "RELU and RELU6, int8 and int16, requantizing",
+        expect=("ec_relu_s8", "ec_relu6_s8", "ec_relu_s16", "ec_relu6_s16"),
+    ),
+    Case(
+        "k_leaky_prelu",
+        merged(
+            unary("LEAKY_RELU", "int8", (2, 9), 0.05, 10, member="LeakyReluOptions", alpha=0.2),
+            unary("LEAKY_RELU", "int16", (2, 9), 0.0007, 0, 0.001, member="LeakyReluOptions", alpha=0.3),
+            prelu("int8"),
+            prelu("int16"),
+        ),
+        "LEAKY_RELU int8 and int16; PRELU int8 and int16 (int8 alpha)",
+        expect=("ec_leaky_relu_s8", "ec_leaky_relu_s16", "ec_prelu_s8", "ec_prelu_s16"),
+    ),
+    Case(
+        "k_logistic_tanh",
+        merged(
+            unary("LOGISTIC", "int8", (2, 9), 1 / 256, -128),
+            unary("LOGISTIC", "int16", (2, 9), 1 / 32768, 0, 8 / 32768),
+            unary("TANH", "int8", (2, 9), 1 / 128, 0),
+            unary("TANH", "int16", (2, 9), 1 / 32768, 0, 4 / 32768),
+        ),
+        "LOGISTIC and TANH, int8 and int16",
+        expect=("ec_logistic_s8", "ec_logistic_s16", "ec_tanh_s8", "ec_tanh_s16"),
+    ),
+    Case(
+        "k_hard_swish", unary("HARD_SWISH", "int8", (2, 9), 0.04, -20), "HARD_SWISH int8", expect=("ec_hard_swish_s8",)
+    ),
     # tables and other unary ops: ec_lut.c, ec_elementwise_unary.c, ec_l2_normalization.c
     Case("k_elu_lut", unary("ELU", "int8", (2, 9), 0.03, -20), "ELU int8 (256-entry table)", expect=("ec_lut_s8",)),
-    Case("k_exp_lut_s16", unary("EXP", "int16", (2, 9), 0.0004, 0, 0.0001),
-         "EXP int16 (TFLite's 513-entry table; TFLite's reference)", expect=("ec_lut_s16",)),
+    Case(
+        "k_exp_lut_s16",
+        unary("EXP", "int16", (2, 9), 0.0004, 0, 0.0001),
+        "EXP int16 (TFLite's 513-entry table; TFLite's reference)",
+        expect=("ec_lut_s16",),
+    ),
     Case("k_abs_s16", unary("ABS", "int16", (2, 9), 0.0004, 0, 0.0003), "ABS int16", expect=("ec_abs_s16",)),
-    Case("k_rsqrt_s16", unary("RSQRT", "int16", (2, 9), 0.001, 0, 0.0004), "RSQRT int16 on positive inputs",
-         expect=("ec_rsqrt_s16",), fix_inputs=above_zero_point),
+    Case(
+        "k_rsqrt_s16",
+        unary("RSQRT", "int16", (2, 9), 0.001, 0, 0.0004),
+        "RSQRT int16 on positive inputs",
+        expect=("ec_rsqrt_s16",),
+        fix_inputs=above_zero_point,
+    ),
     Case("k_l2norm", l2norm, "L2_NORMALIZATION int8", expect=("ec_l2_normalization_s8",)),
     # quantization: ec_quantize.c, ec_dequantize.c, ec_requantize.c
-    Case("k_quantize", merged(quantize_float("int8"), quantize_float("int16")), "QUANTIZE float32 -> int8 and int16",
-         expect=("ec_quantize_f32_s8", "ec_quantize_f32_s16")),
-    Case("k_quantize_u8", quantize_float("uint8"), "QUANTIZE float32 -> uint8 (TFLite's reference)",
-         expect=("ec_quantize_f32_u8",)),
-    Case("k_dequantize", merged(dequantize("int8"), dequantize("uint8"), dequantize("int16")),
-         "DEQUANTIZE int8, uint8, int16 -> float32",
-         expect=("ec_dequantize_s8_f32", "ec_dequantize_u8_f32", "ec_dequantize_s16_f32")),
-    Case("k_requantize", merged(requantize("int8", "int8"), requantize("uint8", "int8"), requantize("int8", "uint8"),
-                                requantize("int8", "int16"), requantize("int16", "int8"), requantize("int16", "int16")),
-         "QUANTIZE between int8, uint8 and int16",
-         expect=("ec_requantize_s8_s8", "ec_requantize_u8_s8", "ec_requantize_s8_u8", "ec_requantize_s8_s16",
-                 "ec_requantize_s16_s8", "ec_requantize_s16_s16")),
+    Case(
+        "k_quantize",
+        merged(quantize_float("int8"), quantize_float("int16")),
+        "QUANTIZE float32 -> int8 and int16",
+        expect=("ec_quantize_f32_s8", "ec_quantize_f32_s16"),
+    ),
+    Case(
+        "k_quantize_u8",
+        quantize_float("uint8"),
+        "QUANTIZE float32 -> uint8 (TFLite's reference)",
+        expect=("ec_quantize_f32_u8",),
+    ),
+    Case(
+        "k_dequantize",
+        merged(dequantize("int8"), dequantize("uint8"), dequantize("int16")),
+        "DEQUANTIZE int8, uint8, int16 -> float32",
+        expect=("ec_dequantize_s8_f32", "ec_dequantize_u8_f32", "ec_dequantize_s16_f32"),
+    ),
+    Case(
+        "k_requantize",
+        merged(
+            requantize("int8", "int8"),
+            requantize("uint8", "int8"),
+            requantize("int8", "uint8"),
+            requantize("int8", "int16"),
+            requantize("int16", "int8"),
+            requantize("int16", "int16"),
+        ),
+        "QUANTIZE between int8, uint8 and int16",
+        expect=(
+            "ec_requantize_s8_s8",
+            "ec_requantize_u8_s8",
+            "ec_requantize_s8_u8",
+            "ec_requantize_s8_s16",
+            "ec_requantize_s16_s8",
+            "ec_requantize_s16_s16",
+        ),
+    ),
 ]
 
 
@@ -905,8 +1282,9 @@ def run_oracle(model: bytes, samples: list[list[np.ndarray]], n_out: int) -> tup
         return "tflite_micro", outs
     except Exception as exc:  # TFLite Micro lacks the op or type
         reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
-    interp = _litert().Interpreter(model_content=model,
-                                   experimental_op_resolver_type=_litert().OpResolverType.BUILTIN_REF)
+    interp = _litert().Interpreter(
+        model_content=model, experimental_op_resolver_type=_litert().OpResolverType.BUILTIN_REF
+    )
     interp.allocate_tensors()
     outs = []
     for sample in samples:
@@ -941,10 +1319,15 @@ def io_details(model: bytes) -> tuple[list[dict], list[dict]]:
     return interp.get_input_details(), interp.get_output_details()
 
 
-_C_TYPE = {"int8": ("int8_t", "EC_TEST_SIGNED"), "uint8": ("uint8_t", "EC_TEST_UNSIGNED"),
-           "bool": ("uint8_t", "EC_TEST_UNSIGNED"), "int16": ("int16_t", "EC_TEST_SIGNED"),
-           "int32": ("int32_t", "EC_TEST_SIGNED"), "int64": ("int64_t", "EC_TEST_SIGNED"),
-           "float32": ("uint32_t", "EC_TEST_FLOAT")}
+_C_TYPE = {
+    "int8": ("int8_t", "EC_TEST_SIGNED"),
+    "uint8": ("uint8_t", "EC_TEST_UNSIGNED"),
+    "bool": ("uint8_t", "EC_TEST_UNSIGNED"),
+    "int16": ("int16_t", "EC_TEST_SIGNED"),
+    "int32": ("int32_t", "EC_TEST_SIGNED"),
+    "int64": ("int64_t", "EC_TEST_SIGNED"),
+    "float32": ("uint32_t", "EC_TEST_FLOAT"),
+}
 
 
 def _literal(v: int, dtype: str) -> str:
@@ -979,8 +1362,15 @@ def c_array(name: str, arrays: list[np.ndarray], dtype: str) -> str:
     return f"static const {ctype} {name}[{len(values)}] = {{\n{body}\n}};\n"
 
 
-def vectors_c(case: Case, kernels: list[str], oracle: str, ins: list[list[np.ndarray]],
-              outs: list[list[np.ndarray]], in_names: list[str], out_names: list[str]) -> str:
+def vectors_c(
+    case: Case,
+    kernels: list[str],
+    oracle: str,
+    ins: list[list[np.ndarray]],
+    outs: list[list[np.ndarray]],
+    in_names: list[str],
+    out_names: list[str],
+) -> str:
     n_in, n_out = len(ins[0]), len(outs[0])
     dt = lambda a: "bool" if a.dtype == np.bool_ else str(a.dtype)  # noqa: E731
     parts = [
@@ -994,21 +1384,28 @@ def vectors_c(case: Case, kernels: list[str], oracle: str, ins: list[list[np.nda
     for i in range(n_in):
         d = dt(ins[0][i])
         parts.append(c_array(f"input{i}", [s[i] for s in ins], d))
-        tensors_in.append(f"{{input{i}, {ins[0][i].size}, {np.dtype(ins[0][i].dtype).itemsize}, {_C_TYPE[d][1]}, "
-                          f'"{_c_name(in_names[i])}"}}')
+        tensors_in.append(
+            f"{{input{i}, {ins[0][i].size}, {np.dtype(ins[0][i].dtype).itemsize}, {_C_TYPE[d][1]}, "
+            f'"{_c_name(in_names[i])}"}}'
+        )
     for i in range(n_out):
         d = dt(outs[0][i])
         parts.append(c_array(f"expected{i}", [s[i] for s in outs], d))
-        tensors_out.append(f"{{expected{i}, {outs[0][i].size}, {np.dtype(outs[0][i].dtype).itemsize}, "
-                           f'{_C_TYPE[d][1]}, "{_c_name(out_names[i])}"}}')
+        tensors_out.append(
+            f"{{expected{i}, {outs[0][i].size}, {np.dtype(outs[0][i].dtype).itemsize}, "
+            f'{_C_TYPE[d][1]}, "{_c_name(out_names[i])}"}}'
+        )
     parts.append(f"\nstatic const ec_test_tensor_t inputs[{n_in}] = {{\n    " + ",\n    ".join(tensors_in) + "\n};\n")
-    parts.append(f"static const ec_test_tensor_t expected[{n_out}] = {{\n    " + ",\n    ".join(tensors_out)
-                 + "\n};\n\n")
-    parts.append(f"extern const ec_test_case_t {case.name}_test;\n"
-                 f"const ec_test_case_t {case.name}_test = {{\n"
-                 f'    "{case.name}", "{" ".join(kernels)}",\n'
-                 f"    {case.name}_input, {case.name}_output, {case.name}_invoke,\n"
-                 f"    {len(ins)}, {n_in}, {n_out}, inputs, expected,\n}};\n")
+    parts.append(
+        f"static const ec_test_tensor_t expected[{n_out}] = {{\n    " + ",\n    ".join(tensors_out) + "\n};\n\n"
+    )
+    parts.append(
+        f"extern const ec_test_case_t {case.name}_test;\n"
+        f"const ec_test_case_t {case.name}_test = {{\n"
+        f'    "{case.name}", "{" ".join(kernels)}",\n'
+        f"    {case.name}_input, {case.name}_output, {case.name}_invoke,\n"
+        f"    {len(ins)}, {n_in}, {n_out}, inputs, expected,\n}};\n"
+    )
     return "".join(parts)
 
 
@@ -1030,11 +1427,18 @@ def make_case(case: Case) -> dict:
     (folder / f"{case.name}.tflite").write_bytes(model)
     for fname, text in files.items():
         (folder / fname).write_text(text)
-    (folder / "vectors.c").write_text(vectors_c(case, kernels, oracle, ins, outs, [d["name"] for d in in_details],
-                                                [d["name"] for d in out_details]))
+    (folder / "vectors.c").write_text(
+        vectors_c(case, kernels, oracle, ins, outs, [d["name"] for d in in_details], [d["name"] for d in out_details])
+    )
     print(f"  {case.name}: {' '.join(kernels)} ({oracle})")
-    return {"what": case.what, "weights": case.weights, "oracle": oracle, "kernels": kernels, "samples": len(ins),
-            "seed": seed}
+    return {
+        "what": case.what,
+        "weights": case.weights,
+        "oracle": oracle,
+        "kernels": kernels,
+        "samples": len(ins),
+        "seed": seed,
+    }
 
 
 def read_index() -> dict[str, dict]:
@@ -1057,8 +1461,10 @@ def refresh_c(names: list[str]) -> int:
         now = kernels_called(files[f"{name}.c"])
         if now != meta["kernels"]:
             stale.append(name)
-            print(f"  {name}: now calls {' '.join(now)}, was {' '.join(meta['kernels'])}: remake it "
-                  f"(python tests/c/make_vectors.py {name}: TensorFlow and tflite_micro)")
+            print(
+                f"  {name}: now calls {' '.join(now)}, was {' '.join(meta['kernels'])}: remake it "
+                f"(python tests/c/make_vectors.py {name}: TensorFlow and tflite_micro)"
+            )
         for fname, text in files.items():
             path = folder / fname
             if not path.exists() or path.read_text() != text:
@@ -1103,6 +1509,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(failed)} case(s) not made: {' '.join(failed)}")
         return 1
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,12 +9,13 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import SHARED_MODEL_FILES as MODELS, SHARED_MODELS
-from edgeconv.lowering.compiler import compile_file
-from edgeconv.emit.emitter import emit, runtime_dir
-from edgeconv.outputs import publish_text
+from conftest import SHARED_MODEL_FILES as MODELS
+from conftest import SHARED_MODELS
 from edgeconv.checking.references import TflmReference
 from edgeconv.checking.validation import random_inputs, shipped_samples
+from edgeconv.emit.emitter import emit, runtime_dir
+from edgeconv.lowering.compiler import compile_file
+from edgeconv.outputs import publish_text
 from sanitized import run_samples, sanitized_executable
 
 
@@ -33,8 +34,14 @@ def test_sanitizers_clean(shared_models, tmp_path, rel):
                 np.testing.assert_array_equal(a, np.asarray(b).reshape(-1))
 
 
-CPPCHECK = ["cppcheck", "--enable=warning,style,performance,portability", "--std=c99", "--quiet", "--inline-suppr",
-            "--error-exitcode=1"]
+CPPCHECK = [
+    "cppcheck",
+    "--enable=warning,style,performance,portability",
+    "--std=c99",
+    "--quiet",
+    "--inline-suppr",
+    "--error-exitcode=1",
+]
 
 
 def _need_cppcheck():
@@ -53,8 +60,12 @@ def test_cppcheck_c_runtime():
 
 def test_cppcheck_generated_model(shared_models, tmp_path):
     _need_cppcheck()
-    src = publish_text(tmp_path / "src", "test", emit(compile_file(SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite")).files)
-    proc = subprocess.run([*CPPCHECK, "-I", str(src), *map(str, sorted(src.glob("*.c")))], capture_output=True, text=True)
+    src = publish_text(
+        tmp_path / "src", "test", emit(compile_file(SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite")).files
+    )
+    proc = subprocess.run(
+        [*CPPCHECK, "-I", str(src), *map(str, sorted(src.glob("*.c")))], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -67,8 +78,13 @@ def test_byte_identical_across_folders_and_processes(shared_models, tmp_path):
         copy = work / f"copy{i}" / "pretrainedResnet_quant.tflite"
         copy.parent.mkdir()
         shutil.copy(model, copy)
-        proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "compile", str(copy), "-o", "gen"], cwd=work,
-                              capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": str(i + 1)})
+        proc = subprocess.run(
+            [sys.executable, "-m", "edgeconv.cli", "compile", str(copy), "-o", "gen"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": str(i + 1)},
+        )
         assert proc.returncode == 0, proc.stderr
         outs.append({p.name: p.read_bytes() for p in (work / "gen").iterdir()})
     assert outs[0] == outs[1]

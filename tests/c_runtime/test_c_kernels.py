@@ -10,7 +10,6 @@ tflite_micro, and it skips without it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -109,7 +108,8 @@ def test_cases_are_listed_and_complete():
         assert meta["oracle"] in ("tflite_micro", "tflite_ref"), (name, meta["oracle"])
         assert meta["weights"] in ("int8", "int16"), (name, meta["weights"])
         assert sorted(calls(stored_c(name))) == meta["kernels"], (
-            f"{name}: cases.json's kernels are not those its C calls; run {REFRESH} (or remake the case)")
+            f"{name}: cases.json's kernels are not those its C calls; run {REFRESH} (or remake the case)"
+        )
         total += sum(p.stat().st_size for p in (CASES / name).iterdir())
     assert total < 1_000_000, f"tests/c/cases/ holds {total} bytes: keep the cases small"
 
@@ -137,15 +137,17 @@ def test_stored_c_is_what_edgeconv_emits_now():
     )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert not result["tf"]
     assert not result["stale"], (
         f"the stored C of {len(result['stale'])} file(s) is not what edgeconv emits now "
         f"({', '.join(result['stale'][:6])}{' ...' if len(result['stale']) > 6 else ''}): run `{REFRESH}`, "
-        "check that `make -C tests/c all-targets` passes, and commit tests/c/cases/")
+        "check that `make -C tests/c all-targets` passes, and commit tests/c/cases/"
+    )
 
 
 def test_every_unit_and_entry_point_is_exercised():
@@ -180,8 +182,9 @@ def test_m4_flags_are_the_board_profiles():
     machine = re.search(r"^\s*machine = \"(.*)\"", (ROOT / "boards" / "cortex-m4.toml").read_text(), flags=re.M)
     assert machine and machine.group(1) == "mps2-an386"
     recipes = [line for line in make.splitlines() if line.startswith("\t")]
-    assert recipes and not any("python" in line.lower() for line in recipes), \
+    assert recipes and not any("python" in line.lower() for line in recipes), (
         "the C tests must run with make and a compiler alone"
+    )
 
 
 def _values(body: str) -> list[int]:
@@ -228,13 +231,13 @@ def test_expected_outputs_are_tflite_micros():
                 d = interp.get_input_details(i)
                 dtype, shape = np.dtype(d["dtype"]), tuple(d["shape"])
                 size = int(np.prod(shape))
-                v = np.array(flat[s * size:(s + 1) * size], dtype=np.int64)
+                v = np.array(flat[s * size : (s + 1) * size], dtype=np.int64)
                 x = v.astype(np.uint32).view(np.float32) if dtype == np.float32 else v.astype(dtype)
                 interp.set_input(x.reshape(shape), i)
             interp.invoke()
             for o, flat in expected.items():
                 got = np.asarray(interp.get_output(o)).reshape(-1)
-                want = np.array(flat[s * got.size:(s + 1) * got.size], dtype=np.int64)
+                want = np.array(flat[s * got.size : (s + 1) * got.size], dtype=np.int64)
                 got = got.view(np.uint32).astype(np.int64) if got.dtype == np.float32 else got.astype(np.int64)
                 assert np.array_equal(got, want), f"{name}: sample {s}, output {o} is not TFLite Micro's"
                 checked += got.size
@@ -246,8 +249,13 @@ def test_expected_outputs_are_tflite_micros():
 
 
 def run_make(target: str, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "-C", str(C_TESTS), f"O={out}", "-j2", target], capture_output=True, text=True,
-                          env=plain_env(), timeout=1800)
+    return subprocess.run(
+        ["make", "-C", str(C_TESTS), f"O={out}", "-j2", target],
+        capture_output=True,
+        text=True,
+        env=plain_env(),
+        timeout=1800,
+    )
 
 
 def failures(proc: subprocess.CompletedProcess) -> str:

@@ -14,18 +14,33 @@ import math
 import numpy as np
 import pytest
 
-from fastpaths import assert_dsp_equals_portable, branches_model
+from edgeconv.checking.validation import random_inputs, validate_bytes
 from edgeconv.lowering.compiler import compile_bytes
 from edgeconv.lowering.ops.base import conv_output_size
-from edgeconv.checking.validation import random_inputs, validate_bytes
+from fastpaths import assert_dsp_equals_portable, branches_model
 from tests.mutants import SAME, VALID, Net
 
 pytest.importorskip("flatbuffers")
 
 
-def _branch(n: Net, rng: np.random.Generator, name: str, in_h: int, in_w: int, in_c: int, out_c: int, k_h: int,
-            k_w: int, stride: tuple[int, int], dil: tuple[int, int], padding: int, groups: int = 1,
-            depthwise: bool = False, act: int = 0, batch: int = 1) -> tuple[int, int]:
+def _branch(
+    n: Net,
+    rng: np.random.Generator,
+    name: str,
+    in_h: int,
+    in_w: int,
+    in_c: int,
+    out_c: int,
+    k_h: int,
+    k_w: int,
+    stride: tuple[int, int],
+    dil: tuple[int, int],
+    padding: int,
+    groups: int = 1,
+    depthwise: bool = False,
+    act: int = 0,
+    batch: int = 1,
+) -> tuple[int, int]:
     f_in_c = in_c // groups
     in_s, in_zp = float(rng.uniform(0.01, 0.1)), int(rng.integers(-128, 128))
     ws = rng.uniform(0.002, 0.02, out_c).astype(np.float32)
@@ -35,13 +50,31 @@ def _branch(n: Net, rng: np.random.Generator, name: str, in_h: int, in_w: int, i
     out_w = conv_output_size(padding, in_w, k_w, stride[1], dil[1])
     x = n.tensor(f"{name}_in", [batch, in_h, in_w, in_c], scale=in_s, zp=in_zp)
     w_shape = [1, k_h, k_w, out_c] if depthwise else [out_c, k_h, k_w, f_in_c]
-    w = n.tensor(f"{name}_w", w_shape, scale=ws, zp=[0] * out_c, data=rng.integers(-127, 128, w_shape),
-                 axis=3 if depthwise else 0)
-    b = n.tensor(f"{name}_b", [out_c], "int32", scale=np.float32(in_s) * ws, zp=[0] * out_c,
-                 data=rng.integers(-3000, 3000, out_c))
+    w = n.tensor(
+        f"{name}_w",
+        w_shape,
+        scale=ws,
+        zp=[0] * out_c,
+        data=rng.integers(-127, 128, w_shape),
+        axis=3 if depthwise else 0,
+    )
+    b = n.tensor(
+        f"{name}_b",
+        [out_c],
+        "int32",
+        scale=np.float32(in_s) * ws,
+        zp=[0] * out_c,
+        data=rng.integers(-3000, 3000, out_c),
+    )
     y = n.tensor(f"{name}_out", [batch, out_h, out_w, out_c], scale=out_s, zp=int(rng.integers(-20, 20)))
-    common = dict(padding=padding, strideH=stride[0], strideW=stride[1], dilationHFactor=dil[0],
-                  dilationWFactor=dil[1], fusedActivationFunction=act)
+    common = dict(
+        padding=padding,
+        strideH=stride[0],
+        strideW=stride[1],
+        dilationHFactor=dil[0],
+        dilationWFactor=dil[1],
+        fusedActivationFunction=act,
+    )
     if depthwise:
         n.op("DEPTHWISE_CONV_2D", [x, w, b], [y], depthMultiplier=out_c, **common)
     else:
@@ -56,11 +89,20 @@ def _random_branches(seed: int, count: int) -> list[dict]:
     for i in range(count):
         k = int(rng.choice([1, 1, 2, 3, 3, 5]))
         in_c = int(rng.choice([1, 2, 3, 4, 5, 8, 12, 16]))
-        out.append(dict(
-            in_h=int(rng.integers(max(k, 2), 9)), in_w=int(rng.integers(max(k, 2), 10)), in_c=in_c,
-            out_c=int(rng.integers(1, 11)), k_h=k, k_w=int(rng.choice([k, 1, 2])) if k > 1 else 1,
-            stride=(int(rng.integers(1, 4)), int(rng.integers(1, 4))), dil=(1, 1),
-            padding=int(rng.choice([SAME, VALID])), act=int(rng.choice([0, 1, 3]))))
+        out.append(
+            dict(
+                in_h=int(rng.integers(max(k, 2), 9)),
+                in_w=int(rng.integers(max(k, 2), 10)),
+                in_c=in_c,
+                out_c=int(rng.integers(1, 11)),
+                k_h=k,
+                k_w=int(rng.choice([k, 1, 2])) if k > 1 else 1,
+                stride=(int(rng.integers(1, 4)), int(rng.integers(1, 4))),
+                dil=(1, 1),
+                padding=int(rng.choice([SAME, VALID])),
+                act=int(rng.choice([0, 1, 3])),
+            )
+        )
     return out
 
 
@@ -115,8 +157,7 @@ def test_portable_path_equals_tflite_micro(which, weights):
 @pytest.mark.parametrize("board", ["cortex-m7", "cortex-m33"])
 def test_dsp_path_equals_tflite_micro_on_other_cores(board):
     branches, seed = MODELS["fixed"]
-    report = validate_bytes(_model(branches, seed), "conv_fast_fixed", samples=3, seed=5, board=board,
-                            weights="int8")
+    report = validate_bytes(_model(branches, seed), "conv_fast_fixed", samples=3, seed=5, board=board, weights="int8")
     assert report.bit_exact, report.to_dict()
 
 

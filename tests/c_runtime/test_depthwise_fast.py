@@ -15,19 +15,32 @@ import math
 import numpy as np
 import pytest
 
-from fastpaths import assert_dsp_equals_portable, branches_model
-from edgeconv.lowering.compiler import compile_bytes
-from edgeconv.targets.emulate import build_emulated
-from edgeconv.lowering.ops.base import conv_output_size
 from edgeconv.checking.validation import random_inputs, validate_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.lowering.ops.base import conv_output_size
+from edgeconv.targets.emulate import build_emulated
+from fastpaths import assert_dsp_equals_portable, branches_model
 from tests.mutants import SAME, VALID, Net
 
 pytest.importorskip("flatbuffers")
 
 
-def _branch(n: Net, rng: np.random.Generator, name: str, in_h: int, in_w: int, in_c: int, mult: int, k_h: int,
-            k_w: int, stride: tuple[int, int], dil: tuple[int, int], padding: int, act: int = 0,
-            per_tensor: bool = False) -> tuple[int, int]:
+def _branch(
+    n: Net,
+    rng: np.random.Generator,
+    name: str,
+    in_h: int,
+    in_w: int,
+    in_c: int,
+    mult: int,
+    k_h: int,
+    k_w: int,
+    stride: tuple[int, int],
+    dil: tuple[int, int],
+    padding: int,
+    act: int = 0,
+    per_tensor: bool = False,
+) -> tuple[int, int]:
     out_c = in_c * mult
     in_s, in_zp = float(rng.uniform(0.01, 0.1)), int(rng.integers(-128, 128))
     ws = rng.uniform(0.002, 0.02, out_c).astype(np.float32)
@@ -40,12 +53,22 @@ def _branch(n: Net, rng: np.random.Generator, name: str, in_h: int, in_w: int, i
     w_shape = [1, k_h, k_w, out_c]
     w = n.tensor(f"{name}_w", w_shape, scale=ws, zp=[0] * len(ws), data=rng.integers(-127, 128, w_shape), axis=3)
     b_scale = np.float32(in_s) * (np.repeat(ws, out_c) if per_tensor else ws)
-    b = n.tensor(f"{name}_b", [out_c], "int32", scale=b_scale, zp=[0] * out_c,
-                 data=rng.integers(-3000, 3000, out_c))
-    y = n.tensor(f"{name}_out", [1, out_h, out_w, out_c], scale=out_s,
-                 zp=-128 if act == 1 else int(rng.integers(-20, 20)))
-    n.op("DEPTHWISE_CONV_2D", [x, w, b], [y], padding=padding, strideH=stride[0], strideW=stride[1],
-         dilationHFactor=dil[0], dilationWFactor=dil[1], fusedActivationFunction=act, depthMultiplier=mult)
+    b = n.tensor(f"{name}_b", [out_c], "int32", scale=b_scale, zp=[0] * out_c, data=rng.integers(-3000, 3000, out_c))
+    y = n.tensor(
+        f"{name}_out", [1, out_h, out_w, out_c], scale=out_s, zp=-128 if act == 1 else int(rng.integers(-20, 20))
+    )
+    n.op(
+        "DEPTHWISE_CONV_2D",
+        [x, w, b],
+        [y],
+        padding=padding,
+        strideH=stride[0],
+        strideW=stride[1],
+        dilationHFactor=dil[0],
+        dilationWFactor=dil[1],
+        fusedActivationFunction=act,
+        depthMultiplier=mult,
+    )
     return x, y
 
 
@@ -57,13 +80,20 @@ def _random_branches(seed: int, count: int) -> list[dict]:
         k_h = int(rng.choice([1, 2, 3, 3, 5]))
         k_w = int(rng.choice([k_h, k_h, 1, 2]))
         dil = (1, 1) if rng.random() < 0.7 else (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
-        out.append(dict(
-            in_h=int(rng.integers(max(k_h, 2), 9)) + (k_h - 1) * (dil[0] - 1),
-            in_w=int(rng.integers(max(k_w, 2), 10)) + (k_w - 1) * (dil[1] - 1),
-            in_c=int(rng.choice([2, 3, 4, 5, 7, 8, 12, 13])),
-            mult=int(rng.choice([1, 1, 1, 2, 3])), k_h=k_h, k_w=k_w,
-            stride=(int(rng.integers(1, 3)), int(rng.integers(1, 3))), dil=dil,
-            padding=int(rng.choice([SAME, VALID])), act=int(rng.choice([0, 0, 1, 3]))))
+        out.append(
+            dict(
+                in_h=int(rng.integers(max(k_h, 2), 9)) + (k_h - 1) * (dil[0] - 1),
+                in_w=int(rng.integers(max(k_w, 2), 10)) + (k_w - 1) * (dil[1] - 1),
+                in_c=int(rng.choice([2, 3, 4, 5, 7, 8, 12, 13])),
+                mult=int(rng.choice([1, 1, 1, 2, 3])),
+                k_h=k_h,
+                k_w=k_w,
+                stride=(int(rng.integers(1, 3)), int(rng.integers(1, 3))),
+                dil=dil,
+                padding=int(rng.choice([SAME, VALID])),
+                act=int(rng.choice([0, 0, 1, 3])),
+            )
+        )
     return out
 
 
@@ -99,7 +129,11 @@ MODELS = {
 
 def _fast_equals_portable(data: bytes, weights: str, board: str = "cortex-m4", samples: int = 4) -> None:
     model = compile_bytes(data, "dw_fast", weights=weights)
-    offered = [s for s in model.steps if s.kernel.func.startswith("ec_depthwise_conv2d_s8") and s.kernel.params["depth_multiplier"] == 1]
+    offered = [
+        s
+        for s in model.steps
+        if s.kernel.func.startswith("ec_depthwise_conv2d_s8") and s.kernel.params["depth_multiplier"] == 1
+    ]
     assert offered and {s.kernel.weight_form for s in offered} == {weights}
     assert_dsp_equals_portable(model, random_inputs(model, samples, 7), board)
 
@@ -140,13 +174,21 @@ def test_weight_layout_and_scratch():
         c = w.shape[1]
         if spec["mult"] == 1:
             blocked = c - c % 4
-            expect = np.concatenate([w[:, :blocked].reshape(-1, blocked // 4, 4).transpose(1, 0, 2)[:, :, [1, 0, 3, 2]]
-                                     .reshape(-1), w[:, blocked:].reshape(-1)])
+            expect = np.concatenate(
+                [
+                    w[:, :blocked].reshape(-1, blocked // 4, 4).transpose(1, 0, 2)[:, :, [1, 0, 3, 2]].reshape(-1),
+                    w[:, blocked:].reshape(-1),
+                ]
+            )
             np.testing.assert_array_equal(k.params["weights"].values, expect)
             (form,) = k.weight_forms
             w16 = form.params["weights16"].values
-            expect16 = np.concatenate([w[:, :blocked].reshape(-1, blocked // 4, 4).transpose(1, 0, 2)[:, :, [0, 2, 1, 3]]
-                                       .reshape(-1), w[:, blocked:].reshape(-1)])
+            expect16 = np.concatenate(
+                [
+                    w[:, :blocked].reshape(-1, blocked // 4, 4).transpose(1, 0, 2)[:, :, [0, 2, 1, 3]].reshape(-1),
+                    w[:, blocked:].reshape(-1),
+                ]
+            )
             np.testing.assert_array_equal(w16, expect16)
             assert form.instructions_saved > 0 or blocked == 0
         else:
@@ -179,7 +221,8 @@ def test_every_entry_point_computes_every_layer(weights, offset):
             for j, s in enumerate(dw):
                 suffix = "_w16" if s.kernel.params.get("weights16") is not None else ""
                 s.kernel = dataclasses.replace(
-                    s.kernel, func="ec_depthwise_conv2d_s8" + FAMILIES[(j + offset) % len(FAMILIES)] + suffix)
+                    s.kernel, func="ec_depthwise_conv2d_s8" + FAMILIES[(j + offset) % len(FAMILIES)] + suffix
+                )
         fw = build_emulated(model, "cortex-m4")
         try:
             results.append(fw.run(inputs))

@@ -18,19 +18,19 @@ import shutil
 import numpy as np
 import pytest
 
-from fastpaths import assert_dsp_equals_portable
-from edgeconv.lowering.compiler import compile_bytes
 from edgeconv.checking.validation import random_inputs, validate_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from fastpaths import assert_dsp_equals_portable
 from mutants import Net
 
 # (batches, depth, units, per_channel, bias, activation, multiplier above 1)
 FIXED_FC = [
-    (1, 16, 8, False, True, 0, False),   # whole blocks, whole groups
-    (1, 13, 7, True, True, 1, False),    # depth % 4 = 1, units % 4 = 3
-    (3, 22, 9, True, False, 3, False),   # batches, depth % 4 = 2, no bias
-    (2, 7, 3, False, True, 0, False),    # fewer units than a block, depth % 4 = 3
-    (1, 1, 5, True, True, 0, False),     # depth 1: only the partial group
-    (1, 3, 6, False, True, 0, True),     # left-shift requantization
+    (1, 16, 8, False, True, 0, False),  # whole blocks, whole groups
+    (1, 13, 7, True, True, 1, False),  # depth % 4 = 1, units % 4 = 3
+    (3, 22, 9, True, False, 3, False),  # batches, depth % 4 = 2, no bias
+    (2, 7, 3, False, True, 0, False),  # fewer units than a block, depth % 4 = 3
+    (1, 1, 5, True, True, 0, False),  # depth 1: only the partial group
+    (1, 3, 6, False, True, 0, True),  # left-shift requantization
     (4, 40, 4, True, True, 0, False),
     (1, 130, 2, False, True, 0, False),
 ]
@@ -38,8 +38,18 @@ FIXED_FC = [
 
 def _fc_shapes(seed: int) -> list[tuple]:
     rng = np.random.default_rng(seed)
-    extra = [(int(rng.integers(1, 4)), int(rng.integers(1, 70)), int(rng.integers(1, 14)), bool(rng.integers(2)),
-              bool(rng.integers(2)), int(rng.choice([0, 1, 3])), False) for _ in range(6)]
+    extra = [
+        (
+            int(rng.integers(1, 4)),
+            int(rng.integers(1, 70)),
+            int(rng.integers(1, 14)),
+            bool(rng.integers(2)),
+            bool(rng.integers(2)),
+            int(rng.choice([0, 1, 3])),
+            False,
+        )
+        for _ in range(6)
+    ]
     return FIXED_FC + extra
 
 
@@ -50,7 +60,9 @@ def build_fc_model(seed: int = 7) -> bytes:
     for i, (batches, depth, units, per_channel, bias, act, above_one) in enumerate(_fc_shapes(seed)):
         in_s = np.float32(rng.uniform(0.01, 0.1))
         in_zp = int(rng.integers(-20, 21))
-        w_s = (rng.uniform(0.004, 0.03, units) if per_channel else np.array([rng.uniform(0.004, 0.03)])).astype(np.float32)
+        w_s = (rng.uniform(0.004, 0.03, units) if per_channel else np.array([rng.uniform(0.004, 0.03)])).astype(
+            np.float32
+        )
         w = rng.integers(-127, 128, (units, depth))
         if above_one:
             out_s = np.float32(in_s * float(w_s.max()) / 2.5)
@@ -60,8 +72,9 @@ def build_fc_model(seed: int = 7) -> bytes:
         x = n.tensor(f"x{i}", [batches, depth], scale=in_s, zp=in_zp)
         wt = n.tensor(f"w{i}", [units, depth], scale=w_s, zp=[0] * len(w_s), data=w, axis=0)
         if bias:
-            b = n.tensor(f"b{i}", [units], "int32", scale=in_s * w_s, zp=[0] * len(w_s),
-                         data=rng.integers(-3000, 3000, units))
+            b = n.tensor(
+                f"b{i}", [units], "int32", scale=in_s * w_s, zp=[0] * len(w_s), data=rng.integers(-3000, 3000, units)
+            )
         else:
             b = -1
         y = n.tensor(f"y{i}", [batches, units], scale=out_s, zp=int(rng.integers(-10, 11)))
@@ -73,13 +86,13 @@ def build_fc_model(seed: int = 7) -> bytes:
 
 # (op, shape a, shape b, activation)
 ELEMENTWISE = [
-    ("ADD", [1, 5, 7, 3], [1, 5, 7, 3], 0),     # tabulated, both inputs contiguous
-    ("ADD", [1, 4, 4, 6], [1, 1, 1, 6], 1),     # broadcast; relu: the general clamp
-    ("ADD", [1, 4, 5, 1], [1, 4, 5, 5], 0),     # first input constant along the run
-    ("ADD", [1, 2, 3, 5], [1, 2, 3, 1], 0),     # 30 elements: no tables
+    ("ADD", [1, 5, 7, 3], [1, 5, 7, 3], 0),  # tabulated, both inputs contiguous
+    ("ADD", [1, 4, 4, 6], [1, 1, 1, 6], 1),  # broadcast; relu: the general clamp
+    ("ADD", [1, 4, 5, 1], [1, 4, 5, 5], 0),  # first input constant along the run
+    ("ADD", [1, 2, 3, 5], [1, 2, 3, 1], 0),  # 30 elements: no tables
     ("ADD", [1, 9, 9, 16], [1, 9, 9, 16], 3),
-    ("SUB", [1, 4, 5, 5], [1, 4, 5, 1], 0),     # tabulated, second input constant along the run
-    ("SUB", [1, 3, 3, 7], [1, 3, 3, 7], 0),     # 63 elements: no tables
+    ("SUB", [1, 4, 5, 5], [1, 4, 5, 1], 0),  # tabulated, second input constant along the run
+    ("SUB", [1, 3, 3, 7], [1, 3, 3, 7], 0),  # 63 elements: no tables
     ("MUL", [1, 5, 7, 3], [1, 5, 7, 3], 0),
     ("MUL", [1, 4, 4, 6], [1, 1, 1, 6], 1),
     ("MUL", [1, 4, 5, 1], [1, 4, 5, 5], 3),
@@ -104,12 +117,12 @@ def build_elementwise_model(seed: int = 11) -> bytes:
     return n.finish(ins, outs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fc_data() -> bytes:
     return build_fc_model(7)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _elementwise_data() -> bytes:
     return build_elementwise_model(11)
 
@@ -140,8 +153,9 @@ def arm_tools():
 @pytest.mark.parametrize("family, weights", [("fc", "int8"), ("fc", "int16"), ("elementwise", "int8")])
 def test_emulated_m4_dsp_equals_portable_and_tflm(arm_tools, family, weights):
     data = MODELS[family]()
-    report = validate_bytes(data, f"{family}_fast_{weights}.tflite", samples=4, seed=5, board="cortex-m4",
-                            weights=weights)
+    report = validate_bytes(
+        data, f"{family}_fast_{weights}.tflite", samples=4, seed=5, board="cortex-m4", weights=weights
+    )
     assert report.bit_exact, report.to_dict()
     model = compile_bytes(data, f"{family}_fast", weights=weights)
     if family == "fc":

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgeconv.frontend.boards import load_board
 from edgeconv.emit.emitter import runtime_dir
+from edgeconv.frontend.boards import load_board
 from edgeconv.targets.emulate import QEMU, Region, count_region
 from edgeconv.targets.firmware import linker_script, support_dir
 from edgeconv.targets.hostbuild import host_flags
@@ -55,8 +55,17 @@ def multiply_by_quantized_multiplier(x: int, m: int, shift: int) -> int:
 # ---- the cases -------------------------------------------------------------------------------
 
 EDGE_X = [INT32_MIN, INT32_MIN + 1, -(1 << 30), -65536, -129, -1, 0, 1, 127, 65535, 1 << 30, INT32_MAX - 1, INT32_MAX]
-EDGE_M = [0, 1, 1 << 30, (1 << 30) + 1, 3 << 29, INT32_MAX - 1, INT32_MAX,
-          -(1 << 30), -INT32_MAX]  # negative multipliers: LEAKY_RELU/PRELU may pass them
+EDGE_M = [
+    0,
+    1,
+    1 << 30,
+    (1 << 30) + 1,
+    3 << 29,
+    INT32_MAX - 1,
+    INT32_MAX,
+    -(1 << 30),
+    -INT32_MAX,
+]  # negative multipliers: LEAKY_RELU/PRELU may pass them
 EDGE_SHIFT = list(range(-31, 31))  # every shift, which includes -31, -1, 0, 1 and 30
 
 
@@ -68,17 +77,32 @@ def cases(n_random: int = 100_000, seed: int = 2026) -> np.ndarray:
     n_acc = n_random * 3 // 10
     n_tie = n_random - n_full - n_acc
     # anywhere in int32 (the left-shift path wraps), multipliers as QuantizeMultiplier makes them
-    full = np.stack([rng.integers(INT32_MIN, INT32_MAX, n_full, endpoint=True),
-                     rng.integers(1 << 30, 1 << 31, n_full),
-                     rng.integers(-31, 31, n_full, endpoint=True)], axis=1)
+    full = np.stack(
+        [
+            rng.integers(INT32_MIN, INT32_MAX, n_full, endpoint=True),
+            rng.integers(1 << 30, 1 << 31, n_full),
+            rng.integers(-31, 31, n_full, endpoint=True),
+        ],
+        axis=1,
+    )
     # accumulator-sized x with the right shifts MAC layers have; a few negative multipliers
-    acc = np.stack([rng.integers(-(1 << 24), 1 << 24, n_acc),
-                    rng.integers(1 << 30, 1 << 31, n_acc) * rng.choice([1, 1, 1, -1], n_acc),
-                    rng.integers(-20, 3, n_acc)], axis=1)
+    acc = np.stack(
+        [
+            rng.integers(-(1 << 24), 1 << 24, n_acc),
+            rng.integers(1 << 30, 1 << 31, n_acc) * rng.choice([1, 1, 1, -1], n_acc),
+            rng.integers(-20, 3, n_acc),
+        ],
+        axis=1,
+    )
     # exact halves in both roundings: multipliers with few low bits, small x
-    tie = np.stack([rng.integers(-4096, 4097, n_tie),
-                    (1 << 30) + rng.choice([0, 1 << 29, 1 << 28, 1 << 20, 3 << 27], n_tie),
-                    rng.integers(-13, 2, n_tie)], axis=1)
+    tie = np.stack(
+        [
+            rng.integers(-4096, 4097, n_tie),
+            (1 << 30) + rng.choice([0, 1 << 29, 1 << 28, 1 << 20, 3 << 27], n_tie),
+            rng.integers(-13, 2, n_tie),
+        ],
+        axis=1,
+    )
     # INT32_MIN multipliers: only the saturating high mul is defined for them (the one case
     # it saturates is INT32_MIN * INT32_MIN); ec_requantize's contract excludes them
     sat = np.array([(x, INT32_MIN, 0) for x in EDGE_X], dtype=np.int64)
@@ -178,8 +202,12 @@ int main(void) {
 def build_host(work: Path, header_dir: Path) -> Path:
     (work / "rq_test.c").write_text(PROGRAM)
     exe = work / "rq_test"
-    subprocess.run(["cc", *host_flags(), "-DEC_TEST_HOST", "-I", str(header_dir), str(work / "rq_test.c"), "-o", str(exe)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        ["cc", *host_flags(), "-DEC_TEST_HOST", "-I", str(header_dir), str(work / "rq_test.c"), "-o", str(exe)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return exe
 
 
@@ -193,25 +221,65 @@ def build_elf(work: Path, board_name: str, header_dir: Path, defines: tuple[str,
     (work / "link.ld").write_text(linker_script(board, 4096))
     machine = [f for f in board.cflags if f not in ("-Werror", "-pedantic")]
     objs = []
-    for src, flags in (("rq_test.c", list(board.cflags)), ("cortex_m_startup.c", machine),
-                       ("board_libc.c", machine + ["-ffreestanding", "-fno-builtin"])):
+    for src, flags in (
+        ("rq_test.c", list(board.cflags)),
+        ("cortex_m_startup.c", machine),
+        ("board_libc.c", machine + ["-ffreestanding", "-fno-builtin"]),
+    ):
         obj = work / (src[:-2] + ".o")
-        subprocess.run([board.cc, *flags, *defines, "-I", str(header_dir), "-c", str(work / src), "-o", str(obj)],
-                       check=True, capture_output=True, text=True)
+        subprocess.run(
+            [board.cc, *flags, *defines, "-I", str(header_dir), "-c", str(work / src), "-o", str(obj)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         objs.append(str(obj))
     elf = work / "rq_test.elf"
     link = [f for f in machine if not f.startswith("--specs")]
-    subprocess.run([board.cc, *link, "-nostdlib", "-nostartfiles", "-T", str(work / "link.ld"), "-Wl,--gc-sections",
-                    "-o", str(elf), *objs, "-lgcc"], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            board.cc,
+            *link,
+            "-nostdlib",
+            "-nostartfiles",
+            "-T",
+            str(work / "link.ld"),
+            "-Wl,--gc-sections",
+            "-o",
+            str(elf),
+            *objs,
+            "-lgcc",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return elf
 
 
 def run_qemu(work: Path, board_name: str, elf: Path, rows: np.ndarray) -> np.ndarray:
     board = load_board(board_name)
     (work / "inputs.bin").write_bytes(rows.astype("<i4").tobytes())
-    subprocess.run([QEMU, "-M", board.qemu_machine, "-nographic", "-monitor", "none", "-serial", "none",
-                    "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
-                   cwd=work, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            QEMU,
+            "-M",
+            board.qemu_machine,
+            "-nographic",
+            "-monitor",
+            "none",
+            "-serial",
+            "none",
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-kernel",
+            str(elf),
+        ],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return np.frombuffer((work / "outputs.bin").read_bytes(), dtype="<i4").reshape(-1, 3)
 
 
@@ -242,7 +310,7 @@ def test_model_agrees_with_the_closed_form(rows_and_expected):
     """The derivation in ec_fixedpoint.h, in Python: floor((ab + 2^30) / 2^31) is gemmlowp's
     nudged truncating division for every product but INT32_MIN^2."""
     rows, _ = rows_and_expected
-    for x, m, _s in rows[:: 97].tolist():
+    for x, m, _s in rows[::97].tolist():
         if not x == m == INT32_MIN:
             assert saturating_rounding_doubling_high_mul(x, m) == (x * m + (1 << 30)) >> 31
 
@@ -275,14 +343,17 @@ def test_emulated_cortex_m4_bit_exact_and_short(tmp_path, rows_and_expected, arm
     # What one requantization costs: MAC layers' shifts (-12..-4) and the left-shift path.
     rng = np.random.default_rng(5)
     n = 500
-    right = np.stack([rng.integers(-(1 << 20), 1 << 20, n), rng.integers(1 << 30, 1 << 31, n),
-                      rng.integers(-12, -3, n)], axis=1)
+    right = np.stack(
+        [rng.integers(-(1 << 20), 1 << 20, n), rng.integers(1 << 30, 1 << 31, n), rng.integers(-12, -3, n)], axis=1
+    )
     left = right.copy()
     left[:, 2] = rng.integers(0, 4, n)
     per_right = instructions_per_call(elf, "cortex-m4", right)
     per_left = instructions_per_call(elf, "cortex-m4", left)
-    print(f"ec_requantize on cortex-m4: {per_right:.2f} instructions per call (right shift), "
-          f"{per_left:.2f} (left shift), including the call's return")
+    print(
+        f"ec_requantize on cortex-m4: {per_right:.2f} instructions per call (right shift), "
+        f"{per_left:.2f} (left shift), including the call's return"
+    )
     assert per_right <= 13 and per_left <= 9
 
 
@@ -322,8 +393,12 @@ def test_rounding_shifts_host(tmp_path):
         rows += [(x, e) for x in edges + rng.integers(-limit, limit, 600, endpoint=True).tolist()]
     rows_arr = np.array(rows, dtype=np.int64)
     (tmp_path / "hr.c").write_text(HEADROOM_PROGRAM)
-    subprocess.run(["cc", *host_flags(), "-I", str(runtime_dir()), str(tmp_path / "hr.c"), "-o", str(tmp_path / "hr")],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        ["cc", *host_flags(), "-I", str(runtime_dir()), str(tmp_path / "hr.c"), "-o", str(tmp_path / "hr")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (tmp_path / "in.bin").write_bytes(rows_arr.astype("<i4").tobytes())
     subprocess.run([str(tmp_path / "hr"), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True)
     got = np.frombuffer((tmp_path / "out.bin").read_bytes(), dtype="<i4").reshape(-1, 2)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeconv.lowering.compiler import compile_bytes
 from edgeconv.checking.op_oracle import OpByOpOracle
-from edgeconv.lowering.ops import base
 from edgeconv.checking.references import TflmReference
 from edgeconv.checking.validation import headline, random_inputs, validate_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.lowering.ops import base
 from modelgen import cached_model, tflite_from_keras
 from mutants import Net
 
@@ -31,8 +31,17 @@ def _fc_exp_model(seed: int, with_exp: bool = True) -> bytes:
     w = n.tensor("conv_w", [6, 3, 3, 3], scale=ws, zp=[0] * 6, data=rng.integers(-127, 128, (6, 3, 3, 3)))
     b = n.tensor("conv_b", [6], "int32", scale=np.float32(0.05) * ws, zp=[0] * 6, data=rng.integers(-300, 300, 6))
     c = n.tensor("conv_out", [1, 4, 4, 6], scale=0.04, zp=5)
-    n.op("CONV_2D", [x, w, b], [c], padding=SAME, strideW=1, strideH=1, fusedActivationFunction=0,
-         dilationWFactor=1, dilationHFactor=1)
+    n.op(
+        "CONV_2D",
+        [x, w, b],
+        [c],
+        padding=SAME,
+        strideW=1,
+        strideH=1,
+        fusedActivationFunction=0,
+        dilationWFactor=1,
+        dilationHFactor=1,
+    )
     shape = n.tensor("shape", [2], "int32", data=[1, 96])
     flat = n.tensor("flat", [1, 96], scale=0.04, zp=5)
     n.op("RESHAPE", [c, shape], [flat], newShape=[1, 96])
@@ -81,8 +90,8 @@ def test_dynamic_batch_dilated_model_op_by_op_equals_tflite_micro_whole():
     that pads): each one-op model carries TFLite's shapes; the padding op runs in TFLite's
     reference (TFLite Micro pads with a value it never sets), and the result equals TFLite Micro
     given TFLite's shapes and explicit padding (what validation runs whole)."""
-    from edgeconv.checking.validation import tflm_model_bytes
     from edgeconv.checking.references import with_explicit_space_to_batch_padding
+    from edgeconv.checking.validation import tflm_model_bytes
 
     def build() -> bytes:
         import tensorflow as tf

@@ -25,10 +25,33 @@ N_MODELS = 108
 # gating layer, not an activation of a CNN block), threshold (no Keras activation by that name
 # converts). 16x8: what the converter quantizes to 16x8 (no ELU, no HARD_SWISH, no DIV, no float
 # islands, no comparisons).
-ACTIVATIONS_INT8 = ["relu", "relu6", "sigmoid", "tanh", "hard_swish", "gelu", "silu", "leaky_relu", "linear",
-                    "hard_sigmoid", "selu", "exponential", "elu", "softplus", "mish", "celu", "log_sigmoid",
-                    "squareplus", "sparse_plus", "tanh_shrink", "soft_shrink", "hard_shrink", "hard_tanh",
-                    "log_softmax", "softsign"]
+ACTIVATIONS_INT8 = [
+    "relu",
+    "relu6",
+    "sigmoid",
+    "tanh",
+    "hard_swish",
+    "gelu",
+    "silu",
+    "leaky_relu",
+    "linear",
+    "hard_sigmoid",
+    "selu",
+    "exponential",
+    "elu",
+    "softplus",
+    "mish",
+    "celu",
+    "log_sigmoid",
+    "squareplus",
+    "sparse_plus",
+    "tanh_shrink",
+    "soft_shrink",
+    "hard_shrink",
+    "hard_tanh",
+    "log_softmax",
+    "softsign",
+]
 # Drawn by the stem only (its input spans the sample range): deeper, the shrinks zero every
 # value below 0.5 and can leave the network dead (tanh_shrink then soft_shrink: a softmax input
 # scale of 1e-8, which TFLite refuses).
@@ -36,18 +59,68 @@ STEM_ONLY = {"soft_shrink", "hard_shrink"}
 # 16x8 draws only what TFLite Micro runs in int16 (no GELU, no REDUCE_MAX, no int16
 # SPACE_TO_BATCH_ND, which the 16x8 converter writes for a dilated convolution), and EXP and LOG,
 # which TFLite Micro lacks (validation then runs the model in TFLite Micro op by op).
-ACTIVATIONS_16X8 = ["relu", "relu6", "sigmoid", "tanh", "linear", "leaky_relu", "silu", "softplus", "mish", "celu",
-                    "tanh_shrink", "hard_tanh"]
+ACTIVATIONS_16X8 = [
+    "relu",
+    "relu6",
+    "sigmoid",
+    "tanh",
+    "linear",
+    "leaky_relu",
+    "silu",
+    "softplus",
+    "mish",
+    "celu",
+    "tanh_shrink",
+    "hard_tanh",
+]
 
 # Ops TFLite Micro lacks or fails to run (TFLite Micro runs such a model op by op, each of these
 # ops in TFLite's reference): EXP and SELECT (selu, exponential, celu, the shrinks), LOG
 # (softplus, mish, log_sigmoid), SQRT (squareplus), GELU, TILE (UpSampling2D nearest).
 TFLM_LACKS = {"EXP", "GELU", "SELECT", "TILE", "LOG", "SQRT"}
 
-BLOCKS_INT8 = ["conv", "grouped", "dwsep", "separable", "residual", "bn", "se", "pool", "concat", "act", "pad",
-               "crop", "upsample", "resize", "tconv", "mul", "dilated", "norm", "attention", "split", "l2norm"]
-BLOCKS_16X8 = ["conv", "grouped", "dwsep", "separable", "residual", "bn", "se", "pool", "concat", "act", "pad",
-               "crop", "tconv", "mul", "norm", "attention", "split"]
+BLOCKS_INT8 = [
+    "conv",
+    "grouped",
+    "dwsep",
+    "separable",
+    "residual",
+    "bn",
+    "se",
+    "pool",
+    "concat",
+    "act",
+    "pad",
+    "crop",
+    "upsample",
+    "resize",
+    "tconv",
+    "mul",
+    "dilated",
+    "norm",
+    "attention",
+    "split",
+    "l2norm",
+]
+BLOCKS_16X8 = [
+    "conv",
+    "grouped",
+    "dwsep",
+    "separable",
+    "residual",
+    "bn",
+    "se",
+    "pool",
+    "concat",
+    "act",
+    "pad",
+    "crop",
+    "tconv",
+    "mul",
+    "norm",
+    "attention",
+    "split",
+]
 
 
 class Gen:
@@ -66,8 +139,9 @@ class Gen:
         return options[int(self.rng.integers(0, len(options)))]
 
     def act(self) -> str:
-        return self.pick(ACTIVATIONS_16X8 if self.mode == "16x8" else
-                         [a for a in ACTIVATIONS_INT8 if a not in STEM_ONLY])
+        return self.pick(
+            ACTIVATIONS_16X8 if self.mode == "16x8" else [a for a in ACTIVATIONS_INT8 if a not in STEM_ONLY]
+        )
 
     def coin(self) -> bool:
         return bool(self.rng.integers(0, 2))
@@ -112,9 +186,14 @@ def _block_2d(g: Gen, y):
     if kind == "conv":
         k = g.pick([1, 3, 5]) if min(h, w) >= 5 else 1
         stride = g.pick([1, 2]) if min(h, w) >= 4 else 1
-        return L.Conv2D(g.pick([4, 8, 12]), k, strides=stride,
-                        padding=g.pick(["same", "valid"]) if min(h, w) > k else "same",
-                        use_bias=g.coin(), activation=g.act())(y)
+        return L.Conv2D(
+            g.pick([4, 8, 12]),
+            k,
+            strides=stride,
+            padding=g.pick(["same", "valid"]) if min(h, w) > k else "same",
+            use_bias=g.coin(),
+            activation=g.act(),
+        )(y)
     if kind == "grouped":
         groups = g.pick([d for d in (2, 4) if c % d == 0] or [1])
         return L.Conv2D(groups * g.pick([2, 4]), 3, padding="same", groups=groups, activation=g.act())(y)
@@ -122,8 +201,9 @@ def _block_2d(g: Gen, y):
         z = L.DepthwiseConv2D(3, padding="same", depth_multiplier=g.pick([1, 2]), activation="relu")(y)
         return L.Conv2D(g.pick([4, 8]), 1, activation="relu6")(z)
     if kind == "separable":
-        return L.SeparableConv2D(g.pick([4, 8]), 3, padding="same", depth_multiplier=g.pick([1, 2]),
-                                 activation=g.act())(y)
+        return L.SeparableConv2D(
+            g.pick([4, 8]), 3, padding="same", depth_multiplier=g.pick([1, 2]), activation=g.act()
+        )(y)
     if kind == "residual":
         z = L.Conv2D(c, 3, padding="same", activation="relu")(y)
         z = L.Conv2D(c, 3, padding="same")(z)
@@ -131,9 +211,12 @@ def _block_2d(g: Gen, y):
         return L.Activation("relu")(merged)
     if kind == "bn":  # Conv + BatchNormalization + activation: the converter folds the normalization
         z = L.Conv2D(g.pick([4, 8]), 3, padding="same", use_bias=False)(y)
-        z = L.BatchNormalization(beta_initializer="random_uniform", gamma_initializer="random_uniform",
-                                 moving_mean_initializer="random_uniform",
-                                 moving_variance_initializer=tf.keras.initializers.RandomUniform(0.5, 1.5))(z)
+        z = L.BatchNormalization(
+            beta_initializer="random_uniform",
+            gamma_initializer="random_uniform",
+            moving_mean_initializer="random_uniform",
+            moving_variance_initializer=tf.keras.initializers.RandomUniform(0.5, 1.5),
+        )(z)
         return L.Activation(g.act())(z)
     if kind == "se":  # squeeze-and-excite
         s = L.GlobalAveragePooling2D(keepdims=True)(y)
@@ -178,17 +261,26 @@ def _block_2d(g: Gen, y):
     if kind == "tconv":
         # With a bias, and no activation the converter folds into it (hard_sigmoid's scale and
         # offset): either way it writes a 1-element bias that TFLite refuses.
-        return L.Conv2DTranspose(g.pick([4, 8]), g.pick([2, 3]), strides=g.pick([1, 2]),
-                                 padding=g.pick(["same", "valid"]),
-                                 activation=g.pick(["relu", "relu6", "linear", "tanh", "sigmoid"]))(y)
+        return L.Conv2DTranspose(
+            g.pick([4, 8]),
+            g.pick([2, 3]),
+            strides=g.pick([1, 2]),
+            padding=g.pick(["same", "valid"]),
+            activation=g.pick(["relu", "relu6", "linear", "tanh", "sigmoid"]),
+        )(y)
     if kind == "mul":
         z = L.Conv2D(c, 1, activation="sigmoid")(y)
         return L.Multiply()([y, z])
     if kind == "dilated":
         if min(h, w) < 5:
             return y
-        return L.Conv2D(g.pick([4, 8]), 3, dilation_rate=g.pick([2, 3]), padding=g.pick(["same", "valid"])
-                        if min(h, w) >= 9 else "same", activation="relu")(y)
+        return L.Conv2D(
+            g.pick([4, 8]),
+            3,
+            dilation_rate=g.pick([2, 3]),
+            padding=g.pick(["same", "valid"]) if min(h, w) >= 9 else "same",
+            activation="relu",
+        )(y)
     if kind == "norm":  # normalization written out: MEAN, SQUARED_DIFFERENCE, RSQRT, SUB, MUL, ADD
         return L.Lambda(_layer_norm)(y)
     if kind == "l2norm":  # L2_NORMALIZATION
@@ -233,15 +325,24 @@ def _signal_model(g: Gen, classes: int):
     for _ in range(int(g.rng.integers(1, 4))):
         if int(y.shape[1]) < 8:
             break
-        kind = g.pick(["conv", "dilated", "separable", "grouped", "crop", "pad"] if g.mode == "int8"
-                      else ["conv", "separable", "grouped", "crop", "pad"])
+        kind = g.pick(
+            ["conv", "dilated", "separable", "grouped", "crop", "pad"]
+            if g.mode == "int8"
+            else ["conv", "separable", "grouped", "crop", "pad"]
+        )
         c = int(y.shape[-1])
         if kind == "conv":
-            y = L.Conv1D(g.pick([4, 8]), g.pick([3, 5]), padding=g.pick(["same", "valid"]),
-                         strides=g.pick([1, 2]), activation=g.act())(y)
+            y = L.Conv1D(
+                g.pick([4, 8]),
+                g.pick([3, 5]),
+                padding=g.pick(["same", "valid"]),
+                strides=g.pick([1, 2]),
+                activation=g.act(),
+            )(y)
         elif kind == "dilated":
-            y = L.Conv1D(g.pick([4, 8]), 3, dilation_rate=g.pick([2, 4]), padding=g.pick(["same", "causal"]),
-                         activation=g.act())(y)
+            y = L.Conv1D(
+                g.pick([4, 8]), 3, dilation_rate=g.pick([2, 4]), padding=g.pick(["same", "causal"]), activation=g.act()
+            )(y)
         elif kind == "separable":
             y = L.SeparableConv1D(g.pick([4, 8]), 3, padding="same", activation=g.act())(y)
         elif kind == "grouped":
@@ -254,8 +355,13 @@ def _signal_model(g: Gen, classes: int):
         if int(y.shape[1]) >= 4 and g.coin():
             y = (L.MaxPooling1D if g.coin() else L.AveragePooling1D)(2)(y)
     pool = g.pick(["gap", "gmp", "flatten"] if g.mode == "int8" else ["gap", "flatten"])
-    y = (L.GlobalAveragePooling1D()(y) if pool == "gap" else L.GlobalMaxPooling1D()(y) if pool == "gmp"
-         else L.Flatten()(y))
+    y = (
+        L.GlobalAveragePooling1D()(y)
+        if pool == "gap"
+        else L.GlobalMaxPooling1D()(y)
+        if pool == "gmp"
+        else L.Flatten()(y)
+    )
     return tf.keras.Model(x, L.Dense(classes)(y))
 
 
@@ -323,8 +429,35 @@ def test_random_cnns_cover_the_layers():
         int16 += x.dtype == "int16"
         dynamic += seed % 2 == 0
     assert int16 >= N_MODELS // 4 and dynamic >= N_MODELS // 3
-    wanted = {"CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "REDUCE_MAX", "STRIDED_SLICE", "MEAN", "RSQRT",
-              "SQUARED_DIFFERENCE", "BATCH_MATMUL", "SOFTMAX", "CONCATENATION", "PAD", "MUL", "ADD", "LOGISTIC",
-              "RESIZE_BILINEAR", "SPLIT", "L2_NORMALIZATION", "GELU", "SPACE_TO_BATCH_ND", "HARD_SWISH", "EXP", "LOG",
-              "ELU", "SQRT", "SELECT_V2", "LOG_SOFTMAX", "TILE", "DIV"}
+    wanted = {
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "TRANSPOSE_CONV",
+        "REDUCE_MAX",
+        "STRIDED_SLICE",
+        "MEAN",
+        "RSQRT",
+        "SQUARED_DIFFERENCE",
+        "BATCH_MATMUL",
+        "SOFTMAX",
+        "CONCATENATION",
+        "PAD",
+        "MUL",
+        "ADD",
+        "LOGISTIC",
+        "RESIZE_BILINEAR",
+        "SPLIT",
+        "L2_NORMALIZATION",
+        "GELU",
+        "SPACE_TO_BATCH_ND",
+        "HARD_SWISH",
+        "EXP",
+        "LOG",
+        "ELU",
+        "SQRT",
+        "SELECT_V2",
+        "LOG_SOFTMAX",
+        "TILE",
+        "DIV",
+    }
     assert wanted <= seen, f"never drawn: {sorted(wanted - seen)}"

@@ -16,8 +16,8 @@ from conftest import SHARED_MODELS
 from edgeconv.checking.references import (
     ReferenceFailed,
     ReferenceUnavailable,
-    TflmReference,
     TfliteRefReference,
+    TflmReference,
     live_workers,
     stop_idle_workers,
 )
@@ -26,7 +26,7 @@ KWS = SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"
 PERSON = SHARED_MODELS / "tflite_micro" / "person_detect.tflite"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fc_weights_overrun() -> bytes:
     """kws_ref_model with its FULLY_CONNECTED weights declared [12, 6400000] over a 768-byte
     buffer. TFLite refuses it ("Tensor 16 is invalidly specified"); TFLite Micro loads it and
@@ -67,7 +67,7 @@ def children(parent: int) -> list[tuple[int, str]]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[1]) == parent:
             out.append((int(entry.name), fields[0]))
     return out

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_MODEL_FILES as MODELS
+from edgeconv.checking.validation import shipped_samples, validate_file
+from edgeconv.emit.emitter import emit
 from edgeconv.frontend.boards import load_board
 from edgeconv.lowering.compiler import compile_file
-from edgeconv.emit.emitter import emit
 from edgeconv.targets.hostbuild import build_and_load
-from edgeconv.checking.validation import shipped_samples, validate_file
-
 
 
 @pytest.mark.parametrize("rel", MODELS)

@@ -4,7 +4,6 @@ headline says what was compared; a reference that crashes is one line and the ot
 or the process table."""
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -14,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_references import assert_no_worker_left, fc_weights_overrun, worker_pids
 
 from conftest import SHARED_MODELS, assert_refused, run_cli
 from edgeconv.checking import validation
-from edgeconv.lowering.ops import base
-from edgeconv.checking.references import TflmReference, TfliteRefReference
+from edgeconv.checking.references import TfliteRefReference, TflmReference
 from edgeconv.checking.validation import validate_file
-from test_references import assert_no_worker_left, fc_weights_overrun, worker_pids
+from edgeconv.lowering.ops import base
 
 KWS = SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"
 AD01 = SHARED_MODELS / "mlcommons_tiny" / "ad01_int8.tflite"
@@ -67,7 +66,6 @@ def test_cli_exit_status_1_on_mismatch(shared_models, monkeypatch):
 # --- what the headline says ----------------------------------------------------------------------
 
 
-
 def invoke(*args):
     from click.testing import CliRunner
 
@@ -82,9 +80,12 @@ def test_headline_counts_elements_and_samples(shared_models):
     shipped = len(list((KWS.parent / "samples" / KWS.stem).glob("in_*.npy")))
     n = shipped + 2
     first = result.stdout.splitlines()[0]
-    assert first.startswith(f"kws_ref_model.tflite: BIT-EXACT: equal to TFLite Micro on all {12 * n:,} output elements of {n} samples")
+    assert first.startswith(
+        f"kws_ref_model.tflite: BIT-EXACT: equal to TFLite Micro on all {12 * n:,} output elements of {n} samples"
+    )
     assert first.endswith(", and TFLite's reference agrees") or re.search(
-        r"; TFLite's reference disagrees with TFLite Micro on \d+ of them and the C follows TFLite Micro$", first), first
+        r"; TFLite's reference disagrees with TFLite Micro on \d+ of them and the C follows TFLite Micro$", first
+    ), first
     report = json.loads(invoke("validate", KWS, "--samples", "2", "--json").stdout)
     assert report["oracle"] == "tflm" and report["elements_compared"] == 12 * n and report["samples"] == n
     assert report["mismatches_vs_tflm"] == 0 and report["mismatches_vs_tflite_ref"] == report["reference_disagreements"]
@@ -102,7 +103,8 @@ def test_headline_where_the_references_disagree(shared_models):
     assert report.follows_on_disagreement == {"tflm": n, "tflite_ref": 0}
     assert validation.headline(report) == (
         f"ad01_int8.tflite: BIT-EXACT: equal to TFLite Micro on all 3,200 output elements of 5 samples; "
-        f"TFLite's reference disagrees with TFLite Micro on {n:,} of them and the C follows TFLite Micro")
+        f"TFLite's reference disagrees with TFLite Micro on {n:,} of them and the C follows TFLite Micro"
+    )
 
 
 def test_headline_on_a_mismatch(shared_models, monkeypatch, tmp_path):
@@ -118,8 +120,11 @@ def test_headline_on_a_mismatch(shared_models, monkeypatch, tmp_path):
     monkeypatch.setitem(ops_base.LOWERINGS, "FULLY_CONNECTED", wrong)
     result = invoke("validate", KWS, "--samples", "1", "--inputs", _save_inputs(tmp_path, 1))
     assert result.exit_code == 1
-    assert re.match(r"kws_ref_model.tflite: MISMATCH: \d+ of 24 output elements of 2 samples differ from TFLite Micro "
-                    r"\(max \|diff\| \d+\); first divergent op: op 11 FULLY_CONNECTED", result.stdout), result.stdout
+    assert re.match(
+        r"kws_ref_model.tflite: MISMATCH: \d+ of 24 output elements of 2 samples differ from TFLite Micro "
+        r"\(max \|diff\| \d+\); first divergent op: op 11 FULLY_CONNECTED",
+        result.stdout,
+    ), result.stdout
 
 
 def _save_inputs(folder: Path, count: int, name: str = "x.npy", array=None) -> Path:
@@ -132,6 +137,7 @@ def _save_inputs(folder: Path, count: int, name: str = "x.npy", array=None) -> P
 
 
 # --- a reference that crashes ----------------------------------------------------------------------
+
 
 class CrashingTflm(TflmReference):
     """TFLite Micro given a model it really crashes on (SIGSEGV at the first invoke) in place of
@@ -151,10 +157,17 @@ def test_crash_of_tflm_is_one_line_and_tflite_ref_carries_on(shared_models, monk
     result = invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(tmp_path, 1))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == ("kws_ref_model.tflite: BIT-EXACT: equal to TFLite's reference on all 36 output elements of 3 samples "
-                        "(TFLite Micro crashed with SIGSEGV at sample 1 of 3: see the notes)")
-    assert "  note: TFLite Micro crashed with SIGSEGV at sample 1 of 3 (x.npy[0]): TFLite's reference is the oracle (it ran every sample)" in lines
-    report = json.loads(invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(tmp_path, 1), "--json").stdout)
+    assert lines[0] == (
+        "kws_ref_model.tflite: BIT-EXACT: equal to TFLite's reference on all 36 output elements of 3 samples "
+        "(TFLite Micro crashed with SIGSEGV at sample 1 of 3: see the notes)"
+    )
+    assert (
+        "  note: TFLite Micro crashed with SIGSEGV at sample 1 of 3 (x.npy[0]): TFLite's reference is the oracle (it ran every sample)"
+        in lines
+    )
+    report = json.loads(
+        invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(tmp_path, 1), "--json").stdout
+    )
     assert report["oracle"] == "tflite_ref" and report["references"] == ["tflite_ref"]
     assert report["reference_failures"] == ["TFLite Micro crashed with SIGSEGV at sample 1 of 3 (x.npy[0])"]
     assert_no_worker_left()
@@ -166,8 +179,10 @@ def test_crash_with_no_reference_left_is_exit_2(shared_models, monkeypatch, tmp_
     result = invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(tmp_path, 1))
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert result.stderr == ("edgeconv: error: kws_ref_model.tflite: TFLite Micro crashed with SIGSEGV at sample 1 of 3 "
-                             "(x.npy[0]); no other reference runs this model: nothing to compare with\n")
+    assert result.stderr == (
+        "edgeconv: error: kws_ref_model.tflite: TFLite Micro crashed with SIGSEGV at sample 1 of 3 "
+        "(x.npy[0]); no other reference runs this model: nothing to compare with\n"
+    )
     assert_no_worker_left()
 
 
@@ -179,8 +194,10 @@ def softmax_1000() -> bytes:
 
     from modelgen import cached_model, tflite_from_function
 
-    return cached_model({"suite": "validation", "op": "softmax", "depth": 1000},
-                        lambda: tflite_from_function(lambda x: tf.nn.softmax(x), [(1, 1000)], low=-1.0, high=1.0))
+    return cached_model(
+        {"suite": "validation", "op": "softmax", "depth": 1000},
+        lambda: tflite_from_function(lambda x: tf.nn.softmax(x), [(1, 1000)], low=-1.0, high=1.0),
+    )
 
 
 def test_both_references_crashing_is_exit_2_in_one_line(tmp_path):
@@ -192,8 +209,10 @@ def test_both_references_crashing_is_exit_2_in_one_line(tmp_path):
     result = invoke("validate", tmp_path / "softmax.tflite", "--samples", "1", "--inputs", tmp_path / "x.npy")
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
-    assert result.stderr == ("edgeconv: error: softmax.tflite: TFLite Micro crashed with SIGABRT and TFLite's reference "
-                             "crashed with SIGABRT at sample 2 of 4 (x.npy[1]); neither reference is left: nothing to compare with\n")
+    assert result.stderr == (
+        "edgeconv: error: softmax.tflite: TFLite Micro crashed with SIGABRT and TFLite's reference "
+        "crashed with SIGABRT at sample 2 of 4 (x.npy[1]); neither reference is left: nothing to compare with\n"
+    )
     assert_no_worker_left()
 
 
@@ -202,12 +221,23 @@ def test_both_references_crashing_is_exit_2_in_one_line(tmp_path):
 STR_WW = SHARED_MODELS / "mlcommons_tiny" / "str_ww_ref_model.tflite"  # ships no samples
 
 
-@pytest.mark.parametrize("case, make, words", [
-    ("no samples at all", None, ["no samples to compare", "--samples is 0"]),
-    ("empty file", lambda tmp_path: _save_inputs(tmp_path, 0, "empty.npy", np.zeros((0, 1, 49, 10, 1), np.int8)), ["empty.npy: holds 0 samples"]),
-    ("scalar", lambda tmp_path: _save_inputs(tmp_path, 0, "scalar.npy", np.int8(3)), ["scalar.npy: holds a single number, not samples", "(1, 49, 10, 1)", "int8"]),
-    ("npz without arrays", "none.npz", ["none.npz: holds no arrays"]),
-])
+@pytest.mark.parametrize(
+    "case, make, words",
+    [
+        ("no samples at all", None, ["no samples to compare", "--samples is 0"]),
+        (
+            "empty file",
+            lambda tmp_path: _save_inputs(tmp_path, 0, "empty.npy", np.zeros((0, 1, 49, 10, 1), np.int8)),
+            ["empty.npy: holds 0 samples"],
+        ),
+        (
+            "scalar",
+            lambda tmp_path: _save_inputs(tmp_path, 0, "scalar.npy", np.int8(3)),
+            ["scalar.npy: holds a single number, not samples", "(1, 49, 10, 1)", "int8"],
+        ),
+        ("npz without arrays", "none.npz", ["none.npz: holds no arrays"]),
+    ],
+)
 def test_zero_samples_is_exit_2(shared_models, case, make, words, tmp_path):
     if make is None:
         result = invoke("validate", STR_WW, "--samples", "0")
@@ -226,19 +256,38 @@ def test_zero_samples_is_exit_2(shared_models, case, make, words, tmp_path):
         assert w in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("name, array, words", [
-    ("shape.npy", np.zeros((3, 49, 10), np.int8),
-     ["shape.npy: input 0 ('input_1') takes int8 samples of shape (1, 49, 10, 1) or (49, 10, 1)", "holds int8 of shape (3, 49, 10)"]),
-    ("floats.npy", np.zeros((3, 49, 10, 1), np.float32),
-     ["floats.npy: input 0 ('input_1') takes int8 samples", "holds float32 values: quantize them first"]),
-    ("range.npy", np.full((2, 49, 10, 1), 200, np.int32), ["range.npy", "values from 200 to 200, outside int8's -128..127"]),
-    ("two.npz", {"x0": np.zeros((2, 49, 10, 1), np.int8), "x1": np.zeros((2, 49, 10, 1), np.int8)},
-     ["two.npz: holds 2 arrays (x0, x1) but the model takes 1 input"]),
-    ("objects.npy", np.array([{"a": 1}], dtype=object), ["objects.npy: holds Python objects (pickled)"]),
-    ("garbage.npy", b"not numpy at all", ["garbage.npy: not a .npy or .npz file"]),
-    ("truncated.npy", "truncated", ["truncated.npy: a damaged or unreadable .npy/.npz file"]),
-    ("missing.npy", None, ["missing.npy: no such inputs file"]),
-])
+@pytest.mark.parametrize(
+    "name, array, words",
+    [
+        (
+            "shape.npy",
+            np.zeros((3, 49, 10), np.int8),
+            [
+                "shape.npy: input 0 ('input_1') takes int8 samples of shape (1, 49, 10, 1) or (49, 10, 1)",
+                "holds int8 of shape (3, 49, 10)",
+            ],
+        ),
+        (
+            "floats.npy",
+            np.zeros((3, 49, 10, 1), np.float32),
+            ["floats.npy: input 0 ('input_1') takes int8 samples", "holds float32 values: quantize them first"],
+        ),
+        (
+            "range.npy",
+            np.full((2, 49, 10, 1), 200, np.int32),
+            ["range.npy", "values from 200 to 200, outside int8's -128..127"],
+        ),
+        (
+            "two.npz",
+            {"x0": np.zeros((2, 49, 10, 1), np.int8), "x1": np.zeros((2, 49, 10, 1), np.int8)},
+            ["two.npz: holds 2 arrays (x0, x1) but the model takes 1 input"],
+        ),
+        ("objects.npy", np.array([{"a": 1}], dtype=object), ["objects.npy: holds Python objects (pickled)"]),
+        ("garbage.npy", b"not numpy at all", ["garbage.npy: not a .npy or .npz file"]),
+        ("truncated.npy", "truncated", ["truncated.npy: a damaged or unreadable .npy/.npz file"]),
+        ("missing.npy", None, ["missing.npy: no such inputs file"]),
+    ],
+)
 def test_bad_inputs_file_names_file_shape_and_dtype(shared_models, name, array, words, tmp_path):
     path = tmp_path / name
     if isinstance(array, dict):
@@ -273,20 +322,34 @@ def test_inputs_accepted_with_or_without_batch_dimension_and_cast_when_they_fit(
 
 # --- the terminal and the process table stay clean ---------------------------------------------------
 
+
 def test_cli_stderr_is_empty_and_no_worker_is_left(shared_models, tmp_path):
     x = np.random.default_rng(2).integers(-128, 128, size=(2, 49, 10, 1))  # int64: cast on the way in
     proc = run_cli("validate", KWS, "--samples", "1", "--inputs", _save_inputs(tmp_path, 2, "ints.npy", x))
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
-    assert proc.stdout.startswith("kws_ref_model.tflite: BIT-EXACT: equal to TFLite Micro on all 36 output elements of 3 samples")
-    refused = run_cli("validate", KWS, "--samples", "1", "--inputs", _save_inputs(tmp_path, 1, "f.npy", np.full((1, 49, 10, 1), np.nan)))
+    assert proc.stdout.startswith(
+        "kws_ref_model.tflite: BIT-EXACT: equal to TFLite Micro on all 36 output elements of 3 samples"
+    )
+    refused = run_cli(
+        "validate",
+        KWS,
+        "--samples",
+        "1",
+        "--inputs",
+        _save_inputs(tmp_path, 1, "f.npy", np.full((1, 49, 10, 1), np.nan)),
+    )
     assert_refused(refused, "f.npy", "float64 values")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_validate_leaves_no_worker(shared_models, sig):
-    proc = subprocess.Popen([sys.executable, "-m", "edgeconv.cli", "validate", str(KWS), "--samples", "100000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgeconv.cli", "validate", str(KWS), "--samples", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while len(worker_pids(proc.pid)) < 2 and time.monotonic() < deadline:
@@ -314,32 +377,67 @@ def test_no_worker_is_left_after_a_refusal(shared_models):
 
 
 def _report(**fields) -> validation.ValidationReport:
-    base = dict(model="m.tflite", samples=3, bit_exact=True, mismatches_vs_tflm=0, mismatches_vs_tflite_ref=0,
-                reference_disagreements=0, max_abs_diff=0, first_divergent_op=None, ram_bytes=1, flash_bytes=1,
-                macs=1, arena_lower_bound=1, tflm_arena_bytes=1, references=["tflite_ref", "tflm"], oracle="tflm",
-                elements_compared=30, follows_on_disagreement={"tflm": 0, "tflite_ref": 0})
+    base = dict(
+        model="m.tflite",
+        samples=3,
+        bit_exact=True,
+        mismatches_vs_tflm=0,
+        mismatches_vs_tflite_ref=0,
+        reference_disagreements=0,
+        max_abs_diff=0,
+        first_divergent_op=None,
+        ram_bytes=1,
+        flash_bytes=1,
+        macs=1,
+        arena_lower_bound=1,
+        tflm_arena_bytes=1,
+        references=["tflite_ref", "tflm"],
+        oracle="tflm",
+        elements_compared=30,
+        follows_on_disagreement={"tflm": 0, "tflite_ref": 0},
+    )
     return validation.ValidationReport(**{**base, **fields})
 
 
 def test_headline_says_why_tflite_reference_is_the_oracle():
-    undefined = _report(oracle="tflite_ref", mismatches_vs_tflm=5, reference_disagreements=5,
-                        follows_on_disagreement={"tflm": 0, "tflite_ref": 5},
-                        reference_status={"tflm": "has an undefined output for this model"})
+    undefined = _report(
+        oracle="tflite_ref",
+        mismatches_vs_tflm=5,
+        reference_disagreements=5,
+        follows_on_disagreement={"tflm": 0, "tflite_ref": 5},
+        reference_status={"tflm": "has an undefined output for this model"},
+    )
     assert validation.headline(undefined) == (
         "m.tflite: BIT-EXACT: equal to TFLite's reference on all 30 output elements of 3 samples; TFLite Micro "
         "disagrees with TFLite's reference on 5 of them and the C follows TFLite's reference "
-        "(TFLite Micro has an undefined output for this model: see the notes)")
-    refused = _report(oracle="tflite_ref", references=["tflite_ref"], mismatches_vs_tflm=None, reference_disagreements=None,
-                      follows_on_disagreement=None, reference_status={"tflm": "refuses the model"})
-    assert validation.headline(refused) == ("m.tflite: BIT-EXACT: equal to TFLite's reference on all 30 output elements "
-                                            "of 3 samples (TFLite Micro refuses the model: see the notes)")
-    split = _report(reference_disagreements=4, mismatches_vs_tflite_ref=1, bit_exact=False, mismatches_vs_oracle=3,
-                    max_abs_diff=1, first_divergent_op="op 2 ADD (output tensor 7 'y')",
-                    follows_on_disagreement={"tflm": 1, "tflite_ref": 3})
+        "(TFLite Micro has an undefined output for this model: see the notes)"
+    )
+    refused = _report(
+        oracle="tflite_ref",
+        references=["tflite_ref"],
+        mismatches_vs_tflm=None,
+        reference_disagreements=None,
+        follows_on_disagreement=None,
+        reference_status={"tflm": "refuses the model"},
+    )
+    assert validation.headline(refused) == (
+        "m.tflite: BIT-EXACT: equal to TFLite's reference on all 30 output elements "
+        "of 3 samples (TFLite Micro refuses the model: see the notes)"
+    )
+    split = _report(
+        reference_disagreements=4,
+        mismatches_vs_tflite_ref=1,
+        bit_exact=False,
+        mismatches_vs_oracle=3,
+        max_abs_diff=1,
+        first_divergent_op="op 2 ADD (output tensor 7 'y')",
+        follows_on_disagreement={"tflm": 1, "tflite_ref": 3},
+    )
     assert validation.headline(split) == (
         "m.tflite: MISMATCH: 3 of 30 output elements of 3 samples differ from TFLite Micro (max |diff| 1); first divergent "
         "op: op 2 ADD (output tensor 7 'y'); TFLite's reference disagrees with TFLite Micro on 4 of them and the C "
-        "follows TFLite Micro on 1 and TFLite's reference on 3")
+        "follows TFLite Micro on 1 and TFLite's reference on 3"
+    )
 
 
 def test_two_input_model_validated_from_shipped_in_xx_j_samples(tmp_path):

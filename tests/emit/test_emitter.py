@@ -6,8 +6,8 @@ import subprocess
 import pytest
 
 from conftest import SHARED_MODELS
-from edgeconv.lowering.compiler import compile_file
 from edgeconv.emit.emitter import emit
+from edgeconv.lowering.compiler import compile_file
 from edgeconv.outputs import publish_text
 from edgeconv.targets.hostbuild import WARNING_FLAGS
 
@@ -42,8 +42,11 @@ def test_header_macros(shared_models):
 def test_generated_c_compiles_strict(shared_models, tmp_path, rel):
     out = publish_text(tmp_path / "gen", "test", emit(compile_file(SHARED_MODELS / rel)).files)
     for c in sorted(out.glob("*.c")):
-        proc = subprocess.run(["cc", *WARNING_FLAGS, "-O1", "-c", str(c), "-o", str(tmp_path / (c.stem + ".o"))],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["cc", *WARNING_FLAGS, "-O1", "-c", str(c), "-o", str(tmp_path / (c.stem + ".o"))],
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stderr
 
 

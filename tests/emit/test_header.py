@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_MODELS
-from edgeconv.emit.bundle import BundleOptions, compile_models, emit_bundle
-from edgeconv.lowering.compiler import compile_file
-from edgeconv.targets.hostbuild import WARNING_FLAGS
-from edgeconv.frontend.labels import add_labels, read_labels
 from edgeconv.checking.references import TflmReference
 from edgeconv.checking.validation import random_inputs, shipped_samples
+from edgeconv.emit.bundle import BundleOptions, compile_models, emit_bundle
+from edgeconv.frontend.labels import add_labels, read_labels
+from edgeconv.lowering.compiler import compile_file
+from edgeconv.targets.hostbuild import WARNING_FLAGS
 
 SPEECH = SHARED_MODELS / "tflite_micro" / "micro_speech_quantized.tflite"
 AD = SHARED_MODELS / "mlcommons_tiny" / "ad01_int8.tflite"
@@ -28,8 +28,11 @@ def build(work, files, main, flags=()):
         (work / name).write_text(text)
     (work / "main.c").write_text(main)
     exe = work / "prog"
-    proc = subprocess.run(["cc", *WARNING_FLAGS, "-O1", *flags, "-I", str(work),
-                           *map(str, sorted(work.glob("*.c"))), "-o", str(exe)], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["cc", *WARNING_FLAGS, "-O1", *flags, "-I", str(work), *map(str, sorted(work.glob("*.c"))), "-o", str(exe)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     return exe
 
@@ -47,7 +50,10 @@ def test_float_helpers_bit_exact(shared_models, tmp_path):
     t_in, t_out = model.graph.tensors[model.graph.inputs[0]], model.graph.tensors[model.graph.outputs[0]]
     n_in, n_out = t_in.size, t_out.size
     files = emit_bundle([model], BundleOptions(float_helpers=True)).files
-    exe = build(tmp_path, files, f"""#include <stdio.h>
+    exe = build(
+        tmp_path,
+        files,
+        f"""#include <stdio.h>
 #include "speech_float.h"
 int main(void) {{
     static float x[{n_in}];
@@ -60,18 +66,21 @@ int main(void) {{
     fwrite(y, sizeof(float), {n_out}, stdout);
     return 0;
 }}
-""")
+""",
+    )
     # the int8-only model file has no float; the helpers' file has it all
     assert not re.search(r"\b(float|double)\b", re.sub(r"/\*.*?\*/", "", files["speech.c"], flags=re.S))
     assert re.search(r"\bfloat\b", files["speech_float.c"])
     s, zp = t_in.quant.s, t_in.quant.zp
     rng = np.random.default_rng(0)
     k = np.arange(n_in) % 300 - 150
-    x = np.concatenate([
-        ((k[: n_in // 2] + 0.5) * np.float32(s)),  # exact-looking ties, both signs
-        rng.normal(0, 20 * s, n_in - n_in // 2 - 6),
-        [1e30, -1e30, 3.4e38, -0.0, 128.49 * s, -129.51 * s],
-    ]).astype(np.float32)
+    x = np.concatenate(
+        [
+            ((k[: n_in // 2] + 0.5) * np.float32(s)),  # exact-looking ties, both signs
+            rng.normal(0, 20 * s, n_in - n_in // 2 - 6),
+            [1e30, -1e30, 3.4e38, -0.0, 128.49 * s, -129.51 * s],
+        ]
+    ).astype(np.float32)
     out = subprocess.run([str(exe)], input=x.tobytes(), capture_output=True)
     assert out.returncode == 0
     q = np.frombuffer(out.stdout[:n_in], dtype=np.int8)
@@ -98,14 +107,18 @@ def test_labels_from_the_model_metadata(shared_models, tmp_path):
     assert r.models[0]["labels"] == 4
     h = (tmp_path / "out" / "speech.h").read_text()
     assert "#define SPEECH_NUM_LABELS 4" in h and "extern const char *const speech_labels[SPEECH_NUM_LABELS];" in h
-    exe = build(tmp_path / "out", {}, """#include <stdio.h>
+    exe = build(
+        tmp_path / "out",
+        {},
+        """#include <stdio.h>
 #include "speech.h"
 int main(void) {
     int i;
     for (i = 0; i < SPEECH_NUM_LABELS; ++i) printf("%s\\n", speech_labels[i]);
     return 0;
 }
-""")
+""",
+    )
     out = subprocess.run([str(exe)], capture_output=True)
     assert out.stdout.decode("utf-8").splitlines() == names
     # the plain one-model compile emits them too
@@ -122,7 +135,10 @@ def test_profile_op_user_defined_sees_every_op_once_in_order(shared_models, tmp_
 void my_profile(int32_t op);
 #define EC_PROFILE_OP(i) my_profile(i)
 """)
-    exe = build(tmp_path, emit_bundle([model]).files, """#include <stdio.h>
+    exe = build(
+        tmp_path,
+        emit_bundle([model]).files,
+        """#include <stdio.h>
 #include "ad.h"
 static int32_t seen[256];
 static int count;
@@ -134,7 +150,9 @@ int main(void) {
     for (i = 0; i < count; ++i) printf("%d\\n", (int)seen[i]);
     return 0;
 }
-""", flags=['-DEC_CONFIG_HEADER="my_config.h"'])
+""",
+        flags=['-DEC_CONFIG_HEADER="my_config.h"'],
+    )
     out = subprocess.run([str(exe)], capture_output=True, text=True)
     assert [int(v) for v in out.stdout.split()] == list(range(len(model.steps)))
     assert len(model.steps) > 5
@@ -150,7 +168,10 @@ def test_inputs_and_outputs_outside_the_arena(shared_models, tmp_path):
     assert f"#define SPEECH_ARENA_SIZE {outside.plan.size}" in files["speech.h"]
     assert f"#define SPEECH_IO_BYTES {io}" in files["speech.h"]
     n_in = inside.graph.tensors[inside.graph.inputs[0]].size
-    exe = build(tmp_path, files, f"""#include <stdio.h>
+    exe = build(
+        tmp_path,
+        files,
+        f"""#include <stdio.h>
 #include "speech.h"
 int main(void) {{
     while (fread(speech_input(0), 1, {n_in}, stdin) == {n_in}) {{
@@ -159,7 +180,8 @@ int main(void) {{
     }}
     return 0;
 }}
-""")
+""",
+    )
     samples = shipped_samples(SPEECH) + random_inputs(inside, 4, 3)
     data = b"".join(np.asarray(s[0], dtype=np.int8).tobytes() for s in samples)
     got = np.frombuffer(subprocess.run([str(exe)], input=data, capture_output=True).stdout, dtype=np.int8)
@@ -173,7 +195,10 @@ def test_user_arena(shared_models, tmp_path):
     files = emit_bundle([model], BundleOptions(arena="user")).files
     assert "int ad_init(void *arena);" in files["ad.h"] and "#define AD_ARENA_ALIGNMENT 16" in files["ad.h"]
     n_in = model.graph.tensors[model.graph.inputs[0]].size
-    exe = build(tmp_path, files, f"""#include <stdio.h>
+    exe = build(
+        tmp_path,
+        files,
+        f"""#include <stdio.h>
 #include "ad.h"
 static union {{ uint8_t bytes[AD_ARENA_SIZE + 16]; int64_t align; }} buf;
 int main(void) {{
@@ -185,7 +210,8 @@ int main(void) {{
     fwrite(ad_output(0), 1, AD_OUTPUT0_BYTES, stdout);
     return 0;
 }}
-""")
+""",
+    )
     sample = shipped_samples(AD)[0]
     out = subprocess.run([str(exe)], input=np.asarray(sample[0], dtype=np.int8).tobytes(), capture_output=True)
     assert out.returncode == 0
@@ -201,19 +227,32 @@ def test_section_macros_place_arena_and_weights(shared_models, tmp_path):
         pytest.skip(f"{cc} not installed")
     from elftools.elf.elffile import ELFFile
 
-    files = emit_bundle([compile_file(SPEECH, name="speech"), compile_file(AD, name="ad")],
-                        BundleOptions(arena="shared")).files
+    files = emit_bundle(
+        [compile_file(SPEECH, name="speech"), compile_file(AD, name="ad")], BundleOptions(arena="shared")
+    ).files
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    (tmp_path / "placement.h").write_text('#define EC_ARENA_SECTION __attribute__((section(".sdram")))\n'
-                                          '#define EC_WEIGHTS_SECTION __attribute__((section(".qspi_weights")))\n')
-    flags = ["-mcpu=cortex-m4", "-mthumb", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic",
-             '-DEC_CONFIG_HEADER="placement.h"']
+    (tmp_path / "placement.h").write_text(
+        '#define EC_ARENA_SECTION __attribute__((section(".sdram")))\n'
+        '#define EC_WEIGHTS_SECTION __attribute__((section(".qspi_weights")))\n'
+    )
+    flags = [
+        "-mcpu=cortex-m4",
+        "-mthumb",
+        "-std=c99",
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-pedantic",
+        '-DEC_CONFIG_HEADER="placement.h"',
+    ]
     placed = {}
     for src in ("speech.c", "ec_shared_arena.c"):
         obj = tmp_path / (src + ".o")
-        proc = subprocess.run([cc, *flags, "-I", str(tmp_path), "-c", str(tmp_path / src), "-o", str(obj)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [cc, *flags, "-I", str(tmp_path), "-c", str(tmp_path / src), "-o", str(obj)], capture_output=True, text=True
+        )
         assert proc.returncode == 0, proc.stderr
         with open(obj, "rb") as f:
             elf = ELFFile(f)
@@ -224,8 +263,20 @@ def test_section_macros_place_arena_and_weights(shared_models, tmp_path):
     weights = [n for n in placed if n.startswith("speech_op") and ("weights" in n or "bias" in n)]
     assert weights and all(placed[n] == ".qspi_weights" for n in weights), placed
     # without the macros: the toolchain's own sections
-    proc = subprocess.run([cc, *flags[:-1], "-I", str(tmp_path), "-c", str(tmp_path / "ec_shared_arena.c"), "-o",
-                           str(tmp_path / "plain.o")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            cc,
+            *flags[:-1],
+            "-I",
+            str(tmp_path),
+            "-c",
+            str(tmp_path / "ec_shared_arena.c"),
+            "-o",
+            str(tmp_path / "plain.o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     with open(tmp_path / "plain.o", "rb") as f:
         elf = ELFFile(f)
@@ -240,12 +291,17 @@ def test_type_codes_are_real_macros_and_two_headers_coexist(shared_models, tmp_p
 
     files = emit_bundle([compile_file(SPEECH, name="speech"), compile_file(AD, name="ad")]).files
     for h in ("speech.h", "ad.h"):
-        assert "#define SPEECH_INPUT0_TYPE EC_TYPE_INT8" in files[h] or "#define AD_INPUT0_TYPE EC_TYPE_INT8" in files[h]
+        assert (
+            "#define SPEECH_INPUT0_TYPE EC_TYPE_INT8" in files[h] or "#define AD_INPUT0_TYPE EC_TYPE_INT8" in files[h]
+        )
         assert "/* EC_TYPE" not in files[h]
         codes = dict(re.findall(r"^#define (EC_TYPE_\w+) (\d+)$", files[h], re.M))
         assert codes == {t.macro: str(t.code) for t in ELEMENT_TYPES.values()}
     assert len({t.code for t in ELEMENT_TYPES.values()}) == len(ELEMENT_TYPES)
-    exe = build(tmp_path, files, """#include "speech.h"
+    exe = build(
+        tmp_path,
+        files,
+        """#include "speech.h"
 #include "ad.h"
 #if SPEECH_INPUT0_TYPE != EC_TYPE_INT8 || AD_OUTPUT0_TYPE != EC_TYPE_INT8 || EC_TYPE_INT8 == EC_TYPE_INT16
 #error "type codes"
@@ -257,5 +313,6 @@ int main(void) {
     default: return 4;
     }
 }
-""")
+""",
+    )
     assert subprocess.run([str(exe)]).returncode == 0

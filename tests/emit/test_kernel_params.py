@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 
 import mutants
-from mutants import SAME, VALID, Net, schema
 from edgeconv.emit import emitter
 from edgeconv.emit.emitter import emit, runtime_dir
 from edgeconv.emit.kernel_params import KernelParamsError, kernel_structs, parse_headers
 from edgeconv.lowering.compiler import compile_bytes
 from edgeconv.lowering.ops.base import CArray
+from mutants import SAME, VALID, Net, schema
 
 # ---------------------------------------------------------------------------------------------
 # One-op models for the params structs tests/mutants.py's bases do not reach
@@ -82,28 +82,57 @@ def _mac_16x8(kind: str):
         n = OpNet()
         if kind == "fc":
             x = n.tensor("input", [1, 8], "int16", scale=0.001, zp=0)
-            w = n.tensor("weights", [3, 8], "int8", scale=[0.02, 0.03, 0.01], zp=[0, 0, 0],
-                         data=rng.integers(-127, 128, (3, 8)))
+            w = n.tensor(
+                "weights", [3, 8], "int8", scale=[0.02, 0.03, 0.01], zp=[0, 0, 0], data=rng.integers(-127, 128, (3, 8))
+            )
             b = n.tensor("bias", [3], "int64", scale=[2e-5, 3e-5, 1e-5], zp=[0, 0, 0], data=rng.integers(-900, 900, 3))
             y = n.tensor("output", [1, 3], "int16", scale=0.002, zp=0)
             n.op("FULLY_CONNECTED", [x, w, b], [y], fusedActivationFunction=0)
         else:
             x = n.tensor("input", [1, 5, 5, 2], "int16", scale=0.001, zp=0)
             if kind == "conv":
-                w = n.tensor("weights", [3, 3, 3, 2], "int8", scale=[0.02, 0.03, 0.01], zp=[0, 0, 0],
-                             data=rng.integers(-127, 128, (3, 3, 3, 2)))
-                b = n.tensor("bias", [3], "int64", scale=[2e-5, 3e-5, 1e-5], zp=[0, 0, 0],
-                             data=rng.integers(-900, 900, 3))
+                w = n.tensor(
+                    "weights",
+                    [3, 3, 3, 2],
+                    "int8",
+                    scale=[0.02, 0.03, 0.01],
+                    zp=[0, 0, 0],
+                    data=rng.integers(-127, 128, (3, 3, 3, 2)),
+                )
+                b = n.tensor(
+                    "bias", [3], "int64", scale=[2e-5, 3e-5, 1e-5], zp=[0, 0, 0], data=rng.integers(-900, 900, 3)
+                )
                 y = n.tensor("output", [1, 5, 5, 3], "int16", scale=0.004, zp=0)
                 n.op("CONV_2D", [x, w, b], [y], padding=SAME, strideH=1, strideW=1, fusedActivationFunction=0)
             else:
-                w = n.tensor("weights", [1, 3, 3, 4], "int8", scale=[0.02, 0.03, 0.01, 0.02], zp=[0, 0, 0, 0],
-                             data=rng.integers(-127, 128, (1, 3, 3, 4)), axis=3)
-                b = n.tensor("bias", [4], "int64", scale=[2e-5, 3e-5, 1e-5, 2e-5], zp=[0, 0, 0, 0],
-                             data=rng.integers(-900, 900, 4))
+                w = n.tensor(
+                    "weights",
+                    [1, 3, 3, 4],
+                    "int8",
+                    scale=[0.02, 0.03, 0.01, 0.02],
+                    zp=[0, 0, 0, 0],
+                    data=rng.integers(-127, 128, (1, 3, 3, 4)),
+                    axis=3,
+                )
+                b = n.tensor(
+                    "bias",
+                    [4],
+                    "int64",
+                    scale=[2e-5, 3e-5, 1e-5, 2e-5],
+                    zp=[0, 0, 0, 0],
+                    data=rng.integers(-900, 900, 4),
+                )
                 y = n.tensor("output", [1, 3, 3, 4], "int16", scale=0.004, zp=0)
-                n.op("DEPTHWISE_CONV_2D", [x, w, b], [y], padding=VALID, strideH=1, strideW=1, depthMultiplier=2,
-                     fusedActivationFunction=0)
+                n.op(
+                    "DEPTHWISE_CONV_2D",
+                    [x, w, b],
+                    [y],
+                    padding=VALID,
+                    strideH=1,
+                    strideW=1,
+                    depthMultiplier=2,
+                    fusedActivationFunction=0,
+                )
         return n.finish([x], [y])
 
     return build
@@ -118,8 +147,16 @@ def _depthwise_m1() -> bytes:
     w = n.tensor("weights", [1, 3, 3, 4], scale=ws, zp=[0] * 4, data=rng.integers(-127, 128, (1, 3, 3, 4)), axis=3)
     b = n.tensor("bias", [4], "int32", scale=np.float32(0.05) * ws, zp=[0] * 4, data=rng.integers(-200, 200, 4))
     y = n.tensor("output", [1, 4, 4, 4], scale=0.07, zp=-1)
-    n.op("DEPTHWISE_CONV_2D", [x, w, b], [y], padding=SAME, strideW=1, strideH=1, depthMultiplier=1,
-         fusedActivationFunction=0)
+    n.op(
+        "DEPTHWISE_CONV_2D",
+        [x, w, b],
+        [y],
+        padding=SAME,
+        strideW=1,
+        strideH=1,
+        depthMultiplier=1,
+        fusedActivationFunction=0,
+    )
     return n.finish([x], [y])
 
 
@@ -223,8 +260,9 @@ WEIGHT_FORM_MODELS = ("conv", "depthwise_m1", "fully_connected")
 def _all_models() -> list[tuple[str, bytes, str]]:
     models = {name: mutants.base_bytes(name) for name in mutants.BASES}
     models.update((name, build()) for name, build in EXTRA_MODELS.items())
-    return ([(name, data, "auto") for name, data in models.items()]
-            + [(f"{name}_w16", models[name], "int16") for name in WEIGHT_FORM_MODELS])
+    return [(name, data, "auto") for name, data in models.items()] + [
+        (f"{name}_w16", models[name], "int16") for name in WEIGHT_FORM_MODELS
+    ]
 
 
 def test_every_params_struct_is_emitted_and_checked(monkeypatch):
@@ -285,8 +323,13 @@ def test_a_renamed_key_in_a_lowering_is_refused():
     model = _conv_model()
     params = model.steps[0].kernel.params
     renamed = {("out_channels" if k == "out_c" else k): v for k, v in params.items()}
-    message = _refused(_with_params(model, out_c=None, out_channels=renamed["out_channels"]),
-                       "op 0 CONV_2D", "ec_conv2d_params_t.out_channels", "no such field", "c_runtime/ec_conv.h")
+    message = _refused(
+        _with_params(model, out_c=None, out_channels=renamed["out_channels"]),
+        "op 0 CONV_2D",
+        "ec_conv2d_params_t.out_channels",
+        "no such field",
+        "c_runtime/ec_conv.h",
+    )
     assert "out_c" in message  # the struct's fields are listed
 
 
@@ -296,19 +339,25 @@ def test_a_missing_and_an_extra_key_are_refused():
     _refused(_with_params(model, zero_point=0), "ec_conv2d_params_t.zero_point", "no such field")
 
 
-@pytest.mark.parametrize("field, value, words", [
-    ("act_min", 1 << 31, ("act_min", "does not fit int32_t")),
-    ("act_min", -(1 << 31) - 1, ("act_min", "does not fit int32_t")),
-    ("pad_h", 1.5, ("pad_h", "float 1.5 for a int32_t")),
-    ("pad_h", np.int64(3), None),  # numpy integers are integers
-    ("out_c", [1, 2], ("out_c", "a sequence for a scalar int32_t")),
-    ("weights", 7, ("weights", "int for a reference to int8_t")),
-    ("weights", CArray("int16_t", np.zeros(4, np.int16), "weights", program_memory=True),
-     ("weights", "an array of int16_t for a reference to int8_t")),
-    ("bias", CArray("int32_t", np.zeros(4, np.int32), "bias"), ("bias", "EC_CREF field takes a program_memory")),
-    ("k_h", CArray("int32_t", np.zeros(4, np.int32), "x", program_memory=True), ("k_h", "a constant array for")),
-    ("k_h__none", 0, ("k_h", "None for a scalar int32_t")),
-])
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("act_min", 1 << 31, ("act_min", "does not fit int32_t")),
+        ("act_min", -(1 << 31) - 1, ("act_min", "does not fit int32_t")),
+        ("pad_h", 1.5, ("pad_h", "float 1.5 for a int32_t")),
+        ("pad_h", np.int64(3), None),  # numpy integers are integers
+        ("out_c", [1, 2], ("out_c", "a sequence for a scalar int32_t")),
+        ("weights", 7, ("weights", "int for a reference to int8_t")),
+        (
+            "weights",
+            CArray("int16_t", np.zeros(4, np.int16), "weights", program_memory=True),
+            ("weights", "an array of int16_t for a reference to int8_t"),
+        ),
+        ("bias", CArray("int32_t", np.zeros(4, np.int32), "bias"), ("bias", "EC_CREF field takes a program_memory")),
+        ("k_h", CArray("int32_t", np.zeros(4, np.int32), "x", program_memory=True), ("k_h", "a constant array for")),
+        ("k_h__none", 0, ("k_h", "None for a scalar int32_t")),
+    ],
+)
 def test_a_value_that_does_not_fit_its_field_is_refused(field, value, words):
     model = _with_params(_conv_model(), **{field: value})
     if words is None:
@@ -354,16 +403,22 @@ def _edit(path, old: str, new: str) -> None:
 
 def test_a_field_renamed_in_a_header_is_refused(runtime_copy):
     # ec_conv2d_params_t's k_pad (the int16 struct's own stands before another oc_pad comment)
-    _edit(runtime_copy / "ec_conv.h", "int32_t k_pad; /* k_h * k_w * filter_in_c rounded up to a multiple of 4 */\n"
-          "    int32_t oc_pad; /* output channels per group",
-          "int32_t k_padded; /* renamed */\n    int32_t oc_pad; /* output channels per group")
+    _edit(
+        runtime_copy / "ec_conv.h",
+        "int32_t k_pad; /* k_h * k_w * filter_in_c rounded up to a multiple of 4 */\n"
+        "    int32_t oc_pad; /* output channels per group",
+        "int32_t k_padded; /* renamed */\n    int32_t oc_pad; /* output channels per group",
+    )
     assert kernel_structs(runtime_copy)["ec_conv2d_params_t"].field("k_padded") is not None
     _refused(_conv_model(), "ec_conv2d_params_t.k_pad", "no such field", "k_padded")
 
 
 def test_a_field_added_to_a_header_is_refused(runtime_copy):
-    _edit(runtime_copy / "ec_pooling.h", "int32_t act_min, act_max;\n} ec_pool_params_t;",
-          "int32_t act_min, act_max;\n    int32_t ceil_mode;\n} ec_pool_params_t;")
+    _edit(
+        runtime_copy / "ec_pooling.h",
+        "int32_t act_min, act_max;\n} ec_pool_params_t;",
+        "int32_t act_min, act_max;\n    int32_t ceil_mode;\n} ec_pool_params_t;",
+    )
     _refused(compile_bytes(mutants.base_bytes("max_pool"), name="m_pool"), "ec_pool_params_t.ceil_mode", "not given")
 
 
@@ -391,15 +446,26 @@ def test_headers_it_cannot_read_are_refused():
     with pytest.raises(ValueError, match=r"ec_y_params_t not read"):  # at once: the text is scanned whole
         parse_headers({"ec_x.h": "typedef struct { struct { int32_t a; } in; } ec_y_params_t;\n"})
     with pytest.raises(ValueError, match=r"ec_b.h: ec_x_params_t is also declared in ec_a.h"):
-        parse_headers({"ec_a.h": "typedef struct { int32_t a; } ec_x_params_t;",
-                       "ec_b.h": "typedef struct { int32_t a; } ec_x_params_t;"})
-    s = parse_headers({"ec_x.h": "#define EC_X_DIMS 3 /* three */\ntypedef struct {\n"
-                                 "    int32_t a, b[EC_X_DIMS - 1]; /* a comment; } ec_z_params_t; */\n"
-                                 "    EC_CREF(uint16_t) t; // reference\n    const int8_t *p;\n} ec_x_params_t;\n"})
+        parse_headers(
+            {
+                "ec_a.h": "typedef struct { int32_t a; } ec_x_params_t;",
+                "ec_b.h": "typedef struct { int32_t a; } ec_x_params_t;",
+            }
+        )
+    s = parse_headers(
+        {
+            "ec_x.h": "#define EC_X_DIMS 3 /* three */\ntypedef struct {\n"
+            "    int32_t a, b[EC_X_DIMS - 1]; /* a comment; } ec_z_params_t; */\n"
+            "    EC_CREF(uint16_t) t; // reference\n    const int8_t *p;\n} ec_x_params_t;\n"
+        }
+    )
     f = s["ec_x_params_t"].fields
     assert [(x.name, x.ctype, x.kind, x.length) for x in f] == [
-        ("a", "int32_t", "scalar", None), ("b", "int32_t", "array", 2), ("t", "uint16_t", "cref", None),
-        ("p", "int8_t", "pointer", None)]
+        ("a", "int32_t", "scalar", None),
+        ("b", "int32_t", "array", 2),
+        ("t", "uint16_t", "cref", None),
+        ("p", "int8_t", "pointer", None),
+    ]
     assert f[3].const
 
 
@@ -423,11 +489,15 @@ def test_parsed_structs_match_the_c_compiler(tmp_path):
     rt = runtime_dir()
     structs = kernel_structs(runtime_dir())
     headers = sorted({s.header for s in structs.values()})
-    lines = ["#include <stddef.h>", "#include <stdint.h>", *(f'#include "{h}"' for h in headers),
-             "#define SAME_TYPE(T, f, U) _Static_assert(__builtin_types_compatible_p(__typeof__(((T *)0)->f), U), "
-             "#T \".\" #f \" is not \" #U)",
-             "#define AT(T, f, n) _Static_assert(offsetof(T, f) == (n), #T \".\" #f \" is not at \" #n)",
-             "#define SIZE(T, n) _Static_assert(sizeof(T) == (n), \"sizeof \" #T \" is not \" #n)"]
+    lines = [
+        "#include <stddef.h>",
+        "#include <stdint.h>",
+        *(f'#include "{h}"' for h in headers),
+        "#define SAME_TYPE(T, f, U) _Static_assert(__builtin_types_compatible_p(__typeof__(((T *)0)->f), U), "
+        '#T "." #f " is not " #U)',
+        '#define AT(T, f, n) _Static_assert(offsetof(T, f) == (n), #T "." #f " is not at " #n)',
+        '#define SIZE(T, n) _Static_assert(sizeof(T) == (n), "sizeof " #T " is not " #n)',
+    ]
     pointer_bytes = np.dtype(np.intp).itemsize  # the host's (an EC_CREF is a pointer there)
     for s in structs.values():
         offsets, size = s.layout(pointer_bytes)

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_MODELS, require_tools
-from edgeconv.emit.bundle import BundleOptions, compile_models, emit_bundle
-from edgeconv.lowering.compiler import compile_file
-from edgeconv.emit.emitter import emit, runtime_version
-from edgeconv.targets.hostbuild import WARNING_FLAGS
-from edgeconv.frontend.ir import ModelError
 from edgeconv.checking.references import TflmReference
 from edgeconv.checking.validation import random_inputs, shipped_samples
+from edgeconv.emit.bundle import BundleOptions, compile_models, emit_bundle
+from edgeconv.emit.emitter import emit, runtime_version
+from edgeconv.frontend.ir import ModelError
+from edgeconv.lowering.compiler import compile_file
+from edgeconv.targets.hostbuild import WARNING_FLAGS
 
 KWS = SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"
 SPEECH = SHARED_MODELS / "tflite_micro" / "micro_speech_quantized.tflite"
@@ -61,16 +61,31 @@ def test_two_models_link_into_one_host_program(shared_models, tmp_path):
     for arena in ("shared", "user"):
         work = tmp_path / arena
         work.mkdir()
-        for name, text in emit_bundle(_models("speech", "ad"), BundleOptions(arena=arena, float_helpers=True)).files.items():
+        for name, text in emit_bundle(
+            _models("speech", "ad"), BundleOptions(arena=arena, float_helpers=True)
+        ).files.items():
             (work / name).write_text(text)
         (work / "main.c").write_text(
             '#include "speech.h"\n#include "ad.h"\n'
             + ("static union { uint8_t b[SPEECH_ARENA_SIZE]; int64_t a; } buf;\n" if arena == "user" else "")
             + "int main(void) {\n"
             + ("    if (speech_init(buf.b) != 0 || ad_init(buf.b) != 0) return 1;\n" if arena == "user" else "")
-            + "    return speech_invoke() + ad_invoke();\n}\n")
-        proc = subprocess.run(["cc", *WARNING_FLAGS, "-O0", "-I", str(work), *map(str, sorted(work.glob("*.c"))),
-                               "-o", str(work / "prog")], capture_output=True, text=True)
+            + "    return speech_invoke() + ad_invoke();\n}\n"
+        )
+        proc = subprocess.run(
+            [
+                "cc",
+                *WARNING_FLAGS,
+                "-O0",
+                "-I",
+                str(work),
+                *map(str, sorted(work.glob("*.c"))),
+                "-o",
+                str(work / "prog"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stderr
         assert subprocess.run([str(work / "prog")]).returncode == 0
 
@@ -83,16 +98,22 @@ def test_model_against_another_runtime_version_fails_to_compile(shared_models, t
     other_text, other_ident = "0.0.9+deadbeef", "0xdeadbeefUL"
     common = (tmp_path / "ec_common.h").read_text()
     (tmp_path / "ec_common.h").write_text(common.replace(mine.text, other_text).replace(mine.ident, other_ident))
-    proc = subprocess.run(["cc", *WARNING_FLAGS, "-c", str(tmp_path / "ad.c"), "-o", str(tmp_path / "ad.o")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["cc", *WARNING_FLAGS, "-c", str(tmp_path / "ad.c"), "-o", str(tmp_path / "ad.o")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if "#error" in line]
     assert any(f"ad.c was generated for edgeconv runtime {mine.text}" in e for e in errors), proc.stderr
     assert any(f"this ec_common.h is runtime {other_text}" in e for e in errors), proc.stderr
     # the runtime's own files compile against it: only the model notices
     (tmp_path / "ec_common.h").write_text(common)
-    proc = subprocess.run(["cc", *WARNING_FLAGS, "-c", str(tmp_path / "ad.c"), "-o", str(tmp_path / "ad.o")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["cc", *WARNING_FLAGS, "-c", str(tmp_path / "ad.c"), "-o", str(tmp_path / "ad.o")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -105,14 +126,29 @@ def test_same_name_refused():
 
 
 def tree(folder, hidden=False):
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())
-            if p.is_file() and (hidden or not p.name.startswith("."))}
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and (hidden or not p.name.startswith("."))
+    }
 
 
 def test_cli_several_models_and_runtime_folder(shared_models, tmp_path):
     out = tmp_path / "out"
-    proc = run_cli("compile", KWS, SPEECH, "-o", out, "--name", "kws", "--name", "speech", "--shared-arena",
-                   "--float-helpers", "--json")
+    proc = run_cli(
+        "compile",
+        KWS,
+        SPEECH,
+        "-o",
+        out,
+        "--name",
+        "kws",
+        "--name",
+        "speech",
+        "--shared-arena",
+        "--float-helpers",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["shared_arena_bytes"] == 17344 and [m["name"] for m in info["models"]] == ["kws", "speech"]
@@ -158,10 +194,13 @@ def _samples(model, path, count=3):
     return shipped + random_inputs(model, count - len(shipped), 7)
 
 
-@pytest.mark.parametrize("names,arena,io_outside", [
-    (("kws", "speech"), "shared", ()),
-    (("kws", "speech", "ad"), "static", ("speech",)),
-])
+@pytest.mark.parametrize(
+    "names,arena,io_outside",
+    [
+        (("kws", "speech"), "shared", ()),
+        (("kws", "speech", "ad"), "static", ("speech",)),
+    ],
+)
 def test_models_in_one_cortex_m4_firmware_bit_exact(shared_models, _arm_tools, names, arena, io_outside):
     from edgeconv.targets.bundle_firmware import build_emulated_bundle
 
@@ -174,8 +213,7 @@ def test_models_in_one_cortex_m4_firmware_bit_exact(shared_models, _arm_tools, n
         if arena == "shared":
             assert "ec_shared_arena.c" in fw.files
         # the report counts every model's arena (or the one shared arena), not the first model's alone
-        expected_arena = (max(m.plan.size for m in models) if arena == "shared"
-                          else sum(m.plan.size for m in models))
+        expected_arena = max(m.plan.size for m in models) if arena == "shared" else sum(m.plan.size for m in models)
         assert fw.report.ram_arena_bytes == expected_arena
         outs = fw.run(samples)
     finally:
@@ -193,7 +231,9 @@ def test_python_api_compiles_several_models(shared_models, tmp_path):
 
     r = edgeconv.compile([SPEECH, AD], tmp_path / "out", name=["speech", "ad"], arena="shared", float_helpers=True)
     assert r.shared_arena_bytes == 6448 and [m["name"] for m in r.models] == ["speech", "ad"]
-    assert {"speech_float.c", "ad.c", "ec_shared_arena.h", "ec_common.h"} <= {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"speech_float.c", "ad.c", "ec_shared_arena.h", "ec_common.h"} <= {
+        p.name for p in (tmp_path / "out").iterdir()
+    }
     # without out_dir nothing is written; the files are the same
     again = edgeconv.compile([SPEECH, AD], None, name=["speech", "ad"], arena="shared", float_helpers=True)
     assert again.files == sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith("."))

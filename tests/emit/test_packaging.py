@@ -28,16 +28,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import mutants
 import numpy as np
 import pytest
-from conftest import assert_refused, run_cli
 
+import mutants
+from conftest import assert_refused, run_cli
 from edgeconv.cli import PACKAGE_FORMATS
-from edgeconv.lowering.compiler import compile_bytes, compile_file
 from edgeconv.emit.emitter import emit
-from edgeconv.targets.hostbuild import build_and_load
-from edgeconv.outputs import OutputError
 from edgeconv.emit.packaging import (
     FORMATS,
     compile_package,
@@ -47,6 +44,9 @@ from edgeconv.emit.packaging import (
     publish_package,
     toolchain_boards,
 )
+from edgeconv.lowering.compiler import compile_bytes, compile_file
+from edgeconv.outputs import OutputError
+from edgeconv.targets.hostbuild import build_and_load
 
 STUB = Path(__file__).resolve().parents[1] / "arduino_stub"
 ARDUINO_AVR = Path("/usr/share/arduino/hardware/arduino/avr")
@@ -70,8 +70,10 @@ def run(cmd: list[str], cwd: Path | None = None) -> str:
 @pytest.fixture(scope="module")
 def bundle():
     """Two compiled models and their flat file set, one runtime copy."""
-    compiled = [compile_bytes(mutants.BASES["conv"](), "tiny_conv"),
-                compile_bytes(mutants.BASES["fully_connected"](), "tiny_fc")]
+    compiled = [
+        compile_bytes(mutants.BASES["conv"](), "tiny_conv"),
+        compile_bytes(mutants.BASES["fully_connected"](), "tiny_fc"),
+    ]
     files: dict[str, str] = {}
     for c in compiled:
         for name, text in emit(c).files.items():
@@ -116,18 +118,21 @@ def test_cmake_host_library_runs_bit_exact(bundle, tmp_path):
     main = ["#include <stdio.h>", '#include "tiny_conv.h"', '#include "tiny_fc.h"', "int main(void) {"]
     for c, x in zip(compiled, inputs):
         values = ", ".join(str(v) for v in x.flatten())
-        main += [f"  {{ static const int8_t x[] = {{{values}}};",
-                 f"    int8_t *in = (int8_t *){c.name}_input(0); const int8_t *out;",
-                 "    for (unsigned i = 0; i < sizeof x; ++i) in[i] = x[i];",
-                 f"    {c.name}_invoke(); out = (const int8_t *){c.name}_output(0);",
-                 f"    for (unsigned i = 0; i < {c.name.upper()}_OUTPUT0_SIZE; ++i) printf(\"%d \", out[i]);",
-                 '    printf("\\n"); }']
+        main += [
+            f"  {{ static const int8_t x[] = {{{values}}};",
+            f"    int8_t *in = (int8_t *){c.name}_input(0); const int8_t *out;",
+            "    for (unsigned i = 0; i < sizeof x; ++i) in[i] = x[i];",
+            f"    {c.name}_invoke(); out = (const int8_t *){c.name}_output(0);",
+            f'    for (unsigned i = 0; i < {c.name.upper()}_OUTPUT0_SIZE; ++i) printf("%d ", out[i]);',
+            '    printf("\\n"); }',
+        ]
     main += ["  return 0;", "}"]
     (app / "main.c").write_text("\n".join(main) + "\n")
     (app / "CMakeLists.txt").write_text(
         "cmake_minimum_required(VERSION 3.13)\nproject(app C)\n"
         f"add_subdirectory({pkg.as_posix()} models)\n"
-        "add_executable(app main.c)\ntarget_link_libraries(app PRIVATE edgeconv::models)\n")
+        "add_executable(app main.c)\ntarget_link_libraries(app PRIVATE edgeconv::models)\n"
+    )
     build = tmp_path / "build-host"
     run(["cmake", "-S", app, "-B", build, "-DCMAKE_C_COMPILER=gcc", "-DMODELS_WERROR=ON", "-DCMAKE_BUILD_TYPE=Release"])
     run(["cmake", "--build", build])
@@ -155,11 +160,13 @@ def test_cmake_package_of_a_real_model_matches_tflite_micro(shared_models, tmp_p
         "  if (fread(kws_input(0), 1, KWS_INPUT0_BYTES, stdin) != KWS_INPUT0_BYTES) return 1;\n"
         "  kws_invoke();\n"
         "  return fwrite(kws_output(0), 1, KWS_OUTPUT0_BYTES, stdout) == KWS_OUTPUT0_BYTES ? 0 : 1;\n"
-        "}\n")
+        "}\n"
+    )
     (app / "CMakeLists.txt").write_text(
         "cmake_minimum_required(VERSION 3.13)\nproject(app C)\n"
         f"add_subdirectory({(tmp_path / 'kws').as_posix()} kws)\n"
-        "add_executable(app main.c)\ntarget_link_libraries(app PRIVATE kws)\n")
+        "add_executable(app main.c)\ntarget_link_libraries(app PRIVATE kws)\n"
+    )
     build = tmp_path / "build"
     run(["cmake", "-S", app, "-B", build, "-DCMAKE_C_COMPILER=gcc", "-DKWS_WERROR=ON", "-DCMAKE_BUILD_TYPE=Release"])
     run(["cmake", "--build", build])
@@ -173,9 +180,14 @@ def test_cmake_package_of_a_real_model_matches_tflite_micro(shared_models, tmp_p
             np.testing.assert_array_equal(ours, np.asarray(ref.run(sample, 1)[0]).reshape(-1))
 
 
-@pytest.mark.parametrize("board,tool,machine", [("cortex-m4", "arm-none-eabi-gcc", "ARM"),
-                                                ("riscv32", "riscv64-unknown-elf-gcc", "RISC-V"),
-                                                ("atmega2560", "avr-gcc", "Atmel AVR 8-bit")])
+@pytest.mark.parametrize(
+    "board,tool,machine",
+    [
+        ("cortex-m4", "arm-none-eabi-gcc", "ARM"),
+        ("riscv32", "riscv64-unknown-elf-gcc", "RISC-V"),
+        ("atmega2560", "avr-gcc", "Atmel AVR 8-bit"),
+    ],
+)
 def test_cmake_cross_builds_with_the_written_toolchain_file(bundle, tmp_path, board, tool, machine):
     need("cmake", tool)
     pkg = write(tmp_path, "cmake", bundle)
@@ -184,8 +196,18 @@ def test_cmake_cross_builds_with_the_written_toolchain_file(bundle, tmp_path, bo
     assert "set(CMAKE_SYSTEM_NAME Generic)" in toolchain
     assert "set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)" in toolchain
     build = tmp_path / f"build-{board}"
-    run(["cmake", "-S", pkg, "-B", build, f"-DCMAKE_TOOLCHAIN_FILE={pkg / 'cmake' / f'{board}.cmake'}",
-         "-DMODELS_WERROR=ON", "-DCMAKE_BUILD_TYPE=MinSizeRel"])
+    run(
+        [
+            "cmake",
+            "-S",
+            pkg,
+            "-B",
+            build,
+            f"-DCMAKE_TOOLCHAIN_FILE={pkg / 'cmake' / f'{board}.cmake'}",
+            "-DMODELS_WERROR=ON",
+            "-DCMAKE_BUILD_TYPE=MinSizeRel",
+        ]
+    )
     run(["cmake", "--build", build, "--verbose"])
     lib = build / "libmodels.a"
     readelf = tool.replace("gcc", "readelf")
@@ -239,12 +261,31 @@ def _sketch_cpp(ino: Path, dest: Path) -> Path:
 def test_arduino_library_layout(bundle, tmp_path):
     pkg = write(tmp_path, "arduino", bundle)
     props = _properties((pkg / "library.properties").read_text())
-    for key in ("name", "version", "author", "maintainer", "sentence", "paragraph", "category", "url",
-                "architectures", "includes"):
+    for key in (
+        "name",
+        "version",
+        "author",
+        "maintainer",
+        "sentence",
+        "paragraph",
+        "category",
+        "url",
+        "architectures",
+        "includes",
+    ):
         assert props.get(key), key
     assert props["architectures"] == "*" and props["includes"] == "tiny_conv.h,tiny_fc.h"
-    assert props["category"] in ("Display", "Communication", "Signal Input/Output", "Sensors", "Device Control",
-                                 "Timing", "Data Storage", "Data Processing", "Other")
+    assert props["category"] in (
+        "Display",
+        "Communication",
+        "Signal Input/Output",
+        "Sensors",
+        "Device Control",
+        "Timing",
+        "Data Storage",
+        "Data Processing",
+        "Other",
+    )
     for name in ("tiny_conv", "tiny_fc"):
         assert (pkg / "examples" / name / f"{name}.ino").is_file()
         header = (pkg / "src" / f"{name}.h").read_text()
@@ -258,8 +299,16 @@ def test_arduino_avr(bundle, tmp_path):
     compiled, _ = bundle
     pkg = write(tmp_path, "arduino", bundle)
     core, variant = ARDUINO_AVR / "cores" / "arduino", ARDUINO_AVR / "variants" / "mega"
-    target = ["-mmcu=atmega2560", "-DF_CPU=16000000L", "-DARDUINO=10819", "-DARDUINO_AVR_MEGA2560",
-              "-DARDUINO_ARCH_AVR", "-Os", "-ffunction-sections", "-fdata-sections"]
+    target = [
+        "-mmcu=atmega2560",
+        "-DF_CPU=16000000L",
+        "-DARDUINO=10819",
+        "-DARDUINO_AVR_MEGA2560",
+        "-DARDUINO_ARCH_AVR",
+        "-Os",
+        "-ffunction-sections",
+        "-fdata-sections",
+    ]
     objs = tmp_path / "obj"
     objs.mkdir()
     for c in sorted((pkg / "src").glob("*.c")):  # the library: C, as the core compiles .c files
@@ -272,30 +321,68 @@ def test_arduino_avr(bundle, tmp_path):
         if src.name in ("WString.cpp", "main.cpp"):
             continue
         obj = objs / f"core_{src.name}.o"
-        compiler = ["avr-gcc", "-std=gnu11"] if src.suffix == ".c" else [
-            "avr-g++", "-std=gnu++11", "-fno-exceptions", "-fno-threadsafe-statics"]
+        compiler = (
+            ["avr-gcc", "-std=gnu11"]
+            if src.suffix == ".c"
+            else ["avr-g++", "-std=gnu++11", "-fno-exceptions", "-fno-threadsafe-statics"]
+        )
         run([*compiler, *target, "-I", core, "-I", variant, "-c", src, "-o", obj])
         core_objs.append(obj)
     for c in compiled:
         name = c.name
         cpp = _sketch_cpp(pkg / "examples" / name / f"{name}.ino", tmp_path / f"{name}.ino.cpp")
-        run(["avr-g++", *target, "-std=gnu++11", "-fno-exceptions", "-fno-threadsafe-statics", *WARNINGS,
-             "-I", core, "-I", variant, "-I", pkg / "src", "-c", cpp, "-o", objs / f"{name}.ino.o"])
+        run(
+            [
+                "avr-g++",
+                *target,
+                "-std=gnu++11",
+                "-fno-exceptions",
+                "-fno-threadsafe-statics",
+                *WARNINGS,
+                "-I",
+                core,
+                "-I",
+                variant,
+                "-I",
+                pkg / "src",
+                "-c",
+                cpp,
+                "-o",
+                objs / f"{name}.ino.o",
+            ]
+        )
         elf = tmp_path / f"{name}.elf"
-        lib_objs = sorted(o for o in objs.glob("*.o")
-                          if not o.name.startswith("core_") and not o.name.endswith(".ino.o"))
-        run(["avr-gcc", "-mmcu=atmega2560", "-Os", "-Wl,--gc-sections", "-o", elf, objs / f"{name}.ino.o",
-             *lib_objs, *core_objs, "-lm"])
+        lib_objs = sorted(
+            o for o in objs.glob("*.o") if not o.name.startswith("core_") and not o.name.endswith(".ino.o")
+        )
+        run(
+            [
+                "avr-gcc",
+                "-mmcu=atmega2560",
+                "-Os",
+                "-Wl,--gc-sections",
+                "-o",
+                elf,
+                objs / f"{name}.ino.o",
+                *lib_objs,
+                *core_objs,
+                "-lm",
+            ]
+        )
         sizes = run(["avr-size", elf]).splitlines()[1].split()
         text, data, bss = (int(v) for v in sizes[:3])
         assert text + data <= 256 * 1024 and data + bss <= 8 * 1024, (name, sizes)
         # no -D flag: ec_common.h keeps the weights, biases and requantization pairs in flash on
         # an AVR (flash addresses below 0x800000, where the ELF puts SRAM), out of .data
-        arrays = [line.split() for line in run(["avr-nm", elf]).splitlines()
-                  if re.search(rf" {name}_op\d+_(weights|bias|requant|multiplier|shift)$", line)]
+        arrays = [
+            line.split()
+            for line in run(["avr-nm", elf]).splitlines()
+            if re.search(rf" {name}_op\d+_(weights|bias|requant|multiplier|shift)$", line)
+        ]
         assert arrays and all(int(a[0], 16) < 0x800000 for a in arrays), arrays
-        proc = subprocess.run(["simavr", "-m", "atmega2560", "-f", "16000000", str(elf)], capture_output=True,
-                              text=True, timeout=120)
+        proc = subprocess.run(
+            ["simavr", "-m", "atmega2560", "-f", "16000000", str(elf)], capture_output=True, text=True, timeout=120
+        )
         assert proc.returncode == 0, proc.stderr
         uart = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)  # simavr colours the UART's lines
         x = c.graph.tensors[c.graph.inputs[0]]
@@ -312,8 +399,24 @@ def test_arduino_cortex_m(bundle, tmp_path):
         run(["arm-none-eabi-gcc", *target, "-std=gnu11", *WARNINGS, "-c", c, "-o", tmp_path / f"{c.stem}.o"])
     for name in ("tiny_conv", "tiny_fc"):
         cpp = _sketch_cpp(pkg / "examples" / name / f"{name}.ino", tmp_path / f"{name}.ino.cpp")
-        run(["arm-none-eabi-g++", *target, "-std=gnu++11", "-fno-exceptions", "-fno-rtti", *WARNINGS,
-             "-I", STUB, "-I", pkg / "src", "-c", cpp, "-o", tmp_path / f"{name}.ino.o"])
+        run(
+            [
+                "arm-none-eabi-g++",
+                *target,
+                "-std=gnu++11",
+                "-fno-exceptions",
+                "-fno-rtti",
+                *WARNINGS,
+                "-I",
+                STUB,
+                "-I",
+                pkg / "src",
+                "-c",
+                cpp,
+                "-o",
+                tmp_path / f"{name}.ino.o",
+            ]
+        )
 
 
 def test_arduino_example_prints_the_host_builds_result(bundle, tmp_path):
@@ -326,8 +429,9 @@ def test_arduino_example_prints_the_host_builds_result(bundle, tmp_path):
         printed = _sketch_output(pkg, c.name, work)
         x = c.graph.tensors[c.graph.inputs[0]]
         expected = host_outputs(c, [np.full(x.shape, x.quant.zp)])[0].flatten()
-        assert printed == (f"output 0: {' '.join(str(v) for v in expected.tolist())}\n"
-                           f"argmax 0: {int(np.argmax(expected))}\n")
+        assert printed == (
+            f"output 0: {' '.join(str(v) for v in expected.tolist())}\nargmax 0: {int(np.argmax(expected))}\n"
+        )
 
 
 def _sketch_output(pkg: Path, name: str, work: Path) -> str:
@@ -337,10 +441,25 @@ def _sketch_output(pkg: Path, name: str, work: Path) -> str:
         objs.append(work / f"{c.stem}.o")
         run(["gcc", "-std=c99", "-pedantic", *WARNINGS, "-I", pkg / "src", "-c", c, "-o", objs[-1]])
     driver = work / "driver.cpp"
-    driver.write_text('#include <Arduino.h>\nEcStubSerial Serial;\nint main() { setup(); return 0; }\n')
+    driver.write_text("#include <Arduino.h>\nEcStubSerial Serial;\nint main() { setup(); return 0; }\n")
     cpp = _sketch_cpp(pkg / "examples" / name / f"{name}.ino", work / f"{name}.ino.cpp")
-    run(["g++", "-std=gnu++11", "-DEC_STUB_STDIO", *WARNINGS, "-I", STUB, "-I", pkg / "src", cpp, driver, *objs,
-         "-o", work / name])
+    run(
+        [
+            "g++",
+            "-std=gnu++11",
+            "-DEC_STUB_STDIO",
+            *WARNINGS,
+            "-I",
+            STUB,
+            "-I",
+            pkg / "src",
+            cpp,
+            driver,
+            *objs,
+            "-o",
+            work / name,
+        ]
+    )
     return run([work / name])
 
 
@@ -366,12 +485,32 @@ def test_compile_package_user_arena_and_float_helpers(bundle, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     assert _sketch_output(pkg, "tiny_fc", work) == (
-        f"output 0: {' '.join(str(v) for v in expected.tolist())}\nargmax 0: {int(np.argmax(expected))}\n")
+        f"output 0: {' '.join(str(v) for v in expected.tolist())}\nargmax 0: {int(np.argmax(expected))}\n"
+    )
     if shutil.which("avr-g++") and ARDUINO_AVR.is_dir():  # alignas and the init call, as the AVR core's C++
         core, variant = ARDUINO_AVR / "cores" / "arduino", ARDUINO_AVR / "variants" / "mega"
         cpp = _sketch_cpp(pkg / "examples" / "tiny_fc" / "tiny_fc.ino", work / "avr.ino.cpp")
-        run(["avr-g++", "-mmcu=atmega2560", "-DF_CPU=16000000L", "-DARDUINO_ARCH_AVR", "-Os", "-std=gnu++11",
-             *WARNINGS, "-I", core, "-I", variant, "-I", pkg / "src", "-c", cpp, "-o", work / "avr.ino.o"])
+        run(
+            [
+                "avr-g++",
+                "-mmcu=atmega2560",
+                "-DF_CPU=16000000L",
+                "-DARDUINO_ARCH_AVR",
+                "-Os",
+                "-std=gnu++11",
+                *WARNINGS,
+                "-I",
+                core,
+                "-I",
+                variant,
+                "-I",
+                pkg / "src",
+                "-c",
+                cpp,
+                "-o",
+                work / "avr.ino.o",
+            ]
+        )
     cmake = compile_package(paths, tmp_path / "cm", "cmake", arena="user", float_helpers=True)
     assert {"include/tiny_conv_float.h", "include/tiny_fc_float.h", "include/tiny_fc.h"} <= set(cmake.files)
     assert cmake.package == "models"
@@ -442,9 +581,13 @@ def test_cli_format(tmp_path):
     left = sorted(p.relative_to(tmp_path / "one").as_posix() for p in (tmp_path / "one").rglob("*") if p.is_file())
     assert "tiny_conv.c" in left and "ec_common.h" in left and not (tmp_path / "one" / "examples").exists()
     assert [f for f in left if "/" in f] == ["src/user.c"] and not (tmp_path / "one" / "library.properties").exists()
-    assert_refused(run_cli("compile", paths[0], "-o", tmp_path / "x", "--format", "cmake",
-                           "--runtime", tmp_path / "rt"), "--runtime applies to --format plain")
+    assert_refused(
+        run_cli("compile", paths[0], "-o", tmp_path / "x", "--format", "cmake", "--runtime", tmp_path / "rt"),
+        "--runtime applies to --format plain",
+    )
     assert_refused(run_cli("compile", paths[0], "-o", tmp_path / "x", "--package-name", "kw"), "--package-name")
-    assert_refused(run_cli("compile", paths[0], "-o", tmp_path / "x", "--format", "cmake", "--package-name", "1x"),
-                   "not a C identifier")
+    assert_refused(
+        run_cli("compile", paths[0], "-o", tmp_path / "x", "--format", "cmake", "--package-name", "1x"),
+        "not a C identifier",
+    )
     assert not (tmp_path / "x").exists()

@@ -13,11 +13,11 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from conftest import SHARED_MODELS
-from edgeconv.frontend.boards import boards_dir, list_boards, load_board
-from edgeconv.lowering.compiler import compile_file
 from edgeconv.emit.emitter import emit
-from edgeconv.targets.firmware import board_fit, build_firmware
+from edgeconv.frontend.boards import boards_dir, list_boards, load_board
 from edgeconv.frontend.ir import ModelError
+from edgeconv.lowering.compiler import compile_file
+from edgeconv.targets.firmware import board_fit, build_firmware
 
 MICRO_SPEECH = SHARED_MODELS / "tflite_micro" / "micro_speech_quantized.tflite"
 VWW = SHARED_MODELS / "mlcommons_tiny" / "vww_96_int8.tflite"
@@ -56,13 +56,23 @@ def test_part_and_emulator_maps():
     for name, (part, flash, flash_bytes, ram, ram_bytes, machine) in PARTS.items():
         b = load_board(name)
         assert (b.part_name, b.flash_origin, b.flash_bytes, b.ram_origin, b.ram_bytes) == (
-            part, flash, flash_bytes, ram, ram_bytes), name
+            part,
+            flash,
+            flash_bytes,
+            ram,
+            ram_bytes,
+        ), name
         assert b.memory_source and b.part.startswith(part)
         assert b.qemu_machine == machine and (b.emulator is None) == (machine is None)
     m4 = load_board("cortex-m4")
     emu = m4.for_emulator()  # what emulated runs link for: mps2-an386's SSRAM1 at 0, SSRAM2/3 at 0x20000000
     assert (emu.flash_origin, emu.ram_origin, emu.flash_bytes, emu.ram_bytes, emu.linked_for) == (
-        0, 0x20000000, 4 << 20, 4 << 20, "emulator")
+        0,
+        0x20000000,
+        4 << 20,
+        4 << 20,
+        "emulator",
+    )
     assert m4.linked_for == "part"
     with pytest.raises(ModelError, match="host has no \\[emulator\\] section"):
         load_board("host").for_emulator()
@@ -72,16 +82,28 @@ def test_part_and_emulator_maps():
 
 def test_old_single_map_profile_is_read(tmp_path):
     old = tmp_path / "old-m4.toml"
-    old.write_text('name = "old-m4"\nfamily = "cortex-m"\ncc = "arm-none-eabi-gcc"\ncflags = ["-mcpu=cortex-m4"]\n'
-                   'part = "STM32F446RE (512 KB flash, 128 KB RAM)"\nflash_bytes = 524288\nram_bytes = 131072\n'
-                   'flash_origin = 0x0\nram_origin = 0x20000000\nqemu_machine = "mps2-an386"\n')
+    old.write_text(
+        'name = "old-m4"\nfamily = "cortex-m"\ncc = "arm-none-eabi-gcc"\ncflags = ["-mcpu=cortex-m4"]\n'
+        'part = "STM32F446RE (512 KB flash, 128 KB RAM)"\nflash_bytes = 524288\nram_bytes = 131072\n'
+        'flash_origin = 0x0\nram_origin = 0x20000000\nqemu_machine = "mps2-an386"\n'
+    )
     b = load_board(str(old))
     assert (b.part, b.part_name, b.flash_origin, b.ram_origin, b.flash_bytes) == (
-        "STM32F446RE (512 KB flash, 128 KB RAM)", "STM32F446RE", 0, 0x20000000, 524288)
+        "STM32F446RE (512 KB flash, 128 KB RAM)",
+        "STM32F446RE",
+        0,
+        0x20000000,
+        524288,
+    )
     # one map for both: the emulator runs what the profile states
     e = b.emulator
-    assert (e.machine, e.qemu, e.flash_origin, e.ram_origin, e.ram_bytes) == ("mps2-an386", "qemu-system-arm", 0,
-                                                                            0x20000000, 131072)
+    assert (e.machine, e.qemu, e.flash_origin, e.ram_origin, e.ram_bytes) == (
+        "mps2-an386",
+        "qemu-system-arm",
+        0,
+        0x20000000,
+        131072,
+    )
 
 
 HEAD = 'name = "bad"\nfamily = "cortex-m"\ncc = "arm-none-eabi-gcc"\n'
@@ -89,20 +111,34 @@ PART = '[part]\nname = "X"\nflash_origin = 0x08000000\nflash_bytes = 65536\nram_
 EMU = '[emulator]\nmachine = "mps2-an386"\nflash_origin = 0\nflash_bytes = 0x400000\nram_origin = 0x20000000\nram_bytes = 0x400000\n'
 
 
-@pytest.mark.parametrize("text, message", [
-    (HEAD + "flash_origin = 0\n" + PART, r"the memory map is given twice: flash_origin at top level and a \[part\] table"),
-    (HEAD + 'qemu_machine = "mps2-an386"\n' + PART + EMU, r"the emulator's machine is given twice"),
-    (HEAD + PART.replace("ram_bytes = 8192\n", ""), r"\[part\] lacks ram_bytes"),
-    (HEAD + PART.replace("ram_origin = 0x20000000", "ram_origin = 0x08008000"),
-     r"\[part\] flash \(0x8000000..0x8010000\) and RAM \(0x8008000..0x800a000\) overlap"),
-    (HEAD + PART.replace("ram_origin = 0x20000000", "ram_origin = 0xFFFFF000"), r"runs past the end of the 32-bit"),
-    (HEAD + PART.replace("ram_origin = 0x20000000", "ram_origin = 0x100000000"), r"outside the 32-bit address space"),
-    (HEAD + PART + EMU.replace("machine", "machne", 1), r"\[emulator\] has no field 'machne'"),
-    (HEAD + PART + EMU.replace("ram_bytes = 0x400000", "ram_bytes = 0"), r"\[emulator\] flash_bytes and ram_bytes"),
-    (HEAD + PART.replace("flash_bytes = 65536", 'flash_bytes = "64K"'), r"\[part\] flash_bytes must be an integer"),
-    (HEAD + 'part = 3\n', r"'part' must be a \[part\] table"),
-    (HEAD + PART + 'stack_bytes = 1024\n', r"\[part\] has no field 'stack_bytes'"),  # a top-level key after the table
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            HEAD + "flash_origin = 0\n" + PART,
+            r"the memory map is given twice: flash_origin at top level and a \[part\] table",
+        ),
+        (HEAD + 'qemu_machine = "mps2-an386"\n' + PART + EMU, r"the emulator's machine is given twice"),
+        (HEAD + PART.replace("ram_bytes = 8192\n", ""), r"\[part\] lacks ram_bytes"),
+        (
+            HEAD + PART.replace("ram_origin = 0x20000000", "ram_origin = 0x08008000"),
+            r"\[part\] flash \(0x8000000..0x8010000\) and RAM \(0x8008000..0x800a000\) overlap",
+        ),
+        (HEAD + PART.replace("ram_origin = 0x20000000", "ram_origin = 0xFFFFF000"), r"runs past the end of the 32-bit"),
+        (
+            HEAD + PART.replace("ram_origin = 0x20000000", "ram_origin = 0x100000000"),
+            r"outside the 32-bit address space",
+        ),
+        (HEAD + PART + EMU.replace("machine", "machne", 1), r"\[emulator\] has no field 'machne'"),
+        (HEAD + PART + EMU.replace("ram_bytes = 0x400000", "ram_bytes = 0"), r"\[emulator\] flash_bytes and ram_bytes"),
+        (HEAD + PART.replace("flash_bytes = 65536", 'flash_bytes = "64K"'), r"\[part\] flash_bytes must be an integer"),
+        (HEAD + "part = 3\n", r"'part' must be a \[part\] table"),
+        (
+            HEAD + PART + "stack_bytes = 1024\n",
+            r"\[part\] has no field 'stack_bytes'",
+        ),  # a top-level key after the table
+    ],
+)
 def test_inconsistent_profiles_are_refused(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -113,8 +149,21 @@ def test_inconsistent_profiles_are_refused(tmp_path, text, message):
 def test_inconsistent_profile_cli_one_line(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(HEAD + PART.replace("ram_origin = 0x20000000", "ram_origin = 0x08008000"))
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "build", str(MICRO_SPEECH), "--board", str(path),
-                           "-o", str(tmp_path / "fw")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgeconv.cli",
+            "build",
+            str(MICRO_SPEECH),
+            "--board",
+            str(path),
+            "-o",
+            str(tmp_path / "fw"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "overlap" in proc.stderr
     assert not (tmp_path / "fw").exists()
@@ -125,12 +174,30 @@ def test_build_links_for_the_part(shared_models, tmp_path):
     its first word (the initial stack pointer) the end of the 128 KB SRAM, .data/.bss in SRAM;
     checked with arm-none-eabi-readelf and nm as well as from the ELF."""
     need("arm-none-eabi-gcc")
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "build", str(MICRO_SPEECH), "--board", "cortex-m4",
-                           "-o", str(tmp_path / "fw"), "--json"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgeconv.cli",
+            "build",
+            str(MICRO_SPEECH),
+            "--board",
+            "cortex-m4",
+            "-o",
+            str(tmp_path / "fw"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
-    assert (r["linked_for"], r["flash_origin"], r["ram_origin"], r["stack_top"]) == ("part", 0x08000000, 0x20000000,
-                                                                                    0x20020000)
+    assert (r["linked_for"], r["flash_origin"], r["ram_origin"], r["stack_top"]) == (
+        "part",
+        0x08000000,
+        0x20000000,
+        0x20020000,
+    )
     elf = tmp_path / "fw" / "firmware.elf"
     sections, symbols, first_word = elf_layout(elf)
     assert sections[".text"] == symbols["ec_vectors"] == 0x08000000
@@ -170,8 +237,8 @@ def test_part_profile_emulated_bit_exact(shared_models, board):
     runs on QEMU's micro:bit (a Cortex-M0, the same Armv6-M instructions: 16 KB of RAM), where
     vww is refused in one line."""
     need("arm-none-eabi-gcc", "qemu-system-arm")
-    from edgeconv.targets.emulate import build_emulated
     from edgeconv.checking.validation import validate_file
+    from edgeconv.targets.emulate import build_emulated
 
     report = validate_file(MICRO_SPEECH, samples=2, seed=1, board=board)
     assert report.bit_exact and report.mismatches_vs_oracle == 0 and report.oracle == "tflm"
@@ -206,8 +273,11 @@ def test_inspect_board_fit(shared_models, tmp_path):
     no_emulator = tmp_path / "rp2040-alone.toml"
     no_emulator.write_text(text[: text.index("[emulator]")].replace('name = "rp2040"', 'name = "rp2040-alone"'))
     assert load_board(str(no_emulator)).emulator is None
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "inspect", str(MICRO_SPEECH), "--board",
-                           str(no_emulator), "--json"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgeconv.cli", "inspect", str(MICRO_SPEECH), "--board", str(no_emulator), "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)
     fit = d["fit"]

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_MODELS
-from edgeconv.lowering.compiler import compile_bytes
 from edgeconv.emit.emitter import emit
-from edgeconv.outputs import publish_text
 from edgeconv.frontend.ir import ModelError
+from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.outputs import publish_text
 
 MODELS = sorted(SHARED_MODELS.glob("*/*.tflite"))
 N_MUTANTS = int(os.environ.get("EDGECONV_FUZZ_MUTANTS", "500"))
@@ -31,10 +31,10 @@ def mutate(data: bytes, rng: np.random.Generator) -> bytes:
             i = int(rng.integers(0, len(b)))
             b[i] ^= 1 << int(rng.integers(0, 8))
     elif kind == 1:  # truncate
-        del b[int(rng.integers(0, len(b))):]
+        del b[int(rng.integers(0, len(b))) :]
     elif kind == 2:  # overwrite a 32-bit word (offsets, indices, lengths) with an extreme value
         i = int(rng.integers(0, max(len(b) - 4, 1)))
-        b[i:i + 4] = int(rng.choice([0, 1, 0x7FFFFFFF, 0xFFFFFFFF, 0x80000000, len(b)])).to_bytes(4, "little")
+        b[i : i + 4] = int(rng.choice([0, 1, 0x7FFFFFFF, 0xFFFFFFFF, 0x80000000, len(b)])).to_bytes(4, "little")
     else:  # flip bits in the first 2 KB, where the tables and vectors of the header live
         for _ in range(int(rng.integers(1, 5))):
             i = int(rng.integers(0, min(2048, len(b))))

@@ -29,6 +29,7 @@ def _set_shape(index, shape, signature=None):
         sg.tensors[index].shape = np.array(shape, dtype=np.int32)
         if signature is not None:
             sg.tensors[index].shapeSignature = np.array(signature, dtype=np.int32)
+
     return edit
 
 
@@ -58,6 +59,7 @@ def _never_written(m, sg):
 def _scale(value):
     def edit(m, sg):
         sg.tensors[sg.operators[1].inputs[0]].quantization.scale = np.array([value], dtype=np.float32)
+
     return edit
 
 
@@ -80,8 +82,10 @@ def _opcode(m, sg):
 
 def _conv_options(edit):
     """An edit of the first op's (a CONV_2D's) builtin options."""
+
     def apply(m, sg):
         edit(sg.operators[0])
+
     return apply
 
 
@@ -151,7 +155,9 @@ def _constant_input(m, sg):
 
 def _bias_scale(m, sg):
     """KWS's last op is its FULLY_CONNECTED (per-tensor weights): a bias scale 100x off."""
-    code = lambda op: max(m.operatorCodes[op.opcodeIndex].builtinCode, m.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)  # noqa: E731
+    code = lambda op: max(
+        m.operatorCodes[op.opcodeIndex].builtinCode, m.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode
+    )  # noqa: E731
     fc = next(op for op in sg.operators if code(op) == 9)
     b = sg.tensors[fc.inputs[2]]
     b.quantization.scale = np.array(b.quantization.scale, dtype=np.float32) * 100
@@ -189,8 +195,12 @@ def test_hostile_model_refused(shared_models, tmp_path, case):
     edit, words = CASES[case]
     model = tmp_path / "hostile.tflite"
     model.write_bytes(edited(edit))
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -205,8 +215,11 @@ def test_unedited_roundtrip_still_compiles(shared_models, tmp_path):
     """The editing path itself does not break models."""
     model = tmp_path / "same.tflite"
     model.write_bytes(edited(lambda m, sg: None))
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -221,8 +234,11 @@ def _huge_bias(m, sg):
 def test_accumulator_overflow_refused_naming_the_layer(shared_models, tmp_path):
     model = tmp_path / "hostile.tflite"
     model.write_bytes(edited(_huge_bias))
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     line = proc.stderr.strip()
     assert "op 0 CONV_2D" in line and "accumulator could overflow" in line and "2^31 - 1" in line
@@ -244,7 +260,10 @@ def _absurd_output_scale(m, sg):
 def test_absurd_scale_ratio_refused(shared_models, tmp_path):
     model = tmp_path / "hostile.tflite"
     model.write_bytes(edited(_absurd_output_scale))
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "op 0 CONV_2D" in proc.stderr and "requantization multiplier" in proc.stderr

@@ -46,7 +46,8 @@ EXCEPTION_NAMES = re.compile(
     r"\b(Traceback|KeyError|ValueError|IndexError|TypeError|AttributeError|OSError|IOError|ZeroDivisionError|"
     r"OverflowError|RuntimeError|AssertionError|FileNotFoundError|FileExistsError|NotImplementedError|"
     r"RecursionError|MemoryError|UnicodeDecodeError|UnicodeEncodeError|UnicodeError|struct\.error|"
-    r"BuildError|StopIteration|FloatingPointError|Exception)\b")
+    r"BuildError|StopIteration|FloatingPointError|Exception)\b"
+)
 
 
 # The kinds of defect issue 8 reports, run first whatever the count.
@@ -179,9 +180,9 @@ def _alarm(signum, frame):
 
 def compile_or_refuse(data: bytes, name: str = "mutant"):
     """(compiled, emitted, None) or (None, None, refusal message); anything else raises."""
-    from edgeconv.lowering.compiler import compile_bytes
     from edgeconv.emit.emitter import emit
     from edgeconv.frontend.ir import ModelError
+    from edgeconv.lowering.compiler import compile_bytes
 
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(SECONDS_PER_COMPILE)
@@ -351,12 +352,16 @@ def judge(mutation: mutants.Mutation, work: Path) -> tuple[str, str]:
     oracle = "TFLite Micro"
     # (TFLite Micro does not resize tensors: where the mutant stores shapes TFLite's Prepare
     # replaces, it is given the model with TFLite's shapes, as validate gives it.)
-    ref = ReferenceOutcome(None, f"output is undefined ({undefined[0]})") if undefined else \
-        reference_outcome(tflm_model_bytes(data, compiled) or data, samples, n_outputs)
+    ref = (
+        ReferenceOutcome(None, f"output is undefined ({undefined[0]})")
+        if undefined
+        else reference_outcome(tflm_model_bytes(data, compiled) or data, samples, n_outputs)
+    )
     if ref.outputs is None:
         if ref.problem.startswith(("refused", "crashed loading")) and ref.tflite_problem.startswith("refused"):
-            return "FAIL:not_refused", (f"compiled, but TFLite Micro {ref.problem[:150]} and TFLite "
-                                        f"{ref.tflite_problem[:150]}")
+            return "FAIL:not_refused", (
+                f"compiled, but TFLite Micro {ref.problem[:150]} and TFLite {ref.tflite_problem[:150]}"
+            )
         outputs, problem = _run_reference(TfliteRefReference, data, samples, n_outputs)
         if outputs is None:
             return "accepted", f"no comparison: TFLite Micro {ref.problem}; TFLite {problem}"[:300]
@@ -368,8 +373,9 @@ def judge(mutation: mutants.Mutation, work: Path) -> tuple[str, str]:
             continue
         for j, (a, b) in enumerate(zip(ours, theirs)):
             if a.size != np.asarray(b).size or a.dtype != np.asarray(b).dtype:
-                return "FAIL:mismatch", (f"output {j} is {a.size} x {a.dtype} but {oracle}'s is "
-                                         f"{np.asarray(b).size} x {np.asarray(b).dtype}")
+                return "FAIL:mismatch", (
+                    f"output {j} is {a.size} x {a.dtype} but {oracle}'s is {np.asarray(b).size} x {np.asarray(b).dtype}"
+                )
             eq = _same(a, np.asarray(b))
             total += eq.size
             if not eq.all():
@@ -377,8 +383,9 @@ def judge(mutation: mutants.Mutation, work: Path) -> tuple[str, str]:
                 where.append(f"sample {k} output {j}")
     crashed = f"; {oracle} crashed on {ref.problem}" if ref.problem else ""
     if differ:
-        return "FAIL:mismatch", (f"{differ} of {total} elements differ from {oracle} ({', '.join(where[:4])})"
-                                 f"{crashed}")[:400]
+        return "FAIL:mismatch", (
+            f"{differ} of {total} elements differ from {oracle} ({', '.join(where[:4])}){crashed}"
+        )[:400]
     if not total:
         return "accepted", f"no comparison{crashed}"[:300]
     return "accepted", f"equal to {oracle} on {total} elements{crashed}"[:300]
@@ -387,9 +394,20 @@ def judge(mutation: mutants.Mutation, work: Path) -> tuple[str, str]:
 def _log(mutation: mutants.Mutation, outcome: str, detail: str) -> None:
     if LOG:
         with open(LOG, "a") as f:
-            f.write(json.dumps({"id": mutation.id, "base": mutation.base, "target": mutation.target,
-                                "field": mutation.field, "value": mutation.label, "outcome": outcome,
-                                "detail": detail}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": mutation.id,
+                        "base": mutation.base,
+                        "target": mutation.target,
+                        "field": mutation.field,
+                        "value": mutation.label,
+                        "outcome": outcome,
+                        "detail": detail,
+                    }
+                )
+                + "\n"
+            )
 
 
 def _check(mutation: mutants.Mutation, tmp_path: Path) -> None:
@@ -448,7 +466,9 @@ def test_refusal_through_cli(mutant_id, tmp_path):
     model.write_bytes(data)
     proc = run_cli("compile", model, "-o", tmp_path / "out", timeout=120)
     if refusal is None:
-        assert proc.returncode == 0, f"{mutation.describe()}: compiles in process but the CLI says {proc.stderr.strip()}"
+        assert proc.returncode == 0, (
+            f"{mutation.describe()}: compiles in process but the CLI says {proc.stderr.strip()}"
+        )
         return
     assert_refused(proc)
     assert refusal.strip() in proc.stderr, (refusal, proc.stderr)

@@ -6,14 +6,21 @@ import subprocess
 import pytest
 
 from conftest import SHARED_MODELS
-from edgeconv.lowering.compiler import compile_bytes, compile_file
 from edgeconv.emit.emitter import emit, runtime_dir
+from edgeconv.frontend.ir import ModelError
+from edgeconv.frontend.names import (
+    C_HEADERS,
+    check_name,
+    comment_text,
+    name_from_stem,
+    reserved_reason,
+    sanitize,
+    suggest,
+)
+from edgeconv.lowering.compiler import compile_bytes, compile_file
+from edgeconv.outputs import publish_text
 from edgeconv.targets.firmware import support_dir
 from edgeconv.targets.hostbuild import WARNING_FLAGS
-from edgeconv.frontend.ir import ModelError
-from edgeconv.frontend.names import (C_HEADERS, check_name, comment_text, name_from_stem, reserved_reason, sanitize,
-                            suggest)
-from edgeconv.outputs import publish_text
 
 KWS = SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"
 
@@ -23,9 +30,33 @@ def test_valid_names_are_kept_as_given(name):
     assert check_name(name) == name and reserved_reason(name) is None
 
 
-@pytest.mark.parametrize("name", ["ec", "EC", "ec_conv", "Ec_Model", "stdint", "STDINT", "String", "pthread",
-                                  "unistd", "main", "Main", "board_libc", "cortex_m_startup", "link", "firmware",
-                                  "semihost_main", "int", "while", "_Bool", "_model", "__x", "_X"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ec",
+        "EC",
+        "ec_conv",
+        "Ec_Model",
+        "stdint",
+        "STDINT",
+        "String",
+        "pthread",
+        "unistd",
+        "main",
+        "Main",
+        "board_libc",
+        "cortex_m_startup",
+        "link",
+        "firmware",
+        "semihost_main",
+        "int",
+        "while",
+        "_Bool",
+        "_model",
+        "__x",
+        "_X",
+    ],
+)
 def test_reserved_names_refused_with_a_working_suggestion(name):
     with pytest.raises(ModelError, match="reserved") as info:
         check_name(name)
@@ -39,13 +70,32 @@ def test_every_runtime_and_support_file_stem_is_reserved():
     stems = {p.name.split(".")[0] for p in runtime_dir().iterdir() if p.suffix in (".c", ".h")}
     stems |= {p.name.split(".")[0] for p in support_dir().iterdir()}
     assert stems and all(reserved_reason(s) for s in stems), [s for s in stems if not reserved_reason(s)]
-    for header in ("stdint", "stddef", "string", "math", "assert", "limits", "stdio", "stdlib", "errno", "time",
-                   "signal", "threads", "uchar", "stdatomic", "fcntl", "unistd", "pthread"):
+    for header in (
+        "stdint",
+        "stddef",
+        "string",
+        "math",
+        "assert",
+        "limits",
+        "stdio",
+        "stdlib",
+        "errno",
+        "time",
+        "signal",
+        "threads",
+        "uchar",
+        "stdatomic",
+        "fcntl",
+        "unistd",
+        "pthread",
+    ):
         assert header in C_HEADERS and reserved_reason(header.upper())
 
 
-@pytest.mark.parametrize("bad,fixed", [("kws-ref", "kws_ref"), ("9 bad-name", "m_9_bad_name"), ("é", "model"),
-                                       ("__in-it", "in_it"), ("a.b.c", "a_b_c")])
+@pytest.mark.parametrize(
+    "bad,fixed",
+    [("kws-ref", "kws_ref"), ("9 bad-name", "m_9_bad_name"), ("é", "model"), ("__in-it", "in_it"), ("a.b.c", "a_b_c")],
+)
 def test_non_identifiers_refused_as_names_and_sanitized_as_stems(bad, fixed):
     with pytest.raises(ModelError, match="not a C identifier"):
         check_name(bad)
@@ -107,8 +157,22 @@ def test_tensor_name_cannot_inject_code(shared_models, tmp_path):
     assert "/* input 0: 'in_/ int injected(void) { return 42; } /_ __/__ _q_ _ /_ _/_' int8 [1, 49, 10, 1] */" in header
     out = publish_text(tmp_path / "src", "test", files)
     for c in ("hostile.c",):
-        proc = subprocess.run(["cc", *WARNING_FLAGS, "-Wcomment", "-Wtrigraphs", "-trigraphs", "-O0", "-c",
-                               str(out / c), "-o", str(tmp_path / "hostile.o")], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                "cc",
+                *WARNING_FLAGS,
+                "-Wcomment",
+                "-Wtrigraphs",
+                "-trigraphs",
+                "-O0",
+                "-c",
+                str(out / c),
+                "-o",
+                str(tmp_path / "hostile.o"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stderr
     symbols = subprocess.run(["nm", str(tmp_path / "hostile.o")], capture_output=True, text=True).stdout
     assert "hostile_invoke" in symbols and "injected" not in symbols

@@ -13,8 +13,8 @@ import re
 import numpy as np
 import pytest
 
-from edgeconv.lowering.compiler import compile_bytes
 from edgeconv.frontend.ir import ModelError
+from edgeconv.lowering.compiler import compile_bytes
 
 S = pytest.importorskip("tensorflow.lite.python.schema_py_generated")
 BO, OP, TT = S.BuiltinOptions, S.BuiltinOperator, S.TensorType
@@ -44,8 +44,19 @@ def _options(cls, **fields):
 class OneOp:
     """x [+ x1] + constants -> y, one op, as a ModelT the test edits before packing."""
 
-    def __init__(self, code, in_shape, out_shape, options=None, consts=(), second=None,
-                 out_scale=0.05, out_zp=0, in_type=TT.INT8, out_type=TT.INT8):
+    def __init__(
+        self,
+        code,
+        in_shape,
+        out_shape,
+        options=None,
+        consts=(),
+        second=None,
+        out_scale=0.05,
+        out_zp=0,
+        in_type=TT.INT8,
+        out_type=TT.INT8,
+    ):
         m = self.model = S.ModelT()
         m.version, m.buffers, m.operatorCodes = 3, [S.BufferT()], []
         sg = self.sg = S.SubGraphT()
@@ -56,8 +67,12 @@ class OneOp:
             inputs.append(self.add(_tensor("x1", second, in_type, 0.05)))
         graph_inputs = list(inputs)
         for i, (shape, dtype, data, *scale) in enumerate(consts):
-            inputs.append(self.add(_tensor(f"c{i}", shape, dtype, scale[0] if scale else None,
-                                           axis=scale[1] if len(scale) > 1 else 0), data))
+            inputs.append(
+                self.add(
+                    _tensor(f"c{i}", shape, dtype, scale[0] if scale else None, axis=scale[1] if len(scale) > 1 else 0),
+                    data,
+                )
+            )
         y = self.add(_tensor("y", out_shape, out_type, out_scale if quantized(out_type) else None, out_zp))
         oc = S.OperatorCodeT()
         oc.builtinCode, oc.deprecatedBuiltinCode, oc.version = code, min(code, 127), 1
@@ -99,28 +114,62 @@ RNG = np.random.default_rng(8)
 
 def conv(**fields) -> OneOp:
     opts = dict(padding=S.Padding.VALID, strideW=1, strideH=1, dilationWFactor=1, dilationHFactor=1) | fields
-    return OneOp(OP.CONV_2D, [1, 5, 5, 2], [1, 3, 3, 3], _options("Conv2DOptions", **opts),
-                 consts=[([3, 3, 3, 2], TT.INT8, RNG.integers(-127, 128, (3, 3, 3, 2)).astype(np.int8), [0.01, 0.02, 0.03]),
-                         ([3], TT.INT32, i32(10, -20, 30), [0.0005, 0.001, 0.0015])], out_scale=0.1)
+    return OneOp(
+        OP.CONV_2D,
+        [1, 5, 5, 2],
+        [1, 3, 3, 3],
+        _options("Conv2DOptions", **opts),
+        consts=[
+            ([3, 3, 3, 2], TT.INT8, RNG.integers(-127, 128, (3, 3, 3, 2)).astype(np.int8), [0.01, 0.02, 0.03]),
+            ([3], TT.INT32, i32(10, -20, 30), [0.0005, 0.001, 0.0015]),
+        ],
+        out_scale=0.1,
+    )
 
 
 def depthwise(multiplier=2) -> OneOp:
-    return OneOp(OP.DEPTHWISE_CONV_2D, [1, 5, 5, 2], [1, 3, 3, 4],
-                 _options("DepthwiseConv2DOptions", padding=1, strideW=1, strideH=1, depthMultiplier=multiplier,
-                          dilationWFactor=1, dilationHFactor=1),
-                 consts=[([1, 3, 3, 4], TT.INT8, RNG.integers(-127, 128, (1, 3, 3, 4)).astype(np.int8), [0.02]),
-                         ([4], TT.INT32, i32(1, 2, 3, 4), [0.001])], out_scale=0.1)
+    return OneOp(
+        OP.DEPTHWISE_CONV_2D,
+        [1, 5, 5, 2],
+        [1, 3, 3, 4],
+        _options(
+            "DepthwiseConv2DOptions",
+            padding=1,
+            strideW=1,
+            strideH=1,
+            depthMultiplier=multiplier,
+            dilationWFactor=1,
+            dilationHFactor=1,
+        ),
+        consts=[
+            ([1, 3, 3, 4], TT.INT8, RNG.integers(-127, 128, (1, 3, 3, 4)).astype(np.int8), [0.02]),
+            ([4], TT.INT32, i32(1, 2, 3, 4), [0.001]),
+        ],
+        out_scale=0.1,
+    )
 
 
 def fully_connected(bias_scale=0.05 * 0.02) -> OneOp:
-    return OneOp(OP.FULLY_CONNECTED, [1, 8], [1, 4], _options("FullyConnectedOptions"),
-                 consts=[([4, 8], TT.INT8, RNG.integers(-127, 128, (4, 8)).astype(np.int8), [0.02]),
-                         ([4], TT.INT32, i32(1, 2, 3, 4), [bias_scale])], out_scale=0.1)
+    return OneOp(
+        OP.FULLY_CONNECTED,
+        [1, 8],
+        [1, 4],
+        _options("FullyConnectedOptions"),
+        consts=[
+            ([4, 8], TT.INT8, RNG.integers(-127, 128, (4, 8)).astype(np.int8), [0.02]),
+            ([4], TT.INT32, i32(1, 2, 3, 4), [bias_scale]),
+        ],
+        out_scale=0.1,
+    )
 
 
 def pool() -> OneOp:
-    return OneOp(OP.MAX_POOL_2D, [1, 4, 4, 2], [1, 2, 2, 2],
-                 _options("Pool2DOptions", padding=1, strideW=2, strideH=2, filterWidth=2, filterHeight=2))
+    return OneOp(
+        OP.MAX_POOL_2D,
+        [1, 4, 4, 2],
+        [1, 2, 2, 2],
+        _options("Pool2DOptions", padding=1, strideW=2, strideH=2, filterWidth=2, filterHeight=2),
+    )
 
 
 MODELS = {
@@ -129,17 +178,35 @@ MODELS = {
     "FULLY_CONNECTED": fully_connected,
     "MAX_POOL_2D": pool,
     "ADD": lambda: OneOp(OP.ADD, [1, 4], [1, 4], _options("AddOptions"), second=[1, 4], out_scale=0.1),
-    "SOFTMAX": lambda: OneOp(OP.SOFTMAX, [1, 4], [1, 4], _options("SoftmaxOptions", beta=1.0), out_scale=1 / 256, out_zp=-128),
+    "SOFTMAX": lambda: OneOp(
+        OP.SOFTMAX, [1, 4], [1, 4], _options("SoftmaxOptions", beta=1.0), out_scale=1 / 256, out_zp=-128
+    ),
     "LOGISTIC": lambda: OneOp(OP.LOGISTIC, [1, 4], [1, 4], out_scale=1 / 256, out_zp=-128),
     "LEAKY_RELU": lambda: OneOp(OP.LEAKY_RELU, [1, 4], [1, 4], _options("LeakyReluOptions", alpha=0.2)),
-    "MEAN": lambda: OneOp(OP.MEAN, [1, 2, 2, 4], [1, 4], _options("ReducerOptions"), consts=[([2], TT.INT32, i32(1, 2))]),
+    "MEAN": lambda: OneOp(
+        OP.MEAN, [1, 2, 2, 4], [1, 4], _options("ReducerOptions"), consts=[([2], TT.INT32, i32(1, 2))]
+    ),
     "PAD": lambda: OneOp(OP.PAD, [1, 4], [1, 6], _options("PadOptions"), consts=[([2, 2], TT.INT32, i32(0, 0, 1, 1))]),
-    "TRANSPOSE": lambda: OneOp(OP.TRANSPOSE, [1, 2, 3], [1, 3, 2], _options("TransposeOptions"), consts=[([3], TT.INT32, i32(0, 2, 1))]),
-    "RESHAPE": lambda: OneOp(OP.RESHAPE, [1, 4], [2, 2], _options("ReshapeOptions", newShape=[2, 2]), consts=[([2], TT.INT32, i32(2, 2))]),
-    "RESIZE_NEAREST_NEIGHBOR": lambda: OneOp(OP.RESIZE_NEAREST_NEIGHBOR, [1, 2, 2, 1], [1, 4, 4, 1],
-                                             _options("ResizeNearestNeighborOptions"), consts=[([2], TT.INT32, i32(4, 4))]),
-    "SPACE_TO_BATCH_ND": lambda: OneOp(OP.SPACE_TO_BATCH_ND, [1, 4, 4, 1], [4, 2, 2, 1], _options("SpaceToBatchNDOptions"),
-                                       consts=[([2], TT.INT32, i32(2, 2)), ([2, 2], TT.INT32, i32(0, 0, 0, 0))]),
+    "TRANSPOSE": lambda: OneOp(
+        OP.TRANSPOSE, [1, 2, 3], [1, 3, 2], _options("TransposeOptions"), consts=[([3], TT.INT32, i32(0, 2, 1))]
+    ),
+    "RESHAPE": lambda: OneOp(
+        OP.RESHAPE, [1, 4], [2, 2], _options("ReshapeOptions", newShape=[2, 2]), consts=[([2], TT.INT32, i32(2, 2))]
+    ),
+    "RESIZE_NEAREST_NEIGHBOR": lambda: OneOp(
+        OP.RESIZE_NEAREST_NEIGHBOR,
+        [1, 2, 2, 1],
+        [1, 4, 4, 1],
+        _options("ResizeNearestNeighborOptions"),
+        consts=[([2], TT.INT32, i32(4, 4))],
+    ),
+    "SPACE_TO_BATCH_ND": lambda: OneOp(
+        OP.SPACE_TO_BATCH_ND,
+        [1, 4, 4, 1],
+        [4, 2, 2, 1],
+        _options("SpaceToBatchNDOptions"),
+        consts=[([2], TT.INT32, i32(2, 2)), ([2, 2], TT.INT32, i32(0, 0, 0, 0))],
+    ),
     "QUANTIZE": lambda: OneOp(OP.QUANTIZE, [1, 4], [1, 4], in_type=TT.FLOAT32),
 }
 
@@ -166,6 +233,7 @@ def test_unedited_one_op_models_compile(name):
 
 # --- inputs and outputs: both references refuse every extra input or output (TFLite always,
 # TFLite Micro for most ops); an omitted required input is refused by both.
+
 
 @pytest.mark.parametrize("name", sorted(set(MODELS) - {"CONCATENATION"}))
 def test_extra_input_refused(name):
@@ -197,8 +265,16 @@ def test_omitted_bias_is_fine():
 
 # --- builtin options: a missing or wrong-type table reads as all zeros in both references.
 
-@pytest.mark.parametrize("name,table", [("CONV_2D", "Conv2DOptions"), ("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions"),
-                                        ("MAX_POOL_2D", "Pool2DOptions"), ("SOFTMAX", "SoftmaxOptions")])
+
+@pytest.mark.parametrize(
+    "name,table",
+    [
+        ("CONV_2D", "Conv2DOptions"),
+        ("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions"),
+        ("MAX_POOL_2D", "Pool2DOptions"),
+        ("SOFTMAX", "SoftmaxOptions"),
+    ],
+)
 def test_missing_required_options_refused(name, table):
     # TFLite: stride/dilation > 0 fails in Prepare (SOFTMAX: both references abort on beta 0).
     m = MODELS[name]()
@@ -229,13 +305,16 @@ def test_leaky_relu_without_options_is_alpha_zero():
     assert kernel.params["alpha_multiplier"] == 0
 
 
-@pytest.mark.parametrize("field,value,words", [
-    ("padding", 2, ["padding 2 is not a valid value", "0 SAME, 1 VALID"]),  # TFLite refuses CONV_2D
-    ("padding", -1, ["padding -1"]),
-    ("fusedActivationFunction", 6, ["fused_activation_function 6 is not a valid value"]),
-    ("strideH", 0, ["stride_h is 0", "at least 1"]),  # TFLite: stride_height > 0
-    ("dilationWFactor", 0, ["dilation_w_factor is 0"]),  # TFLite: dilation > 0
-])
+@pytest.mark.parametrize(
+    "field,value,words",
+    [
+        ("padding", 2, ["padding 2 is not a valid value", "0 SAME, 1 VALID"]),  # TFLite refuses CONV_2D
+        ("padding", -1, ["padding -1"]),
+        ("fusedActivationFunction", 6, ["fused_activation_function 6 is not a valid value"]),
+        ("strideH", 0, ["stride_h is 0", "at least 1"]),  # TFLite: stride_height > 0
+        ("dilationWFactor", 0, ["dilation_w_factor is 0"]),  # TFLite: dilation > 0
+    ],
+)
 def test_conv_option_values_refused(field, value, words):
     refused(conv(**{field: value}), "op 0 CONV_2D", *words)
 
@@ -253,6 +332,7 @@ def test_fully_connected_weights_format_out_of_range():
 
 
 # --- index tensors (axes, sizes, block shapes) of a type the kernel does not read.
+
 
 @pytest.mark.parametrize("name", ["MEAN", "RESIZE_NEAREST_NEIGHBOR", "SPACE_TO_BATCH_ND", "TRANSPOSE"])
 def test_int64_index_tensor_refused(name):
@@ -290,6 +370,7 @@ def test_float_index_tensor_refused():
 
 # --- values that disagree with the tensors.
 
+
 @pytest.mark.parametrize("multiplier", [0, 1, 3])
 def test_depth_multiplier_inconsistent_with_channels_refused(multiplier):
     # Both references run it; their depthwise loops then compute depth_multiplier outputs per
@@ -313,6 +394,7 @@ def test_conv_input_not_4d_refused():
 
 
 # --- the reader's structural rules.
+
 
 def test_schema_version_refused():
     # TFLite: "Model provided is schema version 2 not equal to supported version 3".
@@ -406,15 +488,19 @@ def test_squeeze_of_size_1_dimension_compiles():
 
 
 def expand_dims(*axis) -> OneOp:
-    return OneOp(OP.EXPAND_DIMS, [1, 4], [1, 1, 4], _options("ExpandDimsOptions"),
-                 consts=[([len(axis)], TT.INT32, i32(*axis))])
+    return OneOp(
+        OP.EXPAND_DIMS, [1, 4], [1, 1, 4], _options("ExpandDimsOptions"), consts=[([len(axis)], TT.INT32, i32(*axis))]
+    )
 
 
-@pytest.mark.parametrize("axis,words", [
-    ((3,), ["axis 3 is out of range"]),  # both references
-    ((-4,), ["axis -4 is out of range"]),  # both references
-    ((1, 1), ["has 2 values"]),  # TFLite
-])
+@pytest.mark.parametrize(
+    "axis,words",
+    [
+        ((3,), ["axis 3 is out of range"]),  # both references
+        ((-4,), ["axis -4 is out of range"]),  # both references
+        ((1, 1), ["has 2 values"]),  # TFLite
+    ],
+)
 def test_expand_dims_axis_refused(axis, words):
     refused(expand_dims(*axis), "op 0 EXPAND_DIMS", *words)
 
@@ -441,12 +527,15 @@ def test_quantized_bias_type_outside_the_enum_refused(name):
     compiles(m)
 
 
-@pytest.mark.parametrize("name,shape,words", [
-    ("TRANSPOSE", [1, 3], ["has shape [1, 3]", "needs it 1-D"]),  # both references
-    ("RESIZE_NEAREST_NEIGHBOR", [1, 2], ["needs it 1-D"]),  # both references
-    ("PAD", [4], ["needs it 2-D"]),  # TFLite (TFLite Micro reads it flat)
-    ("SPACE_TO_BATCH_ND", [1, 2], ["needs it 1-D"]),  # TFLite
-])
+@pytest.mark.parametrize(
+    "name,shape,words",
+    [
+        ("TRANSPOSE", [1, 3], ["has shape [1, 3]", "needs it 1-D"]),  # both references
+        ("RESIZE_NEAREST_NEIGHBOR", [1, 2], ["needs it 1-D"]),  # both references
+        ("PAD", [4], ["needs it 2-D"]),  # TFLite (TFLite Micro reads it flat)
+        ("SPACE_TO_BATCH_ND", [1, 2], ["needs it 1-D"]),  # TFLite
+    ],
+)
 def test_index_tensor_rank_refused(name, shape, words):
     m = MODELS[name]()
     m.tensor(1).shape = np.array(shape, np.int32)

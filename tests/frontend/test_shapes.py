@@ -23,14 +23,13 @@ import numpy as np
 import pytest
 
 import mutants
-from modelgen import cached_model, dynamic_batch_model, seeded_keras, tflite_from_keras
-
-from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.checking.references import ReferenceUnavailable, TfliteRefReference
+from edgeconv.checking.validation import validate_bytes
 from edgeconv.frontend.ir import ModelError, UnsupportedOpError
 from edgeconv.frontend.reader import read_tflite_bytes
-from edgeconv.checking.references import ReferenceUnavailable, TfliteRefReference
 from edgeconv.frontend.shapes import SHAPE_RULES, infer_shapes
-from edgeconv.checking.validation import validate_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from modelgen import cached_model, dynamic_batch_model, seeded_keras, tflite_from_keras
 
 # ---------------------------------------------------------------------------------------------
 # Building one-op models with any builtin options table
@@ -39,8 +38,9 @@ from edgeconv.checking.validation import validate_bytes
 VERSIONS = {"BROADCAST_TO": 2}  # the lowest version TFLite's resolvers register
 
 
-def add_op(net: mutants.Net, opname: str, inputs: list[int], outputs: list[int], member: str | None = None,
-           **options) -> None:
+def add_op(
+    net: mutants.Net, opname: str, inputs: list[int], outputs: list[int], member: str | None = None, **options
+) -> None:
     """Net.op for any op: `member` names the BuiltinOptions table (None: no options)."""
     net.add_op(opname, inputs, outputs, member, VERSIONS.get(opname, 1), **options)
 
@@ -62,8 +62,9 @@ class Model:
 
     def const(self, values, dtype: str = "int32", shape=None) -> int:
         values = np.asarray(values)
-        return self.net.tensor(f"c{len(self.net.sg.tensors)}", list(values.shape if shape is None else shape), dtype,
-                               data=values)
+        return self.net.tensor(
+            f"c{len(self.net.sg.tensors)}", list(values.shape if shape is None else shape), dtype, data=values
+        )
 
     def out(self, dtype: str = "float32") -> int:
         wrong = [int(v) for v in self.rng.integers(1, 4, size=int(self.rng.integers(0, 4)))]
@@ -72,8 +73,9 @@ class Model:
         self.net.sg.tensors[t].shapeSignature = np.full(len(wrong), -1, np.int32) if wrong else None
         return t
 
-    def op(self, opname: str, inputs, n_out: int = 1, member: str | None = None, dtype: str = "float32",
-           **options) -> list[int]:
+    def op(
+        self, opname: str, inputs, n_out: int = 1, member: str | None = None, dtype: str = "float32", **options
+    ) -> list[int]:
         outs = [self.out(dtype) for _ in range(n_out)]
         add_op(self.net, opname, list(inputs), outs, member, **options)
         return outs
@@ -86,9 +88,12 @@ def tflite_shapes(data: bytes, tensors: list[int]) -> dict[int, tuple[int, ...]]
     """The shapes TFLite's reference interpreter gives `tensors` after an inference."""
     graph = read_tflite_bytes(data)
     rng = np.random.default_rng(0)
-    sample = [rng.uniform(-1, 1, graph.tensors[i].shape).astype(np.float32)
-              if graph.tensors[i].dtype == "float32" else np.zeros(graph.tensors[i].shape, np.int8)
-              for i in graph.inputs]
+    sample = [
+        rng.uniform(-1, 1, graph.tensors[i].shape).astype(np.float32)
+        if graph.tensors[i].dtype == "float32"
+        else np.zeros(graph.tensors[i].shape, np.int8)
+        for i in graph.inputs
+    ]
     with TfliteRefReference(data) as ref:
         ref.run(sample, len(graph.outputs))
         return {t: tuple(int(d) for d in np.shape(ref.tensor(t))) for t in tensors}
@@ -111,7 +116,8 @@ def assert_shapes_as_tflite(data: bytes, label: str) -> None:
     for t in written:
         assert inferred.tensors[t].shape == theirs[t], (
             f"{label}: tensor {t} inferred {list(inferred.tensors[t].shape)}, TFLite {list(theirs[t])} "
-            f"(stored {list(graph.tensors[t].shape)})")
+            f"(stored {list(graph.tensors[t].shape)})"
+        )
 
 
 def dims(rng, rank: int, lo: int = 1, hi: int = 6) -> list[int]:
@@ -132,8 +138,16 @@ def _conv(m: Model, rng) -> list[int]:
     x = m.x([1, h, w, c])
     wt = m.const(rng.uniform(-1, 1, (oc, kh, kw, c)), "float32")
     b = m.const(np.zeros(oc), "float32")
-    return m.op("CONV_2D", [x, wt, b], member="Conv2DOptions", padding=padding, strideH=sh, strideW=sw,
-                dilationHFactor=dh, dilationWFactor=dw)
+    return m.op(
+        "CONV_2D",
+        [x, wt, b],
+        member="Conv2DOptions",
+        padding=padding,
+        strideH=sh,
+        strideW=sw,
+        dilationHFactor=dh,
+        dilationWFactor=dw,
+    )
 
 
 def _depthwise(m: Model, rng) -> list[int]:
@@ -146,8 +160,17 @@ def _depthwise(m: Model, rng) -> list[int]:
     x = m.x([1, h, w, c])
     wt = m.const(rng.uniform(-1, 1, (1, kh, kw, c * mult)), "float32")
     b = m.const(np.zeros(c * mult), "float32")
-    return m.op("DEPTHWISE_CONV_2D", [x, wt, b], member="DepthwiseConv2DOptions", padding=padding, strideH=sh,
-                strideW=sw, dilationHFactor=dh, dilationWFactor=dw, depthMultiplier=mult)
+    return m.op(
+        "DEPTHWISE_CONV_2D",
+        [x, wt, b],
+        member="DepthwiseConv2DOptions",
+        padding=padding,
+        strideH=sh,
+        strideW=sw,
+        dilationHFactor=dh,
+        dilationWFactor=dw,
+        depthMultiplier=mult,
+    )
 
 
 def _pool(m: Model, rng) -> list[int]:
@@ -157,8 +180,16 @@ def _pool(m: Model, rng) -> list[int]:
     if padding == 1:
         h, w = max(h, fh), max(w, fw)
     x = m.x([1, h, w, c])
-    return m.op(str(rng.choice(["AVERAGE_POOL_2D", "MAX_POOL_2D"])), [x], member="Pool2DOptions", padding=padding,
-                strideH=sh, strideW=sw, filterHeight=fh, filterWidth=fw)
+    return m.op(
+        str(rng.choice(["AVERAGE_POOL_2D", "MAX_POOL_2D"])),
+        [x],
+        member="Pool2DOptions",
+        padding=padding,
+        strideH=sh,
+        strideW=sw,
+        filterHeight=fh,
+        filterWidth=fw,
+    )
 
 
 def _transpose_conv(m: Model, rng) -> list[int]:
@@ -189,7 +220,7 @@ def _batch_matmul(m: Model, rng) -> list[int]:
     adj_x, adj_y = bool(rng.integers(0, 2)), bool(rng.integers(0, 2))
 
     def operand(rank, mat):
-        b = [d if rng.integers(0, 3) else 1 for d in batch[len(batch) - (rank - 2):]] if rank > 2 else []
+        b = [d if rng.integers(0, 3) else 1 for d in batch[len(batch) - (rank - 2) :]] if rank > 2 else []
         return b + mat
 
     a = m.x(operand(ra, [depth, rows] if adj_x else [rows, depth]))
@@ -200,13 +231,20 @@ def _batch_matmul(m: Model, rng) -> list[int]:
 def _broadcast_pair(rng) -> tuple[list[int], list[int]]:
     out = [1] + dims(rng, int(rng.integers(0, 4)), 1, 4)
     a = [d if rng.integers(0, 3) else 1 for d in out]
-    b = [d if rng.integers(0, 3) else 1 for d in out][int(rng.integers(0, len(out) + 1)):]
+    b = [d if rng.integers(0, 3) else 1 for d in out][int(rng.integers(0, len(out) + 1)) :]
     return a, b
 
 
-BINARY = [("ADD", "AddOptions"), ("SUB", "SubOptions"), ("MUL", "MulOptions"), ("MAXIMUM", "MaximumMinimumOptions"),
-          ("MINIMUM", "MaximumMinimumOptions"), ("SQUARED_DIFFERENCE", "SquaredDifferenceOptions"),
-          ("DIV", "DivOptions"), ("PRELU", None)]
+BINARY = [
+    ("ADD", "AddOptions"),
+    ("SUB", "SubOptions"),
+    ("MUL", "MulOptions"),
+    ("MAXIMUM", "MaximumMinimumOptions"),
+    ("MINIMUM", "MaximumMinimumOptions"),
+    ("SQUARED_DIFFERENCE", "SquaredDifferenceOptions"),
+    ("DIV", "DivOptions"),
+    ("PRELU", None),
+]
 COMPARISONS = ["EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL"]
 
 
@@ -229,17 +267,30 @@ def _comparison(m: Model, rng) -> list[int]:
 
 def _select_v2(m: Model, rng) -> list[int]:
     a, b = _broadcast_pair(rng)
-    c = [d if rng.integers(0, 2) else 1 for d in a][int(rng.integers(0, len(a) + 1)):]
+    c = [d if rng.integers(0, 2) else 1 for d in a][int(rng.integers(0, len(a) + 1)) :]
     cond = m.const(rng.integers(0, 2, c).astype(bool), "bool")
     x = m.x(a)
     y = m.const(rng.uniform(-1, 1, b), "float32")
     return m.op("SELECT_V2", [cond, x, y])
 
 
-UNARY = [("LOGISTIC", None), ("TANH", None), ("RELU", None), ("RELU6", None), ("HARD_SWISH", None),
-         ("LEAKY_RELU", "LeakyReluOptions"), ("SOFTMAX", "SoftmaxOptions"), ("LOG_SOFTMAX", "LogSoftmaxOptions"),
-         ("L2_NORMALIZATION", "L2NormOptions"), ("RSQRT", None), ("ABS", None), ("EXP", "ExpOptions"),
-         ("GELU", "GeluOptions"), ("SQUARE", None), ("NEG", None)]
+UNARY = [
+    ("LOGISTIC", None),
+    ("TANH", None),
+    ("RELU", None),
+    ("RELU6", None),
+    ("HARD_SWISH", None),
+    ("LEAKY_RELU", "LeakyReluOptions"),
+    ("SOFTMAX", "SoftmaxOptions"),
+    ("LOG_SOFTMAX", "LogSoftmaxOptions"),
+    ("L2_NORMALIZATION", "L2NormOptions"),
+    ("RSQRT", None),
+    ("ABS", None),
+    ("EXP", "ExpOptions"),
+    ("GELU", "GeluOptions"),
+    ("SQUARE", None),
+    ("NEG", None),
+]
 
 
 def _unary(m: Model, rng) -> list[int]:
@@ -272,8 +323,10 @@ def _squeeze_expand(m: Model, rng) -> list[int]:
     x = m.x(shape)
     if rng.integers(0, 2):
         ones = [i for i, d in enumerate(shape) if d == 1]
-        chosen = [int(i) - len(shape) if rng.integers(0, 2) else int(i)
-                  for i in rng.choice(ones, size=int(rng.integers(0, len(ones) + 1)), replace=False)]
+        chosen = [
+            int(i) - len(shape) if rng.integers(0, 2) else int(i)
+            for i in rng.choice(ones, size=int(rng.integers(0, len(ones) + 1)), replace=False)
+        ]
         return m.op("SQUEEZE", [x], member="SqueezeOptions", squeezeDims=chosen)
     axis = int(rng.integers(-len(shape) - 1, len(shape) + 1))
     return m.op("EXPAND_DIMS", [x, m.const([axis])], member="ExpandDimsOptions")
@@ -316,8 +369,13 @@ def _unpack_split(m: Model, rng) -> list[int]:
     sizes = list(np.diff([0] + cuts + [d]))
     if rng.integers(0, 2):
         sizes[int(rng.integers(0, len(sizes)))] = -1
-    return m.op("SPLIT_V", [x, m.const(sizes), m.const([axis], shape=[])], n_out=len(sizes), member="SplitVOptions",
-                numSplits=len(sizes))
+    return m.op(
+        "SPLIT_V",
+        [x, m.const(sizes), m.const([axis], shape=[])],
+        n_out=len(sizes),
+        member="SplitVOptions",
+        numSplits=len(sizes),
+    )
 
 
 def _slice(m: Model, rng) -> list[int]:
@@ -351,8 +409,9 @@ def _strided_slice(m: Model, rng) -> list[int]:
         strides = [int(v) for v in rng.integers(1, 3, n)]
         options = dict(offset=True)
     x = m.x(shape)
-    return m.op("STRIDED_SLICE", [x, m.const(begin), m.const(end), m.const(strides)], member="StridedSliceOptions",
-                **options)
+    return m.op(
+        "STRIDED_SLICE", [x, m.const(begin), m.const(end), m.const(strides)], member="StridedSliceOptions", **options
+    )
 
 
 def _gather(m: Model, rng) -> list[int]:
@@ -448,24 +507,48 @@ def _misc(m: Model, rng) -> list[int]:
         return m.op("GATHER", [x, idx], member="GatherOptions", axis=len(shape) - 1, batchDims=1)
     if kind == 3:
         (y,) = m.op("ADD", [x, m.const([0.5], "float32")], member="AddOptions")
-        return [y] + m.op("FILL", [m.const(dims(rng, int(rng.integers(1, 4)), 1, 4)), m.const(1.5, "float32", shape=[])],
-                          member="FillOptions")
+        return [y] + m.op(
+            "FILL",
+            [m.const(dims(rng, int(rng.integers(1, 4)), 1, 4)), m.const(1.5, "float32", shape=[])],
+            member="FillOptions",
+        )
     (y,) = m.op("ADD", [x, m.const([0.5], "float32")], member="AddOptions")
     start, delta = int(rng.integers(-5, 5)), int(rng.choice([-3, -2, -1, 1, 2, 3]))
     limit = start + delta * int(rng.integers(1, 6)) - int(np.sign(delta)) * int(rng.integers(0, abs(delta)))
-    return [y] + m.op("RANGE", [m.const(start, shape=[]), m.const(limit, shape=[]), m.const(delta, shape=[])],
-                      member="RangeOptions", dtype="int32")
+    return [y] + m.op(
+        "RANGE",
+        [m.const(start, shape=[]), m.const(limit, shape=[]), m.const(delta, shape=[])],
+        member="RangeOptions",
+        dtype="int32",
+    )
 
 
 FAMILIES = {
     "misc": _misc,
-    "conv": _conv, "depthwise": _depthwise, "pool": _pool, "transpose_conv": _transpose_conv,
-    "fully_connected": _fully_connected, "batch_matmul": _batch_matmul, "binary": _binary,
-    "comparison": _comparison, "select_v2": _select_v2, "unary": _unary, "reshape": _reshape,
-    "squeeze_expand": _squeeze_expand, "transpose": _transpose, "concat_pack": _concat_pack,
-    "unpack_split": _unpack_split, "slice": _slice, "strided_slice": _strided_slice, "gather": _gather,
-    "pad": _pad, "tile_broadcast": _tile_broadcast, "space_batch": _space_batch, "depth_space": _depth_space,
-    "resize": _resize, "reduce": _reduce,
+    "conv": _conv,
+    "depthwise": _depthwise,
+    "pool": _pool,
+    "transpose_conv": _transpose_conv,
+    "fully_connected": _fully_connected,
+    "batch_matmul": _batch_matmul,
+    "binary": _binary,
+    "comparison": _comparison,
+    "select_v2": _select_v2,
+    "unary": _unary,
+    "reshape": _reshape,
+    "squeeze_expand": _squeeze_expand,
+    "transpose": _transpose,
+    "concat_pack": _concat_pack,
+    "unpack_split": _unpack_split,
+    "slice": _slice,
+    "strided_slice": _strided_slice,
+    "gather": _gather,
+    "pad": _pad,
+    "tile_broadcast": _tile_broadcast,
+    "space_batch": _space_batch,
+    "depth_space": _depth_space,
+    "resize": _resize,
+    "reduce": _reduce,
 }
 # Seeds per family: 6, and more where the options combine in many ways.
 SEEDS = {family: 6 for family in FAMILIES} | {"strided_slice": 40, "reshape": 10, "batch_matmul": 10, "misc": 25}
@@ -497,20 +580,48 @@ def test_dynamic_batch_chain_with_folded_shape_arithmetic_as_tflite():
     m = Model(rng)
     x = m.x([1, 10, 10, 3])
     (s2b,) = m.op("SPACE_TO_BATCH_ND", [x, m.const([2, 2]), m.const([[1, 1], [1, 1]])], member="SpaceToBatchNDOptions")
-    (conv,) = m.op("CONV_2D", [s2b, m.const(rng.uniform(-1, 1, (5, 3, 3, 3)), "float32"), m.const(np.zeros(5), "float32")],
-                   member="Conv2DOptions", padding=1, strideH=1, strideW=1, dilationHFactor=1, dilationWFactor=1)
-    (b2s,) = m.op("BATCH_TO_SPACE_ND", [conv, m.const([2, 2]), m.const([[0, 0], [0, 0]])], member="BatchToSpaceNDOptions")
+    (conv,) = m.op(
+        "CONV_2D",
+        [s2b, m.const(rng.uniform(-1, 1, (5, 3, 3, 3)), "float32"), m.const(np.zeros(5), "float32")],
+        member="Conv2DOptions",
+        padding=1,
+        strideH=1,
+        strideW=1,
+        dilationHFactor=1,
+        dilationWFactor=1,
+    )
+    (b2s,) = m.op(
+        "BATCH_TO_SPACE_ND", [conv, m.const([2, 2]), m.const([[0, 0], [0, 0]])], member="BatchToSpaceNDOptions"
+    )
     (shape,) = m.op("SHAPE", [b2s], member="ShapeOptions", dtype="int32", outType=mutants.type_code("int32"))
-    (batch,) = m.op("STRIDED_SLICE", [shape, m.const([0]), m.const([1]), m.const([1])], member="StridedSliceOptions",
-                    dtype="int32", shrinkAxisMask=1)
-    (target,) = m.op("PACK", [batch, m.const(-1, shape=[]), m.const(5, shape=[])], member="PackOptions", dtype="int32",
-                     valuesCount=3, axis=0)
+    (batch,) = m.op(
+        "STRIDED_SLICE",
+        [shape, m.const([0]), m.const([1]), m.const([1])],
+        member="StridedSliceOptions",
+        dtype="int32",
+        shrinkAxisMask=1,
+    )
+    (target,) = m.op(
+        "PACK",
+        [batch, m.const(-1, shape=[]), m.const(5, shape=[])],
+        member="PackOptions",
+        dtype="int32",
+        valuesCount=3,
+        axis=0,
+    )
     (flat,) = m.op("RESHAPE", [b2s, target], member="ReshapeOptions")
-    (rows,) = m.op("STRIDED_SLICE", [shape, m.const([0]), m.const([3]), m.const([1])], member="StridedSliceOptions",
-                   dtype="int32")
+    (rows,) = m.op(
+        "STRIDED_SLICE", [shape, m.const([0]), m.const([3]), m.const([1])], member="StridedSliceOptions", dtype="int32"
+    )
     (out_shape,) = m.op("CONCATENATION", [rows, m.const([2])], member="ConcatenationOptions", dtype="int32", axis=0)
-    (tconv,) = m.op("TRANSPOSE_CONV", [out_shape, m.const(rng.uniform(-1, 1, (2, 1, 1, 5)), "float32"), b2s],
-                    member="TransposeConvOptions", padding=1, strideH=1, strideW=1)
+    (tconv,) = m.op(
+        "TRANSPOSE_CONV",
+        [out_shape, m.const(rng.uniform(-1, 1, (2, 1, 1, 5)), "float32"), b2s],
+        member="TransposeConvOptions",
+        padding=1,
+        strideH=1,
+        strideW=1,
+    )
     data = m.finish([flat, tconv])
     assert_shapes_as_tflite(data, "chain")
     inferred = infer_shapes(read_tflite_bytes(data))
@@ -524,8 +635,11 @@ def _int8_dilated_chain(pads) -> bytes:
     n = mutants.Net()
     x = n.tensor("x", [1, 12, 12, 4], scale=0.05, zp=3)
     n.sg.tensors[x].shapeSignature = np.array([-1, 12, 12, 4], np.int32)
-    block, pad, crop = n.tensor("block", [2], "int32", data=[2, 2]), \
-        n.tensor("pads", [2, 2], "int32", data=pads), n.tensor("crops", [2, 2], "int32", data=[[0, 0], [0, 0]])
+    block, pad, crop = (
+        n.tensor("block", [2], "int32", data=[2, 2]),
+        n.tensor("pads", [2, 2], "int32", data=pads),
+        n.tensor("crops", [2, 2], "int32", data=[[0, 0], [0, 0]]),
+    )
     ph = 12 + pads[0][0] + pads[0][1]
     s2b = n.tensor("s2b", [1, ph // 2, ph // 2, 4], scale=0.05, zp=3)  # TFLite: batch 4
     w = n.tensor("w", [6, 3, 3, 4], scale=[0.01] * 6, zp=[0] * 6, data=rng.integers(-127, 128, (6, 3, 3, 4)))
@@ -535,8 +649,18 @@ def _int8_dilated_chain(pads) -> bytes:
     for t in (s2b, conv, y):
         n.sg.tensors[t].shapeSignature = np.array([-1] + list(n.sg.tensors[t].shape[1:]), np.int32)
     add_op(n, "SPACE_TO_BATCH_ND", [x, block, pad], [s2b], "SpaceToBatchNDOptions")
-    add_op(n, "CONV_2D", [s2b, w, b], [conv], "Conv2DOptions", padding=1, strideH=1, strideW=1, dilationHFactor=1,
-           dilationWFactor=1)
+    add_op(
+        n,
+        "CONV_2D",
+        [s2b, w, b],
+        [conv],
+        "Conv2DOptions",
+        padding=1,
+        strideH=1,
+        strideW=1,
+        dilationHFactor=1,
+        dilationWFactor=1,
+    )
     add_op(n, "BATCH_TO_SPACE_ND", [conv, block, crop], [y], "BatchToSpaceNDOptions")
     return n.finish([x], [y])
 
@@ -571,8 +695,9 @@ def _keras_dilated(kind: str, rate: int, padding: str, seed: int) -> bytes:
         y = layers.Dense(3)(layers.GlobalAveragePooling2D()(h))
         return tflite_from_keras(tf.keras.Model(x, y), seed=seed)
 
-    return cached_model({"test": "shapes_keras_dilated", "kind": kind, "rate": rate, "padding": padding,
-                         "seed": seed}, build)
+    return cached_model(
+        {"test": "shapes_keras_dilated", "kind": kind, "rate": rate, "padding": padding, "seed": seed}, build
+    )
 
 
 KERAS_DILATED = {
@@ -591,8 +716,9 @@ def test_keras_dilated_conv_with_dynamic_batch_bit_exact(name):
     assert "SPACE_TO_BATCH_ND" in {op.opcode for op in graph.ops}, name
     assert_shapes_as_tflite(data, name)
     model = compile_bytes(data, name)
-    assert any(new[0] > old[0] for old, new in model.graph.shape_changes.values()), \
+    assert any(new[0] > old[0] for old, new in model.graph.shape_changes.values()), (
         f"{name}: the converter no longer stores a placeholder batch; the test needs another model"
+    )
     report = validate_bytes(data, name, samples=6, seed=seed)
     padded = any(op.opcode == "SPACE_TO_BATCH_ND" and np.any(graph.tensors[op.inputs[2]].data) for op in graph.ops)
     # With paddings TFLite Micro pads with an uninitialized value: validation gives it the
@@ -665,8 +791,11 @@ def test_unsupported_op_is_named_before_shape_checks():
     oc.builtinCode, oc.customCode, oc.version = s.BuiltinOperator.CUSTOM, b"MyOp", 1
     m.net.model.operatorCodes.append(oc)
     o = s.OperatorT()
-    o.opcodeIndex, o.inputs, o.outputs = len(m.net.model.operatorCodes) - 1, np.array([x], np.int32), \
-        np.array([m.net.tensor("custom", [1, 3])], np.int32)
+    o.opcodeIndex, o.inputs, o.outputs = (
+        len(m.net.model.operatorCodes) - 1,
+        np.array([x], np.int32),
+        np.array([m.net.tensor("custom", [1, 3])], np.int32),
+    )
     m.net.sg.operators.append(o)
     (y,) = m.op("ADD", [int(o.outputs[0]), m.const(np.ones((1, 5)), "float32")], member="AddOptions")
     with pytest.raises(UnsupportedOpError, match=r"^unsupported op CUSTOM:MyOp \(op 0, output tensor"):
@@ -695,24 +824,40 @@ def _bad_split(m, rng):
 
 
 def _bad_concat(m, rng):
-    return m.op("CONCATENATION", [m.x([1, 3]), m.const(np.ones((2, 2)), "float32")], member="ConcatenationOptions",
-                axis=1)
+    return m.op(
+        "CONCATENATION", [m.x([1, 3]), m.const(np.ones((2, 2)), "float32")], member="ConcatenationOptions", axis=1
+    )
 
 
 def _bad_conv(m, rng):
-    return m.op("CONV_2D", [m.x([1, 3, 3, 2]), m.const(np.ones((2, 5, 5, 2)), "float32"),
-                            m.const(np.zeros(2), "float32")],
-                member="Conv2DOptions", padding=1, strideH=1, strideW=1, dilationHFactor=1, dilationWFactor=1)
+    return m.op(
+        "CONV_2D",
+        [m.x([1, 3, 3, 2]), m.const(np.ones((2, 5, 5, 2)), "float32"), m.const(np.zeros(2), "float32")],
+        member="Conv2DOptions",
+        padding=1,
+        strideH=1,
+        strideW=1,
+        dilationHFactor=1,
+        dilationWFactor=1,
+    )
 
 
 def _bad_space_to_batch(m, rng):
-    return m.op("SPACE_TO_BATCH_ND", [m.x([1, 5, 4, 1]), m.const([2, 2]), m.const([[0, 0], [0, 0]])],
-                member="SpaceToBatchNDOptions")
+    return m.op(
+        "SPACE_TO_BATCH_ND",
+        [m.x([1, 5, 4, 1]), m.const([2, 2]), m.const([[0, 0], [0, 0]])],
+        member="SpaceToBatchNDOptions",
+    )
 
 
-BAD = {"add_broadcast": (_bad_add, "not broadcastable"), "reshape_size": (_bad_reshape, "reshapes"),
-       "split_uneven": (_bad_split, "does not split evenly"), "concat": (_bad_concat, "differ outside axis"),
-       "conv_window": (_bad_conv, "does not fit"), "space_to_batch": (_bad_space_to_batch, "not a multiple")}
+BAD = {
+    "add_broadcast": (_bad_add, "not broadcastable"),
+    "reshape_size": (_bad_reshape, "reshapes"),
+    "split_uneven": (_bad_split, "does not split evenly"),
+    "concat": (_bad_concat, "differ outside axis"),
+    "conv_window": (_bad_conv, "does not fit"),
+    "space_to_batch": (_bad_space_to_batch, "not a multiple"),
+}
 
 
 @pytest.mark.parametrize("name", sorted(BAD))

@@ -24,20 +24,19 @@ import numpy as np
 import pytest
 
 import mutants
+from edgeconv.checking.references import ReferenceFailed, ReferenceUnavailable, TflmReference
+from edgeconv.checking.validation import validate_bytes
+from edgeconv.emit.emitter import emit
+from edgeconv.frontend.ir import ModelError, UnsupportedOpError
+from edgeconv.frontend.reader import read_tflite_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.lowering.ops.softmax import softmax_int16_tables
+from edgeconv.targets.firmware import main_from_template
+from edgeconv.targets.hostbuild import build_and_load, compiler
 from modelgen import assert_bit_exact, cached_model, oracle_is, seeded_keras, tflite_from_function, tflite_from_keras
 from mutants import Net
 from sanitized import FLAGS as SANITIZED_FLAGS
 from sanitized import run_samples
-
-from edgeconv.lowering.compiler import compile_bytes
-from edgeconv.emit.emitter import emit
-from edgeconv.targets.firmware import main_from_template
-from edgeconv.targets.hostbuild import build_and_load, compiler
-from edgeconv.frontend.ir import ModelError, UnsupportedOpError
-from edgeconv.lowering.ops.softmax import softmax_int16_tables
-from edgeconv.frontend.reader import read_tflite_bytes
-from edgeconv.checking.references import ReferenceFailed, ReferenceUnavailable, TflmReference
-from edgeconv.checking.validation import validate_bytes
 
 SWEEP = 65536  # every int16 value once
 EVERY_INT16 = np.arange(-32768, 32768, dtype=np.int16)
@@ -107,8 +106,9 @@ def _sanitized_executable(model, emitted, work: Path) -> Path:
     (work / "main.c").write_text(main_from_template(model, "host_main.c.in"))
     sources = [str(work / f) for f in emitted.files if f.endswith(".c")] + [str(work / "main.c")]
     exe = work / "model"
-    proc = subprocess.run([compiler(), *SANITIZED_FLAGS, "-I", str(work), *sources, "-o", str(exe)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [compiler(), *SANITIZED_FLAGS, "-I", str(work), *sources, "-o", str(exe)], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return exe
 
@@ -131,7 +131,7 @@ def _check_packed(cases: list[dict], label: str, seed: int) -> None:
 
 
 def _chunks(cases: list[dict], size: int) -> list[list[dict]]:
-    return [cases[i:i + size] for i in range(0, len(cases), size)]
+    return [cases[i : i + size] for i in range(0, len(cases), size)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,8 +235,14 @@ def _relu_family_cases(seed: int) -> list[dict]:
         s_in = _log_uniform(rng, 1e-5, 1e-1)
         alpha = (_log_uniform(rng, 1e-3, 0.05), int(rng.integers(-20, 20)), a_data)
         zp_in = int(rng.integers(-3000, 3000)) if i % 2 else 0
-        cases.append(dict(op="PRELU", shape=shape, alpha=alpha,
-                          **{"in": (s_in, zp_in), "out": (s_in * _log_uniform(rng, 0.3, 3.0), int(rng.integers(-100, 100)))}))
+        cases.append(
+            dict(
+                op="PRELU",
+                shape=shape,
+                alpha=alpha,
+                **{"in": (s_in, zp_in), "out": (s_in * _log_uniform(rng, 0.3, 3.0), int(rng.integers(-100, 100)))},
+            )
+        )
     return cases
 
 
@@ -341,8 +347,14 @@ KERAS_MODELS = {
     "dense_heads": ("dense", ("softmax", "sigmoid", "tanh", "leaky"), (-3.0, 3.0)),
     "conv_heads": ("conv", ("sigmoid", "leaky", "input_relu", "input_relu6"), (-2.0, 4.0)),
 }
-OPCODE = {"softmax": "SOFTMAX", "sigmoid": "LOGISTIC", "tanh": "TANH", "leaky": "LEAKY_RELU",
-          "input_relu": "RELU", "input_relu6": "RELU6"}
+OPCODE = {
+    "softmax": "SOFTMAX",
+    "sigmoid": "LOGISTIC",
+    "tanh": "TANH",
+    "leaky": "LEAKY_RELU",
+    "input_relu": "RELU",
+    "input_relu6": "RELU6",
+}
 
 
 def _keras_model(name: str) -> bytes:
@@ -396,16 +408,19 @@ def test_sigmoid_table_is_tflites():
 # (double divisions, where the source writes static_cast<double>(float / float))
 
 
-@pytest.mark.parametrize("op,s_in,s_out,zps,opts", [
-    # found by search: the float32 ratio's multiplier is 1 LSB off here and outputs differ
-    ("RELU", 0.0035017780028283596, 0.0011074665235355496, (-128, -128), {}),
-    ("RELU", 0.00013654788199346513, 6.763186684111133e-05, (-128, -128), {}),
-    ("LEAKY_RELU", 0.0011073695495724678, 0.0006577835301868618, (0, -128), dict(alpha=0.16842375695705414)),
-    ("LEAKY_RELU", 0.011263609863817692, 0.008057180792093277, (0, -128), dict(alpha=0.866553783416748)),
-    ("HARD_SWISH", 0.0034144986420869827, 0.0018215699819847941, (-9, -11), {}),
-    ("HARD_SWISH", 0.003991256933659315, 0.0010747079504653811, (36, -27), {}),
-    ("HARD_SWISH", 0.00279314280487597, 0.002364944200962782, (23, -52), {}),
-])
+@pytest.mark.parametrize(
+    "op,s_in,s_out,zps,opts",
+    [
+        # found by search: the float32 ratio's multiplier is 1 LSB off here and outputs differ
+        ("RELU", 0.0035017780028283596, 0.0011074665235355496, (-128, -128), {}),
+        ("RELU", 0.00013654788199346513, 6.763186684111133e-05, (-128, -128), {}),
+        ("LEAKY_RELU", 0.0011073695495724678, 0.0006577835301868618, (0, -128), dict(alpha=0.16842375695705414)),
+        ("LEAKY_RELU", 0.011263609863817692, 0.008057180792093277, (0, -128), dict(alpha=0.866553783416748)),
+        ("HARD_SWISH", 0.0034144986420869827, 0.0018215699819847941, (-9, -11), {}),
+        ("HARD_SWISH", 0.003991256933659315, 0.0010747079504653811, (36, -27), {}),
+        ("HARD_SWISH", 0.00279314280487597, 0.002364944200962782, (23, -52), {}),
+    ],
+)
 def test_int8_ratio_in_double(op, s_in, s_out, zps, opts):
     zp_in, zp_out = zps
     n = Net()
@@ -448,7 +463,9 @@ def test_relu_n1_to_1_int8():
     ]
     for _ in range(10):
         s_out = _log_uniform(rng, 1e-3, 0.05)
-        cases.append((s_out * _log_uniform(rng, 0.2, 5.0), int(rng.integers(-128, 128)), s_out, int(rng.integers(-100, 100))))
+        cases.append(
+            (s_out * _log_uniform(rng, 0.2, 5.0), int(rng.integers(-128, 128)), s_out, int(rng.integers(-100, 100)))
+        )
     every = [np.arange(-128, 128, dtype=np.int8).reshape(1, 256)] * len(cases)
     _check_vs_reference(_relu1_model(cases), "relu1", extra=[every], samples=1)
 
@@ -456,8 +473,10 @@ def test_relu_n1_to_1_int8():
 def test_relu_n1_to_1_converted():
     import tensorflow as tf
 
-    data = cached_model({"test": "int16_activations_relu1"},
-                        lambda: tflite_from_function(lambda x: tf.clip_by_value(x, -1.0, 1.0), [(1, 64)], low=-3, high=3))
+    data = cached_model(
+        {"test": "int16_activations_relu1"},
+        lambda: tflite_from_function(lambda x: tf.clip_by_value(x, -1.0, 1.0), [(1, 64)], low=-3, high=3),
+    )
     assert _opcodes(data) == ["RELU_N1_TO_1"]
     _check_vs_reference(data, "relu1_clip", samples=8)
 
@@ -471,12 +490,21 @@ def test_emulated_cortex_m4():
     """The int16 kernels on an emulated Cortex-M4 (arm-none-eabi-gcc, QEMU): the same outputs as
     TFLite Micro on the host, a sweep of every int16 value included."""
     lut = _chunks(_lut_cases(1600), 8)
-    cases = (lut[0][:2] + lut[3][:2] + _chunks(_softmax_cases(1700), 8)[1][:2]
-             + _chunks(_relu_family_cases(1800), 8)[3][:3])
-    report = validate_bytes(_packed(cases), "int16_m4", samples=1, seed=0,
-                            extra_inputs=_samples(cases, np.random.default_rng(30)), board="cortex-m4")
+    cases = (
+        lut[0][:2] + lut[3][:2] + _chunks(_softmax_cases(1700), 8)[1][:2] + _chunks(_relu_family_cases(1800), 8)[3][:3]
+    )
+    report = validate_bytes(
+        _packed(cases),
+        "int16_m4",
+        samples=1,
+        seed=0,
+        extra_inputs=_samples(cases, np.random.default_rng(30)),
+        board="cortex-m4",
+    )
     assert report.board == "cortex-m4" and "tflm" in report.references
-    assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+    assert report.bit_exact, (
+        f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -502,8 +530,10 @@ def test_softmax_s8_s16():
     shapes = [(1, 256), (3, 17), (2, 1000), (1, 4096), (1, 5000), (4, 1), (2, 2, 9), (1, 8191)]
     data = _softmax_s8_s16_model(shapes, rng)
     flat = [np.arange(-128, 128, dtype=np.int8).reshape(1, 256)] + [np.full(s, 5, np.int8) for s in shapes[1:]]
-    narrow = [rng.integers(-128, 128, s).astype(np.int8) if k == 0 else rng.integers(118, 128, s).astype(np.int8)
-              for k, s in enumerate(shapes)]
+    narrow = [
+        rng.integers(-128, 128, s).astype(np.int8) if k == 0 else rng.integers(118, 128, s).astype(np.int8)
+        for k, s in enumerate(shapes)
+    ]
     _check(data, "softmax_s8_s16", extra=[flat, narrow], samples=2)
     assert [s.kernel.func for s in compile_bytes(data, "s8_s16").steps] == ["ec_softmax_s8_s16"] * len(shapes)
 

@@ -14,13 +14,12 @@ import numpy as np
 import pytest
 
 from conftest import require_tools
-from mutants import Net
-
-from edgeconv.lowering.compiler import compile_bytes
-from edgeconv.frontend.ir import ModelError, UnsupportedOpError
-from edgeconv.lowering.ops.base import conv_output_size
-from edgeconv.frontend.reader import read_tflite_bytes
 from edgeconv.checking.validation import validate_bytes
+from edgeconv.frontend.ir import ModelError, UnsupportedOpError
+from edgeconv.frontend.reader import read_tflite_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.lowering.ops.base import conv_output_size
+from mutants import Net
 
 I16 = (-32768, 32767)
 
@@ -40,19 +39,26 @@ def check(data: bytes, label: str, seed: int = 0, samples: int = 6, extra=None, 
     assert report.elements_compared > 0
     assert report.bit_exact and report.mismatches_vs_oracle == 0, (
         f"{label}: {report.mismatches_vs_oracle} elements differ from TFLite Micro (max |diff| "
-        f"{report.max_abs_diff}); first divergent op: {report.first_divergent_op}")
+        f"{report.max_abs_diff}); first divergent op: {report.first_divergent_op}"
+    )
     if both:
         assert "tflite_ref" in report.references, f"{label}: TFLite's reference did not run: {report.notes}"
-        assert report.reference_disagreements == 0, f"{label}: the references disagree on {report.reference_disagreements}"
+        assert report.reference_disagreements == 0, (
+            f"{label}: the references disagree on {report.reference_disagreements}"
+        )
     return report
 
 
 def small_inputs(rng, magnitude: int = 400, count: int = 2):
     """Samples of small int16 values (around the zero points), beside the full-range random ones."""
+
     def make(data):
         _, inputs = graph_inputs(data)
-        return [[rng.integers(-magnitude, magnitude + 1, size=t.shape).astype(np.dtype(t.dtype)) for t in inputs]
-                for _ in range(count)]
+        return [
+            [rng.integers(-magnitude, magnitude + 1, size=t.shape).astype(np.dtype(t.dtype)) for t in inputs]
+            for _ in range(count)
+        ]
+
     return make
 
 
@@ -131,9 +137,9 @@ def test_add_sub_pot_scales_follow_tflm():
     n = Net()
     ins, outs = [], []
     for k, opname in enumerate(("ADD", "SUB")):
-        a = n.tensor(f"a{k}", [1, 4, 4, 6], "int16", scale=2.0 ** -10)
-        b = n.tensor(f"b{k}", [1, 4, 4, 6], "int16", scale=2.0 ** -12)
-        y = n.tensor(f"y{k}", [1, 4, 4, 6], "int16", scale=2.0 ** -10)
+        a = n.tensor(f"a{k}", [1, 4, 4, 6], "int16", scale=2.0**-10)
+        b = n.tensor(f"b{k}", [1, 4, 4, 6], "int16", scale=2.0**-12)
+        y = n.tensor(f"y{k}", [1, 4, 4, 6], "int16", scale=2.0**-10)
         n.op(opname, [a, b], [y], fusedActivationFunction=0, potScaleInt16=True)
         ins += [a, b]
         outs.append(y)
@@ -146,13 +152,15 @@ def test_add_output_zero_point_wraps_as_tflm():
     int32 sum of the rescaled value and the zero point leaves int32 (it wraps on its builds);
     the C wraps the same way instead of overflowing."""
     n = Net()
-    s = 2.0 ** -20
+    s = 2.0**-20
     a = n.tensor("a", [1, 64], "int16", scale=s, zp=-32768)
     b = n.tensor("b", [1, 64], "int16", scale=s, zp=-32768)
-    y = n.tensor("y", [1, 64], "int16", scale=2 * s / 2.0 ** 15 * 1.0001, zp=32767)
+    y = n.tensor("y", [1, 64], "int16", scale=2 * s / 2.0**15 * 1.0001, zp=32767)
     n.op("ADD", [a, b], [y], fusedActivationFunction=0, potScaleInt16=False)
-    extremes = [[np.full((1, 64), 32767, np.int16), np.full((1, 64), 32767, np.int16)],
-                [np.full((1, 64), 32000, np.int16), np.arange(64, dtype=np.int16).reshape(1, 64) * 500]]
+    extremes = [
+        [np.full((1, 64), 32767, np.int16), np.full((1, 64), 32767, np.int16)],
+        [np.full((1, 64), 32000, np.int16), np.arange(64, dtype=np.int16).reshape(1, 64) * 500],
+    ]
     check(n.finish([a, b], [y]), "add16_wrap", samples=4, extra=extremes)
 
 
@@ -165,7 +173,12 @@ def pool_model(seed: int) -> bytes:
     n = Net()
     ins, outs = [], []
     for k, opname in enumerate(("AVERAGE_POOL_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D")):
-        b, h, w, c = int(rng.integers(1, 3)), int(rng.integers(1, 10)), int(rng.integers(1, 10)), int(rng.integers(1, 5))
+        b, h, w, c = (
+            int(rng.integers(1, 3)),
+            int(rng.integers(1, 10)),
+            int(rng.integers(1, 10)),
+            int(rng.integers(1, 5)),
+        )
         fh, fw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
         sh, sw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
         padding = int(rng.integers(0, 2))  # 0 SAME, 1 VALID
@@ -177,8 +190,17 @@ def pool_model(seed: int) -> bytes:
         zp = int(rng.integers(-500, 501)) if rng.random() < 0.4 else 0
         x = n.tensor(f"x{k}", [b, h, w, c], "int16", scale=scale, zp=zp)
         y = n.tensor(f"y{k}", [b, oh, ow, c], "int16", scale=scale, zp=zp)
-        n.op(opname, [x], [y], padding=padding, strideH=sh, strideW=sw, filterHeight=fh, filterWidth=fw,
-             fusedActivationFunction=int(rng.integers(0, 4)))
+        n.op(
+            opname,
+            [x],
+            [y],
+            padding=padding,
+            strideH=sh,
+            strideW=sw,
+            filterHeight=fh,
+            filterWidth=fw,
+            fusedActivationFunction=int(rng.integers(0, 4)),
+        )
         ins.append(x)
         outs.append(y)
     return n.finish(ins, outs)
@@ -193,8 +215,17 @@ def _pool_net(dtype: str, in_shape, out_shape, filt, out_scale=0.01, out_zp=0, o
     n = Net()
     x = n.tensor("x", in_shape, dtype, scale=0.01, zp=0)
     y = n.tensor("y", out_shape, dtype, scale=out_scale, zp=out_zp)
-    n.op(opname, [x], [y], padding=1, strideH=1, strideW=1, filterHeight=filt[0], filterWidth=filt[1],
-         fusedActivationFunction=0)
+    n.op(
+        opname,
+        [x],
+        [y],
+        padding=1,
+        strideH=1,
+        strideW=1,
+        filterHeight=filt[0],
+        filterWidth=filt[1],
+        fusedActivationFunction=0,
+    )
     return n.finish([x], [y])
 
 
@@ -250,8 +281,13 @@ def requantize_model(seed: int, int16_zero_points: bool) -> bytes:
 def test_requantize_random(seed):
     """Odd seeds: int16 zero points 0, where TFLite's reference runs the model too and must agree."""
     symmetric = seed % 2 == 1
-    check(requantize_model(300 + seed, not symmetric), f"requant16_{seed}", seed=seed,
-          extra=small_inputs(np.random.default_rng(seed), 50, 1), both=symmetric)
+    check(
+        requantize_model(300 + seed, not symmetric),
+        f"requant16_{seed}",
+        seed=seed,
+        extra=small_inputs(np.random.default_rng(seed), 50, 1),
+        both=symmetric,
+    )
 
 
 def float_edges_model(seed: int, zero_points: bool) -> bytes:
@@ -297,8 +333,13 @@ def float_edge_inputs(rng, data: bytes):
 def test_float_edges_random(seed):
     """Odd seeds: zero points 0, where TFLite's reference runs the model too and must agree."""
     data = float_edges_model(400 + seed, zero_points=seed % 2 == 0)
-    check(data, f"edges16_{seed}", seed=seed, extra=float_edge_inputs(np.random.default_rng(seed), data),
-          both=seed % 2 == 1)
+    check(
+        data,
+        f"edges16_{seed}",
+        seed=seed,
+        extra=float_edge_inputs(np.random.default_rng(seed), data),
+        both=seed % 2 == 1,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,8 +394,12 @@ def test_int16_entry_points():
 @pytest.mark.parametrize("kind", ["binary", "pool", "requantize", "float_edges"])
 def test_emulated_cortex_m4(kind):
     require_tools("arm-none-eabi-gcc", "qemu-system-arm")
-    data = {"binary": lambda: binary_model(100, True), "pool": lambda: pool_model(200),
-            "requantize": lambda: requantize_model(300, True), "float_edges": lambda: float_edges_model(400, True)}[kind]()
+    data = {
+        "binary": lambda: binary_model(100, True),
+        "pool": lambda: pool_model(200),
+        "requantize": lambda: requantize_model(300, True),
+        "float_edges": lambda: float_edges_model(400, True),
+    }[kind]()
     report = validate_bytes(data, f"{kind}16_m4", samples=3, seed=1, board="cortex-m4")
     assert report.oracle == "tflm" and report.bit_exact, report.to_dict()
 
@@ -367,33 +412,42 @@ def test_emulated_cortex_m4(kind):
 
 def _extreme_models() -> dict[str, bytes]:
     models = {}
-    s = 2.0 ** -20
+    s = 2.0**-20
     for opname in ("ADD", "SUB"):
         n = Net()
         a = n.tensor("a", [1, 256], "int16", scale=s, zp=-32768)
         b = n.tensor("b", [1, 256], "int16", scale=s, zp=32767 if opname == "SUB" else -32768)
         # The output multiplier 2 s / (2^15 so) just below 1: the rescaled sum reaches 2^31 - 2^15.
-        y = n.tensor("y", [1, 256], "int16", scale=2 * s / 2.0 ** 15 * 1.0001, zp=32767)
+        y = n.tensor("y", [1, 256], "int16", scale=2 * s / 2.0**15 * 1.0001, zp=32767)
         n.op(opname, [a, b], [y], fusedActivationFunction=0, potScaleInt16=False)
         models[opname.lower()] = n.finish([a, b], [y])
     n = Net()
     a = n.tensor("a", [1, 256], "int16", scale=0.5)
     b = n.tensor("b", [1, 256], "int16", scale=0.5)
-    y = n.tensor("y", [1, 256], "int16", scale=0.25 / 2.0 ** 30 * 1.5)  # a left shift of 30 bits
+    y = n.tensor("y", [1, 256], "int16", scale=0.25 / 2.0**30 * 1.5)  # a left shift of 30 bits
     n.op("MUL", [a, b], [y], fusedActivationFunction=0)
     models["mul"] = n.finish([a, b], [y])
     for src, dst in (("int16", "int16"), ("int16", "int8"), ("int8", "int16")):
         n = Net()
         x = n.tensor("x", [1, 256], src, scale=1.0, zp=-32768 if src == "int16" else -128)
-        y = n.tensor("y", [1, 256], dst, scale=2.0 ** -29.5, zp=32767 if dst == "int16" else 127)
+        y = n.tensor("y", [1, 256], dst, scale=2.0**-29.5, zp=32767 if dst == "int16" else 127)
         n.op("QUANTIZE", [x], [y])
         models[f"quantize_{src}_{dst}"] = n.finish([x], [y])
     for opname in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         n = Net()
         x = n.tensor("x", [1, 1, 65535, 1], "int16", scale=0.01, zp=-32768)
         y = n.tensor("y", [1, 1, 1, 1], "int16", scale=0.01, zp=-32768)
-        n.op(opname, [x], [y], padding=1, strideH=1, strideW=1, filterHeight=1, filterWidth=65535,
-             fusedActivationFunction=1)
+        n.op(
+            opname,
+            [x],
+            [y],
+            padding=1,
+            strideH=1,
+            strideW=1,
+            filterHeight=1,
+            filterWidth=65535,
+            fusedActivationFunction=1,
+        )
         models[opname.lower()] = n.finish([x], [y])
     n = Net()
     x = n.tensor("x", [1, 256], "int16", scale=3e38, zp=32767)
@@ -408,10 +462,9 @@ EXTREMES = _extreme_models()
 
 @pytest.mark.parametrize("name", sorted(EXTREMES))
 def test_extremes_sanitized(name, tmp_path):
-    from sanitized import run_samples, sanitized_executable
-
-    from edgeconv.emit.emitter import emit
     from edgeconv.checking.references import TflmReference
+    from edgeconv.emit.emitter import emit
+    from sanitized import run_samples, sanitized_executable
 
     data = EXTREMES[name]
     compiled = compile_bytes(data, "m")
@@ -425,8 +478,13 @@ def test_extremes_sanitized(name, tmp_path):
         run = np.resize(np.arange(info.min, info.max + 1), int(np.prod(t.shape))).reshape(t.shape)
         if t.index != inputs[0].index:
             run = run[..., ::-1]
-        options = [np.full(t.shape, info.min), np.full(t.shape, info.max), np.zeros(t.shape),
-                   rng.integers(info.min, int(info.max) + 1, size=t.shape), run]
+        options = [
+            np.full(t.shape, info.min),
+            np.full(t.shape, info.max),
+            np.zeros(t.shape),
+            rng.integers(info.min, int(info.max) + 1, size=t.shape),
+            run,
+        ]
         return options[k].astype(np.dtype(t.dtype))
 
     samples = [[values(t, k) for t in inputs] for k in range(5)]

@@ -19,16 +19,15 @@ import subprocess
 import numpy as np
 import pytest
 
+from edgeconv.checking.validation import random_inputs, validate_bytes
+from edgeconv.emit.emitter import runtime_dir
+from edgeconv.frontend.ir import ModelError
+from edgeconv.frontend.reader import read_tflite_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.lowering.ops.base import conv_output_size
 from fastpaths import assert_dsp_equals_portable, branches_model
 from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_keras
 from mutants import SAME, VALID, Net
-
-from edgeconv.lowering.compiler import compile_bytes
-from edgeconv.emit.emitter import runtime_dir
-from edgeconv.frontend.ir import ModelError
-from edgeconv.lowering.ops.base import conv_output_size
-from edgeconv.frontend.reader import read_tflite_bytes
-from edgeconv.checking.validation import random_inputs, validate_bytes
 
 pytest.importorskip("flatbuffers")
 
@@ -70,10 +69,29 @@ def _out_scale(rng, in_s: float, ws: np.ndarray, taps: int, gain: float) -> floa
     return float(in_s * float(ws.mean()) * 128 * math.sqrt(taps) / gain)
 
 
-def _conv_branch(n: Net, rng, name: str, in_h: int, in_w: int, in_c: int, out_c: int, k_h: int, k_w: int,
-                 stride=(1, 1), dil=(1, 1), padding: int = SAME, groups: int = 1, bias: str = "int64",
-                 bias_type_option: int = 0, per_channel: bool = True, act: int = 0, batch: int = 1,
-                 heavy: bool = False, big_bias: bool = False, gain: float = 1.0):
+def _conv_branch(
+    n: Net,
+    rng,
+    name: str,
+    in_h: int,
+    in_w: int,
+    in_c: int,
+    out_c: int,
+    k_h: int,
+    k_w: int,
+    stride=(1, 1),
+    dil=(1, 1),
+    padding: int = SAME,
+    groups: int = 1,
+    bias: str = "int64",
+    bias_type_option: int = 0,
+    per_channel: bool = True,
+    act: int = 0,
+    batch: int = 1,
+    heavy: bool = False,
+    big_bias: bool = False,
+    gain: float = 1.0,
+):
     f_in_c = in_c // groups
     in_s = float(rng.uniform(1e-4, 1e-3))
     ws = _scales(rng, out_c, per_channel)
@@ -83,18 +101,50 @@ def _conv_branch(n: Net, rng, name: str, in_h: int, in_w: int, in_c: int, out_c:
     w_shape = [out_c, k_h, k_w, f_in_c]
     w = n.tensor(f"{name}_w", w_shape, scale=ws, zp=[0] * ws.size, data=_weights(rng, w_shape, heavy), axis=0)
     b = _bias(n, rng, f"{name}_b", bias, in_s, np.broadcast_to(ws, (out_c,)).astype(np.float32), big_bias, out_c)
-    y = n.tensor(f"{name}_out", [batch, out_h, out_w, out_c], "int16",
-                 scale=_out_scale(rng, in_s, ws, k_h * k_w * f_in_c, gain), zp=0)
+    y = n.tensor(
+        f"{name}_out",
+        [batch, out_h, out_w, out_c],
+        "int16",
+        scale=_out_scale(rng, in_s, ws, k_h * k_w * f_in_c, gain),
+        zp=0,
+    )
     # no bias: two inputs (TFLite refuses an omitted -1 bias, TFLite Micro runs both)
-    n.op("CONV_2D", [x, w] if b < 0 else [x, w, b], [y], padding=padding, strideH=stride[0], strideW=stride[1],
-         dilationHFactor=dil[0], dilationWFactor=dil[1], fusedActivationFunction=act,
-         quantizedBiasType=BIAS_TYPE_CODES.get(bias, bias_type_option))
+    n.op(
+        "CONV_2D",
+        [x, w] if b < 0 else [x, w, b],
+        [y],
+        padding=padding,
+        strideH=stride[0],
+        strideW=stride[1],
+        dilationHFactor=dil[0],
+        dilationWFactor=dil[1],
+        fusedActivationFunction=act,
+        quantizedBiasType=BIAS_TYPE_CODES.get(bias, bias_type_option),
+    )
     return x, y
 
 
-def _depthwise_branch(n: Net, rng, name: str, in_h: int, in_w: int, in_c: int, multiplier: int, k_h: int, k_w: int,
-                      stride=(1, 1), dil=(1, 1), padding: int = SAME, bias: str = "int64", per_channel: bool = True,
-                      act: int = 0, batch: int = 1, heavy: bool = False, big_bias: bool = False, gain: float = 1.0):
+def _depthwise_branch(
+    n: Net,
+    rng,
+    name: str,
+    in_h: int,
+    in_w: int,
+    in_c: int,
+    multiplier: int,
+    k_h: int,
+    k_w: int,
+    stride=(1, 1),
+    dil=(1, 1),
+    padding: int = SAME,
+    bias: str = "int64",
+    per_channel: bool = True,
+    act: int = 0,
+    batch: int = 1,
+    heavy: bool = False,
+    big_bias: bool = False,
+    gain: float = 1.0,
+):
     out_c = in_c * multiplier
     in_s = float(rng.uniform(1e-4, 1e-3))
     ws = _scales(rng, out_c, per_channel)
@@ -104,27 +154,57 @@ def _depthwise_branch(n: Net, rng, name: str, in_h: int, in_w: int, in_c: int, m
     w_shape = [1, k_h, k_w, out_c]
     w = n.tensor(f"{name}_w", w_shape, scale=ws, zp=[0] * ws.size, data=_weights(rng, w_shape, heavy), axis=3)
     b = _bias(n, rng, f"{name}_b", bias, in_s, np.broadcast_to(ws, (out_c,)).astype(np.float32), big_bias, out_c)
-    y = n.tensor(f"{name}_out", [batch, out_h, out_w, out_c], "int16",
-                 scale=_out_scale(rng, in_s, ws, k_h * k_w, gain), zp=0)
+    y = n.tensor(
+        f"{name}_out", [batch, out_h, out_w, out_c], "int16", scale=_out_scale(rng, in_s, ws, k_h * k_w, gain), zp=0
+    )
     inputs = [x, w] if b < 0 else [x, w, b]
-    n.op("DEPTHWISE_CONV_2D", inputs, [y], padding=padding, strideH=stride[0], strideW=stride[1],
-         dilationHFactor=dil[0], dilationWFactor=dil[1], depthMultiplier=multiplier, fusedActivationFunction=act)
+    n.op(
+        "DEPTHWISE_CONV_2D",
+        inputs,
+        [y],
+        padding=padding,
+        strideH=stride[0],
+        strideW=stride[1],
+        dilationHFactor=dil[0],
+        dilationWFactor=dil[1],
+        depthMultiplier=multiplier,
+        fusedActivationFunction=act,
+    )
     return x, y
 
 
-def _fc_branch(n: Net, rng, name: str, depth: int, units: int, batch: int = 1, bias: str = "int64",
-               bias_type_option: int = 0, per_channel: bool = True, act: int = 0, heavy: bool = False,
-               big_bias: bool = False, gain: float = 1.0):
+def _fc_branch(
+    n: Net,
+    rng,
+    name: str,
+    depth: int,
+    units: int,
+    batch: int = 1,
+    bias: str = "int64",
+    bias_type_option: int = 0,
+    per_channel: bool = True,
+    act: int = 0,
+    heavy: bool = False,
+    big_bias: bool = False,
+    gain: float = 1.0,
+):
     in_s = float(rng.uniform(1e-4, 1e-3))
     ws = _scales(rng, units, per_channel)
     x = n.tensor(f"{name}_in", [batch, depth], "int16", scale=in_s, zp=0)
-    w = n.tensor(f"{name}_w", [units, depth], scale=ws, zp=[0] * ws.size, data=_weights(rng, (units, depth), heavy),
-                 axis=0)
+    w = n.tensor(
+        f"{name}_w", [units, depth], scale=ws, zp=[0] * ws.size, data=_weights(rng, (units, depth), heavy), axis=0
+    )
     # per tensor, TFLite checks the bias scale against input x weight scale (float32 product)
     b = _bias(n, rng, f"{name}_b", bias, in_s, ws, big_bias, units)
     y = n.tensor(f"{name}_out", [batch, units], "int16", scale=_out_scale(rng, in_s, ws, depth, gain), zp=0)
-    n.op("FULLY_CONNECTED", [x, w, b], [y], fusedActivationFunction=act, keepNumDims=False,
-         quantizedBiasType=BIAS_TYPE_CODES.get(bias, bias_type_option))
+    n.op(
+        "FULLY_CONNECTED",
+        [x, w, b],
+        [y],
+        fusedActivationFunction=act,
+        keepNumDims=False,
+        quantizedBiasType=BIAS_TYPE_CODES.get(bias, bias_type_option),
+    )
     return x, y
 
 
@@ -134,8 +214,13 @@ def _branch(n: Net, rng, name: str, kind: str, **spec):
 
 def _common(rng) -> dict:
     heavy = bool(rng.random() < 0.25)
-    return dict(act=int(rng.choice([0, 0, 1, 2, 3])), per_channel=bool(rng.random() < 0.8), heavy=heavy,
-                big_bias=bool(rng.random() < 0.2), gain=float(rng.choice([0.3, 1.0, 1.0, 4.0, 40.0])))
+    return dict(
+        act=int(rng.choice([0, 0, 1, 2, 3])),
+        per_channel=bool(rng.random() < 0.8),
+        heavy=heavy,
+        big_bias=bool(rng.random() < 0.2),
+        gain=float(rng.choice([0.3, 1.0, 1.0, 4.0, 40.0])),
+    )
 
 
 def _size(rng, k: int, dil: int) -> int:
@@ -155,12 +240,25 @@ def random_conv(seed: int, count: int) -> list[dict]:
         fpg = int(rng.integers(1, 6))
         bias = str(rng.choice(["int64", "int64", "int32", "none"]))
         dil = (int(rng.choice([1, 1, 2])), int(rng.choice([1, 1, 2])))
-        out.append(dict(kind="conv", in_h=_size(rng, k_h, dil[0]), in_w=_size(rng, k_w, dil[1]),
-                        in_c=groups * f_in_c, out_c=groups * fpg, k_h=k_h, k_w=k_w,
-                        stride=(int(rng.integers(1, 4)), int(rng.integers(1, 4))), dil=dil,
-                        padding=int(rng.choice([SAME, VALID])), groups=groups, bias=bias,
-                        bias_type_option=int(rng.choice([0, INT32_BIAS_TYPE])) if bias == "none" else 0,
-                        batch=int(rng.choice([1, 1, 1, 2])), **_common(rng)))
+        out.append(
+            dict(
+                kind="conv",
+                in_h=_size(rng, k_h, dil[0]),
+                in_w=_size(rng, k_w, dil[1]),
+                in_c=groups * f_in_c,
+                out_c=groups * fpg,
+                k_h=k_h,
+                k_w=k_w,
+                stride=(int(rng.integers(1, 4)), int(rng.integers(1, 4))),
+                dil=dil,
+                padding=int(rng.choice([SAME, VALID])),
+                groups=groups,
+                bias=bias,
+                bias_type_option=int(rng.choice([0, INT32_BIAS_TYPE])) if bias == "none" else 0,
+                batch=int(rng.choice([1, 1, 1, 2])),
+                **_common(rng),
+            )
+        )
     return out
 
 
@@ -171,12 +269,23 @@ def random_depthwise(seed: int, count: int) -> list[dict]:
         k_h = int(rng.choice([1, 2, 3, 3, 5]))
         k_w = int(rng.choice([k_h, k_h, 1, 3]))
         dil = (int(rng.choice([1, 1, 2])), int(rng.choice([1, 1, 2])))
-        out.append(dict(kind="depthwise", in_h=_size(rng, k_h, dil[0]), in_w=_size(rng, k_w, dil[1]),
-                        in_c=int(rng.choice([1, 2, 3, 4, 5, 8, 9, 12])),
-                        multiplier=int(rng.choice([1, 1, 1, 2, 3])), k_h=k_h, k_w=k_w,
-                        stride=(int(rng.integers(1, 4)), int(rng.integers(1, 4))), dil=dil,
-                        padding=int(rng.choice([SAME, VALID])), bias=str(rng.choice(["int64", "int64", "none"])),
-                        batch=int(rng.choice([1, 1, 1, 2])), **_common(rng)))
+        out.append(
+            dict(
+                kind="depthwise",
+                in_h=_size(rng, k_h, dil[0]),
+                in_w=_size(rng, k_w, dil[1]),
+                in_c=int(rng.choice([1, 2, 3, 4, 5, 8, 9, 12])),
+                multiplier=int(rng.choice([1, 1, 1, 2, 3])),
+                k_h=k_h,
+                k_w=k_w,
+                stride=(int(rng.integers(1, 4)), int(rng.integers(1, 4))),
+                dil=dil,
+                padding=int(rng.choice([SAME, VALID])),
+                bias=str(rng.choice(["int64", "int64", "none"])),
+                batch=int(rng.choice([1, 1, 1, 2])),
+                **_common(rng),
+            )
+        )
     return out
 
 
@@ -185,10 +294,17 @@ def random_fc(seed: int, count: int) -> list[dict]:
     out = []
     for _ in range(count):
         bias = str(rng.choice(["int64", "int64", "int32", "none"]))
-        out.append(dict(kind="fc", depth=int(rng.choice([1, 3, 4, 7, 16, 33, 100, 700])),
-                        units=int(rng.integers(1, 12)), batch=int(rng.choice([1, 1, 2, 3])), bias=bias,
-                        bias_type_option=int(rng.choice([0, INT32_BIAS_TYPE])) if bias == "none" else 0,
-                        **_common(rng)))
+        out.append(
+            dict(
+                kind="fc",
+                depth=int(rng.choice([1, 3, 4, 7, 16, 33, 100, 700])),
+                units=int(rng.integers(1, 12)),
+                batch=int(rng.choice([1, 1, 2, 3])),
+                bias=bias,
+                bias_type_option=int(rng.choice([0, INT32_BIAS_TYPE])) if bias == "none" else 0,
+                **_common(rng),
+            )
+        )
     return out
 
 
@@ -236,8 +352,9 @@ def _extreme_inputs(model) -> list:
     """Every input at -32768, at 32767, and alternating between the two: the largest sums."""
     g = model.graph
     shapes = [g.tensors[t].shape for t in g.inputs]
-    alternating = [np.where(np.arange(int(np.prod(s))).reshape(s) % 2 == 0, -32768, 32767).astype(np.int16)
-                   for s in shapes]
+    alternating = [
+        np.where(np.arange(int(np.prod(s))).reshape(s) % 2 == 0, -32768, 32767).astype(np.int16) for s in shapes
+    ]
     return [[np.full(s, v, dtype=np.int16) for s in shapes] for v in (-32768, 32767)] + [alternating]
 
 
@@ -253,10 +370,9 @@ def test_bit_exact_with_tflite_micro(which):
 def test_no_undefined_behaviour_on_extreme_inputs(tmp_path):
     """The corner cases (int64 sums, huge biases, int32 wrap-around, left shifts) built with
     ASan/UBSan: clean, and equal to the plain host build."""
-    from sanitized import run_samples, sanitized_executable
-
     from edgeconv.emit.emitter import emit
     from edgeconv.targets.hostbuild import build_and_load
+    from sanitized import run_samples, sanitized_executable
 
     model = compile_bytes(_model("fixed"), "mac16_fixed")
     samples = _extreme_inputs(model) + random_inputs(model, 2, 11)
@@ -357,9 +473,14 @@ def _keras_cases():
         h = L.Dense(11, use_bias=False)(h)
         return tf.keras.Model(x, L.Dense(5)(h))
 
-    return {"conv2d": (conv2d, "CONV_2D"), "grouped": (grouped, "CONV_2D"), "conv1d": (conv1d, "CONV_2D"),
-            "depthwise": (depthwise, "DEPTHWISE_CONV_2D"), "separable": (separable, "DEPTHWISE_CONV_2D"),
-            "dense": (dense, "FULLY_CONNECTED")}
+    return {
+        "conv2d": (conv2d, "CONV_2D"),
+        "grouped": (grouped, "CONV_2D"),
+        "conv1d": (conv1d, "CONV_2D"),
+        "depthwise": (depthwise, "DEPTHWISE_CONV_2D"),
+        "separable": (separable, "DEPTHWISE_CONV_2D"),
+        "dense": (dense, "FULLY_CONNECTED"),
+    }
 
 
 KERAS = ["conv1d", "conv2d", "dense", "depthwise", "grouped", "separable"]
@@ -375,8 +496,14 @@ def test_converter_16x8_models(name):
         return tflite_from_keras(build_model(), seed=seed, mode="16x8")
 
     data = cached_model({"op": "mac16_keras", "name": name, "seed": seed, "bias": "random"}, build)
-    expect = {"conv1d": "CONV_2D", "conv2d": "CONV_2D", "grouped": "CONV_2D", "dense": "FULLY_CONNECTED",
-              "depthwise": "DEPTHWISE_CONV_2D", "separable": "DEPTHWISE_CONV_2D"}[name]
+    expect = {
+        "conv1d": "CONV_2D",
+        "conv2d": "CONV_2D",
+        "grouped": "CONV_2D",
+        "dense": "FULLY_CONNECTED",
+        "depthwise": "DEPTHWISE_CONV_2D",
+        "separable": "DEPTHWISE_CONV_2D",
+    }[name]
     graph = read_tflite_bytes(data)
     ops = [op for op in graph.ops if op.opcode == expect]
     assert ops, f"{name}: the converter emitted {[op.opcode for op in graph.ops]}, no {expect}"
@@ -395,8 +522,9 @@ def _one_conv(x_zp: int = 0, y_zp: int = 0, bias: str = "int64", kind: str = "co
     if kind == "conv":
         w = n.tensor("w", [3, 3, 3, 2], scale=[0.01] * 3, zp=[0] * 3, data=rng.integers(-127, 128, (3, 3, 3, 2)))
     else:
-        w = n.tensor("w", [1, 3, 3, 2], scale=[0.01] * 2, zp=[0] * 2, data=rng.integers(-127, 128, (1, 3, 3, 2)),
-                     axis=3)
+        w = n.tensor(
+            "w", [1, 3, 3, 2], scale=[0.01] * 2, zp=[0] * 2, data=rng.integers(-127, 128, (1, 3, 3, 2)), axis=3
+        )
     c = 3 if kind == "conv" else 2
     b = n.tensor("b", [c], bias, scale=[1e-5] * c, zp=[0] * c, data=rng.integers(-99, 99, c))
     y = n.tensor("out", [1, 4, 4, c], "int16", scale=out_scale, zp=y_zp)
@@ -408,12 +536,15 @@ def _one_conv(x_zp: int = 0, y_zp: int = 0, bias: str = "int64", kind: str = "co
     return n.finish([x], [y])
 
 
-@pytest.mark.parametrize("case, words", [
-    (dict(x_zp=3), "zero point 3"),
-    (dict(y_zp=-1), "zero point -1"),
-    (dict(kind="depthwise", bias="int32"), "INT32"),
-    (dict(out_scale=1e-12), "requantization multiplier"),
-])
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        (dict(x_zp=3), "zero point 3"),
+        (dict(y_zp=-1), "zero point -1"),
+        (dict(kind="depthwise", bias="int32"), "INT32"),
+        (dict(out_scale=1e-12), "requantization multiplier"),
+    ],
+)
 def test_refusals(case, words):
     with pytest.raises(ModelError, match=words):
         compile_bytes(_one_conv(**case), "refused")
@@ -432,13 +563,29 @@ def _tflite_mbqm64(x: int, m: int, shift: int) -> int:
 
 def test_requantize_s64_matches_tflite(tmp_path):
     src = tmp_path / "t.c"
-    src.write_text('#include <stdio.h>\n#include "ec_fixedpoint.h"\nint main(void) {\n'
-                   '    long long x; long m; int s;\n'
-                   '    while (scanf("%lld %ld %d", &x, &m, &s) == 3)\n'
-                   '        printf("%ld\\n", (long)ec_requantize_s64((int64_t)x, (int32_t)m, s));\n    return 0;\n}\n')
+    src.write_text(
+        '#include <stdio.h>\n#include "ec_fixedpoint.h"\nint main(void) {\n'
+        "    long long x; long m; int s;\n"
+        '    while (scanf("%lld %ld %d", &x, &m, &s) == 3)\n'
+        '        printf("%ld\\n", (long)ec_requantize_s64((int64_t)x, (int32_t)m, s));\n    return 0;\n}\n'
+    )
     exe = tmp_path / "t"
-    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", f"-I{runtime_dir()}",
-                    str(src), "-o", str(exe)], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-std=c99",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            f"-I{runtime_dir()}",
+            str(src),
+            "-o",
+            str(exe),
+        ],
+        check=True,
+    )
     rng = np.random.default_rng(64)
     rows = []
     for i in range(20000):
@@ -446,7 +593,8 @@ def test_requantize_s64_matches_tflite(tmp_path):
         m = int(rng.integers(1 << 30, 1 << 31)) if i % 5 else int(rng.choice([0, 0x7FFEFFFF, 0x7FFF0000, 0x7FFFFFFF]))
         rows.append((x, m, int(rng.integers(-31, 15))))
     rows += [(-(1 << 47), 0x7FFFFFFF, -31), ((1 << 47) - 1, 1 << 30, 14), (-1, 1 << 30, -31), (0, 0, 0)]
-    out = subprocess.run([str(exe)], input="\n".join(f"{x} {m} {s}" for x, m, s in rows), capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [str(exe)], input="\n".join(f"{x} {m} {s}" for x, m, s in rows), capture_output=True, text=True, check=True
+    ).stdout.split()
     bad = [(r, int(o)) for r, o in zip(rows, out) if int(o) != _tflite_mbqm64(*r)]
     assert len(out) == len(rows) and not bad, bad[:5]

@@ -15,13 +15,12 @@ import re
 import numpy as np
 import pytest
 
-from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_function, tflite_from_keras
-
-from edgeconv.lowering.compiler import compile_bytes
-from edgeconv.emit.emitter import emit
-from edgeconv.targets.hostbuild import build_and_load
-from edgeconv.frontend.reader import read_tflite_bytes
 from edgeconv.checking.references import TfliteRefReference
+from edgeconv.emit.emitter import emit
+from edgeconv.frontend.reader import read_tflite_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.targets.hostbuild import build_and_load
+from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_function, tflite_from_keras
 
 N = 256  # elements per sample: every 8-bit value once
 
@@ -56,8 +55,9 @@ def _keras_unary(spec: dict) -> bytes:
         layer = tf.keras.layers.ReLU(6.0)
     else:
         layer = tf.keras.layers.Activation(kind)
-    return tflite_from_keras(tf.keras.Model(x, layer(x)), seed=spec["seed"], io_type=spec["io"],
-                             low=spec["low"], high=spec["high"])
+    return tflite_from_keras(
+        tf.keras.Model(x, layer(x)), seed=spec["seed"], io_type=spec["io"], low=spec["low"], high=spec["high"]
+    )
 
 
 def _unary_model(op: str, low: float, high: float, seed: int = 0, io="int8") -> bytes:
@@ -97,11 +97,14 @@ def test_leaky_relu_exhaustive(alpha):
     _check(data, f"leaky_{alpha}", extra=_every_int8(), samples=2)
 
 
-@pytest.mark.parametrize("shape,shared_axes,low,high", [
-    ((6, 6, 8), [1, 2], -3.0, 5.0),   # per-channel alpha [1, 1, 8]
-    ((4, 5, 3), None, -1.0, 1.0),     # an alpha per element
-    ((16, 16), [1], -10.0, 2.0),      # alpha [1, 16] broadcast over rows; every int8 input
-])
+@pytest.mark.parametrize(
+    "shape,shared_axes,low,high",
+    [
+        ((6, 6, 8), [1, 2], -3.0, 5.0),  # per-channel alpha [1, 1, 8]
+        ((4, 5, 3), None, -1.0, 1.0),  # an alpha per element
+        ((16, 16), [1], -10.0, 2.0),  # alpha [1, 16] broadcast over rows; every int8 input
+    ],
+)
 def test_prelu(shape, shared_axes, low, high):
     import tensorflow as tf
 
@@ -110,8 +113,9 @@ def test_prelu(shape, shared_axes, low, high):
     def build():
         seeded_keras(spec["seed"])
         x = tf.keras.Input(shape, batch_size=1)
-        y = tf.keras.layers.PReLU(alpha_initializer=tf.keras.initializers.RandomUniform(-0.5, 1.5),
-                                  shared_axes=shared_axes)(x)
+        y = tf.keras.layers.PReLU(
+            alpha_initializer=tf.keras.initializers.RandomUniform(-0.5, 1.5), shared_axes=shared_axes
+        )(x)
         return tflite_from_keras(tf.keras.Model(x, y), seed=spec["seed"], low=low, high=high)
 
     data = cached_model({"test": "activations_prelu", **spec}, build)
@@ -128,8 +132,14 @@ def test_activation_after_layer(seed):
 
     rng = np.random.default_rng(300 + seed)
     op = ["sigmoid", "tanh", "hard_swish", "leaky", "prelu"][seed]
-    spec = dict(op=op, pre=str(rng.choice(["dense", "conv"])), io=[None, "int8"][seed % 2],
-                low=float(rng.uniform(-4, 0)), high=float(rng.uniform(0.5, 4)), seed=seed)
+    spec = dict(
+        op=op,
+        pre=str(rng.choice(["dense", "conv"])),
+        io=[None, "int8"][seed % 2],
+        low=float(rng.uniform(-4, 0)),
+        high=float(rng.uniform(0.5, 4)),
+        seed=seed,
+    )
 
     def build():
         seeded_keras(seed)
@@ -142,11 +152,15 @@ def test_activation_after_layer(seed):
         if op == "leaky":
             y = tf.keras.layers.LeakyReLU(0.1)(h)
         elif op == "prelu":
-            y = tf.keras.layers.PReLU(alpha_initializer=tf.keras.initializers.RandomUniform(-0.5, 1.5),
-                                      shared_axes=[1, 2] if spec["pre"] == "conv" else None)(h)
+            y = tf.keras.layers.PReLU(
+                alpha_initializer=tf.keras.initializers.RandomUniform(-0.5, 1.5),
+                shared_axes=[1, 2] if spec["pre"] == "conv" else None,
+            )(h)
         else:
             y = tf.keras.layers.Activation(op)(h)
-        return tflite_from_keras(tf.keras.Model(x, y), seed=seed, io_type=spec["io"], low=spec["low"], high=spec["high"])
+        return tflite_from_keras(
+            tf.keras.Model(x, y), seed=seed, io_type=spec["io"], low=spec["low"], high=spec["high"]
+        )
 
     data = cached_model({"test": "activations_after_layer", **spec}, build)
     _check(data, f"after_layer_{seed}", samples=8, seed=seed)
@@ -172,9 +186,13 @@ def _rounding_probes(scale: float) -> list[list[np.ndarray]]:
     outside the int8 range, in samples of N values."""
     k = np.arange(-140, 140, dtype=np.float64)
     ties = (k + 0.5) * scale
-    vals = [k * scale, ties, np.nextafter(ties.astype(np.float32), np.float32(np.inf)),
-            np.nextafter(ties.astype(np.float32), np.float32(-np.inf)),
-            np.array([0.0, -0.0, 1e-30, -1e-30, 1000 * scale, -1000 * scale, 3e4 * scale, -3e4 * scale])]
+    vals = [
+        k * scale,
+        ties,
+        np.nextafter(ties.astype(np.float32), np.float32(np.inf)),
+        np.nextafter(ties.astype(np.float32), np.float32(-np.inf)),
+        np.array([0.0, -0.0, 1e-30, -1e-30, 1000 * scale, -1000 * scale, 3e4 * scale, -3e4 * scale]),
+    ]
     flat = np.concatenate([np.asarray(v, dtype=np.float32) for v in vals])
     flat = np.concatenate([flat, np.zeros((-len(flat)) % N, dtype=np.float32)])
     return [[s.reshape(1, N)] for s in flat.reshape(-1, N)]
@@ -208,8 +226,10 @@ def test_requantize_from_converter():
         lambda: tflite_from_function(lambda x: tf.concat([tf.sigmoid(x), x], axis=-1), [(1, N)], low=-4.0, high=4.0),
     )
     g = read_tflite_bytes(data, name="m")
-    assert any(op.opcode == "QUANTIZE" and g.tensors[op.inputs[0]].dtype == "int8"
-               and g.tensors[op.outputs[0]].dtype == "int8" for op in g.ops)
+    assert any(
+        op.opcode == "QUANTIZE" and g.tensors[op.inputs[0]].dtype == "int8" and g.tensors[op.outputs[0]].dtype == "int8"
+        for op in g.ops
+    )
     _check(data, "requantize_concat", extra=_every_int8(), samples=2)
 
 
@@ -309,8 +329,9 @@ def test_quantize_float_to_uint8():
     compiled = compile_bytes(data, "quantize_f32_u8")
     host = build_and_load(compiled, emit(compiled))
     ref = TfliteRefReference(data)
-    samples = _rounding_probes(scale) + [[np.random.default_rng(i).uniform(-4, 6, (1, N)).astype(np.float32)]
-                                         for i in range(4)]
+    samples = _rounding_probes(scale) + [
+        [np.random.default_rng(i).uniform(-4, 6, (1, N)).astype(np.float32)] for i in range(4)
+    ]
     for i, sample in enumerate(samples):
         ours, theirs = host.run(sample)[0], ref.run(sample, 1)[0]
         assert np.array_equal(ours, theirs.reshape(ours.shape)), f"sample {i}: {np.sum(ours != theirs)} differ"

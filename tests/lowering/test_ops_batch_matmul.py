@@ -12,12 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_function, tflite_from_keras
-from mutants import Net
-
-from edgeconv.lowering.compiler import compile_bytes
 from edgeconv.frontend.ir import ModelError
 from edgeconv.frontend.reader import read_tflite_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_function, tflite_from_keras
+from mutants import Net
 
 
 def add_batch_matmul(n: Net, inputs: list[int], outputs: list[int], adj_x: bool, adj_y: bool) -> None:
@@ -31,15 +30,24 @@ def random_case(rng: np.random.Generator, s16: bool) -> dict:
     def side():
         # drop leading dims (lower rank) or set some to 1 (broadcast)
         keep = int(rng.integers(0, len(batch) + 1)) if rng.random() < 0.4 else len(batch)
-        dims = batch[len(batch) - keep:]
+        dims = batch[len(batch) - keep :]
         return [1 if rng.random() < 0.3 else d for d in dims]
 
     lb, rb = side(), side()
     if len(lb) < len(batch) and len(rb) < len(batch):
         lb = batch[:]  # the output rank comes from one of them
-    return dict(s16=s16, lhs_batch=lb, rhs_batch=rb, M=int(rng.integers(1, 7)), N=int(rng.integers(1, 7)),
-                K=int(rng.integers(1, 20)), adj_x=bool(rng.random() < 0.4), adj_y=bool(rng.random() < 0.5),
-                const_rhs=bool(rng.random() < 0.35), seed=int(rng.integers(0, 2**31)))
+    return dict(
+        s16=s16,
+        lhs_batch=lb,
+        rhs_batch=rb,
+        M=int(rng.integers(1, 7)),
+        N=int(rng.integers(1, 7)),
+        K=int(rng.integers(1, 20)),
+        adj_x=bool(rng.random() < 0.4),
+        adj_y=bool(rng.random() < 0.5),
+        const_rhs=bool(rng.random() < 0.35),
+        seed=int(rng.integers(0, 2**31)),
+    )
 
 
 def add_case(n: Net, c: dict, tag: str) -> tuple[int | None, int | None, int]:
@@ -56,7 +64,7 @@ def add_case(n: Net, c: dict, tag: str) -> tuple[int | None, int | None, int]:
     rs = float(rng.uniform(0.005, 0.05)) / (256 if c["s16"] else 1)
     zl = 0 if c["s16"] else int(rng.integers(-128, 128))
     zr = 0 if c["s16"] else int(rng.integers(-128, 128))
-    full = 2 ** 15 if c["s16"] else 128
+    full = 2**15 if c["s16"] else 128
     acc_std = (full / np.sqrt(3)) ** 2 * np.sqrt(K)
     ys = float(ls * rs * acc_std / ((32767 if c["s16"] else 127) * 0.4) * rng.uniform(0.5, 2.0))
     zo = 0 if c["s16"] else int(rng.integers(-100, 100))
@@ -131,8 +139,10 @@ def test_tf_matmul(name):
     def fn(a, b):
         return tf.matmul(a, b, transpose_a=ta, transpose_b=tb)
 
-    data = cached_model({"op": "batch_matmul_fn", "name": name, "case": repr(FUNCTION_CASES[name])},
-                        lambda: tflite_from_function(fn, [a_shape, b_shape], seed=seed, mode=mode))
+    data = cached_model(
+        {"op": "batch_matmul_fn", "name": name, "case": repr(FUNCTION_CASES[name])},
+        lambda: tflite_from_function(fn, [a_shape, b_shape], seed=seed, mode=mode),
+    )
     ops = [op.opcode for op in read_tflite_bytes(data).ops]
     assert "BATCH_MATMUL" in ops, f"{name}: the converter emitted {ops}"
     assert_bit_exact(data, f"bmm_fn_{name}", samples=6, seed=seed)
@@ -211,9 +221,8 @@ def mixed_model() -> bytes:
 
 
 def test_dsp_equals_portable_on_cortex_m4():
-    from fastpaths import assert_dsp_equals_portable
-
     from edgeconv.checking.validation import random_inputs
+    from fastpaths import assert_dsp_equals_portable
 
     data = mixed_model()
     assert_bit_exact(data, "bmm_mixed", samples=4, seed=4)

@@ -16,15 +16,14 @@ Extremes (scales just below 1 and tiny, extreme zero points, output rescales nee
 shifts) are also run on min/max/zero/alternating inputs and built with ASan/UBSan.
 """
 
-import mutants
 import numpy as np
 import pytest
 
+import mutants
+from edgeconv.checking.validation import Sample, validate_bytes
 from modelgen import assert_exact_vs, cached_model, opcodes, oracle_is, tflite_from_function
 from mutants import Net
 from sanitized import sanitized_equal
-
-from edgeconv.checking.validation import Sample, validate_bytes
 
 COMPARISONS = ["EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL"]
 INT16_COMPARISONS = ["EQUAL", "NOT_EQUAL", "GREATER_EQUAL", "LESS", "LESS_EQUAL"]  # GREATER: refused
@@ -45,7 +44,7 @@ def broadcast_pair(rng, rank: int) -> tuple[list[int], list[int], list[int]]:
     a = [1 if rng.random() < 0.3 else d for d in out]
     b = [1 if rng.random() < 0.3 else d for d in out]
     if rng.random() < 0.3:
-        b = b[int(rng.integers(0, rank)):]
+        b = b[int(rng.integers(0, rank)) :]
     full = [max(x, y) for x, y in zip(a, [1] * (rank - len(b)) + b)]
     return a, b, full
 
@@ -53,7 +52,7 @@ def broadcast_pair(rng, rank: int) -> tuple[list[int], list[int], list[int]]:
 def shrink(rng, shape: list[int]) -> list[int]:
     """A shape that broadcasts to `shape`: some dimensions 1, some leading ones dropped."""
     s = [1 if rng.random() < 0.3 else d for d in shape]
-    return s[int(rng.integers(0, len(s))):] if rng.random() < 0.3 else s
+    return s[int(rng.integers(0, len(s))) :] if rng.random() < 0.3 else s
 
 
 def int8_quant(rng, tiny: bool = False) -> tuple[float, int]:
@@ -103,15 +102,23 @@ def compare_select_model(dtype: str, seed: int, comparisons=COMPARISONS, select_
 
 @pytest.mark.parametrize("seed", range(6))
 def test_compare_select_int8_random(seed):
-    check(compare_select_model("int8", 500 + seed, select_dtype="int8" if seed % 2 else "int16"),
-          f"compare_select_s8_{seed}", "tflm", seed)
+    check(
+        compare_select_model("int8", 500 + seed, select_dtype="int8" if seed % 2 else "int16"),
+        f"compare_select_s8_{seed}",
+        "tflm",
+        seed,
+    )
 
 
 @pytest.mark.parametrize("seed", range(2))
 def test_compare_int16_random(seed):
     # TFLite Micro refuses these on int16; TFLite's reference compares the raw values.
-    check(compare_select_model("int16", 600 + seed, comparisons=INT16_COMPARISONS),
-          f"compare_s16_{seed}", "tflite_ref", seed)
+    check(
+        compare_select_model("int16", 600 + seed, comparisons=INT16_COMPARISONS),
+        f"compare_s16_{seed}",
+        "tflite_ref",
+        seed,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,8 +154,12 @@ def squared_difference_model(dtype: str, seed: int) -> bytes:
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("dtype", ["int8", "int16"])
 def test_squared_difference_random(dtype, seed):
-    check(squared_difference_model(dtype, 700 + seed + (50 if dtype == "int16" else 0)),
-          f"squared_difference_{dtype}_{seed}", "tflm", seed)
+    check(
+        squared_difference_model(dtype, 700 + seed + (50 if dtype == "int16" else 0)),
+        f"squared_difference_{dtype}_{seed}",
+        "tflm",
+        seed,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,8 +193,12 @@ def select_v1_model(seed: int, dtype: str = "int8") -> bytes:
 @pytest.mark.parametrize("dtype", ["int8", "int16"])
 def test_select_v1_random(dtype, seed):
     # TFLite Micro has no SELECT (version 1): TFLite's reference is the oracle.
-    check(select_v1_model(900 + seed + (10 if dtype == "int16" else 0), dtype), f"select_v1_{dtype}_{seed}",
-          "tflite_ref", seed)
+    check(
+        select_v1_model(900 + seed + (10 if dtype == "int16" else 0), dtype),
+        f"select_v1_{dtype}_{seed}",
+        "tflite_ref",
+        seed,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,21 +206,56 @@ def test_select_v1_random(dtype, seed):
 
 CONVERTER_CASES = {
     # name: (function, input shapes, mode, ops that must appear, oracle)
-    "where_greater": (lambda x, y, a, b: tf_where(tf_greater(x, y), a, b), [(1, 4, 5, 3)] * 4, "int8",
-                      {"GREATER", "SELECT"}, "tflite_ref"),
-    "where_broadcast": (lambda x, a, b: tf_where_v2(tf_less_equal(x, 0.1), a, b), [(1, 4, 5, 3), (1, 1, 5, 3), (3,)],
-                        "int8", {"LESS_EQUAL", "SELECT_V2"}, "tflm"),
-    "greater_equal": (lambda x, y, a, b: tf_where_v2(tf_greater_equal(x, y), a, b), [(2, 6, 4)] * 4,
-                      "int8", {"GREATER_EQUAL", "SELECT"}, "tflite_ref"),
-    "equal_broadcast": (lambda x, a, b: tf_where_v2(tf_equal(x, 0.0), a, b), [(2, 1, 4), (2, 6, 4), (6, 1)],
-                        "int8", {"EQUAL", "SELECT_V2"}, "tflm"),
+    "where_greater": (
+        lambda x, y, a, b: tf_where(tf_greater(x, y), a, b),
+        [(1, 4, 5, 3)] * 4,
+        "int8",
+        {"GREATER", "SELECT"},
+        "tflite_ref",
+    ),
+    "where_broadcast": (
+        lambda x, a, b: tf_where_v2(tf_less_equal(x, 0.1), a, b),
+        [(1, 4, 5, 3), (1, 1, 5, 3), (3,)],
+        "int8",
+        {"LESS_EQUAL", "SELECT_V2"},
+        "tflm",
+    ),
+    "greater_equal": (
+        lambda x, y, a, b: tf_where_v2(tf_greater_equal(x, y), a, b),
+        [(2, 6, 4)] * 4,
+        "int8",
+        {"GREATER_EQUAL", "SELECT"},
+        "tflite_ref",
+    ),
+    "equal_broadcast": (
+        lambda x, a, b: tf_where_v2(tf_equal(x, 0.0), a, b),
+        [(2, 1, 4), (2, 6, 4), (6, 1)],
+        "int8",
+        {"EQUAL", "SELECT_V2"},
+        "tflm",
+    ),
     "norm_written_out": (lambda x: tf_sqdiff(x, tf_mean(x)), [(1, 6, 6, 8)], "int8", {"SQUARED_DIFFERENCE"}, "tflm"),
-    "norm_written_out_16x8": (lambda x: tf_sqdiff(x, tf_mean(x)), [(1, 6, 6, 8)], "16x8", {"SQUARED_DIFFERENCE"},
-                              "tflm"),
-    "sqdiff_two_inputs": (lambda x, y: tf_sqdiff(x, y), [(1, 5, 7, 3), (1, 1, 7, 3)], "int8", {"SQUARED_DIFFERENCE"},
-                          "tflm"),
-    "sqdiff_two_inputs_16x8": (lambda x, y: tf_sqdiff(x, y), [(1, 5, 7, 3), (1, 5, 1, 3)], "16x8",
-                               {"SQUARED_DIFFERENCE"}, "tflm"),
+    "norm_written_out_16x8": (
+        lambda x: tf_sqdiff(x, tf_mean(x)),
+        [(1, 6, 6, 8)],
+        "16x8",
+        {"SQUARED_DIFFERENCE"},
+        "tflm",
+    ),
+    "sqdiff_two_inputs": (
+        lambda x, y: tf_sqdiff(x, y),
+        [(1, 5, 7, 3), (1, 1, 7, 3)],
+        "int8",
+        {"SQUARED_DIFFERENCE"},
+        "tflm",
+    ),
+    "sqdiff_two_inputs_16x8": (
+        lambda x, y: tf_sqdiff(x, y),
+        [(1, 5, 7, 3), (1, 5, 1, 3)],
+        "16x8",
+        {"SQUARED_DIFFERENCE"},
+        "tflm",
+    ),
 }
 
 
@@ -261,8 +311,10 @@ def tf_mean(x):
 def test_converter(name):
     fn, shapes, mode, wanted, oracle = CONVERTER_CASES[name]
     seed = sorted(CONVERTER_CASES).index(name)
-    data = cached_model({"op": "compare_select_sqdiff", "name": name, "shapes": shapes, "mode": mode},
-                        lambda: tflite_from_function(fn, shapes, seed=seed, mode=mode))
+    data = cached_model(
+        {"op": "compare_select_sqdiff", "name": name, "shapes": shapes, "mode": mode},
+        lambda: tflite_from_function(fn, shapes, seed=seed, mode=mode),
+    )
     missing = wanted - set(opcodes(data))
     assert not missing, f"{name}: the converter emitted {opcodes(data)}, no {missing}"
     check(data, name, oracle, seed, samples=8)
@@ -286,8 +338,8 @@ def extreme_samples(specs):
             elif kind == "max":
                 a[...] = info.max
             elif kind == "alternate":
-                a.reshape(-1)[j % 2::2] = info.min
-                a.reshape(-1)[(j + 1) % 2::2] = info.max
+                a.reshape(-1)[j % 2 :: 2] = info.min
+                a.reshape(-1)[(j + 1) % 2 :: 2] = info.max
             arrays.append(a)
         out.append(Sample(arrays, f"extreme {kind}"))
     return out
@@ -299,10 +351,16 @@ def sqdiff_extremes_model(dtype: str) -> bytes:
     cases = {
         # equal scales (both rescales by 1/2), extreme zero points, an output scale that needs a
         # large left shift, one that needs a large right shift
-        "int8": [((0.02, -128), (0.02, 127), (1e-7, -128)), ((0.5, 127), (0.25, -128), (300.0, 127)),
-                 ((0.9, 0), (0.9, 0), (0.9 * 0.9 * 65025 / 255, -128))],
-        "int16": [((1e-3, 0), (1e-3, 0), (1e-12, 0)), ((0.5, 0), (0.25, 0), (2e6, 0)),
-                  ((1e-4, 0), (1e-4, 0), (1e-8 * 4 * 32768 * 32768 / 32767, 0))],
+        "int8": [
+            ((0.02, -128), (0.02, 127), (1e-7, -128)),
+            ((0.5, 127), (0.25, -128), (300.0, 127)),
+            ((0.9, 0), (0.9, 0), (0.9 * 0.9 * 65025 / 255, -128)),
+        ],
+        "int16": [
+            ((1e-3, 0), (1e-3, 0), (1e-12, 0)),
+            ((0.5, 0), (0.25, 0), (2e6, 0)),
+            ((1e-4, 0), (1e-4, 0), (1e-8 * 4 * 32768 * 32768 / 32767, 0)),
+        ],
     }[dtype]
     for k, (q0, q1, qo) in enumerate(cases):
         a = n.tensor(f"a{k}", [2, 3], dtype, scale=q0[0], zp=q0[1])
@@ -325,10 +383,14 @@ def compare_extremes_model() -> bytes:
     """Scales just below 1 and tiny, extreme zero points, feeding SELECT_V2."""
     n = Net()
     ins, outs = [], []
-    for k, (opname, q0, q1) in enumerate([("GREATER", (0.999, -128), (0.999, 127)),
-                                          ("LESS_EQUAL", (1e-6, 127), (2e-6, -128)),
-                                          ("EQUAL", (1e-3, -128), (1e-3, 127)),
-                                          ("NOT_EQUAL", (0.5, 0), (0.25, 100))]):
+    for k, (opname, q0, q1) in enumerate(
+        [
+            ("GREATER", (0.999, -128), (0.999, 127)),
+            ("LESS_EQUAL", (1e-6, 127), (2e-6, -128)),
+            ("EQUAL", (1e-3, -128), (1e-3, 127)),
+            ("NOT_EQUAL", (0.5, 0), (0.25, 100)),
+        ]
+    ):
         a = n.tensor(f"a{k}", [2, 4], "int8", scale=q0[0], zp=q0[1])
         b = n.tensor(f"b{k}", [4], "int8", scale=q1[0], zp=q1[1])
         c = n.tensor(f"cond{k}", [2, 4], "bool")
@@ -349,8 +411,9 @@ def test_compare_extremes():
 
 
 def test_compare_int16_sanitized():
-    sanitized_equal(compare_select_model("int16", 650, comparisons=INT16_COMPARISONS),
-                    "compare_s16_sanitized", extreme_samples)
+    sanitized_equal(
+        compare_select_model("int16", 650, comparisons=INT16_COMPARISONS), "compare_s16_sanitized", extreme_samples
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,16 +439,18 @@ REFUSALS = {
     "greater_int16": (lambda: binary_op("GREATER", "int16", (0.1, 0), (0.1, 0), "bool"), "never sets"),
     "scale_one": (lambda: binary_op("LESS", "int8", (1.0, 0), (0.1, 0), "bool"), "not below 1"),
     "unquantized": (lambda: binary_op("EQUAL", "int8", (None, 0), (0.1, 0), "bool"), "not quantized"),
-    "sqdiff_int16_zero_point": (lambda: binary_op("SQUARED_DIFFERENCE", "int16", (0.1, 2), (0.1, 0), "int16", (0.1, 0)),
-                                "zero points must be 0"),
+    "sqdiff_int16_zero_point": (
+        lambda: binary_op("SQUARED_DIFFERENCE", "int16", (0.1, 2), (0.1, 0), "int16", (0.1, 0)),
+        "zero points must be 0",
+    ),
     "sqdiff_types": (lambda: binary_op("SQUARED_DIFFERENCE", "int8", (0.1, 2), (0.1, 0), "int16", (0.1, 0)), "differ"),
 }
 
 
 @pytest.mark.parametrize("name", sorted(REFUSALS))
 def test_refusals(name):
-    from edgeconv.lowering.compiler import compile_bytes
     from edgeconv.frontend.ir import ModelError
+    from edgeconv.lowering.compiler import compile_bytes
 
     build, words = REFUSALS[name]
     with pytest.raises(ModelError) as err:
@@ -412,9 +477,11 @@ def test_select_v2_mixed_scalars():
 def test_emulated_cortex_m4():
     # The same C on an emulated Cortex-M4 (QEMU): comparisons + SELECT_V2 and SQUARED_DIFFERENCE
     # (TFLite Micro), SELECT (TFLite's reference).
-    for data, label, oracle in ((compare_select_model("int8", 501), "compare_select_m4", "tflm"),
-                                (squared_difference_model("int16", 751), "sqdiff_s16_m4", "tflm"),
-                                (select_v1_model(901), "select_v1_m4", "tflite_ref")):
+    for data, label, oracle in (
+        (compare_select_model("int8", 501), "compare_select_m4", "tflm"),
+        (squared_difference_model("int16", 751), "sqdiff_s16_m4", "tflm"),
+        (select_v1_model(901), "select_v1_m4", "tflite_ref"),
+    ):
         report = validate_bytes(data, label, samples=3, seed=1, board="cortex-m4")
         assert report.board == "cortex-m4" and oracle_is(report, oracle) and report.elements_compared > 0, report.notes
         assert report.bit_exact and report.mismatches_vs_oracle == 0, f"{label}: {report.mismatches_vs_oracle} differ"

@@ -14,10 +14,18 @@ def _conv_case(seed: int) -> dict:
     dil = int(rng.choice([1, 1, 2])) if k > 1 else 1
     stride = 1 if dil > 1 else int(rng.choice([1, 2]))
     return dict(
-        h=int(rng.integers(5, 13)), w=int(rng.integers(5, 13)), cin=int(rng.choice([1, 3, 8])),
-        cout=int(rng.choice([1, 4, 16])), k=k, kw=int(rng.choice([k, 1])), stride=stride, dil=dil,
-        padding=str(rng.choice(["same", "valid"])), act=ACTS[int(rng.integers(0, 3))],
-        bias=bool(rng.integers(0, 2)), seed=seed,
+        h=int(rng.integers(5, 13)),
+        w=int(rng.integers(5, 13)),
+        cin=int(rng.choice([1, 3, 8])),
+        cout=int(rng.choice([1, 4, 16])),
+        k=k,
+        kw=int(rng.choice([k, 1])),
+        stride=stride,
+        dil=dil,
+        padding=str(rng.choice(["same", "valid"])),
+        act=ACTS[int(rng.integers(0, 3))],
+        bias=bool(rng.integers(0, 2)),
+        seed=seed,
     )
 
 
@@ -26,9 +34,16 @@ def _build_conv(spec: dict) -> bytes:
 
     seeded_keras(spec["seed"])
     x = tf.keras.Input((spec["h"], spec["w"], spec["cin"]), batch_size=1)
-    y = tf.keras.layers.Conv2D(spec["cout"], (spec["k"], spec["kw"]), strides=spec["stride"], dilation_rate=spec["dil"],
-                               padding=spec["padding"], activation=spec["act"], use_bias=spec["bias"],
-                               bias_initializer="random_normal")(x)
+    y = tf.keras.layers.Conv2D(
+        spec["cout"],
+        (spec["k"], spec["kw"]),
+        strides=spec["stride"],
+        dilation_rate=spec["dil"],
+        padding=spec["padding"],
+        activation=spec["act"],
+        use_bias=spec["bias"],
+        bias_initializer="random_normal",
+    )(x)
     return tflite_from_keras(tf.keras.Model(x, y), seed=spec["seed"])
 
 
@@ -46,9 +61,15 @@ def _build_depthwise(spec: dict) -> bytes:
 
     seeded_keras(spec["seed"])
     x = tf.keras.Input((spec["h"], spec["w"], spec["cin"]), batch_size=1)
-    y = tf.keras.layers.DepthwiseConv2D((spec["k"], spec["kw"]), strides=spec["stride"], depth_multiplier=spec["mult"],
-                                        padding=spec["padding"], activation=spec["act"], use_bias=spec["bias"],
-                                        bias_initializer="random_normal")(x)
+    y = tf.keras.layers.DepthwiseConv2D(
+        (spec["k"], spec["kw"]),
+        strides=spec["stride"],
+        depth_multiplier=spec["mult"],
+        padding=spec["padding"],
+        activation=spec["act"],
+        use_bias=spec["bias"],
+        bias_initializer="random_normal",
+    )(x)
     return tflite_from_keras(tf.keras.Model(x, y), seed=spec["seed"])
 
 
@@ -56,10 +77,19 @@ def _build_depthwise(spec: dict) -> bytes:
 def test_depthwise_random(seed):
     rng = np.random.default_rng(100 + seed)
     k = int(rng.choice([1, 3, 5]))
-    spec = dict(h=int(rng.integers(6, 12)), w=int(rng.integers(6, 12)), cin=int(rng.choice([1, 4, 8])), k=k,
-                kw=int(rng.choice([k, 3])), stride=int(rng.choice([1, 2])), mult=int(rng.choice([1, 1, 2, 3])),
-                padding=str(rng.choice(["same", "valid"])), act=ACTS[int(rng.integers(0, 3))],
-                bias=bool(rng.integers(0, 2)), seed=seed)
+    spec = dict(
+        h=int(rng.integers(6, 12)),
+        w=int(rng.integers(6, 12)),
+        cin=int(rng.choice([1, 4, 8])),
+        k=k,
+        kw=int(rng.choice([k, 3])),
+        stride=int(rng.choice([1, 2])),
+        mult=int(rng.choice([1, 1, 2, 3])),
+        padding=str(rng.choice(["same", "valid"])),
+        act=ACTS[int(rng.integers(0, 3))],
+        bias=bool(rng.integers(0, 2)),
+        seed=seed,
+    )
     data = cached_model({"op": "depthwise", **spec}, lambda: _build_depthwise(spec))
     assert_bit_exact(data, f"depthwise_{seed}", seed=seed)
 
@@ -69,8 +99,13 @@ def test_fully_connected_random(seed):
     import tensorflow as tf
 
     rng = np.random.default_rng(200 + seed)
-    spec = dict(n=int(rng.integers(1, 64)), units=int(rng.integers(1, 40)), act=ACTS[int(rng.integers(0, 3))],
-                rows=int(rng.choice([1, 3])), seed=seed)
+    spec = dict(
+        n=int(rng.integers(1, 64)),
+        units=int(rng.integers(1, 40)),
+        act=ACTS[int(rng.integers(0, 3))],
+        rows=int(rng.choice([1, 3])),
+        seed=seed,
+    )
 
     def build():
         seeded_keras(seed)

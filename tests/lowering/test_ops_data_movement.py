@@ -19,17 +19,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgeconv.checking.references import TfliteRefReference, TflmReference
+from edgeconv.checking.validation import random_inputs
+from edgeconv.emit.emitter import emit
+from edgeconv.frontend.ir import ModelError
+from edgeconv.frontend.reader import read_tflite_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.targets.hostbuild import build_and_load
 from modelgen import assert_bit_exact, cached_model, oracle_is
 from mutants import Net
 from sanitized import run_samples, sanitized_executable
-
-from edgeconv.lowering.compiler import compile_bytes
-from edgeconv.emit.emitter import emit
-from edgeconv.targets.hostbuild import build_and_load
-from edgeconv.frontend.ir import ModelError
-from edgeconv.frontend.reader import read_tflite_bytes
-from edgeconv.checking.references import TflmReference, TfliteRefReference
-from edgeconv.checking.validation import random_inputs
 
 K = 8  # op instances per randomized model
 
@@ -37,8 +36,9 @@ QUANT = {"int8": (0.05, -3), "int16": (0.001, 0), "int32": (None, 0)}
 NP = {"int8": np.int8, "int16": np.int16, "int32": np.int32}
 
 
-def add_op(n: Net, opname: str, inputs: list[int], outputs: list[int], member: str | None = None, version: int = 1,
-           **options) -> None:
+def add_op(
+    n: Net, opname: str, inputs: list[int], outputs: list[int], member: str | None = None, version: int = 1, **options
+) -> None:
     """Net.op for any op: `member` names its BuiltinOptions table (None: none)."""
     n.add_op(opname, inputs, outputs, member, version, **options)
 
@@ -54,8 +54,9 @@ def const(n: Net, name: str, values, dtype: str = "int32") -> int:
     return n.tensor(name, list(arr.shape), dtype, data=arr)
 
 
-def check(data: bytes, label: str, oracles=("tflm", "ref"), samples: list | None = None, count: int = 3,
-          seed: int = 0) -> None:
+def check(
+    data: bytes, label: str, oracles=("tflm", "ref"), samples: list | None = None, count: int = 3, seed: int = 0
+) -> None:
     """Every output of the compiled C equals each oracle's on every sample; the same C built
     with ASan and UBSan runs the samples clean and computes the same outputs."""
     model = compile_bytes(data, label)
@@ -133,8 +134,16 @@ def test_strided_slice_random(dtype):
         shape, begin, end, strides, bm, em, sm, out_shape = strided_slice_case(rng, 1 + k % 4)
         x = act(n, f"x{k}", shape, dtype)
         y = act(n, f"y{k}", out_shape, dtype)
-        add_op(n, "STRIDED_SLICE", [x, const(n, f"b{k}", begin), const(n, f"e{k}", end), const(n, f"s{k}", strides)],
-               [y], "StridedSliceOptions", beginMask=bm, endMask=em, shrinkAxisMask=sm)
+        add_op(
+            n,
+            "STRIDED_SLICE",
+            [x, const(n, f"b{k}", begin), const(n, f"e{k}", end), const(n, f"s{k}", strides)],
+            [y],
+            "StridedSliceOptions",
+            beginMask=bm,
+            endMask=em,
+            shrinkAxisMask=sm,
+        )
         ins.append(x)
         outs.append(y)
     data = n.finish(ins, outs)
@@ -155,8 +164,13 @@ def test_slice_random(dtype):
         x = act(n, f"x{k}", shape, dtype)
         y = act(n, f"y{k}", out_shape, dtype)
         index_type = "int64" if k % 3 == 2 else "int32"
-        add_op(n, "SLICE", [x, const(n, f"b{k}", begin, index_type), const(n, f"s{k}", size, index_type)], [y],
-               "SliceOptions")
+        add_op(
+            n,
+            "SLICE",
+            [x, const(n, f"b{k}", begin, index_type), const(n, f"s{k}", size, index_type)],
+            [y],
+            "SliceOptions",
+        )
         ins.append(x)
         outs.append(y)
     check(n.finish(ins, outs), f"slice_{dtype}")
@@ -193,20 +207,36 @@ def test_split_random(dtype):
         parts = int(rng.integers(1, 4))
         shape[axis] *= parts
         x = act(n, f"x{k}", shape, dtype)
-        ys = [act(n, f"y{k}_{i}", shape[:axis] + [shape[axis] // parts] + shape[axis + 1:], dtype)
-              for i in range(parts)]
+        ys = [
+            act(n, f"y{k}_{i}", shape[:axis] + [shape[axis] // parts] + shape[axis + 1 :], dtype) for i in range(parts)
+        ]
         if k % 2:
-            add_op(n, "SPLIT", [const(n, f"a{k}", [axis - rank if k % 4 == 1 else axis]), x], ys, "SplitOptions",
-                   numSplits=parts)
+            add_op(
+                n,
+                "SPLIT",
+                [const(n, f"a{k}", [axis - rank if k % 4 == 1 else axis]), x],
+                ys,
+                "SplitOptions",
+                numSplits=parts,
+            )
         else:  # SPLIT_V with uneven sizes, one of them -1
-            cuts = sorted(rng.choice(np.arange(1, shape[axis]), size=min(parts, shape[axis]) - 1, replace=False)) \
-                if shape[axis] > 1 else []
+            cuts = (
+                sorted(rng.choice(np.arange(1, shape[axis]), size=min(parts, shape[axis]) - 1, replace=False))
+                if shape[axis] > 1
+                else []
+            )
             sizes = np.diff([0, *cuts, shape[axis]]).tolist()
-            ys = [act(n, f"v{k}_{i}", shape[:axis] + [s] + shape[axis + 1:], dtype) for i, s in enumerate(sizes)]
+            ys = [act(n, f"v{k}_{i}", shape[:axis] + [s] + shape[axis + 1 :], dtype) for i, s in enumerate(sizes)]
             given = list(sizes)
             given[int(rng.integers(0, len(given)))] = -1
-            add_op(n, "SPLIT_V", [x, const(n, f"s{k}", given), const(n, f"a{k}", [axis])], ys, "SplitVOptions",
-                   numSplits=len(ys))
+            add_op(
+                n,
+                "SPLIT_V",
+                [x, const(n, f"s{k}", given), const(n, f"a{k}", [axis])],
+                ys,
+                "SplitVOptions",
+                numSplits=len(ys),
+            )
         ins.append(x)
         outs += ys
     check(n.finish(ins, outs), f"split_{dtype}")
@@ -230,7 +260,7 @@ def test_pack_unpack_random(dtype):
         # UNPACK of a fresh input along a random axis
         u_axis = int(rng.integers(0, rank))
         u = act(n, f"u{k}", shape, dtype)
-        parts = [act(n, f"uy{k}_{i}", shape[:u_axis] + shape[u_axis + 1:], dtype) for i in range(shape[u_axis])]
+        parts = [act(n, f"uy{k}_{i}", shape[:u_axis] + shape[u_axis + 1 :], dtype) for i in range(shape[u_axis])]
         add_op(n, "UNPACK", [u], parts, "UnpackOptions", num=shape[u_axis], axis=u_axis)
         ins.append(u)
         outs += parts
@@ -247,8 +277,8 @@ def test_concatenation_random(dtype):
         shape = rand_shape(rng, rank, 4)
         axis = int(rng.integers(0, rank))
         sizes = [int(v) for v in rng.integers(1, 4, size=int(rng.integers(1, 4)))]
-        xs = [act(n, f"c{k}_{i}", shape[:axis] + [s] + shape[axis + 1:], dtype) for i, s in enumerate(sizes)]
-        y = act(n, f"cy{k}", shape[:axis] + [sum(sizes)] + shape[axis + 1:], dtype)
+        xs = [act(n, f"c{k}_{i}", shape[:axis] + [s] + shape[axis + 1 :], dtype) for i, s in enumerate(sizes)]
+        y = act(n, f"cy{k}", shape[:axis] + [sum(sizes)] + shape[axis + 1 :], dtype)
         add_op(n, "CONCATENATION", xs, [y], "ConcatenationOptions", axis=axis - rank if k % 2 else axis)
         ins += xs
         outs.append(y)
@@ -285,9 +315,16 @@ def test_gather_constant_indices_random(dtype):
         idx_shape = shape[:batch_dims] + rand_shape(rng, int(rng.integers(0, 3)), 3)
         idx = rng.integers(0, shape[axis], size=idx_shape)
         x = act(n, f"x{k}", shape, dtype)
-        y = act(n, f"y{k}", shape[:axis] + idx_shape[batch_dims:] + shape[axis + 1:], dtype)
-        add_op(n, "GATHER", [x, const(n, f"i{k}", idx)], [y], "GatherOptions",
-               axis=axis - rank if k % 2 else axis, batchDims=batch_dims)
+        y = act(n, f"y{k}", shape[:axis] + idx_shape[batch_dims:] + shape[axis + 1 :], dtype)
+        add_op(
+            n,
+            "GATHER",
+            [x, const(n, f"i{k}", idx)],
+            [y],
+            "GatherOptions",
+            axis=axis - rank if k % 2 else axis,
+            batchDims=batch_dims,
+        )
         ins.append(x)
         outs.append(y)
     # TFLite Micro gathers int8 only; int16 and int32 are TFLite's reference kernels'.
@@ -304,8 +341,10 @@ def test_gather_runtime_indices():
     add_op(n, "GATHER", [x, i], [y], "GatherOptions", axis=0)
     data = n.finish([x, i], [y])
     rng = np.random.default_rng(5)
-    samples = [[rng.integers(-128, 128, size=(5, 3)).astype(np.int8), rng.integers(0, 5, size=4).astype(np.int32)]
-               for _ in range(4)]
+    samples = [
+        [rng.integers(-128, 128, size=(5, 3)).astype(np.int8), rng.integers(0, 5, size=4).astype(np.int32)]
+        for _ in range(4)
+    ]
     check(data, "gather_runtime", samples=samples)
     model = compile_bytes(data, "gather_runtime_oob")
     host = build_and_load(model, emit(model))
@@ -369,8 +408,14 @@ def test_mirror_pad_random(dtype):
         pads = [[int(rng.integers(0, d - (1 - mode) + 1)) for _ in range(2)] for d in shape]
         x = act(n, f"x{k}", shape, dtype)
         y = act(n, f"y{k}", [d + l + r for d, (l, r) in zip(shape, pads)], dtype)
-        add_op(n, "MIRROR_PAD", [x, const(n, f"p{k}", pads, "int64" if k % 3 == 0 else "int32")], [y],
-               "MirrorPadOptions", mode=mode)
+        add_op(
+            n,
+            "MIRROR_PAD",
+            [x, const(n, f"p{k}", pads, "int64" if k % 3 == 0 else "int32")],
+            [y],
+            "MirrorPadOptions",
+            mode=mode,
+        )
         ins.append(x)
         outs.append(y)
     # TFLite Micro's MIRROR_PAD takes int8 only.
@@ -397,8 +442,14 @@ def test_pad_random(dtype):
         x = act(n, f"x{k}", shape, dtype)
         y = act(n, f"y{k}", [d + l + r for d, (l, r) in zip(shape, pads)], dtype)
         if k % 2:
-            c = n.tensor(f"c{k}", [], dtype, scale=QUANT[dtype][0], zp=QUANT[dtype][1],
-                         data=np.array(int(rng.integers(-1000, 1000))))
+            c = n.tensor(
+                f"c{k}",
+                [],
+                dtype,
+                scale=QUANT[dtype][0],
+                zp=QUANT[dtype][1],
+                data=np.array(int(rng.integers(-1000, 1000))),
+            )
             add_op(n, "PADV2", [x, const(n, f"p{k}", pads), c], [y], "PadV2Options")
         else:
             add_op(n, "PAD", [x, const(n, f"p{k}", pads)], [y], "PadOptions")
@@ -416,11 +467,12 @@ def test_broadcast_to_random(dtype):
         rank = 1 + k % 5
         shape = rand_shape(rng, rank, 4)
         in_rank = int(rng.integers(1, rank + 1))
-        in_shape = [1 if rng.random() < 0.5 else d for d in shape[rank - in_rank:]]
+        in_shape = [1 if rng.random() < 0.5 else d for d in shape[rank - in_rank :]]
         x = act(n, f"x{k}", in_shape, dtype)
         y = act(n, f"y{k}", shape, dtype)
-        add_op(n, "BROADCAST_TO", [x, const(n, f"s{k}", shape, "int64" if k % 3 == 0 else "int32")], [y],
-               version=2)  # TFLite registers BROADCAST_TO from version 2
+        add_op(
+            n, "BROADCAST_TO", [x, const(n, f"s{k}", shape, "int64" if k % 3 == 0 else "int32")], [y], version=2
+        )  # TFLite registers BROADCAST_TO from version 2
         ins.append(x)
         outs.append(y)
     check(n.finish(ins, outs), f"broadcast_to_{dtype}")
@@ -492,8 +544,15 @@ def test_resize_nearest_int16_random():
         x = act(n, f"x{k}", [b, h, w, c], "int16")
         y = act(n, f"y{k}", [b, oh, ow, c], "int16")
         align, half = [(False, False), (True, False), (False, True), (False, False)][k % 4]
-        add_op(n, "RESIZE_NEAREST_NEIGHBOR", [x, const(n, f"s{k}", [oh, ow])], [y], "ResizeNearestNeighborOptions",
-               alignCorners=align, halfPixelCenters=half)
+        add_op(
+            n,
+            "RESIZE_NEAREST_NEIGHBOR",
+            [x, const(n, f"s{k}", [oh, ow])],
+            [y],
+            "ResizeNearestNeighborOptions",
+            alignCorners=align,
+            halfPixelCenters=half,
+        )
         ins.append(x)
         outs.append(y)
     check(n.finish(ins, outs), "resize_nearest_int16")
@@ -510,8 +569,15 @@ def test_resize_bilinear_int16_random():
         x = act(n, f"x{k}", [b, h, w, c], "int16")
         y = act(n, f"y{k}", [b, oh, ow, c], "int16")
         align, half = [(False, False), (True, False), (False, True), (False, True)][k % 4]
-        add_op(n, "RESIZE_BILINEAR", [x, const(n, f"s{k}", [oh, ow])], [y], "ResizeBilinearOptions",
-               alignCorners=align, halfPixelCenters=half)
+        add_op(
+            n,
+            "RESIZE_BILINEAR",
+            [x, const(n, f"s{k}", [oh, ow])],
+            [y],
+            "ResizeBilinearOptions",
+            alignCorners=align,
+            halfPixelCenters=half,
+        )
         ins.append(x)
         outs.append(y)
     check(n.finish(ins, outs), "resize_bilinear_int16", ("ref",))
@@ -537,14 +603,27 @@ def test_cast(src):
 # ---------------------------------------------------------------------------------------------
 # Converter-made models: the forms the TFLite converter writes, int8 and 16x8
 
+
 def _keras_case(name: str):
     import tensorflow as tf
 
     keras = tf.keras
-    shapes = {"upsample": (4, 4, 3), "crop": (6, 6, 3), "split": (4, 4, 6), "stack": (4, 6), "unstack": (3, 5),
-              "gather": (4, 3), "depth_to_space": (3, 3, 8), "space_to_depth": (4, 4, 2), "reflect": (5, 5, 2),
-              "symmetric": (5, 5, 2), "tile": (3, 2, 4), "broadcast": (1, 5, 3), "slice": (5, 6, 4),
-              "resize_nearest": (6, 6, 3)}
+    shapes = {
+        "upsample": (4, 4, 3),
+        "crop": (6, 6, 3),
+        "split": (4, 4, 6),
+        "stack": (4, 6),
+        "unstack": (3, 5),
+        "gather": (4, 3),
+        "depth_to_space": (3, 3, 8),
+        "space_to_depth": (4, 4, 2),
+        "reflect": (5, 5, 2),
+        "symmetric": (5, 5, 2),
+        "tile": (3, 2, 4),
+        "broadcast": (1, 5, 3),
+        "slice": (5, 6, 4),
+        "resize_nearest": (6, 6, 3),
+    }
     fns = {
         "upsample": lambda t: keras.layers.UpSampling2D(2)(t),
         "crop": lambda t: keras.layers.Cropping2D(((1, 2), (0, 1)))(t),
@@ -554,10 +633,12 @@ def _keras_case(name: str):
         "gather": lambda t: keras.layers.Lambda(lambda v: tf.gather(v, [2, 0, 1, 1], axis=2))(t),
         "depth_to_space": lambda t: keras.layers.Lambda(lambda v: tf.nn.depth_to_space(v, 2))(t),
         "space_to_depth": lambda t: keras.layers.Lambda(lambda v: tf.nn.space_to_depth(v, 2))(t),
-        "reflect": lambda t: keras.layers.Lambda(
-            lambda v: tf.pad(v, [[0, 0], [1, 2], [2, 1], [0, 0]], mode="REFLECT"))(t),
+        "reflect": lambda t: keras.layers.Lambda(lambda v: tf.pad(v, [[0, 0], [1, 2], [2, 1], [0, 0]], mode="REFLECT"))(
+            t
+        ),
         "symmetric": lambda t: keras.layers.Lambda(
-            lambda v: tf.pad(v, [[0, 0], [2, 2], [1, 0], [0, 0]], mode="SYMMETRIC"))(t),
+            lambda v: tf.pad(v, [[0, 0], [2, 2], [1, 0], [0, 0]], mode="SYMMETRIC")
+        )(t),
         "tile": lambda t: keras.layers.Lambda(lambda v: tf.tile(v, [1, 2, 3, 1]))(t),
         "broadcast": lambda t: keras.layers.Lambda(lambda v: tf.broadcast_to(v, [1, 4, 5, 3]))(t),
         "slice": lambda t: keras.layers.Lambda(lambda v: v[:, 1:4, ::-2, 1:])(t),
@@ -590,9 +671,8 @@ CONVERTED = {
 
 @pytest.mark.parametrize("name,mode", [(n, m) for n in sorted(CONVERTED) for m in sorted(CONVERTED[n][1])])
 def test_converted(name, mode):
-    from modelgen import seeded_keras, tflite_from_keras
-
     from edgeconv.checking.validation import validate_bytes
+    from modelgen import seeded_keras, tflite_from_keras
 
     expect, oracles = CONVERTED[name]
     seed = sorted(CONVERTED).index(name)
@@ -638,14 +718,17 @@ def _one(opname: str, in_shape, out_shape, consts, member=None, dtype="int8", **
     return n.finish([x], [y])
 
 
-@pytest.mark.parametrize("case,words", [
-    # TFLite Micro ignores these masks; TFLite honours them.
-    ((dict(ellipsisMask=1),), "ellipsis_mask"),
-    ((dict(newAxisMask=2),), "new_axis_mask"),
-    # A shrunk axis walked backwards: TFLite's kernel copies nothing there.
-    ((dict(shrinkAxisMask=1), [1, 0], [2, 3], [-1, 1], [3]), "shrinks axis 0"),
-    ((dict(), [0, 0], [2, 3], [0, 1], [2, 3]), "non-zero"),
-])
+@pytest.mark.parametrize(
+    "case,words",
+    [
+        # TFLite Micro ignores these masks; TFLite honours them.
+        ((dict(ellipsisMask=1),), "ellipsis_mask"),
+        ((dict(newAxisMask=2),), "new_axis_mask"),
+        # A shrunk axis walked backwards: TFLite's kernel copies nothing there.
+        ((dict(shrinkAxisMask=1), [1, 0], [2, 3], [-1, 1], [3]), "shrinks axis 0"),
+        ((dict(), [0, 0], [2, 3], [0, 1], [2, 3]), "non-zero"),
+    ],
+)
 def test_strided_slice_refusals(case, words):
     options, *rest = case
     begin, end, strides, out = rest if rest else ([0, 0], [2, 3], [1, 1], [2, 3])
@@ -654,8 +737,9 @@ def test_strided_slice_refusals(case, words):
 
 
 def test_strided_slice_rank5_refused():
-    data = _one("STRIDED_SLICE", [1, 1, 1, 2, 3], [1, 1, 1, 2, 3], [[0] * 5, [1, 1, 1, 2, 3], [1] * 5],
-                "StridedSliceOptions")
+    data = _one(
+        "STRIDED_SLICE", [1, 1, 1, 2, 3], [1, 1, 1, 2, 3], [[0] * 5, [1, 1, 1, 2, 3], [1] * 5], "StridedSliceOptions"
+    )
     assert "exceeds 4" in refused(data, "ss5", "STRIDED_SLICE")
 
 
@@ -703,15 +787,30 @@ def _emulated_models() -> list[tuple[bytes, str, str]]:
     ins, outs = [], []
     x = act(n, "x", [2, 5, 6], "int8")
     y = act(n, "y", [2, 3, 3], "int8")
-    add_op(n, "STRIDED_SLICE", [x, const(n, "b", [0, -1, 0]), const(n, "e", [2, 0, 6]), const(n, "s", [1, -2, 2])],
-           [y], "StridedSliceOptions", endMask=1)
+    add_op(
+        n,
+        "STRIDED_SLICE",
+        [x, const(n, "b", [0, -1, 0]), const(n, "e", [2, 0, 6]), const(n, "s", [1, -2, 2])],
+        [y],
+        "StridedSliceOptions",
+        endMask=1,
+    )
     ys = [act(n, f"v{i}", [2, 5, s], "int8") for i, s in enumerate([1, 3, 2])]
     add_op(n, "SPLIT_V", [x, const(n, "sz", [1, 3, -1]), const(n, "ax", [-1])], ys, "SplitVOptions", numSplits=3)
     m = act(n, "m", [1, 4, 4, 8], "int8")
     mp = act(n, "mp", [1, 7, 5, 8], "int8")
     add_op(n, "MIRROR_PAD", [m, const(n, "p", [[0, 0], [1, 2], [0, 1], [0, 0]])], [mp], "MirrorPadOptions", mode=0)
     d = act(n, "d", [1, 8, 10, 2], "int8")
-    add_op(n, "DEPTH_TO_SPACE", [m, ], [d], "DepthToSpaceOptions", blockSize=2)
+    add_op(
+        n,
+        "DEPTH_TO_SPACE",
+        [
+            m,
+        ],
+        [d],
+        "DepthToSpaceOptions",
+        blockSize=2,
+    )
     g = act(n, "g", [2, 5, 4], "int8")
     add_op(n, "GATHER", [x, const(n, "i", [5, 0, 0, 3])], [g], "GatherOptions", axis=2)
     ins += [x, m]

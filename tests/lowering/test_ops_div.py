@@ -23,14 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from modelgen import assert_bit_exact, assert_exact, cached_model, seeded_keras, tflite_from_keras
-from mutants import Net
 
-from edgeconv.lowering.compiler import compile_bytes
 from edgeconv.emit.emitter import emit
-from edgeconv.targets.hostbuild import build_and_load
 from edgeconv.frontend.ir import ModelError
 from edgeconv.frontend.reader import read_tflite_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.targets.hostbuild import build_and_load
+from modelgen import assert_bit_exact, assert_exact, cached_model, seeded_keras, tflite_from_keras
+from mutants import Net
 
 
 @dataclass
@@ -109,8 +109,8 @@ def _broadcast_shapes(rng) -> tuple[tuple[int, ...], tuple[int, ...]]:
     out = [int(d) for d in rng.integers(2, 6, size=rank)]
     a = [d if rng.random() < 0.6 else 1 for d in out]
     b = [d if rng.random() < 0.6 else 1 for d in out]
-    a = a[int(rng.integers(0, rank)):] if rng.random() < 0.3 else a  # a lower rank, right-aligned
-    b = b[int(rng.integers(0, rank)):] if rng.random() < 0.3 else b
+    a = a[int(rng.integers(0, rank)) :] if rng.random() < 0.3 else a  # a lower rank, right-aligned
+    b = b[int(rng.integers(0, rank)) :] if rng.random() < 0.3 else b
     return tuple(a) or (1,), tuple(b) or (1,)
 
 
@@ -159,8 +159,15 @@ def random_case(rng, kind: str) -> Case:
     raise ValueError(kind)
 
 
-KINDS = ["same", "broadcast", "scalar_divisor", "const_divisor_one_value", "const_divisor_tensor",
-         "const_divisor_small", "const_numerator_one_value"]
+KINDS = [
+    "same",
+    "broadcast",
+    "scalar_divisor",
+    "const_divisor_one_value",
+    "const_divisor_tensor",
+    "const_divisor_small",
+    "const_numerator_one_value",
+]
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -178,16 +185,22 @@ def test_every_value_pair():
     """All 65536 (numerator, divisor) pairs, zero divisors included, for several quantizations
     and fused activations, same-shape (Div) and broadcast (BroadcastDivSlow)."""
     rng = np.random.default_rng(7)
-    quants = [((0.02, -10), (0.03, 7), (0.004, 1), 0), ((0.5, 100), (0.003, -128), (0.01, 127), 3),
-              ((0.01, 0), (0.01, -128), (0.0078, 0), 0), ((0.1, -128), (0.05, 127), (0.00005, -3), 1)]
+    quants = [
+        ((0.02, -10), (0.03, 7), (0.004, 1), 0),
+        ((0.5, 100), (0.003, -128), (0.01, 127), 3),
+        ((0.01, 0), (0.01, -128), (0.0078, 0), 0),
+        ((0.1, -128), (0.05, 127), (0.00005, -3), 1),
+    ]
     quants += [(*_quant(rng), int(rng.integers(0, 4))) for _ in range(2)]
     cases = [Case((256, 256), (256, 256), (256, 256), q0, q1, qo, act) for q0, q1, qo, act in quants]
     cases += [Case((256, 1), (1, 256), (256, 256), *quants[0][:3], 2)]
     data = div_model(cases)
     a = np.repeat(np.arange(-128, 128), 256).astype(np.int8).reshape(256, 256)
     b = np.tile(np.arange(-128, 128), 256).astype(np.int8).reshape(256, 256)
-    inputs = [a, b] * len(quants) + [np.arange(-128, 128).astype(np.int8).reshape(256, 1),
-                                     np.arange(-128, 128).astype(np.int8).reshape(1, 256)]
+    inputs = [a, b] * len(quants) + [
+        np.arange(-128, 128).astype(np.int8).reshape(256, 1),
+        np.arange(-128, 128).astype(np.int8).reshape(1, 256),
+    ]
     assert_exact_tflm(data, "div_sweep", [inputs])
 
 
@@ -276,13 +289,15 @@ def test_sanitized():
     """All 65536 value pairs (zero divisors included) at the quantizations closest to the
     refusal limits (output multiplier just above 64: final shifts up to 31; a large one:
     shifts down to 0), plus random cases, built with ASan and UBSan: clean, same outputs."""
+    from edgeconv.checking.validation import Sample
     from sanitized import sanitized_equal
 
-    from edgeconv.checking.validation import Sample
-
     rng = np.random.default_rng(11)
-    limits = [((0.064, 0), (0.01, -128), (0.1, 5), 0), ((0.1, 127), (0.001, 127), (0.0000305, -128), 0),
-              ((0.01, -128), (0.001, 0), (0.0000031, 0), 1)]
+    limits = [
+        ((0.064, 0), (0.01, -128), (0.1, 5), 0),
+        ((0.1, 127), (0.001, 127), (0.0000305, -128), 0),
+        ((0.01, -128), (0.001, 0), (0.0000031, 0), 1),
+    ]
     cases = [Case((256, 256), (256, 256), (256, 256), q0, q1, qo, act) for q0, q1, qo, act in limits]
     cases += [random_case(rng, kind) for kind in KINDS]
     data = div_model(cases)
@@ -290,7 +305,7 @@ def test_sanitized():
     b = np.tile(np.arange(-128, 128), 256).astype(np.int8).reshape(256, 256)
 
     def samples(specs):
-        return [Sample([a, b] * len(limits) + case_inputs(cases[len(limits):], rng), f"sweep {k}") for k in range(2)]
+        return [Sample([a, b] * len(limits) + case_inputs(cases[len(limits) :], rng), f"sweep {k}") for k in range(2)]
 
     sanitized_equal(data, "div_sanitized", samples)
     assert_exact_tflm(data, "div_limits", [s.arrays for s in samples(None)])
@@ -323,9 +338,9 @@ def test_int32():
     def sample():
         out = []
         for sa, sb, _ in shapes:
-            a = rng.integers(-2**31, 2**31, size=sa, dtype=np.int64)
-            a.flat[: min(3, a.size)] = [-7, 7, -2**31][: min(3, a.size)]
-            big = rng.integers(-2**31, 2**31, size=sb, dtype=np.int64)
+            a = rng.integers(-(2**31), 2**31, size=sa, dtype=np.int64)
+            a.flat[: min(3, a.size)] = [-7, 7, -(2**31)][: min(3, a.size)]
+            big = rng.integers(-(2**31), 2**31, size=sb, dtype=np.int64)
             b = np.where(rng.random(sb) < 0.5, rng.integers(-9, 10, size=sb), big)
             b[b == 0] = 3
             b[b == -1] = -2
@@ -338,16 +353,15 @@ def test_int32():
 def test_int32_undefined():
     """Where TFLite's int32 division is undefined (a zero divisor, INT32_MIN / -1) the kernel
     gives a Cortex-M's SDIV results, 0 and INT32_MIN, without undefined behaviour."""
+    from edgeconv.checking.validation import Sample
     from sanitized import sanitized_equal
 
-    from edgeconv.checking.validation import Sample
-
     data = int32_model([((6,), (6,), 0)])
-    a = np.array([5, -5, 0, -2**31, -2**31, 2**31 - 1], dtype=np.int32)
+    a = np.array([5, -5, 0, -(2**31), -(2**31), 2**31 - 1], dtype=np.int32)
     b = np.array([0, 0, 0, -1, 1, -1], dtype=np.int32)
     model = compile_bytes(data, "div_s32_undefined")
     out = build_and_load(model, emit(model)).run([a, b])[0]
-    assert out.tolist() == [0, 0, 0, -2**31, -2**31, -(2**31 - 1)], out
+    assert out.tolist() == [0, 0, 0, -(2**31), -(2**31), -(2**31 - 1)], out
     sanitized_equal(data, "div_s32_undefined", lambda specs: [Sample([a, b], "undefined quotients")])
 
 

@@ -136,7 +136,7 @@ def _random_pair(rng, max_rank: int):
     b = [d if (da == 1 or rng.random() < 0.5) else 1 for d, da in zip(out, a)]
     ra = int(rng.integers(1, rank + 1)) if rng.random() < 0.3 else rank
     rb = int(rng.integers(1, rank + 1)) if rng.random() < 0.3 else rank
-    return tuple(a[rank - ra:]), tuple(b[rank - rb:])
+    return tuple(a[rank - ra :]), tuple(b[rank - rb :])
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -206,9 +206,9 @@ def test_binary_all_pairs_random_quantization(op, seed):
         data = _rewrite(base, quants, act)
         report = validate_bytes(data, f"grid_{op}_{seed}_{i}", samples=1, seed=seed, extra_inputs=[[x, y]])
         assert "tflm" in report.references, report.notes
-        assert report.bit_exact, (f"{op} {quants} act {act}: {report.mismatches_vs_tflm} of 65536 differ "
-                                  f"(max |diff| {report.max_abs_diff})")
-
+        assert report.bit_exact, (
+            f"{op} {quants} act {act}: {report.mismatches_vs_tflm} of 65536 differ (max |diff| {report.max_abs_diff})"
+        )
 
 
 def test_sub_multipliers_are_formed_in_double():
@@ -282,9 +282,9 @@ def _concat_model() -> bytes:
 
 def test_concatenation_requantizing_input_is_refused_like_tflm():
     """TFLite Micro refuses int8 inputs whose quantization differs from the output; so do we."""
-    from edgeconv.lowering.compiler import compile_bytes
-    from edgeconv.frontend.ir import UnsupportedOpError
     from edgeconv.checking.references import ReferenceUnavailable, TflmReference
+    from edgeconv.frontend.ir import UnsupportedOpError
+    from edgeconv.lowering.compiler import compile_bytes
 
     data = _rewrite(_concat_model(), [(0.01, 3), (0.02, 3), (0.01, 3)])
     with pytest.raises(ReferenceUnavailable):
@@ -294,9 +294,9 @@ def test_concatenation_requantizing_input_is_refused_like_tflm():
 
 
 def test_concatenation_fused_activation_is_refused_like_tflm():
-    from edgeconv.lowering.compiler import compile_bytes
-    from edgeconv.frontend.ir import UnsupportedOpError
     from edgeconv.checking.references import ReferenceUnavailable, TflmReference
+    from edgeconv.frontend.ir import UnsupportedOpError
+    from edgeconv.lowering.compiler import compile_bytes
 
     q = (0.01, -5)
     data = _rewrite(_concat_model(), [q, q, q], activation=1)

@@ -24,21 +24,45 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from modelgen import assert_exact, cached_model, oracle_is, seeded_keras, tflite_from_function, tflite_from_keras
-from mutants import Net, schema
 
-from edgeconv.lowering.compiler import compile_bytes
 from edgeconv.emit.emitter import runtime_dir
-from edgeconv.targets.hostbuild import WARNING_FLAGS, compiler
 from edgeconv.frontend.ir import ModelError
 from edgeconv.frontend.reader import read_tflite_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.targets.hostbuild import WARNING_FLAGS, compiler
+from modelgen import assert_exact, cached_model, oracle_is, seeded_keras, tflite_from_function, tflite_from_keras
+from mutants import Net, schema
 from quantize.fixedpoint import inv_sqrt_quantized_multiplier_exp
 
-OPTIONS = {"ABS": "AbsOptions", "RSQRT": None, "SQRT": None, "EXP": "ExpOptions", "LOG": None, "ELU": None,
-           "GELU": "GeluOptions", "LOG_SOFTMAX": "LogSoftmaxOptions", "L2_NORMALIZATION": "L2NormOptions",
-           "SQUARE": None, "NEG": None, "FLOOR": None, "CEIL": None, "ROUND": None, "SIN": None, "COS": None}
-ORACLE = {"ABS": "tflm", "RSQRT": "tflm", "SQRT": "tflite", "EXP": "tflite", "LOG": "tflite", "ELU": "tflm",
-          "GELU": "tflite", "LOG_SOFTMAX": "tflm", "L2_NORMALIZATION": "tflm"}
+OPTIONS = {
+    "ABS": "AbsOptions",
+    "RSQRT": None,
+    "SQRT": None,
+    "EXP": "ExpOptions",
+    "LOG": None,
+    "ELU": None,
+    "GELU": "GeluOptions",
+    "LOG_SOFTMAX": "LogSoftmaxOptions",
+    "L2_NORMALIZATION": "L2NormOptions",
+    "SQUARE": None,
+    "NEG": None,
+    "FLOOR": None,
+    "CEIL": None,
+    "ROUND": None,
+    "SIN": None,
+    "COS": None,
+}
+ORACLE = {
+    "ABS": "tflm",
+    "RSQRT": "tflm",
+    "SQRT": "tflite",
+    "EXP": "tflite",
+    "LOG": "tflite",
+    "ELU": "tflm",
+    "GELU": "tflite",
+    "LOG_SOFTMAX": "tflm",
+    "L2_NORMALIZATION": "tflm",
+}
 INFO = {"int8": np.iinfo(np.int8), "int16": np.iinfo(np.int16)}
 
 
@@ -169,6 +193,7 @@ def exp_case(rng, dtype: str) -> Case:
 
 def log_case(rng, dtype: str) -> Case:
     """Inputs mostly positive (log of x <= 0 is the output's lowest value)."""
+
     def fn(x):
         return np.log(np.maximum(x, 1e-3))
 
@@ -257,10 +282,20 @@ def test_extremes():
     values of |x - zp| = 255: sum 2,147,450,625) and at depth 1."""
     ls = [
         Case((1, 4095), "int8", (0.05, 0), (16.0 / 256, 127), np.full((1, 4095), 7, dtype=np.int8)),
-        Case((2, 4095), "int8", (0.02, -5), (16.0 / 256, 127),
-             np.random.default_rng(5).integers(-128, 128, size=(2, 4095)).astype(np.int8)),
-        Case((3, 40), "int8", (15.9, 3), (16.0 / 256, 127),
-             np.random.default_rng(6).integers(-128, 128, size=(3, 40)).astype(np.int8)),
+        Case(
+            (2, 4095),
+            "int8",
+            (0.02, -5),
+            (16.0 / 256, 127),
+            np.random.default_rng(5).integers(-128, 128, size=(2, 4095)).astype(np.int8),
+        ),
+        Case(
+            (3, 40),
+            "int8",
+            (15.9, 3),
+            (16.0 / 256, 127),
+            np.random.default_rng(6).integers(-128, 128, size=(3, 40)).astype(np.int8),
+        ),
     ]
     ls[2].data[0, :5] = 127
     ls[2].data[0, 5:10] = 126
@@ -277,25 +312,45 @@ def test_fixedpoint_helpers_ub_free():
     L2_NORMALIZATION forms (0..19999 and 5000 random sums up to 2^31 - 1), and
     ec_log_x_for_x_ge_1 is close to log(x) on LOG_SOFTMAX's Q12 sums, both built with
     -fsanitize=undefined (no UB trips)."""
-    xs = sorted(set(list(range(20000)) + [int(v) for v in np.random.default_rng(3).integers(0, 2**31, 5000)]
-                    + [2**27, 2**29 - 1, 2**29, 2**31 - 1]))
+    xs = sorted(
+        set(
+            list(range(20000))
+            + [int(v) for v in np.random.default_rng(3).integers(0, 2**31, 5000)]
+            + [2**27, 2**29 - 1, 2**29, 2**31 - 1]
+        )
+    )
     src = (
         '#include <stdio.h>\n#include "ec_fixedpoint.h"\n'
         "int main(void) {\n"
         "    long long v;\n"
-        "    while (scanf(\"%lld\", &v) == 1) {\n"
+        '    while (scanf("%lld", &v) == 1) {\n'
         "        int32_t m; int s;\n"
         "        ec_inv_sqrt_quantized_multiplier_exp((int32_t)v, -1, &m, &s);\n"
-        "        printf(\"%ld %d %ld\\n\", (long)m, s,\n"
+        '        printf("%ld %d %ld\\n", (long)m, s,\n'
         "               (long)(v >= (1 << 19) ? ec_log_x_for_x_ge_1((int32_t)v, 12, 5) : 0));\n"
         "    }\n"
         "    return 0;\n"
-        "}\n")
+        "}\n"
+    )
     work = Path(__import__("tempfile").mkdtemp(prefix="ec-math-"))
     (work / "t.c").write_text(src)
     exe = work / "t"
-    subprocess.run([compiler(), *WARNING_FLAGS, "-fsanitize=undefined", "-fno-sanitize-recover=all", "-O1",
-                    "-I", str(runtime_dir()), str(work / "t.c"), "-o", str(exe)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            compiler(),
+            *WARNING_FLAGS,
+            "-fsanitize=undefined",
+            "-fno-sanitize-recover=all",
+            "-O1",
+            "-I",
+            str(runtime_dir()),
+            str(work / "t.c"),
+            "-o",
+            str(exe),
+        ],
+        check=True,
+        capture_output=True,
+    )
     out = subprocess.run([str(exe)], input="\n".join(map(str, xs)), capture_output=True, text=True, check=True)
     assert "runtime error" not in out.stderr, out.stderr[:500]
     rows = [tuple(int(t) for t in line.split()) for line in out.stdout.splitlines()]
@@ -328,18 +383,26 @@ def test_emulated_cortex_m4():
     from edgeconv.checking.validation import validate_bytes
 
     rng = np.random.default_rng(77)
-    micro = _mixed_model([
-        ("ABS", abs_case(rng, "int8")), ("ABS", abs_case(rng, "int16")),
-        ("RSQRT", Case((2, 40), "int8", (0.02, -128), (0.05, -100), np.zeros((2, 40), np.int8))),
-        ("ELU", elu_case(rng, "int8")), ("LOG_SOFTMAX", log_softmax_case(rng, "int8")),
-        ("L2_NORMALIZATION", l2_case(rng, "int8")),
-    ])
+    micro = _mixed_model(
+        [
+            ("ABS", abs_case(rng, "int8")),
+            ("ABS", abs_case(rng, "int16")),
+            ("RSQRT", Case((2, 40), "int8", (0.02, -128), (0.05, -100), np.zeros((2, 40), np.int8))),
+            ("ELU", elu_case(rng, "int8")),
+            ("LOG_SOFTMAX", log_softmax_case(rng, "int8")),
+            ("L2_NORMALIZATION", l2_case(rng, "int8")),
+        ]
+    )
     report = validate_bytes(micro, "math_micro_m4", samples=3, seed=1, board="cortex-m4")
     assert "tflm" in report.references and report.bit_exact, report.to_dict()
-    reference = _mixed_model([
-        ("EXP", exp_case(rng, "int8")), ("EXP", exp_case(rng, "int16")),
-        ("GELU", gelu_case(rng, "int8", False)), ("GELU", gelu_case(rng, "int16", True)),
-    ])
+    reference = _mixed_model(
+        [
+            ("EXP", exp_case(rng, "int8")),
+            ("EXP", exp_case(rng, "int16")),
+            ("GELU", gelu_case(rng, "int8", False)),
+            ("GELU", gelu_case(rng, "int16", True)),
+        ]
+    )
     report = validate_bytes(reference, "math_reference_m4", samples=3, seed=2, board="cortex-m4")
     assert oracle_is(report, "tflite_ref") and report.bit_exact, report.to_dict()
 
@@ -384,10 +447,16 @@ def _fn(name: str):
     import tensorflow as tf
 
     return {
-        "rsqrt": tf.math.rsqrt, "abs": tf.abs, "exp": tf.exp, "log_softmax": tf.nn.log_softmax,
-        "log": tf.math.log, "softplus": tf.nn.softplus, "sqrt": tf.sqrt,
+        "rsqrt": tf.math.rsqrt,
+        "abs": tf.abs,
+        "exp": tf.exp,
+        "log_softmax": tf.nn.log_softmax,
+        "log": tf.math.log,
+        "softplus": tf.nn.softplus,
+        "sqrt": tf.sqrt,
         "l2_normalize": lambda x: tf.math.l2_normalize(x, axis=-1),
-        "gelu": lambda x: tf.nn.gelu(x, approximate=False), "gelu_tanh": lambda x: tf.nn.gelu(x, approximate=True),
+        "gelu": lambda x: tf.nn.gelu(x, approximate=False),
+        "gelu_tanh": lambda x: tf.nn.gelu(x, approximate=True),
     }[name]
 
 
@@ -395,8 +464,10 @@ def _fn(name: str):
 def test_converter(name, mode):
     fn_name, shape, (low, high), opname, _ = FUNCTION_CASES[name]
     seed = 40 + sorted(FUNCTION_CASES).index(name)
-    data = cached_model({"op": "math", "name": name, "mode": mode, "shape": shape, "range": [low, high], "seed": seed},
-                        lambda: tflite_from_function(_fn(fn_name), [shape], seed=seed, low=low, high=high, mode=mode))
+    data = cached_model(
+        {"op": "math", "name": name, "mode": mode, "shape": shape, "range": [low, high], "seed": seed},
+        lambda: tflite_from_function(_fn(fn_name), [shape], seed=seed, low=low, high=high, mode=mode),
+    )
     assert opname in _opcodes(data), f"{name}: the converter emitted {_opcodes(data)}, no {opname}"
     low = 0 if opname in ("RSQRT", "SQRT") else None  # no negative values: both references stop there
     samples = [_converter_inputs(data, seed * 10 + k, low=low) for k in range(4)]
@@ -446,9 +517,16 @@ def island_model(float_opcode: str, cases: list[Case]) -> bytes:
     return n.finish(ins, outs)
 
 
-ISLAND_FUNCTIONS = {"ELU": lambda x: np.where(x < 0, np.expm1(np.minimum(x, 0)), x), "SQUARE": np.square,
-                    "NEG": np.negative, "FLOOR": np.floor, "CEIL": np.ceil, "ROUND": np.round, "SIN": np.sin,
-                    "COS": np.cos}
+ISLAND_FUNCTIONS = {
+    "ELU": lambda x: np.where(x < 0, np.expm1(np.minimum(x, 0)), x),
+    "SQUARE": np.square,
+    "NEG": np.negative,
+    "FLOOR": np.floor,
+    "CEIL": np.ceil,
+    "ROUND": np.round,
+    "SIN": np.sin,
+    "COS": np.cos,
+}
 
 
 @pytest.mark.parametrize("float_opcode", sorted(ISLAND_FUNCTIONS))
@@ -510,7 +588,10 @@ def test_float_island_chains():
     data = n.finish(ins, outs)
     model = compile_bytes(data, "island_chains")
     assert sorted({s.op.opcode for s in model.steps}) == [
-        "DEQUANTIZE+ELU+QUANTIZE", "DEQUANTIZE+ELU+SQUARE+NEG+QUANTIZE", "DEQUANTIZE+ELU+SQUARE+QUANTIZE"]
+        "DEQUANTIZE+ELU+QUANTIZE",
+        "DEQUANTIZE+ELU+SQUARE+NEG+QUANTIZE",
+        "DEQUANTIZE+ELU+SQUARE+QUANTIZE",
+    ]
     assert_exact(data, "island_chains", "tflm", [samples])
 
 
@@ -594,11 +675,17 @@ REFUSED = {
     "log_softmax_input_scale": ("LOG_SOFTMAX", _case("int8", xq=(40.0, 0), yq=(16 / 256, 127)), ["input scale"]),
     "log_softmax_tiny_scale": ("LOG_SOFTMAX", _case("int8", xq=(1e-9, 0), yq=(16 / 256, 127)), ["input scale"]),
     "l2_output_quant": ("L2_NORMALIZATION", _case("int8", yq=(0.01, 0)), ["1/128"]),
-    "l2_activation": ("L2_NORMALIZATION", _case("int8", yq=(1 / 128, 0), options={"fusedActivationFunction": 1}),
-                      ["activation"]),
+    "l2_activation": (
+        "L2_NORMALIZATION",
+        _case("int8", yq=(1 / 128, 0), options={"fusedActivationFunction": 1}),
+        ["activation"],
+    ),
     "l2_rank5": ("L2_NORMALIZATION", _case("int8", yq=(1 / 128, 0), shape=(1, 1, 2, 2, 3)), ["rank 5"]),
-    "l2_depth": ("L2_NORMALIZATION", _case("int8", xq=(0.1, -128), yq=(1 / 128, 0), shape=(1, 33026)),
-                 ["sum of squares"]),
+    "l2_depth": (
+        "L2_NORMALIZATION",
+        _case("int8", xq=(0.1, -128), yq=(1 / 128, 0), shape=(1, 33026)),
+        ["sum of squares"],
+    ),
     "abs_int16_zp": ("ABS", _case("int16", xq=(0.05, 3)), ["zero points"]),
     "rsqrt_int16_zp": ("RSQRT", _case("int16", yq=(0.05, -2)), ["zero points"]),
     "exp_int16_zp": ("EXP", _case("int16", xq=(0.001, 1)), ["zero points"]),

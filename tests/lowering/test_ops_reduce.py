@@ -11,19 +11,32 @@ Extremes (a SUM of 90000 int16 values whose int32 sum wraps, a rescale needing a
 21, type limits) are also run on min/max/zero/alternating inputs and built with ASan/UBSan.
 """
 
-import mutants
 import numpy as np
 import pytest
 
-from modelgen import assert_exact_vs, cached_model, opcodes, oracle_is, seeded_keras, tflite_from_function, tflite_from_keras
+import mutants
+from edgeconv.checking.validation import Sample, validate_bytes
+from modelgen import (
+    assert_exact_vs,
+    cached_model,
+    opcodes,
+    oracle_is,
+    seeded_keras,
+    tflite_from_function,
+    tflite_from_keras,
+)
 from mutants import Net
 from sanitized import sanitized_equal
 
-from edgeconv.checking.validation import Sample, validate_bytes
-
-for _name, _member in {"SUM": "ReducerOptions", "REDUCE_MAX": "ReducerOptions", "REDUCE_MIN": "ReducerOptions",
-                       "ARG_MAX": "ArgMaxOptions", "ARG_MIN": "ArgMinOptions", "EQUAL": "EqualOptions",
-                       "SELECT_V2": "SelectV2Options"}.items():
+for _name, _member in {
+    "SUM": "ReducerOptions",
+    "REDUCE_MAX": "ReducerOptions",
+    "REDUCE_MIN": "ReducerOptions",
+    "ARG_MAX": "ArgMaxOptions",
+    "ARG_MIN": "ArgMinOptions",
+    "EQUAL": "EqualOptions",
+    "SELECT_V2": "SelectV2Options",
+}.items():
     mutants.OPTIONS_OF.setdefault(_name, _member)
 
 
@@ -31,8 +44,13 @@ def few_values(specs):
     """Two samples drawn from 3 values: many ties (ARG_MAX/MIN keep the first index)."""
     rng = np.random.default_rng(7)
     info = {"int8": (-1, 2), "int16": (-1, 2)}
-    return [Sample([rng.integers(*info.get(sp.dtype, (0, 3)), size=sp.shape).astype(sp.dtype) for sp in specs],
-                   f"few values {i}") for i in range(2)]
+    return [
+        Sample(
+            [rng.integers(*info.get(sp.dtype, (0, 3)), size=sp.shape).astype(sp.dtype) for sp in specs],
+            f"few values {i}",
+        )
+        for i in range(2)
+    ]
 
 
 def check(data: bytes, label: str, oracle: str = "tflm", seed: int = 0, samples: int = 6, extra_inputs=None):
@@ -113,8 +131,13 @@ def test_reduce_int16_random(opname, seed):
 # ARG_MAX / ARG_MIN: randomized
 
 
-def arg_model(seed: int, out_dtype: str = "int32", axis_dtype: str = "int32", opnames=("ARG_MAX", "ARG_MIN"),
-              then_equal: bool = False) -> bytes:
+def arg_model(
+    seed: int,
+    out_dtype: str = "int32",
+    axis_dtype: str = "int32",
+    opnames=("ARG_MAX", "ARG_MIN"),
+    then_equal: bool = False,
+) -> bytes:
     """Independent ARG_MAX/ARG_MIN ops on int8. With then_equal, each index is compared with a
     constant (EQUAL) whose bool picks between two int8 inputs (SELECT_V2), so that INT64
     indices, which a model cannot output here, are checked too."""
@@ -158,14 +181,24 @@ def test_arg_min_max_random(seed):
 @pytest.mark.parametrize("seed", range(2))
 def test_arg_min_max_int64_random(seed):
     # INT64 indices: TFLite Micro refuses them (and an INT64 axis); TFLite's reference runs them.
-    check(arg_model(850 + seed, out_dtype="int64", axis_dtype="int64", then_equal=True), f"arg_min_max_i64_{seed}",
-          "tflite_ref", seed, extra_inputs=few_values)
+    check(
+        arg_model(850 + seed, out_dtype="int64", axis_dtype="int64", then_equal=True),
+        f"arg_min_max_i64_{seed}",
+        "tflite_ref",
+        seed,
+        extra_inputs=few_values,
+    )
 
 
 def test_arg_output_type_ignored_for_int32():
     # TFLite Micro types the indices from the tensor (INT32) and ignores output_type INT64.
-    check(one_op("ARG_MAX", "int8", (0.1, 0), None, "int32", outputType=4), "arg_option_int64_tensor_int32", "tflm",
-          0, extra_inputs=few_values)
+    check(
+        one_op("ARG_MAX", "int8", (0.1, 0), None, "int32", outputType=4),
+        "arg_option_int64_tensor_int32",
+        "tflm",
+        0,
+        extra_inputs=few_values,
+    )
 
 
 def test_arg_max_int32_then_equal():
@@ -179,6 +212,7 @@ def test_arg_max_int32_then_equal():
 
 def keras_global_pool(kind: str, rank: int, dense: bool = True, batch: int | None = 1):
     """batch None: a dynamic batch (keras.Input's usual form), which shape inference fixes to 1."""
+
     def build():
         import tensorflow as tf
 
@@ -209,14 +243,37 @@ CONVERTER_CASES = {
     # TFLite Micro runs REDUCE_MAX in int8 only: the 16x8 form is measured against TFLite's
     # reference, without a Dense head (its int16 FULLY_CONNECTED differs from TFLite Micro's by
     # 1 LSB on some elements, and edgeconv follows TFLite Micro there).
-    "global_max_pool_2d_16x8_no_head": (keras_global_pool("max", 2, dense=False), None, "16x8", "REDUCE_MAX", "tflite_ref"),
+    "global_max_pool_2d_16x8_no_head": (
+        keras_global_pool("max", 2, dense=False),
+        None,
+        "16x8",
+        "REDUCE_MAX",
+        "tflite_ref",
+    ),
     "global_avg_pool_2d_16x8": (keras_global_pool("avg", 2), None, "16x8", "MEAN", "tflm"),
     "reduce_sum_spatial": (lambda x: _tf().reduce_sum(x, axis=[1, 2]), [(1, 6, 6, 8)], "int8", "SUM", "tflm"),
     "reduce_sum_keep_16x8": (lambda x: _tf().reduce_sum(x, axis=-1, keepdims=True), [(1, 5, 9)], "16x8", "SUM", "tflm"),
-    "reduce_min_channels": (lambda x: _tf().reduce_min(x, axis=[-1, 1], keepdims=True), [(2, 4, 5, 6)], "int8",
-                            "REDUCE_MIN", "tflm"),
-    "argmax_last": (lambda x: _tf().argmax(x, axis=-1, output_type=_tf().int32), [(1, 6, 10)], "int8", "ARG_MAX", "tflm"),
-    "argmin_first": (lambda x: _tf().argmin(x, axis=1, output_type=_tf().int32), [(2, 7, 3)], "int8", "ARG_MIN", "tflm"),
+    "reduce_min_channels": (
+        lambda x: _tf().reduce_min(x, axis=[-1, 1], keepdims=True),
+        [(2, 4, 5, 6)],
+        "int8",
+        "REDUCE_MIN",
+        "tflm",
+    ),
+    "argmax_last": (
+        lambda x: _tf().argmax(x, axis=-1, output_type=_tf().int32),
+        [(1, 6, 10)],
+        "int8",
+        "ARG_MAX",
+        "tflm",
+    ),
+    "argmin_first": (
+        lambda x: _tf().argmin(x, axis=1, output_type=_tf().int32),
+        [(2, 7, 3)],
+        "int8",
+        "ARG_MIN",
+        "tflm",
+    ),
 }
 
 
@@ -297,8 +354,9 @@ def test_arg_min_max_sanitized():
 # Refusals: what TFLite Micro (or, where it lacks the type, TFLite's reference) refuses
 
 
-def one_op(opname: str, dtype: str, in_q, out_q, out_dtype: str | None = None, axis_dtype: str = "int32",
-           **options) -> bytes:
+def one_op(
+    opname: str, dtype: str, in_q, out_q, out_dtype: str | None = None, axis_dtype: str = "int32", **options
+) -> bytes:
     n = Net()
     x = n.tensor("x", [2, 3, 4], dtype, scale=in_q[0], zp=in_q[1])
     a = n.tensor("axis", [1], axis_dtype, data=[1])
@@ -339,8 +397,8 @@ REFUSALS = {
 
 @pytest.mark.parametrize("name", sorted(REFUSALS))
 def test_refusals(name):
-    from edgeconv.lowering.compiler import compile_bytes
     from edgeconv.frontend.ir import ModelError
+    from edgeconv.lowering.compiler import compile_bytes
 
     build, words = REFUSALS[name]
     with pytest.raises(ModelError) as err:
@@ -353,9 +411,10 @@ def test_refusals(name):
 def test_emulated_cortex_m4():
     # The same C on an emulated Cortex-M4 (QEMU): the reductions' extremes (TFLite Micro) and
     # INT64 ARG chains (TFLite's reference).
-    for data, label, oracle in ((extremes_model(), "reduce_extremes_m4", "tflm"),
-                                (arg_model(850, out_dtype="int64", axis_dtype="int64", then_equal=True), "arg_i64_m4",
-                                 "tflite_ref")):
+    for data, label, oracle in (
+        (extremes_model(), "reduce_extremes_m4", "tflm"),
+        (arg_model(850, out_dtype="int64", axis_dtype="int64", then_equal=True), "arg_i64_m4", "tflite_ref"),
+    ):
         report = validate_bytes(data, label, samples=3, seed=1, board="cortex-m4")
         assert report.board == "cortex-m4" and oracle_is(report, oracle) and report.elements_compared > 0, report.notes
         assert report.bit_exact and report.mismatches_vs_oracle == 0, f"{label}: {report.mismatches_vs_oracle} differ"

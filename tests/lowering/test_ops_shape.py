@@ -15,14 +15,13 @@ padding, or VALID dilated convolutions whose padded positions are cropped away.
 import numpy as np
 import pytest
 
-from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_function, tflite_from_keras
-
-from edgeconv.lowering.compiler import compile_bytes
-from edgeconv.emit.emitter import emit
-from edgeconv.targets.hostbuild import build_and_load
-from edgeconv.frontend.reader import read_tflite_bytes
 from edgeconv.checking.references import TfliteRefReference
 from edgeconv.checking.validation import random_inputs
+from edgeconv.emit.emitter import emit
+from edgeconv.frontend.reader import read_tflite_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.targets.hostbuild import build_and_load
+from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_function, tflite_from_keras
 
 
 def _opcodes(data: bytes) -> list[str]:
@@ -76,8 +75,10 @@ def test_mean(name):
     def fn(x):
         return tf.reduce_mean(x, axis=axes, keepdims=keep)
 
-    data = cached_model({"op": "mean", "name": name, "shape": shape, "axes": axes, "keep": keep, "range": [low, high]},
-                        lambda: tflite_from_function(fn, [shape], seed=seed, low=low, high=high))
+    data = cached_model(
+        {"op": "mean", "name": name, "shape": shape, "axes": axes, "keep": keep, "range": [low, high]},
+        lambda: tflite_from_function(fn, [shape], seed=seed, low=low, high=high),
+    )
     _check(data, f"mean_{name}", "MEAN", seed)
 
 
@@ -124,9 +125,10 @@ def test_pad(name):
             return tf.pad(x, paddings)
         return tf.pad(x, paddings, constant_values=value)
 
-    data = cached_model({"op": "pad", "name": name, "shape": shape, "paddings": paddings, "value": value,
-                         "range": [low, high]},
-                        lambda: tflite_from_function(fn, [shape], seed=seed, low=low, high=high))
+    data = cached_model(
+        {"op": "pad", "name": name, "shape": shape, "paddings": paddings, "value": value, "range": [low, high]},
+        lambda: tflite_from_function(fn, [shape], seed=seed, low=low, high=high),
+    )
     _check(data, f"pad_{name}", "PAD" if value is None else "PADV2", seed)
 
 
@@ -152,8 +154,10 @@ def test_transpose(name):
     def fn(x):
         return tf.transpose(x, perm)
 
-    data = cached_model({"op": "transpose", "name": name, "shape": shape, "perm": perm},
-                        lambda: tflite_from_function(fn, [shape], seed=seed))
+    data = cached_model(
+        {"op": "transpose", "name": name, "shape": shape, "perm": perm},
+        lambda: tflite_from_function(fn, [shape], seed=seed),
+    )
     _check(data, f"transpose_{name}", "TRANSPOSE", seed)
 
 
@@ -207,8 +211,10 @@ def test_dilated_conv_space_to_batch(name):
             c = tf.nn.depthwise_conv2d(s, w, strides=[1, 1, 1, 1], padding="VALID")
         return tf.batch_to_space(tf.nn.relu(tf.nn.bias_add(c, b)), [rate, rate], crops)
 
-    data = cached_model({"op": "dilated_s2b", "name": name, "spec": DILATED_CASES[name]},
-                        lambda: tflite_from_function(fn, [shape], seed=seed, low=low, high=high))
+    data = cached_model(
+        {"op": "dilated_s2b", "name": name, "spec": DILATED_CASES[name]},
+        lambda: tflite_from_function(fn, [shape], seed=seed, low=low, high=high),
+    )
     ops = _opcodes(data)
     assert "BATCH_TO_SPACE_ND" in ops, f"the converter emitted {ops}"
     if padding == "SAME":
@@ -241,8 +247,10 @@ def test_space_batch_raw(name):
             return tf.space_to_batch_nd(x, block, pads)
         return tf.batch_to_space(x, block, pads)
 
-    data = cached_model({"op": "space_batch_raw", "name": name, "spec": RAW_S2B_CASES[name]},
-                        lambda: tflite_from_function(fn, [shape], seed=seed, low=low, high=high))
+    data = cached_model(
+        {"op": "space_batch_raw", "name": name, "spec": RAW_S2B_CASES[name]},
+        lambda: tflite_from_function(fn, [shape], seed=seed, low=low, high=high),
+    )
     opcode = "SPACE_TO_BATCH_ND" if kind == "s2b" else "BATCH_TO_SPACE_ND"
     if kind == "s2b" and any(v for p in pads for v in p):
         _check_vs_tflite_reference(data, name, opcode, seed)
@@ -280,7 +288,9 @@ def test_resize(name):
         return tf.compat.v1.image.resize_nearest_neighbor(x, size, align_corners=align, half_pixel_centers=half)
 
     shape = (1, ih, iw, 3)
-    data = cached_model({"op": "resize", "name": name, "spec": RESIZE_CASES[name]},
-                        lambda: tflite_from_function(fn, [shape], seed=seed, low=-1.5, high=1.0))
+    data = cached_model(
+        {"op": "resize", "name": name, "spec": RESIZE_CASES[name]},
+        lambda: tflite_from_function(fn, [shape], seed=seed, low=-1.5, high=1.0),
+    )
     opcode = "RESIZE_BILINEAR" if method == "bilinear" else "RESIZE_NEAREST_NEIGHBOR"
     _check(data, f"resize_{name}", opcode, seed)

@@ -12,22 +12,29 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edgeconv.checking.validation import validate_bytes
+from edgeconv.frontend.ir import ModelError
+from edgeconv.frontend.reader import read_tflite_bytes
+from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.lowering.ops.transpose_conv import transpose_conv_padding
 from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_keras
 from mutants import Net
-
-from edgeconv.lowering.compiler import compile_bytes
-from edgeconv.frontend.ir import ModelError
-from edgeconv.lowering.ops.transpose_conv import transpose_conv_padding
-from edgeconv.frontend.reader import read_tflite_bytes
-from edgeconv.checking.validation import validate_bytes
 
 SAME, VALID = 0, 1
 
 
-def add_transpose_conv(n: Net, inputs: list[int], outputs: list[int], padding: int, stride_h: int, stride_w: int,
-                       activation: int = 0) -> None:
-    n.op("TRANSPOSE_CONV", inputs, outputs, padding=padding, strideH=stride_h, strideW=stride_w,
-         fusedActivationFunction=activation)
+def add_transpose_conv(
+    n: Net, inputs: list[int], outputs: list[int], padding: int, stride_h: int, stride_w: int, activation: int = 0
+) -> None:
+    n.op(
+        "TRANSPOSE_CONV",
+        inputs,
+        outputs,
+        padding=padding,
+        strideH=stride_h,
+        strideW=stride_w,
+        fusedActivationFunction=activation,
+    )
 
 
 def random_case(rng: np.random.Generator, s16: bool) -> dict:
@@ -42,12 +49,25 @@ def random_case(rng: np.random.Generator, s16: bool) -> dict:
         return max(1, exact + (int(rng.integers(-2, 3)) if rng.random() < 0.3 else 0))
 
     return dict(
-        s16=s16, batches=int(rng.integers(1, 3)) if rng.random() < 0.25 else 1,
-        in_h=in_h, in_w=in_w, in_c=int(rng.integers(1, 10)), out_c=int(rng.integers(1, 10)),
-        k_h=k_h, k_w=k_w, stride_h=stride_h, stride_w=stride_w, padding=padding,
-        out_h=out_size(in_h, k_h, stride_h), out_w=out_size(in_w, k_w, stride_w),
-        per_channel=bool(rng.random() < 0.7), bias=str(rng.choice(["none", "main", "int16"] if s16 else ["none", "main"],
-                                                                   p=[0.25, 0.6, 0.15] if s16 else [0.3, 0.7])),
+        s16=s16,
+        batches=int(rng.integers(1, 3)) if rng.random() < 0.25 else 1,
+        in_h=in_h,
+        in_w=in_w,
+        in_c=int(rng.integers(1, 10)),
+        out_c=int(rng.integers(1, 10)),
+        k_h=k_h,
+        k_w=k_w,
+        stride_h=stride_h,
+        stride_w=stride_w,
+        padding=padding,
+        out_h=out_size(in_h, k_h, stride_h),
+        out_w=out_size(in_w, k_w, stride_w),
+        per_channel=bool(rng.random() < 0.7),
+        bias=str(
+            rng.choice(
+                ["none", "main", "int16"] if s16 else ["none", "main"], p=[0.25, 0.6, 0.15] if s16 else [0.3, 0.7]
+            )
+        ),
         activation=int(rng.choice([0, 1, 3], p=[0.6, 0.25, 0.15])),
         seed=int(rng.integers(0, 2**31)),
     )
@@ -65,24 +85,37 @@ def add_case(n: Net, c: dict, tag: str) -> tuple[int, int]:
     taps = -(-k_h // max(c["stride_h"], 1)) * -(-k_w // max(c["stride_w"], 1))
     # an output scale that spreads typical sums over most of the output range
     spread = (32767 if c["s16"] else 127) * 0.6
-    acc_std = (2 ** 15 if c["s16"] else 128) / np.sqrt(3) * 73 * np.sqrt(taps * in_c)
+    acc_std = (2**15 if c["s16"] else 128) / np.sqrt(3) * 73 * np.sqrt(taps * in_c)
     out_scale = float(in_scale * np.mean(w_scales) * acc_std / spread * rng.uniform(0.5, 2.0))
     out_zp = 0 if c["s16"] else int(rng.integers(-100, 100))
     x = n.tensor(f"{tag}_input", [c["batches"], c["in_h"], c["in_w"], in_c], dt, scale=in_scale, zp=in_zp)
     out_shape = [c["batches"], c["out_h"], c["out_w"], out_c]
     shape_t = n.tensor(f"{tag}_output_shape", [4], "int32", data=out_shape)
-    w = n.tensor(f"{tag}_weights", [out_c, k_h, k_w, in_c], "int8", scale=w_scales, zp=[0] * len(w_scales),
-                 data=wdata, axis=0)
+    w = n.tensor(
+        f"{tag}_weights", [out_c, k_h, k_w, in_c], "int8", scale=w_scales, zp=[0] * len(w_scales), data=wdata, axis=0
+    )
     ins = [shape_t, w, x]
     if c["bias"] != "none":
         bscale = (np.float32(in_scale) * np.broadcast_to(w_scales, (out_c,))).astype(np.float32)
         lim = int(acc_std * 2)
         if c["bias"] == "int16":
-            b = n.tensor(f"{tag}_bias", [out_c], "int16", scale=bscale, zp=[0] * out_c,
-                         data=rng.integers(-32768, 32768, size=out_c))
+            b = n.tensor(
+                f"{tag}_bias",
+                [out_c],
+                "int16",
+                scale=bscale,
+                zp=[0] * out_c,
+                data=rng.integers(-32768, 32768, size=out_c),
+            )
         else:
-            b = n.tensor(f"{tag}_bias", [out_c], "int64" if c["s16"] else "int32", scale=bscale, zp=[0] * out_c,
-                         data=rng.integers(-lim, lim + 1, size=out_c))
+            b = n.tensor(
+                f"{tag}_bias",
+                [out_c],
+                "int64" if c["s16"] else "int32",
+                scale=bscale,
+                zp=[0] * out_c,
+                data=rng.integers(-lim, lim + 1, size=out_c),
+            )
         ins.append(b)
     y = n.tensor(f"{tag}_output", out_shape, dt, scale=out_scale, zp=out_zp)
     add_transpose_conv(n, ins, [y], c["padding"], c["stride_h"], c["stride_w"], c["activation"])
@@ -118,8 +151,15 @@ def stress_model() -> bytes:
     for i, (dt, zp) in enumerate((("int8", -128), ("int8", 127), ("int16", 0))):
         in_c, k = 24, 3
         x = n.tensor(f"x{i}", [1, 3, 3, in_c], dt, scale=0.01, zp=zp)
-        w = n.tensor(f"w{i}", [2, k, k, in_c], "int8", scale=[0.01, 0.02], zp=[0, 0], axis=0,
-                     data=np.where(np.arange(2 * k * k * in_c).reshape(2, k, k, in_c) % 2, 127, -127))
+        w = n.tensor(
+            f"w{i}",
+            [2, k, k, in_c],
+            "int8",
+            scale=[0.01, 0.02],
+            zp=[0, 0],
+            axis=0,
+            data=np.where(np.arange(2 * k * k * in_c).reshape(2, k, k, in_c) % 2, 127, -127),
+        )
         shape = n.tensor(f"s{i}", [4], "int32", data=[1, 5, 5, 2])
         bt = "int64" if dt == "int16" else "int32"
         b = n.tensor(f"b{i}", [2], bt, scale=[1e-4, 2e-4], zp=[0, 0], data=[2_000_000, -1_500_000])
@@ -128,8 +168,15 @@ def stress_model() -> bytes:
         ios.append((x, y))
     # 16x8 with one tap's sum beyond int32 (2^15 * 127 * 600 > 2^31): the kernel's int64 path
     x = n.tensor("x_wide", [1, 2, 2, 600], "int16", scale=0.01, zp=0)
-    w = n.tensor("w_wide", [4, 2, 2, 600], "int8", scale=[0.01] * 4, zp=[0] * 4, axis=0,
-                 data=np.where(np.arange(4 * 2 * 2 * 600).reshape(4, 2, 2, 600) % 3, 127, -127))
+    w = n.tensor(
+        "w_wide",
+        [4, 2, 2, 600],
+        "int8",
+        scale=[0.01] * 4,
+        zp=[0] * 4,
+        axis=0,
+        data=np.where(np.arange(4 * 2 * 2 * 600).reshape(4, 2, 2, 600) % 3, 127, -127),
+    )
     shape = n.tensor("s_wide", [4], "int32", data=[1, 4, 4, 4])
     y = n.tensor("y_wide", [1, 4, 4, 4], "int16", scale=30.0, zp=0)
     add_transpose_conv(n, [shape, w, x], [y], SAME, 2, 2)
@@ -180,9 +227,15 @@ def test_keras_conv2d_transpose(name):
         seeded_keras(seed)
         x = tf.keras.Input(shape[1:], batch_size=1)
         h = tf.keras.layers.Conv2D(shape[-1], 1)(x)  # input quantization unlike the model input's
-        y = tf.keras.layers.Conv2DTranspose(filters, kernel, strides=strides, padding=padding, use_bias=use_bias,
-                                            activation=act,
-                                            bias_initializer=tf.keras.initializers.RandomNormal(0, 0.3))(h)
+        y = tf.keras.layers.Conv2DTranspose(
+            filters,
+            kernel,
+            strides=strides,
+            padding=padding,
+            use_bias=use_bias,
+            activation=act,
+            bias_initializer=tf.keras.initializers.RandomNormal(0, 0.3),
+        )(h)
         return tflite_from_keras(tf.keras.Model(x, y), seed=seed, mode=mode)
 
     data = cached_model({"op": "transpose_conv_keras", "name": name, "case": repr(KERAS_CASES[name])}, build)
@@ -218,8 +271,25 @@ def test_keras_dynamic_batch(mode):
 
 
 def _one_op(**change) -> bytes:
-    c = dict(s16=False, batches=1, in_h=3, in_w=3, in_c=2, out_c=2, k_h=3, k_w=3, stride_h=2, stride_w=2,
-             padding=SAME, out_h=6, out_w=6, per_channel=True, bias="main", activation=0, seed=5)
+    c = dict(
+        s16=False,
+        batches=1,
+        in_h=3,
+        in_w=3,
+        in_c=2,
+        out_c=2,
+        k_h=3,
+        k_w=3,
+        stride_h=2,
+        stride_w=2,
+        padding=SAME,
+        out_h=6,
+        out_w=6,
+        per_channel=True,
+        bias="main",
+        activation=0,
+        seed=5,
+    )
     c.update(change)
     return model_of([c])
 
@@ -270,9 +340,8 @@ def mixed_model() -> bytes:
 
 
 def test_dsp_equals_portable_on_cortex_m4():
-    from fastpaths import assert_dsp_equals_portable
-
     from edgeconv.checking.validation import random_inputs
+    from fastpaths import assert_dsp_equals_portable
 
     data = mixed_model()
     assert_bit_exact(data, "tconv_mixed", samples=4, seed=4)
@@ -285,16 +354,18 @@ def test_sanitizers_clean(tmp_path):
     """Extreme inputs (all minimum, all maximum, zero) under ASan/UBSan, equal to the host
     build: TRANSPOSE_CONV and BATCH_MATMUL (one test: the sanitized runtime is built once)."""
     import test_ops_batch_matmul
-    from sanitized import run_samples, sanitized_executable
 
     from edgeconv.emit.emitter import emit
     from edgeconv.targets.hostbuild import build_and_load
+    from sanitized import run_samples, sanitized_executable
 
     for name, data in (("tconv_mixed", mixed_model()), ("bmm_mixed", test_ops_batch_matmul.mixed_model())):
         model = compile_bytes(data, name)
         g = model.graph
-        samples = [[np.full(g.tensors[t].shape, v(g.tensors[t].dtype)) for t in g.inputs]
-                   for v in (lambda d: np.iinfo(d).min, lambda d: np.iinfo(d).max, lambda d: 0)]
+        samples = [
+            [np.full(g.tensors[t].shape, v(g.tensors[t].dtype)) for t in g.inputs]
+            for v in (lambda d: np.iinfo(d).min, lambda d: np.iinfo(d).max, lambda d: 0)
+        ]
         work = tmp_path / name
         run = run_samples(sanitized_executable(model, emit(model), work), model, samples, work)
         assert run.returncode == 0 and not run.report, run.report or run.stderr_tail

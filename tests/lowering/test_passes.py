@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from edgeconv.lowering.compiler import compile_bytes
 from edgeconv.frontend.ir import Graph, ModelError, Op, Quant, Tensor
-from edgeconv.lowering.passes import check_topological, fuse_activations, remove_dead_ops
-from edgeconv.frontend.shapes import infer_shapes
 from edgeconv.frontend.reader import read_tflite_bytes
+from edgeconv.frontend.shapes import infer_shapes
+from edgeconv.lowering.compiler import compile_bytes
+from edgeconv.lowering.passes import check_topological, fuse_activations, remove_dead_ops
 from modelgen import assert_bit_exact, dynamic_batch_model
 
 
@@ -30,8 +30,13 @@ def _t(i, shape=(1, 4), q=Quant((0.1,), (0,)), data=None):
 
 def test_fuse_relu_into_conv_when_quantization_matches():
     w = Tensor(1, "w", (4, 1, 1, 4), "int8", Quant((0.1,), (0,)), np.ones((4, 1, 1, 4), np.int8))
-    g = Graph("g", {0: _t(0, (1, 2, 2, 4)), 1: w, 2: _t(2, (1, 2, 2, 4)), 3: _t(3, (1, 2, 2, 4))},
-              [Op(0, "CONV_2D", [0, 1, -1], [2], {"fused_activation_function": 0}), Op(1, "RELU6", [2], [3])], [0], [3])
+    g = Graph(
+        "g",
+        {0: _t(0, (1, 2, 2, 4)), 1: w, 2: _t(2, (1, 2, 2, 4)), 3: _t(3, (1, 2, 2, 4))},
+        [Op(0, "CONV_2D", [0, 1, -1], [2], {"fused_activation_function": 0}), Op(1, "RELU6", [2], [3])],
+        [0],
+        [3],
+    )
     fused = fuse_activations(g)
     assert [op.opcode for op in fused.ops] == ["CONV_2D"]
     assert fused.ops[0].outputs == [3] and fused.ops[0].options["fused_activation_function"] == 3
@@ -39,8 +44,13 @@ def test_fuse_relu_into_conv_when_quantization_matches():
 
 def test_no_fusion_when_quantization_differs():
     w = Tensor(1, "w", (4, 1, 1, 4), "int8", Quant((0.1,), (0,)), np.ones((4, 1, 1, 4), np.int8))
-    g = Graph("g", {0: _t(0, (1, 2, 2, 4)), 1: w, 2: _t(2, (1, 2, 2, 4)), 3: _t(3, (1, 2, 2, 4), Quant((0.05,), (-128,)))},
-              [Op(0, "CONV_2D", [0, 1, -1], [2], {}), Op(1, "RELU", [2], [3])], [0], [3])
+    g = Graph(
+        "g",
+        {0: _t(0, (1, 2, 2, 4)), 1: w, 2: _t(2, (1, 2, 2, 4)), 3: _t(3, (1, 2, 2, 4), Quant((0.05,), (-128,)))},
+        [Op(0, "CONV_2D", [0, 1, -1], [2], {}), Op(1, "RELU", [2], [3])],
+        [0],
+        [3],
+    )
     assert [op.opcode for op in fuse_activations(g).ops] == ["CONV_2D", "RELU"]
 
 
@@ -61,14 +71,25 @@ def test_fold_constant_strided_slice_pack():
     packed = Tensor(4, "p", (2,), "int32")
     g = Graph(
         "g",
-        {0: _t(0, (1, 2, 3, 4)), 1: shape_t, 2: sliced,
-         5: Tensor(5, "begin", (1,), "int32", None, np.array([0], np.int32)),
-         6: Tensor(6, "end", (1,), "int32", None, np.array([1], np.int32)),
-         7: Tensor(7, "strides", (1,), "int32", None, np.array([1], np.int32)),
-         8: Tensor(8, "minus1", (), "int32", None, np.array(-1, np.int32)), 4: packed, 9: _t(9, (1, 24))},
-        [Op(0, "SHAPE", [0], [1]), Op(1, "STRIDED_SLICE", [1, 5, 6, 7], [2], {"shrink_axis_mask": 1}),
-         Op(2, "PACK", [2, 8], [4], {"axis": 0, "values_count": 2}), Op(3, "RESHAPE", [0, 4], [9])],
-        [0], [9],
+        {
+            0: _t(0, (1, 2, 3, 4)),
+            1: shape_t,
+            2: sliced,
+            5: Tensor(5, "begin", (1,), "int32", None, np.array([0], np.int32)),
+            6: Tensor(6, "end", (1,), "int32", None, np.array([1], np.int32)),
+            7: Tensor(7, "strides", (1,), "int32", None, np.array([1], np.int32)),
+            8: Tensor(8, "minus1", (), "int32", None, np.array(-1, np.int32)),
+            4: packed,
+            9: _t(9, (1, 24)),
+        },
+        [
+            Op(0, "SHAPE", [0], [1]),
+            Op(1, "STRIDED_SLICE", [1, 5, 6, 7], [2], {"shrink_axis_mask": 1}),
+            Op(2, "PACK", [2, 8], [4], {"axis": 0, "values_count": 2}),
+            Op(3, "RESHAPE", [0, 4], [9]),
+        ],
+        [0],
+        [9],
     )
     folded = infer_shapes(g)
     assert [op.opcode for op in folded.ops] == ["RESHAPE"]

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from edgeconv.frontend.ir import ModelError, Op
 from edgeconv.lowering.compiler import (
     AUTO_MIN_SAVED_PER_BYTE,
     CODE_ALLOWANCE_BYTES,
@@ -11,14 +12,23 @@ from edgeconv.lowering.compiler import (
     apply_weight_form,
     choose_weight_forms,
 )
-from edgeconv.frontend.ir import ModelError, Op
 from edgeconv.lowering.ops.base import CArray, Kernel, WeightForm
 
 
 def _kernel(n_weights: int, saved: int, offers: bool = True) -> Kernel:
     w = CArray("int8_t", np.ones(n_weights, dtype=np.int8), "weights")
-    forms = [WeightForm("int16", {"weights": None, "weights16": CArray("int16_t", np.ones(n_weights, np.int16), "weights")},
-                        extra_flash_bytes=n_weights, instructions_saved=saved)] if offers else []
+    forms = (
+        [
+            WeightForm(
+                "int16",
+                {"weights": None, "weights16": CArray("int16_t", np.ones(n_weights, np.int16), "weights")},
+                extra_flash_bytes=n_weights,
+                instructions_saved=saved,
+            )
+        ]
+        if offers
+        else []
+    )
     return Kernel("ec_x", "ec_x", "ec_x_params_t", {"n": n_weights, "weights": w}, [0], [1], weight_forms=forms)
 
 
@@ -56,12 +66,12 @@ def test_auto_with_a_board_fills_the_budget_best_ratio_first():
     flash = 200_000
     base = 10_000
     budget = int(flash * (1 - FLASH_RESERVE_FRACTION)) - base - CODE_ALLOWANCE_BYTES
-    big_low = _kernel(budget - 1000, budget)      # ratio ~1
-    small_high = _kernel(2000, 200_000)           # ratio 100: taken first
+    big_low = _kernel(budget - 1000, budget)  # ratio ~1
+    small_high = _kernel(2000, 200_000)  # ratio 100: taken first
     steps = _steps(big_low, small_high)
     c = choose_weight_forms(steps, "auto", flash, base)
     assert c.budget_bytes == budget
-    assert c.chosen == {0: "int8", 1: "int16"}    # the big one no longer fits after the small one
+    assert c.chosen == {0: "int8", 1: "int16"}  # the big one no longer fits after the small one
     assert c.extra_flash_bytes <= budget
     # with room for both, both are taken (any saving is worth free flash)
     c2 = choose_weight_forms(steps, "auto", 10 * flash, base)
@@ -84,7 +94,12 @@ def test_board_dsp_from_mcpu():
     from edgeconv.frontend.boards import load_board
 
     assert [load_board(b).has_dsp for b in ("cortex-m0plus", "cortex-m4", "cortex-m7", "cortex-m33", "riscv32")] == [
-        False, True, True, True, False]
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_a_form_may_name_its_own_entry_point():

@@ -18,8 +18,8 @@ from quantize.fixedpoint import activation_range, quantize_multiplier, tflite_ro
         (0.5, (1 << 30, 0)),
         (1.0, (1 << 30, 1)),
         (0.75, (3 << 29, 0)),
-        (2.0 ** -40, (0, 0)),  # below 2^-31: flushed to zero as TFLite does
-        (1.0 - 2.0 ** -33, (1 << 30, 1)),  # rounds up to 2^31, halved with shift + 1
+        (2.0**-40, (0, 0)),  # below 2^-31: flushed to zero as TFLite does
+        (1.0 - 2.0**-33, (1 << 30, 1)),  # rounds up to 2^31, halved with shift + 1
         (3.0, (3 << 29, 2)),
     ],
 )
@@ -32,7 +32,7 @@ def test_quantize_multiplier_reconstructs():
     for real in rng.uniform(1e-6, 100.0, size=500):
         m, s = quantize_multiplier(float(real))
         assert (1 << 30) <= m < (1 << 31)
-        assert math.isclose(m * 2.0 ** (s - 31), real, rel_tol=2 ** -30)
+        assert math.isclose(m * 2.0 ** (s - 31), real, rel_tol=2**-30)
 
 
 def test_tflite_round_half_away_from_zero():
@@ -46,6 +46,7 @@ def test_activation_range():
 
 
 # --- the C helpers against an integer model of TFLite's double-rounding arithmetic ---------
+
 
 def _srdhm(a, b):
     if a == b == -(1 << 31):

@@ -16,18 +16,19 @@ import sys
 import numpy as np
 import pytest
 
-from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_function, tflite_from_keras
-
-from edgeconv.frontend.reader import read_tflite_bytes
 from edgeconv.checking.validation import validate_bytes
+from edgeconv.frontend.reader import read_tflite_bytes
+from modelgen import assert_bit_exact, cached_model, seeded_keras, tflite_from_function, tflite_from_keras
 
 V = 1  # bump to rebuild the cached models of this file
 
 
 def ops_and_types(data: bytes) -> list[tuple[str, list[str], list[str]]]:
     g = read_tflite_bytes(data)
-    return [(op.opcode, [g.tensors[i].dtype for i in op.inputs if i >= 0], [g.tensors[i].dtype for i in op.outputs])
-            for op in g.ops]
+    return [
+        (op.opcode, [g.tensors[i].dtype for i in op.inputs if i >= 0], [g.tensors[i].dtype for i in op.outputs])
+        for op in g.ops
+    ]
 
 
 def assert_int16_op(data: bytes, opcode: str) -> None:
@@ -38,8 +39,13 @@ def assert_int16_op(data: bytes, opcode: str) -> None:
         assert outs == ["int16"] and ins[0] == "int16", (opcode, ins, outs)
 
 
-BINARY = {"add": ("ADD", lambda tf: tf.add), "sub": ("SUB", lambda tf: tf.subtract), "mul": ("MUL", lambda tf: tf.multiply),
-          "max": ("MAXIMUM", lambda tf: tf.maximum), "min": ("MINIMUM", lambda tf: tf.minimum)}
+BINARY = {
+    "add": ("ADD", lambda tf: tf.add),
+    "sub": ("SUB", lambda tf: tf.subtract),
+    "mul": ("MUL", lambda tf: tf.multiply),
+    "max": ("MAXIMUM", lambda tf: tf.maximum),
+    "min": ("MINIMUM", lambda tf: tf.minimum),
+}
 
 BINARY_CASES = [
     ("add", (1, 4, 4, 8), (1, 4, 4, 8), 3.0, "relu"),
@@ -80,12 +86,15 @@ def test_binary_16x8(case):
         assert report.reference_disagreements == 0
 
 
-@pytest.mark.parametrize("layer, pool, strides, padding", [
-    ("AveragePooling2D", 2, 2, "valid"),
-    ("AveragePooling2D", 3, 2, "same"),
-    ("MaxPooling2D", 2, 2, "valid"),
-    ("MaxPooling2D", 3, 1, "same"),
-])
+@pytest.mark.parametrize(
+    "layer, pool, strides, padding",
+    [
+        ("AveragePooling2D", 2, 2, "valid"),
+        ("AveragePooling2D", 3, 2, "same"),
+        ("MaxPooling2D", 2, 2, "valid"),
+        ("MaxPooling2D", 3, 1, "same"),
+    ],
+)
 def test_pool_16x8(layer, pool, strides, padding):
     spec = dict(v=V, test="pool16x8", layer=layer, pool=pool, strides=strides, padding=padding)
 
@@ -112,8 +121,15 @@ def test_float_edges_16x8():
     def build():
         import tensorflow as tf
 
-        return tflite_from_function(lambda x, y: tf.add(x, y * 2.0), [(1, 6, 8), (1, 6, 8)], seed=5, io_type=None,
-                                    mode="16x8", low=-3.0, high=3.0)
+        return tflite_from_function(
+            lambda x, y: tf.add(x, y * 2.0),
+            [(1, 6, 8), (1, 6, 8)],
+            seed=5,
+            io_type=None,
+            mode="16x8",
+            low=-3.0,
+            high=3.0,
+        )
 
     data = cached_model(spec, build)
     kinds = ops_and_types(data)
@@ -138,8 +154,9 @@ def test_quantize_mode_16x8_zoo_model(tmp_path):
     from edgeconv.training.train import train
 
     train("resnet8", "digits", tmp_path / "m.keras", epochs=1, seed=0, verbose=0, width=0.25, depth=2)
-    proc = _cli("quantize", tmp_path / "m.keras", "-o", tmp_path / "m16.tflite", "--mode", "16x8", "--calib", "32",
-                "--json")
+    proc = _cli(
+        "quantize", tmp_path / "m.keras", "-o", tmp_path / "m16.tflite", "--mode", "16x8", "--calib", "32", "--json"
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout)
     assert report["mode"] == "16x8" and report["io_type"] == "int16"
@@ -157,7 +174,11 @@ def test_quantize_mode_16x8_zoo_model(tmp_path):
     # End to end: the 16x8 model compiles and is bit-exact, on the host and as firmware on an
     # emulated Cortex-M4.
     assert_bit_exact(data, "resnet8_16x8", samples=4)
-    if shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm") or os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
+    if (
+        shutil.which("arm-none-eabi-gcc")
+        and shutil.which("qemu-system-arm")
+        or os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS")
+    ):
         report = validate_bytes(data, "resnet8_16x8_m4", samples=3, seed=1, board="cortex-m4")
         assert report.oracle == "tflm" and report.bit_exact, report.to_dict()
 
@@ -170,8 +191,9 @@ def test_quantize_mode_and_io_must_agree(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("arch,data", [("tinyconv", "digits"), ("dscnn", "digits"), ("mobilenetv1", "digits"),
-                                       ("conv1d", "signals")])
+@pytest.mark.parametrize(
+    "arch,data", [("tinyconv", "digits"), ("dscnn", "digits"), ("mobilenetv1", "digits"), ("conv1d", "signals")]
+)
 def test_quantize_mode_16x8_every_zoo_architecture(tmp_path, arch, data):
     """The other zoo architectures (ResNet-8 above), quantized with `edgeconv quantize --mode
     16x8`: int16 activations throughout, bit-exact with TFLite Micro on the host and as firmware
@@ -186,6 +208,10 @@ def test_quantize_mode_16x8_every_zoo_architecture(tmp_path, arch, data):
     assert {g.tensors[i].dtype for i in g.inputs + g.outputs} == {"int16"}
     assert "CONV_2D" in {op.opcode for op in g.ops}
     assert_bit_exact(model, f"{arch}_16x8", samples=4)
-    if shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm") or os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
+    if (
+        shutil.which("arm-none-eabi-gcc")
+        and shutil.which("qemu-system-arm")
+        or os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS")
+    ):
         report = validate_bytes(model, f"{arch}_16x8_m4", samples=3, seed=1, board="cortex-m4")
         assert report.oracle == "tflm" and report.bit_exact, report.to_dict()

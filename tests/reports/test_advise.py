@@ -14,13 +14,13 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import SHARED_MODELS, assert_refused, run_cli
 
 import edgeconv
+from conftest import SHARED_MODELS, assert_refused, run_cli
 from edgeconv.frontend.boards import load_board
 from edgeconv.frontend.ir import ModelError
-from edgeconv.lowering.passes import run_passes
 from edgeconv.frontend.reader import read_tflite_bytes
+from edgeconv.lowering.passes import run_passes
 from edgeconv.reports.variants import (
     Change,
     NotApplicable,
@@ -139,9 +139,13 @@ def test_vww_on_cortex_m0plus_names_the_peak_and_shows_variants_that_fit():
     assert [(x["op"], x["flash_bytes"]) for x in r.flash_layers] == [(26, 68_608), (24, 35_840), (14, 17_920)]
     assert r.layers_tried == [2]
     by = {v["change"]: v for v in r.variants}
-    assert set(by) == {"op 2: stride 2", "op 2: half the filters", "model: half the filters in every layer",
-                       "model: half the input resolution",
-                       "model: half the filters everywhere and half the input resolution"}
+    assert set(by) == {
+        "op 2: stride 2",
+        "op 2: half the filters",
+        "model: half the filters in every layer",
+        "model: half the input resolution",
+        "model: half the filters everywhere and half the input resolution",
+    }
     assert by["op 2: half the filters"]["ram_bytes"] == 47_064 and not by["op 2: half the filters"]["fits"]
     assert by["op 2: stride 2"]["macs"] == 2_549_568 and by["op 2: stride 2"]["ram_cut_bytes"] == 9_072
     both = by["model: half the filters everywhere and half the input resolution"]
@@ -159,8 +163,9 @@ def test_instructions_are_inspect_boards_counts_and_the_cli_is_the_api():
     i = edgeconv.inspect(MICRO_SPEECH, board=BOARD)
     assert r.instructions == i.instructions and r.fits and r.fit == i.fit
     per_layer = {row["index"]: row["instructions"] for row in i.layers}
-    assert [(x["op"], x["instructions"]) for x in r.instruction_layers] == \
-        sorted(((k, v) for k, v in per_layer.items() if v), key=lambda kv: -kv[1])[:3]
+    assert [(x["op"], x["instructions"]) for x in r.instruction_layers] == sorted(
+        ((k, v) for k, v in per_layer.items() if v), key=lambda kv: -kv[1]
+    )[:3]
     assert r.instruction_layers[0]["op"] == 1  # the depthwise convolution: 94% of the instructions
     assert r.flash_layers[0]["op"] == 2  # the FULLY_CONNECTED's weights
     (v,) = r.variants  # the peak's depthwise layer (already strided) with a smaller kernel
@@ -168,13 +173,13 @@ def test_instructions_are_inspect_boards_counts_and_the_cli_is_the_api():
     assert v["instructions"] < r.instructions and v["instructions_cut"] == r.instructions - v["instructions"]
     assert v["macs"] == r.macs - v["macs_cut"] and v["macs_cut"] > 0
 
-    proc = run_cli("advise", MICRO_SPEECH, "--board", BOARD, "--layers", "0", "--no-whole-model",
-                   "--no-instructions", "--json")
+    proc = run_cli(
+        "advise", MICRO_SPEECH, "--board", BOARD, "--layers", "0", "--no-whole-model", "--no-instructions", "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     api = edgeconv.advise(MICRO_SPEECH, board=BOARD, layers=0, whole_model=False, instructions=False).to_dict()
     assert json.loads(proc.stdout) == api
-    text = run_cli("advise", MICRO_SPEECH, "--board", BOARD, "--layers", "0", "--no-whole-model",
-                   "--no-instructions")
+    text = run_cli("advise", MICRO_SPEECH, "--board", BOARD, "--layers", "0", "--no-whole-model", "--no-instructions")
     assert text.returncode == 0, text.stderr
     assert "RAM peak 6,448 B at step 0 (op 1 DEPTHWISE_CONV_2D)" in text.stdout
     assert "as is" in text.stdout and max(len(line) for line in text.stdout.splitlines()) <= 80
@@ -184,14 +189,17 @@ def test_bad_requests_are_one_line(tmp_path):
     need(MICRO_SPEECH)
     assert_refused(run_cli("advise", MICRO_SPEECH, "--board", "no-such-board"), "no-such-board")
     assert_refused(run_cli("advise", tmp_path / "missing.tflite", "--board", BOARD), "missing.tflite")
-    assert_refused(run_cli("advise", MICRO_SPEECH, "--board", BOARD, "--arch", "tinyconv", "--data", "digits"),
-                   "not both")
+    assert_refused(
+        run_cli("advise", MICRO_SPEECH, "--board", BOARD, "--arch", "tinyconv", "--data", "digits"), "not both"
+    )
     assert_refused(run_cli("advise", "--board", BOARD, "--arch", "tinyconv"), "--data")
     assert_refused(run_cli("advise", "--board", BOARD), "model")
     # a file in the way of the study that is not an Optuna study is the user's: refused, untouched
     (tmp_path / "s.optuna.db").write_text("my notes")
-    assert_refused(run_cli("advise", "--board", BOARD, "--arch", "tinyconv", "--data", "digits",
-                           "-o", tmp_path / "s.png"), "not an Optuna study")
+    assert_refused(
+        run_cli("advise", "--board", BOARD, "--arch", "tinyconv", "--data", "digits", "-o", tmp_path / "s.png"),
+        "not an Optuna study",
+    )
     assert (tmp_path / "s.optuna.db").read_text() == "my notes" and not (tmp_path / "s.png").exists()
 
 
@@ -257,8 +265,13 @@ def test_pareto_front_and_the_recommendation_rule():
     def t(n, acc, instr, ram, fits=True):
         return {"number": n, "accuracy": acc, "instructions": instr, "ram_bytes": ram, "fits": fits}
 
-    rows = [t(0, 0.95, 1000, 500), t(1, 0.96, 3000, 400), t(2, 0.90, 900, 900), t(3, 0.94, 2000, 600),
-            t(4, 0.99, 500, 100, fits=False)]
+    rows = [
+        t(0, 0.95, 1000, 500),
+        t(1, 0.96, 3000, 400),
+        t(2, 0.90, 900, 900),
+        t(3, 0.94, 2000, 600),
+        t(4, 0.99, 500, 100, fits=False),
+    ]
     front, pick = pareto_and_pick(rows)
     assert front == [0, 1, 2]  # 3 is dominated by 0; 4 does not fit
     assert pick["number"] == 0  # within 1 point of 0.96, the fewest instructions

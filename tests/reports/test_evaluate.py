@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_refused, require_tools, run_cli
 
 import edgeconv
+from conftest import assert_refused, require_tools, run_cli
 from edgeconv.frontend.ir import ModelError
 
 KWS = "mlcommons_tiny/kws_ref_model.tflite"
@@ -26,8 +26,15 @@ MICRO_SPEECH = "tflite_micro/micro_speech_quantized.tflite"
 MICRO_SPEECH_SAMPLES = "tflite_micro/samples/micro_speech_quantized"
 
 # The demo's architecture and data, fewer epochs (the demo trains 30).
-DIGITS_RECIPE = {"arch": "tinyconv", "data": "digits", "epochs": 4, "seed": 0, "width": 1.0, "learning_rate": 3e-3,
-                 "calib": 100}
+DIGITS_RECIPE = {
+    "arch": "tinyconv",
+    "data": "digits",
+    "epochs": 4,
+    "seed": 0,
+    "width": 1.0,
+    "learning_rate": 3e-3,
+    "calib": 100,
+}
 
 
 @pytest.fixture(scope="session")
@@ -48,21 +55,35 @@ def digits(tmp_path_factory) -> dict:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         r = DIGITS_RECIPE
-        t = edgeconv.train(r["arch"], r["data"], work / "digits.keras", epochs=r["epochs"], seed=r["seed"],
-                           width=r["width"], learning_rate=r["learning_rate"], verbose=0)
+        t = edgeconv.train(
+            r["arch"],
+            r["data"],
+            work / "digits.keras",
+            epochs=r["epochs"],
+            seed=r["seed"],
+            width=r["width"],
+            learning_rate=r["learning_rate"],
+            verbose=0,
+        )
         q = edgeconv.quantize(work / "digits.keras", out=work / "digits.tflite", calib=r["calib"], seed=r["seed"])
         _, test = split(load_dataset("digits"), TEST_FRACTION, r["seed"])
         np.savez(work / "test.npz", x=test.x, y=test.y)
-        (work / "figures.json").write_text(json.dumps({"float": t.float_accuracy, "int8": q.int8_accuracy,
-                                                       "samples": q.test_samples}))
+        (work / "figures.json").write_text(
+            json.dumps({"float": t.float_accuracy, "int8": q.int8_accuracy, "samples": q.test_samples})
+        )
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(work, folder)
     # A private copy: reports are written beside the files.
     here = tmp_path_factory.mktemp("digits")
     for name in ("digits.keras", "digits.tflite", "test.npz", "figures.json"):
         shutil.copy(folder / name, here / name)
-    return {"dir": here, "keras": here / "digits.keras", "tflite": here / "digits.tflite", "npz": here / "test.npz",
-            **json.loads((here / "figures.json").read_text())}
+    return {
+        "dir": here,
+        "keras": here / "digits.keras",
+        "tflite": here / "digits.tflite",
+        "npz": here / "test.npz",
+        **json.loads((here / "figures.json").read_text()),
+    }
 
 
 def cli_json(*args) -> dict:
@@ -96,7 +117,9 @@ def test_digits_float_int8_and_c(digits):
         assert s["balanced"] == pytest.approx(np.mean(s["recall"]), abs=1e-15)
     assert out["scores"]["int8"] == out["scores"]["c"]
     wrong = 359 - out["scores"]["c"]["correct"]
-    assert len(out["misclassified"]) == min(20, wrong) and all(m["true"] != m["predicted"] for m in out["misclassified"])
+    assert len(out["misclassified"]) == min(20, wrong) and all(
+        m["true"] != m["predicted"] for m in out["misclassified"]
+    )
     assert out["misclassified"][0]["sample"].startswith("test.npz[")
     assert 0.9 < out["float_int8_agreement"] <= 1.0
     html = report.read_text()
@@ -278,8 +301,10 @@ def test_multi_output_model(tmp_path):
     sizes = [int(np.prod(g.tensors[t].shape)) for t in g.outputs]
     rng = np.random.default_rng(5)
     x = rng.uniform(-1, 1, size=(40, 12)).astype(np.float32)
-    ys = {f"y{j}": {5: rng.integers(0, 5, size=40), 3: rng.normal(size=(40, 3)), 1: rng.integers(0, 2, size=40)}[n]
-          for j, n in enumerate(sizes)}
+    ys = {
+        f"y{j}": {5: rng.integers(0, 5, size=40), 3: rng.normal(size=(40, 3)), 1: rng.integers(0, 2, size=40)}[n]
+        for j, n in enumerate(sizes)
+    }
     np.savez(tmp_path / "two.npz", x=x, **ys)
     r = edgeconv.evaluate(data, tmp_path / "two.npz", name="two")
     assert r.model == "two" and r.c_equals_int8 and r.c_elements_compared == 40 * 9
@@ -346,9 +371,8 @@ def test_confusion_text_and_auc():
 def test_model_tflite_micro_refuses_runs_op_by_op(tmp_path):
     """FULLY_CONNECTED -> EXP: TFLite Micro lacks EXP, so the int8 model runs op by op (TFLite
     Micro per op, TFLite's reference for EXP), as validate's oracle does; the C equals it."""
-    from mutants import Net
-
     from edgeconv.checking.op_oracle import TITLE
+    from mutants import Net
 
     rng = np.random.default_rng(11)
     n = Net()
@@ -372,8 +396,8 @@ def test_model_tflite_micro_refuses_runs_op_by_op(tmp_path):
 def test_class_names_from_the_model_then_the_data(shared_models, tmp_path):
     """Class names: the model's own (labels metadata, edgeconv/frontend/labels.py) first, else the .npz's
     class_names; the printed matrix and recall use them."""
-    from edgeconv.reports.evaluate import confusion_lines
     from edgeconv.frontend.labels import add_labels
+    from edgeconv.reports.evaluate import confusion_lines
 
     files = sorted((shared_models / KWS_SAMPLES).glob("in_0*.npy"))  # in_00..in_09: labelled
     x = np.stack([np.load(f) for f in files])
@@ -383,8 +407,10 @@ def test_class_names_from_the_model_then_the_data(shared_models, tmp_path):
     r = edgeconv.evaluate(shared_models / KWS, tmp_path / "kws.npz")
     assert r.outputs[0]["class_names"] == words and r.c_accuracy == 1.0
     assert r.outputs[0]["scores"]["c"]["confusion"][7][7] == 1  # "stop"
-    assert confusion_lines(r.outputs[0]["scores"]["c"]["confusion"], words)[8] == \
-        "7 stop       .  .  .  .  .  .  .  1  .  .  .  ."
+    assert (
+        confusion_lines(r.outputs[0]["scores"]["c"]["confusion"], words)[8]
+        == "7 stop       .  .  .  .  .  .  .  1  .  .  .  ."
+    )
     upper = [w.upper() for w in words]
     labelled = add_labels((shared_models / KWS).read_bytes(), upper)
     r = edgeconv.evaluate(labelled, tmp_path / "kws.npz", name="kws_ref_model")  # the same C: built once

@@ -8,17 +8,31 @@ import json
 import sys
 
 import pytest
-from conftest import SHARED_MODEL_FILES, run_cli
 from rich.console import Console
-from test_progress import plain, run_in_terminal, user_env
 
 import edgeconv
+from conftest import SHARED_MODEL_FILES, run_cli
 from edgeconv.reports.inspectview import WIDE, render_inspect
+from test_progress import plain, run_in_terminal, user_env
 
 # The keys `inspect --json` had before the inputs and outputs were added: all still there.
-EARLIER_KEYS = {"model", "layers", "board", "instructions", "fit", "ram_bytes", "arena_lower_bound", "flash_bytes",
-                "weights_bytes", "macs", "weights_mode", "weights_int16_extra_flash_bytes",
-                "weights_int16_instructions_saved", "weight_forms", "weights_summary"}
+EARLIER_KEYS = {
+    "model",
+    "layers",
+    "board",
+    "instructions",
+    "fit",
+    "ram_bytes",
+    "arena_lower_bound",
+    "flash_bytes",
+    "weights_bytes",
+    "macs",
+    "weights_mode",
+    "weights_int16_extra_flash_bytes",
+    "weights_int16_instructions_saved",
+    "weight_forms",
+    "weights_summary",
+}
 
 
 def rendered(result, width: int) -> list[str]:
@@ -56,10 +70,17 @@ def test_inspect_json_gains_inputs_and_outputs(shared_models):
     proc = run_cli("inspect", shared_models / "mlcommons_tiny/kws_ref_model.tflite", "--json")
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)
-    assert EARLIER_KEYS <= set(d)
+    assert set(d) >= EARLIER_KEYS
     (inp,), (out,) = d["inputs"], d["outputs"]
-    assert inp == {"index": inp["index"], "name": "input_1", "shape": [1, 49, 10, 1], "dtype": "int8", "bytes": 490,
-                   "scale": pytest.approx(0.584703, rel=1e-5), "zero_point": 83}
+    assert inp == {
+        "index": inp["index"],
+        "name": "input_1",
+        "shape": [1, 49, 10, 1],
+        "dtype": "int8",
+        "bytes": 490,
+        "scale": pytest.approx(0.584703, rel=1e-5),
+        "zero_point": 83,
+    }
     assert out["name"] == "Identity" and out["shape"] == [1, 12] and out["dtype"] == "int8"
     assert out["scale"] == 1 / 256 and out["zero_point"] == -128
     # the indices are the model's tensors: the first layer reads the input, the last writes the output
@@ -68,8 +89,11 @@ def test_inspect_json_gains_inputs_and_outputs(shared_models):
 
 def test_inspect_in_an_80_column_terminal(shared_models, tmp_path):
     """As a user sees it: `edgeconv inspect vww_96_int8.tflite` in an 80-column pseudo-terminal."""
-    rc, shown = run_in_terminal([sys.executable, "-m", "edgeconv.cli", "inspect",
-                                 str(shared_models / "mlcommons_tiny/vww_96_int8.tflite")], tmp_path, user_env())
+    rc, shown = run_in_terminal(
+        [sys.executable, "-m", "edgeconv.cli", "inspect", str(shared_models / "mlcommons_tiny/vww_96_int8.tflite")],
+        tmp_path,
+        user_env(),
+    )
     assert rc == 0, shown
     lines = plain(shown).splitlines()
     assert max(len(line) for line in lines) <= 80, "\n".join(line for line in lines if len(line) > 80)

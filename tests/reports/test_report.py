@@ -14,16 +14,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED_MODEL_FILES, assert_refused, run_cli
 
 import edgeconv
+from conftest import SHARED_MODEL_FILES, assert_refused, run_cli
 from edgeconv.frontend.ir import ModelError
 
 pytest.importorskip("matplotlib")
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 
 def _png(path: Path) -> np.ndarray:
@@ -44,7 +52,7 @@ def _md_layer_rows(md: str) -> list[list[str]]:
     lines = md.splitlines()
     start = lines.index("## Layers")
     rows = []
-    for line in lines[start + 4:]:
+    for line in lines[start + 4 :]:
         if not line.startswith("|"):
             break
         rows.append([c.strip() for c in line.strip().strip("|").split(" | ")])
@@ -66,8 +74,12 @@ def check_report(result, out: Path, inspect: dict, conv: bool) -> dict:
     assert len(rows) == len(inspect["layers"])
     for cells, r in zip(rows, inspect["layers"]):
         assert int(cells[0]) == r["index"] and cells[2] == r["op"]
-        assert [_num(c) for c in cells[6:10]] == [r["macs"], r["weights_bytes"], r["activation_bytes"],
-                                                   r["scratch_bytes"]]
+        assert [_num(c) for c in cells[6:10]] == [
+            r["macs"],
+            r["weights_bytes"],
+            r["activation_bytes"],
+            r["scratch_bytes"],
+        ]
         assert _num(cells[10]) == (None if r["alias"] else r["arena_offset"])
         if r["first_step"] is not None:
             assert cells[11] == f"{r['first_step']}-{r['last_step']}"
@@ -168,8 +180,8 @@ def digits_models(tmp_path_factory):
     """tinyconv on digits, 3 epochs, quantized to int8; and the test split as an .npz. Cached
     under the edgeconv cache (keyed by this fixture's version)."""
     pytest.importorskip("tensorflow")
-    from edgeconv.training.datasets import load_dataset, split
     from edgeconv.targets.hostbuild import cache_root
+    from edgeconv.training.datasets import load_dataset, split
 
     folder = cache_root() / "test_report" / "tinyconv-digits-v1"
     names = ["m.keras", "m.tflite", "m.edgeconv.json", "test.npz"]
@@ -197,8 +209,12 @@ def test_report_float_snr_and_evaluation(digits_models, tmp_path):
     assert [l["opcode"] for l in q["layers"]][:1] == ["CONV_2D"] and len(q["layers"]) >= 4
     snr = [l["snr_db"] for l in q["layers"]]
     assert all(s is None or 10.0 < s < 80.0 for s in snr), snr
-    assert {Path(p["file"]).name for p in result.pictures} >= {"quantization.png", "filters_0.png", "input.png",
-                                                               "features_0.png"}
+    assert {Path(p["file"]).name for p in result.pictures} >= {
+        "quantization.png",
+        "filters_0.png",
+        "input.png",
+        "features_0.png",
+    }
     assert report["feature_sample"].startswith("test.npz[0]") or "test.npz" in report["feature_sample"]
     # the evaluation is `edgeconv evaluate`'s result on the same data
     ev = report["evaluation"]
@@ -217,8 +233,10 @@ def test_pair_tensors_says_what_it_cannot_match():
     from edgeconv.frontend.ir import Graph, Op, Quant, Tensor
 
     def graph(names, quant):
-        tensors = {i: Tensor(i, n, (1, 4), "int8" if quant else "float32", Quant((0.1,), (0,)) if quant else None)
-                   for i, n in enumerate(names)}
+        tensors = {
+            i: Tensor(i, n, (1, 4), "int8" if quant else "float32", Quant((0.1,), (0,)) if quant else None)
+            for i, n in enumerate(names)
+        }
         return Graph("g", tensors, [Op(i, "RELU", [i], [i + 1]) for i in range(len(names) - 1)], [0], [len(names) - 1])
 
     q = graph(["in", "functional_3/dense/Relu;x", "functional_3/other/Relu", "out"], True)
@@ -266,8 +284,18 @@ def test_report_screenshot_in_chromium(shared_models, tmp_path):
         edgeconv.report(model, out=out)
     shot = tmp_path / "shot.png"
     profile = tmp_path / "chromium-profile"
-    subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
-                    "--window-size=1200,2000", out.resolve().as_uri()], capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            CHROMIUM,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={shot}",
+            "--window-size=1200,2000",
+            out.resolve().as_uri(),
+        ],
+        capture_output=True,
+        timeout=180,
+    )
     assert shot.exists(), "chromium wrote no screenshot"
     img = _png(shot)
     assert img.shape[:2] == (2000, 1200)

@@ -26,20 +26,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import require_tools
-
 import mutants
-
-from edgeconv.targets.avr import NEAR_DEFINE, SAMPLE_BATCH_BYTES, reference_defines
-from edgeconv.frontend.boards import load_board
-from edgeconv.lowering.compiler import compile_bytes, compile_file
-from edgeconv.emit.emitter import emit, runtime_dir
-from edgeconv.targets.emulate import build_emulated
-from edgeconv.outputs import write_atomically
-from edgeconv.targets.hostbuild import cache_root
-from edgeconv.frontend.ir import ModelError
+from conftest import require_tools
 from edgeconv.checking.references import TflmReference
 from edgeconv.checking.validation import random_inputs, validate_bytes, validate_file
+from edgeconv.emit.emitter import emit, runtime_dir
+from edgeconv.frontend.boards import load_board
+from edgeconv.frontend.ir import ModelError
+from edgeconv.lowering.compiler import compile_bytes, compile_file
+from edgeconv.outputs import write_atomically
+from edgeconv.targets.avr import NEAR_DEFINE, SAMPLE_BATCH_BYTES, reference_defines
+from edgeconv.targets.emulate import build_emulated
+from edgeconv.targets.hostbuild import cache_root
 
 BOARD = "atmega2560"
 
@@ -59,16 +57,39 @@ def test_runtime_compiles_for_avr(tmp_path):
     for mode in ([], ["-DEC_NEAR_CONSTANTS"], ["-DEC_CONSTANTS_IN_RAM"]):
         work = tmp_path / (mode[0][2:] if mode else "far")
         work.mkdir()
-        proc = subprocess.run([board.cc, *board.cflags, *mode, "-I", str(runtime_dir()), "-c", *sources], cwd=work,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [board.cc, *board.cflags, *mode, "-I", str(runtime_dir()), "-c", *sources],
+            cwd=work,
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, (mode, proc.stderr[-3000:])
         assert len(list(work.glob("*.o"))) == len(sources)
 
 
 # int8 kernels of every family (the hostile suite's one-op bases); each fits the SRAM.
-BASES = ["conv", "conv_dilated", "depthwise", "fully_connected", "avg_pool", "softmax", "mean", "add", "mul",
-         "pad", "transpose", "resize_bilinear", "leaky_relu", "logistic", "hard_swish", "prelu", "quantize",
-         "dequantize", "transpose_conv", "batch_matmul"]
+BASES = [
+    "conv",
+    "conv_dilated",
+    "depthwise",
+    "fully_connected",
+    "avg_pool",
+    "softmax",
+    "mean",
+    "add",
+    "mul",
+    "pad",
+    "transpose",
+    "resize_bilinear",
+    "leaky_relu",
+    "logistic",
+    "hard_swish",
+    "prelu",
+    "quantize",
+    "dequantize",
+    "transpose_conv",
+    "batch_matmul",
+]
 
 
 def test_one_op_bases_bit_exact():
@@ -104,10 +125,18 @@ def test_int16_activations_bit_exact():
         if int(np.prod(c["shape"])) > 64:
             c["shape"] = (1, 64)
         cases.append(c)
-    report = validate_bytes(t16._packed(cases), "int16_avr", samples=1, seed=0, board=BOARD,
-                            extra_inputs=t16._samples(cases, np.random.default_rng(30)))
+    report = validate_bytes(
+        t16._packed(cases),
+        "int16_avr",
+        samples=1,
+        seed=0,
+        board=BOARD,
+        extra_inputs=t16._samples(cases, np.random.default_rng(30)),
+    )
     assert report.board == BOARD and report.samples >= 2
-    assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+    assert report.bit_exact, (
+        f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+    )
 
 
 def test_int16_elementwise_and_mac_bit_exact():
@@ -125,7 +154,11 @@ def test_int16_elementwise_and_mac_bit_exact():
     for label, data in models.items():
         extra = m16._extreme_inputs(compile_bytes(data, label)) if label.startswith("mac16") else None
         report = validate_bytes(data, label, samples=3, seed=1, board=BOARD, extra_inputs=extra)
-        assert report.oracle == "tflm" and report.bit_exact, (label, report.mismatches_vs_tflm, report.first_divergent_op)
+        assert report.oracle == "tflm" and report.bit_exact, (
+            label,
+            report.mismatches_vs_tflm,
+            report.first_divergent_op,
+        )
 
 
 def test_math_and_div_bit_exact():
@@ -143,17 +176,33 @@ def test_math_and_div_bit_exact():
         return dataclasses.replace(c, shape=(1, n), data=c.data.reshape(-1)[:n].reshape(1, n)) if c.data.size > n else c
 
     rng = np.random.default_rng(77)
-    micro = math_ops._mixed_model([(o, small(c)) for o, c in [
-        ("ABS", math_ops.abs_case(rng, "int8")), ("ABS", math_ops.abs_case(rng, "int16")),
-        ("RSQRT", math_ops.Case((2, 40), "int8", (0.02, -128), (0.05, -100), np.zeros((2, 40), np.int8))),
-        ("ELU", math_ops.elu_case(rng, "int8")),
-        ("LOG_SOFTMAX", math_ops.log_softmax_case(rng, "int8")), ("L2_NORMALIZATION", math_ops.l2_case(rng, "int8"))]])
+    micro = math_ops._mixed_model(
+        [
+            (o, small(c))
+            for o, c in [
+                ("ABS", math_ops.abs_case(rng, "int8")),
+                ("ABS", math_ops.abs_case(rng, "int16")),
+                ("RSQRT", math_ops.Case((2, 40), "int8", (0.02, -128), (0.05, -100), np.zeros((2, 40), np.int8))),
+                ("ELU", math_ops.elu_case(rng, "int8")),
+                ("LOG_SOFTMAX", math_ops.log_softmax_case(rng, "int8")),
+                ("L2_NORMALIZATION", math_ops.l2_case(rng, "int8")),
+            ]
+        ]
+    )
     report = validate_bytes(micro, "math_micro_avr", samples=3, seed=1, board=BOARD)
     assert report.oracle == "tflm" and report.bit_exact, (report.mismatches_vs_tflm, report.first_divergent_op)
-    reference = math_ops._mixed_model([(o, small(c)) for o, c in [
-        ("EXP", math_ops.exp_case(rng, "int8")), ("EXP", math_ops.exp_case(rng, "int16")),
-        ("GELU", math_ops.gelu_case(rng, "int8", False)), ("GELU", math_ops.gelu_case(rng, "int16", True)),
-        ("LOG", math_ops.log_case(rng, "int8"))]])
+    reference = math_ops._mixed_model(
+        [
+            (o, small(c))
+            for o, c in [
+                ("EXP", math_ops.exp_case(rng, "int8")),
+                ("EXP", math_ops.exp_case(rng, "int16")),
+                ("GELU", math_ops.gelu_case(rng, "int8", False)),
+                ("GELU", math_ops.gelu_case(rng, "int16", True)),
+                ("LOG", math_ops.log_case(rng, "int8")),
+            ]
+        ]
+    )
     report = validate_bytes(reference, "math_reference_avr", samples=3, seed=2, board=BOARD)
     assert oracle_is(report, "tflite_ref") and report.bit_exact, report.first_divergent_op
     rng = np.random.default_rng(78)
@@ -175,7 +224,6 @@ def _digits_model() -> bytes:
 
     def build() -> bytes:
         from edgeconv.training.quantizing import quantize_model
-
         from edgeconv.training.train import train
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -204,10 +252,9 @@ def _digits_model() -> bytes:
 
 
 def test_digits_demo_architecture_bit_exact():
-    from quantize.ptq import quantize_input
-
     from edgeconv.training.datasets import load_dataset, split
     from edgeconv.training.train import TEST_FRACTION
+    from quantize.ptq import quantize_input
 
     data = _digits_model()
     model = compile_bytes(data, "digits_avr", board=load_board(BOARD))
@@ -221,7 +268,9 @@ def test_digits_demo_architecture_bit_exact():
     xq = quantize_input(test.x[:4], t_in.quant.s, t_in.quant.zp, np.int8).reshape((-1, *t_in.shape))
     report = validate_bytes(data, "digits_avr", samples=2, seed=0, board=BOARD, extra_inputs=[[x] for x in xq])
     assert report.board == BOARD and report.samples == 6
-    assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+    assert report.bit_exact, (
+        f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+    )
     assert report.ram_bytes <= load_board(BOARD).ram_bytes
 
 
@@ -233,7 +282,9 @@ def test_micro_speech_weights_in_flash_bit_exact(shared_models):
     path = shared_models / "tflite_micro" / "micro_speech_quantized.tflite"
     report = validate_file(path, samples=2, seed=0, board=BOARD)
     assert report.board == BOARD and report.samples == 4
-    assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+    assert report.bit_exact, (
+        f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+    )
     model = compile_file(path, board=load_board(BOARD))
     emitted = emit(model)
     # every constant array (DEPTHWISE_CONV_2D's and FULLY_CONNECTED's weights, biases,
@@ -253,8 +304,9 @@ def test_int16_stored_weights_from_flash_bit_exact():
     """CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED with pre-widened int16 weights
     (--weights int16): their EC_C_S16 reads (pgm_read_word) from flash."""
     for name in ("conv", "depthwise", "fully_connected"):
-        report = validate_bytes(mutants.base_bytes(name), f"{name}_w16_avr", samples=3, seed=2, board=BOARD,
-                                weights="int16")
+        report = validate_bytes(
+            mutants.base_bytes(name), f"{name}_w16_avr", samples=3, seed=2, board=BOARD, weights="int16"
+        )
         assert report.oracle == "tflm" and report.bit_exact, (name, report.mismatches_vs_tflm)
 
 
@@ -291,7 +343,9 @@ def test_str_ww_constants_in_flash_bit_exact(shared_models):
     path = shared_models / "mlcommons_tiny" / "str_ww_ref_model.tflite"
     report = validate_file(path, samples=2, seed=0, board=BOARD)
     assert report.board == BOARD and report.samples == 2 and report.oracle == "tflm"
-    assert report.bit_exact, f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+    assert report.bit_exact, (
+        f"{report.mismatches_vs_tflm} elements differ; first divergent op {report.first_divergent_op}"
+    )
     assert report.ram_bytes <= load_board(BOARD).ram_bytes
 
 
@@ -328,8 +382,22 @@ def test_too_big_is_refused():
 def test_build_cli(tmp_path):
     model = tmp_path / "conv.tflite"
     model.write_bytes(mutants.base_bytes("conv"))
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "build", str(model), "--board", BOARD, "-o",
-                           str(tmp_path / "fw"), "--json"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgeconv.cli",
+            "build",
+            str(model),
+            "--board",
+            BOARD,
+            "-o",
+            str(tmp_path / "fw"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
     assert r["board"] == BOARD and 0 < r["flash_bytes"] <= 262144 and 0 < r["ram_bytes"] <= 8192
@@ -342,8 +410,10 @@ def test_inspect_says_instructions_are_not_counted(tmp_path):
     """simavr counts no instructions: inspect --board says so in one line (exit 2)."""
     model = tmp_path / "conv.tflite"
     model.write_bytes(mutants.base_bytes("conv"))
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "inspect", str(model), "--board", BOARD],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgeconv.cli", "inspect", str(model), "--board", BOARD], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == ("edgeconv: error: no instruction-counting emulator models atmega2560: "
-                                   "its instructions are not measured")
+    assert proc.stderr.strip() == (
+        "edgeconv: error: no instruction-counting emulator models atmega2560: its instructions are not measured"
+    )

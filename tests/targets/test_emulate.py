@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_MODELS, require_tools
-from edgeconv.lowering.compiler import compile_bytes, compile_file
-from edgeconv.targets.emulate import thumb_instruction_count, build_emulated, count_instructions, count_invoke
 from edgeconv.checking.validation import random_inputs, validate_bytes, validate_file
+from edgeconv.lowering.compiler import compile_bytes, compile_file
+from edgeconv.targets.emulate import build_emulated, count_instructions, count_invoke, thumb_instruction_count
 from modelgen import cached_model
 
 ACCEPTANCE = ["kws_ref_model", "pretrainedResnet_quant", "vww_96_int8"]
@@ -23,7 +23,7 @@ def _emulator_tools():
 
 def test_thumb_instruction_lengths():
     # movs r0,#1 (16-bit); bl (32-bit: f000 f800); add.w (32-bit: eb00 0001); bx lr (16-bit)
-    code = bytes.fromhex("0120" "00f000f8" "00eb0100" "7047")
+    code = bytes.fromhex("012000f000f800eb01007047")
     assert thumb_instruction_count(code) == 4
 
 
@@ -71,9 +71,20 @@ def test_random_models_on_emulated_m4(seed):
 
 
 def test_inspect_board_json(shared_models):
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "inspect",
-                           str(SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"), "--board", "cortex-m4", "--json"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgeconv.cli",
+            "inspect",
+            str(SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"),
+            "--board",
+            "cortex-m4",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["board"] == "cortex-m4"
@@ -90,10 +101,10 @@ def _odd_channels_model() -> bytes:
     seeded_keras(5)
     L = tf.keras.layers
     x = tf.keras.Input((9, 7, 3), batch_size=1)
-    y = L.Conv2D(5, 3, padding="same", activation="relu")(x)          # in_c 3: a 9-byte row
-    y = L.Conv2D(7, (2, 3), padding="valid", activation="relu")(y)    # in_c 5: 15-byte rows
+    y = L.Conv2D(5, 3, padding="same", activation="relu")(x)  # in_c 3: a 9-byte row
+    y = L.Conv2D(7, (2, 3), padding="valid", activation="relu")(y)  # in_c 5: 15-byte rows
     y = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(y)
-    y = L.Conv2D(6, 1)(y)                                             # in_c 14
+    y = L.Conv2D(6, 1)(y)  # in_c 14
     y = L.Flatten()(y)
     y = L.Dense(13, activation="relu")(y)
     y = L.Dense(4)(y)
@@ -132,8 +143,11 @@ def test_painted_stack_high_water_within_computed_worst_path(shared_models):
         fw.run(random_inputs(model, 2, 0))
         # the helper's frame, as gcc's -fstack-usage wrote it (file:line:col:name<TAB>bytes<TAB>kind)
         su = (fw.work / "ec_conv.su").read_text().splitlines()
-        helper_frame = next(int(line.split("\t")[1]) for line in su
-                            if line.split("\t")[0].rsplit(":", 1)[-1] == fw.stack_worst_path[-1].split(":", 1)[1])
+        helper_frame = next(
+            int(line.split("\t")[1])
+            for line in su
+            if line.split("\t")[0].rsplit(":", 1)[-1] == fw.stack_worst_path[-1].split(":", 1)[1]
+        )
     finally:
         fw.close()
     kernel, helper = fw.stack_worst_path[-2:]

@@ -10,11 +10,11 @@ import sys
 import pytest
 
 from conftest import SHARED_MODELS
-from edgeconv.frontend.boards import boards_dir, list_boards, load_board
-from edgeconv.lowering.compiler import compile_file
 from edgeconv.emit.emitter import emit
-from edgeconv.targets.firmware import build_firmware
+from edgeconv.frontend.boards import boards_dir, list_boards, load_board
 from edgeconv.frontend.ir import ModelError
+from edgeconv.lowering.compiler import compile_file
+from edgeconv.targets.firmware import build_firmware
 
 KWS = SHARED_MODELS / "mlcommons_tiny" / "kws_ref_model.tflite"
 VWW = SHARED_MODELS / "mlcommons_tiny" / "vww_96_int8.tflite"
@@ -31,8 +31,18 @@ def need_toolchain(board: str) -> None:
 
 
 def test_every_profile_is_listed():
-    assert set(TARGETS) >= {"cortex-m0plus", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "riscv32",
-                            "stm32h743", "nrf52840", "rp2040", "esp32c3"}
+    assert set(TARGETS) >= {
+        "cortex-m0plus",
+        "cortex-m4",
+        "cortex-m7",
+        "cortex-m33",
+        "cortex-m55",
+        "riscv32",
+        "stm32h743",
+        "nrf52840",
+        "rp2040",
+        "esp32c3",
+    }
     for b in TARGETS:
         board = load_board(b)
         assert board.flash_bytes > 0 and board.ram_bytes > 0 and board.part
@@ -70,18 +80,48 @@ def test_model_too_big_is_refused(shared_models, tmp_path):
 
 def test_cli_build(shared_models, tmp_path):
     need_toolchain("cortex-m4")
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "build", str(KWS), "--board", "cortex-m4",
-                           "-o", str(tmp_path / "fw"), "--json"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgeconv.cli",
+            "build",
+            str(KWS),
+            "--board",
+            "cortex-m4",
+            "-o",
+            str(tmp_path / "fw"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
     assert r["board"] == "cortex-m4" and r["flash_bytes"] > r["flash_weights_bytes"] > 0
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "build", str(VWW), "--board", "cortex-m0plus",
-                           "-o", str(tmp_path / "big")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgeconv.cli",
+            "build",
+            str(VWW),
+            "--board",
+            "cortex-m0plus",
+            "-o",
+            str(tmp_path / "big"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "short" in proc.stderr
     assert not (tmp_path / "big").exists()
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "build", str(KWS), "--board", "nosuch",
-                           "-o", str(tmp_path / "x")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgeconv.cli", "build", str(KWS), "--board", "nosuch", "-o", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "unknown board 'nosuch'" in proc.stderr
 
 
@@ -89,7 +129,9 @@ def test_user_board_file(shared_models, tmp_path):
     need_toolchain("cortex-m4")
     text = (boards_dir() / "cortex-m4.toml").read_text()
     custom = tmp_path / "tiny-m4.toml"
-    custom.write_text(text.replace('name = "cortex-m4"', 'name = "tiny-m4"').replace("ram_bytes = 131072", "ram_bytes = 8192"))
+    custom.write_text(
+        text.replace('name = "cortex-m4"', 'name = "tiny-m4"').replace("ram_bytes = 131072", "ram_bytes = 8192")
+    )
     with pytest.raises(ModelError, match=r"does not fit tiny-m4 .*RAM: needs"):
         build_firmware(KWS, str(custom), tmp_path / "fw")
 
@@ -142,7 +184,8 @@ def test_stack_analysis_flags_what_it_cannot_bound(tmp_path):
         "static NI int helper(int n) { volatile int big[40]; big[n & 31] = n; return leaf(big) + 1; }\n"
         "NI int leaf(volatile int *p) { return p[1]; }\n"
         "NI int kernel(int n) { return helper(n) + 1; }\n"
-        "int main(void) { return kernel(3); }\n")
+        "int main(void) { return kernel(3); }\n"
+    )
     cc = ["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-O2", "-fstack-usage", "-fcallgraph-info=su", "-c"]
     subprocess.run(cc + [str(src), "-o", str(tmp_path / "k.o")], cwd=tmp_path, check=True)
     a = analyse([(tmp_path / "k.su", tmp_path / "k.ci")])
@@ -156,9 +199,13 @@ def test_stack_analysis_flags_what_it_cannot_bound(tmp_path):
         "int rec(int n) { return n ? rec(n - 1) + 1 : 0; }\n"
         "int vla(int n) { volatile char b[n]; b[0] = 1; return b[0]; }\n"
         "int call(int (*f)(int)) { return f(2) + 1; }\n"
-        "int main(void) { return rec(3) + vla(5) + call(rec); }\n")
-    subprocess.run(cc[:-2] + ["-O0", "-fstack-usage", "-fcallgraph-info=su", "-c", str(bad), "-o", str(tmp_path / "bad.o")],
-                   cwd=tmp_path, check=True)
+        "int main(void) { return rec(3) + vla(5) + call(rec); }\n"
+    )
+    subprocess.run(
+        cc[:-2] + ["-O0", "-fstack-usage", "-fcallgraph-info=su", "-c", str(bad), "-o", str(tmp_path / "bad.o")],
+        cwd=tmp_path,
+        check=True,
+    )
     b = analyse([(tmp_path / "bad.su", tmp_path / "bad.ci")])
     text = " | ".join(b.uncertain)
     assert "rec and rec recurse" in text and "vla has a dynamic frame" in text and "call makes an indirect call" in text
@@ -179,8 +226,11 @@ def test_board_stack_too_small_is_refused(shared_models, tmp_path):
     assert r.ram_bytes == r.ram_arena_bytes + 4096 + r.ram_data_bytes
     small = tmp_path / "small-stack.toml"
     small.write_text(text.replace("[part]", f"stack_bytes = {need - 64}\n\n[part]"))
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "build", str(model), "--board", str(small),
-                           "-o", str(tmp_path / "fw")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgeconv.cli", "build", str(model), "--board", str(small), "-o", str(tmp_path / "fw")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     path = " > ".join(r.stack_worst_path)

@@ -15,12 +15,12 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from conftest import SHARED_MODEL_FILES, SHARED_MODELS
+from edgeconv.checking.validation import random_inputs, validate_file
+from edgeconv.emit.emitter import emit
 from edgeconv.frontend.boards import load_board
 from edgeconv.lowering.compiler import compile_file
-from edgeconv.emit.emitter import emit
-from edgeconv.targets.emulate import rv32c_instruction_count, build_emulated, count_invoke
+from edgeconv.targets.emulate import build_emulated, count_invoke, rv32c_instruction_count
 from edgeconv.targets.firmware import board_fit
-from edgeconv.checking.validation import random_inputs, validate_file
 
 MICRO_SPEECH = SHARED_MODELS / "tflite_micro" / "micro_speech_quantized.tflite"
 AD01 = SHARED_MODELS / "mlcommons_tiny" / "ad01_int8.tflite"
@@ -42,15 +42,29 @@ def _riscv_tools():
 
 def test_rv32c_instruction_lengths():
     # addi a0,a0,1 (32-bit); c.li a0,1 (16-bit); mul a0,a0,a1 (32-bit); c.ret (16-bit)
-    code = bytes.fromhex("13051500" "0545" "3305b502" "8280")
+    code = bytes.fromhex("1305150005453305b5028280")
     assert rv32c_instruction_count(code) == 4
 
 
 def test_validate_riscv32_cli(shared_models):
     """`edgeconv validate --board riscv32` runs the emulated firmware and compares it: the
     shipped samples and two random ones, bit-exact, with the instruction count."""
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "validate", str(MICRO_SPEECH), "--board", "riscv32",
-                           "--samples", "2", "--json"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgeconv.cli",
+            "validate",
+            str(MICRO_SPEECH),
+            "--board",
+            "riscv32",
+            "--samples",
+            "2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
     assert r["bit_exact"] and r["mismatches_vs_oracle"] == 0 and r["oracle"] == "tflm"
@@ -96,11 +110,25 @@ def test_riscv_instruction_counts(shared_models):
             text = elf.get_section_by_name(".text")
             start = invoke["st_value"] - text["sh_addr"]
             code = text.data()[start : start + invoke["st_size"]]
-        dump = subprocess.run(["riscv64-unknown-elf-objdump", "-d", "--start-address", hex(invoke["st_value"]),
-                               "--stop-address", hex(invoke["st_value"] + invoke["st_size"]), str(fw.elf)],
-                              capture_output=True, text=True, check=True).stdout
-        listed = [line for line in dump.splitlines() if line.strip() and line.strip()[0] in "0123456789abcdef"
-                  and ":\t" in line]
+        dump = subprocess.run(
+            [
+                "riscv64-unknown-elf-objdump",
+                "-d",
+                "--start-address",
+                hex(invoke["st_value"]),
+                "--stop-address",
+                hex(invoke["st_value"] + invoke["st_size"]),
+                str(fw.elf),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        listed = [
+            line
+            for line in dump.splitlines()
+            if line.strip() and line.strip()[0] in "0123456789abcdef" and ":\t" in line
+        ]
         assert rv32c_instruction_count(code) == len(listed)
         x = random_inputs(model, 1, 0)[0]
         first, again = count_invoke(fw, x), count_invoke(fw, x)

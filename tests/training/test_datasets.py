@@ -3,14 +3,15 @@
 import numpy as np
 import pytest
 
-from conftest import assert_refused as _refused, run_cli as _cli
+from conftest import assert_refused as _refused
+from conftest import run_cli as _cli
 from edgeconv.training.datasets import DataError, check_data, load_dataset, make_signals, split
 
 
 def test_digits():
     ds = load_dataset("digits")
     assert ds.x.shape == (1797, 8, 8, 1) and ds.x.dtype == np.float32
-    assert 0.0 <= ds.x.min() and ds.x.max() <= 1.0
+    assert ds.x.min() >= 0.0 and ds.x.max() <= 1.0
     assert ds.num_classes == 10 and set(ds.y.tolist()) == set(range(10))
 
 
@@ -71,14 +72,23 @@ def test_bad_data_is_refused(x, y, message):
 
 def test_cli_train_refuses_bad_data(tmp_path):
     (tmp_path / "empty.npz").write_bytes(b"")
-    _refused(_cli("train", "--arch", "tinyconv", "--data", tmp_path / "empty.npz", "-o", tmp_path / "m.keras"), "empty.npz")
+    _refused(
+        _cli("train", "--arch", "tinyconv", "--data", tmp_path / "empty.npz", "-o", tmp_path / "m.keras"), "empty.npz"
+    )
     np.savez(tmp_path / "nan.npz", x=np.full((4, 8, 8, 1), np.nan), y=np.zeros(4))
     _refused(_cli("train", "--arch", "tinyconv", "--data", tmp_path / "nan.npz", "-o", tmp_path / "m.keras"), "NaN")
     np.savez(tmp_path / "noy.npz", x=np.zeros((4, 8, 8, 1)))
-    _refused(_cli("train", "--arch", "tinyconv", "--data", tmp_path / "noy.npz", "-o", tmp_path / "m.keras"), "missing", "y")
+    _refused(
+        _cli("train", "--arch", "tinyconv", "--data", tmp_path / "noy.npz", "-o", tmp_path / "m.keras"), "missing", "y"
+    )
     np.savez(tmp_path / "neg.npz", x=np.zeros((4, 8, 8, 1)), y=np.array([0, 1, -2, 0]))
-    _refused(_cli("train", "--arch", "tinyconv", "--data", tmp_path / "neg.npz", "-o", tmp_path / "m.keras"), "negative")
-    _refused(_cli("train", "--arch", "conv1d", "--data", "digits", "-o", tmp_path / "m.keras"), "conv1d takes (length, channels)")
+    _refused(
+        _cli("train", "--arch", "tinyconv", "--data", tmp_path / "neg.npz", "-o", tmp_path / "m.keras"), "negative"
+    )
+    _refused(
+        _cli("train", "--arch", "conv1d", "--data", "digits", "-o", tmp_path / "m.keras"),
+        "conv1d takes (length, channels)",
+    )
     _refused(_cli("train", "--arch", "nope", "-o", tmp_path / "m.keras"), "unknown architecture")
     _refused(_cli("train", "--arch", "tinyconv", "--data", tmp_path / "missing.npz"), "no such data")
     assert not (tmp_path / "m.keras").exists()

@@ -8,19 +8,24 @@ import sys
 import numpy as np
 import pytest
 
-from edgeconv.training import zoo
-from edgeconv.lowering.compiler import compile_file
-from edgeconv.training.datasets import load_dataset, split
-from edgeconv.emit.emitter import emit
-from edgeconv.targets.hostbuild import build_and_load
-from edgeconv.training.train import TEST_FRACTION, train
 from edgeconv.checking.validation import validate_file
+from edgeconv.emit.emitter import emit
+from edgeconv.lowering.compiler import compile_file
+from edgeconv.targets.hostbuild import build_and_load
+from edgeconv.training import zoo
+from edgeconv.training.datasets import load_dataset, split
 from edgeconv.training.quantizing import quantize_model
+from edgeconv.training.train import TEST_FRACTION, train
 from quantize.ptq import quantize_input
 
 # Small knobs keep the suite quick; the architectures' structure is unchanged.
-QUICK = {"tinyconv": {}, "dscnn": {"width": 0.5, "depth": 2}, "resnet8": {"width": 0.5},
-         "mobilenetv1": {"width": 0.25, "depth": 6}, "conv1d": {"width": 0.5}}
+QUICK = {
+    "tinyconv": {},
+    "dscnn": {"width": 0.5, "depth": 2},
+    "resnet8": {"width": 0.5},
+    "mobilenetv1": {"width": 0.25, "depth": 6},
+    "conv1d": {"width": 0.5},
+}
 
 
 def _c_accuracy(tflite_path, data, seed):
@@ -77,8 +82,11 @@ def test_quantize_refuses_mismatched_data(tmp_path):
 
 
 def test_demo_acceptance(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "edgeconv.cli", "demo", "--json", "-o", str(tmp_path / "demo")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgeconv.cli", "demo", "--json", "-o", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(proc.stdout)
     assert r["float_accuracy"] >= 0.97

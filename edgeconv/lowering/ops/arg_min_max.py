@@ -29,8 +29,12 @@ def lower_arg_min_max(graph: Graph, op: Op) -> Kernel:
     output_type = op.options.get("output_type")
     if y.dtype == "int64" and output_type != TENSOR_TYPE_CODES["int64"]:
         # Only TFLite's reference runs INT64 indices, and it types the output from the option.
-        raise fail(graph, op, f"its options' output_type ({output_type}) does not name the output's type "
-                              "INT64; TFLite's reference would write another type")
+        raise fail(
+            graph,
+            op,
+            f"its options' output_type ({output_type}) does not name the output's type "
+            "INT64; TFLite's reference would write another type",
+        )
     axis_data = np.asarray(const_input(graph, op, 1, "axis")).reshape(-1)
     if axis_data.size != 1:
         raise fail(graph, op, f"axis has {axis_data.size} elements; TFLite requires exactly 1")
@@ -44,11 +48,11 @@ def lower_arg_min_max(graph: Graph, op: Op) -> Kernel:
     dims = [int(d) for d in x.shape]
     if dims[axis] == 0:
         raise fail(graph, op, f"axis {axis} is empty; TFLite would read its first element")
-    expected = dims[:axis] + dims[axis + 1:]
+    expected = dims[:axis] + dims[axis + 1 :]
     if list(y.shape) != expected:
         raise fail(graph, op, f"output shape {list(y.shape)} is not {expected} (the input {dims} without axis {axis})")
     outer = int(np.prod(dims[:axis], dtype=np.int64))
-    inner = int(np.prod(dims[axis + 1:], dtype=np.int64))
+    inner = int(np.prod(dims[axis + 1 :], dtype=np.int64))
     which = "max" if op.opcode == "ARG_MAX" else "min"
     return Kernel(
         func=f"ec_arg_{which}_{DTYPE_SUFFIX[x.dtype]}_{DTYPE_SUFFIX[y.dtype]}",

@@ -23,15 +23,15 @@ not fit its field, as a compiler bug. A zero or a NULL reference is spelt out (0
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Union
+from typing import Union
 
 import numpy as np
 
-from quantize.fixedpoint import activation_range, quantize_multiplier
-
 from edgeconv.frontend.dtypes import CTYPE_NUMPY, ELEMENT_TYPES
 from edgeconv.frontend.ir import Graph, ModelError, Op, Tensor, UnsupportedOpError
+from quantize.fixedpoint import activation_range, quantize_multiplier
 
 # ---------------------------------------------------------------------------------------------
 # What a lowering returns
@@ -232,9 +232,13 @@ def requantize_multiplier(graph: Graph, op: Op, real: float, what: str) -> tuple
     except ValueError:
         raise fail(graph, op, f"{what} rescale {real:g} cannot be quantized") from None
     if shift > MAX_LEFT_SHIFT:
-        raise fail(graph, op, f"{what} rescale {real:g} needs a left shift of {shift} bits; at most "
-                              f"{MAX_LEFT_SHIFT} keep the arithmetic in int32 (its scales differ by too large a factor)")
-    if not (-31 <= shift and abs(multiplier) < (1 << 31)):  # QuantizeMultiplier's own guarantees
+        raise fail(
+            graph,
+            op,
+            f"{what} rescale {real:g} needs a left shift of {shift} bits; at most "
+            f"{MAX_LEFT_SHIFT} keep the arithmetic in int32 (its scales differ by too large a factor)",
+        )
+    if not (shift >= -31 and abs(multiplier) < (1 << 31)):  # QuantizeMultiplier's own guarantees
         raise fail(graph, op, f"{what} rescale {real:g} gives multiplier {multiplier}, shift {shift}")
     return multiplier, shift
 
@@ -244,8 +248,9 @@ def fused_activation(graph: Graph, op: Op, t: Tensor) -> tuple[int, int]:
     refused) as an integer clamp on its output t's type."""
     act = int(op.options.get("fused_activation_function", 0))
     if act not in (0, 1, 2, 3):
-        raise UnsupportedOpError(f"{op.describe(graph)}: fused activation {ACTIVATIONS.get(act, act)} is not "
-                                 f"supported on {t.dtype}")
+        raise UnsupportedOpError(
+            f"{op.describe(graph)}: fused activation {ACTIVATIONS.get(act, act)} is not supported on {t.dtype}"
+        )
     return fused_activation_range(graph, op, act, t)
 
 

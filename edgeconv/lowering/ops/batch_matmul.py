@@ -24,7 +24,16 @@ import itertools
 import numpy as np
 
 from edgeconv.frontend.ir import Graph, Op
-from edgeconv.lowering.ops.base import CArray, Kernel, fail, lowering, qrange, require_dtype, require_quant, requantize_multiplier
+from edgeconv.lowering.ops.base import (
+    CArray,
+    Kernel,
+    fail,
+    lowering,
+    qrange,
+    requantize_multiplier,
+    require_dtype,
+    require_quant,
+)
 from edgeconv.lowering.ops.mac import INT32_MAX
 from edgeconv.lowering.ops.ranges import check_requantize
 
@@ -67,8 +76,12 @@ def lower_batch_matmul(graph: Graph, op: Op) -> Kernel:
     y = graph.tensors[op.outputs[0]]
     require_dtype(graph, op, lhs, "int8", "int16")
     if rhs.dtype != lhs.dtype or y.dtype != lhs.dtype:
-        raise fail(graph, op, f"LHS {lhs.dtype.upper()}, RHS {rhs.dtype.upper()} and output {y.dtype.upper()} "
-                              "must have the same type (TFLite Micro runs no hybrid BATCH_MATMUL)")
+        raise fail(
+            graph,
+            op,
+            f"LHS {lhs.dtype.upper()}, RHS {rhs.dtype.upper()} and output {y.dtype.upper()} "
+            "must have the same type (TFLite Micro runs no hybrid BATCH_MATMUL)",
+        )
     s16 = lhs.dtype == "int16"
     lq, rq, yq = (require_quant(graph, op, t) for t in (lhs, rhs, y))
     if s16 and (lq.zp, rq.zp, yq.zp) != (0, 0, 0):
@@ -82,8 +95,12 @@ def lower_batch_matmul(graph: Graph, op: Op) -> Kernel:
     rows, depth = (l1, l0) if adj_x else (l0, l1)
     rhs_depth, cols = (r1, r0) if adj_y else (r0, r1)
     if depth != rhs_depth:
-        raise fail(graph, op, f"LHS {list(lhs.shape)} (adj_x {int(adj_x)}) and RHS {list(rhs.shape)} (adj_y "
-                              f"{int(adj_y)}) have different inner dimensions {depth} and {rhs_depth}")
+        raise fail(
+            graph,
+            op,
+            f"LHS {list(lhs.shape)} (adj_x {int(adj_x)}) and RHS {list(rhs.shape)} (adj_y "
+            f"{int(adj_y)}) have different inner dimensions {depth} and {rhs_depth}",
+        )
     bc = broadcast_offsets(lhs_batch, rhs_batch, rows * depth, depth * cols)
     if bc is None:
         raise fail(graph, op, f"batch dimensions of {list(lhs.shape)} and {list(rhs.shape)} do not broadcast")
@@ -107,13 +124,24 @@ def lower_batch_matmul(graph: Graph, op: Op) -> Kernel:
     elem = 2 if s16 else 1
     n_rhs = int(np.prod(rhs_batch)) if rhs_batch else 1
     params: dict = dict(
-        batches=len(lhs_off), rows=rows, cols=cols, depth=depth,
-        lhs_kmajor=int(adj_x), rhs_kmajor=int(not adj_y),
+        batches=len(lhs_off),
+        rows=rows,
+        cols=cols,
+        depth=depth,
+        lhs_kmajor=int(adj_x),
+        rhs_kmajor=int(not adj_y),
         lhs_offsets=CArray("int32_t", np.array(lhs_off, dtype=np.int32), "offsets", program_memory=True),
         rhs_offsets=CArray("int32_t", np.array(rhs_off, dtype=np.int32), "offsets", program_memory=True),
-        lhs_zp=int(lq.zp), rhs_zp=int(rq.zp), output_zp=int(yq.zp),
-        multiplier=multiplier, shift=shift, act_min=act_min, act_max=act_max,
-        rhs_t=None, rhs_t16=None, rhs_corr=None,  # a constant RHS's (below)
+        lhs_zp=int(lq.zp),
+        rhs_zp=int(rq.zp),
+        output_zp=int(yq.zp),
+        multiplier=multiplier,
+        shift=shift,
+        act_min=act_min,
+        act_max=act_max,
+        rhs_t=None,
+        rhs_t16=None,
+        rhs_corr=None,  # a constant RHS's (below)
     )
     if const_rhs:
         r = np.asarray(rhs.data).reshape(n_rhs, r0, r1).astype(np.int64)
@@ -127,19 +155,31 @@ def lower_batch_matmul(graph: Graph, op: Op) -> Kernel:
     if s16:
         worst = (1 << 15) * worst_col
         if worst >= S64_ACC_LIMIT:
-            raise fail(graph, op, f"its int64 accumulator could reach {worst:,} (inner dimension {depth}): "
-                                  "TFLite's 64-bit requantization assumes less than 2^47")
+            raise fail(
+                graph,
+                op,
+                f"its int64 accumulator could reach {worst:,} (inner dimension {depth}): "
+                "TFLite's 64-bit requantization assumes less than 2^47",
+            )
         if shift > S64_MAX_SHIFT:
-            raise fail(graph, op, f"its scales need a requantization left shift of {shift}; TFLite's 64-bit "
-                                  f"requantization takes at most {S64_MAX_SHIFT}")
+            raise fail(
+                graph,
+                op,
+                f"its scales need a requantization left shift of {shift}; TFLite's 64-bit "
+                f"requantization takes at most {S64_MAX_SHIFT}",
+            )
     else:
         zl, zr = abs(int(lq.zp)), abs(int(rq.zp))
         # Every partial sum of the kernel's rearranged terms (ec_batch_matmul.c) is at most
         # K * (128 + |zl|) * (128 + |zr|); TFLite's own (L - zl) * (R - zr) sum lies within it.
         worst = depth * (128 + zl) * (128 + zr)
         if worst > INT32_MAX:
-            raise fail(graph, op, f"its int32 accumulator could overflow: inner dimension {depth} with zero "
-                                  f"points {lq.zp} and {rq.zp} can reach {worst:,} (more than 2^31 - 1)")
+            raise fail(
+                graph,
+                op,
+                f"its int32 accumulator could overflow: inner dimension {depth} with zero "
+                f"points {lq.zp} and {rq.zp} can reach {worst:,} (more than 2^31 - 1)",
+            )
         exact_worst = (128 + zl) * worst_col if const_rhs else worst
         check_requantize(graph, op, [exact_worst], [multiplier], [shift], int(yq.zp))
 

@@ -34,11 +34,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantize.fixedpoint import quantize_multiplier_smaller_than_one_exp
-
 from edgeconv.frontend.ir import Graph, Op, UnsupportedOpError
 from edgeconv.lowering.ops.base import DTYPE_SUFFIX, Kernel, fail, lowering, require_dtype, require_quant
 from edgeconv.lowering.ops.elementwise import MAX_LOOPS, broadcast_loops, merged_loops
+from quantize.fixedpoint import quantize_multiplier_smaller_than_one_exp
 
 # The kernel's `op` field (c_runtime/ec_compare.h EC_CMP_*).
 COMPARISONS = {"EQUAL": 0, "NOT_EQUAL": 1, "GREATER": 2, "GREATER_EQUAL": 3, "LESS": 4, "LESS_EQUAL": 5}
@@ -61,26 +60,40 @@ def lower_comparison(graph: Graph, op: Op) -> Kernel:
     if x0.dtype in ("int32", "int64"):
         # Both references compare int32 and int64 raw (ComparisonImpl / NoScaling), e.g. an
         # ARG_MAX index against a constant.
-        params.update(in0_offset=0, in1_offset=0, left_shift=0,
-                      in0_multiplier=0, in0_shift=0, in1_multiplier=0, in1_shift=0)
+        params.update(
+            in0_offset=0, in1_offset=0, left_shift=0, in0_multiplier=0, in0_shift=0, in1_multiplier=0, in1_shift=0
+        )
     elif x0.dtype == "int16":
         if op.opcode not in INT16_COMPARISONS:
             raise UnsupportedOpError(
                 f"{op.describe(graph)}: GREATER on INT16 is not supported: TFLite Micro runs it with requantization "
-                "parameters it never sets (its answer depends on its arena), while TFLite's reference compares raw values")
+                "parameters it never sets (its answer depends on its arena), while TFLite's reference compares raw values"
+            )
         # TFLite's reference compares the raw values (Comparison<int16_t>), quantization unread.
-        params.update(in0_offset=0, in1_offset=0, left_shift=0,
-                      in0_multiplier=0, in0_shift=0, in1_multiplier=0, in1_shift=0)
+        params.update(
+            in0_offset=0, in1_offset=0, left_shift=0, in0_multiplier=0, in0_shift=0, in1_multiplier=0, in1_shift=0
+        )
     else:
         for position, t in enumerate((x0, x1)):
             q = require_quant(graph, op, t)
             if not 0.0 < float(q.s) < 1.0:
-                raise fail(graph, op, f"input {position} scale {float(q.s):g} is not below 1: TFLite Micro's "
-                                      "QuantizeMultiplierSmallerThanOneExp aborts on it")
+                raise fail(
+                    graph,
+                    op,
+                    f"input {position} scale {float(q.s):g} is not below 1: TFLite Micro's "
+                    "QuantizeMultiplierSmallerThanOneExp aborts on it",
+                )
         m0, sh0 = quantize_multiplier_smaller_than_one_exp(float(x0.quant.s))
         m1, sh1 = quantize_multiplier_smaller_than_one_exp(float(x1.quant.s))
-        params.update(in0_offset=-x0.quant.zp, in1_offset=-x1.quant.zp, left_shift=COMPARE_LEFT_SHIFT,
-                      in0_multiplier=m0, in0_shift=sh0, in1_multiplier=m1, in1_shift=sh1)
+        params.update(
+            in0_offset=-x0.quant.zp,
+            in1_offset=-x1.quant.zp,
+            left_shift=COMPARE_LEFT_SHIFT,
+            in0_multiplier=m0,
+            in0_shift=sh0,
+            in1_multiplier=m1,
+            in1_shift=sh1,
+        )
     return Kernel(
         func=f"ec_compare_{DTYPE_SUFFIX[x0.dtype]}",
         unit="ec_compare",
@@ -100,12 +113,17 @@ def select_loops(graph: Graph, op: Op, shapes: list[tuple[int, ...]], out: tuple
     if len(out) != max(len(s) for s in shapes):
         raise fail(graph, op, f"output rank {len(out)} is not the largest input rank")
     loops = merged_loops(graph, op, shapes, out)
-    return dict(out_dims=[l[0] for l in loops], cond_strides=[l[1] for l in loops],
-                x_strides=[l[2] for l in loops], y_strides=[l[3] for l in loops])
+    return dict(
+        out_dims=[l[0] for l in loops],
+        cond_strides=[l[1] for l in loops],
+        x_strides=[l[2] for l in loops],
+        y_strides=[l[3] for l in loops],
+    )
 
 
-def select_v1_loops(graph: Graph, op: Op, c: tuple[int, ...], x: tuple[int, ...], y: tuple[int, ...],
-                    out: tuple[int, ...]) -> dict:
+def select_v1_loops(
+    graph: Graph, op: Op, c: tuple[int, ...], x: tuple[int, ...], y: tuple[int, ...], out: tuple[int, ...]
+) -> dict:
     """SELECT (version 1, TFLite's reference select.cc): condition, x and y of one shape, or x
     and y of one shape with a scalar condition or a rank-1 condition over x's first
     dimension (RankOneSelect: condition[i] picks x's or y's whole slice i). Both become a
@@ -121,8 +139,12 @@ def select_v1_loops(graph: Graph, op: Op, c: tuple[int, ...], x: tuple[int, ...]
         return select_loops(graph, op, [c, x, y], out)
     if len(c) == 1 and len(x) >= 1 and c[0] == x[0]:
         return select_loops(graph, op, [(c[0],) + (1,) * (len(x) - 1), x, y], out)
-    raise fail(graph, op, f"condition {list(c)} is neither x's shape {list(x)}, a scalar, nor a vector over x's "
-                          "first dimension (what SELECT accepts; SELECT_V2 broadcasts)")
+    raise fail(
+        graph,
+        op,
+        f"condition {list(c)} is neither x's shape {list(x)}, a scalar, nor a vector over x's "
+        "first dimension (what SELECT accepts; SELECT_V2 broadcasts)",
+    )
 
 
 @lowering("SELECT_V2", "SELECT")
@@ -133,14 +155,17 @@ def lower_select(graph: Graph, op: Op) -> Kernel:
         raise fail(graph, op, f"condition {c.describe()} has type {c.dtype.upper()}; TFLite requires BOOL")
     require_dtype(graph, op, x, "int8", "int16")
     if not yv.dtype == out.dtype == x.dtype:
-        raise fail(graph, op, f"x, y and output types {x.dtype.upper()}, {yv.dtype.upper()}, {out.dtype.upper()} differ")
+        raise fail(
+            graph, op, f"x, y and output types {x.dtype.upper()}, {yv.dtype.upper()}, {out.dtype.upper()} differ"
+        )
     sizes = [int(np.prod(t.shape, dtype=np.int64)) for t in (c, x, yv, out)]
     if op.opcode == "SELECT":
         loops = select_v1_loops(graph, op, c.shape, x.shape, yv.shape, out.shape)
     elif all(s == 1 for s in sizes):
         # TFLite Micro's "possible mixed scalar": one element, whatever the ranks.
-        loops = dict(out_dims=[1] * MAX_LOOPS, cond_strides=[0] * MAX_LOOPS, x_strides=[0] * MAX_LOOPS,
-                     y_strides=[0] * MAX_LOOPS)
+        loops = dict(
+            out_dims=[1] * MAX_LOOPS, cond_strides=[0] * MAX_LOOPS, x_strides=[0] * MAX_LOOPS, y_strides=[0] * MAX_LOOPS
+        )
     else:
         loops = select_loops(graph, op, [c.shape, x.shape, yv.shape], out.shape)
     return Kernel(

@@ -15,7 +15,16 @@ from __future__ import annotations
 import numpy as np
 
 from edgeconv.frontend.ir import Graph, Op, Tensor, UnsupportedOpError
-from edgeconv.lowering.ops.base import ACTIVATIONS, DTYPE_SUFFIX, CArray, Kernel, fail, lowering, require_dtype, require_quant
+from edgeconv.lowering.ops.base import (
+    ACTIVATIONS,
+    DTYPE_SUFFIX,
+    CArray,
+    Kernel,
+    fail,
+    lowering,
+    require_dtype,
+    require_quant,
+)
 
 MAX_INPUTS = 10  # TFLite Micro's kMaxInputNum
 DTYPES = ("int8", "int16", "int32")
@@ -29,8 +38,10 @@ def _check_quant(graph: Graph, op: Op, x: Tensor, y: Tensor, what: str) -> None:
     xq = require_quant(graph, op, x)
     if y.dtype == "int16" and op.opcode == "CONCATENATION":
         if xq.zp != 0 or yq.zp != 0:
-            raise UnsupportedOpError(f"{op.describe(graph)}: int16 {what} needs zero points 0 (TFLite Micro); "
-                                     f"input {x.describe()} has {xq.zp}, the output {yq.zp}")
+            raise UnsupportedOpError(
+                f"{op.describe(graph)}: int16 {what} needs zero points 0 (TFLite Micro); "
+                f"input {x.describe()} has {xq.zp}, the output {yq.zp}"
+            )
         return  # TFLite Micro copies int16 values whatever the scales
     if (float(xq.s), xq.zp) != (float(yq.s), yq.zp):
         raise UnsupportedOpError(
@@ -56,8 +67,11 @@ def _kernel(xs: list[Tensor], y: Tensor, outer: int, copy_sizes: list[int], summ
         func=f"ec_concatenation_{suffix}",
         unit="ec_concatenation",
         params_type="ec_concatenation_params_t",
-        params=dict(num_inputs=len(xs), outer=outer,
-                    copy_sizes=CArray("int32_t", np.array(copy_sizes, dtype=np.int32), "copy_sizes", program_memory=True)),
+        params=dict(
+            num_inputs=len(xs),
+            outer=outer,
+            copy_sizes=CArray("int32_t", np.array(copy_sizes, dtype=np.int32), "copy_sizes", program_memory=True),
+        ),
         inputs=[x.index for x in xs],
         outputs=[y.index],
         inputs_as_array=True,
@@ -75,8 +89,9 @@ def lower_concatenation(graph: Graph, op: Op) -> Kernel:
             "TFLite Micro and TFLite; only NONE is supported"
         )
     if len(xs) > MAX_INPUTS:
-        raise UnsupportedOpError(f"{op.describe(graph)}: {len(xs)} inputs; TFLite Micro's CONCATENATION takes at "
-                                 f"most {MAX_INPUTS}")
+        raise UnsupportedOpError(
+            f"{op.describe(graph)}: {len(xs)} inputs; TFLite Micro's CONCATENATION takes at most {MAX_INPUTS}"
+        )
     rank = len(y.shape)
     axis = int(op.options.get("axis", 0))
     if axis < 0:
@@ -86,13 +101,17 @@ def lower_concatenation(graph: Graph, op: Op) -> Kernel:
     for x in xs:
         _check_quant(graph, op, x, y, "concatenation")
         if len(x.shape) != rank or any(x.shape[j] != y.shape[j] for j in range(rank) if j != axis):
-            raise fail(graph, op, f"input {x.describe()} of shape {list(x.shape)} does not fit output {list(y.shape)} "
-                       f"along axis {axis}")
+            raise fail(
+                graph,
+                op,
+                f"input {x.describe()} of shape {list(x.shape)} does not fit output {list(y.shape)} along axis {axis}",
+            )
     if sum(x.shape[axis] for x in xs) != y.shape[axis]:
-        raise fail(graph, op, f"inputs' axis-{axis} sizes {[x.shape[axis] for x in xs]} do not add up to "
-                   f"{y.shape[axis]}")
+        raise fail(
+            graph, op, f"inputs' axis-{axis} sizes {[x.shape[axis] for x in xs]} do not add up to {y.shape[axis]}"
+        )
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
-    inner = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
+    inner = int(np.prod(y.shape[axis + 1 :], dtype=np.int64))
     return _kernel(xs, y, outer, [int(x.shape[axis]) * inner for x in xs], f"{len(xs)} inputs, axis {axis}")
 
 
@@ -108,14 +127,18 @@ def lower_pack(graph: Graph, op: Op) -> Kernel:
         axis += rank
     if not 0 <= axis < rank:
         raise fail(graph, op, f"axis {op.options.get('axis', 0)} is out of range for output rank {rank}")
-    expected = list(y.shape[:axis]) + list(y.shape[axis + 1:])
+    expected = list(y.shape[:axis]) + list(y.shape[axis + 1 :])
     if y.shape[axis] != len(xs):
         raise fail(graph, op, f"output {list(y.shape)} has {y.shape[axis]} along axis {axis}, not {len(xs)} inputs")
     for x in xs:
         _check_quant(graph, op, x, y, "PACK")
         if list(x.shape) != expected:
-            raise fail(graph, op, f"input {x.describe()} of shape {list(x.shape)} is not the output {list(y.shape)} "
-                                  f"without axis {axis} ({expected})")
+            raise fail(
+                graph,
+                op,
+                f"input {x.describe()} of shape {list(x.shape)} is not the output {list(y.shape)} "
+                f"without axis {axis} ({expected})",
+            )
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
-    inner = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
+    inner = int(np.prod(y.shape[axis + 1 :], dtype=np.int64))
     return _kernel(xs, y, outer, [inner] * len(xs), f"{len(xs)} inputs, axis {axis}")

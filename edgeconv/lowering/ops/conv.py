@@ -78,8 +78,9 @@ def conv_scratch_bytes(k_pad: int, filter_in_c: int) -> int:
     return 4 * k_pad + (0 if filter_in_c % 4 == 0 else 2 * k_pad)
 
 
-def conv_kernel(graph: Graph, op: Op, x: Tensor, y: Tensor, w_data: np.ndarray, w_scales, bias, summary_kind: str
-                ) -> Kernel:
+def conv_kernel(
+    graph: Graph, op: Op, x: Tensor, y: Tensor, w_data: np.ndarray, w_scales, bias, summary_kind: str
+) -> Kernel:
     """The ec_conv2d_s8 call for weights w_data [out_c, k_h, k_w, filter_in_c] with the
     output channel scales w_scales; every compile-time check of the arithmetic included."""
     out_c, k_h, k_w, f_in_c = w_data.shape
@@ -96,9 +97,15 @@ def conv_kernel(graph: Graph, op: Op, x: Tensor, y: Tensor, w_data: np.ndarray, 
     layout = conv_layout(w_data, groups)
     _, out_h, out_w, _ = y.shape
     # the kernel's offsets into the padded weights, columns and outputs
-    require_int32(graph, op, **{"padded weights": layout.weights8.size,
-                                "padded channels x padded taps": groups * layout.oc_pad * layout.k_pad * 4,
-                                "scratch bytes": conv_scratch_bytes(layout.k_pad, f_in_c)})
+    require_int32(
+        graph,
+        op,
+        **{
+            "padded weights": layout.weights8.size,
+            "padded channels x padded taps": groups * layout.oc_pad * layout.k_pad * 4,
+            "scratch bytes": conv_scratch_bytes(layout.k_pad, f_in_c),
+        },
+    )
     mult_p = layout.per_channel(np.asarray(mult, dtype=np.int64), groups, np.int32)
     shift_p = layout.per_channel(np.asarray(shift, dtype=np.int64), groups, np.int32)
     macs = b * out_h * out_w * out_c * k_h * k_w * f_in_c
@@ -108,15 +115,29 @@ def conv_kernel(graph: Graph, op: Op, x: Tensor, y: Tensor, w_data: np.ndarray, 
         unit="ec_conv",
         params_type="ec_conv2d_params_t",
         params=dict(
-            batches=b, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
-            k_h=k_h, k_w=k_w, filter_in_c=f_in_c, **geometry,
-            input_zp=x.quant.zp, output_zp=y.quant.zp, act_min=act_min, act_max=act_max,
-            k_pad=layout.k_pad, oc_pad=layout.oc_pad,
+            batches=b,
+            in_h=in_h,
+            in_w=in_w,
+            in_c=in_c,
+            out_h=out_h,
+            out_w=out_w,
+            out_c=out_c,
+            k_h=k_h,
+            k_w=k_w,
+            filter_in_c=f_in_c,
+            **geometry,
+            input_zp=x.quant.zp,
+            output_zp=y.quant.zp,
+            act_min=act_min,
+            act_max=act_max,
+            k_pad=layout.k_pad,
+            oc_pad=layout.oc_pad,
             weights=CArray("int8_t", layout.weights8, "weights", program_memory=True),
             bias=CArray("int32_t", layout.per_channel(folded, groups, np.int32), "bias", program_memory=True),
             # each multiplier beside its shift: one pointer and one LDRD per channel
-            requant=CArray("int32_t", np.stack([mult_p, shift_p], axis=1).reshape(-1), "multiplier",
-                           program_memory=True),
+            requant=CArray(
+                "int32_t", np.stack([mult_p, shift_p], axis=1).reshape(-1), "multiplier", program_memory=True
+            ),
         ),
         inputs=[x.index],
         outputs=[y.index],
@@ -124,14 +145,16 @@ def conv_kernel(graph: Graph, op: Op, x: Tensor, y: Tensor, w_data: np.ndarray, 
         macs=macs,
         summary=f"{k_h}x{k_w}/{geometry['stride_h']},{geometry['stride_w']} "
         f"{'SAME' if op.options.get('padding', 0) == 0 else 'VALID'} {summary_kind}{in_c}->{out_c}"
-        + (f" dil {geometry['dil_h']},{geometry['dil_w']}" if max(geometry['dil_h'], geometry['dil_w']) > 1 else ""),
-        weight_forms=[WeightForm(
-            "int16",
-            {"weights": None, "weights16": CArray("int16_t", layout.weights16, "weights", program_memory=True)},
-            extra_flash_bytes=int(layout.weights16.size),
-            instructions_saved=int(INT16_SAVED_PER_MAC * padded_macs),
-            func="ec_conv2d_s8_w16",  # the entry point that links only the int16 block loop
-        )],
+        + (f" dil {geometry['dil_h']},{geometry['dil_w']}" if max(geometry["dil_h"], geometry["dil_w"]) > 1 else ""),
+        weight_forms=[
+            WeightForm(
+                "int16",
+                {"weights": None, "weights16": CArray("int16_t", layout.weights16, "weights", program_memory=True)},
+                extra_flash_bytes=int(layout.weights16.size),
+                instructions_saved=int(INT16_SAVED_PER_MAC * padded_macs),
+                func="ec_conv2d_s8_w16",  # the entry point that links only the int16 block loop
+            )
+        ],
     )
 
 
@@ -221,9 +244,23 @@ def lower_conv2d_s16(graph: Graph, op: Op) -> Kernel:
         unit="ec_conv",
         params_type="ec_conv2d_s16_params_t",
         params=dict(
-            batches=b, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
-            k_h=k_h, k_w=k_w, filter_in_c=f_in_c, **geometry, act_min=act_min, act_max=act_max, k_pad=k_pad,
-            oc_pad=oc_pad, sum32=int(s16_sum_fits_int32(np.abs(rows.astype(np.int64)).sum(axis=1))), acc32=int(acc32),
+            batches=b,
+            in_h=in_h,
+            in_w=in_w,
+            in_c=in_c,
+            out_h=out_h,
+            out_w=out_w,
+            out_c=out_c,
+            k_h=k_h,
+            k_w=k_w,
+            filter_in_c=f_in_c,
+            **geometry,
+            act_min=act_min,
+            act_max=act_max,
+            k_pad=k_pad,
+            oc_pad=oc_pad,
+            sum32=int(s16_sum_fits_int32(np.abs(rows.astype(np.int64)).sum(axis=1))),
+            acc32=int(acc32),
             weights=CArray("int8_t", weights, "weights", program_memory=True),
             bias=s16_bias_field(bias, pairs, acc32),
             requant=CArray("int32_t", pairs, "multiplier", program_memory=True),
@@ -235,5 +272,5 @@ def lower_conv2d_s16(graph: Graph, op: Op) -> Kernel:
         summary=f"{k_h}x{k_w}/{geometry['stride_h']},{geometry['stride_w']} "
         f"{'SAME' if op.options.get('padding', 0) == 0 else 'VALID'} 16x8 {in_c}->{out_c}"
         + (f" groups {groups}" if groups > 1 else "")
-        + (f" dil {geometry['dil_h']},{geometry['dil_w']}" if max(geometry['dil_h'], geometry['dil_w']) > 1 else ""),
+        + (f" dil {geometry['dil_h']},{geometry['dil_w']}" if max(geometry["dil_h"], geometry["dil_w"]) > 1 else ""),
     )

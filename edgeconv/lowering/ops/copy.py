@@ -47,8 +47,17 @@ def simplify(dims: list[int], strides: list[int]) -> tuple[list[int], list[int]]
     return [m[0] for m in merged], [m[1] for m in merged]
 
 
-def strided_copy(graph: Graph, op: Op, x: Tensor, y: Tensor, dims: list[int], strides: list[int],
-                 offset: int, summary: str, alias_ok: bool = True) -> Kernel | Alias:
+def strided_copy(
+    graph: Graph,
+    op: Op,
+    x: Tensor,
+    y: Tensor,
+    dims: list[int],
+    strides: list[int],
+    offset: int,
+    summary: str,
+    alias_ok: bool = True,
+) -> Kernel | Alias:
     """The Kernel (or Alias) copying x into y along the walk (dims, strides, offset)."""
     if int(np.prod(dims, dtype=np.int64)) != y.size:
         raise fail(graph, op, f"the copy walks {int(np.prod(dims, dtype=np.int64))} elements; the output has {y.size}")
@@ -67,8 +76,9 @@ def strided_copy(graph: Graph, op: Op, x: Tensor, y: Tensor, dims: list[int], st
     if alias_ok and len(dims) == 1 and strides[0] == 1 and offset == 0 and x.data is None:
         return Alias(source=x.index, target=y.index)  # the whole input (or its prefix), in order
     if len(dims) > MAX_DIMS:
-        raise UnsupportedOpError(f"{op.describe(graph)}: the copy needs {len(dims)} loops after merging; "
-                                 f"the kernel has {MAX_DIMS}")
+        raise UnsupportedOpError(
+            f"{op.describe(graph)}: the copy needs {len(dims)} loops after merging; the kernel has {MAX_DIMS}"
+        )
     lead = MAX_DIMS - len(dims)
     return Kernel(
         func=f"ec_copy_{suffix}",
@@ -97,8 +107,11 @@ def indexed_copy(graph: Graph, op: Op, x: Tensor, y: Tensor, tables: list[np.nda
         func=f"ec_copy_indexed_{suffix}",
         unit="ec_copy",
         params_type="ec_copy_indexed_params_t",
-        params=dict(rank=len(dims), out_dims=dims + [1] * lead,
-                    offsets=CArray("int32_t", np.concatenate(keep).astype(np.int32), "table", program_memory=True)),
+        params=dict(
+            rank=len(dims),
+            out_dims=dims + [1] * lead,
+            offsets=CArray("int32_t", np.concatenate(keep).astype(np.int32), "table", program_memory=True),
+        ),
         inputs=[x.index],
         outputs=[y.index],
         summary=summary,

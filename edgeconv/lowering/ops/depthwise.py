@@ -32,7 +32,9 @@ def depthwise_shapes(graph: Graph, op: Op, x: Tensor, y: Tensor, w: Tensor) -> t
     _, k_h, k_w, out_c = w.shape
     b, in_h, in_w, in_c = x.shape
     if y.shape[3] != out_c or in_c <= 0 or out_c % in_c:
-        raise fail(graph, op, f"output channels {y.shape[3]} / weights {list(w.shape)} do not fit input channels {in_c}")
+        raise fail(
+            graph, op, f"output channels {y.shape[3]} / weights {list(w.shape)} do not fit input channels {in_c}"
+        )
     if y.shape[0] != b:
         raise fail(graph, op, f"output batch {y.shape[0]} differs from the input's {b}")
     multiplier = out_c // in_c
@@ -64,17 +66,29 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
     multiplier_fields(graph, op, mult, shift)  # its checks
     # Always per channel (the DSP kernel reads one pair per channel without an index mask), each
     # multiplier beside its shift (one pointer and one load for both).
-    requant = dict(per_channel=1, requant=CArray(
-        "int32_t", np.stack([np.asarray(mult, dtype=np.int64), np.asarray(shift, dtype=np.int64)], axis=1)
-        .astype(np.int32).reshape(-1), "multiplier", program_memory=True))
+    requant = dict(
+        per_channel=1,
+        requant=CArray(
+            "int32_t",
+            np.stack([np.asarray(mult, dtype=np.int64), np.asarray(shift, dtype=np.int64)], axis=1)
+            .astype(np.int32)
+            .reshape(-1),
+            "multiplier",
+            program_memory=True,
+        ),
+    )
     check_requantize(graph, op, accumulator_bounds(folded, abs_sums).tolist(), mult, shift, y.quant.zp)
     _, out_h, out_w, _ = y.shape
     taps = k_h * k_w
     sh, sw, dh, dw = geometry["stride_h"], geometry["stride_w"], geometry["dil_h"], geometry["dil_w"]
     span_w = (out_w - 1) * sw + (k_w - 1) * dw + 1
     span_h = (k_h - 1) * dh + 1
-    pads = (geometry["pad_w"] > 0 or span_w - geometry["pad_w"] > in_w
-            or geometry["pad_h"] > 0 or (out_h - 1) * sh + span_h - geometry["pad_h"] > in_h)
+    pads = (
+        geometry["pad_w"] > 0
+        or span_w - geometry["pad_w"] > in_w
+        or geometry["pad_h"] > 0
+        or (out_h - 1) * sh + span_h - geometry["pad_h"] > in_h
+    )
     # Padded output rows are computed from a zero-point-widened copy of their k_h input rows
     # (ec_depthwise_conv.c), unless that block would outgrow the layer's input (and 4 KB): then
     # (a huge dilation, say) they take a slow checked path and the arena stays small. A layer
@@ -87,21 +101,36 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
     forms = []
     if weights16 is not None:
         blocked_macs = b * out_h * out_w * (out_c - out_c % 4) * taps
-        forms.append(WeightForm(
-            "int16",
-            {"weights": None, "weights16": CArray("int16_t", weights16, "weights", program_memory=True)},
-            extra_flash_bytes=int(weights16.nbytes - weights8.nbytes),
-            instructions_saved=int(blocked_macs * (INT16_SAVED_PER_MAC_KX1 if k_w == 1 else INT16_SAVED_PER_MAC)),
-            func=func + "_w16",
-        ))
+        forms.append(
+            WeightForm(
+                "int16",
+                {"weights": None, "weights16": CArray("int16_t", weights16, "weights", program_memory=True)},
+                extra_flash_bytes=int(weights16.nbytes - weights8.nbytes),
+                instructions_saved=int(blocked_macs * (INT16_SAVED_PER_MAC_KX1 if k_w == 1 else INT16_SAVED_PER_MAC)),
+                func=func + "_w16",
+            )
+        )
     return Kernel(
         func=func,
         unit="ec_depthwise_conv",
         params_type="ec_depthwise_conv2d_params_t",
         params=dict(
-            batches=b, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
-            depth_multiplier=multiplier, k_h=k_h, k_w=k_w, **geometry,
-            input_zp=x.quant.zp, output_zp=y.quant.zp, act_min=act_min, act_max=act_max, pad_block=int(pad_block),
+            batches=b,
+            in_h=in_h,
+            in_w=in_w,
+            in_c=in_c,
+            out_h=out_h,
+            out_w=out_w,
+            out_c=out_c,
+            depth_multiplier=multiplier,
+            k_h=k_h,
+            k_w=k_w,
+            **geometry,
+            input_zp=x.quant.zp,
+            output_zp=y.quant.zp,
+            act_min=act_min,
+            act_max=act_max,
+            pad_block=int(pad_block),
             weights=CArray("int8_t", weights8, "weights", program_memory=True),
             bias=CArray("int32_t", folded, "bias", program_memory=True),
             **requant,
@@ -126,8 +155,9 @@ INT16_SAVED_PER_MAC = 0.2
 INT16_SAVED_PER_MAC_KX1 = 0.15
 
 
-def depthwise_entry_point(multiplier: int, k_h: int, k_w: int, in_w: int, out_w: int,
-                          stride_h: int, stride_w: int, dil_h: int, dil_w: int) -> str:
+def depthwise_entry_point(
+    multiplier: int, k_h: int, k_w: int, in_w: int, out_w: int, stride_h: int, stride_w: int, dil_h: int, dil_w: int
+) -> str:
     """The int8 form's entry point (ec_depthwise_conv.h) whose loops fit the layer: a firmware
     links only the loop families its layers name. The pair loops run where consecutive windows
     of a call are one tap apart: one tap column (3x3 rows: stride_w == dil_w, or one-pixel rows
@@ -177,8 +207,9 @@ def lower_depthwise_conv2d_s16(graph: Graph, op: Op) -> Kernel:
     quads_end = out_c - out_c % 4
     stored = taps.copy()
     if quads_end:
-        stored[:, :quads_end] = taps[:, :quads_end].reshape(-1, quads_end // 4, 4)[:, :, [0, 2, 1, 3]].reshape(
-            -1, quads_end)
+        stored[:, :quads_end] = (
+            taps[:, :quads_end].reshape(-1, quads_end // 4, 4)[:, :, [0, 2, 1, 3]].reshape(-1, quads_end)
+        )
     pairs = s16_requant_pairs(graph, op, mult, shift, False)
     _, out_h, out_w, _ = y.shape
     return Kernel(
@@ -186,12 +217,30 @@ def lower_depthwise_conv2d_s16(graph: Graph, op: Op) -> Kernel:
         unit="ec_depthwise_conv",
         params_type="ec_depthwise_conv2d_s16_params_t",
         params=dict(
-            batches=b, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
-            depth_multiplier=multiplier, k_h=k_h, k_w=k_w, **geometry, act_min=act_min, act_max=act_max,
+            batches=b,
+            in_h=in_h,
+            in_w=in_w,
+            in_c=in_c,
+            out_h=out_h,
+            out_w=out_w,
+            out_c=out_c,
+            depth_multiplier=multiplier,
+            k_h=k_h,
+            k_w=k_w,
+            **geometry,
+            act_min=act_min,
+            act_max=act_max,
             sum32=int(s16_sum_fits_int32(np.abs(taps.astype(np.int64)).sum(axis=0))),
             weights=CArray("int8_t", stored, "weights", program_memory=True),
-            tap_off=CArray("int32_t", ((np.arange(k_h)[:, None] * geometry["dil_h"] * in_w
-                                        + np.arange(k_w)[None, :] * geometry["dil_w"]) * in_c).reshape(-1), "offsets", program_memory=True),
+            tap_off=CArray(
+                "int32_t",
+                (
+                    (np.arange(k_h)[:, None] * geometry["dil_h"] * in_w + np.arange(k_w)[None, :] * geometry["dil_w"])
+                    * in_c
+                ).reshape(-1),
+                "offsets",
+                program_memory=True,
+            ),
             bias=s16_bias_field(bias, pairs, False),
             requant=CArray("int32_t", pairs, "multiplier", program_memory=True),
         ),

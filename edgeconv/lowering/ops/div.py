@@ -45,14 +45,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantize.fixedpoint import (
-    count_leading_sign_bits,
-    get_reciprocal,
-    rounding_divide_by_pot,
-    saturating_rounding_doubling_high_mul,
-    wrap_int32,
-)
-
 from edgeconv.frontend.ir import Graph, Op, Tensor, UnsupportedOpError
 from edgeconv.lowering.ops.base import (
     CArray,
@@ -66,6 +58,13 @@ from edgeconv.lowering.ops.base import (
 )
 from edgeconv.lowering.ops.elementwise import broadcast_loops
 from edgeconv.lowering.ops.lut import lut_kernel
+from quantize.fixedpoint import (
+    count_leading_sign_bits,
+    get_reciprocal,
+    rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
+    wrap_int32,
+)
 
 INT8_VALUES = np.arange(-128, 128)
 
@@ -104,11 +103,15 @@ def _check_shifts(graph: Graph, op: Op, numerators: np.ndarray, divisors: np.nda
             small = bool(e.max() > 31)
             bad = int(np.argmax(e)) if small else int(np.argmin(e))
             hint = " (a non-constant divisor needs at least 64)" if small else ""
-            raise fail(graph, op, f"numerator {int(numerators[bad])} / divisor {int(d)} (values minus zero points) "
-                                  f"makes TFLite's final rounding shift {int(e[bad])} bits, outside [0, 31]: undefined "
-                                  f"in TFLite (its builds disagree); the output multiplier "
-                                  f"input1_scale / (input2_scale * output_scale) = {real:g} is too "
-                                  f"{'small' if small else 'large'}{hint}")
+            raise fail(
+                graph,
+                op,
+                f"numerator {int(numerators[bad])} / divisor {int(d)} (values minus zero points) "
+                f"makes TFLite's final rounding shift {int(e[bad])} bits, outside [0, 31]: undefined "
+                f"in TFLite (its builds disagree); the output multiplier "
+                f"input1_scale / (input2_scale * output_scale) = {real:g} is too "
+                f"{'small' if small else 'large'}{hint}",
+            )
 
 
 # CalculateActivationRange<int32_t>: RELU, RELU_N1_TO_1, RELU6 as plain integer bounds.
@@ -119,15 +122,21 @@ def _div_s32(graph: Graph, op: Op, x0: Tensor, x1: Tensor, y: Tensor, loops: dic
     """Unquantized int32 DIV (TFLite Micro's Prepare refuses quantized int32 inputs)."""
     for t in (x0, x1):
         if t.quant is not None:
-            raise fail(graph, op, f"{t.describe()} is quantized; TFLite Micro runs int32 DIV on unquantized "
-                                  "tensors only")
+            raise fail(
+                graph, op, f"{t.describe()} is quantized; TFLite Micro runs int32 DIV on unquantized tensors only"
+            )
     if x1.data is not None and np.any(x1.data == 0):
         raise fail(graph, op, f"the constant divisor {x1.describe()} holds 0: a division by zero")
     act_min, act_max = _INT32_ACTIVATIONS[act]
-    return Kernel(func="ec_div_s32", unit="ec_div", params_type="ec_div_s32_params_t",
-                  params=dict(**loops, act_min=act_min, act_max=act_max),
-                  inputs=[x0.index, x1.index], outputs=[y.index],
-                  summary=f"{list(x0.shape)} / {list(x1.shape)} (int32, truncating)")
+    return Kernel(
+        func="ec_div_s32",
+        unit="ec_div",
+        params_type="ec_div_s32_params_t",
+        params=dict(**loops, act_min=act_min, act_max=act_max),
+        inputs=[x0.index, x1.index],
+        outputs=[y.index],
+        summary=f"{list(x0.shape)} / {list(x1.shape)} (int32, truncating)",
+    )
 
 
 @lowering("DIV")
@@ -137,8 +146,12 @@ def lower_div(graph: Graph, op: Op) -> Kernel:
     x0, x1 = (graph.tensors[i] for i in op.inputs)
     y = graph.tensors[op.outputs[0]]
     if not x0.dtype == x1.dtype == y.dtype:
-        raise fail(graph, op, f"input types {x0.dtype.upper()}, {x1.dtype.upper()} and output type "
-                              f"{y.dtype.upper()} differ; TFLite requires one type")
+        raise fail(
+            graph,
+            op,
+            f"input types {x0.dtype.upper()}, {x1.dtype.upper()} and output type "
+            f"{y.dtype.upper()} differ; TFLite requires one type",
+        )
     for t in (x0, x1, y):
         require_dtype(graph, op, t, "int8", "int32")
     loops = broadcast_loops(graph, op, x0.shape, x1.shape, y.shape)
@@ -154,8 +167,12 @@ def lower_div(graph: Graph, op: Op) -> Kernel:
     real = float(x0.quant.s) / (float(x1.quant.s) * float(y.quant.s))
     multiplier, shift = requantize_multiplier(graph, op, real, "output")
     if x1.data is not None and np.any(x1.data.astype(np.int64) == x1.quant.zp):
-        raise fail(graph, op, f"the constant divisor {x1.describe()} holds its zero point {x1.quant.zp}: a division "
-                              "by zero (TFLite's reference stops with an error there)")
+        raise fail(
+            graph,
+            op,
+            f"the constant divisor {x1.describe()} holds its zero point {x1.quant.zp}: a division "
+            "by zero (TFLite's reference stops with an error there)",
+        )
     numerators, divisors = _values(x0), _values(x1)
     _check_shifts(graph, op, numerators, divisors, shift, real)
     summary = f"{list(x0.shape)} / {list(x1.shape)}"
@@ -178,15 +195,19 @@ def lower_div(graph: Graph, op: Op) -> Kernel:
     for v in range(-128, 128):
         inv, recip_shift = get_reciprocal(abs(v - x1.quant.zp), 31)
         recip[v & 0xFF], recip_exp[v & 0xFF] = inv, recip_shift - shift
-    assert recip.min() > -(1 << 31) and -128 <= recip_exp.min() and recip_exp.max() <= 127
+    assert recip.min() > -(1 << 31) and recip_exp.min() >= -128 and recip_exp.max() <= 127
     return Kernel(
         func="ec_div_s8",
         unit="ec_div",
         params_type="ec_div_params_t",
         params=dict(
             **loops,
-            in0_offset=-x0.quant.zp, in1_offset=-x1.quant.zp, output_offset=y.quant.zp,
-            output_multiplier=multiplier, act_min=act_min, act_max=act_max,
+            in0_offset=-x0.quant.zp,
+            in1_offset=-x1.quant.zp,
+            output_offset=y.quant.zp,
+            output_multiplier=multiplier,
+            act_min=act_min,
+            act_max=act_max,
             recip=CArray("int32_t", recip.astype(np.int32), "recip", program_memory=True),
             recip_exp=CArray("int8_t", recip_exp.astype(np.int8), "recip_exp", program_memory=True),
         ),

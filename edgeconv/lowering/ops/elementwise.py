@@ -26,12 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantize.fixedpoint import (
-    quantize_multiplier_smaller_than_one_exp,
-    rounding_divide_by_pot,
-    saturating_rounding_doubling_high_mul,
-)
-
 from edgeconv.frontend.ir import Graph, Op, Tensor, UnsupportedOpError
 from edgeconv.lowering.ops.base import (
     DTYPE_SUFFIX,
@@ -40,9 +34,14 @@ from edgeconv.lowering.ops.base import (
     fail,
     fused_activation,
     lowering,
+    requantize_multiplier,
     require_dtype,
     require_quant,
-    requantize_multiplier,
+)
+from quantize.fixedpoint import (
+    quantize_multiplier_smaller_than_one_exp,
+    rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
 )
 
 MAX_LOOPS = 6  # EC_MAX_DIMS in c_runtime/ec_common.h
@@ -61,8 +60,12 @@ def add_input_table(offset: int, multiplier: int, shift: int, negate: bool) -> n
     """TFLite's rescaled ADD/SUB input term for every int8 value x (index x + 128):
     MultiplyByQuantizedMultiplierSmallerThanOneExp((x + offset) * 2^20, multiplier, shift),
     negated for SUB's second input."""
-    values = [rounding_divide_by_pot(saturating_rounding_doubling_high_mul((x + offset) << _ADD_LEFT_SHIFT, multiplier), -shift)
-              for x in range(-128, 128)]
+    values = [
+        rounding_divide_by_pot(
+            saturating_rounding_doubling_high_mul((x + offset) << _ADD_LEFT_SHIFT, multiplier), -shift
+        )
+        for x in range(-128, 128)
+    ]
     return np.array([-v if negate else v for v in values], dtype=np.int64)
 
 
@@ -107,8 +110,10 @@ def merged_loops(graph: Graph, op: Op, shapes: list[tuple[int, ...]], out: tuple
     if any(d == 0 for d in eo):
         loops = [[0] * (len(shapes) + 1)]  # empty output: nothing to do
     if len(loops) > MAX_LOOPS:
-        raise UnsupportedOpError(f"{op.describe(graph)}: broadcasting {said.replace(' and ', ' with ')} needs "
-                                 f"{len(loops)} loops; at most {MAX_LOOPS} are supported")
+        raise UnsupportedOpError(
+            f"{op.describe(graph)}: broadcasting {said.replace(' and ', ' with ')} needs "
+            f"{len(loops)} loops; at most {MAX_LOOPS} are supported"
+        )
     loops += [[1] + [0] * len(shapes)] * (MAX_LOOPS - len(loops))
     return loops[::-1]
 
@@ -135,8 +140,12 @@ def _binary_io(graph: Graph, op: Op, quantized: bool = True) -> tuple[Tensor, Te
         if quantized:
             require_quant(graph, op, t)
     if not x0.dtype == x1.dtype == y.dtype:
-        raise fail(graph, op, f"input types {x0.dtype.upper()}, {x1.dtype.upper()} and output type "
-                              f"{y.dtype.upper()} differ; TFLite requires one type")
+        raise fail(
+            graph,
+            op,
+            f"input types {x0.dtype.upper()}, {x1.dtype.upper()} and output type "
+            f"{y.dtype.upper()} differ; TFLite requires one type",
+        )
     return x0, x1, y
 
 
@@ -175,19 +184,28 @@ def _add_sub(graph: Graph, op: Op, subtract: bool) -> Kernel:
         # The kernel's rounding shift of the output needs |q| + 2^(e-1) <= INT32_MAX, where
         # |q| <= |t0 + t1| (the doubling high multiply by a multiplier < 2^31 never grows a value).
         if int(np.abs(t0).max() + np.abs(t1).max()) + (1 << (-sho - 1)) <= INT32_MAX:
-            tables = dict(in0_table=CArray("int32_t", t0.astype(np.int32), "in0_table", program_memory=True),
-                          in1_table=CArray("int32_t", t1.astype(np.int32), "in1_table", program_memory=True))
+            tables = dict(
+                in0_table=CArray("int32_t", t0.astype(np.int32), "in0_table", program_memory=True),
+                in1_table=CArray("int32_t", t1.astype(np.int32), "in1_table", program_memory=True),
+            )
     return Kernel(
         func=f"ec_{name}_{DTYPE_SUFFIX[y.dtype]}",
         unit="ec_add",
         params_type="ec_add_params_t",
         params=dict(
             **broadcast_loops(graph, op, x0.shape, x1.shape, y.shape),
-            in0_offset=-x0.quant.zp, in1_offset=-x1.quant.zp, output_offset=y.quant.zp,
+            in0_offset=-x0.quant.zp,
+            in1_offset=-x1.quant.zp,
+            output_offset=y.quant.zp,
             left_shift=left_shift,
-            in0_multiplier=m0, in0_shift=sh0, in1_multiplier=m1, in1_shift=sh1,
-            output_multiplier=mo, output_shift=sho,
-            act_min=act_min, act_max=act_max,
+            in0_multiplier=m0,
+            in0_shift=sh0,
+            in1_multiplier=m1,
+            in1_shift=sh1,
+            output_multiplier=mo,
+            output_shift=sho,
+            act_min=act_min,
+            act_max=act_max,
             **tables,
         ),
         inputs=[x0.index, x1.index],
@@ -210,8 +228,12 @@ def lower_sub(graph: Graph, op: Op) -> Kernel:
 def lower_mul(graph: Graph, op: Op) -> Kernel:
     x0, x1, y = _binary_io(graph, op)
     if y.dtype == "int16" and (x0.quant.zp, x1.quant.zp, y.quant.zp) != (0, 0, 0):
-        raise fail(graph, op, f"int16 MUL needs zero points 0 (TFLite Micro refuses others); has "
-                              f"{x0.quant.zp}, {x1.quant.zp} and {y.quant.zp}")
+        raise fail(
+            graph,
+            op,
+            f"int16 MUL needs zero points 0 (TFLite Micro refuses others); has "
+            f"{x0.quant.zp}, {x1.quant.zp} and {y.quant.zp}",
+        )
     # mul_common.cc: double(s0) * double(s1) / double(so), then QuantizeMultiplier.
     # The product (x0 - zp0) * (x1 - zp1) is at most 256 * 256 and the left shift at most 30:
     # ec_requantize wraps that shift as TFLite's x * (1 << shift) does in practice. For int16
@@ -225,9 +247,13 @@ def lower_mul(graph: Graph, op: Op) -> Kernel:
         params_type="ec_mul_params_t",
         params=dict(
             **broadcast_loops(graph, op, x0.shape, x1.shape, y.shape),
-            in0_offset=-x0.quant.zp, in1_offset=-x1.quant.zp, output_offset=y.quant.zp,
-            output_multiplier=mult, output_shift=shift,
-            act_min=act_min, act_max=act_max,
+            in0_offset=-x0.quant.zp,
+            in1_offset=-x1.quant.zp,
+            output_offset=y.quant.zp,
+            output_multiplier=mult,
+            output_shift=shift,
+            act_min=act_min,
+            act_max=act_max,
         ),
         inputs=[x0.index, x1.index],
         outputs=[y.index],

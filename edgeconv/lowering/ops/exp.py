@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantize.fixedpoint import libm_float
-
 from edgeconv.frontend.ir import Graph, Op
 from edgeconv.lowering.ops.base import Kernel, fail, lowering
 from edgeconv.lowering.ops.lut import int8_table, int16_table, lut_kernel, same_shape_io
+from quantize.fixedpoint import libm_float
 
 
 @lowering("EXP")
@@ -22,8 +21,11 @@ def lower_exp(graph: Graph, op: Op) -> Kernel:
     expf = libm_float("expf")  # TFLite's [](float value) { return std::exp(value); }
     if x.dtype == "int16":
         if x.quant.zp != 0 or y.quant.zp != 0:
-            raise fail(graph, op, f"int16 zero points must be 0 (has input {x.quant.zp}, output {y.quant.zp}); "
-                                  "TFLite requires it")
+            raise fail(
+                graph,
+                op,
+                f"int16 zero points must be 0 (has input {x.quant.zp}, output {y.quant.zp}); TFLite requires it",
+            )
         return lut_kernel(x, y, int16_table(graph, op, x, y, expf), "table of exp")
     return lut_kernel(x, y, int8_table(graph, op, x, y, expf), "table of exp")
 
@@ -41,7 +43,10 @@ def lower_log(graph: Graph, op: Op) -> Kernel:
 
     if x.dtype == "int16":
         if x.quant.zp != 0 or y.quant.zp != 0:
-            raise fail(graph, op, f"int16 zero points must be 0 (has input {x.quant.zp}, output {y.quant.zp}); "
-                                  "TFLite requires it")
+            raise fail(
+                graph,
+                op,
+                f"int16 zero points must be 0 (has input {x.quant.zp}, output {y.quant.zp}); TFLite requires it",
+            )
         return lut_kernel(x, y, int16_table(graph, op, x, y, transform), "table of log")
     return lut_kernel(x, y, int8_table(graph, op, x, y, transform), "table of log")

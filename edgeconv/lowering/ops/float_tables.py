@@ -20,11 +20,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from quantize.fixedpoint import libm_float, tflite_round
-
 from edgeconv.frontend.ir import Graph, Op
 from edgeconv.lowering.ops.base import LOWERINGS, Kernel, fail, lowering
 from edgeconv.lowering.ops.lut import lut_kernel, same_shape_io
+from quantize.fixedpoint import libm_float, tflite_round
 
 _F = np.float32
 
@@ -74,8 +73,9 @@ def fused_opcode(chain: tuple[str, ...]) -> str:
     return name
 
 
-def float_island_table(transforms, input_scale: float, input_zp: int, output_scale: float,
-                       output_zp: int) -> np.ndarray:
+def float_island_table(
+    transforms, input_scale: float, input_zp: int, output_scale: float, output_zp: int
+) -> np.ndarray:
     """The 256 int8 outputs (indexed by the input's bits as uint8) of dequantize -> each of
     `transforms` in turn -> quantize. ValueError where TFLite's float-to-int32 conversion is
     undefined (NaN, or a quotient beyond int32)."""

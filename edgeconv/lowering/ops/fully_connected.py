@@ -30,7 +30,6 @@ from edgeconv.lowering.ops.mac import (
 )
 from edgeconv.lowering.ops.ranges import check_requantize
 
-
 ROWS = 4  # EC_FC_ROWS in c_runtime/ec_fully_connected.h
 _S16_ORDER = [0, 2, 1, 3]  # where weight j of a group goes in the int16 form
 
@@ -82,7 +81,9 @@ def check_fc_shapes(graph: Graph, op: Op, x: Tensor, y: Tensor, w: Tensor) -> tu
     if y.size != batches * units or not y.shape or y.shape[-1] != units:
         # TFLite Micro takes the batch count and the row length from the output's shape, so
         # an output of the right size but another last dimension computes something else.
-        raise fail(graph, op, f"output shape {list(y.shape)} is not the {batches} input rows by the weights' {units} units")
+        raise fail(
+            graph, op, f"output shape {list(y.shape)} is not the {batches} input rows by the weights' {units} units"
+        )
     return units, depth, batches
 
 
@@ -114,8 +115,13 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
         unit="ec_fully_connected",
         params_type="ec_fully_connected_params_t",
         params=dict(
-            batches=batches, depth=depth, depth_words=layout.depth_words, units=units, output_zp=y.quant.zp,
-            act_min=act_min, act_max=act_max,
+            batches=batches,
+            depth=depth,
+            depth_words=layout.depth_words,
+            units=units,
+            output_zp=y.quant.zp,
+            act_min=act_min,
+            act_max=act_max,
             weights=CArray("int8_t", layout.weights8, "weights", program_memory=True),
             bias=CArray("int32_t", folded, "bias", program_memory=True),
             **requant,
@@ -124,14 +130,19 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
         outputs=[y.index],
         macs=macs,
         summary=f"{depth}->{units}" + (f" x{batches}" if batches > 1 else ""),
-        weight_forms=[WeightForm(
-            "int16",
-            {"weights": None, "weights16": CArray("int16_t", layout.weights16, "weights", program_memory=True)},
-            extra_flash_bytes=int(layout.weights16.nbytes - layout.weights8.nbytes),
-            instructions_saved=int(batches * depth * (blocked * _INT16_SAVED_PER_MAC_BLOCKED
-                                                      + (units - blocked) * _INT16_SAVED_PER_MAC_SINGLE)),
-            func="ec_fully_connected_s8_w16",  # the entry point that links only the int16 loops
-        )],
+        weight_forms=[
+            WeightForm(
+                "int16",
+                {"weights": None, "weights16": CArray("int16_t", layout.weights16, "weights", program_memory=True)},
+                extra_flash_bytes=int(layout.weights16.nbytes - layout.weights8.nbytes),
+                instructions_saved=int(
+                    batches
+                    * depth
+                    * (blocked * _INT16_SAVED_PER_MAC_BLOCKED + (units - blocked) * _INT16_SAVED_PER_MAC_SINGLE)
+                ),
+                func="ec_fully_connected_s8_w16",  # the entry point that links only the int16 loops
+            )
+        ],
     )
 
 
@@ -169,9 +180,15 @@ def lower_fully_connected_s16(graph: Graph, op: Op) -> Kernel:
         unit="ec_fully_connected",
         params_type="ec_fully_connected_s16_params_t",
         params=dict(
-            batches=batches, depth=depth, depth_words=(depth + 3) // 4, units=units, act_min=act_min,
-            act_max=act_max, per_channel=int(per_channel),
-            sum32=int(s16_sum_fits_int32(np.abs(rows.astype(np.int64)).sum(axis=1))), acc32=int(acc32),
+            batches=batches,
+            depth=depth,
+            depth_words=(depth + 3) // 4,
+            units=units,
+            act_min=act_min,
+            act_max=act_max,
+            per_channel=int(per_channel),
+            sum32=int(s16_sum_fits_int32(np.abs(rows.astype(np.int64)).sum(axis=1))),
+            acc32=int(acc32),
             weights=CArray("int8_t", weights, "weights", program_memory=True),
             bias=bias_field,
             requant=CArray("int32_t", pairs, "multiplier", program_memory=True),

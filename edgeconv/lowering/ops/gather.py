@@ -34,12 +34,19 @@ def lower_gather(graph: Graph, op: Op) -> Kernel:
     if not 0 <= axis < rank:
         raise fail(graph, op, f"axis {op.options.get('axis', 0)} is out of range for rank {rank}")
     if not (0 <= batch_dims <= axis and batch_dims < rank and batch_dims <= irank):
-        raise fail(graph, op, f"batch_dims {op.options.get('batch_dims', 0)} does not fit axis {axis}, input rank "
-                              f"{rank} and indices rank {irank}")
+        raise fail(
+            graph,
+            op,
+            f"batch_dims {op.options.get('batch_dims', 0)} does not fit axis {axis}, input rank "
+            f"{rank} and indices rank {irank}",
+        )
     if list(x.shape[:batch_dims]) != list(idx.shape[:batch_dims]):
-        raise fail(graph, op, f"the first {batch_dims} dimensions of input {list(x.shape)} and indices "
-                              f"{list(idx.shape)} differ")
-    expected = list(x.shape[:axis]) + list(idx.shape[batch_dims:]) + list(x.shape[axis + 1:])
+        raise fail(
+            graph,
+            op,
+            f"the first {batch_dims} dimensions of input {list(x.shape)} and indices {list(idx.shape)} differ",
+        )
+    expected = list(x.shape[:axis]) + list(idx.shape[batch_dims:]) + list(x.shape[axis + 1 :])
     if list(y.shape) != expected:
         raise fail(graph, op, f"output {list(y.shape)} differs from the gathered shape {expected}")
     axis_size = int(x.shape[axis])
@@ -58,14 +65,17 @@ def lower_gather(graph: Graph, op: Op) -> Kernel:
         func=f"ec_gather_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_gather",
         params_type="ec_gather_params_t",
-        params=dict(batch=int(np.prod(x.shape[:batch_dims], dtype=np.int64)),
-                    outer=int(np.prod(x.shape[batch_dims:axis], dtype=np.int64)),
-                    coords=int(np.prod(idx.shape[batch_dims:], dtype=np.int64)),
-                    axis_size=axis_size,
-                    inner=int(np.prod(x.shape[axis + 1:], dtype=np.int64)),
-                    fill=fill),
+        params=dict(
+            batch=int(np.prod(x.shape[:batch_dims], dtype=np.int64)),
+            outer=int(np.prod(x.shape[batch_dims:axis], dtype=np.int64)),
+            coords=int(np.prod(idx.shape[batch_dims:], dtype=np.int64)),
+            axis_size=axis_size,
+            inner=int(np.prod(x.shape[axis + 1 :], dtype=np.int64)),
+            fill=fill,
+        ),
         inputs=[x.index, idx.index],
         outputs=[y.index],
-        summary=f"axis {axis}" + (f" batch_dims {batch_dims}" if batch_dims else "")
-                + (" constant indices" if idx.data is not None else ""),
+        summary=f"axis {axis}"
+        + (f" batch_dims {batch_dims}" if batch_dims else "")
+        + (" constant indices" if idx.data is not None else ""),
     )

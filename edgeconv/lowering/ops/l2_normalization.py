@@ -25,14 +25,21 @@ def lower_l2_normalization(graph: Graph, op: Op) -> Kernel:
     if not 1 <= len(x.shape) <= 4:
         raise fail(graph, op, f"input rank {len(x.shape)}: TFLite Micro's L2_NORMALIZATION takes ranks 1 to 4")
     if np.float32(y.quant.s) != np.float32(1.0 / 128) or y.quant.zp != 0:
-        raise fail(graph, op, f"int8 output must have scale 1/128 and zero point 0 (has {y.quant.s:g}, "
-                              f"{y.quant.zp}); TFLite requires it")
+        raise fail(
+            graph,
+            op,
+            f"int8 output must have scale 1/128 and zero point 0 (has {y.quant.s:g}, {y.quant.zp}); TFLite requires it",
+        )
     depth = int(x.shape[-1])
     # The int32 sum of squares must not overflow (TFLite's would): depth * max|x - zp|^2.
     largest = max(127 - x.quant.zp, x.quant.zp + 128)
     if depth * largest * largest > _INT32_MAX:
-        raise fail(graph, op, f"last dimension {depth} is too large: the int32 sum of squares of x - zero point "
-                              f"({x.quant.zp}) can overflow")
+        raise fail(
+            graph,
+            op,
+            f"last dimension {depth} is too large: the int32 sum of squares of x - zero point "
+            f"({x.quant.zp}) can overflow",
+        )
     return Kernel(
         func="ec_l2_normalization_s8",
         unit="ec_l2_normalization",

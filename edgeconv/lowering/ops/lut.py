@@ -11,10 +11,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from quantize.fixedpoint import lut_populate_int8, lut_populate_int16
-
 from edgeconv.frontend.ir import Graph, Op, Tensor
 from edgeconv.lowering.ops.base import CArray, Kernel, fail, quant_io
+from quantize.fixedpoint import lut_populate_int8, lut_populate_int16
 
 Transform = Callable[[np.float32], np.float32]
 
@@ -35,8 +34,12 @@ def int8_table(graph: Graph, op: Op, x: Tensor, y: Tensor, transform: Transform)
     try:
         return lut_populate_int8(transform, x.quant.s, x.quant.zp, y.quant.s, y.quant.zp)
     except ValueError as exc:
-        raise fail(graph, op, f"the quantized table is undefined in TFLite ({exc}; the output scale "
-                              f"{y.quant.s:g} is too small for the function's range)") from None
+        raise fail(
+            graph,
+            op,
+            f"the quantized table is undefined in TFLite ({exc}; the output scale "
+            f"{y.quant.s:g} is too small for the function's range)",
+        ) from None
 
 
 def int16_table(graph: Graph, op: Op, x: Tensor, y: Tensor, transform: Transform) -> np.ndarray:
@@ -45,18 +48,34 @@ def int16_table(graph: Graph, op: Op, x: Tensor, y: Tensor, transform: Transform
     try:
         return lut_populate_int16(transform, x.quant.s, x.quant.zp, y.quant.s, y.quant.zp)
     except ValueError:  # int(NaN): a NaN reached TFLite's float-to-int16 conversion
-        raise fail(graph, op, "the int16 table is undefined in TFLite (NaN where it converts to int16; "
-                              f"scales {x.quant.s:g} -> {y.quant.s:g})") from None
+        raise fail(
+            graph,
+            op,
+            "the int16 table is undefined in TFLite (NaN where it converts to int16; "
+            f"scales {x.quant.s:g} -> {y.quant.s:g})",
+        ) from None
 
 
 def lut_kernel(x: Tensor, y: Tensor, table: np.ndarray, summary: str) -> Kernel:
     """ec_lut_s8 (256 entries) or ec_lut_s16 (513) reading `table`."""
     if x.dtype == "int8":
         assert table.size == 256
-        return Kernel(func="ec_lut_s8", unit="ec_lut", params_type="ec_lut_s8_params_t",
-                      params=dict(size=x.size, table=CArray("int8_t", table.astype(np.int8), "table", program_memory=True)),
-                      inputs=[x.index], outputs=[y.index], summary=summary)
+        return Kernel(
+            func="ec_lut_s8",
+            unit="ec_lut",
+            params_type="ec_lut_s8_params_t",
+            params=dict(size=x.size, table=CArray("int8_t", table.astype(np.int8), "table", program_memory=True)),
+            inputs=[x.index],
+            outputs=[y.index],
+            summary=summary,
+        )
     assert x.dtype == "int16" and table.size == 513
-    return Kernel(func="ec_lut_s16", unit="ec_lut", params_type="ec_lut_s16_params_t",
-                  params=dict(size=x.size, table=CArray("int16_t", table.astype(np.int16), "table", program_memory=True)),
-                  inputs=[x.index], outputs=[y.index], summary=summary)
+    return Kernel(
+        func="ec_lut_s16",
+        unit="ec_lut",
+        params_type="ec_lut_s16_params_t",
+        params=dict(size=x.size, table=CArray("int16_t", table.astype(np.int16), "table", program_memory=True)),
+        inputs=[x.index],
+        outputs=[y.index],
+        summary=summary,
+    )

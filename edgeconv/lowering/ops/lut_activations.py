@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantize.fixedpoint import libm_float
-
 from edgeconv.frontend.ir import Graph, Op
 from edgeconv.lowering.ops.base import Kernel, lowering
 from edgeconv.lowering.ops.lut import int8_table, int16_table, lut_kernel, same_shape_io
+from quantize.fixedpoint import libm_float
 
 _F = np.float32
 _M_SQRT1_2 = 0.70710678118654752440  # M_SQRT1_2
@@ -58,4 +57,3 @@ def lower_gelu(graph: Graph, op: Op) -> Kernel:
     with np.errstate(all="ignore"):
         table = make(graph, op, x, y, transform)
     return lut_kernel(x, y, table, "table of gelu" + (" (tanh approximation)" if approximate else ""))
-

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from quantize.fixedpoint import quantize_multiplier
-
 from edgeconv.frontend.ir import Graph, Op, Tensor, UnsupportedOpError
-from edgeconv.lowering.ops.ranges import check_spatial_indices, require_tflite_int16
 from edgeconv.lowering.ops.base import (
     CArray,
     conv_output_size,
@@ -23,6 +20,8 @@ from edgeconv.lowering.ops.base import (
     require_quant,
     same_padding,
 )
+from edgeconv.lowering.ops.ranges import check_spatial_indices, require_tflite_int16
+from quantize.fixedpoint import quantize_multiplier
 
 
 def weights_and_bias(graph: Graph, op: Op, channel_axis: int, bias_dtypes: tuple[str, ...] = ("int32",)):
@@ -79,8 +78,12 @@ def check_accumulator(graph: Graph, op: Op, folded_bias: np.ndarray, abs_weight_
     worst = int(bound.max()) if bound.size else 0
     if worst > INT32_MAX:
         channel = int(np.argmax(bound))
-        raise fail(graph, op, f"its int32 accumulator could overflow: worst case {worst:,} at output channel "
-                              f"{channel} exceeds 2^31 - 1 (weights or bias too large for int8 arithmetic)")
+        raise fail(
+            graph,
+            op,
+            f"its int32 accumulator could overflow: worst case {worst:,} at output channel "
+            f"{channel} exceeds 2^31 - 1 (weights or bias too large for int8 arithmetic)",
+        )
     return worst
 
 
@@ -112,8 +115,11 @@ def spatial_geometry(graph: Graph, op: Op, x: Tensor, y: Tensor, k_h: int, k_w: 
         raise fail(graph, op, f"output is {out_h}x{out_w} but the input, kernel and stride give {eh}x{ew}")
     pad_h = same_padding(in_h, k_h, sh, dh, out_h) if padding == 0 else 0
     pad_w = same_padding(in_w, k_w, sw, dw, out_w) if padding == 0 else 0
-    require_tflite_int16(graph, op, **{"stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw,
-                                       "padding_h": pad_h, "padding_w": pad_w})
+    require_tflite_int16(
+        graph,
+        op,
+        **{"stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw, "padding_h": pad_h, "padding_w": pad_w},
+    )
     check_spatial_indices(graph, op, in_h, in_w, out_h, out_w, k_h, k_w, sh, sw, dh, dw, pad_h, pad_w)
     return dict(stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_h=pad_h, pad_w=pad_w)
 
@@ -122,8 +128,12 @@ def multiplier_fields(graph: Graph, op: Op, mult: list[int], shift: list[int]) -
     if max(shift) > 30:
         # The requantization shifts left by this much: 31 or more would shift out every bit
         # (and is undefined in C); no sane scales produce it.
-        raise fail(graph, op, f"its scales give a requantization multiplier of 2^{max(shift)} or more; "
-                              "the input, weight and output scales do not fit together")
+        raise fail(
+            graph,
+            op,
+            f"its scales give a requantization multiplier of 2^{max(shift)} or more; "
+            "the input, weight and output scales do not fit together",
+        )
     per_channel = len(set(zip(mult, shift))) > 1
     if not per_channel:
         mult, shift = mult[:1], shift[:1]
@@ -191,8 +201,12 @@ def s16_requant_pairs(graph: Graph, op: Op, mult: list[int], shift: list[int], a
         pairs = [(m, s) for m, s in zip(mult, shift)]
     else:
         if max(shift) > MAX_S64_SHIFT:
-            raise fail(graph, op, f"its scales give a requantization multiplier of 2^{max(shift)} or more; "
-                                  "the input, weight and output scales do not fit together")
+            raise fail(
+                graph,
+                op,
+                f"its scales give a requantization multiplier of 2^{max(shift)} or more; "
+                "the input, weight and output scales do not fit together",
+            )
         pairs = [(reduce_multiplier_q15(m), 15 - s) for m, s in zip(mult, shift)]
     return np.asarray(pairs, dtype=np.int64).astype(np.int32).reshape(-1)
 
@@ -218,6 +232,8 @@ def s16_bias_field(bias: np.ndarray | None, pairs: np.ndarray, acc32: bool) -> C
         return CArray("int64_t", bias, "bias", program_memory=True) if bias is not None else None
     rm, total = pairs.reshape(-1, 2).astype(np.int64).T
     b = bias if bias is not None else np.zeros(rm.size, dtype=np.int64)
-    folded = [((int(v) * int(m) + (1 << (int(t) - 1)) + (1 << 63)) % (1 << 64)) - (1 << 63)
-              for v, m, t in zip(b.tolist(), rm.tolist(), total.tolist())]
+    folded = [
+        ((int(v) * int(m) + (1 << (int(t) - 1)) + (1 << 63)) % (1 << 64)) - (1 << 63)
+        for v, m, t in zip(b.tolist(), rm.tolist(), total.tolist())
+    ]
     return CArray("int64_t", np.array(folded, dtype=np.int64), "bias", program_memory=True)

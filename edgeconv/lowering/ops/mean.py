@@ -29,11 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quantize.fixedpoint import quantize_multiplier
-
 from edgeconv.frontend.ir import Graph, Op, Tensor, UnsupportedOpError
 from edgeconv.lowering.ops.base import DTYPE_SUFFIX, Kernel, const_input, fail, lowering, quant_io
 from edgeconv.lowering.ops.ranges import require_int32
+from quantize.fixedpoint import quantize_multiplier
 
 MAX_DIMS = 6  # EC_MAX_DIMS in c_runtime/ec_common.h
 
@@ -90,8 +89,12 @@ def reduction(graph: Graph, op: Op, x: Tensor, y: Tensor) -> Reduction:
     else:
         expected = [d for i, d in enumerate(dims) if i not in axes]
     if list(y.shape) != expected:
-        raise fail(graph, op, f"output shape {list(y.shape)} is not {expected}, what reducing {dims} over axes "
-                              f"{axes}{' with keep_dims' if keep else ''} gives")
+        raise fail(
+            graph,
+            op,
+            f"output shape {list(y.shape)} is not {expected}, what reducing {dims} over axes "
+            f"{axes}{' with keep_dims' if keep else ''} gives",
+        )
     count = int(np.prod([dims[a] for a in axes], dtype=np.int64)) if axes else 1
     num_outputs = int(np.prod(expected, dtype=np.int64)) if expected else 1
     # Output stride of every kept dimension; reduced dimensions do not move in the output.
@@ -123,15 +126,22 @@ def _mean_or_sum(graph: Graph, op: Op, compute_sum: bool) -> Kernel:
     if shift > 30:
         raise UnsupportedOpError(
             f"{op.describe(graph)}: input/output scale ratio {xq.s / yq.s:g} needs a left shift of {shift} "
-            "(TFLite's MultiplyByQuantizedMultiplier allows at most 30)")
+            "(TFLite's MultiplyByQuantizedMultiplier allows at most 30)"
+        )
     what = "sum" if compute_sum else "mean"
     return Kernel(
         func=f"ec_mean_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_mean",
         params_type="ec_mean_params_t",
         params=dict(
-            dims=r.dims, out_strides=r.out_strides, num_outputs=r.num_outputs,
-            count=count, input_zp=xq.zp, output_zp=yq.zp, multiplier=multiplier, shift=shift,
+            dims=r.dims,
+            out_strides=r.out_strides,
+            num_outputs=r.num_outputs,
+            count=count,
+            input_zp=xq.zp,
+            output_zp=yq.zp,
+            multiplier=multiplier,
+            shift=shift,
         ),
         inputs=[x.index],
         outputs=[y.index],

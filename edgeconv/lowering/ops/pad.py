@@ -38,8 +38,9 @@ def _paddings(graph: Graph, op: Op, rank: int) -> np.ndarray:
 def _check_shape(graph: Graph, op: Op, x, y, paddings: np.ndarray) -> None:
     expected = [int(d) + int(l) + int(r) for d, (l, r) in zip(x.shape, paddings)]
     if len(y.shape) != len(x.shape) or list(y.shape) != expected:
-        raise fail(graph, op, f"output {list(y.shape)} is not input {list(x.shape)} padded by "
-                              f"{paddings.tolist()} ({expected})")
+        raise fail(
+            graph, op, f"output {list(y.shape)} is not input {list(x.shape)} padded by {paddings.tolist()} ({expected})"
+        )
 
 
 @lowering("PAD", "PADV2")
@@ -65,8 +66,12 @@ def lower_pad(graph: Graph, op: Op) -> Kernel:
         if y.dtype == "int8":
             cs, cz = (c.quant.s, c.quant.zp) if c.quant is not None else (0.0, 0)
             if cz != yq.zp or float(cs) != float(yq.s):
-                raise fail(graph, op, f"constant_values quantization ({cs}, {cz}) differs from the output's "
-                                      f"({yq.s}, {yq.zp}); TFLite requires them equal")
+                raise fail(
+                    graph,
+                    op,
+                    f"constant_values quantization ({cs}, {cz}) differs from the output's "
+                    f"({yq.s}, {yq.zp}); TFLite requires them equal",
+                )
         pad_value = int(np.asarray(value).reshape(-1)[0])
     else:
         pad_value = yq.zp if y.dtype == "int8" else 0
@@ -125,8 +130,11 @@ def lower_mirror_pad(graph: Graph, op: Op) -> Kernel:
     tables = []
     for d, (l, r), s in zip(x.shape, paddings, row_strides(x.shape)):
         if max(l, r) > int(d) - offset:
-            raise fail(graph, op, f"paddings {[int(l), int(r)]} exceed what {'REFLECT' if offset else 'SYMMETRIC'} "
-                                  f"allows on a dimension of size {d} (at most {int(d) - offset})")
+            raise fail(
+                graph,
+                op,
+                f"paddings {[int(l), int(r)]} exceed what {'REFLECT' if offset else 'SYMMETRIC'} "
+                f"allows on a dimension of size {d} (at most {int(d) - offset})",
+            )
         tables.append(np.array(mirror_indices(int(d), int(l), int(r), offset), dtype=np.int64) * s)
-    return indexed_copy(graph, op, x, y, tables,
-                        f"{'REFLECT' if offset else 'SYMMETRIC'} {paddings.tolist()}")
+    return indexed_copy(graph, op, x, y, tables, f"{'REFLECT' if offset else 'SYMMETRIC'} {paddings.tolist()}")

@@ -10,9 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 from edgeconv.frontend.ir import Graph, Op
-from edgeconv.lowering.ops.base import DTYPE_SUFFIX, Kernel, conv_output_size, fail, fused_activation, lowering, quant_io, same_padding
+from edgeconv.lowering.ops.base import (
+    DTYPE_SUFFIX,
+    Kernel,
+    conv_output_size,
+    fail,
+    fused_activation,
+    lowering,
+    quant_io,
+    same_padding,
+)
 from edgeconv.lowering.ops.ranges import INT32_MAX, check_spatial_indices, require_tflite_int16
-
 
 # The largest window count with 128 * count + count // 2 <= INT32_MAX.
 AVG_POOL_MAX_WINDOW = (2 * INT32_MAX + 1) // 257
@@ -38,9 +46,13 @@ def lower_pool(graph: Graph, op: Op) -> Kernel:
         raise fail(graph, op, f"output is {out_h}x{out_w}, which the input, filter and stride do not give")
     # pooling_common.cc: std::abs(input scale - output scale) in float32, at most 1e-6.
     if not float(np.abs(np.float32(xq.s) - np.float32(yq.s))) <= 1.0e-6 or xq.zp != yq.zp:
-        raise fail(graph, op, f"input quantization (scale {float(xq.s):g}, zero point {xq.zp}) and output "
-                              f"quantization (scale {float(yq.s):g}, zero point {yq.zp}) differ; TFLite Micro "
-                              "requires them equal")
+        raise fail(
+            graph,
+            op,
+            f"input quantization (scale {float(xq.s):g}, zero point {xq.zp}) and output "
+            f"quantization (scale {float(yq.s):g}, zero point {yq.zp}) differ; TFLite Micro "
+            "requires them equal",
+        )
     act_min, act_max = fused_activation(graph, op, y)
     is_avg = op.opcode == "AVERAGE_POOL_2D"
     pad_h = same_padding(in_h, k_h, sh, 1, out_h) if padding == 0 else 0
@@ -55,17 +67,31 @@ def lower_pool(graph: Graph, op: Op) -> Kernel:
         count = min(k_h, in_h) * min(k_w, in_w)
         limit = AVG_POOL_MAX_WINDOW_S16 if x.dtype == "int16" else AVG_POOL_MAX_WINDOW
         if count > limit:
-            raise fail(graph, op, f"averages windows of up to {count:,} values, whose int32 sum could overflow "
-                                  f"(at most {limit:,} {x.dtype} values fit)")
+            raise fail(
+                graph,
+                op,
+                f"averages windows of up to {count:,} values, whose int32 sum could overflow "
+                f"(at most {limit:,} {x.dtype} values fit)",
+            )
     return Kernel(
         func=f"ec_{'avg' if is_avg else 'max'}_pool_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_pooling",
         params_type="ec_pool_params_t",
         params=dict(
-            batches=b, in_h=in_h, in_w=in_w, channels=c, out_h=out_h, out_w=out_w, k_h=k_h, k_w=k_w,
-            stride_h=sh, stride_w=sw,
-            pad_h=pad_h, pad_w=pad_w,
-            act_min=act_min, act_max=act_max,
+            batches=b,
+            in_h=in_h,
+            in_w=in_w,
+            channels=c,
+            out_h=out_h,
+            out_w=out_w,
+            k_h=k_h,
+            k_w=k_w,
+            stride_h=sh,
+            stride_w=sw,
+            pad_h=pad_h,
+            pad_w=pad_w,
+            act_min=act_min,
+            act_max=act_max,
         ),
         inputs=[x.index],
         outputs=[y.index],

@@ -18,12 +18,18 @@ import math
 
 from edgeconv.frontend.ir import Graph, Op, Tensor, UnsupportedOpError
 from edgeconv.lowering.ops.base import DTYPE_SUFFIX as _SUFFIX
-from edgeconv.lowering.ops.base import Kernel, fail, lowering, require_dtype, require_quant, requantize_multiplier
+from edgeconv.lowering.ops.base import Kernel, fail, lowering, requantize_multiplier, require_dtype, require_quant
 
 # The integer pairs TFLite Micro's QUANTIZE requantizes (PrepareQuantizeReference) that
 # edgeconv runs (the int32 ones are not activations of the models it compiles).
-_REQUANTIZE = {("int8", "int8"), ("uint8", "int8"), ("int8", "uint8"),
-               ("int8", "int16"), ("int16", "int8"), ("int16", "int16")}
+_REQUANTIZE = {
+    ("int8", "int8"),
+    ("uint8", "int8"),
+    ("int8", "uint8"),
+    ("int8", "int16"),
+    ("int16", "int8"),
+    ("int16", "int16"),
+}
 
 
 def _io(graph: Graph, op: Op) -> tuple[Tensor, Tensor]:
@@ -63,8 +69,9 @@ def lower_quantize(graph: Graph, op: Op) -> Kernel:
             summary=f"float32 -> {y.dtype}",
         )
     if (x.dtype, y.dtype) not in _REQUANTIZE:
-        raise UnsupportedOpError(f"{op.describe(graph)}: QUANTIZE {x.dtype} -> {y.dtype} is not supported "
-                                 "(TFLite Micro has no kernel)")
+        raise UnsupportedOpError(
+            f"{op.describe(graph)}: QUANTIZE {x.dtype} -> {y.dtype} is not supported (TFLite Micro has no kernel)"
+        )
     xq = require_quant(graph, op, x)
     in_scale = _positive_scale(graph, op, x)
     # PrepareQuantizeReference: effective scale in double, QuantizeMultiplier.

@@ -23,8 +23,9 @@ def require_int32(graph: Graph, op: Op, **steps: int) -> None:
     quotes it."""
     for what, value in steps.items():
         if not INT32_MIN <= int(value) <= INT32_MAX:
-            raise fail(graph, op, f"{what} = {int(value):,} does not fit int32, so the "
-                                  "kernel's arithmetic would overflow")
+            raise fail(
+                graph, op, f"{what} = {int(value):,} does not fit int32, so the kernel's arithmetic would overflow"
+            )
 
 
 INT16_MAX = (1 << 15) - 1
@@ -39,8 +40,12 @@ def require_tflite_int16(graph: Graph, op: Op, **params: int) -> None:
     (with dilation 2^20 it runs dilation 0). No such model is meaningful, so none is accepted."""
     for what, value in params.items():
         if int(value) > INT16_MAX:
-            raise fail(graph, op, f"its {what} {int(value):,} exceeds 32767: TFLite keeps it in an int16_t "
-                                  "and would compute a different operation")
+            raise fail(
+                graph,
+                op,
+                f"its {what} {int(value):,} exceeds 32767: TFLite keeps it in an int16_t "
+                "and would compute a different operation",
+            )
 
 
 def requantized_bound(worst_abs: int, multiplier: int, shift: int) -> int:
@@ -55,8 +60,9 @@ def requantized_bound(worst_abs: int, multiplier: int, shift: int) -> int:
     return (high + (1 << right) - 1) >> right
 
 
-def check_requantize(graph: Graph, op: Op, worst_abs: list[int], multipliers: list[int], shifts: list[int],
-                     output_zp: int) -> None:
+def check_requantize(
+    graph: Graph, op: Op, worst_abs: list[int], multipliers: list[int], shifts: list[int], output_zp: int
+) -> None:
     """Prove ec_requantize(acc) + output_zp cannot overflow for every |acc| <= worst_abs[ch].
 
     Two steps can leave int32: the left shift of acc by a positive shift (TFLite's
@@ -67,18 +73,39 @@ def check_requantize(graph: Graph, op: Op, worst_abs: list[int], multipliers: li
         multipliers, shifts = list(multipliers) * len(worst_abs), list(shifts) * len(worst_abs)
     for ch, (worst, m, s) in enumerate(zip(worst_abs, multipliers, shifts)):
         if s > 0 and worst * (1 << s) > INT32_MAX:
-            raise fail(graph, op, f"its requantization shifts the accumulator (up to {worst:,}) left by {s} "
-                                  f"at output channel {ch}, which overflows int32; the input, weight and "
-                                  "output scales do not fit together")
+            raise fail(
+                graph,
+                op,
+                f"its requantization shifts the accumulator (up to {worst:,}) left by {s} "
+                f"at output channel {ch}, which overflows int32; the input, weight and "
+                "output scales do not fit together",
+            )
         bound = requantized_bound(worst, m, s)
         if bound + abs(output_zp) > INT32_MAX:
-            raise fail(graph, op, f"its requantized accumulator (up to {bound:,}) plus the output zero point "
-                                  f"{output_zp} overflows int32 at output channel {ch}")
+            raise fail(
+                graph,
+                op,
+                f"its requantized accumulator (up to {bound:,}) plus the output zero point "
+                f"{output_zp} overflows int32 at output channel {ch}",
+            )
 
 
-def check_spatial_indices(graph: Graph, op: Op, in_h: int, in_w: int, out_h: int, out_w: int,
-                          k_h: int, k_w: int, stride_h: int, stride_w: int, dil_h: int, dil_w: int,
-                          pad_h: int, pad_w: int) -> None:
+def check_spatial_indices(
+    graph: Graph,
+    op: Op,
+    in_h: int,
+    in_w: int,
+    out_h: int,
+    out_w: int,
+    k_h: int,
+    k_w: int,
+    stride_h: int,
+    stride_w: int,
+    dil_h: int,
+    dil_w: int,
+    pad_h: int,
+    pad_w: int,
+) -> None:
     """The window arithmetic of CONV_2D, DEPTHWISE_CONV_2D and the pooling kernels.
 
     Per axis the kernels form oy * stride (oy < out), iy0 = oy * stride - pad, the kernel
@@ -86,16 +113,22 @@ def check_spatial_indices(graph: Graph, op: Op, in_h: int, in_w: int, out_h: int
     magnitudes are (out - 1) * stride, pad and (out - 1) * stride - pad + (k - 1) * dil (the
     last also bounds in - iy0, which pooling forms). Everything multiplied by the input width
     or channel count is a position inside the input tensor, below its element count."""
-    for axis, n_in, n_out, k, stride, dil, pad in (("h", in_h, out_h, k_h, stride_h, dil_h, pad_h),
-                                                  ("w", in_w, out_w, k_w, stride_w, dil_w, pad_w)):
+    for axis, n_in, n_out, k, stride, dil, pad in (
+        ("h", in_h, out_h, k_h, stride_h, dil_h, pad_h),
+        ("w", in_w, out_w, k_w, stride_w, dil_w, pad_w),
+    ):
         span = (k - 1) * dil
         first_origin = -pad
         last_origin = (n_out - 1) * stride - pad
-        require_int32(graph, op, **{
-            f"kernel span (k_{axis} - 1) * dilation_{axis}": span,
-            f"padding_{axis}": pad,
-            f"(out_{axis} - 1) * stride_{axis}": (n_out - 1) * stride,
-            f"last window end along {axis}": last_origin + span,
-            f"first window start along {axis}": first_origin,
-            f"in_{axis} minus first window start": n_in - first_origin,
-        })
+        require_int32(
+            graph,
+            op,
+            **{
+                f"kernel span (k_{axis} - 1) * dilation_{axis}": span,
+                f"padding_{axis}": pad,
+                f"(out_{axis} - 1) * stride_{axis}": (n_out - 1) * stride,
+                f"last window end along {axis}": last_origin + span,
+                f"first window start along {axis}": first_origin,
+                f"in_{axis} minus first window start": n_in - first_origin,
+            },
+        )

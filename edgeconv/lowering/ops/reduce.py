@@ -31,8 +31,12 @@ def lower_reduce_max_min(graph: Graph, op: Op) -> Kernel:
         raise fail(graph, op, f"input type {x.dtype.upper()} and output type {y.dtype.upper()} differ")
     (xs, xzp), (ys, yzp) = _scale_zp(x), _scale_zp(y)
     if xs != ys or xzp != yzp:
-        raise fail(graph, op, f"input quantization (scale {xs:g}, zero point {xzp}) differs from the output's "
-                              f"(scale {ys:g}, zero point {yzp}); TFLite compares raw values and refuses that")
+        raise fail(
+            graph,
+            op,
+            f"input quantization (scale {xs:g}, zero point {xzp}) differs from the output's "
+            f"(scale {ys:g}, zero point {yzp}); TFLite compares raw values and refuses that",
+        )
     if x.dtype == "int16" and (xzp != 0 or yzp != 0):
         raise fail(graph, op, "int16 zero points must be 0 (TFLite's Prepare requires it)")
     r = reduction(graph, op, x, y)

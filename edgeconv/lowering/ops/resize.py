@@ -20,10 +20,9 @@ import math
 
 import numpy as np
 
-from quantize.fixedpoint import tflite_round
-
 from edgeconv.frontend.ir import Graph, Op
 from edgeconv.lowering.ops.base import CArray, Kernel, const_input, fail, lowering, require_dtype
+from quantize.fixedpoint import tflite_round
 
 
 def nearest_source_indices(in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool) -> list[int]:
@@ -106,8 +105,15 @@ def lower_resize_nearest(graph: Graph, op: Op) -> Kernel:
         unit="ec_resize",
         params_type="ec_resize_nearest_params_t",
         params=dict(
-            batches=b, in_h=in_h, in_w=in_w, depth=c, out_h=out_h, out_w=out_w,
-            y_offset=CArray("int32_t", np.array([v * in_w * c for v in ys], dtype=np.int32), "table", program_memory=True),
+            batches=b,
+            in_h=in_h,
+            in_w=in_w,
+            depth=c,
+            out_h=out_h,
+            out_w=out_w,
+            y_offset=CArray(
+                "int32_t", np.array([v * in_w * c for v in ys], dtype=np.int32), "table", program_memory=True
+            ),
             x_offset=CArray("int32_t", np.array([v * c for v in xs], dtype=np.int32), "table", program_memory=True),
         ),
         inputs=[x.index],
@@ -133,14 +139,23 @@ def lower_resize_bilinear(graph: Graph, op: Op) -> Kernel:
         # reads outside the input. Such a resize has no defined result, so it is refused.
         beyond = [i for i in range(0, len(table), 3) if table[i] > in_size - 1]
         if beyond:
-            raise fail(graph, op, f"output {what} {beyond[0] // 3} maps to source {what} {table[beyond[0]]} of "
-                                  f"{in_size} in TFLite's Q10 coordinates; TFLite would read outside the input")
+            raise fail(
+                graph,
+                op,
+                f"output {what} {beyond[0] // 3} maps to source {what} {table[beyond[0]]} of "
+                f"{in_size} in TFLite's Q10 coordinates; TFLite would read outside the input",
+            )
     return Kernel(
         func=f"ec_resize_bilinear_{'s16' if x.dtype == 'int16' else 's8'}",
         unit="ec_resize",
         params_type="ec_resize_bilinear_params_t",
         params=dict(
-            batches=b, in_h=in_h, in_w=in_w, depth=c, out_h=out_h, out_w=out_w,
+            batches=b,
+            in_h=in_h,
+            in_w=in_w,
+            depth=c,
+            out_h=out_h,
+            out_w=out_w,
             y_table=CArray("int32_t", np.array(y_table, dtype=np.int32), "table", program_memory=True),
             x_table=CArray("int32_t", np.array(x_table, dtype=np.int32), "table", program_memory=True),
         ),

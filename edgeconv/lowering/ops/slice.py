@@ -22,7 +22,17 @@ from __future__ import annotations
 import numpy as np
 
 from edgeconv.frontend.ir import Graph, Op, Tensor, UnsupportedOpError
-from edgeconv.lowering.ops.base import DTYPE_SUFFIX, Alias, CArray, Kernel, const_input, fail, lowering, require_dtype, require_quant
+from edgeconv.lowering.ops.base import (
+    DTYPE_SUFFIX,
+    Alias,
+    CArray,
+    Kernel,
+    const_input,
+    fail,
+    lowering,
+    require_dtype,
+    require_quant,
+)
 from edgeconv.lowering.ops.copy import copy_suffix, row_strides, strided_copy
 
 DTYPES = ("int8", "int16", "int32")
@@ -38,8 +48,9 @@ def _clamp(v: int, lo: int, hi: int) -> int:
     return hi if v > hi else lo if v < lo else v
 
 
-def strided_slice_axis(size: int, begin: int, end: int, stride: int, begin_mask: bool, end_mask: bool,
-                       shrink: bool) -> tuple[int, int]:
+def strided_slice_axis(
+    size: int, begin: int, end: int, stride: int, begin_mask: bool, end_mask: bool, shrink: bool
+) -> tuple[int, int]:
     """(start, element count) along one axis, as reference_ops::StridedSlice walks it."""
     start = begin + size if begin < 0 else begin
     start = _clamp(start, 0, size) if stride > 0 else _clamp(start, -1, size - 1)
@@ -66,21 +77,28 @@ def lower_strided_slice(graph: Graph, op: Op):
     copy_suffix(graph, op, x, y, DTYPES)
     rank = len(x.shape)
     if rank > STRIDED_SLICE_MAX_DIMS:
-        raise UnsupportedOpError(f"{op.describe(graph)}: input rank {rank} exceeds {STRIDED_SLICE_MAX_DIMS} "
-                                 "(TFLite Micro's STRIDED_SLICE)")
+        raise UnsupportedOpError(
+            f"{op.describe(graph)}: input rank {rank} exceeds {STRIDED_SLICE_MAX_DIMS} (TFLite Micro's STRIDED_SLICE)"
+        )
     o = op.options
     for field in ("ellipsis_mask", "new_axis_mask"):
         if int(o.get(field, 0)):
-            raise UnsupportedOpError(f"{op.describe(graph)}: {field} {int(o[field])} is not supported (TFLite Micro "
-                                     "ignores it, TFLite honours it)")
+            raise UnsupportedOpError(
+                f"{op.describe(graph)}: {field} {int(o[field])} is not supported (TFLite Micro "
+                "ignores it, TFLite honours it)"
+            )
     if o.get("offset", False):
         raise UnsupportedOpError(f"{op.describe(graph)}: the offset option is not supported (TFLite Micro ignores it)")
     begin = _ints(graph, op, 1, "begin")
     end = _ints(graph, op, 2, "end")
     strides = _ints(graph, op, 3, "strides")
     if not len(begin) == len(end) == len(strides) == rank:
-        raise fail(graph, op, f"begin, end and strides have {len(begin)}, {len(end)}, {len(strides)} values; "
-                              f"the input has {rank} dimensions")
+        raise fail(
+            graph,
+            op,
+            f"begin, end and strides have {len(begin)}, {len(end)}, {len(strides)} values; "
+            f"the input has {rank} dimensions",
+        )
     if 0 in strides:
         raise fail(graph, op, "stride value has to be non-zero")
     bm, em, sm = (int(o.get(f, 0)) for f in ("begin_mask", "end_mask", "shrink_axis_mask"))
@@ -88,8 +106,9 @@ def lower_strided_slice(graph: Graph, op: Op):
     dims, walk, offset, shape = [], [], 0, []
     for a in range(rank):
         shrink = bool(sm >> a & 1)
-        start, count = strided_slice_axis(int(x.shape[a]), begin[a], end[a], strides[a], bool(bm >> a & 1),
-                                          bool(em >> a & 1), shrink)
+        start, count = strided_slice_axis(
+            int(x.shape[a]), begin[a], end[a], strides[a], bool(bm >> a & 1), bool(em >> a & 1), shrink
+        )
         if shrink and count != 1:
             raise fail(graph, op, f"shrinks axis {a} at index {begin[a]}, outside its size {x.shape[a]}")
         if count == 0:
@@ -101,8 +120,16 @@ def lower_strided_slice(graph: Graph, op: Op):
         offset += start * row[a]
     if list(y.shape) != shape:
         raise fail(graph, op, f"output {list(y.shape)} differs from the slice's shape {shape}")
-    return strided_copy(graph, op, x, y, dims, walk, offset,
-                        f"begin {begin} end {end} strides {strides}" + (f" masks {bm},{em},{sm}" if bm | em | sm else ""))
+    return strided_copy(
+        graph,
+        op,
+        x,
+        y,
+        dims,
+        walk,
+        offset,
+        f"begin {begin} end {end} strides {strides}" + (f" masks {bm},{em},{sm}" if bm | em | sm else ""),
+    )
 
 
 @lowering("SLICE")
@@ -119,8 +146,9 @@ def lower_slice(graph: Graph, op: Op):
     begin = _ints(graph, op, 1, "begin")
     size = _ints(graph, op, 2, "size")
     if not len(begin) == len(size) == rank:
-        raise fail(graph, op, f"begin and size have {len(begin)} and {len(size)} values; the input has {rank} "
-                              "dimensions")
+        raise fail(
+            graph, op, f"begin and size have {len(begin)} and {len(size)} values; the input has {rank} dimensions"
+        )
     size = [int(d) - bg if sz == -1 else sz for d, bg, sz in zip(x.shape, begin, size)]
     for a in range(rank):
         if begin[a] < 0 or size[a] < 1 or begin[a] + size[a] > x.shape[a]:
@@ -128,8 +156,9 @@ def lower_slice(graph: Graph, op: Op):
     if list(y.shape) != size:
         raise fail(graph, op, f"output {list(y.shape)} differs from the slice's size {size}")
     row = row_strides(x.shape)
-    return strided_copy(graph, op, x, y, size, row, sum(bg * r for bg, r in zip(begin, row)),
-                        f"begin {begin} size {size}")
+    return strided_copy(
+        graph, op, x, y, size, row, sum(bg * r for bg, r in zip(begin, row)), f"begin {begin} size {size}"
+    )
 
 
 def _split(graph: Graph, op: Op, x: Tensor, ys: list[Tensor], axis: int, summary: str):
@@ -141,10 +170,16 @@ def _split(graph: Graph, op: Op, x: Tensor, ys: list[Tensor], axis: int, summary
         func=f"ec_split_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_concatenation",
         params_type="ec_split_params_t",
-        params=dict(num_outputs=len(ys), outer=outer,
-                    copy_sizes=CArray("int32_t", np.array([int(np.prod(y.shape, dtype=np.int64)) // max(outer, 1)
-                                                           for y in ys], dtype=np.int32), "copy_sizes",
-                                      program_memory=True)),
+        params=dict(
+            num_outputs=len(ys),
+            outer=outer,
+            copy_sizes=CArray(
+                "int32_t",
+                np.array([int(np.prod(y.shape, dtype=np.int64)) // max(outer, 1) for y in ys], dtype=np.int32),
+                "copy_sizes",
+                program_memory=True,
+            ),
+        ),
         inputs=[x.index],
         outputs=[y.index for y in ys],
         outputs_as_array=True,
@@ -173,7 +208,7 @@ def _axis(graph: Graph, op: Op, position: int, rank: int) -> int:
 
 def _check_parts(graph: Graph, op: Op, x: Tensor, ys: list[Tensor], axis: int, sizes: list[int]) -> None:
     for y, n in zip(ys, sizes):
-        expected = list(x.shape[:axis]) + [n] + list(x.shape[axis + 1:])
+        expected = list(x.shape[:axis]) + [n] + list(x.shape[axis + 1 :])
         if list(y.shape) != expected:
             raise fail(graph, op, f"output {y.describe()} of shape {list(y.shape)} should be {expected}")
 
@@ -208,8 +243,9 @@ def lower_split_v(graph: Graph, op: Op):
     if -1 in sizes:
         sizes[sizes.index(-1)] = int(x.shape[axis]) - (sum(sizes) + 1)
     if sum(sizes) != x.shape[axis] or min(sizes) < 1:
-        raise fail(graph, op, f"size_splits {sizes} do not split axis {axis} of size {x.shape[axis]} into non-empty "
-                              "parts")
+        raise fail(
+            graph, op, f"size_splits {sizes} do not split axis {axis} of size {x.shape[axis]} into non-empty parts"
+        )
     _check_parts(graph, op, x, ys, axis, sizes)
     return _split(graph, op, x, ys, axis, f"sizes {sizes}, axis {axis}")
 
@@ -227,14 +263,16 @@ def lower_unpack(graph: Graph, op: Op):
         raise fail(graph, op, f"axis {op.options.get('axis', 0)} is out of range for rank {rank}")
     if x.shape[axis] != num:
         raise fail(graph, op, f"axis {axis} has size {x.shape[axis]}, not num {num}")
-    expected = list(x.shape[:axis]) + list(x.shape[axis + 1:])
+    expected = list(x.shape[:axis]) + list(x.shape[axis + 1 :])
     for y in ys:
         if list(y.shape) != expected:
             raise fail(graph, op, f"output {y.describe()} of shape {list(y.shape)} should be {expected}")
         if x.dtype != "int32":
             xq, yq = require_quant(graph, op, x), require_quant(graph, op, y)
             if (float(xq.s), xq.zp) != (float(yq.s), yq.zp):
-                raise UnsupportedOpError(f"{op.describe(graph)}: output {y.describe()} has scale {yq.s!r} and zero "
-                                         f"point {yq.zp}, the input {xq.s!r} and {xq.zp}; TFLite requires them equal "
-                                         "(UNPACK never requantizes)")
+                raise UnsupportedOpError(
+                    f"{op.describe(graph)}: output {y.describe()} has scale {yq.s!r} and zero "
+                    f"point {yq.zp}, the input {xq.s!r} and {xq.zp}; TFLite requires them equal "
+                    "(UNPACK never requantizes)"
+                )
     return _split(graph, op, x, ys, axis, f"{num} outputs, axis {axis}")

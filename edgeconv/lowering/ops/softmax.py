@@ -14,10 +14,9 @@ import math
 
 import numpy as np
 
-from quantize.fixedpoint import expf, lut_populate_int16, quantize_multiplier_greater_than_one
-
 from edgeconv.frontend.ir import Graph, Op
-from edgeconv.lowering.ops.base import CArray, Kernel, fail, lowering, quant_io, require_quant, requantize_multiplier
+from edgeconv.lowering.ops.base import CArray, Kernel, fail, lowering, quant_io, requantize_multiplier, require_quant
+from quantize.fixedpoint import expf, lut_populate_int16, quantize_multiplier_greater_than_one
 
 _SCALED_DIFF_INTEGER_BITS = 5
 
@@ -51,8 +50,12 @@ def lower_softmax(graph: Graph, op: Op) -> Kernel:
             raise fail(graph, op, f"int16 output must have scale 1/65536 and zero point -32768 (has {yq.s:g}, {yq.zp})")
         if x.shape and x.shape[-1] > _MAX_DEPTH_S8_S16:
             # The exps' Q12 sum can wrap past 2^32; TFLite's exponent check then aborts.
-            raise fail(graph, op, f"depth {x.shape[-1]} > {_MAX_DEPTH_S8_S16}: TFLite's int16-output softmax "
-                                  "fails its exponent check when the sum of exps wraps")
+            raise fail(
+                graph,
+                op,
+                f"depth {x.shape[-1]} > {_MAX_DEPTH_S8_S16}: TFLite's int16-output softmax "
+                "fails its exponent check when the sum of exps wraps",
+            )
     elif yq.zp != -128 or yq.s != 1.0 / 256:
         raise fail(graph, op, f"int8 output must have scale 1/256 and zero point -128 (has {yq.s}, {yq.zp})")
     if x.shape != y.shape or not x.shape:
@@ -61,8 +64,12 @@ def lower_softmax(graph: Graph, op: Op) -> Kernel:
     real = float(beta) * float(xq.s) * float(1 << (31 - _SCALED_DIFF_INTEGER_BITS))
     if not (math.isfinite(real) and real > 1.0):
         # TFLite's QuantizeMultiplierGreaterThanOne checks the same and stops.
-        raise fail(graph, op, f"beta {beta:g} times the input scale {xq.s:g} is too small (or not positive): "
-                              "TFLite's softmax needs beta * scale > 2^-26")
+        raise fail(
+            graph,
+            op,
+            f"beta {beta:g} times the input scale {xq.s:g} is too small (or not positive): "
+            "TFLite's softmax needs beta * scale > 2^-26",
+        )
     # diff_min is TFLite's input radius: every difference the kernel rescales satisfies
     # |diff| * 2^left_shift <= 31 * 2^26 < 2^31 (see c_runtime/ec_softmax.c).
     multiplier, left_shift, diff_min = softmax_input_scaling(beta, xq.s)
@@ -71,8 +78,13 @@ def lower_softmax(graph: Graph, op: Op) -> Kernel:
         func="ec_softmax_s8_s16" if mixed else "ec_softmax_s8",
         unit="ec_softmax",
         params_type="ec_softmax_params_t",
-        params=dict(rows=x.size // depth if depth else 0, depth=depth, input_multiplier=multiplier,
-                    input_left_shift=left_shift, diff_min=diff_min),
+        params=dict(
+            rows=x.size // depth if depth else 0,
+            depth=depth,
+            input_multiplier=multiplier,
+            input_left_shift=left_shift,
+            diff_min=diff_min,
+        ),
         inputs=[x.index],
         outputs=[y.index],
         summary=f"beta {beta:g}",
@@ -86,14 +98,15 @@ _INT16_RANGE = 65535  # int16 max - min, TFLite's `range`
 _MAX_DEPTH_S16 = (2**31 - 1) // 32767  # 65538: the int32 sum of the row's exps cannot overflow
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def softmax_int16_tables() -> tuple[np.ndarray, np.ndarray]:
     """TFLite Micro's InitializeLutForInt16: exp(x) for x in [-10, 0] and 1 / (1 + x) for x in
     [0, 1], both on the output scale 2 / 65535, as LUTPopulate<int16_t> makes them (float32)."""
     f = np.float32
     exp_lut = lut_populate_int16(expf, f(10.0) / f(_INT16_RANGE), 32767, f(2.0) / f(_INT16_RANGE), 0)
-    recip_lut = lut_populate_int16(lambda v: f(1.0) / (f(1.0) + v), f(1.0) / f(_INT16_RANGE), -32768,
-                                   f(2.0) / f(_INT16_RANGE), 0)
+    recip_lut = lut_populate_int16(
+        lambda v: f(1.0) / (f(1.0) + v), f(1.0) / f(_INT16_RANGE), -32768, f(2.0) / f(_INT16_RANGE), 0
+    )
     return exp_lut, recip_lut
 
 
@@ -121,9 +134,14 @@ def _lower_softmax_s16(graph: Graph, op: Op) -> Kernel:
         func="ec_softmax_s16",
         unit="ec_softmax",
         params_type="ec_softmax_s16_params_t",
-        params=dict(rows=x.size // depth if depth else 0, depth=depth, input_multiplier=multiplier,
-                    input_shift=shift, exp_lut=CArray("int16_t", exp_lut, "table", program_memory=True),
-                    one_over_one_plus_x_lut=CArray("int16_t", recip_lut, "table", program_memory=True)),
+        params=dict(
+            rows=x.size // depth if depth else 0,
+            depth=depth,
+            input_multiplier=multiplier,
+            input_shift=shift,
+            exp_lut=CArray("int16_t", exp_lut, "table", program_memory=True),
+            one_over_one_plus_x_lut=CArray("int16_t", recip_lut, "table", program_memory=True),
+        ),
         inputs=[x.index],
         outputs=[y.index],
         summary=f"beta {beta:g}",

@@ -21,6 +21,7 @@ import numpy as np
 from edgeconv.frontend.ir import Graph, Op, UnsupportedOpError
 from edgeconv.lowering.ops.base import Kernel, const_input, fail, lowering, require_dtype
 
+
 def _io_4d(graph: Graph, op: Op):
     x = graph.tensors[op.inputs[0]]
     y = graph.tensors[op.outputs[0]]
@@ -29,7 +30,8 @@ def _io_4d(graph: Graph, op: Op):
     if not 3 <= len(x.shape) <= 4 or len(y.shape) != len(x.shape):
         raise UnsupportedOpError(
             f"{op.describe(graph)}: supports 3-D or 4-D input and output of equal rank, "
-            f"got {list(x.shape)} -> {list(y.shape)}")
+            f"got {list(x.shape)} -> {list(y.shape)}"
+        )
     spatial = len(x.shape) - 2
     block = [int(v) for v in np.asarray(const_input(graph, op, 1, "block_shape")).reshape(-1)]
     pads = np.asarray(const_input(graph, op, 2, "paddings" if op.opcode == "SPACE_TO_BATCH_ND" else "crops"))
@@ -55,8 +57,12 @@ def lower_space_to_batch(graph: Graph, op: Op) -> Kernel:
     x, y, (ib, ih, iw, c), (ob, oh, ow, oc), (bh, bw), ((pt, pb), (pl, pr)) = _io_4d(graph, op)
     ph, pw = ih + pt + pb, iw + pl + pr
     if ph % bh or pw % bw or (ob, oh, ow, oc) != (ib * bh * bw, ph // bh, pw // bw, c):
-        raise fail(graph, op, f"output {list(y.shape)} does not match input {list(x.shape)} with block "
-                              f"({bh}, {bw}) and paddings {[[pt, pb], [pl, pr]]}")
+        raise fail(
+            graph,
+            op,
+            f"output {list(y.shape)} does not match input {list(x.shape)} with block "
+            f"({bh}, {bw}) and paddings {[[pt, pb], [pl, pr]]}",
+        )
     # The output zero point, as TFLite's reference kernels pad. (TFLite Micro never sets its
     # pad value and pads with whatever its params buffer holds; see validation.py.)
     pad_value = y.quant.zp if y.quant is not None else 0
@@ -64,8 +70,20 @@ def lower_space_to_batch(graph: Graph, op: Op) -> Kernel:
         func="ec_space_to_batch_s8",
         unit="ec_space_batch",
         params_type="ec_space_to_batch_params_t",
-        params=dict(in_b=ib, in_h=ih, in_w=iw, depth=c, out_b=ob, out_h=oh, out_w=ow, block_h=bh, block_w=bw,
-                    pad_top=pt, pad_left=pl, pad_value=pad_value),
+        params=dict(
+            in_b=ib,
+            in_h=ih,
+            in_w=iw,
+            depth=c,
+            out_b=ob,
+            out_h=oh,
+            out_w=ow,
+            block_h=bh,
+            block_w=bw,
+            pad_top=pt,
+            pad_left=pl,
+            pad_value=pad_value,
+        ),
         inputs=[x.index],
         outputs=[y.index],
         summary=f"block ({bh},{bw}) pad [[{pt},{pb}],[{pl},{pr}]]",
@@ -76,14 +94,29 @@ def lower_space_to_batch(graph: Graph, op: Op) -> Kernel:
 def lower_batch_to_space(graph: Graph, op: Op) -> Kernel:
     x, y, (ib, ih, iw, c), (ob, oh, ow, oc), (bh, bw), ((ct, cb), (cl, cr)) = _io_4d(graph, op)
     if ib % (bh * bw) or (ob, oh, ow, oc) != (ib // (bh * bw), ih * bh - ct - cb, iw * bw - cl - cr, c):
-        raise fail(graph, op, f"output {list(y.shape)} does not match input {list(x.shape)} with block "
-                              f"({bh}, {bw}) and crops {[[ct, cb], [cl, cr]]}")
+        raise fail(
+            graph,
+            op,
+            f"output {list(y.shape)} does not match input {list(x.shape)} with block "
+            f"({bh}, {bw}) and crops {[[ct, cb], [cl, cr]]}",
+        )
     return Kernel(
         func="ec_batch_to_space_s8",
         unit="ec_space_batch",
         params_type="ec_batch_to_space_params_t",
-        params=dict(in_b=ib, in_h=ih, in_w=iw, depth=c, out_b=ob, out_h=oh, out_w=ow, block_h=bh, block_w=bw,
-                    crop_top=ct, crop_left=cl),
+        params=dict(
+            in_b=ib,
+            in_h=ih,
+            in_w=iw,
+            depth=c,
+            out_b=ob,
+            out_h=oh,
+            out_w=ow,
+            block_h=bh,
+            block_w=bw,
+            crop_top=ct,
+            crop_left=cl,
+        ),
         inputs=[x.index],
         outputs=[y.index],
         summary=f"block ({bh},{bw}) crop [[{ct},{cb}],[{cl},{cr}]]",

@@ -18,11 +18,18 @@ shifts); its result plus the output zero point is added wrapping, as TFLite's + 
 
 from __future__ import annotations
 
-from quantize.fixedpoint import f32_mul, quantize_multiplier_smaller_than_one_exp
-
 from edgeconv.frontend.ir import Graph, Op
-from edgeconv.lowering.ops.base import DTYPE_SUFFIX, Kernel, fail, lowering, requantize_multiplier, require_dtype, require_quant
+from edgeconv.lowering.ops.base import (
+    DTYPE_SUFFIX,
+    Kernel,
+    fail,
+    lowering,
+    requantize_multiplier,
+    require_dtype,
+    require_quant,
+)
 from edgeconv.lowering.ops.elementwise import broadcast_loops
+from quantize.fixedpoint import f32_mul, quantize_multiplier_smaller_than_one_exp
 
 LEFT_SHIFT = {"int8": 7, "int16": 0}
 
@@ -33,8 +40,9 @@ def lower_squared_difference(graph: Graph, op: Op) -> Kernel:
     y = graph.tensors[op.outputs[0]]
     require_dtype(graph, op, x0, "int8", "int16")
     if not x1.dtype == y.dtype == x0.dtype:
-        raise fail(graph, op, f"input types {x0.dtype.upper()}, {x1.dtype.upper()} and output type "
-                              f"{y.dtype.upper()} differ")
+        raise fail(
+            graph, op, f"input types {x0.dtype.upper()}, {x1.dtype.upper()} and output type {y.dtype.upper()} differ"
+        )
     q0, q1, qo = (require_quant(graph, op, t) for t in (x0, x1, y))
     if x0.dtype == "int16" and (q0.zp or q1.zp or qo.zp):
         raise fail(graph, op, "int16 zero points must be 0 (TFLite Micro's Prepare requires it)")
@@ -53,9 +61,16 @@ def lower_squared_difference(graph: Graph, op: Op) -> Kernel:
         params_type="ec_squared_difference_params_t",
         params=dict(
             **broadcast_loops(graph, op, x0.shape, x1.shape, y.shape),
-            in0_offset=-q0.zp, in1_offset=-q1.zp, output_offset=qo.zp, left_shift=left_shift,
-            in0_multiplier=m0, in0_shift=sh0, in1_multiplier=m1, in1_shift=sh1,
-            output_multiplier=mo, output_shift=sho,
+            in0_offset=-q0.zp,
+            in1_offset=-q1.zp,
+            output_offset=qo.zp,
+            left_shift=left_shift,
+            in0_multiplier=m0,
+            in0_shift=sh0,
+            in1_multiplier=m1,
+            in1_shift=sh1,
+            output_multiplier=mo,
+            output_shift=sho,
         ),
         inputs=[x0.index, x1.index],
         outputs=[y.index],

@@ -50,8 +50,9 @@ def tflite_out_size(padding: int, image: int, k: int, stride: int) -> int | None
     return None if value < 0 else value
 
 
-def transpose_conv_padding(padding: int, out_h: int, out_w: int, k_h: int, k_w: int,
-                           stride_h: int, stride_w: int) -> tuple[int, int]:
+def transpose_conv_padding(
+    padding: int, out_h: int, out_w: int, k_h: int, k_w: int, stride_h: int, stride_w: int
+) -> tuple[int, int]:
     """TFLite Micro's ComputePaddingHeightWidth(stride, dilation 1, out_h, out_w, k_h, k_w):
     the leading padding of each axis; (0, 0) if either axis' size check fails."""
     sizes = [tflite_out_size(padding, out_w, k_w, stride_w), tflite_out_size(padding, out_h, k_h, stride_h)]
@@ -94,19 +95,23 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
     if any(int(z) != 0 for z in wq.zero_point):
         raise UnsupportedOpError(f"{op.describe(graph)}: weights {w.describe()} have a nonzero zero point")
     if len(w.shape) != 4 or len(x.shape) != 4 or len(y.shape) != 4:
-        raise fail(graph, op, f"needs 4-D input, weights and output, got {list(x.shape)}, {list(w.shape)}, "
-                              f"{list(y.shape)}")
+        raise fail(
+            graph, op, f"needs 4-D input, weights and output, got {list(x.shape)}, {list(w.shape)}, {list(y.shape)}"
+        )
     out_c, k_h, k_w, w_in_c = (int(d) for d in w.shape)
     batches, in_h, in_w, in_c = (int(d) for d in x.shape)
     y_b, out_h, out_w, y_c = (int(d) for d in y.shape)
     if wq.per_channel and (wq.axis != 0 or len(wq.scale) != out_c):
-        raise UnsupportedOpError(f"{op.describe(graph)}: weights {w.describe()} must be quantized per output "
-                                 f"channel (axis 0, {out_c} scales), not axis {wq.axis} with {len(wq.scale)}")
+        raise UnsupportedOpError(
+            f"{op.describe(graph)}: weights {w.describe()} must be quantized per output "
+            f"channel (axis 0, {out_c} scales), not axis {wq.axis} with {len(wq.scale)}"
+        )
     if w_in_c != in_c:
         raise fail(graph, op, f"weights {w.describe()} have {w_in_c} input channels, the input has {in_c}")
     if y_c != out_c or y_b != batches:
-        raise fail(graph, op, f"output {list(y.shape)} does not match batch {batches} and the weights' "
-                              f"{out_c} output channels")
+        raise fail(
+            graph, op, f"output {list(y.shape)} does not match batch {batches} and the weights' {out_c} output channels"
+        )
 
     # The output shape input: TFLite sizes the output from it, TFLite Micro from the tensor.
     if shape_t.data is None:
@@ -123,13 +128,15 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
         if b.data is None:
             raise UnsupportedOpError(f"{op.describe(graph)}: bias {b.describe()} must be constant")
         if b.size != out_c:
-            raise fail(graph, op, f"bias {b.describe()} has {b.size} values but the weights have {out_c} "
-                                  "output channels")
+            raise fail(
+                graph, op, f"bias {b.describe()} has {b.size} values but the weights have {out_c} output channels"
+            )
         bias = np.asarray(b.data).reshape(-1).astype(np.int64)
 
     if s16 and (xq.zp != 0 or yq.zp != 0):
-        raise fail(graph, op, f"16x8 needs input and output zero points 0 (TFLite requires it), got "
-                              f"{xq.zp} and {yq.zp}")
+        raise fail(
+            graph, op, f"16x8 needs input and output zero points 0 (TFLite requires it), got {xq.zp} and {yq.zp}"
+        )
 
     stride_h, stride_w = int(op.options.get("stride_h", 0)), int(op.options.get("stride_w", 0))
     padding = int(op.options.get("padding", 0))
@@ -141,8 +148,14 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
     # TFLite's ConvParams hold strides and paddings in int16_t (larger ones compute another op).
     require_tflite_int16(graph, op, stride_h=stride_h, stride_w=stride_w, padding_h=pad_h, padding_w=pad_w)
     # TFLite's scatter forms in * stride - pad + k in int: refuse what would overflow there.
-    require_int32(graph, op, **{"(in_h - 1) * stride_h + k_h": (in_h - 1) * stride_h + k_h,
-                                "(in_w - 1) * stride_w + k_w": (in_w - 1) * stride_w + k_w})
+    require_int32(
+        graph,
+        op,
+        **{
+            "(in_h - 1) * stride_h + k_h": (in_h - 1) * stride_h + k_h,
+            "(in_w - 1) * stride_w + k_w": (in_w - 1) * stride_w + k_w,
+        },
+    )
 
     act_min, act_max = fused_activation(graph, op, y)
     mult, shift = conv_multipliers(xq.s, tuple(wq.scale), yq.s)
@@ -156,20 +169,41 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
     reach = reach.astype(object)
 
     params = dict(
-        batches=batches, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
-        k_h=k_h, k_w=k_w, stride_h=stride_h, stride_w=stride_w, pad_h=pad_h, pad_w=pad_w,
-        output_zp=int(yq.zp), act_min=act_min, act_max=act_max,
+        batches=batches,
+        in_h=in_h,
+        in_w=in_w,
+        in_c=in_c,
+        out_h=out_h,
+        out_w=out_w,
+        out_c=out_c,
+        k_h=k_h,
+        k_w=k_w,
+        stride_h=stride_h,
+        stride_w=stride_w,
+        pad_h=pad_h,
+        pad_w=pad_w,
+        output_zp=int(yq.zp),
+        act_min=act_min,
+        act_max=act_max,
     )
     if s16:
         bound = bias_abs + (1 << 15) * reach
         worst = int(bound.max())
         if worst >= S64_ACC_LIMIT:
             ch = int(np.argmax(bound))
-            raise fail(graph, op, f"its int64 accumulator could reach {worst:,} at output channel {ch}: TFLite's "
-                                  "64-bit requantization assumes less than 2^47 (weights or bias too large)")
+            raise fail(
+                graph,
+                op,
+                f"its int64 accumulator could reach {worst:,} at output channel {ch}: TFLite's "
+                "64-bit requantization assumes less than 2^47 (weights or bias too large)",
+            )
         if max(shift) > S64_MAX_SHIFT:
-            raise fail(graph, op, f"its scales need a requantization left shift of {max(shift)}; TFLite's "
-                                  f"64-bit requantization takes at most {S64_MAX_SHIFT}")
+            raise fail(
+                graph,
+                op,
+                f"its scales need a requantization left shift of {max(shift)}; TFLite's "
+                f"64-bit requantization takes at most {S64_MAX_SHIFT}",
+            )
         params["bias64"] = CArray("int64_t", bias, "bias", program_memory=True) if bias is not None else None
         params["bias"] = params["zp_sums"] = None  # int8 only
         # each tap's weights in the quads ec_dot_s16x8_64 reads, padded to a multiple of 4
@@ -184,19 +218,25 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
         worst = int(bound.max())
         if worst > INT32_MAX:
             ch = int(np.argmax(bound))
-            raise fail(graph, op, f"its int32 accumulator could overflow: worst case {worst:,} at output channel "
-                                  f"{ch} exceeds 2^31 - 1 (weights or bias too large for int8 arithmetic)")
+            raise fail(
+                graph,
+                op,
+                f"its int32 accumulator could overflow: worst case {worst:,} at output channel "
+                f"{ch} exceeds 2^31 - 1 (weights or bias too large for int8 arithmetic)",
+            )
         check_requantize(graph, op, bound.tolist(), mult, shift, int(yq.zp))
         params["weights"] = CArray("int8_t", weights, "weights", program_memory=True)
         params["tap_stride"] = in_c
         params["tap_sum32"] = 0  # 16x8 only
         params["bias64"] = None
-        params["bias"] = (CArray("int32_t", bias.astype(np.int32), "bias", program_memory=True)
-                          if bias is not None else None)
+        params["bias"] = (
+            CArray("int32_t", bias.astype(np.int32), "bias", program_memory=True) if bias is not None else None
+        )
         params["zp_sums"] = None
         if zp != 0:
-            params["zp_sums"] = CArray("int32_t", zp * weights.astype(np.int64).sum(axis=3).astype(np.int32),
-                                       "zp_sums", program_memory=True)
+            params["zp_sums"] = CArray(
+                "int32_t", zp * weights.astype(np.int64).sum(axis=3).astype(np.int32), "zp_sums", program_memory=True
+            )
     params.update(multiplier_fields(graph, op, list(mult), list(shift)))
     suffix = "s16" if s16 else "s8"
     taps = (-(-k_h // stride_h)) * (-(-k_w // stride_w))

@@ -14,6 +14,9 @@ import math
 
 import numpy as np
 
+from edgeconv.frontend.ir import Graph, Op, Tensor
+from edgeconv.lowering.ops.base import Kernel, fail, lowering, requantize_multiplier
+from edgeconv.lowering.ops.lut import lut_kernel, same_shape_io
 from quantize.fixedpoint import (
     f32_div,
     inv_sqrt_quantized_multiplier_exp,
@@ -22,17 +25,16 @@ from quantize.fixedpoint import (
     wrap_int32,
 )
 
-from edgeconv.frontend.ir import Graph, Op, Tensor
-from edgeconv.lowering.ops.base import Kernel, fail, lowering, requantize_multiplier
-from edgeconv.lowering.ops.lut import lut_kernel, same_shape_io
-
 _RSQRT_Q = 20  # TFLite's kShift: 1 / sqrt(x) is first made a Q20 integer
 
 
 def _require_zero_points_0(graph: Graph, op: Op, x: Tensor, y: Tensor) -> None:
     if x.dtype == "int16" and (x.quant.zp != 0 or y.quant.zp != 0):
-        raise fail(graph, op, f"int16 zero points must be 0 (has input {x.quant.zp}, output {y.quant.zp}); "
-                              "TFLite Micro requires it")
+        raise fail(
+            graph,
+            op,
+            f"int16 zero points must be 0 (has input {x.quant.zp}, output {y.quant.zp}); TFLite Micro requires it",
+        )
 
 
 @lowering("ABS")
@@ -45,14 +47,23 @@ def lower_abs(graph: Graph, op: Op) -> Kernel:
     m, shift = requantize_multiplier(graph, op, ratio, "input/output") if needs_rescale else (0, 0)
     summary = f"rescale {ratio:g}" if needs_rescale else "same scale"
     if x.dtype == "int16":
-        return Kernel(func="ec_abs_s16", unit="ec_elementwise_unary", params_type="ec_abs_params_t",
-                      params=dict(size=x.size, needs_rescale=int(needs_rescale), multiplier=m, shift=shift),
-                      inputs=[x.index], outputs=[y.index], summary=summary)
+        return Kernel(
+            func="ec_abs_s16",
+            unit="ec_elementwise_unary",
+            params_type="ec_abs_params_t",
+            params=dict(size=x.size, needs_rescale=int(needs_rescale), multiplier=m, shift=shift),
+            inputs=[x.index],
+            outputs=[y.index],
+            summary=summary,
+        )
     table = np.zeros(256, dtype=np.int8)
     for v in range(-128, 128):
         value = abs(v - x.quant.zp)
-        out = wrap_int32(multiply_by_quantized_multiplier(value, m, shift) + y.quant.zp) if needs_rescale \
+        out = (
+            wrap_int32(multiply_by_quantized_multiplier(value, m, shift) + y.quant.zp)
+            if needs_rescale
             else value + y.quant.zp
+        )
         table[v & 0xFF] = min(max(out, -128), 127)
     return lut_kernel(x, y, table, summary)
 
@@ -78,18 +89,29 @@ def lower_rsqrt(graph: Graph, op: Op) -> Kernel:
         product = float(np.sqrt(np.float32(x.quant.s)) * np.float32(y.quant.s))
     real = 1.0 / product if product > 0 else math.inf
     if not math.isfinite(real):
-        raise fail(graph, op, f"1 / (sqrt(input scale) * output scale) is not finite "
-                              f"(scales {x.quant.s:g}, {y.quant.s:g})")
+        raise fail(
+            graph, op, f"1 / (sqrt(input scale) * output scale) is not finite (scales {x.quant.s:g}, {y.quant.s:g})"
+        )
     m, shift = quantize_multiplier(real)
     shift -= _RSQRT_Q
     if not -31 <= shift <= 30:
-        raise fail(graph, op, f"1 / (sqrt(input scale) * output scale) = {real:g} is out of range for TFLite's "
-                              "arithmetic (its final shift would be outside [-31, 30])")
+        raise fail(
+            graph,
+            op,
+            f"1 / (sqrt(input scale) * output scale) = {real:g} is out of range for TFLite's "
+            "arithmetic (its final shift would be outside [-31, 30])",
+        )
     summary = f"multiplier {real:g}"
     if x.dtype == "int16":
-        return Kernel(func="ec_rsqrt_s16", unit="ec_elementwise_unary", params_type="ec_rsqrt_params_t",
-                      params=dict(size=x.size, multiplier=m, shift=shift, output_zp=y.quant.zp),
-                      inputs=[x.index], outputs=[y.index], summary=summary)
+        return Kernel(
+            func="ec_rsqrt_s16",
+            unit="ec_elementwise_unary",
+            params_type="ec_rsqrt_params_t",
+            params=dict(size=x.size, multiplier=m, shift=shift, output_zp=y.quant.zp),
+            inputs=[x.index],
+            outputs=[y.index],
+            summary=summary,
+        )
     table = np.zeros(256, dtype=np.int8)
     for v in range(-128, 128):
         table[v & 0xFF] = rsqrt_q(v - x.quant.zp, m, shift, y.quant.zp, -128, 127)
@@ -110,7 +132,11 @@ def lower_sqrt(graph: Graph, op: Op) -> Kernel:
             dequantized = max(f(x.quant.s) * f(v - x.quant.zp), f(0))
             q = np.sqrt(dequantized) / f(y.quant.s)
             if not (math.isfinite(q) and q < 2.0**31):
-                raise fail(graph, op, f"sqrt of input {v} divided by the output scale {y.quant.s:g} does not fit "
-                                      "int32; TFLite's conversion is undefined there")
+                raise fail(
+                    graph,
+                    op,
+                    f"sqrt of input {v} divided by the output scale {y.quant.s:g} does not fit "
+                    "int32; TFLite's conversion is undefined there",
+                )
             table[v & 0xFF] = min(max(int(q) + y.quant.zp, -128), 127)
     return lut_kernel(x, y, table, "table of sqrt")
