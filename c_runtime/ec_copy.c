@@ -93,4 +93,3 @@ EC_COPY_STRIDED(ec_copy_s32, int32_t)
 
 EC_COPY_INDEXED(ec_copy_indexed_s8, int8_t)
 EC_COPY_INDEXED(ec_copy_indexed_s16, int16_t)
-EC_COPY_INDEXED(ec_copy_indexed_s32, int32_t)

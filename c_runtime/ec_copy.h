@@ -41,6 +41,5 @@ void ec_copy_s32(const ec_copy_params_t *p, const int32_t *input, int32_t *outpu
 
 void ec_copy_indexed_s8(const ec_copy_indexed_params_t *p, const int8_t *input, int8_t *output);
 void ec_copy_indexed_s16(const ec_copy_indexed_params_t *p, const int16_t *input, int16_t *output);
-void ec_copy_indexed_s32(const ec_copy_indexed_params_t *p, const int32_t *input, int32_t *output);
 
 #endif /* EC_COPY_H */
