@@ -170,6 +170,20 @@ static inline int32_t ec_clamp_i32(int32_t x, int32_t lo, int32_t hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
+/* The kernel taps k in [*lo, *hi) whose input position origin + k * dil lies in [0, size): the
+ * window of an output position along one axis (the int16 CONV_2D and DEPTHWISE_CONV_2D). */
+static inline void ec_valid_taps(int32_t origin, int32_t dil, int32_t k, int32_t size, int32_t *lo, int32_t *hi) {
+    int32_t a = 0, b = k;
+    while (a < b && origin + a * dil < 0) {
+        ++a;
+    }
+    while (b > a && origin + (b - 1) * dil >= size) {
+        --b;
+    }
+    *lo = a;
+    *hi = b;
+}
+
 /* Broadcast iteration for element-wise kernels with two inputs. The compiler describes the
  * loop nest over the output (outermost first, contiguous dimensions merged, unused leading
  * entries 1) with per-input strides in elements, 0 along a broadcast dimension. A kernel walks
@@ -228,6 +242,37 @@ static inline void ec_broadcast_next(const int32_t *out_dims, const int32_t *str
             }                                                                              \
             ec_broadcast_next((p)->out_dims, (p)->in0_strides, (p)->in1_strides, &ec_it_); \
         }                                                                                  \
+    } while (0)
+
+/* The walk of a reduction (MEAN, SUM, REDUCE_MAX, REDUCE_MIN) whose params p have dims (the
+ * input's EC_MAX_DIMS dimensions, outermost first) and out_strides (each input dimension's
+ * step in the output, 0 along a reduced axis): the statements (the last arguments) run once
+ * per input element, in memory order, with elem (a T *) pointing at that element's output in
+ * out. */
+#define EC_REDUCE_EACH(p, T, out, elem, ...)                                       \
+    do {                                                                           \
+        const int32_t *const ec_d_ = (p)->dims;                                    \
+        const int32_t *const ec_s_ = (p)->out_strides;                             \
+        int32_t ec_i0_, ec_i1_, ec_i2_, ec_i3_, ec_i4_, ec_i5_;                    \
+        for (ec_i0_ = 0; ec_i0_ < ec_d_[0]; ++ec_i0_) {                            \
+            const int32_t ec_o0_ = ec_i0_ * ec_s_[0];                              \
+            for (ec_i1_ = 0; ec_i1_ < ec_d_[1]; ++ec_i1_) {                        \
+                const int32_t ec_o1_ = ec_o0_ + ec_i1_ * ec_s_[1];                 \
+                for (ec_i2_ = 0; ec_i2_ < ec_d_[2]; ++ec_i2_) {                    \
+                    const int32_t ec_o2_ = ec_o1_ + ec_i2_ * ec_s_[2];             \
+                    for (ec_i3_ = 0; ec_i3_ < ec_d_[3]; ++ec_i3_) {                \
+                        const int32_t ec_o3_ = ec_o2_ + ec_i3_ * ec_s_[3];         \
+                        for (ec_i4_ = 0; ec_i4_ < ec_d_[4]; ++ec_i4_) {            \
+                            T *const ec_run_ = (out) + ec_o3_ + ec_i4_ * ec_s_[4]; \
+                            for (ec_i5_ = 0; ec_i5_ < ec_d_[5]; ++ec_i5_) {        \
+                                T *const elem = ec_run_ + ec_i5_ * ec_s_[5];       \
+                                __VA_ARGS__                                        \
+                            }                                                      \
+                        }                                                          \
+                    }                                                              \
+                }                                                                  \
+            }                                                                      \
+        }                                                                          \
     } while (0)
 
 #endif /* EC_COMMON_H */

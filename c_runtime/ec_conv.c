@@ -725,19 +725,6 @@ void ec_conv2d_s8_w16(const ec_conv2d_params_t *p, const int8_t *input, int8_t *
  * partial sums: ec_dot.h; sum + bias and the requantization: ec_mac16_output (defined for
  * any value); the clamp bounds lie in int16, so the narrowing is exact. */
 
-/* The kernel taps k in [*lo, *hi) whose input position origin + k * dil lies in [0, size). */
-static void s16_valid_taps(int32_t origin, int32_t dil, int32_t k, int32_t size, int32_t *lo, int32_t *hi) {
-    int32_t a = 0, b = k;
-    while (a < b && origin + a * dil < 0) {
-        ++a;
-    }
-    while (b > a && origin + (b - 1) * dil >= size) {
-        --b;
-    }
-    *lo = a;
-    *hi = b;
-}
-
 void ec_conv2d_s16(const ec_conv2d_s16_params_t *p, const int16_t *input, int16_t *output, void *scratch) {
     int16_t *const col = (int16_t *)scratch;
     const int32_t fic = p->filter_in_c, in_c = p->in_c, out_c = p->out_c, k_w = p->k_w, k_pad = p->k_pad;
@@ -753,13 +740,13 @@ void ec_conv2d_s16(const ec_conv2d_s16_params_t *p, const int16_t *input, int16_
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_h;
             int32_t ky0, ky1;
-            s16_valid_taps(iy0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
+            ec_valid_taps(iy0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_w;
                 int16_t *const out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
                 const int whole = ky0 == 0 && ky1 == p->k_h;
                 int32_t kx0, kx1;
-                s16_valid_taps(ix0, p->dil_w, k_w, p->in_w, &kx0, &kx1);
+                ec_valid_taps(ix0, p->dil_w, k_w, p->in_w, &kx0, &kx1);
                 for (g = 0; g < groups; ++g) {
                     /* the column: zeros where the window leaves the input, and after the taps */
                     if (!(whole && kx0 == 0 && kx1 == k_w)) {

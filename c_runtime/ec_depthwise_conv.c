@@ -815,18 +815,6 @@ DW_ENTRY(ec_depthwise_conv2d_s8_kx1p_w16, DW_KX1P, 1)
  * kernel); partial sums: ec_dot.h (sum32 proved per layer, else int64: |sum| <= 2^22 * taps);
  * sum + bias and the requantization: ec_mac16_output; the clamp bounds lie in int16. */
 
-static void dw16_valid_taps(int32_t origin, int32_t dil, int32_t k, int32_t size, int32_t *lo, int32_t *hi) {
-    int32_t a = 0, b = k;
-    while (a < b && origin + a * dil < 0) {
-        ++a;
-    }
-    while (b > a && origin + (b - 1) * dil >= size) {
-        --b;
-    }
-    *lo = a;
-    *hi = b;
-}
-
 #ifdef EC_DOT_DSP
 /* The outputs of a block of 4 channels: apart from the loops, so that the compiler keeps the
  * int32 sums' requantization one SMLAL each (inlined, it merges both forms into the int64 one). */
@@ -863,12 +851,12 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
         for (oy = 0; oy < p->out_h; ++oy) {
             const int32_t iy0 = oy * p->stride_h - p->pad_h;
             int32_t ky0, ky1;
-            dw16_valid_taps(iy0, dil_h, p->k_h, in_h, &ky0, &ky1);
+            ec_valid_taps(iy0, dil_h, p->k_h, in_h, &ky0, &ky1);
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_w;
                 int16_t *const out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
                 int32_t kx0, kx1;
-                dw16_valid_taps(ix0, dil_w, k_w, in_w, &kx0, &kx1);
+                ec_valid_taps(ix0, dil_w, k_w, in_w, &kx0, &kx1);
                 c = 0;
 #ifdef EC_DOT_DSP
                 if (dm == 1) {

@@ -20,55 +20,15 @@
 #include "ec_mean.h"
 #include "ec_fixedpoint.h"
 
-/* Walk the input in memory order; each element lands in the accumulator of its output.
- * The int8 and int16 walks are the same loop nest over a different element type. */
+/* Walk the input in memory order (EC_REDUCE_EACH); each element lands in the accumulator of
+ * its output. One walk per input type. */
 static void accumulate_s8(const ec_mean_params_t *p, const int8_t *input, int32_t *acc) {
-    const int32_t *d = p->dims;
-    const int32_t *s = p->out_strides;
-    int32_t i0, i1, i2, i3, i4, i5;
-    for (i0 = 0; i0 < d[0]; ++i0) {
-        const int32_t o0 = i0 * s[0];
-        for (i1 = 0; i1 < d[1]; ++i1) {
-            const int32_t o1 = o0 + i1 * s[1];
-            for (i2 = 0; i2 < d[2]; ++i2) {
-                const int32_t o2 = o1 + i2 * s[2];
-                for (i3 = 0; i3 < d[3]; ++i3) {
-                    const int32_t o3 = o2 + i3 * s[3];
-                    for (i4 = 0; i4 < d[4]; ++i4) {
-                        int32_t *a = acc + o3 + i4 * s[4];
-                        for (i5 = 0; i5 < d[5]; ++i5) {
-                            /* TFLite adds with expected (wrapping) overflow. */
-                            a[i5 * s[5]] = ec_add_wrapping(a[i5 * s[5]], *input++);
-                        }
-                    }
-                }
-            }
-        }
-    }
+    /* TFLite adds with expected (wrapping) overflow. */
+    EC_REDUCE_EACH(p, int32_t, acc, a, *a = ec_add_wrapping(*a, *input++););
 }
 
 static void accumulate_s16(const ec_mean_params_t *p, const int16_t *input, int32_t *acc) {
-    const int32_t *d = p->dims;
-    const int32_t *s = p->out_strides;
-    int32_t i0, i1, i2, i3, i4, i5;
-    for (i0 = 0; i0 < d[0]; ++i0) {
-        const int32_t o0 = i0 * s[0];
-        for (i1 = 0; i1 < d[1]; ++i1) {
-            const int32_t o1 = o0 + i1 * s[1];
-            for (i2 = 0; i2 < d[2]; ++i2) {
-                const int32_t o2 = o1 + i2 * s[2];
-                for (i3 = 0; i3 < d[3]; ++i3) {
-                    const int32_t o3 = o2 + i3 * s[3];
-                    for (i4 = 0; i4 < d[4]; ++i4) {
-                        int32_t *a = acc + o3 + i4 * s[4];
-                        for (i5 = 0; i5 < d[5]; ++i5) {
-                            a[i5 * s[5]] = ec_add_wrapping(a[i5 * s[5]], *input++);
-                        }
-                    }
-                }
-            }
-        }
-    }
+    EC_REDUCE_EACH(p, int32_t, acc, a, *a = ec_add_wrapping(*a, *input++););
 }
 
 /* The requantized output o before the clamp: TFLite's
