@@ -464,7 +464,8 @@ def build_cmd(
             f"{r.elf} for {r.board} ({r.part}):\n"
             f"  flash {r.flash_bytes:,} B = code {r.flash_code_bytes:,} + weights {r.flash_weights_bytes:,}"
             f" ({100 * r.flash_bytes / r.board_flash_bytes:.1f}% of {r.board_flash_bytes:,})\n"
-            f"  RAM   {r.ram_bytes:,} B = arena {r.ram_arena_bytes:,} + stack {r.ram_stack_bytes:,} + data {r.ram_data_bytes:,}"
+            f"  RAM   {r.ram_bytes:,} B = arena {r.ram_arena_bytes:,} + stack {r.ram_stack_bytes:,}"
+            f" + data {r.ram_data_bytes:,}"
             f" ({100 * r.ram_bytes / r.board_ram_bytes:.1f}% of {r.board_ram_bytes:,})\n"
             f"  linked for the part: flash from {r.flash_origin:#010x}, RAM from {r.ram_origin:#010x}, "
             f"stack top {r.stack_top:#010x}\n"
@@ -693,7 +694,8 @@ def report_cmd(
     weights: str,
     as_json: bool,
 ) -> int:
-    """Write a report of MODEL.tflite: per-layer table, memory plan, cost, filters and feature maps (HTML, Markdown, JSON)."""
+    """Write a report of MODEL.tflite: per-layer table, memory plan, cost, filters and feature maps
+    (HTML, Markdown, JSON)."""
     from edgeconv import report as report_api
 
     out = out if out is not None else Path(f"{model.stem}_report.html")
@@ -704,7 +706,7 @@ def report_cmd(
     else:
         q = r.report.get("quantization")
         worst = (
-            min((l["snr_db"] for l in q["layers"] if isinstance(l["snr_db"], (int, float))), default=None)
+            min((layer["snr_db"] for layer in q["layers"] if isinstance(layer["snr_db"], (int, float))), default=None)
             if q
             else None
         )

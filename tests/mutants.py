@@ -727,7 +727,7 @@ def _op_mutations(m, oi: int, op) -> list[tuple[str, str, Callable]]:
             if isinstance(current, bool):
                 values: list[Any] = [not current]
             elif isinstance(current, float):
-                values = [v for v in FLOAT_VALUES if not (v == current)]
+                values = [v for v in FLOAT_VALUES if v != current]
             elif isinstance(current, int):
                 values = [v for v in INT_VALUES if v != current]
             elif field in ("newShape", "squeezeDims"):
@@ -936,8 +936,9 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Callable]]:
                 )
             )
         elif shape:
+            last_axis = len(shape) - 1
 
-            def per_channel(m, i=ti, last=len(shape) - 1, c=shape[-1]):
+            def per_channel(m, i=ti, last=last_axis, c=shape[-1]):
                 qq = m.subgraphs[0].tensors[i].quantization
                 qq.scale = np.linspace(float(qq.scale[0]), 2 * float(qq.scale[0]), c).astype(np.float32)
                 qq.zeroPoint = np.full(c, int(qq.zeroPoint[0]), dtype=np.int64)
@@ -1116,7 +1117,6 @@ def _tensor_mutations(m, ti: int, t) -> list[tuple[str, str, Callable]]:
 
 
 def _graph_mutations(m) -> list[tuple[str, str, str, Callable]]:
-    s = schema()
     sg = m.subgraphs[0]
     out: list[tuple[str, str, str, Callable]] = []
     consts = [j for j, t in enumerate(sg.tensors) if t.buffer > 0]

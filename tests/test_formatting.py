@@ -100,7 +100,6 @@ def _ruff(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.xfail(strict=False, reason="applied after the layout move")
 def test_python_passes_ruff_check():
     r = _ruff("check", "--output-format", "concise")
     bad = sorted({line.split(":", 1)[0] for line in r.stdout.splitlines() if re.match(r"\S+\.py:\d+:\d+: ", line)})
@@ -110,7 +109,6 @@ def test_python_passes_ruff_check():
     )
 
 
-@pytest.mark.xfail(strict=False, reason="applied after the layout move")
 def test_python_is_ruff_formatted():
     r = _ruff("format", "--check")
     bad = sorted(line.split(":", 1)[1].strip() for line in r.stdout.splitlines() if line.startswith("Would reformat:"))

@@ -182,11 +182,16 @@ def analyse(mod: Module, known: dict[str, Module]) -> None:
         if chain:
             reach(node, chain)
     for node in calls if bound else ():
-        if isinstance(node.func, ast.Name) and node.func.id in ("getattr", "setattr", "hasattr"):
-            if len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
-                chain = dotted(node.args[0])
-                if chain:
-                    reach(node, chain + [node.args[1].value])
+        if (
+            isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "hasattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
+            chain = dotted(node.args[0])
+            if chain:
+                reach(node, chain + [node.args[1].value])
     # `a._b.c` is reached twice (as `a._b` and `a._b.c`); ast.walk is breadth first: sort by line
     mod.private = sorted(dict.fromkeys(mod.private), key=lambda what: int(what.split()[1].rstrip(":")))
 

@@ -50,7 +50,7 @@ class Quantization:
         return {
             "samples": self.samples,
             "source": self.source,
-            "layers": [l.to_dict() for l in self.layers],
+            "layers": [layer.to_dict() for layer in self.layers],
             "unmatched": self.unmatched,
         }
 

@@ -3,12 +3,12 @@
 Bit-exact means every output element equals the oracle's: TFLite Micro's; TFLite Micro's op by
 op (op_oracle.py: each op alone, TFLite's reference taking the ops it lacks) when it refuses or
 fails the model whole or its output is undefined (`tflm_undefined_ops`); TFLite's reference
-kernels' when TFLite Micro crashes or the op-by-op run cannot be made. Where the two references disagree with each other the report
-counts the elements and says which one the C follows. Each reference runs in its own worker
-process (`references.py`): one that crashes or hangs is reported in one line and the other
-carries on as the oracle; with none left, validation stops (exit 2). On a mismatch, a debug
-build with no arena reuse exposes every intermediate tensor and the first op whose output
-differs is named.
+kernels' when TFLite Micro crashes or the op-by-op run cannot be made. Where the two references
+disagree with each other the report counts the elements and says which one the C follows. Each
+reference runs in its own worker process (`references.py`): one that crashes or hangs is
+reported in one line and the other carries on as the oracle; with none left, validation stops
+(exit 2). On a mismatch, a debug build with no arena reuse exposes every intermediate tensor and
+the first op whose output differs is named.
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ def conform(array: np.ndarray, spec: InputSpec, source: str, stacked: bool) -> n
     per_sample = tuple(array.shape[1:]) if stacked else tuple(array.shape)
     if per_sample != spec.shape and not (len(spec.shape) > 1 and spec.shape[0] == 1 and per_sample == spec.shape[1:]):
         stack_hint = (
-            f", stacked along a first axis that counts them (e.g. {_fmt_shape((array.shape[0] if array.ndim else 1,) + spec.shape)})"
+            f", stacked along a first axis that counts them "
+            f"(e.g. {_fmt_shape((array.shape[0] if array.ndim else 1,) + spec.shape)})"
             if stacked
             else ""
         )
@@ -582,7 +583,8 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
             undefined = []
     if not refs:
         raise ModelError(
-            f"{label}: neither TFLite Micro nor TFLite runs this model ({'; '.join(failures + notes)}); nothing to compare with"
+            f"{label}: neither TFLite Micro nor TFLite runs this model ({'; '.join(failures + notes)}); "
+            "nothing to compare with"
         )
 
     oracle = "tflm_ops" if "tflm_ops" in refs else "tflm" if "tflm" in refs else "tflite_ref"
@@ -760,7 +762,8 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
         else:
             if first_op is None and board is not None:
                 notes.append(
-                    f"the host build of the same C is exact on the failing sample: the divergence is specific to {board}"
+                    "the host build of the same C is exact on the failing sample: "
+                    f"the divergence is specific to {board}"
                 )
 
     tflm_arena = None

@@ -143,7 +143,8 @@ def shared_arena_files(models: list[CompiledModel], size: int) -> dict[str, str]
             "",
             "/* A union with int64_t keeps it aligned without compiler extensions. */",
             "/* cppcheck-suppress unusedStructMember */",
-            f"extern union ec_shared_arena_u {{ uint8_t bytes[EC_SHARED_ARENA_SIZE]; int64_t align; }} {SHARED_ARENA_NAME};",
+            "extern union ec_shared_arena_u { uint8_t bytes[EC_SHARED_ARENA_SIZE]; int64_t align; } "
+            f"{SHARED_ARENA_NAME};",
         ],
     )
     c = "\n".join(

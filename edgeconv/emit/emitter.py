@@ -142,7 +142,8 @@ class _ConstPool:
             # EC_FLASH_ARRAY (ec_common.h): only on arrays the kernels read through the accessors
             flash = " EC_FLASH_ARRAY" if arr.program_memory else ""
             self.decls.append(
-                f"static const {arr.ctype} {name}[{n}] EC_WEIGHTS_SECTION{flash} EC_ALIGN(16) = {{\n    {_format_values(arr.values, arr.ctype)}\n}};\n"
+                f"static const {arr.ctype} {name}[{n}] EC_WEIGHTS_SECTION{flash} EC_ALIGN(16) = {{\n"
+                f"    {_format_values(arr.values, arr.ctype)}\n}};\n"
             )
         self.bytes += arr.nbytes
         if arr.role == "weights":
@@ -340,7 +341,8 @@ def emit(
         )
         params_bytes += init.nbytes
         params_decls.append(
-            f"/* op {step.op.index} {comment_text(step.op.opcode)}{': ' + comment_text(k.summary) if k.summary else ''} */\n"
+            f"/* op {step.op.index} {comment_text(step.op.opcode)}"
+            f"{': ' + comment_text(k.summary) if k.summary else ''} */\n"
             f"static const {k.params_type} {pname} EC_FLASH_ARRAY = {{\n" + "\n".join(init.lines) + "\n};\n"
         )
         if k.params_type not in params_types:
@@ -538,7 +540,8 @@ def _emit_header(
             f"int {name}_init(void *arena);",
         ]
     lines += [
-        f"/* Pointer to input `index` (0-based); NULL if out of range{' or before init' if arena == 'user' else ''}. */",
+        "/* Pointer to input `index` (0-based); NULL if out of range"
+        f"{' or before init' if arena == 'user' else ''}. */",
         f"void *{name}_input(int index);",
         f"/* Pointer to output `index`; NULL if out of range{' or before init' if arena == 'user' else ''}. */",
         f"const void *{name}_output(int index);",

@@ -708,12 +708,12 @@ def _range(graph: Graph, op: Op) -> list[Shape]:
     start, limit, delta = (_input(graph, op, i) for i in range(3))
     if any(t.data is None for t in (start, limit, delta)):
         raise DynamicShape
-    s, l, d = (np.asarray(t.data).reshape(-1)[0].item() for t in (start, limit, delta))
-    if d == 0 or (s > l and d > 0) or (s < l and d < 0):
-        raise _fail(graph, op, f"start {s}, limit {l} and delta {d} do not make a range")
-    if isinstance(s, int) and isinstance(l, int) and isinstance(d, int):
-        return [((abs(l - s) + abs(d) - 1) // abs(d),)]
-    return [(int(np.ceil(abs((l - s) / d))),)]
+    s, lim, d = (np.asarray(t.data).reshape(-1)[0].item() for t in (start, limit, delta))
+    if d == 0 or (s > lim and d > 0) or (s < lim and d < 0):
+        raise _fail(graph, op, f"start {s}, limit {lim} and delta {d} do not make a range")
+    if isinstance(s, int) and isinstance(lim, int) and isinstance(d, int):
+        return [((abs(lim - s) + abs(d) - 1) // abs(d),)]
+    return [(int(np.ceil(abs((lim - s) / d))),)]
 
 
 # ---------------------------------------------------------------------------------------------

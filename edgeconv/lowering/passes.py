@@ -43,7 +43,7 @@ def fuse_activations(graph: Graph) -> Graph:
     consumers = graph.consumers()
     ops = list(graph.ops)
     removed: set[int] = set()
-    for i, op in enumerate(ops):
+    for op in ops:
         code = _ACTIVATION_CODES.get(op.opcode)
         if code is None or len(op.inputs) != 1:
             continue

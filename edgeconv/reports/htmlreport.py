@@ -352,8 +352,8 @@ def _build(
                     f"SNR of each layer's int8 output (dequantized) against the float model's, over "
                     f"{q.samples} samples ({q.source}); below 20 dB in orange.",
                     pictures.snr_figure(
-                        [f"#{l.op} {l.opcode}" for l in q.layers],
-                        [float("inf") if l.snr_db is None else l.snr_db for l in q.layers],
+                        [f"#{layer.op} {layer.opcode}" for layer in q.layers],
+                        [float("inf") if layer.snr_db is None else layer.snr_db for layer in q.layers],
                     ),
                 )
             )

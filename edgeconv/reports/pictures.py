@@ -214,7 +214,7 @@ def capacity_figure(items: Sequence[tuple[str, int, int | None]], title: str = "
     ys = list(range(len(items)))
     if not any(cap for _, _, cap in items):  # no board: the sizes themselves
         top = max((used for _, used, _ in items), default=1) or 1
-        for y, (name, used, _) in zip(ys, items):
+        for y, (_name, used, _) in zip(ys, items):
             ax.barh(y, used / 1024, color=PALETTE[y % len(PALETTE)], height=0.6)
             ax.text(used / 1024 + top / 1024 * 0.01, y, f" {_fmt_bytes(used)}", va="center", fontsize=8)
         ax.set_yticks(ys)
@@ -225,7 +225,7 @@ def capacity_figure(items: Sequence[tuple[str, int, int | None]], title: str = "
         ax.set_title(title, fontsize=10, loc="left")
         fig.tight_layout()
         return fig
-    for y, (name, used, cap) in zip(ys, items):
+    for y, (_name, used, cap) in zip(ys, items):
         if cap:
             ax.barh(y, 100.0, color="#eeeeee", height=0.6, edgecolor="#bbbbbb")
             pct = 100.0 * used / cap

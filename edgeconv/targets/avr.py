@@ -63,7 +63,7 @@ def _run(cmd: list[str], what: str, work: Path) -> None:
     proc = run_tool(cmd, work)
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
-        first = next((l for l in lines if "error" in l), lines[0] if lines else f"exit {proc.returncode}")
+        first = next((line for line in lines if "error" in line), lines[0] if lines else f"exit {proc.returncode}")
         raise ModelError(f"{what} failed: {first}")
 
 
@@ -175,9 +175,9 @@ def link_avr(work: Path, board: Board, objects: list[Path], elf: Path) -> None:
         ],
         work,
     )
-    lines = [l for l in proc.stderr.strip().splitlines() if l and "collect2" not in l]
-    if proc.returncode != 0 and not (elf.exists() and all("is not within region" in l for l in lines)):
-        first = next((l for l in lines if "error" in l or "undefined" in l), lines[0] if lines else "")
+    lines = [line for line in proc.stderr.strip().splitlines() if line and "collect2" not in line]
+    if proc.returncode != 0 and not (elf.exists() and all("is not within region" in line for line in lines)):
+        first = next((line for line in lines if "error" in line or "undefined" in line), lines[0] if lines else "")
         raise ModelError(f"linking for {board.name} failed: {first or f'exit {proc.returncode}'}")
 
 
@@ -336,11 +336,11 @@ class AvrEmulatedFirmware(FirmwareFolder):
         link_avr(self.work, self.board, [*self.objects, obj], self.elf)
         check_near_flash(self.elf, self.model.name, self.board, self.far)  # the samples are in program memory too
         text = run_simavr(self.board, self.elf, self.work)
-        lines = [l.rstrip(".").strip() for l in _ANSI.sub("", text).splitlines()]
+        lines = [line.rstrip(".").strip() for line in _ANSI.sub("", text).splitlines()]
         if "#E" not in lines:
-            tail = " | ".join(l for l in lines if l)[-200:]
+            tail = " | ".join(line for line in lines if line)[-200:]
             raise ModelError(f"the emulated {self.board.name} (simavr) did not finish its samples: {tail}")
-        stack = [l for l in lines if l.startswith("#S")]
+        stack = [line for line in lines if line.startswith("#S")]
         if stack:
             self.stack_measured_bytes = int(stack[-1][2:], 16)
             self.ram_bytes = self.static_ram_bytes + self.stack_measured_bytes

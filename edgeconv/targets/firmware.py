@@ -74,7 +74,7 @@ def _run(cmd: list[str], what: str, work: Path) -> None:
     proc = run_tool(cmd, work)
     stderr = proc.stderr
     if proc.returncode != 0:
-        first = next((l for l in stderr.splitlines() if "error" in l), stderr.strip().splitlines()[:1])
+        first = next((line for line in stderr.splitlines() if "error" in line), stderr.strip().splitlines()[:1])
         raise ModelError(f"{what} failed: {first if isinstance(first, str) else ' '.join(first)}")
 
 

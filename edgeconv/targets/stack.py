@@ -5,9 +5,9 @@ function's frame in bytes and whether it is static, bounded-dynamic or dynamic) 
 `-fcallgraph-info=su` (one `.ci` per unit, VCG text: the functions defined there, each with
 the same frame figure as the .su, and every call edge, out-of-line static helpers and
 compiler clones included). The analysis reads the .ci files: their node titles are the names
-the edges use (`a.c:helper`, `f.constprop.0`), which the .su names are not. The need is the deepest path over that graph from
-the reset handler (or `main` where the entry is assembly), plus an interrupt on top of it: the
-hardware exception frame and the deepest handler path.
+the edges use (`a.c:helper`, `f.constprop.0`), which the .su names are not. The need is the
+deepest path over that graph from the reset handler (or `main` where the entry is assembly),
+plus an interrupt on top of it: the hardware exception frame and the deepest handler path.
 
 What the analysis cannot bound is not guessed silently: a dynamic frame (VLA, alloca), an
 indirect call, a call to a function outside the build (libgcc) or recursion makes the figure

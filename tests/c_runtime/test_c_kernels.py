@@ -123,7 +123,8 @@ def test_stored_c_is_what_edgeconv_emits_now():
         "import importlib.util, json, sys\n"
         "sys.modules['tensorflow'] = None\n"
         "sys.modules['tflite_micro'] = None\n"
-        f"spec = importlib.util.spec_from_file_location('edgeconv_c_kernel_vectors', {str(C_TESTS / 'make_vectors.py')!r})\n"
+        "spec = importlib.util.spec_from_file_location("
+        f"'edgeconv_c_kernel_vectors', {str(C_TESTS / 'make_vectors.py')!r})\n"
         "mv = importlib.util.module_from_spec(spec)\n"
         "sys.modules[spec.name] = mv\n"
         "spec.loader.exec_module(mv)\n"
@@ -133,7 +134,8 @@ def test_stored_c_is_what_edgeconv_emits_now():
         "    for fname, text in files.items():\n"
         "        if (mv.CASES_DIR / name / fname).read_text() != text:\n"
         "            stale.append(f'{name}/{fname}')\n"
-        "print(json.dumps({'stale': stale, 'tf': 'tensorflow' in sys.modules and sys.modules['tensorflow'] is not None}))\n"
+        "print(json.dumps({'stale': stale, "
+        "'tf': 'tensorflow' in sys.modules and sys.modules['tensorflow'] is not None}))\n"
     )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])

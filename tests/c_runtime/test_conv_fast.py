@@ -86,7 +86,7 @@ def _random_branches(seed: int, count: int) -> list[dict]:
     """Shapes drawn around the corners the kernel distinguishes."""
     rng = np.random.default_rng(seed)
     out = []
-    for i in range(count):
+    for _ in range(count):
         k = int(rng.choice([1, 1, 2, 3, 3, 5]))
         in_c = int(rng.choice([1, 2, 3, 4, 5, 8, 12, 16]))
         out.append(

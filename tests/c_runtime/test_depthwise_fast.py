@@ -162,8 +162,8 @@ def test_dsp_path_equals_tflite_micro_on_cores(board, weights):
 
 def test_weight_layout_and_scratch():
     """Multiplier 1: int8 in blocks of four channels [C/4][taps][4] (c1, c0, c3, c2) then the
-    tail [taps][C%4]; the int16 form's blocks in SXTB16 order (c0, c2, c1, c3); multiplier > 1 keeps [taps][C] and offers no int16.
-    Scratch holds k_h padded rows only when the layer pads."""
+    tail [taps][C%4]; the int16 form's blocks in SXTB16 order (c0, c2, c1, c3); multiplier > 1
+    keeps [taps][C] and offers no int16. Scratch holds k_h padded rows only when the layer pads."""
     model = compile_bytes(_model(FIXED, 21), "dw_layout", weights="int8")
     by_out = {s.op.outputs[0]: s for s in model.steps}
     g = model.graph

@@ -162,8 +162,8 @@ def test_crash_of_tflm_is_one_line_and_tflite_ref_carries_on(shared_models, monk
         "(TFLite Micro crashed with SIGSEGV at sample 1 of 3: see the notes)"
     )
     assert (
-        "  note: TFLite Micro crashed with SIGSEGV at sample 1 of 3 (x.npy[0]): TFLite's reference is the oracle (it ran every sample)"
-        in lines
+        "  note: TFLite Micro crashed with SIGSEGV at sample 1 of 3 (x.npy[0]): "
+        "TFLite's reference is the oracle (it ran every sample)" in lines
     )
     report = json.loads(
         invoke("validate", KWS, "--samples", "2", "--inputs", _save_inputs(tmp_path, 1), "--json").stdout
@@ -434,9 +434,9 @@ def test_headline_says_why_tflite_reference_is_the_oracle():
         follows_on_disagreement={"tflm": 1, "tflite_ref": 3},
     )
     assert validation.headline(split) == (
-        "m.tflite: MISMATCH: 3 of 30 output elements of 3 samples differ from TFLite Micro (max |diff| 1); first divergent "
-        "op: op 2 ADD (output tensor 7 'y'); TFLite's reference disagrees with TFLite Micro on 4 of them and the C "
-        "follows TFLite Micro on 1 and TFLite's reference on 3"
+        "m.tflite: MISMATCH: 3 of 30 output elements of 3 samples differ from TFLite Micro (max |diff| 1); "
+        "first divergent op: op 2 ADD (output tensor 7 'y'); TFLite's reference disagrees with TFLite Micro "
+        "on 4 of them and the C follows TFLite Micro on 1 and TFLite's reference on 3"
     )
 
 

@@ -108,7 +108,10 @@ def test_old_single_map_profile_is_read(tmp_path):
 
 HEAD = 'name = "bad"\nfamily = "cortex-m"\ncc = "arm-none-eabi-gcc"\n'
 PART = '[part]\nname = "X"\nflash_origin = 0x08000000\nflash_bytes = 65536\nram_origin = 0x20000000\nram_bytes = 8192\n'
-EMU = '[emulator]\nmachine = "mps2-an386"\nflash_origin = 0\nflash_bytes = 0x400000\nram_origin = 0x20000000\nram_bytes = 0x400000\n'
+EMU = (
+    '[emulator]\nmachine = "mps2-an386"\nflash_origin = 0\nflash_bytes = 0x400000\n'
+    "ram_origin = 0x20000000\nram_bytes = 0x400000\n"
+)
 
 
 @pytest.mark.parametrize(

@@ -155,9 +155,10 @@ def _constant_input(m, sg):
 
 def _bias_scale(m, sg):
     """KWS's last op is its FULLY_CONNECTED (per-tensor weights): a bias scale 100x off."""
-    code = lambda op: max(
-        m.operatorCodes[op.opcodeIndex].builtinCode, m.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode
-    )  # noqa: E731
+
+    def code(op):
+        return max(m.operatorCodes[op.opcodeIndex].builtinCode, m.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)
+
     fc = next(op for op in sg.operators if code(op) == 9)
     b = sg.tensors[fc.inputs[2]]
     b.quantization.scale = np.array(b.quantization.scale, dtype=np.float32) * 100

@@ -407,7 +407,7 @@ def test_mirror_pad_random(dtype):
         mode = k % 2  # 0 REFLECT, 1 SYMMETRIC
         pads = [[int(rng.integers(0, d - (1 - mode) + 1)) for _ in range(2)] for d in shape]
         x = act(n, f"x{k}", shape, dtype)
-        y = act(n, f"y{k}", [d + l + r for d, (l, r) in zip(shape, pads)], dtype)
+        y = act(n, f"y{k}", [d + before + after for d, (before, after) in zip(shape, pads)], dtype)
         add_op(
             n,
             "MIRROR_PAD",
@@ -440,7 +440,7 @@ def test_pad_random(dtype):
         shape = rand_shape(rng, rank, 4)
         pads = [[int(v) for v in rng.integers(0, 3, size=2)] for _ in shape]
         x = act(n, f"x{k}", shape, dtype)
-        y = act(n, f"y{k}", [d + l + r for d, (l, r) in zip(shape, pads)], dtype)
+        y = act(n, f"y{k}", [d + before + after for d, (before, after) in zip(shape, pads)], dtype)
         if k % 2:
             c = n.tensor(
                 f"c{k}",

@@ -298,7 +298,7 @@ def test_converter(name):
 def extreme_samples(specs):
     """All-minimum, all-maximum, zero and alternating min/max inputs."""
     out = []
-    for i, kind in enumerate(("min", "max", "zero", "alternate")):
+    for kind in ("min", "max", "zero", "alternate"):
         arrays = []
         for sp in specs:
             info = np.iinfo(np.dtype(sp.dtype))

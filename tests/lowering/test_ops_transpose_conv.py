@@ -345,8 +345,8 @@ def test_dsp_equals_portable_on_cortex_m4():
 
     data = mixed_model()
     assert_bit_exact(data, "tconv_mixed", samples=4, seed=4)
-    for name, data in (("tconv_mixed", data), ("tconv_stress", stress_model())):
-        model = compile_bytes(data, name)
+    for name, model_data in (("tconv_mixed", data), ("tconv_stress", stress_model())):
+        model = compile_bytes(model_data, name)
         assert_dsp_equals_portable(model, random_inputs(model, 4, 5), "cortex-m4")
 
 

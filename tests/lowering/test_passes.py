@@ -24,7 +24,10 @@ def test_shape_subgraphs_fold_to_aliases():
     assert_bit_exact(data, "dynamic_batch", samples=5)
 
 
-def _t(i, shape=(1, 4), q=Quant((0.1,), (0,)), data=None):
+_Q = Quant((0.1,), (0,))  # frozen: one shared default is safe
+
+
+def _t(i, shape=(1, 4), q=_Q, data=None):
     return Tensor(i, f"t{i}", shape, "int8", q, data)
 
 

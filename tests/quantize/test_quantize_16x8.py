@@ -160,7 +160,8 @@ def test_quantize_mode_16x8_zoo_model(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout)
     assert report["mode"] == "16x8" and report["io_type"] == "int16"
-    assert report["layers"] and all(l["snr_db"] is None or l["snr_db"] > 20 for l in report["layers"]), report["layers"]
+    layers = report["layers"]
+    assert layers and all(layer["snr_db"] is None or layer["snr_db"] > 20 for layer in layers), layers
     data = (tmp_path / "m16.tflite").read_bytes()
     g = read_tflite_bytes(data)
     assert {"CONV_2D", "ADD", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX"} <= {op.opcode for op in g.ops}

@@ -206,8 +206,8 @@ def test_report_float_snr_and_evaluation(digits_models, tmp_path):
     assert q["samples"] == 32 and str(data) in q["source"]
     # every op with a quantized output paired with its float tensor by name, none guessed
     assert q["unmatched"] == []
-    assert [l["opcode"] for l in q["layers"]][:1] == ["CONV_2D"] and len(q["layers"]) >= 4
-    snr = [l["snr_db"] for l in q["layers"]]
+    assert [layer["opcode"] for layer in q["layers"]][:1] == ["CONV_2D"] and len(q["layers"]) >= 4
+    snr = [layer["snr_db"] for layer in q["layers"]]
     assert all(s is None or 10.0 < s < 80.0 for s in snr), snr
     assert {Path(p["file"]).name for p in result.pictures} >= {
         "quantization.png",

@@ -50,7 +50,7 @@ def test_zoo_architecture_end_to_end(arch, tmp_path):
     report = quantize_model(result.model_path, out=tmp_path / f"{arch}.tflite", calib=64)
     chance = 1.0 / len(load_dataset(data).class_names)
     assert report.float_accuracy > 2 * chance, report
-    assert report.layers and all(l.snr_db is None or l.snr_db > 5 for l in report.layers), report.layers
+    assert report.layers and all(layer.snr_db is None or layer.snr_db > 5 for layer in report.layers), report.layers
     validation = validate_file(tmp_path / f"{arch}.tflite", samples=10, seed=0)
     assert validation.bit_exact, validation.to_dict()
     # The int8 accuracy the report claims is what the generated C predicts, sample by sample.

@@ -6,7 +6,8 @@ TFLite Micro (arg_min_max.cc) runs int8 input with an INT32 axis and an INT32 ou
 TFLite's reference kernels also write INT64 indices and read an INT64 axis (the oracle for
 those). Neither runs int16 input, so it is refused. TFLite Micro types the output from the
 tensor, TFLite's reference from ArgMaxOptions.output_type: INT32 indices follow TFLite Micro
-whatever the option says; INT64 indices need the option to say INT64. The walk is outer x axis x inner, fixed at compile time.
+whatever the option says; INT64 indices need the option to say INT64. The walk is outer x axis
+x inner, fixed at compile time.
 """
 
 from __future__ import annotations

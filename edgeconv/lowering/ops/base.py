@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Union
 
 import numpy as np
 
@@ -60,15 +59,16 @@ class CArray:
 # A params field is an int, a float (only in kernels for float model edges), a list of ints
 # (a fixed-size array member such as dims[4], every element given) or a CArray (a pointer or
 # EC_CREF member: program_memory exactly for an EC_CREF one).
-FieldValue = Union[int, float, list, CArray, None]  # None: a NULL pointer
+FieldValue = int | float | list | CArray | None  # None: a NULL pointer
 
 
 @dataclass
 class WeightForm:
     """Another form a kernel can take its weights in, e.g. pre-widened to int16: faster, bigger.
 
-    `params` replaces fields of the kernel's default params (a value None is a NULL pointer). The compiler chooses forms per
-    layer (compiler.choose_weight_forms) by instructions saved per extra flash byte."""
+    `params` replaces fields of the kernel's default params (a value None is a NULL pointer). The
+    compiler chooses forms per layer (compiler.choose_weight_forms) by instructions saved per extra
+    flash byte."""
 
     name: str  # "int16"
     params: dict[str, FieldValue]
@@ -103,7 +103,7 @@ class Alias:
     target: int
 
 
-Lowered = Union[Kernel, Alias]
+Lowered = Kernel | Alias
 Lowering = Callable[[Graph, Op], Lowered]
 
 LOWERINGS: dict[str, Lowering] = {}

@@ -67,7 +67,8 @@ def lower_comparison(graph: Graph, op: Op) -> Kernel:
         if op.opcode not in INT16_COMPARISONS:
             raise UnsupportedOpError(
                 f"{op.describe(graph)}: GREATER on INT16 is not supported: TFLite Micro runs it with requantization "
-                "parameters it never sets (its answer depends on its arena), while TFLite's reference compares raw values"
+                "parameters it never sets (its answer depends on its arena), "
+                "while TFLite's reference compares raw values"
             )
         # TFLite's reference compares the raw values (Comparison<int16_t>), quantization unread.
         params.update(
@@ -114,10 +115,10 @@ def select_loops(graph: Graph, op: Op, shapes: list[tuple[int, ...]], out: tuple
         raise fail(graph, op, f"output rank {len(out)} is not the largest input rank")
     loops = merged_loops(graph, op, shapes, out)
     return dict(
-        out_dims=[l[0] for l in loops],
-        cond_strides=[l[1] for l in loops],
-        x_strides=[l[2] for l in loops],
-        y_strides=[l[3] for l in loops],
+        out_dims=[loop[0] for loop in loops],
+        cond_strides=[loop[1] for loop in loops],
+        x_strides=[loop[2] for loop in loops],
+        y_strides=[loop[3] for loop in loops],
     )
 
 

@@ -1,7 +1,8 @@
 """ADD, SUB, MUL, MAXIMUM and MINIMUM: int8 and int16 binary element-wise ops with broadcasting.
 
 The multipliers are formed exactly as TFLite Micro's Prepare forms them: ADD and SUB in double
-(add_common.cc, sub_common.cc), MUL as one double product (mul_common.cc). MAXIMUM and MINIMUM compare raw values and never requantize.
+(add_common.cc, sub_common.cc), MUL as one double product (mul_common.cc). MAXIMUM and MINIMUM
+compare raw values and never requantize.
 
 Broadcasting is resolved at compile time into a loop nest of at most EC_MAX_DIMS loops with
 per-input element strides (0 along a broadcast dimension); adjacent dimensions that walk both
@@ -123,9 +124,9 @@ def broadcast_loops(graph: Graph, op: Op, a: tuple[int, ...], b: tuple[int, ...]
     in0_strides, in1_strides."""
     loops = merged_loops(graph, op, [a, b], out)
     return dict(
-        out_dims=[l[0] for l in loops],
-        in0_strides=[l[1] for l in loops],
-        in1_strides=[l[2] for l in loops],
+        out_dims=[loop[0] for loop in loops],
+        in0_strides=[loop[1] for loop in loops],
+        in1_strides=[loop[2] for loop in loops],
     )
 
 

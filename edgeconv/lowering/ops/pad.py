@@ -36,7 +36,7 @@ def _paddings(graph: Graph, op: Op, rank: int) -> np.ndarray:
 
 
 def _check_shape(graph: Graph, op: Op, x, y, paddings: np.ndarray) -> None:
-    expected = [int(d) + int(l) + int(r) for d, (l, r) in zip(x.shape, paddings)]
+    expected = [int(d) + int(before) + int(after) for d, (before, after) in zip(x.shape, paddings)]
     if len(y.shape) != len(x.shape) or list(y.shape) != expected:
         raise fail(
             graph, op, f"output {list(y.shape)} is not input {list(x.shape)} padded by {paddings.tolist()} ({expected})"
@@ -128,13 +128,13 @@ def lower_mirror_pad(graph: Graph, op: Op) -> Kernel:
         raise fail(graph, op, f"mode {mode} is neither REFLECT (0) nor SYMMETRIC (1)")
     offset = 1 if mode == 0 else 0  # REFLECT leaves the edge out, SYMMETRIC repeats it
     tables = []
-    for d, (l, r), s in zip(x.shape, paddings, row_strides(x.shape)):
-        if max(l, r) > int(d) - offset:
+    for d, (before, after), s in zip(x.shape, paddings, row_strides(x.shape)):
+        if max(before, after) > int(d) - offset:
             raise fail(
                 graph,
                 op,
-                f"paddings {[int(l), int(r)]} exceed what {'REFLECT' if offset else 'SYMMETRIC'} "
+                f"paddings {[int(before), int(after)]} exceed what {'REFLECT' if offset else 'SYMMETRIC'} "
                 f"allows on a dimension of size {d} (at most {int(d) - offset})",
             )
-        tables.append(np.array(mirror_indices(int(d), int(l), int(r), offset), dtype=np.int64) * s)
+        tables.append(np.array(mirror_indices(int(d), int(before), int(after), offset), dtype=np.int64) * s)
     return indexed_copy(graph, op, x, y, tables, f"{'REFLECT' if offset else 'SYMMETRIC'} {paddings.tolist()}")
