@@ -133,6 +133,8 @@ static void run_tables_act(EC_CREF(int32_t) t0, EC_CREF(int32_t) t1, const add_o
     run_tables(t0, t1, o, a, b, step0, step1, out, n, 0);
 }
 
+/* add_sub_s16 below walks the same broadcast runs for int16 (no tables, a rescale per term):
+ * kept apart so a firmware links only the type it uses. */
 static void add_sub(const ec_add_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out, int subtract) {
     const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];
     const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];
@@ -149,6 +151,8 @@ static void add_sub(const ec_add_params_t *p, const int8_t *in0, const int8_t *i
             return;
         }
         const int full_range = p->act_min == -128 && p->act_max == 127;
+        /* The output stage ec_mul.c fills into its mul_ctx_t: separate structs, as MUL's also
+         * carries the input offsets (ADD's tables apply them). */
         o.multiplier = p->output_multiplier;
         o.exponent = -p->output_shift;
         o.half = (int32_t)1 << (o.exponent - 1);
@@ -207,6 +211,7 @@ static int16_t add_out_s16(const ec_add_params_t *p, int32_t raw) {
     return (int16_t)ec_clamp_i32(r, p->act_min, p->act_max);
 }
 
+/* The int16 twin of add_sub above: kept apart so a firmware links only the type it uses. */
 static void add_sub_s16(const ec_add_params_t *p, const int16_t *in0, const int16_t *in1, int16_t *out, int subtract) {
     const int32_t inner = p->out_dims[EC_MAX_DIMS - 1];
     const int32_t step0 = p->in0_strides[EC_MAX_DIMS - 1];

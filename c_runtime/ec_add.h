@@ -14,6 +14,8 @@
 
 #include "ec_common.h"
 
+/* ec_mul.h opens its params with the same broadcast fields: each op keeps its own params type
+ * and header. */
 typedef struct {
     /* The loop nest over the output, outermost first, after the compiler merged contiguous
      * dimensions; unused leading entries are 1. Strides are in elements, 0 on a dimension an
@@ -38,6 +40,8 @@ typedef struct {
     EC_CREF(int32_t) in1_table;
 } ec_add_params_t;
 
+/* One entry point per element type: a firmware links only those its model calls (the runtime's
+ * headers list them alike on purpose). */
 void ec_add_s8(const ec_add_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out);
 void ec_sub_s8(const ec_add_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out);
 void ec_add_s16(const ec_add_params_t *p, const int16_t *in0, const int16_t *in1, int16_t *out);

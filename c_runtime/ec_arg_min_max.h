@@ -10,6 +10,8 @@ typedef struct {
     int32_t inner;     /* product of the dimensions after it */
 } ec_arg_min_max_params_t;
 
+/* One entry point per element type: a firmware links only those its model calls (the runtime's
+ * headers list them alike on purpose). */
 void ec_arg_max_s8_s32(const ec_arg_min_max_params_t *p, const int8_t *input, int32_t *output);
 void ec_arg_min_s8_s32(const ec_arg_min_max_params_t *p, const int8_t *input, int32_t *output);
 void ec_arg_max_s8_s64(const ec_arg_min_max_params_t *p, const int8_t *input, int64_t *output);

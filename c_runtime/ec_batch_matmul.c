@@ -88,6 +88,8 @@ static void ec_bmm_transpose_s16(const int16_t *src, int32_t rows, int32_t cols,
 #define EC_BMM_C(v) v
 #endif
 
+/* ec_bmm_s16 below has the same batch walk and transposes for int16 (int64 sums, no zero-point
+ * corrections): kept apart so a firmware links only the type it uses. */
 static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, const int8_t *rhs, int8_t *output,
                       void *scratch) {
     const int32_t M = p->rows, N = p->cols, K = p->depth;
@@ -150,6 +152,8 @@ static void ec_bmm_s8(const ec_batch_matmul_params_t *p, const int8_t *lhs, cons
     }
 }
 
+/* The int16 twin of ec_bmm_s8 above (int64 sums): kept apart so a firmware links only the type
+ * it uses. */
 static void ec_bmm_s16(const ec_batch_matmul_params_t *p, const int16_t *lhs, const int16_t *rhs, int16_t *output,
                        void *scratch) {
     const int32_t M = p->rows, N = p->cols, K = p->depth;

@@ -32,12 +32,14 @@ static int32_t read_int(int32_t x) {
         }                                                                 \
     }
 
+/* One function per type pair, all from EC_CAST: a firmware links only the casts it uses. */
 EC_CAST(ec_cast_s8_s8, int8_t, int8_t, read_int, wrap_s8)
 EC_CAST(ec_cast_s8_s16, int8_t, int16_t, read_int, wrap_s16)
 EC_CAST(ec_cast_s8_s32, int8_t, int32_t, read_int, wrap_s32)
 EC_CAST(ec_cast_s16_s8, int16_t, int8_t, read_int, wrap_s8)
 EC_CAST(ec_cast_s16_s16, int16_t, int16_t, read_int, wrap_s16)
 EC_CAST(ec_cast_s16_s32, int16_t, int32_t, read_int, wrap_s32)
+/* int32 and bool sources: the same macro, one function per pair (see above). */
 EC_CAST(ec_cast_s32_s8, int32_t, int8_t, read_int, wrap_s8)
 EC_CAST(ec_cast_s32_s16, int32_t, int16_t, read_int, wrap_s16)
 EC_CAST(ec_cast_s32_s32, int32_t, int32_t, read_int, wrap_s32)

@@ -13,7 +13,9 @@ typedef struct {
     int32_t size; /* elements */
 } ec_cast_params_t;
 
-/* ec_cast_<from>_<to>: s8 int8_t, s16 int16_t, s32 int32_t, b bool (uint8_t, input only). */
+/* ec_cast_<from>_<to>: s8 int8_t, s16 int16_t, s32 int32_t, b bool (uint8_t, input only). One
+ * entry point per pair: a firmware links only those its model calls (the runtime's headers list
+ * them alike on purpose). */
 void ec_cast_s8_s8(const ec_cast_params_t *p, const int8_t *input, int8_t *output);
 void ec_cast_s8_s16(const ec_cast_params_t *p, const int8_t *input, int16_t *output);
 void ec_cast_s8_s32(const ec_cast_params_t *p, const int8_t *input, int32_t *output);

@@ -7,6 +7,8 @@
 #include "ec_compare.h"
 #include "ec_fixedpoint.h"
 
+/* compare_s64 below is its 64-bit twin: kept apart so the int8/int16/int32 comparisons stay
+ * 32-bit on 32-bit cores. */
 static uint8_t compare(int32_t op, int32_t a, int32_t b) {
     switch (op) {
     case EC_CMP_EQUAL:
@@ -47,6 +49,8 @@ void ec_compare_s8(const ec_compare_params_t *p, const int8_t *in0, const int8_t
 }
 
 /* The raw comparisons, one broadcast walk per type; compare_s64 keeps 64-bit values whole. */
+/* The int64 twin of compare() above: kept apart so the narrower types do not pay for 64-bit
+ * comparisons. */
 static uint8_t compare_s64(int32_t op, int64_t a, int64_t b) {
     switch (op) {
     case EC_CMP_EQUAL:

@@ -24,6 +24,8 @@ typedef struct {
     int32_t in1_shift;
 } ec_compare_params_t;
 
+/* One entry point per element type: a firmware links only those its model calls (the runtime's
+ * headers list them alike on purpose). */
 void ec_compare_s8(const ec_compare_params_t *p, const int8_t *in0, const int8_t *in1, uint8_t *out);
 void ec_compare_s16(const ec_compare_params_t *p, const int16_t *in0, const int16_t *in1, uint8_t *out);
 void ec_compare_s32(const ec_compare_params_t *p, const int32_t *in0, const int32_t *in1, uint8_t *out);

@@ -535,6 +535,7 @@ static inline int32_t block_output_full(int32_t acc, int32_t multiplier, int32_t
  * oc..oc+3 of the group (those below fpg; padded channel ch0 + oc: bias, requantization pair and
  * weights there) x the pair's 2 pixels over all quads of taps, four quads per iteration. The
  * weights of consecutive blocks are consecutive. */
+/* Twin: blocks_s16 below (int16 weights), kept apart so each is tuned on its own assembly. */
 static EC_CONV_BLOCK_ATTR void blocks_s8(const conv_run_t *r, int32_t ch0) {
     const int8_t *w = r->w8 + ch0 * r->k_pad;
     int32_t oc;

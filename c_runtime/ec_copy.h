@@ -35,6 +35,8 @@ typedef struct {
     EC_CREF(int32_t) offsets; /* a reference to constants (ec_common.h) */
 } ec_copy_indexed_params_t;
 
+/* One entry point per element type: a firmware links only those its model calls (the runtime's
+ * headers list them alike on purpose). */
 void ec_copy_s8(const ec_copy_params_t *p, const int8_t *input, int8_t *output);
 void ec_copy_s16(const ec_copy_params_t *p, const int16_t *input, int16_t *output);
 void ec_copy_s32(const ec_copy_params_t *p, const int32_t *input, int32_t *output);

@@ -887,6 +887,8 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
                             continue;
                         }
                         if (sum32) {
+                            /* int32 (sum32 proved per layer): SMLABB/SMLATT; the int64 twin below
+                             * (SMLALBB/SMLALTT) adds the same products in the same order. */
                             int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
                             for (ky = ky0; ky < ky1; ++ky) {
                                 const int16_t *xr = in_b + (iy0 + ky * dil_h) * in_w * in_c + c;
@@ -908,6 +910,8 @@ void ec_depthwise_conv2d_s16(const ec_depthwise_conv2d_s16_params_t *p, const in
                             continue;
                         }
                         {
+                            /* The int64 twin of the sum32 loop above: kept apart so a layer proved
+                             * to fit int32 keeps the cheaper 32-bit MACs. */
                             s0 = s1 = s2 = s3 = 0;
                             for (ky = ky0; ky < ky1; ++ky) {
                                 const int16_t *xr = in_b + (iy0 + ky * dil_h) * in_w * in_c + c;

@@ -12,6 +12,8 @@
  *   the DSP path splits a 32-bit word into halfwords (ec_depthwise_conv.c, dw_tap).
  * - depth multiplier > 1: [T][out_c] (int8 only).
  * Exactly one of weights and weights16 is non-NULL. */
+/* ec_depthwise_conv2d_s16_params_t below repeats the geometry fields: each entry point has one
+ * flat params struct that the generated code fills directly. */
 typedef struct {
     int32_t batches;
     int32_t in_h, in_w, in_c;
@@ -64,6 +66,8 @@ EC_DW_ENTRY(ec_depthwise_conv2d_s8_kx1p_w16);
  * accumulator, the 64-bit requantization). Weights [k_h * k_w][out_c]: channels below
  * out_c - out_c % 4 in quads stored (c0, c2, c1, c3) (ec_dot.h, EC_S16_SLOT), the rest in
  * natural order. */
+/* The geometry fields of ec_depthwise_conv2d_params_t above, repeated: one flat params struct
+ * per entry point. */
 typedef struct {
     int32_t batches;
     int32_t in_h, in_w, in_c;

@@ -163,6 +163,8 @@ static inline int64_t ec_smlaltt(uint32_t a, uint32_t b, int64_t acc) {
 
 /* sum x[i] * w[i] for i < n, w in the quad order above, summed in int32: the caller proves
  * that no partial sum leaves int32 (see above). x needs no alignment, w word alignment. */
+/* ec_dot_s16x8_64 below is its int64 twin: kept apart so a caller that proves int32 sums keeps
+ * SMLAD and 32-bit adds. */
 static inline int32_t ec_dot_s16x8(const int16_t *x, EC_CREF(int8_t) w, int32_t n, int32_t acc) {
     int32_t i = 0, j;
 #ifdef EC_DOT_DSP
@@ -188,6 +190,8 @@ static inline int32_t ec_dot_s16x8(const int16_t *x, EC_CREF(int8_t) w, int32_t 
 }
 
 /* The same summed in int64 (any weights: |sum| <= 2^22 * n). */
+/* Kept apart from ec_dot_s16x8 above: only callers that cannot prove int32 sums pay for SMLALD
+ * and int64 adds. */
 static inline int64_t ec_dot_s16x8_64(const int16_t *x, EC_CREF(int8_t) w, int32_t n, int64_t acc) {
     int32_t i = 0, j;
 #ifdef EC_DOT_DSP

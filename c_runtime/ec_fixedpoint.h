@@ -276,6 +276,9 @@ static inline int32_t ec_exp_on_negative_values(int32_t a, int integer_bits) {
 }
 
 /* 1 / (1 + a) for a Q0 value a in [0, 1): Newton-Raphson; the result is Q0. */
+/* Its Newton-Raphson core is ec_one_minus_x_over_one_plus_x_for_x_in_0_1's (below), written out
+ * in each on purpose: a shared helper changed gcc's code for SOFTMAX, LOG_SOFTMAX and LOGISTIC
+ * (objdump, cortex-m4 -O2 and cortex-m0plus -Os). */
 static inline int32_t ec_one_over_one_plus_x_for_x_in_0_1(int32_t a) {
     const int32_t half_denominator = ec_rounding_half_sum(a, INT32_MAX);
     const int32_t constant_48_over_17 = 1515870810;      /* Q2 */
@@ -336,6 +339,8 @@ static inline int32_t ec_get_reciprocal(int32_t x, int x_integer_digits, int *nu
 
 /* (1 - a) / (1 + a) for a Q0 value a in (0, 1): Newton-Raphson on the half denominator, as
  * gemmlowp's one_minus_x_over_one_plus_x_for_x_in_0_1; the result is Q0. */
+/* The Newton-Raphson core of ec_one_over_one_plus_x_for_x_in_0_1 (above), written out again on
+ * purpose: see there. */
 static inline int32_t ec_one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a) {
     const int32_t half_denominator = ec_rounding_half_sum(a, INT32_MAX);
     const int32_t constant_48_over_17 = 1515870810;      /* Q2 */

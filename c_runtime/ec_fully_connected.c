@@ -246,6 +246,8 @@ EC_FC_LOOP void row_s16(const fc_ctx_t *c, const int8_t *x, const int16_t *weigh
 /* Weight j of a group as the layout stores it: int16 groups are (w0, w2, w1, w3). */
 static const int32_t ec_fc_s16_slot[4] = {0, 2, 1, 3};
 
+/* block_s16 below is its twin for the int16 weight layout (groups (w0, w2, w1, w3) read through
+ * EC_C_S16): kept apart so a firmware links only the layout it uses. */
 static void block_s8(const fc_ctx_t *c, const int8_t *x, EC_CREF(int8_t) w, int32_t u, int8_t *out) {
     const int32_t groups = c->full + (c->rem ? 1 : 0);
     int32_t acc[EC_FC_ROWS];
@@ -266,6 +268,8 @@ static void block_s8(const fc_ctx_t *c, const int8_t *x, EC_CREF(int8_t) w, int3
     }
 }
 
+/* The int16-weight twin of block_s8 above (slots ec_fc_s16_slot): kept apart so a firmware
+ * links only the layout it uses. */
 static void block_s16(const fc_ctx_t *c, const int8_t *x, EC_CREF(int16_t) w, int32_t u, int8_t *out) {
     const int32_t groups = c->full + (c->rem ? 1 : 0);
     int32_t acc[EC_FC_ROWS];

@@ -6,6 +6,8 @@
 #include "ec_leaky_relu.h"
 #include "ec_fixedpoint.h"
 
+/* ec_leaky_relu_s16 below is its int16 twin: kept apart, not one static helper, because gcc -Os
+ * does not inline that helper on Cortex-M0+ and would call it per element. */
 void ec_leaky_relu_s8(const ec_leaky_relu_params_t *p, const int8_t *input, int8_t *output) {
     int32_t i;
     for (i = 0; i < p->size; ++i) {
@@ -23,6 +25,7 @@ void ec_leaky_relu_s8(const ec_leaky_relu_params_t *p, const int8_t *input, int8
 
 /* int16: the same arithmetic (TFLite Micro's QuantizeLeakyRelu<int16_t>); x - zp fits in 17
  * bits and ec_requantize is exact for any int32 x. */
+/* Kept apart from ec_leaky_relu_s8 above: see there. */
 void ec_leaky_relu_s16(const ec_leaky_relu_params_t *p, const int16_t *input, int16_t *output) {
     int32_t i;
     for (i = 0; i < p->size; ++i) {

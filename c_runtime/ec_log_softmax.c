@@ -18,6 +18,8 @@
 
 enum { EC_LOG_SOFTMAX_INPUT_BITS = 5, EC_LOG_SOFTMAX_ACCUM_BITS = 12, EC_LOG_SOFTMAX_OUTPUT_BITS = 4 };
 
+/* Its row prologue is ec_softmax_s8's (ec_softmax.c); the arithmetic after it is TFLite's
+ * LogSoftmax, so each op keeps its own loop and file. */
 void ec_log_softmax_s8(const ec_log_softmax_params_t *p, const int8_t *input, int8_t *output) {
     int32_t r, c;
     for (r = 0; r < p->rows; ++r) {

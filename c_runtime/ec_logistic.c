@@ -7,6 +7,8 @@
 
 enum { EC_LOGISTIC_INPUT_INTEGER_BITS = 4, EC_LOGISTIC_OUTPUT_INTEGER_BITS = 8 };
 
+/* ec_tanh_s8 (ec_tanh.c) has the same saturating shape around ec_tanh_q: kept apart so each op
+ * is one file that a firmware links alone. */
 void ec_logistic_s8(const ec_logistic_params_t *p, const int8_t *input, int8_t *output) {
     int32_t i;
     for (i = 0; i < p->size; ++i) {

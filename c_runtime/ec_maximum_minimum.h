@@ -17,6 +17,8 @@ typedef struct {
     int32_t in1_strides[EC_MAX_DIMS];
 } ec_maximum_minimum_params_t;
 
+/* One entry point per element type: a firmware links only those its model calls (the runtime's
+ * headers list them alike on purpose). */
 void ec_maximum_s8(const ec_maximum_minimum_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out);
 void ec_minimum_s8(const ec_maximum_minimum_params_t *p, const int8_t *in0, const int8_t *in1, int8_t *out);
 void ec_maximum_s16(const ec_maximum_minimum_params_t *p, const int16_t *in0, const int16_t *in1, int16_t *out);

@@ -42,6 +42,8 @@ static int32_t mean_output(const ec_mean_params_t *p, int32_t sum) {
     return ec_add_wrapping(ec_requantize(shifted_sum, p->multiplier, (int)p->shift), p->output_zp);
 }
 
+/* ec_mean_s16 below is its int16 twin (int16 clamp): kept apart so a firmware links only the
+ * type it uses. */
 void ec_mean_s8(const ec_mean_params_t *p, const int8_t *input, int8_t *output, void *scratch) {
     int32_t *acc = (int32_t *)scratch;
     int32_t o;
@@ -57,6 +59,7 @@ void ec_mean_s8(const ec_mean_params_t *p, const int8_t *input, int8_t *output, 
     }
 }
 
+/* The int16 twin of ec_mean_s8 above: kept apart so a firmware links only the type it uses. */
 void ec_mean_s16(const ec_mean_params_t *p, const int16_t *input, int16_t *output, void *scratch) {
     int32_t *acc = (int32_t *)scratch;
     int32_t o;

@@ -113,6 +113,8 @@ void ec_mul_s8(const ec_mul_params_t *p, const int8_t *in0, const int8_t *in1, i
         }
         c.in0_offset = p->in0_offset;
         c.in1_offset = p->in1_offset;
+        /* ADD's table path (ec_add.c) fills the same output stage into its add_out_t: each op
+         * keeps its own struct. */
         c.multiplier = p->output_multiplier;
         c.exponent = -p->output_shift;
         c.half = (int32_t)1 << (c.exponent - 1);

@@ -4,6 +4,8 @@
 
 #include "ec_common.h"
 
+/* ec_add.h opens its params with the same broadcast fields: each op keeps its own params type
+ * and header. */
 typedef struct {
     /* The loop nest over the output, outermost first, after the compiler merged contiguous
      * dimensions; unused leading entries are 1. Strides are in elements, 0 on a dimension an

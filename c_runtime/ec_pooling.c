@@ -26,6 +26,8 @@ static void window(const ec_pool_params_t *p, int32_t oy, int32_t ox, int32_t *i
     *kx1 = ec_min_i32(p->k_w, p->in_w - *ix0);
 }
 
+/* EC_MAX_POOL_DEFINE below walks the same windows: a separate macro because the inner loop (sum
+ * and count vs running maximum) and the output stage differ. */
 #define EC_AVG_POOL_DEFINE(name, type)                                                             \
     void name(const ec_pool_params_t *p, const type *input, type *output) {                        \
         int32_t b, oy, ox, c, ky, kx;                                                              \
@@ -55,6 +57,7 @@ static void window(const ec_pool_params_t *p, int32_t oy, int32_t ox, int32_t *i
     }
 
 /* lowest: the type's minimum, where TFLite starts its running maximum. */
+/* The window walk of EC_AVG_POOL_DEFINE above, kept apart: see there. */
 #define EC_MAX_POOL_DEFINE(name, type, lowest)                                                                \
     void name(const ec_pool_params_t *p, const type *input, type *output) {                                   \
         int32_t b, oy, ox, c, ky, kx;                                                                         \

@@ -14,6 +14,8 @@ typedef struct {
     int32_t act_min, act_max;
 } ec_pool_params_t;
 
+/* One entry point per element type: a firmware links only those its model calls (the runtime's
+ * headers list them alike on purpose). */
 void ec_avg_pool_s8(const ec_pool_params_t *p, const int8_t *input, int8_t *output);
 void ec_max_pool_s8(const ec_pool_params_t *p, const int8_t *input, int8_t *output);
 void ec_avg_pool_s16(const ec_pool_params_t *p, const int16_t *input, int16_t *output);

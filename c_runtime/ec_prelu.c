@@ -21,6 +21,8 @@ static int32_t ec_prelu_value(const ec_prelu_params_t *p, int32_t x_q, int32_t a
 }
 
 /* Both entry points walk the output in runs of its last dimension (ec_broadcast_iter_t). */
+/* ec_prelu_s16 below is its int16 twin (int16 clamp): kept apart so a firmware links only the
+ * type it uses. */
 void ec_prelu_s8(const ec_prelu_params_t *p, const int8_t *input, int8_t *output) {
     const int32_t n = p->dims[EC_MAX_DIMS - 1];
     const int32_t sx = p->input_strides[EC_MAX_DIMS - 1];
@@ -37,6 +39,7 @@ void ec_prelu_s8(const ec_prelu_params_t *p, const int8_t *input, int8_t *output
     }
 }
 
+/* The int16 twin of ec_prelu_s8 above: kept apart so a firmware links only the type it uses. */
 void ec_prelu_s16(const ec_prelu_params_t *p, const int16_t *input, int16_t *output) {
     const int32_t n = p->dims[EC_MAX_DIMS - 1];
     const int32_t sx = p->input_strides[EC_MAX_DIMS - 1];

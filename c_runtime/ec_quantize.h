@@ -4,6 +4,8 @@
 
 #include "ec_common.h"
 
+/* ec_dequantize.h has the same fields for the opposite direction: each op keeps its own params
+ * type and header. */
 typedef struct {
     int32_t size; /* elements */
     float scale;  /* the output's scale */

@@ -7,7 +7,8 @@
  * output's element count (< 2^28, the reader's limit), so no int32 index overflows. */
 #include "ec_reduce.h"
 
-/* is_max: 1 for REDUCE_MAX, 0 for REDUCE_MIN; one walk per element type. */
+/* is_max: 1 for REDUCE_MAX, 0 for REDUCE_MIN. reduce_s16 below is its int16 twin (int16
+ * bounds): kept apart so a firmware links only the type it uses. */
 static void reduce_s8(const ec_reduce_params_t *p, const int8_t *input, int8_t *output, int is_max) {
     int32_t o;
     const int8_t init = is_max ? (int8_t)-128 : (int8_t)127;
@@ -22,6 +23,7 @@ static void reduce_s8(const ec_reduce_params_t *p, const int8_t *input, int8_t *
     });
 }
 
+/* The int16 twin of reduce_s8 above: kept apart so a firmware links only the type it uses. */
 static void reduce_s16(const ec_reduce_params_t *p, const int16_t *input, int16_t *output, int is_max) {
     int32_t o;
     const int16_t init = is_max ? (int16_t)-32768 : (int16_t)32767;

@@ -13,6 +13,8 @@ typedef struct {
     int32_t num_outputs;
 } ec_reduce_params_t;
 
+/* One entry point per element type: a firmware links only those its model calls (the runtime's
+ * headers list them alike on purpose). */
 void ec_reduce_max_s8(const ec_reduce_params_t *p, const int8_t *input, int8_t *output);
 void ec_reduce_min_s8(const ec_reduce_params_t *p, const int8_t *input, int8_t *output);
 void ec_reduce_max_s16(const ec_reduce_params_t *p, const int16_t *input, int16_t *output);

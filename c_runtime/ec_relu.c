@@ -7,6 +7,8 @@
 #include "ec_relu.h"
 #include "ec_fixedpoint.h"
 
+/* ec_relu_s16 and ec_relu6_s16 below are the int16 twins: kept apart so a firmware links only
+ * the type it uses. */
 void ec_relu_s8(const ec_relu_params_t *p, const int8_t *input, int8_t *output) {
     int32_t i;
     for (i = 0; i < p->size; ++i) {
@@ -25,6 +27,7 @@ void ec_relu6_s8(const ec_relu6_params_t *p, const int8_t *input, int8_t *output
 
 /* int16: the same arithmetic (TFLite Micro's ReluQuantized<int16_t>, Relu6Quantized<int16_t>).
  * x - input_zp fits in 17 bits; ec_requantize is exact for any int32 x. */
+/* Kept apart from the int8 pair above: see there. */
 void ec_relu_s16(const ec_relu_params_t *p, const int16_t *input, int16_t *output) {
     int32_t i;
     for (i = 0; i < p->size; ++i) {

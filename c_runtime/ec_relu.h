@@ -4,6 +4,8 @@
 
 #include "ec_common.h"
 
+/* The rescale fields of ec_requantize_params_t and ec_leaky_relu_params_t: each op keeps its own
+ * params type and header. */
 typedef struct {
     int32_t size; /* elements */
     int32_t input_zp;

@@ -13,6 +13,8 @@ static int32_t ec_requantize_one(const ec_requantize_params_t *p, int32_t x) {
     return ec_add_wrapping(ec_requantize(x - p->input_zp, p->multiplier, (int)p->shift), p->output_zp);
 }
 
+/* One function per type pair, each the same one-line loop: a firmware links only the pairs its
+ * model uses. */
 void ec_requantize_s8_s8(const ec_requantize_params_t *p, const int8_t *input, int8_t *output) {
     int32_t i;
     for (i = 0; i < p->size; ++i) {
@@ -34,6 +36,7 @@ void ec_requantize_s8_u8(const ec_requantize_params_t *p, const int8_t *input, u
     }
 }
 
+/* The int16 pairs: the same loop (see ec_requantize_s8_s8). */
 void ec_requantize_s8_s16(const ec_requantize_params_t *p, const int8_t *input, int16_t *output) {
     int32_t i;
     for (i = 0; i < p->size; ++i) {

@@ -6,6 +6,8 @@
 
 #include "ec_common.h"
 
+/* The rescale fields of ec_relu_params_t and ec_leaky_relu_params_t: each op keeps its own
+ * params type and header. */
 typedef struct {
     int32_t size; /* elements */
     int32_t input_zp;
@@ -14,6 +16,8 @@ typedef struct {
     int32_t shift;
 } ec_requantize_params_t;
 
+/* One entry point per element type: a firmware links only those its model calls (the runtime's
+ * headers list them alike on purpose). */
 void ec_requantize_s8_s8(const ec_requantize_params_t *p, const int8_t *input, int8_t *output);
 void ec_requantize_u8_s8(const ec_requantize_params_t *p, const uint8_t *input, int8_t *output);
 void ec_requantize_s8_u8(const ec_requantize_params_t *p, const int8_t *input, uint8_t *output);

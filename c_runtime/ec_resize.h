@@ -25,6 +25,8 @@ typedef struct {
     EC_CREF(int32_t) x_table; /* [out_w][3]: left column, right column, Q10 fraction */
 } ec_resize_bilinear_params_t;
 
+/* One entry point per element type: a firmware links only those its model calls (the runtime's
+ * headers list them alike on purpose). */
 void ec_resize_nearest_s8(const ec_resize_nearest_params_t *p, const int8_t *input, int8_t *output);
 void ec_resize_nearest_s16(const ec_resize_nearest_params_t *p, const int16_t *input, int16_t *output);
 void ec_resize_bilinear_s8(const ec_resize_bilinear_params_t *p, const int8_t *input, int8_t *output);

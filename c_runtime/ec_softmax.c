@@ -23,6 +23,8 @@
 
 enum { EC_SOFTMAX_DIFF_BITS = 5, EC_SOFTMAX_ACCUM_BITS = 12 };
 
+/* ec_softmax_s8_s16 below is its int16-output twin, and ec_log_softmax_s8 opens its rows the
+ * same way: kept apart so a firmware links only the op and output type it uses. */
 void ec_softmax_s8(const ec_softmax_params_t *p, const int8_t *input, int8_t *output) {
     int32_t r, c;
     for (r = 0; r < p->rows; ++r) {
@@ -70,6 +72,8 @@ void ec_softmax_s8(const ec_softmax_params_t *p, const int8_t *input, int8_t *ou
  * maximum's exp, about 2^19, or has wrapped once to a negative int32: clz(sum) is 0..12 and
  * the exponent 15..27, inside TFLite's TFLITE_CHECK(0 <= exponent <= 31) (a sum wrapped past
  * 2^32 could fail that check, which aborts TFLite Micro). */
+/* The int16-output twin of ec_softmax_s8 above (exponent 31 - 16, int16 clamp): kept apart so
+ * a firmware links only the output type it uses. */
 void ec_softmax_s8_s16(const ec_softmax_params_t *p, const int8_t *input, int16_t *output) {
     int32_t r, c;
     for (r = 0; r < p->rows; ++r) {

@@ -7,6 +7,8 @@
 
 enum { EC_TANH_INPUT_INTEGER_BITS = 4, EC_TANH_OUTPUT_FRACTIONAL_BITS = 7 };
 
+/* ec_logistic_s8 (ec_logistic.c) has the same saturating shape around ec_logistic_q: kept
+ * apart so each op is one file that a firmware links alone. */
 void ec_tanh_s8(const ec_tanh_params_t *p, const int8_t *input, int8_t *output) {
     int32_t i;
     for (i = 0; i < p->size; ++i) {

@@ -12,6 +12,8 @@ typedef struct {
     int32_t input_shift;        /* frexp exponent: > 0 shifts left */
 } ec_tanh_params_t;
 
+/* ec_logistic.h declares the same fields for LOGISTIC: each op keeps its own params types, so
+ * a firmware includes only its ops' headers. */
 void ec_tanh_s8(const ec_tanh_params_t *p, const int8_t *input, int8_t *output);
 
 /* int16 in and out (zero points 0, output scale 2^-15): TFLite's table-based int16 kernel. */

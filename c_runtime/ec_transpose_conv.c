@@ -59,6 +59,8 @@ static void ec_tconv_dot4_s8(const int8_t *x, EC_CREF(int8_t) w, int32_t w_strid
  * (|bias| + 256 * sum|w| over the taps of one output), the int32 result equals TFLite's.
  * Output channels go in blocks of four sharing the tap walk and the input loads, the last
  * out_c % 4 one at a time. */
+/* ec_transpose_conv_s16 below is its 16x8 twin (int64 accumulator and bias): kept apart so the
+ * int8 kernel keeps int32 sums and a firmware links only the type it uses. */
 void ec_transpose_conv_s8(const ec_transpose_conv_params_t *p, const int8_t *input, int8_t *output) {
     const int32_t in_c = p->in_c;
     const int32_t oc_stride = p->k_h * p->k_w * p->tap_stride; /* weights per output channel */
@@ -172,6 +174,8 @@ static void ec_tconv_dot4_s16x8(const int16_t *x, EC_CREF(int8_t) w, int32_t w_s
  * four: each tap's four dot products in int32 (ec_tconv_dot4_s16x8, when p->tap_sum32),
  * widened into the int64 sums; otherwise, and for the last out_c % 4 channels, in int64
  * (ec_dot_s16x8_64: SMLALD on the DSP path). */
+/* The 16x8 twin of ec_transpose_conv_s8 above (int64 accumulator and bias): kept apart so the
+ * int8 kernel keeps int32 sums and a firmware links only the type it uses. */
 void ec_transpose_conv_s16(const ec_transpose_conv_params_t *p, const int16_t *input, int16_t *output) {
     const int32_t in_c = p->in_c;
     const int32_t oc_stride = p->k_h * p->k_w * p->tap_stride;
