@@ -32,29 +32,16 @@ import numpy as np
 
 from edgeconv.lowering.ops.base import CArray
 
-# the element types a params field may have, with their value ranges (None: floating point)
+# The element types a params field may have: the <stdint.h> integer types and float. Each one's
+# range (None: floating point) and size come from numpy's type of the same name.
+_NUMPY_OF = {
+    "float": np.float32,
+    **{f"{s}int{n}_t": np.dtype(f"{s}int{n}").type for s in ("", "u") for n in (8, 16, 32, 64)},
+}
 C_TYPES: dict[str, tuple[int, int] | None] = {
-    "int8_t": (-(1 << 7), (1 << 7) - 1),
-    "uint8_t": (0, (1 << 8) - 1),
-    "int16_t": (-(1 << 15), (1 << 15) - 1),
-    "uint16_t": (0, (1 << 16) - 1),
-    "int32_t": (-(1 << 31), (1 << 31) - 1),
-    "uint32_t": (0, (1 << 32) - 1),
-    "int64_t": (-(1 << 63), (1 << 63) - 1),
-    "uint64_t": (0, (1 << 64) - 1),
-    "float": None,
+    c: (None if c == "float" else (int(np.iinfo(t).min), int(np.iinfo(t).max))) for c, t in _NUMPY_OF.items()
 }
-C_TYPE_BYTES = {
-    "int8_t": 1,
-    "uint8_t": 1,
-    "int16_t": 2,
-    "uint16_t": 2,
-    "int32_t": 4,
-    "uint32_t": 4,
-    "int64_t": 8,
-    "uint64_t": 8,
-    "float": 4,
-}
+C_TYPE_BYTES: dict[str, int] = {c: np.dtype(t).itemsize for c, t in _NUMPY_OF.items()}
 _CREF_PREFIX = "EC_CREF__"  # EC_CREF(int8_t) is read as the type name EC_CREF__int8_t
 
 
