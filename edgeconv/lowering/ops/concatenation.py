@@ -93,11 +93,7 @@ def lower_concatenation(graph: Graph, op: Op) -> Kernel:
             f"{op.describe(graph)}: {len(xs)} inputs; TFLite Micro's CONCATENATION takes at most {MAX_INPUTS}"
         )
     rank = len(y.shape)
-    axis = int(op.options.get("axis", 0))
-    if axis < 0:
-        axis += rank
-    if not 0 <= axis < rank:
-        raise fail(graph, op, f"axis {op.options.get('axis', 0)} is out of range for rank {rank}")
+    axis = _output_axis(graph, op, rank, "rank")
     for x in xs:
         _check_quant(graph, op, x, y, "concatenation")
         if len(x.shape) != rank or any(x.shape[j] != y.shape[j] for j in range(rank) if j != axis):
@@ -122,11 +118,7 @@ def lower_pack(graph: Graph, op: Op) -> Kernel:
     if count != len(xs):
         raise fail(graph, op, f"values_count {count} differs from its {len(xs)} inputs (TFLite requires them equal)")
     rank = len(y.shape)
-    axis = int(op.options.get("axis", 0))
-    if axis < 0:
-        axis += rank
-    if not 0 <= axis < rank:
-        raise fail(graph, op, f"axis {op.options.get('axis', 0)} is out of range for output rank {rank}")
+    axis = _output_axis(graph, op, rank, "output rank")
     expected = list(y.shape[:axis]) + list(y.shape[axis + 1 :])
     if y.shape[axis] != len(xs):
         raise fail(graph, op, f"output {list(y.shape)} has {y.shape[axis]} along axis {axis}, not {len(xs)} inputs")
@@ -142,3 +134,13 @@ def lower_pack(graph: Graph, op: Op) -> Kernel:
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
     inner = int(np.prod(y.shape[axis + 1 :], dtype=np.int64))
     return _kernel(xs, y, outer, [inner] * len(xs), f"{len(xs)} inputs, axis {axis}")
+
+
+def _output_axis(graph: Graph, op: Op, rank: int, what: str) -> int:
+    """CONCATENATION's and PACK's "axis" option, made non-negative and checked against the output's rank."""
+    axis = int(op.options.get("axis", 0))
+    if axis < 0:
+        axis += rank
+    if not 0 <= axis < rank:
+        raise fail(graph, op, f"axis {op.options.get('axis', 0)} is out of range for {what} {rank}")
+    return axis

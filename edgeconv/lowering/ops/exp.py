@@ -7,9 +7,11 @@ c_runtime/ec_lut.c. LOG of x <= 0 is the output's lowest value (TFLite's LogLUTP
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from edgeconv.frontend.ir import Graph, Op
+from edgeconv.frontend.ir import Graph, Op, Tensor
 from edgeconv.lowering.ops.base import Kernel, fail, lowering
 from edgeconv.lowering.ops.lut import int8_table, int16_table, lut_kernel, same_shape_io
 from quantize.fixedpoint import libm_float
@@ -19,15 +21,7 @@ from quantize.fixedpoint import libm_float
 def lower_exp(graph: Graph, op: Op) -> Kernel:
     x, y = same_shape_io(graph, op, ("int8", "int16"))
     expf = libm_float("expf")  # TFLite's [](float value) { return std::exp(value); }
-    if x.dtype == "int16":
-        if x.quant.zp != 0 or y.quant.zp != 0:
-            raise fail(
-                graph,
-                op,
-                f"int16 zero points must be 0 (has input {x.quant.zp}, output {y.quant.zp}); TFLite requires it",
-            )
-        return lut_kernel(x, y, int16_table(graph, op, x, y, expf), "table of exp")
-    return lut_kernel(x, y, int8_table(graph, op, x, y, expf), "table of exp")
+    return _table_kernel(graph, op, x, y, expf, "table of exp")
 
 
 @lowering("LOG")
@@ -41,6 +35,13 @@ def lower_log(graph: Graph, op: Op) -> Kernel:
     def transform(v: np.float32) -> np.float32:
         return output_min if v <= 0 else logf(v)
 
+    return _table_kernel(graph, op, x, y, transform, "table of log")
+
+
+def _table_kernel(
+    graph: Graph, op: Op, x: Tensor, y: Tensor, fn: Callable[[np.float32], np.float32], summary: str
+) -> Kernel:
+    """EXP's and LOG's shared tail: the int8 or int16 table of fn (int16 zero points must be 0)."""
     if x.dtype == "int16":
         if x.quant.zp != 0 or y.quant.zp != 0:
             raise fail(
@@ -48,5 +49,5 @@ def lower_log(graph: Graph, op: Op) -> Kernel:
                 op,
                 f"int16 zero points must be 0 (has input {x.quant.zp}, output {y.quant.zp}); TFLite requires it",
             )
-        return lut_kernel(x, y, int16_table(graph, op, x, y, transform), "table of log")
-    return lut_kernel(x, y, int8_table(graph, op, x, y, transform), "table of log")
+        return lut_kernel(x, y, int16_table(graph, op, x, y, fn), summary)
+    return lut_kernel(x, y, int8_table(graph, op, x, y, fn), summary)
