@@ -117,7 +117,7 @@ def test_model_against_another_runtime_version_fails_to_compile(shared_models, t
     assert proc.returncode == 0, proc.stderr
 
 
-def test_same_name_refused():
+def test_same_name_refused(shared_models):
     kws = compile_file(KWS, name="m")
     with pytest.raises(ModelError, match="two models are named 'm'"):
         emit_bundle([kws, kws])
