@@ -109,30 +109,7 @@ def build_emulated(model: CompiledModel, board_name: str, defines: tuple[str, ..
     for tool in (board.cc, board.emulator.qemu):
         if shutil.which(tool) is None:
             raise ToolchainMissing(f"emulating {board.name} needs {tool}, which is not installed (see README: boards)")
-    work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{board.name}-"))
-    try:
-        report = build_in_folder(
-            work,
-            board,
-            model,
-            emit(model),
-            main_text=semihost_main_source(model),
-            defines=("-DEC_PROFILE", "-DEC_STACK_PAINT", *defines),
-        )
-        check_emulator_fit(board, report.flash_bytes, report.ram_bytes, model.name)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return EmulatedFirmware(
-        board,
-        model,
-        work,
-        report.flash_bytes,
-        report.ram_bytes,
-        stack_need_bytes=report.stack_need_bytes,
-        stack_worst_path=report.stack_worst_path,
-        stack_worst_path_bytes=report.stack_worst_path_bytes,
-    )
+    return _semihost_firmware(board, model, defines, check_fit=True)
 
 
 def build_counted(model: CompiledModel, board_name: str) -> EmulatedFirmware:
@@ -150,21 +127,32 @@ def build_counted(model: CompiledModel, board_name: str) -> EmulatedFirmware:
             pass
     if shutil.which(part.cc) is None:
         raise ToolchainMissing(f"board {part.name} needs {part.cc}, which is not installed (see README: boards)")
-    work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{part.name}-"))
+    return _semihost_firmware(part, model, (), check_fit=False)
+
+
+def _semihost_firmware(
+    board: Board, model: CompiledModel, defines: tuple[str, ...], check_fit: bool
+) -> EmulatedFirmware:
+    """build_emulated's and build_counted's shared tail: the profiling semihosting firmware
+    built in a fresh temporary folder (removed again if the build fails); check_fit refuses
+    one too large for the emulator's memory."""
+    work = Path(tempfile.mkdtemp(prefix=f"edgeconv-{board.name}-"))
     try:
         report = build_in_folder(
             work,
-            part,
+            board,
             model,
             emit(model),
             main_text=semihost_main_source(model),
-            defines=("-DEC_PROFILE", "-DEC_STACK_PAINT"),
+            defines=("-DEC_PROFILE", "-DEC_STACK_PAINT", *defines),
         )
+        if check_fit:
+            check_emulator_fit(board, report.flash_bytes, report.ram_bytes, model.name)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return EmulatedFirmware(
-        part,
+        board,
         model,
         work,
         report.flash_bytes,
