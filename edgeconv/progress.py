@@ -163,11 +163,3 @@ def track(items: Iterable[T], description: str, total: float | None = None) -> I
         for item in items:
             yield item
             advance()
-
-
-def tracker(description: str) -> Callable[[Iterable[T]], Iterator[T]] | None:
-    """For the APIs that take a `progress` wrapper (validation's sample loop): a function that
-    tracks an iterable under `description`, or None when progress is off."""
-    if not progress_enabled():
-        return None
-    return lambda items: track(items, description)
