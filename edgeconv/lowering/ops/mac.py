@@ -74,7 +74,13 @@ def check_accumulator(graph: Graph, op: Op, folded_bias: np.ndarray, abs_weight_
     (|sum| <= sum|w|) and its product with the input zero point (<= 128 * sum|w|). Returns
     the worst case; refuses the layer if it exceeds INT32_MAX, because signed overflow in C
     is undefined behaviour."""
-    bound = accumulator_bounds(folded_bias, abs_weight_sums)
+    return refuse_int32_overflow(graph, op, accumulator_bounds(folded_bias, abs_weight_sums))
+
+
+def refuse_int32_overflow(graph: Graph, op: Op, bound: np.ndarray) -> int:
+    """The largest of the per-output-channel accumulator bounds (0 for none); refuses the
+    layer, naming the channel, if it exceeds INT32_MAX. Used by check_accumulator and by
+    TRANSPOSE_CONV, whose bound counts the taps that reach one output."""
     worst = int(bound.max()) if bound.size else 0
     if worst > INT32_MAX:
         channel = int(np.argmax(bound))
@@ -102,6 +108,7 @@ def conv_multipliers(in_scale: float, w_scales: tuple[float, ...], out_scale: fl
 def spatial_geometry(graph: Graph, op: Op, x: Tensor, y: Tensor, k_h: int, k_w: int) -> dict:
     if len(x.shape) != 4 or len(y.shape) != 4:
         raise fail(graph, op, f"expects 4-D input and output, got {list(x.shape)} -> {list(y.shape)}")
+    # Like pooling.py's window options, but with dilation and a filter tensor: kept apart because the options differ
     sh, sw = int(op.options.get("stride_h", 1)), int(op.options.get("stride_w", 1))
     dh, dw = int(op.options.get("dilation_h_factor", 1)), int(op.options.get("dilation_w_factor", 1))
     if min(sh, sw, dh, dw) < 1:

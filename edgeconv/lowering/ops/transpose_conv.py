@@ -31,7 +31,13 @@ import numpy as np
 
 from edgeconv.frontend.ir import Graph, Op, UnsupportedOpError
 from edgeconv.lowering.ops.base import CArray, Kernel, fail, fused_activation, lowering, require_dtype, require_quant
-from edgeconv.lowering.ops.mac import INT32_MAX, conv_multipliers, multiplier_fields, s16_quads, s16_sum_fits_int32
+from edgeconv.lowering.ops.mac import (
+    conv_multipliers,
+    multiplier_fields,
+    refuse_int32_overflow,
+    s16_quads,
+    s16_sum_fits_int32,
+)
 from edgeconv.lowering.ops.ranges import check_requantize, require_int32, require_tflite_int16
 
 S64_ACC_LIMIT = 1 << 47  # TFLite's 64-bit MultiplyByQuantizedMultiplier assumes |x| < 2^47
@@ -168,6 +174,8 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
     bias_abs = np.array([abs(int(v)) for v in bias] if bias is not None else [0] * out_c, dtype=object)
     reach = reach.astype(object)
 
+    # ec_transpose_conv_params_t's shared fields; like conv.py's and depthwise.py's, but kept apart: each C params
+    # struct has its own fields, which this dict must match one for one
     params = dict(
         batches=batches,
         in_h=in_h,
@@ -215,15 +223,7 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
         zp = int(xq.zp)
         # Each tap adds x . w and subtracts zp * sum(w): both at most 128 * sum|w| in magnitude.
         bound = bias_abs + 256 * reach
-        worst = int(bound.max())
-        if worst > INT32_MAX:
-            ch = int(np.argmax(bound))
-            raise fail(
-                graph,
-                op,
-                f"its int32 accumulator could overflow: worst case {worst:,} at output channel "
-                f"{ch} exceeds 2^31 - 1 (weights or bias too large for int8 arithmetic)",
-            )
+        refuse_int32_overflow(graph, op, bound)
         check_requantize(graph, op, bound.tolist(), mult, shift, int(yq.zp))
         params["weights"] = CArray("int8_t", weights, "weights", program_memory=True)
         params["tap_stride"] = in_c
