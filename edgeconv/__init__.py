@@ -97,6 +97,7 @@ def _user_errors() -> Iterator[None]:
         raise ModelError(describe_os_error(exc)) from exc
 
 
+# The same parameters as training/train.py's train (plus force): the API spells them out so help() shows them
 def train(
     arch: str,
     data: str | Path | None = None,
@@ -120,6 +121,7 @@ def train(
     from edgeconv.training.train import train as train_model
 
     with _user_errors():
+        # The same arguments as cli.py's train command passes here: the CLI is the API, option for argument
         result = train_model(
             arch,
             data,

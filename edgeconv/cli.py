@@ -527,6 +527,7 @@ def train_cmd(arch, data, out, epochs, batch_size, learning_rate, val_split, see
     from edgeconv import train as train_api
 
     _writes(out)
+    # The same arguments as edgeconv.train's call of training/train.py: the CLI is the API, option for argument
     r = train_api(
         arch,
         data,

@@ -144,6 +144,7 @@ def _field(decl, where: str) -> Field:
 
     t = decl.type
     where = f"{where}.{decl.name}"
+    # Like the pointer case below, but an array has a length and its own wording in the errors
     if isinstance(t, c_ast.ArrayDecl):
         elem = t.type
         if not (isinstance(elem, c_ast.TypeDecl) and isinstance(elem.type, c_ast.IdentifierType)):
@@ -154,6 +155,7 @@ def _field(decl, where: str) -> Field:
         if t.dim is None:
             raise ValueError(f"{where}: an array without a length")
         return Field(decl.name, ctype, "array", _const_value(t.dim, where))
+    # Like the array case above, but a pointer has constness instead of a length
     if isinstance(t, c_ast.PtrDecl):
         target = t.type
         if not (isinstance(target, c_ast.TypeDecl) and isinstance(target.type, c_ast.IdentifierType)):

@@ -136,6 +136,7 @@ def _one_line(text: str) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
+# Like reports/evaluate.py's environment, but for C/text templates: no autoescape (evaluate.py's writes HTML)
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("edgeconv", "templates"),
     undefined=jinja2.StrictUndefined,

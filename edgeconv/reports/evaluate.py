@@ -1140,6 +1140,7 @@ def report_bytes(result: Any, path: Path) -> bytes:
                 "reconstruction of the input" if o["kind"] == "reconstruction" else "regression"
             ) + f", {o['elements']} values per sample (real units)"
         outputs.append(entry)
+    # Like emit/packaging.py's environment, but autoescaped for HTML and in templates/evaluate
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("edgeconv", "templates/evaluate"),
         undefined=jinja2.StrictUndefined,

@@ -111,6 +111,8 @@ def float_tflite(keras_path: Path) -> bytes:
     if not keras_path.is_file():
         raise ModelError(f"{keras_path}: no such Keras model file")
     try:
+        # Like training/quantizing.py's Keras loading (same one-line refusal); kept apart: reports does not import
+        # training
         model = tf.keras.models.load_model(keras_path, compile=False)
     except Exception as exc:
         raise ModelError(

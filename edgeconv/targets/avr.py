@@ -111,6 +111,8 @@ def sram_shortfall(board: Board, name: str, arena_bytes: int, data_bytes: int) -
     )
 
 
+# Same parameters as build_avr_in_folder below, which calls this and then links: the one compiles, the other builds the
+# ELF
 def compile_avr_objects(
     work: Path,
     board: Board,
@@ -181,6 +183,8 @@ def link_avr(work: Path, board: Board, objects: list[Path], elf: Path) -> None:
         raise ModelError(f"linking for {board.name} failed: {first or f'exit {proc.returncode}'}")
 
 
+# Same parameters as compile_avr_objects above, which it calls before linking: the one compiles, the other builds the
+# ELF
 def build_avr_in_folder(
     work: Path,
     board: Board,
@@ -258,6 +262,8 @@ def measure_avr_elf(elf: Path, name: str, board: Board) -> FirmwareReport:
     ram_other = data + sizes.get(".bss", 0) + sizes.get(".noinit", 0) - arena
     flash = sizes.get(".text", 0) + data
     stack = board.stack_bytes
+    # Like firmware.py's measure_elf report, but AVR's sizes by section name and a fixed stack budget: kept apart, the
+    # ELFs differ
     return FirmwareReport(
         board=board.name,
         part=board.part,

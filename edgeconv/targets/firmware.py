@@ -263,6 +263,8 @@ def measure_elf(elf: Path, names: tuple[str, ...], board: Board, stack_bytes: in
             if sym.name.startswith(prefixes) and sym["st_shndx"] in flash_sections:
                 weights += sym["st_size"]
     ram_other = data + bss - arena
+    # Like avr.py's measure_avr_elf report, but flash by ALLOC section flags and a computed stack: kept apart, the ELFs
+    # differ
     return FirmwareReport(
         board=board.name,
         part=board.part,

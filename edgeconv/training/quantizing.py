@@ -194,6 +194,8 @@ def quantize_model(
     import tensorflow as tf
 
     try:
+        # Like reports/htmlreport.py's Keras loading (same one-line refusal); kept apart: reports does not import
+        # training
         model = tf.keras.models.load_model(model_path, compile=False)
     except Exception as exc:
         raise ModelError(

@@ -70,6 +70,7 @@ def history_path_for(model_path: Path) -> Path:
     return model_path.with_name(model_path.stem + ".history.json")
 
 
+# edgeconv.train repeats these parameters (plus force) so help() shows them; this is the function that trains
 def train(
     arch: str,
     data: str | Path | None = None,

@@ -505,6 +505,8 @@ def lower_relu(graph: Graph, op: Op) -> Kernel:
     m, shift = requantize_multiplier(graph, op, _ratio(x.quant.s, y.quant.s), "rescale")
     act_min = max(lo, y.quant.zp + tflite_round(f32_div(0.0, y.quant.s)))
     return Kernel(
+        # ec_relu_params_t for RELU/RELU6/RELU_N1_TO_1 by bounds; like RELU_0_TO_1's below and mean.py's, but kept
+        # apart: each C params struct has its own fields, which this dict must match one for one
         func=f"ec_relu_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_relu",
         params_type="ec_relu_params_t",
@@ -565,6 +567,8 @@ def lower_relu_n1_to_1(graph: Graph, op: Op) -> Kernel:
     except ValueError as exc:
         raise fail(graph, op, str(exc)) from None
     return Kernel(
+        # Like the RELU kernel above (same struct), but int8 only with [-1, 1] bounds: kept apart because the bounds are
+        # worked out differently
         func="ec_relu_s8",
         unit="ec_relu",
         params_type="ec_relu_params_t",
@@ -647,6 +651,8 @@ def lower_prelu(graph: Graph, op: Op) -> Kernel:
     # CalculatePreluParams: both ratios in double.
     id_m, id_shift = requantize_multiplier(graph, op, float(x.quant.s) / float(y.quant.s), "identity")
     alpha_m, alpha_shift = requantize_multiplier(graph, op, float(x.quant.s) * float(aq.s) / float(y.quant.s), "alpha")
+    # ec_prelu_params_t's fields; like elementwise.py's binary ops, but kept apart: each C params struct has its own
+    # fields, which this dict must match one for one
     return Kernel(
         func=f"ec_prelu_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_prelu",

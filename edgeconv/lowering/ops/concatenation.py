@@ -63,6 +63,8 @@ def _inputs(graph: Graph, op: Op) -> tuple[list[Tensor], Tensor]:
 
 def _kernel(xs: list[Tensor], y: Tensor, outer: int, copy_sizes: list[int], summary: str) -> Kernel:
     suffix = DTYPE_SUFFIX[y.dtype]
+    # ec_concatenation_params_t's fields; like slice.py's SPLIT (its mirror image), but kept apart: each C params struct
+    # has its own fields, which this dict must match one for one
     return Kernel(
         func=f"ec_concatenation_{suffix}",
         unit="ec_concatenation",

@@ -111,6 +111,8 @@ def conv_kernel(
     macs = b * out_h * out_w * out_c * k_h * k_w * f_in_c
     padded_macs = b * out_h * out_w * groups * layout.oc_pad * layout.k_pad
     return Kernel(
+        # ec_conv2d_params_t's fields; like the s16 one below, depthwise.py's and transpose_conv.py's, but kept apart:
+        # each C params struct has its own fields, which this dict must match one for one
         func="ec_conv2d_s8",
         unit="ec_conv",
         params_type="ec_conv2d_params_t",
@@ -240,6 +242,8 @@ def lower_conv2d_s16(graph: Graph, op: Op) -> Kernel:
     pairs = s16_requant_pairs(graph, op, mult, shift, acc32)
     _, out_h, out_w, _ = y.shape
     return Kernel(
+        # ec_conv2d_s16_params_t's fields; like the s8 one above, but kept apart: each C params struct has its own
+        # fields, which this dict must match one for one
         func="ec_conv2d_s16",
         unit="ec_conv",
         params_type="ec_conv2d_s16_params_t",

@@ -110,6 +110,8 @@ def lower_depthwise_conv2d(graph: Graph, op: Op) -> Kernel:
                 func=func + "_w16",
             )
         )
+    # ec_depthwise_conv2d_params_t's fields; like the s16 one below and conv.py's, but kept apart: each C params struct
+    # has its own fields, which this dict must match one for one
     return Kernel(
         func=func,
         unit="ec_depthwise_conv",
@@ -212,6 +214,8 @@ def lower_depthwise_conv2d_s16(graph: Graph, op: Op) -> Kernel:
         )
     pairs = s16_requant_pairs(graph, op, mult, shift, False)
     _, out_h, out_w, _ = y.shape
+    # ec_depthwise_conv2d_s16_params_t's fields; like the s8 one above, but kept apart: each C params struct has its own
+    # fields, which this dict must match one for one
     return Kernel(
         func="ec_depthwise_conv2d_s16",
         unit="ec_depthwise_conv",

@@ -197,6 +197,8 @@ def lower_div(graph: Graph, op: Op) -> Kernel:
         recip[v & 0xFF], recip_exp[v & 0xFF] = inv, recip_shift - shift
     assert recip.min() > -(1 << 31) and recip_exp.min() >= -128 and recip_exp.max() <= 127
     return Kernel(
+        # ec_div_params_t's fields; like elementwise.py's ADD/MUL, but kept apart: each C params struct has its own
+        # fields, which this dict must match one for one
         func="ec_div_s8",
         unit="ec_div",
         params_type="ec_div_params_t",

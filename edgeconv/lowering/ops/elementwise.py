@@ -189,6 +189,8 @@ def _add_sub(graph: Graph, op: Op, subtract: bool) -> Kernel:
                 in0_table=CArray("int32_t", t0.astype(np.int32), "in0_table", program_memory=True),
                 in1_table=CArray("int32_t", t1.astype(np.int32), "in1_table", program_memory=True),
             )
+    # ec_add_params_t's fields (ADD/SUB); like MUL's below, div.py's and squared_difference.py's, but kept apart: each C
+    # params struct has its own fields, which this dict must match one for one
     return Kernel(
         func=f"ec_{name}_{DTYPE_SUFFIX[y.dtype]}",
         unit="ec_add",
@@ -242,6 +244,8 @@ def lower_mul(graph: Graph, op: Op) -> Kernel:
     real = float(x0.quant.s) * float(x1.quant.s) / float(y.quant.s)
     mult, shift = requantize_multiplier(graph, op, real, "output")
     act_min, act_max = fused_activation(graph, op, y)
+    # ec_mul_params_t's fields; like ADD's above and div.py's, but kept apart: each C params struct has its own fields,
+    # which this dict must match one for one
     return Kernel(
         func=f"ec_mul_{DTYPE_SUFFIX[y.dtype]}",
         unit="ec_mul",

@@ -110,6 +110,8 @@ def lower_fully_connected(graph: Graph, op: Op) -> Kernel:
         raise fail(graph, op, f"weights of {units} x {depth} are too large")
     macs = batches * units * depth
     blocked = units - units % ROWS
+    # The int8 params struct's fields; like the s16 one below and conv.py's, but kept apart: each C params struct has
+    # its own fields, which this dict must match one for one
     return Kernel(
         func="ec_fully_connected_s8",
         unit="ec_fully_connected",
@@ -175,6 +177,8 @@ def lower_fully_connected_s16(graph: Graph, op: Op) -> Kernel:
     per_channel = len({tuple(pair) for pair in pairs.reshape(-1, 2).tolist()}) > 1
     if not per_channel:
         pairs = pairs[:2]
+    # The s16 params struct's fields; like the int8 one above, but kept apart: each C params struct has its own fields,
+    # which this dict must match one for one
     return Kernel(
         func="ec_fully_connected_s16",
         unit="ec_fully_connected",

@@ -63,6 +63,8 @@ def lower_log_softmax(graph: Graph, op: Op) -> Kernel:
         multiplier, left_shift, divisor, divisor_shift, diff_min = log_softmax_scaling(x.quant.s)
     except ValueError as exc:
         raise fail(graph, op, f"input scale {x.quant.s:g} is outside what TFLite's kernel computes ({exc})") from None
+    # ec_log_softmax_params_t's fields; like softmax.py's, but kept apart: each C params struct has its own fields,
+    # which this dict must match one for one
     return Kernel(
         func="ec_log_softmax_s8",
         unit="ec_log_softmax",

@@ -60,6 +60,8 @@ def lut_kernel(x: Tensor, y: Tensor, table: np.ndarray, summary: str) -> Kernel:
     """ec_lut_s8 (256 entries) or ec_lut_s16 (513) reading `table`."""
     if x.dtype == "int8":
         assert table.size == 256
+        # Like the int16 kernel below, but a 256-entry int8 table and its own struct: kept apart: each C params struct
+        # has its own fields, which this dict must match one for one
         return Kernel(
             func="ec_lut_s8",
             unit="ec_lut",
@@ -70,6 +72,8 @@ def lut_kernel(x: Tensor, y: Tensor, table: np.ndarray, summary: str) -> Kernel:
             summary=summary,
         )
     assert x.dtype == "int16" and table.size == 513
+    # Like the int8 kernel above, but a 513-entry int16 table and its own struct: kept apart: each C params struct has
+    # its own fields, which this dict must match one for one
     return Kernel(
         func="ec_lut_s16",
         unit="ec_lut",

@@ -129,6 +129,8 @@ def _mean_or_sum(graph: Graph, op: Op, compute_sum: bool) -> Kernel:
             "(TFLite's MultiplyByQuantizedMultiplier allows at most 30)"
         )
     what = "sum" if compute_sum else "mean"
+    # ec_mean_params_t's fields; like activations.py's kernels in shape only: kept apart: each C params struct has its
+    # own fields, which this dict must match one for one
     return Kernel(
         func=f"ec_mean_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_mean",

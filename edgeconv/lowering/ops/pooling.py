@@ -36,6 +36,7 @@ def lower_pool(graph: Graph, op: Op) -> Kernel:
     b, in_h, in_w, c = x.shape
     if y.shape[0] != b or y.shape[3] != c:
         raise fail(graph, op, f"output shape {list(y.shape)} does not match input {list(x.shape)}")
+    # Like mac.py's conv window options, but the window comes from options, not a filter tensor, and has no dilation
     k_h, k_w = int(op.options.get("filter_height", 1)), int(op.options.get("filter_width", 1))
     sh, sw = int(op.options.get("stride_h", 1)), int(op.options.get("stride_w", 1))
     if min(k_h, k_w, sh, sw) < 1:
@@ -73,6 +74,8 @@ def lower_pool(graph: Graph, op: Op) -> Kernel:
                 f"averages windows of up to {count:,} values, whose int32 sum could overflow "
                 f"(at most {limit:,} {x.dtype} values fit)",
             )
+    # ec_pool_params_t's fields; like resize.py's 4-D geometry, but kept apart: each C params struct has its own fields,
+    # which this dict must match one for one
     return Kernel(
         func=f"ec_{'avg' if is_avg else 'max'}_pool_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_pooling",

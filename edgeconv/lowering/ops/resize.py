@@ -100,6 +100,8 @@ def lower_resize_nearest(graph: Graph, op: Op) -> Kernel:
     x, y, b, in_h, in_w, c, out_h, out_w, align, half = _common(graph, op, ("int8", "int16"))
     ys = nearest_source_indices(in_h, out_h, align, half)
     xs = nearest_source_indices(in_w, out_w, align, half)
+    # ec_resize_nearest_params_t's fields; like BILINEAR's below and pooling.py's, but kept apart: each C params struct
+    # has its own fields, which this dict must match one for one
     return Kernel(
         func=f"ec_resize_nearest_{'s16' if x.dtype == 'int16' else 's8'}",
         unit="ec_resize",
@@ -145,6 +147,8 @@ def lower_resize_bilinear(graph: Graph, op: Op) -> Kernel:
                 f"output {what} {beyond[0] // 3} maps to source {what} {table[beyond[0]]} of "
                 f"{in_size} in TFLite's Q10 coordinates; TFLite would read outside the input",
             )
+    # ec_resize_bilinear_params_t's fields; like NEAREST's above, but kept apart: each C params struct has its own
+    # fields, which this dict must match one for one
     return Kernel(
         func=f"ec_resize_bilinear_{'s16' if x.dtype == 'int16' else 's8'}",
         unit="ec_resize",

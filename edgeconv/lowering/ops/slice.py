@@ -166,6 +166,8 @@ def _split(graph: Graph, op: Op, x: Tensor, ys: list[Tensor], axis: int, summary
     outer = int(np.prod(x.shape[:axis], dtype=np.int64))
     if len(ys) == 1 and x.data is None:
         return Alias(source=x.index, target=ys[0].index)
+    # ec_split_params_t's fields; like concatenation.py's (its mirror image), but kept apart: each C params struct has
+    # its own fields, which this dict must match one for one
     return Kernel(
         func=f"ec_split_{DTYPE_SUFFIX[x.dtype]}",
         unit="ec_concatenation",
@@ -213,6 +215,8 @@ def _check_parts(graph: Graph, op: Op, x: Tensor, ys: list[Tensor], axis: int, s
             raise fail(graph, op, f"output {y.describe()} of shape {list(y.shape)} should be {expected}")
 
 
+# Like SPLIT_V below (same first checks), but the axis and the sizes come from other inputs: kept apart so each reads as
+# TFLite's kernel does
 @lowering("SPLIT")
 def lower_split(graph: Graph, op: Op):
     x, ys = _split_io(graph, op, 1)
@@ -227,6 +231,8 @@ def lower_split(graph: Graph, op: Op):
     return _split(graph, op, x, ys, axis, f"{num} parts, axis {axis}")
 
 
+# Like SPLIT above (same first checks), but axis and size_splits are inputs 2 and 1: kept apart so each reads as
+# TFLite's kernel does
 @lowering("SPLIT_V")
 def lower_split_v(graph: Graph, op: Op):
     x, ys = _split_io(graph, op, 0)

@@ -74,6 +74,8 @@ def lower_softmax(graph: Graph, op: Op) -> Kernel:
     # |diff| * 2^left_shift <= 31 * 2^26 < 2^31 (see c_runtime/ec_softmax.c).
     multiplier, left_shift, diff_min = softmax_input_scaling(beta, xq.s)
     depth = x.shape[-1]
+    # ec_softmax_params_t's fields; like the s16 one below and log_softmax.py's, but kept apart: each C params struct
+    # has its own fields, which this dict must match one for one
     return Kernel(
         func="ec_softmax_s8_s16" if mixed else "ec_softmax_s8",
         unit="ec_softmax",
@@ -130,6 +132,8 @@ def _lower_softmax_s16(graph: Graph, op: Op) -> Kernel:
     real = float(np.float32(xq.s)) * beta / (10.0 / 65535.0)
     multiplier, shift = requantize_multiplier(graph, op, real, "input")
     exp_lut, recip_lut = softmax_int16_tables()
+    # ec_softmax_s16_params_t's fields; like the int8 one above, but kept apart: each C params struct has its own
+    # fields, which this dict must match one for one
     return Kernel(
         func="ec_softmax_s16",
         unit="ec_softmax",

@@ -66,6 +66,8 @@ def lower_space_to_batch(graph: Graph, op: Op) -> Kernel:
     # The output zero point, as TFLite's reference kernels pad. (TFLite Micro never sets its
     # pad value and pads with whatever its params buffer holds; see validation.py.)
     pad_value = y.quant.zp if y.quant is not None else 0
+    # ec_space_to_batch_params_t's fields; like BATCH_TO_SPACE's below (pads where it crops), but kept apart: each C
+    # params struct has its own fields, which this dict must match one for one
     return Kernel(
         func="ec_space_to_batch_s8",
         unit="ec_space_batch",
@@ -100,6 +102,8 @@ def lower_batch_to_space(graph: Graph, op: Op) -> Kernel:
             f"output {list(y.shape)} does not match input {list(x.shape)} with block "
             f"({bh}, {bw}) and crops {[[ct, cb], [cl, cr]]}",
         )
+    # ec_batch_to_space_params_t's fields; like SPACE_TO_BATCH's above (crops where it pads), but kept apart: each C
+    # params struct has its own fields, which this dict must match one for one
     return Kernel(
         func="ec_batch_to_space_s8",
         unit="ec_space_batch",

@@ -55,6 +55,8 @@ def lower_squared_difference(graph: Graph, op: Op) -> Kernel:
     # whose denominator is an int times a float, i.e. a float32 product.
     real_out = (twice_max * twice_max) / f32_mul(float(1 << (2 * left_shift)), so)
     mo, sho = requantize_multiplier(graph, op, real_out, "output")
+    # Like elementwise.py's ADD fields (the same rescaling), but its own struct without activation bounds or tables:
+    # kept apart: each C params struct has its own fields, which this dict must match one for one
     return Kernel(
         func=f"ec_squared_difference_{DTYPE_SUFFIX[x0.dtype]}",
         unit="ec_squared_difference",

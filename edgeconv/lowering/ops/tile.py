@@ -18,6 +18,8 @@ BROADCAST_TO_MAX_DIMS = 5  # TFLite Micro's and TFLite's BroadcastTo kMaxDims
 DTYPES = ("int8", "int16", "int32")
 
 
+# Like BROADCAST_TO below in its first lines (same dtype check), but it repeats by `multiples` rather than stretching to
+# `shape`
 @lowering("TILE")
 def lower_tile(graph: Graph, op: Op):
     x = graph.tensors[op.inputs[0]]
@@ -40,6 +42,7 @@ def lower_tile(graph: Graph, op: Op):
     return strided_copy(graph, op, x, y, dims, strides, 0, f"multiples {multiples}")
 
 
+# Like TILE above in its first lines (same dtype check), but it stretches size-1 axes to `shape` rather than repeating
 @lowering("BROADCAST_TO")
 def lower_broadcast_to(graph: Graph, op: Op):
     x = graph.tensors[op.inputs[0]]
