@@ -34,11 +34,8 @@ from edgeconv.lowering.ops.base import (
     require_dtype,
     require_quant,
 )
-from edgeconv.lowering.ops.mac import INT32_MAX
+from edgeconv.lowering.ops.mac import INT32_MAX, MAX_S64_SHIFT, S64_ACC_LIMIT
 from edgeconv.lowering.ops.ranges import check_requantize
-
-S64_ACC_LIMIT = 1 << 47  # TFLite's 64-bit MultiplyByQuantizedMultiplier assumes |x| < 2^47
-S64_MAX_SHIFT = 14  # ec_requantize_s64 shifts right by 15 - shift >= 1
 
 
 def broadcast_offsets(lhs_batch: list[int], rhs_batch: list[int], lhs_matrix: int, rhs_matrix: int):
@@ -161,12 +158,12 @@ def lower_batch_matmul(graph: Graph, op: Op) -> Kernel:
                 f"its int64 accumulator could reach {worst:,} (inner dimension {depth}): "
                 "TFLite's 64-bit requantization assumes less than 2^47",
             )
-        if shift > S64_MAX_SHIFT:
+        if shift > MAX_S64_SHIFT:
             raise fail(
                 graph,
                 op,
                 f"its scales need a requantization left shift of {shift}; TFLite's 64-bit "
-                f"requantization takes at most {S64_MAX_SHIFT}",
+                f"requantization takes at most {MAX_S64_SHIFT}",
             )
     else:
         zl, zr = abs(int(lq.zp)), abs(int(rq.zp))

@@ -57,6 +57,7 @@ def fold_bias(bias: np.ndarray | None, weight_sums: np.ndarray, input_zp: int) -
 
 
 INT32_MAX = (1 << 31) - 1
+S64_ACC_LIMIT = 1 << 47  # TFLite's 64-bit MultiplyByQuantizedMultiplier assumes |x| < 2^47
 
 
 def accumulator_bounds(folded_bias: np.ndarray, abs_weight_sums: np.ndarray) -> np.ndarray:

@@ -32,6 +32,8 @@ import numpy as np
 from edgeconv.frontend.ir import Graph, Op, UnsupportedOpError
 from edgeconv.lowering.ops.base import CArray, Kernel, fail, fused_activation, lowering, require_dtype, require_quant
 from edgeconv.lowering.ops.mac import (
+    MAX_S64_SHIFT,
+    S64_ACC_LIMIT,
     conv_multipliers,
     multiplier_fields,
     refuse_int32_overflow,
@@ -39,9 +41,6 @@ from edgeconv.lowering.ops.mac import (
     s16_sum_fits_int32,
 )
 from edgeconv.lowering.ops.ranges import check_requantize, require_int32, require_tflite_int16
-
-S64_ACC_LIMIT = 1 << 47  # TFLite's 64-bit MultiplyByQuantizedMultiplier assumes |x| < 2^47
-S64_MAX_SHIFT = 14  # ec_requantize_s64 shifts right by 15 - shift >= 1
 
 
 def tflite_out_size(padding: int, image: int, k: int, stride: int) -> int | None:
@@ -205,12 +204,12 @@ def lower_transpose_conv(graph: Graph, op: Op) -> Kernel:
                 f"its int64 accumulator could reach {worst:,} at output channel {ch}: TFLite's "
                 "64-bit requantization assumes less than 2^47 (weights or bias too large)",
             )
-        if max(shift) > S64_MAX_SHIFT:
+        if max(shift) > MAX_S64_SHIFT:
             raise fail(
                 graph,
                 op,
                 f"its scales need a requantization left shift of {max(shift)}; TFLite's "
-                f"64-bit requantization takes at most {S64_MAX_SHIFT}",
+                f"64-bit requantization takes at most {MAX_S64_SHIFT}",
             )
         params["bias64"] = CArray("int64_t", bias, "bias", program_memory=True) if bias is not None else None
         params["bias"] = params["zp_sums"] = None  # int8 only
