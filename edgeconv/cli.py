@@ -426,6 +426,8 @@ def validate_cmd(
     return 0 if report.bit_exact else EXIT_MISMATCH
 
 
+# Options spelled out per command, like report's and the others': the help texts differ per command; what is truly
+# shared is _model_arg, _weights_option and _FORCE_HELP
 @main.command("build")
 @_model_arg()
 @click.option(
@@ -654,6 +656,8 @@ def demo_cmd(out_dir: Path, seed: int, force: bool, as_json: bool) -> int:
     return 0 if r.bit_exact else EXIT_MISMATCH
 
 
+# Options spelled out per command, like build's and the others': the help texts differ per command; what is truly shared
+# is _model_arg, _weights_option and _FORCE_HELP
 @main.command("report")
 @_model_arg()
 @click.option(

@@ -774,6 +774,8 @@ def _compare(data, label, samples, seed, extra_inputs, progress, board, refs, we
             notes.append(str(exc))
     both = pair[0] in refs and pair[1] in refs
     worst = max_abs[oracle]
+    # One keyword per ValidationReport field (results.py); duplicates pairs this by shape with the kernels' params
+    # dicts, which are unrelated
     return ValidationReport(
         model=label,
         samples=total,

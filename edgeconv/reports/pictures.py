@@ -267,6 +267,8 @@ def snr_figure(labels: Sequence[str], snr_db: Sequence[float], title: str = "Qua
     ax.set_yticks(ys)
     ax.set_yticklabels(labels, fontsize=7)
     ax.invert_yaxis()
+    # The house style's last lines (title top left, tight layout), like the confusion matrix's: a figure's own axes come
+    # before
     ax.set_xlabel("SNR of the int8 activations against the float model (dB; higher is better)", fontsize=9)
     ax.set_title(title, fontsize=10, loc="left")
     fig.tight_layout()
@@ -390,6 +392,8 @@ def confusion_matrix_figure(
         [n[:14] for n in names][::step], rotation=90 if k > 6 or max(map(len, names)) > 4 else 0, fontsize=label_size
     )
     ax.set_yticklabels([n[:14] for n in names][::step], fontsize=label_size)
+    # The house style's last lines (title top left, tight layout), like the SNR figure's: a figure's own axes come
+    # before
     ax.set_xlabel("predicted class", fontsize=9)
     ax.set_ylabel("true class", fontsize=9)
     ax.set_title(title, fontsize=10, loc="left")

@@ -293,6 +293,7 @@ def _unicorn_for(board: Board):
     if cpu is None:
         raise ModelError(f"no instruction-counting emulator model for {board.name}")
     if board.family == "riscv":
+        # Like the Arm setup below, but RV32's registers and its compressed-instruction counter: one _Arch each
         from unicorn import riscv_const as R
 
         uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV32)
@@ -306,6 +307,7 @@ def _unicorn_for(board: Board):
             R.UC_RISCV_REG_A1,
             rv32c_instruction_count,
         )
+    # Like the RISC-V setup above, but Thumb's registers and instruction counter: one _Arch each
     from unicorn import arm_const as A
 
     uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
