@@ -96,32 +96,8 @@ def net():
 def op(
     n, opname: str, inputs: list[int], outputs: list[int], member: str | None = None, version: int = 1, **options
 ) -> None:
-    """An operator of any builtin code; `member` names its BuiltinOptions table."""
-    s = _mutants().schema()
-    code = getattr(s.BuiltinOperator, opname)
-    for i, oc in enumerate(n.model.operatorCodes):
-        if oc.builtinCode == code and oc.version == version:
-            index = i
-            break
-    else:
-        oc = s.OperatorCodeT()
-        oc.builtinCode = code
-        oc.deprecatedBuiltinCode = min(code, 127)
-        oc.version = version
-        n.model.operatorCodes.append(oc)
-        index = len(n.model.operatorCodes) - 1
-    o = s.OperatorT()
-    o.opcodeIndex = index
-    o.inputs = np.array(inputs, dtype=np.int32)
-    o.outputs = np.array(outputs, dtype=np.int32)
-    if member is not None:
-        opts = getattr(s, member + "T")()
-        for k, v in options.items():
-            assert hasattr(opts, k), (member, k)
-            setattr(opts, k, v)
-        o.builtinOptionsType = getattr(s.BuiltinOptions, member)
-        o.builtinOptions = opts
-    n.sg.operators.append(o)
+    """An operator of any builtin code; `member` names its BuiltinOptions table (mutants.Net.add_op)."""
+    n.add_op(opname, inputs, outputs, member, version, **options)
 
 
 SAME, VALID = 0, 1
