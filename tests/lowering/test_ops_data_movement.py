@@ -534,8 +534,10 @@ def test_transpose_int16_tflm():
     check(n.finish(ins, outs), "transpose_int16_tflm")
 
 
-def test_resize_nearest_int16_random():
-    rng = np.random.default_rng(121)
+def _resize_int16_model(seed: int, opname: str, member: str, modes: list[tuple[bool, bool]]) -> bytes:
+    """K // 2 random int16 resizes of one kind side by side; (alignCorners, halfPixelCenters)
+    cycle through `modes`."""
+    rng = np.random.default_rng(seed)
     n = Net()
     ins, outs = [], []
     for k in range(K // 2):
@@ -543,44 +545,33 @@ def test_resize_nearest_int16_random():
         oh, ow = int(rng.integers(1, 12)), int(rng.integers(1, 12))
         x = act(n, f"x{k}", [b, h, w, c], "int16")
         y = act(n, f"y{k}", [b, oh, ow, c], "int16")
-        align, half = [(False, False), (True, False), (False, True), (False, False)][k % 4]
+        align, half = modes[k % 4]
         add_op(
             n,
-            "RESIZE_NEAREST_NEIGHBOR",
+            opname,
             [x, const(n, f"s{k}", [oh, ow])],
             [y],
-            "ResizeNearestNeighborOptions",
+            member,
             alignCorners=align,
             halfPixelCenters=half,
         )
         ins.append(x)
         outs.append(y)
-    check(n.finish(ins, outs), "resize_nearest_int16")
+    return n.finish(ins, outs)
+
+
+def test_resize_nearest_int16_random():
+    modes = [(False, False), (True, False), (False, True), (False, False)]
+    model = _resize_int16_model(121, "RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighborOptions", modes)
+    check(model, "resize_nearest_int16")
 
 
 def test_resize_bilinear_int16_random():
     """TFLite Micro has no int16 RESIZE_BILINEAR: TFLite's reference kernel is the oracle."""
-    rng = np.random.default_rng(122)
-    n = Net()
-    ins, outs = [], []
-    for k in range(K // 2):
-        b, h, w, c = 1, int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 4))
-        oh, ow = int(rng.integers(1, 12)), int(rng.integers(1, 12))
-        x = act(n, f"x{k}", [b, h, w, c], "int16")
-        y = act(n, f"y{k}", [b, oh, ow, c], "int16")
-        align, half = [(False, False), (True, False), (False, True), (False, True)][k % 4]
-        add_op(
-            n,
-            "RESIZE_BILINEAR",
-            [x, const(n, f"s{k}", [oh, ow])],
-            [y],
-            "ResizeBilinearOptions",
-            alignCorners=align,
-            halfPixelCenters=half,
-        )
-        ins.append(x)
-        outs.append(y)
-    check(n.finish(ins, outs), "resize_bilinear_int16", ("ref",))
+    modes = [(False, False), (True, False), (False, True), (False, True)]
+    check(
+        _resize_int16_model(122, "RESIZE_BILINEAR", "ResizeBilinearOptions", modes), "resize_bilinear_int16", ("ref",)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
