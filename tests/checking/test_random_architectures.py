@@ -102,25 +102,8 @@ BLOCKS_INT8 = [
     "split",
     "l2norm",
 ]
-BLOCKS_16X8 = [
-    "conv",
-    "grouped",
-    "dwsep",
-    "separable",
-    "residual",
-    "bn",
-    "se",
-    "pool",
-    "concat",
-    "act",
-    "pad",
-    "crop",
-    "tconv",
-    "mul",
-    "norm",
-    "attention",
-    "split",
-]
+# The int8 blocks, in the same order, less upsample, resize, dilated and l2norm.
+BLOCKS_16X8 = [b for b in BLOCKS_INT8 if b not in ("upsample", "resize", "dilated", "l2norm")]
 
 
 class Gen:
