@@ -204,6 +204,9 @@ def _rng_int8(rng, shape):
 SAME, VALID = 0, 1
 
 
+# Like _conv_dilated and _conv_grouped below (and other tests' CONV_2D builders): each hand-built model spells out its
+# own tensors and options so a case reads whole; kept apart because shapes, scales, seeds and options differ (merging
+# them would change the models)
 def _conv() -> bytes:
     rng = np.random.default_rng(1)
     n = Net()
@@ -226,6 +229,8 @@ def _conv() -> bytes:
     return n.finish([x], [y])
 
 
+# Like _conv above and _conv_grouped below: each hand-built model spells out its own tensors and options so a case reads
+# whole; kept apart because shapes, scales, seeds and options differ (merging them would change the models)
 def _conv_dilated() -> bytes:
     rng = np.random.default_rng(2)
     n = Net()
@@ -249,6 +254,8 @@ def _conv_dilated() -> bytes:
     return n.finish([x], [y])
 
 
+# Like _conv and _conv_dilated above: each hand-built model spells out its own tensors and options so a case reads
+# whole; kept apart because shapes, scales, seeds and options differ (merging them would change the models)
 def _conv_grouped() -> bytes:
     rng = np.random.default_rng(5)
     n = Net()

@@ -107,6 +107,9 @@ def w8(rng, shape):
     return rng.integers(-127, 128, size=shape).astype(np.int8)
 
 
+# Like depthwise_model below and the fast-path tests' _branch builders, but CONV_2D: each hand-built model spells out
+# its own tensors and options so a case reads whole; kept apart because shapes, scales, seeds and options differ
+# (merging them would change the models)
 def conv_model(
     seed: int,
     in_shape,
@@ -161,6 +164,8 @@ def conv_model(
     return n.finish([x], [y])
 
 
+# Like conv_model above, but DEPTHWISE_CONV_2D: each hand-built model spells out its own tensors and options so a case
+# reads whole; kept apart because shapes, scales, seeds and options differ (merging them would change the models)
 def depthwise_model(
     seed: int,
     in_shape,

@@ -23,6 +23,8 @@ from tests.mutants import SAME, VALID, Net
 pytest.importorskip("flatbuffers")
 
 
+# Like test_depthwise_fast.py's _branch, but CONV_2D (groups, batches, out_c) rather than DEPTHWISE_CONV_2D (depth
+# multiplier): kept apart, the ops' tensors differ
 def _branch(
     n: Net,
     rng: np.random.Generator,

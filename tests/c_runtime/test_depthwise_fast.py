@@ -25,6 +25,8 @@ from tests.mutants import SAME, VALID, Net
 pytest.importorskip("flatbuffers")
 
 
+# Like test_conv_fast.py's _branch, but DEPTHWISE_CONV_2D (depth multiplier, per-tensor option) rather than CONV_2D:
+# kept apart, the ops' tensors differ
 def _branch(
     n: Net,
     rng: np.random.Generator,

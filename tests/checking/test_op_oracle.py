@@ -22,6 +22,8 @@ from mutants import Net
 SAME = 0
 
 
+# Like mutants.py's conv builders in its first layer: each hand-built model spells out its own tensors and options so a
+# case reads whole; kept apart because shapes, scales, seeds and options differ (merging them would change the models)
 def _fc_exp_model(seed: int, with_exp: bool = True) -> bytes:
     """CONV_2D -> RESHAPE -> FULLY_CONNECTED (per-channel weights) -> EXP (TFLite Micro lacks EXP)."""
     rng = np.random.default_rng(seed)

@@ -138,6 +138,8 @@ def _mac_16x8(kind: str):
     return build
 
 
+# Like mutants.py's conv builders: each hand-built model spells out its own tensors and options so a case reads whole;
+# kept apart because shapes, scales, seeds and options differ (merging them would change the models)
 def _depthwise_m1() -> bytes:
     """Depth multiplier 1: the depthwise kernel that offers int16 weights."""
     rng = _rng(6)

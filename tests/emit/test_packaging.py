@@ -292,6 +292,8 @@ def test_arduino_library_layout(bundle, tmp_path):
         assert '#ifdef __cplusplus\nextern "C" {' in header  # the sketch is C++, the library C
 
 
+# Its avr-g++ command is like test_compile_package_user_arena_and_float_helpers's, but links the real Arduino core: each
+# test shows its whole command
 def test_arduino_avr(bundle, tmp_path):
     """Compiled as the AVR core compiles, linked with the core into ATmega2560 firmware, and run
     under simavr: the example prints over the UART what the validated host build computes."""
@@ -463,6 +465,8 @@ def _sketch_output(pkg: Path, name: str, work: Path) -> str:
     return run([work / name])
 
 
+# Its avr-g++ command is like test_arduino_avr's, but compiles one object against the stub core: each test shows its
+# whole command
 def test_compile_package_user_arena_and_float_helpers(bundle, tmp_path):
     """compile_package from .tflite files: with --arena user the example gives the model its
     arena first; the float helpers' header is public (include/) beside the model's."""

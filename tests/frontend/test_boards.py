@@ -172,6 +172,8 @@ def test_inconsistent_profile_cli_one_line(tmp_path):
     assert not (tmp_path / "fw").exists()
 
 
+# Its `edgeconv build --json` run is like targets/test_firmware.py's test_cli_build, but checks the link map: each test
+# shows its whole command
 def test_build_links_for_the_part(shared_models, tmp_path):
     """`edgeconv build --board cortex-m4` runs on an STM32F446RE: the vector table at 0x08000000,
     its first word (the initial stack pointer) the end of the 128 KB SRAM, .data/.bss in SRAM;

@@ -128,6 +128,8 @@ def dims(rng, rank: int, lo: int = 1, hi: int = 6) -> list[int]:
 # One randomized model per (family, seed)
 
 
+# Like _depthwise below, but CONV_2D's [oc, kh, kw, ic] filter and no depth multiplier: kept apart, the ops' tensors
+# differ
 def _conv(m: Model, rng) -> list[int]:
     h, w, c, oc = dims(rng, 4, 1, 9)
     kh, kw = dims(rng, 2, 1, 3)
@@ -150,6 +152,8 @@ def _conv(m: Model, rng) -> list[int]:
     )
 
 
+# Like _conv above, but DEPTHWISE_CONV_2D's [1, kh, kw, c * mult] filter and depthMultiplier: kept apart, the ops'
+# tensors differ
 def _depthwise(m: Model, rng) -> list[int]:
     h, w, c = dims(rng, 3, 1, 8)
     mult = int(rng.integers(1, 3))

@@ -69,6 +69,7 @@ def _out_scale(rng, in_s: float, ws: np.ndarray, taps: int, gain: float) -> floa
     return float(in_s * float(ws.mean()) * 128 * math.sqrt(taps) / gain)
 
 
+# Like _depthwise_branch below, but CONV_2D (groups, batch): kept apart, the ops' tensors and options differ
 def _conv_branch(
     n: Net,
     rng,
@@ -124,6 +125,7 @@ def _conv_branch(
     return x, y
 
 
+# Like _conv_branch above, but DEPTHWISE_CONV_2D (depth multiplier): kept apart, the ops' tensors and options differ
 def _depthwise_branch(
     n: Net,
     rng,

@@ -404,6 +404,7 @@ def compare_extremes_model() -> bytes:
     return n.finish(ins, outs)
 
 
+# Like test_ops_reduce.py's test_reduce_extremes (same oracle + sanitizer pair), on its own model
 def test_compare_extremes():
     data = compare_extremes_model()
     check(data, "compare_extremes", "tflm", 0, samples=3, extra_inputs=extreme_samples)

@@ -29,6 +29,7 @@ def _conv_case(seed: int) -> dict:
     )
 
 
+# Like _build_depthwise below, but Keras' Conv2D (filters, dilation): kept apart, the layers' arguments differ
 def _build_conv(spec: dict) -> bytes:
     import tensorflow as tf
 
@@ -56,6 +57,7 @@ def test_conv2d_random(seed):
     assert_bit_exact(data, f"conv2d_{seed}", seed=seed)
 
 
+# Like _build_conv above, but Keras' DepthwiseConv2D (depth multiplier): kept apart, the layers' arguments differ
 def _build_depthwise(spec: dict) -> bytes:
     import tensorflow as tf
 

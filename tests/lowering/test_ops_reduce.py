@@ -339,6 +339,7 @@ def extremes_model() -> bytes:
     return n.finish(ins, outs)
 
 
+# Like test_ops_compare.py's test_compare_extremes (same oracle + sanitizer pair), on its own model
 def test_reduce_extremes():
     data = extremes_model()
     check(data, "reduce_extremes", "tflm", 0, samples=3, extra_inputs=extreme_samples)

@@ -78,6 +78,8 @@ def test_model_too_big_is_refused(shared_models, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+# Its `edgeconv build --json` run is like frontend/test_boards.py's, but checks the sizes: each test shows its whole
+# command
 def test_cli_build(shared_models, tmp_path):
     need_toolchain("cortex-m4")
     proc = subprocess.run(
