@@ -4,6 +4,7 @@ output folder."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,17 +192,25 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_hostile_model_refused(shared_models, tmp_path, case):
-    edit, words = CASES[case]
-    model = tmp_path / "hostile.tflite"
+def compile_edited(
+    tmp_path: Path, edit, name: str = "hostile.tflite", timeout: float | None = None
+) -> subprocess.CompletedProcess:
+    """`edgeconv compile` (a subprocess) of the KWS model after `edit`, written to tmp_path/name,
+    into tmp_path/out."""
+    model = tmp_path / name
     model.write_bytes(edited(edit))
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_hostile_model_refused(shared_models, tmp_path, case):
+    edit, words = CASES[case]
+    proc = compile_edited(tmp_path, edit, timeout=120)
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -214,13 +223,7 @@ def test_hostile_model_refused(shared_models, tmp_path, case):
 
 def test_unedited_roundtrip_still_compiles(shared_models, tmp_path):
     """The editing path itself does not break models."""
-    model = tmp_path / "same.tflite"
-    model.write_bytes(edited(lambda m, sg: None))
-    proc = subprocess.run(
-        [sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-    )
+    proc = compile_edited(tmp_path, lambda m, sg: None, name="same.tflite")
     assert proc.returncode == 0, proc.stderr
 
 
@@ -233,13 +236,7 @@ def _huge_bias(m, sg):
 
 
 def test_accumulator_overflow_refused_naming_the_layer(shared_models, tmp_path):
-    model = tmp_path / "hostile.tflite"
-    model.write_bytes(edited(_huge_bias))
-    proc = subprocess.run(
-        [sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-    )
+    proc = compile_edited(tmp_path, _huge_bias)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     line = proc.stderr.strip()
     assert "op 0 CONV_2D" in line and "accumulator could overflow" in line and "2^31 - 1" in line
@@ -259,12 +256,6 @@ def _absurd_output_scale(m, sg):
 
 
 def test_absurd_scale_ratio_refused(shared_models, tmp_path):
-    model = tmp_path / "hostile.tflite"
-    model.write_bytes(edited(_absurd_output_scale))
-    proc = subprocess.run(
-        [sys.executable, "-m", "edgeconv.cli", "compile", str(model), "-o", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-    )
+    proc = compile_edited(tmp_path, _absurd_output_scale)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "op 0 CONV_2D" in proc.stderr and "requantization multiplier" in proc.stderr
