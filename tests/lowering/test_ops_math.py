@@ -84,15 +84,7 @@ def _add_op(net: Net, opname: str, inputs: list[int], outputs: list[int], option
 
 def one_op_model(opname: str, cases: list[Case]) -> bytes:
     """One op instance per case, each with its own graph input and output."""
-    n = Net()
-    ins, outs = [], []
-    for i, c in enumerate(cases):
-        x = n.tensor(f"x{i}", list(c.shape), c.dtype, scale=c.x_quant[0], zp=c.x_quant[1])
-        y = n.tensor(f"y{i}", list(c.shape), c.dtype, scale=c.y_quant[0], zp=c.y_quant[1])
-        _add_op(n, opname, [x], [y], c.options)
-        ins.append(x)
-        outs.append(y)
-    return n.finish(ins, outs)
+    return _mixed_model([(opname, c) for c in cases])
 
 
 def _random_shape(rng, rank_max: int = 4, size_max: int = 300) -> tuple[int, ...]:
@@ -362,6 +354,7 @@ def test_fixedpoint_helpers_ub_free():
 
 
 def _mixed_model(kinds: list[tuple[str, Case]]) -> bytes:
+    """One op instance per (op, case), each with its own graph input and output."""
     n = Net()
     ins, outs = [], []
     for i, (opname, c) in enumerate(kinds):
