@@ -9,6 +9,7 @@ from edgeconv.targets.emulate import build_emulated
 
 def assert_dsp_equals_portable(model: CompiledModel, samples: list, board: str = "cortex-m4") -> None:
     results = []
+    # test_depthwise_fast.py's entry-point test runs a loop like this, but over forced entry points, not defines
     for defines in ((), ("-DEC_NO_DSP",)):
         fw = build_emulated(model, board, defines=defines)
         try:

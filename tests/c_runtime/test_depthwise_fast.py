@@ -225,6 +225,7 @@ def test_every_entry_point_computes_every_layer(weights, offset):
                 s.kernel = dataclasses.replace(
                     s.kernel, func="ec_depthwise_conv2d_s8" + FAMILIES[(j + offset) % len(FAMILIES)] + suffix
                 )
+        # Like fastpaths.assert_dsp_equals_portable, but one build per forced entry point, not DSP vs -DEC_NO_DSP
         fw = build_emulated(model, "cortex-m4")
         try:
             results.append(fw.run(inputs))

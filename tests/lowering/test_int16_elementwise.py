@@ -211,6 +211,7 @@ def test_pool_random(seed):
     check(pool_model(200 + seed), f"pool16_{seed}", seed=seed, extra=small_inputs(np.random.default_rng(seed)))
 
 
+# test_emulated_cortex_m4 builds a pool like this inline, at the int16 extremes (zero points -32768)
 def _pool_net(dtype: str, in_shape, out_shape, filt, out_scale=0.01, out_zp=0, opname="AVERAGE_POOL_2D") -> bytes:
     n = Net()
     x = n.tensor("x", in_shape, dtype, scale=0.01, zp=0)
@@ -433,6 +434,8 @@ def _extreme_models() -> dict[str, bytes]:
         y = n.tensor("y", [1, 256], dst, scale=2.0**-29.5, zp=32767 if dst == "int16" else 127)
         n.op("QUANTIZE", [x], [y])
         models[f"quantize_{src}_{dst}"] = n.finish([x], [y])
+    # Like _pool_net, but a 65535-wide window at the int16 extremes (zero points -32768): kept inline beside the other
+    # extremes
     for opname in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         n = Net()
         x = n.tensor("x", [1, 1, 65535, 1], "int16", scale=0.01, zp=-32768)

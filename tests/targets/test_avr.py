@@ -379,6 +379,8 @@ def test_too_big_is_refused():
     assert "\n" not in str(info.value)
 
 
+# Its `edgeconv build --json` run is like targets/test_firmware.py's and frontend/test_boards.py's: each test shows its
+# whole command line, so a failure reads without a helper
 def test_build_cli(tmp_path):
     model = tmp_path / "conv.tflite"
     model.write_bytes(mutants.base_bytes("conv"))

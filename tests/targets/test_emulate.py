@@ -70,6 +70,8 @@ def test_random_models_on_emulated_m4(seed):
     assert report.bit_exact, report.to_dict()
 
 
+# Its CLI run with --board and --json is like test_riscv.py's validate run: each test shows its whole command line, so a
+# failure reads without a helper
 def test_inspect_board_json(shared_models):
     proc = subprocess.run(
         [

@@ -46,6 +46,8 @@ def test_rv32c_instruction_lengths():
     assert rv32c_instruction_count(code) == 4
 
 
+# Its CLI run with --board and --json is like test_emulate.py's inspect run: each test shows its whole command line, so
+# a failure reads without a helper
 def test_validate_riscv32_cli(shared_models):
     """`edgeconv validate --board riscv32` runs the emulated firmware and compares it: the
     shipped samples and two random ones, bit-exact, with the instruction count."""
