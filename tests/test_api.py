@@ -15,6 +15,8 @@ from edgeconv import ModelError
 from mutants import Net
 
 
+# Like mutants.py's conv builders and test_op_oracle.py's model: each hand-built model spells out its own tensors so a
+# case reads whole; kept apart because shapes, scales and seeds differ
 def tiny_model() -> bytes:
     """A CONV_2D into a FULLY_CONNECTED: weights in both MAC forms, an arena of a few hundred bytes."""
     import numpy as np
