@@ -270,6 +270,8 @@ _FIELDS: dict[str, tuple[type, str]] = {
     "flash_origin": (int, "an integer"),
     "ram_origin": (int, "an integer"),
 }
+# Like _EMULATOR_FIELDS below (both are memory maps), but the part's own; kept apart: each table is one TOML section's
+# keys
 _PART_FIELDS: dict[str, tuple[type, str]] = {
     "name": (str, "a string (the part number)"),
     "flash_origin": (int, "an integer address"),
@@ -278,6 +280,8 @@ _PART_FIELDS: dict[str, tuple[type, str]] = {
     "ram_bytes": (int, "an integer"),
     "source": (str, "a string (where the map comes from)"),
 }
+# Like _PART_FIELDS above (both are memory maps), but the emulator machine's; kept apart: each table is one TOML
+# section's keys
 _EMULATOR_FIELDS: dict[str, tuple[type, str]] = {
     "machine": (str, "a string (QEMU's -M machine)"),
     "qemu": (str, "a string (the QEMU program)"),
