@@ -42,20 +42,25 @@ def test_first_divergent_op_is_named(shared_models, monkeypatch):
     assert report.first_divergent_op.startswith("op 3 DEPTHWISE_CONV_2D"), report.first_divergent_op
 
 
+def wrong_fc_bias(monkeypatch) -> None:
+    """FULLY_CONNECTED's lowering made wrong for the rest of a test: one class's bias off by
+    50000 (a shift of every logit alike would vanish in the softmax), a mismatch validate must find."""
+    original = base.LOWERINGS["FULLY_CONNECTED"]
+
+    def wrong(graph, op):
+        kernel = original(graph, op)
+        kernel.params["bias"].values[0] += 50000
+        return kernel
+
+    monkeypatch.setitem(base.LOWERINGS, "FULLY_CONNECTED", wrong)
+
+
 def test_cli_exit_status_1_on_mismatch(shared_models, monkeypatch):
     from click.testing import CliRunner
 
     from edgeconv.cli import main
 
-    original = base.LOWERINGS["FULLY_CONNECTED"]
-
-    def wrong(graph, op):
-        kernel = original(graph, op)
-        # One class's bias: a shift of every logit alike would vanish in the softmax.
-        kernel.params["bias"].values[0] += 50000
-        return kernel
-
-    monkeypatch.setitem(base.LOWERINGS, "FULLY_CONNECTED", wrong)
+    wrong_fc_bias(monkeypatch)
     result = CliRunner().invoke(main, ["validate", str(KWS), "--samples", "1", "--json"], standalone_mode=False)
     report = json.loads(result.output)
     assert result.exit_code == 1
@@ -108,16 +113,7 @@ def test_headline_where_the_references_disagree(shared_models):
 
 
 def test_headline_on_a_mismatch(shared_models, monkeypatch, tmp_path):
-    from edgeconv.lowering.ops import base as ops_base
-
-    original = ops_base.LOWERINGS["FULLY_CONNECTED"]
-
-    def wrong(graph, op):
-        kernel = original(graph, op)
-        kernel.params["bias"].values[0] += 50000
-        return kernel
-
-    monkeypatch.setitem(ops_base.LOWERINGS, "FULLY_CONNECTED", wrong)
+    wrong_fc_bias(monkeypatch)
     result = invoke("validate", KWS, "--samples", "1", "--inputs", _save_inputs(tmp_path, 1))
     assert result.exit_code == 1
     assert re.match(
