@@ -3,8 +3,6 @@ whose to_dict() equals the command's --json on the same input, takes a model as 
 bytes with a name, and raises ModelError (one line) where the command exits 2."""
 
 import json
-import os
-import shutil
 from dataclasses import is_dataclass
 
 import pytest
@@ -13,6 +11,7 @@ import edgeconv
 from conftest import run_cli
 from edgeconv import ModelError
 from mutants import Net
+from toolchains import need
 
 
 # Like mutants.py's conv builders and test_op_oracle.py's model: each hand-built model spells out its own tensors so a
@@ -81,14 +80,6 @@ def cli_json_in_process(capsys, *args):
     # The JSON is the last line: the converter's Python prints land here too, where a real run
     # sends them to /dev/null (quiet.silenced redirects fd 1, which capsys does not use).
     return json.loads(out.strip().splitlines()[-1])
-
-
-def need(*tools):
-    missing = [t for t in tools if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
-            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
-        pytest.skip(f"{', '.join(missing)} not installed")
 
 
 def test_every_command_has_a_function():

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from toolchains import need
 
 try:
     import tomllib
@@ -77,14 +78,6 @@ def func_patterns() -> dict[str, str]:
             regex = re.sub(r"\\\{[^}]*\\\}", "[a-z0-9_]+", re.escape(text)) if m.group(1) else re.escape(text)
             patterns[f"{path.relative_to(ROOT)}: func={m.group(1)}{m.group(2)}{text}{m.group(2)}"] = regex
     return patterns
-
-
-def tool_or_skip(*tools: str) -> None:
-    missing = [t for t in tools if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
-            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
-        pytest.skip(f"{', '.join(missing)} not installed")
 
 
 def plain_env() -> dict[str, str]:
@@ -266,7 +259,7 @@ def failures(proc: subprocess.CompletedProcess) -> str:
 
 
 def test_host_build_and_run(tmp_path):
-    tool_or_skip("make", "cc")
+    need("make", "cc")
     proc = run_make("host", tmp_path)
     n = len(index())
     assert proc.returncode == 0, failures(proc)
@@ -281,7 +274,7 @@ def test_host_build_and_run(tmp_path):
 
 
 def test_cortex_m4_build_and_run(tmp_path):
-    tool_or_skip("make", "arm-none-eabi-gcc", "qemu-system-arm")
+    need("make", "arm-none-eabi-gcc", "qemu-system-arm")
     proc = run_make("m4", tmp_path)
     n = len(index())
     assert proc.returncode == 0, failures(proc)

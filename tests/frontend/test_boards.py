@@ -4,7 +4,6 @@ refused in one line; the part profiles (stm32h743, nrf52840, rp2040, esp32c3) bu
 at their parts' addresses; `inspect --board` reports the fit."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from edgeconv.frontend.boards import boards_dir, list_boards, load_board
 from edgeconv.frontend.ir import ModelError
 from edgeconv.lowering.compiler import compile_file
 from edgeconv.targets.firmware import board_fit, build_firmware
+from toolchains import need
 
 MICRO_SPEECH = SHARED_MODELS / "tflite_micro" / "micro_speech_quantized.tflite"
 VWW = SHARED_MODELS / "mlcommons_tiny" / "vww_96_int8.tflite"
@@ -31,14 +31,6 @@ PARTS = {
     "rp2040": ("RP2040", 0x10000100, (2 << 20) - 256, 0x20000000, 264 << 10, "microbit"),
     "esp32c3": ("ESP32-C3", 0x42000000, 4 << 20, 0x3FC80000, 384 << 10, "virt"),
 }
-
-
-def need(*tools: str) -> None:
-    missing = [t for t in tools if shutil.which(t) is None]
-    if missing:
-        if os.environ.get("EDGECONV_REQUIRE_TOOLCHAINS"):
-            pytest.fail(f"{', '.join(missing)} missing and EDGECONV_REQUIRE_TOOLCHAINS is set")
-        pytest.skip(f"{', '.join(missing)} not installed")
 
 
 def elf_layout(path) -> tuple[dict[str, int], dict[str, int], int]:
