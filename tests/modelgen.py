@@ -83,6 +83,8 @@ def _convert(
     return converter.convert()
 
 
+# Its parameters repeat tflite_from_function's (below): both hand them on to _convert, the one shared body;
+# kept as two entry points because a Keras model and a tf.function convert differently
 def tflite_from_keras(
     model,
     seed: int = 0,
@@ -102,6 +104,7 @@ def tflite_from_keras(
     return _convert(converter, shapes, seed, _io(io_type), calib, low, high, per_channel_dense, mode)
 
 
+# Like tflite_from_keras above (same calibration parameters, same _convert), but for a tf.function over shapes
 def tflite_from_function(
     fn,
     input_shapes,

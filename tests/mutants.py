@@ -290,6 +290,8 @@ def _fully_connected_3d() -> bytes:
     return n.finish([x], [y])
 
 
+# Like test_kernel_params.py's _depthwise_m1 and _mac_16x8, but depth multiplier 2 (test_api.py's tiny_model and
+# test_int16_elementwise.py's pool share only the option-list shape): kept apart, each model reads whole
 def _depthwise() -> bytes:
     rng = np.random.default_rng(3)
     n = Net()

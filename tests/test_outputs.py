@@ -151,6 +151,8 @@ def test_interrupt_while_writing_leaves_everything_as_it_was(tmp_path, monkeypat
     assert not temp_files(tmp_path)
 
 
+# Its signalling os.replace is like test_api_keyboard_interrupt_during_commit_comes_after_it's, but SIGTERM under
+# the CLI's handlers: kept apart, each test shows the signal it sends and what it then expects
 def test_signal_during_commit_is_held_until_the_commit_is_done(tmp_path, monkeypatch):
     """A real SIGTERM sent to this process in the middle of the renames: the commit finishes,
     then Interrupted says the folder was fully written."""
@@ -302,6 +304,8 @@ def test_signal_during_build(shared_models, tmp_path, sig, moment):
     assert not temp_files(tmp_path / "proj") and not any(tmpdir.iterdir())
 
 
+# Its signalling os.replace is like test_signal_during_commit_is_held_until_the_commit_is_done's, but SIGINT with
+# no CLI handlers: kept apart, each test shows the signal it sends and what it then expects
 def test_api_keyboard_interrupt_during_commit_comes_after_it(tmp_path, monkeypatch):
     """Without the CLI's handlers (the Python API), a SIGINT in the middle of the renames still
     waits for the commit, then raises Python's own KeyboardInterrupt."""

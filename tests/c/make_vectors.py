@@ -110,6 +110,7 @@ def w8(rng, shape):
 # Like depthwise_model below and the fast-path tests' _branch builders, but CONV_2D: each hand-built model spells out
 # its own tensors and options so a case reads whole; kept apart because shapes, scales, seeds and options differ
 # (merging them would change the models)
+# (lowering/test_int16_mac.py's _conv_branch too: that one adds bias-type options and shares a Net with others)
 def conv_model(
     seed: int,
     in_shape,

@@ -25,6 +25,8 @@ pytest.importorskip("flatbuffers")
 
 # Like test_depthwise_fast.py's _branch, but CONV_2D (groups, batches, out_c) rather than DEPTHWISE_CONV_2D (depth
 # multiplier): kept apart, the ops' tensors differ
+# Also like lowering/test_int16_mac.py's _conv_branch and c/make_vectors.py's conv_model, but int8 with groups and
+# batches, several branches per model: kept apart, their dtypes, biases and seeds differ
 def _branch(
     n: Net,
     rng: np.random.Generator,

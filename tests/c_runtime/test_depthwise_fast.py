@@ -27,6 +27,8 @@ pytest.importorskip("flatbuffers")
 
 # Like test_conv_fast.py's _branch, but DEPTHWISE_CONV_2D (depth multiplier, per-tensor option) rather than CONV_2D:
 # kept apart, the ops' tensors differ
+# Also like lowering/test_int16_mac.py's _depthwise_branch and c/make_vectors.py's depthwise_model, but int8 with
+# a per-tensor option, several branches per model: kept apart, their dtypes, biases and seeds differ
 def _branch(
     n: Net,
     rng: np.random.Generator,

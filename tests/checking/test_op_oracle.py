@@ -22,6 +22,8 @@ from mutants import Net
 SAME = 0
 
 
+# (Its CONV_2D option list also looks like test_kernel_params.py's _mac_16x8, test_validation.py's _report and
+# test_ops_transpose_conv.py's _one_op: a shape match of name=value lines, no shared code.)
 # Like mutants.py's conv builders in its first layer: each hand-built model spells out its own tensors and options so a
 # case reads whole; kept apart because shapes, scales, seeds and options differ (merging them would change the models)
 def _fc_exp_model(seed: int, with_exp: bool = True) -> bytes:

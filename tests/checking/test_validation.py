@@ -372,6 +372,8 @@ def test_no_worker_is_left_after_a_refusal(shared_models):
     assert_no_worker_left()
 
 
+# Its name=value lines only look like the op-option lists of mutants.py, test_op_oracle.py, test_opchecks.py and
+# test_ops_transpose_conv.py's _one_op: a shape match, no shared code (these are a report's fields)
 def _report(**fields) -> validation.ValidationReport:
     base = dict(
         model="m.tflite",

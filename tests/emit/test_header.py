@@ -236,6 +236,8 @@ def test_section_macros_place_arena_and_weights(shared_models, tmp_path):
         '#define EC_ARENA_SECTION __attribute__((section(".sdram")))\n'
         '#define EC_WEIGHTS_SECTION __attribute__((section(".qspi_weights")))\n'
     )
+    # Like the gcc line of lowering/test_int16_mac.py's test_requantize_s64_matches_tflite, but for arm-none-eabi-gcc
+    # with a config header: each test spells out its whole command line, so a failure reads without a helper
     flags = [
         "-mcpu=cortex-m4",
         "-mthumb",

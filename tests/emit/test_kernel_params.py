@@ -74,6 +74,8 @@ def _binary(opname: str, dtype: str = "int8", member: str | None = None, out_sca
     return build
 
 
+# Like _depthwise_m1 below, mutants.py's _depthwise and test_op_oracle.py's conv, but 16x8 (int16 activations,
+# int64 bias), one op per kind: kept apart, the tensors' dtypes and shapes differ
 def _mac_16x8(kind: str):
     """CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED with int16 activations, int8 weights, int64 bias."""
 

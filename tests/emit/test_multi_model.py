@@ -72,6 +72,8 @@ def test_two_models_link_into_one_host_program(shared_models, tmp_path):
             + ("    if (speech_init(buf.b) != 0 || ad_init(buf.b) != 0) return 1;\n" if arena == "user" else "")
             + "    return speech_invoke() + ad_invoke();\n}\n"
         )
+        # Its cc command line only looks like frontend/test_boards.py's `edgeconv build` runs (a shape match): each test
+        # spells out its own command
         proc = subprocess.run(
             [
                 "cc",

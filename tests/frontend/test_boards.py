@@ -143,6 +143,7 @@ def test_inconsistent_profiles_are_refused(tmp_path, text, message):
 
 # Its `edgeconv build` run is like test_build_links_for_the_part's below, with a bad profile: each test shows its whole
 # command line, so a failure reads without a helper
+# (emit/test_multi_model.py's cc run only shares this command list's shape)
 def test_inconsistent_profile_cli_one_line(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(HEAD + PART.replace("ram_origin = 0x20000000", "ram_origin = 0x08008000"))

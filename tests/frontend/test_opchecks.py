@@ -127,6 +127,8 @@ def conv(**fields) -> OneOp:
     )
 
 
+# Its option list only looks like test_ops_transpose_conv.py's _one_op and test_validation.py's _report
+# (name=value lines): a shape match, no shared code
 def depthwise(multiplier=2) -> OneOp:
     return OneOp(
         OP.DEPTHWISE_CONV_2D,
@@ -424,6 +426,7 @@ def test_sparse_tensor_refused():
     refused(m, "tensor 1 'c0'", "sparse")
 
 
+# Like test_variable_graph_input_refused below, but on a constant: one test per refusal, so a failure names the rule
 def test_variable_constant_refused():
     # TFLite: "Tensor 1 is a variable tensor with buffer ... not supported".
     m = conv()
@@ -431,6 +434,8 @@ def test_variable_constant_refused():
     refused(m, "tensor 1 'c0'", "is_variable")
 
 
+# Like test_sparse_tensor_refused and test_variable_constant_refused above, but on the model input: one test per
+# refusal, so a failure names the rule
 def test_constant_graph_input_refused():
     m = conv()
     m.model.buffers.append(S.BufferT())

@@ -191,6 +191,8 @@ def _softmax_cases(seed: int) -> list[dict]:
     return cases
 
 
+# Like test_logistic_tanh_sweep and test_relu_family_s16: the shared work is already _chunks + _check_packed; each
+# family keeps its own chunk count and seeds so the packed builds stay small
 @pytest.mark.parametrize("chunk", range(2))
 def test_softmax_s16(chunk):
     cases = _chunks(_softmax_cases(1700), 8)[chunk]
@@ -246,6 +248,7 @@ def _relu_family_cases(seed: int) -> list[dict]:
     return cases
 
 
+# Like test_softmax_s16 above (same _chunks + _check_packed), with its own chunk count and seeds
 @pytest.mark.parametrize("chunk", range(4))
 def test_relu_family_s16(chunk):
     cases = _chunks(_relu_family_cases(1800), 8)[chunk]

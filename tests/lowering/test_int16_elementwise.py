@@ -436,6 +436,7 @@ def _extreme_models() -> dict[str, bytes]:
         models[f"quantize_{src}_{dst}"] = n.finish([x], [y])
     # Like _pool_net, but a 65535-wide window at the int16 extremes (zero points -32768): kept inline beside the other
     # extremes
+    # (its option list only looks like mutants.py's, test_api.py's and test_ops_transpose_conv.py's: a shape match)
     for opname in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         n = Net()
         x = n.tensor("x", [1, 1, 65535, 1], "int16", scale=0.01, zp=-32768)

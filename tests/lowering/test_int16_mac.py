@@ -70,6 +70,8 @@ def _out_scale(rng, in_s: float, ws: np.ndarray, taps: int, gain: float) -> floa
 
 
 # Like _depthwise_branch below, but CONV_2D (groups, batch): kept apart, the ops' tensors and options differ
+# Also like c_runtime/test_conv_fast.py's _branch and c/make_vectors.py's conv_model, but 16x8 with int32, int64
+# or no bias (quantizedBiasType): kept apart, the int8 builders have no bias-type options
 def _conv_branch(
     n: Net,
     rng,
@@ -126,6 +128,8 @@ def _conv_branch(
 
 
 # Like _conv_branch above, but DEPTHWISE_CONV_2D (depth multiplier): kept apart, the ops' tensors and options differ
+# Also like c_runtime/test_depthwise_fast.py's _branch and c/make_vectors.py's depthwise_model, but 16x8 with
+# int32, int64 or no bias: kept apart, the int8 builders have no bias-type options
 def _depthwise_branch(
     n: Net,
     rng,
@@ -563,6 +567,8 @@ def _tflite_mbqm64(x: int, m: int, shift: int) -> int:
     return (r + (1 << 31)) % (1 << 32) - (1 << 31)  # static_cast<int32_t>
 
 
+# Its gcc line is like emit/test_header.py's section-macro build, but host gcc: each test spells out its whole
+# command line, so a failure reads without a helper
 def test_requantize_s64_matches_tflite(tmp_path):
     src = tmp_path / "t.c"
     src.write_text(

@@ -207,6 +207,8 @@ def gelu_case(rng, dtype: str, approximate: bool) -> Case:
     return _lut_case_int16(rng, _gelu, (-4.7, -3.5), zero_points=True, options=options)
 
 
+# Like l2_case below (random shape, rows forced to special values), but its rows are ties at the maximum:
+# kept apart, the special rows and output scales differ per op
 def log_softmax_case(rng, dtype: str) -> Case:
     xs, xzp = _log_uniform(rng, -2.5, 0.6), int(rng.integers(-128, 128))
     shape = _random_shape(rng, size_max=600)
@@ -219,6 +221,8 @@ def log_softmax_case(rng, dtype: str) -> Case:
     return Case(shape, dtype, (xs, xzp), (16.0 / 256, 127), data.astype(np.int8))
 
 
+# Like log_softmax_case above, but its special rows are zero and tiny sums of squares: kept apart, the special
+# rows and output scales differ per op
 def l2_case(rng, dtype: str) -> Case:
     xs, xzp = _log_uniform(rng, -3, 0), int(rng.integers(-128, 128))
     shape = _random_shape(rng, size_max=600)

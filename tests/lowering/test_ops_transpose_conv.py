@@ -277,6 +277,9 @@ def test_keras_dynamic_batch(mode):
 # Refusals: one line naming the op
 
 
+# Its name=value lines only look like the n.op(...) options of mutants.py, test_api.py, test_op_oracle.py and
+# test_int16_elementwise.py and the dicts of test_validation.py's _report and test_opchecks.py: a shape match,
+# no shared code to pull out (each list names its own fields)
 def _one_op(**change) -> bytes:
     c = dict(
         s16=False,
