@@ -8,10 +8,9 @@ from dataclasses import is_dataclass
 import pytest
 
 import edgeconv
-from conftest import run_cli
+from conftest import require_tools, run_cli
 from edgeconv import ModelError
 from mutants import Net
-from toolchains import need
 
 
 # Like mutants.py's conv builders and test_op_oracle.py's model: each hand-built model spells out its own tensors so a
@@ -176,7 +175,7 @@ def test_validate_inputs_from_bytes(model, tmp_path):
 
 
 def test_board_commands_match_their_json(model, tmp_path):
-    need("arm-none-eabi-gcc", "qemu-system-arm")
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
     out = tmp_path / "fw"
     api = edgeconv.build(model.read_bytes(), "cortex-m4", out, name="tiny")
     assert api.to_dict() == cli_json("build", model, "--board", "cortex-m4", "-o", out)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toolchains import need
+from conftest import require_tools
 
 try:
     import tomllib
@@ -259,7 +259,7 @@ def failures(proc: subprocess.CompletedProcess) -> str:
 
 
 def test_host_build_and_run(tmp_path):
-    need("make", "cc")
+    require_tools("make", "cc")
     proc = run_make("host", tmp_path)
     n = len(index())
     assert proc.returncode == 0, failures(proc)
@@ -274,7 +274,7 @@ def test_host_build_and_run(tmp_path):
 
 
 def test_cortex_m4_build_and_run(tmp_path):
-    need("make", "arm-none-eabi-gcc", "qemu-system-arm")
+    require_tools("make", "arm-none-eabi-gcc", "qemu-system-arm")
     proc = run_make("m4", tmp_path)
     n = len(index())
     assert proc.returncode == 0, failures(proc)

@@ -11,13 +11,12 @@ import sys
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from conftest import SHARED_MODELS
+from conftest import SHARED_MODELS, require_tools
 from edgeconv.emit.emitter import emit
 from edgeconv.frontend.boards import boards_dir, list_boards, load_board
 from edgeconv.frontend.ir import ModelError
 from edgeconv.lowering.compiler import compile_file
 from edgeconv.targets.firmware import board_fit, build_firmware
-from toolchains import need
 
 MICRO_SPEECH = SHARED_MODELS / "tflite_micro" / "micro_speech_quantized.tflite"
 VWW = SHARED_MODELS / "mlcommons_tiny" / "vww_96_int8.tflite"
@@ -173,7 +172,7 @@ def test_build_links_for_the_part(shared_models, tmp_path):
     """`edgeconv build --board cortex-m4` runs on an STM32F446RE: the vector table at 0x08000000,
     its first word (the initial stack pointer) the end of the 128 KB SRAM, .data/.bss in SRAM;
     checked with arm-none-eabi-readelf and nm as well as from the ELF."""
-    need("arm-none-eabi-gcc")
+    require_tools("arm-none-eabi-gcc")
     proc = subprocess.run(
         [
             sys.executable,
@@ -215,7 +214,7 @@ def test_build_links_for_the_part(shared_models, tmp_path):
 
 def test_emulated_firmware_links_for_the_emulator(shared_models):
     """The emulated ELF of the same board is at mps2-an386's map (code at 0), and runs."""
-    need("arm-none-eabi-gcc", "qemu-system-arm")
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
     from edgeconv.targets.emulate import build_emulated
 
     model = compile_file(MICRO_SPEECH)
@@ -236,7 +235,7 @@ def test_part_profile_emulated_bit_exact(shared_models, board):
     (the same Cortex-M4F) at the emulator's map, bit-exact with TFLite Micro. rp2040 (M0+)
     runs on QEMU's micro:bit (a Cortex-M0, the same Armv6-M instructions: 16 KB of RAM), where
     vww is refused in one line."""
-    need("arm-none-eabi-gcc", "qemu-system-arm")
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
     from edgeconv.checking.validation import validate_file
     from edgeconv.targets.emulate import build_emulated
 
@@ -251,7 +250,7 @@ def test_part_profile_emulated_bit_exact(shared_models, board):
 @pytest.mark.parametrize("board", ["stm32h743", "nrf52840", "rp2040", "esp32c3"])
 def test_part_profiles_build_at_their_addresses(shared_models, tmp_path, board):
     b = load_board(board)
-    need(b.cc)
+    require_tools(b.cc)
     r = build_firmware(MICRO_SPEECH, board, tmp_path / "fw")
     _part, flash, flash_bytes, ram, ram_bytes, _machine = PARTS[board]
     sections, symbols, first_word = elf_layout(tmp_path / "fw" / "firmware.elf")
@@ -268,7 +267,7 @@ def test_part_profiles_build_at_their_addresses(shared_models, tmp_path, board):
 def test_inspect_board_fit(shared_models, tmp_path):
     """inspect --board: the fit figures beside the part, and instructions even where the
     profile has no emulator (unicorn's Cortex-M0 model runs the part-linked ELF)."""
-    need("arm-none-eabi-gcc")
+    require_tools("arm-none-eabi-gcc")
     text = (boards_dir() / "rp2040.toml").read_text()
     no_emulator = tmp_path / "rp2040-alone.toml"
     no_emulator.write_text(text[: text.index("[emulator]")].replace('name = "rp2040"', 'name = "rp2040-alone"'))
