@@ -146,6 +146,8 @@ def train(
     )
 
 
+# Same parameters as training/quantizing.py's quantize_model, which this public API forwards to; kept apart: the
+# public signature is the API's, the other is the implementation's
 def quantize(
     model: str | Path,
     data: str | Path | None = None,
@@ -333,6 +335,8 @@ def validate(
         )
 
 
+# Same parameters as targets/firmware.py's build_firmware, which this public API forwards to; kept apart: the
+# public signature is the API's, the other is the implementation's
 def build(
     model: ModelInput,
     board: str,

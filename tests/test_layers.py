@@ -43,6 +43,7 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
         ("edgeconv.outputs", "edgeconv.progress", "edgeconv.quiet", "edgeconv.version"),
         "what every command uses: publishing files safely, progress bars, silencing chatter, the version",
     ),
+    # Same shape as every row (name, modules, what it holds), e.g. targets below; kept apart: one row per layer
     (
         "lowering",
         ("edgeconv.lowering.*",),
@@ -50,6 +51,7 @@ LAYERS: list[tuple[str, tuple[str, ...], str]] = [
     ),
     ("emit", ("edgeconv.emit.*",), "CompiledModel -> C files: the emitter, bundles of models, build-system packages"),
     ("results", ("edgeconv.results",), "the typed results of compile, inspect, train, demo, evaluate, report, advise"),
+    # Same shape as every row (name, modules, what it holds), e.g. lowering above; kept apart: one row per layer
     (
         "targets",
         ("edgeconv.targets.*",),

@@ -453,6 +453,8 @@ def validate_file(
 ) -> ValidationReport:
     """Validate a .tflite file with `samples` random inputs plus the inputs of `inputs_file`
     (or, without it, those shipped as samples/<stem>/in_XX.npy beside the model)."""
+    # Same two refusals as reports/evaluate.py's _read_model; kept apart: two one-line messages, each module reads
+    # the model its own way
     path = Path(path)
     if path.is_dir():
         raise ModelError(f"{path}: is a folder, not a .tflite file")

@@ -51,6 +51,7 @@ class EmittedBundle:
     arena: str
     shared_arena_bytes: int | None = None
 
+    # Like model_only_files below plus the runtime's files; kept apart: each property is one small dict merge
     @property
     def files(self) -> dict[str, str]:
         """Every file, flat: the models', the shared arena's and the runtime's."""
@@ -61,6 +62,7 @@ class EmittedBundle:
         out.update(self.runtime_files)
         return dict(sorted(out.items()))
 
+    # Like files above without the runtime's files; kept apart: each property is one small dict merge
     @property
     def model_only_files(self) -> dict[str, str]:
         """The files that belong with the models (not the runtime): models' and shared arena's."""
@@ -275,6 +277,8 @@ def compile_bundle(
     return CompiledBundle(list(models), compiled, labels, bundle)
 
 
+# Same parameters as emit/packaging.py's compile_package (which adds fmt and package_name); kept apart: each is one
+# command's public signature
 def compile_models(
     models: list[ModelInput],
     out_dir: str | Path | None,

@@ -286,6 +286,8 @@ class PackageResult:
         return dict(self.__dict__)
 
 
+# Same parameters as emit/bundle.py's compile_models plus fmt and package_name; kept apart: each is one command's
+# public signature
 def compile_package(
     models: list[ModelInput],
     out_dir: str | Path,

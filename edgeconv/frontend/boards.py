@@ -257,6 +257,7 @@ QEMU_PROGRAMS = {"cortex-m": "qemu-system-arm", "riscv": "qemu-system-riscv32"}
 _MAP_KEYS = ("flash_origin", "flash_bytes", "ram_origin", "ram_bytes")
 
 # Scalar fields of a board file: the TOML type each must have, and how to say it.
+# Like _PART_FIELDS and _EMULATOR_FIELDS below (one row per key), but kept apart: each table is one TOML section's keys
 _FIELDS: dict[str, tuple[type, str]] = {
     "name": (str, "a string"),
     "description": (str, "a string"),

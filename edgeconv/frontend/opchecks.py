@@ -53,6 +53,7 @@ RULES: dict[str, OpRule] = {
     "FULLY_CONNECTED": OpRule((2, 3), "FullyConnectedOptions", optional=(2,)),
     "AVERAGE_POOL_2D": OpRule((1, 1), "Pool2DOptions", True, four_d=(0,)),
     "MAX_POOL_2D": OpRule((1, 1), "Pool2DOptions", True, four_d=(0,)),
+    # Same shape as the comparisons below (one row per two-input op), but kept apart: each row is its own op's rule
     "ADD": OpRule((2, 2), "AddOptions"),
     "SUB": OpRule((2, 2), "SubOptions"),
     "MUL": OpRule((2, 2), "MulOptions"),
@@ -84,6 +85,7 @@ RULES: dict[str, OpRule] = {
     # oracle where TFLite Micro lacks the type); the output type is checked by the lowering.
     "ARG_MAX": OpRule((2, 2), "ArgMaxOptions", index_types=((1, INT32_OR_64),)),
     "ARG_MIN": OpRule((2, 2), "ArgMinOptions", index_types=((1, INT32_OR_64),)),
+    # Same shape as ADD..MINIMUM above (one row per two-input op), but kept apart: each row is its own op's rule
     "EQUAL": OpRule((2, 2), "EqualOptions"),
     "NOT_EQUAL": OpRule((2, 2), "NotEqualOptions"),
     "LESS": OpRule((2, 2), "LessOptions"),

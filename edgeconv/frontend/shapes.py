@@ -46,6 +46,7 @@ SHAPE_RULES: dict[str, ShapeRule] = {}
 MAX_TENSOR_ELEMENTS = 1 << 28  # as the reader: far beyond any microcontroller model
 
 
+# Same shape as lowering/ops/base.py's lowering() decorator; kept apart: each fills its own registry with its own type
 def shape_rule(*opcodes: str) -> Callable[[ShapeRule], ShapeRule]:
     def register(fn: ShapeRule) -> ShapeRule:
         for code in opcodes:

@@ -895,6 +895,8 @@ def _read_model(model: Any) -> bytes:
 
     if is_bytes(model):
         return bytes(model)
+    # Same two refusals as checking/validation.py's validate_file; kept apart: two one-line messages, each module
+    # reads the model its own way
     path = Path(model)
     if path.is_dir():
         raise ModelError(f"{path}: is a folder, not a .tflite file")

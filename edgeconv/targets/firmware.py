@@ -90,6 +90,7 @@ BUILD_OUTPUTS = (".c", ".h", ".S", ".ld", ".elf", ".map")
 USER_ARENA_NAME = "ec_user_arena"
 
 
+# Same parameters as edgeconv.build (__init__.py), the public API that forwards here; kept apart: one layer each
 def build_firmware(
     model: ModelInput,
     board_name: str,

@@ -161,6 +161,7 @@ def quantize_keras(
     )
 
 
+# Same parameters as edgeconv.quantize (__init__.py), the public API that forwards here; kept apart: one layer each
 def quantize_model(
     model_path: str | Path,
     data: str | Path | None = None,

@@ -311,6 +311,7 @@ CASES = [
         ("SpaceToBatchNDOptions", {}),
         tflm=False,
     ),  # TFLite Micro's pad value is unset
+    # Same shape as the batch-to-space row below (one Case per op and edge); kept apart: different op and operands
     Case(
         "space-to-batch-large-block-unpadded",
         "SPACE_TO_BATCH_ND",
@@ -318,6 +319,7 @@ CASES = [
         [T((24, 2, 1, 2))],
         ("SpaceToBatchNDOptions", {}),
     ),
+    # Same shape as the space-to-batch rows above (one Case per op and edge); kept apart: different op and operands
     Case(
         "batch-to-space-crops",
         "BATCH_TO_SPACE_ND",

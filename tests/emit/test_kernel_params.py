@@ -164,6 +164,8 @@ def _depthwise_m1() -> bytes:
     return n.finish([x], [y])
 
 
+# Same shape as lowering/test_ops_reduce.py's one_op (an ARG_MAX net); kept apart: each file builds with its own
+# net helper and checks something different (params here, refusals there)
 def _arg_max() -> bytes:
     n = OpNet()
     x = n.tensor("input", [1, 4, 5], "int8", scale=0.05, zp=1)

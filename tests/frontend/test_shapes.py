@@ -854,6 +854,7 @@ def _bad_space_to_batch(m, rng):
     )
 
 
+# Same shape as lowering/test_int16_mac.py's builder table (name -> (builder, what)); kept apart: different cases
 BAD = {
     "add_broadcast": (_bad_add, "not broadcastable"),
     "reshape_size": (_bad_reshape, "reshapes"),

@@ -479,6 +479,7 @@ def _keras_cases():
         h = L.Dense(11, use_bias=False)(h)
         return tf.keras.Model(x, L.Dense(5)(h))
 
+    # Same shape as frontend/test_shapes.py's BAD table (name -> (builder, what)); kept apart: different cases
     return {
         "conv2d": (conv2d, "CONV_2D"),
         "grouped": (grouped, "CONV_2D"),

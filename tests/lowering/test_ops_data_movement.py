@@ -396,6 +396,8 @@ def test_depth_to_space_int16_refused():
 # MIRROR_PAD, PAD (int16), BROADCAST_TO, TILE
 
 
+# Same shape as test_pad_random below and the other *_random tests (K random ops, one check); kept apart: each
+# builds its own op's operands
 @pytest.mark.parametrize("dtype", ["int8", "int16"])
 def test_mirror_pad_random(dtype):
     rng = np.random.default_rng({"int8": 71, "int16": 72}[dtype])
@@ -430,6 +432,8 @@ def test_mirror_pad_refuses_large_paddings():
     refused(n.finish([x], [y]), "mirror_big", "MIRROR_PAD")
 
 
+# Same shape as test_mirror_pad_random above and the other *_random tests (K random ops, one check); kept apart: each
+# builds its own op's operands
 @pytest.mark.parametrize("dtype", ["int16", "int32"])
 def test_pad_random(dtype):
     rng = np.random.default_rng({"int16": 81, "int32": 82}[dtype])

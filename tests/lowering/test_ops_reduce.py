@@ -355,6 +355,8 @@ def test_arg_min_max_sanitized():
 # Refusals: what TFLite Micro (or, where it lacks the type, TFLite's reference) refuses
 
 
+# Same shape as emit/test_kernel_params.py's _arg_max; kept apart: each file builds with its own net helper and
+# checks something different (refusals here, params there)
 def one_op(
     opname: str, dtype: str, in_q, out_q, out_dtype: str | None = None, axis_dtype: str = "int32", **options
 ) -> bytes:

@@ -109,6 +109,7 @@ Lowering = Callable[[Graph, Op], Lowered]
 LOWERINGS: dict[str, Lowering] = {}
 
 
+# Same shape as frontend/shapes.py's shape_rule() decorator; kept apart: each fills its own registry with its own type
 def lowering(*opcodes: str) -> Callable[[Lowering], Lowering]:
     def register(fn: Lowering) -> Lowering:
         for code in opcodes:

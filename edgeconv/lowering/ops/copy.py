@@ -103,6 +103,8 @@ def indexed_copy(graph: Graph, op: Op, x: Tensor, y: Tensor, tables: list[np.nda
         raise fail(graph, op, "the copy's index tables leave the input")
     dims = [len(t) for t in keep]
     lead = MAX_DIMS - len(dims)
+    # ec_copy_indexed_params_t's fields; like concatenation.py's and slice.py's, but kept apart: each C params struct
+    # has its own fields, which this dict must match one for one
     return Kernel(
         func=f"ec_copy_indexed_{suffix}",
         unit="ec_copy",
